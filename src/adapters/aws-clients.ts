@@ -1,0 +1,52 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+/**
+ * How to reach AWS. In Lambda everything comes from the runtime; locally `endpoint` points at the
+ * embedded emulator (moto) or LocalStack. The SDK also honours AWS_ENDPOINT_URL by itself; passing
+ * it explicitly keeps the composition roots honest about where they talk to.
+ */
+export interface AwsConnection {
+  region: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+export function awsConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): AwsConnection {
+  const endpoint = env.AWS_ENDPOINT_URL || undefined;
+  return {
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'eu-west-1',
+    ...(endpoint ? { endpoint } : {}),
+  };
+}
+
+function common(conn: AwsConnection) {
+  return {
+    region: conn.region,
+    ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
+    ...(conn.credentials ? { credentials: conn.credentials } : {}),
+  };
+}
+
+export interface AwsClients {
+  s3: S3Client;
+  dynamo: DynamoDBDocumentClient;
+  events: EventBridgeClient;
+  sqs: SQSClient;
+}
+
+/** Builds every client once (composition root); pass them inward. */
+export function createAwsClients(conn: AwsConnection): AwsClients {
+  return {
+    // Path-style addressing: emulators on loopback have no virtual-host DNS.
+    s3: new S3Client({ ...common(conn), forcePathStyle: conn.endpoint !== undefined }),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(common(conn)), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    events: new EventBridgeClient(common(conn)),
+    sqs: new SQSClient(common(conn)),
+  };
+}

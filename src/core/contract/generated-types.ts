@@ -1,0 +1,318 @@
+/* eslint-disable */
+// Generated from events/schemas by scripts/generate-contract.ts. Do not edit by hand.
+
+// event-descriptor.schema.json
+/**
+ * Describes a group of channels of a run.
+ */
+export interface EventDescriptorEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.bridge';
+  'detail-type': 'EventDescriptor';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: EventDescriptor;
+}
+/**
+ * Bluesky event-model 1.24 EventDescriptor: one per group of BLISS channels.
+ */
+export interface EventDescriptor {
+  uid: string;
+  run_start: string;
+  time: number;
+  name: string;
+  data_keys: {
+    [k: string]: DataKey | undefined;
+  };
+  object_keys?: {
+    [k: string]: string[] | undefined;
+  };
+  hints?: {};
+  /**
+   * This interface was referenced by `EventDescriptor`'s JSON-Schema definition
+   * via the `patternProperty` "^([^./]+)$".
+   */
+  [k: string]: unknown | undefined;
+}
+export interface DataKey {
+  dtype: 'string' | 'number' | 'array' | 'boolean' | 'integer';
+  dtype_numpy: string;
+  shape: (number | null)[];
+  source: string;
+  external: string;
+  units?: string | null;
+  object_name?: string;
+  bliss_role?: 'positioner' | 'counter' | 'timer' | 'spectrum' | 'image' | 'other';
+  [k: string]: unknown | undefined;
+}
+
+// run-archived.schema.json
+/**
+ * The scan file of a run is published at its final key.
+ */
+export interface RunArchivedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.scan-writer';
+  'detail-type': 'Run Archived';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: RunArchived;
+}
+export interface RunArchived {
+  run_uid: string;
+  scan_id?: number;
+  data_policy?: DataPolicy;
+  file: ArchivedFile;
+  points: {
+    [k: string]: number | undefined;
+  };
+  archived_at: string;
+}
+/**
+ * Where the run belongs in the facility data policy; every value is sanitised again before it is used in an object key.
+ */
+export interface DataPolicy {
+  proposal: string;
+  beamline: string;
+  session: string;
+  collection: string;
+  dataset: string;
+}
+export interface ArchivedFile {
+  bucket: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+// run-failed.schema.json
+/**
+ * A run could not be archived; the reason says why.
+ */
+export interface RunFailedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.bridge' | 'beamline-archive.scan-writer';
+  'detail-type': 'Run Failed';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: RunFailed;
+}
+export interface RunFailed {
+  run_uid: string;
+  stage: 'bridge' | 'scan-writer';
+  reason: string;
+  scan_key?: string;
+  errors: RunError[];
+}
+export interface RunError {
+  stream?: string;
+  index?: number;
+  message: string;
+}
+
+// run-start.schema.json
+/**
+ * A BLISS scan (or Bluesky run) has started.
+ */
+export interface RunStartEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.bridge';
+  'detail-type': 'RunStart';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: RunStart;
+}
+/**
+ * Bluesky event-model 1.24 RunStart, plus the BLISS identity, data policy and ICAT snapshot.
+ */
+export interface RunStart {
+  uid: string;
+  time: number;
+  scan_id: number;
+  plan_name: string;
+  sample?: string;
+  project?: string;
+  data_session?: string;
+  data_policy: DataPolicy;
+  bliss: BlissRunInfo;
+  icat: IcatSnapshot;
+  /**
+   * This interface was referenced by `RunStart`'s JSON-Schema definition
+   * via the `patternProperty` "^([^./]+)$".
+   */
+  [k: string]: unknown | undefined;
+}
+export interface BlissRunInfo {
+  scan_key: string;
+  identity: BlissIdentity;
+  title: string;
+  type?: string;
+  npoints?: number;
+  count_time?: number;
+  start_time?: string;
+  /**
+   * scan_info as published at PREPARED (absent when too large for an event; see RunStop.bliss.scan_info_ref)
+   */
+  scan_info?: {};
+}
+export interface BlissIdentity {
+  name: string;
+  number: number;
+  data_policy?: string;
+  session?: string;
+  proposal?: string;
+  collection?: string;
+  dataset?: string;
+  path?: string;
+  [k: string]: unknown | undefined;
+}
+/**
+ * ICAT metadata of the dataset (dataset_metadata_snapshot), values as strings.
+ */
+export interface IcatSnapshot {
+  [k: string]: string | undefined;
+}
+
+// run-stop.schema.json
+/**
+ * A run has ended and all its data is staged.
+ */
+export interface RunStopEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.bridge';
+  'detail-type': 'RunStop';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: RunStop;
+}
+/**
+ * Bluesky event-model 1.24 RunStop. Emitted only after every chunk is staged and every earlier document was accepted.
+ */
+export interface RunStop {
+  uid: string;
+  run_start: string;
+  time: number;
+  exit_status: 'success' | 'abort' | 'fail';
+  reason?: string;
+  num_events: {
+    [k: string]: number | undefined;
+  };
+  bliss: BlissRunEnd;
+  /**
+   * This interface was referenced by `RunStop`'s JSON-Schema definition
+   * via the `patternProperty` "^([^./]+)$".
+   */
+  [k: string]: unknown | undefined;
+}
+export interface BlissRunEnd {
+  end_reason?: string;
+  end_time?: string;
+  /**
+   * Points sealed per channel
+   */
+  points: {
+    [k: string]: number | undefined;
+  };
+  /**
+   * How many documents of each kind the bridge sent for this run before the stop
+   */
+  documents: {
+    descriptor: number;
+    stream_resource: number;
+    stream_datum: number;
+  };
+  scan_info_ref?: ObjectRef;
+}
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  bytes?: number;
+  sha256?: string;
+}
+
+// stream-datum.schema.json
+/**
+ * One staged chunk of a channel.
+ */
+export interface StreamDatumEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.bridge';
+  'detail-type': 'StreamDatum';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: StreamDatum;
+}
+/**
+ * Bluesky event-model 1.24 StreamDatum: one staged chunk (points [indices.start, indices.stop) of one channel).
+ */
+export interface StreamDatum {
+  uid: string;
+  stream_resource: string;
+  descriptor: string;
+  indices: {
+    start: number;
+    stop: number;
+  };
+  seq_nums: {
+    start: number;
+    stop: number;
+  };
+  chunk: ChunkRef;
+  [k: string]: unknown | undefined;
+}
+export interface ChunkRef {
+  bucket: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+// stream-resource.schema.json
+/**
+ * A channel's staged chunk store in S3.
+ */
+export interface StreamResourceEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.bridge';
+  'detail-type': 'StreamResource';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: StreamResource;
+}
+/**
+ * Bluesky event-model 1.24 StreamResource: the staged chunks of one channel in S3.
+ */
+export interface StreamResource {
+  uid: string;
+  run_start: string;
+  data_key: string;
+  mimetype: 'application/x-beamline-archive-chunks';
+  uri: string;
+  parameters: ChunkParameters;
+  [k: string]: unknown | undefined;
+}
+export interface ChunkParameters {
+  dtype_numpy: string;
+  point_shape: number[];
+}

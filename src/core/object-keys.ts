@@ -1,0 +1,112 @@
+import type { DataPolicy } from './contract/generated-types.js';
+import { InvalidInputError } from './errors.js';
+
+/** Top-level prefixes of the archive bucket; IAM grants are scoped to them. */
+export const Prefix = {
+  /** Bulk data the bridge stages (claim checks); expired by a lifecycle rule. */
+  Staging: 'staging/',
+  /** Published scan files, by data-policy path. */
+  Archive: 'archive/',
+} as const;
+
+/** Suffix of objects under construction; a lifecycle rule removes abandoned ones. */
+export const TMP_SUFFIX = '.tmp';
+
+const MAX_SEGMENT = 120;
+
+/**
+ * Turns a user-chosen name (session, collection, dataset, channel …) into one safe key segment.
+ * Letters, digits, `.`, `_` and `-` are kept; anything else becomes `_`. Names that are empty,
+ * only dots (`.`, `..`), contain control characters, or are too long are rejected with a reason,
+ * never silently rewritten into something that could collide with or escape another folder.
+ */
+export function safeSegment(name: string, what = 'name'): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidInputError(`${what} is empty: it cannot name a folder`, { name: String(name) });
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) {
+    throw new InvalidInputError(`${what} ${JSON.stringify(name)} contains control characters`, { name });
+  }
+  if (name.length > MAX_SEGMENT) {
+    throw new InvalidInputError(`${what} is ${name.length} characters long (at most ${MAX_SEGMENT})`, { name });
+  }
+  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  if (/^\.+$/.test(cleaned)) {
+    throw new InvalidInputError(`${what} ${JSON.stringify(name)} is a relative path component`, { name });
+  }
+  return cleaned.startsWith('.') ? `_${cleaned.slice(1)}` : cleaned;
+}
+
+/** A channel name such as `axis:sy` as a key segment (`axis_sy`). Channel names are not user paths, so only characters change. */
+export function channelSegment(channel: string): string {
+  return safeSegment(channel, 'channel name');
+}
+
+/** Staging prefix of one channel of one run: `staging/<run>/<channel>/` (trailing slash). */
+export function stagingChannelPrefix(runUid: string, channel: string): string {
+  return `${Prefix.Staging}${safeSegment(runUid, 'run uid')}/${channelSegment(channel)}/`;
+}
+
+/** Deterministic key of the chunk holding points [start, stop) of a channel: a re-sent chunk overwrites itself. */
+export function stagingChunkKey(runUid: string, channel: string, start: number, stop: number): string {
+  return `${stagingChannelPrefix(runUid, channel)}${pad(start)}-${pad(stop)}.bin`;
+}
+
+/** Where the bridge stages the final scan_info of a run. */
+export function stagingScanInfoKey(runUid: string): string {
+  return `${Prefix.Staging}${safeSegment(runUid, 'run uid')}/scan_info.json`;
+}
+
+function pad(n: number): string {
+  return String(n).padStart(12, '0');
+}
+
+/** Dataset folder: `archive/<proposal>/<beamline>/<session>/<collection>/<collection>_<dataset>/`. */
+export function datasetPrefix(policy: DataPolicy): string {
+  const proposal = safeSegment(policy.proposal, 'proposal');
+  const beamline = safeSegment(policy.beamline, 'beamline');
+  const session = safeSegment(policy.session, 'session');
+  const collection = safeSegment(policy.collection, 'collection');
+  const dataset = safeSegment(policy.dataset, 'dataset');
+  return `${Prefix.Archive}${proposal}/${beamline}/${session}/${collection}/${collection}_${dataset}/`;
+}
+
+/** Final key of the scan file of scan number `scanNumber` in its dataset folder. */
+export function scanFileKey(policy: DataPolicy, scanNumber: number): string {
+  if (!Number.isSafeInteger(scanNumber) || scanNumber < 0) {
+    throw new InvalidInputError(`scan number ${scanNumber} is not a non-negative integer`);
+  }
+  const prefix = datasetPrefix(policy);
+  const base = prefix.slice(0, -1).split('/').pop()!;
+  return `${prefix}${base}_${String(scanNumber).padStart(4, '0')}.h5`;
+}
+
+export function tmpKeyOf(finalKey: string): string {
+  return `${finalKey}${TMP_SUFFIX}`;
+}
+
+/**
+ * The data-policy placement of a BLISS scan. The ESRF path
+ * `/data/visitor/<proposal>/<beamline>/<session>/RAW_DATA/<collection>/<collection>_<dataset>/…`
+ * is authoritative when present; otherwise the identity fields and the bridge's beamline are used.
+ */
+export function dataPolicyOf(
+  identity: { proposal?: string; session?: string; collection?: string; dataset?: string; path?: string },
+  beamline: string,
+): DataPolicy {
+  const match = identity.path
+    ? /^\/data\/(?:visitor|inhouse\d*|tmp_data)?\/?([^/]+)\/([^/]+)\/([^/]+)\/RAW_DATA\/([^/]+)\/\4_([^/]+)\//.exec(identity.path)
+    : null;
+  if (match) {
+    const [, proposal, bl, session, collection, dataset] = match as unknown as [string, string, string, string, string, string];
+    return { proposal, beamline: bl, session, collection, dataset };
+  }
+  return {
+    proposal: identity.proposal || 'unknown_proposal',
+    beamline,
+    session: identity.session || 'unknown_session',
+    collection: identity.collection || 'unknown_collection',
+    dataset: identity.dataset || 'unknown_dataset',
+  };
+}
