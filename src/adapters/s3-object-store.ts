@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client,
+  UploadPartCommand, UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import type { ObjectStore, StoredObject } from '../core/ports.js';
+import { ArchiveError } from '../core/errors.js';
+import { TMP_SUFFIX } from '../core/object-keys.js';
+
+export class ObjectNotFoundError extends ArchiveError {
+  override name = 'ObjectNotFoundError';
+}
+
+export interface S3ObjectStoreOptions {
+  /** Part size of multipart uploads (S3 minimum 5 MiB). */
+  partSize?: number;
+}
+
+const DEFAULT_PART = 16 * 1024 * 1024;
+/** S3 refuses a single CopyObject above 5 GB; larger publishes go part by part. */
+const SINGLE_COPY_LIMIT = 5 * 1024 ** 3;
+
+function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** `.tmp` objects carry the tag state=tmp: the bucket's lifecycle rule expires abandoned ones. */
+function tagsFor(key: string): string | undefined {
+  return key.endsWith(TMP_SUFFIX) ? 'state=tmp' : undefined;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  private readonly partSize: number;
+
+  constructor(private readonly s3: S3Client, readonly bucket: string, options: S3ObjectStoreOptions = {}) {
+    this.partSize = Math.max(options.partSize ?? DEFAULT_PART, 5 * 1024 * 1024);
+  }
+
+  async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<StoredObject> {
+    const sha256 = sha256Hex(body);
+    const tagging = tagsFor(key);
+    await this.s3.send(new PutObjectCommand({
+      Bucket: this.bucket, Key: key, Body: body, ContentType: contentType,
+      Metadata: { sha256 }, ...(tagging ? { Tagging: tagging } : {}),
+    }));
+    return { key, bytes: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, sha256 };
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if (!out.Body) throw new ObjectNotFoundError(`s3://${this.bucket}/${key} has no body`, { key });
+      return await out.Body.transformToByteArray();
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
+        throw new ObjectNotFoundError(`s3://${this.bucket}/${key} does not exist`, { key }, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async head(key: string): Promise<{ bytes: number } | undefined> {
+    try {
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { bytes: out.ContentLength ?? 0 };
+    } catch (error) {
+      if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound'
+        || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Streams a file: one PUT when it fits in a part, else a multipart upload (aborted on failure). */
+  async uploadFile(key: string, path: string, contentType = 'application/octet-stream'): Promise<StoredObject> {
+    const { size } = await stat(path);
+    if (size <= this.partSize) {
+      const { readFile } = await import('node:fs/promises');
+      return this.put(key, await readFile(path), contentType);
+    }
+    const tagging = tagsFor(key);
+    const created = await this.s3.send(new CreateMultipartUploadCommand({
+      Bucket: this.bucket, Key: key, ContentType: contentType, ...(tagging ? { Tagging: tagging } : {}),
+    }));
+    const uploadId = created.UploadId!;
+    const hash = createHash('sha256');
+    try {
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      let partNumber = 1;
+      for await (const part of readParts(path, this.partSize)) {
+        hash.update(part);
+        const out = await this.s3.send(new UploadPartCommand({
+          Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: part,
+        }));
+        parts.push({ ETag: out.ETag!, PartNumber: partNumber });
+        partNumber += 1;
+      }
+      await this.s3.send(new CompleteMultipartUploadCommand({
+        Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
+      }));
+    } catch (error) {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      throw error;
+    }
+    return { key, bytes: size, sha256: hash.digest('hex') };
+  }
+
+  /** Server-side copy; the target never carries the tmp tag. Objects above 5 GB are copied part by part. */
+  async copy(sourceKey: string, targetKey: string): Promise<void> {
+    const source = await this.head(sourceKey);
+    if (!source) throw new ObjectNotFoundError(`cannot copy: s3://${this.bucket}/${sourceKey} does not exist`, { key: sourceKey });
+    const copySource = `${this.bucket}/${encodeURIComponent(sourceKey).replace(/%2F/g, '/')}`;
+    const tagging = tagsFor(targetKey);
+    if (source.bytes <= SINGLE_COPY_LIMIT) {
+      await this.s3.send(new CopyObjectCommand({
+        Bucket: this.bucket, Key: targetKey, CopySource: copySource,
+        TaggingDirective: 'REPLACE', Tagging: tagging ?? '',
+      }));
+      return;
+    }
+    const created = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey }));
+    const uploadId = created.UploadId!;
+    try {
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      const step = 1024 ** 3;
+      for (let offset = 0, n = 1; offset < source.bytes; offset += step, n += 1) {
+        const end = Math.min(offset + step, source.bytes) - 1;
+        const out = await this.s3.send(new UploadPartCopyCommand({
+          Bucket: this.bucket, Key: targetKey, UploadId: uploadId, PartNumber: n,
+          CopySource: copySource, CopySourceRange: `bytes=${offset}-${end}`,
+        }));
+        parts.push({ ETag: out.CopyPartResult!.ETag!, PartNumber: n });
+      }
+      await this.s3.send(new CompleteMultipartUploadCommand({
+        Bucket: this.bucket, Key: targetKey, UploadId: uploadId, MultipartUpload: { Parts: parts },
+      }));
+    } catch (error) {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId: uploadId })).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+}
+
+/** Reads a file in parts of exactly `size` bytes (the last one shorter). */
+async function* readParts(path: string, size: number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    while (pendingBytes >= size) {
+      const all = Buffer.concat(pending);
+      yield all.subarray(0, size);
+      pending = [all.subarray(size)];
+      pendingBytes = all.length - size;
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending);
+}
+
