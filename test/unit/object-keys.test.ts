@@ -1,0 +1,62 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  dataPolicyOf, datasetPrefix, safeSegment, scanFileKey, stagingChunkKey, stagingScanInfoKey, tmpKeyOf,
+} from '../../src/core/object-keys.js';
+import { InvalidInputError } from '../../src/core/errors.js';
+
+const policy = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
+
+describe('object keys', () => {
+  it('lays out scan files by data policy', () => {
+    assert.equal(datasetPrefix(policy), 'archive/ihch123/id00/20261122/sample1/sample1_0001/');
+    assert.equal(scanFileKey(policy, 3), 'archive/ihch123/id00/20261122/sample1/sample1_0001/sample1_0001_0003.h5');
+    assert.equal(tmpKeyOf('a/b.h5'), 'a/b.h5.tmp');
+  });
+
+  it('stages chunks under deterministic keys that sort by index', () => {
+    const key = stagingChunkKey('01M80JDTHSB2YF8F4WA7YZ6EZT', 'axis:sy', 0, 1000);
+    assert.equal(key, 'staging/01M80JDTHSB2YF8F4WA7YZ6EZT/axis_sy/000000000000-000000001000.bin');
+    assert.equal(stagingChunkKey('01M80JDTHSB2YF8F4WA7YZ6EZT', 'axis:sy', 0, 1000), key);
+    assert.equal(stagingScanInfoKey('R1'), 'staging/R1/scan_info.json');
+  });
+
+  for (const hostile of ['..', '.', '../../etc', '/abs/path', 'a/../../b']) {
+    it(`keeps ${JSON.stringify(hostile)} inside its folder`, () => {
+      let segment: string;
+      try {
+        segment = safeSegment(hostile, 'collection');
+      } catch (error) {
+        assert.ok(error instanceof InvalidInputError);
+        return;
+      }
+      assert.ok(!segment.includes('/'), segment);
+      assert.ok(!/^\.+$/.test(segment), segment);
+      const key = scanFileKey({ ...policy, collection: hostile }, 1);
+      assert.ok(key.startsWith('archive/ihch123/id00/20261122/'), key);
+      assert.ok(!key.split('/').some((part) => part === '..' || part === '.' || part === ''), key);
+    });
+  }
+
+  it('rejects control characters, empty and overlong names with the reason', () => {
+    assert.throws(() => safeSegment('bad\nname', 'dataset'), /dataset "bad\\nname" contains control characters/);
+    assert.throws(() => safeSegment('', 'session'), /session is empty/);
+    assert.throws(() => safeSegment('x'.repeat(500), 'dataset'), /at most 120/);
+    assert.throws(() => safeSegment('..', 'collection'), /relative path component/);
+    assert.throws(() => scanFileKey(policy, -1), /not a non-negative integer/);
+  });
+
+  it('never lets a leading dot hide a folder', () => {
+    assert.equal(safeSegment('.hidden'), '_hidden');
+  });
+
+  it('reads the ESRF data-policy path when there is one', () => {
+    const fromPath = dataPolicyOf({
+      proposal: 'ignored', session: 'demo_session', collection: 'c', dataset: 'd',
+      path: '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/sample1_0001.h5',
+    }, 'configured_bl');
+    assert.deepEqual(fromPath, policy);
+    const fromIdentity = dataPolicyOf({ proposal: 'p1', session: 's1', collection: 'c1', dataset: 'd1' }, 'bm99');
+    assert.deepEqual(fromIdentity, { proposal: 'p1', beamline: 'bm99', session: 's1', collection: 'c1', dataset: 'd1' });
+  });
+});
