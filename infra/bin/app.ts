@@ -1,0 +1,82 @@
+// The beamline-archive CDK app. `npx cdk synth` runs this file (cdk.json); tests and
+// local/provision.ts call buildApp() in-process and synthesize with app.synth().
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ComputeStack } from '../stacks/compute-stack.js';
+import { StorageStack } from '../stacks/storage-stack.js';
+
+/** Repository root: entries, lock file and layer paths are resolved from here, not from the cwd. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export const STACK_NAMES = {
+  storage: 'BeamlineArchiveStorage',
+  compute: 'BeamlineArchiveCompute',
+} as const;
+
+/**
+ * Feature flags, set in code rather than in cdk.json so that an in-process synthesis
+ * (buildApp) and `cdk synth` produce the same templates.
+ */
+export const FEATURE_FLAGS = {
+  // Access log delivery through a bucket policy instead of the LogDeliveryWrite ACL.
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+} as const;
+
+export interface BuildAppOptions {
+  /** Cloud assembly directory. @default the CLI's (CDK_OUTDIR) or a temporary directory */
+  readonly outdir?: string;
+  /** Extra context, as `cdk -c key=value` would give. */
+  readonly context?: Record<string, unknown>;
+  /**
+   * Run cdk-nag's AwsSolutions pack at synthesis (a violation fails `app.synth()`).
+   * @default the `nag` context value ('true' / true), else false
+   */
+  readonly nag?: boolean;
+}
+
+export interface BeamlineArchiveApp {
+  readonly app: App;
+  readonly storage: StorageStack;
+  readonly compute: ComputeStack;
+}
+
+/**
+ * Builds the app without synthesizing it. Context read: `nag` (see above), `logLevel` (LOG_LEVEL of
+ * the functions, default INFO), `eventBusName` (default beamline-archive).
+ */
+export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {
+  const app = new App({
+    ...(options.outdir ? { outdir: options.outdir } : {}),
+    context: { ...FEATURE_FLAGS, ...options.context },
+  });
+  const contextString = (key: string): string | undefined => {
+    const value: unknown = app.node.tryGetContext(key);
+    return value === undefined || value === null ? undefined : String(value);
+  };
+
+  const eventBusName = contextString('eventBusName');
+  const storage = new StorageStack(app, STACK_NAMES.storage, {
+    description: 'beamline-archive stateful resources: archive bucket, catalogue table, event bus and its archive',
+    ...(eventBusName ? { eventBusName } : {}),
+  });
+  const logLevel = contextString('logLevel');
+  const compute = new ComputeStack(app, STACK_NAMES.compute, {
+    description: 'beamline-archive functions, queues, bus rules, h5wasm layer and alarms',
+    bucket: storage.bucket,
+    table: storage.table,
+    eventBus: storage.eventBus,
+    projectRoot: PROJECT_ROOT,
+    ...(logLevel ? { logLevel } : {}),
+  });
+
+  if (options.nag ?? contextString('nag') === 'true') {
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  }
+  return { app, storage, compute };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildApp().app.synth();
+}

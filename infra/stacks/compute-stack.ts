@@ -1,0 +1,181 @@
+import { CfnOutput, Duration, Size, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Code, LayerVersion } from 'aws-cdk-lib/aws-lambda';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Construct } from 'constructs';
+import { buildH5wasmLayer } from '../../layers/h5wasm/build.mjs';
+import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
+import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
+import { StoragePrefix } from './storage-stack.js';
+
+/** Source of every run document the edge bridge publishes. */
+export const BRIDGE_SOURCE = 'beamline-archive.bridge';
+
+/** Detail-types routed to the run-recorder: every run document plus run failures. */
+export const RUN_RECORDER_DETAIL_TYPES = ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'];
+/** Detail-types routed to the scan-writer: a RunStop means every chunk of the run is staged. */
+export const SCAN_WRITER_DETAIL_TYPES = ['RunStop'];
+
+export interface ComputeStackProps extends StackProps {
+  readonly bucket: IBucket;
+  readonly table: ITable;
+  readonly eventBus: IEventBus;
+  /** Absolute path of the repository root. */
+  readonly projectRoot: string;
+  /** LOG_LEVEL of the functions. @default 'INFO' */
+  readonly logLevel?: string;
+}
+
+/**
+ * The stateless half: the run-recorder and scan-writer functions, their queues, the bus rules that
+ * feed them, the h5wasm layer and the alarms. Safe to destroy and redeploy at any time.
+ */
+export class ComputeStack extends Stack {
+  readonly runRecorder: QueueFedFunction;
+  readonly scanWriter: QueueFedFunction;
+  readonly h5wasmLayer: LayerVersion;
+  /** Where the bus parks events it could not deliver to a function queue. */
+  readonly ruleDeadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: ComputeStackProps) {
+    super(scope, id, props);
+    const { bucket, table, eventBus, projectRoot } = props;
+
+    const environment = {
+      BUCKET_NAME: bucket.bucketName,
+      TABLE_NAME: table.tableName,
+      EVENT_BUS_NAME: eventBus.eventBusName,
+      LOG_LEVEL: props.logLevel ?? 'INFO',
+    };
+
+    this.h5wasmLayer = new LayerVersion(this, 'H5wasmLayer', {
+      description: 'h5wasm (HDF5 compiled to WebAssembly) at /opt/nodejs/node_modules/h5wasm',
+      code: Code.fromAsset(buildH5wasmLayer()),
+      compatibleRuntimes: [FUNCTION_RUNTIME],
+      compatibleArchitectures: [Architecture.ARM_64, Architecture.X86_64],
+    });
+
+    this.runRecorder = new QueueFedFunction(this, 'RunRecorder', {
+      name: 'run-recorder',
+      projectRoot,
+      memorySize: 512,
+      timeout: Duration.seconds(60),
+      batchSize: 10,
+      environment,
+    });
+
+    this.scanWriter = new QueueFedFunction(this, 'ScanWriter', {
+      name: 'scan-writer',
+      projectRoot,
+      memorySize: 3008,
+      timeout: Duration.minutes(15),
+      ephemeralStorageSize: Size.gibibytes(10),
+      batchSize: 1,
+      environment,
+      // Only the scan-writer writes HDF5; the run-recorder never loads h5wasm.
+      layers: [this.h5wasmLayer],
+    });
+
+    // The table's ARN and its one index by name: no wildcard on DynamoDB.
+    const tableResources = [table.tableArn, `${table.tableArn}/index/gsi1`];
+
+    this.runRecorder.role.addToPolicy(new PolicyStatement({
+      sid: 'RecordRunDocuments',
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+      resources: tableResources,
+    }));
+
+    const writerRole = this.scanWriter.role;
+    writerRole.addToPolicy(new PolicyStatement({
+      sid: 'ReadStagedChunks',
+      effect: Effect.ALLOW,
+      actions: ['s3:GetObject'],
+      resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
+    }));
+    writerRole.addToPolicy(new PolicyStatement({
+      sid: 'PublishScanFiles',
+      effect: Effect.ALLOW,
+      // .tmp upload (tagged state=tmp, possibly multipart), verification, copy to the final key, .tmp removal.
+      actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*`)],
+    }));
+    writerRole.addToPolicy(new PolicyStatement({
+      sid: 'ListOwnPrefixes',
+      effect: Effect.ALLOW,
+      // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${StoragePrefix.Staging}*`, `${StoragePrefix.Archive}*`] } },
+    }));
+    writerRole.addToPolicy(new PolicyStatement({
+      sid: 'CatalogueRuns',
+      effect: Effect.ALLOW,
+      actions: [
+        'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query',
+        'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem',
+      ],
+      resources: tableResources,
+    }));
+    writerRole.addToPolicy(new PolicyStatement({
+      sid: 'AnnounceArchivedRuns',
+      effect: Effect.ALLOW,
+      actions: ['events:PutEvents'],
+      resources: [eventBus.eventBusArn],
+    }));
+    const writerPolicy = writerRole.node.tryFindChild('DefaultPolicy');
+    if (writerPolicy) {
+      acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Staging,
+        'The scan-writer reads the chunks of any run it writes (staging/<run>/<channel>/...); read-only and confined to staging/.');
+      acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
+        'Scan file keys derive from the data policy of each run (archive/<proposal>/<beamline>/...); confined to archive/.');
+    }
+
+    this.ruleDeadLetterQueue = new Queue(this, 'RuleDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.ruleDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself a dead-letter queue: the one of the EventBridge rule targets (events the bus failed to deliver).',
+    });
+    new Alarm(this, 'RuleDeadLetterAlarm', {
+      alarmDescription: 'The event bus failed to deliver events to a function queue',
+      metric: this.ruleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    const target = (fn: QueueFedFunction) => new SqsQueue(fn.queue, {
+      deadLetterQueue: this.ruleDeadLetterQueue,
+      retryAttempts: 185,
+      maxEventAge: Duration.hours(24),
+    });
+
+    new Rule(this, 'RunRecorderRule', {
+      eventBus,
+      description: 'Every run document and run failure to the run-recorder queue',
+      eventPattern: { source: [BRIDGE_SOURCE], detailType: RUN_RECORDER_DETAIL_TYPES },
+      targets: [target(this.runRecorder)],
+    });
+    new Rule(this, 'ScanWriterRule', {
+      eventBus,
+      description: 'RunStop (all chunks staged) to the scan-writer queue',
+      eventPattern: { source: [BRIDGE_SOURCE], detailType: SCAN_WRITER_DETAIL_TYPES },
+      targets: [target(this.scanWriter)],
+    });
+
+    new CfnOutput(this, 'RunRecorderQueueUrl', { value: this.runRecorder.queue.queueUrl });
+    new CfnOutput(this, 'ScanWriterQueueUrl', { value: this.scanWriter.queue.queueUrl });
+    new CfnOutput(this, 'RunRecorderFunctionName', { value: this.runRecorder.function.functionName });
+    new CfnOutput(this, 'ScanWriterFunctionName', { value: this.scanWriter.function.functionName });
+  }
+}

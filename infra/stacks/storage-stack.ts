@@ -1,0 +1,147 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
+
+/** Key prefixes of the archive bucket (same values as `KeyPrefix` in src/core/object-keys.ts). */
+export const StoragePrefix = {
+  Staging: 'staging/',
+  Archive: 'archive/',
+} as const;
+
+/**
+ * S3 lifecycle rules cannot filter on a key suffix, so abandoned `<final>.tmp` objects are found by
+ * tag: every writer uploads a .tmp object with the tag `state=tmp` (x-amz-tagging), and publishes
+ * the final key with `TaggingDirective: REPLACE` so the final object never inherits the tag.
+ */
+export const TmpObjectTag = { key: 'state', value: 'tmp' } as const;
+
+export const LifecycleDays = {
+  /** Staged chunks are only needed until the scan file is written. */
+  stagingExpiration: 7,
+  /** A .tmp object older than this belongs to a writer that died between upload and publish. */
+  tmpExpiration: 2,
+  abortIncompleteMultipartUpload: 1,
+  noncurrentVersionExpiration: 30,
+  accessLogExpiration: 365,
+} as const;
+
+export interface StorageStackProps extends StackProps {
+  /** Name of the custom event bus. @default 'beamline-archive' */
+  readonly eventBusName?: string;
+  /** How long the bus archive keeps events for replay. @default 365 days */
+  readonly eventArchiveRetention?: Duration;
+}
+
+/**
+ * The stateful half of the archive: bucket, catalogue table and event bus (with its replay
+ * archive). Everything here is retained on stack deletion; the compute stack gets these constructs
+ * through its props and can be redeployed freely.
+ */
+export class StorageStack extends Stack {
+  readonly bucket: Bucket;
+  readonly accessLogsBucket: Bucket;
+  readonly table: Table;
+  readonly eventBus: EventBus;
+  /** For the edge bridge host: PutEvents on the bus, PutObject under staging/ only. */
+  readonly edgeBridgePolicy: ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: StorageStackProps = {}) {
+    super(scope, id, props);
+
+    this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
+      // Server access log delivery only supports SSE-S3 on the target bucket.
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(LifecycleDays.accessLogExpiration) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.accessLogsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is the server access log destination of the archive bucket; logging it into itself would loop.',
+    });
+
+    this.bucket = new Bucket(this, 'ArchiveBucket', {
+      versioned: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'archive-bucket/',
+      lifecycleRules: [
+        {
+          id: 'expire-staging',
+          prefix: StoragePrefix.Staging,
+          expiration: Duration.days(LifecycleDays.stagingExpiration),
+        },
+        {
+          id: 'expire-abandoned-tmp',
+          tagFilters: { [TmpObjectTag.key]: TmpObjectTag.value },
+          expiration: Duration.days(LifecycleDays.tmpExpiration),
+        },
+        {
+          id: 'abort-incomplete-multipart-uploads',
+          abortIncompleteMultipartUploadAfter: Duration.days(LifecycleDays.abortIncompleteMultipartUpload),
+        },
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: Duration.days(LifecycleDays.noncurrentVersionExpiration),
+          expiredObjectDeleteMarker: true,
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.table = new Table(this, 'Catalogue', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: 'gsi1',
+      partitionKey: { name: 'gsi1pk', type: AttributeType.STRING },
+      sortKey: { name: 'gsi1sk', type: AttributeType.STRING },
+    });
+
+    this.eventBus = new EventBus(this, 'EventBus', { eventBusName: props.eventBusName ?? 'beamline-archive' });
+    this.eventBus.archive('EventArchive', {
+      description: 'Every event of the beamline-archive bus, for replay',
+      // An archive needs a pattern; every event on the bus comes from this account.
+      eventPattern: { account: [this.account] },
+      retention: props.eventArchiveRetention ?? Duration.days(365),
+    });
+
+    this.edgeBridgePolicy = new ManagedPolicy(this, 'EdgeBridgePolicy', {
+      description: 'Edge bridge host: publish run documents on the bus and stage chunks under staging/',
+      statements: [
+        new PolicyStatement({
+          sid: 'PublishRunDocuments',
+          effect: Effect.ALLOW,
+          actions: ['events:PutEvents'],
+          resources: [this.eventBus.eventBusArn],
+        }),
+        new PolicyStatement({
+          sid: 'StageChunks',
+          effect: Effect.ALLOW,
+          actions: ['s3:PutObject'],
+          resources: [this.bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
+        }),
+      ],
+    });
+    acknowledgeObjectPrefixWildcard(this.edgeBridgePolicy, this.bucket, StoragePrefix.Staging,
+      'Staged chunk keys are per run and channel (staging/<run>/<channel>/<start>-<stop>.bin); the wildcard is confined to the staging/ prefix.');
+
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
+    new CfnOutput(this, 'EdgeBridgePolicyArn', { value: this.edgeBridgePolicy.managedPolicyArn });
+  }
+}
