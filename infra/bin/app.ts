@@ -22,6 +22,9 @@ export const STACK_NAMES = {
 export const FEATURE_FLAGS = {
   // Access log delivery through a bucket policy instead of the LogDeliveryWrite ACL.
   '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  // Cross-stack references stay CloudFormation exports/Fn::ImportValue (the storage stack cannot
+  // drop a value the compute stack still uses).
+  '@aws-cdk/core:defaultCrossStackReferences': 'strong',
 } as const;
 
 export interface BuildAppOptions {
