@@ -1,5 +1,131 @@
-// PLACEHOLDER so that infra can synthesize while the real handler is being written. Replaced by the real handler.
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-export const handler = async (_event: SQSEvent): Promise<SQSBatchResponse> => {
-  throw new Error('not implemented yet');
+/**
+ * scan-writer: turns a complete run into its NeXus scan file in S3 (see src/core/archive/archive-run.ts).
+ *
+ * Input: SQS batches (size 1) of RunStop events. A run whose documents are still in flight fails
+ * its record (NotReadyError) so SQS redelivers it after the visibility timeout. A run that can
+ * never be archived (bad dtype, chunks that do not tile the points, corrupt chunk, final key
+ * owned by another run) is recorded FAILED and announced with Run Failed; its record succeeds
+ * (retrying cannot help, the catalogue and the bus say what went wrong). An invalid RunStop
+ * event is logged and left to the DLQ.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
+import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
+import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import { archiveRun } from '../../src/core/archive/archive-run.js';
+import type { RunCatalogue, ScanFileWriter } from '../../src/core/archive/ports.js';
+import { DetailType } from '../../src/core/contract/detail-types.js';
+import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
+import { ContractError, isPermanent, NotReadyError } from '../../src/core/errors.js';
+import type { EventPublisher, ObjectStore, OutgoingEvent, PublishOutcome } from '../../src/core/ports.js';
+import pkg from '../../package.json' with { type: 'json' };
+
+export interface ScanWriterDeps {
+  catalogue: RunCatalogue;
+  store: ObjectStore;
+  writer: ScanFileWriter;
+  publisher: EventPublisher;
+  logger: Logger;
+  now?: () => Date;
+  verifyDownloadMaxBytes?: number;
+}
+
+export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+
+export const CREATOR = `beamline-archive ${pkg.version}`;
+
+export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
+  const { logger } = deps;
+
+  const recordHandler = async (record: SQSRecord): Promise<void> => {
+    let runUid: string | undefined;
+    try {
+      let body: unknown;
+      try {
+        body = JSON.parse(record.body) as unknown;
+      } catch (error) {
+        throw new ContractError(`SQS message ${record.messageId} is not JSON`, {}, { cause: error });
+      }
+      const event = validateEvent(body);
+      if (!isEventOf(event, DetailType.RunStop)) {
+        throw new ContractError(`scan-writer takes RunStop events, not ${event['detail-type']}`, { detailType: event['detail-type'] });
+      }
+      runUid = event.detail.run_start;
+      const outcome = await archiveRun(event.detail, {
+        catalogue: deps.catalogue, store: deps.store, writer: deps.writer, publisher: deps.publisher,
+        creator: CREATOR, now: deps.now ?? (() => new Date()),
+        ...(deps.verifyDownloadMaxBytes !== undefined ? { verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes } : {}),
+        log: (message, context) => logger.info(message, context),
+      });
+      if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
+    } catch (error) {
+      if (error instanceof NotReadyError) logger.info('run not complete yet; SQS will redeliver the RunStop', { runUid, reason: error.message });
+      else if (isPermanent(error)) logger.error('invalid RunStop event, left for the DLQ', { runUid, messageId: record.messageId, reason: (error as Error).message });
+      else logger.error('scan file not archived, will be retried', { runUid, error: error as Error });
+      throw error;
+    }
+  };
+
+  return async (event, context) => {
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, recordHandler, processor, {
+      ...(context ? { context } : {}),
+      throwOnFullBatchFailure: false,
+    });
+  };
+}
+
+/**
+ * Minimal PutEvents publisher for this composition root until the shared
+ * src/adapters/eventbridge-publisher.ts lands (the scan writer emits one event at a time).
+ */
+class PutEventsPublisher implements EventPublisher {
+  constructor(private readonly client: EventBridgeClient, private readonly busName: string) {}
+
+  async publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
+    const rejected: PublishOutcome['rejected'] = [];
+    for (let i = 0; i < events.length; i += 10) {
+      const batch = events.slice(i, i + 10);
+      const out = await this.client.send(new PutEventsCommand({
+        Entries: batch.map((e) => ({ EventBusName: this.busName, Source: e.source, DetailType: e.detailType, Detail: JSON.stringify(e.detail) })),
+      }));
+      (out.Entries ?? []).forEach((entry, j) => {
+        if (entry.ErrorCode) rejected.push({ event: batch[j]!, reason: `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}` });
+      });
+    }
+    return { accepted: events.length - rejected.length, rejected };
+  }
+}
+
+interface ScanWriterConfig { bucketName: string; tableName: string; eventBusName: string }
+
+function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
+  const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME'].filter((name) => !env[name]);
+  if (missing.length > 0) throw new Error(`scan-writer: environment variable(s) ${missing.join(', ')} not set`);
+  return { bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME! };
+}
+
+let built: Promise<SqsBatchHandler> | undefined;
+
+async function build(): Promise<SqsBatchHandler> {
+  const config = configFromEnv(process.env);
+  const clients = createAwsClients(awsConnectionFromEnv());
+  return createHandler({
+    catalogue: new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
+    store: new S3ObjectStore(clients.s3, config.bucketName),
+    writer: await H5wasmScanFileWriter.create(),
+    publisher: new PutEventsPublisher(clients.events, config.eventBusName),
+    logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'scan-writer'),
+  });
+}
+
+/** The Lambda entry: clients, the wasm module and configuration are built once, on the first invocation. */
+export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  built ??= build();
+  built.catch(() => { built = undefined; });
+  return (await built)(event, context);
 };

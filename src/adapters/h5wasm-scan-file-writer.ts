@@ -1,0 +1,179 @@
+/**
+ * The only module that imports h5wasm. Executes a NeXus plan (src/core/nexus/layout.ts) into an
+ * HDF5 file on local disk.
+ *
+ * Determinism: HDF5 stamps object headers with the current time (track_times), which h5wasm
+ * does not let us turn off; its wasm runtime reads the clock through `Date.now()`. Every h5wasm
+ * call runs synchronously inside `atFileTime`, which pins `Date.now()` to the plan's file time
+ * (the run's stop time) for the duration of that call only, so two writes of the same run give
+ * the same bytes and the object times say when the scan ended. No other code can observe the
+ * pinned clock: nothing else runs during a synchronous call.
+ */
+import h5wasm from 'h5wasm/node';
+import type { Dataset, Group } from 'h5wasm/node';
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArchiveError } from '../core/errors.js';
+import type { ChannelSlice, LocalFile, ScanFileWriter } from '../core/archive/ports.js';
+import type { AttrValue, Attrs, NexusPlan, PlanChannel } from '../core/nexus/layout.js';
+import type { ElementType } from '../core/nexus/dtypes.js';
+
+/** HDF5 trouble while writing a scan file, with the HDF5 diagnostic as `cause`. */
+export class ScanFileWriteError extends ArchiveError {
+  override name = 'ScanFileWriteError';
+}
+
+type TypedArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+
+/** h5wasm dtype string (struct-style) and typed array of an element type. */
+function h5Type(type: ElementType): { dtype: string; view: (buffer: ArrayBuffer) => TypedArray } {
+  switch (`${type.kind}${type.size}`) {
+    case 'float4': return { dtype: '<f', view: (b) => new Float32Array(b) };
+    case 'float8': return { dtype: '<d', view: (b) => new Float64Array(b) };
+    case 'int1': return { dtype: '<b', view: (b) => new Int8Array(b) };
+    case 'int2': return { dtype: '<h', view: (b) => new Int16Array(b) };
+    case 'int4': return { dtype: '<i', view: (b) => new Int32Array(b) };
+    case 'int8': return { dtype: '<q', view: (b) => new BigInt64Array(b) };
+    case 'uint1': return { dtype: '<B', view: (b) => new Uint8Array(b) };
+    case 'uint2': return { dtype: '<H', view: (b) => new Uint16Array(b) };
+    case 'uint4': return { dtype: '<I', view: (b) => new Uint32Array(b) };
+    case 'uint8': return { dtype: '<Q', view: (b) => new BigUint64Array(b) };
+    default: throw new ScanFileWriteError(`no HDF5 type for ${type.numpy}`);
+  }
+}
+
+let cachedVersion: string | undefined;
+/** The HDF5 version compiled into h5wasm (it has no API for it; the library banner is in its bundle). */
+function hdf5LibraryVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  try {
+    const util = join(dirname(fileURLToPath(import.meta.resolve('h5wasm/node'))), 'hdf5_util.js');
+    const match = /HDF5 library version: (\d+\.\d+\.\d+)/.exec(readFileSync(util, 'latin1'));
+    cachedVersion = match?.[1] ?? 'unknown';
+  } catch {
+    cachedVersion = 'unknown';
+  }
+  return cachedVersion;
+}
+
+export interface H5wasmScanFileWriterOptions {
+  /** Where files are written (a fresh folder below it per file); default os.tmpdir(). */
+  workDir?: string;
+}
+
+export class H5wasmScanFileWriter implements ScanFileWriter {
+  readonly hdf5Version: string;
+  private readonly workDir: string;
+
+  private constructor(options: H5wasmScanFileWriterOptions) {
+    this.workDir = options.workDir ?? tmpdir();
+    this.hdf5Version = hdf5LibraryVersion();
+  }
+
+  /** Waits for the wasm module once (composition root). */
+  static async create(options: H5wasmScanFileWriterOptions = {}): Promise<H5wasmScanFileWriter> {
+    await h5wasm.ready;
+    return new H5wasmScanFileWriter(options);
+  }
+
+  async write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<LocalFile> {
+    const dir = await mkdtemp(join(this.workDir, 'scan-'));
+    const path = join(dir, 'scan.h5');
+    const dispose = () => rm(dir, { recursive: true, force: true });
+    const time = plan.fileTimeMs;
+    let file: InstanceType<typeof h5wasm.File> | undefined;
+    try {
+      file = atFileTime(time, path, 'create the file', () => new h5wasm.File(path, 'w'));
+      const root = file;
+      atFileTime(time, path, 'lay out groups and attributes', () => {
+        setAttrs(root, plan.rootAttrs);
+        for (const node of plan.nodes) {
+          const { parent, name } = split(node.path);
+          const group = root.get(parent) as Group | null;
+          if (!group) throw new Error(`parent group ${parent} of ${node.path} does not exist`);
+          switch (node.kind) {
+            case 'group': setAttrs(group.create_group(name), node.attrs); break;
+            case 'text': setAttrs(group.create_dataset({ name, data: node.value }), node.attrs); break;
+            case 'link': group.create_soft_link(node.target, name); break;
+            case 'channel': {
+              // Created empty and extended to the final shape: chunked, never holding the whole channel in memory.
+              const [points, ...pointShape] = node.shape;
+              const { dtype, view } = h5Type(node.type);
+              const dataset = group.create_dataset({
+                name, data: view(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
+                maxshape: [points === 0 ? null : points!, ...pointShape], chunks: [node.chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
+              });
+              if (points! > 0) dataset.resize([...node.shape]);
+              setAttrs(dataset, node.attrs);
+              break;
+            }
+          }
+        }
+      });
+      for (const channel of plan.channels) {
+        const { view } = h5Type(channel.type);
+        for await (const slice of slices(channel)) {
+          // Copy into a fresh, aligned buffer: the typed array is exactly the published bytes, reinterpreted.
+          const data = view(slice.bytes.slice().buffer);
+          atFileTime(time, path, `write points [${slice.start}, ${slice.stop}) of ${channel.channel}`, () => {
+            const dataset = root.get(channel.path) as Dataset;
+            dataset.write_slice([[slice.start, slice.stop], ...channel.pointShape.map(() => [] as [])], data);
+          });
+        }
+      }
+      const opened = file;
+      file = undefined;
+      atFileTime(time, path, 'close the file', () => opened.close());
+      const { size } = await stat(path);
+      return { path, bytes: size, sha256: await sha256File(path), dispose };
+    } catch (error) {
+      if (file) {
+        const f = file;
+        try { atFileTime(time, path, 'close after error', () => f.close()); } catch { /* the first error is the one to report */ }
+      }
+      await dispose();
+      throw error;
+    }
+  }
+}
+
+function atFileTime<T>(timeMs: number, path: string, what: string, fn: () => T): T {
+  const realNow = Date.now;
+  Date.now = () => timeMs;
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ArchiveError) throw error;
+    throw new ScanFileWriteError(`HDF5 could not ${what} (${path}): ${describe(error)}`, { key: path }, { cause: error });
+  } finally {
+    Date.now = realNow;
+  }
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' | ');
+}
+
+function setAttrs(target: { create_attribute(name: string, data: string | number | string[], shape?: number[] | null, dtype?: string | null): void }, attrs: Attrs): void {
+  for (const [name, value] of Object.entries(attrs) as [string, AttrValue][]) {
+    if (typeof value === 'number') target.create_attribute(name, value, null, Number.isInteger(value) ? '<q' : '<d');
+    else if (typeof value === 'string') target.create_attribute(name, value);
+    else target.create_attribute(name, [...value]);
+  }
+}
+
+function split(path: string): { parent: string; name: string } {
+  const i = path.lastIndexOf('/');
+  return { parent: i <= 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('hex');
+}

@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { DetailType, EventSource } from '../contract/detail-types.js';
+import type { ArchivedFile, RunArchived, RunFailed, RunStop, StreamDatum } from '../contract/generated-types.js';
+import { validateDetail } from '../contract/validators.js';
+import { ArchiveError, InvalidInputError } from '../errors.js';
+import { buildScanLayout, type PlanChannel } from '../nexus/layout.js';
+import { pointBytes } from '../nexus/dtypes.js';
+import { scanFileKey, tmpKeyOf } from '../object-keys.js';
+import type { EventPublisher, ObjectStore } from '../ports.js';
+import { checkCoverage, collectRunDocuments } from './run-documents.js';
+import { ChunkCoverageError, FileKeyConflictError, isPermanentArchiveError, runErrorsOf, VerificationError } from './errors.js';
+import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
+
+export interface ArchiveRunDeps {
+  catalogue: RunCatalogue;
+  store: ObjectStore;
+  writer: ScanFileWriter;
+  publisher: EventPublisher;
+  /** `beamline-archive <version>`: the file's creator attribute. */
+  creator: string;
+  now: () => Date;
+  /** Re-download the .tmp object and compare its sha256 when it is at most this big (0: never). */
+  verifyDownloadMaxBytes?: number;
+  /** Structured progress notes (the handler's logger). */
+  log?: (message: string, context: Record<string, unknown>) => void;
+}
+
+export type ArchiveOutcome =
+  | { status: 'archived'; detail: RunArchived }
+  | { status: 'failed'; detail: RunFailed };
+
+const DEFAULT_VERIFY_MAX = 256 * 1024 * 1024;
+
+/**
+ * The scan-writer use case for one RunStop. Throws NotReadyError while documents are in flight
+ * and plain errors for transient trouble (both retried by SQS). Failures that retrying cannot
+ * cure (contract, dtype, chunk coverage, chunk integrity, key conflict) are recorded: the run
+ * becomes FAILED with its errors, Run Failed is emitted, and the outcome says so.
+ */
+export async function archiveRun(stop: RunStop, deps: ArchiveRunDeps): Promise<ArchiveOutcome> {
+  try {
+    return { status: 'archived', detail: await writeAndPublish(stop, deps) };
+  } catch (error) {
+    if (!isPermanentArchiveError(error)) throw error;
+    const detail = validateDetail(DetailType.RunFailed, {
+      run_uid: stop.run_start,
+      stage: 'scan-writer',
+      reason: (error as Error).message.slice(0, 1000),
+      errors: runErrorsOf(error),
+    } satisfies RunFailed, EventSource.ScanWriter);
+    deps.log?.('run cannot be archived; recorded as FAILED', { runUid: stop.run_start, reason: detail.reason, error: (error as Error).name });
+    await deps.catalogue.runFailed(detail);
+    await publishOrThrow(deps.publisher, DetailType.RunFailed, detail, stop.run_start);
+    return { status: 'failed', detail };
+  }
+}
+
+async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<RunArchived> {
+  const { catalogue, store, writer } = deps;
+  const runUid = stop.run_start;
+  const run = collectRunDocuments(stop, await catalogue.listDocuments(runUid));
+  const coverage = checkCoverage(run);
+  const scanInfo = await loadScanInfo(stop, run.start.bliss.scan_info, store, runUid);
+  const finalKey = scanFileKey(run.start.data_policy, run.start.scan_id);
+  const tmpKey = tmpKeyOf(finalKey);
+  const plan = buildScanLayout({
+    start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
+    points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1),
+    creator: deps.creator, hdf5Version: writer.hdf5Version,
+  });
+
+  const local = await writer.write(plan, (channel) => readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], store, runUid));
+  try {
+    deps.log?.('scan file written', { runUid, bytes: local.bytes, sha256: local.sha256 });
+    const uploaded = await store.uploadFile(tmpKey, local.path, 'application/x-hdf5');
+    await verify(store, tmpKey, local, uploaded.sha256, deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX, runUid);
+    const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: local.bytes, sha256: local.sha256 };
+    try {
+      await catalogue.claimFile(file, runUid);
+    } catch (error) {
+      if (error instanceof FileKeyConflictError) await store.delete(tmpKey);
+      throw error;
+    }
+    await store.copy(tmpKey, finalKey);
+    const published = await store.head(finalKey);
+    if (published?.bytes !== local.bytes) {
+      throw new VerificationError(`s3://${store.bucket}/${finalKey} has ${published?.bytes ?? 'no'} bytes after the copy, expected ${local.bytes}`, { runUid, key: finalKey });
+    }
+    await store.delete(tmpKey);
+    const archivedAt = deps.now().toISOString();
+    await catalogue.runArchived({ runUid, file, points: coverage.points, archivedAt });
+    const detail = validateDetail(DetailType.RunArchived, {
+      run_uid: runUid, scan_id: run.start.scan_id, data_policy: run.start.data_policy, file, points: coverage.points, archived_at: archivedAt,
+    } satisfies RunArchived, EventSource.ScanWriter);
+    await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
+    deps.log?.('run archived', { runUid, key: finalKey, bytes: file.bytes });
+    return detail;
+  } finally {
+    await local.dispose();
+  }
+}
+
+async function verify(store: ObjectStore, key: string, local: { bytes: number; sha256: string }, uploadedSha: string, maxDownload: number, runUid: string): Promise<void> {
+  if (uploadedSha !== local.sha256) {
+    throw new VerificationError(`upload of s3://${store.bucket}/${key} hashed ${uploadedSha}, the local file ${local.sha256}`, { runUid, key });
+  }
+  const head = await store.head(key);
+  if (head?.bytes !== local.bytes) {
+    throw new VerificationError(`s3://${store.bucket}/${key} has ${head?.bytes ?? 'no'} bytes, the local file ${local.bytes}`, { runUid, key });
+  }
+  if (local.bytes <= maxDownload) {
+    const sha = sha256Hex(await store.get(key));
+    if (sha !== local.sha256) throw new VerificationError(`s3://${store.bucket}/${key} reads back with sha256 ${sha}, the local file has ${local.sha256}`, { runUid, key });
+  }
+}
+
+/** The final scan_info (claim check in RunStop) when staged, else the PREPARED one from RunStart. */
+async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: ObjectStore, runUid: string): Promise<Record<string, unknown> | undefined> {
+  const ref = stop.bliss.scan_info_ref;
+  if (!ref) return prepared as Record<string, unknown> | undefined;
+  if (ref.bucket !== store.bucket) {
+    throw new InvalidInputError(`scan_info_ref points at bucket ${ref.bucket}, the archive bucket is ${store.bucket}`, { runUid, key: ref.key });
+  }
+  const bytes = await store.get(ref.key);
+  if (ref.sha256 !== undefined && sha256Hex(bytes) !== ref.sha256) {
+    throw new InvalidInputError(`scan_info s3://${ref.bucket}/${ref.key} does not match the sha256 of RunStop`, { runUid, key: ref.key });
+  }
+  try {
+    const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new InvalidInputError(`scan_info s3://${ref.bucket}/${ref.key} is not a JSON object`, { runUid, key: ref.key }, { cause: error });
+  }
+}
+
+/** Fetches the staged chunks of one channel one at a time, checking bucket, size and sha256 against the StreamDatum. */
+async function* readSlices(channel: PlanChannel, datums: readonly StreamDatum[], store: ObjectStore, runUid: string): AsyncGenerator<ChannelSlice> {
+  const rowBytes = pointBytes(channel.type, channel.pointShape);
+  for (const d of datums) {
+    const { start, stop } = d.indices;
+    const context = { runUid, stream: channel.channel, indexRange: [start, stop] as [number, number], key: d.chunk.key };
+    if (d.chunk.bucket !== store.bucket) {
+      throw new ChunkCoverageError(`chunk ${d.uid} is in bucket ${d.chunk.bucket}, not the archive bucket ${store.bucket}`, [{ stream: channel.channel, index: start, message: `chunk in foreign bucket ${d.chunk.bucket}` }], context);
+    }
+    const bytes = await store.get(d.chunk.key);
+    const problem = bytes.byteLength !== d.chunk.bytes || bytes.byteLength !== (stop - start) * rowBytes
+      ? `has ${bytes.byteLength} bytes, its StreamDatum says ${d.chunk.bytes} and ${stop - start} points need ${(stop - start) * rowBytes}`
+      : sha256Hex(bytes) !== d.chunk.sha256 ? `does not match the sha256 of its StreamDatum (${d.chunk.sha256})` : undefined;
+    if (problem) {
+      const message = `staged chunk s3://${store.bucket}/${d.chunk.key} (points [${start}, ${stop}) of ${channel.channel}) ${problem}`;
+      throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], context);
+    }
+    yield { start, stop, bytes };
+  }
+}
+
+async function publishOrThrow(publisher: EventPublisher, detailType: string, detail: unknown, runUid: string): Promise<void> {
+  const outcome = await publisher.publish([{ detailType, source: EventSource.ScanWriter, detail }]);
+  if (outcome.rejected.length > 0) {
+    throw new ArchiveError(`the bus refused ${detailType} for run ${runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, { runUid, detailType });
+  }
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}

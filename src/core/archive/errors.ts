@@ -1,0 +1,39 @@
+import { ArchiveError, InvalidInputError, isPermanent } from '../errors.js';
+import type { RunError } from '../contract/generated-types.js';
+
+/** The staged chunks of a run do not tile [0, points) of every channel, or a chunk is not what its StreamDatum says. */
+export class ChunkCoverageError extends InvalidInputError {
+  override name = 'ChunkCoverageError';
+  readonly errors: RunError[];
+  constructor(message: string, errors: RunError[], context: ConstructorParameters<typeof ArchiveError>[1] = {}, options?: ErrorOptions) {
+    super(message, context, options);
+    this.errors = errors;
+  }
+}
+
+/** The final key of a scan file already belongs to another run: publishing would overwrite its file. */
+export class FileKeyConflictError extends ArchiveError {
+  override name = 'FileKeyConflictError';
+}
+
+/** The object in S3 is not the file written locally (size or checksum differ): retried, the upload is redone. */
+export class VerificationError extends ArchiveError {
+  override name = 'VerificationError';
+}
+
+/** Failures retrying cannot cure: the run is recorded FAILED instead of being retried. */
+export function isPermanentArchiveError(error: unknown): boolean {
+  return isPermanent(error) || error instanceof FileKeyConflictError;
+}
+
+/** The errors list of a Run Failed detail for any error. */
+export function runErrorsOf(error: unknown): RunError[] {
+  if (error instanceof ChunkCoverageError) return error.errors.slice(0, 100);
+  const message = error instanceof Error ? error.message : String(error);
+  const context = error instanceof ArchiveError ? error.context : {};
+  return [{
+    message,
+    ...(typeof context.stream === 'string' ? { stream: context.stream } : {}),
+    ...(typeof context.index === 'number' ? { index: context.index } : {}),
+  }];
+}

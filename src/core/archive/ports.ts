@@ -1,0 +1,70 @@
+/** Ports of the archive use cases (run-recorder, scan-writer). Adapters: src/adapters/dynamodb-run-catalogue.ts, src/adapters/h5wasm-scan-file-writer.ts. */
+import type { ArchivedFile, RunFailed, RunStart, RunStop } from '../contract/generated-types.js';
+import type { NexusPlan, PlanChannel } from '../nexus/layout.js';
+
+export const RunState = {
+  Recording: 'RECORDING',
+  Archived: 'ARCHIVED',
+  Failed: 'FAILED',
+} as const;
+export type RunState = (typeof RunState)[keyof typeof RunState];
+
+/** One run document as the catalogue holds it. */
+export interface StoredDocument {
+  detailType: string;
+  uid: string;
+  body: unknown;
+}
+
+export interface RunRecord {
+  runUid: string;
+  state?: RunState | undefined;
+  file?: ArchivedFile | undefined;
+  points?: Record<string, number> | undefined;
+}
+
+export interface ArchivedRun {
+  runUid: string;
+  file: ArchivedFile;
+  points: Record<string, number>;
+  archivedAt: string;
+}
+
+/** The run catalogue (one DynamoDB table). Every method is idempotent: at-least-once delivery is normal. */
+export interface RunCatalogue {
+  /** Stores a document once; a second delivery of the same uid leaves the first. */
+  putDocument(runUid: string, detailType: string, docUid: string, body: unknown): Promise<'stored' | 'duplicate'>;
+  /** Run record fields of RunStart; state RECORDING unless the run already has a state. */
+  runStarted(start: RunStart): Promise<void>;
+  /** Run record fields of RunStop (end time and reason, sealed points); the state is left alone. */
+  runStopped(stop: RunStop): Promise<void>;
+  /** State FAILED with the errors, unless the run is ARCHIVED (never downgraded). */
+  runFailed(failure: RunFailed): Promise<'failed' | 'already-archived'>;
+  runArchived(run: ArchivedRun): Promise<void>;
+  getRun(runUid: string): Promise<RunRecord | undefined>;
+  listDocuments(runUid: string): Promise<StoredDocument[]>;
+  /** Claims a final key for a run; throws FileKeyConflictError when another run holds it. */
+  claimFile(file: ArchivedFile, runUid: string): Promise<void>;
+}
+
+/** One slice of a channel: the raw little-endian C-order bytes of points [start, stop). */
+export interface ChannelSlice {
+  start: number;
+  stop: number;
+  bytes: Uint8Array;
+}
+
+/** A scan file written to local disk, ready to upload. */
+export interface LocalFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+  dispose(): Promise<void>;
+}
+
+/** Writes a NeXus plan to a local HDF5 file, filling each channel from its slices (one at a time). */
+export interface ScanFileWriter {
+  /** Version of the HDF5 library that writes the file (root attribute HDF5_Version). */
+  readonly hdf5Version: string;
+  write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<LocalFile>;
+}
