@@ -1,0 +1,360 @@
+// CDK assertions on the two stacks and cdk-nag's AwsSolutions pack, from one in-process synthesis.
+// Run: node --import tsx --test test/infra/*.test.ts
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Validations } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { buildApp, STACK_NAMES } from '../../infra/bin/app.js';
+
+// Arrange once for the whole file: nag on, so synthesis itself fails on an unacknowledged finding.
+const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-cdk-'));
+const { app, storage, compute } = buildApp({ outdir, nag: true });
+const assembly = app.synth();
+const storageTemplate = Template.fromStack(storage);
+const computeTemplate = Template.fromStack(compute);
+after(() => rmSync(outdir, { recursive: true, force: true }));
+
+type Resource = { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const logicalIdOf = (template: Template, type: string, props: Record<string, unknown>): string => {
+  const ids = Object.keys(template.findResources(type, { Properties: props }));
+  assert.equal(ids.length, 1, `expected one ${type} matching ${JSON.stringify(props)}, got ${ids.length}`);
+  return ids[0]!;
+};
+const functionId = (name: string): string =>
+  logicalIdOf(computeTemplate, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: name }) } });
+const roleIdOf = (name: string): string => {
+  const fn = computeTemplate.toJSON().Resources[functionId(name)] as Resource;
+  return (fn.Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+};
+const statementsOfRole = (roleId: string): Statement[] => {
+  const policies = computeTemplate.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
+  return Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+};
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+/** A resource rendered as text: `{"Fn::Join":["",[X,"/staging/*"]]}` ends with `/staging/*"]]}`. */
+const resourceText = (resource: unknown): string => (typeof resource === 'string' ? resource : JSON.stringify(resource));
+
+describe('app', () => {
+  it('synthesizes the two stacks under their fixed names', () => {
+    assert.deepEqual(assembly.stacks.map((s) => s.stackName).sort(), [STACK_NAMES.compute, STACK_NAMES.storage].sort());
+    assert.deepEqual(compute.dependencies.map((s) => s.stackName), [STACK_NAMES.storage]);
+  });
+});
+
+describe('storage stack', () => {
+  it('has exactly the stateful resources', () => {
+    storageTemplate.resourceCountIs('AWS::S3::Bucket', 2);
+    storageTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
+    storageTemplate.resourceCountIs('AWS::Events::EventBus', 1);
+    storageTemplate.resourceCountIs('AWS::Events::Archive', 1);
+    storageTemplate.resourceCountIs('AWS::IAM::ManagedPolicy', 1);
+    storageTemplate.resourceCountIs('AWS::Lambda::Function', 0);
+  });
+
+  it('keeps a versioned, encrypted, private archive bucket that logs its access', () => {
+    const logsId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { LoggingConfiguration: Match.absent() });
+    storageTemplate.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+        },
+        LoggingConfiguration: { DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'archive-bucket/' },
+      }),
+    });
+  });
+
+  it('expires staging/ after 7 days, tmp-tagged objects after 2, multipart leftovers after 1', () => {
+    const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
+    const rules = (storageTemplate.toJSON().Resources[bucketId] as Resource).Properties?.LifecycleConfiguration as { Rules: unknown[] };
+    assert.deepEqual(rules.Rules, [
+      { Id: 'expire-staging', Prefix: 'staging/', ExpirationInDays: 7, Status: 'Enabled' },
+      { Id: 'expire-abandoned-tmp', TagFilters: [{ Key: 'state', Value: 'tmp' }], ExpirationInDays: 2, Status: 'Enabled' },
+      { Id: 'abort-incomplete-multipart-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
+      { Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 30 }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' },
+    ]);
+  });
+
+  it('refuses plain HTTP on both buckets', () => {
+    const policies = storageTemplate.findResources('AWS::S3::BucketPolicy');
+    assert.equal(Object.keys(policies).length, 2);
+    for (const policy of Object.values(policies)) {
+      const statements = (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement;
+      assert.ok(statements.some((s) => s.Effect === 'Deny' && JSON.stringify(s.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}'));
+    }
+  });
+
+  it('holds the catalogue table: pk/sk, gsi1, on demand, PITR, retained', () => {
+    storageTemplate.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' },
+          { AttributeName: 'gsi1pk', AttributeType: 'S' }, { AttributeName: 'gsi1sk', AttributeType: 'S' },
+        ]),
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        GlobalSecondaryIndexes: [{
+          IndexName: 'gsi1',
+          KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        }],
+      },
+    });
+  });
+
+  it('names the bus beamline-archive and archives every event of it', () => {
+    const busId = logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' });
+    storageTemplate.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [busId, 'Arn'] },
+      EventPattern: { account: [{ Ref: 'AWS::AccountId' }] },
+      RetentionDays: 365,
+    });
+  });
+
+  it('gives the edge bridge PutEvents on the bus and PutObject under staging/ only', () => {
+    const busId = logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' });
+    const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
+    storageTemplate.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'PublishRunDocuments', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] } },
+          { Sid: 'StageChunks', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/staging/*']] } },
+        ],
+      },
+    });
+  });
+
+  it('outputs the names the functions and the bridge need', () => {
+    const outputs = storageTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
+    assert.deepEqual(Object.keys(outputs).filter((k) => !k.startsWith('ExportsOutput')).sort(),
+      ['BucketName', 'EdgeBridgePolicyArn', 'EventBusName', 'TableName']);
+    const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
+    assert.deepEqual(outputs.BucketName?.Value, { Ref: bucketId });
+    assert.deepEqual(outputs.EventBusName?.Value, { Ref: logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' }) });
+  });
+});
+
+describe('compute stack', () => {
+  it('has the functions, queues, rules, alarms and layer', () => {
+    computeTemplate.resourceCountIs('AWS::Lambda::Function', 2);
+    computeTemplate.resourceCountIs('AWS::Lambda::LayerVersion', 1);
+    computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    computeTemplate.resourceCountIs('AWS::SQS::Queue', 5); // 2 queues, 2 DLQs, 1 rule-delivery DLQ
+    computeTemplate.resourceCountIs('AWS::Events::Rule', 2);
+    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    computeTemplate.resourceCountIs('AWS::S3::Bucket', 0);
+    computeTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
+  });
+
+  for (const [name, expected] of [
+    ['run-recorder', { MemorySize: 512, Timeout: 60, EphemeralStorage: Match.absent(), layers: 0 }],
+    ['scan-writer', { MemorySize: 3008, Timeout: 900, EphemeralStorage: { Size: 10240 }, layers: 1 }],
+  ] as const) {
+    it(`configures ${name}: nodejs20.x ESM bundle, sizes, environment, entry metadata`, () => {
+      const fn = computeTemplate.toJSON().Resources[functionId(name)] as Resource;
+      assert.deepEqual(fn.Metadata?.['BeamlineArchive:Entry'], `functions/${name}/handler.ts`);
+      computeTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs20.x',
+        Handler: 'index.handler',
+        MemorySize: expected.MemorySize,
+        Timeout: expected.Timeout,
+        EphemeralStorage: expected.EphemeralStorage,
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: name, LOG_LEVEL: 'INFO' }) },
+      });
+      const variables = (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+      for (const key of ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'POWERTOOLS_SERVICE_NAME', 'LOG_LEVEL']) {
+        assert.ok(key in variables, `${name} lacks ${key}`);
+      }
+      assert.equal(asArray(fn.Properties?.Layers ?? []).length, expected.layers);
+      // The bundle is ESM with `require` defined, and h5wasm / the AWS SDK are left out of it.
+      const s3Key = (fn.Properties?.Code as { S3Key: string }).S3Key;
+      const bundle = readFileSync(join(outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+      assert.match(bundle, /createRequire/);
+    });
+  }
+
+  it('stages h5wasm at nodejs/node_modules/h5wasm in the layer asset', () => {
+    const layer = Object.values(computeTemplate.findResources('AWS::Lambda::LayerVersion'))[0] as Resource;
+    assert.deepEqual(layer.Properties?.CompatibleRuntimes, ['nodejs20.x']);
+    const s3Key = (layer.Properties?.Content as { S3Key: string }).S3Key;
+    const pkg = join(outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'nodejs', 'node_modules', 'h5wasm', 'package.json');
+    assert.ok(existsSync(pkg), `missing ${pkg}`);
+    assert.equal((JSON.parse(readFileSync(pkg, 'utf8')) as { name: string }).name, 'h5wasm');
+  });
+
+  for (const [name, timeout, batchSize] of [['run-recorder', 60, 10], ['scan-writer', 900, 1]] as const) {
+    it(`feeds ${name} from an encrypted queue with a DLQ, partial batch failures and an alarm`, () => {
+      const mapping = Object.values(computeTemplate.findResources('AWS::Lambda::EventSourceMapping', {
+        Properties: { FunctionName: { Ref: functionId(name) } },
+      }))[0] as Resource | undefined;
+      assert.ok(mapping, `no event source mapping for ${name}`);
+      assert.equal(mapping.Properties?.BatchSize, batchSize);
+      assert.deepEqual(mapping.Properties?.FunctionResponseTypes, ['ReportBatchItemFailures']);
+
+      const queueId = (mapping.Properties?.EventSourceArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const queue = computeTemplate.toJSON().Resources[queueId] as Resource;
+      assert.equal(queue.Properties?.VisibilityTimeout, timeout * 6);
+      assert.equal(queue.Properties?.SqsManagedSseEnabled, true);
+      const redrive = queue.Properties?.RedrivePolicy as { maxReceiveCount: number; deadLetterTargetArn: { 'Fn::GetAtt': [string, string] } };
+      assert.equal(redrive.maxReceiveCount, 5);
+      const dlqId = redrive.deadLetterTargetArn['Fn::GetAtt'][0];
+      assert.equal((computeTemplate.toJSON().Resources[dlqId] as Resource).Properties?.SqsManagedSseEnabled, true);
+
+      for (const id of [queueId, dlqId]) {
+        computeTemplate.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: id }],
+          PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+        });
+      }
+      computeTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    });
+  }
+
+  it('routes run documents and failures to run-recorder, RunStop to scan-writer, exactly', () => {
+    const rules = Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[];
+    const patterns = rules.map((r) => r.Properties?.EventPattern);
+    assert.deepEqual(patterns, [
+      { source: ['beamline-archive.bridge'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
+      { source: ['beamline-archive.bridge'], 'detail-type': ['RunStop'] },
+    ]);
+    for (const [rule, name] of [[rules[0], 'run-recorder'], [rules[1], 'scan-writer']] as const) {
+      // On the storage stack's bus, imported.
+      assert.match(JSON.stringify(rule?.Properties?.EventBusName), /Fn::ImportValue.*EventBus/);
+      const targets = rule?.Properties?.Targets as { Arn: { 'Fn::GetAtt': [string, string] }; DeadLetterConfig?: unknown }[];
+      assert.equal(targets.length, 1);
+      const mapping = Object.values(computeTemplate.findResources('AWS::Lambda::EventSourceMapping', {
+        Properties: { FunctionName: { Ref: functionId(name) } },
+      }))[0] as Resource;
+      assert.deepEqual(targets[0]?.Arn, mapping.Properties?.EventSourceArn);
+      assert.ok(targets[0]?.DeadLetterConfig, `${name} rule target has no DLQ`);
+    }
+  });
+
+  it('routes undeliverable events to an alarmed rule DLQ', () => {
+    const rules = Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[];
+    const dlqArns = rules.map((r) => JSON.stringify((r.Properties?.Targets as { DeadLetterConfig: { Arn: unknown } }[])[0]?.DeadLetterConfig.Arn));
+    assert.equal(new Set(dlqArns).size, 1);
+    const ruleDlqId = (JSON.parse(dlqArns[0]!) as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    computeTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ruleDlqId, 'QueueName'] } }],
+    });
+  });
+});
+
+describe('least privilege', () => {
+  const allStatements = (): Statement[] => Object.values(computeTemplate.findResources('AWS::IAM::Policy'))
+    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+
+  it('uses no wildcard action and no AWS managed policy', () => {
+    for (const statement of allStatements()) {
+      for (const action of asArray(statement.Action)) assert.ok(!action.includes('*'), `wildcard action ${action}`);
+    }
+    for (const role of Object.values(computeTemplate.findResources('AWS::IAM::Role'))) {
+      assert.equal((role as Resource).Properties?.ManagedPolicyArns, undefined);
+    }
+  });
+
+  it('scopes DynamoDB to the catalogue table and its gsi1, never *', () => {
+    const dynamo = allStatements().filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
+    assert.equal(dynamo.length, 2);
+    for (const statement of dynamo) {
+      const resources = asArray(statement.Resource).map(resourceText);
+      assert.equal(resources.length, 2);
+      assert.ok(resources.every((r) => r !== '*' && r.includes('Catalogue')), resources.join(' '));
+      assert.ok(resources.some((r) => r.endsWith('/index/gsi1"]]}')), resources.join(' '));
+    }
+  });
+
+  it('lets run-recorder only read and write catalogue items (no S3, no events)', () => {
+    const actions = statementsOfRole(roleIdOf('run-recorder')).flatMap((s) => asArray(s.Action));
+    assert.deepEqual(actions.filter((a) => a.startsWith('dynamodb:')).sort(),
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    assert.ok(!actions.some((a) => a.startsWith('s3:') || a.startsWith('events:')), actions.join(' '));
+  });
+
+  it('lets scan-writer read staging/, publish under archive/, put events on the bus only', () => {
+    const statements = statementsOfRole(roleIdOf('scan-writer'));
+    const objectStatements = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:ListBucket'));
+    const byPrefix = (suffix: string) => objectStatements
+      .filter((s) => asArray(s.Resource).every((r) => resourceText(r).endsWith(`${suffix}"]]}`)))
+      .flatMap((s) => asArray(s.Action)).sort();
+    assert.deepEqual(byPrefix('/staging/*'), ['s3:GetObject']);
+    assert.deepEqual(byPrefix('/archive/*'),
+      ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
+    assert.equal(objectStatements.length, 2, 'every object statement is scoped to staging/ or archive/');
+
+    const list = statements.find((s) => asArray(s.Action).includes('s3:ListBucket'));
+    assert.deepEqual(list?.Condition, { StringLike: { 's3:prefix': ['staging/*', 'archive/*'] } });
+
+    const events = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('events:')));
+    assert.equal(events.length, 1);
+    assert.deepEqual(events[0]?.Action, 'events:PutEvents');
+    assert.match(resourceText(events[0]?.Resource), /Fn::ImportValue.*EventBus/);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unacknowledged finding across both stacks', () => {
+    const report = new AwsSolutionsChecks().validateScope(app);
+    const findings = report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+    assert.deepEqual(findings, []);
+    assert.equal(report.success, true);
+  });
+
+  it('leaves no error or warning annotation on either stack', () => {
+    for (const stack of [storage, compute]) {
+      const annotations = Annotations.fromStack(stack);
+      assert.deepEqual(annotations.findError('*', Match.anyValue()), []);
+      assert.deepEqual(annotations.findWarning('*', Match.anyValue()), []);
+    }
+  });
+
+  it('acknowledges only the expected findings, each with a reason', () => {
+    const acknowledged = new Map<string, string>();
+    const visit = (node: IConstruct): void => {
+      for (const entry of node.node.metadata) {
+        if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+          for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+            acknowledged.set(`${node.node.path} ${id.replace(/^[^:]+::(?=AwsSolutions|CloudFormation)/, '')}`, reason);
+          }
+        }
+      }
+      node.node.children.forEach(visit);
+    };
+    visit(app);
+    const ids = [...acknowledged.keys()].map((k) => k.replace(/ExportsOutput\w+/, 'EXPORT').replace(/ArchiveBucket[0-9A-F]{8}/, 'ArchiveBucket')).sort();
+    assert.deepEqual(ids, [
+      'BeamlineArchiveCompute/RuleDeadLetterQueue AwsSolutions-SQS3',
+      'BeamlineArchiveCompute/RunRecorder/Function/Resource AwsSolutions-L1',
+      'BeamlineArchiveCompute/RunRecorder/Function/Resource CloudFormation-Validate::W2531',
+      'BeamlineArchiveCompute/ScanWriter/Function/Resource AwsSolutions-L1',
+      'BeamlineArchiveCompute/ScanWriter/Function/Resource CloudFormation-Validate::W2531',
+      'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
+      'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
+      'BeamlineArchiveStorage/AccessLogsBucket AwsSolutions-S1',
+      'BeamlineArchiveStorage/EdgeBridgePolicy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/*]',
+    ]);
+    for (const reason of acknowledged.values()) assert.ok(reason.length > 40, `reason too thin: ${reason}`);
+  });
+});
+
