@@ -12,14 +12,17 @@ import { buildH5wasmLayer } from '../../layers/h5wasm/build.mjs';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
 import { StoragePrefix } from './storage-stack.js';
+import { DetailType, EventSource, runDocumentTypes } from '../../src/core/contract/detail-types.js';
 
 /** Source of every run document the edge bridge publishes. */
-export const BRIDGE_SOURCE = 'beamline-archive.bridge';
+export const BRIDGE_SOURCE = EventSource.Bridge;
 
+/** Sources whose events the run-recorder takes: the bridge's run documents and both stages' failures. */
+export const RUN_RECORDER_SOURCES = [EventSource.Bridge, EventSource.ScanWriter];
 /** Detail-types routed to the run-recorder: every run document plus run failures. */
-export const RUN_RECORDER_DETAIL_TYPES = ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'];
+export const RUN_RECORDER_DETAIL_TYPES = [...runDocumentTypes, DetailType.RunFailed];
 /** Detail-types routed to the scan-writer: a RunStop means every chunk of the run is staged. */
-export const SCAN_WRITER_DETAIL_TYPES = ['RunStop'];
+export const SCAN_WRITER_DETAIL_TYPES = [DetailType.RunStop];
 
 export interface ComputeStackProps extends StackProps {
   readonly bucket: IBucket;
@@ -163,7 +166,7 @@ export class ComputeStack extends Stack {
     new Rule(this, 'RunRecorderRule', {
       eventBus,
       description: 'Every run document and run failure to the run-recorder queue',
-      eventPattern: { source: [BRIDGE_SOURCE], detailType: RUN_RECORDER_DETAIL_TYPES },
+      eventPattern: { source: RUN_RECORDER_SOURCES, detailType: RUN_RECORDER_DETAIL_TYPES },
       targets: [target(this.runRecorder)],
     });
     new Rule(this, 'ScanWriterRule', {

@@ -5,12 +5,10 @@ import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
+import { Prefix as StoragePrefix } from '../../src/core/object-keys.js';
 
-/** Key prefixes of the archive bucket (same values as `KeyPrefix` in src/core/object-keys.ts). */
-export const StoragePrefix = {
-  Staging: 'staging/',
-  Archive: 'archive/',
-} as const;
+/** Key prefixes of the archive bucket: the same constants the code writing the keys uses. */
+export { Prefix as StoragePrefix } from '../../src/core/object-keys.js';
 
 /**
  * S3 lifecycle rules cannot filter on a key suffix, so abandoned `<final>.tmp` objects are found by

@@ -233,7 +233,7 @@ describe('compute stack', () => {
     const rules = Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[];
     const patterns = rules.map((r) => r.Properties?.EventPattern);
     assert.deepEqual(patterns, [
-      { source: ['beamline-archive.bridge'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
+      { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
       { source: ['beamline-archive.bridge'], 'detail-type': ['RunStop'] },
     ]);
     for (const [rule, name] of [[rules[0], 'run-recorder'], [rules[1], 'scan-writer']] as const) {
