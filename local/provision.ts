@@ -103,7 +103,10 @@ export interface ProvisionedResources {
   /** Export name → resolved value. */
   exports: Record<string, string>;
   skipped: SkippedResource[];
-  /** The only bucket / table / custom bus (throws a clear error when there is not exactly one). */
+  /**
+   * The app's bucket / table / custom bus: the one the functions' BUCKET_NAME / TABLE_NAME /
+   * EVENT_BUS_NAME names, else the only one (a clear error when neither singles one out).
+   */
   readonly bucket: ProvisionedBucket;
   readonly table: ProvisionedTable;
   readonly bus: ProvisionedEventBus;
@@ -138,12 +141,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 const num = (v: unknown): number | undefined => (v === undefined || v === null || v === '' ? undefined : Number(v));
 
-function single<T>(record: Record<string, T>, what: string): T {
+/**
+ * The app's bucket / table / bus: the one its functions are told about (BUCKET_NAME, TABLE_NAME,
+ * EVENT_BUS_NAME), else the only one declared; a clear error otherwise.
+ */
+function primary<T extends { name: string }>(record: Record<string, T>, what: string, functions: Record<string, LocalFunction>, variable: string): T {
   const values = Object.values(record);
-  if (values.length !== 1) {
-    throw new Error(`the templates declare ${values.length} ${what}s (${Object.keys(record).join(', ') || 'none'}); pick one from the ${what}s record`);
-  }
-  return values[0] as T;
+  const named = new Set(Object.values(functions).map((f) => f.environment[variable]).filter((v): v is string => v !== undefined));
+  const referenced = values.filter((v) => named.has(v.name));
+  if (referenced.length === 1) return referenced[0] as T;
+  if (values.length === 1) return values[0] as T;
+  throw new Error(`the templates declare ${values.length} ${what}s (${Object.keys(record).join(', ') || 'none'}) and the functions' ${variable} does not single one out; pick one from the ${what}s record`);
 }
 
 /** Converts the CloudFormation lifecycle rule shape to the S3 API shape. */
@@ -608,9 +616,9 @@ export async function provisionFromTemplates(templates: StackTemplate[], options
   const r = p.result;
   const resources = { ...r, timings: { provisionMs: Date.now() - started } } as ProvisionedResources;
   Object.defineProperties(resources, {
-    bucket: { enumerable: false, get: () => single(r.buckets, 'bucket') },
-    table: { enumerable: false, get: () => single(r.tables, 'table') },
-    bus: { enumerable: false, get: () => single(r.eventBuses, 'event bus') },
+    bucket: { enumerable: false, get: () => primary(r.buckets, 'bucket', r.functions, 'BUCKET_NAME') },
+    table: { enumerable: false, get: () => primary(r.tables, 'table', r.functions, 'TABLE_NAME') },
+    bus: { enumerable: false, get: () => primary(r.eventBuses, 'event bus', r.functions, 'EVENT_BUS_NAME') },
   });
   return resources;
 }

@@ -1,0 +1,115 @@
+/**
+ * The whole local environment in one call: Redis (with modules) and moto on free loopback ports
+ * (or the endpoint in AWS_ENDPOINT_URL, e.g. LocalStack, and REDIS_URL), the CDK app synthesized
+ * in-process, and its resources provisioned under a unique prefix.
+ *
+ *   const env = await startLocalEnvironment();
+ *   const runner = await env.startRunner();          // plays Lambda for the template's mappings
+ *   ...
+ *   await env.stop();
+ */
+import { randomBytes } from 'node:crypto';
+import type { AwsClients } from '../src/adapters/aws-clients.js';
+import { createAwsClients } from '../src/adapters/aws-clients.js';
+import { templatesFromAssembly, type CloudAssemblyLike, type StackTemplate } from './cloudformation-template.js';
+import { provisionFromTemplates, type ProvisionedResources } from './provision.js';
+import { LocalLambdaRunner, type LocalLambdaRunnerOptions } from './runner.js';
+import { startMoto, startRedis, type RunningService } from './services.js';
+
+export interface LocalEnvironmentOptions {
+  /** Physical-name prefix; default `t` + 6 random hex chars. */
+  prefix?: string;
+  /** Start (or use REDIS_URL) Redis. @default true */
+  redis?: boolean;
+  /** Templates to provision instead of synthesizing infra/bin/app.ts. */
+  templates?: StackTemplate[];
+  /** Extra CDK context for buildApp (e.g. { logLevel: 'DEBUG' }). */
+  context?: Record<string, unknown>;
+}
+
+export interface LocalEnvironment {
+  redisUrl: string | undefined;
+  awsEndpoint: string;
+  region: string;
+  clients: AwsClients;
+  resources: ProvisionedResources;
+  /** The templates that were provisioned. */
+  templates: StackTemplate[];
+  /** true when moto/Redis were started here (false for AWS_ENDPOINT_URL / REDIS_URL) */
+  started: { moto: boolean; redis: boolean };
+  timings: { servicesMs: number; synthMs: number; provisionMs: number; totalMs: number };
+  /** A runner for this environment's mappings (handlers' clients point at the same endpoint). */
+  startRunner(options?: Partial<Omit<LocalLambdaRunnerOptions, 'resources' | 'sqs'>>): Promise<LocalLambdaRunner>;
+  /** Stops the runners started by startRunner, then the services started here. */
+  stop(): Promise<void>;
+}
+
+/** Defaults for the emulator: credentials testing/testing and region eu-west-1, unless already set. */
+export function applyEmulatorDefaults(env: NodeJS.ProcessEnv = process.env): string {
+  env.AWS_ACCESS_KEY_ID ??= 'testing';
+  env.AWS_SECRET_ACCESS_KEY ??= 'testing';
+  env.AWS_REGION ??= env.AWS_DEFAULT_REGION ?? 'eu-west-1';
+  return env.AWS_REGION;
+}
+
+/** Synthesizes infra/bin/app.ts in-process (asset bundling skipped: only the templates are needed). */
+export async function synthesizeAppTemplates(context: Record<string, unknown> = {}): Promise<StackTemplate[]> {
+  const { buildApp } = await import('../infra/bin/app.js');
+  const { app } = buildApp({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  return templatesFromAssembly(app.synth());
+}
+
+export async function startLocalEnvironment(options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment> {
+  const t0 = Date.now();
+  const region = applyEmulatorDefaults();
+  const services: RunningService[] = [];
+  const runners: LocalLambdaRunner[] = [];
+  const stopServices = async () => {
+    await Promise.allSettled(runners.map((r) => r.stop()));
+    await Promise.allSettled(services.map((s) => s.stop()));
+  };
+  try {
+    const externalAws = process.env.AWS_ENDPOINT_URL || undefined;
+    const wantRedis = options.redis ?? true;
+    const externalRedis = process.env.REDIS_URL || undefined;
+    const [moto, redis] = await Promise.all([
+      externalAws ? undefined : startMoto(),
+      wantRedis && !externalRedis ? startRedis() : undefined,
+    ]);
+    if (moto) services.push(moto);
+    if (redis) services.push(redis);
+    const awsEndpoint = externalAws ?? moto?.url ?? '';
+    const t1 = Date.now();
+
+    const templates = options.templates ?? await synthesizeAppTemplates(options.context);
+    const t2 = Date.now();
+
+    const clients = createAwsClients({
+      region, endpoint: awsEndpoint,
+      credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'testing', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'testing' },
+    });
+    const prefix = options.prefix ?? `t${randomBytes(3).toString('hex')}`;
+    const resources = await provisionFromTemplates(templates, { clients, prefix, region });
+    const t3 = Date.now();
+
+    return {
+      redisUrl: redis?.url ?? (wantRedis ? externalRedis : undefined),
+      awsEndpoint,
+      region,
+      clients,
+      resources,
+      templates,
+      started: { moto: moto !== undefined, redis: redis !== undefined },
+      timings: { servicesMs: t1 - t0, synthMs: t2 - t1, provisionMs: t3 - t2, totalMs: t3 - t0 },
+      async startRunner(runnerOptions = {}) {
+        const runner = new LocalLambdaRunner({ awsEndpoint, ...runnerOptions, resources, sqs: clients.sqs });
+        runners.push(runner);
+        return runner.start();
+      },
+      stop: stopServices,
+    };
+  } catch (e) {
+    await stopServices();
+    throw e;
+  }
+}

@@ -1,0 +1,461 @@
+/**
+ * Plays the Lambda service locally for the SQS event source mappings of the provisioned
+ * templates: long-polls each queue, builds a real SQSEvent, invokes the function's handler module
+ * (the .ts entry, through tsx) with a Lambda-like context, deletes what succeeded, leaves
+ * `batchItemFailures` (or the whole batch, when the handler throws or times out) for redelivery,
+ * and moves a message to the DLQ once its receive count passes maxReceiveCount if the emulator
+ * does not do it itself.
+ */
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import {
+  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand,
+  ReceiveMessageCommand, SendMessageCommand, type Message, type MessageAttributeValue, type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import type { LocalFunction, ProvisionedEventSourceMapping, ProvisionedResources } from './provision.js';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | undefined> | SQSBatchResponse | void | undefined;
+
+export interface RunnerLogEntry {
+  level: 'INFO' | 'WARN' | 'ERROR';
+  message: string;
+  timestamp: string;
+  function: string;
+  [key: string]: unknown;
+}
+
+export interface LocalLambdaRunnerOptions {
+  resources: Pick<ProvisionedResources, 'functions' | 'eventSourceMappings' | 'queues' | 'region' | 'accountId'>;
+  sqs: SQSClient;
+  /** Endpoint the handlers' own AWS clients must use (set as AWS_ENDPOINT_URL for them). */
+  awsEndpoint?: string;
+  /** Short names of the functions to run; default every function with an enabled mapping. */
+  functions?: string[];
+  /** Replace a function's handler: a module path (exporting `handler`) or the function itself. */
+  handlers?: Record<string, string | SqsHandler>;
+  /** Concurrent pollers per mapping (each one invocation at a time). @default 1 */
+  pollersPerMapping?: number;
+  /** ReceiveMessage long-poll wait. @default 1 */
+  waitTimeSeconds?: number;
+  /**
+   * Visibility timeout (s) given to failed messages so they come back quickly; `'queue'` keeps the
+   * queue's own visibility timeout as real Lambda does. @default 1
+   */
+  retryVisibilityTimeoutSeconds?: number | 'queue';
+  /** Fail the batch when the handler runs past the function timeout. @default true */
+  enforceTimeout?: boolean;
+  /** Where the structured JSON lines go. @default one line on stdout each */
+  log?: (entry: RunnerLogEntry) => void;
+  /** Extra variables for every function (after the template's environment). */
+  environment?: Record<string, string>;
+}
+
+export interface FunctionStats {
+  invocations: number;
+  messages: number;
+  succeeded: number;
+  failed: number;
+  /** moved to the DLQ by the runner (the emulator did not redrive) */
+  redriven: number;
+  errors: number;
+}
+
+interface ActiveMapping {
+  fn: LocalFunction;
+  mapping: ProvisionedEventSourceMapping;
+  deadLetter: { url: string; maxReceiveCount: number } | undefined;
+  visibilityTimeoutSeconds: number;
+  handler?: SqsHandler;
+}
+
+export class HandlerLoadError extends Error {
+  override name = 'HandlerLoadError';
+  constructor(message: string, readonly functionName: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+function defaultLog(entry: RunnerLogEntry): void {
+  process.stdout.write(`${JSON.stringify(entry)}\n`);
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+function toRecordAttributes(m: Message): SQSRecord['attributes'] {
+  const a = m.Attributes ?? {};
+  return {
+    ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
+    SentTimestamp: a.SentTimestamp ?? String(Date.now()),
+    SenderId: a.SenderId ?? 'local',
+    ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    ...(a.SequenceNumber ? { SequenceNumber: a.SequenceNumber } : {}),
+    ...(a.MessageGroupId ? { MessageGroupId: a.MessageGroupId } : {}),
+    ...(a.MessageDeduplicationId ? { MessageDeduplicationId: a.MessageDeduplicationId } : {}),
+    ...(a.AWSTraceHeader ? { AWSTraceHeader: a.AWSTraceHeader } : {}),
+    ...(a.DeadLetterQueueSourceArn ? { DeadLetterQueueSourceArn: a.DeadLetterQueueSourceArn } : {}),
+  };
+}
+
+function toRecordMessageAttributes(attrs: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes {
+  const out: SQSMessageAttributes = {};
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    out[k] = {
+      dataType: v.DataType ?? 'String',
+      ...(v.StringValue !== undefined ? { stringValue: v.StringValue } : {}),
+      ...(v.BinaryValue !== undefined ? { binaryValue: Buffer.from(v.BinaryValue).toString('base64') } : {}),
+      stringListValues: v.StringListValues ?? [],
+      binaryListValues: (v.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+    };
+  }
+  return out;
+}
+
+/** The SQSEvent Lambda would build for these messages. */
+export function buildSqsEvent(messages: Message[], queueArn: string, region: string): SQSEvent {
+  return {
+    Records: messages.map((m): SQSRecord => ({
+      messageId: m.MessageId ?? '',
+      receiptHandle: m.ReceiptHandle ?? '',
+      body: m.Body ?? '',
+      attributes: toRecordAttributes(m),
+      messageAttributes: toRecordMessageAttributes(m.MessageAttributes),
+      md5OfBody: m.MD5OfBody ?? '',
+      ...(m.MD5OfMessageAttributes ? { md5OfMessageAttributes: m.MD5OfMessageAttributes } : {}),
+      eventSource: 'aws:sqs',
+      eventSourceARN: queueArn,
+      awsRegion: region,
+    })),
+  };
+}
+
+/** A Lambda context for one invocation; getRemainingTimeInMillis counts down from the timeout. */
+export function buildLambdaContext(fn: LocalFunction, region: string, deadline: number): Context {
+  const requestId = randomUUID();
+  const unsupported = () => { throw new Error('callback-style context methods are not supported by the local runner'); };
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: fn.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: fn.arn,
+    memoryLimitInMB: String(fn.memorySize),
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${fn.functionName}`,
+    logStreamName: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${requestId.replace(/-/g, '')}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: unsupported,
+    fail: unsupported,
+    succeed: unsupported,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class LocalLambdaRunner {
+  private readonly mappings: ActiveMapping[];
+  private readonly abort = new AbortController();
+  private readonly pollers: Promise<void>[] = [];
+  private readonly savedEnv = new Map<string, string | undefined>();
+  private inFlight = 0;
+  private started = false;
+  private stopped = false;
+  readonly stats: Record<string, FunctionStats> = {};
+
+  constructor(private readonly options: LocalLambdaRunnerOptions) {
+    const { resources } = options;
+    const wanted = options.functions ? new Set(options.functions) : undefined;
+    const fnByPhysical = new Map(Object.values(resources.functions).map((f) => [f.functionName, f]));
+    this.mappings = resources.eventSourceMappings.flatMap((mapping): ActiveMapping[] => {
+      const fn = fnByPhysical.get(mapping.functionName);
+      if (!fn || !mapping.enabled || (wanted && !wanted.has(fn.name))) return [];
+      const queue = resources.queues[mapping.queueLogicalId];
+      const dl = queue?.deadLetter;
+      return [{
+        fn, mapping,
+        deadLetter: dl?.url ? { url: dl.url, maxReceiveCount: dl.maxReceiveCount } : undefined,
+        visibilityTimeoutSeconds: queue?.visibilityTimeoutSeconds ?? 30,
+      }];
+    });
+    for (const name of wanted ?? []) {
+      if (!this.mappings.some((m) => m.fn.name === name)) throw new Error(`no enabled SQS event source mapping for function ${name}`);
+    }
+    for (const m of this.mappings) this.stats[m.fn.name] = { invocations: 0, messages: 0, succeeded: 0, failed: 0, redriven: 0, errors: 0 };
+  }
+
+  /** Names of the functions this runner plays. */
+  get functionNames(): string[] {
+    return [...new Set(this.mappings.map((m) => m.fn.name))];
+  }
+
+  private log(entry: Omit<RunnerLogEntry, 'timestamp'>): void {
+    (this.options.log ?? defaultLog)({ timestamp: new Date().toISOString(), ...entry } as RunnerLogEntry);
+  }
+
+  private environmentFor(fn: LocalFunction): Record<string, string> {
+    const { region } = this.options.resources;
+    return {
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      ...(this.options.awsEndpoint ? { AWS_ENDPOINT_URL: this.options.awsEndpoint } : {}),
+      AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+      ...fn.environment,
+      ...this.options.environment,
+    };
+  }
+
+  /**
+   * process.env is one per process: the function's variables are set before its module is imported
+   * (handlers read their configuration once, at import) and again before each invocation.
+   */
+  private applyEnvironment(fn: LocalFunction): void {
+    for (const [k, v] of Object.entries(this.environmentFor(fn))) {
+      if (!this.savedEnv.has(k)) this.savedEnv.set(k, process.env[k]);
+      process.env[k] = v;
+    }
+  }
+
+  private async loadHandler(m: ActiveMapping): Promise<SqsHandler> {
+    const override = this.options.handlers?.[m.fn.name];
+    if (typeof override === 'function') return override;
+    const path = override ?? m.fn.entryPath;
+    if (!path) throw new HandlerLoadError(`function ${m.fn.name} has no entry (Metadata BeamlineArchive:Entry) and no handler override`, m.fn.name);
+    this.applyEnvironment(m.fn);
+    const url = pathToFileURL(path).href;
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(url)) as Record<string, unknown>;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw new HandlerLoadError(`cannot import ${path}: ${errorText(e)}`, m.fn.name, { cause: e });
+      // Not started with `--import tsx`: load the TypeScript module through tsx's API.
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+    }
+    const exportName = override ? 'handler' : m.fn.handlerExport;
+    const handler = mod[exportName];
+    if (typeof handler !== 'function') throw new HandlerLoadError(`${path} does not export a function ${exportName}`, m.fn.name);
+    return handler as SqsHandler;
+  }
+
+  /** Loads every handler module (one at a time, each under its own environment) and starts polling. */
+  async start(): Promise<this> {
+    if (this.started) return this;
+    this.started = true;
+    for (const m of this.mappings) m.handler = await this.loadHandler(m);
+    const pollers = Math.max(1, this.options.pollersPerMapping ?? 1);
+    for (const m of this.mappings) {
+      for (let i = 0; i < pollers; i++) this.pollers.push(this.poll(m));
+    }
+    return this;
+  }
+
+  private async poll(m: ActiveMapping): Promise<void> {
+    const { sqs } = this.options;
+    while (!this.stopped) {
+      let messages: Message[];
+      try {
+        const out = await sqs.send(new ReceiveMessageCommand({
+          QueueUrl: m.mapping.queueUrl,
+          MaxNumberOfMessages: Math.min(10, Math.max(1, m.mapping.batchSize)),
+          WaitTimeSeconds: this.options.waitTimeSeconds ?? 1,
+          AttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }), { abortSignal: this.abort.signal });
+        messages = out.Messages ?? [];
+      } catch (e) {
+        if (this.stopped) return;
+        this.log({ level: 'ERROR', message: 'receive failed', function: m.fn.name, error: errorText(e) });
+        await sleep(500);
+        continue;
+      }
+      if (messages.length === 0) continue;
+      if (this.stopped) {
+        // Received while stopping: hand them back at once instead of hiding them for the queue's visibility timeout.
+        await this.release(m, messages);
+        return;
+      }
+      this.inFlight++;
+      try {
+        await this.handleBatch(m, messages);
+      } catch (e) {
+        this.log({ level: 'ERROR', message: 'runner error', function: m.fn.name, error: errorText(e) });
+      } finally {
+        this.inFlight--;
+      }
+    }
+  }
+
+  private async release(m: ActiveMapping, messages: Message[], visibilityTimeout = 0): Promise<void> {
+    await this.options.sqs.send(new ChangeMessageVisibilityBatchCommand({
+      QueueUrl: m.mapping.queueUrl,
+      Entries: messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle, VisibilityTimeout: visibilityTimeout })),
+    }));
+  }
+
+  /** Moves messages received more than maxReceiveCount times to the DLQ; returns the others. */
+  private async redriveExhausted(m: ActiveMapping, messages: Message[]): Promise<Message[]> {
+    if (!m.deadLetter) return messages;
+    const { url, maxReceiveCount } = m.deadLetter;
+    const keep: Message[] = [];
+    for (const msg of messages) {
+      const count = Number(msg.Attributes?.ApproximateReceiveCount ?? '1');
+      if (count <= maxReceiveCount) { keep.push(msg); continue; }
+      await this.options.sqs.send(new SendMessageCommand({
+        QueueUrl: url, MessageBody: msg.Body ?? '',
+        ...(msg.MessageAttributes && Object.keys(msg.MessageAttributes).length ? { MessageAttributes: msg.MessageAttributes } : {}),
+      }));
+      await this.options.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: m.mapping.queueUrl, Entries: [{ Id: '0', ReceiptHandle: msg.ReceiptHandle }] }));
+      const stats = this.stats[m.fn.name];
+      if (stats) stats.redriven++;
+      this.log({ level: 'WARN', message: 'moved to dead-letter queue by the runner', function: m.fn.name, messageId: msg.MessageId, receiveCount: count, maxReceiveCount });
+    }
+    return keep;
+  }
+
+  private async handleBatch(m: ActiveMapping, received: Message[]): Promise<void> {
+    const messages = await this.redriveExhausted(m, received);
+    if (messages.length === 0) return;
+    const { region } = this.options.resources;
+    const event = buildSqsEvent(messages, m.mapping.queueArn, region);
+    const started = Date.now();
+    const timeoutMs = m.fn.timeoutSeconds * 1000;
+    const context = buildLambdaContext(m.fn, region, started + timeoutMs);
+    const stats = this.stats[m.fn.name] ?? { invocations: 0, messages: 0, succeeded: 0, failed: 0, redriven: 0, errors: 0 };
+    stats.invocations++;
+    stats.messages += messages.length;
+
+    this.applyEnvironment(m.fn);
+    let failedIds: Set<string>;
+    let outcome: 'success' | 'partial' | 'error' | 'timeout';
+    let error: string | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const handler = m.handler;
+      if (!handler) throw new Error('handler not loaded');
+      const invocation = Promise.resolve(handler(event, context));
+      const response = this.options.enforceTimeout === false
+        ? await invocation
+        : await Promise.race([invocation, new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(Object.assign(new Error(`Task timed out after ${m.fn.timeoutSeconds}.00 seconds`), { name: 'TimeoutError' })), timeoutMs);
+        })]);
+      failedIds = this.failuresOf(m, response, messages);
+      outcome = failedIds.size === 0 ? 'success' : 'partial';
+    } catch (e) {
+      failedIds = new Set(messages.map((x) => x.MessageId ?? ''));
+      outcome = e instanceof Error && e.name === 'TimeoutError' ? 'timeout' : 'error';
+      error = errorText(e);
+      stats.errors++;
+    } finally {
+      clearTimeout(timer);
+    }
+
+    const succeeded = messages.filter((x) => !failedIds.has(x.MessageId ?? ''));
+    const failed = messages.filter((x) => failedIds.has(x.MessageId ?? ''));
+    stats.succeeded += succeeded.length;
+    stats.failed += failed.length;
+    if (succeeded.length) {
+      const out = await this.options.sqs.send(new DeleteMessageBatchCommand({
+        QueueUrl: m.mapping.queueUrl,
+        Entries: succeeded.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle })),
+      }));
+      if (out.Failed?.length) this.log({ level: 'ERROR', message: 'delete failed', function: m.fn.name, failed: out.Failed });
+    }
+    const retry = this.options.retryVisibilityTimeoutSeconds ?? 1;
+    if (failed.length && retry !== 'queue') await this.release(m, failed, retry);
+    this.log({
+      level: outcome === 'success' ? 'INFO' : 'WARN',
+      message: 'lambda invocation',
+      function: m.fn.name,
+      functionName: m.fn.functionName,
+      requestId: context.awsRequestId,
+      batchSize: messages.length,
+      failures: failed.length,
+      outcome,
+      durationMs: Date.now() - started,
+      ...(error ? { error } : {}),
+      ...(failed.length ? { failedMessageIds: failed.map((x) => x.MessageId), receiveCounts: failed.map((x) => Number(x.Attributes?.ApproximateReceiveCount ?? 1)) } : {}),
+    });
+  }
+
+  /**
+   * Lambda's reading of the response: without ReportBatchItemFailures any return value means
+   * success; with it, listed ids fail and an id that is empty or not in the batch fails the batch.
+   */
+  private failuresOf(m: ActiveMapping, response: unknown, messages: Message[]): Set<string> {
+    if (!m.mapping.reportBatchItemFailures || response === undefined || response === null) return new Set();
+    const items = (response as SQSBatchResponse).batchItemFailures;
+    if (items === undefined || items === null) return new Set();
+    const ids = new Set(messages.map((x) => x.MessageId ?? ''));
+    if (!Array.isArray(items)) throw new Error('batchItemFailures is not a list: the whole batch fails');
+    const failed = new Set<string>();
+    for (const item of items) {
+      const id = item?.itemIdentifier;
+      if (typeof id !== 'string' || !ids.has(id)) throw new Error(`batchItemFailures names ${JSON.stringify(id)}, which is not in the batch: the whole batch fails`);
+      failed.add(id);
+    }
+    return failed;
+  }
+
+  /**
+   * Resolves when nothing is left to do: no invocation running and every mapped queue empty
+   * (visible, in flight and delayed), seen twice in a row. Rejects after `timeoutMs`.
+   */
+  async waitForIdle(options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    const interval = options.intervalMs ?? 100;
+    const queueUrls = [...new Set(this.mappings.map((m) => m.mapping.queueUrl))];
+    let quiet = 0;
+    while (quiet < 2) {
+      if (Date.now() > deadline) throw new Error(`runner not idle after ${options.timeoutMs ?? 30_000} ms: ${JSON.stringify(await this.queueDepths())}`);
+      const depths = this.inFlight > 0 ? undefined : await this.queueDepths(queueUrls);
+      const empty = depths !== undefined && this.inFlight === 0 && Object.values(depths).every((d) => d === 0);
+      quiet = empty ? quiet + 1 : 0;
+      if (quiet < 2) await sleep(interval);
+    }
+  }
+
+  /** Alias of waitForIdle(). */
+  idle(options?: { timeoutMs?: number; intervalMs?: number }): Promise<void> {
+    return this.waitForIdle(options);
+  }
+
+  /** Messages per mapped queue (visible + in flight + delayed). */
+  async queueDepths(queueUrls = [...new Set(this.mappings.map((m) => m.mapping.queueUrl))]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const url of queueUrls) {
+      const a = (await this.options.sqs.send(new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }))).Attributes ?? {};
+      out[url] = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+    }
+    return out;
+  }
+
+  /**
+   * Stops polling, waits for running invocations, and restores process.env. A long poll in
+   * progress is let finish (at most waitTimeSeconds) and whatever it receives is made visible
+   * again: aborting it client-side would leave the server to hand the next messages to a caller
+   * that is gone, hiding them for the queue's visibility timeout. `{ abort: true }` stops at once.
+   */
+  async stop(options: { abort?: boolean } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (options.abort) this.abort.abort();
+    await Promise.allSettled(this.pollers);
+    for (const [k, v] of this.savedEnv) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    this.savedEnv.clear();
+  }
+}
+
+/** Creates and starts a runner. */
+export async function startLocalLambdaRunner(options: LocalLambdaRunnerOptions): Promise<LocalLambdaRunner> {
+  return new LocalLambdaRunner(options).start();
+}
