@@ -6,7 +6,7 @@
  * and moves a message to the DLQ once its receive count passes maxReceiveCount if the emulator
  * does not do it itself.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import {
   ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand,
@@ -47,6 +47,8 @@ export interface LocalLambdaRunnerOptions {
   enforceTimeout?: boolean;
   /** Where the structured JSON lines go. @default one line on stdout each */
   log?: (entry: RunnerLogEntry) => void;
+  /** Add `account` to EventBridge events delivered without it (moto). @default true */
+  completeEventBridgeEnvelopes?: boolean;
   /** Extra variables for every function (after the template's environment). */
   environment?: Record<string, string>;
 }
@@ -111,6 +113,29 @@ function toRecordMessageAttributes(attrs: Record<string, MessageAttributeValue> 
     };
   }
   return out;
+}
+
+const ENVELOPE_ORDER = ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'];
+
+/**
+ * moto's EventBridge → SQS delivery leaves `account` out of the event envelope (AWS always sends
+ * it; docs/adr/0002-local-emulator.md). Returns the body with `account` added, in AWS's key order,
+ * or undefined when the body is not an EventBridge event or already complete.
+ */
+export function completeEventBridgeEnvelope(body: string, accountId: string): string | undefined {
+  if (!body.startsWith('{') || !body.includes('"detail-type"')) return undefined;
+  let event: Record<string, unknown>;
+  try {
+    event = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const isEnvelope = ['version', 'id', 'detail-type', 'source', 'time', 'region', 'detail'].every((k) => k in event);
+  if (!isEnvelope || 'account' in event) return undefined;
+  const completed: Record<string, unknown> = {};
+  for (const k of ENVELOPE_ORDER) if (k === 'account') completed.account = accountId; else if (k in event) completed[k] = event[k];
+  for (const [k, v] of Object.entries(event)) if (!(k in completed)) completed[k] = v;
+  return JSON.stringify(completed);
 }
 
 /** The SQSEvent Lambda would build for these messages. */
@@ -321,6 +346,15 @@ export class LocalLambdaRunner {
     if (messages.length === 0) return;
     const { region } = this.options.resources;
     const event = buildSqsEvent(messages, m.mapping.queueArn, region);
+    if (this.options.completeEventBridgeEnvelopes !== false) {
+      for (const record of event.Records) {
+        const completed = completeEventBridgeEnvelope(record.body, this.options.resources.accountId);
+        if (completed !== undefined) {
+          record.body = completed;
+          record.md5OfBody = createHash('md5').update(completed).digest('hex');
+        }
+      }
+    }
     const started = Date.now();
     const timeoutMs = m.fn.timeoutSeconds * 1000;
     const context = buildLambdaContext(m.fn, region, started + timeoutMs);

@@ -262,7 +262,10 @@ describe('local environment provisioned from the CDK app', () => {
         assert.equal(c.bucketName, env.resources.bucket.name);
         assert.equal(c.endpoint, env.awsEndpoint);
         assert.ok(c.remainingMs > 0 && c.remainingMs <= f.timeoutSeconds * 1000);
-        assert.equal((JSON.parse(c.body) as { 'detail-type': string })['detail-type'], 'RunStart');
+        const body = JSON.parse(c.body) as Record<string, unknown>;
+        assert.equal(body['detail-type'], 'RunStart');
+        assert.deepEqual(Object.keys(body), ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'], 'the envelope AWS delivers');
+        assert.equal(body.account, env.resources.accountId);
       }
       assert.equal(await queueDepth(env.clients.sqs, f.queueUrl), 0);
       assert.equal(await queueDepth(env.clients.sqs, f.dlqUrl), 0);
