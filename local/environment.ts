@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { AwsClients } from '../src/adapters/aws-clients.js';
 import { createAwsClients } from '../src/adapters/aws-clients.js';
 import { templatesFromAssembly, type CloudAssemblyLike, type StackTemplate } from './cloudformation-template.js';
-import { provisionFromTemplates, type ProvisionedResources } from './provision.js';
+import { deprovision, provisionFromTemplates, type ProvisionedResources } from './provision.js';
 import { LocalLambdaRunner, type LocalLambdaRunnerOptions } from './runner.js';
 import { startMoto, startRedis, type RunningService } from './services.js';
 
@@ -40,8 +40,11 @@ export interface LocalEnvironment {
   timings: { servicesMs: number; synthMs: number; provisionMs: number; totalMs: number };
   /** A runner for this environment's mappings (handlers' clients point at the same endpoint). */
   startRunner(options?: Partial<Omit<LocalLambdaRunnerOptions, 'resources' | 'sqs'>>): Promise<LocalLambdaRunner>;
-  /** Stops the runners started by startRunner, then the services started here. */
-  stop(): Promise<void>;
+  /**
+   * Stops the runners started by startRunner, then the services started here; on an external
+   * endpoint (AWS_ENDPOINT_URL) deletes this prefix's resources instead (unless `keep`).
+   */
+  stop(options?: { keep?: boolean }): Promise<void>;
 }
 
 /** Defaults for the emulator: credentials testing/testing and region eu-west-1, unless already set. */
@@ -106,7 +109,14 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
         runners.push(runner);
         return runner.start();
       },
-      stop: stopServices,
+      async stop(stopOptions = {}) {
+        if (externalAws && !stopOptions.keep) {
+          await Promise.allSettled(runners.map((r) => r.stop()));
+          const errors = await deprovision(resources, clients);
+          if (errors.length) process.stderr.write(`deprovision ${prefix}: ${errors.join('; ')}\n`);
+        }
+        await stopServices();
+      },
     };
   } catch (e) {
     await stopServices();

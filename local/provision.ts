@@ -10,17 +10,19 @@
  */
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import {
-  CreateBucketCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand,
+  CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectVersionsCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint,
   type LifecycleRule, type ServerSideEncryptionRule, type Tag,
 } from '@aws-sdk/client-s3';
 import {
-  CreateTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand,
+  CreateTableCommand, DeleteTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand,
   type AttributeDefinition, type CreateTableCommandInput, type GlobalSecondaryIndex,
   type KeySchemaElement, type LocalSecondaryIndex, type Projection,
 } from '@aws-sdk/client-dynamodb';
-import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand, type Target } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
+import {
+  CreateEventBusCommand, DeleteEventBusCommand, DeleteRuleCommand, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, type Target,
+} from '@aws-sdk/client-eventbridge';
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import type { AwsClients } from '../src/adapters/aws-clients.js';
 import type { CloudFormationTemplate, StackTemplate, TemplateResource } from './cloudformation-template.js';
 import { evaluateCondition, resolveValue, TemplateResolutionError, type IntrinsicScope } from './intrinsics.js';
@@ -621,4 +623,35 @@ export async function provisionFromTemplates(templates: StackTemplate[], options
     bus: { enumerable: false, get: () => primary(r.eventBuses, 'event bus', r.functions, 'EVENT_BUS_NAME') },
   });
   return resources;
+}
+
+/**
+ * Deletes what provisionFromTemplates created (rules and their targets, buses, queues, tables,
+ * buckets with every object version). For endpoints that outlive a test run (LocalStack);
+ * errors are collected, not thrown, so one leftover does not hide the others.
+ */
+export async function deprovision(resources: ProvisionedResources, clients: ProvisionClients): Promise<string[]> {
+  const errors: string[] = [];
+  const attempt = async (what: string, fn: () => Promise<unknown>) => {
+    try { await fn(); } catch (e) { errors.push(`${what}: ${errorText(e)}`); }
+  };
+  for (const rule of Object.values(resources.rules)) {
+    if (rule.targets.length) await attempt(`targets of ${rule.name}`, () => clients.events.send(new RemoveTargetsCommand({ Rule: rule.name, EventBusName: rule.eventBusName, Ids: rule.targets.map((t) => t.id) })));
+    await attempt(`rule ${rule.name}`, () => clients.events.send(new DeleteRuleCommand({ Name: rule.name, EventBusName: rule.eventBusName })));
+  }
+  for (const bus of Object.values(resources.eventBuses)) await attempt(`bus ${bus.name}`, () => clients.events.send(new DeleteEventBusCommand({ Name: bus.name })));
+  for (const q of Object.values(resources.queues)) await attempt(`queue ${q.name}`, () => clients.sqs.send(new DeleteQueueCommand({ QueueUrl: q.url })));
+  for (const t of Object.values(resources.tables)) await attempt(`table ${t.name}`, () => clients.dynamo.send(new DeleteTableCommand({ TableName: t.name })));
+  for (const b of Object.values(resources.buckets)) {
+    await attempt(`bucket ${b.name}`, async () => {
+      for (let more = true; more;) {
+        const listed = await clients.s3.send(new ListObjectVersionsCommand({ Bucket: b.name }));
+        const objects = [...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key, VersionId: v.VersionId }));
+        if (objects.length) await clients.s3.send(new DeleteObjectsCommand({ Bucket: b.name, Delete: { Objects: objects, Quiet: true } }));
+        more = Boolean(listed.IsTruncated);
+      }
+      await clients.s3.send(new DeleteBucketCommand({ Bucket: b.name }));
+    });
+  }
+  return errors;
 }
