@@ -1,0 +1,243 @@
+#!/usr/bin/env python
+"""Publishes a realistic BLISS scan into Redis with the real blissdata package.
+
+Used by the bridge's integration tests, the demo and the benchmarks. Prints a JSON summary on
+stdout (scan key, channels, dtypes, points); with --dump-values FILE.npz every channel's
+published values are saved so that a test can compare staged chunks bit for bit.
+
+    publish_scan.py --redis redis://127.0.0.1:6379 --type ascan --points 100 --counters 3 --batch 10
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+
+import numpy as np
+from blissdata.redis_engine.store import DataStore
+from blissdata.streams.default import Stream
+
+MOTOR = "sy"
+CONTROLLER = "simulation_diode_sampling_controller"
+
+
+def open_data_store(url: str) -> DataStore:
+    """Opens the blissdata store, creating its indexes when the database is still empty."""
+    try:
+        return DataStore(url)
+    except Exception:  # not initialised yet (blissdata raises a plain error)
+        return DataStore(url, init_db=True)
+
+
+def now_iso() -> str:
+    return datetime.datetime.now().astimezone().isoformat()
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--redis", required=True, help="Redis URL (with RedisJSON and RediSearch)")
+    p.add_argument("--type", choices=["ascan", "loopscan", "ct"], default="ascan")
+    p.add_argument("--points", type=int, default=10)
+    p.add_argument("--counters", type=int, default=2)
+    p.add_argument("--batch", type=int, default=1, help="points per send")
+    p.add_argument("--dtype", default="float64", help="numpy dtype of the counters (float64, float32, int16, uint32, bool, complex128 …)")
+    p.add_argument("--spectrum", type=int, default=0, help="add a 1D MCA channel with this many bins (uint32)")
+    p.add_argument("--count-time", type=float, default=0.1)
+    p.add_argument("--sleep", type=float, default=0.0, help="seconds to wait between batches")
+    p.add_argument("--proposal", default="ihch123")
+    p.add_argument("--beamline", default="id00")
+    p.add_argument("--session", default="20261122")
+    p.add_argument("--collection", default="sample1")
+    p.add_argument("--dataset", default="0001")
+    p.add_argument("--bliss-session", default="demo_session")
+    p.add_argument("--sample-name", default="sample1")
+    p.add_argument("--number", type=int, default=1, help="scan number")
+    p.add_argument("--end-reason", default="SUCCESS", help="SUCCESS, USER_ABORT, FAILURE …")
+    p.add_argument("--corrupt", choices=["truncated", "dtype"], help="publish a broken first counter")
+    p.add_argument("--corrupt-index", type=int, default=None, help="point index of the truncated entry")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dump-values", help="save every channel's published values to this .npz")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    npoints = 1 if args.type == "ct" else args.points
+    dtype = np.dtype(args.dtype)
+
+    ds = open_data_store(args.redis)
+    path = (f"/data/visitor/{args.proposal}/{args.beamline}/{args.session}/RAW_DATA/"
+            f"{args.collection}/{args.collection}_{args.dataset}/{args.collection}_{args.dataset}.h5")
+    identity = {
+        "name": args.type, "number": args.number, "data_policy": "ESRF", "session": args.bliss_session,
+        "proposal": args.proposal, "collection": args.collection, "dataset": args.dataset, "path": path,
+    }
+
+    # Channels and their values, generated up front so they can be dumped.
+    values: dict[str, np.ndarray] = {}
+    units: dict[str, str] = {}
+    display: dict[str, str] = {}
+    if args.type == "ascan":
+        values[f"axis:{MOTOR}"] = np.linspace(0.0, 1.0, npoints)
+        units[f"axis:{MOTOR}"] = "mm"
+        display[f"axis:{MOTOR}"] = MOTOR
+    values["timer:elapsed_time"] = np.arange(npoints) * args.count_time
+    values["timer:epoch"] = time.time() + np.arange(npoints) * args.count_time
+    units["timer:elapsed_time"] = units["timer:epoch"] = "s"
+    display["timer:elapsed_time"] = "elapsed_time"
+    display["timer:epoch"] = "epoch"
+    counters = []
+    for k in range(args.counters):
+        name = f"{CONTROLLER}:diode{k + 1}"
+        counters.append(name)
+        if dtype.kind == "b":
+            v = rng.integers(0, 2, npoints).astype(dtype)
+        elif dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            v = rng.integers(max(info.min, -1000), min(info.max, 1000), npoints, endpoint=True).astype(dtype)
+        elif dtype.kind == "c":
+            v = (rng.standard_normal(npoints) + 1j * rng.standard_normal(npoints)).astype(dtype)
+        else:
+            v = rng.standard_normal(npoints).astype(dtype)
+        values[name] = v
+        display[name] = f"diode{k + 1}"
+    if args.spectrum:
+        values["mca1:spectrum_det0"] = rng.integers(0, 5000, (npoints, args.spectrum)).astype(np.uint32)
+        display["mca1:spectrum_det0"] = "spectrum_det0"
+
+    channels_info = {}
+    for name, v in values.items():
+        ch = {"display_name": display.get(name, name.split(":")[-1]), "dim": v.ndim - 1}
+        if name in units:
+            ch["unit"] = units[name]
+        channels_info[name] = ch
+
+    start_pos, end_pos = 0.0, 1.0
+    title = {"ascan": f"ascan {MOTOR} {start_pos} {end_pos} {npoints - 1} {args.count_time}",
+             "loopscan": f"loopscan {npoints} {args.count_time}", "ct": f"ct {args.count_time}"}[args.type]
+    master_channels = [f"axis:{MOTOR}"] if args.type == "ascan" else []
+    scan_info = {
+        "title": title,
+        "type": args.type,
+        "npoints": npoints,
+        "count_time": args.count_time,
+        "session_name": args.bliss_session,
+        "user_name": "opid00",
+        "scan_nb": args.number,
+        "start_time": now_iso(),
+        "filename": path,
+        "save": True,
+        "data_policy": "ESRF",
+        "acquisition_chain": {
+            "axis": {
+                "devices": ["timer", "axis"] if args.type == "ascan" else ["timer"],
+                "scalars": [n for n in values if values[n].ndim == 1],
+                "spectra": [n for n in values if values[n].ndim == 2],
+                "images": [],
+                "master": {"scalars": master_channels + ["timer:elapsed_time", "timer:epoch"]},
+            }
+        },
+        "channels": channels_info,
+        "plots": [{"kind": "curve-plot", "name": "default-curve-plot",
+                   "items": [{"kind": "curve", "x": master_channels[0] if master_channels else "timer:elapsed_time",
+                              "y": counters[0] if counters else "timer:epoch"}]}],
+        "positioners": {
+            "positioners_start": {MOTOR: start_pos, "sz": 2.5},
+            "positioners_units": {MOTOR: "mm", "sz": "mm"},
+        },
+        "dataset_metadata_snapshot": {
+            "Sample_name": args.sample_name,
+            "Sample_description": "gold foil",
+            "InstrumentSource_current": 198.7,
+            "definition": "XRF",
+        },
+    }
+    scan = ds.create_scan(identity, info=scan_info)
+
+    streams = {}
+    corrupt_name = counters[0] if (args.corrupt and counters) else None
+    for name, v in values.items():
+        shape = v.shape[1:]
+        info = {"unit": units[name]} if name in units else {}
+        definition = Stream.make_definition(name, v.dtype, shape=shape or None, info=info)
+        streams[name] = scan.create_stream(definition)
+        if name == corrupt_name and args.corrupt == "dtype":
+            # The JSON announces another dtype than the payloads carry (4-byte items for 8-byte data).
+            scan._model.data_streams[name].encoding["dtype_str"] = "<f4" if v.dtype.itemsize != 4 else "<f8"
+
+    scan.prepare()
+    scan.start()
+    redis = ds._redis
+    corrupt_index = args.corrupt_index if args.corrupt_index is not None else npoints // 2
+    for first in range(0, npoints, args.batch):
+        last = min(first + args.batch, npoints)
+        for name, stream in streams.items():
+            chunk = values[name][first:last]
+            if name == corrupt_name and args.corrupt == "truncated" and first <= corrupt_index < last:
+                # Write this batch by hand with its last byte missing, as a broken producer would.
+                key = scan._model.data_streams[name].key()
+                payload = chunk.tobytes()[:-1]
+                fields = {"payload": payload}
+                if len(chunk) > 1:
+                    fields["len"] = len(chunk)
+                redis.xadd(key, fields, id=f"{first}-1")
+                stream._writer_truncated = last
+                continue
+            if getattr(stream, "_writer_truncated", None) is not None:
+                # Keep the hand-written stream consistent: raw entries from here on.
+                key = scan._model.data_streams[name].key()
+                fields = {"payload": chunk.tobytes()}
+                if len(chunk) > 1:
+                    fields["len"] = len(chunk)
+                redis.xadd(key, fields, id=f"{first}-1")
+                continue
+            stream.send(chunk if len(chunk) > 1 else chunk[0])
+        if args.sleep:
+            time.sleep(args.sleep)
+
+    for name, stream in streams.items():
+        if getattr(stream, "_writer_truncated", None) is not None:
+            key = scan._model.data_streams[name].key()
+            redis.xadd(key, {"id": npoints}, id="18446744073709551615-18446744073709551615")
+            scan._writer_streams.pop(name, None)
+        else:
+            stream.seal()
+    scan.stop()
+    info = scan.info
+    info["end_time"] = now_iso()
+    info["end_reason"] = args.end_reason
+    info["positioners"]["positioners_end"] = {MOTOR: end_pos, "sz": 2.5}
+    scan.info = info
+    scan.close()
+
+    summary = {
+        "scan_key": scan.key,
+        "run_uid": scan.key.split(":")[-1],
+        "type": args.type,
+        "points": npoints,
+        "channels": {name: {"dtype": v.dtype.str, "shape": list(v.shape[1:])} for name, v in values.items()},
+        "corrupt": {"stream": corrupt_name, "kind": args.corrupt,
+                    "index": (corrupt_index // args.batch) * args.batch if args.corrupt == "truncated" else 0}
+        if args.corrupt else None,
+    }
+    if args.dump_values:
+        np.savez(args.dump_values, **{name.replace(":", "__"): v for name, v in values.items()})
+        summary["dump"] = args.dump_values
+    json.dump(summary, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except BaseException:  # blissdata's sink threads would keep a failed process alive
+        import os
+        import traceback
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    sys.exit(code)
