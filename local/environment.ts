@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AwsClients } from '../src/adapters/aws-clients.js';
 import { createAwsClients } from '../src/adapters/aws-clients.js';
-import { templatesFromAssembly, type CloudAssemblyLike, type StackTemplate } from './cloudformation-template.js';
+import { templatesFromAssembly, type StackTemplate } from './cloudformation-template.js';
 import { deprovision, provisionFromTemplates, type ProvisionedResources } from './provision.js';
 import { LocalLambdaRunner, type LocalLambdaRunnerOptions } from './runner.js';
 import { startMoto, startRedis, type RunningService } from './services.js';

@@ -215,7 +215,9 @@ export class LocalLambdaRunner {
   }
 
   private log(entry: Omit<RunnerLogEntry, 'timestamp'>): void {
-    (this.options.log ?? defaultLog)({ timestamp: new Date().toISOString(), ...entry } as RunnerLogEntry);
+    // Key order of the Powertools logger the functions use: level, message, timestamp, then the rest.
+    const { level, message, ...rest } = entry;
+    (this.options.log ?? defaultLog)({ level, message, timestamp: new Date().toISOString(), ...rest } as RunnerLogEntry);
   }
 
   private environmentFor(fn: LocalFunction): Record<string, string> {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DescribeEventBusCommand, DescribeRuleCommand, ListTargetsByRuleCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetBucketLifecycleConfigurationCommand, GetBucketVersioningCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -317,6 +318,22 @@ describe('local environment provisioned from the CDK app', () => {
       assert.equal(dead.length, 1, 'exactly one copy in the DLQ');
       assert.equal(JSON.parse(dead[0]?.Body ?? '{}').script, 'fail-always');
       assert.equal(runner.stats['run-recorder']?.redriven, 0, 'the emulator redrove it; the runner did not move it a second time');
+    });
+
+    it("runs the app's own handler from the template's entry, configured by the template's environment", async () => {
+      const f = fn();
+      const sample = JSON.parse(readFileSync(join(samples, 'run-start.json'), 'utf8')) as { source: string; 'detail-type': string; detail: { uid: string } };
+      await env.clients.events.send(new PutEventsCommand({
+        Entries: [{ EventBusName: env.resources.bus.name, Source: sample.source, DetailType: sample['detail-type'], Detail: JSON.stringify(sample.detail) }],
+      }));
+      logs.length = 0;
+      const runner = await env.startRunner({ functions: ['run-recorder'], retryVisibilityTimeoutSeconds: 0, log: (e) => logs.push(e) });
+      await runner.waitForIdle({ timeoutMs: 20_000 });
+      await runner.stop();
+      assert.deepEqual(invocations().map((l) => [l.function, l.outcome, l.batchSize]), [['run-recorder', 'success', 1]]);
+      const { Item: run } = await env.clients.dynamo.send(new GetCommand({ TableName: env.resources.table.name, Key: { pk: `RUN#${sample.detail.uid}`, sk: 'RUN' } }));
+      assert.equal(run?.state, 'RECORDING');
+      assert.equal(await queueDepth(env.clients.sqs, f.queueUrl), 0);
     });
 
     it('moves an exhausted message to the DLQ itself when the emulator queue has no redrive policy', async () => {
