@@ -27,6 +27,37 @@ function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
 }
 
+interface UpdateParts {
+  UpdateExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues: Record<string, unknown>;
+}
+
+/**
+ * `SET #f = :f` for every field (names always aliased: DynamoDB reserves words such as `file`,
+ * `state`, `name`), `#f = if_not_exists(#f, :f)` for the fields set only once, then `REMOVE`.
+ */
+function setFields(fields: Record<string, unknown>, once: Record<string, unknown> = {}, remove: string[] = []): UpdateParts {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets: string[] = [];
+  for (const [field, value] of Object.entries(once)) {
+    names[`#${field}`] = field; values[`:${field}`] = value;
+    sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
+  }
+  for (const [field, value] of Object.entries(fields)) {
+    names[`#${field}`] = field; values[`:${field}`] = value;
+    sets.push(`#${field} = :${field}`);
+  }
+  for (const field of remove) names[`#${field}`] = field;
+  const removal = remove.length > 0 ? ` REMOVE ${remove.map((f) => `#${f}`).join(', ')}` : '';
+  return { UpdateExpression: `SET ${sets.join(', ')}${removal}`, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
+}
+
+function withCondition(parts: UpdateParts, condition: string, values: Record<string, unknown>): UpdateParts & { ConditionExpression: string } {
+  return { ...parts, ConditionExpression: condition, ExpressionAttributeValues: { ...parts.ExpressionAttributeValues, ...values } };
+}
+
 export class DynamoDbRunCatalogue implements RunCatalogue {
   constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string) {}
 
@@ -50,14 +81,11 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
     await this.db.send(new UpdateCommand({
       TableName: this.tableName,
       Key: { pk: runPk(start.uid), sk: RUN_SK },
-      UpdateExpression: 'SET #state = if_not_exists(#state, :recording), run_uid = :uid, scan_id = :scan, title = :title, '
-        + 'plan_name = :plan, scan_key = :scanKey, data_policy = :policy, start_time = :start, gsi1pk = :g1pk, gsi1sk = :g1sk',
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: {
-        ':recording': RunState.Recording, ':uid': start.uid, ':scan': start.scan_id, ':title': start.bliss.title,
-        ':plan': start.plan_name, ':scanKey': start.bliss.scan_key, ':policy': p, ':start': startIso,
-        ':g1pk': `DATASET#${p.proposal}#${p.beamline}#${p.session}#${p.collection}#${p.dataset}`, ':g1sk': `RUN#${startIso}`,
-      },
+      ...setFields({
+        run_uid: start.uid, scan_id: start.scan_id, title: start.bliss.title, plan_name: start.plan_name, scan_key: start.bliss.scan_key,
+        data_policy: p, start_time: startIso,
+        gsi1pk: `DATASET#${p.proposal}#${p.beamline}#${p.session}#${p.collection}#${p.dataset}`, gsi1sk: `RUN#${startIso}`,
+      }, { state: RunState.Recording }),
     }));
   }
 
@@ -65,11 +93,10 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
     await this.db.send(new UpdateCommand({
       TableName: this.tableName,
       Key: { pk: runPk(stop.run_start), sk: RUN_SK },
-      UpdateExpression: 'SET run_uid = :uid, end_time = :end, end_reason = :reason, exit_status = :exit, sealed_points = :points',
-      ExpressionAttributeValues: {
-        ':uid': stop.run_start, ':end': stop.bliss.end_time ?? new Date(Math.round(stop.time * 1000)).toISOString(),
-        ':reason': stop.bliss.end_reason ?? stop.reason ?? stop.exit_status, ':exit': stop.exit_status, ':points': stop.bliss.points,
-      },
+      ...setFields({
+        run_uid: stop.run_start, end_time: stop.bliss.end_time ?? new Date(Math.round(stop.time * 1000)).toISOString(),
+        end_reason: stop.bliss.end_reason ?? stop.reason ?? stop.exit_status, exit_status: stop.exit_status, sealed_points: stop.bliss.points,
+      }),
     }));
   }
 
@@ -78,13 +105,9 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
       await this.db.send(new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: runPk(failure.run_uid), sk: RUN_SK },
-        UpdateExpression: 'SET #state = :failed, run_uid = :uid, failure = :failure',
-        ConditionExpression: 'attribute_not_exists(#state) OR #state <> :archived',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: {
-          ':failed': RunState.Failed, ':archived': RunState.Archived, ':uid': failure.run_uid,
-          ':failure': { stage: failure.stage, reason: failure.reason, errors: failure.errors },
-        },
+        ...withCondition(setFields({
+          state: RunState.Failed, run_uid: failure.run_uid, failure: { stage: failure.stage, reason: failure.reason, errors: failure.errors },
+        }), 'attribute_not_exists(#state) OR #state <> :archived', { ':archived': RunState.Archived }),
       }));
       return 'failed';
     } catch (error) {
@@ -97,9 +120,7 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
     await this.db.send(new UpdateCommand({
       TableName: this.tableName,
       Key: { pk: runPk(run.runUid), sk: RUN_SK },
-      UpdateExpression: 'SET #state = :archived, run_uid = :uid, file = :file, points = :points, archived_at = :at REMOVE failure',
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: { ':archived': RunState.Archived, ':uid': run.runUid, ':file': run.file, ':points': run.points, ':at': run.archivedAt },
+      ...setFields({ state: RunState.Archived, run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt }, {}, ['failure']),
     }));
   }
 

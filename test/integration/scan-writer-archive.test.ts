@@ -1,0 +1,283 @@
+/**
+ * run-recorder + scan-writer against the AWS emulator (moto, or AWS_ENDPOINT_URL): documents go
+ * through the run-recorder Lambda entry as SQS events, the RunStop through the scan-writer entry,
+ * and the published file is judged by h5py (test/support/h5py-dump-scan.py and judge_scan_file.py)
+ * and nexusformat's nxcheck. Run Archived is captured by an EventBridge rule delivering to SQS.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
+import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import { startMoto, projectRoot, venvBin, venvPython, type RunningService } from '../../local/services.js';
+import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
+import { scanFileKey, tmpKeyOf } from '../../src/core/object-keys.js';
+import type { RunStart } from '../../src/core/contract/generated-types.js';
+import { buildRun, sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
+
+const REGION = 'eu-west-1';
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function sqsEvent(events: readonly unknown[]): SQSEvent {
+  return {
+    Records: events.map((e) => {
+      const body = JSON.stringify(e);
+      return {
+        messageId: randomUUID(), receiptHandle: randomUUID(), body, md5OfBody: createHash('md5').update(body).digest('hex'),
+        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+        messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:q`, awsRegion: REGION,
+      };
+    }),
+  };
+}
+
+type Handler = (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+
+describe('scan-writer and run-recorder against the emulator', () => {
+  let moto: RunningService | undefined;
+  let clients: AwsClients;
+  let store: S3ObjectStore;
+  let recorder: Handler;
+  let writer: Handler;
+  let queueUrl: string;
+  const bucket = `archive-${Date.now()}`;
+  const table = `catalogue-${Date.now()}`;
+  const work = mkdtempSync(join(tmpdir(), 'ba-scan-writer-'));
+  const saved = { ...process.env };
+
+  before(async () => {
+    const endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: endpoint, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+      BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: `bus-${Date.now()}`, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
+    });
+    clients = createAwsClients({ region: REGION, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+    const ddb = clients.dynamo;
+    await ddb.send(new CreateTableCommand({
+      TableName: table, BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((n) => ({ AttributeName: n, AttributeType: 'S' as const })),
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      GlobalSecondaryIndexes: [{ IndexName: 'gsi1', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
+    }));
+    await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName: table });
+    const bus = process.env.EVENT_BUS_NAME!;
+    await clients.events.send(new CreateEventBusCommand({ Name: bus }));
+    const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: `archived-${Date.now()}` }));
+    queueUrl = queue.QueueUrl!;
+    const arn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    await clients.events.send(new PutRuleCommand({ Name: 'scan-writer-out', EventBusName: bus, EventPattern: JSON.stringify({ source: ['beamline-archive.scan-writer'] }) }));
+    await clients.events.send(new PutTargetsCommand({ Rule: 'scan-writer-out', EventBusName: bus, Targets: [{ Id: 'q', Arn: arn }] }));
+    store = new S3ObjectStore(clients.s3, bucket);
+    recorder = (await import('../../functions/run-recorder/handler.js')).handler as Handler;
+    writer = (await import('../../functions/scan-writer/handler.js')).handler as Handler;
+  });
+
+  after(async () => {
+    rmSync(work, { recursive: true, force: true });
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    await moto?.stop();
+  });
+
+  async function stage(run: FixtureRun): Promise<void> {
+    for (const c of run.chunks) await store.put(c.key, c.bytes);
+    if (run.scanInfo) await store.put(run.scanInfo.key, run.scanInfo.bytes, 'application/json');
+  }
+
+  /** Documents through the run-recorder, shuffled deterministically and in batches of 10. */
+  async function record(documents: readonly BusEvent[]): Promise<void> {
+    const shuffled = [...documents].map((d, i) => [(i * 7919) % 104729, d] as const).sort((a, b) => a[0] - b[0]).map(([, d]) => d);
+    for (let i = 0; i < shuffled.length; i += 10) {
+      const out = await recorder(sqsEvent(shuffled.slice(i, i + 10)));
+      assert.deepEqual(out.batchItemFailures, []);
+    }
+  }
+
+  async function download(key: string): Promise<{ path: string; bytes: Uint8Array }> {
+    const bytes = await store.get(key);
+    const path = join(work, `${randomUUID()}.h5`);
+    writeFileSync(path, bytes);
+    return { path, bytes };
+  }
+
+  async function receiveAll(): Promise<BusEvent[]> {
+    const got: BusEvent[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      for (const m of out.Messages ?? []) got.push(validateEvent(JSON.parse(m.Body!)));
+      if ((out.Messages ?? []).length === 0 && got.length > 0) break;
+    }
+    return got;
+  }
+
+  const run = sampleScan(25, { bucket });
+  const start = run.documents[0]!.detail as RunStart;
+  const finalKey = scanFileKey(start.data_policy, start.scan_id);
+  let firstSha = '';
+
+  it('records documents, writes the scan file, publishes it and announces Run Archived', async () => {
+    await stage(run);
+    await record([...run.documents, run.stop]);
+    const out = await writer(sqsEvent([run.stop]));
+    assert.deepEqual(out.batchItemFailures, []);
+
+    assert.equal(await store.head(tmpKeyOf(finalKey)), undefined, 'the .tmp object is removed');
+    const file = await download(finalKey);
+    firstSha = sha(file.bytes);
+
+    const dumped = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-dump-scan.py'), file.path], { encoding: 'utf8' });
+    assert.equal(dumped.status, 0, dumped.stderr);
+    const dump = JSON.parse(dumped.stdout) as {
+      attrs: Record<string, Record<string, unknown>>; links: Record<string, string>; is_str: Record<string, boolean>;
+      datasets: Record<string, { dtype: string; shape: number[]; sha256?: string; value?: string }>;
+    };
+    const expected = {
+      '/3.1/instrument/sy/value': ['axis:sy', '<f8', [25]],
+      '/3.1/instrument/diode1/data': ['simulation_diode_sampling_controller:diode1', '<f4', [25]],
+      '/3.1/instrument/counts/data': ['simulation_counter_controller:counts', '<i2', [25]],
+      '/3.1/instrument/spectrum/data': ['mca1:spectrum', '<u4', [25, 16]],
+    } as const;
+    for (const [path, [channel, dtype, shape]] of Object.entries(expected)) {
+      assert.deepEqual(dump.datasets[path], { dtype, shape, sha256: sha(run.channelBytes[channel]!) }, `${path} holds the staged bytes of ${channel}`);
+      assert.equal(dump.links[`/3.1/measurement/${path.split('/')[3]}`], path);
+    }
+    assert.equal(dump.attrs['/']!.NX_class, 'NXroot');
+    assert.equal(dump.attrs['/']!.default, '3.1');
+    assert.equal(dump.attrs['/']!.creator, 'beamline-archive 0.1.0');
+    assert.equal(dump.attrs['/']!.file_name, 'sample1_0001_0003.h5');
+    assert.equal(dump.attrs['/3.1']!.NX_class, 'NXentry');
+    assert.equal(dump.attrs['/3.1/instrument']!.NX_class, 'NXinstrument');
+    assert.equal(dump.attrs['/3.1/instrument/sy']!.NX_class, 'NXpositioner');
+    assert.equal(dump.attrs['/3.1/instrument/sy/value']!.units, 'mm');
+    assert.equal(dump.attrs['/3.1/instrument/diode1']!.NX_class, 'NXdetector');
+    assert.equal(dump.attrs['/3.1/measurement']!.NX_class, 'NXcollection');
+    assert.deepEqual(dump.attrs['/3.1/plotselect'], { NX_class: 'NXdata', signal: 'diode1', axes: ['sy'], sy_indices: 0 });
+    assert.equal(dump.links['/3.1/plotselect/diode1'], '/3.1/instrument/diode1/data');
+    assert.equal(dump.datasets['/3.1/title']!.value, 'ascan sy 0 1 24 0.1');
+    assert.equal(dump.datasets['/3.1/start_time']!.value, '2026-11-22T10:00:00.000000+01:00');
+    assert.equal(dump.datasets['/3.1/end_time']!.value, '2026-11-22T10:00:02.000000+01:00');
+    assert.equal(dump.datasets['/3.1/end_reason']!.value, 'SUCCESS');
+    assert.equal(dump.datasets['/3.1/sample/name']!.value, 'sample1');
+    assert.equal(dump.is_str['/3.1/title'], true, 'strings are variable-length UTF-8');
+
+    const manifest: Record<string, { file: string; dtype: string; shape: number[] }> = {};
+    for (const [, [channel, dtype, shape]] of Object.entries(expected)) {
+      const f = join(work, `${channel.replace(/:/g, '_')}.bin`);
+      writeFileSync(f, run.channelBytes[channel]!);
+      manifest[channel] = { file: f, dtype, shape: [...shape] };
+    }
+    writeFileSync(join(work, 'manifest.json'), JSON.stringify(manifest));
+    const npz = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-values-npz.py'), join(work, 'manifest.json'), join(work, 'values.npz')], { encoding: 'utf8' });
+    assert.equal(npz.status, 0, npz.stderr);
+    const judged = spawnSync(venvPython, [join(projectRoot, 'test/support/judge_scan_file.py'), file.path, '--values', join(work, 'values.npz'),
+      '--scan-number', '3', '--title', 'ascan sy 0 1 24 0.1', '--sample-name', 'sample1', '--end-reason', 'SUCCESS'], { encoding: 'utf8' });
+    assert.equal(judged.status, 0, judged.stdout + judged.stderr);
+
+    // nxcheck's only error is the entry name: NeXus's naming rule wants names that start with a
+    // letter, the BLISS writer convention (DESIGN.md) names entries `<scan>.1`. Anything else fails.
+    const nxcheck = spawnSync(join(venvBin, 'nxcheck'), ['-e', file.path], { encoding: 'utf8' });
+    const report = (nxcheck.stdout + nxcheck.stderr).replace(/\u001b\[[0-9;]*m/g, '');
+    const errorLines = report.split('\n').map((l) => l.trim()).filter((l) => /invalid|error|not |missing/i.test(l) && !/^Total number of errors/.test(l));
+    assert.deepEqual(errorLines, ['"3.1" is an invalid name'], report);
+    assert.match(report, /Total number of errors: 1\b/, report);
+
+    const runItem = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${run.runUid}`, sk: 'RUN' } }));
+    assert.equal(runItem.Item?.state, 'ARCHIVED');
+    assert.deepEqual(runItem.Item?.file, { bucket, key: finalKey, bytes: file.bytes.byteLength, sha256: firstSha });
+    assert.equal(runItem.Item?.points['mca1:spectrum'], 25);
+    assert.equal(runItem.Item?.gsi1pk, 'DATASET#ihch123#id00#20261122#sample1#0001');
+
+    const announced = (await receiveAll()).filter((e) => e['detail-type'] === 'Run Archived');
+    assert.equal(announced.length, 1);
+    assert.deepEqual((announced[0]!.detail as { file: unknown }).file, { bucket, key: finalKey, bytes: file.bytes.byteLength, sha256: firstSha });
+  });
+
+  it('writes the same bytes when the RunStop is delivered again: one object, one run record, one file record', async () => {
+    const out = await writer(sqsEvent([run.stop]));
+    assert.deepEqual(out.batchItemFailures, []);
+    const file = await download(finalKey);
+    assert.equal(sha(file.bytes), firstSha, 'byte-for-byte identical file');
+    const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'archive/' }));
+    assert.deepEqual(listed.Contents?.map((o) => o.Key), [finalKey]);
+    const runItems = await clients.dynamo.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk AND sk = :sk', ExpressionAttributeValues: { ':pk': `RUN#${run.runUid}`, ':sk': 'RUN' } }));
+    assert.equal(runItems.Count, 1);
+    const fileItem = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `FILE#${finalKey}`, sk: 'FILE' } }));
+    assert.equal(fileItem.Item?.run_uid, run.runUid);
+    assert.equal(fileItem.Item?.sha256, firstSha);
+    await receiveAll();
+  });
+
+  it('fails the RunStop record while datums are still in flight, and writes nothing', async () => {
+    const late = sampleScan(9, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZU', scanId: 4 });
+    await stage(late);
+    const lastDatum = [...late.documents].reverse().find((d) => d['detail-type'] === 'StreamDatum')!;
+    await record([...late.documents.filter((d) => d !== lastDatum), late.stop]);
+    const event = sqsEvent([late.stop]);
+    const out = await writer(event);
+    assert.deepEqual(out.batchItemFailures, [{ itemIdentifier: event.Records[0]!.messageId }]);
+    const key = scanFileKey((late.documents[0]!.detail as RunStart).data_policy, 4);
+    assert.equal(await store.head(key), undefined);
+    assert.equal(await store.head(tmpKeyOf(key)), undefined);
+
+    await record([lastDatum]);
+    assert.deepEqual((await writer(sqsEvent([late.stop]))).batchItemFailures, [], 'the redelivered RunStop succeeds once the datum is in');
+    assert.ok(await store.head(key));
+    await receiveAll();
+  });
+
+  it('records a run whose final key belongs to another run as FAILED and announces Run Failed', async () => {
+    const intruder = sampleScan(5, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZV' }); // same data policy and scan number 3 as the first run
+    await stage(intruder);
+    await record([...intruder.documents, intruder.stop]);
+    assert.deepEqual((await writer(sqsEvent([intruder.stop]))).batchItemFailures, []);
+    assert.equal(sha(await store.get(finalKey)), firstSha, 'the first run\'s file is untouched');
+    assert.equal(await store.head(tmpKeyOf(finalKey)), undefined);
+    const record2 = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${intruder.runUid}`, sk: 'RUN' } }));
+    assert.equal(record2.Item?.state, 'FAILED');
+    assert.match(String(record2.Item?.failure.reason), /already belongs to run 01M80JDTHSB2YF8F4WA7YZ6EZT/);
+    const failed = (await receiveAll()).filter((e) => e['detail-type'] === 'Run Failed');
+    assert.equal(failed.length, 1);
+  });
+
+  it('leaves an invalid document to the DLQ (batch item failure) and records the valid ones of the batch', async () => {
+    const other = sampleScan(3, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZW', scanId: 9 });
+    const bad = { ...other.documents[1]!, detail: { ...other.documents[1]!.detail, data_keys: 'not an object' } };
+    const event = sqsEvent([other.documents[0]!, bad]);
+    const out = await recorder(event);
+    assert.deepEqual(out.batchItemFailures, [{ itemIdentifier: event.Records[1]!.messageId }]);
+    const r = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${other.runUid}`, sk: 'RUN' } }));
+    assert.equal(r.Item?.state, 'RECORDING');
+  });
+
+  it('writes a 10,000 points × 20 channels scan', async (t) => {
+    const points = 10_000;
+    const channels = Array.from({ length: 20 }, (_, i) => i === 0
+      ? { name: 'axis:sy', dtype: '<f8', values: new Float64Array(points).map((_, j) => j * 1e-3) }
+      : i % 2 === 0
+        ? { name: `ctrl:c${i}`, dtype: '<f8', values: new Float64Array(points).map((_, j) => Math.sin(i + j)) }
+        : { name: `ctrl:c${i}`, dtype: '<f4', values: new Float32Array(points).map((_, j) => Math.cos(i * j)) });
+    const big = buildRun({ bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZX', scanId: 10, points, chunkPoints: 1000, channels });
+    await stage(big);
+    await record([...big.documents, big.stop]);
+    const t0 = performance.now();
+    assert.deepEqual((await writer(sqsEvent([big.stop]))).batchItemFailures, []);
+    const ms = performance.now() - t0;
+    const key = scanFileKey((big.documents[0]!.detail as RunStart).data_policy, 10);
+    const size = (await store.head(key))!.bytes;
+    t.diagnostic(JSON.stringify({ points, channels: 20, chunks: big.chunks.length, writerMs: Math.round(ms), fileBytes: size }));
+    const dumped = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-dump-scan.py'), (await download(key)).path], { encoding: 'utf8' });
+    const dump = JSON.parse(dumped.stdout) as { datasets: Record<string, { sha256?: string }> };
+    assert.equal(dump.datasets['/10.1/instrument/c19/data']!.sha256, sha(big.channelBytes['ctrl:c19']!));
+  });
+});
