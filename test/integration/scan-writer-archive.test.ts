@@ -187,6 +187,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     // nxcheck's only error is the entry name: NeXus's naming rule wants names that start with a
     // letter, the BLISS writer convention (DESIGN.md) names entries `<scan>.1`. Anything else fails.
     const nxcheck = spawnSync(join(venvBin, 'nxcheck'), ['-e', file.path], { encoding: 'utf8' });
+    // eslint-disable-next-line no-control-regex -- strips nxcheck's ANSI colours
     const report = (nxcheck.stdout + nxcheck.stderr).replace(/\u001b\[[0-9;]*m/g, '');
     const errorLines = report.split('\n').map((l) => l.trim()).filter((l) => /invalid|error|not |missing/i.test(l) && !/^Total number of errors/.test(l));
     assert.deepEqual(errorLines, ['"3.1" is an invalid name'], report);
