@@ -59,7 +59,8 @@ export class RedisScanSource implements ScanSource {
   }
 
   private connect(role: string): Redis {
-    return new Redis(this.url, { connectionName: `beamline-archive-bridge-${role}`, maxRetriesPerRequest: null, lazyConnect: false });
+    // RESP2: XREAD replies keep their documented [[key, entries], …] shape.
+    return new Redis(this.url, { connectionName: `beamline-archive-bridge-${role}`, maxRetriesPerRequest: null, protocol: 2 });
   }
 
   async resolveHistoryId(id: string): Promise<string> {

@@ -1,0 +1,181 @@
+/**
+ * The bridge against real blissdata scans (tools/blissdata-publisher) in a real Redis with
+ * RedisJSON, and the AWS emulator (moto): a bucket, a custom bus and a rule delivering every
+ * bridge event to an SQS queue the test reads.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { startMoto, startRedis, venvPython, projectRoot, type RunningService } from '../../local/services.js';
+import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
+import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
+import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
+
+const PUBLISHER = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_scan.py');
+const BUCKET = 'bridge-test-data';
+const BUS = 'bridge-test-bus';
+
+interface Published {
+  scan_key: string;
+  run_uid: string;
+  points: number;
+  channels: Record<string, { dtype: string; shape: number[] }>;
+  corrupt: { stream: string; kind: string; index: number } | null;
+}
+
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}: ${err.slice(-2000)}`))));
+  });
+}
+
+async function publish(redisUrl: string, args: string[]): Promise<Published> {
+  return JSON.parse(await run(venvPython, [PUBLISHER, '--redis', redisUrl, ...args])) as Published;
+}
+
+/** Every channel's published values as raw bytes, read from the publisher's npz by numpy. */
+async function dumpedBytes(npz: string): Promise<Map<string, Buffer>> {
+  const script = 'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\n'
+    + 'print(json.dumps({k.replace("__",":"): base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode() for k in d.files}))';
+  const out = JSON.parse(await run(venvPython, ['-c', script, npz])) as Record<string, string>;
+  return new Map(Object.entries(out).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+}
+
+async function drainQueue(clients: AwsClients, queueUrl: string): Promise<BusEvent[]> {
+  const events: BusEvent[] = [];
+  for (let empty = 0; empty < 2;) {
+    const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) { empty++; continue; }
+    empty = 0;
+    for (const m of messages) events.push(JSON.parse(m.Body!) as BusEvent);
+    await clients.sqs.send(new DeleteMessageBatchCommand({
+      QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+    }));
+  }
+  return events;
+}
+
+describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () => {
+  let redis: RunningService;
+  let moto: RunningService;
+  let clients: AwsClients;
+  let conn: AwsConnection;
+  let queueUrl: string;
+  let bridge: RunningBridge;
+  const tmp = mkdtempSync(join(tmpdir(), 'bridge-it-'));
+
+  before(async () => {
+    [redis, moto] = await Promise.all([startRedis(), startMoto()]);
+    conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    clients = createAwsClients(conn);
+    await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await clients.events.send(new CreateEventBusCommand({ Name: BUS }));
+    const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: 'bridge-test-capture' }));
+    queueUrl = queue.QueueUrl!;
+    const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+    await clients.events.send(new PutRuleCommand({
+      Name: 'capture-bridge', EventBusName: BUS, EventPattern: JSON.stringify({ source: ['beamline-archive.bridge'] }),
+    }));
+    await clients.events.send(new PutTargetsCommand({
+      Rule: 'capture-bridge', EventBusName: BUS, Targets: [{ Id: 'queue', Arn: attrs.Attributes!.QueueArn! }],
+    }));
+    // blissdata creates its indexes on the first (empty) database.
+    await run(venvPython, ['-c', 'import sys; from blissdata.redis_engine.store import DataStore; DataStore(sys.argv[1], init_db=True)', redis.url]);
+    bridge = await startBridge({
+      redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0',
+      chunkPoints: 64, flushIntervalMs: 300, logLevel: 'WARN',
+    });
+  });
+
+  after(async () => {
+    await bridge?.stop();
+    await Promise.all([redis?.stop(), moto?.stop()]);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('archives two concurrent scans bit for bit and fails only the corrupt one', async () => {
+    const t0 = Date.now();
+    const [a, b, bad] = await Promise.all([
+      publish(redis.url, ['--type', 'ascan', '--points', '300', '--counters', '4', '--batch', '7', '--number', '1', '--spectrum', '16', '--dump-values', join(tmp, 'a.npz')]),
+      publish(redis.url, ['--type', 'loopscan', '--points', '250', '--counters', '3', '--batch', '25', '--dtype', 'int16', '--number', '2', '--sleep', '0.002', '--dump-values', join(tmp, 'b.npz')]),
+      publish(redis.url, ['--type', 'ascan', '--points', '100', '--counters', '2', '--batch', '10', '--number', '3', '--corrupt', 'truncated', '--corrupt-index', '40']),
+    ]);
+    const status = await bridge.idle(60_000);
+    const elapsed = (Date.now() - t0) / 1000;
+    assert.equal(status.stopped, 2, JSON.stringify(status));
+    assert.equal(status.failed, 1, JSON.stringify(status));
+
+    const events = await drainQueue(clients, queueUrl);
+    for (const event of events) validateEvent(event);
+    const byRun = (uid: string) => events.filter((e) => {
+      const d = e.detail as { uid?: string; run_start?: string; run_uid?: string; stream_resource?: string };
+      return d.uid === uid || d.run_start === uid || d.run_uid === uid || d.stream_resource?.startsWith(`${uid}/`);
+    });
+
+    for (const [scan, npz] of [[a, 'a.npz'], [b, 'b.npz']] as const) {
+      const docs = byRun(scan.run_uid);
+      const kinds = (t: string) => docs.filter((e) => e['detail-type'] === t);
+      assert.equal(kinds('RunStart').length, 1);
+      assert.equal(kinds('EventDescriptor').length, 1);
+      assert.equal(kinds('RunStop').length, 1);
+      assert.equal(kinds('Run Failed').length, 0);
+      const channels = Object.keys(scan.channels);
+      assert.equal(kinds('StreamResource').length, channels.length);
+      const stop = kinds('RunStop')[0]!.detail as { exit_status: string; bliss: { points: Record<string, number>; documents: { stream_datum: number; stream_resource: number } } };
+      assert.equal(stop.exit_status, 'success');
+      for (const channel of channels) assert.equal(stop.bliss.points[channel], scan.points, channel);
+      const datums = kinds('StreamDatum').map((e) => e.detail as { stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; bytes: number } });
+      assert.equal(stop.bliss.documents.stream_datum, datums.length);
+      assert.equal(stop.bliss.documents.stream_resource, channels.length);
+      // RunStop was put on the bus after every datum: it is the last document of the run received.
+      const times = docs.map((e) => Date.parse(e.time!));
+      assert.ok(Date.parse(kinds('RunStop')[0]!.time!) >= Math.max(...times.filter((_, i) => docs[i]!['detail-type'] !== 'RunStop')));
+
+      const expected = await dumpedBytes(join(tmp, npz));
+      for (const channel of channels) {
+        const chunks = datums.filter((d) => d.stream_resource === `${scan.run_uid}/resource/${channel}`)
+          .sort((x, y) => x.indices.start - y.indices.start);
+        let next = 0;
+        const parts: Buffer[] = [];
+        for (const chunk of chunks) {
+          assert.equal(chunk.indices.start, next, `${channel}: chunks are contiguous`);
+          next = chunk.indices.stop;
+          const out = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: chunk.chunk.key }));
+          const body = Buffer.from(await out.Body!.transformToByteArray());
+          assert.equal(body.length, chunk.chunk.bytes);
+          parts.push(body);
+        }
+        assert.equal(next, scan.points, `${channel}: every point staged`);
+        assert.ok(Buffer.concat(parts).equals(expected.get(channel)!), `${channel}: staged bytes equal the published values`);
+      }
+      const info = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `staging/${scan.run_uid}/scan_info.json` }));
+      const scanInfo = JSON.parse(await info.Body!.transformToString()) as { end_reason?: string };
+      assert.equal(scanInfo.end_reason, 'SUCCESS');
+    }
+
+    const badDocs = byRun(bad.run_uid);
+    assert.equal(badDocs.filter((e) => e['detail-type'] === 'RunStop').length, 0);
+    const failed = badDocs.filter((e) => e['detail-type'] === 'Run Failed');
+    assert.equal(failed.length, 1);
+    const failure = failed[0]!.detail as { stage: string; errors: { stream?: string; index?: number; message: string }[] };
+    assert.equal(failure.stage, 'bridge');
+    assert.equal(failure.errors[0]!.stream, bad.corrupt!.stream);
+    assert.equal(failure.errors[0]!.index, bad.corrupt!.index);
+
+    const points = (300 * 9) + (250 * 5);
+    process.stdout.write(`# bridge throughput: ${events.length} events, ${points} channel points of 2 good scans in ${elapsed.toFixed(2)} s\n`);
+  });
+});
