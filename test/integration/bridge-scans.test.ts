@@ -15,7 +15,12 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesComman
 import { startMoto, startRedis, venvPython, projectRoot, type RunningService } from '../../local/services.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
-import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { Bridge, defaultBridgeOptions, startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { RedisScanSource } from '../../src/adapters/redis-scan-source.js';
+import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
+import { createLogger } from '../../src/adapters/logger.js';
+import type { OutgoingEvent } from '../../src/core/ports.js';
 
 const PUBLISHER = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_scan.py');
 const BUCKET = 'bridge-test-data';
@@ -177,5 +182,39 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
 
     const points = (300 * 9) + (250 * 5);
     process.stdout.write(`# bridge throughput: ${events.length} events, ${points} channel points of 2 good scans in ${elapsed.toFixed(2)} s\n`);
+  });
+
+  it('puts RunStop on the bus only after every datum was accepted; throughput of a large scan', async () => {
+    await bridge.stop();
+    const accepted: OutgoingEvent[] = [];
+    const real = new EventBridgePublisher({ send: (c) => clients.events.send(c) }, { eventBusName: BUS });
+    const recording = { async publish(events: readonly OutgoingEvent[]) {
+      const out = await real.publish(events);
+      const refused = new Set(out.rejected.map((r) => r.event));
+      accepted.push(...events.filter((e) => !refused.has(e)));
+      return out;
+    } };
+    const ordered = new Bridge({
+      source: new RedisScanSource(redis.url), store: new S3ObjectStore(clients.s3, BUCKET), publisher: recording, logger: createLogger('bridge', 'WARN'),
+    }, { ...defaultBridgeOptions, beamline: 'id00', from: '$', checkpointPath: join(tmp, 'checkpoint') });
+    ordered.start();
+    await new Promise((r) => setTimeout(r, 700));
+    const t0 = Date.now();
+    const big = await publish(redis.url, ['--type', 'loopscan', '--points', '20000', '--counters', '5', '--batch', '100', '--number', '4']);
+    const status = await ordered.idle(120_000);
+    const seconds = (Date.now() - t0) / 1000;
+    await ordered.stop();
+    assert.equal(status.stopped, 1, JSON.stringify(status));
+    const kinds = accepted.map((e) => e.detailType);
+    assert.equal(kinds[0], 'RunStart');
+    assert.equal(kinds.at(-1), 'RunStop');
+    assert.equal(kinds.filter((k) => k === 'RunStop').length, 1);
+    const stop = accepted.at(-1)!.detail as { bliss: { documents: { stream_datum: number } }; num_events: { primary: number } };
+    assert.equal(stop.bliss.documents.stream_datum, kinds.filter((k) => k === 'StreamDatum').length);
+    assert.equal(stop.num_events.primary, big.points);
+    const channelPoints = big.points * Object.keys(big.channels).length;
+    const rate = Math.round(channelPoints / seconds);
+    assert.ok(status.checkpoint, 'a checkpoint was recorded');
+    process.stdout.write(`# bridge throughput (publish + bridge, wall clock): ${channelPoints} channel points in ${seconds.toFixed(2)} s = ${rate} points/s\n`);
   });
 });
