@@ -33,7 +33,7 @@ archived NeXus file. --keep leaves everything running until Ctrl-C.`);
 const step = (text: string) => console.log(`\u001b[1m==>\u001b[0m ${text}`);
 const t0 = Date.now();
 step('starting Redis, the AWS emulator, provisioning the CDK template, the bridge and the Lambda runner');
-const pipeline = await startLocalPipeline();
+const pipeline = await startLocalPipeline({ logLevel: process.env.LOG_LEVEL ?? 'WARN' });
 const { env } = pipeline;
 console.log(`    redis ${pipeline.redisUrl}, aws ${env.awsEndpoint}, bucket ${pipeline.bucket}, table ${env.resources.table.name}, bus ${env.resources.bus.name}`);
 console.log(`    ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (synth ${env.timings.synthMs} ms, provision ${env.timings.provisionMs} ms)`);

@@ -99,7 +99,10 @@ export interface PipelineOptions {
 export async function startLocalPipeline(options: PipelineOptions = {}): Promise<LocalPipeline> {
   const env = await startLocalEnvironment();
   try {
-    const runner = await env.startRunner({ log: () => undefined });
+    const runner = await env.startRunner({
+      log: () => undefined,
+      ...(options.logLevel !== undefined ? { environment: { LOG_LEVEL: options.logLevel } } : {}),
+    });
     const redisUrl = env.redisUrl!;
     const bucket = env.resources.bucket.name;
     const bridge = await startBridge({

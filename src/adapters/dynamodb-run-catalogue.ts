@@ -127,8 +127,8 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
   async getRun(runUid: string): Promise<RunRecord | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runUid), sk: RUN_SK }, ConsistentRead: true }));
     if (!out.Item) return undefined;
-    const item = out.Item as { state?: RunState; file?: ArchivedFile; points?: Record<string, number> };
-    return { runUid, state: item.state, file: item.file, points: item.points };
+    const item = out.Item as Pick<RunRecord, 'state' | 'file' | 'points' | 'failure'>;
+    return { runUid, state: item.state, file: item.file, points: item.points, failure: item.failure };
   }
 
   async listDocuments(runUid: string): Promise<StoredDocument[]> {

@@ -27,7 +27,7 @@ describe('BLISS scan → bridge → bus → functions → NeXus file in S3', () 
   ];
 
   before(async () => {
-    pipeline = await startLocalPipeline({ chunkPoints: 64 });
+    pipeline = await startLocalPipeline({ chunkPoints: 64, logLevel: 'ERROR' });
     await Promise.all(scans.map(async (scan, i) => {
       scan.published = await pipeline.publish({ ...scan.options, dumpValues: join(dir, `scan${i}.npz`) });
     }));

@@ -178,6 +178,8 @@ def main(argv=None) -> int:
             chunk = values[name][first:last]
             if name == corrupt_name and args.corrupt == "truncated" and first <= corrupt_index < last:
                 # Write this batch by hand with its last byte missing, as a broken producer would.
+                # blissdata sends from a background sink: flush it first so ids stay increasing.
+                stream.join()
                 key = scan._model.data_streams[name].key()
                 payload = chunk.tobytes()[:-1]
                 fields = {"payload": payload}

@@ -21,6 +21,8 @@ export interface RunRecord {
   state?: RunState | undefined;
   file?: ArchivedFile | undefined;
   points?: Record<string, number> | undefined;
+  /** Why the run is FAILED: the stage that gave up and the errors (stream, index, message). */
+  failure?: Pick<RunFailed, 'stage' | 'reason' | 'errors'> | undefined;
 }
 
 export interface ArchivedRun {
