@@ -28,27 +28,32 @@ const repeat = Number(values.repeat);
 const pipeline = await startLocalPipeline({ logLevel: 'ERROR' });
 const policy = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
 const runs: { close_to_visible_ms: number; close_to_catalogued_ms: number; publish_ms: number; file_bytes: number }[] = [];
-let peakRss = process.memoryUsage().rss;
-const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
+const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+const sample = () => {
+  const m = process.memoryUsage();
+  for (const k of Object.keys(peak) as (keyof typeof peak)[]) peak[k] = Math.max(peak[k], m[k]);
+};
+sample();
+const sampler = setInterval(sample, 50);
 try {
   for (let i = 0; i < repeat; i += 1) {
     const number = 100 + i;
     const key = scanFileKey(policy, number);
     const t0 = Date.now();
-    const scan = await pipeline.publish({ type: 'ascan', number, points, counters: channels - 1, batch: Number(values.batch), dtype: 'float64' });
-    let visibleAt = 0;
-    let bytes = 0;
-    for (;;) {
-      try {
-        const head = await pipeline.env.clients.s3.send(new HeadObjectCommand({ Bucket: pipeline.bucket, Key: key }));
-        visibleAt = Date.now();
-        bytes = head.ContentLength ?? 0;
-        break;
-      } catch {
-        if (Date.now() - scan.closedAtMs > 300_000) throw new Error(`scan ${number} not archived after 300 s`);
-        await new Promise((r) => setTimeout(r, 20));
+    // Poll for the final object from the start, so its first appearance is seen within ~20 ms.
+    const visible = (async () => {
+      for (;;) {
+        try {
+          const head = await pipeline.env.clients.s3.send(new HeadObjectCommand({ Bucket: pipeline.bucket, Key: key }));
+          return { at: Date.now(), bytes: head.ContentLength ?? 0 };
+        } catch {
+          if (Date.now() - t0 > 600_000) throw new Error(`scan ${number} not archived after 600 s`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
       }
-    }
+    })();
+    const scan = await pipeline.publish({ type: 'ascan', number, points, counters: channels - 1, batch: Number(values.batch), dtype: 'float64' });
+    const { at: visibleAt, bytes } = await visible;
     const record = await pipeline.waitForRun(scan.run_uid);
     runs.push({
       close_to_visible_ms: visibleAt - scan.closedAtMs,
@@ -71,6 +76,9 @@ console.log(JSON.stringify({
   repeat,
   close_to_visible_ms: { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted[sorted.length - 1] },
   runs,
-  peak_rss_mb: Math.round(peakRss / 1024 / 1024),
+  peak_rss_mb: Math.round(peak.rss / 1024 / 1024),
+  peak_heap_used_mb: Math.round(peak.heapUsed / 1024 / 1024),
+  peak_external_mb: Math.round(peak.external / 1024 / 1024),
+  peak_array_buffers_mb: Math.round(peak.arrayBuffers / 1024 / 1024),
   node: process.version,
 }, null, 2));

@@ -41,7 +41,9 @@ export interface PublishedScan {
   channels: Record<string, { dtype: string; shape: number[] }>;
   corrupt: { stream: string; kind: string; index: number } | null;
   dump?: string;
-  /** Wall-clock time (ms) when the publisher process ended, just after scan.close(). */
+  /** Epoch seconds right after scan.close() returned (publisher's clock: this machine's). */
+  closed_at: number;
+  /** The same in milliseconds. */
   closedAtMs: number;
 }
 
@@ -58,7 +60,18 @@ export async function publishScan(redisUrl: string, options: PublishOptions = {}
   flag('corrupt', options.corrupt); flag('dump-values', options.dumpValues);
   const { stdout, stderr, code } = await run(venvPython, args);
   if (code !== 0) throw new Error(`publish_scan.py failed (exit ${code}): ${stderr.trim().split('\n').slice(-5).join('\n')}`);
-  return { ...(JSON.parse(stdout) as Omit<PublishedScan, 'closedAtMs'>), closedAtMs: Date.now() };
+  const summary = JSON.parse(stdout) as Omit<PublishedScan, 'closedAtMs'>;
+  return { ...summary, closedAtMs: Math.round(summary.closed_at * 1000) };
+}
+
+/**
+ * Creates blissdata's indexes in an empty Redis, as BLISS's Beacon server does once per database.
+ * Publishers started at the same moment on an uninitialised database would race to do it.
+ */
+export async function initBlissDataStore(redisUrl: string): Promise<void> {
+  const code = 'import sys\nfrom blissdata.redis_engine.store import DataStore\nDataStore(sys.argv[1], init_db=True)';
+  const result = await run(venvPython, ['-c', code, redisUrl]);
+  if (result.code !== 0) throw new Error(`blissdata could not initialise ${redisUrl}: ${result.stderr.trim().split('\n').pop()}`);
 }
 
 export function run(command: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
@@ -104,6 +117,7 @@ export async function startLocalPipeline(options: PipelineOptions = {}): Promise
       ...(options.logLevel !== undefined ? { environment: { LOG_LEVEL: options.logLevel } } : {}),
     });
     const redisUrl = env.redisUrl!;
+    if (env.started.redis) await initBlissDataStore(redisUrl);
     const bucket = env.resources.bucket.name;
     const bridge = await startBridge({
       redisUrl,

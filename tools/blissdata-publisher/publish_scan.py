@@ -214,8 +214,10 @@ def main(argv=None) -> int:
     info["positioners"]["positioners_end"] = {MOTOR: end_pos, "sz": 2.5}
     scan.info = info
     scan.close()
+    closed_at = time.time()
 
     summary = {
+        "closed_at": closed_at,
         "scan_key": scan.key,
         "run_uid": scan.key.split(":")[-1],
         "type": args.type,
