@@ -14,6 +14,7 @@ import { createAwsClients } from '../src/adapters/aws-clients.js';
 import { templatesFromAssembly, type StackTemplate } from './cloudformation-template.js';
 import { deprovision, provisionFromTemplates, type ProvisionedResources } from './provision.js';
 import { LocalLambdaRunner, type LocalLambdaRunnerOptions } from './runner.js';
+import { startHttpGateway, type HttpGateway } from './http-gateway.js';
 import { startMoto, startRedis, type RunningService } from './services.js';
 
 export interface LocalEnvironmentOptions {
@@ -40,6 +41,8 @@ export interface LocalEnvironment {
   timings: { servicesMs: number; synthMs: number; provisionMs: number; totalMs: number };
   /** A runner for this environment's mappings (handlers' clients point at the same endpoint). */
   startRunner(options?: Partial<Omit<LocalLambdaRunnerOptions, 'resources' | 'sqs'>>): Promise<LocalLambdaRunner>;
+  /** Serves the template's function URLs (SigV4-checked) on loopback; stopped with the environment. */
+  startHttpGateway(options?: { environment?: Record<string, string> }): Promise<HttpGateway>;
   /**
    * Stops the runners started by startRunner, then the services started here; on an external
    * endpoint (AWS_ENDPOINT_URL) deletes this prefix's resources instead (unless `keep`).
@@ -67,8 +70,9 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
   const region = applyEmulatorDefaults();
   const services: RunningService[] = [];
   const runners: LocalLambdaRunner[] = [];
+  const gateways: HttpGateway[] = [];
   const stopServices = async () => {
-    await Promise.allSettled(runners.map((r) => r.stop()));
+    await Promise.allSettled([...runners.map((r) => r.stop()), ...gateways.map((g) => g.stop())]);
     await Promise.allSettled(services.map((s) => s.stop()));
   };
   try {
@@ -108,6 +112,14 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
         const runner = new LocalLambdaRunner({ awsEndpoint, ...runnerOptions, resources, sqs: clients.sqs });
         runners.push(runner);
         return runner.start();
+      },
+      async startHttpGateway(gatewayOptions = {}) {
+        const gateway = await startHttpGateway({
+          resources, awsEndpoint, ...gatewayOptions,
+          credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'testing', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'testing' },
+        });
+        gateways.push(gateway);
+        return gateway;
       },
       async stop(stopOptions = {}) {
         if (externalAws && !stopOptions.keep) {

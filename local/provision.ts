@@ -85,6 +85,8 @@ export interface LocalFunction extends Located {
   /** From its (first) SQS event source mapping. */
   queueUrl?: string; queueArn?: string; dlqUrl?: string; dlqArn?: string; maxReceiveCount?: number;
   batchSize?: number; reportBatchItemFailures?: boolean;
+  /** Its AWS::Lambda::Url, when it has one (served locally by local/http-gateway.ts). */
+  functionUrl?: { authType: string };
 }
 export interface SkippedResource extends Located { type: string; reason: string }
 
@@ -304,6 +306,7 @@ class Provisioner {
       case 'AWS::Events::Rule': return this.createRule(stackName, logicalId, props);
       case 'AWS::SQS::Queue': return this.createQueue(stackName, logicalId, props);
       case 'AWS::Lambda::Function': return this.recordFunction(stackName, logicalId, resource, props);
+      case 'AWS::Lambda::Url': return this.recordFunctionUrl(stackName, logicalId, props);
       case 'AWS::Lambda::EventSourceMapping':
         this.pendingEsm.push({ stackName, logicalId, props });
         return { ref: `${this.opts.prefix}-esm-${logicalId}`, attrs: {} };
@@ -534,6 +537,19 @@ class Provisioner {
     return { ref: functionName, attrs: { Arn: arn } };
   }
 
+  /** A function URL is served by local/http-gateway.ts at `<gateway>/fn/<name>/`. */
+  private recordFunctionUrl(stackName: string, logicalId: string, props: Record<string, unknown>): Created {
+    const target = str(props.TargetFunctionArn) ?? '';
+    const fn = Object.values(this.result.functions).find((f) => f.arn === target || f.functionName === target);
+    if (!fn) {
+      this.result.skipped.push({ stackName, logicalId, type: 'AWS::Lambda::Url', reason: `function ${target} is not in the templates` });
+      return { ref: undefined, attrs: {} };
+    }
+    fn.functionUrl = { authType: str(props.AuthType) ?? 'AWS_IAM' };
+    const url = `https://${fn.functionName}.lambda-url.${this.opts.region}.on.aws/`;
+    return { ref: fn.arn, attrs: { FunctionUrl: url, FunctionArn: fn.arn } };
+  }
+
   private recordEventSourceMappings(): void {
     for (const { stackName, logicalId, props } of this.pendingEsm) {
       const sourceArn = str(props.EventSourceArn) ?? '';
@@ -579,7 +595,7 @@ class Provisioner {
       }
     }
     // Stateful resources first (a queue's DLQ resolves through its GetAtt anyway), functions last.
-    const order = ['AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::DynamoDB::GlobalTable', 'AWS::Events::EventBus', 'AWS::SQS::Queue', 'AWS::Events::Rule', 'AWS::Lambda::Function', 'AWS::Lambda::EventSourceMapping'];
+    const order = ['AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::DynamoDB::GlobalTable', 'AWS::Events::EventBus', 'AWS::SQS::Queue', 'AWS::Events::Rule', 'AWS::Lambda::Function', 'AWS::Lambda::Url', 'AWS::Lambda::EventSourceMapping'];
     const rank = (type: string) => { const i = order.indexOf(type); return i < 0 ? order.length : i; };
     for (const stack of this.templates) {
       const entries = Object.entries(stack.template.Resources ?? {}).sort(([, a], [, b]) => rank(a.Type) - rank(b.Type));

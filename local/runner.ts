@@ -176,6 +176,22 @@ export function buildLambdaContext(fn: LocalFunction, region: string, deadline: 
   };
 }
 
+/** The variables a function sees in Lambda: the runtime's own, its template environment, then overrides. */
+export function functionEnvironment(
+  fn: LocalFunction, region: string, awsEndpoint?: string, overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    ...(awsEndpoint ? { AWS_ENDPOINT_URL: awsEndpoint } : {}),
+    AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+    ...fn.environment,
+    ...overrides,
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LocalLambdaRunner {
@@ -221,17 +237,7 @@ export class LocalLambdaRunner {
   }
 
   private environmentFor(fn: LocalFunction): Record<string, string> {
-    const { region } = this.options.resources;
-    return {
-      AWS_REGION: region,
-      AWS_DEFAULT_REGION: region,
-      ...(this.options.awsEndpoint ? { AWS_ENDPOINT_URL: this.options.awsEndpoint } : {}),
-      AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
-      ...fn.environment,
-      ...this.options.environment,
-    };
+    return functionEnvironment(fn, this.options.resources.region, this.options.awsEndpoint, this.options.environment);
   }
 
   /**
