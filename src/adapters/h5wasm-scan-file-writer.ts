@@ -19,8 +19,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArchiveError } from '../core/errors.js';
 import type { ChannelSlice, LocalFile, ScanFileWriter } from '../core/archive/ports.js';
-import type { AttrValue, Attrs, NexusPlan, PlanChannel } from '../core/nexus/layout.js';
-import type { ElementType } from '../core/nexus/dtypes.js';
+import type { AttrValue, Attrs, NexusPlan, PlanChannel, PlanGridAxis, PlanGridSignal } from '../core/nexus/layout.js';
+import { pointBytes, type ElementType } from '../core/nexus/dtypes.js';
+import { GridAxisAccumulator, gridSegments } from '../core/nexus/grid.js';
+import { rowSlices } from '../core/nexus/writers/channel-writer.js';
 
 /** HDF5 trouble while writing a scan file, with the HDF5 diagnostic as `cause`. */
 export class ScanFileWriteError extends ArchiveError {
@@ -89,6 +91,8 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
     try {
       file = atFileTime(time, path, 'create the file', () => new h5wasm.File(path, 'w'));
       const root = file;
+      const gridSignals = new Map<string, PlanGridSignal[]>();
+      const gridAxes = new Map<string, { node: PlanGridAxis; acc: GridAxisAccumulator }[]>();
       atFileTime(time, path, 'lay out groups and attributes', () => {
         setAttrs(root, plan.rootAttrs);
         for (const node of plan.nodes) {
@@ -98,6 +102,11 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
           switch (node.kind) {
             case 'group': setAttrs(group.create_group(name), node.attrs); break;
             case 'text': setAttrs(group.create_dataset({ name, data: node.value }), node.attrs); break;
+            case 'number': {
+              const data = node.dtype === '<i8' ? new BigInt64Array([BigInt(Math.trunc(node.value))]) : new Float64Array([node.value]);
+              setAttrs(group.create_dataset({ name, data, shape: [], dtype: node.dtype === '<i8' ? '<q' : '<d' }), node.attrs);
+              break;
+            }
             case 'link': group.create_soft_link(node.target, name); break;
             case 'channel': {
               // Created empty and extended to the final shape: chunked, never holding the whole channel in memory.
@@ -106,9 +115,22 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
               const dataset = group.create_dataset({
                 name, data: view(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
                 maxshape: [points === 0 ? null : points!, ...pointShape], chunks: [node.chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
+                ...(node.gzip ? { compression: 'gzip', compression_opts: node.gzip } : {}),
               });
               if (points! > 0) dataset.resize([...node.shape]);
               setAttrs(dataset, node.attrs);
+              break;
+            }
+            case 'grid-signal': {
+              const { dtype, view } = h5Type(node.type);
+              const dataset = group.create_dataset({ name, data: view(new ArrayBuffer(0)), shape: [0, node.shape[1]], dtype, maxshape: [node.shape[0], node.shape[1]], chunks: [1, node.shape[1]] });
+              dataset.resize([...node.shape]);
+              setAttrs(dataset, node.attrs);
+              gridSignals.set(node.channel, [...(gridSignals.get(node.channel) ?? []), node]);
+              break;
+            }
+            case 'grid-axis': {
+              gridAxes.set(node.channel, [...(gridAxes.get(node.channel) ?? []), { node, acc: new GridAxisAccumulator(node.type, node.dimension, node.grid) }]);
               break;
             }
           }
@@ -116,12 +138,32 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
       });
       for (const channel of plan.channels) {
         const { view } = h5Type(channel.type);
+        const dataset = root.get(channel.path) as Dataset;
+        const signals = (gridSignals.get(channel.channel) ?? []).map((g) => ({ g, dataset: root.get(g.path) as Dataset }));
+        const axes = gridAxes.get(channel.channel) ?? [];
+        const rowBytes = pointBytes(channel.type, channel.pointShape);
         for await (const slice of slices(channel)) {
-          // Copy into a fresh, aligned buffer: the typed array is exactly the published bytes, reinterpreted.
-          const data = view(slice.bytes.slice().buffer);
-          atFileTime(time, path, `write points [${slice.start}, ${slice.stop}) of ${channel.channel}`, () => {
-            const dataset = root.get(channel.path) as Dataset;
-            dataset.write_slice([[slice.start, slice.stop], ...channel.pointShape.map(() => [] as [])], data);
+          for (const part of rowSlices(channel, slice.start, slice.stop)) {
+            const data = typedView(view, slice.bytes, part.offset, part.length, channel.type.size);
+            atFileTime(time, path, `write points [${part.start}, ${part.stop}) of ${channel.channel}`, () => {
+              dataset.write_slice([[part.start, part.stop], ...channel.pointShape.map(() => [] as [])], data);
+            });
+          }
+          for (const { g, dataset: target } of signals) {
+            for (const seg of gridSegments(slice.start, Math.min(slice.stop, g.shape[0] * g.shape[1]), g.shape[1])) {
+              const data = typedView(view, slice.bytes, seg.offset * rowBytes, seg.count * rowBytes, channel.type.size);
+              atFileTime(time, path, `write the grid row ${seg.row} of ${channel.channel}`, () => {
+                target.write_slice([[seg.row, seg.row + 1], [seg.column, seg.column + seg.count]], data);
+              });
+            }
+          }
+          for (const { acc } of axes) acc.add(slice.start, slice.bytes, slice.stop - slice.start);
+        }
+        for (const { node, acc } of axes) {
+          const values = acc.values();
+          const { parent, name } = split(node.path);
+          atFileTime(time, path, `write the grid axis ${node.path}`, () => {
+            setAttrs((root.get(parent) as Group).create_dataset({ name, data: values, shape: [values.length], dtype: '<d' }), node.attrs);
           });
         }
       }
@@ -139,6 +181,20 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
       throw error;
     }
   }
+}
+
+/**
+ * The typed array over `length` bytes of `bytes` at `offset`: the published bytes reinterpreted, no
+ * copy when they are aligned for the element type (a copy otherwise).
+ */
+function typedView(view: (buffer: ArrayBuffer) => TypedArray, bytes: Uint8Array, offset: number, length: number, size: number): TypedArray {
+  const start = bytes.byteOffset + offset;
+  if (start % size === 0 && bytes.buffer instanceof ArrayBuffer) {
+    const full = view(bytes.buffer.slice(0, 0));
+    const Ctor = full.constructor as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
+    return new Ctor(bytes.buffer, start, length / size);
+  }
+  return view(bytes.slice(offset, offset + length).buffer);
 }
 
 function atFileTime<T>(timeMs: number, path: string, what: string, fn: () => T): T {

@@ -162,7 +162,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     assert.equal(dump.attrs['/3.1/instrument/sy/value']!.units, 'mm');
     assert.equal(dump.attrs['/3.1/instrument/diode1']!.NX_class, 'NXdetector');
     assert.equal(dump.attrs['/3.1/measurement']!.NX_class, 'NXcollection');
-    assert.deepEqual(dump.attrs['/3.1/plotselect'], { NX_class: 'NXdata', signal: 'diode1', axes: ['sy'], sy_indices: 0 });
+    assert.deepEqual(dump.attrs['/3.1/plotselect'], { NX_class: 'NXdata', signal: 'diode1', axes: ['sy'] });
     assert.equal(dump.links['/3.1/plotselect/diode1'], '/3.1/instrument/diode1/data');
     assert.equal(dump.datasets['/3.1/title']!.value, 'ascan sy 0 1 24 0.1');
     assert.equal(dump.datasets['/3.1/start_time']!.value, '2026-11-22T10:00:00.000000+01:00');

@@ -63,7 +63,7 @@ describe('NeXus layout plan of a scan', () => {
   });
 
   it('plots the first counter against the positioner by default', () => {
-    assert.deepEqual(node<PlanGroup>(plan, '/3.1/plotselect')?.attrs, { NX_class: 'NXdata', signal: 'diode1', axes: ['sy'], sy_indices: 0 });
+    assert.deepEqual(node<PlanGroup>(plan, '/3.1/plotselect')?.attrs, { NX_class: 'NXdata', signal: 'diode1', axes: ['sy'] });
     assert.equal(node<PlanLink>(plan, '/3.1/plotselect/diode1')?.target, '/3.1/instrument/diode1/data');
     assert.equal(node<PlanLink>(plan, '/3.1/plotselect/sy')?.target, '/3.1/instrument/sy/value');
   });

@@ -35,11 +35,45 @@ def now_iso() -> str:
     return datetime.datetime.now().astimezone().isoformat()
 
 
+def scan_motors(kind: str, n: int, n2: int) -> dict:
+    """Positions per motor (point by point) and the motors' positions before the scan."""
+    if kind == "ascan":
+        return {"positions": {MOTOR: np.linspace(0.0, 1.0, n)}, "start": {MOTOR: 0.0}, "range": {MOTOR: (0.0, 1.0)}}
+    if kind == "dscan":  # relative to where the motor was: BLISS records the absolute positions
+        here = 0.25
+        return {"positions": {MOTOR: here + np.linspace(-0.5, 0.5, n)}, "start": {MOTOR: here}, "range": {MOTOR: (-0.5, 0.5)}}
+    if kind == "a2scan":
+        return {"positions": {MOTOR: np.linspace(0.0, 1.0, n), "sz": np.linspace(2.0, 3.0, n)},
+                "start": {MOTOR: 0.0, "sz": 2.0}, "range": {MOTOR: (0.0, 1.0), "sz": (2.0, 3.0)}}
+    if kind == "amesh":  # first motor fast, second slow
+        fast, slow = np.linspace(0.0, 1.0, n), np.linspace(2.0, 3.0, n2)
+        return {"positions": {MOTOR: np.tile(fast, n2), "sz": np.repeat(slow, n)},
+                "start": {MOTOR: 0.0, "sz": 2.0}, "range": {MOTOR: (0.0, 1.0), "sz": (2.0, 3.0)}}
+    return {"positions": {}, "start": {}, "range": {}}
+
+
+def scan_title(kind: str, motors: dict, npoints: int, n: int, n2: int, count_time: float) -> str:
+    r = motors["range"]
+    if kind in ("ascan", "dscan"):
+        return f"{kind} {MOTOR} {r[MOTOR][0]} {r[MOTOR][1]} {npoints - 1} {count_time}"
+    if kind == "a2scan":
+        return f"a2scan {MOTOR} {r[MOTOR][0]} {r[MOTOR][1]} sz {r['sz'][0]} {r['sz'][1]} {npoints - 1} {count_time}"
+    if kind == "amesh":
+        return f"amesh {MOTOR} {r[MOTOR][0]} {r[MOTOR][1]} {n - 1} sz {r['sz'][0]} {r['sz'][1]} {n2 - 1} {count_time}"
+    if kind == "loopscan":
+        return f"loopscan {npoints} {count_time}"
+    if kind == "timescan":
+        return f"timescan {count_time}"
+    return f"ct {count_time}"
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--redis", required=True, help="Redis URL (with RedisJSON and RediSearch)")
-    p.add_argument("--type", choices=["ascan", "loopscan", "ct"], default="ascan")
-    p.add_argument("--points", type=int, default=10)
+    p.add_argument("--type", choices=["ascan", "loopscan", "ct", "timescan", "a2scan", "dscan", "amesh"], default="ascan")
+    p.add_argument("--points", type=int, default=10, help="points (amesh: points of the fast axis)")
+    p.add_argument("--points2", type=int, default=None, help="amesh: points of the slow axis (default: --points)")
+    p.add_argument("--note", action="append", default=[], help="a scan comment (scan_info comments), repeatable")
     p.add_argument("--counters", type=int, default=2)
     p.add_argument("--batch", type=int, default=1, help="points per send")
     p.add_argument("--dtype", default="float64", help="numpy dtype of the counters (float64, float32, int16, uint32, bool, complex128 …)")
@@ -66,7 +100,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     rng = np.random.default_rng(args.seed)
     npoints = 1 if args.type == "ct" else args.points
+    npoints2 = args.points2 or args.points
+    if args.type == "amesh":
+        npoints = args.points * npoints2
     dtype = np.dtype(args.dtype)
+    motors = scan_motors(args.type, args.points, npoints2)
 
     ds = open_data_store(args.redis)
     path = (f"/data/visitor/{args.proposal}/{args.beamline}/{args.session}/RAW_DATA/"
@@ -80,10 +118,10 @@ def main(argv=None) -> int:
     values: dict[str, np.ndarray] = {}
     units: dict[str, str] = {}
     display: dict[str, str] = {}
-    if args.type == "ascan":
-        values[f"axis:{MOTOR}"] = np.linspace(0.0, 1.0, npoints)
-        units[f"axis:{MOTOR}"] = "mm"
-        display[f"axis:{MOTOR}"] = MOTOR
+    for name, positions in motors["positions"].items():
+        values[f"axis:{name}"] = positions
+        units[f"axis:{name}"] = "mm"
+        display[f"axis:{name}"] = name
     values["timer:elapsed_time"] = np.arange(npoints) * args.count_time
     values["timer:epoch"] = time.time() + np.arange(npoints) * args.count_time
     units["timer:elapsed_time"] = units["timer:epoch"] = "s"
@@ -115,38 +153,62 @@ def main(argv=None) -> int:
             ch["unit"] = units[name]
         channels_info[name] = ch
 
-    start_pos, end_pos = 0.0, 1.0
-    title = {"ascan": f"ascan {MOTOR} {start_pos} {end_pos} {npoints - 1} {args.count_time}",
-             "loopscan": f"loopscan {npoints} {args.count_time}", "ct": f"ct {args.count_time}"}[args.type]
-    master_channels = [f"axis:{MOTOR}"] if args.type == "ascan" else []
+    title = scan_title(args.type, motors, npoints, args.points, npoints2, args.count_time)
+    master_channels = [f"axis:{m}" for m in motors["positions"]]
+    top = "axis" if master_channels else "timer"
+    controllers = sorted({n.split(":")[0] for n in values if not n.startswith(("axis:", "timer:"))})
+    # Devices and acquisition chain as BLISS publishes them: the top master (motors, or the timer)
+    # triggers the timer, which triggers the counter controllers.
+    devices = {"timer": {"channels": ["timer:elapsed_time", "timer:epoch"], "triggered_devices": controllers}}
+    if master_channels:
+        devices = {"axis": {"channels": master_channels, "triggered_devices": ["timer"]}, **devices}
+    for controller in controllers:
+        devices[controller] = {"channels": [n for n in values if n.split(":")[0] == controller]}
+    signal = counters[0] if counters else "timer:epoch"
+    if args.type == "amesh":
+        plot = {"kind": "scatter-plot", "name": "default-scatter-plot",
+                "items": [{"kind": "scatter", "x": master_channels[0], "y": master_channels[1], "value": signal}]}
+    else:
+        plot = {"kind": "curve-plot", "name": "default-curve-plot",
+                "items": [{"kind": "curve", "x": master_channels[0] if master_channels else "timer:elapsed_time", "y": signal}]}
+    start_positions = {**motors["start"], "sz": motors["start"].get("sz", 2.5)}
     scan_info = {
+        "name": args.type,
         "title": title,
         "type": args.type,
-        "npoints": npoints,
+        "npoints": 0 if args.type == "timescan" else npoints,
         "count_time": args.count_time,
+        "data_dim": 2 if args.type == "amesh" else 1,
+        **({"npoints1": args.points, "npoints2": npoints2} if args.type == "amesh" else {}),
         "session_name": args.bliss_session,
         "user_name": "opid00",
         "scan_nb": args.number,
         "start_time": now_iso(),
         "filename": path,
         "save": True,
+        "data_writer": "nexus",
         "data_policy": "ESRF",
+        "scan_meta_categories": ["positioners", "nexuswriter"],
+        "writer_options": {"chunk_options": {}, "separate_scan_files": False},
         "acquisition_chain": {
-            "axis": {
-                "devices": ["timer", "axis"] if args.type == "ascan" else ["timer"],
+            top: {
+                "devices": list(devices),
+                "top_master": top,
                 "scalars": [n for n in values if values[n].ndim == 1],
                 "spectra": [n for n in values if values[n].ndim == 2],
                 "images": [],
                 "master": {"scalars": master_channels + ["timer:elapsed_time", "timer:epoch"]},
             }
         },
+        "devices": devices,
         "channels": channels_info,
-        "plots": [{"kind": "curve-plot", "name": "default-curve-plot",
-                   "items": [{"kind": "curve", "x": master_channels[0] if master_channels else "timer:elapsed_time",
-                              "y": counters[0] if counters else "timer:epoch"}]}],
+        "plots": [plot],
+        "display_extra": {"plotselect": [signal]},
+        "comments": [{"date": now_iso(), "message": note} for note in args.note],
         "positioners": {
-            "positioners_start": {MOTOR: start_pos, "sz": 2.5},
-            "positioners_units": {MOTOR: "mm", "sz": "mm"},
+            "positioners_start": start_positions,
+            "positioners_dial_start": {k: -v for k, v in start_positions.items()},
+            "positioners_units": {k: "mm" for k in start_positions},
         },
         "dataset_metadata_snapshot": {
             "Sample_name": args.sample_name,
@@ -211,7 +273,9 @@ def main(argv=None) -> int:
     info = scan.info
     info["end_time"] = now_iso()
     info["end_reason"] = args.end_reason
-    info["positioners"]["positioners_end"] = {MOTOR: end_pos, "sz": 2.5}
+    end_positions = {**start_positions, **{m: float(p[-1]) for m, p in motors["positions"].items()}} if npoints else start_positions
+    info["positioners"]["positioners_end"] = end_positions
+    info["positioners"]["positioners_dial_end"] = {k: -v for k, v in end_positions.items()}
     scan.info = info
     scan.close()
     closed_at = time.time()

@@ -1,51 +1,40 @@
 /**
- * The NeXus layout of one scan file, as a pure plan: which groups, string datasets, channel
- * datasets, attributes and soft links the file holds, in creation order. The h5wasm adapter
- * executes the plan; nothing here does I/O. Conventions follow the BLISS writer (blisswriter):
+ * The NeXus layout of one scan file, as a pure plan: which groups, string and number datasets,
+ * channel datasets, attributes and soft links the file holds, in creation order. The h5wasm
+ * adapter executes the plan; nothing here does I/O. The layout is the one the ESRF writer
+ * (blisswriter) gives the same scan; docs/nexus-layout.md lists it and the deliberate differences.
  *
  * ```
- * /                     NX_class=NXroot, file_name, file_time, creator, HDF5_Version, default=<entry>
- * /<scan>.1             NXentry: title, start_time, end_time, end_reason; default=plotselect
- *   instrument/         NXinstrument
- *     <motor>/value     NXpositioner, one per positioner channel (units)
- *     <counter>/data    NXdetector, one per other channel (units)
- *   measurement/<name>  NXcollection of soft links to every channel's dataset
- *   plotselect/         NXdata: signal (links), axes (the positioner for 1D scans)
- *   sample/             NXsample: Sample_<field> of the ICAT snapshot → <field>
+ * /                       NX_class=NXroot, file_name, file_time, creator, HDF5_Version, default=<entry>
+ * /<scan>.1               NXentry: title, start_time, end_time, end_reason; default=plotselect
+ *   instrument/           NXinstrument
+ *     <positioner>/value  NXpositioner per scanned positioner (motors; the timer of loopscan/timescan/ct)
+ *     <counter>/data      NXdetector per other channel (scalars, spectra, images: writers/registry.ts)
+ *     positioners/        NXcollection: every motor at the start, scanned ones as links to their values
+ *     positioners_start/ positioners_end/ positioners_dial_start/ positioners_dial_end/   NXcollection snapshots
+ *   measurement/<name>    NXcollection of soft links to every channel's dataset
+ *   notes/note_NN         NXnote per scan comment (data, date, type)
+ *   plotselect/           NXdata: signal and axes (links; for 2D scans an image on the grid with both motor axes)
+ *   sample/               NXsample: Sample_<field> of the ICAT snapshot → <field>
+ *   scan_parameters/      NXparameters: count_time
+ *   writer/               NXnote: status, date
  * ```
  */
 import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
-import { parseElementType, pointBytes, type ElementType } from './dtypes.js';
+import { parseElementType } from './dtypes.js';
+import type { Attrs, PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
+import { planPlot } from './plot-layout.js';
+import { channelUnit, positionerSnapshots, scanNotes, scanPositioners, type ScanInfo } from './scan-info.js';
+import { DEFAULT_STORAGE, type StorageOptions } from './writers/channel-writer.js';
+import { channelKindOf, channelWriterFor } from './writers/registry.js';
 
-export type AttrValue = string | number | readonly string[];
-export type Attrs = Readonly<Record<string, AttrValue>>;
-
-export interface PlanGroup { kind: 'group'; path: string; attrs: Attrs }
-/** A scalar variable-length UTF-8 string dataset. */
-export interface PlanText { kind: 'text'; path: string; value: string; attrs: Attrs }
-/** The dataset of one channel, created at its final shape and filled from the staged chunks. */
-export interface PlanChannel {
-  kind: 'channel';
-  path: string;
-  /** BLISS channel name (`axis:sy`), the key of RunStop.bliss.points. */
-  channel: string;
-  resourceUid: string;
-  type: ElementType;
-  /** [points, ...point shape]. */
-  shape: readonly number[];
-  pointShape: readonly number[];
-  /** Rows (points) per HDF5 chunk: a bounded slice size. */
-  chunkRows: number;
-  attrs: Attrs;
-}
-export interface PlanLink { kind: 'link'; path: string; target: string }
-export type PlanNode = PlanGroup | PlanText | PlanChannel | PlanLink;
+export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanText } from './plan.js';
 
 export interface NexusPlan {
   entry: string;
   rootAttrs: Attrs;
-  /** Parents before children, channels before the links that point at them. */
+  /** Parents before children, channels before the links and plots that use them. */
   nodes: readonly PlanNode[];
   /** The channel datasets, in the order they appear in `nodes`. */
   channels: readonly PlanChannel[];
@@ -65,12 +54,14 @@ export interface ScanLayoutInput {
   fileName: string;
   creator: string;
   hdf5Version: string;
+  /** Chunking, write slices and compression; default DEFAULT_STORAGE. */
+  storage?: StorageOptions | undefined;
 }
 
-/** HDF5 chunks of at most this many bytes (and the write slices are bounded by the staged chunks). */
-export const MAX_CHUNK_BYTES = 1024 * 1024;
+/** HDF5 chunks of at most this many bytes by default (DEFAULT_STORAGE.maxChunkBytes). */
+export const MAX_CHUNK_BYTES = DEFAULT_STORAGE.maxChunkBytes;
 
-interface ChannelInfo {
+export interface ChannelInfo {
   channel: string;
   resource: StreamResource;
   role: 'positioner' | 'detector';
@@ -83,8 +74,9 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
   const runUid = start.uid;
   const entry = `${start.scan_id}.1`;
   const e = `/${entry}`;
-  const info = input.scanInfo ?? {};
-  const channels = describeChannels(input);
+  const info: ScanInfo = input.scanInfo ?? (start.bliss.scan_info as ScanInfo | undefined) ?? {};
+  const storage = input.storage ?? DEFAULT_STORAGE;
+  const channels = describeChannels(input, info);
 
   const startTime = stringOf(info.start_time) ?? start.bliss.start_time ?? isoOf(start.time);
   const endTime = stringOf(info.end_time) ?? stop.bliss.end_time ?? isoOf(stop.time);
@@ -100,41 +92,37 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
   nodes.push({ kind: 'group', path: `${e}/instrument`, attrs: { NX_class: 'NXinstrument' } });
   const datasetPath = new Map<string, string>();
   for (const c of channels) {
-    const group = `${e}/instrument/${c.name}`;
-    const leaf = c.role === 'positioner' ? 'value' : 'data';
-    nodes.push({ kind: 'group', path: group, attrs: { NX_class: c.role === 'positioner' ? 'NXpositioner' : 'NXdetector' } });
-    const type = parseElementType(c.resource.parameters.dtype_numpy, { runUid, stream: c.channel });
+    const context = { runUid, stream: c.channel };
+    const type = parseElementType(c.resource.parameters.dtype_numpy, context);
     const pointShape = c.resource.parameters.point_shape;
     const points = input.points[c.channel];
-    if (points === undefined) throw new InvalidInputError(`no point count for channel ${c.channel}`, { runUid, stream: c.channel });
-    const rowBytes = Math.max(1, pointBytes(type, pointShape));
-    const attrs: Record<string, AttrValue> = {};
-    if (c.units) attrs.units = c.units;
-    if (pointShape.length === 1) attrs.interpretation = 'spectrum';
-    if (pointShape.length === 2) attrs.interpretation = 'image';
-    const channel: PlanChannel = {
-      kind: 'channel', path: `${group}/${leaf}`, channel: c.channel, resourceUid: c.resource.uid, type,
-      shape: [points, ...pointShape], pointShape, chunkRows: Math.max(1, Math.min(points, Math.floor(MAX_CHUNK_BYTES / rowBytes))), attrs,
-    };
-    nodes.push(channel);
-    planned.push(channel);
-    datasetPath.set(c.channel, channel.path);
+    if (points === undefined) throw new InvalidInputError(`no point count for channel ${c.channel}`, context);
+    const writer = channelWriterFor(channelKindOf(c.role, pointShape, context), context);
+    const laid = writer.layout({
+      group: `${e}/instrument/${c.name}`, channel: c.channel, resourceUid: c.resource.uid, type, pointShape, points, units: c.units, storage,
+    });
+    nodes.push(...laid.nodes);
+    planned.push(laid.dataset);
+    datasetPath.set(c.channel, laid.dataset.path);
   }
+  nodes.push(...snapshotNodes(`${e}/instrument`, info, channels, datasetPath));
 
   nodes.push({ kind: 'group', path: `${e}/measurement`, attrs: { NX_class: 'NXcollection' } });
   for (const c of channels) nodes.push({ kind: 'link', path: `${e}/measurement/${c.name}`, target: datasetPath.get(c.channel)! });
 
-  const plot = choosePlot(channels, info, planned);
-  if (plot) {
-    const attrs: Record<string, AttrValue> = { NX_class: 'NXdata', signal: plot.signal.name };
-    if (plot.axis) {
-      const signalRank = (planned.find((p) => p.channel === plot.signal.channel)?.shape.length ?? 1);
-      attrs.axes = [plot.axis.name, ...Array<string>(signalRank - 1).fill('.')];
-      attrs[`${plot.axis.name}_indices`] = 0;
-    }
-    nodes.push({ kind: 'group', path: `${e}/plotselect`, attrs });
-    nodes.push({ kind: 'link', path: `${e}/plotselect/${plot.signal.name}`, target: datasetPath.get(plot.signal.channel)! });
-    if (plot.axis) nodes.push({ kind: 'link', path: `${e}/plotselect/${plot.axis.name}`, target: datasetPath.get(plot.axis.channel)! });
+  const notes = scanNotes(info);
+  if (notes.length > 0) {
+    nodes.push({ kind: 'group', path: `${e}/notes`, attrs: { NX_class: 'NXcollection' } });
+    notes.forEach((note, i) => {
+      const path = `${e}/notes/note_${String(i + 1).padStart(2, '0')}`;
+      nodes.push({ kind: 'group', path, attrs: { NX_class: 'NXnote' } });
+      nodes.push(text(`${path}/data`, note.message), text(`${path}/date`, note.date), text(`${path}/type`, 'text/plain'));
+    });
+  }
+
+  const plot = planPlot(`${e}/plotselect`, channels, planned, info);
+  if (plot.length > 0) {
+    nodes.push(...plot);
     entryGroup.attrs = { ...entryGroup.attrs, default: 'plotselect' };
   }
 
@@ -143,6 +131,15 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
     nodes.push({ kind: 'group', path: `${e}/sample`, attrs: { NX_class: 'NXsample' } });
     for (const [field, value] of sample) nodes.push(text(`${e}/sample/${field}`, value));
   }
+
+  const countTime = typeof info.count_time === 'number' ? info.count_time : start.bliss.count_time;
+  if (typeof countTime === 'number' && countTime) {
+    nodes.push({ kind: 'group', path: `${e}/scan_parameters`, attrs: { NX_class: 'NXparameters' } });
+    nodes.push({ kind: 'number', path: `${e}/scan_parameters/count_time`, value: countTime, dtype: '<f8', attrs: { units: 's' } });
+  }
+
+  nodes.push({ kind: 'group', path: `${e}/writer`, attrs: { NX_class: 'NXnote' } });
+  nodes.push(text(`${e}/writer/date`, isoOf(stop.time)), text(`${e}/writer/status`, 'SUCCEEDED'));
 
   return {
     entry,
@@ -158,6 +155,42 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
     channels: planned,
     fileTimeMs: Math.round(stop.time * 1000),
   };
+}
+
+/**
+ * instrument/positioners (every motor of positioners_start, scanned positioners as links to their
+ * values) and the start/end/dial snapshots: float64 scalars with units, NaN kept.
+ */
+function snapshotNodes(instrument: string, info: ScanInfo, channels: readonly ChannelInfo[], datasetPath: Map<string, string>): PlanNode[] {
+  const snapshots = positionerSnapshots(info);
+  const nodes: PlanNode[] = [];
+  const scanned = channels.filter((c) => c.role === 'positioner');
+  const number = (path: string, name: string, value: number): PlanNode => {
+    const unit = snapshots.units.get(name);
+    return { kind: 'number', path, value, dtype: '<f8', attrs: unit ? { units: unit } : {} };
+  };
+  if (snapshots.start.size > 0 || scanned.length > 0) {
+    nodes.push({ kind: 'group', path: `${instrument}/positioners`, attrs: { NX_class: 'NXcollection' } });
+    const linked = new Set<string>();
+    for (const c of scanned) {
+      nodes.push({ kind: 'link', path: `${instrument}/positioners/${c.name}`, target: datasetPath.get(c.channel)! });
+      linked.add(c.name);
+    }
+    for (const [name, value] of snapshots.start) {
+      const leaf = hdf5Name(name);
+      if (!linked.has(leaf)) nodes.push(number(`${instrument}/positioners/${leaf}`, name, value));
+    }
+  }
+  const groups: [string, Map<string, number>][] = [
+    ['positioners_start', snapshots.start], ['positioners_end', snapshots.end],
+    ['positioners_dial_start', snapshots.dialStart], ['positioners_dial_end', snapshots.dialEnd],
+  ];
+  for (const [group, values] of groups) {
+    if (values.size === 0) continue;
+    nodes.push({ kind: 'group', path: `${instrument}/${group}`, attrs: { NX_class: 'NXcollection' } });
+    for (const [name, value] of values) nodes.push(number(`${instrument}/${group}/${hdf5Name(name)}`, name, value));
+  }
+  return nodes;
 }
 
 function text(path: string, value: string): PlanText {
@@ -189,7 +222,11 @@ export function shortName(channel: string): string {
  * resource no descriptor mentions), named by their short name; names shared by several channels
  * fall back to the full channel name with `:` → `_`.
  */
-function describeChannels(input: ScanLayoutInput): ChannelInfo[] {
+export function describeChannels(input: ScanLayoutInput, info: ScanInfo): ChannelInfo[] {
+  // The BLISS writer's positioners (first triggering device of the chain) when scan_info says; else the bridge's role.
+  const positioners = scanPositioners(info);
+  const roleOf = (channel: string, bridgeRole: ChannelInfo['role']): ChannelInfo['role'] =>
+    (positioners ? (positioners.includes(channel) ? 'positioner' : 'detector') : bridgeRole);
   const byKey = new Map(input.resources.map((r) => [r.data_key, r] as const));
   const ordered: { channel: string; units?: string | undefined; role: ChannelInfo['role'] }[] = [];
   const seen = new Set<string>();
@@ -197,13 +234,13 @@ function describeChannels(input: ScanLayoutInput): ChannelInfo[] {
     for (const [channel, key] of Object.entries(d.data_keys)) {
       if (!key || seen.has(channel) || !byKey.has(channel)) continue;
       seen.add(channel);
-      ordered.push({ channel, units: key.units ?? undefined, role: key.bliss_role === 'positioner' ? 'positioner' : 'detector' });
+      ordered.push({ channel, units: key.units ?? channelUnit(info, channel), role: roleOf(channel, key.bliss_role === 'positioner' ? 'positioner' : 'detector') });
     }
   }
   for (const r of [...input.resources].sort((a, b) => a.data_key.localeCompare(b.data_key))) {
     if (seen.has(r.data_key)) continue;
     seen.add(r.data_key);
-    ordered.push({ channel: r.data_key, role: r.data_key.startsWith('axis:') ? 'positioner' : 'detector' });
+    ordered.push({ channel: r.data_key, units: channelUnit(info, r.data_key), role: roleOf(r.data_key, r.data_key.startsWith('axis:') ? 'positioner' : 'detector') });
   }
   const counts = new Map<string, number>();
   for (const o of ordered) counts.set(shortName(o.channel), (counts.get(shortName(o.channel)) ?? 0) + 1);
@@ -215,29 +252,6 @@ function describeChannels(input: ScanLayoutInput): ChannelInfo[] {
     used.add(name);
     return { ...o, resource: byKey.get(o.channel)!, name };
   });
-}
-
-/** Signal and axis of the default plot: scan_info.plots first, else the first counter against the positioner. */
-function choosePlot(channels: ChannelInfo[], info: Readonly<Record<string, unknown>>, planned: PlanChannel[]):
-  { signal: ChannelInfo; axis?: ChannelInfo | undefined } | undefined {
-  const find = (name: unknown) => (typeof name === 'string'
-    ? channels.find((c) => c.channel === name) ?? channels.find((c) => c.name === name || shortName(c.channel) === name)
-    : undefined);
-  const plots = Array.isArray(info.plots) ? (info.plots as unknown[]) : [];
-  for (const plot of plots) {
-    const items = (plot as { items?: unknown }).items;
-    if (!Array.isArray(items)) continue;
-    for (const item of items as { x?: unknown; y?: unknown }[]) {
-      const signal = find(item.y);
-      if (signal) return { signal, axis: find(item.x) };
-    }
-  }
-  const scalar = (c: ChannelInfo) => planned.find((p) => p.channel === c.channel)?.pointShape.length === 0;
-  const signal = channels.find((c) => c.role === 'detector' && scalar(c) && !c.channel.startsWith('timer:'))
-    ?? channels.find((c) => c.role === 'detector' && scalar(c))
-    ?? channels.find((c) => c.role === 'detector');
-  if (!signal) return undefined;
-  return { signal, axis: channels.find((c) => c.role === 'positioner') };
 }
 
 /** `Sample_<field>` of the ICAT snapshot → sample/<field> (sorted); RunStart.sample stands in for a missing name. */

@@ -1,0 +1,42 @@
+/** The nodes of a scan file plan (see layout.ts): what the h5wasm adapter creates, in order. */
+import type { ElementType } from './dtypes.js';
+
+export type AttrValue = string | number | readonly string[];
+export type Attrs = Readonly<Record<string, AttrValue>>;
+
+export interface PlanGroup { kind: 'group'; path: string; attrs: Attrs }
+/** A scalar variable-length UTF-8 string dataset. */
+export interface PlanText { kind: 'text'; path: string; value: string; attrs: Attrs }
+/** A scalar number dataset (motor snapshots, scan parameters); NaN is kept. */
+export interface PlanNumber { kind: 'number'; path: string; value: number; dtype: '<f8' | '<i8'; attrs: Attrs }
+/** The dataset of one channel, created at its final shape and filled from the staged chunks. */
+export interface PlanChannel {
+  kind: 'channel';
+  path: string;
+  /** BLISS channel name (`axis:sy`), the key of RunStop.bliss.points. */
+  channel: string;
+  resourceUid: string;
+  type: ElementType;
+  /** [points, ...point shape]. */
+  shape: readonly number[];
+  pointShape: readonly number[];
+  /** Rows (points) per HDF5 chunk. */
+  chunkRows: number;
+  /** Rows per write: a multiple of chunkRows bounding the memory of one write. */
+  sliceRows: number;
+  /** gzip level, absent: uncompressed. */
+  gzip?: number;
+  attrs: Attrs;
+}
+/**
+ * A copy of a channel reshaped onto the scan grid [slow, fast] (2D scans): the default plot's image.
+ * Filled from the same slices as its channel, row segment by row segment.
+ */
+export interface PlanGridSignal { kind: 'grid-signal'; path: string; channel: string; type: ElementType; shape: readonly [number, number]; attrs: Attrs }
+/**
+ * An axis of the grid: the positioner's values averaged over the other dimension and made linear
+ * (least squares), as the BLISS writer does. Written once its channel is complete.
+ */
+export interface PlanGridAxis { kind: 'grid-axis'; path: string; channel: string; type: ElementType; dimension: 'fast' | 'slow'; grid: { fast: number; slow: number }; attrs: Attrs }
+export interface PlanLink { kind: 'link'; path: string; target: string }
+export type PlanNode = PlanGroup | PlanText | PlanNumber | PlanChannel | PlanGridSignal | PlanGridAxis | PlanLink;

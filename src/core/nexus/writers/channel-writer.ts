@@ -1,0 +1,84 @@
+/**
+ * The lifecycle every channel writer follows (one module per kind of data, see registry.ts):
+ * `layout` places the channel's group and dataset in the entry (final shape, dtype, chunks,
+ * filters, attributes), then `rows` cuts each staged chunk into bounded write slices. Nothing
+ * here does I/O: the h5wasm adapter executes the plan and the slices.
+ */
+import type { ElementType } from '../dtypes.js';
+import { pointBytes } from '../dtypes.js';
+import type { AttrValue, PlanChannel, PlanNode } from '../plan.js';
+
+export const ChannelKind = {
+  Scalar: 'scalar',
+  Positioner: 'positioner',
+  Spectrum: 'spectrum',
+  Image: 'image',
+} as const;
+export type ChannelKind = (typeof ChannelKind)[keyof typeof ChannelKind];
+
+/** How channel datasets are stored: configurable by the composition root. */
+export interface StorageOptions {
+  /** Upper bound of one HDF5 chunk. */
+  maxChunkBytes: number;
+  /** Upper bound of one write (and of the memory a write holds). */
+  maxSliceBytes: number;
+  /** gzip level (1-9) for spectra and images; 0 or absent: uncompressed. Scalars are never compressed. */
+  gzipSpectra?: number;
+  gzipImages?: number;
+}
+
+export const DEFAULT_STORAGE: StorageOptions = { maxChunkBytes: 1024 * 1024, maxSliceBytes: 8 * 1024 * 1024 };
+
+export interface ChannelLayoutInput {
+  /** The channel's group, e.g. `/1.1/instrument/diode1`. */
+  group: string;
+  channel: string;
+  resourceUid: string;
+  type: ElementType;
+  pointShape: readonly number[];
+  points: number;
+  units?: string | undefined;
+  storage: StorageOptions;
+}
+
+export interface ChannelLayout {
+  nodes: PlanNode[];
+  dataset: PlanChannel;
+}
+
+/** One bounded write: points [start, stop) taken from `bytes` of the staged slice at byte offset `offset`. */
+export interface RowSlice { start: number; stop: number; offset: number; length: number }
+
+export interface ChannelWriter {
+  readonly kind: ChannelKind;
+  layout(input: ChannelLayoutInput): ChannelLayout;
+}
+
+/** Rows per chunk: as many whole points as fit in maxChunkBytes (at least one), never more than the points. */
+export function chunkRows(type: ElementType, pointShape: readonly number[], points: number, maxBytes: number): number {
+  const row = Math.max(1, pointBytes(type, pointShape));
+  return Math.max(1, Math.min(Math.max(points, 1), Math.floor(maxBytes / row)));
+}
+
+/** The dataset node shared by every numeric kind. */
+export function channelDataset(input: ChannelLayoutInput, leaf: string, attrs: Record<string, AttrValue>, gzip: number | undefined): PlanChannel {
+  const { type, pointShape, points, storage } = input;
+  const rows = chunkRows(type, pointShape, points, storage.maxChunkBytes);
+  return {
+    kind: 'channel', path: `${input.group}/${leaf}`, channel: input.channel, resourceUid: input.resourceUid, type,
+    shape: [points, ...pointShape], pointShape, chunkRows: rows,
+    sliceRows: Math.max(rows, Math.floor(storage.maxSliceBytes / Math.max(1, pointBytes(type, pointShape)) / rows) * rows),
+    ...(gzip ? { gzip } : {}),
+    attrs,
+  };
+}
+
+/** Cuts a staged slice of points [start, stop) into writes of at most `sliceRows` points, aligned on chunks. */
+export function* rowSlices(dataset: PlanChannel, start: number, stop: number): Generator<RowSlice> {
+  const row = pointBytes(dataset.type, dataset.pointShape);
+  for (let s = start; s < stop;) {
+    const aligned = Math.min(stop, (Math.floor(s / dataset.sliceRows) + 1) * dataset.sliceRows);
+    yield { start: s, stop: aligned, offset: (s - start) * row, length: (aligned - s) * row };
+    s = aligned;
+  }
+}

@@ -1,0 +1,28 @@
+/** The channel writers, one per kind of data; asking for a kind that has none is an input error. */
+import { InvalidInputError } from '../../errors.js';
+import { ChannelKind, type ChannelWriter } from './channel-writer.js';
+import { imageWriter } from './image-writer.js';
+import { positionerWriter } from './positioner-writer.js';
+import { scalarWriter } from './scalar-writer.js';
+import { spectrumWriter } from './spectrum-writer.js';
+
+export const channelWriters = {
+  [ChannelKind.Scalar]: scalarWriter,
+  [ChannelKind.Positioner]: positionerWriter,
+  [ChannelKind.Spectrum]: spectrumWriter,
+  [ChannelKind.Image]: imageWriter,
+} as const satisfies Record<ChannelKind, ChannelWriter>;
+
+export function channelWriterFor(kind: string, context: { runUid?: string; stream?: string } = {}): ChannelWriter {
+  const writer = (channelWriters as Record<string, ChannelWriter | undefined>)[kind];
+  if (!writer) throw new InvalidInputError(`no channel writer for data of kind ${JSON.stringify(kind)}`, context);
+  return writer;
+}
+
+/** The kind of a channel: positioners by role, then by the rank of one point (0 scalar, 1 spectrum, 2 image). */
+export function channelKindOf(role: 'positioner' | 'detector', pointShape: readonly number[], context: { runUid?: string; stream?: string } = {}): ChannelKind {
+  if (pointShape.length === 0) return role === 'positioner' ? ChannelKind.Positioner : ChannelKind.Scalar;
+  if (pointShape.length === 1) return ChannelKind.Spectrum;
+  if (pointShape.length === 2) return ChannelKind.Image;
+  throw new InvalidInputError(`channel with ${pointShape.length}-dimensional points has no writer`, context);
+}
