@@ -7,6 +7,8 @@ export const Prefix = {
   Staging: 'staging/',
   /** Published scan files, by data-policy path. */
   Archive: 'archive/',
+  /** Derived data saved through the analysis store, by derived run uid. */
+  Analysis: 'analysis/',
 } as const;
 
 /** Suffix of objects under construction; a lifecycle rule removes abandoned ones. */
