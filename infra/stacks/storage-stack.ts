@@ -108,6 +108,14 @@ export class StorageStack extends Stack {
       partitionKey: { name: 'gsi1pk', type: AttributeType.STRING },
       sortKey: { name: 'gsi1sk', type: AttributeType.STRING },
     });
+    // Datasets (docs/datasets.md): gsi2 by sample, gsi3 by month of the start date (time ranges).
+    for (const index of ['gsi2', 'gsi3']) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index,
+        partitionKey: { name: `${index}pk`, type: AttributeType.STRING },
+        sortKey: { name: `${index}sk`, type: AttributeType.STRING },
+      });
+    }
 
     this.eventBus = new EventBus(this, 'EventBus', { eventBusName: props.eventBusName ?? 'beamline-archive' });
     this.eventBus.archive('EventArchive', {

@@ -7,6 +7,9 @@ export const DetailType = {
   RunStop: 'RunStop',
   RunArchived: 'Run Archived',
   RunFailed: 'Run Failed',
+  DatasetOpened: 'Dataset Opened',
+  DatasetMetadataUpdated: 'Dataset Metadata Updated',
+  DatasetClosed: 'Dataset Closed',
 } as const;
 export type DetailType = (typeof DetailType)[keyof typeof DetailType];
 
@@ -14,6 +17,7 @@ export type DetailType = (typeof DetailType)[keyof typeof DetailType];
 export const EventSource = {
   Bridge: 'beamline-archive.bridge',
   ScanWriter: 'beamline-archive.scan-writer',
+  Datasets: 'beamline-archive.datasets',
 } as const;
 export type EventSource = (typeof EventSource)[keyof typeof EventSource];
 
@@ -26,6 +30,9 @@ export const schemaSlugs = {
   [DetailType.RunStop]: 'run-stop',
   [DetailType.RunArchived]: 'run-archived',
   [DetailType.RunFailed]: 'run-failed',
+  [DetailType.DatasetOpened]: 'dataset-opened',
+  [DetailType.DatasetMetadataUpdated]: 'dataset-metadata-updated',
+  [DetailType.DatasetClosed]: 'dataset-closed',
 } as const satisfies Record<DetailType, string>;
 
 /** The run documents of the Bluesky event model, in the order a run emits them. */

@@ -1,6 +1,125 @@
 /* eslint-disable */
 // Generated from events/schemas by scripts/generate-contract.ts. Do not edit by hand.
 
+// dataset-closed.schema.json
+/**
+ * A dataset was closed: its master file is published and it takes no more scans or edits.
+ */
+export interface DatasetClosedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.datasets';
+  'detail-type': 'Dataset Closed';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: DatasetClosed;
+}
+export interface DatasetClosed {
+  dataset: DatasetRef;
+  techniques: string[];
+  start_date: string;
+  end_date: string;
+  missing: MissingFields;
+  master_file: MasterFileRef;
+  scans: number;
+  version: number;
+}
+/**
+ * The dataset folder in the data policy: archive/<proposal>/<beamline>/<session>/<collection>/<collection>_<dataset>/
+ */
+export interface DatasetRef {
+  /**
+   * <proposal>/<beamline>/<session>/<collection>/<dataset>
+   */
+  id: string;
+  proposal: string;
+  beamline: string;
+  session: string;
+  collection: string;
+  dataset: string;
+}
+export interface MissingFields {
+  mandatory: string[];
+  techniques: {
+    [k: string]: string[] | undefined;
+  };
+}
+export interface MasterFileRef {
+  bucket: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+// dataset-metadata-updated.schema.json
+/**
+ * Techniques were added to an open dataset or ICAT fields written.
+ */
+export interface DatasetMetadataUpdatedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.datasets';
+  'detail-type': 'Dataset Metadata Updated';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: DatasetMetadataUpdated;
+}
+export interface DatasetMetadataUpdated {
+  dataset: DatasetRef;
+  /**
+   * all techniques of the dataset after the change
+   */
+  techniques: string[];
+  added_techniques?: string[];
+  changed: IcatChanges;
+  updated_at: string;
+  version: number;
+}
+/**
+ * the fields written by this change
+ */
+export interface IcatChanges {
+  [k: string]: string | undefined;
+}
+
+// dataset-opened.schema.json
+/**
+ * A dataset was opened: by the first scan the bridge saw for it, or explicitly (API, CLI).
+ */
+export interface DatasetOpenedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.datasets';
+  'detail-type': 'Dataset Opened';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: DatasetOpened;
+}
+export interface DatasetOpened {
+  dataset: DatasetRef;
+  origin: 'bridge' | 'api';
+  /**
+   * the scan that opened it (origin bridge)
+   */
+  run_uid?: string;
+  techniques: string[];
+  metadata: IcatMetadata;
+  start_date: string;
+  version: number;
+}
+/**
+ * ICAT fields (names from hdf5_cfg.xml), values as strings
+ */
+export interface IcatMetadata {
+  [k: string]: string | undefined;
+}
+
 // event-descriptor.schema.json
 /**
  * Describes a group of channels of a run.

@@ -3,6 +3,7 @@ import addFormatsModule from 'ajv-formats';
 import { DetailType, schemaSlugs } from './detail-types.js';
 import { loadJson, schemaPath } from './schema-files.js';
 import type {
+  DatasetClosed, DatasetMetadataUpdated, DatasetOpened,
   EventDescriptor, RunArchived, RunFailed, RunStart, RunStop, StreamDatum, StreamResource,
 } from './generated-types.js';
 import { ContractError } from '../errors.js';
@@ -16,6 +17,9 @@ export interface DetailOf {
   [DetailType.RunStop]: RunStop;
   [DetailType.RunArchived]: RunArchived;
   [DetailType.RunFailed]: RunFailed;
+  [DetailType.DatasetOpened]: DatasetOpened;
+  [DetailType.DatasetMetadataUpdated]: DatasetMetadataUpdated;
+  [DetailType.DatasetClosed]: DatasetClosed;
 }
 
 /** An event as it crosses the bus: EventBridge envelope fields plus the typed detail. */

@@ -1,0 +1,326 @@
+/**
+ * The dataset catalogue in the one DynamoDB table (design and access patterns: docs/datasets.md).
+ *
+ * | item             | pk                                   | sk                         |
+ * | dataset          | DATASET#<p>#<b>#<s>#<c>#<d>          | DATASET                    |
+ * | dataset scan     | DATASET#<p>#<b>#<s>#<c>#<d>          | SCAN#<number, 6 digits>#<run uid> |
+ * | open marker      | DATASETS#OPEN                        | <dataset id>               |
+ *
+ * The dataset pk equals the gsi1pk of the run records (dynamodb-run-catalogue.ts), so gsi1 also
+ * answers "the runs of a dataset". Dataset items carry gsi1 (by proposal / session, in time order),
+ * gsi2 (by sample) and gsi3 (by month of the start date, for time ranges).
+ */
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { InvalidInputError } from '../core/errors.js';
+import { DatasetCloseConflictError, DatasetClosedError, DatasetNotFoundError } from '../core/datasets/errors.js';
+import {
+  DatasetState, datasetIdOf, type DatasetRecord, type DatasetRef, type DatasetScan, type MasterFile, type MissingFields,
+} from '../core/datasets/model.js';
+import type { DatasetCatalogue, DatasetQuery, NewDataset } from '../core/datasets/ports.js';
+
+export const datasetPk = (ref: DatasetRef) => `DATASET#${ref.proposal}#${ref.beamline}#${ref.session}#${ref.collection}#${ref.dataset}`;
+export const DATASET_SK = 'DATASET';
+export const OPEN_MARKER_PK = 'DATASETS#OPEN';
+export const scanSk = (scanNumber: number, runUid: string) => `SCAN#${String(scanNumber).padStart(6, '0')}#${runUid}`;
+export const DatasetIndex = { ByProposal: 'gsi1', BySample: 'gsi2', ByMonth: 'gsi3' } as const;
+
+const sessionSk = (ref: Pick<DatasetRef, 'beamline' | 'session'>) => `DATASET#${ref.beamline}#${ref.session}#`;
+
+function indexKeys(ref: DatasetRef, startDate: string, sample: string): Record<string, string> {
+  const id = datasetIdOf(ref);
+  return {
+    gsi1pk: `PROPOSAL#${ref.proposal}`, gsi1sk: `${sessionSk(ref)}${startDate}#${id}`,
+    gsi2pk: `SAMPLE#${sample}`, gsi2sk: `${startDate}#${id}`,
+    gsi3pk: `DATASET_MONTH#${startDate.slice(0, 7)}`, gsi3sk: `${startDate}#${id}`,
+  };
+}
+
+function conditionFailed(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
+}
+
+function transactionReasons(error: unknown): string[] | undefined {
+  if (error instanceof TransactionCanceledException || (error as { name?: string }).name === 'TransactionCanceledException') {
+    const reasons = (error as TransactionCanceledException).CancellationReasons;
+    if (reasons) return reasons.map((r) => r.Code ?? 'None');
+    // Emulators may only give the reasons in the message: "[ConditionalCheckFailed, None]".
+    const match = /\[([^\]]*)\]/.exec((error as Error).message);
+    return match ? match[1]!.split(',').map((s) => s.trim()) : ['Unknown'];
+  }
+  return undefined;
+}
+
+interface DatasetItem {
+  ref: DatasetRef; id: string; state: DatasetState; origin: DatasetRecord['origin']; techniques?: string[];
+  metadata: Record<string, string>; start_date: string; end_date?: string; version: number; missing?: MissingFields;
+  master_file?: MasterFile; closed_at?: string;
+}
+
+function recordOf(item: Record<string, unknown>): DatasetRecord {
+  const i = item as unknown as DatasetItem;
+  return {
+    ref: i.ref, id: i.id, state: i.state, origin: i.origin, techniques: [...(i.techniques ?? [])].sort(), metadata: i.metadata ?? {},
+    startDate: i.start_date, version: i.version,
+    ...(i.end_date ? { endDate: i.end_date } : {}), ...(i.missing ? { missing: i.missing } : {}),
+    ...(i.master_file ? { masterFile: i.master_file } : {}), ...(i.closed_at ? { closedAt: i.closed_at } : {}),
+  };
+}
+
+export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
+  constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string) {}
+
+  private key(ref: DatasetRef) {
+    return { pk: datasetPk(ref), sk: DATASET_SK };
+  }
+
+  async get(ref: DatasetRef): Promise<DatasetRecord | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: this.key(ref), ConsistentRead: true }));
+    return out.Item ? recordOf(out.Item) : undefined;
+  }
+
+  private async mustGet(ref: DatasetRef): Promise<DatasetRecord> {
+    const record = await this.get(ref);
+    if (!record) throw new DatasetNotFoundError(`no dataset ${datasetIdOf(ref)}`, { dataset: datasetIdOf(ref) });
+    return record;
+  }
+
+  private async closedError(ref: DatasetRef, what: string): Promise<Error> {
+    const record = await this.get(ref);
+    if (!record) return new DatasetNotFoundError(`no dataset ${datasetIdOf(ref)}: open it first`, { dataset: datasetIdOf(ref) });
+    const state = record.state === DatasetState.Closing ? 'being closed' : `closed${record.closedAt ? ` since ${record.closedAt}` : ''}`;
+    return new DatasetClosedError(`dataset ${record.id} is ${state}: it takes no ${what}`, { dataset: record.id, state: record.state });
+  }
+
+  async open(dataset: NewDataset): Promise<{ created: boolean; record: DatasetRecord }> {
+    const { ref, startDate } = dataset;
+    const id = datasetIdOf(ref);
+    const item = {
+      ...this.key(ref), ref, id, state: DatasetState.Open, origin: dataset.origin, metadata: dataset.metadata,
+      start_date: startDate, version: 1, ...(dataset.techniques.length ? { techniques: new Set(dataset.techniques) } : {}),
+      ...indexKeys(ref, startDate, dataset.metadata.Sample_name ?? ref.collection),
+    };
+    try {
+      await this.db.send(new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+          { Put: { TableName: this.tableName, Item: { pk: OPEN_MARKER_PK, sk: id, start_date: startDate } } },
+        ],
+      }));
+      return { created: true, record: recordOf(item) };
+    } catch (error) {
+      const reasons = transactionReasons(error);
+      if (reasons?.[0] === 'ConditionalCheckFailed') return { created: false, record: await this.mustGet(ref) };
+      throw error;
+    }
+  }
+
+  async update(ref: DatasetRef, change: { techniques?: string[]; metadata?: Record<string, string> }): Promise<DatasetRecord> {
+    const names: Record<string, string> = { '#state': 'state', '#metadata': 'metadata', '#version': 'version' };
+    const values: Record<string, unknown> = { ':open': DatasetState.Open, ':one': 1 };
+    const sets: string[] = [];
+    Object.entries(change.metadata ?? {}).forEach(([field, value], i) => {
+      names[`#f${i}`] = field;
+      values[`:v${i}`] = value;
+      sets.push(`#metadata.#f${i} = :v${i}`);
+    });
+    const sample = change.metadata?.Sample_name;
+    if (sample !== undefined) {
+      names['#gsi2pk'] = 'gsi2pk';
+      values[':gsi2pk'] = `SAMPLE#${sample}`;
+      sets.push('#gsi2pk = :gsi2pk');
+    }
+    const adds = ['#version :one'];
+    if (change.techniques?.length) {
+      names['#techniques'] = 'techniques';
+      values[':techniques'] = new Set(change.techniques);
+      adds.push('#techniques :techniques');
+    }
+    try {
+      const out = await this.db.send(new UpdateCommand({
+        TableName: this.tableName, Key: this.key(ref),
+        UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}ADD ${adds.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk) AND #state = :open',
+        ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValues: 'ALL_NEW',
+      }));
+      return recordOf(out.Attributes!);
+    } catch (error) {
+      if (conditionFailed(error)) throw await this.closedError(ref, 'new techniques or metadata');
+      throw error;
+    }
+  }
+
+  async beginClose(ref: DatasetRef, close: { endDate: string; closedAt: string; missing: MissingFields; expectedVersion: number }): Promise<DatasetRecord> {
+    try {
+      const out = await this.db.send(new UpdateCommand({
+        TableName: this.tableName, Key: this.key(ref),
+        UpdateExpression: 'SET #state = :closing, #end = :end, #closed = :closed, #missing = :missing, #metadata.#endDate = :end ADD #version :one',
+        ConditionExpression: 'attribute_exists(pk) AND #state = :open AND #version = :expected',
+        ExpressionAttributeNames: {
+          '#state': 'state', '#end': 'end_date', '#closed': 'closed_at', '#missing': 'missing', '#metadata': 'metadata', '#endDate': 'endDate', '#version': 'version',
+        },
+        ExpressionAttributeValues: {
+          ':closing': DatasetState.Closing, ':open': DatasetState.Open, ':end': close.endDate, ':closed': close.closedAt,
+          ':missing': close.missing, ':one': 1, ':expected': close.expectedVersion,
+        },
+        ReturnValues: 'ALL_NEW',
+      }));
+      return recordOf(out.Attributes!);
+    } catch (error) {
+      if (!conditionFailed(error)) throw error;
+      const now = await this.mustGet(ref);
+      if (now.state === DatasetState.Open) {
+        throw new DatasetCloseConflictError(`dataset ${now.id} changed while it was being closed (version ${close.expectedVersion} → ${now.version}); close it again`, { dataset: now.id });
+      }
+      throw new DatasetCloseConflictError(`dataset ${now.id} is already ${now.state === DatasetState.Closing ? 'being closed' : 'closed'} by another request`, { dataset: now.id, state: now.state });
+    }
+  }
+
+  async finishClose(ref: DatasetRef, masterFile: MasterFile): Promise<DatasetRecord> {
+    const id = datasetIdOf(ref);
+    try {
+      await this.db.send(new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName, Key: this.key(ref),
+              UpdateExpression: 'SET #state = :closed, #master = :master ADD #version :one',
+              ConditionExpression: '#state = :closing',
+              ExpressionAttributeNames: { '#state': 'state', '#master': 'master_file', '#version': 'version' },
+              ExpressionAttributeValues: { ':closed': DatasetState.Closed, ':closing': DatasetState.Closing, ':master': masterFile, ':one': 1 },
+            },
+          },
+          { Delete: { TableName: this.tableName, Key: { pk: OPEN_MARKER_PK, sk: id } } },
+        ],
+      }));
+    } catch (error) {
+      if (transactionReasons(error)?.[0] === 'ConditionalCheckFailed') {
+        throw new DatasetCloseConflictError(`dataset ${id} is no longer CLOSING: another request finished its close`, { dataset: id });
+      }
+      throw error;
+    }
+    return this.mustGet(ref);
+  }
+
+  async addScan(ref: DatasetRef, scan: DatasetScan): Promise<'added' | 'duplicate'> {
+    const key = { pk: datasetPk(ref), sk: scanSk(scan.scanNumber, scan.runUid) };
+    const existing = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    if (existing.Item?.joined) return 'duplicate';
+    try {
+      await this.db.send(new TransactWriteCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName: this.tableName, Key: this.key(ref), ConditionExpression: '#state = :open',
+              ExpressionAttributeNames: { '#state': 'state' }, ExpressionAttributeValues: { ':open': DatasetState.Open },
+            },
+          },
+          {
+            Update: {
+              TableName: this.tableName, Key: key,
+              UpdateExpression: 'SET #run = :run, #number = :number, #title = :title, #start = :start, #joined = :true',
+              ExpressionAttributeNames: { '#run': 'run_uid', '#number': 'scan_number', '#title': 'title', '#start': 'start_time', '#joined': 'joined' },
+              ExpressionAttributeValues: { ':run': scan.runUid, ':number': scan.scanNumber, ':title': scan.title ?? '', ':start': scan.startTime ?? '', ':true': true },
+            },
+          },
+        ],
+      }));
+      return 'added';
+    } catch (error) {
+      if (transactionReasons(error)?.[0] === 'ConditionalCheckFailed') throw await this.closedError(ref, `new scans (scan ${scan.scanNumber}, run ${scan.runUid})`);
+      throw error;
+    }
+  }
+
+  async setScanFile(ref: DatasetRef, runUid: string, scanNumber: number, fileKey: string): Promise<void> {
+    await this.db.send(new UpdateCommand({
+      TableName: this.tableName, Key: { pk: datasetPk(ref), sk: scanSk(scanNumber, runUid) },
+      UpdateExpression: 'SET #run = :run, #number = :number, #file = :file',
+      ExpressionAttributeNames: { '#run': 'run_uid', '#number': 'scan_number', '#file': 'file_key' },
+      ExpressionAttributeValues: { ':run': runUid, ':number': scanNumber, ':file': fileKey },
+    }));
+  }
+
+  async listScans(ref: DatasetRef): Promise<DatasetScan[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :scan)',
+      ExpressionAttributeValues: { ':pk': datasetPk(ref), ':scan': 'SCAN#' }, ConsistentRead: true,
+    });
+    return items.filter((i) => i.joined).map((i) => ({
+      runUid: String(i.run_uid), scanNumber: Number(i.scan_number),
+      ...(i.title ? { title: String(i.title) } : {}), ...(i.start_time ? { startTime: String(i.start_time) } : {}),
+      ...(i.file_key ? { fileKey: String(i.file_key) } : {}),
+    }));
+  }
+
+  private async queryAll(input: Record<string, unknown>, limit = Infinity): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(new QueryCommand({ TableName: this.tableName, ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+      items.push(...(out.Items ?? []));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && items.length < limit);
+    return items.slice(0, limit);
+  }
+
+  /** Index items carry the whole dataset item (projection ALL); a GSI read is eventually consistent. */
+  async list(query: DatasetQuery): Promise<DatasetRecord[]> {
+    const limit = query.limit ?? 1000;
+    const from = query.from ?? '0000';
+    const to = query.to ?? '\uffff';
+    const inRange = (r: DatasetRecord) => r.startDate >= from && r.startDate <= to;
+    let records: DatasetRecord[];
+    if (query.open) {
+      const markers = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': OPEN_MARKER_PK }, ConsistentRead: true });
+      const ids = markers.map((m) => String(m.sk));
+      records = (await Promise.all(ids.map(async (id) => {
+        const [proposal, beamline, session, collection, dataset] = id.split('/') as [string, string, string, string, string];
+        return this.get({ proposal, beamline, session, collection, dataset });
+      }))).filter((r): r is DatasetRecord => r !== undefined && r.state === DatasetState.Open);
+    } else if (query.proposal) {
+      const prefix = query.beamline && query.session ? sessionSk({ beamline: query.beamline, session: query.session }) : 'DATASET#';
+      records = (await this.queryAll({
+        IndexName: DatasetIndex.ByProposal, KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': `PROPOSAL#${query.proposal}`, ':prefix': prefix },
+      }, limit)).map(recordOf);
+    } else if (query.sample) {
+      records = (await this.queryAll({
+        IndexName: DatasetIndex.BySample, KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':pk': `SAMPLE#${query.sample}`, ':from': from, ':to': `${to}\uffff` },
+      }, limit)).map(recordOf);
+    } else if (query.from && query.to) {
+      records = [];
+      for (const month of monthsBetween(query.from, query.to)) {
+        if (records.length >= limit) break;
+        records.push(...(await this.queryAll({
+          IndexName: DatasetIndex.ByMonth, KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': `DATASET_MONTH#${month}`, ':from': from, ':to': `${to}\uffff` },
+        }, limit - records.length)).map(recordOf));
+      }
+    } else {
+      throw new InvalidInputError('list datasets by proposal (and session), by sample, by time range (from and to) or the open ones');
+    }
+    return records
+      .filter((r) => inRange(r) && (query.sample === undefined || r.metadata.Sample_name === query.sample)
+        && (query.proposal === undefined || r.ref.proposal === query.proposal))
+      .sort((a, b) => a.startDate.localeCompare(b.startDate) || a.id.localeCompare(b.id))
+      .slice(0, limit);
+  }
+}
+
+/** `yyyy-mm` of every month from `from` to `to` (ISO times). */
+export function monthsBetween(from: string, to: string): string[] {
+  const months: string[] = [];
+  let year = Number(from.slice(0, 4));
+  let month = Number(from.slice(5, 7));
+  const end = to.slice(0, 7);
+  for (let guard = 0; guard < 1200; guard++) {
+    const m = `${year}-${String(month).padStart(2, '0')}`;
+    if (m > end) break;
+    months.push(m);
+    month += 1;
+    if (month > 12) { month = 1; year += 1; }
+  }
+  return months;
+}
