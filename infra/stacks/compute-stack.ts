@@ -9,6 +9,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import { buildH5wasmLayer } from '../../layers/h5wasm/build.mjs';
+import { AnalysisStore } from '../constructs/analysis-store.js';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
 import { StoragePrefix } from './storage-stack.js';
@@ -175,6 +176,9 @@ export class ComputeStack extends Stack {
       eventPattern: { source: [BRIDGE_SOURCE], detailType: SCAN_WRITER_DETAIL_TYPES },
       targets: [target(this.scanWriter)],
     });
+
+    // The analysis store (derived data + provenance) behind an IAM-authorised function URL.
+    new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer });
 
     new CfnOutput(this, 'RunRecorderQueueUrl', { value: this.runRecorder.queue.queueUrl });
     new CfnOutput(this, 'ScanWriterQueueUrl', { value: this.scanWriter.queue.queueUrl });

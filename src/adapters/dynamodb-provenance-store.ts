@@ -9,7 +9,8 @@
  * The record and its parent edges are written in one transaction, conditional on the record not
  * existing. Output files (a derived run's data objects) get edges to the entity afterwards (batch
  * writes, idempotent). Existence of a parent: any PROV# item of it, or the catalogue item of its
- * kind (run record, FILE# record of a scan file in this bucket, a run of the dataset in gsi1).
+ * kind (run record, FILE# record of a scan file in this bucket, the dataset record or a run of the
+ * dataset in gsi1).
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -22,7 +23,7 @@ export const provPk = (entity: string) => `PROV#${entity}`;
 export const PROV_SK = 'PROV';
 export const PARENT_PREFIX = 'PARENT#';
 export const CHILD_PREFIX = 'CHILD#';
-/** gsi1pk of the runs of a dataset, as the run-recorder writes it. */
+/** pk of a dataset record and gsi1pk of the runs of a dataset: `DATASET#<p>#<b>#<s>#<c>#<d>`. */
 export const datasetGsiPk = (datasetId: string) => `DATASET#${datasetId.split('/').join('#')}`;
 
 export class DynamoDbProvenanceStore implements ProvenanceStore {
@@ -41,6 +42,8 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
         return entity.id.startsWith(prefix) && this.hasItem(filePk(entity.id.slice(prefix.length)), FILE_SK);
       }
       case 'dataset': {
+        // The dataset record (src/adapters/dynamodb-dataset-catalogue.ts), else any run of the dataset.
+        if (await this.hasItem(datasetGsiPk(entity.id), 'DATASET')) return true;
         const out = await this.db.send(new QueryCommand({
           TableName: this.tableName, IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :pk',
           ExpressionAttributeValues: { ':pk': datasetGsiPk(entity.id) }, Limit: 1,

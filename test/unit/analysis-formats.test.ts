@@ -78,7 +78,7 @@ describe('analysis writer/handler registry', () => {
       const datum = await writer.write(array);
       const handler = handlerFor(spec, store, writer.resourceKwargs);
       const bytes = await store.get(datum.chunk.key);
-      bytes[bytes.length - 2] ^= 1;
+      bytes[bytes.length - 2] = (bytes[bytes.length - 2] ?? 0) ^ 1;
       await store.put(datum.chunk.key, bytes);
       await assert.rejects(handler.read(datum), (e: unknown) => e instanceof AnalysisFormatError && /sha256/.test((e as Error).message));
       await assert.rejects(handler.read({ ...datum, chunk: { ...datum.chunk, key: 'archive/x.h5' } }), /not under analysis\/01DERIVEDRUN\/primary\/q\//);

@@ -1,0 +1,167 @@
+/**
+ * analysis-api: the analysis store's HTTP API, served by a Lambda function URL (AuthType AWS_IAM:
+ * every request is SigV4-signed; IAM decides who may call it).
+ *
+ *   POST /runs                          save derived data {metadata, data, writers, dtypes, units, provenance} → 201 {uid, …}
+ *   GET  /runs/<uid>[?data=true]        the run's documents (and every key's values, read through the handlers)
+ *   POST /provenance                    record the provenance of another entity {entity, provenance, outputs?} → 201
+ *   GET  /provenance?entity=<ref>       an entity's provenance record
+ *   GET  /lineage?entity=<ref>&direction=ancestors|descendants[&depth=N]
+ *   GET  /prov?entity=<ref>[&direction=ancestors|descendants|both]   W3C PROV-JSON of the lineage
+ *
+ * Errors: 400 with `missing` (incomplete provenance) or `problems` (unusable data), 404, 409
+ * (entity already has provenance), 500 without internals.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { ulid } from 'ulid';
+import { handlerFor, writerFor } from '../../src/adapters/analysis-formats.js';
+import { DynamoDbAnalysisCatalogue } from '../../src/adapters/analysis-dynamodb-catalogue.js';
+import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
+import { DynamoDbProvenanceStore } from '../../src/adapters/dynamodb-provenance-store.js';
+import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import { readDerivedRun, saveDerivedRun, type AnalysisDeps, type SaveDerivedRunRequest } from '../../src/core/analysis/derived-run.js';
+import { AnalysisInputError, AnalysisNotFoundError } from '../../src/core/analysis/errors.js';
+import { ContractError, InvalidInputError } from '../../src/core/errors.js';
+import { ProvenanceConflictError, ProvenanceIncompleteError } from '../../src/core/provenance/errors.js';
+import { lineage, LineageDirection, type Lineage } from '../../src/core/provenance/lineage.js';
+import { parseEntityRef, type InputFile } from '../../src/core/provenance/model.js';
+import { toProvJson } from '../../src/core/provenance/prov-json.js';
+import { recordProvenance } from '../../src/core/provenance/record-provenance.js';
+
+export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
+
+export interface AnalysisApiDeps extends AnalysisDeps {
+  logger: Logger;
+}
+
+interface Response { statusCode: number; headers: Record<string, string>; body: string }
+
+const json = (statusCode: number, body: unknown): Response => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+function parseBody(event: APIGatewayProxyEventV2): unknown {
+  if (!event.body) throw new InvalidInputError('the request has no body (JSON expected)');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidInputError('the body is not JSON', {}, { cause: error });
+  }
+}
+
+function directionOf(value: string | undefined, allowBoth: boolean): LineageDirection | 'both' {
+  const direction = value ?? (allowBoth ? 'both' : LineageDirection.Ancestors);
+  if (direction === LineageDirection.Ancestors || direction === LineageDirection.Descendants || (allowBoth && direction === 'both')) return direction;
+  throw new InvalidInputError(`direction must be ancestors, descendants${allowBoth ? ' or both' : ''}`);
+}
+
+function depthOf(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) throw new InvalidInputError('depth must be a non-negative integer');
+  return Number(value);
+}
+
+function requiredEntity(query: Record<string, string | undefined>): string {
+  if (!query.entity) throw new InvalidInputError('query parameter entity=<kind>:<id> is required');
+  return parseEntityRef(query.entity).ref;
+}
+
+/** Both directions at once: one lineage with the union of nodes and edges. */
+function merge(a: Lineage, b: Lineage): Lineage {
+  const nodes = new Map(a.nodes.map((n) => [n.entity, n]));
+  for (const n of b.nodes) if (!nodes.has(n.entity)) nodes.set(n.entity, n);
+  return { ...a, nodes: [...nodes.values()], edges: [...a.edges, ...b.edges], truncated: a.truncated || b.truncated };
+}
+
+export function createHandler(deps: AnalysisApiDeps): UrlHandler {
+  const { logger } = deps;
+  const provenanceDeps = { store: deps.provenance, now: deps.now, newUid: deps.newUid };
+
+  const route = async (event: APIGatewayProxyEventV2): Promise<Response> => {
+    const method = event.requestContext.http.method;
+    const path = event.rawPath.replace(/\/+$/, '') || '/';
+    const query = event.queryStringParameters ?? {};
+    const caller = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam?.userArn;
+
+    if (method === 'POST' && path === '/runs') {
+      const saved = await saveDerivedRun(parseBody(event) as SaveDerivedRunRequest, deps, caller ? { caller } : {});
+      logger.info('derived run saved', { runUid: saved.uid, parents: saved.provenance.parents, documents: saved.documents });
+      return json(201, saved);
+    }
+    const run = /^\/runs\/([A-Za-z0-9._:-]+)$/.exec(path);
+    if (method === 'GET' && run) {
+      return json(200, await readDerivedRun(run[1]!, deps, { data: query.data === 'true' || query.data === '1' }));
+    }
+    if (method === 'POST' && path === '/provenance') {
+      const body = parseBody(event) as { entity?: unknown; provenance?: unknown; outputs?: InputFile[] };
+      if (typeof body?.entity !== 'string') throw new InvalidInputError('entity (<kind>:<id>) is required');
+      const { record, status } = await recordProvenance(body.entity, body.provenance, provenanceDeps, {
+        ...(Array.isArray(body.outputs) ? { outputs: body.outputs } : {}), ...(caller ? { caller } : {}),
+      });
+      logger.info('provenance recorded', { entity: record.entity, status });
+      return json(status === 'stored' ? 201 : 200, record);
+    }
+    if (method === 'GET' && path === '/provenance') {
+      const entity = requiredEntity(query);
+      const record = await deps.provenance.get(entity);
+      if (!record) throw new AnalysisNotFoundError(`${entity} has no provenance record`);
+      return json(200, record);
+    }
+    if (method === 'GET' && (path === '/lineage' || path === '/prov')) {
+      const entity = requiredEntity(query);
+      const direction = directionOf(query.direction, path === '/prov');
+      const depth = depthOf(query.depth);
+      const options = depth === undefined ? {} : { maxDepth: depth };
+      if (!(await deps.provenance.exists(parseEntityRef(entity)))) throw new AnalysisNotFoundError(`${entity} is not in the catalogue`);
+      const result = direction === 'both'
+        ? merge(await lineage(entity, 'ancestors', deps.provenance, options), await lineage(entity, 'descendants', deps.provenance, options))
+        : await lineage(entity, direction, deps.provenance, options);
+      return json(200, path === '/prov' ? toProvJson(result) : result);
+    }
+    return json(404, { error: 'NotFound', message: `no route ${method} ${path}` });
+  };
+
+  return async (event) => {
+    try {
+      return await route(event);
+    } catch (error) {
+      if (error instanceof ProvenanceIncompleteError) return json(400, { error: error.name, message: error.message, missing: error.missing });
+      if (error instanceof AnalysisInputError) return json(400, { error: error.name, message: error.message, problems: error.problems });
+      if (error instanceof InvalidInputError || error instanceof ContractError) return json(400, { error: error.name, message: error.message });
+      if (error instanceof AnalysisNotFoundError) return json(404, { error: error.name, message: error.message });
+      if (error instanceof ProvenanceConflictError) return json(409, { error: error.name, message: error.message });
+      logger.error('analysis request failed', { path: event.rawPath, error: error as Error });
+      return json(500, { error: 'InternalError', message: 'the request could not be completed; see the function log', requestId: event.requestContext.requestId });
+    }
+  };
+}
+
+interface AnalysisApiConfig { bucketName: string; tableName: string }
+
+function configFromEnv(env: NodeJS.ProcessEnv): AnalysisApiConfig {
+  const missing = ['BUCKET_NAME', 'TABLE_NAME'].filter((name) => !env[name]);
+  if (missing.length > 0) throw new Error(`analysis-api: environment variable(s) ${missing.join(', ')} not set`);
+  return { bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME! };
+}
+
+let built: UrlHandler | undefined;
+
+/** The Lambda entry: clients and configuration are built once, on the first invocation. */
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> => {
+  if (!built) {
+    const config = configFromEnv(process.env);
+    const clients = createAwsClients(awsConnectionFromEnv());
+    const store = new S3ObjectStore(clients.s3, config.bucketName);
+    built = createHandler({
+      store,
+      catalogue: new DynamoDbAnalysisCatalogue(clients.dynamo, config.tableName),
+      provenance: new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName),
+      writerFor: (spec, kwargs) => writerFor(spec, store, kwargs),
+      handlerFor: (spec, kwargs) => handlerFor(spec, store, kwargs),
+      newUid: ulid,
+      now: () => new Date(),
+      logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'analysis-api'),
+    });
+  }
+  return built(event);
+};
