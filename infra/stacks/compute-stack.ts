@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { buildH5wasmLayer } from '../../layers/h5wasm/build.mjs';
 import { AnalysisStore } from '../constructs/analysis-store.js';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
+import { Datasets } from '../constructs/datasets.js';
 import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
 import { StoragePrefix } from './storage-stack.js';
 import { DetailType, EventSource, runDocumentTypes } from '../../src/core/contract/detail-types.js';
@@ -45,6 +46,8 @@ export class ComputeStack extends Stack {
   readonly h5wasmLayer: LayerVersion;
   /** Where the bus parks events it could not deliver to a function queue. */
   readonly ruleDeadLetterQueue: Queue;
+  /** dataset-recorder, dataset-api and its function URL (infra/constructs/datasets.ts). */
+  readonly datasets: Datasets;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, props);
@@ -179,6 +182,11 @@ export class ComputeStack extends Stack {
 
     // The analysis store (derived data + provenance) behind an IAM-authorised function URL.
     new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer });
+
+    this.datasets = new Datasets(this, 'Datasets', {
+      bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+    });
 
     new CfnOutput(this, 'RunRecorderQueueUrl', { value: this.runRecorder.queue.queueUrl });
     new CfnOutput(this, 'ScanWriterQueueUrl', { value: this.scanWriter.queue.queueUrl });

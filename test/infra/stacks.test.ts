@@ -105,11 +105,11 @@ describe('storage stack', () => {
         ]),
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        GlobalSecondaryIndexes: [{
+        GlobalSecondaryIndexes: Match.arrayWith([{ // + gsi2, gsi3 for datasets (test/infra/datasets.test.ts)
           IndexName: 'gsi1',
           KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
           Projection: { ProjectionType: 'ALL' },
-        }],
+        }]),
       },
     });
   });
@@ -149,12 +149,12 @@ describe('storage stack', () => {
 
 describe('compute stack', () => {
   it('has the functions, queues, rules, alarms and layer', () => {
-    computeTemplate.resourceCountIs('AWS::Lambda::Function', 3); // + analysis-api (test/infra/analysis-store.test.ts)
+    computeTemplate.resourceCountIs('AWS::Lambda::Function', 5); // + analysis-api (test/infra/analysis-store.test.ts), dataset-recorder, dataset-api (test/infra/datasets.test.ts)
     computeTemplate.resourceCountIs('AWS::Lambda::LayerVersion', 1);
-    computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
-    computeTemplate.resourceCountIs('AWS::SQS::Queue', 5); // 2 queues, 2 DLQs, 1 rule-delivery DLQ
-    computeTemplate.resourceCountIs('AWS::Events::Rule', 2);
-    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 3); // + dataset-recorder
+    computeTemplate.resourceCountIs('AWS::SQS::Queue', 7); // 3 queues, 3 DLQs (with dataset-recorder's), 1 rule-delivery DLQ
+    computeTemplate.resourceCountIs('AWS::Events::Rule', 3); // + dataset-recorder
+    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 4); // + dataset-recorder's DLQ
     computeTemplate.resourceCountIs('AWS::S3::Bucket', 0);
     computeTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
   });
@@ -235,6 +235,8 @@ describe('compute stack', () => {
     assert.deepEqual(patterns, [
       { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
       { source: ['beamline-archive.bridge'], 'detail-type': ['RunStop'] },
+      // dataset-recorder: scans join their dataset (test/infra/datasets.test.ts)
+      { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
     ]);
     for (const [rule, name] of [[rules[0], 'run-recorder'], [rules[1], 'scan-writer']] as const) {
       // On the storage stack's bus, imported.
@@ -276,10 +278,10 @@ describe('least privilege', () => {
 
   it('scopes DynamoDB to the catalogue table and its gsi1, never *', () => {
     const dynamo = allStatements().filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
-    assert.equal(dynamo.length, 3); // run-recorder, scan-writer, analysis-api
+    assert.equal(dynamo.length, 5); // run-recorder, scan-writer, analysis-api, dataset-recorder, dataset-api
     for (const statement of dynamo) {
       const resources = asArray(statement.Resource).map(resourceText);
-      assert.equal(resources.length, 2);
+      assert.ok(resources.length === 2 || resources.length === 4); // datasets: + index/gsi2, index/gsi3
       assert.ok(resources.every((r) => r !== '*' && r.includes('Catalogue')), resources.join(' '));
       assert.ok(resources.some((r) => r.endsWith('/index/gsi1"]]}')), resources.join(' '));
     }
@@ -347,6 +349,11 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchiveCompute/AnalysisStore/Function/Resource AwsSolutions-L1',
       'BeamlineArchiveCompute/AnalysisStore/Function/Resource CloudFormation-Validate::W2531',
       'BeamlineArchiveCompute/AnalysisStore/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/analysis/*]',
+      'BeamlineArchiveCompute/Datasets/ApiFunction/Resource AwsSolutions-L1',
+      'BeamlineArchiveCompute/Datasets/ApiFunction/Resource CloudFormation-Validate::W2531',
+      'BeamlineArchiveCompute/Datasets/ApiRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
+      'BeamlineArchiveCompute/Datasets/DatasetRecorder/Function/Resource AwsSolutions-L1',
+      'BeamlineArchiveCompute/Datasets/DatasetRecorder/Function/Resource CloudFormation-Validate::W2531',
       'BeamlineArchiveCompute/RuleDeadLetterQueue AwsSolutions-SQS3',
       'BeamlineArchiveCompute/RunRecorder/Function/Resource AwsSolutions-L1',
       'BeamlineArchiveCompute/RunRecorder/Function/Resource CloudFormation-Validate::W2531',

@@ -1,0 +1,138 @@
+/**
+ * dataset-api: the datasets' HTTP API, served by a Lambda function URL (AuthType AWS_IAM: every
+ * request is SigV4-signed; IAM decides who may call it). `<id>` is
+ * `<proposal>/<beamline>/<session>/<collection>/<dataset>`.
+ *
+ *   POST  /datasets                      open {dataset: {proposal, beamline, session, collection, dataset}, techniques?, metadata?} → 201 (200 if it was open)
+ *   GET   /datasets?proposal=&beamline=&session= | ?sample= | ?from=&to= | ?open=true   list
+ *   GET   /datasets/<id>                 the dataset record
+ *   POST  /datasets/<id>/techniques      {technique} → the record
+ *   PATCH /datasets/<id>/metadata        {fields: {name: "value"}} → the record (POST accepted too)
+ *   GET   /datasets/<id>/metadata        the ICAT fields
+ *   GET   /datasets/<id>/missing         {mandatory, techniques}
+ *   GET   /datasets/<id>/scans           the scans of the dataset
+ *   POST  /datasets/<id>/close           close: master file written → the record
+ *
+ * Errors: 400 bad input (`error`, `suggestions` for near-miss names), 404, 409 closed dataset or
+ * lost close race, 500 without internals.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { H5wasmMasterFileWriter } from '../../src/adapters/h5wasm-master-file-writer.js';
+import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { DatasetService } from '../../src/core/datasets/dataset-service.js';
+import { DatasetCloseConflictError, DatasetClosedError, DatasetNotFoundError } from '../../src/core/datasets/errors.js';
+import { parseDatasetId, type DatasetRecord } from '../../src/core/datasets/model.js';
+import type { DatasetQuery } from '../../src/core/datasets/ports.js';
+import { InvalidInputError, type ArchiveError } from '../../src/core/errors.js';
+import { buildDatasetService } from './compose.js';
+
+export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
+
+export interface DatasetApiDeps {
+  service: DatasetService;
+  logger: Logger;
+}
+
+interface Response { statusCode: number; headers: Record<string, string>; body: string }
+const json = (statusCode: number, body: unknown): Response => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+function parseBody(event: APIGatewayProxyEventV2): Record<string, unknown> {
+  if (!event.body) throw new InvalidInputError('the request has no body (JSON expected)');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  let body: unknown;
+  try {
+    body = JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidInputError('the body is not JSON', {}, { cause: error });
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidInputError('the body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** The record as the API shows it. */
+export function present(record: DatasetRecord) {
+  return {
+    id: record.id, ...record.ref, state: record.state, origin: record.origin, techniques: record.techniques, metadata: record.metadata,
+    start_date: record.startDate, version: record.version,
+    ...(record.endDate ? { end_date: record.endDate } : {}), ...(record.missing ? { missing: record.missing } : {}),
+    ...(record.masterFile ? { master_file: record.masterFile } : {}),
+  };
+}
+
+function queryOf(params: Record<string, string | undefined>): DatasetQuery {
+  const allowed = ['proposal', 'beamline', 'session', 'sample', 'from', 'to', 'open', 'limit'];
+  const unknown = Object.keys(params).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw new InvalidInputError(`unknown query parameter(s) ${unknown.join(', ')}; known: ${allowed.join(', ')}`);
+  const query: DatasetQuery = {};
+  for (const key of ['proposal', 'beamline', 'session', 'sample'] as const) if (params[key]) query[key] = params[key];
+  for (const key of ['from', 'to'] as const) {
+    const value = params[key];
+    if (value === undefined) continue;
+    if (Number.isNaN(Date.parse(value))) throw new InvalidInputError(`${key} must be an ISO date or time, got ${JSON.stringify(value)}`);
+    query[key] = new Date(value).toISOString();
+  }
+  if (params.open !== undefined) query.open = params.open === 'true';
+  if (params.limit !== undefined) {
+    if (!/^\d+$/.test(params.limit) || Number(params.limit) < 1) throw new InvalidInputError('limit must be a positive integer');
+    query.limit = Number(params.limit);
+  }
+  return query;
+}
+
+export function createHandler(deps: DatasetApiDeps): UrlHandler {
+  const { service, logger } = deps;
+
+  const route = async (event: APIGatewayProxyEventV2): Promise<Response> => {
+    const method = event.requestContext.http.method.toUpperCase();
+    const path = (event.rawPath || '/').replace(/\/+$/, '') || '/';
+    if (path === '/datasets') {
+      if (method === 'POST') {
+        const body = parseBody(event);
+        const { created, record } = await service.open({ ref: body.dataset, techniques: body.techniques, metadata: body.metadata });
+        return json(created ? 201 : 200, present(record));
+      }
+      if (method === 'GET') return json(200, { datasets: (await service.list(queryOf(event.queryStringParameters ?? {}))).map(present) });
+    }
+    const match = /^\/datasets\/([^/]+\/[^/]+\/[^/]+\/[^/]+\/[^/]+)(?:\/(techniques|metadata|missing|scans|close))?$/.exec(path);
+    if (match) {
+      const ref = parseDatasetId(decodeURIComponent(match[1]!));
+      const action = match[2];
+      if (!action && method === 'GET') return json(200, present(await service.get(ref)));
+      if (action === 'techniques' && method === 'POST') return json(200, present(await service.addTechnique(ref, parseBody(event).technique)));
+      if (action === 'metadata' && (method === 'PATCH' || method === 'POST')) return json(200, present(await service.setMetadata(ref, parseBody(event).fields)));
+      if (action === 'metadata' && method === 'GET') return json(200, { metadata: await service.getMetadata(ref) });
+      if (action === 'missing' && method === 'GET') return json(200, await service.missing(ref));
+      if (action === 'scans' && method === 'GET') return json(200, { scans: await service.listScans(ref) });
+      if (action === 'close' && method === 'POST') return json(200, present(await service.close(ref)));
+    }
+    return json(404, { error: `no route ${method} ${path}` });
+  };
+
+  return async (event) => {
+    try {
+      return await route(event);
+    } catch (error) {
+      const context = (error as ArchiveError).context ?? {};
+      const body = { error: (error as Error).message, ...(Array.isArray(context.suggestions) ? { suggestions: context.suggestions } : {}) };
+      if (error instanceof InvalidInputError) return json(400, body);
+      if (error instanceof DatasetNotFoundError) return json(404, body);
+      if (error instanceof DatasetClosedError || error instanceof DatasetCloseConflictError) return json(409, body);
+      logger.error('dataset request failed', { path: event.rawPath, error: error as Error });
+      return json(500, { error: 'internal error; see the function log', requestId: event.requestContext.requestId });
+    }
+  };
+}
+
+let built: Promise<UrlHandler> | undefined;
+
+async function build(): Promise<UrlHandler> {
+  const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'dataset-api');
+  return createHandler({ service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create()), logger });
+}
+
+/** The Lambda entry: clients, the wasm module and configuration are built once. */
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> => {
+  built ??= build();
+  built.catch(() => { built = undefined; });
+  return (await built)(event);
+};

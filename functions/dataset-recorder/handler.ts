@@ -1,0 +1,83 @@
+/**
+ * dataset-recorder: scans join their dataset. Input: SQS batches of RunStart (bridge: the scan's
+ * data policy and ICAT snapshot; the dataset is opened on its first scan) and Run Archived
+ * (scan-writer: the scan file's key). A scan for a closed dataset is refused: logged as an error
+ * with the dataset and run, and the record is done (retrying cannot reopen the dataset); the scan
+ * file itself is still archived by the scan-writer. Invalid events go to the DLQ.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { DetailType } from '../../src/core/contract/detail-types.js';
+import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
+import type { DatasetService } from '../../src/core/datasets/dataset-service.js';
+import { DatasetClosedError } from '../../src/core/datasets/errors.js';
+import { ContractError, isPermanent } from '../../src/core/errors.js';
+import type { MasterFileWriter } from '../../src/core/datasets/ports.js';
+import { buildDatasetService } from '../dataset-api/compose.js';
+
+export interface DatasetRecorderDeps {
+  service: DatasetService;
+  logger: Logger;
+}
+
+export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+
+export function createHandler(deps: DatasetRecorderDeps): SqsBatchHandler {
+  const { service, logger } = deps;
+
+  const recordHandler = async (record: SQSRecord): Promise<void> => {
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body) as unknown;
+    } catch (error) {
+      throw new ContractError(`SQS message ${record.messageId} is not JSON`, {}, { cause: error });
+    }
+    try {
+      const event = validateEvent(body);
+      if (isEventOf(event, DetailType.RunStart)) {
+        try {
+          const joined = await service.scanStarted(event.detail);
+          logger.info('scan joined its dataset', { runUid: event.detail.uid, ...joined });
+        } catch (error) {
+          if (!(error instanceof DatasetClosedError)) throw error;
+          logger.error('scan refused: its dataset is closed', { runUid: event.detail.uid, dataset: error.context.dataset, reason: error.message });
+        }
+      } else if (isEventOf(event, DetailType.RunArchived)) {
+        await service.scanArchived(event.detail);
+        logger.info('scan file recorded in its dataset', { runUid: event.detail.run_uid, key: event.detail.file.key });
+      } else {
+        throw new ContractError(`dataset-recorder takes RunStart and Run Archived, not ${event['detail-type']}`, { detailType: event['detail-type'] });
+      }
+    } catch (error) {
+      const context = { messageId: record.messageId, detailType: String((body as { 'detail-type'?: unknown } | null)?.['detail-type']) };
+      if (isPermanent(error)) logger.error('invalid event: left for the DLQ', { ...context, reason: (error as Error).message });
+      else logger.warn('not recorded yet, will be retried', { ...context, error: error as Error });
+      throw error;
+    }
+  };
+
+  return async (event, context) => {
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, recordHandler, processor, { ...(context ? { context } : {}), throwOnFullBatchFailure: false });
+  };
+}
+
+let built: Promise<SqsBatchHandler> | undefined;
+
+async function build(): Promise<SqsBatchHandler> {
+  const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'dataset-recorder');
+  const service = buildDatasetService('dataset-recorder', logger, NO_MASTER_FILES);
+  return createHandler({ service, logger });
+}
+
+/** The recorder has no h5wasm layer: a close through it would be a bug, and says so. */
+const NO_MASTER_FILES: MasterFileWriter = {
+  write: () => Promise.reject(new Error('dataset-recorder does not write master files (closing happens in dataset-api)')),
+};
+
+export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  built ??= build();
+  built.catch(() => { built = undefined; });
+  return (await built)(event, context);
+};

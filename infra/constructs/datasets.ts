@@ -1,0 +1,129 @@
+import { join } from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, FunctionUrlAuthType, type CfnFunction, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
+import { Prefix } from '../../src/core/object-keys.js';
+import { acknowledgeObjectPrefixWildcard } from './nag.js';
+import { ENTRY_METADATA_KEY, EXTERNAL_MODULES, FUNCTION_RUNTIME, QueueFedFunction } from './queue-fed-function.js';
+
+/** Events the dataset-recorder takes: scans starting (bridge) and scan files archived (scan-writer). */
+export const DATASET_RECORDER_PATTERN = {
+  source: [EventSource.Bridge, EventSource.ScanWriter],
+  detailType: [DetailType.RunStart, DetailType.RunArchived],
+};
+
+/** The catalogue indexes the dataset functions query (docs/datasets.md). */
+export const DATASET_INDEXES = ['gsi1', 'gsi2', 'gsi3'] as const;
+
+export interface DatasetsProps {
+  readonly bucket: IBucket;
+  readonly table: ITable;
+  readonly eventBus: IEventBus;
+  readonly projectRoot: string;
+  /** The h5wasm layer: the API writes master files at close. */
+  readonly h5wasmLayer: ILayerVersion;
+  /** Where the bus parks events it could not deliver to the recorder's queue. */
+  readonly ruleDeadLetterQueue: IQueue;
+  readonly logLevel?: string;
+}
+
+/**
+ * The datasets: `dataset-recorder` (fed by the bus through its queue: scans join their dataset)
+ * and `dataset-api` (an IAM-authorised function URL: open, add technique, write/read metadata,
+ * missing fields, close, list). Each function has its own role with table, bucket (archive/ only)
+ * and bus grants.
+ */
+export class Datasets extends Construct {
+  readonly recorder: QueueFedFunction;
+  readonly api: NodejsFunction;
+  readonly apiRole: Role;
+  readonly apiUrl: FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: DatasetsProps) {
+    super(scope, id);
+    const { bucket, table, eventBus } = props;
+    const environment = {
+      BUCKET_NAME: bucket.bucketName, TABLE_NAME: table.tableName, EVENT_BUS_NAME: eventBus.eventBusName, LOG_LEVEL: props.logLevel ?? 'INFO',
+    };
+    const tableResources = [table.tableArn, ...DATASET_INDEXES.map((index) => `${table.tableArn}/index/${index}`)];
+
+    this.recorder = new QueueFedFunction(this, 'DatasetRecorder', {
+      name: 'dataset-recorder', projectRoot: props.projectRoot, memorySize: 512, timeout: Duration.seconds(60), batchSize: 10, environment,
+    });
+    this.recorder.role.addToPolicy(new PolicyStatement({
+      sid: 'CatalogueDatasets', effect: Effect.ALLOW,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+      resources: tableResources,
+    }));
+    this.recorder.role.addToPolicy(new PolicyStatement({
+      sid: 'AnnounceDatasets', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
+    }));
+    new Rule(this, 'DatasetRecorderRule', {
+      eventBus,
+      description: 'RunStart and Run Archived to the dataset-recorder queue (scans join their dataset)',
+      eventPattern: DATASET_RECORDER_PATTERN,
+      targets: [new SqsQueue(this.recorder.queue, { deadLetterQueue: props.ruleDeadLetterQueue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
+    });
+
+    const entry = 'functions/dataset-api/handler.ts';
+    const logGroup = new LogGroup(this, 'ApiLogGroup', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.apiRole = new Role(this, 'ApiRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: 'Execution role of the dataset-api function' });
+    logGroup.grantWrite(this.apiRole);
+    this.api = new NodejsFunction(this, 'ApiFunction', {
+      entry: join(props.projectRoot, entry), handler: 'handler', projectRoot: props.projectRoot,
+      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
+      runtime: FUNCTION_RUNTIME, architecture: Architecture.ARM_64, memorySize: 1024, timeout: Duration.seconds(60),
+      role: this.apiRole, logGroup, layers: [props.h5wasmLayer],
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'dataset-api', NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        format: OutputFormat.ESM, target: 'node20', mainFields: ['module', 'main'], externalModules: EXTERNAL_MODULES, sourceMap: true, minify: true,
+        banner: "import { createRequire as __beamlineCreateRequire } from 'node:module'; const require = __beamlineCreateRequire(import.meta.url);",
+      },
+    });
+    const cfnApi = this.api.node.defaultChild as CfnFunction;
+    cfnApi.addMetadata(ENTRY_METADATA_KEY, entry);
+    Validations.of(cfnApi).acknowledge(
+      { id: 'AwsSolutions-L1', reason: 'Runtime pinned to nodejs20.x like every function of the app; see FUNCTION_RUNTIME.' },
+      { id: 'CloudFormation-Validate::W2531', reason: 'Same pin: the nodejs20.x deprecation is known and tracked at FUNCTION_RUNTIME.' },
+    );
+    this.apiUrl = this.api.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'CatalogueDatasets', effect: Effect.ALLOW,
+      // Transactions need the item actions they contain: Put/Update/Delete/ConditionCheck.
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+      resources: tableResources,
+    }));
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'PublishMasterFiles', effect: Effect.ALLOW,
+      actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
+    }));
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'ListArchivePrefix', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`] } },
+    }));
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'AnnounceDatasets', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
+    }));
+    const apiPolicy = this.apiRole.node.tryFindChild('DefaultPolicy');
+    if (apiPolicy) {
+      acknowledgeObjectPrefixWildcard(apiPolicy, bucket, Prefix.Archive,
+        'Master file keys derive from the dataset folder (archive/<proposal>/<beamline>/<session>/...); confined to archive/.');
+    }
+
+    const stack = Stack.of(this);
+    new CfnOutput(stack, 'DatasetApiUrl', { value: this.apiUrl.url });
+    new CfnOutput(stack, 'DatasetApiFunctionName', { value: this.api.functionName });
+    new CfnOutput(stack, 'DatasetRecorderQueueUrl', { value: this.recorder.queue.queueUrl });
+  }
+}
