@@ -25,7 +25,7 @@ describe('NeXus layout plan of a scan', () => {
     assert.equal(plan.entry, '3.1');
     assert.deepEqual(plan.rootAttrs, {
       NX_class: 'NXroot', file_name: 'sample1_0001_0003.h5', file_time: '2026-11-22T10:00:02.000000+01:00',
-      creator: 'beamline-archive 0.1.0', HDF5_Version: '2.0.0', default: '3.1',
+      creator: 'beamline-archive 0.1.0', HDF5_Version: '2.0.0', publisher: 'bliss', default: '3.1',
     });
     assert.equal(plan.fileTimeMs, 1795315659000);
     assert.deepEqual(node<PlanGroup>(plan, '/3.1')?.attrs, { NX_class: 'NXentry', default: 'plotselect' });

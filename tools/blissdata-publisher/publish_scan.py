@@ -207,7 +207,7 @@ def main(argv=None) -> int:
         "comments": [{"date": now_iso(), "message": note} for note in args.note],
         "positioners": {
             "positioners_start": start_positions,
-            "positioners_dial_start": {k: -v for k, v in start_positions.items()},
+            "positioners_dial_start": {k: 0.0 - v for k, v in start_positions.items()},  # dial = -user, never -0.0
             "positioners_units": {k: "mm" for k in start_positions},
         },
         "dataset_metadata_snapshot": {
@@ -275,7 +275,7 @@ def main(argv=None) -> int:
     info["end_reason"] = args.end_reason
     end_positions = {**start_positions, **{m: float(p[-1]) for m, p in motors["positions"].items()}} if npoints else start_positions
     info["positioners"]["positioners_end"] = end_positions
-    info["positioners"]["positioners_dial_end"] = {k: -v for k, v in end_positions.items()}
+    info["positioners"]["positioners_dial_end"] = {k: 0.0 - v for k, v in end_positions.items()}
     scan.info = info
     scan.close()
     closed_at = time.time()

@@ -149,6 +149,9 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
       file_time: endTime,
       creator: input.creator,
       HDF5_Version: input.hdf5Version,
+      // Who published the scan, as the BLISS writer records it.
+      publisher: stringOf(info.publisher) ?? 'bliss',
+      ...(stringOf(info.publisher_version) ? { publisher_version: stringOf(info.publisher_version)! } : {}),
       default: entry,
     },
     nodes,
