@@ -1,30 +1,44 @@
-import { rename, writeFile } from 'node:fs/promises';
-import type { EventPublisher, ObjectStore } from '../src/core/ports.js';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { EventPublisher, ObjectStore, OutgoingEvent, PublishOutcome } from '../src/core/ports.js';
 import type { HistoryEntry, ScanSource } from '../src/core/bliss/scan-source.js';
-import { createAwsClients, type AwsConnection } from '../src/adapters/aws-clients.js';
-import { EventBridgePublisher } from '../src/adapters/eventbridge-publisher.js';
+import { ScanState } from '../src/core/bliss/scan-model.js';
+import { S3Client } from '@aws-sdk/client-s3';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { AwsConnection } from '../src/adapters/aws-clients.js';
+import { EventBridgePublisher, entrySize } from '../src/adapters/eventbridge-publisher.js';
 import { createLogger, type Logger } from '../src/adapters/logger.js';
 import { RedisScanSource } from '../src/adapters/redis-scan-source.js';
 import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
-import { ScanFollower, type FollowerOptions, type FollowerResult } from './scan-follower.js';
+import { MemoryBudget, newStats, type BridgeStats } from './bridge-stats.js';
+import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint-store.js';
+import { ScanFollower, type FollowerOptions, type FollowerResult, type FollowerStatus } from './scan-follower.js';
 
 export interface BridgeOptions extends FollowerOptions {
-  /** `_SCAN_HISTORY_` id to start after: `$` only new scans, `0` every scan still in Redis. */
+  /**
+   * Where to start when there is no checkpoint: `$` new scans and the scans still running in the
+   * history (not CLOSED yet), `0` every scan still in Redis, or a history id to start after.
+   */
   from: string;
   /** How long one blocking read of the history waits (ms). */
   historyBlockMs: number;
-  /** File where the last history id whose scan (and every earlier one) was handled is written. */
+  /** Checkpoint file (JSON, replaced atomically); without it nothing survives a restart. */
   checkpointPath?: string;
+  /** JSONL file receiving the events the bus refused for good. */
+  deadLetterPath?: string;
+  /** Bytes of chunk data held at once (all scans) before the reads pause. */
+  maxBufferedBytes: number;
 }
 
 export const defaultBridgeOptions = {
   from: '$',
   historyBlockMs: 500,
-  chunkPoints: 10_000,
+  chunkPoints: 1_000_000,
   chunkBytes: 1024 * 1024,
   flushIntervalMs: 1_000,
   readCount: 1_000,
   maxInflightChunks: 8,
+  maxBufferedBytes: 256 * 1024 * 1024,
 } as const satisfies Omit<BridgeOptions, 'beamline'>;
 
 export interface BridgeDeps {
@@ -43,39 +57,93 @@ export interface BridgeStatus {
   failed: number;
   skipped: number;
   interrupted: number;
+  /** Scans resumed from the checkpoint at start. */
+  resumed: number;
   checkpoint?: string;
+  checkpointWrites: number;
+  scans: FollowerStatus[];
+  stats: BridgeStats;
+  /** PutEvents entries and their bytes as sent (accepted or not). */
+  putEvents: { requests: number; entries: number; bytes: number };
+  bufferedBytes: number;
+  peakBufferedBytes: number;
+  redisReconnects: number;
+  uptimeSeconds: number;
+}
+
+/** Counts what goes to PutEvents (for the status view and the benchmark). */
+class CountingPublisher implements EventPublisher {
+  requests = 0;
+  entries = 0;
+  bytes = 0;
+  constructor(private readonly inner: EventPublisher) {}
+  publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
+    this.requests++;
+    this.entries += events.length;
+    for (const e of events) this.bytes += entrySize({ Source: e.source, DetailType: e.detailType, Detail: JSON.stringify(e.detail) });
+    return this.inner.publish(events);
+  }
 }
 
 /**
  * The edge bridge: follows blissdata's `_SCAN_HISTORY_`, and runs one ScanFollower per scan
- * (several at once) that stages chunks in S3 and puts the run documents on the bus.
+ * (several at once) that stages chunks in S3 and puts the run documents on the bus. Progress is
+ * kept in a checkpoint (see checkpoint-store.ts); at start the unfinished scans it names are
+ * resumed and the history is read on from where every earlier entry was done.
  */
 export class Bridge {
   private readonly followers = new Map<string, ScanFollower>();
-  private readonly pendingIds: { id: string; done: boolean }[] = [];
   private stopping = false;
   private loop?: Promise<void>;
   private readonly counts: Record<FollowerResult, number> = { stopped: 0, failed: 0, skipped: 0, interrupted: 0 };
+  private resumed = 0;
   private historyId = '';
   private caughtUp = false;
-  private checkpoint?: string;
-  private checkpointWrite = Promise.resolve();
   private loopError?: unknown;
+  private readonly checkpoint: CheckpointStore;
+  readonly stats = newStats();
+  private readonly budget: MemoryBudget;
+  private readonly publisher: CountingPublisher;
+  private readonly startedAt = Date.now();
 
-  constructor(private readonly deps: BridgeDeps, private readonly options: BridgeOptions) {}
+  constructor(private readonly deps: BridgeDeps, private readonly options: BridgeOptions) {
+    this.checkpoint = CheckpointStore.open(options.checkpointPath, (error) => {
+      this.stats.errors++;
+      deps.logger.error('checkpoint not written', { path: options.checkpointPath, error: String(error) });
+    });
+    this.budget = new MemoryBudget(options.maxBufferedBytes);
+    this.publisher = new CountingPublisher(deps.publisher);
+  }
 
   start(): void {
     this.loop ??= this.followHistory().catch((error: unknown) => {
       this.loopError = error;
+      this.stats.errors++;
       this.deps.logger.error('history follower stopped on an error', { error: String(error) });
     });
   }
 
   status(): BridgeStatus {
+    const source = this.deps.source as { reconnects?: number };
     return {
       historyId: this.historyId, caughtUp: this.caughtUp, active: [...this.followers.keys()],
-      ...this.counts, ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}),
+      ...this.counts, resumed: this.resumed,
+      ...(this.checkpoint.data.history ? { checkpoint: this.checkpoint.data.history } : {}),
+      checkpointWrites: this.checkpoint.writes,
+      scans: [...this.followers.values()].map((f) => f.status()),
+      stats: { ...this.stats },
+      putEvents: { requests: this.publisher.requests, entries: this.publisher.entries, bytes: this.publisher.bytes },
+      bufferedBytes: this.budget.used, peakBufferedBytes: this.budget.peak,
+      redisReconnects: source.reconnects ?? 0,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
     };
+  }
+
+  /** Healthy: the history loop runs and the checkpoint can be written. */
+  healthy(): { ok: boolean; reason?: string } {
+    if (this.loopError) return { ok: false, reason: `history follower stopped: ${String(this.loopError)}` };
+    if (this.checkpoint.lastError) return { ok: false, reason: `checkpoint not written: ${this.checkpoint.lastError}` };
+    return { ok: true };
   }
 
   /** Resolves when the history is read to its end and no scan is being followed. */
@@ -89,78 +157,130 @@ export class Bridge {
     }
   }
 
-  /** Stops reading; followers stage and announce what they buffered (no RunStop for unfinished scans). */
+  /** Stops reading; chunks in flight finish or are left for the next start; the checkpoint is written. */
   async stop(): Promise<void> {
     this.stopping = true;
     for (const follower of this.followers.values()) follower.stop();
     await this.loop;
     while (this.followers.size > 0) await new Promise((r) => setTimeout(r, 20));
-    await this.checkpointWrite;
+    await this.checkpoint.flush();
     await this.deps.source.close();
   }
 
   private async followHistory(): Promise<void> {
-    let cursor = await this.deps.source.resolveHistoryId(this.options.from === '0' ? '0-0' : this.options.from);
+    const cp = this.checkpoint.data;
+    // Scans the checkpoint names as unfinished: resume them first, in history order.
+    const known = Object.values(cp.scans).sort((a, b) => compareStreamIds(a.historyId, b.historyId));
+    for (const scan of known) {
+      if (scan.outcome || this.stopping) continue;
+      this.resumed++;
+      this.follow({ id: scan.historyId, scanKey: scan.scanKey }, scan);
+    }
+    let cursor: string;
+    let catchUpUntil: string | undefined;
+    if (cp.history || known.length > 0) {
+      cursor = cp.history ?? '0-0';
+    } else if (this.options.from === '$') {
+      // No checkpoint: new scans, and the scans announced before that are still running.
+      catchUpUntil = await this.deps.source.resolveHistoryId('$');
+      cursor = '0-0';
+    } else {
+      cursor = this.options.from === '0' ? '0-0' : this.options.from;
+    }
     this.historyId = cursor;
-    this.deps.logger.info('following scan history', { from: this.options.from, historyId: cursor });
+    this.deps.logger.info('following scan history', { from: this.options.from, historyId: cursor, resumed: this.resumed, catchUpUntil });
     while (!this.stopping) {
       const entries = await this.deps.source.readHistory(cursor, 100, this.options.historyBlockMs);
       if (entries.length === 0) {
         this.caughtUp = true;
         continue;
       }
+      this.caughtUp = false;
       for (const entry of entries) {
+        if (this.stopping) break;
         cursor = entry.id;
         this.historyId = cursor;
-        if (this.stopping) break;
-        await this.handle(entry);
+        if (cp.scans[entry.id]) continue; // resumed above, or already done
+        const catchingUp = catchUpUntil !== undefined && compareStreamIds(entry.id, catchUpUntil) <= 0;
+        await this.handle(entry, catchingUp);
       }
-      this.caughtUp = false;
     }
   }
 
-  private async handle(entry: HistoryEntry): Promise<void> {
-    const slot = { id: entry.id, done: false };
-    this.pendingIds.push(slot);
-    const done = (result: FollowerResult) => {
-      this.counts[result]++;
-      slot.done = true;
-      this.advanceCheckpoint();
-    };
+  private async handle(entry: HistoryEntry, catchingUp: boolean): Promise<void> {
+    const scan: ScanCheckpoint = { historyId: entry.id, scanKey: entry.scanKey, opened: false, streams: {} };
+    this.checkpoint.data.scans[entry.id] = scan;
     if (!entry.scanKey || (await this.deps.source.isGone(entry.scanKey))) {
       this.deps.logger.info('scan skipped: gone or expiring', { scanKey: entry.scanKey, historyId: entry.id });
-      done('skipped');
+      this.finished(scan, 'skipped');
       return;
     }
+    if (catchingUp) {
+      const model = await this.deps.source.readScan(entry.scanKey).catch(() => undefined);
+      const state = model ? await this.deps.source.lastState(model.stateStreamKey) : undefined;
+      if (state === undefined || state >= ScanState.Closed) {
+        this.deps.logger.info('scan closed before the bridge started (no checkpoint, --from $); not archived', { scanKey: entry.scanKey, historyId: entry.id });
+        this.finished(scan, 'skipped');
+        return;
+      }
+      this.deps.logger.info('catching up a scan that started before the bridge', { scanKey: entry.scanKey, historyId: entry.id, state });
+    }
+    this.follow(entry, scan);
+  }
+
+  private follow(entry: HistoryEntry, scan: ScanCheckpoint): void {
     if (this.followers.has(entry.scanKey)) return;
-    const follower = new ScanFollower(entry, this.deps, this.options);
+    this.stats.scansStarted++;
+    const follower = new ScanFollower(entry, {
+      ...this.deps,
+      publisher: this.publisher,
+      checkpoint: scan,
+      saveCheckpoint: () => this.checkpoint.touch(),
+      deadLetter: (event, reason, context) => this.deadLetter(event, reason, context),
+      stats: this.stats,
+      budget: this.budget,
+    }, this.options);
     this.followers.set(entry.scanKey, follower);
     void follower.run()
       .catch((error: unknown) => {
+        this.stats.errors++;
         this.deps.logger.error('scan follower crashed', { scanKey: entry.scanKey, error: String(error) });
         return 'failed' as const;
       })
       .then((result) => {
         this.followers.delete(entry.scanKey);
-        done(result);
+        this.counts[result]++;
+        if (result !== 'interrupted') this.finished(scan, result);
       });
   }
 
-  /** The checkpoint is the last history id such that it and every earlier one were handled. */
-  private advanceCheckpoint(): void {
-    let advanced: string | undefined;
-    while (this.pendingIds[0]?.done) advanced = this.pendingIds.shift()!.id;
-    if (!advanced) return;
-    this.checkpoint = advanced;
-    const path = this.options.checkpointPath;
-    if (!path) return;
-    const id = advanced;
-    this.checkpointWrite = this.checkpointWrite
-      .then(async () => {
-        await writeFile(`${path}.tmp`, `${id}\n`);
-        await rename(`${path}.tmp`, path);
-      })
-      .catch((error: unknown) => this.deps.logger.warn('checkpoint not written', { path, error: String(error) }));
+  /** Marks a scan done and moves the history watermark over every contiguous done entry. */
+  private finished(scan: ScanCheckpoint, outcome: ScanOutcome): void {
+    scan.outcome = outcome;
+    scan.streams = {};
+    const cp = this.checkpoint.data;
+    const ids = Object.keys(cp.scans).sort(compareStreamIds);
+    for (const id of ids) {
+      if (!cp.scans[id]!.outcome) break;
+      cp.history = id;
+      delete cp.scans[id];
+    }
+    this.checkpoint.touch();
+  }
+
+  private async deadLetter(event: OutgoingEvent, reason: string, context: Record<string, unknown>): Promise<void> {
+    this.deps.logger.error('event refused by the bus for good; written to the dead-letter file', {
+      ...context, detailType: event.detailType, reason, deadLetterPath: this.options.deadLetterPath,
+    });
+    if (!this.options.deadLetterPath) return;
+    const line = JSON.stringify({ time: new Date().toISOString(), reason, ...context, detailType: event.detailType, source: event.source, detail: event.detail });
+    try {
+      await mkdir(dirname(this.options.deadLetterPath), { recursive: true });
+      await appendFile(this.options.deadLetterPath, `${line}\n`);
+    } catch (error) {
+      this.stats.errors++;
+      this.deps.logger.error('dead-letter file not written; the event is in this log line', { line, error: String(error) });
+    }
   }
 }
 
@@ -185,14 +305,24 @@ export interface RunningBridge {
 
 /** Composition root: real Redis, S3 and EventBridge clients, started. */
 export async function startBridge(config: BridgeConfig): Promise<RunningBridge> {
-  const clients = createAwsClients(config.aws);
+  // A request that hangs (network trouble) is abandoned after 30 s and retried like a 5xx.
+  const http = { requestHandler: { requestTimeout: 30_000, connectionTimeout: 5_000 } };
+  const s3 = new S3Client({ ...clientConfigOf(config.aws), forcePathStyle: config.aws.endpoint !== undefined, ...http });
+  const events = new EventBridgeClient({ ...clientConfigOf(config.aws), ...http });
   const logger = createLogger('bridge', config.logLevel);
   const { redisUrl, bucket, eventBusName, aws: _aws, logLevel: _level, maxPublishAttempts, ...rest } = config;
   const options: BridgeOptions = { ...defaultBridgeOptions, ...stripUndefined(rest), beamline: config.beamline };
+  let lastRedisLog = 0;
   const bridge = new Bridge({
-    source: new RedisScanSource(redisUrl),
-    store: new S3ObjectStore(clients.s3, bucket),
-    publisher: new EventBridgePublisher({ send: (command) => clients.events.send(command) }, {
+    source: new RedisScanSource(redisUrl, {
+      onError: (role, error) => {
+        if (Date.now() - lastRedisLog < 5_000) return;
+        lastRedisLog = Date.now();
+        logger.warn('Redis connection error; reconnecting with backoff', { role, error: error.message });
+      },
+    }),
+    store: new S3ObjectStore(s3, bucket),
+    publisher: new EventBridgePublisher({ send: (command) => events.send(command) }, {
       eventBusName, ...(maxPublishAttempts ? { maxAttempts: maxPublishAttempts } : {}),
     }),
     logger,
@@ -202,11 +332,19 @@ export async function startBridge(config: BridgeConfig): Promise<RunningBridge> 
     bridge,
     async stop() {
       await bridge.stop();
-      clients.s3.destroy();
-      clients.events.destroy();
+      s3.destroy();
+      events.destroy();
     },
     idle: (timeoutMs) => bridge.idle(timeoutMs),
     status: () => bridge.status(),
+  };
+}
+
+function clientConfigOf(conn: AwsConnection) {
+  return {
+    region: conn.region,
+    ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
+    ...(conn.credentials ? { credentials: conn.credentials } : {}),
   };
 }
 

@@ -2,30 +2,35 @@ import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
 import { ArchiveError, InvalidInputError } from '../src/core/errors.js';
 import { stagingChunkKey, stagingScanInfoKey } from '../src/core/object-keys.js';
-import type { EventPublisher, ObjectStore, OutgoingEvent } from '../src/core/ports.js';
+import type { EventPublisher, ObjectStore, OutgoingEvent, StoredObject } from '../src/core/ports.js';
 import {
-  descriptorOf, runFailedOf, runStartOf, runStopOf, streamDatumOf, streamResourceOf, type ChannelSpec,
+  descriptorOf, runFailedOf, runStartOf, runStopOf, streamDatumOf, streamResourceOf, unitsOf, type ChannelSpec,
 } from '../src/core/bliss/documents.js';
 import { isNumericEncoding, ScanState, type BlissScan, type StreamModel } from '../src/core/bliss/scan-model.js';
 import type { HistoryEntry, ScanSource, StreamEntry, StreamReader } from '../src/core/bliss/scan-source.js';
-import {
-  checkContiguous, codecOf, decodeEntry, hasFreeDimension, type ChannelCodec,
-} from '../src/core/bliss/stream-decoding.js';
-import { unitsOf } from '../src/core/bliss/documents.js';
+import { codecOf, decodeEntry, hasFreeDimension, type ChannelCodec } from '../src/core/bliss/stream-decoding.js';
+import { isTransientRejection } from '../src/adapters/eventbridge-publisher.js';
 import type { Logger } from '../src/adapters/logger.js';
+import type { GapRange, ScanCheckpoint, StreamCheckpoint } from './checkpoint-store.js';
+import { backoffDelay, type BridgeStats, type MemoryBudget } from './bridge-stats.js';
 
 export interface FollowerOptions {
   beamline: string;
-  /** Stage a chunk when a channel has buffered this many points … */
+  /** A chunk holds at most this many points … */
   chunkPoints: number;
-  /** … or this many bytes … */
+  /** … and at most this many bytes (the grid of a stream is fixed from both at its first entry). */
   chunkBytes: number;
-  /** … or when its oldest buffered point is this old (also the blocking read timeout). */
+  /** Blocking read timeout (ms). */
   flushIntervalMs: number;
   /** Entries per stream per XREAD. */
   readCount: number;
   /** Chunks being uploaded/announced at once per scan (backpressure on the reads). */
   maxInflightChunks: number;
+  /** How often an unfinished scan's key is checked for deletion (ms). */
+  goneCheckMs?: number;
+  /** Backoff of S3 and PutEvents retries: first delay and cap (ms). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
 }
 
 export interface FollowerDeps {
@@ -33,6 +38,13 @@ export interface FollowerDeps {
   store: ObjectStore;
   publisher: EventPublisher;
   logger: Logger;
+  /** This scan's durable progress (mutated by the follower), and how to get it written. */
+  checkpoint: ScanCheckpoint;
+  saveCheckpoint: () => void;
+  /** Records an event the bus refused for good (local dead-letter file). */
+  deadLetter: (event: OutgoingEvent, reason: string, context: Record<string, unknown>) => Promise<void>;
+  stats: BridgeStats;
+  budget: MemoryBudget;
   now?: () => number;
 }
 
@@ -46,57 +58,115 @@ class RunFailure extends ArchiveError {
   }
 }
 
+/** The bridge is stopping: leave the work where the checkpoint says, no Run Failed. */
+class Interrupted extends Error {
+  override name = 'Interrupted';
+}
+
+interface Completed {
+  stop: number;
+  datums: number;
+  gap?: GapRange;
+}
+
 interface Channel {
   model: StreamModel;
   codec: ChannelCodec;
+  cp: StreamCheckpoint;
   cursor: string;
   /** Index of the next point expected from Redis. */
   expected: number;
   sealedTotal?: number;
   /** Concrete point shape (known at PREPARED, or at the first entry for free dimensions). */
   pointShape?: number[];
-  resourceSent: boolean;
   buffer: Buffer[];
   bufferStart: number;
   bufferedPoints: number;
   bufferedBytes: number;
-  bufferedSince: number;
+  /** Ranges staged and announced (or gaps) beyond `cp.committed`, by start. */
+  completed: Map<number, Completed>;
+  /** When the oldest point read but not committed was read (ms), for the lag. */
+  pendingSince?: number;
+}
+
+export interface FollowerStatus {
+  scanKey: string;
+  runUid: string;
+  state: number;
+  /** Points read from Redis, all channels. */
+  pointsRead: number;
+  /** Points staged and announced (committed in the checkpoint), all channels. */
+  pointsCommitted: number;
+  /** Read but not committed yet. */
+  lagPoints: number;
+  /** Age of the oldest point read but not committed (s). */
+  lagSeconds: number;
+  inflightChunks: number;
+  gaps: number;
 }
 
 /**
  * Follows one BLISS scan from its state and data streams to run documents: RunStart, the
  * descriptor and resources at PREPARED; chunks staged in S3 and their StreamDatum as data comes;
- * RunStop at CLOSED once every chunk is staged and every document accepted. Memory is bounded by
- * the chunk size × channels plus `maxInflightChunks` chunks.
+ * RunStop at CLOSED once every chunk is staged and every document accepted.
+ *
+ * Chunks follow a grid: points [k·n, (k+1)·n) of a stream, n fixed per stream and checkpointed,
+ * cut short only by a gap (trimmed entries) or the end of the stream. A restarted follower
+ * resumes each stream at its committed index and re-stages the same chunks with the same keys
+ * and document uids, so a chunk staged before a kill is overwritten, never doubled.
+ * Memory: one grid chunk per channel plus `maxInflightChunks` chunks, and the bridge's budget.
  */
 export class ScanFollower {
   private readonly runUid: string;
   private scan?: BlissScan;
-  private channels = new Map<string, Channel>();
+  private readonly channels = new Map<string, Channel>();
   private state = -1;
   private closedSeen = false;
   private readonly inflight = new Set<Promise<void>>();
   private failure?: unknown;
-  private datums = 0;
-  private resources = 0;
   private reader?: StreamReader;
   private stopping = false;
+  private stopSignal!: Promise<void>;
+  private signalStop!: () => void;
   private readonly now: () => number;
   private queue: { events: OutgoingEvent[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private draining = false;
+  private started = false;
+  private readonly cp: ScanCheckpoint;
 
   constructor(private readonly entry: HistoryEntry, private readonly deps: FollowerDeps, private readonly options: FollowerOptions) {
     this.runUid = entry.scanKey.split(':').pop() ?? entry.scanKey;
     this.now = deps.now ?? (() => Date.now() / 1000);
+    this.cp = deps.checkpoint;
+    this.stopSignal = new Promise((resolve) => { this.signalStop = resolve; });
   }
 
   get scanKey(): string {
     return this.entry.scanKey;
   }
 
-  /** Asks the follower to stop reading; buffered points are staged and announced, no RunStop is sent. */
+  /** Asks the follower to stop: reads end, retries give up, in-flight chunks finish or are left to the next start. */
   stop(): void {
     this.stopping = true;
+    this.signalStop();
+  }
+
+  status(): FollowerStatus {
+    let read = 0;
+    let committed = 0;
+    let oldest = Infinity;
+    let gaps = 0;
+    for (const c of this.channels.values()) {
+      read += c.expected;
+      committed += c.cp.committed;
+      gaps += c.cp.gaps.length;
+      if (c.pendingSince !== undefined && c.expected > c.cp.committed) oldest = Math.min(oldest, c.pendingSince);
+    }
+    return {
+      scanKey: this.entry.scanKey, runUid: this.runUid, state: this.state, pointsRead: read, pointsCommitted: committed,
+      lagPoints: read - committed, lagSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 100) / 10 : 0,
+      inflightChunks: this.inflight.size, gaps,
+    };
   }
 
   async run(): Promise<FollowerResult> {
@@ -104,16 +174,22 @@ export class ScanFollower {
     this.reader = this.deps.source.openReader();
     try {
       const result = await this.follow();
-      if (result === 'stopped') this.deps.logger.info('run stopped', { ...log, points: this.pointsPerChannel(), datums: this.datums });
+      if (result === 'stopped') this.deps.logger.info('run stopped', { ...log, points: this.pointsPerChannel(), datums: this.datumCount() });
       return result;
     } catch (error) {
-      const failure = error instanceof RunFailure ? error : this.asFailure(error);
+      if (error instanceof Interrupted || (this.stopping && !(error instanceof RunFailure))) {
+        await this.settle().catch(() => undefined);
+        return 'interrupted';
+      }
+      const failure = this.asFailure(error);
+      this.deps.stats.errors++;
       this.deps.logger.error('run failed', { ...log, reason: failure.reason, errors: failure.errors });
       await this.settle().catch(() => undefined);
       try {
         const detail = runFailedOf(this.runUid, this.entry.scanKey, failure.reason, failure.errors);
         await this.emit([{ detailType: DetailType.RunFailed, source: EventSource.Bridge, detail }]);
       } catch (publishError) {
+        if (publishError instanceof Interrupted) return 'interrupted';
         this.deps.logger.error('Run Failed event could not be published', { ...log, error: String(publishError) });
       }
       return 'failed';
@@ -134,10 +210,20 @@ export class ScanFollower {
 
   private async follow(): Promise<FollowerResult> {
     const scanKey = this.entry.scanKey;
-    const stateKey = await this.initialStateKey();
-    if (!stateKey) return 'skipped';
-    const cursors = new Map<string, string>([[stateKey, '0-0']]);
+    const first = await this.deps.source.readScan(scanKey);
+    if (!first) {
+      if (this.cp.opened) {
+        throw new RunFailure('scan was deleted from Redis before it was archived', [{ message: `${scanKey} no longer exists; ${this.committedSummary()}` }]);
+      }
+      this.deps.logger.warn('scan vanished before it could be followed', { runUid: this.runUid, scanKey });
+      return 'skipped';
+    }
+    this.scan = first;
+    const stateKey = first.stateStreamKey;
+    let stateCursor = '0-0';
     let quietAfterClose = 0;
+    let lastGoneCheck = Date.now();
+    const goneCheckMs = this.options.goneCheckMs ?? 2_000;
     while (!this.stopping) {
       this.throwIfFailed();
       const open = [...this.channels.values()].filter((c) => c.sealedTotal === undefined);
@@ -149,13 +235,19 @@ export class ScanFollower {
         }
         return this.finish();
       }
+      if (!this.closedSeen && Date.now() - lastGoneCheck >= goneCheckMs) {
+        lastGoneCheck = Date.now();
+        if (await this.deps.source.isGone(scanKey)) return this.onDeleted();
+      }
+      await this.deps.budget.waitForRoom(this.stopSignal);
+      if (this.stopping) break;
       const readCursors = new Map<string, string>();
-      if (!this.closedSeen) readCursors.set(stateKey, cursors.get(stateKey)!);
+      if (!this.closedSeen) readCursors.set(stateKey, stateCursor);
       for (const channel of open) readCursors.set(channel.model.key, channel.cursor);
       const read = await this.reader!.read(readCursors, this.options.readCount, this.options.flushIntervalMs);
       let gotData = false;
       for (const entry of read.get(stateKey) ?? []) {
-        cursors.set(stateKey, entry.id);
+        stateCursor = entry.id;
         await this.onState(Number(entry.fields.get('state')?.toString('latin1')));
       }
       for (const channel of open) {
@@ -166,24 +258,24 @@ export class ScanFollower {
         await this.backpressure();
       }
       if (this.closedSeen) quietAfterClose = gotData ? 0 : quietAfterClose + 1;
-      this.flushOld();
     }
-    // Graceful stop: stage what is buffered, announce it, no RunStop (the scan is not over for us).
-    for (const channel of this.channels.values()) this.stageBuffered(channel);
+    // Stop: chunks in flight finish (or give up); the checkpoint keeps the rest for the next start.
     await this.settle();
-    this.throwIfFailed();
     return 'interrupted';
   }
 
-  /** Reads the scan JSON once to learn its state stream; a scan that is gone is skipped. */
-  private async initialStateKey(): Promise<string | undefined> {
-    const scan = await this.deps.source.readScan(this.entry.scanKey);
-    if (!scan) {
-      this.deps.logger.warn('scan vanished before it could be followed', { runUid: this.runUid, scanKey: this.entry.scanKey });
-      return undefined;
+  private async onDeleted(): Promise<FollowerResult> {
+    if (!this.cp.opened && !this.started) {
+      this.deps.logger.info('scan deleted before it was prepared; skipped', { runUid: this.runUid, scanKey: this.entry.scanKey });
+      return 'skipped';
     }
-    this.scan = scan;
-    return scan.stateStreamKey;
+    await this.settle();
+    throw new RunFailure('scan was deleted from Redis while it was running', [{ message: `${this.entry.scanKey} deleted at state ${this.state}; ${this.committedSummary()}` }]);
+  }
+
+  private committedSummary(): string {
+    const parts = Object.entries(this.cp.streams).map(([name, s]) => `${name}: ${s.committed}`);
+    return parts.length > 0 ? `points staged ${parts.join(', ')}` : 'no points staged';
   }
 
   private async onState(state: number): Promise<void> {
@@ -193,16 +285,14 @@ export class ScanFollower {
     this.state = state;
     if (state >= ScanState.Prepared) {
       const scan = await this.deps.source.readScan(this.entry.scanKey);
-      if (!scan) throw new RunFailure('scan vanished while it was followed', [{ message: `${this.entry.scanKey} no longer exists` }]);
+      if (!scan) throw new RunFailure('scan was deleted from Redis while it was running', [{ message: `${this.entry.scanKey} no longer exists; ${this.committedSummary()}` }]);
       this.scan = scan;
-      if (this.channels.size === 0 && !this.started) await this.startRun(scan);
+      if (!this.started) await this.startRun(scan);
     }
     if (state === ScanState.Closed) this.closedSeen = true;
   }
 
-  private started = false;
-
-  /** RunStart, the primary descriptor and the resources of channels whose point shape is known. */
+  /** Sets up the channels and, unless the checkpoint says it was done, sends RunStart, the descriptor and the resources known. */
   private async startRun(scan: BlissScan): Promise<void> {
     this.started = true;
     const specs: ChannelSpec[] = [];
@@ -220,11 +310,12 @@ export class ScanFollower {
       } catch (error) {
         throw new RunFailure('stream encoding is not supported', [{ stream: model.name, message: (error as Error).message }]);
       }
-      const free = hasFreeDimension(codec.shape);
+      const cp = (this.cp.streams[model.name] ??= { committed: 0, datums: 0, gaps: [] });
+      const pointShape = hasFreeDimension(codec.shape) ? cp.pointShape : [...codec.shape];
+      const cursor = await this.deps.source.cursorForIndex(model.key, cp.committed);
       const channel: Channel = {
-        model, codec, cursor: '0-0', expected: 0, resourceSent: false,
-        ...(free ? {} : { pointShape: [...codec.shape] }),
-        buffer: [], bufferStart: 0, bufferedPoints: 0, bufferedBytes: 0, bufferedSince: 0,
+        model, codec, cp, cursor, expected: cp.committed, ...(pointShape ? { pointShape } : {}),
+        buffer: [], bufferStart: cp.committed, bufferedPoints: 0, bufferedBytes: 0, completed: new Map(),
       };
       this.channels.set(model.name, channel);
       const units = unitsOf(scan, model.name, model.info);
@@ -233,21 +324,33 @@ export class ScanFollower {
         shape: codec.shape.map((d) => (d === -1 ? null : d)), ...(units ? { units } : {}),
       });
     }
+    if (this.cp.opened) {
+      this.deps.logger.info('run resumed', { runUid: this.runUid, scanKey: scan.key, committed: this.committedSummary() });
+      const missing = [...this.channels.values()].filter((c) => c.pointShape && !c.cp.resource);
+      if (missing.length > 0) await this.emitResources(missing);
+      return;
+    }
     const now = this.now();
     const opening: OutgoingEvent[] = [{ detailType: DetailType.RunStart, source: EventSource.Bridge, detail: runStartOf(scan, this.options.beamline, now) }];
     if (specs.length > 0) {
       opening.push({ detailType: DetailType.EventDescriptor, source: EventSource.Bridge, detail: descriptorOf(this.runUid, specs, now) });
     }
-    for (const channel of this.channels.values()) {
-      if (channel.pointShape) opening.push(this.resourceEvent(channel, channel.pointShape));
-    }
+    const withShape = [...this.channels.values()].filter((c) => c.pointShape);
+    opening.push(...withShape.map((c) => this.resourceEvent(c, c.pointShape!)));
     this.deps.logger.info('run started', { runUid: this.runUid, scanKey: scan.key, channels: specs.length, dataset: scan.identity.dataset });
     await this.emit(opening);
+    this.cp.opened = true;
+    for (const c of withShape) c.cp.resource = true;
+    this.deps.saveCheckpoint();
+  }
+
+  private async emitResources(channels: Channel[]): Promise<void> {
+    await this.emit(channels.map((c) => this.resourceEvent(c, c.pointShape!)));
+    for (const c of channels) c.cp.resource = true;
+    this.deps.saveCheckpoint();
   }
 
   private resourceEvent(channel: Channel, shape: number[]): OutgoingEvent {
-    channel.resourceSent = true;
-    this.resources++;
     return {
       detailType: DetailType.StreamResource, source: EventSource.Bridge,
       detail: streamResourceOf(this.runUid, this.deps.store.bucket, { name: channel.model.name, dtype: channel.codec.dtype, shape }),
@@ -255,49 +358,71 @@ export class ScanFollower {
   }
 
   private onData(channel: Channel, entries: StreamEntry[]): void {
+    const name = channel.model.name;
     for (const entry of entries) {
       channel.cursor = entry.id;
       const decoded = decodeEntry(channel.codec, entry.id, entry.fields);
       if (decoded.kind === 'seal') {
-        if (decoded.total !== channel.expected) {
+        if (decoded.total < channel.expected) {
           throw new InvalidInputError(
-            `stream ${channel.model.name}: sealed with ${decoded.total} points, ${channel.expected} received`,
-            { stream: channel.model.name, index: channel.expected },
+            `stream ${name}: sealed with ${decoded.total} points, ${channel.expected} received`,
+            { stream: name, index: decoded.total },
           );
         }
+        if (decoded.total > channel.expected) this.recordGap(channel, decoded.total);
         channel.sealedTotal = decoded.total;
         this.stageBuffered(channel);
         return;
       }
-      checkContiguous(channel.model.name, channel.expected, decoded.start);
+      let { start, count, bytes } = decoded;
       if (!channel.pointShape) {
         channel.pointShape = decoded.pointShape;
-        void this.emit([this.resourceEvent(channel, decoded.pointShape)]).catch(() => undefined);
+        channel.cp.pointShape = decoded.pointShape;
+        void this.emitResources([channel]).catch((error: unknown) => { this.failure ??= error; });
       } else if (decoded.pointShape.some((d, i) => d !== channel.pointShape![i])) {
         throw new InvalidInputError(
-          `stream ${channel.model.name}: point shape changed from [${channel.pointShape.join(', ')}] to [${decoded.pointShape.join(', ')}] at entry ${decoded.start}`,
-          { stream: channel.model.name, index: decoded.start },
+          `stream ${name}: point shape changed from [${channel.pointShape.join(', ')}] to [${decoded.pointShape.join(', ')}] at entry ${start}`,
+          { stream: name, index: start },
         );
       }
-      if (channel.bufferedPoints === 0) {
-        channel.bufferStart = decoded.start;
-        channel.bufferedSince = Date.now();
+      const pointBytes = count > 0 ? bytes.length / count : 0;
+      if (start < channel.expected) {
+        // Resuming inside an entry (or re-reading one): keep only the points not committed yet.
+        const skip = channel.expected - start;
+        if (skip >= count) continue;
+        bytes = bytes.subarray(skip * pointBytes);
+        start += skip;
+        count -= skip;
+      } else if (start > channel.expected) {
+        this.recordGap(channel, start);
       }
-      channel.buffer.push(decoded.bytes);
-      channel.bufferedPoints += decoded.count;
-      channel.bufferedBytes += decoded.bytes.length;
-      channel.expected = decoded.start + decoded.count;
-      const pointBytes = decoded.count > 0 ? decoded.bytes.length / decoded.count : 0;
-      const bound = Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : Infinity));
-      while (channel.bufferedPoints >= bound) this.stage(channel, bound);
+      if (channel.cp.chunkPoints === undefined) {
+        channel.cp.chunkPoints = Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : Infinity));
+      }
+      if (channel.bufferedPoints === 0) channel.bufferStart = start;
+      channel.pendingSince ??= Date.now();
+      channel.buffer.push(bytes);
+      channel.bufferedPoints += count;
+      channel.bufferedBytes += bytes.length;
+      channel.expected = start + count;
+      const grid = channel.cp.chunkPoints;
+      for (;;) {
+        const boundary = (Math.floor(channel.bufferStart / grid) + 1) * grid;
+        if (channel.bufferedPoints === 0 || channel.bufferStart + channel.bufferedPoints < boundary) break;
+        this.stage(channel, boundary - channel.bufferStart);
+      }
     }
   }
 
-  private flushOld(): void {
-    const limit = Date.now() - this.options.flushIntervalMs;
-    for (const channel of this.channels.values()) {
-      if (channel.bufferedPoints > 0 && channel.bufferedSince <= limit) this.stageBuffered(channel);
-    }
+  /** Points [expected, upTo) are not in Redis any more: stage what came before, record the gap, never invent data. */
+  private recordGap(channel: Channel, upTo: number): void {
+    const gap = { start: channel.expected, stop: upTo };
+    this.stageBuffered(channel);
+    this.deps.stats.gaps++;
+    this.deps.logger.warn('points missing from Redis (trimmed); archiving what exists', { runUid: this.runUid, stream: channel.model.name, ...gap });
+    channel.expected = upTo;
+    channel.bufferStart = upTo;
+    this.complete(channel, gap.start, { stop: gap.stop, datums: 0, gap });
   }
 
   private stageBuffered(channel: Channel): void {
@@ -313,23 +438,72 @@ export class ScanFollower {
     const rest = all.subarray(take);
     const start = channel.bufferStart;
     const stop = start + points;
-    channel.buffer = rest.length > 0 ? [rest] : [];
+    channel.buffer = rest.length > 0 ? [Buffer.from(rest)] : [];
     channel.bufferedPoints -= points;
     channel.bufferedBytes = rest.length;
     channel.bufferStart = stop;
-    channel.bufferedSince = Date.now();
     const name = channel.model.name;
+    const budget = this.deps.budget;
+    budget.take(bytes.length);
     const task = (async () => {
-      const stored = await this.deps.store.put(stagingChunkKey(this.runUid, name, start, stop), bytes);
-      const detail = streamDatumOf(this.runUid, this.deps.store.bucket, name, start, stop, stored);
-      await this.emit([{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
-      this.datums++;
+      try {
+        const stored = await this.putWithRetry(stagingChunkKey(this.runUid, name, start, stop), bytes);
+        const detail = streamDatumOf(this.runUid, this.deps.store.bucket, name, start, stop, stored);
+        await this.emit([{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
+        this.deps.stats.chunksStaged++;
+        this.deps.stats.pointsStaged += points;
+        this.deps.stats.bytesStaged += bytes.length;
+        this.complete(channel, start, { stop, datums: 1 });
+      } finally {
+        budget.give(bytes.length);
+      }
     })().catch((error: unknown) => {
+      if (error instanceof Interrupted) return;
       this.failure ??= error instanceof RunFailure ? error
         : new RunFailure('chunk could not be staged or announced', [{ stream: name, index: start, message: error instanceof Error ? error.message : String(error) }], { cause: error });
     });
     this.inflight.add(task);
     void task.finally(() => this.inflight.delete(task));
+  }
+
+  /** Records a finished range and moves the channel's committed index over every contiguous one. */
+  private complete(channel: Channel, start: number, done: Completed): void {
+    channel.completed.set(start, done);
+    let moved = false;
+    for (let next = channel.completed.get(channel.cp.committed); next; next = channel.completed.get(channel.cp.committed)) {
+      channel.completed.delete(channel.cp.committed);
+      if (next.gap) channel.cp.gaps.push(next.gap);
+      channel.cp.datums += next.datums;
+      channel.cp.committed = next.stop;
+      moved = true;
+    }
+    if (!moved) return;
+    channel.pendingSince = channel.expected > channel.cp.committed ? Date.now() : undefined;
+    this.deps.saveCheckpoint();
+  }
+
+  /** S3 put, retried with backoff until it succeeds or the bridge stops (5xx, timeouts, expired credentials …). */
+  private async putWithRetry(key: string, body: Uint8Array | string, contentType?: string): Promise<StoredObject> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopping) throw new Interrupted();
+      try {
+        return await this.deps.store.put(key, body, contentType);
+      } catch (error) {
+        this.deps.stats.s3Retries++;
+        this.deps.stats.lastError = `S3 put ${key}: ${String(error)}`;
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.deps.logger.warn('S3 put failed; retrying', { runUid: this.runUid, key, attempt, error: String(error) });
+        }
+        await this.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+      }
+    }
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => { timer = setTimeout(r, ms); }), this.stopSignal]);
+    clearTimeout(timer);
+    if (this.stopping) throw new Interrupted();
   }
 
   private async backpressure(): Promise<void> {
@@ -351,6 +525,10 @@ export class ScanFollower {
     return points;
   }
 
+  private datumCount(): number {
+    return [...this.channels.values()].reduce((n, c) => n + c.cp.datums, 0);
+  }
+
   /** CLOSED and all sealed: final scan_info staged, then RunStop once everything before it was accepted. */
   private async finish(): Promise<FollowerResult> {
     await this.settle();
@@ -358,11 +536,22 @@ export class ScanFollower {
     const scan = (await this.deps.source.readScan(this.entry.scanKey)) ?? this.scan!;
     this.scan = scan;
     if (!this.started) await this.startRun(scan);
-    const infoRef = await this.deps.store.put(stagingScanInfoKey(this.runUid), JSON.stringify(scan.info), 'application/json');
+    for (const channel of this.channels.values()) {
+      if (channel.cp.committed !== channel.sealedTotal) {
+        throw new RunFailure('bridge error while following the scan', [{ stream: channel.model.name, message: `committed ${channel.cp.committed} of ${channel.sealedTotal} points at the end` }]);
+      }
+    }
+    const infoRef = await this.putWithRetry(stagingScanInfoKey(this.runUid), JSON.stringify(scan.info), 'application/json');
+    const gaps = [...this.channels.values()].flatMap((c) => c.cp.gaps.map((g) => ({ stream: c.model.name, ...g })));
     const stop = runStopOf(scan, {
       points: this.pointsPerChannel(),
-      documents: { descriptor: this.channels.size > 0 ? 1 : 0, stream_resource: this.resources, stream_datum: this.datums },
+      documents: {
+        descriptor: this.channels.size > 0 ? 1 : 0,
+        stream_resource: [...this.channels.values()].filter((c) => c.cp.resource).length,
+        stream_datum: this.datumCount(),
+      },
       scanInfoRef: { bucket: this.deps.store.bucket, key: infoRef.key, bytes: infoRef.bytes, sha256: infoRef.sha256 },
+      ...(gaps.length > 0 ? { gaps } : {}),
     }, this.now());
     await this.emit([{ detailType: DetailType.RunStop, source: EventSource.Bridge, detail: stop }]);
     return 'stopped';
@@ -370,7 +559,9 @@ export class ScanFollower {
 
   /**
    * Queues documents for the bus; resolves once PutEvents accepted all of them. Queued documents
-   * go out in order, several per request.
+   * go out in order, several per request. Entries refused for a transient reason are sent again
+   * (backoff with jitter) until accepted or the bridge stops; entries refused for good go to the
+   * dead-letter file and fail the run.
    */
   private emit(events: OutgoingEvent[]): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.queue.push({ events, resolve, reject }));
@@ -388,25 +579,56 @@ export class ScanFollower {
   }
 
   private async drain(): Promise<void> {
+    let round = 0;
     while (this.queue.length > 0) {
       const groups = this.queue.splice(0);
       const events = groups.flatMap((g) => g.events);
+      let reasons: Map<OutgoingEvent, string>;
       try {
         const outcome = await this.deps.publisher.publish(events);
-        const reasons = new Map(outcome.rejected.map((r) => [r.event, r.reason]));
-        for (const group of groups) {
-          const refused = group.events.filter((e) => reasons.has(e));
-          if (refused.length === 0) {
-            group.resolve();
-          } else {
-            group.reject(new RunFailure('documents were refused by the bus', refused.map((e) => ({
-              message: `${e.detailType} ${(e.detail as { uid?: string }).uid ?? ''}: ${reasons.get(e)}`,
-            }))));
-          }
-        }
+        reasons = new Map(outcome.rejected.map((r) => [r.event, r.reason]));
       } catch (error) {
-        for (const group of groups) group.reject(error);
+        reasons = new Map(events.map((e) => [e, `gave up after 1 attempts: ${String(error)}`]));
       }
+      const retry: typeof groups = [];
+      for (const group of groups) {
+        const refused = group.events.filter((e) => reasons.has(e));
+        if (refused.length === 0) {
+          this.deps.stats.eventsSent += group.events.length;
+          group.resolve();
+          continue;
+        }
+        const permanent = refused.filter((e) => !isTransientRejection(reasons.get(e)!));
+        if (permanent.length > 0) {
+          for (const e of permanent) {
+            this.deps.stats.deadLetters++;
+            await this.deps.deadLetter(e, reasons.get(e)!, { runUid: this.runUid, scanKey: this.entry.scanKey });
+          }
+          group.reject(new RunFailure('documents were refused by the bus', permanent.map((e) => ({
+            message: `${e.detailType} ${(e.detail as { uid?: string }).uid ?? ''}: ${reasons.get(e)}`,
+          }))));
+          continue;
+        }
+        this.deps.stats.eventsSent += group.events.length - refused.length;
+        this.deps.stats.putEventsRetries += refused.length;
+        this.deps.stats.lastError = `PutEvents: ${reasons.get(refused[0]!)}`;
+        retry.push({ ...group, events: refused });
+      }
+      if (retry.length === 0) {
+        round = 0;
+        continue;
+      }
+      round++;
+      if (round === 1 || round % 10 === 0) {
+        this.deps.logger.warn('PutEvents entries still refused; retrying', { runUid: this.runUid, entries: retry.reduce((n, g) => n + g.events.length, 0), round });
+      }
+      try {
+        await this.sleep(backoffDelay(round, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+      } catch (error) {
+        for (const group of [...retry, ...this.queue.splice(0)]) group.reject(error);
+        return;
+      }
+      this.queue.unshift(...retry);
     }
   }
 }

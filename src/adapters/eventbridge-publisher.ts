@@ -28,6 +28,17 @@ const TRANSIENT_CODES = new Set([
   'TooManyRequestsException', 'RequestTimeout', 'RequestTimeoutException',
 ]);
 
+/** Prefix of the reason given for an entry refused only because its attempts ran out. */
+export const GAVE_UP = 'gave up after';
+
+/**
+ * Whether a rejection reason may succeed later (attempts ran out on throttling, internal errors,
+ * network trouble); anything else (malformed, oversize, access denied) fails the same way again.
+ */
+export function isTransientRejection(reason: string): boolean {
+  return reason.startsWith(GAVE_UP);
+}
+
 /** Size of an entry as EventBridge counts it: detail-type + source + detail + resources (+ 14 for Time). */
 export function entrySize(entry: PutEventsRequestEntry): number {
   let size = entry.Time ? 14 : 0;
@@ -36,9 +47,17 @@ export function entrySize(entry: PutEventsRequestEntry): number {
   return size;
 }
 
+/**
+ * Request-level errors that concern the entries themselves. Every other request-level error
+ * (throttling, 5xx, network, expired or refused credentials, a missing bus) says nothing about
+ * the entries: they are retried, and the bridge keeps them until the request goes through.
+ */
+const PERMANENT_REQUEST_ERRORS = new Set(['ValidationException', 'InvalidParameterException', 'SerializationException']);
+
 function isTransientError(error: unknown): boolean {
   const e = error as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
   if (e?.name && TRANSIENT_CODES.has(e.name)) return true;
+  if (e?.name && !PERMANENT_REQUEST_ERRORS.has(e.name)) return true;
   if (e?.$retryable) return true;
   const status = e?.$metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500 || status === 429;
@@ -99,7 +118,7 @@ export class EventBridgePublisher implements EventPublisher {
       pending = [];
       for (const item of retry) {
         if (item.attempts >= this.maxAttempts) {
-          outcome.rejected.push({ event: item.event, reason: `gave up after ${item.attempts} attempts: ${item.lastError ?? 'unknown error'}` });
+          outcome.rejected.push({ event: item.event, reason: `${GAVE_UP} ${item.attempts} attempts: ${item.lastError ?? 'unknown error'}` });
         } else {
           pending.push(item);
         }

@@ -43,6 +43,12 @@ class RedisStreamReader implements StreamReader {
   }
 }
 
+/** Connection trouble, for logs and the status view. */
+export interface RedisSourceEvents {
+  onError?(role: string, error: Error): void;
+  onReconnecting?(role: string): void;
+}
+
 /**
  * ScanSource on blissdata's Redis: `_SCAN_HISTORY_` is followed on a connection of its own (XREAD
  * BLOCK), scan JSON is read with JSON.GET on a shared connection, and each followed scan gets a
@@ -53,14 +59,25 @@ export class RedisScanSource implements ScanSource {
   private readonly history: Redis;
   private readonly readers = new Set<Redis>();
 
-  constructor(private readonly url: string) {
+  /** Reconnection attempts so far, every connection counted. */
+  reconnects = 0;
+
+  constructor(private readonly url: string, private readonly events: RedisSourceEvents = {}) {
     this.commands = this.connect('commands');
     this.history = this.connect('history');
   }
 
   private connect(role: string): Redis {
-    // RESP2: XREAD replies keep their documented [[key, entries], …] shape.
-    return new Redis(this.url, { connectionName: `beamline-archive-bridge-${role}`, maxRetriesPerRequest: null, protocol: 2 });
+    // RESP2: XREAD replies keep their documented [[key, entries], …] shape. Commands wait while
+    // disconnected (no retry limit) and are resent after the reconnection, which backs off
+    // exponentially from 100 ms to 5 s.
+    const redis = new Redis(this.url, {
+      connectionName: `beamline-archive-bridge-${role}`, maxRetriesPerRequest: null, protocol: 2,
+      retryStrategy: (times) => Math.min(5_000, 100 * 2 ** Math.min(times - 1, 6)),
+    });
+    redis.on('error', (error: Error) => this.events.onError?.(role, error));
+    redis.on('reconnecting', () => { this.reconnects++; this.events.onReconnecting?.(role); });
+    return redis;
   }
 
   async resolveHistoryId(id: string): Promise<string> {
@@ -89,6 +106,23 @@ export class RedisScanSource implements ScanSource {
       throw new InvalidInputError(`scan ${scanKey}: the scan JSON does not parse`, { scanKey }, { cause: error });
     }
     return parseScanJson(scanKey, parsed);
+  }
+
+  async cursorForIndex(streamKey: string, index: number): Promise<string> {
+    if (index <= 0) return '0-0';
+    const raw = (await this.commands.callBuffer('XREVRANGE', streamKey, `${index}-1`, '-', 'COUNT', 1)) as RawEntry[];
+    const id = raw[0]?.[0].toString('latin1');
+    if (!id) return '0-0';
+    const start = BigInt(id.split('-')[0] ?? '0');
+    return `${start}-0`;
+  }
+
+  async lastState(stateStreamKey: string): Promise<number | undefined> {
+    const raw = (await this.commands.callBuffer('XREVRANGE', stateStreamKey, '+', '-', 'COUNT', 1)) as RawEntry[];
+    const entry = raw[0];
+    if (!entry) return undefined;
+    const state = fieldsOf(entry[1] ?? []).get('state')?.toString('latin1');
+    return state === undefined ? undefined : Number(state);
   }
 
   openReader(): StreamReader {

@@ -156,6 +156,8 @@ export interface RunEnd {
   points: Record<string, number>;
   documents: RunStop['bliss']['documents'];
   scanInfoRef: { bucket: string; key: string; bytes: number; sha256: string };
+  /** Index ranges missing from Redis (trimmed), per stream. */
+  gaps?: { stream: string; start: number; stop: number }[];
 }
 
 export function runStopOf(scan: BlissScan, end: RunEnd, now: number): RunStop {
@@ -175,6 +177,7 @@ export function runStopOf(scan: BlissScan, end: RunEnd, now: number): RunStop {
       points: end.points,
       documents: end.documents,
       scan_info_ref: end.scanInfoRef,
+      ...(end.gaps && end.gaps.length > 0 ? { gaps: end.gaps } : {}),
     },
   } satisfies RunStop);
 }

@@ -29,6 +29,13 @@ export interface ScanSource {
   isGone(scanKey: string): Promise<boolean>;
   /** Reads and validates the scan JSON. Throws InvalidInputError when malformed; undefined when the key is gone. */
   readScan(scanKey: string): Promise<BlissScan | undefined>;
+  /**
+   * Cursor from which a read returns the entry holding point `index` and what follows: the id
+   * just below the last entry starting at or before `index` (`0-0` when there is none).
+   */
+  cursorForIndex(streamKey: string, index: number): Promise<string>;
+  /** The newest state of a scan (last entry of its state stream), undefined when it has none. */
+  lastState(stateStreamKey: string): Promise<number | undefined>;
   openReader(): StreamReader;
   close(): Promise<void>;
 }

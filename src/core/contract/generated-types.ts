@@ -356,12 +356,21 @@ export interface BlissRunEnd {
     stream_datum: number;
   };
   scan_info_ref?: ObjectRef;
+  /**
+   * Index ranges [start, stop) of a channel that were no longer in Redis when the bridge read it (trimmed): not staged, never invented
+   */
+  gaps?: BlissGap[];
 }
 export interface ObjectRef {
   bucket: string;
   key: string;
   bytes?: number;
   sha256?: string;
+}
+export interface BlissGap {
+  stream: string;
+  start: number;
+  stop: number;
 }
 
 // stream-datum.schema.json

@@ -1,0 +1,165 @@
+/**
+ * The bridge's durable progress: which `_SCAN_HISTORY_` entries are done, and for every scan not
+ * finished yet, per stream, up to which point index everything was staged in S3 and announced
+ * (StreamDatum accepted by PutEvents). One JSON file, replaced atomically (write `<file>.tmp`,
+ * fsync, rename, fsync the directory), so a SIGKILL at any instant leaves either the previous or
+ * the next complete version.
+ *
+ * Why resuming from it neither loses nor doubles a point: chunk boundaries are a pure function of
+ * the stream (a grid of `chunkPoints` fixed per stream and recorded here, plus gap edges and the
+ * sealed end), so a chunk re-staged after a restart has the same key and the same StreamDatum
+ * uid as one that may already have been accepted before the kill: it overwrites, never overlaps.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface GapRange {
+  start: number;
+  stop: number;
+}
+
+export interface StreamCheckpoint {
+  /** Points [0, committed) are staged and announced, or recorded as gaps. */
+  committed: number;
+  /** StreamDatum documents accepted for [0, committed). */
+  datums: number;
+  /** Points per chunk (grid), fixed the first time the stream is chunked. */
+  chunkPoints?: number;
+  /** Point shape (free dimensions resolved from the first entry). */
+  pointShape?: number[];
+  /** StreamResource accepted. */
+  resource?: boolean;
+  /** Index ranges missing from Redis (trimmed) below `committed`. */
+  gaps: GapRange[];
+}
+
+export type ScanOutcome = 'stopped' | 'failed' | 'skipped';
+
+export interface ScanCheckpoint {
+  historyId: string;
+  scanKey: string;
+  /** RunStart and the descriptor accepted. */
+  opened: boolean;
+  streams: Record<string, StreamCheckpoint>;
+  /** Set once the scan needs nothing more (RunStop or Run Failed accepted, or skipped). */
+  outcome?: ScanOutcome;
+}
+
+export interface BridgeCheckpoint {
+  version: 1;
+  /** Every history entry up to and including this id is done. */
+  history?: string;
+  /** Scans after `history`: in progress, or done out of order. Keyed by history id. */
+  scans: Record<string, ScanCheckpoint>;
+}
+
+export function emptyCheckpoint(): BridgeCheckpoint {
+  return { version: 1, scans: {} };
+}
+
+/** Compares two stream ids `<ms>-<seq>`. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm);
+  if (d !== 0n) return d < 0n ? -1 : 1;
+  const s = BigInt(as) - BigInt(bs);
+  return s === 0n ? 0 : s < 0n ? -1 : 1;
+}
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** Reads a checkpoint file; a missing file is an empty checkpoint, a corrupt one an error (never silently reset). */
+export function loadCheckpoint(path: string): BridgeCheckpoint {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyCheckpoint();
+    throw error;
+  }
+  // Version 0 of the bridge wrote only the history id.
+  if (/^\d+-\d+\s*$/.test(text)) return { version: 1, history: text.trim(), scans: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new CheckpointError(`checkpoint ${path} is not valid JSON; move it away to start from --from`, { cause: error });
+  }
+  const cp = parsed as Partial<BridgeCheckpoint>;
+  if (cp.version !== 1 || typeof cp.scans !== 'object' || cp.scans === null) {
+    throw new CheckpointError(`checkpoint ${path} has an unknown layout (version ${String(cp.version)})`);
+  }
+  return { version: 1, ...(cp.history ? { history: cp.history } : {}), scans: cp.scans };
+}
+
+/**
+ * Keeps the checkpoint in memory and writes it whenever it changed, one write at a time (a
+ * change made during a write is picked up by the next one). `flush()` resolves once everything
+ * changed before the call is on disk.
+ */
+export class CheckpointStore {
+  private dirty = false;
+  private writing?: Promise<void>;
+  writes = 0;
+  lastError?: string;
+
+  constructor(readonly path: string | undefined, readonly data: BridgeCheckpoint, private readonly onError: (error: unknown) => void = () => undefined) {
+    if (path) mkdirSync(dirname(path), { recursive: true });
+  }
+
+  static open(path: string | undefined, onError?: (error: unknown) => void): CheckpointStore {
+    return new CheckpointStore(path, path ? loadCheckpoint(path) : emptyCheckpoint(), onError);
+  }
+
+  /** Marks the checkpoint changed; it is written soon. */
+  touch(): void {
+    this.dirty = true;
+    this.writing ??= this.writeLoop().finally(() => { this.writing = undefined; });
+  }
+
+  async flush(): Promise<void> {
+    this.touch();
+    while (this.writing) await this.writing;
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      if (!this.path) continue;
+      try {
+        await writeAtomically(this.path, JSON.stringify(this.data));
+        this.writes++;
+        this.lastError = undefined;
+      } catch (error) {
+        this.lastError = String(error);
+        this.onError(error);
+        this.dirty = true;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const file = await open(tmp, 'w');
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } catch {
+    // some filesystems refuse fsync on a directory; the rename is still atomic
+  } finally {
+    await dir.close();
+  }
+}
