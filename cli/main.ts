@@ -10,6 +10,7 @@ export interface CommandModule {
 /** The commands, loaded on demand so that `bridge` does not load what `dataset` needs. */
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   bridge: { summary: 'follow BLISS scans in Redis and forward them to the archive', load: () => import('../bridge/cli.js') },
+  dataset: { summary: 'open, describe and close ICAT datasets (techniques, metadata, master file)', load: () => import('./dataset-command.js') },
   analysis: { summary: 'save derived data with provenance; lineage and PROV-JSON', load: () => import('./analysis-command.js') },
 };
 
