@@ -124,7 +124,8 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
 
   it('a RunStart on the bus makes the scan join its dataset (opened from the bridge snapshot)', async () => {
     const sample = loadJson(samplePath('run-start')) as { detail: { data_policy: Record<string, string>; uid: string } };
-    const detail = { ...sample.detail, data_policy: { ...sample.detail.data_policy, proposal: 'ihch999', dataset: '0002' } };
+    const policy: Record<string, string> = { ...sample.detail.data_policy, proposal: 'ihch999', dataset: '0002' };
+    const detail = { ...sample.detail, data_policy: policy };
     await env.clients.events.send(new PutEventsCommand({
       Entries: [{ EventBusName: env.resources.bus.name, Source: 'beamline-archive.bridge', DetailType: 'RunStart', Detail: JSON.stringify(detail) }],
     }));
