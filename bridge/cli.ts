@@ -4,9 +4,11 @@
  * their run documents on EventBridge. Configuration from options or the environment, validated
  * before anything starts.
  */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { awsConnectionFromEnv } from '../src/adapters/aws-clients.js';
-import { defaultBridgeOptions, startBridge, type BridgeConfig } from './bridge.js';
+import { defaultBridgeOptions, startBridge, type BridgeConfig, type BridgeStatus, type RunningBridge } from './bridge.js';
 
 export const HELP = `Usage: beamline-archive bridge [options]
 
@@ -22,12 +24,20 @@ Options (environment variable in brackets):
   --chunk-points N       points per staged chunk at most (default ${defaultBridgeOptions.chunkPoints})
   --chunk-bytes N        bytes per staged chunk at most (default ${defaultBridgeOptions.chunkBytes})
   --flush-ms N           stage buffered points older than this (default ${defaultBridgeOptions.flushIntervalMs})
-  --checkpoint FILE      write the last handled history id to FILE
+  --checkpoint FILE      progress of every scan, to resume after a restart (BRIDGE_CHECKPOINT)
+  --dead-letter FILE     JSONL of events the bus refused for good (BRIDGE_DEAD_LETTER)
+  --health-port N        serve GET /health and GET /status on 127.0.0.1:N (BRIDGE_HEALTH_PORT)
+  --max-buffered-bytes N pause reading Redis above this much unstaged data (default ${defaultBridgeOptions.maxBufferedBytes})
+  --config FILE          JSON file with any of these options (camelCase or as spelled here);
+                         options given on the command line win, then the environment, then the file
   --log-level LEVEL      DEBUG, INFO, WARN, ERROR (LOG_LEVEL, default INFO)
   -h, --help             this help
 
-AWS region and endpoint come from AWS_REGION / AWS_DEFAULT_REGION and AWS_ENDPOINT_URL.
-SIGINT/SIGTERM stop reading, stage what is buffered and exit.
+  beamline-archive bridge status --health-port N   prints the status of a running bridge
+
+AWS region, endpoint and credentials come from the SDK's usual sources (AWS_REGION, AWS_ENDPOINT_URL,
+AWS_PROFILE, instance/role credentials). SIGTERM/SIGINT: stop reading, let chunks in flight finish,
+write the checkpoint, exit 0. See docs/bridge.md.
 `;
 
 export class ConfigError extends Error {
@@ -40,54 +50,148 @@ function positiveInt(value: string | undefined, option: string): number | undefi
   return Number(value);
 }
 
-/** Parses and validates the command line and environment; throws ConfigError with every problem found. */
-export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): BridgeConfig | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'redis-url': { type: 'string' }, bus: { type: 'string' }, bucket: { type: 'string' }, beamline: { type: 'string' },
-      from: { type: 'string' }, 'chunk-points': { type: 'string' }, 'chunk-bytes': { type: 'string' },
-      'flush-ms': { type: 'string' }, checkpoint: { type: 'string' }, 'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) return 'help';
+const OPTIONS = {
+  'redis-url': { type: 'string' }, bus: { type: 'string' }, bucket: { type: 'string' }, beamline: { type: 'string' },
+  from: { type: 'string' }, 'chunk-points': { type: 'string' }, 'chunk-bytes': { type: 'string' },
+  'flush-ms': { type: 'string' }, checkpoint: { type: 'string' }, 'dead-letter': { type: 'string' },
+  'health-port': { type: 'string' }, 'max-buffered-bytes': { type: 'string' }, config: { type: 'string' },
+  'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+type OptionName = Exclude<keyof typeof OPTIONS, 'help' | 'config'>;
+
+/** Reads a JSON config file into option values (keys as on the command line or camelCase). */
+function readConfigFile(path: string): Partial<Record<OptionName, string>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`--config ${path}: ${(error as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`--config ${path}: not a JSON object`);
+  const out: Partial<Record<OptionName, string>> = {};
+  const unknown: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) as OptionName;
+    if (!(name in OPTIONS) || name === ('help' as string) || name === ('config' as string)) { unknown.push(key); continue; }
+    if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`--config ${path}: ${key} must be a string or a number`);
+    out[name] = String(value);
+  }
+  if (unknown.length > 0) throw new ConfigError(`--config ${path}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+  return out;
+}
+
+export interface BridgeCliConfig extends BridgeConfig {
+  healthPort?: number;
+}
+
+/** Parses and validates the command line, environment and config file; throws ConfigError with every problem found. */
+export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): BridgeCliConfig | 'help' {
+  const { values: cli } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (cli.help) return 'help';
+  const file = cli.config ? readConfigFile(cli.config) : {};
+  const fromEnv: Partial<Record<OptionName, string | undefined>> = {
+    'redis-url': env.REDIS_URL, bus: env.EVENT_BUS_NAME, bucket: env.BUCKET_NAME, beamline: env.BEAMLINE,
+    checkpoint: env.BRIDGE_CHECKPOINT, 'dead-letter': env.BRIDGE_DEAD_LETTER, 'health-port': env.BRIDGE_HEALTH_PORT, 'log-level': env.LOG_LEVEL,
+  };
+  const values = (name: OptionName): string | undefined => (cli[name] as string | undefined) ?? (fromEnv[name] || undefined) ?? file[name];
   const problems: string[] = [];
-  const required = (value: string | undefined, option: string, variable: string): string => {
-    if (!value) problems.push(`${option} (or ${variable}) is required`);
+  const required = (name: OptionName, variable: string): string => {
+    const value = values(name);
+    if (!value) problems.push(`--${name} (or ${variable}) is required`);
     return value ?? '';
   };
-  const redisUrl = required(values['redis-url'] ?? env.REDIS_URL, '--redis-url', 'REDIS_URL');
-  const eventBusName = required(values.bus ?? env.EVENT_BUS_NAME, '--bus', 'EVENT_BUS_NAME');
-  const bucket = required(values.bucket ?? env.BUCKET_NAME, '--bucket', 'BUCKET_NAME');
-  const beamline = required(values.beamline ?? env.BEAMLINE, '--beamline', 'BEAMLINE');
+  const redisUrl = required('redis-url', 'REDIS_URL');
+  const eventBusName = required('bus', 'EVENT_BUS_NAME');
+  const bucket = required('bucket', 'BUCKET_NAME');
+  const beamline = required('beamline', 'BEAMLINE');
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push(`--redis-url must be redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
-  const from = values.from ?? '$';
+  const from = values('from') ?? '$';
   if (!/^(\$|0|\d+-\d+|\d+)$/.test(from)) problems.push(`--from must be $, 0 or a stream id like 1700000000000-0, got ${JSON.stringify(from)}`);
-  const numbers: Partial<BridgeConfig> = {};
-  for (const [option, key] of [['chunk-points', 'chunkPoints'], ['chunk-bytes', 'chunkBytes'], ['flush-ms', 'flushIntervalMs']] as const) {
+  const numbers: Partial<BridgeCliConfig> = {};
+  for (const [option, key] of [
+    ['chunk-points', 'chunkPoints'], ['chunk-bytes', 'chunkBytes'], ['flush-ms', 'flushIntervalMs'],
+    ['max-buffered-bytes', 'maxBufferedBytes'], ['health-port', 'healthPort'],
+  ] as const) {
     try {
-      const n = positiveInt(values[option], `--${option}`);
+      const n = positiveInt(values(option), `--${option}`);
       if (n !== undefined) numbers[key] = n;
     } catch (error) {
       problems.push((error as Error).message);
     }
   }
-  const logLevel = values['log-level'] ?? env.LOG_LEVEL;
+  if (numbers.healthPort !== undefined && numbers.healthPort > 65535) problems.push('--health-port must be at most 65535');
+  const logLevel = values('log-level');
   if (logLevel && !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel.toUpperCase())) problems.push(`--log-level must be DEBUG, INFO, WARN or ERROR`);
+  const checkpoint = values('checkpoint');
+  const deadLetter = values('dead-letter');
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   return {
     redisUrl, eventBusName, bucket, beamline, from, aws: awsConnectionFromEnv(env), ...numbers,
-    ...(values.checkpoint ? { checkpointPath: values.checkpoint } : {}),
+    ...(checkpoint ? { checkpointPath: checkpoint } : {}),
+    ...(deadLetter ? { deadLetterPath: deadLetter } : {}),
     ...(logLevel ? { logLevel: logLevel.toUpperCase() } : {}),
   };
 }
 
+/** GET /health (200 or 503) and GET /status (the status view as JSON), loopback only. */
+export function serveHealth(running: RunningBridge, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    const send = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(body)}\n`);
+    };
+    if (req.method !== 'GET') return send(405, { error: 'GET only' });
+    if (req.url === '/health') {
+      const health = running.bridge.healthy();
+      return send(health.ok ? 200 : 503, health);
+    }
+    if (req.url === '/status') return send(200, running.status());
+    return send(404, { error: 'GET /health or /status' });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** `bridge status`: fetches /status from a running bridge and prints a short view. */
+async function printStatus(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { 'health-port': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+  const port = values['health-port'] ?? env.BRIDGE_HEALTH_PORT;
+  if (!port) {
+    process.stderr.write('beamline-archive bridge status: --health-port (or BRIDGE_HEALTH_PORT) is required\n');
+    return 2;
+  }
+  let status: BridgeStatus;
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/status`);
+    status = (await response.json()) as BridgeStatus;
+  } catch (error) {
+    process.stderr.write(`beamline-archive bridge status: no bridge answers on 127.0.0.1:${port} (${(error as Error).message})\n`);
+    return 1;
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return 0;
+  }
+  const s = status.stats;
+  const lines = [
+    `uptime ${status.uptimeSeconds} s, history at ${status.historyId}${status.caughtUp ? ' (caught up)' : ''}, checkpoint ${status.checkpoint ?? '-'}`,
+    `scans: ${status.scans.length} in flight, ${status.stopped} stopped, ${status.failed} failed, ${status.skipped} skipped, ${status.resumed} resumed`,
+    `points staged ${s.pointsStaged}, chunks ${s.chunksStaged}, events sent ${s.eventsSent}, PutEvents entries ${status.putEvents.entries}`,
+    `retries: PutEvents ${s.putEventsRetries}, S3 ${s.s3Retries}; Redis reconnects ${status.redisReconnects}; errors ${s.errors}; dead letters ${s.deadLetters}; gaps ${s.gaps}`,
+    ...(s.lastError ? [`last error: ${s.lastError}`] : []),
+    ...status.scans.map((f) => `  ${f.runUid} state ${f.state}: read ${f.pointsRead}, committed ${f.pointsCommitted}, lag ${f.lagPoints} points / ${f.lagSeconds} s, ${f.inflightChunks} chunks in flight`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<number> {
   if (argv[0] === 'bridge') argv = argv.slice(1);
-  let config: BridgeConfig | 'help';
+  if (argv[0] === 'status') return printStatus(argv.slice(1), env);
+  let config: BridgeCliConfig | 'help';
   try {
     config = parseBridgeConfig(argv, env);
   } catch (error) {
@@ -98,12 +202,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stdout.write(HELP);
     return 0;
   }
-  const running = await startBridge(config);
+  const { healthPort, ...bridgeConfig } = config;
+  const running = await startBridge(bridgeConfig);
+  const server = healthPort ? await serveHealth(running, healthPort) : undefined;
   await new Promise<void>((resolve) => {
     const onSignal = () => resolve();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  server?.close();
   await running.stop();
   return 0;
 }

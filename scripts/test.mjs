@@ -15,7 +15,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const suites = ['unit', 'infra', 'integration', 'compat', 'e2e'];
+const suites = ['unit', 'infra', 'integration', 'compat', 'e2e', 'faults'];
 const args = process.argv.slice(2);
 
 if (args.includes('--help') || args.includes('-h')) {

@@ -1,0 +1,251 @@
+/**
+ * Fault injection: real blissdata scans (tools/blissdata-publisher) followed by the bridge CLI as
+ * a child process that is SIGKILLed at random moments and restarted, while Redis is restarted
+ * (append-only file, same port) and a fault proxy (tools/fault-proxy) in front of moto fails a
+ * share of the PutEvents entries and of the S3 requests. Then every run is checked against what
+ * blissdata published: chunks contiguous from 0 to the sealed count, no overlap, bytes equal bit
+ * for bit, sha256 as announced, no staged object that no datum names, RunStop counts exact.
+ *
+ * FAULT_SEED=<n> replays a run with the same injected faults (kill times stay random).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { freePort, projectRoot, startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
+import { initBlissDataStore, publishScan, run, type PublishedScan, type PublishOptions } from '../../local/pipeline.js';
+import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
+import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
+import { startFaultProxy, type FaultProxy } from '../../tools/fault-proxy/fault-proxy.js';
+
+const BUCKET = 'faults-data';
+const BUS = 'faults-bus';
+const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 1e6));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Datum { uid: string; stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; bytes: number; sha256: string } }
+interface Stop { exit_status: string; bliss: { points: Record<string, number>; documents: { descriptor: number; stream_resource: number; stream_datum: number }; gaps?: unknown[] } }
+
+/** The bridge CLI as a child process, killed and restarted at will. */
+class BridgeProcess {
+  private child?: ChildProcess;
+  kills = 0;
+  starts = 0;
+  stderr = '';
+  constructor(private readonly args: string[], private readonly env: NodeJS.ProcessEnv) {}
+
+  start(): void {
+    this.starts++;
+    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'), ...this.args], {
+      cwd: projectRoot, env: this.env, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-20_000); });
+    this.child = child;
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill(signal);
+    if (signal === 'SIGKILL') this.kills++;
+    return exited;
+  }
+
+  alive(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+}
+
+async function drainQueue(clients: AwsClients, queueUrl: string, into: BusEvent[]): Promise<void> {
+  for (;;) {
+    const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) return;
+    for (const m of messages) into.push(JSON.parse(m.Body!) as BusEvent);
+    await clients.sqs.send(new DeleteMessageBatchCommand({
+      QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+    }));
+  }
+}
+
+/** Every channel's published values as raw bytes, read from the publisher's npz by numpy. */
+async function dumpedBytes(npz: string): Promise<Map<string, Buffer>> {
+  const script = 'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\n'
+    + 'print(json.dumps({k.replace("__",":"): base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode() for k in d.files}))';
+  const out = await run(venvPython, ['-c', script, npz]);
+  if (out.code !== 0) throw new Error(out.stderr);
+  return new Map(Object.entries(JSON.parse(out.stdout) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+}
+
+describe(`bridge under faults (seed ${SEED})`, () => {
+  let redis: RunningService;
+  let moto: RunningService;
+  let proxy: FaultProxy;
+  let clients: AwsClients;
+  let queueUrl: string;
+  let bridge: BridgeProcess;
+  const tmp = mkdtempSync(join(tmpdir(), 'bridge-faults-'));
+  const redisDir = join(tmp, 'redis');
+  const deadLetter = join(tmp, 'dead-letter.jsonl');
+  const events: BusEvent[] = [];
+
+  before(async () => {
+    rmSync(redisDir, { recursive: true, force: true });
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(redisDir);
+    [redis, moto] = await Promise.all([startRedis({ dataDir: redisDir }), startMoto()]);
+    clients = createAwsClients({ region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await clients.events.send(new CreateEventBusCommand({ Name: BUS }));
+    queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: 'faults-capture' }))).QueueUrl!;
+    const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+    await clients.events.send(new PutRuleCommand({ Name: 'capture', EventBusName: BUS, EventPattern: JSON.stringify({ source: ['beamline-archive.bridge'] }) }));
+    await clients.events.send(new PutTargetsCommand({ Rule: 'capture', EventBusName: BUS, Targets: [{ Id: 'q', Arn: attrs.Attributes!.QueueArn! }] }));
+    await initBlissDataStore(redis.url);
+    proxy = await startFaultProxy({
+      target: moto.url, seed: SEED,
+      rates: { putEventsEntryFail: 0.15, putEventsRequestFail: 0.03, s3Fail: 0.15, s3Delay: 0.03, s3DelayMs: 300 },
+    });
+    const healthPort = await freePort();
+    bridge = new BridgeProcess([
+      '--redis-url', redis.url, '--bus', BUS, '--bucket', BUCKET, '--beamline', 'id00', '--from', '0',
+      '--checkpoint', join(tmp, 'checkpoint.json'), '--dead-letter', deadLetter, '--chunk-points', '40',
+      '--flush-ms', '200', '--log-level', 'WARN', '--health-port', String(healthPort),
+    ], {
+      PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: proxy.url, AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_MAX_ATTEMPTS: '2',
+    });
+    process.stdout.write(`# fault seed ${SEED} (FAULT_SEED=${SEED} replays the injected AWS faults)\n`);
+  });
+
+  after(async () => {
+    await bridge?.kill('SIGTERM');
+    await proxy?.stop();
+    await Promise.all([redis?.stop(), moto?.stop()]);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('archives every point once, bit for bit, through SIGKILLs, a Redis restart and AWS faults', async () => {
+    const scans: { published: PublishedScan; npz: string }[] = [];
+    const publish = async (name: string, options: PublishOptions) => {
+      const npz = join(tmp, `${name}.npz`);
+      const published = await publishScan(redis.url, { ...options, dumpValues: npz });
+      scans.push({ published, npz });
+      return published;
+    };
+
+    // Phase 1: three scans published at once, over several seconds; the bridge is killed at random
+    // moments (including during its own start) and restarted at once.
+    bridge.start();
+    let publishing = true;
+    const phase1 = Promise.all([
+      publish('a', { type: 'ascan', points: 1200, counters: 3, batch: 5, sleep: 0.02, spectrum: 8, number: 1 }),
+      publish('b', { type: 'loopscan', points: 900, counters: 2, batch: 1, sleep: 0.005, dtype: 'int16', number: 2 }),
+      publish('c', { type: 'ascan', points: 700, counters: 2, batch: 20, sleep: 0.1, dtype: 'float32', number: 3 }),
+    ]).finally(() => { publishing = false; });
+    while (publishing) {
+      await sleep(700 + Math.random() * 2000);
+      await bridge.kill();
+      bridge.start();
+    }
+    await phase1;
+    // A few more kills while the bridge works through what is left.
+    for (let i = 0; i < 2; i++) {
+      await sleep(800 + Math.random() * 1500);
+      await bridge.kill();
+      bridge.start();
+    }
+
+    // Phase 2: a scan published at full speed while S3 is slow, then Redis restarted under the
+    // bridge (and the bridge killed once while Redis is down); a last scan after Redis is back.
+    proxy.rates.s3Delay = 1;
+    proxy.rates.s3DelayMs = 150;
+    await publish('d', { type: 'loopscan', points: 2000, counters: 4, batch: 50, number: 4 });
+    await sleep(1500);
+    await redis.stop();
+    await sleep(500);
+    await bridge.kill();
+    bridge.start();
+    await sleep(1000);
+    redis = await startRedis({ port: redis.port, dataDir: redisDir });
+    await sleep(1500);
+    proxy.rates.s3Delay = 0.03;
+    proxy.rates.s3DelayMs = 300;
+    await publish('e', { type: 'ct', counters: 2, number: 5 });
+    await bridge.kill();
+    bridge.start();
+
+    // Wait for a RunStop of every scan.
+    const deadline = Date.now() + 150_000;
+    const stopped = () => new Set(events.filter((e) => e['detail-type'] === 'RunStop').map((e) => (e.detail as { run_start: string }).run_start));
+    for (;;) {
+      await drainQueue(clients, queueUrl, events);
+      if (scans.every((s) => stopped().has(s.published.run_uid))) break;
+      assert.ok(Date.now() < deadline, `not every scan stopped within the time: ${JSON.stringify([...stopped()])}\n${bridge.stderr.slice(-3000)}`);
+      await sleep(500);
+    }
+    await sleep(1000);
+    assert.equal(await bridge.kill('SIGTERM'), 0, 'SIGTERM: graceful exit 0');
+    await drainQueue(clients, queueUrl, events);
+
+    // The faults really happened.
+    process.stdout.write(`# kills ${bridge.kills}, starts ${bridge.starts}, proxy ${JSON.stringify(proxy.stats)}, events ${events.length}\n`);
+    assert.ok(bridge.kills >= 6, `bridge killed ${bridge.kills} times`);
+    assert.ok(proxy.stats.putEventsEntriesFailed > 0 && proxy.stats.s3Failed > 0 && proxy.stats.s3FailedAfterWrite > 0, JSON.stringify(proxy.stats));
+    assert.ok(!existsSync(deadLetter) || readFileSync(deadLetter, 'utf8') === '', 'no event was dead-lettered (none was malformed)');
+
+    for (const event of events) validateEvent(event);
+    for (const { published, npz } of scans) {
+      const uid = published.run_uid;
+      const docs = events.filter((e) => {
+        const d = e.detail as { uid?: string; run_start?: string; run_uid?: string; stream_resource?: string };
+        return d.uid === uid || d.run_start === uid || d.run_uid === uid || d.stream_resource?.startsWith(`${uid}/`);
+      });
+      assert.equal(docs.filter((e) => e['detail-type'] === 'Run Failed').length, 0, `${uid}: no Run Failed`);
+      // A document sent again after a restart carries the same uid and the same content (an overwrite).
+      const byUid = new Map<string, unknown>();
+      for (const d of docs.filter((e) => e['detail-type'] === 'StreamDatum' || e['detail-type'] === 'StreamResource')) {
+        const detail = d.detail as { uid: string };
+        if (byUid.has(detail.uid)) assert.deepEqual(detail, byUid.get(detail.uid), `${detail.uid} re-sent identically`);
+        byUid.set(detail.uid, detail);
+      }
+      const datums = [...byUid.values()].filter((d) => (d as Datum).chunk) as Datum[];
+      const channels = Object.keys(published.channels);
+      const resources = new Set(docs.filter((e) => e['detail-type'] === 'StreamResource').map((e) => (e.detail as { uid: string }).uid));
+      assert.equal(resources.size, channels.length, `${uid}: one resource per channel`);
+      for (const stop of docs.filter((e) => e['detail-type'] === 'RunStop').map((e) => e.detail as Stop)) {
+        assert.equal(stop.exit_status, 'success');
+        assert.equal(stop.bliss.documents.stream_datum, datums.length, `${uid}: RunStop counts every distinct datum`);
+        assert.equal(stop.bliss.documents.stream_resource, channels.length);
+        assert.equal(stop.bliss.gaps, undefined);
+        for (const channel of channels) assert.equal(stop.bliss.points[channel], published.points, `${uid} ${channel}: points`);
+      }
+      const expected = await dumpedBytes(npz);
+      for (const channel of channels) {
+        const chunks = datums.filter((d) => d.stream_resource === `${uid}/resource/${channel}`).sort((x, y) => x.indices.start - y.indices.start);
+        let next = 0;
+        const parts: Buffer[] = [];
+        for (const chunk of chunks) {
+          assert.equal(chunk.indices.start, next, `${uid} ${channel}: chunk at ${chunk.indices.start} follows ${next} (no gap, no overlap)`);
+          next = chunk.indices.stop;
+          const out = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: chunk.chunk.key }));
+          const body = Buffer.from(await out.Body!.transformToByteArray());
+          assert.equal(body.length, chunk.chunk.bytes);
+          assert.equal(createHash('sha256').update(body).digest('hex'), chunk.chunk.sha256);
+          parts.push(body);
+        }
+        assert.equal(next, published.points, `${uid} ${channel}: every point staged`);
+        assert.ok(Buffer.concat(parts).equals(expected.get(channel)!), `${uid} ${channel}: staged bytes equal the published values`);
+        const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: chunks[0]!.chunk.key.slice(0, chunks[0]!.chunk.key.lastIndexOf('/') + 1) }));
+        assert.deepEqual((listed.Contents ?? []).map((o) => o.Key).sort(), chunks.map((c) => c.chunk.key).sort(), `${uid} ${channel}: no staged chunk outside the announced ones`);
+      }
+    }
+  });
+});
