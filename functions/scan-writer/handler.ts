@@ -13,6 +13,8 @@ import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventb
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import { DynamoDbProvenanceStore } from '../../src/adapters/dynamodb-provenance-store.js';
+import { archiveSoftware, withScanFileProvenance } from '../../src/core/provenance/scan-file-provenance.js';
 import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
 import { createLogger, type Logger } from '../../src/adapters/logger.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
@@ -115,7 +117,9 @@ async function build(): Promise<SqsBatchHandler> {
   const config = configFromEnv(process.env);
   const clients = createAwsClients(awsConnectionFromEnv());
   return createHandler({
-    catalogue: new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
+    // The archive's own products get provenance too: runArchived also records the scan file's (docs/analysis-store.md).
+    catalogue: withScanFileProvenance(new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
+      new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName), archiveSoftware(pkg.version, process.env.BEAMLINE_ARCHIVE_COMMIT)),
     store: new S3ObjectStore(clients.s3, config.bucketName),
     writer: await H5wasmScanFileWriter.create(),
     publisher: new PutEventsPublisher(clients.events, config.eventBusName),

@@ -1,0 +1,43 @@
+// The scan writer's catalogue, wrapped: archiving a run records its scan file's provenance (parent
+// the raw run, inputs the staged chunks with sha256, the archive's version), once per file.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryProvenanceStore } from '../../src/adapters/analysis-memory-stores.js';
+import type { ArchivedRun, RunCatalogue, StoredDocument } from '../../src/core/archive/ports.js';
+import { lineage } from '../../src/core/provenance/lineage.js';
+import { archiveSoftware, withScanFileProvenance } from '../../src/core/provenance/scan-file-provenance.js';
+
+const sha = (c: string) => c.repeat(64);
+const datum = (channel: string, start: number, stop: number, c: string): StoredDocument => ({
+  detailType: 'StreamDatum', uid: `RAW1/resource/${channel}/${start}-${stop}`,
+  body: { uid: `RAW1/resource/${channel}/${start}-${stop}`, stream_resource: `RAW1/resource/${channel}`, descriptor: 'RAW1/descriptor/primary', indices: { start, stop }, seq_nums: { start: start + 1, stop: stop + 1 }, chunk: { bucket: 'bkt', key: `staging/RAW1/${channel}/${start}-${stop}.bin`, bytes: 80, sha256: sha(c) } },
+});
+
+describe('scan file provenance', () => {
+  it('is recorded when the run is archived, with chunks as inputs; a redelivery records nothing new', async () => {
+    const archived: ArchivedRun[] = [];
+    const catalogue = {
+      runArchived: async (run: ArchivedRun) => { archived.push(run); },
+      listDocuments: async () => [datum('axis:sy', 0, 10, 'a'), datum('diode', 0, 10, 'b'), { detailType: 'RunStart', uid: 'RAW1', body: {} }],
+      getRun: async () => undefined,
+    } as unknown as RunCatalogue;
+    const store = new MemoryProvenanceStore((e) => e.ref === 'run:RAW1');
+    const wrapped = withScanFileProvenance(catalogue, store, archiveSoftware('0.1.0', 'deadbeef'), () => new Date('2026-11-22T10:00:10Z'));
+    const run: ArchivedRun = { runUid: 'RAW1', file: { bucket: 'bkt', key: 'archive/p/b/s/c/c_d/c_d_0001.h5', bytes: 5000, sha256: sha('f') }, points: { 'axis:sy': 10, diode: 10 }, archivedAt: '2026-11-22T10:00:09Z' };
+    await wrapped.runArchived(run);
+    await wrapped.runArchived(run);
+    assert.equal(archived.length, 2);
+    assert.equal(await wrapped.getRun('RAW1'), undefined, 'other methods are the wrapped catalogue\'s');
+    const record = await store.get('file:s3://bkt/archive/p/b/s/c/c_d/c_d_0001.h5');
+    assert.ok(record);
+    assert.deepEqual(record.parents, ['run:RAW1']);
+    assert.deepEqual(record.inputs.map((i) => [i.uri, i.sha256]), [
+      ['s3://bkt/staging/RAW1/axis:sy/0-10.bin', sha('a')], ['s3://bkt/staging/RAW1/diode/0-10.bin', sha('b')],
+    ]);
+    assert.deepEqual(record.software, { name: 'beamline-archive', version: '0.1.0', commit: 'deadbeef', repository: 'https://github.com/beamline-archive/beamline-archive' });
+    assert.deepEqual(record.parameters, { run_start: 'RAW1', run_stop: 'RAW1/stop', points: { 'axis:sy': 10, diode: 10 } });
+    assert.equal(store.records.size, 1);
+    const down = await lineage('run:RAW1', 'descendants', store);
+    assert.deepEqual(down.nodes.map((n) => n.entity), ['run:RAW1', 'file:s3://bkt/archive/p/b/s/c/c_d/c_d_0001.h5']);
+  });
+});
