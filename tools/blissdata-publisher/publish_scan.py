@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 import time
 
@@ -92,6 +93,13 @@ def parse_args(argv=None):
     p.add_argument("--corrupt", choices=["truncated", "dtype"], help="publish a broken first counter")
     p.add_argument("--corrupt-index", type=int, default=None, help="point index of the truncated entry")
     p.add_argument("--seed", type=int, default=0)
+    # Bridge edge cases (tests of the edge bridge).
+    p.add_argument("--free-spectrum", type=int, default=0,
+                   help="add a uint16 channel declared with shape (-1,) (msgpack payloads) of this many bins per point")
+    p.add_argument("--never-start", action="store_true", help="prepare the scan, then close it (end_reason FAILURE) without starting it")
+    p.add_argument("--delete-after", type=int, default=None, help="delete the running scan (delete_scan force) after this many points and exit")
+    p.add_argument("--trim-first", type=int, default=0,
+                   help="before sealing, trim the first counter's stream (XTRIM MINID) so its entries starting before this index are gone")
     p.add_argument("--dump-values", help="save every channel's published values to this .npz")
     return p.parse_args(argv)
 
@@ -145,6 +153,9 @@ def main(argv=None) -> int:
     if args.spectrum:
         values["mca1:spectrum_det0"] = rng.integers(0, 5000, (npoints, args.spectrum)).astype(np.uint32)
         display["mca1:spectrum_det0"] = "spectrum_det0"
+    if args.free_spectrum:
+        values["mca2:free_spectrum"] = rng.integers(0, 60000, (npoints, args.free_spectrum)).astype(np.uint16)
+        display["mca2:free_spectrum"] = "free_spectrum"
 
     channels_info = {}
     for name, v in values.items():
@@ -222,7 +233,7 @@ def main(argv=None) -> int:
     streams = {}
     corrupt_name = counters[0] if (args.corrupt and counters) else None
     for name, v in values.items():
-        shape = v.shape[1:]
+        shape = (-1,) if name == "mca2:free_spectrum" else v.shape[1:]
         info = {"unit": units[name]} if name in units else {}
         definition = Stream.make_definition(name, v.dtype, shape=shape or None, info=info)
         streams[name] = scan.create_stream(definition)
@@ -231,6 +242,15 @@ def main(argv=None) -> int:
             scan._model.data_streams[name].encoding["dtype_str"] = "<f4" if v.dtype.itemsize != 4 else "<f8"
 
     scan.prepare()
+    if args.never_start:
+        info = scan.info
+        info["end_time"] = now_iso()
+        info["end_reason"] = "FAILURE"
+        scan.info = info
+        scan.close()
+        json.dump({"scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "points": 0, "never_started": True}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
     scan.start()
     redis = ds._redis
     corrupt_index = args.corrupt_index if args.corrupt_index is not None else npoints // 2
@@ -261,7 +281,23 @@ def main(argv=None) -> int:
             stream.send(chunk if len(chunk) > 1 else chunk[0])
         if args.sleep:
             time.sleep(args.sleep)
+        if args.delete_after is not None and last >= args.delete_after:
+            for stream in streams.values():
+                stream.join()
+            ds.delete_scan(scan.key, force=True)
+            json.dump({"scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "points": last, "deleted": True}, sys.stdout)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            os._exit(0)  # blissdata's sink threads would keep the process alive
 
+    trimmed = None
+    if args.trim_first and counters:
+        # Redis dropping early entries (memory limits): only entries starting at or after the index remain.
+        streams[counters[0]].join()
+        key = scan._model.data_streams[counters[0]].key()
+        redis.xtrim(key, minid=f"{args.trim_first}-0")
+        remaining = redis.xrange(key, count=1)
+        trimmed = {"stream": counters[0], "first": int(remaining[0][0].decode().split("-")[0]) if remaining else npoints}
     for name, stream in streams.items():
         if getattr(stream, "_writer_truncated", None) is not None:
             key = scan._model.data_streams[name].key()
@@ -291,6 +327,8 @@ def main(argv=None) -> int:
                     "index": (corrupt_index // args.batch) * args.batch if args.corrupt == "truncated" else 0}
         if args.corrupt else None,
     }
+    if trimmed:
+        summary["trimmed"] = trimmed
     if args.dump_values:
         np.savez(args.dump_values, **{name.replace(":", "__"): v for name, v in values.items()})
         summary["dump"] = args.dump_values
