@@ -68,6 +68,9 @@ describe('local environment provisioned from the CDK app', () => {
       ...Object.keys(r.buckets), ...Object.keys(r.tables), ...Object.keys(r.eventBuses), ...Object.keys(r.queues),
       ...Object.keys(r.rules), ...Object.values(r.functions).map((f) => f.logicalId),
       ...r.eventSourceMappings.map((m) => m.logicalId), ...r.skipped.map((s) => s.logicalId),
+      // Function URLs are recorded on their function (functionUrl), served by local/http-gateway.ts.
+      ...resourcesOf('AWS::Lambda::Url').filter(([, u]) => Object.values(r.functions).some((f) => f.functionUrl
+        && f.logicalId === logicalOf((u.Properties as Props).TargetFunctionArn))).map(([id]) => id),
     ]);
     for (const t of env.templates) {
       for (const id of Object.keys(t.template.Resources ?? {})) assert.ok(handled.has(id), `${t.stackName}/${id} is neither provisioned nor skipped`);
@@ -120,7 +123,7 @@ describe('local environment provisioned from the CDK app', () => {
     }
     const catalogue = env.resources.table;
     assert.deepEqual(catalogue.keySchema.map((k) => k.AttributeName), ['pk', 'sk']);
-    assert.deepEqual(catalogue.globalSecondaryIndexes, ['gsi1']);
+    assert.deepEqual(catalogue.globalSecondaryIndexes, ['gsi1', 'gsi2', 'gsi3']); // gsi2, gsi3: datasets (docs/datasets.md)
   });
 
   it('creates the bus, the rules with their patterns and SQS targets, and the queues with their redrive policy', async () => {
@@ -176,6 +179,7 @@ describe('local environment provisioned from the CDK app', () => {
       assert.equal(fn.environment.TABLE_NAME, r.table.name);
       assert.equal(fn.environment.EVENT_BUS_NAME, r.bus.name);
       assert.equal(fn.environment.POWERTOOLS_SERVICE_NAME, fn.name);
+      if (fn.functionUrl) continue; // served by its function URL (dataset-api, analysis-api), not fed by a queue
       const [, esm] = mappings.find(([, m]) => logicalOf((m.Properties as Props).FunctionName) === id) ?? [];
       assert.ok(esm, `mapping of ${id}`);
       const props = esm.Properties as Props;
