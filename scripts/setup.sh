@@ -26,6 +26,13 @@ if ! cmp -s requirements.txt .venv/.requirements.installed 2>/dev/null; then
   cp requirements.txt .venv/.requirements.installed
 fi
 
+# The reference writer of the parity tests: blisswriter 2.0.0 (3.x only executes BLISS's own h5map,
+# see docs/nexus-layout.md), in its own folder so that .venv keeps blisswriter 3.
+if [ ! -d .local/blisswriter2/blisswriter-2.0.0.dist-info ]; then
+  say "blisswriter 2.0.0 (parity reference) into .local/blisswriter2"
+  .venv/bin/pip install --quiet --no-deps --target .local/blisswriter2 blisswriter==2.0.0 querypool==1.1.0 pyicat-plus==3.1.0
+fi
+
 LIBDIR="$ROOT/.local/lib"
 if [ ! -e "$LIBDIR/libssl.so.1.1" ]; then
   say "fetching libssl1.1 for redis-stack-server into .local/lib"
