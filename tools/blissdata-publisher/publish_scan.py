@@ -295,7 +295,7 @@ def main(argv=None) -> int:
         # Redis dropping early entries (memory limits): only entries starting at or after the index remain.
         streams[counters[0]].join()
         key = scan._model.data_streams[counters[0]].key()
-        redis.xtrim(key, minid=f"{args.trim_first}-0")
+        redis.xtrim(key, minid=f"{args.trim_first}-0", approximate=False)
         remaining = redis.xrange(key, count=1)
         trimmed = {"stream": counters[0], "first": int(remaining[0][0].decode().split("-")[0]) if remaining else npoints}
     for name, stream in streams.items():
