@@ -1,0 +1,128 @@
+/**
+ * Bridge throughput, printed as JSON: a blissdata scan of 20 float64 channels (18 counters + 2
+ * timers) is published into Redis first, then (1) a bare ioredis XREAD + decode loop reads every
+ * stream to its seal, and (2) the bridge (in this process, from `0`) forwards the same scan to
+ * moto (S3 + EventBridge). Both in the same run, for 10-point and 1000-point batches. Also:
+ * PutEvents entries and bytes per million points, and the RSS sampled as the scan is forwarded.
+ *
+ *   npx tsx bench/bridge-throughput.ts [--points10 100000] [--points1000 1000000]
+ */
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateEventBusCommand } from '@aws-sdk/client-eventbridge';
+import { startMoto, startRedis } from '../local/services.js';
+import { initBlissDataStore, publishScan } from '../local/pipeline.js';
+import { createAwsClients } from '../src/adapters/aws-clients.js';
+import { RedisScanSource } from '../src/adapters/redis-scan-source.js';
+import { codecOf, decodeEntry } from '../src/core/bliss/stream-decoding.js';
+import type { NumericEncoding } from '../src/core/bliss/scan-model.js';
+import { startBridge } from '../bridge/bridge.js';
+
+const { values } = parseArgs({ options: { points10: { type: 'string' }, points1000: { type: 'string' } } });
+const CHANNELS = 20;
+
+/** Reads every data stream of a scan to its seal with XREAD COUNT 1000 and decodes each entry. */
+async function bareLoop(redisUrl: string, scanKey: string): Promise<{ points: number; seconds: number }> {
+  const source = new RedisScanSource(redisUrl);
+  const scan = (await source.readScan(scanKey))!;
+  await source.close();
+  const redis = new Redis(redisUrl, { protocol: 2 });
+  const codecs = new Map(scan.streams.map((s) => [s.key, codecOf(s.name, s.encoding as NumericEncoding)]));
+  const cursors = new Map([...codecs.keys()].map((k) => [k, '0-0']));
+  let points = 0;
+  const t0 = performance.now();
+  while (cursors.size > 0) {
+    const keys = [...cursors.keys()];
+    const raw = (await redis.callBuffer('XREAD', 'COUNT', 1000, 'STREAMS', ...keys, ...keys.map((k) => cursors.get(k)!))) as [Buffer, [Buffer, Buffer[]][]][] | null;
+    for (const [keyBuf, entries] of raw ?? []) {
+      const key = keyBuf.toString();
+      const codec = codecs.get(key)!;
+      for (const [idBuf, flat] of entries) {
+        const id = idBuf.toString('latin1');
+        const fields = new Map<string, Buffer>();
+        for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!.toString(), flat[i + 1]!);
+        const decoded = decodeEntry(codec, id, fields);
+        cursors.set(key, id);
+        if (decoded.kind === 'seal') cursors.delete(key);
+        else points += decoded.count;
+      }
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  redis.disconnect();
+  return { points, seconds };
+}
+
+async function measure(batch: number, npoints: number) {
+  const [redis, moto] = await Promise.all([startRedis(), startMoto()]);
+  try {
+    const aws = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const clients = createAwsClients(aws);
+    await clients.s3.send(new CreateBucketCommand({ Bucket: 'bench-data', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await clients.events.send(new CreateEventBusCommand({ Name: 'bench-bus' }));
+    await initBlissDataStore(redis.url);
+    const t0 = performance.now();
+    const published = await publishScan(redis.url, { type: 'loopscan', points: npoints, counters: CHANNELS - 2, batch });
+    const publishSeconds = (performance.now() - t0) / 1000;
+    const total = npoints * Object.keys(published.channels).length;
+
+    const bare = await bareLoop(redis.url, published.scan_key);
+
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    const samples: { staged: number; rssMiB: number }[] = [];
+    let peak = rssBefore;
+    const bridge = await startBridge({ redisUrl: redis.url, bucket: 'bench-data', eventBusName: 'bench-bus', beamline: 'id00', aws, from: '0', logLevel: 'ERROR' });
+    const b0 = performance.now();
+    const timer = setInterval(() => {
+      const rss = process.memoryUsage().rss;
+      peak = Math.max(peak, rss);
+      samples.push({ staged: bridge.status().stats.pointsStaged, rssMiB: Math.round(rss / 2 ** 20) });
+    }, 100);
+    const status = await bridge.idle(600_000);
+    const bridgeSeconds = (performance.now() - b0) / 1000;
+    clearInterval(timer);
+    await bridge.stop();
+    clients.s3.destroy();
+    clients.events.destroy();
+    // RSS at each quarter of the scan forwarded: flat means bounded memory.
+    const quarters = [0.25, 0.5, 0.75, 1].map((q) => {
+      const s = samples.find((x) => x.staged >= q * total) ?? samples.at(-1);
+      return { fraction: q, rssMiB: s?.rssMiB ?? null };
+    });
+    const million = total / 1e6;
+    return {
+      batchPoints: batch,
+      scanPoints: npoints,
+      channels: Object.keys(published.channels).length,
+      channelPoints: total,
+      publishSeconds: round(publishSeconds),
+      bareReadDecode: { seconds: round(bare.seconds), pointsPerSecond: Math.round(bare.points / bare.seconds), points: bare.points },
+      bridge: {
+        seconds: round(bridgeSeconds),
+        pointsPerSecond: Math.round(status.stats.pointsStaged / bridgeSeconds),
+        pointsStaged: status.stats.pointsStaged,
+        chunks: status.stats.chunksStaged,
+        putEventsRequests: status.putEvents.requests,
+        putEventsEntries: status.putEvents.entries,
+        putEventsEntriesPerMillionPoints: round(status.putEvents.entries / million),
+        putEventsBytesPerMillionPoints: Math.round(status.putEvents.bytes / million),
+      },
+      ratioToBare: round((status.stats.pointsStaged / bridgeSeconds) / (bare.points / bare.seconds)),
+      rss: { beforeMiB: Math.round(rssBefore / 2 ** 20), peakMiB: Math.round(peak / 2 ** 20), byFractionForwarded: quarters },
+    };
+  } finally {
+    await Promise.all([redis.stop(), moto.stop()]);
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+const results = [
+  await measure(10, Number(values.points10 ?? 100_000)),
+  await measure(1000, Number(values.points1000 ?? 1_000_000)),
+];
+process.stdout.write(`${JSON.stringify({ bench: 'bridge-throughput', node: process.version, results }, null, 2)}\n`);
