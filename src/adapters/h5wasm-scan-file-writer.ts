@@ -12,8 +12,8 @@
 import h5wasm from 'h5wasm/node';
 import type { Dataset, Group } from 'h5wasm/node';
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,16 +70,23 @@ export interface H5wasmScanFileWriterOptions {
 export class H5wasmScanFileWriter implements ScanFileWriter {
   readonly hdf5Version: string;
   private readonly workDir: string;
+  private readonly module: { HEAPU8: Uint8Array };
 
-  private constructor(options: H5wasmScanFileWriterOptions) {
+  private constructor(options: H5wasmScanFileWriterOptions, module: { HEAPU8: Uint8Array }) {
+    this.module = module;
     this.workDir = options.workDir ?? tmpdir();
     this.hdf5Version = hdf5LibraryVersion();
   }
 
+  /** Bytes of the wasm heap (it grows and never shrinks: the writer's memory floor; benchmarks report it). */
+  wasmHeapBytes(): number {
+    return this.module.HEAPU8.byteLength;
+  }
+
   /** Waits for the wasm module once (composition root). */
   static async create(options: H5wasmScanFileWriterOptions = {}): Promise<H5wasmScanFileWriter> {
-    await h5wasm.ready;
-    return new H5wasmScanFileWriter(options);
+    const module = await h5wasm.ready;
+    return new H5wasmScanFileWriter(options, module);
   }
 
   async write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<LocalFile> {
@@ -228,8 +235,24 @@ function split(path: string): { parent: string; name: string } {
   return { parent: i <= 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
 }
 
-async function sha256File(path: string): Promise<string> {
+/**
+ * sha256 of a file read with one reused buffer and synchronous reads: a stream of 64 KiB chunks
+ * spent as long in allocation, GC and idle ticks as in hashing (bench/writer-throughput.ts).
+ */
+export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(HASH_BUFFER_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest('hex');
 }
+
+const HASH_BUFFER_BYTES = 8 * 1024 * 1024;
