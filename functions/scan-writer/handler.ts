@@ -103,12 +103,15 @@ class PutEventsPublisher implements EventPublisher {
   }
 }
 
-interface ScanWriterConfig { bucketName: string; tableName: string; eventBusName: string }
+interface ScanWriterConfig { bucketName: string; tableName: string; eventBusName: string; sourceRepository: string }
 
 function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
-  const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME'].filter((name) => !env[name]);
+  const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'BEAMLINE_ARCHIVE_REPOSITORY'].filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`scan-writer: environment variable(s) ${missing.join(', ')} not set`);
-  return { bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME! };
+  return {
+    bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME!,
+    sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
+  };
 }
 
 let built: Promise<SqsBatchHandler> | undefined;
@@ -119,7 +122,7 @@ async function build(): Promise<SqsBatchHandler> {
   return createHandler({
     // The archive's own products get provenance too: runArchived also records the scan file's (docs/analysis-store.md).
     catalogue: withScanFileProvenance(new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
-      new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName), archiveSoftware(pkg.version, process.env.BEAMLINE_ARCHIVE_COMMIT)),
+      new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName), archiveSoftware(pkg.version, config.sourceRepository, process.env.BEAMLINE_ARCHIVE_COMMIT)),
     store: new S3ObjectStore(clients.s3, config.bucketName),
     writer: await H5wasmScanFileWriter.create(),
     publisher: new PutEventsPublisher(clients.events, config.eventBusName),

@@ -1,7 +1,8 @@
 // The beamline-archive CDK app. `npx cdk synth` runs this file (cdk.json); tests and
 // local/provision.ts call buildApp() in-process and synthesize with app.synth().
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ComputeStack } from '../stacks/compute-stack.js';
@@ -49,6 +50,20 @@ export interface BeamlineArchiveApp {
  * Builds the app without synthesizing it. Context read: `nag` (see above), `logLevel` (LOG_LEVEL of
  * the functions, default INFO), `eventBusName` (default beamline-archive).
  */
+/**
+ * Where this code comes from, for the provenance of the archive's own files: the `repositoryUrl`
+ * context, else the checkout's `origin` remote, else the checkout itself as a file URL.
+ */
+export function sourceRepositoryOf(root: string): string {
+  try {
+    const origin = execFileSync('git', ['-C', root, 'remote', 'get-url', 'origin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    if (origin) return origin;
+  } catch {
+    // not a git checkout, or no origin remote
+  }
+  return pathToFileURL(root).href;
+}
+
 export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {
   const app = new App({
     ...(options.outdir ? { outdir: options.outdir } : {}),
@@ -65,12 +80,14 @@ export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {
     ...(eventBusName ? { eventBusName } : {}),
   });
   const logLevel = contextString('logLevel');
+  const sourceRepository = contextString('repositoryUrl') ?? sourceRepositoryOf(PROJECT_ROOT);
   const compute = new ComputeStack(app, STACK_NAMES.compute, {
     description: 'beamline-archive functions, queues, bus rules, h5wasm layer and alarms',
     bucket: storage.bucket,
     table: storage.table,
     eventBus: storage.eventBus,
     projectRoot: PROJECT_ROOT,
+    sourceRepository,
     ...(logLevel ? { logLevel } : {}),
   });
 

@@ -32,6 +32,8 @@ export interface ComputeStackProps extends StackProps {
   readonly eventBus: IEventBus;
   /** Absolute path of the repository root. */
   readonly projectRoot: string;
+  /** URL of the source repository of this code (software.repository of the archive's provenance records). */
+  readonly sourceRepository: string;
   /** LOG_LEVEL of the functions. @default 'INFO' */
   readonly logLevel?: string;
 }
@@ -58,6 +60,7 @@ export class ComputeStack extends Stack {
       TABLE_NAME: table.tableName,
       EVENT_BUS_NAME: eventBus.eventBusName,
       LOG_LEVEL: props.logLevel ?? 'INFO',
+      BEAMLINE_ARCHIVE_REPOSITORY: props.sourceRepository,
     };
 
     this.h5wasmLayer = new LayerVersion(this, 'H5wasmLayer', {

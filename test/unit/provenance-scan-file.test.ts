@@ -22,7 +22,7 @@ describe('scan file provenance', () => {
       getRun: async () => undefined,
     } as unknown as RunCatalogue;
     const store = new MemoryProvenanceStore((e) => e.ref === 'run:RAW1');
-    const wrapped = withScanFileProvenance(catalogue, store, archiveSoftware('0.1.0', 'deadbeef'), () => new Date('2026-11-22T10:00:10Z'));
+    const wrapped = withScanFileProvenance(catalogue, store, archiveSoftware('0.1.0', 'https://git.example.org/beamline-archive.git', 'deadbeef'), () => new Date('2026-11-22T10:00:10Z'));
     const run: ArchivedRun = { runUid: 'RAW1', file: { bucket: 'bkt', key: 'archive/p/b/s/c/c_d/c_d_0001.h5', bytes: 5000, sha256: sha('f') }, points: { 'axis:sy': 10, diode: 10 }, archivedAt: '2026-11-22T10:00:09Z' };
     await wrapped.runArchived(run);
     await wrapped.runArchived(run);
@@ -34,7 +34,7 @@ describe('scan file provenance', () => {
     assert.deepEqual(record.inputs.map((i) => [i.uri, i.sha256]), [
       ['s3://bkt/staging/RAW1/axis:sy/0-10.bin', sha('a')], ['s3://bkt/staging/RAW1/diode/0-10.bin', sha('b')],
     ]);
-    assert.deepEqual(record.software, { name: 'beamline-archive', version: '0.1.0', commit: 'deadbeef', repository: 'https://github.com/beamline-archive/beamline-archive' });
+    assert.deepEqual(record.software, { name: 'beamline-archive', version: '0.1.0', commit: 'deadbeef', repository: 'https://git.example.org/beamline-archive.git' });
     assert.deepEqual(record.parameters, { run_start: 'RAW1', run_stop: 'RAW1/stop', points: { 'axis:sy': 10, diode: 10 } });
     assert.equal(store.records.size, 1);
     const down = await lineage('run:RAW1', 'descendants', store);

@@ -13,11 +13,9 @@ import { fileRef, runRef, type ProvenanceInput, type SoftwareRef } from './model
 import type { ProvenanceStore } from './ports.js';
 import { recordProvenance } from './record-provenance.js';
 
-/** Where the archive's source lives (software.repository of its own products). */
-export const ARCHIVE_REPOSITORY = 'https://github.com/beamline-archive/beamline-archive';
-
-export function archiveSoftware(version: string, commit?: string): SoftwareRef {
-  return { name: 'beamline-archive', version, ...(commit && /^[0-9a-f]{7,64}$/.test(commit) ? { commit } : {}), repository: ARCHIVE_REPOSITORY };
+/** The archive itself as software: `repository` is where its source lives (set at deployment, see infra/bin/app.ts). */
+export function archiveSoftware(version: string, repository: string, commit?: string): SoftwareRef {
+  return { name: 'beamline-archive', version, ...(commit && /^[0-9a-f]{7,64}$/.test(commit) ? { commit } : {}), repository };
 }
 
 /** The provenance input of a scan file from the run's documents. */

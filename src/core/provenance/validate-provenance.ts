@@ -45,7 +45,7 @@ export function missingProvenance(input: unknown): string[] {
     if (!nonEmpty(software.version) && !nonEmpty(software.commit)) missing.push('provenance.software.version or provenance.software.commit');
     if (software.commit !== undefined && !(typeof software.commit === 'string' && /^[0-9a-f]{7,64}$/.test(software.commit))) missing.push('provenance.software.commit: a hex commit hash (7-64 digits)');
     if (!nonEmpty(software.repository)) missing.push('provenance.software.repository (URL of the source)');
-    else if (!/^(https?|git|ssh):\/\/\S+$|^git@\S+:\S+$/.test(software.repository)) missing.push('provenance.software.repository: a URL (https://…, git@host:…)');
+    else if (!/^(https?|git|ssh|file):\/\/\S+$|^git@\S+:\S+$/.test(software.repository)) missing.push('provenance.software.repository: a URL (https://…, git@host:…, file://…)');
   }
 
   if (!isObject(parameters)) missing.push('provenance.parameters (an object; {} when there are none)');
