@@ -50,6 +50,23 @@ describe('run completeness and chunk coverage', () => {
     });
   });
 
+  it('accepts exactly the ranges the bridge declared missing (trimmed in Redis) and reports them', () => {
+    const run = sampleScan(10);
+    const docs = collectRunDocuments(run.stop.detail as RunStop, stored(run));
+    const sy = docs.datums.filter((d) => d.stream_resource.endsWith('axis:sy'));
+    docs.datums = docs.datums.filter((d) => d !== sy[0] && d !== sy[2]); // [0, 4) trimmed, [8, 10) trimmed
+    docs.stop.bliss.gaps = [{ stream: 'axis:sy', start: 0, stop: 4 }, { stream: 'axis:sy', start: 8, stop: 10 }];
+    const coverage = checkCoverage(docs);
+    assert.deepEqual(coverage.gaps, { 'axis:sy': [[0, 4], [8, 10]] });
+    assert.equal(coverage.points['axis:sy'], 10);
+    assert.deepEqual(coverage.datumsByChannel.get('axis:sy')!.map((d) => [d.indices.start, d.indices.stop]), [[4, 8]]);
+
+    // A declared gap does not excuse a larger hole, nor a hole in another channel.
+    docs.stop.bliss.gaps = [{ stream: 'axis:sy', start: 0, stop: 3 }, { stream: 'simulation_diode_sampling_controller:diode1', start: 8, stop: 10 }];
+    assert.throws(() => checkCoverage(docs), (e: unknown) => e instanceof ChunkCoverageError
+      && e.errors.some((x) => x.stream === 'axis:sy' && x.index === 0) && e.errors.some((x) => x.stream === 'axis:sy' && x.index === 8));
+  });
+
   it('finds the run of a StreamDatum through its descriptor uid, and gives Run Failed a content uid', () => {
     const run = sampleScan(4);
     const datum = run.documents.find((d) => d['detail-type'] === 'StreamDatum')!;

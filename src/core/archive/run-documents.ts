@@ -50,10 +50,23 @@ export function collectRunDocuments(stop: RunStop, stored: readonly StoredDocume
 export interface ChannelCoverage {
   points: Record<string, number>;
   datumsByChannel: Map<string, StreamDatum[]>;
+  /** Ranges [start, stop) the bridge declared missing (trimmed from Redis before it read them), by channel. */
+  gaps: Record<string, [number, number][]>;
+}
+
+/** Whether [start, stop) lies entirely within the declared missing ranges of a channel. */
+function declaredMissing(gaps: readonly [number, number][], start: number, stop: number): boolean {
+  let at = start;
+  for (const [gapStart, gapStop] of [...gaps].sort((a, b) => a[0] - b[0])) {
+    if (gapStart <= at && gapStop > at) at = gapStop;
+    if (at >= stop) return true;
+  }
+  return at >= stop;
 }
 
 /**
- * Checks that the staged chunks of every channel tile [0, points) with no gap and no overlap,
+ * Checks that the staged chunks of every channel tile [0, points) with no overlap and no gap other
+ * than the ranges the bridge declared missing (RunStop.bliss.gaps: trimmed by Redis, never invented),
  * that each chunk's byte count matches its points, and that every datum belongs to a known
  * resource. Points come from RunStop.bliss.points (the sealed counts); a channel without a count
  * there takes the end of its last chunk. All problems are reported at once (ChunkCoverageError).
@@ -72,6 +85,8 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
     datumsByChannel.get(resource.data_key)!.push(datum);
   }
   const points: Record<string, number> = {};
+  const gaps: Record<string, [number, number][]> = {};
+  for (const gap of run.stop.bliss.gaps ?? []) (gaps[gap.stream] ??= []).push([gap.start, gap.stop]);
   for (const resource of [...run.resources].sort((a, b) => a.data_key.localeCompare(b.data_key))) {
     const channel = resource.data_key;
     const datums = datumsByChannel.get(channel)!.sort((a, b) => a.indices.start - b.indices.start || a.indices.stop - b.indices.stop);
@@ -88,7 +103,9 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
         errors.push({ stream: channel, index: start, message: `chunk ${d.uid} has an empty or reversed index range [${start}, ${stop})` });
         continue;
       }
-      if (start > covered) errors.push({ stream: channel, index: covered, message: `points [${covered}, ${start}) of ${channel} were never staged (gap before chunk ${d.uid})` });
+      if (start > covered && !declaredMissing(gaps[channel] ?? [], covered, start)) {
+        errors.push({ stream: channel, index: covered, message: `points [${covered}, ${start}) of ${channel} were never staged (gap before chunk ${d.uid})` });
+      }
       if (start < covered) errors.push({ stream: channel, index: start, message: `chunk ${d.uid} overlaps points [${start}, ${Math.min(stop, covered)}) already staged` });
       if (rowBytes !== undefined && d.chunk.bytes !== (stop - start) * rowBytes) {
         errors.push({ stream: channel, index: start, message: `chunk ${d.uid} has ${d.chunk.bytes} bytes, ${stop - start} points of ${resource.parameters.dtype_numpy} × [${resource.parameters.point_shape.join(', ')}] need ${(stop - start) * rowBytes}` });
@@ -97,12 +114,14 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
     }
     const sealed = run.stop.bliss.points[channel];
     const total = sealed ?? covered;
-    if (covered < total) errors.push({ stream: channel, index: covered, message: `points [${covered}, ${total}) of ${channel} were never staged (${total} sealed)` });
+    if (covered < total && !declaredMissing(gaps[channel] ?? [], covered, total)) {
+      errors.push({ stream: channel, index: covered, message: `points [${covered}, ${total}) of ${channel} were never staged (${total} sealed)` });
+    }
     if (covered > total) errors.push({ stream: channel, index: total, message: `chunks of ${channel} reach point ${covered} but only ${total} were sealed` });
     points[channel] = total;
   }
   if (errors.length > 0) {
     throw new ChunkCoverageError(`run ${runUid}: staged chunks do not cover the sealed points (${errors.length} problem${errors.length > 1 ? 's' : ''}): ${errors[0]!.message}`, errors, { runUid });
   }
-  return { points, datumsByChannel };
+  return { points, datumsByChannel, gaps };
 }
