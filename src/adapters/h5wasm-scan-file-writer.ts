@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArchiveError } from '../core/errors.js';
-import type { ChannelSlice, LocalFile, ScanFileWriter } from '../core/archive/ports.js';
+import type { ChannelSlice, ScanFileWriter, WrittenScanFile } from '../core/archive/ports.js';
 import type { AttrValue, Attrs, NexusPlan, PlanChannel, PlanGridAxis, PlanGridSignal } from '../core/nexus/layout.js';
 import { pointBytes, type ElementType } from '../core/nexus/dtypes.js';
 import { GridAxisAccumulator, gridSegments } from '../core/nexus/grid.js';
@@ -89,7 +89,7 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
     return new H5wasmScanFileWriter(options, module);
   }
 
-  async write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<LocalFile> {
+  async write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<WrittenScanFile> {
     const dir = await mkdtemp(join(this.workDir, 'scan-'));
     const path = join(dir, 'scan.h5');
     const dispose = () => rm(dir, { recursive: true, force: true });
@@ -178,7 +178,7 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
       file = undefined;
       atFileTime(time, path, 'close the file', () => opened.close());
       const { size } = await stat(path);
-      return { path, bytes: size, sha256: await sha256File(path), dispose };
+      return { path, bytes: size, dispose };
     } catch (error) {
       if (file) {
         const f = file;
@@ -235,10 +235,7 @@ function split(path: string): { parent: string; name: string } {
   return { parent: i <= 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
 }
 
-/**
- * sha256 of a file read with one reused buffer and synchronous reads: a stream of 64 KiB chunks
- * spent as long in allocation, GC and idle ticks as in hashing (bench/writer-throughput.ts).
- */
+/** sha256 of a local file, read with one reused 8 MiB buffer (tests and benchmarks; the pipeline hashes while uploading). */
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   const handle = await open(path, 'r');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
+import { H5wasmScanFileWriter, sha256File } from '../../src/adapters/h5wasm-scan-file-writer.js';
 import { buildScanLayout, type PlanChannel } from '../../src/core/nexus/layout.js';
 import type { ChannelSlice } from '../../src/core/archive/ports.js';
 import type { EventDescriptor, RunStart, RunStop, StreamDatum, StreamResource } from '../../src/core/contract/generated-types.js';
@@ -32,7 +32,7 @@ describe('h5wasm scan file writer', () => {
     await sleep(1100);
     const second = await writer.write(plan, slices);
     try {
-      assert.equal(second.sha256, first.sha256);
+      assert.equal(await sha256File(second.path), await sha256File(first.path));
       assert.equal(second.bytes, first.bytes);
       const times = spawnSync(venvPython, ['-c', 'import h5py,sys; f=h5py.File(sys.argv[1]); print(h5py.h5o.get_info(f["3.1/instrument/sy/value"].id).ctime)', first.path], { encoding: 'utf8' });
       assert.equal(times.stdout.trim(), String(Math.floor(stop.time)), times.stderr);

@@ -29,7 +29,8 @@ export type ArchiveOutcome =
   | { status: 'archived'; detail: RunArchived }
   | { status: 'failed'; detail: RunFailed };
 
-const DEFAULT_VERIFY_MAX = 256 * 1024 * 1024;
+/** The read-back check holds the whole object in memory: bounded so the function's peak RSS stays flat (docs/nexus-layout.md). */
+const DEFAULT_VERIFY_MAX = 64 * 1024 * 1024;
 
 /**
  * The scan-writer use case for one RunStop. Throws NotReadyError while documents are in flight
@@ -71,10 +72,11 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
 
   const local = await writer.write(plan, (channel) => readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], store, runUid));
   try {
-    deps.log?.('scan file written', { runUid, bytes: local.bytes, sha256: local.sha256 });
+    deps.log?.('scan file written', { runUid, bytes: local.bytes });
+    // The upload hashes what it reads from the file: the file's sha256, without a second pass over it.
     const uploaded = await store.uploadFile(tmpKey, local.path, 'application/x-hdf5');
-    await verify(store, tmpKey, local, uploaded.sha256, deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX, runUid);
-    const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: local.bytes, sha256: local.sha256 };
+    await verify(store, tmpKey, { bytes: local.bytes, sha256: uploaded.sha256 }, deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX, runUid);
+    const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: local.bytes, sha256: uploaded.sha256 };
     try {
       await catalogue.claimFile(file, runUid);
     } catch (error) {
@@ -100,17 +102,15 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   }
 }
 
-async function verify(store: ObjectStore, key: string, local: { bytes: number; sha256: string }, uploadedSha: string, maxDownload: number, runUid: string): Promise<void> {
-  if (uploadedSha !== local.sha256) {
-    throw new VerificationError(`upload of s3://${store.bucket}/${key} hashed ${uploadedSha}, the local file ${local.sha256}`, { runUid, key });
-  }
+/** The uploaded object has the local file's size and, when small enough to read back, the sha256 the upload computed. */
+async function verify(store: ObjectStore, key: string, local: { bytes: number; sha256: string }, maxDownload: number, runUid: string): Promise<void> {
   const head = await store.head(key);
   if (head?.bytes !== local.bytes) {
     throw new VerificationError(`s3://${store.bucket}/${key} has ${head?.bytes ?? 'no'} bytes, the local file ${local.bytes}`, { runUid, key });
   }
   if (local.bytes <= maxDownload) {
     const sha = sha256Hex(await store.get(key));
-    if (sha !== local.sha256) throw new VerificationError(`s3://${store.bucket}/${key} reads back with sha256 ${sha}, the local file has ${local.sha256}`, { runUid, key });
+    if (sha !== local.sha256) throw new VerificationError(`s3://${store.bucket}/${key} reads back with sha256 ${sha}, the upload hashed ${local.sha256}`, { runUid, key });
   }
 }
 

@@ -64,9 +64,15 @@ export interface LocalFile {
   dispose(): Promise<void>;
 }
 
+/**
+ * A scan file on local disk. No sha256: the upload hashes the bytes it sends (ObjectStore.uploadFile),
+ * which saves a whole extra pass over a file of up to several GB (bench/writer-throughput.ts).
+ */
+export type WrittenScanFile = Omit<LocalFile, 'sha256'>;
+
 /** Writes a NeXus plan to a local HDF5 file, filling each channel from its slices (one at a time). */
 export interface ScanFileWriter {
   /** Version of the HDF5 library that writes the file (root attribute HDF5_Version). */
   readonly hdf5Version: string;
-  write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<LocalFile>;
+  write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<WrittenScanFile>;
 }
