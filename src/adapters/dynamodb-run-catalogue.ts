@@ -120,15 +120,18 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
     await this.db.send(new UpdateCommand({
       TableName: this.tableName,
       Key: { pk: runPk(run.runUid), sk: RUN_SK },
-      ...setFields({ state: RunState.Archived, run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt }, {}, ['failure']),
+      ...setFields({
+        state: RunState.Archived, run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt,
+        ...(run.gaps ? { gaps: run.gaps } : {}),
+      }, {}, ['failure']),
     }));
   }
 
   async getRun(runUid: string): Promise<RunRecord | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runUid), sk: RUN_SK }, ConsistentRead: true }));
     if (!out.Item) return undefined;
-    const item = out.Item as Pick<RunRecord, 'state' | 'file' | 'points' | 'failure'>;
-    return { runUid, state: item.state, file: item.file, points: item.points, failure: item.failure };
+    const item = out.Item as Pick<RunRecord, 'state' | 'file' | 'points' | 'gaps' | 'failure'>;
+    return { runUid, state: item.state, file: item.file, points: item.points, gaps: item.gaps, failure: item.failure };
   }
 
   async listDocuments(runUid: string): Promise<StoredDocument[]> {

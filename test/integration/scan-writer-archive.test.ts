@@ -22,7 +22,7 @@ import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { startMoto, projectRoot, venvBin, venvPython, type RunningService } from '../../local/services.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { scanFileKey, tmpKeyOf } from '../../src/core/object-keys.js';
-import type { RunStart } from '../../src/core/contract/generated-types.js';
+import type { RunStart, RunStop, StreamDatum } from '../../src/core/contract/generated-types.js';
 import { buildRun, sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
 
 const REGION = 'eu-west-1';
@@ -234,6 +234,41 @@ describe('scan-writer and run-recorder against the emulator', () => {
     await record([lastDatum]);
     assert.deepEqual((await writer(sqsEvent([late.stop]))).batchItemFailures, [], 'the redelivered RunStop succeeds once the datum is in');
     assert.ok(await store.head(key));
+    await receiveAll();
+  });
+
+  it('archives a run with a trimmed channel: the declared gap is recorded, never filled with invented data', async () => {
+    const trimmed = sampleScan(9, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZY', scanId: 11 });
+    const isDiode = (d: { detail: unknown }) => ((d.detail as StreamDatum).stream_resource ?? '').endsWith('diode1');
+    const firstDiode = trimmed.documents.find((d) => d['detail-type'] === 'StreamDatum' && isDiode(d))!;
+    const { indices } = firstDiode.detail as StreamDatum;
+    const stop = trimmed.stop.detail as RunStop;
+    stop.bliss.documents.stream_datum -= 1;
+    stop.bliss.gaps = [{ stream: 'simulation_diode_sampling_controller:diode1', start: indices.start, stop: indices.stop }];
+    trimmed.documents = trimmed.documents.filter((d) => d !== firstDiode);
+    trimmed.chunks = trimmed.chunks.filter((c) => c.key !== (firstDiode.detail as StreamDatum).chunk.key);
+    await stage(trimmed);
+    await record([...trimmed.documents, trimmed.stop]);
+    assert.deepEqual((await writer(sqsEvent([trimmed.stop]))).batchItemFailures, []);
+
+    const runItem = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${trimmed.runUid}`, sk: 'RUN' } }));
+    assert.equal(runItem.Item?.state, 'ARCHIVED');
+    assert.deepEqual(runItem.Item?.gaps, { 'simulation_diode_sampling_controller:diode1': [[indices.start, indices.stop]] });
+    const file = await download(scanFileKey((trimmed.documents[0]!.detail as RunStart).data_policy, 11));
+    const read = spawnSync(venvPython, ['-c', [
+      'import sys, h5py, json',
+      'f = h5py.File(sys.argv[1], "r")',
+      'd = f["11.1/measurement/diode1"]',
+      'print(json.dumps({"missing": d.attrs.get("missing_points"), "n": d.shape[0], "tail": d[3:].tolist()}))',
+    ].join('\n'), file.path], { encoding: 'utf8' });
+    assert.equal(read.status, 0, read.stderr);
+    const seen = JSON.parse(read.stdout) as { missing: string; n: number; tail: number[] };
+    assert.equal(seen.missing, `[${indices.start}, ${indices.stop})`);
+    assert.equal(seen.n, 9);
+    // sampleScan's diode1 values (float32), as staged for points 3..8.
+    const published = new Float32Array(9).map((_, i) => Math.fround(Math.sin(i) * 1e3 + 0.1));
+    assert.deepEqual(indices, { start: 0, stop: 3 });
+    assert.deepEqual(seen.tail, [...published.slice(3)], 'the points after the gap are archived as published');
     await receiveAll();
   });
 

@@ -67,7 +67,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   const plan = buildScanLayout({
     start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
     points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1),
-    creator: deps.creator, hdf5Version: writer.hdf5Version,
+    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps,
   });
 
   const local = await writer.write(plan, (channel) => readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], store, runUid));
@@ -90,7 +90,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     }
     await store.delete(tmpKey);
     const archivedAt = deps.now().toISOString();
-    await catalogue.runArchived({ runUid, file, points: coverage.points, archivedAt });
+    await catalogue.runArchived({ runUid, file, points: coverage.points, archivedAt, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}) });
     const detail = validateDetail(DetailType.RunArchived, {
       run_uid: runUid, scan_id: run.start.scan_id, data_policy: run.start.data_policy, file, points: coverage.points, archived_at: archivedAt,
     } satisfies RunArchived, EventSource.ScanWriter);

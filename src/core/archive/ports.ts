@@ -21,6 +21,8 @@ export interface RunRecord {
   state?: RunState | undefined;
   file?: ArchivedFile | undefined;
   points?: Record<string, number> | undefined;
+  /** Point ranges [start, stop) per channel that are missing from the archived file (trimmed in Redis). */
+  gaps?: Record<string, [number, number][]> | undefined;
   /** Why the run is FAILED: the stage that gave up and the errors (stream, index, message). */
   failure?: Pick<RunFailed, 'stage' | 'reason' | 'errors'> | undefined;
 }
@@ -30,6 +32,8 @@ export interface ArchivedRun {
   file: ArchivedFile;
   points: Record<string, number>;
   archivedAt: string;
+  /** Point ranges [start, stop) per channel that were trimmed in Redis before the bridge read them. */
+  gaps?: Record<string, [number, number][]>;
 }
 
 /** The run catalogue (one DynamoDB table). Every method is idempotent: at-least-once delivery is normal. */

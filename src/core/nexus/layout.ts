@@ -56,6 +56,17 @@ export interface ScanLayoutInput {
   hdf5Version: string;
   /** Chunking, write slices and compression; default DEFAULT_STORAGE. */
   storage?: StorageOptions | undefined;
+  /**
+   * Point ranges [start, stop) per channel that were trimmed in Redis before the bridge read them
+   * (RunStop.bliss.gaps). Their rows are never written (they read as HDF5's fill value, 0); the
+   * channel's dataset lists them in its `missing_points` attribute.
+   */
+  missing?: Readonly<Record<string, readonly (readonly [number, number])[]>> | undefined;
+}
+
+/** `missing_points` attribute text: `[0, 40) [80, 100)`. */
+export function missingPointsText(ranges: readonly (readonly [number, number])[]): string {
+  return [...ranges].sort((a, b) => a[0] - b[0]).map(([start, stop]) => `[${start}, ${stop})`).join(' ');
 }
 
 /** HDF5 chunks of at most this many bytes by default (DEFAULT_STORAGE.maxChunkBytes). */
@@ -154,7 +165,7 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
       ...(stringOf(info.publisher_version) ? { publisher_version: stringOf(info.publisher_version)! } : {}),
       default: entry,
     },
-    nodes,
+    nodes: input.missing ? nodes.map((node) => withMissingPoints(node, input.missing!)) : nodes,
     channels: planned,
     fileTimeMs: Math.round(stop.time * 1000),
   };
@@ -194,6 +205,12 @@ function snapshotNodes(instrument: string, info: ScanInfo, channels: readonly Ch
     for (const [name, value] of values) nodes.push(number(`${instrument}/${group}/${hdf5Name(name)}`, name, value));
   }
   return nodes;
+}
+
+function withMissingPoints(node: PlanNode, missing: NonNullable<ScanLayoutInput['missing']>): PlanNode {
+  if (node.kind !== 'channel') return node;
+  const ranges = missing[node.channel];
+  return ranges?.length ? { ...node, attrs: { ...node.attrs, missing_points: missingPointsText(ranges) } } : node;
 }
 
 function text(path: string, value: string): PlanText {
