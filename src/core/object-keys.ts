@@ -1,4 +1,5 @@
 import type { DataPolicy } from './contract/generated-types.js';
+import { createHash } from 'node:crypto';
 import { InvalidInputError } from './errors.js';
 
 /** Top-level prefixes of the archive bucket; IAM grants are scoped to them. */
@@ -18,9 +19,10 @@ const MAX_SEGMENT = 120;
 
 /**
  * Turns a user-chosen name (session, collection, dataset, channel …) into one safe key segment.
- * Letters, digits, `.`, `_` and `-` are kept; anything else becomes `_`. Names that are empty,
- * only dots (`.`, `..`), contain control characters, or are too long are rejected with a reason,
- * never silently rewritten into something that could collide with or escape another folder.
+ * A name made only of letters, digits, `.`, `_` and `-` is kept as it is; otherwise every other
+ * character becomes `_`, a leading dot too, and a `~<8 hex of sha256(name)>` suffix keeps two
+ * names from ever sharing a segment. Names that are empty, only dots (`.`, `..`), contain control
+ * characters, or are too long are rejected with a reason.
  */
 export function safeSegment(name: string, what = 'name'): string {
   if (typeof name !== 'string' || name.length === 0) {
@@ -33,14 +35,16 @@ export function safeSegment(name: string, what = 'name'): string {
   if (name.length > MAX_SEGMENT) {
     throw new InvalidInputError(`${what} is ${name.length} characters long (at most ${MAX_SEGMENT})`, { name });
   }
-  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_');
-  if (/^\.+$/.test(cleaned)) {
+  if (/^\.+$/.test(name)) {
     throw new InvalidInputError(`${what} ${JSON.stringify(name)} is a relative path component`, { name });
   }
-  return cleaned.startsWith('.') ? `_${cleaned.slice(1)}` : cleaned;
+  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_');
+  // One name, one segment: a rewritten name carries a hash of the original, so `a:b` and `a_b`
+  // (or `a:b` and `a;b`) can never share a key and overwrite each other.
+  return cleaned === name ? name : `${cleaned}~${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
-/** A channel name such as `axis:sy` as a key segment (`axis_sy`). Channel names are not user paths, so only characters change. */
+/** A channel name such as `axis:sy` as a key segment (`axis_sy~<hash>`, see safeSegment). */
 export function channelSegment(channel: string): string {
   return safeSegment(channel, 'channel name');
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  dataPolicyOf, datasetPrefix, safeSegment, scanFileKey, stagingChunkKey, stagingScanInfoKey, tmpKeyOf,
+  dataPolicyOf, datasetPrefix, safeSegment, scanFileKey, stagingChannelPrefix, stagingChunkKey, stagingScanInfoKey, tmpKeyOf,
 } from '../../src/core/object-keys.js';
 import { InvalidInputError } from '../../src/core/errors.js';
 
@@ -16,7 +16,7 @@ describe('object keys', () => {
 
   it('stages chunks under deterministic keys that sort by index', () => {
     const key = stagingChunkKey('01M80JDTHSB2YF8F4WA7YZ6EZT', 'axis:sy', 0, 1000);
-    assert.equal(key, 'staging/01M80JDTHSB2YF8F4WA7YZ6EZT/axis_sy/000000000000-000000001000.bin');
+    assert.equal(key, 'staging/01M80JDTHSB2YF8F4WA7YZ6EZT/axis_sy~c645144e/000000000000-000000001000.bin');
     assert.equal(stagingChunkKey('01M80JDTHSB2YF8F4WA7YZ6EZT', 'axis:sy', 0, 1000), key);
     assert.equal(stagingScanInfoKey('R1'), 'staging/R1/scan_info.json');
   });
@@ -47,7 +47,16 @@ describe('object keys', () => {
   });
 
   it('never lets a leading dot hide a folder', () => {
-    assert.equal(safeSegment('.hidden'), '_hidden');
+    assert.match(safeSegment('.hidden'), /^_hidden~[0-9a-f]{8}$/);
+  });
+
+  it('maps different names to different segments, and keeps clean names as they are', () => {
+    assert.equal(safeSegment('sample1_0001'), 'sample1_0001');
+    const names = ['a:b', 'a_b', 'a;b', 'a b', 'a/b', 'a\\b', 'a:b:', 'a::b'];
+    const segments = names.map((n) => safeSegment(n));
+    assert.equal(new Set(segments).size, names.length, segments.join(' '));
+    assert.equal(safeSegment('a:b'), safeSegment('a:b'), 'deterministic: a re-sent chunk overwrites itself');
+    assert.notEqual(stagingChannelPrefix('R', 'det:roi'), stagingChannelPrefix('R', 'det_roi'));
   });
 
   it('reads the ESRF data-policy path when there is one', () => {
