@@ -6,7 +6,7 @@
  * credentials, as src/adapters/signed-http.ts makes it; anything else gets 403, like the real thing.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -60,11 +60,20 @@ async function verifySignature(
   if (accessKey !== credentials.accessKeyId) return `unknown access key ${accessKey}`;
   if (signedRegion !== region || service !== 'lambda') return `signed for ${service}/${signedRegion}, expected lambda/${region}`;
   const amzDate = req.headers['x-amz-date'];
-  if (typeof amzDate !== 'string') return 'missing x-amz-date';
+  if (typeof amzDate !== 'string' || !/^\d{8}T\d{6}Z$/.test(amzDate)) return 'missing or malformed x-amz-date';
   const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+  if (Number.isNaN(signingDate.getTime())) return 'malformed x-amz-date';
   if (Math.abs(Date.now() - signingDate.getTime()) > 5 * 60_000) return 'signature expired (x-amz-date more than 5 minutes away)';
+  const signed = signedHeaders!.split(';');
+  for (const required of ['host', 'x-amz-date']) {
+    if (!signed.includes(required)) return `${required} is not among the signed headers`;
+  }
+  // The payload hash is computed from the bytes received, never taken from the client's header.
+  const payloadHash = createHash('sha256').update(body).digest('hex');
+  const claimed = req.headers['x-amz-content-sha256'];
+  if (claimed !== undefined && claimed !== payloadHash) return 'x-amz-content-sha256 does not match the body (unsigned or altered payload)';
   const headers: Record<string, string> = {};
-  for (const name of signedHeaders!.split(';')) {
+  for (const name of signed) {
     const value = req.headers[name];
     if (value === undefined) return `signed header ${name} is missing`;
     headers[name] = Array.isArray(value) ? value.join(',') : value;
@@ -76,7 +85,9 @@ async function verifySignature(
     protocol: 'http:', hostname: url.hostname, method: req.method ?? 'GET', path: url.pathname, query, headers,
     ...(body.length ? { body: body.toString('utf8') } : {}),
   }), { signingDate });
-  return expected.headers.authorization === authorization ? undefined : 'signature does not match';
+  const a = Buffer.from(expected.headers.authorization ?? '');
+  const b = Buffer.from(authorization!);
+  return a.length === b.length && timingSafeEqual(a, b) ? undefined : 'signature does not match';
 }
 
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
@@ -99,44 +110,50 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
 
   const server: Server = createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-      const match = /^\/fn\/([^/]+)(\/.*)?$/.exec(url.pathname);
-      const fn = match ? served.get(match[1]!) : undefined;
-      if (!match || !fn) return send(res, 404, { message: `no function URL at ${url.pathname}` });
-      const body = await readBody(req);
-      if (fn.functionUrl?.authType === 'AWS_IAM') {
-        const refused = await verifySignature(req, body, url, resources.region, options.credentials);
-        if (refused) return send(res, 403, { Message: `Forbidden: ${refused}` });
-      }
-      for (const [k, v] of Object.entries(functionEnvironment(fn, resources.region, options.awsEndpoint, options.environment))) process.env[k] = v;
-      const rawPath = match[2] ?? '/';
-      const now = new Date();
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v ?? '']));
-      const textual = /json|text|xml|csv|x-www-form-urlencoded/.test(headers['content-type'] ?? 'application/json');
-      const event: APIGatewayProxyEventV2 = {
-        version: '2.0', routeKey: '$default', rawPath, rawQueryString: url.search.slice(1), headers,
-        ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams.entries()) } : {}),
-        requestContext: {
-          accountId: resources.accountId, apiId: fn.functionName, domainName: url.host, domainPrefix: fn.functionName,
-          http: { method: req.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
-          requestId: randomUUID(), routeKey: '$default', stage: '$default', time: now.toUTCString(), timeEpoch: now.getTime(),
-        },
-        ...(body.length ? { body: textual ? body.toString('utf8') : body.toString('base64') } : {}),
-        isBase64Encoded: body.length > 0 && !textual,
-      };
       try {
-        const handler = await load(fn);
-        const result = await handler(event, buildLambdaContext(fn, resources.region, Date.now() + fn.timeoutSeconds * 1000));
-        if (typeof result === 'string' || result === undefined || !('statusCode' in result)) {
-          return send(res, 200, result ?? null);
+        const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+        const match = /^\/fn\/([^/]+)(\/.*)?$/.exec(url.pathname);
+        const fn = match ? served.get(match[1]!) : undefined;
+        if (!match || !fn) return send(res, 404, { message: `no function URL at ${url.pathname}` });
+        const body = await readBody(req);
+        if (fn.functionUrl?.authType === 'AWS_IAM') {
+          const refused = await verifySignature(req, body, url, resources.region, options.credentials);
+          if (refused) return send(res, 403, { Message: `Forbidden: ${refused}` });
         }
-        const resultHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]));
-        res.writeHead(result.statusCode ?? 200, { 'content-type': 'application/json', ...resultHeaders });
-        res.end(result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+        for (const [k, v] of Object.entries(functionEnvironment(fn, resources.region, options.awsEndpoint, options.environment))) process.env[k] = v;
+        const rawPath = match[2] ?? '/';
+        const now = new Date();
+        const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v ?? '']));
+        const textual = /json|text|xml|csv|x-www-form-urlencoded/.test(headers['content-type'] ?? 'application/json');
+        const event: APIGatewayProxyEventV2 = {
+          version: '2.0', routeKey: '$default', rawPath, rawQueryString: url.search.slice(1), headers,
+          ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams.entries()) } : {}),
+          requestContext: {
+            accountId: resources.accountId, apiId: fn.functionName, domainName: url.host, domainPrefix: fn.functionName,
+            http: { method: req.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+            requestId: randomUUID(), routeKey: '$default', stage: '$default', time: now.toUTCString(), timeEpoch: now.getTime(),
+          },
+          ...(body.length ? { body: textual ? body.toString('utf8') : body.toString('base64') } : {}),
+          isBase64Encoded: body.length > 0 && !textual,
+        };
+        try {
+          const handler = await load(fn);
+          const result = await handler(event, buildLambdaContext(fn, resources.region, Date.now() + fn.timeoutSeconds * 1000));
+          if (typeof result === 'string' || result === undefined || !('statusCode' in result)) {
+            return send(res, 200, result ?? null);
+          }
+          const resultHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]));
+          res.writeHead(result.statusCode ?? 200, { 'content-type': 'application/json', ...resultHeaders });
+          res.end(result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+        } catch (error) {
+          // As Lambda does: an unhandled error is a 502 without the error's details.
+          process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: 'function URL handler failed', function: fn.name, error: String(error) })}\n`);
+          send(res, 502, { Message: 'Internal Server Error' });
+        }
       } catch (error) {
-        // As Lambda does: an unhandled error is a 502 without the error's details.
-        process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: 'function URL handler failed', function: fn.name, error: String(error) })}\n`);
-        send(res, 502, { Message: 'Internal Server Error' });
+        // The gateway itself failed (a request it could not parse): answer, never leave it hanging.
+        if (!res.headersSent) send(res, 400, { Message: `Bad Request: ${(error as Error).message}` });
+        else res.end();
       }
     })();
   });

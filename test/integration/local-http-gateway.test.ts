@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
 import type { HttpGateway } from '../../local/http-gateway.js';
 import type { StackTemplate } from '../../local/cloudformation-template.js';
-import { signedRequest } from '../../src/adapters/signed-http.js';
+import { createHash } from 'node:crypto';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { NodeSha256, signedRequest } from '../../src/adapters/signed-http.js';
 
 /** One function with an IAM-authorised URL, one without a URL. */
 const templates: StackTemplate[] = [{
@@ -56,6 +59,35 @@ describe('local HTTP gateway for function URLs', () => {
     assert.equal(wrongKey.status, 403);
     const otherRegion = await signedRequest({ url: url('x') }, { region: 'us-east-1', credentials });
     assert.equal(otherRegion.status, 403);
+  });
+
+  /** Signs a request with the real client, then lets the test alter what is sent. */
+  async function signHeaders(path: string, body: string, headerNames?: string[]): Promise<Record<string, string>> {
+    const target = new URL(url(path));
+    const signer = new SignatureV4({ credentials, region: env.region, service: 'lambda', sha256: NodeSha256 });
+    const all: Record<string, string> = { host: target.host, 'content-type': 'application/json', 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') };
+    const headers = headerNames ? Object.fromEntries(Object.entries(all).filter(([k]) => headerNames.includes(k))) : all;
+    const signed = await signer.sign(new HttpRequest({ protocol: 'http:', hostname: target.hostname, port: Number(target.port), method: 'POST', path: target.pathname, headers, body }));
+    return Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k !== 'host'));
+  }
+
+  it('refuses a body other than the one signed, an unsigned host and a malformed date', async () => {
+    const headers = await signHeaders('x', '{"a":1}');
+    const genuine = await fetch(url('x'), { method: 'POST', headers, body: '{"a":1}' });
+    assert.equal(genuine.status, 200);
+    const tampered = await fetch(url('x'), { method: 'POST', headers, body: '{"a":2}' });
+    assert.equal(tampered.status, 403);
+    assert.match(await tampered.text(), /does not match the body/);
+    const withoutBodyHash = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'x-amz-content-sha256'));
+    const tamperedUnclaimed = await fetch(url('x'), { method: 'POST', headers: withoutBodyHash, body: '{"a":2}' });
+    assert.equal(tamperedUnclaimed.status, 403);
+    const hostless = await signHeaders('x', '{}', ['x-amz-content-sha256']);
+    const noHost = await fetch(url('x'), { method: 'POST', headers: hostless, body: '{}' });
+    assert.equal(noHost.status, 403);
+    assert.match(await noHost.text(), /host is not among the signed headers/);
+    const badDate = await fetch(url('x'), { method: 'POST', headers: { ...headers, 'x-amz-date': 'yesterday' }, body: '{"a":1}' });
+    assert.equal(badDate.status, 403);
+    assert.match(await badDate.text(), /malformed x-amz-date/);
   });
 
   it('answers 502 without details when the handler throws, 404 for a function without URL', async () => {
