@@ -1,6 +1,7 @@
 // The scan writer's catalogue, wrapped: archiving a run records its scan file's provenance (parent
 // the raw run, inputs the staged chunks with sha256, the archive's version), once per file.
 import { describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { MemoryProvenanceStore } from '../../src/adapters/analysis-memory-stores.js';
 import type { ArchivedRun, RunCatalogue, StoredDocument } from '../../src/core/archive/ports.js';
@@ -18,7 +19,7 @@ describe('scan file provenance', () => {
     const archived: ArchivedRun[] = [];
     const catalogue = {
       runArchived: async (run: ArchivedRun) => { archived.push(run); },
-      listDocuments: async () => [datum('axis:sy', 0, 10, 'a'), datum('diode', 0, 10, 'b'), { detailType: 'RunStart', uid: 'RAW1', body: {} }],
+      listDocuments: async () => [datum('diode', 10, 20, 'c'), datum('axis:sy', 0, 10, 'a'), datum('diode', 0, 10, 'b'), { detailType: 'RunStart', uid: 'RAW1', body: {} }],
       getRun: async () => undefined,
     } as unknown as RunCatalogue;
     const store = new MemoryProvenanceStore((e) => e.ref === 'run:RAW1');
@@ -31,11 +32,16 @@ describe('scan file provenance', () => {
     const record = await store.get('file:s3://bkt/archive/p/b/s/c/c_d/c_d_0001.h5');
     assert.ok(record);
     assert.deepEqual(record.parents, ['run:RAW1']);
-    assert.deepEqual(record.inputs.map((i) => [i.uri, i.sha256]), [
-      ['s3://bkt/staging/RAW1/axis:sy/0-10.bin', sha('a')], ['s3://bkt/staging/RAW1/diode/0-10.bin', sha('b')],
+    // One input per channel (its staging folder), whatever the number of chunks: the digest of its
+    // chunks' sha256 in index order, and their total size.
+    const digest = (...hex: string[]) => createHash('sha256').update(hex.join('\n')).digest('hex');
+    assert.deepEqual(record.inputs.map((i) => [i.uri, i.sha256, i.bytes]), [
+      ['s3://bkt/staging/RAW1/axis:sy/', digest(sha('a')), 80],
+      ['s3://bkt/staging/RAW1/diode/', digest(sha('b'), sha('c')), 160],
     ]);
     assert.deepEqual(record.software, { name: 'beamline-archive', version: '0.1.0', commit: 'deadbeef', repository: 'https://git.example.org/beamline-archive.git' });
     assert.deepEqual(record.parameters, { run_start: 'RAW1', run_stop: 'RAW1/stop', points: { 'axis:sy': 10, diode: 10 } });
+    assert.equal(archived.length, 2, 'the run is archived after its provenance is recorded');
     assert.equal(store.records.size, 1);
     const down = await lineage('run:RAW1', 'descendants', store);
     assert.deepEqual(down.nodes.map((n) => n.entity), ['run:RAW1', 'file:s3://bkt/archive/p/b/s/c/c_d/c_d_0001.h5']);

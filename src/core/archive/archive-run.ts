@@ -50,7 +50,11 @@ export async function archiveRun(stop: RunStop, deps: ArchiveRunDeps): Promise<A
       errors: runErrorsOf(error),
     } satisfies RunFailed, EventSource.ScanWriter);
     deps.log?.('run cannot be archived; recorded as FAILED', { runUid: stop.run_start, reason: detail.reason, error: (error as Error).name });
-    await deps.catalogue.runFailed(detail);
+    if (await deps.catalogue.runFailed(detail) === 'already-archived') {
+      // The file is published and the run ARCHIVED (an earlier delivery got that far): never announce it as failed.
+      deps.log?.('run is already ARCHIVED; the failure is logged, not announced', { runUid: stop.run_start, reason: detail.reason });
+      return { status: 'failed', detail };
+    }
     await publishOrThrow(deps.publisher, DetailType.RunFailed, detail, stop.run_start);
     return { status: 'failed', detail };
   }

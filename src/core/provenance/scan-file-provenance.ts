@@ -6,6 +6,7 @@
  * software. The activity uid is derived from the run and the file's checksum, so a redelivered
  * RunStop re-records nothing (duplicate).
  */
+import { createHash } from 'node:crypto';
 import { DetailType } from '../contract/detail-types.js';
 import type { StreamDatum } from '../contract/generated-types.js';
 import type { ArchivedRun, RunCatalogue } from '../archive/ports.js';
@@ -18,11 +19,29 @@ export function archiveSoftware(version: string, repository: string, commit?: st
   return { name: 'beamline-archive', version, ...(commit && /^[0-9a-f]{7,64}$/.test(commit) ? { commit } : {}), repository };
 }
 
-/** The provenance input of a scan file from the run's documents. */
+/**
+ * The provenance input of a scan file from the run's documents. One input per channel, not per
+ * chunk, so that the record stays small whatever the scan's size: its uri is the channel's staging
+ * folder, its sha256 the digest of the chunks' sha256 (hex, in index order, newline-separated),
+ * its bytes their sum. The chunks themselves are listed in the catalogue's StreamDatum documents.
+ */
 export function scanFileProvenance(run: ArchivedRun, datums: readonly StreamDatum[], software: SoftwareRef): ProvenanceInput {
+  const byFolder = new Map<string, StreamDatum[]>();
+  for (const d of datums) {
+    const folder = `s3://${d.chunk.bucket}/${d.chunk.key.slice(0, d.chunk.key.lastIndexOf('/') + 1)}`;
+    byFolder.set(folder, [...(byFolder.get(folder) ?? []), d]);
+  }
+  const inputs = [...byFolder.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([uri, chunks]) => {
+    const ordered = [...chunks].sort((a, b) => a.indices.start - b.indices.start);
+    return {
+      uri,
+      sha256: createHash('sha256').update(ordered.map((d) => d.chunk.sha256).join('\n')).digest('hex'),
+      bytes: ordered.reduce((sum, d) => sum + d.chunk.bytes, 0),
+    };
+  });
   return {
     parents: [runRef(run.runUid)],
-    inputs: [...datums].sort((a, b) => a.uid.localeCompare(b.uid)).map((d) => ({ uri: `s3://${d.chunk.bucket}/${d.chunk.key}`, sha256: d.chunk.sha256, bytes: d.chunk.bytes })),
+    inputs,
     software,
     parameters: { run_start: run.runUid, run_stop: `${run.runUid}/stop`, points: run.points },
     agent: { name: 'beamline-archive scan-writer' },
@@ -36,11 +55,12 @@ export function scanFileProvenance(run: ArchivedRun, datums: readonly StreamDatu
 export function withScanFileProvenance(catalogue: RunCatalogue, provenance: ProvenanceStore, software: SoftwareRef, now: () => Date = () => new Date()): RunCatalogue {
   const wrapped: RunCatalogue = Object.create(catalogue) as RunCatalogue;
   wrapped.runArchived = async (run: ArchivedRun) => {
-    await catalogue.runArchived(run);
+    // Provenance first: a run is ARCHIVED only once its file's lineage is recorded.
     const datums = (await catalogue.listDocuments(run.runUid)).filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as StreamDatum);
     await recordProvenance(fileRef(run.file.bucket, run.file.key), scanFileProvenance(run, datums, software), {
       store: provenance, now, newUid: () => `scan-writer/${run.runUid}/${run.file.sha256}`,
     }, { activityUid: `scan-writer/${run.runUid}/${run.file.sha256}` });
+    await catalogue.runArchived(run);
   };
   return wrapped;
 }
