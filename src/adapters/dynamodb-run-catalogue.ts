@@ -154,11 +154,15 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
     return docs;
   }
 
-  async claimFile(file: ArchivedFile, runUid: string): Promise<void> {
+  /** Claims a final key for a run (before anything is uploaded), and records its size and checksum once known. */
+  async claimFile(file: Pick<ArchivedFile, 'bucket' | 'key'> & Partial<ArchivedFile>, runUid: string): Promise<void> {
     try {
       await this.db.send(new PutCommand({
         TableName: this.tableName,
-        Item: { pk: filePk(file.key), sk: FILE_SK, run_uid: runUid, bucket: file.bucket, key: file.key, bytes: file.bytes, sha256: file.sha256 },
+        Item: {
+          pk: filePk(file.key), sk: FILE_SK, run_uid: runUid, bucket: file.bucket, key: file.key,
+          ...(file.bytes !== undefined ? { bytes: file.bytes } : {}), ...(file.sha256 !== undefined ? { sha256: file.sha256 } : {}),
+        },
         ConditionExpression: 'attribute_not_exists(pk) OR run_uid = :uid',
         ExpressionAttributeValues: { ':uid': runUid },
       }));

@@ -8,7 +8,7 @@ import { pointBytes } from '../nexus/dtypes.js';
 import { scanFileKey, tmpKeyOf } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { checkCoverage, collectRunDocuments } from './run-documents.js';
-import { ChunkCoverageError, FileKeyConflictError, isPermanentArchiveError, runErrorsOf, VerificationError } from './errors.js';
+import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf, VerificationError } from './errors.js';
 import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
 
 export interface ArchiveRunDeps {
@@ -74,6 +74,9 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps,
   });
 
+  // Claim the final key before anything is uploaded: a second run mapped to the same key (scan
+  // numbers restarted, a replay) stops here and never touches the .tmp object of the owner.
+  await catalogue.claimFile({ bucket: store.bucket, key: finalKey }, runUid);
   const local = await writer.write(plan, (channel) => readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], store, runUid));
   try {
     deps.log?.('scan file written', { runUid, bytes: local.bytes });
@@ -81,12 +84,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     const uploaded = await store.uploadFile(tmpKey, local.path, 'application/x-hdf5');
     await verify(store, tmpKey, { bytes: local.bytes, sha256: uploaded.sha256 }, deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX, runUid);
     const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: local.bytes, sha256: uploaded.sha256 };
-    try {
-      await catalogue.claimFile(file, runUid);
-    } catch (error) {
-      if (error instanceof FileKeyConflictError) await store.delete(tmpKey);
-      throw error;
-    }
+    await catalogue.claimFile(file, runUid);
     await store.copy(tmpKey, finalKey);
     const published = await store.head(finalKey);
     if (published?.bytes !== local.bytes) {

@@ -50,7 +50,7 @@ export interface RunCatalogue {
   getRun(runUid: string): Promise<RunRecord | undefined>;
   listDocuments(runUid: string): Promise<StoredDocument[]>;
   /** Claims a final key for a run; throws FileKeyConflictError when another run holds it. */
-  claimFile(file: ArchivedFile, runUid: string): Promise<void>;
+  claimFile(file: Pick<ArchivedFile, 'bucket' | 'key'> & Partial<ArchivedFile>, runUid: string): Promise<void>;
 }
 
 /** One slice of a channel: the raw little-endian C-order bytes of points [start, stop). */
