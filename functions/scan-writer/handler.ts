@@ -9,10 +9,10 @@
  * event is logged and left to the DLQ.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
 import { DynamoDbProvenanceStore } from '../../src/adapters/dynamodb-provenance-store.js';
 import { archiveSoftware, withScanFileProvenance } from '../../src/core/provenance/scan-file-provenance.js';
 import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
@@ -23,7 +23,7 @@ import type { RunCatalogue, ScanFileWriter } from '../../src/core/archive/ports.
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
 import { ContractError, isPermanent, NotReadyError } from '../../src/core/errors.js';
-import type { EventPublisher, ObjectStore, OutgoingEvent, PublishOutcome } from '../../src/core/ports.js';
+import type { EventPublisher, ObjectStore } from '../../src/core/ports.js';
 import pkg from '../../package.json' with { type: 'json' };
 
 export interface ScanWriterDeps {
@@ -34,7 +34,15 @@ export interface ScanWriterDeps {
   logger: Logger;
   now?: () => Date;
   verifyDownloadMaxBytes?: number;
+  /**
+   * How long to wait, inside one invocation, for run documents still in flight before giving the
+   * RunStop back to SQS. They usually trail the RunStop by milliseconds, while a redelivery costs
+   * the queue's visibility timeout (90 min for this function). @default 30_000
+   */
+  notReadyWaitMs?: number;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 
@@ -57,12 +65,23 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         throw new ContractError(`scan-writer takes RunStop events, not ${event['detail-type']}`, { detailType: event['detail-type'] });
       }
       runUid = event.detail.run_start;
-      const outcome = await archiveRun(event.detail, {
+      const archive = () => archiveRun(event.detail, {
         catalogue: deps.catalogue, store: deps.store, writer: deps.writer, publisher: deps.publisher,
         creator: CREATOR, now: deps.now ?? (() => new Date()),
         ...(deps.verifyDownloadMaxBytes !== undefined ? { verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes } : {}),
         log: (message, context) => logger.info(message, context),
       });
+      const waitUntil = Date.now() + (deps.notReadyWaitMs ?? 30_000);
+      let outcome: Awaited<ReturnType<typeof archiveRun>>;
+      for (let delay = 100; ; delay = Math.min(delay * 2, 5_000)) {
+        try {
+          outcome = await archive();
+          break;
+        } catch (error) {
+          if (!(error instanceof NotReadyError) || Date.now() + delay > waitUntil) throw error;
+          await sleep(delay);
+        }
+      }
       if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
     } catch (error) {
       if (error instanceof NotReadyError) logger.info('run not complete yet; SQS will redeliver the RunStop', { runUid, reason: error.message });
@@ -81,29 +100,8 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
   };
 }
 
-/**
- * Minimal PutEvents publisher for this composition root until the shared
- * src/adapters/eventbridge-publisher.ts lands (the scan writer emits one event at a time).
- */
-class PutEventsPublisher implements EventPublisher {
-  constructor(private readonly client: EventBridgeClient, private readonly busName: string) {}
 
-  async publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
-    const rejected: PublishOutcome['rejected'] = [];
-    for (let i = 0; i < events.length; i += 10) {
-      const batch = events.slice(i, i + 10);
-      const out = await this.client.send(new PutEventsCommand({
-        Entries: batch.map((e) => ({ EventBusName: this.busName, Source: e.source, DetailType: e.detailType, Detail: JSON.stringify(e.detail) })),
-      }));
-      (out.Entries ?? []).forEach((entry, j) => {
-        if (entry.ErrorCode) rejected.push({ event: batch[j]!, reason: `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}` });
-      });
-    }
-    return { accepted: events.length - rejected.length, rejected };
-  }
-}
-
-interface ScanWriterConfig { bucketName: string; tableName: string; eventBusName: string; sourceRepository: string }
+interface ScanWriterConfig { bucketName: string; tableName: string; eventBusName: string; sourceRepository: string; notReadyWaitMs: number }
 
 function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
   const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'BEAMLINE_ARCHIVE_REPOSITORY'].filter((name) => !env[name]);
@@ -111,6 +109,7 @@ function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
   return {
     bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME!,
     sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
+    notReadyWaitMs: 1000 * Number(env.NOT_READY_WAIT_SECONDS ?? 30),
   };
 }
 
@@ -125,7 +124,8 @@ async function build(): Promise<SqsBatchHandler> {
       new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName), archiveSoftware(pkg.version, config.sourceRepository, process.env.BEAMLINE_ARCHIVE_COMMIT)),
     store: new S3ObjectStore(clients.s3, config.bucketName),
     writer: await H5wasmScanFileWriter.create(),
-    publisher: new PutEventsPublisher(clients.events, config.eventBusName),
+    publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
+    notReadyWaitMs: config.notReadyWaitMs,
     logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'scan-writer'),
   });
 }

@@ -59,7 +59,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     const endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: endpoint, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
-      BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: `bus-${Date.now()}`, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
+      BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: `bus-${Date.now()}`, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git', NOT_READY_WAIT_SECONDS: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
     });
     clients = createAwsClients({ region: REGION, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
