@@ -272,6 +272,20 @@ describe('scan-writer and run-recorder against the emulator', () => {
     await receiveAll();
   });
 
+  it('refuses a StreamDatum that points outside its run\'s staging folder (e.g. at a published file)', async () => {
+    const forged = sampleScan(6, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZZ', scanId: 12 });
+    const datum = forged.documents.find((d) => d['detail-type'] === 'StreamDatum')!;
+    (datum.detail as StreamDatum).chunk.key = finalKey;
+    await stage(forged);
+    await record([...forged.documents, forged.stop]);
+    assert.deepEqual((await writer(sqsEvent([forged.stop]))).batchItemFailures, []);
+    const item = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${forged.runUid}`, sk: 'RUN' } }));
+    assert.equal(item.Item?.state, 'FAILED');
+    assert.match(String(item.Item?.failure.reason), /outside staging\/01M80JDTHSB2YF8F4WA7YZ6EZZ\//);
+    assert.equal(await store.head(scanFileKey((forged.documents[0]!.detail as RunStart).data_policy, 12)), undefined);
+    await receiveAll();
+  });
+
   it('records a run whose final key belongs to another run as FAILED and announces Run Failed', async () => {
     const intruder = sampleScan(5, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZV' }); // same data policy and scan number 3 as the first run
     await stage(intruder);

@@ -5,7 +5,7 @@ import { validateDetail } from '../contract/validators.js';
 import { ArchiveError, InvalidInputError } from '../errors.js';
 import { buildScanLayout, type PlanChannel } from '../nexus/layout.js';
 import { pointBytes } from '../nexus/dtypes.js';
-import { scanFileKey, tmpKeyOf } from '../object-keys.js';
+import { scanFileKey, stagingChannelPrefix, tmpKeyOf } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { checkCoverage, collectRunDocuments } from './run-documents.js';
 import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf, VerificationError } from './errors.js';
@@ -144,6 +144,13 @@ async function* readSlices(channel: PlanChannel, datums: readonly StreamDatum[],
     const context = { runUid, stream: channel.channel, indexRange: [start, stop] as [number, number], key: d.chunk.key };
     if (d.chunk.bucket !== store.bucket) {
       throw new ChunkCoverageError(`chunk ${d.uid} is in bucket ${d.chunk.bucket}, not the archive bucket ${store.bucket}`, [{ stream: channel.channel, index: start, message: `chunk in foreign bucket ${d.chunk.bucket}` }], context);
+    }
+    // A StreamDatum may only point into its own run's staging folder for this channel: never at a
+    // published file or another run's data, whatever the document says.
+    const folder = stagingChannelPrefix(runUid, channel.channel);
+    if (!d.chunk.key.startsWith(folder) || d.chunk.key.slice(folder.length).includes('/')) {
+      const message = `chunk ${d.uid} points at ${d.chunk.key}, outside ${folder}`;
+      throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], context);
     }
     const bytes = await store.get(d.chunk.key);
     const problem = bytes.byteLength !== d.chunk.bytes || bytes.byteLength !== (stop - start) * rowBytes
