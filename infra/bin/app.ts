@@ -57,11 +57,23 @@ export interface BeamlineArchiveApp {
 export function sourceRepositoryOf(root: string): string {
   try {
     const origin = execFileSync('git', ['-C', root, 'remote', 'get-url', 'origin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    if (origin) return origin;
+    if (origin) return withoutCredentials(origin);
   } catch {
     // not a git checkout, or no origin remote
   }
   return pathToFileURL(root).href;
+}
+
+/** A remote URL may carry `user:token@`: that must never reach a template, a function or a record. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.href;
+  } catch {
+    return url.replace(/^[^@/]*@/, (m) => (m.startsWith('git@') ? m : ''));
+  }
 }
 
 export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {

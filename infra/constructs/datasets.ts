@@ -66,6 +66,7 @@ export class Datasets extends Construct {
     }));
     this.recorder.role.addToPolicy(new PolicyStatement({
       sid: 'AnnounceDatasets', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
+      conditions: { StringEquals: { 'events:source': EventSource.Datasets } },
     }));
     new Rule(this, 'DatasetRecorderRule', {
       eventBus,
@@ -114,6 +115,7 @@ export class Datasets extends Construct {
     }));
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'AnnounceDatasets', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
+      conditions: { StringEquals: { 'events:source': EventSource.Datasets } },
     }));
     const apiPolicy = this.apiRole.node.tryFindChild('DefaultPolicy');
     if (apiPolicy) {

@@ -13,8 +13,8 @@ import type { IConstruct } from 'constructs';
  * (a validation hook, which runs after reference resolution and before the cdk-nag plugin), with
  * the same flattening cdk-nag applies.
  */
-export function acknowledgeObjectPrefixWildcard(policy: IConstruct, bucket: IBucket, prefix: string, reason: string): void {
-  const objects = bucket.arnForObjects(`${prefix}*`);
+export function acknowledgeObjectPrefixWildcard(policy: IConstruct, bucket: IBucket, prefix: string, reason: string, pattern = `${prefix}*`): void {
+  const objects = bucket.arnForObjects(pattern);
   policy.node.addValidation({
     validate: () => {
       const resource = flattenCfnReference(Stack.of(policy).resolve(objects));

@@ -14,6 +14,7 @@ import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { Datasets } from '../constructs/datasets.js';
 import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
 import { StoragePrefix } from './storage-stack.js';
+import { TMP_SUFFIX } from '../../src/core/object-keys.js';
 import { DetailType, EventSource, runDocumentTypes } from '../../src/core/contract/detail-types.js';
 
 /** Source of every run document the edge bridge publishes. */
@@ -111,9 +112,16 @@ export class ComputeStack extends Stack {
     writerRole.addToPolicy(new PolicyStatement({
       sid: 'PublishScanFiles',
       effect: Effect.ALLOW,
-      // .tmp upload (tagged state=tmp, possibly multipart), verification, copy to the final key, .tmp removal.
-      actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      // .tmp upload (tagged state=tmp, possibly multipart), verification, copy to the final key.
+      actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
       resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*`)],
+    }));
+    writerRole.addToPolicy(new PolicyStatement({
+      sid: 'RemoveTmpObjects',
+      effect: Effect.ALLOW,
+      // Only objects under construction can be deleted: a published file never.
+      actions: ['s3:DeleteObject'],
+      resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*${TMP_SUFFIX}`)],
     }));
     writerRole.addToPolicy(new PolicyStatement({
       sid: 'ListOwnPrefixes',
@@ -127,7 +135,7 @@ export class ComputeStack extends Stack {
       sid: 'CatalogueRuns',
       effect: Effect.ALLOW,
       actions: [
-        'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query',
+        'dynamodb:GetItem', 'dynamodb:Query',
         'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem',
       ],
       resources: tableResources,
@@ -137,6 +145,8 @@ export class ComputeStack extends Stack {
       effect: Effect.ALLOW,
       actions: ['events:PutEvents'],
       resources: [eventBus.eventBusArn],
+      // Only as itself: the scan-writer cannot speak for the bridge or the datasets service.
+      conditions: { StringEquals: { 'events:source': EventSource.ScanWriter } },
     }));
     const writerPolicy = writerRole.node.tryFindChild('DefaultPolicy');
     if (writerPolicy) {
@@ -144,6 +154,9 @@ export class ComputeStack extends Stack {
         'The scan-writer reads the chunks of any run it writes (staging/<run>/<channel>/...); read-only and confined to staging/.');
       acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
         'Scan file keys derive from the data policy of each run (archive/<proposal>/<beamline>/...); confined to archive/.');
+      acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
+        'The scan-writer removes its own .tmp objects (archive/...<key>.tmp) after publishing; no other object can be deleted.',
+        `${StoragePrefix.Archive}*${TMP_SUFFIX}`);
     }
 
     this.ruleDeadLetterQueue = new Queue(this, 'RuleDeadLetterQueue', {

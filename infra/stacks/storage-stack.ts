@@ -5,6 +5,7 @@ import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
+import { EventSource } from '../../src/core/contract/detail-types.js';
 import { Prefix as StoragePrefix } from '../../src/core/object-keys.js';
 
 /** Key prefixes of the archive bucket: the same constants the code writing the keys uses. */
@@ -133,6 +134,8 @@ export class StorageStack extends Stack {
           effect: Effect.ALLOW,
           actions: ['events:PutEvents'],
           resources: [this.eventBus.eventBusArn],
+          // The beamline host speaks as the bridge only, never as the scan-writer or the datasets service.
+          conditions: { StringEquals: { 'events:source': EventSource.Bridge } },
         }),
         new PolicyStatement({
           sid: 'StageChunks',

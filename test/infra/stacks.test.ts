@@ -9,7 +9,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { buildApp, STACK_NAMES } from '../../infra/bin/app.js';
+import { buildApp, STACK_NAMES, withoutCredentials } from '../../infra/bin/app.js';
 
 // Arrange once for the whole file: nag on, so synthesis itself fails on an unacknowledged finding.
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-cdk-'));
@@ -40,6 +40,14 @@ const statementsOfRole = (roleId: string): Statement[] => {
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 /** A resource rendered as text: `{"Fn::Join":["",[X,"/staging/*"]]}` ends with `/staging/*"]]}`. */
 const resourceText = (resource: unknown): string => (typeof resource === 'string' ? resource : JSON.stringify(resource));
+
+describe('source repository of provenance records', () => {
+  it('never carries credentials of a git remote', () => {
+    assert.equal(withoutCredentials('https://user:s3cret@git.example.org/beamline-archive.git'), 'https://git.example.org/beamline-archive.git');
+    assert.equal(withoutCredentials('https://git.example.org/beamline-archive.git'), 'https://git.example.org/beamline-archive.git');
+    assert.equal(withoutCredentials('git@git.example.org:facility/beamline-archive.git'), 'git@git.example.org:facility/beamline-archive.git');
+  });
+});
 
 describe('app', () => {
   it('synthesizes the two stacks under their fixed names', () => {
@@ -130,7 +138,7 @@ describe('storage stack', () => {
       PolicyDocument: {
         Version: '2012-10-17',
         Statement: [
-          { Sid: 'PublishRunDocuments', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] } },
+          { Sid: 'PublishRunDocuments', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] }, Condition: { StringEquals: { 'events:source': 'beamline-archive.bridge' } } },
           { Sid: 'StageChunks', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/staging/*']] } },
         ],
       },
@@ -302,8 +310,9 @@ describe('least privilege', () => {
       .flatMap((s) => asArray(s.Action)).sort();
     assert.deepEqual(byPrefix('/staging/*'), ['s3:GetObject']);
     assert.deepEqual(byPrefix('/archive/*'),
-      ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
-    assert.equal(objectStatements.length, 2, 'every object statement is scoped to staging/ or archive/');
+      ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
+    assert.deepEqual(byPrefix('/archive/*.tmp'), ['s3:DeleteObject'], 'only objects under construction can be deleted');
+    assert.equal(objectStatements.length, 3, 'every object statement is scoped to staging/ or archive/');
 
     const list = statements.find((s) => asArray(s.Action).includes('s3:ListBucket'));
     assert.deepEqual(list?.Condition, { StringLike: { 's3:prefix': ['staging/*', 'archive/*'] } });
@@ -312,6 +321,7 @@ describe('least privilege', () => {
     assert.equal(events.length, 1);
     assert.deepEqual(events[0]?.Action, 'events:PutEvents');
     assert.match(resourceText(events[0]?.Resource), /Fn::ImportValue.*EventBus/);
+    assert.deepEqual(events[0]?.Condition, { StringEquals: { 'events:source': 'beamline-archive.scan-writer' } }, 'it speaks only as itself');
   });
 });
 
@@ -359,6 +369,7 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchiveCompute/RunRecorder/Function/Resource CloudFormation-Validate::W2531',
       'BeamlineArchiveCompute/ScanWriter/Function/Resource AwsSolutions-L1',
       'BeamlineArchiveCompute/ScanWriter/Function/Resource CloudFormation-Validate::W2531',
+      'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*.tmp]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
       'BeamlineArchiveStorage/AccessLogsBucket AwsSolutions-S1',
