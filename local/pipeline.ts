@@ -74,15 +74,20 @@ export async function initBlissDataStore(redisUrl: string): Promise<void> {
   if (result.code !== 0) throw new Error(`blissdata could not initialise ${redisUrl}: ${result.stderr.trim().split('\n').pop()}`);
 }
 
-export function run(command: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+/** Runs a command to completion; killed (and reported as failed) after `timeoutMs`. */
+export function run(command: string, args: string[], timeoutMs = 300_000): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    const timer = setTimeout(() => {
+      stderr += `\n${command} killed after ${timeoutMs} ms`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ stdout, stderr, code: code ?? 1 }));
+    child.once('error', (error) => { clearTimeout(timer); reject(error); });
+    child.once('close', (code) => { clearTimeout(timer); resolve({ stdout, stderr, code: code ?? 1 }); });
   });
 }
 
@@ -149,8 +154,11 @@ export async function startLocalPipeline(options: PipelineOptions = {}): Promise
         await writeFile(path, await out.Body!.transformToByteArray());
       },
       async stop() {
-        await bridge.stop();
-        await env.stop();
+        try {
+          await bridge.stop();
+        } finally {
+          await env.stop();
+        }
       },
     };
   } catch (error) {
