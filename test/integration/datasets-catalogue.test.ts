@@ -15,7 +15,7 @@ import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import type { RunStart } from '../../src/core/contract/generated-types.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
-import { DatasetService } from '../../src/core/datasets/dataset-service.js';
+import { DatasetService, STALE_CLOSE_MS } from '../../src/core/datasets/dataset-service.js';
 import {
   DatasetCloseConflictError, DatasetClosedError, DatasetNotFoundError, InvalidDatasetNameError, InvalidMetadataValueError,
 } from '../../src/core/datasets/errors.js';
@@ -186,5 +186,25 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     const second = all[1]!.startDate;
     assert.deepEqual(ids(await service.list({ from: second, to: second })), [all[1]!.id]);
     await assert.rejects(service.list({}), /list datasets by proposal/);
+  });
+
+  it('resumes a close that was interrupted between CLOSING and CLOSED, once it is stale', async () => {
+    await service.open({ ref: ref('0004', { proposal: 'ihch777' }) });
+    const current = await service.get(ref('0004', { proposal: 'ihch777' }));
+    const interruptedAt = new Date(clock - STALE_CLOSE_MS - 60_000).toISOString();
+    await catalogue.beginClose(ref('0004', { proposal: 'ihch777' }), { endDate: interruptedAt, closedAt: interruptedAt, missing: { mandatory: [], techniques: {} }, expectedVersion: current.version });
+    const closed = await service.close(ref('0004', { proposal: 'ihch777' }));
+    assert.equal(closed.state, DatasetState.Closed);
+    assert.equal(closed.endDate, interruptedAt, 'the interrupted close\'s end date is kept');
+    assert.ok(closed.masterFile?.key.endsWith('.h5'));
+    assert.ok(await env.clients.s3.send(new HeadObjectCommand({ Bucket: env.resources.bucket.name, Key: closed.masterFile!.key })));
+  });
+
+  it('refuses to take over a close still in progress', async () => {
+    await service.open({ ref: ref('0005', { proposal: 'ihch777' }) });
+    const current = await service.get(ref('0005', { proposal: 'ihch777' }));
+    const justNow = new Date(clock).toISOString();
+    await catalogue.beginClose(ref('0005', { proposal: 'ihch777' }), { endDate: justNow, closedAt: justNow, missing: { mandatory: [], techniques: {} }, expectedVersion: current.version });
+    await assert.rejects(service.close(ref('0005', { proposal: 'ihch777' })), /being closed|is closed|closed/);
   });
 });

@@ -46,6 +46,9 @@ function describeClosed(record: DatasetRecord, what: string): DatasetClosedError
   return new DatasetClosedError(`dataset ${record.id} is ${state}: it takes no ${what}`, { dataset: record.id, state: record.state });
 }
 
+/** A dataset CLOSING for longer than this (well beyond the dataset-api timeout) is an interrupted close. */
+export const STALE_CLOSE_MS = 5 * 60_000;
+
 export class DatasetService {
   constructor(private readonly deps: DatasetServiceDeps) {}
 
@@ -160,12 +163,19 @@ export class DatasetService {
     const ref = validateRef(refInput);
     const current = await this.deps.catalogue.get(ref);
     if (!current) throw new DatasetNotFoundError(`no dataset ${datasetIdOf(ref)}`, { dataset: datasetIdOf(ref) });
-    if (current.state !== DatasetState.Open) throw describeClosed(current, 'second close');
-    const now = this.deps.now().toISOString();
+    const nowDate = this.deps.now();
+    // A close that stopped between CLOSING and CLOSED (the function died, S3 failed) is resumed once it
+    // is clearly not in progress any more: the stored end date and missing fields are kept, and the
+    // master file is deterministic, so finishing it again gives the same file.
+    const stale = current.state === DatasetState.Closing && current.closedAt !== undefined
+      && nowDate.getTime() - Date.parse(current.closedAt) > STALE_CLOSE_MS;
+    if (current.state !== DatasetState.Open && !stale) throw describeClosed(current, 'second close');
+    const now = nowDate.toISOString();
     const metadata = { ...current.metadata, endDate: now };
-    const closing = await this.deps.catalogue.beginClose(ref, {
+    const closing = stale ? current : await this.deps.catalogue.beginClose(ref, {
       endDate: now, closedAt: now, missing: missingFields(metadata, current.techniques), expectedVersion: current.version,
     });
+    if (stale) this.deps.log?.('resuming an interrupted close', { dataset: current.id, closingSince: current.closedAt });
     const scans = await this.deps.catalogue.listScans(ref);
     const finalKey = masterFileKey(ref);
     const tmpKey = tmpKeyOf(finalKey);
