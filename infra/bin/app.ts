@@ -1,6 +1,6 @@
 // The beamline-archive CDK app. `npx cdk synth` runs this file (cdk.json); tests and
 // local/provision.ts call buildApp() in-process and synthesize with app.synth().
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { App, Validations } from 'aws-cdk-lib';
@@ -47,17 +47,15 @@ export interface BeamlineArchiveApp {
 }
 
 /**
- * Builds the app without synthesizing it. Context read: `nag` (see above), `logLevel` (LOG_LEVEL of
- * the functions, default INFO), `eventBusName` (default beamline-archive).
- */
-/**
  * Where this code comes from, for the provenance of the archive's own files: the `repositoryUrl`
  * context, else the checkout's `origin` remote, else the checkout itself as a file URL.
  */
 export function sourceRepositoryOf(root: string): string {
   try {
     const origin = execFileSync('git', ['-C', root, 'remote', 'get-url', 'origin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    if (origin) return withoutCredentials(origin);
+    if (/^(https?|git|ssh|file):\/\//.test(origin) || /^[\w.-]+@[\w.-]+:/.test(origin)) return withoutCredentials(origin);
+    // A clone of a local path: its origin is a folder, named as a file URL.
+    if (isAbsolute(origin)) return pathToFileURL(origin).href;
   } catch {
     // not a git checkout, or no origin remote
   }
@@ -76,6 +74,10 @@ export function withoutCredentials(url: string): string {
   }
 }
 
+/**
+ * Builds the app without synthesizing it. Context read: `nag` (see above), `logLevel` (LOG_LEVEL of
+ * the functions, default INFO), `eventBusName` (default beamline-archive).
+ */
 export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {
   const app = new App({
     ...(options.outdir ? { outdir: options.outdir } : {}),

@@ -9,7 +9,9 @@ import { Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { buildApp, STACK_NAMES, withoutCredentials } from '../../infra/bin/app.js';
+import { execFileSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { buildApp, sourceRepositoryOf, STACK_NAMES, withoutCredentials } from '../../infra/bin/app.js';
 
 // Arrange once for the whole file: nag on, so synthesis itself fails on an unacknowledged finding.
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-cdk-'));
@@ -46,6 +48,20 @@ describe('source repository of provenance records', () => {
     assert.equal(withoutCredentials('https://user:s3cret@git.example.org/beamline-archive.git'), 'https://git.example.org/beamline-archive.git');
     assert.equal(withoutCredentials('https://git.example.org/beamline-archive.git'), 'https://git.example.org/beamline-archive.git');
     assert.equal(withoutCredentials('git@git.example.org:facility/beamline-archive.git'), 'git@git.example.org:facility/beamline-archive.git');
+  });
+
+  it('names a clone of a local folder, or a checkout without origin, by a file URL', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ba-origin-'));
+    try {
+      execFileSync('git', ['init', '-q', dir]);
+      assert.equal(sourceRepositoryOf(dir), pathToFileURL(dir).href);
+      execFileSync('git', ['-C', dir, 'remote', 'add', 'origin', '/srv/git/beamline-archive']);
+      assert.equal(sourceRepositoryOf(dir), 'file:///srv/git/beamline-archive');
+      execFileSync('git', ['-C', dir, 'remote', 'set-url', 'origin', 'https://ci:tok@git.example.org/ba.git']);
+      assert.equal(sourceRepositoryOf(dir), 'https://git.example.org/ba.git');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
