@@ -95,6 +95,9 @@ export function createHandler(deps: AnalysisApiDeps): UrlHandler {
     if (method === 'POST' && path === '/provenance') {
       const body = parseBody(event) as { entity?: unknown; provenance?: unknown; outputs?: InputFile[] };
       if (typeof body?.entity !== 'string') throw new InvalidInputError('entity (<kind>:<id>) is required');
+      if (/^file:s3:\/\/[^/]+\/archive\//.test(body.entity)) {
+        throw new InvalidInputError('files under archive/ are the archive\'s own: their provenance is recorded by the archive when it writes them');
+      }
       const { record, status } = await recordProvenance(body.entity, body.provenance, provenanceDeps, {
         ...(Array.isArray(body.outputs) ? { outputs: body.outputs } : {}), ...(caller ? { caller } : {}),
       });

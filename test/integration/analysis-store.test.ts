@@ -128,6 +128,11 @@ describe('analysis store through the function URL', () => {
     const badData = await client.save({ data: [{ primary: { a: [1, 2] } }, { primary: { a: [1] } }], provenance: provenanceOf([`run:${RAW[0]}`], [{ uri: 's3://x/y', sha256: 'f'.repeat(64) }]) }).catch((e: unknown) => e);
     assert.equal((badData as AnalysisApiError).status, 400);
     assert.match((badData as AnalysisApiError).problems[0]!, /point 1 does not have the shape \[2\]/);
+    // The archive's own files get their provenance from the archive, never from a caller.
+    const forged = await client.recordProvenance('file:s3://any-bucket/archive/p/b/s/c/c_d/c_d_0099.h5',
+      provenanceOf([`run:${RAW[0]}`], [{ uri: 's3://x/y', sha256: 'f'.repeat(64) }]) as never).catch((e: unknown) => e);
+    assert.equal((forged as AnalysisApiError).status, 400);
+    assert.match(String((forged as AnalysisApiError).message), /archive's own/);
   });
 
   let second: string;

@@ -85,6 +85,19 @@ describe('no cycles by construction', () => {
     await assert.rejects(recordProvenance('run:D2', completeProvenance(['run:D2']), deps(store)), /does not exist|own parent/);
   });
 
+  it('checks outputs like inputs, refuses an output that is also a parent, or that has a lineage already', async () => {
+    const store = newStore();
+    await assert.rejects(recordProvenance('run:D7', completeProvenance(['run:RAW1']), deps(store), { outputs: [{ uri: 'not a uri', sha256: 'x' } as never] }),
+      (e: unknown) => e instanceof ProvenanceIncompleteError && /outputs\[0\]\.uri/.test((e as Error).message) && /outputs\[0\]\.sha256/.test((e as Error).message));
+    await assert.rejects(recordProvenance('run:D7', completeProvenance(['run:RAW1', 'file:s3://bkt/x.npy']), deps(store), { outputs: [{ uri: 's3://bkt/x.npy', sha256: sha('1') }] }),
+      /is also a parent \(a cycle\)|does not exist/);
+    await recordProvenance('run:D8', completeProvenance(['run:RAW1']), deps(store), { outputs: [{ uri: 's3://bkt/d8.npy', sha256: sha('2') }] });
+    // d8.npy already descends from D8: a later run cannot claim to have generated it.
+    await assert.rejects(recordProvenance('run:D9', completeProvenance(['run:RAW2']), deps(store), { outputs: [{ uri: 's3://bkt/d8.npy', sha256: sha('2') }] }),
+      (e: unknown) => e instanceof ProvenanceConflictError || /lineage of its own/.test(String(e)));
+    assert.equal(await store.get('run:D7'), undefined, 'nothing half-written');
+  });
+
   it('treats a re-record with the same activity uid as a duplicate (idempotent producers)', async () => {
     const store = newStore();
     const first = await recordProvenance('file:s3://bkt/archive/x.h5', completeProvenance(['run:RAW1']), deps(store), { activityUid: 'write-RAW1' });
