@@ -10,13 +10,15 @@ import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.j
 import type { Logger } from '../../src/adapters/logger.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { DatasetService } from '../../src/core/datasets/dataset-service.js';
+import { DynamoDbProvenanceStore } from '../../src/adapters/dynamodb-provenance-store.js';
+import { archiveSoftware } from '../../src/core/provenance/scan-file-provenance.js';
 import type { MasterFileWriter } from '../../src/core/datasets/ports.js';
 import pkg from '../../package.json' with { type: 'json' };
 
-export function configFromEnv(env: NodeJS.ProcessEnv): { bucketName: string; tableName: string; eventBusName: string } {
-  const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME'].filter((name) => !env[name]);
+export function configFromEnv(env: NodeJS.ProcessEnv): { bucketName: string; tableName: string; eventBusName: string; sourceRepository: string } {
+  const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'BEAMLINE_ARCHIVE_REPOSITORY'].filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`dataset functions: environment variable(s) ${missing.join(', ')} not set`);
-  return { bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME! };
+  return { bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME!, sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY! };
 }
 
 /** Composition root shared with the dataset-recorder. */
@@ -31,6 +33,10 @@ export function buildDatasetService(name: string, logger: Logger, writer: Master
     now: () => new Date(),
     creator: `beamline-archive ${pkg.version}`,
     log: (message, context) => logger.info(message, { ...context, service: name }),
+    provenance: {
+      store: new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName),
+      software: archiveSoftware(pkg.version, config.sourceRepository, process.env.BEAMLINE_ARCHIVE_COMMIT),
+    },
   });
 }
 

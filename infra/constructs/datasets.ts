@@ -33,6 +33,8 @@ export interface DatasetsProps {
   readonly h5wasmLayer: ILayerVersion;
   /** Where the bus parks events it could not deliver to the recorder's queue. */
   readonly ruleDeadLetterQueue: IQueue;
+  /** Source repository of the archive (provenance of the master files). */
+  readonly sourceRepository: string;
   readonly logLevel?: string;
 }
 
@@ -53,6 +55,7 @@ export class Datasets extends Construct {
     const { bucket, table, eventBus } = props;
     const environment = {
       BUCKET_NAME: bucket.bucketName, TABLE_NAME: table.tableName, EVENT_BUS_NAME: eventBus.eventBusName, LOG_LEVEL: props.logLevel ?? 'INFO',
+      BEAMLINE_ARCHIVE_REPOSITORY: props.sourceRepository,
     };
     const tableResources = [table.tableArn, ...DATASET_INDEXES.map((index) => `${table.tableArn}/index/${index}`)];
 

@@ -201,6 +201,7 @@ export class ComputeStack extends Stack {
 
     this.datasets = new Datasets(this, 'Datasets', {
       bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
+      sourceRepository: props.sourceRepository,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
 

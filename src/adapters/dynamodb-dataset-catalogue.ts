@@ -232,12 +232,12 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
     }
   }
 
-  async setScanFile(ref: DatasetRef, runUid: string, scanNumber: number, fileKey: string): Promise<void> {
+  async setScanFile(ref: DatasetRef, runUid: string, scanNumber: number, fileKey: string, fileSha256?: string): Promise<void> {
     await this.db.send(new UpdateCommand({
       TableName: this.tableName, Key: { pk: datasetPk(ref), sk: scanSk(scanNumber, runUid) },
-      UpdateExpression: 'SET #run = :run, #number = :number, #file = :file',
-      ExpressionAttributeNames: { '#run': 'run_uid', '#number': 'scan_number', '#file': 'file_key' },
-      ExpressionAttributeValues: { ':run': runUid, ':number': scanNumber, ':file': fileKey },
+      UpdateExpression: `SET #run = :run, #number = :number, #file = :file${fileSha256 ? ', #sha = :sha' : ''}`,
+      ExpressionAttributeNames: { '#run': 'run_uid', '#number': 'scan_number', '#file': 'file_key', ...(fileSha256 ? { '#sha': 'file_sha256' } : {}) },
+      ExpressionAttributeValues: { ':run': runUid, ':number': scanNumber, ':file': fileKey, ...(fileSha256 ? { ':sha': fileSha256 } : {}) },
     }));
   }
 
@@ -250,6 +250,7 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
       runUid: String(i.run_uid), scanNumber: Number(i.scan_number),
       ...(i.title ? { title: String(i.title) } : {}), ...(i.start_time ? { startTime: String(i.start_time) } : {}),
       ...(i.file_key ? { fileKey: String(i.file_key) } : {}),
+      ...(i.file_sha256 ? { fileSha256: String(i.file_sha256) } : {}),
     }));
   }
 

@@ -12,6 +12,9 @@ import { startLocalEnvironment, type LocalEnvironment } from '../../local/enviro
 import { DynamoDbDatasetCatalogue } from '../../src/adapters/dynamodb-dataset-catalogue.js';
 import { H5wasmMasterFileWriter } from '../../src/adapters/h5wasm-master-file-writer.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import { DynamoDbProvenanceStore } from '../../src/adapters/dynamodb-provenance-store.js';
+import { archiveSoftware } from '../../src/core/provenance/scan-file-provenance.js';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import type { RunStart } from '../../src/core/contract/generated-types.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
@@ -206,5 +209,31 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     const justNow = new Date(clock).toISOString();
     await catalogue.beginClose(ref('0005', { proposal: 'ihch777' }), { endDate: justNow, closedAt: justNow, missing: { mandatory: [], techniques: {} }, expectedVersion: current.version });
     await assert.rejects(service.close(ref('0005', { proposal: 'ihch777' })), /being closed|is closed|closed/);
+  });
+
+  it('records the master file\'s provenance: derived from the archived scan runs, the linked scan files as inputs', async () => {
+    const provenanceStore = new DynamoDbProvenanceStore(env.clients.dynamo, env.resources.table.name, env.resources.bucket.name);
+    const withLineage = new DatasetService({
+      catalogue, publisher, store: new S3ObjectStore(env.clients.s3, env.resources.bucket.name),
+      writer: await H5wasmMasterFileWriter.create(), now: () => new Date((clock += 1000)), creator: 'beamline-archive test',
+      provenance: { store: provenanceStore, software: archiveSoftware('0.1.0', 'https://git.example.org/beamline-archive.git') },
+    });
+    const dataset = ref('0006', { proposal: 'ihch778' });
+    const uid = '01JDATASETSCAN000000000006';
+    await withLineage.scanStarted({
+      uid, time: clock / 1000, scan_id: 1, plan_name: 'ascan', data_policy: dataset,
+      bliss: { scan_key: `esrf:scan:${uid}`, identity: { name: 'ascan', number: 1 }, title: 'ascan' }, icat: { Sample_name: 's' },
+    });
+    // The scan-writer's run record: the provenance parent must exist in the catalogue.
+    await env.clients.dynamo.send(new PutCommand({ TableName: env.resources.table.name, Item: { pk: `RUN#${uid}`, sk: 'RUN', state: 'ARCHIVED' } }));
+    const scanKey = 'archive/ihch778/id00/20261122/sample1/sample1_0006/sample1_0006_0001.h5';
+    await withLineage.scanArchived({ run_uid: uid, scan_id: 1, data_policy: dataset, points: {}, archived_at: new Date(clock).toISOString(),
+      file: { bucket: env.resources.bucket.name, key: scanKey, bytes: 10, sha256: 'c'.repeat(64) } });
+    const closed = await withLineage.close(dataset);
+    const record = await provenanceStore.get(`file:s3://${env.resources.bucket.name}/${closed.masterFile!.key}`);
+    assert.ok(record, 'the master file has a provenance record');
+    assert.deepEqual(record.parents, [`run:${uid}`]);
+    assert.deepEqual(record.inputs.map((i) => [i.uri, i.sha256]), [[`s3://${env.resources.bucket.name}/${scanKey}`, 'c'.repeat(64)]]);
+    assert.equal(record.software.name, 'beamline-archive');
   });
 });

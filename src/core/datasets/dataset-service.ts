@@ -6,6 +6,9 @@
  * Every input is validated before anything is written; every write is conditional (see the
  * DatasetCatalogue port), and the lifecycle events go on the bus after the write succeeded.
  */
+import { recordProvenance } from '../provenance/record-provenance.js';
+import { fileRef, runRef, type SoftwareRef } from '../provenance/model.js';
+import type { ProvenanceStore } from '../provenance/ports.js';
 import { DetailType, EventSource } from '../contract/detail-types.js';
 import type { DatasetRef as DatasetRefDetail, RunArchived, RunStart } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
@@ -28,6 +31,8 @@ export interface DatasetServiceDeps {
   /** `beamline-archive <version>`: the master file's creator attribute. */
   creator: string;
   log?: (message: string, context: Record<string, unknown>) => void;
+  /** When given, a closed dataset's master file gets a provenance record (its scans and their files). */
+  provenance?: { store: ProvenanceStore; software: SoftwareRef };
 }
 
 export interface OpenRequest {
@@ -188,7 +193,10 @@ export class DatasetService {
     } finally {
       await local.dispose();
     }
-    const closed = await this.deps.catalogue.finishClose(ref, { bucket: this.deps.store.bucket, key: finalKey, bytes: local.bytes, sha256: local.sha256 });
+    const masterFile = { bucket: this.deps.store.bucket, key: finalKey, bytes: local.bytes, sha256: local.sha256 };
+    // Lineage before CLOSED: if it cannot be recorded the dataset stays CLOSING and the next close resumes.
+    await this.recordMasterFileProvenance({ ...closing, masterFile }, scans);
+    const closed = await this.deps.catalogue.finishClose(ref, masterFile);
     await this.publish(DetailType.DatasetClosed, {
       dataset: refDetail(ref), techniques: closed.techniques, start_date: closed.startDate, end_date: closed.endDate!,
       missing: closed.missing!, master_file: closed.masterFile!, scans: scans.length, version: closed.version,
@@ -218,10 +226,34 @@ export class DatasetService {
     return { dataset: datasetIdOf(ref), opened: opened.created, scan, ignoredFields: ignored };
   }
 
+  /**
+   * The master file's lineage: derived from the dataset's archived scan runs, its inputs the scan
+   * files it links (with their sha256), written by this version of the archive. A dataset without
+   * archived scans links nothing, so there is nothing to record.
+   */
+  private async recordMasterFileProvenance(closed: DatasetRecord, scans: readonly DatasetScan[]): Promise<void> {
+    const provenance = this.deps.provenance;
+    const master = closed.masterFile;
+    const archived = scans.filter((s) => s.fileKey !== undefined && s.fileSha256 !== undefined);
+    if (!provenance || !master || archived.length === 0) return;
+    const bucket = this.deps.store.bucket;
+    const activityUid = `dataset-close/${closed.id}/${master.sha256}`;
+    await recordProvenance(fileRef(bucket, master.key), {
+      parents: archived.map((s) => runRef(s.runUid)),
+      inputs: archived.map((s) => ({ uri: `s3://${bucket}/${s.fileKey!}`, sha256: s.fileSha256! })),
+      software: provenance.software,
+      parameters: { dataset: closed.id, techniques: closed.techniques, missing: closed.missing ?? {} },
+      agent: { name: 'beamline-archive dataset-api' },
+      started_at: closed.closedAt ?? closed.endDate ?? this.deps.now().toISOString(),
+      ended_at: this.deps.now().toISOString(),
+      activity: 'dataset-master-file',
+    }, { store: provenance.store, now: this.deps.now, newUid: () => activityUid }, { activityUid });
+  }
+
   /** Scan writer side: the scan's file is at its final key. */
   async scanArchived(archived: RunArchived): Promise<void> {
     if (!archived.data_policy || archived.scan_id === undefined) return;
     const ref = validateRef(archived.data_policy);
-    await this.deps.catalogue.setScanFile(ref, archived.run_uid, archived.scan_id, archived.file.key);
+    await this.deps.catalogue.setScanFile(ref, archived.run_uid, archived.scan_id, archived.file.key, archived.file.sha256);
   }
 }

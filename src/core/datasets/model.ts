@@ -64,6 +64,8 @@ export interface DatasetScan {
   startTime?: string;
   /** S3 key of the scan file once archived. */
   fileKey?: string;
+  /** Its sha256 (from Run Archived): the master file's provenance lists the scan files it links. */
+  fileSha256?: string;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$/;

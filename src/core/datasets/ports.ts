@@ -40,7 +40,7 @@ export interface DatasetCatalogue {
   /** Records a scan in an OPEN dataset (transaction with the dataset's state); idempotent. */
   addScan(ref: DatasetRef, scan: DatasetScan): Promise<'added' | 'duplicate'>;
   /** The scan's file once archived (allowed after close: the master file links by name). */
-  setScanFile(ref: DatasetRef, runUid: string, scanNumber: number, fileKey: string): Promise<void>;
+  setScanFile(ref: DatasetRef, runUid: string, scanNumber: number, fileKey: string, fileSha256?: string): Promise<void>;
   listScans(ref: DatasetRef): Promise<DatasetScan[]>;
   list(query: DatasetQuery): Promise<DatasetRecord[]>;
 }
