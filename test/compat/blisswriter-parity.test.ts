@@ -51,7 +51,6 @@ describe('scan files compared with blisswriter on the same blissdata scans', () 
     const stopped = await Promise.race([pipeline?.stop().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref())]);
     if (!stopped) {
       await pipeline.env.stop();
-      // eslint-disable-next-line no-console -- a test diagnostic
       console.error(`bridge did not stop within 20 s: ${JSON.stringify(pipeline.bridge.status())}`);
       setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
     }
