@@ -5,7 +5,7 @@
  * with the dataset and run, and the record is done (retrying cannot reopen the dataset); the scan
  * file itself is still archived by the scan-writer. Invalid events go to the DLQ.
  */
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { parseRecordBody, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createLogger, type Logger } from '../../src/adapters/logger.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
@@ -21,18 +21,13 @@ export interface DatasetRecorderDeps {
   logger: Logger;
 }
 
-export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+export type { SqsBatchHandler };
 
 export function createHandler(deps: DatasetRecorderDeps): SqsBatchHandler {
   const { service, logger } = deps;
 
   const recordHandler = async (record: SQSRecord): Promise<void> => {
-    let body: unknown;
-    try {
-      body = JSON.parse(record.body) as unknown;
-    } catch (error) {
-      throw new ContractError(`SQS message ${record.messageId} is not JSON`, {}, { cause: error });
-    }
+    const body = parseRecordBody(record);
     try {
       const event = validateEvent(body);
       if (isEventOf(event, DetailType.RunStart)) {
@@ -57,10 +52,7 @@ export function createHandler(deps: DatasetRecorderDeps): SqsBatchHandler {
     }
   };
 
-  return async (event, context) => {
-    const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, recordHandler, processor, { ...(context ? { context } : {}), throwOnFullBatchFailure: false });
-  };
+  return sqsBatchHandler(recordHandler);
 }
 
 let built: Promise<SqsBatchHandler> | undefined;

@@ -8,7 +8,7 @@
  * the run uid and the reason and reported as failures, so after maxReceiveCount they sit in the
  * DLQ with the original body for inspection and redrive — nothing invalid enters the catalogue.
  */
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { parseRecordBody, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
@@ -16,26 +16,20 @@ import { createLogger, type Logger } from '../../src/adapters/logger.js';
 import type { RunCatalogue } from '../../src/core/archive/ports.js';
 import { recordDocument } from '../../src/core/archive/record-document.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
-import { ContractError, isPermanent } from '../../src/core/errors.js';
+import { isPermanent } from '../../src/core/errors.js';
 
 export interface RunRecorderDeps {
   catalogue: RunCatalogue;
   logger: Logger;
 }
 
-export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+export type { SqsBatchHandler };
 
 export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
   const { catalogue, logger } = deps;
 
   const recordHandler = async (record: SQSRecord): Promise<void> => {
-    let body: unknown;
-    try {
-      body = JSON.parse(record.body) as unknown;
-    } catch (error) {
-      throw new ContractError(`SQS message ${record.messageId} is not JSON`, {}, { cause: error });
-    }
-    try {
+    const body = parseRecordBody(record);    try {
       const event = validateEvent(body);
       const recorded = await recordDocument(event, catalogue);
       logger.info('document recorded', { ...recorded, messageId: record.messageId });
@@ -47,13 +41,7 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
     }
   };
 
-  return async (event, context) => {
-    const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, recordHandler, processor, {
-      ...(context ? { context } : {}),
-      throwOnFullBatchFailure: false,
-    });
-  };
+  return sqsBatchHandler(recordHandler);
 }
 
 /** Best-effort run uid of an event that may be invalid, for the log line. */

@@ -8,7 +8,7 @@
  * (retrying cannot help, the catalogue and the bus say what went wrong). An invalid RunStop
  * event is logged and left to the DLQ.
  */
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { parseRecordBody, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
@@ -44,7 +44,7 @@ export interface ScanWriterDeps {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+export type { SqsBatchHandler };
 
 export const CREATOR = `beamline-archive ${pkg.version}`;
 
@@ -54,12 +54,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
   const recordHandler = async (record: SQSRecord): Promise<void> => {
     let runUid: string | undefined;
     try {
-      let body: unknown;
-      try {
-        body = JSON.parse(record.body) as unknown;
-      } catch (error) {
-        throw new ContractError(`SQS message ${record.messageId} is not JSON`, {}, { cause: error });
-      }
+      const body = parseRecordBody(record);
       const event = validateEvent(body);
       if (!isEventOf(event, DetailType.RunStop)) {
         throw new ContractError(`scan-writer takes RunStop events, not ${event['detail-type']}`, { detailType: event['detail-type'] });
@@ -91,13 +86,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
     }
   };
 
-  return async (event, context) => {
-    const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, recordHandler, processor, {
-      ...(context ? { context } : {}),
-      throwOnFullBatchFailure: false,
-    });
-  };
+  return sqsBatchHandler(recordHandler);
 }
 
 
