@@ -3,13 +3,13 @@ import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, FunctionUrlAuthType, type CfnFunction, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { Prefix } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
-import { ENTRY_METADATA_KEY, EXTERNAL_MODULES, FUNCTION_RUNTIME } from './queue-fed-function.js';
+import { ENTRY_METADATA_KEY, ESM_BUNDLING, FUNCTION_RUNTIME } from './queue-fed-function.js';
 
 /** Folder under functions/ and Powertools service name of the analysis store's API. */
 export const ANALYSIS_API_NAME = 'analysis-api';
@@ -59,15 +59,7 @@ export class AnalysisStore extends Construct {
       logGroup,
       layers: [props.h5wasmLayer],
       environment: { ...props.environment, POWERTOOLS_SERVICE_NAME: ANALYSIS_API_NAME, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node20',
-        mainFields: ['module', 'main'],
-        banner: "import { createRequire as __beamlineCreateRequire } from 'node:module'; const require = __beamlineCreateRequire(import.meta.url);",
-        externalModules: EXTERNAL_MODULES,
-        sourceMap: true,
-        minify: true,
-      },
+      bundling: ESM_BUNDLING,
     });
     const cfnFunction = this.function.node.defaultChild as CfnFunction;
     cfnFunction.addMetadata(ENTRY_METADATA_KEY, this.entry);

@@ -5,7 +5,7 @@ import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, FunctionUrlAuthType, type CfnFunction, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import { Prefix } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
-import { ENTRY_METADATA_KEY, EXTERNAL_MODULES, FUNCTION_RUNTIME, QueueFedFunction } from './queue-fed-function.js';
+import { ENTRY_METADATA_KEY, ESM_BUNDLING, FUNCTION_RUNTIME, QueueFedFunction } from './queue-fed-function.js';
 
 /** Events the dataset-recorder takes: scans starting (bridge) and scan files archived (scan-writer). */
 export const DATASET_RECORDER_PATTERN = {
@@ -88,10 +88,7 @@ export class Datasets extends Construct {
       runtime: FUNCTION_RUNTIME, architecture: Architecture.ARM_64, memorySize: 1024, timeout: Duration.seconds(60),
       role: this.apiRole, logGroup, layers: [props.h5wasmLayer],
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'dataset-api', NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        format: OutputFormat.ESM, target: 'node20', mainFields: ['module', 'main'], externalModules: EXTERNAL_MODULES, sourceMap: true, minify: true,
-        banner: "import { createRequire as __beamlineCreateRequire } from 'node:module'; const require = __beamlineCreateRequire(import.meta.url);",
-      },
+      bundling: ESM_BUNDLING,
     });
     const cfnApi = this.api.node.defaultChild as CfnFunction;
     cfnApi.addMetadata(ENTRY_METADATA_KEY, entry);

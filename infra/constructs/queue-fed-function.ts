@@ -4,7 +4,7 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, type ILayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -30,8 +30,19 @@ export const MAX_RECEIVE_COUNT = 5;
  * ESM bundles call `require` for Node built-ins pulled in by CommonJS dependencies; define it.
  * The alias avoids clashing with a bundled `createRequire` import.
  */
-const ESM_REQUIRE_BANNER =
+export const ESM_REQUIRE_BANNER =
   "import { createRequire as __beamlineCreateRequire } from 'node:module'; const require = __beamlineCreateRequire(import.meta.url);";
+
+/** How every function of the app is bundled: one minified ESM file, the SDK and h5wasm left out. */
+export const ESM_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: 'node20',
+  mainFields: ['module', 'main'],
+  banner: ESM_REQUIRE_BANNER,
+  externalModules: EXTERNAL_MODULES,
+  sourceMap: true,
+  minify: true,
+};
 
 export interface QueueFedFunctionProps {
   /** Folder name under functions/, also the Powertools service name. */
@@ -97,15 +108,7 @@ export class QueueFedFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.name,
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node20',
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        externalModules: EXTERNAL_MODULES,
-        sourceMap: true,
-        minify: true,
-      },
+      bundling: ESM_BUNDLING,
     });
     const cfnFunction = this.function.node.defaultChild as CfnFunction;
     cfnFunction.addMetadata(ENTRY_METADATA_KEY, this.entry);
