@@ -13,7 +13,9 @@ import numpy as np
 def fmt_value(ds, max_values):
     if ds.shape == ():
         value = ds[()]
-        return repr(value.decode() if isinstance(value, bytes) else value)
+        if isinstance(value, bytes):
+            return repr(value.decode())
+        return repr(value.item() if isinstance(value, np.generic) else value)
     if ds.size <= max_values:
         return np.array2string(ds[()], separator=", ", threshold=max_values)
     flat = ds[(0,) * (ds.ndim - 1) + (slice(0, max_values),)] if ds.ndim else ds[()]
