@@ -95,6 +95,11 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
   async open(dataset: NewDataset): Promise<{ created: boolean; record: DatasetRecord }> {
     const { ref, startDate } = dataset;
     const id = datasetIdOf(ref);
+    // Every scan of a dataset opens it again: read first, so that the common case (already open)
+    // costs one read instead of a cancelled transaction. The transaction below stays the guard
+    // against two first scans racing.
+    const existing = await this.get(ref);
+    if (existing) return { created: false, record: existing };
     const item = {
       ...this.key(ref), ref, id, state: DatasetState.Open, origin: dataset.origin, metadata: dataset.metadata,
       start_date: startDate, version: 1, ...(dataset.techniques.length ? { techniques: new Set(dataset.techniques) } : {}),
