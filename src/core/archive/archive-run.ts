@@ -5,10 +5,11 @@ import { validateDetail } from '../contract/validators.js';
 import { ArchiveError, InvalidInputError } from '../errors.js';
 import { buildScanLayout, type PlanChannel } from '../nexus/layout.js';
 import { pointBytes } from '../nexus/dtypes.js';
-import { scanFileKey, stagingChannelPrefix, tmpKeyOf } from '../object-keys.js';
+import { scanFileKey, stagingChannelPrefix } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { checkCoverage, collectRunDocuments } from './run-documents.js';
-import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf, VerificationError } from './errors.js';
+import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf } from './errors.js';
+import { publishLocalFile } from './publish-file.js';
 import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
 
 export interface ArchiveRunDeps {
@@ -67,7 +68,6 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   const coverage = checkCoverage(run);
   const scanInfo = await loadScanInfo(stop, run.start.bliss.scan_info, store, runUid);
   const finalKey = scanFileKey(run.start.data_policy, run.start.scan_id);
-  const tmpKey = tmpKeyOf(finalKey);
   const plan = buildScanLayout({
     start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
     points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1),
@@ -81,16 +81,11 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   try {
     deps.log?.('scan file written', { runUid, bytes: local.bytes });
     // The upload hashes what it reads from the file: the file's sha256, without a second pass over it.
-    const uploaded = await store.uploadFile(tmpKey, local.path, 'application/x-hdf5');
-    await verify(store, tmpKey, { bytes: local.bytes, sha256: uploaded.sha256 }, deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX, runUid);
-    const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: local.bytes, sha256: uploaded.sha256 };
-    await catalogue.claimFile(file, runUid);
-    await store.copy(tmpKey, finalKey);
-    const published = await store.head(finalKey);
-    if (published?.bytes !== local.bytes) {
-      throw new VerificationError(`s3://${store.bucket}/${finalKey} has ${published?.bytes ?? 'no'} bytes after the copy, expected ${local.bytes}`, { runUid, key: finalKey });
-    }
-    await store.delete(tmpKey);
+    const published = await publishLocalFile(store, local.path, local.bytes, finalKey, {
+      contentType: 'application/x-hdf5', verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX, context: { runUid },
+      beforePublish: (stored) => catalogue.claimFile({ bucket: store.bucket, key: finalKey, bytes: stored.bytes, sha256: stored.sha256 }, runUid),
+    });
+    const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 };
     const archivedAt = deps.now().toISOString();
     await catalogue.runArchived({ runUid, file, points: coverage.points, archivedAt, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}) });
     const detail = validateDetail(DetailType.RunArchived, {
@@ -105,17 +100,6 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
 }
 
 /** The uploaded object has the local file's size and, when small enough to read back, the sha256 the upload computed. */
-async function verify(store: ObjectStore, key: string, local: { bytes: number; sha256: string }, maxDownload: number, runUid: string): Promise<void> {
-  const head = await store.head(key);
-  if (head?.bytes !== local.bytes) {
-    throw new VerificationError(`s3://${store.bucket}/${key} has ${head?.bytes ?? 'no'} bytes, the local file ${local.bytes}`, { runUid, key });
-  }
-  if (local.bytes <= maxDownload) {
-    const sha = sha256Hex(await store.get(key));
-    if (sha !== local.sha256) throw new VerificationError(`s3://${store.bucket}/${key} reads back with sha256 ${sha}, the upload hashed ${local.sha256}`, { runUid, key });
-  }
-}
-
 /** The final scan_info (claim check in RunStop) when staged, else the PREPARED one from RunStart. */
 async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: ObjectStore, runUid: string): Promise<Record<string, unknown> | undefined> {
   const ref = stop.bliss.scan_info_ref;

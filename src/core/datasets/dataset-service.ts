@@ -6,13 +6,14 @@
  * Every input is validated before anything is written; every write is conditional (see the
  * DatasetCatalogue port), and the lifecycle events go on the bus after the write succeeded.
  */
+import { publishLocalFile } from '../archive/publish-file.js';
+import { VerificationError } from '../archive/errors.js';
 import { recordProvenance } from '../provenance/record-provenance.js';
 import { fileRef, runRef, type SoftwareRef } from '../provenance/model.js';
 import type { ProvenanceStore } from '../provenance/ports.js';
 import { DetailType, EventSource } from '../contract/detail-types.js';
 import type { DatasetRef as DatasetRefDetail, RunArchived, RunStart } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
-import { tmpKeyOf } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { DatasetClosedError, DatasetNotFoundError, InvalidMetadataValueError } from './errors.js';
 import {
@@ -183,13 +184,14 @@ export class DatasetService {
     if (stale) this.deps.log?.('resuming an interrupted close', { dataset: current.id, closingSince: current.closedAt });
     const scans = await this.deps.catalogue.listScans(ref);
     const finalKey = masterFileKey(ref);
-    const tmpKey = tmpKeyOf(finalKey);
     const local = await this.deps.writer.write(masterFilePlan(closing, scans, this.deps.creator));
     try {
-      const uploaded = await this.deps.store.uploadFile(tmpKey, local.path, 'application/x-hdf5');
-      if (uploaded.sha256 !== local.sha256) throw new Error(`s3://${this.deps.store.bucket}/${tmpKey}: checksum ${uploaded.sha256} differs from the file written (${local.sha256})`);
-      await this.deps.store.copy(tmpKey, finalKey);
-      await this.deps.store.delete(tmpKey);
+      const published = await publishLocalFile(this.deps.store, local.path, local.bytes, finalKey, {
+        contentType: 'application/x-hdf5', verifyDownloadMaxBytes: 64 * 1024 * 1024, context: { dataset: closing.id },
+      });
+      if (published.sha256 !== local.sha256) {
+        throw new VerificationError(`s3://${this.deps.store.bucket}/${finalKey}: checksum ${published.sha256} differs from the file written (${local.sha256})`, { dataset: closing.id, key: finalKey });
+      }
     } finally {
       await local.dispose();
     }
