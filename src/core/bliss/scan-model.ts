@@ -1,3 +1,4 @@
+import type { BlissIdentity } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
 
 /** States of a blissdata scan, as written in its state stream (field `state`). */
@@ -10,18 +11,8 @@ export const ScanState = {
 } as const;
 export type ScanState = (typeof ScanState)[keyof typeof ScanState];
 
-/** The identity block of a scan (`id` in the scan JSON). */
-export interface ScanIdentity {
-  name: string;
-  number: number;
-  data_policy?: string;
-  session?: string;
-  proposal?: string;
-  collection?: string;
-  dataset?: string;
-  path?: string;
-  [field: string]: unknown;
-}
+/** The identity block of a scan (`id` in the scan JSON): the contract's BlissIdentity, as RunStart carries it. */
+export type ScanIdentity = BlissIdentity;
 
 /** Numeric encoding: raw C-order bytes; a -1 in `shape` means msgpack `[point_shape, bytes]` payloads. */
 export interface NumericEncoding {
