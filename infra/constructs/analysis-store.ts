@@ -1,15 +1,13 @@
-import { join } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, FunctionUrlAuthType, type CfnFunction, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Effect, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { Prefix } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
-import { ENTRY_METADATA_KEY, ESM_BUNDLING, FUNCTION_RUNTIME } from './queue-fed-function.js';
+import { createArchiveFunction } from './archive-function.js';
 
 /** Folder under functions/ and Powertools service name of the analysis store's API. */
 export const ANALYSIS_API_NAME = 'analysis-api';
@@ -39,34 +37,10 @@ export class AnalysisStore extends Construct {
   constructor(scope: Construct, id: string, props: AnalysisStoreProps) {
     super(scope, id);
     const { bucket, table } = props;
-    const logGroup = new LogGroup(this, 'LogGroup', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    this.role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of the ${ANALYSIS_API_NAME} function`,
-    });
-    logGroup.grantWrite(this.role);
-
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: join(props.projectRoot, this.entry),
-      handler: 'handler',
-      projectRoot: props.projectRoot,
-      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
-      runtime: FUNCTION_RUNTIME,
-      architecture: Architecture.ARM_64,
-      memorySize: 1024,
-      timeout: Duration.minutes(5),
-      role: this.role,
-      logGroup,
-      layers: [props.h5wasmLayer],
-      environment: { ...props.environment, POWERTOOLS_SERVICE_NAME: ANALYSIS_API_NAME, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: ESM_BUNDLING,
-    });
-    const cfnFunction = this.function.node.defaultChild as CfnFunction;
-    cfnFunction.addMetadata(ENTRY_METADATA_KEY, this.entry);
-    Validations.of(cfnFunction).acknowledge(
-      { id: 'AwsSolutions-L1', reason: 'Runtime pinned to nodejs20.x like every function of the project; see FUNCTION_RUNTIME.' },
-      { id: 'CloudFormation-Validate::W2531', reason: 'Same pin: the nodejs20.x deprecation is known and tracked at FUNCTION_RUNTIME.' },
-    );
+    ({ function: this.function, role: this.role } = createArchiveFunction(this, {
+      name: ANALYSIS_API_NAME, projectRoot: props.projectRoot, memorySize: 1024, timeout: Duration.minutes(5),
+      environment: props.environment, layers: [props.h5wasmLayer],
+    }));
 
     this.url = this.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
 

@@ -1,19 +1,18 @@
-import { join } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, FunctionUrlAuthType, type CfnFunction, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Effect, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import { Prefix } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
-import { ENTRY_METADATA_KEY, ESM_BUNDLING, FUNCTION_RUNTIME, QueueFedFunction } from './queue-fed-function.js';
+import { createArchiveFunction } from './archive-function.js';
+import { QueueFedFunction } from './queue-fed-function.js';
 
 /** Events the dataset-recorder takes: scans starting (bridge) and scan files archived (scan-writer). */
 export const DATASET_RECORDER_PATTERN = {
@@ -78,24 +77,10 @@ export class Datasets extends Construct {
       targets: [new SqsQueue(this.recorder.queue, { deadLetterQueue: props.ruleDeadLetterQueue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
     });
 
-    const entry = 'functions/dataset-api/handler.ts';
-    const logGroup = new LogGroup(this, 'ApiLogGroup', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    this.apiRole = new Role(this, 'ApiRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: 'Execution role of the dataset-api function' });
-    logGroup.grantWrite(this.apiRole);
-    this.api = new NodejsFunction(this, 'ApiFunction', {
-      entry: join(props.projectRoot, entry), handler: 'handler', projectRoot: props.projectRoot,
-      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
-      runtime: FUNCTION_RUNTIME, architecture: Architecture.ARM_64, memorySize: 1024, timeout: Duration.seconds(60),
-      role: this.apiRole, logGroup, layers: [props.h5wasmLayer],
-      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'dataset-api', NODE_OPTIONS: '--enable-source-maps' },
-      bundling: ESM_BUNDLING,
-    });
-    const cfnApi = this.api.node.defaultChild as CfnFunction;
-    cfnApi.addMetadata(ENTRY_METADATA_KEY, entry);
-    Validations.of(cfnApi).acknowledge(
-      { id: 'AwsSolutions-L1', reason: 'Runtime pinned to nodejs20.x like every function of the app; see FUNCTION_RUNTIME.' },
-      { id: 'CloudFormation-Validate::W2531', reason: 'Same pin: the nodejs20.x deprecation is known and tracked at FUNCTION_RUNTIME.' },
-    );
+    ({ function: this.api, role: this.apiRole } = createArchiveFunction(this, {
+      name: 'dataset-api', idPrefix: 'Api', projectRoot: props.projectRoot, memorySize: 1024, timeout: Duration.seconds(60),
+      environment, layers: [props.h5wasmLayer],
+    }));
     this.apiUrl = this.api.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
 
     this.apiRole.addToPolicy(new PolicyStatement({

@@ -1,48 +1,19 @@
-import { join } from 'node:path';
-import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import { Duration, Size } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type CfnFunction, type ILayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
+import type { Role } from 'aws-cdk-lib/aws-iam';
+import type { ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { createArchiveFunction } from './archive-function.js';
 
-/**
- * Runtime of every function. nodejs20.x is the project's Node (package.json engines, the local
- * runner); AWS deprecated it on 2026-04-30 and blocks creating functions on it from 2027-02-01,
- * so moving to nodejs22.x/24.x is the next step (change it here and the layer follows).
- */
-export const FUNCTION_RUNTIME = Runtime.NODEJS_20_X;
-
-/** CloudFormation Metadata key on every function: the handler module, relative to the repository root. */
-export const ENTRY_METADATA_KEY = 'BeamlineArchive:Entry';
-
-/** Modules left out of the bundles: the Lambda runtime ships the AWS SDK v3, the h5wasm layer ships h5wasm. */
-export const EXTERNAL_MODULES = ['h5wasm', '@aws-sdk/*'];
+export { ENTRY_METADATA_KEY, ESM_BUNDLING, ESM_REQUIRE_BANNER, EXTERNAL_MODULES, FUNCTION_RUNTIME } from './archive-function.js';
 
 /** SQS visibility timeout = this many function timeouts (AWS guidance for SQS event sources). */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 export const MAX_RECEIVE_COUNT = 5;
-
-/**
- * ESM bundles call `require` for Node built-ins pulled in by CommonJS dependencies; define it.
- * The alias avoids clashing with a bundled `createRequire` import.
- */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __beamlineCreateRequire } from 'node:module'; const require = __beamlineCreateRequire(import.meta.url);";
-
-/** How every function of the app is bundled: one minified ESM file, the SDK and h5wasm left out. */
-export const ESM_BUNDLING: BundlingOptions = {
-  format: OutputFormat.ESM,
-  target: 'node20',
-  mainFields: ['module', 'main'],
-  banner: ESM_REQUIRE_BANNER,
-  externalModules: EXTERNAL_MODULES,
-  sourceMap: true,
-  minify: true,
-};
 
 export interface QueueFedFunctionProps {
   /** Folder name under functions/, also the Powertools service name. */
@@ -75,53 +46,7 @@ export class QueueFedFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: QueueFedFunctionProps) {
     super(scope, id);
-    this.entry = `functions/${props.name}/handler.ts`;
-
-    const logGroup = new LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-
-    // An own role instead of the default one, whose AWS managed AWSLambdaBasicExecutionRole
-    // allows writing to every log group of the account.
-    this.role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of the ${props.name} function`,
-    });
-    logGroup.grantWrite(this.role);
-
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: join(props.projectRoot, this.entry),
-      handler: 'handler',
-      projectRoot: props.projectRoot,
-      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
-      runtime: FUNCTION_RUNTIME,
-      architecture: Architecture.ARM_64,
-      memorySize: props.memorySize,
-      timeout: props.timeout,
-      ...(props.ephemeralStorageSize ? { ephemeralStorageSize: props.ephemeralStorageSize } : {}),
-      role: this.role,
-      logGroup,
-      layers: props.layers ?? [],
-      environment: {
-        ...props.environment,
-        POWERTOOLS_SERVICE_NAME: props.name,
-        NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: ESM_BUNDLING,
-    });
-    const cfnFunction = this.function.node.defaultChild as CfnFunction;
-    cfnFunction.addMetadata(ENTRY_METADATA_KEY, this.entry);
-    Validations.of(cfnFunction).acknowledge(
-      {
-        id: 'AwsSolutions-L1',
-        reason: 'Runtime pinned to nodejs20.x, the Node version the project, its h5wasm layer and its local Lambda runner are built and tested on; see FUNCTION_RUNTIME.',
-      },
-      {
-        id: 'CloudFormation-Validate::W2531',
-        reason: 'Same pin: the nodejs20.x deprecation is known and tracked at FUNCTION_RUNTIME.',
-      },
-    );
+    ({ function: this.function, role: this.role, entry: this.entry } = createArchiveFunction(this, props));
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
