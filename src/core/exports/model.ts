@@ -1,0 +1,85 @@
+/**
+ * The export model: what an on-demand export (NXstxm, NeXus, CSV) is built from and what it
+ * produces. Pure types: the export worker (functions/export-worker) loads `ExportRun`s from the
+ * run catalogue and the archived scan files, `buildExport` (src/core/exports/build-export.ts)
+ * turns them into an `ExportProduct`, and an adapter writes the product's HDF5 trees with h5wasm.
+ */
+import type { NdArray } from '../analysis/ndarray.js';
+
+export const ExportFormat = {
+  Nxstxm: 'nxstxm',
+  Nexus: 'nexus',
+  Csv: 'csv',
+} as const;
+export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
+
+export function isExportFormat(value: unknown): value is ExportFormat {
+  return typeof value === 'string' && (Object.values(ExportFormat) as string[]).includes(value);
+}
+
+/** One data key of one stream: every point of it, as archived (dtype and bytes unchanged). */
+export interface ExportColumn {
+  /** The data key as the stream's descriptor names it (`det`, `energy`, `simulation_diode_sampling_controller:diode1`). */
+  dataKey: string;
+  /** `[points, ...point shape]`. */
+  array: NdArray;
+  units?: string | undefined;
+  /** The descriptor's `source` of the key, when it has one (`PV:…`, `SIM:…`). */
+  source?: string | undefined;
+}
+
+/** One stream of a run (`primary`, `baseline`; a BLISS run has one stream per descriptor). */
+export interface ExportStream {
+  name: string;
+  /** The EventDescriptor document as recorded (data_keys, object_keys, hints, configuration). */
+  descriptor: Record<string, unknown>;
+  columns: ExportColumn[];
+  /** Event times (seconds since the epoch), one per point, when the source recorded them. */
+  times?: Float64Array | undefined;
+}
+
+/** One archived run as an export sees it. */
+export interface ExportRun {
+  uid: string;
+  /** The RunStart document as recorded: event-model keys plus the source's metadata (Bluesky `md`, BLISS identity). */
+  start: Record<string, unknown>;
+  /** The RunStop document as recorded. */
+  stop?: Record<string, unknown> | undefined;
+  streams: ExportStream[];
+}
+
+/** An HDF5 attribute value: strings and numbers (scalars or 1D lists). */
+export type Hdf5AttrValue = string | number | readonly string[] | readonly number[];
+
+/** A dataset of an HDF5 tree: a string, a number, a list of strings, or an array with its numpy dtype. */
+export type Hdf5DatasetValue = string | number | readonly string[] | NdArray;
+
+/**
+ * A whole HDF5 file as data: groups (parents listed before children), datasets and soft links,
+ * by absolute path. The core builds it; an adapter writes it (one h5wasm module).
+ */
+export interface Hdf5Tree {
+  attrs: Record<string, Hdf5AttrValue>;
+  groups: { path: string; attrs: Record<string, Hdf5AttrValue> }[];
+  datasets: { path: string; value: Hdf5DatasetValue; attrs?: Record<string, Hdf5AttrValue> }[];
+  softLinks: { path: string; target: string }[];
+}
+
+/** One file of an export: an HDF5 tree or a text body, under a name relative to the export's folder. */
+export type ExportFile =
+  | { name: string; kind: 'hdf5'; tree: Hdf5Tree }
+  | { name: string; kind: 'text'; contentType: string; text: string };
+
+export interface ExportProduct {
+  format: ExportFormat;
+  files: ExportFile[];
+  /** What a reader should know about the product (entries made, columns left out and why). */
+  notes: string[];
+}
+
+export interface BuildExportOptions {
+  exportId: string;
+  /** `beamline-archive <version>`: the creator attribute of HDF5 files. */
+  creator: string;
+  now: Date;
+}
