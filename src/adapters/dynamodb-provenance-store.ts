@@ -6,9 +6,11 @@
  * | edge to a parent   | PROV#<child ref>   | PARENT#<parent ref> |
  * | edge to a child    | PROV#<parent ref>  | CHILD#<child ref>   |
  *
- * The record and its parent edges are written in one transaction, conditional on the record not
- * existing. Output files (a derived run's data objects) get edges to the entity afterwards (batch
- * writes, idempotent). Existence of a parent: any PROV# item of it, or the catalogue item of its
+ * The record, its parent edges and its output edges are written in one transaction, conditional on
+ * the record not existing. A record with more edges than one transaction holds (100 items) gets the
+ * output edges that do not fit in batch writes afterwards; every retry of the same record (a
+ * 'duplicate') writes its output edges again, so a crash between the two steps is repaired by the
+ * redelivery. Existence of a parent: any PROV# item of it, or the catalogue item of its
  * kind (run record, FILE# record of a scan file in this bucket, the dataset record or a run of the
  * dataset in gsi1).
  */
@@ -25,6 +27,22 @@ export const PARENT_PREFIX = 'PARENT#';
 export const CHILD_PREFIX = 'CHILD#';
 /** pk of a dataset record and gsi1pk of the runs of a dataset: `DATASET#<p>#<b>#<s>#<c>#<d>`. */
 export const datasetGsiPk = (datasetId: string) => `DATASET#${datasetId.split('/').join('#')}`;
+
+/** DynamoDB's limit of items in one TransactWriteItems call. */
+const MAX_TRANSACTION_ITEMS = 100;
+
+/** The two items linking a child to a parent: PARENT# under the child, CHILD# under the parent. */
+function edgePair(child: string, parent: string): Record<string, unknown>[] {
+  return [
+    { pk: provPk(child), sk: `${PARENT_PREFIX}${parent}`, entity: child, parent },
+    { pk: provPk(parent), sk: `${CHILD_PREFIX}${child}`, entity: parent, child },
+  ];
+}
+
+/** Output files are children of the entity: the lineage of a data object reaches its run. */
+function outputEdgesOf(record: ProvenanceRecord): Record<string, unknown>[] {
+  return record.outputs.filter((o) => o.uri.startsWith('s3://')).flatMap((o) => edgePair(`file:${o.uri}`, record.entity));
+}
 
 export class DynamoDbProvenanceStore implements ProvenanceStore {
   constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string, private readonly bucket: string) {}
@@ -69,10 +87,12 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
   }
 
   async put(record: ProvenanceRecord): Promise<'stored' | 'duplicate'> {
-    const edges = record.parents.flatMap((parent) => [
-      { Put: { TableName: this.tableName, Item: { pk: provPk(record.entity), sk: `${PARENT_PREFIX}${parent}`, entity: record.entity, parent } } },
-      { Put: { TableName: this.tableName, Item: { pk: provPk(parent), sk: `${CHILD_PREFIX}${record.entity}`, entity: parent, child: record.entity } } },
-    ]);
+    const parentEdges = record.parents.flatMap((parent) => edgePair(record.entity, parent));
+    const outputEdges = outputEdgesOf(record);
+    // What fits next to the record in one transaction goes there; the rest follows in batches.
+    const room = Math.max(0, MAX_TRANSACTION_ITEMS - 1 - parentEdges.length);
+    const inTransaction = outputEdges.slice(0, room - (room % 2));
+    const afterwards = outputEdges.slice(inTransaction.length);
     try {
       await this.db.send(new TransactWriteCommand({
         TransactItems: [
@@ -83,33 +103,30 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
-          ...edges,
+          ...[...parentEdges, ...inTransaction].map((Item) => ({ Put: { TableName: this.tableName, Item } })),
         ],
       }));
     } catch (error) {
       const cancelled = error instanceof TransactionCanceledException || (error as { name?: string }).name === 'TransactionCanceledException';
       if (!cancelled) throw error;
       const existing = await this.get(record.entity);
-      if (existing?.activity_uid === record.activity_uid) return 'duplicate';
-      throw new ProvenanceConflictError(`${record.entity} already has a provenance record${existing ? ` (activity ${existing.activity_uid})` : ''}`, { entity: record.entity }, { cause: error });
+      if (existing?.activity_uid !== record.activity_uid) {
+        throw new ProvenanceConflictError(`${record.entity} already has a provenance record${existing ? ` (activity ${existing.activity_uid})` : ''}`, { entity: record.entity }, { cause: error });
+      }
+      // The same record again (a redelivery): its output edges may not all have been written.
+      await this.batchPut(record.entity, outputEdges);
+      return 'duplicate';
     }
-    await this.putOutputEdges(record);
+    await this.batchPut(record.entity, afterwards);
     return 'stored';
   }
 
-  /** Output files are children of the entity: the lineage of a data object reaches its run. */
-  private async putOutputEdges(record: ProvenanceRecord): Promise<void> {
-    const items = record.outputs.filter((o) => o.uri.startsWith('s3://')).flatMap((o) => {
-      const child = `file:${o.uri}`;
-      return [
-        { pk: provPk(child), sk: `${PARENT_PREFIX}${record.entity}`, entity: child, parent: record.entity },
-        { pk: provPk(record.entity), sk: `${CHILD_PREFIX}${child}`, entity: record.entity, child },
-      ];
-    });
+  /** Idempotent plain puts, 25 per request, unprocessed items retried with backoff. */
+  private async batchPut(entity: string, items: readonly Record<string, unknown>[]): Promise<void> {
     for (let i = 0; i < items.length; i += 25) {
       let pending: Record<string, unknown>[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
       for (let attempt = 0; pending.length > 0; attempt += 1) {
-        if (attempt > 8) throw new Error(`could not write ${pending.length} provenance edges of ${record.entity}`);
+        if (attempt > 8) throw new Error(`could not write ${pending.length} provenance edges of ${entity}`);
         const out = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
         pending = (out.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
         if (pending.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
