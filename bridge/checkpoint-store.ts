@@ -90,10 +90,47 @@ export function loadCheckpoint(path: string): BridgeCheckpoint {
     throw new CheckpointError(`checkpoint ${path} is not valid JSON; move it away to start from --from`, { cause: error });
   }
   const cp = parsed as Partial<BridgeCheckpoint>;
-  if (cp.version !== 1 || typeof cp.scans !== 'object' || cp.scans === null) {
-    throw new CheckpointError(`checkpoint ${path} has an unknown layout (version ${String(cp.version)})`);
+  if (typeof cp !== 'object' || cp === null || cp.version !== 1 || typeof cp.scans !== 'object' || cp.scans === null || Array.isArray(cp.scans)) {
+    throw new CheckpointError(`checkpoint ${path} has an unknown layout (version ${String(cp?.version)}); move it away to start from --from`);
   }
+  if (cp.history !== undefined && !isStreamId(cp.history)) {
+    throw new CheckpointError(`checkpoint ${path}: history ${JSON.stringify(cp.history)} is not a stream id; move it away to start from --from`);
+  }
+  for (const [historyId, scan] of Object.entries(cp.scans)) checkScan(path, historyId, scan);
   return { version: 1, ...(cp.history ? { history: cp.history } : {}), scans: cp.scans };
+}
+
+function isStreamId(value: unknown): value is string {
+  return typeof value === 'string' && /^\d+-\d+$/.test(value);
+}
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** One scan's progress must be usable as it stands: a damaged entry is named, never resumed from a guess. */
+function checkScan(path: string, historyId: string, scan: unknown): void {
+  const bad = (what: string): never => {
+    throw new CheckpointError(`checkpoint ${path}: scan ${historyId} ${what}; fix or remove that entry, or move the file away to start from --from`);
+  };
+  if (!isStreamId(historyId)) bad('is not keyed by a history id');
+  if (typeof scan !== 'object' || scan === null) return bad('is not an object');
+  const s = scan as Partial<ScanCheckpoint>;
+  if (s.historyId !== historyId) bad(`says historyId ${JSON.stringify(s.historyId)}`);
+  if (typeof s.scanKey !== 'string' || s.scanKey.length === 0) bad('has no scanKey');
+  if (typeof s.opened !== 'boolean') bad('has no opened flag');
+  if (s.outcome !== undefined && !['stopped', 'failed', 'skipped'].includes(s.outcome)) bad(`has outcome ${JSON.stringify(s.outcome)}`);
+  if (typeof s.streams !== 'object' || s.streams === null || Array.isArray(s.streams)) return bad('has no streams');
+  for (const [name, raw] of Object.entries(s.streams)) {
+    const st = raw as Partial<StreamCheckpoint> | null;
+    const where = `stream ${JSON.stringify(name)}`;
+    if (typeof st !== 'object' || st === null) return bad(`${where} is not an object`);
+    if (!isCount(st.committed)) bad(`${where}: committed ${JSON.stringify(st.committed)} is not a point index`);
+    if (!isCount(st.datums)) bad(`${where}: datums ${JSON.stringify(st.datums)} is not a count`);
+    if (st.chunkPoints !== undefined && !(isCount(st.chunkPoints) && st.chunkPoints > 0)) bad(`${where}: chunkPoints ${JSON.stringify(st.chunkPoints)} is not a positive count`);
+    if (st.pointShape !== undefined && !(Array.isArray(st.pointShape) && st.pointShape.every(isCount))) bad(`${where}: pointShape is not a list of sizes`);
+    if (!Array.isArray(st.gaps) || !st.gaps.every((g: GapRange) => isCount(g?.start) && isCount(g?.stop) && g.start < g.stop && g.stop <= st.committed!)) {
+      bad(`${where}: gaps are not ranges below committed`);
+    }
+  }
 }
 
 /**
