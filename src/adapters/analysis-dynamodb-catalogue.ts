@@ -4,7 +4,7 @@
  * (`sk RUN`) with `kind: derived`, state ARCHIVED, no gsi1 keys (a derived run is in no dataset).
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { isConditionFailure } from './dynamodb-conditions.js';
 import type { StoredDocument } from '../core/archive/ports.js';
 import { RunState } from '../core/archive/ports.js';
 import { AnalysisError } from '../core/analysis/errors.js';
@@ -37,7 +37,7 @@ export class DynamoDbAnalysisCatalogue implements AnalysisCatalogue {
         ConditionExpression: 'attribute_not_exists(pk)',
       }));
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException') {
+      if (isConditionFailure(error)) {
         throw new AnalysisError(`run ${record.runUid} already exists`, { runUid: record.runUid }, { cause: error });
       }
       throw error;

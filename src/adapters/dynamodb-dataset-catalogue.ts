@@ -10,7 +10,7 @@
  * answers "the runs of a dataset". Dataset items carry gsi1 (by proposal / session, in time order),
  * gsi2 (by sample) and gsi3 (by month of the start date, for time ranges).
  */
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { isConditionFailure, transactionReasons } from './dynamodb-conditions.js';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { InvalidInputError } from '../core/errors.js';
 import { DatasetCloseConflictError, DatasetClosedError, DatasetNotFoundError } from '../core/datasets/errors.js';
@@ -34,21 +34,6 @@ function indexKeys(ref: DatasetRef, startDate: string, sample: string): Record<s
     gsi2pk: `SAMPLE#${sample}`, gsi2sk: `${startDate}#${id}`,
     gsi3pk: `DATASET_MONTH#${startDate.slice(0, 7)}`, gsi3sk: `${startDate}#${id}`,
   };
-}
-
-function conditionFailed(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
-}
-
-function transactionReasons(error: unknown): string[] | undefined {
-  if (error instanceof TransactionCanceledException || (error as { name?: string }).name === 'TransactionCanceledException') {
-    const reasons = (error as TransactionCanceledException).CancellationReasons;
-    if (reasons) return reasons.map((r) => r.Code ?? 'None');
-    // Emulators may only give the reasons in the message: "[ConditionalCheckFailed, None]".
-    const match = /\[([^\]]*)\]/.exec((error as Error).message);
-    return match ? match[1]!.split(',').map((s) => s.trim()) : ['Unknown'];
-  }
-  return undefined;
 }
 
 interface DatasetItem {
@@ -150,7 +135,7 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
       }));
       return recordOf(out.Attributes!);
     } catch (error) {
-      if (conditionFailed(error)) throw await this.closedError(ref, 'new techniques or metadata');
+      if (isConditionFailure(error)) throw await this.closedError(ref, 'new techniques or metadata');
       throw error;
     }
   }
@@ -172,7 +157,7 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
       }));
       return recordOf(out.Attributes!);
     } catch (error) {
-      if (!conditionFailed(error)) throw error;
+      if (!isConditionFailure(error)) throw error;
       const now = await this.mustGet(ref);
       if (now.state === DatasetState.Open) {
         throw new DatasetCloseConflictError(`dataset ${now.id} changed while it was being closed (version ${close.expectedVersion} → ${now.version}); close it again`, { dataset: now.id });

@@ -14,8 +14,8 @@
  * kind (run record, FILE# record of a scan file in this bucket, the dataset record or a run of the
  * dataset in gsi1).
  */
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isTransactionCancelled } from './dynamodb-conditions.js';
 import { ProvenanceConflictError } from '../core/provenance/errors.js';
 import type { EntityRef, ProvenanceRecord } from '../core/provenance/model.js';
 import type { ProvenanceStore } from '../core/provenance/ports.js';
@@ -107,8 +107,7 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
         ],
       }));
     } catch (error) {
-      const cancelled = error instanceof TransactionCanceledException || (error as { name?: string }).name === 'TransactionCanceledException';
-      if (!cancelled) throw error;
+      if (!isTransactionCancelled(error)) throw error;
       const existing = await this.get(record.entity);
       if (existing?.activity_uid !== record.activity_uid) {
         throw new ProvenanceConflictError(`${record.entity} already has a provenance record${existing ? ` (activity ${existing.activity_uid})` : ''}`, { entity: record.entity }, { cause: error });

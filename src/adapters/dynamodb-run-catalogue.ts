@@ -10,7 +10,7 @@
  * state transitions are update expressions with conditions (RECORDING only on a run without a
  * state, FAILED never over ARCHIVED).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { isConditionFailure } from './dynamodb-conditions.js';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ArchivedFile, RunFailed, RunStart, RunStop } from '../core/contract/generated-types.js';
 import { FileKeyConflictError } from '../core/archive/errors.js';
@@ -22,10 +22,6 @@ export const DOC_PREFIX = 'DOC#';
 export const docSk = (detailType: string, docUid: string) => `${DOC_PREFIX}${detailType}#${docUid}`;
 export const filePk = (key: string) => `FILE#${key}`;
 export const FILE_SK = 'FILE';
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
-}
 
 interface UpdateParts {
   UpdateExpression: string;
