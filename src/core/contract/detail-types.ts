@@ -10,6 +10,9 @@ export const DetailType = {
   DatasetOpened: 'Dataset Opened',
   DatasetMetadataUpdated: 'Dataset Metadata Updated',
   DatasetClosed: 'Dataset Closed',
+  ExportRequested: 'Export Requested',
+  ExportCompleted: 'Export Completed',
+  ExportFailed: 'Export Failed',
 } as const;
 export type DetailType = (typeof DetailType)[keyof typeof DetailType];
 
@@ -18,6 +21,12 @@ export const EventSource = {
   Bridge: 'beamline-archive.bridge',
   ScanWriter: 'beamline-archive.scan-writer',
   Datasets: 'beamline-archive.datasets',
+  /** The export API puts Export Requested on the bus for the requests it accepted. */
+  ExportApi: 'beamline-archive.export-api',
+  /** Any other client asking for an export directly on the bus (scripts, workflows). */
+  ExportClient: 'beamline-archive.export-client',
+  /** The export worker: Export Completed / Export Failed. */
+  Exports: 'beamline-archive.exports',
 } as const;
 export type EventSource = (typeof EventSource)[keyof typeof EventSource];
 
@@ -33,6 +42,9 @@ export const schemaSlugs = {
   [DetailType.DatasetOpened]: 'dataset-opened',
   [DetailType.DatasetMetadataUpdated]: 'dataset-metadata-updated',
   [DetailType.DatasetClosed]: 'dataset-closed',
+  [DetailType.ExportRequested]: 'export-requested',
+  [DetailType.ExportCompleted]: 'export-completed',
+  [DetailType.ExportFailed]: 'export-failed',
 } as const satisfies Record<DetailType, string>;
 
 /** The run documents of the Bluesky event model, in the order a run emits them. */

@@ -168,6 +168,142 @@ export interface DataKey {
   [k: string]: unknown | undefined;
 }
 
+// export-completed.schema.json
+/**
+ * Every file of an export is published at its final key and recorded with its provenance.
+ */
+export interface ExportCompletedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.exports';
+  'detail-type': 'Export Completed';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: ExportCompleted;
+}
+export interface ExportCompleted {
+  /**
+   * Derived from the request id: exp-<first 24 hex digits of sha256(request_id)>.
+   */
+  export_id: string;
+  /**
+   * Chosen by the client; the same request id always names the same export (idempotency).
+   */
+  request_id: string;
+  /**
+   * nxstxm, nexus or csv; any other value is refused by the export service with a reason (Export Failed), not by the schema.
+   */
+  format: string;
+  /**
+   * @minItems 1
+   * @maxItems 100
+   */
+  runs: [string, ...string[]];
+  /**
+   * @minItems 1
+   */
+  files: [ExportedFile, ...ExportedFile[]];
+  /**
+   * Entity reference of the export's provenance record.
+   */
+  provenance: string;
+  completed_at: string;
+}
+export interface ExportedFile {
+  bucket: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+// export-failed.schema.json
+/**
+ * An export cannot be built; nothing was published at a final key.
+ */
+export interface ExportFailedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.exports';
+  'detail-type': 'Export Failed';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: ExportFailed;
+}
+export interface ExportFailed {
+  /**
+   * Derived from the request id: exp-<first 24 hex digits of sha256(request_id)>.
+   */
+  export_id: string;
+  /**
+   * Chosen by the client; the same request id always names the same export (idempotency).
+   */
+  request_id: string;
+  format?: string;
+  runs?: string[];
+  reason: string;
+  errors: ExportError[];
+  /**
+   * Partial files kept for diagnosis under <final key>.err.
+   */
+  error_files?: ExportErrorFile[];
+  failed_at: string;
+}
+export interface ExportError {
+  message: string;
+  run_uid?: string;
+  stream?: string;
+  index?: number;
+  key?: string;
+}
+export interface ExportErrorFile {
+  bucket: string;
+  key: string;
+  bytes: number;
+}
+
+// export-requested.schema.json
+/**
+ * A client asks for an export of archived runs in a format (API or any client on the bus).
+ */
+export interface ExportRequestedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.export-api' | 'beamline-archive.export-client';
+  'detail-type': 'Export Requested';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: ExportRequested;
+}
+export interface ExportRequested {
+  /**
+   * Chosen by the client; the same request id always names the same export (idempotency).
+   */
+  request_id: string;
+  /**
+   * @minItems 1
+   * @maxItems 100
+   */
+  runs: [string, ...string[]];
+  /**
+   * nxstxm, nexus or csv; any other value is refused by the export service with a reason (Export Failed), not by the schema.
+   */
+  format: string;
+  /**
+   * Format options passed to the builder (JSON object, at most 4 KB).
+   */
+  options?: {};
+  /**
+   * Who asked (IAM principal for API requests).
+   */
+  requester?: string;
+}
+
 // run-archived.schema.json
 /**
  * The scan file of a run is published at its final key.

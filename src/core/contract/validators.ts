@@ -4,7 +4,7 @@ import { DetailType, schemaSlugs } from './detail-types.js';
 import { loadJson, schemaPath } from './schema-files.js';
 import type {
   DatasetClosed, DatasetMetadataUpdated, DatasetOpened,
-  EventDescriptor, RunArchived, RunFailed, RunStart, RunStop, StreamDatum, StreamResource,
+  EventDescriptor, ExportCompleted, ExportFailed, ExportRequested, RunArchived, RunFailed, RunStart, RunStop, StreamDatum, StreamResource,
 } from './generated-types.js';
 import { ContractError } from '../errors.js';
 
@@ -20,6 +20,9 @@ export interface DetailOf {
   [DetailType.DatasetOpened]: DatasetOpened;
   [DetailType.DatasetMetadataUpdated]: DatasetMetadataUpdated;
   [DetailType.DatasetClosed]: DatasetClosed;
+  [DetailType.ExportRequested]: ExportRequested;
+  [DetailType.ExportCompleted]: ExportCompleted;
+  [DetailType.ExportFailed]: ExportFailed;
 }
 
 /** An event as it crosses the bus: EventBridge envelope fields plus the typed detail. */
