@@ -118,7 +118,7 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
       Key: { pk: runPk(run.runUid), sk: RUN_SK },
       ...setFields({
         state: RunState.Archived, run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt,
-        ...(run.gaps ? { gaps: run.gaps } : {}),
+        ...(run.gaps ? { gaps: run.gaps } : {}), ...(run.channelPaths ? { channel_paths: run.channelPaths } : {}),
       }, {}, ['failure']),
     }));
   }
@@ -126,8 +126,8 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
   async getRun(runUid: string): Promise<RunRecord | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runUid), sk: RUN_SK }, ConsistentRead: true }));
     if (!out.Item) return undefined;
-    const item = out.Item as Pick<RunRecord, 'state' | 'file' | 'points' | 'gaps' | 'failure'>;
-    return { runUid, state: item.state, file: item.file, points: item.points, gaps: item.gaps, failure: item.failure };
+    const item = out.Item as Pick<RunRecord, 'state' | 'file' | 'points' | 'gaps' | 'failure'> & { channel_paths?: Record<string, string> };
+    return { runUid, state: item.state, file: item.file, points: item.points, gaps: item.gaps, failure: item.failure, channelPaths: item.channel_paths };
   }
 
   async listDocuments(runUid: string): Promise<StoredDocument[]> {

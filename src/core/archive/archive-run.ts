@@ -87,7 +87,11 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     });
     const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 };
     const archivedAt = deps.now().toISOString();
-    await catalogue.runArchived({ runUid, file, points: coverage.points, archivedAt, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}) });
+    // Where each channel lives in the file: exports read the archived data by these paths (docs/exports.md).
+    const channelPaths = Object.fromEntries(plan.channels.map((c) => [c.channel, c.path]));
+    await catalogue.runArchived({
+      runUid, file, points: coverage.points, archivedAt, channelPaths, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}),
+    });
     const detail = validateDetail(DetailType.RunArchived, {
       run_uid: runUid, scan_id: run.start.scan_id, data_policy: run.start.data_policy, file, points: coverage.points, archived_at: archivedAt,
     } satisfies RunArchived, EventSource.ScanWriter);

@@ -25,6 +25,8 @@ export interface RunRecord {
   gaps?: Record<string, [number, number][]> | undefined;
   /** Why the run is FAILED: the stage that gave up and the errors (stream, index, message). */
   failure?: Pick<RunFailed, 'stage' | 'reason' | 'errors'> | undefined;
+  /** HDF5 dataset path of every channel in the archived scan file (absent for runs archived before it was recorded). */
+  channelPaths?: Record<string, string> | undefined;
 }
 
 export interface ArchivedRun {
@@ -34,6 +36,8 @@ export interface ArchivedRun {
   archivedAt: string;
   /** Point ranges [start, stop) per channel that were trimmed in Redis before the bridge read them. */
   gaps?: Record<string, [number, number][]>;
+  /** HDF5 dataset path of every channel in the scan file (`/1.1/instrument/diode1/data`): what the export loader reads. */
+  channelPaths?: Record<string, string>;
 }
 
 /** The run catalogue (one DynamoDB table). Every method is idempotent: at-least-once delivery is normal. */
