@@ -10,6 +10,8 @@ export const Prefix = {
   Archive: 'archive/',
   /** Derived data saved through the analysis store, by derived run uid. */
   Analysis: 'analysis/',
+  /** On-demand exports (NXstxm, NeXus, CSV), one folder per export id. */
+  Exports: 'exports/',
 } as const;
 
 /** Suffix of objects under construction; a lifecycle rule removes abandoned ones. */
@@ -90,6 +92,23 @@ export function scanFileKey(policy: DataPolicy, scanNumber: number): string {
 
 export function tmpKeyOf(finalKey: string): string {
   return `${finalKey}${TMP_SUFFIX}`;
+}
+
+/** Suffix of the partial file of a failed export, kept for diagnosis (like suitcase's `.err`); never a final object. */
+export const ERR_SUFFIX = '.err';
+
+export function errKeyOf(finalKey: string): string {
+  return `${finalKey}${ERR_SUFFIX}`;
+}
+
+/** Folder of one export: `exports/<export id>/`. */
+export function exportPrefix(exportId: string): string {
+  return `${Prefix.Exports}${safeSegment(exportId, 'export id')}/`;
+}
+
+/** Final key of one file of an export: `exports/<export id>/<file name>` (the name sanitised, see safeSegment). */
+export function exportFileKey(exportId: string, fileName: string): string {
+  return `${exportPrefix(exportId)}${safeSegment(fileName, 'export file name')}`;
 }
 
 /**
