@@ -14,6 +14,7 @@ import { isConditionFailure } from './dynamodb-conditions.js';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ArchivedFile, RunFailed, RunStart, RunStop } from '../core/contract/generated-types.js';
 import { FileKeyConflictError } from '../core/archive/errors.js';
+import { runOriginOf, runSourceKeyOf, runTitleOf } from '../core/bluesky/run-origin.js';
 import { RunState, type ArchivedRun, type RunCatalogue, type RunRecord, type StoredDocument } from '../core/archive/ports.js';
 
 export const runPk = (runUid: string) => `RUN#${runUid}`;
@@ -78,7 +79,8 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
       TableName: this.tableName,
       Key: { pk: runPk(start.uid), sk: RUN_SK },
       ...setFields({
-        run_uid: start.uid, scan_id: start.scan_id, title: start.bliss.title, plan_name: start.plan_name, scan_key: start.bliss.scan_key,
+        run_uid: start.uid, scan_id: start.scan_id, title: runTitleOf(start), plan_name: start.plan_name, scan_key: runSourceKeyOf(start),
+        origin: runOriginOf(start),
         data_policy: p, start_time: startIso,
         gsi1pk: `DATASET#${p.proposal}#${p.beamline}#${p.session}#${p.collection}#${p.dataset}`, gsi1sk: `RUN#${startIso}`,
       }, { state: RunState.Recording }),

@@ -108,7 +108,7 @@ export function buildRun(o: FixtureOptions): FixtureRun {
     },
   };
   if (o.stageScanInfo !== false) {
-    const info = o.scanInfo ?? { ...start.bliss.scan_info, end_reason: 'SUCCESS' };
+    const info = o.scanInfo ?? { ...start.bliss?.scan_info, end_reason: 'SUCCESS' };
     const bytes = new TextEncoder().encode(JSON.stringify(info));
     scanInfo = { key: stagingScanInfoKey(runUid), bytes };
     stopDetail.bliss.scan_info_ref = { bucket, key: scanInfo.key, bytes: bytes.byteLength, sha256: sha(bytes) };

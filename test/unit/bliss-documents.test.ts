@@ -60,13 +60,13 @@ describe('BLISS scan → event-model documents (validated against events/)', () 
     assert.equal(start.time, Date.parse('2026-11-22T10:00:00+01:00') / 1000);
     assert.deepEqual(start.icat, { Sample_name: 'gold', InstrumentSource_current: '198.7', Sample_notes: 'a b' });
     assert.equal(start.sample, 'gold');
-    assert.ok(start.bliss.scan_info);
+    assert.ok(start.bliss?.scan_info);
     assert.equal(icatSnapshotOf(undefined) && Object.keys(icatSnapshotOf(undefined)).length, 0);
   });
 
   it('leaves a large scan_info out of RunStart', () => {
     const big = parseScanJson(`esrf:scan:${UID}`, scanJson({ ...info, blob: 'x'.repeat(MAX_INLINE_SCAN_INFO) }));
-    assert.equal(runStartOf(big, 'id00', 1).bliss.scan_info, undefined);
+    assert.equal(runStartOf(big, 'id00', 1).bliss?.scan_info, undefined);
   });
 
   it('describes every numeric channel in the primary descriptor', () => {

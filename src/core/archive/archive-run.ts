@@ -66,7 +66,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   const runUid = stop.run_start;
   const run = collectRunDocuments(stop, await catalogue.listDocuments(runUid));
   const coverage = checkCoverage(run);
-  const scanInfo = await loadScanInfo(stop, run.start.bliss.scan_info, store, runUid);
+  const scanInfo = await loadScanInfo(stop, run.start.bliss?.scan_info, store, runUid);
   const finalKey = scanFileKey(run.start.data_policy, run.start.scan_id);
   const plan = buildScanLayout({
     start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,

@@ -376,6 +376,35 @@ export interface RunError {
 
 // run-start.schema.json
 /**
+ * Bluesky event-model 1.24 RunStart, plus the origin of the run (exactly one of `bliss`: a BLISS scan, or `bluesky`: a Bluesky RunEngine run), its data policy and ICAT snapshot. Extra top-level keys (no '.' or '/') carry the producer's metadata (a Bluesky start document's md keys).
+ */
+export type RunStart = (
+  | {
+      bliss: {};
+    }
+  | {
+      bluesky: {};
+    }
+) & {
+  uid: string;
+  time: number;
+  scan_id: number;
+  plan_name: string;
+  sample?: string;
+  project?: string;
+  data_session?: string;
+  data_policy: DataPolicy;
+  bliss?: BlissRunInfo;
+  bluesky?: BlueskyRunInfo;
+  icat: IcatSnapshot;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^([^./]+)$".
+   */
+  [k: string]: unknown | undefined;
+};
+
+/**
  * A BLISS scan (or Bluesky run) has started.
  */
 export interface RunStartEvent {
@@ -388,26 +417,6 @@ export interface RunStartEvent {
   region?: string;
   resources?: string[];
   detail: RunStart;
-}
-/**
- * Bluesky event-model 1.24 RunStart, plus the BLISS identity, data policy and ICAT snapshot.
- */
-export interface RunStart {
-  uid: string;
-  time: number;
-  scan_id: number;
-  plan_name: string;
-  sample?: string;
-  project?: string;
-  data_session?: string;
-  data_policy: DataPolicy;
-  bliss: BlissRunInfo;
-  icat: IcatSnapshot;
-  /**
-   * This interface was referenced by `RunStart`'s JSON-Schema definition
-   * via the `patternProperty` "^([^./]+)$".
-   */
-  [k: string]: unknown | undefined;
 }
 export interface BlissRunInfo {
   scan_key: string;
@@ -432,6 +441,45 @@ export interface BlissIdentity {
   dataset?: string;
   path?: string;
   [k: string]: unknown | undefined;
+}
+/**
+ * A run published by a Bluesky RunEngine through the project's Redis document stream (docs/bluesky.md).
+ */
+export interface BlueskyRunInfo {
+  /**
+   * md title, else plan name, motors and number of points
+   */
+  title: string;
+  /**
+   * Redis stream the documents were read from
+   */
+  stream: string;
+  /**
+   * Redis stream id of the start document
+   */
+  start_entry: string;
+  /**
+   * the start document's hints (dimensions)
+   */
+  hints?: {
+    [k: string]: unknown | undefined;
+  };
+  /**
+   * the whole start document as the RunEngine emitted it (absent when larger than 64 KiB; see start_ref)
+   */
+  start?: {
+    [k: string]: unknown | undefined;
+  };
+  start_ref?: BlueskyDocumentRef;
+}
+/**
+ * staged copy of the start document when it is too large to travel inline
+ */
+export interface BlueskyDocumentRef {
+  bucket: string;
+  key: string;
+  bytes?: number;
+  sha256?: string;
 }
 /**
  * ICAT metadata of the dataset (dataset_metadata_snapshot), values as strings.

@@ -22,6 +22,7 @@ import {
   type DatasetRecord, type DatasetRef, type DatasetScan, type MissingFields,
 } from './model.js';
 import type { DatasetCatalogue, DatasetQuery, MasterFileWriter } from './ports.js';
+import { runTitleOf } from '../bluesky/run-origin.js';
 
 export interface DatasetServiceDeps {
   catalogue: DatasetCatalogue;
@@ -223,7 +224,7 @@ export class DatasetService {
       throw describeClosed(opened.record, `new scans (scan ${start.scan_id}, run ${start.uid})`);
     }
     const scan = await this.deps.catalogue.addScan(ref, {
-      runUid: start.uid, scanNumber: start.scan_id, title: start.bliss.title, startTime: startDate,
+      runUid: start.uid, scanNumber: start.scan_id, title: runTitleOf(start), startTime: startDate,
     });
     return { dataset: datasetIdOf(ref), opened: opened.created, scan, ignoredFields: ignored };
   }

@@ -22,6 +22,7 @@
  */
 import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
+import { runTitleOf } from '../bluesky/run-origin.js';
 import { parseElementType } from './dtypes.js';
 import type { Attrs, PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
 import { planPlot } from './plot-layout.js';
@@ -85,13 +86,13 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
   const runUid = start.uid;
   const entry = `${start.scan_id}.1`;
   const e = `/${entry}`;
-  const info: ScanInfo = input.scanInfo ?? (start.bliss.scan_info as ScanInfo | undefined) ?? {};
+  const info: ScanInfo = input.scanInfo ?? (start.bliss?.scan_info as ScanInfo | undefined) ?? {};
   const storage = input.storage ?? DEFAULT_STORAGE;
   const channels = describeChannels(input, info);
 
-  const startTime = stringOf(info.start_time) ?? start.bliss.start_time ?? isoOf(start.time);
+  const startTime = stringOf(info.start_time) ?? start.bliss?.start_time ?? isoOf(start.time);
   const endTime = stringOf(info.end_time) ?? stop.bliss.end_time ?? isoOf(stop.time);
-  const title = stringOf(info.title) ?? start.bliss.title;
+  const title = stringOf(info.title) ?? runTitleOf(start);
   const endReason = stringOf(info.end_reason) ?? stop.bliss.end_reason ?? stop.reason ?? stop.exit_status.toUpperCase();
 
   const nodes: PlanNode[] = [];
@@ -143,7 +144,7 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
     for (const [field, value] of sample) nodes.push(text(`${e}/sample/${field}`, value));
   }
 
-  const countTime = typeof info.count_time === 'number' ? info.count_time : start.bliss.count_time;
+  const countTime = typeof info.count_time === 'number' ? info.count_time : start.bliss?.count_time;
   if (typeof countTime === 'number' && countTime) {
     nodes.push({ kind: 'group', path: `${e}/scan_parameters`, attrs: { NX_class: 'NXparameters' } });
     nodes.push({ kind: 'number', path: `${e}/scan_parameters/count_time`, value: countTime, dtype: '<f8', attrs: { units: 's' } });
