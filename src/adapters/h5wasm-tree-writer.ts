@@ -1,0 +1,129 @@
+/**
+ * Writes an `Hdf5Tree` (an export's file as data, src/core/exports/model.ts) to a local HDF5 file
+ * with h5wasm. Dataset values: a string → a scalar variable-length UTF-8 string; a list of strings
+ * → a 1-D string array; a number → a scalar float64 (integers that must stay integers come as
+ * `NdArray`s); an `NdArray` → its dtype and shape, bytes unchanged (`|b1` as uint8, HDF5 has no
+ * bool). Attribute numbers: integers as int64, others as float64; lists of numbers as float64.
+ *
+ * Determinism: like the scan file writer, every h5wasm call runs with `Date.now()` pinned to
+ * `fileTimeMs` (HDF5 stamps object headers with the clock), so the same tree and time give the
+ * same bytes. On any failure the file is removed: a caller never finds a partial file at `path`.
+ */
+import h5wasm from 'h5wasm/node';
+import type { Group } from 'h5wasm/node';
+import { rm, stat } from 'node:fs/promises';
+import { DTYPES, type NdArray } from '../core/analysis/ndarray.js';
+import { ExportError } from '../core/exports/errors.js';
+import type { Hdf5AttrValue, Hdf5DatasetValue, Hdf5Tree } from '../core/exports/model.js';
+
+/** HDF5 trouble while writing an export file, with the HDF5 diagnostic as `cause`. */
+export class ExportFileWriteError extends ExportError {
+  override name = 'ExportFileWriteError';
+}
+
+type TypedArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+
+function typed(array: NdArray): { data: TypedArray; dtype: string } {
+  const { kind, size } = DTYPES[array.dtype];
+  const buffer = array.bytes.slice().buffer;
+  switch (`${kind}${size}`) {
+    case 'f8': return { data: new Float64Array(buffer), dtype: '<d' };
+    case 'f4': return { data: new Float32Array(buffer), dtype: '<f' };
+    case 'i8': return { data: new BigInt64Array(buffer), dtype: '<q' };
+    case 'i4': return { data: new Int32Array(buffer), dtype: '<i' };
+    case 'i2': return { data: new Int16Array(buffer), dtype: '<h' };
+    case 'i1': return { data: new Int8Array(buffer), dtype: '<b' };
+    case 'u8': return { data: new BigUint64Array(buffer), dtype: '<Q' };
+    case 'u4': return { data: new Uint32Array(buffer), dtype: '<I' };
+    case 'u2': return { data: new Uint16Array(buffer), dtype: '<H' };
+    default: return { data: new Uint8Array(buffer), dtype: '<B' };
+  }
+}
+
+type AttrTarget = { create_attribute(name: string, data: string | number | string[] | Float64Array, shape?: number[] | null, dtype?: string | null): void };
+
+function setAttrs(target: AttrTarget, attrs: Record<string, Hdf5AttrValue> | undefined): void {
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (typeof value === 'number') target.create_attribute(name, value, null, Number.isInteger(value) ? '<q' : '<d');
+    else if (typeof value === 'string') target.create_attribute(name, value);
+    else if (value.every((v): v is string => typeof v === 'string')) target.create_attribute(name, [...value] as string[]);
+    else target.create_attribute(name, new Float64Array(value as readonly number[]), [value.length], '<d');
+  }
+}
+
+function createDataset(parent: Group, name: string, value: Hdf5DatasetValue) {
+  if (typeof value === 'string') return parent.create_dataset({ name, data: value });
+  if (typeof value === 'number') return parent.create_dataset({ name, data: new Float64Array([value]), shape: [], dtype: '<d' });
+  if (Array.isArray(value)) return parent.create_dataset({ name, data: [...(value as readonly string[])] });
+  const array = value as NdArray;
+  const { data, dtype } = typed(array);
+  return parent.create_dataset({ name, data, shape: [...array.shape], dtype });
+}
+
+function split(path: string): { parent: string; name: string } {
+  const i = path.lastIndexOf('/');
+  return { parent: i <= 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
+}
+
+export interface WrittenTreeFile {
+  path: string;
+  bytes: number;
+}
+
+/** Writes `tree` to `path` (created or truncated); removes it again if anything fails. */
+export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fileTimeMs: number }): Promise<WrittenTreeFile> {
+  await h5wasm.ready;
+  const at = <T>(what: string, fn: () => T): T => {
+    const realNow = Date.now;
+    Date.now = () => options.fileTimeMs;
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof ExportError) throw error;
+      const text = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' | ');
+      throw new ExportFileWriteError(`HDF5 could not ${what} (${path}): ${text}`, { key: path }, { cause: error });
+    } finally {
+      Date.now = realNow;
+    }
+  };
+  let file: InstanceType<typeof h5wasm.File> | undefined;
+  try {
+    file = at('create the file', () => new h5wasm.File(path, 'w'));
+    const root = file;
+    const groupAt = (p: string): Group => {
+      const g = root.get(p) as Group | null;
+      if (!g || g.type !== 'Group') throw new ExportFileWriteError(`${p} is not a group of the file`, { key: p });
+      return g;
+    };
+    at('write the root attributes', () => setAttrs(root, tree.attrs));
+    for (const group of tree.groups) {
+      at(`create the group ${group.path}`, () => {
+        const { parent, name } = split(group.path);
+        setAttrs(groupAt(parent).create_group(name), group.attrs);
+      });
+    }
+    for (const dataset of tree.datasets) {
+      at(`write the dataset ${dataset.path}`, () => {
+        const { parent, name } = split(dataset.path);
+        setAttrs(createDataset(groupAt(parent), name, dataset.value), dataset.attrs);
+      });
+    }
+    for (const link of tree.softLinks) {
+      at(`link ${link.path} to ${link.target}`, () => {
+        const { parent, name } = split(link.path);
+        groupAt(parent).create_soft_link(link.target, name);
+      });
+    }
+    const opened = file;
+    file = undefined;
+    at('close the file', () => opened.close());
+    return { path, bytes: (await stat(path)).size };
+  } catch (error) {
+    if (file) {
+      const f = file;
+      try { at('close after error', () => f.close()); } catch { /* the first error is the one to report */ }
+    }
+    await rm(path, { force: true });
+    throw error;
+  }
+}

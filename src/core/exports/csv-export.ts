@@ -1,0 +1,69 @@
+/**
+ * CSV export: one table per (run, stream), named `<run uid>_<stream>.csv`. Header row, then one
+ * row per point: `seq_num` (1-based), `time` when the stream recorded event times, then one column
+ * per scalar data key in the stream's column order. Numbers are written so that Python's `csv`
+ * module + `float()` (or `int()`) reads back the same values (src/core/exports/number-format.ts).
+ * Keys whose points are arrays (spectra, images) do not fit a table: they are left out and named
+ * in the product's notes (the NeXus export carries them).
+ */
+import { safeSegment } from '../object-keys.js';
+import { ExportRequestError } from './errors.js';
+import { checkColumn } from './run-data.js';
+import type { BuildExportOptions, ExportColumn, ExportFile, ExportProduct, ExportRun, ExportStream } from './model.js';
+import { formatAt, formatFloat64 } from './number-format.js';
+
+/** RFC 4180 quoting: only cells holding a comma, quote or line break are quoted. */
+export function csvCell(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function pointsOf(column: ExportColumn): number {
+  return column.array.shape[0] ?? 0;
+}
+
+/** The CSV text of one stream of one run, and the keys left out of it. */
+export function streamTable(run: ExportRun, stream: ExportStream): { text: string; leftOut: string[] } {
+  const scalar = stream.columns.filter((c) => c.array.shape.length === 1);
+  const leftOut = stream.columns.filter((c) => c.array.shape.length !== 1).map((c) => `${c.dataKey} ${JSON.stringify(c.array.shape.slice(1))}`);
+  const points = stream.columns.length > 0 ? Math.max(...stream.columns.map(pointsOf)) : (stream.times?.length ?? 0);
+  for (const column of stream.columns) {
+    if (pointsOf(column) !== points) {
+      throw new ExportRequestError(
+        `run ${run.uid}, stream ${stream.name}: key ${column.dataKey} has ${pointsOf(column)} points, other keys have ${points}; a table needs one row per point`,
+        { runUid: run.uid, stream: stream.name, key: column.dataKey, format: 'csv' });
+    }
+    checkColumn(run, stream, column, 'csv');
+  }
+  const times = stream.times && stream.times.length === points ? stream.times : undefined;
+  const header = ['seq_num', ...(times ? ['time'] : []), ...scalar.map((c) => c.dataKey)];
+  const views = scalar.map((c) => new DataView(c.array.bytes.buffer, c.array.bytes.byteOffset, c.array.bytes.byteLength));
+  const lines = [header.map(csvCell).join(',')];
+  for (let row = 0; row < points; row += 1) {
+    const cells = [String(row + 1)];
+    if (times) cells.push(formatFloat64(times[row]!));
+    scalar.forEach((c, i) => cells.push(formatAt(views[i]!, c.array.dtype, row)));
+    lines.push(cells.join(','));
+  }
+  return { text: `${lines.join('\r\n')}\r\n`, leftOut };
+}
+
+export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExportOptions): ExportProduct {
+  const files: ExportFile[] = [];
+  const notes: string[] = [];
+  const names = new Set<string>();
+  for (const run of runs) {
+    if (run.streams.length === 0) notes.push(`run ${run.uid} has no streams: no table`);
+    for (const stream of run.streams) {
+      const name = `${safeSegment(run.uid, 'run uid')}_${safeSegment(stream.name, 'stream name')}.csv`;
+      if (names.has(name)) {
+        throw new ExportRequestError(`run ${run.uid} is requested twice (or has two streams named ${stream.name}): each table needs its own file`,
+          { runUid: run.uid, stream: stream.name, format: 'csv' });
+      }
+      names.add(name);
+      const { text, leftOut } = streamTable(run, stream);
+      files.push({ name, kind: 'text', contentType: 'text/csv; charset=utf-8', text });
+      if (leftOut.length > 0) notes.push(`${name}: array-valued keys left out (one value per cell only): ${leftOut.join(', ')}`);
+    }
+  }
+  return { format: 'csv', files, notes };
+}

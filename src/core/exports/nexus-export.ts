@@ -1,0 +1,122 @@
+/**
+ * NeXus export: one HDF5 file, one NXentry per run (`entry1`, `entry2` … in request order). Each
+ * stream is an NXcollection holding every data key exactly as archived (dtype and shape
+ * unchanged; the original key in the `data_key` attribute, units and source when known),
+ * `seq_num` and `time`. The default plot `data` (NXdata) follows the run's hints: the signal is
+ * the first hinted field of the primary stream that is not a dimension, the axis the start
+ * document's single dimension field (`hints.dimensions`); it links to the collection's datasets.
+ */
+import { safeSegment } from '../object-keys.js';
+import { ExportRequestError } from './errors.js';
+import { float64Array, int64Array, TreeBuilder } from './hdf5-tree.js';
+import type { BuildExportOptions, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
+import { checkColumn, isoTime, nexusName, runTitle } from './run-data.js';
+
+/** Fields the descriptor hints name, in order (`hints: {det: {fields: ['det']}}`). */
+export function hintedFields(descriptor: Record<string, unknown>): string[] {
+  const hints = descriptor.hints;
+  if (!hints || typeof hints !== 'object') return [];
+  return Object.values(hints as Record<string, unknown>).flatMap((h) => {
+    const fields = (h as { fields?: unknown } | null)?.fields;
+    return Array.isArray(fields) ? fields.filter((f): f is string => typeof f === 'string') : [];
+  });
+}
+
+/** The start document's `hints.dimensions` as [fields, stream] pairs. */
+export function dimensionsOf(start: Record<string, unknown>): { fields: string[]; stream: string }[] {
+  const dims = (start.hints as { dimensions?: unknown } | undefined)?.dimensions;
+  if (!Array.isArray(dims)) return [];
+  return dims.flatMap((d) => {
+    if (!Array.isArray(d) || !Array.isArray(d[0]) || typeof d[1] !== 'string') return [];
+    return [{ fields: (d[0] as unknown[]).filter((f): f is string => typeof f === 'string'), stream: d[1] }];
+  });
+}
+
+/** The plot of a run: signal and (at most one) axis key of its primary stream, from the hints. */
+export function plotOf(run: ExportRun): { stream: ExportStream; signal: string; axis?: string | undefined } | undefined {
+  const stream = run.streams.find((s) => s.name === 'primary') ?? run.streams[0];
+  if (!stream) return undefined;
+  const keys = new Set(stream.columns.map((c) => c.dataKey));
+  const dims = dimensionsOf(run.start).filter((d) => d.stream === stream.name);
+  const dimFields = new Set(dims.flatMap((d) => d.fields));
+  const signal = hintedFields(stream.descriptor).find((f) => keys.has(f) && !dimFields.has(f))
+    ?? stream.columns.find((c) => !dimFields.has(c.dataKey))?.dataKey;
+  if (!signal) return undefined;
+  const axis = dims.length === 1 && dims[0]!.fields.length === 1 && keys.has(dims[0]!.fields[0]!) ? dims[0]!.fields[0] : undefined;
+  return { stream, signal, axis };
+}
+
+function uniqueNames(keys: readonly string[], reserved: readonly string[]): Map<string, string> {
+  const used = new Set(reserved);
+  const names = new Map<string, string>();
+  for (const key of keys) {
+    const base = nexusName(key);
+    let name = base;
+    for (let n = 2; used.has(name); n += 1) name = `${base}_${n}`;
+    used.add(name);
+    names.set(key, name);
+  }
+  return names;
+}
+
+export function buildNexusExport(runs: readonly ExportRun[], options: BuildExportOptions): ExportProduct {
+  const fileName = `${safeSegment(options.exportId, 'export id')}.nxs`;
+  const t = new TreeBuilder({ NX_class: 'NXroot', file_name: fileName, file_time: options.now.toISOString(), creator: options.creator, default: 'entry1' });
+  const notes: string[] = [];
+  const seen = new Set<string>();
+  runs.forEach((run, i) => {
+    if (seen.has(run.uid)) throw new ExportRequestError(`run ${run.uid} is requested twice: one entry per run`, { runUid: run.uid, format: 'nexus' });
+    seen.add(run.uid);
+    const entry = t.group(`/entry${i + 1}`, 'NXentry');
+    t.dataset(`${entry}/title`, runTitle(run));
+    t.dataset(`${entry}/entry_identifier`, run.uid);
+    const start = isoTime(run.start.time);
+    if (start) t.dataset(`${entry}/start_time`, start);
+    const end = isoTime(run.stop?.time);
+    if (end) t.dataset(`${entry}/end_time`, end);
+    if (typeof run.stop?.exit_status === 'string') {
+      const note = t.group(`${entry}/notes`, 'NXnote');
+      t.dataset(`${note}/description`, `exit_status: ${run.stop.exit_status}${typeof run.stop.reason === 'string' && run.stop.reason ? ` (${run.stop.reason})` : ''}`);
+    }
+    t.dataset(`${entry}/program_name`, options.creator);
+
+    const streamNames = uniqueNames(run.streams.map((s) => s.name), ['title', 'entry_identifier', 'start_time', 'end_time', 'notes', 'program_name', 'data']);
+    const paths = new Map<string, Map<string, string>>();
+    for (const stream of run.streams) {
+      const group = t.group(`${entry}/${streamNames.get(stream.name)!}`, 'NXcollection', { stream: stream.name });
+      const names = uniqueNames(stream.columns.map((c) => c.dataKey), ['seq_num', 'time']);
+      const byKey = new Map<string, string>();
+      for (const column of stream.columns) {
+        checkColumn(run, stream, column, 'nexus');
+        const attrs: Record<string, Hdf5AttrValue> = { data_key: column.dataKey };
+        if (column.units) attrs.units = column.units;
+        if (column.source) attrs.source = column.source;
+        byKey.set(column.dataKey, t.dataset(`${group}/${names.get(column.dataKey)!}`, column.array, attrs));
+      }
+      const points = stream.columns[0]?.array.shape[0] ?? stream.times?.length ?? 0;
+      t.dataset(`${group}/seq_num`, int64Array(Array.from({ length: points }, (_, n) => n + 1)));
+      if (stream.times) t.dataset(`${group}/time`, float64Array([...stream.times]), { units: 's', long_name: 'event time (seconds since 1970-01-01T00:00:00Z)' });
+      paths.set(stream.name, byKey);
+    }
+
+    const plot = plotOf(run);
+    if (!plot) {
+      notes.push(`entry${i + 1} (run ${run.uid}): no data to plot, no default NXdata`);
+      return;
+    }
+    const byKey = paths.get(plot.stream.name)!;
+    const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+    const signalName = baseName(byKey.get(plot.signal)!);
+    const signalColumn = plot.stream.columns.find((c) => c.dataKey === plot.signal)!;
+    const attrs: Record<string, Hdf5AttrValue> = { signal: signalName };
+    const axisName = plot.axis ? baseName(byKey.get(plot.axis)!) : undefined;
+    if (plot.axis && axisName !== signalName) attrs.axes = [axisName!, ...Array<string>(signalColumn.array.shape.length - 1).fill('.')];
+    else if (dimensionsOf(run.start).length > 1) notes.push(`entry${i + 1} (run ${run.uid}): a scan over ${dimensionsOf(run.start).length} dimensions is plotted against the point number`);
+    const data = t.group(`${entry}/data`, 'NXdata', attrs);
+    t.link(`${data}/${signalName}`, byKey.get(plot.signal)!);
+    if (attrs.axes) t.link(`${data}/${axisName!}`, byKey.get(plot.axis!)!);
+    t.setGroupAttrs(entry, { default: 'data' });
+  });
+  if (runs.length === 0) throw new ExportRequestError('a NeXus export needs at least one run', { format: 'nexus' });
+  return { format: 'nexus', files: [{ name: fileName, kind: 'hdf5', tree: t.tree }], notes };
+}

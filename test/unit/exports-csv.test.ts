@@ -1,0 +1,103 @@
+// CSV export: number formatting (shortest text that Python float() / float32() read back to the same
+// bits), the table layout, left-out array keys, and the registry's request errors.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildExport, EXPORT_BUILDERS } from '../../src/core/exports/build-export.js';
+import { streamTable } from '../../src/core/exports/csv-export.js';
+import { ExportRequestError } from '../../src/core/exports/errors.js';
+import type { ExportFormat, ExportRun } from '../../src/core/exports/model.js';
+import { formatFloat32, formatFloat64 } from '../../src/core/exports/number-format.js';
+
+const OPTIONS = { exportId: 'exp-1', creator: 'beamline-archive test', now: new Date('2026-11-22T10:00:00Z') };
+const f64 = (v: number[]) => ({ dtype: '<f8' as const, shape: [v.length], bytes: new Uint8Array(new Float64Array(v).buffer) });
+const f32 = (v: number[]) => ({ dtype: '<f4' as const, shape: [v.length], bytes: new Uint8Array(new Float32Array(v).buffer) });
+const i8 = (v: bigint[]) => ({ dtype: '<i8' as const, shape: [v.length], bytes: new Uint8Array(new BigInt64Array(v).buffer) });
+
+function run(): ExportRun {
+  return {
+    uid: 'run-a', start: { uid: 'run-a', time: 1_790_000_000 },
+    streams: [{
+      name: 'primary', descriptor: {}, times: new Float64Array([1_790_000_000.25, 1_790_000_001.5]),
+      columns: [
+        { dataKey: 'motor', array: f64([0.1, -0]) },
+        { dataKey: 'det,a', array: f32([0.1, NaN]) },
+        { dataKey: 'count', array: i8([2n ** 53n + 1n, -5n]) },
+        { dataKey: 'flag', array: { dtype: '|b1', shape: [2], bytes: new Uint8Array([1, 0]) } },
+        { dataKey: 'spectrum', array: { dtype: '<u2', shape: [2, 4], bytes: new Uint8Array(16) } },
+      ],
+    }],
+  };
+}
+
+describe('number formatting', () => {
+  it('float64: shortest round trip, -0.0, nan and ±inf spelled the way Python float() reads them', () => {
+    for (const v of [0.1, 1 / 3, 6.02214076e23, 1e-310, Number.MAX_VALUE, -2.5, 1e21, 123456789012345680000]) {
+      const text = formatFloat64(v);
+      assert.equal(Number(text), v, text);
+      assert.ok(text.length <= String(v).length);
+    }
+    assert.deepEqual([NaN, Infinity, -Infinity, -0].map(formatFloat64), ['nan', 'inf', '-inf', '-0.0']);
+  });
+
+  it('float32: the shortest decimal whose float64 rounds to the same float32 bits', () => {
+    assert.equal(formatFloat32(Math.fround(0.1)), '0.1');
+    assert.equal(formatFloat32(Math.fround(1 / 3)), '0.33333334');
+    assert.equal(formatFloat32(Math.fround(16777217)), '16777216');
+    const values = new Float32Array(2000);
+    let seed = 7;
+    for (let i = 0; i < values.length; i += 1) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      values[i] = (seed / 2 ** 31 - 0.5) * 10 ** ((i % 60) - 30);
+    }
+    values[0] = 3.4028234663852886e38;
+    values[1] = 1.401298464324817e-45; // the smallest float32 subnormal
+    for (const v of values) {
+      const text = formatFloat32(v);
+      assert.equal(Math.fround(Number(text)), v, `${text} does not read back as ${v}`);
+      assert.ok(text.length <= String(v).length, `${text} is longer than ${String(v)}`);
+    }
+  });
+});
+
+describe('CSV export', () => {
+  it('one table per (run, stream): seq_num, time, scalar keys; array keys left out with a note', () => {
+    const product = buildExport('csv', [run()], OPTIONS);
+    assert.equal(product.files.length, 1);
+    const file = product.files[0]!;
+    assert.equal(file.kind, 'text');
+    assert.equal(file.name, 'run-a_primary.csv');
+    const text = file.kind === 'text' ? file.text : '';
+    assert.deepEqual(text.split('\r\n'), [
+      'seq_num,time,motor,"det,a",count,flag',
+      '1,1790000000.25,0.1,0.1,9007199254740993,1',
+      '2,1790000001.5,-0.0,nan,-5,0',
+      '',
+    ]);
+    assert.deepEqual(product.notes, ['run-a_primary.csv: array-valued keys left out (one value per cell only): spectrum [4]']);
+  });
+
+  it('refuses a stream whose keys disagree on the number of points, naming run, stream and key', () => {
+    const bad = run();
+    bad.streams[0]!.columns.push({ dataKey: 'short', array: f64([1]) });
+    assert.throws(() => streamTable(bad, bad.streams[0]!), (e: unknown) => e instanceof ExportRequestError
+      && /run run-a, stream primary: key short has 1 points/.test(e.message) && e.context.key === 'short');
+  });
+
+  it('refuses a column whose bytes do not match its shape', () => {
+    const bad = run();
+    bad.streams[0]!.columns[0] = { dataKey: 'motor', array: { dtype: '<f8', shape: [2], bytes: new Uint8Array(12) } };
+    assert.throws(() => buildExport('csv', [bad], OPTIONS), (e: unknown) => e instanceof ExportRequestError && /run run-a, stream primary: key motor has 12 bytes/.test(e.message));
+  });
+});
+
+describe('export registry', () => {
+  it('has a builder for every format', () => {
+    assert.deepEqual(Object.keys(EXPORT_BUILDERS).sort(), ['csv', 'nexus', 'nxstxm']);
+  });
+
+  it('refuses an unknown format and an empty run list with what to do', () => {
+    assert.throws(() => buildExport('xlsx' as ExportFormat, [run()], OPTIONS), (e: unknown) => e instanceof ExportRequestError
+      && e.message === 'unknown export format "xlsx": use one of nxstxm, nexus, csv' && e.context.format === 'xlsx');
+    assert.throws(() => buildExport('nexus', [], OPTIONS), (e: unknown) => e instanceof ExportRequestError && /at least one run uid/.test(e.message));
+  });
+});
