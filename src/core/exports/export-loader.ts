@@ -1,0 +1,110 @@
+/**
+ * Loads archived runs as the export builders see them (`ExportRun`): RunStart, descriptors and
+ * RunStop from the run catalogue's documents, every channel's points read from the archived scan
+ * file by the dataset path the scan writer recorded (`channel_paths` of the run record).
+ *
+ * One stream per EventDescriptor; its columns are the descriptor's data keys. A data key is the
+ * archive's channel name (BLISS: `axis:sy`; Bluesky: `<stream>/<key>` with the original key in
+ * `bluesky_key`), and the column carries the original key.
+ */
+import { createHash } from 'node:crypto';
+import { DetailType } from '../contract/detail-types.js';
+import type { ArchivedFile, DataKey, EventDescriptor } from '../contract/generated-types.js';
+import { RunState, type RunCatalogue } from '../archive/ports.js';
+import type { ObjectStore } from '../ports.js';
+import type { ExportColumn, ExportRun, ExportStream } from './model.js';
+import type { ArchivedChannelReader } from './ports.js';
+import { ArchivedFileMismatchError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError } from './service-errors.js';
+
+export interface ExportLoaderDeps {
+  runs: Pick<RunCatalogue, 'getRun' | 'listDocuments'>;
+  store: ObjectStore;
+  reader: ArchivedChannelReader;
+}
+
+/** A run ready to export and the scan file it was read from (an input of the export's provenance). */
+export interface LoadedRun {
+  run: ExportRun;
+  file: ArchivedFile;
+  /** Data keys left out, with the reason (JSON channels have no numeric array). */
+  skipped: string[];
+}
+
+/** numpy dtype of JSON channels: their points are JSON texts, not numbers. */
+const JSON_DTYPE = '|O8';
+
+/**
+ * Checks that a run can be exported (known, ARCHIVED, archived with channel paths) without reading
+ * its file: what the API answers at once.
+ */
+export async function checkExportable(runUid: string, runs: ExportLoaderDeps['runs']): Promise<{ file: ArchivedFile; channelPaths: Record<string, string> }> {
+  const record = await runs.getRun(runUid);
+  if (!record) throw new ExportRunNotFoundError(`run ${runUid} is not in the catalogue`, { runUid });
+  if (record.state !== RunState.Archived || !record.file) {
+    const why = record.state === RunState.Failed ? `FAILED (${record.failure?.reason ?? 'no reason recorded'})` : (record.state ?? 'without a state');
+    throw new RunNotArchivedError(`run ${runUid} is not archived yet: it is ${why}; only ARCHIVED runs can be exported`, { runUid, state: record.state });
+  }
+  if (!record.channelPaths) {
+    throw new RunNeedsReArchiveError(
+      `run ${runUid} was archived before the archive recorded where each channel lives in the scan file; re-archive it (replay its RunStop) to export it`,
+      { runUid, key: record.file.key },
+    );
+  }
+  return { file: record.file, channelPaths: record.channelPaths };
+}
+
+export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Promise<LoadedRun> {
+  const { file, channelPaths } = await checkExportable(runUid, deps.runs);
+  const docs = await deps.runs.listDocuments(runUid);
+  const start = docs.find((d) => d.detailType === DetailType.RunStart)?.body as Record<string, unknown> | undefined;
+  const stop = docs.find((d) => d.detailType === DetailType.RunStop)?.body as Record<string, unknown> | undefined;
+  const descriptors = docs.filter((d) => d.detailType === DetailType.EventDescriptor).map((d) => d.body as EventDescriptor)
+    .sort((a, b) => a.time - b.time || a.name.localeCompare(b.name));
+  if (!start) throw new RunNeedsReArchiveError(`run ${runUid} is ARCHIVED but its RunStart document is not in the catalogue`, { runUid });
+  if (descriptors.length === 0) throw new RunNeedsReArchiveError(`run ${runUid} is ARCHIVED but has no EventDescriptor in the catalogue`, { runUid });
+
+  if (file.bucket !== deps.store.bucket) {
+    throw new ArchivedFileMismatchError(`the scan file of run ${runUid} is in bucket ${file.bucket}, not the archive bucket ${deps.store.bucket}`, { runUid, key: file.key });
+  }
+  const bytes = await deps.store.get(file.key);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (bytes.byteLength !== file.bytes || sha256 !== file.sha256) {
+    throw new ArchivedFileMismatchError(
+      `s3://${file.bucket}/${file.key} (${bytes.byteLength} bytes, sha256 ${sha256}) is not the scan file run ${runUid} recorded (${file.bytes} bytes, sha256 ${file.sha256})`,
+      { runUid, key: file.key },
+    );
+  }
+
+  const skipped: string[] = [];
+  const scanFile = await deps.reader.open(bytes, { runUid, key: file.key });
+  try {
+    const streams: ExportStream[] = descriptors.map((descriptor) => {
+      const columns: ExportColumn[] = [];
+      for (const [channel, dataKey] of Object.entries(descriptor.data_keys) as [string, DataKey | undefined][]) {
+        if (!dataKey) continue;
+        const key = typeof dataKey.bluesky_key === 'string' ? dataKey.bluesky_key : channel;
+        if (dataKey.dtype_numpy === JSON_DTYPE) {
+          skipped.push(`run ${runUid}, stream ${descriptor.name}: ${key} is a JSON channel (no numeric array), left out`);
+          continue;
+        }
+        const path = channelPaths[channel];
+        if (path === undefined) {
+          throw new RunNeedsReArchiveError(
+            `run ${runUid}, stream ${descriptor.name}: channel ${channel} has no dataset path in the run record; re-archive the run`,
+            { runUid, stream: descriptor.name, key: channel },
+          );
+        }
+        columns.push({
+          dataKey: key,
+          array: scanFile.read(path),
+          ...(typeof dataKey.units === 'string' && dataKey.units ? { units: dataKey.units } : {}),
+          ...(dataKey.source ? { source: dataKey.source } : {}),
+        });
+      }
+      return { name: descriptor.name, descriptor: descriptor as Record<string, unknown>, columns };
+    });
+    return { run: { uid: runUid, start, ...(stop ? { stop } : {}), streams }, file, skipped };
+  } finally {
+    await scanFile.close();
+  }
+}
