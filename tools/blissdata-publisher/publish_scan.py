@@ -101,6 +101,10 @@ def parse_args(argv=None):
     p.add_argument("--trim-first", type=int, default=0,
                    help="before sealing, trim the first counter's stream (XTRIM MINID) so its entries starting before this index are gone")
     p.add_argument("--dump-values", help="save every channel's published values to this .npz")
+    # Scans that end early (aborted by the user, or failed): fewer points than scan_info's npoints.
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="publish only this many points, then seal the streams and close the scan with --end-reason"
+                        " (an aborted or failed scan: scan_info keeps the planned npoints)")
     return p.parse_args(argv)
 
 
@@ -254,8 +258,10 @@ def main(argv=None) -> int:
     scan.start()
     redis = ds._redis
     corrupt_index = args.corrupt_index if args.corrupt_index is not None else npoints // 2
-    for first in range(0, npoints, args.batch):
-        last = min(first + args.batch, npoints)
+    # An aborted or failed scan stops publishing early; the planned npoints stay in scan_info.
+    published = npoints if args.stop_after is None else max(0, min(npoints, args.stop_after))
+    for first in range(0, published, args.batch):
+        last = min(first + args.batch, published)
         for name, stream in streams.items():
             chunk = values[name][first:last]
             if name == corrupt_name and args.corrupt == "truncated" and first <= corrupt_index < last:
@@ -301,7 +307,7 @@ def main(argv=None) -> int:
     for name, stream in streams.items():
         if getattr(stream, "_writer_truncated", None) is not None:
             key = scan._model.data_streams[name].key()
-            redis.xadd(key, {"id": npoints}, id="18446744073709551615-18446744073709551615")
+            redis.xadd(key, {"id": published}, id="18446744073709551615-18446744073709551615")
             scan._writer_streams.pop(name, None)
         else:
             stream.seal()
@@ -309,7 +315,7 @@ def main(argv=None) -> int:
     info = scan.info
     info["end_time"] = now_iso()
     info["end_reason"] = args.end_reason
-    end_positions = {**start_positions, **{m: float(p[-1]) for m, p in motors["positions"].items()}} if npoints else start_positions
+    end_positions = {**start_positions, **{m: float(p[published - 1]) for m, p in motors["positions"].items()}} if published else start_positions
     info["positioners"]["positioners_end"] = end_positions
     info["positioners"]["positioners_dial_end"] = {k: 0.0 - v for k, v in end_positions.items()}
     scan.info = info
@@ -321,7 +327,8 @@ def main(argv=None) -> int:
         "scan_key": scan.key,
         "run_uid": scan.key.split(":")[-1],
         "type": args.type,
-        "points": npoints,
+        "points": published,
+        **({"planned_points": npoints} if published != npoints else {}),
         "channels": {name: {"dtype": v.dtype.str, "shape": list(v.shape[1:])} for name, v in values.items()},
         "corrupt": {"stream": corrupt_name, "kind": args.corrupt,
                     "index": (corrupt_index // args.batch) * args.batch if args.corrupt == "truncated" else 0}
@@ -330,7 +337,7 @@ def main(argv=None) -> int:
     if trimmed:
         summary["trimmed"] = trimmed
     if args.dump_values:
-        np.savez(args.dump_values, **{name.replace(":", "__"): v for name, v in values.items()})
+        np.savez(args.dump_values, **{name.replace(":", "__"): v[:published] for name, v in values.items()})
         summary["dump"] = args.dump_values
     json.dump(summary, sys.stdout)
     sys.stdout.write("\n")

@@ -13,7 +13,7 @@
  *     positioners/        NXcollection: every motor at the start, scanned ones as links to their values
  *     positioners_start/ positioners_end/ positioners_dial_start/ positioners_dial_end/   NXcollection snapshots
  *   measurement/<name>    NXcollection of soft links to every channel's dataset
- *   notes/note_NN         NXnote per scan comment (data, date, type)
+ *   notes/note_NN         NXnote per scan comment (data, date, type); notes itself is an NXnote (NXentry's class for it)
  *   plotselect/           NXdata: signal and axes (links; for 2D scans an image on the grid with both motor axes)
  *   sample/               NXsample: Sample_<field> of the ICAT snapshot → <field>
  *   scan_parameters/      NXparameters: count_time
@@ -124,7 +124,8 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
 
   const notes = scanNotes(info);
   if (notes.length > 0) {
-    nodes.push({ kind: 'group', path: `${e}/notes`, attrs: { NX_class: 'NXcollection' } });
+    // NXentry defines `notes` as an NXnote: blisswriter's NXcollection is an nxcheck error (docs/nexus-layout.md).
+    nodes.push({ kind: 'group', path: `${e}/notes`, attrs: { NX_class: 'NXnote' } });
     notes.forEach((note, i) => {
       const path = `${e}/notes/note_${String(i + 1).padStart(2, '0')}`;
       nodes.push({ kind: 'group', path, attrs: { NX_class: 'NXnote' } });
