@@ -40,8 +40,8 @@ export interface ExportServiceDeps {
   runs: Pick<RunCatalogue, 'getRun' | 'listDocuments'>;
   store: ObjectStore;
   reader: ArchivedChannelReader;
-  /** A fresh local scratch space per build. */
-  workspace: () => Promise<ExportWorkspace>;
+  /** A fresh local scratch space per build; HDF5 object times are `fileTime` (the request's time: a rebuild gives the same bytes). */
+  workspace: (fileTime: Date) => Promise<ExportWorkspace>;
   publisher: EventPublisher;
   provenance: { store: ProvenanceStore; software: SoftwareRef };
   /** Needed by `downloadLinks` only (the API). */
@@ -236,7 +236,7 @@ export class ExportService {
     const { exportId } = record;
     const context = { exportId, requestId: record.requestId, format: record.format };
     this.log('export build started', { ...context, attempt: record.attempts });
-    const workspace = await this.deps.workspace();
+    const workspace = await this.deps.workspace(new Date(record.requestedAt));
     const planned: { file: ExportFile; key: string }[] = [];
     try {
       try {

@@ -1,0 +1,118 @@
+/**
+ * export-api: exports on demand, served by a Lambda function URL (AuthType AWS_IAM: every request is
+ * SigV4-signed; IAM decides who may call it). Requests go on the bus as Export Requested, so API and
+ * bus requests take one path (the export-worker builds them).
+ *
+ *   POST /exports                  {request_id, runs: [uid…], format: nxstxm|nexus|csv, options?} → 202 + the record
+ *                                  (200 + the record when the request id was seen before with the same content)
+ *   GET  /exports/<id>             the record: state REQUESTED | BUILDING | COMPLETED | FAILED, progress, files, reason
+ *   GET  /exports/<id>/download    presigned URLs of the published files (COMPLETED exports only)
+ *
+ * Errors: 400 bad request (format, body), 404 unknown run or export, 409 run not archived (or to be
+ * re-archived), request id reused with other content, export not COMPLETED; 500 without internals.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { ContractError, InvalidInputError, type ArchiveError } from '../../src/core/errors.js';
+import type { ExportService } from '../../src/core/exports/export-service.js';
+import type { ExportRecord } from '../../src/core/exports/ports.js';
+import {
+  ExportConflictError, ExportNotFoundError, ExportNotReadyError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError,
+} from '../../src/core/exports/service-errors.js';
+import { buildExportService, exportConfigFromEnv } from './compose.js';
+
+export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
+
+export interface ExportApiDeps {
+  service: ExportService;
+  logger: Logger;
+  /** Lifetime of the download links. @default 900 */
+  downloadLinkSeconds?: number;
+}
+
+interface Response { statusCode: number; headers: Record<string, string>; body: string }
+const json = (statusCode: number, body: unknown): Response => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+function parseBody(event: APIGatewayProxyEventV2): unknown {
+  if (!event.body) throw new InvalidInputError('the request has no body: JSON {request_id, runs, format} expected');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidInputError('the body is not JSON', {}, { cause: error });
+  }
+}
+
+/** The record as the API shows it (snake_case, like the events). */
+export function present(record: ExportRecord) {
+  return {
+    export_id: record.exportId, request_id: record.requestId, state: record.state, format: record.format, runs: record.runs,
+    options: record.options, origin: record.origin, requested_at: record.requestedAt, updated_at: record.updatedAt, attempts: record.attempts,
+    ...(record.requester ? { requester: record.requester } : {}),
+    ...(record.progress ? { progress: record.progress } : {}),
+    ...(record.files ? { files: record.files } : {}),
+    ...(record.provenance ? { provenance: record.provenance } : {}),
+    ...(record.notes?.length ? { notes: record.notes } : {}),
+    ...(record.completedAt ? { completed_at: record.completedAt } : {}),
+    ...(record.reason ? { reason: record.reason, errors: record.errors ?? [] } : {}),
+    ...(record.errorFiles?.length ? { error_files: record.errorFiles } : {}),
+    ...(record.failedAt ? { failed_at: record.failedAt } : {}),
+  };
+}
+
+export function createHandler(deps: ExportApiDeps): UrlHandler {
+  const { service, logger } = deps;
+
+  const route = async (event: APIGatewayProxyEventV2): Promise<Response> => {
+    const method = event.requestContext.http.method.toUpperCase();
+    const path = (event.rawPath || '/').replace(/\/+$/, '') || '/';
+    if (path === '/exports' && method === 'POST') {
+      const caller = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam?.userArn;
+      const { created, record } = await service.request(parseBody(event), caller);
+      return json(created ? 202 : 200, present(record));
+    }
+    const match = /^\/exports\/([A-Za-z0-9-]+)(\/download)?$/.exec(path);
+    if (match && method === 'GET') {
+      const exportId = match[1]!;
+      if (match[2]) return json(200, { export_id: exportId, files: await service.downloadLinks(exportId, deps.downloadLinkSeconds ?? 900) });
+      return json(200, present(await service.get(exportId)));
+    }
+    return json(404, { error: `no route ${method} ${path} (POST /exports, GET /exports/<id>, GET /exports/<id>/download)` });
+  };
+
+  return async (event) => {
+    try {
+      return await route(event);
+    } catch (error) {
+      const context = (error as ArchiveError).context ?? {};
+      const body = {
+        error: (error as Error).message,
+        ...(typeof context.runUid === 'string' ? { run_uid: context.runUid } : {}),
+        ...(typeof context.exportId === 'string' ? { export_id: context.exportId } : {}),
+        ...(typeof context.state === 'string' ? { state: context.state } : {}),
+      };
+      if (error instanceof ExportRunNotFoundError || error instanceof ExportNotFoundError) return json(404, body);
+      if (error instanceof RunNotArchivedError || error instanceof RunNeedsReArchiveError || error instanceof ExportConflictError || error instanceof ExportNotReadyError) {
+        return json(409, body);
+      }
+      if (error instanceof InvalidInputError || error instanceof ContractError) return json(400, body);
+      logger.error('export request failed', { path: event.rawPath, error: error as Error });
+      return json(500, { error: 'internal error; see the function log', requestId: event.requestContext.requestId });
+    }
+  };
+}
+
+let built: Promise<UrlHandler> | undefined;
+
+async function build(): Promise<UrlHandler> {
+  const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'export-api');
+  const config = exportConfigFromEnv(process.env);
+  return createHandler({ service: buildExportService('export-api', logger, config), logger, downloadLinkSeconds: config.downloadLinkSeconds });
+}
+
+/** The Lambda entry: clients and configuration are built once. */
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> => {
+  built ??= build();
+  built.catch(() => { built = undefined; });
+  return (await built)(event);
+};
