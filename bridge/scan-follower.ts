@@ -13,8 +13,9 @@ import { isTransientRejection } from '../src/adapters/eventbridge-publisher.js';
 import type { Logger } from '../src/adapters/logger.js';
 import type { GapRange, ScanCheckpoint, StreamCheckpoint } from './checkpoint-store.js';
 import { backoffDelay, type BridgeStats, type MemoryBudget } from './bridge-stats.js';
+import { LimaRunError, LimaStreams, type LimaOptions } from './lima-follower.js'; // lima
 
-export interface FollowerOptions {
+export interface FollowerOptions extends Partial<Pick<LimaOptions, 'limaFileWaitMs'>> {
   beamline: string;
   /** A chunk holds at most this many points … */
   chunkPoints: number;
@@ -133,12 +134,20 @@ export class ScanFollower {
   private draining = false;
   private started = false;
   private readonly cp: ScanCheckpoint;
+  /** Lima image streams (bridge/lima-follower.ts). */
+  private readonly lima: LimaStreams;
 
   constructor(private readonly entry: HistoryEntry, private readonly deps: FollowerDeps, private readonly options: FollowerOptions) {
     this.runUid = entry.scanKey.split(':').pop() ?? entry.scanKey;
     this.now = deps.now ?? (() => Date.now() / 1000);
     this.cp = deps.checkpoint;
     this.stopSignal = new Promise((resolve) => { this.signalStop = resolve; });
+    // lima: Lima streams are followed apart (files, not payloads), sharing this follower's publish queue and checkpoint.
+    this.lima = new LimaStreams({
+      runUid: this.runUid, scanKey: entry.scanKey, beamline: options.beamline, source: deps.source, store: deps.store, logger: deps.logger,
+      stats: deps.stats, checkpoint: this.cp, saveCheckpoint: deps.saveCheckpoint, emit: (events) => this.emit(events),
+      sleep: (ms) => this.sleep(ms), isStopping: () => this.stopping, fail: (error) => { this.failure ??= error; },
+    }, options);
   }
 
   get scanKey(): string {
@@ -200,6 +209,7 @@ export class ScanFollower {
 
   private asFailure(error: unknown): RunFailure {
     if (error instanceof RunFailure) return error;
+    if (error instanceof LimaRunError) return new RunFailure(error.reason, error.errors, { cause: error }); // lima
     const context = error instanceof ArchiveError ? error.context : {};
     const runError: RunError = { message: error instanceof Error ? error.message : String(error) };
     if (typeof context.stream === 'string') runError.stream = context.stream;
@@ -297,6 +307,13 @@ export class ScanFollower {
     this.started = true;
     const specs: ChannelSpec[] = [];
     for (const model of scan.streams) {
+      // lima: Lima image streams (JSON statuses + files on disk) go to bridge/lima-follower.ts.
+      const lima = this.lima.claim(model, scan);
+      if (lima === 'skipped') continue;
+      if (lima) {
+        specs.push(lima);
+        continue;
+      }
       if (!isNumericEncoding(model.encoding)) {
         if (model.encoding.type === 'json') {
           this.deps.logger.info('JSON stream not archived by this bridge version; skipped', { runUid: this.runUid, stream: model.name });
@@ -326,6 +343,7 @@ export class ScanFollower {
     }
     if (this.cp.opened) {
       this.deps.logger.info('run resumed', { runUid: this.runUid, scanKey: scan.key, committed: this.committedSummary() });
+      this.lima.start(); // lima
       const missing = [...this.channels.values()].filter((c) => c.pointShape && !c.cp.resource);
       if (missing.length > 0) await this.emitResources(missing);
       return;
@@ -340,6 +358,7 @@ export class ScanFollower {
     this.deps.logger.info('run started', { runUid: this.runUid, scanKey: scan.key, channels: specs.length, dataset: scan.identity.dataset });
     await this.emit(opening);
     this.cp.opened = true;
+    this.lima.start(); // lima
     for (const c of withShape) c.cp.resource = true;
     this.deps.saveCheckpoint();
   }
@@ -533,6 +552,7 @@ export class ScanFollower {
   private async finish(): Promise<FollowerResult> {
     await this.settle();
     this.throwIfFailed();
+    const lima = await this.lima.finish(); // lima: every Lima file uploaded and announced (or LimaRunError)
     const scan = (await this.deps.source.readScan(this.entry.scanKey)) ?? this.scan!;
     this.scan = scan;
     if (!this.started) await this.startRun(scan);
@@ -542,13 +562,13 @@ export class ScanFollower {
       }
     }
     const infoRef = await this.putWithRetry(stagingScanInfoKey(this.runUid), JSON.stringify(scan.info), 'application/json');
-    const gaps = [...this.channels.values()].flatMap((c) => c.cp.gaps.map((g) => ({ stream: c.model.name, ...g })));
+    const gaps = [...this.channels.values()].flatMap((c) => c.cp.gaps.map((g) => ({ stream: c.model.name, ...g }))).concat(lima.gaps);
     const stop = runStopOf(scan, {
-      points: this.pointsPerChannel(),
+      points: { ...this.pointsPerChannel(), ...lima.points },
       documents: {
-        descriptor: this.channels.size > 0 ? 1 : 0,
-        stream_resource: [...this.channels.values()].filter((c) => c.cp.resource).length,
-        stream_datum: this.datumCount(),
+        descriptor: this.channels.size + this.lima.size > 0 ? 1 : 0,
+        stream_resource: [...this.channels.values()].filter((c) => c.cp.resource).length + lima.resources,
+        stream_datum: this.datumCount() + lima.datums,
       },
       scanInfoRef: { bucket: this.deps.store.bucket, key: infoRef.key, bytes: infoRef.bytes, sha256: infoRef.sha256 },
       ...(gaps.length > 0 ? { gaps } : {}),

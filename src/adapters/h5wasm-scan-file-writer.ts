@@ -115,6 +115,7 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
               break;
             }
             case 'link': group.create_soft_link(node.target, name); break;
+            case 'external-link': group.create_external_link(node.file, node.target, name); break; // Lima frames
             case 'channel': {
               // Created empty and extended to the final shape: chunked, never holding the whole channel in memory.
               const [points, ...pointShape] = node.shape;

@@ -90,6 +90,28 @@ export function scanFileKey(policy: DataPolicy, scanNumber: number): string {
   return `${prefix}${base}_${String(scanNumber).padStart(4, '0')}.h5`;
 }
 
+// --- Lima detector files (bridge/lima-follower.ts, docs/bridge.md "Lima detectors") ---
+
+/**
+ * Folder of a scan's detector files, next to its scan file as BLISS lays them out:
+ * `<dataset folder>/scan<NNNN>/`. The scan file links them as `scan<NNNN>/<file>`, which resolves in
+ * S3 and in a downloaded dataset folder alike.
+ */
+export function scanDetectorFolder(policy: DataPolicy, scanNumber: number): string {
+  const fileKey = scanFileKey(policy, scanNumber);
+  return `${fileKey.slice(0, fileKey.lastIndexOf('/') + 1)}scan${String(scanNumber).padStart(4, '0')}/`;
+}
+
+/** Key of Lima file number `fileNumber` of a detector: `<dataset folder>/scan<NNNN>/<detector>_<NNNN>.h5`. */
+export function limaFileKey(policy: DataPolicy, scanNumber: number, detector: string, fileNumber: number): string {
+  if (!Number.isSafeInteger(fileNumber) || fileNumber < 0) {
+    throw new InvalidInputError(`Lima file number ${fileNumber} is not a non-negative integer`, { name: detector });
+  }
+  return `${scanDetectorFolder(policy, scanNumber)}${safeSegment(detector, 'detector name')}_${String(fileNumber).padStart(4, '0')}.h5`;
+}
+
+// --- end Lima detector files ---
+
 export function tmpKeyOf(finalKey: string): string {
   return `${finalKey}${TMP_SUFFIX}`;
 }

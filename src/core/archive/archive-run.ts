@@ -8,6 +8,7 @@ import { pointBytes } from '../nexus/dtypes.js';
 import { scanFileKey, stagingChannelPrefix } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { checkCoverage, collectRunDocuments } from './run-documents.js';
+import { checkLimaFiles } from '../bliss/lima-archive.js';
 import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf } from './errors.js';
 import { publishLocalFile } from './publish-file.js';
 import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
@@ -68,9 +69,11 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   const coverage = checkCoverage(run);
   const scanInfo = await loadScanInfo(stop, run.start.bliss?.scan_info, store, runUid);
   const finalKey = scanFileKey(run.start.data_policy, run.start.scan_id);
+  // Lima channels: uploaded files next to the scan file, checked by HEAD (never downloaded) and linked.
+  const limaFiles = await checkLimaFiles({ runUid, policy: run.start.data_policy, scanNumber: run.start.scan_id }, run.resources, coverage.datumsByChannel, store);
   const plan = buildScanLayout({
     start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
-    points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1),
+    points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1), limaFiles,
     creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps,
   });
 

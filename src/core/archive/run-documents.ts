@@ -3,6 +3,7 @@ import type { EventDescriptor, RunError, RunStart, RunStop, StreamDatum, StreamR
 import { NotReadyError } from '../errors.js';
 import { parseElementType, pointBytes } from '../nexus/dtypes.js';
 import { ChunkCoverageError } from './errors.js';
+import { isLimaResource } from '../bliss/lima-documents.js';
 import type { StoredDocument } from './ports.js';
 
 /** Every document of a run the scan writer needs, grouped by kind. */
@@ -96,6 +97,8 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
     } catch (error) {
       errors.push({ stream: channel, message: (error as Error).message });
     }
+    // Lima channels: a datum's bytes are its uploaded file's (checked by HEAD in archive-run), not frames × frame size.
+    if (isLimaResource(resource)) rowBytes = undefined;
     let covered = 0;
     for (const d of datums) {
       const { start, stop } = d.indices;

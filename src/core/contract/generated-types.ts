@@ -559,7 +559,7 @@ export interface BlissGap {
 
 // stream-datum.schema.json
 /**
- * One staged chunk of a channel.
+ * One staged chunk of a channel, or one uploaded Lima file.
  */
 export interface StreamDatumEvent {
   version?: string;
@@ -573,7 +573,7 @@ export interface StreamDatumEvent {
   detail: StreamDatum;
 }
 /**
- * Bluesky event-model 1.24 StreamDatum: one staged chunk (points [indices.start, indices.stop) of one channel).
+ * Bluesky event-model 1.24 StreamDatum: one staged chunk (points [indices.start, indices.stop) of one channel), or one Lima file holding frames [indices.start, indices.stop) (chunk is then the uploaded file and lima says where the frames are in it).
  */
 export interface StreamDatum {
   uid: string;
@@ -588,6 +588,7 @@ export interface StreamDatum {
     stop: number;
   };
   chunk: ChunkRef;
+  lima?: LimaFileRef;
   [k: string]: unknown | undefined;
 }
 export interface ChunkRef {
@@ -596,10 +597,21 @@ export interface ChunkRef {
   bytes: number;
   sha256: string;
 }
+/**
+ * Lima files: the frames [indices.start, indices.stop) are frames [frame_offset, frame_offset + stop - start) of the resource's data_path in the file chunk.key.
+ */
+export interface LimaFileRef {
+  file_number: number;
+  frame_offset: number;
+  /**
+   * The file on the beamline disk it was uploaded from.
+   */
+  source_path: string;
+}
 
 // stream-resource.schema.json
 /**
- * A channel's staged chunk store in S3.
+ * A channel's staged chunk store in S3, or the folder of its uploaded Lima detector files.
  */
 export interface StreamResourceEvent {
   version?: string;
@@ -613,18 +625,41 @@ export interface StreamResourceEvent {
   detail: StreamResource;
 }
 /**
- * Bluesky event-model 1.24 StreamResource: the staged chunks of one channel in S3.
+ * Bluesky event-model 1.24 StreamResource: the staged chunks of one channel in S3 (mimetype application/x-beamline-archive-chunks), or the Lima HDF5 files of a 2D detector uploaded as they are, next to the scan file (mimetype application/x-hdf5-lima; uri is their folder).
  */
 export interface StreamResource {
   uid: string;
   run_start: string;
   data_key: string;
-  mimetype: 'application/x-beamline-archive-chunks';
+  mimetype: 'application/x-beamline-archive-chunks' | 'application/x-hdf5-lima';
   uri: string;
   parameters: ChunkParameters;
   [k: string]: unknown | undefined;
 }
+/**
+ * dtype and point (frame) shape; for Lima files also where the frames are inside each file.
+ */
 export interface ChunkParameters {
   dtype_numpy: string;
   point_shape: number[];
+  /**
+   * Lima files: HDF5 path of the frames dataset inside each file.
+   */
+  data_path?: string;
+  /**
+   * Lima files: frames per file (the last file of an acquisition can hold fewer).
+   */
+  frames_per_file?: number;
+  /**
+   * Lima files: frames per acquisition (0: one acquisition).
+   */
+  frames_per_acquisition?: number;
+  /**
+   * Lima files: Lima's saving format (HDF5, HDF5BS …).
+   */
+  file_format?: string;
+  /**
+   * Lima files: the file path pattern on the beamline (printf, one %d: the file number).
+   */
+  source_file_path?: string;
 }

@@ -28,6 +28,9 @@ import type { Attrs, PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.j
 import { planPlot } from './plot-layout.js';
 import { channelUnit, positionerSnapshots, scanNotes, scanPositioners, type ScanInfo } from './scan-info.js';
 import { DEFAULT_STORAGE, type StorageOptions } from './writers/channel-writer.js';
+import { isLimaResource } from '../bliss/lima-documents.js';
+import type { LimaLinkedFile } from './writers/lima-image-writer.js';
+import { linkedFileWriters } from './writers/registry.js';
 import { channelKindOf, channelWriterFor } from './writers/registry.js';
 
 export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanText } from './plan.js';
@@ -63,6 +66,8 @@ export interface ScanLayoutInput {
    * channel's dataset lists them in its `missing_points` attribute.
    */
   missing?: Readonly<Record<string, readonly (readonly [number, number])[]>> | undefined;
+  /** Lima channels: their uploaded files, relative to the scan file's folder (linked, never copied). */
+  limaFiles?: Readonly<Record<string, readonly LimaLinkedFile[]>> | undefined;
 }
 
 /** `missing_points` attribute text: `[0, 40) [80, 100)`. */
@@ -105,6 +110,21 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
   const datasetPath = new Map<string, string>();
   for (const c of channels) {
     const context = { runUid, stream: c.channel };
+    // --- Lima detectors (lima engineer): external links to the uploaded Lima files, writers/lima-image-writer.ts
+    if (isLimaResource(c.resource)) {
+      const files = input.limaFiles?.[c.channel];
+      const dataPath = c.resource.parameters.data_path;
+      if (!files || !dataPath) throw new InvalidInputError(`no Lima files or data_path for channel ${c.channel}`, context);
+      const missing = input.missing?.[c.channel];
+      const laid = linkedFileWriters.lima.layout({
+        group: `${e}/instrument/${c.name}`, dataPath, files, points: input.points[c.channel] ?? 0,
+        ...(missing?.length ? { missingPoints: missingPointsText(missing) } : {}),
+      });
+      nodes.push(...laid.nodes);
+      datasetPath.set(c.channel, laid.target);
+      continue;
+    }
+    // --- end Lima detectors
     const type = parseElementType(c.resource.parameters.dtype_numpy, context);
     const pointShape = c.resource.parameters.point_shape;
     const points = input.points[c.channel];
@@ -133,7 +153,7 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
     });
   }
 
-  const plot = planPlot(`${e}/plotselect`, channels, planned, info);
+  const plot = planPlot(`${e}/plotselect`, channels.filter((c) => !isLimaResource(c.resource)), planned, info); // Lima frames are linked, not plotted
   if (plot.length > 0) {
     nodes.push(...plot);
     entryGroup.attrs = { ...entryGroup.attrs, default: 'plotselect' };

@@ -39,4 +39,6 @@ export interface PlanGridSignal { kind: 'grid-signal'; path: string; channel: st
  */
 export interface PlanGridAxis { kind: 'grid-axis'; path: string; channel: string; type: ElementType; dimension: 'fast' | 'slow'; grid: { fast: number; slow: number }; attrs: Attrs }
 export interface PlanLink { kind: 'link'; path: string; target: string }
-export type PlanNode = PlanGroup | PlanText | PlanNumber | PlanChannel | PlanGridSignal | PlanGridAxis | PlanLink;
+/** An HDF5 external link to `target` in `file` (a path relative to the scan file's folder): Lima frames (writers/lima-image-writer.ts). */
+export interface PlanExternalLink { kind: 'external-link'; path: string; file: string; target: string }
+export type PlanNode = PlanGroup | PlanText | PlanNumber | PlanChannel | PlanGridSignal | PlanGridAxis | PlanLink | PlanExternalLink;

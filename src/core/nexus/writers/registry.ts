@@ -2,6 +2,7 @@
 import { InvalidInputError } from '../../errors.js';
 import { ChannelKind, type ChannelWriter } from './channel-writer.js';
 import { imageWriter } from './image-writer.js';
+import { limaImageWriter } from './lima-image-writer.js';
 import { positionerWriter } from './positioner-writer.js';
 import { scalarWriter } from './scalar-writer.js';
 import { spectrumWriter } from './spectrum-writer.js';
@@ -12,6 +13,11 @@ export const channelWriters = {
   [ChannelKind.Spectrum]: spectrumWriter,
   [ChannelKind.Image]: imageWriter,
 } as const satisfies Record<ChannelKind, ChannelWriter>;
+
+// --- Lima detectors: frames linked from the uploaded Lima files, never copied (lima-image-writer.ts).
+/** Writers of channels whose data stays in files linked from the scan file, by kind. */
+export const linkedFileWriters = { lima: limaImageWriter } as const;
+// --- end Lima detectors
 
 export function channelWriterFor(kind: string, context: { runUid?: string; stream?: string } = {}): ChannelWriter {
   const writer = (channelWriters as Record<string, ChannelWriter | undefined>)[kind];

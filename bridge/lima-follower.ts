@@ -1,0 +1,317 @@
+/**
+ * Lima detector streams of one scan (blissdata `LimaStream`, see src/core/bliss/lima-files.ts):
+ * the images are in HDF5 files Lima writes on the beamline disk; Redis only carries statuses
+ * `{last_index, last_index_saved}`. For each Lima stream this follower reads the statuses, works out
+ * which files are complete, uploads each complete file once, as it is, to
+ * `<dataset folder>/scan<NNNN>/<detector>_<NNNN>.h5` (next to where the scan file will be
+ * published, so the scan file's relative external links resolve in S3 and in a downloaded dataset
+ * folder), and announces it with a StreamDatum (frame range, file, bytes, sha256).
+ *
+ * Durability (the scan's checkpoint, per stream): `committed` is the first frame not yet uploaded
+ * and announced, `datums` the files announced, `uploaded` the files uploaded but not yet announced
+ * (a restart announces them without uploading again), `missing` the files that could not be read.
+ * A restart therefore never uploads a committed file again and never skips one.
+ *
+ * A file that is missing or unreadable is waited for (`limaFileWaitMs`: files on NFS can appear
+ * late), then recorded as an error naming the file and the frames; the other files and the other
+ * channels keep flowing, and the run ends with Run Failed listing every such file.
+ */
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
+import type { RunError } from '../src/core/contract/generated-types.js';
+import { ArchiveError } from '../src/core/errors.js';
+import { dataPolicyOf, limaFileKey, scanDetectorFolder } from '../src/core/object-keys.js';
+import type { ObjectStore, OutgoingEvent, StoredObject } from '../src/core/ports.js';
+import type { ChannelSpec } from '../src/core/bliss/documents.js';
+import { limaDatumOf, limaResourceOf } from '../src/core/bliss/lima-documents.js';
+import {
+  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus,
+  type LimaFileRange, type LimaSaving,
+} from '../src/core/bliss/lima-files.js';
+import type { BlissScan, StreamModel } from '../src/core/bliss/scan-model.js';
+import type { ScanSource } from '../src/core/bliss/scan-source.js';
+import { SEAL_ENTRY_ID } from '../src/core/bliss/stream-decoding.js';
+import type { Logger } from '../src/adapters/logger.js';
+import type { ScanCheckpoint, StreamCheckpoint } from './checkpoint-store.js';
+import { backoffDelay, type BridgeStats } from './bridge-stats.js';
+
+/** Why a Lima stream could not be archived completely; the follower turns it into Run Failed. */
+export class LimaRunError extends ArchiveError {
+  override name = 'LimaRunError';
+  constructor(readonly reason: string, readonly errors: RunError[], options?: ErrorOptions) {
+    super(`${reason}: ${errors.map((e) => e.message).join('; ')}`, errors[0]?.stream ? { stream: errors[0].stream } : {}, options);
+  }
+}
+
+/** A Lima stream's checkpoint: the common one plus the files uploaded but not announced and the files found missing. */
+export interface LimaStreamCheckpoint extends StreamCheckpoint {
+  uploaded?: Record<string, StoredObject>;
+  missing?: { start: number; stop: number; path: string; message: string }[];
+}
+
+export interface LimaOptions {
+  flushIntervalMs: number;
+  readCount: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** How long a missing or unreadable Lima file is waited for before it is reported (ms); default 60 s. */
+  limaFileWaitMs?: number;
+}
+
+export interface LimaHooks {
+  runUid: string;
+  scanKey: string;
+  beamline: string;
+  source: ScanSource;
+  store: ObjectStore;
+  logger: Logger;
+  stats: BridgeStats;
+  checkpoint: ScanCheckpoint;
+  saveCheckpoint: () => void;
+  /** The scan follower's ordered, retried publish. */
+  emit: (events: OutgoingEvent[]) => Promise<void>;
+  /** Sleeps, throwing once the bridge stops. */
+  sleep: (ms: number) => Promise<void>;
+  isStopping: () => boolean;
+  /** A failure that ends the run now (malformed statuses, refused documents). */
+  fail: (error: unknown) => void;
+}
+
+/** What RunStop says about the Lima streams. */
+export interface LimaSummary {
+  points: Record<string, number>;
+  resources: number;
+  datums: number;
+  gaps: { stream: string; start: number; stop: number }[];
+}
+
+interface LimaStream {
+  model: StreamModel;
+  saving: LimaSaving;
+  detector: string;
+  cp: LimaStreamCheckpoint;
+  /** Frames acquired (last_index + 1) and saved (last_index_saved + 1) as the latest status says. */
+  acquired: number;
+  saved: number;
+  sealed: boolean;
+  done?: Promise<void>;
+  total?: number;
+}
+
+/** Every Lima stream of one scan. */
+export class LimaStreams {
+  private readonly streams = new Map<string, LimaStream>();
+  private closed = false;
+  private scan?: BlissScan;
+
+  constructor(private readonly hooks: LimaHooks, private readonly options: LimaOptions) {}
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Takes a data stream if it is a Lima one and returns its descriptor entry. Lima2 streams
+   * (blissdata-lima2: a frame counter and one master file) are not archived by this version: they
+   * are logged and skipped, like JSON streams. Returns undefined for any other stream.
+   */
+  claim(model: StreamModel, scan: BlissScan): ChannelSpec | 'skipped' | undefined {
+    if (isLima2Stream(model)) {
+      this.hooks.logger.warn('Lima2 stream not archived by this bridge version; skipped', { runUid: this.hooks.runUid, stream: model.name });
+      return 'skipped';
+    }
+    if (!isLimaStream(model)) return undefined;
+    this.scan = scan;
+    let saving: LimaSaving;
+    try {
+      saving = parseLimaSaving(model.name, model.info);
+    } catch (error) {
+      throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: (error as Error).message }], { cause: error });
+    }
+    const detector = model.name.split(':')[0] || model.name;
+    for (const other of this.streams.values()) {
+      if (other.detector === detector) {
+        throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: `Lima streams ${other.model.name} and ${model.name} would share the file names ${detector}_NNNN.h5` }]);
+      }
+    }
+    const cp = (this.hooks.checkpoint.streams[model.name] ??= { committed: 0, datums: 0, gaps: [] }) as LimaStreamCheckpoint;
+    this.streams.set(model.name, { model, saving, detector, cp, acquired: 0, saved: 0, sealed: false });
+    return { name: model.name, streamPk: model.pk, dtype: saving.dtype, shape: [...saving.frameShape] };
+  }
+
+  /** Starts following every claimed stream (after RunStart and the descriptor were accepted). */
+  start(): void {
+    for (const stream of this.streams.values()) {
+      stream.done ??= this.follow(stream).catch((error: unknown) => {
+        if (this.hooks.isStopping()) return;
+        this.hooks.fail(error);
+      });
+    }
+  }
+
+  /** Frames read and committed, for the follower's status. */
+  progress(): { read: number; committed: number } {
+    let read = 0;
+    let committed = 0;
+    for (const s of this.streams.values()) {
+      read += s.saved;
+      committed += s.cp.committed;
+    }
+    return { read, committed };
+  }
+
+  /**
+   * The scan is CLOSED: streams not sealed yet are ended with the last status after two quiet
+   * reads. Resolves once every file is uploaded and announced; throws LimaRunError when files
+   * were missing or unreadable.
+   */
+  async finish(): Promise<LimaSummary> {
+    this.closed = true;
+    this.start();
+    await Promise.all([...this.streams.values()].map((s) => s.done));
+    const errors: RunError[] = [];
+    const summary: LimaSummary = { points: {}, resources: 0, datums: 0, gaps: [] };
+    for (const [name, s] of this.streams) {
+      for (const m of s.cp.missing ?? []) errors.push({ stream: name, index: m.start, message: m.message });
+      summary.points[name] = s.total ?? s.cp.committed;
+      summary.resources += s.cp.resource ? 1 : 0;
+      summary.datums += s.cp.datums;
+      summary.gaps.push(...s.cp.gaps.map((g) => ({ stream: name, ...g })));
+    }
+    if (errors.length > 0) throw new LimaRunError('Lima image files are missing or unreadable', errors);
+    return summary;
+  }
+
+  private async follow(s: LimaStream): Promise<void> {
+    const { runUid } = this.hooks;
+    const name = s.model.name;
+    if (!s.cp.resource) {
+      const folder = scanDetectorFolder(this.policy(), this.scan!.identity.number);
+      await this.hooks.emit([{ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail: limaResourceOf(runUid, this.hooks.store.bucket, folder, s.saving) }]);
+      s.cp.resource = true;
+      this.hooks.saveCheckpoint();
+    }
+    const reader = this.hooks.source.openReader();
+    try {
+      let cursor = '0-0';
+      let quiet = 0;
+      while (!this.hooks.isStopping()) {
+        const read = await reader.read(new Map([[s.model.key, cursor]]), this.options.readCount, this.options.flushIntervalMs);
+        const entries = read.get(s.model.key) ?? [];
+        for (const entry of entries) {
+          cursor = entry.id;
+          if (entry.id === SEAL_ENTRY_ID) {
+            s.sealed = true;
+            continue;
+          }
+          const status = parseLimaStatus(name, Number(entry.id.split('-')[0]), entry.fields.get('payload'));
+          s.acquired = Math.max(s.acquired, status.lastIndex + 1);
+          s.saved = Math.max(s.saved, status.lastIndexSaved + 1);
+        }
+        quiet = entries.length > 0 ? 0 : quiet + 1;
+        const ending = s.sealed || (this.closed && quiet >= 2);
+        if (this.closed && !s.sealed && ending) {
+          this.hooks.logger.warn('Lima stream not sealed at CLOSED; taking the frames saved', { runUid, stream: name, saved: s.saved });
+        }
+        const ready = completeFrames(s.saving, s.saved - 1, ending);
+        for (const file of filesOf(s.saving, s.cp.committed, ready)) {
+          if (this.hooks.isStopping()) return;
+          await this.transfer(s, file);
+        }
+        if (ending) {
+          if (s.acquired > s.saved && s.cp.committed === s.saved && !s.cp.gaps.some((g) => g.stop === s.acquired)) {
+            // Frames the detector acquired but never saved: recorded as missing, never invented.
+            this.hooks.logger.warn('Lima frames acquired but not saved; recorded as missing', { runUid, stream: name, start: s.saved, stop: s.acquired });
+            this.hooks.stats.gaps++;
+            s.cp.gaps.push({ start: s.saved, stop: s.acquired });
+            s.cp.committed = s.acquired;
+            this.hooks.saveCheckpoint();
+          }
+          s.total = Math.max(s.cp.committed, s.acquired);
+          return;
+        }
+      }
+    } finally {
+      await reader.close().catch(() => undefined);
+    }
+  }
+
+  /** Uploads one complete file (unless the checkpoint says it already was) and announces it. */
+  private async transfer(s: LimaStream, file: LimaFileRange): Promise<void> {
+    const { runUid, store } = this.hooks;
+    const name = s.model.name;
+    const path = formatFileNumber(s.saving.filePath, file.fileNumber, name);
+    const key = limaFileKey(this.policy(), this.scan!.identity.number, s.detector, file.fileNumber);
+    const frameOffset = frameLocation(s.saving, file.start).indexInFile;
+    const uploaded = (s.cp.uploaded ??= {});
+    let stored = uploaded[file.fileNumber];
+    if (!stored) {
+      const problem = await this.waitForFile(path, name, file);
+      if (problem) {
+        const message = `Lima file ${path} (frames [${file.start}, ${file.stop}) of ${name}) ${problem}`;
+        this.hooks.stats.errors++;
+        this.hooks.stats.lastError = message;
+        this.hooks.logger.error('Lima file missing or unreadable; its frames are not archived', { runUid, stream: name, path, start: file.start, stop: file.stop, problem });
+        (s.cp.missing ??= []).push({ start: file.start, stop: file.stop, path, message });
+        s.cp.gaps.push({ start: file.start, stop: file.stop });
+        s.cp.committed = file.stop;
+        this.hooks.saveCheckpoint();
+        return;
+      }
+      stored = await this.uploadWithRetry(key, path, name, file);
+      uploaded[file.fileNumber] = stored;
+      this.hooks.saveCheckpoint();
+      this.hooks.logger.info('Lima file uploaded', { runUid, stream: name, path, key, start: file.start, stop: file.stop, bytes: stored.bytes, sha256: stored.sha256 });
+    }
+    const detail = limaDatumOf(runUid, store.bucket, name, file, frameOffset, path, stored);
+    await this.hooks.emit([{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
+    delete uploaded[file.fileNumber];
+    s.cp.committed = file.stop;
+    s.cp.datums += 1;
+    this.hooks.stats.chunksStaged++;
+    this.hooks.stats.pointsStaged += file.stop - file.start;
+    this.hooks.stats.bytesStaged += stored.bytes;
+    this.hooks.saveCheckpoint();
+  }
+
+  /** Undefined once the file is a readable regular file; else what is wrong after waiting limaFileWaitMs. */
+  private async waitForFile(path: string, stream: string, file: LimaFileRange): Promise<string | undefined> {
+    const deadline = Date.now() + (this.options.limaFileWaitMs ?? 60_000);
+    for (let attempt = 1; ; attempt++) {
+      let problem: string;
+      try {
+        const info = await stat(path);
+        if (!info.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
+        await access(path, constants.R_OK);
+        return undefined;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the bridge' : `cannot be read (${(error as Error).message})`;
+      }
+      if (Date.now() >= deadline) return problem;
+      if (attempt === 1) this.hooks.logger.warn('Lima file not there yet; waiting', { runUid: this.hooks.runUid, stream, path, start: file.start, stop: file.stop, problem });
+      await this.hooks.sleep(Math.min(1_000, Math.max(50, deadline - Date.now())));
+    }
+  }
+
+  /** Streams the file to S3 (multipart above the part size), retried with backoff until stored or the bridge stops. */
+  private async uploadWithRetry(key: string, path: string, stream: string, file: LimaFileRange): Promise<StoredObject> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.hooks.store.uploadFile(key, path, 'application/x-hdf5');
+      } catch (error) {
+        this.hooks.stats.s3Retries++;
+        this.hooks.stats.lastError = `S3 upload ${key} from ${path}: ${String(error)}`;
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.hooks.logger.warn('Lima file upload failed; retrying', { runUid: this.hooks.runUid, stream, path, key, start: file.start, stop: file.stop, attempt, error: String(error) });
+        }
+        await this.hooks.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+      }
+    }
+  }
+
+  private policy() {
+    return dataPolicyOf(this.scan!.identity, this.hooks.beamline);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Run documents of a Lima detector stream: one StreamResource whose uri is the folder of the
+ * uploaded Lima files (next to the scan file) and one StreamDatum per uploaded file. The frames
+ * stay in the files as Lima wrote them; the documents say which scan frames each file holds.
+ */
+import { DetailType } from '../contract/detail-types.js';
+import type { StreamDatum, StreamResource } from '../contract/generated-types.js';
+import { validateDetail } from '../contract/validators.js';
+import type { StoredObject } from '../ports.js';
+import { descriptorUid, resourceUid } from './documents.js';
+import { LIMA_HDF5_MIMETYPE, type LimaFileRange, type LimaSaving } from './lima-files.js';
+
+export function limaResourceOf(runUid: string, bucket: string, folderKey: string, saving: LimaSaving): StreamResource {
+  return validateDetail(DetailType.StreamResource, {
+    uid: resourceUid(runUid, saving.stream),
+    run_start: runUid,
+    data_key: saving.stream,
+    mimetype: LIMA_HDF5_MIMETYPE,
+    uri: `s3://${bucket}/${folderKey}`,
+    parameters: {
+      dtype_numpy: saving.dtype.str,
+      point_shape: [...saving.frameShape],
+      data_path: saving.dataPath,
+      frames_per_file: saving.framesPerFile,
+      frames_per_acquisition: saving.framesPerAcquisition,
+      file_format: saving.fileFormat,
+      source_file_path: saving.filePath,
+    },
+  } satisfies StreamResource);
+}
+
+/** One uploaded Lima file holding scan frames [range.start, range.stop) from its index `frameOffset`. */
+export function limaDatumOf(
+  runUid: string, bucket: string, stream: string, range: LimaFileRange, frameOffset: number, sourcePath: string, stored: StoredObject,
+): StreamDatum {
+  const resource = resourceUid(runUid, stream);
+  return validateDetail(DetailType.StreamDatum, {
+    uid: `${resource}/${range.start}-${range.stop}`,
+    stream_resource: resource,
+    descriptor: descriptorUid(runUid),
+    indices: { start: range.start, stop: range.stop },
+    seq_nums: { start: range.start + 1, stop: range.stop + 1 },
+    chunk: { bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 },
+    lima: { file_number: range.fileNumber, frame_offset: frameOffset, source_path: sourcePath },
+  } satisfies StreamDatum);
+}
+
+/** Whether a StreamResource describes uploaded Lima files (frames linked, never copied). */
+export function isLimaResource(resource: Pick<StreamResource, 'mimetype'>): boolean {
+  return resource.mimetype === LIMA_HDF5_MIMETYPE;
+}

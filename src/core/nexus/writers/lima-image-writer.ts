@@ -1,0 +1,74 @@
+/**
+ * 2D detectors whose frames stay in Lima HDF5 files (uploaded as they are by the bridge, next to the
+ * scan file): the detector group `instrument/<name>` (NXdetector) links the frames with HDF5
+ * external links whose file names are relative to the scan file (`scan0001/pilatus_0000.h5`), so
+ * they resolve in S3-mirrored folders and in a downloaded dataset folder alike. Nothing is copied.
+ *
+ * blisswriter joins the files into one virtual dataset `data`; h5wasm cannot create virtual
+ * datasets, so (docs/nexus-layout.md, "Lima detectors"):
+ * - frames in one file: `data` is an external link to the frames dataset of that file;
+ * - frames in several files: `data_files/` (NXcollection) holds one external link per file,
+ *   `data_0000`, `data_0001` … in frame order, and its `frame_ranges` attribute gives the scan frames
+ *   `[start, stop)` of each link; `measurement/<name>` then points at that group.
+ * Frames never saved or whose file was lost are listed in the group's `missing_points` attribute.
+ */
+import type { PlanNode } from '../plan.js';
+
+/** One uploaded Lima file, as the scan file sees it. */
+export interface LimaLinkedFile {
+  /** Path of the file relative to the scan file's folder (`scan0001/pilatus_0000.h5`). */
+  file: string;
+  /** Scan frames [start, stop) it holds … */
+  start: number;
+  stop: number;
+  /** … from this frame index of its dataset on. */
+  frameOffset: number;
+}
+
+export interface LimaLayoutInput {
+  /** The detector group, e.g. `/1.1/instrument/image`. */
+  group: string;
+  /** Dataset of the frames inside each file. */
+  dataPath: string;
+  files: readonly LimaLinkedFile[];
+  points: number;
+  /** `missing_points` text when frames are missing. */
+  missingPoints?: string | undefined;
+}
+
+export interface LimaLayout {
+  nodes: PlanNode[];
+  /** What `measurement/<name>` links to. */
+  target: string;
+}
+
+export const limaImageWriter = {
+  kind: 'lima-image',
+  layout(input: LimaLayoutInput): LimaLayout {
+    const files = [...input.files].sort((a, b) => a.start - b.start);
+    const attrs = {
+      NX_class: 'NXdetector',
+      frames: input.points,
+      ...(input.missingPoints ? { missing_points: input.missingPoints } : {}),
+    };
+    const nodes: PlanNode[] = [{ kind: 'group', path: input.group, attrs }];
+    const single = files.length === 1 && files[0]!.start === 0 && files[0]!.frameOffset === 0 && files[0]!.stop === input.points;
+    if (single) {
+      nodes.push({ kind: 'external-link', path: `${input.group}/data`, file: files[0]!.file, target: input.dataPath });
+      return { nodes, target: `${input.group}/data` };
+    }
+    const folder = `${input.group}/data_files`;
+    nodes.push({
+      kind: 'group', path: folder,
+      attrs: {
+        NX_class: 'NXcollection',
+        frame_ranges: files.map((f) => `[${f.start}, ${f.stop})`),
+        ...(files.some((f) => f.frameOffset !== 0) ? { frame_offsets: files.map((f) => String(f.frameOffset)) } : {}),
+      },
+    });
+    files.forEach((f, i) => {
+      nodes.push({ kind: 'external-link', path: `${folder}/data_${String(i).padStart(4, '0')}`, file: f.file, target: input.dataPath });
+    });
+    return { nodes, target: folder };
+  },
+} as const;
