@@ -24,7 +24,9 @@ import { DetailType } from '../../src/core/contract/detail-types.js';
 import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
 import { ContractError, isPermanent, NotReadyError } from '../../src/core/errors.js';
 import type { EventPublisher, ObjectStore } from '../../src/core/ports.js';
+import type { StorageOptions } from '../../src/core/nexus/writers/channel-writer.js';
 import pkg from '../../package.json' with { type: 'json' };
+import { storageOptionsFromEnv } from './storage-config.js';
 
 export interface ScanWriterDeps {
   catalogue: RunCatalogue;
@@ -34,6 +36,8 @@ export interface ScanWriterDeps {
   logger: Logger;
   now?: () => Date;
   verifyDownloadMaxBytes?: number;
+  /** Chunking and compression of channel datasets (storage-config.ts); default DEFAULT_STORAGE. */
+  storage?: StorageOptions;
   /**
    * How long to wait, inside one invocation, for run documents still in flight before giving the
    * RunStop back to SQS. They usually trail the RunStop by milliseconds, while a redelivery costs
@@ -64,6 +68,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         catalogue: deps.catalogue, store: deps.store, writer: deps.writer, publisher: deps.publisher,
         creator: CREATOR, now: deps.now ?? (() => new Date()),
         ...(deps.verifyDownloadMaxBytes !== undefined ? { verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes } : {}),
+        ...(deps.storage ? { storage: deps.storage } : {}),
         log: (message, context) => logger.info(message, context),
       });
       const waitUntil = Date.now() + (deps.notReadyWaitMs ?? 30_000);
@@ -90,7 +95,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
 }
 
 
-interface ScanWriterConfig { bucketName: string; tableName: string; eventBusName: string; sourceRepository: string; notReadyWaitMs: number }
+interface ScanWriterConfig { bucketName: string; tableName: string; eventBusName: string; sourceRepository: string; notReadyWaitMs: number; storage: StorageOptions }
 
 function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
   const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'BEAMLINE_ARCHIVE_REPOSITORY'].filter((name) => !env[name]);
@@ -99,6 +104,7 @@ function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
     bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME!,
     sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
     notReadyWaitMs: 1000 * Number(env.NOT_READY_WAIT_SECONDS ?? 30),
+    storage: storageOptionsFromEnv(env),
   };
 }
 
@@ -115,6 +121,7 @@ async function build(): Promise<SqsBatchHandler> {
     writer: await H5wasmScanFileWriter.create(),
     publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
     notReadyWaitMs: config.notReadyWaitMs,
+    storage: config.storage,
     logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'scan-writer'),
   });
 }

@@ -16,6 +16,7 @@ import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-func
 import { StoragePrefix } from './storage-stack.js';
 import { TMP_SUFFIX } from '../../src/core/object-keys.js';
 import { DetailType, EventSource, runDocumentTypes } from '../../src/core/contract/detail-types.js';
+import { storageEnvironment, type StorageSettings } from '../../functions/scan-writer/storage-config.js';
 
 /** Source of every run document the edge bridge publishes. */
 export const BRIDGE_SOURCE = EventSource.Bridge;
@@ -37,6 +38,24 @@ export interface ComputeStackProps extends StackProps {
   readonly sourceRepository: string;
   /** LOG_LEVEL of the functions. @default 'INFO' */
   readonly logLevel?: string;
+  /**
+   * How the scan-writer stores channel datasets (gzip of spectra and images, chunk size): set per
+   * deployment, validated at synthesis, passed as NEXUS_* variables (functions/scan-writer/storage-config.ts).
+   * @default the context values `scanFileGzipSpectra`, `scanFileGzipImages`, `scanFileMaxChunkBytes`
+   * (`cdk deploy -c scanFileGzipImages=4`), else uncompressed with 1 MiB chunks (docs/nexus-layout.md)
+   */
+  readonly scanFileStorage?: StorageSettings;
+}
+
+/** The scan-writer's storage settings from the CDK context (strings from `-c`, numbers from cdk.json). */
+export function scanFileStorageFromContext(scope: Construct): StorageSettings {
+  const read = (key: string): number | undefined => {
+    const value: unknown = scope.node.tryGetContext(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (!/^\d+$/.test(String(value).trim())) throw new Error(`context ${key} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    return Number(String(value).trim());
+  };
+  return { gzipSpectra: read('scanFileGzipSpectra'), gzipImages: read('scanFileGzipImages'), maxChunkBytes: read('scanFileMaxChunkBytes') };
 }
 
 /**
@@ -87,7 +106,7 @@ export class ComputeStack extends Stack {
       timeout: Duration.minutes(15),
       ephemeralStorageSize: Size.gibibytes(10),
       batchSize: 1,
-      environment,
+      environment: { ...environment, ...storageEnvironment(props.scanFileStorage ?? scanFileStorageFromContext(this)) },
       // Only the scan-writer writes HDF5; the run-recorder never loads h5wasm.
       layers: [this.h5wasmLayer],
     });

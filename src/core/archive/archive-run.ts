@@ -4,6 +4,7 @@ import type { ArchivedFile, RunArchived, RunFailed, RunStop, StreamDatum } from 
 import { validateDetail } from '../contract/validators.js';
 import { ArchiveError, InvalidInputError } from '../errors.js';
 import { buildScanLayout, type PlanChannel } from '../nexus/layout.js';
+import type { StorageOptions } from '../nexus/writers/channel-writer.js';
 import { pointBytes } from '../nexus/dtypes.js';
 import { scanFileKey, stagingChannelPrefix } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
@@ -21,6 +22,8 @@ export interface ArchiveRunDeps {
   /** `beamline-archive <version>`: the file's creator attribute. */
   creator: string;
   now: () => Date;
+  /** Chunking and compression of the channel datasets (the scan-writer's configuration); default DEFAULT_STORAGE. */
+  storage?: StorageOptions;
   /** Re-download the .tmp object and compare its sha256 when it is at most this big (0: never). */
   verifyDownloadMaxBytes?: number;
   /** Structured progress notes (the handler's logger). */
@@ -74,7 +77,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   const plan = buildScanLayout({
     start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
     points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1), limaFiles,
-    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps,
+    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage,
   });
 
   // Claim the final key before anything is uploaded: a second run mapped to the same key (scan
