@@ -1,7 +1,272 @@
-/** NXstxm export (in progress). */
+/**
+ * NXstxm export: one HDF5 file, the NXentry groups of every requested run in request order
+ * (`entry1`, `entry2` …). Each run is classified (stxm-scan-types.ts), planned into entries
+ * (stxm-plan.ts) and each entry carries what the NXstxm definition requires: title, start/end
+ * time, definition; instrument with source, monochromator/energy (per point), the detector's
+ * readings (per point, dtype unchanged) and the scanned positioners as NXdetector groups;
+ * sample/rotation_angle; NXdata with stxm_scan_type, data reshaped onto the scan grid, energy,
+ * sample_y, sample_x (+ the scan's own axes); control (NXmonitor) when the ring current was read at
+ * every point; the baseline readings (start and stop values) in an NXcollection. docs/exports.md
+ * gives the metadata convention.
+ */
+import { getElement, itemSize, elementCount, type NdArray } from '../analysis/ndarray.js';
+import { safeSegment } from '../object-keys.js';
 import { ExportRequestError } from './errors.js';
-import type { BuildExportOptions, ExportProduct, ExportRun } from './model.js';
+import { float64Array, TreeBuilder } from './hdf5-tree.js';
+import type { BuildExportOptions, ExportColumn, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
+import { dimensionsOf } from './nexus-export.js';
+import { checkColumn, findColumn, findStream, isoTime, nexusName, runTitle } from './run-data.js';
+import { planEntries, stxmGeometry, type PlannedEntry } from './stxm-plan.js';
+import { classifyRun, stxmMetadata, type ScanTypeInfo, type StxmScanType } from './stxm-scan-types.js';
 
-export function buildNxstxmExport(runs: readonly ExportRun[], _options: BuildExportOptions): ExportProduct {
-  throw new ExportRequestError('the NXstxm export is not available yet', { runUid: runs[0]?.uid, format: 'nxstxm' });
+/** Rows `points` of a `[N, ...]` array, as an array of shape `[...shape, ...point shape]` (default `[points.length]`). */
+export function gatherRows(array: NdArray, points: readonly number[], shape: readonly number[] = [points.length]): NdArray {
+  const rowBytes = elementCount(array.shape.slice(1)) * itemSize(array.dtype);
+  const bytes = new Uint8Array(points.length * rowBytes);
+  points.forEach((p, i) => bytes.set(array.bytes.subarray(p * rowBytes, (p + 1) * rowBytes), i * rowBytes));
+  return { dtype: array.dtype, shape: [...shape, ...array.shape.slice(1)], bytes };
+}
+
+/** Floating-point arrays as they are; integer or boolean ones converted to float64 (NX_FLOAT fields). */
+function asFloat(array: NdArray): NdArray {
+  if (array.dtype === '<f8' || array.dtype === '<f4') return array;
+  const n = elementCount(array.shape);
+  return float64Array(Array.from({ length: n }, (_, i) => Number(getElement(array, i))), [...array.shape]);
+}
+
+interface RunContext {
+  run: ExportRun;
+  scanType: StxmScanType;
+  info: ScanTypeInfo;
+  md: Record<string, unknown>;
+  primary: ExportStream;
+  baseline: ExportStream | undefined;
+  detector: ExportColumn;
+  positioners: Record<string, string>;
+}
+
+function requestError(run: ExportRun, message: string, extra: Record<string, unknown> = {}): ExportRequestError {
+  return new ExportRequestError(`run ${run.uid}: ${message}`, { runUid: run.uid, format: 'nxstxm', ...extra });
+}
+
+function contextOf(run: ExportRun): RunContext {
+  const { scanType, info } = classifyRun(run);
+  const md = stxmMetadata(run);
+  const primary = findStream(run, 'primary');
+  if (!primary) throw requestError(run, 'has no primary stream: an NXstxm entry needs the detector readings', { stream: 'primary' });
+  const baseline = findStream(run, 'baseline');
+  for (const stream of [primary, ...(baseline ? [baseline] : [])]) for (const column of stream.columns) checkColumn(run, stream, column, 'nxstxm');
+  const rawPositioners = md.positioners ?? {};
+  if (typeof rawPositioners !== 'object' || Array.isArray(rawPositioners) || !Object.values(rawPositioners).every((v) => typeof v === 'string')) {
+    throw requestError(run, 'stxm.positioners must map logical names (energy, sample_x …) to data keys');
+  }
+  const positioners = rawPositioners as Record<string, string>;
+  const detectorKey = md.detector;
+  if (typeof detectorKey !== 'string') throw requestError(run, 'stxm.detector (the primary data key of the detector) is required');
+  const detector = findColumn(primary, detectorKey);
+  if (!detector) throw requestError(run, `stxm.detector names ${JSON.stringify(detectorKey)}, which is not a key of the primary stream (keys: ${primary.columns.map((c) => c.dataKey).join(', ')})`, { stream: 'primary', key: detectorKey });
+  if (detector.array.shape.length !== 1) {
+    throw requestError(run, `detector ${detectorKey} gives ${JSON.stringify(detector.array.shape.slice(1))} values per point; NXstxm's NXdata needs one value per point (summing is not done for you)`, { stream: 'primary', key: detectorKey });
+  }
+  for (const [logical, key] of Object.entries(positioners)) {
+    const column = findColumn(primary, key) ?? findColumn(baseline, key);
+    if (!column) throw requestError(run, `stxm.positioners.${logical} names ${JSON.stringify(key)}, which is neither a primary nor a baseline key`, { key });
+    if (column.array.shape.length !== 1) throw requestError(run, `positioner ${logical} (${key}) is not one value per point`, { key });
+  }
+  for (const needed of ['energy', 'sample_x', 'sample_y', info.x, info.y]) {
+    if (!positioners[needed]) throw requestError(run, `stxm.positioners.${needed} is required for a ${scanType} scan (NXstxm needs ${needed === 'energy' ? 'the photon energy' : `the ${needed} position`})`);
+  }
+  return { run, scanType, info, md, primary, baseline, detector, positioners };
+}
+
+/** Values of a positioner at the given primary points: read at each point, else its baseline start value at each. */
+function positionerAt(ctx: RunContext, logical: string, points: readonly number[], shape?: readonly number[]): NdArray | undefined {
+  const key = ctx.positioners[logical];
+  if (!key) return undefined;
+  const inPrimary = findColumn(ctx.primary, key);
+  if (inPrimary) return asFloat(gatherRows(inPrimary.array, points, shape));
+  const inBaseline = findColumn(ctx.baseline, key);
+  return inBaseline ? asFloat(gatherRows(inBaseline.array, points.map(() => 0), shape)) : undefined;
+}
+
+function unitsOf(ctx: RunContext, logical: string, fallback?: string): Record<string, Hdf5AttrValue> {
+  const key = ctx.positioners[logical];
+  const units = (key ? findColumn(ctx.primary, key) ?? findColumn(ctx.baseline, key) : undefined)?.units ?? fallback;
+  return units ? { units } : {};
+}
+
+function scalarOf(array: NdArray | undefined): number | undefined {
+  return array && elementCount(array.shape) > 0 ? Number(getElement(array, 0)) : undefined;
+}
+
+function stringMd(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: PlannedEntry, multi: boolean, notes: string[]): void {
+  const { run, info, md, detector } = ctx;
+  const regionShape = entry.shape.slice(info.energyAxis ? 1 : 0);
+  const regionSize = elementCount(regionShape);
+  const first = entry.points[0]!;
+  t.group(path, 'NXentry', { default: 'data' });
+  const where = [multi ? `region ${entry.region + 1}` : '', ctx.md.polarizations !== undefined && Number(ctx.md.polarizations) > 1 ? `polarization ${entry.polarization + 1}` : '',
+    info.perAngle ? `angle ${entry.angle + 1}` : ''].filter(Boolean).join(', ');
+  t.dataset(`${path}/title`, where ? `${runTitle(run)} (${where})` : runTitle(run));
+  t.dataset(`${path}/entry_identifier`, run.uid);
+  const start = isoTime(run.start.time);
+  const times = ctx.primary.times;
+  const end = isoTime(run.stop?.time) ?? (times && times.length > 0 ? isoTime(times[times.length - 1]) : undefined);
+  if (!start || !end) throw requestError(run, 'has no start time (RunStart time) or no end time (RunStop time, or event times): NXstxm requires both');
+  t.dataset(`${path}/start_time`, start);
+  t.dataset(`${path}/end_time`, end);
+  t.dataset(`${path}/definition`, 'NXstxm');
+
+  // Instrument: source, monochromator, detector and positioner readings at each point of the entry.
+  const instrument = t.group(`${path}/instrument`, 'NXinstrument');
+  const sourceMd = (md.source && typeof md.source === 'object' ? md.source : {}) as Record<string, unknown>;
+  const sourceName = stringMd(sourceMd.name) ?? stringMd(run.start.facility) ?? stringMd(run.start.beamline_id);
+  if (!sourceName) throw requestError(run, 'the source has no name: set stxm.source.name (or facility / beamline_id in the start document)');
+  const source = t.group(`${instrument}/source`, 'NXsource');
+  t.dataset(`${source}/type`, stringMd(sourceMd.type) ?? 'Synchrotron X-ray Source');
+  t.dataset(`${source}/name`, sourceName);
+  t.dataset(`${source}/probe`, stringMd(sourceMd.probe) ?? 'x-ray');
+  const ringKey = ctx.positioners.ring_current;
+  const ringStart = ringKey ? findColumn(ctx.baseline, ringKey) ?? findColumn(ctx.primary, ringKey) : undefined;
+  if (ringStart) t.dataset(`${source}/current`, asFloat(gatherRows(ringStart.array, [0], [])), unitsOf(ctx, 'ring_current', 'mA'));
+
+  const mono = t.group(`${instrument}/monochromator`, 'NXmonochromator');
+  t.dataset(`${mono}/energy`, positionerAt(ctx, 'energy', entry.points)!, unitsOf(ctx, 'energy', 'eV'));
+  const detectorName = ['source', 'monochromator', ...Object.keys(ctx.positioners)].includes(nexusName(detector.dataKey)) ? 'detector' : nexusName(detector.dataKey);
+  const det = t.group(`${instrument}/${detectorName}`, 'NXdetector');
+  t.dataset(`${det}/data`, gatherRows(detector.array, entry.points), { data_key: detector.dataKey, ...(detector.units ? { units: detector.units } : { units: 'counts' }) });
+  for (const [logical, key] of Object.entries(ctx.positioners)) {
+    if (logical === 'energy' || logical === 'ring_current' || logical === 'polarization' || !findColumn(ctx.primary, key)) continue;
+    const g = t.group(`${instrument}/${nexusName(logical)}`, 'NXdetector');
+    t.dataset(`${g}/data`, positionerAt(ctx, logical, entry.points)!, { data_key: key, ...unitsOf(ctx, logical) });
+  }
+  if (ctx.positioners.polarization) {
+    const pol = t.group(`${instrument}/epu_polarization`, 'NXpositioner');
+    t.dataset(`${pol}/value`, positionerAt(ctx, 'polarization', [first], [])!, { data_key: ctx.positioners.polarization, ...unitsOf(ctx, 'polarization') });
+  }
+
+  // Sample: the goniometer angle of this entry (tomography), else the recorded angle, else 0.
+  const sample = t.group(`${path}/sample`, 'NXsample');
+  const theta = positionerAt(ctx, 'goniometer_theta', [first], []);
+  const rotation = theta ?? (typeof md.rotation_angle === 'number' ? float64Array([md.rotation_angle], []) : undefined);
+  if (!rotation) notes.push(`${path} (run ${run.uid}): no goniometer_theta positioner and no stxm.rotation_angle: sample/rotation_angle is 0`);
+  t.dataset(`${sample}/rotation_angle`, rotation ?? float64Array([0], []), theta ? unitsOf(ctx, 'goniometer_theta', 'degrees') : { units: 'degrees' });
+
+  // NXdata: the detector on the scan grid with its axes.
+  const data = t.group(`${path}/data`, 'NXdata');
+  t.dataset(`${data}/stxm_scan_type`, info.nxstxm);
+  t.dataset(`${data}/data`, gatherRows(detector.array, entry.points, entry.shape), { data_key: detector.dataKey });
+  const axes: string[] = [];
+  const indices: Record<string, Hdf5AttrValue> = {};
+  const axis = (name: string, values: NdArray, dim: number, attrs: Record<string, Hdf5AttrValue>) => {
+    if (!t.has(`${data}/${name}`)) t.dataset(`${data}/${name}`, values, attrs);
+    indices[`${name}_indices`] = dim;
+  };
+  const regionPoints = entry.points.slice(0, regionSize);
+  const energyFirsts = Array.from({ length: entry.energyCount }, (_, e) => entry.points[e * regionSize]!);
+  let dim = 0;
+  if (info.energyAxis) {
+    axis('energy', positionerAt(ctx, 'energy', energyFirsts)!, dim, unitsOf(ctx, 'energy', 'eV'));
+    axes.push('energy');
+    dim += 1;
+  }
+  switch (info.region) {
+    case 'image': {
+      const [ny, nx] = regionShape as [number, number];
+      const yName = info.y; const xName = info.x;
+      axis(yName, positionerAt(ctx, info.y, Array.from({ length: ny }, (_, i) => regionPoints[i * nx]!))!, dim, unitsOf(ctx, info.y));
+      axis(xName, positionerAt(ctx, info.x, regionPoints.slice(0, nx))!, dim + 1, unitsOf(ctx, info.x));
+      axes.push(yName, xName);
+      break;
+    }
+    case 'line':
+    case 'focus': {
+      const [nz, n] = info.region === 'focus' ? regionShape as [number, number] : [1, regionShape[0]!];
+      if (info.region === 'focus') {
+        const zKey = ctx.positioners.zoneplate_z;
+        if (!zKey) throw requestError(run, 'stxm.positioners.zoneplate_z is required for a focus scan');
+        axis('zoneplate_z', positionerAt(ctx, 'zoneplate_z', Array.from({ length: nz }, (_, k) => regionPoints[k * n]!))!, dim, unitsOf(ctx, 'zoneplate_z'));
+        axes.push('zoneplate_z');
+        dim += 1;
+      }
+      axis('line_position', float64Array(Array.from({ length: n }, (_, i) => i)), dim, {});
+      axes.push('line_position');
+      axis(info.y, positionerAt(ctx, info.y, regionPoints.slice(0, n))!, dim, unitsOf(ctx, info.y));
+      axis(info.x, positionerAt(ctx, info.x, regionPoints.slice(0, n))!, dim, unitsOf(ctx, info.x));
+      break;
+    }
+    case 'point':
+      break;
+    case 'generic': {
+      const key = stringMd(md.scanned) ?? dimensionsOf(run.start).flatMap((d) => d.fields)[0];
+      const column = key ? findColumn(ctx.primary, key) : undefined;
+      if (!key || !column) throw requestError(run, 'a generic scan needs its scanned positioner: stxm.scanned (a primary data key) or hints.dimensions');
+      const logical = Object.entries(ctx.positioners).find(([, k]) => k === key)?.[0];
+      const name = logical === 'energy' || logical === 'sample_x' || logical === 'sample_y' ? logical : nexusName(key);
+      axis(name, asFloat(gatherRows(column.array, regionPoints)), dim, column.units ? { units: column.units } : {});
+      axes.push(name);
+      break;
+    }
+  }
+  // The required fields not scanned in this entry: their value at the entry's first point (or the baseline's).
+  for (const name of ['energy', 'sample_y', 'sample_x']) {
+    if (!t.has(`${data}/${name}`)) t.dataset(`${data}/${name}`, positionerAt(ctx, name, [first])!, unitsOf(ctx, name, name === 'energy' ? 'eV' : undefined));
+  }
+  t.setGroupAttrs(data, { signal: 'data', axes: axes.length > 0 ? axes : ['.'], ...indices });
+
+  const ring = ringKey ? findColumn(ctx.primary, ringKey) : undefined;
+  if (ring) {
+    const control = t.group(`${path}/control`, 'NXmonitor');
+    t.dataset(`${control}/data`, asFloat(gatherRows(ring.array, entry.points, entry.shape)), { data_key: ring.dataKey, ...unitsOf(ctx, 'ring_current', 'mA') });
+  }
+
+  if (ctx.baseline && ctx.baseline.columns.length > 0) {
+    const collection = t.group(`${path}/collection`, 'NXcollection', { stream: 'baseline', description: 'baseline readings: first at the start of the run, last at its end' });
+    const used = new Set<string>();
+    for (const column of ctx.baseline.columns) {
+      let name = nexusName(column.dataKey);
+      for (let n = 2; used.has(name); n += 1) name = `${nexusName(column.dataKey)}_${n}`;
+      used.add(name);
+      t.dataset(`${collection}/${name}`, column.array, { data_key: column.dataKey, ...(column.units ? { units: column.units } : {}) });
+    }
+  }
+}
+
+export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExportOptions): ExportProduct {
+  if (runs.length === 0) throw new ExportRequestError('an NXstxm export needs at least one run', { format: 'nxstxm' });
+  const contexts = runs.map(contextOf);
+  const kinds = [...new Set(contexts.map((c) => c.info.nxstxm))];
+  if (kinds.length > 1) {
+    const list = contexts.map((c) => `${c.run.uid} (${c.scanType} → ${c.info.nxstxm})`).join(', ');
+    throw new ExportRequestError(`these runs cannot share one NXstxm file: their stxm_scan_type differs (${list}); request one export per scan type`,
+      { runUid: contexts.find((c) => c.info.nxstxm !== kinds[0])!.run.uid, format: 'nxstxm' });
+  }
+  const seen = new Set<string>();
+  for (const { run } of contexts) {
+    if (seen.has(run.uid)) throw new ExportRequestError(`run ${run.uid} is requested twice`, { runUid: run.uid, format: 'nxstxm' });
+    seen.add(run.uid);
+  }
+  const fileName = `${safeSegment(options.exportId, 'export id')}.hdf5`;
+  const t = new TreeBuilder({ NX_class: 'NXroot', default: 'entry1', file_name: fileName, file_time: options.now.toISOString(), creator: options.creator });
+  const notes: string[] = [];
+  let n = 0;
+  for (const ctx of contexts) {
+    const points = ctx.detector.array.shape[0]!;
+    const geometry = stxmGeometry(ctx.run, ctx.info, points);
+    if (geometry.totalPoints !== points) {
+      throw requestError(ctx.run, `the primary stream has ${points} points, the stxm metadata describes ${geometry.totalPoints} (${geometry.angles} angle(s) × ${geometry.energies} energies × ${geometry.polarizations} polarization(s) × ${geometry.blockPoints} points in the regions); an incomplete scan cannot fill the NXstxm grid`, { stream: 'primary' });
+    }
+    const entries = planEntries(geometry, ctx.info);
+    const first = n + 1;
+    for (const entry of entries) {
+      n += 1;
+      writeEntry(t, `/entry${n}`, ctx, entry, geometry.regions.length > 1, notes);
+    }
+    notes.push(`run ${ctx.run.uid} (${ctx.scanType} → ${ctx.info.nxstxm}): ${entries.length === 1 ? `entry${first}` : `entry${first}–entry${n}`}`);
+  }
+  return { format: 'nxstxm', files: [{ name: fileName, kind: 'hdf5', tree: t.tree }], notes };
 }
