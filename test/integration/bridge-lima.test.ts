@@ -1,0 +1,267 @@
+/**
+ * Lima detector streams end to end: blissdata itself publishes a scan with a Lima stream (its own
+ * LimaStream API, test/support/lima-publish.py) while real Lima-like HDF5 files are written on disk;
+ * the bridge uploads the complete files next to where the scan file will be published and
+ * announces them; the local pipeline (emulator provisioned from the CDK template + the local Lambda
+ * runner) archives the scan. The scan file and the uploaded Lima files are then downloaded into a
+ * folder with the same relative layout and read back with h5py through the external links.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { initBlissDataStore, run } from '../../local/pipeline.js';
+import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
+import { projectRoot, venvPython } from '../../local/services.js';
+import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import type { RunRecord } from '../../src/core/archive/ports.js';
+import type { StreamDatum } from '../../src/core/contract/generated-types.js';
+import { datasetPrefix, scanDetectorFolder } from '../../src/core/object-keys.js';
+
+const PUBLISH = join(projectRoot, 'test', 'support', 'lima-publish.py');
+const CHECK = join(projectRoot, 'test', 'support', 'lima-check.py');
+const POLICY = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
+const STREAM = 'pilatus:image';
+
+interface Published { scan_key: string; run_uid: string; frames: number; files: number; file_pattern: string; shape: [number, number]; dtype: string; file_numbers: number[] }
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pattern = (p: string, n: number) => p.replace(/%04d/, String(n).padStart(4, '0'));
+
+function publishArgs(redisUrl: string, dir: string, args: string[]): string[] {
+  return [PUBLISH, '--redis', redisUrl, '--dir', dir, ...args];
+}
+
+async function publish(redisUrl: string, dir: string, args: string[]): Promise<Published> {
+  const out = await run(venvPython, publishArgs(redisUrl, dir, args));
+  if (out.code !== 0) throw new Error(`lima-publish.py failed: ${out.stderr.slice(-2000)}`);
+  return JSON.parse(out.stdout) as Published;
+}
+
+describe('bridge + scan writer: Lima detector files → S3 → external links in the scan file', () => {
+  let env: LocalEnvironment;
+  let bridge: RunningBridge | undefined;
+  let catalogue: DynamoDbRunCatalogue;
+  let bucket: string;
+  const tmp = mkdtempSync(join(tmpdir(), 'bridge-lima-'));
+
+  before(async () => {
+    env = await startLocalEnvironment();
+    await env.startRunner({ log: () => undefined, environment: { LOG_LEVEL: 'ERROR' } });
+    if (env.started.redis) await initBlissDataStore(env.redisUrl!);
+    bucket = env.resources.bucket.name;
+    catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
+    bridge = await startBridge({
+      redisUrl: env.redisUrl!, bucket, eventBusName: env.resources.bus.name, beamline: 'id00',
+      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
+      from: '0', chunkPoints: 64, flushIntervalMs: 200, logLevel: 'ERROR', limaFileWaitMs: 1_500,
+    });
+  });
+
+  after(async () => {
+    await bridge?.stop();
+    await env?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function waitForRun(runUid: string, timeoutMs = 120_000): Promise<RunRecord> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const record = await catalogue.getRun(runUid);
+      if (record?.state === 'ARCHIVED' || record?.state === 'FAILED') return record;
+      if (Date.now() > deadline) throw new Error(`run ${runUid} not ARCHIVED/FAILED after ${timeoutMs} ms (state ${record?.state ?? 'none'})`);
+      await sleep(200);
+    }
+  }
+
+  async function getObject(key: string): Promise<Uint8Array> {
+    const out = await env.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return out.Body!.transformToByteArray();
+  }
+
+  async function listKeys(prefix: string): Promise<string[]> {
+    const out = await env.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    return (out.Contents ?? []).map((o) => o.Key!).sort();
+  }
+
+  async function limaDatums(runUid: string): Promise<StreamDatum[]> {
+    const docs = await catalogue.listDocuments(runUid);
+    return docs.filter((d) => d.detailType === 'StreamDatum').map((d) => d.body as StreamDatum)
+      .filter((d) => d.stream_resource === `${runUid}/resource/${STREAM}`).sort((a, b) => a.indices.start - b.indices.start);
+  }
+
+  /** Downloads the scan file and every object of its detector folder into `folder`, keeping their paths relative to the dataset folder. */
+  async function downloadDataset(record: RunRecord, scanNumber: number, folder: string): Promise<string> {
+    const prefix = datasetPrefix(POLICY);
+    const keys = [record.file!.key, ...await listKeys(scanDetectorFolder(POLICY, scanNumber))];
+    for (const key of keys) {
+      assert.ok(key.startsWith(prefix), `${key} is in the dataset folder`);
+      const local = join(folder, key.slice(prefix.length));
+      mkdirSync(dirname(local), { recursive: true });
+      writeFileSync(local, await getObject(key));
+    }
+    return join(folder, record.file!.key.slice(prefix.length));
+  }
+
+  /** h5py, started from another working directory, reads every frame through the scan file's links. */
+  async function checkFrames(scanFile: string, scan: Published): Promise<{ ok: boolean; checked: number; files: string[]; missing_points?: string; error?: string }> {
+    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(venvPython, [CHECK, scanFile, '--entry', `${scanNumberOf(scan)}.1`, '--name', 'image', '--frames', String(scan.frames), '--shape', ...scan.shape.map(String), '--dtype', scan.dtype], { cwd: '/' });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+    assert.ok(out.stdout.trim(), `lima-check.py printed nothing: ${out.stderr.slice(-2000)}`);
+    return JSON.parse(out.stdout) as { ok: boolean; checked: number; files: string[]; error?: string };
+  }
+
+  const numbers = new Map<string, number>();
+  const scanNumberOf = (scan: Published) => numbers.get(scan.run_uid)!;
+
+  it('uploads frames spanning several files (the last one partial) and links every frame from the scan file', async () => {
+    const dir = join(tmp, 'lima-a');
+    const scan = await publish(env.redisUrl!, dir, ['--number', '1', '--frames', '25', '--frames-per-file', '10', '--batch', '4']);
+    numbers.set(scan.run_uid, 1);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+    assert.equal(record.points?.[STREAM], 25);
+
+    const datums = await limaDatums(scan.run_uid);
+    assert.deepEqual(datums.map((d) => [d.indices.start, d.indices.stop]), [[0, 10], [10, 20], [20, 25]]);
+    for (const [k, d] of datums.entries()) {
+      const source = readFileSync(pattern(scan.file_pattern, k));
+      assert.equal(d.lima?.source_path, pattern(scan.file_pattern, k));
+      assert.equal(d.chunk.key, `${scanDetectorFolder(POLICY, 1)}pilatus_${String(k).padStart(4, '0')}.h5`);
+      assert.equal(d.chunk.bytes, source.length);
+      assert.equal(d.chunk.sha256, sha256(source), `file ${k}: recorded sha256 is the file's`);
+      assert.equal(sha256(await getObject(d.chunk.key)), sha256(source), `file ${k}: uploaded bytes are the file's`);
+    }
+
+    const scanFile = await downloadDataset(record, 1, join(tmp, 'download-a'));
+    const check = await checkFrames(scanFile, scan);
+    assert.equal(check.error, undefined);
+    assert.equal(check.ok, true);
+    assert.equal(check.checked, 25);
+    assert.deepEqual(check.files, ['scan0001/pilatus_0000.h5', 'scan0001/pilatus_0001.h5', 'scan0001/pilatus_0002.h5']);
+  });
+
+  it('links a single file as data, and the scan writer never downloads the frames (only HEAD)', async () => {
+    const dir = join(tmp, 'lima-b');
+    const scan = await publish(env.redisUrl!, dir, ['--number', '2', '--frames', '6', '--frames-per-file', '10', '--batch', '6', '--shape', '4', '5', '--dtype', 'int32']);
+    numbers.set(scan.run_uid, 2);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+    const scanFile = await downloadDataset(record, 2, join(tmp, 'download-b'));
+    const check = await checkFrames(scanFile, scan);
+    assert.equal(check.ok, true, check.error);
+    assert.equal(check.checked, 6);
+    assert.deepEqual(check.files, ['scan0002/pilatus_0000.h5']);
+    // The scan file holds links, not frames: it is smaller than the one Lima file it links.
+    const limaBytes = (await limaDatums(scan.run_uid))[0]!.chunk.bytes;
+    assert.ok(record.file!.bytes < limaBytes + 64 * 1024, `scan file ${record.file!.bytes} B holds no copy of the frames`);
+  });
+
+  it('a Lima file that never appears fails the run with its path and frames; the other files are uploaded', async () => {
+    const dir = join(tmp, 'lima-c');
+    const scan = await publish(env.redisUrl!, dir, ['--number', '3', '--frames', '25', '--frames-per-file', '10', '--missing-file', '1']);
+    numbers.set(scan.run_uid, 3);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'FAILED');
+    assert.equal(record.failure?.stage, 'bridge');
+    const error = record.failure!.errors.find((e) => e.stream === STREAM);
+    assert.ok(error, JSON.stringify(record.failure));
+    assert.equal(error.index, 10);
+    assert.match(error.message, new RegExp(`Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[10, 20\\) of ${STREAM}\\) does not exist`));
+    assert.match(record.failure!.reason, /Lima image files are missing or unreadable/);
+    // Nothing else lost: the files that exist are in S3 with the checksums of the files on disk.
+    const keys = await listKeys(scanDetectorFolder(POLICY, 3));
+    assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0002.h5']);
+    for (const k of [0, 2]) {
+      const key = `${scanDetectorFolder(POLICY, 3)}pilatus_${String(k).padStart(4, '0')}.h5`;
+      assert.equal(sha256(await getObject(key)), sha256(readFileSync(pattern(scan.file_pattern, k))));
+    }
+  });
+
+  it('bridge SIGKILLed mid-scan and restarted: each file uploaded exactly once, every frame linked', async () => {
+    await bridge!.stop();
+    bridge = undefined;
+    const checkpoint = join(tmp, 'checkpoint.json');
+    const logs: string[] = [];
+    const start = (): ChildProcess => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
+        '--redis-url', env.redisUrl!, '--bus', env.resources.bus.name, '--bucket', bucket, '--beamline', 'id00', '--from', '$',
+        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO'], {
+        cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
+      });
+      let partial = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        const lines = (partial + d.toString()).split('\n');
+        partial = lines.pop()!;
+        logs.push(...lines);
+      });
+      return child;
+    };
+    const killed = (child: ChildProcess, signal: NodeJS.Signals) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+    let child = start();
+    try {
+      // The bridge is up (it has written its checkpoint) before the scan starts: --from $ then follows it.
+      for (let i = 0; !existsSync(checkpoint) && i < 200; i++) await sleep(100);
+      assert.ok(existsSync(checkpoint), 'bridge wrote its checkpoint');
+      const dir = join(tmp, 'lima-d');
+      const flag = join(tmp, 'resume-d');
+      const publishing = publish(env.redisUrl!, dir, ['--number', '4', '--frames', '35', '--frames-per-file', '10', '--batch', '5', '--pause-after-files', '2', '--resume-flag', flag]);
+      // Wait until the checkpoint says files 0 and 1 (frames [0, 20)) are uploaded and announced, then kill.
+      const committed = () => {
+        try {
+          const cp = JSON.parse(readFileSync(checkpoint, 'utf8')) as { scans: Record<string, { streams: Record<string, { committed: number }> }> };
+          return Math.max(0, ...Object.values(cp.scans).map((s) => s.streams[STREAM]?.committed ?? 0));
+        } catch {
+          return 0;
+        }
+      };
+      for (let i = 0; committed() < 20 && i < 600; i++) await sleep(100);
+      assert.equal(committed(), 20, 'two files committed before the kill');
+      await killed(child, 'SIGKILL');
+      child = start();
+      writeFileSync(flag, '');
+      const scan = await publishing;
+      numbers.set(scan.run_uid, 4);
+      const record = await waitForRun(scan.run_uid);
+      assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+
+      const uploads = logs.filter((l) => l.includes('"Lima file uploaded"')).map((l) => JSON.parse(l) as { key: string; sha256: string; runUid: string })
+        .filter((l) => l.runUid === scan.run_uid);
+      const perKey = new Map<string, number>();
+      for (const u of uploads) perKey.set(u.key, (perKey.get(u.key) ?? 0) + 1);
+      assert.deepEqual([...perKey.values()], [1, 1, 1, 1], `each of the 4 files uploaded once: ${JSON.stringify([...perKey])}`);
+
+      const datums = await limaDatums(scan.run_uid);
+      assert.deepEqual(datums.map((d) => [d.indices.start, d.indices.stop]), [[0, 10], [10, 20], [20, 30], [30, 35]]);
+      for (const [k, d] of datums.entries()) {
+        const source = sha256(readFileSync(pattern(scan.file_pattern, k)));
+        assert.equal(d.chunk.sha256, source, `file ${k}: datum checksum`);
+        assert.equal(uploads.find((u) => u.key === d.chunk.key)?.sha256, source, `file ${k}: uploaded checksum`);
+        assert.equal(sha256(await getObject(d.chunk.key)), source, `file ${k}: object in S3`);
+      }
+      const scanFile = await downloadDataset(record, 4, join(tmp, 'download-d'));
+      const check = await checkFrames(scanFile, scan);
+      assert.equal(check.ok, true, check.error);
+      assert.equal(check.checked, 35);
+    } finally {
+      await killed(child, 'SIGTERM');
+    }
+  });
+});
