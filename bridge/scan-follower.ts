@@ -8,7 +8,7 @@ import {
 } from '../src/core/bliss/documents.js';
 import { isNumericEncoding, ScanState, type BlissScan, type StreamModel } from '../src/core/bliss/scan-model.js';
 import type { HistoryEntry, ScanSource, StreamEntry, StreamReader } from '../src/core/bliss/scan-source.js';
-import { codecOf, decodeEntry, hasFreeDimension, type ChannelCodec } from '../src/core/bliss/stream-decoding.js';
+import { codecOf, decodeEntry, decodeJsonEntry, hasFreeDimension, type ChannelCodec } from '../src/core/bliss/stream-decoding.js';
 import { isTransientRejection } from '../src/adapters/eventbridge-publisher.js';
 import type { Logger } from '../src/adapters/logger.js';
 import type { GapRange, ScanCheckpoint, StreamCheckpoint } from './checkpoint-store.js';
@@ -72,7 +72,10 @@ interface Completed {
 
 interface Channel {
   model: StreamModel;
-  codec: ChannelCodec;
+  /** Numeric channels: how entries decode. JSON channels have none (one NDJSON line per point, see `json`). */
+  codec?: ChannelCodec;
+  /** A JSON channel: `buffer` holds one line per point (points differ in size). */
+  json: boolean;
   cp: StreamCheckpoint;
   cursor: string;
   /** Index of the next point expected from Redis. */
@@ -314,11 +317,19 @@ export class ScanFollower {
         specs.push(lima);
         continue;
       }
+      if (model.encoding.type === 'json') {
+        // JSON streams (scan_info-like values, scan sequences' child references): NDJSON chunks.
+        const cp = (this.cp.streams[model.name] ??= { committed: 0, datums: 0, gaps: [] });
+        const cursor = await this.deps.source.cursorForIndex(model.key, cp.committed);
+        this.channels.set(model.name, {
+          model, json: true, cp, cursor, expected: cp.committed, pointShape: [],
+          buffer: [], bufferStart: cp.committed, bufferedPoints: 0, bufferedBytes: 0, completed: new Map(),
+        });
+        const units = unitsOf(scan, model.name, model.info);
+        specs.push({ name: model.name, streamPk: model.pk, encoding: 'json', ...(units ? { units } : {}) });
+        continue;
+      }
       if (!isNumericEncoding(model.encoding)) {
-        if (model.encoding.type === 'json') {
-          this.deps.logger.info('JSON stream not archived by this bridge version; skipped', { runUid: this.runUid, stream: model.name });
-          continue;
-        }
         throw new RunFailure('stream encoding is not supported', [{ stream: model.name, message: `unknown encoding type ${JSON.stringify(model.encoding.type)}` }]);
       }
       let codec: ChannelCodec;
@@ -331,7 +342,7 @@ export class ScanFollower {
       const pointShape = hasFreeDimension(codec.shape) ? cp.pointShape : [...codec.shape];
       const cursor = await this.deps.source.cursorForIndex(model.key, cp.committed);
       const channel: Channel = {
-        model, codec, cp, cursor, expected: cp.committed, ...(pointShape ? { pointShape } : {}),
+        model, codec, json: false, cp, cursor, expected: cp.committed, ...(pointShape ? { pointShape } : {}),
         buffer: [], bufferStart: cp.committed, bufferedPoints: 0, bufferedBytes: 0, completed: new Map(),
       };
       this.channels.set(model.name, channel);
@@ -370,9 +381,10 @@ export class ScanFollower {
   }
 
   private resourceEvent(channel: Channel, shape: number[]): OutgoingEvent {
+    const name = channel.model.name;
     return {
       detailType: DetailType.StreamResource, source: EventSource.Bridge,
-      detail: streamResourceOf(this.runUid, this.deps.store.bucket, { name: channel.model.name, dtype: channel.codec.dtype, shape }),
+      detail: streamResourceOf(this.runUid, this.deps.store.bucket, channel.codec ? { name, dtype: channel.codec.dtype, shape } : { name, encoding: 'json' }),
     };
   }
 
@@ -380,7 +392,7 @@ export class ScanFollower {
     const name = channel.model.name;
     for (const entry of entries) {
       channel.cursor = entry.id;
-      const decoded = decodeEntry(channel.codec, entry.id, entry.fields);
+      const decoded = channel.codec ? decodeEntry(channel.codec, entry.id, entry.fields) : decodeJsonEntry(name, entry.id, entry.fields);
       if (decoded.kind === 'seal') {
         if (decoded.total < channel.expected) {
           throw new InvalidInputError(
@@ -450,23 +462,31 @@ export class ScanFollower {
 
   /** Takes the first `points` buffered points of a channel, stages them and announces the chunk. */
   private stage(channel: Channel, points: number): void {
-    const all = channel.buffer.length === 1 ? channel.buffer[0]! : Buffer.concat(channel.buffer, channel.bufferedBytes);
-    const pointBytes = channel.bufferedBytes / channel.bufferedPoints;
-    const take = points * pointBytes;
-    const bytes = all.subarray(0, take);
-    const rest = all.subarray(take);
+    let bytes: Buffer;
+    if (channel.json) {
+      // One line per point: the chunk is the first `points` lines.
+      const lines = channel.buffer.splice(0, points);
+      bytes = Buffer.concat(lines);
+      channel.bufferedBytes -= bytes.length;
+    } else {
+      const all = channel.buffer.length === 1 ? channel.buffer[0]! : Buffer.concat(channel.buffer, channel.bufferedBytes);
+      const pointBytes = channel.bufferedBytes / channel.bufferedPoints;
+      const take = points * pointBytes;
+      bytes = all.subarray(0, take);
+      const rest = all.subarray(take);
+      channel.buffer = rest.length > 0 ? [Buffer.from(rest)] : [];
+      channel.bufferedBytes = rest.length;
+    }
     const start = channel.bufferStart;
     const stop = start + points;
-    channel.buffer = rest.length > 0 ? [Buffer.from(rest)] : [];
     channel.bufferedPoints -= points;
-    channel.bufferedBytes = rest.length;
     channel.bufferStart = stop;
     const name = channel.model.name;
     const budget = this.deps.budget;
     budget.take(bytes.length);
     const task = (async () => {
       try {
-        const stored = await this.putWithRetry(stagingChunkKey(this.runUid, name, start, stop), bytes);
+        const stored = await this.putWithRetry(stagingChunkKey(this.runUid, name, start, stop), bytes, channel.json ? 'application/x-ndjson' : undefined);
         const detail = streamDatumOf(this.runUid, this.deps.store.bucket, name, start, stop, stored);
         await this.emit([{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
         this.deps.stats.chunksStaged++;

@@ -12,6 +12,7 @@ import { checkCoverage, collectRunDocuments } from './run-documents.js';
 import { checkLimaFiles } from '../bliss/lima-archive.js';
 import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf } from './errors.js';
 import { publishLocalFile } from './publish-file.js';
+import { readJsonChannels } from './json-channels.js';
 import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
 
 export interface ArchiveRunDeps {
@@ -74,10 +75,12 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   const finalKey = scanFileKey(run.start.data_policy, run.start.scan_id);
   // Lima channels: uploaded files next to the scan file, checked by HEAD (never downloaded) and linked.
   const limaFiles = await checkLimaFiles({ runUid, policy: run.start.data_policy, scanNumber: run.start.scan_id }, run.resources, coverage.datumsByChannel, store);
+  // JSON channels (bridge engineer): their points are texts, read before the layout that holds them.
+  const jsonValues = await readJsonChannels(run.resources, coverage.datumsByChannel, coverage.points, store, runUid);
   const plan = buildScanLayout({
     start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
     points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1), limaFiles,
-    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage,
+    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage, jsonValues,
   });
 
   // Claim the final key before anything is uploaded: a second run mapped to the same key (scan

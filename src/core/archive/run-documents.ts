@@ -2,6 +2,7 @@ import { DetailType } from '../contract/detail-types.js';
 import type { EventDescriptor, RunError, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { NotReadyError } from '../errors.js';
 import { parseElementType, pointBytes } from '../nexus/dtypes.js';
+import { isJsonResource } from '../bliss/documents.js';
 import { ChunkCoverageError } from './errors.js';
 import { isLimaResource } from '../bliss/lima-documents.js';
 import type { StoredDocument } from './ports.js';
@@ -93,7 +94,8 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
     const datums = datumsByChannel.get(channel)!.sort((a, b) => a.indices.start - b.indices.start || a.indices.stop - b.indices.stop);
     let rowBytes: number | undefined;
     try {
-      rowBytes = pointBytes(parseElementType(resource.parameters.dtype_numpy, { runUid, stream: channel }), resource.parameters.point_shape);
+      // JSON channels (NDJSON chunks) have points of any size: their lines are counted when read.
+      if (!isJsonResource(resource)) rowBytes = pointBytes(parseElementType(resource.parameters.dtype_numpy, { runUid, stream: channel }), resource.parameters.point_shape);
     } catch (error) {
       errors.push({ stream: channel, message: (error as Error).message });
     }

@@ -15,14 +15,33 @@ export const MAX_INLINE_SCAN_INFO = 64 * 1024;
 export const PRIMARY = 'primary';
 
 /** A numeric channel as the documents describe it. */
-export interface ChannelSpec {
+export interface NumericChannelSpec {
   name: string;
   streamPk: string;
+  encoding?: 'numeric';
   dtype: NumericDtype;
   /** Point shape; null for a free dimension whose size is not known yet. */
   shape: (number | null)[];
   units?: string;
 }
+
+/** A JSON channel (blissdata encoding `{type: "json"}`): one JSON value per point. */
+export interface JsonChannelSpec {
+  name: string;
+  streamPk: string;
+  encoding: 'json';
+  units?: string;
+}
+
+export type ChannelSpec = NumericChannelSpec | JsonChannelSpec;
+
+/**
+ * JSON channels are staged as NDJSON chunks (one value per line, as published) and described with
+ * numpy's object dtype: each point is one variable-length UTF-8 string (the value's JSON text).
+ * `|O8` is numpy's spelling of `object` that event-model's dtype_numpy pattern accepts.
+ */
+export const JSON_CHUNKS_MIMETYPE = 'application/x-beamline-archive-ndjson';
+export const JSON_DTYPE_NUMPY = '|O8';
 
 export const descriptorUid = (runUid: string, name = PRIMARY) => `${runUid}/descriptor/${name}`;
 export const resourceUid = (runUid: string, channel: string) => `${runUid}/resource/${channel}`;
@@ -94,6 +113,12 @@ export function runStartOf(scan: BlissScan, beamline: string, now: number): RunS
 }
 
 export function dataKeyOf(channel: ChannelSpec): DataKey {
+  if (channel.encoding === 'json') {
+    return {
+      dtype: 'string', dtype_numpy: JSON_DTYPE_NUMPY, shape: [], source: `bliss:esrf:stream:${channel.streamPk}`, external: 'STREAM:',
+      ...(channel.units ? { units: channel.units } : {}), object_name: objectNameOf(channel.name), bliss_role: 'other',
+    };
+  }
   const concrete = channel.shape.map((d) => d ?? -1);
   return {
     dtype: jsonDtypeOf(channel.dtype, concrete),
@@ -120,15 +145,21 @@ export function descriptorOf(runUid: string, channels: readonly ChannelSpec[], n
   } satisfies EventDescriptor);
 }
 
-export function streamResourceOf(runUid: string, bucket: string, channel: { name: string; dtype: NumericDtype; shape: number[] }): StreamResource {
+export function streamResourceOf(runUid: string, bucket: string, channel: { name: string; dtype: NumericDtype; shape: number[] } | { name: string; encoding: 'json' }): StreamResource {
+  const json = 'encoding' in channel;
   return validateDetail(DetailType.StreamResource, {
     uid: resourceUid(runUid, channel.name),
     run_start: runUid,
     data_key: channel.name,
-    mimetype: 'application/x-beamline-archive-chunks',
+    mimetype: json ? JSON_CHUNKS_MIMETYPE : 'application/x-beamline-archive-chunks',
     uri: `s3://${bucket}/${stagingChannelPrefix(runUid, channel.name)}`,
-    parameters: { dtype_numpy: channel.dtype.str, point_shape: channel.shape },
+    parameters: json ? { dtype_numpy: JSON_DTYPE_NUMPY, point_shape: [] } : { dtype_numpy: channel.dtype.str, point_shape: channel.shape },
   } satisfies StreamResource);
+}
+
+/** Whether a StreamResource describes NDJSON chunks (a JSON channel). */
+export function isJsonResource(resource: Pick<StreamResource, 'mimetype'>): boolean {
+  return resource.mimetype === JSON_CHUNKS_MIMETYPE;
 }
 
 /** One staged chunk: points [start, stop) of a channel, stored as `stored`. */

@@ -107,6 +107,42 @@ export function decodeEntry(codec: ChannelCodec, entryId: string, fields: EntryF
   return { kind: 'points', start, count, pointShape, bytes: payload };
 }
 
+/**
+ * Decodes one entry of a JSON stream (encoding `{type: "json"}`): one UTF-8 JSON value per entry,
+ * id `<index>-1`. The value comes back as one NDJSON line (its published text, newline-terminated;
+ * a newline byte can only be whitespace in valid JSON and becomes a space). A payload that is not
+ * UTF-8 JSON is an InvalidInputError naming the stream and the index.
+ */
+export function decodeJsonEntry(stream: string, entryId: string, fields: EntryFields): DecodedEntry {
+  if (entryId === SEAL_ENTRY_ID) {
+    const total = fieldInt(fields, 'id', stream, -1);
+    if (total === undefined) throw new InvalidInputError(`stream ${stream}: seal entry has no id field`, { stream });
+    return { kind: 'seal', total };
+  }
+  const idMatch = /^(\d+)-(\d+)$/.exec(entryId);
+  if (!idMatch) throw new InvalidInputError(`stream ${stream}: entry id ${JSON.stringify(entryId)} is not <index>-<seq>`, { stream });
+  const start = Number(idMatch[1]);
+  if (!Number.isSafeInteger(start)) throw new InvalidInputError(`stream ${stream}: entry id ${entryId} is out of range`, { stream });
+  const count = fieldInt(fields, 'len', stream, start) ?? 1;
+  if (count !== 1) throw new InvalidInputError(`stream ${stream}: JSON entry ${start} has len ${count}; blissdata publishes one value per entry`, { stream, index: start });
+  const payload = fields.get('payload');
+  if (payload === undefined) throw new InvalidInputError(`stream ${stream}: entry ${start} has no payload`, { stream, index: start });
+  let text: string;
+  try {
+    text = UTF8.decode(payload);
+    JSON.parse(text);
+  } catch (error) {
+    throw new InvalidInputError(`stream ${stream}: payload of JSON entry ${start} is not UTF-8 JSON (${(error as Error).message})`, { stream, index: start }, { cause: error });
+  }
+  const line = Buffer.allocUnsafe(payload.length + 1);
+  payload.copy(line);
+  for (let i = payload.indexOf(0x0a); i >= 0 && i < payload.length; i = line.indexOf(0x0a, i + 1)) line[i] = 0x20;
+  line[payload.length] = 0x0a;
+  return { kind: 'points', start, count: 1, pointShape: [], bytes: line };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Raises when an entry does not start where the previous one stopped (trimmed or lost entries). */
 export function checkContiguous(stream: string, expectedIndex: number, entryStart: number): void {
   if (entryStart !== expectedIndex) {

@@ -158,6 +158,9 @@ export interface EventDescriptor {
 }
 export interface DataKey {
   dtype: 'string' | 'number' | 'array' | 'boolean' | 'integer';
+  /**
+   * numpy dtype of one element; |O8 (numpy object) for JSON channels, whose points are JSON texts.
+   */
   dtype_numpy: string;
   shape: (number | null)[];
   source: string;
@@ -631,7 +634,8 @@ export interface StreamResource {
   uid: string;
   run_start: string;
   data_key: string;
-  mimetype: 'application/x-beamline-archive-chunks' | 'application/x-hdf5-lima';
+  mimetype:
+    'application/x-beamline-archive-chunks' | 'application/x-hdf5-lima' | 'application/x-beamline-archive-ndjson';
   uri: string;
   parameters: ChunkParameters;
   [k: string]: unknown | undefined;
@@ -640,6 +644,9 @@ export interface StreamResource {
  * dtype and point (frame) shape; for Lima files also where the frames are inside each file.
  */
 export interface ChunkParameters {
+  /**
+   * numpy dtype of one element; |O8 (numpy object) for JSON channels (mimetype application/x-beamline-archive-ndjson: NDJSON chunks, one JSON value per line, each point one JSON text).
+   */
   dtype_numpy: string;
   point_shape: number[];
   /**

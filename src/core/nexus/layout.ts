@@ -23,6 +23,7 @@
 import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
 import { runTitleOf } from '../bluesky/run-origin.js';
+import { buildBlueskyScanLayout } from '../bluesky/scan-layout.js';
 import { parseElementType } from './dtypes.js';
 import type { Attrs, PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
 import { planPlot } from './plot-layout.js';
@@ -31,7 +32,8 @@ import { DEFAULT_STORAGE, type StorageOptions } from './writers/channel-writer.j
 import { isLimaResource } from '../bliss/lima-documents.js';
 import type { LimaLinkedFile } from './writers/lima-image-writer.js';
 import { linkedFileWriters } from './writers/registry.js';
-import { channelKindOf, channelWriterFor } from './writers/registry.js';
+import { channelKindOf, channelWriterFor, textChannelWriters } from './writers/registry.js';
+import { isJsonResource } from '../bliss/documents.js';
 
 export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanText } from './plan.js';
 
@@ -68,6 +70,8 @@ export interface ScanLayoutInput {
   missing?: Readonly<Record<string, readonly (readonly [number, number])[]>> | undefined;
   /** Lima channels: their uploaded files, relative to the scan file's folder (linked, never copied). */
   limaFiles?: Readonly<Record<string, readonly LimaLinkedFile[]>> | undefined;
+  /** JSON channels' points (one JSON text per point, '' where missing), read from their NDJSON chunks. */
+  jsonValues?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 /** `missing_points` attribute text: `[0, 40) [80, 100)`. */
@@ -87,6 +91,8 @@ export interface ChannelInfo {
 }
 
 export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
+  // A Bluesky run has no scan_info: its layout comes from its documents (src/core/bluesky/scan-layout.ts).
+  if (input.start.bluesky) return buildBlueskyScanLayout(input);
   const { start, stop } = input;
   const runUid = start.uid;
   const entry = `${start.scan_id}.1`;
@@ -125,6 +131,20 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
       continue;
     }
     // --- end Lima detectors
+    // --- JSON channels (bridge engineer): strings per point, writers/json-writer.ts
+    if (isJsonResource(c.resource)) {
+      const values = input.jsonValues?.[c.channel];
+      if (!values) throw new InvalidInputError(`no values read for JSON channel ${c.channel}`, context);
+      const missing = input.missing?.[c.channel];
+      const laid = textChannelWriters.json.layout({
+        group: `${e}/instrument/${c.name}`, channel: c.channel, values, units: c.units, runUid,
+        ...(missing?.length ? { missingPoints: missingPointsText(missing) } : {}),
+      });
+      nodes.push(...laid.nodes);
+      if (laid.datasetPath) datasetPath.set(c.channel, laid.datasetPath);
+      continue;
+    }
+    // --- end JSON channels
     const type = parseElementType(c.resource.parameters.dtype_numpy, context);
     const pointShape = c.resource.parameters.point_shape;
     const points = input.points[c.channel];
@@ -140,7 +160,10 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
   nodes.push(...snapshotNodes(`${e}/instrument`, info, channels, datasetPath));
 
   nodes.push({ kind: 'group', path: `${e}/measurement`, attrs: { NX_class: 'NXcollection' } });
-  for (const c of channels) nodes.push({ kind: 'link', path: `${e}/measurement/${c.name}`, target: datasetPath.get(c.channel)! });
+  for (const c of channels) {
+    const target = datasetPath.get(c.channel);
+    if (target) nodes.push({ kind: 'link', path: `${e}/measurement/${c.name}`, target });
+  }
 
   const notes = scanNotes(info);
   if (notes.length > 0) {
@@ -153,7 +176,7 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
     });
   }
 
-  const plot = planPlot(`${e}/plotselect`, channels.filter((c) => !isLimaResource(c.resource)), planned, info); // Lima frames are linked, not plotted
+  const plot = planPlot(`${e}/plotselect`, channels.filter((c) => !isLimaResource(c.resource) && !isJsonResource(c.resource)), planned, info); // Lima frames are linked, JSON channels are texts: neither is plotted
   if (plot.length > 0) {
     nodes.push(...plot);
     entryGroup.attrs = { ...entryGroup.attrs, default: 'plotselect' };

@@ -5,8 +5,8 @@ export type AttrValue = string | number | readonly string[];
 export type Attrs = Readonly<Record<string, AttrValue>>;
 
 export interface PlanGroup { kind: 'group'; path: string; attrs: Attrs }
-/** A scalar variable-length UTF-8 string dataset. */
-export interface PlanText { kind: 'text'; path: string; value: string; attrs: Attrs }
+/** A variable-length UTF-8 string dataset: scalar for a string, 1D for a list (JSON channels). */
+export interface PlanText { kind: 'text'; path: string; value: string | string[]; attrs: Attrs }
 /** A scalar number dataset (motor snapshots, scan parameters); NaN is kept. */
 export interface PlanNumber { kind: 'number'; path: string; value: number; dtype: '<f8' | '<i8'; attrs: Attrs }
 /** The dataset of one channel, created at its final shape and filled from the staged chunks. */

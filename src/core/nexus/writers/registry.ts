@@ -3,6 +3,7 @@ import { InvalidInputError } from '../../errors.js';
 import { ChannelKind, type ChannelWriter } from './channel-writer.js';
 import { imageWriter } from './image-writer.js';
 import { limaImageWriter } from './lima-image-writer.js';
+import { jsonWriter, type JsonChannelWriter } from './json-writer.js';
 import { positionerWriter } from './positioner-writer.js';
 import { scalarWriter } from './scalar-writer.js';
 import { spectrumWriter } from './spectrum-writer.js';
@@ -13,6 +14,11 @@ export const channelWriters = {
   [ChannelKind.Spectrum]: spectrumWriter,
   [ChannelKind.Image]: imageWriter,
 } as const satisfies Record<ChannelKind, ChannelWriter>;
+
+// --- JSON channels (bridge engineer): text per point, not numeric chunks, so a writer of their own lifecycle.
+/** Writers of channels whose points are texts, by StreamResource encoding. */
+export const textChannelWriters = { json: jsonWriter } as const satisfies Record<'json', JsonChannelWriter>;
+// --- end JSON channels
 
 // --- Lima detectors: frames linked from the uploaded Lima files, never copied (lima-image-writer.ts).
 /** Writers of channels whose data stays in files linked from the scan file, by kind. */

@@ -1,0 +1,131 @@
+/**
+ * JSON streams, scan sequences and changing point shapes, each published by the real blissdata
+ * (tools/blissdata-publisher/publish_special_scans.py), carried by the bridge and the local Lambda
+ * runner (emulator provisioned from the CDK template) into archived NeXus files read back by h5py.
+ *
+ * - a JSON stream (encoding {type: "json"}) next to a numeric one: staged as NDJSON chunks,
+ *   written as variable-length UTF-8 strings; h5py + json.loads give back every published value;
+ * - a scan sequence: each child scan is archived as its own run and file; the sequence's run holds
+ *   its SUBSCANS stream (the children's scan keys, in order) and nothing else;
+ * - a variable-shape spectrum whose points change length mid-stream: refused by the bridge with a
+ *   Run Failed naming the stream and the first point of the new shape; no file is published.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { run, startLocalPipeline, type LocalPipeline } from '../../local/pipeline.js';
+import { projectRoot, venvPython } from '../../local/services.js';
+
+const SPECIAL = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_special_scans.py');
+
+async function publishSpecial<T>(redisUrl: string, kind: string, args: string[]): Promise<T> {
+  const out = await run(venvPython, [SPECIAL, '--redis', redisUrl, ...args, kind]);
+  if (out.code !== 0) throw new Error(`publish_special_scans.py ${kind}: ${out.stderr.slice(-2000)}`);
+  return JSON.parse(out.stdout) as T;
+}
+
+/** Reads datasets of an HDF5 file with h5py: strings through .asstr() and json.loads, numbers as lists. */
+async function h5read(path: string, request: Record<string, 'json' | 'number' | 'attrs' | 'exists'>): Promise<Record<string, unknown>> {
+  const script = `
+import sys, json, h5py
+f = h5py.File(sys.argv[1], 'r')
+req = json.loads(sys.argv[2])
+out = {}
+for p, how in req.items():
+    if how == 'exists':
+        out[p] = p in f
+    elif how == 'attrs':
+        out[p] = {k: (v.decode() if isinstance(v, bytes) else v if isinstance(v, str) else str(v)) for k, v in f[p].attrs.items()}
+    elif how == 'json':
+        d = f[p]
+        assert h5py.check_string_dtype(d.dtype).encoding == 'utf-8', d.dtype
+        assert h5py.check_string_dtype(d.dtype).length is None, 'variable length'
+        out[p] = [json.loads(s) for s in d.asstr()[()]]
+    else:
+        out[p] = f[p][()].tolist()
+print(json.dumps(out))
+`;
+  const res = await run(venvPython, ['-c', script, path, JSON.stringify(request)]);
+  if (res.code !== 0) throw new Error(`h5py could not read ${path}: ${res.stderr.slice(-2000)}`);
+  return JSON.parse(res.stdout) as Record<string, unknown>;
+}
+
+interface JsonScan { run_uid: string; points: number; json_channel: string; values: unknown[] }
+interface SequenceScan { run_uid: string; scan_key: string; number: number; children: { scan_key: string; run_uid: string; number: number; points: number }[] }
+interface ReshapeScan { run_uid: string; points: number; change_at: number; stream: string }
+
+describe('bridge: JSON streams, scan sequences and changing point shapes, end to end', () => {
+  let pipeline: LocalPipeline;
+  const dir = mkdtempSync(join(tmpdir(), 'ba-json-'));
+  let json: JsonScan;
+  let sequence: SequenceScan;
+  let reshape: ReshapeScan;
+
+  before(async () => {
+    pipeline = await startLocalPipeline({ chunkPoints: 16, logLevel: 'ERROR' });
+    json = await publishSpecial<JsonScan>(pipeline.redisUrl, 'json', ['--number', '31', '--points', '40']);
+    sequence = await publishSpecial<SequenceScan>(pipeline.redisUrl, 'sequence', ['--number', '40', '--points', '9']);
+    reshape = await publishSpecial<ReshapeScan>(pipeline.redisUrl, 'reshape', ['--number', '50', '--points', '12']);
+  });
+
+  after(async () => {
+    await pipeline?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('archives a JSON stream: h5py reads back every published value as variable-length UTF-8 JSON text', async () => {
+    const record = await pipeline.waitForRun(json.run_uid);
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record));
+    assert.equal(record.points?.[json.json_channel], 40);
+    const local = join(dir, 'json.h5');
+    await pipeline.download(record.file!.key, local);
+    const data = '/31.1/instrument/events/data';
+    const read = await h5read(local, {
+      [data]: 'json', '/31.1/measurement/events': 'json', '/31.1/instrument/events': 'attrs',
+      '/31.1/instrument/diode1/data': 'number',
+    });
+    assert.deepEqual(read[data], json.values, 'values equal what blissdata published (JSON round trip)');
+    assert.deepEqual(read['/31.1/measurement/events'], json.values, 'measurement links the JSON dataset');
+    assert.deepEqual(read['/31.1/instrument/events'], { NX_class: 'NXcollection' });
+    assert.deepEqual(read['/31.1/instrument/diode1/data'], Array.from({ length: 40 }, (_, i) => i * 0.5), 'the numeric channel next to it is intact');
+    const attrs = await h5read(local, { [data]: 'attrs' });
+    assert.equal((attrs[data] as Record<string, string>).content_type, 'application/json');
+    // Staged as NDJSON chunks on the same grid as numeric channels: 16-point chunks, deterministic keys.
+    const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/${json.run_uid}/` }));
+    const keys = (staged.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes('sample_env_events'));
+    assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), [
+      '000000000000-000000000016.bin', '000000000016-000000000032.bin', '000000000032-000000000040.bin',
+    ]);
+  });
+
+  it('archives a scan sequence: every child as its own run and file, the sequence run listing its children in order', async () => {
+    for (const child of sequence.children) {
+      const record = await pipeline.waitForRun(child.run_uid);
+      assert.equal(record.state, 'ARCHIVED', JSON.stringify(record));
+      assert.match(record.file!.key, new RegExp(`sample1_0001_00${child.number}\\.h5$`));
+      assert.equal(record.points?.['diode:diode1'], child.points);
+    }
+    const record = await pipeline.waitForRun(sequence.run_uid);
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record));
+    assert.match(record.file!.key, /sample1_0001_0040\.h5$/);
+    const local = join(dir, 'sequence.h5');
+    await pipeline.download(record.file!.key, local);
+    const read = await h5read(local, { '/40.1/instrument/SUBSCANS/data': 'json', '/40.1/measurement/SUBSCANS': 'exists', '/40.1/title': 'exists' });
+    assert.deepEqual(read['/40.1/instrument/SUBSCANS/data'], sequence.children.map((c) => ({ key: c.scan_key })));
+    assert.equal(read['/40.1/measurement/SUBSCANS'], true);
+  });
+
+  it('refuses a point shape that changes mid-stream with a Run Failed naming the stream and index; no file', async () => {
+    const record = await pipeline.waitForRun(reshape.run_uid);
+    assert.equal(record.state, 'FAILED', JSON.stringify(record));
+    assert.equal(record.file, undefined);
+    assert.equal(record.failure?.stage, 'bridge');
+    const error = record.failure?.errors[0];
+    assert.equal(error?.stream, reshape.stream);
+    assert.equal(error?.index, reshape.change_at);
+    assert.match(error?.message ?? '', /point shape changed from \[5\] to \[8\] at entry 6/);
+  });
+});
