@@ -12,6 +12,7 @@ import { buildH5wasmLayer } from '../../layers/h5wasm/build.mjs';
 import { AnalysisStore } from '../constructs/analysis-store.js';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { Datasets } from '../constructs/datasets.js';
+import { Exports } from '../constructs/exports.js';
 import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
 import { StoragePrefix } from './storage-stack.js';
 import { TMP_SUFFIX } from '../../src/core/object-keys.js';
@@ -70,6 +71,8 @@ export class ComputeStack extends Stack {
   readonly ruleDeadLetterQueue: Queue;
   /** dataset-recorder, dataset-api and its function URL (infra/constructs/datasets.ts). */
   readonly datasets: Datasets;
+  /** export-api and its function URL, export-worker and its queue (infra/constructs/exports.ts). */
+  readonly exports: Exports;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, props);
@@ -219,6 +222,12 @@ export class ComputeStack extends Stack {
     new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer });
 
     this.datasets = new Datasets(this, 'Datasets', {
+      bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
+      sourceRepository: props.sourceRepository,
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+    });
+
+    this.exports = new Exports(this, 'Exports', {
       bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
       sourceRepository: props.sourceRepository,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),

@@ -22,7 +22,7 @@ const computeTemplate = Template.fromStack(compute);
 after(() => rmSync(outdir, { recursive: true, force: true }));
 
 type Resource = { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> };
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 const logicalIdOf = (template: Template, type: string, props: Record<string, unknown>): string => {
   const ids = Object.keys(template.findResources(type, { Properties: props }));
@@ -173,12 +173,12 @@ describe('storage stack', () => {
 
 describe('compute stack', () => {
   it('has the functions, queues, rules, alarms and layer', () => {
-    computeTemplate.resourceCountIs('AWS::Lambda::Function', 5); // + analysis-api (test/infra/analysis-store.test.ts), dataset-recorder, dataset-api (test/infra/datasets.test.ts)
+    computeTemplate.resourceCountIs('AWS::Lambda::Function', 7); // + analysis-api (test/infra/analysis-store.test.ts), dataset-recorder, dataset-api (test/infra/datasets.test.ts), export-api, export-worker (test/infra/exports.test.ts)
     computeTemplate.resourceCountIs('AWS::Lambda::LayerVersion', 1);
-    computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 3); // + dataset-recorder
-    computeTemplate.resourceCountIs('AWS::SQS::Queue', 7); // 3 queues, 3 DLQs (with dataset-recorder's), 1 rule-delivery DLQ
-    computeTemplate.resourceCountIs('AWS::Events::Rule', 3); // + dataset-recorder
-    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 4); // + dataset-recorder's DLQ
+    computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 4); // + dataset-recorder, export-worker
+    computeTemplate.resourceCountIs('AWS::SQS::Queue', 9); // 4 queues, 4 DLQs (with dataset-recorder's and export-worker's), 1 rule-delivery DLQ
+    computeTemplate.resourceCountIs('AWS::Events::Rule', 4); // + dataset-recorder, export-worker
+    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 5); // + dataset-recorder's and export-worker's DLQs
     computeTemplate.resourceCountIs('AWS::S3::Bucket', 0);
     computeTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
   });
@@ -280,6 +280,8 @@ describe('compute stack', () => {
       { source: ['beamline-archive.bridge'], 'detail-type': ['RunStop'] },
       // dataset-recorder: scans join their dataset (test/infra/datasets.test.ts)
       { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
+      // export-worker: exports asked for by the API or any client (test/infra/exports.test.ts)
+      { source: ['beamline-archive.export-api', 'beamline-archive.export-client'], 'detail-type': ['Export Requested'] },
     ]);
     for (const [rule, name] of [[rules[0], 'run-recorder'], [rules[1], 'scan-writer']] as const) {
       // On the storage stack's bus, imported.
@@ -320,7 +322,12 @@ describe('least privilege', () => {
   });
 
   it('scopes DynamoDB to the catalogue table and its gsi1, never *', () => {
-    const dynamo = allStatements().filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
+    const all = allStatements().filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
+    // The export functions get the table alone, no index (test/infra/exports.test.ts).
+    const exportsOnly = all.filter((s) => s.Sid === 'CatalogueExports');
+    assert.equal(exportsOnly.length, 2);
+    for (const statement of exportsOnly) assert.deepEqual(asArray(statement.Resource).map(resourceText).filter((r) => r.includes('index')), []);
+    const dynamo = all.filter((s) => s.Sid !== 'CatalogueExports');
     assert.equal(dynamo.length, 5); // run-recorder, scan-writer, analysis-api, dataset-recorder, dataset-api
     for (const statement of dynamo) {
       const resources = asArray(statement.Resource).map(resourceText);
@@ -399,6 +406,14 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchiveCompute/Datasets/ApiRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/Datasets/DatasetRecorder/Function/Resource AwsSolutions-L1',
       'BeamlineArchiveCompute/Datasets/DatasetRecorder/Function/Resource CloudFormation-Validate::W2531',
+      'BeamlineArchiveCompute/Exports/ApiFunction/Resource AwsSolutions-L1',
+      'BeamlineArchiveCompute/Exports/ApiFunction/Resource CloudFormation-Validate::W2531',
+      'BeamlineArchiveCompute/Exports/ApiRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*]',
+      'BeamlineArchiveCompute/Exports/ExportWorker/Function/Resource AwsSolutions-L1',
+      'BeamlineArchiveCompute/Exports/ExportWorker/Function/Resource CloudFormation-Validate::W2531',
+      'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
+      'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*.tmp]',
+      'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*]',
       'BeamlineArchiveCompute/RuleDeadLetterQueue AwsSolutions-SQS3',
       'BeamlineArchiveCompute/RunRecorder/Function/Resource AwsSolutions-L1',
       'BeamlineArchiveCompute/RunRecorder/Function/Resource CloudFormation-Validate::W2531',

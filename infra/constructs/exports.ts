@@ -1,0 +1,141 @@
+import { CfnOutput, Duration, Size, Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
+import { Prefix, TMP_SUFFIX } from '../../src/core/object-keys.js';
+import { acknowledgeObjectPrefixWildcard } from './nag.js';
+import { createArchiveFunction } from './archive-function.js';
+import { QueueFedFunction } from './queue-fed-function.js';
+
+/** Export requests the worker takes: from the export API and from any client on the bus. */
+export const EXPORT_WORKER_PATTERN = {
+  source: [EventSource.ExportApi, EventSource.ExportClient],
+  detailType: [DetailType.ExportRequested],
+};
+
+/** How long one build may run (the worker's timeout, and the lease a build holds on its record). */
+export const EXPORT_WORKER_TIMEOUT = Duration.minutes(15);
+
+export interface ExportsProps {
+  readonly bucket: IBucket;
+  readonly table: ITable;
+  readonly eventBus: IEventBus;
+  readonly projectRoot: string;
+  /** The h5wasm layer: the worker reads scan files and writes NeXus/NXstxm files. */
+  readonly h5wasmLayer: ILayerVersion;
+  /** Where the bus parks events it could not deliver to the worker's queue. */
+  readonly ruleDeadLetterQueue: IQueue;
+  /** Source repository of the archive (software of the exports' provenance). */
+  readonly sourceRepository: string;
+  readonly logLevel?: string;
+}
+
+/**
+ * Exports on demand (docs/exports.md): `export-api` (an IAM-authorised function URL: request,
+ * status, download links) puts Export Requested on the bus; `export-worker` (fed by a bus rule
+ * through its queue + DLQ + alarm) builds and publishes them. Each function has its own role:
+ * the worker reads archive/, writes exports/, deletes only exports/…tmp objects, and speaks on the
+ * bus only as beamline-archive.exports; the API reads exports/ (for the links) and speaks only as
+ * beamline-archive.export-api.
+ */
+export class Exports extends Construct {
+  readonly worker: QueueFedFunction;
+  readonly api: NodejsFunction;
+  readonly apiRole: Role;
+  readonly apiUrl: FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: ExportsProps) {
+    super(scope, id);
+    const { bucket, table, eventBus } = props;
+    const environment = {
+      BUCKET_NAME: bucket.bucketName, TABLE_NAME: table.tableName, EVENT_BUS_NAME: eventBus.eventBusName, LOG_LEVEL: props.logLevel ?? 'INFO',
+      BEAMLINE_ARCHIVE_REPOSITORY: props.sourceRepository, EXPORT_LEASE_SECONDS: String(EXPORT_WORKER_TIMEOUT.toSeconds()),
+    };
+
+    this.worker = new QueueFedFunction(this, 'ExportWorker', {
+      name: 'export-worker', projectRoot: props.projectRoot, memorySize: 3008, timeout: EXPORT_WORKER_TIMEOUT,
+      ephemeralStorageSize: Size.gibibytes(10), batchSize: 1, environment, layers: [props.h5wasmLayer],
+    });
+    const worker = this.worker.role;
+    worker.addToPolicy(new PolicyStatement({
+      sid: 'ReadArchivedScanFiles', effect: Effect.ALLOW, actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
+    }));
+    worker.addToPolicy(new PolicyStatement({
+      sid: 'PublishExports', effect: Effect.ALLOW,
+      // .tmp upload (tagged state=tmp, possibly multipart), read-back check, copy to the final key or to .err.
+      actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      resources: [bucket.arnForObjects(`${Prefix.Exports}*`)],
+    }));
+    worker.addToPolicy(new PolicyStatement({
+      sid: 'RemoveExportTmpObjects', effect: Effect.ALLOW, actions: ['s3:DeleteObject'],
+      resources: [bucket.arnForObjects(`${Prefix.Exports}*${TMP_SUFFIX}`)],
+    }));
+    worker.addToPolicy(new PolicyStatement({
+      sid: 'ListOwnPrefixes', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
+      // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
+      conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`, `${Prefix.Exports}*`] } },
+    }));
+    worker.addToPolicy(new PolicyStatement({
+      sid: 'CatalogueExports', effect: Effect.ALLOW,
+      // Export records, run records and documents, provenance records (a transaction: Put + ConditionCheck).
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'],
+      resources: [table.tableArn],
+    }));
+    worker.addToPolicy(new PolicyStatement({
+      sid: 'AnnounceExports', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
+      conditions: { StringEquals: { 'events:source': EventSource.Exports } },
+    }));
+    const workerPolicy = worker.node.tryFindChild('DefaultPolicy');
+    if (workerPolicy) {
+      acknowledgeObjectPrefixWildcard(workerPolicy, bucket, Prefix.Archive,
+        'The export worker reads the scan file of any run it exports (archive/<proposal>/<beamline>/...); read-only, confined to archive/.');
+      acknowledgeObjectPrefixWildcard(workerPolicy, bucket, Prefix.Exports,
+        'Export keys are exports/<export id>/<file>, one folder per request; the worker writes only there.');
+      acknowledgeObjectPrefixWildcard(workerPolicy, bucket, Prefix.Exports,
+        'The export worker removes its own .tmp objects (exports/<id>/<file>.tmp) after publishing; no other object can be deleted.',
+        `${Prefix.Exports}*${TMP_SUFFIX}`);
+    }
+    new Rule(this, 'ExportWorkerRule', {
+      eventBus,
+      description: 'Export Requested (export API or any client) to the export-worker queue',
+      eventPattern: EXPORT_WORKER_PATTERN,
+      targets: [new SqsQueue(this.worker.queue, { deadLetterQueue: props.ruleDeadLetterQueue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
+    });
+
+    ({ function: this.api, role: this.apiRole } = createArchiveFunction(this, {
+      name: 'export-api', idPrefix: 'Api', projectRoot: props.projectRoot, memorySize: 512, timeout: Duration.seconds(30), environment,
+    }));
+    this.apiUrl = this.api.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'CatalogueExports', effect: Effect.ALLOW,
+      // Run records (is the run ARCHIVED?) and export records (create once, read).
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [table.tableArn],
+    }));
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'SignExportDownloads', effect: Effect.ALLOW,
+      // The download links are presigned with this role: they can reach published exports only.
+      actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${Prefix.Exports}*`)],
+    }));
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'RequestExports', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
+      conditions: { StringEquals: { 'events:source': EventSource.ExportApi } },
+    }));
+    const apiPolicy = this.apiRole.node.tryFindChild('DefaultPolicy');
+    if (apiPolicy) {
+      acknowledgeObjectPrefixWildcard(apiPolicy, bucket, Prefix.Exports,
+        'Download links of any export the caller may see (exports/<export id>/<file>); read-only, confined to exports/.');
+    }
+
+    const stack = Stack.of(this);
+    new CfnOutput(stack, 'ExportApiUrl', { value: this.apiUrl.url });
+    new CfnOutput(stack, 'ExportApiFunctionName', { value: this.api.functionName });
+    new CfnOutput(stack, 'ExportWorkerQueueUrl', { value: this.worker.queue.queueUrl });
+  }
+}
