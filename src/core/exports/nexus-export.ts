@@ -110,11 +110,13 @@ export function buildNexusExport(runs: readonly ExportRun[], options: BuildExpor
     const signalColumn = plot.stream.columns.find((c) => c.dataKey === plot.signal)!;
     const attrs: Record<string, Hdf5AttrValue> = { signal: signalName };
     const axisName = plot.axis ? baseName(byKey.get(plot.axis)!) : undefined;
-    if (plot.axis && axisName !== signalName) attrs.axes = [axisName!, ...Array<string>(signalColumn.array.shape.length - 1).fill('.')];
-    else if (dimensionsOf(run.start).length > 1) notes.push(`entry${i + 1} (run ${run.uid}): a scan over ${dimensionsOf(run.start).length} dimensions is plotted against the point number`);
+    const rank = signalColumn.array.shape.length;
+    if (plot.axis && axisName !== signalName) attrs.axes = [axisName!, ...Array<string>(rank - 1).fill('.')];
+    else attrs.axes = Array<string>(rank).fill('.');
+    if (!plot.axis && dimensionsOf(run.start).length > 1) notes.push(`entry${i + 1} (run ${run.uid}): a scan over ${dimensionsOf(run.start).length} dimensions is plotted against the point number`);
     const data = t.group(`${entry}/data`, 'NXdata', attrs);
     t.link(`${data}/${signalName}`, byKey.get(plot.signal)!);
-    if (attrs.axes) t.link(`${data}/${axisName!}`, byKey.get(plot.axis!)!);
+    if (plot.axis && axisName !== signalName) t.link(`${data}/${axisName!}`, byKey.get(plot.axis)!);
     t.setGroupAttrs(entry, { default: 'data' });
   });
   if (runs.length === 0) throw new ExportRequestError('a NeXus export needs at least one run', { format: 'nexus' });

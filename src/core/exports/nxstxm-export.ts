@@ -95,10 +95,6 @@ function unitsOf(ctx: RunContext, logical: string, fallback?: string): Record<st
   return units ? { units } : {};
 }
 
-function scalarOf(array: NdArray | undefined): number | undefined {
-  return array && elementCount(array.shape) > 0 ? Number(getElement(array, 0)) : undefined;
-}
-
 function stringMd(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
