@@ -12,6 +12,7 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   bridge: { summary: 'follow BLISS scans in Redis and forward them to the archive', load: () => import('../bridge/cli.js') },
   dataset: { summary: 'open, describe and close ICAT datasets (techniques, metadata, master file)', load: () => import('./dataset-command.js') },
   analysis: { summary: 'save derived data with provenance; lineage and PROV-JSON', load: () => import('./analysis-command.js') },
+  export: { summary: 'export archived runs as nxstxm, nexus or csv (request, progress, download)', load: () => import('./export-command.js') },
 };
 
 export const USAGE = () => `Usage: beamline-archive <command> [options]
