@@ -76,11 +76,13 @@ describe('CSV export', () => {
     assert.deepEqual(product.notes, ['run-a_primary.csv: array-valued keys left out (one value per cell only): spectrum [4]']);
   });
 
-  it('refuses a stream whose keys disagree on the number of points, naming run, stream and key', () => {
-    const bad = run();
-    bad.streams[0]!.columns.push({ dataKey: 'short', array: f64([1]) });
-    assert.throws(() => streamTable(bad, bad.streams[0]!), (e: unknown) => e instanceof ExportRequestError
-      && /run run-a, stream primary: key short has 1 points/.test(e.message) && e.context.key === 'short');
+  it('gives a key with fewer points (interrupted scan) empty cells after its last point, and says so', () => {
+    const short = run();
+    short.streams[0]!.columns.push({ dataKey: 'short', array: f64([1.5]) });
+    const { text, short: noted } = streamTable(short, short.streams[0]!);
+    assert.deepEqual(text.split('\r\n').map((l) => l.split(',').at(-1)), ['short', '1.5', '', '']);
+    assert.deepEqual(noted, ['short (1 of 2 points)']);
+    assert.match(buildExport('csv', [short], OPTIONS).notes.join('\n'), /empty cells after their last point: short \(1 of 2 points\)/);
   });
 
   it('refuses a column whose bytes do not match its shape', () => {

@@ -4,7 +4,8 @@
  * per scalar data key in the stream's column order. Numbers are written so that Python's `csv`
  * module + `float()` (or `int()`) reads back the same values (src/core/exports/number-format.ts).
  * Keys whose points are arrays (spectra, images) do not fit a table: they are left out and named
- * in the product's notes (the NeXus export carries them).
+ * in the product's notes (the NeXus export carries them). A key with fewer points than the others
+ * (an interrupted scan) gets empty cells after its last point, also noted.
  */
 import { safeSegment } from '../object-keys.js';
 import { ExportRequestError } from './errors.js';
@@ -22,18 +23,12 @@ function pointsOf(column: ExportColumn): number {
 }
 
 /** The CSV text of one stream of one run, and the keys left out of it. */
-export function streamTable(run: ExportRun, stream: ExportStream): { text: string; leftOut: string[] } {
+export function streamTable(run: ExportRun, stream: ExportStream): { text: string; leftOut: string[]; short: string[] } {
   const scalar = stream.columns.filter((c) => c.array.shape.length === 1);
   const leftOut = stream.columns.filter((c) => c.array.shape.length !== 1).map((c) => `${c.dataKey} ${JSON.stringify(c.array.shape.slice(1))}`);
   const points = stream.columns.length > 0 ? Math.max(...stream.columns.map(pointsOf)) : (stream.times?.length ?? 0);
-  for (const column of stream.columns) {
-    if (pointsOf(column) !== points) {
-      throw new ExportRequestError(
-        `run ${run.uid}, stream ${stream.name}: key ${column.dataKey} has ${pointsOf(column)} points, other keys have ${points}; a table needs one row per point`,
-        { runUid: run.uid, stream: stream.name, key: column.dataKey, format: 'csv' });
-    }
-    checkColumn(run, stream, column, 'csv');
-  }
+  for (const column of stream.columns) checkColumn(run, stream, column, 'csv');
+  const short = scalar.filter((c) => pointsOf(c) < points).map((c) => `${c.dataKey} (${pointsOf(c)} of ${points} points)`);
   const times = stream.times && stream.times.length === points ? stream.times : undefined;
   const header = ['seq_num', ...(times ? ['time'] : []), ...scalar.map((c) => c.dataKey)];
   const views = scalar.map((c) => new DataView(c.array.bytes.buffer, c.array.bytes.byteOffset, c.array.bytes.byteLength));
@@ -41,10 +36,11 @@ export function streamTable(run: ExportRun, stream: ExportStream): { text: strin
   for (let row = 0; row < points; row += 1) {
     const cells = [String(row + 1)];
     if (times) cells.push(formatFloat64(times[row]!));
-    scalar.forEach((c, i) => cells.push(formatAt(views[i]!, c.array.dtype, row)));
+    // A key with fewer points (an interrupted scan) has empty cells after its last point: nothing is invented.
+    scalar.forEach((c, i) => cells.push(row < pointsOf(c) ? formatAt(views[i]!, c.array.dtype, row) : ''));
     lines.push(cells.join(','));
   }
-  return { text: `${lines.join('\r\n')}\r\n`, leftOut };
+  return { text: `${lines.join('\r\n')}\r\n`, leftOut, short };
 }
 
 export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExportOptions): ExportProduct {
@@ -60,8 +56,9 @@ export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExport
           { runUid: run.uid, stream: stream.name, format: 'csv' });
       }
       names.add(name);
-      const { text, leftOut } = streamTable(run, stream);
+      const { text, leftOut, short } = streamTable(run, stream);
       files.push({ name, kind: 'text', contentType: 'text/csv; charset=utf-8', text });
+      if (short.length > 0) notes.push(`${name}: keys with fewer points than the table have empty cells after their last point: ${short.join(', ')}`);
       if (leftOut.length > 0) notes.push(`${name}: array-valued keys left out (one value per cell only): ${leftOut.join(', ')}`);
     }
   }

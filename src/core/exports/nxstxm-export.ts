@@ -72,6 +72,11 @@ function contextOf(run: ExportRun): RunContext {
     const column = findColumn(primary, key) ?? findColumn(baseline, key);
     if (!column) throw requestError(run, `stxm.positioners.${logical} names ${JSON.stringify(key)}, which is neither a primary nor a baseline key`, { key });
     if (column.array.shape.length !== 1) throw requestError(run, `positioner ${logical} (${key}) is not one value per point`, { key });
+    const points = detector.array.shape[0]!;
+    if (findColumn(primary, key) && column.array.shape[0] !== points) {
+      throw requestError(run, `positioner ${logical} (${key}) has ${column.array.shape[0]} points in the primary stream, the detector ${detectorKey} has ${points}; an NXstxm grid needs both at every point`, { stream: 'primary', key });
+    }
+    if (!findColumn(primary, key) && column.array.shape[0] === 0) throw requestError(run, `positioner ${logical} (${key}) has no baseline reading`, { stream: 'baseline', key });
   }
   for (const needed of ['energy', 'sample_x', 'sample_y', info.x, info.y]) {
     if (!positioners[needed]) throw requestError(run, `stxm.positioners.${needed} is required for a ${scanType} scan (NXstxm needs ${needed === 'energy' ? 'the photon energy' : `the ${needed} position`})`);

@@ -1,0 +1,135 @@
+// NXstxm: classification of the 13 STXM scan types, entry planning (which primary points fill which
+// entry, in which order), the metadata errors, and the layout of one fabricated line spectrum.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildExport } from '../../src/core/exports/build-export.js';
+import { ExportRequestError } from '../../src/core/exports/errors.js';
+import type { ExportRun } from '../../src/core/exports/model.js';
+import { planEntries, stxmGeometry } from '../../src/core/exports/stxm-plan.js';
+import { classifyRun, NxStxmScanType, SCAN_TYPES, StxmScanType } from '../../src/core/exports/stxm-scan-types.js';
+
+const OPTIONS = { exportId: 'exp-3', creator: 'beamline-archive test', now: new Date('2026-11-22T10:00:00Z') };
+const f64 = (v: number[]) => ({ dtype: '<f8' as const, shape: [v.length], bytes: new Uint8Array(new Float64Array(v).buffer) });
+
+function runWith(stxm: Record<string, unknown>, primary: Record<string, number[]> = {}, baseline: Record<string, number[]> = {}): ExportRun {
+  return {
+    uid: 'run-s', start: { uid: 'run-s', time: 1_790_000_000, title: 'stxm run', facility: 'TLS', stxm },
+    stop: { time: 1_790_000_060, exit_status: 'success' },
+    streams: [
+      { name: 'primary', descriptor: {}, columns: Object.entries(primary).map(([dataKey, v]) => ({ dataKey, array: f64(v) })) },
+      { name: 'baseline', descriptor: {}, columns: Object.entries(baseline).map(([dataKey, v]) => ({ dataKey, array: f64(v) })) },
+    ],
+  };
+}
+
+const isRequestError = (pattern: RegExp) => (e: unknown) => e instanceof ExportRequestError && pattern.test(e.message) && e.context.runUid === 'run-s' && e.context.format === 'nxstxm';
+
+describe('STXM scan type classification', () => {
+  it('maps all 13 scan types onto the 9 stxm_scan_type values', () => {
+    const mapped = Object.fromEntries(Object.values(StxmScanType).map((t) => [t, classifyRun(runWith({ scan_type: t })).info.nxstxm]));
+    assert.deepEqual(mapped, {
+      detector_image: 'detector image', osa_image: 'osa image', osa_focus: 'osa focus', sample_focus: 'sample focus',
+      sample_point_spectrum: 'sample point spectrum', sample_line_spectrum: 'sample line spectrum', sample_image: 'sample image',
+      sample_image_stack: 'sample image stack', generic_scan: 'generic scan', coarse_image: 'sample image', coarse_goni: 'sample image',
+      tomography: 'sample image stack', pattern_gen: 'sample image',
+    });
+    assert.deepEqual(new Set(Object.values(mapped)), new Set(Object.values(NxStxmScanType)));
+  });
+
+  it("accepts suitcase-nxstxm's integer codes 0–12", () => {
+    assert.equal(classifyRun(runWith({ scan_type: 7 })).scanType, 'sample_image_stack');
+    assert.equal(classifyRun(runWith({ scan_type: 4 })).scanType, 'sample_point_spectrum');
+    assert.equal(classifyRun(runWith({ scan_type: 11 })).scanType, 'tomography');
+    assert.equal(Object.keys(SCAN_TYPES).length, 13);
+  });
+
+  it('refuses an unknown scan type (ptychography, code 13, has no NXstxm mapping) and missing stxm metadata', () => {
+    assert.throws(() => classifyRun(runWith({ scan_type: 13 })), isRequestError(/stxm.scan_type 13 is not a STXM scan type; use one of detector_image, /));
+    assert.throws(() => classifyRun(runWith({ scan_type: 'ptychography' })), isRequestError(/"ptychography" is not a STXM scan type/));
+    const bare = runWith({});
+    delete bare.start.stxm;
+    assert.throws(() => classifyRun(bare), isRequestError(/has no "stxm" metadata in its start document/));
+  });
+});
+
+describe('NXstxm entry planning', () => {
+  it('image stack: one entry per polarization, data [energy, y, x], points taken from every energy block', () => {
+    const { info } = classifyRun(runWith({ scan_type: 'sample_image_stack' }));
+    const geometry = stxmGeometry(runWith({ energies: 2, polarizations: 2, regions: [{ x_points: 3, y_points: 2 }] }), info, 24);
+    assert.equal(geometry.totalPoints, 24);
+    const entries = planEntries(geometry, info);
+    assert.deepEqual(entries.map((e) => [e.polarization, e.shape]), [[0, [2, 2, 3]], [1, [2, 2, 3]]]);
+    assert.deepEqual(entries[1]!.points, [6, 7, 8, 9, 10, 11, 18, 19, 20, 21, 22, 23]);
+  });
+
+  it('tomography: angle, then polarization, then region; regions of different sizes', () => {
+    const { info } = classifyRun(runWith({ scan_type: 'tomography' }));
+    const geometry = stxmGeometry(runWith({ angles: 2, regions: [{ x_points: 2, y_points: 2 }, { x_points: 3, y_points: 1 }] }), info, 14);
+    const entries = planEntries(geometry, info);
+    assert.deepEqual(entries.map((e) => [e.angle, e.region, e.shape]), [[0, 0, [1, 2, 2]], [0, 1, [1, 1, 3]], [1, 0, [1, 2, 2]], [1, 1, [1, 1, 3]]]);
+    assert.deepEqual(entries[3]!.points, [11, 12, 13]);
+  });
+
+  it('point spectra: one entry per point, the energy axis only', () => {
+    const { info } = classifyRun(runWith({ scan_type: 'sample_point_spectrum' }));
+    const entries = planEntries(stxmGeometry(runWith({ energies: 4, regions: [{}, {}, {}] }), info, 12), info);
+    assert.deepEqual(entries.map((e) => e.shape), [[4], [4], [4]]);
+    assert.deepEqual(entries[2]!.points, [2, 5, 8, 11]);
+  });
+
+  it('focus: [zone plate, line] per region; generic: all points of the run', () => {
+    const focus = classifyRun(runWith({ scan_type: 'osa_focus' })).info;
+    assert.deepEqual(planEntries(stxmGeometry(runWith({ focus_points: 3, regions: [{ points: 4 }] }), focus, 12), focus).map((e) => e.shape), [[3, 4]]);
+    const generic = classifyRun(runWith({ scan_type: 'generic_scan' })).info;
+    assert.deepEqual(planEntries(stxmGeometry(runWith({}), generic, 9), generic).map((e) => e.points.length), [9]);
+  });
+
+  it('refuses metadata that does not describe a grid of this scan type', () => {
+    const image = classifyRun(runWith({ scan_type: 'sample_image' })).info;
+    assert.throws(() => stxmGeometry(runWith({ energies: 3, regions: [{ x_points: 2, y_points: 2 }] }), image, 12), isRequestError(/stxm.energies is 3 but a sample image has one energy; use scan_type "sample_image_stack"/));
+    assert.throws(() => stxmGeometry(runWith({ regions: [{ x_points: 2 }] }), image, 4), isRequestError(/stxm.regions\[0\].x_points and stxm.regions\[0\].y_points are required/));
+    assert.throws(() => stxmGeometry(runWith({ regions: [{ x_points: 0, y_points: 2 }] }), image, 4), isRequestError(/stxm.regions\[0\].x_points must be a positive whole number, not 0/));
+    const stack = classifyRun(runWith({ scan_type: 'sample_image_stack' })).info;
+    assert.throws(() => stxmGeometry(runWith({ angles: 2, regions: [{ x_points: 1, y_points: 1 }] }), stack, 2), isRequestError(/use scan_type "tomography"/));
+  });
+});
+
+describe('NXstxm layout of a line spectrum', () => {
+  const line = () => runWith(
+    { scan_type: 'sample_line_spectrum', detector: 'apd', energies: 2, regions: [{ points: 3 }],
+      positioners: { energy: 'mono', sample_x: 'sx', sample_y: 'sy', ring_current: 'ring' } },
+    { apd: [1, 2, 3, 4, 5, 6], mono: [700, 700, 700, 710, 710, 710], sx: [0, 1, 2, 0, 1, 2], sy: [5, 6, 7, 5, 6, 7], ring: [400, 400, 399, 399, 398, 398] },
+    { mono: [700, 710], sx: [9, 2], sy: [9, 7], ring: [400, 398] },
+  );
+
+  it('has data [energy, line position], sample_x/sample_y along the line, control from the ring current at every point', () => {
+    const product = buildExport('nxstxm', [line()], OPTIONS);
+    const tree = product.files[0]!.kind === 'hdf5' ? product.files[0]!.tree : assert.fail('not hdf5');
+    const value = (path: string) => tree.datasets.find((d) => d.path === path)?.value;
+    const numbers = (path: string) => { const v = value(path) as { bytes: Uint8Array; shape: number[] }; return { shape: v.shape, values: [...new Float64Array(v.bytes.slice().buffer)] }; };
+    assert.equal(value('/entry1/definition'), 'NXstxm');
+    assert.equal(value('/entry1/data/stxm_scan_type'), 'sample line spectrum');
+    assert.deepEqual(numbers('/entry1/data/data'), { shape: [2, 3], values: [1, 2, 3, 4, 5, 6] });
+    assert.deepEqual(numbers('/entry1/data/energy'), { shape: [2], values: [700, 710] });
+    assert.deepEqual(numbers('/entry1/data/sample_x'), { shape: [3], values: [0, 1, 2] });
+    assert.deepEqual(numbers('/entry1/data/sample_y'), { shape: [3], values: [5, 6, 7] });
+    assert.deepEqual(numbers('/entry1/data/line_position'), { shape: [3], values: [0, 1, 2] });
+    assert.deepEqual(numbers('/entry1/instrument/monochromator/energy').values, [700, 700, 700, 710, 710, 710]);
+    assert.deepEqual(numbers('/entry1/control/data'), { shape: [2, 3], values: [400, 400, 399, 399, 398, 398] });
+    assert.deepEqual(numbers('/entry1/collection/sx').values, [9, 2], 'baseline start and stop readings');
+    assert.deepEqual(numbers('/entry1/sample/rotation_angle'), { shape: [], values: [0] });
+    const data = tree.groups.find((g) => g.path === '/entry1/data')!.attrs;
+    assert.deepEqual(data, { NX_class: 'NXdata', signal: 'data', axes: ['energy', 'line_position'], energy_indices: 0, line_position_indices: 1, sample_y_indices: 1, sample_x_indices: 1 });
+    assert.match(product.notes.join('\n'), /no goniometer_theta positioner and no stxm.rotation_angle: sample\/rotation_angle is 0/);
+  });
+
+  it('refuses a positioner recorded at fewer points than the detector, and a missing required positioner', () => {
+    const short = line();
+    const primary = short.streams[0]!;
+    primary.columns = primary.columns.map((c) => (c.dataKey === 'sx' ? { ...c, array: f64([0, 1, 2, 0]) } : c));
+    assert.throws(() => buildExport('nxstxm', [short], OPTIONS), isRequestError(/positioner sample_x \(sx\) has 4 points in the primary stream, the detector apd has 6/));
+    const noY = line();
+    delete (noY.start.stxm as { positioners: Record<string, string> }).positioners.sample_y;
+    assert.throws(() => buildExport('nxstxm', [noY], OPTIONS), isRequestError(/stxm.positioners.sample_y is required for a sample_line_spectrum scan/));
+  });
+});
