@@ -78,6 +78,10 @@ def main(argv=None) -> int:
     scan_info = {
         "name": "loopscan", "title": f"loopscan {args.frames} 0.1", "type": "loopscan", "npoints": args.frames,
         "count_time": 0.1, "data_dim": 1, "save": True, "filename": path, "start_time": now_iso(),
+        "session_name": "demo", "user_name": "opid00", "scan_nb": args.number, "data_writer": "nexus", "data_policy": "ESRF",
+        "scan_meta_categories": ["positioners", "nexuswriter"],
+        "writer_options": {"chunk_options": {}, "separate_scan_files": False},
+        "positioners": {"positioners_start": {"sy": 0.0}, "positioners_dial_start": {"sy": 0.0}, "positioners_units": {"sy": "mm"}},
         "acquisition_chain": {"timer": {"devices": ["timer", args.detector, "simulation_diode_sampling_controller"],
                                         "top_master": "timer", "scalars": [elapsed, diode], "spectra": [], "images": [image],
                                         "master": {"scalars": [elapsed]}}},
