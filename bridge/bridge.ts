@@ -13,6 +13,7 @@ import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
 import { MemoryBudget, newStats, type BridgeStats } from './bridge-stats.js';
 import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint-store.js';
 import { ScanFollower, type FollowerOptions, type FollowerResult, type FollowerStatus } from './scan-follower.js';
+import { BlueskyBridgeHook, type BlueskyBridgeOptions, type BlueskyStatus } from './bluesky-bridge.js';
 
 export interface BridgeOptions extends FollowerOptions {
   /**
@@ -28,6 +29,8 @@ export interface BridgeOptions extends FollowerOptions {
   deadLetterPath?: string;
   /** Bytes of chunk data held at once (all scans) before the reads pause. */
   maxBufferedBytes: number;
+  /** Also follow a Redis stream of Bluesky documents (docs/bluesky.md). */
+  bluesky?: BlueskyBridgeOptions;
 }
 
 export const defaultBridgeOptions = {
@@ -69,6 +72,8 @@ export interface BridgeStatus {
   peakBufferedBytes: number;
   redisReconnects: number;
   uptimeSeconds: number;
+  /** The Bluesky document stream, when followed. */
+  bluesky?: BlueskyStatus;
 }
 
 /** Counts what goes to PutEvents (for the status view and the benchmark). */
@@ -105,6 +110,7 @@ export class Bridge {
   private readonly budget: MemoryBudget;
   private readonly publisher: CountingPublisher;
   private readonly startedAt = Date.now();
+  private readonly bluesky?: BlueskyBridgeHook;
 
   constructor(private readonly deps: BridgeDeps, private readonly options: BridgeOptions) {
     this.checkpoint = CheckpointStore.open(options.checkpointPath, (error) => {
@@ -113,9 +119,17 @@ export class Bridge {
     });
     this.budget = new MemoryBudget(options.maxBufferedBytes);
     this.publisher = new CountingPublisher(deps.publisher);
+    // Bluesky document stream (bridge/bluesky-bridge.ts): same store, bus, checkpoint, dead letters and budget.
+    if (options.bluesky) {
+      this.bluesky = new BlueskyBridgeHook({
+        ...deps, publisher: this.publisher, checkpoint: this.checkpoint, stats: this.stats, budget: this.budget,
+        deadLetter: (event, reason, context) => this.deadLetter(event, reason, context),
+      }, options, options.bluesky);
+    }
   }
 
   start(): void {
+    this.bluesky?.start();
     this.loop ??= this.followHistory().catch((error: unknown) => {
       this.loopError = error;
       this.stats.errors++;
@@ -136,6 +150,7 @@ export class Bridge {
       bufferedBytes: this.budget.used, peakBufferedBytes: this.budget.peak,
       redisReconnects: source.reconnects ?? 0,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      ...(this.bluesky ? { bluesky: this.bluesky.status() } : {}),
     };
   }
 
@@ -143,6 +158,7 @@ export class Bridge {
   healthy(): { ok: boolean; reason?: string } {
     if (this.loopError) return { ok: false, reason: `history follower stopped: ${String(this.loopError)}` };
     if (this.checkpoint.lastError) return { ok: false, reason: `checkpoint not written: ${this.checkpoint.lastError}` };
+    if (this.bluesky?.error) return { ok: false, reason: `Bluesky follower stopped: ${String(this.bluesky.error)}` };
     return { ok: true };
   }
 
@@ -151,7 +167,8 @@ export class Bridge {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.loopError) throw this.loopError;
-      if (this.caughtUp && this.followers.size === 0) return this.status();
+      if (this.bluesky?.error) throw this.bluesky.error;
+      if (this.caughtUp && this.followers.size === 0 && (this.bluesky?.idle() ?? true)) return this.status();
       if (Date.now() > deadline) throw new Error(`bridge not idle after ${timeoutMs} ms: ${JSON.stringify(this.status())}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -161,6 +178,7 @@ export class Bridge {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const follower of this.followers.values()) follower.stop();
+    await this.bluesky?.stop();
     await this.loop;
     while (this.followers.size > 0) await new Promise((r) => setTimeout(r, 20));
     await this.checkpoint.flush();

@@ -13,6 +13,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { BlueskyCheckpoint } from './bluesky-follower.js';
 
 export interface GapRange {
   start: number;
@@ -52,6 +53,8 @@ export interface BridgeCheckpoint {
   history?: string;
   /** Scans after `history`: in progress, or done out of order. Keyed by history id. */
   scans: Record<string, ScanCheckpoint>;
+  /** Progress in the Bluesky document stream (bridge/bluesky-follower.ts validates it). */
+  bluesky?: BlueskyCheckpoint;
 }
 
 export function emptyCheckpoint(): BridgeCheckpoint {
@@ -97,7 +100,7 @@ export function loadCheckpoint(path: string): BridgeCheckpoint {
     throw new CheckpointError(`checkpoint ${path}: history ${JSON.stringify(cp.history)} is not a stream id; move it away to start from --from`);
   }
   for (const [historyId, scan] of Object.entries(cp.scans)) checkScan(path, historyId, scan);
-  return { version: 1, ...(cp.history ? { history: cp.history } : {}), scans: cp.scans };
+  return { version: 1, ...(cp.history ? { history: cp.history } : {}), scans: cp.scans, ...(cp.bluesky !== undefined ? { bluesky: cp.bluesky } : {}) };
 }
 
 function isStreamId(value: unknown): value is string {

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { awsConnectionFromEnv } from '../src/adapters/aws-clients.js';
 import { defaultBridgeOptions, startBridge, type BridgeConfig, type BridgeStatus, type RunningBridge } from './bridge.js';
+import { parseBlueskyOptions } from './bluesky-config.js';
 
 export const HELP = `Usage: beamline-archive bridge [options]
 
@@ -28,6 +29,12 @@ Options (environment variable in brackets):
   --dead-letter FILE     JSONL of events the bus refused for good (BRIDGE_DEAD_LETTER)
   --health-port N        serve GET /health and GET /status on 127.0.0.1:N (BRIDGE_HEALTH_PORT)
   --max-buffered-bytes N pause reading Redis above this much unstaged data (default ${defaultBridgeOptions.maxBufferedBytes})
+  --bluesky-stream KEY   also archive the Bluesky runs published to this Redis stream, e.g.
+                         bluesky:documents (BLUESKY_STREAM; docs/bluesky.md)
+  --bluesky-from ID      without a checkpoint, start the Bluesky stream after this entry id; 0 = the
+                         whole stream (default)
+  --bluesky-defaults K=V,...  data policy of Bluesky runs whose metadata does not give it: proposal,
+                         session, collection, dataset (the beamline is --beamline)
   --config FILE          JSON file with any of these options (camelCase or as spelled here);
                          options given on the command line win, then the environment, then the file
   --log-level LEVEL      DEBUG, INFO, WARN, ERROR (LOG_LEVEL, default INFO)
@@ -56,6 +63,7 @@ const OPTIONS = {
   'flush-ms': { type: 'string' }, checkpoint: { type: 'string' }, 'dead-letter': { type: 'string' },
   'health-port': { type: 'string' }, 'max-buffered-bytes': { type: 'string' }, config: { type: 'string' },
   'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'bluesky-stream': { type: 'string' }, 'bluesky-from': { type: 'string' }, 'bluesky-defaults': { type: 'string' },
 } as const;
 
 type OptionName = Exclude<keyof typeof OPTIONS, 'help' | 'config'>;
@@ -93,6 +101,7 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   const fromEnv: Partial<Record<OptionName, string | undefined>> = {
     'redis-url': env.REDIS_URL, bus: env.EVENT_BUS_NAME, bucket: env.BUCKET_NAME, beamline: env.BEAMLINE,
     checkpoint: env.BRIDGE_CHECKPOINT, 'dead-letter': env.BRIDGE_DEAD_LETTER, 'health-port': env.BRIDGE_HEALTH_PORT, 'log-level': env.LOG_LEVEL,
+    'bluesky-stream': env.BLUESKY_STREAM,
   };
   const values = (name: OptionName): string | undefined => (cli[name] as string | undefined) ?? (fromEnv[name] || undefined) ?? file[name];
   const problems: string[] = [];
@@ -125,12 +134,14 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   if (logLevel && !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel.toUpperCase())) problems.push(`--log-level must be DEBUG, INFO, WARN or ERROR`);
   const checkpoint = values('checkpoint');
   const deadLetter = values('dead-letter');
+  const bluesky = parseBlueskyOptions(values('bluesky-stream'), values('bluesky-from'), values('bluesky-defaults'), problems);
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   return {
     redisUrl, eventBusName, bucket, beamline, from, aws: awsConnectionFromEnv(env), ...numbers,
     ...(checkpoint ? { checkpointPath: checkpoint } : {}),
     ...(deadLetter ? { deadLetterPath: deadLetter } : {}),
     ...(logLevel ? { logLevel: logLevel.toUpperCase() } : {}),
+    ...(bluesky ? { bluesky } : {}),
   };
 }
 

@@ -23,6 +23,7 @@
 import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
 import { runTitleOf } from '../bluesky/run-origin.js';
+import { buildBlueskyScanLayout } from '../bluesky/scan-layout.js';
 import { parseElementType } from './dtypes.js';
 import type { Attrs, PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
 import { planPlot } from './plot-layout.js';
@@ -90,6 +91,8 @@ export interface ChannelInfo {
 }
 
 export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
+  // A Bluesky run has no scan_info: its layout comes from its documents (src/core/bluesky/scan-layout.ts).
+  if (input.start.bluesky) return buildBlueskyScanLayout(input);
   const { start, stop } = input;
   const runUid = start.uid;
   const entry = `${start.scan_id}.1`;

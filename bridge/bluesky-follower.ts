@@ -1,0 +1,655 @@
+/**
+ * Follows the Redis stream of Bluesky documents (tools/bluesky-publisher, docs/bluesky.md) and
+ * archives every run in it like a BLISS scan: RunStart, one EventDescriptor per event stream
+ * (`primary`, `baseline` …), the numeric columns of events and event pages staged in S3 as chunks
+ * on a fixed grid with their StreamResource/StreamDatum, and RunStop once every chunk of the run
+ * is staged and every earlier document accepted.
+ *
+ * Entries are handled one at a time in stream order. Progress is kept in the bridge checkpoint
+ * (`bluesky`): the last entry handled, and per open run the entry of its start document, what was
+ * accepted, and per channel the points staged and announced. After a restart the stream is read
+ * again from the oldest open run's start document: the documents of finished runs and entries
+ * already handled are skipped, the open runs are rebuilt, and each channel skips the points it
+ * had committed; a chunk re-staged after a kill has the same key and datum uid (it overwrites).
+ *
+ * An entry that cannot be archived (not JSON, unknown document name, a document for a run whose
+ * start is unknown, an event for an unknown descriptor) goes to the dead-letter file with the
+ * reason; a run whose own data is bad (a value that does not fit its data key, seq_num gaps) is
+ * failed with Run Failed. Other runs keep flowing.
+ */
+import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
+import type { RunError } from '../src/core/contract/generated-types.js';
+import { runFailedOf } from '../src/core/bliss/documents.js';
+import type { StreamEntry, StreamReader } from '../src/core/bliss/scan-source.js';
+import {
+  BlueskyDocumentName, blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamDatumOf, blueskyStreamResourceOf,
+  channelsOfDescriptor, MAX_INLINE_START, packPoints, parseBlueskyEntry, requireString, startDocumentBytes,
+  type BlueskyChannel, type BlueskyDataPolicyDefaults, type BlueskyDoc, type BlueskyEntry, type NotArchived,
+} from '../src/core/bluesky/documents.js';
+import { BlueskyDocumentError } from '../src/core/bluesky/errors.js';
+import { ArchiveError } from '../src/core/errors.js';
+import { safeSegment, stagingChunkKey, Prefix } from '../src/core/object-keys.js';
+import type { EventPublisher, ObjectStore, OutgoingEvent, StoredObject } from '../src/core/ports.js';
+import { isTransientRejection } from '../src/adapters/eventbridge-publisher.js';
+import type { Logger } from '../src/adapters/logger.js';
+import { backoffDelay, type BridgeStats, type MemoryBudget } from './bridge-stats.js';
+import { compareStreamIds } from './checkpoint-store.js';
+
+/** Progress of one channel of an open run. */
+export interface BlueskyChannelCheckpoint {
+  /** Points [0, committed) are staged and their StreamDatum accepted. */
+  committed: number;
+  datums: number;
+  /** Points per chunk (grid), fixed when the channel is created. */
+  chunkPoints: number;
+}
+
+export interface BlueskyRunCheckpoint {
+  /** Stream id of the run's start document: a restart reads again from here. */
+  startEntry: string;
+  /** RunStart accepted. */
+  opened: boolean;
+  /** Descriptor uid → its EventDescriptor and StreamResources accepted. */
+  descriptors: Record<string, boolean>;
+  channels: Record<string, BlueskyChannelCheckpoint>;
+}
+
+export interface BlueskyCheckpoint {
+  stream: string;
+  /** Every entry up to and including this id is handled (or belongs to a run listed in `runs`). */
+  cursor: string;
+  /** Open runs by uid. */
+  runs: Record<string, BlueskyRunCheckpoint>;
+  /** Runs finished recently (stopped or failed): their late or replayed entries are ignored. */
+  finished: string[];
+}
+
+const FINISHED_KEPT = 1000;
+
+/** Validates the `bluesky` part of a checkpoint file; a damaged one is named, never guessed around. */
+export function checkBlueskyCheckpoint(value: unknown, stream: string, path = 'checkpoint'): BlueskyCheckpoint | undefined {
+  if (value === undefined) return undefined;
+  const bad = (what: string): never => {
+    throw new ArchiveError(`${path}: bluesky ${what}; fix or remove the "bluesky" entry to start the stream from --bluesky-from`, { key: path });
+  };
+  if (typeof value !== 'object' || value === null) return bad('is not an object');
+  const cp = value as Partial<BlueskyCheckpoint>;
+  if (cp.stream !== stream) return undefined; // another stream: start this one afresh
+  if (typeof cp.cursor !== 'string' || !/^\d+-\d+$/.test(cp.cursor)) bad(`cursor ${JSON.stringify(cp.cursor)} is not a stream id`);
+  if (typeof cp.runs !== 'object' || cp.runs === null || Array.isArray(cp.runs)) return bad('runs is not an object');
+  for (const [uid, run] of Object.entries(cp.runs)) {
+    const r = run as Partial<BlueskyRunCheckpoint> | null;
+    if (!r || typeof r.startEntry !== 'string' || typeof r.opened !== 'boolean' || typeof r.descriptors !== 'object' || typeof r.channels !== 'object') bad(`run ${uid} is incomplete`);
+    for (const [name, c] of Object.entries(r!.channels ?? {})) {
+      const ok = Number.isSafeInteger(c?.committed) && c.committed >= 0 && Number.isSafeInteger(c.datums) && Number.isSafeInteger(c.chunkPoints) && c.chunkPoints > 0;
+      if (!ok) bad(`run ${uid} channel ${name} is not a valid progress record`);
+    }
+  }
+  return { stream, cursor: cp.cursor!, runs: cp.runs as Record<string, BlueskyRunCheckpoint>, finished: Array.isArray(cp.finished) ? cp.finished.filter((u): u is string => typeof u === 'string') : [] };
+}
+
+export interface BlueskyFollowerOptions {
+  stream: string;
+  /** Where to start without a checkpoint: `0` (the whole stream) or an entry id to start after. */
+  from: string;
+  policy: BlueskyDataPolicyDefaults;
+  chunkPoints: number;
+  chunkBytes: number;
+  readCount: number;
+  blockMs: number;
+  maxInflightChunks: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+export interface BlueskyFollowerDeps {
+  reader: StreamReader;
+  store: ObjectStore;
+  publisher: EventPublisher;
+  logger: Logger;
+  /** The bridge checkpoint's `bluesky` part (created when absent) and how to get it written. */
+  checkpoint: () => BlueskyCheckpoint | undefined;
+  setCheckpoint: (cp: BlueskyCheckpoint) => void;
+  saveCheckpoint: () => void;
+  deadLetter: (event: OutgoingEvent, reason: string, context: Record<string, unknown>) => Promise<void>;
+  stats: BridgeStats;
+  budget: MemoryBudget;
+}
+
+export interface BlueskyStatus {
+  stream: string;
+  cursor: string;
+  caughtUp: boolean;
+  openRuns: string[];
+  runsStopped: number;
+  runsFailed: number;
+  resumed: number;
+  deadLetters: number;
+}
+
+interface ChannelState {
+  ch: BlueskyChannel;
+  cp: BlueskyChannelCheckpoint;
+  descriptorUid: string;
+  buffer: Buffer[];
+  bufferStart: number;
+  bufferedPoints: number;
+  bufferedBytes: number;
+  /** Ranges staged beyond cp.committed, by start. */
+  completed: Map<number, number>;
+}
+
+interface DescriptorState {
+  uid: string;
+  stream: string;
+  channels: ChannelState[];
+  /** Point index (seq_num - 1) expected next. */
+  next: number;
+}
+
+interface RunState {
+  uid: string;
+  cp: BlueskyRunCheckpoint;
+  descriptors: Map<string, DescriptorState>;
+  inflight: Set<Promise<void>>;
+  failure?: unknown;
+  notArchived: NotArchived[];
+  eventsReceived: Record<string, number>;
+  documents: { descriptor: number; stream_resource: number };
+}
+
+/** The run is to be failed (Run Failed); the entry that caused it goes to the dead-letter file too. */
+class RunDataError extends BlueskyDocumentError {
+  override name = 'RunDataError';
+}
+
+class Stopping extends Error {
+  override name = 'Stopping';
+}
+
+export class BlueskyFollower {
+  private cp!: BlueskyCheckpoint;
+  private readonly runs = new Map<string, RunState>();
+  private readonly descriptorRun = new Map<string, string>();
+  private readonly finished = new Set<string>();
+  private stopping = false;
+  private signalStop!: () => void;
+  private readonly stopSignal = new Promise<void>((resolve) => { this.signalStop = resolve; });
+  private caughtUp = false;
+  private counts = { stopped: 0, failed: 0, resumed: 0, deadLetters: 0 };
+
+  constructor(private readonly deps: BlueskyFollowerDeps, private readonly options: BlueskyFollowerOptions) {}
+
+  stop(): void {
+    this.stopping = true;
+    this.signalStop();
+  }
+
+  status(): BlueskyStatus {
+    return {
+      stream: this.options.stream, cursor: this.cp?.cursor ?? '', caughtUp: this.caughtUp, openRuns: [...this.runs.keys()],
+      runsStopped: this.counts.stopped, runsFailed: this.counts.failed, resumed: this.counts.resumed, deadLetters: this.counts.deadLetters,
+    };
+  }
+
+  /** Caught up with the stream and no run open. */
+  idle(): boolean {
+    return this.caughtUp && this.runs.size === 0 && Object.keys(this.cp?.runs ?? {}).length === 0;
+  }
+
+  async run(): Promise<void> {
+    const existing = this.deps.checkpoint();
+    this.cp = existing ?? { stream: this.options.stream, cursor: this.options.from === '0' ? '0-0' : this.options.from, runs: {}, finished: [] };
+    if (!existing) this.deps.setCheckpoint(this.cp);
+    for (const uid of this.cp.finished) this.finished.add(uid);
+    const open = Object.entries(this.cp.runs).sort(([, a], [, b]) => compareStreamIds(a.startEntry, b.startEntry));
+    let cursor = this.cp.cursor;
+    if (open.length > 0) {
+      cursor = predecessor(open[0]![1].startEntry);
+      this.counts.resumed = open.length;
+      this.deps.logger.info('Bluesky runs resumed from the checkpoint', { stream: this.options.stream, runs: open.map(([uid]) => uid), from: cursor });
+    }
+    this.deps.logger.info('following Bluesky documents', { stream: this.options.stream, cursor });
+    try {
+      while (!this.stopping) {
+        const read = await this.deps.reader.read(new Map([[this.options.stream, cursor]]), this.options.readCount, this.options.blockMs);
+        const entries = read.get(this.options.stream) ?? [];
+        if (entries.length === 0) {
+          this.caughtUp = compareStreamIds(cursor, this.cp.cursor) >= 0;
+          continue;
+        }
+        this.caughtUp = false;
+        for (const entry of entries) {
+          if (this.stopping) break;
+          await this.failTrimmedRuns(entry.id);
+          await this.handle(entry);
+          cursor = entry.id;
+          if (compareStreamIds(entry.id, this.cp.cursor) > 0) {
+            this.cp.cursor = entry.id;
+            this.deps.saveCheckpoint();
+          }
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof Stopping)) throw error;
+    } finally {
+      for (const run of this.runs.values()) await settle(run).catch(() => undefined);
+    }
+  }
+
+  /** An open run of the checkpoint whose start document is no longer in the stream cannot be rebuilt. */
+  private async failTrimmedRuns(nextId: string): Promise<void> {
+    for (const [uid, run] of Object.entries(this.cp.runs)) {
+      if (this.runs.has(uid) || compareStreamIds(run.startEntry, nextId) >= 0) continue;
+      await this.failRun(uid, run.startEntry, 'the run cannot be resumed: its start document was trimmed from the stream',
+        [{ message: `start entry ${run.startEntry} of ${this.options.stream} is gone; raise the publisher's maxlen` }]);
+    }
+  }
+
+  private async handle(entry: StreamEntry): Promise<void> {
+    const replay = compareStreamIds(entry.id, this.cp.cursor) <= 0;
+    let doc: BlueskyEntry;
+    try {
+      doc = parseBlueskyEntry(entry.id, entry.fields);
+    } catch (error) {
+      if (!replay) await this.rejectEntry(entry, error);
+      return;
+    }
+    const runUid = this.runOf(doc);
+    if (replay && (runUid === undefined || !this.cp.runs[runUid])) return; // handled before the restart
+    if (runUid !== undefined && this.finished.has(runUid)) {
+      this.deps.logger.debug('document of a finished run ignored', { stream: this.options.stream, entryId: entry.id, runUid, document: doc.name });
+      return;
+    }
+    try {
+      await this.dispatch(doc, runUid);
+    } catch (error) {
+      if (error instanceof Stopping) throw error;
+      if (replay && error instanceof BlueskyDocumentError && !(error instanceof RunDataError)) return; // rejected before the restart
+      if (error instanceof RunDataError && runUid && this.runs.has(runUid)) {
+        await this.rejectEntry(entry, error);
+        await this.failRun(runUid, entry.id, 'a document of the run cannot be archived', [runErrorOf(error)]);
+        return;
+      }
+      if (error instanceof BlueskyDocumentError) {
+        await this.rejectEntry(entry, error);
+        return;
+      }
+      if (runUid && this.runs.has(runUid)) {
+        await this.failRun(runUid, entry.id, 'bridge error while following the run', [runErrorOf(error)]);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /** The run a document belongs to, when it can be told from the document or a known descriptor. */
+  private runOf(entry: BlueskyEntry): string | undefined {
+    const { doc, name } = entry;
+    switch (name) {
+      case BlueskyDocumentName.Start: return typeof doc.uid === 'string' ? doc.uid : undefined;
+      case BlueskyDocumentName.Event:
+      case BlueskyDocumentName.EventPage: return typeof doc.descriptor === 'string' ? this.descriptorRun.get(doc.descriptor) : undefined;
+      default: return typeof doc.run_start === 'string' ? doc.run_start : undefined;
+    }
+  }
+
+  private async dispatch(entry: BlueskyEntry, runUid: string | undefined): Promise<void> {
+    const ctx = { entryId: entry.id, document: entry.name };
+    if (entry.name === BlueskyDocumentName.Start) return this.onStart(entry);
+    if (entry.name === BlueskyDocumentName.Datum || entry.name === BlueskyDocumentName.DatumPage || entry.name === BlueskyDocumentName.StreamDatum) {
+      return; // their resource was listed as not archived
+    }
+    const run = runUid ? this.runs.get(runUid) : undefined;
+    if (!run) {
+      if (entry.name === BlueskyDocumentName.Event || entry.name === BlueskyDocumentName.EventPage) {
+        throw new BlueskyDocumentError(`stream entry ${entry.id}: ${entry.name} for unknown descriptor ${JSON.stringify(entry.doc.descriptor)} (no descriptor document before it)`, { ...ctx, descriptor: String(entry.doc.descriptor) });
+      }
+      throw new BlueskyDocumentError(`stream entry ${entry.id}: ${entry.name} document for run ${JSON.stringify(runUid ?? null)} whose start document was never seen`, { ...ctx, runUid: runUid ?? '' });
+    }
+    this.throwIfFailed(run);
+    switch (entry.name) {
+      case BlueskyDocumentName.Descriptor: return this.onDescriptor(run, entry);
+      case BlueskyDocumentName.Event: return this.onEvents(run, entry, eventAsPage(entry));
+      case BlueskyDocumentName.EventPage: return this.onEvents(run, entry, pageOf(entry));
+      case BlueskyDocumentName.Stop: return this.onStop(run, entry);
+      case BlueskyDocumentName.Resource:
+      case BlueskyDocumentName.StreamResource: {
+        const key = typeof entry.doc.data_key === 'string' ? entry.doc.data_key : typeof entry.doc.spec === 'string' ? entry.doc.spec : entry.name;
+        run.notArchived.push({ channel: `${entry.name}:${key}`, reason: 'data in external files (resource documents) is not carried by the bridge' });
+        this.deps.logger.warn('Bluesky external resource not archived', { runUid: run.uid, entryId: entry.id, resource: key });
+        return;
+      }
+      default: return;
+    }
+  }
+
+  private async onStart(entry: BlueskyEntry): Promise<void> {
+    const uid = requireString(entry.doc, 'uid', { entryId: entry.id, document: 'start' });
+    if (this.runs.has(uid)) throw new BlueskyDocumentError(`stream entry ${entry.id}: second start document for run ${uid}`, { entryId: entry.id, runUid: uid });
+    const known = this.cp.runs[uid];
+    const cp: BlueskyRunCheckpoint = known ?? { startEntry: entry.id, opened: false, descriptors: {}, channels: {} };
+    const run: RunState = { uid, cp, descriptors: new Map(), inflight: new Set(), notArchived: [], eventsReceived: {}, documents: { descriptor: 0, stream_resource: 0 } };
+    let startRef: { bucket: string; key: string; bytes: number; sha256: string } | undefined;
+    if (startDocumentBytes(entry.doc) > MAX_INLINE_START) {
+      const stored = await this.putWithRetry(`${Prefix.Staging}${safeSegment(uid, 'run uid')}/bluesky-start.json`, JSON.stringify(entry.doc), 'application/json');
+      startRef = { bucket: this.deps.store.bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
+    }
+    const start = blueskyRunStartOf(entry.doc, { stream: this.options.stream, entryId: entry.id, policy: this.options.policy, ...(startRef ? { startRef } : {}) });
+    this.runs.set(uid, run);
+    this.cp.runs[uid] = cp;
+    if (!cp.opened) {
+      this.deps.stats.scansStarted++;
+      await this.emit(run, [{ detailType: DetailType.RunStart, source: EventSource.Bridge, detail: start }]);
+      cp.opened = true;
+      this.deps.saveCheckpoint();
+      this.deps.logger.info('Bluesky run started', { runUid: uid, entryId: entry.id, plan: start.plan_name, scanId: start.scan_id, dataset: start.data_policy.dataset });
+    } else {
+      this.deps.logger.info('Bluesky run resumed', { runUid: uid, entryId: entry.id });
+    }
+  }
+
+  private async onDescriptor(run: RunState, entry: BlueskyEntry): Promise<void> {
+    const { stream, uid, channels, notArchived } = channelsOfDescriptor(entry.doc, { entryId: entry.id, runUid: run.uid });
+    if (run.descriptors.has(uid)) throw new BlueskyDocumentError(`stream entry ${entry.id}: descriptor ${uid} sent twice`, { entryId: entry.id, runUid: run.uid, descriptor: uid });
+    for (const other of run.descriptors.values()) {
+      if (other.stream === stream) throw new RunDataError(`stream entry ${entry.id}: run ${run.uid} has two descriptors for stream ${stream}; the archive names channels <stream>/<key>`, { entryId: entry.id, runUid: run.uid, stream });
+    }
+    for (const n of notArchived) {
+      this.deps.logger.warn('Bluesky data key not archived', { runUid: run.uid, channel: n.channel, reason: n.reason });
+    }
+    run.notArchived.push(...notArchived);
+    const state: DescriptorState = { uid, stream, next: 0, channels: [] };
+    for (const ch of channels) {
+      const pointBytes = ch.dtype.itemsize * ch.shape.reduce((a, b) => a * b, 1);
+      const cp = (run.cp.channels[ch.name] ??= {
+        committed: 0, datums: 0,
+        chunkPoints: Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : this.options.chunkPoints)),
+      });
+      state.channels.push({ ch, cp, descriptorUid: uid, buffer: [], bufferStart: cp.committed, bufferedPoints: 0, bufferedBytes: 0, completed: new Map() });
+    }
+    run.descriptors.set(uid, state);
+    this.descriptorRun.set(uid, run.uid);
+    run.eventsReceived[stream] = 0;
+    if (channels.length === 0) return;
+    run.documents.descriptor++;
+    run.documents.stream_resource += channels.length;
+    if (run.cp.descriptors[uid]) return;
+    const events: OutgoingEvent[] = [
+      { detailType: DetailType.EventDescriptor, source: EventSource.Bridge, detail: blueskyDescriptorOf(run.uid, entry.doc, channels, notArchived) },
+      ...channels.map((ch) => ({ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail: blueskyStreamResourceOf(run.uid, this.deps.store.bucket, ch) })),
+    ];
+    await this.emit(run, events);
+    run.cp.descriptors[uid] = true;
+    this.deps.saveCheckpoint();
+  }
+
+  private async onEvents(run: RunState, entry: BlueskyEntry, page: EventColumns): Promise<void> {
+    const desc = run.descriptors.get(page.descriptor)!;
+    const n = page.seqNums.length;
+    if (n === 0) return;
+    const first = page.seqNums[0]! - 1;
+    page.seqNums.forEach((s, i) => {
+      if (!Number.isSafeInteger(s) || s - 1 !== first + i) {
+        throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${s} where ${first + i + 1} was expected`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: first + i });
+      }
+    });
+    if (first !== desc.next) {
+      // Replayed events after a restart start at 0 again; anything else is a hole or a repeat.
+      if (!(first < desc.next && first + n <= desc.next)) {
+        throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: events start at seq_num ${first + 1}, ${desc.next + 1} was expected`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: desc.next });
+      }
+      return;
+    }
+    desc.next = first + n;
+    run.eventsReceived[desc.stream] = desc.next;
+    for (const c of desc.channels) {
+      if (first + n <= c.cp.committed) continue; // staged before a restart
+      const column = page.data[c.ch.key];
+      if (!Array.isArray(column) || column.length !== n) {
+        throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, channel ${c.ch.name}: ${column === undefined ? 'no value' : 'a column of the wrong length'} in ${entry.name} (points ${first}..${first + n - 1})`, { entryId: entry.id, runUid: run.uid, stream: c.ch.name, index: first });
+      }
+      const skip = Math.max(0, c.cp.committed - first);
+      let bytes: Buffer;
+      try {
+        bytes = packPoints(c.ch, column.slice(skip), { runUid: run.uid, channel: c.ch.name, index: first + skip, entryId: entry.id });
+      } catch (error) {
+        throw new RunDataError((error as Error).message, { entryId: entry.id, runUid: run.uid, stream: c.ch.name }, { cause: error });
+      }
+      this.append(run, c, first + skip, n - skip, bytes);
+    }
+    while ([...run.inflight].length >= this.options.maxInflightChunks) await Promise.race(run.inflight);
+    await this.deps.budget.waitForRoom(this.stopSignal);
+    this.throwIfFailed(run);
+  }
+
+  private append(run: RunState, c: ChannelState, start: number, count: number, bytes: Buffer): void {
+    if (c.bufferedPoints === 0) c.bufferStart = start;
+    c.buffer.push(bytes);
+    c.bufferedPoints += count;
+    c.bufferedBytes += bytes.length;
+    const grid = c.cp.chunkPoints;
+    for (;;) {
+      const boundary = (Math.floor(c.bufferStart / grid) + 1) * grid;
+      if (c.bufferedPoints === 0 || c.bufferStart + c.bufferedPoints < boundary) break;
+      this.stage(run, c, boundary - c.bufferStart);
+    }
+  }
+
+  /** Stages the first `points` buffered points of a channel and announces the chunk (in flight). */
+  private stage(run: RunState, c: ChannelState, points: number): void {
+    const all = c.buffer.length === 1 ? c.buffer[0]! : Buffer.concat(c.buffer, c.bufferedBytes);
+    const take = (c.bufferedBytes / c.bufferedPoints) * points;
+    const bytes = all.subarray(0, take);
+    const rest = all.subarray(take);
+    const start = c.bufferStart;
+    const stop = start + points;
+    c.buffer = rest.length > 0 ? [Buffer.from(rest)] : [];
+    c.bufferedPoints -= points;
+    c.bufferedBytes = rest.length;
+    c.bufferStart = stop;
+    this.deps.budget.take(bytes.length);
+    const task = (async () => {
+      try {
+        const stored = await this.putWithRetry(stagingChunkKey(run.uid, c.ch.name, start, stop), bytes);
+        const detail = blueskyStreamDatumOf(run.uid, this.deps.store.bucket, c.ch.name, c.descriptorUid, start, stop, stored);
+        await this.emit(run, [{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
+        this.deps.stats.chunksStaged++;
+        this.deps.stats.pointsStaged += points;
+        this.deps.stats.bytesStaged += bytes.length;
+        c.completed.set(start, stop);
+        for (let next = c.completed.get(c.cp.committed); next !== undefined; next = c.completed.get(c.cp.committed)) {
+          c.completed.delete(c.cp.committed);
+          c.cp.committed = next;
+          c.cp.datums++;
+        }
+        this.deps.saveCheckpoint();
+      } finally {
+        this.deps.budget.give(bytes.length);
+      }
+    })().catch((error: unknown) => {
+      if (error instanceof Stopping) return;
+      run.failure ??= error;
+    });
+    run.inflight.add(task);
+    void task.finally(() => run.inflight.delete(task));
+  }
+
+  private async onStop(run: RunState, entry: BlueskyEntry): Promise<void> {
+    for (const desc of run.descriptors.values()) {
+      for (const c of desc.channels) if (c.bufferedPoints > 0) this.stage(run, c, c.bufferedPoints);
+    }
+    await settle(run);
+    this.throwIfFailed(run);
+    const points: Record<string, number> = {};
+    let datums = 0;
+    for (const desc of run.descriptors.values()) {
+      for (const c of desc.channels) {
+        if (c.cp.committed !== desc.next) {
+          throw new ArchiveError(`run ${run.uid}: channel ${c.ch.name} committed ${c.cp.committed} of ${desc.next} points at the stop`, { runUid: run.uid, stream: c.ch.name });
+        }
+        points[c.ch.name] = c.cp.committed;
+        datums += c.cp.datums;
+      }
+    }
+    const stop = blueskyRunStopOf(run.uid, entry.doc, {
+      points, documents: { ...run.documents, stream_datum: datums }, notArchived: run.notArchived, eventsReceived: run.eventsReceived,
+    }, entry.id);
+    const declared = stop.num_events;
+    for (const [stream, received] of Object.entries(run.eventsReceived)) {
+      if (declared[stream] !== undefined && declared[stream] !== received) {
+        this.deps.logger.warn('stop document counts other events than the stream carried', { runUid: run.uid, stream, declared: declared[stream], received });
+      }
+    }
+    await this.emit(run, [{ detailType: DetailType.RunStop, source: EventSource.Bridge, detail: stop }]);
+    if (run.notArchived.length > 0) {
+      this.deps.logger.warn('Bluesky run archived without some data keys', { runUid: run.uid, notArchived: run.notArchived });
+    }
+    this.deps.logger.info('Bluesky run stopped', { runUid: run.uid, exitStatus: stop.exit_status, points, datums });
+    this.counts.stopped++;
+    this.close(run.uid);
+  }
+
+  private close(uid: string): void {
+    for (const [d, r] of this.descriptorRun) if (r === uid) this.descriptorRun.delete(d);
+    this.runs.delete(uid);
+    delete this.cp.runs[uid];
+    this.finished.add(uid);
+    this.cp.finished.push(uid);
+    if (this.cp.finished.length > FINISHED_KEPT) {
+      for (const old of this.cp.finished.splice(0, this.cp.finished.length - FINISHED_KEPT)) this.finished.delete(old);
+    }
+    this.deps.saveCheckpoint();
+  }
+
+  private async failRun(uid: string, entryId: string, reason: string, errors: RunError[]): Promise<void> {
+    const run = this.runs.get(uid);
+    if (run) await settle(run).catch(() => undefined);
+    this.deps.stats.errors++;
+    this.counts.failed++;
+    this.deps.logger.error('Bluesky run failed', { runUid: uid, entryId, reason, errors });
+    const startEntry = this.cp.runs[uid]?.startEntry ?? entryId;
+    const detail = runFailedOf(uid, `${this.options.stream}#${startEntry}`, reason, errors);
+    try {
+      await this.publishWithRetry([{ detailType: DetailType.RunFailed, source: EventSource.Bridge, detail }], uid);
+    } catch (error) {
+      if (error instanceof Stopping) throw error;
+      this.deps.logger.error('Run Failed event could not be published', { runUid: uid, error: String(error) });
+    }
+    this.close(uid);
+  }
+
+  private async rejectEntry(entry: StreamEntry, error: unknown): Promise<void> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const context = error instanceof ArchiveError ? error.context : {};
+    const raw = entry.fields.get('doc');
+    this.deps.stats.deadLetters++;
+    this.counts.deadLetters++;
+    await this.deps.deadLetter({
+      detailType: 'BlueskyStreamEntry', source: EventSource.Bridge,
+      detail: { stream: this.options.stream, entryId: entry.id, name: entry.fields.get('name')?.toString('utf8') ?? null, doc: raw ? raw.toString('utf8').slice(0, 64 * 1024) : null },
+    }, reason, { ...context, stream: this.options.stream, entryId: entry.id });
+  }
+
+  private throwIfFailed(run: RunState): void {
+    if (run.failure) throw run.failure;
+  }
+
+  /** Publishes and waits for acceptance; a permanent refusal goes to the dead-letter file and fails the run. */
+  private async emit(run: RunState, events: OutgoingEvent[]): Promise<void> {
+    await this.publishWithRetry(events, run.uid);
+  }
+
+  private async publishWithRetry(events: OutgoingEvent[], runUid: string): Promise<void> {
+    let pending = events;
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopping) throw new Stopping();
+      let rejected: { event: OutgoingEvent; reason: string }[];
+      try {
+        rejected = (await this.deps.publisher.publish(pending)).rejected;
+      } catch (error) {
+        rejected = pending.map((event) => ({ event, reason: `gave up after 1 attempts: ${String(error)}` }));
+      }
+      this.deps.stats.eventsSent += pending.length - rejected.length;
+      if (rejected.length === 0) return;
+      const permanent = rejected.filter((r) => !isTransientRejection(r.reason));
+      if (permanent.length > 0) {
+        for (const r of permanent) {
+          this.deps.stats.deadLetters++;
+          await this.deps.deadLetter(r.event, r.reason, { runUid });
+        }
+        throw new ArchiveError(`documents were refused by the bus: ${permanent.map((r) => `${r.event.detailType}: ${r.reason}`).join('; ')}`, { runUid });
+      }
+      this.deps.stats.putEventsRetries += rejected.length;
+      this.deps.stats.lastError = `PutEvents: ${rejected[0]!.reason}`;
+      pending = rejected.map((r) => r.event);
+      await this.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+    }
+  }
+
+  private async putWithRetry(key: string, body: Uint8Array | string, contentType?: string): Promise<StoredObject> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopping) throw new Stopping();
+      try {
+        return await this.deps.store.put(key, body, contentType);
+      } catch (error) {
+        this.deps.stats.s3Retries++;
+        this.deps.stats.lastError = `S3 put ${key}: ${String(error)}`;
+        if (attempt === 1 || attempt % 10 === 0) this.deps.logger.warn('S3 put failed; retrying', { key, attempt, error: String(error) });
+        await this.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+      }
+    }
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => { timer = setTimeout(r, ms); }), this.stopSignal]);
+    clearTimeout(timer);
+    if (this.stopping) throw new Stopping();
+  }
+}
+
+interface EventColumns {
+  descriptor: string;
+  seqNums: number[];
+  data: Record<string, unknown[]>;
+}
+
+function eventAsPage(entry: BlueskyEntry): EventColumns {
+  const doc = entry.doc;
+  const data = (typeof doc.data === 'object' && doc.data !== null ? doc.data : {}) as Record<string, unknown>;
+  return {
+    descriptor: doc.descriptor as string,
+    seqNums: [doc.seq_num as number],
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, [v]])),
+  };
+}
+
+function pageOf(entry: BlueskyEntry): EventColumns {
+  const doc: BlueskyDoc = entry.doc;
+  if (!Array.isArray(doc.seq_num) || typeof doc.data !== 'object' || doc.data === null) {
+    throw new BlueskyDocumentError(`stream entry ${entry.id}: event_page has no seq_num list or no data`, { entryId: entry.id, document: entry.name });
+  }
+  return { descriptor: doc.descriptor as string, seqNums: doc.seq_num as number[], data: doc.data as Record<string, unknown[]> };
+}
+
+function runErrorOf(error: unknown): RunError {
+  const context = error instanceof ArchiveError ? error.context : {};
+  return {
+    message: error instanceof Error ? error.message : String(error),
+    ...(typeof context.stream === 'string' ? { stream: context.stream } : {}),
+    ...(typeof context.index === 'number' ? { index: context.index } : {}),
+  };
+}
+
+async function settle(run: RunState): Promise<void> {
+  while (run.inflight.size > 0) await Promise.all([...run.inflight]);
+}
+
+/** The stream id just before `id` (a read after it returns `id` first). */
+export function predecessor(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  if (BigInt(seq) > 0n) return `${ms}-${BigInt(seq) - 1n}`;
+  if (BigInt(ms) === 0n) return '0-0';
+  return `${BigInt(ms) - 1n}-18446744073709551615`;
+}

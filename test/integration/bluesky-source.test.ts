@@ -1,0 +1,182 @@
+/**
+ * Bluesky as a second source of the archive, all real: a RunEngine (PyPI bluesky, ophyd's simulated
+ * devices) runs count, scan and grid_scan with a baseline, publishing every document through
+ * tools/bluesky-publisher into the real Redis; the bridge CLI (a child process, SIGKILLed at will)
+ * forwards them to the emulator; the local Lambda runner archives them; h5py reads the archived
+ * files and must find exactly the values the RunEngine emitted.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { run, startLocalPipeline, type LocalPipeline } from '../../local/pipeline.js';
+import { freePort, projectRoot, venvPython } from '../../local/services.js';
+import { DetailType } from '../../src/core/contract/detail-types.js';
+
+const STREAM = 'bluesky:documents';
+const plansScript = join(projectRoot, 'test', 'support', 'bluesky-run-plans.py');
+const judgeScript = join(projectRoot, 'test', 'support', 'bluesky-judge.py');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface ExpectedRun { uid: string; plan_name: string; scan_id: number; exit_status: string; channels: Record<string, unknown[]>; not_archived: string[] }
+interface Verdict { ok: boolean; problems: string[]; channels: Record<string, { identical: boolean; points: number; path: string }>; file: Record<string, unknown> }
+
+class BridgeProcess {
+  private child?: ChildProcess;
+  stderr = '';
+  constructor(private readonly args: string[], private readonly env: NodeJS.ProcessEnv) {}
+  start(): void {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'), ...this.args], {
+      cwd: projectRoot, env: this.env, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-50_000); });
+    this.child = child;
+  }
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+}
+
+describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
+  let pipeline: LocalPipeline;
+  let bridge: BridgeProcess;
+  let redis: Redis;
+  let healthPort: number;
+  const dir = mkdtempSync(join(tmpdir(), 'ba-bluesky-'));
+  const checkpoint = join(dir, 'checkpoint.json');
+  const deadLetter = join(dir, 'dead-letter.jsonl');
+
+  async function runPlans(args: string[], name: string): Promise<ExpectedRun[]> {
+    const { stdout, stderr, code } = await run(venvPython, [plansScript, '--redis', pipeline.redisUrl, '--stream', STREAM, ...args]);
+    assert.equal(code, 0, stderr);
+    writeFileSync(join(dir, `${name}.json`), stdout);
+    return (JSON.parse(stdout) as { runs: ExpectedRun[] }).runs;
+  }
+
+  async function judge(expectedFile: string, runUid: string): Promise<Verdict> {
+    const record = await pipeline.waitForRun(runUid);
+    assert.equal(record.state, 'ARCHIVED', `run ${runUid}: ${JSON.stringify(record)}\n${bridge.stderr.slice(-3000)}`);
+    const local = join(dir, `${runUid}.h5`);
+    await pipeline.download(record.file!.key, local);
+    const { stdout, stderr } = await run(venvPython, [judgeScript, local, join(dir, `${expectedFile}.json`), runUid]);
+    return JSON.parse(stdout || '{}') as Verdict & { stderr?: string } ?? assert.fail(stderr);
+  }
+
+  before(async () => {
+    pipeline = await startLocalPipeline({ logLevel: 'ERROR' });
+    redis = new Redis(pipeline.redisUrl);
+    healthPort = await freePort();
+    bridge = new BridgeProcess([
+      '--redis-url', pipeline.redisUrl, '--bus', pipeline.env.resources.bus.name, '--bucket', pipeline.bucket, '--beamline', 'id00',
+      '--checkpoint', checkpoint, '--dead-letter', deadLetter, '--chunk-points', '4', '--flush-ms', '200', '--log-level', 'WARN',
+      '--health-port', String(healthPort), '--bluesky-stream', STREAM, '--bluesky-defaults', 'session=20261122',
+    ], {
+      PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: pipeline.env.awsEndpoint, AWS_REGION: pipeline.env.region,
+      AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+    });
+    bridge.start();
+  });
+
+  after(async () => {
+    await bridge?.kill('SIGTERM');
+    redis?.disconnect();
+    await pipeline?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('archives count, scan and grid_scan with their baseline, and h5py reads exactly what the RunEngine emitted', async () => {
+    const runs = await runPlans(['--plans', 'count,scan,grid_scan', '--dataset', 'plans', '--scan-id', '1'], 'plans');
+    assert.equal(runs.length, 3);
+    for (const expected of runs) {
+      const verdict = await judge('plans', expected.uid);
+      assert.deepEqual(verdict.problems, [], `${expected.plan_name}: ${JSON.stringify(verdict)}`);
+      assert.deepEqual(Object.keys(verdict.channels).sort(), Object.keys(expected.channels).sort());
+      assert.ok(Object.keys(expected.channels).some((c) => c.startsWith('baseline/')), 'the baseline stream is archived');
+      assert.ok(Object.values(verdict.channels).every((c) => c.identical));
+      const record = await pipeline.catalogue.getRun(expected.uid);
+      assert.match(record!.file!.key, new RegExp(`^archive/bs123/bs00/20261122/[^/]+/[^/]+_plans/[^/]+_plans_000${expected.scan_id}\\.h5$`));
+      const docs = await pipeline.catalogue.listDocuments(expected.uid);
+      const start = docs.find((d) => d.detailType === DetailType.RunStart)!.body as Record<string, unknown> & { bluesky: { start: { uid: string } } };
+      assert.equal(start.bluesky.start.uid, expected.uid, 'the whole start document is in RunStart');
+      assert.equal(start.proposal, 'bs123', 'md keys are carried in RunStart');
+      const descriptors = docs.filter((d) => d.detailType === DetailType.EventDescriptor).map((d) => d.body as { name: string; data_keys: Record<string, { bluesky_key: string }> });
+      assert.deepEqual(descriptors.map((d) => d.name).sort(), ['baseline', 'primary']);
+      for (const d of descriptors) for (const [channel, key] of Object.entries(d.data_keys)) assert.equal(channel, `${d.name}/${key.bluesky_key}`);
+      const stop = docs.find((d) => d.detailType === DetailType.RunStop)!.body as { exit_status: string; bluesky: { not_archived: { channel: string }[] } };
+      assert.equal(stop.exit_status, 'success');
+      assert.deepEqual(stop.bluesky.not_archived.map((n) => n.channel).sort(), [...expected.not_archived].sort());
+      if (expected.plan_name === 'count') {
+        assert.deepEqual(expected.not_archived, ['primary/label'], 'the string signal is listed, not dropped silently');
+        assert.equal(start.scan_type, 'count test');
+        assert.deepEqual((verdict.file.sample as Record<string, string>).name, 'gold foil');
+      }
+      if (expected.plan_name === 'scan') {
+        assert.deepEqual((verdict.file.plot as { signal: string; axes: string[] }), { NX_class: 'NXdata', signal: 'det', axes: ['motor'] });
+        assert.equal((verdict.file.instrument as Record<string, string>).motor, 'NXpositioner');
+        assert.equal((verdict.file.instrument as Record<string, string>).baseline, 'NXcollection');
+      }
+      if (expected.plan_name === 'grid_scan') {
+        assert.deepEqual(verdict.file.plot_shape, [3, 4], 'grid_scan plots an image on the [motor1, motor2] grid');
+      }
+    }
+  });
+
+  it('sends malformed entries to the dead-letter file with a reason, and other runs keep flowing', async () => {
+    const ids = {
+      notJson: await redis.xadd(STREAM, '*', 'name', 'event', 'doc', '{not json'),
+      unknownName: await redis.xadd(STREAM, '*', 'name', 'bogus_document', 'doc', '{}'),
+      unknownDescriptor: await redis.xadd(STREAM, '*', 'name', 'event', 'doc', JSON.stringify({ uid: 'e1', descriptor: 'no-such-descriptor', seq_num: 1, time: 1, data: { det: 1 }, timestamps: { det: 1 } })),
+      noStartDescriptor: await redis.xadd(STREAM, '*', 'name', 'descriptor', 'doc', JSON.stringify({ uid: 'd-orphan', run_start: 'run-without-start', name: 'primary', time: 1, data_keys: { det: { dtype: 'number', shape: [], source: 'x' } } })),
+      noStartStop: await redis.xadd(STREAM, '*', 'name', 'stop', 'doc', JSON.stringify({ uid: 's-orphan', run_start: 'run-without-start', time: 2, exit_status: 'success', num_events: {} })),
+    };
+    const runs = await runPlans(['--plans', 'scan', '--dataset', 'after_bad', '--scan-id', '40', '--points', '7'], 'after-bad');
+    const verdict = await judge('after-bad', runs[0]!.uid);
+    assert.deepEqual(verdict.problems, []);
+    const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; entryId?: string; detailType: string });
+    const byEntry = new Map(lines.filter((l) => l.detailType === 'BlueskyStreamEntry').map((l) => [l.entryId, l.reason]));
+    assert.match(byEntry.get(ids.notJson!) ?? '', /is not JSON/);
+    assert.match(byEntry.get(ids.unknownName!) ?? '', /unknown document name "bogus_document"/);
+    assert.match(byEntry.get(ids.unknownDescriptor!) ?? '', /unknown descriptor "no-such-descriptor"/);
+    assert.match(byEntry.get(ids.noStartDescriptor!) ?? '', /run "run-without-start" whose start document was never seen/);
+    assert.match(byEntry.get(ids.noStartStop!) ?? '', /stop document for run "run-without-start"/);
+    const status = await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json() as { bluesky: { deadLetters: number; stream: string } };
+    assert.equal(status.bluesky.stream, STREAM);
+    assert.ok(status.bluesky.deadLetters >= 5);
+  });
+
+  it('resumes a run after a SIGKILL mid-run without losing or duplicating a point', async () => {
+    const hold = join(dir, 'release');
+    const plans = runPlans(['--plans', 'scan', '--dataset', 'restart', '--scan-id', '50', '--points', '23', '--hold-at', '14', '--hold-file', hold], 'restart');
+    // Wait until the bridge has committed chunks of the held run, then kill it without warning.
+    let committed = 0;
+    for (let i = 0; i < 600 && committed < 12; i++) {
+      await sleep(100);
+      if (!existsSync(checkpoint)) continue;
+      const cp = JSON.parse(readFileSync(checkpoint, 'utf8')) as { bluesky?: { runs: Record<string, { channels: Record<string, { committed: number }> }> } };
+      const open = Object.values(cp.bluesky?.runs ?? {});
+      committed = open[0]?.channels['primary/det']?.committed ?? 0;
+    }
+    assert.ok(committed >= 12, `the bridge committed ${committed} points of the held run before the kill`);
+    await bridge.kill('SIGKILL');
+    writeFileSync(hold, '');
+    const runs = await plans;
+    bridge.start();
+    const expected = runs[0]!;
+    const verdict = await judge('restart', expected.uid);
+    assert.deepEqual(verdict.problems, []);
+    assert.equal(verdict.channels['primary/det']!.points, 23);
+    const docs = await pipeline.catalogue.listDocuments(expected.uid);
+    const datums = docs.filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as { stream_resource: string; indices: { start: number; stop: number } });
+    const det = datums.filter((d) => d.stream_resource.endsWith('/resource/primary/det')).map((d) => [d.indices.start, d.indices.stop]).sort((a, b) => a[0]! - b[0]!);
+    assert.deepEqual(det, [[0, 4], [4, 8], [8, 12], [12, 16], [16, 20], [20, 23]], 'one datum per chunk of the fixed grid, none doubled');
+    const stop = docs.find((d) => d.detailType === DetailType.RunStop)!.body as { bliss: { points: Record<string, number> } };
+    assert.equal(stop.bliss.points['primary/det'], 23);
+  });
+});
