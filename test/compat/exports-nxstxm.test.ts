@@ -18,7 +18,7 @@ import type { ExportProduct, ExportRun, Hdf5Tree } from '../../src/core/exports/
 import { exportRunOf, readDocuments } from '../support/export-runs.js';
 
 const SCRIPT = join(projectRoot, 'test/support/stxm-runs.py');
-const RUNS = ['sample_image', 'sample_image_stack', 'tomography', 'sample_point_spectra', 'sample_line_spectrum', 'sample_focus',
+const RUNS = ['sample_image', 'sample_image_mca', 'sample_image_stack', 'tomography', 'sample_point_spectra', 'sample_line_spectrum', 'sample_focus',
   'osa_focus', 'osa_image', 'detector_image', 'coarse_image', 'coarse_goni', 'pattern_gen', 'generic_scan'] as const;
 const OPTIONS = { exportId: 'stxm-export', creator: 'beamline-archive test', now: new Date('2026-11-22T10:00:00Z') };
 
@@ -83,9 +83,9 @@ describe('NXstxm exports of RunEngine runs', () => {
       assert.ok(values > 0);
       entryCounts[name] = entries.length;
     }
-    // One entry per region (sample image: 2), per polarization (stack: 2), per angle (tomography: 3), per point (spectra: 3).
+    // One entry per region (sample image: 2; the 4-value detector summed in NXdata), per polarization (stack: 2), per angle (tomography: 3), per point (spectra: 3).
     assert.deepEqual(entryCounts, {
-      sample_image: 2, sample_image_stack: 2, tomography: 3, sample_point_spectra: 3, sample_line_spectrum: 1, sample_focus: 1,
+      sample_image: 2, sample_image_mca: 2, sample_image_stack: 2, tomography: 3, sample_point_spectra: 3, sample_line_spectrum: 1, sample_focus: 1,
       osa_focus: 1, osa_image: 1, detector_image: 1, coarse_image: 1, coarse_goni: 1, pattern_gen: 1, generic_scan: 1,
     });
   });

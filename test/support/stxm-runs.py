@@ -3,7 +3,8 @@ STXM-like runs from a real Bluesky RunEngine with ophyd.sim devices, and the jud
 files exported from them.
 
     stxm-runs.py generate OUT_DIR
-        Runs one plan per STXM scan type (all 13 of suitcase-nxstxm) with the `stxm` start metadata
+        Runs one plan per STXM scan type (all 13 of suitcase-nxstxm, and a sample image read by a
+        4-value detector) with the `stxm` start metadata
         of docs/exports.md and a baseline stream. Writes OUT_DIR/<name>.jsonl (one
         {"name", "doc"} per document, as the RunEngine emitted them) and OUT_DIR/expected.json: for
         each run, the entries an NXstxm export must contain, built from the generator's own
@@ -51,6 +52,8 @@ def generate(out):
                 + p['epu_polarization'] * 1000 + p['coarse_x'] * 0.3 + p['coarse_y'] * 0.7 + counter[0] / 1024)
 
     det = SynSignal(func=count, name='counter0')
+    # A detector giving 4 values (counts) per point: NXstxm's NXdata holds their sum.
+    mca = SynSignal(func=lambda: np.arange(4, dtype=np.int64) * 3 + counter[0] * 10 + int(motors['sample_x'].readback.get() * 4), name='mca')
     RE = RunEngine({})
     RE.preprocessors.append(SupplementalData(baseline=[*motors.values(), ring]))
     positioners = {'energy': 'energy', 'sample_x': 'sample_x', 'sample_y': 'sample_y', 'osa_x': 'osa_x', 'osa_y': 'osa_y',
@@ -61,21 +64,24 @@ def generate(out):
     def grid(x0, nx, y0, ny, dx=0.5, dy=0.25):
         return [(y0 + i * dy, x0 + j * dx) for i in range(ny) for j in range(nx)]
 
-    def run(name, scan_type, moves, read, md_extra, entries, pos=positioners, title=None):
+    def run(name, scan_type, moves, read, md_extra, entries, pos=positioners, title=None, detector='counter0'):
         """moves: list of {motor: value}; entries: list of entry specs with point indices into moves."""
         docs = []
         token = RE.subscribe(lambda n, d: docs.append({'name': n, 'doc': d}))
         devices = [motors[m] for m in read]
+        detector_device = mca if detector == 'mca' else det
 
         @bpp.run_decorator(md={'title': title or f'{scan_type} test', 'beamline_id': 'SM-STXM', 'facility': 'Test Light Source',
-                               'stxm': {'scan_type': scan_type, 'detector': 'counter0', 'positioners': pos, **md_extra}})
+                               'stxm': {'scan_type': scan_type, 'detector': detector, 'positioners': pos, **md_extra}})
         def plan():
             for move in moves:
                 args = []
                 for m, v in move.items():
                     args += [motors[m], v]
                 yield from bps.mv(*args)
-                yield from bps.trigger_and_read([det, *devices])
+                if detector == 'mca':
+                    counter[0] += 1
+                yield from bps.trigger_and_read([detector_device, *devices])
 
         RE(plan())
         RE.unsubscribe(token)
@@ -95,8 +101,9 @@ def generate(out):
             flat = list(np.array(pts).ravel())
             spec = {
                 'run': start['uid'], 'stxm_scan_type': e['type'], 'shape': list(np.array(pts).shape),
-                'data': [primary[i]['data']['counter0'] for i in flat],
-                'detector': [primary[i]['data']['counter0'] for i in sorted(flat)],
+                'data': [float(np.sum(primary[i]['data'][detector])) for i in flat],
+                'detector_key': detector,
+                'detector': [np.asarray(primary[i]['data'][detector]).tolist() for i in sorted(flat)],
                 'mono_energy': [value('energy', i) for i in sorted(flat)],
                 'axes': e['axes'],
                 'fields': {k: [value(pos[k] if k in pos else k, i) for i in idx] for k, idx in e['fields'].items()},
@@ -117,6 +124,9 @@ def generate(out):
         offset += nx * ny
     run('sample_image', 'sample_image', moves, ['sample_x', 'sample_y'],
         {'regions': [{'x_points': r[1], 'y_points': r[3]} for r in regions]}, entries)
+    # The same image with the 4-value detector.
+    run('sample_image_mca', 'sample_image', moves, ['sample_x', 'sample_y'],
+        {'regions': [{'x_points': r[1], 'y_points': r[3]} for r in regions]}, entries, detector='mca')
 
     def stack(name, scan_type, angles, energies, pols, nx, ny, nxtype):
         moves, index = [], {}
@@ -248,7 +258,7 @@ def judge(out, path, names):
             for field, values in spec['fields'].items():
                 same(f'{name}/data/{field}', data[field][()], values)
             same(f'{name}/instrument/monochromator/energy', e['instrument/monochromator/energy'][()], spec['mono_energy'])
-            same(f'{name}/instrument/counter0/data', e['instrument/counter0/data'][()], spec['detector'])
+            same(f'{name}/instrument/{spec["detector_key"]}/data', e[f'instrument/{spec["detector_key"]}/data'][()], spec['detector'])
             same(f'{name}/sample/rotation_angle', e['sample/rotation_angle'][()], spec['rotation_angle'])
             for key in ('start_time', 'end_time'):
                 got = np.datetime64(text(key).rstrip('Z'), 'ms')

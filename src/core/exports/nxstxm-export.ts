@@ -27,6 +27,22 @@ export function gatherRows(array: NdArray, points: readonly number[], shape: rea
   return { dtype: array.dtype, shape: [...shape, ...array.shape.slice(1)], bytes };
 }
 
+/**
+ * The sum of each point's values (NXstxm: "detectors that provide more than one value per scan
+ * point should be summarised to a single value per scan point" in NXdata), as float64, in C order.
+ */
+export function sumPerPoint(array: NdArray, shape: readonly number[]): NdArray {
+  const points = elementCount(shape);
+  const per = points === 0 ? 0 : elementCount(array.shape) / points;
+  const sums = new Array<number>(points).fill(0);
+  for (let p = 0; p < points; p += 1) {
+    let sum = 0;
+    for (let k = 0; k < per; k += 1) sum += Number(getElement(array, p * per + k));
+    sums[p] = sum;
+  }
+  return float64Array(sums, [...shape]);
+}
+
 /** Floating-point arrays as they are; integer or boolean ones converted to float64 (NX_FLOAT fields). */
 function asFloat(array: NdArray): NdArray {
   if (array.dtype === '<f8' || array.dtype === '<f4') return array;
@@ -65,9 +81,6 @@ function contextOf(run: ExportRun): RunContext {
   if (typeof detectorKey !== 'string') throw requestError(run, 'stxm.detector (the primary data key of the detector) is required');
   const detector = findColumn(primary, detectorKey);
   if (!detector) throw requestError(run, `stxm.detector names ${JSON.stringify(detectorKey)}, which is not a key of the primary stream (keys: ${primary.columns.map((c) => c.dataKey).join(', ')})`, { stream: 'primary', key: detectorKey });
-  if (detector.array.shape.length !== 1) {
-    throw requestError(run, `detector ${detectorKey} gives ${JSON.stringify(detector.array.shape.slice(1))} values per point; NXstxm's NXdata needs one value per point (summing is not done for you)`, { stream: 'primary', key: detectorKey });
-  }
   for (const [logical, key] of Object.entries(positioners)) {
     const column = findColumn(primary, key) ?? findColumn(baseline, key);
     if (!column) throw requestError(run, `stxm.positioners.${logical} names ${JSON.stringify(key)}, which is neither a primary nor a baseline key`, { key });
@@ -160,7 +173,9 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   // NXdata: the detector on the scan grid with its axes.
   const data = t.group(`${path}/data`, 'NXdata');
   t.dataset(`${data}/stxm_scan_type`, info.nxstxm);
-  t.dataset(`${data}/data`, gatherRows(detector.array, entry.points, entry.shape), { data_key: detector.dataKey });
+  const signal = detector.array.shape.length === 1 ? gatherRows(detector.array, entry.points, entry.shape) : sumPerPoint(gatherRows(detector.array, entry.points, entry.shape), entry.shape);
+  t.dataset(`${data}/data`, signal, detector.array.shape.length === 1 ? { data_key: detector.dataKey }
+    : { data_key: detector.dataKey, long_name: `sum of the ${elementCount(detector.array.shape.slice(1))} values of ${detector.dataKey} per point` });
   const axes: string[] = [];
   const indices: Record<string, Hdf5AttrValue> = {};
   const axis = (name: string, values: NdArray, dim: number, attrs: Record<string, Hdf5AttrValue>) => {
