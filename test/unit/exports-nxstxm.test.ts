@@ -133,3 +133,29 @@ describe('NXstxm layout of a line spectrum', () => {
     assert.throws(() => buildExport('nxstxm', [noY], OPTIONS), isRequestError(/stxm.positioners.sample_y is required for a sample_line_spectrum scan/));
   });
 });
+
+describe('NXstxm of a run as the archive records it', () => {
+  it('finds stxm metadata in the original Bluesky start document, the title the bridge derived and the beamline of the data policy', () => {
+    const archived: ExportRun = {
+      uid: 'run-s',
+      start: {
+        uid: 'run-s', time: 1_790_000_000, plan_name: 'stxm_plan', scan_id: 9,
+        data_policy: { proposal: 'p1', beamline: 'id21', session: 's', collection: 'c', dataset: 'd' },
+        bluesky: { title: 'point spectra over 2 points', stream: 'bluesky:docs', start_entry: '1-0', start: {
+          stxm: { scan_type: 4, detector: 'apd', energies: 2, regions: [{}, {}], positioners: { energy: 'mono', sample_x: 'sx', sample_y: 'sy' } },
+        } },
+      },
+      stop: { time: 1_790_000_010 },
+      streams: [{ name: 'primary', descriptor: {}, columns: [
+        { dataKey: 'apd', array: f64([1, 2, 3, 4]) }, { dataKey: 'mono', array: f64([700, 700, 710, 710]) },
+        { dataKey: 'sx', array: f64([0, 1, 0, 1]) }, { dataKey: 'sy', array: f64([0, 0, 0, 0]) }] }],
+    };
+    const product = buildExport('nxstxm', [archived], OPTIONS);
+    const tree = product.files[0]!.kind === 'hdf5' ? product.files[0]!.tree : assert.fail('not hdf5');
+    const value = (path: string) => tree.datasets.find((d) => d.path === path)?.value;
+    assert.equal(value('/entry1/title'), 'point spectra over 2 points (region 1)');
+    assert.equal(value('/entry2/title'), 'point spectra over 2 points (region 2)');
+    assert.equal(value('/entry1/instrument/source/name'), 'id21');
+    assert.deepEqual([...new Float64Array((value('/entry2/data/data') as { bytes: Uint8Array }).bytes.slice().buffer)], [2, 4]);
+  });
+});

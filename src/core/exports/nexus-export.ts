@@ -24,7 +24,9 @@ export function hintedFields(descriptor: Record<string, unknown>): string[] {
 
 /** The start document's `hints.dimensions` as [fields, stream] pairs. */
 export function dimensionsOf(start: Record<string, unknown>): { fields: string[]; stream: string }[] {
-  const dims = (start.hints as { dimensions?: unknown } | undefined)?.dimensions;
+  // Archived Bluesky runs keep the start document's hints under `bluesky.hints`.
+  const hints = start.hints ?? (start.bluesky as { hints?: unknown } | undefined)?.hints;
+  const dims = (hints as { dimensions?: unknown } | undefined)?.dimensions;
   if (!Array.isArray(dims)) return [];
   return dims.flatMap((d) => {
     if (!Array.isArray(d) || !Array.isArray(d[0]) || typeof d[1] !== 'string') return [];

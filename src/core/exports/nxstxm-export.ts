@@ -15,7 +15,7 @@ import { ExportRequestError } from './errors.js';
 import { float64Array, TreeBuilder } from './hdf5-tree.js';
 import type { BuildExportOptions, ExportColumn, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
 import { dimensionsOf } from './nexus-export.js';
-import { checkColumn, findColumn, findStream, isoTime, nexusName, runTitle } from './run-data.js';
+import { beamlineOf, checkColumn, findColumn, findStream, isoTime, nexusName, runTitle, startKey } from './run-data.js';
 import { planEntries, stxmGeometry, type PlannedEntry } from './stxm-plan.js';
 import { classifyRun, stxmMetadata, type ScanTypeInfo, type StxmScanType } from './stxm-scan-types.js';
 
@@ -138,7 +138,7 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   // Instrument: source, monochromator, detector and positioner readings at each point of the entry.
   const instrument = t.group(`${path}/instrument`, 'NXinstrument');
   const sourceMd = (md.source && typeof md.source === 'object' ? md.source : {}) as Record<string, unknown>;
-  const sourceName = stringMd(sourceMd.name) ?? stringMd(run.start.facility) ?? stringMd(run.start.beamline_id);
+  const sourceName = stringMd(sourceMd.name) ?? stringMd(startKey(run, 'facility')) ?? beamlineOf(run);
   if (!sourceName) throw requestError(run, 'the source has no name: set stxm.source.name (or facility / beamline_id in the start document)');
   const source = t.group(`${instrument}/source`, 'NXsource');
   t.dataset(`${source}/type`, stringMd(sourceMd.type) ?? 'Synchrotron X-ray Source');

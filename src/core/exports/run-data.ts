@@ -26,14 +26,33 @@ export function isoTime(seconds: unknown): string | undefined {
   return typeof seconds === 'number' && Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : undefined;
 }
 
-/** The title of a run: its `title`, else `scan_title`, else plan name and scan id. */
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+}
+
+/**
+ * A start-document metadata key of a run: the archived RunStart keeps a Bluesky run's md keys at
+ * its top level (and the whole original start document under `bluesky.start`), so look there in
+ * that order.
+ */
+export function startKey(run: ExportRun, key: string): unknown {
+  return run.start[key] ?? record(record(run.start.bluesky)?.start)?.[key];
+}
+
+/** The title of a run: its md `title`, the BLISS or Bluesky title the archive derived, `scan_title`, else plan name and scan id. */
 export function runTitle(run: ExportRun): string {
   const { start } = run;
-  for (const key of ['title', 'scan_title'] as const) {
-    if (typeof start[key] === 'string' && start[key] !== '') return start[key];
-  }
+  const candidates = [startKey(run, 'title'), record(start.bliss)?.title, record(start.bluesky)?.title, startKey(run, 'scan_title')];
+  const found = candidates.find((c): c is string => typeof c === 'string' && c !== '');
+  if (found) return found;
   const plan = typeof start.plan_name === 'string' ? start.plan_name : 'run';
   return start.scan_id !== undefined ? `${plan} ${String(start.scan_id)}` : plan;
+}
+
+/** The beamline of an archived run (its data policy), when it has one. */
+export function beamlineOf(run: ExportRun): string | undefined {
+  const beamline = startKey(run, 'beamline_id') ?? record(run.start.data_policy)?.beamline;
+  return typeof beamline === 'string' && beamline !== '' ? beamline : undefined;
 }
 
 /** A NeXus-friendly name (letters, digits, underscore; starting with a letter) for a data key. */

@@ -5,6 +5,7 @@
  */
 import { ExportRequestError } from './errors.js';
 import type { ExportRun } from './model.js';
+import { startKey } from './run-data.js';
 
 export const StxmScanType = {
   DetectorImage: 'detector_image',
@@ -84,7 +85,7 @@ export function isStxmScanType(value: unknown): value is StxmScanType {
 
 /** The `stxm` object of a run's start document, or a request error saying it is missing. */
 export function stxmMetadata(run: ExportRun): Record<string, unknown> {
-  const md = run.start.stxm;
+  const md = startKey(run, 'stxm');
   if (!md || typeof md !== 'object' || Array.isArray(md)) {
     throw new ExportRequestError(
       `run ${run.uid} has no "stxm" metadata in its start document: an NXstxm export needs at least stxm.scan_type, stxm.detector and stxm.positioners (docs/exports.md, NXstxm mapping)`,
