@@ -58,6 +58,19 @@ describe('NeXus export', () => {
     assert.equal(plotOf(r)?.axis, 'sample:x');
   });
 
+  it('plots a BLISS run (no hints) as its first counter against its first positioner', () => {
+    const bliss: ExportRun = {
+      uid: 'b', start: { uid: 'b', time: 0, bliss: { title: 'ascan sy 0 1 9 0.1' } },
+      streams: [{ name: 'primary', descriptor: { data_keys: {
+        'timer:elapsed_time': { bliss_role: 'timer' }, 'axis:sy': { bliss_role: 'positioner' }, 'mca1:spectrum': { bliss_role: 'spectrum' }, 'c:diode1': { bliss_role: 'counter' },
+      } }, columns: ['timer:elapsed_time', 'axis:sy', 'mca1:spectrum', 'c:diode1'].map((dataKey) => ({ dataKey, array: f64([1, 2]) })) }],
+    };
+    assert.deepEqual({ signal: plotOf(bliss)?.signal, axis: plotOf(bliss)?.axis }, { signal: 'c:diode1', axis: 'axis:sy' });
+    const t = tree(buildExport('nexus', [bliss], OPTIONS));
+    assert.equal(t.datasets.find((d) => d.path === '/entry1/title')?.value, 'ascan sy 0 1 9 0.1');
+    assert.deepEqual(t.groups.find((g) => g.path === '/entry1/data')?.attrs, { NX_class: 'NXdata', signal: 'c_diode1', axes: ['axis_sy'] });
+  });
+
   it('refuses the same run twice', () => {
     assert.throws(() => buildExport('nexus', [run('a'), run('a')], OPTIONS), (e: unknown) => e instanceof ExportRequestError && /run a is requested twice/.test(e.message));
   });

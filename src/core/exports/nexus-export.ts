@@ -4,7 +4,8 @@
  * unchanged; the original key in the `data_key` attribute, units and source when known),
  * `seq_num` and `time`. The default plot `data` (NXdata) follows the run's hints: the signal is
  * the first hinted field of the primary stream that is not a dimension, the axis the start
- * document's single dimension field (`hints.dimensions`); it links to the collection's datasets.
+ * document's single dimension field (`hints.dimensions`); a BLISS run (no hints) plots its first
+ * counter against its first positioner (`bliss_role`). NXdata links to the collection's datasets.
  */
 import { safeSegment } from '../object-keys.js';
 import { ExportRequestError } from './errors.js';
@@ -34,17 +35,31 @@ export function dimensionsOf(start: Record<string, unknown>): { fields: string[]
   });
 }
 
-/** The plot of a run: signal and (at most one) axis key of its primary stream, from the hints. */
+/** The `bliss_role` a BLISS descriptor gives a data key (positioner, counter, timer, spectrum, image), if any. */
+function blissRole(stream: ExportStream, key: string): unknown {
+  const keys = stream.descriptor.data_keys as Record<string, { bliss_role?: unknown } | undefined> | undefined;
+  return keys?.[key]?.bliss_role;
+}
+
+/**
+ * The plot of a run: signal and (at most one) axis key of its primary stream. From the hints
+ * when the run has them (Bluesky); else, for a BLISS run, the first counter (else spectrum, image)
+ * against the first positioner; else the first key that is not a dimension.
+ */
 export function plotOf(run: ExportRun): { stream: ExportStream; signal: string; axis?: string | undefined } | undefined {
   const stream = run.streams.find((s) => s.name === 'primary') ?? run.streams[0];
   if (!stream) return undefined;
   const keys = new Set(stream.columns.map((c) => c.dataKey));
   const dims = dimensionsOf(run.start).filter((d) => d.stream === stream.name);
   const dimFields = new Set(dims.flatMap((d) => d.fields));
+  const byRole = (role: string) => stream.columns.find((c) => blissRole(stream, c.dataKey) === role)?.dataKey;
   const signal = hintedFields(stream.descriptor).find((f) => keys.has(f) && !dimFields.has(f))
+    ?? byRole('counter') ?? byRole('spectrum') ?? byRole('image')
+    ?? stream.columns.find((c) => !dimFields.has(c.dataKey) && blissRole(stream, c.dataKey) !== 'positioner')?.dataKey
     ?? stream.columns.find((c) => !dimFields.has(c.dataKey))?.dataKey;
   if (!signal) return undefined;
-  const axis = dims.length === 1 && dims[0]!.fields.length === 1 && keys.has(dims[0]!.fields[0]!) ? dims[0]!.fields[0] : undefined;
+  const axis = dims.length === 1 && dims[0]!.fields.length === 1 && keys.has(dims[0]!.fields[0]!) ? dims[0]!.fields[0]
+    : dims.length === 0 ? byRole('positioner') : undefined;
   return { stream, signal, axis };
 }
 
