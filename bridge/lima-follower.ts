@@ -249,17 +249,15 @@ export class LimaStreams {
     if (!stored) {
       const problem = await this.waitForFile(path, name, file);
       if (problem) {
-        const message = `Lima file ${path} (frames [${file.start}, ${file.stop}) of ${name}) ${problem}`;
-        this.hooks.stats.errors++;
-        this.hooks.stats.lastError = message;
-        this.hooks.logger.error('Lima file missing or unreadable; its frames are not archived', { runUid, stream: name, path, start: file.start, stop: file.stop, problem });
-        (s.cp.missing ??= []).push({ start: file.start, stop: file.stop, path, message });
-        s.cp.gaps.push({ start: file.start, stop: file.stop });
-        s.cp.committed = file.stop;
-        this.hooks.saveCheckpoint();
+        this.recordMissing(s, file, path, problem);
         return;
       }
-      stored = await this.uploadWithRetry(key, path, name, file);
+      const upload = await this.uploadWithRetry(key, path, name, file);
+      if (typeof upload === 'string') {
+        this.recordMissing(s, file, path, upload);
+        return;
+      }
+      stored = upload;
       uploaded[file.fileNumber] = stored;
       this.hooks.saveCheckpoint();
       this.hooks.logger.info('Lima file uploaded', { runUid, stream: name, path, key, start: file.start, stop: file.stop, bytes: stored.bytes, sha256: stored.sha256 });
@@ -272,6 +270,19 @@ export class LimaStreams {
     this.hooks.stats.chunksStaged++;
     this.hooks.stats.pointsStaged += file.stop - file.start;
     this.hooks.stats.bytesStaged += stored.bytes;
+    this.hooks.saveCheckpoint();
+  }
+
+  /** The frames of a file that cannot be read: recorded (error, gap), the stream moves on to the next file. */
+  private recordMissing(s: LimaStream, file: LimaFileRange, path: string, problem: string): void {
+    const name = s.model.name;
+    const message = `Lima file ${path} (frames [${file.start}, ${file.stop}) of ${name}) ${problem}`;
+    this.hooks.stats.errors++;
+    this.hooks.stats.lastError = message;
+    this.hooks.logger.error('Lima file missing or unreadable; its frames are not archived', { runUid: this.hooks.runUid, stream: name, path, start: file.start, stop: file.stop, problem });
+    (s.cp.missing ??= []).push({ start: file.start, stop: file.stop, path, message });
+    s.cp.gaps.push({ start: file.start, stop: file.stop });
+    s.cp.committed = file.stop;
     this.hooks.saveCheckpoint();
   }
 
@@ -295,12 +306,17 @@ export class LimaStreams {
     }
   }
 
-  /** Streams the file to S3 (multipart above the part size), retried with backoff until stored or the bridge stops. */
-  private async uploadWithRetry(key: string, path: string, stream: string, file: LimaFileRange): Promise<StoredObject> {
+  /**
+   * Streams the file to S3 (multipart above the part size), retried with backoff until stored or the
+   * bridge stops. A file that vanishes or becomes unreadable while it is read gives what is wrong instead.
+   */
+  private async uploadWithRetry(key: string, path: string, stream: string, file: LimaFileRange): Promise<StoredObject | string> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.hooks.store.uploadFile(key, path, 'application/x-hdf5');
       } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EIO') return `could not be read while uploading (${code}: ${(error as Error).message})`;
         this.hooks.stats.s3Retries++;
         this.hooks.stats.lastError = `S3 upload ${key} from ${path}: ${String(error)}`;
         if (attempt === 1 || attempt % 10 === 0) {

@@ -28,7 +28,7 @@ const CHECK = join(projectRoot, 'test', 'support', 'lima-check.py');
 const POLICY = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
 const STREAM = 'pilatus:image';
 
-interface Published { scan_key: string; run_uid: string; frames: number; files: number; file_pattern: string; shape: [number, number]; dtype: string; file_numbers: number[] }
+interface Published { published_streams: string[]; scan_key: string; run_uid: string; frames: number; files: number; file_pattern: string; shape: [number, number]; dtype: string; file_numbers: number[] }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -153,12 +153,18 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     assert.deepEqual(check.files, ['scan0001/pilatus_0000.h5', 'scan0001/pilatus_0001.h5', 'scan0001/pilatus_0002.h5']);
   });
 
-  it('links a single file as data, and the scan writer never downloads the frames (only HEAD)', async () => {
+  it('links a single file as data, never downloads the frames (only HEAD); a Lima2 stream is skipped, the rest archived', async () => {
     const dir = join(tmp, 'lima-b');
-    const scan = await publish(env.redisUrl!, dir, ['--number', '2', '--frames', '6', '--frames-per-file', '10', '--batch', '6', '--shape', '4', '5', '--dtype', 'int32']);
+    const scan = await publish(env.redisUrl!, dir, ['--number', '2', '--frames', '6', '--frames-per-file', '10', '--batch', '6', '--shape', '4', '5', '--dtype', 'int32', '--lima2']);
     numbers.set(scan.run_uid, 2);
     const record = await waitForRun(scan.run_uid);
     assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+    assert.ok(scan.published_streams.includes('lima2det:frames'), `Lima2 stream published: ${scan.published_streams.join(', ')}`);
+    // The Lima2 stream (blissdata-lima2: frame counter + master file) is not archived by this version: no resource, no points.
+    assert.deepEqual(Object.keys(record.points ?? {}).sort(), [STREAM, 'simulation_diode_sampling_controller:diode1', 'timer:elapsed_time']);
+    const docs = await catalogue.listDocuments(scan.run_uid);
+    assert.equal(docs.filter((d) => d.detailType === 'StreamResource').length, 3);
+    assert.ok(!JSON.stringify(docs).includes('lima2det:frames'), 'no document mentions the Lima2 stream');
     const scanFile = await downloadDataset(record, 2, join(tmp, 'download-b'));
     const check = await checkFrames(scanFile, scan);
     assert.equal(check.ok, true, check.error);

@@ -13,6 +13,10 @@ Frame i holds `frame_value(i)` below: a test recomputes it instead of shipping t
 
 --missing-file K: file K is never written (Lima says it saved it: the bridge must report it).
 --pause-after-files K --resume-flag F: once K files are complete and announced, wait until F exists.
+--lima2: also a Lima2 stream `lima2det:frames` (plugin lima2: a uint32 count of frames available and a
+master file), with the info blissdata-lima2's Lima2Stream.make_definition gives. It is created with
+blissdata's EventStream directly: scan.create_stream would start the Lima2 client, which needs a Lima2
+conductor to shake hands with.
 Prints a JSON summary on stdout.
 """
 from __future__ import annotations
@@ -28,6 +32,8 @@ import h5py
 import numpy as np
 from blissdata.redis_engine.store import DataStore
 from blissdata.streams.default import Stream
+from blissdata.streams.encoding.numeric import NumericStreamEncoder
+from blissdata.streams.event_stream import EventStream
 from blissdata.streams.lima import LimaStream
 
 DATA_PATH = "/entry_0000/measurement/data"
@@ -60,6 +66,7 @@ def main(argv=None) -> int:
     p.add_argument("--missing-file", type=int, default=None)
     p.add_argument("--pause-after-files", type=int, default=None)
     p.add_argument("--resume-flag", default=None)
+    p.add_argument("--lima2", action="store_true")
     args = p.parse_args(argv)
 
     shape = tuple(args.shape)
@@ -106,6 +113,17 @@ def main(argv=None) -> int:
         diode: scan.create_stream(Stream.make_definition(diode, np.float64)),
     }
     values = {elapsed: np.arange(args.frames) * 0.1, diode: np.sin(np.arange(args.frames) / 3.0)}
+    lima2 = None
+    if args.lima2:
+        name2 = "lima2det:frames"
+        info2 = {"plugin": "lima2", "dtype": dtype.name, "shape": list(shape), "protocol_version": 2,
+                 "acq_uuid": "6f1c9a52-0000-4000-8000-000000000001", "source_name": "frame",
+                 "conductor_hostname": "lima2-conductor", "conductor_port": 58712,
+                 "master_file": [os.path.join(folder, "lima2det_master.h5"), "/entry_0000/measurement/data"]}
+        encoder = NumericStreamEncoder(np.uint32)
+        model2 = ds._stream_model(encoding=encoder.info(), info=info2)
+        lima2 = EventStream.create(ds, name2, model2)
+        scan._model.data_streams[name2] = model2
     scan.prepare()
     scan.start()
 
@@ -136,6 +154,8 @@ def main(argv=None) -> int:
             chunk = values[name][written:stop]
             stream.send(chunk if len(chunk) > 1 else chunk[0])
         lima.send({"last_index": stop - 1, "last_index_saved": stop - 1})
+        if lima2 is not None:
+            lima2.send(np.uint32(stop))
         lima.join()
         written = stop
         if (args.pause_after_files is not None and not paused and written > args.pause_after_files * per_file):
@@ -152,6 +172,9 @@ def main(argv=None) -> int:
     for stream in counters.values():
         stream.seal()
     lima.seal()
+    if lima2 is not None:
+        lima2.join()
+        lima2.seal()
     scan.stop()
     info = scan.info
     info["end_time"] = now_iso()
@@ -162,6 +185,8 @@ def main(argv=None) -> int:
         "scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "frames": args.frames, "files": files_total,
         "file_pattern": file_pattern, "data_path": DATA_PATH, "stream": image, "shape": list(shape), "dtype": dtype.str,
         "file_numbers": [k + args.file_offset for k in range(files_total)],
+        # What a blissdata reader finds in Redis (the Lima2 plugin cannot reach a conductor: its stream loads as broken, but it is there).
+        "published_streams": sorted(ds._scan_model.get(scan.key.split(":")[-1]).data_streams.keys()),
     }, sys.stdout)
     sys.stdout.write("\n")
     return 0
