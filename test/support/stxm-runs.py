@@ -108,6 +108,11 @@ def generate(out):
                 'axes': e['axes'],
                 'fields': {k: [value(pos[k] if k in pos else k, i) for i in idx] for k, idx in e['fields'].items()},
                 'rotation_angle': value('goni_theta', flat[0]),
+                # every positioner read at each point: its NXdetector holds the entry's points in order
+                'instrument': {logical: [primary[i]['data'][key] for i in sorted(flat)]
+                               for logical, key in pos.items() if key in primary[0]['data'] and logical not in ('energy', 'polarization', 'ring_current')},
+                'polarization': value('epu_polarization', flat[0]),
+                'baseline': {key: [ev['data'][key] for ev in baseline] for key in baseline[0]['data']},
                 'start_time': start['time'], 'end_time': stop['time'],
             }
             out_entries.append(spec)
@@ -260,6 +265,17 @@ def judge(out, path, names):
             same(f'{name}/instrument/monochromator/energy', e['instrument/monochromator/energy'][()], spec['mono_energy'])
             same(f'{name}/instrument/{spec["detector_key"]}/data', e[f'instrument/{spec["detector_key"]}/data'][()], spec['detector'])
             same(f'{name}/sample/rotation_angle', e['sample/rotation_angle'][()], spec['rotation_angle'])
+            same(f'{name}/instrument/epu_polarization/value', e['instrument/epu_polarization/value'][()], spec['polarization'])
+            groups = sorted(k for k in e['instrument'] if e['instrument'][k].attrs.get('NX_class') == 'NXdetector' and k != spec['detector_key'])
+            if groups != sorted(spec['instrument']):
+                problems.append(f'{name}/instrument detectors {groups} != {sorted(spec["instrument"])}')
+            for logical, values in spec['instrument'].items():
+                same(f'{name}/instrument/{logical}/data', e[f'instrument/{logical}/data'][()], values)
+            collection = {ds.attrs['data_key']: ds[()] for ds in e['collection'].values()}
+            if sorted(collection) != sorted(spec['baseline']):
+                problems.append(f'{name}/collection keys {sorted(collection)} != {sorted(spec["baseline"])}')
+            for key, values in spec['baseline'].items():
+                same(f'{name}/collection[{key}]', collection.get(key, []), values)
             for key in ('start_time', 'end_time'):
                 got = np.datetime64(text(key).rstrip('Z'), 'ms')
                 want = np.datetime64(int(round(spec[key] * 1000)), 'ms')
