@@ -13,7 +13,7 @@ import { NodeSha256 } from './signed-http.js';
 const MAX_EXPIRY_SECONDS = 7 * 24 * 3600;
 
 export class S3DownloadLinks implements DownloadLinks {
-  constructor(private readonly s3: S3Client, readonly bucket: string) {}
+  constructor(private readonly s3: S3Client, readonly bucket: string, private readonly now: () => Date = () => new Date()) {}
 
   async linkTo(key: string, expiresInSeconds: number): Promise<string> {
     const expiresIn = Math.max(1, Math.min(MAX_EXPIRY_SECONDS, Math.round(expiresInSeconds)));
@@ -34,7 +34,7 @@ export class S3DownloadLinks implements DownloadLinks {
     });
     const signer = new SignatureV4({ service: 's3', region, credentials: config.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
     const signed = await signer.presign(request, {
-      expiresIn, unsignableHeaders: new Set(['x-amz-content-sha256']), unhoistableHeaders: new Set(['x-amz-content-sha256']),
+      expiresIn, signingDate: this.now(), unsignableHeaders: new Set(['x-amz-content-sha256']), unhoistableHeaders: new Set(['x-amz-content-sha256']),
     });
     const query = Object.entries(signed.query ?? {})
       .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).filter((x): x is string => x !== null).map((x) => `${encodeURIComponent(k)}=${encodeURIComponent(x)}`))
