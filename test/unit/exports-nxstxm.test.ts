@@ -123,11 +123,14 @@ describe('NXstxm layout of a line spectrum', () => {
     assert.match(product.notes.join('\n'), /no goniometer_theta positioner and no stxm.rotation_angle: sample\/rotation_angle is 0/);
   });
 
-  it('refuses a positioner recorded at fewer points than the detector, and a missing required positioner', () => {
+  it('refuses a positioner recorded at fewer points than the detector, an unknown logical name and a missing required positioner', () => {
     const short = line();
     const primary = short.streams[0]!;
     primary.columns = primary.columns.map((c) => (c.dataKey === 'sx' ? { ...c, array: f64([0, 1, 2, 0]) } : c));
     assert.throws(() => buildExport('nxstxm', [short], OPTIONS), isRequestError(/positioner sample_x \(sx\) has 4 points in the primary stream, the detector apd has 6/));
+    const unknown = line();
+    (unknown.start.stxm as { positioners: Record<string, string> }).positioners.monochromator = 'mono';
+    assert.throws(() => buildExport('nxstxm', [unknown], OPTIONS), isRequestError(/stxm.positioners has unknown logical names monochromator; use energy, sample_x/));
     const noY = line();
     delete (noY.start.stxm as { positioners: Record<string, string> }).positioners.sample_y;
     assert.throws(() => buildExport('nxstxm', [noY], OPTIONS), isRequestError(/stxm.positioners.sample_y is required for a sample_line_spectrum scan/));

@@ -50,6 +50,10 @@ function asFloat(array: NdArray): NdArray {
   return float64Array(Array.from({ length: n }, (_, i) => Number(getElement(array, i))), [...array.shape]);
 }
 
+/** The logical positioner names `stxm.positioners` may map (docs/exports.md). */
+export const POSITIONER_NAMES = ['energy', 'sample_x', 'sample_y', 'sample_z', 'osa_x', 'osa_y', 'zoneplate_z', 'detector_x', 'detector_y',
+  'goniometer_theta', 'polarization', 'ring_current'] as const;
+
 interface RunContext {
   run: ExportRun;
   scanType: StxmScanType;
@@ -77,6 +81,8 @@ function contextOf(run: ExportRun): RunContext {
     throw requestError(run, 'stxm.positioners must map logical names (energy, sample_x …) to data keys');
   }
   const positioners = rawPositioners as Record<string, string>;
+  const unknown = Object.keys(positioners).filter((name) => !(POSITIONER_NAMES as readonly string[]).includes(name));
+  if (unknown.length > 0) throw requestError(run, `stxm.positioners has unknown logical names ${unknown.join(', ')}; use ${POSITIONER_NAMES.join(', ')}`);
   const detectorKey = md.detector;
   if (typeof detectorKey !== 'string') throw requestError(run, 'stxm.detector (the primary data key of the detector) is required');
   const detector = findColumn(primary, detectorKey);
@@ -150,7 +156,7 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
 
   const mono = t.group(`${instrument}/monochromator`, 'NXmonochromator');
   t.dataset(`${mono}/energy`, positionerAt(ctx, 'energy', entry.points)!, unitsOf(ctx, 'energy', 'eV'));
-  const detectorName = ['source', 'monochromator', ...Object.keys(ctx.positioners)].includes(nexusName(detector.dataKey)) ? 'detector' : nexusName(detector.dataKey);
+  const detectorName = ['source', 'monochromator', 'epu_polarization', ...POSITIONER_NAMES].includes(nexusName(detector.dataKey)) ? 'detector' : nexusName(detector.dataKey);
   const det = t.group(`${instrument}/${detectorName}`, 'NXdetector');
   t.dataset(`${det}/data`, gatherRows(detector.array, entry.points), { data_key: detector.dataKey, ...(detector.units ? { units: detector.units } : { units: 'counts' }) });
   for (const [logical, key] of Object.entries(ctx.positioners)) {
