@@ -30,6 +30,7 @@ export function streamTable(run: ExportRun, stream: ExportStream): { text: strin
   for (const column of stream.columns) checkColumn(run, stream, column, 'csv');
   const short = scalar.filter((c) => pointsOf(c) < points).map((c) => `${c.dataKey} (${pointsOf(c)} of ${points} points)`);
   const times = stream.times && stream.times.length === points ? stream.times : undefined;
+  if (stream.times && !times) short.push(`time (${stream.times.length} event times for ${points} points: column left out)`);
   const header = ['seq_num', ...(times ? ['time'] : []), ...scalar.map((c) => c.dataKey)];
   const views = scalar.map((c) => new DataView(c.array.bytes.buffer, c.array.bytes.byteOffset, c.array.bytes.byteLength));
   const lines = [header.map(csvCell).join(',')];

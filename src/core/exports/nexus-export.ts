@@ -110,7 +110,7 @@ export function buildNexusExport(runs: readonly ExportRun[], options: BuildExpor
         if (column.source) attrs.source = column.source;
         byKey.set(column.dataKey, t.dataset(`${group}/${names.get(column.dataKey)!}`, column.array, attrs));
       }
-      const points = stream.columns[0]?.array.shape[0] ?? stream.times?.length ?? 0;
+      const points = stream.columns.length > 0 ? Math.max(...stream.columns.map((c) => c.array.shape[0] ?? 0)) : stream.times?.length ?? 0;
       t.dataset(`${group}/seq_num`, int64Array(Array.from({ length: points }, (_, n) => n + 1)));
       if (stream.times) t.dataset(`${group}/time`, float64Array([...stream.times]), { units: 's', long_name: 'event time (seconds since 1970-01-01T00:00:00Z)' });
       paths.set(stream.name, byKey);
