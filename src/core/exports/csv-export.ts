@@ -23,14 +23,14 @@ function pointsOf(column: ExportColumn): number {
 }
 
 /** The CSV text of one stream of one run, and the keys left out of it. */
-export function streamTable(run: ExportRun, stream: ExportStream): { text: string; leftOut: string[]; short: string[] } {
+export function streamTable(run: ExportRun, stream: ExportStream): { text: string; leftOut: string[]; short: string[]; timesNote?: string | undefined } {
   const scalar = stream.columns.filter((c) => c.array.shape.length === 1);
   const leftOut = stream.columns.filter((c) => c.array.shape.length !== 1).map((c) => `${c.dataKey} ${JSON.stringify(c.array.shape.slice(1))}`);
   const points = stream.columns.length > 0 ? Math.max(...stream.columns.map(pointsOf)) : (stream.times?.length ?? 0);
   for (const column of stream.columns) checkColumn(run, stream, column, 'csv');
   const short = scalar.filter((c) => pointsOf(c) < points).map((c) => `${c.dataKey} (${pointsOf(c)} of ${points} points)`);
   const times = stream.times && stream.times.length === points ? stream.times : undefined;
-  if (stream.times && !times) short.push(`time (${stream.times.length} event times for ${points} points: column left out)`);
+  const timesNote = stream.times && !times ? `${stream.times.length} event times for ${points} points: no time column` : undefined;
   const header = ['seq_num', ...(times ? ['time'] : []), ...scalar.map((c) => c.dataKey)];
   const views = scalar.map((c) => new DataView(c.array.bytes.buffer, c.array.bytes.byteOffset, c.array.bytes.byteLength));
   const lines = [header.map(csvCell).join(',')];
@@ -41,7 +41,7 @@ export function streamTable(run: ExportRun, stream: ExportStream): { text: strin
     scalar.forEach((c, i) => cells.push(row < pointsOf(c) ? formatAt(views[i]!, c.array.dtype, row) : ''));
     lines.push(cells.join(','));
   }
-  return { text: `${lines.join('\r\n')}\r\n`, leftOut, short };
+  return { text: `${lines.join('\r\n')}\r\n`, leftOut, short, timesNote };
 }
 
 export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExportOptions): ExportProduct {
@@ -57,7 +57,8 @@ export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExport
           { runUid: run.uid, stream: stream.name, format: 'csv' });
       }
       names.add(name);
-      const { text, leftOut, short } = streamTable(run, stream);
+      const { text, leftOut, short, timesNote } = streamTable(run, stream);
+      if (timesNote) notes.push(`${name}: ${timesNote}`);
       files.push({ name, kind: 'text', contentType: 'text/csv; charset=utf-8', text });
       if (short.length > 0) notes.push(`${name}: keys with fewer points than the table have empty cells after their last point: ${short.join(', ')}`);
       if (leftOut.length > 0) notes.push(`${name}: array-valued keys left out (one value per cell only): ${leftOut.join(', ')}`);
