@@ -161,4 +161,11 @@ describe('NXstxm of a run as the archive records it', () => {
     assert.equal(value('/entry1/instrument/source/name'), 'id21');
     assert.deepEqual([...new Float64Array((value('/entry2/data/data') as { bytes: Uint8Array }).bytes.slice().buffer)], [2, 4]);
   });
+
+  it('finds stxm metadata in a BLISS scan_info', () => {
+    const bliss = runWith({});
+    delete bliss.start.stxm;
+    bliss.start.bliss = { title: 'stxm bliss', scan_info: { stxm: { scan_type: 'generic_scan' } } };
+    assert.equal(classifyRun(bliss).scanType, 'generic_scan');
+  });
 });

@@ -32,11 +32,11 @@ function record(value: unknown): Record<string, unknown> | undefined {
 
 /**
  * A start-document metadata key of a run: the archived RunStart keeps a Bluesky run's md keys at
- * its top level (and the whole original start document under `bluesky.start`), so look there in
- * that order.
+ * its top level (and the whole original start document under `bluesky.start`), a BLISS scan's
+ * scan_info under `bliss.scan_info`; look there in that order.
  */
 export function startKey(run: ExportRun, key: string): unknown {
-  return run.start[key] ?? record(record(run.start.bluesky)?.start)?.[key];
+  return run.start[key] ?? record(record(run.start.bluesky)?.start)?.[key] ?? record(record(run.start.bliss)?.scan_info)?.[key];
 }
 
 /** The title of a run: its md `title`, the BLISS or Bluesky title the archive derived, `scan_title`, else plan name and scan id. */
