@@ -15,13 +15,16 @@ import { Redis } from 'ioredis';
 import { run, startLocalPipeline, type LocalPipeline } from '../../local/pipeline.js';
 import { freePort, projectRoot, venvPython } from '../../local/services.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
+import { DynamoDbDatasetCatalogue } from '../../src/adapters/dynamodb-dataset-catalogue.js';
 
 const STREAM = 'bluesky:documents';
 const plansScript = join(projectRoot, 'test', 'support', 'bluesky-run-plans.py');
 const judgeScript = join(projectRoot, 'test', 'support', 'bluesky-judge.py');
+const nxcheckScript = join(projectRoot, 'test', 'support', 'nxcheck-report.py');
+const docs0 = (docs: readonly { detailType: string; body: unknown }[]) => docs.find((d) => d.detailType === DetailType.RunStart)!.body;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface ExpectedRun { uid: string; plan_name: string; scan_id: number; exit_status: string; channels: Record<string, unknown[]>; not_archived: string[] }
+interface ExpectedRun { uid: string; plan_name: string; scan_id: number; exit_status: string; reason: string; channels: Record<string, unknown[]>; not_archived: string[] }
 interface Verdict { ok: boolean; problems: string[]; channels: Record<string, { identical: boolean; points: number; path: string }>; file: Record<string, unknown> }
 
 class BridgeProcess {
@@ -49,9 +52,11 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
   let bridge: BridgeProcess;
   let redis: Redis;
   let healthPort: number;
+  let datasets: DynamoDbDatasetCatalogue;
   const dir = mkdtempSync(join(tmpdir(), 'ba-bluesky-'));
   const checkpoint = join(dir, 'checkpoint.json');
   const deadLetter = join(dir, 'dead-letter.jsonl');
+  const nxcheckWarnings: string[] = [];
 
   async function runPlans(args: string[], name: string): Promise<ExpectedRun[]> {
     const { stdout, stderr, code } = await run(venvPython, [plansScript, '--redis', pipeline.redisUrl, '--stream', STREAM, ...args]);
@@ -60,17 +65,30 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     return (JSON.parse(stdout) as { runs: ExpectedRun[] }).runs;
   }
 
+  /** Waits for ARCHIVED, then h5py compares the file with what the RunEngine emitted and nxcheck judges it. */
   async function judge(expectedFile: string, runUid: string): Promise<Verdict> {
     const record = await pipeline.waitForRun(runUid);
     assert.equal(record.state, 'ARCHIVED', `run ${runUid}: ${JSON.stringify(record)}\n${bridge.stderr.slice(-3000)}`);
     const local = join(dir, `${runUid}.h5`);
     await pipeline.download(record.file!.key, local);
-    const { stdout, stderr } = await run(venvPython, [judgeScript, local, join(dir, `${expectedFile}.json`), runUid]);
-    return JSON.parse(stdout || '{}') as Verdict & { stderr?: string } ?? assert.fail(stderr);
+    const judged = await run(venvPython, [judgeScript, local, join(dir, `${expectedFile}.json`), runUid]);
+    assert.equal(judged.code, 0, judged.stderr);
+    const checked = await run(venvPython, [nxcheckScript, local]);
+    assert.equal(checked.code, 0, checked.stderr);
+    const report = JSON.parse(checked.stdout) as { nxcheck: { errors: { path?: string; message: string }[]; warnings: { path?: string; message: string }[] }; h5py: { problems: unknown[] } };
+    const verdict = JSON.parse(judged.stdout) as Verdict;
+    // The BLISS entry name `<scan>.1` is not a NeXus name: the one error every BLISS-layout file has (test/compat/nxcheck-scan-types.test.ts).
+    const entry = `/${String(verdict.file.entry)}`;
+    const errors = report.nxcheck.errors.filter((e) => !(e.path === entry && /is an invalid name/.test(e.message)));
+    assert.deepEqual(errors, [], `nxcheck errors in ${record.file!.key}`);
+    nxcheckWarnings.push(...report.nxcheck.warnings.map((w) => `${w.path ?? '?'}: ${w.message}`));
+    assert.deepEqual(report.h5py.problems, []);
+    return verdict;
   }
 
   before(async () => {
     pipeline = await startLocalPipeline({ logLevel: 'ERROR' });
+    datasets = new DynamoDbDatasetCatalogue(pipeline.env.clients.dynamo, pipeline.env.resources.table.name);
     redis = new Redis(pipeline.redisUrl);
     healthPort = await freePort();
     bridge = new BridgeProcess([
@@ -85,6 +103,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
   });
 
   after(async () => {
+    process.stdout.write(`# nxcheck warnings on the Bluesky scan files: ${[...new Set(nxcheckWarnings)].join(' | ') || 'none'}\n`);
     await bridge?.kill('SIGTERM');
     redis?.disconnect();
     await pipeline?.stop();
@@ -101,6 +120,9 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       assert.ok(Object.keys(expected.channels).some((c) => c.startsWith('baseline/')), 'the baseline stream is archived');
       assert.ok(Object.values(verdict.channels).every((c) => c.identical));
       const record = await pipeline.catalogue.getRun(expected.uid);
+      const policy = (docs0(await pipeline.catalogue.listDocuments(expected.uid)) as { data_policy: { proposal: string; beamline: string; session: string; collection: string; dataset: string } }).data_policy;
+      const scansOfDataset = await datasets.listScans(policy);
+      assert.ok(scansOfDataset.some((scan) => scan.runUid === expected.uid), `the run joined its dataset ${JSON.stringify(policy)}`);
       assert.match(record!.file!.key, new RegExp(`^archive/bs123/bs00/20261122/[^/]+/[^/]+_plans/[^/]+_plans_000${expected.scan_id}\\.h5$`));
       const docs = await pipeline.catalogue.listDocuments(expected.uid);
       const start = docs.find((d) => d.detailType === DetailType.RunStart)!.body as Record<string, unknown> & { bluesky: { start: { uid: string } } };
@@ -126,6 +148,20 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
         assert.deepEqual(verdict.file.plot_shape, [3, 4], 'grid_scan plots an image on the [motor1, motor2] grid');
       }
     }
+  });
+
+  it('archives a run that failed mid-plan with the exit status and reason of its stop document', async () => {
+    const [expected] = await runPlans(['--plans', 'failing', '--dataset', 'failing', '--scan-id', '30'], 'failing');
+    assert.equal(expected!.exit_status, 'fail');
+    const verdict = await judge('failing', expected!.uid);
+    assert.deepEqual(verdict.problems, []);
+    assert.equal(verdict.channels['primary/det']!.points, 4);
+    assert.equal(verdict.file.end_reason, expected!.reason);
+    const docs = await pipeline.catalogue.listDocuments(expected!.uid);
+    const stop = docs.find((d) => d.detailType === DetailType.RunStop)!.body as { exit_status: string; reason: string; bliss: { points: Record<string, number> } };
+    assert.deepEqual([stop.exit_status, stop.reason, stop.bliss.points['primary/det']], ['fail', 'motor fault at point 5', 4]);
+    const record = await pipeline.catalogue.getRun(expected!.uid);
+    assert.equal(record?.channelPaths?.['primary/det'], verdict.channels['primary/det']!.path, 'the run record maps each channel to its dataset');
   });
 
   it('sends malformed entries to the dead-letter file with a reason, and other runs keep flowing', async () => {

@@ -66,6 +66,7 @@ def main() -> int:
             problems.append(f"file has channel {channel} the RunEngine did not emit")
         plot = entry.get("plotselect")
         summary = {
+            "entry": entry_name,
             "title": entry["title"][()].decode() if "title" in entry else None,
             "end_reason": entry["end_reason"][()].decode() if "end_reason" in entry else None,
             "default": entry.attrs.get("default"),

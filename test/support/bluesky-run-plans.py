@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", 
 
 from beamline_archive_bluesky import RedisDocumentPublisher, encode_document  # noqa: E402
 from bluesky import RunEngine  # noqa: E402
+from bluesky import plan_stubs as bps  # noqa: E402
 from bluesky.plans import count, grid_scan, scan  # noqa: E402
 from bluesky.preprocessors import SupplementalData  # noqa: E402
 from ophyd.sim import SynSignal, det, det1, motor, motor1, motor2  # noqa: E402
@@ -81,6 +82,7 @@ def main() -> int:
                     time.sleep(0.05)
         elif name == "stop":
             runs[-1]["exit_status"] = doc["exit_status"]
+            runs[-1]["reason"] = doc.get("reason", "")
             runs[-1]["num_events"] = doc["num_events"]
 
     RE.subscribe(record)
@@ -92,6 +94,20 @@ def main() -> int:
             RE(scan([det, noisy], motor, -1, 1, n), sample={"name": "silver", "thickness": 2})
         elif plan == "grid_scan":
             RE(grid_scan([det], motor1, -1, 1, 3, motor2, -2, 2, 4, snake_axes=False), regions=[[0, 1], [2, 3]])
+        elif plan == "failing":
+            # A motor fault at the 5th point: the RunEngine stops the run with exit_status "fail".
+            done = [0]
+
+            def per_step(detectors, step, pos_cache):
+                if done[0] == 4:
+                    raise RuntimeError("motor fault at point 5")
+                done[0] += 1
+                yield from bps.one_nd_step(detectors, step, pos_cache)
+
+            try:
+                RE(scan([det], motor, -1, 1, n, per_step=per_step))
+            except RuntimeError:
+                pass
         else:
             raise SystemExit(f"unknown plan {plan}")
     print(encode_document({"runs": runs}))

@@ -125,6 +125,8 @@ describe('Bluesky start and stop → RunStart and RunStop', () => {
     assert.deepEqual(blueskyDataPolicyOf({ uid: 'x' }, { beamline: 'id00', proposal: 'p1', session: 's1' }),
       { proposal: 'p1', beamline: 'id00', session: 's1', collection: 'unknown_collection', dataset: 'unknown_dataset' });
     assert.equal(blueskyTitleOf({ plan_name: 'count', title: 'my count' }), 'my count');
+    assert.deepEqual(blueskyDataPolicyOf({ sample: 'gold foil', proposal: '../x', session: 20261122, dataset: '\u0007' }, { beamline: 'id00' }),
+      { proposal: 'x', beamline: 'id00', session: '20261122', collection: 'gold_foil', dataset: 'unknown_dataset' }, 'values made safe folder names');
   });
 
   it('a start document without uid or time is refused with the entry id', () => {

@@ -313,7 +313,7 @@ export interface BlueskyDataPolicyDefaults {
 /**
  * Where a Bluesky run is archived: md `proposal`, `beamline`, `session`, `collection` (else the
  * sample name), `dataset`; what md lacks comes from the bridge's defaults. A value must be a
- * string or a number; the key segments are sanitised when keys are built (safeSegment).
+ * string or a number; each is made a safe folder name (folderName) as the dataset catalogue requires.
  */
 export function blueskyDataPolicyOf(start: BlueskyDoc, defaults: BlueskyDataPolicyDefaults): DataPolicy {
   const pick = (key: string) => str(start[key]);
@@ -324,8 +324,21 @@ export function blueskyDataPolicyOf(start: BlueskyDoc, defaults: BlueskyDataPoli
     ...optional('collection', pick('collection') ?? sample ?? defaults.collection),
     ...optional('dataset', pick('dataset') ?? defaults.dataset),
   }, pick('beamline') ?? defaults.beamline);
-  const clip = (v: string) => v.slice(0, 200);
-  return { proposal: clip(policy.proposal), beamline: clip(policy.beamline), session: clip(policy.session), collection: clip(policy.collection), dataset: clip(policy.dataset) };
+  return {
+    proposal: folderName(policy.proposal, 'unknown_proposal'), beamline: folderName(policy.beamline, 'unknown_beamline'),
+    session: folderName(policy.session, 'unknown_session'), collection: folderName(policy.collection, 'unknown_collection'),
+    dataset: folderName(policy.dataset, 'unknown_dataset'),
+  };
+}
+
+/**
+ * A metadata value as a folder name the dataset catalogue accepts (letters, digits, `.`, `_`, `-`,
+ * starting with a letter or digit, at most 120 characters): other characters become `_`
+ * (`gold foil` → `gold_foil`), leading punctuation is dropped, an empty result is the fallback.
+ */
+export function folderName(value: string, fallback: string): string {
+  const cleaned = value.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, 120);
+  return cleaned.length > 0 ? cleaned : fallback;
 }
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
