@@ -23,21 +23,20 @@ export class ExportFileWriteError extends ExportError {
 
 type TypedArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
 
+const VIEWS = {
+  f8: [Float64Array, '<d'], f4: [Float32Array, '<f'], i8: [BigInt64Array, '<q'], i4: [Int32Array, '<i'], i2: [Int16Array, '<h'], i1: [Int8Array, '<b'],
+  u8: [BigUint64Array, '<Q'], u4: [Uint32Array, '<I'], u2: [Uint16Array, '<H'], u1: [Uint8Array, '<B'], b1: [Uint8Array, '<B'],
+} as const;
+
+/** A typed array over the array's bytes (no copy when they are aligned for the element type) and its h5wasm dtype. */
 function typed(array: NdArray): { data: TypedArray; dtype: string } {
   const { kind, size } = DTYPES[array.dtype];
-  const buffer = array.bytes.slice().buffer;
-  switch (`${kind}${size}`) {
-    case 'f8': return { data: new Float64Array(buffer), dtype: '<d' };
-    case 'f4': return { data: new Float32Array(buffer), dtype: '<f' };
-    case 'i8': return { data: new BigInt64Array(buffer), dtype: '<q' };
-    case 'i4': return { data: new Int32Array(buffer), dtype: '<i' };
-    case 'i2': return { data: new Int16Array(buffer), dtype: '<h' };
-    case 'i1': return { data: new Int8Array(buffer), dtype: '<b' };
-    case 'u8': return { data: new BigUint64Array(buffer), dtype: '<Q' };
-    case 'u4': return { data: new Uint32Array(buffer), dtype: '<I' };
-    case 'u2': return { data: new Uint16Array(buffer), dtype: '<H' };
-    default: return { data: new Uint8Array(buffer), dtype: '<B' };
-  }
+  const [View, dtype] = VIEWS[`${kind}${size}` as keyof typeof VIEWS];
+  const { bytes } = array;
+  const aligned = bytes.byteOffset % size === 0 && bytes.buffer instanceof ArrayBuffer;
+  const buffer = aligned ? bytes.buffer as ArrayBuffer : bytes.slice().buffer;
+  const offset = aligned ? bytes.byteOffset : 0;
+  return { data: new View(buffer, offset, bytes.byteLength / size), dtype };
 }
 
 type AttrTarget = { create_attribute(name: string, data: string | number | string[] | Float64Array, shape?: number[] | null, dtype?: string | null): void };

@@ -164,6 +164,30 @@ describe('CSV and NeXus exports read back by standard readers', () => {
     assert.equal(report.rows, 400);
   });
 
+  it('NeXus: every dtype kept bit for bit (float32, NaN, 64-bit integers, bool, bytes at an odd offset), read back by h5py', async () => {
+    const backing = new Uint8Array(1 + 6 * 2);
+    backing.set(new Uint8Array(new Uint16Array([1, 65535, 3, 4, 5, 6]).buffer), 1);
+    const arrays: Record<string, NdArray> = {
+      f4: { dtype: '<f4', shape: [3, 2], bytes: new Uint8Array(new Float32Array([0.1, NaN, -Infinity, -0, 1e-45, 3.4e38]).buffer) },
+      i8: { dtype: '<i8', shape: [3], bytes: new Uint8Array(new BigInt64Array([-(2n ** 63n), 2n ** 53n + 1n, 0n]).buffer) },
+      u8: { dtype: '<u8', shape: [3], bytes: new Uint8Array(new BigUint64Array([2n ** 64n - 1n, 1n, 0n]).buffer) },
+      b1: { dtype: '|b1', shape: [3], bytes: new Uint8Array([1, 0, 1]) },
+      u2_odd_offset: { dtype: '<u2', shape: [3, 2], bytes: backing.subarray(1) },
+    };
+    const run: ExportRun = { uid: 'dtypes', start: { uid: 'dtypes', time: 0 }, streams: [{ name: 'primary', descriptor: {}, columns: Object.entries(arrays).map(([dataKey, array]) => ({ dataKey, array })) }] };
+    const file = buildExport('nexus', [run], OPTIONS).files[0]!;
+    const path = join(work, 'dtypes.nxs');
+    await writeHdf5Tree(file.kind === 'hdf5' ? file.tree : assert.fail('not hdf5'), path, { fileTimeMs: 0 });
+    const expected = Object.fromEntries(Object.entries(arrays).map(([key, a]) => [key, { dtype: a.dtype === '|b1' ? '|u1' : a.dtype, shape: a.shape, hex: Buffer.from(a.bytes).toString('hex') }]));
+    const out = spawnSync(venvPython, ['-c', `
+import json, sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], 'r')
+print(json.dumps({k: {'dtype': f['entry1/primary'][k].dtype.str, 'shape': list(f['entry1/primary'][k].shape), 'hex': f['entry1/primary'][k][()].tobytes().hex()} for k in json.loads(sys.argv[2])}))
+`, path, JSON.stringify(Object.keys(arrays))], { encoding: 'utf8' });
+    assert.equal(out.status, 0, out.stderr);
+    assert.deepEqual(JSON.parse(out.stdout), expected);
+  });
+
   it('NeXus: one entry per run, nxcheck finds no error, h5py reads every stream value back with its dtype', async () => {
     const runs = RUNS.map(runOf);
     const product = buildExport('nexus', runs, OPTIONS);
