@@ -3,8 +3,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildExport } from '../../src/core/exports/build-export.js';
-import { ExportRequestError } from '../../src/core/exports/errors.js';
+import { ExportError, ExportRequestError } from '../../src/core/exports/errors.js';
 import type { ExportRun } from '../../src/core/exports/model.js';
+import { gatherRows } from '../../src/core/exports/nxstxm-export.js';
 import { planEntries, stxmGeometry } from '../../src/core/exports/stxm-plan.js';
 import { classifyRun, NxStxmScanType, SCAN_TYPES, StxmScanType } from '../../src/core/exports/stxm-scan-types.js';
 
@@ -167,5 +168,13 @@ describe('NXstxm of a run as the archive records it', () => {
     delete bliss.start.stxm;
     bliss.start.bliss = { title: 'stxm bliss', scan_info: { stxm: { scan_type: 'generic_scan' } } };
     assert.equal(classifyRun(bliss).scanType, 'generic_scan');
+  });
+});
+
+describe('gatherRows', () => {
+  it('picks rows in the given order and refuses a point outside the array', () => {
+    const rows = gatherRows({ dtype: '<u2', shape: [3, 2], bytes: new Uint8Array(new Uint16Array([1, 2, 3, 4, 5, 6]).buffer) }, [2, 0]);
+    assert.deepEqual({ shape: rows.shape, values: [...new Uint16Array(rows.bytes.buffer)] }, { shape: [2, 2], values: [5, 6, 1, 2] });
+    assert.throws(() => gatherRows(f64([1, 2]), [0, 2]), (e: unknown) => e instanceof ExportError && /point 2 is outside an array of 2 points/.test((e as Error).message));
   });
 });

@@ -11,7 +11,7 @@
  */
 import { getElement, itemSize, elementCount, type NdArray } from '../analysis/ndarray.js';
 import { safeSegment } from '../object-keys.js';
-import { ExportRequestError } from './errors.js';
+import { ExportError, ExportRequestError } from './errors.js';
 import { float64Array, TreeBuilder } from './hdf5-tree.js';
 import type { BuildExportOptions, ExportColumn, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
 import { dimensionsOf } from './nexus-export.js';
@@ -22,6 +22,9 @@ import { classifyRun, stxmMetadata, type ScanTypeInfo, type StxmScanType } from 
 /** Rows `points` of a `[N, ...]` array, as an array of shape `[...shape, ...point shape]` (default `[points.length]`). */
 export function gatherRows(array: NdArray, points: readonly number[], shape: readonly number[] = [points.length]): NdArray {
   const rowBytes = elementCount(array.shape.slice(1)) * itemSize(array.dtype);
+  const rows = array.shape[0] ?? 0;
+  const outside = points.find((p) => !Number.isInteger(p) || p < 0 || p >= rows);
+  if (outside !== undefined) throw new ExportError(`point ${outside} is outside an array of ${rows} points`, { index: outside });
   const bytes = new Uint8Array(points.length * rowBytes);
   points.forEach((p, i) => bytes.set(array.bytes.subarray(p * rowBytes, (p + 1) * rowBytes), i * rowBytes));
   return { dtype: array.dtype, shape: [...shape, ...array.shape.slice(1)], bytes };
@@ -152,7 +155,7 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   t.dataset(`${source}/probe`, stringMd(sourceMd.probe) ?? 'x-ray');
   const ringKey = ctx.positioners.ring_current;
   const ringStart = ringKey ? findColumn(ctx.baseline, ringKey) ?? findColumn(ctx.primary, ringKey) : undefined;
-  if (ringStart) t.dataset(`${source}/current`, asFloat(gatherRows(ringStart.array, [0], [])), unitsOf(ctx, 'ring_current', 'mA'));
+  if (ringStart && (ringStart.array.shape[0] ?? 0) > 0) t.dataset(`${source}/current`, asFloat(gatherRows(ringStart.array, [0], [])), unitsOf(ctx, 'ring_current', 'mA'));
 
   const mono = t.group(`${instrument}/monochromator`, 'NXmonochromator');
   t.dataset(`${mono}/energy`, positionerAt(ctx, 'energy', entry.points)!, unitsOf(ctx, 'energy', 'eV'));
