@@ -151,6 +151,35 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     assert.equal(check.ok, true);
     assert.equal(check.checked, 25);
     assert.deepEqual(check.files, ['scan0001/pilatus_0000.h5', 'scan0001/pilatus_0001.h5', 'scan0001/pilatus_0002.h5']);
+
+    // nxcheck (NeXus base classes) and a full h5py read-back, links followed, from another working directory.
+    const judged = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(venvPython, [join(projectRoot, 'test', 'support', 'nxcheck-report.py'), scanFile], { cwd: '/' });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+    assert.equal(judged.code, 0, judged.stderr.slice(-2000));
+    const report = JSON.parse(judged.stdout) as { nxcheck: { errors: { path?: string; message: string }[]; warnings: { path?: string; message: string }[] }; h5py: { problems: unknown[]; links: number } };
+    // The BLISS entry name `1.1` is the one error nxcheck reports for every BLISS scan file (docs/nexus-layout.md).
+    assert.deepEqual(report.nxcheck.errors.filter((e) => e.path !== '/1.1'), [], JSON.stringify(report.nxcheck));
+    assert.deepEqual(report.h5py.problems, []);
+    for (const w of report.nxcheck.warnings.filter((x) => x.path?.includes('image'))) process.stdout.write(`# nxcheck warning ${w.path}: ${w.message}\n`);
+
+    // Through a dataset master file beside the scan files (docs/datasets.md: relative external links to
+    // `<scan file>:/<n>.1`), the frames resolve too: the second link is resolved from the scan file's folder.
+    const script = [
+      'import sys, os, h5py',
+      'scan = sys.argv[1]; master = os.path.join(os.path.dirname(scan), "master.h5")',
+      'with h5py.File(master, "w") as m: m["1.1"] = h5py.ExternalLink(os.path.basename(scan), "/1.1")',
+      'with h5py.File(master, "r") as m: print(m["1.1/instrument/image/data_files/data_0002"].shape, int(m["1.1/measurement/image/data_0001"][3].sum()))',
+    ].join('\n');
+    const viaMaster = await run(venvPython, ['-c', script, scanFile]);
+    assert.equal(viaMaster.code, 0, viaMaster.stderr.slice(-1500));
+    const expectedSum = await run(venvPython, ['-c', `import importlib.util,sys; s=importlib.util.spec_from_file_location("p", ${JSON.stringify(PUBLISH)}); p=importlib.util.module_from_spec(s); s.loader.exec_module(p); import numpy as np; print(int(p.frame_value(13, (6, 8), np.dtype("<u2")).sum()))`]);
+    assert.equal(viaMaster.stdout.trim(), `(5, 6, 8) ${expectedSum.stdout.trim()}`);
   });
 
   it('links a single file as data, never downloads the frames (only HEAD); a Lima2 stream is skipped, the rest archived', async () => {

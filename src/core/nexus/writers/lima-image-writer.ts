@@ -10,7 +10,8 @@
  * - frames in several files: `data_files/` (NXcollection) holds one external link per file,
  *   `data_0000`, `data_0001` … in frame order, and its `frame_ranges` attribute gives the scan frames
  *   `[start, stop)` of each link; `measurement/<name>` then points at that group.
- * Frames never saved or whose file was lost are listed in the group's `missing_points` attribute.
+ * Frames never saved or whose file was lost are listed in the group's `missing_points` attribute
+ * (`input.points` is the frame count; the links' frame ranges say where each frame is).
  */
 import type { PlanNode } from '../plan.js';
 
@@ -48,7 +49,6 @@ export const limaImageWriter = {
     const files = [...input.files].sort((a, b) => a.start - b.start);
     const attrs = {
       NX_class: 'NXdetector',
-      frames: input.points,
       ...(input.missingPoints ? { missing_points: input.missingPoints } : {}),
     };
     const nodes: PlanNode[] = [{ kind: 'group', path: input.group, attrs }];
