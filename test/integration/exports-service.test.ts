@@ -260,6 +260,31 @@ describe('exports through the API, the bus and the CLI', () => {
     assert.equal(completed!['detail-type'], 'Export Completed');
   });
 
+  it('a build whose worker died after publishing is taken over once its lease ran out, and rebuilds the same bytes', async () => {
+    const exportId = exportIdOf('nexus-bus-1');
+    const before = (await exports.get(exportId))!;
+    assert.equal(before.state, 'COMPLETED');
+    // What a worker killed between the final copy and its COMPLETED update leaves behind.
+    await pipeline.env.clients.dynamo.send(new UpdateCommand({
+      TableName: pipeline.env.resources.table.name, Key: { pk: `EXPORT#${exportId}`, sk: 'EXPORT' },
+      UpdateExpression: 'SET #state = :building, lease_until = :expired REMOVE files, completed_at, announced',
+      ExpressionAttributeNames: { '#state': 'state' }, ExpressionAttributeValues: { ':building': 'BUILDING', ':expired': '2000-01-01T00:00:00.000Z' },
+    }));
+    await pipeline.env.clients.events.send(new PutEventsCommand({ Entries: [{
+      EventBusName: pipeline.env.resources.bus.name, Source: 'beamline-archive.export-client', DetailType: 'Export Requested',
+      Detail: JSON.stringify({ request_id: 'nexus-bus-1', runs: before.runs, format: 'nexus', requester: 'workflow-42' }),
+    }] }));
+    let after: ExportRecord | undefined;
+    await eventually(async () => {
+      after = await exports.get(exportId);
+      return after?.state === 'COMPLETED' && after.attempts === 2;
+    }, 60_000, 'the export rebuilt by a second attempt');
+    assert.deepEqual(after!.files, before.files, 'same keys, sizes and sha256: the build is deterministic');
+    assert.deepEqual((await keysUnder(`exports/${exportId}/`)), before.files!.map((f) => f.key));
+    const events = await eventsFor(exportId, 2);
+    assert.deepEqual(events.map((e) => e['detail-type']), ['Export Completed', 'Export Completed']);
+  });
+
   it('CLI: export request --wait --download prints progress, downloads the checked file; status and errors', async () => {
     const cliEnv = { EXPORT_API_URL: url };
     const run = scans[1]!.published.run_uid;

@@ -144,10 +144,15 @@ export class ExportService {
    * The export API's request: refuses at once what can never be built (unknown format, unknown run,
    * run not ARCHIVED, run archived without channel paths), records the request and puts Export
    * Requested on the bus. `created` is false when the request id was seen before (same content).
+   * `requester` is the authenticated caller; a `requester` in the body is ignored.
    */
   async request(input: unknown, requester?: string): Promise<{ created: boolean; record: ExportRecord }> {
+    // The requester is who signed the request (IAM principal), never what the body claims.
     const body = (input && typeof input === 'object' && !Array.isArray(input)) ? { ...(input as Record<string, unknown>) } : input;
-    if (body && typeof body === 'object' && requester) (body as Record<string, unknown>).requester = requester;
+    if (body && typeof body === 'object') {
+      delete (body as Record<string, unknown>).requester;
+      if (requester) (body as Record<string, unknown>).requester = requester;
+    }
     const request = this.parse(body, EventSource.ExportApi);
     if (!isExportFormat(request.format)) throw this.unknownFormat(request);
     for (const runUid of request.runs) await checkExportable(runUid, this.deps.runs);
@@ -338,7 +343,8 @@ export class ExportService {
     const entity = `${EntityKind.Export}:${record.exportId}`;
     const now = this.deps.now().toISOString();
     const activityUid = `export-worker/${record.exportId}`;
-    await recordProvenance(entity, {
+    const outputs = files.map((f) => ({ uri: `s3://${f.bucket}/${f.key}`, sha256: f.sha256, bytes: f.bytes }));
+    const { record: stored, status } = await recordProvenance(entity, {
       parents: record.runs.map(runRef),
       inputs: loaded.map((l) => ({ uri: fileRef(l.file.bucket, l.file.key).slice(`${EntityKind.File}:`.length), sha256: l.file.sha256, bytes: l.file.bytes })),
       software: this.deps.provenance.software,
@@ -349,8 +355,17 @@ export class ExportService {
       activity: `export-${record.format}`,
     }, { store: this.deps.provenance.store, now: this.deps.now, newUid: () => activityUid }, {
       activityUid,
-      outputs: files.map((f) => ({ uri: `s3://${f.bucket}/${f.key}`, sha256: f.sha256, bytes: f.bytes })),
+      outputs,
     });
+    // A retried build (the first one died after recording its provenance) must have made the same
+    // files: builds are deterministic (HDF5 object times pinned to the request time).
+    const key = (o: { uri: string; sha256: string }) => `${o.uri} ${o.sha256}`;
+    if (status === 'duplicate' && stored.outputs.map(key).sort().join('\n') !== outputs.map(key).sort().join('\n')) {
+      throw new ProvenanceConflictError(
+        `${entity} was recorded by an earlier attempt with other files (${stored.outputs.map(key).join(', ')}); this build made ${outputs.map(key).join(', ')}`,
+        { exportId: record.exportId },
+      );
+    }
     return entity;
   }
 
