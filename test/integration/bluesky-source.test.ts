@@ -187,6 +187,27 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     assert.ok(status.bluesky.deadLetters >= 5);
   });
 
+  it('archives runs of two RunEngines whose documents interleave in the stream', async () => {
+    const hold = join(dir, 'release-a');
+    const a = runPlans(['--plans', 'scan', '--dataset', 'two_a', '--scan-id', '60', '--points', '9', '--hold-at', '3', '--hold-file', hold], 'two-a');
+    // RunEngine A is held inside its run: its run is open in the bridge before B starts.
+    let open: string[] = [];
+    for (let i = 0; i < 300 && open.length === 0; i++) {
+      await sleep(100);
+      open = ((await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json()) as { bluesky: { openRuns: string[] } }).bluesky.openRuns;
+    }
+    assert.equal(open.length, 1, 'run A is open while B publishes');
+    const b = await runPlans(['--plans', 'count,grid_scan', '--dataset', 'two_b', '--scan-id', '61'], 'two-b');
+    writeFileSync(hold, '');
+    const [runA] = await a;
+    assert.equal(runA!.uid, open[0]);
+    for (const [file, expected] of [['two-a', runA!], ['two-b', b[0]!], ['two-b', b[1]!]] as const) {
+      const verdict = await judge(file, expected.uid);
+      assert.deepEqual(verdict.problems, [], `${file} ${expected.plan_name}`);
+      assert.deepEqual(Object.keys(verdict.channels).sort(), Object.keys(expected.channels).sort());
+    }
+  });
+
   it('resumes a run after a SIGKILL mid-run without losing or duplicating a point', async () => {
     const hold = join(dir, 'release');
     const plans = runPlans(['--plans', 'scan', '--dataset', 'restart', '--scan-id', '50', '--points', '23', '--hold-at', '14', '--hold-file', hold], 'restart');
