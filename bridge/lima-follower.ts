@@ -99,6 +99,24 @@ interface LimaStream {
   total?: number;
 }
 
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** What is wrong with the Lima part of a stream's checkpoint (the common part is checked when the file is loaded). */
+export function damagedLimaCheckpoint(cp: LimaStreamCheckpoint): string | undefined {
+  for (const [file, stored] of Object.entries(cp.uploaded ?? {})) {
+    const s = stored as Partial<StoredObject> | null;
+    if (!/^\d+$/.test(file) || typeof s?.key !== 'string' || !isCount(s.bytes) || typeof s.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(s.sha256)) {
+      return `uploaded file ${JSON.stringify(file)} is not {key, bytes, sha256}`;
+    }
+  }
+  for (const m of cp.missing ?? []) {
+    if (!isCount(m?.start) || !isCount(m.stop) || m.start >= m.stop || typeof m.path !== 'string' || typeof m.message !== 'string') {
+      return `missing file ${JSON.stringify(m)} is not {start, stop, path, message}`;
+    }
+  }
+  return undefined;
+}
+
 /** Every Lima stream of one scan. */
 export class LimaStreams {
   private readonly streams = new Map<string, LimaStream>();
@@ -136,6 +154,10 @@ export class LimaStreams {
       }
     }
     const cp = (this.hooks.checkpoint.streams[model.name] ??= { committed: 0, datums: 0, gaps: [] }) as LimaStreamCheckpoint;
+    const damaged = damagedLimaCheckpoint(cp);
+    if (damaged) {
+      throw new LimaRunError('the bridge checkpoint of this scan is damaged', [{ stream: model.name, message: `Lima stream ${model.name}: ${damaged}; fix or remove this scan's entry in the checkpoint file` }]);
+    }
     this.streams.set(model.name, { model, saving, detector, cp, acquired: 0, saved: 0, sealed: false });
     return { name: model.name, streamPk: model.pk, dtype: saving.dtype, shape: [...saving.frameShape] };
   }

@@ -126,3 +126,13 @@ describe('Lima files: keys next to the scan file and the links of the scan file'
     assert.equal((many.nodes[2] as { file: string }).file, 'scan0001/p_0000.h5');
   });
 });
+
+describe('Lima checkpoint entries', () => {
+  it('a damaged uploaded/missing record is named, never resumed from', async () => {
+    const { damagedLimaCheckpoint } = await import('../../bridge/lima-follower.js');
+    const ok = { committed: 20, datums: 2, gaps: [], uploaded: { 2: { key: 'k', bytes: 10, sha256: 'a'.repeat(64) } }, missing: [{ start: 0, stop: 10, path: '/p', message: 'm' }] };
+    assert.equal(damagedLimaCheckpoint(ok), undefined);
+    assert.match(damagedLimaCheckpoint({ ...ok, uploaded: { 2: { key: 'k', bytes: -1, sha256: 'x' } } }) ?? '', /uploaded file "2" is not \{key, bytes, sha256\}/);
+    assert.match(damagedLimaCheckpoint({ ...ok, missing: [{ start: 5, stop: 5, path: '/p', message: 'm' }] }) ?? '', /missing file .* is not \{start, stop, path, message\}/);
+  });
+});
