@@ -97,6 +97,27 @@ describe('NXstxm exports of RunEngine runs', () => {
     assert.deepEqual(entries.sort(), ['entry1', 'entry2', 'entry3', 'entry4', 'entry5']);
   });
 
+  it('an image stack recorded as one run per image (suitcase-nxstxm style) becomes one stack: an entry per polarization', async () => {
+    const parts = (JSON.parse(readFileSync(join(work, 'expected.json'), 'utf8')) as { stack_runs: { runs: string[] } }).stack_runs.runs;
+    assert.equal(parts.length, 6);
+    const product = buildExport('nxstxm', parts.map(runOf), OPTIONS);
+    assert.match(product.notes[0]!, /^stack stack-A: runs .* merged into one stack$/);
+    const path = join(work, 'stack_runs.hdf5');
+    await writeHdf5Tree(treeOf(product), path, { fileTimeMs: OPTIONS.now.getTime() });
+    const entries = entriesOf(path);
+    assert.deepEqual(entries.sort(), ['entry1', 'entry2']);
+    for (const entry of entries) {
+      const { errors, warnings, report } = nxcheck(path, entry);
+      assert.equal(errors + warnings, 0, report);
+    }
+    const judged = spawnSync(venvPython, [SCRIPT, 'judge', work, path, 'stack_runs'], { encoding: 'utf8' });
+    assert.equal(judged.status, 0, judged.stdout + judged.stderr);
+
+    const incomplete = parts.filter((name) => name !== 'stack_part_e1_p1').map(runOf);
+    assert.throws(() => buildExport('nxstxm', incomplete, OPTIONS), (e: unknown) => e instanceof ExportRequestError
+      && e.message === 'stack stack-A is incomplete: no run for image (angle 0, energy 1, polarization 1); request every run of the stack');
+  });
+
   it('building and writing the same export twice gives the same bytes (a rebuild can replace a lost file)', async () => {
     const paths = [join(work, 'again-1.hdf5'), join(work, 'again-2.hdf5')];
     for (const path of paths) await writeHdf5Tree(treeOf(buildExport('nxstxm', [runOf('tomography')], OPTIONS)), path, { fileTimeMs: OPTIONS.now.getTime() });

@@ -160,6 +160,44 @@ def generate(out):
     stack('sample_image_stack', 'sample_image_stack', [0.0], [700.0, 705.5, 710.25], [0.0, 1.0], 4, 3, 'sample image stack')
     stack('tomography', 'tomography', [-30.0, 0.0, 30.0], [700.0, 702.0], [0.0], 3, 3, 'sample image stack')
 
+    # An image stack recorded as one run per image (pyStxm / suitcase-nxstxm style): 3 energies ×
+    # 2 polarizations, each run one 3×2 image, tied together by stxm.stack. Recorded out of order.
+    nx, ny, energies, pols = 3, 2, [700.0, 701.5, 703.0], [0.0, 1.0]
+    order = [(e, p) for p in range(2) for e in range(3)]
+    for e, p in order:
+        moves = [{'energy': energies[e], 'epu_polarization': pols[p], 'sample_x': x, 'sample_y': y} for (y, x) in grid(4.0, nx, 6.0, ny)]
+        run(f'stack_part_e{e}_p{p}', 'sample_image_stack', moves, ['energy', 'epu_polarization', 'sample_x', 'sample_y'],
+            {'regions': [{'x_points': nx, 'y_points': ny}], 'stack': {'id': 'stack-A', 'energy': e, 'polarization': p}}, [])
+    parts = {}
+    for e, p in order:
+        docs = [json.loads(l) for l in open(out / f'stack_part_e{e}_p{p}.jsonl')]
+        desc = {d['doc']['uid']: d['doc']['name'] for d in docs if d['name'] == 'descriptor'}
+        parts[(e, p)] = {
+            'start': docs[0]['doc'], 'stop': next(d['doc'] for d in docs if d['name'] == 'stop'),
+            'primary': [d['doc'] for d in docs if d['name'] == 'event' and desc[d['doc']['descriptor']] == 'primary'],
+            'baseline': [d['doc'] for d in docs if d['name'] == 'event' and desc[d['doc']['descriptor']] == 'baseline'],
+        }
+    first, last = parts[order[0]], parts[order[-1]]
+    stack_entries = []
+    for p in range(2):
+        image = lambda e: parts[(e, p)]['primary']
+        chrono = [ev for e in range(3) for ev in image(e)]
+        stack_entries.append({
+            'run': parts[(0, 0)]['start']['uid'], 'stxm_scan_type': 'sample image stack', 'shape': [3, ny, nx],
+            'data': [ev['data']['counter0'] for ev in chrono], 'detector_key': 'counter0',
+            'detector': [ev['data']['counter0'] for ev in chrono], 'mono_energy': [ev['data']['energy'] for ev in chrono],
+            'axes': ['energy', 'sample_y', 'sample_x'],
+            'fields': {'energy': [energies[e] for e in range(3)], 'sample_y': [image(0)[i * nx]['data']['sample_y'] for i in range(ny)],
+                       'sample_x': [image(0)[j]['data']['sample_x'] for j in range(nx)]},
+            'rotation_angle': first['baseline'][0]['data']['goni_theta'],
+            'instrument': {k: [ev['data'][k] for ev in chrono] for k in ('sample_x', 'sample_y')},
+            'polarization': image(0)[0]['data']['epu_polarization'],
+            'baseline': {k: [first['baseline'][0]['data'][k], last['baseline'][-1]['data'][k]] for k in first['baseline'][0]['data']},
+            'start_time': first['start']['time'], 'end_time': last['stop']['time'],
+        })
+    expected['stack_runs'] = {'uid': parts[(0, 0)]['start']['uid'], 'entries': stack_entries,
+                              'runs': [f'stack_part_e{e}_p{p}' for e, p in order]}
+
     # point spectra: 3 points × 4 energies, energy outermost.
     points = [(1.0, 2.0), (3.5, -1.0), (0.25, 0.75)]
     energies = [690.0, 695.0, 700.0, 705.0]
@@ -220,7 +258,7 @@ def generate(out):
         [{'type': 'generic scan', 'points': list(range(6)), 'axes': ['zoneplate_z'],
           'fields': {'zoneplate_z': list(range(6)), 'energy': [0], 'sample_x': [0], 'sample_y': [0]}}])
 
-    assert len({v['entries'][0]['stxm_scan_type'] for v in expected.values()}) == 9
+    assert len({v['entries'][0]['stxm_scan_type'] for v in expected.values() if v['entries']}) == 9
     (out / 'expected.json').write_text(json.dumps(expected, indent=1))
     print(json.dumps({name: len(v['entries']) for name, v in expected.items()}))
 

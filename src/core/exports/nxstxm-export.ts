@@ -17,6 +17,7 @@ import type { BuildExportOptions, ExportColumn, ExportProduct, ExportRun, Export
 import { dimensionsOf } from './nexus-export.js';
 import { beamlineOf, checkColumn, findColumn, findStream, isoTime, nexusName, runTitle, startKey } from './run-data.js';
 import { planEntries, stxmGeometry, type PlannedEntry } from './stxm-plan.js';
+import { mergeStackRuns } from './stxm-stack-runs.js';
 import { classifyRun, stxmMetadata, type ScanTypeInfo, type StxmScanType } from './stxm-scan-types.js';
 
 /** Rows `points` of a `[N, ...]` array, as an array of shape `[...shape, ...point shape]` (default `[points.length]`). */
@@ -136,6 +137,11 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
     info.perAngle ? `angle ${entry.angle + 1}` : ''].filter(Boolean).join(', ');
   t.dataset(`${path}/title`, where ? `${runTitle(run)} (${where})` : runTitle(run));
   t.dataset(`${path}/entry_identifier`, run.uid);
+  const stackRuns = run.start.stack_runs;
+  if (Array.isArray(stackRuns)) {
+    const note = t.group(`${path}/notes`, 'NXnote');
+    t.dataset(`${note}/description`, `image stack recorded as ${stackRuns.length} runs (angle, energy, polarization order): ${stackRuns.join(', ')}`);
+  }
   const start = isoTime(run.start.time);
   const times = ctx.primary.times;
   const end = isoTime(run.stop?.time) ?? (times && times.length > 0 ? isoTime(times[times.length - 1]) : undefined);
@@ -263,21 +269,22 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
 
 export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExportOptions): ExportProduct {
   if (runs.length === 0) throw new ExportRequestError('an NXstxm export needs at least one run', { format: 'nxstxm' });
-  const contexts = runs.map(contextOf);
+  const seenUids = new Set<string>();
+  for (const run of runs) {
+    if (seenUids.has(run.uid)) throw new ExportRequestError(`run ${run.uid} is requested twice`, { runUid: run.uid, format: 'nxstxm' });
+    seenUids.add(run.uid);
+  }
+  const stacks = mergeStackRuns(runs);
+  const contexts = stacks.runs.map(contextOf);
   const kinds = [...new Set(contexts.map((c) => c.info.nxstxm))];
   if (kinds.length > 1) {
     const list = contexts.map((c) => `${c.run.uid} (${c.scanType} → ${c.info.nxstxm})`).join(', ');
     throw new ExportRequestError(`these runs cannot share one NXstxm file: their stxm_scan_type differs (${list}); request one export per scan type`,
       { runUid: contexts.find((c) => c.info.nxstxm !== kinds[0])!.run.uid, format: 'nxstxm' });
   }
-  const seen = new Set<string>();
-  for (const { run } of contexts) {
-    if (seen.has(run.uid)) throw new ExportRequestError(`run ${run.uid} is requested twice`, { runUid: run.uid, format: 'nxstxm' });
-    seen.add(run.uid);
-  }
   const fileName = `${safeSegment(options.exportId, 'export id')}.hdf5`;
   const t = new TreeBuilder({ NX_class: 'NXroot', default: 'entry1', file_name: fileName, file_time: options.now.toISOString(), creator: options.creator });
-  const notes: string[] = [];
+  const notes: string[] = [...stacks.notes];
   let n = 0;
   for (const ctx of contexts) {
     const points = ctx.detector.array.shape[0]!;
