@@ -6,6 +6,17 @@
  *
  *   npx tsx bench/writer-throughput.ts [--points 10000000] [--small-points 1000000] [--channels 20]
  *                                      [--frames 64] [--small-frames 8] [--image 2048x2048] [--repeat 1]
+ *                                      [--cases scalar-large,scalar-small,image-large,image-small]
+ *                                      [--blisswriter-points 1000000]
+ *
+ * For reference, the ESRF writer on the same scan: an ascan of `--blisswriter-points` points and
+ * the same number of float64 channels (sy, elapsed_time, epoch and counters) published with the
+ * real blissdata into a fresh Redis (tools/blissdata-publisher/publish_scan.py), then written by
+ * blisswriter 2.0.0's NexusScanSubscriber (test/support/blisswriter-write.py). Its seconds run from
+ * the subscriber's start to its end: reading the closed scan from Redis and writing the file
+ * (ours and h5py start from staged chunks in memory, so this is a reference, not a like-for-like
+ * ratio). It is attached to the scalar case with as many points; 0 skips it. blisswriter writes no
+ * image data (Lima frames stay in Lima files), so image cases have no blisswriter figure.
  *
  * Every case runs in a fresh process (ours: Node; reference: python), so each peak RSS is the
  * kernel's high-water mark of that writer alone (Node: process.resourceUsage().maxRSS, plus the
@@ -13,12 +24,14 @@
  * `--frames 0` skips the image stack.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { H5wasmScanFileWriter, sha256File } from '../src/adapters/h5wasm-scan-file-writer.js';
+import { initBlissDataStore, PUBLISHER, run } from '../local/pipeline.js';
+import { startRedis } from '../local/services.js';
 import { syntheticScan, type SyntheticScanOptions } from './synthetic-scan.js';
 
 const { values } = parseArgs({
@@ -31,6 +44,8 @@ const { values } = parseArgs({
     image: { type: 'string', default: '2048x2048' },
     'chunk-bytes': { type: 'string', default: String(1024 * 1024) },
     repeat: { type: 'string', default: '1' },
+    cases: { type: 'string', default: 'scalar-large,scalar-small,image-large,image-small' },
+    'blisswriter-points': { type: 'string' },
     child: { type: 'string' },
   },
 });
@@ -69,8 +84,10 @@ async function runOurs(c: Case): Promise<Result> {
   };
   const sampler = setInterval(sample, 20);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const file = await writer.write(scan.plan, slices);
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   sample();
   const h0 = performance.now();
@@ -79,6 +96,8 @@ async function runOurs(c: Case): Promise<Result> {
   await file.dispose();
   return {
     seconds, seconds_sha256_pass: hashSeconds, data_bytes: dataBytes(c), file_bytes: file.bytes,
+    // Where the time went: in this process (JS, wasm) or in the kernel (the writes to the page cache).
+    cpu_user_seconds: round3(cpu.user / 1e6), cpu_system_seconds: round3(cpu.system / 1e6),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     sampled_peak_mb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1024 / 1024)])),
     wasm_heap_mb: Math.round(writer.wasmHeapBytes() / 1024 / 1024),
@@ -119,7 +138,51 @@ function runOursChild(c: Case, script: string): Result {
   return JSON.parse(out.stdout) as Result;
 }
 
+/** blisswriter 2.0.0 on an ascan of `points` × `channels` float64 channels published by blissdata (see the header). */
+async function runBlisswriter(points: number, channels: number, dir: string): Promise<Record<string, unknown>> {
+  const redis = await startRedis();
+  try {
+    await initBlissDataStore(redis.url);
+    const batch = Math.max(1, Math.min(points, 10_000));
+    const p0 = performance.now();
+    // sy, timer:elapsed_time and timer:epoch are channels too: the rest are counters.
+    const published = await run(python, [PUBLISHER, '--redis', redis.url, '--type', 'ascan', '--points', String(points),
+      '--counters', String(Math.max(1, channels - 3)), '--batch', String(batch), '--number', '1'], 3_600_000);
+    if (published.code !== 0) throw new Error(`publish_scan.py failed: ${published.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const publishSeconds = (performance.now() - p0) / 1000;
+    const scan = JSON.parse(published.stdout) as { scan_key: string; channels: Record<string, { dtype: string; shape: number[] }> };
+    const out = join(dir, 'blisswriter.h5');
+    const w0 = performance.now();
+    const written = await run(python, ['-W', 'ignore', join(root, 'test/support/blisswriter-write.py'), '--redis', redis.url,
+      '--scan-key', scan.scan_key, '--out', out, '--timeout', '3600'], 3_700_000);
+    const processSeconds = (performance.now() - w0) / 1000;
+    if (written.code !== 0) throw new Error(`blisswriter failed: ${written.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const report = JSON.parse(written.stdout.trim().split('\n').pop()!) as { seconds: number; state: string };
+    const names = Object.keys(scan.channels);
+    const bytes = names.reduce((sum, name) => sum + points * Number(scan.channels[name]!.dtype.slice(2)) * (scan.channels[name]!.shape.reduce((a, b) => a * b, 1)), 0);
+    const fileBytes = statSync(out).size;
+    rmSync(out, { force: true });
+    return {
+      writer: 'blisswriter 2.0.0 NexusScanSubscriber (test/support/blisswriter-write.py)',
+      points, channels: names.length, data_mb: Math.round(bytes / 1e6), seconds: round3(report.seconds), state: report.state,
+      mb_s: Math.round(bytes / 1e6 / report.seconds), file_bytes: fileBytes,
+      process_seconds: round3(processSeconds), publish_seconds: round3(publishSeconds),
+      includes: 'reading the closed scan from Redis and writing the file (process_seconds adds python start and imports)',
+    };
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** `sync` before a measured write: the writeback of the previous writer's file is not counted in the next one's time. */
+function settleDisk(): void {
+  const out = spawnSync('sync', [], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`sync failed: ${out.stderr}`);
+}
+
 const mbs = (r: Result) => Math.round(r.data_bytes / 1e6 / r.seconds);
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const cpuOf = (r: Result) => round3(Number(r.cpu_user_seconds) + Number(r.cpu_system_seconds));
 
 if (values.child) {
   process.stdout.write(JSON.stringify(await runOurs(JSON.parse(values.child) as Case)));
@@ -133,6 +196,10 @@ if (values.child) {
     cases.push({ name: 'image-large', points: Number(values.frames), channels: 1, image: [height, width] });
     cases.push({ name: 'image-small', points: Number(values['small-frames']), channels: 1, image: [height, width] });
   }
+  const chosen = new Set(values.cases.split(',').map((name) => name.trim()));
+  const unknown = [...chosen].filter((name) => !cases.some((c) => c.name === name));
+  if (unknown.length > 0) throw new Error(`--cases: unknown case(s) ${unknown.join(', ')}; known: ${cases.map((c) => c.name).join(', ')}`);
+  cases.splice(0, cases.length, ...cases.filter((c) => chosen.has(c.name)));
   const script = await bundleForNode();
   const dir = mkdtempSync(join(tmpdir(), 'writer-bench-'));
   const results: Record<string, unknown> = {};
@@ -140,10 +207,21 @@ if (values.child) {
     for (const c of cases) {
       const runs: { ours: Result; reference: Result }[] = [];
       for (let i = 0; i < Number(values.repeat); i += 1) {
-        const ours = runOursChild(c, script);
-        const reference = runReference(c, dir);
-        rmSync(join(dir, `${c.name}.h5py.h5`), { force: true });
-        runs.push({ ours, reference });
+        // The kernel's cost of writing a fresh 1 GB file swings ~10x with the page cache's state
+        // (0.2 to 3 s of system time on this machine, whichever writer it is), and alternates with
+        // the unlink of the file before: runs go ours, h5py, h5py, ours, … so that neither writer
+        // always gets the same slot, and each writer's best run is reported.
+        const order = i % 2 === 0 ? ['ours', 'reference'] as const : ['reference', 'ours'] as const;
+        const run: Partial<{ ours: Result; reference: Result }> = {};
+        for (const who of order) {
+          settleDisk();
+          if (who === 'ours') run.ours = runOursChild(c, script);
+          else {
+            run.reference = runReference(c, dir);
+            rmSync(join(dir, `${c.name}.h5py.h5`), { force: true });
+          }
+        }
+        runs.push({ ours: run.ours!, reference: run.reference! });
       }
       const best = (k: 'ours' | 'reference') => runs.map((r) => r[k]).sort((a, b) => a.seconds - b.seconds)[0]!;
       const ours = best('ours');
@@ -154,6 +232,21 @@ if (values.child) {
         ours: { mb_s: mbs(ours), ...ours },
         h5py: { mb_s: mbs(reference), ...reference },
         ratio_ours_over_h5py: Math.round((reference.seconds / ours.seconds) * 100) / 100,
+        // Every run (pairs in the order above): the spread says how much the kernel's write cost moved.
+        seconds_per_run: { ours: runs.map((r) => round3(r.ours.seconds)), h5py: runs.map((r) => round3(r.reference.seconds)) },
+        // CPU seconds (user + system) of each writer's write, every run; the ratio takes each writer's least.
+        cpu_seconds_per_run: { ours: runs.map((r) => cpuOf(r.ours)), h5py: runs.map((r) => cpuOf(r.reference)) },
+        cpu_ratio_ours_over_h5py: Math.round((Math.min(...runs.map((r) => cpuOf(r.reference))) / Math.min(...runs.map((r) => cpuOf(r.ours)))) * 100) / 100,
+      };
+    }
+    const blissPoints = Number(values['blisswriter-points'] ?? values['small-points']);
+    if (blissPoints > 0) {
+      const reference = await runBlisswriter(blissPoints, channels, dir);
+      const same = cases.find((c) => !c.image && c.points === blissPoints);
+      const sameCase = same ? results[same.name] as { ours: Result } : undefined;
+      results.blisswriter = {
+        ...reference,
+        ...(same && sameCase ? { same_scan_as: same.name, ratio_ours_over_blisswriter: Math.round((reference.seconds as number) / sameCase.ours.seconds * 100) / 100 } : {}),
       };
     }
   } finally {
