@@ -7,6 +7,7 @@ import { ExportError, ExportRequestError } from '../../src/core/exports/errors.j
 import type { ExportRun } from '../../src/core/exports/model.js';
 import { gatherRows } from '../../src/core/exports/nxstxm-export.js';
 import { planEntries, stxmGeometry } from '../../src/core/exports/stxm-plan.js';
+import { mergeStackRuns } from '../../src/core/exports/stxm-stack-runs.js';
 import { classifyRun, NxStxmScanType, SCAN_TYPES, StxmScanType } from '../../src/core/exports/stxm-scan-types.js';
 
 const OPTIONS = { exportId: 'exp-3', creator: 'beamline-archive test', now: new Date('2026-11-22T10:00:00Z') };
@@ -176,5 +177,42 @@ describe('gatherRows', () => {
     const rows = gatherRows({ dtype: '<u2', shape: [3, 2], bytes: new Uint8Array(new Uint16Array([1, 2, 3, 4, 5, 6]).buffer) }, [2, 0]);
     assert.deepEqual({ shape: rows.shape, values: [...new Uint16Array(rows.bytes.buffer)] }, { shape: [2, 2], values: [5, 6, 1, 2] });
     assert.throws(() => gatherRows(f64([1, 2]), [0, 2]), (e: unknown) => e instanceof ExportError && /point 2 is outside an array of 2 points/.test((e as Error).message));
+  });
+});
+
+describe('image stacks recorded as one run per image', () => {
+  const part = (uid: string, energy: number, time: number, stack: Record<string, unknown> = {}): ExportRun => ({
+    uid, start: { uid, time, facility: 'TLS', stxm: { scan_type: 'sample_image_stack', detector: 'apd', regions: [{ x_points: 2, y_points: 1 }],
+      positioners: { energy: 'mono', sample_x: 'sx', sample_y: 'sy' }, stack: { id: 'S', energy, ...stack } } },
+    stop: { time: time + 1 },
+    streams: [
+      { name: 'primary', descriptor: {}, columns: [{ dataKey: 'apd', array: f64([energy * 10, energy * 10 + 1]) }, { dataKey: 'mono', array: f64([700 + energy, 700 + energy]) },
+        { dataKey: 'sx', array: f64([0, 1]) }, { dataKey: 'sy', array: f64([0, 0]) }] },
+      { name: 'baseline', descriptor: {}, columns: [{ dataKey: 'ring', array: f64([time, time + 0.5]) }] },
+    ],
+  });
+
+  it('merges the runs in energy order whatever the request order; baseline start of the earliest run, stop of the latest', () => {
+    const { runs, notes } = mergeStackRuns([part('b', 1, 200), part('a', 0, 300), part('c', 2, 100)]);
+    assert.equal(runs.length, 1);
+    const merged = runs[0]!;
+    assert.deepEqual(merged.start.stack_runs, ['a', 'b', 'c']);
+    assert.deepEqual((merged.start.stxm as Record<string, unknown>).energies, 3);
+    assert.equal(merged.start.time, 100);
+    assert.deepEqual(merged.stop, { time: 301 });
+    const values = (stream: number, key: string) => [...new Float64Array(merged.streams[stream]!.columns.find((c) => c.dataKey === key)!.array.bytes.slice().buffer)];
+    assert.deepEqual(values(0, 'apd'), [0, 1, 10, 11, 20, 21]);
+    assert.deepEqual(values(1, 'ring'), [100, 300.5]);
+    assert.deepEqual(notes, ['stack S: runs a, b, c merged into one stack']);
+  });
+
+  it('refuses a doubly claimed image, differing regions and a bad index', () => {
+    assert.throws(() => mergeStackRuns([part('a', 0, 1), part('b', 0, 2)]), (e: unknown) => e instanceof ExportRequestError
+      && e.message === 'runs a and b both claim image (angle 0, energy 0, polarization 0) of stack S');
+    const other = part('b', 1, 2);
+    (other.start.stxm as Record<string, unknown>).regions = [{ x_points: 1, y_points: 2 }];
+    assert.throws(() => mergeStackRuns([part('a', 0, 1), other]), (e: unknown) => e instanceof ExportRequestError
+      && e.message === 'run b of stack S has a different stxm.regions than run a: the runs of one stack must share it');
+    assert.throws(() => mergeStackRuns([part('a', -1, 1)]), (e: unknown) => e instanceof ExportRequestError && /stxm.stack.energy must be a whole number ≥ 0/.test((e as Error).message));
   });
 });
