@@ -92,6 +92,13 @@ describe('CSV export', () => {
   });
 });
 
+describe('CSV table names', () => {
+  it('refuses two tables that would share a file name', () => {
+    assert.throws(() => buildExport('csv', [run(), run()], OPTIONS), (e: unknown) => e instanceof ExportRequestError
+      && e.message.startsWith('two tables would both be named run-a_primary.csv (run run-a requested twice'));
+  });
+});
+
 describe('export registry', () => {
   it('has a builder for every format', () => {
     assert.deepEqual(Object.keys(EXPORT_BUILDERS).sort(), ['csv', 'nexus', 'nxstxm']);

@@ -53,7 +53,7 @@ export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExport
     for (const stream of run.streams) {
       const name = `${safeSegment(run.uid, 'run uid')}_${safeSegment(stream.name, 'stream name')}.csv`;
       if (names.has(name)) {
-        throw new ExportRequestError(`run ${run.uid} is requested twice (or has two streams named ${stream.name}): each table needs its own file`,
+        throw new ExportRequestError(`two tables would both be named ${name} (run ${run.uid} requested twice, two streams named ${stream.name}, or run and stream names that join alike): request the runs separately`,
           { runUid: run.uid, stream: stream.name, format: 'csv' });
       }
       names.add(name);
