@@ -271,15 +271,12 @@ export class BlueskyFollower {
         await this.failRun(runUid, entry.id, 'a document of the run cannot be archived', [runErrorOf(error)]);
         return;
       }
-      if (error instanceof BlueskyDocumentError) {
+      if (error instanceof BlueskyDocumentError || !(runUid && this.runs.has(runUid))) {
+        // Not a run's data: the entry itself cannot be archived (a start the contract refuses …).
         await this.rejectEntry(entry, error);
         return;
       }
-      if (runUid && this.runs.has(runUid)) {
-        await this.failRun(runUid, entry.id, 'bridge error while following the run', [runErrorOf(error)]);
-        return;
-      }
-      throw error;
+      await this.failRun(runUid, entry.id, 'bridge error while following the run', [runErrorOf(error)]);
     }
   }
 
@@ -418,7 +415,7 @@ export class BlueskyFollower {
       }
       this.append(run, c, first + skip, n - skip, bytes);
     }
-    while ([...run.inflight].length >= this.options.maxInflightChunks) await Promise.race(run.inflight);
+    while (run.inflight.size >= this.options.maxInflightChunks) await Promise.race(run.inflight);
     await this.deps.budget.waitForRoom(this.stopSignal);
     this.throwIfFailed(run);
   }

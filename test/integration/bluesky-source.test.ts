@@ -171,6 +171,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       unknownDescriptor: await redis.xadd(STREAM, '*', 'name', 'event', 'doc', JSON.stringify({ uid: 'e1', descriptor: 'no-such-descriptor', seq_num: 1, time: 1, data: { det: 1 }, timestamps: { det: 1 } })),
       noStartDescriptor: await redis.xadd(STREAM, '*', 'name', 'descriptor', 'doc', JSON.stringify({ uid: 'd-orphan', run_start: 'run-without-start', name: 'primary', time: 1, data_keys: { det: { dtype: 'number', shape: [], source: 'x' } } })),
       noStartStop: await redis.xadd(STREAM, '*', 'name', 'stop', 'doc', JSON.stringify({ uid: 's-orphan', run_start: 'run-without-start', time: 2, exit_status: 'success', num_events: {} })),
+      badStart: await redis.xadd(STREAM, '*', 'name', 'start', 'doc', JSON.stringify({ uid: 'a uid with spaces', time: 1, plan_name: 'count' })),
     };
     const runs = await runPlans(['--plans', 'scan', '--dataset', 'after_bad', '--scan-id', '40', '--points', '7'], 'after-bad');
     const verdict = await judge('after-bad', runs[0]!.uid);
@@ -182,9 +183,10 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     assert.match(byEntry.get(ids.unknownDescriptor!) ?? '', /unknown descriptor "no-such-descriptor"/);
     assert.match(byEntry.get(ids.noStartDescriptor!) ?? '', /run "run-without-start" whose start document was never seen/);
     assert.match(byEntry.get(ids.noStartStop!) ?? '', /stop document for run "run-without-start"/);
+    assert.match(byEntry.get(ids.badStart!) ?? '', /uid/, 'a start the contract refuses is rejected, the follower goes on');
     const status = await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json() as { bluesky: { deadLetters: number; stream: string } };
     assert.equal(status.bluesky.stream, STREAM);
-    assert.ok(status.bluesky.deadLetters >= 5);
+    assert.ok(status.bluesky.deadLetters >= 6);
   });
 
   it('archives runs of two RunEngines whose documents interleave in the stream', async () => {
