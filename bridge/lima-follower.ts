@@ -121,6 +121,7 @@ export function damagedLimaCheckpoint(cp: LimaStreamCheckpoint): string | undefi
 export class LimaStreams {
   private readonly streams = new Map<string, LimaStream>();
   private closed = false;
+  private aborted = false;
   private scan?: BlissScan;
 
   constructor(private readonly hooks: LimaHooks, private readonly options: LimaOptions) {}
@@ -162,11 +163,21 @@ export class LimaStreams {
     return { name: model.name, streamPk: model.pk, dtype: saving.dtype, shape: [...saving.frameShape] };
   }
 
+  /** The run ended (failed, interrupted): every Lima loop stops at its next step, nothing more is announced. */
+  abort(): void {
+    this.aborted = true;
+  }
+
+  private ended(): boolean {
+    return this.aborted || this.hooks.isStopping();
+  }
+
   /** Starts following every claimed stream (after RunStart and the descriptor were accepted). */
   start(): void {
     for (const stream of this.streams.values()) {
+      if (this.aborted) return;
       stream.done ??= this.follow(stream).catch((error: unknown) => {
-        if (this.hooks.isStopping()) return;
+        if (this.ended()) return;
         this.hooks.fail(error);
       });
     }
@@ -218,7 +229,7 @@ export class LimaStreams {
     try {
       let cursor = '0-0';
       let quiet = 0;
-      while (!this.hooks.isStopping()) {
+      while (!this.ended()) {
         const read = await reader.read(new Map([[s.model.key, cursor]]), this.options.readCount, this.options.flushIntervalMs);
         const entries = read.get(s.model.key) ?? [];
         for (const entry of entries) {
@@ -238,7 +249,7 @@ export class LimaStreams {
         }
         const ready = completeFrames(s.saving, s.saved - 1, ending);
         for (const file of filesOf(s.saving, s.cp.committed, ready)) {
-          if (this.hooks.isStopping()) return;
+          if (this.ended()) return;
           await this.transfer(s, file);
         }
         if (ending) {
@@ -281,6 +292,10 @@ export class LimaStreams {
       }
       stored = upload;
       uploaded[file.fileNumber] = stored;
+      if (this.ended()) {
+        this.hooks.saveCheckpoint();
+        return;
+      }
       this.hooks.saveCheckpoint();
       this.hooks.logger.info('Lima file uploaded', { runUid, stream: name, path, key, start: file.start, stop: file.stop, bytes: stored.bytes, sha256: stored.sha256 });
     }
@@ -322,7 +337,7 @@ export class LimaStreams {
         const code = (error as NodeJS.ErrnoException).code;
         problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the bridge' : `cannot be read (${(error as Error).message})`;
       }
-      if (Date.now() >= deadline) return problem;
+      if (Date.now() >= deadline || this.ended()) return problem;
       if (attempt === 1) this.hooks.logger.warn('Lima file not there yet; waiting', { runUid: this.hooks.runUid, stream, path, start: file.start, stop: file.stop, problem });
       await this.hooks.sleep(Math.min(1_000, Math.max(50, deadline - Date.now())));
     }
@@ -344,6 +359,7 @@ export class LimaStreams {
         if (attempt === 1 || attempt % 10 === 0) {
           this.hooks.logger.warn('Lima file upload failed; retrying', { runUid: this.hooks.runUid, stream, path, key, start: file.start, stop: file.stop, attempt, error: String(error) });
         }
+        if (this.ended()) throw new LimaRunError('Lima file upload abandoned: the run ended', [{ stream, index: file.start, message: `upload of ${path} abandoned` }]);
         await this.hooks.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
       }
     }

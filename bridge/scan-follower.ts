@@ -206,6 +206,7 @@ export class ScanFollower {
       }
       return 'failed';
     } finally {
+      this.lima.abort(); // lima: a run that ended (stopped, failed, interrupted) leaves no Lima loop behind
       await this.reader.close().catch(() => undefined);
     }
   }
