@@ -1,0 +1,224 @@
+/**
+ * The export service's rules that the integration tests cannot provoke on demand, with in-memory
+ * versions of its ports (same semantics as the DynamoDB/S3 adapters, which
+ * test/integration/exports-records.test.ts checks against the emulator) and the real local
+ * workspace: a transient upload failure publishes nothing and the retry after the lease completes;
+ * a lost announcement is re-sent without a rebuild; a request id reused on the bus is a conflict;
+ * JSON channels are left out and noted; a scan file that is not the recorded one fails the export.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { MemoryObjectStore, MemoryProvenanceStore } from '../../src/adapters/analysis-memory-stores.js';
+import { createLocalExportWorkspace } from '../../src/adapters/local-export-workspace.js';
+import type { NdArray } from '../../src/core/analysis/ndarray.js';
+import { RunState, type RunCatalogue, type RunRecord, type StoredDocument } from '../../src/core/archive/ports.js';
+import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
+import type { ExportRequested } from '../../src/core/contract/generated-types.js';
+import { ArchiveError } from '../../src/core/errors.js';
+import { ExportService, exportIdOf } from '../../src/core/exports/export-service.js';
+import {
+  ExportState, type ArchivedChannelReader, type ExportCatalogue, type ExportFileRecord, type ExportProgress, type ExportRecord, type NewExportRecord,
+} from '../../src/core/exports/ports.js';
+import { ExportConflictError } from '../../src/core/exports/service-errors.js';
+import type { EventPublisher, ObjectStore, OutgoingEvent, PublishOutcome, StoredObject } from '../../src/core/ports.js';
+
+class MemoryExportCatalogue implements ExportCatalogue {
+  readonly records = new Map<string, ExportRecord>();
+  async create(r: NewExportRecord) {
+    const existing = this.records.get(r.exportId);
+    if (existing) return { created: false, record: structuredClone(existing) };
+    const record: ExportRecord = { ...r, state: ExportState.Requested, updatedAt: r.requestedAt, attempts: 0 };
+    this.records.set(r.exportId, record);
+    return { created: true, record: structuredClone(record) };
+  }
+  async get(id: string) { const r = this.records.get(id); return r ? structuredClone(r) : undefined; }
+  async claim(id: string, now: string, leaseUntil: string) {
+    const r = this.records.get(id);
+    if (!r || !(r.state === ExportState.Requested || (r.state === ExportState.Building && (r.leaseUntil ?? '') < now))) return undefined;
+    Object.assign(r, { state: ExportState.Building, leaseUntil, attempts: r.attempts + 1, progress: undefined });
+    return structuredClone(r);
+  }
+  async progress(id: string, progress: ExportProgress) { const r = this.records.get(id); if (r?.state === ExportState.Building) r.progress = progress; }
+  async completed(id: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string }) {
+    Object.assign(this.records.get(id)!, { state: ExportState.Completed, ...result, progress: undefined, leaseUntil: undefined });
+  }
+  async failed(id: string, f: { reason: string; errors: ExportRecord['errors']; errorFiles: ExportRecord['errorFiles']; failedAt: string }) {
+    const r = this.records.get(id)!;
+    if (r.state === ExportState.Completed) return 'already-completed' as const;
+    Object.assign(r, { state: ExportState.Failed, ...f });
+    return 'failed' as const;
+  }
+  async announced(id: string) { this.records.get(id)!.announced = true; }
+}
+
+/** S3 as the service sees it: uploadFile reads the local file; `failUploads` makes chosen keys fail once. */
+class FileObjectStore implements ObjectStore {
+  private readonly memory: MemoryObjectStore;
+  readonly failUploads = new Set<string>();
+  constructor(readonly bucket: string) { this.memory = new MemoryObjectStore(bucket); }
+  get objects(): Map<string, Uint8Array> { return this.memory.objects; }
+  put(key: string, body: Uint8Array | string): Promise<StoredObject> { return this.memory.put(key, body); }
+  get(key: string): Promise<Uint8Array> { return this.memory.get(key); }
+  head(key: string): Promise<{ bytes: number } | undefined> { return this.memory.head(key); }
+  copy(source: string, target: string): Promise<void> { return this.memory.copy(source, target); }
+  delete(key: string): Promise<void> { return this.memory.delete(key); }
+  async uploadFile(key: string, path: string): Promise<StoredObject> {
+    if (this.failUploads.delete(key)) throw new Error(`simulated S3 outage while uploading ${key}`);
+    return this.memory.put(key, new Uint8Array(await readFile(path)));
+  }
+}
+
+class Bus implements EventPublisher {
+  readonly events: OutgoingEvent[] = [];
+  refuseNext = 0;
+  async publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
+    if (this.refuseNext > 0) {
+      this.refuseNext -= 1;
+      return { accepted: 0, rejected: events.map((event) => ({ event, reason: 'ThrottlingException' })) };
+    }
+    this.events.push(...events);
+    return { accepted: events.length, rejected: [] };
+  }
+}
+
+const f8 = (values: number[]): NdArray => ({ dtype: '<f8', shape: [values.length], bytes: new Uint8Array(new Float64Array(values).buffer) });
+
+/** Two archived BLISS-like runs: channels `axis:sy` and `diode` (numbers) and `log` (a JSON channel). */
+function world() {
+  const store = new FileObjectStore('archive-bucket');
+  const runs = new Map<string, { record: RunRecord; docs: StoredDocument[]; arrays: Record<string, NdArray> }>();
+  for (const [i, uid] of ['RUN_A', 'RUN_B'].entries()) {
+    const key = `archive/p/b/s/c/c_d/c_d_000${i + 1}.h5`;
+    const bytes = new Uint8Array(Buffer.from(`scan file of ${uid}`));
+    store.objects.set(key, bytes);
+    const paths = { 'axis:sy': `/${i + 1}.1/instrument/sy/value`, diode: `/${i + 1}.1/instrument/diode/data`, log: `/${i + 1}.1/instrument/log/data` };
+    runs.set(uid, {
+      record: {
+        runUid: uid, state: RunState.Archived, channelPaths: paths,
+        file: { bucket: store.bucket, key, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') },
+      },
+      docs: [
+        { detailType: DetailType.RunStart, uid, body: { uid, time: 1_790_000_000 + i, scan_id: i + 1, plan_name: 'ascan', title: `ascan ${i + 1}` } },
+        {
+          detailType: DetailType.EventDescriptor, uid: `${uid}/descriptor/primary`, body: {
+            uid: `${uid}/descriptor/primary`, run_start: uid, time: 1_790_000_000 + i, name: 'primary',
+            data_keys: {
+              'axis:sy': { dtype: 'number', dtype_numpy: '<f8', shape: [], source: 'sy', external: 'STREAM:', units: 'mm' },
+              diode: { dtype: 'number', dtype_numpy: '<f8', shape: [], source: 'diode', external: 'STREAM:' },
+              log: { dtype: 'string', dtype_numpy: '|O8', shape: [], source: 'log', external: 'STREAM:' },
+            },
+          },
+        },
+        { detailType: DetailType.RunStop, uid: `${uid}/stop`, body: { uid: `${uid}/stop`, run_start: uid, time: 1_790_000_010 + i, exit_status: 'success' } },
+      ],
+      arrays: { [paths['axis:sy']]: f8([0, 0.5, 1]), [paths.diode]: f8([10 + i, 11, 12.25]) },
+    });
+  }
+  const runCatalogue: Pick<RunCatalogue, 'getRun' | 'listDocuments'> = {
+    getRun: async (uid) => structuredClone(runs.get(uid)?.record),
+    listDocuments: async (uid) => structuredClone(runs.get(uid)?.docs ?? []),
+  };
+  const reader: ArchivedChannelReader = {
+    async open(_bytes, context) {
+      const arrays = runs.get(context.runUid)!.arrays;
+      return {
+        read: (path) => { const a = arrays[path]; if (!a) throw new Error(`no dataset ${path}`); return structuredClone(a); },
+        close: async () => undefined,
+      };
+    },
+  };
+  let clock = new Date('2026-11-22T06:00:00.000Z');
+  const exports = new MemoryExportCatalogue();
+  const bus = new Bus();
+  const provenance = new MemoryProvenanceStore((e) => e.kind === 'run' && runs.has(e.id));
+  const service = new ExportService({
+    exports, runs: runCatalogue, store, reader, publisher: bus,
+    workspace: (fileTime) => createLocalExportWorkspace({ fileTimeMs: fileTime.getTime() }),
+    provenance: { store: provenance, software: { name: 'beamline-archive', version: '0.1.0', repository: 'https://example.org/beamline-archive' } },
+    creator: 'beamline-archive 0.1.0', now: () => clock, leaseMs: 15 * 60_000,
+  });
+  return { service, store, exports, bus, runs, provenance, advance: (ms: number) => { clock = new Date(clock.getTime() + ms); } };
+}
+
+const request = (requestId: string, runs: string[], format = 'csv'): ExportRequested => ({ request_id: requestId, runs: runs as ExportRequested['runs'], format });
+
+describe('export service', () => {
+  it('publishes nothing when one upload fails, and the retry after the lease publishes every file', async () => {
+    const w = world();
+    const id = exportIdOf('two-files');
+    w.store.failUploads.add(`exports/${id}/RUN_B_primary.csv.tmp`);
+    await assert.rejects(w.service.handleRequested(request('two-files', ['RUN_A', 'RUN_B']), EventSource.ExportClient), /simulated S3 outage/);
+    assert.deepEqual([...w.store.objects.keys()].filter((k) => k.startsWith('exports/') && !k.endsWith('.tmp')), [], 'no final object after a failed upload');
+    assert.equal((await w.exports.get(id))!.state, ExportState.Building);
+    // A redelivery inside the lease leaves the (presumed running) build alone …
+    assert.equal((await w.service.handleRequested(request('two-files', ['RUN_A', 'RUN_B']), EventSource.ExportClient)).state, ExportState.Building);
+    // … one after it takes it over and completes.
+    w.advance(16 * 60_000);
+    const done = await w.service.handleRequested(request('two-files', ['RUN_A', 'RUN_B']), EventSource.ExportClient);
+    assert.equal(done.state, ExportState.Completed);
+    assert.equal((await w.exports.get(id))!.attempts, 2);
+    assert.deepEqual(done.files!.map((f) => f.key), [`exports/${id}/RUN_A_primary.csv`, `exports/${id}/RUN_B_primary.csv`]);
+    assert.deepEqual([...w.store.objects.keys()].filter((k) => k.startsWith('exports/')).sort(), done.files!.map((f) => f.key).sort(), 'no .tmp left');
+    const csv = Buffer.from(w.store.objects.get(`exports/${id}/RUN_B_primary.csv`)!).toString();
+    assert.equal(csv, 'seq_num,axis:sy,diode\r\n1,0,11\r\n2,0.5,11\r\n3,1,12.25\r\n');
+    assert.deepEqual(w.bus.events.map((e) => [e.detailType, e.source]), [[DetailType.ExportCompleted, EventSource.Exports]]);
+    assert.deepEqual((await w.exports.get(id))!.notes?.filter((n) => /JSON channel/.test(n)).length, 2, 'the JSON channel of each run is named in the notes');
+  });
+
+  it('re-announces a finished export whose announcement was lost, without building it again', async () => {
+    const w = world();
+    const id = exportIdOf('lost-event');
+    w.bus.refuseNext = 1;
+    await assert.rejects(w.service.handleRequested(request('lost-event', ['RUN_A']), EventSource.ExportApi), (e: unknown) =>
+      e instanceof ArchiveError && /the bus refused Export Completed/.test(e.message));
+    const record = (await w.exports.get(id))!;
+    assert.equal(record.state, ExportState.Completed);
+    assert.equal(record.announced, undefined);
+    const again = await w.service.handleRequested(request('lost-event', ['RUN_A']), EventSource.ExportApi);
+    assert.equal(again.state, ExportState.Completed);
+    assert.equal((await w.exports.get(id))!.attempts, 1, 'built once');
+    assert.equal((await w.exports.get(id))!.announced, true);
+    assert.equal(w.bus.events.filter((e) => e.detailType === DetailType.ExportCompleted).length, 1);
+    await w.service.handleRequested(request('lost-event', ['RUN_A']), EventSource.ExportApi);
+    assert.equal(w.bus.events.length, 1, 'an announced export is not announced again');
+  });
+
+  it('refuses a request id reused with other content, leaving the first export as it was', async () => {
+    const w = world();
+    await w.service.handleRequested(request('reused', ['RUN_A']), EventSource.ExportClient);
+    const before = await w.exports.get(exportIdOf('reused'));
+    await assert.rejects(w.service.handleRequested(request('reused', ['RUN_A', 'RUN_B']), EventSource.ExportClient), ExportConflictError);
+    await assert.rejects(w.service.request(request('reused', ['RUN_A'], 'nexus')), /request id reused was already used for a csv export of RUN_A/);
+    assert.deepEqual(await w.exports.get(exportIdOf('reused')), before);
+  });
+
+  it('fails an export whose scan file is not the one the run record describes, naming run and key', async () => {
+    const w = world();
+    const key = w.runs.get('RUN_A')!.record.file!.key;
+    w.store.objects.set(key, new Uint8Array(Buffer.from('tampered')));
+    const failed = await w.service.handleRequested(request('tampered', ['RUN_A']), EventSource.ExportClient);
+    assert.equal(failed.state, ExportState.Failed);
+    assert.match(failed.reason!, new RegExp(`s3://archive-bucket/${key} \\(8 bytes, sha256 [0-9a-f]{64}\\) is not the scan file run RUN_A recorded`));
+    assert.deepEqual(failed.errors, [{ message: failed.reason, run_uid: 'RUN_A', key }]);
+    assert.deepEqual([...w.store.objects.keys()].filter((k) => k.startsWith('exports/')), []);
+    assert.deepEqual(w.bus.events.map((e) => e.detailType), [DetailType.ExportFailed]);
+    assert.equal(await w.provenance.get(`export:${exportIdOf('tampered')}`), undefined, 'no provenance for an export that was never published');
+  });
+
+  it('the API refuses at once unknown formats, unknown runs and runs that are not ARCHIVED, recording nothing', async () => {
+    const w = world();
+    w.runs.get('RUN_B')!.record.state = RunState.Recording;
+    await assert.rejects(w.service.request(request('r1', ['RUN_A'], 'xlsx')), /unknown export format "xlsx": use one of nxstxm, nexus, csv/);
+    await assert.rejects(w.service.request(request('r2', ['NOPE'])), /run NOPE is not in the catalogue/);
+    await assert.rejects(w.service.request(request('r3', ['RUN_B'])), /run RUN_B is not archived yet: it is RECORDING/);
+    await assert.rejects(w.service.request(request('r4', ['RUN_A', 'RUN_A'])), /runs lists a run twice: RUN_A/);
+    assert.equal(w.exports.records.size, 0);
+    assert.equal(w.bus.events.length, 0);
+    const { created, record } = await w.service.request({ ...request('r5', ['RUN_A']), requester: 'someone else' }, 'arn:aws:iam::1:user/me');
+    assert.equal(created, true);
+    assert.equal(record.requester, 'arn:aws:iam::1:user/me', 'the signed caller, not the body');
+    assert.deepEqual(w.bus.events.map((e) => [e.detailType, e.source]), [[DetailType.ExportRequested, EventSource.ExportApi]]);
+  });
+});
