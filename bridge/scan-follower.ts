@@ -49,6 +49,9 @@ export interface FollowerDeps {
   now?: () => number;
 }
 
+/** First allocation of a numeric channel's chunk buffer (it doubles up to the chunk's size). */
+const INITIAL_CHUNK_BYTES = 64 * 1024;
+
 export type FollowerResult = 'stopped' | 'failed' | 'skipped' | 'interrupted';
 
 /** A failure that ends the run with a `Run Failed` event. */
@@ -83,7 +86,14 @@ interface Channel {
   sealedTotal?: number;
   /** Concrete point shape (known at PREPARED, or at the first entry for free dimensions). */
   pointShape?: number[];
+  /** JSON channels: one NDJSON line per buffered point. */
   buffer: Buffer[];
+  /**
+   * Numeric channels: the chunk being filled, allocated at its final size (up to the next grid
+   * boundary). Payloads are copied in as they are read: no per-entry Buffer is kept alive (nor the
+   * Redis reply it is a slice of), and the chunk goes to S3 without a concatenation.
+   */
+  chunk?: Buffer;
   bufferStart: number;
   bufferedPoints: number;
   bufferedBytes: number;
@@ -433,16 +443,44 @@ export class ScanFollower {
       }
       if (channel.bufferedPoints === 0) channel.bufferStart = start;
       channel.pendingSince ??= Date.now();
+      channel.expected = start + count;
+      const grid = channel.cp.chunkPoints;
+      if (!channel.json) {
+        this.fill(channel, bytes, count, pointBytes, grid);
+        continue;
+      }
       channel.buffer.push(bytes);
       channel.bufferedPoints += count;
       channel.bufferedBytes += bytes.length;
-      channel.expected = start + count;
-      const grid = channel.cp.chunkPoints;
       for (;;) {
         const boundary = (Math.floor(channel.bufferStart / grid) + 1) * grid;
         if (channel.bufferedPoints === 0 || channel.bufferStart + channel.bufferedPoints < boundary) break;
         this.stage(channel, boundary - channel.bufferStart);
       }
+    }
+  }
+
+  /** Copies the points of one numeric entry into the channel's chunk, staging each chunk that reaches its grid boundary. */
+  private fill(channel: Channel, bytes: Buffer, count: number, pointBytes: number, grid: number): void {
+    let offset = 0;
+    for (let remaining = count; remaining > 0;) {
+      const boundary = (Math.floor(channel.bufferStart / grid) + 1) * grid;
+      const size = boundary - channel.bufferStart;
+      const take = Math.min(size - channel.bufferedPoints, remaining);
+      const length = take * pointBytes;
+      const needed = channel.bufferedBytes + length;
+      if (!channel.chunk || channel.chunk.length < needed) {
+        // Grown by doubling up to the chunk's final size: a short scan of many channels never holds 1 MiB per channel.
+        const grown = Buffer.allocUnsafe(Math.min(size * pointBytes, Math.max(needed, INITIAL_CHUNK_BYTES, (channel.chunk?.length ?? 0) * 2)));
+        channel.chunk?.copy(grown, 0, 0, channel.bufferedBytes);
+        channel.chunk = grown;
+      }
+      bytes.copy(channel.chunk, channel.bufferedBytes, offset, offset + length);
+      offset += length;
+      remaining -= take;
+      channel.bufferedPoints += take;
+      channel.bufferedBytes += length;
+      if (channel.bufferedPoints === size) this.stage(channel, size);
     }
   }
 
@@ -470,13 +508,13 @@ export class ScanFollower {
       bytes = Buffer.concat(lines);
       channel.bufferedBytes -= bytes.length;
     } else {
-      const all = channel.buffer.length === 1 ? channel.buffer[0]! : Buffer.concat(channel.buffer, channel.bufferedBytes);
-      const pointBytes = channel.bufferedBytes / channel.bufferedPoints;
-      const take = points * pointBytes;
-      bytes = all.subarray(0, take);
-      const rest = all.subarray(take);
-      channel.buffer = rest.length > 0 ? [Buffer.from(rest)] : [];
-      channel.bufferedBytes = rest.length;
+      // Numeric chunks end at a grid boundary, a gap or the seal: always everything buffered.
+      if (points !== channel.bufferedPoints || !channel.chunk) {
+        throw new InvalidInputError(`stream ${channel.model.name}: staging ${points} of ${channel.bufferedPoints} buffered points`, { stream: channel.model.name, index: channel.bufferStart });
+      }
+      bytes = channel.chunk.subarray(0, channel.bufferedBytes);
+      channel.chunk = undefined;
+      channel.bufferedBytes = 0;
     }
     const start = channel.bufferStart;
     const stop = start + points;
