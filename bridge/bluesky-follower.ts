@@ -23,7 +23,7 @@ import { runFailedOf } from '../src/core/bliss/documents.js';
 import type { StreamEntry, StreamReader } from '../src/core/bliss/scan-source.js';
 import {
   BlueskyDocumentName, blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamDatumOf, blueskyStreamResourceOf,
-  channelsOfDescriptor, MAX_INLINE_START, packPoints, parseBlueskyEntry, requireString, startDocumentBytes,
+  channelsOfDescriptor, MAX_INLINE_START, packJsonLines, packPoints, parseBlueskyEntry, requireString, startDocumentBytes,
   type BlueskyChannel, type BlueskyDataPolicyDefaults, type BlueskyDoc, type BlueskyEntry, type NotArchived,
 } from '../src/core/bluesky/documents.js';
 import { BlueskyDocumentError } from '../src/core/bluesky/errors.js';
@@ -358,7 +358,8 @@ export class BlueskyFollower {
     run.notArchived.push(...notArchived);
     const state: DescriptorState = { uid, stream, next: 0, channels: [] };
     for (const ch of channels) {
-      const pointBytes = ch.dtype.itemsize * ch.shape.reduce((a, b) => a * b, 1);
+      // JSON points differ in size: their grid assumes 64 bytes a point (fixed once, in the checkpoint).
+      const pointBytes = ch.encoding === 'json' ? 64 : ch.dtype.itemsize * ch.shape.reduce((a, b) => a * b, 1);
       const cp = (run.cp.channels[ch.name] ??= {
         committed: 0, datums: 0,
         chunkPoints: Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : this.options.chunkPoints)),
@@ -407,9 +408,10 @@ export class BlueskyFollower {
         throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, channel ${c.ch.name}: ${column === undefined ? 'no value' : 'a column of the wrong length'} in ${entry.name} (points ${first}..${first + n - 1})`, { entryId: entry.id, runUid: run.uid, stream: c.ch.name, index: first });
       }
       const skip = Math.max(0, c.cp.committed - first);
-      let bytes: Buffer;
+      let bytes: Buffer[];
       try {
-        bytes = packPoints(c.ch, column.slice(skip), { runUid: run.uid, channel: c.ch.name, index: first + skip, entryId: entry.id });
+        bytes = c.ch.encoding === 'json' ? packJsonLines(column.slice(skip))
+          : [packPoints(c.ch, column.slice(skip), { runUid: run.uid, channel: c.ch.name, index: first + skip, entryId: entry.id })];
       } catch (error) {
         throw new RunDataError((error as Error).message, { entryId: entry.id, runUid: run.uid, stream: c.ch.name }, { cause: error });
       }
@@ -420,11 +422,12 @@ export class BlueskyFollower {
     this.throwIfFailed(run);
   }
 
-  private append(run: RunState, c: ChannelState, start: number, count: number, bytes: Buffer): void {
+  /** Buffers points (numeric: one packed buffer; JSON: one line per point) and stages every chunk that reaches its grid boundary. */
+  private append(run: RunState, c: ChannelState, start: number, count: number, parts: Buffer[]): void {
     if (c.bufferedPoints === 0) c.bufferStart = start;
-    c.buffer.push(bytes);
+    c.buffer.push(...parts);
     c.bufferedPoints += count;
-    c.bufferedBytes += bytes.length;
+    for (const part of parts) c.bufferedBytes += part.length;
     const grid = c.cp.chunkPoints;
     for (;;) {
       const boundary = (Math.floor(c.bufferStart / grid) + 1) * grid;
@@ -435,20 +438,27 @@ export class BlueskyFollower {
 
   /** Stages the first `points` buffered points of a channel and announces the chunk (in flight). */
   private stage(run: RunState, c: ChannelState, points: number): void {
-    const all = c.buffer.length === 1 ? c.buffer[0]! : Buffer.concat(c.buffer, c.bufferedBytes);
-    const take = (c.bufferedBytes / c.bufferedPoints) * points;
-    const bytes = all.subarray(0, take);
-    const rest = all.subarray(take);
+    let bytes: Buffer;
+    if (c.ch.encoding === 'json') {
+      // One buffered line per point: the chunk is the first `points` lines.
+      bytes = Buffer.concat(c.buffer.splice(0, points));
+      c.bufferedBytes -= bytes.length;
+    } else {
+      const all = c.buffer.length === 1 ? c.buffer[0]! : Buffer.concat(c.buffer, c.bufferedBytes);
+      const take = (c.bufferedBytes / c.bufferedPoints) * points;
+      bytes = all.subarray(0, take);
+      const rest = all.subarray(take);
+      c.buffer = rest.length > 0 ? [Buffer.from(rest)] : [];
+      c.bufferedBytes = rest.length;
+    }
     const start = c.bufferStart;
     const stop = start + points;
-    c.buffer = rest.length > 0 ? [Buffer.from(rest)] : [];
     c.bufferedPoints -= points;
-    c.bufferedBytes = rest.length;
     c.bufferStart = stop;
     this.deps.budget.take(bytes.length);
     const task = (async () => {
       try {
-        const stored = await this.putWithRetry(stagingChunkKey(run.uid, c.ch.name, start, stop), bytes);
+        const stored = await this.putWithRetry(stagingChunkKey(run.uid, c.ch.name, start, stop), bytes, c.ch.encoding === 'json' ? 'application/x-ndjson' : undefined);
         const detail = blueskyStreamDatumOf(run.uid, this.deps.store.bucket, c.ch.name, c.descriptorUid, start, stop, stored);
         await this.emit(run, [{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
         this.deps.stats.chunksStaged++;

@@ -135,7 +135,9 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       assert.equal(stop.exit_status, 'success');
       assert.deepEqual(stop.bluesky.not_archived.map((n) => n.channel).sort(), [...expected.not_archived].sort());
       if (expected.plan_name === 'count') {
-        assert.deepEqual(expected.not_archived, ['primary/label'], 'the string signal is listed, not dropped silently');
+        assert.deepEqual(expected.not_archived, []);
+        assert.equal(verdict.channels['primary/label']?.identical, true, 'the string signal is archived as JSON texts');
+        assert.equal(verdict.channels['primary/label']?.points, 11);
         assert.equal(start.scan_type, 'count test');
         assert.deepEqual((verdict.file.sample as Record<string, string>).name, 'gold foil');
       }

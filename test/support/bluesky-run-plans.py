@@ -51,7 +51,8 @@ def main() -> int:
         return math.nan if rng.random() < 0.15 else rng.uniform(-1, 1) * 10 ** rng.randint(-300, 300)
 
     noisy = SynSignal(func=noisy_value, name="noisy")
-    label = SynSignal(func=lambda: "gold", name="label")  # a string: listed as not archived
+    labels = iter(f"gold #{i} \u00e9\"" for i in range(10**6))
+    label = SynSignal(func=lambda: next(labels), name="label")  # a string key: archived as JSON texts
 
     RE = RunEngine({})
     RE.md.update({"proposal": args.proposal, "session": "20261122", "dataset": args.dataset, "beamline": "bs00"})
@@ -69,7 +70,7 @@ def main() -> int:
         elif name == "descriptor":
             descriptors[doc["uid"]] = doc["name"]
             for key, dk in doc["data_keys"].items():
-                if dk["dtype"] == "string":
+                if dk.get("external"):
                     runs[-1]["not_archived"].append(f"{doc['name']}/{key}")
         elif name == "event":
             stream = descriptors[doc["descriptor"]]

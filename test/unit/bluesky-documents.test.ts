@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import {
   blueskyDataPolicyOf, blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamDatumOf, blueskyStreamResourceOf, blueskyTitleOf,
-  channelsOfDescriptor, packPoints, parseBlueskyEntry, restoreNonFinite,
+  channelsOfDescriptor, packJsonLines, packPoints, parseBlueskyEntry, restoreNonFinite,
 } from '../../src/core/bluesky/documents.js';
 import { BlueskyDocumentError } from '../../src/core/bluesky/errors.js';
 import { runSourceKeyOf, runTitleOf } from '../../src/core/bluesky/run-origin.js';
@@ -36,7 +36,9 @@ describe('Bluesky descriptor → channels', () => {
 
   it('names numeric keys <stream>/<key> and keeps the original description', () => {
     assert.equal(stream, 'primary');
-    assert.deepEqual(channels.map((c) => c.name), ['primary/det', 'primary/motor', 'primary/motor_setpoint', 'primary/spectrum']);
+    assert.deepEqual(channels.map((c) => [c.name, c.encoding]), [
+      ['primary/det', 'numeric'], ['primary/motor', 'numeric'], ['primary/motor_setpoint', 'numeric'], ['primary/spectrum', 'numeric'], ['primary/label', 'json'],
+    ]);
     const motor = channels[1]!;
     assert.deepEqual(motor.dataKey, {
       dtype: 'number', dtype_numpy: '<f8', shape: [], source: 'SIM:motor', external: 'STREAM:', units: 'mm', object_name: 'motor',
@@ -46,20 +48,24 @@ describe('Bluesky descriptor → channels', () => {
     assert.deepEqual(channels[3]!.shape, [3]);
   });
 
-  it('lists strings and external data as not archived, with the reason', () => {
-    assert.deepEqual(notArchived.map((n) => n.channel), ['primary/label', 'primary/image']);
-    assert.match(notArchived[0]!.reason, /string/);
-    assert.match(notArchived[1]!.reason, /external/);
+  it('carries string keys as JSON channels (|O8) and lists external data as not archived, with the reason', () => {
+    assert.deepEqual(channels[4]!.dataKey, {
+      dtype: 'string', dtype_numpy: '|O8', shape: [], source: 'SIM:label', external: 'STREAM:', object_name: 'label', bluesky_key: 'label', bluesky_dtype: 'string',
+    });
+    assert.deepEqual(notArchived, [{ channel: 'primary/image', reason: 'external data (FILESTORE:) is not carried by the bridge' }]);
+    const resource = blueskyStreamResourceOf(RUN, 'bkt', channels[4]!);
+    assert.deepEqual([resource.mimetype, resource.parameters], ['application/x-beamline-archive-ndjson', { dtype_numpy: '|O8', point_shape: [] }]);
+    assert.deepEqual(packJsonLines(['gold', 'a "quoted"\nline', null]).map((b) => b.toString()), ['"gold"\n', '"a \\"quoted\\"\\nline"\n', 'null\n']);
   });
 
   it('forwards a contract-valid descriptor with renamed data_keys and object_keys', () => {
     const d = blueskyDescriptorOf(RUN, primaryDescriptor, channels, notArchived);
     assert.equal(d.uid, 'desc-primary');
-    assert.deepEqual(Object.keys(d.data_keys), ['primary/det', 'primary/motor', 'primary/motor_setpoint', 'primary/spectrum']);
-    assert.deepEqual(d.object_keys, { det: ['primary/det'], motor: ['primary/motor', 'primary/motor_setpoint'], mca: ['primary/spectrum'] });
+    assert.deepEqual(Object.keys(d.data_keys), ['primary/det', 'primary/motor', 'primary/motor_setpoint', 'primary/spectrum', 'primary/label']);
+    assert.deepEqual(d.object_keys, { det: ['primary/det'], motor: ['primary/motor', 'primary/motor_setpoint'], mca: ['primary/spectrum'], label: ['primary/label'] });
     assert.deepEqual(d.hints, primaryDescriptor.hints);
     assert.ok(d.configuration);
-    assert.equal((d.not_archived as unknown[]).length, 2);
+    assert.equal((d.not_archived as unknown[]).length, 1);
   });
 
   it('resources and datums point at the run staging folder of the channel, datum keyed by the grid range', () => {

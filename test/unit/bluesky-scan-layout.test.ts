@@ -26,6 +26,7 @@ function layoutOf(start: Record<string, unknown>, points: number) {
     descriptors: [blueskyDescriptorOf(RUN, primaryDescriptor, p.channels, p.notArchived), blueskyDescriptorOf(RUN, baselineDescriptor, b.channels, [])],
     resources: channels.map((c) => blueskyStreamResourceOf(RUN, 'bkt', c)),
     points: counts, fileName: 'f.h5', creator: 'test', hdf5Version: '1.14',
+    jsonValues: { 'primary/label': Array.from({ length: points }, (_, i) => JSON.stringify(`sample ${i}`)) },
   });
 }
 
@@ -59,6 +60,15 @@ describe('scan file layout of a Bluesky run', () => {
     assert.deepEqual(plan.channels[5]!.shape, [2]);
     assert.ok(at(plan.nodes, '/7.1/measurement/baseline_motor'));
     assert.ok(at(plan.nodes, '/7.1/measurement/motor'));
+  });
+
+  it('writes a string key as JSON texts in its own device group', () => {
+    assert.deepEqual((at(plan.nodes, '/7.1/instrument/label') as { attrs: object }).attrs, { NX_class: 'NXcollection' });
+    const label = at(plan.nodes, '/7.1/instrument/label/label') as { kind: string; value: string[]; attrs: object };
+    assert.equal(label.kind, 'text');
+    assert.deepEqual(label.value.slice(0, 2), ['"sample 0"', '"sample 1"']);
+    assert.deepEqual(label.attrs, { content_type: 'application/json', bluesky_stream: 'primary', bluesky_key: 'label' });
+    assert.deepEqual(at(plan.nodes, '/7.1/measurement/label'), { kind: 'link', path: '/7.1/measurement/label', target: '/7.1/instrument/label/label' });
   });
 
   it('plots the hinted detector against the scanned dimension', () => {

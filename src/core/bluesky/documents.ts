@@ -6,7 +6,7 @@
 import { DetailType } from '../contract/detail-types.js';
 import type { DataKey, DataPolicy, EventDescriptor, IcatSnapshot, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
-import { icatSnapshotOf } from '../bliss/documents.js';
+import { icatSnapshotOf, JSON_CHUNKS_MIMETYPE, JSON_DTYPE_NUMPY } from '../bliss/documents.js';
 import { parseDtype, type NumericDtype } from '../bliss/stream-decoding.js';
 import { dataPolicyOf, stagingChannelPrefix } from '../object-keys.js';
 import type { StoredObject } from '../ports.js';
@@ -95,11 +95,16 @@ export function requireString(doc: BlueskyDoc, field: string, context: { entryId
 // ---------------------------------------------------------------------------------------------
 // Channels
 
-/** A numeric data key of a Bluesky stream, archived as the channel `<stream>/<key>`. */
+/** A data key of a Bluesky stream archived as the channel `<stream>/<key>`. */
 export interface BlueskyChannel {
   name: string;
   stream: string;
   key: string;
+  /**
+   * `numeric`: packed little-endian as `dtype` × `shape`; `json`: a string key, staged as NDJSON
+   * (one JSON text per point) like BLISS JSON channels, `dtype` unused, `shape` [].
+   */
+  encoding: 'numeric' | 'json';
   dtype: NumericDtype;
   /** Point shape (concrete sizes). */
   shape: number[];
@@ -139,7 +144,7 @@ function elementDtype(key: Record<string, unknown>): NumericDtype | string {
     case 'boolean':
       return parseDtype('|b1');
     case 'string':
-      return 'string data is not archived (no numeric dtype)';
+      return 'string data with a shape is not archived (a string key is archived as JSON only when its points are single strings)';
     default:
       return `dtype ${JSON.stringify(key.dtype)} is not numeric`;
   }
@@ -183,12 +188,23 @@ export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId:
       notArchived.push({ channel: name, reason: `shape ${JSON.stringify(raw.shape)} is not fixed` });
       continue;
     }
+    const object = str(raw.object_name) ?? objectOf.get(key);
+    if (raw.dtype === 'string' && shape.length === 0 && !(typeof raw.dtype_numpy === 'string' && /^[|<>]?[biufc]\d+$/.test(raw.dtype_numpy))) {
+      channels.push({
+        name, stream, key, encoding: 'json', dtype: parseDtype('|u1'), shape: [],
+        dataKey: {
+          dtype: 'string', dtype_numpy: JSON_DTYPE_NUMPY, shape: [], source: str(raw.source) ?? `bluesky:${stream}/${key}`, external: 'STREAM:',
+          ...(typeof raw.units === 'string' ? { units: raw.units } : {}), ...(object ? { object_name: object } : {}), bluesky_key: key, bluesky_dtype: 'string',
+          ...(typeof raw.dtype_numpy === 'string' ? { bluesky_dtype_numpy: raw.dtype_numpy } : {}),
+        },
+      });
+      continue;
+    }
     const dtype = elementDtype(raw);
     if (typeof dtype === 'string') {
       notArchived.push({ channel: name, reason: dtype });
       continue;
     }
-    const object = str(raw.object_name) ?? objectOf.get(key);
     const dataKey: DataKey = {
       dtype: shape.length > 0 ? 'array' : dtype.kind === 'b' ? 'boolean' : 'number',
       dtype_numpy: dtype.str,
@@ -202,7 +218,7 @@ export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId:
       ...(typeof raw.dtype === 'string' ? { bluesky_dtype: raw.dtype } : {}),
       ...(typeof raw.dtype_numpy === 'string' ? { bluesky_dtype_numpy: raw.dtype_numpy } : {}),
     };
-    channels.push({ name, stream, key, dtype, shape: shape as number[], dataKey });
+    channels.push({ name, stream, key, encoding: 'numeric', dtype, shape: shape as number[], dataKey });
   }
   return { stream, uid, channels, notArchived };
 }
@@ -276,6 +292,11 @@ export function packPoints(channel: Pick<BlueskyChannel, 'dtype' | 'shape' | 'na
     }
   });
   return out;
+}
+
+/** NDJSON lines of a JSON channel's points: one `JSON.stringify(value)` line per point (a missing value is `null`). */
+export function packJsonLines(values: readonly unknown[]): Buffer[] {
+  return values.map((v) => Buffer.from(`${JSON.stringify(v === undefined ? null : v)}\n`, 'utf8'));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,13 +454,14 @@ export function blueskyDescriptorOf(runUid: string, descriptor: BlueskyDoc, chan
 }
 
 export function blueskyStreamResourceOf(runUid: string, bucket: string, channel: BlueskyChannel): StreamResource {
+  const json = channel.encoding === 'json';
   return validateDetail(DetailType.StreamResource, {
     uid: blueskyResourceUid(runUid, channel.name),
     run_start: runUid,
     data_key: channel.name,
-    mimetype: 'application/x-beamline-archive-chunks',
+    mimetype: json ? JSON_CHUNKS_MIMETYPE : 'application/x-beamline-archive-chunks',
     uri: `s3://${bucket}/${stagingChannelPrefix(runUid, channel.name)}`,
-    parameters: { dtype_numpy: channel.dtype.str, point_shape: channel.shape },
+    parameters: json ? { dtype_numpy: JSON_DTYPE_NUMPY, point_shape: [] } : { dtype_numpy: channel.dtype.str, point_shape: channel.shape },
   } satisfies StreamResource);
 }
 

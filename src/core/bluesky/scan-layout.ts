@@ -17,7 +17,9 @@
  *   writer/                    NXnote: status, date
  * ```
  *
- * Every staged channel gets a dataset; its attributes name the Bluesky stream and key.
+ * Every staged channel gets a dataset; its attributes name the Bluesky stream and key. String keys
+ * (JSON channels) are 1D variable-length string datasets, one JSON text per point
+ * (`content_type=application/json`), in their device's group.
  */
 import type { EventDescriptor, StreamResource } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
@@ -25,6 +27,8 @@ import { parseElementType } from '../nexus/dtypes.js';
 import { hdf5Name, type NexusPlan, type ScanLayoutInput } from '../nexus/layout.js';
 import type { PlanChannel, PlanNode, PlanText } from '../nexus/plan.js';
 import { channelDataset, DEFAULT_STORAGE } from '../nexus/writers/channel-writer.js';
+import { JSON_CONTENT_TYPE } from '../nexus/writers/json-writer.js';
+import { isJsonResource } from '../bliss/documents.js';
 import { parseBlueskyChannelName } from './channel-names.js';
 
 const PRIMARY = 'primary';
@@ -37,8 +41,12 @@ interface LaidChannel {
   key: string;
   object: string;
   resource: StreamResource;
+  json: boolean;
   units?: string | undefined;
+  /** Numeric channels: the dataset filled from the staged chunks. */
   dataset?: PlanChannel;
+  /** Where the channel's values are (absent for a JSON channel without points). */
+  path?: string;
 }
 
 /** Scanned dimensions of the start document's hints: `[[fields], stream]` → channel names. */
@@ -79,7 +87,7 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
     const key = keyOf.get(resource.data_key);
     channels.push({
       channel: resource.data_key, stream: parts.stream, key: typeof key?.bluesky_key === 'string' ? key.bluesky_key : parts.key,
-      object: key?.object_name ?? parts.key, resource, units: key?.units ?? undefined,
+      object: key?.object_name ?? parts.key, resource, units: key?.units ?? undefined, json: isJsonResource(resource),
     });
   }
   // Primary first (in descriptor order), then the other streams by name.
@@ -104,10 +112,21 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
     usedGroups.add(n);
     return n;
   };
-  const lay = (c: LaidChannel, group: string) => {
+  const lay = (c: LaidChannel, group: string): PlanNode[] => {
     const context = { runUid, stream: c.channel };
     const points = input.points[c.channel];
     if (points === undefined) throw new InvalidInputError(`no point count for channel ${c.channel}`, context);
+    if (c.json) {
+      // String keys: one JSON text per point, a 1D variable-length string dataset (as BLISS JSON channels).
+      const values = input.jsonValues?.[c.channel];
+      if (!values) throw new InvalidInputError(`no values read for JSON channel ${c.channel}`, context);
+      if (values.length === 0) return []; // h5wasm cannot type an empty string list
+      c.path = `${group}/${hdf5Name(c.key)}`;
+      return [{
+        kind: 'text', path: c.path, value: [...values],
+        attrs: { content_type: JSON_CONTENT_TYPE, ...(c.units ? { units: c.units } : {}), bluesky_stream: c.stream, bluesky_key: c.key },
+      }];
+    }
     const type = parseElementType(c.resource.parameters.dtype_numpy, context);
     const dataset = channelDataset({
       group, channel: c.channel, resourceUid: c.resource.uid, type, pointShape: c.resource.parameters.point_shape, points, units: c.units, storage,
@@ -115,8 +134,9 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
       ...(c.units ? { units: c.units } : {}), bluesky_stream: c.stream, bluesky_key: c.key,
     }, undefined);
     c.dataset = dataset;
+    c.path = dataset.path;
     planned.push(dataset);
-    return dataset;
+    return [dataset];
   };
 
   // Primary: one group per device.
@@ -128,11 +148,13 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
   for (const [object, members] of devices) {
     const scanned = members.some((m) => dimensionChannels.has(m.channel));
     const group = `${e}/instrument/${uniqueGroup(object)}`;
-    nodes.push({ kind: 'group', path: group, attrs: { NX_class: scanned ? 'NXpositioner' : 'NXdetector' } });
-    for (const m of members) nodes.push(lay(m, group));
-    const main = members.find((m) => m.key === object) ?? members.find((m) => dimensionChannels.has(m.channel)) ?? members[0]!;
+    const nxClass = scanned ? 'NXpositioner' : members.every((m) => m.json) ? 'NXcollection' : 'NXdetector';
+    nodes.push({ kind: 'group', path: group, attrs: { NX_class: nxClass } });
+    for (const m of members) nodes.push(...lay(m, group));
+    const numeric = members.filter((m) => m.dataset);
+    const main = numeric.find((m) => m.key === object) ?? numeric.find((m) => dimensionChannels.has(m.channel)) ?? numeric[0];
     const alias = scanned ? 'value' : 'data';
-    if (!members.some((m) => hdf5Name(m.key) === alias) && main.dataset && main.dataset.pointShape.length <= 2) {
+    if (main?.dataset && !members.some((m) => hdf5Name(m.key) === alias)) {
       nodes.push({ kind: 'link', path: `${group}/${alias}`, target: main.dataset.path });
     }
   }
@@ -140,16 +162,17 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
   for (const s of otherStreams) {
     const group = `${e}/instrument/${hdf5Name(s)}`;
     nodes.push({ kind: 'group', path: group, attrs: { NX_class: 'NXcollection' } });
-    for (const c of channels.filter((x) => x.stream === s)) nodes.push(lay(c, group));
+    for (const c of channels.filter((x) => x.stream === s)) nodes.push(...lay(c, group));
   }
 
   nodes.push({ kind: 'group', path: `${e}/measurement`, attrs: { NX_class: 'NXcollection' } });
   const usedMeasurement = new Set<string>();
   for (const c of channels) {
+    if (!c.path) continue;
     let name = c.stream === PRIMARY ? hdf5Name(c.key) : hdf5Name(`${c.stream}_${c.key}`);
     for (let i = 2; usedMeasurement.has(name); i++) name = `${hdf5Name(c.key)}_${i}`;
     usedMeasurement.add(name);
-    nodes.push({ kind: 'link', path: `${e}/measurement/${name}`, target: c.dataset!.path });
+    nodes.push({ kind: 'link', path: `${e}/measurement/${name}`, target: c.path });
   }
 
   const plot = planBlueskyPlot(`${e}/plotselect`, primary, dims, descriptorOfStream.get(PRIMARY), startDoc);
