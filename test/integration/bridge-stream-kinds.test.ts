@@ -1,9 +1,14 @@
 /**
  * Every kind of stream and scan end the bridge handles, each published by the real blissdata
  * (tools/blissdata-publisher): every numeric dtype blissdata allows, a free-shape channel
- * (shape (-1,), msgpack payloads), a trimmed stream (gap recorded, never invented), a scan that
- * never starts, an aborted scan, a scan deleted while running (blissdata closes it: DELETION), a scan running before the bridge
- * starts (catch-up with `from: '$'`), a scan closed before it (not archived without checkpoint).
+ * (shape (-1,), msgpack payloads), a trimmed stream (gap recorded, never invented), and every
+ * path through the scan states CREATED → PREPARED → STARTED → STOPPED → CLOSED: a scan that never
+ * starts (PREPARED → CLOSED, FAILURE), a scan aborted by the user after all its points
+ * (USER_ABORT), aborted early and failed early (STARTED → CLOSED with fewer points than planned:
+ * USER_ABORT → exit_status abort, FAILURE → fail, the published points archived), a scan deleted
+ * while running (blissdata closes it: DELETION → fail), a scan running before the bridge starts
+ * (catch-up with `from: '$'`), a scan closed before it (not archived without checkpoint).
+ * JSON streams, scan sequences and changing shapes: bridge-json-streams.test.ts.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -115,6 +120,8 @@ describe('bridge: every stream kind and scan end, published by blissdata', () =>
     const trimmed = await publish(redis.url, ['--points', '100', '--batch', '10', '--trim-first', '40', '--number', '21'], join(tmp, 'trimmed.npz'));
     const never = await publish(redis.url, ['--never-start', '--number', '22']);
     const aborted = await publish(redis.url, ['--points', '20', '--end-reason', 'USER_ABORT', '--number', '23'], join(tmp, 'aborted.npz'));
+    const abortedEarly = await publish(redis.url, ['--points', '20', '--stop-after', '7', '--end-reason', 'USER_ABORT', '--number', '24'], join(tmp, 'aborted-early.npz'));
+    const failedEarly = await publish(redis.url, ['--points', '20', '--stop-after', '11', '--batch', '3', '--end-reason', 'FAILURE', '--number', '25'], join(tmp, 'failed-early.npz'));
 
     bridge = await startBridge({ redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0', chunkPoints: 16, flushIntervalMs: 200, logLevel: 'ERROR' });
     const status = await bridge.idle(90_000);
@@ -153,6 +160,21 @@ describe('bridge: every stream kind and scan end, published by blissdata', () =>
     const ab = docsOf(aborted.run_uid, 'RunStop')[0]!.detail as { exit_status: string; bliss: { end_reason: string } };
     assert.equal(ab.exit_status, 'abort');
     assert.equal(ab.bliss.end_reason, 'USER_ABORT');
+
+    // Ended early (STARTED → CLOSED before npoints): what was published is archived, the end reason carried.
+    for (const [p, npz, exit, reason, points] of [
+      [abortedEarly, 'aborted-early.npz', 'abort', 'USER_ABORT', 7], [failedEarly, 'failed-early.npz', 'fail', 'FAILURE', 11],
+    ] as const) {
+      assert.equal(p.points, points);
+      await assertStaged(p, join(tmp, npz));
+      const stops = docsOf(p.run_uid, 'RunStop').map((e) => e.detail as { exit_status: string; reason: string; bliss: { end_reason: string; points: Record<string, number> } });
+      assert.equal(stops.length, 1, reason);
+      assert.equal(stops[0]!.exit_status, exit);
+      assert.equal(stops[0]!.reason, reason);
+      assert.equal(stops[0]!.bliss.end_reason, reason);
+      for (const n of Object.values(stops[0]!.bliss.points)) assert.equal(n, points);
+      assert.equal(docsOf(p.run_uid, 'Run Failed').length, 0);
+    }
   });
 
   it('archives a scan deleted while running as failed (DELETION), and catches up a scan that started before the bridge', async () => {
