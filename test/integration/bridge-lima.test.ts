@@ -28,7 +28,7 @@ const CHECK = join(projectRoot, 'test', 'support', 'lima-check.py');
 const POLICY = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
 const STREAM = 'pilatus:image';
 
-interface Published { published_streams: string[]; scan_key: string; run_uid: string; frames: number; files: number; file_pattern: string; shape: [number, number]; dtype: string; file_numbers: number[] }
+interface Published { published_streams: string[]; scan_key: string; run_uid: string; frames: number; files: number; file_pattern: string; shape: [number, number]; dtype: string; files_written: string[]; references: [string, number][] }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -123,6 +123,18 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     return JSON.parse(out.stdout) as { ok: boolean; checked: number; files: string[]; error?: string };
   }
 
+  /** Every frame of every datum is where a blissdata reader says it is (LimaStream.get_references). */
+  function assertBlissdataReferences(datums: readonly StreamDatum[], scan: Published): void {
+    let covered = 0;
+    for (const d of datums) {
+      for (let i = d.indices.start; i < d.indices.stop; i++) {
+        assert.deepEqual([d.lima?.source_path, (d.lima?.frame_offset ?? 0) + i - d.indices.start], scan.references[i], `frame ${i}`);
+        covered++;
+      }
+    }
+    assert.equal(covered, scan.references.length, 'every frame blissdata references is in a datum');
+  }
+
   const numbers = new Map<string, number>();
   const scanNumberOf = (scan: Published) => numbers.get(scan.run_uid)!;
 
@@ -136,6 +148,7 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
 
     const datums = await limaDatums(scan.run_uid);
     assert.deepEqual(datums.map((d) => [d.indices.start, d.indices.stop]), [[0, 10], [10, 20], [20, 25]]);
+    assertBlissdataReferences(datums, scan);
     for (const [k, d] of datums.entries()) {
       const source = readFileSync(pattern(scan.file_pattern, k));
       assert.equal(d.lima?.source_path, pattern(scan.file_pattern, k));
@@ -202,6 +215,23 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     // The scan file holds links, not frames: it is smaller than the one Lima file it links.
     const limaBytes = (await limaDatums(scan.run_uid))[0]!.chunk.bytes;
     assert.ok(record.file!.bytes < limaBytes + 64 * 1024, `scan file ${record.file!.bytes} B holds no copy of the frames`);
+  });
+
+  it('several acquisitions (7 frames each, 3 per file): files and frame indices as blissdata resolves them', async () => {
+    const dir = join(tmp, 'lima-e');
+    const scan = await publish(env.redisUrl!, dir, ['--number', '5', '--frames', '14', '--frames-per-file', '3', '--frames-per-acquisition', '7', '--file-offset', '2', '--batch', '2']);
+    numbers.set(scan.run_uid, 5);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+    const datums = await limaDatums(scan.run_uid);
+    assert.deepEqual(datums.map((d) => [d.indices.start, d.indices.stop, d.lima?.file_number]), [[0, 3, 2], [3, 6, 3], [6, 7, 4], [7, 10, 5], [10, 13, 6], [13, 14, 7]]);
+    assert.deepEqual(datums.map((d) => d.lima?.source_path), scan.files_written);
+    assertBlissdataReferences(datums, scan);
+    const scanFile = await downloadDataset(record, 5, join(tmp, 'download-e'));
+    const check = await checkFrames(scanFile, scan);
+    assert.equal(check.ok, true, check.error);
+    assert.equal(check.checked, 14);
+    assert.deepEqual(check.files, [2, 3, 4, 5, 6, 7].map((n) => `scan0005/pilatus_000${n}.h5`));
   });
 
   it('a Lima file that never appears fails the run with its path and frames; the other files are uploaded', async () => {

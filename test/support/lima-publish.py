@@ -4,7 +4,10 @@
 The Lima stream is created with blissdata's own API (LimaStream.make_definition + scan.create_stream):
 it carries only statuses {last_index, last_index_saved}; the frames are written by this script, as
 Lima would, into real HDF5 files on disk (h5py): `<dir>/scan<NNNN>/<detector>_<NNNN>.h5`, frames in
-`/entry_0000/measurement/data`, `--frames-per-file` per file (the last one partial), one acquisition.
+`/entry_0000/measurement/data`, `--frames-per-file` per file (the last one partial), in acquisitions of
+`--frames-per-acquisition` frames (default: one acquisition). Which file and which index in it a frame
+goes to is what blissdata's own LimaClient says (`_file_ref`), and the summary lists, for every frame,
+the reference a blissdata reader gets from `LimaStream.get_references` once the scan is over.
 A scalar counter is published alongside (a numeric stream) so a test sees the other channels flow.
 
 Frame i holds `frame_value(i)` below: a test recomputes it instead of shipping the frames around.
@@ -34,6 +37,7 @@ from blissdata.redis_engine.store import DataStore
 from blissdata.streams.default import Stream
 from blissdata.streams.encoding.numeric import NumericStreamEncoder
 from blissdata.streams.event_stream import EventStream
+from blissdata.lima.client import LimaClient
 from blissdata.streams.lima import LimaStream
 
 DATA_PATH = "/entry_0000/measurement/data"
@@ -58,6 +62,7 @@ def main(argv=None) -> int:
     p.add_argument("--detector", default="pilatus")
     p.add_argument("--frames", type=int, default=25)
     p.add_argument("--frames-per-file", type=int, default=10)
+    p.add_argument("--frames-per-acquisition", type=int, default=None)
     p.add_argument("--file-offset", type=int, default=0)
     p.add_argument("--shape", type=int, nargs=2, default=[6, 8])
     p.add_argument("--dtype", default="uint16")
@@ -107,7 +112,12 @@ def main(argv=None) -> int:
               "file_offset": args.file_offset, "frames_per_file": args.frames_per_file}
     lima = scan.create_stream(LimaStream.make_definition(
         image, dtype, shape, server_url=f"id00/limaccds/{args.detector}", buffer_max_number=16,
-        frames_per_acquisition=args.frames, acquisition_offset=0, saving=saving))
+        frames_per_acquisition=args.frames_per_acquisition or args.frames, acquisition_offset=0, saving=saving))
+    # Where Lima puts each frame: blissdata's own arithmetic (the reader resolves frames the same way).
+    placement = LimaClient(data_store=None, request_update_cb=None, **scan._model.data_streams[image].info["lima_info"])
+    refs = [placement._file_ref(i) for i in range(args.frames)]
+    paths = list(dict.fromkeys(r.file_path for r in refs))
+    frames_in = {path: sum(1 for r in refs if r.file_path == path) for path in paths}
     counters = {
         elapsed: scan.create_stream(Stream.make_definition(elapsed, np.float64, info={"unit": "s"})),
         diode: scan.create_stream(Stream.make_definition(diode, np.float64)),
@@ -127,28 +137,26 @@ def main(argv=None) -> int:
     scan.prepare()
     scan.start()
 
-    per_file = args.frames_per_file
-    files_total = (args.frames + per_file - 1) // per_file
+    files_total = len(paths)
     handle: h5py.File | None = None
-    current = -1
+    current = None
     paused = False
     written = 0
     while written < args.frames:
         stop = min(written + args.batch, args.frames)
         for i in range(written, stop):
-            k = i // per_file
-            if k != current:
+            ref = refs[i]
+            if ref.file_path != current:
                 if handle is not None:
                     handle.close()
                     handle = None
-                current = k
-                if k != args.missing_file:
-                    handle = h5py.File(file_pattern % (k + args.file_offset), "w")
+                current = ref.file_path
+                if paths.index(current) != args.missing_file:
+                    handle = h5py.File(current, "w")
                     handle.attrs["NX_class"] = "NXroot"
-                    n = min(per_file, args.frames - k * per_file)
-                    handle.create_dataset(DATA_PATH, shape=(n, *shape), dtype=dtype)
+                    handle.create_dataset(DATA_PATH, shape=(frames_in[current], *shape), dtype=dtype)
             if handle is not None:
-                handle[DATA_PATH][i - current * per_file] = frame_value(i, shape, dtype)
+                handle[DATA_PATH][ref.index] = frame_value(i, shape, dtype)
                 handle.flush()
         for name, stream in counters.items():
             chunk = values[name][written:stop]
@@ -158,7 +166,8 @@ def main(argv=None) -> int:
             lima2.send(np.uint32(stop))
         lima.join()
         written = stop
-        if (args.pause_after_files is not None and not paused and written > args.pause_after_files * per_file):
+        if (args.pause_after_files is not None and not paused
+                and len({r.file_path for r in refs[:written]}) > args.pause_after_files):
             # Files [0, K) are complete (a frame of file K is saved): the bridge can upload them.
             paused = True
             sys.stderr.write(f"paused after {args.pause_after_files} files\n")
@@ -184,7 +193,8 @@ def main(argv=None) -> int:
     json.dump({
         "scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "frames": args.frames, "files": files_total,
         "file_pattern": file_pattern, "data_path": DATA_PATH, "stream": image, "shape": list(shape), "dtype": dtype.str,
-        "file_numbers": [k + args.file_offset for k in range(files_total)],
+        "files_written": paths,
+        "references": [[r.file_path, r.index] for r in ds.load_scan(scan.key).streams[image].get_references(slice(0, args.frames))],
         # What a blissdata reader finds in Redis (the Lima2 plugin cannot reach a conductor: its stream loads as broken, but it is there).
         "published_streams": sorted(ds._scan_model.get(scan.key.split(":")[-1]).data_streams.keys()),
     }, sys.stdout)
