@@ -109,6 +109,7 @@ function world() {
               diode: { dtype: 'number', dtype_numpy: '<f8', shape: [], source: 'diode', external: 'STREAM:' },
               log: { dtype: 'string', dtype_numpy: '|O8', shape: [], source: 'log', external: 'STREAM:' },
             },
+            not_archived: [{ channel: 'primary/label', reason: 'dtype string is not archived' }],
           },
         },
         { detailType: DetailType.RunStop, uid: `${uid}/stop`, body: { uid: `${uid}/stop`, run_start: uid, time: 1_790_000_010 + i, exit_status: 'success' } },
@@ -165,6 +166,7 @@ describe('export service', () => {
     assert.equal(csv, 'seq_num,axis:sy,diode\r\n1,0,11\r\n2,0.5,11\r\n3,1,12.25\r\n');
     assert.deepEqual(w.bus.events.map((e) => [e.detailType, e.source]), [[DetailType.ExportCompleted, EventSource.Exports]]);
     assert.deepEqual((await w.exports.get(id))!.notes?.filter((n) => /JSON channel/.test(n)).length, 2, 'the JSON channel of each run is named in the notes');
+    assert.ok((await w.exports.get(id))!.notes?.includes('run RUN_A, stream primary: primary/label was not archived (dtype string is not archived), left out'));
   });
 
   it('re-announces a finished export whose announcement was lost, without building it again', async () => {

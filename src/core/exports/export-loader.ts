@@ -26,7 +26,7 @@ export interface ExportLoaderDeps {
 export interface LoadedRun {
   run: ExportRun;
   file: ArchivedFile;
-  /** Data keys left out, with the reason (JSON channels have no numeric array). */
+  /** Data keys left out, with the reason (JSON channels have no numeric array; keys the bridge did not archive). */
   skipped: string[];
 }
 
@@ -101,6 +101,9 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
           ...(dataKey.source ? { source: dataKey.source } : {}),
         });
       }
+      // Keys the bridge could not carry (Bluesky: external data, strings …) are named, not silently missing.
+      const notArchived = Array.isArray(descriptor.not_archived) ? descriptor.not_archived as { channel?: unknown; reason?: unknown }[] : [];
+      for (const n of notArchived) skipped.push(`run ${runUid}, stream ${descriptor.name}: ${String(n.channel)} was not archived (${String(n.reason)}), left out`);
       return { name: descriptor.name, descriptor: descriptor as Record<string, unknown>, columns };
     });
     return { run: { uid: runUid, start, ...(stop ? { stop } : {}), streams }, file, skipped };
