@@ -413,7 +413,8 @@ export class BlueskyFollower {
         bytes = c.ch.encoding === 'json' ? packJsonLines(column.slice(skip))
           : [packPoints(c.ch, column.slice(skip), { runUid: run.uid, channel: c.ch.name, index: first + skip, entryId: entry.id })];
       } catch (error) {
-        throw new RunDataError((error as Error).message, { entryId: entry.id, runUid: run.uid, stream: c.ch.name }, { cause: error });
+        const context = error instanceof ArchiveError ? error.context : {};
+        throw new RunDataError((error as Error).message, { ...context, entryId: entry.id, runUid: run.uid, stream: c.ch.name }, { cause: error });
       }
       this.append(run, c, first + skip, n - skip, bytes);
     }

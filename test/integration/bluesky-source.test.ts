@@ -191,6 +191,29 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     assert.ok(status.bluesky.deadLetters >= 6);
   });
 
+  it('fails a run whose own data cannot be archived (a value that does not fit its key, a seq_num gap), naming channel and point', async () => {
+    const doc = (name: string, body: object) => redis.xadd(STREAM, '*', 'name', name, 'doc', JSON.stringify(body));
+    const runs = { badValue: 'run-bad-value', gap: 'run-seq-gap' };
+    const entries: Record<string, string> = {};
+    for (const [i, uid] of Object.values(runs).entries()) {
+      await doc('start', { uid, time: 1795300000 + i, scan_id: 70 + i, plan_name: 'count', dataset: 'bad_data' });
+      await doc('descriptor', { uid: `${uid}-d`, run_start: uid, name: 'primary', time: 1, data_keys: { det: { dtype: 'number', shape: [], source: 'x' } }, object_keys: { det: ['det'] } });
+      await doc('event', { uid: `${uid}-e1`, descriptor: `${uid}-d`, seq_num: 1, time: 1, data: { det: 1.5 }, timestamps: { det: 1 } });
+    }
+    entries.badValue = (await doc('event', { uid: 'x2', descriptor: `${runs.badValue}-d`, seq_num: 2, time: 1, data: { det: 'not a number' }, timestamps: { det: 1 } }))!;
+    entries.gap = (await doc('event', { uid: 'y3', descriptor: `${runs.gap}-d`, seq_num: 3, time: 1, data: { det: 2 }, timestamps: { det: 1 } }))!;
+    for (const uid of Object.values(runs)) await doc('stop', { uid: `${uid}-s`, run_start: uid, time: 2, exit_status: 'success', num_events: { primary: 2 } });
+    const badValue = await pipeline.waitForRun(runs.badValue);
+    assert.equal(badValue.state, 'FAILED');
+    assert.deepEqual(badValue.failure?.errors, [{ stream: 'primary/det', index: 1, message: `run ${runs.badValue}, channel primary/det, point 1 (stream entry ${entries.badValue}): "not a number" is not a number` }]);
+    const gap = await pipeline.waitForRun(runs.gap);
+    assert.equal(gap.state, 'FAILED');
+    assert.match(JSON.stringify(gap.failure), /seq_num 3, 2 was expected/);
+    const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { entryId?: string; reason: string });
+    assert.ok(lines.some((l) => l.entryId === entries.badValue), 'the entry with the bad value is in the dead-letter file');
+    assert.ok(lines.some((l) => l.entryId === entries.gap));
+  });
+
   it('archives runs of two RunEngines whose documents interleave in the stream', async () => {
     const hold = join(dir, 'release-a');
     const a = runPlans(['--plans', 'scan', '--dataset', 'two_a', '--scan-id', '60', '--points', '9', '--hold-at', '3', '--hold-file', hold], 'two-a');
