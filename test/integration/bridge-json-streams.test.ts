@@ -4,7 +4,8 @@
  * runner (emulator provisioned from the CDK template) into archived NeXus files read back by h5py.
  *
  * - a JSON stream (encoding {type: "json"}) next to a numeric one: staged as NDJSON chunks,
- *   written as variable-length UTF-8 strings; h5py + json.loads give back every published value;
+ *   written as variable-length UTF-8 strings; h5py + json.loads give back every published value,
+ *   nxcheck finds no error (but BLISS's entry name);
  * - a scan sequence: each child scan is archived as its own run and file; the sequence's run holds
  *   its SUBSCANS stream (the children's scan keys, in order) and nothing else;
  * - a variable-shape spectrum whose points change length mid-stream: refused by the bridge with a
@@ -25,6 +26,18 @@ async function publishSpecial<T>(redisUrl: string, kind: string, args: string[])
   const out = await run(venvPython, [SPECIAL, '--redis', redisUrl, ...args, kind]);
   if (out.code !== 0) throw new Error(`publish_special_scans.py ${kind}: ${out.stderr.slice(-2000)}`);
   return JSON.parse(out.stdout) as T;
+}
+
+interface Finding { path?: string; message: string; nxdl_valid_item_name?: boolean }
+
+/** nxcheck (NeXus base classes) and a full h5py read-back (test/support/nxcheck-report.py): no error but BLISS's entry name. */
+async function assertNexusValid(file: string, entry: string): Promise<void> {
+  const checked = await run(venvPython, [join(projectRoot, 'test/support/nxcheck-report.py'), file]);
+  assert.equal(checked.code, 0, checked.stderr);
+  const report = JSON.parse(checked.stdout) as { nxcheck: { errors: Finding[] }; h5py: { problems: unknown[] } };
+  const errors = report.nxcheck.errors.filter((e) => !(e.path === `/${entry}` && e.message === `"${entry}" is an invalid name` && e.nxdl_valid_item_name === true));
+  assert.deepEqual(errors, [], `nxcheck errors in ${file}`);
+  assert.deepEqual(report.h5py.problems, [], `h5py read-back of ${file}`);
 }
 
 /** Reads datasets of an HDF5 file with h5py: strings through .asstr() and json.loads, numbers as lists. */
@@ -93,6 +106,7 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     assert.deepEqual(read['/31.1/instrument/diode1/data'], Array.from({ length: 40 }, (_, i) => i * 0.5), 'the numeric channel next to it is intact');
     const attrs = await h5read(local, { [data]: 'attrs' });
     assert.equal((attrs[data] as Record<string, string>).content_type, 'application/json');
+    await assertNexusValid(local, '31.1');
     // Staged as NDJSON chunks on the same grid as numeric channels: 16-point chunks, deterministic keys.
     const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/${json.run_uid}/` }));
     const keys = (staged.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes('sample_env_events'));
@@ -116,6 +130,7 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     const read = await h5read(local, { '/40.1/instrument/SUBSCANS/data': 'json', '/40.1/measurement/SUBSCANS': 'exists', '/40.1/title': 'exists' });
     assert.deepEqual(read['/40.1/instrument/SUBSCANS/data'], sequence.children.map((c) => ({ key: c.scan_key })));
     assert.equal(read['/40.1/measurement/SUBSCANS'], true);
+    await assertNexusValid(local, '40.1');
   });
 
   it('refuses a point shape that changes mid-stream with a Run Failed naming the stream and index; no file', async () => {
