@@ -18,6 +18,7 @@
  * Redis and the emulator).
  *
  *   npx tsx bench/bridge-throughput.ts [--points10 100000] [--points1000 1000000]
+ *   BENCH_TIMELINE=1 …   also prints the bridge's points staged every 100 ms (`timeline`)
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
