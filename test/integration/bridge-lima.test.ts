@@ -255,6 +255,20 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     }
   });
 
+  it('a run failing for another reason stops following its Lima stream: nothing is uploaded or announced after Run Failed', async () => {
+    const dir = join(tmp, 'lima-f');
+    // 3 files; the diode's first entry is truncated, so the run fails at once while Lima files keep coming for ~3 s.
+    const scan = await publish(env.redisUrl!, dir, ['--number', '6', '--frames', '30', '--frames-per-file', '10', '--batch', '2', '--sleep', '0.2', '--corrupt-diode']);
+    numbers.set(scan.run_uid, 6);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'FAILED');
+    assert.ok(record.failure!.errors.some((e) => e.stream === 'simulation_diode_sampling_controller:diode1' && e.index === 0), JSON.stringify(record.failure));
+    await sleep(1_500);
+    // The first Lima file is complete only once frame 10 is saved (≈1 s after the failure): the aborted loop never gets to it.
+    assert.deepEqual(await limaDatums(scan.run_uid), []);
+    assert.deepEqual(await listKeys(scanDetectorFolder(POLICY, 6)), []);
+  });
+
   it('bridge SIGKILLed mid-scan and restarted: each file uploaded exactly once, every frame linked', async () => {
     await bridge!.stop();
     bridge = undefined;

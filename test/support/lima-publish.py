@@ -16,6 +16,8 @@ Frame i holds `frame_value(i)` below: a test recomputes it instead of shipping t
 
 --missing-file K: file K is never written (Lima says it saved it: the bridge must report it).
 --pause-after-files K --resume-flag F: once K files are complete and announced, wait until F exists.
+--corrupt-diode: the diode's first batch is written by hand with its last byte missing (a broken
+producer): the bridge fails the run early while the Lima files keep coming.
 --lima2: also a Lima2 stream `lima2det:frames` (plugin lima2: a uint32 count of frames available and a
 master file), with the info blissdata-lima2's Lima2Stream.make_definition gives. It is created with
 blissdata's EventStream directly: scan.create_stream would start the Lima2 client, which needs a Lima2
@@ -72,6 +74,7 @@ def main(argv=None) -> int:
     p.add_argument("--pause-after-files", type=int, default=None)
     p.add_argument("--resume-flag", default=None)
     p.add_argument("--lima2", action="store_true")
+    p.add_argument("--corrupt-diode", action="store_true")
     args = p.parse_args(argv)
 
     shape = tuple(args.shape)
@@ -160,6 +163,13 @@ def main(argv=None) -> int:
                 handle.flush()
         for name, stream in counters.items():
             chunk = values[name][written:stop]
+            if name == diode and args.corrupt_diode:
+                # Raw entries (as blissdata writes them), the first one truncated by one byte.
+                fields = {"payload": chunk.tobytes()[:-1] if written == 0 else chunk.tobytes()}
+                if len(chunk) > 1:
+                    fields["len"] = len(chunk)
+                ds._redis.xadd(scan._model.data_streams[diode].key(), fields, id=f"{written}-1")
+                continue
             stream.send(chunk if len(chunk) > 1 else chunk[0])
         lima.send({"last_index": stop - 1, "last_index_saved": stop - 1})
         if lima2 is not None:
@@ -178,7 +188,11 @@ def main(argv=None) -> int:
             time.sleep(args.sleep)
     if handle is not None:
         handle.close()
-    for stream in counters.values():
+    for name, stream in counters.items():
+        if name == diode and args.corrupt_diode:
+            ds._redis.xadd(scan._model.data_streams[diode].key(), {"id": args.frames}, id="18446744073709551615-18446744073709551615")
+            scan._writer_streams.pop(name, None)
+            continue
         stream.seal()
     lima.seal()
     if lima2 is not None:
