@@ -119,6 +119,17 @@ describe('reading staged NDJSON chunks', () => {
     });
   }
 
+  it('refuses JSON channels larger than the memory bound, naming run and channel (recorded FAILED, not an out-of-memory)', async () => {
+    const store = new MemoryObjectStore();
+    const datums = [await stage(store, 0, 2, '"aaaa"\n"bbbb"\n'), await stage(store, 2, 3, '"cccc"\n')];
+    await assert.rejects(readJsonChannels([resource], new Map([['env:events', datums]]), { 'env:events': 3 }, store, RUN, 20), (error: unknown) => {
+      assert.ok(error instanceof InvalidInputError, String(error));
+      assert.match(error.message, /JSON channels hold more than 20 bytes \(at env:events points \[2, 3\)\)/);
+      assert.deepEqual([error.context.runUid, error.context.stream, error.context.index], [RUN, 'env:events', 2]);
+      return true;
+    });
+  });
+
   it('ignores numeric channels', async () => {
     const numeric = streamResourceOf(RUN, 'memory-bucket', { name: 'c:diode', dtype: { str: '<f8', kind: 'f', itemsize: 8, byteorder: '<' }, shape: [] });
     assert.deepEqual(await readJsonChannels([numeric], new Map(), { 'c:diode': 3 }, new MemoryObjectStore(), RUN), {});

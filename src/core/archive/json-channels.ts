@@ -4,6 +4,11 @@
  * Every chunk is checked like a numeric one (own run's staging folder, bucket, size, sha256) and
  * must hold exactly one valid JSON line per point of its index range; points in declared gaps
  * stay '' (the HDF5 fill of a variable-length string).
+ *
+ * The texts are held in memory until the file is written (h5wasm writes a string list in one call):
+ * above `maxBytes` (all JSON channels of the run together, default 128 MiB) the run is refused with
+ * an InvalidInputError naming the channel, recorded as FAILED rather than running the function out
+ * of memory.
  */
 import { createHash } from 'node:crypto';
 import type { StreamDatum, StreamResource } from '../contract/generated-types.js';
@@ -11,14 +16,18 @@ import { isJsonResource } from '../bliss/documents.js';
 import { stagingChannelPrefix } from '../object-keys.js';
 import type { ObjectStore } from '../ports.js';
 import { ChunkCoverageError } from './errors.js';
+import { InvalidInputError } from '../errors.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
+export const MAX_JSON_CHANNEL_BYTES = 128 * 1024 * 1024;
+
 export async function readJsonChannels(
   resources: readonly StreamResource[], datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>,
-  points: Readonly<Record<string, number>>, store: ObjectStore, runUid: string,
+  points: Readonly<Record<string, number>>, store: ObjectStore, runUid: string, maxBytes = MAX_JSON_CHANNEL_BYTES,
 ): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
+  let held = 0;
   for (const resource of resources) {
     if (!isJsonResource(resource)) continue;
     const channel = resource.data_key;
@@ -26,6 +35,13 @@ export async function readJsonChannels(
     for (const d of datumsByChannel.get(channel) ?? []) {
       const { start, stop } = d.indices;
       const context = { runUid, stream: channel, indexRange: [start, stop] as [number, number], key: d.chunk.key };
+      held += d.chunk.bytes;
+      if (held > maxBytes) {
+        throw new InvalidInputError(
+          `run ${runUid}: JSON channels hold more than ${maxBytes} bytes (at ${channel} points [${start}, ${stop})); the scan writer keeps JSON texts in memory and refuses larger ones`,
+          { runUid, stream: channel, index: start },
+        );
+      }
       const fail = (problem: string): never => {
         const message = `staged JSON chunk s3://${d.chunk.bucket}/${d.chunk.key} (points [${start}, ${stop}) of ${channel}) ${problem}`;
         throw new ChunkCoverageError(message, [{ stream: channel, index: start, message }], context);
