@@ -193,6 +193,7 @@ async function printStatus(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     `points staged ${s.pointsStaged}, chunks ${s.chunksStaged}, events sent ${s.eventsSent}, PutEvents entries ${status.putEvents.entries}`,
     `retries: PutEvents ${s.putEventsRetries}, S3 ${s.s3Retries}; Redis reconnects ${status.redisReconnects}; errors ${s.errors}; dead letters ${s.deadLetters}; gaps ${s.gaps}`,
     ...(s.lastError ? [`last error: ${s.lastError}`] : []),
+    ...(status.bluesky ? [`bluesky ${status.bluesky.stream}: at ${status.bluesky.cursor || '-'}${status.bluesky.caughtUp ? ' (caught up)' : ''}, ${status.bluesky.openRuns.length} runs open, ${status.bluesky.runsStopped} stopped, ${status.bluesky.runsFailed} failed, ${status.bluesky.resumed} resumed, ${status.bluesky.deadLetters} dead letters`] : []),
     ...status.scans.map((f) => `  ${f.runUid} state ${f.state}: read ${f.pointsRead}, committed ${f.pointsCommitted}, lag ${f.lagPoints} points / ${f.lagSeconds} s, ${f.inflightChunks} chunks in flight`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
