@@ -189,6 +189,8 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     const status = await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json() as { bluesky: { deadLetters: number; stream: string } };
     assert.equal(status.bluesky.stream, STREAM);
     assert.ok(status.bluesky.deadLetters >= 6);
+    const printed = await run(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'), 'status', '--health-port', String(healthPort)]);
+    assert.match(printed.stdout, /^bluesky bluesky:documents: at \d+-\d+.*, \d+ runs open, \d+ stopped, \d+ failed, \d+ resumed, \d+ dead letters$/m);
   });
 
   it('fails a run whose own data cannot be archived (a value that does not fit its key, a seq_num gap), naming channel and point', async () => {
