@@ -49,6 +49,12 @@ const CASES: Case[] = [
     args: ['--type', 'amesh', '--points', '5', '--points2', '4', '--counters', '1', '--stop-after', '11', '--end-reason', 'FAILURE'],
     points: 11, endReason: 'FAILURE',
   },
+  {
+    // No chunk at all: the file still gets its provenance (the run's documents as input) and is archived.
+    name: 'ascan failed before its first point',
+    args: ['--type', 'ascan', '--points', '10', '--counters', '1', '--stop-after', '0', '--end-reason', 'FAILURE'],
+    points: 0, endReason: 'FAILURE',
+  },
 ];
 
 interface Finding { path: string | null; message: string; nxdl_valid_item_name?: boolean }

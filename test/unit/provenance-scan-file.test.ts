@@ -35,7 +35,9 @@ describe('scan file provenance', () => {
     // One input per channel (its staging folder), whatever the number of chunks: the digest of its
     // chunks' sha256 in index order, and their total size.
     const digest = (...hex: string[]) => createHash('sha256').update(hex.join('\n')).digest('hex');
+    const documents = createHash('sha256').update(`RunStart\nRAW1\n{}\n`).digest('hex');
     assert.deepEqual(record.inputs.map((i) => [i.uri, i.sha256, i.bytes]), [
+      ['catalogue:run/RAW1/documents', documents, undefined],
       ['s3://bkt/staging/RAW1/axis:sy/', digest(sha('a')), 80],
       ['s3://bkt/staging/RAW1/diode/', digest(sha('b'), sha('c')), 160],
     ]);
@@ -45,5 +47,21 @@ describe('scan file provenance', () => {
     assert.equal(store.records.size, 1);
     const down = await lineage('run:RAW1', 'descendants', store);
     assert.deepEqual(down.nodes.map((n) => n.entity), ['run:RAW1', 'file:s3://bkt/archive/p/b/s/c/c_d/c_d_0001.h5']);
+  });
+
+  it('a scan that ended before its first point has its documents as input, and is archived', async () => {
+    const archived: ArchivedRun[] = [];
+    const stop = { uid: 'RAW2/stop', run_start: 'RAW2', exit_status: 'fail', bliss: { points: {} } };
+    const catalogue = {
+      runArchived: async (run: ArchivedRun) => { archived.push(run); },
+      listDocuments: async () => [{ detailType: 'RunStop', uid: 'RAW2/stop', body: stop }, { detailType: 'RunStart', uid: 'RAW2', body: { uid: 'RAW2' } }],
+    } as unknown as RunCatalogue;
+    const store = new MemoryProvenanceStore((e) => e.ref === 'run:RAW2');
+    const wrapped = withScanFileProvenance(catalogue, store, archiveSoftware('0.1.0', 'https://git.example.org/beamline-archive.git'), () => new Date('2026-11-22T10:00:10Z'));
+    await wrapped.runArchived({ runUid: 'RAW2', file: { bucket: 'bkt', key: 'archive/p/b/s/c/c_d/c_d_0002.h5', bytes: 3000, sha256: sha('e') }, points: {}, archivedAt: '2026-11-22T10:00:09Z' });
+    assert.equal(archived.length, 1);
+    const record = await store.get('file:s3://bkt/archive/p/b/s/c/c_d/c_d_0002.h5');
+    const expected = createHash('sha256').update(`RunStart\nRAW2\n{"uid":"RAW2"}\nRunStop\nRAW2/stop\n${JSON.stringify(stop)}\n`).digest('hex');
+    assert.deepEqual(record?.inputs, [{ uri: 'catalogue:run/RAW2/documents', sha256: expected }]);
   });
 });

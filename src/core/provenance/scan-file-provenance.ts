@@ -1,15 +1,15 @@
 /**
  * Provenance of the archive's own scan files: a RunCatalogue decorator that, when the scan writer
  * records a run ARCHIVED, records the provenance of its file (`file:s3://<bucket>/<key>`): parent
- * the raw run, inputs the staged chunks with their sha256 (from the StreamDatum documents), the
- * RunStart/RunStop uids as parameters, the beamline-archive version (and commit when known) as
+ * the raw run, inputs the run's documents in the catalogue and the staged chunks with their sha256
+ * (from the StreamDatum documents), the RunStart/RunStop uids as parameters, the beamline-archive version (and commit when known) as
  * software. The activity uid is derived from the run and the file's checksum, so a redelivered
  * RunStop re-records nothing (duplicate).
  */
 import { createHash } from 'node:crypto';
 import { DetailType } from '../contract/detail-types.js';
 import type { StreamDatum } from '../contract/generated-types.js';
-import type { ArchivedRun, RunCatalogue } from '../archive/ports.js';
+import type { ArchivedRun, RunCatalogue, StoredDocument } from '../archive/ports.js';
 import { fileRef, runRef, type ProvenanceInput, type SoftwareRef } from './model.js';
 import type { ProvenanceStore } from './ports.js';
 import { recordProvenance } from './record-provenance.js';
@@ -24,8 +24,16 @@ export function archiveSoftware(version: string, repository: string, commit?: st
  * chunk, so that the record stays small whatever the scan's size: its uri is the channel's staging
  * folder, its sha256 the digest of the chunks' sha256 (hex, in index order, newline-separated),
  * its bytes their sum. The chunks themselves are listed in the catalogue's StreamDatum documents.
+ * The other documents of the run (RunStart with the ICAT snapshot, descriptors, resources, RunStop)
+ * are an input too: `catalogue:run/<uid>/documents`, the digest of each document's detail-type, uid
+ * and body in uid order. So a scan that ended before its first point (no chunk at all) still has
+ * the inputs its file was made from.
  */
-export function scanFileProvenance(run: ArchivedRun, datums: readonly StreamDatum[], software: SoftwareRef): ProvenanceInput {
+export function scanFileProvenance(run: ArchivedRun, documents: readonly StoredDocument[], software: SoftwareRef): ProvenanceInput {
+  const datums = documents.filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as StreamDatum);
+  const others = documents.filter((d) => d.detailType !== DetailType.StreamDatum).sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+  const documentsDigest = createHash('sha256');
+  for (const d of others) documentsDigest.update(`${d.detailType}\n${d.uid}\n${JSON.stringify(d.body)}\n`);
   const byFolder = new Map<string, StreamDatum[]>();
   for (const d of datums) {
     const folder = `s3://${d.chunk.bucket}/${d.chunk.key.slice(0, d.chunk.key.lastIndexOf('/') + 1)}`;
@@ -41,7 +49,7 @@ export function scanFileProvenance(run: ArchivedRun, datums: readonly StreamDatu
   });
   return {
     parents: [runRef(run.runUid)],
-    inputs,
+    inputs: [{ uri: `catalogue:run/${run.runUid}/documents`, sha256: documentsDigest.digest('hex') }, ...inputs],
     software,
     parameters: { run_start: run.runUid, run_stop: `${run.runUid}/stop`, points: run.points },
     agent: { name: 'beamline-archive scan-writer' },
@@ -56,8 +64,8 @@ export function withScanFileProvenance(catalogue: RunCatalogue, provenance: Prov
   const wrapped: RunCatalogue = Object.create(catalogue) as RunCatalogue;
   wrapped.runArchived = async (run: ArchivedRun) => {
     // Provenance first: a run is ARCHIVED only once its file's lineage is recorded.
-    const datums = (await catalogue.listDocuments(run.runUid)).filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as StreamDatum);
-    await recordProvenance(fileRef(run.file.bucket, run.file.key), scanFileProvenance(run, datums, software), {
+    const documents = await catalogue.listDocuments(run.runUid);
+    await recordProvenance(fileRef(run.file.bucket, run.file.key), scanFileProvenance(run, documents, software), {
       store: provenance, now, newUid: () => `scan-writer/${run.runUid}/${run.file.sha256}`,
     }, { activityUid: `scan-writer/${run.runUid}/${run.file.sha256}` });
     await catalogue.runArchived(run);
