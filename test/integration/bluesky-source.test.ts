@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { run, startLocalPipeline, type LocalPipeline } from '../../local/pipeline.js';
 import { freePort, projectRoot, venvPython } from '../../local/services.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
@@ -164,6 +165,19 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     assert.deepEqual([stop.exit_status, stop.reason, stop.bliss.points['primary/det']], ['fail', 'motor fault at point 5', 4]);
     const record = await pipeline.catalogue.getRun(expected!.uid);
     assert.equal(record?.channelPaths?.['primary/det'], verdict.channels['primary/det']!.path, 'the run record maps each channel to its dataset');
+  });
+
+  it('stages a start document too large for an event and references it from RunStart', async () => {
+    const [expected] = await runPlans(['--plans', 'count_big_md', '--dataset', 'big_md', '--scan-id', '35'], 'big-md');
+    const verdict = await judge('big-md', expected!.uid);
+    assert.deepEqual(verdict.problems, []);
+    const start = docs0(await pipeline.catalogue.listDocuments(expected!.uid)) as { notes: string; bluesky: { start?: unknown; start_ref: { bucket: string; key: string; bytes: number } } };
+    assert.equal(start.bluesky.start, undefined);
+    assert.equal(start.notes, undefined, 'the oversized md key is left to the staged copy');
+    const staged = await pipeline.env.clients.s3.send(new GetObjectCommand({ Bucket: start.bluesky.start_ref.bucket, Key: start.bluesky.start_ref.key }));
+    const doc = JSON.parse(await staged.Body!.transformToString()) as { uid: string; notes: string };
+    assert.equal(doc.uid, expected!.uid);
+    assert.equal(doc.notes.length, 70_000);
   });
 
   it('sends malformed entries to the dead-letter file with a reason, and other runs keep flowing', async () => {

@@ -95,6 +95,9 @@ def main() -> int:
             RE(scan([det, noisy], motor, -1, 1, n), sample={"name": "silver", "thickness": 2})
         elif plan == "grid_scan":
             RE(grid_scan([det], motor1, -1, 1, 3, motor2, -2, 2, 4, snake_axes=False), regions=[[0, 1], [2, 3]])
+        elif plan == "count_big_md":
+            # A start document over 64 KiB: staged, referenced from RunStart.
+            RE(count([det], num=3), notes="n" * 70_000)
         elif plan == "failing":
             # A motor fault at the 5th point: the RunEngine stops the run with exit_status "fail".
             done = [0]

@@ -377,7 +377,8 @@ export interface BlueskyStartContext {
 
 /**
  * RunStart of a Bluesky run: event-model keys of the start document, the start document's other
- * top-level keys (md: sample, scan_type, regions …, every key without `.` or `/`), the `bluesky`
+ * top-level keys (md: sample, scan_type, regions …, every key without `.` or `/`, while they fit in
+ * 64 KiB together), the `bluesky`
  * origin block (title, stream, entry, hints, the whole start document or a reference to its staged
  * copy), the data policy and an ICAT snapshot (Sample_name, plus md `icat` flattened).
  */
@@ -387,9 +388,14 @@ export function blueskyRunStartOf(start: BlueskyDoc, ctx: BlueskyStartContext): 
   if (typeof start.time !== 'number' || !Number.isFinite(start.time)) throw new BlueskyDocumentError(`stream entry ${ctx.entryId}: start document ${uid} has no time`, { ...docCtx, runUid: uid });
   const sample = sampleNameOf(start);
   const icat: IcatSnapshot = { ...icatSnapshotOf(start.icat), ...(sample ? { Sample_name: sample } : {}) };
+  // md keys at the top level while they fit in MAX_INLINE_START together (a larger one is only in the staged start document).
   const extras: Record<string, unknown> = {};
+  let extraBytes = 0;
   for (const [key, value] of Object.entries(start)) {
     if (RUN_START_KEYS.has(key) || key.includes('.') || key.includes('/') || key.length === 0) continue;
+    const bytes = Buffer.byteLength(JSON.stringify(value) ?? '') + key.length;
+    if (extraBytes + bytes > MAX_INLINE_START) continue;
+    extraBytes += bytes;
     extras[key] = value;
   }
   const inline = ctx.startRef ? undefined : start;
