@@ -117,6 +117,10 @@ export class Bridge {
       this.stats.errors++;
       deps.logger.error('checkpoint not written', { path: options.checkpointPath, error: String(error) });
     });
+    // Never start over silently: a configured checkpoint that is not there is said out loud (bridge engineer).
+    if (this.checkpoint.origin === 'missing') {
+      deps.logger.warn('no checkpoint file yet (first start, or it was removed): following the history from --from', { path: options.checkpointPath, from: options.from });
+    }
     this.budget = new MemoryBudget(options.maxBufferedBytes);
     this.publisher = new CountingPublisher(deps.publisher);
     // Bluesky document stream (bridge/bluesky-bridge.ts): same store, bus, checkpoint, dead letters and budget.

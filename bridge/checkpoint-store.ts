@@ -10,7 +10,7 @@
  * sealed end), so a chunk re-staged after a restart has the same key and the same StreamDatum
  * uid as one that may already have been accepted before the kill: it overwrites, never overlaps.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BlueskyCheckpoint } from './bluesky-follower.js';
@@ -151,8 +151,16 @@ export class CheckpointStore {
     if (path) mkdirSync(dirname(path), { recursive: true });
   }
 
+  /**
+   * Where the progress came from: the file, no file yet (`missing`: a first start, or the file was
+   * removed: the bridge says so in its log), or no path (`memory`: nothing survives a restart).
+   */
+  origin: 'file' | 'missing' | 'memory' = 'memory';
+
   static open(path: string | undefined, onError?: (error: unknown) => void): CheckpointStore {
-    return new CheckpointStore(path, path ? loadCheckpoint(path) : emptyCheckpoint(), onError);
+    const store = new CheckpointStore(path, path ? loadCheckpoint(path) : emptyCheckpoint(), onError);
+    if (path) store.origin = existsSync(path) ? 'file' : 'missing';
+    return store;
   }
 
   /** Marks the checkpoint changed; it is written soon. */

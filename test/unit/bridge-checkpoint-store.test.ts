@@ -38,8 +38,14 @@ function sample(): BridgeCheckpoint {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 describe('checkpoint store: loading', () => {
-  it('a missing file is an empty checkpoint', () => {
-    assert.deepEqual(loadCheckpoint(freshPath()), emptyCheckpoint());
+  it('a missing file is an empty checkpoint, and the store says it started without one', async () => {
+    const path = freshPath();
+    assert.deepEqual(loadCheckpoint(path), emptyCheckpoint());
+    const store = CheckpointStore.open(path);
+    assert.equal(store.origin, 'missing');
+    await store.flush();
+    assert.equal(CheckpointStore.open(path).origin, 'file');
+    assert.equal(CheckpointStore.open(undefined).origin, 'memory');
   });
 
   it('reads back exactly what it wrote: history, scans, per-stream committed index, grid, shape, gaps', async () => {
