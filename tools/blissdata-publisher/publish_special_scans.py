@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import sys
+import time
 
 import numpy as np
 from blissdata.redis_engine.store import DataStore
@@ -88,6 +89,8 @@ def publish_json(ds: DataStore, args) -> dict:
     for i in range(args.points):
         counter.send(diode[i])
         events.send(values[i])
+        if args.sleep:
+            time.sleep(args.sleep)
     counter.seal()
     events.seal()
     close(scan)
@@ -137,6 +140,7 @@ def main(argv=None) -> int:
     p.add_argument("--redis", required=True)
     p.add_argument("--number", type=int, default=1)
     p.add_argument("--points", type=int, default=12)
+    p.add_argument("--sleep", type=float, default=0.0, help="json: seconds between points (a scan that lasts)")
     p.add_argument("kind", choices=["json", "sequence", "reshape"])
     args = p.parse_args(argv)
     ds = open_data_store(args.redis)

@@ -1,0 +1,107 @@
+/**
+ * A JSON stream survives bridge restarts like a numeric one: blissdata publishes a slow scan with a
+ * JSON stream while the bridge (with a checkpoint file) is stopped and started again three times;
+ * the NDJSON chunks on S3 then tile the stream on the grid (no gap, no overlap, one StreamDatum per
+ * chunk) and hold exactly the published values, in order.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { projectRoot, startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
+import { initBlissDataStore, run } from '../../local/pipeline.js';
+import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
+import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
+import { startBridge } from '../../bridge/bridge.js';
+
+const SPECIAL = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_special_scans.py');
+const BUCKET = 'json-restart';
+const BUS = 'json-restart-bus';
+
+interface Datum { uid: string; stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; bytes: number } }
+
+describe('bridge: a JSON stream across restarts', () => {
+  let redis: RunningService;
+  let moto: RunningService;
+  let clients: AwsClients;
+  let conn: AwsConnection;
+  let queueUrl: string;
+  const tmp = mkdtempSync(join(tmpdir(), 'bridge-json-restart-'));
+
+  before(async () => {
+    [redis, moto] = await Promise.all([startRedis(), startMoto()]);
+    conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    clients = createAwsClients(conn);
+    await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await clients.events.send(new CreateEventBusCommand({ Name: BUS }));
+    queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: 'json-restart-capture' }))).QueueUrl!;
+    const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+    await clients.events.send(new PutRuleCommand({ Name: 'capture', EventBusName: BUS, EventPattern: JSON.stringify({ source: ['beamline-archive.bridge'] }) }));
+    await clients.events.send(new PutTargetsCommand({ Rule: 'capture', EventBusName: BUS, Targets: [{ Id: 'q', Arn: attrs.Attributes!.QueueArn! }] }));
+    await initBlissDataStore(redis.url);
+  });
+
+  after(async () => {
+    await Promise.all([redis?.stop(), moto?.stop()]);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('stages every value once, in order, through three stops and restarts', async () => {
+    const options = {
+      redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0', chunkPoints: 8,
+      flushIntervalMs: 100, logLevel: 'ERROR', checkpointPath: join(tmp, 'checkpoint.json'),
+    };
+    const publishing = run(venvPython, [SPECIAL, '--redis', redis.url, '--number', '7', '--points', '90', '--sleep', '0.03', 'json']);
+    let resumed = 0;
+    for (let restart = 0; restart < 3; restart++) {
+      const bridge = await startBridge(options);
+      await new Promise((r) => setTimeout(r, 500 + 150 * restart));
+      resumed += bridge.status().resumed;
+      await bridge.stop();
+    }
+    const out = await publishing;
+    assert.equal(out.code, 0, out.stderr);
+    const published = JSON.parse(out.stdout) as { run_uid: string; points: number; json_channel: string; values: unknown[] };
+    const bridge = await startBridge(options);
+    const status = await bridge.idle(60_000);
+    await bridge.stop();
+    assert.equal(status.failed, 0, JSON.stringify(status.stats));
+    assert.ok(resumed + status.resumed >= 2, `the scan was resumed from the checkpoint after restarts (${resumed + status.resumed})`);
+
+    const events: BusEvent[] = [];
+    for (let empty = 0; empty < 2;) {
+      const got = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      if (!got.Messages?.length) { empty++; continue; }
+      for (const m of got.Messages) events.push(validateEvent(JSON.parse(m.Body!)));
+      await clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: got.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    }
+    const resource = `${published.run_uid}/resource/${published.json_channel}`;
+    const datums = new Map<string, Datum>();
+    for (const e of events) {
+      const d = e.detail as Datum;
+      if (e['detail-type'] === 'StreamDatum' && d.stream_resource === resource) datums.set(d.uid, d); // a re-sent datum has the same uid
+    }
+    const chunks = [...datums.values()].sort((a, b) => a.indices.start - b.indices.start);
+    let next = 0;
+    const lines: string[] = [];
+    for (const c of chunks) {
+      assert.equal(c.indices.start, next, 'contiguous, no overlap');
+      assert.ok(c.indices.stop - c.indices.start <= 8 && (c.indices.stop % 8 === 0 || c.indices.stop === published.points), `on the grid: ${c.uid}`);
+      next = c.indices.stop;
+      const body = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: c.chunk.key }));
+      const text = await body.Body!.transformToString('utf8');
+      assert.equal(Buffer.byteLength(text), c.chunk.bytes);
+      lines.push(...text.slice(0, -1).split('\n'));
+    }
+    assert.equal(next, published.points);
+    assert.deepEqual(lines.map((l) => JSON.parse(l) as unknown), published.values, 'every published value once, in order');
+    const stops = events.filter((e) => e['detail-type'] === 'RunStop' && (e.detail as { run_start: string }).run_start === published.run_uid);
+    assert.ok(stops.length >= 1);
+    const stop = stops[0]!.detail as { bliss: { points: Record<string, number>; documents: { stream_datum: number } } };
+    assert.equal(stop.bliss.points[published.json_channel], published.points);
+  });
+});
