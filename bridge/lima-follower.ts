@@ -188,7 +188,7 @@ export class LimaStreams {
     let read = 0;
     let committed = 0;
     for (const s of this.streams.values()) {
-      read += s.saved;
+      read += Math.max(s.saved, s.cp.committed);
       committed += s.cp.committed;
     }
     return { read, committed };

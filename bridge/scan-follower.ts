@@ -184,6 +184,9 @@ export class ScanFollower {
       gaps += c.cp.gaps.length;
       if (c.pendingSince !== undefined && c.expected > c.cp.committed) oldest = Math.min(oldest, c.pendingSince);
     }
+    const lima = this.lima.progress(); // lima: frames saved by Lima / uploaded and announced
+    read += lima.read;
+    committed += lima.committed;
     return {
       scanKey: this.entry.scanKey, runUid: this.runUid, state: this.state, pointsRead: read, pointsCommitted: committed,
       lagPoints: read - committed, lagSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 100) / 10 : 0,

@@ -17,7 +17,7 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
 import { initBlissDataStore, run } from '../../local/pipeline.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
-import { projectRoot, venvPython } from '../../local/services.js';
+import { freePort, projectRoot, venvPython } from '../../local/services.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
@@ -273,11 +273,12 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     await bridge!.stop();
     bridge = undefined;
     const checkpoint = join(tmp, 'checkpoint.json');
+    const healthPort = await freePort();
     const logs: string[] = [];
     const start = (): ChildProcess => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
         '--redis-url', env.redisUrl!, '--bus', env.resources.bus.name, '--bucket', bucket, '--beamline', 'id00', '--from', '$',
-        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO'], {
+        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO', '--health-port', String(healthPort)], {
         cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'],
         env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
       });
@@ -313,6 +314,10 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
       };
       for (let i = 0; committed() < 20 && i < 600; i++) await sleep(100);
       assert.equal(committed(), 20, 'two files committed before the kill');
+      // The status view counts Lima frames: saved by Lima (read) and uploaded + announced (committed).
+      const status = await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json() as { scans: { pointsRead: number; pointsCommitted: number; lagPoints: number }[] };
+      assert.equal(status.scans.length, 1, JSON.stringify(status.scans));
+      assert.ok(status.scans[0]!.pointsCommitted >= 20 && status.scans[0]!.lagPoints >= 0, JSON.stringify(status.scans[0]));
       await killed(child, 'SIGKILL');
       child = start();
       writeFileSync(flag, '');
