@@ -169,6 +169,28 @@ describe('export service', () => {
     assert.ok((await w.exports.get(id))!.notes?.includes('run RUN_A, stream primary: primary/label was not archived (dtype string is not archived), left out'));
   });
 
+  it('a repeated API request revives a build whose worker died and whose event is gone (lease over), not a live one', async () => {
+    const w = world();
+    const id = exportIdOf('stalled');
+    w.store.failUploads.add(`exports/${id}/RUN_A_primary.csv.tmp`);
+    await assert.rejects(w.service.request(request('stalled', ['RUN_A'])).then(() => w.service.handleRequested(request('stalled', ['RUN_A']), EventSource.ExportApi)));
+    assert.equal((await w.exports.get(id))!.state, ExportState.Building);
+    const requested = () => w.bus.events.filter((e) => e.detailType === DetailType.ExportRequested).length;
+    assert.equal(requested(), 1);
+    // Inside the lease the build may still be running: a repeat does not ask for another one.
+    assert.equal((await w.service.request(request('stalled', ['RUN_A']))).created, false);
+    assert.equal(requested(), 1, 'no second Export Requested while the lease holds');
+    // The worker's message went to the DLQ; once the lease ran out, the repeat puts the request on the bus again …
+    w.advance(16 * 60_000);
+    const again = await w.service.request(request('stalled', ['RUN_A']));
+    assert.equal(again.record.state, ExportState.Building);
+    assert.equal(requested(), 2, 'a BUILDING record whose lease ran out is requested again');
+    // … and that event completes it.
+    const done = await w.service.handleRequested(w.bus.events.at(-1)!.detail as ExportRequested, EventSource.ExportApi);
+    assert.equal(done.state, ExportState.Completed);
+    assert.equal((await w.exports.get(id))!.attempts, 2);
+  });
+
   it('re-announces a finished export whose announcement was lost, without building it again', async () => {
     const w = world();
     const id = exportIdOf('lost-event');

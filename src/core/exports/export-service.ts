@@ -157,9 +157,10 @@ export class ExportService {
     if (!isExportFormat(request.format)) throw this.unknownFormat(request);
     for (const runUid of request.runs) await checkExportable(runUid, this.deps.runs);
     const { created, record } = await this.create(request, ExportOrigin.Api);
-    // A record still REQUESTED may have lost its event (the API died before PutEvents): send it
-    // again. The worker claims the build once, whatever the number of events.
-    if (created || record.state === ExportState.Requested) {
+    // A record still REQUESTED may have lost its event (the API died before PutEvents), and a
+    // BUILDING one whose lease ran out has lost its build (the worker died and its message went to
+    // the DLQ): send the event again. The worker claims the build once, whatever the number of events.
+    if (created || record.state === ExportState.Requested || this.leaseRanOut(record)) {
       const outcome = await this.deps.publisher.publish([{ detailType: DetailType.ExportRequested, source: EventSource.ExportApi, detail: request }]);
       if (outcome.rejected.length > 0) {
         throw new ArchiveError(`the bus refused Export Requested ${request.request_id}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, { exportId: record.exportId });
@@ -167,6 +168,11 @@ export class ExportService {
     }
     this.log(created ? 'export requested' : 'export request repeated', { exportId: record.exportId, requestId: request.request_id, state: record.state });
     return { created, record };
+  }
+
+  /** A BUILDING record nobody holds any more: its lease is over, so no worker is building it. */
+  private leaseRanOut(record: ExportRecord): boolean {
+    return record.state === ExportState.Building && (record.leaseUntil === undefined || record.leaseUntil < this.deps.now().toISOString());
   }
 
   private unknownFormat(request: Pick<ExportRequested, 'format' | 'request_id'>): UnknownExportFormatError {
