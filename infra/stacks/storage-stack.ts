@@ -143,10 +143,20 @@ export class StorageStack extends Stack {
           actions: ['s3:PutObject'],
           resources: [this.bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
         }),
+        new PolicyStatement({
+          // Lima detector files go next to their scan file (<dataset folder>/scan<NNNN>/<detector>_<NNNN>.h5,
+          // docs/bridge.md) so its relative external links resolve in S3 and in a downloaded dataset folder.
+          sid: 'UploadLimaFiles',
+          effect: Effect.ALLOW,
+          actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+          resources: [this.bucket.arnForObjects(`${StoragePrefix.Archive}*/scan*/*`)],
+        }),
       ],
     });
     acknowledgeObjectPrefixWildcard(this.edgeBridgePolicy, this.bucket, StoragePrefix.Staging,
       'Staged chunk keys are per run and channel (staging/<run>/<channel>/<start>-<stop>.bin); the wildcard is confined to the staging/ prefix.');
+    acknowledgeObjectPrefixWildcard(this.edgeBridgePolicy, this.bucket, StoragePrefix.Archive,
+      'Lima files are uploaded per scan and detector into <dataset folder>/scan<NNNN>/ under archive/; the wildcard cannot be narrower because the dataset folder is per proposal, session and dataset.', `${StoragePrefix.Archive}*/scan*/*`);
 
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });

@@ -147,7 +147,7 @@ describe('storage stack', () => {
     });
   });
 
-  it('gives the edge bridge PutEvents on the bus and PutObject under staging/ only', () => {
+  it('gives the edge bridge PutEvents on the bus, PutObject under staging/ and Lima uploads into scan folders of archive/ only', () => {
     const busId = logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' });
     const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     storageTemplate.hasResourceProperties('AWS::IAM::ManagedPolicy', {
@@ -156,6 +156,7 @@ describe('storage stack', () => {
         Statement: [
           { Sid: 'PublishRunDocuments', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] }, Condition: { StringEquals: { 'events:source': 'beamline-archive.bridge' } } },
           { Sid: 'StageChunks', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/staging/*']] } },
+          { Sid: 'UploadLimaFiles', Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/archive/*/scan*/*']] } },
         ],
       },
     });
@@ -423,6 +424,7 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
       'BeamlineArchiveStorage/AccessLogsBucket AwsSolutions-S1',
+      'BeamlineArchiveStorage/EdgeBridgePolicy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/archive/*/scan*/*]',
       'BeamlineArchiveStorage/EdgeBridgePolicy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/*]',
     ]);
     for (const reason of acknowledged.values()) assert.ok(reason.length > 40, `reason too thin: ${reason}`);
