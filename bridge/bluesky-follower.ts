@@ -211,8 +211,18 @@ export class BlueskyFollower {
     }
     this.deps.logger.info('following Bluesky documents', { stream: this.options.stream, cursor });
     try {
-      while (!this.stopping) {
-        const read = await this.deps.reader.read(new Map([[this.options.stream, cursor]]), this.options.readCount, this.options.blockMs);
+      for (let failedReads = 0; !this.stopping;) {
+        let read: Map<string, StreamEntry[]>;
+        try {
+          read = await this.deps.reader.read(new Map([[this.options.stream, cursor]]), this.options.readCount, this.options.blockMs);
+          failedReads = 0;
+        } catch (error) {
+          // Redis away (restart, network): keep the place and try again with backoff.
+          failedReads++;
+          if (failedReads === 1 || failedReads % 10 === 0) this.deps.logger.warn('Bluesky stream read failed; retrying', { stream: this.options.stream, cursor, attempt: failedReads, error: String(error) });
+          await this.sleep(backoffDelay(failedReads, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+          continue;
+        }
         const entries = read.get(this.options.stream) ?? [];
         if (entries.length === 0) {
           this.caughtUp = compareStreamIds(cursor, this.cp.cursor) >= 0;

@@ -8,13 +8,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { run, startLocalPipeline, type LocalPipeline } from '../../local/pipeline.js';
-import { freePort, projectRoot, venvPython } from '../../local/services.js';
+import { freePort, projectRoot, startRedis, venvPython, type RunningService } from '../../local/services.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { DynamoDbDatasetCatalogue } from '../../src/adapters/dynamodb-dataset-catalogue.js';
 
@@ -52,15 +52,18 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
   let pipeline: LocalPipeline;
   let bridge: BridgeProcess;
   let redis: Redis;
+  /** The Bluesky stream's own Redis (append-only file, so it can be restarted mid-run). */
+  let streamRedis: RunningService;
   let healthPort: number;
   let datasets: DynamoDbDatasetCatalogue;
   const dir = mkdtempSync(join(tmpdir(), 'ba-bluesky-'));
   const checkpoint = join(dir, 'checkpoint.json');
   const deadLetter = join(dir, 'dead-letter.jsonl');
+  const redisDir = join(dir, 'redis');
   const nxcheckWarnings: string[] = [];
 
   async function runPlans(args: string[], name: string): Promise<ExpectedRun[]> {
-    const { stdout, stderr, code } = await run(venvPython, [plansScript, '--redis', pipeline.redisUrl, '--stream', STREAM, ...args]);
+    const { stdout, stderr, code } = await run(venvPython, [plansScript, '--redis', streamRedis.url, '--stream', STREAM, ...args]);
     assert.equal(code, 0, stderr);
     writeFileSync(join(dir, `${name}.json`), stdout);
     return (JSON.parse(stdout) as { runs: ExpectedRun[] }).runs;
@@ -90,10 +93,12 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
   before(async () => {
     pipeline = await startLocalPipeline({ logLevel: 'ERROR' });
     datasets = new DynamoDbDatasetCatalogue(pipeline.env.clients.dynamo, pipeline.env.resources.table.name);
-    redis = new Redis(pipeline.redisUrl);
+    mkdirSync(redisDir);
+    streamRedis = await startRedis({ dataDir: redisDir });
+    redis = new Redis(streamRedis.url);
     healthPort = await freePort();
     bridge = new BridgeProcess([
-      '--redis-url', pipeline.redisUrl, '--bus', pipeline.env.resources.bus.name, '--bucket', pipeline.bucket, '--beamline', 'id00',
+      '--redis-url', streamRedis.url, '--bus', pipeline.env.resources.bus.name, '--bucket', pipeline.bucket, '--beamline', 'id00',
       '--checkpoint', checkpoint, '--dead-letter', deadLetter, '--chunk-points', '4', '--flush-ms', '200', '--log-level', 'WARN',
       '--health-port', String(healthPort), '--bluesky-stream', STREAM, '--bluesky-defaults', 'session=20261122',
     ], {
@@ -107,6 +112,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     process.stdout.write(`# nxcheck warnings on the Bluesky scan files: ${[...new Set(nxcheckWarnings)].join(' | ') || 'none'}\n`);
     await bridge?.kill('SIGTERM');
     redis?.disconnect();
+    await streamRedis?.stop();
     await pipeline?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -249,6 +255,29 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       assert.deepEqual(verdict.problems, [], `${file} ${expected.plan_name}`);
       assert.deepEqual(Object.keys(verdict.channels).sort(), Object.keys(expected.channels).sort());
     }
+  });
+
+  it('keeps its place through a Redis restart mid-run', async () => {
+    const hold = join(dir, 'release-redis');
+    const plans = runPlans(['--plans', 'scan', '--dataset', 'redis_restart', '--scan-id', '80', '--points', '15', '--hold-at', '6', '--hold-file', hold, '--redis-retries', '30'], 'redis-restart');
+    let open: string[] = [];
+    for (let i = 0; i < 300 && open.length === 0; i++) {
+      await sleep(100);
+      open = ((await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json()) as { bluesky: { openRuns: string[] } }).bluesky.openRuns;
+    }
+    assert.equal(open.length, 1, 'the held run is open');
+    const port = streamRedis.port;
+    await streamRedis.stop();
+    await sleep(1500); // the bridge's reads fail meanwhile
+    streamRedis = await startRedis({ port, dataDir: redisDir });
+    writeFileSync(hold, '');
+    const [expected] = await plans;
+    const verdict = await judge('redis-restart', expected!.uid);
+    assert.deepEqual(verdict.problems, []);
+    assert.equal(verdict.channels['primary/det']!.points, 15);
+    const health = await (await fetch(`http://127.0.0.1:${healthPort}/health`)).json() as { ok: boolean };
+    assert.equal(health.ok, true, 'the bridge is healthy after the restart');
+    assert.match(bridge.stderr, /Redis connection error; reconnecting with backoff/, 'the restart did cut the bridge off');
   });
 
   it('resumes a run after a SIGKILL mid-run without losing or duplicating a point', async () => {

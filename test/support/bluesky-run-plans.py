@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--hold-at", type=int, default=0)
     parser.add_argument("--hold-file", default="")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--redis-retries", type=int, default=0, help="reconnect and retry an XADD this many times (Redis restarts)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -59,7 +60,15 @@ def main() -> int:
     RE.md["scan_id"] = args.scan_id - 1
     sd = SupplementalData(baseline=[motor1, motor2, motor])
     RE.preprocessors.append(sd)
-    RE.subscribe(RedisDocumentPublisher(args.redis, stream=args.stream))
+    client = args.redis
+    if args.redis_retries:
+        import redis
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
+        client = redis.Redis.from_url(args.redis, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), args.redis_retries),
+                                      retry_on_error=[redis.exceptions.ConnectionError])
+    RE.subscribe(RedisDocumentPublisher(client, stream=args.stream))
 
     runs: list = []
     descriptors: dict = {}
