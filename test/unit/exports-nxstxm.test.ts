@@ -139,6 +139,22 @@ describe('NXstxm layout of a line spectrum', () => {
   });
 });
 
+describe('positioners that tell entries apart', () => {
+  const image = { regions: [{ x_points: 2, y_points: 1 }], positioners: { energy: 'mono', sample_x: 'sx', sample_y: 'sy' } };
+  it('refuses an energy, polarization or angle read only in the baseline when the run steps through several', () => {
+    const stack = runWith({ scan_type: 'sample_image_stack', detector: 'apd', energies: 2, ...image },
+      { apd: [1, 2, 3, 4], sx: [0, 1, 0, 1], sy: [0, 0, 0, 0] }, { mono: [700, 710] });
+    assert.throws(() => buildExport('nxstxm', [stack], OPTIONS),
+      isRequestError(/stxm.energies is 2 but positioner energy \(mono\) is read only in the baseline, once for the whole run/));
+    const pols = runWith({ scan_type: 'sample_image', detector: 'apd', polarizations: 2, ...image, positioners: { ...image.positioners, polarization: 'epu' } },
+      { apd: [1, 2, 3, 4], mono: [700, 700, 700, 700], sx: [0, 1, 0, 1], sy: [0, 0, 0, 0] }, { epu: [0, 1] });
+    assert.throws(() => buildExport('nxstxm', [pols], OPTIONS), isRequestError(/stxm.polarizations is 2 but positioner polarization \(epu\) is read only in the baseline/));
+    const tomo = runWith({ scan_type: 'tomography', detector: 'apd', angles: 2, ...image },
+      { apd: [1, 2, 3, 4], mono: [700, 700, 700, 700], sx: [0, 1, 0, 1], sy: [0, 0, 0, 0] });
+    assert.throws(() => buildExport('nxstxm', [tomo], OPTIONS), isRequestError(/stxm.angles is 2 but stxm.positioners.goniometer_theta is not set/));
+  });
+});
+
 describe('NXstxm of a run as the archive records it', () => {
   it('finds stxm metadata in the original Bluesky start document, the title the bridge derived and the beamline of the data policy', () => {
     const archived: ExportRun = {
@@ -204,6 +220,24 @@ describe('image stacks recorded as one run per image', () => {
     assert.deepEqual(values(0, 'apd'), [0, 1, 10, 11, 20, 21]);
     assert.deepEqual(values(1, 'ring'), [100, 300.5]);
     assert.deepEqual(notes, ['stack S: runs a, b, c merged into one stack']);
+  });
+
+  it('gives each image the energy its own run read in the baseline when the runs do not read it at every point', () => {
+    const baselineEnergy = (uid: string, energy: number, time: number): ExportRun => {
+      const run = part(uid, energy, time);
+      run.streams[0]!.columns = run.streams[0]!.columns.filter((c) => c.dataKey !== 'mono');
+      run.streams[1]!.columns.push({ dataKey: 'mono', array: f64([700 + energy, 700 + energy + 0.01]) });
+      return run;
+    };
+    const parts = [baselineEnergy('b', 1, 200), baselineEnergy('a', 0, 300), baselineEnergy('c', 2, 100)];
+    const merged = mergeStackRuns(parts).runs[0]!;
+    const mono = merged.streams[0]!.columns.find((c) => c.dataKey === 'mono');
+    assert.ok(mono, 'the baseline-only energy is a per-point column of the merged stack');
+    assert.deepEqual({ shape: mono.array.shape, values: [...new Float64Array(mono.array.bytes.slice().buffer)] }, { shape: [6], values: [700, 700, 701, 701, 702, 702] });
+    const product = buildExport('nxstxm', parts, OPTIONS);
+    const tree = product.files[0]!.kind === 'hdf5' ? product.files[0]!.tree : assert.fail('not hdf5');
+    const energy = tree.datasets.find((d) => d.path === '/entry1/data/energy')!.value as { bytes: Uint8Array };
+    assert.deepEqual([...new Float64Array(energy.bytes.slice().buffer)], [700, 701, 702], 'one energy per image, not the first run\'s three times');
   });
 
   it('refuses a doubly claimed image, differing regions and a bad index', () => {

@@ -267,6 +267,29 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   }
 }
 
+/**
+ * The positioners that tell the entries (or the energy axis) apart — energy across energies,
+ * polarization across polarizations, goniometer angle across angles — must be read at every point:
+ * a baseline reading is one value for the whole run, and repeating it would label every energy,
+ * polarization or angle with the first one.
+ */
+function checkVaryingPositioners(ctx: RunContext, geometry: { energies: number; polarizations: number; angles: number }): void {
+  const varying = [['energy', geometry.energies, 'energies'], ['polarization', geometry.polarizations, 'polarizations'], ['goniometer_theta', geometry.angles, 'angles']] as const;
+  for (const [logical, n, what] of varying) {
+    if (n <= 1) continue;
+    const key = ctx.positioners[logical];
+    if (key === undefined) {
+      if (logical === 'goniometer_theta') {
+        throw requestError(ctx.run, `stxm.angles is ${n} but stxm.positioners.goniometer_theta is not set: each angle's entry needs its rotation_angle, read at every point`);
+      }
+      continue;
+    }
+    if (!findColumn(ctx.primary, key)) {
+      throw requestError(ctx.run, `stxm.${what} is ${n} but positioner ${logical} (${key}) is read only in the baseline, once for the whole run: the ${what} cannot be told apart; read ${key} at every point (primary stream), or record one run per image tied by stxm.stack`, { stream: 'primary', key });
+    }
+  }
+}
+
 export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExportOptions): ExportProduct {
   if (runs.length === 0) throw new ExportRequestError('an NXstxm export needs at least one run', { format: 'nxstxm' });
   const seenUids = new Set<string>();
@@ -292,6 +315,7 @@ export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExpo
     if (geometry.totalPoints !== points) {
       throw requestError(ctx.run, `the primary stream has ${points} points, the stxm metadata describes ${geometry.totalPoints} (${geometry.angles} angle(s) × ${geometry.energies} energies × ${geometry.polarizations} polarization(s) × ${geometry.blockPoints} points in the regions); an incomplete scan cannot fill the NXstxm grid`, { stream: 'primary' });
     }
+    checkVaryingPositioners(ctx, geometry);
     const entries = planEntries(geometry, ctx.info);
     const first = n + 1;
     for (const entry of entries) {

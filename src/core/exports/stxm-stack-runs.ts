@@ -59,6 +59,57 @@ function row(array: NdArray, index: number): NdArray {
   return { dtype: array.dtype, shape: [rows === 0 ? 0 : 1, ...array.shape.slice(1)], bytes: rows === 0 ? new Uint8Array(0) : array.bytes.slice(at * size, (at + 1) * size) };
 }
 
+/** `n` copies of the first row of `array` (shape `[n, ...point shape]`). */
+function repeatFirstRow(array: NdArray, n: number): NdArray {
+  const one = row(array, 0).bytes;
+  const bytes = new Uint8Array(one.byteLength * n);
+  for (let i = 0; i < n; i += 1) bytes.set(one, i * one.byteLength);
+  return { dtype: array.dtype, shape: [n, ...array.shape.slice(1)], bytes };
+}
+
+/** The logical positioners whose value tells the images of a stack apart. */
+const IMAGE_POSITIONERS = ['energy', 'polarization', 'goniometer_theta'] as const;
+
+/**
+ * The energy, polarization or goniometer angle when the runs read it only in their baseline (set
+ * once before each image) and their readings differ, as per-point primary columns: every point of
+ * a run gets that run's start reading. Without this the merged run would carry the first run's
+ * reading only, and every image of the stack would be labelled with the first energy, polarization
+ * or angle. Readings equal in every run stay in the baseline (the start reading is right for all).
+ */
+function baselineOnlyPositioners(ordered: readonly StackPart[], baseStxm: Record<string, unknown>): ExportColumn[] {
+  const base = ordered[0]!.run;
+  const positioners = (baseStxm.positioners && typeof baseStxm.positioners === 'object' ? baseStxm.positioners : {}) as Record<string, unknown>;
+  const primary = findStream(base, 'primary');
+  const startBytes = (part: StackPart, key: string) => {
+    const reading = findColumn(findStream(part.run, 'baseline'), key);
+    return reading ? Buffer.from(row(reading.array, 0).bytes).toString('hex') : '';
+  };
+  const keys = [...new Set(IMAGE_POSITIONERS.map((logical) => positioners[logical]).filter((k): k is string => typeof k === 'string'))]
+    .filter((key) => !findColumn(primary, key) && findColumn(findStream(base, 'baseline'), key))
+    .filter((key) => new Set(ordered.map((part) => startBytes(part, key))).size > 1);
+  const detector = typeof baseStxm.detector === 'string' ? baseStxm.detector : undefined;
+  return keys.map((key) => {
+    const arrays = ordered.map((part) => {
+      const reading = findColumn(findStream(part.run, 'baseline'), key);
+      if (!reading || (reading.array.shape[0] ?? 0) === 0) {
+        throw new ExportRequestError(`run ${part.run.uid} of stack ${part.id} has no baseline reading of positioner ${key}, which run ${base.uid} reads in its baseline: the runs of one stack must record the same keys`,
+          { runUid: part.run.uid, stream: 'baseline', key, format: 'nxstxm' });
+      }
+      const runPrimary = findStream(part.run, 'primary');
+      const points = (findColumn(runPrimary, detector ?? '') ?? runPrimary?.columns[0])?.array.shape[0] ?? 0;
+      return repeatFirstRow(reading.array, points);
+    });
+    const first = findColumn(findStream(base, 'baseline'), key)!;
+    try {
+      return { ...first, array: concatRows(arrays) };
+    } catch (error) {
+      throw new ExportRequestError(`stack ${ordered[0]!.id}: baseline key ${key} differs in dtype or point shape between its runs`,
+        { runUid: base.uid, stream: 'baseline', key, format: 'nxstxm' }, { cause: error });
+    }
+  });
+}
+
 function mergeStack(parts: StackPart[]): ExportRun {
   const id = parts[0]!.id;
   const axes = (pick: (p: StackPart) => number) => Math.max(...parts.map(pick)) + 1;
@@ -102,7 +153,7 @@ function mergeStack(parts: StackPart[]): ExportRun {
   const primary: ExportStream = {
     name: 'primary',
     descriptor: findStream(base, 'primary')?.descriptor ?? {},
-    columns: concatColumns(ordered, 'primary', (array) => array),
+    columns: [...concatColumns(ordered, 'primary', (array) => array), ...baselineOnlyPositioners(ordered, baseStxm)],
     ...(primaryTimes.every((t) => t !== undefined) ? { times: Float64Array.from(primaryTimes.flatMap((t) => [...t!])) } : {}),
   };
   const streams: ExportStream[] = [primary];
