@@ -115,8 +115,15 @@ export class Exports extends Construct {
     this.apiUrl = this.api.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'CatalogueExports', effect: Effect.ALLOW,
-      // Run records (is the run ARCHIVED?) and export records (create once, read).
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [table.tableArn],
+      // Run records (is the run ARCHIVED?) and export records (read).
+      actions: ['dynamodb:GetItem'], resources: [table.tableArn],
+    }));
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'CreateExportRecords', effect: Effect.ALLOW,
+      // Export records only (create once; pk EXPORT#<id>, src/adapters/dynamodb-export-catalogue.ts):
+      // the API can never write a run, dataset or provenance item.
+      actions: ['dynamodb:PutItem'], resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXPORT#*'] } },
     }));
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'SignExportDownloads', effect: Effect.ALLOW,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/bin/app.js';
+import { exportPk } from '../../src/adapters/dynamodb-export-catalogue.js';
 
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-exports-cdk-'));
 const { app, compute } = buildApp({ outdir, nag: true, context: { 'aws:cdk:bundling-stacks': [] } });
@@ -88,6 +89,9 @@ describe('exports construct', () => {
     assert.match(text(s3[0]!.Resource), /\/exports\/\*"\]\]\}$/);
     const events = statements.filter((s) => actions(s).includes('events:PutEvents'));
     assert.deepEqual(events.map((s) => s.Condition), [{ StringEquals: { 'events:source': 'beamline-archive.export-api' } }]);
-    assert.deepEqual(actions(statements.find((s) => s.Sid === 'CatalogueExports')!).sort(), ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    assert.deepEqual(actions(statements.find((s) => s.Sid === 'CatalogueExports')!), ['dynamodb:GetItem']);
+    const writes = statements.filter((s) => actions(s).some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)));
+    assert.deepEqual(writes.map((s) => [actions(s), s.Condition]), [[['dynamodb:PutItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${exportPk('')}*`] } }]],
+      'the API creates export records only (pk EXPORT#…), never another catalogue item');
   });
 });
