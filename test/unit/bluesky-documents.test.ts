@@ -42,7 +42,7 @@ describe('Bluesky descriptor → channels', () => {
     const motor = channels[1]!;
     assert.deepEqual(motor.dataKey, {
       dtype: 'number', dtype_numpy: '<f8', shape: [], source: 'SIM:motor', external: 'STREAM:', units: 'mm', object_name: 'motor',
-      bluesky_key: 'motor', precision: 3, bluesky_dtype: 'number',
+      bluesky_key: 'motor', precision: 3, archived_dtype_numpy: '<f8',
     });
     assert.equal(channels[3]!.dtype.str, '<i4');
     assert.deepEqual(channels[3]!.shape, [3]);
@@ -50,8 +50,12 @@ describe('Bluesky descriptor → channels', () => {
 
   it('carries string keys as JSON channels (|O8) and lists external data as not archived, with the reason', () => {
     assert.deepEqual(channels[4]!.dataKey, {
-      dtype: 'string', dtype_numpy: '|O8', shape: [], source: 'SIM:label', external: 'STREAM:', object_name: 'label', bluesky_key: 'label', bluesky_dtype: 'string',
+      dtype: 'string', dtype_numpy: '|O8', shape: [], source: 'SIM:label', external: 'STREAM:', object_name: 'label', bluesky_key: 'label', archived_dtype_numpy: '|O8',
     });
+    const integer = channelsOfDescriptor({ ...primaryDescriptor, data_keys: { n: { source: 'SIM:n', dtype: 'integer', shape: [], limits: [0, 9] } } }, { entryId: '9-0', runUid: RUN });
+    assert.deepEqual(integer.channels[0]!.dataKey, {
+      source: 'SIM:n', dtype: 'integer', dtype_numpy: '<f8', shape: [], limits: [0, 9], external: 'STREAM:', bluesky_key: 'n', archived_dtype_numpy: '<f8',
+    }, 'the original dtype and fields are kept; an integer without dtype_numpy is stored as float64');
     assert.deepEqual(notArchived, [{ channel: 'primary/image', reason: 'external data (FILESTORE:) is not carried by the bridge' }]);
     const resource = blueskyStreamResourceOf(RUN, 'bkt', channels[4]!);
     assert.deepEqual([resource.mimetype, resource.parameters], ['application/x-beamline-archive-ndjson', { dtype_numpy: '|O8', point_shape: [] }]);

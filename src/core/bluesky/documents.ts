@@ -189,15 +189,9 @@ export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId:
       continue;
     }
     const object = str(raw.object_name) ?? objectOf.get(key);
+    const forward = (stored: string, derived: DataKey['dtype']) => forwardedDataKey(raw, { key, stream, object, stored, derived, shape: shape as number[] });
     if (raw.dtype === 'string' && shape.length === 0 && !(typeof raw.dtype_numpy === 'string' && /^[|<>]?[biufc]\d+$/.test(raw.dtype_numpy))) {
-      channels.push({
-        name, stream, key, encoding: 'json', dtype: parseDtype('|u1'), shape: [],
-        dataKey: {
-          dtype: 'string', dtype_numpy: JSON_DTYPE_NUMPY, shape: [], source: str(raw.source) ?? `bluesky:${stream}/${key}`, external: 'STREAM:',
-          ...(typeof raw.units === 'string' ? { units: raw.units } : {}), ...(object ? { object_name: object } : {}), bluesky_key: key, bluesky_dtype: 'string',
-          ...(typeof raw.dtype_numpy === 'string' ? { bluesky_dtype_numpy: raw.dtype_numpy } : {}),
-        },
-      });
+      channels.push({ name, stream, key, encoding: 'json', dtype: parseDtype('|u1'), shape: [], dataKey: forward(JSON_DTYPE_NUMPY, 'string') });
       continue;
     }
     const dtype = elementDtype(raw);
@@ -205,22 +199,34 @@ export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId:
       notArchived.push({ channel: name, reason: dtype });
       continue;
     }
-    const dataKey: DataKey = {
-      dtype: shape.length > 0 ? 'array' : dtype.kind === 'b' ? 'boolean' : 'number',
-      dtype_numpy: dtype.str,
-      shape: shape as number[],
-      source: str(raw.source) ?? `bluesky:${stream}/${key}`,
-      external: 'STREAM:',
-      ...(typeof raw.units === 'string' ? { units: raw.units } : {}),
-      ...(object ? { object_name: object } : {}),
-      bluesky_key: key,
-      ...(typeof raw.precision === 'number' ? { precision: raw.precision } : {}),
-      ...(typeof raw.dtype === 'string' ? { bluesky_dtype: raw.dtype } : {}),
-      ...(typeof raw.dtype_numpy === 'string' ? { bluesky_dtype_numpy: raw.dtype_numpy } : {}),
-    };
+    const dataKey = forward(dtype.str, shape.length > 0 ? 'array' : dtype.kind === 'b' ? 'boolean' : 'number');
     channels.push({ name, stream, key, encoding: 'numeric', dtype, shape: shape as number[], dataKey });
   }
   return { stream, uid, channels, notArchived };
+}
+
+const DATA_KEY_DTYPES = new Set(['string', 'number', 'array', 'boolean', 'integer']);
+const CONTRACT_DTYPE_NUMPY = /^([|<>][biufc][0-9]+|\|O8)$/;
+
+/**
+ * The forwarded data key: every field of the original description (`dtype`, `dtype_numpy`, `shape`,
+ * `source`, `units`, `precision`, `limits`, `enum_strs` …), plus `bluesky_key` (the original key),
+ * `external: "STREAM:"` (the data is in staged chunks) and `archived_dtype_numpy` (the element type
+ * stored). A missing or invalid `dtype`/`dtype_numpy`/`source` is filled in from what is stored.
+ */
+function forwardedDataKey(raw: Record<string, unknown>, c: { key: string; stream: string; object: string | undefined; stored: string; derived: DataKey['dtype']; shape: number[] }): DataKey {
+  return {
+    ...raw,
+    dtype: typeof raw.dtype === 'string' && DATA_KEY_DTYPES.has(raw.dtype) ? raw.dtype as DataKey['dtype'] : c.derived,
+    dtype_numpy: typeof raw.dtype_numpy === 'string' && CONTRACT_DTYPE_NUMPY.test(raw.dtype_numpy) ? raw.dtype_numpy : c.stored,
+    shape: c.shape,
+    source: str(raw.source) ?? `bluesky:${c.stream}/${c.key}`,
+    external: 'STREAM:',
+    ...(typeof raw.units === 'string' || raw.units === null ? { units: raw.units } : {}),
+    ...(c.object ? { object_name: c.object } : {}),
+    bluesky_key: c.key,
+    archived_dtype_numpy: c.stored,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
