@@ -7,6 +7,7 @@ import { streamTable } from '../../src/core/exports/csv-export.js';
 import { ExportRequestError } from '../../src/core/exports/errors.js';
 import type { ExportFormat, ExportRun } from '../../src/core/exports/model.js';
 import { formatFloat32, formatFloat64 } from '../../src/core/exports/number-format.js';
+import { exportFileKey } from '../../src/core/object-keys.js';
 
 const OPTIONS = { exportId: 'exp-1', creator: 'beamline-archive test', now: new Date('2026-11-22T10:00:00Z') };
 const f64 = (v: number[]) => ({ dtype: '<f8' as const, shape: [v.length], bytes: new Uint8Array(new Float64Array(v).buffer) });
@@ -93,6 +94,16 @@ describe('CSV export', () => {
 });
 
 describe('CSV table names', () => {
+  it('names a table of a stream or run with unsafe characters so that its published key still ends in .csv', () => {
+    const odd = run();
+    odd.uid = 'run:a';
+    odd.streams[0]!.name = 'scan #2';
+    const [file] = buildExport('csv', [odd], OPTIONS).files;
+    const key = exportFileKey(OPTIONS.exportId, file!.name);
+    assert.equal(key, `exports/${OPTIONS.exportId}/${file!.name}`, 'the file name is already one safe key segment');
+    assert.match(file!.name, /^run_a-[0-9a-f]{8}_scan__2-[0-9a-f]{8}\.csv$/);
+  });
+
   it('refuses two tables that would share a file name', () => {
     assert.throws(() => buildExport('csv', [run(), run()], OPTIONS), (e: unknown) => e instanceof ExportRequestError
       && e.message.startsWith('two tables would both be named run-a_primary.csv (run run-a requested twice'));

@@ -51,7 +51,9 @@ export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExport
   for (const run of runs) {
     if (run.streams.length === 0) notes.push(`run ${run.uid} has no streams: no table`);
     for (const stream of run.streams) {
-      const name = `${safeSegment(run.uid, 'run uid')}_${safeSegment(stream.name, 'stream name')}.csv`;
+      // One safe segment whose hash mark (`~`, which exportFileKey would rewrite again, after the
+      // extension) is a `-`: the published key and the downloaded file keep `.csv`.
+      const name = `${safeSegment(run.uid, 'run uid')}_${safeSegment(stream.name, 'stream name')}`.replace(/~/g, '-') + '.csv';
       if (names.has(name)) {
         throw new ExportRequestError(`two tables would both be named ${name} (run ${run.uid} requested twice, two streams named ${stream.name}, or run and stream names that join alike): request the runs separately`,
           { runUid: run.uid, stream: stream.name, format: 'csv' });
