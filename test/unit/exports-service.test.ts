@@ -221,14 +221,32 @@ describe('export service', () => {
   it('fails an export whose scan file is not the one the run record describes, naming run and key', async () => {
     const w = world();
     const key = w.runs.get('RUN_A')!.record.file!.key;
-    w.store.objects.set(key, new Uint8Array(Buffer.from('tampered')));
+    w.store.objects.set(key, new Uint8Array(Buffer.from('scan file of RUN_X')));
     const failed = await w.service.handleRequested(request('tampered', ['RUN_A']), EventSource.ExportClient);
     assert.equal(failed.state, ExportState.Failed);
-    assert.match(failed.reason!, new RegExp(`s3://archive-bucket/${key} \\(8 bytes, sha256 [0-9a-f]{64}\\) is not the scan file run RUN_A recorded`));
+    assert.match(failed.reason!, new RegExp(`s3://archive-bucket/${key} \\(18 bytes, sha256 [0-9a-f]{64}\\) is not the scan file run RUN_A recorded`));
     assert.deepEqual(failed.errors, [{ message: failed.reason, run_uid: 'RUN_A', key }]);
     assert.deepEqual([...w.store.objects.keys()].filter((k) => k.startsWith('exports/')), []);
     assert.deepEqual(w.bus.events.map((e) => e.detailType), [DetailType.ExportFailed]);
     assert.equal(await w.provenance.get(`export:${exportIdOf('tampered')}`), undefined, 'no provenance for an export that was never published');
+  });
+
+  it('fails (does not retry until the DLQ) an export whose scan file was deleted, and refuses one of another size before downloading it', async () => {
+    const w = world();
+    const key = w.runs.get('RUN_A')!.record.file!.key;
+    w.store.objects.delete(key);
+    const missing = await w.service.handleRequested(request('deleted', ['RUN_A']), EventSource.ExportClient);
+    assert.equal(missing.state, ExportState.Failed);
+    assert.equal(missing.reason, `the scan file s3://archive-bucket/${key} of run RUN_A is missing from the archive bucket; re-archive the run to export it`);
+    assert.deepEqual(missing.errors, [{ message: missing.reason, run_uid: 'RUN_A', key }]);
+    w.store.objects.set(key, new Uint8Array(Buffer.from('short')));
+    const gets: string[] = [];
+    const get = w.store.get.bind(w.store);
+    w.store.get = async (k: string) => { gets.push(k); return get(k); };
+    const resized = await w.service.handleRequested(request('resized', ['RUN_A']), EventSource.ExportClient);
+    assert.equal(resized.reason, `s3://archive-bucket/${key} (5 bytes) is not the scan file run RUN_A recorded (18 bytes)`);
+    assert.deepEqual(gets, [], 'a file of the wrong size is not downloaded');
+    assert.deepEqual(w.bus.events.map((e) => e.detailType), [DetailType.ExportFailed, DetailType.ExportFailed]);
   });
 
   it('the API refuses at once unknown formats, unknown runs and runs that are not ARCHIVED, recording nothing', async () => {

@@ -66,6 +66,17 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
   if (file.bucket !== deps.store.bucket) {
     throw new ArchivedFileMismatchError(`the scan file of run ${runUid} is in bucket ${file.bucket}, not the archive bucket ${deps.store.bucket}`, { runUid, key: file.key });
   }
+  // An ARCHIVED run's file is published before its record: a missing object was deleted, and no
+  // retry brings it back (the export must fail with the reason, not wait in the queue until the DLQ).
+  const head = await deps.store.head(file.key);
+  if (!head) {
+    throw new ArchivedFileMismatchError(`the scan file s3://${file.bucket}/${file.key} of run ${runUid} is missing from the archive bucket; re-archive the run to export it`, { runUid, key: file.key });
+  }
+  if (head.bytes !== file.bytes) {
+    throw new ArchivedFileMismatchError(
+      `s3://${file.bucket}/${file.key} (${head.bytes} bytes) is not the scan file run ${runUid} recorded (${file.bytes} bytes)`, { runUid, key: file.key },
+    );
+  }
   const bytes = await deps.store.get(file.key);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (bytes.byteLength !== file.bytes || sha256 !== file.sha256) {
