@@ -125,6 +125,14 @@ describe('NXstxm layout of a line spectrum', () => {
     assert.match(product.notes.join('\n'), /no goniometer_theta positioner and no stxm.rotation_angle: sample\/rotation_angle is 0/);
   });
 
+  it('names the primary keys it has no place for (neither the detector nor a positioner) in the notes', () => {
+    const extra = line();
+    extra.streams[0]!.columns.push({ dataKey: 'i0', array: f64([1, 1, 1, 1, 1, 1]) }, { dataKey: 'diag:temp', array: f64([3, 3, 3, 3, 3, 3]) });
+    const notes = buildExport('nxstxm', [extra], OPTIONS).notes;
+    assert.ok(notes.includes('run run-s: primary keys that are neither stxm.detector nor a positioner are not in the NXstxm file: i0, diag:temp (a nexus export carries every key)'), notes.join('\n'));
+    assert.ok(!buildExport('nxstxm', [line()], OPTIONS).notes.some((n) => /are not in the NXstxm file/.test(n)), 'no note when every key has a place');
+  });
+
   it('refuses a positioner recorded at fewer points than the detector, an unknown logical name and a missing required positioner', () => {
     const short = line();
     const primary = short.streams[0]!;

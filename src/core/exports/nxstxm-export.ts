@@ -323,6 +323,12 @@ export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExpo
       writeEntry(t, `/entry${n}`, ctx, entry, geometry.regions.length > 1, notes);
     }
     notes.push(`run ${ctx.run.uid} (${ctx.scanType} → ${ctx.info.nxstxm}): ${entries.length === 1 ? `entry${first}` : `entry${first}–entry${n}`}`);
+    // NXstxm has a place for the detector and the positioners only: say which readings are not in the file.
+    const mapped = new Set([ctx.detector.dataKey, ...Object.values(ctx.positioners)]);
+    const unmapped = ctx.primary.columns.map((c) => c.dataKey).filter((key) => !mapped.has(key));
+    if (unmapped.length > 0) {
+      notes.push(`run ${ctx.run.uid}: primary keys that are neither stxm.detector nor a positioner are not in the NXstxm file: ${unmapped.join(', ')} (a nexus export carries every key)`);
+    }
   }
   return { format: 'nxstxm', files: [{ name: fileName, kind: 'hdf5', tree: t.tree }], notes };
 }
