@@ -86,6 +86,15 @@ describe('CSV export', () => {
     assert.match(buildExport('csv', [short], OPTIONS).notes.join('\n'), /empty cells after their last point: short \(1 of 2 points\)/);
   });
 
+  it('refuses a table bigger than its bound with the run, stream and point, instead of building a string that cannot exist', () => {
+    const big = run();
+    const stream = big.streams[0]!;
+    assert.doesNotThrow(() => streamTable(big, stream, 200));
+    assert.throws(() => streamTable(big, stream, 60), (e: unknown) => e instanceof ExportRequestError
+      && e.message === 'run run-a, stream primary: the CSV table of 2 points × 6 columns passes 60 characters at point 0; request a nexus export for a stream this big'
+      && e.context.runUid === 'run-a' && e.context.stream === 'primary' && e.context.index === 0);
+  });
+
   it('refuses a column whose bytes do not match its shape', () => {
     const bad = run();
     bad.streams[0]!.columns[0] = { dataKey: 'motor', array: { dtype: '<f8', shape: [2], bytes: new Uint8Array(12) } };

@@ -22,8 +22,15 @@ function pointsOf(column: ExportColumn): number {
   return column.array.shape[0] ?? 0;
 }
 
+/**
+ * Characters one table may take (256 Mi: half of what a JavaScript string can hold). A bigger
+ * table is refused with the reason instead of crashing the build with a RangeError, which would be
+ * retried until the DLQ.
+ */
+export const MAX_TABLE_CHARS = 256 * 1024 * 1024;
+
 /** The CSV text of one stream of one run, and the keys left out of it. */
-export function streamTable(run: ExportRun, stream: ExportStream): { text: string; leftOut: string[]; short: string[]; timesNote?: string | undefined } {
+export function streamTable(run: ExportRun, stream: ExportStream, maxChars = MAX_TABLE_CHARS): { text: string; leftOut: string[]; short: string[]; timesNote?: string | undefined } {
   const scalar = stream.columns.filter((c) => c.array.shape.length === 1);
   const leftOut = stream.columns.filter((c) => c.array.shape.length !== 1).map((c) => `${c.dataKey} ${JSON.stringify(c.array.shape.slice(1))}`);
   const points = stream.columns.length > 0 ? Math.max(...stream.columns.map(pointsOf)) : (stream.times?.length ?? 0);
@@ -34,12 +41,21 @@ export function streamTable(run: ExportRun, stream: ExportStream): { text: strin
   const header = ['seq_num', ...(times ? ['time'] : []), ...scalar.map((c) => c.dataKey)];
   const views = scalar.map((c) => new DataView(c.array.bytes.buffer, c.array.bytes.byteOffset, c.array.bytes.byteLength));
   const lines = [header.map(csvCell).join(',')];
+  let chars = lines[0]!.length + 2;
   for (let row = 0; row < points; row += 1) {
     const cells = [String(row + 1)];
     if (times) cells.push(formatFloat64(times[row]!));
     // A key with fewer points (an interrupted scan) has empty cells after its last point: nothing is invented.
     scalar.forEach((c, i) => cells.push(row < pointsOf(c) ? formatAt(views[i]!, c.array.dtype, row) : ''));
-    lines.push(cells.join(','));
+    const line = cells.join(',');
+    chars += line.length + 2;
+    if (chars > maxChars) {
+      throw new ExportRequestError(
+        `run ${run.uid}, stream ${stream.name}: the CSV table of ${points} points × ${header.length} columns passes ${maxChars} characters at point ${row}; request a nexus export for a stream this big`,
+        { runUid: run.uid, stream: stream.name, index: row, format: 'csv' },
+      );
+    }
+    lines.push(line);
   }
   return { text: `${lines.join('\r\n')}\r\n`, leftOut, short, timesNote };
 }
