@@ -249,6 +249,23 @@ describe('export service', () => {
     assert.deepEqual(w.bus.events.map((e) => e.detailType), [DetailType.ExportFailed, DetailType.ExportFailed]);
   });
 
+  it('leaves a Lima detector channel out with a note (its frames are in files the scan file only links) instead of failing the export', async () => {
+    const w = world();
+    const runA = w.runs.get('RUN_A')!;
+    const limaPath = '/1.1/instrument/lima_image/data';
+    runA.record.channelPaths!['lima:image'] = limaPath;
+    const descriptor = runA.docs.find((d) => d.detailType === DetailType.EventDescriptor)!.body as { data_keys: Record<string, unknown> };
+    descriptor.data_keys['lima:image'] = { dtype: 'array', dtype_numpy: '<u2', shape: [4, 5], source: 'lima', external: 'STREAM:' };
+    runA.docs.push({ detailType: DetailType.StreamResource, uid: 'RUN_A/resource/lima:image', body: {
+      uid: 'RUN_A/resource/lima:image', run_start: 'RUN_A', data_key: 'lima:image', mimetype: 'application/x-hdf5-lima', uri: 's3://archive-bucket/archive/p/b/s/c/c_d/scan0001/',
+      parameters: { dtype_numpy: '<u2', point_shape: [4, 5], data_path: '/entry_0000/measurement/data' },
+    } });
+    // (the test reader, like h5wasm on a link whose file is not there, has no dataset at limaPath)
+    const done = await w.service.handleRequested(request('lima', ['RUN_A'], 'nexus'), EventSource.ExportClient);
+    assert.equal(done.state, ExportState.Completed, done.reason);
+    assert.ok(done.notes?.includes('run RUN_A, stream primary: lima:image is a Lima detector (frames in its own files, linked from the scan file), left out'), done.notes?.join('\n'));
+  });
+
   it('the API refuses at once unknown formats, unknown runs and runs that are not ARCHIVED, recording nothing', async () => {
     const w = world();
     w.runs.get('RUN_B')!.record.state = RunState.Recording;

@@ -4,12 +4,13 @@
  * file by the dataset path the scan writer recorded (`channel_paths` of the run record).
  *
  * One stream per EventDescriptor; its columns are the descriptor's data keys. A data key is the
- * archive's channel name (BLISS: `axis:sy`; Bluesky: `<stream>/<key>` with the original key in
+ * archive's channel name (BLISS: `axis:sy`; Bluesky: `<stream>:<key>` with the original key in
  * `bluesky_key`), and the column carries the original key.
  */
 import { createHash } from 'node:crypto';
 import { DetailType } from '../contract/detail-types.js';
-import type { ArchivedFile, DataKey, EventDescriptor } from '../contract/generated-types.js';
+import type { ArchivedFile, DataKey, EventDescriptor, StreamResource } from '../contract/generated-types.js';
+import { isLimaResource } from '../bliss/lima-documents.js';
 import { RunState, type RunCatalogue } from '../archive/ports.js';
 import type { ObjectStore } from '../ports.js';
 import type { ExportColumn, ExportRun, ExportStream } from './model.js';
@@ -86,6 +87,10 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
     );
   }
 
+  // Lima detector channels: the scan file only links their frames in the Lima files beside it,
+  // which are not downloaded here (a dangling external link would fail the whole export).
+  const limaChannels = new Set(docs.filter((d) => d.detailType === DetailType.StreamResource)
+    .map((d) => d.body as StreamResource).filter((r) => isLimaResource(r)).map((r) => r.data_key));
   const skipped: string[] = [];
   const scanFile = await deps.reader.open(bytes, { runUid, key: file.key });
   try {
@@ -96,6 +101,10 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
         const key = typeof dataKey.bluesky_key === 'string' ? dataKey.bluesky_key : channel;
         if (dataKey.dtype_numpy === JSON_DTYPE) {
           skipped.push(`run ${runUid}, stream ${descriptor.name}: ${key} is a JSON channel (no numeric array), left out`);
+          continue;
+        }
+        if (limaChannels.has(channel)) {
+          skipped.push(`run ${runUid}, stream ${descriptor.name}: ${key} is a Lima detector (frames in its own files, linked from the scan file), left out`);
           continue;
         }
         const path = channelPaths[channel];
