@@ -147,6 +147,17 @@ describe('NXstxm layout of a line spectrum', () => {
   });
 });
 
+describe('runs without points', () => {
+  it('refuses a run whose primary stream has no points, naming it, whatever its scan type', () => {
+    for (const scanType of ['generic_scan', 'sample_image']) {
+      const empty = runWith({ scan_type: scanType, detector: 'apd', regions: [{ x_points: 2, y_points: 1 }], positioners: { energy: 'mono', sample_x: 'sx', sample_y: 'sy' } },
+        { apd: [], mono: [], sx: [], sy: [] });
+      assert.throws(() => buildExport('nxstxm', [empty], OPTIONS),
+        isRequestError(/^run run-s: the primary stream has no points \(the scan ended before its first point\)/), scanType);
+    }
+  });
+});
+
 describe('positioners that tell entries apart', () => {
   const image = { regions: [{ x_points: 2, y_points: 1 }], positioners: { energy: 'mono', sample_x: 'sx', sample_y: 'sy' } };
   it('refuses an energy, polarization or angle read only in the baseline when the run steps through several', () => {

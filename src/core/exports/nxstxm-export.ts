@@ -311,6 +311,9 @@ export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExpo
   let n = 0;
   for (const ctx of contexts) {
     const points = ctx.detector.array.shape[0]!;
+    if (points === 0) {
+      throw requestError(ctx.run, `the primary stream has no points (the scan ended before its first point): there is no detector reading to put in an NXstxm entry`, { stream: 'primary' });
+    }
     const geometry = stxmGeometry(ctx.run, ctx.info, points);
     if (geometry.totalPoints !== points) {
       throw requestError(ctx.run, `the primary stream has ${points} points, the stxm metadata describes ${geometry.totalPoints} (${geometry.angles} angle(s) × ${geometry.energies} energies × ${geometry.polarizations} polarization(s) × ${geometry.blockPoints} points in the regions); an incomplete scan cannot fill the NXstxm grid`, { stream: 'primary' });
