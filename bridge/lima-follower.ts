@@ -17,14 +17,17 @@
  * channels keep flowing, and the run ends with Run Failed listing every such file.
  */
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, readdir, stat } from 'node:fs/promises';
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
 import { ArchiveError } from '../src/core/errors.js';
 import { dataPolicyOf, limaFileKey, scanDetectorFolder } from '../src/core/object-keys.js';
 import type { ObjectStore, OutgoingEvent, StoredObject } from '../src/core/ports.js';
 import type { ChannelSpec } from '../src/core/bliss/documents.js';
-import { limaDatumOf, limaResourceOf } from '../src/core/bliss/lima-documents.js';
+import { lima2ResourceOf, limaDatumOf, limaResourceOf } from '../src/core/bliss/lima-documents.js';
+import {
+  completeLima2Files, lima2FileHoles, parseLima2Saving, parseLima2Status, type Lima2ReceiverFile, type Lima2Saving,
+} from '../src/core/bliss/lima2-files.js';
 import {
   completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus,
   type LimaFileRange, type LimaSaving,
@@ -44,9 +47,13 @@ export class LimaRunError extends ArchiveError {
   }
 }
 
-/** A Lima stream's checkpoint: the common one plus the files uploaded but not announced and the files found missing. */
+/**
+ * A Lima stream's checkpoint: the common one plus the files uploaded but not announced and the files
+ * found missing; for Lima2, `receivers` holds the receiver files uploaded (by file name).
+ */
 export interface LimaStreamCheckpoint extends StreamCheckpoint {
   uploaded?: Record<string, StoredObject>;
+  receivers?: Record<string, StoredObject>;
   missing?: { start: number; stop: number; path: string; message: string }[];
 }
 
@@ -88,7 +95,10 @@ export interface LimaSummary {
 
 interface LimaStream {
   model: StreamModel;
-  saving: LimaSaving;
+  /** Lima (v1): a file pattern and frames per file. */
+  saving?: LimaSaving;
+  /** Lima2: a master file and its receivers' files (src/core/bliss/lima2-files.ts). */
+  saving2?: Lima2Saving;
   detector: string;
   cp: LimaStreamCheckpoint;
   /** Frames acquired (last_index + 1) and saved (last_index_saved + 1) as the latest status says. */
@@ -101,13 +111,18 @@ interface LimaStream {
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
+const isStored = (v: unknown): boolean => {
+  const s = v as Partial<StoredObject> | null;
+  return typeof s?.key === 'string' && isCount(s.bytes) && typeof s.sha256 === 'string' && /^[0-9a-f]{64}$/.test(s.sha256);
+};
+
 /** What is wrong with the Lima part of a stream's checkpoint (the common part is checked when the file is loaded). */
 export function damagedLimaCheckpoint(cp: LimaStreamCheckpoint): string | undefined {
   for (const [file, stored] of Object.entries(cp.uploaded ?? {})) {
-    const s = stored as Partial<StoredObject> | null;
-    if (!/^\d+$/.test(file) || typeof s?.key !== 'string' || !isCount(s.bytes) || typeof s.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(s.sha256)) {
-      return `uploaded file ${JSON.stringify(file)} is not {key, bytes, sha256}`;
-    }
+    if (!/^\d+$/.test(file) || !isStored(stored)) return `uploaded file ${JSON.stringify(file)} is not {key, bytes, sha256}`;
+  }
+  for (const [file, stored] of Object.entries(cp.receivers ?? {})) {
+    if (!/^[A-Za-z0-9._-]+\.h5$/.test(file) || !isStored(stored)) return `uploaded Lima2 receiver file ${JSON.stringify(file)} is not {key, bytes, sha256}`;
   }
   for (const m of cp.missing ?? []) {
     if (!isCount(m?.start) || !isCount(m.stop) || m.start >= m.stop || typeof m.path !== 'string' || typeof m.message !== 'string') {
@@ -131,27 +146,30 @@ export class LimaStreams {
   }
 
   /**
-   * Takes a data stream if it is a Lima one and returns its descriptor entry. Lima2 streams
-   * (blissdata-lima2: a frame counter and one master file) are not archived by this version: they
-   * are logged and skipped, like JSON streams. Returns undefined for any other stream.
+   * Takes a data stream if it is a Lima or Lima2 one and returns its descriptor entry; undefined for
+   * any other stream. (The `'skipped'` answer is kept for the scan follower's dispatch; no kind of
+   * image stream is skipped any more.)
    */
   claim(model: StreamModel, scan: BlissScan): ChannelSpec | 'skipped' | undefined {
-    if (isLima2Stream(model)) {
-      this.hooks.logger.warn('Lima2 stream not archived by this bridge version; skipped', { runUid: this.hooks.runUid, stream: model.name });
-      return 'skipped';
-    }
-    if (!isLimaStream(model)) return undefined;
+    const lima2 = isLima2Stream(model);
+    if (!lima2 && !isLimaStream(model)) return undefined;
     this.scan = scan;
-    let saving: LimaSaving;
+    let saving: LimaSaving | undefined;
+    let saving2: Lima2Saving | undefined;
     try {
-      saving = parseLimaSaving(model.name, model.info);
+      if (lima2) saving2 = parseLima2Saving(model.name, model.info, model.encoding);
+      else saving = parseLimaSaving(model.name, model.info);
     } catch (error) {
       throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: (error as Error).message }], { cause: error });
     }
     const detector = model.name.split(':')[0] || model.name;
     for (const other of this.streams.values()) {
-      if (other.detector === detector) {
-        throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: `Lima streams ${other.model.name} and ${model.name} would share the file names ${detector}_NNNN.h5` }]);
+      // Files keep their names in the scan's detector folder: two streams must not write the same ones.
+      const clash = saving && other.saving && other.detector === detector
+        ? `${detector}_NNNN.h5`
+        : saving2 && other.saving2 && other.saving2.prefix === saving2.prefix ? `${saving2.prefix}_master.h5 and ${saving2.prefix}_<receiver>_NNNNN.h5` : undefined;
+      if (clash) {
+        throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: `Lima streams ${other.model.name} and ${model.name} would share the file names ${clash}` }]);
       }
     }
     const cp = (this.hooks.checkpoint.streams[model.name] ??= { committed: 0, datums: 0, gaps: [] }) as LimaStreamCheckpoint;
@@ -159,8 +177,9 @@ export class LimaStreams {
     if (damaged) {
       throw new LimaRunError('the bridge checkpoint of this scan is damaged', [{ stream: model.name, message: `Lima stream ${model.name}: ${damaged}; fix or remove this scan's entry in the checkpoint file` }]);
     }
-    this.streams.set(model.name, { model, saving, detector, cp, acquired: 0, saved: 0, sealed: false });
-    return { name: model.name, streamPk: model.pk, dtype: saving.dtype, shape: [...saving.frameShape] };
+    this.streams.set(model.name, { model, saving, saving2, detector, cp, acquired: 0, saved: 0, sealed: false });
+    const frames = (saving ?? saving2)!;
+    return { name: model.name, streamPk: model.pk, dtype: frames.dtype, shape: [...frames.frameShape] };
   }
 
   /** The run ended (failed, interrupted): every Lima loop stops at its next step, nothing more is announced. */
@@ -221,7 +240,9 @@ export class LimaStreams {
     const name = s.model.name;
     if (!s.cp.resource) {
       const folder = scanDetectorFolder(this.policy(), this.scan!.identity.number);
-      await this.hooks.emit([{ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail: limaResourceOf(runUid, this.hooks.store.bucket, folder, s.saving) }]);
+      const bucket = this.hooks.store.bucket;
+      const detail = s.saving2 ? lima2ResourceOf(runUid, bucket, folder, s.saving2) : limaResourceOf(runUid, bucket, folder, s.saving!);
+      await this.hooks.emit([{ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail }]);
       s.cp.resource = true;
       this.hooks.saveCheckpoint();
     }
@@ -238,7 +259,15 @@ export class LimaStreams {
             s.sealed = true;
             continue;
           }
-          const status = parseLimaStatus(name, Number(entry.id.split('-')[0]), entry.fields.get('payload'));
+          const index = Number(entry.id.split('-')[0]);
+          if (s.saving2) {
+            // Lima2: frames available in the backend (saved by its receivers when saving is on).
+            const frames = parseLima2Status(name, index, entry.fields.get('payload'));
+            s.acquired = Math.max(s.acquired, frames);
+            s.saved = Math.max(s.saved, frames);
+            continue;
+          }
+          const status = parseLimaStatus(name, index, entry.fields.get('payload'));
           s.acquired = Math.max(s.acquired, status.lastIndex + 1);
           s.saved = Math.max(s.saved, status.lastIndexSaved + 1);
         }
@@ -247,10 +276,14 @@ export class LimaStreams {
         if (this.closed && !s.sealed && ending) {
           this.hooks.logger.warn('Lima stream not sealed at CLOSED; taking the frames saved', { runUid, stream: name, saved: s.saved });
         }
-        const ready = completeFrames(s.saving, s.saved - 1, ending);
-        for (const file of filesOf(s.saving, s.cp.committed, ready)) {
-          if (this.ended()) return;
-          await this.transfer(s, file);
+        if (s.saving2) {
+          await this.transferLima2(s, s.saving2, ending);
+        } else {
+          const ready = completeFrames(s.saving!, s.saved - 1, ending);
+          for (const file of filesOf(s.saving!, s.cp.committed, ready)) {
+            if (this.ended()) return;
+            await this.transfer(s, file);
+          }
         }
         if (ending) {
           if (s.acquired > s.saved && s.cp.committed === s.saved && !s.cp.gaps.some((g) => g.stop === s.acquired)) {
@@ -270,13 +303,77 @@ export class LimaStreams {
     }
   }
 
-  /** Uploads one complete file (unless the checkpoint says it already was) and announces it. */
+  /** Uploads one complete Lima file (unless the checkpoint says it already was) and announces it. */
   private async transfer(s: LimaStream, file: LimaFileRange): Promise<void> {
+    const saving = s.saving!;
+    const path = formatFileNumber(saving.filePath, file.fileNumber, s.model.name);
+    const key = limaFileKey(this.policy(), this.scan!.identity.number, s.detector, file.fileNumber);
+    await this.deliver(s, file, path, key, frameLocation(saving, file.start).indexInFile);
+  }
+
+  /**
+   * Lima2: uploads every complete receiver file once (a receiver's file is complete once it started
+   * the next one); at the end, once the conductor has written the master file, the remaining receiver
+   * files and then the master file, announced by one StreamDatum for every frame: the master's virtual
+   * dataset is what maps frames to receiver files (src/core/bliss/lima2-files.ts).
+   */
+  private async transferLima2(s: LimaStream, saving: Lima2Saving, ending: boolean): Promise<void> {
+    const frames = { fileNumber: 0, start: 0, stop: Math.max(1, s.saved) };
+    if ((s.cp.missing ?? []).length > 0 || (ending && s.cp.committed >= s.saved)) return;
+    // At the end the conductor writes the master file once every frame is indexed: its presence says the receiver files are closed.
+    const masterProblem = ending && s.saved > 0 ? await this.waitForFile(saving.masterPath, s.model.name, frames) : undefined;
+    if (ending && s.saved === 0) return; // nothing acquired: no file to expect
+    let names: string[];
+    try {
+      names = await readdir(saving.folder);
+    } catch (error) {
+      if (!ending) return; // the folder may not exist before the first file
+      this.recordMissing(s, frames, saving.folder, `cannot be listed (${(error as Error).message})`);
+      return;
+    }
+    // Once the stream ended every receiver file is uploaded, even without a master file: nothing else is lost.
+    const files = completeLima2Files(saving.prefix, names, ending);
+    const folderKey = scanDetectorFolder(this.policy(), this.scan!.identity.number);
+    for (const file of files) {
+      if (this.ended()) return;
+      if (!await this.uploadReceiver(s, saving, file, folderKey)) return;
+    }
+    if (!ending) return;
+    if (masterProblem) {
+      this.recordMissing(s, frames, saving.masterPath, `${masterProblem}: the Lima2 master file (written by the conductor at the end) maps the frames to the receiver files`);
+      return;
+    }
+    const holes = lima2FileHoles(saving.prefix, files);
+    if (files.length === 0 || holes.length > 0) {
+      this.recordMissing(s, frames, saving.folder, holes.length > 0 ? `lacks Lima2 receiver files: ${holes.join('; ')}` : `holds no Lima2 receiver file ${saving.prefix}_<receiver>_NNNNN.h5`);
+      return;
+    }
+    const master = saving.masterPath.slice(saving.folder.length);
+    await this.deliver(s, { fileNumber: 0, start: 0, stop: s.saved }, saving.masterPath, `${folderKey}${master}`, 0);
+  }
+
+  /** One Lima2 receiver file, uploaded once under its own name (the master's virtual sources name it); false when it cannot be read. */
+  private async uploadReceiver(s: LimaStream, saving: Lima2Saving, file: Lima2ReceiverFile, folderKey: string): Promise<boolean> {
+    const receivers = (s.cp.receivers ??= {});
+    if (receivers[file.name]) return true;
+    const path = `${saving.folder}${file.name}`;
+    const frames = { fileNumber: file.fileIndex, start: 0, stop: Math.max(1, s.saved) };
+    const upload = await this.uploadWithRetry(`${folderKey}${file.name}`, path, s.model.name, frames);
+    if (typeof upload === 'string') {
+      this.recordMissing(s, frames, path, upload);
+      return false;
+    }
+    receivers[file.name] = upload;
+    this.hooks.stats.bytesStaged += upload.bytes;
+    this.hooks.saveCheckpoint();
+    this.hooks.logger.info('Lima2 receiver file uploaded', { runUid: this.hooks.runUid, stream: s.model.name, path, key: upload.key, receiver: file.receiver, file: file.fileIndex, bytes: upload.bytes, sha256: upload.sha256 });
+    return true;
+  }
+
+  /** Uploads one file (unless the checkpoint says it already was) and announces it with a StreamDatum for frames [file.start, file.stop). */
+  private async deliver(s: LimaStream, file: LimaFileRange, path: string, key: string, frameOffset: number): Promise<void> {
     const { runUid, store } = this.hooks;
     const name = s.model.name;
-    const path = formatFileNumber(s.saving.filePath, file.fileNumber, name);
-    const key = limaFileKey(this.policy(), this.scan!.identity.number, s.detector, file.fileNumber);
-    const frameOffset = frameLocation(s.saving, file.start).indexInFile;
     const uploaded = (s.cp.uploaded ??= {});
     let stored = uploaded[file.fileNumber];
     if (!stored) {

@@ -18,10 +18,6 @@ Frame i holds `frame_value(i)` below: a test recomputes it instead of shipping t
 --pause-after-files K --resume-flag F: once K files are complete and announced, wait until F exists.
 --corrupt-diode: the diode's first batch is written by hand with its last byte missing (a broken
 producer): the bridge fails the run early while the Lima files keep coming.
---lima2: also a Lima2 stream `lima2det:frames` (plugin lima2: a uint32 count of frames available and a
-master file), with the info blissdata-lima2's Lima2Stream.make_definition gives. It is created with
-blissdata's EventStream directly: scan.create_stream would start the Lima2 client, which needs a Lima2
-conductor to shake hands with.
 Prints a JSON summary on stdout.
 """
 from __future__ import annotations
@@ -37,8 +33,6 @@ import h5py
 import numpy as np
 from blissdata.redis_engine.store import DataStore
 from blissdata.streams.default import Stream
-from blissdata.streams.encoding.numeric import NumericStreamEncoder
-from blissdata.streams.event_stream import EventStream
 from blissdata.lima.client import LimaClient
 from blissdata.streams.lima import LimaStream
 
@@ -73,7 +67,6 @@ def main(argv=None) -> int:
     p.add_argument("--missing-file", type=int, default=None)
     p.add_argument("--pause-after-files", type=int, default=None)
     p.add_argument("--resume-flag", default=None)
-    p.add_argument("--lima2", action="store_true")
     p.add_argument("--corrupt-diode", action="store_true")
     args = p.parse_args(argv)
 
@@ -126,17 +119,6 @@ def main(argv=None) -> int:
         diode: scan.create_stream(Stream.make_definition(diode, np.float64)),
     }
     values = {elapsed: np.arange(args.frames) * 0.1, diode: np.sin(np.arange(args.frames) / 3.0)}
-    lima2 = None
-    if args.lima2:
-        name2 = "lima2det:frames"
-        info2 = {"plugin": "lima2", "dtype": dtype.name, "shape": list(shape), "protocol_version": 2,
-                 "acq_uuid": "6f1c9a52-0000-4000-8000-000000000001", "source_name": "frame",
-                 "conductor_hostname": "lima2-conductor", "conductor_port": 58712,
-                 "master_file": [os.path.join(folder, "lima2det_master.h5"), "/entry_0000/measurement/data"]}
-        encoder = NumericStreamEncoder(np.uint32)
-        model2 = ds._stream_model(encoding=encoder.info(), info=info2)
-        lima2 = EventStream.create(ds, name2, model2)
-        scan._model.data_streams[name2] = model2
     scan.prepare()
     scan.start()
 
@@ -172,8 +154,6 @@ def main(argv=None) -> int:
                 continue
             stream.send(chunk if len(chunk) > 1 else chunk[0])
         lima.send({"last_index": stop - 1, "last_index_saved": stop - 1})
-        if lima2 is not None:
-            lima2.send(np.uint32(stop))
         lima.join()
         written = stop
         if (args.pause_after_files is not None and not paused
@@ -195,9 +175,6 @@ def main(argv=None) -> int:
             continue
         stream.seal()
     lima.seal()
-    if lima2 is not None:
-        lima2.join()
-        lima2.seal()
     scan.stop()
     info = scan.info
     info["end_time"] = now_iso()
@@ -209,7 +186,7 @@ def main(argv=None) -> int:
         "file_pattern": file_pattern, "data_path": DATA_PATH, "stream": image, "shape": list(shape), "dtype": dtype.str,
         "files_written": paths,
         "references": [[r.file_path, r.index] for r in ds.load_scan(scan.key).streams[image].get_references(slice(0, args.frames))],
-        # What a blissdata reader finds in Redis (the Lima2 plugin cannot reach a conductor: its stream loads as broken, but it is there).
+        # What a blissdata reader finds in Redis.
         "published_streams": sorted(ds._scan_model.get(scan.key.split(":")[-1]).data_streams.keys()),
     }, sys.stdout)
     sys.stdout.write("\n")

@@ -9,24 +9,44 @@ import { validateDetail } from '../contract/validators.js';
 import type { StoredObject } from '../ports.js';
 import { descriptorUid, resourceUid } from './documents.js';
 import { LIMA_HDF5_MIMETYPE, type LimaFileRange, type LimaSaving } from './lima-files.js';
+import { LIMA2_FILE_FORMAT, type Lima2Saving } from './lima2-files.js';
 
-export function limaResourceOf(runUid: string, bucket: string, folderKey: string, saving: LimaSaving): StreamResource {
+function resourceOf(runUid: string, bucket: string, folderKey: string, stream: string, parameters: StreamResource['parameters']): StreamResource {
   return validateDetail(DetailType.StreamResource, {
-    uid: resourceUid(runUid, saving.stream),
+    uid: resourceUid(runUid, stream),
     run_start: runUid,
-    data_key: saving.stream,
+    data_key: stream,
     mimetype: LIMA_HDF5_MIMETYPE,
     uri: `s3://${bucket}/${folderKey}`,
-    parameters: {
-      dtype_numpy: saving.dtype.str,
-      point_shape: [...saving.frameShape],
-      data_path: saving.dataPath,
-      frames_per_file: saving.framesPerFile,
-      frames_per_acquisition: saving.framesPerAcquisition,
-      file_format: saving.fileFormat,
-      source_file_path: saving.filePath,
-    },
+    parameters,
   } satisfies StreamResource);
+}
+
+export function limaResourceOf(runUid: string, bucket: string, folderKey: string, saving: LimaSaving): StreamResource {
+  return resourceOf(runUid, bucket, folderKey, saving.stream, {
+    dtype_numpy: saving.dtype.str,
+    point_shape: [...saving.frameShape],
+    data_path: saving.dataPath,
+    frames_per_file: saving.framesPerFile,
+    frames_per_acquisition: saving.framesPerAcquisition,
+    file_format: saving.fileFormat,
+    source_file_path: saving.filePath,
+  });
+}
+
+/**
+ * A Lima2 stream: the frames are read through the master file's virtual dataset (`data_path`), which
+ * maps them to the receiver files uploaded beside it; `source_file_path` is the master file on the
+ * beamline disk. Frames per file are Lima2's saving parameters, not published: absent.
+ */
+export function lima2ResourceOf(runUid: string, bucket: string, folderKey: string, saving: Lima2Saving): StreamResource {
+  return resourceOf(runUid, bucket, folderKey, saving.stream, {
+    dtype_numpy: saving.dtype.str,
+    point_shape: [...saving.frameShape],
+    data_path: saving.dataPath,
+    file_format: LIMA2_FILE_FORMAT,
+    source_file_path: saving.masterPath,
+  });
 }
 
 /** One uploaded Lima file holding scan frames [range.start, range.stop) from its index `frameOffset`. */

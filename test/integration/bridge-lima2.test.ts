@@ -1,0 +1,201 @@
+/**
+ * Lima2 detector streams end to end: blissdata itself publishes a scan with a Lima2 stream (the
+ * stream definition of blissdata-lima2's Lima2Stream, test/support/lima2-publish.py) while the frames
+ * are written to disk as Lima2 writes them: receiver files `<prefix>_<receiver>_<file:05d>.h5` in
+ * round robin over two receivers, and at the end the master file written by the Lima2 conductor's
+ * own code (its virtual dataset maps every frame to the receiver files). The bridge uploads every
+ * file under its own name next to where the scan file will be published and announces the frames;
+ * the local pipeline archives the scan; the scan file and the uploaded files are downloaded into one
+ * folder and h5py reads every frame back through the scan file's link to the master file.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { initBlissDataStore, run } from '../../local/pipeline.js';
+import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
+import { freePort, projectRoot, venvPython } from '../../local/services.js';
+import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import type { RunRecord } from '../../src/core/archive/ports.js';
+import type { StreamDatum, StreamResource } from '../../src/core/contract/generated-types.js';
+import { datasetPrefix, scanDetectorFolder } from '../../src/core/object-keys.js';
+
+const PUBLISH = join(projectRoot, 'test', 'support', 'lima2-publish.py');
+const CHECK = join(projectRoot, 'test', 'support', 'lima2-check.py');
+const POLICY = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
+const STREAM = 'lima2det:frame';
+
+interface Published {
+  scan_key: string; run_uid: string; frames: number; shape: [number, number, number]; dtype: string; folder: string; prefix: string;
+  master_file: string; data_path: string; receiver_files: Record<string, number>; placement: [string, number][]; stream_info: Record<string, unknown>;
+}
+interface Checked { ok: boolean; checked: number; master: string; data_path: string; receiver_files: string[]; error?: string }
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function publish(redisUrl: string, dir: string, args: string[]): Promise<Published> {
+  const out = await run(venvPython, [PUBLISH, '--redis', redisUrl, '--dir', dir, ...args]);
+  if (out.code !== 0) throw new Error(`lima2-publish.py failed: ${out.stderr.slice(-2000)}`);
+  return JSON.parse(out.stdout) as Published;
+}
+
+describe('bridge + scan writer: Lima2 receiver files and master file → S3 → external link in the scan file', () => {
+  let env: LocalEnvironment;
+  let bridge: RunningBridge | undefined;
+  let catalogue: DynamoDbRunCatalogue;
+  let bucket: string;
+  const tmp = mkdtempSync(join(tmpdir(), 'bridge-lima2-'));
+
+  before(async () => {
+    env = await startLocalEnvironment();
+    await env.startRunner({ log: () => undefined, environment: { LOG_LEVEL: 'ERROR' } });
+    if (env.started.redis) await initBlissDataStore(env.redisUrl!);
+    bucket = env.resources.bucket.name;
+    catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
+    bridge = await startBridge({
+      redisUrl: env.redisUrl!, bucket, eventBusName: env.resources.bus.name, beamline: 'id00',
+      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
+      from: '0', chunkPoints: 64, flushIntervalMs: 200, logLevel: 'ERROR', limaFileWaitMs: 1_500,
+    });
+  });
+
+  after(async () => {
+    await bridge?.stop();
+    await env?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function waitForRun(runUid: string, timeoutMs = 120_000): Promise<RunRecord> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const record = await catalogue.getRun(runUid);
+      if (record?.state === 'ARCHIVED' || record?.state === 'FAILED') return record;
+      if (Date.now() > deadline) throw new Error(`run ${runUid} not ARCHIVED/FAILED after ${timeoutMs} ms (state ${record?.state ?? 'none'})`);
+      await sleep(200);
+    }
+  }
+
+  async function getObject(key: string): Promise<Uint8Array> {
+    const out = await env.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return out.Body!.transformToByteArray();
+  }
+
+  async function listKeys(prefix: string): Promise<string[]> {
+    const out = await env.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    return (out.Contents ?? []).map((o) => o.Key!).sort();
+  }
+
+  async function documents(runUid: string): Promise<{ resource?: StreamResource; datums: StreamDatum[] }> {
+    const docs = await catalogue.listDocuments(runUid);
+    const uid = `${runUid}/resource/${STREAM}`;
+    return {
+      resource: docs.filter((d) => d.detailType === 'StreamResource').map((d) => d.body as StreamResource).find((r) => r.uid === uid),
+      datums: docs.filter((d) => d.detailType === 'StreamDatum').map((d) => d.body as StreamDatum).filter((d) => d.stream_resource === uid),
+    };
+  }
+
+  /** Every file of the Lima2 folder on disk is in the scan's detector folder in S3, under its own name, with the same bytes. */
+  async function assertFolderUploaded(scan: Published, scanNumber: number, withMaster: boolean): Promise<void> {
+    const folder = scanDetectorFolder(POLICY, scanNumber);
+    const names = [...Object.keys(scan.receiver_files), ...(withMaster ? [`${scan.prefix}_master.h5`] : [])].sort();
+    const keys = await listKeys(folder);
+    assert.deepEqual(keys.map((k) => k.slice(folder.length)), names);
+    for (const name of names) {
+      assert.equal(sha256(await getObject(`${folder}${name}`)), sha256(readFileSync(join(scan.folder, name))), `${name}: uploaded bytes are the file's`);
+    }
+  }
+
+  async function downloadDataset(record: RunRecord, scanNumber: number, folder: string): Promise<string> {
+    const prefix = datasetPrefix(POLICY);
+    const keys = [record.file!.key, ...await listKeys(scanDetectorFolder(POLICY, scanNumber))];
+    for (const key of keys) {
+      assert.ok(key.startsWith(prefix), `${key} is in the dataset folder`);
+      const local = join(folder, key.slice(prefix.length));
+      mkdirSync(dirname(local), { recursive: true });
+      writeFileSync(local, await getObject(key));
+    }
+    return join(folder, record.file!.key.slice(prefix.length));
+  }
+
+  async function checkFrames(scanFile: string, scan: Published, scanNumber: number): Promise<Checked> {
+    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(venvPython, [CHECK, scanFile, '--entry', `${scanNumber}.1`, '--name', 'frame', '--frames', String(scan.frames), '--shape', ...scan.shape.map(String), '--dtype', scan.dtype], { cwd: '/' });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+    assert.ok(out.stdout.trim(), `lima2-check.py printed nothing: ${out.stderr.slice(-2000)}`);
+    return JSON.parse(out.stdout) as Checked;
+  }
+
+  it('round robin over two receivers (ordering 1, 0; 3 frames per file): every file uploaded once, every frame read back through the master file', async () => {
+    const scan = await publish(env.redisUrl!, join(tmp, 'a'), ['--number', '1', '--frames', '14', '--receivers', '2', '--ordering', '1', '0', '--frames-per-file', '3', '--batch', '4', '--sleep', '0.2']);
+    assert.equal(scan.stream_info.plugin, 'lima2');
+    // The frames interleave: receiver 1 holds the even frames, receiver 0 the odd ones.
+    assert.deepEqual(scan.placement.slice(0, 4), [[`${scan.prefix}_1_00000.h5`, 0], [`${scan.prefix}_0_00000.h5`, 0], [`${scan.prefix}_1_00000.h5`, 1], [`${scan.prefix}_0_00000.h5`, 1]]);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+    assert.equal(record.points?.[STREAM], 14);
+
+    const { resource, datums } = await documents(scan.run_uid);
+    assert.equal(resource?.mimetype, 'application/x-hdf5-lima');
+    assert.deepEqual(resource?.parameters, {
+      dtype_numpy: '<u2', point_shape: [1, 5, 7], data_path: `/${scan.data_path}`, file_format: 'HDF5-Lima2-master', source_file_path: scan.master_file,
+    });
+    // One datum for every frame: the master file, whose virtual dataset maps each frame to its receiver file.
+    assert.equal(datums.length, 1);
+    const master = readFileSync(scan.master_file);
+    assert.deepEqual(datums[0]!.indices, { start: 0, stop: 14 });
+    assert.equal(datums[0]!.chunk.key, `${scanDetectorFolder(POLICY, 1)}${scan.prefix}_master.h5`);
+    assert.equal(datums[0]!.chunk.bytes, master.length);
+    assert.equal(datums[0]!.chunk.sha256, sha256(master));
+    assert.equal(datums[0]!.lima?.source_path, scan.master_file);
+    await assertFolderUploaded(scan, 1, true);
+
+    const scanFile = await downloadDataset(record, 1, join(tmp, 'download-a'));
+    const check = await checkFrames(scanFile, scan, 1);
+    assert.equal(check.error, undefined);
+    assert.equal(check.ok, true);
+    assert.equal(check.checked, 14);
+    assert.equal(check.master, `scan0001/${scan.prefix}_master.h5`);
+    assert.equal(check.data_path, `/${scan.data_path}`);
+    assert.deepEqual(check.receiver_files, Object.keys(scan.receiver_files).sort());
+    // The scan file holds a link, not frames.
+    assert.ok(record.file!.bytes < 256 * 1024, `scan file ${record.file!.bytes} B`);
+  });
+
+  it('a single receiver whose last file is partial', async () => {
+    const scan = await publish(env.redisUrl!, join(tmp, 'b'), ['--number', '2', '--frames', '8', '--receivers', '1', '--frames-per-file', '3', '--shape', '2', '3', '4', '--dtype', 'int32', '--batch', '3']);
+    assert.deepEqual(scan.receiver_files, { [`${scan.prefix}_0_00000.h5`]: 3, [`${scan.prefix}_0_00001.h5`]: 3, [`${scan.prefix}_0_00002.h5`]: 2 });
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+    await assertFolderUploaded(scan, 2, true);
+    const check = await checkFrames(await downloadDataset(record, 2, join(tmp, 'download-b')), scan, 2);
+    assert.equal(check.ok, true, check.error);
+    assert.equal(check.checked, 8);
+  });
+
+  it('a master file that never appears fails the run with its path; the receiver files are uploaded', async () => {
+    const scan = await publish(env.redisUrl!, join(tmp, 'c'), ['--number', '3', '--frames', '10', '--receivers', '2', '--frames-per-file', '2', '--no-master']);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'FAILED');
+    assert.equal(record.failure?.stage, 'bridge');
+    const error = record.failure!.errors.find((e) => e.stream === STREAM);
+    assert.ok(error, JSON.stringify(record.failure));
+    assert.equal(error.index, 0);
+    assert.ok(error.message.startsWith(`Lima file ${scan.master_file} (frames [0, 10) of ${STREAM}) does not exist: the Lima2 master file`), error.message);
+    assert.match(record.failure!.reason, /Lima image files are missing or unreadable/);
+    assert.deepEqual((await documents(scan.run_uid)).datums, []);
+    // Nothing else lost: the receiver files that were complete during the scan are in S3.
+    const keys = (await listKeys(scanDetectorFolder(POLICY, 3))).map((k) => k.slice(k.lastIndexOf('/') + 1));
+    assert.ok(keys.length >= 2 && keys.every((k) => k in scan.receiver_files), JSON.stringify(keys));
+  });
+});
