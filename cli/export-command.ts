@@ -4,8 +4,12 @@
  * returns, each file checked against the size and sha256 of the export record.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parseArgs } from 'node:util';
 import { signedRequest, type SignedResponse } from '../src/adapters/signed-http.js';
 
@@ -209,22 +213,44 @@ async function waitFor(exportId: string, api: Api, expect: Expect, intervalS: nu
   }
 }
 
-/** Fetches every file through its presigned link into `dir`, checking bytes and sha256 (written to .part, renamed when good). */
+/** The local name of a downloaded file: the key's last segment, refused unless it is one plain file name inside DIR. */
+function localNameOf(key: string): string {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  if (!/^[A-Za-z0-9._~-]+$/.test(name) || /^\.+$/.test(name)) {
+    throw new CommandError(`the export names a file ${JSON.stringify(key)} whose name ${JSON.stringify(name)} is not a plain file name; nothing written for it`);
+  }
+  return name;
+}
+
+/**
+ * Fetches every file through its presigned link into `dir`, streamed to `<name>.part` (bounded
+ * memory, whatever the file's size) while its bytes and sha256 are counted, renamed when they
+ * match the export record, removed when they do not.
+ */
 async function download(exportId: string, dir: string, api: Api, expect: Expect): Promise<void> {
   const { files } = expect(await api('GET', `/exports/${exportId}/download`), `download of ${exportId}`) as { files: Link[] };
+  const names = files.map((file) => localNameOf(file.key));
   await mkdir(dir, { recursive: true });
-  for (const file of files) {
-    const name = file.key.slice(file.key.lastIndexOf('/') + 1);
+  for (const [i, file] of files.entries()) {
     const response = await fetch(file.url);
-    if (!response.ok) throw new CommandError(`${file.key}: HTTP ${response.status} from the download link`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (bytes.byteLength !== file.bytes || sha256 !== file.sha256) {
-      throw new CommandError(`${file.key}: downloaded ${bytes.byteLength} bytes with sha256 ${sha256}, the export record says ${file.bytes} bytes, ${file.sha256}`);
+    if (!response.ok || !response.body) throw new CommandError(`${file.key}: HTTP ${response.status} from the download link`);
+    const target = join(dir, names[i]!);
+    const part = `${target}.part`;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const count = new Transform({ transform(chunk: Buffer, _encoding, done) { hash.update(chunk); bytes += chunk.byteLength; done(null, chunk); } });
+    try {
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), count, createWriteStream(part));
+    } catch (error) {
+      await rm(part, { force: true });
+      throw new CommandError(`${file.key}: the download stopped: ${(error as Error).message}`);
     }
-    const target = join(dir, name);
-    await writeFile(`${target}.part`, bytes);
-    await rename(`${target}.part`, target);
-    process.stderr.write(`downloaded ${target} (${bytes.byteLength} bytes, sha256 ${sha256.slice(0, 12)}…)\n`);
+    const sha256 = hash.digest('hex');
+    if (bytes !== file.bytes || sha256 !== file.sha256) {
+      await rm(part, { force: true });
+      throw new CommandError(`${file.key}: downloaded ${bytes} bytes with sha256 ${sha256}, the export record says ${file.bytes} bytes, ${file.sha256}`);
+    }
+    await rename(part, target);
+    process.stderr.write(`downloaded ${target} (${bytes} bytes, sha256 ${sha256.slice(0, 12)}…)\n`);
   }
 }
