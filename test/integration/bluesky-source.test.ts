@@ -124,7 +124,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       const verdict = await judge('plans', expected.uid);
       assert.deepEqual(verdict.problems, [], `${expected.plan_name}: ${JSON.stringify(verdict)}`);
       assert.deepEqual(Object.keys(verdict.channels).sort(), Object.keys(expected.channels).sort());
-      assert.ok(Object.keys(expected.channels).some((c) => c.startsWith('baseline/')), 'the baseline stream is archived');
+      assert.ok(Object.keys(expected.channels).some((c) => c.startsWith('baseline:')), 'the baseline stream is archived');
       assert.ok(Object.values(verdict.channels).every((c) => c.identical));
       const record = await pipeline.catalogue.getRun(expected.uid);
       const policy = (docs0(await pipeline.catalogue.listDocuments(expected.uid)) as { data_policy: { proposal: string; beamline: string; session: string; collection: string; dataset: string } }).data_policy;
@@ -137,14 +137,14 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       assert.equal(start.proposal, 'bs123', 'md keys are carried in RunStart');
       const descriptors = docs.filter((d) => d.detailType === DetailType.EventDescriptor).map((d) => d.body as { name: string; data_keys: Record<string, { bluesky_key: string }> });
       assert.deepEqual(descriptors.map((d) => d.name).sort(), ['baseline', 'primary']);
-      for (const d of descriptors) for (const [channel, key] of Object.entries(d.data_keys)) assert.equal(channel, `${d.name}/${key.bluesky_key}`);
+      for (const d of descriptors) for (const [channel, key] of Object.entries(d.data_keys)) assert.equal(channel, `${d.name}:${key.bluesky_key}`);
       const stop = docs.find((d) => d.detailType === DetailType.RunStop)!.body as { exit_status: string; bluesky: { not_archived: { channel: string }[] } };
       assert.equal(stop.exit_status, 'success');
       assert.deepEqual(stop.bluesky.not_archived.map((n) => n.channel).sort(), [...expected.not_archived].sort());
       if (expected.plan_name === 'count') {
         assert.deepEqual(expected.not_archived, []);
-        assert.equal(verdict.channels['primary/label']?.identical, true, 'the string signal is archived as JSON texts');
-        assert.equal(verdict.channels['primary/label']?.points, 11);
+        assert.equal(verdict.channels['primary:label']?.identical, true, 'the string signal is archived as JSON texts');
+        assert.equal(verdict.channels['primary:label']?.points, 11);
         assert.equal(start.scan_type, 'count test');
         assert.deepEqual((verdict.file.sample as Record<string, string>).name, 'gold foil');
       }
@@ -164,13 +164,13 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     assert.equal(expected!.exit_status, 'fail');
     const verdict = await judge('failing', expected!.uid);
     assert.deepEqual(verdict.problems, []);
-    assert.equal(verdict.channels['primary/det']!.points, 4);
+    assert.equal(verdict.channels['primary:det']!.points, 4);
     assert.equal(verdict.file.end_reason, expected!.reason);
     const docs = await pipeline.catalogue.listDocuments(expected!.uid);
     const stop = docs.find((d) => d.detailType === DetailType.RunStop)!.body as { exit_status: string; reason: string; bliss: { points: Record<string, number> } };
-    assert.deepEqual([stop.exit_status, stop.reason, stop.bliss.points['primary/det']], ['fail', 'motor fault at point 5', 4]);
+    assert.deepEqual([stop.exit_status, stop.reason, stop.bliss.points['primary:det']], ['fail', 'motor fault at point 5', 4]);
     const record = await pipeline.catalogue.getRun(expected!.uid);
-    assert.equal(record?.channelPaths?.['primary/det'], verdict.channels['primary/det']!.path, 'the run record maps each channel to its dataset');
+    assert.equal(record?.channelPaths?.['primary:det'], verdict.channels['primary:det']!.path, 'the run record maps each channel to its dataset');
   });
 
   it('stages a start document too large for an event and references it from RunStart', async () => {
@@ -227,7 +227,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     for (const uid of Object.values(runs)) await doc('stop', { uid: `${uid}-s`, run_start: uid, time: 2, exit_status: 'success', num_events: { primary: 2 } });
     const badValue = await pipeline.waitForRun(runs.badValue);
     assert.equal(badValue.state, 'FAILED');
-    assert.deepEqual(badValue.failure?.errors, [{ stream: 'primary/det', index: 1, message: `run ${runs.badValue}, channel primary/det, point 1 (stream entry ${entries.badValue}): "not a number" is not a number` }]);
+    assert.deepEqual(badValue.failure?.errors, [{ stream: 'primary:det', index: 1, message: `run ${runs.badValue}, channel primary:det, point 1 (stream entry ${entries.badValue}): "not a number" is not a number` }]);
     const gap = await pipeline.waitForRun(runs.gap);
     assert.equal(gap.state, 'FAILED');
     assert.match(JSON.stringify(gap.failure), /seq_num 3, 2 was expected/);
@@ -274,7 +274,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     const [expected] = await plans;
     const verdict = await judge('redis-restart', expected!.uid);
     assert.deepEqual(verdict.problems, []);
-    assert.equal(verdict.channels['primary/det']!.points, 15);
+    assert.equal(verdict.channels['primary:det']!.points, 15);
     const health = await (await fetch(`http://127.0.0.1:${healthPort}/health`)).json() as { ok: boolean };
     assert.equal(health.ok, true, 'the bridge is healthy after the restart');
     assert.match(bridge.stderr, /Redis connection error; reconnecting with backoff/, 'the restart did cut the bridge off');
@@ -290,7 +290,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       if (!existsSync(checkpoint)) continue;
       const cp = JSON.parse(readFileSync(checkpoint, 'utf8')) as { bluesky?: { runs: Record<string, { channels: Record<string, { committed: number }> }> } };
       const open = Object.values(cp.bluesky?.runs ?? {});
-      committed = open[0]?.channels['primary/det']?.committed ?? 0;
+      committed = open[0]?.channels['primary:det']?.committed ?? 0;
     }
     assert.ok(committed >= 12, `the bridge committed ${committed} points of the held run before the kill`);
     await bridge.kill('SIGKILL');
@@ -300,12 +300,12 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     const expected = runs[0]!;
     const verdict = await judge('restart', expected.uid);
     assert.deepEqual(verdict.problems, []);
-    assert.equal(verdict.channels['primary/det']!.points, 23);
+    assert.equal(verdict.channels['primary:det']!.points, 23);
     const docs = await pipeline.catalogue.listDocuments(expected.uid);
     const datums = docs.filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as { stream_resource: string; indices: { start: number; stop: number } });
-    const det = datums.filter((d) => d.stream_resource.endsWith('/resource/primary/det')).map((d) => [d.indices.start, d.indices.stop]).sort((a, b) => a[0]! - b[0]!);
+    const det = datums.filter((d) => d.stream_resource.endsWith('/resource/primary:det')).map((d) => [d.indices.start, d.indices.stop]).sort((a, b) => a[0]! - b[0]!);
     assert.deepEqual(det, [[0, 4], [4, 8], [8, 12], [12, 16], [16, 20], [20, 23]], 'one datum per chunk of the fixed grid, none doubled');
     const stop = docs.find((d) => d.detailType === DetailType.RunStop)!.body as { bliss: { points: Record<string, number> } };
-    assert.equal(stop.bliss.points['primary/det'], 23);
+    assert.equal(stop.bliss.points['primary:det'], 23);
   });
 });

@@ -41,7 +41,7 @@ def main() -> int:
 
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset) and "bluesky_stream" in obj.attrs:
-                found[f"{obj.attrs['bluesky_stream']}/{obj.attrs['bluesky_key']}"] = obj
+                found[f"{obj.attrs['bluesky_stream']}:{obj.attrs['bluesky_key']}"] = obj
 
         entry.visititems(visit)
         for channel, values in run["channels"].items():

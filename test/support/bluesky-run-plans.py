@@ -3,7 +3,7 @@
 document through tools/bluesky-publisher (RedisDocumentPublisher) into Redis.
 
 Prints one JSON line on stdout: {"runs": [{uid, plan_name, scan_id, exit_status, channels:
-{"primary/det": [values...], ...}, not_archived: [...]}]} where the values are exactly what the
+{"primary:det": [values...], ...}, not_archived: [...]}]} where the values are exactly what the
 RunEngine emitted (JSON, NaN as {"$float": "nan"}), for the test to compare with the archived file.
 
     bluesky-run-plans.py --redis redis://127.0.0.1:6379 --plans count,scan,grid_scan --dataset bs1
@@ -80,13 +80,13 @@ def main() -> int:
             descriptors[doc["uid"]] = doc["name"]
             for key, dk in doc["data_keys"].items():
                 if dk.get("external"):
-                    runs[-1]["not_archived"].append(f"{doc['name']}/{key}")
+                    runs[-1]["not_archived"].append(f"{doc['name']}:{key}")
         elif name == "event":
             stream = descriptors[doc["descriptor"]]
             for key, value in doc["data"].items():
-                if f"{stream}/{key}" in runs[-1]["not_archived"]:
+                if f"{stream}:{key}" in runs[-1]["not_archived"]:
                     continue
-                runs[-1]["channels"].setdefault(f"{stream}/{key}", []).append(value)
+                runs[-1]["channels"].setdefault(f"{stream}:{key}", []).append(value)
             if args.hold_at and stream == "primary" and doc["seq_num"] == args.hold_at and len(runs) == 1:
                 while not os.path.exists(args.hold_file):
                     time.sleep(0.05)

@@ -6,7 +6,7 @@ import { compareStreamIds } from '../../bridge/checkpoint-store.js';
 describe('Bluesky checkpoint', () => {
   const good = {
     stream: 'bluesky:documents', cursor: '1700000000000-3', finished: ['r0'],
-    runs: { r1: { startEntry: '1700000000000-1', opened: true, descriptors: { d1: true }, channels: { 'primary/det': { committed: 8, datums: 2, chunkPoints: 4 } } } },
+    runs: { r1: { startEntry: '1700000000000-1', opened: true, descriptors: { d1: true }, channels: { 'primary:det': { committed: 8, datums: 2, chunkPoints: 4 } } } },
   };
 
   it('accepts a valid record and ignores the record of another stream', () => {
@@ -17,8 +17,8 @@ describe('Bluesky checkpoint', () => {
 
   it('refuses a damaged record, naming the file and the run', () => {
     assert.throws(() => checkBlueskyCheckpoint({ ...good, cursor: 'x' }, 'bluesky:documents', '/var/cp.json'), /\/var\/cp.json: bluesky cursor "x" is not a stream id/);
-    const broken = { ...good, runs: { r1: { ...good.runs.r1, channels: { 'primary/det': { committed: -1, datums: 0, chunkPoints: 4 } } } } };
-    assert.throws(() => checkBlueskyCheckpoint(broken, 'bluesky:documents'), /run r1 channel primary\/det is not a valid progress record/);
+    const broken = { ...good, runs: { r1: { ...good.runs.r1, channels: { 'primary:det': { committed: -1, datums: 0, chunkPoints: 4 } } } } };
+    assert.throws(() => checkBlueskyCheckpoint(broken, 'bluesky:documents'), /run r1 channel primary:det is not a valid progress record/);
     assert.throws(() => checkBlueskyCheckpoint({ ...good, runs: { r2: { opened: true } } }, 'bluesky:documents'), /run r2 is incomplete/);
   });
 

@@ -37,7 +37,7 @@ describe('Bluesky descriptor → channels', () => {
   it('names numeric keys <stream>/<key> and keeps the original description', () => {
     assert.equal(stream, 'primary');
     assert.deepEqual(channels.map((c) => [c.name, c.encoding]), [
-      ['primary/det', 'numeric'], ['primary/motor', 'numeric'], ['primary/motor_setpoint', 'numeric'], ['primary/spectrum', 'numeric'], ['primary/label', 'json'],
+      ['primary:det', 'numeric'], ['primary:motor', 'numeric'], ['primary:motor_setpoint', 'numeric'], ['primary:spectrum', 'numeric'], ['primary:label', 'json'],
     ]);
     const motor = channels[1]!;
     assert.deepEqual(motor.dataKey, {
@@ -56,7 +56,7 @@ describe('Bluesky descriptor → channels', () => {
     assert.deepEqual(integer.channels[0]!.dataKey, {
       source: 'SIM:n', dtype: 'integer', dtype_numpy: '<f8', shape: [], limits: [0, 9], external: 'STREAM:', bluesky_key: 'n', archived_dtype_numpy: '<f8',
     }, 'the original dtype and fields are kept; an integer without dtype_numpy is stored as float64');
-    assert.deepEqual(notArchived, [{ channel: 'primary/image', reason: 'external data (FILESTORE:) is not carried by the bridge' }]);
+    assert.deepEqual(notArchived, [{ channel: 'primary:image', reason: 'external data (FILESTORE:) is not carried by the bridge' }]);
     const resource = blueskyStreamResourceOf(RUN, 'bkt', channels[4]!);
     assert.deepEqual([resource.mimetype, resource.parameters], ['application/x-beamline-archive-ndjson', { dtype_numpy: '|O8', point_shape: [] }]);
     assert.deepEqual(packJsonLines(['gold', 'a "quoted"\nline', null]).map((b) => b.toString()), ['"gold"\n', '"a \\"quoted\\"\\nline"\n', 'null\n']);
@@ -65,8 +65,8 @@ describe('Bluesky descriptor → channels', () => {
   it('forwards a contract-valid descriptor with renamed data_keys and object_keys', () => {
     const d = blueskyDescriptorOf(RUN, primaryDescriptor, channels, notArchived);
     assert.equal(d.uid, 'desc-primary');
-    assert.deepEqual(Object.keys(d.data_keys), ['primary/det', 'primary/motor', 'primary/motor_setpoint', 'primary/spectrum', 'primary/label']);
-    assert.deepEqual(d.object_keys, { det: ['primary/det'], motor: ['primary/motor', 'primary/motor_setpoint'], mca: ['primary/spectrum'], label: ['primary/label'] });
+    assert.deepEqual(Object.keys(d.data_keys), ['primary:det', 'primary:motor', 'primary:motor_setpoint', 'primary:spectrum', 'primary:label']);
+    assert.deepEqual(d.object_keys, { det: ['primary:det'], motor: ['primary:motor', 'primary:motor_setpoint'], mca: ['primary:spectrum'], label: ['primary:label'] });
     assert.deepEqual(d.hints, primaryDescriptor.hints);
     assert.ok(d.configuration);
     assert.equal((d.not_archived as unknown[]).length, 1);
@@ -74,20 +74,20 @@ describe('Bluesky descriptor → channels', () => {
 
   it('resources and datums point at the run staging folder of the channel, datum keyed by the grid range', () => {
     const resource = blueskyStreamResourceOf(RUN, 'bkt', channels[0]!);
-    assert.equal(resource.data_key, 'primary/det');
+    assert.equal(resource.data_key, 'primary:det');
     assert.match(resource.uri, new RegExp(`^s3://bkt/staging/${RUN}/primary_det~[0-9a-f]{8}/$`));
-    const datum = blueskyStreamDatumOf(RUN, 'bkt', 'primary/det', 'desc-primary', 4, 8, { key: 'k', bytes: 32, sha256: 'a'.repeat(64) });
-    assert.equal(datum.uid, `${RUN}/resource/primary/det/4-8`);
+    const datum = blueskyStreamDatumOf(RUN, 'bkt', 'primary:det', 'desc-primary', 4, 8, { key: 'k', bytes: 32, sha256: 'a'.repeat(64) });
+    assert.equal(datum.uid, `${RUN}/resource/primary:det/4-8`);
     assert.equal(datum.descriptor, 'desc-primary');
     assert.deepEqual(datum.seq_nums, { start: 5, stop: 9 });
   });
 });
 
 describe('Bluesky values → bytes', () => {
-  const ctx = { runUid: RUN, channel: 'primary/x', index: 10, entryId: '1-1' };
+  const ctx = { runUid: RUN, channel: 'primary:x', index: 10, entryId: '1-1' };
   it('packs float64 bit for bit, NaN and null as NaN', () => {
     const values = [0.1, -0 * 1, 5e-324, 1.7976931348623157e308, Number.NaN, null];
-    const bytes = packPoints({ name: 'primary/x', dtype: { str: '<f8', kind: 'f', itemsize: 8, byteorder: '<' }, shape: [] }, values, ctx);
+    const bytes = packPoints({ name: 'primary:x', dtype: { str: '<f8', kind: 'f', itemsize: 8, byteorder: '<' }, shape: [] }, values, ctx);
     const back = new Float64Array(bytes.buffer, bytes.byteOffset, 6);
     assert.equal(back[0], 0.1);
     assert.ok(Object.is(back[1], -0));
@@ -98,16 +98,16 @@ describe('Bluesky values → bytes', () => {
 
   it('packs arrays in C order and checks their shape', () => {
     const dtype = { str: '<i4', kind: 'i', itemsize: 4, byteorder: '<' } as const;
-    const bytes = packPoints({ name: 'primary/s', dtype, shape: [3] }, [[1, 2, 3], [4, 5, 6]], ctx);
+    const bytes = packPoints({ name: 'primary:s', dtype, shape: [3] }, [[1, 2, 3], [4, 5, 6]], ctx);
     assert.deepEqual([...new Int32Array(bytes.buffer, bytes.byteOffset, 6)], [1, 2, 3, 4, 5, 6]);
-    assert.throws(() => packPoints({ name: 'primary/s', dtype, shape: [3] }, [[1, 2]], ctx), /point 10 .* shape \[3\]/);
+    assert.throws(() => packPoints({ name: 'primary:s', dtype, shape: [3] }, [[1, 2]], ctx), /point 10 .* shape \[3\]/);
   });
 
   it('refuses values that do not fit, naming run, channel and point', () => {
     const i1 = { str: '|i1', kind: 'i', itemsize: 1, byteorder: '|' } as const;
-    assert.throws(() => packPoints({ name: 'primary/c', dtype: i1, shape: [] }, [1, 200], ctx), (e: Error) => e instanceof BlueskyDocumentError && /run 58bd.*channel primary\/c, point 11.*out of range/.test(e.message));
-    assert.throws(() => packPoints({ name: 'primary/c', dtype: i1, shape: [] }, [1.5], ctx), /not an integer/);
-    assert.throws(() => packPoints({ name: 'primary/c', dtype: i1, shape: [] }, ['x'], ctx), /"x" is not a number/);
+    assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, [1, 200], ctx), (e: Error) => e instanceof BlueskyDocumentError && /run 58bd.*channel primary:c, point 11.*out of range/.test(e.message));
+    assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, [1.5], ctx), /not an integer/);
+    assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, ['x'], ctx), /"x" is not a number/);
   });
 });
 
@@ -155,15 +155,15 @@ describe('Bluesky start and stop → RunStart and RunStop', () => {
 
   it('RunStop keeps exit status, reason and num_events, with the bookkeeping and what was not archived', () => {
     const stop = blueskyRunStopOf(RUN, { uid: 'stop-1', run_start: RUN, time: 1795325851, exit_status: 'abort', reason: 'user pressed ctrl-c', num_events: { primary: 4, baseline: 1 } }, {
-      points: { 'primary/det': 4, 'baseline/motor': 1 }, documents: { descriptor: 2, stream_resource: 2, stream_datum: 2 },
-      notArchived: [{ channel: 'primary/label', reason: 'string' }], eventsReceived: { primary: 4, baseline: 1 },
+      points: { 'primary:det': 4, 'baseline:motor': 1 }, documents: { descriptor: 2, stream_resource: 2, stream_datum: 2 },
+      notArchived: [{ channel: 'primary:label', reason: 'string' }], eventsReceived: { primary: 4, baseline: 1 },
     }, '200-0');
     assert.equal(stop.uid, 'stop-1');
     assert.equal(stop.exit_status, 'abort');
     assert.equal(stop.reason, 'user pressed ctrl-c');
     assert.deepEqual(stop.num_events, { primary: 4, baseline: 1 });
-    assert.deepEqual(stop.bliss.points, { 'primary/det': 4, 'baseline/motor': 1 });
+    assert.deepEqual(stop.bliss.points, { 'primary:det': 4, 'baseline:motor': 1 });
     assert.equal(stop.bliss.end_reason, 'user pressed ctrl-c');
-    assert.deepEqual((stop.bluesky as { not_archived: unknown[] }).not_archived, [{ channel: 'primary/label', reason: 'string' }]);
+    assert.deepEqual((stop.bluesky as { not_archived: unknown[] }).not_archived, [{ channel: 'primary:label', reason: 'string' }]);
   });
 });

@@ -26,7 +26,7 @@ function layoutOf(start: Record<string, unknown>, points: number) {
     descriptors: [blueskyDescriptorOf(RUN, primaryDescriptor, p.channels, p.notArchived), blueskyDescriptorOf(RUN, baselineDescriptor, b.channels, [])],
     resources: channels.map((c) => blueskyStreamResourceOf(RUN, 'bkt', c)),
     points: counts, fileName: 'f.h5', creator: 'test', hdf5Version: '1.14',
-    jsonValues: { 'primary/label': Array.from({ length: points }, (_, i) => JSON.stringify(`sample ${i}`)) },
+    jsonValues: { 'primary:label': Array.from({ length: points }, (_, i) => JSON.stringify(`sample ${i}`)) },
   });
 }
 
@@ -45,12 +45,12 @@ describe('scan file layout of a Bluesky run', () => {
 
   it('puts every staged channel in the file: primary devices from object_keys, the baseline in its own group', () => {
     assert.deepEqual(plan.channels.map((c) => [c.channel, c.path]), [
-      ['primary/det', '/7.1/instrument/det/det'],
-      ['primary/motor', '/7.1/instrument/motor/motor'],
-      ['primary/motor_setpoint', '/7.1/instrument/motor/motor_setpoint'],
-      ['primary/spectrum', '/7.1/instrument/mca/spectrum'],
-      ['baseline/motor', '/7.1/instrument/baseline/motor'],
-      ['baseline/energy', '/7.1/instrument/baseline/energy'],
+      ['primary:det', '/7.1/instrument/det/det'],
+      ['primary:motor', '/7.1/instrument/motor/motor'],
+      ['primary:motor_setpoint', '/7.1/instrument/motor/motor_setpoint'],
+      ['primary:spectrum', '/7.1/instrument/mca/spectrum'],
+      ['baseline:motor', '/7.1/instrument/baseline/motor'],
+      ['baseline:energy', '/7.1/instrument/baseline/energy'],
     ]);
     assert.deepEqual((at(plan.nodes, '/7.1/instrument/motor') as { attrs: object }).attrs, { NX_class: 'NXpositioner' });
     assert.deepEqual((at(plan.nodes, '/7.1/instrument/det') as { attrs: object }).attrs, { NX_class: 'NXdetector' });
@@ -85,7 +85,7 @@ describe('scan file layout of a Bluesky run', () => {
     const grid = { ...startDoc, plan_name: 'grid_scan', shape: [3, 4], snaking: [false, false], hints: { dimensions: [[['motor'], 'primary'], [['det'], 'primary']] } };
     const image = layoutOf(grid, 12);
     const signal = image.nodes.find((n) => n.kind === 'grid-signal');
-    assert.deepEqual(signal && { shape: signal.shape, channel: signal.channel }, { shape: [3, 4], channel: 'primary/motor_setpoint' });
+    assert.deepEqual(signal && { shape: signal.shape, channel: signal.channel }, { shape: [3, 4], channel: 'primary:motor_setpoint' });
     const snaked = layoutOf({ ...grid, snaking: [false, true] }, 12);
     assert.equal(snaked.nodes.some((n) => n.kind === 'grid-signal'), false);
   });

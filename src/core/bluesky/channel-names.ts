@@ -3,15 +3,16 @@
  *
  * A Bluesky run has several event streams (`primary`, `baseline`, …), each with its own data
  * keys; the same key (`motor`) can appear in several streams. The archive names every channel of
- * a Bluesky run `<stream>/<data_key>` (`primary/det`, `baseline/energy`): that name is the
+ * a Bluesky run `<stream>:<data_key>` (`primary:det`, `baseline:energy`): that name is the
  * StreamResource `data_key`, the key of the forwarded EventDescriptor's `data_keys`, the key of
  * RunStop `points`, and the channel segment of the staged chunk keys. The original key stays in
- * the data key's `bluesky_key`.
+ * the data key's `bluesky_key`. The separator is `:` because event-model 1.24 forbids `.` and `/`
+ * in data_keys names (`^([^./]+)$`): the forwarded descriptors stay valid event-model documents.
  */
 import { InvalidInputError } from '../errors.js';
 
 /** Separator between the stream name and the data key in a Bluesky channel name. */
-export const BLUESKY_CHANNEL_SEPARATOR = '/';
+export const BLUESKY_CHANNEL_SEPARATOR = ':';
 
 export interface BlueskyChannelParts {
   stream: string;
@@ -19,15 +20,15 @@ export interface BlueskyChannelParts {
 }
 
 /**
- * `<stream>/<data_key>`. A stream name cannot contain `/` (the name would be ambiguous); a data
- * key may (it is everything after the first `/`). Empty parts are refused.
+ * `<stream>:<data_key>`. A stream name cannot contain `:` (the name would be ambiguous); a data
+ * key may (it is everything after the first `:`). Empty parts are refused.
  */
 export function blueskyChannelName(stream: string, key: string): string {
   if (typeof stream !== 'string' || stream.length === 0) {
     throw new InvalidInputError('Bluesky stream name is empty', { stream: String(stream), key: String(key) });
   }
   if (stream.includes(BLUESKY_CHANNEL_SEPARATOR)) {
-    throw new InvalidInputError(`Bluesky stream name ${JSON.stringify(stream)} contains "/"`, { stream, key });
+    throw new InvalidInputError(`Bluesky stream name ${JSON.stringify(stream)} contains ":"`, { stream, key });
   }
   if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidInputError(`Bluesky data key of stream ${JSON.stringify(stream)} is empty`, { stream, key: String(key) });
@@ -35,7 +36,7 @@ export function blueskyChannelName(stream: string, key: string): string {
   return `${stream}${BLUESKY_CHANNEL_SEPARATOR}${key}`;
 }
 
-/** Inverse of blueskyChannelName: split at the first `/`; undefined when the name has none. */
+/** Inverse of blueskyChannelName: split at the first `:`; undefined when the name has none. */
 export function parseBlueskyChannelName(channel: string): BlueskyChannelParts | undefined {
   const i = channel.indexOf(BLUESKY_CHANNEL_SEPARATOR);
   if (i <= 0 || i === channel.length - 1) return undefined;

@@ -438,7 +438,7 @@ export const MAX_INLINE_CONFIGURATION = 64 * 1024;
 
 /**
  * The forwarded descriptor: the original uid and stream name, data_keys and object_keys renamed
- * to channels (`primary/det`), hints and configuration kept, the keys not archived listed.
+ * to channels (`primary:det`), hints and configuration kept, the keys not archived listed.
  */
 export function blueskyDescriptorOf(runUid: string, descriptor: BlueskyDoc, channels: readonly BlueskyChannel[], notArchived: readonly NotArchived[]): EventDescriptor {
   const stream = descriptor.name as string;

@@ -38,7 +38,7 @@ const JSON_DTYPE = '|O8';
  * Checks that a run can be exported (known, ARCHIVED, archived with channel paths) without reading
  * its file: what the API answers at once.
  */
-export async function checkExportable(runUid: string, runs: ExportLoaderDeps['runs']): Promise<{ file: ArchivedFile; channelPaths: Record<string, string> }> {
+export async function checkExportable(runUid: string, runs: ExportLoaderDeps['runs']): Promise<{ file: ArchivedFile; channelPaths: Record<string, string>; gaps: Record<string, [number, number][]> }> {
   const record = await runs.getRun(runUid);
   if (!record) throw new ExportRunNotFoundError(`run ${runUid} is not in the catalogue`, { runUid });
   if (record.state !== RunState.Archived || !record.file) {
@@ -51,11 +51,11 @@ export async function checkExportable(runUid: string, runs: ExportLoaderDeps['ru
       { runUid, key: record.file.key },
     );
   }
-  return { file: record.file, channelPaths: record.channelPaths };
+  return { file: record.file, channelPaths: record.channelPaths, gaps: record.gaps ?? {} };
 }
 
 export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Promise<LoadedRun> {
-  const { file, channelPaths } = await checkExportable(runUid, deps.runs);
+  const { file, channelPaths, gaps } = await checkExportable(runUid, deps.runs);
   const docs = await deps.runs.listDocuments(runUid);
   const start = docs.find((d) => d.detailType === DetailType.RunStart)?.body as Record<string, unknown> | undefined;
   const stop = docs.find((d) => d.detailType === DetailType.RunStop)?.body as Record<string, unknown> | undefined;
@@ -119,6 +119,7 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
           array: scanFile.read(path),
           ...(typeof dataKey.units === 'string' && dataKey.units ? { units: dataKey.units } : {}),
           ...(dataKey.source ? { source: dataKey.source } : {}),
+          ...(gaps[channel]?.length ? { missing: gaps[channel] } : {}),
         });
       }
       // Keys the bridge could not carry (Bluesky: external data, strings …) are named, not silently missing.
