@@ -125,6 +125,16 @@ describe('NXstxm layout of a line spectrum', () => {
     assert.match(product.notes.join('\n'), /no goniometer_theta positioner and no stxm.rotation_angle: sample\/rotation_angle is 0/);
   });
 
+  it('refuses a detector, positioner or baseline key with points lost before archiving (they read as 0)', () => {
+    const lostDetector = line();
+    lostDetector.streams[0]!.columns[0] = { ...lostDetector.streams[0]!.columns[0]!, missing: [[2, 4]] };
+    assert.throws(() => buildExport('nxstxm', [lostDetector], OPTIONS),
+      isRequestError(/^run run-s: primary key apd lost points \[2, 4\) before archiving: an NXstxm grid cannot be filled without inventing them/));
+    const lostBaseline = line();
+    lostBaseline.streams[1]!.columns[0] = { ...lostBaseline.streams[1]!.columns[0]!, missing: [[1, 2]] };
+    assert.throws(() => buildExport('nxstxm', [lostBaseline], OPTIONS), isRequestError(/baseline key mono lost points \[1, 2\)/));
+  });
+
   it('names the primary keys it has no place for (neither the detector nor a positioner) in the notes', () => {
     const extra = line();
     extra.streams[0]!.columns.push({ dataKey: 'i0', array: f64([1, 1, 1, 1, 1, 1]) }, { dataKey: 'diag:temp', array: f64([3, 3, 3, 3, 3, 3]) });

@@ -266,6 +266,16 @@ describe('export service', () => {
     assert.ok(done.notes?.includes('run RUN_A, stream primary: lima:image is a Lima detector (frames in its own files, linked from the scan file), left out'), done.notes?.join('\n'));
   });
 
+  it('exports points lost before archiving (run record gaps; 0 in the scan file) as empty CSV cells, with a note', async () => {
+    const w = world();
+    w.runs.get('RUN_B')!.record.gaps = { diode: [[1, 2]] };
+    const done = await w.service.handleRequested(request('gaps', ['RUN_B']), EventSource.ExportClient);
+    assert.equal(done.state, ExportState.Completed, done.reason);
+    const csv = Buffer.from(w.store.objects.get(`exports/${exportIdOf('gaps')}/RUN_B_primary.csv`)!).toString();
+    assert.equal(csv, 'seq_num,axis:sy,diode\r\n1,0,11\r\n2,0.5,\r\n3,1,12.25\r\n');
+    assert.ok(done.notes?.includes('RUN_B_primary.csv: points lost before archiving (trimmed in Redis) are empty cells: diode [1, 2)'), done.notes?.join('\n'));
+  });
+
   it('the API refuses at once unknown formats, unknown runs and runs that are not ARCHIVED, recording nothing', async () => {
     const w = world();
     w.runs.get('RUN_B')!.record.state = RunState.Recording;

@@ -12,6 +12,7 @@ import { ExportRequestError } from './errors.js';
 import { checkColumn } from './run-data.js';
 import type { BuildExportOptions, ExportColumn, ExportFile, ExportProduct, ExportRun, ExportStream } from './model.js';
 import { formatAt, formatFloat64 } from './number-format.js';
+import { missingPointsText } from '../nexus/layout.js';
 
 /** RFC 4180 quoting: only cells holding a comma, quote or line break are quoted. */
 export function csvCell(text: string): string {
@@ -30,7 +31,7 @@ function pointsOf(column: ExportColumn): number {
 export const MAX_TABLE_CHARS = 256 * 1024 * 1024;
 
 /** The CSV text of one stream of one run, and the keys left out of it. */
-export function streamTable(run: ExportRun, stream: ExportStream, maxChars = MAX_TABLE_CHARS): { text: string; leftOut: string[]; short: string[]; timesNote?: string | undefined } {
+export function streamTable(run: ExportRun, stream: ExportStream, maxChars = MAX_TABLE_CHARS): { text: string; leftOut: string[]; short: string[]; lost: string[]; timesNote?: string | undefined } {
   const scalar = stream.columns.filter((c) => c.array.shape.length === 1);
   const leftOut = stream.columns.filter((c) => c.array.shape.length !== 1).map((c) => `${c.dataKey} ${JSON.stringify(c.array.shape.slice(1))}`);
   const points = stream.columns.length > 0 ? Math.max(...stream.columns.map(pointsOf)) : (stream.times?.length ?? 0);
@@ -40,13 +41,16 @@ export function streamTable(run: ExportRun, stream: ExportStream, maxChars = MAX
   const timesNote = stream.times && !times ? `${stream.times.length} event times for ${points} points: no time column` : undefined;
   const header = ['seq_num', ...(times ? ['time'] : []), ...scalar.map((c) => c.dataKey)];
   const views = scalar.map((c) => new DataView(c.array.bytes.buffer, c.array.bytes.byteOffset, c.array.bytes.byteLength));
+  // Points lost before archiving read as 0 in the scan file: their cells stay empty, never a made-up 0.
+  const lostAt = scalar.map((c) => (c.missing?.length ? (row: number) => c.missing!.some(([start, stop]) => row >= start && row < stop) : undefined));
+  const lost = scalar.filter((c) => c.missing?.length).map((c) => `${c.dataKey} ${missingPointsText(c.missing!)}`);
   const lines = [header.map(csvCell).join(',')];
   let chars = lines[0]!.length + 2;
   for (let row = 0; row < points; row += 1) {
     const cells = [String(row + 1)];
     if (times) cells.push(formatFloat64(times[row]!));
     // A key with fewer points (an interrupted scan) has empty cells after its last point: nothing is invented.
-    scalar.forEach((c, i) => cells.push(row < pointsOf(c) ? formatAt(views[i]!, c.array.dtype, row) : ''));
+    scalar.forEach((c, i) => cells.push(row < pointsOf(c) && !lostAt[i]?.(row) ? formatAt(views[i]!, c.array.dtype, row) : ''));
     const line = cells.join(',');
     chars += line.length + 2;
     if (chars > maxChars) {
@@ -57,7 +61,7 @@ export function streamTable(run: ExportRun, stream: ExportStream, maxChars = MAX
     }
     lines.push(line);
   }
-  return { text: `${lines.join('\r\n')}\r\n`, leftOut, short, timesNote };
+  return { text: `${lines.join('\r\n')}\r\n`, leftOut, short, lost, timesNote };
 }
 
 export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExportOptions): ExportProduct {
@@ -75,10 +79,11 @@ export function buildCsvExport(runs: readonly ExportRun[], _options: BuildExport
           { runUid: run.uid, stream: stream.name, format: 'csv' });
       }
       names.add(name);
-      const { text, leftOut, short, timesNote } = streamTable(run, stream);
+      const { text, leftOut, short, lost, timesNote } = streamTable(run, stream);
       if (timesNote) notes.push(`${name}: ${timesNote}`);
       files.push({ name, kind: 'text', contentType: 'text/csv; charset=utf-8', text });
       if (short.length > 0) notes.push(`${name}: keys with fewer points than the table have empty cells after their last point: ${short.join(', ')}`);
+      if (lost.length > 0) notes.push(`${name}: points lost before archiving (trimmed in Redis) are empty cells: ${lost.join(', ')}`);
       if (leftOut.length > 0) notes.push(`${name}: array-valued keys left out (one value per cell only): ${leftOut.join(', ')}`);
     }
   }

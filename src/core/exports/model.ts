@@ -26,6 +26,11 @@ export interface ExportColumn {
   units?: string | undefined;
   /** The descriptor's `source` of the key, when it has one (`PV:…`, `SIM:…`). */
   source?: string | undefined;
+  /**
+   * Point ranges [start, stop) lost before archiving (trimmed in Redis; the run record's `gaps`):
+   * the scan file holds HDF5's fill value (0) there, which is no reading and must never be exported as one.
+   */
+  missing?: readonly (readonly [number, number])[] | undefined;
 }
 
 /** One stream of a run (`primary`, `baseline`; a BLISS run has one stream per descriptor). */

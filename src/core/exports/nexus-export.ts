@@ -12,6 +12,7 @@ import { ExportRequestError } from './errors.js';
 import { float64Array, int64Array, TreeBuilder } from './hdf5-tree.js';
 import type { BuildExportOptions, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
 import { checkColumn, isoTime, nexusName, runTitle } from './run-data.js';
+import { missingPointsText } from '../nexus/layout.js';
 
 /** Fields the descriptor hints name, in order (`hints: {det: {fields: ['det']}}`). */
 export function hintedFields(descriptor: Record<string, unknown>): string[] {
@@ -108,6 +109,11 @@ export function buildNexusExport(runs: readonly ExportRun[], options: BuildExpor
         const attrs: Record<string, Hdf5AttrValue> = { data_key: column.dataKey };
         if (column.units) attrs.units = column.units;
         if (column.source) attrs.source = column.source;
+        // Like the scan file: lost points read as 0 and are listed, so a reader never takes them for readings.
+        if (column.missing?.length) {
+          attrs.missing_points = missingPointsText(column.missing);
+          notes.push(`entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: points ${attrs.missing_points} were lost before archiving (0 in the file, listed in its missing_points attribute)`);
+        }
         byKey.set(column.dataKey, t.dataset(`${group}/${names.get(column.dataKey)!}`, column.array, attrs));
       }
       const points = stream.columns.length > 0 ? Math.max(...stream.columns.map((c) => c.array.shape[0] ?? 0)) : stream.times?.length ?? 0;

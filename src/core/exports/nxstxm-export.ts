@@ -10,6 +10,7 @@
  * gives the metadata convention.
  */
 import { getElement, itemSize, elementCount, type NdArray } from '../analysis/ndarray.js';
+import { missingPointsText } from '../nexus/layout.js';
 import { safeSegment } from '../object-keys.js';
 import { ExportError, ExportRequestError } from './errors.js';
 import { float64Array, TreeBuilder } from './hdf5-tree.js';
@@ -290,6 +291,21 @@ function checkVaryingPositioners(ctx: RunContext, geometry: { energies: number; 
   }
 }
 
+/** Points lost before archiving read as 0: an NXstxm grid of the detector or a positioner with such points would show readings never made. */
+function refuseLostPoints(run: ExportRun): void {
+  const md = startKey(run, 'stxm') as { detector?: unknown; positioners?: unknown } | undefined;
+  const mapped = new Set([md?.detector, ...(md?.positioners && typeof md.positioners === 'object' ? Object.values(md.positioners) : [])]);
+  for (const stream of run.streams) {
+    for (const column of stream.columns) {
+      // The detector and positioners fill the grid; every baseline key goes into the collection.
+      if (column.missing?.length && (mapped.has(column.dataKey) || stream.name === 'baseline')) {
+        throw requestError(run, `${stream.name} key ${column.dataKey} lost points ${missingPointsText(column.missing)} before archiving: an NXstxm grid cannot be filled without inventing them; export it as nexus or csv (they mark lost points)`,
+          { stream: stream.name, key: column.dataKey });
+      }
+    }
+  }
+}
+
 export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExportOptions): ExportProduct {
   if (runs.length === 0) throw new ExportRequestError('an NXstxm export needs at least one run', { format: 'nxstxm' });
   const seenUids = new Set<string>();
@@ -297,6 +313,7 @@ export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExpo
     if (seenUids.has(run.uid)) throw new ExportRequestError(`run ${run.uid} is requested twice`, { runUid: run.uid, format: 'nxstxm' });
     seenUids.add(run.uid);
   }
+  for (const run of runs) refuseLostPoints(run);
   const stacks = mergeStackRuns(runs);
   const contexts = stacks.runs.map(contextOf);
   const kinds = [...new Set(contexts.map((c) => c.info.nxstxm))];
