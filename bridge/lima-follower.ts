@@ -26,7 +26,7 @@ import type { ObjectStore, OutgoingEvent, StoredObject } from '../src/core/ports
 import type { ChannelSpec } from '../src/core/bliss/documents.js';
 import { lima2ResourceOf, limaDatumOf, limaResourceOf } from '../src/core/bliss/lima-documents.js';
 import {
-  completeLima2Files, lima2FileHoles, parseLima2Saving, parseLima2Status, type Lima2ReceiverFile, type Lima2Saving,
+  completeLima2Files, lima2FileHoles, parseLima2Saving, parseLima2Status, type Lima2DatumFiles, type Lima2ReceiverFile, type Lima2Saving,
 } from '../src/core/bliss/lima2-files.js';
 import {
   completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus,
@@ -348,8 +348,12 @@ export class LimaStreams {
       this.recordMissing(s, frames, saving.folder, holes.length > 0 ? `lacks Lima2 receiver files: ${holes.join('; ')}` : `holds no Lima2 receiver file ${saving.prefix}_<receiver>_NNNNN.h5`);
       return;
     }
+    const receiverFiles = files.map((f) => {
+      const stored = s.cp.receivers![f.name]!;
+      return { receiver: f.receiver, file_index: f.fileIndex, key: stored.key, bytes: stored.bytes, sha256: stored.sha256, source_path: `${saving.folder}${f.name}` };
+    });
     const master = saving.masterPath.slice(saving.folder.length);
-    await this.deliver(s, { fileNumber: 0, start: 0, stop: s.saved }, saving.masterPath, `${folderKey}${master}`, 0);
+    await this.deliver(s, { fileNumber: 0, start: 0, stop: s.saved }, saving.masterPath, `${folderKey}${master}`, 0, { receiver_files: receiverFiles });
   }
 
   /** One Lima2 receiver file, uploaded once under its own name (the master's virtual sources name it); false when it cannot be read. */
@@ -371,7 +375,7 @@ export class LimaStreams {
   }
 
   /** Uploads one file (unless the checkpoint says it already was) and announces it with a StreamDatum for frames [file.start, file.stop). */
-  private async deliver(s: LimaStream, file: LimaFileRange, path: string, key: string, frameOffset: number): Promise<void> {
+  private async deliver(s: LimaStream, file: LimaFileRange, path: string, key: string, frameOffset: number, lima2?: Lima2DatumFiles): Promise<void> {
     const { runUid, store } = this.hooks;
     const name = s.model.name;
     const uploaded = (s.cp.uploaded ??= {});
@@ -396,7 +400,7 @@ export class LimaStreams {
       this.hooks.saveCheckpoint();
       this.hooks.logger.info('Lima file uploaded', { runUid, stream: name, path, key, start: file.start, stop: file.stop, bytes: stored.bytes, sha256: stored.sha256 });
     }
-    const detail = limaDatumOf(runUid, store.bucket, name, file, frameOffset, path, stored);
+    const detail = limaDatumOf(runUid, store.bucket, name, file, frameOffset, path, stored, lima2);
     await this.hooks.emit([{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
     delete uploaded[file.fileNumber];
     s.cp.committed = file.stop;

@@ -34,7 +34,7 @@ interface Published {
   scan_key: string; run_uid: string; frames: number; shape: [number, number, number]; dtype: string; folder: string; prefix: string;
   master_file: string; data_path: string; receiver_files: Record<string, number>; placement: [string, number][]; stream_info: Record<string, unknown>;
 }
-interface Checked { ok: boolean; checked: number; master: string; data_path: string; receiver_files: string[]; error?: string }
+interface Checked { ok: boolean; checked: number; master: string; data_path: string; receiver_files: string[]; receiver_links: Record<string, number[]>; error?: string }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -158,6 +158,15 @@ describe('bridge + scan writer: Lima2 receiver files and master file → S3 → 
     assert.equal(datums[0]!.chunk.bytes, master.length);
     assert.equal(datums[0]!.chunk.sha256, sha256(master));
     assert.equal(datums[0]!.lima?.source_path, scan.master_file);
+    // … and it records every receiver file it reads: key, bytes and sha256 of the file on disk.
+    const folderKey = scanDetectorFolder(POLICY, 1);
+    assert.deepEqual(datums[0]!.lima2, {
+      receiver_files: Object.keys(scan.receiver_files).sort().map((name) => {
+        const bytes = readFileSync(join(scan.folder, name));
+        const [receiver, file] = name.slice(scan.prefix.length + 1, -3).split('_').map(Number);
+        return { receiver, file_index: file, key: `${folderKey}${name}`, bytes: bytes.length, sha256: sha256(bytes), source_path: join(scan.folder, name) };
+      }),
+    });
     await assertFolderUploaded(scan, 1, true);
 
     const scanFile = await downloadDataset(record, 1, join(tmp, 'download-a'));
@@ -168,6 +177,11 @@ describe('bridge + scan writer: Lima2 receiver files and master file → S3 → 
     assert.equal(check.master, `scan0001/${scan.prefix}_master.h5`);
     assert.equal(check.data_path, `/${scan.data_path}`);
     assert.deepEqual(check.receiver_files, Object.keys(scan.receiver_files).sort());
+    // receiver_files/ links each receiver file; the frames each holds (as the master maps them) are where lima2-publish.py put them.
+    const expected: Record<string, number[]> = {};
+    scan.placement.forEach(([file], i) => (expected[file.slice(0, -3)] ??= []).push(i));
+    assert.deepEqual(check.receiver_links, expected);
+    assert.deepEqual(check.receiver_links[`${scan.prefix}_1_00000`], [0, 2, 4], 'receiver 1 holds the even frames (ordering 1, 0)');
     // The scan file holds a link, not frames.
     assert.ok(record.file!.bytes < 256 * 1024, `scan file ${record.file!.bytes} B`);
   });
@@ -197,5 +211,74 @@ describe('bridge + scan writer: Lima2 receiver files and master file → S3 → 
     // Nothing else lost: the receiver files that were complete during the scan are in S3.
     const keys = (await listKeys(scanDetectorFolder(POLICY, 3))).map((k) => k.slice(k.lastIndexOf('/') + 1));
     assert.ok(keys.length >= 2 && keys.every((k) => k in scan.receiver_files), JSON.stringify(keys));
+  });
+
+  it('bridge SIGKILLed mid-scan and restarted: each receiver file and the master uploaded exactly once, every frame read back', async () => {
+    await bridge!.stop();
+    bridge = undefined;
+    const checkpoint = join(tmp, 'checkpoint.json');
+    const logs: string[] = [];
+    const start = (): ChildProcess => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
+        '--redis-url', env.redisUrl!, '--bus', env.resources.bus.name, '--bucket', bucket, '--beamline', 'id00', '--from', '$',
+        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO', '--health-port', String(healthPort)], {
+        cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
+      });
+      let partial = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        const lines = (partial + d.toString()).split('\n');
+        partial = lines.pop()!;
+        logs.push(...lines);
+      });
+      return child;
+    };
+    const killed = (child: ChildProcess, signal: NodeJS.Signals) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+    const healthPort = await freePort();
+    let child = start();
+    try {
+      for (let i = 0; !existsSync(checkpoint) && i < 200; i++) await sleep(100);
+      assert.ok(existsSync(checkpoint), 'bridge wrote its checkpoint');
+      const flag = join(tmp, 'resume-d');
+      // Two receivers, 2 frames per file, 16 frames: after 8 frames each receiver is writing its file 1, so its file 0 is complete.
+      const publishing = publish(env.redisUrl!, join(tmp, 'd'), ['--number', '4', '--frames', '16', '--receivers', '2', '--frames-per-file', '2', '--batch', '2', '--pause-after-frames', '8', '--resume-flag', flag]);
+      const uploaded = () => {
+        try {
+          const cp = JSON.parse(readFileSync(checkpoint, 'utf8')) as { scans: Record<string, { streams: Record<string, { receivers?: Record<string, unknown> }> }> };
+          return Math.max(0, ...Object.values(cp.scans).map((x) => Object.keys(x.streams[STREAM]?.receivers ?? {}).length));
+        } catch {
+          return 0;
+        }
+      };
+      for (let i = 0; uploaded() < 2 && i < 600; i++) await sleep(100);
+      assert.equal(uploaded(), 2, 'the two complete receiver files are uploaded (checkpointed) before the kill');
+      await killed(child, 'SIGKILL');
+      child = start();
+      writeFileSync(flag, '');
+      const scan = await publishing;
+      const record = await waitForRun(scan.run_uid);
+      assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+
+      const uploads = logs.filter((l) => l.includes('"Lima2 receiver file uploaded"') || l.includes('"Lima file uploaded"'))
+        .map((l) => JSON.parse(l) as { key: string; sha256: string; runUid: string }).filter((l) => l.runUid === scan.run_uid);
+      const perKey = new Map<string, number>();
+      for (const u of uploads) perKey.set(u.key, (perKey.get(u.key) ?? 0) + 1);
+      const folder = scanDetectorFolder(POLICY, 4);
+      const names = [...Object.keys(scan.receiver_files), `${scan.prefix}_master.h5`].sort();
+      assert.deepEqual([...perKey.keys()].sort(), names.map((n) => `${folder}${n}`));
+      assert.deepEqual([...perKey.values()], names.map(() => 1), `each file uploaded once: ${JSON.stringify([...perKey])}`);
+      for (const u of uploads) assert.equal(u.sha256, sha256(readFileSync(join(scan.folder, u.key.slice(folder.length)))), `${u.key}: logged checksum`);
+      await assertFolderUploaded(scan, 4, true);
+      const check = await checkFrames(await downloadDataset(record, 4, join(tmp, 'download-d')), scan, 4);
+      assert.equal(check.ok, true, check.error);
+      assert.equal(check.checked, 16);
+      assert.equal(Object.keys(check.receiver_links).length, 8);
+    } finally {
+      await killed(child, 'SIGTERM');
+    }
   });
 });

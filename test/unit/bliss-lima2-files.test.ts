@@ -1,10 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { checkLimaFiles } from '../../src/core/bliss/lima-archive.js';
 import { lima2ResourceOf, limaDatumOf } from '../../src/core/bliss/lima-documents.js';
 import { isLima2Stream, isLimaStream } from '../../src/core/bliss/lima-files.js';
 import {
-  completeLima2Files, isLima2FileFormat, lima2FileHoles, lima2ReceiverFileName, LIMA2_FILE_FORMAT, parseLima2ReceiverFile, parseLima2Saving, parseLima2Status,
+  completeLima2Files, isLima2FileFormat, lima2FileHoles, lima2ReceiverFileName, LIMA2_FILE_FORMAT, parseLima2DatumFiles, parseLima2ReceiverFile, parseLima2Saving,
+  parseLima2Status, type Lima2ReceiverRecord,
 } from '../../src/core/bliss/lima2-files.js';
+import { ChunkCoverageError } from '../../src/core/archive/errors.js';
+import { scanDetectorFolder } from '../../src/core/object-keys.js';
+import type { ObjectStore } from '../../src/core/ports.js';
 import { limaImageWriter } from '../../src/core/nexus/writers/lima-image-writer.js';
 
 /** The stream info and encoding blissdata-lima2 2.0.2's Lima2Stream.make_definition writes (as BLISS's Lima2 channel fills it). */
@@ -100,5 +105,62 @@ describe('Lima2 streams: stream info, statuses, receiver files', () => {
     });
     assert.deepEqual(layout.nodes[1], { kind: 'external-link', path: '/1.1/instrument/frame/data', file: 'scan0001/lima2det_frame_master.h5', target: '/entry_0000/instrument/lima2det/data' });
     assert.equal(layout.target, '/1.1/instrument/frame/data');
+  });
+
+  it('the scan writer HEADs the master file and every receiver file its datum records, and links the receivers beside data', async () => {
+    const policy = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
+    const folder = scanDetectorFolder(policy, 1);
+    const saving = parseLima2Saving('lima2det:frame', lima2Info(), COUNTER);
+    const receiver = (r: number, k: number, bytes: number): Lima2ReceiverRecord => ({
+      receiver: r, file_index: k, key: `${folder}${lima2ReceiverFileName(PREFIX, r, k)}`, bytes, sha256: 'b'.repeat(64), source_path: `${saving.folder}${lima2ReceiverFileName(PREFIX, r, k)}`,
+    });
+    const receivers = [receiver(1, 0, 300), receiver(0, 0, 301)];
+    const master = { key: `${folder}${PREFIX}_master.h5`, bytes: 9000, sha256: 'a'.repeat(64) };
+    const datum = limaDatumOf('RUN', 'bkt', saving.stream, { fileNumber: 0, start: 0, stop: 4 }, 0, saving.masterPath, master, { receiver_files: receivers });
+    const resource = lima2ResourceOf('RUN', 'bkt', folder, saving);
+    const heads: string[] = [];
+    const refuse = () => { throw new Error('the scan writer must not read or write Lima2 files'); };
+    const store = (sizes: Record<string, number>): ObjectStore => ({
+      bucket: 'bkt', head: async (key) => { heads.push(key); return key in sizes ? { bytes: sizes[key]! } : undefined; },
+      get: refuse, put: refuse, uploadFile: refuse, copy: refuse, delete: refuse,
+    });
+    const run = { runUid: 'RUN', policy, scanNumber: 1 };
+    const files = await checkLimaFiles(run, [resource], new Map([[saving.stream, [datum]]]), store({ [master.key]: 9000, [receivers[0]!.key]: 300, [receivers[1]!.key]: 301 }));
+    assert.deepEqual(heads, [master.key, receivers[0]!.key, receivers[1]!.key]);
+    const linked = files[saving.stream]!;
+    assert.deepEqual(linked, [{
+      file: `scan0001/${PREFIX}_master.h5`, start: 0, stop: 4, frameOffset: 0,
+      receivers: [{ file: `scan0001/${PREFIX}_1_00000.h5`, receiver: 1, fileIndex: 0 }, { file: `scan0001/${PREFIX}_0_00000.h5`, receiver: 0, fileIndex: 0 }],
+    }]);
+    const layout = limaImageWriter.layout({ group: '/1.1/instrument/frame', dataPath: saving.dataPath, points: 4, files: linked });
+    assert.deepEqual(layout.nodes.slice(1), [
+      { kind: 'external-link', path: '/1.1/instrument/frame/data', file: `scan0001/${PREFIX}_master.h5`, target: saving.dataPath },
+      { kind: 'group', path: '/1.1/instrument/frame/receiver_files', attrs: {
+        NX_class: 'NXcollection', receiver: ['0', '1'], file_index: ['0', '0'],
+        frames_mapped_by: `data: the virtual dataset ${saving.dataPath} of scan0001/${PREFIX}_master.h5`,
+      } },
+      { kind: 'external-link', path: `/1.1/instrument/frame/receiver_files/${PREFIX}_0_00000`, file: `scan0001/${PREFIX}_0_00000.h5`, target: saving.dataPath },
+      { kind: 'external-link', path: `/1.1/instrument/frame/receiver_files/${PREFIX}_1_00000`, file: `scan0001/${PREFIX}_1_00000.h5`, target: saving.dataPath },
+    ]);
+    assert.equal(layout.target, '/1.1/instrument/frame/data');
+
+    // A receiver file of another size, one missing, one outside the folder: all reported with receiver, file and source.
+    const bad = limaDatumOf('RUN', 'bkt', saving.stream, { fileNumber: 0, start: 0, stop: 4 }, 0, saving.masterPath, master,
+      { receiver_files: [receiver(1, 0, 300), receiver(0, 0, 301), { ...receiver(0, 1, 5), key: 'elsewhere/x_0_00001.h5' }] });
+    await assert.rejects(checkLimaFiles(run, [resource], new Map([[saving.stream, [bad]]]), store({ [master.key]: 9000, [receivers[0]!.key]: 299 })), (e: Error) => {
+      assert.ok(e instanceof ChunkCoverageError);
+      const messages = e.errors.map((x) => x.message);
+      assert.equal(messages.length, 3, messages.join('\n'));
+      assert.match(messages[0]!, /Lima2 receiver file s3:\/\/bkt\/.*lima2det_frame_1_00000\.h5 \(receiver 1, file 0, from \/data\/id00\/sample1\/scan0001\/lima2det_frame_1_00000\.h5; read through Lima file .*lima2det_frame_master\.h5 \(frames \[0, 4\) of lima2det:frame.*\) has 299 bytes, its StreamDatum says 300/);
+      assert.match(messages[1]!, /lima2det_frame_0_00000\.h5 \(receiver 0, file 0.* does not exist/);
+      assert.match(messages[2]!, /elsewhere\/x_0_00001\.h5 .* is outside the scan's detector folder/);
+      return true;
+    });
+  });
+
+  it('reads the receiver files a master datum records and refuses a malformed record', () => {
+    assert.equal(parseLima2DatumFiles(undefined), undefined);
+    assert.equal(parseLima2DatumFiles({ receiver_files: 3 }), 'lima2.receiver_files is not a list');
+    assert.match(parseLima2DatumFiles({ receiver_files: [{ receiver: 0, file_index: 0, key: 'k', bytes: 1, sha256: 'x', source_path: '/a' }] }) as string, /receiver_files\[0\] is not/);
   });
 });

@@ -9,7 +9,7 @@ import { validateDetail } from '../contract/validators.js';
 import type { StoredObject } from '../ports.js';
 import { descriptorUid, resourceUid } from './documents.js';
 import { LIMA_HDF5_MIMETYPE, type LimaFileRange, type LimaSaving } from './lima-files.js';
-import { LIMA2_FILE_FORMAT, type Lima2Saving } from './lima2-files.js';
+import { LIMA2_FILE_FORMAT, type Lima2DatumFiles, type Lima2Saving } from './lima2-files.js';
 
 function resourceOf(runUid: string, bucket: string, folderKey: string, stream: string, parameters: StreamResource['parameters']): StreamResource {
   return validateDetail(DetailType.StreamResource, {
@@ -49,9 +49,13 @@ export function lima2ResourceOf(runUid: string, bucket: string, folderKey: strin
   });
 }
 
-/** One uploaded Lima file holding scan frames [range.start, range.stop) from its index `frameOffset`. */
+/**
+ * One uploaded Lima file holding scan frames [range.start, range.stop) from its index `frameOffset`;
+ * for a Lima2 master file, `lima2` records the receiver files its virtual dataset reads.
+ */
 export function limaDatumOf(
   runUid: string, bucket: string, stream: string, range: LimaFileRange, frameOffset: number, sourcePath: string, stored: StoredObject,
+  lima2?: Lima2DatumFiles,
 ): StreamDatum {
   const resource = resourceUid(runUid, stream);
   return validateDetail(DetailType.StreamDatum, {
@@ -62,6 +66,7 @@ export function limaDatumOf(
     seq_nums: { start: range.start + 1, stop: range.stop + 1 },
     chunk: { bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 },
     lima: { file_number: range.fileNumber, frame_offset: frameOffset, source_path: sourcePath },
+    ...(lima2 ? { lima2 } : {}),
   } satisfies StreamDatum);
 }
 

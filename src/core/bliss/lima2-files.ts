@@ -142,6 +142,41 @@ export function parseLima2Status(stream: string, index: number, payload: Buffer 
   return payload.readUInt32LE(payload.length - 4);
 }
 
+/**
+ * One uploaded receiver file as the master file's StreamDatum records it (field `lima2.receiver_files`;
+ * a StreamDatum detail admits extra fields, event-model's too): where it is in S3, its bytes and
+ * sha256, and where it came from. Which scan frames it holds is what the master's virtual dataset says.
+ */
+export interface Lima2ReceiverRecord {
+  receiver: number;
+  file_index: number;
+  key: string;
+  bytes: number;
+  sha256: string;
+  source_path: string;
+}
+
+/** The `lima2` field of a master file's StreamDatum. */
+export interface Lima2DatumFiles {
+  receiver_files: Lima2ReceiverRecord[];
+}
+
+/** Reads the `lima2` field of a StreamDatum; undefined when absent, an error message when malformed. */
+export function parseLima2DatumFiles(value: unknown): Lima2DatumFiles | string | undefined {
+  if (value === undefined) return undefined;
+  const files = (value as { receiver_files?: unknown } | null)?.receiver_files;
+  if (!Array.isArray(files)) return `lima2.receiver_files is not a list`;
+  for (const [i, f] of files.entries()) {
+    const r = f as Partial<Lima2ReceiverRecord> | null;
+    const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (!count(r?.receiver) || !count(r?.file_index) || typeof r?.key !== 'string' || !count(r.bytes)
+      || typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256) || typeof r.source_path !== 'string') {
+      return `lima2.receiver_files[${i}] is not {receiver, file_index, key, bytes, sha256, source_path}`;
+    }
+  }
+  return { receiver_files: files as Lima2ReceiverRecord[] };
+}
+
 /** Whether the info of a StreamResource's parameters says the files are a Lima2 master file and its receivers. */
 export function isLima2FileFormat(fileFormat: unknown): boolean {
   return fileFormat === LIMA2_FILE_FORMAT;

@@ -12,8 +12,24 @@
  *   `[start, stop)` of each link; `measurement/<name>` then points at that group.
  * Frames never saved or whose file was lost are listed in the group's `missing_points` attribute
  * (`input.points` is the frame count; the links' frame ranges say where each frame is).
+ *
+ * Lima2: the one linked file is the Lima2 master file, whose virtual dataset (written by the Lima2
+ * conductor, with relative source names) maps every frame, in scan order, to the receiver files
+ * uploaded beside it: `data` links it, exactly like blisswriter. The receivers may interleave the
+ * frames (round robin, dynamic dispatch), so the receiver files are not presented as frame ranges:
+ * `receiver_files/` (NXcollection) holds one external link per receiver file, named like the file,
+ * with `receiver` and `file_index` attributes (in link order) and `frames_mapped_by` naming the
+ * virtual dataset that says which scan frames each holds.
  */
 import type { PlanNode } from '../plan.js';
+
+/** A Lima2 receiver file beside the master file, as the scan file sees it. */
+export interface LimaReceiverLink {
+  /** Path relative to the scan file's folder (`scan0001/det_frame_1_00000.h5`). */
+  file: string;
+  receiver: number;
+  fileIndex: number;
+}
 
 /** One uploaded Lima file, as the scan file sees it. */
 export interface LimaLinkedFile {
@@ -24,6 +40,8 @@ export interface LimaLinkedFile {
   stop: number;
   /** … from this frame index of its dataset on. */
   frameOffset: number;
+  /** Lima2: this file is the master file, and these are the receiver files its virtual dataset reads. */
+  receivers?: readonly LimaReceiverLink[] | undefined;
 }
 
 export interface LimaLayoutInput {
@@ -54,7 +72,25 @@ export const limaImageWriter = {
     const nodes: PlanNode[] = [{ kind: 'group', path: input.group, attrs }];
     const single = files.length === 1 && files[0]!.start === 0 && files[0]!.frameOffset === 0 && files[0]!.stop === input.points;
     if (single) {
-      nodes.push({ kind: 'external-link', path: `${input.group}/data`, file: files[0]!.file, target: input.dataPath });
+      const only = files[0]!;
+      nodes.push({ kind: 'external-link', path: `${input.group}/data`, file: only.file, target: input.dataPath });
+      const receivers = [...only.receivers ?? []].sort((a, b) => a.receiver - b.receiver || a.fileIndex - b.fileIndex);
+      if (receivers.length > 0) {
+        const folder = `${input.group}/receiver_files`;
+        nodes.push({
+          kind: 'group', path: folder,
+          attrs: {
+            NX_class: 'NXcollection',
+            receiver: receivers.map((r) => String(r.receiver)),
+            file_index: receivers.map((r) => String(r.fileIndex)),
+            frames_mapped_by: `data: the virtual dataset ${input.dataPath} of ${only.file}`,
+          },
+        });
+        for (const r of receivers) {
+          const name = r.file.slice(r.file.lastIndexOf('/') + 1).replace(/\.h5$/, '');
+          nodes.push({ kind: 'external-link', path: `${folder}/${name}`, file: r.file, target: input.dataPath });
+        }
+      }
       return { nodes, target: `${input.group}/data` };
     }
     const folder = `${input.group}/data_files`;
