@@ -184,6 +184,22 @@ describe('bridge + scan writer: Lima2 receiver files and master file → S3 → 
     assert.deepEqual(check.receiver_links[`${scan.prefix}_1_00000`], [0, 2, 4], 'receiver 1 holds the even frames (ordering 1, 0)');
     // The scan file holds a link, not frames.
     assert.ok(record.file!.bytes < 256 * 1024, `scan file ${record.file!.bytes} B`);
+
+    // nxcheck (NeXus base classes) and a full h5py read-back, links followed, from another working directory.
+    const judged = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(venvPython, [join(projectRoot, 'test', 'support', 'nxcheck-report.py'), scanFile], { cwd: '/' });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+    assert.equal(judged.code, 0, judged.stderr.slice(-2000));
+    const report = JSON.parse(judged.stdout) as { nxcheck: { errors: { path?: string; message: string }[]; warnings: { path?: string; message: string }[] }; h5py: { problems: unknown[]; links: number } };
+    // The BLISS entry name `1.1` is the one error nxcheck reports for every BLISS scan file (docs/nexus-layout.md).
+    assert.deepEqual(report.nxcheck.errors.filter((e) => e.path !== '/1.1'), [], JSON.stringify(report.nxcheck));
+    assert.deepEqual(report.h5py.problems, []);
+    for (const w of report.nxcheck.warnings.filter((x) => x.path?.includes('frame'))) process.stdout.write(`# nxcheck warning ${w.path}: ${w.message}\n`);
   });
 
   it('a single receiver whose last file is partial', async () => {
