@@ -10,6 +10,10 @@
  *    EventBridge); its time runs from start to the scan's RunStop accepted (`seconds`), and to the
  *    bridge reporting idle (`idleSeconds`, which adds its history poll of up to 500 ms).
  *
+ * 4. `bridgeS3Sink`: the same bridge forwarding the same scan again, its S3 writes answered by a
+ *    loopback sink that reads and drops each body (bench/s3-sink-proxy.ts; PutEvents still go to
+ *    moto): the bridge's own rate when no emulator bounds it, for `ratioToBareS3Sink`.
+ *
  * The contract's JSON Schemas are compiled before the bridge's clock starts (a one-time start-up
  * cost of the daemon, ≈0.5 s, that the first version of this bench counted as forwarding time).
  *
@@ -37,6 +41,7 @@ import { samplePath } from '../src/core/contract/schema-files.js';
 import { validateEvent } from '../src/core/contract/validators.js';
 import type { NumericEncoding } from '../src/core/bliss/scan-model.js';
 import { startBridge } from '../bridge/bridge.js';
+import { startS3Sink } from './s3-sink-proxy.js';
 
 const { values } = parseArgs({ options: { points10: { type: 'string' }, points1000: { type: 'string' } } });
 const CHANNELS = 20;
@@ -123,30 +128,17 @@ async function measure(batch: number, npoints: number) {
     // One-time process warm-up, not throughput: the contract's JSON Schemas are compiled on the first
     // validation (≈0.5 s). The bridge is a daemon that pays it once at start; compile them here.
     validateEvent(JSON.parse(readFileSync(samplePath('run-start'), 'utf8')));
-    global.gc?.();
-    const rssBefore = process.memoryUsage().rss;
-    const samples: { staged: number; rssMiB: number }[] = [];
-    let peak = rssBefore;
-    const bridge = await startBridge({ redisUrl: redis.url, bucket: 'bench-data', eventBusName: 'bench-bus', beamline: 'id00', aws, from: '0', logLevel: 'ERROR' });
-    const b0 = performance.now();
-    const cpu0 = process.cpuUsage();
-    let stoppedAt: number | undefined;
-    const timer = setInterval(() => {
-      const rss = process.memoryUsage().rss;
-      peak = Math.max(peak, rss);
-      samples.push({ staged: bridge.status().stats.pointsStaged, rssMiB: Math.round(rss / 2 ** 20) });
-    }, 100);
-    // The scan is forwarded once its RunStop is accepted (the follower ends 'stopped').
-    const watch = setInterval(() => { if (stoppedAt === undefined && bridge.status().stopped >= 1) stoppedAt = performance.now(); }, 5);
-    const status = await bridge.idle(600_000);
-    const idleSeconds = (performance.now() - b0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    clearInterval(watch);
-    const bridgeSeconds = ((stoppedAt ?? performance.now()) - b0) / 1000;
-    clearInterval(timer);
-    await bridge.stop();
+    const run = await runBridge(redis.url, aws);
+    const sink = await startS3Sink(moto.url);
+    let sinkRun: Awaited<ReturnType<typeof runBridge>>;
+    try {
+      sinkRun = await runBridge(redis.url, { ...aws, endpoint: sink.url });
+    } finally {
+      await sink.stop();
+    }
     clients.s3.destroy();
     clients.events.destroy();
+    const { status, bridgeSeconds, idleSeconds, cpu, samples, rssBefore, peak } = run;
     // RSS at each quarter of the scan forwarded: flat means bounded memory.
     const quarters = [0.25, 0.5, 0.75, 1].map((q) => {
       const s = samples.find((x) => x.staged >= q * total) ?? samples.at(-1);
@@ -175,12 +167,48 @@ async function measure(batch: number, npoints: number) {
       },
       ratioToBare: round((status.stats.pointsStaged / bridgeSeconds) / (bare.points / bare.seconds)),
       ratioToBareWithUpload: round((status.stats.pointsStaged / bridgeSeconds) / (bareUpload.points / bareUpload.seconds)),
+      bridgeS3Sink: {
+        seconds: round(sinkRun.bridgeSeconds),
+        cpuSeconds: round((sinkRun.cpu.user + sinkRun.cpu.system) / 1e6),
+        pointsPerSecond: Math.round(sinkRun.status.stats.pointsStaged / sinkRun.bridgeSeconds),
+        pointsStaged: sinkRun.status.stats.pointsStaged,
+        sinkPuts: sink.stats.puts,
+        sinkMiB: round(sink.stats.bytes / 2 ** 20),
+      },
+      ratioToBareS3Sink: round((sinkRun.status.stats.pointsStaged / sinkRun.bridgeSeconds) / (bare.points / bare.seconds)),
       ...(process.env.BENCH_TIMELINE ? { timeline: samples.map((x) => x.staged) } : {}),
       rss: { beforeMiB: Math.round(rssBefore / 2 ** 20), peakMiB: Math.round(peak / 2 ** 20), byFractionForwarded: quarters },
     };
   } finally {
     await Promise.all([redis.stop(), moto.stop()]);
   }
+}
+
+/** Starts a bridge on the published scan (from `0`, fresh state), waits until it is idle, and stops it. */
+async function runBridge(redisUrl: string, aws: { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } }) {
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  const samples: { staged: number; rssMiB: number }[] = [];
+  let peak = rssBefore;
+  const bridge = await startBridge({ redisUrl, bucket: 'bench-data', eventBusName: 'bench-bus', beamline: 'id00', aws, from: '0', logLevel: 'ERROR' });
+  const b0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  let stoppedAt: number | undefined;
+  const timer = setInterval(() => {
+    const rss = process.memoryUsage().rss;
+    peak = Math.max(peak, rss);
+    samples.push({ staged: bridge.status().stats.pointsStaged, rssMiB: Math.round(rss / 2 ** 20) });
+  }, 100);
+  // The scan is forwarded once its RunStop is accepted (the follower ends 'stopped').
+  const watch = setInterval(() => { if (stoppedAt === undefined && bridge.status().stopped >= 1) stoppedAt = performance.now(); }, 5);
+  const status = await bridge.idle(600_000);
+  const idleSeconds = (performance.now() - b0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(watch);
+  const bridgeSeconds = ((stoppedAt ?? performance.now()) - b0) / 1000;
+  clearInterval(timer);
+  await bridge.stop();
+  return { status, bridgeSeconds, idleSeconds, cpu, samples, rssBefore, peak };
 }
 
 function round(x: number): number {
