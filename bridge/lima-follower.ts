@@ -15,6 +15,11 @@
  * A file that is missing or unreadable is waited for (`limaFileWaitMs`: files on NFS can appear
  * late), then recorded as an error naming the file and the frames; the other files and the other
  * channels keep flowing, and the run ends with Run Failed listing every such file.
+ *
+ * Lima2 streams (blissdata-lima2, src/core/bliss/lima2-files.ts) take the same paths with other
+ * files: each receiver file is uploaded once complete (under its own name; checkpoint `receivers`),
+ * and at the end the conductor's master file, announced for every frame with the receiver files it
+ * reads recorded in its StreamDatum(s).
  */
 import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
@@ -26,7 +31,7 @@ import type { ObjectStore, OutgoingEvent, StoredObject } from '../src/core/ports
 import type { ChannelSpec } from '../src/core/bliss/documents.js';
 import { lima2ResourceOf, limaDatumOf, limaResourceOf } from '../src/core/bliss/lima-documents.js';
 import {
-  completeLima2Files, lima2FileHoles, parseLima2Saving, parseLima2Status, type Lima2DatumFiles, type Lima2ReceiverFile, type Lima2Saving,
+  completeLima2Files, lima2DatumParts, lima2FileHoles, parseLima2Saving, parseLima2Status, type Lima2DatumFiles, type Lima2ReceiverFile, type Lima2Saving,
 } from '../src/core/bliss/lima2-files.js';
 import {
   completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus,
@@ -308,7 +313,7 @@ export class LimaStreams {
     const saving = s.saving!;
     const path = formatFileNumber(saving.filePath, file.fileNumber, s.model.name);
     const key = limaFileKey(this.policy(), this.scan!.identity.number, s.detector, file.fileNumber);
-    await this.deliver(s, file, path, key, frameLocation(saving, file.start).indexInFile);
+    await this.deliver(s, file, path, key, [{ range: file, frameOffset: frameLocation(saving, file.start).indexInFile }]);
   }
 
   /**
@@ -353,7 +358,11 @@ export class LimaStreams {
       return { receiver: f.receiver, file_index: f.fileIndex, key: stored.key, bytes: stored.bytes, sha256: stored.sha256, source_path: `${saving.folder}${f.name}` };
     });
     const master = saving.masterPath.slice(saving.folder.length);
-    await this.deliver(s, { fileNumber: 0, start: 0, stop: s.saved }, saving.masterPath, `${folderKey}${master}`, 0, { receiver_files: receiverFiles });
+    // One datum for every frame, or a few over contiguous frame ranges when the receiver records would not fit in one event.
+    const pieces = lima2DatumParts(s.saved, receiverFiles).map((p) => ({
+      range: { fileNumber: 0, start: p.start, stop: p.stop }, frameOffset: p.start, lima2: { receiver_files: p.records },
+    }));
+    await this.deliver(s, { fileNumber: 0, start: 0, stop: s.saved }, saving.masterPath, `${folderKey}${master}`, pieces);
   }
 
   /** One Lima2 receiver file, uploaded once under its own name (the master's virtual sources name it); false when it cannot be read. */
@@ -374,8 +383,14 @@ export class LimaStreams {
     return true;
   }
 
-  /** Uploads one file (unless the checkpoint says it already was) and announces it with a StreamDatum for frames [file.start, file.stop). */
-  private async deliver(s: LimaStream, file: LimaFileRange, path: string, key: string, frameOffset: number, lima2?: Lima2DatumFiles): Promise<void> {
+  /**
+   * Uploads one file holding frames [file.start, file.stop) (unless the checkpoint says it already
+   * was) and announces it with the StreamDatums `pieces` (one, except for a Lima2 master file with
+   * many receiver files), all emitted before the frames are committed.
+   */
+  private async deliver(
+    s: LimaStream, file: LimaFileRange, path: string, key: string, pieces: { range: LimaFileRange; frameOffset: number; lima2?: Lima2DatumFiles }[],
+  ): Promise<void> {
     const { runUid, store } = this.hooks;
     const name = s.model.name;
     const uploaded = (s.cp.uploaded ??= {});
@@ -400,11 +415,13 @@ export class LimaStreams {
       this.hooks.saveCheckpoint();
       this.hooks.logger.info('Lima file uploaded', { runUid, stream: name, path, key, start: file.start, stop: file.stop, bytes: stored.bytes, sha256: stored.sha256 });
     }
-    const detail = limaDatumOf(runUid, store.bucket, name, file, frameOffset, path, stored, lima2);
-    await this.hooks.emit([{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
+    await this.hooks.emit(pieces.map((p) => ({
+      detailType: DetailType.StreamDatum, source: EventSource.Bridge,
+      detail: limaDatumOf(runUid, store.bucket, name, p.range, p.frameOffset, path, stored!, p.lima2),
+    })));
     delete uploaded[file.fileNumber];
     s.cp.committed = file.stop;
-    s.cp.datums += 1;
+    s.cp.datums += pieces.length;
     this.hooks.stats.chunksStaged++;
     this.hooks.stats.pointsStaged += file.stop - file.start;
     this.hooks.stats.bytesStaged += stored.bytes;

@@ -4,7 +4,7 @@ import { checkLimaFiles } from '../../src/core/bliss/lima-archive.js';
 import { lima2ResourceOf, limaDatumOf } from '../../src/core/bliss/lima-documents.js';
 import { isLima2Stream, isLimaStream } from '../../src/core/bliss/lima-files.js';
 import {
-  completeLima2Files, isLima2FileFormat, lima2FileHoles, lima2ReceiverFileName, LIMA2_FILE_FORMAT, parseLima2DatumFiles, parseLima2ReceiverFile, parseLima2Saving,
+  completeLima2Files, isLima2FileFormat, lima2DatumParts, lima2FileHoles, LIMA2_RECORDS_PER_DATUM, lima2ReceiverFileName, LIMA2_FILE_FORMAT, parseLima2DatumFiles, parseLima2ReceiverFile, parseLima2Saving,
   parseLima2Status, type Lima2ReceiverRecord,
 } from '../../src/core/bliss/lima2-files.js';
 import { ChunkCoverageError } from '../../src/core/archive/errors.js';
@@ -162,5 +162,35 @@ describe('Lima2 streams: stream info, statuses, receiver files', () => {
     assert.equal(parseLima2DatumFiles(undefined), undefined);
     assert.equal(parseLima2DatumFiles({ receiver_files: 3 }), 'lima2.receiver_files is not a list');
     assert.match(parseLima2DatumFiles({ receiver_files: [{ receiver: 0, file_index: 0, key: 'k', bytes: 1, sha256: 'x', source_path: '/a' }] }) as string, /receiver_files\[0\] is not/);
+  });
+
+  it('splits the announcement of a master file with many receiver files into datums that fit an event, joined again by the image writer', () => {
+    const record = (i: number): Lima2ReceiverRecord => ({
+      receiver: i % 4, file_index: Math.floor(i / 4), key: `archive/p/scan0001/${PREFIX}_${i % 4}_${String(Math.floor(i / 4)).padStart(5, '0')}.h5`,
+      bytes: 1000, sha256: 'c'.repeat(64), source_path: `/data/beamline/p/scan0001/${PREFIX}_${i % 4}_${String(Math.floor(i / 4)).padStart(5, '0')}.h5`,
+    });
+    assert.deepEqual(lima2DatumParts(14, [record(0), record(1)]), [{ start: 0, stop: 14, records: [record(0), record(1)] }]);
+    const records = Array.from({ length: 2 * LIMA2_RECORDS_PER_DATUM + 1 }, (_, i) => record(i));
+    const parts = lima2DatumParts(100_000, records);
+    assert.deepEqual(parts.map((p) => [p.start, p.stop, p.records.length]), [[0, 33333, 201], [33333, 66666, 201], [66666, 100000, 199]]);
+    assert.deepEqual(parts.flatMap((p) => p.records), records, 'every record once, in order');
+    // Each part, as a StreamDatum, stays far below the 256 KiB of a PutEvents entry.
+    const saving = parseLima2Saving('lima2det:frame', lima2Info(), COUNTER);
+    const master = { key: `archive/p/scan0001/${PREFIX}_master.h5`, bytes: 9000, sha256: 'a'.repeat(64) };
+    for (const p of lima2DatumParts(100_000, Array.from({ length: 1000 }, (_, i) => record(i)))) {
+      const datum = limaDatumOf('RUN', 'bkt', saving.stream, { fileNumber: 0, start: p.start, stop: p.stop }, p.start, saving.masterPath, master, { receiver_files: p.records });
+      assert.ok(JSON.stringify(datum).length < 160 * 1024, `${JSON.stringify(datum).length} bytes`);
+    }
+    // The scan writer joins the parts (same file, contiguous frames and offsets) into one `data` link with every receiver.
+    const layout = limaImageWriter.layout({
+      group: '/1.1/instrument/frame', dataPath: saving.dataPath, points: 10,
+      files: [
+        { file: 'scan0001/m.h5', start: 5, stop: 10, frameOffset: 5, receivers: [{ file: 'scan0001/r_1_00000.h5', receiver: 1, fileIndex: 0 }] },
+        { file: 'scan0001/m.h5', start: 0, stop: 5, frameOffset: 0, receivers: [{ file: 'scan0001/r_0_00000.h5', receiver: 0, fileIndex: 0 }] },
+      ],
+    });
+    assert.deepEqual(layout.nodes.filter((n) => n.kind === 'external-link').map((n) => n.path), [
+      '/1.1/instrument/frame/data', '/1.1/instrument/frame/receiver_files/r_0_00000', '/1.1/instrument/frame/receiver_files/r_1_00000',
+    ]);
   });
 });

@@ -161,6 +161,27 @@ export interface Lima2DatumFiles {
   receiver_files: Lima2ReceiverRecord[];
 }
 
+/**
+ * Receiver records per StreamDatum: a PutEvents entry is at most 256 KiB and a record is ~400 bytes
+ * (two paths, a key, a sha256), so 300 keep a datum far below the limit.
+ */
+export const LIMA2_RECORDS_PER_DATUM = 300;
+
+/**
+ * The StreamDatums announcing a master file of `frames` frames with these receiver records: one
+ * when they fit, else the frames [0, frames) cut into as many contiguous ranges as needed, each
+ * carrying its share of the records (the scan writer joins them again: same file, contiguous).
+ */
+export function lima2DatumParts(frames: number, records: readonly Lima2ReceiverRecord[], perDatum = LIMA2_RECORDS_PER_DATUM): { start: number; stop: number; records: Lima2ReceiverRecord[] }[] {
+  const parts = Math.max(1, Math.min(frames, Math.ceil(records.length / perDatum)));
+  const share = Math.ceil(records.length / parts);
+  return Array.from({ length: parts }, (_, j) => ({
+    start: Math.floor((j * frames) / parts),
+    stop: Math.floor(((j + 1) * frames) / parts),
+    records: records.slice(j * share, (j + 1) * share),
+  }));
+}
+
 /** Reads the `lima2` field of a StreamDatum; undefined when absent, an error message when malformed. */
 export function parseLima2DatumFiles(value: unknown): Lima2DatumFiles | string | undefined {
   if (value === undefined) return undefined;

@@ -64,7 +64,16 @@ export interface LimaLayout {
 export const limaImageWriter = {
   kind: 'lima-image',
   layout(input: LimaLayoutInput): LimaLayout {
-    const files = [...input.files].sort((a, b) => a.start - b.start);
+    // Datums of one file over contiguous frames (a Lima2 master announced in parts) are one link.
+    const files: LimaLinkedFile[] = [];
+    for (const f of [...input.files].sort((a, b) => a.start - b.start)) {
+      const last = files.at(-1);
+      if (last && last.file === f.file && last.stop === f.start && f.frameOffset === last.frameOffset + (last.stop - last.start)) {
+        files[files.length - 1] = { ...last, stop: f.stop, receivers: [...last.receivers ?? [], ...f.receivers ?? []] };
+      } else {
+        files.push(f);
+      }
+    }
     const attrs = {
       NX_class: 'NXdetector',
       ...(input.missingPoints ? { missing_points: input.missingPoints } : {}),
