@@ -1,13 +1,11 @@
 /**
- * The HDF5 array codec of the analysis store, and the analysis store's only module importing
- * h5wasm. Each datum object is a small HDF5 file with one dataset (`/data` unless the resource
+ * The HDF5 array codec of the analysis store (h5wasm through src/adapters/h5wasm-runtime.ts). Each datum object is a small HDF5 file with one dataset (`/data` unless the resource
  * kwargs say otherwise) of shape `[points, ...point shape]`, attributes `dtype_numpy` and
  * `data_key`. Booleans are stored as uint8 (HDF5 has no bool; `dtype_numpy` says `|b1`).
  * Object times are pinned to 0 (h5wasm reads the clock through Date.now() and has no
  * track_times switch), so the same array always gives the same bytes.
  */
-import h5wasm from 'h5wasm/node';
-import type { Dataset } from 'h5wasm/node';
+import { atFixedTime, loadH5wasm, openHdf5File, type Dataset } from './h5wasm-runtime.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,16 +32,7 @@ function h5Type(dtype: Dtype): { dtype: string; view: (b: ArrayBuffer) => TypedA
 }
 
 function pinnedClock<T>(what: string, fn: () => T): T {
-  const realNow = Date.now;
-  Date.now = () => 0;
-  try {
-    return fn();
-  } catch (error) {
-    const text = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' | ');
-    throw new AnalysisFormatError(`HDF5 could not ${what}: ${text}`, {}, { cause: error });
-  } finally {
-    Date.now = realNow;
-  }
+  return atFixedTime(0, fn, (diagnostic, cause) => new AnalysisFormatError(`HDF5 could not ${what}: ${diagnostic}`, {}, { cause }));
 }
 
 async function withTempFile<T>(fn: (path: string) => Promise<T>): Promise<T> {
@@ -61,12 +50,12 @@ export const hdf5ArrayCodec: ArrayCodec = {
   extension: 'h5',
   defaults: (kwargs) => ({ ...kwargs, dataset: kwargs.dataset ?? '/data' }),
   async encode(array, kwargs) {
-    await h5wasm.ready;
+    await loadH5wasm();
     const datasetPath = kwargs.dataset ?? '/data';
     const { dtype, view } = h5Type(array.dtype);
     return withTempFile(async (path) => {
       pinnedClock(`write ${datasetPath}`, () => {
-        const file = new h5wasm.File(path, 'w');
+        const file = openHdf5File(path, 'w');
         try {
           const dataset = file.create_dataset({ name: datasetPath, data: view(array.bytes.slice().buffer), shape: array.shape, dtype });
           dataset.create_attribute('dtype_numpy', array.dtype);
@@ -79,12 +68,12 @@ export const hdf5ArrayCodec: ArrayCodec = {
     });
   },
   async decode(bytes, kwargs, what) {
-    await h5wasm.ready;
+    await loadH5wasm();
     const datasetPath = kwargs.dataset ?? '/data';
     return withTempFile(async (path) => {
       await writeFile(path, bytes);
       return pinnedClock(`read ${datasetPath} of ${what}`, (): NdArray => {
-        const file = new h5wasm.File(path, 'r');
+        const file = openHdf5File(path, 'r');
         try {
           const dataset = file.get(datasetPath) as Dataset | null;
           if (!dataset || dataset.type !== 'Dataset') throw new AnalysisFormatError(`${what} has no dataset ${datasetPath}`);

@@ -1,11 +1,10 @@
 /**
  * Reads channels back from an archived scan file for the exports: the file's bytes are written to a
- * private temporary folder, opened read-only with h5wasm, and each channel dataset is returned as
+ * private temporary folder, opened read-only with h5wasm (src/adapters/h5wasm-runtime.ts), and each channel dataset is returned as
  * an NdArray (numpy dtype from the HDF5 type, shape, raw little-endian bytes unchanged). HDF5
  * diagnostics become ArchivedChannelReadError with the run, the object key and the dataset path.
  */
-import h5wasm from 'h5wasm/node';
-import type { Dataset } from 'h5wasm/node';
+import { hdf5Diagnostic, loadH5wasm, openHdf5File, type Dataset, type H5File } from './h5wasm-runtime.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,22 +21,18 @@ export class ArchivedChannelReadError extends InvalidInputError {
 const H5T_INTEGER = 0;
 const H5T_FLOAT = 1;
 
-function firstLines(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' | ');
-}
-
 export class H5wasmArchivedChannelReader implements ArchivedChannelReader {
   async open(bytes: Uint8Array, context: { runUid: string; key: string }): Promise<ArchivedScanFile> {
-    await h5wasm.ready;
+    await loadH5wasm();
     const dir = await mkdtemp(join(tmpdir(), 'export-scan-'));
     const path = join(dir, 'scan.h5');
-    let file: InstanceType<typeof h5wasm.File>;
+    let file: H5File;
     try {
       await writeFile(path, bytes);
-      file = new h5wasm.File(path, 'r');
+      file = openHdf5File(path, 'r');
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
-      throw new ArchivedChannelReadError(`the scan file s3://…/${context.key} of run ${context.runUid} cannot be opened: ${firstLines(error)}`, context, { cause: error });
+      throw new ArchivedChannelReadError(`the scan file s3://…/${context.key} of run ${context.runUid} cannot be opened: ${hdf5Diagnostic(error)}`, context, { cause: error });
     }
     return {
       read(datasetPath: string): NdArray {
@@ -46,7 +41,7 @@ export class H5wasmArchivedChannelReader implements ArchivedChannelReader {
         try {
           dataset = file.get(datasetPath) as Dataset | null;
         } catch (error) {
-          throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} cannot be read from ${context.key}: ${firstLines(error)}`, where, { cause: error });
+          throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} cannot be read from ${context.key}: ${hdf5Diagnostic(error)}`, where, { cause: error });
         }
         if (!dataset || dataset.type !== 'Dataset') {
           throw new ArchivedChannelReadError(`run ${context.runUid}: ${context.key} has no dataset ${datasetPath}`, where);
@@ -64,7 +59,7 @@ export class H5wasmArchivedChannelReader implements ArchivedChannelReader {
         try {
           value = dataset.value;
         } catch (error) {
-          throw new ArchivedChannelReadError(`run ${context.runUid}: reading ${datasetPath} failed: ${firstLines(error)}`, where, { cause: error });
+          throw new ArchivedChannelReadError(`run ${context.runUid}: reading ${datasetPath} failed: ${hdf5Diagnostic(error)}`, where, { cause: error });
         }
         if (!ArrayBuffer.isView(value)) throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} did not read as a numeric array`, where);
         const raw = new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice();

@@ -4,12 +4,11 @@
  * the links resolve wherever the dataset folder is downloaded as a whole) and an NXentry holding
  * every ICAT field at the path hdf5_cfg.xml gives, with its units.
  *
- * The dataset side's only h5wasm importer (the scan side has h5wasm-scan-file-writer.ts). As there,
- * every h5wasm call runs with `Date.now()` pinned to the plan's time, so object times are the
- * dataset's close time and two writes of the same plan give the same bytes.
+ * h5wasm comes through src/adapters/h5wasm-runtime.ts. As for scan files, every h5wasm call runs
+ * with `Date.now()` pinned to the plan's time, so object times are the dataset's close time and two
+ * writes of the same plan give the same bytes.
  */
-import h5wasm from 'h5wasm/node';
-import type { Group } from 'h5wasm/node';
+import { atFixedTime, loadH5wasm, openHdf5File, type Group } from './h5wasm-runtime.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -26,15 +25,7 @@ export class MasterFileWriteError extends ArchiveError {
 }
 
 function pinned<T>(timeMs: number, what: string, fn: () => T): T {
-  const realNow = Date.now;
-  Date.now = () => timeMs;
-  try {
-    return fn();
-  } catch (error) {
-    throw new MasterFileWriteError(`HDF5 could not ${what}: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
-  } finally {
-    Date.now = realNow;
-  }
+  return atFixedTime(timeMs, fn, (diagnostic, cause) => new MasterFileWriteError(`HDF5 could not ${what}: ${diagnostic}`, {}, { cause }));
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -47,7 +38,7 @@ export class H5wasmMasterFileWriter implements MasterFileWriter {
   private constructor(private readonly workDir: string) {}
 
   static async create(options: { workDir?: string } = {}): Promise<H5wasmMasterFileWriter> {
-    await h5wasm.ready;
+    await loadH5wasm();
     return new H5wasmMasterFileWriter(options.workDir ?? tmpdir());
   }
 
@@ -58,7 +49,7 @@ export class H5wasmMasterFileWriter implements MasterFileWriter {
     const time = Math.round(plan.fileTime * 1000);
     try {
       pinned(time, `write the master file ${path}`, () => {
-        const file = new h5wasm.File(path, 'w');
+        const file = openHdf5File(path, 'w');
         try {
           for (const [name, value] of Object.entries(plan.rootAttrs)) file.create_attribute(name, value);
           for (const link of plan.links) file.create_external_link(link.file, link.path, link.name);

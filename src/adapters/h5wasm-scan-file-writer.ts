@@ -1,6 +1,6 @@
 /**
- * The only module that imports h5wasm. Executes a NeXus plan (src/core/nexus/layout.ts) into an
- * HDF5 file on local disk.
+ * Executes a NeXus plan (src/core/nexus/layout.ts) into an HDF5 file on local disk, with h5wasm
+ * (through src/adapters/h5wasm-runtime.ts, the one module that imports it).
  *
  * Determinism: HDF5 stamps object headers with the current time (track_times), which h5wasm
  * does not let us turn off; its wasm runtime reads the clock through `Date.now()`. Every h5wasm
@@ -9,14 +9,11 @@
  * the same bytes and the object times say when the scan ended. No other code can observe the
  * pinned clock: nothing else runs during a synchronous call.
  */
-import h5wasm from 'h5wasm/node';
-import type { Dataset, Group } from 'h5wasm/node';
+import { atFixedTime, hdf5LibraryVersion, loadH5wasm, openHdf5File, type Dataset, type Group, type H5File } from './h5wasm-runtime.js';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ArchiveError } from '../core/errors.js';
 import type { ChannelSlice, ScanFileWriter, WrittenScanFile } from '../core/archive/ports.js';
 import type { AttrValue, Attrs, NexusPlan, PlanChannel, PlanGridAxis, PlanGridSignal } from '../core/nexus/layout.js';
@@ -48,20 +45,6 @@ function h5Type(type: ElementType): { dtype: string; view: (buffer: ArrayBuffer)
   }
 }
 
-let cachedVersion: string | undefined;
-/** The HDF5 version compiled into h5wasm (it has no API for it; the library banner is in its bundle). */
-function hdf5LibraryVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  try {
-    const util = join(dirname(fileURLToPath(import.meta.resolve('h5wasm/node'))), 'hdf5_util.js');
-    const match = /HDF5 library version: (\d+\.\d+\.\d+)/.exec(readFileSync(util, 'latin1'));
-    cachedVersion = match?.[1] ?? 'unknown';
-  } catch {
-    cachedVersion = 'unknown';
-  }
-  return cachedVersion;
-}
-
 export interface H5wasmScanFileWriterOptions {
   /** Where files are written (a fresh folder below it per file); default os.tmpdir(). */
   workDir?: string;
@@ -85,7 +68,7 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
 
   /** Waits for the wasm module once (composition root). */
   static async create(options: H5wasmScanFileWriterOptions = {}): Promise<H5wasmScanFileWriter> {
-    const module = await h5wasm.ready;
+    const module = await loadH5wasm();
     return new H5wasmScanFileWriter(options, module);
   }
 
@@ -94,9 +77,9 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
     const path = join(dir, 'scan.h5');
     const dispose = () => rm(dir, { recursive: true, force: true });
     const time = plan.fileTimeMs;
-    let file: InstanceType<typeof h5wasm.File> | undefined;
+    let file: H5File | undefined;
     try {
-      file = atFileTime(time, path, 'create the file', () => new h5wasm.File(path, 'w'));
+      file = atFileTime(time, path, 'create the file', () => openHdf5File(path, 'w'));
       const root = file;
       const gridSignals = new Map<string, PlanGridSignal[]>();
       const gridAxes = new Map<string, { node: PlanGridAxis; acc: GridAxisAccumulator }[]>();
@@ -206,21 +189,9 @@ function typedView(view: (buffer: ArrayBuffer) => TypedArray, bytes: Uint8Array,
 }
 
 function atFileTime<T>(timeMs: number, path: string, what: string, fn: () => T): T {
-  const realNow = Date.now;
-  Date.now = () => timeMs;
-  try {
-    return fn();
-  } catch (error) {
-    if (error instanceof ArchiveError) throw error;
-    throw new ScanFileWriteError(`HDF5 could not ${what} (${path}): ${describe(error)}`, { key: path }, { cause: error });
-  } finally {
-    Date.now = realNow;
-  }
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' | ');
+  return atFixedTime(timeMs, fn,
+    (diagnostic, cause) => new ScanFileWriteError(`HDF5 could not ${what} (${path}): ${diagnostic}`, { key: path }, { cause }),
+    (error) => error instanceof ArchiveError);
 }
 
 function setAttrs(target: { create_attribute(name: string, data: string | number | string[], shape?: number[] | null, dtype?: string | null): void }, attrs: Attrs): void {

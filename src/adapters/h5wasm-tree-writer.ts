@@ -1,6 +1,6 @@
 /**
  * Writes an `Hdf5Tree` (an export's file as data, src/core/exports/model.ts) to a local HDF5 file
- * with h5wasm. Dataset values: a string → a scalar variable-length UTF-8 string; a list of strings
+ * with h5wasm (through src/adapters/h5wasm-runtime.ts). Dataset values: a string → a scalar variable-length UTF-8 string; a list of strings
  * → a 1-D string array; a number → a scalar float64 (integers that must stay integers come as
  * `NdArray`s); an `NdArray` → its dtype and shape, bytes unchanged (`|b1` as uint8, HDF5 has no
  * bool). Attribute numbers: integers as int64, others as float64; lists of numbers as float64.
@@ -9,8 +9,7 @@
  * `fileTimeMs` (HDF5 stamps object headers with the clock), so the same tree and time give the
  * same bytes. On any failure the file is removed: a caller never finds a partial file at `path`.
  */
-import h5wasm from 'h5wasm/node';
-import type { Group } from 'h5wasm/node';
+import { atFixedTime, loadH5wasm, openHdf5File, type Group, type H5File } from './h5wasm-runtime.js';
 import { rm, stat } from 'node:fs/promises';
 import { DTYPES, type NdArray } from '../core/analysis/ndarray.js';
 import { ExportError } from '../core/exports/errors.js';
@@ -71,23 +70,13 @@ export interface WrittenTreeFile {
 
 /** Writes `tree` to `path` (created or truncated); removes it again if anything fails. */
 export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fileTimeMs: number }): Promise<WrittenTreeFile> {
-  await h5wasm.ready;
-  const at = <T>(what: string, fn: () => T): T => {
-    const realNow = Date.now;
-    Date.now = () => options.fileTimeMs;
-    try {
-      return fn();
-    } catch (error) {
-      if (error instanceof ExportError) throw error;
-      const text = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' | ');
-      throw new ExportFileWriteError(`HDF5 could not ${what} (${path}): ${text}`, { key: path }, { cause: error });
-    } finally {
-      Date.now = realNow;
-    }
-  };
-  let file: InstanceType<typeof h5wasm.File> | undefined;
+  await loadH5wasm();
+  const at = <T>(what: string, fn: () => T): T => atFixedTime(options.fileTimeMs, fn,
+    (diagnostic, cause) => new ExportFileWriteError(`HDF5 could not ${what} (${path}): ${diagnostic}`, { key: path }, { cause }),
+    (error) => error instanceof ExportError);
+  let file: H5File | undefined;
   try {
-    file = at('create the file', () => new h5wasm.File(path, 'w'));
+    file = at('create the file', () => openHdf5File(path, 'w'));
     const root = file;
     const groupAt = (p: string): Group => {
       const g = root.get(p) as Group | null;
