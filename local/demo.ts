@@ -3,11 +3,13 @@
  *
  * Starts Redis (with RedisJSON/RediSearch) and the AWS emulator, provisions the CDK app's
  * resources into it, starts the edge bridge and the local Lambda runner, publishes an ascan with
- * the real blissdata package, waits for the scan file, downloads it and prints what is in it.
+ * the real blissdata package, waits for the scan file, downloads it and prints what is in it,
+ * then asks for a CSV export of the run through the export API (the `beamline-archive export`
+ * command, SigV4-signed through the local function-URL gateway) and prints the table's first rows.
  *
  *   npm run demo -- [--points 300] [--counters 3] [--keep]
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { run, startLocalPipeline } from './pipeline.js';
@@ -26,7 +28,7 @@ if (values.help) {
 
 Runs the whole archive locally: Redis + AWS emulator (moto) provisioned from the CDK template,
 the edge bridge, the local Lambda runner; publishes a BLISS ascan with blissdata and prints the
-archived NeXus file. --keep leaves everything running until Ctrl-C.`);
+archived NeXus file, then exports the run as CSV through the export API. --keep leaves everything running until Ctrl-C.`);
   process.exit(0);
 }
 
@@ -73,6 +75,23 @@ try {
   const verdict = JSON.parse(judge.stdout) as { ok: boolean; problems: string[] };
   console.log(verdict.ok ? '    identical: every channel, dtype and shape' : `    PROBLEMS:\n    ${verdict.problems.join('\n    ')}`);
   if (!verdict.ok) process.exitCode = 1;
+
+  step('exporting the run as CSV through the export API (beamline-archive export request --wait --download)');
+  const gateway = await env.startHttpGateway({ environment: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', POWERTOOLS_LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN' } });
+  const exportDir = join(outDir, 'export');
+  // Asynchronous: the gateway and the Lambda runner that answer the command live in this process.
+  const cli = await run(process.execPath, [
+    join(projectRoot, 'bin', 'beamline-archive.mjs'), 'export', 'request', '--runs', scan.run_uid, '--format', 'csv',
+    '--request-id', `demo-${scan.run_uid}`, '--download', exportDir, '--interval', '0.2',
+  ], 120_000, { EXPORT_API_URL: gateway.urlOf('export-api'), AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: env.region });
+  console.log(cli.stderr.trimEnd().split('\n').map((l) => `    ${l}`).join('\n'));
+  if (cli.code !== 0) throw new Error(`export request failed (exit ${cli.code})`);
+  const exported = JSON.parse(cli.stdout) as { files: { key: string; bytes: number }[] };
+  for (const f of exported.files) {
+    const name = f.key.split('/').pop()!;
+    console.log(`    ${name} (${f.bytes} bytes):`);
+    console.log(readFileSync(join(exportDir, name), 'utf8').split('\n').slice(0, 4).map((l) => `      ${l.length > 110 ? `${l.slice(0, 110)}…` : l}`).join('\n'));
+  }
   if (values.keep) {
     step('running; Ctrl-C to stop');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));

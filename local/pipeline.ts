@@ -75,9 +75,10 @@ export async function initBlissDataStore(redisUrl: string): Promise<void> {
 }
 
 /** Runs a command to completion; killed (and reported as failed) after `timeoutMs`. */
-export function run(command: string, args: string[], timeoutMs = 300_000): Promise<{ stdout: string; stderr: string; code: number }> {
+/** Runs a command to its end (killed after `timeoutMs`); `env` is added to this process's environment. */
+export function run(command: string, args: string[], timeoutMs = 300_000, env?: Record<string, string>): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {

@@ -32,7 +32,7 @@ export function buildDatasetService(name: string, logger: Logger, writer: Master
     publisher: new EventBridgePublisher(clients.events as EventBridgeClient, { eventBusName: config.eventBusName }),
     now: () => new Date(),
     creator: `beamline-archive ${pkg.version}`,
-    log: (message, context) => logger.info(message, { ...context, service: name }),
+    log: (message, context) => logger.info(message, context),
     provenance: {
       store: new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName),
       software: archiveSoftware(pkg.version, config.sourceRepository, process.env.BEAMLINE_ARCHIVE_COMMIT),

@@ -63,6 +63,6 @@ export function buildExportService(name: string, logger: Logger, config: ExportC
     creator: CREATOR,
     now: () => new Date(),
     leaseMs: config.leaseSeconds * 1000,
-    log: (message, context) => logger.info(message, { ...context, service: name }),
+    log: (message, context) => logger.info(message, context),
   });
 }
