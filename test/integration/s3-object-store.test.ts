@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
 import { ObjectNotFoundError, S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { startMoto, type RunningService } from '../../local/services.js';
@@ -35,6 +37,33 @@ describe('S3ObjectStore against the emulator', () => {
     assert.equal(stored.sha256, createHash('sha256').update(body).digest('hex'));
     assert.deepEqual(Buffer.from(await store.get('staging/r/c/0-10.bin')), body);
     assert.deepEqual(await store.head('staging/r/c/0-10.bin'), { bytes: 1000 });
+  });
+
+  it('sends the body hashed once: the sha256 as S3 checksum and as the signed payload hash, no CRC32', async () => {
+    // moto neither stores nor verifies checksums, so the request itself is what is checked: a
+    // loopback endpoint records the headers of the PUT the SDK sends (real S3 verifies both).
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers);
+      req.resume();
+      req.on('end', () => { res.writeHead(200, { ETag: '"0"' }); res.end(); });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const local = createAwsClients({ region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+      const body = randomBytes(4096);
+      const stored = await new S3ObjectStore(local.s3, 'capture').put('staging/r/c/0-512.bin', body);
+      local.s3.destroy();
+      assert.equal(seen.length, 1);
+      const headers = seen[0]!;
+      assert.equal(headers['x-amz-content-sha256'], stored.sha256, 'SigV4 payload hash is the body sha256 (hex)');
+      assert.equal(headers['x-amz-checksum-sha256'], createHash('sha256').update(body).digest('base64'), 'S3 checksum of the body');
+      assert.equal(headers['x-amz-checksum-crc32'], undefined, 'no second checksum');
+      assert.match(String(headers.authorization), /SignedHeaders=[^,]*x-amz-content-sha256/);
+    } finally {
+      server.close();
+    }
   });
 
   it('reports a missing object as ObjectNotFoundError naming the key, and head as undefined', async () => {
