@@ -71,8 +71,11 @@ function fieldInt(fields: EntryFields, name: string, stream: string, index: numb
  * and, for more than one point, `len`. The payload must hold exactly len × itemsize × prod(shape)
  * bytes; anything else is an InvalidInputError naming the stream and the index.
  */
-export function decodeEntry(codec: ChannelCodec, entryId: string, fields: EntryFields): DecodedEntry {
-  const { stream } = codec;
+/**
+ * What every data entry shares, whatever its encoding: the seal (`total` points), or the index of
+ * its first point (from its id `<index>-<seq>`) and its point count (`len`, default 1).
+ */
+function entryHead(stream: string, entryId: string, fields: EntryFields): { kind: 'seal'; total: number } | { kind: 'points'; start: number; count: number } {
   if (entryId === SEAL_ENTRY_ID) {
     const total = fieldInt(fields, 'id', stream, -1);
     if (total === undefined) throw new InvalidInputError(`stream ${stream}: seal entry has no id field`, { stream });
@@ -82,7 +85,14 @@ export function decodeEntry(codec: ChannelCodec, entryId: string, fields: EntryF
   if (!idMatch) throw new InvalidInputError(`stream ${stream}: entry id ${JSON.stringify(entryId)} is not <index>-<seq>`, { stream });
   const start = Number(idMatch[1]);
   if (!Number.isSafeInteger(start)) throw new InvalidInputError(`stream ${stream}: entry id ${entryId} is out of range`, { stream });
-  const count = fieldInt(fields, 'len', stream, start) ?? 1;
+  return { kind: 'points', start, count: fieldInt(fields, 'len', stream, start) ?? 1 };
+}
+
+export function decodeEntry(codec: ChannelCodec, entryId: string, fields: EntryFields): DecodedEntry {
+  const { stream } = codec;
+  const head = entryHead(stream, entryId, fields);
+  if (head.kind === 'seal') return head;
+  const { start, count } = head;
   if (count < 1) throw new InvalidInputError(`stream ${stream}: entry ${start} has len ${count}`, { stream, index: start });
   let payload = fields.get('payload');
   if (payload === undefined) throw new InvalidInputError(`stream ${stream}: entry ${start} has no payload`, { stream, index: start });
@@ -114,16 +124,9 @@ export function decodeEntry(codec: ChannelCodec, entryId: string, fields: EntryF
  * UTF-8 JSON is an InvalidInputError naming the stream and the index.
  */
 export function decodeJsonEntry(stream: string, entryId: string, fields: EntryFields): DecodedEntry {
-  if (entryId === SEAL_ENTRY_ID) {
-    const total = fieldInt(fields, 'id', stream, -1);
-    if (total === undefined) throw new InvalidInputError(`stream ${stream}: seal entry has no id field`, { stream });
-    return { kind: 'seal', total };
-  }
-  const idMatch = /^(\d+)-(\d+)$/.exec(entryId);
-  if (!idMatch) throw new InvalidInputError(`stream ${stream}: entry id ${JSON.stringify(entryId)} is not <index>-<seq>`, { stream });
-  const start = Number(idMatch[1]);
-  if (!Number.isSafeInteger(start)) throw new InvalidInputError(`stream ${stream}: entry id ${entryId} is out of range`, { stream });
-  const count = fieldInt(fields, 'len', stream, start) ?? 1;
+  const head = entryHead(stream, entryId, fields);
+  if (head.kind === 'seal') return head;
+  const { start, count } = head;
   if (count !== 1) throw new InvalidInputError(`stream ${stream}: JSON entry ${start} has len ${count}; blissdata publishes one value per entry`, { stream, index: start });
   const payload = fields.get('payload');
   if (payload === undefined) throw new InvalidInputError(`stream ${stream}: entry ${start} has no payload`, { stream, index: start });
