@@ -163,12 +163,13 @@ export function isJsonResource(resource: Pick<StreamResource, 'mimetype'>): bool
 }
 
 /** One staged chunk: points [start, stop) of a channel, stored as `stored`. */
-export function streamDatumOf(runUid: string, bucket: string, channel: string, start: number, stop: number, stored: StoredObject): StreamDatum {
+/** The StreamDatum of one staged chunk, points [start, stop) of a channel (Bluesky runs name their stream's descriptor). */
+export function streamDatumOf(runUid: string, bucket: string, channel: string, start: number, stop: number, stored: StoredObject, descriptor = descriptorUid(runUid)): StreamDatum {
   const resource = resourceUid(runUid, channel);
   return validateDetail(DetailType.StreamDatum, {
     uid: `${resource}/${start}-${stop}`,
     stream_resource: resource,
-    descriptor: descriptorUid(runUid),
+    descriptor,
     indices: { start, stop },
     seq_nums: { start: start + 1, stop: stop + 1 },
     chunk: { bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 },

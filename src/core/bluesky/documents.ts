@@ -6,9 +6,9 @@
 import { DetailType } from '../contract/detail-types.js';
 import type { DataKey, DataPolicy, EventDescriptor, IcatSnapshot, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
-import { icatSnapshotOf, JSON_CHUNKS_MIMETYPE, JSON_DTYPE_NUMPY } from '../bliss/documents.js';
+import { icatSnapshotOf, JSON_DTYPE_NUMPY, resourceUid, streamDatumOf, streamResourceOf } from '../bliss/documents.js';
 import { parseDtype, type NumericDtype } from '../bliss/stream-decoding.js';
-import { dataPolicyOf, stagingChannelPrefix } from '../object-keys.js';
+import { dataPolicyOf } from '../object-keys.js';
 import type { StoredObject } from '../ports.js';
 import { blueskyChannelName, blueskyObjectKeys } from './channel-names.js';
 import { BlueskyDocumentError } from './errors.js';
@@ -308,7 +308,7 @@ export function packJsonLines(values: readonly unknown[]): Buffer[] {
 // ---------------------------------------------------------------------------------------------
 // Documents
 
-export const blueskyResourceUid = (runUid: string, channel: string) => `${runUid}/resource/${channel}`;
+export const blueskyResourceUid = resourceUid;
 
 /** Contract keys of RunStart that the start document's own keys never overwrite. */
 const RUN_START_KEYS = new Set(['uid', 'time', 'scan_id', 'plan_name', 'sample', 'project', 'data_session', 'data_policy', 'bliss', 'bluesky', 'icat']);
@@ -465,28 +465,14 @@ export function blueskyDescriptorOf(runUid: string, descriptor: BlueskyDoc, chan
   } satisfies EventDescriptor);
 }
 
+/** The StreamResource of a channel: the same staged-chunk resource as a BLISS channel's. */
 export function blueskyStreamResourceOf(runUid: string, bucket: string, channel: BlueskyChannel): StreamResource {
-  const json = channel.encoding === 'json';
-  return validateDetail(DetailType.StreamResource, {
-    uid: blueskyResourceUid(runUid, channel.name),
-    run_start: runUid,
-    data_key: channel.name,
-    mimetype: json ? JSON_CHUNKS_MIMETYPE : 'application/x-beamline-archive-chunks',
-    uri: `s3://${bucket}/${stagingChannelPrefix(runUid, channel.name)}`,
-    parameters: json ? { dtype_numpy: JSON_DTYPE_NUMPY, point_shape: [] } : { dtype_numpy: channel.dtype.str, point_shape: channel.shape },
-  } satisfies StreamResource);
+  return streamResourceOf(runUid, bucket, channel.encoding === 'json' ? { name: channel.name, encoding: 'json' } : { name: channel.name, dtype: channel.dtype, shape: channel.shape });
 }
 
+/** The StreamDatum of one staged chunk of a channel, under its stream's descriptor. */
 export function blueskyStreamDatumOf(runUid: string, bucket: string, channel: string, descriptorUid: string, start: number, stop: number, stored: StoredObject): StreamDatum {
-  const resource = blueskyResourceUid(runUid, channel);
-  return validateDetail(DetailType.StreamDatum, {
-    uid: `${resource}/${start}-${stop}`,
-    stream_resource: resource,
-    descriptor: descriptorUid,
-    indices: { start, stop },
-    seq_nums: { start: start + 1, stop: stop + 1 },
-    chunk: { bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 },
-  } satisfies StreamDatum);
+  return streamDatumOf(runUid, bucket, channel, start, stop, stored, descriptorUid);
 }
 
 export interface BlueskyRunEnd {
