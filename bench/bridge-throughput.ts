@@ -10,9 +10,9 @@
  *    EventBridge); its time runs from start to the scan's RunStop accepted (`seconds`), and to the
  *    bridge reporting idle (`idleSeconds`, which adds its history poll of up to 500 ms).
  *
- * 4. `bridgeS3Sink`: the same bridge forwarding the same scan again, its S3 writes answered by a
- *    loopback sink that reads and drops each body (bench/s3-sink-proxy.ts; PutEvents still go to
- *    moto): the bridge's own rate when no emulator bounds it, for `ratioToBareS3Sink`.
+ * 4. `bridgeS3Sink`: the same bridge forwarding the same scan again, its S3 writes and PutEvents
+ *    answered by a loopback sink in a process of its own that reads and drops each body (bench/s3-sink-proxy.ts): the
+ *    bridge's own rate when no emulator bounds it, for `ratioToBareS3Sink`.
  *
  * The contract's JSON Schemas are compiled before the bridge's clock starts (a one-time start-up
  * cost of the daemon, ≈0.5 s, that the first version of this bench counted as forwarding time).
@@ -41,7 +41,7 @@ import { samplePath } from '../src/core/contract/schema-files.js';
 import { validateEvent } from '../src/core/contract/validators.js';
 import type { NumericEncoding } from '../src/core/bliss/scan-model.js';
 import { startBridge } from '../bridge/bridge.js';
-import { startS3Sink } from './s3-sink-proxy.js';
+import { startS3SinkProcess } from './s3-sink-proxy.js';
 
 const { values } = parseArgs({ options: { points10: { type: 'string' }, points1000: { type: 'string' } } });
 const CHANNELS = 20;
@@ -129,7 +129,7 @@ async function measure(batch: number, npoints: number) {
     // validation (≈0.5 s). The bridge is a daemon that pays it once at start; compile them here.
     validateEvent(JSON.parse(readFileSync(samplePath('run-start'), 'utf8')));
     const run = await runBridge(redis.url, aws);
-    const sink = await startS3Sink(moto.url);
+    const sink = await startS3SinkProcess(moto.url);
     let sinkRun: Awaited<ReturnType<typeof runBridge>>;
     try {
       sinkRun = await runBridge(redis.url, { ...aws, endpoint: sink.url });
@@ -174,6 +174,7 @@ async function measure(batch: number, npoints: number) {
         pointsStaged: sinkRun.status.stats.pointsStaged,
         sinkPuts: sink.stats.puts,
         sinkMiB: round(sink.stats.bytes / 2 ** 20),
+        sinkPutEventsEntries: sink.stats.putEventsEntries,
       },
       ratioToBareS3Sink: round((sinkRun.status.stats.pointsStaged / sinkRun.bridgeSeconds) / (bare.points / bare.seconds)),
       ...(process.env.BENCH_TIMELINE ? { timeline: samples.map((x) => x.staged) } : {}),
