@@ -86,6 +86,17 @@ describe('CSV export', () => {
     assert.match(buildExport('csv', [short], OPTIONS).notes.join('\n'), /empty cells after their last point: short \(1 of 2 points\)/);
   });
 
+  it('keeps every header unique when data keys are called seq_num or time (the built-in columns step aside)', () => {
+    const clash = run();
+    clash.streams[0]!.columns.push({ dataKey: 'seq_num', array: f64([7, 8]) }, { dataKey: 'time', array: f64([9, 10]) }, { dataKey: '_time', array: f64([11, 12]) });
+    const { text } = streamTable(clash, clash.streams[0]!);
+    const [header, first] = text.split('\r\n').map((l) => l.split(','));
+    assert.equal(new Set(header).size, header!.length, header!.join(','));
+    assert.deepEqual(header!.slice(0, 2), ['_seq_num', '__time']);
+    assert.deepEqual(header!.slice(-3), ['seq_num', 'time', '_time']);
+    assert.deepEqual([first![0], ...first!.slice(-3)], ['1', '7', '9', '11']);
+  });
+
   it('refuses a table bigger than its bound with the run, stream and point, instead of building a string that cannot exist', () => {
     const big = run();
     const stream = big.streams[0]!;

@@ -39,7 +39,11 @@ export function streamTable(run: ExportRun, stream: ExportStream, maxChars = MAX
   const short = scalar.filter((c) => pointsOf(c) < points).map((c) => `${c.dataKey} (${pointsOf(c)} of ${points} points)`);
   const times = stream.times && stream.times.length === points ? stream.times : undefined;
   const timesNote = stream.times && !times ? `${stream.times.length} event times for ${points} points: no time column` : undefined;
-  const header = ['seq_num', ...(times ? ['time'] : []), ...scalar.map((c) => c.dataKey)];
+  // A data key may itself be called seq_num or time: the built-in column then takes a leading
+  // underscore (as many as needed), so every header is unique and DictReader loses no column.
+  const keys = new Set(scalar.map((c) => c.dataKey));
+  const builtin = (name: string) => { let n = name; while (keys.has(n)) n = `_${n}`; return n; };
+  const header = [builtin('seq_num'), ...(times ? [builtin('time')] : []), ...scalar.map((c) => c.dataKey)];
   const views = scalar.map((c) => new DataView(c.array.bytes.buffer, c.array.bytes.byteOffset, c.array.bytes.byteLength));
   // Points lost before archiving read as 0 in the scan file: their cells stay empty, never a made-up 0.
   const lostAt = scalar.map((c) => (c.missing?.length ? (row: number) => c.missing!.some(([start, stop]) => row >= start && row < stop) : undefined));
