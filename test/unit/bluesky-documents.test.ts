@@ -23,6 +23,15 @@ describe('Bluesky stream entries', () => {
     assert.deepEqual(restoreNonFinite({ $float: 'nan', other: 1 }), { $float: 'nan', other: 1 }, 'only the exact tag is decoded');
   });
 
+  it('keeps a key named __proto__ as a key (a data key of that name is not silently dropped)', () => {
+    const entry = parseBlueskyEntry('5-1', new Map([['name', Buffer.from('descriptor')], ['doc', Buffer.from('{"uid":"d","name":"primary","data_keys":{"__proto__":{"dtype":"number","shape":[]},"det":{"dtype":"number","shape":[]}}}')]]));
+    const dataKeys = entry.doc.data_keys as Record<string, unknown>;
+    assert.deepEqual(Object.keys(dataKeys), ['__proto__', 'det']);
+    assert.equal(Object.getPrototypeOf(dataKeys), Object.prototype);
+    const { channels } = channelsOfDescriptor(entry.doc, { entryId: '5-1', runUid: RUN });
+    assert.deepEqual(channels.map((c) => c.name), ['primary:__proto__', 'primary:det']);
+  });
+
   it('refuses not-JSON, unknown names and missing fields, naming the entry', () => {
     assert.throws(() => parseBlueskyEntry('1-0', new Map([['name', Buffer.from('event')], ['doc', Buffer.from('{oops')]])), (e: Error) => e instanceof BlueskyDocumentError && /1-0: event document is not JSON/.test(e.message));
     assert.throws(() => parseBlueskyEntry('2-0', entryOf('bogus', {})), /2-0: unknown document name "bogus"/);
@@ -108,6 +117,17 @@ describe('Bluesky values → bytes', () => {
     assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, [1, 200], ctx), (e: Error) => e instanceof BlueskyDocumentError && /run 58bd.*channel primary:c, point 11.*out of range/.test(e.message));
     assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, [1.5], ctx), /not an integer/);
     assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, ['x'], ctx), /"x" is not a number/);
+  });
+
+  it('refuses an integer beyond 2^53 in an integer channel (JSON.parse has already rounded it) instead of storing a neighbour', () => {
+    const i8 = { str: '<i8', kind: 'i', itemsize: 8, byteorder: '<' } as const;
+    // 2^53 + 1 as the publisher writes it: JSON.parse gives 2^53, a different int64.
+    const parsed = parseBlueskyEntry('1-2', new Map([['name', Buffer.from('event')], ['doc', Buffer.from('{"data":{"c":9007199254740993}}')]])).doc;
+    const value = (parsed.data as Record<string, unknown>).c;
+    assert.throws(() => packPoints({ name: 'primary:c', dtype: i8, shape: [] }, [value], ctx), (e: Error) => e instanceof BlueskyDocumentError && /point 10 .*beyond 2\^53/.test(e.message));
+    assert.throws(() => packPoints({ name: 'primary:c', dtype: { str: '<u8', kind: 'u', itemsize: 8, byteorder: '<' }, shape: [] }, [2 ** 60], ctx), /beyond 2\^53/);
+    const exact = packPoints({ name: 'primary:c', dtype: i8, shape: [] }, [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER], ctx);
+    assert.deepEqual([...new BigInt64Array(exact.buffer, exact.byteOffset, 2)], [2n ** 53n - 1n, -(2n ** 53n - 1n)]);
   });
 });
 

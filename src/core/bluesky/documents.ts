@@ -54,9 +54,8 @@ export function restoreNonFinite(value: unknown): unknown {
     if (value.$float === 'inf') return Number.POSITIVE_INFINITY;
     if (value.$float === '-inf') return Number.NEGATIVE_INFINITY;
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = restoreNonFinite(v);
-  return out;
+  // fromEntries defines own properties: a key named `__proto__` stays a key (an assignment would set the prototype).
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, restoreNonFinite(v)]));
 }
 
 /** One stream entry (fields `name`, `doc`) → a document, or a BlueskyDocumentError naming the entry. */
@@ -290,6 +289,8 @@ export function packPoints(channel: Pick<BlueskyChannel, 'dtype' | 'shape' | 'na
       }
       if (writer.integer) {
         if (!Number.isInteger(x)) fail(`${x} is not an integer (dtype ${channel.dtype.str})`);
+        // JSON.parse has already rounded an integer beyond 2^53 to a neighbour: refuse it rather than store another number.
+        if (!Number.isSafeInteger(x)) fail(`${x} is beyond 2^53 - 1 in magnitude: JSON cannot carry it exactly (dtype ${channel.dtype.str})`);
         const big = BigInt(x);
         if (big < writer.integer[0] || big > writer.integer[1]) fail(`${x} is out of range for ${channel.dtype.str}`);
       }
