@@ -436,9 +436,12 @@ export class BlueskyFollower {
   /** Buffers points (numeric: one packed buffer; JSON: one line per point) and stages every chunk that reaches its grid boundary. */
   private append(run: RunState, c: ChannelState, start: number, count: number, parts: Buffer[]): void {
     if (c.bufferedPoints === 0) c.bufferStart = start;
-    c.buffer.push(...parts);
+    // One push per part: a spread of a large page's lines (JSON: one per point) overflows the call stack.
+    for (const part of parts) {
+      c.buffer.push(part);
+      c.bufferedBytes += part.length;
+    }
     c.bufferedPoints += count;
-    for (const part of parts) c.bufferedBytes += part.length;
     const grid = c.cp.chunkPoints;
     for (;;) {
       const boundary = (Math.floor(c.bufferStart / grid) + 1) * grid;
@@ -528,14 +531,16 @@ export class BlueskyFollower {
     this.close(run.uid);
   }
 
+  /** The run is finished: its descriptors keep naming it while it is in `finished`, so its late events are ignored, not dead-lettered. */
   private close(uid: string): void {
-    for (const [d, r] of this.descriptorRun) if (r === uid) this.descriptorRun.delete(d);
     this.runs.delete(uid);
     delete this.cp.runs[uid];
     this.finished.add(uid);
     this.cp.finished.push(uid);
     if (this.cp.finished.length > FINISHED_KEPT) {
-      for (const old of this.cp.finished.splice(0, this.cp.finished.length - FINISHED_KEPT)) this.finished.delete(old);
+      const forgotten = new Set(this.cp.finished.splice(0, this.cp.finished.length - FINISHED_KEPT));
+      for (const old of forgotten) this.finished.delete(old);
+      for (const [d, r] of this.descriptorRun) if (forgotten.has(r)) this.descriptorRun.delete(d);
     }
     this.deps.saveCheckpoint();
   }

@@ -1,0 +1,109 @@
+/**
+ * BlueskyFollower on in-memory ports (a list of stream entries, a Map as the bucket, a recording
+ * bus): what it sends and dead-letters for sequences of documents too costly to build with a real
+ * RunEngine. test/integration/bluesky-source.test.ts runs it against real Redis, moto and a RunEngine.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { BlueskyFollower, type BlueskyCheckpoint } from '../../bridge/bluesky-follower.js';
+import { MemoryBudget, newStats } from '../../bridge/bridge-stats.js';
+import { createLogger } from '../../src/adapters/logger.js';
+import { DetailType } from '../../src/core/contract/detail-types.js';
+import type { StreamEntry, StreamReader } from '../../src/core/bliss/scan-source.js';
+import type { EventPublisher, ObjectStore, OutgoingEvent, StoredObject } from '../../src/core/ports.js';
+
+const STREAM = 'bluesky:documents';
+
+class EntryList implements StreamReader {
+  readonly entries: StreamEntry[] = [];
+  add(name: string, doc: unknown): string {
+    const id = `${this.entries.length + 1}-0`;
+    this.entries.push({ id, fields: new Map([['name', Buffer.from(name)], ['doc', Buffer.from(JSON.stringify(doc))]]) });
+    return id;
+  }
+  async read(cursors: ReadonlyMap<string, string>, count: number): Promise<Map<string, StreamEntry[]>> {
+    const after = Number((cursors.get(STREAM) ?? '0-0').split('-')[0]);
+    const found = this.entries.filter((e) => Number(e.id.split('-')[0]) > after).slice(0, count);
+    if (found.length === 0) await new Promise((r) => setTimeout(r, 2));
+    return new Map([[STREAM, found]]);
+  }
+  async close(): Promise<void> {}
+}
+
+function memoryStore(): ObjectStore & { objects: Map<string, Buffer> } {
+  const objects = new Map<string, Buffer>();
+  const unused = async (): Promise<never> => { throw new Error('not used by the follower'); };
+  return {
+    bucket: 'archive-data', objects,
+    async put(key: string, body: Uint8Array | string): Promise<StoredObject> {
+      const bytes = Buffer.from(body);
+      objects.set(key, bytes);
+      return { key, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    },
+    get: unused, head: unused, uploadFile: unused, copy: unused, delete: unused,
+  };
+}
+
+/** Runs a follower over `entries` until it is idle; returns what it sent and dead-lettered. */
+async function follow(entries: EntryList, options: { chunkPoints?: number } = {}) {
+  const sent: OutgoingEvent[] = [];
+  const dead: { event: OutgoingEvent; reason: string }[] = [];
+  const publisher: EventPublisher = { async publish(events) { sent.push(...events); return { accepted: events.length, rejected: [] }; } };
+  let cp: BlueskyCheckpoint | undefined;
+  const follower = new BlueskyFollower({
+    reader: entries, store: memoryStore(), publisher, logger: createLogger('bluesky-follower-test', 'CRITICAL'),
+    checkpoint: () => cp, setCheckpoint: (c) => { cp = c; }, saveCheckpoint: () => undefined,
+    deadLetter: async (event, reason) => { dead.push({ event, reason }); },
+    stats: newStats(), budget: new MemoryBudget(1 << 30),
+  }, { stream: STREAM, from: '0', policy: { beamline: 'id00' }, chunkPoints: options.chunkPoints ?? 1000, chunkBytes: 1 << 20, readCount: 100, blockMs: 1, maxInflightChunks: 4 });
+  const running = follower.run();
+  const last = entries.entries.at(-1)!.id;
+  for (let i = 0; i < 5000 && !(follower.idle() && follower.status().cursor === last); i++) await new Promise((r) => setTimeout(r, 2));
+  follower.stop();
+  await running;
+  assert.ok(follower.idle(), 'the follower went through every entry and closed every run');
+  return { sent, dead, status: follower.status() };
+}
+
+const start = (uid: string) => ({ uid, time: 1795300000, scan_id: 1, plan_name: 'count', proposal: 'p1', dataset: 'd1' });
+const descriptor = (run: string, dataKeys: Record<string, unknown>) => ({ uid: `${run}-d`, run_start: run, name: 'primary', time: 1, data_keys: dataKeys });
+const event = (run: string, seq: number, data: Record<string, unknown>) => ({ uid: `${run}-e${seq}`, descriptor: `${run}-d`, seq_num: seq, time: 1, data, timestamps: {} });
+
+describe('BlueskyFollower', () => {
+  it('ignores the later events of a failed run: one dead letter (the bad entry), one Run Failed', async () => {
+    const entries = new EntryList();
+    entries.add('start', start('r-bad'));
+    entries.add('descriptor', descriptor('r-bad', { det: { dtype: 'number', shape: [], source: 'x' } }));
+    entries.add('event', event('r-bad', 1, { det: 1 }));
+    const bad = entries.add('event', event('r-bad', 2, { det: 'not a number' }));
+    for (let seq = 3; seq <= 40; seq++) entries.add('event', event('r-bad', seq, { det: seq }));
+    entries.add('event_page', { descriptor: 'r-bad-d', seq_num: [41, 42], time: [1, 1], uid: ['a', 'b'], data: { det: [1, 2] }, timestamps: { det: [1, 1] } });
+    entries.add('stop', { uid: 'r-bad-s', run_start: 'r-bad', time: 2, exit_status: 'success', num_events: { primary: 42 } });
+    const { sent, dead } = await follow(entries);
+    assert.deepEqual(dead.map((d) => (d.event.detail as { entryId?: string }).entryId), [bad], dead.map((d) => d.reason).join('\n'));
+    assert.equal(sent.filter((e) => e.detailType === DetailType.RunFailed).length, 1);
+    assert.equal(sent.filter((e) => e.detailType === DetailType.RunStop).length, 0);
+  });
+
+  it('archives an event page of 300000 string points (one JSON line each) on the chunk grid', async () => {
+    const entries = new EntryList();
+    const n = 300_000;
+    entries.add('start', start('r-big'));
+    entries.add('descriptor', descriptor('r-big', { label: { dtype: 'string', shape: [], source: 'x' } }));
+    entries.add('event_page', {
+      descriptor: 'r-big-d', seq_num: Array.from({ length: n }, (_, i) => i + 1), time: Array(n).fill(1), uid: Array.from({ length: n }, (_, i) => `u${i}`),
+      data: { label: Array.from({ length: n }, (_, i) => String(i % 7)) }, timestamps: { label: Array(n).fill(1) },
+    });
+    entries.add('stop', { uid: 'r-big-s', run_start: 'r-big', time: 2, exit_status: 'success', num_events: { primary: n } });
+    const { sent, dead } = await follow(entries, { chunkPoints: 100_000 });
+    assert.deepEqual(dead, []);
+    assert.deepEqual(sent.filter((e) => e.detailType === DetailType.RunFailed), []);
+    const datums = sent.filter((e) => e.detailType === DetailType.StreamDatum).map((e) => (e.detail as { indices: { start: number; stop: number } }).indices);
+    const grid = 16_384; // --chunk-bytes 1 MiB / 64 bytes a JSON point
+    const expected = Array.from({ length: Math.ceil(n / grid) }, (_, k) => [k * grid, Math.min(n, (k + 1) * grid)]);
+    assert.deepEqual(datums.map((d) => [d.start, d.stop]).sort((a, b) => a[0]! - b[0]!), expected);
+    const stop = sent.find((e) => e.detailType === DetailType.RunStop)?.detail as { bliss: { points: Record<string, number> } } | undefined;
+    assert.equal(stop?.bliss.points['primary:label'], n);
+  });
+});
