@@ -51,8 +51,9 @@ async function follow(entries: EntryList, options: { chunkPoints?: number } = {}
   const dead: { event: OutgoingEvent; reason: string }[] = [];
   const publisher: EventPublisher = { async publish(events) { sent.push(...events); return { accepted: events.length, rejected: [] }; } };
   let cp: BlueskyCheckpoint | undefined;
+  const store = memoryStore();
   const follower = new BlueskyFollower({
-    reader: entries, store: memoryStore(), publisher, logger: createLogger('bluesky-follower-test', 'CRITICAL'),
+    reader: entries, store, publisher, logger: createLogger('bluesky-follower-test', 'CRITICAL'),
     checkpoint: () => cp, setCheckpoint: (c) => { cp = c; }, saveCheckpoint: () => undefined,
     deadLetter: async (event, reason) => { dead.push({ event, reason }); },
     stats: newStats(), budget: new MemoryBudget(1 << 30),
@@ -63,7 +64,7 @@ async function follow(entries: EntryList, options: { chunkPoints?: number } = {}
   follower.stop();
   await running;
   assert.ok(follower.idle(), 'the follower went through every entry and closed every run');
-  return { sent, dead, status: follower.status() };
+  return { sent, dead, staged: [...store.objects.keys()] };
 }
 
 const start = (uid: string) => ({ uid, time: 1795300000, scan_id: 1, plan_name: 'count', proposal: 'p1', dataset: 'd1' });
@@ -84,6 +85,25 @@ describe('BlueskyFollower', () => {
     assert.deepEqual(dead.map((d) => (d.event.detail as { entryId?: string }).entryId), [bad], dead.map((d) => d.reason).join('\n'));
     assert.equal(sent.filter((e) => e.detailType === DetailType.RunFailed).length, 1);
     assert.equal(sent.filter((e) => e.detailType === DetailType.RunStop).length, 0);
+  });
+
+  it('leaves out a data key that cannot name a staged chunk (control character, too long) and archives the rest of the run', async () => {
+    const entries = new EntryList();
+    const long = 'k'.repeat(200);
+    entries.add('start', start('r-keys'));
+    entries.add('descriptor', descriptor('r-keys', { det: { dtype: 'number', shape: [], source: 'x' }, 'bad\u0001key': { dtype: 'number', shape: [], source: 'x' }, [long]: { dtype: 'number', shape: [], source: 'x' }, '../../up': { dtype: 'number', shape: [], source: 'x' } }));
+    for (let seq = 1; seq <= 3; seq++) entries.add('event', event('r-keys', seq, { det: seq, 'bad\u0001key': seq, [long]: seq, '../../up': seq }));
+    entries.add('stop', { uid: 'r-keys-s', run_start: 'r-keys', time: 2, exit_status: 'success', num_events: { primary: 3 } });
+    const { sent, dead, staged } = await follow(entries);
+    assert.deepEqual(dead, []);
+    assert.deepEqual(sent.filter((e) => e.detailType === DetailType.RunFailed), []);
+    const stop = sent.find((e) => e.detailType === DetailType.RunStop)?.detail as { bliss: { points: Record<string, number> }; bluesky: { not_archived: { channel: string; reason: string }[] } } | undefined;
+    assert.deepEqual(stop?.bliss.points, { 'primary:det': 3, 'primary:../../up': 3 });
+    assert.deepEqual(stop?.bluesky.not_archived.map((n) => n.channel), ['primary:bad\u0001key', `primary:${long}`]);
+    assert.match(stop!.bluesky.not_archived[0]!.reason, /control characters/);
+    assert.match(stop!.bluesky.not_archived[1]!.reason, /at most 120/);
+    assert.equal(staged.length, 2);
+    for (const key of staged) assert.match(key, /^staging\/r-keys\/primary_[^/]+\/\d+-\d+\.bin$/, 'each chunk in its own channel folder of the run');
   });
 
   it('archives an event page of 300000 string points (one JSON line each) on the chunk grid', async () => {

@@ -8,7 +8,7 @@ import type { DataKey, DataPolicy, EventDescriptor, IcatSnapshot, RunStart, RunS
 import { validateDetail } from '../contract/validators.js';
 import { icatSnapshotOf, JSON_DTYPE_NUMPY, resourceUid, streamDatumOf, streamResourceOf } from '../bliss/documents.js';
 import { parseDtype, type NumericDtype } from '../bliss/stream-decoding.js';
-import { dataPolicyOf } from '../object-keys.js';
+import { channelSegment, dataPolicyOf } from '../object-keys.js';
 import type { StoredObject } from '../ports.js';
 import { blueskyChannelName, blueskyObjectKeys } from './channel-names.js';
 import { BlueskyDocumentError } from './errors.js';
@@ -173,6 +173,12 @@ export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId:
       name = blueskyChannelName(stream, key);
     } catch (error) {
       throw new BlueskyDocumentError(`stream entry ${context.entryId}: descriptor ${uid}: ${(error as Error).message}`, { ...ctx, descriptor: uid }, { cause: error });
+    }
+    try {
+      channelSegment(name); // the channel names a folder of staged chunks
+    } catch (error) {
+      notArchived.push({ channel: name, reason: `${(error as Error).message}: it cannot name the folder of its staged chunks` });
+      continue;
     }
     if (!isRecord(raw)) {
       notArchived.push({ channel: name, reason: 'data key description is not an object' });
