@@ -22,7 +22,7 @@
  * reads recorded in its StreamDatum(s).
  */
 import { constants } from 'node:fs';
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, readdir, realpath, stat } from 'node:fs/promises';
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
 import { ArchiveError } from '../src/core/errors.js';
@@ -34,7 +34,7 @@ import {
   completeLima2Files, lima2DatumParts, lima2FileHoles, parseLima2Saving, parseLima2Status, type Lima2DatumFiles, type Lima2ReceiverFile, type Lima2Saving,
 } from '../src/core/bliss/lima2-files.js';
 import {
-  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus,
+  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus, pathOutsideFolder, scanSaveFolder,
   type LimaFileRange, type LimaSaving,
 } from '../src/core/bliss/lima-files.js';
 import type { BlissScan, StreamModel } from '../src/core/bliss/scan-model.js';
@@ -105,6 +105,8 @@ interface LimaStream {
   /** Lima2: a master file and its receivers' files (src/core/bliss/lima2-files.ts). */
   saving2?: Lima2Saving;
   detector: string;
+  /** The scan's save folder (its scan file's folder): the only place its Lima files are read from. */
+  saveFolder: string;
   cp: LimaStreamCheckpoint;
   /** Frames acquired (last_index + 1) and saved (last_index_saved + 1) as the latest status says. */
   acquired: number;
@@ -167,6 +169,15 @@ export class LimaStreams {
     } catch (error) {
       throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: (error as Error).message }], { cause: error });
     }
+    // Paths come from Redis: the bridge reads nothing outside the scan's save folder (no /etc/passwd uploaded as a Lima file).
+    const saveFolder = scanSaveFolder(scan.info);
+    const outside = pathOutsideFolder(saving ? saving.filePath : saving2!.masterPath, saveFolder);
+    if (outside || saveFolder === undefined) {
+      throw new LimaRunError('Lima stream cannot be archived', [{
+        stream: model.name,
+        message: `Lima stream ${model.name}: ${saving ? 'file_path' : 'master_file'} ${outside ?? ''}; the bridge reads Lima files only below the scan file's folder`,
+      }]);
+    }
     const detector = model.name.split(':')[0] || model.name;
     for (const other of this.streams.values()) {
       // Files keep their names in the scan's detector folder: two streams must not write the same ones.
@@ -182,7 +193,7 @@ export class LimaStreams {
     if (damaged) {
       throw new LimaRunError('the bridge checkpoint of this scan is damaged', [{ stream: model.name, message: `Lima stream ${model.name}: ${damaged}; fix or remove this scan's entry in the checkpoint file` }]);
     }
-    this.streams.set(model.name, { model, saving, saving2, detector, cp, acquired: 0, saved: 0, sealed: false });
+    this.streams.set(model.name, { model, saving, saving2, detector, saveFolder, cp, acquired: 0, saved: 0, sealed: false });
     const frames = (saving ?? saving2)!;
     return { name: model.name, streamPk: model.pk, dtype: frames.dtype, shape: [...frames.frameShape] };
   }
@@ -371,7 +382,7 @@ export class LimaStreams {
     if (receivers[file.name]) return true;
     const path = `${saving.folder}${file.name}`;
     const frames = { fileNumber: file.fileIndex, start: 0, stop: Math.max(1, s.saved) };
-    const upload = await this.uploadWithRetry(`${folderKey}${file.name}`, path, s.model.name, frames);
+    const upload = await this.uploadWithRetry(s, `${folderKey}${file.name}`, path, frames);
     if (typeof upload === 'string') {
       this.recordMissing(s, frames, path, upload);
       return false;
@@ -401,7 +412,7 @@ export class LimaStreams {
         this.recordMissing(s, file, path, problem);
         return;
       }
-      const upload = await this.uploadWithRetry(key, path, name, file);
+      const upload = await this.uploadWithRetry(s, key, path, file);
       if (typeof upload === 'string') {
         this.recordMissing(s, file, path, upload);
         return;
@@ -463,9 +474,13 @@ export class LimaStreams {
 
   /**
    * Streams the file to S3 (multipart above the part size), retried with backoff until stored or the
-   * bridge stops. A file that vanishes or becomes unreadable while it is read gives what is wrong instead.
+   * bridge stops. A file that vanishes or becomes unreadable while it is read gives what is wrong instead,
+   * and so does a path that resolves (through a symbolic link) outside the scan's save folder: never read.
    */
-  private async uploadWithRetry(key: string, path: string, stream: string, file: LimaFileRange): Promise<StoredObject | string> {
+  private async uploadWithRetry(s: LimaStream, key: string, path: string, file: LimaFileRange): Promise<StoredObject | string> {
+    const stream = s.model.name;
+    const escape = await this.resolvesOutside(s, path);
+    if (escape) return escape;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.hooks.store.uploadFile(key, path, 'application/x-hdf5');
@@ -481,6 +496,18 @@ export class LimaStreams {
         await this.hooks.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
       }
     }
+  }
+
+  /** What is wrong when `path`, symbolic links resolved, is not below the scan's save folder (also resolved); undefined when it is or cannot be resolved (the upload then says why). */
+  private async resolvesOutside(s: LimaStream, path: string): Promise<string | undefined> {
+    let real: string;
+    let folder: string;
+    try {
+      [real, folder] = await Promise.all([realpath(path), realpath(s.saveFolder)]);
+    } catch {
+      return undefined;
+    }
+    return real.startsWith(`${folder}/`) ? undefined : `resolves to ${real}, outside the scan's save folder ${s.saveFolder}: not read`;
   }
 
   private policy() {

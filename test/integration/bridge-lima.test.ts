@@ -267,6 +267,38 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     assert.deepEqual(await listKeys(scanDetectorFolder(POLICY, 6)), []);
   });
 
+  it('a Lima file_path outside the scan file\'s folder is never read: the run fails naming it, nothing is uploaded', async () => {
+    // The scan file is declared in another folder than the one Lima writes to (as a hostile or wrong stream info would say).
+    const dir = join(tmp, 'lima-g');
+    const elsewhere = join(tmp, 'lima-g-scan-folder');
+    const scan = await publish(env.redisUrl!, dir, ['--number', '7', '--frames', '12', '--frames-per-file', '5', '--scan-folder', elsewhere]);
+    numbers.set(scan.run_uid, 7);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'FAILED');
+    const error = record.failure!.errors.find((e) => e.stream === STREAM);
+    assert.ok(error, JSON.stringify(record.failure));
+    assert.match(error.message, /file_path .* is outside the scan's save folder/);
+    assert.ok(error.message.includes(elsewhere), error.message);
+    assert.deepEqual(await listKeys(scanDetectorFolder(POLICY, 7)), []);
+    assert.deepEqual(await limaDatums(scan.run_uid), []);
+  });
+
+  it('a Lima file that is a symbolic link to a file outside the scan\'s folder is not uploaded: the run fails naming it, the other files flow', async () => {
+    const dir = join(tmp, 'lima-h');
+    const secret = join(tmp, 'secret.txt');
+    writeFileSync(secret, 'not a Lima file: must never reach S3\n');
+    const scan = await publish(env.redisUrl!, dir, ['--number', '8', '--frames', '15', '--frames-per-file', '5', '--symlink-file', '1', '--symlink-target', secret]);
+    numbers.set(scan.run_uid, 8);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'FAILED');
+    const error = record.failure!.errors.find((e) => e.stream === STREAM);
+    assert.ok(error, JSON.stringify(record.failure));
+    assert.equal(error.index, 5);
+    assert.match(error.message, new RegExp(`Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[5, 10\\) of ${STREAM}\\) resolves to .*secret\\.txt, outside the scan's save folder`));
+    const keys = await listKeys(scanDetectorFolder(POLICY, 8));
+    assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0002.h5']);
+  });
+
   it('bridge SIGKILLed mid-scan and restarted: each file uploaded exactly once, every frame linked', async () => {
     await bridge!.stop();
     bridge = undefined;

@@ -68,6 +68,10 @@ def main(argv=None) -> int:
     p.add_argument("--pause-after-files", type=int, default=None)
     p.add_argument("--resume-flag", default=None)
     p.add_argument("--corrupt-diode", action="store_true")
+    p.add_argument("--scan-folder", default=None,
+                   help="folder of the scan file (scan_info filename); default --dir, which holds scan<NNNN>/ as in BLISS")
+    p.add_argument("--symlink-file", type=int, default=None, help="once written, this file is replaced by a symbolic link")
+    p.add_argument("--symlink-target", default=None, help="what --symlink-file points at")
     args = p.parse_args(argv)
 
     shape = tuple(args.shape)
@@ -85,7 +89,9 @@ def main(argv=None) -> int:
     elapsed = "timer:elapsed_time"
     scan_info = {
         "name": "loopscan", "title": f"loopscan {args.frames} 0.1", "type": "loopscan", "npoints": args.frames,
-        "count_time": 0.1, "data_dim": 1, "save": True, "filename": path, "start_time": now_iso(),
+        "count_time": 0.1, "data_dim": 1, "save": True, "start_time": now_iso(),
+        # BLISS saves the scan file in the dataset folder and the Lima files below it (scan<NNNN>/).
+        "filename": os.path.join(args.scan_folder or args.dir, f"{args.collection}_{args.dataset}.h5"),
         "session_name": "demo", "user_name": "opid00", "scan_nb": args.number, "data_writer": "nexus", "data_policy": "ESRF",
         "scan_meta_categories": ["positioners", "nexuswriter"],
         "writer_options": {"chunk_options": {}, "separate_scan_files": False},
@@ -135,6 +141,9 @@ def main(argv=None) -> int:
                 if handle is not None:
                     handle.close()
                     handle = None
+                if current is not None and paths.index(current) == args.symlink_file:
+                    os.remove(current)
+                    os.symlink(args.symlink_target, current)
                 current = ref.file_path
                 if paths.index(current) != args.missing_file:
                     handle = h5py.File(current, "w")

@@ -116,7 +116,9 @@ def main(argv=None) -> int:
     elapsed = "timer:elapsed_time"
     scan_info = {
         "name": "loopscan", "title": f"loopscan {args.frames} 0.1", "type": "loopscan", "npoints": args.frames,
-        "count_time": 0.1, "data_dim": 1, "save": True, "filename": path, "start_time": now_iso(),
+        "count_time": 0.1, "data_dim": 1, "save": True, "start_time": now_iso(),
+        # BLISS saves the scan file in the dataset folder and the Lima2 files below it (scan<NNNN>/).
+        "filename": os.path.join(args.dir, f"{args.collection}_{args.dataset}.h5"),
         "session_name": "demo", "user_name": "opid00", "scan_nb": args.number, "data_writer": "nexus", "data_policy": "ESRF",
         "scan_meta_categories": ["positioners", "nexuswriter"],
         "writer_options": {"chunk_options": {}, "separate_scan_files": False},

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus, type LimaSaving,
+  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus, pathOutsideFolder, scanSaveFolder,
+  type LimaSaving,
 } from '../../src/core/bliss/lima-files.js';
 import { limaFileKey, scanDetectorFolder, scanFileKey } from '../../src/core/object-keys.js';
 import { limaImageWriter } from '../../src/core/nexus/writers/lima-image-writer.js';
@@ -134,5 +135,28 @@ describe('Lima checkpoint entries', () => {
     assert.equal(damagedLimaCheckpoint(ok), undefined);
     assert.match(damagedLimaCheckpoint({ ...ok, uploaded: { 2: { key: 'k', bytes: -1, sha256: 'x' } } }) ?? '', /uploaded file "2" is not \{key, bytes, sha256\}/);
     assert.match(damagedLimaCheckpoint({ ...ok, missing: [{ start: 5, stop: 5, path: '/p', message: 'm' }] }) ?? '', /missing file .* is not \{start, stop, path, message\}/);
+  });
+});
+
+describe('Lima file paths from Redis: only below the scan file\'s folder', () => {
+  it('the save folder is the folder of scan_info.filename, only for an absolute path without . or ..', () => {
+    assert.equal(scanSaveFolder({ filename: '/data/visitor/p/id00/s/RAW_DATA/c/c_d/c_d.h5' }), '/data/visitor/p/id00/s/RAW_DATA/c/c_d');
+    assert.equal(scanSaveFolder({}), undefined);
+    assert.equal(scanSaveFolder({ filename: 'c_d.h5' }), undefined);
+    assert.equal(scanSaveFolder({ filename: '/data/../etc/c_d.h5' }), undefined);
+    assert.equal(scanSaveFolder({ filename: '/c_d.h5' }), undefined);
+  });
+
+  it('accepts a file below the folder and says why any other path is refused', () => {
+    const folder = '/data/c/c_d';
+    assert.equal(pathOutsideFolder('/data/c/c_d/scan0001/pilatus_%04d.h5', folder), undefined);
+    assert.equal(pathOutsideFolder('/data/c/c_d/scan0001/pilatus_%04d.h5', `${folder}/`), undefined);
+    assert.match(pathOutsideFolder('/etc/ssh/ssh_host_ed%d_key', folder) ?? '', /"\/etc\/ssh\/ssh_host_ed%d_key" is outside the scan's save folder \/data\/c\/c_d/);
+    assert.match(pathOutsideFolder('/data/c/c_d/../../../etc/passwd%d', folder) ?? '', /not an absolute path without \. or \.\. segments/);
+    assert.match(pathOutsideFolder('/data/c/c_d/./x_%d.h5', folder) ?? '', /without \. or \.\. segments/);
+    assert.match(pathOutsideFolder('scan0001/pilatus_%04d.h5', folder) ?? '', /not an absolute path/);
+    assert.match(pathOutsideFolder('/data/c/c_d_other/pilatus_%04d.h5', folder) ?? '', /outside the scan's save folder/);
+    assert.match(pathOutsideFolder('/data/c/c_d/scan0001/p\u0000_%d.h5', folder) ?? '', /control characters/);
+    assert.match(pathOutsideFolder('/data/c/c_d/x_%d.h5', undefined) ?? '', /no absolute filename/);
   });
 });

@@ -186,3 +186,35 @@ export function parseLimaStatus(stream: string, index: number, payload: Buffer |
   if (!isRecord(parsed)) throw new InvalidInputError(`Lima stream ${stream}: status entry ${index} is not an object`, { stream, index });
   return { lastIndex: value('last_index'), lastIndexSaved: value('last_index_saved') };
 }
+
+/**
+ * The folder a scan saves into: the folder of its scan file (`scan_info.filename`, absolute). BLISS
+ * puts a scan's Lima files below it (`<folder>/scan<NNNN>/<detector>_<NNNN>.h5`, Lima2 likewise), and
+ * the bridge reads local files only there. Undefined when the scan info names no absolute scan file.
+ */
+export function scanSaveFolder(info: Record<string, unknown>): string | undefined {
+  const filename = info.filename;
+  if (typeof filename !== 'string' || !filename.startsWith('/')) return undefined;
+  const segments = filename.split('/');
+  // eslint-disable-next-line no-control-regex
+  if (segments.some((s) => s === '..' || s === '.') || /[\u0000-\u001f]/.test(filename)) return undefined;
+  const folder = filename.slice(0, filename.lastIndexOf('/'));
+  return folder.length > 0 ? folder : undefined;
+}
+
+/**
+ * Why a file path taken from a stream info (a Lima `file_path` pattern, a Lima2 master file) is not a
+ * path inside the scan's save folder; undefined when it is. Only the text is checked here (no `.`/`..`
+ * segment, no control character, strictly below `folder`); symbolic links are resolved by the bridge
+ * before it reads the file.
+ */
+export function pathOutsideFolder(path: string, folder: string | undefined): string | undefined {
+  if (folder === undefined) return 'the scan info has no absolute filename, so the scan has no save folder to read Lima files from';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(path)) return `${JSON.stringify(path)} contains control characters`;
+  const segments = path.split('/');
+  if (!path.startsWith('/') || segments.some((s) => s === '..' || s === '.')) return `${JSON.stringify(path)} is not an absolute path without . or .. segments`;
+  const base = folder.endsWith('/') ? folder : `${folder}/`;
+  if (!path.startsWith(base) || path.length === base.length) return `${JSON.stringify(path)} is outside the scan's save folder ${folder}`;
+  return undefined;
+}
