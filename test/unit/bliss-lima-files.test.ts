@@ -135,6 +135,12 @@ describe('Lima checkpoint entries', () => {
     assert.equal(damagedLimaCheckpoint(ok), undefined);
     assert.match(damagedLimaCheckpoint({ ...ok, uploaded: { 2: { key: 'k', bytes: -1, sha256: 'x' } } }) ?? '', /uploaded file "2" is not \{key, bytes, sha256\}/);
     assert.match(damagedLimaCheckpoint({ ...ok, missing: [{ start: 5, stop: 5, path: '/p', message: 'm' }] }) ?? '', /missing file .* is not \{start, stop, path, message\}/);
+    // Lima2 receiver files keep the conductor's prefix, whatever characters it has (a restart must not call them damaged) …
+    const stored = { key: 'k', bytes: 10, sha256: 'a'.repeat(64) };
+    assert.equal(damagedLimaCheckpoint({ ...ok, receivers: { 'sample+1 det_frame_0_00000.h5': stored } }), undefined);
+    // … but a name that is not one file name is damage.
+    assert.match(damagedLimaCheckpoint({ ...ok, receivers: { '../x_0_00000.h5': stored } }) ?? '', /receiver file "\.\.\/x_0_00000\.h5" is not/);
+    assert.match(damagedLimaCheckpoint({ ...ok, receivers: { 'x_0_00000.h5': { ...stored, bytes: -1 } } }) ?? '', /receiver file "x_0_00000\.h5" is not/);
   });
 });
 
