@@ -4,6 +4,7 @@ import {
   blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamResourceOf, channelsOfDescriptor,
 } from '../../src/core/bluesky/documents.js';
 import { buildScanLayout } from '../../src/core/nexus/layout.js';
+import { blueskyDimensions } from '../../src/core/bluesky/scan-layout.js';
 import type { PlanNode } from '../../src/core/nexus/plan.js';
 import { primaryDescriptor, RUN, startDoc } from './bluesky-fixtures.js';
 
@@ -13,8 +14,8 @@ const baselineDescriptor = {
   object_keys: { motor: ['motor'], energy: ['energy'] }, hints: {},
 };
 
-function layoutOf(start: Record<string, unknown>, points: number) {
-  const p = channelsOfDescriptor(primaryDescriptor, { entryId: '1-0', runUid: RUN });
+function layoutOf(start: Record<string, unknown>, points: number, primary: Record<string, unknown> = primaryDescriptor) {
+  const p = channelsOfDescriptor(primary, { entryId: '1-0', runUid: RUN });
   const b = channelsOfDescriptor(baselineDescriptor, { entryId: '2-0', runUid: RUN });
   const channels = [...p.channels, ...b.channels];
   const counts = Object.fromEntries(channels.map((c) => [c.name, c.stream === 'baseline' ? 2 : points]));
@@ -23,7 +24,7 @@ function layoutOf(start: Record<string, unknown>, points: number) {
     stop: blueskyRunStopOf(RUN, { uid: 's', time: 1795325860, exit_status: 'success', reason: '', num_events: {} }, {
       points: counts, documents: { descriptor: 2, stream_resource: channels.length, stream_datum: channels.length }, notArchived: [], eventsReceived: {},
     }, '3-0'),
-    descriptors: [blueskyDescriptorOf(RUN, primaryDescriptor, p.channels, p.notArchived), blueskyDescriptorOf(RUN, baselineDescriptor, b.channels, [])],
+    descriptors: [blueskyDescriptorOf(RUN, primary, p.channels, p.notArchived), blueskyDescriptorOf(RUN, baselineDescriptor, b.channels, [])],
     resources: channels.map((c) => blueskyStreamResourceOf(RUN, 'bkt', c)),
     points: counts, fileName: 'f.h5', creator: 'test', hdf5Version: '1.14',
     jsonValues: { 'primary:label': Array.from({ length: points }, (_, i) => JSON.stringify(`sample ${i}`)) },
@@ -90,3 +91,14 @@ describe('scan file layout of a Bluesky run', () => {
     assert.equal(snaked.nodes.some((n) => n.kind === 'grid-signal'), false);
   });
 });
+
+describe('Bluesky scan layout: hints from the start document', () => {
+  it('a hints.dimensions entry naming no channel (empty field, stream with ":") is skipped, not a failed file', () => {
+    const hints = { dimensions: [[['motor'], 'primary'], [[''], 'primary'], [['x'], 'a:b'], 'junk'] };
+    assert.deepEqual(blueskyDimensions(hints), [['primary:motor'], [], []]);
+    assert.doesNotThrow(() => layoutOf({ ...startDoc, hints }, 5));
+    const plot = layoutOf(startDoc, 5, { ...primaryDescriptor, hints: { det: { fields: ['', 'det'] }, other: { fields: [7] } } });
+    assert.ok(plot.nodes.some((n) => n.path.endsWith('/plotselect')), 'the plot is still laid out');
+  });
+});
+

@@ -29,7 +29,7 @@ import type { PlanChannel, PlanNode, PlanText } from '../nexus/plan.js';
 import { channelDataset, DEFAULT_STORAGE } from '../nexus/writers/channel-writer.js';
 import { JSON_CONTENT_TYPE } from '../nexus/writers/json-writer.js';
 import { isJsonResource } from '../bliss/documents.js';
-import { blueskyChannelName, parseBlueskyChannelName } from './channel-names.js';
+import { BLUESKY_CHANNEL_SEPARATOR, blueskyChannelName, parseBlueskyChannelName } from './channel-names.js';
 
 const PRIMARY = 'primary';
 
@@ -56,7 +56,9 @@ export function blueskyDimensions(hints: unknown): string[][] {
   for (const dim of hints.dimensions) {
     if (!Array.isArray(dim) || !Array.isArray(dim[0])) continue;
     const stream = typeof dim[1] === 'string' ? dim[1] : PRIMARY;
-    out.push((dim[0] as unknown[]).filter((f): f is string => typeof f === 'string').map((f) => blueskyChannelName(stream, f)));
+    // Hints are advisory: a field that names no channel (empty, stream name with ':') is skipped, never a failed file.
+    out.push((dim[0] as unknown[]).filter((f): f is string => typeof f === 'string' && f.length > 0 && stream.length > 0 && !stream.includes(BLUESKY_CHANNEL_SEPARATOR))
+      .map((f) => blueskyChannelName(stream, f)));
   }
   return out;
 }
@@ -225,7 +227,7 @@ function planBlueskyPlot(path: string, primary: readonly LaidChannel[], dims: st
   const hinted: string[] = [];
   if (descriptor && isRecord(descriptor.hints)) {
     for (const hint of Object.values(descriptor.hints)) {
-      if (isRecord(hint) && Array.isArray(hint.fields)) for (const f of hint.fields) if (typeof f === 'string') hinted.push(blueskyChannelName(PRIMARY, f));
+      if (isRecord(hint) && Array.isArray(hint.fields)) for (const f of hint.fields) if (typeof f === 'string' && f.length > 0) hinted.push(blueskyChannelName(PRIMARY, f));
     }
   }
   const rank = (c: LaidChannel) => c.dataset?.pointShape.length ?? 0;
