@@ -396,7 +396,11 @@ export class BlueskyFollower {
     const desc = run.descriptors.get(page.descriptor)!;
     const n = page.seqNums.length;
     if (n === 0) return;
-    const first = page.seqNums[0]! - 1;
+    const firstSeq = page.seqNums[0];
+    if (!Number.isSafeInteger(firstSeq) || (firstSeq as number) < 1) {
+      throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${JSON.stringify(firstSeq) ?? 'missing'} is not a positive integer (${desc.next + 1} was expected)`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: desc.next });
+    }
+    const first = (firstSeq as number) - 1;
     page.seqNums.forEach((s, i) => {
       if (!Number.isSafeInteger(s) || s - 1 !== first + i) {
         throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${s} where ${first + i + 1} was expected`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: first + i });
@@ -552,8 +556,9 @@ export class BlueskyFollower {
     this.counts.failed++;
     this.deps.logger.error('Bluesky run failed', { runUid: uid, entryId, reason, errors });
     const startEntry = this.cp.runs[uid]?.startEntry ?? entryId;
-    const detail = runFailedOf(uid, `${this.options.stream}#${startEntry}`, reason, errors);
     try {
+      // Inside the try: a Run Failed the contract refuses is logged, it never stops the follower (and every other run).
+      const detail = runFailedOf(uid, `${this.options.stream}#${startEntry}`, reason, errors);
       await this.publishWithRetry([{ detailType: DetailType.RunFailed, source: EventSource.Bridge, detail }], uid);
     } catch (error) {
       if (error instanceof Stopping) throw error;
@@ -661,7 +666,7 @@ function runErrorOf(error: unknown): RunError {
   return {
     message: error instanceof Error ? error.message : String(error),
     ...(typeof context.stream === 'string' ? { stream: context.stream } : {}),
-    ...(typeof context.index === 'number' ? { index: context.index } : {}),
+    ...(Number.isSafeInteger(context.index) && (context.index as number) >= 0 ? { index: context.index as number } : {}),
   };
 }
 

@@ -87,6 +87,19 @@ describe('BlueskyFollower', () => {
     assert.equal(sent.filter((e) => e.detailType === DetailType.RunStop).length, 0);
   });
 
+  it('an event without a usable seq_num fails its run with a Run Failed naming the entry', async () => {
+    const entries = new EntryList();
+    entries.add('start', start('r-seq'));
+    entries.add('descriptor', descriptor('r-seq', { det: { dtype: 'number', shape: [], source: 'x' } }));
+    const bad = entries.add('event', { uid: 'e1', descriptor: 'r-seq-d', time: 1, data: { det: 1 }, timestamps: {} });
+    entries.add('stop', { uid: 'r-seq-s', run_start: 'r-seq', time: 2, exit_status: 'success', num_events: { primary: 1 } });
+    const { sent, dead } = await follow(entries);
+    assert.deepEqual(dead.map((d) => (d.event.detail as { entryId?: string }).entryId), [bad]);
+    const failed = sent.filter((e) => e.detailType === DetailType.RunFailed).map((e) => e.detail as { run_uid: string; errors: { message: string }[] });
+    assert.equal(failed.length, 1, 'Run Failed is on the bus');
+    assert.match(failed[0]!.errors[0]!.message, new RegExp(`stream entry ${bad}: .*seq_num`));
+  });
+
   it('leaves out a data key that cannot name a staged chunk (control character, too long) and archives the rest of the run', async () => {
     const entries = new EntryList();
     const long = 'k'.repeat(200);
