@@ -110,6 +110,9 @@ describe('Bluesky values → bytes', () => {
     const bytes = packPoints({ name: 'primary:s', dtype, shape: [3] }, [[1, 2, 3], [4, 5, 6]], ctx);
     assert.deepEqual([...new Int32Array(bytes.buffer, bytes.byteOffset, 6)], [1, 2, 3, 4, 5, 6]);
     assert.throws(() => packPoints({ name: 'primary:s', dtype, shape: [3] }, [[1, 2]], ctx), /point 10 .* shape \[3\]/);
+    // A descriptor claiming a huge shape: the value is refused for its shape before 8 GiB are allocated.
+    const f8 = { str: '<f8', kind: 'f', itemsize: 8, byteorder: '<' } as const;
+    assert.throws(() => packPoints({ name: 'primary:s', dtype: f8, shape: [2 ** 30] }, [1.5], ctx), (e: Error) => e instanceof BlueskyDocumentError && /point 10 .* shape \[1073741824\]/.test(e.message));
   });
 
   it('refuses values that do not fit, naming run, channel and point', () => {

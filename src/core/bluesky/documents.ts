@@ -264,21 +264,27 @@ export function packPoints(channel: Pick<BlueskyChannel, 'dtype' | 'shape' | 'na
   const writer = WRITERS[channel.dtype.str];
   if (!writer) throw new BlueskyDocumentError(`channel ${channel.name}: dtype ${channel.dtype.str} cannot be packed`, { ...context, stream: channel.name });
   const perPoint = channel.shape.reduce((a, b) => a * b, 1);
-  const out = Buffer.alloc(values.length * perPoint * writer.size);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  let offset = 0;
-  values.forEach((value, p) => {
-    const fail = (why: string): never => {
-      throw new BlueskyDocumentError(`run ${context.runUid}, channel ${channel.name}, point ${context.index + p} (stream entry ${context.entryId}): ${why}`,
-        { ...context, stream: channel.name, index: context.index + p });
-    };
+  const failAt = (p: number, why: string): never => {
+    throw new BlueskyDocumentError(`run ${context.runUid}, channel ${channel.name}, point ${context.index + p} (stream entry ${context.entryId}): ${why}`,
+      { ...context, stream: channel.name, index: context.index + p });
+  };
+  // Every point's shape is checked before the output is allocated: a data key declaring a huge shape
+  // costs what its values really hold, not what the descriptor claims.
+  const flats = values.map((value, p) => {
     const flat: unknown[] = [];
     const walk = (v: unknown, depth: number) => {
       if (depth === channel.shape.length) { flat.push(v); return; }
-      if (!Array.isArray(v) || v.length !== channel.shape[depth]) fail(`value does not have the shape [${channel.shape.join(', ')}] of its data key`);
+      if (!Array.isArray(v) || v.length !== channel.shape[depth]) failAt(p, `value does not have the shape [${channel.shape.join(', ')}] of its data key`);
       for (const x of v as unknown[]) walk(x, depth + 1);
     };
     walk(value, 0);
+    return flat;
+  });
+  const out = Buffer.alloc(values.length * perPoint * writer.size);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let offset = 0;
+  flats.forEach((flat, p) => {
+    const fail = (why: string): never => failAt(p, why);
     for (const v of flat) {
       let x: number;
       if (channel.dtype.kind === 'b') {
