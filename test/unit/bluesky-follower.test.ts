@@ -45,19 +45,28 @@ function memoryStore(): ObjectStore & { objects: Map<string, Buffer> } {
   };
 }
 
+interface FollowOptions {
+  chunkPoints?: number;
+  /** Checkpoint to start from (a restart). */
+  checkpoint?: BlueskyCheckpoint;
+  /** Receives the checkpoint as the file would hold it at each save, with the number of events sent by then. */
+  onSave?: (cp: BlueskyCheckpoint, sentSoFar: number) => void;
+}
+
 /** Runs a follower over `entries` until it is idle; returns what it sent and dead-lettered. */
-async function follow(entries: EntryList, options: { chunkPoints?: number } = {}) {
+async function follow(entries: EntryList, options: FollowOptions = {}) {
   const sent: OutgoingEvent[] = [];
   const dead: { event: OutgoingEvent; reason: string }[] = [];
   const publisher: EventPublisher = { async publish(events) { sent.push(...events); return { accepted: events.length, rejected: [] }; } };
-  let cp: BlueskyCheckpoint | undefined;
+  let cp: BlueskyCheckpoint | undefined = options.checkpoint;
+  const save = () => { if (cp && options.onSave) options.onSave(structuredClone(cp), sent.length); };
   const store = memoryStore();
   const follower = new BlueskyFollower({
     reader: entries, store, publisher, logger: createLogger('bluesky-follower-test', 'CRITICAL'),
-    checkpoint: () => cp, setCheckpoint: (c) => { cp = c; }, saveCheckpoint: () => undefined,
+    checkpoint: () => cp, setCheckpoint: (c) => { cp = c; save(); }, saveCheckpoint: save,
     deadLetter: async (event, reason) => { dead.push({ event, reason }); },
     stats: newStats(), budget: new MemoryBudget(1 << 30),
-  }, { stream: STREAM, from: '0', policy: { beamline: 'id00' }, chunkPoints: options.chunkPoints ?? 1000, chunkBytes: 1 << 20, readCount: 100, blockMs: 1, maxInflightChunks: 4 });
+  }, { stream: STREAM, from: '0', policy: { beamline: 'id00' }, chunkPoints: options.chunkPoints ?? 1000, chunkBytes: 1 << 20, readCount: 7, blockMs: 1, maxInflightChunks: 4 });
   const running = follower.run();
   const last = entries.entries.at(-1)!.id;
   for (let i = 0; i < 5000 && !(follower.idle() && follower.status().cursor === last); i++) await new Promise((r) => setTimeout(r, 2));
@@ -72,6 +81,57 @@ const descriptor = (run: string, dataKeys: Record<string, unknown>) => ({ uid: `
 const event = (run: string, seq: number, data: Record<string, unknown>) => ({ uid: `${run}-e${seq}`, descriptor: `${run}-d`, seq_num: seq, time: 1, data, timestamps: {} });
 
 describe('BlueskyFollower', () => {
+  it('a restart from any checkpoint it saved loses no point, doubles none, and sends RunStop after every chunk of its run', async () => {
+    const entries = new EntryList();
+    const keys = { det: { dtype: 'number', shape: [], source: 'x' }, label: { dtype: 'string', shape: [], source: 'y' } };
+    const counts = { ra: 23, rb: 17 };
+    entries.add('start', start('ra'));
+    entries.add('descriptor', descriptor('ra', keys));
+    entries.add('start', start('rb'));
+    entries.add('descriptor', descriptor('rb', keys));
+    const next = { ra: 1, rb: 1 };
+    const add = (run: 'ra' | 'rb', n: number) => {
+      const seqs = Array.from({ length: Math.min(n, counts[run] - next[run] + 1) }, (_, i) => next[run] + i);
+      if (seqs.length === 0) return;
+      next[run] += seqs.length;
+      if (seqs.length === 1) entries.add('event', event(run, seqs[0]!, { det: seqs[0]! * 0.5, label: `p${seqs[0]}` }));
+      else entries.add('event_page', { descriptor: `${run}-d`, seq_num: seqs, time: seqs.map(() => 1), uid: seqs.map((q) => `${run}-${q}`), data: { det: seqs.map((q) => q * 0.5), label: seqs.map((q) => `p${q}`) }, timestamps: {} });
+    };
+    for (const [run, n] of [['ra', 3], ['rb', 1], ['ra', 1], ['rb', 6], ['ra', 7], ['rb', 2], ['ra', 1], ['ra', 5], ['rb', 3], ['ra', 9], ['rb', 9]] as const) add(run, n);
+    entries.add('stop', { uid: 'ra-s', run_start: 'ra', time: 2, exit_status: 'success', num_events: { primary: counts.ra } });
+    entries.add('stop', { uid: 'rb-s', run_start: 'rb', time: 2, exit_status: 'success', num_events: { primary: counts.rb } });
+
+    const saves: { cp: BlueskyCheckpoint; sent: number }[] = [];
+    const first = await follow(entries, { chunkPoints: 4, onSave: (cp, sent) => saves.push({ cp, sent }) });
+    assert.ok(saves.length > 20, `${saves.length} checkpoints saved`);
+    type Datum = { stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; sha256: string } };
+    for (const [i, save] of saves.entries()) {
+      // SIGKILL right after this save: what was sent up to it is on the bus; a new bridge starts from the file.
+      const again = await follow(entries, { chunkPoints: 4, checkpoint: save.cp });
+      const events = [...first.sent.slice(0, save.sent), ...again.sent];
+      for (const run of ['ra', 'rb'] as const) {
+        const stopAt = events.findIndex((e) => e.detailType === DetailType.RunStop && (e.detail as { run_start: string }).run_start === run);
+        assert.ok(stopAt >= 0, `save ${i}: RunStop of ${run}`);
+        for (const channel of ['primary:det', 'primary:label']) {
+          const datums = events.slice(0, stopAt).filter((e) => e.detailType === DetailType.StreamDatum).map((e) => e.detail as Datum)
+            .filter((d) => d.stream_resource === `${run}/resource/${channel}`);
+          const ranges = new Map<string, string>();
+          for (const d of datums) {
+            const range = `${d.indices.start}-${d.indices.stop}`;
+            const chunk = `${d.chunk.key} ${d.chunk.sha256}`;
+            assert.equal(ranges.get(range) ?? chunk, chunk, `save ${i}: a re-staged chunk of ${run} ${channel} has the same key and content`);
+            ranges.set(range, chunk);
+          }
+          const expected = Array.from({ length: Math.ceil(counts[run] / 4) }, (_, k) => `${k * 4}-${Math.min(counts[run], k * 4 + 4)}`);
+          assert.deepEqual([...ranges.keys()].sort((a, b) => parseInt(a) - parseInt(b)), expected, `save ${i}: ${run} ${channel} chunks before RunStop tile the grid once`);
+        }
+        const stop = events[stopAt]!.detail as { bliss: { points: Record<string, number> } };
+        assert.deepEqual(stop.bliss.points, { 'primary:det': counts[run], 'primary:label': counts[run] }, `save ${i}: RunStop points of ${run}`);
+      }
+      assert.deepEqual(again.dead, []);
+    }
+  });
+
   it('ignores the later events of a failed run: one dead letter (the bad entry), one Run Failed', async () => {
     const entries = new EntryList();
     entries.add('start', start('r-bad'));
