@@ -13,12 +13,15 @@ RunEngine emitted (JSON, NaN as {"$float": "nan"}), for the test to compare with
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
 import random
 import sys
 import time
+
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "bluesky-publisher"))
 
@@ -54,6 +57,16 @@ def main() -> int:
     noisy = SynSignal(func=noisy_value, name="noisy")
     labels = iter(f"gold #{i} \u00e9\"" for i in range(10**6))
     label = SynSignal(func=lambda: next(labels), name="label")  # a string key: archived as JSON texts
+
+    # Values JSON carries only by the publisher's conventions, through a real RunEngine and ophyd's describe():
+    # non-finite and signed-zero floats, an int64 beyond 2^32, a float32, a boolean (all archived as float64, exactly).
+    specials = itertools.cycle([math.inf, -0.0, -math.inf, 5e-324, math.nan, 1.7976931348623157e308, 0.1])
+    special = SynSignal(func=lambda: next(specials), name="special")
+    counts = itertools.count(2**40)
+    counter = SynSignal(func=lambda: np.int64(next(counts)), name="counter")
+    single = SynSignal(func=lambda: np.float32(rng.uniform(-1, 1)), name="single")
+    flags = itertools.cycle([True, False, False])
+    flag = SynSignal(func=lambda: next(flags), name="flag")  # ophyd describes a bool as "integer"
 
     RE = RunEngine({})
     RE.md.update({"proposal": args.proposal, "session": "20261122", "dataset": args.dataset, "beamline": "bs00"})
@@ -99,7 +112,7 @@ def main() -> int:
     n = args.points
     for plan in args.plans.split(","):
         if plan == "count":
-            RE(count([det, det1, noisy, label], num=n), sample="gold foil", scan_type="count test")
+            RE(count([det, det1, noisy, label, special, counter, single, flag], num=n), sample="gold foil", scan_type="count test")
         elif plan == "scan":
             RE(scan([det, noisy], motor, -1, 1, n), sample={"name": "silver", "thickness": 2})
         elif plan == "grid_scan":
