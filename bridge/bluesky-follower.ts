@@ -501,6 +501,15 @@ export class BlueskyFollower {
   }
 
   private async onStop(run: RunState, entry: BlueskyEntry): Promise<void> {
+    // The RunEngine counted more events than reached the stream (an XADD lost): the run would be archived truncated.
+    const declared = isRecordOf(entry.doc.num_events) ? entry.doc.num_events : {};
+    for (const [stream, count] of Object.entries(declared)) {
+      const received = run.eventsReceived[stream] ?? 0;
+      if (Number.isSafeInteger(count) && (count as number) > received) {
+        throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}: the stop document counts ${count as number} events in stream ${stream}, the stream carried ${received}; events were lost before they reached ${this.options.stream}`,
+          { entryId: entry.id, runUid: run.uid, stream, index: received });
+      }
+    }
     for (const desc of run.descriptors.values()) {
       for (const c of desc.channels) if (c.bufferedPoints > 0) this.stage(run, c, c.bufferedPoints);
     }
@@ -520,10 +529,9 @@ export class BlueskyFollower {
     const stop = blueskyRunStopOf(run.uid, entry.doc, {
       points, documents: { ...run.documents, stream_datum: datums }, notArchived: run.notArchived, eventsReceived: run.eventsReceived,
     }, entry.id);
-    const declared = stop.num_events;
     for (const [stream, received] of Object.entries(run.eventsReceived)) {
-      if (declared[stream] !== undefined && declared[stream] !== received) {
-        this.deps.logger.warn('stop document counts other events than the stream carried', { runUid: run.uid, stream, declared: declared[stream], received });
+      if (stop.num_events[stream] !== undefined && stop.num_events[stream] !== received) {
+        this.deps.logger.warn('stop document counts fewer events than the stream carried', { runUid: run.uid, stream, declared: stop.num_events[stream], received });
       }
     }
     await this.emit(run, [{ detailType: DetailType.RunStop, source: EventSource.Bridge, detail: stop }]);
@@ -659,6 +667,10 @@ function pageOf(entry: BlueskyEntry): EventColumns {
     throw new BlueskyDocumentError(`stream entry ${entry.id}: event_page has no seq_num list or no data`, { entryId: entry.id, document: entry.name });
   }
   return { descriptor: doc.descriptor as string, seqNums: doc.seq_num as number[], data: doc.data as Record<string, unknown[]> };
+}
+
+function isRecordOf(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function runErrorOf(error: unknown): RunError {

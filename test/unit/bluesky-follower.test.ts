@@ -132,6 +132,21 @@ describe('BlueskyFollower', () => {
     }
   });
 
+  it('fails a run whose stop document counts more events than the stream carried (events lost before Redis), instead of archiving it truncated', async () => {
+    const entries = new EntryList();
+    entries.add('start', start('r-short'));
+    entries.add('descriptor', descriptor('r-short', { det: { dtype: 'number', shape: [], source: 'x' } }));
+    for (let seq = 1; seq <= 3; seq++) entries.add('event', event('r-short', seq, { det: seq }));
+    const stop = entries.add('stop', { uid: 'r-short-s', run_start: 'r-short', time: 2, exit_status: 'success', num_events: { primary: 5 } });
+    const { sent, dead } = await follow(entries);
+    assert.equal(sent.filter((e) => e.detailType === DetailType.RunStop).length, 0, 'no RunStop: the run is not complete');
+    const failed = sent.filter((e) => e.detailType === DetailType.RunFailed).map((e) => e.detail as { errors: { message: string; stream?: string; index?: number }[] });
+    assert.equal(failed.length, 1);
+    assert.match(failed[0]!.errors[0]!.message, /stop document counts 5 events in stream primary, the stream carried 3/);
+    assert.deepEqual([failed[0]!.errors[0]!.stream, failed[0]!.errors[0]!.index], ['primary', 3]);
+    assert.deepEqual(dead.map((d) => (d.event.detail as { entryId?: string }).entryId), [stop]);
+  });
+
   it('ignores the later events of a failed run: one dead letter (the bad entry), one Run Failed', async () => {
     const entries = new EntryList();
     entries.add('start', start('r-bad'));
