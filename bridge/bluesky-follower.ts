@@ -80,6 +80,7 @@ export function checkBlueskyCheckpoint(value: unknown, stream: string, path = 'c
   for (const [uid, run] of Object.entries(cp.runs)) {
     const r = run as Partial<BlueskyRunCheckpoint> | null;
     if (!r || typeof r.startEntry !== 'string' || typeof r.opened !== 'boolean' || typeof r.descriptors !== 'object' || typeof r.channels !== 'object') bad(`run ${uid} is incomplete`);
+    if (!/^\d+-\d+$/.test(r!.startEntry!)) bad(`run ${uid} start entry ${JSON.stringify(r!.startEntry)} is not a stream id`);
     for (const [name, c] of Object.entries(r!.channels ?? {})) {
       const ok = Number.isSafeInteger(c?.committed) && c.committed >= 0 && Number.isSafeInteger(c.datums) && Number.isSafeInteger(c.chunkPoints) && c.chunkPoints > 0;
       if (!ok) bad(`run ${uid} channel ${name} is not a valid progress record`);

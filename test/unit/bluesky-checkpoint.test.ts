@@ -20,6 +20,7 @@ describe('Bluesky checkpoint', () => {
     const broken = { ...good, runs: { r1: { ...good.runs.r1, channels: { 'primary:det': { committed: -1, datums: 0, chunkPoints: 4 } } } } };
     assert.throws(() => checkBlueskyCheckpoint(broken, 'bluesky:documents'), /run r1 channel primary:det is not a valid progress record/);
     assert.throws(() => checkBlueskyCheckpoint({ ...good, runs: { r2: { opened: true } } }, 'bluesky:documents'), /run r2 is incomplete/);
+    assert.throws(() => checkBlueskyCheckpoint({ ...good, runs: { r1: { ...good.runs.r1, startEntry: 'x' } } }, 'bluesky:documents', '/var/cp.json'), /\/var\/cp.json: bluesky run r1 start entry "x" is not a stream id/);
   });
 
   it('re-reads from just before an entry', () => {
