@@ -120,6 +120,13 @@ describe('Bluesky values → bytes', () => {
     assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, [1, 200], ctx), (e: Error) => e instanceof BlueskyDocumentError && /run 58bd.*channel primary:c, point 11.*out of range/.test(e.message));
     assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, [1.5], ctx), /not an integer/);
     assert.throws(() => packPoints({ name: 'primary:c', dtype: i1, shape: [] }, ['x'], ctx), /"x" is not a number/);
+    const f4 = { str: '<f4', kind: 'f', itemsize: 4, byteorder: '<' } as const;
+    assert.throws(() => packPoints({ name: 'primary:f', dtype: f4, shape: [] }, [1.5, 1e39], ctx), (e: Error) => e instanceof BlueskyDocumentError && /point 11 .*1e\+39 is out of range for <f4/.test(e.message));
+    const f4s = packPoints({ name: 'primary:f', dtype: f4, shape: [] }, [3.4028234663852886e38, Number.NEGATIVE_INFINITY, Number.NaN], ctx);
+    const back = new Float32Array(f4s.buffer, f4s.byteOffset, 3);
+    assert.equal(back[0], 3.4028234663852886e38, 'the largest float32 is kept');
+    assert.equal(back[1], Number.NEGATIVE_INFINITY, 'a real infinity stays one');
+    assert.ok(Number.isNaN(back[2]));
   });
 
   it('refuses an integer beyond 2^53 in an integer channel (JSON.parse has already rounded it) instead of storing a neighbour', () => {

@@ -306,6 +306,7 @@ export function packPoints(channel: Pick<BlueskyChannel, 'dtype' | 'shape' | 'na
         const big = BigInt(x);
         if (big < writer.integer[0] || big > writer.integer[1]) fail(`${x} is out of range for ${channel.dtype.str}`);
       }
+      if (channel.dtype.str === '<f4' && Number.isFinite(x) && !Number.isFinite(Math.fround(x))) fail(`${x} is out of range for <f4 (it would be stored as an infinity)`);
       writer.write(view, offset, x);
       offset += writer.size;
     }
