@@ -337,7 +337,7 @@ export class LimaStreams {
    */
   private async transferLima2(s: LimaStream, saving: Lima2Saving, ending: boolean): Promise<void> {
     const frames = { fileNumber: 0, start: 0, stop: Math.max(1, s.saved) };
-    if ((s.cp.missing ?? []).length > 0 || (ending && s.cp.committed >= s.saved)) return;
+    if (ending && s.cp.committed >= s.saved) return;
     // At the end the conductor writes the master file once every frame is indexed: its presence says the receiver files are closed.
     const masterProblem = ending && s.saved > 0 ? await this.waitForFile(saving.masterPath, s.model.name, frames) : undefined;
     if (ending && s.saved === 0) return; // nothing acquired: no file to expect
@@ -352,9 +352,11 @@ export class LimaStreams {
     // Once the stream ended every receiver file is uploaded, even without a master file: nothing else is lost.
     const files = completeLima2Files(saving.prefix, names, ending);
     const folderKey = scanDetectorFolder(this.policy(), this.scan!.identity.number);
+    // A receiver file that cannot be read is recorded; the others are uploaded all the same (nothing else is lost).
+    let unreadable = 0;
     for (const file of files) {
       if (this.ended()) return;
-      if (!await this.uploadReceiver(s, saving, file, folderKey)) return;
+      if (!await this.uploadReceiver(s, saving, file, folderKey)) unreadable++;
     }
     if (!ending) return;
     if (masterProblem) {
@@ -364,6 +366,14 @@ export class LimaStreams {
     const holes = lima2FileHoles(saving.prefix, files);
     if (files.length === 0 || holes.length > 0) {
       this.recordMissing(s, frames, saving.folder, holes.length > 0 ? `lacks Lima2 receiver files: ${holes.join('; ')}` : `holds no Lima2 receiver file ${saving.prefix}_<receiver>_NNNNN.h5`);
+      return;
+    }
+    if (unreadable > 0) {
+      // The master reads every receiver file: without one its frames cannot be announced. It is uploaded (not announced) beside
+      // the receiver files for whoever repairs the run; the frames are a gap, the run fails listing the unreadable files.
+      const kept = await this.uploadWithRetry(s, `${folderKey}${saving.masterPath.slice(saving.folder.length)}`, saving.masterPath, frames);
+      if (typeof kept === 'string') this.recordMissing(s, frames, saving.masterPath, kept);
+      else this.recordGap(s, s.cp.committed, s.saved);
       return;
     }
     const receiverFiles = files.map((f) => {
@@ -383,10 +393,12 @@ export class LimaStreams {
     const receivers = (s.cp.receivers ??= {});
     if (receivers[file.name]) return true;
     const path = `${saving.folder}${file.name}`;
+    if ((s.cp.missing ?? []).some((m) => m.path === path)) return false; // recorded once
     const frames = { fileNumber: file.fileIndex, start: 0, stop: Math.max(1, s.saved) };
     const upload = await this.uploadWithRetry(s, `${folderKey}${file.name}`, path, frames);
     if (typeof upload === 'string') {
-      this.recordMissing(s, frames, path, upload);
+      // Which frames it holds only the master knows: the error is recorded now, the frames become a gap at the end.
+      this.recordMissing(s, frames, path, upload, false);
       return false;
     }
     receivers[file.name] = upload;
@@ -441,16 +453,28 @@ export class LimaStreams {
     this.hooks.saveCheckpoint();
   }
 
-  /** The frames of a file that cannot be read: recorded (error, gap), the stream moves on to the next file. */
-  private recordMissing(s: LimaStream, file: LimaFileRange, path: string, problem: string): void {
+  /**
+   * The frames of a file that cannot be read: recorded (error, gap), the stream moves on to the next file. Without `gap` (a
+   * Lima2 receiver file, whose frames only the master knows) only the error is recorded; the gap comes at the end (recordGap).
+   */
+  private recordMissing(s: LimaStream, file: LimaFileRange, path: string, problem: string, gap = true): void {
     const name = s.model.name;
     const message = `Lima file ${path} (frames [${file.start}, ${file.stop}) of ${name}) ${problem}`;
     this.hooks.stats.errors++;
     this.hooks.stats.lastError = message;
     this.hooks.logger.error('Lima file missing or unreadable; its frames are not archived', { runUid: this.hooks.runUid, stream: name, path, start: file.start, stop: file.stop, problem });
     (s.cp.missing ??= []).push({ start: file.start, stop: file.stop, path, message });
-    s.cp.gaps.push({ start: file.start, stop: file.stop });
-    s.cp.committed = file.stop;
+    if (gap) {
+      s.cp.gaps.push({ start: file.start, stop: file.stop });
+      s.cp.committed = file.stop;
+    }
+    this.hooks.saveCheckpoint();
+  }
+
+  /** Frames [start, stop) are not archived (their files were recorded missing): a gap, and the stream's committed index moves past them. */
+  private recordGap(s: LimaStream, start: number, stop: number): void {
+    if (stop > start) s.cp.gaps.push({ start, stop });
+    s.cp.committed = Math.max(s.cp.committed, stop);
     this.hooks.saveCheckpoint();
   }
 

@@ -226,7 +226,23 @@ describe('bridge + scan writer: Lima2 receiver files and master file → S3 → 
     assert.deepEqual((await documents(scan.run_uid)).datums, []);
     // Nothing else lost: the receiver files that were complete during the scan are in S3.
     const keys = (await listKeys(scanDetectorFolder(POLICY, 3))).map((k) => k.slice(k.lastIndexOf('/') + 1));
-    assert.ok(keys.length >= 2 && keys.every((k) => k in scan.receiver_files), JSON.stringify(keys));
+    assert.deepEqual(keys, Object.keys(scan.receiver_files).sort());
+  });
+
+  it('a receiver file that cannot be read (a link out of the scan folder) fails the run naming it; every other file and the master are uploaded', async () => {
+    const scan = await publish(env.redisUrl!, join(tmp, 'e'), ['--number', '5', '--frames', '10', '--receivers', '2', '--frames-per-file', '2', '--outside-receiver-file', '0', '1']);
+    const bad = `${scan.prefix}_0_00001.h5`;
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'FAILED');
+    const errors = record.failure!.errors.filter((e) => e.stream === STREAM);
+    assert.equal(errors.length, 1, JSON.stringify(record.failure));
+    assert.ok(errors[0]!.message.startsWith(`Lima file ${scan.folder}/${bad} (frames [0, `), errors[0]!.message);
+    assert.match(errors[0]!.message, /resolves to .*outside-e.*, outside the scan's save folder/);
+    assert.deepEqual((await documents(scan.run_uid)).datums, []);
+    const keys = (await listKeys(scanDetectorFolder(POLICY, 5))).map((k) => k.slice(k.lastIndexOf('/') + 1));
+    const master = scan.master_file.slice(scan.master_file.lastIndexOf('/') + 1);
+    assert.deepEqual(keys, [...Object.keys(scan.receiver_files).filter((n) => n !== bad), master].sort());
+    for (const k of keys) assert.equal(sha256(await getObject(`${scanDetectorFolder(POLICY, 5)}${k}`)), sha256(readFileSync(`${scan.folder}/${k}`)));
   });
 
   it('bridge SIGKILLed mid-scan and restarted: each receiver file and the master uploaded exactly once, every frame read back', async () => {
