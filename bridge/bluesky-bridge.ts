@@ -11,6 +11,14 @@ import type { CheckpointStore } from './checkpoint-store.js';
 import type { FollowerOptions } from './scan-follower.js';
 import { BlueskyFollower, checkBlueskyCheckpoint, type BlueskyStatus } from './bluesky-follower.js';
 
+
+/**
+ * Entries per XREAD of the Bluesky stream. An entry may carry up to 8 MiB of JSON (the publisher's
+ * default max_entry_bytes) and Redis cannot bound a read by bytes: 16 entries keep one read under
+ * 128 MiB when the bridge catches up on a stream of large event pages (BLISS streams keep readCount).
+ */
+export const BLUESKY_READ_COUNT = 16;
+
 export type { BlueskyStatus } from './bluesky-follower.js';
 
 export interface BlueskyBridgeOptions {
@@ -60,7 +68,7 @@ export class BlueskyBridgeHook {
       policy: {
         beamline: options.beamline, proposal: bluesky.proposal, session: bluesky.session, collection: bluesky.collection, dataset: bluesky.dataset,
       },
-      chunkPoints: options.chunkPoints, chunkBytes: options.chunkBytes, readCount: options.readCount, blockMs: options.flushIntervalMs,
+      chunkPoints: options.chunkPoints, chunkBytes: options.chunkBytes, readCount: Math.min(options.readCount, BLUESKY_READ_COUNT), blockMs: options.flushIntervalMs,
       maxInflightChunks: options.maxInflightChunks,
       ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
       ...(options.retryMaxMs !== undefined ? { retryMaxMs: options.retryMaxMs } : {}),
