@@ -524,7 +524,10 @@ export class LimaStreams {
     }
   }
 
-  /** What is wrong when `path`, symbolic links resolved, is not below the scan's save folder (also resolved); undefined when it is or cannot be resolved (the upload then says why). */
+  /**
+   * What is wrong when `path`, symbolic links resolved, is not a regular file below the scan's save folder (also resolved);
+   * undefined when it is or cannot be resolved (the upload then says why).
+   */
   private async resolvesOutside(s: LimaStream, path: string): Promise<string | undefined> {
     let real: string;
     let folder: string;
@@ -533,7 +536,10 @@ export class LimaStreams {
     } catch {
       return undefined;
     }
-    return real.startsWith(`${folder}/`) ? undefined : `resolves to ${real}, outside the scan's save folder ${s.saveFolder}: not read`;
+    if (!real.startsWith(`${folder}/`)) return `resolves to ${real}, outside the scan's save folder ${s.saveFolder}: not read`;
+    // A FIFO or device would block the upload for ever (Lima2 receiver files come from a folder listing, not stat-checked before).
+    const info = await stat(real).catch(() => undefined);
+    return info && !info.isFile() ? 'is not a regular file: not read' : undefined;
   }
 
   private policy() {

@@ -245,6 +245,20 @@ describe('bridge + scan writer: Lima2 receiver files and master file → S3 → 
     for (const k of keys) assert.equal(sha256(await getObject(`${scanDetectorFolder(POLICY, 5)}${k}`)), sha256(readFileSync(`${scan.folder}/${k}`)));
   });
 
+  it('a receiver file that is a FIFO is not read (the upload would block for ever): the run fails naming it, the other files flow', async () => {
+    const scan = await publish(env.redisUrl!, join(tmp, 'f'), ['--number', '6', '--frames', '8', '--receivers', '2', '--frames-per-file', '2', '--fifo-receiver-file', '1', '0']);
+    const bad = `${scan.prefix}_1_00000.h5`;
+    const record = await waitForRun(scan.run_uid, 60_000);
+    assert.equal(record.state, 'FAILED');
+    const errors = record.failure!.errors.filter((e) => e.stream === STREAM);
+    assert.equal(errors.length, 1, JSON.stringify(record.failure));
+    assert.ok(errors[0]!.message.startsWith(`Lima file ${scan.folder}/${bad} (frames [0, `), errors[0]!.message);
+    assert.match(errors[0]!.message, /is not a regular file/);
+    const keys = (await listKeys(scanDetectorFolder(POLICY, 6))).map((k) => k.slice(k.lastIndexOf('/') + 1));
+    const master = scan.master_file.slice(scan.master_file.lastIndexOf('/') + 1);
+    assert.deepEqual(keys, [...Object.keys(scan.receiver_files).filter((n) => n !== bad), master].sort());
+  });
+
   it('bridge SIGKILLed mid-scan and restarted: each receiver file and the master uploaded exactly once, every frame read back', async () => {
     await bridge!.stop();
     bridge = undefined;

@@ -90,6 +90,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=4, help="frames per status update")
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--no-master", action="store_true")
+    p.add_argument("--fifo-receiver-file", type=int, nargs=2, default=None, metavar=("RECEIVER", "FILE"),
+                   help="this receiver file is a FIFO (named pipe) in the scan folder: its frames are not written")
     p.add_argument("--outside-receiver-file", type=int, nargs=2, default=None, metavar=("RECEIVER", "FILE"),
                    help="this receiver file is written outside --dir and reached through a symbolic link in the scan folder")
     p.add_argument("--pause-after-frames", type=int, default=None)
@@ -151,6 +153,11 @@ def main(argv=None) -> int:
         for i in range(written, stop):
             r, _local, k, index = placement(i, args.receivers, ordering, args.frames_per_file)
             name = f"{prefix}_{r}_{k:05d}.h5"
+            if args.fifo_receiver_file == [r, k]:
+                if not os.path.lexists(os.path.join(folder, name)):
+                    os.mkfifo(os.path.join(folder, name))
+                files[name] = files.get(name, 0) + 1
+                continue
             if args.outside_receiver_file == [r, k] and not os.path.lexists(os.path.join(folder, name)):
                 outside = os.path.join(os.path.dirname(os.path.abspath(args.dir)), f"outside-{os.path.basename(args.dir)}")
                 os.makedirs(outside, exist_ok=True)
