@@ -298,7 +298,7 @@ export class LimaStreams {
           await this.transferLima2(s, s.saving2, ending);
         } else {
           const ready = completeFrames(s.saving!, s.saved - 1, ending);
-          for (const file of filesOf(s.saving!, s.cp.committed, ready)) {
+          for (const file of filesOf(s.saving!, s.cp.committed, ready, name)) {
             if (this.ended()) return;
             await this.transfer(s, file);
           }

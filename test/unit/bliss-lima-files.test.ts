@@ -78,6 +78,8 @@ describe('Lima streams: frame → file arithmetic (blissdata LimaClient)', () =>
     const one = saving({ frame_per_acquisition: 25, frame_per_file: 10 });
     assert.deepEqual(filesOf(one, 10, 25), [{ fileNumber: 1, start: 10, stop: 20 }, { fileNumber: 2, start: 20, stop: 25 }]);
     assert.deepEqual(filesOf(one, 5, 5), []);
+    // A status no detector can have (2^52 frames saved) is refused before one entry per file is built.
+    assert.throws(() => filesOf(one, 0, 2 ** 52, 'pilatus'), /Lima stream pilatus: frames \[0, 4503599627370496\) saved at once span more than 100000 files/);
   });
 
   it('a file is complete once a frame of a later file is saved, or when the stream is sealed', () => {

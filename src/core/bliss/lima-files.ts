@@ -153,9 +153,22 @@ export function completeFrames(saving: LimaSaving, lastIndexSaved: number, seale
 }
 
 /** The files holding scan frames [from, to), in order; each range starts at a file's first frame unless `from` is inside one. */
-export function filesOf(saving: LimaSaving, from: number, to: number): LimaFileRange[] {
+/**
+ * Files one step of the follower may cover at most. Lima saves a few files per second; a status
+ * claiming more (e.g. last_index_saved 2^52 from a broken or hostile publisher) would otherwise
+ * build one entry per file and exhaust memory: it is refused as a malformed status instead.
+ */
+export const MAX_FILES_PER_STEP = 100_000;
+
+export function filesOf(saving: LimaSaving, from: number, to: number, stream = 'lima'): LimaFileRange[] {
   const files: LimaFileRange[] = [];
   for (let start = from; start < to;) {
+    if (files.length >= MAX_FILES_PER_STEP) {
+      throw new InvalidInputError(
+        `Lima stream ${stream}: frames [${from}, ${to}) saved at once span more than ${MAX_FILES_PER_STEP} files of ${saving.framesPerFile} frames; the status is not believable`,
+        { stream, indexRange: [from, to] },
+      );
+    }
     const at = frameLocation(saving, start);
     const perAcq = saving.framesPerAcquisition;
     const fileEnd = at.fileFirstFrame + saving.framesPerFile;
