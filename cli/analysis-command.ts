@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AnalysisApiError, AnalysisClient } from '../src/client/analysis-client.js';
+import { UsageError } from './cli-support.js';
 
 export const HELP = `Usage: beamline-archive analysis <subcommand> [options]
 
@@ -36,9 +37,6 @@ async function readJson(path: string, what: string): Promise<unknown> {
   }
 }
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   try {

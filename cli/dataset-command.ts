@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { signedRequest, type SignedResponse } from '../src/adapters/signed-http.js';
+import { keyValuePairs, UsageError } from './cli-support.js';
 
 export const HELP = `Usage: beamline-archive dataset <command> [arguments] [options]
 
@@ -28,19 +29,6 @@ Credentials and region come from the AWS environment (AWS_REGION, AWS_ACCESS_KEY
 Output is JSON on stdout; errors go to stderr with exit code 1 (2 for usage errors).
 `;
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-function pairs(values: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of values) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`expected NAME=VALUE, got ${JSON.stringify(item)}`);
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
-}
 
 function idToPath(id: string | undefined): string {
   if (!id) throw new UsageError('a dataset id <proposal>/<beamline>/<session>/<collection>/<dataset> is required');
@@ -57,7 +45,7 @@ function requestOf(command: string, args: string[], options: Record<string, stri
       const [proposal, beamline, session, collection, dataset] = idToPath(id).split('/').map(decodeURIComponent);
       return {
         method: 'POST', path: '/datasets',
-        body: { dataset: { proposal, beamline, session, collection, dataset }, techniques: options.technique ?? [], metadata: pairs((options.set as string[] | undefined) ?? []) },
+        body: { dataset: { proposal, beamline, session, collection, dataset }, techniques: options.technique ?? [], metadata: keyValuePairs((options.set as string[] | undefined) ?? [], 'NAME') },
       };
     }
     case 'add-technique':
@@ -65,7 +53,7 @@ function requestOf(command: string, args: string[], options: Record<string, stri
       return { method: 'POST', path: `/datasets/${idToPath(id)}/techniques`, body: { technique: rest[0] } };
     case 'set':
       if (rest.length === 0) throw new UsageError('set needs at least one NAME=VALUE');
-      return { method: 'PATCH', path: `/datasets/${idToPath(id)}/metadata`, body: { fields: pairs(rest) }, pick: (j) => (j as { metadata: unknown }).metadata };
+      return { method: 'PATCH', path: `/datasets/${idToPath(id)}/metadata`, body: { fields: keyValuePairs(rest, 'NAME') }, pick: (j) => (j as { metadata: unknown }).metadata };
     case 'get':
       return {
         method: 'GET', path: `/datasets/${idToPath(id)}/metadata`,

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parseArgs } from 'node:util';
 import { signedRequest, type SignedResponse } from '../src/adapters/signed-http.js';
+import { keyValuePairs, UsageError } from './cli-support.js';
 
 export const HELP = `Usage: beamline-archive export <command> [arguments] [options]
 
@@ -44,9 +45,6 @@ Examples:
   beamline-archive export status exp-3f9a0c2e41d7b5a6c8e9f012
 `;
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 class CommandError extends Error {
   override name = 'CommandError';
@@ -64,16 +62,6 @@ interface ExportView {
 interface Link { name: string; key: string; bytes: number; sha256: string; url: string }
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED']);
-
-function pairs(values: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of values) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`expected KEY=VALUE, got ${JSON.stringify(item)}`);
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
-}
 
 function seconds(value: string | undefined, what: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -131,7 +119,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         const runs = v.runs.split(',').map((r) => r.trim()).filter(Boolean);
         const body = {
           request_id: v['request-id'] ?? `cli-${randomUUID()}`, runs, format: v.format,
-          ...(v.option?.length ? { options: pairs(v.option) } : {}),
+          ...(v.option?.length ? { options: keyValuePairs(v.option) } : {}),
         };
         const timeoutMs = seconds(v.timeout, '--timeout', 900) * 1000;
         run = async () => {
