@@ -29,6 +29,7 @@ import { readMaster, RecordingPublisher } from './datasets-support.js';
 describe('datasets: catalogue, lifecycle and master file (moto)', () => {
   let env: LocalEnvironment;
   let service: DatasetService;
+  let serviceDeps: ConstructorParameters<typeof DatasetService>[0];
   let catalogue: DynamoDbDatasetCatalogue;
   let publisher: RecordingPublisher;
   let clock = Date.parse('2026-11-22T09:00:00Z');
@@ -40,10 +41,11 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     env = await startLocalEnvironment({ redis: false });
     catalogue = new DynamoDbDatasetCatalogue(env.clients.dynamo, env.resources.table.name);
     publisher = new RecordingPublisher();
-    service = new DatasetService({
+    serviceDeps = {
       catalogue, publisher, store: new S3ObjectStore(env.clients.s3, env.resources.bucket.name),
       writer: await H5wasmMasterFileWriter.create(), now: () => new Date((clock += 1000)), creator: 'beamline-archive test',
-    });
+    };
+    service = new DatasetService(serviceDeps);
   });
   after(async () => { await env?.stop(); });
 
@@ -164,7 +166,22 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
 
   it('two closes racing: one wins, the other gets a clear error', async () => {
     await service.open({ ref: ref('0003') });
-    const results = await Promise.allSettled([service.close(ref('0003')), service.close(ref('0003'))]);
+    // Both closes read the dataset OPEN before either writes; their conditional writes then reach the
+    // table one after the other. moto evaluates the conditions of two truly simultaneous UpdateItem
+    // requests without atomicity (both can pass, which DynamoDB never allows; docs/adr/0002), so the
+    // writes are put in sequence here: the race under test is read → conditional write.
+    let chain: Promise<unknown> = Promise.resolve();
+    const racing = new DatasetService({
+      ...serviceDeps,
+      catalogue: Object.assign(Object.create(catalogue) as DynamoDbDatasetCatalogue, {
+        beginClose: (...args: Parameters<DynamoDbDatasetCatalogue['beginClose']>) => {
+          const next = chain.then(() => catalogue.beginClose(...args));
+          chain = next.catch(() => undefined);
+          return next;
+        },
+      }),
+    });
+    const results = await Promise.allSettled([racing.close(ref('0003')), racing.close(ref('0003'))]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(won.length, 1);
