@@ -10,15 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
-import { initBlissDataStore, run } from '../../local/pipeline.js';
-import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
+import { run } from '../../local/pipeline.js';
+import type { LocalEnvironment } from '../../local/environment.js';
 import { freePort, projectRoot, venvPython } from '../../local/services.js';
-import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import type { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import { startLimaHarness, type LimaHarness } from './lima-harness.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
 import { datasetPrefix, scanDetectorFolder } from '../../src/core/object-keys.js';
@@ -45,50 +43,25 @@ async function publish(redisUrl: string, dir: string, args: string[]): Promise<P
 }
 
 describe('bridge + scan writer: Lima detector files → S3 → external links in the scan file', () => {
+  let h: LimaHarness;
   let env: LocalEnvironment;
-  let bridge: RunningBridge | undefined;
   let catalogue: DynamoDbRunCatalogue;
   let bucket: string;
-  const tmp = mkdtempSync(join(tmpdir(), 'bridge-lima-'));
+  let tmp: string;
 
   before(async () => {
-    env = await startLocalEnvironment();
-    await env.startRunner({ log: () => undefined, environment: { LOG_LEVEL: 'ERROR' } });
-    if (env.started.redis) await initBlissDataStore(env.redisUrl!);
-    bucket = env.resources.bucket.name;
-    catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
-    bridge = await startBridge({
-      redisUrl: env.redisUrl!, bucket, eventBusName: env.resources.bus.name, beamline: 'id00',
-      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
-      from: '0', chunkPoints: 64, flushIntervalMs: 200, logLevel: 'ERROR', limaFileWaitMs: 1_500,
-    });
+    h = await startLimaHarness('bridge-lima-');
+    ({ env, catalogue, bucket, tmp } = h);
   });
 
   after(async () => {
-    await bridge?.stop();
-    await env?.stop();
-    rmSync(tmp, { recursive: true, force: true });
+    await h?.stop();
   });
 
-  async function waitForRun(runUid: string, timeoutMs = 120_000): Promise<RunRecord> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const record = await catalogue.getRun(runUid);
-      if (record?.state === 'ARCHIVED' || record?.state === 'FAILED') return record;
-      if (Date.now() > deadline) throw new Error(`run ${runUid} not ARCHIVED/FAILED after ${timeoutMs} ms (state ${record?.state ?? 'none'})`);
-      await sleep(200);
-    }
-  }
+  const waitForRun = (runUid: string, timeoutMs?: number): Promise<RunRecord> => h.waitForRun(runUid, timeoutMs);
+  const getObject = (key: string): Promise<Uint8Array> => h.getObject(key);
+  const listKeys = (prefix: string): Promise<string[]> => h.listKeys(prefix);
 
-  async function getObject(key: string): Promise<Uint8Array> {
-    const out = await env.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return out.Body!.transformToByteArray();
-  }
-
-  async function listKeys(prefix: string): Promise<string[]> {
-    const out = await env.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-    return (out.Contents ?? []).map((o) => o.Key!).sort();
-  }
 
   async function limaDatums(runUid: string): Promise<StreamDatum[]> {
     const docs = await catalogue.listDocuments(runUid);
@@ -300,8 +273,8 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
   });
 
   it('bridge SIGKILLed mid-scan and restarted: each file uploaded exactly once, every frame linked', async () => {
-    await bridge!.stop();
-    bridge = undefined;
+    await h.bridge!.stop();
+    h.bridge = undefined;
     const checkpoint = join(tmp, 'checkpoint.json');
     const healthPort = await freePort();
     const logs: string[] = [];

@@ -1,0 +1,69 @@
+/**
+ * What the Lima and Lima2 integration tests share: the local environment with the Lambda runner,
+ * an in-process bridge that waits briefly for Lima files, and helpers to wait for a run to end and
+ * to read objects back from the bucket.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { initBlissDataStore } from '../../local/pipeline.js';
+import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
+import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import type { RunRecord } from '../../src/core/archive/ports.js';
+
+export interface LimaHarness {
+  env: LocalEnvironment;
+  /** The in-process bridge; a test that replaces it by a child process stops it and sets undefined. */
+  bridge: RunningBridge | undefined;
+  catalogue: DynamoDbRunCatalogue;
+  bucket: string;
+  /** A private temporary folder, removed by stop(). */
+  tmp: string;
+  /** Waits until the run is ARCHIVED or FAILED. */
+  waitForRun(runUid: string, timeoutMs?: number): Promise<RunRecord>;
+  getObject(key: string): Promise<Uint8Array>;
+  listKeys(prefix: string): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export async function startLimaHarness(tmpPrefix: string): Promise<LimaHarness> {
+  const env = await startLocalEnvironment();
+  await env.startRunner({ log: () => undefined, environment: { LOG_LEVEL: 'ERROR' } });
+  if (env.started.redis) await initBlissDataStore(env.redisUrl!);
+  const bucket = env.resources.bucket.name;
+  const catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
+  const tmp = mkdtempSync(join(tmpdir(), tmpPrefix));
+  const harness: LimaHarness = {
+    env, catalogue, bucket, tmp,
+    bridge: await startBridge({
+      redisUrl: env.redisUrl!, bucket, eventBusName: env.resources.bus.name, beamline: 'id00',
+      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
+      from: '0', chunkPoints: 64, flushIntervalMs: 200, logLevel: 'ERROR', limaFileWaitMs: 1_500,
+    }),
+    async waitForRun(runUid, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const record = await catalogue.getRun(runUid);
+        if (record?.state === 'ARCHIVED' || record?.state === 'FAILED') return record;
+        if (Date.now() > deadline) throw new Error(`run ${runUid} not ARCHIVED/FAILED after ${timeoutMs} ms (state ${record?.state ?? 'none'})`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async getObject(key) {
+      const out = await env.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return out.Body!.transformToByteArray();
+    },
+    async listKeys(prefix) {
+      const out = await env.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+      return (out.Contents ?? []).map((o) => o.Key!).sort();
+    },
+    async stop() {
+      await harness.bridge?.stop();
+      await env.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
