@@ -14,6 +14,7 @@ import { MemoryBudget, newStats, type BridgeStats } from './bridge-stats.js';
 import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint-store.js';
 import { ScanFollower, type FollowerOptions, type FollowerResult, type FollowerStatus } from './scan-follower.js';
 import { BlueskyBridgeHook, type BlueskyBridgeOptions, type BlueskyStatus } from './bluesky-bridge.js';
+import { DEFAULT_LIMA_FILE_WAIT_MS } from './lima-follower.js';
 
 export interface BridgeOptions extends FollowerOptions {
   /**
@@ -31,6 +32,11 @@ export interface BridgeOptions extends FollowerOptions {
   maxBufferedBytes: number;
   /** Also follow a Redis stream of Bluesky documents (docs/bluesky.md). */
   bluesky?: BlueskyBridgeOptions;
+  /**
+   * Operator-set folders Lima files must be below (besides the scan's own folder, from Redis); unset: only the scan's
+   * folder. Passed through the scan follower's options to its Lima streams (LimaOptions.limaRoots).
+   */
+  limaRoots?: readonly string[];
 }
 
 export const defaultBridgeOptions = {
@@ -42,6 +48,7 @@ export const defaultBridgeOptions = {
   readCount: 1_000,
   maxInflightChunks: 8,
   maxBufferedBytes: 256 * 1024 * 1024,
+  limaFileWaitMs: DEFAULT_LIMA_FILE_WAIT_MS,
 } as const satisfies Omit<BridgeOptions, 'beamline'>;
 
 export interface BridgeDeps {

@@ -4,10 +4,12 @@
  * their run documents on EventBridge. Configuration from options or the environment, validated
  * before anything starts.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { awsConnectionFromEnv } from '../src/adapters/aws-clients.js';
+import { createLogger } from '../src/adapters/logger.js';
 import { defaultBridgeOptions, startBridge, type BridgeConfig, type BridgeStatus, type RunningBridge } from './bridge.js';
 import { parseBlueskyOptions } from './bluesky-config.js';
 
@@ -29,6 +31,11 @@ Options (environment variable in brackets):
   --dead-letter FILE     JSONL of events the bus refused for good (BRIDGE_DEAD_LETTER)
   --health-port N        serve GET /health and GET /status on 127.0.0.1:N (BRIDGE_HEALTH_PORT)
   --max-buffered-bytes N pause reading Redis above this much unstaged data (default ${defaultBridgeOptions.maxBufferedBytes})
+  --lima-root DIR        read Lima detector files only below DIR (repeatable, or DIR,DIR / DIR:DIR), in
+                         addition to the scan's own folder, which comes from Redis; each DIR must be an
+                         existing directory (BRIDGE_LIMA_ROOT). Without it a warning is logged at start
+  --lima-file-wait-ms N  how long a missing Lima file is waited for before the run fails naming it
+                         (default ${defaultBridgeOptions.limaFileWaitMs}; 0 = not at all) (BRIDGE_LIMA_FILE_WAIT_MS)
   --bluesky-stream KEY   also archive the Bluesky runs published to this Redis stream, e.g.
                          bluesky:documents (BLUESKY_STREAM; docs/bluesky.md)
   --bluesky-from ID      without a checkpoint, start the Bluesky stream after this entry id; 0 = the
@@ -57,6 +64,29 @@ function positiveInt(value: string | undefined, option: string): number | undefi
   return Number(value);
 }
 
+/** The Lima roots as given (each value a `,`/`:`-separated list; empty entries dropped), each checked to be an existing directory. */
+function limaRootsOf(lists: readonly string[] | undefined, problems: string[]): string[] | undefined {
+  if (lists === undefined) return undefined;
+  const roots = lists.flatMap((list) => list.split(/[,:]/)).map((r) => r.trim()).filter((r) => r.length > 0);
+  if (roots.length === 0) {
+    problems.push('--lima-root names no folder');
+    return undefined;
+  }
+  for (const root of roots) {
+    if (!isAbsolute(root)) {
+      problems.push(`--lima-root ${root} must be an absolute path`);
+      continue;
+    }
+    try {
+      if (!statSync(root).isDirectory()) problems.push(`--lima-root ${root} is not a directory`);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      problems.push(code === 'ENOENT' ? `--lima-root ${root} does not exist` : `--lima-root ${root} cannot be checked (${(error as Error).message})`);
+    }
+  }
+  return roots;
+}
+
 const OPTIONS = {
   'redis-url': { type: 'string' }, bus: { type: 'string' }, bucket: { type: 'string' }, beamline: { type: 'string' },
   from: { type: 'string' }, 'chunk-points': { type: 'string' }, 'chunk-bytes': { type: 'string' },
@@ -64,12 +94,21 @@ const OPTIONS = {
   'health-port': { type: 'string' }, 'max-buffered-bytes': { type: 'string' }, config: { type: 'string' },
   'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   'bluesky-stream': { type: 'string' }, 'bluesky-from': { type: 'string' }, 'bluesky-defaults': { type: 'string' },
+  'lima-root': { type: 'string', multiple: true }, 'lima-file-wait-ms': { type: 'string' },
 } as const;
 
 type OptionName = Exclude<keyof typeof OPTIONS, 'help' | 'config'>;
+/** Options that may be given several times (the config file then takes a list of strings, or one string). */
+type ListOptionName = 'lima-root';
+const isListOption = (name: string): name is ListOptionName => name === 'lima-root';
+
+interface ConfigFileValues {
+  values: Partial<Record<Exclude<OptionName, ListOptionName>, string>>;
+  lists: Partial<Record<ListOptionName, string[]>>;
+}
 
 /** Reads a JSON config file into option values (keys as on the command line or camelCase). */
-function readConfigFile(path: string): Partial<Record<OptionName, string>> {
+function readConfigFile(path: string): ConfigFileValues {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -77,13 +116,19 @@ function readConfigFile(path: string): Partial<Record<OptionName, string>> {
     throw new ConfigError(`--config ${path}: ${(error as Error).message}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`--config ${path}: not a JSON object`);
-  const out: Partial<Record<OptionName, string>> = {};
+  const out: ConfigFileValues = { values: {}, lists: {} };
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) as OptionName;
     if (!(name in OPTIONS) || name === ('help' as string) || name === ('config' as string)) { unknown.push(key); continue; }
+    if (isListOption(name)) {
+      if (typeof value === 'string') out.lists[name] = [value];
+      else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out.lists[name] = value;
+      else throw new ConfigError(`--config ${path}: ${key} must be a string or a list of strings`);
+      continue;
+    }
     if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`--config ${path}: ${key} must be a string or a number`);
-    out[name] = String(value);
+    out.values[name] = String(value);
   }
   if (unknown.length > 0) throw new ConfigError(`--config ${path}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
   return out;
@@ -97,15 +142,17 @@ export interface BridgeCliConfig extends BridgeConfig {
 export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): BridgeCliConfig | 'help' {
   const { values: cli } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
   if (cli.help) return 'help';
-  const file = cli.config ? readConfigFile(cli.config) : {};
+  const file = cli.config ? readConfigFile(cli.config) : { values: {}, lists: {} };
   const fromEnv: Partial<Record<OptionName, string | undefined>> = {
     'redis-url': env.REDIS_URL, bus: env.EVENT_BUS_NAME, bucket: env.BUCKET_NAME, beamline: env.BEAMLINE,
     checkpoint: env.BRIDGE_CHECKPOINT, 'dead-letter': env.BRIDGE_DEAD_LETTER, 'health-port': env.BRIDGE_HEALTH_PORT, 'log-level': env.LOG_LEVEL,
-    'bluesky-stream': env.BLUESKY_STREAM,
+    'bluesky-stream': env.BLUESKY_STREAM, 'lima-root': env.BRIDGE_LIMA_ROOT, 'lima-file-wait-ms': env.BRIDGE_LIMA_FILE_WAIT_MS,
   };
-  const values = (name: OptionName): string | undefined => (cli[name] as string | undefined) ?? (fromEnv[name] || undefined) ?? file[name];
+  const values = (name: Exclude<OptionName, ListOptionName>): string | undefined => cli[name] ?? (fromEnv[name] || undefined) ?? file.values[name];
+  /** A repeatable option: every command-line value, else the environment's list, else the file's. */
+  const lists = (name: ListOptionName): string[] | undefined => cli[name] ?? (fromEnv[name] ? [fromEnv[name]] : undefined) ?? file.lists[name];
   const problems: string[] = [];
-  const required = (name: OptionName, variable: string): string => {
+  const required = (name: Exclude<OptionName, ListOptionName>, variable: string): string => {
     const value = values(name);
     if (!value) problems.push(`--${name} (or ${variable}) is required`);
     return value ?? '';
@@ -130,6 +177,11 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
     }
   }
   if (numbers.healthPort !== undefined && numbers.healthPort > 65535) problems.push('--health-port must be at most 65535');
+  const limaWait = values('lima-file-wait-ms');
+  if (limaWait !== undefined && (!/^\d+$/.test(limaWait) || !Number.isSafeInteger(Number(limaWait)))) {
+    problems.push(`--lima-file-wait-ms must be a whole number of milliseconds (0 or more), got ${JSON.stringify(limaWait)}`);
+  }
+  const limaRoots = limaRootsOf(lists('lima-root'), problems);
   const logLevel = values('log-level');
   if (logLevel && !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel.toUpperCase())) problems.push(`--log-level must be DEBUG, INFO, WARN or ERROR`);
   const checkpoint = values('checkpoint');
@@ -142,7 +194,18 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
     ...(deadLetter ? { deadLetterPath: deadLetter } : {}),
     ...(logLevel ? { logLevel: logLevel.toUpperCase() } : {}),
     ...(bluesky ? { bluesky } : {}),
+    ...(limaRoots ? { limaRoots } : {}),
+    ...(limaWait !== undefined ? { limaFileWaitMs: Number(limaWait) } : {}),
   };
+}
+
+/** What the operator should know about the configuration at start (logged as warnings). */
+export function startupWarnings(config: BridgeCliConfig): { message: string; context: Record<string, unknown> }[] {
+  if (config.limaRoots) return [];
+  return [{
+    message: 'no --lima-root: Lima files are confined only by the scan\'s own folder, which comes from Redis',
+    context: { hint: 'set --lima-root (or BRIDGE_LIMA_ROOT) to the folders the detectors save to, e.g. /data' },
+  }];
 }
 
 /** GET /health (200 or 503) and GET /status (the status view as JSON), loopback only. */
@@ -215,6 +278,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     return 0;
   }
   const { healthPort, ...bridgeConfig } = config;
+  const logger = createLogger('bridge', config.logLevel);
+  for (const warning of startupWarnings(config)) logger.warn(warning.message, warning.context);
   const running = await startBridge(bridgeConfig);
   const server = healthPort ? await serveHealth(running, healthPort) : undefined;
   await new Promise<void>((resolve) => {

@@ -16,13 +16,16 @@
  * late), then recorded as an error naming the file and the frames; the other files and the other
  * channels keep flowing, and the run ends with Run Failed listing every such file.
  *
+ * Paths come from Redis, so every file is opened first and checked through its handle (openConfinedFile: a regular
+ * file below the scan's save folder and the operator's `--lima-root` folders), then uploaded from that same handle.
+ *
  * Lima2 streams (blissdata-lima2, src/core/bliss/lima2-files.ts) take the same paths with other
  * files: each receiver file is uploaded once complete (under its own name; checkpoint `receivers`),
  * and at the end the conductor's master file, announced for every frame with the receiver files it
  * reads recorded in its StreamDatum(s).
  */
 import { constants } from 'node:fs';
-import { access, readdir, realpath, stat } from 'node:fs/promises';
+import { open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
 import { ArchiveError } from '../src/core/errors.js';
@@ -69,6 +72,85 @@ export interface LimaOptions {
   retryMaxMs?: number;
   /** How long a missing or unreadable Lima file is waited for before it is reported (ms); default 60 s. */
   limaFileWaitMs?: number;
+  /**
+   * Operator-set folders (`--lima-root`): when given, a Lima file is read only if its real path is below one of them as
+   * well as below the scan's save folder (which comes from Redis). Reaches here through the bridge's options object,
+   * which the scan follower passes on as it is.
+   */
+  limaRoots?: readonly string[];
+}
+
+/** How long a missing Lima file is waited for by default (ms): files on NFS can appear late. */
+export const DEFAULT_LIMA_FILE_WAIT_MS = 60_000;
+
+/** A Lima file opened for reading and checked through its handle, or what is wrong (`wait`: it may still appear). */
+export type ConfinedFile = { handle: FileHandle; realPath: string } | { problem: string; wait: boolean };
+
+const isBelow = (path: string, folder: string): boolean => path.startsWith(folder.endsWith('/') ? folder : `${folder}/`);
+
+/**
+ * Opens `path` for reading only if what is opened is a regular file whose real path is below `saveFolder` and, when
+ * `roots` are given, below one of them (each folder with its own symbolic links resolved). Race-free on Linux: the file
+ * is opened first (no final symbolic link followed, non-blocking so a FIFO cannot hang the open), then the handle
+ * itself is checked (fstat; its real path from /proc/self/fd), and the caller reads that same handle: a symbolic link
+ * swapped in for the file after the check changes nothing. The caller closes the handle.
+ */
+export async function openConfinedFile(path: string, saveFolder: string, roots: readonly string[] = []): Promise<ConfinedFile> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') {
+      // The path itself is a symbolic link: never opened. Where it points is looked up only to say so.
+      const target = await realpath(path).catch(() => undefined);
+      const outside = target === undefined ? undefined : await outsideOf(target, saveFolder, roots);
+      return { problem: outside ?? `is a symbolic link${target ? ` to ${target}` : ''}: not read (Lima files are opened without following a symbolic link)`, wait: false };
+    }
+    const problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the bridge' : `cannot be read (${(error as Error).message})`;
+    return { problem, wait: true };
+  }
+  try {
+    const info = await handle.stat();
+    // A FIFO or device would block the upload for ever (Lima2 receiver files come from a folder listing).
+    if (!info.isFile()) return closeWith(handle, { problem: 'is not a regular file: not read', wait: false });
+    const realPath = await openedPath(handle, path, info);
+    if (realPath === undefined) return closeWith(handle, { problem: 'changed while it was opened: not read', wait: true });
+    const outside = await outsideOf(realPath, saveFolder, roots);
+    if (outside) return closeWith(handle, { problem: outside, wait: false });
+    return { handle, realPath };
+  } catch (error) {
+    return closeWith(handle, { problem: `cannot be read (${(error as Error).message})`, wait: true });
+  }
+}
+
+async function closeWith(handle: FileHandle, result: ConfinedFile): Promise<ConfinedFile> {
+  await handle.close().catch(() => undefined);
+  return result;
+}
+
+/**
+ * The real path of the file an open handle reads: /proc/self/fd on Linux (the kernel's own answer); elsewhere the path's
+ * real path, accepted only if it is still the same file (device and inode) as the handle, else undefined.
+ */
+async function openedPath(handle: FileHandle, path: string, info: { dev: number; ino: number }): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    const real = await realpath(path);
+    const now = await stat(real);
+    return now.dev === info.dev && now.ino === info.ino ? real : undefined;
+  }
+}
+
+/** Why `real` (a real path) may not be read: outside the scan's save folder or outside every Lima root; undefined when it may. */
+async function outsideOf(real: string, saveFolder: string, roots: readonly string[]): Promise<string | undefined> {
+  const folder = await realpath(saveFolder).catch(() => undefined);
+  if (folder === undefined || !isBelow(real, folder)) return `resolves to ${real}, outside the scan's save folder ${saveFolder}: not read`;
+  if (roots.length === 0) return undefined;
+  const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => undefined)));
+  if (realRoots.some((r) => r !== undefined && isBelow(real, r))) return undefined;
+  return `resolves to ${real}, outside the Lima roots ${roots.join(', ')} (--lima-root): not read`;
 }
 
 export interface LimaHooks {
@@ -339,7 +421,7 @@ export class LimaStreams {
     const frames = { fileNumber: 0, start: 0, stop: Math.max(1, s.saved) };
     if (ending && s.cp.committed >= s.saved) return;
     // At the end the conductor writes the master file once every frame is indexed: its presence says the receiver files are closed.
-    const masterProblem = ending && s.saved > 0 ? await this.waitForFile(saving.masterPath, s.model.name, frames) : undefined;
+    const masterProblem = ending && s.saved > 0 ? await this.waitForFile(s, saving.masterPath, frames) : undefined;
     if (ending && s.saved === 0) return; // nothing acquired: no file to expect
     let names: string[];
     try {
@@ -421,12 +503,7 @@ export class LimaStreams {
     const uploaded = (s.cp.uploaded ??= {});
     let stored = uploaded[file.fileNumber];
     if (!stored) {
-      const problem = await this.waitForFile(path, name, file);
-      if (problem) {
-        this.recordMissing(s, file, path, problem);
-        return;
-      }
-      const upload = await this.uploadWithRetry(s, key, path, file);
+      const upload = await this.uploadWithRetry(s, key, path, file, true);
       if (typeof upload === 'string') {
         this.recordMissing(s, file, path, upload);
         return;
@@ -478,68 +555,60 @@ export class LimaStreams {
     this.hooks.saveCheckpoint();
   }
 
-  /** Undefined once the file is a readable regular file; else what is wrong after waiting limaFileWaitMs. */
-  private async waitForFile(path: string, stream: string, file: LimaFileRange): Promise<string | undefined> {
-    const deadline = Date.now() + (this.options.limaFileWaitMs ?? 60_000);
+  /**
+   * Opens the file confined to the scan's save folder and the Lima roots (openConfinedFile); while it does not exist or
+   * cannot be read, tries again until limaFileWaitMs has passed when `wait`. Gives the open handle or what is wrong.
+   */
+  private async openWhenThere(s: LimaStream, path: string, file: LimaFileRange, wait: boolean): Promise<ConfinedFile> {
+    const deadline = Date.now() + (wait ? this.options.limaFileWaitMs ?? DEFAULT_LIMA_FILE_WAIT_MS : 0);
     for (let attempt = 1; ; attempt++) {
-      let problem: string;
-      try {
-        const info = await stat(path);
-        if (!info.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
-        await access(path, constants.R_OK);
-        return undefined;
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the bridge' : `cannot be read (${(error as Error).message})`;
-      }
-      if (Date.now() >= deadline || this.ended()) return problem;
-      if (attempt === 1) this.hooks.logger.warn('Lima file not there yet; waiting', { runUid: this.hooks.runUid, stream, path, start: file.start, stop: file.stop, problem });
+      const opened = await openConfinedFile(path, s.saveFolder, this.options.limaRoots);
+      if ('handle' in opened || !opened.wait || Date.now() >= deadline || this.ended()) return opened;
+      if (attempt === 1) this.hooks.logger.warn('Lima file not there yet; waiting', { runUid: this.hooks.runUid, stream: s.model.name, path, start: file.start, stop: file.stop, problem: opened.problem });
       await this.hooks.sleep(Math.min(1_000, Math.max(50, deadline - Date.now())));
     }
   }
 
-  /**
-   * Streams the file to S3 (multipart above the part size), retried with backoff until stored or the
-   * bridge stops. A file that vanishes or becomes unreadable while it is read gives what is wrong instead,
-   * and so does a path that resolves (through a symbolic link) outside the scan's save folder: never read.
-   */
-  private async uploadWithRetry(s: LimaStream, key: string, path: string, file: LimaFileRange): Promise<StoredObject | string> {
-    const stream = s.model.name;
-    const escape = await this.resolvesOutside(s, path);
-    if (escape) return escape;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.hooks.store.uploadFile(key, path, 'application/x-hdf5');
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EIO') return `could not be read while uploading (${code}: ${(error as Error).message})`;
-        this.hooks.stats.s3Retries++;
-        this.hooks.stats.lastError = `S3 upload ${key} from ${path}: ${String(error)}`;
-        if (attempt === 1 || attempt % 10 === 0) {
-          this.hooks.logger.warn('Lima file upload failed; retrying', { runUid: this.hooks.runUid, stream, path, key, start: file.start, stop: file.stop, attempt, error: String(error) });
-        }
-        if (this.ended()) throw new LimaRunError('Lima file upload abandoned: the run ended', [{ stream, index: file.start, message: `upload of ${path} abandoned` }]);
-        await this.hooks.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
-      }
-    }
+  /** Undefined once the file can be opened (a regular file below the allowed folders), then closed again; else what is wrong after waiting limaFileWaitMs. */
+  private async waitForFile(s: LimaStream, path: string, file: LimaFileRange): Promise<string | undefined> {
+    const opened = await this.openWhenThere(s, path, file, true);
+    if ('problem' in opened) return opened.problem;
+    await opened.handle.close().catch(() => undefined);
+    return undefined;
   }
 
   /**
-   * What is wrong when `path`, symbolic links resolved, is not a regular file below the scan's save folder (also resolved);
-   * undefined when it is or cannot be resolved (the upload then says why).
+   * Opens the file (openWhenThere: nothing outside the scan's save folder and the Lima roots, no symbolic link, no FIFO)
+   * and streams that open file to S3 (multipart above the part size), retried with backoff until stored or the bridge
+   * stops. What is wrong instead when it cannot be opened, or becomes unreadable while it is read.
    */
-  private async resolvesOutside(s: LimaStream, path: string): Promise<string | undefined> {
-    let real: string;
-    let folder: string;
-    try {
-      [real, folder] = await Promise.all([realpath(path), realpath(s.saveFolder)]);
-    } catch {
-      return undefined;
+  private async uploadWithRetry(s: LimaStream, key: string, path: string, file: LimaFileRange, wait = false): Promise<StoredObject | string> {
+    const stream = s.model.name;
+    const store = this.hooks.store;
+    if (!store.uploadFileHandle) {
+      throw new LimaRunError('Lima files cannot be uploaded', [{ stream, index: file.start, message: `the object store cannot upload an open file (uploadFileHandle): ${path} not read` }]);
     }
-    if (!real.startsWith(`${folder}/`)) return `resolves to ${real}, outside the scan's save folder ${s.saveFolder}: not read`;
-    // A FIFO or device would block the upload for ever (Lima2 receiver files come from a folder listing, not stat-checked before).
-    const info = await stat(real).catch(() => undefined);
-    return info && !info.isFile() ? 'is not a regular file: not read' : undefined;
+    const opened = await this.openWhenThere(s, path, file, wait);
+    if ('problem' in opened) return opened.problem;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await store.uploadFileHandle(key, opened.handle, 'application/x-hdf5');
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EIO') return `could not be read while uploading (${code}: ${(error as Error).message})`;
+          this.hooks.stats.s3Retries++;
+          this.hooks.stats.lastError = `S3 upload ${key} from ${path}: ${String(error)}`;
+          if (attempt === 1 || attempt % 10 === 0) {
+            this.hooks.logger.warn('Lima file upload failed; retrying', { runUid: this.hooks.runUid, stream, path, key, start: file.start, stop: file.stop, attempt, error: String(error) });
+          }
+          if (this.ended()) throw new LimaRunError('Lima file upload abandoned: the run ended', [{ stream, index: file.start, message: `upload of ${path} abandoned` }]);
+          await this.hooks.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+        }
+      }
+    } finally {
+      await opened.handle.close().catch(() => undefined);
+    }
   }
 
   private policy() {

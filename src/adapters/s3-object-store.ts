@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client,
@@ -118,6 +118,45 @@ export class S3ObjectStore implements ObjectStore {
     return { key, bytes: size, sha256: hash.digest('hex') };
   }
 
+  /**
+   * Streams a file already opened by the caller, read by position from its start (the handle's own position is
+   * neither used nor moved, so a retry can pass the same handle again): one PUT when it fits in a part, else a
+   * multipart upload (aborted on failure). What is uploaded is the file that was opened, whatever its path names
+   * meanwhile (a symbolic link swapped in after the caller checked the handle changes nothing). The caller closes it.
+   */
+  async uploadFileHandle(key: string, file: FileHandle, contentType = 'application/octet-stream'): Promise<StoredObject> {
+    const { size } = await file.stat();
+    if (size <= this.partSize) return this.put(key, await readAt(file, 0, size), contentType);
+    const tagging = tagsFor(key);
+    const created = await this.s3.send(new CreateMultipartUploadCommand({
+      Bucket: this.bucket, Key: key, ContentType: contentType, ...(tagging ? { Tagging: tagging } : {}),
+    }));
+    const uploadId = created.UploadId!;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    try {
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      for (let partNumber = 1; ; partNumber += 1) {
+        const part = await readAt(file, bytes, this.partSize);
+        if (part.length === 0) break;
+        hash.update(part);
+        const out = await this.s3.send(new UploadPartCommand({
+          Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: part,
+        }));
+        parts.push({ ETag: out.ETag!, PartNumber: partNumber });
+        bytes += part.length;
+        if (part.length < this.partSize) break;
+      }
+      await this.s3.send(new CompleteMultipartUploadCommand({
+        Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
+      }));
+    } catch (error) {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      throw error;
+    }
+    return { key, bytes, sha256: hash.digest('hex') };
+  }
+
   /** Server-side copy; the target never carries the tmp tag. Objects above 5 GB are copied part by part. */
   async copy(sourceKey: string, targetKey: string): Promise<void> {
     const source = await this.head(sourceKey);
@@ -175,3 +214,14 @@ async function* readParts(path: string, size: number): AsyncGenerator<Buffer> {
   if (pendingBytes > 0) yield Buffer.concat(pending);
 }
 
+/** Up to `length` bytes of an open file from `position` (fewer only at its end), without moving the handle's position. */
+async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === length ? buffer : buffer.subarray(0, filled);
+}

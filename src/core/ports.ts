@@ -2,6 +2,7 @@
  * The small interfaces the core needs from the outside world. Adapters in src/adapters implement
  * them against AWS and Redis; tests may use in-memory versions for unit tests of the core only.
  */
+import type { FileHandle } from 'node:fs/promises';
 
 export interface StoredObject {
   key: string;
@@ -21,6 +22,11 @@ export interface ObjectStore {
   head(key: string): Promise<{ bytes: number } | undefined>;
   /** Streams a local file into the bucket (multipart above the part size), returning its checksum. */
   uploadFile(key: string, path: string, contentType?: string): Promise<StoredObject>;
+  /**
+   * Streams a file the caller opened (and checked through its handle) into the bucket, read by position: the bytes of
+   * the file that was opened, whatever its path names by then. Optional: the bridge's Lima uploads need it.
+   */
+  uploadFileHandle?(key: string, file: FileHandle, contentType?: string): Promise<StoredObject>;
   /** Server-side copy (used to publish `<final>.tmp` to `<final>`). */
   copy(sourceKey: string, targetKey: string): Promise<void>;
   delete(key: string): Promise<void>;

@@ -1,9 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../local/services.js';
-import { ConfigError, parseBridgeConfig } from '../../bridge/cli.js';
+import { ConfigError, HELP, parseBridgeConfig, startupWarnings } from '../../bridge/cli.js';
 
 const cli = join(projectRoot, 'bridge', 'cli.ts');
 
@@ -23,6 +25,66 @@ describe('beamline-archive bridge CLI', () => {
     assert.throws(() => parseBridgeConfig(['--redis-url', 'http://x', '--from', 'yesterday', '--chunk-points', '0'], {}),
       (e: unknown) => e instanceof ConfigError && /redis:\/\//.test(e.message) && /--from/.test(e.message)
         && /--chunk-points/.test(e.message) && /--bus/.test(e.message) && /--bucket/.test(e.message) && /--beamline/.test(e.message));
+  });
+
+  describe('Lima options', () => {
+    const base = ['--redis-url', 'redis://127.0.0.1:6379', '--bus', 'b', '--bucket', 'k', '--beamline', 'id00'];
+    const tmp = mkdtempSync(join(tmpdir(), 'bridge-cli-lima-'));
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => join(tmp, n));
+    for (const dir of [a!, b!, c!]) mkdirSync(dir);
+    const notDir = join(tmp, 'file');
+    writeFileSync(notDir, 'x');
+    const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+      const parsed = parseBridgeConfig([...base, ...argv], env);
+      assert.notEqual(parsed, 'help');
+      return parsed as Exclude<typeof parsed, 'help'>;
+    };
+
+    it('--lima-root: repeated, comma or colon lists, from the environment and from the config file (a string or a list)', () => {
+      assert.deepEqual(config(['--lima-root', a!, '--lima-root', `${b},${c}`]).limaRoots, [a, b, c]);
+      assert.deepEqual(config(['--lima-root', `${a}:${b}`]).limaRoots, [a, b]);
+      assert.deepEqual(config([], { BRIDGE_LIMA_ROOT: `${a}:${c}` }).limaRoots, [a, c]);
+      // The command line wins over the environment, which wins over the file.
+      assert.deepEqual(config(['--lima-root', b!], { BRIDGE_LIMA_ROOT: a }).limaRoots, [b]);
+      const file = join(tmp, 'bridge.json');
+      writeFileSync(file, JSON.stringify({ limaRoot: [a, b], 'lima-file-wait-ms': 5000 }));
+      assert.deepEqual(config(['--config', file]), { ...config([]), limaRoots: [a, b], limaFileWaitMs: 5000 });
+      assert.deepEqual(config(['--config', file], { BRIDGE_LIMA_ROOT: c }).limaRoots, [c]);
+      writeFileSync(file, JSON.stringify({ 'lima-root': `${c},${a}` }));
+      assert.deepEqual(config(['--config', file]).limaRoots, [c, a]);
+      writeFileSync(file, JSON.stringify({ 'lima-root': 7 }));
+      assert.throws(() => config(['--config', file]), /lima-root must be a string or a list of strings/);
+      assert.equal(config([]).limaRoots, undefined);
+    });
+
+    it('--lima-root: each root must be an existing directory, given as an absolute path; every problem is listed at once', () => {
+      assert.throws(() => config(['--lima-root', `${a},${join(tmp, 'none')}`, '--lima-root', notDir, '--lima-root', 'data/relative']), (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.deepEqual(e.message.split('\n'), [
+          `--lima-root ${join(tmp, 'none')} does not exist`, `--lima-root ${notDir} is not a directory`, '--lima-root data/relative must be an absolute path',
+        ]);
+        return true;
+      });
+      assert.throws(() => config(['--lima-root', ',:']), /--lima-root names no folder/);
+    });
+
+    it('--lima-file-wait-ms: flag, environment and file; a whole number of milliseconds, 0 allowed', () => {
+      assert.equal(config(['--lima-file-wait-ms', '250']).limaFileWaitMs, 250);
+      assert.equal(config(['--lima-file-wait-ms', '0']).limaFileWaitMs, 0);
+      assert.equal(config([], { BRIDGE_LIMA_FILE_WAIT_MS: '9000' }).limaFileWaitMs, 9000);
+      assert.equal(config([]).limaFileWaitMs, undefined, 'unset: the bridge default');
+      for (const bad of ['-1', '1.5', '10s', '99999999999999999999']) {
+        assert.throws(() => config([`--lima-file-wait-ms=${bad}`]), new RegExp(`--lima-file-wait-ms must be a whole number of milliseconds \\(0 or more\\), got "${bad.replace('.', '\\.')}"`));
+      }
+    });
+
+    it('--help lists both options; without --lima-root the start warns that Lima files are confined only by the scan\'s folder', () => {
+      assert.match(HELP, /--lima-root DIR .*BRIDGE_LIMA_ROOT/s);
+      assert.match(HELP, /--lima-file-wait-ms N .*default 60000.*BRIDGE_LIMA_FILE_WAIT_MS/s);
+      assert.deepEqual(startupWarnings(config([])).map((w) => w.message), ['no --lima-root: Lima files are confined only by the scan\'s own folder, which comes from Redis']);
+      assert.deepEqual(startupWarnings(config(['--lima-root', a!])), []);
+      rmSync(tmp, { recursive: true, force: true });
+    });
   });
 
   it('prints help, and fails fast with exit code 2 on bad configuration', () => {

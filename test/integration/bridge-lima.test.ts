@@ -10,10 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run } from '../../local/pipeline.js';
 import type { LocalEnvironment } from '../../local/environment.js';
+import type { ObjectStore } from '../../src/core/ports.js';
 import { freePort, projectRoot, venvPython } from '../../local/services.js';
 import type { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
 import { startLimaHarness, type LimaHarness } from './lima-harness.js';
@@ -272,12 +273,80 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0002.h5']);
   });
 
+  it('--lima-root: Lima files whose real path is below no root are never read (the run fails naming each path and the roots); a scan below a root is archived', async () => {
+    const root = join(tmp, 'root-ok');
+    const otherRoot = join(tmp, 'root-other');
+    mkdirSync(root);
+    mkdirSync(otherRoot);
+    await h.restartBridge({ limaRoots: [otherRoot, root] });
+
+    const inside = await publish(env.redisUrl!, join(root, 'lima-i'), ['--number', '9', '--frames', '12', '--frames-per-file', '5']);
+    numbers.set(inside.run_uid, 9);
+    const archived = await waitForRun(inside.run_uid);
+    assert.equal(archived.state, 'ARCHIVED', JSON.stringify(archived.failure));
+    assert.deepEqual((await listKeys(scanDetectorFolder(POLICY, 9))).map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0001.h5', 'pilatus_0002.h5']);
+
+    // The scan's own folder is fine (Lima writes below the scan file's folder), but it is below no Lima root.
+    const outside = await publish(env.redisUrl!, join(tmp, 'lima-j'), ['--number', '10', '--frames', '12', '--frames-per-file', '5']);
+    numbers.set(outside.run_uid, 10);
+    const record = await waitForRun(outside.run_uid);
+    assert.equal(record.state, 'FAILED');
+    assert.equal(record.failure?.stage, 'bridge');
+    assert.match(record.failure!.reason, /Lima image files are missing or unreadable/);
+    const errors = record.failure!.errors.filter((e) => e.stream === STREAM);
+    assert.deepEqual(errors.map((e) => e.index), [0, 5, 10], JSON.stringify(record.failure));
+    for (const [k, e] of errors.entries()) {
+      const path = pattern(outside.file_pattern, k);
+      assert.equal(e.message, `Lima file ${path} (frames [${5 * k}, ${Math.min(12, 5 * k + 5)}) of ${STREAM}) resolves to ${path}, outside the Lima roots ${otherRoot}, ${root} (--lima-root): not read`);
+    }
+    assert.deepEqual(await listKeys(scanDetectorFolder(POLICY, 10)), []);
+    assert.deepEqual(await limaDatums(outside.run_uid), []);
+  });
+
+  it('a symbolic link swapped in for a Lima file after the bridge checked it changes nothing: the file checked is the file uploaded', async () => {
+    const dir = join(tmp, 'lima-k');
+    const secret = join(tmp, 'secret-k.txt');
+    writeFileSync(secret, 'not a Lima file: must never reach S3\n');
+    const target = join(dir, 'scan0011', 'pilatus_0001.h5');
+    let original: Buffer | undefined;
+    // Deterministic stand-in for the race: the swap happens when the bridge starts the upload, i.e. after every check it
+    // makes, and before a byte is read. Whichever way the store is asked to read the file, the path then names the secret.
+    const swap = (key: string): void => {
+      if (original || !key.endsWith('/scan0011/pilatus_0001.h5')) return;
+      original = readFileSync(target);
+      unlinkSync(target);
+      symlinkSync(secret, target);
+    };
+    await h.restartBridge({}, (store: ObjectStore): ObjectStore => ({
+      bucket: store.bucket,
+      put: (key, body, type) => store.put(key, body, type),
+      get: (key) => store.get(key),
+      head: (key) => store.head(key),
+      copy: (from, to) => store.copy(from, to),
+      delete: (key) => store.delete(key),
+      uploadFile: (key, path, type) => { swap(key); return store.uploadFile(key, path, type); },
+      uploadFileHandle: (key, file, type) => { swap(key); return store.uploadFileHandle!(key, file, type); },
+    }));
+    const scan = await publish(env.redisUrl!, dir, ['--number', '11', '--frames', '15', '--frames-per-file', '5']);
+    numbers.set(scan.run_uid, 11);
+    const record = await waitForRun(scan.run_uid);
+    assert.ok(original, 'the file was swapped for a symbolic link during its upload');
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
+    const key = `${scanDetectorFolder(POLICY, 11)}pilatus_0001.h5`;
+    const uploaded = await getObject(key);
+    assert.notEqual(sha256(uploaded), sha256(readFileSync(secret)), 'the link target never reaches S3');
+    assert.equal(sha256(uploaded), sha256(original), 'the bytes uploaded are the file the bridge checked');
+    const datum = (await limaDatums(scan.run_uid)).find((d) => d.chunk.key === key);
+    assert.equal(datum?.chunk.sha256, sha256(original));
+  });
+
   it('bridge SIGKILLed mid-scan and restarted: each file uploaded exactly once, every frame linked', async () => {
     await h.bridge!.stop();
     h.bridge = undefined;
     const checkpoint = join(tmp, 'checkpoint.json');
     const healthPort = await freePort();
     const logs: string[] = [];
+    const stderr: string[] = [];
     const start = (): ChildProcess => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
         '--redis-url', env.redisUrl!, '--bus', env.resources.bus.name, '--bucket', bucket, '--beamline', 'id00', '--from', '$',
@@ -291,6 +360,7 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
         partial = lines.pop()!;
         logs.push(...lines);
       });
+      child.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); });
       return child;
     };
     const killed = (child: ChildProcess, signal: NodeJS.Signals) => new Promise<void>((resolve) => {
@@ -347,6 +417,10 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
       const check = await checkFrames(scanFile, scan);
       assert.equal(check.ok, true, check.error);
       assert.equal(check.checked, 35);
+      // Started without --lima-root: each start says once that Lima files are confined only by the scan's folder.
+      const warnings = stderr.join('').split('\n').filter((l) => l.includes('Lima files are confined only by the scan\'s own folder'));
+      assert.equal(warnings.length, 2, stderr.join('').slice(-2000));
+      assert.equal((JSON.parse(warnings[0]!) as { level: string }).level, 'WARN');
     } finally {
       await killed(child, 'SIGTERM');
     }

@@ -7,10 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { Bridge, defaultBridgeOptions, startBridge, type BridgeOptions, type RunningBridge } from '../../bridge/bridge.js';
 import { initBlissDataStore } from '../../local/pipeline.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
+import { createLogger } from '../../src/adapters/logger.js';
+import { RedisScanSource } from '../../src/adapters/redis-scan-source.js';
+import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import type { ObjectStore } from '../../src/core/ports.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
 
 export interface LimaHarness {
@@ -21,6 +26,11 @@ export interface LimaHarness {
   bucket: string;
   /** A private temporary folder, removed by stop(). */
   tmp: string;
+  /**
+   * Replaces the bridge by one following only the scans published from now on (`--from $`, no checkpoint), with these
+   * options and its S3 store passed through `wrapStore` (to act between the bridge's checks and its reads).
+   */
+  restartBridge(options?: Partial<BridgeOptions>, wrapStore?: (store: ObjectStore) => ObjectStore): Promise<void>;
   /** Waits until the run is ARCHIVED or FAILED. */
   waitForRun(runUid: string, timeoutMs?: number): Promise<RunRecord>;
   getObject(key: string): Promise<Uint8Array>;
@@ -42,6 +52,21 @@ export async function startLimaHarness(tmpPrefix: string): Promise<LimaHarness> 
       aws: { region: env.region, endpoint: env.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
       from: '0', chunkPoints: 64, flushIntervalMs: 200, logLevel: 'ERROR', limaFileWaitMs: 1_500,
     }),
+    async restartBridge(options = {}, wrapStore = (store) => store) {
+      await harness.bridge?.stop();
+      harness.bridge = undefined;
+      // startBridge's composition, with the environment's clients and the store wrapped.
+      const bridge = new Bridge({
+        source: new RedisScanSource(env.redisUrl!),
+        store: wrapStore(new S3ObjectStore(env.clients.s3, bucket)),
+        publisher: new EventBridgePublisher({ send: (command) => env.clients.events.send(command) }, { eventBusName: env.resources.bus.name }),
+        logger: createLogger('bridge', 'ERROR'),
+      }, { ...defaultBridgeOptions, chunkPoints: 64, flushIntervalMs: 200, limaFileWaitMs: 1_500, beamline: 'id00', ...options, from: '$' });
+      bridge.start();
+      harness.bridge = { bridge, stop: () => bridge.stop(), idle: (timeoutMs) => bridge.idle(timeoutMs), status: () => bridge.status() };
+      // The history's end is resolved before anything is published: every later scan is followed.
+      for (let i = 0; bridge.status().historyId === '' && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+    },
     async waitForRun(runUid, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

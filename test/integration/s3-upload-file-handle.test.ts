@@ -1,0 +1,75 @@
+/**
+ * S3ObjectStore.uploadFileHandle against the emulator: the bridge uploads Lima files from the handle it opened and
+ * checked, so what is stored must be that file's bytes, in one PUT or in parts, and the same handle must serve a retry.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
+import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import { startMoto, type RunningService } from '../../local/services.js';
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+describe('S3ObjectStore.uploadFileHandle against the emulator', () => {
+  let moto: RunningService | undefined;
+  let clients: AwsClients;
+  let store: S3ObjectStore;
+  const dir = mkdtempSync(join(tmpdir(), 'ba-s3-handle-'));
+
+  before(async () => {
+    const endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
+    clients = createAwsClients({ region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const bucket = `s3-handle-${Date.now()}`;
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    store = new S3ObjectStore(clients.s3, bucket, { partSize: 5 * 1024 * 1024 });
+  });
+
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    clients?.s3.destroy();
+    await moto?.stop();
+  });
+
+  it('uploads a small file in one PUT and a file of several parts as a multipart upload, twice from the same handle', async () => {
+    for (const [name, size] of [['small.h5', 4096], ['big.h5', 11 * 1024 * 1024 + 123], ['exact.h5', 10 * 1024 * 1024]] as const) {
+      const content = randomBytes(size);
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      const handle = await open(path, 'r');
+      try {
+        for (const attempt of [1, 2]) {
+          const key = `archive/p/scan0001/${attempt}-${name}`;
+          const stored = await store.uploadFileHandle(key, handle, 'application/x-hdf5');
+          assert.deepEqual(stored, { key, bytes: size, sha256: sha256(content) }, `${name}, attempt ${attempt}`);
+          assert.equal(sha256(await store.get(key)), sha256(content), `${name}, attempt ${attempt}: object in S3`);
+        }
+      } finally {
+        await handle.close();
+      }
+    }
+  });
+
+  it('uploads the file that was opened even when its path names another file by then', async () => {
+    const content = randomBytes(6 * 1024 * 1024);
+    const path = join(dir, 'pilatus_0000.h5');
+    const other = join(dir, 'other.txt');
+    writeFileSync(path, content);
+    writeFileSync(other, 'another file');
+    const handle = await open(path, 'r');
+    try {
+      unlinkSync(path);
+      symlinkSync(other, path);
+      const stored = await store.uploadFileHandle('archive/p/scan0001/pilatus_0000.h5', handle);
+      assert.equal(stored.sha256, sha256(content));
+      assert.equal(sha256(await store.get(stored.key)), sha256(content));
+    } finally {
+      await handle.close();
+    }
+  });
+});
