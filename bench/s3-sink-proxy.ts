@@ -13,21 +13,36 @@ import { fileURLToPath } from 'node:url';
 
 const STATS_PATH = '/__sink_stats';
 
+export interface SinkStats {
+  /** Object PUTs answered and the body bytes they carried. */
+  puts: number;
+  bytes: number;
+  putEventsEntries: number;
+  /** CPU time of the sink's process so far (s). */
+  cpuSeconds: number;
+}
+
 export interface S3Sink {
   url: string;
-  /** Object PUTs answered and the body bytes they carried. */
-  stats: { puts: number; bytes: number; putEventsEntries: number };
+  /** As of `stop` (or the last `read`). */
+  stats: SinkStats;
+  /** The sink's counters now. */
+  read(): Promise<SinkStats>;
   stop(): Promise<void>;
 }
 
 /** The sink in this process (its HTTP parsing shares the caller's event loop). */
 export async function startS3Sink(emulatorUrl: string): Promise<S3Sink> {
   const target = new URL(emulatorUrl);
-  const stats = { puts: 0, bytes: 0, putEventsEntries: 0 };
+  const stats: SinkStats = { puts: 0, bytes: 0, putEventsEntries: 0, cpuSeconds: 0 };
+  const cpu = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  };
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === STATS_PATH) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(stats));
+      res.end(JSON.stringify({ ...stats, cpuSeconds: cpu() }));
       return;
     }
     if (req.headers['x-amz-target'] === undefined && req.method === 'PUT') {
@@ -63,6 +78,7 @@ export async function startS3Sink(emulatorUrl: string): Promise<S3Sink> {
   return {
     url: `http://127.0.0.1:${port}`,
     stats,
+    read: async () => Object.assign(stats, { cpuSeconds: cpu() }),
     stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
@@ -82,12 +98,14 @@ export async function startS3SinkProcess(emulatorUrl: string): Promise<S3Sink> {
     });
     child.once('exit', (code) => reject(new Error(`sink process exited (${code}) before listening`)));
   });
-  const stats = { puts: 0, bytes: 0, putEventsEntries: 0 };
+  const stats: SinkStats = { puts: 0, bytes: 0, putEventsEntries: 0, cpuSeconds: 0 };
+  const read = async () => Object.assign(stats, await (await fetch(`${url}${STATS_PATH}`)).json() as SinkStats);
   return {
     url,
     stats,
+    read,
     async stop() {
-      Object.assign(stats, await (await fetch(`${url}${STATS_PATH}`)).json());
+      await read();
       child.kill();
     },
   };

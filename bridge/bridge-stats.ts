@@ -16,13 +16,18 @@ export interface BridgeStats {
   deadLetters: number;
   /** Index ranges found missing from Redis (trimmed streams). */
   gaps: number;
+  /** Data stream reads (XREAD), and how many of them were issued ahead, while the previous reply was processed. */
+  reads: number;
+  readsAhead: number;
+  /** Largest reply of one data stream read (bytes of field values): bounded by `readBytes`. */
+  largestReadBytes: number;
   lastError?: string;
 }
 
 export function newStats(): BridgeStats {
   return {
     scansStarted: 0, pointsStaged: 0, chunksStaged: 0, bytesStaged: 0, eventsSent: 0,
-    putEventsRetries: 0, s3Retries: 0, errors: 0, deadLetters: 0, gaps: 0,
+    putEventsRetries: 0, s3Retries: 0, errors: 0, deadLetters: 0, gaps: 0, reads: 0, readsAhead: 0, largestReadBytes: 0,
   };
 }
 

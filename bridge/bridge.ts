@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../src/adapters/logger.js';
 import { RedisScanSource } from '../src/adapters/redis-scan-source.js';
 import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
 import { MemoryBudget, newStats, type BridgeStats } from './bridge-stats.js';
+import { ChunkPool } from './chunk-pool.js';
 import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint-store.js';
 import { ScanFollower, type FollowerOptions, type FollowerResult, type FollowerStatus } from './scan-follower.js';
 import { BlueskyBridgeHook, type BlueskyBridgeOptions, type BlueskyStatus } from './bluesky-bridge.js';
@@ -77,6 +78,8 @@ export interface BridgeStatus {
   putEvents: { requests: number; entries: number; bytes: number };
   bufferedBytes: number;
   peakBufferedBytes: number;
+  /** Numeric chunk buffers: allocated, reused from the pool, held now, and idle in the pool (bytes). */
+  chunkBuffers: { allocated: number; reused: number; outstanding: number; idleBytes: number };
   redisReconnects: number;
   uptimeSeconds: number;
   /** The Bluesky document stream, when followed. */
@@ -115,6 +118,8 @@ export class Bridge {
   private readonly checkpoint: CheckpointStore;
   readonly stats = newStats();
   private readonly budget: MemoryBudget;
+  /** Numeric chunk buffers, reused (idle ones: at most a quarter of the budget, 64 MiB). */
+  private readonly chunks: ChunkPool;
   private readonly publisher: CountingPublisher;
   private readonly startedAt = Date.now();
   private readonly bluesky?: BlueskyBridgeHook;
@@ -129,6 +134,7 @@ export class Bridge {
       deps.logger.warn('no checkpoint file yet (first start, or it was removed): following the history from --from', { path: options.checkpointPath, from: options.from });
     }
     this.budget = new MemoryBudget(options.maxBufferedBytes);
+    this.chunks = new ChunkPool(Math.min(64 * 1024 * 1024, Math.floor(options.maxBufferedBytes / 4)));
     this.publisher = new CountingPublisher(deps.publisher);
     // Bluesky document stream (bridge/bluesky-bridge.ts): same store, bus, checkpoint, dead letters and budget.
     if (options.bluesky) {
@@ -159,6 +165,7 @@ export class Bridge {
       stats: { ...this.stats },
       putEvents: { requests: this.publisher.requests, entries: this.publisher.entries, bytes: this.publisher.bytes },
       bufferedBytes: this.budget.used, peakBufferedBytes: this.budget.peak,
+      chunkBuffers: { allocated: this.chunks.allocations, reused: this.chunks.reuses, outstanding: this.chunks.outstanding, idleBytes: this.chunks.idle },
       redisReconnects: source.reconnects ?? 0,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       ...(this.bluesky ? { bluesky: this.bluesky.status() } : {}),
@@ -268,6 +275,7 @@ export class Bridge {
       deadLetter: (event, reason, context) => this.deadLetter(event, reason, context),
       stats: this.stats,
       budget: this.budget,
+      chunks: this.chunks,
     }, this.options);
     this.followers.set(entry.scanKey, follower);
     void follower.run()

@@ -13,6 +13,7 @@ import { isTransientRejection } from '../src/adapters/eventbridge-publisher.js';
 import type { Logger } from '../src/adapters/logger.js';
 import type { GapRange, ScanCheckpoint, StreamCheckpoint } from './checkpoint-store.js';
 import { backoffDelay, type BridgeStats, type MemoryBudget } from './bridge-stats.js';
+import type { ChunkPool } from './chunk-pool.js';
 import { LimaRunError, LimaStreams, type LimaOptions } from './lima-follower.js'; // lima
 
 export interface FollowerOptions extends Partial<Pick<LimaOptions, 'limaFileWaitMs'>> {
@@ -23,8 +24,10 @@ export interface FollowerOptions extends Partial<Pick<LimaOptions, 'limaFileWait
   chunkBytes: number;
   /** Blocking read timeout (ms). */
   flushIntervalMs: number;
-  /** Entries per stream per XREAD. */
+  /** Entries per stream per XREAD, at most … */
   readCount: number;
+  /** … and about this many payload bytes per XREAD, all streams (the count adapts to the entries' size). */
+  readBytes?: number;
   /** Chunks being uploaded/announced at once per scan (backpressure on the reads). */
   maxInflightChunks: number;
   /** How often an unfinished scan's key is checked for deletion (ms). */
@@ -46,11 +49,17 @@ export interface FollowerDeps {
   deadLetter: (event: OutgoingEvent, reason: string, context: Record<string, unknown>) => Promise<void>;
   stats: BridgeStats;
   budget: MemoryBudget;
+  /** Where numeric chunk buffers come from and go back to (shared by the bridge's followers). */
+  chunks: ChunkPool;
   now?: () => number;
 }
 
 /** First allocation of a numeric channel's chunk buffer (it doubles up to the chunk's size). */
 const INITIAL_CHUNK_BYTES = 64 * 1024;
+/** Default `readBytes`: what one XREAD of a scan brings at most (about). */
+export const DEFAULT_READ_BYTES = 8 * 1024 * 1024;
+/** Entries per stream of a read before the data entries' size is known. */
+const FIRST_READ_COUNT = 4;
 
 export type FollowerResult = 'stopped' | 'failed' | 'skipped' | 'interrupted';
 
@@ -149,6 +158,10 @@ export class ScanFollower {
   private readonly cp: ScanCheckpoint;
   /** Lima image streams (bridge/lima-follower.ts). */
   private readonly lima: LimaStreams;
+  /** The read issued ahead (see `nextRead`). */
+  private readAhead?: { cursors: Map<string, string>; reply: Promise<Map<string, StreamEntry[]>> };
+  /** Payload bytes per entry, recent maximum (decaying), for the size of the reads. */
+  private entryBytes = 0;
 
   constructor(private readonly entry: HistoryEntry, private readonly deps: FollowerDeps, private readonly options: FollowerOptions) {
     this.runUid = entry.scanKey.split(':').pop() ?? entry.scanKey;
@@ -220,6 +233,11 @@ export class ScanFollower {
       return 'failed';
     } finally {
       this.lima.abort(); // lima: a run that ended (stopped, failed, interrupted) leaves no Lima loop behind
+      for (const channel of this.channels.values()) {
+        if (channel.chunk) this.deps.chunks.release(channel.chunk);
+        channel.chunk = undefined;
+      }
+      this.readAhead?.reply.catch(() => undefined);
       await this.reader.close().catch(() => undefined);
     }
   }
@@ -271,7 +289,7 @@ export class ScanFollower {
       const readCursors = new Map<string, string>();
       if (!this.closedSeen) readCursors.set(stateKey, stateCursor);
       for (const channel of open) readCursors.set(channel.model.key, channel.cursor);
-      const read = await this.reader!.read(readCursors, this.options.readCount, this.options.flushIntervalMs);
+      const read = await this.nextRead(readCursors);
       let gotData = false;
       for (const entry of read.get(stateKey) ?? []) {
         stateCursor = entry.id;
@@ -289,6 +307,60 @@ export class ScanFollower {
     // Stop: chunks in flight finish (or give up); the checkpoint keeps the rest for the next start.
     await this.settle();
     return 'interrupted';
+  }
+
+  /** The reply for these cursors: the read issued ahead if it asked for exactly them, else a blocking read now. */
+  private async nextRead(cursors: Map<string, string>): Promise<Map<string, StreamEntry[]>> {
+    const ahead = this.readAhead;
+    this.readAhead = undefined;
+    const count = this.readCountFor(cursors.size);
+    let read: Map<string, StreamEntry[]> | undefined;
+    const stats = this.deps.stats;
+    if (ahead && sameCursors(ahead.cursors, cursors)) {
+      read = await ahead.reply;
+      if ([...read.values()].some((entries) => entries.length > 0)) stats.readsAhead++;
+      else read = undefined;
+    }
+    if (!read) {
+      stats.reads++;
+      read = await this.reader!.read(cursors, count, this.options.flushIntervalMs);
+    }
+    let entries = 0;
+    let dataEntries = 0;
+    let dataBytes = 0;
+    let bytes = 0;
+    const next = new Map(cursors);
+    for (const [key, list] of read) {
+      const last = list.at(-1);
+      if (!last) continue;
+      next.set(key, last.id);
+      entries += list.length;
+      let listBytes = 0;
+      for (const entry of list) for (const value of entry.fields.values()) listBytes += value.length;
+      bytes += listBytes;
+      if (key === this.scan?.stateStreamKey) continue;
+      dataEntries += list.length;
+      dataBytes += listBytes;
+    }
+    // The size of data entries sets the count of the next reads (the largest recently seen, decaying).
+    if (dataEntries > 0) this.entryBytes = Math.max(dataBytes / dataEntries, this.entryBytes * 0.9);
+    stats.largestReadBytes = Math.max(stats.largestReadBytes, bytes);
+    // Ask Redis for what follows now (without blocking), so that it prepares the next reply while
+    // this one is cut into chunks and uploaded; used only if the next round asks for the same cursors.
+    if (entries > 0 && !this.stopping && this.deps.budget.used <= this.deps.budget.limit) {
+      stats.reads++;
+      const reply = this.reader!.read(next, this.readCountFor(next.size));
+      reply.catch(() => undefined);
+      this.readAhead = { cursors: next, reply };
+    }
+    return read;
+  }
+
+  /** Entries per stream for a read of `streams` streams: about `readBytes` in all, at most `readCount` each. */
+  private readCountFor(streams: number): number {
+    if (this.entryBytes === 0) return Math.min(this.options.readCount, FIRST_READ_COUNT);
+    const target = this.options.readBytes ?? DEFAULT_READ_BYTES;
+    return Math.max(1, Math.min(this.options.readCount, Math.floor(target / (Math.max(1, streams) * (this.entryBytes + 64)))));
   }
 
   private async onDeleted(): Promise<FollowerResult> {
@@ -474,8 +546,11 @@ export class ScanFollower {
       const needed = channel.bufferedBytes + length;
       if (!channel.chunk || channel.chunk.length < needed) {
         // Grown by doubling up to the chunk's final size: a short scan of many channels never holds 1 MiB per channel.
-        const grown = Buffer.allocUnsafe(Math.min(size * pointBytes, Math.max(needed, INITIAL_CHUNK_BYTES, (channel.chunk?.length ?? 0) * 2)));
-        channel.chunk?.copy(grown, 0, 0, channel.bufferedBytes);
+        const grown = this.deps.chunks.acquire(Math.min(size * pointBytes, Math.max(needed, INITIAL_CHUNK_BYTES, (channel.chunk?.length ?? 0) * 2)));
+        if (channel.chunk) {
+          channel.chunk.copy(grown, 0, 0, channel.bufferedBytes);
+          this.deps.chunks.release(channel.chunk);
+        }
         channel.chunk = grown;
       }
       bytes.copy(channel.chunk, channel.bufferedBytes, offset, offset + length);
@@ -505,6 +580,8 @@ export class ScanFollower {
   /** Takes the first `points` buffered points of a channel, stages them and announces the chunk. */
   private stage(channel: Channel, points: number): void {
     let bytes: Buffer;
+    /** A pooled chunk buffer, given back once the chunk is staged (or given up). */
+    let pooled: Buffer | undefined;
     if (channel.json) {
       // One line per point: the chunk is the first `points` lines.
       const lines = channel.buffer.splice(0, points);
@@ -515,7 +592,8 @@ export class ScanFollower {
       if (points !== channel.bufferedPoints || !channel.chunk) {
         throw new InvalidInputError(`stream ${channel.model.name}: staging ${points} of ${channel.bufferedPoints} buffered points`, { stream: channel.model.name, index: channel.bufferStart });
       }
-      bytes = channel.chunk.subarray(0, channel.bufferedBytes);
+      pooled = channel.chunk;
+      bytes = pooled.subarray(0, channel.bufferedBytes);
       channel.chunk = undefined;
       channel.bufferedBytes = 0;
     }
@@ -537,6 +615,7 @@ export class ScanFollower {
         this.complete(channel, start, { stop, datums: 1 });
       } finally {
         budget.give(bytes.length);
+        if (pooled) this.deps.chunks.release(pooled);
       }
     })().catch((error: unknown) => {
       if (error instanceof Interrupted) return;
@@ -713,4 +792,10 @@ export class ScanFollower {
       this.queue.unshift(...retry);
     }
   }
+}
+
+function sameCursors(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, id] of a) if (b.get(key) !== id) return false;
+  return true;
 }

@@ -34,7 +34,7 @@ async function xread(redis: Redis, cursors: ReadonlyMap<string, string>, count: 
 class RedisStreamReader implements StreamReader {
   constructor(private readonly redis: Redis) {}
 
-  read(cursors: ReadonlyMap<string, string>, count: number, blockMs: number): Promise<Map<string, StreamEntry[]>> {
+  read(cursors: ReadonlyMap<string, string>, count: number, blockMs?: number): Promise<Map<string, StreamEntry[]>> {
     return xread(this.redis, cursors, count, blockMs);
   }
 

@@ -59,7 +59,9 @@ describe('bridge: a JSON stream across restarts', () => {
     let resumed = 0;
     for (let restart = 0; restart < 3; restart++) {
       const bridge = await startBridge(options);
-      await new Promise((r) => setTimeout(r, 500 + 150 * restart));
+      // Stop only once the scan is being followed (on a loaded machine the publisher can be slow to start).
+      for (const deadline = Date.now() + 20_000; bridge.status().active.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 300 + 150 * restart));
       resumed += bridge.status().resumed;
       await bridge.stop();
     }

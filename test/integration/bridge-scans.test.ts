@@ -217,4 +217,51 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     assert.ok(status.checkpoint, 'a checkpoint was recorded');
     process.stdout.write(`# bridge throughput (publish + bridge, wall clock): ${channelPoints} channel points in ${seconds.toFixed(2)} s = ${rate} points/s\n`);
   });
+
+  it('reads Redis in replies of about readBytes, the next one asked for ahead, into reused chunk buffers; bit for bit', async () => {
+    // 8 channels of 1000-point entries (8 KB each): at the default count one read would bring the whole scan.
+    const readBytes = 512 * 1024;
+    const chunkBytes = 48 * 1024;
+    const bounded = await startBridge({
+      redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '$',
+      readBytes, chunkBytes, flushIntervalMs: 300, logLevel: 'WARN',
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 700));
+      const scan = await publish(redis.url, ['--type', 'loopscan', '--points', '30000', '--counters', '6', '--batch', '1000', '--number', '5', '--dump-values', join(tmp, 'big.npz')]);
+      const status = await bounded.idle(120_000);
+      assert.equal(status.stopped, 1, JSON.stringify(status));
+      const channels = Object.keys(scan.channels);
+      assert.equal(channels.length, 8);
+      // A reply holds at most about readBytes, plus one entry per stream (the count is at least 1);
+      // the first (4 entries per stream, sizes unknown yet) is 256 KiB here.
+      const entryBytes = 1000 * 8 + 64;
+      assert.ok(status.stats.largestReadBytes > 0);
+      assert.ok(status.stats.largestReadBytes <= readBytes + channels.length * entryBytes,
+        `largest read ${status.stats.largestReadBytes} bytes, readBytes ${readBytes}`);
+      assert.ok(status.stats.readsAhead > 0, `reads issued ahead were used: ${JSON.stringify(status.stats)}`);
+      // 30,000 points × 8 B in 6,144-point chunks: 5 chunks per channel, 40 in all, from a few buffers.
+      assert.equal(status.stats.chunksStaged, 40);
+      assert.ok(status.chunkBuffers.reused > status.chunkBuffers.allocated, JSON.stringify(status.chunkBuffers));
+      assert.equal(status.chunkBuffers.outstanding, 0);
+
+      const events = await drainQueue(clients, queueUrl);
+      const datums = events.filter((e) => e['detail-type'] === 'StreamDatum')
+        .map((e) => e.detail as { stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string } })
+        .filter((d) => d.stream_resource.startsWith(`${scan.run_uid}/`));
+      assert.equal(datums.length, 40);
+      const expected = await dumpedBytes(join(tmp, 'big.npz'));
+      for (const channel of channels) {
+        const chunks = datums.filter((d) => d.stream_resource === `${scan.run_uid}/resource/${channel}`).sort((x, y) => x.indices.start - y.indices.start);
+        const parts: Buffer[] = [];
+        for (const chunk of chunks) {
+          const out = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: chunk.chunk.key }));
+          parts.push(Buffer.from(await out.Body!.transformToByteArray()));
+        }
+        assert.ok(Buffer.concat(parts).equals(expected.get(channel)!), `${channel}: staged bytes equal the published values`);
+      }
+    } finally {
+      await bounded.stop();
+    }
+  });
 });

@@ -14,8 +14,8 @@ export interface StreamEntry {
 
 /** Blocking reads of several streams, on a connection of its own (one per followed scan). */
 export interface StreamReader {
-  /** Entries after each cursor (stream key → last id seen), at most `count` per stream, waiting up to `blockMs`. */
-  read(cursors: ReadonlyMap<string, string>, count: number, blockMs: number): Promise<Map<string, StreamEntry[]>>;
+  /** Entries after each cursor (stream key → last id seen), at most `count` per stream, waiting up to `blockMs` (without it, not at all). */
+  read(cursors: ReadonlyMap<string, string>, count: number, blockMs?: number): Promise<Map<string, StreamEntry[]>>;
   close(): Promise<void>;
 }
 
