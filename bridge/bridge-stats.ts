@@ -19,7 +19,7 @@ export interface BridgeStats {
   /** Data stream reads (XREAD), and how many of them were issued ahead, while the previous reply was processed. */
   reads: number;
   readsAhead: number;
-  /** Largest reply of one data stream read (bytes of field values): bounded by `readBytes`. */
+  /** Largest reply of one data stream read (bytes of field values, estimated from each stream's last entry): about `readBytes` at most. */
   largestReadBytes: number;
   lastError?: string;
 }

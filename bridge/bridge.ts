@@ -13,7 +13,7 @@ import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
 import { MemoryBudget, newStats, type BridgeStats } from './bridge-stats.js';
 import { ChunkPool } from './chunk-pool.js';
 import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint-store.js';
-import { ScanFollower, type FollowerOptions, type FollowerResult, type FollowerStatus } from './scan-follower.js';
+import { DEFAULT_READ_BYTES, ScanFollower, type FollowerOptions, type FollowerResult, type FollowerStatus } from './scan-follower.js';
 import { BlueskyBridgeHook, type BlueskyBridgeOptions, type BlueskyStatus } from './bluesky-bridge.js';
 import { DEFAULT_LIMA_FILE_WAIT_MS } from './lima-follower.js';
 
@@ -47,6 +47,7 @@ export const defaultBridgeOptions = {
   chunkBytes: 1024 * 1024,
   flushIntervalMs: 1_000,
   readCount: 1_000,
+  readBytes: DEFAULT_READ_BYTES,
   maxInflightChunks: 8,
   maxBufferedBytes: 256 * 1024 * 1024,
   limaFileWaitMs: DEFAULT_LIMA_FILE_WAIT_MS,

@@ -26,7 +26,9 @@ Options (environment variable in brackets):
   --from ID              _SCAN_HISTORY_ id to start after: $ = new scans only (default), 0 = all
   --chunk-points N       points per staged chunk at most (default ${defaultBridgeOptions.chunkPoints})
   --chunk-bytes N        bytes per staged chunk at most (default ${defaultBridgeOptions.chunkBytes})
-  --flush-ms N           stage buffered points older than this (default ${defaultBridgeOptions.flushIntervalMs})
+  --flush-ms N           how long one blocking Redis read waits for new entries (default ${defaultBridgeOptions.flushIntervalMs});
+                         chunks are staged when full (the grid), at a gap, or when the stream ends
+  --read-bytes N         about this much data per Redis read of a scan, all its streams (default ${defaultBridgeOptions.readBytes})
   --checkpoint FILE      progress of every scan, to resume after a restart (BRIDGE_CHECKPOINT)
   --dead-letter FILE     JSONL of events the bus refused for good (BRIDGE_DEAD_LETTER)
   --health-port N        serve GET /health and GET /status on 127.0.0.1:N (BRIDGE_HEALTH_PORT)
@@ -89,7 +91,7 @@ function limaRootsOf(lists: readonly string[] | undefined, problems: string[]): 
 
 const OPTIONS = {
   'redis-url': { type: 'string' }, bus: { type: 'string' }, bucket: { type: 'string' }, beamline: { type: 'string' },
-  from: { type: 'string' }, 'chunk-points': { type: 'string' }, 'chunk-bytes': { type: 'string' },
+  from: { type: 'string' }, 'chunk-points': { type: 'string' }, 'chunk-bytes': { type: 'string' }, 'read-bytes': { type: 'string' },
   'flush-ms': { type: 'string' }, checkpoint: { type: 'string' }, 'dead-letter': { type: 'string' },
   'health-port': { type: 'string' }, 'max-buffered-bytes': { type: 'string' }, config: { type: 'string' },
   'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -166,7 +168,7 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   if (!/^(\$|0|\d+-\d+|\d+)$/.test(from)) problems.push(`--from must be $, 0 or a stream id like 1700000000000-0, got ${JSON.stringify(from)}`);
   const numbers: Partial<BridgeCliConfig> = {};
   for (const [option, key] of [
-    ['chunk-points', 'chunkPoints'], ['chunk-bytes', 'chunkBytes'], ['flush-ms', 'flushIntervalMs'],
+    ['chunk-points', 'chunkPoints'], ['chunk-bytes', 'chunkBytes'], ['read-bytes', 'readBytes'], ['flush-ms', 'flushIntervalMs'],
     ['max-buffered-bytes', 'maxBufferedBytes'], ['health-port', 'healthPort'],
   ] as const) {
     try {

