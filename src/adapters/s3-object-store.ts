@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client,
@@ -88,36 +87,12 @@ export class S3ObjectStore implements ObjectStore {
 
   /** Streams a file: one PUT when it fits in a part, else a multipart upload (aborted on failure). */
   async uploadFile(key: string, path: string, contentType = 'application/octet-stream'): Promise<StoredObject> {
-    const { size } = await stat(path);
-    if (size <= this.partSize) {
-      const { readFile } = await import('node:fs/promises');
-      return this.put(key, await readFile(path), contentType);
-    }
-    const tagging = tagsFor(key);
-    const created = await this.s3.send(new CreateMultipartUploadCommand({
-      Bucket: this.bucket, Key: key, ContentType: contentType, ...(tagging ? { Tagging: tagging } : {}),
-    }));
-    const uploadId = created.UploadId!;
-    const hash = createHash('sha256');
+    const file = await open(path, 'r');
     try {
-      const parts: { ETag: string; PartNumber: number }[] = [];
-      let partNumber = 1;
-      for await (const part of readParts(path, this.partSize)) {
-        hash.update(part);
-        const out = await this.s3.send(new UploadPartCommand({
-          Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: part,
-        }));
-        parts.push({ ETag: out.ETag!, PartNumber: partNumber });
-        partNumber += 1;
-      }
-      await this.s3.send(new CompleteMultipartUploadCommand({
-        Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
-      }));
-    } catch (error) {
-      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
-      throw error;
+      return await this.uploadFileHandle(key, file, contentType);
+    } finally {
+      await file.close();
     }
-    return { key, bytes: size, sha256: hash.digest('hex') };
   }
 
   /**
@@ -197,23 +172,6 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
-}
-
-/** Reads a file in parts of exactly `size` bytes (the last one shorter). */
-async function* readParts(path: string, size: number): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    pending.push(chunk);
-    pendingBytes += chunk.length;
-    while (pendingBytes >= size) {
-      const all = Buffer.concat(pending);
-      yield all.subarray(0, size);
-      pending = [all.subarray(size)];
-      pendingBytes = all.length - size;
-    }
-  }
-  if (pendingBytes > 0) yield Buffer.concat(pending);
 }
 
 /** Up to `length` bytes of an open file from `position` (fewer only at its end), without moving the handle's position. */
