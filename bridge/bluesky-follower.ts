@@ -16,6 +16,11 @@
  * start is unknown, an event for an unknown descriptor) goes to the dead-letter file with the
  * reason; a run whose own data is bad (a value that does not fit its data key, seq_num gaps) is
  * failed with Run Failed. Other runs keep flowing.
+ *
+ * The documents of a run already failed (or whose start was refused) that arrive later, also after
+ * a restart, are counted, not archived: one dead-letter summary per run and range of entries
+ * (run uid, first and last entry id, counts by document kind, why the run failed) instead of one
+ * record per document. The counts not yet written are kept in the checkpoint with the cursor.
  */
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
@@ -54,17 +59,46 @@ export interface BlueskyRunCheckpoint {
   channels: Record<string, BlueskyChannelCheckpoint>;
 }
 
+/** Documents of a failed run read since its last dead-letter summary. */
+export interface BlueskySkippedDocuments {
+  firstEntry: string;
+  lastEntry: string;
+  documents: number;
+  /** Documents by name: `event`, `event_page`, `descriptor`, `stop` … */
+  byKind: Record<string, number>;
+  /** Events they carry (an event page counts each of its seq_nums). */
+  events: number;
+  /** When the first of them was counted (ms since the epoch). */
+  since: number;
+}
+
+/** A run failed, or whose start document was refused, while it is listed in `finished`. */
+export interface BlueskyFailedRun {
+  /** Why (the Run Failed reason and first error, shortened), repeated in each summary. */
+  reason: string;
+  /** The entry that failed the run (or the refused start document). */
+  entryId: string;
+  /** Its descriptor uids: an event names only its descriptor. */
+  descriptors: string[];
+  /** Counted but not yet in a dead-letter summary; written with the cursor, so a kill neither loses nor recounts them. */
+  pending?: BlueskySkippedDocuments;
+}
+
 export interface BlueskyCheckpoint {
   stream: string;
   /** Every entry up to and including this id is handled (or belongs to a run listed in `runs`). */
   cursor: string;
   /** Open runs by uid. */
   runs: Record<string, BlueskyRunCheckpoint>;
-  /** Runs finished recently (stopped or failed): their late or replayed entries are ignored. */
+  /** Runs finished recently (stopped or failed): their replayed entries are ignored, the later ones of a failed run summarised. */
   finished: string[];
+  /** The failed runs among `finished`, by uid. */
+  failed: Record<string, BlueskyFailedRun>;
 }
 
 const FINISHED_KEPT = 1000;
+/** A failed run's reason as repeated in each summary of its documents (the whole reason is in Run Failed and the log). */
+const FAILED_REASON_CHARS = 400;
 
 /** Validates the `bluesky` part of a checkpoint file; a damaged one is named, never guessed around. */
 export function checkBlueskyCheckpoint(value: unknown, stream: string, path = 'checkpoint'): BlueskyCheckpoint | undefined {
@@ -86,7 +120,27 @@ export function checkBlueskyCheckpoint(value: unknown, stream: string, path = 'c
       if (!ok) bad(`run ${uid} channel ${name} is not a valid progress record`);
     }
   }
-  return { stream, cursor: cp.cursor!, runs: cp.runs as Record<string, BlueskyRunCheckpoint>, finished: Array.isArray(cp.finished) ? cp.finished.filter((u): u is string => typeof u === 'string') : [] };
+  const failed = cp.failed ?? {};
+  if (typeof failed !== 'object' || failed === null || Array.isArray(failed)) return bad('failed is not an object');
+  for (const [uid, run] of Object.entries(failed)) {
+    const f = run as Partial<BlueskyFailedRun> | null;
+    if (!f || typeof f.reason !== 'string' || !isStreamId(f.entryId) || !Array.isArray(f.descriptors) || !f.descriptors.every((d) => typeof d === 'string')) bad(`failed run ${uid} is incomplete`);
+    const p = f!.pending as Partial<BlueskySkippedDocuments> | undefined;
+    const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+    if (p !== undefined && !(isStreamId(p?.firstEntry) && isStreamId(p.lastEntry) && count(p.documents) && count(p.events) && count(p.since)
+      && isRecordOf(p.byKind) && Object.values(p.byKind).every(count))) {
+      bad(`failed run ${uid} has a damaged summary of documents not yet dead-lettered`);
+    }
+  }
+  return {
+    stream, cursor: cp.cursor!, runs: cp.runs as Record<string, BlueskyRunCheckpoint>,
+    finished: Array.isArray(cp.finished) ? cp.finished.filter((u): u is string => typeof u === 'string') : [],
+    failed: failed as Record<string, BlueskyFailedRun>,
+  };
+}
+
+function isStreamId(value: unknown): value is string {
+  return typeof value === 'string' && /^\d+-\d+$/.test(value);
 }
 
 export interface BlueskyFollowerOptions {
@@ -101,6 +155,13 @@ export interface BlueskyFollowerOptions {
   maxInflightChunks: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /**
+   * Documents of a failed run go to one dead-letter summary per run, written at the run's stop
+   * document, after this many documents, once the summary is this old when a read ends (0: after
+   * every read), and when the follower stops. Defaults: 60 s, 10,000 documents.
+   */
+  summaryIntervalMs?: number;
+  summaryMaxDocuments?: number;
 }
 
 export interface BlueskyFollowerDeps {
@@ -125,7 +186,10 @@ export interface BlueskyStatus {
   runsStopped: number;
   runsFailed: number;
   resumed: number;
+  /** Dead-letter records written: rejected entries and summaries of failed runs' documents. */
   deadLetters: number;
+  /** Documents of failed runs read (and summarised in the dead-letter file) since the bridge started. */
+  failedRunDocuments: number;
 }
 
 interface ChannelState {
@@ -177,7 +241,7 @@ export class BlueskyFollower {
   private signalStop!: () => void;
   private readonly stopSignal = new Promise<void>((resolve) => { this.signalStop = resolve; });
   private caughtUp = false;
-  private counts = { stopped: 0, failed: 0, resumed: 0, deadLetters: 0 };
+  private counts = { stopped: 0, failed: 0, resumed: 0, deadLetters: 0, failedRunDocuments: 0 };
 
   constructor(private readonly deps: BlueskyFollowerDeps, private readonly options: BlueskyFollowerOptions) {}
 
@@ -190,6 +254,7 @@ export class BlueskyFollower {
     return {
       stream: this.options.stream, cursor: this.cp?.cursor ?? '', caughtUp: this.caughtUp, openRuns: [...this.runs.keys()],
       runsStopped: this.counts.stopped, runsFailed: this.counts.failed, resumed: this.counts.resumed, deadLetters: this.counts.deadLetters,
+      failedRunDocuments: this.counts.failedRunDocuments,
     };
   }
 
@@ -200,9 +265,13 @@ export class BlueskyFollower {
 
   async run(): Promise<void> {
     const existing = this.deps.checkpoint();
-    this.cp = existing ?? { stream: this.options.stream, cursor: this.options.from === '0' ? '0-0' : this.options.from, runs: {}, finished: [] };
+    this.cp = existing ?? { stream: this.options.stream, cursor: this.options.from === '0' ? '0-0' : this.options.from, runs: {}, finished: [], failed: {} };
     if (!existing) this.deps.setCheckpoint(this.cp);
     for (const uid of this.cp.finished) this.finished.add(uid);
+    for (const [uid, failed] of Object.entries(this.cp.failed)) {
+      this.finished.add(uid);
+      for (const d of failed.descriptors) this.descriptorRun.set(d, uid);
+    }
     const open = Object.entries(this.cp.runs).sort(([, a], [, b]) => compareStreamIds(a.startEntry, b.startEntry));
     let cursor = this.cp.cursor;
     if (open.length > 0) {
@@ -227,6 +296,7 @@ export class BlueskyFollower {
         const entries = read.get(this.options.stream) ?? [];
         if (entries.length === 0) {
           this.caughtUp = compareStreamIds(cursor, this.cp.cursor) >= 0;
+          await this.writeSummaries(false);
           continue;
         }
         this.caughtUp = false;
@@ -240,11 +310,14 @@ export class BlueskyFollower {
             this.deps.saveCheckpoint();
           }
         }
+        await this.writeSummaries(false);
       }
     } catch (error) {
       if (!(error instanceof Stopping)) throw error;
     } finally {
       for (const run of this.runs.values()) await settle(run).catch(() => undefined);
+      // What is counted is in the checkpoint anyway; written now, a person sees it without waiting for the next start.
+      await this.writeSummaries(true).catch((error: unknown) => this.deps.logger.error('Bluesky failed-run summaries not written; they stay in the checkpoint', { error: String(error) }));
     }
   }
 
@@ -269,7 +342,9 @@ export class BlueskyFollower {
     const runUid = this.runOf(doc);
     if (replay && (runUid === undefined || !this.cp.runs[runUid])) return; // handled before the restart
     if (runUid !== undefined && this.finished.has(runUid)) {
-      this.deps.logger.debug('document of a finished run ignored', { stream: this.options.stream, entryId: entry.id, runUid, document: doc.name });
+      const failed = this.cp.failed[runUid];
+      if (failed) await this.countDocumentOfFailedRun(runUid, failed, doc);
+      else this.deps.logger.debug('document of a stopped run ignored', { stream: this.options.stream, entryId: entry.id, runUid, document: doc.name });
       return;
     }
     try {
@@ -285,6 +360,11 @@ export class BlueskyFollower {
       if (error instanceof BlueskyDocumentError || !(runUid && this.runs.has(runUid))) {
         // Not a run's data: the entry itself cannot be archived (a start the contract refuses …).
         await this.rejectEntry(entry, error);
+        if (doc.name === BlueskyDocumentName.Start && runUid && !this.runs.has(runUid) && !this.cp.runs[runUid] && !this.finished.has(runUid)) {
+          // A refused start: the run's later documents are summarised like those of a failed run, not dead-lettered one by one as orphans.
+          this.cp.failed[runUid] = { reason: shorten(`its start document was refused: ${error instanceof Error ? error.message : String(error)}`), entryId: entry.id, descriptors: [] };
+          await this.close(runUid, entry.id);
+        }
         return;
       }
       await this.failRun(runUid, entry.id, 'bridge error while following the run', [runErrorOf(error)]);
@@ -541,20 +621,76 @@ export class BlueskyFollower {
     }
     this.deps.logger.info('Bluesky run stopped', { runUid: run.uid, exitStatus: stop.exit_status, points, datums });
     this.counts.stopped++;
-    this.close(run.uid);
+    await this.close(run.uid, entry.id);
   }
 
-  /** The run is finished: its descriptors keep naming it while it is in `finished`, so its late events are ignored, not dead-lettered. */
-  private close(uid: string): void {
+  /**
+   * The run is finished by entry `entryId` (handled: the cursor moves with the run's closing, in the
+   * same checkpoint write). Its descriptors keep naming it while it is in `finished`: late events of
+   * a stopped run are ignored, those of a failed run summarised.
+   */
+  private async close(uid: string, entryId: string): Promise<void> {
     this.runs.delete(uid);
     delete this.cp.runs[uid];
     this.finished.add(uid);
     this.cp.finished.push(uid);
+    if (compareStreamIds(entryId, this.cp.cursor) > 0) this.cp.cursor = entryId;
     if (this.cp.finished.length > FINISHED_KEPT) {
       const forgotten = new Set(this.cp.finished.splice(0, this.cp.finished.length - FINISHED_KEPT));
-      for (const old of forgotten) this.finished.delete(old);
+      for (const old of forgotten) {
+        const failed = this.cp.failed[old];
+        if (failed) await this.writeSummary(old, failed);
+        delete this.cp.failed[old];
+        this.finished.delete(old);
+      }
       for (const [d, r] of this.descriptorRun) if (forgotten.has(r)) this.descriptorRun.delete(d);
     }
+    this.deps.saveCheckpoint();
+  }
+
+  /** Counts a document of a failed run into its pending summary (written at its stop document or when too many). */
+  private async countDocumentOfFailedRun(uid: string, failed: BlueskyFailedRun, entry: BlueskyEntry): Promise<void> {
+    const p = (failed.pending ??= { firstEntry: entry.id, lastEntry: entry.id, documents: 0, byKind: {}, events: 0, since: Date.now() });
+    p.lastEntry = entry.id;
+    p.documents++;
+    p.byKind[entry.name] = (p.byKind[entry.name] ?? 0) + 1;
+    p.events += entry.name === BlueskyDocumentName.Event ? 1 : entry.name === BlueskyDocumentName.EventPage && Array.isArray(entry.doc.seq_num) ? entry.doc.seq_num.length : 0;
+    if (entry.name === BlueskyDocumentName.Descriptor && typeof entry.doc.uid === 'string' && !failed.descriptors.includes(entry.doc.uid)) {
+      failed.descriptors.push(entry.doc.uid);
+      this.descriptorRun.set(entry.doc.uid, uid);
+    }
+    this.counts.failedRunDocuments++;
+    // Counted and handled in one step: a checkpoint written now neither loses the entry nor counts it again after a restart.
+    if (compareStreamIds(entry.id, this.cp.cursor) > 0) this.cp.cursor = entry.id;
+    this.deps.saveCheckpoint();
+    if (entry.name === BlueskyDocumentName.Stop || p.documents >= (this.options.summaryMaxDocuments ?? 10_000)) await this.writeSummary(uid, failed);
+  }
+
+  /** Writes the pending summaries of failed runs: all of them, or those older than the summary interval. */
+  private async writeSummaries(all: boolean): Promise<void> {
+    const now = Date.now();
+    for (const [uid, failed] of Object.entries(this.cp.failed)) {
+      if (failed.pending && (all || now - failed.pending.since >= (this.options.summaryIntervalMs ?? 60_000))) await this.writeSummary(uid, failed);
+    }
+  }
+
+  /** One dead-letter record for the documents of a failed run counted since the last one: enough to find them again with XRANGE. */
+  private async writeSummary(uid: string, failed: BlueskyFailedRun): Promise<void> {
+    const p = failed.pending;
+    if (!p) return;
+    const kinds = Object.entries(p.byKind).map(([kind, n]) => `${n} ${kind}`).join(', ');
+    const reason = `${p.documents} documents of run ${uid} (stream entries ${p.firstEntry}..${p.lastEntry}) not archived (${kinds}; ${p.events} events): the run failed earlier, at entry ${failed.entryId}: ${failed.reason}`;
+    this.deps.stats.deadLetters++;
+    this.counts.deadLetters++;
+    await this.deps.deadLetter({
+      detailType: 'BlueskyFailedRunDocuments', source: EventSource.Bridge,
+      detail: {
+        stream: this.options.stream, runUid: uid, firstEntry: p.firstEntry, lastEntry: p.lastEntry, documents: p.documents, byKind: p.byKind, events: p.events,
+        runFailure: { reason: failed.reason, entryId: failed.entryId },
+      },
+    }, reason, { stream: this.options.stream, runUid: uid, firstEntry: p.firstEntry, lastEntry: p.lastEntry, documents: p.documents });
+    // After the record is written: a kill in between writes it twice rather than never.
+    delete failed.pending;
     this.deps.saveCheckpoint();
   }
 
@@ -573,7 +709,9 @@ export class BlueskyFollower {
       if (error instanceof Stopping) throw error;
       this.deps.logger.error('Run Failed event could not be published', { runUid: uid, error: String(error) });
     }
-    this.close(uid);
+    const descriptors = new Set([...(run?.descriptors.keys() ?? []), ...Object.keys(this.cp.runs[uid]?.descriptors ?? {})]);
+    this.cp.failed[uid] = { reason: shorten(errors[0] ? `${reason}: ${errors[0].message}` : reason), entryId, descriptors: [...descriptors] };
+    await this.close(uid, entryId);
   }
 
   private async rejectEntry(entry: StreamEntry, error: unknown): Promise<void> {
@@ -668,6 +806,10 @@ function pageOf(entry: BlueskyEntry): EventColumns {
     throw new BlueskyDocumentError(`stream entry ${entry.id}: event_page has no seq_num list or no data`, { entryId: entry.id, document: entry.name });
   }
   return { descriptor: doc.descriptor as string, seqNums: doc.seq_num as number[], data: doc.data as Record<string, unknown[]> };
+}
+
+function shorten(text: string): string {
+  return text.length <= FAILED_REASON_CHARS ? text : `${text.slice(0, FAILED_REASON_CHARS - 1)}…`;
 }
 
 function isRecordOf(value: unknown): value is Record<string, unknown> {

@@ -224,7 +224,10 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     }
     entries.badValue = (await doc('event', { uid: 'x2', descriptor: `${runs.badValue}-d`, seq_num: 2, time: 1, data: { det: 'not a number' }, timestamps: { det: 1 } }))!;
     entries.gap = (await doc('event', { uid: 'y3', descriptor: `${runs.gap}-d`, seq_num: 3, time: 1, data: { det: 2 }, timestamps: { det: 1 } }))!;
-    for (const uid of Object.values(runs)) await doc('stop', { uid: `${uid}-s`, run_start: uid, time: 2, exit_status: 'success', num_events: { primary: 2 } });
+    // The RunEngine of the bad-value run goes on: its later documents are counted, not archived.
+    const later: string[] = [];
+    for (let seq = 3; seq <= 4; seq++) later.push((await doc('event', { uid: `x${seq}`, descriptor: `${runs.badValue}-d`, seq_num: seq, time: 1, data: { det: seq }, timestamps: { det: 1 } }))!);
+    await doc('stop', { uid: `${runs.gap}-s`, run_start: runs.gap, time: 2, exit_status: 'success', num_events: { primary: 2 } });
     const badValue = await pipeline.waitForRun(runs.badValue);
     assert.equal(badValue.state, 'FAILED');
     assert.deepEqual(badValue.failure?.errors, [{ stream: 'primary:det', index: 1, message: `run ${runs.badValue}, channel primary:det, point 1 (stream entry ${entries.badValue}): "not a number" is not a number` }]);
@@ -234,6 +237,28 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { entryId?: string; reason: string });
     assert.ok(lines.some((l) => l.entryId === entries.badValue), 'the entry with the bad value is in the dead-letter file');
     assert.ok(lines.some((l) => l.entryId === entries.gap));
+
+    // The bridge restarts while the rest of the failed run is in Redis: summarised, not one dead letter per event.
+    await bridge.kill('SIGTERM');
+    for (let seq = 5; seq <= 9; seq++) later.push((await doc('event', { uid: `x${seq}`, descriptor: `${runs.badValue}-d`, seq_num: seq, time: 1, data: { det: seq }, timestamps: { det: 1 } }))!);
+    const stop = (await doc('stop', { uid: `${runs.badValue}-s`, run_start: runs.badValue, time: 2, exit_status: 'success', num_events: { primary: 9 } }))!;
+    bridge.start();
+    type Summary = { detailType: string; runUid: string; entryId?: string; reason: string; detail: { firstEntry: string; lastEntry: string; documents: number; byKind: Record<string, number>; runFailure: { entryId: string } } };
+    let summaries: Summary[] = [];
+    for (let i = 0; i < 300 && !summaries.some((l) => l.detail.lastEntry === stop); i++) {
+      await sleep(100);
+      summaries = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Summary)
+        .filter((l) => l.detailType === 'BlueskyFailedRunDocuments' && l.runUid === runs.badValue);
+    }
+    assert.ok(summaries.length >= 1 && summaries.length <= 2, `one summary per bridge process: ${JSON.stringify(summaries)}\n${bridge.stderr.slice(-3000)}`);
+    assert.equal(summaries.at(-1)!.detail.lastEntry, stop);
+    assert.equal(summaries.reduce((n, l) => n + l.detail.documents, 0), later.length + 1, 'every later document of the run counted once');
+    assert.deepEqual(summaries.reduce<Record<string, number>>((k, l) => { for (const [kind, n] of Object.entries(l.detail.byKind)) k[kind] = (k[kind] ?? 0) + n; return k; }, {}), { event: later.length, stop: 1 });
+    assert.ok(summaries.every((l) => l.detail.runFailure.entryId === entries.badValue && /"not a number"/.test(l.reason)), 'each summary says where and why the run failed');
+    const entryLines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { entryId?: string });
+    assert.deepEqual(entryLines.filter((l) => l.entryId && [...later, stop].includes(l.entryId)), [], 'no later document dead-lettered on its own');
+    const status = await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json() as { bluesky: { failedRunDocuments: number } };
+    assert.ok(status.bluesky.failedRunDocuments >= 6, `the restarted bridge counted ${status.bluesky.failedRunDocuments} documents of the failed run`);
   });
 
   it('archives runs of two RunEngines whose documents interleave in the stream', async () => {

@@ -49,8 +49,10 @@ interface FollowOptions {
   chunkPoints?: number;
   /** Checkpoint to start from (a restart). */
   checkpoint?: BlueskyCheckpoint;
-  /** Receives the checkpoint as the file would hold it at each save, with the number of events sent by then. */
-  onSave?: (cp: BlueskyCheckpoint, sentSoFar: number) => void;
+  /** Receives the checkpoint as the file would hold it at each save, with the number of events sent and dead letters written by then. */
+  onSave?: (cp: BlueskyCheckpoint, sentSoFar: number, deadSoFar: number) => void;
+  summaryIntervalMs?: number;
+  summaryMaxDocuments?: number;
 }
 
 /** Runs a follower over `entries` until it is idle; returns what it sent and dead-lettered. */
@@ -59,22 +61,42 @@ async function follow(entries: EntryList, options: FollowOptions = {}) {
   const dead: { event: OutgoingEvent; reason: string }[] = [];
   const publisher: EventPublisher = { async publish(events) { sent.push(...events); return { accepted: events.length, rejected: [] }; } };
   let cp: BlueskyCheckpoint | undefined = options.checkpoint;
-  const save = () => { if (cp && options.onSave) options.onSave(structuredClone(cp), sent.length); };
+  const save = () => { if (cp && options.onSave) options.onSave(structuredClone(cp), sent.length, dead.length); };
   const store = memoryStore();
+  const stats = newStats();
   const follower = new BlueskyFollower({
     reader: entries, store, publisher, logger: createLogger('bluesky-follower-test', 'CRITICAL'),
     checkpoint: () => cp, setCheckpoint: (c) => { cp = c; save(); }, saveCheckpoint: save,
     deadLetter: async (event, reason) => { dead.push({ event, reason }); },
-    stats: newStats(), budget: new MemoryBudget(1 << 30),
-  }, { stream: STREAM, from: '0', policy: { beamline: 'id00' }, chunkPoints: options.chunkPoints ?? 1000, chunkBytes: 1 << 20, readCount: 7, blockMs: 1, maxInflightChunks: 4 });
+    stats, budget: new MemoryBudget(1 << 30),
+  }, {
+    stream: STREAM, from: '0', policy: { beamline: 'id00' }, chunkPoints: options.chunkPoints ?? 1000, chunkBytes: 1 << 20, readCount: 7, blockMs: 1, maxInflightChunks: 4,
+    ...(options.summaryIntervalMs !== undefined ? { summaryIntervalMs: options.summaryIntervalMs } : {}),
+    ...(options.summaryMaxDocuments !== undefined ? { summaryMaxDocuments: options.summaryMaxDocuments } : {}),
+  });
   const running = follower.run();
   const last = entries.entries.at(-1)!.id;
   for (let i = 0; i < 5000 && !(follower.idle() && follower.status().cursor === last); i++) await new Promise((r) => setTimeout(r, 2));
   follower.stop();
   await running;
   assert.ok(follower.idle(), 'the follower went through every entry and closed every run');
-  return { sent, dead, staged: [...store.objects.keys()] };
+  return { sent, dead, staged: [...store.objects.keys()], status: follower.status(), stats, checkpoint: structuredClone(cp!) };
 }
+
+/** What a dead-letter summary of the documents of a failed run carries. */
+interface Summary {
+  stream: string;
+  runUid: string;
+  firstEntry: string;
+  lastEntry: string;
+  documents: number;
+  byKind: Record<string, number>;
+  events: number;
+  runFailure: { reason: string; entryId: string };
+}
+const summariesOf = (dead: { event: OutgoingEvent; reason: string }[]) => dead.filter((d) => d.event.detailType === 'BlueskyFailedRunDocuments').map((d) => ({ ...(d.event.detail as Summary), reason: d.reason }));
+const entryIdsOf = (dead: { event: OutgoingEvent }[]) => dead.filter((d) => d.event.detailType === 'BlueskyStreamEntry').map((d) => (d.event.detail as { entryId: string }).entryId);
+const entryNumber = (id: string) => Number(id.split('-')[0]);
 
 const start = (uid: string) => ({ uid, time: 1795300000, scan_id: 1, plan_name: 'count', proposal: 'p1', dataset: 'd1' });
 const descriptor = (run: string, dataKeys: Record<string, unknown>) => ({ uid: `${run}-d`, run_start: run, name: 'primary', time: 1, data_keys: dataKeys });
@@ -147,19 +169,114 @@ describe('BlueskyFollower', () => {
     assert.deepEqual(dead.map((d) => (d.event.detail as { entryId?: string }).entryId), [stop]);
   });
 
-  it('ignores the later events of a failed run: one dead letter (the bad entry), one Run Failed', async () => {
+  it('summarises the later documents of a failed run in one dead-letter record (run, entry range, counts by kind, why it failed), not one record each', async () => {
     const entries = new EntryList();
     entries.add('start', start('r-bad'));
     entries.add('descriptor', descriptor('r-bad', { det: { dtype: 'number', shape: [], source: 'x' } }));
     entries.add('event', event('r-bad', 1, { det: 1 }));
     const bad = entries.add('event', event('r-bad', 2, { det: 'not a number' }));
-    for (let seq = 3; seq <= 40; seq++) entries.add('event', event('r-bad', seq, { det: seq }));
+    const after = entries.add('event', event('r-bad', 3, { det: 3 }));
+    for (let seq = 4; seq <= 40; seq++) entries.add('event', event('r-bad', seq, { det: seq }));
     entries.add('event_page', { descriptor: 'r-bad-d', seq_num: [41, 42], time: [1, 1], uid: ['a', 'b'], data: { det: [1, 2] }, timestamps: { det: [1, 1] } });
-    entries.add('stop', { uid: 'r-bad-s', run_start: 'r-bad', time: 2, exit_status: 'success', num_events: { primary: 42 } });
-    const { sent, dead } = await follow(entries);
-    assert.deepEqual(dead.map((d) => (d.event.detail as { entryId?: string }).entryId), [bad], dead.map((d) => d.reason).join('\n'));
+    const stop = entries.add('stop', { uid: 'r-bad-s', run_start: 'r-bad', time: 2, exit_status: 'success', num_events: { primary: 42 } });
+    const { sent, dead, status, stats } = await follow(entries);
+    assert.deepEqual(entryIdsOf(dead), [bad], 'only the bad entry is dead-lettered on its own');
     assert.equal(sent.filter((e) => e.detailType === DetailType.RunFailed).length, 1);
     assert.equal(sent.filter((e) => e.detailType === DetailType.RunStop).length, 0);
+    const summaries = summariesOf(dead);
+    assert.equal(summaries.length, 1, dead.map((d) => d.reason).join('\n'));
+    const [summary] = summaries;
+    assert.deepEqual(
+      { runUid: summary!.runUid, stream: summary!.stream, firstEntry: summary!.firstEntry, lastEntry: summary!.lastEntry, documents: summary!.documents, byKind: summary!.byKind, events: summary!.events, failedAt: summary!.runFailure.entryId },
+      { runUid: 'r-bad', stream: STREAM, firstEntry: after, lastEntry: stop, documents: 40, byKind: { event: 38, event_page: 1, stop: 1 }, events: 40, failedAt: bad },
+    );
+    assert.match(summary!.runFailure.reason, /"not a number"/, 'the summary says why the run failed');
+    assert.match(summary!.reason, new RegExp(`40 documents of run r-bad \\(stream entries ${after}\\.\\.${stop}\\)`));
+    assert.ok(summary!.reason.length < 600, `a short reason: ${summary!.reason}`);
+    assert.equal(status.failedRunDocuments, 40, 'the status counts the documents of failed runs');
+    assert.equal(status.deadLetters, 2);
+    assert.equal(stats.deadLetters, 2);
+  });
+
+  it('after a restart, the documents of a run failed before it are summarised (not dead-lettered one by one as events of an unknown descriptor)', async () => {
+    const entries = new EntryList();
+    entries.add('start', start('r-old'));
+    entries.add('descriptor', descriptor('r-old', { det: { dtype: 'number', shape: [], source: 'x' } }));
+    entries.add('event', event('r-old', 1, { det: 1 }));
+    const bad = entries.add('event', event('r-old', 2, { det: 'not a number' }));
+    const first = await follow(entries);
+    assert.deepEqual(entryIdsOf(first.dead), [bad]);
+    assert.deepEqual(summariesOf(first.dead), []);
+    // The RunEngine went on while the bridge was down: these are in Redis when it comes back.
+    const resumedAt = entries.add('event', event('r-old', 3, { det: 3 }));
+    for (let seq = 4; seq <= 500; seq++) entries.add('event', event('r-old', seq, { det: seq }));
+    entries.add('event_page', { descriptor: 'r-old-d', seq_num: [501, 502, 503], time: [1, 1, 1], uid: ['a', 'b', 'c'], data: { det: [1, 2, 3] }, timestamps: {} });
+    const stop = entries.add('stop', { uid: 'r-old-s', run_start: 'r-old', time: 2, exit_status: 'success', num_events: { primary: 503 } });
+    entries.add('start', start('r-next'));
+    entries.add('descriptor', descriptor('r-next', { det: { dtype: 'number', shape: [], source: 'x' } }));
+    entries.add('event', event('r-next', 1, { det: 1 }));
+    entries.add('stop', { uid: 'r-next-s', run_start: 'r-next', time: 2, exit_status: 'success', num_events: { primary: 1 } });
+    const again = await follow(entries, { checkpoint: first.checkpoint });
+    assert.deepEqual(entryIdsOf(again.dead), [], again.dead.slice(0, 3).map((d) => d.reason).join('\n'));
+    const summaries = summariesOf(again.dead);
+    assert.deepEqual(summaries.map((s) => [s.runUid, s.firstEntry, s.lastEntry, s.documents, s.events, s.runFailure.entryId]), [['r-old', resumedAt, stop, 500, 501, bad]]);
+    assert.deepEqual(summaries[0]!.byKind, { event: 498, event_page: 1, stop: 1 });
+    assert.equal(again.status.failedRunDocuments, 500);
+    assert.equal(again.sent.filter((e) => e.detailType === DetailType.RunStop).length, 1, 'the next run is archived');
+  });
+
+  it('a kill at any checkpoint save neither loses nor doubles a document of a failed run in the summaries', async () => {
+    const entries = new EntryList();
+    entries.add('start', start('r-kill'));
+    entries.add('descriptor', descriptor('r-kill', { det: { dtype: 'number', shape: [], source: 'x' } }));
+    const bad = entries.add('event', event('r-kill', 1, { det: 'not a number' }));
+    for (let seq = 2; seq <= 30; seq++) entries.add('event', event('r-kill', seq, { det: seq }));
+    entries.add('stop', { uid: 'r-kill-s', run_start: 'r-kill', time: 2, exit_status: 'success', num_events: { primary: 30 } });
+    const saves: { cp: BlueskyCheckpoint; dead: number }[] = [];
+    const first = await follow(entries, { summaryMaxDocuments: 8, onSave: (cp, _sent, dead) => saves.push({ cp, dead }) });
+    assert.deepEqual(summariesOf(first.dead).map((s) => s.documents), [8, 8, 8, 6]);
+    const ids = entries.entries.map((e) => e.id).filter((id) => entryNumber(id) > entryNumber(bad));
+    for (const [i, save] of saves.entries()) {
+      const again = await follow(entries, { summaryMaxDocuments: 8, checkpoint: save.cp });
+      const dead = [...first.dead.slice(0, save.dead), ...again.dead];
+      assert.deepEqual(entryIdsOf(dead), [bad], `save ${i}`);
+      const covered = summariesOf(dead).flatMap((s) => ids.filter((id) => entryNumber(id) >= entryNumber(s.firstEntry) && entryNumber(id) <= entryNumber(s.lastEntry)));
+      assert.deepEqual(covered, ids, `save ${i}: the summaries cover every later entry of the run once`);
+      assert.equal(summariesOf(dead).reduce((n, s) => n + s.documents, 0), ids.length, `save ${i}: counted once`);
+    }
+  });
+
+  it('with a summary interval of 0, writes one summary per failed run per read batch, and the summaries add up', async () => {
+    const entries = new EntryList();
+    for (const run of ['r-x', 'r-y']) {
+      entries.add('start', start(run));
+      entries.add('descriptor', descriptor(run, { det: { dtype: 'number', shape: [], source: 'x' } }));
+      entries.add('event', event(run, 1, { det: 'bad' }));
+    }
+    for (let seq = 2; seq <= 20; seq++) for (const run of ['r-x', 'r-y']) entries.add('event', event(run, seq, { det: seq }));
+    for (const run of ['r-x', 'r-y']) entries.add('stop', { uid: `${run}-s`, run_start: run, time: 2, exit_status: 'success', num_events: { primary: 20 } });
+    const { dead } = await follow(entries, { summaryIntervalMs: 0 });
+    for (const run of ['r-x', 'r-y']) {
+      const summaries = summariesOf(dead).filter((s) => s.runUid === run);
+      assert.ok(summaries.length >= 3, `${run}: ${summaries.length} summaries (7 entries a read)`);
+      assert.equal(summaries.reduce((n, s) => n + s.documents, 0), 20, `${run}: 19 events and the stop`);
+      for (const [a, b] of summaries.slice(1).map((s, k) => [summaries[k]!, s] as const)) assert.ok(entryNumber(a.lastEntry) < entryNumber(b.firstEntry), 'ranges do not overlap');
+    }
+  });
+
+  it('summarises the documents of a run whose start document was refused instead of dead-lettering each as an orphan', async () => {
+    const entries = new EntryList();
+    const refused = entries.add('start', { uid: 'r-refused', plan_name: 'count' }); // no time: refused
+    const desc = entries.add('descriptor', descriptor('r-refused', { det: { dtype: 'number', shape: [], source: 'x' } }));
+    for (let seq = 1; seq <= 25; seq++) entries.add('event', event('r-refused', seq, { det: seq }));
+    const stop = entries.add('stop', { uid: 'r-refused-s', run_start: 'r-refused', time: 2, exit_status: 'success', num_events: { primary: 25 } });
+    const { dead, sent, status } = await follow(entries);
+    assert.deepEqual(entryIdsOf(dead), [refused]);
+    assert.deepEqual(sent, [], 'nothing of the run reaches the bus');
+    const summaries = summariesOf(dead);
+    assert.deepEqual(summaries.map((s) => [s.runUid, s.firstEntry, s.lastEntry, s.documents, s.byKind, s.runFailure.entryId]), [['r-refused', desc, stop, 27, { descriptor: 1, event: 25, stop: 1 }, refused]]);
+    assert.match(summaries[0]!.runFailure.reason, /start document .*refused.*has no time/);
+    assert.equal(status.failedRunDocuments, 27);
   });
 
   it('an event without a usable seq_num fails its run with a Run Failed naming the entry', async () => {
@@ -167,9 +284,10 @@ describe('BlueskyFollower', () => {
     entries.add('start', start('r-seq'));
     entries.add('descriptor', descriptor('r-seq', { det: { dtype: 'number', shape: [], source: 'x' } }));
     const bad = entries.add('event', { uid: 'e1', descriptor: 'r-seq-d', time: 1, data: { det: 1 }, timestamps: {} });
-    entries.add('stop', { uid: 'r-seq-s', run_start: 'r-seq', time: 2, exit_status: 'success', num_events: { primary: 1 } });
+    const stop = entries.add('stop', { uid: 'r-seq-s', run_start: 'r-seq', time: 2, exit_status: 'success', num_events: { primary: 1 } });
     const { sent, dead } = await follow(entries);
-    assert.deepEqual(dead.map((d) => (d.event.detail as { entryId?: string }).entryId), [bad]);
+    assert.deepEqual(entryIdsOf(dead), [bad]);
+    assert.deepEqual(summariesOf(dead).map((s) => [s.firstEntry, s.lastEntry, s.byKind]), [[stop, stop, { stop: 1 }]], 'the stop of the failed run is summarised');
     const failed = sent.filter((e) => e.detailType === DetailType.RunFailed).map((e) => e.detail as { run_uid: string; errors: { message: string }[] });
     assert.equal(failed.length, 1, 'Run Failed is on the bus');
     assert.match(failed[0]!.errors[0]!.message, new RegExp(`stream entry ${bad}: .*seq_num`));
