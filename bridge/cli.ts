@@ -257,8 +257,9 @@ async function printStatus(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     `scans: ${status.scans.length} in flight, ${status.stopped} stopped, ${status.failed} failed, ${status.skipped} skipped, ${status.resumed} resumed`,
     `points staged ${s.pointsStaged}, chunks ${s.chunksStaged}, events sent ${s.eventsSent}, PutEvents entries ${status.putEvents.entries}`,
     `retries: PutEvents ${s.putEventsRetries}, S3 ${s.s3Retries}; Redis reconnects ${status.redisReconnects}; errors ${s.errors}; dead letters ${s.deadLetters}; gaps ${s.gaps}`,
+    `Redis reads ${s.reads} (${s.readsAhead} asked for ahead), largest ${(s.largestReadBytes / 2 ** 20).toFixed(1)} MiB; chunk buffers ${status.chunkBuffers.allocated} allocated, ${status.chunkBuffers.reused} reused, buffered ${(status.bufferedBytes / 2 ** 20).toFixed(1)} MiB`,
     ...(s.lastError ? [`last error: ${s.lastError}`] : []),
-    ...(status.bluesky ? [`bluesky ${status.bluesky.stream}: at ${status.bluesky.cursor || '-'}${status.bluesky.caughtUp ? ' (caught up)' : ''}, ${status.bluesky.openRuns.length} runs open, ${status.bluesky.runsStopped} stopped, ${status.bluesky.runsFailed} failed, ${status.bluesky.resumed} resumed, ${status.bluesky.deadLetters} dead letters`] : []),
+    ...(status.bluesky ? [`bluesky ${status.bluesky.stream}: at ${status.bluesky.cursor || '-'}${status.bluesky.caughtUp ? ' (caught up)' : ''}, ${status.bluesky.openRuns.length} runs open, ${status.bluesky.runsStopped} stopped, ${status.bluesky.runsFailed} failed, ${status.bluesky.resumed} resumed, ${status.bluesky.deadLetters} dead letters (${status.bluesky.failedRunDocuments} documents of failed runs summarised)`] : []),
     ...status.scans.map((f) => `  ${f.runUid} state ${f.state}: read ${f.pointsRead}, committed ${f.pointsCommitted}, lag ${f.lagPoints} points / ${f.lagSeconds} s, ${f.inflightChunks} chunks in flight`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

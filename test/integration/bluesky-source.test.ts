@@ -210,7 +210,8 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     assert.equal(status.bluesky.stream, STREAM);
     assert.ok(status.bluesky.deadLetters >= 6);
     const printed = await run(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'), 'status', '--health-port', String(healthPort)]);
-    assert.match(printed.stdout, /^bluesky bluesky:documents: at \d+-\d+.*, \d+ runs open, \d+ stopped, \d+ failed, \d+ resumed, \d+ dead letters$/m);
+    assert.match(printed.stdout, /^bluesky bluesky:documents: at \d+-\d+.*, \d+ runs open, \d+ stopped, \d+ failed, \d+ resumed, \d+ dead letters \(\d+ documents of failed runs summarised\)$/m);
+    assert.match(printed.stdout, /^Redis reads \d+ \(\d+ asked for ahead\), largest \d+\.\d MiB; chunk buffers \d+ allocated, \d+ reused, buffered \d+\.\d MiB$/m);
   });
 
   it('fails a run whose own data cannot be archived (a value that does not fit its key, a seq_num gap), naming channel and point', async () => {
