@@ -10,7 +10,9 @@
  *    to a loopback sink (`sink`, below): what any SDK-based forwarder must at least do;
  * 3. `bridge`: the bridge (in this process, from `0`) forwards the same scan to moto (S3 +
  *    EventBridge); its time runs from start to the scan's RunStop accepted (`seconds`), and to the
- *    bridge reporting idle (`idleSeconds`, which adds its history poll of up to 500 ms);
+ *    bridge reporting idle (`idleSeconds`, which adds its history poll of up to 500 ms), and its
+ *    rate between 10 % and 90 % of the points staged (`steadyPointsPerSecond`: start-up — history,
+ *    scan JSON, RunStart — and the end — scan_info, RunStop — left out);
  * 4. `bridgeS3Sink`: the same bridge forwarding the same scan again, its S3 writes and PutEvents
  *    answered by a loopback sink in a process of its own that reads and drops each body
  *    (bench/s3-sink-proxy.ts): the bridge's own rate when no emulator bounds it.
@@ -172,7 +174,7 @@ async function measure(batch: number, npoints: number) {
     // One-time process warm-up, not throughput: the contract's JSON Schemas are compiled on the first
     // validation (≈0.5 s). The bridge is a daemon that pays it once at start; compile them here.
     validateEvent(JSON.parse(readFileSync(samplePath('run-start'), 'utf8')));
-    const run = await costed(redis.url, undefined, () => runBridge(redis.url, aws));
+    const run = await costed(redis.url, undefined, () => runBridge(redis.url, aws, total));
     const sink = await startS3SinkProcess(moto.url);
     let sinkRun: Awaited<ReturnType<typeof runBridge>> & Cost;
     let bareSink: Awaited<ReturnType<typeof bareLoop>> & Cost;
@@ -181,7 +183,7 @@ async function measure(batch: number, npoints: number) {
       bareSink = await costed(redis.url, sink, () => bareLoop(redis.url, published.scan_key, new S3ObjectStore(sinkClients.s3, 'bench-data')));
       sinkClients.s3.destroy();
       sinkClients.events.destroy();
-      sinkRun = await costed(redis.url, sink, () => runBridge(redis.url, { ...aws, endpoint: sink.url }));
+      sinkRun = await costed(redis.url, sink, () => runBridge(redis.url, { ...aws, endpoint: sink.url }, total));
     } finally {
       await sink.stop();
     }
@@ -217,6 +219,7 @@ async function measure(batch: number, npoints: number) {
         seconds: round(run.seconds),
         idleSeconds: round(idleSeconds),
         pointsPerSecond: bridgeRate,
+        steadyPointsPerSecond: run.steadyPointsPerSecond,
         cpu: run.cpu,
         pointsStaged: status.stats.pointsStaged,
         chunks: status.stats.chunksStaged,
@@ -232,6 +235,7 @@ async function measure(batch: number, npoints: number) {
       bridgeS3Sink: {
         seconds: round(sinkRun.seconds),
         pointsPerSecond: sinkRate,
+        steadyPointsPerSecond: sinkRun.steadyPointsPerSecond,
         cpu: sinkRun.cpu,
         pointsStaged: sinkRun.status.stats.pointsStaged,
         sinkPuts: sink.stats.puts,
@@ -240,6 +244,8 @@ async function measure(batch: number, npoints: number) {
       },
       ratioToBare: round(bridgeRate / bareRate),
       ratioToBareS3Sink: round(sinkRate / bareRate),
+      steadyRatioToBare: run.steadyPointsPerSecond === null ? null : round(run.steadyPointsPerSecond / bareRate),
+      steadyRatioToBareS3Sink: sinkRun.steadyPointsPerSecond === null ? null : round(sinkRun.steadyPointsPerSecond / bareRate),
       ratioToBareUploadMoto: round(bridgeRate / rateOf(bareUpload)),
       ratioToBareUploadSink: round(sinkRate / rateOf(bareSink)),
       ...(process.env.BENCH_TIMELINE ? { timeline: samples.map((x) => x.staged) } : {}),
@@ -251,7 +257,7 @@ async function measure(batch: number, npoints: number) {
 }
 
 /** Starts a bridge on the published scan (from `0`, fresh state), waits until it is idle, and stops it. */
-async function runBridge(redisUrl: string, aws: { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } }) {
+async function runBridge(redisUrl: string, aws: { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } }, total: number) {
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
   const samples: { staged: number; rssMiB: number }[] = [];
@@ -266,7 +272,15 @@ async function runBridge(redisUrl: string, aws: { region: string; endpoint: stri
     samples.push({ staged: bridge.status().stats.pointsStaged, rssMiB: Math.round(rss / 2 ** 20) });
   }, 100);
   // The scan is forwarded once its RunStop is accepted (the follower ends 'stopped').
-  const watch = setInterval(() => { if (stoppedAt === undefined && bridge.status().stopped >= 1) stoppedAt = performance.now(); }, 5);
+  // Also when 10 % and 90 % of the points were staged: the rate while forwarding, start-up and the end left out.
+  let at10: number | undefined;
+  let at90: number | undefined;
+  const watch = setInterval(() => {
+    const now = bridge.status();
+    if (at10 === undefined && now.stats.pointsStaged >= 0.1 * total) at10 = performance.now();
+    if (at90 === undefined && now.stats.pointsStaged >= 0.9 * total) at90 = performance.now();
+    if (stoppedAt === undefined && now.stopped >= 1) stoppedAt = performance.now();
+  }, 5);
   const status = await bridge.idle(600_000);
   const idleSeconds = (performance.now() - b0) / 1000;
   const cpu = process.cpuUsage(cpu0);
@@ -274,7 +288,8 @@ async function runBridge(redisUrl: string, aws: { region: string; endpoint: stri
   const seconds = ((stoppedAt ?? performance.now()) - b0) / 1000;
   clearInterval(timer);
   await bridge.stop();
-  return { status, seconds, idleSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, samples, rssBefore, peak };
+  const steadyPointsPerSecond = at10 !== undefined && at90 !== undefined && at90 > at10 ? Math.round((0.8 * total) / ((at90 - at10) / 1000)) : null;
+  return { status, seconds, idleSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, samples, rssBefore, peak, steadyPointsPerSecond };
 }
 
 function round(x: number): number {
