@@ -354,7 +354,10 @@ export class BlueskyFollower {
       if (replay && error instanceof BlueskyDocumentError && !(error instanceof RunDataError)) return; // rejected before the restart
       if (error instanceof RunDataError && runUid && this.runs.has(runUid)) {
         await this.rejectEntry(entry, error);
-        await this.failRun(runUid, entry.id, 'a document of the run cannot be archived', [runErrorOf(error)]);
+        // A descriptor that failed the run (a second one for a stream) was never set up: its uid is kept all the
+        // same, so that its events are counted in the run's summaries, not dead-lettered one by one as orphans.
+        const refusedDescriptor = doc.name === BlueskyDocumentName.Descriptor && typeof doc.doc.uid === 'string' ? [doc.doc.uid] : [];
+        await this.failRun(runUid, entry.id, 'a document of the run cannot be archived', [runErrorOf(error)], refusedDescriptor);
         return;
       }
       if (error instanceof BlueskyDocumentError || !(runUid && this.runs.has(runUid))) {
@@ -694,7 +697,7 @@ export class BlueskyFollower {
     this.deps.saveCheckpoint();
   }
 
-  private async failRun(uid: string, entryId: string, reason: string, errors: RunError[]): Promise<void> {
+  private async failRun(uid: string, entryId: string, reason: string, errors: RunError[], moreDescriptors: readonly string[] = []): Promise<void> {
     const run = this.runs.get(uid);
     if (run) await settle(run).catch(() => undefined);
     this.deps.stats.errors++;
@@ -709,7 +712,8 @@ export class BlueskyFollower {
       if (error instanceof Stopping) throw error;
       this.deps.logger.error('Run Failed event could not be published', { runUid: uid, error: String(error) });
     }
-    const descriptors = new Set([...(run?.descriptors.keys() ?? []), ...Object.keys(this.cp.runs[uid]?.descriptors ?? {})]);
+    const descriptors = new Set([...(run?.descriptors.keys() ?? []), ...Object.keys(this.cp.runs[uid]?.descriptors ?? {}), ...moreDescriptors]);
+    for (const d of moreDescriptors) this.descriptorRun.set(d, uid);
     this.cp.failed[uid] = { reason: shorten(errors[0] ? `${reason}: ${errors[0].message}` : reason), entryId, descriptors: [...descriptors] };
     await this.close(uid, entryId);
   }

@@ -279,6 +279,25 @@ describe('BlueskyFollower', () => {
     assert.equal(status.failedRunDocuments, 27);
   });
 
+  it('the events of a descriptor that failed its run (a second one for a stream) are summarised, also after a restart, not dead-lettered one by one', async () => {
+    const entries = new EntryList();
+    const keys = { det: { dtype: 'number', shape: [], source: 'x' } };
+    entries.add('start', start('r-two'));
+    entries.add('descriptor', descriptor('r-two', keys));
+    const second = entries.add('descriptor', { uid: 'r-two-d2', run_start: 'r-two', name: 'primary', time: 1, data_keys: keys });
+    const firstLater = entries.add('event', { uid: 'x1', descriptor: 'r-two-d2', seq_num: 1, time: 1, data: { det: 1 }, timestamps: {} });
+    for (let seq = 2; seq <= 10; seq++) entries.add('event', { uid: `x${seq}`, descriptor: 'r-two-d2', seq_num: seq, time: 1, data: { det: seq }, timestamps: {} });
+    const first = await follow(entries);
+    assert.deepEqual(entryIdsOf(first.dead), [second], first.dead.slice(0, 3).map((d) => d.reason).join('\n'));
+    assert.deepEqual(summariesOf(first.dead).map((s) => [s.firstEntry, s.documents, s.byKind]), [[firstLater, 10, { event: 10 }]]);
+    // The RunEngine goes on while the bridge is down: the descriptor's events are still the failed run's after a restart.
+    const resumedAt = entries.add('event', { uid: 'x11', descriptor: 'r-two-d2', seq_num: 11, time: 1, data: { det: 11 }, timestamps: {} });
+    const stop = entries.add('stop', { uid: 'r-two-s', run_start: 'r-two', time: 2, exit_status: 'success', num_events: { primary: 11 } });
+    const again = await follow(entries, { checkpoint: first.checkpoint });
+    assert.deepEqual(entryIdsOf(again.dead), [], again.dead.slice(0, 3).map((d) => d.reason).join('\n'));
+    assert.deepEqual(summariesOf(again.dead).map((s) => [s.firstEntry, s.lastEntry, s.documents, s.byKind, s.runFailure.entryId]), [[resumedAt, stop, 2, { event: 1, stop: 1 }, second]]);
+  });
+
   it('an event without a usable seq_num fails its run with a Run Failed naming the entry', async () => {
     const entries = new EntryList();
     entries.add('start', start('r-seq'));
