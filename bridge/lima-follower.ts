@@ -26,6 +26,7 @@
  */
 import { constants } from 'node:fs';
 import { open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
 import { ArchiveError } from '../src/core/errors.js';
@@ -90,12 +91,24 @@ const isBelow = (path: string, folder: string): boolean => path.startsWith(folde
 
 /**
  * Opens `path` for reading only if what is opened is a regular file whose real path is below `saveFolder` and, when
- * `roots` are given, below one of them (each folder with its own symbolic links resolved). Race-free on Linux: the file
- * is opened first (no final symbolic link followed, non-blocking so a FIFO cannot hang the open), then the handle
+ * `roots` are given, below one of them (each folder with its own symbolic links resolved). A path whose folder is
+ * outside is refused before anything is opened. Race-free on Linux: the file is then opened (no final symbolic link
+ * followed, non-blocking so a FIFO cannot hang the open), then the handle
  * itself is checked (fstat; its real path from /proc/self/fd), and the caller reads that same handle: a symbolic link
  * swapped in for the file after the check changes nothing. The caller closes the handle.
  */
 export async function openConfinedFile(path: string, saveFolder: string, roots: readonly string[] = []): Promise<ConfinedFile> {
+  // Before the open, the folder is checked (its real path: no file opened yet): a path Redis names outside the allowed
+  // folders is never opened, since opening a device or a FIFO has effects of its own (a watchdog armed, a tape rewound,
+  // a writer released). The handle is checked again below: that check is the one a swap cannot race.
+  let folder: string;
+  try {
+    folder = await realpath(dirname(path));
+  } catch (error) {
+    return { problem: openProblemOf(error), wait: true };
+  }
+  const outsideBefore = await outsideOf(join(folder, basename(path)), saveFolder, roots);
+  if (outsideBefore) return { problem: outsideBefore, wait: false };
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -107,8 +120,7 @@ export async function openConfinedFile(path: string, saveFolder: string, roots: 
       const outside = target === undefined ? undefined : await outsideOf(target, saveFolder, roots);
       return { problem: outside ?? `is a symbolic link${target ? ` to ${target}` : ''}: not read (Lima files are opened without following a symbolic link)`, wait: false };
     }
-    const problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the bridge' : `cannot be read (${(error as Error).message})`;
-    return { problem, wait: true };
+    return { problem: openProblemOf(error), wait: true };
   }
   try {
     const info = await handle.stat();
@@ -122,6 +134,12 @@ export async function openConfinedFile(path: string, saveFolder: string, roots: 
   } catch (error) {
     return closeWith(handle, { problem: `cannot be read (${(error as Error).message})`, wait: true });
   }
+}
+
+/** What a failed open (or real path) of a Lima file says, in the words of the run's errors. */
+function openProblemOf(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the bridge' : `cannot be read (${(error as Error).message})`;
 }
 
 async function closeWith(handle: FileHandle, result: ConfinedFile): Promise<ConfinedFile> {

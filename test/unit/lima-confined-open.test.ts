@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,5 +107,30 @@ describe('openConfinedFile: Lima files are read only below the scan folder and t
     const linkedRoot = join(tmp, 'data-link');
     symlinkSync(data, linkedRoot);
     assert.equal(await readAll(await openConfinedFile(path, scanFolder, [linkedRoot])), LIMA_BYTES);
+  });
+
+  it('with Lima roots, never opens a path whose folder is below no root (opening a device or FIFO named in Redis has effects of its own)', async () => {
+    // A FIFO outside the roots with a writer waiting for a reader: any open() of it, even one checked and closed at
+    // once, lets the writer go on. Opening a device can do worse (a watchdog armed, a tape rewound, a hung mount).
+    const elsewhere = join(tmp, 'elsewhere');
+    mkdirSync(elsewhere);
+    const fifo = join(elsewhere, 'pilatus_0000.h5');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const writer = spawn('sh', ['-c', 'exec 3>"$0"; echo opened', fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let output = '';
+    writer.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const result = problemOf(await openConfinedFile(fifo, elsewhere, [data]));
+      assert.equal(result.problem, `resolves to ${fifo}, outside the Lima roots ${data} (--lima-root): not read`);
+      assert.equal(result.wait, false);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(output, '', 'the FIFO outside the roots was opened');
+      assert.equal(writer.exitCode, null, 'the writer still waits for a reader');
+    } finally {
+      writer.kill();
+      await exited;
+    }
   });
 });
