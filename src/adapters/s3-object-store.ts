@@ -13,6 +13,14 @@ export class ObjectNotFoundError extends ArchiveError {
   override name = 'ObjectNotFoundError';
 }
 
+/** A file being uploaded became shorter than it was when the upload began (truncated or rewritten meanwhile). */
+export class FileShrankError extends ArchiveError {
+  override name = 'FileShrankError';
+  constructor(key: string, sizeAtStart: number, sizeRead: number) {
+    super(`file for s3 object ${key} became shorter while it was uploaded: ${sizeAtStart} bytes when the upload began, ${sizeRead} readable; nothing stored`, { key, sizeAtStart, sizeRead });
+  }
+}
+
 export interface S3ObjectStoreOptions {
   /** Part size of multipart uploads (S3 minimum 5 MiB). */
   partSize?: number;
@@ -102,8 +110,15 @@ export class S3ObjectStore implements ObjectStore {
    * meanwhile (a symbolic link swapped in after the caller checked the handle changes nothing). The caller closes it.
    */
   async uploadFileHandle(key: string, file: FileHandle, contentType = 'application/octet-stream'): Promise<StoredObject> {
+    // The length the file has now is what is uploaded, in one PUT or in parts alike: bytes appended meanwhile are
+    // left out (a multipart upload would otherwise chase a growing file, each part read at another moment), and a
+    // file cut short meanwhile is an error (retried: the next attempt uploads the file as it is then).
     const { size } = await file.stat();
-    if (size <= this.partSize) return this.put(key, await readAt(file, 0, size), contentType);
+    if (size <= this.partSize) {
+      const body = await readAt(file, 0, size);
+      if (body.length < size) throw new FileShrankError(key, size, body.length);
+      return this.put(key, body, contentType);
+    }
     const tagging = tagsFor(key);
     const created = await this.s3.send(new CreateMultipartUploadCommand({
       Bucket: this.bucket, Key: key, ContentType: contentType, ...(tagging ? { Tagging: tagging } : {}),
@@ -113,16 +128,16 @@ export class S3ObjectStore implements ObjectStore {
     let bytes = 0;
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
-      for (let partNumber = 1; ; partNumber += 1) {
-        const part = await readAt(file, bytes, this.partSize);
-        if (part.length === 0) break;
+      for (let partNumber = 1; bytes < size; partNumber += 1) {
+        const wanted = Math.min(this.partSize, size - bytes);
+        const part = await readAt(file, bytes, wanted);
+        if (part.length < wanted) throw new FileShrankError(key, size, bytes + part.length);
         hash.update(part);
         const out = await this.s3.send(new UploadPartCommand({
           Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: part,
         }));
         parts.push({ ETag: out.ETag!, PartNumber: partNumber });
         bytes += part.length;
-        if (part.length < this.partSize) break;
       }
       await this.s3.send(new CompleteMultipartUploadCommand({
         Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },

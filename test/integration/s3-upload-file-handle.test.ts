@@ -5,11 +5,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListMultipartUploadsCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { startMoto, type RunningService } from '../../local/services.js';
@@ -52,6 +52,55 @@ describe('S3ObjectStore.uploadFileHandle against the emulator', () => {
       } finally {
         await handle.close();
       }
+    }
+  });
+
+  /** The store on a client that runs `during` once, when the first part of a multipart upload is sent. */
+  function storeDuringFirstPart(during: () => void): S3ObjectStore {
+    let done = false;
+    const s3 = {
+      send: (command: Parameters<S3Client['send']>[0]) => {
+        if (command instanceof UploadPartCommand && !done) {
+          done = true;
+          during();
+        }
+        return clients.s3.send(command as never);
+      },
+    } as unknown as S3Client;
+    return new S3ObjectStore(s3, store.bucket, { partSize: 5 * 1024 * 1024 });
+  }
+
+  it('a file appended to while it is uploaded in parts: the length it had when the upload began is uploaded, as in one PUT', async () => {
+    const content = randomBytes(10 * 1024 * 1024);
+    const path = join(dir, 'growing.h5');
+    writeFileSync(path, content);
+    const growing = storeDuringFirstPart(() => appendFileSync(path, randomBytes(7 * 1024 * 1024)));
+    const handle = await open(path, 'r');
+    try {
+      const stored = await growing.uploadFileHandle('archive/p/scan0001/growing.h5', handle);
+      assert.deepEqual(stored, { key: 'archive/p/scan0001/growing.h5', bytes: content.length, sha256: sha256(content) });
+      assert.equal(sha256(await store.get(stored.key)), sha256(content));
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('a file cut short while it is uploaded in parts: an error naming both sizes, nothing stored, and a retry uploads what is there now', async () => {
+    const content = randomBytes(12 * 1024 * 1024);
+    const path = join(dir, 'shrinking.h5');
+    writeFileSync(path, content);
+    const key = 'archive/p/scan0001/shrinking.h5';
+    const shrinking = storeDuringFirstPart(() => truncateSync(path, 7 * 1024 * 1024));
+    const handle = await open(path, 'r');
+    try {
+      await assert.rejects(shrinking.uploadFileHandle(key, handle), /shrinking\.h5|12582912 bytes.*7340032|7340032.*12582912/);
+      assert.equal(await store.head(key), undefined, 'no truncated object in S3');
+      const uploads = await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: store.bucket, Prefix: key }));
+      assert.equal(uploads.Uploads?.length ?? 0, 0, 'the multipart upload was aborted');
+      const stored = await shrinking.uploadFileHandle(key, handle);
+      assert.deepEqual(stored, { key, bytes: 7 * 1024 * 1024, sha256: sha256(content.subarray(0, 7 * 1024 * 1024)) });
+    } finally {
+      await handle.close();
     }
   });
 
