@@ -341,12 +341,31 @@ export interface RunningBridge {
   status(): BridgeStatus;
 }
 
+/** How long the bridge's AWS requests may take before they are abandoned and retried like a 5xx (ms). */
+export interface AwsTimeouts {
+  requestMs: number;
+  connectMs: number;
+}
+
+export const DEFAULT_AWS_TIMEOUTS: AwsTimeouts = { requestMs: 30_000, connectMs: 5_000 };
+
+/**
+ * The bridge's S3 and EventBridge clients. A request that hangs (a connection that accepts and never
+ * answers) is abandoned after `requestMs`: without `throwOnRequestTimeout` the SDK's handler only
+ * logs a warning at the timeout and the request waits for ever (a chunk never staged, SIGTERM never
+ * done; test/integration/bridge-aws-timeouts.test.ts).
+ */
+export function createBridgeAwsClients(conn: AwsConnection, timeouts: AwsTimeouts = DEFAULT_AWS_TIMEOUTS): { s3: S3Client; events: EventBridgeClient } {
+  const http = { requestHandler: { requestTimeout: timeouts.requestMs, connectionTimeout: timeouts.connectMs, throwOnRequestTimeout: true } };
+  return {
+    s3: new S3Client({ ...clientConfigOf(conn), forcePathStyle: conn.endpoint !== undefined, ...http }),
+    events: new EventBridgeClient({ ...clientConfigOf(conn), ...http }),
+  };
+}
+
 /** Composition root: real Redis, S3 and EventBridge clients, started. */
 export async function startBridge(config: BridgeConfig): Promise<RunningBridge> {
-  // A request that hangs (network trouble) is abandoned after 30 s and retried like a 5xx.
-  const http = { requestHandler: { requestTimeout: 30_000, connectionTimeout: 5_000 } };
-  const s3 = new S3Client({ ...clientConfigOf(config.aws), forcePathStyle: config.aws.endpoint !== undefined, ...http });
-  const events = new EventBridgeClient({ ...clientConfigOf(config.aws), ...http });
+  const { s3, events } = createBridgeAwsClients(config.aws);
   const logger = createLogger('bridge', config.logLevel);
   const { redisUrl, bucket, eventBusName, aws: _aws, logLevel: _level, maxPublishAttempts, ...rest } = config;
   const options: BridgeOptions = { ...defaultBridgeOptions, ...stripUndefined(rest), beamline: config.beamline };
