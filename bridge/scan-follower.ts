@@ -335,10 +335,9 @@ export class ScanFollower {
       if (!last) continue;
       next.set(key, last.id);
       entries += list.length;
-      // Estimated from the stream's last entry (entries of a stream are alike; every byte counted cost ~2 % of the bridge's time at 10-point batches).
-      let lastBytes = 0;
-      for (const value of last.fields.values()) lastBytes += value.length;
-      const listBytes = lastBytes * list.length;
+      // Estimated from the larger of the stream's first and last entry in this reply (batches of a
+      // stream are mostly alike; counting every field cost ~2 % of the bridge's time at 10-point batches).
+      const listBytes = Math.max(entrySize(list[0]!), entrySize(last)) * list.length;
       bytes += listBytes;
       if (key === this.scan?.stateStreamKey) continue;
       dataEntries += list.length;
@@ -794,6 +793,12 @@ export class ScanFollower {
       this.queue.unshift(...retry);
     }
   }
+}
+
+function entrySize(entry: StreamEntry): number {
+  let bytes = 0;
+  for (const value of entry.fields.values()) bytes += value.length;
+  return bytes;
 }
 
 function sameCursors(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
