@@ -80,6 +80,8 @@ interface Completed {
   stop: number;
   datums: number;
   gap?: GapRange;
+  /** Free dimensions: the point shape of the chunk (becomes the checkpoint's shape once committed). */
+  pointShape?: number[];
 }
 
 interface Channel {
@@ -93,8 +95,15 @@ interface Channel {
   /** Index of the next point expected from Redis. */
   expected: number;
   sealedTotal?: number;
-  /** Concrete point shape (known at PREPARED, or at the first entry for free dimensions). */
+  /**
+   * Concrete point shape (known at PREPARED, or at the first entry for free dimensions). Free
+   * dimensions: the shape of the points being buffered; a new shape cuts the chunk there.
+   */
   pointShape?: number[];
+  /** A stream with a free dimension (-1 in its shape): its datums carry their chunk's point shape. */
+  free?: boolean;
+  /** Free dimensions: the StreamResource sent at the first entry; datums wait for it (see `stage`). */
+  resourceSent?: Promise<void>;
   /** JSON channels: one NDJSON line per buffered point. */
   buffer: Buffer[];
   /**
@@ -429,7 +438,7 @@ export class ScanFollower {
       const pointShape = hasFreeDimension(codec.shape) ? cp.pointShape : [...codec.shape];
       const cursor = await this.deps.source.cursorForIndex(model.key, cp.committed);
       const channel: Channel = {
-        model, codec, json: false, cp, cursor, expected: cp.committed, ...(pointShape ? { pointShape } : {}),
+        model, codec, json: false, free: hasFreeDimension(codec.shape), cp, cursor, expected: cp.committed, ...(pointShape ? { pointShape } : {}),
         buffer: [], bufferStart: cp.committed, bufferedPoints: 0, bufferedBytes: 0, completed: new Map(),
       };
       this.channels.set(model.name, channel);
@@ -493,16 +502,6 @@ export class ScanFollower {
         return;
       }
       let { start, count, bytes } = decoded;
-      if (!channel.pointShape) {
-        channel.pointShape = decoded.pointShape;
-        channel.cp.pointShape = decoded.pointShape;
-        void this.emitResources([channel]).catch((error: unknown) => { this.failure ??= error; });
-      } else if (decoded.pointShape.some((d, i) => d !== channel.pointShape![i])) {
-        throw new InvalidInputError(
-          `stream ${name}: point shape changed from [${channel.pointShape.join(', ')}] to [${decoded.pointShape.join(', ')}] at entry ${start}`,
-          { stream: name, index: start },
-        );
-      }
       const pointBytes = count > 0 ? bytes.length / count : 0;
       if (start < channel.expected) {
         // Resuming inside an entry (or re-reading one): keep only the points not committed yet.
@@ -511,9 +510,21 @@ export class ScanFollower {
         bytes = bytes.subarray(skip * pointBytes);
         start += skip;
         count -= skip;
-      } else if (start > channel.expected) {
-        this.recordGap(channel, start);
       }
+      if (!channel.pointShape) {
+        channel.pointShape = decoded.pointShape;
+        channel.cp.pointShape = decoded.pointShape;
+        const sent = this.emitResources([channel]);
+        sent.catch((error: unknown) => { this.failure ??= error; });
+        channel.resourceSent = sent;
+      } else if (channel.free && !sameShape(decoded.pointShape, channel.pointShape)) {
+        // A free dimension changed size (blisswriter 3 pads, and so does the scan writer): the chunk
+        // ends with the last point of the old shape, as at a gap. The cut depends only on the data,
+        // so a restart cuts the same chunks (same keys, same datum uids).
+        this.stageBuffered(channel);
+        channel.pointShape = decoded.pointShape;
+      }
+      if (start > channel.expected) this.recordGap(channel, start);
       if (channel.cp.chunkPoints === undefined) {
         channel.cp.chunkPoints = Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : Infinity));
       }
@@ -603,17 +614,22 @@ export class ScanFollower {
     channel.bufferedPoints -= points;
     channel.bufferStart = stop;
     const name = channel.model.name;
+    // Free dimensions: every chunk has one point shape (a change cuts the chunk), carried by its datum.
+    const pointShape = channel.free ? channel.pointShape : undefined;
     const budget = this.deps.budget;
     budget.take(bytes.length);
     const task = (async () => {
       try {
         const stored = await this.putWithRetry(stagingChunkKey(this.runUid, name, start, stop), bytes, channel.json ? 'application/x-ndjson' : undefined);
-        const detail = streamDatumOf(this.runUid, this.deps.store.bucket, name, start, stop, stored);
+        const detail = streamDatumOf(this.runUid, this.deps.store.bucket, name, start, stop, stored, undefined, pointShape);
+        // No datum accepted before its resource: while the resource is not accepted nothing is
+        // committed, so the checkpoint's shape is still the first one when a restart re-sends it.
+        if (channel.resourceSent) await channel.resourceSent;
         await this.emit([{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
         this.deps.stats.chunksStaged++;
         this.deps.stats.pointsStaged += points;
         this.deps.stats.bytesStaged += bytes.length;
-        this.complete(channel, start, { stop, datums: 1 });
+        this.complete(channel, start, { stop, datums: 1, ...(pointShape ? { pointShape } : {}) });
       } finally {
         budget.give(bytes.length);
         if (pooled) this.deps.chunks.release(pooled);
@@ -634,6 +650,8 @@ export class ScanFollower {
     for (let next = channel.completed.get(channel.cp.committed); next; next = channel.completed.get(channel.cp.committed)) {
       channel.completed.delete(channel.cp.committed);
       if (next.gap) channel.cp.gaps.push(next.gap);
+      // Free dimensions: the checkpoint keeps the shape of the last committed chunk (the current shape).
+      if (next.pointShape) channel.cp.pointShape = next.pointShape;
       channel.cp.datums += next.datums;
       channel.cp.committed = next.stop;
       moved = true;
@@ -793,6 +811,10 @@ export class ScanFollower {
       this.queue.unshift(...retry);
     }
   }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function entrySize(entry: StreamEntry): number {

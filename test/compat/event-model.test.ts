@@ -63,6 +63,14 @@ describe('bridge documents against event-model 1.24', () => {
     assert.deepEqual(JSON.parse(out.stdout) as Record<string, string>, {});
   });
 
+  it('a StreamDatum of a free-dimension channel (with its chunk\'s point_shape) is a valid event-model document', () => {
+    const datum = streamDatumOf(UID, 'bkt', 'var:det1', 6, 12, { key: 'k', bytes: 6 * 8 * 16, sha256: 'c'.repeat(64) }, undefined, [8]);
+    assert.deepEqual(datum.point_shape, [8]);
+    const out = spawnSync(venvPython, ['-c', CHECK], { input: JSON.stringify({ stream_datum: datum }), encoding: 'utf8' });
+    assert.equal(out.status, 0, out.stderr);
+    assert.deepEqual(JSON.parse(out.stdout) as Record<string, string>, {});
+  });
+
   it('the check itself catches an invalid document', () => {
     const broken = { ...documents, stop: { ...(documents.stop as object), exit_status: 'finished' } };
     const out = spawnSync(venvPython, ['-c', CHECK], { input: JSON.stringify(broken), encoding: 'utf8' });

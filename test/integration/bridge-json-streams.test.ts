@@ -8,12 +8,15 @@
  *   nxcheck finds no error (but BLISS's entry name);
  * - a scan sequence: each child scan is archived as its own run and file; the sequence's run holds
  *   its SUBSCANS stream (the children's scan keys, in order) and nothing else;
- * - a variable-shape spectrum whose points change length mid-stream: refused by the bridge with a
- *   Run Failed naming the stream and the first point of the new shape; no file is published.
+ * - a variable-shape uint16 spectrum and float32 image whose points change shape mid-stream (6
+ *   points of [5] / [2, 3], 6 of [8] / [3, 2], 3 of [2] / [1, 1]): archived, the datasets at the
+ *   largest shape ([15, 8], [15, 3, 3]) padded with the fill value (0, NaN) exactly where points are
+ *   smaller, the published values bit for bit elsewhere, `point_shape` holding each point's shape,
+ *   the chunks cut where the shape changes; nxcheck finds no error.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -68,7 +71,33 @@ print(json.dumps(out))
 
 interface JsonScan { run_uid: string; points: number; json_channel: string; values: unknown[] }
 interface SequenceScan { run_uid: string; scan_key: string; number: number; children: { scan_key: string; run_uid: string; number: number; points: number }[] }
-interface ReshapeScan { run_uid: string; points: number; change_at: number; stream: string }
+interface ReshapeScan { run_uid: string; points: number; change_at: number[]; stream: string; image_stream: string; spectra: number[][]; images: number[][][] }
+
+/**
+ * The published points of the reshape scan against the file (h5py, numpy): each dataset equals the
+ * points padded at the end of every dimension with its fill value, compared as bytes (NaN bits too),
+ * and `point_shape` equals the published shapes. Prints what it found.
+ */
+const CHECK_PADDED = `
+import sys, json, h5py, numpy as np
+f = h5py.File(sys.argv[1], 'r')
+pub = json.load(open(sys.argv[2]))
+out = {}
+for name, points, dtype, fill in (('free_spectrum', pub['spectra'], np.uint16, 0), ('free_image', pub['images'], np.float32, np.nan)):
+    group = f['/50.1/instrument/' + name]
+    data, shapes = group['data'], group['point_shape']
+    arrays = [np.asarray(p, dtype=dtype) for p in points]
+    largest = tuple(max(a.shape[k] for a in arrays) for k in range(arrays[0].ndim))
+    expected = np.full((len(arrays),) + largest, fill, dtype=dtype)
+    for i, a in enumerate(arrays):
+        expected[(i,) + tuple(slice(0, d) for d in a.shape)] = a
+    out[name] = {
+        'shape': list(data.shape), 'dtype': data.dtype.str, 'bit_for_bit': data[()].tobytes() == expected.tobytes(),
+        'point_shape': shapes[()].tolist(), 'published_shapes': [list(a.shape) for a in arrays], 'point_shape_dtype': shapes.dtype.str,
+        'fill_value': str(data.attrs['fill_value']), 'measurement': f['/50.1/measurement/' + name][()].tobytes() == expected.tobytes(),
+    }
+print(json.dumps(out))
+`;
 
 describe('bridge: JSON streams, scan sequences and changing point shapes, end to end', () => {
   let pipeline: LocalPipeline;
@@ -133,14 +162,37 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     await assertNexusValid(local, '40.1');
   });
 
-  it('refuses a point shape that changes mid-stream with a Run Failed naming the stream and index; no file', async () => {
+  it('archives point shapes that change mid-stream: padded to the largest shape with the fill value, each point\'s shape kept', async () => {
     const record = await pipeline.waitForRun(reshape.run_uid);
-    assert.equal(record.state, 'FAILED', JSON.stringify(record));
-    assert.equal(record.file, undefined);
-    assert.equal(record.failure?.stage, 'bridge');
-    const error = record.failure?.errors[0];
-    assert.equal(error?.stream, reshape.stream);
-    assert.equal(error?.index, reshape.change_at);
-    assert.match(error?.message ?? '', /point shape changed from \[5\] to \[8\] at entry 6/);
+    assert.equal(record.state, 'ARCHIVED', JSON.stringify(record));
+    assert.equal(record.points?.[reshape.stream], 15);
+    assert.equal(record.points?.[reshape.image_stream], 15);
+    const local = join(dir, 'reshape.h5');
+    await pipeline.download(record.file!.key, local);
+    writeFileSync(join(dir, 'reshape.json'), JSON.stringify(reshape));
+    const checked = await run(venvPython, ['-c', CHECK_PADDED, local, join(dir, 'reshape.json')]);
+    assert.equal(checked.code, 0, checked.stderr);
+    const found = JSON.parse(checked.stdout) as Record<string, { shape: number[]; dtype: string; bit_for_bit: boolean; point_shape: number[][]; published_shapes: number[][]; point_shape_dtype: string; fill_value: string; measurement: boolean }>;
+    const spectrum = found.free_spectrum!;
+    assert.deepEqual([spectrum.shape, spectrum.dtype, spectrum.fill_value], [[15, 8], '<u2', '0']);
+    assert.ok(spectrum.bit_for_bit, 'the spectra: published values bit for bit, 0 where a point is shorter');
+    assert.ok(spectrum.measurement, 'measurement/free_spectrum links the padded data');
+    assert.deepEqual(spectrum.point_shape, spectrum.published_shapes);
+    assert.deepEqual(spectrum.point_shape, [...Array(6).fill([5]), ...Array(6).fill([8]), ...Array(3).fill([2])]);
+    assert.equal(spectrum.point_shape_dtype, '<i8');
+    const image = found.free_image!;
+    assert.deepEqual([image.shape, image.dtype, image.fill_value], [[15, 3, 3], '<f4', 'nan']);
+    assert.ok(image.bit_for_bit, 'the images: published values bit for bit, NaN where a point is smaller');
+    assert.deepEqual(image.point_shape, [...Array(6).fill([2, 3]), ...Array(6).fill([3, 2]), ...Array(3).fill([1, 1])]);
+    await assertNexusValid(local, '50.1');
+    // Chunks cut where the shape changes (points 6 and 12), on the 16-point grid otherwise.
+    const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/${reshape.run_uid}/` }));
+    for (const channel of ['mca2_free_spectrum', 'cam_free_image']) {
+      const keys = (staged.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes(channel));
+      assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), [
+        '000000000000-000000000006.bin', '000000000006-000000000012.bin', '000000000012-000000000015.bin',
+      ], channel);
+    }
+    assert.deepEqual(reshape.change_at, [6, 12]);
   });
 });

@@ -4,8 +4,10 @@
     publish_special_scans.py --redis URL json       a scan with a JSON stream next to a numeric one
     publish_special_scans.py --redis URL sequence   a scan sequence: two child scans referenced by
                                                     the sequence's scan stream (blissdata ScanStream)
-    publish_special_scans.py --redis URL reshape    a variable-shape spectrum (shape (-1,)) whose
-                                                    points change length mid-stream
+    publish_special_scans.py --redis URL reshape    a variable-shape uint16 spectrum (shape (-1,)) and
+                                                    float32 image (shape (-1, -1)) whose points change
+                                                    shape mid-stream: 6 points of [5] / [2, 3], 6 of
+                                                    [8] / [3, 2], 3 of [2] / [1, 1] (--points unused)
 
 Prints a JSON summary on stdout (scan keys, run uids, points, the published values where a test
 compares them).
@@ -120,19 +122,33 @@ def publish_sequence(ds: DataStore, args) -> dict:
     return {"scan_key": seq.key, "run_uid": seq.key.split(":")[-1], "number": args.number, "children": children}
 
 
+RESHAPE_SEGMENTS = [(5, (2, 3), 6), (8, (3, 2), 6), (2, (1, 1), 3)]
+"""Points of the reshape scan: (spectrum bins, image shape, points) per run of equal shapes."""
+
+
 def publish_reshape(ds: DataStore, args) -> dict:
-    scan = ds.create_scan(identity("ascan", args.number), info=scan_info("ascan", args.number, args.points))
+    points = sum(n for _, _, n in RESHAPE_SEGMENTS)
+    scan = ds.create_scan(identity("ascan", args.number), info=scan_info("ascan", args.number, points))
     spectrum = scan.create_stream(Stream.make_definition("mca2:free_spectrum", np.uint16, shape=(-1,)))
+    image = scan.create_stream(Stream.make_definition("cam:free_image", np.float32, shape=(-1, -1)))
     scan.prepare()
     scan.start()
-    change_at = args.points // 2
-    for i in range(args.points):
-        length = 5 if i < change_at else 8
-        spectrum.send(np.arange(length, dtype=np.uint16) + i)
+    spectra, images, i = [], [], 0
+    for bins, (h, w), n in RESHAPE_SEGMENTS:
+        for _ in range(n):
+            point = np.arange(bins, dtype=np.uint16) + i
+            frame = (np.arange(h * w, dtype=np.float32) / 4 + i).reshape(h, w)
+            spectrum.send(point)
+            image.send(frame)
+            spectra.append(point.tolist())
+            images.append(frame.tolist())
+            i += 1
     spectrum.seal()
+    image.seal()
     close(scan)
-    return {"scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "points": args.points, "change_at": change_at,
-            "stream": "mca2:free_spectrum", "shapes": [[5], [8]]}
+    return {"scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "points": points,
+            "change_at": [RESHAPE_SEGMENTS[0][2], RESHAPE_SEGMENTS[0][2] + RESHAPE_SEGMENTS[1][2]],
+            "stream": "mca2:free_spectrum", "image_stream": "cam:free_image", "spectra": spectra, "images": images}
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { DetailType, EventSource } from '../contract/detail-types.js';
-import type { ArchivedFile, RunArchived, RunFailed, RunStop, StreamDatum } from '../contract/generated-types.js';
+import type { ArchivedFile, RunArchived, RunFailed, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
 import { ArchiveError, InvalidInputError } from '../errors.js';
 import { buildScanLayout, type PlanChannel } from '../nexus/layout.js';
-import type { StorageOptions } from '../nexus/writers/channel-writer.js';
+import { DEFAULT_STORAGE, type StorageOptions } from '../nexus/writers/channel-writer.js';
 import { pointBytes } from '../nexus/dtypes.js';
 import { scanFileKey, stagingChannelPrefix } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
@@ -13,6 +13,7 @@ import { checkLimaFiles } from '../bliss/lima-archive.js';
 import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf } from './errors.js';
 import { publishLocalFile } from './publish-file.js';
 import { readJsonChannels } from './json-channels.js';
+import { paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
 import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
 
 export interface ArchiveRunDeps {
@@ -77,16 +78,25 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   const limaFiles = await checkLimaFiles({ runUid, policy: run.start.data_policy, scanNumber: run.start.scan_id }, run.resources, coverage.datumsByChannel, store);
   // JSON channels (bridge engineer): their points are texts, read before the layout that holds them.
   const jsonValues = await readJsonChannels(run.resources, coverage.datumsByChannel, coverage.points, store, runUid);
-  const plan = buildScanLayout({
-    start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
+  // Free-dimension channels whose point shape changed between chunks: laid out at their largest shape, padded (point-shapes.ts).
+  const varying = varyingPointShapes(run.resources, coverage.datumsByChannel, runUid);
+  const { plan, pointShapeOf } = withPointShapeDatasets(buildScanLayout({
+    start: run.start, stop, descriptors: run.descriptors, resources: resourcesAtLargestShape(run.resources, varying), scanInfo,
     points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1), limaFiles,
     creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage, jsonValues,
-  });
+  }), varying, deps.storage ?? DEFAULT_STORAGE);
+  const resourceByUid = new Map(run.resources.map((r) => [r.uid, r] as const));
 
   // Claim the final key before anything is uploaded: a second run mapped to the same key (scan
   // numbers restarted, a replay) stops here and never touches the .tmp object of the owner.
   await catalogue.claimFile({ bucket: store.bucket, key: finalKey }, runUid);
-  const local = await writer.write(plan, (channel) => readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], store, runUid));
+  const local = await writer.write(plan, (channel) => {
+    const resource = resourceByUid.get(channel.resourceUid);
+    const shapesOf = pointShapeOf.get(channel.path);
+    // A `point_shape` dataset: the shapes of its channel's chunks (the datums say them, nothing to download).
+    if (shapesOf !== undefined && resource) return fromSync(pointShapeSlices(channel, coverage.datumsByChannel.get(shapesOf) ?? [], resource));
+    return readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], resource, store, runUid);
+  });
   try {
     deps.log?.('scan file written', { runUid, bytes: local.bytes });
     // The upload hashes what it reads from the file: the file's sha256, without a second pass over it.
@@ -97,7 +107,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 };
     const archivedAt = deps.now().toISOString();
     // Where each channel lives in the file: exports read the archived data by these paths (docs/exports.md).
-    const channelPaths = Object.fromEntries(plan.channels.map((c) => [c.channel, c.path]));
+    const channelPaths = Object.fromEntries(plan.channels.filter((c) => !pointShapeOf.has(c.path)).map((c) => [c.channel, c.path]));
     await catalogue.runArchived({
       runUid, file, points: coverage.points, archivedAt, channelPaths, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}),
     });
@@ -133,10 +143,14 @@ async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: 
   }
 }
 
-/** Fetches the staged chunks of one channel one at a time, checking bucket, size and sha256 against the StreamDatum. */
-async function* readSlices(channel: PlanChannel, datums: readonly StreamDatum[], store: ObjectStore, runUid: string): AsyncGenerator<ChannelSlice> {
-  const rowBytes = pointBytes(channel.type, channel.pointShape);
+/**
+ * Fetches the staged chunks of one channel one at a time, checking bucket, size and sha256 against
+ * the StreamDatum; chunks whose points are smaller than the dataset's (free dimensions) are padded.
+ */
+async function* readSlices(channel: PlanChannel, datums: readonly StreamDatum[], resource: StreamResource | undefined, store: ObjectStore, runUid: string): AsyncGenerator<ChannelSlice> {
   for (const d of datums) {
+    const shape = d.point_shape ?? resource?.parameters.point_shape ?? channel.pointShape;
+    const rowBytes = pointBytes(channel.type, shape);
     const { start, stop } = d.indices;
     const context = { runUid, stream: channel.channel, indexRange: [start, stop] as [number, number], key: d.chunk.key };
     if (d.chunk.bucket !== store.bucket) {
@@ -157,8 +171,12 @@ async function* readSlices(channel: PlanChannel, datums: readonly StreamDatum[],
       const message = `staged chunk s3://${store.bucket}/${d.chunk.key} (points [${start}, ${stop}) of ${channel.channel}) ${problem}`;
       throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], context);
     }
-    yield { start, stop, bytes };
+    yield* paddedSlices(channel, start, stop, bytes, shape);
   }
+}
+
+async function* fromSync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
 }
 
 async function publishOrThrow(publisher: EventPublisher, detailType: string, detail: unknown, runUid: string): Promise<void> {

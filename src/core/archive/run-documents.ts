@@ -1,7 +1,8 @@
 import { DetailType } from '../contract/detail-types.js';
 import type { EventDescriptor, RunError, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { NotReadyError } from '../errors.js';
-import { parseElementType, pointBytes } from '../nexus/dtypes.js';
+import { parseElementType, pointBytes, type ElementType } from '../nexus/dtypes.js';
+import { datumPointShape } from './point-shapes.js';
 import { isJsonResource } from '../bliss/documents.js';
 import { ChunkCoverageError } from './errors.js';
 import { isLimaResource } from '../bliss/lima-documents.js';
@@ -92,15 +93,15 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
   for (const resource of [...run.resources].sort((a, b) => a.data_key.localeCompare(b.data_key))) {
     const channel = resource.data_key;
     const datums = datumsByChannel.get(channel)!.sort((a, b) => a.indices.start - b.indices.start || a.indices.stop - b.indices.stop);
-    let rowBytes: number | undefined;
+    let type: ElementType | undefined;
     try {
       // JSON channels (NDJSON chunks) have points of any size: their lines are counted when read.
-      if (!isJsonResource(resource)) rowBytes = pointBytes(parseElementType(resource.parameters.dtype_numpy, { runUid, stream: channel }), resource.parameters.point_shape);
+      if (!isJsonResource(resource)) type = parseElementType(resource.parameters.dtype_numpy, { runUid, stream: channel });
     } catch (error) {
       errors.push({ stream: channel, message: (error as Error).message });
     }
     // Lima channels: a datum's bytes are its uploaded file's (checked by HEAD in archive-run), not frames × frame size.
-    if (isLimaResource(resource)) rowBytes = undefined;
+    if (isLimaResource(resource)) type = undefined;
     let covered = 0;
     for (const d of datums) {
       const { start, stop } = d.indices;
@@ -112,8 +113,12 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
         errors.push({ stream: channel, index: covered, message: `points [${covered}, ${start}) of ${channel} were never staged (gap before chunk ${d.uid})` });
       }
       if (start < covered) errors.push({ stream: channel, index: start, message: `chunk ${d.uid} overlaps points [${start}, ${Math.min(stop, covered)}) already staged` });
-      if (rowBytes !== undefined && d.chunk.bytes !== (stop - start) * rowBytes) {
-        errors.push({ stream: channel, index: start, message: `chunk ${d.uid} has ${d.chunk.bytes} bytes, ${stop - start} points of ${resource.parameters.dtype_numpy} × [${resource.parameters.point_shape.join(', ')}] need ${(stop - start) * rowBytes}` });
+      // Free dimensions: a datum carries its chunk's point shape, of the resource's rank (docs/bridge.md).
+      const shape = datumPointShape(d, resource);
+      if (d.point_shape && (type === undefined || shape.length !== resource.parameters.point_shape.length)) {
+        errors.push({ stream: channel, index: start, message: `chunk ${d.uid} has point shape [${shape.join(', ')}], its resource [${resource.parameters.point_shape.join(', ')}] (${type ? 'another rank' : 'not numeric chunks'})` });
+      } else if (type !== undefined && d.chunk.bytes !== (stop - start) * pointBytes(type, shape)) {
+        errors.push({ stream: channel, index: start, message: `chunk ${d.uid} has ${d.chunk.bytes} bytes, ${stop - start} points of ${resource.parameters.dtype_numpy} × [${shape.join(', ')}] need ${(stop - start) * pointBytes(type, shape)}` });
       }
       covered = Math.max(covered, stop);
     }

@@ -162,9 +162,16 @@ export function isJsonResource(resource: Pick<StreamResource, 'mimetype'>): bool
   return resource.mimetype === JSON_CHUNKS_MIMETYPE;
 }
 
-/** One staged chunk: points [start, stop) of a channel, stored as `stored`. */
-/** The StreamDatum of one staged chunk, points [start, stop) of a channel (Bluesky runs name their stream's descriptor). */
-export function streamDatumOf(runUid: string, bucket: string, channel: string, start: number, stop: number, stored: StoredObject, descriptor = descriptorUid(runUid)): StreamDatum {
+/**
+ * The StreamDatum of one staged chunk, points [start, stop) of a channel (Bluesky runs name their
+ * stream's descriptor). `pointShape`: the shape of every point of the chunk, given for channels
+ * with a free dimension (their shape can change between chunks; docs/bridge.md), absent otherwise
+ * (the points have the resource's point_shape).
+ */
+export function streamDatumOf(
+  runUid: string, bucket: string, channel: string, start: number, stop: number, stored: StoredObject,
+  descriptor = descriptorUid(runUid), pointShape?: readonly number[],
+): StreamDatum {
   const resource = resourceUid(runUid, channel);
   return validateDetail(DetailType.StreamDatum, {
     uid: `${resource}/${start}-${stop}`,
@@ -173,6 +180,7 @@ export function streamDatumOf(runUid: string, bucket: string, channel: string, s
     indices: { start, stop },
     seq_nums: { start: start + 1, stop: stop + 1 },
     chunk: { bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 },
+    ...(pointShape ? { point_shape: [...pointShape] } : {}),
   } satisfies StreamDatum);
 }
 

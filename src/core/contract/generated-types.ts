@@ -592,6 +592,10 @@ export interface StreamDatum {
   };
   chunk: ChunkRef;
   lima?: LimaFileRef;
+  /**
+   * Channels with a free dimension (-1 in the stream's shape): the shape of every point of this chunk (the bridge cuts a chunk where the shape changes). Absent: the points have the StreamResource's point_shape.
+   */
+  point_shape?: number[];
   [k: string]: unknown | undefined;
 }
 export interface ChunkRef {

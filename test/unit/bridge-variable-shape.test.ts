@@ -1,0 +1,212 @@
+/**
+ * The bridge's side of point shapes that change mid-stream: a ScanFollower reads a scripted scan
+ * (an in-memory ScanSource serving blissdata's entries: msgpack `[shape, bytes]` payloads, batches,
+ * the seal) and stages its chunks into an in-memory store. A new shape cuts the chunk there (as a
+ * gap does), every StreamDatum of the free-dimension stream carries its chunk's shape, no datum is
+ * accepted before its resource, the checkpoint keeps the current shape, and a follower resumed from
+ * the checkpoint at any committed index stages exactly the chunks an uninterrupted one does.
+ * End to end with blissdata: test/integration/bridge-json-streams.test.ts.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryObjectStore } from '../../src/adapters/analysis-memory-stores.js';
+import { createLogger } from '../../src/adapters/logger.js';
+import { GAVE_UP } from '../../src/adapters/eventbridge-publisher.js';
+import type { BlissScan } from '../../src/core/bliss/scan-model.js';
+import { parseScanJson } from '../../src/core/bliss/scan-model.js';
+import type { ScanSource, StreamEntry, StreamReader } from '../../src/core/bliss/scan-source.js';
+import { SEAL_ENTRY_ID } from '../../src/core/bliss/stream-decoding.js';
+import type { StreamDatum } from '../../src/core/contract/generated-types.js';
+import type { EventPublisher, OutgoingEvent, PublishOutcome } from '../../src/core/ports.js';
+import { MemoryBudget, newStats } from '../../bridge/bridge-stats.js';
+import { compareStreamIds, type ScanCheckpoint } from '../../bridge/checkpoint-store.js';
+import { ChunkPool } from '../../bridge/chunk-pool.js';
+import { ScanFollower } from '../../bridge/scan-follower.js';
+
+const UID = '01M80KDGXSJDA8HERZJGME1B5Q';
+const SCAN_KEY = `esrf:scan:${UID}`;
+const FREE = 'mca2:free_spectrum';
+const DIODE = 'c:diode';
+
+/** msgpack `[shape, bytes]` as blissdata packs a variable-shape payload. */
+function msgpack(shape: number[], bytes: Buffer): Buffer {
+  const head = [0x92, 0x90 | shape.length, ...shape.flatMap((d) => (d < 0x80 ? [d] : [0xcd, d >> 8, d & 0xff]))];
+  const bin = bytes.length < 0x100 ? [0xc4, bytes.length] : [0xc5, bytes.length >> 8, bytes.length & 0xff];
+  return Buffer.concat([Buffer.from([...head, ...bin]), bytes]);
+}
+
+const u16 = (values: number[]) => Buffer.from(new Uint16Array(values).buffer);
+/** Point i of shape [n]: i, i+1, … */
+const spectrum = (i: number, n: number) => Array.from({ length: n }, (_, k) => i + k);
+
+/** Entries of the free stream: batches [start, count, shape]. 6 points of [5], 6 of [8], 3 of [2]. */
+const BATCHES: [number, number, number][] = [[0, 3, 5], [3, 3, 5], [6, 4, 8], [10, 2, 8], [12, 3, 2]];
+const POINTS = 15;
+
+function entry(id: string, fields: Record<string, Buffer | string>): StreamEntry {
+  return { id, fields: new Map(Object.entries(fields).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)])) };
+}
+
+function scanStreams(): Map<string, StreamEntry[]> {
+  const free = BATCHES.map(([start, count, n]) => {
+    const values = Array.from({ length: count }, (_, p) => spectrum(start + p, n)).flat();
+    return entry(`${start}-1`, { payload: msgpack([n], u16(values)), ...(count > 1 ? { len: String(count) } : {}) });
+  });
+  const diode = [entry('0-1', { payload: Buffer.from(new Float64Array(POINTS).map((_, i) => i / 2).buffer), len: String(POINTS) })];
+  const seal = entry(SEAL_ENTRY_ID, { id: String(POINTS) });
+  return new Map([
+    ['esrf:stream:S1', [entry('1-0', { state: '1' }), entry('2-0', { state: '2' }), entry('3-0', { state: '4' })]],
+    ['esrf:stream:P1', [...free, seal]],
+    ['esrf:stream:P2', [...diode, seal]],
+  ]);
+}
+
+const SCAN_JSON = {
+  pk: UID,
+  id: { name: 'ascan', number: 5, data_policy: 'ESRF', session: 'demo', proposal: 'ihch123', collection: 'sample1', dataset: '0001',
+    path: '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/sample1_0001.h5' },
+  info: { title: 'ascan', type: 'ascan', npoints: POINTS, start_time: '2026-11-22T10:00:00+01:00', end_time: '2026-11-22T10:00:02+01:00', end_reason: 'SUCCESS' },
+  state_stream: { pk: 'S1' },
+  data_streams: {
+    [FREE]: { pk: 'P1', encoding: { type: 'numeric', dtype_str: '<u2', shape: [-1] } },
+    [DIODE]: { pk: 'P2', encoding: { type: 'numeric', dtype_str: '<f8', shape: [] } },
+  },
+};
+
+/** blissdata in Redis, as far as a follower reads it. */
+class MemorySource implements ScanSource {
+  constructor(private readonly streams: Map<string, StreamEntry[]>) {}
+  async resolveHistoryId(id: string): Promise<string> { return id; }
+  async readHistory(): Promise<never[]> { return []; }
+  async isGone(): Promise<boolean> { return false; }
+  async readScan(key: string): Promise<BlissScan> { return parseScanJson(key, SCAN_JSON); }
+  async lastState(): Promise<number> { return 4; }
+  async close(): Promise<void> {}
+  async cursorForIndex(streamKey: string, index: number): Promise<string> {
+    const entries = this.streams.get(streamKey) ?? [];
+    let cursor = '0-0';
+    for (let i = 0; i < entries.length; i++) {
+      const id = entries[i]!.id;
+      if (id === SEAL_ENTRY_ID || Number(id.split('-')[0]) > index) break;
+      cursor = i === 0 ? '0-0' : entries[i - 1]!.id;
+    }
+    return cursor;
+  }
+  openReader(): StreamReader {
+    return {
+      read: async (cursors, count, blockMs) => {
+        const out = new Map<string, StreamEntry[]>();
+        for (const [key, after] of cursors) {
+          const entries = (this.streams.get(key) ?? []).filter((e) => compareStreamIds(e.id, after) > 0).slice(0, count);
+          if (entries.length > 0) out.set(key, entries);
+        }
+        if (out.size === 0 && blockMs) await new Promise((r) => setTimeout(r, 2));
+        return out;
+      },
+      close: async () => undefined,
+    };
+  }
+}
+
+/** Accepts every event (in order), refusing `refuse` transiently for its first `times` attempts. */
+class RecordingPublisher implements EventPublisher {
+  readonly accepted: OutgoingEvent[] = [];
+  private refusals = 0;
+  constructor(private readonly refuse?: (e: OutgoingEvent) => boolean, private readonly times = 0) {}
+  async publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
+    const rejected: PublishOutcome['rejected'] = [];
+    for (const e of events) {
+      if (this.refuse?.(e) && this.refusals < this.times) {
+        this.refusals++;
+        rejected.push({ event: e, reason: `${GAVE_UP} 3 attempts: ThrottlingException` });
+      } else {
+        this.accepted.push(e);
+      }
+    }
+    return { accepted: events.length - rejected.length, rejected };
+  }
+}
+
+/** Keeps a copy of what is put (Buffer#slice, which MemoryObjectStore uses, is a view; the bridge reuses its chunk buffers). */
+class CopyingStore extends MemoryObjectStore {
+  override put(key: string, body: Uint8Array | string) {
+    return super.put(key, typeof body === 'string' ? body : new Uint8Array(body));
+  }
+}
+
+async function follow(checkpoint: ScanCheckpoint, publisher = new RecordingPublisher()) {
+  const store = new CopyingStore();
+  const follower = new ScanFollower({ id: '1-0', scanKey: SCAN_KEY }, {
+    source: new MemorySource(scanStreams()), store, publisher, logger: createLogger('test', 'SILENT'), checkpoint,
+    saveCheckpoint: () => undefined, deadLetter: async () => undefined, stats: newStats(), budget: new MemoryBudget(1 << 30),
+    chunks: new ChunkPool(1 << 24),
+  }, {
+    beamline: 'id00', chunkPoints: 4, chunkBytes: 1 << 20, flushIntervalMs: 5, readCount: 2, maxInflightChunks: 8,
+    goneCheckMs: 60_000, retryBaseMs: 1, retryMaxMs: 5,
+  });
+  const result = await follower.run();
+  const datums = publisher.accepted.filter((e) => e.detailType === 'StreamDatum').map((e) => e.detail as StreamDatum);
+  return { result, store, publisher, datums, of: (channel: string) => datums.filter((d) => d.stream_resource.endsWith(`/${channel}`)).sort((a, b) => a.indices.start - b.indices.start) };
+}
+
+const fresh = (): ScanCheckpoint => ({ historyId: '1-0', scanKey: SCAN_KEY, opened: false, streams: {} });
+
+describe('bridge: a free-dimension stream whose point shape changes', () => {
+  it('cuts the chunk where the shape changes, on the grid otherwise; every datum carries its chunk\'s shape', async () => {
+    const checkpoint = fresh();
+    const { result, store, publisher, of } = await follow(checkpoint);
+    assert.equal(result, 'stopped');
+    const free = of(FREE);
+    assert.deepEqual(free.map((d) => [d.indices.start, d.indices.stop, d.point_shape]), [
+      [0, 4, [5]], [4, 6, [5]], [6, 8, [8]], [8, 12, [8]], [12, 15, [2]],
+    ]);
+    for (const d of free) {
+      const shape = d.point_shape!;
+      const expected = Array.from({ length: d.indices.stop - d.indices.start }, (_, p) => spectrum(d.indices.start + p, shape[0]!)).flat();
+      assert.deepEqual(Buffer.from(await store.get(d.chunk.key)), u16(expected), `chunk ${d.uid}: the published values`);
+    }
+    assert.ok(of(DIODE).length > 0 && of(DIODE).every((d) => d.point_shape === undefined), 'a fixed-shape stream: datums as before');
+    const resource = publisher.accepted.find((e) => e.detailType === 'StreamResource' && (e.detail as { data_key: string }).data_key === FREE);
+    assert.deepEqual((resource?.detail as { parameters: unknown }).parameters, { dtype_numpy: '<u2', point_shape: [5] }, 'the resource announces the first shape');
+    const stop = publisher.accepted.find((e) => e.detailType === 'RunStop')?.detail as { bliss: { points: Record<string, number>; documents: { stream_datum: number } } };
+    assert.deepEqual(stop.bliss.points, { [FREE]: POINTS, [DIODE]: POINTS });
+    assert.equal(stop.bliss.documents.stream_datum, free.length + of(DIODE).length);
+    assert.deepEqual(checkpoint.streams[FREE]?.pointShape, [2], 'the checkpoint holds the shape of the last committed chunk');
+    assert.equal(publisher.accepted.filter((e) => e.detailType === 'RunFailed').length, 0);
+  });
+
+  it('accepts no datum of the stream before its resource, even when the bus refuses the resource for a while', async () => {
+    const isFreeResource = (e: OutgoingEvent) => e.detailType === 'StreamResource' && (e.detail as { data_key: string }).data_key === FREE;
+    const publisher = new RecordingPublisher(isFreeResource, 3);
+    const { result, datums } = await follow(fresh(), publisher);
+    assert.equal(result, 'stopped');
+    const resourceAt = publisher.accepted.findIndex(isFreeResource);
+    const firstDatumAt = publisher.accepted.findIndex((e) => e.detailType === 'StreamDatum' && (e.detail as StreamDatum).stream_resource.endsWith(`/${FREE}`));
+    assert.ok(resourceAt >= 0 && resourceAt < firstDatumAt, `resource accepted at ${resourceAt}, first datum at ${firstDatumAt}`);
+    assert.equal(datums.filter((d) => d.stream_resource.endsWith(`/${FREE}`)).length, 5);
+  });
+
+  it('resumed from the checkpoint at any committed index, stages exactly the chunks an uninterrupted follower stages', async () => {
+    const whole = await follow(fresh());
+    const all = whole.of(FREE);
+    const diode = whole.of(DIODE);
+    for (const [committed, datums, shape] of [[4, 1, [5]], [6, 2, [5]], [8, 3, [8]], [12, 4, [8]]] as const) {
+      // What a SIGKILL after these commits leaves: RunStart, descriptor and resources accepted, the grid and the current shape.
+      const checkpoint: ScanCheckpoint = {
+        historyId: '1-0', scanKey: SCAN_KEY, opened: true,
+        streams: {
+          [FREE]: { committed, datums, chunkPoints: 4, pointShape: [...shape], resource: true, gaps: [] },
+          [DIODE]: { committed: 0, datums: 0, chunkPoints: 4, resource: true, gaps: [] },
+        },
+      };
+      const resumed = await follow(checkpoint);
+      assert.equal(resumed.result, 'stopped', `resumed at ${committed}`);
+      assert.deepEqual(resumed.of(FREE), all.filter((d) => d.indices.start >= committed), `resumed at ${committed}: the same datums (uids, keys, sha256, shapes)`);
+      assert.deepEqual(resumed.of(DIODE), diode);
+      assert.equal(resumed.publisher.accepted.filter((e) => e.detailType === 'StreamResource').length, 0, 'resources are not sent again');
+      assert.deepEqual(checkpoint.streams[FREE]?.pointShape, [2]);
+      const stop = resumed.publisher.accepted.find((e) => e.detailType === 'RunStop')?.detail as { bliss: { documents: { stream_datum: number } } };
+      assert.equal(stop.bliss.documents.stream_datum, all.length + diode.length, 'RunStop counts every datum, before and after the restart');
+    }
+  });
+});

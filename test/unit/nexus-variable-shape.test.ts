@@ -1,0 +1,294 @@
+/**
+ * Point shapes that change mid-stream, in the scan writer: padding (int and float dtypes, 1D and
+ * N-D), the coverage check with per-datum shapes, the plan (largest shape, fill value attributes,
+ * `point_shape` dataset), and a whole archiveRun written by h5wasm and read back by h5py bit for
+ * bit. Bridge side: test/unit/bridge-variable-shape.test.ts; end to end with blissdata:
+ * test/integration/bridge-json-streams.test.ts.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { MemoryObjectStore } from '../../src/adapters/analysis-memory-stores.js';
+import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
+import { archiveRun } from '../../src/core/archive/archive-run.js';
+import { ChunkCoverageError } from '../../src/core/archive/errors.js';
+import type { ArchivedRun, RunCatalogue, StoredDocument } from '../../src/core/archive/ports.js';
+import { checkCoverage, collectRunDocuments } from '../../src/core/archive/run-documents.js';
+import { paddedSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from '../../src/core/archive/point-shapes.js';
+import type { RunStop, StreamDatum, StreamResource } from '../../src/core/contract/generated-types.js';
+import { parseElementType } from '../../src/core/nexus/dtypes.js';
+import { buildScanLayout } from '../../src/core/nexus/layout.js';
+import { DEFAULT_STORAGE } from '../../src/core/nexus/writers/channel-writer.js';
+import { fillValueOf, largestShape, padPoints, pointShapeRows, variableShapeLayout } from '../../src/core/nexus/writers/variable-shape.js';
+import { stagingChunkKey } from '../../src/core/object-keys.js';
+import type { ObjectStore } from '../../src/core/ports.js';
+import { venvPython } from '../../local/services.js';
+import { buildRun, type FixtureRun } from './archive-fixtures.js';
+
+const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('padding points to the largest shape', () => {
+  it('fills with NaN for floats and 0 for integers, as blisswriter 3 does', () => {
+    assert.ok(Number.isNaN(fillValueOf(parseElementType('<f4'))));
+    assert.ok(Number.isNaN(fillValueOf(parseElementType('<f8'))));
+    assert.equal(fillValueOf(parseElementType('<i4')), 0);
+    assert.equal(fillValueOf(parseElementType('|u1')), 0);
+  });
+
+  it('pads 1D integer points at the end, values unchanged', () => {
+    const from = new Uint16Array([1, 2, 3, 4, 5, 6]); // 2 points of [3]
+    const out = new Uint16Array(padPoints(bytesOf(from), 2, [3], [5], parseElementType('<u2')).buffer);
+    assert.deepEqual([...out], [1, 2, 3, 0, 0, 4, 5, 6, 0, 0]);
+  });
+
+  it('pads 1D float points with NaN (the canonical quiet NaN numpy writes)', () => {
+    const from = new Float32Array([1.5, -2.25]); // 2 points of [1]
+    const out = padPoints(bytesOf(from), 2, [1], [3], parseElementType('<f4'));
+    const view = new DataView(out.buffer);
+    assert.equal(view.getFloat32(0, true), 1.5);
+    assert.equal(view.getUint32(4, true), 0x7fc00000);
+    assert.equal(view.getUint32(8, true), 0x7fc00000);
+    assert.equal(view.getFloat32(12, true), -2.25);
+    const f8 = padPoints(bytesOf(new Float64Array([7])), 1, [1], [2], parseElementType('<f8'));
+    assert.equal(new DataView(f8.buffer).getBigUint64(8, true), 0x7ff8000000000000n);
+  });
+
+  it('pads every dimension of N-D points (C order)', () => {
+    // 2 points of [2, 3] into [3, 4]
+    const from = new Int32Array([1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]);
+    const out = new Int32Array(padPoints(bytesOf(from), 2, [2, 3], [3, 4], parseElementType('<i4')).buffer);
+    assert.deepEqual([...out], [
+      1, 2, 3, 0, 4, 5, 6, 0, 0, 0, 0, 0,
+      11, 12, 13, 0, 14, 15, 16, 0, 0, 0, 0, 0,
+    ]);
+    // 1 point of [2, 1, 2] into [2, 2, 3]
+    const three = new Int32Array(padPoints(bytesOf(new Int32Array([1, 2, 3, 4])), 1, [2, 1, 2], [2, 2, 3], parseElementType('<i4')).buffer);
+    assert.deepEqual([...three], [1, 2, 0, 0, 0, 0, 3, 4, 0, 0, 0, 0]);
+  });
+
+  it('keeps points of the largest shape as they are and refuses points that do not fit', () => {
+    const same = bytesOf(new Uint8Array([1, 2, 3, 4]));
+    assert.deepEqual([...padPoints(same, 2, [2], [2], parseElementType('|u1'))], [1, 2, 3, 4]);
+    assert.throws(() => padPoints(same, 1, [4], [3], parseElementType('|u1')), /do not fit/);
+    assert.throws(() => padPoints(same, 3, [2], [3], parseElementType('|u1')), /are not 3 points/);
+  });
+
+  it('takes the largest size of every dimension, refusing shapes of different ranks', () => {
+    assert.deepEqual(largestShape([[2, 3], [3, 2], [1, 1]]), [3, 3]);
+    assert.throws(() => largestShape([[2], [2, 1]]), /different ranks/);
+  });
+
+  it('writes padded slices of at most sliceRows points', () => {
+    const plan = variableShapeLayout({
+      kind: 'channel', path: '/1.1/instrument/s/data', channel: 'm:s', resourceUid: 'r', type: parseElementType('<u2'),
+      shape: [5, 4], pointShape: [4], chunkRows: 2, sliceRows: 2, attrs: {},
+    }, DEFAULT_STORAGE).dataset;
+    const slices = [...paddedSlices(plan, 10, 15, bytesOf(new Uint16Array([1, 2, 3, 4, 5])), [1])];
+    assert.deepEqual(slices.map((s) => [s.start, s.stop, [...new Uint16Array(s.bytes.buffer)]]), [
+      [10, 12, [1, 0, 0, 0, 2, 0, 0, 0]], [12, 14, [3, 0, 0, 0, 4, 0, 0, 0]], [14, 15, [5, 0, 0, 0]],
+    ]);
+    const whole = bytesOf(new Uint16Array(8));
+    assert.deepEqual([...paddedSlices(plan, 0, 2, whole, [4])].map((s) => s.bytes), [whole], 'largest shape: the staged bytes, not a copy');
+  });
+});
+
+/** A run with a scalar counter and the variable-shape channels the bridge stages: chunks cut where the shape changes. */
+interface Varying { name: string; dtype: string; segments: { shape: number[]; points: number }[]; values: (point: number, shape: number[]) => number[] }
+
+function varyingRun(channels: Varying[]): { run: FixtureRun; published: Map<string, { shape: number[]; values: number[] }[]> } {
+  const points = channels[0]!.segments.reduce((n, s) => n + s.points, 0);
+  const run = buildRun({ points, channels: [{ name: 'c:diode', dtype: '<f8', values: new Float64Array(points).map((_, i) => i) }] });
+  const published = new Map<string, { shape: number[]; values: number[] }[]>();
+  const resources = run.documents.filter((d) => d['detail-type'] === 'StreamResource');
+  const stop = run.stop.detail as RunStop;
+  for (const c of channels) {
+    const resource: StreamResource = { ...(resources[0]!.detail as StreamResource), uid: `${run.runUid}/resource/${c.name}`, data_key: c.name, parameters: { dtype_numpy: c.dtype, point_shape: c.segments[0]!.shape } };
+    run.documents.splice(2, 0, { ...resources[0]!, detail: resource });
+    const list: { shape: number[]; values: number[] }[] = [];
+    let start = 0;
+    for (const seg of c.segments) {
+      const stopAt = start + seg.points;
+      const values: number[] = [];
+      for (let p = start; p < stopAt; p++) {
+        const v = c.values(p, seg.shape);
+        list.push({ shape: seg.shape, values: v });
+        values.push(...v);
+      }
+      const type = parseElementType(c.dtype);
+      const bytes = bytesOf(type.kind === 'float' ? (type.size === 4 ? new Float32Array(values) : new Float64Array(values)) : type.size === 2 ? new Uint16Array(values) : new Int32Array(values));
+      const key = stagingChunkKey(run.runUid, c.name, start, stopAt);
+      run.chunks.push({ key, bytes: bytes.slice() });
+      const datum: StreamDatum = {
+        uid: `${resource.uid}/${start}-${stopAt}`, stream_resource: resource.uid, descriptor: `${run.runUid}/descriptor/primary`,
+        indices: { start, stop: stopAt }, seq_nums: { start: start + 1, stop: stopAt + 1 },
+        chunk: { bucket: run.bucket, key, bytes: bytes.byteLength, sha256: sha(bytes) }, point_shape: seg.shape,
+      };
+      run.documents.push({ ...run.stop, 'detail-type': 'StreamDatum', detail: datum } as unknown as FixtureRun['documents'][number]);
+      stop.bliss.documents.stream_datum++;
+      start = stopAt;
+    }
+    stop.bliss.points[c.name] = points;
+    stop.bliss.documents.stream_resource++;
+    published.set(c.name, list);
+  }
+  return { run, published };
+}
+
+const SPECTRUM: Varying = {
+  name: 'mca2:free_spectrum', dtype: '<u2', segments: [{ shape: [5], points: 6 }, { shape: [8], points: 6 }, { shape: [2], points: 3 }],
+  values: (p, [n]) => Array.from({ length: n! }, (_, i) => i + p),
+};
+const IMAGE: Varying = {
+  name: 'cam:free_image', dtype: '<f4', segments: [{ shape: [2, 3], points: 6 }, { shape: [3, 2], points: 6 }, { shape: [1, 1], points: 3 }],
+  values: (p, [h, w]) => Array.from({ length: h! * w! }, (_, i) => p + i / 4),
+};
+const STEADY: Varying = {
+  name: 'mca3:steady', dtype: '<i4', segments: [{ shape: [4], points: 15 }], values: (p) => [p, -p, 2 * p, 7],
+};
+
+const stored = (run: FixtureRun): StoredDocument[] => run.documents.map((d) => ({ detailType: d['detail-type'], uid: (d.detail as { uid?: string }).uid ?? '', body: d.detail }));
+
+describe('coverage of chunks with their own point shapes', () => {
+  it('checks each chunk against its own shape and names a chunk whose bytes or rank do not match', () => {
+    const { run } = varyingRun([SPECTRUM]);
+    const docs = collectRunDocuments(run.stop.detail as RunStop, stored(run));
+    assert.equal(checkCoverage(docs).points[SPECTRUM.name], 15);
+    const wrong = docs.datums.map((d) => (d.indices.start === 6 ? { ...d, point_shape: [7] } : d.indices.start === 12 ? { ...d, point_shape: [1, 2] } : d));
+    assert.throws(() => checkCoverage({ ...docs, datums: wrong }), (error: unknown) => {
+      assert.ok(error instanceof ChunkCoverageError);
+      assert.deepEqual(error.errors.map((e) => [e.index, e.message]), [
+        [6, `chunk ${run.runUid}/resource/${SPECTRUM.name}/6-12 has 96 bytes, 6 points of <u2 × [7] need 84`],
+        [12, `chunk ${run.runUid}/resource/${SPECTRUM.name}/12-15 has point shape [1, 2], its resource [5] (another rank)`],
+      ]);
+      return true;
+    });
+  });
+});
+
+describe('the plan of a channel whose point shape changes', () => {
+  it('lays it out at the largest shape with its fill value and a point_shape dataset; steady channels unchanged', () => {
+    const { run } = varyingRun([SPECTRUM, IMAGE, STEADY]);
+    const docs = collectRunDocuments(run.stop.detail as RunStop, stored(run));
+    const coverage = checkCoverage(docs);
+    const varying = varyingPointShapes(docs.resources, coverage.datumsByChannel);
+    assert.deepEqual([...varying].sort(), [[IMAGE.name, [3, 3]], [SPECTRUM.name, [8]]], 'a free channel that never changed is not varying');
+    const base = buildScanLayout({
+      start: docs.start, stop: docs.stop, descriptors: docs.descriptors, resources: resourcesAtLargestShape(docs.resources, varying), points: coverage.points,
+      fileName: 'f.h5', creator: 'test', hdf5Version: '2.0.0',
+    });
+    const unchanged = withPointShapeDatasets(base, new Map(), DEFAULT_STORAGE);
+    assert.equal(unchanged.plan, base, 'no varying channel: the very same plan');
+    const { plan, pointShapeOf } = withPointShapeDatasets(base, varying, DEFAULT_STORAGE);
+    assert.deepEqual([...pointShapeOf].sort(), [['/3.1/instrument/free_image/point_shape', IMAGE.name], ['/3.1/instrument/free_spectrum/point_shape', SPECTRUM.name]]);
+    const paths = plan.nodes.map((n) => n.path);
+    for (const name of ['free_image', 'free_spectrum']) {
+      assert.equal(paths.indexOf(`/3.1/instrument/${name}/point_shape`), paths.indexOf(`/3.1/instrument/${name}/data`) + 1, 'point_shape right after its data');
+    }
+    const spectrum = plan.channels.find((c) => c.path === '/3.1/instrument/free_spectrum/data')!;
+    assert.deepEqual([spectrum.shape, spectrum.attrs.fill_value], [[15, 8], 0]);
+    const shapes = plan.channels.find((c) => c.path === '/3.1/instrument/free_image/point_shape')!;
+    assert.deepEqual([shapes.channel, shapes.type.numpy, shapes.shape], [`${IMAGE.name}#point_shape`, '<i8', [15, 2]]);
+    assert.ok(Number.isNaN(plan.channels.find((c) => c.path === '/3.1/instrument/free_image/data')!.attrs.fill_value));
+    const steady = plan.channels.find((c) => c.path === '/3.1/instrument/steady/data')!;
+    assert.equal(steady, base.channels.find((c) => c.path === steady.path), 'a steady channel keeps its dataset node');
+  });
+});
+
+/** A catalogue holding one run's documents; the scan writer's other calls are recorded. */
+class OneRunCatalogue implements RunCatalogue {
+  archived?: ArchivedRun;
+  constructor(private readonly documents: StoredDocument[]) {}
+  async putDocument(): Promise<'stored'> { return 'stored'; }
+  async runStarted(): Promise<void> {}
+  async runStopped(): Promise<void> {}
+  async runFailed(failure: unknown): Promise<'failed'> { throw new Error(`run failed: ${JSON.stringify(failure)}`); }
+  async runArchived(run: ArchivedRun): Promise<void> { this.archived = run; }
+  async getRun(): Promise<undefined> { return undefined; }
+  async listDocuments(): Promise<StoredDocument[]> { return this.documents; }
+  async claimFile(): Promise<void> {}
+}
+
+/** The in-memory store, uploading local files too (the scan file). */
+function fileStore(bucket: string): ObjectStore {
+  const memory = new MemoryObjectStore(bucket);
+  return {
+    bucket, put: (key, body) => memory.put(key, body), get: (key) => memory.get(key), head: (key) => memory.head(key),
+    copy: (from, to) => memory.copy(from, to), delete: (key) => memory.delete(key),
+    uploadFile: async (key, path) => memory.put(key, new Uint8Array(await readFile(path))),
+  };
+}
+
+/** Datasets as raw bytes (base64), dtypes, shapes and attributes, read by h5py. */
+function h5py(file: Uint8Array, paths: string[]): Record<string, { dtype: string; shape: number[]; bytes: string; attrs: Record<string, string> }> {
+  const script = `
+import sys, json, base64, io, h5py
+f = h5py.File(io.BytesIO(sys.stdin.buffer.read()), 'r')
+out = {}
+for p in json.loads(sys.argv[1]):
+    if p not in f:
+        continue
+    d = f[p]
+    out[p] = {'dtype': d.dtype.str, 'shape': list(d.shape), 'bytes': base64.b64encode(d[()].tobytes()).decode(),
+              'attrs': {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in d.attrs.items()}}
+print(json.dumps(out))
+`;
+  const res = spawnSync(venvPython, ['-c', script, JSON.stringify(paths)], { input: file, encoding: 'buffer' });
+  assert.equal(res.status, 0, res.stderr.toString());
+  return JSON.parse(res.stdout.toString()) as ReturnType<typeof h5py>;
+}
+
+/** What the file must hold: every published point padded to `largest` with the fill value, and the shapes. */
+function expected(list: { shape: number[]; values: number[] }[], largest: number[], dtype: string): { data: Uint8Array; shapes: Uint8Array } {
+  const type = parseElementType(dtype);
+  const parts = list.map((p) => {
+    const typed = type.kind === 'float' ? (type.size === 4 ? new Float32Array(p.values) : new Float64Array(p.values)) : type.size === 2 ? new Uint16Array(p.values) : new Int32Array(p.values);
+    return padPoints(bytesOf(typed), 1, p.shape, largest, type);
+  });
+  return { data: Buffer.concat(parts), shapes: Buffer.concat(list.map((p) => pointShapeRows(p.shape, 1))) };
+}
+
+describe('archiving a run whose point shapes change (h5wasm, read back by h5py)', () => {
+  it('writes [points, largest] with the fill value exactly where points are smaller, the published values bit for bit elsewhere, and each point\'s shape', async () => {
+    const { run, published } = varyingRun([SPECTRUM, IMAGE, STEADY]);
+    const store = fileStore(run.bucket);
+    for (const c of [...run.chunks, ...(run.scanInfo ? [run.scanInfo] : [])]) await store.put(c.key, c.bytes);
+    const catalogue = new OneRunCatalogue(stored(run));
+    const outcome = await archiveRun(run.stop.detail as RunStop, {
+      catalogue, store, writer: await H5wasmScanFileWriter.create(), publisher: { publish: async () => ({ accepted: 1, rejected: [] }) },
+      creator: 'beamline-archive test', now: () => new Date('2026-11-22T10:00:03Z'),
+    });
+    assert.equal(outcome.status, 'archived', JSON.stringify(outcome.detail));
+    const file = await store.get(catalogue.archived!.file.key);
+    const read = h5py(file, [
+      '/3.1/instrument/free_spectrum/data', '/3.1/instrument/free_spectrum/point_shape',
+      '/3.1/instrument/free_image/data', '/3.1/instrument/free_image/point_shape',
+      '/3.1/instrument/steady/data', '/3.1/instrument/steady/point_shape', '/3.1/measurement/free_spectrum',
+    ]);
+    const spectrum = expected(published.get(SPECTRUM.name)!, [8], '<u2');
+    assert.deepEqual(read['/3.1/instrument/free_spectrum/data']!.shape, [15, 8]);
+    assert.equal(read['/3.1/instrument/free_spectrum/data']!.dtype, '<u2');
+    assert.equal(read['/3.1/instrument/free_spectrum/data']!.bytes, Buffer.from(spectrum.data).toString('base64'));
+    assert.deepEqual(read['/3.1/instrument/free_spectrum/data']!.attrs, {
+      interpretation: 'spectrum', fill_value: '0',
+      padding: 'points smaller than [8] are padded at the end of each dimension with fill_value; point_shape holds the shape of each point',
+    });
+    assert.equal(read['/3.1/instrument/free_spectrum/point_shape']!.dtype, '<i8');
+    assert.deepEqual(read['/3.1/instrument/free_spectrum/point_shape']!.shape, [15, 1]);
+    assert.equal(read['/3.1/instrument/free_spectrum/point_shape']!.bytes, Buffer.from(spectrum.shapes).toString('base64'));
+    assert.equal(read['/3.1/measurement/free_spectrum']!.bytes, read['/3.1/instrument/free_spectrum/data']!.bytes, 'measurement links the padded data');
+
+    const image = expected(published.get(IMAGE.name)!, [3, 3], '<f4');
+    assert.deepEqual(read['/3.1/instrument/free_image/data']!.shape, [15, 3, 3]);
+    assert.equal(read['/3.1/instrument/free_image/data']!.bytes, Buffer.from(image.data).toString('base64'), 'NaN padding and values bit for bit');
+    assert.equal(read['/3.1/instrument/free_image/data']!.attrs.fill_value, 'nan');
+    assert.equal(read['/3.1/instrument/free_image/point_shape']!.bytes, Buffer.from(image.shapes).toString('base64'));
+
+    assert.deepEqual(read['/3.1/instrument/steady/data']!.shape, [15, 4]);
+    assert.deepEqual(read['/3.1/instrument/steady/data']!.attrs, { interpretation: 'spectrum' }, 'a free channel that never changed: no padding attributes');
+    assert.equal(read['/3.1/instrument/steady/point_shape'], undefined, 'nor a point_shape dataset');
+    assert.deepEqual(Object.keys(catalogue.archived!.channelPaths ?? {}).sort(), ['c:diode', 'cam:free_image', 'mca2:free_spectrum', 'mca3:steady']);
+  });
+});
