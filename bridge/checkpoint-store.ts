@@ -27,7 +27,7 @@ export interface StreamCheckpoint {
   datums: number;
   /** Points per chunk (grid), fixed the first time the stream is chunked. */
   chunkPoints?: number;
-  /** Point shape (free dimensions resolved from the first entry). */
+  /** Point shape of the last committed chunk (free dimensions: the first entry's until a chunk is committed; it may change, docs/bridge.md). */
   pointShape?: number[];
   /** StreamResource accepted. */
   resource?: boolean;
