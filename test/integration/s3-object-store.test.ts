@@ -1,42 +1,25 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
+import { createAwsClients } from '../../src/adapters/aws-clients.js';
 import { ObjectNotFoundError, S3ObjectStore } from '../../src/adapters/s3-object-store.js';
-import { startMoto, type RunningService } from '../../local/services.js';
+import { useS3Store } from './s3-store-fixture.js';
 
 describe('S3ObjectStore against the emulator', () => {
-  let moto: RunningService | undefined;
-  let clients: AwsClients;
-  let store: S3ObjectStore;
-  const dir = mkdtempSync(join(tmpdir(), 'ba-s3-'));
-
-  before(async () => {
-    const endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
-    clients = createAwsClients({ region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    const bucket = `s3-store-${Date.now()}`;
-    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
-    store = new S3ObjectStore(clients.s3, bucket, { partSize: 5 * 1024 * 1024 });
-  });
-
-  after(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    await moto?.stop();
-  });
+  const fx = useS3Store('s3-store');
 
   it('puts and gets bytes with their sha256', async () => {
     const body = randomBytes(1000);
-    const stored = await store.put('staging/r/c/0-10.bin', body);
+    const stored = await fx.store.put('staging/r/c/0-10.bin', body);
     assert.equal(stored.bytes, 1000);
     assert.equal(stored.sha256, createHash('sha256').update(body).digest('hex'));
-    assert.deepEqual(Buffer.from(await store.get('staging/r/c/0-10.bin')), body);
-    assert.deepEqual(await store.head('staging/r/c/0-10.bin'), { bytes: 1000 });
+    assert.deepEqual(Buffer.from(await fx.store.get('staging/r/c/0-10.bin')), body);
+    assert.deepEqual(await fx.store.head('staging/r/c/0-10.bin'), { bytes: 1000 });
   });
 
   it('sends the body hashed once: the sha256 as S3 checksum and as the signed payload hash, no CRC32', async () => {
@@ -67,34 +50,34 @@ describe('S3ObjectStore against the emulator', () => {
   });
 
   it('reports a missing object as ObjectNotFoundError naming the key, and head as undefined', async () => {
-    await assert.rejects(store.get('staging/none'), (e: unknown) => e instanceof ObjectNotFoundError && /staging\/none does not exist/.test(e.message));
-    assert.equal(await store.head('staging/none'), undefined);
+    await assert.rejects(fx.store.get('staging/none'), (e: unknown) => e instanceof ObjectNotFoundError && /staging\/none does not exist/.test(e.message));
+    assert.equal(await fx.store.head('staging/none'), undefined);
   });
 
   it('uploads a file larger than a part as a multipart upload, checksum over the whole file', async () => {
     const content = randomBytes(11 * 1024 * 1024 + 123);
-    const path = join(dir, 'big.h5');
+    const path = join(fx.dir, 'big.h5');
     writeFileSync(path, content);
-    const stored = await store.uploadFile('archive/p/big.h5.tmp', path);
+    const stored = await fx.store.uploadFile('archive/p/big.h5.tmp', path);
     assert.equal(stored.bytes, content.length);
     assert.equal(stored.sha256, createHash('sha256').update(content).digest('hex'));
-    assert.deepEqual(Buffer.from(await store.get('archive/p/big.h5.tmp')), content);
+    assert.deepEqual(Buffer.from(await fx.store.get('archive/p/big.h5.tmp')), content);
   });
 
   it('tags .tmp objects for the lifecycle rule and publishes the final copy untagged', async () => {
-    await store.put('archive/p/f.h5.tmp', 'x');
-    const tmpTags = await clients.s3.send(new GetObjectTaggingCommand({ Bucket: store.bucket, Key: 'archive/p/f.h5.tmp' }));
+    await fx.store.put('archive/p/f.h5.tmp', 'x');
+    const tmpTags = await fx.clients.s3.send(new GetObjectTaggingCommand({ Bucket: fx.store.bucket, Key: 'archive/p/f.h5.tmp' }));
     assert.deepEqual(tmpTags.TagSet, [{ Key: 'state', Value: 'tmp' }]);
-    await store.copy('archive/p/f.h5.tmp', 'archive/p/f.h5');
-    await store.delete('archive/p/f.h5.tmp');
-    const finalTags = await clients.s3.send(new GetObjectTaggingCommand({ Bucket: store.bucket, Key: 'archive/p/f.h5' }));
+    await fx.store.copy('archive/p/f.h5.tmp', 'archive/p/f.h5');
+    await fx.store.delete('archive/p/f.h5.tmp');
+    const finalTags = await fx.clients.s3.send(new GetObjectTaggingCommand({ Bucket: fx.store.bucket, Key: 'archive/p/f.h5' }));
     assert.deepEqual(finalTags.TagSet ?? [], []);
-    assert.equal(Buffer.from(await store.get('archive/p/f.h5')).toString(), 'x');
-    assert.equal(await store.head('archive/p/f.h5.tmp'), undefined);
+    assert.equal(Buffer.from(await fx.store.get('archive/p/f.h5')).toString(), 'x');
+    assert.equal(await fx.store.head('archive/p/f.h5.tmp'), undefined);
   });
 
   it('refuses to publish a .tmp that does not exist', async () => {
-    await assert.rejects(store.copy('archive/p/missing.h5.tmp', 'archive/p/missing.h5'), ObjectNotFoundError);
-    assert.equal(await store.head('archive/p/missing.h5'), undefined);
+    await assert.rejects(fx.store.copy('archive/p/missing.h5.tmp', 'archive/p/missing.h5'), ObjectNotFoundError);
+    assert.equal(await fx.store.head('archive/p/missing.h5'), undefined);
   });
 });
