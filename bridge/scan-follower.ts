@@ -143,10 +143,11 @@ export interface FollowerStatus {
  * RunStop at CLOSED once every chunk is staged and every document accepted.
  *
  * Chunks follow a grid: points [k·n, (k+1)·n) of a stream, n fixed per stream and checkpointed,
- * cut short only by a gap (trimmed entries) or the end of the stream. A restarted follower
+ * cut short only by a gap (trimmed entries), the end of the stream or, for free dimensions, a
+ * change of point shape and `chunkBytes` of grown points. A restarted follower
  * resumes each stream at its committed index and re-stages the same chunks with the same keys
  * and document uids, so a chunk staged before a kill is overwritten, never doubled.
- * Memory: one grid chunk per channel plus `maxInflightChunks` chunks, and the bridge's budget.
+ * Memory: one chunk (≤ `chunkBytes`, or one point) per channel plus `maxInflightChunks` chunks, and the bridge's budget.
  */
 export class ScanFollower {
   private readonly runUid: string;
@@ -550,8 +551,13 @@ export class ScanFollower {
   /** Copies the points of one numeric entry into the channel's chunk, staging each chunk that reaches its grid boundary. */
   private fill(channel: Channel, bytes: Buffer, count: number, pointBytes: number, grid: number): void {
     let offset = 0;
+    // Free dimensions: the grid was fixed by the first entry's points, and later points can be far
+    // larger (a spectrum of 2 bins, then of 4096). A chunk of them also ends at `chunkBytes` counted
+    // from its start (at least one point): the cut depends only on the data and the chunk's start,
+    // itself a cut, so a restart cuts the same chunks.
+    const cap = channel.free && pointBytes > 0 ? Math.max(1, Math.floor(this.options.chunkBytes / pointBytes)) : Infinity;
     for (let remaining = count; remaining > 0;) {
-      const boundary = (Math.floor(channel.bufferStart / grid) + 1) * grid;
+      const boundary = Math.min((Math.floor(channel.bufferStart / grid) + 1) * grid, channel.bufferStart + cap);
       const size = boundary - channel.bufferStart;
       const take = Math.min(size - channel.bufferedPoints, remaining);
       const length = take * pointBytes;

@@ -47,13 +47,14 @@ function entry(id: string, fields: Record<string, Buffer | string>): StreamEntry
   return { id, fields: new Map(Object.entries(fields).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)])) };
 }
 
-function scanStreams(): Map<string, StreamEntry[]> {
-  const free = BATCHES.map(([start, count, n]) => {
+function scanStreams(batches = BATCHES): Map<string, StreamEntry[]> {
+  const points = batches.reduce((n, [, count]) => n + count, 0);
+  const free = batches.map(([start, count, n]) => {
     const values = Array.from({ length: count }, (_, p) => spectrum(start + p, n)).flat();
     return entry(`${start}-1`, { payload: msgpack([n], u16(values)), ...(count > 1 ? { len: String(count) } : {}) });
   });
-  const diode = [entry('0-1', { payload: Buffer.from(new Float64Array(POINTS).map((_, i) => i / 2).buffer), len: String(POINTS) })];
-  const seal = entry(SEAL_ENTRY_ID, { id: String(POINTS) });
+  const diode = [entry('0-1', { payload: Buffer.from(new Float64Array(points).map((_, i) => i / 2).buffer), len: String(points) })];
+  const seal = entry(SEAL_ENTRY_ID, { id: String(points) });
   return new Map([
     ['esrf:stream:S1', [entry('1-0', { state: '1' }), entry('2-0', { state: '2' }), entry('3-0', { state: '4' })]],
     ['esrf:stream:P1', [...free, seal]],
@@ -134,14 +135,20 @@ class CopyingStore extends MemoryObjectStore {
   }
 }
 
-async function follow(checkpoint: ScanCheckpoint, publisher = new RecordingPublisher()) {
+interface Script {
+  batches?: [number, number, number][];
+  chunkPoints?: number;
+  chunkBytes?: number;
+}
+
+async function follow(checkpoint: ScanCheckpoint, publisher = new RecordingPublisher(), script: Script = {}) {
   const store = new CopyingStore();
   const follower = new ScanFollower({ id: '1-0', scanKey: SCAN_KEY }, {
-    source: new MemorySource(scanStreams()), store, publisher, logger: createLogger('test', 'SILENT'), checkpoint,
+    source: new MemorySource(scanStreams(script.batches)), store, publisher, logger: createLogger('test', 'SILENT'), checkpoint,
     saveCheckpoint: () => undefined, deadLetter: async () => undefined, stats: newStats(), budget: new MemoryBudget(1 << 30),
     chunks: new ChunkPool(1 << 24),
   }, {
-    beamline: 'id00', chunkPoints: 4, chunkBytes: 1 << 20, flushIntervalMs: 5, readCount: 2, maxInflightChunks: 8,
+    beamline: 'id00', chunkPoints: script.chunkPoints ?? 4, chunkBytes: script.chunkBytes ?? 1 << 20, flushIntervalMs: 5, readCount: 2, maxInflightChunks: 8,
     goneCheckMs: 60_000, retryBaseMs: 1, retryMaxMs: 5,
   });
   const result = await follower.run();
@@ -184,6 +191,34 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
     const firstDatumAt = publisher.accepted.findIndex((e) => e.detailType === 'StreamDatum' && (e.detail as StreamDatum).stream_resource.endsWith(`/${FREE}`));
     assert.ok(resourceAt >= 0 && resourceAt < firstDatumAt, `resource accepted at ${resourceAt}, first datum at ${firstDatumAt}`);
     assert.equal(datums.filter((d) => d.stream_resource.endsWith(`/${FREE}`)).length, 5);
+  });
+
+  it('keeps a chunk within --chunk-bytes after the points grow (the grid was fixed by the small first points), the same cuts after a restart', async () => {
+    // 4 points of [2] (4 bytes) fix the grid at 256 / 4 = 64 points; then 20 points of [32] (64 bytes): 64 × 64 bytes per chunk
+    // unless the bytes cap the chunk too (256 / 64 = 4 points).
+    const script: Script = { batches: [[0, 4, 2], [4, 10, 32], [14, 10, 32]], chunkPoints: 1000, chunkBytes: 256 };
+    const whole = await follow(fresh(), new RecordingPublisher(), script);
+    assert.equal(whole.result, 'stopped');
+    const free = whole.of(FREE);
+    assert.deepEqual(free.map((d) => [d.indices.start, d.indices.stop, d.chunk.bytes, d.point_shape]), [
+      [0, 4, 16, [2]], [4, 8, 256, [32]], [8, 12, 256, [32]], [12, 16, 256, [32]], [16, 20, 256, [32]], [20, 24, 256, [32]],
+    ]);
+    for (const d of free) {
+      const expected = Array.from({ length: d.indices.stop - d.indices.start }, (_, p) => spectrum(d.indices.start + p, d.point_shape![0]!)).flat();
+      assert.deepEqual(Buffer.from(await whole.store.get(d.chunk.key)), u16(expected), `chunk ${d.uid}: the published values`);
+    }
+    for (const [committed, datums] of [[4, 1], [8, 2], [16, 4]] as const) {
+      const checkpoint: ScanCheckpoint = {
+        historyId: '1-0', scanKey: SCAN_KEY, opened: true,
+        streams: {
+          [FREE]: { committed, datums, chunkPoints: 64, pointShape: committed === 4 ? [2] : [32], resource: true, gaps: [] },
+          [DIODE]: { committed: 0, datums: 0, chunkPoints: 32, resource: true, gaps: [] },
+        },
+      };
+      const resumed = await follow(checkpoint, new RecordingPublisher(), script);
+      assert.equal(resumed.result, 'stopped', `resumed at ${committed}`);
+      assert.deepEqual(resumed.of(FREE), free.filter((d) => d.indices.start >= committed), `resumed at ${committed}: the same datums`);
+    }
   });
 
   it('resumed from the checkpoint at any committed index, stages exactly the chunks an uninterrupted follower stages', async () => {
