@@ -9,7 +9,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryObjectStore } from '../../src/adapters/analysis-memory-stores.js';
 import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
 import { archiveRun } from '../../src/core/archive/archive-run.js';
@@ -25,6 +27,13 @@ import { fillValueOf, largestShape, padPoints, pointShapeRows, variableShapeLayo
 import { stagingChunkKey } from '../../src/core/object-keys.js';
 import type { ObjectStore } from '../../src/core/ports.js';
 import { venvPython } from '../../local/services.js';
+import { H5wasmArchivedChannelReader } from '../../src/adapters/h5wasm-archived-channel-reader.js';
+import { writeHdf5Tree } from '../../src/adapters/h5wasm-tree-writer.js';
+import { RunState } from '../../src/core/archive/ports.js';
+import type { NdArray } from '../../src/core/analysis/ndarray.js';
+import { loadExportRun } from '../../src/core/exports/export-loader.js';
+import type { Hdf5Tree } from '../../src/core/exports/model.js';
+import { buildNexusExport } from '../../src/core/exports/nexus-export.js';
 import { buildRun, type FixtureRun } from './archive-fixtures.js';
 
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -290,5 +299,63 @@ describe('archiving a run whose point shapes change (h5wasm, read back by h5py)'
     assert.deepEqual(read['/3.1/instrument/steady/data']!.attrs, { interpretation: 'spectrum' }, 'a free channel that never changed: no padding attributes');
     assert.equal(read['/3.1/instrument/steady/point_shape'], undefined, 'nor a point_shape dataset');
     assert.deepEqual(Object.keys(catalogue.archived!.channelPaths ?? {}).sort(), ['c:diode', 'cam:free_image', 'mca2:free_spectrum', 'mca3:steady']);
+  });
+});
+
+describe('exporting a run whose point shapes change (archived with h5wasm, loaded by the export loader)', () => {
+  it('gives the NeXus export each padded key\'s point shapes and fill value, and leaves steady keys as they were', async () => {
+    const { run, published } = varyingRun([SPECTRUM, IMAGE, STEADY]);
+    const store = fileStore(run.bucket);
+    for (const c of [...run.chunks, ...(run.scanInfo ? [run.scanInfo] : [])]) await store.put(c.key, c.bytes);
+    const documents = stored(run);
+    const catalogue = new OneRunCatalogue(documents);
+    const outcome = await archiveRun(run.stop.detail as RunStop, {
+      catalogue, store, writer: await H5wasmScanFileWriter.create(), publisher: { publish: async () => ({ accepted: 1, rejected: [] }) },
+      creator: 'beamline-archive test', now: () => new Date('2026-11-22T10:00:03Z'),
+    });
+    assert.equal(outcome.status, 'archived', JSON.stringify(outcome.detail));
+    const archived = catalogue.archived!;
+    // The descriptor names the free keys as the bridge does (null for the free dimensions).
+    const descriptor = documents.find((d) => d.detailType === 'EventDescriptor')!.body as { data_keys: Record<string, unknown> };
+    for (const c of [SPECTRUM, IMAGE, STEADY]) {
+      descriptor.data_keys[c.name] = { dtype: 'array', dtype_numpy: c.dtype, shape: c.segments[0]!.shape.map(() => null), source: `bliss:esrf:stream:${c.name}`, bliss_role: 'spectrum' };
+    }
+    const runs = {
+      getRun: async () => ({ runUid: run.runUid, state: RunState.Archived, file: archived.file, channelPaths: archived.channelPaths }),
+      listDocuments: async () => documents,
+    };
+    const { run: exportRun } = await loadExportRun(run.runUid, { runs, store, reader: new H5wasmArchivedChannelReader() });
+    const columns = new Map(exportRun.streams.flatMap((s) => s.columns).map((c) => [c.dataKey, c]));
+    const spectrum = expected(published.get(SPECTRUM.name)!, [8], '<u2');
+    const column = columns.get(SPECTRUM.name)!;
+    assert.deepEqual(column.array.shape, [15, 8]);
+    assert.deepEqual(Buffer.from(column.array.bytes), Buffer.from(spectrum.data), 'the padded data as archived');
+    assert.deepEqual(column.pointShapes?.shape, [15, 1], 'the real shape of every point');
+    assert.deepEqual(Buffer.from(column.pointShapes!.bytes), Buffer.from(spectrum.shapes));
+    assert.equal(column.fillValue, 0);
+    assert.ok(Number.isNaN(columns.get(IMAGE.name)!.fillValue));
+    assert.equal(columns.get(STEADY.name)!.pointShapes, undefined, 'a free key that never changed: nothing added');
+
+    const product = buildNexusExport([exportRun], { exportId: 'exp1', creator: 'beamline-archive test', now: new Date('2026-11-22T11:00:00Z') });
+    const tree = (product.files[0] as { tree: Hdf5Tree }).tree;
+    const dataset = (path: string) => tree.datasets.find((d) => d.path === path);
+    const data = dataset('/entry1/primary/mca2_free_spectrum')!;
+    assert.equal(data.attrs?.fill_value, 0);
+    assert.equal(data.attrs?.point_shape, 'mca2_free_spectrum_point_shape');
+    assert.deepEqual(Buffer.from((dataset('/entry1/primary/mca2_free_spectrum_point_shape')!.value as NdArray).bytes), Buffer.from(spectrum.shapes));
+    assert.equal(dataset('/entry1/primary/mca3_steady_point_shape'), undefined);
+    assert.ok(product.notes.some((n) => n.includes('mca2:free_spectrum') && n.includes('padded')), product.notes.join('\n'));
+    // Written by the export's h5wasm writer, read back by h5py.
+    const dir = await mkdtemp(join(tmpdir(), 'export-varshape-'));
+    try {
+      await writeHdf5Tree(tree, join(dir, 'exp1.nxs'), { fileTimeMs: Date.parse('2026-11-22T11:00:00Z') });
+      const back = h5py(new Uint8Array(await readFile(join(dir, 'exp1.nxs'))), ['/entry1/primary/mca2_free_spectrum', '/entry1/primary/mca2_free_spectrum_point_shape', '/entry1/primary/cam_free_image']);
+      assert.equal(back['/entry1/primary/mca2_free_spectrum']!.bytes, Buffer.from(spectrum.data).toString('base64'));
+      assert.equal(back['/entry1/primary/mca2_free_spectrum']!.attrs.point_shape, 'mca2_free_spectrum_point_shape');
+      assert.equal(back['/entry1/primary/mca2_free_spectrum_point_shape']!.bytes, Buffer.from(spectrum.shapes).toString('base64'));
+      assert.equal(back['/entry1/primary/cam_free_image']!.attrs.fill_value, 'nan');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

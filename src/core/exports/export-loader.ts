@@ -9,12 +9,15 @@
  */
 import { createHash } from 'node:crypto';
 import { DetailType } from '../contract/detail-types.js';
-import type { ArchivedFile, DataKey, EventDescriptor, StreamResource } from '../contract/generated-types.js';
+import type { ArchivedFile, DataKey, EventDescriptor, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { isLimaResource } from '../bliss/lima-documents.js';
 import { RunState, type RunCatalogue } from '../archive/ports.js';
+import { varyingPointShapes } from '../archive/point-shapes.js';
+import { POINT_SHAPE_DATASET } from '../nexus/writers/variable-shape.js';
 import type { ObjectStore } from '../ports.js';
 import type { ExportColumn, ExportRun, ExportStream } from './model.js';
 import type { ArchivedChannelReader } from './ports.js';
+import { DTYPES } from '../analysis/ndarray.js';
 import { ArchivedFileMismatchError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError } from './service-errors.js';
 
 export interface ExportLoaderDeps {
@@ -89,8 +92,11 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
 
   // Lima detector channels: the scan file only links their frames in the Lima files beside it,
   // which are not downloaded here (a dangling external link would fail the whole export).
-  const limaChannels = new Set(docs.filter((d) => d.detailType === DetailType.StreamResource)
-    .map((d) => d.body as StreamResource).filter((r) => isLimaResource(r)).map((r) => r.data_key));
+  const resources = docs.filter((d) => d.detailType === DetailType.StreamResource).map((d) => d.body as StreamResource);
+  const limaChannels = new Set(resources.filter((r) => isLimaResource(r)).map((r) => r.data_key));
+  // Keys whose point shape changed (free dimensions): the scan file pads them to the largest shape
+  // and keeps each point's shape in `point_shape` beside `data` (src/core/archive/point-shapes.ts).
+  const varying = varyingKeys(resources, docs.filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as StreamDatum));
   const skipped: string[] = [];
   const scanFile = await deps.reader.open(bytes, { runUid, key: file.key });
   try {
@@ -114,9 +120,15 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
             { runUid, stream: descriptor.name, key: channel },
           );
         }
+        const array = scanFile.read(path);
+        const padded = varying.has(channel) ? {
+          pointShapes: scanFile.read(`${path.slice(0, path.lastIndexOf('/'))}/${POINT_SHAPE_DATASET}`),
+          fillValue: DTYPES[array.dtype].kind === 'f' ? Number.NaN : 0,
+        } : {};
         columns.push({
           dataKey: key,
-          array: scanFile.read(path),
+          array,
+          ...padded,
           ...(typeof dataKey.units === 'string' && dataKey.units ? { units: dataKey.units } : {}),
           ...(dataKey.source ? { source: dataKey.source } : {}),
           ...(gaps[channel]?.length ? { missing: gaps[channel] } : {}),
@@ -131,4 +143,18 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
   } finally {
     await scanFile.close();
   }
+}
+
+/** The channels whose chunks do not all have their resource's point shape (their datums say so). */
+function varyingKeys(resources: readonly StreamResource[], datums: readonly StreamDatum[]): Set<string> {
+  const channelOf = new Map(resources.map((r) => [r.uid, r.data_key] as const));
+  const byChannel = new Map<string, StreamDatum[]>();
+  for (const d of datums) {
+    const channel = channelOf.get(d.stream_resource);
+    if (channel === undefined) continue;
+    let list = byChannel.get(channel);
+    if (!list) byChannel.set(channel, (list = []));
+    list.push(d);
+  }
+  return new Set(varyingPointShapes(resources.filter((r) => !isLimaResource(r)), byChannel).keys());
 }

@@ -31,6 +31,13 @@ export interface ExportColumn {
    * the scan file holds HDF5's fill value (0) there, which is no reading and must never be exported as one.
    */
   missing?: readonly (readonly [number, number])[] | undefined;
+  /**
+   * A key whose point shape changed mid-stream (a free dimension): `array` is padded to the largest
+   * shape with `fillValue` (NaN for floats, 0 for integers), and this int64 [points, rank] array holds
+   * every point's real shape (the scan file's `point_shape`, docs/nexus-layout.md). Absent otherwise.
+   */
+  pointShapes?: NdArray | undefined;
+  fillValue?: number | undefined;
 }
 
 /** One stream of a run (`primary`, `baseline`; a BLISS run has one stream per descriptor). */

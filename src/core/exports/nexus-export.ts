@@ -103,6 +103,8 @@ export function buildNexusExport(runs: readonly ExportRun[], options: BuildExpor
     for (const stream of run.streams) {
       const group = t.group(`${entry}/${streamNames.get(stream.name)!}`, 'NXcollection', { stream: stream.name });
       const names = uniqueNames(stream.columns.map((c) => c.dataKey), ['seq_num', 'time']);
+      // Keys padded to their largest point shape (free dimensions): each point's real shape beside them.
+      const shapeNames = uniqueNames(stream.columns.filter((c) => c.pointShapes).map((c) => `${c.dataKey}_point_shape`), ['seq_num', 'time', ...names.values()]);
       const byKey = new Map<string, string>();
       for (const column of stream.columns) {
         checkColumn(run, stream, column, 'nexus');
@@ -114,7 +116,18 @@ export function buildNexusExport(runs: readonly ExportRun[], options: BuildExpor
           attrs.missing_points = missingPointsText(column.missing);
           notes.push(`entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: points ${attrs.missing_points} were lost before archiving (0 in the file, listed in its missing_points attribute)`);
         }
+        if (column.pointShapes) {
+          const shapesName = shapeNames.get(`${column.dataKey}_point_shape`)!;
+          const largest = column.array.shape.slice(1);
+          attrs.fill_value = column.fillValue ?? 0;
+          attrs.point_shape = shapesName;
+          attrs.padding = `points smaller than [${largest.join(', ')}] are padded at the end of each dimension with fill_value; ${shapesName} holds the shape of each point`;
+          notes.push(`entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: its points changed shape; they are padded to [${largest.join(', ')}] with ${String(attrs.fill_value)}, each point's shape in ${shapesName}`);
+        }
         byKey.set(column.dataKey, t.dataset(`${group}/${names.get(column.dataKey)!}`, column.array, attrs));
+        if (column.pointShapes) {
+          t.dataset(`${group}/${shapeNames.get(`${column.dataKey}_point_shape`)!}`, column.pointShapes, { long_name: `shape of each point of ${names.get(column.dataKey)!} (without padding)` });
+        }
       }
       const points = stream.columns.length > 0 ? Math.max(...stream.columns.map((c) => c.array.shape[0] ?? 0)) : stream.times?.length ?? 0;
       t.dataset(`${group}/seq_num`, int64Array(Array.from({ length: points }, (_, n) => n + 1)));
