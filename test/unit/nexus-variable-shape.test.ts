@@ -16,6 +16,7 @@ import { MemoryObjectStore } from '../../src/adapters/analysis-memory-stores.js'
 import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
 import { archiveRun } from '../../src/core/archive/archive-run.js';
 import { ChunkCoverageError } from '../../src/core/archive/errors.js';
+import { InvalidInputError } from '../../src/core/errors.js';
 import type { ArchivedRun, RunCatalogue, StoredDocument } from '../../src/core/archive/ports.js';
 import { checkCoverage, collectRunDocuments } from '../../src/core/archive/run-documents.js';
 import { paddedSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from '../../src/core/archive/point-shapes.js';
@@ -357,5 +358,26 @@ describe('exporting a run whose point shapes change (archived with h5wasm, loade
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('padding that would dwarf the data', () => {
+  it('is refused with the shapes and sizes, before anything is allocated', () => {
+    const resource = {
+      uid: 'r/resource/roi', data_key: 'roi', parameters: { dtype_numpy: '<f4', point_shape: [1, 100_000] },
+    } as unknown as StreamResource;
+    const datum = (start: number, stop: number, shape: number[]) => ({
+      uid: `r/datum/roi/${start}-${stop}`, stream_resource: resource.uid, indices: { start, stop }, point_shape: shape,
+    }) as unknown as StreamDatum;
+    const datums = [datum(0, 1, [1, 100_000]), datum(1, 2, [100_000, 1])];
+    assert.throws(() => varyingPointShapes([resource], new Map([['roi', datums]]), 'r'), (e: unknown) => {
+      assert.ok(e instanceof InvalidInputError, String(e));
+      assert.match(e.message, /^stream roi: its points have shapes \[1, 100000\], \[100000, 1\]; padded to their largest \[100000, 100000\] they would take 80\.0 GB for 0\.8 MB published/);
+      assert.deepEqual(e.context, { runUid: 'r', stream: 'roi' });
+      return true;
+    });
+    // Growth that pads little is laid out as before.
+    const small = [datum(0, 1000, [1, 2]), datum(1000, 1001, [1, 4096])];
+    assert.deepEqual([...varyingPointShapes([resource], new Map([['roi', small]]))], [['roi', [1, 4096]]]);
   });
 });

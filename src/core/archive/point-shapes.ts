@@ -10,6 +10,10 @@ import type { NexusPlan, PlanChannel, PlanNode } from '../nexus/layout.js';
 import type { StorageOptions } from '../nexus/writers/channel-writer.js';
 import { largestShape, padPoints, pointShapeRows, sameShape, variableShapeLayout } from '../nexus/writers/variable-shape.js';
 import type { ChannelSlice } from './ports.js';
+import { InvalidInputError } from '../errors.js';
+
+/** Padding a channel to its largest point shape may add at most this much to what was published. */
+export const MAX_PADDING_BYTES = 1024 ** 3;
 
 /** The shape of the points of a datum: its own `point_shape` (free dimensions), else its resource's. */
 export function datumPointShape(datum: Pick<StreamDatum, 'point_shape'>, resource: Pick<StreamResource, 'parameters'>): readonly number[] {
@@ -29,9 +33,44 @@ export function varyingPointShapes(
     const datums = datumsByChannel.get(resource.data_key) ?? [];
     const shapes = datums.map((d) => datumPointShape(d, resource));
     if (shapes.every((s) => sameShape(s, resource.parameters.point_shape))) continue;
-    varying.set(resource.data_key, largestShape(shapes, { ...(runUid ? { runUid } : {}), stream: resource.data_key }));
+    const context = { ...(runUid ? { runUid } : {}), stream: resource.data_key };
+    const largest = largestShape(shapes, context);
+    refuseHugePadding(resource, datums, shapes, largest, context);
+    varying.set(resource.data_key, largest);
   }
   return varying;
+}
+
+/**
+ * Points of shapes that share no dimension (a ROI of [1, 100000] then [100000, 1]) would pad into a
+ * dataset far larger than the data (40 GB for 800 kB): refused with the sizes, instead of failing
+ * on an allocation nobody can act on.
+ */
+function refuseHugePadding(
+  resource: Pick<StreamResource, 'parameters'>, datums: readonly StreamDatum[], shapes: readonly (readonly number[])[], largest: readonly number[],
+  context: { runUid?: string; stream: string },
+): void {
+  const itemsize = Number(/(\d+)$/.exec(resource.parameters.dtype_numpy)?.[1] ?? 1);
+  const size = (shape: readonly number[]) => shape.reduce((n, d) => n * d, itemsize);
+  let published = 0;
+  let padded = 0;
+  datums.forEach((d, i) => {
+    const points = d.indices.stop - d.indices.start;
+    published += points * size(shapes[i]!);
+    padded += points * size(largest);
+  });
+  if (padded - published <= MAX_PADDING_BYTES) return;
+  const distinct = [...new Set(shapes.map((s) => `[${s.join(', ')}]`))];
+  throw new InvalidInputError(
+    `stream ${context.stream}: its points have shapes ${distinct.slice(0, 4).join(', ')}${distinct.length > 4 ? ', …' : ''}; padded to their largest `
+    + `[${largest.join(', ')}] they would take ${gb(padded)} for ${gb(published)} published (more than ${gb(MAX_PADDING_BYTES)} of padding): `
+    + 'not written. The staged chunks are kept; such a stream needs a layout of its own (one dataset per shape)',
+    context,
+  );
+}
+
+function gb(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 /** The resources the layout is built from: varying channels announced at their largest shape. */
