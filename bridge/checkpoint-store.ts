@@ -27,6 +27,8 @@ export interface StreamCheckpoint {
   datums: number;
   /** Points per chunk (grid), fixed the first time the stream is chunked. */
   chunkPoints?: number;
+  /** Bytes per chunk at most, fixed with the grid (free dimensions: grown points also end a chunk here). */
+  chunkBytes?: number;
   /** Point shape of the last committed chunk (free dimensions: the first entry's until a chunk is committed; it may change, docs/bridge.md). */
   pointShape?: number[];
   /** StreamResource accepted. */
@@ -129,6 +131,7 @@ function checkScan(path: string, historyId: string, scan: unknown): void {
     if (!isCount(st.committed)) bad(`${where}: committed ${JSON.stringify(st.committed)} is not a point index`);
     if (!isCount(st.datums)) bad(`${where}: datums ${JSON.stringify(st.datums)} is not a count`);
     if (st.chunkPoints !== undefined && !(isCount(st.chunkPoints) && st.chunkPoints > 0)) bad(`${where}: chunkPoints ${JSON.stringify(st.chunkPoints)} is not a positive count`);
+    if (st.chunkBytes !== undefined && !(isCount(st.chunkBytes) && st.chunkBytes > 0)) bad(`${where}: chunkBytes ${JSON.stringify(st.chunkBytes)} is not a positive count`);
     if (st.pointShape !== undefined && !(Array.isArray(st.pointShape) && st.pointShape.every(isCount))) bad(`${where}: pointShape is not a list of sizes`);
     if (!Array.isArray(st.gaps) || !st.gaps.every((g: GapRange) => isCount(g?.start) && isCount(g?.stop) && g.start < g.stop && g.stop <= st.committed!)) {
       bad(`${where}: gaps are not ranges below committed`);

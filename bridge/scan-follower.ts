@@ -528,6 +528,7 @@ export class ScanFollower {
       if (start > channel.expected) this.recordGap(channel, start);
       if (channel.cp.chunkPoints === undefined) {
         channel.cp.chunkPoints = Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : Infinity));
+        channel.cp.chunkBytes = this.options.chunkBytes;
       }
       if (channel.bufferedPoints === 0) channel.bufferStart = start;
       channel.pendingSince ??= Date.now();
@@ -554,8 +555,9 @@ export class ScanFollower {
     // Free dimensions: the grid was fixed by the first entry's points, and later points can be far
     // larger (a spectrum of 2 bins, then of 4096). A chunk of them also ends at `chunkBytes` counted
     // from its start (at least one point): the cut depends only on the data and the chunk's start,
-    // itself a cut, so a restart cuts the same chunks.
-    const cap = channel.free && pointBytes > 0 ? Math.max(1, Math.floor(this.options.chunkBytes / pointBytes)) : Infinity;
+    // itself a cut, so a restart cuts the same chunks (with the bytes checkpointed with the grid, whatever --chunk-bytes says now).
+    const chunkBytes = channel.cp.chunkBytes ?? this.options.chunkBytes;
+    const cap = channel.free && pointBytes > 0 ? Math.max(1, Math.floor(chunkBytes / pointBytes)) : Infinity;
     for (let remaining = count; remaining > 0;) {
       const boundary = Math.min((Math.floor(channel.bufferStart / grid) + 1) * grid, channel.bufferStart + cap);
       const size = boundary - channel.bufferStart;

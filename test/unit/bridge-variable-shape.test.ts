@@ -215,10 +215,18 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
           [DIODE]: { committed: 0, datums: 0, chunkPoints: 32, resource: true, gaps: [] },
         },
       };
+      // Restarted with another --chunk-bytes: the checkpoint's bytes (fixed with the grid) cut the same chunks.
+      const withBytes = structuredClone(checkpoint);
+      withBytes.streams[FREE]!.chunkBytes = 256;
       const resumed = await follow(checkpoint, new RecordingPublisher(), script);
       assert.equal(resumed.result, 'stopped', `resumed at ${committed}`);
       assert.deepEqual(resumed.of(FREE), free.filter((d) => d.indices.start >= committed), `resumed at ${committed}: the same datums`);
+      const changed = await follow(withBytes, new RecordingPublisher(), { ...script, chunkBytes: 1 << 20 });
+      assert.deepEqual(changed.of(FREE), free.filter((d) => d.indices.start >= committed), `resumed at ${committed} with --chunk-bytes changed: the same datums`);
     }
+    const recorded = fresh();
+    await follow(recorded, new RecordingPublisher(), script);
+    assert.equal(recorded.streams[FREE]?.chunkBytes, 256, 'the checkpoint keeps the chunk bytes with the grid');
   });
 
   it('resumed from the checkpoint at any committed index, stages exactly the chunks an uninterrupted follower stages', async () => {
