@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +123,15 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     const elapsed = (Date.now() - t0) / 1000;
     assert.equal(status.stopped, 2, JSON.stringify(status));
     assert.equal(status.failed, 1, JSON.stringify(status));
+    // Each followed scan had a Redis connection of its own: none is left once the scans are done (stopped or failed).
+    const admin = new Redis(redis.url, { protocol: 2 });
+    let scanConnections = -1;
+    for (const deadline = Date.now() + 5_000; scanConnections !== 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      scanConnections = ((await admin.client('LIST')) as string).split('\n').filter((l) => / name=beamline-archive-bridge-scan /.test(l)).length;
+    }
+    admin.disconnect();
+    assert.equal(scanConnections, 0, 'no scan connection left open');
+    assert.equal(status.chunkBuffers.outstanding, 0, 'every chunk buffer given back');
 
     const events = await drainQueue(clients, queueUrl);
     for (const event of events) validateEvent(event);
