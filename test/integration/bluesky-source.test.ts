@@ -219,7 +219,9 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     const runs = { badValue: 'run-bad-value', gap: 'run-seq-gap' };
     const entries: Record<string, string> = {};
     for (const [i, uid] of Object.values(runs).entries()) {
-      await doc('start', { uid, time: 1795300000 + i, scan_id: 70 + i, plan_name: 'count', dataset: 'bad_data' });
+      // A dataset each: two runs opening one dataset at once cancel a DynamoDB transaction, which in moto
+      // 5.2.5 rolls the whole table back and can erase the other run's FAILED state (ADR 0002; seen once in CI).
+      await doc('start', { uid, time: 1795300000 + i, scan_id: 70 + i, plan_name: 'count', dataset: `bad_data_${i}` });
       await doc('descriptor', { uid: `${uid}-d`, run_start: uid, name: 'primary', time: 1, data_keys: { det: { dtype: 'number', shape: [], source: 'x' } }, object_keys: { det: ['det'] } });
       await doc('event', { uid: `${uid}-e1`, descriptor: `${uid}-d`, seq_num: 1, time: 1, data: { det: 1.5 }, timestamps: { det: 1 } });
     }
