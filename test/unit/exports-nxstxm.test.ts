@@ -157,6 +157,33 @@ describe('NXstxm layout of a line spectrum', () => {
   });
 });
 
+describe('a detector whose points changed shape (padded in the scan file)', () => {
+  it('sums only the values inside each point\'s own shape (not the NaN padding), keeps point_shape and says so', () => {
+    // 6 points of a 1D detector: 3 of 2 values, then 3 of 3, padded with NaN to 3 in the scan file.
+    const values = [1, 2, NaN, 3, 4, NaN, 5, 6, NaN, 1, 1, 1, 2, 2, 2, 3, 3, 3];
+    const run = runWith(
+      { scan_type: 'sample_line_spectrum', detector: 'mca', energies: 2, regions: [{ points: 3 }], positioners: { energy: 'mono', sample_x: 'sx', sample_y: 'sy' } },
+      { mono: [700, 700, 700, 710, 710, 710], sx: [0, 1, 2, 0, 1, 2], sy: [5, 6, 7, 5, 6, 7] },
+    );
+    const shapes = new BigInt64Array([2n, 2n, 2n, 3n, 3n, 3n]);
+    run.streams[0]!.columns.push({
+      dataKey: 'mca', array: { dtype: '<f8', shape: [6, 3], bytes: new Uint8Array(new Float64Array(values).buffer) },
+      pointShapes: { dtype: '<i8', shape: [6, 1], bytes: new Uint8Array(shapes.buffer) }, fillValue: Number.NaN,
+    });
+    const product = buildExport('nxstxm', [run], OPTIONS);
+    const tree = product.files[0]!.kind === 'hdf5' ? product.files[0]!.tree : assert.fail('not hdf5');
+    const dataset = (path: string) => tree.datasets.find((d) => d.path === path);
+    const v = dataset('/entry1/data/data')!.value as { bytes: Uint8Array; shape: number[] };
+    assert.deepEqual({ shape: v.shape, values: [...new Float64Array(v.bytes.slice().buffer)] }, { shape: [2, 3], values: [3, 7, 11, 3, 6, 9] });
+    const det = dataset('/entry1/instrument/mca/data')!;
+    assert.ok(Number.isNaN(det.attrs?.fill_value as number));
+    assert.match(String(det.attrs?.padding), /point_shape holds each point's own shape/);
+    const ps = dataset('/entry1/instrument/mca/point_shape')!.value as { bytes: Uint8Array; shape: number[] };
+    assert.deepEqual({ shape: ps.shape, values: [...new BigInt64Array(ps.bytes.slice().buffer)] }, { shape: [6, 1], values: [2n, 2n, 2n, 3n, 3n, 3n] });
+    assert.match(product.notes.join('\n'), /mca is padded to its largest point shape \(NaN\); mca\/point_shape gives each point's own shape/);
+  });
+});
+
 describe('runs without points', () => {
   it('refuses a run whose primary stream has no points, naming it, whatever its scan type', () => {
     for (const scanType of ['generic_scan', 'sample_image']) {

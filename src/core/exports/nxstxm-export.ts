@@ -36,16 +36,37 @@ export function gatherRows(array: NdArray, points: readonly number[], shape: rea
  * The sum of each point's values (NXstxm: "detectors that provide more than one value per scan
  * point should be summarised to a single value per scan point" in NXdata), as float64, in C order.
  */
-export function sumPerPoint(array: NdArray, shape: readonly number[]): NdArray {
+export function sumPerPoint(array: NdArray, shape: readonly number[], pointShapes?: NdArray): NdArray {
   const points = elementCount(shape);
   const per = points === 0 ? 0 : elementCount(array.shape) / points;
   const sums = new Array<number>(points).fill(0);
+  const padded = array.shape.slice(shape.length);
   for (let p = 0; p < points; p += 1) {
     let sum = 0;
-    for (let k = 0; k < per; k += 1) sum += Number(getElement(array, p * per + k));
+    if (pointShapes) {
+      // A padded key (its points changed shape): only the values inside the point's own shape count,
+      // the padding (NaN for floats) is not a reading.
+      const real = padded.map((_, d) => Number(getElement(pointShapes, p * padded.length + d)));
+      for (const offset of offsetsWithin(real, padded)) sum += Number(getElement(array, p * per + offset));
+    } else {
+      for (let k = 0; k < per; k += 1) sum += Number(getElement(array, p * per + k));
+    }
     sums[p] = sum;
   }
   return float64Array(sums, [...shape]);
+}
+
+/** C-order offsets, in an array of shape `outer`, of the elements of its leading sub-block of shape `inner`. */
+function* offsetsWithin(inner: readonly number[], outer: readonly number[]): Generator<number> {
+  if (inner.some((n) => n <= 0)) return;
+  const strides = outer.map((_, d) => outer.slice(d + 1).reduce((a, b) => a * b, 1));
+  const index = inner.map(() => 0);
+  for (;;) {
+    yield index.reduce((o, i, d) => o + i * strides[d]!, 0);
+    let d = inner.length - 1;
+    while (d >= 0 && ++index[d]! >= inner[d]!) index[d--] = 0;
+    if (d < 0) return;
+  }
 }
 
 /** Floating-point arrays as they are; integer or boolean ones converted to float64 (NX_FLOAT fields). */
@@ -168,7 +189,14 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   t.dataset(`${mono}/energy`, positionerAt(ctx, 'energy', entry.points)!, unitsOf(ctx, 'energy', 'eV'));
   const detectorName = ['source', 'monochromator', 'epu_polarization', ...POSITIONER_NAMES].includes(nexusName(detector.dataKey)) ? 'detector' : nexusName(detector.dataKey);
   const det = t.group(`${instrument}/${detectorName}`, 'NXdetector');
-  t.dataset(`${det}/data`, gatherRows(detector.array, entry.points), { data_key: detector.dataKey, ...(detector.units ? { units: detector.units } : { units: 'counts' }) });
+  const padding: Record<string, Hdf5AttrValue> = detector.pointShapes
+    ? { fill_value: detector.fillValue ?? 0, padding: `points of ${detector.dataKey} changed shape: each is padded with ${String(detector.fillValue ?? 0)} to the largest; point_shape holds each point's own shape` }
+    : {};
+  t.dataset(`${det}/data`, gatherRows(detector.array, entry.points), { data_key: detector.dataKey, ...(detector.units ? { units: detector.units } : { units: 'counts' }), ...padding });
+  if (detector.pointShapes) {
+    t.dataset(`${det}/point_shape`, gatherRows(detector.pointShapes, entry.points), { long_name: `shape of each point of ${detector.dataKey} (without padding)` });
+    notes.push(`${path} (run ${run.uid}): ${detector.dataKey} is padded to its largest point shape (${String(detector.fillValue ?? 0)}); ${detectorName}/point_shape gives each point's own shape and data/data sums only the values inside it`);
+  }
   for (const [logical, key] of Object.entries(ctx.positioners)) {
     if (logical === 'energy' || logical === 'ring_current' || logical === 'polarization' || !findColumn(ctx.primary, key)) continue;
     const g = t.group(`${instrument}/${nexusName(logical)}`, 'NXdetector');
@@ -189,7 +217,8 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   // NXdata: the detector on the scan grid with its axes.
   const data = t.group(`${path}/data`, 'NXdata');
   t.dataset(`${data}/stxm_scan_type`, info.nxstxm);
-  const signal = detector.array.shape.length === 1 ? gatherRows(detector.array, entry.points, entry.shape) : sumPerPoint(gatherRows(detector.array, entry.points, entry.shape), entry.shape);
+  const signal = detector.array.shape.length === 1 ? gatherRows(detector.array, entry.points, entry.shape)
+    : sumPerPoint(gatherRows(detector.array, entry.points, entry.shape), entry.shape, detector.pointShapes ? gatherRows(detector.pointShapes, entry.points, entry.shape) : undefined);
   t.dataset(`${data}/data`, signal, detector.array.shape.length === 1 ? { data_key: detector.dataKey }
     : { data_key: detector.dataKey, long_name: `sum of the ${elementCount(detector.array.shape.slice(1))} values of ${detector.dataKey} per point` });
   const axes: string[] = [];
