@@ -8,9 +8,18 @@
                                                     float32 image (shape (-1, -1)) whose points change
                                                     shape mid-stream: 6 points of [5] / [2, 3], 6 of
                                                     [8] / [3, 2], 3 of [2] / [1, 1] (--points unused)
+    publish_special_scans.py --redis URL --shape-seed 7 --points 300 --max-batch 4 --sleep 0.035 \
+        --dump-values reshape.npz reshape           the same streams with --points points whose shapes
+                                                    follow a schedule drawn from the seed (each stream
+                                                    its own: runs of 1 to 24 points, of 1 to 6 for the
+                                                    largest; from 1 value to ~20 kB a point), sent in
+                                                    batches of 1 to --max-batch points of one shape,
+                                                    --sleep seconds between sends
 
 Prints a JSON summary on stdout (scan keys, run uids, points, the published values where a test
-compares them).
+compares them). reshape --dump-values FILE.npz saves, per stream (":" spelled "__"), `<stream>.values`
+(every point's values flattened and concatenated in order: the bytes the bridge stages) and
+`<stream>.shapes` ([points, rank]: each point's shape); the summary then omits the values.
 """
 from __future__ import annotations
 
@@ -125,30 +134,115 @@ def publish_sequence(ds: DataStore, args) -> dict:
 RESHAPE_SEGMENTS = [(5, (2, 3), 6), (8, (3, 2), 6), (2, (1, 1), 3)]
 """Points of the reshape scan: (spectrum bins, image shape, points) per run of equal shapes."""
 
+SPECTRUM, IMAGE = "mca2:free_spectrum", "cam:free_image"
+
+
+def seeded_shapes(rng: np.random.Generator, points: int, rank: int) -> list[tuple[tuple[int, ...], int]]:
+    """Runs of equal point shapes, (shape, points) each, that add up to `points`: small, medium and large
+    points (up to ~20 kB as uint16 spectra or float32 images), so that chunks are cut by the grid, by the
+    chunk bytes and at each change, and some single points exceed a chunk's bytes (of 12 kB, say)."""
+    runs: list[tuple[tuple[int, ...], int]] = []
+    total = 0
+    while total < points:
+        # The first run is small (a ROI that grows): the grid, fixed by the first points, is then the
+        # chunk points, and the chunk bytes cut the larger points' chunks. Runs of large points are
+        # short (about one chunk per point).
+        kind = 0 if not runs else int(rng.choice(3, p=[0.3, 0.4, 0.3]))
+        n = min(points - total, int(rng.integers(1, 25 if kind < 2 else 7)))
+        if rank == 1:
+            low, high = [(1, 9), (9, 700), (2000, 10000)][kind]
+            shape: tuple[int, ...] = (int(rng.integers(low, high)),)
+        else:
+            low, high = [(1, 5), (5, 31), (40, 71)][kind]
+            shape = (int(rng.integers(low, high)), int(rng.integers(low, high)))
+        if runs and runs[-1][0] == shape:
+            continue  # a run is a change of shape
+        runs.append((shape, n))
+        total += n
+    return runs
+
+
+def reshape_batches(args) -> dict[str, list[np.ndarray]]:
+    """Per stream, the batches to send (arrays of points of one shape), in order: the fixed default
+    schedule (one point per send), or one drawn from --shape-seed."""
+    if args.shape_seed is None:
+        spectra, images, i = [], [], 0
+        for bins, (h, w), n in RESHAPE_SEGMENTS:
+            for _ in range(n):
+                spectra.append((np.arange(bins, dtype=np.uint16) + i)[np.newaxis])
+                images.append((np.arange(h * w, dtype=np.float32) / 4 + i).reshape(1, h, w))
+                i += 1
+        return {SPECTRUM: spectra, IMAGE: images}
+    rng = np.random.default_rng(args.shape_seed)
+    out: dict[str, list[np.ndarray]] = {}
+    for name, rank, dtype in ((SPECTRUM, 1, np.uint16), (IMAGE, 2, np.float32)):
+        batches = []
+        for shape, n in seeded_shapes(rng, args.points, rank):
+            while n > 0:
+                count = min(n, int(rng.integers(1, args.max_batch + 1)))
+                size = count * int(np.prod(shape))
+                if dtype == np.uint16:
+                    values = rng.integers(0, 65536, size, dtype=np.uint16)
+                else:
+                    values = (rng.standard_normal(size) * 1e3).astype(np.float32)
+                batches.append(values.reshape(count, *shape))
+                n -= count
+        out[name] = batches
+    return out
+
 
 def publish_reshape(ds: DataStore, args) -> dict:
-    points = sum(n for _, _, n in RESHAPE_SEGMENTS)
+    batches = reshape_batches(args)
+    points = sum(len(b) for b in batches[SPECTRUM])
     scan = ds.create_scan(identity("ascan", args.number), info=scan_info("ascan", args.number, points))
-    spectrum = scan.create_stream(Stream.make_definition("mca2:free_spectrum", np.uint16, shape=(-1,)))
-    image = scan.create_stream(Stream.make_definition("cam:free_image", np.float32, shape=(-1, -1)))
+    streams = {
+        SPECTRUM: scan.create_stream(Stream.make_definition(SPECTRUM, np.uint16, shape=(-1,))),
+        IMAGE: scan.create_stream(Stream.make_definition(IMAGE, np.float32, shape=(-1, -1))),
+    }
     scan.prepare()
     scan.start()
-    spectra, images, i = [], [], 0
-    for bins, (h, w), n in RESHAPE_SEGMENTS:
-        for _ in range(n):
-            point = np.arange(bins, dtype=np.uint16) + i
-            frame = (np.arange(h * w, dtype=np.float32) / 4 + i).reshape(h, w)
-            spectrum.send(point)
-            image.send(frame)
-            spectra.append(point.tolist())
-            images.append(frame.tolist())
-            i += 1
-    spectrum.seal()
-    image.seal()
+    # The streams' batches interleaved in the order of their first point (the spectrum first on a tie).
+    sent = {name: 0 for name in streams}
+    pending = {name: list(b) for name, b in batches.items()}
+    while any(pending.values()):
+        name = min((n for n in streams if pending[n]), key=lambda n: sent[n])
+        batch = pending[name].pop(0)
+        streams[name].send(batch)
+        sent[name] += len(batch)
+        if args.sleep:
+            time.sleep(args.sleep)
+    for stream in streams.values():
+        stream.seal()
     close(scan)
-    return {"scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "points": points,
-            "change_at": [RESHAPE_SEGMENTS[0][2], RESHAPE_SEGMENTS[0][2] + RESHAPE_SEGMENTS[1][2]],
-            "stream": "mca2:free_spectrum", "image_stream": "cam:free_image", "spectra": spectra, "images": images}
+    summary: dict = {"scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "points": points}
+    if args.shape_seed is None:
+        summary["change_at"] = [RESHAPE_SEGMENTS[0][2], RESHAPE_SEGMENTS[0][2] + RESHAPE_SEGMENTS[1][2]]
+    else:
+        summary["changes"] = {name: changes_of(b) for name, b in batches.items()}
+    summary.update({"stream": SPECTRUM, "image_stream": IMAGE})
+    if args.dump_values:
+        dump = {}
+        for name, b in batches.items():
+            safe = name.replace(":", "__")
+            dump[f"{safe}.values"] = np.concatenate([x.ravel() for x in b])
+            dump[f"{safe}.shapes"] = np.array([p.shape for x in b for p in x], dtype=np.int64)
+        np.savez(args.dump_values, **dump)
+        summary["dump"] = args.dump_values
+    else:
+        summary["spectra"] = [p.tolist() for x in batches[SPECTRUM] for p in x]
+        summary["images"] = [p.tolist() for x in batches[IMAGE] for p in x]
+    return summary
+
+
+def changes_of(batches: list[np.ndarray]) -> list[int]:
+    """Indices of the points whose shape differs from the previous point's."""
+    out, index, shape = [], 0, None
+    for batch in batches:
+        if shape is not None and batch.shape[1:] != shape:
+            out.append(index)
+        shape = batch.shape[1:]
+        index += len(batch)
+    return out
 
 
 def main(argv=None) -> int:
@@ -156,7 +250,11 @@ def main(argv=None) -> int:
     p.add_argument("--redis", required=True)
     p.add_argument("--number", type=int, default=1)
     p.add_argument("--points", type=int, default=12)
-    p.add_argument("--sleep", type=float, default=0.0, help="json: seconds between points (a scan that lasts)")
+    p.add_argument("--sleep", type=float, default=0.0, help="json, reshape: seconds between sends (a scan that lasts)")
+    p.add_argument("--shape-seed", type=int, default=None,
+                   help="reshape: --points points whose shapes follow a schedule drawn from this seed (default: the fixed 15 points)")
+    p.add_argument("--max-batch", type=int, default=1, help="reshape with --shape-seed: points per send, 1 to this")
+    p.add_argument("--dump-values", help="reshape: save each point's values and shape to this .npz (not in the summary)")
     p.add_argument("kind", choices=["json", "sequence", "reshape"])
     args = p.parse_args(argv)
     ds = open_data_store(args.redis)
