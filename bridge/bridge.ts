@@ -273,6 +273,7 @@ export class Bridge {
       publisher: this.publisher,
       checkpoint: scan,
       saveCheckpoint: () => this.checkpoint.touch(),
+      flushCheckpoint: () => this.checkpoint.flush(),
       deadLetter: (event, reason, context) => this.deadLetter(event, reason, context),
       stats: this.stats,
       budget: this.budget,

@@ -45,6 +45,8 @@ export interface FollowerDeps {
   /** This scan's durable progress (mutated by the follower), and how to get it written. */
   checkpoint: ScanCheckpoint;
   saveCheckpoint: () => void;
+  /** Resolves once everything changed in the checkpoint before the call is on disk. */
+  flushCheckpoint?: () => Promise<void>;
   /** Records an event the bus refused for good (local dead-letter file). */
   deadLetter: (event: OutgoingEvent, reason: string, context: Record<string, unknown>) => Promise<void>;
   stats: BridgeStats;
@@ -104,6 +106,8 @@ interface Channel {
   free?: boolean;
   /** Free dimensions: the StreamResource sent at the first entry; datums wait for it (see `stage`). */
   resourceSent?: Promise<void>;
+  /** The checkpoint write holding this stream's grid (chunkPoints, chunkBytes), started when it was fixed; datums wait for it. */
+  gridOnDisk?: Promise<void>;
   /** JSON channels: one NDJSON line per buffered point. */
   buffer: Buffer[];
   /**
@@ -529,6 +533,9 @@ export class ScanFollower {
       if (channel.cp.chunkPoints === undefined) {
         channel.cp.chunkPoints = Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : Infinity));
         channel.cp.chunkBytes = this.options.chunkBytes;
+        // On disk before the stream's first datum is accepted: a restart with other --chunk-points /
+        // --chunk-bytes must cut the chunks this bridge announced, not new ones overlapping them.
+        channel.gridOnDisk = this.deps.flushCheckpoint?.().catch(() => undefined);
       }
       if (channel.bufferedPoints === 0) channel.bufferStart = start;
       channel.pendingSince ??= Date.now();
@@ -633,6 +640,7 @@ export class ScanFollower {
         // No datum accepted before its resource: while the resource is not accepted nothing is
         // committed, so the checkpoint's shape is still the first one when a restart re-sends it.
         if (channel.resourceSent) await channel.resourceSent;
+        if (channel.gridOnDisk) await channel.gridOnDisk;
         await this.emit([{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
         this.deps.stats.chunksStaged++;
         this.deps.stats.pointsStaged += points;

@@ -139,13 +139,16 @@ interface Script {
   batches?: [number, number, number][];
   chunkPoints?: number;
   chunkBytes?: number;
+  /** The checkpoint flush (the bridge's writes the file). */
+  flush?: () => Promise<void>;
 }
 
 async function follow(checkpoint: ScanCheckpoint, publisher = new RecordingPublisher(), script: Script = {}) {
   const store = new CopyingStore();
   const follower = new ScanFollower({ id: '1-0', scanKey: SCAN_KEY }, {
     source: new MemorySource(scanStreams(script.batches)), store, publisher, logger: createLogger('test', 'SILENT'), checkpoint,
-    saveCheckpoint: () => undefined, deadLetter: async () => undefined, stats: newStats(), budget: new MemoryBudget(1 << 30),
+    saveCheckpoint: () => undefined, ...(script.flush ? { flushCheckpoint: script.flush } : {}),
+    deadLetter: async () => undefined, stats: newStats(), budget: new MemoryBudget(1 << 30),
     chunks: new ChunkPool(1 << 24),
   }, {
     beamline: 'id00', chunkPoints: script.chunkPoints ?? 4, chunkBytes: script.chunkBytes ?? 1 << 20, flushIntervalMs: 5, readCount: 2, maxInflightChunks: 8,
@@ -191,6 +194,30 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
     const firstDatumAt = publisher.accepted.findIndex((e) => e.detailType === 'StreamDatum' && (e.detail as StreamDatum).stream_resource.endsWith(`/${FREE}`));
     assert.ok(resourceAt >= 0 && resourceAt < firstDatumAt, `resource accepted at ${resourceAt}, first datum at ${firstDatumAt}`);
     assert.equal(datums.filter((d) => d.stream_resource.endsWith(`/${FREE}`)).length, 5);
+  });
+
+  it('accepts no datum of a stream before its grid is on disk (a restart with other --chunk-* options cuts the chunks announced)', async () => {
+    const checkpoint = fresh();
+    const onDisk = new Set<string>();
+    // A slow disk: what the checkpoint holds when the write ends is what is on disk.
+    const flush = async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      for (const [name, st] of Object.entries(checkpoint.streams)) if (st.chunkPoints !== undefined && st.chunkBytes !== undefined) onDisk.add(name);
+    };
+    const early: string[] = [];
+    const publisher = new (class extends RecordingPublisher {
+      override async publish(events: readonly OutgoingEvent[]) {
+        for (const e of events) {
+          const stream = e.detailType === 'StreamDatum' ? (e.detail as StreamDatum).stream_resource.split('/').pop()! : undefined;
+          if (stream && !onDisk.has(stream)) early.push(stream);
+        }
+        return super.publish(events);
+      }
+    })();
+    const { result, datums } = await follow(checkpoint, publisher, { flush });
+    assert.equal(result, 'stopped');
+    assert.ok(datums.length > 0);
+    assert.deepEqual(early, [], 'datums accepted before their stream\'s grid was on disk');
   });
 
   it('keeps a chunk within --chunk-bytes after the points grow (the grid was fixed by the small first points), the same cuts after a restart', async () => {
