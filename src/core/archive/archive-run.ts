@@ -13,7 +13,7 @@ import { checkLimaFiles } from '../bliss/lima-archive.js';
 import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf } from './errors.js';
 import { publishLocalFile } from './publish-file.js';
 import { readJsonChannels } from './json-channels.js';
-import { paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
+import { datumPointShape, paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
 import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
 
 export interface ArchiveRunDeps {
@@ -149,7 +149,7 @@ async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: 
  */
 async function* readSlices(channel: PlanChannel, datums: readonly StreamDatum[], resource: StreamResource | undefined, store: ObjectStore, runUid: string): AsyncGenerator<ChannelSlice> {
   for (const d of datums) {
-    const shape = d.point_shape ?? resource?.parameters.point_shape ?? channel.pointShape;
+    const shape = resource ? datumPointShape(d, resource) : channel.pointShape;
     const rowBytes = pointBytes(channel.type, shape);
     const { start, stop } = d.indices;
     const context = { runUid, stream: channel.channel, indexRange: [start, stop] as [number, number], key: d.chunk.key };

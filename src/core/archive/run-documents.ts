@@ -74,19 +74,26 @@ function declaredMissing(gaps: readonly [number, number][], start: number, stop:
  * resource. Points come from RunStop.bliss.points (the sealed counts); a channel without a count
  * there takes the end of its last chunk. All problems are reported at once (ChunkCoverageError).
  */
+/** The datums of each resource's channel (every channel present, in arrival order); `unknown` gets those of no resource. */
+export function datumsByChannelOf(
+  resources: readonly StreamResource[], datums: readonly StreamDatum[], unknown: (datum: StreamDatum) => void = () => undefined,
+): Map<string, StreamDatum[]> {
+  const byResource = new Map(resources.map((r) => [r.uid, r] as const));
+  const byChannel = new Map<string, StreamDatum[]>(resources.map((r) => [r.data_key, []]));
+  for (const datum of datums) {
+    const resource = byResource.get(datum.stream_resource);
+    if (resource) byChannel.get(resource.data_key)!.push(datum);
+    else unknown(datum);
+  }
+  return byChannel;
+}
+
 export function checkCoverage(run: RunDocuments): ChannelCoverage {
   const runUid = run.start.uid;
   const errors: RunError[] = [];
-  const byResource = new Map(run.resources.map((r) => [r.uid, r] as const));
-  const datumsByChannel = new Map<string, StreamDatum[]>(run.resources.map((r) => [r.data_key, []]));
-  for (const datum of run.datums) {
-    const resource = byResource.get(datum.stream_resource);
-    if (!resource) {
-      errors.push({ message: `stream datum ${datum.uid} refers to unknown stream resource ${datum.stream_resource}` });
-      continue;
-    }
-    datumsByChannel.get(resource.data_key)!.push(datum);
-  }
+  const datumsByChannel = datumsByChannelOf(run.resources, run.datums, (datum) => {
+    errors.push({ message: `stream datum ${datum.uid} refers to unknown stream resource ${datum.stream_resource}` });
+  });
   const points: Record<string, number> = {};
   const gaps: Record<string, [number, number][]> = {};
   for (const gap of run.stop.bliss.gaps ?? []) (gaps[gap.stream] ??= []).push([gap.start, gap.stop]);

@@ -13,6 +13,7 @@ import type { ArchivedFile, DataKey, EventDescriptor, StreamDatum, StreamResourc
 import { isLimaResource } from '../bliss/lima-documents.js';
 import { RunState, type RunCatalogue } from '../archive/ports.js';
 import { varyingPointShapes } from '../archive/point-shapes.js';
+import { datumsByChannelOf } from '../archive/run-documents.js';
 import { POINT_SHAPE_DATASET } from '../nexus/writers/variable-shape.js';
 import type { ObjectStore } from '../ports.js';
 import type { ExportColumn, ExportRun, ExportStream } from './model.js';
@@ -96,7 +97,9 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
   const limaChannels = new Set(resources.filter((r) => isLimaResource(r)).map((r) => r.data_key));
   // Keys whose point shape changed (free dimensions): the scan file pads them to the largest shape
   // and keeps each point's shape in `point_shape` beside `data` (src/core/archive/point-shapes.ts).
-  const varying = varyingKeys(resources, docs.filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as StreamDatum));
+  const numeric = resources.filter((r) => !isLimaResource(r));
+  const datums = docs.filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as StreamDatum);
+  const varying = new Set(varyingPointShapes(numeric, datumsByChannelOf(numeric, datums)).keys());
   const skipped: string[] = [];
   const scanFile = await deps.reader.open(bytes, { runUid, key: file.key });
   try {
@@ -143,18 +146,4 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
   } finally {
     await scanFile.close();
   }
-}
-
-/** The channels whose chunks do not all have their resource's point shape (their datums say so). */
-function varyingKeys(resources: readonly StreamResource[], datums: readonly StreamDatum[]): Set<string> {
-  const channelOf = new Map(resources.map((r) => [r.uid, r.data_key] as const));
-  const byChannel = new Map<string, StreamDatum[]>();
-  for (const d of datums) {
-    const channel = channelOf.get(d.stream_resource);
-    if (channel === undefined) continue;
-    let list = byChannel.get(channel);
-    if (!list) byChannel.set(channel, (list = []));
-    list.push(d);
-  }
-  return new Set(varyingPointShapes(resources.filter((r) => !isLimaResource(r)), byChannel).keys());
 }
