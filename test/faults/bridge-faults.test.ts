@@ -23,13 +23,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { freePort, projectRoot, startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
 import { initBlissDataStore, publishScan, run, type PublishedScan, type PublishOptions } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
+import { captureBridgeEvents, drainEvents, dumpedBytes } from '../integration/bridge-capture.js';
 import { startFaultProxy, type FaultProxy } from '../../tools/fault-proxy/fault-proxy.js';
 
 const BUCKET = 'faults-data';
@@ -77,27 +76,6 @@ class BridgeProcess {
   alive(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
-}
-
-async function drainQueue(clients: AwsClients, queueUrl: string, into: BusEvent[]): Promise<void> {
-  for (;;) {
-    const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) return;
-    for (const m of messages) into.push(JSON.parse(m.Body!) as BusEvent);
-    await clients.sqs.send(new DeleteMessageBatchCommand({
-      QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-    }));
-  }
-}
-
-/** Every channel's published values as raw bytes, read from the publisher's npz by numpy. */
-async function dumpedBytes(npz: string): Promise<Map<string, Buffer>> {
-  const script = 'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\n'
-    + 'print(json.dumps({k.replace("__",":"): base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode() for k in d.files}))';
-  const out = await run(venvPython, ['-c', script, npz]);
-  if (out.code !== 0) throw new Error(out.stderr);
-  return new Map(Object.entries(JSON.parse(out.stdout) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
 }
 
 /** The reshape scan's dump (publish_special_scans.py --dump-values): per stream, the values' bytes and the points' shapes. */
@@ -175,12 +153,7 @@ describe(`bridge under faults (seed ${SEED})`, () => {
     mkdirSync(redisDir);
     [redis, moto] = await Promise.all([startRedis({ dataDir: redisDir }), startMoto()]);
     clients = createAwsClients({ region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
-    await clients.events.send(new CreateEventBusCommand({ Name: BUS }));
-    queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: 'faults-capture' }))).QueueUrl!;
-    const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-    await clients.events.send(new PutRuleCommand({ Name: 'capture', EventBusName: BUS, EventPattern: JSON.stringify({ source: ['beamline-archive.bridge'] }) }));
-    await clients.events.send(new PutTargetsCommand({ Rule: 'capture', EventBusName: BUS, Targets: [{ Id: 'q', Arn: attrs.Attributes!.QueueArn! }] }));
+    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'faults-capture' });
     await initBlissDataStore(redis.url);
     proxy = await startFaultProxy({
       target: moto.url, seed: SEED,
@@ -231,7 +204,7 @@ describe(`bridge under faults (seed ${SEED})`, () => {
     let collectorError: unknown;
     const collector = (async () => {
       while (collecting) {
-        await drainQueue(clients, queueUrl, events);
+        await drainEvents(clients, queueUrl, events);
         await sleep(300);
       }
     })().catch((error: unknown) => { collectorError = error; });
@@ -293,7 +266,7 @@ describe(`bridge under faults (seed ${SEED})`, () => {
     collecting = false;
     await collector;
     if (collectorError) throw collectorError;
-    await drainQueue(clients, queueUrl, events);
+    await drainEvents(clients, queueUrl, events);
 
     // The faults really happened.
     process.stdout.write(`# kills ${bridge.kills}, starts ${bridge.starts}, proxy ${JSON.stringify(proxy.stats)}, events ${events.length}\n`);

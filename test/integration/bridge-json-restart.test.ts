@@ -9,14 +9,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { projectRoot, startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
 import { initBlissDataStore, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
-import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
+import { validateEvent } from '../../src/core/contract/validators.js';
 import { startBridge } from '../../bridge/bridge.js';
+import { captureBridgeEvents, drainEvents } from './bridge-capture.js';
 
 const SPECIAL = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_special_scans.py');
 const BUCKET = 'json-restart';
@@ -36,12 +35,7 @@ describe('bridge: a JSON stream across restarts', () => {
     [redis, moto] = await Promise.all([startRedis(), startMoto()]);
     conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
     clients = createAwsClients(conn);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
-    await clients.events.send(new CreateEventBusCommand({ Name: BUS }));
-    queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: 'json-restart-capture' }))).QueueUrl!;
-    const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-    await clients.events.send(new PutRuleCommand({ Name: 'capture', EventBusName: BUS, EventPattern: JSON.stringify({ source: ['beamline-archive.bridge'] }) }));
-    await clients.events.send(new PutTargetsCommand({ Rule: 'capture', EventBusName: BUS, Targets: [{ Id: 'q', Arn: attrs.Attributes!.QueueArn! }] }));
+    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'json-restart-capture' });
     await initBlissDataStore(redis.url);
   });
 
@@ -74,13 +68,7 @@ describe('bridge: a JSON stream across restarts', () => {
     assert.equal(status.failed, 0, JSON.stringify(status.stats));
     assert.ok(resumed + status.resumed >= 2, `the scan was resumed from the checkpoint after restarts (${resumed + status.resumed})`);
 
-    const events: BusEvent[] = [];
-    for (let empty = 0; empty < 2;) {
-      const got = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-      if (!got.Messages?.length) { empty++; continue; }
-      for (const m of got.Messages) events.push(validateEvent(JSON.parse(m.Body!)));
-      await clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: got.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-    }
+    const events = (await drainEvents(clients, queueUrl, [], 2)).map((e) => validateEvent(e));
     const resource = `${published.run_uid}/resource/${published.json_channel}`;
     const datums = new Map<string, Datum>();
     for (const e of events) {

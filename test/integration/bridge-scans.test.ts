@@ -5,25 +5,23 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { startMoto, startRedis, venvPython, projectRoot, type RunningService } from '../../local/services.js';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
+import { initBlissDataStore, PUBLISHER, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
-import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
+import { validateEvent } from '../../src/core/contract/validators.js';
 import { Bridge, defaultBridgeOptions, startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { captureBridgeEvents, drainEvents, dumpedBytes } from './bridge-capture.js';
 import { RedisScanSource } from '../../src/adapters/redis-scan-source.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import type { OutgoingEvent } from '../../src/core/ports.js';
 
-const PUBLISHER = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_scan.py');
 const BUCKET = 'bridge-test-data';
 const BUS = 'bridge-test-bus';
 
@@ -35,43 +33,10 @@ interface Published {
   corrupt: { stream: string; kind: string; index: number } | null;
 }
 
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}: ${err.slice(-2000)}`))));
-  });
-}
-
 async function publish(redisUrl: string, args: string[]): Promise<Published> {
-  return JSON.parse(await run(venvPython, [PUBLISHER, '--redis', redisUrl, ...args])) as Published;
-}
-
-/** Every channel's published values as raw bytes, read from the publisher's npz by numpy. */
-async function dumpedBytes(npz: string): Promise<Map<string, Buffer>> {
-  const script = 'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\n'
-    + 'print(json.dumps({k.replace("__",":"): base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode() for k in d.files}))';
-  const out = JSON.parse(await run(venvPython, ['-c', script, npz])) as Record<string, string>;
-  return new Map(Object.entries(out).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
-}
-
-async function drainQueue(clients: AwsClients, queueUrl: string): Promise<BusEvent[]> {
-  const events: BusEvent[] = [];
-  for (let empty = 0; empty < 2;) {
-    const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) { empty++; continue; }
-    empty = 0;
-    for (const m of messages) events.push(JSON.parse(m.Body!) as BusEvent);
-    await clients.sqs.send(new DeleteMessageBatchCommand({
-      QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-    }));
-  }
-  return events;
+  const out = await run(venvPython, [PUBLISHER, '--redis', redisUrl, ...args]);
+  if (out.code !== 0) throw new Error(`publish_scan.py exited ${out.code}: ${out.stderr.slice(-2000)}`);
+  return JSON.parse(out.stdout) as Published;
 }
 
 describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () => {
@@ -87,19 +52,9 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     [redis, moto] = await Promise.all([startRedis(), startMoto()]);
     conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
     clients = createAwsClients(conn);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
-    await clients.events.send(new CreateEventBusCommand({ Name: BUS }));
-    const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: 'bridge-test-capture' }));
-    queueUrl = queue.QueueUrl!;
-    const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-    await clients.events.send(new PutRuleCommand({
-      Name: 'capture-bridge', EventBusName: BUS, EventPattern: JSON.stringify({ source: ['beamline-archive.bridge'] }),
-    }));
-    await clients.events.send(new PutTargetsCommand({
-      Rule: 'capture-bridge', EventBusName: BUS, Targets: [{ Id: 'queue', Arn: attrs.Attributes!.QueueArn! }],
-    }));
+    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'bridge-test-capture' });
     // blissdata creates its indexes on the first (empty) database.
-    await run(venvPython, ['-c', 'import sys; from blissdata.redis_engine.store import DataStore; DataStore(sys.argv[1], init_db=True)', redis.url]);
+    await initBlissDataStore(redis.url);
     bridge = await startBridge({
       redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0',
       chunkPoints: 64, flushIntervalMs: 300, logLevel: 'WARN',
@@ -133,7 +88,7 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     assert.equal(scanConnections, 0, 'no scan connection left open');
     assert.equal(status.chunkBuffers.outstanding, 0, 'every chunk buffer given back');
 
-    const events = await drainQueue(clients, queueUrl);
+    const events = await drainEvents(clients, queueUrl, [], 2);
     for (const event of events) validateEvent(event);
     const byRun = (uid: string) => events.filter((e) => {
       const d = e.detail as { uid?: string; run_start?: string; run_uid?: string; stream_resource?: string };
@@ -255,7 +210,7 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
       assert.ok(status.chunkBuffers.reused > status.chunkBuffers.allocated, JSON.stringify(status.chunkBuffers));
       assert.equal(status.chunkBuffers.outstanding, 0);
 
-      const events = await drainQueue(clients, queueUrl);
+      const events = await drainEvents(clients, queueUrl, [], 2);
       const datums = events.filter((e) => e['detail-type'] === 'StreamDatum')
         .map((e) => e.detail as { stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string } })
         .filter((d) => d.stream_resource.startsWith(`${scan.run_uid}/`));

@@ -15,14 +15,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
 import { initBlissDataStore, PUBLISHER, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { captureBridgeEvents, drainEvents, dumpedBytes } from './bridge-capture.js';
 
 const BUCKET = 'kinds-data';
 const BUS = 'kinds-bus';
@@ -39,22 +38,6 @@ async function publish(redisUrl: string, args: string[], npz?: string): Promise<
   const out = await run(venvPython, [PUBLISHER, '--redis', redisUrl, ...args, ...(npz ? ['--dump-values', npz] : [])]);
   if (out.code !== 0) throw new Error(`publish_scan.py ${args.join(' ')}: ${out.stderr.slice(-2000)}`);
   return JSON.parse(out.stdout) as Published;
-}
-
-async function dumpedBytes(npz: string): Promise<Map<string, Buffer>> {
-  const script = 'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\n'
-    + 'print(json.dumps({k.replace("__",":"): base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode() for k in d.files}))';
-  const out = await run(venvPython, ['-c', script, npz]);
-  return new Map(Object.entries(JSON.parse(out.stdout) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
-}
-
-async function drain(clients: AwsClients, queueUrl: string, into: BusEvent[]): Promise<void> {
-  for (;;) {
-    const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-    if (!out.Messages?.length) return;
-    for (const m of out.Messages) into.push(JSON.parse(m.Body!) as BusEvent);
-    await clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: out.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-  }
 }
 
 describe('bridge: every stream kind and scan end, published by blissdata', () => {
@@ -97,12 +80,7 @@ describe('bridge: every stream kind and scan end, published by blissdata', () =>
     [redis, moto] = await Promise.all([startRedis(), startMoto()]);
     conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
     clients = createAwsClients(conn);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
-    await clients.events.send(new CreateEventBusCommand({ Name: BUS }));
-    queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: 'kinds-capture' }))).QueueUrl!;
-    const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-    await clients.events.send(new PutRuleCommand({ Name: 'capture', EventBusName: BUS, EventPattern: JSON.stringify({ source: ['beamline-archive.bridge'] }) }));
-    await clients.events.send(new PutTargetsCommand({ Rule: 'capture', EventBusName: BUS, Targets: [{ Id: 'q', Arn: attrs.Attributes!.QueueArn! }] }));
+    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'kinds-capture' });
     await initBlissDataStore(redis.url);
   });
 
@@ -126,7 +104,7 @@ describe('bridge: every stream kind and scan end, published by blissdata', () =>
     bridge = await startBridge({ redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0', chunkPoints: 16, flushIntervalMs: 200, logLevel: 'ERROR' });
     const status = await bridge.idle(90_000);
     assert.equal(status.failed, 0, JSON.stringify(status.stats));
-    await drain(clients, queueUrl, events);
+    await drainEvents(clients, queueUrl, events);
     for (const e of events) validateEvent(e);
 
     for (const [i, p] of typed.entries()) {
@@ -193,7 +171,7 @@ describe('bridge: every stream kind and scan end, published by blissdata', () =>
     await new Promise((r) => setTimeout(r, 500));
     const deleted = await publish(redis.url, ['--points', '200', '--batch', '2', '--sleep', '0.05', '--delete-after', '40', '--number', '32']);
     const status = await bridge.idle(60_000);
-    await drain(clients, queueUrl, events);
+    await drainEvents(clients, queueUrl, events);
 
     assert.deepEqual(docsOf(closedEarly.run_uid).map((e) => e['detail-type']), [], 'closed before the bridge: not archived');
     assert.equal(docsOf(caughtUp.run_uid, 'RunStop').length, 1);
