@@ -27,6 +27,8 @@ import type { EventPublisher, ObjectStore } from '../../src/core/ports.js';
 import type { StorageOptions } from '../../src/core/nexus/writers/channel-writer.js';
 import pkg from '../../package.json' with { type: 'json' };
 import { storageOptionsFromEnv } from './storage-config.js';
+import { SqsVisibilityHeartbeat } from '../../src/adapters/sqs-visibility-heartbeat.js';
+import { heartbeatConfigFromEnv } from '../shared/heartbeat-config.js';
 
 export interface ScanWriterDeps {
   catalogue: RunCatalogue;
@@ -44,6 +46,8 @@ export interface ScanWriterDeps {
    * the queue's visibility timeout (90 min for this function). @default 30_000
    */
   notReadyWaitMs?: number;
+  /** Keeps the RunStop's message invisible while its file is written (src/adapters/sqs-visibility-heartbeat.ts). */
+  heartbeat?: { start(record: SQSRecord): { stop(): Promise<void> } };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,14 +77,19 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
       });
       const waitUntil = Date.now() + (deps.notReadyWaitMs ?? 30_000);
       let outcome: Awaited<ReturnType<typeof archiveRun>>;
-      for (let delay = 100; ; delay = Math.min(delay * 2, 5_000)) {
-        try {
-          outcome = await archive();
-          break;
-        } catch (error) {
-          if (!(error instanceof NotReadyError) || Date.now() + delay > waitUntil) throw error;
-          await sleep(delay);
+      const heartbeat = deps.heartbeat?.start(record);
+      try {
+        for (let delay = 100; ; delay = Math.min(delay * 2, 5_000)) {
+          try {
+            outcome = await archive();
+            break;
+          } catch (error) {
+            if (!(error instanceof NotReadyError) || Date.now() + delay > waitUntil) throw error;
+            await sleep(delay);
+          }
         }
+      } finally {
+        await heartbeat?.stop();
       }
       if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
     } catch (error) {
@@ -95,7 +104,10 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
 }
 
 
-interface ScanWriterConfig { bucketName: string; tableName: string; eventBusName: string; sourceRepository: string; notReadyWaitMs: number; storage: StorageOptions }
+interface ScanWriterConfig {
+  bucketName: string; tableName: string; eventBusName: string; sourceRepository: string; notReadyWaitMs: number; storage: StorageOptions;
+  heartbeat: { timeoutSeconds: number; everySeconds: number };
+}
 
 function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
   const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'BEAMLINE_ARCHIVE_REPOSITORY'].filter((name) => !env[name]);
@@ -105,6 +117,7 @@ function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
     sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
     notReadyWaitMs: 1000 * Number(env.NOT_READY_WAIT_SECONDS ?? 30),
     storage: storageOptionsFromEnv(env),
+    heartbeat: heartbeatConfigFromEnv(env),
   };
 }
 
@@ -113,6 +126,7 @@ let built: Promise<SqsBatchHandler> | undefined;
 async function build(): Promise<SqsBatchHandler> {
   const config = configFromEnv(process.env);
   const clients = createAwsClients(awsConnectionFromEnv());
+  const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'scan-writer');
   return createHandler({
     // The archive's own products get provenance too: runArchived also records the scan file's (docs/analysis-store.md).
     catalogue: withScanFileProvenance(new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
@@ -122,7 +136,8 @@ async function build(): Promise<SqsBatchHandler> {
     publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
     notReadyWaitMs: config.notReadyWaitMs,
     storage: config.storage,
-    logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'scan-writer'),
+    heartbeat: new SqsVisibilityHeartbeat(clients.sqs, { ...config.heartbeat, onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }) }),
+    logger,
   });
 }
 

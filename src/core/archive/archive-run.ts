@@ -12,6 +12,7 @@ import { checkCoverage, collectRunDocuments } from './run-documents.js';
 import { checkLimaFiles } from '../bliss/lima-archive.js';
 import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf } from './errors.js';
 import { publishLocalFile } from './publish-file.js';
+import { fetchInOrder } from './bounded-fetch.js';
 import { readJsonChannels } from './json-channels.js';
 import { datumPointShape, paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
 import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
@@ -28,6 +29,10 @@ export interface ArchiveRunDeps {
   storage?: StorageOptions;
   /** Re-download the .tmp object and compare its sha256 when it is at most this big (0: never). */
   verifyDownloadMaxBytes?: number;
+  /** Staged chunks fetched at once per channel (bounded-fetch.ts); default DEFAULT_FETCH.concurrency. */
+  fetchConcurrency?: number;
+  /** Bytes of staged chunks fetched ahead of the writer at most; default DEFAULT_FETCH.maxBytes. */
+  fetchAheadBytes?: number;
   /** Structured progress notes (the handler's logger). */
   log?: (message: string, context: Record<string, unknown>) => void;
 }
@@ -35,6 +40,13 @@ export interface ArchiveRunDeps {
 export type ArchiveOutcome =
   | { status: 'archived'; detail: RunArchived }
   | { status: 'failed'; detail: RunFailed };
+
+/**
+ * Staged chunks in flight per channel, and the bytes fetched ahead of the writer at most: 8 GETs
+ * of ~1 MiB keep S3's per-request latency off the critical path (docs/big-scans.md) while at most
+ * 64 MiB wait in memory, whatever the scan's size.
+ */
+export const DEFAULT_FETCH = { concurrency: 8, maxBytes: 64 * 1024 * 1024 } as const;
 
 /** The read-back check holds the whole object in memory: bounded so the function's peak RSS stays flat (docs/nexus-layout.md). */
 const DEFAULT_VERIFY_MAX = 64 * 1024 * 1024;
@@ -95,7 +107,9 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     const shapesOf = pointShapeOf.get(channel.path);
     // A `point_shape` dataset: the shapes of its channel's chunks (the datums say them, nothing to download).
     if (shapesOf !== undefined && resource) return fromSync(pointShapeSlices(channel, coverage.datumsByChannel.get(shapesOf) ?? [], resource));
-    return readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], resource, store, runUid);
+    return readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], resource, store, runUid, {
+      concurrency: deps.fetchConcurrency ?? DEFAULT_FETCH.concurrency, maxBytes: deps.fetchAheadBytes ?? DEFAULT_FETCH.maxBytes,
+    });
   });
   try {
     deps.log?.('scan file written', { runUid, bytes: local.bytes });
@@ -144,13 +158,16 @@ async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: 
 }
 
 /**
- * Fetches the staged chunks of one channel one at a time, checking bucket, size and sha256 against
- * the StreamDatum; chunks whose points are smaller than the dataset's (free dimensions) are padded.
+ * Fetches the staged chunks of one channel with bounded concurrency (in order), checking bucket,
+ * size and sha256 against the StreamDatum; chunks whose points are smaller than the dataset's
+ * (free dimensions) are padded. Every chunk's key is checked before any GET is sent.
  */
-async function* readSlices(channel: PlanChannel, datums: readonly StreamDatum[], resource: StreamResource | undefined, store: ObjectStore, runUid: string): AsyncGenerator<ChannelSlice> {
+async function* readSlices(
+  channel: PlanChannel, datums: readonly StreamDatum[], resource: StreamResource | undefined, store: ObjectStore, runUid: string,
+  fetch: { concurrency: number; maxBytes: number },
+): AsyncGenerator<ChannelSlice> {
+  const folder = stagingChannelPrefix(runUid, channel.channel);
   for (const d of datums) {
-    const shape = resource ? datumPointShape(d, resource) : channel.pointShape;
-    const rowBytes = pointBytes(channel.type, shape);
     const { start, stop } = d.indices;
     const context = { runUid, stream: channel.channel, indexRange: [start, stop] as [number, number], key: d.chunk.key };
     if (d.chunk.bucket !== store.bucket) {
@@ -158,18 +175,22 @@ async function* readSlices(channel: PlanChannel, datums: readonly StreamDatum[],
     }
     // A StreamDatum may only point into its own run's staging folder for this channel: never at a
     // published file or another run's data, whatever the document says.
-    const folder = stagingChannelPrefix(runUid, channel.channel);
     if (!d.chunk.key.startsWith(folder) || d.chunk.key.slice(folder.length).includes('/')) {
       const message = `chunk ${d.uid} points at ${d.chunk.key}, outside ${folder}`;
       throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], context);
     }
-    const bytes = await store.get(d.chunk.key);
+  }
+  const fetched = fetchInOrder(datums, async (d) => ({ d, bytes: await store.get(d.chunk.key) }), { ...fetch, bytesOf: (d) => d.chunk.bytes });
+  for await (const { d, bytes } of fetched) {
+    const shape = resource ? datumPointShape(d, resource) : channel.pointShape;
+    const rowBytes = pointBytes(channel.type, shape);
+    const { start, stop } = d.indices;
     const problem = bytes.byteLength !== d.chunk.bytes || bytes.byteLength !== (stop - start) * rowBytes
       ? `has ${bytes.byteLength} bytes, its StreamDatum says ${d.chunk.bytes} and ${stop - start} points need ${(stop - start) * rowBytes}`
       : sha256Hex(bytes) !== d.chunk.sha256 ? `does not match the sha256 of its StreamDatum (${d.chunk.sha256})` : undefined;
     if (problem) {
       const message = `staged chunk s3://${store.bucket}/${d.chunk.key} (points [${start}, ${stop}) of ${channel.channel}) ${problem}`;
-      throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], context);
+      throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], { runUid, stream: channel.channel, indexRange: [start, stop], key: d.chunk.key });
     }
     yield* paddedSlices(channel, start, stop, bytes, shape);
   }
