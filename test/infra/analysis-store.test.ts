@@ -26,7 +26,7 @@ describe('analysis store', () => {
     const fn = template.toJSON().Resources[functionId()] as { Metadata: Record<string, unknown>; Properties: { Layers: unknown[]; Environment: { Variables: Record<string, unknown> }; Runtime: string } };
     assert.equal(fn.Metadata['BeamlineArchive:Entry'], 'functions/analysis-api/handler.ts');
     assert.equal(fn.Properties.Layers.length, 1);
-    assert.equal(fn.Properties.Runtime, 'nodejs20.x');
+    assert.equal(fn.Properties.Runtime, 'nodejs24.x');
     for (const key of ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'LOG_LEVEL']) assert.ok(key in fn.Properties.Environment.Variables, key);
   });
 

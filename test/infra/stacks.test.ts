@@ -188,11 +188,11 @@ describe('compute stack', () => {
     ['run-recorder', { MemorySize: 512, Timeout: 60, EphemeralStorage: Match.absent(), layers: 0 }],
     ['scan-writer', { MemorySize: 3008, Timeout: 900, EphemeralStorage: { Size: 10240 }, layers: 1 }],
   ] as const) {
-    it(`configures ${name}: nodejs20.x ESM bundle, sizes, environment, entry metadata`, () => {
+    it(`configures ${name}: nodejs24.x ESM bundle, sizes, environment, entry metadata`, () => {
       const fn = computeTemplate.toJSON().Resources[functionId(name)] as Resource;
       assert.deepEqual(fn.Metadata?.['BeamlineArchive:Entry'], `functions/${name}/handler.ts`);
       computeTemplate.hasResourceProperties('AWS::Lambda::Function', {
-        Runtime: 'nodejs20.x',
+        Runtime: 'nodejs24.x',
         Handler: 'index.handler',
         MemorySize: expected.MemorySize,
         Timeout: expected.Timeout,
@@ -232,7 +232,7 @@ describe('compute stack', () => {
 
   it('stages h5wasm at nodejs/node_modules/h5wasm in the layer asset', () => {
     const layer = Object.values(computeTemplate.findResources('AWS::Lambda::LayerVersion'))[0] as Resource;
-    assert.deepEqual(layer.Properties?.CompatibleRuntimes, ['nodejs20.x']);
+    assert.deepEqual(layer.Properties?.CompatibleRuntimes, ['nodejs24.x']);
     const s3Key = (layer.Properties?.Content as { S3Key: string }).S3Key;
     const pkg = join(outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'nodejs', 'node_modules', 'h5wasm', 'package.json');
     assert.ok(existsSync(pkg), `missing ${pkg}`);
@@ -399,27 +399,13 @@ describe('cdk-nag AwsSolutions', () => {
     visit(app);
     const ids = [...acknowledged.keys()].map((k) => k.replace(/ExportsOutput\w+/, 'EXPORT').replace(/ArchiveBucket[0-9A-F]{8}/, 'ArchiveBucket')).sort();
     assert.deepEqual(ids, [
-      'BeamlineArchiveCompute/AnalysisStore/Function/Resource AwsSolutions-L1',
-      'BeamlineArchiveCompute/AnalysisStore/Function/Resource CloudFormation-Validate::W2531',
       'BeamlineArchiveCompute/AnalysisStore/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/analysis/*]',
-      'BeamlineArchiveCompute/Datasets/ApiFunction/Resource AwsSolutions-L1',
-      'BeamlineArchiveCompute/Datasets/ApiFunction/Resource CloudFormation-Validate::W2531',
       'BeamlineArchiveCompute/Datasets/ApiRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
-      'BeamlineArchiveCompute/Datasets/DatasetRecorder/Function/Resource AwsSolutions-L1',
-      'BeamlineArchiveCompute/Datasets/DatasetRecorder/Function/Resource CloudFormation-Validate::W2531',
-      'BeamlineArchiveCompute/Exports/ApiFunction/Resource AwsSolutions-L1',
-      'BeamlineArchiveCompute/Exports/ApiFunction/Resource CloudFormation-Validate::W2531',
       'BeamlineArchiveCompute/Exports/ApiRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*]',
-      'BeamlineArchiveCompute/Exports/ExportWorker/Function/Resource AwsSolutions-L1',
-      'BeamlineArchiveCompute/Exports/ExportWorker/Function/Resource CloudFormation-Validate::W2531',
       'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*.tmp]',
       'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*]',
       'BeamlineArchiveCompute/RuleDeadLetterQueue AwsSolutions-SQS3',
-      'BeamlineArchiveCompute/RunRecorder/Function/Resource AwsSolutions-L1',
-      'BeamlineArchiveCompute/RunRecorder/Function/Resource CloudFormation-Validate::W2531',
-      'BeamlineArchiveCompute/ScanWriter/Function/Resource AwsSolutions-L1',
-      'BeamlineArchiveCompute/ScanWriter/Function/Resource CloudFormation-Validate::W2531',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*.tmp]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',

@@ -17,7 +17,7 @@ const templates: StackTemplate[] = [{
       EchoFunction: {
         Type: 'AWS::Lambda::Function',
         Metadata: { 'BeamlineArchive:Entry': 'test/support/handlers/echo-url-handler.ts' },
-        Properties: { Handler: 'index.handler', Runtime: 'nodejs20.x', Environment: { Variables: { GREETING: 'hello' } } },
+        Properties: { Handler: 'index.handler', Runtime: 'nodejs24.x', Environment: { Variables: { GREETING: 'hello' } } },
       },
       EchoUrl: { Type: 'AWS::Lambda::Url', Properties: { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': ['EchoFunction', 'Arn'] } } },
     },
