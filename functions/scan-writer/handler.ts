@@ -19,7 +19,8 @@ import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer
 import { createLogger, type Logger } from '../../src/adapters/logger.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { archiveRun } from '../../src/core/archive/archive-run.js';
-import type { RunCatalogue, ScanFileWriter } from '../../src/core/archive/ports.js';
+import type { RunCatalogue, ScanFileIndexer, ScanFileWriter } from '../../src/core/archive/ports.js';
+import { h5wasmFileIndexer } from '../../src/adapters/h5wasm-file-indexer.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
 import { ContractError, isPermanent, NotReadyError } from '../../src/core/errors.js';
@@ -36,6 +37,8 @@ export interface ScanWriterDeps {
   writer: ScanFileWriter;
   publisher: EventPublisher;
   logger: Logger;
+  /** Writes `<file>.index.json` beside each scan file (the portal's range reads); the Lambda uses h5wasmFileIndexer. */
+  indexer?: ScanFileIndexer;
   now?: () => Date;
   verifyDownloadMaxBytes?: number;
   /** Chunking and compression of channel datasets (storage-config.ts); default DEFAULT_STORAGE. */
@@ -73,6 +76,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         creator: CREATOR, now: deps.now ?? (() => new Date()),
         ...(deps.verifyDownloadMaxBytes !== undefined ? { verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes } : {}),
         ...(deps.storage ? { storage: deps.storage } : {}),
+        ...(deps.indexer ? { indexer: deps.indexer } : {}),
         log: (message, context) => logger.info(message, context),
       });
       const waitUntil = Date.now() + (deps.notReadyWaitMs ?? 30_000);
@@ -133,6 +137,7 @@ async function build(): Promise<SqsBatchHandler> {
       new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName), archiveSoftware(pkg.version, config.sourceRepository, process.env.BEAMLINE_ARCHIVE_COMMIT)),
     store: new S3ObjectStore(clients.s3, config.bucketName),
     writer: await H5wasmScanFileWriter.create(),
+    indexer: h5wasmFileIndexer,
     publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
     notReadyWaitMs: config.notReadyWaitMs,
     storage: config.storage,

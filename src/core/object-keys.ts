@@ -116,6 +116,11 @@ export function tmpKeyOf(finalKey: string): string {
   return `${finalKey}${TMP_SUFFIX}`;
 }
 
+/** The index of an archived file (src/core/file-index/model.ts), next to it: what the portal reads it by. */
+export function fileIndexKeyOf(fileKey: string): string {
+  return `${fileKey}.index.json`;
+}
+
 /** Suffix of the partial file of a failed export, kept for diagnosis (like suitcase's `.err`); never a final object. */
 export const ERR_SUFFIX = '.err';
 

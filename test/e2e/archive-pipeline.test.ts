@@ -61,10 +61,11 @@ describe('BLISS scan → bridge → bus → functions → NeXus file in S3', () 
     }
   });
 
-  it('leaves no .tmp object behind, only the final files', async () => {
+  it('leaves no .tmp object behind, only the final files and their indexes', async () => {
     const listed = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: 'archive/' }));
     const keys = (listed.Contents ?? []).map((o) => o.Key!).sort();
-    assert.deepEqual(keys, scans.map((s) => `archive/ihch123/id00/20261122/sample1/sample1_0001/sample1_0001_000${s.options.number}.h5`).sort());
+    const files = scans.map((s) => `archive/ihch123/id00/20261122/sample1/sample1_0001/sample1_0001_000${s.options.number}.h5`);
+    assert.deepEqual(keys, files.flatMap((f) => [f, `${f}.index.json`]).sort());
   });
 
   it('survives a duplicate RunStop: one final object, same bytes, one catalogue record', async () => {

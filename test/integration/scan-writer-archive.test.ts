@@ -21,7 +21,8 @@ import { createAwsClients, type AwsClients } from '../../src/adapters/aws-client
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { startMoto, projectRoot, venvBin, venvPython, type RunningService } from '../../local/services.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
-import { scanFileKey, tmpKeyOf } from '../../src/core/object-keys.js';
+import { fileIndexKeyOf, scanFileKey, tmpKeyOf } from '../../src/core/object-keys.js';
+import type { FileIndex } from '../../src/core/file-index/model.js';
 import type { RunStart, RunStop, StreamDatum } from '../../src/core/contract/generated-types.js';
 import { buildRun, sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
 
@@ -135,6 +136,13 @@ describe('scan-writer and run-recorder against the emulator', () => {
     assert.equal(await store.head(tmpKeyOf(finalKey)), undefined, 'the .tmp object is removed');
     const file = await download(finalKey);
     firstSha = sha(file.bytes);
+    // The file's index is next to it, describes these bytes and locates the spectrum's chunks where h5py does (issue 16).
+    const index = JSON.parse(Buffer.from(await store.get(fileIndexKeyOf(finalKey))).toString('utf8')) as FileIndex;
+    assert.deepEqual(index.file, { bytes: file.bytes.byteLength, sha256: firstSha });
+    const located = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-storage-map.py'), file.path], { encoding: 'utf8' });
+    const spectrum = index.entries['/3.1/instrument/spectrum/data'];
+    assert.ok(spectrum?.kind === 'dataset' && spectrum.storage.layout === 'chunked');
+    assert.deepEqual(spectrum.storage.chunks, (JSON.parse(located.stdout) as Record<string, { chunks: number[][] }>)['/3.1/instrument/spectrum/data']!.chunks);
 
     const dumped = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-dump-scan.py'), file.path], { encoding: 'utf8' });
     assert.equal(dumped.status, 0, dumped.stderr);
@@ -210,7 +218,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     const file = await download(finalKey);
     assert.equal(sha(file.bytes), firstSha, 'byte-for-byte identical file');
     const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'archive/' }));
-    assert.deepEqual(listed.Contents?.map((o) => o.Key), [finalKey]);
+    assert.deepEqual(listed.Contents?.map((o) => o.Key), [finalKey, fileIndexKeyOf(finalKey)]);
     const runItems = await clients.dynamo.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk AND sk = :sk', ExpressionAttributeValues: { ':pk': `RUN#${run.runUid}`, ':sk': 'RUN' } }));
     assert.equal(runItems.Count, 1);
     const fileItem = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `FILE#${finalKey}`, sk: 'FILE' } }));

@@ -6,7 +6,7 @@ import { ArchiveError, InvalidInputError } from '../errors.js';
 import { buildScanLayout, type PlanChannel } from '../nexus/layout.js';
 import { DEFAULT_STORAGE, type StorageOptions } from '../nexus/writers/channel-writer.js';
 import { pointBytes } from '../nexus/dtypes.js';
-import { scanFileKey, stagingChannelPrefix } from '../object-keys.js';
+import { fileIndexKeyOf, scanFileKey, stagingChannelPrefix } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { checkCoverage, collectRunDocuments } from './run-documents.js';
 import { checkLimaFiles } from '../bliss/lima-archive.js';
@@ -15,7 +15,7 @@ import { publishLocalFile } from './publish-file.js';
 import { fetchInOrder } from './bounded-fetch.js';
 import { readJsonChannels } from './json-channels.js';
 import { datumPointShape, paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
-import type { ChannelSlice, RunCatalogue, ScanFileWriter } from './ports.js';
+import type { ChannelSlice, RunCatalogue, ScanFileIndexer, ScanFileWriter } from './ports.js';
 
 export interface ArchiveRunDeps {
   catalogue: RunCatalogue;
@@ -33,6 +33,8 @@ export interface ArchiveRunDeps {
   fetchConcurrency?: number;
   /** Bytes of staged chunks fetched ahead of the writer at most; default DEFAULT_FETCH.maxBytes. */
   fetchAheadBytes?: number;
+  /** Writes `<file>.index.json` next to the published file (the portal's range reads); none: no index. */
+  indexer?: ScanFileIndexer;
   /** Structured progress notes (the handler's logger). */
   log?: (message: string, context: Record<string, unknown>) => void;
 }
@@ -119,6 +121,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
       beforePublish: (stored) => catalogue.claimFile({ bucket: store.bucket, key: finalKey, bytes: stored.bytes, sha256: stored.sha256 }, runUid),
     });
     const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 };
+    if (deps.indexer) await writeIndex(deps.indexer, local.path, file, store, deps.log);
     const archivedAt = deps.now().toISOString();
     // Where each channel lives in the file: exports read the archived data by these paths (docs/exports.md).
     const channelPaths = Object.fromEntries(plan.channels.filter((c) => !pointShapeOf.has(c.path)).map((c) => [c.channel, c.path]));
@@ -134,6 +137,23 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   } finally {
     await local.dispose();
   }
+}
+
+/**
+ * The index of the published bytes, stored before the run is ARCHIVED. A file the index cannot
+ * describe (an HDF5 structure it does not read) is still archived: the failure is logged and the
+ * portal offers the whole file instead; a failed upload of the index is retried like any other.
+ */
+async function writeIndex(indexer: ScanFileIndexer, path: string, file: ArchivedFile, store: ObjectStore, log: ArchiveRunDeps['log']): Promise<void> {
+  let index: Uint8Array;
+  try {
+    index = await indexer.index(path, file);
+  } catch (error) {
+    if (!(error instanceof ArchiveError)) throw error;
+    log?.('the scan file has no index: its structure cannot be indexed', { key: file.key, error: error.name, reason: error.message });
+    return;
+  }
+  await store.put(fileIndexKeyOf(file.key), index, 'application/json');
 }
 
 /** The uploaded object has the local file's size and, when small enough to read back, the sha256 the upload computed. */

@@ -84,3 +84,8 @@ export interface ScanFileWriter {
   readonly hdf5Version: string;
   write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<WrittenScanFile>;
 }
+
+/** Indexes a written scan file (src/core/file-index/model.ts): the JSON bytes stored next to it as `<file>.index.json`. */
+export interface ScanFileIndexer {
+  index(path: string, file: { bytes: number; sha256: string }): Promise<Uint8Array>;
+}
