@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.venv/', '.local/', 'cdk.out/', 'layers/**/build/', 'tmp/', 'src/core/contract/generated-types.ts'] },
+  { ignores: ['node_modules/', '.venv/', '.local/', 'cdk.out/', 'layers/**/build/', 'web/dist/', 'tmp/', 'src/core/contract/generated-types.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -12,6 +12,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       'no-console': 'error',
     },
+  },
+  {
+    // The portal runs in the browser.
+    files: ['web/src/**'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', sessionStorage: 'readonly', atob: 'readonly', URLSearchParams: 'readonly', AbortController: 'readonly', HTMLElement: 'readonly', KeyboardEvent: 'readonly' } },
   },
   {
     files: ['scripts/**', 'local/demo.ts', 'bench/**', 'bridge/cli.ts', 'test/**'],
