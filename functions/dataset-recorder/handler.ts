@@ -3,11 +3,14 @@
  * data policy and ICAT snapshot; the dataset is opened on its first scan) and Run Archived
  * (scan-writer: the scan file's key). A scan for a closed dataset is refused: logged as an error
  * with the dataset and run, and the record is done (retrying cannot reopen the dataset); the scan
- * file itself is still archived by the scan-writer. Invalid events go to the DLQ.
+ * file itself is still archived by the scan-writer. Events no retry can fix (invalid events,
+ * names the dataset service refuses) are parked in the DLQ at once, with the reason.
  */
-import { parseRecordBody, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
+import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
+import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
 import type { DatasetService } from '../../src/core/datasets/dataset-service.js';
@@ -19,6 +22,8 @@ import { buildDatasetService } from '../dataset-api/compose.js';
 export interface DatasetRecorderDeps {
   service: DatasetService;
   logger: Logger;
+  /** Where records no retry can fix are parked at once (the function's DLQ); without it SQS retries them into the DLQ. */
+  deadLetters?: DeadLetterSink | undefined;
 }
 
 export type { SqsBatchHandler };
@@ -46,13 +51,13 @@ export function createHandler(deps: DatasetRecorderDeps): SqsBatchHandler {
       }
     } catch (error) {
       const context = { messageId: record.messageId, detailType: String((body as { 'detail-type'?: unknown } | null)?.['detail-type']) };
-      if (isPermanent(error)) logger.error('invalid event: left for the DLQ', { ...context, reason: (error as Error).message });
+      if (isPermanent(error)) logger.error('event cannot be recorded: parked in the DLQ', { ...context, reason: (error as Error).message });
       else logger.warn('not recorded yet, will be retried', { ...context, error: error as Error });
       throw error;
     }
   };
 
-  return sqsBatchHandler(recordHandler);
+  return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'dataset-recorder', runUidOf: runUidOfRecord });
 }
 
 let built: Promise<SqsBatchHandler> | undefined;
@@ -60,7 +65,7 @@ let built: Promise<SqsBatchHandler> | undefined;
 async function build(): Promise<SqsBatchHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'dataset-recorder');
   const service = buildDatasetService('dataset-recorder', logger, NO_MASTER_FILES);
-  return createHandler({ service, logger });
+  return createHandler({ service, logger, deadLetters: deadLetterQueueFromEnv(createAwsClients(awsConnectionFromEnv()).sqs) });
 }
 
 /** The recorder has no h5wasm layer: a close through it would be a bug, and says so. */

@@ -7,21 +7,26 @@
  * emits Export Completed; a request that cannot be built is recorded FAILED and announced with
  * Export Failed (its record succeeds: retrying cannot help). Transient trouble fails the record so
  * SQS redelivers it. An event that breaks the contract, or reuses a request id with other content,
- * is logged and left for the DLQ.
+ * is logged and parked in the DLQ at once, with the reason (ExportConflictError is a ConflictError:
+ * `transient: false`).
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
+import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
 import { ContractError, isPermanent } from '../../src/core/errors.js';
 import type { ExportService } from '../../src/core/exports/export-service.js';
 import { ExportConflictError } from '../../src/core/exports/service-errors.js';
-import { parseRecordBody, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
+import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import { buildExportService } from '../export-api/compose.js';
 
 export interface ExportWorkerDeps {
   service: ExportService;
   logger: Logger;
+  /** Where records no retry can fix are parked at once (the function's DLQ); without it SQS retries them into the DLQ. */
+  deadLetters?: DeadLetterSink | undefined;
 }
 
 export function createHandler(deps: ExportWorkerDeps): SqsBatchHandler {
@@ -40,7 +45,7 @@ export function createHandler(deps: ExportWorkerDeps): SqsBatchHandler {
       else logger.info('export handled', { exportId: outcome.exportId, requestId, state: outcome.state });
     } catch (error) {
       if (isPermanent(error) || error instanceof ExportConflictError) {
-        logger.error('invalid Export Requested event, left for the DLQ', { requestId, messageId: record.messageId, reason: (error as Error).message });
+        logger.error('invalid Export Requested event, parked in the DLQ', { requestId, messageId: record.messageId, reason: (error as Error).message });
       } else {
         logger.error('export not built, will be retried', { requestId, error: error as Error });
       }
@@ -48,14 +53,14 @@ export function createHandler(deps: ExportWorkerDeps): SqsBatchHandler {
     }
   };
 
-  return sqsBatchHandler(recordHandler);
+  return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'export-worker', runUidOf: runUidOfRecord });
 }
 
 let built: Promise<SqsBatchHandler> | undefined;
 
 async function build(): Promise<SqsBatchHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'export-worker');
-  return createHandler({ service: buildExportService('export-worker', logger), logger });
+  return createHandler({ service: buildExportService('export-worker', logger), logger, deadLetters: deadLetterQueueFromEnv(createAwsClients(awsConnectionFromEnv()).sqs) });
 }
 
 /** The Lambda entry: clients and configuration are built once, on the first invocation. */

@@ -3,64 +3,92 @@
  * StreamDatum, RunStop) and Run Failed in the catalogue and keeps the run record's state.
  *
  * Input: SQS batches whose bodies are whole EventBridge events. Partial failures (Powertools
- * batch): a record that fails is reported in batchItemFailures and only it is retried.
- * Invalid events (ContractError: not JSON, unknown detail-type, schema mismatch) are logged with
- * the run uid and the reason and reported as failures, so after maxReceiveCount they sit in the
- * DLQ with the original body for inspection and redrive — nothing invalid enters the catalogue.
+ * batch): a record that fails with a transient error is reported in batchItemFailures and only it
+ * is retried. A record no retry can fix (ContractError: not JSON, unknown detail-type, schema
+ * mismatch) is dealt with in its first delivery: when it names a run, the run is recorded FAILED
+ * (stage run-recorder, the reason) and Run Failed is announced, since the run can never be
+ * complete without that document; the event itself is parked in the DLQ with the reason, for
+ * inspection and redrive — nothing invalid enters the catalogue.
  */
-import { parseRecordBody, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
+import { parseRecordBody, runUidOfBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
 import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
 import type { RunCatalogue } from '../../src/core/archive/ports.js';
 import { recordDocument } from '../../src/core/archive/record-document.js';
-import { validateEvent } from '../../src/core/contract/validators.js';
+import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
+import type { RunFailed } from '../../src/core/contract/generated-types.js';
+import { validateDetail, validateEvent } from '../../src/core/contract/validators.js';
 import { isPermanent } from '../../src/core/errors.js';
+import type { EventPublisher } from '../../src/core/ports.js';
 
 export interface RunRecorderDeps {
   catalogue: RunCatalogue;
   logger: Logger;
+  /** Announces Run Failed for a run whose document can never be recorded; without it the run is only recorded FAILED. */
+  publisher?: EventPublisher | undefined;
+  /** Where records no retry can fix are parked at once (the function's DLQ); without it SQS retries them into the DLQ. */
+  deadLetters?: DeadLetterSink | undefined;
 }
 
 export type { SqsBatchHandler };
+
+const RUN_UID = /^[A-Za-z0-9._:-]{1,256}$/;
 
 export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
   const { catalogue, logger } = deps;
 
   const recordHandler = async (record: SQSRecord): Promise<void> => {
-    const body = parseRecordBody(record);    try {
+    const body = parseRecordBody(record);
+    try {
       const event = validateEvent(body);
       const recorded = await recordDocument(event, catalogue);
       logger.info('document recorded', { ...recorded, messageId: record.messageId });
     } catch (error) {
-      const context = { runUid: runUidOf(body), detailType: String((body as { 'detail-type'?: unknown } | null)?.['detail-type']), messageId: record.messageId };
-      if (isPermanent(error)) logger.error('invalid event: not recorded, left for the DLQ', { ...context, reason: (error as Error).message });
-      else logger.warn('document not recorded yet, will be retried', { ...context, error: error as Error });
+      const detailType = String((body as { 'detail-type'?: unknown } | null)?.['detail-type']);
+      const context = { runUid: runUidOfBody(body), detailType, messageId: record.messageId };
+      if (!isPermanent(error)) {
+        logger.warn('document not recorded yet, will be retried', { ...context, error: error as Error });
+        throw error;
+      }
+      logger.error('invalid event: not recorded', { ...context, reason: (error as Error).message });
+      const runUid = context.runUid;
+      // Run Failed itself is not failed again: a bad failure report is only parked.
+      if (runUid && RUN_UID.test(runUid) && detailType !== DetailType.RunFailed) await failRun(runUid, detailType, error as Error);
       throw error;
     }
   };
 
-  return sqsBatchHandler(recordHandler);
-}
-
-/** Best-effort run uid of an event that may be invalid, for the log line. */
-function runUidOf(body: unknown): string | undefined {
-  const detail = (body as { detail?: Record<string, unknown> } | null)?.detail;
-  if (!detail || typeof detail !== 'object') return undefined;
-  for (const field of ['run_start', 'run_uid', 'uid', 'descriptor']) {
-    const value = detail[field];
-    if (typeof value === 'string') return value.split('/')[0];
+  /** The run can never be complete without this document: FAILED at once, announced, never over ARCHIVED. */
+  async function failRun(runUid: string, detailType: string, error: Error): Promise<void> {
+    const detail = validateDetail(DetailType.RunFailed, {
+      run_uid: runUid, stage: 'run-recorder',
+      reason: `a ${detailType.slice(0, 100)} document of the run cannot be recorded: ${error.message}`.slice(0, 1000),
+      errors: [{ message: error.message.slice(0, 1000) || error.name }],
+    } satisfies RunFailed, EventSource.RunRecorder);
+    if (await catalogue.runFailed(detail) === 'already-archived') {
+      logger.warn('run is ARCHIVED: the invalid document is parked, the run left alone', { runUid, detailType });
+      return;
+    }
+    logger.error('run recorded FAILED: one of its documents is invalid', { runUid, detailType, reason: detail.reason });
+    if (!deps.publisher) return;
+    const outcome = await deps.publisher.publish([{ detailType: DetailType.RunFailed, source: EventSource.RunRecorder, detail }]);
+    // The catalogue says FAILED already; a refused announcement is retried with the record.
+    if (outcome.rejected.length > 0) throw new Error(`the bus refused Run Failed for run ${runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`);
   }
-  return undefined;
+
+  return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'run-recorder', runUidOf: runUidOfRecord });
 }
 
-interface RunRecorderConfig { tableName: string }
+interface RunRecorderConfig { tableName: string; eventBusName: string | undefined }
 
 function configFromEnv(env: NodeJS.ProcessEnv): RunRecorderConfig {
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new Error('run-recorder: environment variable TABLE_NAME is not set');
-  return { tableName };
+  return { tableName, eventBusName: env.EVENT_BUS_NAME || undefined };
 }
 
 let built: SqsBatchHandler | undefined;
@@ -73,6 +101,8 @@ export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBa
     built = createHandler({
       catalogue: new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
       logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'run-recorder'),
+      publisher: config.eventBusName ? new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }) : undefined,
+      deadLetters: deadLetterQueueFromEnv(clients.sqs),
     });
   }
   return built(event, context);

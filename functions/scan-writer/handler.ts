@@ -4,11 +4,14 @@
  * Input: SQS batches (size 1) of RunStop events. A run whose documents are still in flight fails
  * its record (NotReadyError) so SQS redelivers it after the visibility timeout. A run that can
  * never be archived (bad dtype, chunks that do not tile the points, corrupt chunk, final key
- * owned by another run) is recorded FAILED and announced with Run Failed; its record succeeds
- * (retrying cannot help, the catalogue and the bus say what went wrong). An invalid RunStop
- * event is logged and left to the DLQ.
+ * owned by another run, a staged object deleted before it was read, a RangeError from a hostile
+ * count) is recorded FAILED and announced with Run Failed in that same delivery; its record
+ * succeeds (retrying cannot help, the catalogue and the bus say what went wrong). A RunStop whose
+ * documents never complete is dropped once the run is FAILED or STALLED (the watchdog says what is
+ * missing; `beamline-archive runs retry` sends it again). An invalid RunStop event is parked in the
+ * DLQ at once, with the reason.
  */
-import { parseRecordBody, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
+import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
@@ -24,6 +27,8 @@ import { h5wasmFileIndexer } from '../../src/adapters/h5wasm-file-indexer.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
 import { ContractError, isPermanent, NotReadyError } from '../../src/core/errors.js';
+import { RunState } from '../../src/core/archive/ports.js';
+import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
 import type { EventPublisher, ObjectStore } from '../../src/core/ports.js';
 import type { StorageOptions } from '../../src/core/nexus/writers/channel-writer.js';
 import pkg from '../../package.json' with { type: 'json' };
@@ -51,6 +56,8 @@ export interface ScanWriterDeps {
   notReadyWaitMs?: number;
   /** Keeps the RunStop's message invisible while its file is written (src/adapters/sqs-visibility-heartbeat.ts). */
   heartbeat?: { start(record: SQSRecord): { stop(): Promise<void> } };
+  /** Where an invalid RunStop is parked at once (the function's DLQ); without it SQS retries it into the DLQ. */
+  deadLetters?: DeadLetterSink | undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,14 +104,22 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
       }
       if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
     } catch (error) {
-      if (error instanceof NotReadyError) logger.info('run not complete yet; SQS will redeliver the RunStop', { runUid, reason: error.message });
-      else if (isPermanent(error)) logger.error('invalid RunStop event, left for the DLQ', { runUid, messageId: record.messageId, reason: (error as Error).message });
+      if (error instanceof NotReadyError && runUid !== undefined) {
+        // Documents that never come: once the run has ended otherwise (FAILED by the bridge or the
+        // run-recorder, STALLED by the watchdog), redelivering the RunStop cannot help.
+        const state = (await deps.catalogue.getRun(runUid))?.state;
+        if (state === RunState.Failed || state === RunState.Stalled) {
+          logger.warn(`run is ${state}: its documents are incomplete, the RunStop is dropped (beamline-archive runs retry sends it again)`, { runUid, reason: error.message });
+          return;
+        }
+        logger.info('run not complete yet; SQS will redeliver the RunStop', { runUid, reason: error.message });
+      } else if (isPermanent(error)) logger.error('invalid RunStop event, parked in the DLQ', { runUid, messageId: record.messageId, reason: (error as Error).message });
       else logger.error('scan file not archived, will be retried', { runUid, error: error as Error });
       throw error;
     }
   };
 
-  return sqsBatchHandler(recordHandler);
+  return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'scan-writer', runUidOf: runUidOfRecord });
 }
 
 
@@ -143,6 +158,7 @@ async function build(): Promise<SqsBatchHandler> {
     storage: config.storage,
     heartbeat: new SqsVisibilityHeartbeat(clients.sqs, { ...config.heartbeat, onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }) }),
     logger,
+    deadLetters: deadLetterQueueFromEnv(clients.sqs),
   });
 }
 

@@ -60,6 +60,10 @@ export class QueueFedFunction extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
 
+    // Messages no retry can fix are parked here at once by the function itself (functions/shared/sqs-batch.ts).
+    this.function.addEnvironment('DEAD_LETTER_QUEUE_URL', this.deadLetterQueue.queueUrl);
+    this.deadLetterQueue.grantSendMessages(this.role);
+
     this.function.addEventSource(new SqsEventSource(this.queue, {
       batchSize: props.batchSize,
       reportBatchItemFailures: true,

@@ -23,7 +23,7 @@ import { storageEnvironment, type StorageSettings } from '../../functions/scan-w
 export const BRIDGE_SOURCE = EventSource.Bridge;
 
 /** Sources whose events the run-recorder takes: the bridge's run documents and both stages' failures. */
-export const RUN_RECORDER_SOURCES = [EventSource.Bridge, EventSource.ScanWriter];
+export const RUN_RECORDER_SOURCES = [EventSource.Bridge, EventSource.ScanWriter, EventSource.RunRecorder];
 /** Detail-types routed to the run-recorder: every run document plus run failures. */
 export const RUN_RECORDER_DETAIL_TYPES = [...runDocumentTypes, DetailType.RunFailed];
 /** Detail-types routed to the scan-writer: a RunStop means every chunk of the run is staged. */
@@ -122,6 +122,14 @@ export class ComputeStack extends Stack {
       effect: Effect.ALLOW,
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
       resources: tableResources,
+    }));
+    this.runRecorder.role.addToPolicy(new PolicyStatement({
+      sid: 'AnnounceUnrecordableRuns',
+      effect: Effect.ALLOW,
+      actions: ['events:PutEvents'],
+      resources: [eventBus.eventBusArn],
+      // Run Failed for a run whose document can never be recorded, and only as itself.
+      conditions: { StringEquals: { 'events:source': EventSource.RunRecorder } },
     }));
 
     const writerRole = this.scanWriter.role;

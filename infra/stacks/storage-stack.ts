@@ -109,8 +109,9 @@ export class StorageStack extends Stack {
       partitionKey: { name: 'gsi1pk', type: AttributeType.STRING },
       sortKey: { name: 'gsi1sk', type: AttributeType.STRING },
     });
-    // Datasets (docs/datasets.md): gsi2 by sample, gsi3 by month of the start date (time ranges).
-    for (const index of ['gsi2', 'gsi3']) {
+    // Datasets (docs/datasets.md): gsi2 by sample, gsi3 by month of the start date (time ranges);
+    // runs by state (gsi4: RUNSTATE#<state>, since): the watchdog and `beamline-archive runs list`.
+    for (const index of ['gsi2', 'gsi3', 'gsi4']) {
       this.table.addGlobalSecondaryIndex({
         indexName: index,
         partitionKey: { name: `${index}pk`, type: AttributeType.STRING },

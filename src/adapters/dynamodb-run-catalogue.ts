@@ -8,14 +8,19 @@
  *
  * Every write is idempotent and order-independent: documents are put once (conditional), run
  * state transitions are update expressions with conditions (RECORDING only on a run without a
- * state, FAILED never over ARCHIVED).
+ * state, FAILED never over ARCHIVED, STALLED only over RECORDING).
+ *
+ * Runs by state: index gsi4, `gsi4pk = RUNSTATE#<state>` (kept with `state` in every transition),
+ * `gsi4sk = <since>`: the run's start time, or its end time when RunStop came first.
  */
 import { isConditionFailure } from './dynamodb-conditions.js';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ArchivedFile, RunFailed, RunStart, RunStop } from '../core/contract/generated-types.js';
+import type { ArchivedFile, RunFailed, RunStalled, RunStart, RunStop } from '../core/contract/generated-types.js';
 import { FileKeyConflictError } from '../core/archive/errors.js';
 import { runOriginOf, runSourceKeyOf, runTitleOf } from '../core/bluesky/run-origin.js';
-import { RunState, type ArchivedRun, type RunCatalogue, type RunRecord, type StoredDocument } from '../core/archive/ports.js';
+import {
+  RunState, type ArchivedRun, type RunCatalogue, type RunRecord, type RunStateCatalogue, type RunSummary, type StoredDocument,
+} from '../core/archive/ports.js';
 
 export const runPk = (runUid: string) => `RUN#${runUid}`;
 export const RUN_SK = 'RUN';
@@ -23,6 +28,9 @@ export const DOC_PREFIX = 'DOC#';
 export const docSk = (detailType: string, docUid: string) => `${DOC_PREFIX}${detailType}#${docUid}`;
 export const filePk = (key: string) => `FILE#${key}`;
 export const FILE_SK = 'FILE';
+/** Index of the runs by state (storage stack): partition `RUNSTATE#<state>`, sort key the run's `since` time. */
+export const RUN_STATE_INDEX = 'gsi4';
+export const runStatePk = (state: RunState) => `RUNSTATE#${state}`;
 
 interface UpdateParts {
   UpdateExpression: string;
@@ -55,7 +63,30 @@ function withCondition(parts: UpdateParts, condition: string, values: Record<str
   return { ...parts, ConditionExpression: condition, ExpressionAttributeValues: { ...parts.ExpressionAttributeValues, ...values } };
 }
 
-export class DynamoDbRunCatalogue implements RunCatalogue {
+/** The run item as stored (snake_case attributes). */
+interface RunItem {
+  run_uid: string;
+  state?: RunState;
+  file?: ArchivedFile;
+  points?: Record<string, number>;
+  gaps?: Record<string, [number, number][]>;
+  failure?: RunRecord['failure'];
+  channel_paths?: Record<string, string>;
+  refused_channels?: RunRecord['refusedChannels'];
+  stalled?: RunRecord['stalled'];
+  scan_id?: number;
+  title?: string;
+  scan_key?: string;
+  data_policy?: RunRecord['dataPolicy'];
+  start_time?: string;
+  end_time?: string;
+  end_reason?: string;
+  archived_at?: string;
+  sealed_points?: Record<string, number>;
+  stopped?: boolean;
+}
+
+export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue {
   constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string) {}
 
   async putDocument(runUid: string, detailType: string, docUid: string, body: unknown): Promise<'stored' | 'duplicate'> {
@@ -83,18 +114,20 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
         origin: runOriginOf(start),
         data_policy: p, start_time: startIso,
         gsi1pk: `DATASET#${p.proposal}#${p.beamline}#${p.session}#${p.collection}#${p.dataset}`, gsi1sk: `RUN#${startIso}`,
-      }, { state: RunState.Recording }),
+      }, { state: RunState.Recording, gsi4pk: runStatePk(RunState.Recording), gsi4sk: startIso }),
     }));
   }
 
   async runStopped(stop: RunStop): Promise<void> {
+    const endIso = stop.bliss.end_time ?? new Date(Math.round(stop.time * 1000)).toISOString();
     await this.db.send(new UpdateCommand({
       TableName: this.tableName,
       Key: { pk: runPk(stop.run_start), sk: RUN_SK },
+      // A RunStop before its RunStart (or without one) still makes a RECORDING run the watchdog can find.
       ...setFields({
-        run_uid: stop.run_start, end_time: stop.bliss.end_time ?? new Date(Math.round(stop.time * 1000)).toISOString(),
+        run_uid: stop.run_start, end_time: endIso, stopped: true,
         end_reason: stop.bliss.end_reason ?? stop.reason ?? stop.exit_status, exit_status: stop.exit_status, sealed_points: stop.bliss.points,
-      }),
+      }, { state: RunState.Recording, gsi4pk: runStatePk(RunState.Recording), gsi4sk: endIso }),
     }));
   }
 
@@ -104,8 +137,9 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
         TableName: this.tableName,
         Key: { pk: runPk(failure.run_uid), sk: RUN_SK },
         ...withCondition(setFields({
-          state: RunState.Failed, run_uid: failure.run_uid, failure: { stage: failure.stage, reason: failure.reason, errors: failure.errors },
-        }), 'attribute_not_exists(#state) OR #state <> :archived', { ':archived': RunState.Archived }),
+          state: RunState.Failed, gsi4pk: runStatePk(RunState.Failed), run_uid: failure.run_uid,
+          failure: { stage: failure.stage, reason: failure.reason, errors: failure.errors },
+        }, { gsi4sk: new Date().toISOString() }), 'attribute_not_exists(#state) OR #state <> :archived', { ':archived': RunState.Archived }),
       }));
       return 'failed';
     } catch (error) {
@@ -119,17 +153,67 @@ export class DynamoDbRunCatalogue implements RunCatalogue {
       TableName: this.tableName,
       Key: { pk: runPk(run.runUid), sk: RUN_SK },
       ...setFields({
-        state: RunState.Archived, run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt,
+        state: RunState.Archived, gsi4pk: runStatePk(RunState.Archived), run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt,
         ...(run.gaps ? { gaps: run.gaps } : {}), ...(run.channelPaths ? { channel_paths: run.channelPaths } : {}),
-      }, {}, ['failure']),
+        ...(run.refusedChannels?.length ? { refused_channels: run.refusedChannels } : {}),
+      }, { gsi4sk: run.archivedAt }, ['failure', 'stalled']),
     }));
   }
 
   async getRun(runUid: string): Promise<RunRecord | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runUid), sk: RUN_SK }, ConsistentRead: true }));
     if (!out.Item) return undefined;
-    const item = out.Item as Pick<RunRecord, 'state' | 'file' | 'points' | 'gaps' | 'failure'> & { channel_paths?: Record<string, string> };
-    return { runUid, state: item.state, file: item.file, points: item.points, gaps: item.gaps, failure: item.failure, channelPaths: item.channel_paths };
+    const item = out.Item as RunItem;
+    return {
+      runUid, state: item.state, file: item.file, points: item.points, gaps: item.gaps, failure: item.failure, channelPaths: item.channel_paths,
+      refusedChannels: item.refused_channels, stalled: item.stalled, scanId: item.scan_id, title: item.title, scanKey: item.scan_key,
+      dataPolicy: item.data_policy, startTime: item.start_time, endTime: item.end_time, endReason: item.end_reason, archivedAt: item.archived_at,
+      sealedPoints: item.sealed_points,
+    };
+  }
+
+  async listRunsByState(state: RunState, options: { before?: string; limit?: number } = {}): Promise<RunSummary[]> {
+    const runs: RunSummary[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(new QueryCommand({
+        TableName: this.tableName,
+        IndexName: RUN_STATE_INDEX,
+        KeyConditionExpression: options.before !== undefined ? 'gsi4pk = :pk AND gsi4sk < :before' : 'gsi4pk = :pk',
+        ExpressionAttributeValues: { ':pk': runStatePk(state), ...(options.before !== undefined ? { ':before': options.before } : {}) },
+        ...(options.limit !== undefined ? { Limit: options.limit - runs.length } : {}),
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }));
+      for (const raw of out.Items ?? []) {
+        const item = raw as RunItem & { gsi4sk: string };
+        // The index is eventually consistent: an item may still show the state it just left.
+        if (item.state !== state) continue;
+        runs.push({
+          runUid: item.run_uid, state, since: item.gsi4sk, scanId: item.scan_id, title: item.title, scanKey: item.scan_key,
+          dataPolicy: item.data_policy, startTime: item.start_time, endTime: item.end_time, stopped: item.stopped === true || item.end_time !== undefined,
+          reason: item.failure?.reason ?? item.stalled?.reason,
+        });
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && (options.limit === undefined || runs.length < options.limit));
+    return runs;
+  }
+
+  async runStalled(stall: RunStalled): Promise<'stalled' | 'terminal'> {
+    try {
+      await this.db.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(stall.run_uid), sk: RUN_SK },
+        ...withCondition(setFields({
+          state: RunState.Stalled, gsi4pk: runStatePk(RunState.Stalled), gsi4sk: stall.stalled_at, run_uid: stall.run_uid,
+          stalled: { stalled_at: stall.stalled_at, since: stall.since, reason: stall.reason, missing: stall.missing, run_stop: stall.run_stop },
+        }), 'attribute_not_exists(#state) OR #state = :recording', { ':recording': RunState.Recording }),
+      }));
+      return 'stalled';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'terminal';
+      throw error;
+    }
   }
 
   async listDocuments(runUid: string): Promise<StoredDocument[]> {

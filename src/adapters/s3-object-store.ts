@@ -6,12 +6,10 @@ import {
   UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import type { ObjectStore, StoredObject } from '../core/ports.js';
-import { ArchiveError } from '../core/errors.js';
+import { ArchiveError, ObjectNotFoundError } from '../core/errors.js';
 import { TMP_SUFFIX } from '../core/object-keys.js';
 
-export class ObjectNotFoundError extends ArchiveError {
-  override name = 'ObjectNotFoundError';
-}
+export { ObjectNotFoundError };
 
 /** A file being uploaded became shorter than it was when the upload began (truncated or rewritten meanwhile). */
 export class FileShrankError extends ArchiveError {

@@ -277,7 +277,7 @@ describe('compute stack', () => {
     const rules = Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[];
     const patterns = rules.map((r) => r.Properties?.EventPattern);
     assert.deepEqual(patterns, [
-      { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
+      { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer', 'beamline-archive.run-recorder'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
       { source: ['beamline-archive.bridge'], 'detail-type': ['RunStop'] },
       // dataset-recorder: scans join their dataset (test/infra/datasets.test.ts)
       { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
@@ -338,11 +338,15 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets run-recorder only read and write catalogue items (no S3, no events)', () => {
-    const actions = statementsOfRole(roleIdOf('run-recorder')).flatMap((s) => asArray(s.Action));
+  it('lets run-recorder only read and write catalogue items and announce Run Failed as itself (no S3)', () => {
+    const statements = statementsOfRole(roleIdOf('run-recorder'));
+    const actions = statements.flatMap((s) => asArray(s.Action));
     assert.deepEqual(actions.filter((a) => a.startsWith('dynamodb:')).sort(),
       ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
-    assert.ok(!actions.some((a) => a.startsWith('s3:') || a.startsWith('events:')), actions.join(' '));
+    assert.ok(!actions.some((a) => a.startsWith('s3:')), actions.join(' '));
+    const events = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('events:')));
+    assert.equal(events.length, 1);
+    assert.deepEqual(events[0]?.Condition, { StringEquals: { 'events:source': 'beamline-archive.run-recorder' } });
   });
 
   it('lets scan-writer read staging/, publish under archive/, put events on the bus only', () => {

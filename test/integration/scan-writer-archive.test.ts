@@ -11,7 +11,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
@@ -51,6 +51,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
   let recorder: Handler;
   let writer: Handler;
   let queueUrl: string;
+  let deadLetterUrl: string;
   const bucket = `archive-${Date.now()}`;
   const table = `catalogue-${Date.now()}`;
   const work = mkdtempSync(join(tmpdir(), 'ba-scan-writer-'));
@@ -76,8 +77,11 @@ describe('scan-writer and run-recorder against the emulator', () => {
     await clients.events.send(new CreateEventBusCommand({ Name: bus }));
     const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: `archived-${Date.now()}` }));
     queueUrl = queue.QueueUrl!;
+    // The functions' own dead-letter queue: where they park what no retry can fix (DEAD_LETTER_QUEUE_URL).
+    deadLetterUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: `dlq-${Date.now()}` }))).QueueUrl!;
+    process.env.DEAD_LETTER_QUEUE_URL = deadLetterUrl;
     const arn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    await clients.events.send(new PutRuleCommand({ Name: 'scan-writer-out', EventBusName: bus, EventPattern: JSON.stringify({ source: ['beamline-archive.scan-writer'] }) }));
+    await clients.events.send(new PutRuleCommand({ Name: 'scan-writer-out', EventBusName: bus, EventPattern: JSON.stringify({ source: ['beamline-archive.scan-writer', 'beamline-archive.run-recorder'] }) }));
     await clients.events.send(new PutTargetsCommand({ Rule: 'scan-writer-out', EventBusName: bus, Targets: [{ Id: 'q', Arn: arn }] }));
     store = new S3ObjectStore(clients.s3, bucket);
     recorder = (await import('../../functions/run-recorder/handler.js')).handler as Handler;
@@ -308,14 +312,50 @@ describe('scan-writer and run-recorder against the emulator', () => {
     assert.equal(failed.length, 1);
   });
 
-  it('leaves an invalid document to the DLQ (batch item failure) and records the valid ones of the batch', async () => {
+  it('fails a run whose staged chunk was deleted before the writer ran: FAILED in one delivery, naming the key', async () => {
+    const lost = sampleScan(7, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6F01', scanId: 21 });
+    await stage(lost);
+    await record([...lost.documents, lost.stop]);
+    const deleted = lost.chunks.find((c) => c.key.includes('diode1'))!.key;
+    await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: deleted }));
+
+    const out = await writer(sqsEvent([lost.stop]));
+    assert.deepEqual(out.batchItemFailures, [], 'no retry: the record is done in its first delivery');
+    const item = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${lost.runUid}`, sk: 'RUN' } }));
+    assert.equal(item.Item?.state, 'FAILED');
+    assert.equal(item.Item?.failure.stage, 'scan-writer');
+    assert.ok(String(item.Item?.failure.reason).includes(`s3://${bucket}/${deleted}`), String(item.Item?.failure.reason));
+    assert.equal(item.Item?.gsi4pk, 'RUNSTATE#FAILED', 'listed with the failed runs');
+    const failed = (await receiveAll()).filter((e) => e['detail-type'] === 'Run Failed' && (e.detail as { run_uid: string }).run_uid === lost.runUid);
+    assert.equal(failed.length, 1, 'Run Failed announced once');
+    assert.ok((failed[0]!.detail as { errors: { message: string }[] }).errors[0]!.message.includes(deleted));
+    assert.equal(await store.head(scanFileKey((lost.documents[0]!.detail as RunStart).data_policy, 21)), undefined, 'nothing published');
+    const parked = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    assert.equal(parked.Attributes?.ApproximateNumberOfMessages, '0', 'a run that ended FAILED leaves nothing in the DLQ');
+  });
+
+  it('parks an invalid document in the DLQ at once with the reason, fails its run, and records the valid ones of the batch', async () => {
     const other = sampleScan(3, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZW', scanId: 9 });
     const bad = { ...other.documents[1]!, detail: { ...other.documents[1]!.detail, data_keys: 'not an object' } };
     const event = sqsEvent([other.documents[0]!, bad]);
     const out = await recorder(event);
-    assert.deepEqual(out.batchItemFailures, [{ itemIdentifier: event.Records[1]!.messageId }]);
+    assert.deepEqual(out.batchItemFailures, [], 'no retry: the invalid document is parked in its first delivery');
     const r = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${other.runUid}`, sk: 'RUN' } }));
-    assert.equal(r.Item?.state, 'RECORDING');
+    assert.equal(r.Item?.state, 'FAILED', 'the run can never be complete without that document');
+    assert.equal(r.Item?.failure.stage, 'run-recorder');
+    assert.match(String(r.Item?.failure.reason), /EventDescriptor document of the run cannot be recorded: .*data_keys/);
+    const docs = await clients.dynamo.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :d)', ExpressionAttributeValues: { ':pk': `RUN#${other.runUid}`, ':d': 'DOC#EventDescriptor' } }));
+    assert.equal(docs.Count, 0, 'nothing invalid enters the catalogue');
+    const parked = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: deadLetterUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+    assert.equal(parked.Messages?.length, 1);
+    const message = parked.Messages![0]!;
+    assert.equal(message.Body, event.Records[1]!.body, 'the original event is kept for inspection and redrive');
+    assert.equal(message.MessageAttributes?.['beamline-archive-error']?.StringValue, 'ContractError');
+    assert.equal(message.MessageAttributes?.['beamline-archive-function']?.StringValue, 'run-recorder');
+    assert.equal(message.MessageAttributes?.['beamline-archive-run-uid']?.StringValue, other.runUid);
+    assert.match(message.MessageAttributes?.['beamline-archive-reason']?.StringValue ?? '', /data_keys/);
+    const failed = (await receiveAll()).filter((e) => e['detail-type'] === 'Run Failed' && e.source === 'beamline-archive.run-recorder');
+    assert.equal(failed.length, 1, 'Run Failed announced by the run-recorder');
   });
 
   it('writes a 10,000 points × 20 channels scan', async (t) => {

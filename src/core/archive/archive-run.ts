@@ -13,6 +13,7 @@ import { checkLimaFiles } from '../bliss/lima-archive.js';
 import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf } from './errors.js';
 import { publishLocalFile } from './publish-file.js';
 import { fetchInOrder } from './bounded-fetch.js';
+import { getStagedObject } from './staged-objects.js';
 import { readJsonChannels } from './json-channels.js';
 import { datumPointShape, paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
 import type { ChannelSlice, RunCatalogue, ScanFileIndexer, ScanFileWriter } from './ports.js';
@@ -164,7 +165,7 @@ async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: 
   if (ref.bucket !== store.bucket) {
     throw new InvalidInputError(`scan_info_ref points at bucket ${ref.bucket}, the archive bucket is ${store.bucket}`, { runUid, key: ref.key });
   }
-  const bytes = await store.get(ref.key);
+  const bytes = await getStagedObject(store, ref.key, 'the final scan_info of RunStop', { runUid });
   if (ref.sha256 !== undefined && sha256Hex(bytes) !== ref.sha256) {
     throw new InvalidInputError(`scan_info s3://${ref.bucket}/${ref.key} does not match the sha256 of RunStop`, { runUid, key: ref.key });
   }
@@ -200,7 +201,7 @@ async function* readSlices(
       throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], context);
     }
   }
-  const fetched = fetchInOrder(datums, async (d) => ({ d, bytes: await store.get(d.chunk.key) }), { ...fetch, bytesOf: (d) => d.chunk.bytes });
+  const fetched = fetchInOrder(datums, async (d) => ({ d, bytes: await getStagedObject(store, d.chunk.key, `points [${d.indices.start}, ${d.indices.stop}) of ${channel.channel}`, { runUid, stream: channel.channel, indexRange: [d.indices.start, d.indices.stop], key: d.chunk.key }) }), { ...fetch, bytesOf: (d) => d.chunk.bytes });
   for await (const { d, bytes } of fetched) {
     const shape = resource ? datumPointShape(d, resource) : channel.pointShape;
     const rowBytes = pointBytes(channel.type, shape);

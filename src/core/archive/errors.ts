@@ -1,4 +1,4 @@
-import { ArchiveError, InvalidInputError, isPermanent } from '../errors.js';
+import { ArchiveError, ConflictError, InvalidInputError, isPermanent } from '../errors.js';
 import type { RunError } from '../contract/generated-types.js';
 
 /** The staged chunks of a run do not tile [0, points) of every channel, or a chunk is not what its StreamDatum says. */
@@ -12,7 +12,7 @@ export class ChunkCoverageError extends InvalidInputError {
 }
 
 /** The final key of a scan file already belongs to another run: publishing would overwrite its file. */
-export class FileKeyConflictError extends ArchiveError {
+export class FileKeyConflictError extends ConflictError {
   override name = 'FileKeyConflictError';
 }
 
@@ -21,9 +21,9 @@ export class VerificationError extends ArchiveError {
   override name = 'VerificationError';
 }
 
-/** Failures retrying cannot cure: the run is recorded FAILED instead of being retried. */
+/** Failures retrying cannot cure (`transient: false`, RangeError): the run is recorded FAILED instead of being retried. */
 export function isPermanentArchiveError(error: unknown): boolean {
-  return isPermanent(error) || error instanceof FileKeyConflictError;
+  return isPermanent(error);
 }
 
 /** The errors list of a Run Failed detail for any error. */
@@ -34,6 +34,6 @@ export function runErrorsOf(error: unknown): RunError[] {
   return [{
     message,
     ...(typeof context.stream === 'string' ? { stream: context.stream } : {}),
-    ...(typeof context.index === 'number' ? { index: context.index } : {}),
+    ...(typeof context.index === 'number' ? { index: context.index } : Array.isArray(context.indexRange) ? { index: context.indexRange[0] } : {}),
   }];
 }

@@ -16,6 +16,7 @@ import { isJsonResource } from '../bliss/documents.js';
 import { stagingChannelPrefix } from '../object-keys.js';
 import type { ObjectStore } from '../ports.js';
 import { ChunkCoverageError } from './errors.js';
+import { getStagedObject } from './staged-objects.js';
 import { InvalidInputError } from '../errors.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -49,7 +50,7 @@ export async function readJsonChannels(
       if (d.chunk.bucket !== store.bucket) fail(`is in bucket ${d.chunk.bucket}, not the archive bucket ${store.bucket}`);
       const folder = stagingChannelPrefix(runUid, channel);
       if (!d.chunk.key.startsWith(folder) || d.chunk.key.slice(folder.length).includes('/')) fail(`is outside ${folder}`);
-      const bytes = await store.get(d.chunk.key);
+      const bytes = await getStagedObject(store, d.chunk.key, `points [${start}, ${stop}) of ${channel}`, context);
       if (bytes.byteLength !== d.chunk.bytes) fail(`has ${bytes.byteLength} bytes, its StreamDatum says ${d.chunk.bytes}`);
       if (createHash('sha256').update(bytes).digest('hex') !== d.chunk.sha256) fail(`does not match the sha256 of its StreamDatum (${d.chunk.sha256})`);
       let text = '';

@@ -1,13 +1,24 @@
 /** Ports of the archive use cases (run-recorder, scan-writer). Adapters: src/adapters/dynamodb-run-catalogue.ts, src/adapters/h5wasm-scan-file-writer.ts. */
-import type { ArchivedFile, RunFailed, RunStart, RunStop } from '../contract/generated-types.js';
+import type { ArchivedFile, DataPolicy, RunFailed, RunStalled, RunStart, RunStop } from '../contract/generated-types.js';
 import type { NexusPlan, PlanChannel } from '../nexus/layout.js';
 
 export const RunState = {
   Recording: 'RECORDING',
   Archived: 'ARCHIVED',
   Failed: 'FAILED',
+  /** Not terminal after the watchdog's time (functions/run-watchdog): what is missing is recorded. */
+  Stalled: 'STALLED',
 } as const;
 export type RunState = (typeof RunState)[keyof typeof RunState];
+
+/** The states a run ends in: its staged objects are tagged and may expire (docs/operations.md). */
+export const TERMINAL_RUN_STATES: readonly RunState[] = [RunState.Archived, RunState.Failed, RunState.Stalled];
+
+/** A channel the scan file could not hold, and why (listed in the record and, by the scan-writer, in the file). */
+export interface RefusedChannel {
+  channel: string;
+  reason: string;
+}
 
 /** One run document as the catalogue holds it. */
 export interface StoredDocument {
@@ -27,6 +38,20 @@ export interface RunRecord {
   failure?: Pick<RunFailed, 'stage' | 'reason' | 'errors'> | undefined;
   /** HDF5 dataset path of every channel in the archived scan file (absent for runs archived before it was recorded). */
   channelPaths?: Record<string, string> | undefined;
+  /** Channels the archived file could not hold, with the reason. */
+  refusedChannels?: RefusedChannel[] | undefined;
+  /** Why the run is STALLED: what the watchdog found missing. */
+  stalled?: Pick<RunStalled, 'stalled_at' | 'since' | 'reason' | 'missing' | 'run_stop'> | undefined;
+  scanId?: number | undefined;
+  title?: string | undefined;
+  scanKey?: string | undefined;
+  dataPolicy?: DataPolicy | undefined;
+  startTime?: string | undefined;
+  endTime?: string | undefined;
+  endReason?: string | undefined;
+  archivedAt?: string | undefined;
+  /** Sealed point count per channel, from RunStop. */
+  sealedPoints?: Record<string, number> | undefined;
 }
 
 export interface ArchivedRun {
@@ -38,6 +63,8 @@ export interface ArchivedRun {
   gaps?: Record<string, [number, number][]>;
   /** HDF5 dataset path of every channel in the scan file (`/1.1/instrument/diode1/data`): what the export loader reads. */
   channelPaths?: Record<string, string>;
+  /** Channels left out of the file, with the reason (ARCHIVED with refused channels). */
+  refusedChannels?: RefusedChannel[];
 }
 
 /** The run catalogue (one DynamoDB table). Every method is idempotent: at-least-once delivery is normal. */
@@ -55,6 +82,31 @@ export interface RunCatalogue {
   listDocuments(runUid: string): Promise<StoredDocument[]>;
   /** Claims a final key for a run; throws FileKeyConflictError when another run holds it. */
   claimFile(file: Pick<ArchivedFile, 'bucket' | 'key'> & Partial<ArchivedFile>, runUid: string): Promise<void>;
+}
+
+/** One line of a listing of runs by state. */
+export interface RunSummary {
+  runUid: string;
+  state: RunState;
+  /** The time the watchdog counts from: the RunStop's end time when recorded, else the start. */
+  since: string;
+  scanId?: number | undefined;
+  title?: string | undefined;
+  scanKey?: string | undefined;
+  dataPolicy?: DataPolicy | undefined;
+  startTime?: string | undefined;
+  endTime?: string | undefined;
+  /** Whether the RunStop is recorded. */
+  stopped: boolean;
+  reason?: string | undefined;
+}
+
+/** The runs by state: what the watchdog and the operators' `runs` command need (DynamoDB index gsi4). */
+export interface RunStateCatalogue {
+  /** Runs in a state, oldest first; `before` keeps those whose `since` is earlier. */
+  listRunsByState(state: RunState, options?: { before?: string; limit?: number }): Promise<RunSummary[]>;
+  /** STALLED with what is missing, only when the run is still RECORDING (or has no state): 'terminal' otherwise. */
+  runStalled(stall: RunStalled): Promise<'stalled' | 'terminal'>;
 }
 
 /** One slice of a channel: the raw little-endian C-order bytes of points [start, stop). */

@@ -7,6 +7,8 @@ export const DetailType = {
   RunStop: 'RunStop',
   RunArchived: 'Run Archived',
   RunFailed: 'Run Failed',
+  RunStalled: 'Run Stalled',
+  BridgeHeartbeat: 'Bridge Heartbeat',
   DatasetOpened: 'Dataset Opened',
   DatasetMetadataUpdated: 'Dataset Metadata Updated',
   DatasetClosed: 'Dataset Closed',
@@ -20,6 +22,10 @@ export type DetailType = (typeof DetailType)[keyof typeof DetailType];
 export const EventSource = {
   Bridge: 'beamline-archive.bridge',
   ScanWriter: 'beamline-archive.scan-writer',
+  /** The run-recorder: Run Failed for a run document no retry can record. */
+  RunRecorder: 'beamline-archive.run-recorder',
+  /** The scheduled watchdog: Run Stalled. */
+  RunWatchdog: 'beamline-archive.run-watchdog',
   Datasets: 'beamline-archive.datasets',
   /** The export API puts Export Requested on the bus for the requests it accepted. */
   ExportApi: 'beamline-archive.export-api',
@@ -39,6 +45,8 @@ export const schemaSlugs = {
   [DetailType.RunStop]: 'run-stop',
   [DetailType.RunArchived]: 'run-archived',
   [DetailType.RunFailed]: 'run-failed',
+  [DetailType.RunStalled]: 'run-stalled',
+  [DetailType.BridgeHeartbeat]: 'bridge-heartbeat',
   [DetailType.DatasetOpened]: 'dataset-opened',
   [DetailType.DatasetMetadataUpdated]: 'dataset-metadata-updated',
   [DetailType.DatasetClosed]: 'dataset-closed',

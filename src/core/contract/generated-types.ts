@@ -1,6 +1,61 @@
 /* eslint-disable */
 // Generated from events/schemas by scripts/generate-contract.ts. Do not edit by hand.
 
+// bridge-heartbeat.schema.json
+/**
+ * The edge bridge is alive: sent every N seconds with how far behind it is. A missing heartbeat raises an alarm.
+ */
+export interface BridgeHeartbeatEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.bridge';
+  'detail-type': 'Bridge Heartbeat';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: BridgeHeartbeat;
+}
+export interface BridgeHeartbeat {
+  beamline: string;
+  /**
+   * Host and process of the bridge (host:pid).
+   */
+  bridge_id: string;
+  sent_at: string;
+  interval_seconds: number;
+  uptime_seconds: number;
+  healthy: boolean;
+  /**
+   * Why the bridge is not healthy.
+   */
+  reason?: string;
+  lag: BridgeLag;
+}
+export interface BridgeLag {
+  /**
+   * Scans being followed now.
+   */
+  active_scans: number;
+  /**
+   * The scan history has been read to its end.
+   */
+  caught_up: boolean;
+  /**
+   * Chunk bytes read from Redis and not yet staged.
+   */
+  buffered_bytes: number;
+  /**
+   * Age of the oldest scan being followed.
+   */
+  oldest_scan_seconds?: number;
+  /**
+   * Time since the bridge last caught up with the history (0 when caught up).
+   */
+  behind_seconds?: number;
+  redis_reconnects?: number;
+}
+
 // dataset-closed.schema.json
 /**
  * A dataset was closed: its master file is published and it takes no more scans or edits.
@@ -351,12 +406,12 @@ export interface ArchivedFile {
 
 // run-failed.schema.json
 /**
- * A run could not be archived; the reason says why.
+ * A run could not be archived; the reason says why. Stage: who gave up (the bridge, the scan-writer, or the run-recorder on a run document no retry can fix).
  */
 export interface RunFailedEvent {
   version?: string;
   id?: string;
-  source: 'beamline-archive.bridge' | 'beamline-archive.scan-writer';
+  source: 'beamline-archive.bridge' | 'beamline-archive.scan-writer' | 'beamline-archive.run-recorder';
   'detail-type': 'Run Failed';
   account?: string;
   time?: string;
@@ -366,7 +421,7 @@ export interface RunFailedEvent {
 }
 export interface RunFailed {
   run_uid: string;
-  stage: 'bridge' | 'scan-writer';
+  stage: 'bridge' | 'scan-writer' | 'run-recorder';
   reason: string;
   scan_key?: string;
   errors: RunError[];
@@ -375,6 +430,55 @@ export interface RunError {
   stream?: string;
   index?: number;
   message: string;
+}
+
+// run-stalled.schema.json
+/**
+ * A run is not terminal (ARCHIVED or FAILED) after the watchdog's time: it is marked STALLED with what is missing.
+ */
+export interface RunStalledEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.run-watchdog';
+  'detail-type': 'Run Stalled';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: RunStalled;
+}
+export interface RunStalled {
+  run_uid: string;
+  /**
+   * When the watchdog marked the run STALLED.
+   */
+  stalled_at: string;
+  /**
+   * What the wait is counted from: the RunStop's end time when there is one, else the run's start.
+   */
+  since: string;
+  waited_seconds: number;
+  /**
+   * Whether the RunStop is recorded (without it the bridge never finished the run).
+   */
+  run_stop: boolean;
+  scan_key?: string;
+  data_policy?: {
+    [k: string]: string | undefined;
+  };
+  reason: string;
+  /**
+   * @maxItems 100
+   */
+  missing: MissingPart[];
+}
+export interface MissingPart {
+  kind: 'RunStart' | 'RunStop' | 'EventDescriptor' | 'StreamResource' | 'StreamDatum' | 'chunks' | 'scan-file';
+  message: string;
+  stream?: string;
+  expected?: number;
+  recorded?: number;
+  ranges?: [number, number][];
 }
 
 // run-start.schema.json

@@ -4,7 +4,7 @@ import { DetailType, schemaSlugs } from './detail-types.js';
 import { loadJson, schemaPath } from './schema-files.js';
 import type {
   DatasetClosed, DatasetMetadataUpdated, DatasetOpened,
-  EventDescriptor, ExportCompleted, ExportFailed, ExportRequested, RunArchived, RunFailed, RunStart, RunStop, StreamDatum, StreamResource,
+  BridgeHeartbeat, EventDescriptor, ExportCompleted, ExportFailed, ExportRequested, RunArchived, RunFailed, RunStalled, RunStart, RunStop, StreamDatum, StreamResource,
 } from './generated-types.js';
 import { ContractError } from '../errors.js';
 
@@ -17,6 +17,8 @@ export interface DetailOf {
   [DetailType.RunStop]: RunStop;
   [DetailType.RunArchived]: RunArchived;
   [DetailType.RunFailed]: RunFailed;
+  [DetailType.RunStalled]: RunStalled;
+  [DetailType.BridgeHeartbeat]: BridgeHeartbeat;
   [DetailType.DatasetOpened]: DatasetOpened;
   [DetailType.DatasetMetadataUpdated]: DatasetMetadataUpdated;
   [DetailType.DatasetClosed]: DatasetClosed;

@@ -13,6 +13,8 @@ export class DatasetNotFoundError extends DatasetError {
 /** The dataset is closed (or being closed): it takes no new scans, techniques or metadata. */
 export class DatasetClosedError extends DatasetError {
   override name = 'DatasetClosedError';
+  /** A closed dataset is never reopened: retrying cannot add the scan. */
+  override readonly transient: boolean = false;
 }
 
 /** Another close of the same dataset won the race. */

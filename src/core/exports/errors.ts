@@ -10,6 +10,8 @@ export interface ExportErrorContext extends ErrorContext {
 /** Base class of the export builders' errors. */
 export class ExportError extends ArchiveError {
   override name = 'ExportError';
+  /** A builder refuses the same runs the same way every time. */
+  override readonly transient: boolean = false;
   declare readonly context: ExportErrorContext;
   constructor(message: string, context: ExportErrorContext = {}, options?: ErrorOptions) {
     super(message, context, options);

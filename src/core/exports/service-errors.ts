@@ -3,7 +3,7 @@
  * errors.ts. HTTP statuses are chosen at the edge (functions/export-api): the classes only say
  * what went wrong and carry the context (run uid, export id, request id).
  */
-import { ArchiveError, InvalidInputError } from '../errors.js';
+import { ArchiveError, ConflictError, InvalidInputError } from '../errors.js';
 
 /** The request names a format the archive does not build. */
 export class UnknownExportFormatError extends InvalidInputError {
@@ -31,7 +31,7 @@ export class ArchivedFileMismatchError extends InvalidInputError {
 }
 
 /** The same request id was used before with other runs, format or options. */
-export class ExportConflictError extends ArchiveError {
+export class ExportConflictError extends ConflictError {
   override name = 'ExportConflictError';
 }
 

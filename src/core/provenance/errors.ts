@@ -1,4 +1,4 @@
-import { ArchiveError, InvalidInputError } from '../errors.js';
+import { ArchiveError, ConflictError, InvalidInputError } from '../errors.js';
 
 /**
  * A provenance record is incomplete or names parents that are not in the catalogue. `missing`
@@ -14,7 +14,7 @@ export class ProvenanceIncompleteError extends InvalidInputError {
 }
 
 /** The entity already has a provenance record or things derived from it: a new record would allow a cycle. */
-export class ProvenanceConflictError extends ArchiveError {
+export class ProvenanceConflictError extends ConflictError {
   override name = 'ProvenanceConflictError';
 }
 
