@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AnalysisApiError, AnalysisClient } from '../src/client/analysis-client.js';
-import { UsageError } from './cli-support.js';
+import { apiAuthFromEnv, UsageError } from './cli-support.js';
 
 export const HELP = `Usage: beamline-archive analysis <subcommand> [options]
 
@@ -57,7 +57,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     if (!url) throw new UsageError('--url (or ANALYSIS_API_URL) is required');
     const depth = values.depth === undefined ? undefined : Number(values.depth);
     if (depth !== undefined && !(Number.isSafeInteger(depth) && depth >= 0)) throw new UsageError('--depth must be a non-negative integer');
-    const client = new AnalysisClient(url, { region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'eu-west-1' });
+    const client = new AnalysisClient(url, await apiAuthFromEnv(env));
     const [sub, target] = positionals;
     const needTarget = (what: string): string => {
       if (!target) throw new UsageError(`${sub} needs ${what}`);

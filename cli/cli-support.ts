@@ -1,4 +1,6 @@
-/** What the `beamline-archive` subcommands share: the usage error (exit 2) and KEY=VALUE options. */
+/** What the `beamline-archive` subcommands share: the usage error (exit 2), KEY=VALUE options, how calls authenticate. */
+import { loadAccessToken } from '../src/adapters/access-token-store.js';
+import type { ApiAuth } from '../src/adapters/signed-http.js';
 
 /** A command line the command cannot run: printed with the usage, exit code 2. */
 export class UsageError extends Error {
@@ -14,4 +16,16 @@ export function keyValuePairs(values: readonly string[], what = 'KEY'): Record<s
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return out;
+}
+
+/**
+ * How a command proves who calls: the signed-in person's token (`beamline-archive login`;
+ * BEAMLINE_ARCHIVE_TOKEN or the token file) sent as a bearer token, else SigV4 with the AWS
+ * credentials of the environment (a machine). BEAMLINE_ARCHIVE_AUTH=iam forces SigV4.
+ */
+export async function apiAuthFromEnv(env: NodeJS.ProcessEnv): Promise<ApiAuth> {
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'eu-west-1';
+  if (env.BEAMLINE_ARCHIVE_AUTH === 'iam') return { region };
+  const token = await loadAccessToken(env);
+  return token ? { token } : { region };
 }

@@ -3,8 +3,8 @@
  * every request SigV4-signed with the caller's AWS credentials.
  */
 import { parseArgs } from 'node:util';
-import { signedRequest, type SignedResponse } from '../src/adapters/signed-http.js';
-import { keyValuePairs, UsageError } from './cli-support.js';
+import { apiRequest, type SignedResponse } from '../src/adapters/signed-http.js';
+import { apiAuthFromEnv, keyValuePairs, UsageError } from './cli-support.js';
 
 export const HELP = `Usage: beamline-archive dataset <command> [arguments] [options]
 
@@ -110,9 +110,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   let response: SignedResponse;
   try {
-    response = await signedRequest(
+    response = await apiRequest(
       { url: `${base.replace(/\/+$/, '')}${request.path}`, method: request.method, ...(request.body !== undefined ? { body: request.body } : {}) },
-      { region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'eu-west-1' },
+      await apiAuthFromEnv(env),
     );
   } catch (error) {
     process.stderr.write(`beamline-archive dataset: cannot reach ${base}: ${(error as Error).message}\n`);

@@ -11,8 +11,8 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parseArgs } from 'node:util';
-import { signedRequest, type SignedResponse } from '../src/adapters/signed-http.js';
-import { keyValuePairs, UsageError } from './cli-support.js';
+import { apiRequest, type SignedResponse } from '../src/adapters/signed-http.js';
+import { apiAuthFromEnv, keyValuePairs, UsageError } from './cli-support.js';
 
 export const HELP = `Usage: beamline-archive export <command> [arguments] [options]
 
@@ -92,14 +92,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const v = parsed.values;
   const base = (v.url ?? env.EXPORT_API_URL)?.replace(/\/+$/, '');
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'eu-west-1';
   let run: () => Promise<number>;
   try {
     if (!base) throw new UsageError('--url (or EXPORT_API_URL) is required: the export API function URL');
     const interval = seconds(v.interval, '--interval', 1);
+    const auth = await apiAuthFromEnv(env);
     const api = async (method: string, path: string, body?: unknown): Promise<SignedResponse> => {
       try {
-        return await signedRequest({ url: `${base}${path}`, method, ...(body !== undefined ? { body } : {}) }, { region });
+        return await apiRequest({ url: `${base}${path}`, method, ...(body !== undefined ? { body } : {}) }, auth);
       } catch (error) {
         throw new CommandError(`cannot reach ${base}: ${(error as Error).message}`);
       }

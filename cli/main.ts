@@ -13,6 +13,7 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   dataset: { summary: 'open, describe and close ICAT datasets (techniques, metadata, master file)', load: () => import('./dataset-command.js') },
   analysis: { summary: 'save derived data with provenance; lineage and PROV-JSON', load: () => import('./analysis-command.js') },
   export: { summary: 'export archived runs as nxstxm, nexus or csv (request, progress, download)', load: () => import('./export-command.js') },
+  login: { summary: 'sign in with the OIDC issuer; the other commands then send your access token', load: () => import('./login-command.js') },
 };
 
 export const USAGE = () => `Usage: beamline-archive <command> [options]

@@ -16,6 +16,7 @@ import { deprovision, provisionFromTemplates, type ProvisionedResources } from '
 import { LocalLambdaRunner, type LocalLambdaRunnerOptions } from './runner.js';
 import { startHttpGateway, type HttpGateway } from './http-gateway.js';
 import { startMoto, startRedis, type RunningService } from './services.js';
+import { startOidcIssuer, type LocalOidcIssuer } from './oidc-issuer.js';
 
 export interface LocalEnvironmentOptions {
   /** Physical-name prefix; default `t` + 6 random hex chars. */
@@ -34,6 +35,8 @@ export interface LocalEnvironment {
   region: string;
   clients: AwsClients;
   resources: ProvisionedResources;
+  /** The local OIDC issuer (test users alice, bob, staff, admin): the functions served by startHttpGateway trust it. */
+  oidc: LocalOidcIssuer;
   /** The templates that were provisioned. */
   templates: StackTemplate[];
   /** true when moto/Redis were started here (false for AWS_ENDPOINT_URL / REDIS_URL) */
@@ -71,18 +74,21 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
   const services: RunningService[] = [];
   const runners: LocalLambdaRunner[] = [];
   const gateways: HttpGateway[] = [];
+  let oidc: LocalOidcIssuer | undefined;
   const stopServices = async () => {
-    await Promise.allSettled([...runners.map((r) => r.stop()), ...gateways.map((g) => g.stop())]);
+    await Promise.allSettled([...runners.map((r) => r.stop()), ...gateways.map((g) => g.stop()), ...(oidc ? [oidc.stop()] : [])]);
     await Promise.allSettled(services.map((s) => s.stop()));
   };
   try {
     const externalAws = process.env.AWS_ENDPOINT_URL || undefined;
     const wantRedis = options.redis ?? true;
     const externalRedis = process.env.REDIS_URL || undefined;
-    const [moto, redis] = await Promise.all([
+    const [moto, redis, issuer] = await Promise.all([
       externalAws ? undefined : startMoto(),
       wantRedis && !externalRedis ? startRedis() : undefined,
+      startOidcIssuer(),
     ]);
+    oidc = issuer;
     if (moto) services.push(moto);
     if (redis) services.push(redis);
     const awsEndpoint = externalAws ?? moto?.url ?? '';
@@ -105,6 +111,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       region,
       clients,
       resources,
+      oidc: issuer,
       templates,
       started: { moto: moto !== undefined, redis: redis !== undefined },
       timings: { servicesMs: t1 - t0, synthMs: t2 - t1, provisionMs: t3 - t2, totalMs: t3 - t0 },
@@ -116,6 +123,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       async startHttpGateway(gatewayOptions = {}) {
         const gateway = await startHttpGateway({
           resources, awsEndpoint, ...gatewayOptions,
+          environment: { OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: issuer.audience, ...gatewayOptions.environment },
           credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'testing', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'testing' },
         });
         gateways.push(gateway);

@@ -3,7 +3,12 @@
  * a URL is served at `<baseUrl>/fn/<name>/…`, receives the payload-2.0 event a function URL sends
  * (APIGatewayProxyEventV2) and answers with APIGatewayProxyResultV2. With AuthType AWS_IAM, a
  * request must carry a valid SigV4 signature (service `lambda`) made with the environment's
- * credentials, as src/adapters/signed-http.ts makes it; anything else gets 403, like the real thing.
+ * credentials, as src/adapters/signed-http.ts makes it; anything else gets 403, like the real thing,
+ * and the handler gets the principal in `requestContext.authorizer.iam` as Lambda gives it.
+ *
+ * A function that also has a URL on an alias with AuthType NONE (the people URL, docs/adr/0008) is
+ * served at the same path: a request that is not SigV4-signed goes to that URL's semantics (no
+ * AWS check, no authorizer; the handler verifies the bearer token), with its CORS answers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -92,7 +97,7 @@ async function verifySignature(
 
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
   const { resources } = options;
-  const served = new Map(Object.values(resources.functions).filter((f) => f.functionUrl).map((f) => [f.name, f]));
+  const served = new Map(Object.values(resources.functions).filter((f) => f.functionUrl || f.aliasUrl).map((f) => [f.name, f]));
   const handlers = new Map<string, Promise<UrlHandler>>();
   const load = (fn: LocalFunction) => {
     let handler = handlers.get(fn.name);
@@ -116,9 +121,30 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
         const fn = match ? served.get(match[1]!) : undefined;
         if (!match || !fn) return send(res, 404, { message: `no function URL at ${url.pathname}` });
         const body = await readBody(req);
-        if (fn.functionUrl?.authType === 'AWS_IAM') {
+        const sigV4 = /^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? '');
+        // Which of the function's URLs this request stands for: a signed request the IAM URL, else the alias (people) URL if any.
+        const target = sigV4 || !fn.aliasUrl ? fn.functionUrl : fn.aliasUrl;
+        if (!target) return send(res, 403, { Message: 'Forbidden: this function has no URL for unsigned requests' });
+        const cors = fn.aliasUrl && target === fn.aliasUrl ? fn.aliasUrl.cors : undefined;
+        const origin = req.headers.origin;
+        const corsHeaders: Record<string, string> = cors && origin && (cors.allowOrigins.includes('*') || cors.allowOrigins.includes(origin))
+          ? { 'access-control-allow-origin': cors.allowOrigins.includes('*') ? '*' : origin, vary: 'origin' } : {};
+        if (cors && req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+          res.writeHead(204, {
+            ...corsHeaders, 'access-control-allow-methods': cors.allowMethods.join(','), 'access-control-allow-headers': cors.allowHeaders.join(','),
+            ...(cors.maxAge !== undefined ? { 'access-control-max-age': String(cors.maxAge) } : {}),
+          });
+          return res.end();
+        }
+        let authorizer: { iam: Record<string, string> } | undefined;
+        if (target.authType === 'AWS_IAM') {
           const refused = await verifySignature(req, body, url, resources.region, options.credentials);
           if (refused) return send(res, 403, { Message: `Forbidden: ${refused}` });
+          const accessKey = AUTH.exec(req.headers.authorization ?? '')![1]!;
+          authorizer = { iam: {
+            accessKey, accountId: resources.accountId, callerId: accessKey, principalOrgId: '',
+            userArn: `arn:aws:iam::${resources.accountId}:user/${accessKey}`, userId: accessKey,
+          } };
         }
         for (const [k, v] of Object.entries(functionEnvironment(fn, resources.region, options.awsEndpoint, options.environment))) process.env[k] = v;
         const rawPath = match[2] ?? '/';
@@ -132,7 +158,8 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
             accountId: resources.accountId, apiId: fn.functionName, domainName: url.host, domainPrefix: fn.functionName,
             http: { method: req.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
             requestId: randomUUID(), routeKey: '$default', stage: '$default', time: now.toUTCString(), timeEpoch: now.getTime(),
-          },
+            ...(authorizer ? { authorizer } : {}),
+          } as APIGatewayProxyEventV2['requestContext'],
           ...(body.length ? { body: textual ? body.toString('utf8') : body.toString('base64') } : {}),
           isBase64Encoded: body.length > 0 && !textual,
         };
@@ -143,7 +170,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
             return send(res, 200, result ?? null);
           }
           const resultHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]));
-          res.writeHead(result.statusCode ?? 200, { 'content-type': 'application/json', ...resultHeaders });
+          res.writeHead(result.statusCode ?? 200, { 'content-type': 'application/json', ...resultHeaders, ...corsHeaders });
           res.end(result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
         } catch (error) {
           // As Lambda does: an unhandled error is a 502 without the error's details.

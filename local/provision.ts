@@ -87,6 +87,11 @@ export interface LocalFunction extends Located {
   batchSize?: number; reportBatchItemFailures?: boolean;
   /** Its AWS::Lambda::Url, when it has one (served locally by local/http-gateway.ts). */
   functionUrl?: { authType: string };
+  /**
+   * The URL on an alias (AWS::Lambda::Url with a Qualifier), e.g. the people URL (AuthType NONE,
+   * bearer tokens checked by the handler, docs/adr/0008); served at the same local path.
+   */
+  aliasUrl?: { authType: string; qualifier: string; cors?: { allowOrigins: string[]; allowHeaders: string[]; allowMethods: string[]; maxAge?: number } };
 }
 export interface SkippedResource extends Located { type: string; reason: string }
 
@@ -307,6 +312,9 @@ class Provisioner {
       case 'AWS::SQS::Queue': return this.createQueue(stackName, logicalId, props);
       case 'AWS::Lambda::Function': return this.recordFunction(stackName, logicalId, resource, props);
       case 'AWS::Lambda::Url': return this.recordFunctionUrl(stackName, logicalId, props);
+      // A version and an alias of a function stand for the function itself locally (the people URL is on an alias).
+      case 'AWS::Lambda::Version': return { ref: `${str(props.FunctionName) ?? ''}:1`, attrs: { Version: '1', FunctionArn: str(props.FunctionName) } };
+      case 'AWS::Lambda::Alias': return { ref: `${str(props.FunctionName) ?? ''}:${str(props.Name) ?? ''}`, attrs: {} };
       case 'AWS::Lambda::EventSourceMapping':
         this.pendingEsm.push({ stackName, logicalId, props });
         return { ref: `${this.opts.prefix}-esm-${logicalId}`, attrs: {} };
@@ -545,8 +553,17 @@ class Provisioner {
       this.result.skipped.push({ stackName, logicalId, type: 'AWS::Lambda::Url', reason: `function ${target} is not in the templates` });
       return { ref: undefined, attrs: {} };
     }
-    fn.functionUrl = { authType: str(props.AuthType) ?? 'AWS_IAM' };
-    const url = `https://${fn.functionName}.lambda-url.${this.opts.region}.on.aws/`;
+    const qualifier = str(props.Qualifier);
+    if (qualifier) {
+      const cors = props.Cors as { AllowOrigins?: string[]; AllowHeaders?: string[]; AllowMethods?: string[]; MaxAge?: number } | undefined;
+      fn.aliasUrl = {
+        authType: str(props.AuthType) ?? 'AWS_IAM', qualifier,
+        ...(cors ? { cors: { allowOrigins: cors.AllowOrigins ?? [], allowHeaders: cors.AllowHeaders ?? [], allowMethods: cors.AllowMethods ?? [], ...(cors.MaxAge !== undefined ? { maxAge: cors.MaxAge } : {}) } } : {}),
+      };
+    } else {
+      fn.functionUrl = { authType: str(props.AuthType) ?? 'AWS_IAM' };
+    }
+    const url = `https://${qualifier ? `${fn.functionName}-${qualifier}` : fn.functionName}.lambda-url.${this.opts.region}.on.aws/`;
     return { ref: fn.arn, attrs: { FunctionUrl: url, FunctionArn: fn.arn } };
   }
 

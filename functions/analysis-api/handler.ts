@@ -28,11 +28,18 @@ import { lineage, LineageDirection, type Lineage } from '../../src/core/provenan
 import { parseEntityRef, type InputFile } from '../../src/core/provenance/model.js';
 import { toProvJson } from '../../src/core/provenance/prov-json.js';
 import { recordProvenance } from '../../src/core/provenance/record-provenance.js';
+import { authenticatorFromEnv, type Authenticate } from '../shared/caller.js';
+import { accessFailure } from '../shared/access-errors.js';
+import { AccessDeniedError } from '../../src/core/access/errors.js';
+import type { Caller } from '../../src/core/access/caller.js';
+
 
 export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
 
 export interface AnalysisApiDeps extends AnalysisDeps {
   logger: Logger;
+  /** Who is calling (functions/shared/caller.ts). */
+  authenticate: Authenticate;
 }
 
 interface Response { statusCode: number; headers: Record<string, string>; body: string }
@@ -77,7 +84,8 @@ export function createHandler(deps: AnalysisApiDeps): UrlHandler {
   const { logger } = deps;
   const provenanceDeps = { store: deps.provenance, now: deps.now, newUid: deps.newUid };
 
-  const route = async (event: APIGatewayProxyEventV2): Promise<Response> => {
+  const route = async (event: APIGatewayProxyEventV2, who: Caller): Promise<Response> => {
+    if (!who.admin) throw new AccessDeniedError('only archive administrators and services may use the analysis API until the access policy is in place');
     const method = event.requestContext.http.method;
     const path = event.rawPath.replace(/\/+$/, '') || '/';
     const query = event.queryStringParameters ?? {};
@@ -125,9 +133,13 @@ export function createHandler(deps: AnalysisApiDeps): UrlHandler {
   };
 
   return async (event) => {
+    let who: Caller | undefined;
     try {
-      return await route(event);
+      who = await deps.authenticate(event);
+      return await route(event, who);
     } catch (error) {
+      const refused = accessFailure(error, who);
+      if (refused) return refused;
       if (error instanceof ProvenanceIncompleteError) return json(400, { error: error.name, message: error.message, missing: error.missing });
       if (error instanceof AnalysisInputError) return json(400, { error: error.name, message: error.message, problems: error.problems });
       if (error instanceof InvalidInputError || error instanceof ContractError) return json(400, { error: error.name, message: error.message });
@@ -164,6 +176,7 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
       newUid: ulid,
       now: () => new Date(),
       logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'analysis-api'),
+      authenticate: authenticatorFromEnv(process.env),
     });
   }
   return built(event);

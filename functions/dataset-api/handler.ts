@@ -25,12 +25,19 @@ import { parseDatasetId, type DatasetRecord } from '../../src/core/datasets/mode
 import type { DatasetQuery } from '../../src/core/datasets/ports.js';
 import { InvalidInputError, type ArchiveError } from '../../src/core/errors.js';
 import { buildDatasetService } from './compose.js';
+import { authenticatorFromEnv, type Authenticate } from '../shared/caller.js';
+import { accessFailure } from '../shared/access-errors.js';
+import { AccessDeniedError } from '../../src/core/access/errors.js';
+import type { Caller } from '../../src/core/access/caller.js';
+
 
 export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
 
 export interface DatasetApiDeps {
   service: DatasetService;
   logger: Logger;
+  /** Who is calling (functions/shared/caller.ts). */
+  authenticate: Authenticate;
 }
 
 interface Response { statusCode: number; headers: Record<string, string>; body: string }
@@ -82,7 +89,8 @@ function queryOf(params: Record<string, string | undefined>): DatasetQuery {
 export function createHandler(deps: DatasetApiDeps): UrlHandler {
   const { service, logger } = deps;
 
-  const route = async (event: APIGatewayProxyEventV2): Promise<Response> => {
+  const route = async (event: APIGatewayProxyEventV2, caller: Caller): Promise<Response> => {
+    if (!caller.admin) throw new AccessDeniedError('only archive administrators and services may use the dataset API until the access policy is in place');
     const method = event.requestContext.http.method.toUpperCase();
     const path = (event.rawPath || '/').replace(/\/+$/, '') || '/';
     if (path === '/datasets') {
@@ -109,9 +117,13 @@ export function createHandler(deps: DatasetApiDeps): UrlHandler {
   };
 
   return async (event) => {
+    let caller: Caller | undefined;
     try {
-      return await route(event);
+      caller = await deps.authenticate(event);
+      return await route(event, caller);
     } catch (error) {
+      const refused = accessFailure(error, caller);
+      if (refused) return refused;
       const context = (error as ArchiveError).context ?? {};
       const body = { error: (error as Error).message, ...(Array.isArray(context.suggestions) ? { suggestions: context.suggestions } : {}) };
       if (error instanceof InvalidInputError) return json(400, body);
@@ -127,7 +139,7 @@ let built: Promise<UrlHandler> | undefined;
 
 async function build(): Promise<UrlHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'dataset-api');
-  return createHandler({ service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create()), logger });
+  return createHandler({ service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create()), logger, authenticate: authenticatorFromEnv(process.env) });
 }
 
 /** The Lambda entry: clients, the wasm module and configuration are built once. */

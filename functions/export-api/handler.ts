@@ -20,12 +20,19 @@ import {
   ExportConflictError, ExportNotFoundError, ExportNotReadyError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError,
 } from '../../src/core/exports/service-errors.js';
 import { buildExportService, exportConfigFromEnv } from './compose.js';
+import { authenticatorFromEnv, type Authenticate } from '../shared/caller.js';
+import { accessFailure } from '../shared/access-errors.js';
+import { AccessDeniedError } from '../../src/core/access/errors.js';
+import type { Caller } from '../../src/core/access/caller.js';
+
 
 export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
 
 export interface ExportApiDeps {
   service: ExportService;
   logger: Logger;
+  /** Who is calling (functions/shared/caller.ts). */
+  authenticate: Authenticate;
   /** Lifetime of the download links. @default 900 */
   downloadLinkSeconds?: number;
 }
@@ -63,7 +70,8 @@ export function present(record: ExportRecord) {
 export function createHandler(deps: ExportApiDeps): UrlHandler {
   const { service, logger } = deps;
 
-  const route = async (event: APIGatewayProxyEventV2): Promise<Response> => {
+  const route = async (event: APIGatewayProxyEventV2, caller: Caller): Promise<Response> => {
+    if (!caller.admin) throw new AccessDeniedError('only archive administrators and services may use the export API until the access policy is in place');
     const method = event.requestContext.http.method.toUpperCase();
     const path = (event.rawPath || '/').replace(/\/+$/, '') || '/';
     if (path === '/exports' && method === 'POST') {
@@ -81,9 +89,13 @@ export function createHandler(deps: ExportApiDeps): UrlHandler {
   };
 
   return async (event) => {
+    let caller: Caller | undefined;
     try {
-      return await route(event);
+      caller = await deps.authenticate(event);
+      return await route(event, caller);
     } catch (error) {
+      const refused = accessFailure(error, caller);
+      if (refused) return refused;
       const context = (error as ArchiveError).context ?? {};
       const body = {
         error: (error as Error).message,
@@ -107,7 +119,9 @@ let built: Promise<UrlHandler> | undefined;
 async function build(): Promise<UrlHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'export-api');
   const config = exportConfigFromEnv(process.env);
-  return createHandler({ service: buildExportService('export-api', logger, config), logger, downloadLinkSeconds: config.downloadLinkSeconds });
+  return createHandler({
+    service: buildExportService('export-api', logger, config), logger, downloadLinkSeconds: config.downloadLinkSeconds, authenticate: authenticatorFromEnv(process.env),
+  });
 }
 
 /** The Lambda entry: clients and configuration are built once. */

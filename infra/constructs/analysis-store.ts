@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { Prefix } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
 import { createArchiveFunction } from './archive-function.js';
+import { accessEnvironment, addPeopleUrl, type AccessSettings } from './people-url.js';
 
 /** Folder under functions/ and Powertools service name of the analysis store's API. */
 export const ANALYSIS_API_NAME = 'analysis-api';
@@ -21,6 +22,8 @@ export interface AnalysisStoreProps {
   readonly environment: Record<string, string>;
   /** The h5wasm layer (the HDF5 array writer/handler). */
   readonly h5wasmLayer: ILayerVersion;
+  /** OIDC issuer and audience, CORS origins, embargo (infra/constructs/people-url.ts). */
+  readonly access?: AccessSettings;
 }
 
 /**
@@ -32,6 +35,8 @@ export class AnalysisStore extends Construct {
   readonly function: NodejsFunction;
   readonly role: Role;
   readonly url: FunctionUrl;
+  /** The people URL (AuthType NONE on the `people` alias; bearer tokens checked by the function). */
+  readonly peopleUrl: FunctionUrl;
   readonly entry = `functions/${ANALYSIS_API_NAME}/handler.ts`;
 
   constructor(scope: Construct, id: string, props: AnalysisStoreProps) {
@@ -39,10 +44,11 @@ export class AnalysisStore extends Construct {
     const { bucket, table } = props;
     ({ function: this.function, role: this.role } = createArchiveFunction(this, {
       name: ANALYSIS_API_NAME, projectRoot: props.projectRoot, memorySize: 1024, timeout: Duration.minutes(5),
-      environment: props.environment, layers: [props.h5wasmLayer],
+      environment: { ...props.environment, ...accessEnvironment(props.access ?? {}) }, layers: [props.h5wasmLayer],
     }));
 
     this.url = this.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    this.peopleUrl = addPeopleUrl(this, this.function, props.access ?? {}, 'AnalysisApiPeopleUrl');
 
     this.role.addToPolicy(new PolicyStatement({
       sid: 'AnalysisObjects',

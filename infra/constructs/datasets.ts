@@ -12,6 +12,7 @@ import { DetailType, EventSource } from '../../src/core/contract/detail-types.js
 import { Prefix } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
 import { createArchiveFunction } from './archive-function.js';
+import { accessEnvironment, addPeopleUrl, type AccessSettings } from './people-url.js';
 import { QueueFedFunction } from './queue-fed-function.js';
 
 /** Events the dataset-recorder takes: scans starting (bridge) and scan files archived (scan-writer). */
@@ -35,6 +36,8 @@ export interface DatasetsProps {
   /** Source repository of the archive (provenance of the master files). */
   readonly sourceRepository: string;
   readonly logLevel?: string;
+  /** OIDC issuer and audience, CORS origins, embargo (infra/constructs/people-url.ts). */
+  readonly access?: AccessSettings;
 }
 
 /**
@@ -48,6 +51,8 @@ export class Datasets extends Construct {
   readonly api: NodejsFunction;
   readonly apiRole: Role;
   readonly apiUrl: FunctionUrl;
+  /** The people URL (AuthType NONE on the `people` alias; bearer tokens checked by the function). */
+  readonly peopleUrl: FunctionUrl;
 
   constructor(scope: Construct, id: string, props: DatasetsProps) {
     super(scope, id);
@@ -79,9 +84,10 @@ export class Datasets extends Construct {
 
     ({ function: this.api, role: this.apiRole } = createArchiveFunction(this, {
       name: 'dataset-api', idPrefix: 'Api', projectRoot: props.projectRoot, memorySize: 1024, timeout: Duration.seconds(60),
-      environment, layers: [props.h5wasmLayer],
+      environment: { ...environment, ...accessEnvironment(props.access ?? {}) }, layers: [props.h5wasmLayer],
     }));
     this.apiUrl = this.api.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    this.peopleUrl = addPeopleUrl(this, this.api, props.access ?? {}, 'DatasetApiPeopleUrl');
 
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'CatalogueDatasets', effect: Effect.ALLOW,

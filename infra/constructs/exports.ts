@@ -12,6 +12,7 @@ import { DetailType, EventSource } from '../../src/core/contract/detail-types.js
 import { Prefix, TMP_SUFFIX } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
 import { createArchiveFunction } from './archive-function.js';
+import { accessEnvironment, addPeopleUrl, type AccessSettings } from './people-url.js';
 import { QueueFedFunction } from './queue-fed-function.js';
 
 /** Export requests the worker takes: from the export API and from any client on the bus. */
@@ -35,6 +36,8 @@ export interface ExportsProps {
   /** Source repository of the archive (software of the exports' provenance). */
   readonly sourceRepository: string;
   readonly logLevel?: string;
+  /** OIDC issuer and audience, CORS origins, embargo (infra/constructs/people-url.ts). */
+  readonly access?: AccessSettings;
 }
 
 /**
@@ -50,6 +53,8 @@ export class Exports extends Construct {
   readonly api: NodejsFunction;
   readonly apiRole: Role;
   readonly apiUrl: FunctionUrl;
+  /** The people URL (AuthType NONE on the `people` alias; bearer tokens checked by the function). */
+  readonly peopleUrl: FunctionUrl;
 
   constructor(scope: Construct, id: string, props: ExportsProps) {
     super(scope, id);
@@ -110,9 +115,11 @@ export class Exports extends Construct {
     });
 
     ({ function: this.api, role: this.apiRole } = createArchiveFunction(this, {
-      name: 'export-api', idPrefix: 'Api', projectRoot: props.projectRoot, memorySize: 512, timeout: Duration.seconds(30), environment,
+      name: 'export-api', idPrefix: 'Api', projectRoot: props.projectRoot, memorySize: 512, timeout: Duration.seconds(30),
+      environment: { ...environment, ...accessEnvironment(props.access ?? {}) },
     }));
     this.apiUrl = this.api.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    this.peopleUrl = addPeopleUrl(this, this.api, props.access ?? {}, 'ExportApiPeopleUrl');
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'CatalogueExports', effect: Effect.ALLOW,
       // Run records (is the run ARCHIVED?) and export records (read).

@@ -14,6 +14,7 @@ import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { Datasets } from '../constructs/datasets.js';
 import { Exports } from '../constructs/exports.js';
 import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
+import { accessSettingsFromContext, type AccessSettings } from '../constructs/people-url.js';
 import { StoragePrefix } from './storage-stack.js';
 import { TMP_SUFFIX } from '../../src/core/object-keys.js';
 import { DetailType, EventSource, runDocumentTypes } from '../../src/core/contract/detail-types.js';
@@ -46,6 +47,11 @@ export interface ComputeStackProps extends StackProps {
    * (`cdk deploy -c scanFileGzipImages=4`), else uncompressed with 1 MiB chunks (docs/nexus-layout.md)
    */
   readonly scanFileStorage?: StorageSettings;
+  /**
+   * OIDC issuer and audience of people's tokens, CORS origins of the people URLs, embargo years.
+   * @default the context values `oidcIssuer`, `oidcAudience`, `oidcJwksUri`, `corsOrigins`, `embargoYears`
+   */
+  readonly access?: AccessSettings;
 }
 
 /** The scan-writer's storage settings from the CDK context (strings from `-c`, numbers from cdk.json). */
@@ -227,17 +233,18 @@ export class ComputeStack extends Stack {
     });
 
     // The analysis store (derived data + provenance) behind an IAM-authorised function URL.
-    new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer });
+    const access = props.access ?? accessSettingsFromContext(this);
+    new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer, access });
 
     this.datasets = new Datasets(this, 'Datasets', {
       bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
-      sourceRepository: props.sourceRepository,
+      sourceRepository: props.sourceRepository, access,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
 
     this.exports = new Exports(this, 'Exports', {
       bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
-      sourceRepository: props.sourceRepository,
+      sourceRepository: props.sourceRepository, access,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
 

@@ -83,3 +83,26 @@ export async function signedRequest(request: SignedRequest, options: SigningOpti
   try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
   return { status: response.status, headers: Object.fromEntries(response.headers.entries()), body: text, json };
 }
+
+/** Calls an API with `Authorization: Bearer <token>` (a person's OIDC access token; the people URL). */
+export async function bearerRequest(request: SignedRequest, token: string): Promise<SignedResponse> {
+  const body = request.body === undefined ? undefined
+    : typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+  const response = await fetch(request.url, {
+    method: request.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...request.headers, authorization: `Bearer ${token}` },
+    ...(body !== undefined ? { body } : {}),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  return { status: response.status, headers: Object.fromEntries(response.headers.entries()), body: text, json };
+}
+
+/** How an API call proves who makes it: a person's bearer token, or SigV4 with AWS credentials (a machine). */
+export type ApiAuth = { token: string } | SigningOptions;
+
+/** One API call, with a bearer token when `auth` has one, else SigV4-signed. */
+export function apiRequest(request: SignedRequest, auth: ApiAuth): Promise<SignedResponse> {
+  return 'token' in auth ? bearerRequest(request, auth.token) : signedRequest(request, auth);
+}

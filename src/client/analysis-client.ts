@@ -1,12 +1,13 @@
 /**
- * A small client of the analysis store's HTTP API (functions/analysis-api): every call is signed
- * with SigV4 (service `lambda`) for the function URL.
+ * A small client of the analysis store's HTTP API (functions/analysis-api): every call carries the
+ * person's OIDC access token (`{token}`, for the people URL) or is signed with SigV4 (service
+ * `lambda`, `{region, credentials?}`, for the IAM URL).
  *
  *   const client = new AnalysisClient(url, { region: 'eu-west-1' });
  *   const saved = await client.save({ data, metadata, writers, provenance });
  *   const prov = await client.prov(`run:${saved.uid}`);
  */
-import { signedRequest, type SigningOptions } from '../adapters/signed-http.js';
+import { apiRequest, type ApiAuth } from '../adapters/signed-http.js';
 import type { SavedRun, SaveDerivedRunRequest, DerivedRunContent } from '../core/analysis/derived-run.js';
 import type { Lineage, LineageDirection } from '../core/provenance/lineage.js';
 import type { InputFile, ProvenanceInput, ProvenanceRecord } from '../core/provenance/model.js';
@@ -31,14 +32,14 @@ export class AnalysisApiError extends Error {
 export class AnalysisClient {
   private readonly baseUrl: string;
 
-  constructor(baseUrl: string, private readonly signing: SigningOptions) {
+  constructor(baseUrl: string, private readonly auth: ApiAuth) {
     this.baseUrl = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, query: Record<string, string | number | undefined> = {}, body?: unknown): Promise<T> {
     const url = new URL(path, this.baseUrl);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-    const response = await signedRequest({ url: url.toString(), method, ...(body !== undefined ? { body } : {}) }, this.signing);
+    const response = await apiRequest({ url: url.toString(), method, ...(body !== undefined ? { body } : {}) }, this.auth);
     if (response.status >= 200 && response.status < 300) return response.json as T;
     const err = (response.json ?? {}) as { error?: string; message?: string; Message?: string; missing?: string[]; problems?: string[] };
     throw new AnalysisApiError(

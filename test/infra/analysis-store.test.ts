@@ -30,10 +30,10 @@ describe('analysis store', () => {
     for (const key of ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'LOG_LEVEL']) assert.ok(key in fn.Properties.Environment.Variables, key);
   });
 
-  it('is reachable through a function URL with AuthType AWS_IAM, and nothing else', () => {
-    const urls = Object.values(template.findResources('AWS::Lambda::Url', { Properties: { TargetFunctionArn: { 'Fn::GetAtt': [functionId(), 'Arn'] } } }));
-    assert.equal(urls.length, 1);
-    assert.equal((urls[0] as { Properties: { AuthType: string } }).Properties.AuthType, 'AWS_IAM');
+  it('is reachable through a function URL with AuthType AWS_IAM and the people URL (NONE, on the people alias; tokens checked by the function), and nothing else', () => {
+    const urls = Object.values(template.findResources('AWS::Lambda::Url', { Properties: { TargetFunctionArn: { 'Fn::GetAtt': [functionId(), 'Arn'] } } }))
+      .map((u) => (u as { Properties: { AuthType: string; Qualifier?: string } }).Properties);
+    assert.deepEqual(urls.map((u) => [u.AuthType, u.Qualifier ?? '']).sort(), [['AWS_IAM', ''], ['NONE', 'people']]);
     assert.equal(Object.keys(template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: functionId() } } })).length, 0);
     const outputs = Object.keys(template.toJSON().Outputs as object);
     assert.ok(outputs.some((o) => o.includes('AnalysisApiUrl')), outputs.join(' '));

@@ -1,0 +1,142 @@
+/**
+ * A local OIDC issuer on loopback, for the local environment, the tests and the portal: a signing
+ * key pair generated at start (RS256, never written to disk), the discovery document
+ * (`/.well-known/openid-configuration`), the JWKS (`/jwks`) and a token endpoint (`/token`) that
+ * issues access tokens for named test users (no password: this issuer only listens on 127.0.0.1
+ * and exists for tests and demos; a facility's Keycloak or UmbrellaID takes its place in AWS).
+ *
+ *   POST /token  grant_type=password&username=alice   → {access_token, token_type: "Bearer", expires_in}
+ *
+ * Tokens carry the claims src/core/access/caller.ts reads (docs/access.md).
+ *
+ *   npx tsx local/oidc-issuer.ts [--port 8700]      serves until interrupted, prints its issuer URL
+ */
+import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+
+export interface LocalUser {
+  /** preferred_username; `sub` is `user-<name>`. */
+  name: string;
+  proposals?: string[];
+  beamlines?: string[];
+  roles?: string[];
+}
+
+/** The test users: alice (member of p1), bob (member of p2), staff (staff of beamline id21), admin (archive administrator). */
+export const LOCAL_USERS: Record<string, LocalUser> = {
+  alice: { name: 'alice', proposals: ['p1'] },
+  bob: { name: 'bob', proposals: ['p2'] },
+  staff: { name: 'staff', beamlines: ['id21'] },
+  admin: { name: 'admin', roles: ['archive-admin'] },
+};
+
+/** The audience of the tokens this issuer makes unless told otherwise (and the functions' default). */
+export const LOCAL_AUDIENCE = 'beamline-archive';
+
+export interface TokenOptions {
+  /** Lifetime in seconds from `issuedAt`. @default 3600 */
+  expiresIn?: number;
+  /** @default now */
+  issuedAt?: Date;
+  audience?: string;
+}
+
+export interface LocalOidcIssuer {
+  /** The issuer URL (`iss`), e.g. http://127.0.0.1:34567 */
+  issuer: string;
+  audience: string;
+  users: Record<string, LocalUser>;
+  /** Signs an access token for a user (a name of `users`, or a user given in full). */
+  token(user: string | LocalUser, options?: TokenOptions): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface LocalOidcIssuerOptions {
+  port?: number;
+  users?: Record<string, LocalUser>;
+  audience?: string;
+  /** Lifetime of the tokens the token endpoint issues. @default 3600 */
+  tokenLifetimeSeconds?: number;
+}
+
+export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Promise<LocalOidcIssuer> {
+  const users = options.users ?? LOCAL_USERS;
+  const audience = options.audience ?? LOCAL_AUDIENCE;
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const kid = randomUUID();
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  let issuer = '';
+
+  const sign = async (user: string | LocalUser, tokenOptions: TokenOptions = {}): Promise<string> => {
+    const u = typeof user === 'string' ? users[user] : user;
+    if (!u) throw new Error(`unknown local user ${JSON.stringify(user)} (known: ${Object.keys(users).join(', ')})`);
+    const issuedAt = Math.floor((tokenOptions.issuedAt ?? new Date()).getTime() / 1000);
+    return new SignJWT({
+      preferred_username: u.name, proposals: u.proposals ?? [], beamlines: u.beamlines ?? [], roles: u.roles ?? [],
+    })
+      .setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' })
+      .setIssuer(issuer)
+      .setAudience(tokenOptions.audience ?? audience)
+      .setSubject(`user-${u.name}`)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + (tokenOptions.expiresIn ?? options.tokenLifetimeSeconds ?? 3600))
+      .setJti(randomUUID())
+      .sign(privateKey);
+  };
+
+  const server: Server = createServer((req, res) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': '*' });
+      res.end(JSON.stringify(body));
+    };
+    const url = new URL(req.url ?? '/', issuer);
+    if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {
+      return reply(200, {
+        issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`,
+        grant_types_supported: ['password'], token_endpoint_auth_methods_supported: ['none'],
+        id_token_signing_alg_values_supported: ['RS256'], claims_supported: ['sub', 'preferred_username', 'proposals', 'beamlines', 'roles'],
+      });
+    }
+    if (req.method === 'GET' && url.pathname === '/jwks') return reply(200, { keys: [jwk] });
+    if (req.method === 'OPTIONS' && url.pathname === '/token') {
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'content-type' });
+      return res.end();
+    }
+    if (req.method === 'POST' && url.pathname === '/token') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => { if (chunks.length < 64) chunks.push(c); });
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        if (form.get('grant_type') !== 'password') return reply(400, { error: 'unsupported_grant_type', error_description: 'grant_type=password expected' });
+        const username = form.get('username') ?? '';
+        if (!users[username]) return reply(400, { error: 'invalid_grant', error_description: `unknown user ${JSON.stringify(username)}` });
+        const lifetime = options.tokenLifetimeSeconds ?? 3600;
+        sign(username, { expiresIn: lifetime }).then(
+          (token) => reply(200, { access_token: token, token_type: 'Bearer', expires_in: lifetime }),
+          (error: Error) => reply(500, { error: 'server_error', error_description: error.message }),
+        );
+      });
+      return undefined;
+    }
+    return reply(404, { error: `no ${req.method} ${url.pathname}` });
+  });
+  await new Promise<void>((done) => server.listen(options.port ?? 0, '127.0.0.1', done));
+  const address = server.address();
+  issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    issuer, audience, users, token: sign,
+    stop: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
+  };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const portFlag = process.argv.indexOf('--port');
+  const port = portFlag > 0 ? Number(process.argv[portFlag + 1]) : 0;
+  const issuer = await startOidcIssuer({ port });
+  process.stdout.write(`${JSON.stringify({ issuer: issuer.issuer, audience: issuer.audience, users: Object.keys(issuer.users) })}\n`);
+  process.on('SIGINT', () => { void issuer.stop().then(() => process.exit(0)); });
+  process.on('SIGTERM', () => { void issuer.stop().then(() => process.exit(0)); });
+}
