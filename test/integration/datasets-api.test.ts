@@ -99,8 +99,8 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
     assert.deepEqual(listed.map((d) => d.id), [id]);
   });
 
-  it('API: refuses unsigned requests (403), maps errors to 400/404/409 without internals', async () => {
-    assert.equal((await fetch(`${url}/datasets?open=true`)).status, 403);
+  it('API: refuses unsigned requests (401: anonymous, sign in), maps errors to 400/404/409 without internals', async () => {
+    assert.equal((await fetch(`${url}/datasets?open=true`)).status, 401);
     const nonString = await api('/datasets', 'POST', { dataset: { proposal: 'ihch999', beamline: 'id00', session: 's1', collection: 'c', dataset: 'd' }, metadata: { Sample_name: 42 } });
     assert.equal(nonString.status, 400);
     assert.match((nonString.json as { error: string }).error, /Sample_name: ICAT values are strings, got number/);
