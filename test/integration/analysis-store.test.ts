@@ -66,9 +66,9 @@ describe('analysis store through the function URL', () => {
   }));
   let derived: string;
 
-  it('refuses unsigned requests with 403', async () => {
+  it('refuses unsigned requests with 401 (anonymous: sign in)', async () => {
     const response = await fetch(`${gateway.urlOf('analysis-api')}runs`, { method: 'POST', body: '{}' });
-    assert.equal(response.status, 403);
+    assert.equal(response.status, 401);
   });
 
   it('saves a derived run of two raw scans: documents, data in S3, provenance; reads every key back bit for bit', async () => {

@@ -354,7 +354,7 @@ describe('exports through the API, the bus and the CLI', () => {
     assert.match((reArchive.json as { error: string }).error, /archived before the archive recorded .* re-archive it/);
 
     assert.equal((await api('/exports/exp-000000000000000000000000')).status, 404);
-    assert.equal((await fetch(`${url}/exports/exp-000000000000000000000000`)).status, 403, 'unsigned requests are refused');
+    assert.equal((await fetch(`${url}/exports/exp-000000000000000000000000`)).status, 401, 'unsigned requests are refused (anonymous: sign in)');
     assert.deepEqual(await keysUnder('exports/'), before);
   });
 
