@@ -13,15 +13,10 @@
  */
 import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
-import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
-import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
-import { DynamoDbProvenanceStore } from '../../src/adapters/dynamodb-provenance-store.js';
-import { archiveSoftware, withScanFileProvenance } from '../../src/core/provenance/scan-file-provenance.js';
-import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
 import { createLogger, type Logger } from '../../src/adapters/logger.js';
-import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
-import { archiveRun } from '../../src/core/archive/archive-run.js';
+import { archiveRun, type ArchiveRunDeps } from '../../src/core/archive/archive-run.js';
+import type { CapacityConfig } from '../../src/core/archive/capacity.js';
+import { composeArchive, CREATOR, freeTempBytes } from './compose.js';
 import type { RunCatalogue, ScanFileIndexer, ScanFileWriter } from '../../src/core/archive/ports.js';
 import { h5wasmFileIndexer } from '../../src/adapters/h5wasm-file-indexer.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
@@ -31,8 +26,6 @@ import { RunState } from '../../src/core/archive/ports.js';
 import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
 import type { EventPublisher, ObjectStore } from '../../src/core/ports.js';
 import type { StorageOptions } from '../../src/core/nexus/writers/channel-writer.js';
-import pkg from '../../package.json' with { type: 'json' };
-import { storageOptionsFromEnv } from './storage-config.js';
 import { SqsVisibilityHeartbeat } from '../../src/adapters/sqs-visibility-heartbeat.js';
 import { heartbeatConfigFromEnv } from '../shared/heartbeat-config.js';
 
@@ -54,6 +47,12 @@ export interface ScanWriterDeps {
    * the queue's visibility timeout (90 min for this function). @default 30_000
    */
   notReadyWaitMs?: number;
+  /** Capacity before writing (src/core/archive/capacity.ts); absent: no estimate. */
+  capacity?: CapacityConfig;
+  /** Free bytes of the folder the writer writes in; default os.tmpdir()'s. */
+  freeBytes?: () => Promise<number>;
+  /** Where runs too big for this function go. */
+  taskEngine?: ArchiveRunDeps['taskEngine'];
   /** Keeps the RunStop's message invisible while its file is written (src/adapters/sqs-visibility-heartbeat.ts). */
   heartbeat?: { start(record: SQSRecord): { stop(): Promise<void> } };
   /** Where an invalid RunStop is parked at once (the function's DLQ); without it SQS retries it into the DLQ. */
@@ -64,12 +63,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type { SqsBatchHandler };
 
-export const CREATOR = `beamline-archive ${pkg.version}`;
+export { CREATOR };
 
 export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
   const { logger } = deps;
 
-  const recordHandler = async (record: SQSRecord): Promise<void> => {
+  const recordHandler = async (record: SQSRecord, context?: Context): Promise<void> => {
     let runUid: string | undefined;
     try {
       const body = parseRecordBody(record);
@@ -84,7 +83,15 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         ...(deps.verifyDownloadMaxBytes !== undefined ? { verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes } : {}),
         ...(deps.storage ? { storage: deps.storage } : {}),
         ...(deps.indexer ? { indexer: deps.indexer } : {}),
-        log: (message, context) => logger.info(message, context),
+        ...(deps.capacity ? {
+          capacity: {
+            config: deps.capacity,
+            here: async () => ({ kind: 'lambda' as const, freeBytes: await (deps.freeBytes ?? freeTempBytes)(), remainingMs: context?.getRemainingTimeInMillis() ?? 15 * 60_000 }),
+          },
+        } : {}),
+        ...(deps.taskEngine ? { taskEngine: deps.taskEngine } : {}),
+        engine: { kind: 'lambda', ref: context ? `${context.functionName}/${context.awsRequestId}` : 'scan-writer' },
+        log: (message, fields) => logger.info(message, fields),
       });
       const waitUntil = Date.now() + (deps.notReadyWaitMs ?? 30_000);
       let outcome: Awaited<ReturnType<typeof archiveRun>>;
@@ -103,6 +110,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         await heartbeat?.stop();
       }
       if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
+      if (outcome.status === 'handed-over') logger.info('run handed over to the task engine', { runUid, task: outcome.detail.engine.ref, already: outcome.detail.already, reason: outcome.detail.reason });
     } catch (error) {
       if (error instanceof NotReadyError && runUid !== undefined) {
         // Documents that never come: once the run has ended otherwise (FAILED by the bridge or the
@@ -123,42 +131,22 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
 }
 
 
-interface ScanWriterConfig {
-  bucketName: string; tableName: string; eventBusName: string; sourceRepository: string; notReadyWaitMs: number; storage: StorageOptions;
-  heartbeat: { timeoutSeconds: number; everySeconds: number };
-}
-
-function configFromEnv(env: NodeJS.ProcessEnv): ScanWriterConfig {
-  const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'BEAMLINE_ARCHIVE_REPOSITORY'].filter((name) => !env[name]);
-  if (missing.length > 0) throw new Error(`scan-writer: environment variable(s) ${missing.join(', ')} not set`);
-  return {
-    bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME!,
-    sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
-    notReadyWaitMs: 1000 * Number(env.NOT_READY_WAIT_SECONDS ?? 30),
-    storage: storageOptionsFromEnv(env),
-    heartbeat: heartbeatConfigFromEnv(env),
-  };
-}
-
 let built: Promise<SqsBatchHandler> | undefined;
 
 async function build(): Promise<SqsBatchHandler> {
-  const config = configFromEnv(process.env);
-  const clients = createAwsClients(awsConnectionFromEnv());
+  const composed = await composeArchive(process.env);
+  const { config } = composed;
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'scan-writer');
   return createHandler({
-    // The archive's own products get provenance too: runArchived also records the scan file's (docs/analysis-store.md).
-    catalogue: withScanFileProvenance(new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
-      new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName), archiveSoftware(pkg.version, config.sourceRepository, process.env.BEAMLINE_ARCHIVE_COMMIT)),
-    store: new S3ObjectStore(clients.s3, config.bucketName),
-    writer: await H5wasmScanFileWriter.create(),
+    catalogue: composed.catalogue, store: composed.store, writer: composed.writer, publisher: composed.publisher,
     indexer: h5wasmFileIndexer,
-    publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
     notReadyWaitMs: config.notReadyWaitMs,
     storage: config.storage,
-    heartbeat: new SqsVisibilityHeartbeat(clients.sqs, { ...config.heartbeat, onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }) }),
+    capacity: config.capacity.capacity,
+    ...(composed.taskEngine ? { taskEngine: { engine: composed.taskEngine, handOvers: composed.runs } } : {}),
+    heartbeat: new SqsVisibilityHeartbeat(composed.clients.sqs, { ...heartbeatConfigFromEnv(process.env), onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }) }),
     logger,
-    deadLetters: deadLetterQueueFromEnv(clients.sqs),
+    deadLetters: deadLetterQueueFromEnv(composed.clients.sqs),
   });
 }
 

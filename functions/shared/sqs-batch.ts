@@ -33,10 +33,10 @@ export interface SqsBatchOptions {
 }
 
 /** Runs `recordHandler` on every record; the records it throws on come back as batchItemFailures, except permanent failures, which are parked. */
-export function sqsBatchHandler(recordHandler: (record: SQSRecord) => Promise<void>, options?: SqsBatchOptions): SqsBatchHandler {
-  const handle = async (record: SQSRecord): Promise<void> => {
+export function sqsBatchHandler(recordHandler: (record: SQSRecord, context?: Context) => Promise<void>, options?: SqsBatchOptions): SqsBatchHandler {
+  const handle = async (record: SQSRecord, context?: Context): Promise<void> => {
     try {
-      await recordHandler(record);
+      await recordHandler(record, context);
     } catch (error) {
       const sink = options?.deadLetters;
       if (!sink || !isPermanent(error)) throw error;

@@ -19,8 +19,11 @@ import type { ArchivedFile, RunFailed, RunStalled, RunStart, RunStop } from '../
 import { FileKeyConflictError } from '../core/archive/errors.js';
 import { runOriginOf, runSourceKeyOf, runTitleOf } from '../core/bluesky/run-origin.js';
 import {
-  RunState, type ArchivedRun, type RunCatalogue, type RunRecord, type RunStateCatalogue, type RunSummary, type StoredDocument,
+  RunState, type ArchivedRun, type HandOverStore, type RunCatalogue, type RunEngine, type RunRecord, type RunStateCatalogue, type RunSummary, type StoredDocument,
 } from '../core/archive/ports.js';
+
+/** A hand-over claimed but never recorded (the function died before RunTask answered) may be taken again after this long. */
+export const HANDOVER_CLAIM_STALE_MS = 10 * 60 * 1000;
 
 export const runPk = (runUid: string) => `RUN#${runUid}`;
 export const RUN_SK = 'RUN';
@@ -84,9 +87,10 @@ interface RunItem {
   archived_at?: string;
   sealed_points?: Record<string, number>;
   stopped?: boolean;
+  engine?: RunEngine;
 }
 
-export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue {
+export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, HandOverStore {
   constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string) {}
 
   async putDocument(runUid: string, detailType: string, docUid: string, body: unknown): Promise<'stored' | 'duplicate'> {
@@ -156,6 +160,7 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue {
         state: RunState.Archived, gsi4pk: runStatePk(RunState.Archived), run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt,
         ...(run.gaps ? { gaps: run.gaps } : {}), ...(run.channelPaths ? { channel_paths: run.channelPaths } : {}),
         ...(run.refusedChannels?.length ? { refused_channels: run.refusedChannels } : {}),
+        ...(run.engine ? { engine: run.engine } : {}),
       }, { gsi4sk: run.archivedAt }, ['failure', 'stalled']),
     }));
   }
@@ -168,7 +173,7 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue {
       runUid, state: item.state, file: item.file, points: item.points, gaps: item.gaps, failure: item.failure, channelPaths: item.channel_paths,
       refusedChannels: item.refused_channels, stalled: item.stalled, scanId: item.scan_id, title: item.title, scanKey: item.scan_key,
       dataPolicy: item.data_policy, startTime: item.start_time, endTime: item.end_time, endReason: item.end_reason, archivedAt: item.archived_at,
-      sealedPoints: item.sealed_points,
+      sealedPoints: item.sealed_points, ...(item.engine ? { engine: item.engine } : {}),
     };
   }
 
@@ -234,6 +239,61 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue {
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return docs;
+  }
+
+  /**
+   * The hand-over claim (`handover` on the run record): taken once per run until its task ends
+   * (endHandOver), never for an ARCHIVED run; a claim
+   * whose task was never recorded is stale after HANDOVER_CLAIM_STALE_MS (the function died between
+   * the claim and RunTask) and can be taken again.
+   */
+  async claimHandOver(runUid: string, at: Date): Promise<'claimed' | 'taken'> {
+    try {
+      await this.db.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runUid), sk: RUN_SK },
+        UpdateExpression: 'SET #h = :claim, #run = :uid',
+        ConditionExpression: '(attribute_not_exists(#state) OR #state <> :archived) AND (attribute_not_exists(#h) OR (attribute_not_exists(#h.#ref) AND #h.#at < :stale))',
+        ExpressionAttributeNames: { '#h': 'handover', '#state': 'state', '#ref': 'ref', '#at': 'claimed_at', '#run': 'run_uid' },
+        ExpressionAttributeValues: {
+          ':claim': { claimed_at: at.toISOString() }, ':uid': runUid, ':archived': RunState.Archived,
+          ':stale': new Date(at.getTime() - HANDOVER_CLAIM_STALE_MS).toISOString(),
+        },
+      }));
+      return 'claimed';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'taken';
+      throw error;
+    }
+  }
+
+  async recordHandOver(runUid: string, engine: RunEngine, reason: string): Promise<void> {
+    await this.db.send(new UpdateCommand({
+      TableName: this.tableName,
+      Key: { pk: runPk(runUid), sk: RUN_SK },
+      UpdateExpression: 'SET #h.#ref = :ref, #h.#reason = :reason, #engine = :engine',
+      ExpressionAttributeNames: { '#h': 'handover', '#ref': 'ref', '#reason': 'reason', '#engine': 'engine' },
+      ExpressionAttributeValues: { ':ref': engine.ref, ':reason': reason, ':engine': engine },
+    }));
+  }
+
+  async endHandOver(runUid: string): Promise<void> {
+    await this.db.send(new UpdateCommand({
+      TableName: this.tableName,
+      Key: { pk: runPk(runUid), sk: RUN_SK },
+      UpdateExpression: 'REMOVE #h',
+      ExpressionAttributeNames: { '#h': 'handover' },
+    }));
+  }
+
+  async releaseHandOver(runUid: string): Promise<void> {
+    await this.db.send(new UpdateCommand({
+      TableName: this.tableName,
+      Key: { pk: runPk(runUid), sk: RUN_SK },
+      UpdateExpression: 'REMOVE #h',
+      ConditionExpression: 'attribute_exists(#h) AND attribute_not_exists(#h.#ref)',
+      ExpressionAttributeNames: { '#h': 'handover', '#ref': 'ref' },
+    })).catch((error: unknown) => { if (!isConditionFailure(error)) throw error; });
   }
 
   /** Claims a final key for a run (before anything is uploaded), and records its size and checksum once known. */

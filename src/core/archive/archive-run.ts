@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { DetailType, EventSource } from '../contract/detail-types.js';
 import type { ArchivedFile, RunArchived, RunFailed, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
-import { ArchiveError, InvalidInputError } from '../errors.js';
+import { ArchiveError, InvalidInputError, NotReadyError } from '../errors.js';
+import { CapacityError, chooseEngine, estimateScanFile, type CapacityConfig, type EngineHere } from './capacity.js';
 import { buildScanLayout, type PlanChannel } from '../nexus/layout.js';
 import { DEFAULT_STORAGE, type StorageOptions } from '../nexus/writers/channel-writer.js';
 import { pointBytes } from '../nexus/dtypes.js';
@@ -16,7 +17,7 @@ import { fetchInOrder } from './bounded-fetch.js';
 import { getStagedObject } from './staged-objects.js';
 import { readJsonChannels } from './json-channels.js';
 import { datumPointShape, paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
-import type { ChannelSlice, RunCatalogue, ScanFileIndexer, ScanFileWriter } from './ports.js';
+import type { ChannelSlice, HandOverStore, RunCatalogue, RunEngine, ScanFileIndexer, ScanFileWriter, TaskEngine } from './ports.js';
 
 export interface ArchiveRunDeps {
   catalogue: RunCatalogue;
@@ -36,13 +37,27 @@ export interface ArchiveRunDeps {
   fetchAheadBytes?: number;
   /** Writes `<file>.index.json` next to the published file (the portal's range reads); none: no index. */
   indexer?: ScanFileIndexer;
+  /**
+   * Capacity before writing (capacity.ts): the limits and rates, and what is free where this runs.
+   * Absent: no estimate (unit tests of the layout).
+   */
+  capacity?: { config: CapacityConfig; here: () => Promise<EngineHere> };
+  /** The engine running this use case and where (recorded on the archived run). */
+  engine?: RunEngine;
+  /** The task engine a run too big for this function is handed to, and the record of hand-overs (Lambda only). */
+  taskEngine?: { engine: TaskEngine; handOvers: HandOverStore };
   /** Structured progress notes (the handler's logger). */
   log?: (message: string, context: Record<string, unknown>) => void;
 }
 
 export type ArchiveOutcome =
   | { status: 'archived'; detail: RunArchived }
-  | { status: 'failed'; detail: RunFailed };
+  | { status: 'failed'; detail: RunFailed }
+  /** Too big for this function: a task writes it (`engine.ref`), or one already does (`already`). */
+  | { status: 'handed-over'; detail: HandOver };
+
+/** A run handed to the task engine: where it runs, why, and whether an earlier delivery already started it. */
+export interface HandOver { engine: RunEngine; reason: string; already: boolean }
 
 /**
  * Staged chunks in flight per channel, and the bytes fetched ahead of the writer at most: 8 GETs
@@ -62,27 +77,36 @@ const DEFAULT_VERIFY_MAX = 64 * 1024 * 1024;
  */
 export async function archiveRun(stop: RunStop, deps: ArchiveRunDeps): Promise<ArchiveOutcome> {
   try {
-    return { status: 'archived', detail: await writeAndPublish(stop, deps) };
+    const outcome = await writeAndPublish(stop, deps);
+    return 'status' in outcome ? outcome : { status: 'archived', detail: outcome };
   } catch (error) {
     if (!isPermanentArchiveError(error)) throw error;
-    const detail = validateDetail(DetailType.RunFailed, {
-      run_uid: stop.run_start,
-      stage: 'scan-writer',
-      reason: (error as Error).message.slice(0, 1000),
-      errors: runErrorsOf(error),
-    } satisfies RunFailed, EventSource.ScanWriter);
-    deps.log?.('run cannot be archived; recorded as FAILED', { runUid: stop.run_start, reason: detail.reason, error: (error as Error).name });
-    if (await deps.catalogue.runFailed(detail) === 'already-archived') {
-      // The file is published and the run ARCHIVED (an earlier delivery got that far): never announce it as failed.
-      deps.log?.('run is already ARCHIVED; the failure is logged, not announced', { runUid: stop.run_start, reason: detail.reason });
-      return { status: 'failed', detail };
-    }
-    await publishOrThrow(deps.publisher, DetailType.RunFailed, detail, stop.run_start);
-    return { status: 'failed', detail };
+    return recordRunFailure(stop, error, deps);
   }
 }
 
-async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<RunArchived> {
+/**
+ * Records a run FAILED for `error` (its message is the reason) and emits Run Failed, unless the run is
+ * already ARCHIVED. The task entry point uses it too, for errors that outlived its retries.
+ */
+export async function recordRunFailure(stop: RunStop, error: unknown, deps: Pick<ArchiveRunDeps, 'catalogue' | 'publisher' | 'log'>): Promise<Extract<ArchiveOutcome, { status: 'failed' }>> {
+  const detail = validateDetail(DetailType.RunFailed, {
+    run_uid: stop.run_start,
+    stage: 'scan-writer',
+    reason: (error as Error).message.slice(0, 1000),
+    errors: runErrorsOf(error),
+  } satisfies RunFailed, EventSource.ScanWriter);
+  deps.log?.('run cannot be archived; recorded as FAILED', { runUid: stop.run_start, reason: detail.reason, error: (error as Error).name });
+  if (await deps.catalogue.runFailed(detail) === 'already-archived') {
+    // The file is published and the run ARCHIVED (an earlier delivery got that far): never announce it as failed.
+    deps.log?.('run is already ARCHIVED; the failure is logged, not announced', { runUid: stop.run_start, reason: detail.reason });
+    return { status: 'failed', detail };
+  }
+  await publishOrThrow(deps.publisher, DetailType.RunFailed, detail, stop.run_start);
+  return { status: 'failed', detail };
+}
+
+async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<RunArchived | Extract<ArchiveOutcome, { status: 'handed-over' }>> {
   const { catalogue, store, writer } = deps;
   const runUid = stop.run_start;
   const run = collectRunDocuments(stop, await catalogue.listDocuments(runUid));
@@ -101,6 +125,16 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage, jsonValues,
   }), varying, deps.storage ?? DEFAULT_STORAGE);
   const resourceByUid = new Map(run.resources.map((r) => [r.uid, r] as const));
+
+  // Capacity before writing: a file too big for this function goes to the task engine, one too
+  // big for any engine fails here, before a key is claimed or a byte written (docs/big-scans.md).
+  if (deps.capacity) {
+    const here = await deps.capacity.here();
+    const choice = chooseEngine(estimateScanFile(plan, deps.capacity.config), here, deps.capacity.config);
+    deps.log?.('capacity estimate', { runUid, engine: choice.engine, here: here.kind, fileBytes: choice.estimate.fileBytes, seconds: Math.ceil(choice.estimate.seconds), reason: choice.reason });
+    if (choice.engine === 'none') throw new CapacityError(`run ${runUid} cannot be archived: ${choice.reason}`, { runUid, key: finalKey });
+    if (choice.engine === 'task' && here.kind === 'lambda') return handOver(runUid, choice.reason, deps);
+  }
 
   // Claim the final key before anything is uploaded: a second run mapped to the same key (scan
   // numbers restarted, a replay) stops here and never touches the .tmp object of the owner.
@@ -128,6 +162,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     const channelPaths = Object.fromEntries(plan.channels.filter((c) => !pointShapeOf.has(c.path)).map((c) => [c.channel, c.path]));
     await catalogue.runArchived({
       runUid, file, points: coverage.points, archivedAt, channelPaths, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}),
+      ...(deps.engine ? { engine: deps.engine } : {}),
     });
     const detail = validateDetail(DetailType.RunArchived, {
       run_uid: runUid, scan_id: run.start.scan_id, data_policy: run.start.data_policy, file, points: coverage.points, archived_at: archivedAt,
@@ -157,7 +192,36 @@ async function writeIndex(indexer: ScanFileIndexer, path: string, file: Archived
   await store.put(fileIndexKeyOf(file.key), index, 'application/json');
 }
 
-/** The uploaded object has the local file's size and, when small enough to read back, the sha256 the upload computed. */
+/**
+ * Starts the task that writes a run too big for this function, once per run: the claim on the run
+ * record makes a redelivered RunStop acknowledge instead of starting a second task. The task loads
+ * the RunStop from the catalogue, so it must be recorded there first.
+ */
+async function handOver(runUid: string, reason: string, deps: ArchiveRunDeps): Promise<Extract<ArchiveOutcome, { status: 'handed-over' }>> {
+  if (!deps.taskEngine) throw new CapacityError(`run ${runUid} cannot be archived here and no task engine is configured: ${reason}`, { runUid });
+  const { engine, handOvers } = deps.taskEngine;
+  const docs = await deps.catalogue.listDocuments(runUid);
+  if (!docs.some((d) => d.detailType === DetailType.RunStop)) {
+    throw new NotReadyError(`run ${runUid} goes to the task engine, which reads its RunStop from the catalogue: not recorded yet`, { runUid });
+  }
+  if (await handOvers.claimHandOver(runUid, deps.now()) === 'taken') {
+    const record = await deps.catalogue.getRun(runUid);
+    deps.log?.('run already handed over to the task engine', { runUid, task: record?.engine?.ref });
+    return { status: 'handed-over', detail: { engine: record?.engine ?? { kind: 'task', ref: 'pending' }, reason, already: true } };
+  }
+  let ref: string;
+  try {
+    ({ ref } = await engine.start({ kind: 'archive-run', runUid }));
+  } catch (error) {
+    await handOvers.releaseHandOver(runUid);
+    throw error;
+  }
+  const taskEngine: RunEngine = { kind: 'task', ref };
+  await handOvers.recordHandOver(runUid, taskEngine, reason);
+  deps.log?.('run handed over to the task engine', { runUid, task: ref, reason });
+  return { status: 'handed-over', detail: { engine: taskEngine, reason, already: false } };
+}
+
 /** The final scan_info (claim check in RunStop) when staged, else the PREPARED one from RunStart. */
 async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: ObjectStore, runUid: string): Promise<Record<string, unknown> | undefined> {
   const ref = stop.bliss.scan_info_ref;

@@ -52,6 +52,15 @@ export interface RunRecord {
   archivedAt?: string | undefined;
   /** Sealed point count per channel, from RunStop. */
   sealedPoints?: Record<string, number> | undefined;
+  /** Which engine wrote (or is writing) the scan file, and where: the Lambda request or the task's ARN. */
+  engine?: RunEngine | undefined;
+}
+
+/** The engine that writes a scan file (docs/big-scans.md): a Lambda invocation or a task (ECS/Fargate, or a local process). */
+export interface RunEngine {
+  kind: 'lambda' | 'task';
+  /** Where: `<function name>/<request id>` for Lambda, the task ARN for ECS, `local-task/<id>` locally. */
+  ref: string;
 }
 
 export interface ArchivedRun {
@@ -65,6 +74,31 @@ export interface ArchivedRun {
   channelPaths?: Record<string, string>;
   /** Channels left out of the file, with the reason (ARCHIVED with refused channels). */
   refusedChannels?: RefusedChannel[];
+  /** The engine that wrote the file. */
+  engine?: RunEngine;
+}
+
+/** A job for the task engine: the same use cases the functions run, in a container with room to spare. */
+export type TaskJob =
+  | { kind: 'archive-run'; runUid: string }
+  | { kind: 'export'; exportId: string };
+
+/** Starts jobs on the task engine (ECS RunTask on Fargate; locally a child process running the same entry point). */
+export interface TaskEngine {
+  /** Starts one task for the job; resolves with where it runs (task ARN) once the engine accepted it. */
+  start(job: TaskJob): Promise<{ ref: string }>;
+}
+
+/** Hand-overs of runs to the task engine, kept on the run record so a redelivered RunStop never starts a second task. */
+export interface HandOverStore {
+  /** Claims the hand-over of a run; 'taken' when a task was already started (or is being started) for it. */
+  claimHandOver(runUid: string, at: Date): Promise<'claimed' | 'taken'>;
+  /** Records where the task runs (the run record's `engine`). */
+  recordHandOver(runUid: string, engine: RunEngine, reason: string): Promise<void>;
+  /** Gives a claim back when the task could not be started (the RunStop is retried). */
+  releaseHandOver(runUid: string): Promise<void>;
+  /** The task ended (ARCHIVED or FAILED): a later RunStop (a replay, a re-archive) may hand the run over again. */
+  endHandOver(runUid: string): Promise<void>;
 }
 
 /** The run catalogue (one DynamoDB table). Every method is idempotent: at-least-once delivery is normal. */
