@@ -5,7 +5,8 @@
  * channel is reused for every chunk, so the benchmark measures the writer, not data generation.
  */
 import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../src/core/contract/generated-types.js';
-import { buildScanLayout, type NexusPlan, type PlanChannel } from '../src/core/nexus/layout.js';
+import { buildScanLayout } from '../src/core/nexus/scan-layouts.js';
+import { type NexusPlan, type PlanChannel } from '../src/core/nexus/layout.js';
 import type { ChannelSlice } from '../src/core/archive/ports.js';
 import type { StorageOptions } from '../src/core/nexus/writers/channel-writer.js';
 

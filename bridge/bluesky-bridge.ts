@@ -7,9 +7,9 @@ import type { EventPublisher, ObjectStore, OutgoingEvent } from '../src/core/por
 import type { ScanSource, StreamReader } from '../src/core/bliss/scan-source.js';
 import type { Logger } from '../src/adapters/logger.js';
 import type { BridgeStats, MemoryBudget } from './bridge-stats.js';
-import type { CheckpointStore } from './checkpoint-store.js';
+import { checkBlueskyCheckpoint, type CheckpointStore } from './checkpoint/index.js';
 import type { FollowerOptions } from './scan-follower.js';
-import { BlueskyFollower, checkBlueskyCheckpoint, type BlueskyStatus } from './bluesky-follower.js';
+import { BlueskyFollower, type BlueskyStatus } from './bluesky-follower.js';
 
 
 /**

@@ -34,114 +34,24 @@ import {
 import { BlueskyDocumentError } from '../src/core/bluesky/errors.js';
 import { ArchiveError } from '../src/core/errors.js';
 import { safeSegment, stagingChunkKey, Prefix } from '../src/core/object-keys.js';
-import type { EventPublisher, ObjectStore, OutgoingEvent, StoredObject } from '../src/core/ports.js';
-import { isTransientRejection } from '../src/adapters/eventbridge-publisher.js';
+import type { EventPublisher, ObjectStore, OutgoingEvent } from '../src/core/ports.js';
 import type { Logger } from '../src/adapters/logger.js';
 import { backoffDelay, type BridgeStats, type MemoryBudget } from './bridge-stats.js';
-import { compareStreamIds } from './checkpoint-store.js';
+import {
+  compareStreamIds, predecessor, type BlueskyChannelCheckpoint, type BlueskyCheckpoint, type BlueskyFailedRun, type BlueskyRunCheckpoint,
+} from './checkpoint/index.js';
+import { Interrupted, runErrorOf } from './errors.js';
+import { Chunker, type Chunk } from './staging/chunker.js';
+import { RangeCommits } from './staging/commits.js';
+import { StagingSink, type DeadLetter } from './staging/sink.js';
+import { Stopper } from './staging/stopper.js';
 
-/** Progress of one channel of an open run. */
-export interface BlueskyChannelCheckpoint {
-  /** Points [0, committed) are staged and their StreamDatum accepted. */
-  committed: number;
-  datums: number;
-  /** Points per chunk (grid), fixed when the channel is created. */
-  chunkPoints: number;
-}
-
-export interface BlueskyRunCheckpoint {
-  /** Stream id of the run's start document: a restart reads again from here. */
-  startEntry: string;
-  /** RunStart accepted. */
-  opened: boolean;
-  /** Descriptor uid → its EventDescriptor and StreamResources accepted. */
-  descriptors: Record<string, boolean>;
-  channels: Record<string, BlueskyChannelCheckpoint>;
-}
-
-/** Documents of a failed run read since its last dead-letter summary. */
-export interface BlueskySkippedDocuments {
-  firstEntry: string;
-  lastEntry: string;
-  documents: number;
-  /** Documents by name: `event`, `event_page`, `descriptor`, `stop` … */
-  byKind: Record<string, number>;
-  /** Events they carry (an event page counts each of its seq_nums). */
-  events: number;
-  /** When the first of them was counted (ms since the epoch). */
-  since: number;
-}
-
-/** A run failed, or whose start document was refused, while it is listed in `finished`. */
-export interface BlueskyFailedRun {
-  /** Why (the Run Failed reason and first error, shortened), repeated in each summary. */
-  reason: string;
-  /** The entry that failed the run (or the refused start document). */
-  entryId: string;
-  /** Its descriptor uids: an event names only its descriptor. */
-  descriptors: string[];
-  /** Counted but not yet in a dead-letter summary; written with the cursor, so a kill neither loses nor recounts them. */
-  pending?: BlueskySkippedDocuments;
-}
-
-export interface BlueskyCheckpoint {
-  stream: string;
-  /** Every entry up to and including this id is handled (or belongs to a run listed in `runs`). */
-  cursor: string;
-  /** Open runs by uid. */
-  runs: Record<string, BlueskyRunCheckpoint>;
-  /** Runs finished recently (stopped or failed): their replayed entries are ignored, the later ones of a failed run summarised. */
-  finished: string[];
-  /** The failed runs among `finished`, by uid. */
-  failed: Record<string, BlueskyFailedRun>;
-}
+export type { BlueskyCheckpoint } from './checkpoint/index.js';
+import { isRecord } from '../src/core/guards.js';
 
 const FINISHED_KEPT = 1000;
 /** A failed run's reason as repeated in each summary of its documents (the whole reason is in Run Failed and the log). */
 const FAILED_REASON_CHARS = 400;
-
-/** Validates the `bluesky` part of a checkpoint file; a damaged one is named, never guessed around. */
-export function checkBlueskyCheckpoint(value: unknown, stream: string, path = 'checkpoint'): BlueskyCheckpoint | undefined {
-  if (value === undefined) return undefined;
-  const bad = (what: string): never => {
-    throw new ArchiveError(`${path}: bluesky ${what}; fix or remove the "bluesky" entry to start the stream from --bluesky-from`, { key: path });
-  };
-  if (typeof value !== 'object' || value === null) return bad('is not an object');
-  const cp = value as Partial<BlueskyCheckpoint>;
-  if (cp.stream !== stream) return undefined; // another stream: start this one afresh
-  if (typeof cp.cursor !== 'string' || !/^\d+-\d+$/.test(cp.cursor)) bad(`cursor ${JSON.stringify(cp.cursor)} is not a stream id`);
-  if (typeof cp.runs !== 'object' || cp.runs === null || Array.isArray(cp.runs)) return bad('runs is not an object');
-  for (const [uid, run] of Object.entries(cp.runs)) {
-    const r = run as Partial<BlueskyRunCheckpoint> | null;
-    if (!r || typeof r.startEntry !== 'string' || typeof r.opened !== 'boolean' || typeof r.descriptors !== 'object' || typeof r.channels !== 'object') bad(`run ${uid} is incomplete`);
-    if (!/^\d+-\d+$/.test(r!.startEntry!)) bad(`run ${uid} start entry ${JSON.stringify(r!.startEntry)} is not a stream id`);
-    for (const [name, c] of Object.entries(r!.channels ?? {})) {
-      const ok = Number.isSafeInteger(c?.committed) && c.committed >= 0 && Number.isSafeInteger(c.datums) && Number.isSafeInteger(c.chunkPoints) && c.chunkPoints > 0;
-      if (!ok) bad(`run ${uid} channel ${name} is not a valid progress record`);
-    }
-  }
-  const failed = cp.failed ?? {};
-  if (typeof failed !== 'object' || failed === null || Array.isArray(failed)) return bad('failed is not an object');
-  for (const [uid, run] of Object.entries(failed)) {
-    const f = run as Partial<BlueskyFailedRun> | null;
-    if (!f || typeof f.reason !== 'string' || !isStreamId(f.entryId) || !Array.isArray(f.descriptors) || !f.descriptors.every((d) => typeof d === 'string')) bad(`failed run ${uid} is incomplete`);
-    const p = f!.pending as Partial<BlueskySkippedDocuments> | undefined;
-    const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
-    if (p !== undefined && !(isStreamId(p?.firstEntry) && isStreamId(p.lastEntry) && count(p.documents) && count(p.events) && count(p.since)
-      && isRecordOf(p.byKind) && Object.values(p.byKind).every(count))) {
-      bad(`failed run ${uid} has a damaged summary of documents not yet dead-lettered`);
-    }
-  }
-  return {
-    stream, cursor: cp.cursor!, runs: cp.runs as Record<string, BlueskyRunCheckpoint>,
-    finished: Array.isArray(cp.finished) ? cp.finished.filter((u): u is string => typeof u === 'string') : [],
-    failed: failed as Record<string, BlueskyFailedRun>,
-  };
-}
-
-function isStreamId(value: unknown): value is string {
-  return typeof value === 'string' && /^\d+-\d+$/.test(value);
-}
 
 export interface BlueskyFollowerOptions {
   stream: string;
@@ -173,7 +83,7 @@ export interface BlueskyFollowerDeps {
   checkpoint: () => BlueskyCheckpoint | undefined;
   setCheckpoint: (cp: BlueskyCheckpoint) => void;
   saveCheckpoint: () => void;
-  deadLetter: (event: OutgoingEvent, reason: string, context: Record<string, unknown>) => Promise<void>;
+  deadLetter: DeadLetter;
   stats: BridgeStats;
   budget: MemoryBudget;
 }
@@ -196,12 +106,10 @@ interface ChannelState {
   ch: BlueskyChannel;
   cp: BlueskyChannelCheckpoint;
   descriptorUid: string;
-  buffer: Buffer[];
-  bufferStart: number;
-  bufferedPoints: number;
-  bufferedBytes: number;
-  /** Ranges staged beyond cp.committed, by start. */
-  completed: Map<number, number>;
+  /** Cuts the channel's points on its grid (bridge/staging/chunker.ts). */
+  chunker: Chunker;
+  /** Ranges staged beyond cp.committed. */
+  commits: RangeCommits<{ stop: number }>;
 }
 
 interface DescriptorState {
@@ -216,7 +124,8 @@ interface RunState {
   uid: string;
   cp: BlueskyRunCheckpoint;
   descriptors: Map<string, DescriptorState>;
-  inflight: Set<Promise<void>>;
+  /** The run's staging sink: its chunks in flight and its ordered documents (bridge/staging/sink.ts). */
+  sink: StagingSink;
   failure?: unknown;
   notArchived: NotArchived[];
   eventsReceived: Record<string, number>;
@@ -228,26 +137,28 @@ class RunDataError extends BlueskyDocumentError {
   override name = 'RunDataError';
 }
 
-class Stopping extends Error {
-  override name = 'Stopping';
-}
-
 export class BlueskyFollower {
   private cp!: BlueskyCheckpoint;
   private readonly runs = new Map<string, RunState>();
   private readonly descriptorRun = new Map<string, string>();
   private readonly finished = new Set<string>();
-  private stopping = false;
-  private signalStop!: () => void;
-  private readonly stopSignal = new Promise<void>((resolve) => { this.signalStop = resolve; });
+  private readonly stopper = new Stopper();
   private caughtUp = false;
   private counts = { stopped: 0, failed: 0, resumed: 0, deadLetters: 0, failedRunDocuments: 0 };
 
   constructor(private readonly deps: BlueskyFollowerDeps, private readonly options: BlueskyFollowerOptions) {}
 
   stop(): void {
-    this.stopping = true;
-    this.signalStop();
+    this.stopper.stop();
+  }
+
+  private get stopping(): boolean {
+    return this.stopper.stopping;
+  }
+
+  /** A staging sink for one run (chunks, documents, dead letters named by the run). */
+  private sinkFor(runUid: string): StagingSink {
+    return new StagingSink({ ...this.deps, stopper: this.stopper }, this.options, { runUid });
   }
 
   status(): BlueskyStatus {
@@ -290,7 +201,7 @@ export class BlueskyFollower {
           // Redis away (restart, network): keep the place and try again with backoff.
           failedReads++;
           if (failedReads === 1 || failedReads % 10 === 0) this.deps.logger.warn('Bluesky stream read failed; retrying', { stream: this.options.stream, cursor, attempt: failedReads, error: String(error) });
-          await this.sleep(backoffDelay(failedReads, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+          await this.stopper.sleep(backoffDelay(failedReads, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
           continue;
         }
         const entries = read.get(this.options.stream) ?? [];
@@ -313,9 +224,9 @@ export class BlueskyFollower {
         await this.writeSummaries(false);
       }
     } catch (error) {
-      if (!(error instanceof Stopping)) throw error;
+      if (!(error instanceof Interrupted)) throw error;
     } finally {
-      for (const run of this.runs.values()) await settle(run).catch(() => undefined);
+      for (const run of this.runs.values()) await run.sink.settle().catch(() => undefined);
       // What is counted is in the checkpoint anyway; written now, a person sees it without waiting for the next start.
       await this.writeSummaries(true).catch((error: unknown) => this.deps.logger.error('Bluesky failed-run summaries not written; they stay in the checkpoint', { error: String(error) }));
     }
@@ -350,7 +261,7 @@ export class BlueskyFollower {
     try {
       await this.dispatch(doc, runUid);
     } catch (error) {
-      if (error instanceof Stopping) throw error;
+      if (error instanceof Interrupted) throw error;
       if (replay && error instanceof BlueskyDocumentError && !(error instanceof RunDataError)) return; // rejected before the restart
       if (error instanceof RunDataError && runUid && this.runs.has(runUid)) {
         await this.rejectEntry(entry, error);
@@ -420,10 +331,10 @@ export class BlueskyFollower {
     if (this.runs.has(uid)) throw new BlueskyDocumentError(`stream entry ${entry.id}: second start document for run ${uid}`, { entryId: entry.id, runUid: uid });
     const known = this.cp.runs[uid];
     const cp: BlueskyRunCheckpoint = known ?? { startEntry: entry.id, opened: false, descriptors: {}, channels: {} };
-    const run: RunState = { uid, cp, descriptors: new Map(), inflight: new Set(), notArchived: [], eventsReceived: {}, documents: { descriptor: 0, stream_resource: 0 } };
+    const run: RunState = { uid, cp, descriptors: new Map(), sink: this.sinkFor(uid), notArchived: [], eventsReceived: {}, documents: { descriptor: 0, stream_resource: 0 } };
     let startRef: { bucket: string; key: string; bytes: number; sha256: string } | undefined;
     if (startDocumentBytes(entry.doc) > MAX_INLINE_START) {
-      const stored = await this.putWithRetry(`${Prefix.Staging}${safeSegment(uid, 'run uid')}/bluesky-start.json`, JSON.stringify(entry.doc), 'application/json');
+      const stored = await run.sink.put(`${Prefix.Staging}${safeSegment(uid, 'run uid')}/bluesky-start.json`, JSON.stringify(entry.doc), 'application/json');
       startRef = { bucket: this.deps.store.bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
     }
     const start = blueskyRunStartOf(entry.doc, { stream: this.options.stream, entryId: entry.id, policy: this.options.policy, ...(startRef ? { startRef } : {}) });
@@ -431,7 +342,7 @@ export class BlueskyFollower {
     this.cp.runs[uid] = cp;
     if (!cp.opened) {
       this.deps.stats.scansStarted++;
-      await this.emit(run, [{ detailType: DetailType.RunStart, source: EventSource.Bridge, detail: start }]);
+      await run.sink.emit([{ detailType: DetailType.RunStart, source: EventSource.Bridge, detail: start }]);
       cp.opened = true;
       this.deps.saveCheckpoint();
       this.deps.logger.info('Bluesky run started', { runUid: uid, entryId: entry.id, plan: start.plan_name, scanId: start.scan_id, dataset: start.data_policy.dataset });
@@ -458,7 +369,9 @@ export class BlueskyFollower {
         committed: 0, datums: 0,
         chunkPoints: Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : this.options.chunkPoints)),
       });
-      state.channels.push({ ch, cp, descriptorUid: uid, buffer: [], bufferStart: cp.committed, bufferedPoints: 0, bufferedBytes: 0, completed: new Map() });
+      const c: ChannelState = { ch, cp, descriptorUid: uid, commits: new RangeCommits(() => cp.committed), chunker: undefined! };
+      c.chunker = new Chunker({ grid: cp.chunkPoints, json: ch.encoding === 'json', onChunk: (chunk) => this.stage(run, c, chunk) }, cp.committed);
+      state.channels.push(c);
     }
     run.descriptors.set(uid, state);
     this.descriptorRun.set(uid, run.uid);
@@ -471,7 +384,7 @@ export class BlueskyFollower {
       { detailType: DetailType.EventDescriptor, source: EventSource.Bridge, detail: blueskyDescriptorOf(run.uid, entry.doc, channels, notArchived) },
       ...channels.map((ch) => ({ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail: blueskyStreamResourceOf(run.uid, this.deps.store.bucket, ch) })),
     ];
-    await this.emit(run, events);
+    await run.sink.emit(events);
     run.cp.descriptors[uid] = true;
     this.deps.saveCheckpoint();
   }
@@ -514,79 +427,37 @@ export class BlueskyFollower {
         const context = error instanceof ArchiveError ? error.context : {};
         throw new RunDataError((error as Error).message, { ...context, entryId: entry.id, runUid: run.uid, stream: c.ch.name }, { cause: error });
       }
-      this.append(run, c, first + skip, n - skip, bytes);
+      c.chunker.append(first + skip, n - skip, c.ch.encoding === 'json' ? bytes : bytes[0]!);
     }
-    while (run.inflight.size >= this.options.maxInflightChunks) await Promise.race(run.inflight);
-    await this.deps.budget.waitForRoom(this.stopSignal);
+    await run.sink.backpressure(this.options.maxInflightChunks);
+    await this.deps.budget.waitForRoom(this.stopper.signal);
     this.throwIfFailed(run);
   }
 
-  /** Buffers points (numeric: one packed buffer; JSON: one line per point) and stages every chunk that reaches its grid boundary. */
-  private append(run: RunState, c: ChannelState, start: number, count: number, parts: Buffer[]): void {
-    if (c.bufferedPoints === 0) c.bufferStart = start;
-    // One push per part: a spread of a large page's lines (JSON: one per point) overflows the call stack.
-    for (const part of parts) {
-      c.buffer.push(part);
-      c.bufferedBytes += part.length;
-    }
-    c.bufferedPoints += count;
-    const grid = c.cp.chunkPoints;
-    for (;;) {
-      const boundary = (Math.floor(c.bufferStart / grid) + 1) * grid;
-      if (c.bufferedPoints === 0 || c.bufferStart + c.bufferedPoints < boundary) break;
-      this.stage(run, c, boundary - c.bufferStart);
-    }
-  }
-
-  /** Stages the first `points` buffered points of a channel and announces the chunk (in flight). */
-  private stage(run: RunState, c: ChannelState, points: number): void {
-    let bytes: Buffer;
-    if (c.ch.encoding === 'json') {
-      // One buffered line per point: the chunk is the first `points` lines.
-      bytes = Buffer.concat(c.buffer.splice(0, points));
-      c.bufferedBytes -= bytes.length;
-    } else {
-      const all = c.buffer.length === 1 ? c.buffer[0]! : Buffer.concat(c.buffer, c.bufferedBytes);
-      const take = (c.bufferedBytes / c.bufferedPoints) * points;
-      bytes = all.subarray(0, take);
-      const rest = all.subarray(take);
-      c.buffer = rest.length > 0 ? [Buffer.from(rest)] : [];
-      c.bufferedBytes = rest.length;
-    }
-    const start = c.bufferStart;
-    const stop = start + points;
-    c.bufferedPoints -= points;
-    c.bufferStart = stop;
-    this.deps.budget.take(bytes.length);
-    const task = (async () => {
-      try {
-        const stored = await this.putWithRetry(stagingChunkKey(run.uid, c.ch.name, start, stop), bytes, c.ch.encoding === 'json' ? 'application/x-ndjson' : undefined);
-        const detail = blueskyStreamDatumOf(run.uid, this.deps.store.bucket, c.ch.name, c.descriptorUid, start, stop, stored);
-        await this.emit(run, [{ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail }]);
-        this.deps.stats.chunksStaged++;
-        this.deps.stats.pointsStaged += points;
-        this.deps.stats.bytesStaged += bytes.length;
-        c.completed.set(start, stop);
-        for (let next = c.completed.get(c.cp.committed); next !== undefined; next = c.completed.get(c.cp.committed)) {
-          c.completed.delete(c.cp.committed);
-          c.cp.committed = next;
+  /** Stages a chunk of a channel and announces it (in flight); its range is committed once its datum is accepted. */
+  private stage(run: RunState, c: ChannelState, chunk: Chunk): void {
+    const { start, stop } = chunk;
+    run.sink.stage({
+      key: stagingChunkKey(run.uid, c.ch.name, start, stop), bytes: chunk.bytes, points: stop - start,
+      ...(c.ch.encoding === 'json' ? { contentType: 'application/x-ndjson' } : {}),
+      datum: (stored) => ({
+        detailType: DetailType.StreamDatum, source: EventSource.Bridge,
+        detail: blueskyStreamDatumOf(run.uid, this.deps.store.bucket, c.ch.name, c.descriptorUid, start, stop, stored),
+      }),
+      done: () => {
+        for (const next of c.commits.complete(start, { stop })) {
+          c.cp.committed = next.stop;
           c.cp.datums++;
         }
         this.deps.saveCheckpoint();
-      } finally {
-        this.deps.budget.give(bytes.length);
-      }
-    })().catch((error: unknown) => {
-      if (error instanceof Stopping) return;
-      run.failure ??= error;
+      },
+      fail: (error) => { run.failure ??= error; },
     });
-    run.inflight.add(task);
-    void task.finally(() => run.inflight.delete(task));
   }
 
   private async onStop(run: RunState, entry: BlueskyEntry): Promise<void> {
     // The RunEngine counted more events than reached the stream (an XADD lost): the run would be archived truncated.
-    const declared = isRecordOf(entry.doc.num_events) ? entry.doc.num_events : {};
+    const declared = isRecord(entry.doc.num_events) ? entry.doc.num_events : {};
     for (const [stream, count] of Object.entries(declared)) {
       const received = run.eventsReceived[stream] ?? 0;
       if (Number.isSafeInteger(count) && (count as number) > received) {
@@ -595,9 +466,9 @@ export class BlueskyFollower {
       }
     }
     for (const desc of run.descriptors.values()) {
-      for (const c of desc.channels) if (c.bufferedPoints > 0) this.stage(run, c, c.bufferedPoints);
+      for (const c of desc.channels) c.chunker.cut();
     }
-    await settle(run);
+    await run.sink.settle();
     this.throwIfFailed(run);
     const points: Record<string, number> = {};
     let datums = 0;
@@ -618,7 +489,7 @@ export class BlueskyFollower {
         this.deps.logger.warn('stop document counts fewer events than the stream carried', { runUid: run.uid, stream, declared: stop.num_events[stream], received });
       }
     }
-    await this.emit(run, [{ detailType: DetailType.RunStop, source: EventSource.Bridge, detail: stop }]);
+    await run.sink.emit([{ detailType: DetailType.RunStop, source: EventSource.Bridge, detail: stop }]);
     if (run.notArchived.length > 0) {
       this.deps.logger.warn('Bluesky run archived without some data keys', { runUid: run.uid, notArchived: run.notArchived });
     }
@@ -699,7 +570,7 @@ export class BlueskyFollower {
 
   private async failRun(uid: string, entryId: string, reason: string, errors: RunError[], moreDescriptors: readonly string[] = []): Promise<void> {
     const run = this.runs.get(uid);
-    if (run) await settle(run).catch(() => undefined);
+    if (run) await run.sink.settle().catch(() => undefined);
     this.deps.stats.errors++;
     this.counts.failed++;
     this.deps.logger.error('Bluesky run failed', { runUid: uid, entryId, reason, errors });
@@ -707,9 +578,9 @@ export class BlueskyFollower {
     try {
       // Inside the try: a Run Failed the contract refuses is logged, it never stops the follower (and every other run).
       const detail = runFailedOf(uid, `${this.options.stream}#${startEntry}`, reason, errors);
-      await this.publishWithRetry([{ detailType: DetailType.RunFailed, source: EventSource.Bridge, detail }], uid);
+      await (run?.sink ?? this.sinkFor(uid)).emit([{ detailType: DetailType.RunFailed, source: EventSource.Bridge, detail }]);
     } catch (error) {
-      if (error instanceof Stopping) throw error;
+      if (error instanceof Interrupted) throw error;
       this.deps.logger.error('Run Failed event could not be published', { runUid: uid, error: String(error) });
     }
     const descriptors = new Set([...(run?.descriptors.keys() ?? []), ...Object.keys(this.cp.runs[uid]?.descriptors ?? {}), ...moreDescriptors]);
@@ -732,59 +603,6 @@ export class BlueskyFollower {
 
   private throwIfFailed(run: RunState): void {
     if (run.failure) throw run.failure;
-  }
-
-  /** Publishes and waits for acceptance; a permanent refusal goes to the dead-letter file and fails the run. */
-  private async emit(run: RunState, events: OutgoingEvent[]): Promise<void> {
-    await this.publishWithRetry(events, run.uid);
-  }
-
-  private async publishWithRetry(events: OutgoingEvent[], runUid: string): Promise<void> {
-    let pending = events;
-    for (let attempt = 1; ; attempt++) {
-      if (this.stopping) throw new Stopping();
-      let rejected: { event: OutgoingEvent; reason: string }[];
-      try {
-        rejected = (await this.deps.publisher.publish(pending)).rejected;
-      } catch (error) {
-        rejected = pending.map((event) => ({ event, reason: `gave up after 1 attempts: ${String(error)}` }));
-      }
-      this.deps.stats.eventsSent += pending.length - rejected.length;
-      if (rejected.length === 0) return;
-      const permanent = rejected.filter((r) => !isTransientRejection(r.reason));
-      if (permanent.length > 0) {
-        for (const r of permanent) {
-          this.deps.stats.deadLetters++;
-          await this.deps.deadLetter(r.event, r.reason, { runUid });
-        }
-        throw new ArchiveError(`documents were refused by the bus: ${permanent.map((r) => `${r.event.detailType}: ${r.reason}`).join('; ')}`, { runUid });
-      }
-      this.deps.stats.putEventsRetries += rejected.length;
-      this.deps.stats.lastError = `PutEvents: ${rejected[0]!.reason}`;
-      pending = rejected.map((r) => r.event);
-      await this.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
-    }
-  }
-
-  private async putWithRetry(key: string, body: Uint8Array | string, contentType?: string): Promise<StoredObject> {
-    for (let attempt = 1; ; attempt++) {
-      if (this.stopping) throw new Stopping();
-      try {
-        return await this.deps.store.put(key, body, contentType);
-      } catch (error) {
-        this.deps.stats.s3Retries++;
-        this.deps.stats.lastError = `S3 put ${key}: ${String(error)}`;
-        if (attempt === 1 || attempt % 10 === 0) this.deps.logger.warn('S3 put failed; retrying', { key, attempt, error: String(error) });
-        await this.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
-      }
-    }
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise((r) => { timer = setTimeout(r, ms); }), this.stopSignal]);
-    clearTimeout(timer);
-    if (this.stopping) throw new Stopping();
   }
 }
 
@@ -814,29 +632,4 @@ function pageOf(entry: BlueskyEntry): EventColumns {
 
 function shorten(text: string): string {
   return text.length <= FAILED_REASON_CHARS ? text : `${text.slice(0, FAILED_REASON_CHARS - 1)}…`;
-}
-
-function isRecordOf(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function runErrorOf(error: unknown): RunError {
-  const context = error instanceof ArchiveError ? error.context : {};
-  return {
-    message: error instanceof Error ? error.message : String(error),
-    ...(typeof context.stream === 'string' ? { stream: context.stream } : {}),
-    ...(Number.isSafeInteger(context.index) && (context.index as number) >= 0 ? { index: context.index as number } : {}),
-  };
-}
-
-async function settle(run: RunState): Promise<void> {
-  while (run.inflight.size > 0) await Promise.all([...run.inflight]);
-}
-
-/** The stream id just before `id` (a read after it returns `id` first). */
-export function predecessor(id: string): string {
-  const [ms = '0', seq = '0'] = id.split('-');
-  if (BigInt(seq) > 0n) return `${ms}-${BigInt(seq) - 1n}`;
-  if (BigInt(ms) === 0n) return '0-0';
-  return `${BigInt(ms) - 1n}-18446744073709551615`;
 }

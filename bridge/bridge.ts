@@ -3,16 +3,14 @@ import { dirname } from 'node:path';
 import type { EventPublisher, ObjectStore, OutgoingEvent, PublishOutcome } from '../src/core/ports.js';
 import type { HistoryEntry, ScanSource } from '../src/core/bliss/scan-source.js';
 import { ScanState } from '../src/core/bliss/scan-model.js';
-import { S3Client } from '@aws-sdk/client-s3';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { AwsConnection } from '../src/adapters/aws-clients.js';
+import { createBridgeAwsClients, type AwsConnection } from '../src/adapters/aws-clients.js';
 import { EventBridgePublisher, entrySize } from '../src/adapters/eventbridge-publisher.js';
 import { createLogger, type Logger } from '../src/adapters/logger.js';
 import { RedisScanSource } from '../src/adapters/redis-scan-source.js';
 import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
 import { MemoryBudget, newStats, type BridgeStats } from './bridge-stats.js';
 import { ChunkPool } from './chunk-pool.js';
-import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint-store.js';
+import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint/index.js';
 import { DEFAULT_READ_BYTES, ScanFollower, type FollowerOptions, type FollowerResult, type FollowerStatus } from './scan-follower.js';
 import { BlueskyBridgeHook, type BlueskyBridgeOptions, type BlueskyStatus } from './bluesky-bridge.js';
 import { DEFAULT_LIMA_FILE_WAIT_MS } from './lima-follower.js';
@@ -342,28 +340,6 @@ export interface RunningBridge {
   status(): BridgeStatus;
 }
 
-/** How long the bridge's AWS requests may take before they are abandoned and retried like a 5xx (ms). */
-export interface AwsTimeouts {
-  requestMs: number;
-  connectMs: number;
-}
-
-export const DEFAULT_AWS_TIMEOUTS: AwsTimeouts = { requestMs: 30_000, connectMs: 5_000 };
-
-/**
- * The bridge's S3 and EventBridge clients. A request that hangs (a connection that accepts and never
- * answers) is abandoned after `requestMs`: without `throwOnRequestTimeout` the SDK's handler only
- * logs a warning at the timeout and the request waits for ever (a chunk never staged, SIGTERM never
- * done; test/integration/bridge-aws-timeouts.test.ts).
- */
-export function createBridgeAwsClients(conn: AwsConnection, timeouts: AwsTimeouts = DEFAULT_AWS_TIMEOUTS): { s3: S3Client; events: EventBridgeClient } {
-  const http = { requestHandler: { requestTimeout: timeouts.requestMs, connectionTimeout: timeouts.connectMs, throwOnRequestTimeout: true } };
-  return {
-    s3: new S3Client({ ...clientConfigOf(conn), forcePathStyle: conn.endpoint !== undefined, ...http }),
-    events: new EventBridgeClient({ ...clientConfigOf(conn), ...http }),
-  };
-}
-
 /** Composition root: real Redis, S3 and EventBridge clients, started. */
 export async function startBridge(config: BridgeConfig): Promise<RunningBridge> {
   const { s3, events } = createBridgeAwsClients(config.aws);
@@ -395,14 +371,6 @@ export async function startBridge(config: BridgeConfig): Promise<RunningBridge> 
     },
     idle: (timeoutMs) => bridge.idle(timeoutMs),
     status: () => bridge.status(),
-  };
-}
-
-function clientConfigOf(conn: AwsConnection) {
-  return {
-    region: conn.region,
-    ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
-    ...(conn.credentials ? { credentials: conn.credentials } : {}),
   };
 }
 

@@ -24,14 +24,11 @@
  * and at the end the conductor's master file, announced for every frame with the receiver files it
  * reads recorded in its StreamDatum(s).
  */
-import { constants } from 'node:fs';
-import { open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
-import { ArchiveError } from '../src/core/errors.js';
 import { dataPolicyOf, limaFileKey, scanDetectorFolder } from '../src/core/object-keys.js';
-import type { ObjectStore, OutgoingEvent, StoredObject } from '../src/core/ports.js';
+import type { ObjectStore, StoredObject } from '../src/core/ports.js';
 import type { ChannelSpec } from '../src/core/bliss/documents.js';
 import { lima2ResourceOf, limaDatumOf, limaResourceOf } from '../src/core/bliss/lima-documents.js';
 import {
@@ -45,25 +42,16 @@ import type { BlissScan, StreamModel } from '../src/core/bliss/scan-model.js';
 import type { ScanSource } from '../src/core/bliss/scan-source.js';
 import { SEAL_ENTRY_ID } from '../src/core/bliss/stream-decoding.js';
 import type { Logger } from '../src/adapters/logger.js';
-import type { ScanCheckpoint, StreamCheckpoint } from './checkpoint-store.js';
-import { backoffDelay, type BridgeStats } from './bridge-stats.js';
+import { damagedLimaCheckpoint, type LimaStreamCheckpoint, type ScanCheckpoint } from './checkpoint/index.js';
+import type { BridgeStats } from './bridge-stats.js';
+import { RunFailure } from './errors.js';
+import { openConfinedFile, type ConfinedFile } from './lima/confined-file.js';
+import type { StagingSink } from './staging/sink.js';
+import type { Stopper } from './staging/stopper.js';
 
 /** Why a Lima stream could not be archived completely; the follower turns it into Run Failed. */
-export class LimaRunError extends ArchiveError {
+export class LimaRunError extends RunFailure {
   override name = 'LimaRunError';
-  constructor(readonly reason: string, readonly errors: RunError[], options?: ErrorOptions) {
-    super(`${reason}: ${errors.map((e) => e.message).join('; ')}`, errors[0]?.stream ? { stream: errors[0].stream } : {}, options);
-  }
-}
-
-/**
- * A Lima stream's checkpoint: the common one plus the files uploaded but not announced and the files
- * found missing; for Lima2, `receivers` holds the receiver files uploaded (by file name).
- */
-export interface LimaStreamCheckpoint extends StreamCheckpoint {
-  uploaded?: Record<string, StoredObject>;
-  receivers?: Record<string, StoredObject>;
-  missing?: { start: number; stop: number; path: string; message: string }[];
 }
 
 export interface LimaOptions {
@@ -84,93 +72,6 @@ export interface LimaOptions {
 /** How long a missing Lima file is waited for by default (ms): files on NFS can appear late. */
 export const DEFAULT_LIMA_FILE_WAIT_MS = 60_000;
 
-/** A Lima file opened for reading and checked through its handle, or what is wrong (`wait`: it may still appear). */
-export type ConfinedFile = { handle: FileHandle; realPath: string } | { problem: string; wait: boolean };
-
-const isBelow = (path: string, folder: string): boolean => path.startsWith(folder.endsWith('/') ? folder : `${folder}/`);
-
-/**
- * Opens `path` for reading only if what is opened is a regular file whose real path is below `saveFolder` and, when
- * `roots` are given, below one of them (each folder with its own symbolic links resolved). A path whose folder is
- * outside is refused before anything is opened. Race-free on Linux: the file is then opened (no final symbolic link
- * followed, non-blocking so a FIFO cannot hang the open), then the handle
- * itself is checked (fstat; its real path from /proc/self/fd), and the caller reads that same handle: a symbolic link
- * swapped in for the file after the check changes nothing. The caller closes the handle.
- */
-export async function openConfinedFile(path: string, saveFolder: string, roots: readonly string[] = []): Promise<ConfinedFile> {
-  // Before the open, the folder is checked (its real path: no file opened yet): a path Redis names outside the allowed
-  // folders is never opened, since opening a device or a FIFO has effects of its own (a watchdog armed, a tape rewound,
-  // a writer released). The handle is checked again below: that check is the one a swap cannot race.
-  let folder: string;
-  try {
-    folder = await realpath(dirname(path));
-  } catch (error) {
-    return { problem: openProblemOf(error), wait: true };
-  }
-  const outsideBefore = await outsideOf(join(folder, basename(path)), saveFolder, roots);
-  if (outsideBefore) return { problem: outsideBefore, wait: false };
-  let handle: FileHandle;
-  try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') {
-      // The path itself is a symbolic link: never opened. Where it points is looked up only to say so.
-      const target = await realpath(path).catch(() => undefined);
-      const outside = target === undefined ? undefined : await outsideOf(target, saveFolder, roots);
-      return { problem: outside ?? `is a symbolic link${target ? ` to ${target}` : ''}: not read (Lima files are opened without following a symbolic link)`, wait: false };
-    }
-    return { problem: openProblemOf(error), wait: true };
-  }
-  try {
-    const info = await handle.stat();
-    // A FIFO or device would block the upload for ever (Lima2 receiver files come from a folder listing).
-    if (!info.isFile()) return closeWith(handle, { problem: 'is not a regular file: not read', wait: false });
-    const realPath = await openedPath(handle, path, info);
-    if (realPath === undefined) return closeWith(handle, { problem: 'changed while it was opened: not read', wait: true });
-    const outside = await outsideOf(realPath, saveFolder, roots);
-    if (outside) return closeWith(handle, { problem: outside, wait: false });
-    return { handle, realPath };
-  } catch (error) {
-    return closeWith(handle, { problem: `cannot be read (${(error as Error).message})`, wait: true });
-  }
-}
-
-/** What a failed open (or real path) of a Lima file says, in the words of the run's errors. */
-function openProblemOf(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the bridge' : `cannot be read (${(error as Error).message})`;
-}
-
-async function closeWith(handle: FileHandle, result: ConfinedFile): Promise<ConfinedFile> {
-  await handle.close().catch(() => undefined);
-  return result;
-}
-
-/**
- * The real path of the file an open handle reads: /proc/self/fd on Linux (the kernel's own answer); elsewhere the path's
- * real path, accepted only if it is still the same file (device and inode) as the handle, else undefined.
- */
-async function openedPath(handle: FileHandle, path: string, info: { dev: number; ino: number }): Promise<string | undefined> {
-  try {
-    return await readlink(`/proc/self/fd/${handle.fd}`);
-  } catch {
-    const real = await realpath(path);
-    const now = await stat(real);
-    return now.dev === info.dev && now.ino === info.ino ? real : undefined;
-  }
-}
-
-/** Why `real` (a real path) may not be read: outside the scan's save folder or outside every Lima root; undefined when it may. */
-async function outsideOf(real: string, saveFolder: string, roots: readonly string[]): Promise<string | undefined> {
-  const folder = await realpath(saveFolder).catch(() => undefined);
-  if (folder === undefined || !isBelow(real, folder)) return `resolves to ${real}, outside the scan's save folder ${saveFolder}: not read`;
-  if (roots.length === 0) return undefined;
-  const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => undefined)));
-  if (realRoots.some((r) => r !== undefined && isBelow(real, r))) return undefined;
-  return `resolves to ${real}, outside the Lima roots ${roots.join(', ')} (--lima-root): not read`;
-}
-
 export interface LimaHooks {
   runUid: string;
   scanKey: string;
@@ -181,11 +82,10 @@ export interface LimaHooks {
   stats: BridgeStats;
   checkpoint: ScanCheckpoint;
   saveCheckpoint: () => void;
-  /** The scan follower's ordered, retried publish. */
-  emit: (events: OutgoingEvent[]) => Promise<void>;
-  /** Sleeps, throwing once the bridge stops. */
-  sleep: (ms: number) => Promise<void>;
-  isStopping: () => boolean;
+  /** The scan follower's staging sink (its ordered, retried publish and its retry backoff). */
+  sink: StagingSink;
+  /** The scan follower's stop: sleeps throw Interrupted once the bridge stops. */
+  stopper: Stopper;
   /** A failure that ends the run now (malformed statuses, refused documents). */
   fail: (error: unknown) => void;
 }
@@ -214,31 +114,6 @@ interface LimaStream {
   sealed: boolean;
   done?: Promise<void>;
   total?: number;
-}
-
-const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-
-const isStored = (v: unknown): boolean => {
-  const s = v as Partial<StoredObject> | null;
-  return typeof s?.key === 'string' && isCount(s.bytes) && typeof s.sha256 === 'string' && /^[0-9a-f]{64}$/.test(s.sha256);
-};
-
-/** What is wrong with the Lima part of a stream's checkpoint (the common part is checked when the file is loaded). */
-export function damagedLimaCheckpoint(cp: LimaStreamCheckpoint): string | undefined {
-  for (const [file, stored] of Object.entries(cp.uploaded ?? {})) {
-    if (!/^\d+$/.test(file) || !isStored(stored)) return `uploaded file ${JSON.stringify(file)} is not {key, bytes, sha256}`;
-  }
-  for (const [file, stored] of Object.entries(cp.receivers ?? {})) {
-    // The names are Lima2's own (`<prefix>_<receiver>_<file:05d>.h5`, any prefix the conductor was given): one path segment.
-    // eslint-disable-next-line no-control-regex
-    if (!/^[^/\u0000-\u001f]+\.h5$/.test(file) || !isStored(stored)) return `uploaded Lima2 receiver file ${JSON.stringify(file)} is not {key, bytes, sha256}`;
-  }
-  for (const m of cp.missing ?? []) {
-    if (!isCount(m?.start) || !isCount(m.stop) || m.start >= m.stop || typeof m.path !== 'string' || typeof m.message !== 'string') {
-      return `missing file ${JSON.stringify(m)} is not {start, stop, path, message}`;
-    }
-  }
-  return undefined;
 }
 
 /** Every Lima stream of one scan. */
@@ -306,7 +181,7 @@ export class LimaStreams {
   }
 
   private ended(): boolean {
-    return this.aborted || this.hooks.isStopping();
+    return this.aborted || this.hooks.stopper.stopping;
   }
 
   /** Starts following every claimed stream (after RunStart and the descriptor were accepted). */
@@ -360,7 +235,7 @@ export class LimaStreams {
       const folder = scanDetectorFolder(this.policy(), this.scan!.identity.number);
       const bucket = this.hooks.store.bucket;
       const detail = s.saving2 ? lima2ResourceOf(runUid, bucket, folder, s.saving2) : limaResourceOf(runUid, bucket, folder, s.saving!);
-      await this.hooks.emit([{ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail }]);
+      await this.hooks.sink.emit([{ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail }]);
       s.cp.resource = true;
       this.hooks.saveCheckpoint();
     }
@@ -535,7 +410,7 @@ export class LimaStreams {
       this.hooks.saveCheckpoint();
       this.hooks.logger.info('Lima file uploaded', { runUid, stream: name, path, key, start: file.start, stop: file.stop, bytes: stored.bytes, sha256: stored.sha256 });
     }
-    await this.hooks.emit(pieces.map((p) => ({
+    await this.hooks.sink.emit(pieces.map((p) => ({
       detailType: DetailType.StreamDatum, source: EventSource.Bridge,
       detail: limaDatumOf(runUid, store.bucket, name, p.range, p.frameOffset, path, stored!, p.lima2),
     })));
@@ -583,7 +458,7 @@ export class LimaStreams {
       const opened = await openConfinedFile(path, s.saveFolder, this.options.limaRoots);
       if ('handle' in opened || !opened.wait || Date.now() >= deadline || this.ended()) return opened;
       if (attempt === 1) this.hooks.logger.warn('Lima file not there yet; waiting', { runUid: this.hooks.runUid, stream: s.model.name, path, start: file.start, stop: file.stop, problem: opened.problem });
-      await this.hooks.sleep(Math.min(1_000, Math.max(50, deadline - Date.now())));
+      await this.hooks.stopper.sleep(Math.min(1_000, Math.max(50, deadline - Date.now())));
     }
   }
 
@@ -621,7 +496,7 @@ export class LimaStreams {
             this.hooks.logger.warn('Lima file upload failed; retrying', { runUid: this.hooks.runUid, stream, path, key, start: file.start, stop: file.stop, attempt, error: String(error) });
           }
           if (this.ended()) throw new LimaRunError('Lima file upload abandoned: the run ended', [{ stream, index: file.start, message: `upload of ${path} abandoned` }]);
-          await this.hooks.sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
+          await this.hooks.sink.backoff(attempt);
         }
       }
     } finally {

@@ -4,6 +4,7 @@
  * Fn::GetAZs. Resource references are answered by the caller (which creates the resource on
  * first use), so evaluation is async.
  */
+import { isRecord } from '../src/core/guards.js';
 
 /** What Ref / Fn::GetAtt / Fn::ImportValue / Condition point at; supplied by the provisioner. */
 export interface IntrinsicScope {
@@ -36,10 +37,6 @@ const PSEUDO: Record<string, (s: IntrinsicScope) => unknown> = {
   'AWS::NotificationARNs': () => [],
   'AWS::NoValue': () => NO_VALUE,
 };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function asString(v: unknown, what: string, scope: IntrinsicScope): string {
   if (typeof v === 'string') return v;

@@ -28,6 +28,7 @@ import type { CloudFormationTemplate, StackTemplate, TemplateResource } from './
 import { evaluateCondition, resolveValue, TemplateResolutionError, type IntrinsicScope } from './intrinsics.js';
 import { NameAllocator, readableLogicalId, type NameKind } from './physical-names.js';
 import { projectRoot } from './services.js';
+import { isRecord } from '../src/core/guards.js';
 
 export type ProvisionClients = Pick<AwsClients, 's3' | 'dynamo' | 'events' | 'sqs'>;
 
@@ -144,9 +145,6 @@ function skipReason(type: string): string {
 
 interface Created { ref: unknown; attrs: Record<string, unknown> }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 const num = (v: unknown): number | undefined => (v === undefined || v === null || v === '' ? undefined : Number(v));
 

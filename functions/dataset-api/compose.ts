@@ -3,7 +3,6 @@
  * environment (validated once), clients, adapters. It does not import h5wasm: the caller passes the
  * master file writer (only dataset-api has the h5wasm layer).
  */
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { DynamoDbDatasetCatalogue } from '../../src/adapters/dynamodb-dataset-catalogue.js';
 import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
@@ -29,7 +28,7 @@ export function buildDatasetService(name: string, logger: Logger, writer: Master
     catalogue: new DynamoDbDatasetCatalogue(clients.dynamo, config.tableName),
     store: new S3ObjectStore(clients.s3, config.bucketName),
     writer,
-    publisher: new EventBridgePublisher(clients.events as EventBridgeClient, { eventBusName: config.eventBusName }),
+    publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
     now: () => new Date(),
     creator: `beamline-archive ${pkg.version}`,
     log: (message, context) => logger.info(message, context),

@@ -50,3 +50,25 @@ export function createAwsClients(conn: AwsConnection): AwsClients {
     sqs: new SQSClient(common(conn)),
   };
 }
+
+/** How long the bridge's AWS requests may take before they are abandoned and retried like a 5xx (ms). */
+export interface AwsTimeouts {
+  requestMs: number;
+  connectMs: number;
+}
+
+export const DEFAULT_AWS_TIMEOUTS: AwsTimeouts = { requestMs: 30_000, connectMs: 5_000 };
+
+/**
+ * The bridge's S3 and EventBridge clients (the edge: a request may hang on a beamline network). A request that hangs (a connection that accepts and never
+ * answers) is abandoned after `requestMs`: without `throwOnRequestTimeout` the SDK's handler only
+ * logs a warning at the timeout and the request waits for ever (a chunk never staged, SIGTERM never
+ * done; test/integration/bridge-aws-timeouts.test.ts).
+ */
+export function createBridgeAwsClients(conn: AwsConnection, timeouts: AwsTimeouts = DEFAULT_AWS_TIMEOUTS): { s3: S3Client; events: EventBridgeClient } {
+  const http = { requestHandler: { requestTimeout: timeouts.requestMs, connectionTimeout: timeouts.connectMs, throwOnRequestTimeout: true } };
+  return {
+    s3: new S3Client({ ...common(conn), forcePathStyle: conn.endpoint !== undefined, ...http }),
+    events: new EventBridgeClient({ ...common(conn), ...http }),
+  };
+}

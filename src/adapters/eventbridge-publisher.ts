@@ -28,16 +28,8 @@ const TRANSIENT_CODES = new Set([
   'TooManyRequestsException', 'RequestTimeout', 'RequestTimeoutException',
 ]);
 
-/** Prefix of the reason given for an entry refused only because its attempts ran out. */
+/** Prefix of the reason given for an entry refused only because its attempts ran out (such rejections say `transient: true`). */
 export const GAVE_UP = 'gave up after';
-
-/**
- * Whether a rejection reason may succeed later (attempts ran out on throttling, internal errors,
- * network trouble); anything else (malformed, oversize, access denied) fails the same way again.
- */
-export function isTransientRejection(reason: string): boolean {
-  return reason.startsWith(GAVE_UP);
-}
 
 /** Size of an entry as EventBridge counts it: detail-type + source + detail + resources (+ 14 for Time). */
 export function entrySize(entry: PutEventsRequestEntry): number {
@@ -104,7 +96,7 @@ export class EventBridgePublisher implements EventPublisher {
       };
       const size = entrySize(entry);
       if (size > MAX_PUT_BYTES) {
-        outcome.rejected.push({ event, reason: `entry is ${size} bytes, above the PutEvents limit of ${MAX_PUT_BYTES}` });
+        outcome.rejected.push({ event, reason: `entry is ${size} bytes, above the PutEvents limit of ${MAX_PUT_BYTES}`, transient: false });
       } else {
         pending.push({ event, entry, size, attempts: 0 });
       }
@@ -118,7 +110,7 @@ export class EventBridgePublisher implements EventPublisher {
       pending = [];
       for (const item of retry) {
         if (item.attempts >= this.maxAttempts) {
-          outcome.rejected.push({ event: item.event, reason: `${GAVE_UP} ${item.attempts} attempts: ${item.lastError ?? 'unknown error'}` });
+          outcome.rejected.push({ event: item.event, reason: `${GAVE_UP} ${item.attempts} attempts: ${item.lastError ?? 'unknown error'}`, transient: true });
         } else {
           pending.push(item);
         }
@@ -160,7 +152,7 @@ export class EventBridgePublisher implements EventPublisher {
           item.lastError = message;
           retry.push(item);
         } else {
-          outcome.rejected.push({ event: item.event, reason: message });
+          outcome.rejected.push({ event: item.event, reason: message, transient: false });
         }
       }
       return;
@@ -178,7 +170,7 @@ export class EventBridgePublisher implements EventPublisher {
         item.lastError = reason;
         retry.push(item);
       } else {
-        outcome.rejected.push({ event: item.event, reason });
+        outcome.rejected.push({ event: item.event, reason, transient: false });
       }
     });
   }

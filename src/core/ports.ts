@@ -43,8 +43,12 @@ export interface OutgoingEvent {
 export interface PublishOutcome {
   /** Entries the bus accepted. */
   accepted: number;
-  /** Entries the bus refused for good (after retries), with the reason the bus gave. */
-  rejected: { event: OutgoingEvent; reason: string }[];
+  /**
+   * Entries the bus did not accept, with the reason the bus gave. `transient`: the refusal may not
+   * happen again (attempts ran out on throttling, internal errors, network trouble), so the caller
+   * may send the entry again later; false: it would fail the same way (malformed, oversize, denied).
+   */
+  rejected: { event: OutgoingEvent; reason: string; transient: boolean }[];
 }
 
 /** The event bus. Implementations batch within the PutEvents limits and resend only failed entries. */

@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { createBridgeAwsClients } from '../../bridge/bridge.js';
+import { createBridgeAwsClients } from '../../src/adapters/aws-clients.js';
 
 describe('bridge AWS clients: a request that is never answered', () => {
   let server: Server;

@@ -132,7 +132,7 @@ describe('Lima files: keys next to the scan file and the links of the scan file'
 
 describe('Lima checkpoint entries', () => {
   it('a damaged uploaded/missing record is named, never resumed from', async () => {
-    const { damagedLimaCheckpoint } = await import('../../bridge/lima-follower.js');
+    const { damagedLimaCheckpoint } = await import('../../bridge/checkpoint/index.js');
     const ok = { committed: 20, datums: 2, gaps: [], uploaded: { 2: { key: 'k', bytes: 10, sha256: 'a'.repeat(64) } }, missing: [{ start: 0, stop: 10, path: '/p', message: 'm' }] };
     assert.equal(damagedLimaCheckpoint(ok), undefined);
     assert.match(damagedLimaCheckpoint({ ...ok, uploaded: { 2: { key: 'k', bytes: -1, sha256: 'x' } } }) ?? '', /uploaded file "2" is not \{key, bytes, sha256\}/);

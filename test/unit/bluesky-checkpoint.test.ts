@@ -1,7 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { checkBlueskyCheckpoint, predecessor } from '../../bridge/bluesky-follower.js';
-import { compareStreamIds } from '../../bridge/checkpoint-store.js';
+import { checkBlueskyCheckpoint, compareStreamIds, predecessor } from '../../bridge/checkpoint/index.js';
 
 describe('Bluesky checkpoint', () => {
   const good = {

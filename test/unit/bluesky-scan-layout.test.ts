@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import {
   blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamResourceOf, channelsOfDescriptor,
 } from '../../src/core/bluesky/documents.js';
-import { buildScanLayout } from '../../src/core/nexus/layout.js';
+import { buildScanLayout } from '../../src/core/nexus/scan-layouts.js';
 import { blueskyDimensions } from '../../src/core/bluesky/scan-layout.js';
 import type { PlanNode } from '../../src/core/nexus/plan.js';
 import { primaryDescriptor, RUN, startDoc } from './bluesky-fixtures.js';

@@ -1,5 +1,5 @@
 /**
- * The bridge's checkpoint file (bridge/checkpoint-store.ts) on a real filesystem: atomic
+ * The bridge's checkpoint file (bridge/checkpoint/store.ts) on a real filesystem: atomic
  * replacement, damaged files refused with a message naming what is wrong (never a silent restart
  * from zero), writes coalesced in order, and per-scan / per-stream resume positions kept exactly.
  */
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CheckpointError, CheckpointStore, compareStreamIds, emptyCheckpoint, loadCheckpoint, type BridgeCheckpoint, type ScanCheckpoint,
-} from '../../bridge/checkpoint-store.js';
+} from '../../bridge/checkpoint/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'bridge-cp-'));
 let n = 0;

@@ -19,7 +19,7 @@ import { SEAL_ENTRY_ID } from '../../src/core/bliss/stream-decoding.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
 import type { EventPublisher, OutgoingEvent, PublishOutcome } from '../../src/core/ports.js';
 import { MemoryBudget, newStats } from '../../bridge/bridge-stats.js';
-import { compareStreamIds, type ScanCheckpoint } from '../../bridge/checkpoint-store.js';
+import { compareStreamIds, type ScanCheckpoint } from '../../bridge/checkpoint/index.js';
 import { ChunkPool } from '../../bridge/chunk-pool.js';
 import { ScanFollower } from '../../bridge/scan-follower.js';
 
@@ -119,7 +119,7 @@ class RecordingPublisher implements EventPublisher {
     for (const e of events) {
       if (this.refuse?.(e) && this.refusals < this.times) {
         this.refusals++;
-        rejected.push({ event: e, reason: `${GAVE_UP} 3 attempts: ThrottlingException` });
+        rejected.push({ event: e, reason: `${GAVE_UP} 3 attempts: ThrottlingException`, transient: true });
       } else {
         this.accepted.push(e);
       }

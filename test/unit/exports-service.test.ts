@@ -76,7 +76,7 @@ class Bus implements EventPublisher {
   async publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
     if (this.refuseNext > 0) {
       this.refuseNext -= 1;
-      return { accepted: 0, rejected: events.map((event) => ({ event, reason: 'ThrottlingException' })) };
+      return { accepted: 0, rejected: events.map((event) => ({ event, reason: 'ThrottlingException', transient: true })) };
     }
     this.events.push(...events);
     return { accepted: events.length, rejected: [] };

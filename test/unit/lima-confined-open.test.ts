@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openConfinedFile, type ConfinedFile } from '../../bridge/lima-follower.js';
+import { openConfinedFile, type ConfinedFile } from '../../bridge/lima/confined-file.js';
 
 const LIMA_BYTES = 'lima frames\n';
 const SECRET = 'outside: must never be read\n';

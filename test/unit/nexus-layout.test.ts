@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildScanLayout, type NexusPlan, type PlanChannel, type PlanGroup, type PlanLink, type PlanText, type ScanLayoutInput } from '../../src/core/nexus/layout.js';
+import { buildScanLayout } from '../../src/core/nexus/scan-layouts.js';
+import { type NexusPlan, type PlanChannel, type PlanGroup, type PlanLink, type PlanText, type ScanLayoutInput } from '../../src/core/nexus/layout.js';
 import { parseElementType } from '../../src/core/nexus/dtypes.js';
 import { InvalidInputError } from '../../src/core/errors.js';
 import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../../src/core/contract/generated-types.js';

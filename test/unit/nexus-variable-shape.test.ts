@@ -22,7 +22,7 @@ import { checkCoverage, collectRunDocuments } from '../../src/core/archive/run-d
 import { paddedSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from '../../src/core/archive/point-shapes.js';
 import type { RunStop, StreamDatum, StreamResource } from '../../src/core/contract/generated-types.js';
 import { parseElementType } from '../../src/core/nexus/dtypes.js';
-import { buildScanLayout } from '../../src/core/nexus/layout.js';
+import { buildScanLayout } from '../../src/core/nexus/scan-layouts.js';
 import { DEFAULT_STORAGE } from '../../src/core/nexus/writers/channel-writer.js';
 import { fillValueOf, largestShape, padPoints, pointShapeRows, variableShapeLayout } from '../../src/core/nexus/writers/variable-shape.js';
 import { stagingChunkKey } from '../../src/core/object-keys.js';

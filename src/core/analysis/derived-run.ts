@@ -21,6 +21,7 @@ import type { AnalysisCatalogue } from './ports.js';
 import {
   checkName, isSpec, Spec, type DatumHandler, type DatumKwargs, type DatumWriter, type ResourceKwargs,
 } from './writer-handler.js';
+import { isRecord } from '../guards.js';
 
 export interface SaveDerivedRunRequest {
   /** Start document metadata (plan_name, sample, anything event-model allows: no `.` or `/` in keys). */
@@ -59,14 +60,13 @@ export interface SavedRun {
 
 const RESERVED = new Set(['uid', 'time', 'analysis']);
 const DEFAULT_CHUNK = 100_000;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface Column { stream: string; key: string; values: PointValue[] }
 
 /** Checks the request's shape and gathers each stream's columns; every problem at once. */
 function columnsOf(request: SaveDerivedRunRequest): { columns: Column[]; streams: Map<string, number> } {
   const problems: string[] = [];
-  if (!isObject(request)) throw new AnalysisInputError('the request must be an object {metadata, data, writers, provenance}');
+  if (!isRecord(request)) throw new AnalysisInputError('the request must be an object {metadata, data, writers, provenance}');
   if (!Array.isArray(request.data) || request.data.length === 0) throw new AnalysisInputError('data must be a non-empty list of points {stream: {key: value}}');
   for (const key of Object.keys(request.metadata ?? {})) {
     if (RESERVED.has(key)) problems.push(`metadata.${key} is set by the analysis store`);
@@ -76,10 +76,10 @@ function columnsOf(request: SaveDerivedRunRequest): { columns: Column[]; streams
   const keysOfStream = new Map<string, string[]>();
   const streams = new Map<string, number>();
   request.data.forEach((point, n) => {
-    if (!isObject(point)) { problems.push(`data[${n}] is not an object {stream: {key: value}}`); return; }
+    if (!isRecord(point)) { problems.push(`data[${n}] is not an object {stream: {key: value}}`); return; }
     for (const [stream, values] of Object.entries(point)) {
       try { checkName(stream, 'stream'); } catch (e) { problems.push(`data[${n}]: ${(e as Error).message}`); continue; }
-      if (!isObject(values)) { problems.push(`data[${n}].${stream} is not an object {key: value}`); continue; }
+      if (!isRecord(values)) { problems.push(`data[${n}].${stream} is not an object {key: value}`); continue; }
       const keys = Object.keys(values).sort();
       const known = keysOfStream.get(stream);
       if (!known) keysOfStream.set(stream, keys);

@@ -4,7 +4,8 @@ import type { ArchivedFile, RunArchived, RunFailed, RunStop, StreamDatum, Stream
 import { validateDetail } from '../contract/validators.js';
 import { ArchiveError, InvalidInputError, NotReadyError } from '../errors.js';
 import { CapacityError, chooseEngine, estimateScanFile, type CapacityConfig, type EngineHere } from './capacity.js';
-import { buildScanLayout, type PlanChannel } from '../nexus/layout.js';
+import { buildScanLayout } from '../nexus/scan-layouts.js';
+import { type PlanChannel } from '../nexus/layout.js';
 import { DEFAULT_STORAGE, type StorageOptions } from '../nexus/writers/channel-writer.js';
 import { pointBytes } from '../nexus/dtypes.js';
 import { fileIndexKeyOf, scanFileKey, stagingChannelPrefix } from '../object-keys.js';

@@ -15,6 +15,7 @@
 import { InvalidInputError } from '../errors.js';
 import type { StreamModel } from './scan-model.js';
 import { parseDtype, type NumericDtype } from './stream-decoding.js';
+import { isRecord } from '../guards.js';
 
 /** Mimetype of a StreamResource whose frames stay in Lima HDF5 files uploaded as they are. */
 export const LIMA_HDF5_MIMETYPE = 'application/x-hdf5-lima';
@@ -54,10 +55,6 @@ const NUMPY_NAMES: Record<string, string> = {
   bool: '|b1', int8: '|i1', uint8: '|u1', int16: '<i2', uint16: '<u2', int32: '<i4', uint32: '<u4',
   int64: '<i8', uint64: '<u8', float16: '<f2', float32: '<f4', float64: '<f8',
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Whether a data stream is a Lima (version 1 protocol) image stream. */
 export function isLimaStream(model: Pick<StreamModel, 'info'>): boolean {

@@ -1,5 +1,6 @@
 import type { BlissIdentity } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
+import { isRecord } from '../guards.js';
 
 /** States of a blissdata scan, as written in its state stream (field `state`). */
 export const ScanState = {
@@ -45,10 +46,6 @@ export interface BlissScan {
 
 export function streamKeyOf(pk: string): string {
   return `esrf:stream:${pk}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function isNumericEncoding(encoding: StreamModel['encoding']): encoding is NumericEncoding {

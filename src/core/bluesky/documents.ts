@@ -12,6 +12,7 @@ import { channelSegment, dataPolicyOf } from '../object-keys.js';
 import type { StoredObject } from '../ports.js';
 import { blueskyChannelName, blueskyObjectKeys } from './channel-names.js';
 import { BlueskyDocumentError } from './errors.js';
+import { isRecord } from '../guards.js';
 
 /** Document names the RunEngine emits (event-model DocumentNames). */
 export const BlueskyDocumentName = {
@@ -41,7 +42,6 @@ export interface BlueskyEntry {
 /** RunStart.bluesky.start is inlined up to this size (JSON bytes); a larger start document is staged. */
 export const MAX_INLINE_START = 64 * 1024;
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined);
 
 /** `{"$float": "nan"|"inf"|"-inf"}` (the publisher's encoding of non-finite floats) → the number. */

@@ -24,16 +24,15 @@
 import type { EventDescriptor, StreamResource } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
 import { parseElementType } from '../nexus/dtypes.js';
-import { hdf5Name, type NexusPlan, type ScanLayoutInput } from '../nexus/layout.js';
+import { hdf5Name, type NexusPlan, type ScanLayoutInput } from '../nexus/layout-input.js';
 import type { PlanChannel, PlanNode, PlanText } from '../nexus/plan.js';
 import { channelDataset, DEFAULT_STORAGE } from '../nexus/writers/channel-writer.js';
 import { JSON_CONTENT_TYPE } from '../nexus/writers/json-writer.js';
 import { isJsonResource } from '../bliss/documents.js';
 import { BLUESKY_CHANNEL_SEPARATOR, blueskyChannelName, parseBlueskyChannelName } from './channel-names.js';
+import { isRecord } from '../guards.js';
 
 const PRIMARY = 'primary';
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface LaidChannel {
   channel: string;

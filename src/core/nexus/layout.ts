@@ -20,59 +20,23 @@
  *   writer/               NXnote: status, date
  * ```
  */
-import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../contract/generated-types.js';
+import type { RunStart } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
 import { runTitleOf } from '../bluesky/run-origin.js';
-import { buildBlueskyScanLayout } from '../bluesky/scan-layout.js';
 import { parseElementType } from './dtypes.js';
-import type { Attrs, PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
+import type { PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
+import { hdf5Name, type ChannelInfo, type NexusPlan, type ScanLayoutInput } from './layout-input.js';
 import { planPlot } from './plot-layout.js';
 import { channelUnit, positionerSnapshots, scanNotes, scanPositioners, type ScanInfo } from './scan-info.js';
-import { DEFAULT_STORAGE, type StorageOptions } from './writers/channel-writer.js';
+import { DEFAULT_STORAGE } from './writers/channel-writer.js';
 import { isLimaResource } from '../bliss/lima-documents.js';
-import type { LimaLinkedFile } from './writers/lima-image-writer.js';
 import { linkedFileWriters } from './writers/registry.js';
 import { channelKindOf, channelWriterFor, textChannelWriters } from './writers/registry.js';
 import { isJsonResource } from '../bliss/documents.js';
 
 export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanText } from './plan.js';
-
-export interface NexusPlan {
-  entry: string;
-  rootAttrs: Attrs;
-  /** Parents before children, channels before the links and plots that use them. */
-  nodes: readonly PlanNode[];
-  /** The channel datasets, in the order they appear in `nodes`. */
-  channels: readonly PlanChannel[];
-  /** Object times written into the HDF5 headers (ms since epoch): the run's stop, never the wall clock. */
-  fileTimeMs: number;
-}
-
-export interface ScanLayoutInput {
-  start: RunStart;
-  stop: RunStop;
-  descriptors: readonly EventDescriptor[];
-  resources: readonly StreamResource[];
-  /** Final scan_info (RunStop.bliss.scan_info_ref), else the PREPARED one of RunStart. */
-  scanInfo?: Readonly<Record<string, unknown>> | undefined;
-  /** Points per channel, already checked against the staged chunks. */
-  points: Readonly<Record<string, number>>;
-  fileName: string;
-  creator: string;
-  hdf5Version: string;
-  /** Chunking, write slices and compression; default DEFAULT_STORAGE. */
-  storage?: StorageOptions | undefined;
-  /**
-   * Point ranges [start, stop) per channel that were trimmed in Redis before the bridge read them
-   * (RunStop.bliss.gaps). Their rows are never written (they read as HDF5's fill value, 0); the
-   * channel's dataset lists them in its `missing_points` attribute.
-   */
-  missing?: Readonly<Record<string, readonly (readonly [number, number])[]>> | undefined;
-  /** Lima channels: their uploaded files, relative to the scan file's folder (linked, never copied). */
-  limaFiles?: Readonly<Record<string, readonly LimaLinkedFile[]>> | undefined;
-  /** JSON channels' points (one JSON text per point, '' where missing), read from their NDJSON chunks. */
-  jsonValues?: Readonly<Record<string, readonly string[]>> | undefined;
-}
+export type { ChannelInfo, NexusPlan, ScanLayoutInput } from './layout-input.js';
+export { hdf5Name } from './layout-input.js';
 
 /** `missing_points` attribute text: `[0, 40) [80, 100)`. */
 export function missingPointsText(ranges: readonly (readonly [number, number])[]): string {
@@ -82,17 +46,8 @@ export function missingPointsText(ranges: readonly (readonly [number, number])[]
 /** HDF5 chunks of at most this many bytes by default (DEFAULT_STORAGE.maxChunkBytes). */
 export const MAX_CHUNK_BYTES = DEFAULT_STORAGE.maxChunkBytes;
 
-export interface ChannelInfo {
-  channel: string;
-  resource: StreamResource;
-  role: 'positioner' | 'detector';
-  units?: string | undefined;
-  name: string;
-}
-
-export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
-  // A Bluesky run has no scan_info: its layout comes from its documents (src/core/bluesky/scan-layout.ts).
-  if (input.start.bluesky) return buildBlueskyScanLayout(input);
+/** The layout of a BLISS scan's file (chosen by src/core/nexus/scan-layouts.ts for runs of BLISS origin). */
+export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
   const { start, stop } = input;
   const runUid = start.uid;
   const entry = `${start.scan_id}.1`;
@@ -268,12 +223,6 @@ function stringOf(value: unknown): string | undefined {
 
 function isoOf(epochSeconds: number): string {
   return new Date(Math.round(epochSeconds * 1000)).toISOString();
-}
-
-/** A name usable as one HDF5 link name. */
-export function hdf5Name(name: string): string {
-  const cleaned = name.replace(/\//g, '_');
-  return cleaned === '' || /^\.+$/.test(cleaned) ? `_${cleaned}` : cleaned;
 }
 
 /** Short name of a BLISS channel: the part after the last colon (`axis:sy` → `sy`). */

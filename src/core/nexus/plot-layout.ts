@@ -7,7 +7,7 @@
  */
 import { scanGrid, plotCandidates, type ScanInfo } from './scan-info.js';
 import type { AttrValue, PlanChannel, PlanNode } from './plan.js';
-import type { ChannelInfo } from './layout.js';
+import type { ChannelInfo } from './layout-input.js';
 
 export function planPlot(path: string, channels: readonly ChannelInfo[], planned: readonly PlanChannel[], info: ScanInfo): PlanNode[] {
   const dataset = new Map(planned.map((p) => [p.channel, p] as const));

@@ -2,10 +2,10 @@
  * What the scan file needs from a BLISS scan_info, read defensively: scan_info is the producer's
  * free-form JSON, so every field is optional and a wrong type reads as absent.
  */
+import { isRecord } from '../guards.js';
 
 export type ScanInfo = Readonly<Record<string, unknown>>;
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 /** Motor snapshots of scan_info.positioners: name → value, in published order. */

@@ -1,11 +1,11 @@
 import { ProvenanceIncompleteError } from './errors.js';
 import { parseEntityRef, type ProvenanceInput } from './model.js';
+import { isRecord } from '../guards.js';
 
 /** At most this many parents per record (one DynamoDB transaction holds the record and its edges). */
 export const MAX_PARENTS = 40;
 export const MAX_INPUTS = 2000;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim().length > 0;
 const isIsoTime = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(v) && !Number.isNaN(Date.parse(v));
 
@@ -14,7 +14,7 @@ const isIsoTime = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-
  * complete). Existence of the parents in the catalogue is checked separately (it needs I/O).
  */
 export function missingProvenance(input: unknown): string[] {
-  if (!isObject(input)) return ['provenance (parents, inputs, software, parameters, agent, started_at)'];
+  if (!isRecord(input)) return ['provenance (parents, inputs, software, parameters, agent, started_at)'];
   const missing: string[] = [];
   const { parents, inputs, software, parameters, agent, started_at: startedAt, ended_at: endedAt, activity } = input;
 
@@ -31,7 +31,7 @@ export function missingProvenance(input: unknown): string[] {
   else {
     if (inputs.length > MAX_INPUTS) missing.push(`provenance.inputs: at most ${MAX_INPUTS} input files (got ${inputs.length})`);
     inputs.slice(0, MAX_INPUTS).forEach((f, i) => {
-      if (!isObject(f)) { missing.push(`provenance.inputs[${i}]: an object {uri, sha256}`); return; }
+      if (!isRecord(f)) { missing.push(`provenance.inputs[${i}]: an object {uri, sha256}`); return; }
       if (!nonEmpty(f.uri)) missing.push(`provenance.inputs[${i}].uri`);
       if (typeof f.sha256 !== 'string') missing.push(`provenance.inputs[${i}].sha256 (checksum of ${nonEmpty(f.uri) ? f.uri : 'the file'})`);
       else if (!/^[0-9a-f]{64}$/.test(f.sha256)) missing.push(`provenance.inputs[${i}].sha256: 64 lowercase hex digits`);
@@ -39,7 +39,7 @@ export function missingProvenance(input: unknown): string[] {
     });
   }
 
-  if (!isObject(software)) missing.push('provenance.software {name, version or commit, repository}');
+  if (!isRecord(software)) missing.push('provenance.software {name, version or commit, repository}');
   else {
     if (!nonEmpty(software.name)) missing.push('provenance.software.name');
     if (!nonEmpty(software.version) && !nonEmpty(software.commit)) missing.push('provenance.software.version or provenance.software.commit');
@@ -48,9 +48,9 @@ export function missingProvenance(input: unknown): string[] {
     else if (!/^(https?|git|ssh|file):\/\/\S+$|^git@\S+:\S+$/.test(software.repository)) missing.push('provenance.software.repository: a URL (https://…, git@host:…, file://…)');
   }
 
-  if (!isObject(parameters)) missing.push('provenance.parameters (an object; {} when there are none)');
+  if (!isRecord(parameters)) missing.push('provenance.parameters (an object; {} when there are none)');
 
-  if (!isObject(agent)) missing.push('provenance.agent {name} (who ran it)');
+  if (!isRecord(agent)) missing.push('provenance.agent {name} (who ran it)');
   else if (!nonEmpty(agent.name)) missing.push('provenance.agent.name');
 
   if (startedAt === undefined) missing.push('provenance.started_at (ISO 8601 time)');

@@ -13,7 +13,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { BlueskyCheckpoint } from './bluesky-follower.js';
+import { CheckpointError } from '../errors.js';
+import type { BlueskyCheckpoint } from './bluesky.js';
+import { isStreamId } from './stream-ids.js';
 
 export interface GapRange {
   start: number;
@@ -55,26 +57,12 @@ export interface BridgeCheckpoint {
   history?: string;
   /** Scans after `history`: in progress, or done out of order. Keyed by history id. */
   scans: Record<string, ScanCheckpoint>;
-  /** Progress in the Bluesky document stream (bridge/bluesky-follower.ts validates it). */
+  /** Progress in the Bluesky document stream (checkpoint/bluesky.ts validates it). */
   bluesky?: BlueskyCheckpoint;
 }
 
 export function emptyCheckpoint(): BridgeCheckpoint {
   return { version: 1, scans: {} };
-}
-
-/** Compares two stream ids `<ms>-<seq>`. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  const d = BigInt(am) - BigInt(bm);
-  if (d !== 0n) return d < 0n ? -1 : 1;
-  const s = BigInt(as) - BigInt(bs);
-  return s === 0n ? 0 : s < 0n ? -1 : 1;
-}
-
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
 }
 
 /** Reads a checkpoint file; a missing file is an empty checkpoint, a corrupt one an error (never silently reset). */
@@ -103,10 +91,6 @@ export function loadCheckpoint(path: string): BridgeCheckpoint {
   }
   for (const [historyId, scan] of Object.entries(cp.scans)) checkScan(path, historyId, scan);
   return { version: 1, ...(cp.history ? { history: cp.history } : {}), scans: cp.scans, ...(cp.bluesky !== undefined ? { bluesky: cp.bluesky } : {}) };
-}
-
-function isStreamId(value: unknown): value is string {
-  return typeof value === 'string' && /^\d+-\d+$/.test(value);
 }
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;

@@ -1,0 +1,59 @@
+/**
+ * What every scan layout takes and gives (the BLISS layout in nexus/layout.ts, the Bluesky one in
+ * bluesky/scan-layout.ts: peers, chosen by nexus/scan-layouts.ts by the run's origin).
+ */
+import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../contract/generated-types.js';
+import type { Attrs, PlanChannel, PlanNode } from './plan.js';
+import type { StorageOptions } from './writers/channel-writer.js';
+import type { LimaLinkedFile } from './writers/lima-image-writer.js';
+
+export interface NexusPlan {
+  entry: string;
+  rootAttrs: Attrs;
+  /** Parents before children, channels before the links and plots that use them. */
+  nodes: readonly PlanNode[];
+  /** The channel datasets, in the order they appear in `nodes`. */
+  channels: readonly PlanChannel[];
+  /** Object times written into the HDF5 headers (ms since epoch): the run's stop, never the wall clock. */
+  fileTimeMs: number;
+}
+
+export interface ScanLayoutInput {
+  start: RunStart;
+  stop: RunStop;
+  descriptors: readonly EventDescriptor[];
+  resources: readonly StreamResource[];
+  /** Final scan_info (RunStop.bliss.scan_info_ref), else the PREPARED one of RunStart. */
+  scanInfo?: Readonly<Record<string, unknown>> | undefined;
+  /** Points per channel, already checked against the staged chunks. */
+  points: Readonly<Record<string, number>>;
+  fileName: string;
+  creator: string;
+  hdf5Version: string;
+  /** Chunking, write slices and compression; default DEFAULT_STORAGE. */
+  storage?: StorageOptions | undefined;
+  /**
+   * Point ranges [start, stop) per channel that were trimmed in Redis before the bridge read them
+   * (RunStop.bliss.gaps). Their rows are never written (they read as HDF5's fill value, 0); the
+   * channel's dataset lists them in its `missing_points` attribute.
+   */
+  missing?: Readonly<Record<string, readonly (readonly [number, number])[]>> | undefined;
+  /** Lima channels: their uploaded files, relative to the scan file's folder (linked, never copied). */
+  limaFiles?: Readonly<Record<string, readonly LimaLinkedFile[]>> | undefined;
+  /** JSON channels' points (one JSON text per point, '' where missing), read from their NDJSON chunks. */
+  jsonValues?: Readonly<Record<string, readonly string[]>> | undefined;
+}
+
+export interface ChannelInfo {
+  channel: string;
+  resource: StreamResource;
+  role: 'positioner' | 'detector';
+  units?: string | undefined;
+  name: string;
+}
+
+/** A name usable as one HDF5 link name. */
+export function hdf5Name(name: string): string {
+  const cleaned = name.replace(/\//g, '_');
+  return cleaned === '' || /^\.+$/.test(cleaned) ? `_${cleaned}` : cleaned;
+}
