@@ -5,8 +5,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { awsConnectionFromEnv, createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
+import { awsConnectionFromEnv, createAwsClients, createEcsClient, type AwsClients } from '../../src/adapters/aws-clients.js';
 import { ChildProcessTaskEngine } from '../../src/adapters/child-process-task-engine.js';
 import { DynamoDbProvenanceStore } from '../../src/adapters/dynamodb-provenance-store.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
@@ -75,7 +74,7 @@ export async function composeArchive(env: NodeJS.ProcessEnv = process.env): Prom
 function taskEngineOf(settings: CapacitySettings, env: NodeJS.ProcessEnv): TaskEngine | undefined {
   if (settings.taskEngine === 'ecs' && settings.ecs) {
     const connection = awsConnectionFromEnv(env);
-    return new EcsTaskEngine(new ECSClient({ region: connection.region, ...(connection.endpoint ? { endpoint: connection.endpoint } : {}) }), {
+    return new EcsTaskEngine(createEcsClient(connection), {
       ...settings.ecs, startedBy: env.AWS_LAMBDA_FUNCTION_NAME ?? 'scan-writer',
     });
   }

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { ECSClient } from '@aws-sdk/client-ecs';
 
 /**
  * How to reach AWS. In Lambda everything comes from the runtime; locally `endpoint` points at the
@@ -49,6 +50,11 @@ export function createAwsClients(conn: AwsConnection): AwsClients {
     events: new EventBridgeClient(common(conn)),
     sqs: new SQSClient(common(conn)),
   };
+}
+
+/** The ECS client of a task engine (built only where a function starts ECS tasks). */
+export function createEcsClient(conn: AwsConnection): ECSClient {
+  return new ECSClient(common(conn));
 }
 
 /** How long the bridge's AWS requests may take before they are abandoned and retried like a 5xx (ms). */
