@@ -77,8 +77,15 @@ export function templatesFromCloudAssemblyDir(dir: string): StackTemplate[] {
   }));
 }
 
-/** Dependencies first (stable otherwise), so exports exist before their imports are read. */
-export function orderStacks(stacks: StackTemplate[]): StackTemplate[] {
+/**
+ * Stacks the local environment does not emulate: the portal's CloudFront distribution and site
+ * bucket (local/portal-server.ts serves web/dist on loopback in their place).
+ */
+export const NOT_EMULATED_STACKS: ReadonlySet<string> = new Set(['BeamlineArchivePortal']);
+
+/** Dependencies first (stable otherwise), so exports exist before their imports are read; stacks not emulated left out. */
+export function orderStacks(all: StackTemplate[]): StackTemplate[] {
+  const stacks = all.filter((s) => !NOT_EMULATED_STACKS.has(s.stackName));
   const byName = new Map(stacks.map((s) => [s.stackName, s]));
   const ordered: StackTemplate[] = [];
   const state = new Map<string, 'visiting' | 'done'>();

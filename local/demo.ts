@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { run, startLocalPipeline } from './pipeline.js';
+import { startPortalServer } from './portal-server.js';
 import { projectRoot, venvPython } from './services.js';
 
 const { values } = parseArgs({
@@ -92,10 +93,17 @@ try {
     console.log(`    ${name} (${f.bytes} bytes):`);
     console.log(readFileSync(join(exportDir, name), 'utf8').split('\n').slice(0, 4).map((l) => `      ${l.length > 110 ? `${l.slice(0, 110)}…` : l}`).join('\n'));
   }
+  step('the portal (web/, served on loopback; the APIs behind the local gateway)');
+  const portal = await startPortalServer({ datasetApi: gateway.urlOf('dataset-api'), exportApi: gateway.urlOf('export-api') });
+  // archive/<proposal>/<beamline>/<session>/<collection>/<collection>_<dataset>/…: the dataset API's id.
+  const [, proposal, beamline, session, collection, folder] = file.key.split('/') as string[];
+  const datasetId = [proposal, beamline, session, collection, folder!.slice(collection!.length + 1)].join('/');
+  console.log(`    ${portal.url}#/file/${encodeURIComponent(datasetId)}/${encodeURIComponent(scan.run_uid)}   (add --keep to keep it running)`);
   if (values.keep) {
     step('running; Ctrl-C to stop');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
+  await portal.stop();
 } finally {
   await pipeline.stop();
 }

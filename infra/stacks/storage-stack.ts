@@ -2,7 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { EventSource } from '../../src/core/contract/detail-types.js';
@@ -95,6 +95,12 @@ export class StorageStack extends Stack {
         },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
+      // The portal reads archived files by range with presigned GET URLs from the browser (docs/adr/0009).
+      // A presigned URL is the authorisation; CORS only lets a page's script read what it already holds.
+      cors: [{
+        allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedOrigins: ['*'], allowedHeaders: ['range'],
+        exposedHeaders: ['Content-Range', 'Content-Length', 'ETag'], maxAge: 3600,
+      }],
     });
 
     this.table = new Table(this, 'Catalogue', {

@@ -16,6 +16,9 @@ import { signedRequest } from '../../src/adapters/signed-http.js';
 import { datasetPrefix } from '../../src/core/object-keys.js';
 import { eventually } from '../support/sqs-helpers.js';
 import { readMaster } from '../integration/datasets-support.js';
+import { spawnSync } from 'node:child_process';
+import { httpRangeSource, IndexedFile, parseFileIndex } from '../../src/client/indexed-file-reader.js';
+import { projectRoot, venvPython } from '../../local/services.js';
 
 describe('custom procedure: own dataset, FLUO, fields around blissdata scans, close', () => {
   let pipeline: LocalPipeline;
@@ -111,5 +114,22 @@ describe('custom procedure: own dataset, FLUO, fields around blissdata scans, cl
     assert.equal(dump.fields['sample/description']?.value, 'NIST SRM 1832');
     assert.equal(dump.fields.end_time?.value, record.end_date);
     assert.equal(dump.groups.FLUO, 'NXsubentry');
+
+    // The portal's file route (docs/adr/0009): presigned URLs of a scan file and its index; a channel
+    // read by range requests equals h5py's read of the whole downloaded file.
+    const listedScans = (await api(`/datasets/${id}/scans`)).json as { scans: { runUid: string; fileKey: string }[] };
+    const first = listedScans.scans.find((s) => s.fileKey.endsWith('_0001.h5'))!;
+    const links = (await api(`/datasets/${id}/scans/${first.runUid}/file`)).json as { url: string; index_url: string; file: { key: string } };
+    assert.equal(links.file.key, first.fileKey);
+    const file = new IndexedFile(parseFileIndex(await (await fetch(links.index_url)).json()), httpRangeSource(links.url));
+    const channels = Object.keys(file.index.entries).filter((p) => /^\/1\.1\/instrument\/[^/]+\/data$/.test(p) && file.index.entries[p]?.kind === 'dataset');
+    assert.ok(channels.length >= 2, `channels: ${channels.join(', ')}`);
+    const judged = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-select.py'), join(dir, 'fluo_sample_map01_0001.h5'), ...channels], { encoding: 'utf8' });
+    assert.equal(judged.status, 0, judged.stderr);
+    for (const channel of channels) {
+      assert.deepEqual(Array.from(await file.read(channel) as ArrayLike<number>, Number), (JSON.parse(judged.stdout) as Record<string, number[]>)[channel], channel);
+    }
+    assert.ok(file.source.stats.bytes < file.index.file.bytes, `read ${file.source.stats.bytes} of ${file.index.file.bytes} bytes`);
+    assert.equal((await api(`/datasets/${id}/scans/01NOTASCAN/file`)).status, 404);
   });
 });

@@ -66,8 +66,8 @@ describe('source repository of provenance records', () => {
 });
 
 describe('app', () => {
-  it('synthesizes the two stacks under their fixed names', () => {
-    assert.deepEqual(assembly.stacks.map((s) => s.stackName).sort(), [STACK_NAMES.compute, STACK_NAMES.storage].sort());
+  it('synthesizes the three stacks under their fixed names', () => {
+    assert.deepEqual(assembly.stacks.map((s) => s.stackName).sort(), [STACK_NAMES.compute, STACK_NAMES.portal, STACK_NAMES.storage].sort());
     assert.deepEqual(compute.dependencies.map((s) => s.stackName), [STACK_NAMES.storage]);
   });
 });
@@ -413,6 +413,20 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*.tmp]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM5[Action::s3:Abort*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM5[Action::s3:DeleteObject*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM5[Action::s3:GetBucket*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM5[Action::s3:GetObject*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM5[Action::s3:List*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM5[Resource::*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM5[Resource::<PortalSite62340F06.Arn>/*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+      'BeamlineArchivePortal/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C512MiB AwsSolutions-L1',
+      'BeamlineArchivePortal/Portal AwsSolutions-CFR1',
+      'BeamlineArchivePortal/Portal AwsSolutions-CFR2',
+      'BeamlineArchivePortal/Portal AwsSolutions-CFR4',
+      'BeamlineArchivePortal/PortalLogs AwsSolutions-S1',
       'BeamlineArchiveStorage/AccessLogsBucket AwsSolutions-S1',
       'BeamlineArchiveStorage/EdgeBridgePolicy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/archive/*/scan*/*]',
       'BeamlineArchiveStorage/EdgeBridgePolicy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/*]',
