@@ -94,11 +94,11 @@ try {
     console.log(readFileSync(join(exportDir, name), 'utf8').split('\n').slice(0, 4).map((l) => `      ${l.length > 110 ? `${l.slice(0, 110)}…` : l}`).join('\n'));
   }
   step('the portal (web/, served on loopback; the APIs behind the local gateway)');
-  const portal = await startPortalServer({ datasetApi: gateway.urlOf('dataset-api'), exportApi: gateway.urlOf('export-api') });
+  const portal = await startPortalServer({ datasetApi: gateway.urlOf('dataset-api'), exportApi: gateway.urlOf('export-api'), tokenEndpoint: `${env.oidc.issuer}/token` });
   // archive/<proposal>/<beamline>/<session>/<collection>/<collection>_<dataset>/…: the dataset API's id.
   const [, proposal, beamline, session, collection, folder] = file.key.split('/') as string[];
   const datasetId = [proposal, beamline, session, collection, folder!.slice(collection!.length + 1)].join('/');
-  console.log(`    ${portal.url}#/file/${encodeURIComponent(datasetId)}/${encodeURIComponent(scan.run_uid)}   (add --keep to keep it running)`);
+  console.log(`    ${portal.url}#/file/${encodeURIComponent(datasetId)}/${encodeURIComponent(scan.run_uid)}   (sign in as admin; add --keep to keep it running)`);
   if (values.keep) {
     step('running; Ctrl-C to stop');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
