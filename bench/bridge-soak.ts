@@ -26,6 +26,7 @@ import { projectRoot, startMoto, startRedis, venvPython } from '../local/service
 import { initBlissDataStore, run } from '../local/pipeline.js';
 import { createAwsClients } from '../src/adapters/aws-clients.js';
 import { startBridge } from '../bridge/bridge.js';
+import { emulatorCredentials } from '../local/aws-target.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +41,7 @@ const [redis, moto] = await Promise.all([startRedis(), startMoto()]);
 const tmp = mkdtempSync(join(tmpdir(), 'bridge-soak-'));
 const checkpointPath = join(tmp, 'checkpoint.json');
 try {
-  const aws = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+  const aws = { region: 'eu-west-1', endpoint: moto.url, credentials: emulatorCredentials() };
   const clients = createAwsClients(aws);
   await clients.s3.send(new CreateBucketCommand({ Bucket: 'soak-data', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
   await clients.events.send(new CreateEventBusCommand({ Name: 'soak-bus' }));

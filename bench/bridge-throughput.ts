@@ -49,6 +49,7 @@ import { validateEvent } from '../src/core/contract/validators.js';
 import type { NumericEncoding } from '../src/core/bliss/scan-model.js';
 import { startBridge } from '../bridge/bridge.js';
 import { startS3SinkProcess, type S3Sink } from './s3-sink-proxy.js';
+import { emulatorCredentials } from '../local/aws-target.js';
 
 const { values } = parseArgs({ options: { points10: { type: 'string' }, points1000: { type: 'string' } } });
 const CHANNELS = 20;
@@ -156,7 +157,7 @@ function rateOf(x: { points: number; seconds: number }) {
 async function measure(batch: number, npoints: number) {
   const [redis, moto] = await Promise.all([startRedis(), startMoto()]);
   try {
-    const aws = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const aws = { region: 'eu-west-1', endpoint: moto.url, credentials: emulatorCredentials() };
     const clients = createAwsClients(aws);
     await clients.s3.send(new CreateBucketCommand({ Bucket: 'bench-data', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
     await clients.events.send(new CreateEventBusCommand({ Name: 'bench-bus' }));

@@ -22,6 +22,7 @@ import { S3DownloadLinks } from '../src/adapters/s3-download-links.js';
 import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
 import { httpRangeSource, IndexedFile, parseFileIndex } from '../src/client/indexed-file-reader.js';
 import { fileIndexKeyOf } from '../src/core/object-keys.js';
+import { emulatorCredentials } from '../local/aws-target.js';
 import { startMoto } from '../local/services.js';
 import { syntheticScan } from './synthetic-scan.js';
 
@@ -59,7 +60,7 @@ const moto = await startMoto();
 const work = mkdtempSync(join(tmpdir(), 'portal-reads-'));
 const results: unknown[] = [];
 try {
-  const clients = createAwsClients({ region, endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const clients = createAwsClients({ region, endpoint: moto.url, credentials: emulatorCredentials() });
   const bucket = `portal-reads-${Date.now()}`;
   await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: region } }));
   const store = new S3ObjectStore(clients.s3, bucket);

@@ -112,6 +112,7 @@ export async function startS3SinkProcess(emulatorUrl: string): Promise<S3Sink> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const sink = await startS3Sink(process.argv[2] ?? 'http://127.0.0.1:1');
+  if (!process.argv[2]) throw new Error('usage: s3-sink-proxy.ts <emulator endpoint URL>');
+  const sink = await startS3Sink(process.argv[2]);
   process.stdout.write(`${sink.url}\n`);
 }

@@ -12,6 +12,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { awsEnvironment } from './aws-target.js';
 import { run, startLocalPipeline } from './pipeline.js';
 import { startPortalServer } from './portal-server.js';
 import { projectRoot, venvPython } from './services.js';
@@ -84,7 +85,7 @@ try {
   const cli = await run(process.execPath, [
     join(projectRoot, 'bin', 'beamline-archive.mjs'), 'export', 'request', '--runs', scan.run_uid, '--format', 'csv',
     '--request-id', `demo-${scan.run_uid}`, '--download', exportDir, '--interval', '0.2',
-  ], 120_000, { EXPORT_API_URL: gateway.urlOf('export-api'), AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: env.region });
+  ], 120_000, { EXPORT_API_URL: gateway.urlOf('export-api'), ...awsEnvironment(env.awsEndpoint) });
   console.log(cli.stderr.trimEnd().split('\n').map((l) => `    ${l}`).join('\n'));
   if (cli.code !== 0) throw new Error(`export request failed (exit ${cli.code})`);
   const exported = JSON.parse(cli.stdout) as { files: { key: string; bytes: number }[] };

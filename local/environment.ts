@@ -17,6 +17,9 @@ import { LocalLambdaRunner, type LocalLambdaRunnerOptions } from './runner.js';
 import { startHttpGateway, type HttpGateway } from './http-gateway.js';
 import { startMoto, startRedis, type RunningService } from './services.js';
 import { startOidcIssuer, type LocalOidcIssuer } from './oidc-issuer.js';
+import { applyEmulatorDefaults, emulatorCredentials, externalEndpoint } from './aws-target.js';
+
+export { applyEmulatorDefaults };
 
 export interface LocalEnvironmentOptions {
   /** Physical-name prefix; default `t` + 6 random hex chars. */
@@ -53,14 +56,6 @@ export interface LocalEnvironment {
   stop(options?: { keep?: boolean }): Promise<void>;
 }
 
-/** Defaults for the emulator: credentials testing/testing and region eu-west-1, unless already set. */
-export function applyEmulatorDefaults(env: NodeJS.ProcessEnv = process.env): string {
-  env.AWS_ACCESS_KEY_ID ??= 'testing';
-  env.AWS_SECRET_ACCESS_KEY ??= 'testing';
-  env.AWS_REGION ??= env.AWS_DEFAULT_REGION ?? 'eu-west-1';
-  return env.AWS_REGION;
-}
-
 /** Synthesizes infra/bin/app.ts in-process (asset bundling skipped: only the templates are needed). */
 export async function synthesizeAppTemplates(context: Record<string, unknown> = {}): Promise<StackTemplate[]> {
   const { buildApp } = await import('../infra/bin/app.js');
@@ -80,7 +75,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     await Promise.allSettled(services.map((s) => s.stop()));
   };
   try {
-    const externalAws = process.env.AWS_ENDPOINT_URL || undefined;
+    const externalAws = externalEndpoint();
     const wantRedis = options.redis ?? true;
     const externalRedis = process.env.REDIS_URL || undefined;
     const [moto, redis, issuer] = await Promise.all([
@@ -99,7 +94,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
 
     const clients = createAwsClients({
       region, endpoint: awsEndpoint,
-      credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'testing', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'testing' },
+      credentials: emulatorCredentials(),
     });
     const prefix = options.prefix ?? `t${randomBytes(3).toString('hex')}`;
     const resources = await provisionFromTemplates(templates, { clients, prefix, region });
@@ -124,7 +119,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
         const gateway = await startHttpGateway({
           resources, awsEndpoint, ...gatewayOptions,
           environment: { OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: issuer.audience, ...gatewayOptions.environment },
-          credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'testing', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'testing' },
+          credentials: emulatorCredentials(),
         });
         gateways.push(gateway);
         return gateway;

@@ -10,6 +10,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDbRunCatalogue } from '../src/adapters/dynamodb-run-catalogue.js';
 import type { RunRecord } from '../src/core/archive/ports.js';
 import { startBridge, type RunningBridge } from '../bridge/bridge.js';
+import { connectionTo } from './aws-target.js';
 import { startLocalEnvironment, type LocalEnvironment } from './environment.js';
 import type { LocalLambdaRunner } from './runner.js';
 import { projectRoot, venvPython } from './services.js';
@@ -130,7 +131,7 @@ export async function startLocalPipeline(options: PipelineOptions = {}): Promise
       bucket,
       eventBusName: env.resources.bus.name,
       beamline: options.beamline ?? 'id00',
-      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
+      aws: connectionTo(env.awsEndpoint),
       from: '0',
       ...(options.chunkPoints !== undefined ? { chunkPoints: options.chunkPoints } : {}),
       ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,9 +115,83 @@ export async function startMoto(options: { port?: number } = {}): Promise<Runnin
   requireSetup(bin, 'moto_server');
   const port = options.port ?? (await freePort());
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', MOTO_ALLOW_NONEXISTENT_REGION: 'true' },
+    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' },
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   await waitForPort(port, child, 'moto_server');
   return { url: `http://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
+}
+
+/** LocalStack's own venv (Python >= 3.12), installed by scripts/setup.sh from requirements-localstack.txt. */
+export const localStackPython = join(projectRoot, '.local', 'localstack-venv', 'bin', 'python');
+
+/** The AWS services the suite uses (the provisioner's resources, the SDK calls of tests and handlers). */
+export const LOCALSTACK_SERVICES = ['s3', 'dynamodb', 'sqs', 'events', 'sts', 'iam', 'sns', 'cloudwatch', 'logs'];
+
+export interface LocalStackOptions {
+  port?: number;
+  /** Where LocalStack's log goes (appended); default: discarded. */
+  logFile?: string;
+  /** Time to wait for its health endpoint to report every service available. @default 120000 */
+  timeoutMs?: number;
+}
+
+/**
+ * LocalStack (localstack-core, host mode: no Docker, no auth token) on a free loopback port, with
+ * DynamoDB served by moto through the project's provider plugin (tools/localstack-dynamodb-moto,
+ * PROVIDER_OVERRIDE_DYNAMODB=moto). Its state lives in a temporary folder removed on stop.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<RunningService> {
+  requireSetup(localStackPython, 'LocalStack venv (.local/localstack-venv)');
+  const port = options.port ?? (await freePort());
+  const root = mkdtempSync(join(tmpdir(), 'ba-localstack-'));
+  const host = `127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    // Host mode: not inside LocalStack's container, so nothing under /var/lib/localstack, no DNS server.
+    OVERRIDE_IN_DOCKER: '0',
+    DNS_ADDRESS: '0',
+    DISABLE_EVENTS: '1',
+    SKIP_SSL_CERT_DOWNLOAD: '1',
+    GATEWAY_LISTEN: host,
+    LOCALSTACK_HOST: host,
+    SQS_ENDPOINT_STRATEGY: 'path',
+    FILESYSTEM_ROOT: root,
+    SERVICES: LOCALSTACK_SERVICES.join(','),
+    PROVIDER_OVERRIDE_DYNAMODB: 'moto',
+  };
+  const log = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
+  const child = spawn(localStackPython, ['-m', 'localstack.runtime.main'], { env, stdio: ['ignore', log, log], cwd: root });
+  if (typeof log === 'number') closeSync(log);
+  const stop = stopper(child, () => rmSync(root, { recursive: true, force: true }));
+  try {
+    await waitForPort(port, child, 'LocalStack', options.timeoutMs ?? 120_000);
+    await waitForLocalStackServices(`http://${host}`, child, options.timeoutMs ?? 120_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { url: `http://${host}`, port, process: child, stop };
+}
+
+/** Polls /_localstack/health until every service of LOCALSTACK_SERVICES is available (or running). */
+async function waitForLocalStackServices(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`LocalStack exited with code ${child.exitCode} while starting`);
+    try {
+      const response = await fetch(`${url}/_localstack/health`);
+      const health = (await response.json()) as { services?: Record<string, string> };
+      const missing = LOCALSTACK_SERVICES.filter((s) => !['available', 'running'].includes(health.services?.[s] ?? ''));
+      if (missing.length === 0) return;
+      last = missing.map((s) => `${s}=${health.services?.[s] ?? 'absent'}`).join(', ');
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`LocalStack at ${url} did not report its services available within ${timeoutMs} ms (${last})`);
 }

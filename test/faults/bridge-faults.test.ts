@@ -30,6 +30,7 @@ import { createAwsClients, type AwsClients } from '../../src/adapters/aws-client
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { captureBridgeEvents, drainEvents, dumpedBytes } from '../integration/bridge-capture.js';
 import { startFaultProxy, type FaultProxy } from '../../tools/fault-proxy/fault-proxy.js';
+import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-target.js';
 
 const BUCKET = 'faults-data';
 const CHUNK_POINTS = 40;
@@ -152,7 +153,7 @@ describe(`bridge under faults (seed ${SEED})`, () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(redisDir);
     [redis, moto] = await Promise.all([startRedis({ dataDir: redisDir }), startMoto()]);
-    clients = createAwsClients({ region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    clients = createAwsClients({ region: 'eu-west-1', endpoint: moto.url, credentials: emulatorCredentials() });
     queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'faults-capture' });
     await initBlissDataStore(redis.url);
     proxy = await startFaultProxy({
@@ -166,7 +167,7 @@ describe(`bridge under faults (seed ${SEED})`, () => {
       '--flush-ms', '200', '--log-level', 'WARN', '--health-port', String(healthPort),
     ], {
       PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: proxy.url, AWS_REGION: 'eu-west-1',
-      AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_MAX_ATTEMPTS: '2',
+      ...credentialsEnvironment(), AWS_MAX_ATTEMPTS: '2',
     });
     process.stdout.write(`# fault seed ${SEED} (FAULT_SEED=${SEED} replays the injected AWS faults)\n`);
   });

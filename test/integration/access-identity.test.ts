@@ -19,6 +19,7 @@ import { createTokenVerifier, UnauthenticatedError } from '../../src/adapters/oi
 import { loadAccessToken } from '../../src/adapters/access-token-store.js';
 import { bearerRequest, signedRequest } from '../../src/adapters/signed-http.js';
 import { projectRoot } from '../../local/services.js';
+import { emulatorCredentials } from '../../local/aws-target.js';
 
 /** One function with an IAM URL and a people URL (AuthType NONE on an alias), as infra/constructs/people-url.ts makes them. */
 const templates: StackTemplate[] = [{
@@ -48,7 +49,7 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
   let gateway: HttpGateway;
   let other: LocalOidcIssuer;
   let home: string;
-  const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+  const credentials = emulatorCredentials();
 
   before(async () => {
     env = await startLocalEnvironment({ templates, redis: false });
@@ -106,7 +107,7 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
     const machine = await signedRequest({ url }, { region: env.region, credentials });
     assert.equal(machine.status, 200);
     assert.deepEqual((machine.json as { kind: string; admin: boolean }).kind, 'service');
-    assert.match((machine.json as { id: string }).id, /^iam:arn:aws:iam::\d+:user\/testing$/);
+    assert.match((machine.json as { id: string }).id, new RegExp(`^iam:arn:aws:iam::\\d+:user/${credentials.accessKeyId}$`));
 
     const alice = await bearerRequest({ url }, await env.oidc.token('alice'));
     assert.equal(alice.status, 200);

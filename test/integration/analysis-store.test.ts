@@ -18,8 +18,9 @@ import { createHandler as createRunRecorder } from '../../functions/run-recorder
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
 import type { HttpGateway } from '../../local/http-gateway.js';
 import { projectRoot } from '../../local/services.js';
+import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-target.js';
 
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+const credentials = emulatorCredentials();
 const RAW = ['01RAWSCANAAAAAAAAAAAAAAAA1', '01RAWSCANAAAAAAAAAAAAAAAA2'];
 
 const provenanceOf = (parents: string[], inputs: { uri: string; sha256: string }[]) => ({
@@ -185,7 +186,7 @@ describe('analysis store through the function URL', () => {
   it('the CLI prints the lineage and reports missing provenance with exit 1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'analysis-cli-'));
     try {
-      const cliEnv = { ...process.env, ANALYSIS_API_URL: gateway.urlOf('analysis-api'), AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: env.region };
+      const cliEnv = { ...process.env, ANALYSIS_API_URL: gateway.urlOf('analysis-api'), ...credentialsEnvironment(), AWS_REGION: env.region };
       // Asynchronous: the gateway answering the CLI runs in this process.
       const cli = (...args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
         const child = spawn(process.execPath, [join(projectRoot, 'bin', 'beamline-archive.mjs'), 'analysis', ...args], { env: cliEnv });

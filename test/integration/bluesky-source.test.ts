@@ -17,6 +17,7 @@ import { run, startLocalPipeline, type LocalPipeline } from '../../local/pipelin
 import { freePort, projectRoot, startRedis, venvPython, type RunningService } from '../../local/services.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { DynamoDbDatasetCatalogue } from '../../src/adapters/dynamodb-dataset-catalogue.js';
+import { credentialsEnvironment } from '../../local/aws-target.js';
 
 const STREAM = 'bluesky:documents';
 const plansScript = join(projectRoot, 'test', 'support', 'bluesky-run-plans.py');
@@ -103,7 +104,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       '--health-port', String(healthPort), '--bluesky-stream', STREAM, '--bluesky-defaults', 'session=20261122',
     ], {
       PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: pipeline.env.awsEndpoint, AWS_REGION: pipeline.env.region,
-      AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+      ...credentialsEnvironment(),
     });
     bridge.start();
   });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { createBridgeAwsClients } from '../../src/adapters/aws-clients.js';
+import { emulatorCredentials } from '../../local/aws-target.js';
 
 describe('bridge AWS clients: a request that is never answered', () => {
   let server: Server;
@@ -33,7 +34,7 @@ describe('bridge AWS clients: a request that is never answered', () => {
   });
 
   it('is abandoned after the request timeout and retried, S3 and EventBridge alike', async () => {
-    const conn = { region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const conn = { region: 'eu-west-1', endpoint, credentials: emulatorCredentials() };
     const { s3, events } = createBridgeAwsClients(conn, { requestMs: 300, connectMs: 1_000 });
     try {
       for (const send of [

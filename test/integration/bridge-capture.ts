@@ -22,12 +22,13 @@ export async function captureBridgeEvents(clients: AwsClients, names: { bucket: 
 }
 
 /**
- * Moves the queue's events into `into` (received, then deleted). With `quietPolls` 0 it returns at
- * the first empty receive; otherwise it long-polls (1 s) until that many receives in a row were empty.
+ * Moves the queue's events into `into` (received, then deleted), long-polling (1 s) until
+ * `quietPolls` receives in a row were empty: EventBridge delivers to SQS asynchronously on AWS and
+ * LocalStack (moto delivers inside PutEvents), so an empty queue right after PutEvents means nothing.
  */
-export async function drainEvents(clients: AwsClients, queueUrl: string, into: BusEvent[] = [], quietPolls = 0): Promise<BusEvent[]> {
+export async function drainEvents(clients: AwsClients, queueUrl: string, into: BusEvent[] = [], quietPolls = 2): Promise<BusEvent[]> {
   for (let empty = 0; ;) {
-    const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: quietPolls > 0 ? 1 : 0 }));
+    const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     const messages = out.Messages ?? [];
     if (messages.length === 0) {
       if (++empty >= Math.max(1, quietPolls)) return into;

@@ -10,37 +10,39 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { projectRoot, startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
+import { projectRoot, startRedis, venvPython, type RunningService } from '../../local/services.js';
 import { initBlissDataStore, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
 import { startBridge } from '../../bridge/bridge.js';
 import { captureBridgeEvents, drainEvents } from './bridge-capture.js';
+import { connectionTo, startAwsEmulator, type AwsEmulator, uniqueName } from '../../local/aws-target.js';
+
 
 const SPECIAL = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_special_scans.py');
-const BUCKET = 'json-restart';
-const BUS = 'json-restart-bus';
+const BUCKET = uniqueName('json-restart');
+const BUS = uniqueName('json-restart-bus');
 
 interface Datum { uid: string; stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; bytes: number } }
 
 describe('bridge: a JSON stream across restarts', () => {
   let redis: RunningService;
-  let moto: RunningService;
+  let aws: AwsEmulator;
   let clients: AwsClients;
   let conn: AwsConnection;
   let queueUrl: string;
   const tmp = mkdtempSync(join(tmpdir(), 'bridge-json-restart-'));
 
   before(async () => {
-    [redis, moto] = await Promise.all([startRedis(), startMoto()]);
-    conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    [redis, aws] = await Promise.all([startRedis(), startAwsEmulator()]);
+    conn = connectionTo(aws.url);
     clients = createAwsClients(conn);
-    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'json-restart-capture' });
+    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: uniqueName('json-restart-capture') });
     await initBlissDataStore(redis.url);
   });
 
   after(async () => {
-    await Promise.all([redis?.stop(), moto?.stop()]);
+    await Promise.all([redis?.stop(), aws?.stop()]);
     rmSync(tmp, { recursive: true, force: true });
   });
 

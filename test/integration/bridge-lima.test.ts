@@ -21,6 +21,7 @@ import { startLimaHarness, type LimaHarness } from './lima-harness.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
 import { datasetPrefix, scanDetectorFolder } from '../../src/core/object-keys.js';
+import { credentialsEnvironment } from '../../local/aws-target.js';
 
 const PUBLISH = join(projectRoot, 'test', 'support', 'lima-publish.py');
 const CHECK = join(projectRoot, 'test', 'support', 'lima-check.py');
@@ -352,7 +353,7 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
         '--redis-url', env.redisUrl!, '--bus', env.resources.bus.name, '--bucket', bucket, '--beamline', 'id00', '--from', '$',
         '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO', '--health-port', String(healthPort)], {
         cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'],
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, ...credentialsEnvironment() },
       });
       let partial = '';
       child.stdout!.on('data', (d: Buffer) => {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
+import { startRedis, venvPython, type RunningService } from '../../local/services.js';
 import { initBlissDataStore, PUBLISHER, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
@@ -21,9 +21,11 @@ import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import type { OutgoingEvent } from '../../src/core/ports.js';
+import { connectionTo, startAwsEmulator, type AwsEmulator, uniqueName } from '../../local/aws-target.js';
 
-const BUCKET = 'bridge-test-data';
-const BUS = 'bridge-test-bus';
+
+const BUCKET = uniqueName('bridge-test-data');
+const BUS = uniqueName('bridge-test-bus');
 
 interface Published {
   scan_key: string;
@@ -41,7 +43,7 @@ async function publish(redisUrl: string, args: string[]): Promise<Published> {
 
 describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () => {
   let redis: RunningService;
-  let moto: RunningService;
+  let aws: AwsEmulator;
   let clients: AwsClients;
   let conn: AwsConnection;
   let queueUrl: string;
@@ -49,10 +51,10 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
   const tmp = mkdtempSync(join(tmpdir(), 'bridge-it-'));
 
   before(async () => {
-    [redis, moto] = await Promise.all([startRedis(), startMoto()]);
-    conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    [redis, aws] = await Promise.all([startRedis(), startAwsEmulator()]);
+    conn = connectionTo(aws.url);
     clients = createAwsClients(conn);
-    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'bridge-test-capture' });
+    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: uniqueName('bridge-test-capture') });
     // blissdata creates its indexes on the first (empty) database.
     await initBlissDataStore(redis.url);
     bridge = await startBridge({
@@ -63,7 +65,7 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
 
   after(async () => {
     await bridge?.stop();
-    await Promise.all([redis?.stop(), moto?.stop()]);
+    await Promise.all([redis?.stop(), aws?.stop()]);
     rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -16,15 +16,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
+import { startRedis, venvPython, type RunningService } from '../../local/services.js';
 import { initBlissDataStore, PUBLISHER, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
 import { captureBridgeEvents, drainEvents, dumpedBytes } from './bridge-capture.js';
+import { connectionTo, startAwsEmulator, type AwsEmulator, uniqueName } from '../../local/aws-target.js';
 
-const BUCKET = 'kinds-data';
-const BUS = 'kinds-bus';
+
+const BUCKET = uniqueName('kinds-data');
+const BUS = uniqueName('kinds-bus');
 
 interface Published {
   run_uid: string;
@@ -42,7 +44,7 @@ async function publish(redisUrl: string, args: string[], npz?: string): Promise<
 
 describe('bridge: every stream kind and scan end, published by blissdata', () => {
   let redis: RunningService;
-  let moto: RunningService;
+  let aws: AwsEmulator;
   let clients: AwsClients;
   let conn: AwsConnection;
   let queueUrl: string;
@@ -77,16 +79,16 @@ describe('bridge: every stream kind and scan end, published by blissdata', () =>
   }
 
   before(async () => {
-    [redis, moto] = await Promise.all([startRedis(), startMoto()]);
-    conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    [redis, aws] = await Promise.all([startRedis(), startAwsEmulator()]);
+    conn = connectionTo(aws.url);
     clients = createAwsClients(conn);
-    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'kinds-capture' });
+    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: uniqueName('kinds-capture') });
     await initBlissDataStore(redis.url);
   });
 
   after(async () => {
     await bridge?.stop();
-    await Promise.all([redis?.stop(), moto?.stop()]);
+    await Promise.all([redis?.stop(), aws?.stop()]);
     rmSync(tmp, { recursive: true, force: true });
   });
 

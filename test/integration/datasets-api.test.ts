@@ -15,13 +15,14 @@ import { signedRequest } from '../../src/adapters/signed-http.js';
 import { loadJson, samplePath } from '../../src/core/contract/schema-files.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
 import { eventually, receiveAll } from '../support/sqs-helpers.js';
+import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-target.js';
 
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+const credentials = emulatorCredentials();
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/beamline-archive.mjs', 'dataset', ...args], {
-      cwd: projectRoot, env: { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'eu-west-1', ...env },
+      cwd: projectRoot, env: { PATH: process.env.PATH ?? '', ...credentialsEnvironment(), AWS_REGION: 'eu-west-1', ...env },
     });
     let stdout = '';
     let stderr = '';

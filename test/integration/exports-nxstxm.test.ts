@@ -20,11 +20,12 @@ import { DynamoDbExportCatalogue } from '../../src/adapters/dynamodb-export-cata
 import { signedRequest } from '../../src/adapters/signed-http.js';
 import type { ExportRecord } from '../../src/core/exports/ports.js';
 import { eventually } from '../support/sqs-helpers.js';
+import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-target.js';
 
 const STREAM = 'bluesky:documents';
 const STXM = join(projectRoot, 'test', 'support', 'stxm-runs.py');
 const RUNS = ['sample_image_stack', 'sample_image', 'sample_point_spectra'] as const;
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+const credentials = emulatorCredentials();
 
 /** Publishes the documents of a .jsonl file (as the RunEngine emitted them) with the archive's Bluesky publisher. */
 const PUBLISH = `
@@ -70,7 +71,7 @@ describe('NXstxm exports of archived Bluesky STXM runs', () => {
       '--bluesky-stream', STREAM, '--bluesky-defaults', 'proposal=stxm123,session=20261122,collection=stxm,dataset=0001',
     ], {
       cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: pipeline.env.awsEndpoint, AWS_REGION: pipeline.env.region, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: pipeline.env.awsEndpoint, AWS_REGION: pipeline.env.region, ...credentialsEnvironment() },
     });
     bridge.stderr!.on('data', (d: Buffer) => { bridgeStderr = (bridgeStderr + d.toString()).slice(-20_000); });
 

@@ -27,8 +27,9 @@ import { validateEvent, type BusEvent } from '../../src/core/contract/validators
 import { exportIdOf } from '../../src/core/exports/export-service.js';
 import type { ExportRecord } from '../../src/core/exports/ports.js';
 import { eventually, receiveAll } from '../support/sqs-helpers.js';
+import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-target.js';
 
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+const credentials = emulatorCredentials();
 
 interface ApiRecord {
   export_id: string; request_id: string; state: string; format: string; runs: string[]; attempts: number; provenance?: string;
@@ -39,7 +40,7 @@ interface ApiRecord {
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/beamline-archive.mjs', 'export', ...args], {
-      cwd: projectRoot, env: { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'eu-west-1', ...env },
+      cwd: projectRoot, env: { PATH: process.env.PATH ?? '', ...credentialsEnvironment(), AWS_REGION: 'eu-west-1', ...env },
     });
     let stdout = '';
     let stderr = '';

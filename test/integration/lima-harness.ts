@@ -17,6 +17,7 @@ import { RedisScanSource } from '../../src/adapters/redis-scan-source.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import type { ObjectStore } from '../../src/core/ports.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
+import { emulatorCredentials } from '../../local/aws-target.js';
 
 export interface LimaHarness {
   env: LocalEnvironment;
@@ -49,7 +50,7 @@ export async function startLimaHarness(tmpPrefix: string): Promise<LimaHarness> 
     env, catalogue, bucket, tmp,
     bridge: await startBridge({
       redisUrl: env.redisUrl!, bucket, eventBusName: env.resources.bus.name, beamline: 'id00',
-      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
+      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: emulatorCredentials() },
       from: '0', chunkPoints: 64, flushIntervalMs: 200, logLevel: 'ERROR', limaFileWaitMs: 1_500,
     }),
     async restartBridge(options = {}, wrapStore = (store) => store) {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256, signedRequest } from '../../src/adapters/signed-http.js';
+import { emulatorCredentials } from '../../local/aws-target.js';
 
 /** One function with an IAM-authorised URL, one without a URL. */
 const templates: StackTemplate[] = [{
@@ -27,7 +28,7 @@ const templates: StackTemplate[] = [{
 describe('local HTTP gateway for function URLs', () => {
   let env: LocalEnvironment;
   let gateway: HttpGateway;
-  const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+  const credentials = emulatorCredentials();
 
   before(async () => {
     env = await startLocalEnvironment({ templates, redis: false });

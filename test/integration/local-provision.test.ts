@@ -15,11 +15,11 @@ import { createAwsClients, type AwsClients } from '../../src/adapters/aws-client
 import { templatesFromAssembly, templatesFromCloudAssemblyDir, type StackTemplate } from '../../local/cloudformation-template.js';
 import { applyEmulatorDefaults } from '../../local/environment.js';
 import { deprovision, provisionFromTemplates, type ProvisionedResources } from '../../local/provision.js';
-import { startMoto, type RunningService } from '../../local/services.js';
-import { queueDepth, receiveAll } from '../support/sqs-helpers.js';
+import { eventually, queueDepth, receiveAll } from '../support/sqs-helpers.js';
+import { type AwsEmulator, emulatorCredentials, startAwsEmulator } from '../../local/aws-target.js';
 
 describe('provisioning from templates', () => {
-  let moto: RunningService | undefined;
+  let aws: AwsEmulator | undefined;
   let clients: AwsClients;
   let region: string;
   let appTemplates: StackTemplate[];
@@ -28,15 +28,15 @@ describe('provisioning from templates', () => {
 
   before(async () => {
     region = applyEmulatorDefaults();
-    const endpoint = process.env.AWS_ENDPOINT_URL || (moto = await startMoto()).url;
-    clients = createAwsClients({ region, endpoint, credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'testing', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'testing' } });
+    const endpoint = (aws = await startAwsEmulator()).url;
+    clients = createAwsClients({ region, endpoint, credentials: emulatorCredentials() });
     const assembly = buildApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } }).app.synth();
     appTemplates = templatesFromAssembly(assembly);
   });
 
   after(async () => {
     rmSync(outdir, { recursive: true, force: true });
-    await moto?.stop();
+    await aws?.stop();
   });
 
   it('reads the same templates from cdk.out as from the in-process assembly, dependencies first', () => {
@@ -62,7 +62,8 @@ describe('provisioning from templates', () => {
     const takeRunStop = (r: ProvisionedResources) => Object.values(r.functions).filter((f) => ['run-recorder', 'scan-writer'].includes(f.name)).map((f) => f.queueUrl ?? '');
     const aQueues = takeRunStop(a);
     const bQueues = takeRunStop(b);
-    assert.ok((await Promise.all(aQueues.map((u) => queueDepth(clients.sqs, u)))).every((d) => d === 1), 'both of a\'s functions take RunStop');
+    // Delivery from the bus to the queues is asynchronous on AWS and LocalStack (moto delivers inside PutEvents): poll.
+    await eventually(async () => (await Promise.all(aQueues.map((u) => queueDepth(clients.sqs, u)))).every((d) => d === 1), 15_000, 'both of a\'s functions take RunStop');
     assert.ok((await Promise.all(bQueues.map((u) => queueDepth(clients.sqs, u)))).every((d) => d === 0), 'b sees nothing of a\'s bus');
     for (const u of aQueues) await receiveAll(clients.sqs, u, { consume: true });
 

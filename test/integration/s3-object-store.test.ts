@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createAwsClients } from '../../src/adapters/aws-clients.js';
 import { ObjectNotFoundError, S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { useS3Store } from './s3-store-fixture.js';
+import { emulatorCredentials } from '../../local/aws-target.js';
 
 describe('S3ObjectStore against the emulator', () => {
   const fx = useS3Store('s3-store');
@@ -34,7 +35,7 @@ describe('S3ObjectStore against the emulator', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const local = createAwsClients({ region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+      const local = createAwsClients({ region: 'eu-west-1', endpoint, credentials: emulatorCredentials() });
       const body = randomBytes(4096);
       const stored = await new S3ObjectStore(local.s3, 'capture').put('staging/r/c/0-512.bin', body);
       local.s3.destroy();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
-import { startMoto, type RunningService } from '../../local/services.js';
+import { type AwsEmulator, emulatorCredentials, startAwsEmulator } from '../../local/aws-target.js';
 
 export interface S3StoreFixture {
   clients: AwsClients;
@@ -21,11 +21,11 @@ export interface S3StoreFixture {
  * The returned object is filled in by `before`.
  */
 export function useS3Store(name: string): S3StoreFixture {
-  let moto: RunningService | undefined;
+  let aws: AwsEmulator | undefined;
   const fixture = { dir: mkdtempSync(join(tmpdir(), `ba-${name}-`)) } as S3StoreFixture;
   before(async () => {
-    const endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
-    fixture.clients = createAwsClients({ region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const endpoint = (aws = await startAwsEmulator()).url;
+    fixture.clients = createAwsClients({ region: 'eu-west-1', endpoint, credentials: emulatorCredentials() });
     fixture.bucket = `${name}-${Date.now()}`;
     await fixture.clients.s3.send(new CreateBucketCommand({ Bucket: fixture.bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
     fixture.store = new S3ObjectStore(fixture.clients.s3, fixture.bucket, { partSize: 5 * 1024 * 1024 });
@@ -33,7 +33,7 @@ export function useS3Store(name: string): S3StoreFixture {
   after(async () => {
     rmSync(fixture.dir, { recursive: true, force: true });
     fixture.clients?.s3.destroy();
-    await moto?.stop();
+    await aws?.stop();
   });
   return fixture;
 }

@@ -19,12 +19,13 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } 
 import type { SQSEvent } from 'aws-lambda';
 import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
-import { startMoto, projectRoot, venvBin, venvPython, type RunningService } from '../../local/services.js';
+import { projectRoot, venvBin, venvPython } from '../../local/services.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { fileIndexKeyOf, scanFileKey, tmpKeyOf } from '../../src/core/object-keys.js';
 import type { FileIndex } from '../../src/core/file-index/model.js';
 import type { RunStart, RunStop, StreamDatum } from '../../src/core/contract/generated-types.js';
 import { buildRun, sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
+import { type AwsEmulator, credentialsEnvironment, emulatorCredentials, startAwsEmulator } from '../../local/aws-target.js';
 
 const REGION = 'eu-west-1';
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -45,7 +46,7 @@ function sqsEvent(events: readonly unknown[]): SQSEvent {
 type Handler = (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 
 describe('scan-writer and run-recorder against the emulator', () => {
-  let moto: RunningService | undefined;
+  let aws: AwsEmulator | undefined;
   let clients: AwsClients;
   let store: S3ObjectStore;
   let recorder: Handler;
@@ -58,12 +59,12 @@ describe('scan-writer and run-recorder against the emulator', () => {
   const saved = { ...process.env };
 
   before(async () => {
-    const endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
+    const endpoint = (aws = await startAwsEmulator()).url;
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL: endpoint, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_ENDPOINT_URL: endpoint, AWS_REGION: REGION, ...credentialsEnvironment(),
       BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: `bus-${Date.now()}`, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git', NOT_READY_WAIT_SECONDS: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
     });
-    clients = createAwsClients({ region: REGION, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    clients = createAwsClients({ region: REGION, endpoint, credentials: emulatorCredentials() });
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
     const ddb = clients.dynamo;
     await ddb.send(new CreateTableCommand({
@@ -92,7 +93,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     rmSync(work, { recursive: true, force: true });
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);
-    await moto?.stop();
+    await aws?.stop();
   });
 
   async function stage(run: FixtureRun): Promise<void> {

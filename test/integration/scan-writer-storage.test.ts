@@ -18,6 +18,7 @@ import type { RunRecord } from '../../src/core/archive/ports.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.js';
 import { initBlissDataStore, publishScan } from '../../local/pipeline.js';
 import { venvPython } from '../../local/services.js';
+import { emulatorCredentials } from '../../local/aws-target.js';
 
 describe('scan file storage set per deployment reaches the archived file', () => {
   let env: LocalEnvironment;
@@ -30,7 +31,7 @@ describe('scan file storage set per deployment reaches the archived file', () =>
     if (env.started.redis) await initBlissDataStore(env.redisUrl!);
     bridge = await startBridge({
       redisUrl: env.redisUrl!, bucket: env.resources.bucket.name, eventBusName: env.resources.bus.name, beamline: 'id00', from: '0',
-      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }, logLevel: 'ERROR',
+      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: emulatorCredentials() }, logLevel: 'ERROR',
     });
   });
 

@@ -11,23 +11,23 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, type
 import type { SQSEvent } from 'aws-lambda';
 import { createAwsClients } from '../../src/adapters/aws-clients.js';
 import { queueUrlOfArn, SqsVisibilityHeartbeat } from '../../src/adapters/sqs-visibility-heartbeat.js';
-import { startMoto, type RunningService } from '../../local/services.js';
 import { LocalLambdaRunner } from '../../local/runner.js';
 import type { LocalFunction } from '../../local/provision.js';
+import { type AwsEmulator, emulatorCredentials, startAwsEmulator } from '../../local/aws-target.js';
 
 const REGION = 'eu-west-1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('visibility heartbeat of long writes', () => {
-  let moto: RunningService | undefined;
+  let aws: AwsEmulator | undefined;
   let sqs: SQSClient;
   let endpoint: string;
 
   before(async () => {
-    endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
-    sqs = createAwsClients({ region: REGION, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }).sqs;
+    endpoint = (aws = await startAwsEmulator()).url;
+    sqs = createAwsClients({ region: REGION, endpoint, credentials: emulatorCredentials() }).sqs;
   });
-  after(async () => { await moto?.stop(); });
+  after(async () => { await aws?.stop(); });
 
   /** Runs one message through a runner with two pollers on a queue with a 2 s visibility timeout; the handler works 6 s. */
   async function invocationsOfSlowHandler(withHeartbeat: boolean): Promise<{ invocations: number; beats: number }> {

@@ -1,0 +1,1 @@
+"""LocalStack provider plugin: DynamoDB served by moto inside LocalStack (see provider.py)."""
