@@ -24,7 +24,8 @@ import { createAwsClients, type AwsClients } from '../../src/adapters/aws-client
 import { localTasks } from '../../src/adapters/child-process-task-engine.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
-import { startMoto, projectRoot, venvPython, type RunningService } from '../../local/services.js';
+import { projectRoot, venvPython } from '../../local/services.js';
+import { credentialsEnvironment, emulatorCredentials, startAwsEmulator, type AwsEmulator } from '../../local/aws-target.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { scanFileKey } from '../../src/core/object-keys.js';
 import type { RunStart } from '../../src/core/contract/generated-types.js';
@@ -49,7 +50,7 @@ function sqsEvent(events: readonly unknown[]): SQSEvent {
 type Handler = (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 
 describe('scan-writer big path: the task engine', () => {
-  let moto: RunningService | undefined;
+  let aws: AwsEmulator | undefined;
   let clients: AwsClients;
   let store: S3ObjectStore;
   let recorder: Handler;
@@ -61,15 +62,15 @@ describe('scan-writer big path: the task engine', () => {
   const saved = { ...process.env };
 
   before(async () => {
-    const endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
+    const endpoint = (aws = await startAwsEmulator()).url;
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL: endpoint, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_ENDPOINT_URL: endpoint, AWS_REGION: REGION, ...credentialsEnvironment(),
       BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: `bus-${Date.now()}`, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git',
       NOT_READY_WAIT_SECONDS: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
       // The big-path threshold as configuration: any file over 64 KiB does not fit "the function".
       TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * 1024), CAPACITY_OVERHEAD_BYTES: '0',
     });
-    clients = createAwsClients({ region: REGION, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    clients = createAwsClients({ region: REGION, endpoint, credentials: emulatorCredentials() });
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
     await clients.dynamo.send(new CreateTableCommand({
       TableName: table, BillingMode: 'PAY_PER_REQUEST',
@@ -93,7 +94,7 @@ describe('scan-writer big path: the task engine', () => {
     rmSync(work, { recursive: true, force: true });
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);
-    await moto?.stop();
+    await aws?.stop();
   });
 
   async function stageAndRecord(run: FixtureRun): Promise<void> {
