@@ -320,7 +320,11 @@ class Provisioner {
         this.result.skipped.push({ stackName, logicalId, type: resource.Type, reason: skipReason(resource.Type) });
         const name = this.physicalName('other', stackName, logicalId, undefined);
         const service = resource.Type.split('::')[1]?.toLowerCase() ?? 'unknown';
-        return { ref: name, attrs: { Arn: `arn:aws:${service}:${this.opts.region}:${this.account()}:${name}`, Name: name } };
+        const known: Record<string, unknown> = { Arn: `arn:aws:${service}:${this.opts.region}:${this.account()}:${name}`, Name: name };
+        // Any other attribute of a resource not emulated (a security group's GroupId, a cluster's ...) reads as a
+        // placeholder naming it: it only ends up in a function's environment, which the local runner overrides where it matters.
+        const attrs = new Proxy(known, { has: () => true, get: (target, attr) => target[String(attr)] ?? `${name}.${String(attr)}` });
+        return { ref: name, attrs };
       }
     }
   }

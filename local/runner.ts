@@ -176,7 +176,7 @@ export function buildLambdaContext(fn: LocalFunction, region: string, deadline: 
   };
 }
 
-/** The variables a function sees in Lambda: the runtime's own, its template environment, then overrides. */
+/** The variables a function sees in Lambda: the runtime's own, its template environment (the task engine played locally), then overrides. */
 export function functionEnvironment(
   fn: LocalFunction, region: string, awsEndpoint?: string, overrides: Record<string, string> = {},
 ): Record<string, string> {
@@ -188,6 +188,9 @@ export function functionEnvironment(
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
     ...fn.environment,
+    // The runner plays the task engine: a function configured for ECS starts the task's entry
+    // point as a child process of this host instead (src/adapters/child-process-task-engine.ts).
+    ...(fn.environment.TASK_ENGINE === 'ecs' ? { TASK_ENGINE: 'process' } : {}),
     ...overrides,
   };
 }

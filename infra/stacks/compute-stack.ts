@@ -2,7 +2,7 @@ import { CfnOutput, Duration, Size, Stack, Validations, type StackProps } from '
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Code, LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -10,6 +10,7 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import type { Construct } from 'constructs';
 import { buildH5wasmLayer } from '../../layers/h5wasm/build.mjs';
 import { AnalysisStore } from '../constructs/analysis-store.js';
+import { ArchiveTask } from '../constructs/archive-task.js';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { Datasets } from '../constructs/datasets.js';
 import { Exports } from '../constructs/exports.js';
@@ -72,6 +73,8 @@ export function scanFileStorageFromContext(scope: Construct): StorageSettings {
 export class ComputeStack extends Stack {
   readonly runRecorder: QueueFedFunction;
   readonly scanWriter: QueueFedFunction;
+  /** The task engine of runs too big for the scan-writer (infra/constructs/archive-task.ts). */
+  readonly archiveTask: ArchiveTask;
   readonly h5wasmLayer: LayerVersion;
   /** Where the bus parks events it could not deliver to a function queue. */
   readonly ruleDeadLetterQueue: Queue;
@@ -108,6 +111,7 @@ export class ComputeStack extends Stack {
       environment,
     });
 
+    const scanWriterEnvironment = { ...environment, ...storageEnvironment(props.scanFileStorage ?? scanFileStorageFromContext(this)) };
     this.scanWriter = new QueueFedFunction(this, 'ScanWriter', {
       name: 'scan-writer',
       projectRoot,
@@ -115,7 +119,7 @@ export class ComputeStack extends Stack {
       timeout: Duration.minutes(15),
       ephemeralStorageSize: Size.gibibytes(10),
       batchSize: 1,
-      environment: { ...environment, ...storageEnvironment(props.scanFileStorage ?? scanFileStorageFromContext(this)) },
+      environment: scanWriterEnvironment,
       // Only the scan-writer writes HDF5; the run-recorder never loads h5wasm.
       layers: [this.h5wasmLayer],
     });
@@ -138,62 +142,72 @@ export class ComputeStack extends Stack {
       conditions: { StringEquals: { 'events:source': EventSource.RunRecorder } },
     }));
 
-    const writerRole = this.scanWriter.role;
-    writerRole.addToPolicy(new PolicyStatement({
-      sid: 'ReadStagedChunks',
-      effect: Effect.ALLOW,
-      actions: ['s3:GetObject'],
-      resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
-    }));
-    writerRole.addToPolicy(new PolicyStatement({
-      sid: 'PublishScanFiles',
-      effect: Effect.ALLOW,
-      // .tmp upload (tagged state=tmp, possibly multipart), verification, copy to the final key.
-      actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
-      resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*`)],
-    }));
-    writerRole.addToPolicy(new PolicyStatement({
-      sid: 'RemoveTmpObjects',
-      effect: Effect.ALLOW,
-      // Only objects under construction can be deleted: a published file never.
-      actions: ['s3:DeleteObject'],
-      resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*${TMP_SUFFIX}`)],
-    }));
-    writerRole.addToPolicy(new PolicyStatement({
-      sid: 'ListOwnPrefixes',
-      effect: Effect.ALLOW,
-      // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
-      actions: ['s3:ListBucket'],
-      resources: [bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${StoragePrefix.Staging}*`, `${StoragePrefix.Archive}*`] } },
-    }));
-    writerRole.addToPolicy(new PolicyStatement({
-      sid: 'CatalogueRuns',
-      effect: Effect.ALLOW,
-      actions: [
-        'dynamodb:GetItem', 'dynamodb:Query',
-        'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem',
-      ],
-      resources: tableResources,
-    }));
-    writerRole.addToPolicy(new PolicyStatement({
-      sid: 'AnnounceArchivedRuns',
-      effect: Effect.ALLOW,
-      actions: ['events:PutEvents'],
-      resources: [eventBus.eventBusArn],
-      // Only as itself: the scan-writer cannot speak for the bridge or the datasets service.
-      conditions: { StringEquals: { 'events:source': EventSource.ScanWriter } },
-    }));
-    const writerPolicy = writerRole.node.tryFindChild('DefaultPolicy');
-    if (writerPolicy) {
-      acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Staging,
-        'The scan-writer reads the chunks of any run it writes (staging/<run>/<channel>/...); read-only and confined to staging/.');
-      acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
-        'Scan file keys derive from the data policy of each run (archive/<proposal>/<beamline>/...); confined to archive/.');
-      acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
-        'The scan-writer removes its own .tmp objects (archive/...<key>.tmp) after publishing; no other object can be deleted.',
-        `${StoragePrefix.Archive}*${TMP_SUFFIX}`);
-    }
+    // The scan-writer function and the archive task run the same use case: the same data permissions.
+    const grantArchiveWriter = (writerRole: IRole, who: string) => {
+      writerRole.addToPrincipalPolicy(new PolicyStatement({
+        sid: 'ReadStagedChunks',
+        effect: Effect.ALLOW,
+        actions: ['s3:GetObject'],
+        resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
+      }));
+      writerRole.addToPrincipalPolicy(new PolicyStatement({
+        sid: 'PublishScanFiles',
+        effect: Effect.ALLOW,
+        // .tmp upload (tagged state=tmp, possibly multipart), verification, copy to the final key.
+        actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+        resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*`)],
+      }));
+      writerRole.addToPrincipalPolicy(new PolicyStatement({
+        sid: 'RemoveTmpObjects',
+        effect: Effect.ALLOW,
+        // Only objects under construction can be deleted: a published file never.
+        actions: ['s3:DeleteObject'],
+        resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*${TMP_SUFFIX}`)],
+      }));
+      writerRole.addToPrincipalPolicy(new PolicyStatement({
+        sid: 'ListOwnPrefixes',
+        effect: Effect.ALLOW,
+        // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${StoragePrefix.Staging}*`, `${StoragePrefix.Archive}*`] } },
+      }));
+      writerRole.addToPrincipalPolicy(new PolicyStatement({
+        sid: 'CatalogueRuns',
+        effect: Effect.ALLOW,
+        actions: [
+          'dynamodb:GetItem', 'dynamodb:Query',
+          'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem',
+        ],
+        resources: tableResources,
+      }));
+      writerRole.addToPrincipalPolicy(new PolicyStatement({
+        sid: 'AnnounceArchivedRuns',
+        effect: Effect.ALLOW,
+        actions: ['events:PutEvents'],
+        resources: [eventBus.eventBusArn],
+        // Only as itself: the scan-writer cannot speak for the bridge or the datasets service.
+        conditions: { StringEquals: { 'events:source': EventSource.ScanWriter } },
+      }));
+      const writerPolicy = writerRole.node.tryFindChild('DefaultPolicy');
+      if (writerPolicy) {
+        acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Staging,
+          `The ${who} reads the chunks of any run it writes (staging/<run>/<channel>/...); read-only and confined to staging/.`);
+        acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
+          `Scan file keys derive from the data policy of each run (archive/<proposal>/<beamline>/...); confined to archive/.`);
+        acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
+          `The ${who} removes its own .tmp objects (archive/...<key>.tmp) after publishing; no other object can be deleted.`,
+          `${StoragePrefix.Archive}*${TMP_SUFFIX}`);
+      }
+    };
+    grantArchiveWriter(this.scanWriter.role, 'scan-writer');
+
+    // The task engine: runs too big for the scan-writer's /tmp or 15 minutes are written by the same
+    // use case in a Fargate task (docs/big-scans.md); the scan-writer may start it, and only it.
+    this.archiveTask = new ArchiveTask(this, 'ArchiveTask', { projectRoot, environment: scanWriterEnvironment });
+    grantArchiveWriter(this.archiveTask.taskRole, 'archive task');
+    this.archiveTask.grantRun(this.scanWriter.role);
+    for (const [name, value] of Object.entries(this.archiveTask.engineEnvironment)) this.scanWriter.function.addEnvironment(name, value);
 
     this.ruleDeadLetterQueue = new Queue(this, 'RuleDeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,

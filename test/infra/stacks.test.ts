@@ -329,7 +329,7 @@ describe('least privilege', () => {
     assert.equal(exportsOnly.length, 3);
     for (const statement of exportsOnly) assert.deepEqual(asArray(statement.Resource).map(resourceText).filter((r) => r.includes('index')), []);
     const dynamo = all.filter((s) => !exportsOnly.includes(s));
-    assert.equal(dynamo.length, 5); // run-recorder, scan-writer, analysis-api, dataset-recorder, dataset-api
+    assert.equal(dynamo.length, 6); // run-recorder, scan-writer, archive task, analysis-api, dataset-recorder, dataset-api
     for (const statement of dynamo) {
       const resources = asArray(statement.Resource).map(resourceText);
       assert.ok(resources.length === 2 || resources.length === 4); // datasets: + index/gsi2, index/gsi3
@@ -403,7 +403,16 @@ describe('cdk-nag AwsSolutions', () => {
     visit(app);
     const ids = [...acknowledged.keys()].map((k) => k.replace(/ExportsOutput\w+/, 'EXPORT').replace(/ArchiveBucket[0-9A-F]{8}/, 'ArchiveBucket')).sort();
     assert.deepEqual(ids, [
+      // Acknowledged by CDK's own Vpc/FlowLog constructs (the task engine's network).
+      'BeamlineArchiveCompute CloudFormation-Validate::W3010',
       'BeamlineArchiveCompute/AnalysisStore/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/analysis/*]',
+      'BeamlineArchiveCompute/ArchiveTask/TaskDefinition AwsSolutions-ECS2',
+      'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/ExecutionRole/DefaultPolicy AwsSolutions-IAM5[Resource::*]',
+      'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/TaskRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*.tmp]',
+      'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/TaskRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
+      'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/TaskRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
+      'BeamlineArchiveCompute/ArchiveTask/Vpc/all CloudFormation-Validate::F3002',
+      'BeamlineArchiveCompute/ArchiveTask/Vpc/all CloudFormation-Validate::F3003',
       'BeamlineArchiveCompute/Datasets/ApiRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/Exports/ApiRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*]',
       'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
@@ -435,3 +444,54 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
+
+describe('task engine (infra/constructs/archive-task.ts)', () => {
+  const resources = computeTemplate.toJSON().Resources as Record<string, Resource>;
+  const [taskDefId, taskDef] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition')!;
+  const [clusterId] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ECS::Cluster')!;
+
+  it('defines a Fargate task with 200 GiB of ephemeral storage, its image an asset of this repository built at deploy, logs to its own group', () => {
+    const props = taskDef.Properties as Record<string, unknown>;
+    assert.deepEqual(props.RequiresCompatibilities, ['FARGATE']);
+    assert.deepEqual(props.EphemeralStorage, { SizeInGiB: 200 });
+    const [container] = props.ContainerDefinitions as Record<string, unknown>[];
+    assert.match(JSON.stringify(container?.Image), /container-assets/);
+    assert.equal((container?.LogConfiguration as { LogDriver: string }).LogDriver, 'awslogs');
+    const env = Object.fromEntries((container?.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+    assert.equal(env.TASK_ENGINE, 'none', 'a task never hands a run over again');
+    assert.ok(env.BUCKET_NAME && env.TABLE_NAME && env.EVENT_BUS_NAME, 'the scan-writer configuration');
+  });
+
+  it('stages the image context at synth without building it, and without node_modules, .venv or .local', () => {
+    const manifest = JSON.parse(readFileSync(join(assembly.directory, `${STACK_NAMES.compute}.assets.json`), 'utf8')) as { dockerImages: Record<string, { source: { directory: string; dockerFile?: string } }> };
+    const images = Object.values(manifest.dockerImages);
+    assert.equal(images.length, 1);
+    const context = join(assembly.directory, images[0]!.source.directory);
+    assert.equal(images[0]!.source.dockerFile, 'infra/task/Dockerfile');
+    assert.ok(existsSync(join(context, 'infra/task/Dockerfile')) && existsSync(join(context, 'functions/archive-task/main.ts')) && existsSync(join(context, 'package-lock.json')));
+    for (const absent of ['node_modules', '.venv', '.local', '.git', 'test', 'cdk.out', 'web']) assert.equal(existsSync(join(context, absent)), false, `${absent} is not in the image context`);
+  });
+
+  it('lets the scan-writer start that task only (RunTask on its definition in its cluster, PassRole of its two roles to ECS)', () => {
+    const statements = statementsOfRole(roleIdOf('scan-writer'));
+    const run = statements.filter((s) => asArray(s.Action).includes('ecs:RunTask'));
+    assert.equal(run.length, 1);
+    assert.deepEqual(run[0]?.Resource, { Ref: taskDefId });
+    assert.deepEqual(run[0]?.Condition, { ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [clusterId, 'Arn'] } } });
+    const pass = statements.filter((s) => asArray(s.Action).includes('iam:PassRole'));
+    assert.equal(pass.length, 1);
+    const props = taskDef.Properties as { TaskRoleArn: unknown; ExecutionRoleArn: unknown };
+    assert.deepEqual(asArray(pass[0]?.Resource).map(resourceText).sort(), [props.TaskRoleArn, props.ExecutionRoleArn].map(resourceText).sort());
+    assert.deepEqual(pass[0]?.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    const env = (resources[functionId('scan-writer')]!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    assert.equal(env.TASK_ENGINE, 'ecs');
+    assert.deepEqual(env.TASK_DEFINITION_ARN, { Ref: taskDefId });
+  });
+
+  it('gives the task the data permissions of the scan-writer and nothing to start tasks with', () => {
+    const taskRoleId = (taskDef.Properties as { TaskRoleArn: { 'Fn::GetAtt': [string, string] } }).TaskRoleArn['Fn::GetAtt'][0];
+    const sids = (id: string) => statementsOfRole(id).map((s) => s.Sid).filter((s) => s !== undefined).sort();
+    assert.deepEqual(sids(taskRoleId), ['AnnounceArchivedRuns', 'CatalogueRuns', 'ListOwnPrefixes', 'PublishScanFiles', 'ReadStagedChunks', 'RemoveTmpObjects']);
+    assert.ok(!statementsOfRole(taskRoleId).some((s) => asArray(s.Action).some((a) => a.startsWith('ecs:') || a === 'iam:PassRole')));
+  });
+});
