@@ -20,8 +20,10 @@ function dtypeOf(d: IndexDtype): DType {
   return { class: DTypeClass.Unknown };
 }
 
+/** h5wasm's shapes: [] a scalar, null HDF5's null dataspace (no value). */
 function shapeOf(dims: number[] | null): Shape {
-  return dims === null ? { class: ShapeClass.Scalar, dims: [] } : { class: ShapeClass.Array, dims };
+  if (dims === null) return { class: ShapeClass.Null };
+  return dims.length === 0 ? { class: ShapeClass.Scalar, dims: [] } : { class: ShapeClass.Array, dims };
 }
 
 const nameOf = (path: string) => (path === '/' ? '' : path.slice(path.lastIndexOf('/') + 1));

@@ -241,6 +241,8 @@ function Export({ run }: { run: string }) {
   );
 }
 
+const humanBytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
+
 function FileView({ id, run, path }: { id: string; run: string; path: string | null }) {
   const opened = useLoad(async () => {
     const links = await call<ScanFileLinks>('datasetApi', `/datasets/${idPath(id)}/scans/${encodeURIComponent(run)}/file`, `dataset ${id}`);
@@ -256,7 +258,7 @@ function FileView({ id, run, path }: { id: string; run: string; path: string | n
       {opened.data && (
         <>
           <p className="file-facts">
-            {opened.data.links.file.key} · {(opened.data.file.index.file.bytes / 1e6).toFixed(1)} MB · read by range{' '}
+            {opened.data.links.file.key} · {humanBytes(opened.data.file.index.file.bytes)} · read by range{' '}
             <a href={opened.data.links.url} download>download the whole file</a>
           </p>
           <div className="viewer" data-testid="h5web">

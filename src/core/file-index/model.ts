@@ -24,7 +24,7 @@ export interface IndexDtype {
 
 export interface IndexAttribute {
   dtype: IndexDtype;
-  /** null: scalar. */
+  /** [] a scalar, null HDF5's null dataspace. */
   shape: number[] | null;
   value: unknown;
 }
@@ -47,7 +47,7 @@ export type IndexEntry =
   | {
     kind: 'dataset';
     dtype: IndexDtype;
-    /** null: scalar; [] never (HDF5 null dataspace is shape null with `empty`). */
+    /** [] a scalar, null HDF5's null dataspace (no value). */
     shape: number[] | null;
     maxshape: number[] | null;
     filters: IndexFilter[];
