@@ -13,6 +13,7 @@ import { projectRoot } from './services.js';
 export interface PortalServerOptions {
   datasetApi: string;
   exportApi: string;
+  analysisApi: string;
   /** The local issuer's token endpoint (`<issuer>/token`); none: sign-in answers 503. */
   tokenEndpoint?: string;
   port?: number;
@@ -34,7 +35,7 @@ export const PORTAL_DIST = join(projectRoot, 'web', 'dist');
 export async function startPortalServer(options: PortalServerOptions): Promise<PortalServer> {
   const root = options.root ?? PORTAL_DIST;
   if (!existsSync(join(root, 'index.html'))) throw new Error(`the portal is not built (${root}/index.html missing): run npm run build:web`);
-  const config = JSON.stringify({ datasetApi: options.datasetApi, exportApi: options.exportApi, tokenEndpoint: './auth/token' });
+  const config = JSON.stringify({ datasetApi: options.datasetApi, exportApi: options.exportApi, analysisApi: options.analysisApi, tokenEndpoint: './auth/token' });
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://portal');

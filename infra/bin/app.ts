@@ -112,7 +112,11 @@ export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {
   const portal = new PortalStack(app, STACK_NAMES.portal, {
     description: 'beamline-archive portal: the web app in S3 behind CloudFront (OAC)',
     distDir: join(PROJECT_ROOT, 'web', 'dist'),
-    config: { datasetApi: compute.datasets.apiUrl.url, exportApi: compute.exports.apiUrl.url, tokenEndpoint: contextString('oidcTokenEndpoint') ?? '' },
+    // The people URLs (bearer tokens, CORS; docs/adr/0008): what a browser may call.
+    config: {
+      datasetApi: compute.datasets.peopleUrl.url, exportApi: compute.exports.peopleUrl.url, analysisApi: compute.analysisStore.peopleUrl.url,
+      tokenEndpoint: contextString('oidcTokenEndpoint') ?? '',
+    },
   });
 
   if (options.nag ?? contextString('nag') === 'true') {

@@ -80,6 +80,7 @@ export class ComputeStack extends Stack {
   readonly ruleDeadLetterQueue: Queue;
   /** dataset-recorder, dataset-api and its function URL (infra/constructs/datasets.ts). */
   readonly datasets: Datasets;
+  readonly analysisStore: AnalysisStore;
   /** export-api and its function URL, export-worker and its queue (infra/constructs/exports.ts). */
   readonly exports: Exports;
 
@@ -248,7 +249,7 @@ export class ComputeStack extends Stack {
 
     // The analysis store (derived data + provenance) behind an IAM-authorised function URL.
     const access = props.access ?? accessSettingsFromContext(this);
-    new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer, access });
+    this.analysisStore = new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer, access });
 
     this.datasets = new Datasets(this, 'Datasets', {
       bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,

@@ -17,8 +17,8 @@ import type { Construct } from 'constructs';
 export interface PortalStackProps extends StackProps {
   /** The built portal (web/dist, `npm run build:web`). */
   distDir: string;
-  /** What the browser calls: the URLs of dataset-api and export-api, and where it gets a token. */
-  config: { datasetApi: string; exportApi: string; tokenEndpoint: string };
+  /** What the browser calls: the people URLs of dataset-api, export-api and analysis-api, and where it gets a token. */
+  config: { datasetApi: string; exportApi: string; analysisApi: string; tokenEndpoint: string };
 }
 
 export class PortalStack extends Stack {

@@ -40,7 +40,7 @@ describe('the portal in headless Chromium', () => {
     const [, proposal, beamline, session, collection, folder] = record.file!.key.split('/') as string[];
     datasetId = [proposal, beamline, session, collection, folder!.slice(collection!.length + 1)].join('/');
     const gateway = await pipeline.env.startHttpGateway();
-    portal = await startPortalServer({ datasetApi: gateway.urlOf('dataset-api'), exportApi: gateway.urlOf('export-api'), tokenEndpoint: `${pipeline.env.oidc.issuer}/token` });
+    portal = await startPortalServer({ datasetApi: gateway.urlOf('dataset-api'), exportApi: gateway.urlOf('export-api'), analysisApi: gateway.urlOf('analysis-api'), tokenEndpoint: `${pipeline.env.oidc.issuer}/token` });
     // WebGL (H5Web's plots) in software: SwiftShader, as on a machine without a GPU.
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'] });
   });
@@ -91,6 +91,11 @@ describe('the portal in headless Chromium', () => {
 
     await scanLink.click();
     await page.getByText(scan.run_uid).waitFor();
+    // Lineage: the archived scan file descends from the run; its PROV-JSON downloads.
+    await page.getByRole('region', { name: 'lineage' }).getByText(/^file:s3:\/\/.*_0001\.h5$/).waitFor({ timeout: 30_000 });
+    const [prov] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download PROV-JSON' }).click()]);
+    const provJson = JSON.parse(readFileSync(await prov.path(), 'utf8')) as { entity?: Record<string, unknown> };
+    assert.ok(Object.keys(provJson.entity ?? {}).length >= 2, `PROV-JSON entities: ${JSON.stringify(provJson).slice(0, 300)}`);
     await shot(page, '3-scan');
 
     // Deep link to the file view; a reload keeps it.

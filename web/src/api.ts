@@ -5,6 +5,7 @@
 export interface PortalConfig {
   datasetApi: string;
   exportApi: string;
+  analysisApi: string;
   /** Where the sign-in form gets a token (the local issuer, through the portal's server). */
   tokenEndpoint: string;
 }

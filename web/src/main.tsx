@@ -200,8 +200,44 @@ function Scan({ id, run }: { id: string; run: string }) {
         </dl>
       )}
       {scan?.fileKey && <p><a href={link('file', id, run)}>Open the file in the viewer</a></p>}
+      {scan?.fileKey && <Lineage run={run} />}
       {scan?.fileKey && <Export run={run} />}
     </Layout>
+  );
+}
+
+interface LineageAnswer { entity: string; direction: string; nodes?: { entity: string; depth?: number }[]; entities?: unknown[] }
+
+/** Ancestors and descendants of the run (analysis-api lineage) and its PROV-JSON. */
+function Lineage({ run }: { run: string }) {
+  const entity = `run:${run}`;
+  const load = (direction: string) => call<LineageAnswer>('analysisApi', `/lineage?entity=${encodeURIComponent(entity)}&direction=${direction}`, `the lineage of run ${run}`);
+  const ancestors = useLoad(() => load('ancestors'), [run]);
+  const descendants = useLoad(() => load('descendants'), [run]);
+  const [error, setError] = useState<string>();
+  const names = (a?: LineageAnswer) => JSON.stringify(a ?? {}).match(/"(run:|dataset:|export:|file:s3:\/\/)[^"]+"/g)?.map((x) => x.slice(1, -1)).filter((x, i, all) => x !== entity && all.indexOf(x) === i) ?? [];
+  const download = async () => {
+    try {
+      const prov = await call<unknown>('analysisApi', `/prov?entity=${encodeURIComponent(entity)}&direction=both`, `the provenance of run ${run}`);
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([JSON.stringify(prov, null, 2)], { type: 'application/json' }));
+      a.download = `${run}.prov.json`;
+      a.click();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  return (
+    <section aria-label="lineage">
+      <h2>Lineage</h2>
+      {(ancestors.error ?? descendants.error) && <Failure message={(ancestors.error ?? descendants.error)!} />}
+      <dl className="facts">
+        <dt>Ancestors</dt><dd>{ancestors.data ? names(ancestors.data).join(', ') || 'none' : '…'}</dd>
+        <dt>Descendants</dt><dd><ul className="lineage">{names(descendants.data).map((n) => <li key={n}>{n}</li>)}</ul></dd>
+      </dl>
+      <button type="button" onClick={() => void download()}>Download PROV-JSON</button>
+      {error && <Failure message={error} />}
+    </section>
   );
 }
 
