@@ -1,7 +1,9 @@
 /**
  * scan-writer: turns a complete run into its NeXus scan file in S3 (see src/core/archive/archive-run.ts).
  *
- * Input: SQS batches (size 1) of RunStop events. A run whose documents are still in flight fails
+ * Input: SQS batches (size 1) of RunStop events, and Rearchive Requested events (an operator's
+ * explicit request to write an ARCHIVED run again: its recorded RunStop is archived with If-Match on
+ * the final object's ETag; the old version stays in the versioned bucket and the record keeps why). A run whose documents are still in flight fails
  * its record (NotReadyError) so SQS redelivers it after the visibility timeout. A run that can
  * never be archived (bad dtype, chunks that do not tile the points, corrupt chunk, final key
  * owned by another run, a staged object deleted before it was read, a RangeError from a hostile
@@ -20,7 +22,8 @@ import { composeArchive, CREATOR, freeTempBytes } from './compose.js';
 import type { RunCatalogue, ScanFileIndexer, ScanFileWriter } from '../../src/core/archive/ports.js';
 import { h5wasmFileIndexer } from '../../src/adapters/h5wasm-file-indexer.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
-import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
+import { isEventOf, validateDetail, validateEvent } from '../../src/core/contract/validators.js';
+import type { RunStop } from '../../src/core/contract/generated-types.js';
 import { ContractError, isPermanent, NotReadyError } from '../../src/core/errors.js';
 import { RunState } from '../../src/core/archive/ports.js';
 import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
@@ -73,11 +76,23 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
     try {
       const body = parseRecordBody(record);
       const event = validateEvent(body);
-      if (!isEventOf(event, DetailType.RunStop)) {
-        throw new ContractError(`scan-writer takes RunStop events, not ${event['detail-type']}`, { detailType: event['detail-type'] });
+      let stop: RunStop;
+      let rearchive: { reason: string; requestedBy: string } | undefined;
+      if (isEventOf(event, DetailType.RunStop)) {
+        stop = event.detail;
+      } else if (isEventOf(event, DetailType.RearchiveRequested)) {
+        // An explicit re-archive: the run's own RunStop, as the catalogue recorded it, written again.
+        runUid = event.detail.run_uid;
+        const recorded = (await deps.catalogue.listDocuments(runUid)).find((d) => d.detailType === DetailType.RunStop);
+        if (!recorded) throw new ContractError(`run ${runUid} has no recorded RunStop: only an archived run can be re-archived`, { runUid, detailType: event['detail-type'] });
+        stop = validateDetail(DetailType.RunStop, recorded.body);
+        rearchive = { reason: event.detail.reason, requestedBy: event.detail.requested_by };
+        logger.info('re-archive requested', { runUid, reason: rearchive.reason, requestedBy: rearchive.requestedBy });
+      } else {
+        throw new ContractError(`scan-writer takes RunStop and Rearchive Requested events, not ${event['detail-type']}`, { detailType: event['detail-type'] });
       }
-      runUid = event.detail.run_start;
-      const archive = () => archiveRun(event.detail, {
+      runUid = stop.run_start;
+      const archive = () => archiveRun(stop, {
         catalogue: deps.catalogue, store: deps.store, writer: deps.writer, publisher: deps.publisher,
         creator: CREATOR, now: deps.now ?? (() => new Date()),
         ...(deps.verifyDownloadMaxBytes !== undefined ? { verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes } : {}),
@@ -91,6 +106,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         } : {}),
         ...(deps.taskEngine ? { taskEngine: deps.taskEngine } : {}),
         engine: { kind: 'lambda', ref: context ? `${context.functionName}/${context.awsRequestId}` : 'scan-writer' },
+        ...(rearchive ? { rearchive } : {}),
         log: (message, fields) => logger.info(message, fields),
       });
       const waitUntil = Date.now() + (deps.notReadyWaitMs ?? 30_000);

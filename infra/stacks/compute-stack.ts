@@ -161,8 +161,9 @@ export class ComputeStack extends Stack {
       writerRole.addToPrincipalPolicy(new PolicyStatement({
         sid: 'RemoveTmpObjects',
         effect: Effect.ALLOW,
-        // Only objects under construction can be deleted: a published file never.
-        actions: ['s3:DeleteObject'],
+        // Only objects under construction can be deleted: a published file never. The version
+        // uploaded is removed for good (a versioned bucket would otherwise keep the .tmp bytes).
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
         resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*${TMP_SUFFIX}`)],
       }));
       writerRole.addToPrincipalPolicy(new PolicyStatement({
@@ -244,6 +245,12 @@ export class ComputeStack extends Stack {
       eventBus,
       description: 'RunStop (all chunks staged) to the scan-writer queue',
       eventPattern: { source: [BRIDGE_SOURCE], detailType: SCAN_WRITER_DETAIL_TYPES },
+      targets: [target(this.scanWriter)],
+    });
+    new Rule(this, 'RearchiveRule', {
+      eventBus,
+      description: 'An operator\'s explicit re-archive of an ARCHIVED run to the scan-writer queue',
+      eventPattern: { source: [EventSource.Operator], detailType: [DetailType.RearchiveRequested] },
       targets: [target(this.scanWriter)],
     });
 

@@ -5,7 +5,7 @@
  * Object times are pinned to 0 (h5wasm reads the clock through Date.now() and has no
  * track_times switch), so the same array always gives the same bytes.
  */
-import { atFixedTime, loadH5wasm, openHdf5File, type Dataset } from './h5wasm-runtime.js';
+import { atFixedTime, checkedHdf5, closeFile, createDatasetAt, loadH5wasm, openHdf5File, type Dataset } from './h5wasm-runtime.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,16 +54,20 @@ export const hdf5ArrayCodec: ArrayCodec = {
     const datasetPath = kwargs.dataset ?? '/data';
     const { dtype, view } = h5Type(array.dtype);
     return withTempFile(async (path) => {
-      pinnedClock(`write ${datasetPath}`, () => {
+      // Every HDF5 error and status checked (h5wasm-runtime.ts): a datum file is whole or not stored at all.
+      checkedHdf5({ file: path, object: datasetPath, what: 'write the dataset', timeMs: 0 }, () => {
         const file = openHdf5File(path, 'w');
+        let open = true;
         try {
-          const dataset = file.create_dataset({ name: datasetPath, data: view(array.bytes.slice().buffer), shape: array.shape, dtype });
+          const dataset = createDatasetAt(file, { name: datasetPath, data: view(array.bytes.slice().buffer), shape: array.shape, dtype });
           dataset.create_attribute('dtype_numpy', array.dtype);
           dataset.create_attribute('data_key', kwargs.data_key);
+          open = false;
+          closeFile(file);
         } finally {
-          file.close();
+          if (open) { try { file.close(); } catch { /* the first error is the one to report */ } }
         }
-      });
+      }, (message, cause) => new AnalysisFormatError(message, { key: path, dataset: datasetPath }, { cause }), (error) => error instanceof AnalysisFormatError);
       return new Uint8Array(await readFile(path));
     });
   },

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import type { StoredDocument } from '../core/archive/ports.js';
 import { AnalysisError } from '../core/analysis/errors.js';
 import type { AnalysisCatalogue, DerivedRunRecord } from '../core/analysis/ports.js';
-import type { ObjectStore, StoredObject } from '../core/ports.js';
+import type { CopyOptions, ObjectHead, ObjectStore, ObjectVersion, StoredObject } from '../core/ports.js';
+import { WriteConditionFailedError } from '../core/errors.js';
 import { ProvenanceConflictError } from '../core/provenance/errors.js';
 import type { EntityRef, ProvenanceRecord } from '../core/provenance/model.js';
 import type { ProvenanceStore } from '../core/provenance/ports.js';
@@ -14,6 +15,7 @@ import { ObjectNotFoundError } from './s3-object-store.js';
 
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, Uint8Array>();
+  private readonly metadata = new Map<string, Record<string, string>>();
   constructor(readonly bucket = 'memory-bucket') {}
   async put(key: string, body: Uint8Array | string): Promise<StoredObject> {
     const bytes = typeof body === 'string' ? new Uint8Array(Buffer.from(body)) : body.slice();
@@ -25,13 +27,27 @@ export class MemoryObjectStore implements ObjectStore {
     if (!bytes) throw new ObjectNotFoundError(`memory://${this.bucket}/${key} does not exist`, { key });
     return bytes.slice();
   }
-  async head(key: string): Promise<{ bytes: number } | undefined> {
+  /** ETags are the content's sha256 here (S3's are MD5s): enough for conditional writes. */
+  async head(key: string): Promise<ObjectHead | undefined> {
     const bytes = this.objects.get(key);
-    return bytes ? { bytes: bytes.byteLength } : undefined;
+    if (!bytes) return undefined;
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return { bytes: bytes.byteLength, etag: `"${sha256}"`, sha256: this.metadata.get(key)?.sha256 };
   }
   async uploadFile(): Promise<StoredObject> { throw new Error('not used by the analysis store'); }
-  async copy(source: string, target: string): Promise<void> { this.objects.set(target, await this.get(source)); }
-  async delete(key: string): Promise<void> { this.objects.delete(key); }
+  async copy(source: string, target: string, options: CopyOptions = {}): Promise<ObjectVersion> {
+    const bytes = await this.get(source);
+    const existing = await this.head(target);
+    const condition = options.condition;
+    if (condition && ('ifNoneMatch' in condition ? existing !== undefined : existing?.etag !== condition.ifMatch)) {
+      throw new WriteConditionFailedError(`memory://${this.bucket}/${target}: the write condition ${JSON.stringify(condition)} does not hold`, { key: target });
+    }
+    this.objects.set(target, bytes);
+    if (options.metadata) this.metadata.set(target, options.metadata);
+    else this.metadata.delete(target);
+    return { etag: (await this.head(target))!.etag };
+  }
+  async delete(key: string): Promise<void> { this.objects.delete(key); this.metadata.delete(key); }
 }
 
 export class MemoryAnalysisCatalogue implements AnalysisCatalogue {

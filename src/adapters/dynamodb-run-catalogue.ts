@@ -88,6 +88,13 @@ interface RunItem {
   sealed_points?: Record<string, number>;
   stopped?: boolean;
   engine?: RunEngine;
+  object_version?: RunRecord['object'];
+  rearchives?: RunRecord['rearchives'];
+}
+
+/** A copy without undefined fields (DynamoDB's marshaller refuses them). */
+function stripUndefined<T extends object>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, HandOverStore {
@@ -153,16 +160,21 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
   }
 
   async runArchived(run: ArchivedRun): Promise<void> {
-    await this.db.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: { pk: runPk(run.runUid), sk: RUN_SK },
-      ...setFields({
-        state: RunState.Archived, gsi4pk: runStatePk(RunState.Archived), run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt,
-        ...(run.gaps ? { gaps: run.gaps } : {}), ...(run.channelPaths ? { channel_paths: run.channelPaths } : {}),
-        ...(run.refusedChannels?.length ? { refused_channels: run.refusedChannels } : {}),
-        ...(run.engine ? { engine: run.engine } : {}),
-      }, { gsi4sk: run.archivedAt }, ['failure', 'stalled']),
-    }));
+    const parts = setFields({
+      state: RunState.Archived, gsi4pk: runStatePk(RunState.Archived), run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt,
+      ...(run.gaps ? { gaps: run.gaps } : {}), ...(run.channelPaths ? { channel_paths: run.channelPaths } : {}),
+      ...(run.refusedChannels?.length ? { refused_channels: run.refusedChannels } : {}),
+      ...(run.engine ? { engine: run.engine } : {}),
+      ...(run.object ? { object_version: stripUndefined(run.object) } : {}),
+    }, { gsi4sk: run.archivedAt }, ['failure', 'stalled']);
+    if (run.rearchive) {
+      // Every re-archive is kept, oldest first: why, by whom, and the version it replaced.
+      parts.UpdateExpression = parts.UpdateExpression.replace(/^SET /, 'SET #rearchives = list_append(if_not_exists(#rearchives, :none), :rearchive), ');
+      parts.ExpressionAttributeNames['#rearchives'] = 'rearchives';
+      parts.ExpressionAttributeValues[':none'] = [];
+      parts.ExpressionAttributeValues[':rearchive'] = [stripUndefined(run.rearchive)];
+    }
+    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: { pk: runPk(run.runUid), sk: RUN_SK }, ...parts }));
   }
 
   async getRun(runUid: string): Promise<RunRecord | undefined> {
@@ -174,6 +186,7 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
       refusedChannels: item.refused_channels, stalled: item.stalled, scanId: item.scan_id, title: item.title, scanKey: item.scan_key,
       dataPolicy: item.data_policy, startTime: item.start_time, endTime: item.end_time, endReason: item.end_reason, archivedAt: item.archived_at,
       sealedPoints: item.sealed_points, ...(item.engine ? { engine: item.engine } : {}),
+      object: item.object_version, rearchives: item.rearchives,
     };
   }
 

@@ -8,7 +8,7 @@
  * with `Date.now()` pinned to the plan's time, so object times are the dataset's close time and two
  * writes of the same plan give the same bytes.
  */
-import { atFixedTime, loadH5wasm, openHdf5File, type Group } from './h5wasm-runtime.js';
+import { checkedHdf5, closeFile, createDatasetAt, createGroupAt, externalLink, loadH5wasm, openHdf5File, type Dataset, type Group, type H5File } from './h5wasm-runtime.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -24,8 +24,11 @@ export class MasterFileWriteError extends ArchiveError {
   override name = 'MasterFileWriteError';
 }
 
-function pinned<T>(timeMs: number, what: string, fn: () => T): T {
-  return atFixedTime(timeMs, fn, (diagnostic, cause) => new MasterFileWriteError(`HDF5 could not ${what}: ${diagnostic}`, {}, { cause }));
+/** One h5wasm call, its HDF5 errors and statuses checked (h5wasm-runtime.ts); the error names the file and the object. */
+function checked<T>(file: string, timeMs: number, what: string, object: string | undefined, fn: () => T): T {
+  return checkedHdf5({ file, timeMs, what, ...(object ? { object } : {}) }, fn,
+    (message, cause) => new MasterFileWriteError(message, { key: file, ...(object ? { dataset: object } : {}) }, { cause }),
+    (error) => error instanceof ArchiveError);
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -48,30 +51,49 @@ export class H5wasmMasterFileWriter implements MasterFileWriter {
     const dispose = () => rm(dir, { recursive: true, force: true });
     const time = Math.round(plan.fileTime * 1000);
     try {
-      pinned(time, `write the master file ${path}`, () => {
-        const file = openHdf5File(path, 'w');
-        try {
-          for (const [name, value] of Object.entries(plan.rootAttrs)) file.create_attribute(name, value);
-          for (const link of plan.links) file.create_external_link(link.file, link.path, link.name);
-          const entry = file.create_group(plan.metadataEntry);
-          entry.create_attribute('NX_class', 'NXentry');
-          for (const group of plan.groups) {
-            const created = entry.create_group(group.path);
-            created.create_attribute('NX_class', group.nxClass);
-          }
-          for (const field of plan.fields) {
+      const at = <T>(what: string, object: string | undefined, fn: () => T): T => checked(path, time, what, object, fn);
+      const file = at('create the file', undefined, () => openHdf5File(path, 'w'));
+      let open: H5File | undefined = file;
+      try {
+        at('set the root attributes', '/', () => { for (const [name, value] of Object.entries(plan.rootAttrs)) file.create_attribute(name, value); });
+        for (const link of plan.links) at(`link to ${link.file}:${link.path}`, `/${link.name}`, () => externalLink(file, link.file, link.path, link.name));
+        const entry = at('create the group', `/${plan.metadataEntry}`, () => {
+          const group = createGroupAt(file, plan.metadataEntry);
+          group.create_attribute('NX_class', 'NXentry');
+          return group;
+        });
+        for (const group of plan.groups) {
+          at('create the group', `${entry.path}/${group.path}`, () => createGroupAt(entry, group.path).create_attribute('NX_class', group.nxClass));
+        }
+        for (const field of plan.fields) {
+          at('write the dataset', `${entry.path}/${field.path}`, () => {
             const slash = field.path.lastIndexOf('/');
             const parent = slash < 0 ? entry : (entry.get(field.path.slice(0, slash)) as Group);
             const name = field.path.slice(slash + 1);
             const value = field.value;
-            const dataset = typeof value === 'string'
-              ? parent.create_dataset({ name, data: value })
-              : parent.create_dataset({ name, data: new Float64Array(Array.isArray(value) ? value : [value]), shape: Array.isArray(value) ? [value.length] : [], dtype: '<d' });
+            const dataset: Dataset = typeof value === 'string'
+              ? createDatasetAt(parent, { name, data: value })
+              : createDatasetAt(parent, { name, data: new Float64Array(Array.isArray(value) ? value : [value]), shape: Array.isArray(value) ? [value.length] : [], dtype: '<d' });
             if (field.units) dataset.create_attribute('units', field.units);
             dataset.create_attribute('icat_name', field.icatName);
-          }
+          });
+        }
+        open = undefined;
+        at('close the file', undefined, () => closeFile(file));
+      } finally {
+        if (open) { try { open.close(); } catch { /* the first error is the one to report */ } }
+      }
+      // Read back: every external link and ICAT field is where the plan puts it.
+      at('read the file back', undefined, () => {
+        const reread = openHdf5File(path, 'r');
+        try {
+          const missing = [
+            ...plan.links.filter((l) => reread.get_external_link(l.name)?.obj_path !== l.path).map((l) => `/${l.name}`),
+            ...plan.fields.map((f) => `/${plan.metadataEntry}/${f.path}`).filter((p) => (reread.get(p) as Dataset | null)?.type !== 'Dataset'),
+          ];
+          if (missing.length > 0) throw new MasterFileWriteError(`master file ${path} read back lacks ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`, { key: path });
         } finally {
-          file.close();
+          reread.close();
         }
       });
       const { size } = await stat(path);

@@ -9,55 +9,67 @@
  * the same bytes and the object times say when the scan ended. No other code can observe the
  * pinned clock: nothing else runs during a synchronous call.
  */
-import { atFixedTime, hdf5LibraryVersion, loadH5wasm, openHdf5File, type Dataset, type Group, type H5File } from './h5wasm-runtime.js';
-import { createHash } from 'node:crypto';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import {
+  checkedHdf5, closeFile, createDatasetAt, createGroupAt, externalLink, hdf5LibraryVersion, loadH5wasm, openHdf5File, resizeTo, softLink, writeRows,
+  type Dataset, type Group, type H5File, type Hdf5CallContext, type NumericArray,
+} from './h5wasm-runtime.js';
+import { createHash, type Hash } from 'node:crypto';
+import { mkdtemp, open, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArchiveError } from '../core/errors.js';
+import { ScanFileError } from '../core/archive/errors.js';
 import type { ChannelSlice, ScanFileWriter, WrittenScanFile } from '../core/archive/ports.js';
 import type { AttrValue, Attrs, NexusPlan, PlanChannel, PlanGridAxis, PlanGridSignal } from '../core/nexus/layout.js';
-import { pointBytes, type ElementType } from '../core/nexus/dtypes.js';
+import { pointBytes } from '../core/nexus/dtypes.js';
 import { GridAxisAccumulator, gridSegments } from '../core/nexus/grid.js';
 import { rowSlices } from '../core/nexus/writers/channel-writer.js';
+import { h5Type, verifyScanFile, type WrittenDigest, type WrittenDigests } from './h5wasm-scan-file-verifier.js';
 
-/** HDF5 trouble while writing a scan file, with the HDF5 diagnostic as `cause`. */
-export class ScanFileWriteError extends ArchiveError {
+/** HDF5 trouble while writing a scan file (names the file, the dataset and HDF5's message; the library's error is `cause`). */
+export class ScanFileWriteError extends ScanFileError {
   override name = 'ScanFileWriteError';
 }
 
-type TypedArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
-
-/** h5wasm dtype string (struct-style) and typed array of an element type. */
-function h5Type(type: ElementType): { dtype: string; view: (buffer: ArrayBuffer) => TypedArray } {
-  switch (`${type.kind}${type.size}`) {
-    case 'float4': return { dtype: '<f', view: (b) => new Float32Array(b) };
-    case 'float8': return { dtype: '<d', view: (b) => new Float64Array(b) };
-    case 'int1': return { dtype: '<b', view: (b) => new Int8Array(b) };
-    case 'int2': return { dtype: '<h', view: (b) => new Int16Array(b) };
-    case 'int4': return { dtype: '<i', view: (b) => new Int32Array(b) };
-    case 'int8': return { dtype: '<q', view: (b) => new BigInt64Array(b) };
-    case 'uint1': return { dtype: '<B', view: (b) => new Uint8Array(b) };
-    case 'uint2': return { dtype: '<H', view: (b) => new Uint16Array(b) };
-    case 'uint4': return { dtype: '<I', view: (b) => new Uint32Array(b) };
-    case 'uint8': return { dtype: '<Q', view: (b) => new BigUint64Array(b) };
-    default: throw new ScanFileWriteError(`no HDF5 type for ${type.numpy}`);
-  }
-}
+type TypedArray = NumericArray;
 
 export interface H5wasmScanFileWriterOptions {
   /** Where files are written (a fresh folder below it per file); default os.tmpdir(). */
   workDir?: string;
+  /**
+   * Runs just before the file is closed (tests use it to fill the temp folder, so that HDF5's close
+   * meets a full disk for real: the fault the close status must catch).
+   */
+  beforeClose?: (path: string) => Promise<void> | void;
+}
+
+/** Accumulates the ranges and sha256 of what is written to one dataset. */
+class WrittenData {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly ranges: [number, number][] = [];
+  next = 0;
+  add(start: number, stop: number, bytes: Uint8Array): void {
+    const last = this.ranges[this.ranges.length - 1];
+    if (last && last[1] === start) last[1] = stop;
+    else this.ranges.push([start, stop]);
+    this.hash.update(bytes);
+    this.next = stop;
+  }
+  done(): WrittenDigest {
+    return { ranges: this.ranges, sha256: this.hash.digest('hex') };
+  }
 }
 
 export class H5wasmScanFileWriter implements ScanFileWriter {
   readonly hdf5Version: string;
   private readonly workDir: string;
+  private readonly beforeClose: H5wasmScanFileWriterOptions['beforeClose'];
   private readonly module: { HEAPU8: Uint8Array };
 
   private constructor(options: H5wasmScanFileWriterOptions, module: { HEAPU8: Uint8Array }) {
     this.module = module;
     this.workDir = options.workDir ?? tmpdir();
+    this.beforeClose = options.beforeClose;
     this.hdf5Version = hdf5LibraryVersion();
   }
 
@@ -72,106 +84,136 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
     return new H5wasmScanFileWriter(options, module);
   }
 
+  /**
+   * Writes the plan to a fresh file, every HDF5 status checked, then reopens it read-only and checks
+   * it against the plan (every node present, dtypes and shapes, each dataset's data by sha256 of
+   * what was written). The returned file is whole; on any failure nothing is left on disk.
+   */
   async write(plan: NexusPlan, slices: (channel: PlanChannel) => AsyncIterable<ChannelSlice>): Promise<WrittenScanFile> {
     const dir = await mkdtemp(join(this.workDir, 'scan-'));
     const path = join(dir, 'scan.h5');
-    const dispose = () => rm(dir, { recursive: true, force: true });
+    // Truncated first: a handle h5wasm could not close after a failure must not keep the space of the file.
+    const dispose = async () => {
+      await truncate(path, 0).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    };
     const time = plan.fileTimeMs;
+    const call = <T>(what: string, object: string | undefined, fn: () => T): T => checkedCall({ file: path, what, timeMs: time, ...(object ? { object } : {}) }, fn);
     let file: H5File | undefined;
     try {
-      file = atFileTime(time, path, 'create the file', () => openHdf5File(path, 'w'));
+      file = call('create the file', undefined, () => openHdf5File(path, 'w'));
       const root = file;
+      const digests: WrittenDigests = new Map();
       const gridSignals = new Map<string, PlanGridSignal[]>();
       const gridAxes = new Map<string, { node: PlanGridAxis; acc: GridAxisAccumulator }[]>();
-      atFileTime(time, path, 'lay out groups and attributes', () => {
-        setAttrs(root, plan.rootAttrs);
-        for (const node of plan.nodes) {
-          const { parent, name } = split(node.path);
-          const group = root.get(parent) as Group | null;
-          if (!group) throw new Error(`parent group ${parent} of ${node.path} does not exist`);
-          switch (node.kind) {
-            case 'group': setAttrs(group.create_group(name), node.attrs); break;
-            case 'text': setAttrs(group.create_dataset({ name, data: node.value }), node.attrs); break;
-            case 'number': {
-              const data = node.dtype === '<i8' ? new BigInt64Array([BigInt(Math.trunc(node.value))]) : new Float64Array([node.value]);
-              setAttrs(group.create_dataset({ name, data, shape: [], dtype: node.dtype === '<i8' ? '<q' : '<d' }), node.attrs);
-              break;
-            }
-            case 'link': group.create_soft_link(node.target, name); break;
-            case 'external-link': group.create_external_link(node.file, node.target, name); break; // Lima frames
-            case 'channel': {
-              // Created empty and extended to the final shape: chunked, never holding the whole channel in memory.
-              const [points, ...pointShape] = node.shape;
-              const { dtype, view } = h5Type(node.type);
-              const dataset = group.create_dataset({
-                name, data: view(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
-                maxshape: [points === 0 ? null : points!, ...pointShape], chunks: [node.chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
-                ...(node.gzip ? { compression: 'gzip', compression_opts: node.gzip } : {}),
-              });
-              if (points! > 0) dataset.resize([...node.shape]);
-              setAttrs(dataset, node.attrs);
-              break;
-            }
-            case 'grid-signal': {
-              const { dtype, view } = h5Type(node.type);
-              const dataset = group.create_dataset({ name, data: view(new ArrayBuffer(0)), shape: [0, node.shape[1]], dtype, maxshape: [node.shape[0], node.shape[1]], chunks: [1, node.shape[1]] });
-              dataset.resize([...node.shape]);
-              setAttrs(dataset, node.attrs);
-              gridSignals.set(node.channel, [...(gridSignals.get(node.channel) ?? []), node]);
-              break;
-            }
-            case 'grid-axis': {
-              gridAxes.set(node.channel, [...(gridAxes.get(node.channel) ?? []), { node, acc: new GridAxisAccumulator(node.type, node.dimension, node.grid) }]);
-              break;
-            }
-          }
+      call('set the root attributes', '/', () => setAttrs(root, plan.rootAttrs));
+      for (const node of plan.nodes) {
+        const { parent, name } = split(node.path);
+        const group = () => {
+          const g = root.get(parent) as Group | null;
+          if (!g || g.type !== 'Group') throw new ScanFileWriteError(`parent group ${parent} of ${node.path} does not exist in ${path}`, { key: path, dataset: node.path });
+          return g;
+        };
+        switch (node.kind) {
+          case 'group': call('create the group', node.path, () => setAttrs(createGroupAt(group(), name), node.attrs)); break;
+          case 'text': call('write the dataset', node.path, () => setAttrs(createDatasetAt(group(), { name, data: node.value }), node.attrs)); break;
+          case 'number': call('write the dataset', node.path, () => {
+            const data = node.dtype === '<i8' ? new BigInt64Array([BigInt(Math.trunc(node.value))]) : new Float64Array([node.value]);
+            setAttrs(createDatasetAt(group(), { name, data, shape: [], dtype: node.dtype === '<i8' ? '<q' : '<d' }), node.attrs);
+          }); break;
+          case 'link': call(`link to ${node.target}`, node.path, () => softLink(group(), node.target, name)); break;
+          case 'external-link': call(`link to ${node.file}:${node.target}`, node.path, () => externalLink(group(), node.file, node.target, name)); break; // Lima frames
+          case 'channel': call('create the dataset', node.path, () => {
+            // Created empty and extended to the final shape: chunked, never holding the whole channel in memory.
+            const [points, ...pointShape] = node.shape;
+            const { dtype, view } = h5Type(node.type);
+            const dataset = createDatasetAt(group(), {
+              name, data: view(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
+              maxshape: [points === 0 ? null : points!, ...pointShape], chunks: [node.chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
+              ...(node.gzip ? { compression: 'gzip', compression_opts: node.gzip } : {}),
+            });
+            if (points! > 0) resizeTo(dataset, node.shape);
+            setAttrs(dataset, node.attrs);
+          }); break;
+          case 'grid-signal': call('create the dataset', node.path, () => {
+            const { dtype, view } = h5Type(node.type);
+            const dataset = createDatasetAt(group(), { name, data: view(new ArrayBuffer(0)), shape: [0, node.shape[1]], dtype, maxshape: [node.shape[0], node.shape[1]], chunks: [1, node.shape[1]] });
+            resizeTo(dataset, node.shape);
+            setAttrs(dataset, node.attrs);
+            gridSignals.set(node.channel, [...(gridSignals.get(node.channel) ?? []), node]);
+          }); break;
+          case 'grid-axis':
+            gridAxes.set(node.channel, [...(gridAxes.get(node.channel) ?? []), { node, acc: new GridAxisAccumulator(node.type, node.dimension, node.grid) }]);
+            break;
         }
-      });
+      }
       for (const channel of plan.channels) {
         const { view } = h5Type(channel.type);
         const dataset = root.get(channel.path) as Dataset;
-        const signals = (gridSignals.get(channel.channel) ?? []).map((g) => ({ g, dataset: root.get(g.path) as Dataset }));
+        const written = new WrittenData();
+        const signals = (gridSignals.get(channel.channel) ?? []).map((g) => ({ g, dataset: root.get(g.path) as Dataset, written: new WrittenData() }));
         const axes = gridAxes.get(channel.channel) ?? [];
         const rowBytes = pointBytes(channel.type, channel.pointShape);
         for await (const slice of slices(channel)) {
+          // Points are written once each, in order; missing ranges (trimmed in Redis) are skipped, never invented.
+          if (slice.start < written.next || slice.stop > (channel.shape[0] ?? 0)) {
+            throw new ScanFileWriteError(`points [${slice.start}, ${slice.stop}) of ${channel.channel} overlap what is written (up to ${written.next}) or pass its ${channel.shape[0]} points`, { key: path, dataset: channel.path });
+          }
+          written.add(slice.start, slice.stop, slice.bytes);
           for (const part of rowSlices(channel, slice.start, slice.stop)) {
             const data = typedView(view, slice.bytes, part.offset, part.length, channel.type.size);
-            atFileTime(time, path, `write points [${part.start}, ${part.stop}) of ${channel.channel}`, () => {
-              dataset.write_slice([[part.start, part.stop], ...channel.pointShape.map(() => [] as [])], data);
+            call(`write points [${part.start}, ${part.stop}) of ${channel.channel}`, channel.path, () => {
+              writeRows(dataset, [[part.start, part.stop], ...channel.pointShape.map(() => [] as [])], data);
             });
           }
-          for (const { g, dataset: target } of signals) {
-            for (const seg of gridSegments(slice.start, Math.min(slice.stop, g.shape[0] * g.shape[1]), g.shape[1])) {
+          for (const { g, dataset: target, written: grid } of signals) {
+            const end = Math.min(slice.stop, g.shape[0] * g.shape[1]);
+            if (end > slice.start) grid.add(slice.start, end, slice.bytes.subarray(0, (end - slice.start) * rowBytes));
+            for (const seg of gridSegments(slice.start, end, g.shape[1])) {
               const data = typedView(view, slice.bytes, seg.offset * rowBytes, seg.count * rowBytes, channel.type.size);
-              atFileTime(time, path, `write the grid row ${seg.row} of ${channel.channel}`, () => {
-                target.write_slice([[seg.row, seg.row + 1], [seg.column, seg.column + seg.count]], data);
+              call(`write the grid row ${seg.row} of ${channel.channel}`, g.path, () => {
+                writeRows(target, [[seg.row, seg.row + 1], [seg.column, seg.column + seg.count]], data);
               });
             }
           }
           for (const { acc } of axes) acc.add(slice.start, slice.bytes, slice.stop - slice.start);
         }
+        digests.set(channel.path, written.done());
+        for (const { g, written: grid } of signals) digests.set(g.path, grid.done());
         for (const { node, acc } of axes) {
           const values = acc.values();
           const { parent, name } = split(node.path);
-          atFileTime(time, path, `write the grid axis ${node.path}`, () => {
-            setAttrs((root.get(parent) as Group).create_dataset({ name, data: values, shape: [values.length], dtype: '<d' }), node.attrs);
+          call('write the grid axis', node.path, () => {
+            setAttrs(createDatasetAt(root.get(parent) as Group, { name, data: values, shape: [values.length], dtype: '<d' }), node.attrs);
           });
+          const axis = new WrittenData();
+          axis.add(0, values.length, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+          digests.set(node.path, axis.done());
         }
       }
+      await this.beforeClose?.(path);
       const opened = file;
       file = undefined;
-      atFileTime(time, path, 'close the file', () => opened.close());
+      call('close the file', undefined, () => closeFile(opened));
+      // The file as it is on disk, reopened read-only, against the plan it was written from.
+      verifyScanFile(path, plan, digests, time);
       const { size } = await stat(path);
       return { path, bytes: size, dispose };
     } catch (error) {
       if (file) {
         const f = file;
-        try { atFileTime(time, path, 'close after error', () => f.close()); } catch { /* the first error is the one to report */ }
+        try { call('close the file after an error', undefined, () => f.close()); } catch { /* the first error is the one to report */ }
       }
       await dispose();
       throw error;
     }
   }
+}
+
+function checkedCall<T>(context: Hdf5CallContext, fn: () => T): T {
+  return checkedHdf5(context, fn,
+    (message, cause) => new ScanFileWriteError(message, { key: context.file, ...(context.object ? { dataset: context.object } : {}) }, { cause }),
+    (error) => error instanceof ArchiveError);
 }
 
 /**
@@ -186,12 +228,6 @@ function typedView(view: (buffer: ArrayBuffer) => TypedArray, bytes: Uint8Array,
     return new Ctor(bytes.buffer, start, length / size);
   }
   return view(bytes.slice(offset, offset + length).buffer);
-}
-
-function atFileTime<T>(timeMs: number, path: string, what: string, fn: () => T): T {
-  return atFixedTime(timeMs, fn,
-    (diagnostic, cause) => new ScanFileWriteError(`HDF5 could not ${what} (${path}): ${diagnostic}`, { key: path }, { cause }),
-    (error) => error instanceof ArchiveError);
 }
 
 function setAttrs(target: { create_attribute(name: string, data: string | number | string[], shape?: number[] | null, dtype?: string | null): void }, attrs: Attrs): void {

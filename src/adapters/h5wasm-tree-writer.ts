@@ -9,7 +9,7 @@
  * `fileTimeMs` (HDF5 stamps object headers with the clock), so the same tree and time give the
  * same bytes. On any failure the file is removed: a caller never finds a partial file at `path`.
  */
-import { atFixedTime, loadH5wasm, openHdf5File, type Group, type H5File } from './h5wasm-runtime.js';
+import { checkedHdf5, closeFile, createDatasetAt, createGroupAt, loadH5wasm, openHdf5File, softLink, type Dataset, type Group, type H5File } from './h5wasm-runtime.js';
 import { rm, stat } from 'node:fs/promises';
 import { DTYPES, type NdArray } from '../core/analysis/ndarray.js';
 import { ExportError } from '../core/exports/errors.js';
@@ -49,13 +49,13 @@ function setAttrs(target: AttrTarget, attrs: Record<string, Hdf5AttrValue> | und
   }
 }
 
-function createDataset(parent: Group, name: string, value: Hdf5DatasetValue) {
-  if (typeof value === 'string') return parent.create_dataset({ name, data: value });
-  if (typeof value === 'number') return parent.create_dataset({ name, data: new Float64Array([value]), shape: [], dtype: '<d' });
-  if (Array.isArray(value)) return parent.create_dataset({ name, data: [...(value as readonly string[])] });
+function createDataset(parent: Group, name: string, value: Hdf5DatasetValue): Dataset {
+  if (typeof value === 'string') return createDatasetAt(parent, { name, data: value });
+  if (typeof value === 'number') return createDatasetAt(parent, { name, data: new Float64Array([value]), shape: [], dtype: '<d' });
+  if (Array.isArray(value)) return createDatasetAt(parent, { name, data: [...(value as readonly string[])] });
   const array = value as NdArray;
   const { data, dtype } = typed(array);
-  return parent.create_dataset({ name, data, shape: [...array.shape], dtype });
+  return createDatasetAt(parent, { name, data, shape: [...array.shape], dtype });
 }
 
 function split(path: string): { parent: string; name: string } {
@@ -71,8 +71,9 @@ export interface WrittenTreeFile {
 /** Writes `tree` to `path` (created or truncated); removes it again if anything fails. */
 export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fileTimeMs: number }): Promise<WrittenTreeFile> {
   await loadH5wasm();
-  const at = <T>(what: string, fn: () => T): T => atFixedTime(options.fileTimeMs, fn,
-    (diagnostic, cause) => new ExportFileWriteError(`HDF5 could not ${what} (${path}): ${diagnostic}`, { key: path }, { cause }),
+  // Every call's HDF5 errors and statuses are checked (h5wasm-runtime.ts); the error names the file and the object.
+  const at = <T>(what: string, fn: () => T, object?: string): T => checkedHdf5({ file: path, timeMs: options.fileTimeMs, what, ...(object ? { object } : {}) }, fn,
+    (message, cause) => new ExportFileWriteError(message, { key: path, ...(object ? { dataset: object } : {}) }, { cause }),
     (error) => error instanceof ExportError);
   let file: H5File | undefined;
   try {
@@ -85,31 +86,50 @@ export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fil
     };
     at('write the root attributes', () => setAttrs(root, tree.attrs));
     for (const group of tree.groups) {
-      at(`create the group ${group.path}`, () => {
+      at('create the group', () => {
         const { parent, name } = split(group.path);
-        setAttrs(groupAt(parent).create_group(name), group.attrs);
-      });
+        setAttrs(createGroupAt(groupAt(parent), name), group.attrs);
+      }, group.path);
     }
     for (const dataset of tree.datasets) {
-      at(`write the dataset ${dataset.path}`, () => {
+      at('write the dataset', () => {
         const { parent, name } = split(dataset.path);
         setAttrs(createDataset(groupAt(parent), name, dataset.value), dataset.attrs);
-      });
+      }, dataset.path);
     }
     for (const link of tree.softLinks) {
-      at(`link ${link.path} to ${link.target}`, () => {
+      at(`link to ${link.target}`, () => {
         const { parent, name } = split(link.path);
-        groupAt(parent).create_soft_link(link.target, name);
-      });
+        softLink(groupAt(parent), link.target, name);
+      }, link.path);
     }
     const opened = file;
     file = undefined;
-    at('close the file', () => opened.close());
+    at('close the file', () => closeFile(opened));
+    // Read back: every group, dataset (with its shape) and link of the tree is in the file as closed.
+    at('read the file back', () => {
+      const reread = openHdf5File(path, 'r');
+      try {
+        const problems = [
+          ...tree.groups.filter((g) => (reread.get(g.path) as Group | null)?.type !== 'Group').map((g) => `${g.path} (group missing)`),
+          ...tree.datasets.filter((d) => {
+            const found = reread.get(d.path) as Dataset | null;
+            const value = d.value;
+            const shape = typeof value === 'object' && !Array.isArray(value) ? (value as NdArray).shape : undefined;
+            return found?.type !== 'Dataset' || (shape !== undefined && JSON.stringify(found.shape) !== JSON.stringify([...shape]));
+          }).map((d) => `${d.path} (dataset missing or of another shape)`),
+          ...tree.softLinks.filter((l) => reread.get_link(l.path) !== l.target).map((l) => `${l.path} (link missing)`),
+        ];
+        if (problems.length > 0) throw new ExportFileWriteError(`export file ${path} read back lacks ${problems.slice(0, 5).join(', ')}${problems.length > 5 ? ` and ${problems.length - 5} more` : ''}`, { key: path });
+      } finally {
+        reread.close();
+      }
+    });
     return { path, bytes: (await stat(path)).size };
   } catch (error) {
     if (file) {
       const f = file;
-      try { at('close after error', () => f.close()); } catch { /* the first error is the one to report */ }
+      try { at('close the file after an error', () => f.close()); } catch { /* the first error is the one to report */ }
     }
     await rm(path, { force: true });
     throw error;

@@ -5,8 +5,8 @@ import {
   DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client,
   UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import type { ObjectStore, StoredObject } from '../core/ports.js';
-import { ArchiveError, ObjectNotFoundError } from '../core/errors.js';
+import type { CopyOptions, ObjectHead, ObjectStore, ObjectVersion, StoredObject, WriteCondition } from '../core/ports.js';
+import { ArchiveError, ObjectNotFoundError, WriteConditionFailedError } from '../core/errors.js';
 import { TMP_SUFFIX } from '../core/object-keys.js';
 
 export { ObjectNotFoundError };
@@ -63,8 +63,8 @@ export class S3ObjectStore implements ObjectStore {
       if (request.headers) request.headers['x-amz-content-sha256'] = sha256;
       return next(args);
     }, { step: 'build', name: 'signedPayloadSha256' });
-    await this.s3.send(command);
-    return { key, bytes: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, sha256 };
+    const out = await this.s3.send(command);
+    return { key, bytes: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, sha256, ...versionOf(out.VersionId) };
   }
 
   async get(key: string): Promise<Uint8Array> {
@@ -80,10 +80,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async head(key: string): Promise<{ bytes: number } | undefined> {
+  async head(key: string): Promise<(ObjectHead & { contentType?: string | undefined }) | undefined> {
     try {
       const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { bytes: out.ContentLength ?? 0 };
+      return { bytes: out.ContentLength ?? 0, etag: out.ETag, versionId: out.VersionId, sha256: out.Metadata?.sha256, contentType: out.ContentType };
     } catch (error) {
       if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound'
         || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
@@ -137,54 +137,94 @@ export class S3ObjectStore implements ObjectStore {
         parts.push({ ETag: out.ETag!, PartNumber: partNumber });
         bytes += part.length;
       }
-      await this.s3.send(new CompleteMultipartUploadCommand({
+      const out = await this.s3.send(new CompleteMultipartUploadCommand({
         Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
       }));
+      return { key, bytes, sha256: hash.digest('hex'), ...versionOf(out.VersionId) };
     } catch (error) {
       await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
       throw error;
     }
-    return { key, bytes, sha256: hash.digest('hex') };
   }
 
-  /** Server-side copy; the target never carries the tmp tag. Objects above 5 GB are copied part by part. */
-  async copy(sourceKey: string, targetKey: string): Promise<void> {
+  /**
+   * Server-side copy; the target never carries the tmp tag. With metadata, the target's user
+   * metadata is replaced (content type kept). A conditional copy (If-None-Match: * or If-Match:
+   * <ETag>) is a multipart copy whose CompleteMultipartUpload carries the condition — the one
+   * conditional write both S3 and the emulators enforce (moto 5.2 ignores conditions on CopyObject)
+   * — so a 412 leaves the target as it was and becomes WriteConditionFailedError. Unconditional
+   * copies above 5 GB go part by part too.
+   */
+  async copy(sourceKey: string, targetKey: string, options: CopyOptions = {}): Promise<ObjectVersion> {
     const source = await this.head(sourceKey);
     if (!source) throw new ObjectNotFoundError(`cannot copy: s3://${this.bucket}/${sourceKey} does not exist`, { key: sourceKey });
     const copySource = `${this.bucket}/${encodeURIComponent(sourceKey).replace(/%2F/g, '/')}`;
     const tagging = tagsFor(targetKey);
-    if (source.bytes <= SINGLE_COPY_LIMIT) {
-      await this.s3.send(new CopyObjectCommand({
+    const condition = conditionHeaders(options.condition);
+    const refused = (error: unknown): never => {
+      if (isPreconditionFailed(error)) {
+        throw new WriteConditionFailedError(`s3://${this.bucket}/${targetKey}: the conditional write (${describe(options.condition)}) was refused, nothing written`, { key: targetKey }, { cause: error });
+      }
+      throw error;
+    };
+    if (!options.condition && source.bytes <= SINGLE_COPY_LIMIT) {
+      const metadata = options.metadata ? { MetadataDirective: 'REPLACE' as const, Metadata: options.metadata, ...(source.contentType ? { ContentType: source.contentType } : {}) } : {};
+      const out = await this.s3.send(new CopyObjectCommand({
         Bucket: this.bucket, Key: targetKey, CopySource: copySource,
-        TaggingDirective: 'REPLACE', Tagging: tagging ?? '',
+        TaggingDirective: 'REPLACE', Tagging: tagging ?? '', ...metadata,
       }));
-      return;
+      return { etag: out.CopyObjectResult?.ETag, versionId: out.VersionId };
     }
-    const created = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey }));
+    const created = await this.s3.send(new CreateMultipartUploadCommand({
+      Bucket: this.bucket, Key: targetKey, ...(options.metadata ? { Metadata: options.metadata } : {}), ...(source.contentType ? { ContentType: source.contentType } : {}),
+    }));
     const uploadId = created.UploadId!;
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
-      const step = 1024 ** 3;
-      for (let offset = 0, n = 1; offset < source.bytes; offset += step, n += 1) {
+      // One part up to S3's 5 GB part limit (a part may be under 5 MiB only when it is the last), else 1 GiB parts.
+      const step = source.bytes <= SINGLE_COPY_LIMIT ? Math.max(source.bytes, 1) : 1024 ** 3;
+      for (let offset = 0, n = 1; offset < source.bytes || n === 1; offset += step, n += 1) {
         const end = Math.min(offset + step, source.bytes) - 1;
         const out = await this.s3.send(new UploadPartCopyCommand({
-          Bucket: this.bucket, Key: targetKey, UploadId: uploadId, PartNumber: n,
-          CopySource: copySource, CopySourceRange: `bytes=${offset}-${end}`,
+          Bucket: this.bucket, Key: targetKey, UploadId: uploadId, PartNumber: n, CopySource: copySource,
+          ...(source.bytes > 0 ? { CopySourceRange: `bytes=${offset}-${end}` } : {}),
         }));
         parts.push({ ETag: out.CopyPartResult!.ETag!, PartNumber: n });
       }
-      await this.s3.send(new CompleteMultipartUploadCommand({
-        Bucket: this.bucket, Key: targetKey, UploadId: uploadId, MultipartUpload: { Parts: parts },
-      }));
+      const out = await this.s3.send(new CompleteMultipartUploadCommand({
+        Bucket: this.bucket, Key: targetKey, UploadId: uploadId, MultipartUpload: { Parts: parts }, ...condition,
+      })).catch(refused);
+      return { etag: out.ETag, versionId: out.VersionId };
     } catch (error) {
       await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId: uploadId })).catch(() => undefined);
       throw error;
     }
   }
 
-  async delete(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  async delete(key: string, versionId?: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
   }
+}
+
+/** A version id worth keeping: present in a versioned bucket (an unversioned one says nothing, or 'null'). */
+function versionOf(versionId: string | undefined): { versionId?: string } {
+  return versionId && versionId !== 'null' ? { versionId } : {};
+}
+
+function conditionHeaders(condition: WriteCondition | undefined): { IfNoneMatch?: string; IfMatch?: string } {
+  if (!condition) return {};
+  return 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : { IfMatch: condition.ifMatch };
+}
+
+function describe(condition: WriteCondition | undefined): string {
+  if (!condition) return 'none';
+  return 'ifNoneMatch' in condition ? 'If-None-Match: *' : `If-Match: ${condition.ifMatch}`;
+}
+
+/** S3's answer to a write whose condition does not hold: 412 PreconditionFailed. */
+function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return e.$metadata?.httpStatusCode === 412 || e.name === 'PreconditionFailed' || e.Code === 'PreconditionFailed';
 }
 
 /** Up to `length` bytes of an open file from `position` (fewer only at its end), without moving the handle's position. */

@@ -71,6 +71,11 @@ export class NotReadyError extends ArchiveError {
   override name = 'NotReadyError';
 }
 
+/** A conditional write was refused (S3 412): the target exists (If-None-Match) or is another version (If-Match). Nothing was written. */
+export class WriteConditionFailedError extends ConflictError {
+  override name = 'WriteConditionFailedError';
+}
+
 /**
  * Whether retrying cannot help: an archive error marked `transient: false`, or a RangeError (an
  * array length or buffer size from a hostile count: the same input gives the same RangeError).

@@ -178,7 +178,7 @@ describe('compute stack', () => {
     computeTemplate.resourceCountIs('AWS::Lambda::LayerVersion', 1);
     computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 4); // + dataset-recorder, export-worker
     computeTemplate.resourceCountIs('AWS::SQS::Queue', 9); // 4 queues, 4 DLQs (with dataset-recorder's and export-worker's), 1 rule-delivery DLQ
-    computeTemplate.resourceCountIs('AWS::Events::Rule', 4); // + dataset-recorder, export-worker
+    computeTemplate.resourceCountIs('AWS::Events::Rule', 5); // + re-archive requests, dataset-recorder, export-worker
     computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 5); // + dataset-recorder's and export-worker's DLQs
     computeTemplate.resourceCountIs('AWS::S3::Bucket', 0);
     computeTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
@@ -273,18 +273,20 @@ describe('compute stack', () => {
     });
   }
 
-  it('routes run documents and failures to run-recorder, RunStop to scan-writer, exactly', () => {
+  it('routes run documents and failures to run-recorder, RunStop and operators\' re-archive requests to scan-writer, exactly', () => {
     const rules = Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[];
     const patterns = rules.map((r) => r.Properties?.EventPattern);
     assert.deepEqual(patterns, [
       { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer', 'beamline-archive.run-recorder'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
       { source: ['beamline-archive.bridge'], 'detail-type': ['RunStop'] },
+      // an explicit re-archive of an ARCHIVED run (docs/adr/0008-checked-writes-and-conditional-publish.md)
+      { source: ['beamline-archive.operator'], 'detail-type': ['Rearchive Requested'] },
       // dataset-recorder: scans join their dataset (test/infra/datasets.test.ts)
       { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
       // export-worker: exports asked for by the API or any client (test/infra/exports.test.ts)
       { source: ['beamline-archive.export-api', 'beamline-archive.export-client'], 'detail-type': ['Export Requested'] },
     ]);
-    for (const [rule, name] of [[rules[0], 'run-recorder'], [rules[1], 'scan-writer']] as const) {
+    for (const [rule, name] of [[rules[0], 'run-recorder'], [rules[1], 'scan-writer'], [rules[2], 'scan-writer']] as const) {
       // On the storage stack's bus, imported.
       assert.match(JSON.stringify(rule?.Properties?.EventBusName), /Fn::ImportValue.*EventBus/);
       const targets = rule?.Properties?.Targets as { Arn: { 'Fn::GetAtt': [string, string] }; DeadLetterConfig?: unknown }[];
@@ -358,7 +360,7 @@ describe('least privilege', () => {
     assert.deepEqual(byPrefix('/staging/*'), ['s3:GetObject']);
     assert.deepEqual(byPrefix('/archive/*'),
       ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
-    assert.deepEqual(byPrefix('/archive/*.tmp'), ['s3:DeleteObject'], 'only objects under construction can be deleted');
+    assert.deepEqual(byPrefix('/archive/*.tmp'), ['s3:DeleteObject', 's3:DeleteObjectVersion'], 'only objects under construction can be deleted (the version uploaded, for good)');
     assert.equal(objectStatements.length, 3, 'every object statement is scoped to staging/ or archive/');
 
     const list = statements.find((s) => asArray(s.Action).includes('s3:ListBucket'));

@@ -96,7 +96,7 @@ describe('S3 conditional writes (If-None-Match / If-Match)', () => {
     if (motoSemantics) {
       // moto 5.2.5 ignores If-Match on CompleteMultipartUpload (it honours If-None-Match there, and both
       // on PutObject): the stale completion succeeds and replaces the object. AWS and LocalStack refuse
-      // it. Pinned so that a moto that starts refusing it shows up here (docs/adr/0010).
+      // it. Pinned so that a moto that starts refusing it shows up here (docs/adr/0012).
       assert.ok((await stale).ETag);
       assert.equal((await body(key)).slice(-2), 'v3', 'moto replaced the object despite the stale If-Match');
       return;

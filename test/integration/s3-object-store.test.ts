@@ -20,7 +20,7 @@ describe('S3ObjectStore against the emulator', () => {
     assert.equal(stored.bytes, 1000);
     assert.equal(stored.sha256, createHash('sha256').update(body).digest('hex'));
     assert.deepEqual(Buffer.from(await fx.store.get('staging/r/c/0-10.bin')), body);
-    assert.deepEqual(await fx.store.head('staging/r/c/0-10.bin'), { bytes: 1000 });
+    assert.equal((await fx.store.head('staging/r/c/0-10.bin'))?.bytes, 1000);
   });
 
   it('sends the body hashed once: the sha256 as S3 checksum and as the signed payload hash, no CRC32', async () => {

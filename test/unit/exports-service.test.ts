@@ -22,7 +22,7 @@ import {
   ExportState, type ArchivedChannelReader, type ExportCatalogue, type ExportFileRecord, type ExportProgress, type ExportRecord, type NewExportRecord,
 } from '../../src/core/exports/ports.js';
 import { ExportConflictError } from '../../src/core/exports/service-errors.js';
-import type { EventPublisher, ObjectStore, OutgoingEvent, PublishOutcome, StoredObject } from '../../src/core/ports.js';
+import type { CopyOptions, EventPublisher, ObjectStore, ObjectVersion, OutgoingEvent, PublishOutcome, StoredObject } from '../../src/core/ports.js';
 
 class MemoryExportCatalogue implements ExportCatalogue {
   readonly records = new Map<string, ExportRecord>();
@@ -62,7 +62,7 @@ class FileObjectStore implements ObjectStore {
   put(key: string, body: Uint8Array | string): Promise<StoredObject> { return this.memory.put(key, body); }
   get(key: string): Promise<Uint8Array> { return this.memory.get(key); }
   head(key: string): Promise<{ bytes: number } | undefined> { return this.memory.head(key); }
-  copy(source: string, target: string): Promise<void> { return this.memory.copy(source, target); }
+  copy(source: string, target: string, options?: CopyOptions): Promise<ObjectVersion> { return this.memory.copy(source, target, options); }
   delete(key: string): Promise<void> { return this.memory.delete(key); }
   async uploadFile(key: string, path: string): Promise<StoredObject> {
     if (this.failUploads.delete(key)) throw new Error(`simulated S3 outage while uploading ${key}`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DetailType, EventSource } from '../contract/detail-types.js';
-import type { ArchivedFile, RunArchived, RunFailed, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
+import type { ArchivedFile, RunArchived, RunFailed, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
 import { ArchiveError, InvalidInputError, NotReadyError } from '../errors.js';
 import { CapacityError, chooseEngine, estimateScanFile, type CapacityConfig, type EngineHere } from './capacity.js';
@@ -12,13 +12,13 @@ import { fileIndexKeyOf, scanFileKey, stagingChannelPrefix } from '../object-key
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { checkCoverage, collectRunDocuments } from './run-documents.js';
 import { checkLimaFiles } from '../bliss/lima-archive.js';
-import { ChunkCoverageError, isPermanentArchiveError, runErrorsOf } from './errors.js';
+import { ChunkCoverageError, FinalObjectConflictError, isPermanentArchiveError, runErrorsOf } from './errors.js';
 import { publishLocalFile } from './publish-file.js';
 import { fetchInOrder } from './bounded-fetch.js';
 import { getStagedObject } from './staged-objects.js';
 import { readJsonChannels } from './json-channels.js';
 import { datumPointShape, paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
-import type { ChannelSlice, HandOverStore, RunCatalogue, RunEngine, ScanFileIndexer, ScanFileWriter, TaskEngine } from './ports.js';
+import { RunState, type ChannelSlice, type HandOverStore, type Rearchive, type RunCatalogue, type RunEngine, type RunRecord, type ScanFileIndexer, type ScanFileWriter, type TaskEngine } from './ports.js';
 
 export interface ArchiveRunDeps {
   catalogue: RunCatalogue;
@@ -49,6 +49,13 @@ export interface ArchiveRunDeps {
   taskEngine?: { engine: TaskEngine; handOvers: HandOverStore };
   /** Structured progress notes (the handler's logger). */
   log?: (message: string, context: Record<string, unknown>) => void;
+  /**
+   * An explicit re-archive of a run already ARCHIVED (e.g. a new writer version): the file is
+   * written again and replaces the final object only if that object is still the version the
+   * record knows (If-Match on its ETag); the bucket keeps the old version and the record says why.
+   * Without it, an ARCHIVED run is never written again (replays are acknowledged).
+   */
+  rearchive?: { reason: string; requestedBy: string };
 }
 
 export type ArchiveOutcome =
@@ -82,6 +89,12 @@ export async function archiveRun(stop: RunStop, deps: ArchiveRunDeps): Promise<A
     return 'status' in outcome ? outcome : { status: 'archived', detail: outcome };
   } catch (error) {
     if (!isPermanentArchiveError(error)) throw error;
+    if (deps.rearchive) {
+      // A refused re-archive leaves the run as it was (ARCHIVED, its file untouched): the request fails, not the run.
+      const reason = (error as Error).message.slice(0, 1000);
+      deps.log?.('re-archive refused; the run and its file are unchanged', { runUid: stop.run_start, reason, error: (error as Error).name });
+      return { status: 'failed', detail: validateDetail(DetailType.RunFailed, { run_uid: stop.run_start, stage: 'scan-writer', reason, errors: runErrorsOf(error) } satisfies RunFailed, EventSource.ScanWriter) };
+    }
     return recordRunFailure(stop, error, deps);
   }
 }
@@ -127,6 +140,18 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   }), varying, deps.storage ?? DEFAULT_STORAGE);
   const resourceByUid = new Map(run.resources.map((r) => [r.uid, r] as const));
 
+  // A run already ARCHIVED is never written again by a replay or a duplicate delivery: when its
+  // record and the final object agree, the RunStop is acknowledged (and Run Archived announced
+  // again, in case the first announcement was lost: its consumers are idempotent).
+  const record = await catalogue.getRun(runUid);
+  const replaced = record?.state === RunState.Archived ? record : undefined;
+  if (replaced && !deps.rearchive) return acknowledgeArchived(replaced, run.start, finalKey, deps);
+  if (deps.rearchive && !replaced?.file) {
+    throw new InvalidInputError(`run ${runUid} cannot be re-archived: it is not ARCHIVED (state ${record?.state ?? 'unknown'})`, { runUid });
+  }
+  // A re-archive replaces exactly the version the record describes.
+  const previous = replaced ? await checkedPreviousVersion(replaced, deps) : undefined;
+
   // Capacity before writing: a file too big for this function goes to the task engine, one too
   // big for any engine fails here, before a key is claimed or a byte written (docs/big-scans.md).
   if (deps.capacity) {
@@ -152,10 +177,13 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   try {
     deps.log?.('scan file written', { runUid, bytes: local.bytes });
     // The upload hashes what it reads from the file: the file's sha256, without a second pass over it.
+    // The final key is written conditionally: a new object only where there is none (If-None-Match),
+    // a re-archive only over the version the record knows (If-Match).
     const published = await publishLocalFile(store, local.path, local.bytes, finalKey, {
       contentType: 'application/x-hdf5', verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX, context: { runUid },
-      beforePublish: (stored) => catalogue.claimFile({ bucket: store.bucket, key: finalKey, bytes: stored.bytes, sha256: stored.sha256 }, runUid),
+      condition: previous?.etag ? { ifMatch: previous.etag } : { ifNoneMatch: '*' },
     });
+    await catalogue.claimFile({ bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 }, runUid);
     const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 };
     if (deps.indexer) await writeIndex(deps.indexer, local.path, file, store, deps.log);
     const archivedAt = deps.now().toISOString();
@@ -164,6 +192,10 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     await catalogue.runArchived({
       runUid, file, points: coverage.points, archivedAt, channelPaths, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}),
       ...(deps.engine ? { engine: deps.engine } : {}),
+      object: { etag: published.etag, versionId: published.versionId },
+      ...(deps.rearchive && previous ? {
+        rearchive: { ...deps.rearchive, at: archivedAt, creator: deps.creator, previous },
+      } : {}),
     });
     const detail = validateDetail(DetailType.RunArchived, {
       run_uid: runUid, scan_id: run.start.scan_id, data_policy: run.start.data_policy, file, points: coverage.points, archived_at: archivedAt,
@@ -221,6 +253,42 @@ async function handOver(runUid: string, reason: string, deps: ArchiveRunDeps): P
   await handOvers.recordHandOver(runUid, taskEngine, reason);
   deps.log?.('run handed over to the task engine', { runUid, task: ref, reason });
   return { status: 'handed-over', detail: { engine: taskEngine, reason, already: false } };
+}
+
+/**
+ * A replayed or duplicate RunStop of an ARCHIVED run: the final object must still be the one the
+ * record describes (size, sha256 recorded with it, ETag when known). Then nothing is written; the
+ * announcement is repeated. Otherwise the archive would be saying something false: a clear error
+ * (the record stays ARCHIVED, the failure is logged, an operator decides).
+ */
+async function acknowledgeArchived(record: RunRecord, start: RunStart, finalKey: string, deps: ArchiveRunDeps): Promise<RunArchived> {
+  const runUid = record.runUid;
+  const file = record.file;
+  const there = file ? await deps.store.head(file.key) : undefined;
+  const agrees = file !== undefined && there !== undefined && file.key === finalKey && there.bytes === file.bytes
+    && (there.sha256 === undefined || there.sha256 === file.sha256) && (record.object?.etag === undefined || record.object.etag === there.etag);
+  if (!agrees) {
+    throw new FinalObjectConflictError(
+      `run ${runUid} is ARCHIVED as s3://${file?.bucket}/${file?.key} (${file?.bytes} bytes, sha256 ${file?.sha256}) but the object there `
+      + `${there ? `has ${there.bytes} bytes, sha256 ${there.sha256 ?? 'not recorded'}, ETag ${there.etag}` : 'is missing'}; nothing was written (an explicit re-archive can replace it)`,
+      { runUid, key: file?.key ?? finalKey });
+  }
+  deps.log?.('run already ARCHIVED and its final object agrees with the record: acknowledged, nothing written', { runUid, key: file.key, etag: there.etag, versionId: there.versionId });
+  const detail = validateDetail(DetailType.RunArchived, {
+    run_uid: runUid, scan_id: start.scan_id, data_policy: start.data_policy, file, points: record.points ?? {}, archived_at: record.archivedAt ?? deps.now().toISOString(),
+  } satisfies RunArchived, EventSource.ScanWriter);
+  await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
+  return detail;
+}
+
+/** The version a re-archive replaces: the final object must still be what the record says. */
+async function checkedPreviousVersion(record: RunRecord, deps: ArchiveRunDeps): Promise<Rearchive['previous']> {
+  const file = record.file!;
+  const there = await deps.store.head(file.key);
+  if (!there || there.bytes !== file.bytes || (there.sha256 !== undefined && there.sha256 !== file.sha256) || (record.object?.etag !== undefined && record.object.etag !== there.etag)) {
+    throw new FinalObjectConflictError(`run ${record.runUid} cannot be re-archived: s3://${file.bucket}/${file.key} is not the file its record describes (${there ? `${there.bytes} bytes, ETag ${there.etag}` : 'missing'})`, { runUid: record.runUid, key: file.key });
+  }
+  return { ...file, etag: there.etag, versionId: there.versionId, ...(record.archivedAt ? { archivedAt: record.archivedAt } : {}) };
 }
 
 /** The final scan_info (claim check in RunStop) when staged, else the PREPARED one from RunStart. */

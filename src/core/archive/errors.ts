@@ -1,4 +1,4 @@
-import { ArchiveError, ConflictError, InvalidInputError, isPermanent } from '../errors.js';
+import { ArchiveError, ConflictError, InvalidInputError, isPermanent, PermanentError } from '../errors.js';
 import type { RunError } from '../contract/generated-types.js';
 
 /** The staged chunks of a run do not tile [0, points) of every channel, or a chunk is not what its StreamDatum says. */
@@ -19,6 +19,23 @@ export class FileKeyConflictError extends ConflictError {
 /** The object in S3 is not the file written locally (size or checksum differ): retried, the upload is redone. */
 export class VerificationError extends ArchiveError {
   override name = 'VerificationError';
+}
+
+/**
+ * The scan file could not be written whole, or reads back different from its plan (a full temp
+ * folder, an HDF5 error at any call, close included). Retrying on the same function would meet the
+ * same limits: the run is recorded FAILED with this reason, and nothing is published.
+ */
+export class ScanFileError extends PermanentError {
+  override name = 'ScanFileError';
+}
+
+/**
+ * The final key already holds an object that is not this run's file (other bytes, or an object the
+ * record does not know): a conditional write refused to replace it.
+ */
+export class FinalObjectConflictError extends ConflictError {
+  override name = 'FinalObjectConflictError';
 }
 
 /** Failures retrying cannot cure (`transient: false`, RangeError): the run is recorded FAILED instead of being retried. */

@@ -1,6 +1,7 @@
 /** Ports of the archive use cases (run-recorder, scan-writer). Adapters: src/adapters/dynamodb-run-catalogue.ts, src/adapters/h5wasm-scan-file-writer.ts. */
 import type { ArchivedFile, DataPolicy, RunFailed, RunStalled, RunStart, RunStop } from '../contract/generated-types.js';
 import type { NexusPlan, PlanChannel } from '../nexus/layout.js';
+import type { ObjectVersion } from '../ports.js';
 
 export const RunState = {
   Recording: 'RECORDING',
@@ -54,6 +55,20 @@ export interface RunRecord {
   sealedPoints?: Record<string, number> | undefined;
   /** Which engine wrote (or is writing) the scan file, and where: the Lambda request or the task's ARN. */
   engine?: RunEngine | undefined;
+  /** The S3 version of the final object the record describes (ETag, version id): what a re-archive may replace. */
+  object?: ObjectVersion | undefined;
+  /** Explicit re-archives of the run, oldest first: why, when, by which writer, and the version each replaced. */
+  rearchives?: Rearchive[] | undefined;
+}
+
+/** One explicit re-archive: the request and the file it replaced (kept as an older version of the object). */
+export interface Rearchive {
+  reason: string;
+  requestedBy: string;
+  at: string;
+  /** `beamline-archive <version>` that wrote the new file. */
+  creator: string;
+  previous: ArchivedFile & ObjectVersion & { archivedAt?: string | undefined };
 }
 
 /** The engine that writes a scan file (docs/big-scans.md): a Lambda invocation or a task (ECS/Fargate, or a local process). */
@@ -76,6 +91,10 @@ export interface ArchivedRun {
   refusedChannels?: RefusedChannel[];
   /** The engine that wrote the file. */
   engine?: RunEngine;
+  /** The final object's S3 version (ETag, version id). */
+  object?: ObjectVersion;
+  /** Set when this archive replaced an earlier one on purpose (appended to the record's re-archives). */
+  rearchive?: Rearchive;
 }
 
 /** A job for the task engine: the same use cases the functions run, in a container with room to spare. */

@@ -15,6 +15,8 @@ export const DetailType = {
   ExportRequested: 'Export Requested',
   ExportCompleted: 'Export Completed',
   ExportFailed: 'Export Failed',
+  /** An operator's explicit request to write an ARCHIVED run's file again (docs/adr, scan-writer). */
+  RearchiveRequested: 'Rearchive Requested',
 } as const;
 export type DetailType = (typeof DetailType)[keyof typeof DetailType];
 
@@ -33,6 +35,8 @@ export const EventSource = {
   ExportClient: 'beamline-archive.export-client',
   /** The export worker: Export Completed / Export Failed. */
   Exports: 'beamline-archive.exports',
+  /** Operators (CLI, scripts): Rearchive Requested. */
+  Operator: 'beamline-archive.operator',
 } as const;
 export type EventSource = (typeof EventSource)[keyof typeof EventSource];
 
@@ -53,6 +57,7 @@ export const schemaSlugs = {
   [DetailType.ExportRequested]: 'export-requested',
   [DetailType.ExportCompleted]: 'export-completed',
   [DetailType.ExportFailed]: 'export-failed',
+  [DetailType.RearchiveRequested]: 'rearchive-requested',
 } as const satisfies Record<DetailType, string>;
 
 /** The run documents of the Bluesky event model, in the order a run emits them. */

@@ -362,6 +362,36 @@ export interface ExportRequested {
   requester?: string;
 }
 
+// rearchive-requested.schema.json
+/**
+ * An operator asks for an ARCHIVED run's scan file to be written again (e.g. by a new writer version). The scan-writer replaces the final object only if it is still the version the run record describes (S3 If-Match); the bucket keeps the old version and the run record keeps the reason (docs/adr).
+ */
+export interface RearchiveRequestedEvent {
+  version?: string;
+  id?: string;
+  source: 'beamline-archive.operator';
+  'detail-type': 'Rearchive Requested';
+  account?: string;
+  time?: string;
+  region?: string;
+  resources?: string[];
+  detail: RearchiveRequested;
+}
+export interface RearchiveRequested {
+  /**
+   * The run to write again (it must be ARCHIVED).
+   */
+  run_uid: string;
+  /**
+   * Why: recorded with the run (e.g. 'writer 0.4 fixes the plot axes').
+   */
+  reason: string;
+  /**
+   * Who asked (a person or a tool), recorded with the run.
+   */
+  requested_by: string;
+}
+
 // run-archived.schema.json
 /**
  * The scan file of a run is published at its final key.

@@ -4,7 +4,7 @@ import { DetailType, schemaSlugs } from './detail-types.js';
 import { loadJson, schemaPath } from './schema-files.js';
 import type {
   DatasetClosed, DatasetMetadataUpdated, DatasetOpened,
-  BridgeHeartbeat, EventDescriptor, ExportCompleted, ExportFailed, ExportRequested, RunArchived, RunFailed, RunStalled, RunStart, RunStop, StreamDatum, StreamResource,
+  BridgeHeartbeat, EventDescriptor, ExportCompleted, ExportFailed, ExportRequested, RearchiveRequested, RunArchived, RunFailed, RunStalled, RunStart, RunStop, StreamDatum, StreamResource,
 } from './generated-types.js';
 import { ContractError } from '../errors.js';
 
@@ -25,6 +25,7 @@ export interface DetailOf {
   [DetailType.ExportRequested]: ExportRequested;
   [DetailType.ExportCompleted]: ExportCompleted;
   [DetailType.ExportFailed]: ExportFailed;
+  [DetailType.RearchiveRequested]: RearchiveRequested;
 }
 
 /** An event as it crosses the bus: EventBridge envelope fields plus the typed detail. */

@@ -1,0 +1,174 @@
+/**
+ * The read-back check of a scan file before it is uploaded (issue 17): the file is reopened
+ * read-only, exactly as a reader will find it, and compared with the plan it was written from.
+ * Every node must be there (groups, text and number datasets with their values, soft and external
+ * links with their targets, attributes by name); every channel, grid signal and grid axis must have
+ * its dtype and shape, and the sha256 of the data read back over the ranges that were written must
+ * be the sha256 of the bytes that were written (a disk that filled up leaves zeros or nothing, which
+ * this finds even where the library reported no error). Data is read in bounded slices.
+ */
+import { checkedHdf5, openHdf5File, type Dataset, type Group, type H5File, type NumericArray } from './h5wasm-runtime.js';
+import { createHash } from 'node:crypto';
+import { ArchiveError } from '../core/errors.js';
+import { ScanFileError } from '../core/archive/errors.js';
+import type { Attrs, NexusPlan, PlanNode } from '../core/nexus/layout.js';
+import { pointBytes } from '../core/nexus/dtypes.js';
+import { gridSegments } from '../core/nexus/grid.js';
+import type { ElementType } from '../core/nexus/dtypes.js';
+
+/** The file on disk is not what its plan says (a node missing, another dtype or shape, data that reads back different). */
+export class ScanFileVerificationError extends ScanFileError {
+  override name = 'ScanFileVerificationError';
+}
+
+/** What was written to one dataset: the point ranges [start, stop) (flat grid indices for a grid signal) and the sha256 of their bytes in order. */
+export interface WrittenDigest {
+  ranges: [number, number][];
+  sha256: string;
+}
+
+/** Every dataset's written data by HDF5 path: what the read-back check compares. */
+export type WrittenDigests = Map<string, WrittenDigest>;
+
+/** h5wasm dtype string (struct-style) and typed array of an element type. */
+export function h5Type(type: ElementType): { dtype: string; view: (buffer: ArrayBuffer) => NumericArray } {
+  switch (`${type.kind}${type.size}`) {
+    case 'float4': return { dtype: '<f', view: (b) => new Float32Array(b) };
+    case 'float8': return { dtype: '<d', view: (b) => new Float64Array(b) };
+    case 'int1': return { dtype: '<b', view: (b) => new Int8Array(b) };
+    case 'int2': return { dtype: '<h', view: (b) => new Int16Array(b) };
+    case 'int4': return { dtype: '<i', view: (b) => new Int32Array(b) };
+    case 'int8': return { dtype: '<q', view: (b) => new BigInt64Array(b) };
+    case 'uint1': return { dtype: '<B', view: (b) => new Uint8Array(b) };
+    case 'uint2': return { dtype: '<H', view: (b) => new Uint16Array(b) };
+    case 'uint4': return { dtype: '<I', view: (b) => new Uint32Array(b) };
+    case 'uint8': return { dtype: '<Q', view: (b) => new BigUint64Array(b) };
+    default: throw new ScanFileError(`no HDF5 type for ${type.numpy}`);
+  }
+}
+
+/** Rows read back per call: bounded memory whatever the dataset's size. */
+const READ_BYTES = 16 * 1024 * 1024;
+
+export function verifyScanFile(path: string, plan: NexusPlan, digests: WrittenDigests, timeMs: number): void {
+  const fail = (message: string, dataset?: string): never => {
+    throw new ScanFileVerificationError(`scan file ${path} read back ${dataset ? `at ${dataset} ` : ''}does not match its plan: ${message}`, { key: path, ...(dataset ? { dataset } : {}) });
+  };
+  checkedHdf5({ file: path, what: 'read the file back', timeMs }, () => {
+    const file = openHdf5File(path, 'r');
+    try {
+      checkAttrs(file, plan.rootAttrs, '/', fail);
+      for (const node of plan.nodes) checkNode(file, node, digests, fail);
+    } finally {
+      file.close();
+    }
+  }, (message, cause) => new ScanFileVerificationError(message, { key: path }, { cause }), (error) => error instanceof ArchiveError);
+}
+
+type Fail = (message: string, dataset?: string) => never;
+
+function checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail: Fail): void {
+  switch (node.kind) {
+    case 'group': {
+      const group = file.get(node.path) as Group | null;
+      if (group?.type !== 'Group') fail('the group is missing', node.path);
+      checkAttrs(group!, node.attrs, node.path, fail);
+      return;
+    }
+    case 'text': {
+      const dataset = datasetAt(file, node.path, fail);
+      const value = dataset.value as unknown;
+      if (JSON.stringify(value) !== JSON.stringify(node.value)) fail(`reads ${JSON.stringify(value)?.slice(0, 200)}, written ${JSON.stringify(node.value).slice(0, 200)}`, node.path);
+      checkAttrs(dataset, node.attrs, node.path, fail);
+      return;
+    }
+    case 'number': {
+      const dataset = datasetAt(file, node.path, fail);
+      const value = Number(dataset.value as number | bigint);
+      const want = node.dtype === '<i8' ? Math.trunc(node.value) : node.value;
+      if (!(Object.is(value, want) || value === want)) fail(`reads ${value}, written ${want}`, node.path);
+      checkAttrs(dataset, node.attrs, node.path, fail);
+      return;
+    }
+    case 'link': {
+      const target = file.get_link(node.path);
+      if (target !== node.target) fail(`links to ${String(target)}, planned ${node.target}`, node.path);
+      return;
+    }
+    case 'external-link': {
+      const link = file.get_external_link(node.path);
+      if (link?.filename !== node.file || link.obj_path !== node.target) fail(`links to ${link?.filename}:${link?.obj_path}, planned ${node.file}:${node.target}`, node.path);
+      return;
+    }
+    case 'channel': {
+      const dataset = shaped(file, node.path, h5Type(node.type).dtype, node.shape, fail);
+      checkAttrs(dataset, node.attrs, node.path, fail);
+      const rowBytes = pointBytes(node.type, node.pointShape);
+      checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
+        const step = Math.max(1, Math.floor(READ_BYTES / Math.max(rowBytes, 1)));
+        for (const [start, stop] of ranges) {
+          for (let a = start; a < stop; a += step) yield [[a, Math.min(a + step, stop)]];
+        }
+      });
+      return;
+    }
+    case 'grid-signal': {
+      const dataset = shaped(file, node.path, h5Type(node.type).dtype, node.shape, fail);
+      checkAttrs(dataset, node.attrs, node.path, fail);
+      checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
+        for (const [start, stop] of ranges) {
+          for (const seg of gridSegments(start, stop, node.shape[1])) yield [[seg.row, seg.row + 1], [seg.column, seg.column + seg.count]];
+        }
+      });
+      return;
+    }
+    case 'grid-axis': {
+      const written = digests.get(node.path);
+      const length = written?.ranges[0]?.[1] ?? 0;
+      const dataset = shaped(file, node.path, '<d', [length], fail);
+      checkAttrs(dataset, node.attrs, node.path, fail);
+      checkData(dataset, written, node.path, fail, function* (ranges) {
+        for (const [start, stop] of ranges) yield [[start, stop]];
+      });
+      return;
+    }
+  }
+}
+
+function datasetAt(file: H5File, path: string, fail: Fail): Dataset {
+  const dataset = file.get(path) as Dataset | null;
+  if (dataset?.type !== 'Dataset') fail('the dataset is missing', path);
+  return dataset!;
+}
+
+function shaped(file: H5File, path: string, dtype: string, shape: readonly number[], fail: Fail): Dataset {
+  const dataset = datasetAt(file, path, fail);
+  if (dataset.dtype !== dtype) fail(`has dtype ${String(dataset.dtype)}, planned ${dtype}`, path);
+  const got = dataset.shape ?? [];
+  if (got.length !== shape.length || got.some((n, i) => n !== shape[i])) fail(`has shape [${got.join(', ')}], planned [${shape.join(', ')}]`, path);
+  return dataset;
+}
+
+function checkAttrs(target: Group | Dataset, attrs: Attrs, path: string, fail: Fail): void {
+  const names = Object.keys(attrs);
+  if (names.length === 0) return;
+  const present = new Set(Object.keys(target.attrs));
+  const missing = names.filter((n) => !present.has(n));
+  if (missing.length > 0) fail(`attribute(s) ${missing.join(', ')} missing`, path);
+}
+
+type Selection = ([number, number] | [])[];
+
+/** Reads the written ranges back in bounded selections and compares their sha256 with what was written. */
+function checkData(dataset: Dataset, written: WrittenDigest | undefined, path: string, fail: Fail, selections: (ranges: [number, number][]) => Iterable<Selection>): void {
+  if (!written) fail('no record of what was written', path);
+  const hash = createHash('sha256');
+  for (const selection of selections(written!.ranges)) {
+    const values = dataset.slice(selection) as unknown;
+    if (!ArrayBuffer.isView(values)) fail('does not read back as a numeric array', path);
+    const view = values as ArrayBufferView;
+    hash.update(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+  }
+  const sha256 = hash.digest('hex');
+  if (sha256 !== written!.sha256) fail(`its data reads back with sha256 ${sha256}, the bytes written had ${written!.sha256}`, path);
+}
