@@ -279,7 +279,7 @@ describe('compute stack', () => {
     assert.deepEqual(patterns, [
       { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer', 'beamline-archive.run-recorder'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
       { source: ['beamline-archive.bridge'], 'detail-type': ['RunStop'] },
-      // an explicit re-archive of an ARCHIVED run (docs/adr/0008-checked-writes-and-conditional-publish.md)
+      // an explicit re-archive of an ARCHIVED run (docs/adr/0012-checked-writes-and-conditional-publish.md)
       { source: ['beamline-archive.operator'], 'detail-type': ['Rearchive Requested'] },
       // dataset-recorder: scans join their dataset (test/infra/datasets.test.ts)
       { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
