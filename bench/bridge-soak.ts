@@ -53,7 +53,7 @@ try {
     const list = (await admin.client('LIST')) as string;
     return list.split('\n').filter((l) => / name=beamline-archive-bridge-/.test(l)).length;
   };
-  const bridge = await startBridge({
+  const bridge = await startBridge({ limaRoots: [tmp],
     redisUrl: redis.url, bucket: 'soak-data', eventBusName: 'soak-bus', beamline: 'id00', aws, from: '$', checkpointPath, logLevel: 'ERROR',
   });
   await new Promise((r) => setTimeout(r, 700));

@@ -43,7 +43,7 @@ import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
 import { stagingChunkKey } from '../src/core/object-keys.js';
 import type { ObjectStore } from '../src/core/ports.js';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { samplePath } from '../src/core/contract/schema-files.js';
 import { validateEvent } from '../src/core/contract/validators.js';
 import type { NumericEncoding } from '../src/core/bliss/scan-model.js';
@@ -263,7 +263,8 @@ async function runBridge(redisUrl: string, aws: { region: string; endpoint: stri
   const rssBefore = process.memoryUsage().rss;
   const samples: { staged: number; rssMiB: number }[] = [];
   let peak = rssBefore;
-  const bridge = await startBridge({ redisUrl, bucket: 'bench-data', eventBusName: 'bench-bus', beamline: 'id00', aws, from: '0', logLevel: 'ERROR' });
+  // No Lima streams in this scan; the bridge requires a Lima root all the same.
+  const bridge = await startBridge({ redisUrl, bucket: 'bench-data', eventBusName: 'bench-bus', beamline: 'id00', limaRoots: [tmpdir()], aws, from: '0', logLevel: 'ERROR' });
   const b0 = performance.now();
   const cpu0 = process.cpuUsage();
   let stoppedAt: number | undefined;

@@ -8,6 +8,8 @@ import { EventBridgePublisher, entrySize } from '../src/adapters/eventbridge-pub
 import { createLogger, type Logger } from '../src/adapters/logger.js';
 import { RedisScanSource } from '../src/adapters/redis-scan-source.js';
 import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
+import { DEFAULT_LIMITS } from './bounds.js';
+import { BridgeError } from './errors.js';
 import { MemoryBudget, newStats, type BridgeStats } from './bridge-stats.js';
 import { ChunkPool } from './chunk-pool.js';
 import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint/index.js';
@@ -32,10 +34,11 @@ export interface BridgeOptions extends FollowerOptions {
   /** Also follow a Redis stream of Bluesky documents (docs/bluesky.md). */
   bluesky?: BlueskyBridgeOptions;
   /**
-   * Operator-set folders Lima files must be below (besides the scan's own folder, from Redis); unset: only the scan's
-   * folder. Passed through the scan follower's options to its Lima streams (LimaOptions.limaRoots).
+   * Operator-set folders Lima files must be below (besides the scan's own folder and data-policy folder, both from
+   * Redis). Required: a bridge without it refuses to start (a hostile scan in Redis could otherwise name any host file).
+   * Passed through the scan follower's options to its Lima streams (LimaOptions.limaRoots).
    */
-  limaRoots?: readonly string[];
+  limaRoots: readonly string[];
 }
 
 export const defaultBridgeOptions = {
@@ -49,7 +52,13 @@ export const defaultBridgeOptions = {
   maxInflightChunks: 8,
   maxBufferedBytes: 256 * 1024 * 1024,
   limaFileWaitMs: DEFAULT_LIMA_FILE_WAIT_MS,
-} as const satisfies Omit<BridgeOptions, 'beamline'>;
+  maxGapPoints: DEFAULT_LIMITS.maxGapPoints,
+  maxStreamPoints: DEFAULT_LIMITS.maxStreamPoints,
+} as const satisfies Omit<BridgeOptions, 'beamline' | 'limaRoots'>;
+
+/** Why a bridge without Lima roots does not start. */
+export const LIMA_ROOT_REQUIRED = '--lima-root is required (BRIDGE_LIMA_ROOT): the folders Lima detectors save to, e.g. /data. '
+  + 'Lima file paths come from Redis: the bridge reads a Lima file only below one of these folders (and below the scan\'s own data-policy folder)';
 
 export interface BridgeDeps {
   source: ScanSource;
@@ -124,6 +133,7 @@ export class Bridge {
   private readonly bluesky?: BlueskyBridgeHook;
 
   constructor(private readonly deps: BridgeDeps, private readonly options: BridgeOptions) {
+    if (!options.limaRoots || options.limaRoots.length === 0) throw new BridgeError(LIMA_ROOT_REQUIRED);
     this.checkpoint = CheckpointStore.open(options.checkpointPath, (error) => {
       this.stats.errors++;
       deps.logger.error('checkpoint not written', { path: options.checkpointPath, error: String(error) });
@@ -322,7 +332,9 @@ export class Bridge {
 }
 
 /** Configuration of a bridge process, validated at the edge (bridge/cli.ts or tests). */
-export interface BridgeConfig extends Partial<Omit<BridgeOptions, 'beamline'>> {
+export interface BridgeConfig extends Partial<Omit<BridgeOptions, 'beamline' | 'limaRoots'>> {
+  /** Required (see BridgeOptions.limaRoots). */
+  limaRoots: readonly string[];
   redisUrl: string;
   bucket: string;
   eventBusName: string;
@@ -345,7 +357,7 @@ export async function startBridge(config: BridgeConfig): Promise<RunningBridge> 
   const { s3, events } = createBridgeAwsClients(config.aws);
   const logger = createLogger('bridge', config.logLevel);
   const { redisUrl, bucket, eventBusName, aws: _aws, logLevel: _level, maxPublishAttempts, ...rest } = config;
-  const options: BridgeOptions = { ...defaultBridgeOptions, ...stripUndefined(rest), beamline: config.beamline };
+  const options: BridgeOptions = { ...defaultBridgeOptions, ...stripUndefined(rest), beamline: config.beamline, limaRoots: config.limaRoots };
   let lastRedisLog = 0;
   const bridge = new Bridge({
     source: new RedisScanSource(redisUrl, {

@@ -9,8 +9,7 @@ import { isAbsolute } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { awsConnectionFromEnv } from '../src/adapters/aws-clients.js';
-import { createLogger } from '../src/adapters/logger.js';
-import { defaultBridgeOptions, startBridge, type BridgeConfig, type BridgeStatus, type RunningBridge } from './bridge.js';
+import { defaultBridgeOptions, LIMA_ROOT_REQUIRED, startBridge, type BridgeConfig, type BridgeStatus, type RunningBridge } from './bridge.js';
 import { parseBlueskyOptions } from './bluesky-config.js';
 
 export const HELP = `Usage: beamline-archive bridge [options]
@@ -33,9 +32,14 @@ Options (environment variable in brackets):
   --dead-letter FILE     JSONL of events the bus refused for good (BRIDGE_DEAD_LETTER)
   --health-port N        serve GET /health and GET /status on 127.0.0.1:N (BRIDGE_HEALTH_PORT)
   --max-buffered-bytes N pause reading Redis above this much unstaged data (default ${defaultBridgeOptions.maxBufferedBytes})
-  --lima-root DIR        read Lima detector files only below DIR (repeatable, or DIR,DIR / DIR:DIR), in
-                         addition to the scan's own folder, which comes from Redis; each DIR must be an
-                         existing directory (BRIDGE_LIMA_ROOT). Without it a warning is logged at start
+  --lima-root DIR        required: read Lima detector files only below DIR (repeatable, or DIR,DIR / DIR:DIR),
+                         and below the scan's own folder and data-policy folder, which come from Redis; each
+                         DIR must be an existing directory (BRIDGE_LIMA_ROOT). The bridge does not start without it
+  --max-gap-points N     fail a run at once when one range of points is missing from Redis (trimmed
+                         entries, a seal beyond the points received) above N points
+                         (default ${defaultBridgeOptions.maxGapPoints}) (BRIDGE_MAX_GAP_POINTS)
+  --max-stream-points N  fail a run at once when a stream claims more than N points (its seal, an
+                         entry's index) (default ${defaultBridgeOptions.maxStreamPoints}) (BRIDGE_MAX_STREAM_POINTS)
   --lima-file-wait-ms N  how long a missing Lima file is waited for before the run fails naming it
                          (default ${defaultBridgeOptions.limaFileWaitMs}; 0 = not at all) (BRIDGE_LIMA_FILE_WAIT_MS)
   --bluesky-stream KEY   also archive the Bluesky runs published to this Redis stream, e.g.
@@ -68,7 +72,10 @@ function positiveInt(value: string | undefined, option: string): number | undefi
 
 /** The Lima roots as given (each value a `,`/`:`-separated list; empty entries dropped), each checked to be an existing directory. */
 function limaRootsOf(lists: readonly string[] | undefined, problems: string[]): string[] | undefined {
-  if (lists === undefined) return undefined;
+  if (lists === undefined) {
+    problems.push(LIMA_ROOT_REQUIRED);
+    return undefined;
+  }
   const roots = lists.flatMap((list) => list.split(/[,:]/)).map((r) => r.trim()).filter((r) => r.length > 0);
   if (roots.length === 0) {
     problems.push('--lima-root names no folder');
@@ -97,6 +104,7 @@ const OPTIONS = {
   'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   'bluesky-stream': { type: 'string' }, 'bluesky-from': { type: 'string' }, 'bluesky-defaults': { type: 'string' },
   'lima-root': { type: 'string', multiple: true }, 'lima-file-wait-ms': { type: 'string' },
+  'max-gap-points': { type: 'string' }, 'max-stream-points': { type: 'string' },
 } as const;
 
 type OptionName = Exclude<keyof typeof OPTIONS, 'help' | 'config'>;
@@ -149,6 +157,7 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
     'redis-url': env.REDIS_URL, bus: env.EVENT_BUS_NAME, bucket: env.BUCKET_NAME, beamline: env.BEAMLINE,
     checkpoint: env.BRIDGE_CHECKPOINT, 'dead-letter': env.BRIDGE_DEAD_LETTER, 'health-port': env.BRIDGE_HEALTH_PORT, 'log-level': env.LOG_LEVEL,
     'bluesky-stream': env.BLUESKY_STREAM, 'lima-root': env.BRIDGE_LIMA_ROOT, 'lima-file-wait-ms': env.BRIDGE_LIMA_FILE_WAIT_MS,
+    'max-gap-points': env.BRIDGE_MAX_GAP_POINTS, 'max-stream-points': env.BRIDGE_MAX_STREAM_POINTS,
   };
   const values = (name: Exclude<OptionName, ListOptionName>): string | undefined => cli[name] ?? (fromEnv[name] || undefined) ?? file.values[name];
   /** A repeatable option: every command-line value, else the environment's list, else the file's. */
@@ -169,7 +178,7 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   const numbers: Partial<BridgeCliConfig> = {};
   for (const [option, key] of [
     ['chunk-points', 'chunkPoints'], ['chunk-bytes', 'chunkBytes'], ['read-bytes', 'readBytes'], ['flush-ms', 'flushIntervalMs'],
-    ['max-buffered-bytes', 'maxBufferedBytes'], ['health-port', 'healthPort'],
+    ['max-buffered-bytes', 'maxBufferedBytes'], ['health-port', 'healthPort'], ['max-gap-points', 'maxGapPoints'], ['max-stream-points', 'maxStreamPoints'],
   ] as const) {
     try {
       const n = positiveInt(values(option), `--${option}`);
@@ -196,18 +205,9 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
     ...(deadLetter ? { deadLetterPath: deadLetter } : {}),
     ...(logLevel ? { logLevel: logLevel.toUpperCase() } : {}),
     ...(bluesky ? { bluesky } : {}),
-    ...(limaRoots ? { limaRoots } : {}),
+    limaRoots: limaRoots ?? [],
     ...(limaWait !== undefined ? { limaFileWaitMs: Number(limaWait) } : {}),
   };
-}
-
-/** What the operator should know about the configuration at start (logged as warnings). */
-export function startupWarnings(config: BridgeCliConfig): { message: string; context: Record<string, unknown> }[] {
-  if (config.limaRoots) return [];
-  return [{
-    message: 'no --lima-root: Lima files are confined only by the scan\'s own folder, which comes from Redis',
-    context: { hint: 'set --lima-root (or BRIDGE_LIMA_ROOT) to the folders the detectors save to, e.g. /data' },
-  }];
 }
 
 /** GET /health (200 or 503) and GET /status (the status view as JSON), loopback only. */
@@ -281,8 +281,6 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     return 0;
   }
   const { healthPort, ...bridgeConfig } = config;
-  const logger = createLogger('bridge', config.logLevel);
-  for (const warning of startupWarnings(config)) logger.warn(warning.message, warning.context);
   const running = await startBridge(bridgeConfig);
   const server = healthPort ? await serveHealth(running, healthPort) : undefined;
   await new Promise<void>((resolve) => {

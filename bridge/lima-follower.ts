@@ -35,7 +35,7 @@ import {
   completeLima2Files, lima2DatumParts, lima2FileHoles, parseLima2Saving, parseLima2Status, type Lima2DatumFiles, type Lima2ReceiverFile, type Lima2Saving,
 } from '../src/core/bliss/lima2-files.js';
 import {
-  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus, pathOutsideFolder, scanSaveFolder,
+  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus, pathOutsideDataPolicyFolder, pathOutsideFolder, scanSaveFolder,
   type LimaFileRange, type LimaSaving,
 } from '../src/core/bliss/lima-files.js';
 import type { BlissScan, StreamModel } from '../src/core/bliss/scan-model.js';
@@ -45,7 +45,7 @@ import type { Logger } from '../src/adapters/logger.js';
 import { damagedLimaCheckpoint, type LimaStreamCheckpoint, type ScanCheckpoint } from './checkpoint/index.js';
 import type { BridgeStats } from './bridge-stats.js';
 import { RunFailure } from './errors.js';
-import { openConfinedFile, type ConfinedFile } from './lima/confined-file.js';
+import { hdf5SignatureProblem, openConfinedFile, type ConfinedFile } from './lima/confined-file.js';
 import type { StagingSink } from './staging/sink.js';
 import type { Stopper } from './staging/stopper.js';
 
@@ -153,6 +153,14 @@ export class LimaStreams {
       throw new LimaRunError('Lima stream cannot be archived', [{
         stream: model.name,
         message: `Lima stream ${model.name}: ${saving ? 'file_path' : 'master_file'} ${outside ?? ''}; the bridge reads Lima files only below the scan file's folder`,
+      }]);
+    }
+    // … and nothing outside the folder of the dataset the scan is archived in (its data policy): no other dataset's or proposal's files.
+    const outsidePolicy = pathOutsideDataPolicyFolder(saving ? saving.filePath : saving2!.masterPath, dataPolicyOf(scan.identity, this.hooks.beamline));
+    if (outsidePolicy) {
+      throw new LimaRunError('Lima stream cannot be archived', [{
+        stream: model.name,
+        message: `Lima stream ${model.name}: ${saving ? 'file_path' : 'master_file'} ${outsidePolicy}; the bridge reads Lima files only below the scan's own data-policy folder`,
       }]);
     }
     const detector = model.name.split(':')[0] || model.name;
@@ -484,6 +492,9 @@ export class LimaStreams {
     const opened = await this.openWhenThere(s, path, file, wait);
     if ('problem' in opened) return opened.problem;
     try {
+      // Checked on the handle that is uploaded: what goes to S3 as a Lima file is an HDF5 file.
+      const notHdf5 = await hdf5SignatureProblem(opened.handle);
+      if (notHdf5) return notHdf5;
       for (let attempt = 1; ; attempt++) {
         try {
           return await store.uploadFileHandle(key, opened.handle, 'application/x-hdf5');

@@ -12,6 +12,7 @@ import type { Logger } from '../src/adapters/logger.js';
 import type { GapRange, ScanCheckpoint, StreamCheckpoint } from './checkpoint/index.js';
 import type { BridgeStats, MemoryBudget } from './bridge-stats.js';
 import type { ChunkPool } from './chunk-pool.js';
+import { checkGap, checkNumericStream, checkPointShape, checkStreamPoints, DEFAULT_LIMITS, type BridgeLimits } from './bounds.js';
 import { Interrupted, RunFailure, runErrorOf } from './errors.js';
 import { ScanReads, type ReadPacing } from './scan-reads.js';
 import { Chunker, type Chunk } from './staging/chunker.js';
@@ -22,7 +23,7 @@ import { LimaStreams, type LimaOptions } from './lima-follower.js'; // lima
 
 export { DEFAULT_READ_BYTES } from './scan-reads.js';
 
-export interface FollowerOptions extends ReadPacing, Partial<Pick<LimaOptions, 'limaFileWaitMs'>> {
+export interface FollowerOptions extends ReadPacing, Partial<Pick<LimaOptions, 'limaFileWaitMs'>>, Partial<BridgeLimits> {
   beamline: string;
   /** A chunk holds at most this many points … */
   chunkPoints: number;
@@ -135,6 +136,7 @@ export class ScanFollower {
   private readonly stopper = new Stopper();
   private readonly sink: StagingSink;
   private readonly now: () => number;
+  private readonly limits: BridgeLimits;
   private started = false;
   private readonly cp: ScanCheckpoint;
   /** Lima image streams (bridge/lima-follower.ts). */
@@ -143,6 +145,7 @@ export class ScanFollower {
   constructor(private readonly entry: HistoryEntry, private readonly deps: FollowerDeps, private readonly options: FollowerOptions) {
     this.runUid = entry.scanKey.split(':').pop() ?? entry.scanKey;
     this.now = deps.now ?? (() => Date.now() / 1000);
+    this.limits = { maxGapPoints: options.maxGapPoints ?? DEFAULT_LIMITS.maxGapPoints, maxStreamPoints: options.maxStreamPoints ?? DEFAULT_LIMITS.maxStreamPoints };
     this.cp = deps.checkpoint;
     this.sink = new StagingSink({ ...deps, stopper: this.stopper }, options, { runUid: this.runUid, scanKey: entry.scanKey });
     // lima: Lima streams are followed apart (files, not payloads), sharing this follower's sink and checkpoint.
@@ -340,6 +343,8 @@ export class ScanFollower {
       } catch (error) {
         throw new RunFailure('stream encoding is not supported', [{ stream: model.name, message: (error as Error).message }]);
       }
+      // What the scan file could never hold is refused here, at PREPARED (bridge/bounds.ts).
+      checkNumericStream(model.name, codec.dtype.str, codec.shape);
       const cp = (this.cp.streams[model.name] ??= { committed: 0, datums: 0, gaps: [] });
       const pointShape = hasFreeDimension(codec.shape) ? cp.pointShape : [...codec.shape];
       const cursor = await this.deps.source.cursorForIndex(model.key, cp.committed);
@@ -401,12 +406,15 @@ export class ScanFollower {
             { stream: name, index: decoded.total },
           );
         }
-        if (decoded.total > channel.expected) this.recordGap(channel, decoded.total);
+        checkStreamPoints(name, decoded.total, 'its seal', this.limits, channel.expected);
+        if (decoded.total > channel.expected) this.recordGap(channel, decoded.total, `its seal (${decoded.total} points)`);
         channel.sealedTotal = decoded.total;
         channel.chunker?.cut();
         return;
       }
       let { start, count, bytes } = decoded;
+      checkPointShape(name, start, decoded.pointShape);
+      checkStreamPoints(name, start + count, `the entry at index ${start} (len ${count})`, this.limits, start);
       const pointBytes = count > 0 ? bytes.length / count : 0;
       if (start < channel.expected) {
         // Resuming inside an entry (or re-reading one): keep only the points not committed yet.
@@ -428,7 +436,7 @@ export class ScanFollower {
         channel.pointShape = decoded.pointShape;
       }
       channel.chunker?.shape(decoded.pointShape);
-      if (start > channel.expected) this.recordGap(channel, start);
+      if (start > channel.expected) this.recordGap(channel, start, `the entry at index ${start}`);
       if (channel.cp.chunkPoints === undefined) {
         channel.cp.chunkPoints = Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : Infinity));
         channel.cp.chunkBytes = this.options.chunkBytes;
@@ -455,7 +463,8 @@ export class ScanFollower {
   }
 
   /** Points [expected, upTo) are not in Redis any more: stage what came before, record the gap, never invent data. */
-  private recordGap(channel: Channel, upTo: number): void {
+  private recordGap(channel: Channel, upTo: number, what: string): void {
+    checkGap(channel.model.name, channel.expected, upTo, what, this.limits);
     const gap = { start: channel.expected, stop: upTo };
     channel.chunker?.cut();
     this.deps.stats.gaps++;

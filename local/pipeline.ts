@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDbRunCatalogue } from '../src/adapters/dynamodb-run-catalogue.js';
 import type { RunRecord } from '../src/core/archive/ports.js';
+import { tmpdir } from 'node:os';
 import { startBridge, type RunningBridge } from '../bridge/bridge.js';
 import { connectionTo } from './aws-target.js';
 import { startLocalEnvironment, type LocalEnvironment } from './environment.js';
@@ -114,6 +115,8 @@ export interface PipelineOptions {
   chunkPoints?: number;
   /** Log level of the functions and the bridge. */
   logLevel?: string;
+  /** Folders the bridge reads Lima files from (--lima-root); default the system's temporary folder, where local Lima scans write. */
+  limaRoots?: readonly string[];
 }
 
 export async function startLocalPipeline(options: PipelineOptions = {}): Promise<LocalPipeline> {
@@ -133,6 +136,7 @@ export async function startLocalPipeline(options: PipelineOptions = {}): Promise
       beamline: options.beamline ?? 'id00',
       aws: connectionTo(env.awsEndpoint),
       from: '0',
+      limaRoots: options.limaRoots ?? [tmpdir()],
       ...(options.chunkPoints !== undefined ? { chunkPoints: options.chunkPoints } : {}),
       ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
     });

@@ -93,3 +93,22 @@ async function outsideOf(real: string, saveFolder: string, roots: readonly strin
   if (realRoots.some((r) => r !== undefined && isBelow(real, r))) return undefined;
   return `resolves to ${real}, outside the Lima roots ${roots.join(', ')} (--lima-root): not read`;
 }
+
+/** The HDF5 format signature (the superblock's first 8 bytes). */
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/**
+ * Why an open file is not an HDF5 file; undefined when it is. The superblock starts at byte 0, or
+ * after a user block at 512, 1024, 2048 … bytes (HDF5 format specification): those offsets are read
+ * up to 1 MiB. Lima files are HDF5: anything else named by Redis (a text file, a key, a device dump)
+ * is not uploaded as a Lima file.
+ */
+export async function hdf5SignatureProblem(handle: FileHandle): Promise<string | undefined> {
+  const { size } = await handle.stat();
+  const probe = Buffer.alloc(HDF5_SIGNATURE.length);
+  for (let offset = 0; offset + probe.length <= size && offset <= 1024 * 1024; offset = offset === 0 ? 512 : offset * 2) {
+    const { bytesRead } = await handle.read(probe, 0, probe.length, offset);
+    if (bytesRead === probe.length && probe.equals(HDF5_SIGNATURE)) return undefined;
+  }
+  return `is not an HDF5 file (no HDF5 signature at byte 0, 512, 1024 … of its ${size} bytes): not uploaded`;
+}

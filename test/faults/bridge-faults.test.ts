@@ -164,7 +164,7 @@ describe(`bridge under faults (seed ${SEED})`, () => {
     bridge = new BridgeProcess([
       '--redis-url', redis.url, '--bus', BUS, '--bucket', BUCKET, '--beamline', 'id00', '--from', '0',
       '--checkpoint', join(tmp, 'checkpoint.json'), '--dead-letter', deadLetter, '--chunk-points', String(CHUNK_POINTS), '--chunk-bytes', String(CHUNK_BYTES),
-      '--flush-ms', '200', '--log-level', 'WARN', '--health-port', String(healthPort),
+      '--flush-ms', '200', '--log-level', 'WARN', '--health-port', String(healthPort), '--lima-root', tmp,
     ], {
       PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: proxy.url, AWS_REGION: 'eu-west-1',
       ...credentialsEnvironment(), AWS_MAX_ATTEMPTS: '2',

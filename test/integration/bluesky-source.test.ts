@@ -101,7 +101,7 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     bridge = new BridgeProcess([
       '--redis-url', streamRedis.url, '--bus', pipeline.env.resources.bus.name, '--bucket', pipeline.bucket, '--beamline', 'id00',
       '--checkpoint', checkpoint, '--dead-letter', deadLetter, '--chunk-points', '4', '--flush-ms', '200', '--log-level', 'WARN',
-      '--health-port', String(healthPort), '--bluesky-stream', STREAM, '--bluesky-defaults', 'session=20261122',
+      '--health-port', String(healthPort), '--bluesky-stream', STREAM, '--bluesky-defaults', 'session=20261122', '--lima-root', dir,
     ], {
       PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: pipeline.env.awsEndpoint, AWS_REGION: pipeline.env.region,
       ...credentialsEnvironment(),

@@ -5,18 +5,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../local/services.js';
-import { ConfigError, HELP, parseBridgeConfig, startupWarnings } from '../../bridge/cli.js';
+import { ConfigError, HELP, parseBridgeConfig } from '../../bridge/cli.js';
+import { Bridge, defaultBridgeOptions, LIMA_ROOT_REQUIRED, type BridgeDeps } from '../../bridge/bridge.js';
 
 const cli = join(projectRoot, 'bridge', 'cli.ts');
 
 describe('beamline-archive bridge CLI', () => {
   it('reads options and environment into a typed config', () => {
     const config = parseBridgeConfig(['--bus', 'bus-a', '--from', '0', '--chunk-points', '500', '--read-bytes', '4194304'], {
-      REDIS_URL: 'redis://127.0.0.1:6379', BUCKET_NAME: 'bkt', BEAMLINE: 'id00', AWS_REGION: 'eu-west-3', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
+      REDIS_URL: 'redis://127.0.0.1:6379', BUCKET_NAME: 'bkt', BEAMLINE: 'id00', AWS_REGION: 'eu-west-3', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', BRIDGE_LIMA_ROOT: tmpdir(),
     });
     assert.notEqual(config, 'help');
     assert.deepEqual(config, {
-      redisUrl: 'redis://127.0.0.1:6379', eventBusName: 'bus-a', bucket: 'bkt', beamline: 'id00', from: '0', chunkPoints: 500, readBytes: 4194304,
+      redisUrl: 'redis://127.0.0.1:6379', eventBusName: 'bus-a', bucket: 'bkt', beamline: 'id00', from: '0', chunkPoints: 500, readBytes: 4194304, limaRoots: [tmpdir()],
       aws: { region: 'eu-west-3', endpoint: 'http://127.0.0.1:5000' },
     });
   });
@@ -24,7 +25,7 @@ describe('beamline-archive bridge CLI', () => {
   it('lists every problem at once', () => {
     assert.throws(() => parseBridgeConfig(['--redis-url', 'http://x', '--from', 'yesterday', '--chunk-points', '0', '--read-bytes', '8M'], {}),
       (e: unknown) => e instanceof ConfigError && /redis:\/\//.test(e.message) && /--from/.test(e.message)
-        && /--chunk-points/.test(e.message) && /--read-bytes/.test(e.message) && /--bus/.test(e.message) && /--bucket/.test(e.message) && /--beamline/.test(e.message));
+        && /--chunk-points/.test(e.message) && /--read-bytes/.test(e.message) && /--lima-root is required/.test(e.message) && /--bus/.test(e.message) && /--bucket/.test(e.message) && /--beamline/.test(e.message));
   });
 
   describe('Lima options', () => {
@@ -48,13 +49,13 @@ describe('beamline-archive bridge CLI', () => {
       assert.deepEqual(config(['--lima-root', b!], { BRIDGE_LIMA_ROOT: a }).limaRoots, [b]);
       const file = join(tmp, 'bridge.json');
       writeFileSync(file, JSON.stringify({ limaRoot: [a, b], 'lima-file-wait-ms': 5000 }));
-      assert.deepEqual(config(['--config', file]), { ...config([]), limaRoots: [a, b], limaFileWaitMs: 5000 });
+      assert.deepEqual(config(['--config', file]), { ...config(['--lima-root', c!]), limaRoots: [a, b], limaFileWaitMs: 5000 });
       assert.deepEqual(config(['--config', file], { BRIDGE_LIMA_ROOT: c }).limaRoots, [c]);
       writeFileSync(file, JSON.stringify({ 'lima-root': `${c},${a}` }));
       assert.deepEqual(config(['--config', file]).limaRoots, [c, a]);
       writeFileSync(file, JSON.stringify({ 'lima-root': 7 }));
       assert.throws(() => config(['--config', file]), /lima-root must be a string or a list of strings/);
-      assert.equal(config([]).limaRoots, undefined);
+      assert.throws(() => config([]), (e: unknown) => e instanceof ConfigError && e.message === LIMA_ROOT_REQUIRED);
     });
 
     it('--lima-root: each root must be an existing directory, given as an absolute path; every problem is listed at once', () => {
@@ -69,20 +70,24 @@ describe('beamline-archive bridge CLI', () => {
     });
 
     it('--lima-file-wait-ms: flag, environment and file; a whole number of milliseconds, 0 allowed', () => {
-      assert.equal(config(['--lima-file-wait-ms', '250']).limaFileWaitMs, 250);
-      assert.equal(config(['--lima-file-wait-ms', '0']).limaFileWaitMs, 0);
-      assert.equal(config([], { BRIDGE_LIMA_FILE_WAIT_MS: '9000' }).limaFileWaitMs, 9000);
-      assert.equal(config([]).limaFileWaitMs, undefined, 'unset: the bridge default');
+      const root = ['--lima-root', a!];
+      assert.equal(config([...root, '--lima-file-wait-ms', '250']).limaFileWaitMs, 250);
+      assert.equal(config([...root, '--lima-file-wait-ms', '0']).limaFileWaitMs, 0);
+      assert.equal(config(root, { BRIDGE_LIMA_FILE_WAIT_MS: '9000' }).limaFileWaitMs, 9000);
+      assert.equal(config(root).limaFileWaitMs, undefined, 'unset: the bridge default');
       for (const bad of ['-1', '1.5', '10s', '99999999999999999999']) {
-        assert.throws(() => config([`--lima-file-wait-ms=${bad}`]), new RegExp(`--lima-file-wait-ms must be a whole number of milliseconds \\(0 or more\\), got "${bad.replace('.', '\\.')}"`));
+        assert.throws(() => config([...root, `--lima-file-wait-ms=${bad}`]), new RegExp(`--lima-file-wait-ms must be a whole number of milliseconds \\(0 or more\\), got "${bad.replace('.', '\\.')}"`));
       }
     });
 
-    it('--help lists both options; without --lima-root the start warns that Lima files are confined only by the scan\'s folder', () => {
-      assert.match(HELP, /--lima-root DIR .*BRIDGE_LIMA_ROOT/s);
+    it('--help lists both options; --lima-root is required: the bridge does not start without it (exit code 2, the reason on stderr)', () => {
+      assert.match(HELP, /--lima-root DIR +required: .*BRIDGE_LIMA_ROOT/s);
       assert.match(HELP, /--lima-file-wait-ms N .*default 60000.*BRIDGE_LIMA_FILE_WAIT_MS/s);
-      assert.deepEqual(startupWarnings(config([])).map((w) => w.message), ['no --lima-root: Lima files are confined only by the scan\'s own folder, which comes from Redis']);
-      assert.deepEqual(startupWarnings(config(['--lima-root', a!])), []);
+      const started = spawnSync(process.execPath, ['--import', 'tsx', cli, ...base], { encoding: 'utf8', cwd: projectRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+      assert.equal(started.status, 2, started.stderr);
+      assert.ok(started.stderr.includes(LIMA_ROOT_REQUIRED), started.stderr);
+      // Programmatic starts refuse too (local pipeline, tests, benchmarks pass their roots).
+      assert.throws(() => new Bridge({} as BridgeDeps, { ...defaultBridgeOptions, beamline: 'id00', limaRoots: [] }), (e: unknown) => e instanceof Error && e.message === LIMA_ROOT_REQUIRED);
       rmSync(tmp, { recursive: true, force: true });
     });
   });

@@ -48,6 +48,7 @@ describe('bridge: a JSON stream across restarts', () => {
 
   it('stages every value once, in order, through three stops and restarts', async () => {
     const options = {
+      limaRoots: [tmp],
       redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0', chunkPoints: 8,
       flushIntervalMs: 100, logLevel: 'ERROR', checkpointPath: join(tmp, 'checkpoint.json'),
     };

@@ -17,7 +17,7 @@ import type { LocalEnvironment } from '../../local/environment.js';
 import type { ObjectStore } from '../../src/core/ports.js';
 import { freePort, projectRoot, venvPython } from '../../local/services.js';
 import type { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
-import { startLimaHarness, type LimaHarness } from './lima-harness.js';
+import { datasetFolderOf, startLimaHarness, type LimaHarness } from './lima-harness.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
 import { datasetPrefix, scanDetectorFolder } from '../../src/core/object-keys.js';
@@ -34,12 +34,13 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pattern = (p: string, n: number) => p.replace(/%04d/, String(n).padStart(4, '0'));
 
+/** Lima writes below `dir`'s data-policy folder (datasetFolderOf), the only place the bridge reads Lima files from. */
 function publishArgs(redisUrl: string, dir: string, args: string[]): string[] {
-  return [PUBLISH, '--redis', redisUrl, '--dir', dir, ...args];
+  return [PUBLISH, '--redis', redisUrl, '--dir', datasetFolderOf(dir), ...args];
 }
 
-async function publish(redisUrl: string, dir: string, args: string[]): Promise<Published> {
-  const out = await run(venvPython, publishArgs(redisUrl, dir, args));
+async function publish(redisUrl: string, dir: string, args: string[], exactDir = false): Promise<Published> {
+  const out = await run(venvPython, exactDir ? [PUBLISH, '--redis', redisUrl, '--dir', dir, ...args] : publishArgs(redisUrl, dir, args));
   if (out.code !== 0) throw new Error(`lima-publish.py failed: ${out.stderr.slice(-2000)}`);
   return JSON.parse(out.stdout) as Published;
 }
@@ -258,6 +259,38 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     assert.deepEqual(await limaDatums(scan.run_uid), []);
   });
 
+  it('a Lima folder outside the scan\'s own data-policy folder is never read (another proposal\'s folder, or no data-policy folder at all): the run fails at once naming it', async () => {
+    // The scan says proposal ihch123 (its identity) while its scan file and Lima files are in proposal ihch999's dataset folder.
+    const foreign = await publish(env.redisUrl!, datasetFolderOf(join(tmp, 'lima-p'), 'ihch999'), ['--number', '12', '--frames', '10', '--frames-per-file', '5'], true);
+    // … or in a folder that is no dataset folder at all (below the Lima root all the same).
+    const loose = await publish(env.redisUrl!, join(tmp, 'lima-q'), ['--number', '13', '--frames', '10', '--frames-per-file', '5'], true);
+    for (const [scan, n] of [[foreign, 12], [loose, 13]] as const) {
+      numbers.set(scan.run_uid, n);
+      const record = await waitForRun(scan.run_uid);
+      assert.equal(record.state, 'FAILED');
+      assert.equal(record.failure?.stage, 'bridge');
+      const error = record.failure!.errors.find((e) => e.stream === STREAM);
+      assert.ok(error, JSON.stringify(record.failure));
+      assert.equal(error.message, `Lima stream ${STREAM}: file_path ${JSON.stringify(scan.file_pattern)} is not below the scan's data-policy folder …/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/; the bridge reads Lima files only below the scan's own data-policy folder`);
+      assert.deepEqual(await listKeys(scanDetectorFolder(POLICY, n)), []);
+      assert.deepEqual(await limaDatums(scan.run_uid), []);
+    }
+  });
+
+  it('a Lima file that is not an HDF5 file (no HDF5 signature) is not uploaded: the run fails naming it, the other files flow', async () => {
+    const dir = join(tmp, 'lima-r');
+    const scan = await publish(env.redisUrl!, dir, ['--number', '14', '--frames', '15', '--frames-per-file', '5', '--not-hdf5-file', '1']);
+    numbers.set(scan.run_uid, 14);
+    const record = await waitForRun(scan.run_uid);
+    assert.equal(record.state, 'FAILED');
+    const error = record.failure!.errors.find((e) => e.stream === STREAM);
+    assert.ok(error, JSON.stringify(record.failure));
+    assert.equal(error.index, 5);
+    assert.match(error.message, new RegExp(`Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[5, 10\\) of ${STREAM}\\) is not an HDF5 file \\(no HDF5 signature at byte 0, 512, 1024 … of its \\d+ bytes\\): not uploaded`));
+    const keys = await listKeys(scanDetectorFolder(POLICY, 14));
+    assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0002.h5']);
+  });
+
   it('a Lima file that is a symbolic link to a file outside the scan\'s folder is not uploaded: the run fails naming it, the other files flow', async () => {
     const dir = join(tmp, 'lima-h');
     const secret = join(tmp, 'secret.txt');
@@ -308,7 +341,7 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     const dir = join(tmp, 'lima-k');
     const secret = join(tmp, 'secret-k.txt');
     writeFileSync(secret, 'not a Lima file: must never reach S3\n');
-    const target = join(dir, 'scan0011', 'pilatus_0001.h5');
+    const target = join(datasetFolderOf(dir), 'scan0011', 'pilatus_0001.h5');
     let original: Buffer | undefined;
     // Deterministic stand-in for the race: the swap happens when the bridge starts the upload, i.e. after every check it
     // makes, and before a byte is read. Whichever way the store is asked to read the file, the path then names the secret.
@@ -351,7 +384,7 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     const start = (): ChildProcess => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
         '--redis-url', env.redisUrl!, '--bus', env.resources.bus.name, '--bucket', bucket, '--beamline', 'id00', '--from', '$',
-        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO', '--health-port', String(healthPort)], {
+        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO', '--health-port', String(healthPort), '--lima-root', tmp], {
         cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'],
         env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, ...credentialsEnvironment() },
       });
@@ -418,10 +451,6 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
       const check = await checkFrames(scanFile, scan);
       assert.equal(check.ok, true, check.error);
       assert.equal(check.checked, 35);
-      // Started without --lima-root: each start says once that Lima files are confined only by the scan's folder.
-      const warnings = stderr.join('').split('\n').filter((l) => l.includes('Lima files are confined only by the scan\'s own folder'));
-      assert.equal(warnings.length, 2, stderr.join('').slice(-2000));
-      assert.equal((JSON.parse(warnings[0]!) as { level: string }).level, 'WARN');
     } finally {
       await killed(child, 'SIGTERM');
     }

@@ -18,7 +18,7 @@ import { run } from '../../local/pipeline.js';
 import type { LocalEnvironment } from '../../local/environment.js';
 import { freePort, projectRoot, venvPython } from '../../local/services.js';
 import type { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
-import { startLimaHarness, type LimaHarness } from './lima-harness.js';
+import { datasetFolderOf, startLimaHarness, type LimaHarness } from './lima-harness.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
 import type { StreamDatum, StreamResource } from '../../src/core/contract/generated-types.js';
 import { datasetPrefix, scanDetectorFolder } from '../../src/core/object-keys.js';
@@ -39,7 +39,7 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function publish(redisUrl: string, dir: string, args: string[]): Promise<Published> {
-  const out = await run(venvPython, [PUBLISH, '--redis', redisUrl, '--dir', dir, ...args]);
+  const out = await run(venvPython, [PUBLISH, '--redis', redisUrl, '--dir', datasetFolderOf(dir), ...args]);
   if (out.code !== 0) throw new Error(`lima2-publish.py failed: ${out.stderr.slice(-2000)}`);
   return JSON.parse(out.stdout) as Published;
 }
@@ -241,7 +241,7 @@ describe('bridge + scan writer: Lima2 receiver files and master file → S3 → 
     const start = (): ChildProcess => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
         '--redis-url', env.redisUrl!, '--bus', env.resources.bus.name, '--bucket', bucket, '--beamline', 'id00', '--from', '$',
-        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO', '--health-port', String(healthPort)], {
+        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO', '--health-port', String(healthPort), '--lima-root', tmp], {
         cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'],
         env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, ...credentialsEnvironment() },
       });

@@ -57,7 +57,7 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: uniqueName('bridge-test-capture') });
     // blissdata creates its indexes on the first (empty) database.
     await initBlissDataStore(redis.url);
-    bridge = await startBridge({
+    bridge = await startBridge({ limaRoots: [tmp],
       redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0',
       chunkPoints: 64, flushIntervalMs: 300, logLevel: 'WARN',
     });
@@ -163,7 +163,7 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     } };
     const ordered = new Bridge({
       source: new RedisScanSource(redis.url), store: new S3ObjectStore(clients.s3, BUCKET), publisher: recording, logger: createLogger('bridge', 'WARN'),
-    }, { ...defaultBridgeOptions, beamline: 'id00', from: '$', checkpointPath: join(tmp, 'checkpoint') });
+    }, { ...defaultBridgeOptions, beamline: 'id00', limaRoots: [tmp], from: '$', checkpointPath: join(tmp, 'checkpoint') });
     ordered.start();
     await new Promise((r) => setTimeout(r, 700));
     const t0 = Date.now();
@@ -189,7 +189,7 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     // 8 channels of 1000-point entries (8 KB each): at the default count one read would bring the whole scan.
     const readBytes = 512 * 1024;
     const chunkBytes = 48 * 1024;
-    const bounded = await startBridge({
+    const bounded = await startBridge({ limaRoots: [tmp],
       redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '$',
       readBytes, chunkBytes, flushIntervalMs: 300, logLevel: 'WARN',
     });

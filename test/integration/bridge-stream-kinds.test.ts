@@ -21,12 +21,27 @@ import { initBlissDataStore, PUBLISHER, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { REFUSED } from '../../bridge/bounds.js';
+import { parseElementType } from '../../src/core/nexus/dtypes.js';
 import { captureBridgeEvents, drainEvents, dumpedBytes } from './bridge-capture.js';
 import { connectionTo, startAwsEmulator, type AwsEmulator, uniqueName } from '../../local/aws-target.js';
 
 
 const BUCKET = uniqueName('kinds-data');
 const BUS = uniqueName('kinds-bus');
+/** The dtype strings blissdata publishes for the dtypes of the first test. */
+const DTYPE_STR: Record<string, string> = {
+  bool: '|b1', int8: '|i1', uint16: '<u2', int32: '<i4', uint64: '<u8', float16: '<f2', float32: '<f4', complex64: '<c8', complex128: '<c16',
+};
+/** Whether the scan writer holds this dtype (its one definition): else the bridge refuses the scan at once. */
+function writerTakes(dtype: string): boolean {
+  try {
+    parseElementType(DTYPE_STR[dtype]!);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 interface Published {
   run_uid: string;
@@ -103,13 +118,23 @@ describe('bridge: every stream kind and scan end, published by blissdata', () =>
     const abortedEarly = await publish(redis.url, ['--points', '20', '--stop-after', '7', '--end-reason', 'USER_ABORT', '--number', '24'], join(tmp, 'aborted-early.npz'));
     const failedEarly = await publish(redis.url, ['--points', '20', '--stop-after', '11', '--batch', '3', '--end-reason', 'FAILURE', '--number', '25'], join(tmp, 'failed-early.npz'));
 
-    bridge = await startBridge({ redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0', chunkPoints: 16, flushIntervalMs: 200, logLevel: 'ERROR' });
+    bridge = await startBridge({ limaRoots: [tmp], redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0', chunkPoints: 16, flushIntervalMs: 200, logLevel: 'ERROR' });
     const status = await bridge.idle(90_000);
-    assert.equal(status.failed, 0, JSON.stringify(status.stats));
+    // Dtypes the scan writer cannot hold (its own definition, parseElementType) are refused by the bridge at once (bridge/bounds.ts).
+    const refused = dtypes.filter((d) => !writerTakes(d));
+    assert.equal(status.failed, refused.length, JSON.stringify(status.stats));
     await drainEvents(clients, queueUrl, events);
     for (const e of events) validateEvent(e);
 
     for (const [i, p] of typed.entries()) {
+      if (!writerTakes(dtypes[i]!)) {
+        const failed = docsOf(p.run_uid, 'Run Failed').map((e) => e.detail as { reason: string; errors: { message: string }[] });
+        assert.equal(failed.length, 1, dtypes[i]);
+        assert.equal(failed[0]!.reason, REFUSED, dtypes[i]);
+        assert.match(failed[0]!.errors[0]!.message, new RegExp(`dtype "?${DTYPE_STR[dtypes[i]!]!.replace('|', '\\|')}`), dtypes[i]);
+        assert.equal(docsOf(p.run_uid, 'RunStop').length, 0, dtypes[i]);
+        continue;
+      }
       assert.equal(docsOf(p.run_uid, 'RunStop').length, 1, dtypes[i]);
       await assertStaged(p, join(tmp, `${dtypes[i]}.npz`));
     }
@@ -165,7 +190,7 @@ describe('bridge: every stream kind and scan end, published by blissdata', () =>
     // … but one still running is caught up.
     const running = publish(redis.url, ['--points', '60', '--batch', '2', '--sleep', '0.05', '--number', '31'], join(tmp, 'running.npz'));
     await new Promise((r) => setTimeout(r, 1200));
-    bridge = await startBridge({
+    bridge = await startBridge({ limaRoots: [tmp],
       redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '$', chunkPoints: 16,
       flushIntervalMs: 200, goneCheckMs: 300, logLevel: 'ERROR', checkpointPath: join(tmp, 'cp.json'),
     });

@@ -68,7 +68,7 @@ describe('NXstxm exports of archived Bluesky STXM runs', () => {
     bridge = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
       '--redis-url', pipeline.redisUrl, '--bus', pipeline.env.resources.bus.name, '--bucket', pipeline.bucket, '--beamline', 'sm00',
       '--checkpoint', join(work, 'checkpoint.json'), '--dead-letter', join(work, 'dead-letter.jsonl'), '--flush-ms', '200', '--log-level', 'WARN',
-      '--bluesky-stream', STREAM, '--bluesky-defaults', 'proposal=stxm123,session=20261122,collection=stxm,dataset=0001',
+      '--bluesky-stream', STREAM, '--bluesky-defaults', 'proposal=stxm123,session=20261122,collection=stxm,dataset=0001', '--lima-root', work,
     ], {
       cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'],
       env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: pipeline.env.awsEndpoint, AWS_REGION: pipeline.env.region, ...credentialsEnvironment() },

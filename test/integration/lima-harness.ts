@@ -19,6 +19,15 @@ import type { ObjectStore } from '../../src/core/ports.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
 import { emulatorCredentials } from '../../local/aws-target.js';
 
+/**
+ * Where the Lima publishers write under `base`: the scan's data-policy folder, as the ESRF data policy
+ * lays it out (`<proposal>/<beamline>/<session>/RAW_DATA/<collection>/<collection>_<dataset>`, the
+ * publishers' identity). The bridge reads Lima files only below it.
+ */
+export function datasetFolderOf(base: string, proposal = 'ihch123'): string {
+  return join(base, proposal, 'id00', '20261122', 'RAW_DATA', 'sample1', 'sample1_0001');
+}
+
 export interface LimaHarness {
   env: LocalEnvironment;
   /** The in-process bridge; a test that replaces it by a child process stops it and sets undefined. */
@@ -48,7 +57,7 @@ export async function startLimaHarness(tmpPrefix: string): Promise<LimaHarness> 
   const tmp = mkdtempSync(join(tmpdir(), tmpPrefix));
   const harness: LimaHarness = {
     env, catalogue, bucket, tmp,
-    bridge: await startBridge({
+    bridge: await startBridge({ limaRoots: [tmp],
       redisUrl: env.redisUrl!, bucket, eventBusName: env.resources.bus.name, beamline: 'id00',
       aws: { region: env.region, endpoint: env.awsEndpoint, credentials: emulatorCredentials() },
       from: '0', chunkPoints: 64, flushIntervalMs: 200, logLevel: 'ERROR', limaFileWaitMs: 1_500,
@@ -62,7 +71,7 @@ export async function startLimaHarness(tmpPrefix: string): Promise<LimaHarness> 
         store: wrapStore(new S3ObjectStore(env.clients.s3, bucket)),
         publisher: new EventBridgePublisher({ send: (command) => env.clients.events.send(command) }, { eventBusName: env.resources.bus.name }),
         logger: createLogger('bridge', 'ERROR'),
-      }, { ...defaultBridgeOptions, chunkPoints: 64, flushIntervalMs: 200, limaFileWaitMs: 1_500, beamline: 'id00', ...options, from: '$' });
+      }, { ...defaultBridgeOptions, chunkPoints: 64, flushIntervalMs: 200, limaFileWaitMs: 1_500, beamline: 'id00', limaRoots: [tmp], ...options, from: '$' });
       bridge.start();
       harness.bridge = { bridge, stop: () => bridge.stop(), idle: (timeoutMs) => bridge.idle(timeoutMs), status: () => bridge.status() };
       // The history's end is resolved before anything is published: every later scan is followed.

@@ -29,7 +29,7 @@ describe('scan file storage set per deployment reaches the archived file', () =>
     env = await startLocalEnvironment({ context: { scanFileGzipSpectra: '5', scanFileMaxChunkBytes: '8192' } });
     await env.startRunner({ log: () => undefined, environment: { LOG_LEVEL: 'ERROR' } });
     if (env.started.redis) await initBlissDataStore(env.redisUrl!);
-    bridge = await startBridge({
+    bridge = await startBridge({ limaRoots: [tmpdir()],
       redisUrl: env.redisUrl!, bucket: env.resources.bucket.name, eventBusName: env.resources.bus.name, beamline: 'id00', from: '0',
       aws: { region: env.region, endpoint: env.awsEndpoint, credentials: emulatorCredentials() }, logLevel: 'ERROR',
     });

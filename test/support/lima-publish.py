@@ -72,6 +72,7 @@ def main(argv=None) -> int:
                    help="folder of the scan file (scan_info filename); default --dir, which holds scan<NNNN>/ as in BLISS")
     p.add_argument("--symlink-file", type=int, default=None, help="once written, this file is replaced by a symbolic link")
     p.add_argument("--symlink-target", default=None, help="what --symlink-file points at")
+    p.add_argument("--not-hdf5-file", type=int, default=None, help="once written, this file's content is replaced by text (a regular file, not HDF5)")
     args = p.parse_args(argv)
 
     shape = tuple(args.shape)
@@ -144,6 +145,9 @@ def main(argv=None) -> int:
                 if current is not None and paths.index(current) == args.symlink_file:
                     os.remove(current)
                     os.symlink(args.symlink_target, current)
+                if current is not None and paths.index(current) == args.not_hdf5_file:
+                    with open(current, "w") as text:
+                        text.write("not an HDF5 file: must never reach S3 as a Lima file\n")
                 current = ref.file_path
                 if paths.index(current) != args.missing_file:
                     handle = h5py.File(current, "w")

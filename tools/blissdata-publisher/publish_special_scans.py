@@ -2,6 +2,12 @@
 """Publishes the less common BLISS scans with the real blissdata package, for the bridge's tests.
 
     publish_special_scans.py --redis URL json       a scan with a JSON stream next to a numeric one
+    publish_special_scans.py --redis URL --case C hostile
+                                                    a scan with a good float64 counter and one stream
+                                                    the scan file could never hold (C: float16, f8be,
+                                                    json-seal, numeric-seal, zero-shape, gap): dtypes
+                                                    through blissdata, the rest as raw entries written
+                                                    with redis where blissdata would refuse them
     publish_special_scans.py --redis URL sequence   a scan sequence: two child scans referenced by
                                                     the sequence's scan stream (blissdata ScanStream)
     publish_special_scans.py --redis URL reshape    a variable-shape uint16 spectrum (shape (-1,)) and
@@ -245,6 +251,47 @@ def changes_of(batches: list[np.ndarray]) -> list[int]:
     return out
 
 
+SEAL_ID = "18446744073709551615-18446744073709551615"
+
+
+def publish_hostile(ds: DataStore, args) -> dict:
+    """A scan the bridge must refuse at once (Run Failed) while its other scans keep flowing."""
+    scan = ds.create_scan(identity("loopscan", args.number), info=scan_info("loopscan", args.number, args.points))
+    good = scan.create_stream(Stream.make_definition("diode:diode1", np.float64))
+    case = args.case
+    dtype = {"float16": np.dtype("<f2"), "f8be": np.dtype(">f8")}.get(case, np.dtype("<f8"))
+    if case == "json-seal":
+        bad = scan.create_stream(Stream.make_definition("env:events", "json"))
+    elif case == "zero-shape":
+        bad = scan.create_stream(Stream.make_definition("mca:empty", np.float64, shape=(0,)))
+    else:
+        bad = scan.create_stream(Stream.make_definition("diode:bad", dtype))
+    key = scan._model.data_streams[bad.name].key()
+    raw = ds._redis
+    scan.prepare()
+    scan.start()
+    good.send(np.arange(args.points, dtype=np.float64))
+    if case in ("float16", "f8be"):
+        bad.send(np.arange(args.points).astype(dtype))
+        bad.seal()
+    elif case == "json-seal":
+        bad.send({"a": 1})  # 7 bytes of JSON …
+        raw.xadd(key, {"id": 50_000_000}, id=SEAL_ID)  # … sealed at 5·10^7 points
+    elif case == "numeric-seal":
+        bad.send(np.arange(3, dtype=np.float64))
+        raw.xadd(key, {"id": 10**12}, id=SEAL_ID)
+    elif case == "zero-shape":
+        raw.xadd(key, {"payload": b"", "len": 100_000_000}, id="0-1")
+        raw.xadd(key, {"id": 100_000_000}, id=SEAL_ID)
+    elif case == "gap":
+        bad.send(np.arange(2, dtype=np.float64))
+        raw.xadd(key, {"payload": np.float64(1.0).tobytes()}, id="2000002-1")
+        raw.xadd(key, {"id": 2_000_003}, id=SEAL_ID)
+    good.seal()
+    close(scan)
+    return {"scan_key": scan.key, "run_uid": scan.key.split(":")[-1], "points": args.points, "stream": bad.name, "stream_key": key}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--redis", required=True)
@@ -255,10 +302,11 @@ def main(argv=None) -> int:
                    help="reshape: --points points whose shapes follow a schedule drawn from this seed (default: the fixed 15 points)")
     p.add_argument("--max-batch", type=int, default=1, help="reshape with --shape-seed: points per send, 1 to this")
     p.add_argument("--dump-values", help="reshape: save each point's values and shape to this .npz (not in the summary)")
-    p.add_argument("kind", choices=["json", "sequence", "reshape"])
+    p.add_argument("--case", choices=["float16", "f8be", "json-seal", "numeric-seal", "zero-shape", "gap"], help="hostile: what is wrong")
+    p.add_argument("kind", choices=["json", "sequence", "reshape", "hostile"])
     args = p.parse_args(argv)
     ds = open_data_store(args.redis)
-    summary = {"json": publish_json, "sequence": publish_sequence, "reshape": publish_reshape}[args.kind](ds, args)
+    summary = {"json": publish_json, "sequence": publish_sequence, "reshape": publish_reshape, "hostile": publish_hostile}[args.kind](ds, args)
     json.dump(summary, sys.stdout)
     sys.stdout.write("\n")
     sys.stdout.flush()

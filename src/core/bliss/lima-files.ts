@@ -12,6 +12,7 @@
  * - a file is complete (closed by Lima) once a frame of a later file is saved, or once the stream
  *   is sealed (then the last file holds the frames up to `last_index_saved`).
  */
+import type { DataPolicy } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
 import type { StreamModel } from './scan-model.js';
 import { parseDtype, type NumericDtype } from './stream-decoding.js';
@@ -218,6 +219,29 @@ export function scanSaveFolder(info: Record<string, unknown>): string | undefine
  * segment, no control character, strictly below `folder`); symbolic links are resolved by the bridge
  * before it reads the file.
  */
+/**
+ * The trailing segments of a scan's data-policy folder, the folder of the dataset it is archived in
+ * (ESRF data policy: `<root>/<proposal>/<beamline>/<session>/RAW_DATA/<collection>/<collection>_<dataset>`,
+ * whatever the root: `/data/visitor`, `/data/<beamline>/inhouse` …).
+ */
+export function dataPolicyFolderSegments(policy: DataPolicy): string[] {
+  return [policy.proposal, policy.beamline, policy.session, 'RAW_DATA', policy.collection, `${policy.collection}_${policy.dataset}`];
+}
+
+/**
+ * Why `path` (an absolute path from a stream info) is not below the scan's own data-policy folder
+ * (a folder ending in dataPolicyFolderSegments); undefined when it is. A scan can then never take
+ * Lima files from another dataset's (or proposal's) folder into the dataset it is archived in.
+ */
+export function pathOutsideDataPolicyFolder(path: string, policy: DataPolicy): string | undefined {
+  const want = dataPolicyFolderSegments(policy);
+  const segments = path.split('/').slice(0, -1);
+  for (let i = 0; i + want.length <= segments.length; i++) {
+    if (want.every((w, k) => segments[i + k] === w)) return undefined;
+  }
+  return `${JSON.stringify(path)} is not below the scan's data-policy folder …/${want.join('/')}/`;
+}
+
 export function pathOutsideFolder(path: string, folder: string | undefined): string | undefined {
   if (folder === undefined) return 'the scan info has no absolute filename, so the scan has no save folder to read Lima files from';
   // eslint-disable-next-line no-control-regex

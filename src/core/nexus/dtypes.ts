@@ -31,6 +31,11 @@ export function parseElementType(numpy: string, context: { stream?: string; runU
   return { numpy, kind, size };
 }
 
+/** What parseElementType accepts, in words (for the messages of whoever refuses a dtype on its behalf, e.g. the bridge). */
+export function describeElementTypes(): string {
+  return 'little-endian (or byte-sized) int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32 and float64';
+}
+
 /** Bytes of one point of a channel with this element type and point shape. */
 export function pointBytes(type: ElementType, pointShape: readonly number[]): number {
   return pointShape.reduce((n, d) => n * d, type.size);
