@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot, startMoto, startRedis, venvPython, type RunningService } from '../../local/services.js';
+import { projectRoot, startRedis, venvPython, type RunningService } from '../../local/services.js';
+import { connectionTo, startAwsEmulator, type AwsEmulator, uniqueName } from '../../local/aws-target.js';
 import { initBlissDataStore, PUBLISHER, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
@@ -19,8 +20,8 @@ import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
 import { REFUSED } from '../../bridge/bounds.js';
 import { captureBridgeEvents, drainEvents } from './bridge-capture.js';
 
-const BUCKET = 'bounds-data';
-const BUS = 'bounds-bus';
+const BUCKET = uniqueName('bounds-data');
+const BUS = uniqueName('bounds-bus');
 const SPECIAL = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_special_scans.py');
 
 interface Hostile { run_uid: string; stream: string; points: number }
@@ -33,7 +34,7 @@ async function hostile(redisUrl: string, kase: string, number: number): Promise<
 
 describe('bridge: bounds at the edge', () => {
   let redis: RunningService;
-  let moto: RunningService;
+  let aws: AwsEmulator;
   let clients: AwsClients;
   let conn: AwsConnection;
   let queueUrl: string;
@@ -46,16 +47,16 @@ describe('bridge: bounds at the edge', () => {
   });
 
   before(async () => {
-    [redis, moto] = await Promise.all([startRedis(), startMoto()]);
-    conn = { region: 'eu-west-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    [redis, aws] = await Promise.all([startRedis(), startAwsEmulator()]);
+    conn = connectionTo(aws.url);
     clients = createAwsClients(conn);
-    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'bounds-capture' });
+    queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: uniqueName('bounds-capture') });
     await initBlissDataStore(redis.url);
   });
 
   after(async () => {
     await bridge?.stop();
-    await Promise.all([redis?.stop(), moto?.stop()]);
+    await Promise.all([redis?.stop(), aws?.stop()]);
     rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -276,15 +276,18 @@ def publish_hostile(ds: DataStore, args) -> dict:
         bad.seal()
     elif case == "json-seal":
         bad.send({"a": 1})  # 7 bytes of JSON …
+        bad.join()  # in Redis before the raw seal
         raw.xadd(key, {"id": 50_000_000}, id=SEAL_ID)  # … sealed at 5·10^7 points
     elif case == "numeric-seal":
         bad.send(np.arange(3, dtype=np.float64))
+        bad.join()
         raw.xadd(key, {"id": 10**12}, id=SEAL_ID)
     elif case == "zero-shape":
         raw.xadd(key, {"payload": b"", "len": 100_000_000}, id="0-1")
         raw.xadd(key, {"id": 100_000_000}, id=SEAL_ID)
     elif case == "gap":
         bad.send(np.arange(2, dtype=np.float64))
+        bad.join()
         raw.xadd(key, {"payload": np.float64(1.0).tobytes()}, id="2000002-1")
         raw.xadd(key, {"id": 2_000_003}, id=SEAL_ID)
     good.seal()
