@@ -2,8 +2,10 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { HELP, parseBridgeConfig } from '../../bridge/cli.js';
 import { parseBlueskyOptions } from '../../bridge/bluesky-config.js';
+import { tmpdir } from 'node:os';
 
-const base = ['--redis-url', 'redis://h:6379', '--bus', 'b', '--bucket', 'k', '--beamline', 'id00'];
+// --lima-root is required by every bridge (an existing folder).
+const base = ['--redis-url', 'redis://h:6379', '--bus', 'b', '--bucket', 'k', '--beamline', 'id00', '--lima-root', tmpdir()];
 
 describe('bridge Bluesky options', () => {
   it('are off unless a stream is given, and shown in --help', () => {
