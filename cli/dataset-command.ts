@@ -1,6 +1,7 @@
 /**
  * `beamline-archive dataset …`: the datasets' HTTP API (functions/dataset-api) from the command line,
- * every request SigV4-signed with the caller's AWS credentials.
+ * every request carrying the signed-in person's token (`beamline-archive login`) or SigV4-signed with
+ * the caller's AWS credentials.
  */
 import { parseArgs } from 'node:util';
 import { apiRequest, type SignedResponse } from '../src/adapters/signed-http.js';
@@ -20,12 +21,14 @@ Commands:
   list [--proposal P [--beamline B --session S]] [--sample S] [--from T --to T] [--open]
   show <id>                                           the whole dataset record
   scans <id>                                          the scans of the dataset
+  audit --proposal P                                  who changed what and when (newest first)
 
 Options:
   --url URL        the dataset API (function URL) (DATASET_API_URL)
   -h, --help       this help
 
-Credentials and region come from the AWS environment (AWS_REGION, AWS_ACCESS_KEY_ID … or a profile).
+Who calls: the token stored by \`beamline-archive login\` (people), else the AWS environment's
+credentials (AWS_REGION, AWS_ACCESS_KEY_ID … or a profile; machines). See docs/access.md.
 Output is JSON on stdout; errors go to stderr with exit code 1 (2 for usage errors).
 `;
 
@@ -63,6 +66,10 @@ function requestOf(command: string, args: string[], options: Record<string, stri
     case 'close': return { method: 'POST', path: `/datasets/${idToPath(id)}/close` };
     case 'show': return { method: 'GET', path: `/datasets/${idToPath(id)}` };
     case 'scans': return { method: 'GET', path: `/datasets/${idToPath(id)}/scans`, pick: (j) => (j as { scans: unknown }).scans };
+    case 'audit': {
+      if (typeof options.proposal !== 'string') throw new UsageError('audit needs --proposal');
+      return { method: 'GET', path: `/audit?proposal=${encodeURIComponent(options.proposal)}`, pick: (j) => (j as { entries: unknown }).entries };
+    }
     case 'list': {
       if (id !== undefined) throw new UsageError('list takes options, not arguments');
       const query = new URLSearchParams();

@@ -31,6 +31,14 @@ import { recordProvenance } from '../../src/core/provenance/record-provenance.js
 import { authenticatorFromEnv, type Authenticate } from '../shared/caller.js';
 import { accessFailure } from '../shared/access-errors.js';
 import { AccessDeniedError } from '../../src/core/access/errors.js';
+import { entityReader, redactLineage, type EntityAccessDeps } from '../../src/core/access/entity-access.js';
+import { isArchiveOwned, isArchiveOwnedUri } from '../../src/core/provenance/archive-owned.js';
+import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
+import { DynamoDbExportCatalogue } from '../../src/adapters/dynamodb-export-catalogue.js';
+import { decodePath, embargoYearsFromEnv } from '../shared/http-input.js';
+import { AuditAction, auditEntry, UNSCOPED_PROPOSAL, type AuditLog } from '../../src/core/access/audit.js';
+import { archiveKeyScope } from '../../src/core/access/scopes.js';
+import { auditLogFromEnv } from '../shared/audit.js';
 import type { Caller } from '../../src/core/access/caller.js';
 
 
@@ -40,6 +48,10 @@ export interface AnalysisApiDeps extends AnalysisDeps {
   logger: Logger;
   /** Who is calling (functions/shared/caller.ts). */
   authenticate: Authenticate;
+  /** What the policy needs to decide who reads an entity: run and export records, the embargo (src/core/access/entity-access.ts). */
+  access: Pick<EntityAccessDeps, 'run' | 'exportRecord' | 'embargoYears'>;
+  /** Every save and provenance record is recorded here, under the proposals of its raw parents. */
+  audit: AuditLog;
 }
 
 interface Response { statusCode: number; headers: Record<string, string>; body: string }
@@ -85,35 +97,78 @@ export function createHandler(deps: AnalysisApiDeps): UrlHandler {
   const provenanceDeps = { store: deps.provenance, now: deps.now, newUid: deps.newUid };
 
   const route = async (event: APIGatewayProxyEventV2, who: Caller): Promise<Response> => {
-    if (!who.admin) throw new AccessDeniedError('only archive administrators and services may use the analysis API until the access policy is in place');
     const method = event.requestContext.http.method;
-    const path = event.rawPath.replace(/\/+$/, '') || '/';
+    const path = decodePath(event.rawPath.replace(/\/+$/, '') || '/');
     const query = event.queryStringParameters ?? {};
-    const caller = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam?.userArn;
+    // Recorded as who saved or recorded (the IAM principal's ARN for machines, as before).
+    const caller = who.kind === 'service' ? who.name : who.id;
+    if (who.kind === 'anonymous' && method !== 'GET') throw new AccessDeniedError('saving derived data and recording provenance need a signed-in caller');
+    const canRead = entityReader(who, { ...deps.access, provenance: (e) => deps.provenance.get(e), now: deps.now() });
+    const mustRead = async (entity: string, what = entity) => {
+      if (!(await canRead(entity))) throw new AccessDeniedError(`${who.name} may not read ${what}`);
+    };
+    const parentsOf = (body: unknown): string[] => {
+      const parents = (body as { provenance?: { parents?: unknown } } | null)?.provenance?.parents;
+      return Array.isArray(parents) ? parents.filter((p): p is string => typeof p === 'string').slice(0, 1000) : [];
+    };
+    /** One audit entry per proposal of the direct parents that are raw runs or archived files (else unscoped). */
+    const audit = async (action: AuditAction, target: string, parents: string[]) => {
+      const scopes = new Map<string, { proposal: string; beamline: string }>();
+      for (const parent of parents) {
+        let scope: { proposal: string; beamline: string } | undefined;
+        if (parent.startsWith('run:')) scope = (await deps.access.run(parent.slice(4)))?.dataPolicy;
+        else if (parent.startsWith('file:')) scope = archiveKeyScope(/^file:s3:\/\/[^/]+\/(.*)$/.exec(parent)?.[1] ?? '');
+        if (scope) scopes.set(`${scope.proposal}/${scope.beamline}`, scope);
+      }
+      if (scopes.size === 0) scopes.set(UNSCOPED_PROPOSAL, { proposal: UNSCOPED_PROPOSAL, beamline: '' });
+      for (const scope of scopes.values()) await deps.audit.record(auditEntry(who, action, scope, target, deps.now(), { parents }));
+    };
+    // Derived data may be made only from what the caller may read.
+    const mustReadParents = async (body: unknown) => {
+      for (const parent of parentsOf(body)) {
+        try { parseEntityRef(parent); } catch { continue; } // malformed: the provenance check names it
+        await mustRead(parent, `the parent ${parent}`);
+      }
+    };
 
     if (method === 'POST' && path === '/runs') {
-      const saved = await saveDerivedRun(parseBody(event) as SaveDerivedRunRequest, deps, caller ? { caller } : {});
+      const body = parseBody(event);
+      await mustReadParents(body);
+      const saved = await saveDerivedRun(body as SaveDerivedRunRequest, deps, caller ? { caller } : {});
+      await audit(AuditAction.DerivedRunSaved, `run:${saved.uid}`, saved.provenance.parents);
       logger.info('derived run saved', { runUid: saved.uid, parents: saved.provenance.parents, documents: saved.documents });
       return json(201, saved);
     }
     const run = /^\/runs\/([A-Za-z0-9._:-]+)$/.exec(path);
     if (method === 'GET' && run) {
+      await mustRead(`run:${run[1]!}`);
       return json(200, await readDerivedRun(run[1]!, deps, { data: query.data === 'true' || query.data === '1' }));
     }
     if (method === 'POST' && path === '/provenance') {
       const body = parseBody(event) as { entity?: unknown; provenance?: unknown; outputs?: InputFile[] };
       if (typeof body?.entity !== 'string') throw new InvalidInputError('entity (<kind>:<id>) is required');
-      if (/^file:s3:\/\/[^/]+\/archive\//.test(body.entity)) {
-        throw new InvalidInputError('files under archive/ are the archive\'s own: their provenance is recorded by the archive when it writes them');
+      const target = parseEntityRef(body.entity);
+      if (isArchiveOwned(target.ref)) {
+        throw new InvalidInputError(`${target.ref} is the archive's own (archive/, exports/, export:): its provenance is recorded by the archive when it writes it`);
       }
+      if (target.kind === 'run') throw new InvalidInputError('runs get their provenance when they are saved (POST /runs) or archived; record it for files and datasets only');
+      for (const output of Array.isArray(body.outputs) ? body.outputs : []) {
+        if (typeof output?.uri === 'string' && isArchiveOwnedUri(output.uri)) {
+          throw new InvalidInputError(`output ${output.uri} is the archive's own (archive/, exports/): the analysis store cannot claim to have generated it`);
+        }
+      }
+      if (target.kind === 'dataset') await mustRead(target.ref);
+      await mustReadParents(body);
       const { record, status } = await recordProvenance(body.entity, body.provenance, provenanceDeps, {
         ...(Array.isArray(body.outputs) ? { outputs: body.outputs } : {}), ...(caller ? { caller } : {}),
       });
+      if (status === 'stored') await audit(AuditAction.ProvenanceRecorded, record.entity, record.parents);
       logger.info('provenance recorded', { entity: record.entity, status });
       return json(status === 'stored' ? 201 : 200, record);
     }
     if (method === 'GET' && path === '/provenance') {
       const entity = requiredEntity(query);
+      await mustRead(entity);
       const record = await deps.provenance.get(entity);
       if (!record) throw new AnalysisNotFoundError(`${entity} has no provenance record`);
       return json(200, record);
@@ -123,10 +178,12 @@ export function createHandler(deps: AnalysisApiDeps): UrlHandler {
       const direction = directionOf(query.direction, path === '/prov');
       const depth = depthOf(query.depth);
       const options = depth === undefined ? {} : { maxDepth: depth };
+      await mustRead(entity);
       if (!(await deps.provenance.exists(parseEntityRef(entity)))) throw new AnalysisNotFoundError(`${entity} is not in the catalogue`);
-      const result = direction === 'both'
+      // What the caller may not read is redacted: no other proposal's ids, requesters or parameters.
+      const result = await redactLineage(direction === 'both'
         ? merge(await lineage(entity, 'ancestors', deps.provenance, options), await lineage(entity, 'descendants', deps.provenance, options))
-        : await lineage(entity, direction, deps.provenance, options);
+        : await lineage(entity, direction, deps.provenance, options), canRead);
       return json(200, path === '/prov' ? toProvJson(result) : result);
     }
     return json(404, { error: 'NotFound', message: `no route ${method} ${path}` });
@@ -167,6 +224,8 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
     const config = configFromEnv(process.env);
     const clients = createAwsClients(awsConnectionFromEnv());
     const store = new S3ObjectStore(clients.s3, config.bucketName);
+    const runs = new DynamoDbRunCatalogue(clients.dynamo, config.tableName);
+    const exportRecords = new DynamoDbExportCatalogue(clients.dynamo, config.tableName);
     built = createHandler({
       store,
       catalogue: new DynamoDbAnalysisCatalogue(clients.dynamo, config.tableName),
@@ -177,6 +236,12 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
       now: () => new Date(),
       logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'analysis-api'),
       authenticate: authenticatorFromEnv(process.env),
+      access: {
+        run: (uid) => runs.getRun(uid),
+        exportRecord: (id) => exportRecords.get(id),
+        embargoYears: embargoYearsFromEnv(process.env),
+      },
+      audit: auditLogFromEnv(process.env),
     });
   }
   return built(event);

@@ -27,13 +27,18 @@ import type { DatasetQuery } from '../../src/core/datasets/ports.js';
 import { InvalidInputError, type ArchiveError } from '../../src/core/errors.js';
 import { authenticatorFromEnv, type Authenticate } from '../shared/caller.js';
 import { accessFailure } from '../shared/access-errors.js';
-import { AccessDeniedError } from '../../src/core/access/errors.js';
+import { decodePath, embargoYearsFromEnv } from '../shared/http-input.js';
 import type { Caller } from '../../src/core/access/caller.js';
 import { buildDatasetService, configFromEnv } from './compose.js';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { S3DownloadLinks } from '../../src/adapters/s3-download-links.js';
 import type { DownloadLinks } from '../../src/core/exports/ports.js';
 import { fileIndexKeyOf } from '../../src/core/object-keys.js';
+import { Action, allows, authorize, DEFAULT_EMBARGO_YEARS } from '../../src/core/access/policy.js';
+import { datasetScope } from '../../src/core/access/scopes.js';
+import { AuditAction, auditEntry, type AuditLog } from '../../src/core/access/audit.js';
+import { auditLogFromEnv } from '../shared/audit.js';
+import { validateRef } from '../../src/core/datasets/model.js';
 
 export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
 
@@ -46,6 +51,11 @@ export interface DatasetApiDeps {
   links?: DownloadLinks;
   /** Lifetime of those links. @default 900 */
   linkSeconds?: number;
+  /** Years after a dataset's end before anyone may read it. @default 3 */
+  embargoYears?: number;
+  now?: () => Date;
+  /** Every write is recorded here (who, when, what). */
+  audit: AuditLog;
 }
 
 interface Response { statusCode: number; headers: Record<string, string>; body: string }
@@ -98,23 +108,52 @@ export function createHandler(deps: DatasetApiDeps): UrlHandler {
   const { service, logger } = deps;
 
   const route = async (event: APIGatewayProxyEventV2, caller: Caller): Promise<Response> => {
-    if (!caller.admin) throw new AccessDeniedError('only archive administrators and services may use the dataset API until the access policy is in place');
+    const now = deps.now?.() ?? new Date();
+    const years = deps.embargoYears ?? DEFAULT_EMBARGO_YEARS;
     const method = event.requestContext.http.method.toUpperCase();
     const path = (event.rawPath || '/').replace(/\/+$/, '') || '/';
+    // Reads need the record (its end date decides the embargo); changes need only the dataset's proposal and beamline.
+    const readable = async (ref: ReturnType<typeof parseDatasetId>): Promise<DatasetRecord> => {
+      const record = await service.get(ref);
+      authorize(caller, Action.Read, datasetScope(record, years), now);
+      return record;
+    };
+    const manage = (ref: { proposal: string; beamline: string }) => authorize(caller, Action.Manage, { proposal: ref.proposal, beamline: ref.beamline }, now);
+    const audited = async (action: AuditAction, record: DatasetRecord, details?: Record<string, unknown>) => {
+      await deps.audit.record(auditEntry(caller, action, record.ref, record.id, now, details));
+      return record;
+    };
+    if (path === '/audit' && method === 'GET') {
+      // The audit of a proposal: entries of the beamlines the caller may read it at.
+      const proposal = event.queryStringParameters?.proposal;
+      if (!proposal) throw new InvalidInputError('query parameter proposal is required');
+      const entries = await deps.audit.list(proposal);
+      const visible = entries.filter((e) => allows(caller, Action.Read, { proposal: e.proposal, beamline: e.beamline ?? '' }, now));
+      if (entries.length > 0 && visible.length === 0) authorize(caller, Action.Read, { proposal, beamline: entries[0]!.beamline ?? '' }, now);
+      return json(200, { proposal, entries: visible });
+    }
     if (path === '/datasets') {
       if (method === 'POST') {
         const body = parseBody(event);
+        manage(validateRef(body.dataset));
         const { created, record } = await service.open({ ref: body.dataset, techniques: body.techniques, metadata: body.metadata });
+        await audited(AuditAction.DatasetOpened, record, { created, techniques: record.techniques });
         return json(created ? 201 : 200, present(record));
       }
-      if (method === 'GET') return json(200, { datasets: (await service.list(queryOf(event.queryStringParameters ?? {}))).map(present) });
+      if (method === 'GET') {
+        // Lists and searches show only what the caller may read.
+        const records = await service.list(queryOf(event.queryStringParameters ?? {}));
+        return json(200, { datasets: records.filter((r) => allows(caller, Action.Read, datasetScope(r, years), now)).map(present) });
+      }
     }
     const file = /^\/datasets\/([^/]+\/[^/]+\/[^/]+\/[^/]+\/[^/]+)\/scans\/([^/]+)\/file$/.exec(path);
     if (file && method === 'GET' && deps.links) {
-      const ref = parseDatasetId(decodeURIComponent(file[1]!));
-      const runUid = decodeURIComponent(file[2]!);
+      const ref = parseDatasetId(decodePath(file[1]!));
+      const runUid = decodePath(file[2]!);
+      // Presigned URLs only for a dataset the caller may read.
+      await readable(ref);
       const scan = (await service.listScans(ref)).find((s) => s.runUid === runUid);
-      if (!scan) return json(404, { error: `scan ${runUid} is not in dataset ${decodeURIComponent(file[1]!)}` });
+      if (!scan) return json(404, { error: `scan ${runUid} is not in dataset ${decodePath(file[1]!)}` });
       if (!scan.fileKey) return json(409, { error: `scan ${runUid} is not archived yet` });
       const seconds = deps.linkSeconds ?? 900;
       return json(200, {
@@ -124,15 +163,28 @@ export function createHandler(deps: DatasetApiDeps): UrlHandler {
     }
     const match = /^\/datasets\/([^/]+\/[^/]+\/[^/]+\/[^/]+\/[^/]+)(?:\/(techniques|metadata|missing|scans|close))?$/.exec(path);
     if (match) {
-      const ref = parseDatasetId(decodeURIComponent(match[1]!));
+      const ref = parseDatasetId(decodePath(match[1]!));
       const action = match[2];
-      if (!action && method === 'GET') return json(200, present(await service.get(ref)));
-      if (action === 'techniques' && method === 'POST') return json(200, present(await service.addTechnique(ref, parseBody(event).technique)));
-      if (action === 'metadata' && (method === 'PATCH' || method === 'POST')) return json(200, present(await service.setMetadata(ref, parseBody(event).fields)));
-      if (action === 'metadata' && method === 'GET') return json(200, { metadata: await service.getMetadata(ref) });
-      if (action === 'missing' && method === 'GET') return json(200, await service.missing(ref));
-      if (action === 'scans' && method === 'GET') return json(200, { scans: await service.listScans(ref) });
-      if (action === 'close' && method === 'POST') return json(200, present(await service.close(ref)));
+      if (method === 'GET') {
+        if (!action) return json(200, present(await readable(ref)));
+        if (action === 'metadata') { await readable(ref); return json(200, { metadata: await service.getMetadata(ref) }); }
+        if (action === 'missing') { await readable(ref); return json(200, await service.missing(ref)); }
+        if (action === 'scans') { await readable(ref); return json(200, { scans: await service.listScans(ref) }); }
+      }
+      if (method === 'POST' || method === 'PATCH') {
+        if (action === 'techniques' && method === 'POST') {
+          manage(ref);
+          const technique = parseBody(event).technique;
+          return json(200, present(await audited(AuditAction.TechniqueAdded, await service.addTechnique(ref, technique), { technique })));
+        }
+        if (action === 'metadata') {
+          manage(ref);
+          const fields = parseBody(event).fields;
+          const record = await service.setMetadata(ref, fields);
+          return json(200, present(await audited(AuditAction.MetadataWritten, record, { fields: typeof fields === 'object' && fields ? Object.keys(fields) : [] })));
+        }
+        if (action === 'close' && method === 'POST') { manage(ref); return json(200, present(await audited(AuditAction.DatasetClosed, await service.close(ref)))); }
+      }
     }
     return json(404, { error: `no route ${method} ${path}` });
   };
@@ -161,7 +213,10 @@ let built: Promise<UrlHandler> | undefined;
 async function build(): Promise<UrlHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'dataset-api');
   const links = new S3DownloadLinks(createAwsClients(awsConnectionFromEnv()).s3, configFromEnv(process.env).bucketName);
-  return createHandler({ service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create()), logger, links, authenticate: authenticatorFromEnv(process.env) });
+  return createHandler({
+    service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create()), logger, links,
+    authenticate: authenticatorFromEnv(process.env), embargoYears: embargoYearsFromEnv(process.env), audit: auditLogFromEnv(process.env),
+  });
 }
 
 /** The Lambda entry: clients, the wasm module and configuration are built once. */

@@ -22,7 +22,12 @@ import {
 import { buildExportService, exportConfigFromEnv } from './compose.js';
 import { authenticatorFromEnv, type Authenticate } from '../shared/caller.js';
 import { accessFailure } from '../shared/access-errors.js';
+import { Action, authorize, canReadExport } from '../../src/core/access/policy.js';
+import { runScope } from '../../src/core/access/scopes.js';
+import { AuditAction, auditEntry, type AuditLog } from '../../src/core/access/audit.js';
+import { auditLogFromEnv } from '../shared/audit.js';
 import { AccessDeniedError } from '../../src/core/access/errors.js';
+import { decodePath, embargoYearsFromEnv } from '../shared/http-input.js';
 import type { Caller } from '../../src/core/access/caller.js';
 
 
@@ -33,6 +38,11 @@ export interface ExportApiDeps {
   logger: Logger;
   /** Who is calling (functions/shared/caller.ts). */
   authenticate: Authenticate;
+  /** Years after a run's end before anyone may read it. @default 3 */
+  embargoYears?: number;
+  now?: () => Date;
+  /** Every export request is recorded here (who, when, which runs). */
+  audit: AuditLog;
   /** Lifetime of the download links. @default 900 */
   downloadLinkSeconds?: number;
 }
@@ -71,19 +81,45 @@ export function createHandler(deps: ExportApiDeps): UrlHandler {
   const { service, logger } = deps;
 
   const route = async (event: APIGatewayProxyEventV2, caller: Caller): Promise<Response> => {
-    if (!caller.admin) throw new AccessDeniedError('only archive administrators and services may use the export API until the access policy is in place');
+    // Exports are personal: requested, followed and downloaded by signed-in callers.
+    if (caller.kind === 'anonymous') throw new AccessDeniedError('exports need a signed-in caller');
+    const now = deps.now?.() ?? new Date();
+    const years = deps.embargoYears ?? 3;
     const method = event.requestContext.http.method.toUpperCase();
-    const path = (event.rawPath || '/').replace(/\/+$/, '') || '/';
+    const path = decodePath((event.rawPath || '/').replace(/\/+$/, '') || '/');
     if (path === '/exports' && method === 'POST') {
-      const caller = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam?.userArn;
-      const { created, record } = await service.request(parseBody(event), caller);
+      const body = parseBody(event);
+      // Only runs the caller may read can be exported; a run not in the catalogue has no scope (admins only, then 404).
+      const runs = (body as { runs?: unknown })?.runs;
+      const scopes = new Map<string, { proposal: string; beamline: string }>();
+      if (Array.isArray(runs) && runs.every((r) => typeof r === 'string') && runs.length <= 1000) {
+        const records = await service.runRecords(runs as string[]);
+        for (const record of records) {
+          const scope = record ? runScope(record, years) : undefined;
+          authorize(caller, Action.Read, scope, now);
+          if (scope) scopes.set(`${scope.proposal}/${scope.beamline}`, scope);
+        }
+      }
+      // The requester is the authenticated caller, never a body field: it scopes the export id.
+      const { created, record } = await service.request(body, caller.id);
+      if (created) {
+        for (const scope of scopes.values()) {
+          await deps.audit.record(auditEntry(caller, AuditAction.ExportRequested, scope, record.exportId, now, { runs: record.runs, format: record.format }));
+        }
+      }
       return json(created ? 202 : 200, present(record));
     }
     const match = /^\/exports\/([A-Za-z0-9-]+)(\/download)?$/.exec(path);
     if (match && method === 'GET') {
       const exportId = match[1]!;
+      const record = await service.get(exportId);
+      const scopes = (await service.runRecords(record.runs)).map((r) => (r ? runScope(r, years) : undefined));
+      if (!canReadExport(caller, { requester: record.requester, runs: scopes }, now)) {
+        throw new AccessDeniedError(`${caller.name} may not see export ${exportId}: not its requester, and not allowed to read every run it was made from`);
+      }
+      // Presigned links only for an export the caller may read.
       if (match[2]) return json(200, { export_id: exportId, files: await service.downloadLinks(exportId, deps.downloadLinkSeconds ?? 900) });
-      return json(200, present(await service.get(exportId)));
+      return json(200, present(record));
     }
     return json(404, { error: `no route ${method} ${path} (POST /exports, GET /exports/<id>, GET /exports/<id>/download)` });
   };
@@ -121,6 +157,7 @@ async function build(): Promise<UrlHandler> {
   const config = exportConfigFromEnv(process.env);
   return createHandler({
     service: buildExportService('export-api', logger, config), logger, downloadLinkSeconds: config.downloadLinkSeconds, authenticate: authenticatorFromEnv(process.env),
+    embargoYears: embargoYearsFromEnv(process.env), audit: auditLogFromEnv(process.env),
   });
 }
 

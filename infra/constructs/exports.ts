@@ -127,10 +127,10 @@ export class Exports extends Construct {
     }));
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'CreateExportRecords', effect: Effect.ALLOW,
-      // Export records only (create once; pk EXPORT#<id>, src/adapters/dynamodb-export-catalogue.ts):
+      // Export records and audit entries only (create once; pk EXPORT#<id>, AUDIT#<proposal>):
       // the API can never write a run, dataset or provenance item.
       actions: ['dynamodb:PutItem'], resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXPORT#*'] } },
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXPORT#*', 'AUDIT#*'] } },
     }));
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'SignExportDownloads', effect: Effect.ALLOW,

@@ -20,6 +20,7 @@ import { ProvenanceConflictError } from '../core/provenance/errors.js';
 import type { EntityRef, ProvenanceRecord } from '../core/provenance/model.js';
 import type { ProvenanceStore } from '../core/provenance/ports.js';
 import { filePk, FILE_SK, runPk, RUN_SK } from './dynamodb-run-catalogue.js';
+import { isArchiveOwned } from '../core/provenance/archive-owned.js';
 
 export const provPk = (entity: string) => `PROV#${entity}`;
 export const PROV_SK = 'PROV';
@@ -48,11 +49,11 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
   constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string, private readonly bucket: string) {}
 
   async exists(entity: EntityRef): Promise<boolean> {
-    const any = await this.db.send(new QueryCommand({
-      TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': provPk(entity.ref) },
-      Limit: 1, ProjectionExpression: 'pk', ConsistentRead: true,
-    }));
-    if ((any.Items ?? []).length > 0) return true;
+    // Only real records count (issue 15): a provenance record of the entity, or the entity named as
+    // an output of one (a PARENT# edge) unless it is the archive's own, or its catalogue item below.
+    // A bare CHILD# edge proves nothing by itself.
+    if (await this.hasItem(provPk(entity.ref), PROV_SK)) return true;
+    if (!isArchiveOwned(entity.ref) && (await this.linked(entity.ref, PARENT_PREFIX, 1)).length > 0) return true;
     switch (entity.kind) {
       case 'run': return this.hasItem(runPk(entity.id), RUN_SK);
       case 'file': {

@@ -91,7 +91,7 @@ describe('exports construct', () => {
     assert.deepEqual(events.map((s) => s.Condition), [{ StringEquals: { 'events:source': 'beamline-archive.export-api' } }]);
     assert.deepEqual(actions(statements.find((s) => s.Sid === 'CatalogueExports')!), ['dynamodb:GetItem']);
     const writes = statements.filter((s) => actions(s).some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)));
-    assert.deepEqual(writes.map((s) => [actions(s), s.Condition]), [[['dynamodb:PutItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${exportPk('')}*`] } }]],
-      'the API creates export records only (pk EXPORT#…), never another catalogue item');
+    assert.deepEqual(writes.map((s) => [actions(s), s.Condition]), [[['dynamodb:PutItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${exportPk('')}*`, 'AUDIT#*'] } }]],
+      'the API creates export records and audit entries only (pk EXPORT#…, AUDIT#…), never another catalogue item');
   });
 });

@@ -174,12 +174,18 @@ describe('analysis store through the function URL', () => {
     assert.equal(Object.keys(doc.wasAssociatedWith).length, 4);
   });
 
-  it('records provenance of an export and refuses a cycle (409)', async () => {
-    const record = await client.recordProvenance('export:nxstxm-1', { ...provenanceOf([`run:${second}`], [{ uri: 's3://x/y', sha256: 'e'.repeat(64) }]), activity: 'export' } as never);
-    assert.equal(record.entity, 'export:nxstxm-1');
-    const up = await client.lineage('export:nxstxm-1', 'ancestors');
-    assert.ok(up.nodes.some((n) => n.entity === `run:${RAW[0]}`), 'the export reaches back to the raw scan');
-    const cycle = await client.recordProvenance(`run:${RAW[0]}`, provenanceOf(['export:nxstxm-1'], [{ uri: 's3://x/y', sha256: 'e'.repeat(64) }]) as never).catch((e: unknown) => e);
+  it('records provenance of a file (not of an export: the archive records those) and refuses a cycle (409)', async () => {
+    const input = [{ uri: 's3://x/y', sha256: 'e'.repeat(64) }];
+    // Exports are the archive's own: recording their provenance in advance made a victim's export FAILED (issue 15).
+    const owned = await client.recordProvenance('export:nxstxm-1', { ...provenanceOf([`run:${second}`], input), activity: 'export' } as never).catch((e: unknown) => e);
+    assert.equal((owned as AnalysisApiError).status, 400);
+    const fit = 'file:s3://results-bucket/fits/fit.json';
+    const record = await client.recordProvenance(fit, provenanceOf([`run:${second}`], input) as never, [{ uri: 's3://results-bucket/fits/fit.h5', sha256: 'f'.repeat(64) }]);
+    assert.equal(record.entity, fit);
+    const up = await client.lineage(fit, 'ancestors');
+    assert.ok(up.nodes.some((n) => n.entity === `run:${RAW[0]}`), 'the result reaches back to the raw scan');
+    await client.recordProvenance('file:s3://results-bucket/fits/plot.png', provenanceOf(['file:s3://results-bucket/fits/fit.h5'], input) as never);
+    const cycle = await client.recordProvenance('file:s3://results-bucket/fits/fit.h5', provenanceOf(['file:s3://results-bucket/fits/plot.png'], input) as never).catch((e: unknown) => e);
     assert.equal((cycle as AnalysisApiError).status, 409);
   });
 

@@ -101,7 +101,9 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
   });
 
   it('API: refuses unsigned requests (401: anonymous, sign in), maps errors to 400/404/409 without internals', async () => {
-    assert.equal((await fetch(`${url}/datasets?open=true`)).status, 401);
+    assert.equal((await fetch(`${url}/datasets/${id}`)).status, 401);
+    // An unsigned list is anonymous: public datasets only (none here).
+    assert.deepEqual(await (await fetch(`${url}/datasets?open=true`)).json(), { datasets: [] });
     const nonString = await api('/datasets', 'POST', { dataset: { proposal: 'ihch999', beamline: 'id00', session: 's1', collection: 'c', dataset: 'd' }, metadata: { Sample_name: 42 } });
     assert.equal(nonString.status, 400);
     assert.match((nonString.json as { error: string }).error, /Sample_name: ICAT values are strings, got number/);

@@ -95,6 +95,8 @@ function judge(kind: 'csv' | 'nexus', path: string, spec: unknown): { compared: 
 
 describe('exports through the API, the bus and the CLI', () => {
   let pipeline: LocalPipeline;
+  /** Who the SigV4-signed requests of this test are (the gateway's IAM principal): the owner of their exports. */
+  const SERVICE_CALLER = () => `iam:arn:aws:iam::${pipeline.env.resources.accountId}:user/${emulatorCredentials().accessKeyId}`;
   let gateway: HttpGateway;
   let url: string;
   let watchQueue: string;
@@ -168,7 +170,7 @@ describe('exports through the API, the bus and the CLI', () => {
     const requested = await api('/exports', 'POST', { request_id: 'csv-api-1', runs: [run], format: 'csv' });
     assert.equal(requested.status, 202, requested.body);
     const { export_id: exportId } = requested.json as ApiRecord;
-    assert.equal(exportId, exportIdOf('csv-api-1'));
+    assert.equal(exportId, exportIdOf('csv-api-1', SERVICE_CALLER()));
     const record = await finished(exportId);
     assert.equal(record.state, 'COMPLETED', record.reason);
     assert.equal(record.attempts, 1);
@@ -215,10 +217,10 @@ describe('exports through the API, the bus and the CLI', () => {
     const again = await api('/exports', 'POST', { request_id: 'csv-api-1', runs: [run], format: 'csv' });
     assert.equal(again.status, 200);
     const record = again.json as ApiRecord;
-    assert.equal(record.export_id, exportIdOf('csv-api-1'));
+    assert.equal(record.export_id, exportIdOf('csv-api-1', SERVICE_CALLER()));
     assert.equal(record.state, 'COMPLETED');
     assert.equal(record.attempts, 1, 'built once');
-    // The same request on the bus as well (another client): still one build, one key.
+    // The same request id on the bus (another client) names another export: this one is left alone, built once, one key.
     await pipeline.env.clients.events.send(new PutEventsCommand({ Entries: [{
       EventBusName: pipeline.env.resources.bus.name, Source: 'beamline-archive.export-client', DetailType: 'Export Requested',
       Detail: JSON.stringify({ request_id: 'csv-api-1', runs: [run], format: 'csv' }),
@@ -256,7 +258,7 @@ describe('exports through the API, the bus and the CLI', () => {
     assert.deepEqual(verdict.compared.sort(), expected.sort(), 'every channel of both runs');
     const prov = await provenance.get(`export:${exportId}`);
     assert.deepEqual(prov!.parents, runs.map((r) => `run:${r}`));
-    assert.equal(prov!.agent.name, 'workflow-42');
+    assert.equal(prov!.agent.name, 'bus:workflow-42', 'a bus client names a requester; it is kept as a label, never as an identity');
     const [completed] = await eventsFor(exportId, 1);
     assert.equal(completed!['detail-type'], 'Export Completed');
   });
@@ -292,7 +294,7 @@ describe('exports through the API, the bus and the CLI', () => {
     const out = join(dir, 'cli-out');
     const requested = await cli(['request', '--runs', run, '--format', 'csv', '--request-id', 'csv-cli-1', '--download', out, '--interval', '0.2'], cliEnv);
     assert.equal(requested.code, 0, requested.stderr);
-    const exportId = exportIdOf('csv-cli-1');
+    const exportId = exportIdOf('csv-cli-1', SERVICE_CALLER());
     assert.match(requested.stderr, new RegExp(`export ${exportId} \\(request csv-cli-1\\): REQUESTED`));
     assert.match(requested.stderr, new RegExp(`\\[\\s*\\d+\\.\\ds\\] ${exportId} COMPLETED`));
     const record = JSON.parse(requested.stdout) as ApiRecord;
@@ -382,7 +384,7 @@ describe('exports through the API, the bus and the CLI', () => {
 
   it('a build failing after its files are uploaded keeps only <final>.err objects, records FAILED and announces it', async () => {
     const run = scans[0]!.published.run_uid;
-    const exportId = exportIdOf('nexus-conflict-1');
+    const exportId = exportIdOf('nexus-conflict-1', SERVICE_CALLER());
     // Someone already recorded a provenance for this export: the worker finds out only after its
     // .tmp upload (provenance is recorded just before the final keys are written).
     await provenance.put({

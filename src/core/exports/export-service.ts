@@ -20,7 +20,7 @@ import { ArchiveError, ContractError, isPermanent } from '../errors.js';
 import { errKeyOf, exportFileKey, TMP_SUFFIX } from '../object-keys.js';
 import type { EventPublisher, ObjectStore, StoredObject } from '../ports.js';
 import { publishLocalFile } from '../archive/publish-file.js';
-import type { RunCatalogue } from '../archive/ports.js';
+import type { RunCatalogue, RunRecord } from '../archive/ports.js';
 import { EntityKind, fileRef, runRef, type SoftwareRef } from '../provenance/model.js';
 import { ProvenanceConflictError } from '../provenance/errors.js';
 import type { ProvenanceStore } from '../provenance/ports.js';
@@ -77,10 +77,20 @@ export interface DownloadLink {
 const MAX_OPTIONS_BYTES = 4096;
 const DEFAULT_VERIFY_MAX = 64 * 1024 * 1024;
 
-/** `exp-<24 hex of sha256(request id)>`: a request id always names the same export. */
-export function exportIdOf(requestId: string): string {
-  return `exp-${createHash('sha256').update(requestId).digest('hex').slice(0, 24)}`;
+/**
+ * `exp-<24 hex of sha256(owner, request id)>`: a request id names the same export for the same
+ * owner only, so a request id reused by someone else names another export (issue 15). The owner is
+ * the authenticated caller of the export API (`oidc:…`, `iam:…`); requests put on the bus by clients
+ * (trusted IAM machines) share one namespace, the request id alone.
+ */
+export function exportIdOf(requestId: string, owner?: string): string {
+  const hash = createHash('sha256');
+  if (owner !== undefined) hash.update(`${owner}\u0000`);
+  return `exp-${hash.update(requestId).digest('hex').slice(0, 24)}`;
 }
+
+/** A requester named in a bus client's event is a label, never an identity: `bus:<label>`. */
+export const BUS_REQUESTER_PREFIX = 'bus:';
 
 /** JSON with object keys sorted: equal requests give equal text whatever the key order. */
 function canonicalJson(value: unknown): string {
@@ -183,7 +193,8 @@ export class ExportService {
   }
 
   private async create(request: ExportRequested, origin: ExportOrigin): Promise<{ created: boolean; record: ExportRecord }> {
-    const exportId = exportIdOf(request.request_id);
+    // API requests belong to their authenticated requester; bus clients' requests to nobody.
+    const exportId = origin === ExportOrigin.Api ? exportIdOf(request.request_id, request.requester) : exportIdOf(request.request_id);
     const fingerprint = requestFingerprint(request);
     const result = await this.deps.exports.create({
       exportId, requestId: request.request_id, format: request.format, runs: request.runs, options: request.options ?? {},
@@ -197,6 +208,11 @@ export class ExportService {
       );
     }
     return result;
+  }
+
+  /** The run records of some runs (undefined for a run not in the catalogue): who may read them is decided from their data policy. */
+  runRecords(runUids: readonly string[]): Promise<(RunRecord | undefined)[]> {
+    return Promise.all(runUids.map((uid) => this.deps.runs.getRun(uid)));
   }
 
   async get(exportId: string): Promise<ExportRecord> {
@@ -225,8 +241,12 @@ export class ExportService {
    * Throws for transient trouble (SQS retries); requests that cannot be built end FAILED.
    */
   async handleRequested(detail: ExportRequested, source: string): Promise<ExportRecord> {
-    const request = this.parse(detail, source);
     const origin = source === EventSource.ExportApi ? ExportOrigin.Api : ExportOrigin.Bus;
+    // Only the export API (IAM: the one role allowed to speak as its source) names an authenticated
+    // requester; what another client writes there is a label, kept as `bus:<label>`.
+    const named = detail.requester;
+    const request = this.parse(origin === ExportOrigin.Api || named === undefined || named.startsWith(BUS_REQUESTER_PREFIX)
+      ? detail : { ...detail, requester: `${BUS_REQUESTER_PREFIX}${named}` }, source);
     const { record } = await this.create(request, origin);
     const exportId = record.exportId;
     if (record.state === ExportState.Completed || record.state === ExportState.Failed) {

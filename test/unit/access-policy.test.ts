@@ -1,0 +1,91 @@
+// The authorisation policy (src/core/access/policy.ts), table-tested: every kind of caller × action × scope.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ANONYMOUS, callerFromClaims, callerFromIam, type Caller } from '../../src/core/access/caller.js';
+import { Action, canReadExport, decide, embargoEnd, type AccessScope } from '../../src/core/access/policy.js';
+import { archiveKeyScope, datasetScope, runScope } from '../../src/core/access/scopes.js';
+
+const ISS = 'http://issuer';
+const alice = callerFromClaims({ sub: 'a', preferred_username: 'alice', proposals: ['P1'] }, ISS);
+const bob = callerFromClaims({ sub: 'b', preferred_username: 'bob', proposals: ['p2'] }, ISS);
+const staff = callerFromClaims({ sub: 's', preferred_username: 'staff', beamlines: ['ID21'] }, ISS);
+const admin = callerFromClaims({ sub: 'r', preferred_username: 'admin', roles: ['archive-admin', 'other'] }, ISS);
+const service = callerFromIam('arn:aws:iam::123456789012:role/operators');
+
+const NOW = new Date('2026-12-06T12:00:00Z');
+const p1 = { proposal: 'p1', beamline: 'id21' } satisfies AccessScope;            // open or unfinished: never public
+const p2 = { proposal: 'p2', beamline: 'id00' } satisfies AccessScope;
+const p2Old: AccessScope = { ...p2, publicFrom: '2025-01-01T00:00:00.000Z' };      // embargo over
+const p2Recent: AccessScope = { ...p2, publicFrom: '2027-01-01T00:00:00.000Z' };   // still embargoed
+
+type Row = [string, Caller, Action, AccessScope | undefined, boolean];
+const TABLE: Row[] = [
+  ['member reads own proposal', alice, Action.Read, p1, true],
+  ['member reads other proposal', alice, Action.Read, p2, false],
+  ['member cannot manage own proposal', alice, Action.Manage, p1, false],
+  ['member reads public proposal', alice, Action.Read, p2Old, true],
+  ['member cannot read embargoed proposal', alice, Action.Read, p2Recent, false],
+  ['bob reads p2', bob, Action.Read, p2, true],
+  ['bob reads p1', bob, Action.Read, p1, false],
+  ['staff reads own beamline', staff, Action.Read, p1, true],
+  ['staff manages own beamline', staff, Action.Manage, p1, true],
+  ['staff cannot read other beamline', staff, Action.Read, p2, false],
+  ['staff cannot manage other beamline', staff, Action.Manage, p2Old, false],
+  ['staff cannot administer', staff, Action.Administer, p1, false],
+  ['admin reads anything', admin, Action.Read, p2Recent, true],
+  ['admin manages anything', admin, Action.Manage, p2, true],
+  ['admin administers', admin, Action.Administer, undefined, true],
+  ['service (IAM) acts as admin', service, Action.Manage, p2, true],
+  ['anonymous reads public', ANONYMOUS, Action.Read, p2Old, true],
+  ['anonymous cannot read embargoed', ANONYMOUS, Action.Read, p2Recent, false],
+  ['anonymous cannot read unpublished', ANONYMOUS, Action.Read, p1, false],
+  ['anonymous cannot manage public', ANONYMOUS, Action.Manage, p2Old, false],
+  ['no scope: only admins', alice, Action.Read, undefined, false],
+];
+
+describe('access policy', () => {
+  for (const [name, caller, action, scope, expected] of TABLE) {
+    it(`${name} → ${expected ? 'allowed' : 'denied'}`, () => {
+      const decision = decide(caller, action, scope, NOW);
+      assert.equal(decision.allowed, expected, decision.reason);
+      assert.ok(decision.reason.length > 0);
+    });
+  }
+
+  it('claims: proposals and beamlines compared case-insensitively, admin only from the archive-admin role', () => {
+    assert.deepEqual(alice.proposals, ['p1']);
+    assert.deepEqual(staff.beamlines, ['id21']);
+    assert.equal(callerFromClaims({ sub: 'x', roles: ['admin'] }, ISS).admin, false);
+    assert.throws(() => callerFromClaims({ sub: 'x', proposals: 'p1' }, ISS), /proposals must be an array of strings/);
+    assert.throws(() => callerFromClaims({ proposals: ['p1'] }, ISS), /no sub/);
+    assert.equal(alice.id, 'oidc:a@http://issuer');
+  });
+
+  it('embargo: the end date plus the period; an open dataset is never public', () => {
+    assert.equal(embargoEnd('2023-05-01T10:00:00.000Z'), '2026-05-01T10:00:00.000Z');
+    assert.equal(embargoEnd('2023-05-01T10:00:00.000Z', 5), '2028-05-01T10:00:00.000Z');
+    assert.equal(embargoEnd(undefined), undefined);
+    const closed = datasetScope({ ref: { proposal: 'p2', beamline: 'id00' }, endDate: '2023-01-01T00:00:00.000Z' }, 3);
+    assert.equal(decide(ANONYMOUS, Action.Read, closed, NOW).allowed, true);
+    assert.equal(decide(ANONYMOUS, Action.Read, datasetScope({ ref: { proposal: 'p2', beamline: 'id00' }, endDate: '2023-01-01T00:00:00.000Z' }, 4), NOW).allowed, false);
+    assert.equal(decide(ANONYMOUS, Action.Read, datasetScope({ ref: { proposal: 'p2', beamline: 'id00' } }, 0), NOW).allowed, false);
+  });
+
+  it('scopes of runs and archive keys', () => {
+    assert.deepEqual(runScope({ dataPolicy: { proposal: 'p1', beamline: 'id21' }, startTime: '2020-01-01T00:00:00.000Z' }, 3),
+      { proposal: 'p1', beamline: 'id21', publicFrom: '2023-01-01T00:00:00.000Z' });
+    assert.equal(runScope({}, 3), undefined);
+    assert.deepEqual(archiveKeyScope('archive/p1/id21/20261122/s/s_0001/s_0001.h5'), { proposal: 'p1', beamline: 'id21' });
+    assert.equal(archiveKeyScope('exports/exp-1/a.csv'), undefined);
+  });
+
+  it('exports: the requester, admins, or whoever may read every run', () => {
+    const access = { requester: alice.id, runs: [p1, p2] };
+    assert.equal(canReadExport(alice, access, NOW), true);
+    assert.equal(canReadExport(bob, access, NOW), false, 'bob reads p2 but not p1');
+    assert.equal(canReadExport(admin, access, NOW), true);
+    assert.equal(canReadExport(bob, { requester: alice.id, runs: [p2] }, NOW), true, 'a member of the proposal sees its exports');
+    assert.equal(canReadExport(bob, { requester: alice.id, runs: [] }, NOW), false);
+    assert.equal(canReadExport(bob, { requester: alice.id, runs: [undefined] }, NOW), false);
+  });
+});
