@@ -17,33 +17,54 @@ export const Prefix = {
 /** Suffix of objects under construction; a lifecycle rule removes abandoned ones. */
 export const TMP_SUFFIX = '.tmp';
 
-const MAX_SEGMENT = 120;
+/** Longest segment: a longer name is cut and keeps its hash (names up to the contract's 200 characters and more). */
+export const MAX_SEGMENT = 120;
+const HASH_CHARS = 8;
+/** A name kept as it is: letters, digits, `.`, `_`, `-`, not starting with `.` or `-`, at most MAX_SEGMENT. */
+const PLAIN = new RegExp(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,${MAX_SEGMENT - 1}}$`);
+/** A segment this rule made from another name: `<plain part>~<8 hex>`; kept as it is (ids round-trip). */
+const HASHED = new RegExp(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,${MAX_SEGMENT - HASH_CHARS - 2}}~[0-9a-f]{${HASH_CHARS}}$`);
 
 /**
- * Turns a user-chosen name (session, collection, dataset, channel …) into one safe key segment.
- * A name made only of letters, digits, `.`, `_` and `-` is kept as it is; otherwise every other
- * character becomes `_`, a leading dot too, and a `~<8 hex of sha256(name)>` suffix keeps two
- * names from ever sharing a segment. Names that are empty, only dots (`.`, `..`), contain control
- * characters, or are too long are rejected with a reason.
+ * THE naming rule: every place a user-chosen name (proposal, beamline, session, collection,
+ * dataset, channel, detector, export id …) becomes an S3 key segment, a folder, a catalogue key
+ * or a dataset id goes through this one function (docs/architecture.md, "Names and keys").
+ *
+ * - A plain name (letters, digits, `.`, `_`, `-`, not starting with `.` or `-`, at most 120
+ *   characters) is kept as it is: `sample1`, `0001`, `run1.5`.
+ * - Any other name is never refused: every other character becomes `_` (a leading `.` or `-`
+ *   too), the result is cut to fit, and `~<first 8 hex of sha256(name)>` is appended, so two names
+ *   never share a segment (`a:b` → `a_b~…`, distinct from `a_b`): `a/../b` → `a_.._b~5c1f…`,
+ *   `run 1.5` → `run_1.5~…`, `échantillon` → `_chantillon~…`, `..` → `_.~…`, a 300-character
+ *   name → its first 111 cleaned characters + hash.
+ * - A segment this rule made (`<plain>~<8 hex>`) is kept as it is, so the dataset id the archive
+ *   shows (`p/b/s/a_.._b~5c1f…/run_1.5~…`) names the same dataset when it is given back.
+ * - Only an empty name is refused (nothing to name a folder with).
  */
 export function safeSegment(name: string, what = 'name'): string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidInputError(`${what} is empty: it cannot name a folder`, { name: String(name) });
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) {
-    throw new InvalidInputError(`${what} ${JSON.stringify(name)} contains control characters`, { name });
-  }
-  if (name.length > MAX_SEGMENT) {
-    throw new InvalidInputError(`${what} is ${name.length} characters long (at most ${MAX_SEGMENT})`, { name });
-  }
-  if (/^\.+$/.test(name)) {
-    throw new InvalidInputError(`${what} ${JSON.stringify(name)} is a relative path component`, { name });
-  }
-  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_');
-  // One name, one segment: a rewritten name carries a hash of the original, so `a:b` and `a_b`
-  // (or `a:b` and `a;b`) can never share a key and overwrite each other.
-  return cleaned === name ? name : `${cleaned}~${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+  if (PLAIN.test(name) || HASHED.test(name)) return name;
+  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.-]/, '_').slice(0, MAX_SEGMENT - HASH_CHARS - 1);
+  return `${cleaned}~${createHash('sha256').update(name).digest('hex').slice(0, HASH_CHARS)}`;
+}
+
+/** Whether `name` is already a segment (plain, or made by safeSegment): what a dataset id's parts must be. */
+export function isSegment(name: string): boolean {
+  return typeof name === 'string' && (PLAIN.test(name) || HASHED.test(name));
+}
+
+/**
+ * The dataset a data policy names, in segments (each name through safeSegment): the scan writer's
+ * folder, the dataset catalogue's key and id, the run record's dataset index are all this.
+ */
+export function datasetKeyOf(policy: DataPolicy): DataPolicy {
+  return {
+    proposal: safeSegment(policy.proposal, 'proposal'), beamline: safeSegment(policy.beamline, 'beamline'),
+    session: safeSegment(policy.session, 'session'), collection: safeSegment(policy.collection, 'collection'),
+    dataset: safeSegment(policy.dataset, 'dataset'),
+  };
 }
 
 /** A channel name such as `axis:sy` as a key segment (`axis_sy~<hash>`, see safeSegment). */
@@ -70,13 +91,9 @@ function pad(n: number): string {
   return String(n).padStart(12, '0');
 }
 
-/** Dataset folder: `archive/<proposal>/<beamline>/<session>/<collection>/<collection>_<dataset>/`. */
+/** Dataset folder: `archive/<proposal>/<beamline>/<session>/<collection>/<collection>_<dataset>/` (names as segments). */
 export function datasetPrefix(policy: DataPolicy): string {
-  const proposal = safeSegment(policy.proposal, 'proposal');
-  const beamline = safeSegment(policy.beamline, 'beamline');
-  const session = safeSegment(policy.session, 'session');
-  const collection = safeSegment(policy.collection, 'collection');
-  const dataset = safeSegment(policy.dataset, 'dataset');
+  const { proposal, beamline, session, collection, dataset } = datasetKeyOf(policy);
   return `${Prefix.Archive}${proposal}/${beamline}/${session}/${collection}/${collection}_${dataset}/`;
 }
 

@@ -14,6 +14,7 @@ import { projectRoot } from '../../local/services.js';
 import { signedRequest } from '../../src/adapters/signed-http.js';
 import { loadJson, samplePath } from '../../src/core/contract/schema-files.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
+import { safeSegment } from '../../src/core/object-keys.js';
 import { eventually, receiveAll } from '../support/sqs-helpers.js';
 import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-target.js';
 
@@ -74,9 +75,13 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
     const typo = await cli(['set', id, 'FLUO_dweltime=0.1'], cliEnv);
     assert.equal(typo.code, 1);
     assert.match(typo.stderr, /unknown ICAT field "FLUO_dweltime".*did you mean FLUO_dwellTime\? \(HTTP 400\)/);
-    const hostile = await cli(['open', 'ihch999/id00/20261122/sample1/..'], cliEnv);
-    assert.equal(hostile.code, 1);
-    assert.match(hostile.stderr, /not a safe folder name/);
+    // A hostile name is keyed by the one naming rule (the scan writer's folder), never refused (ADR 0013).
+    const hostile = await cli(['open', 'ihch998/id00/20261122/sample1/..'], cliEnv);
+    assert.equal(hostile.code, 0, hostile.stderr);
+    assert.ok(hostile.stdout.includes(`ihch998/id00/20261122/sample1/${safeSegment('..')}`), hostile.stdout);
+    const empty = await cli(['open', 'ihch998/id00/20261122//d'], cliEnv);
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /collection is missing/);
     const usage = await cli(['set', id], cliEnv);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /set needs at least one NAME=VALUE/);

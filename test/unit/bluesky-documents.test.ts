@@ -166,7 +166,7 @@ describe('Bluesky start and stop → RunStart and RunStop', () => {
       { proposal: 'p1', beamline: 'id00', session: 's1', collection: 'unknown_collection', dataset: 'unknown_dataset' });
     assert.equal(blueskyTitleOf({ plan_name: 'count', title: 'my count' }), 'my count');
     assert.deepEqual(blueskyDataPolicyOf({ sample: 'gold foil', proposal: '../x', session: 20261122, dataset: '\u0007' }, { beamline: 'id00' }),
-      { proposal: 'x', beamline: 'id00', session: '20261122', collection: 'gold_foil', dataset: 'unknown_dataset' }, 'values made safe folder names');
+      { proposal: '../x', beamline: 'id00', session: '20261122', collection: 'gold foil', dataset: 'unknown_dataset' }, 'names kept as given (the naming rule makes keys of them), nothing visible → default');
   });
 
   it('a start document without uid or time is refused with the entry id', () => {

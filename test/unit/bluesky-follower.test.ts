@@ -325,8 +325,8 @@ describe('BlueskyFollower', () => {
     const stop = sent.find((e) => e.detailType === DetailType.RunStop)?.detail as { bliss: { points: Record<string, number> }; bluesky: { not_archived: { channel: string; reason: string }[] } } | undefined;
     assert.deepEqual(stop?.bliss.points, { 'primary:det': 3, 'primary:../../up': 3 });
     assert.deepEqual(stop?.bluesky.not_archived.map((n) => n.channel), ['primary:bad\u0001key', `primary:${long}`]);
-    assert.match(stop!.bluesky.not_archived[0]!.reason, /control characters/);
-    assert.match(stop!.bluesky.not_archived[1]!.reason, /at most 120/);
+    assert.match(stop!.bluesky.not_archived[0]!.reason, /cannot be part of a document uid/);
+    assert.match(stop!.bluesky.not_archived[1]!.reason, /at most 150 characters/);
     assert.equal(staged.length, 2);
     for (const key of staged) assert.match(key, /^staging\/r-keys\/primary_[^/]+\/\d+-\d+\.bin$/, 'each chunk in its own channel folder of the run');
   });

@@ -2,19 +2,28 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidDatasetNameError, InvalidMetadataValueError } from '../../src/core/datasets/errors.js';
 import {
-  DatasetState, masterFileKey, masterFilePlan, missingFields, parseDatasetId, splitSnapshot, validateMetadata, validateRef, type DatasetRecord,
+  DatasetState, datasetIdOf, masterFileKey, masterFilePlan, missingFields, parseDatasetId, splitSnapshot, validateMetadata, validateRef, type DatasetRecord,
 } from '../../src/core/datasets/model.js';
+import { datasetPrefix, safeSegment, scanFileKey } from '../../src/core/object-keys.js';
 import { UnknownIcatFieldError } from '../../src/core/icat/definitions.js';
 
 const ref = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
 
 describe('dataset model', () => {
-  it('accepts safe names and refuses hostile ones without rewriting them', () => {
+  it('keys a dataset by its names through the one naming rule (as the scan writer names its folder): hostile names join, never refused', () => {
     assert.deepEqual(validateRef(ref), ref);
-    for (const bad of ['..', '.x', '-x', 'a/b', 'a#b', 'a b', '', 'x'.repeat(121), 'a\u0000b']) {
+    for (const odd of ['..', '.x', '-x', 'a/b', 'a#b', 'a b', 'x'.repeat(121), 'a\u0000b', 'échantillon', 'run 1.5']) {
+      const key = validateRef({ ...ref, dataset: odd });
+      assert.equal(key.dataset, safeSegment(odd), JSON.stringify(odd));
+      assert.equal(masterFileKey(key), masterFileKey({ ...ref, dataset: odd }));
+      assert.deepEqual(parseDatasetId(datasetIdOf(key)), key, 'the id the archive shows names the same dataset');
+      assert.ok(scanFileKey({ ...ref, dataset: odd }, 1).startsWith(datasetPrefix(key)), 'the scan file is in the dataset folder');
+    }
+    for (const bad of ['', 'x'.repeat(201)]) {
       assert.throws(() => validateRef({ ...ref, dataset: bad }), InvalidDatasetNameError, JSON.stringify(bad));
     }
     assert.deepEqual(parseDatasetId('ihch123/id00/20261122/sample1/0001'), ref);
+    assert.deepEqual(parseDatasetId('ihch123/id00/20261122/sample1/run 1.5'), { ...ref, dataset: safeSegment('run 1.5') });
     assert.throws(() => parseDatasetId('a/b/c'), /is not <proposal>/);
   });
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  dataPolicyOf, datasetPrefix, safeSegment, scanFileKey, stagingChannelPrefix, stagingChunkKey, stagingScanInfoKey, tmpKeyOf,
+  dataPolicyOf, datasetKeyOf, datasetPrefix, isSegment, MAX_SEGMENT, safeSegment, scanFileKey, stagingChannelPrefix, stagingChunkKey, stagingScanInfoKey, tmpKeyOf,
 } from '../../src/core/object-keys.js';
 import { InvalidInputError } from '../../src/core/errors.js';
 
@@ -38,16 +38,30 @@ describe('object keys', () => {
     });
   }
 
-  it('rejects control characters, empty and overlong names with the reason', () => {
-    assert.throws(() => safeSegment('bad\nname', 'dataset'), /dataset "bad\\nname" contains control characters/);
+  it('refuses only an empty name; control characters, overlong names and dot names get a segment', () => {
     assert.throws(() => safeSegment('', 'session'), /session is empty/);
-    assert.throws(() => safeSegment('x'.repeat(500), 'dataset'), /at most 120/);
-    assert.throws(() => safeSegment('..', 'collection'), /relative path component/);
     assert.throws(() => scanFileKey(policy, -1), /not a non-negative integer/);
+    assert.match(safeSegment('bad\nname', 'dataset'), /^bad_name~[0-9a-f]{8}$/);
+    assert.match(safeSegment('..', 'collection'), /^_\.~[0-9a-f]{8}$/);
+    const long = safeSegment('x'.repeat(500), 'dataset');
+    assert.equal(long.length, MAX_SEGMENT);
+    assert.match(long, /^x{111}~[0-9a-f]{8}$/);
+    assert.notEqual(safeSegment('x'.repeat(500)), safeSegment('x'.repeat(501)), 'cut names keep distinct hashes');
+    assert.match(safeSegment('-rf'), /^_rf~[0-9a-f]{8}$/, 'no folder starts with a dash');
   });
 
-  it('never lets a leading dot hide a folder', () => {
-    assert.match(safeSegment('.hidden'), /^_hidden~[0-9a-f]{8}$/);
+  it('is one rule: hostile names map to the same segment every time, and segments map to themselves', () => {
+    for (const name of ['a/../b', 'run 1.5', 'échantillon', '試料', 'x'.repeat(200), 'a#b', '.hidden', 'sample1', 'run1.5']) {
+      const segment = safeSegment(name);
+      assert.ok(isSegment(segment), segment);
+      assert.equal(safeSegment(segment), segment, `idempotent for ${name}`);
+      assert.ok(!segment.includes('/') && !segment.includes('#') && segment.length <= MAX_SEGMENT, segment);
+    }
+    assert.equal(safeSegment('run1.5'), 'run1.5');
+    assert.deepEqual(datasetKeyOf({ ...policy, collection: 'a/../b', dataset: 'run 1.5' }), { ...policy, collection: safeSegment('a/../b'), dataset: safeSegment('run 1.5') });
+    const key = scanFileKey({ ...policy, collection: 'a/../b', dataset: 'run 1.5' }, 7);
+    assert.equal(key, scanFileKey(datasetKeyOf({ ...policy, collection: 'a/../b', dataset: 'run 1.5' }), 7), 'names and their key give one folder');
+    assert.equal(key, `archive/ihch123/id00/20261122/${safeSegment('a/../b')}/${safeSegment('a/../b')}_${safeSegment('run 1.5')}/${safeSegment('a/../b')}_${safeSegment('run 1.5')}_0007.h5`);
   });
 
   it('maps different names to different segments, and keeps clean names as they are', () => {

@@ -8,7 +8,12 @@ import type { DataKey, DataPolicy, EventDescriptor, IcatSnapshot, RunStart, RunS
 import { validateDetail } from '../contract/validators.js';
 import { icatSnapshotOf, JSON_DTYPE_NUMPY, resourceUid, streamDatumOf, streamResourceOf } from '../bliss/documents.js';
 import { parseDtype, type NumericDtype } from '../bliss/stream-decoding.js';
-import { channelSegment, dataPolicyOf } from '../object-keys.js';
+import { dataPolicyOf } from '../object-keys.js';
+
+/** Characters of document uids (events/schemas: StreamResource and StreamDatum uid pattern). */
+const DOCUMENT_UID_NAME = /^[A-Za-z0-9._:/-]+$/;
+/** Longest channel name whose resource and datum uids fit the contract's 256 characters with a run uid of up to 64. */
+const MAX_CHANNEL_NAME = 150;
 import type { StoredObject } from '../ports.js';
 import { blueskyChannelName, blueskyObjectKeys } from './channel-names.js';
 import { BlueskyDocumentError } from './errors.js';
@@ -174,10 +179,10 @@ export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId:
     } catch (error) {
       throw new BlueskyDocumentError(`stream entry ${context.entryId}: descriptor ${uid}: ${(error as Error).message}`, { ...ctx, descriptor: uid }, { cause: error });
     }
-    try {
-      channelSegment(name); // the channel names a folder of staged chunks
-    } catch (error) {
-      notArchived.push({ channel: name, reason: `${(error as Error).message}: it cannot name the folder of its staged chunks` });
+    // Any name makes a folder of staged chunks (the one naming rule, object-keys safeSegment), but the
+    // channel is also part of its StreamResource and StreamDatum uids, which the contract restricts.
+    if (!DOCUMENT_UID_NAME.test(name) || name.length > MAX_CHANNEL_NAME) {
+      notArchived.push({ channel: name, reason: `channel name ${JSON.stringify(name.slice(0, 60))}${name.length > 60 ? '…' : ''} cannot be part of a document uid (letters, digits, . _ : / -, at most ${MAX_CHANNEL_NAME} characters)` });
       continue;
     }
     if (!isRecord(raw)) {
@@ -354,7 +359,7 @@ export interface BlueskyDataPolicyDefaults {
 /**
  * Where a Bluesky run is archived: md `proposal`, `beamline`, `session`, `collection` (else the
  * sample name), `dataset`; what md lacks comes from the bridge's defaults. A value must be a
- * string or a number; each is made a safe folder name (folderName) as the dataset catalogue requires.
+ * string or a number; each is kept as given (folderName), the naming rule makes keys of it downstream.
  */
 export function blueskyDataPolicyOf(start: BlueskyDoc, defaults: BlueskyDataPolicyDefaults): DataPolicy {
   const pick = (key: string) => str(start[key]);
@@ -373,13 +378,14 @@ export function blueskyDataPolicyOf(start: BlueskyDoc, defaults: BlueskyDataPoli
 }
 
 /**
- * A metadata value as a folder name the dataset catalogue accepts (letters, digits, `.`, `_`, `-`,
- * starting with a letter or digit, at most 120 characters): other characters become `_`
- * (`gold foil` → `gold_foil`), leading punctuation is dropped, an empty result is the fallback.
+ * A metadata value as a data-policy name: kept as given (at most 200 characters, the contract's
+ * bound); every key and folder made from it goes through the archive's one naming rule
+ * (safeSegment, src/core/object-keys.ts), as for BLISS scans. A value with nothing visible in it
+ * (empty, only spaces or control characters) is the fallback.
  */
 export function folderName(value: string, fallback: string): string {
-  const cleaned = value.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, 120);
-  return cleaned.length > 0 ? cleaned : fallback;
+  // eslint-disable-next-line no-control-regex
+  return /[^\s\u0000-\u001f\u007f]/.test(value) ? value.slice(0, 200) : fallback;
 }
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {

@@ -149,11 +149,13 @@ export class DatasetService {
   }
 
   async list(query: DatasetQuery): Promise<DatasetRecord[]> {
+    // Names of the query through the same naming rule as the datasets' keys.
+    const keyed: DatasetQuery = { ...query };
     for (const key of ['proposal', 'beamline', 'session'] as const) {
       const value = query[key];
-      if (value !== undefined) validateRef({ proposal: 'p', beamline: 'b', session: 's', collection: 'c', dataset: 'd', [key]: value });
+      if (value !== undefined) keyed[key] = validateRef({ proposal: 'p', beamline: 'b', session: 's', collection: 'c', dataset: 'd', [key]: value })[key];
     }
-    return this.deps.catalogue.list(query);
+    return this.deps.catalogue.list(keyed);
   }
 
   async listScans(refInput: unknown): Promise<DatasetScan[]> {
@@ -217,7 +219,7 @@ export class DatasetService {
     const { known, ignored } = splitSnapshot(start.icat ?? {});
     const startDate = new Date(Math.round(start.time * 1000)).toISOString();
     const opened = await this.deps.catalogue.open({
-      ref, origin: DatasetOrigin.Bridge, techniques: [], metadata: { ...initialMetadata(ref, startDate), ...known }, startDate,
+      ref, origin: DatasetOrigin.Bridge, techniques: [], metadata: { ...initialMetadata(ref, startDate, start.data_policy), ...known }, startDate,
     });
     if (opened.created) await this.announceOpened(opened.record, start.uid);
     if (opened.record.state !== DatasetState.Open) {

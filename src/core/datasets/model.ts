@@ -4,9 +4,9 @@
  * the table design is in docs/datasets.md.
  */
 import type { DataPolicy } from '../contract/generated-types.js';
-import { datasetPrefix, scanFileKey } from '../object-keys.js';
+import { datasetKeyOf, datasetPrefix, scanFileKey } from '../object-keys.js';
 import {
-  MANDATORY_FIELDS, findField, icatGroups, icatSource, requireField, requireTechnique, techniqueFields,
+  MANDATORY_FIELDS, findField, icatGroups, icatSource, requireField, requireTechnique, techniqueFields, typedValue,
 } from '../icat/definitions.js';
 import { InvalidDatasetNameError, InvalidMetadataValueError } from './errors.js';
 
@@ -68,13 +68,16 @@ export interface DatasetScan {
   fileSha256?: string;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$/;
 const REF_KEYS = ['proposal', 'beamline', 'session', 'collection', 'dataset'] as const;
+/** Longest name accepted for one of the five (the contract's DataPolicy bound). */
+const MAX_NAME = 200;
 
 /**
- * Checks the five names. Each must be usable as a folder name as it is (letters, digits, `.`, `_`,
- * `-`, not starting with a dot, at most 120 characters): a hostile or odd name is refused, never
- * rewritten, so two requests cannot land in one dataset by sanitising.
+ * Checks the five names and gives the dataset's key: each name through the archive's one naming rule
+ * (safeSegment, src/core/object-keys.ts), exactly as the scan writer names the dataset's folder. A
+ * hostile or odd name (`a/../b`, `run 1.5`, unicode, 200 characters) is never refused: it maps to the
+ * same segment everywhere, so a scan archived under it joins its dataset. Only a missing, empty or
+ * overlong name is refused.
  */
 export function validateRef(input: unknown): DatasetRef {
   if (typeof input !== 'object' || input === null) throw new InvalidDatasetNameError('a dataset is named by proposal, beamline, session, collection and dataset');
@@ -83,18 +86,21 @@ export function validateRef(input: unknown): DatasetRef {
   for (const key of REF_KEYS) {
     const value = (input as Record<string, unknown>)[key];
     if (typeof value !== 'string' || value === '') problems.push(`${key} is missing`);
-    else if (!NAME.test(value)) problems.push(`${key} ${JSON.stringify(value.slice(0, 130))} is not a safe folder name (letters, digits, . _ -, not starting with . or -, at most 120 characters)`);
+    else if (value.length > MAX_NAME) problems.push(`${key} is ${value.length} characters long (at most ${MAX_NAME})`);
     else ref[key] = value;
   }
   if (problems.length) throw new InvalidDatasetNameError(`invalid dataset name: ${problems.join('; ')}`, { problems });
-  return ref;
+  return datasetKeyOf(ref);
 }
 
 export function datasetIdOf(ref: DatasetRef): string {
   return `${ref.proposal}/${ref.beamline}/${ref.session}/${ref.collection}/${ref.dataset}`;
 }
 
-/** Parses `<proposal>/<beamline>/<session>/<collection>/<dataset>`. */
+/**
+ * Parses `<proposal>/<beamline>/<session>/<collection>/<dataset>`: the id the archive shows (each part
+ * a segment, kept as it is) or the names as given (mapped by the naming rule, if they hold no `/`).
+ */
 export function parseDatasetId(id: string): DatasetRef {
   const parts = String(id).split('/');
   if (parts.length !== 5) throw new InvalidDatasetNameError(`dataset id ${JSON.stringify(id)} is not <proposal>/<beamline>/<session>/<collection>/<dataset>`);
@@ -104,8 +110,8 @@ export function parseDatasetId(id: string): DatasetRef {
 
 /** The dataset's folder name and master file key: `<dataset folder>/<collection>_<dataset>.h5`. */
 export function masterFileKey(ref: DatasetRef): string {
-  const prefix = datasetPrefix(ref);
-  return `${prefix}${ref.collection}_${ref.dataset}.h5`;
+  const key = datasetKeyOf(ref);
+  return `${datasetPrefix(key)}${key.collection}_${key.dataset}.h5`;
 }
 
 /** ICAT `location`: the dataset folder as the data policy names it on ESRF disks. */
@@ -113,14 +119,18 @@ export function locationOf(ref: DatasetRef): string {
   return `/data/visitor/${ref.proposal}/${ref.beamline}/${ref.session}/RAW_DATA/${ref.collection}/${ref.collection}_${ref.dataset}`;
 }
 
-/** Metadata every new dataset starts with (as BLISS fills it); explicit values override it. */
-export function initialMetadata(ref: DatasetRef, startDate: string): Record<string, string> {
+/**
+ * Metadata every new dataset starts with (as BLISS fills it); explicit values override it. `names`:
+ * the names as published (a scan's data policy), so `datasetName` and `Sample_name` keep `run 1.5`
+ * where the folder says `run_1.5~…`; default the ref's.
+ */
+export function initialMetadata(ref: DatasetRef, startDate: string, names: DatasetRef = ref): Record<string, string> {
   return {
-    proposal: ref.proposal,
-    datasetName: ref.dataset,
+    proposal: names.proposal,
+    datasetName: names.dataset,
     location: locationOf(ref),
     startDate,
-    Sample_name: ref.collection,
+    Sample_name: names.collection,
   };
 }
 
@@ -204,14 +214,6 @@ export interface MasterFilePlan {
 
 export const METADATA_ENTRY = 'dataset';
 
-/** Numbers for numeric NeXus types when the whole string is numbers (space or comma separated); else the string. */
-function typedValue(value: string, nexusType: string): string | number | number[] {
-  if (!['NX_NUMBER', 'NX_FLOAT', 'NX_INT'].includes(nexusType)) return value;
-  const parts = value.trim().split(/[\s,]+/).filter(Boolean);
-  if (parts.length === 0 || !parts.every((p) => /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(p))) return value;
-  const numbers = parts.map(Number);
-  return numbers.length === 1 ? numbers[0]! : numbers;
-}
 
 export function masterFilePlan(record: DatasetRecord, scans: readonly DatasetScan[], creator: string): MasterFilePlan {
   const closedAt = record.closedAt ?? record.endDate ?? record.startDate;

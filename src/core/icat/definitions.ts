@@ -177,3 +177,12 @@ export function requireTechnique(name: string): IcatTechnique {
     { technique: text, suggestions },
   );
 }
+
+/** Numbers for numeric NeXus types when the whole string is numbers (space or comma separated); else the string. */
+export function typedValue(value: string, nexusType: string): string | number | number[] {
+  if (!['NX_NUMBER', 'NX_FLOAT', 'NX_INT'].includes(nexusType)) return value;
+  const parts = value.trim().split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0 || !parts.every((p) => /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(p))) return value;
+  const numbers = parts.map(Number);
+  return numbers.length === 1 ? numbers[0]! : numbers;
+}
