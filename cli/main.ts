@@ -14,6 +14,8 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   analysis: { summary: 'save derived data with provenance; lineage and PROV-JSON', load: () => import('./analysis-command.js') },
   export: { summary: 'export archived runs as nxstxm, nexus or csv (request, progress, download)', load: () => import('./export-command.js') },
   login: { summary: 'sign in with the OIDC issuer; the other commands then send your access token', load: () => import('./login-command.js') },
+  runs: { summary: 'runs that need a person: list by state, show what is missing, retry', load: () => import('./runs-command.js') },
+  dlq: { summary: 'the dead-letter queues: list, show why messages are there, redrive', load: () => import('./dlq-command.js') },
 };
 
 export const USAGE = () => `Usage: beamline-archive <command> [options]

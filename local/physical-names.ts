@@ -19,6 +19,7 @@ export const NAME_RULES = {
   rule: { max: 64, lowercase: false, invalid: /[^A-Za-z0-9_.-]/g },
   queue: { max: 80, lowercase: false, invalid: /[^A-Za-z0-9_-]/g },
   function: { max: 64, lowercase: false, invalid: /[^A-Za-z0-9_-]/g },
+  topic: { max: 256, lowercase: false, invalid: /[^A-Za-z0-9_-]/g },
   other: { max: 64, lowercase: false, invalid: /[^A-Za-z0-9_-]/g },
 } as const satisfies Record<string, NameRule>;
 

@@ -23,6 +23,7 @@ import {
   CreateEventBusCommand, DeleteEventBusCommand, DeleteRuleCommand, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, type Target,
 } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
+import { CreateTopicCommand, DeleteTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import type { AwsClients } from '../src/adapters/aws-clients.js';
 import type { CloudFormationTemplate, StackTemplate, TemplateResource } from './cloudformation-template.js';
 import { evaluateCondition, resolveValue, TemplateResolutionError, type IntrinsicScope } from './intrinsics.js';
@@ -30,7 +31,7 @@ import { NameAllocator, readableLogicalId, type NameKind } from './physical-name
 import { projectRoot } from './services.js';
 import { isRecord } from '../src/core/guards.js';
 
-export type ProvisionClients = Pick<AwsClients, 's3' | 'dynamo' | 'events' | 'sqs'>;
+export type ProvisionClients = Pick<AwsClients, 's3' | 'dynamo' | 'events' | 'sqs'> & Partial<Pick<AwsClients, 'sns'>>;
 
 export interface ProvisionOptions {
   clients: ProvisionClients;
@@ -95,6 +96,9 @@ export interface LocalFunction extends Located {
   aliasUrl?: { authType: string; qualifier: string; cors?: { allowOrigins: string[]; allowHeaders: string[]; allowMethods: string[]; maxAge?: number } };
 }
 export interface SkippedResource extends Located { type: string; reason: string }
+export interface ProvisionedTopic extends Located { name: string; arn: string; subscriptions: { protocol: string; endpoint: string }[] }
+/** A scheduled rule's Lambda target: not registered in the emulator (it runs no schedules); the local runner plays it. */
+export interface ProvisionedSchedule extends Located { ruleName: string; scheduleExpression: string; functionArn: string; state: string }
 
 export interface ProvisionedResources {
   prefix: string;
@@ -105,6 +109,10 @@ export interface ProvisionedResources {
   eventBuses: Record<string, ProvisionedEventBus>;
   queues: Record<string, ProvisionedQueue>;
   rules: Record<string, ProvisionedRule>;
+  /** SNS topics (with their subscriptions), when the clients include SNS. */
+  topics: Record<string, ProvisionedTopic>;
+  /** Scheduled rules targeting functions (the local runner invokes them on their rate, or on demand). */
+  schedules: ProvisionedSchedule[];
   /** Keyed by short name (`run-recorder`). */
   functions: Record<string, LocalFunction>;
   eventSourceMappings: ProvisionedEventSourceMapping[];
@@ -135,7 +143,7 @@ const SKIP_REASONS: Array<[RegExp, string]> = [
   [/^Custom::|^AWS::CloudFormation::CustomResource$/, 'custom resources run Lambda code at deploy time; not executed locally'],
   [/^AWS::CDK::Metadata$/, 'CDK metadata'],
   [/^AWS::SSM::Parameter$/, 'SSM is not emulated'],
-  [/^AWS::SNS::/, 'SNS is not emulated'],
+  [/^AWS::SNS::/, 'SNS is not emulated by this endpoint (no SNS client given)'],
   [/^AWS::KMS::/, 'KMS is not emulated'],
 ];
 
@@ -212,7 +220,7 @@ class Provisioner {
     this.accountId = opts.accountId;
     this.result = {
       prefix: opts.prefix, region: opts.region, accountId: opts.accountId ?? '',
-      buckets: {}, tables: {}, eventBuses: {}, queues: {}, rules: {}, functions: {},
+      buckets: {}, tables: {}, eventBuses: {}, queues: {}, rules: {}, topics: {}, schedules: [], functions: {},
       eventSourceMappings: [], outputs: {}, exports: {}, skipped: [],
     };
   }
@@ -310,6 +318,12 @@ class Provisioner {
       case 'AWS::SQS::Queue': return this.createQueue(stackName, logicalId, props);
       case 'AWS::Lambda::Function': return this.recordFunction(stackName, logicalId, resource, props);
       case 'AWS::Lambda::Url': return this.recordFunctionUrl(stackName, logicalId, props);
+      case 'AWS::SNS::Topic':
+        if (this.opts.clients.sns) return this.createTopic(stackName, logicalId, props);
+        break;
+      case 'AWS::SNS::Subscription':
+        if (this.opts.clients.sns) return this.createSubscription(stackName, logicalId, props);
+        break;
       // A version and an alias of a function stand for the function itself locally (the people URL is on an alias).
       case 'AWS::Lambda::Version': return { ref: `${str(props.FunctionName) ?? ''}:1`, attrs: { Version: '1', FunctionArn: str(props.FunctionName) } };
       case 'AWS::Lambda::Alias': return { ref: `${str(props.FunctionName) ?? ''}:${str(props.Name) ?? ''}`, attrs: {} };
@@ -327,6 +341,34 @@ class Provisioner {
         return { ref: name, attrs };
       }
     }
+    this.result.skipped.push({ stackName, logicalId, type: resource.Type, reason: skipReason(resource.Type) });
+    const name = this.physicalName('other', stackName, logicalId, undefined);
+    const service = resource.Type.split('::')[1]?.toLowerCase() ?? 'unknown';
+    return { ref: name, attrs: { Arn: `arn:aws:${service}:${this.opts.region}:${this.account()}:${name}`, Name: name } };
+  }
+
+  /** An SNS topic (KMS encryption is not applied locally: the emulator does not check keys). */
+  private async createTopic(stackName: string, logicalId: string, props: Record<string, unknown>): Promise<Created> {
+    const name = this.physicalName('topic', stackName, logicalId, props.TopicName);
+    const out = await this.opts.clients.sns!.send(new CreateTopicCommand({
+      Name: name, ...(props.DisplayName ? { Attributes: { DisplayName: str(props.DisplayName)! } } : {}),
+    }));
+    const arn = out.TopicArn ?? `arn:aws:sns:${this.opts.region}:${this.account()}:${name}`;
+    this.learnAccount(arn);
+    const subscriptions = ((props.Subscription ?? []) as Array<{ Protocol?: string; Endpoint?: string }>).map((sub) => ({ protocol: str(sub.Protocol) ?? '', endpoint: str(sub.Endpoint) ?? '' }));
+    for (const sub of subscriptions) await this.opts.clients.sns!.send(new SubscribeCommand({ TopicArn: arn, Protocol: sub.protocol, Endpoint: sub.endpoint }));
+    this.result.topics[logicalId] = { stackName, logicalId, name, arn, subscriptions };
+    return { ref: arn, attrs: { TopicArn: arn, TopicName: name } };
+  }
+
+  private async createSubscription(stackName: string, logicalId: string, props: Record<string, unknown>): Promise<Created> {
+    const topicArn = str(props.TopicArn) ?? '';
+    const protocol = str(props.Protocol) ?? '';
+    const endpoint = str(props.Endpoint) ?? '';
+    const out = await this.opts.clients.sns!.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: protocol, Endpoint: endpoint }));
+    const topic = Object.values(this.result.topics).find((t) => t.arn === topicArn);
+    topic?.subscriptions.push({ protocol, endpoint });
+    return { ref: out.SubscriptionArn ?? `${topicArn}:${logicalId}`, attrs: {} };
   }
 
   private async createBucket(stackName: string, logicalId: string, props: Record<string, unknown>): Promise<Created> {
@@ -510,7 +552,13 @@ class Provisioner {
       ...(props.Description ? { Description: str(props.Description) } : {}),
     }));
     const arn = out.RuleArn ?? `arn:aws:events:${this.opts.region}:${this.account()}:rule/${eventBusName}/${name}`;
-    const targets = ((props.Targets ?? []) as Array<Record<string, unknown>>).map((t): Target => ({
+    const declared = (props.Targets ?? []) as Array<Record<string, unknown>>;
+    // The emulator runs no schedules (and cannot deliver to Lambda): a scheduled rule's function targets go to the runner.
+    const scheduled = scheduleExpression ? declared.filter((t) => String(t.Arn ?? '').includes(':lambda:')) : [];
+    for (const t of scheduled) {
+      this.result.schedules.push({ stackName, logicalId, ruleName: name, scheduleExpression: scheduleExpression!, functionArn: str(t.Arn) ?? '', state });
+    }
+    const targets = declared.filter((t) => !scheduled.includes(t)).map((t): Target => ({
       Id: str(t.Id), Arn: str(t.Arn),
       ...(t.Input !== undefined ? { Input: str(t.Input) } : {}),
       ...(t.InputPath !== undefined ? { InputPath: str(t.InputPath) } : {}),
@@ -684,6 +732,7 @@ export async function deprovision(resources: ProvisionedResources, clients: Prov
   }
   for (const bus of Object.values(resources.eventBuses)) await attempt(`bus ${bus.name}`, () => clients.events.send(new DeleteEventBusCommand({ Name: bus.name })));
   for (const q of Object.values(resources.queues)) await attempt(`queue ${q.name}`, () => clients.sqs.send(new DeleteQueueCommand({ QueueUrl: q.url })));
+  for (const t of Object.values(resources.topics ?? {})) if (clients.sns) await attempt(`topic ${t.name}`, () => clients.sns!.send(new DeleteTopicCommand({ TopicArn: t.arn })));
   for (const t of Object.values(resources.tables)) await attempt(`table ${t.name}`, () => clients.dynamo.send(new DeleteTableCommand({ TableName: t.name })));
   for (const b of Object.values(resources.buckets)) {
     await attempt(`bucket ${b.name}`, async () => {

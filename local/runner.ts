@@ -13,7 +13,7 @@ import {
   ReceiveMessageCommand, SendMessageCommand, type Message, type MessageAttributeValue, type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import type { LocalFunction, ProvisionedEventSourceMapping, ProvisionedResources } from './provision.js';
+import type { LocalFunction, ProvisionedEventSourceMapping, ProvisionedResources, ProvisionedSchedule } from './provision.js';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | undefined> | SQSBatchResponse | void | undefined;
 
@@ -26,7 +26,7 @@ export interface RunnerLogEntry {
 }
 
 export interface LocalLambdaRunnerOptions {
-  resources: Pick<ProvisionedResources, 'functions' | 'eventSourceMappings' | 'queues' | 'region' | 'accountId'>;
+  resources: Pick<ProvisionedResources, 'functions' | 'eventSourceMappings' | 'queues' | 'region' | 'accountId'> & Partial<Pick<ProvisionedResources, 'schedules'>>;
   sqs: SQSClient;
   /** Endpoint the handlers' own AWS clients must use (set as AWS_ENDPOINT_URL for them). */
   awsEndpoint?: string;
@@ -51,6 +51,27 @@ export interface LocalLambdaRunnerOptions {
   completeEventBridgeEnvelopes?: boolean;
   /** Extra variables for every function (after the template's environment). */
   environment?: Record<string, string>;
+  /**
+   * Scheduled functions (EventBridge schedule rules targeting Lambda, e.g. the run-watchdog):
+   * `'rate'` invokes them on their `rate(...)` expression, `'on-demand'` only through
+   * invokeScheduled() (tests). @default 'rate'
+   */
+  schedules?: 'rate' | 'on-demand';
+}
+
+/** The milliseconds of an EventBridge `rate(N unit)` expression; undefined for cron() (not played locally). */
+export function rateMilliseconds(expression: string): number | undefined {
+  const m = /^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
+  if (!m) return undefined;
+  const unit = m[2]!.startsWith('minute') ? 60_000 : m[2]!.startsWith('hour') ? 3_600_000 : 86_400_000;
+  return Number(m[1]) * unit;
+}
+
+interface ActiveSchedule {
+  fn: LocalFunction;
+  schedule: ProvisionedSchedule;
+  handler?: (event: unknown, context: Context) => unknown;
+  timer?: NodeJS.Timeout;
 }
 
 export interface FunctionStats {
@@ -199,6 +220,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LocalLambdaRunner {
   private readonly mappings: ActiveMapping[];
+  private readonly schedules: ActiveSchedule[];
   private readonly abort = new AbortController();
   private readonly pollers: Promise<void>[] = [];
   private readonly savedEnv = new Map<string, string | undefined>();
@@ -222,15 +244,58 @@ export class LocalLambdaRunner {
         visibilityTimeoutSeconds: queue?.visibilityTimeoutSeconds ?? 30,
       }];
     });
+    const fnByArn = new Map(Object.values(resources.functions).map((f) => [f.arn, f]));
+    this.schedules = (resources.schedules ?? []).flatMap((schedule): ActiveSchedule[] => {
+      const fn = fnByArn.get(schedule.functionArn);
+      if (!fn || schedule.state !== 'ENABLED' || (wanted && !wanted.has(fn.name))) return [];
+      return [{ fn, schedule }];
+    });
     for (const name of wanted ?? []) {
-      if (!this.mappings.some((m) => m.fn.name === name)) throw new Error(`no enabled SQS event source mapping for function ${name}`);
+      if (!this.mappings.some((m) => m.fn.name === name) && !this.schedules.some((x) => x.fn.name === name)) {
+        throw new Error(`no enabled SQS event source mapping or schedule for function ${name}`);
+      }
     }
     for (const m of this.mappings) this.stats[m.fn.name] = { invocations: 0, messages: 0, succeeded: 0, failed: 0, redriven: 0, errors: 0 };
   }
 
   /** Names of the functions this runner plays. */
   get functionNames(): string[] {
-    return [...new Set(this.mappings.map((m) => m.fn.name))];
+    return [...new Set([...this.mappings.map((m) => m.fn.name), ...this.schedules.map((x) => x.fn.name)])];
+  }
+
+  /** Names of the scheduled functions (played on their rate unless `schedules: 'on-demand'`). */
+  get scheduledFunctionNames(): string[] {
+    return this.schedules.map((x) => x.fn.name);
+  }
+
+  /**
+   * Invokes a scheduled function now with the Scheduled Event EventBridge would send, and returns
+   * what its handler returned (the run-watchdog's report).
+   */
+  async invokeScheduled(name: string): Promise<unknown> {
+    const x = this.schedules.find((s) => s.fn.name === name);
+    if (!x) throw new Error(`no schedule targets function ${name}`);
+    x.handler ??= await this.loadHandler(x.fn) as unknown as ActiveSchedule['handler'];
+    const { region, accountId } = this.options.resources;
+    const started = Date.now();
+    const context = buildLambdaContext(x.fn, region, started + x.fn.timeoutSeconds * 1000);
+    const event = {
+      version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: accountId,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), region,
+      resources: [`arn:aws:events:${region}:${accountId}:rule/${x.schedule.ruleName}`], detail: {},
+    };
+    this.applyEnvironment(x.fn);
+    this.inFlight++;
+    try {
+      const result = await x.handler!(event, context);
+      this.log({ level: 'INFO', message: 'scheduled invocation', function: x.fn.name, functionName: x.fn.functionName, requestId: context.awsRequestId, outcome: 'success', durationMs: Date.now() - started });
+      return result;
+    } catch (e) {
+      this.log({ level: 'ERROR', message: 'scheduled invocation', function: x.fn.name, functionName: x.fn.functionName, requestId: context.awsRequestId, outcome: 'error', error: errorText(e), durationMs: Date.now() - started });
+      throw e;
+    } finally {
+      this.inFlight--;
+    }
   }
 
   private log(entry: Omit<RunnerLogEntry, 'timestamp'>): void {
@@ -254,7 +319,8 @@ export class LocalLambdaRunner {
     }
   }
 
-  private async loadHandler(m: ActiveMapping): Promise<SqsHandler> {
+  private async loadHandler(fn: LocalFunction): Promise<SqsHandler> {
+    const m = { fn };
     const override = this.options.handlers?.[m.fn.name];
     if (typeof override === 'function') return override;
     const path = override ?? m.fn.entryPath;
@@ -280,10 +346,21 @@ export class LocalLambdaRunner {
   async start(): Promise<this> {
     if (this.started) return this;
     this.started = true;
-    for (const m of this.mappings) m.handler = await this.loadHandler(m);
+    for (const m of this.mappings) m.handler = await this.loadHandler(m.fn);
     const pollers = Math.max(1, this.options.pollersPerMapping ?? 1);
     for (const m of this.mappings) {
       for (let i = 0; i < pollers; i++) this.pollers.push(this.poll(m));
+    }
+    if ((this.options.schedules ?? 'rate') === 'rate') {
+      for (const x of this.schedules) {
+        const every = rateMilliseconds(x.schedule.scheduleExpression);
+        if (every === undefined) {
+          this.log({ level: 'WARN', message: 'schedule not played locally (only rate() is): invoke it on demand', function: x.fn.name, scheduleExpression: x.schedule.scheduleExpression });
+          continue;
+        }
+        x.timer = setInterval(() => { this.invokeScheduled(x.fn.name).catch(() => undefined); }, every);
+        x.timer.unref();
+      }
     }
     return this;
   }
@@ -490,6 +567,7 @@ export class LocalLambdaRunner {
   async stop(options: { abort?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const x of this.schedules) clearInterval(x.timer);
     if (options.abort) this.abort.abort();
     await Promise.allSettled(this.pollers);
     for (const [k, v] of this.savedEnv) {

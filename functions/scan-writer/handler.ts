@@ -27,6 +27,10 @@ import type { RunStop } from '../../src/core/contract/generated-types.js';
 import { ContractError, isPermanent, NotReadyError } from '../../src/core/errors.js';
 import { RunState } from '../../src/core/archive/ports.js';
 import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
+import { S3StagingTagger } from '../../src/adapters/s3-staging-tagger.js';
+import { createMetrics, MetricName, MetricUnit, type Metrics } from '../../src/adapters/metrics.js';
+import type { StagingTagger } from '../../src/core/archive/staging-lifecycle.js';
+import type { RunStop } from '../../src/core/contract/generated-types.js';
 import type { EventPublisher, ObjectStore } from '../../src/core/ports.js';
 import type { StorageOptions } from '../../src/core/nexus/writers/channel-writer.js';
 import { SqsVisibilityHeartbeat } from '../../src/adapters/sqs-visibility-heartbeat.js';
@@ -58,6 +62,10 @@ export interface ScanWriterDeps {
   taskEngine?: ArchiveRunDeps['taskEngine'];
   /** Keeps the RunStop's message invisible while its file is written (src/adapters/sqs-visibility-heartbeat.ts). */
   heartbeat?: { start(record: SQSRecord): { stop(): Promise<void> } };
+  /** Tags the staged objects of runs that ended (run-state=archived|failed). */
+  staging?: StagingTagger | undefined;
+  /** Scans archived/failed, bytes, close→visible latency (EMF). */
+  metrics?: Metrics | undefined;
   /** Where an invalid RunStop is parked at once (the function's DLQ); without it SQS retries it into the DLQ. */
   deadLetters?: DeadLetterSink | undefined;
 }
@@ -67,6 +75,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export type { SqsBatchHandler };
 
 export { CREATOR };
+
+/** ScansArchived / ScansFailed, ArchivedBytes and CloseToVisibleSeconds (the scan's end to its file at the final key). */
+function countOutcome(metrics: Metrics | undefined, outcome: Awaited<ReturnType<typeof archiveRun>>, stop: RunStop): void {
+  if (!metrics) return;
+  if (outcome.status === 'archived') {
+    metrics.addMetric(MetricName.ScansArchived, MetricUnit.Count, 1);
+    metrics.addMetric(MetricName.ArchivedBytes, MetricUnit.Bytes, outcome.detail.file.bytes);
+    const closed = stop.bliss.end_time !== undefined ? Date.parse(stop.bliss.end_time) : stop.time * 1000;
+    const visible = Date.parse(outcome.detail.archived_at);
+    if (Number.isFinite(closed) && Number.isFinite(visible)) metrics.addMetric(MetricName.CloseToVisibleSeconds, MetricUnit.Seconds, Math.max(0, (visible - closed) / 1000));
+  } else {
+    metrics.addMetric(MetricName.ScansFailed, MetricUnit.Count, 1);
+  }
+  metrics.publishStoredMetrics();
+}
 
 export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
   const { logger } = deps;
@@ -107,6 +130,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         ...(deps.taskEngine ? { taskEngine: deps.taskEngine } : {}),
         engine: { kind: 'lambda', ref: context ? `${context.functionName}/${context.awsRequestId}` : 'scan-writer' },
         ...(rearchive ? { rearchive } : {}),
+        ...(deps.staging ? { staging: deps.staging } : {}),
         log: (message, fields) => logger.info(message, fields),
       });
       const waitUntil = Date.now() + (deps.notReadyWaitMs ?? 30_000);
@@ -127,6 +151,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
       }
       if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
       if (outcome.status === 'handed-over') logger.info('run handed over to the task engine', { runUid, task: outcome.detail.engine.ref, already: outcome.detail.already, reason: outcome.detail.reason });
+      countOutcome(deps.metrics, outcome, event.detail);
     } catch (error) {
       if (error instanceof NotReadyError && runUid !== undefined) {
         // Documents that never come: once the run has ended otherwise (FAILED by the bridge or the
@@ -163,6 +188,8 @@ async function build(): Promise<SqsBatchHandler> {
     heartbeat: new SqsVisibilityHeartbeat(composed.clients.sqs, { ...heartbeatConfigFromEnv(process.env), onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }) }),
     logger,
     deadLetters: deadLetterQueueFromEnv(composed.clients.sqs),
+    staging: new S3StagingTagger(composed.clients.s3, config.bucketName),
+    metrics: createMetrics(process.env.POWERTOOLS_SERVICE_NAME ?? 'scan-writer'),
   });
 }
 

@@ -13,6 +13,9 @@ import type { Construct } from 'constructs';
  */
 export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
 
+/** Log retention of every function: longer than staged data of FAILED runs is kept (60 days by default), so a retry has its logs. */
+export const FUNCTION_LOG_RETENTION = RetentionDays.THREE_MONTHS;
+
 /** CloudFormation Metadata key on every function: the handler module, relative to the repository root. */
 export const ENTRY_METADATA_KEY = 'BeamlineArchive:Entry';
 
@@ -68,8 +71,9 @@ export function createArchiveFunction(scope: Construct, props: ArchiveFunctionPr
   const prefix = props.idPrefix ?? '';
   const entry = `functions/${props.name}/handler.ts`;
   const logGroup = new LogGroup(scope, `${prefix}LogGroup`, {
-    retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-    removalPolicy: RemovalPolicy.DESTROY,
+    retention: props.logRetention ?? FUNCTION_LOG_RETENTION,
+    // Kept with the data: the logs of a FAILED run outlive a redeploy or deletion of the compute stack.
+    removalPolicy: RemovalPolicy.RETAIN,
   });
   const role = new Role(scope, `${prefix}Role`, {
     assumedBy: new ServicePrincipal('lambda.amazonaws.com'),

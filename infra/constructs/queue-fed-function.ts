@@ -1,4 +1,4 @@
-import { Duration, Size } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Role } from 'aws-cdk-lib/aws-iam';
 import type { ILayerVersion } from 'aws-cdk-lib/aws-lambda';
@@ -14,6 +14,8 @@ export { ENTRY_METADATA_KEY, ESM_BUNDLING, ESM_REQUIRE_BANNER, EXTERNAL_MODULES,
 /** SQS visibility timeout = this many function timeouts (AWS guidance for SQS event sources). */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 export const MAX_RECEIVE_COUNT = 5;
+/** SQS's maximum; staged data of FAILED/STALLED runs lives longer (LifecycleDays in storage-stack.ts), so a redrive finds it. */
+export const DEAD_LETTER_RETENTION_DAYS = 14;
 
 export interface QueueFedFunctionProps {
   /** Folder name under functions/, also the Powertools service name. */
@@ -51,7 +53,9 @@ export class QueueFedFunction extends Construct {
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
+      // Kept with the data: deleting the compute stack must not delete what is waiting for an operator.
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Size, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -14,8 +14,9 @@ import { ArchiveTask } from '../constructs/archive-task.js';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { Datasets } from '../constructs/datasets.js';
 import { Exports } from '../constructs/exports.js';
-import { FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
+import { DEAD_LETTER_RETENTION_DAYS, FUNCTION_RUNTIME, QueueFedFunction } from '../constructs/queue-fed-function.js';
 import { accessSettingsFromContext, type AccessSettings } from '../constructs/people-url.js';
+import { Monitoring, monitoringFromContext, type MonitoringSettings } from '../constructs/monitoring.js';
 import { StoragePrefix } from './storage-stack.js';
 import { TMP_SUFFIX } from '../../src/core/object-keys.js';
 import { DetailType, EventSource, runDocumentTypes } from '../../src/core/contract/detail-types.js';
@@ -53,6 +54,8 @@ export interface ComputeStackProps extends StackProps {
    * @default the context values `oidcIssuer`, `oidcAudience`, `oidcJwksUri`, `corsOrigins`, `embargoYears`
    */
   readonly access?: AccessSettings;
+  /** Alarm e-mails, watchdog schedule and limits. @default from the context (infra/constructs/monitoring.ts) */
+  readonly monitoring?: MonitoringSettings;
 }
 
 /** The scan-writer's storage settings from the CDK context (strings from `-c`, numbers from cdk.json). */
@@ -83,6 +86,8 @@ export class ComputeStack extends Stack {
   readonly analysisStore: AnalysisStore;
   /** export-api and its function URL, export-worker and its queue (infra/constructs/exports.ts). */
   readonly exports: Exports;
+  /** Alarm topic, notifier, run-watchdog and alarms (infra/constructs/monitoring.ts). */
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, props);
@@ -148,7 +153,8 @@ export class ComputeStack extends Stack {
       writerRole.addToPrincipalPolicy(new PolicyStatement({
         sid: 'ReadStagedChunks',
         effect: Effect.ALLOW,
-        actions: ['s3:GetObject'],
+        // Reads the chunks; tags them run-state=archived|failed once the run has ended (staging lifecycle).
+        actions: ['s3:GetObject', 's3:PutObjectTagging'],
         resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
       }));
       writerRole.addToPrincipalPolicy(new PolicyStatement({
@@ -214,7 +220,8 @@ export class ComputeStack extends Stack {
     this.ruleDeadLetterQueue = new Queue(this, 'RuleDeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     Validations.of(this.ruleDeadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -269,6 +276,15 @@ export class ComputeStack extends Stack {
       sourceRepository: props.sourceRepository, access,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      bucket, table, eventBus, projectRoot, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
+      settings: props.monitoring ?? monitoringFromContext(this),
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+    });
+    // Last: every alarm defined above (the DLQ alarms of every function included) notifies people.
+    this.monitoring.notifyOnAlarms();
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
 
     new CfnOutput(this, 'RunRecorderQueueUrl', { value: this.runRecorder.queue.queueUrl });
     new CfnOutput(this, 'ScanWriterQueueUrl', { value: this.scanWriter.queue.queueUrl });

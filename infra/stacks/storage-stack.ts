@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
 import { EventSource } from '../../src/core/contract/detail-types.js';
 import { Prefix as StoragePrefix } from '../../src/core/object-keys.js';
+import { RUN_STATE_TAG } from '../../src/core/archive/staging-lifecycle.js';
 
 /** Key prefixes of the archive bucket: the same constants the code writing the keys uses. */
 export { Prefix as StoragePrefix } from '../../src/core/object-keys.js';
@@ -19,8 +20,12 @@ export { Prefix as StoragePrefix } from '../../src/core/object-keys.js';
 export const TmpObjectTag = { key: 'state', value: 'tmp' } as const;
 
 export const LifecycleDays = {
-  /** Staged chunks are only needed until the scan file is written. */
-  stagingExpiration: 7,
+  /** Staged objects of an ARCHIVED run (tag run-state=archived): the file holds them. */
+  stagingArchived: 7,
+  /** Staged objects of a FAILED or STALLED run (run-state=failed|stalled): kept so the run can be retried. */
+  stagingFailed: 60,
+  /** Any staged object, tagged or not: a safety net for runs no watchdog ever saw end (docs/operations.md). */
+  stagingSafety: 365,
   /** A .tmp object older than this belongs to a writer that died between upload and publish. */
   tmpExpiration: 2,
   abortIncompleteMultipartUpload: 1,
@@ -28,7 +33,39 @@ export const LifecycleDays = {
   accessLogExpiration: 365,
 } as const;
 
+/** How long staged objects live once their run has ended, and at most (days). */
+export interface StagingLifecycle {
+  readonly archivedDays: number;
+  readonly failedDays: number;
+  readonly safetyDays: number;
+}
+
+/** From the context `stagingArchivedDays`, `stagingFailedDays`, `stagingSafetyDays` (whole days), else LifecycleDays. */
+export function stagingLifecycleFromContext(scope: Construct): StagingLifecycle {
+  const read = (key: string, fallback: number): number => {
+    const value: unknown = scope.node.tryGetContext(key);
+    if (value === undefined || value === null || value === '') return fallback;
+    if (!/^\d+$/.test(String(value).trim()) || Number(value) < 1) throw new Error(`context ${key} must be a positive whole number of days, got ${JSON.stringify(value)}`);
+    return Number(String(value).trim());
+  };
+  const lifecycle = {
+    archivedDays: read('stagingArchivedDays', LifecycleDays.stagingArchived),
+    failedDays: read('stagingFailedDays', LifecycleDays.stagingFailed),
+    safetyDays: read('stagingSafetyDays', LifecycleDays.stagingSafety),
+  };
+  if (lifecycle.failedDays <= DLQ_RETENTION_DAYS) {
+    throw new Error(`context stagingFailedDays (${lifecycle.failedDays}) must exceed the DLQ retention (${DLQ_RETENTION_DAYS} days): a redriven message must find its staged data`);
+  }
+  if (lifecycle.safetyDays < lifecycle.failedDays) throw new Error(`context stagingSafetyDays (${lifecycle.safetyDays}) must be at least stagingFailedDays (${lifecycle.failedDays})`);
+  return lifecycle;
+}
+
+/** The DLQs keep messages 14 days (SQS's maximum, infra/constructs/queue-fed-function.ts). */
+const DLQ_RETENTION_DAYS = 14;
+
 export interface StorageStackProps extends StackProps {
+  /** Staged data lifecycle by run state. @default stagingLifecycleFromContext */
+  readonly stagingLifecycle?: StagingLifecycle;
   /** Name of the custom event bus. @default 'beamline-archive' */
   readonly eventBusName?: string;
   /** How long the bus archive keeps events for replay. @default 365 days */
@@ -65,6 +102,7 @@ export class StorageStack extends Stack {
       reason: 'This bucket is the server access log destination of the archive bucket; logging it into itself would loop.',
     });
 
+    const staging = props.stagingLifecycle ?? stagingLifecycleFromContext(this);
     this.bucket = new Bucket(this, 'ArchiveBucket', {
       versioned: true,
       encryption: BucketEncryption.S3_MANAGED,
@@ -74,10 +112,30 @@ export class StorageStack extends Stack {
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'archive-bucket/',
       lifecycleRules: [
+        // Staged data lives until its run is terminal: tagged run-state=<state> when the run ends
+        // (src/core/archive/staging-lifecycle.ts), then expired by state; untagged only by the safety rule.
         {
-          id: 'expire-staging',
+          id: 'expire-staging-archived',
           prefix: StoragePrefix.Staging,
-          expiration: Duration.days(LifecycleDays.stagingExpiration),
+          tagFilters: { [RUN_STATE_TAG]: 'archived' },
+          expiration: Duration.days(staging.archivedDays),
+        },
+        {
+          id: 'expire-staging-failed',
+          prefix: StoragePrefix.Staging,
+          tagFilters: { [RUN_STATE_TAG]: 'failed' },
+          expiration: Duration.days(staging.failedDays),
+        },
+        {
+          id: 'expire-staging-stalled',
+          prefix: StoragePrefix.Staging,
+          tagFilters: { [RUN_STATE_TAG]: 'stalled' },
+          expiration: Duration.days(staging.failedDays),
+        },
+        {
+          id: 'expire-staging-safety',
+          prefix: StoragePrefix.Staging,
+          expiration: Duration.days(staging.safetyDays),
         },
         {
           id: 'expire-abandoned-tmp',

@@ -4,6 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { SNSClient } from '@aws-sdk/client-sns';
 
 /**
  * How to reach AWS. In Lambda everything comes from the runtime; locally `endpoint` points at the
@@ -37,6 +38,7 @@ export interface AwsClients {
   dynamo: DynamoDBDocumentClient;
   events: EventBridgeClient;
   sqs: SQSClient;
+  sns: SNSClient;
 }
 
 /** Builds every client once (composition root); pass them inward. */
@@ -49,6 +51,7 @@ export function createAwsClients(conn: AwsConnection): AwsClients {
     }),
     events: new EventBridgeClient(common(conn)),
     sqs: new SQSClient(common(conn)),
+    sns: new SNSClient(common(conn)),
   };
 }
 

@@ -90,6 +90,7 @@ interface RunItem {
   engine?: RunEngine;
   object_version?: RunRecord['object'];
   rearchives?: RunRecord['rearchives'];
+  retried_at?: string;
 }
 
 /** A copy without undefined fields (DynamoDB's marshaller refuses them). */
@@ -209,12 +210,27 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
         runs.push({
           runUid: item.run_uid, state, since: item.gsi4sk, scanId: item.scan_id, title: item.title, scanKey: item.scan_key,
           dataPolicy: item.data_policy, startTime: item.start_time, endTime: item.end_time, stopped: item.stopped === true || item.end_time !== undefined,
-          reason: item.failure?.reason ?? item.stalled?.reason,
+          reason: item.failure?.reason ?? item.stalled?.reason, retriedAt: item.retried_at,
         });
       }
       startKey = out.LastEvaluatedKey;
     } while (startKey && (options.limit === undefined || runs.length < options.limit));
     return runs;
+  }
+
+  async runRetried(runUid: string, at: string): Promise<'retried' | 'not-ended'> {
+    try {
+      await this.db.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runUid), sk: RUN_SK },
+        ...withCondition(setFields({ state: RunState.Recording, gsi4pk: runStatePk(RunState.Recording), gsi4sk: at, retried_at: at }),
+          '#state IN (:failed, :stalled)', { ':failed': RunState.Failed, ':stalled': RunState.Stalled }),
+      }));
+      return 'retried';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'not-ended';
+      throw error;
+    }
   }
 
   async runStalled(stall: RunStalled): Promise<'stalled' | 'terminal'> {

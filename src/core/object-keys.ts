@@ -179,3 +179,8 @@ export function dataPolicyOf(
     dataset: identity.dataset || 'unknown_dataset',
   };
 }
+
+/** Staging prefix of one run: `staging/<run>/` (its chunks and scan_info.json). */
+export function stagingRunPrefix(runUid: string): string {
+  return `${Prefix.Staging}${safeSegment(runUid, 'run uid')}/`;
+}

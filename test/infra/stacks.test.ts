@@ -97,11 +97,14 @@ describe('storage stack', () => {
     });
   });
 
-  it('expires staging/ after 7 days, tmp-tagged objects after 2, multipart leftovers after 1', () => {
+  it('expires staged objects by their run\'s end state (test/infra/monitoring.test.ts), tmp-tagged objects after 2, multipart leftovers after 1', () => {
     const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     const rules = (storageTemplate.toJSON().Resources[bucketId] as Resource).Properties?.LifecycleConfiguration as { Rules: unknown[] };
     assert.deepEqual(rules.Rules, [
-      { Id: 'expire-staging', Prefix: 'staging/', ExpirationInDays: 7, Status: 'Enabled' },
+      { Id: 'expire-staging-archived', Prefix: 'staging/', TagFilters: [{ Key: 'run-state', Value: 'archived' }], ExpirationInDays: 7, Status: 'Enabled' },
+      { Id: 'expire-staging-failed', Prefix: 'staging/', TagFilters: [{ Key: 'run-state', Value: 'failed' }], ExpirationInDays: 60, Status: 'Enabled' },
+      { Id: 'expire-staging-stalled', Prefix: 'staging/', TagFilters: [{ Key: 'run-state', Value: 'stalled' }], ExpirationInDays: 60, Status: 'Enabled' },
+      { Id: 'expire-staging-safety', Prefix: 'staging/', ExpirationInDays: 365, Status: 'Enabled' },
       { Id: 'expire-abandoned-tmp', TagFilters: [{ Key: 'state', Value: 'tmp' }], ExpirationInDays: 2, Status: 'Enabled' },
       { Id: 'abort-incomplete-multipart-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
       { Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 30 }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' },
@@ -174,12 +177,12 @@ describe('storage stack', () => {
 
 describe('compute stack', () => {
   it('has the functions, queues, rules, alarms and layer', () => {
-    computeTemplate.resourceCountIs('AWS::Lambda::Function', 7); // + analysis-api (test/infra/analysis-store.test.ts), dataset-recorder, dataset-api (test/infra/datasets.test.ts), export-api, export-worker (test/infra/exports.test.ts)
+    computeTemplate.resourceCountIs('AWS::Lambda::Function', 9); // + analysis-api (test/infra/analysis-store.test.ts), dataset-recorder, dataset-api (test/infra/datasets.test.ts), export-api, export-worker (test/infra/exports.test.ts), notifier, run-watchdog (test/infra/monitoring.test.ts)
     computeTemplate.resourceCountIs('AWS::Lambda::LayerVersion', 1);
-    computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 4); // + dataset-recorder, export-worker
-    computeTemplate.resourceCountIs('AWS::SQS::Queue', 9); // 4 queues, 4 DLQs (with dataset-recorder's and export-worker's), 1 rule-delivery DLQ
-    computeTemplate.resourceCountIs('AWS::Events::Rule', 5); // + re-archive requests, dataset-recorder, export-worker
-    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 5); // + dataset-recorder's and export-worker's DLQs
+    computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 5); // + dataset-recorder, export-worker, notifier
+    computeTemplate.resourceCountIs('AWS::SQS::Queue', 11); // 5 queues, 5 DLQs (with dataset-recorder's, export-worker's and notifier's), 1 rule-delivery DLQ
+    computeTemplate.resourceCountIs('AWS::Events::Rule', 7); // + re-archive requests, dataset-recorder, export-worker, notifier, the watchdog's schedule
+    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 9); // + dataset-recorder's, export-worker's and notifier's DLQs, stalled runs, bridge heartbeat, watchdog errors
     computeTemplate.resourceCountIs('AWS::S3::Bucket', 0);
     computeTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
   });
@@ -285,6 +288,10 @@ describe('compute stack', () => {
       { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
       // export-worker: exports asked for by the API or any client (test/infra/exports.test.ts)
       { source: ['beamline-archive.export-api', 'beamline-archive.export-client'], 'detail-type': ['Export Requested'] },
+      // notifier: people are told; heartbeats counted (test/infra/monitoring.test.ts)
+      { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer', 'beamline-archive.run-recorder', 'beamline-archive.run-watchdog'], 'detail-type': ['Run Failed', 'Run Stalled', 'Bridge Heartbeat'] },
+      // the run-watchdog's schedule (no pattern)
+      undefined,
     ]);
     for (const [rule, name] of [[rules[0], 'run-recorder'], [rules[1], 'scan-writer'], [rules[2], 'scan-writer']] as const) {
       // On the storage stack's bus, imported.
@@ -300,7 +307,8 @@ describe('compute stack', () => {
   });
 
   it('routes undeliverable events to an alarmed rule DLQ', () => {
-    const rules = Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[];
+    // Rules fed by the bus (the watchdog's schedule rule invokes its function directly).
+    const rules = (Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[]).filter((r) => r.Properties?.EventPattern);
     const dlqArns = rules.map((r) => JSON.stringify((r.Properties?.Targets as { DeadLetterConfig: { Arn: unknown } }[])[0]?.DeadLetterConfig.Arn));
     assert.equal(new Set(dlqArns).size, 1);
     const ruleDlqId = (JSON.parse(dlqArns[0]!) as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
@@ -330,7 +338,11 @@ describe('least privilege', () => {
     const exportsOnly = all.filter((s) => s.Sid === 'CatalogueExports' || s.Sid === 'CreateExportRecords');
     assert.equal(exportsOnly.length, 3);
     for (const statement of exportsOnly) assert.deepEqual(asArray(statement.Resource).map(resourceText).filter((r) => r.includes('index')), []);
-    const dynamo = all.filter((s) => !exportsOnly.includes(s));
+    // The run-watchdog: the table and the runs-by-state index only (test/infra/monitoring.test.ts).
+    const watchdog = all.filter((s) => s.Sid === 'StallRuns');
+    assert.equal(watchdog.length, 1);
+    assert.deepEqual(asArray(watchdog[0]!.Resource).map(resourceText).filter((r) => r.includes('index')).map((r) => r.includes('/index/gsi4')), [true]);
+    const dynamo = all.filter((s) => !exportsOnly.includes(s) && !watchdog.includes(s));
     assert.equal(dynamo.length, 6); // run-recorder, scan-writer, archive task, analysis-api, dataset-recorder, dataset-api
     for (const statement of dynamo) {
       const resources = asArray(statement.Resource).map(resourceText);
@@ -357,7 +369,7 @@ describe('least privilege', () => {
     const byPrefix = (suffix: string) => objectStatements
       .filter((s) => asArray(s.Resource).every((r) => resourceText(r).endsWith(`${suffix}"]]}`)))
       .flatMap((s) => asArray(s.Action)).sort();
-    assert.deepEqual(byPrefix('/staging/*'), ['s3:GetObject']);
+    assert.deepEqual(byPrefix('/staging/*'), ['s3:GetObject', 's3:PutObjectTagging'], 'reads chunks, tags them when the run ends');
     assert.deepEqual(byPrefix('/archive/*'),
       ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
     assert.deepEqual(byPrefix('/archive/*.tmp'), ['s3:DeleteObject', 's3:DeleteObjectVersion'], 'only objects under construction can be deleted (the version uploaded, for good)');
@@ -420,6 +432,7 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*.tmp]',
       'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*]',
+      'BeamlineArchiveCompute/Monitoring/WatchdogRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
       'BeamlineArchiveCompute/RuleDeadLetterQueue AwsSolutions-SQS3',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*.tmp]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',

@@ -16,6 +16,7 @@ import { ChunkCoverageError, FinalObjectConflictError, isPermanentArchiveError, 
 import { publishLocalFile } from './publish-file.js';
 import { fetchInOrder } from './bounded-fetch.js';
 import { getStagedObject } from './staged-objects.js';
+import { tagStagedRun, type StagingTagger } from './staging-lifecycle.js';
 import { readJsonChannels } from './json-channels.js';
 import { datumPointShape, paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
 import { RunState, type ChannelSlice, type HandOverStore, type Rearchive, type RunCatalogue, type RunEngine, type RunRecord, type ScanFileIndexer, type ScanFileWriter, type TaskEngine } from './ports.js';
@@ -56,6 +57,8 @@ export interface ArchiveRunDeps {
    * Without it, an ARCHIVED run is never written again (replays are acknowledged).
    */
   rearchive?: { reason: string; requestedBy: string };
+  /** Tags the run's staged objects once it has ended (run-state=archived|failed), so the lifecycle can expire them. */
+  staging?: StagingTagger | undefined;
 }
 
 export type ArchiveOutcome =
@@ -103,7 +106,7 @@ export async function archiveRun(stop: RunStop, deps: ArchiveRunDeps): Promise<A
  * Records a run FAILED for `error` (its message is the reason) and emits Run Failed, unless the run is
  * already ARCHIVED. The task entry point uses it too, for errors that outlived its retries.
  */
-export async function recordRunFailure(stop: RunStop, error: unknown, deps: Pick<ArchiveRunDeps, 'catalogue' | 'publisher' | 'log'>): Promise<Extract<ArchiveOutcome, { status: 'failed' }>> {
+export async function recordRunFailure(stop: RunStop, error: unknown, deps: Pick<ArchiveRunDeps, 'catalogue' | 'publisher' | 'log' | 'staging'>): Promise<Extract<ArchiveOutcome, { status: 'failed' }>> {
   const detail = validateDetail(DetailType.RunFailed, {
     run_uid: stop.run_start,
     stage: 'scan-writer',
@@ -117,6 +120,7 @@ export async function recordRunFailure(stop: RunStop, error: unknown, deps: Pick
     return { status: 'failed', detail };
   }
   await publishOrThrow(deps.publisher, DetailType.RunFailed, detail, stop.run_start);
+  await tagStagedRun(deps.staging, stop.run_start, RunState.Failed, deps.log);
   return { status: 'failed', detail };
 }
 
@@ -202,6 +206,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     } satisfies RunArchived, EventSource.ScanWriter);
     await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
     deps.log?.('run archived', { runUid, key: finalKey, bytes: file.bytes });
+    await tagStagedRun(deps.staging, runUid, RunState.Archived, deps.log);
     return detail;
   } finally {
     await local.dispose();

@@ -151,6 +151,8 @@ export interface RunSummary {
   endTime?: string | undefined;
   /** Whether the RunStop is recorded. */
   stopped: boolean;
+  /** When an operator last asked for the run to be archived again (`beamline-archive runs retry`). */
+  retriedAt?: string | undefined;
   reason?: string | undefined;
 }
 
@@ -160,6 +162,8 @@ export interface RunStateCatalogue {
   listRunsByState(state: RunState, options?: { before?: string; limit?: number }): Promise<RunSummary[]>;
   /** STALLED with what is missing, only when the run is still RECORDING (or has no state): 'terminal' otherwise. */
   runStalled(stall: RunStalled): Promise<'stalled' | 'terminal'>;
+  /** An operator's retry: a FAILED or STALLED run is RECORDING again from `at` (the watchdog counts from then); 'not-ended' otherwise. */
+  runRetried(runUid: string, at: string): Promise<'retried' | 'not-ended'>;
 }
 
 /** One slice of a channel: the raw little-endian C-order bytes of points [start, stop). */

@@ -1,0 +1,67 @@
+/**
+ * notifier: tells people. Input: SQS batches of Run Failed (any stage) and Run Stalled events (a
+ * bus rule); each becomes one message on the alarm topic (SNS, ALARM_TOPIC_ARN), written for a
+ * person: which run, why, the first command to run (src/core/archive/notifications.ts). The
+ * CloudWatch alarms (DLQ depth, stalled runs, bridge heartbeat) notify the same topic directly.
+ * Bridge Heartbeat events are counted here (EMF metric BridgeHeartbeats, the bridge alarm's input;
+ * BridgeLagSeconds) and logged, not sent to people.
+ */
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
+import { createLogger, type Logger } from '../../src/adapters/logger.js';
+import { SnsNotifier } from '../../src/adapters/sns-notifier.js';
+import { createMetrics, MetricName, MetricUnit, type Metrics } from '../../src/adapters/metrics.js';
+import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
+import { runFailedNotification, runStalledNotification, type Notifier } from '../../src/core/archive/notifications.js';
+import { DetailType } from '../../src/core/contract/detail-types.js';
+import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
+import { ContractError } from '../../src/core/errors.js';
+import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
+
+export interface NotifierDeps {
+  notifier: Notifier;
+  logger: Logger;
+  /** Bridge Heartbeat → BridgeHeartbeats (the bridge alarm's metric) and BridgeLagSeconds. */
+  metrics?: Metrics | undefined;
+  deadLetters?: DeadLetterSink | undefined;
+}
+
+export function createHandler(deps: NotifierDeps): SqsBatchHandler {
+  const recordHandler = async (record: SQSRecord): Promise<void> => {
+    const event = validateEvent(parseRecordBody(record));
+    if (isEventOf(event, DetailType.BridgeHeartbeat)) {
+      const beat = event.detail;
+      deps.metrics?.addMetric(MetricName.BridgeHeartbeats, MetricUnit.Count, 1);
+      deps.metrics?.addMetric(MetricName.BridgeLagSeconds, MetricUnit.Seconds, beat.lag.behind_seconds ?? 0);
+      deps.metrics?.publishStoredMetrics();
+      const log = beat.healthy ? deps.logger.info.bind(deps.logger) : deps.logger.warn.bind(deps.logger);
+      log('bridge heartbeat', { beamline: beat.beamline, bridgeId: beat.bridge_id, healthy: beat.healthy, reason: beat.reason, lag: beat.lag });
+      return;
+    }
+    let notification;
+    if (isEventOf(event, DetailType.RunFailed)) notification = runFailedNotification(event.detail);
+    else if (isEventOf(event, DetailType.RunStalled)) notification = runStalledNotification(event.detail);
+    else throw new ContractError(`notifier takes Run Failed and Run Stalled, not ${event['detail-type']}`, { detailType: event['detail-type'] });
+    await deps.notifier.notify(notification);
+    deps.logger.info('notified', { subject: notification.subject, detailType: event['detail-type'] });
+  };
+  return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'notifier', runUidOf: runUidOfRecord });
+}
+
+let built: SqsBatchHandler | undefined;
+
+export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  if (!built) {
+    const topicArn = process.env.ALARM_TOPIC_ARN;
+    if (!topicArn) throw new Error('notifier: environment variable ALARM_TOPIC_ARN is not set');
+    const connection = awsConnectionFromEnv();
+    built = createHandler({
+      notifier: new SnsNotifier(new SNSClient({ region: connection.region, ...(connection.endpoint ? { endpoint: connection.endpoint } : {}) }), topicArn),
+      logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'notifier'),
+      metrics: createMetrics(process.env.POWERTOOLS_SERVICE_NAME ?? 'notifier'),
+      deadLetters: deadLetterQueueFromEnv(createAwsClients(connection).sqs),
+    });
+  }
+  return built(event, context);
+};

@@ -1,0 +1,121 @@
+// People are told, operators can act, staged data lives until its run ends (issue 14 items 1, 2, 4):
+// alarm topic and its subscriptions from the context, every alarm's action, retained DLQs and log
+// groups, the watchdog's schedule and grants, the notifier's rule, the staging lifecycle by tag.
+// cdk-nag AwsSolutions runs during the synthesis (a finding fails it).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../../infra/bin/app.js';
+
+const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-monitoring-cdk-'));
+const { app, storage, compute } = buildApp({
+  outdir, nag: true,
+  context: { 'aws:cdk:bundling-stacks': [], alarmEmail: 'beamline-ops@example.org,data-team@example.org', watchdogRateMinutes: '10', stagingFailedDays: '45' },
+});
+app.synth();
+const storageTemplate = Template.fromStack(storage);
+const computeTemplate = Template.fromStack(compute);
+after(() => rmSync(outdir, { recursive: true, force: true }));
+
+type Res = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+const all = () => computeTemplate.toJSON().Resources as Record<string, Res>;
+const ofType = (type: string) => Object.entries(all()).filter(([, r]) => r.Type === type);
+const topicId = () => {
+  const ids = Object.keys(computeTemplate.findResources('AWS::SNS::Topic'));
+  assert.equal(ids.length, 1);
+  return ids[0]!;
+};
+
+describe('alarm topic and alarms', () => {
+  it('subscribes the context e-mails to a KMS-encrypted topic', () => {
+    const topic = all()[topicId()]!;
+    assert.ok(topic.Properties.KmsMasterKeyId, 'encrypted with a customer key');
+    const subs = ofType('AWS::SNS::Subscription').map(([, r]) => [r.Properties.Protocol, r.Properties.Endpoint, (r.Properties.TopicArn as { Ref: string }).Ref]);
+    assert.deepEqual(subs.sort(), [['email', 'beamline-ops@example.org', topicId()], ['email', 'data-team@example.org', topicId()]]);
+    const keys = computeTemplate.findResources('AWS::KMS::Key');
+    const policy = JSON.stringify(Object.values(keys)[0]);
+    assert.match(policy, /cloudwatch\.amazonaws\.com/, 'CloudWatch alarms may publish through the key');
+  });
+
+  it('gives every alarm (DLQ depth of every queue, stalled runs, bridge heartbeat, watchdog errors) the topic as action', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    const dlqAlarms = alarms.filter(([, a]) => String(a.Properties.MetricName) === 'ApproximateNumberOfMessagesVisible');
+    // run-recorder, scan-writer, dataset-recorder, export-worker, notifier and the bus rules' DLQ.
+    assert.ok(dlqAlarms.length >= 6, `DLQ alarms: ${dlqAlarms.length}`);
+    for (const [id, alarm] of alarms) {
+      assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId() }], `${id} notifies the topic`);
+      assert.deepEqual(alarm.Properties.OKActions, [{ Ref: topicId() }], `${id} says when it is OK again`);
+    }
+    const byMetric = (name: string) => alarms.find(([, a]) => a.Properties.MetricName === name)?.[1].Properties;
+    assert.deepEqual([byMetric('RunsStalled')?.Namespace, byMetric('RunsStalled')?.ComparisonOperator, byMetric('RunsStalled')?.Threshold], ['BeamlineArchive', 'GreaterThanThreshold', 0]);
+    const heartbeat = byMetric('BridgeHeartbeats');
+    assert.deepEqual([heartbeat?.Namespace, heartbeat?.Statistic, heartbeat?.ComparisonOperator, heartbeat?.Threshold, heartbeat?.TreatMissingData],
+      ['BeamlineArchive', 'SampleCount', 'LessThanThreshold', 1, 'breaching'], 'a bridge that stops sending heartbeats raises the alarm');
+    assert.ok(byMetric('Errors'), 'the watchdog failing raises an alarm');
+  });
+
+  it('routes Run Failed, Run Stalled and Bridge Heartbeat to the notifier, which may only publish to the topic', () => {
+    const rule = ofType('AWS::Events::Rule').find(([, r]) => JSON.stringify(r.Properties.EventPattern).includes('Run Stalled'))?.[1];
+    assert.deepEqual((rule?.Properties.EventPattern as Record<string, unknown>)['detail-type'], ['Run Failed', 'Run Stalled', 'Bridge Heartbeat']);
+    const policies = JSON.stringify(computeTemplate.findResources('AWS::IAM::Policy', { Properties: { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'NotifyPeople' })]) } } }));
+    assert.match(policies, new RegExp(`"Action":"sns:Publish","Effect":"Allow","Resource":\\{"Ref":"${topicId()}"\\}`));
+  });
+});
+
+describe('run-watchdog', () => {
+  it('runs on the schedule from the context, with the stall limits in its environment', () => {
+    const schedules = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
+    assert.equal(schedules.length, 1);
+    assert.equal(schedules[0]![1].Properties.ScheduleExpression, 'rate(10 minutes)');
+    const targets = schedules[0]![1].Properties.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
+    const fn = all()[targets[0]!.Arn['Fn::GetAtt'][0]]!;
+    const vars = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    assert.equal(vars.POWERTOOLS_SERVICE_NAME, 'run-watchdog');
+    assert.deepEqual([vars.STALL_AFTER_STOP_SECONDS, vars.STALL_AFTER_START_SECONDS], ['7200', '86400']);
+  });
+});
+
+describe('retention', () => {
+  it('retains every dead-letter queue and every log group with the data', () => {
+    const dlqIds = new Set(ofType('AWS::SQS::Queue').flatMap(([, q]) => {
+      const arn = (q.Properties.RedrivePolicy as { deadLetterTargetArn?: { 'Fn::GetAtt': [string] } } | undefined)?.deadLetterTargetArn;
+      return arn ? [arn['Fn::GetAtt'][0]] : [];
+    }));
+    const ruleDlq = ofType('AWS::SQS::Queue').filter(([id]) => id.startsWith('RuleDeadLetterQueue')).map(([id]) => id);
+    assert.equal(ruleDlq.length, 1);
+    assert.ok(dlqIds.size >= 5);
+    for (const id of [...dlqIds, ...ruleDlq]) {
+      const q = all()[id]!;
+      assert.deepEqual([q.DeletionPolicy, q.UpdateReplacePolicy], ['Retain', 'Retain'], `${id} retained`);
+      assert.equal(q.Properties.MessageRetentionPeriod, 14 * 86400);
+    }
+    const groups = ofType('AWS::Logs::LogGroup');
+    assert.equal(groups.length, ofType('AWS::Lambda::Function').length, 'one explicit log group per function');
+    for (const [id, g] of groups) {
+      assert.deepEqual([g.DeletionPolicy, g.UpdateReplacePolicy], ['Retain', 'Retain'], `${id} retained`);
+      assert.equal(g.Properties.RetentionInDays, 90);
+    }
+  });
+});
+
+describe('staged data lifecycle', () => {
+  it('expires staged objects by the state their run ended in, untagged ones only after the safety time', () => {
+    const bucket = Object.values(storageTemplate.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } }))[0] as Res;
+    const rules = (bucket.Properties.LifecycleConfiguration as { Rules: { Id: string; Prefix?: string; TagFilters?: { Key: string; Value: string }[]; ExpirationInDays?: number }[] }).Rules;
+    const staging = rules.filter((r) => r.Prefix === 'staging/').map((r) => [r.Id, r.TagFilters ?? [], r.ExpirationInDays]);
+    assert.deepEqual(staging, [
+      ['expire-staging-archived', [{ Key: 'run-state', Value: 'archived' }], 7],
+      ['expire-staging-failed', [{ Key: 'run-state', Value: 'failed' }], 45],
+      ['expire-staging-stalled', [{ Key: 'run-state', Value: 'stalled' }], 45],
+      ['expire-staging-safety', [], 365],
+    ]);
+    assert.ok(45 > 14, 'FAILED/STALLED staged data outlives the DLQ retention');
+  });
+
+  it('refuses a FAILED retention shorter than the DLQ retention', () => {
+    assert.throws(() => buildApp({ context: { 'aws:cdk:bundling-stacks': [], stagingFailedDays: '10' } }), /stagingFailedDays \(10\) must exceed the DLQ retention \(14 days\)/);
+  });
+});
