@@ -5,9 +5,11 @@
  * (--table, BEAMLINE_ARCHIVE_TABLE) and the queues whose names start with the compute stack's
  * prefix (--queue-prefix, BEAMLINE_ARCHIVE_QUEUE_PREFIX, default `BeamlineArchiveCompute-`).
  */
-import { GetQueueAttributesCommand, ListQueuesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { awsConnectionFromEnv, createAwsClients, type AwsClients } from '../src/adapters/aws-clients.js';
 import { UsageError } from './cli-support.js';
+import type { DeadLetterQueue, QueueInfo } from '../src/adapters/sqs-queue-operations.js';
+
+export { listQueues, type DeadLetterQueue, type QueueInfo } from '../src/adapters/sqs-queue-operations.js';
 
 export const DEFAULT_QUEUE_PREFIX = 'BeamlineArchiveCompute-';
 
@@ -19,46 +21,6 @@ export function tableName(option: string | undefined, env: NodeJS.ProcessEnv): s
   const name = option ?? env.BEAMLINE_ARCHIVE_TABLE ?? env.TABLE_NAME;
   if (!name) throw new UsageError('the catalogue table is not known: pass --table NAME or set BEAMLINE_ARCHIVE_TABLE (the TableName output of the storage stack)');
   return name;
-}
-
-export interface QueueInfo {
-  name: string;
-  url: string;
-  arn: string;
-  visible: number;
-  inFlight: number;
-  /** For a work queue: its DLQ's ARN. */
-  deadLetterArn?: string | undefined;
-  maxReceiveCount?: number | undefined;
-}
-
-export interface DeadLetterQueue extends QueueInfo {
-  /** The queue whose failures land here; undefined for the bus rules' DLQ (events the bus could not deliver). */
-  source?: QueueInfo | undefined;
-}
-
-/** Every queue under the prefix, with its depth and redrive policy. */
-export async function listQueues(sqs: SQSClient, prefix: string): Promise<QueueInfo[]> {
-  const urls: string[] = [];
-  let token: string | undefined;
-  do {
-    const out = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
-    urls.push(...(out.QueueUrls ?? []));
-    token = out.NextToken;
-  } while (token);
-  const queues: QueueInfo[] = [];
-  for (const url of urls.sort()) {
-    const a = (await sqs.send(new GetQueueAttributesCommand({
-      QueueUrl: url, AttributeNames: ['QueueArn', 'RedrivePolicy', 'ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }))).Attributes ?? {};
-    const redrive = a.RedrivePolicy ? JSON.parse(a.RedrivePolicy) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string } : undefined;
-    queues.push({
-      name: url.slice(url.lastIndexOf('/') + 1), url, arn: a.QueueArn ?? '',
-      visible: Number(a.ApproximateNumberOfMessages ?? 0), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
-      deadLetterArn: redrive?.deadLetterTargetArn, maxReceiveCount: redrive?.maxReceiveCount !== undefined ? Number(redrive.maxReceiveCount) : undefined,
-    });
-  }
-  return queues;
 }
 
 /** The dead-letter queues among them: those a queue redrives to, and the bus rules' DLQ (its name says RuleDeadLetter). */

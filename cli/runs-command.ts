@@ -2,9 +2,9 @@
  * `beamline-archive runs …`: the runs that need a person (FAILED, STALLED, still RECORDING), what
  * each holds and lacks, and asking for one to be archived again (docs/operations.md).
  */
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseArgs } from 'node:util';
 import { DynamoDbRunCatalogue } from '../src/adapters/dynamodb-run-catalogue.js';
+import { sendToQueue } from '../src/adapters/sqs-queue-operations.js';
 import { RunState, type RunRecord, type RunSummary } from '../src/core/archive/ports.js';
 import { missingParts } from '../src/core/archive/run-watchdog.js';
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
@@ -105,7 +105,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
           version: '0', id: `retry-${uid}-${Date.parse(at)}`, 'detail-type': DetailType.RunStop, source: EventSource.Bridge,
           time: at.replace(/\.\d{3}Z$/, 'Z'), region: env.AWS_REGION ?? 'eu-west-1', resources: [], detail: stop,
         };
-        await clients.sqs.send(new SendMessageCommand({ QueueUrl: writerQueue.url, MessageBody: JSON.stringify(event) }));
+        await sendToQueue(clients.sqs, writerQueue.url, JSON.stringify(event));
         print({ runUid: uid, previous: run.state, state: RunState.Recording, retriedAt: at, queue: writerQueue.name },
           `run ${uid}: ${run.state} → RECORDING; its RunStop is on ${writerQueue.name} (beamline-archive runs show ${uid} to follow it)`);
         return 0;

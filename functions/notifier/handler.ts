@@ -7,7 +7,6 @@
  * BridgeLagSeconds) and logged, not sent to people.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { createLogger, type Logger } from '../../src/adapters/logger.js';
 import { SnsNotifier } from '../../src/adapters/sns-notifier.js';
@@ -57,7 +56,7 @@ export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBa
     if (!topicArn) throw new Error('notifier: environment variable ALARM_TOPIC_ARN is not set');
     const connection = awsConnectionFromEnv();
     built = createHandler({
-      notifier: new SnsNotifier(new SNSClient({ region: connection.region, ...(connection.endpoint ? { endpoint: connection.endpoint } : {}) }), topicArn),
+      notifier: new SnsNotifier(createAwsClients(connection).sns, topicArn),
       logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'notifier'),
       metrics: createMetrics(process.env.POWERTOOLS_SERVICE_NAME ?? 'notifier'),
       deadLetters: deadLetterQueueFromEnv(createAwsClients(connection).sqs),

@@ -20,7 +20,7 @@ function cli(env: LocalEnvironment, args: string[]): Promise<{ code: number; std
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(projectRoot, 'bin/beamline-archive.mjs'), ...args], {
       env: {
-        ...process.env, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+        ...process.env, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region,
         BEAMLINE_ARCHIVE_TABLE: env.resources.table.name, BEAMLINE_ARCHIVE_QUEUE_PREFIX: `${env.resources.prefix}-`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
