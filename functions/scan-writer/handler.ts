@@ -30,7 +30,6 @@ import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/
 import { S3StagingTagger } from '../../src/adapters/s3-staging-tagger.js';
 import { createMetrics, MetricName, MetricUnit, type Metrics } from '../../src/adapters/metrics.js';
 import type { StagingTagger } from '../../src/core/archive/staging-lifecycle.js';
-import type { RunStop } from '../../src/core/contract/generated-types.js';
 import type { EventPublisher, ObjectStore } from '../../src/core/ports.js';
 import type { StorageOptions } from '../../src/core/nexus/writers/channel-writer.js';
 import { SqsVisibilityHeartbeat } from '../../src/adapters/sqs-visibility-heartbeat.js';
@@ -85,8 +84,10 @@ function countOutcome(metrics: Metrics | undefined, outcome: Awaited<ReturnType<
     const closed = stop.bliss.end_time !== undefined ? Date.parse(stop.bliss.end_time) : stop.time * 1000;
     const visible = Date.parse(outcome.detail.archived_at);
     if (Number.isFinite(closed) && Number.isFinite(visible)) metrics.addMetric(MetricName.CloseToVisibleSeconds, MetricUnit.Seconds, Math.max(0, (visible - closed) / 1000));
-  } else {
+  } else if (outcome.status === 'failed') {
     metrics.addMetric(MetricName.ScansFailed, MetricUnit.Count, 1);
+  } else {
+    return; // handed over to the task engine: counted where it ends
   }
   metrics.publishStoredMetrics();
 }
@@ -151,7 +152,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
       }
       if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
       if (outcome.status === 'handed-over') logger.info('run handed over to the task engine', { runUid, task: outcome.detail.engine.ref, already: outcome.detail.already, reason: outcome.detail.reason });
-      countOutcome(deps.metrics, outcome, event.detail);
+      countOutcome(deps.metrics, outcome, stop);
     } catch (error) {
       if (error instanceof NotReadyError && runUid !== undefined) {
         // Documents that never come: once the run has ended otherwise (FAILED by the bridge or the
