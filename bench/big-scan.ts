@@ -28,6 +28,7 @@ import { DetailType } from '../src/core/contract/detail-types.js';
 import type { EventDescriptor, RunStart, RunStop, StreamDatum, StreamResource } from '../src/core/contract/generated-types.js';
 import { stagingChannelPrefix, stagingChunkKey } from '../src/core/object-keys.js';
 import { startMoto } from '../local/services.js';
+import { credentialsEnvironment, emulatorCredentials } from '../local/aws-target.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,13 +51,13 @@ try {
   const table = `bench-${Date.now()}`;
   const bus = `bench-${Date.now()}`;
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL: moto.url, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_ENDPOINT_URL: moto.url, AWS_REGION: REGION, ...credentialsEnvironment(),
     BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: bus, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git',
     NOT_READY_WAIT_SECONDS: '0', LOG_LEVEL: 'ERROR', TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * 1024 * 1024),
     // The task writes its file here (the child inherits it): its size is the peak temp disk.
     TMPDIR: taskTmp,
   });
-  const clients = createAwsClients({ region: REGION, endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const clients = createAwsClients({ region: REGION, endpoint: moto.url, credentials: emulatorCredentials() });
   await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
   await clients.dynamo.send(new CreateTableCommand({
     TableName: table, BillingMode: 'PAY_PER_REQUEST',

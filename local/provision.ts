@@ -325,8 +325,12 @@ class Provisioner {
         if (this.opts.clients.sns) return this.createSubscription(stackName, logicalId, props);
         break;
       // A version and an alias of a function stand for the function itself locally (the people URL is on an alias).
-      case 'AWS::Lambda::Version': return { ref: `${str(props.FunctionName) ?? ''}:1`, attrs: { Version: '1', FunctionArn: str(props.FunctionName) } };
-      case 'AWS::Lambda::Alias': return { ref: `${str(props.FunctionName) ?? ''}:${str(props.Name) ?? ''}`, attrs: {} };
+      case 'AWS::Lambda::Version':
+        this.result.skipped.push({ stackName, logicalId, type: resource.Type, reason: 'a version stands for its function locally' });
+        return { ref: `${str(props.FunctionName) ?? ''}:1`, attrs: { Version: '1', FunctionArn: str(props.FunctionName) } };
+      case 'AWS::Lambda::Alias':
+        this.result.skipped.push({ stackName, logicalId, type: resource.Type, reason: 'an alias stands for its function locally' });
+        return { ref: `${str(props.FunctionName) ?? ''}:${str(props.Name) ?? ''}`, attrs: {} };
       case 'AWS::Lambda::EventSourceMapping':
         this.pendingEsm.push({ stackName, logicalId, props });
         return { ref: `${this.opts.prefix}-esm-${logicalId}`, attrs: {} };

@@ -123,7 +123,7 @@ describe('local environment provisioned from the CDK app', () => {
     }
     const catalogue = env.resources.table;
     assert.deepEqual(catalogue.keySchema.map((k) => k.AttributeName), ['pk', 'sk']);
-    assert.deepEqual(catalogue.globalSecondaryIndexes, ['gsi1', 'gsi2', 'gsi3']); // gsi2, gsi3: datasets (docs/datasets.md)
+    assert.deepEqual(catalogue.globalSecondaryIndexes, ['gsi1', 'gsi2', 'gsi3', 'gsi4']); // gsi2, gsi3: datasets (docs/datasets.md); gsi4: runs by state
   });
 
   it('creates the bus, the rules with their patterns and SQS targets, and the queues with their redrive policy', async () => {

@@ -32,7 +32,8 @@ import { createLogger } from '../../src/adapters/logger.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { createHandler as createRecorder } from '../../functions/run-recorder/handler.js';
 import { createHandler as createScanWriter } from '../../functions/scan-writer/handler.js';
-import { startMoto, venvPython, type RunningService } from '../../local/services.js';
+import { venvPython } from '../../local/services.js';
+import { emulatorCredentials, startAwsEmulator, type AwsEmulator } from '../../local/aws-target.js';
 import { scanFileKey, tmpKeyOf } from '../../src/core/object-keys.js';
 import type { RunStart, StreamDatum } from '../../src/core/contract/generated-types.js';
 import { buildRun, type FixtureRun } from '../unit/archive-fixtures.js';
@@ -91,7 +92,7 @@ function fill(dir: string): string {
 type Handler = (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 
 describe('scan files are published only when whole, and final objects are never replaced by accident', () => {
-  let moto: RunningService | undefined;
+  let emulator: AwsEmulator | undefined;
   let clients: AwsClients;
   let store: S3ObjectStore;
   let catalogue: DynamoDbRunCatalogue;
@@ -104,8 +105,9 @@ describe('scan files are published only when whole, and final objects are never 
   const logger = createLogger('scan-writer', process.env.TEST_LOG_LEVEL ?? 'ERROR');
 
   before(async () => {
-    const endpoint = process.env.AWS_ENDPOINT_URL ?? (moto = await startMoto()).url;
-    clients = createAwsClients({ region: REGION, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    emulator = await startAwsEmulator();
+    const endpoint = emulator.url;
+    clients = createAwsClients({ region: REGION, endpoint, credentials: emulatorCredentials() });
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
     // As the storage stack deploys it: versioned, so a re-archive keeps the old file.
     await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
@@ -131,7 +133,7 @@ describe('scan files are published only when whole, and final objects are never 
       for (const dir of mounts) rmSync(dir, { recursive: true, force: true });
       rmSync(work, { recursive: true, force: true });
     } finally {
-      await moto?.stop();
+      await emulator?.stop();
     }
   });
 
