@@ -18,6 +18,7 @@ import { freePort, projectRoot, startRedis, venvPython, type RunningService } fr
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { DynamoDbDatasetCatalogue } from '../../src/adapters/dynamodb-dataset-catalogue.js';
 import { credentialsEnvironment } from '../../local/aws-target.js';
+import { datasetKeyOf } from '../../src/core/object-keys.js';
 
 const STREAM = 'bluesky:documents';
 const plansScript = join(projectRoot, 'test', 'support', 'bluesky-run-plans.py');
@@ -129,7 +130,8 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
       assert.ok(Object.values(verdict.channels).every((c) => c.identical));
       const record = await pipeline.catalogue.getRun(expected.uid);
       const policy = (docs0(await pipeline.catalogue.listDocuments(expected.uid)) as { data_policy: { proposal: string; beamline: string; session: string; collection: string; dataset: string } }).data_policy;
-      const scansOfDataset = await datasets.listScans(policy);
+      // The catalogue keys a dataset by its names as key segments (one naming rule, ADR 0013): 'gold foil' → gold_foil~<hash>.
+      const scansOfDataset = await datasets.listScans(datasetKeyOf(policy));
       assert.ok(scansOfDataset.some((scan) => scan.runUid === expected.uid), `the run joined its dataset ${JSON.stringify(policy)}`);
       assert.match(record!.file!.key, new RegExp(`^archive/bs123/bs00/20261122/[^/]+/[^/]+_plans/[^/]+_plans_000${expected.scan_id}\\.h5$`));
       const docs = await pipeline.catalogue.listDocuments(expected.uid);

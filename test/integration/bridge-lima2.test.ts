@@ -211,7 +211,8 @@ describe('bridge + scan writer: Lima2 receiver files and master file → S3 → 
     const errors = record.failure!.errors.filter((e) => e.stream === STREAM);
     assert.equal(errors.length, 1, JSON.stringify(record.failure));
     assert.ok(errors[0]!.message.startsWith(`Lima file ${scan.folder}/${bad} (frames [0, `), errors[0]!.message);
-    assert.match(errors[0]!.message, /resolves to .*outside-e.*, outside the scan's save folder/);
+    // The publisher puts the outside file in a sibling of the scan's data-policy folder (outside-<dataset folder>).
+    assert.match(errors[0]!.message, /resolves to .*\/outside-[^/]+\/[^/]+\.h5, outside the scan's save folder/);
     assert.deepEqual((await documents(scan.run_uid)).datums, []);
     const keys = (await listKeys(scanDetectorFolder(POLICY, 5))).map((k) => k.slice(k.lastIndexOf('/') + 1));
     const master = scan.master_file.slice(scan.master_file.lastIndexOf('/') + 1);

@@ -65,7 +65,7 @@ describe('local environment provisioned from the CDK app', () => {
   it('accounts for every resource of the templates: created, recorded or listed as skipped', () => {
     const r = env.resources;
     const handled = new Set([
-      ...Object.keys(r.buckets), ...Object.keys(r.tables), ...Object.keys(r.eventBuses), ...Object.keys(r.queues),
+      ...Object.keys(r.buckets), ...Object.keys(r.tables), ...Object.keys(r.eventBuses), ...Object.keys(r.queues), ...Object.keys(r.topics),
       ...Object.keys(r.rules), ...Object.values(r.functions).map((f) => f.logicalId),
       ...r.eventSourceMappings.map((m) => m.logicalId), ...r.skipped.map((s) => s.logicalId),
       // Function URLs are recorded on their function (functionUrl), served by local/http-gateway.ts.
@@ -140,10 +140,17 @@ describe('local environment provisioned from the CDK app', () => {
       const props = resource.Properties as Props;
       const rule = env.resources.rules[id];
       assert.ok(rule);
-      assert.equal(rule.eventBusName, env.resources.bus.name);
+      // A scheduled rule (the run-watchdog's) is on the account's default bus, as in AWS.
+      assert.equal(rule.eventBusName, props.ScheduleExpression ? 'default' : env.resources.bus.name);
       const d = await events.send(new DescribeRuleCommand({ Name: rule.name, EventBusName: rule.eventBusName }));
-      assert.deepEqual(JSON.parse(d.EventPattern ?? '{}'), props.EventPattern);
+      if (props.ScheduleExpression) assert.equal(d.ScheduleExpression, props.ScheduleExpression);
+      else assert.deepEqual(JSON.parse(d.EventPattern ?? '{}'), props.EventPattern);
       assert.equal(d.State, props.State ?? 'ENABLED');
+      // A scheduled rule's Lambda target is played by the local runner (the emulator runs no schedules).
+      if (props.ScheduleExpression) {
+        assert.ok(env.resources.schedules.some((sc) => sc.logicalId === id), `schedule of ${id} recorded for the runner`);
+        continue;
+      }
       const targets = await events.send(new ListTargetsByRuleCommand({ Rule: rule.name, EventBusName: rule.eventBusName }));
       const declared = (props.Targets as Array<{ Id: string; Arn: unknown }>).map((t) => ({ id: t.Id, arn: env.resources.queues[logicalOf(t.Arn)]?.arn }));
       assert.deepEqual((targets.Targets ?? []).map((t) => ({ id: t.Id, arn: t.Arn })), declared);
@@ -175,11 +182,13 @@ describe('local environment provisioned from the CDK app', () => {
       const fn = Object.values(r.functions).find((f) => f.logicalId === id);
       assert.ok(fn, `function ${id} recorded`);
       assert.equal(fn.entry, resource.Metadata?.['BeamlineArchive:Entry']);
-      assert.equal(fn.environment.BUCKET_NAME, r.bucket.name);
-      assert.equal(fn.environment.TABLE_NAME, r.table.name);
-      assert.equal(fn.environment.EVENT_BUS_NAME, r.bus.name);
+      // Each resource a function is configured with resolves to the provisioned one (the notifier has no bucket).
+      const variables = ((resource.Properties as Props).Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+      const expected = { BUCKET_NAME: r.bucket.name, TABLE_NAME: r.table.name, EVENT_BUS_NAME: r.bus.name };
+      for (const [name, value] of Object.entries(expected)) if (name in variables) assert.equal(fn.environment[name], value, `${id} ${name}`);
       assert.equal(fn.environment.POWERTOOLS_SERVICE_NAME, fn.name);
       if (fn.functionUrl) continue; // served by its function URL (dataset-api, analysis-api), not fed by a queue
+      if (r.schedules.some((sc) => sc.functionArn === fn.arn)) continue; // run on its schedule by the local runner (run-watchdog)
       const [, esm] = mappings.find(([, m]) => logicalOf((m.Properties as Props).FunctionName) === id) ?? [];
       assert.ok(esm, `mapping of ${id}`);
       const props = esm.Properties as Props;
