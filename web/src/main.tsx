@@ -109,6 +109,16 @@ function Proposals() {
   );
 }
 
+/**
+ * Whether the signed-in person's claims give them more than public access to a proposal: a member,
+ * beamline staff (their beamline's datasets of any proposal) or an administrator. Display only: the
+ * APIs decide; this only words an empty, filtered list as the refusal it is.
+ */
+function mayBrowse(proposal: string): boolean {
+  const claims = session.claims() ?? {};
+  return (claims.proposals ?? []).includes(proposal) || (claims.beamlines ?? []).length > 0 || (claims.roles ?? []).includes('archive-admin');
+}
+
 function Datasets({ proposal, query }: { proposal: string; query: URLSearchParams }) {
   const [filters, setFilters] = useState({ sample: query.get('sample') ?? '', from: query.get('from') ?? '', to: query.get('to') ?? '', technique: query.get('technique') ?? '', title: query.get('title') ?? '' });
   const params = new URLSearchParams({ proposal });
@@ -128,6 +138,9 @@ function Datasets({ proposal, query }: { proposal: string; query: URLSearchParam
         {field('sample', 'Sample')}{field('title', 'Title')}{field('technique', 'Technique')}{field('from', 'From', 'date')}{field('to', 'To', 'date')}
       </form>
       {error && <Failure message={error} />}
+      {!error && data && data.datasets.length === 0 && !mayBrowse(proposal) && (
+        <Failure message={`You have no access to proposal ${proposal}: your identity does not name you a member of it (the archive lists only what you may read).`} />
+      )}
       <table>
         <thead><tr><th>Dataset</th><th>Sample</th><th>Techniques</th><th>State</th><th>Started</th></tr></thead>
         <tbody>
