@@ -134,7 +134,12 @@ describe('the portal in headless Chromium', () => {
     await page.waitForTimeout(1500);
     assert.notEqual(await slider.getAttribute('aria-valuenow'), before, 'the slider moved to another point');
     assert.ok(ranges.length > readsBefore, 'the new slice was read by range');
-    const spectrum = decodePng(await plotCanvas(page).then((c) => c.screenshot()));
+    // The slice arrives by range and is drawn asynchronously: look again until it is (or 20 s have passed).
+    let spectrum = decodePng(await plotCanvas(page).then((c) => c.screenshot()));
+    for (const started = Date.now(); !(distinctColours(spectrum) > 2 && inkPixels(spectrum) > 500) && Date.now() - started < 20_000;) {
+      await page.waitForTimeout(500);
+      spectrum = decodePng(await plotCanvas(page).then((c) => c.screenshot()));
+    }
     assert.ok(distinctColours(spectrum) > 2 && inkPixels(spectrum) > 500, `the sliced spectrum is drawn: ${inkPixels(spectrum)} inked pixels`);
     await shot(page, '5-mca-spectrum-slice');
     const transferred = ranges.reduce((a, b) => a + b, 0);
