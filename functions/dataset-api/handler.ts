@@ -10,9 +10,10 @@
  *   PATCH /datasets/<id>/metadata        {fields: {name: "value"}} → the record (POST accepted too)
  *   GET   /datasets/<id>/metadata        the ICAT fields
  *   GET   /datasets/<id>/missing         {mandatory, techniques}
- *   GET   /datasets/<id>/scans           the scans of the dataset
+ *   GET   /datasets/<id>/scans           the scans of the dataset, with their run's type, points, times, state and refused channels
  *   POST  /datasets/<id>/close           close: master file written → the record
  *   GET   /datasets/<id>/scans/<run uid>/file   presigned GET URLs of the scan file and its index (the portal's range reads, docs/adr/0009)
+ *   GET   /proposals/<proposal>          how the caller may read the proposal ({proposal, access, reason}); 403 with the reason when not at all
  *
  * Errors: 400 bad input (`error`, `suggestions` for near-miss names), 404, 409 closed dataset or
  * lost close race, 500 without internals.
@@ -31,10 +32,13 @@ import { decodePath, embargoYearsFromEnv } from '../shared/http-input.js';
 import type { Caller } from '../../src/core/access/caller.js';
 import { buildDatasetService, configFromEnv } from './compose.js';
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
+import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
 import { S3DownloadLinks } from '../../src/adapters/s3-download-links.js';
 import type { DownloadLinks } from '../../src/core/exports/ports.js';
 import { fileIndexKeyOf } from '../../src/core/object-keys.js';
-import { Action, allows, authorize, DEFAULT_EMBARGO_YEARS } from '../../src/core/access/policy.js';
+import { Action, allows, authorize, authorizeProposal, DEFAULT_EMBARGO_YEARS } from '../../src/core/access/policy.js';
+import type { RunCatalogue } from '../../src/core/archive/ports.js';
+import type { DatasetScan } from '../../src/core/datasets/model.js';
 import { datasetScope } from '../../src/core/access/scopes.js';
 import { AuditAction, auditEntry, type AuditLog } from '../../src/core/access/audit.js';
 import { auditLogFromEnv } from '../shared/audit.js';
@@ -56,6 +60,8 @@ export interface DatasetApiDeps {
   now?: () => Date;
   /** Every write is recorded here (who, when, what). */
   audit: AuditLog;
+  /** The run records: a dataset's scans are shown with their run's type, points, times, state and refused channels. */
+  runs?: Pick<RunCatalogue, 'getRun'>;
 }
 
 interface Response { statusCode: number; headers: Record<string, string>; body: string }
@@ -82,6 +88,32 @@ export function present(record: DatasetRecord) {
     ...(record.endDate ? { end_date: record.endDate } : {}), ...(record.missing ? { missing: record.missing } : {}),
     ...(record.masterFile ? { master_file: record.masterFile } : {}),
   };
+}
+
+/** A scan of a dataset with what its run record says (absent fields: the run record does not say). */
+async function withRun(scan: DatasetScan, runs: Pick<RunCatalogue, 'getRun'> | undefined) {
+  const run = await runs?.getRun(scan.runUid);
+  if (!run) return scan;
+  const counts = Object.values(run.points ?? run.sealedPoints ?? {});
+  return {
+    ...scan,
+    ...(run.planName ? { type: run.planName } : {}),
+    ...(counts.length ? { points: Math.max(...counts) } : {}),
+    ...(run.state ? { state: run.state } : {}),
+    ...(run.endTime ? { endTime: run.endTime } : {}),
+    ...(run.endReason ? { endReason: run.endReason } : {}),
+    ...(run.refusedChannels?.length ? { refusedChannels: run.refusedChannels } : {}),
+  };
+}
+
+/** At most `width` at a time, in order. */
+async function mapLimited<T, R>(items: readonly T[], width: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i]!);
+  }));
+  return out;
 }
 
 function queryOf(params: Record<string, string | undefined>): DatasetQuery {
@@ -132,6 +164,11 @@ export function createHandler(deps: DatasetApiDeps): UrlHandler {
       if (entries.length > 0 && visible.length === 0) authorize(caller, Action.Read, { proposal, beamline: entries[0]!.beamline ?? '' }, now);
       return json(200, { proposal, entries: visible });
     }
+    const proposal = /^\/proposals\/([^/]+)$/.exec(path);
+    if (proposal && method === 'GET') {
+      const name = decodePath(proposal[1]!);
+      return json(200, { proposal: name, ...authorizeProposal(caller, name) });
+    }
     if (path === '/datasets') {
       if (method === 'POST') {
         const body = parseBody(event);
@@ -169,7 +206,10 @@ export function createHandler(deps: DatasetApiDeps): UrlHandler {
         if (!action) return json(200, present(await readable(ref)));
         if (action === 'metadata') { await readable(ref); return json(200, { metadata: await service.getMetadata(ref) }); }
         if (action === 'missing') { await readable(ref); return json(200, await service.missing(ref)); }
-        if (action === 'scans') { await readable(ref); return json(200, { scans: await service.listScans(ref) }); }
+        if (action === 'scans') {
+          await readable(ref);
+          return json(200, { scans: await mapLimited(await service.listScans(ref), 8, (scan) => withRun(scan, deps.runs)) });
+        }
       }
       if (method === 'POST' || method === 'PATCH') {
         if (action === 'techniques' && method === 'POST') {
@@ -212,9 +252,12 @@ let built: Promise<UrlHandler> | undefined;
 
 async function build(): Promise<UrlHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'dataset-api');
-  const links = new S3DownloadLinks(createAwsClients(awsConnectionFromEnv()).s3, configFromEnv(process.env).bucketName);
+  const clients = createAwsClients(awsConnectionFromEnv());
+  const config = configFromEnv(process.env);
+  const links = new S3DownloadLinks(clients.s3, config.bucketName);
   return createHandler({
     service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create()), logger, links,
+    runs: new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
     authenticate: authenticatorFromEnv(process.env), embargoYears: embargoYearsFromEnv(process.env), audit: auditLogFromEnv(process.env),
   });
 }

@@ -79,6 +79,7 @@ interface RunItem {
   stalled?: RunRecord['stalled'];
   scan_id?: number;
   title?: string;
+  plan_name?: string;
   scan_key?: string;
   data_policy?: RunRecord['dataPolicy'];
   start_time?: string;
@@ -184,7 +185,7 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
     const item = out.Item as RunItem;
     return {
       runUid, state: item.state, file: item.file, points: item.points, gaps: item.gaps, failure: item.failure, channelPaths: item.channel_paths,
-      refusedChannels: item.refused_channels, stalled: item.stalled, scanId: item.scan_id, title: item.title, scanKey: item.scan_key,
+      refusedChannels: item.refused_channels, stalled: item.stalled, scanId: item.scan_id, title: item.title, planName: item.plan_name, scanKey: item.scan_key,
       dataPolicy: item.data_policy, startTime: item.start_time, endTime: item.end_time, endReason: item.end_reason, archivedAt: item.archived_at,
       sealedPoints: item.sealed_points, ...(item.engine ? { engine: item.engine } : {}),
       object: item.object_version, rearchives: item.rearchives,

@@ -26,6 +26,7 @@ import { projectRoot } from '../../local/services.js';
 import { bearerRequest, signedRequest, type SignedResponse } from '../../src/adapters/signed-http.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
 import { DynamoDbExportCatalogue } from '../../src/adapters/dynamodb-export-catalogue.js';
+import { DynamoDbDatasetCatalogue } from '../../src/adapters/dynamodb-dataset-catalogue.js';
 import type { RunStart } from '../../src/core/contract/generated-types.js';
 
 const USERS = ['alice', 'bob', 'staff', 'admin', 'service', 'anonymous', 'expired', 'foreign'] as const;
@@ -137,6 +138,30 @@ describe('access matrix: every endpoint × every caller, through the local gatew
         await matrix(`read p1${suffix}`, 'dataset-api', `/datasets/${P1}${suffix}`, { alice: 200, bob: 403, staff: 200, admin: 200, service: 200, anonymous: 401 });
       });
     }
+
+    it('GET /proposals/p1 (the portal\'s proposal view): members, beamline staff and admins; bob is told he has no access', async () => {
+      const answers = await matrix('proposal p1', 'dataset-api', '/proposals/p1', { alice: 200, bob: 403, staff: 200, admin: 200, service: 200, anonymous: 401 });
+      assert.deepEqual(answers.alice!.json, { proposal: 'p1', access: 'member', reason: 'alice is a member of proposal p1' });
+      assert.equal((answers.staff!.json as { access: string }).access, 'staff');
+      assert.equal((answers.service!.json as { access: string }).access, 'administrator');
+      assert.match((answers.bob!.json as { error: string }).error, /^You have no access to proposal p1: bob is not a member of it/);
+    });
+
+    it('GET /datasets/<p1>/scans: each scan with its run record\'s type, points, state and times', async () => {
+      // The p1 run joins its dataset as the dataset-recorder makes it join (RunStart), in a dataset of its own (d1 stays as the other tests expect).
+      const catalogue = new DynamoDbDatasetCatalogue(env.clients.dynamo, env.resources.table.name);
+      const opened = await call('service', 'dataset-api', '/datasets', 'POST', { dataset: { proposal: 'p1', beamline: 'id21', session: 's1', collection: 'c', dataset: 'scans' } });
+      assert.ok(opened.status === 201 || opened.status === 200, opened.body);
+      const ref = { proposal: 'p1', beamline: 'id21', session: 's1', collection: 'c', dataset: 'scans' };
+      assert.equal(await catalogue.addScan(ref, { runUid: RUN_P1, scanNumber: 3, title: 'ascan sy 0 1 10 0.1', startTime: '2026-11-22T10:00:00.000Z' }), 'added');
+      const answers = await matrix('scans of p1', 'dataset-api', '/datasets/p1/id21/s1/c/scans/scans', { alice: 200, bob: 403, staff: 200, admin: 200, service: 200, anonymous: 401 });
+      const [scan] = (answers.alice!.json as { scans: Record<string, unknown>[] }).scans;
+      assert.equal(scan!.runUid, RUN_P1);
+      assert.equal(scan!.type, 'ascan', 'the RunStart\'s plan name (BLISS scan type)');
+      assert.equal(scan!.points, 10);
+      assert.equal(scan!.state, 'ARCHIVED');
+      assert.equal(scan!.refusedChannels, undefined, 'none refused');
+    });
 
     it('GET /datasets/<p3>: public after the embargo, to anyone (a bad token is still a 401)', async () => {
       await matrix('read public p3', 'dataset-api', `/datasets/${P3}`, { others: 200 });

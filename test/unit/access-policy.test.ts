@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ANONYMOUS, callerFromClaims, callerFromIam, type Caller } from '../../src/core/access/caller.js';
-import { Action, canReadExport, decide, embargoEnd, type AccessScope } from '../../src/core/access/policy.js';
+import { Action, authorizeProposal, canReadExport, decide, decideProposal, embargoEnd, type AccessScope } from '../../src/core/access/policy.js';
 import { archiveKeyScope, datasetScope, runScope } from '../../src/core/access/scopes.js';
 
 const ISS = 'http://issuer';
@@ -87,5 +87,20 @@ describe('access policy', () => {
     assert.equal(canReadExport(bob, { requester: alice.id, runs: [p2] }, NOW), true, 'a member of the proposal sees its exports');
     assert.equal(canReadExport(bob, { requester: alice.id, runs: [] }, NOW), false);
     assert.equal(canReadExport(bob, { requester: alice.id, runs: [undefined] }, NOW), false);
+  });
+
+  it('a proposal as a whole (GET /proposals/<p>): administrators, members, beamline staff; anyone else is told why not', () => {
+    assert.equal(decideProposal(admin, 'p2').access, 'administrator');
+    assert.equal(decideProposal(service, 'p2').access, 'administrator');
+    assert.equal(decideProposal(alice, 'P1').access, 'member', 'proposal names compared case-insensitively');
+    assert.equal(decideProposal(staff, 'p2').access, 'staff');
+    assert.match(decideProposal(staff, 'p2').reason, /staff of beamline id21/);
+    const refused = decideProposal(bob, 'p1');
+    assert.equal(refused.allowed, false);
+    assert.equal(refused.access, undefined);
+    assert.match(refused.reason, /^You have no access to proposal p1: bob is not a member of it/);
+    assert.equal(decideProposal(ANONYMOUS, 'p1').allowed, false);
+    assert.throws(() => authorizeProposal(bob, 'p1'), { name: 'AccessDeniedError', message: /You have no access to proposal p1/ });
+    assert.deepEqual(authorizeProposal(alice, 'p1'), { access: 'member', reason: 'alice is a member of proposal p1' });
   });
 });

@@ -98,3 +98,30 @@ export function canReadExport(caller: Caller, access: ExportAccess, now: Date): 
   if (access.requester !== undefined && access.requester === caller.id) return true;
   return access.runs.length > 0 && access.runs.every((scope) => allows(caller, Action.Read, scope, now));
 }
+
+/** How a caller may read a proposal as a whole (the portal's proposal view, dataset-api `GET /proposals/<p>`). */
+export type ProposalAccess = 'administrator' | 'member' | 'staff';
+
+/**
+ * Whether the caller may read a proposal as a whole, in words: administrators and members read all
+ * of it, beamline staff its datasets at their beamlines; anyone else only its datasets whose embargo
+ * ended (what `decide` allows dataset by dataset), which is no access to the proposal.
+ */
+export function decideProposal(caller: Caller, proposal: string): Decision & { access?: ProposalAccess } {
+  if (caller.admin) return { allowed: true, access: 'administrator', reason: `${caller.name} is an archive administrator` };
+  if (isMember(caller, proposal)) return { allowed: true, access: 'member', reason: `${caller.name} is a member of proposal ${proposal}` };
+  if (caller.beamlines.length > 0) {
+    return { allowed: true, access: 'staff', reason: `${caller.name} is staff of beamline ${caller.beamlines.join(', ')}: the datasets of proposal ${proposal} at that beamline` };
+  }
+  return {
+    allowed: false,
+    reason: `You have no access to proposal ${proposal}: ${caller.name} is not a member of it, nor beamline staff, nor an administrator (only its datasets whose embargo ended are public)`,
+  };
+}
+
+/** Throws AccessDeniedError (HTTP 401/403 at the edge) unless the caller may read the proposal; else how. */
+export function authorizeProposal(caller: Caller, proposal: string): { access: ProposalAccess; reason: string } {
+  const decision = decideProposal(caller, proposal);
+  if (!decision.allowed || !decision.access) throw new AccessDeniedError(decision.reason, { proposal });
+  return { access: decision.access, reason: decision.reason };
+}

@@ -45,6 +45,8 @@ export interface RunRecord {
   stalled?: Pick<RunStalled, 'stalled_at' | 'since' | 'reason' | 'missing' | 'run_stop'> | undefined;
   scanId?: number | undefined;
   title?: string | undefined;
+  /** The scan's type (BLISS scan_info type: ascan, loopscan, ct …; Bluesky: the plan's name). */
+  planName?: string | undefined;
   scanKey?: string | undefined;
   dataPolicy?: DataPolicy | undefined;
   startTime?: string | undefined;
