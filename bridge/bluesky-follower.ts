@@ -24,7 +24,7 @@
  */
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
-import { runFailedOf } from '../src/core/bliss/documents.js';
+import { runFailedOf } from '../src/core/event-model/documents.js';
 import type { StreamEntry, StreamReader } from '../src/core/bliss/scan-source.js';
 import {
   BlueskyDocumentName, blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamDatumOf, blueskyStreamResourceOf,

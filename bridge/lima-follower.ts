@@ -29,7 +29,7 @@ import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
 import { dataPolicyOf, limaFileKey, scanDetectorFolder } from '../src/core/object-keys.js';
 import type { ObjectStore, StoredObject } from '../src/core/ports.js';
-import type { ChannelSpec } from '../src/core/bliss/documents.js';
+import type { ChannelSpec } from '../src/core/event-model/channels.js';
 import { lima2ResourceOf, limaDatumOf, limaResourceOf } from '../src/core/bliss/lima-documents.js';
 import {
   completeLima2Files, lima2DatumParts, lima2FileHoles, parseLima2Saving, parseLima2Status, type Lima2DatumFiles, type Lima2ReceiverFile, type Lima2Saving,

@@ -2,9 +2,9 @@ import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import { InvalidInputError } from '../src/core/errors.js';
 import { stagingChunkKey, stagingScanInfoKey } from '../src/core/object-keys.js';
 import type { EventPublisher, ObjectStore, OutgoingEvent } from '../src/core/ports.js';
-import {
-  descriptorOf, runFailedOf, runStartOf, runStopOf, streamDatumOf, streamResourceOf, unitsOf, type ChannelSpec,
-} from '../src/core/bliss/documents.js';
+import { descriptorOf, runFailedOf, streamDatumOf, streamResourceOf } from '../src/core/event-model/documents.js';
+import type { ChannelSpec } from '../src/core/event-model/channels.js';
+import { runStartOf, runStopOf, unitsOf } from '../src/core/bliss/run-documents.js';
 import { isNumericEncoding, ScanState, type BlissScan, type StreamModel } from '../src/core/bliss/scan-model.js';
 import type { HistoryEntry, ScanSource, StreamEntry } from '../src/core/bliss/scan-source.js';
 import { codecOf, decodeEntry, decodeJsonEntry, hasFreeDimension, type ChannelCodec } from '../src/core/bliss/stream-decoding.js';

@@ -6,11 +6,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { venvPython } from '../../local/services.js';
-import {
-  descriptorOf, runStartOf, runStopOf, streamDatumOf, streamResourceOf,
-} from '../../src/core/bliss/documents.js';
+import { descriptorOf, streamDatumOf, streamResourceOf } from '../../src/core/event-model/documents.js';
+import { runStartOf, runStopOf } from '../../src/core/bliss/run-documents.js';
 import { parseScanJson } from '../../src/core/bliss/scan-model.js';
-import { parseDtype } from '../../src/core/bliss/stream-decoding.js';
+import { parseDtype } from '../../src/core/event-model/dtype.js';
 
 const UID = '01M80KDGXSJDA8HERZJGME1B5Q';
 const scan = parseScanJson(`esrf:scan:${UID}`, {

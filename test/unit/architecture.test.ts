@@ -7,6 +7,8 @@
  *   scripts/ and tools/. Never by src/core/, bridge/, functions/ or cli/: those take clients and
  *   adapters from src/adapters/.
  * - src/core/ never reads `process.env` (configuration is read at the edges and passed in).
+ * - src/core/event-model/ (the source-neutral documents) imports nothing from bliss/, bluesky/,
+ *   nexus/ or archive/: they stand on it, not the other way round.
  * - No import cycle anywhere (type-only imports count: a cycle of types is still two modules that
  *   cannot be understood one without the other).
  *
@@ -131,6 +133,15 @@ describe('architecture', () => {
 
   it('never reads process.env in src/core/', () => {
     const offenders = files.filter((f) => f.startsWith('src/core/') && /\bprocess\s*\.\s*env\b|\bprocess\s*\[\s*['"]env['"]\s*\]/.test(readFileSync(join(ROOT, f), 'utf8')));
+    assert.deepEqual(offenders, []);
+  });
+
+  it('keeps src/core/event-model/ one floor below bliss/, bluesky/, nexus/ and archive/ (it imports none of them)', () => {
+    const above = /^src\/core\/(bliss|bluesky|nexus|archive)\//;
+    const modules = files.filter((f) => f.startsWith('src/core/event-model/'));
+    assert.ok(modules.includes('src/core/event-model/documents.ts'), modules.join(', '));
+    const offenders = modules.flatMap((file) => imports.get(file)!.filter((s) => s.startsWith('.'))
+      .map((s) => resolveRelative(file, s)).filter((to): to is string => to !== undefined && above.test(to)).map((to) => `${file} imports ${to}`));
     assert.deepEqual(offenders, []);
   });
 

@@ -2,8 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidInputError } from '../../src/core/errors.js';
 import {
-  checkContiguous, codecOf, decodeEntry, parseDtype, SEAL_ENTRY_ID,
+  checkContiguous, codecOf, decodeEntry, SEAL_ENTRY_ID,
 } from '../../src/core/bliss/stream-decoding.js';
+import { parseDtype } from '../../src/core/event-model/dtype.js';
 import { parseScanJson } from '../../src/core/bliss/scan-model.js';
 
 const fields = (entries: Record<string, Buffer | string>) =>

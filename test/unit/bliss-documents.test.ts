@@ -1,11 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { channelRole, jsonDtypeOf } from '../../src/core/bliss/channels.js';
-import {
-  descriptorOf, exitStatusOf, icatSnapshotOf, MAX_INLINE_SCAN_INFO, runFailedOf, runStartOf, runStopOf, streamDatumOf, streamResourceOf,
-} from '../../src/core/bliss/documents.js';
+import { channelRole, jsonDtypeOf } from '../../src/core/event-model/channels.js';
+import { descriptorOf, icatSnapshotOf, runFailedOf, streamDatumOf, streamResourceOf } from '../../src/core/event-model/documents.js';
+import { exitStatusOf, MAX_INLINE_SCAN_INFO, runStartOf, runStopOf } from '../../src/core/bliss/run-documents.js';
 import { parseScanJson } from '../../src/core/bliss/scan-model.js';
-import { parseDtype } from '../../src/core/bliss/stream-decoding.js';
+import { parseDtype } from '../../src/core/event-model/dtype.js';
 
 const UID = '01M80KDGXSJDA8HERZJGME1B5Q';
 const scanJson = (info: Record<string, unknown>) => ({

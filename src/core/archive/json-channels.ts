@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { StreamDatum, StreamResource } from '../contract/generated-types.js';
-import { isJsonResource } from '../bliss/documents.js';
+import { isJsonResource } from '../event-model/resources.js';
 import { stagingChannelPrefix } from '../object-keys.js';
 import type { ObjectStore } from '../ports.js';
 import { ChunkCoverageError } from './errors.js';

@@ -3,9 +3,8 @@ import type { EventDescriptor, RunError, RunStart, RunStop, StreamDatum, StreamR
 import { NotReadyError } from '../errors.js';
 import { parseElementType, pointBytes, type ElementType } from '../nexus/dtypes.js';
 import { datumPointShape } from './point-shapes.js';
-import { isJsonResource } from '../bliss/documents.js';
+import { isJsonResource, isLimaResource } from '../event-model/resources.js';
 import { ChunkCoverageError } from './errors.js';
-import { isLimaResource } from '../bliss/lima-documents.js';
 import type { StoredDocument } from './ports.js';
 
 /** Every document of a run the scan writer needs, grouped by kind. */

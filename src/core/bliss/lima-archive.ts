@@ -11,7 +11,7 @@ import { scanDetectorFolder, scanFileKey } from '../object-keys.js';
 import type { ObjectStore } from '../ports.js';
 import type { LimaLinkedFile, LimaReceiverLink } from '../nexus/writers/lima-image-writer.js';
 import { parseLima2DatumFiles } from './lima2-files.js';
-import { isLimaResource } from './lima-documents.js';
+import { isLimaResource } from '../event-model/resources.js';
 
 /**
  * For every Lima channel, its files as the scan file links them (paths relative to the scan file's

@@ -7,8 +7,9 @@ import { DetailType } from '../contract/detail-types.js';
 import type { StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
 import type { StoredObject } from '../ports.js';
-import { descriptorUid, resourceUid } from './documents.js';
-import { LIMA_HDF5_MIMETYPE, type LimaFileRange, type LimaSaving } from './lima-files.js';
+import { LIMA_HDF5_MIMETYPE } from '../event-model/resources.js';
+import { descriptorUid, resourceUid } from '../event-model/uids.js';
+import type { LimaFileRange, LimaSaving } from './lima-files.js';
 import { LIMA2_FILE_FORMAT, type Lima2DatumFiles, type Lima2Saving } from './lima2-files.js';
 
 function resourceOf(runUid: string, bucket: string, folderKey: string, stream: string, parameters: StreamResource['parameters']): StreamResource {
@@ -68,9 +69,4 @@ export function limaDatumOf(
     lima: { file_number: range.fileNumber, frame_offset: frameOffset, source_path: sourcePath },
     ...(lima2 ? { lima2 } : {}),
   } satisfies StreamDatum);
-}
-
-/** Whether a StreamResource describes uploaded Lima files (frames linked, never copied). */
-export function isLimaResource(resource: Pick<StreamResource, 'mimetype'>): boolean {
-  return resource.mimetype === LIMA_HDF5_MIMETYPE;
 }

@@ -15,11 +15,8 @@
 import type { DataPolicy } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
 import type { StreamModel } from './scan-model.js';
-import { parseDtype, type NumericDtype } from './stream-decoding.js';
+import { parseDtype, type NumericDtype } from '../event-model/dtype.js';
 import { isRecord } from '../guards.js';
-
-/** Mimetype of a StreamResource whose frames stay in Lima HDF5 files uploaded as they are. */
-export const LIMA_HDF5_MIMETYPE = 'application/x-hdf5-lima';
 
 /** Where a Lima stream's frames are saved, from the stream info. */
 export interface LimaSaving {

@@ -20,7 +20,7 @@
  * module is the pure part: the stream info, the status entries and the receiver file names.
  */
 import { InvalidInputError } from '../errors.js';
-import type { NumericDtype } from './stream-decoding.js';
+import type { NumericDtype } from '../event-model/dtype.js';
 import { limaDtypeOf } from './lima-files.js';
 
 /** `file_format` of the StreamResource of a Lima2 stream: the frames are read through the master file's virtual dataset. */

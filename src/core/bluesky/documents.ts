@@ -6,8 +6,10 @@
 import { DetailType } from '../contract/detail-types.js';
 import type { DataKey, DataPolicy, EventDescriptor, IcatSnapshot, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
-import { icatSnapshotOf, JSON_DTYPE_NUMPY, resourceUid, streamDatumOf, streamResourceOf } from '../bliss/documents.js';
-import { parseDtype, type NumericDtype } from '../bliss/stream-decoding.js';
+import { icatSnapshotOf, streamDatumOf, streamResourceOf } from '../event-model/documents.js';
+import { parseDtype, type NumericDtype } from '../event-model/dtype.js';
+import { JSON_DTYPE_NUMPY } from '../event-model/resources.js';
+import { resourceUid } from '../event-model/uids.js';
 import { dataPolicyOf } from '../object-keys.js';
 
 /** Characters of document uids (events/schemas: StreamResource and StreamDatum uid pattern). */

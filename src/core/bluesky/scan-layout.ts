@@ -28,7 +28,7 @@ import { hdf5Name, type NexusPlan, type ScanLayoutInput } from '../nexus/layout-
 import type { PlanChannel, PlanNode, PlanText } from '../nexus/plan.js';
 import { channelDataset, DEFAULT_STORAGE } from '../nexus/writers/channel-writer.js';
 import { JSON_CONTENT_TYPE } from '../nexus/writers/json-writer.js';
-import { isJsonResource } from '../bliss/documents.js';
+import { isJsonResource } from '../event-model/resources.js';
 import { BLUESKY_CHANNEL_SEPARATOR, blueskyChannelName, parseBlueskyChannelName } from './channel-names.js';
 import { isRecord } from '../guards.js';
 

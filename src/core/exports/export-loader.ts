@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { DetailType } from '../contract/detail-types.js';
 import type { ArchivedFile, DataKey, EventDescriptor, StreamDatum, StreamResource } from '../contract/generated-types.js';
-import { isLimaResource } from '../bliss/lima-documents.js';
+import { isLimaResource } from '../event-model/resources.js';
 import { RunState, type RunCatalogue } from '../archive/ports.js';
 import { varyingPointShapes } from '../archive/point-shapes.js';
 import { datumsByChannelOf } from '../archive/run-documents.js';

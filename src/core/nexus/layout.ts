@@ -29,10 +29,9 @@ import { hdf5Name, type ChannelInfo, type NexusPlan, type ScanLayoutInput } from
 import { planPlot } from './plot-layout.js';
 import { channelUnit, positionerSnapshots, scanNotes, scanPositioners, type ScanInfo } from './scan-info.js';
 import { DEFAULT_STORAGE } from './writers/channel-writer.js';
-import { isLimaResource } from '../bliss/lima-documents.js';
+import { isJsonResource, isLimaResource } from '../event-model/resources.js';
 import { linkedFileWriters } from './writers/registry.js';
 import { channelKindOf, channelWriterFor, textChannelWriters } from './writers/registry.js';
-import { isJsonResource } from '../bliss/documents.js';
 
 export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanText } from './plan.js';
 export type { ChannelInfo, NexusPlan, ScanLayoutInput } from './layout-input.js';

@@ -1,5 +1,27 @@
+/** Channels as the run documents describe them: specs, roles, JSON dtypes, object names. */
 import type { DataKey } from '../contract/generated-types.js';
-import type { NumericDtype } from './stream-decoding.js';
+import type { NumericDtype } from './dtype.js';
+
+/** A numeric channel as the documents describe it. */
+export interface NumericChannelSpec {
+  name: string;
+  streamPk: string;
+  encoding?: 'numeric';
+  dtype: NumericDtype;
+  /** Point shape; null for a free dimension whose size is not known yet. */
+  shape: (number | null)[];
+  units?: string;
+}
+
+/** A JSON channel (blissdata encoding `{type: "json"}`): one JSON value per point. */
+export interface JsonChannelSpec {
+  name: string;
+  streamPk: string;
+  encoding: 'json';
+  units?: string;
+}
+
+export type ChannelSpec = NumericChannelSpec | JsonChannelSpec;
 
 export type ChannelRole = NonNullable<DataKey['bliss_role']>;
 
