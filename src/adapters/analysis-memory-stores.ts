@@ -3,6 +3,7 @@
  * store) for unit tests and demos, with the same semantics as the S3/DynamoDB adapters.
  */
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import type { StoredDocument } from '../core/archive/ports.js';
 import { AnalysisError } from '../core/analysis/errors.js';
 import type { AnalysisCatalogue, DerivedRunRecord } from '../core/analysis/ports.js';
@@ -35,6 +36,11 @@ export class MemoryObjectStore implements ObjectStore {
     return { bytes: bytes.byteLength, etag: `"${sha256}"`, sha256: this.metadata.get(key)?.sha256 };
   }
   async uploadFile(): Promise<StoredObject> { throw new Error('not used by the analysis store'); }
+  async downloadFile(key: string, path: string): Promise<{ bytes: number; sha256: string }> {
+    const bytes = await this.get(key);
+    await writeFile(path, bytes);
+    return { bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
   async copy(source: string, target: string, options: CopyOptions = {}): Promise<ObjectVersion> {
     const bytes = await this.get(source);
     const existing = await this.head(target);

@@ -221,3 +221,24 @@ export function closeFile(file: H5File): void {
   flushFile(file);
   checkStatus(file.close(), 'H5Fclose');
 }
+
+/**
+ * Reads rows [start, stop) of a dataset (all of its other dimensions) into a fresh byte array: one
+ * copy out of the wasm heap (h5wasm's `slice` makes two and drops H5Dread's status, checked here).
+ */
+export function readRows(dataset: Dataset, start: number, stop: number, elementBytes: number): Uint8Array {
+  const module = moduleOf();
+  const shape = dataset.shape;
+  if (!shape || shape.length === 0) throw new Hdf5StatusError(`${dataset.path} has no rows`);
+  const offset = shape.map((_, i) => BigInt(i === 0 ? start : 0));
+  const count = shape.map((n, i) => BigInt(i === 0 ? stop - start : n));
+  const bytes = Number(count.reduce((a, b) => a * b, 1n)) * elementBytes;
+  const pointer = module._malloc(Math.max(bytes, 1));
+  if (pointer === 0) throw new Hdf5StatusError(`wasm heap: cannot allocate ${bytes} bytes`);
+  try {
+    checkStatus(module.get_dataset_data(dataset.file_id, dataset.path, count, offset, count.map(() => 1n), BigInt(pointer)), 'H5Dread');
+    return module.HEAPU8.slice(pointer, pointer + bytes);
+  } finally {
+    module._free(pointer);
+  }
+}

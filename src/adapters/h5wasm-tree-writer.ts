@@ -4,16 +4,20 @@
  * → a 1-D string array; a number → a scalar float64 (integers that must stay integers come as
  * `NdArray`s); an `NdArray` → its dtype and shape, bytes unchanged (`|b1` as uint8, HDF5 has no
  * bool). Attribute numbers: integers as int64, others as float64; lists of numbers as float64.
+ * A `ColumnSource` (a column read from an archived scan file on demand) becomes a chunked dataset
+ * of its dtype and shape, created empty and written a slice of rows at a time: the writer holds one
+ * slice (column-source.ts `SLICE_BYTES`), never the column.
  *
  * Determinism: like the scan file writer, every h5wasm call runs with `Date.now()` pinned to
  * `fileTimeMs` (HDF5 stamps object headers with the clock), so the same tree and time give the
  * same bytes. On any failure the file is removed: a caller never finds a partial file at `path`.
  */
-import { checkedHdf5, closeFile, createDatasetAt, createGroupAt, loadH5wasm, openHdf5File, softLink, type Dataset, type Group, type H5File } from './h5wasm-runtime.js';
+import { checkedHdf5, closeFile, createDatasetAt, createGroupAt, loadH5wasm, openHdf5File, resizeTo, softLink, writeRows, type Dataset, type Group, type H5File } from './h5wasm-runtime.js';
 import { rm, stat } from 'node:fs/promises';
 import { DTYPES, type NdArray } from '../core/analysis/ndarray.js';
+import { readRows, rowBytesOf, rowsPerSlice, sliceRanges } from '../core/exports/column-source.js';
 import { ExportError } from '../core/exports/errors.js';
-import type { Hdf5AttrValue, Hdf5DatasetValue, Hdf5Tree } from '../core/exports/model.js';
+import { isColumnSource, type ColumnSource, type Hdf5AttrValue, type Hdf5DatasetValue, type Hdf5Tree } from '../core/exports/model.js';
 
 /** HDF5 trouble while writing an export file, with the HDF5 diagnostic as `cause`. */
 export class ExportFileWriteError extends ExportError {
@@ -49,7 +53,37 @@ function setAttrs(target: AttrTarget, attrs: Record<string, Hdf5AttrValue> | und
   }
 }
 
+/** Rows of a chunk of a streamed dataset: about 1 MiB (HDF5's default chunk cache holds one). */
+const CHUNK_BYTES = 1024 * 1024;
+
+/** A streamed column: chunked, created empty, extended to its shape; its rows are written by `writeSource`. */
+function createSourceDataset(parent: Group, name: string, source: ColumnSource): Dataset {
+  const [points = 0, ...pointShape] = source.shape;
+  const { kind, size } = DTYPES[source.dtype];
+  const [View, dtype] = VIEWS[`${kind}${size}` as keyof typeof VIEWS];
+  if (points === 0) return createDatasetAt(parent, { name, data: new View(new ArrayBuffer(0)), shape: [...source.shape], dtype });
+  const chunkRows = Math.min(points, rowsPerSlice(source, CHUNK_BYTES));
+  const dataset = createDatasetAt(parent, {
+    name, data: new View(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
+    maxshape: [points, ...pointShape], chunks: [chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
+  });
+  resizeTo(dataset, [...source.shape]);
+  return dataset;
+}
+
+/** Copies a source into its dataset a slice of rows at a time (each write's status checked). */
+function writeSource(dataset: Dataset, source: ColumnSource, write: (what: string, fn: () => void) => void): void {
+  const points = source.shape[0] ?? 0;
+  if (points === 0 || rowBytesOf(source) === 0) return;
+  const pointDims = source.shape.slice(1).map(() => [] as []);
+  for (const [start, stop] of sliceRanges(points, rowsPerSlice(source))) {
+    const slice = readRows(source, start, stop);
+    write(`write points [${start}, ${stop})`, () => writeRows(dataset, [[start, stop], ...pointDims], typed(slice).data));
+  }
+}
+
 function createDataset(parent: Group, name: string, value: Hdf5DatasetValue): Dataset {
+  if (isColumnSource(value)) return createSourceDataset(parent, name, value);
   if (typeof value === 'string') return createDatasetAt(parent, { name, data: value });
   if (typeof value === 'number') return createDatasetAt(parent, { name, data: new Float64Array([value]), shape: [], dtype: '<d' });
   if (Array.isArray(value)) return createDatasetAt(parent, { name, data: [...(value as readonly string[])] });
@@ -92,10 +126,14 @@ export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fil
       }, group.path);
     }
     for (const dataset of tree.datasets) {
-      at('write the dataset', () => {
+      const created = at('write the dataset', () => {
         const { parent, name } = split(dataset.path);
-        setAttrs(createDataset(groupAt(parent), name, dataset.value), dataset.attrs);
+        const made = createDataset(groupAt(parent), name, dataset.value);
+        setAttrs(made, dataset.attrs);
+        return made;
       }, dataset.path);
+      const { value } = dataset;
+      if (isColumnSource(value)) writeSource(created, value, (what, fn) => at(what, fn, dataset.path));
     }
     for (const link of tree.softLinks) {
       at(`link to ${link.target}`, () => {
@@ -115,7 +153,7 @@ export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fil
           ...tree.datasets.filter((d) => {
             const found = reread.get(d.path) as Dataset | null;
             const value = d.value;
-            const shape = typeof value === 'object' && !Array.isArray(value) ? (value as NdArray).shape : undefined;
+            const shape = typeof value === 'object' && !Array.isArray(value) ? (value as NdArray | ColumnSource).shape : undefined;
             return found?.type !== 'Dataset' || (shape !== undefined && JSON.stringify(found.shape) !== JSON.stringify([...shape]));
           }).map((d) => `${d.path} (dataset missing or of another shape)`),
           ...tree.softLinks.filter((l) => reread.get_link(l.path) !== l.target).map((l) => `${l.path} (link missing)`),

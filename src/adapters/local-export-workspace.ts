@@ -1,9 +1,12 @@
 /**
  * The local scratch space of one export build (src/core/exports/ports.ts `ExportWorkspace`): a
- * private temporary folder, HDF5 trees written by the h5wasm tree writer, text as UTF-8, removed
- * as a whole by `dispose`.
+ * private temporary folder, HDF5 trees written by the h5wasm tree writer, text streamed as UTF-8,
+ * the runs' scan files under `inputs/`, removed as a whole by `dispose`.
  */
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Hdf5Tree } from '../core/exports/model.js';
@@ -19,6 +22,9 @@ function checkName(name: string): string {
 
 export async function createLocalExportWorkspace(options: { fileTimeMs: number; root?: string }): Promise<ExportWorkspace> {
   const dir = await mkdtemp(join(options.root ?? tmpdir(), 'export-'));
+  // Inputs (the runs' scan files) beside, not among, the export's files.
+  const inputs = join(dir, 'inputs');
+  await mkdir(inputs);
   const sizeOf = async (path: string): Promise<ExportLocalFile | undefined> => {
     try {
       return { path, bytes: (await stat(path)).size };
@@ -30,11 +36,13 @@ export async function createLocalExportWorkspace(options: { fileTimeMs: number; 
     async writeTree(name: string, tree: Hdf5Tree): Promise<ExportLocalFile> {
       return writeHdf5Tree(tree, join(dir, checkName(name)), { fileTimeMs: options.fileTimeMs });
     },
-    async writeText(name: string, text: string): Promise<ExportLocalFile> {
+    async writeText(name: string, chunks: Iterable<string>): Promise<ExportLocalFile> {
       const path = join(dir, checkName(name));
-      await writeFile(path, text, 'utf8');
+      // Each piece is made when the file can take it (backpressure): one piece in memory at a time.
+      await pipeline(Readable.from(chunks, { highWaterMark: 1 }), createWriteStream(path));
       return { path, bytes: (await stat(path)).size };
     },
+    inputPath: (name: string) => join(inputs, checkName(name)),
     partial: async (name: string) => sizeOf(join(dir, checkName(name))),
     async dispose(): Promise<void> {
       await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client,
@@ -78,6 +81,31 @@ export class S3ObjectStore implements ObjectStore {
       }
       throw error;
     }
+  }
+
+  /** Streams an object to a local file, hashed while it streams (bounded memory whatever its size). */
+  async downloadFile(key: string, path: string): Promise<{ bytes: number; sha256: string }> {
+    let out;
+    try {
+      out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
+        throw new ObjectNotFoundError(`s3://${this.bucket}/${key} does not exist`, { key }, { cause: error });
+      }
+      throw error;
+    }
+    if (!out.Body) throw new ObjectNotFoundError(`s3://${this.bucket}/${key} has no body`, { key });
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        bytes += chunk.byteLength;
+        done(null, chunk);
+      },
+    });
+    await pipeline(out.Body as Readable, count, createWriteStream(path));
+    return { bytes, sha256: hash.digest('hex') };
   }
 
   async head(key: string): Promise<(ObjectHead & { contentType?: string | undefined }) | undefined> {

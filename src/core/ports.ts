@@ -49,6 +49,12 @@ export interface ObjectStore {
   /** Streams a local file into the bucket (multipart above the part size), returning its checksum. */
   uploadFile(key: string, path: string, contentType?: string): Promise<StoredObject>;
   /**
+   * Streams an object to a local file (created or truncated), hashing it on the way: the object is
+   * never held in memory. Optional (the exports use it for scan files; without it they read the
+   * object with `get`).
+   */
+  downloadFile?(key: string, path: string): Promise<{ bytes: number; sha256: string }>;
+  /**
    * Streams a file the caller opened (and checked through its handle) into the bucket, read by position: the bytes of
    * the file that was opened, whatever its path names by then. Optional: the bridge's Lima uploads need it.
    */

@@ -14,7 +14,7 @@ import { projectRoot, venvBin, venvPython } from '../../local/services.js';
 import { writeHdf5Tree } from '../../src/adapters/h5wasm-tree-writer.js';
 import type { NdArray } from '../../src/core/analysis/ndarray.js';
 import { buildExport } from '../../src/core/exports/build-export.js';
-import type { ExportRun } from '../../src/core/exports/model.js';
+import { textOf, type ExportRun } from '../../src/core/exports/model.js';
 import { exportRunOf, readDocuments } from '../support/export-runs.js';
 
 const SCRIPT = join(projectRoot, 'test/support/stxm-runs.py');
@@ -125,7 +125,7 @@ describe('CSV and NeXus exports read back by standard readers', () => {
     const manifest = product.files.map((file) => {
       assert.equal(file.kind, 'text');
       const path = join(work, file.name);
-      writeFileSync(path, file.kind === 'text' ? file.text : '');
+      writeFileSync(path, file.kind === 'text' ? textOf(file) : '');
       const index = runs.findIndex((r) => file.name.startsWith(`${r.uid}_`));
       return { csv: path, jsonl: join(work, `${RUNS[index]!}.jsonl`), stream: file.name.slice(runs[index]!.uid.length + 1, -4) };
     });
@@ -151,7 +151,7 @@ describe('CSV and NeXus exports read back by standard readers', () => {
     const run: ExportRun = { uid: 'awkward', start: { uid: 'awkward', time: 0 }, streams: [{ name: 'primary', descriptor: {}, columns: Object.entries(arrays).map(([dataKey, array]) => ({ dataKey, array })) }] };
     const file = buildExport('csv', [run], OPTIONS).files[0]!;
     const csv = join(work, 'awkward.csv');
-    writeFileSync(csv, file.kind === 'text' ? file.text : '');
+    writeFileSync(csv, file.kind === 'text' ? textOf(file) : '');
     const columns = Object.fromEntries(Object.entries(arrays).map(([key, array]) => {
       const path = join(work, `${key}.bin`);
       writeFileSync(path, array.bytes);

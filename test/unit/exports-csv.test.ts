@@ -4,8 +4,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildExport, EXPORT_BUILDERS } from '../../src/core/exports/build-export.js';
 import { streamTable } from '../../src/core/exports/csv-export.js';
+import { readRows } from '../../src/core/exports/column-source.js';
 import { ExportRequestError } from '../../src/core/exports/errors.js';
-import type { ExportFormat, ExportRun } from '../../src/core/exports/model.js';
+import { textOf, type ExportFormat, type ExportRun } from '../../src/core/exports/model.js';
 import { formatFloat32, formatFloat64 } from '../../src/core/exports/number-format.js';
 import { exportFileKey } from '../../src/core/object-keys.js';
 
@@ -67,7 +68,7 @@ describe('CSV export', () => {
     const file = product.files[0]!;
     assert.equal(file.kind, 'text');
     assert.equal(file.name, 'run-a_primary.csv');
-    const text = file.kind === 'text' ? file.text : '';
+    const text = file.kind === 'text' ? textOf(file) : '';
     assert.deepEqual(text.split('\r\n'), [
       'seq_num,time,motor,"det,a",count,flag',
       '1,1790000000.25,0.1,0.1,9007199254740993,1',
@@ -80,7 +81,8 @@ describe('CSV export', () => {
   it('gives a key with fewer points (interrupted scan) empty cells after its last point, and says so', () => {
     const short = run();
     short.streams[0]!.columns.push({ dataKey: 'short', array: f64([1.5]) });
-    const { text, short: noted } = streamTable(short, short.streams[0]!);
+    const { chunks, short: noted } = streamTable(short, short.streams[0]!);
+    const text = [...chunks()].join('');
     assert.deepEqual(text.split('\r\n').map((l) => l.split(',').at(-1)), ['short', '1.5', '', '']);
     assert.deepEqual(noted, ['short (1 of 2 points)']);
     assert.match(buildExport('csv', [short], OPTIONS).notes.join('\n'), /empty cells after their last point: short \(1 of 2 points\)/);
@@ -89,7 +91,7 @@ describe('CSV export', () => {
   it('keeps every header unique when data keys are called seq_num or time (the built-in columns step aside)', () => {
     const clash = run();
     clash.streams[0]!.columns.push({ dataKey: 'seq_num', array: f64([7, 8]) }, { dataKey: 'time', array: f64([9, 10]) }, { dataKey: '_time', array: f64([11, 12]) });
-    const { text } = streamTable(clash, clash.streams[0]!);
+    const text = [...streamTable(clash, clash.streams[0]!).chunks()].join('');
     const [header, first] = text.split('\r\n').map((l) => l.split(','));
     assert.equal(new Set(header).size, header!.length, header!.join(','));
     assert.deepEqual(header!.slice(0, 2), ['_seq_num', '__time']);
@@ -97,13 +99,23 @@ describe('CSV export', () => {
     assert.deepEqual([first![0], ...first!.slice(-3)], ['1', '7', '9', '11']);
   });
 
-  it('refuses a table bigger than its bound with the run, stream and point, instead of building a string that cannot exist', () => {
+  it('streams a table of any size in pieces, a slice of rows at a time: the same text as in one piece', () => {
     const big = run();
     const stream = big.streams[0]!;
-    assert.doesNotThrow(() => streamTable(big, stream, 200));
-    assert.throws(() => streamTable(big, stream, 60), (e: unknown) => e instanceof ExportRequestError
-      && e.message === 'run run-a, stream primary: the CSV table of 2 points × 6 columns passes 60 characters at point 0; request a nexus export for a stream this big'
-      && e.context.runUid === 'run-a' && e.context.stream === 'primary' && e.context.index === 0);
+    const whole = [...streamTable(big, stream).chunks()];
+    assert.equal(whole.length, 1, 'a small table is one piece');
+    // One row per slice, a piece as soon as it passes 10 characters: every row its own piece.
+    const pieces = [...streamTable(big, stream, { chunkChars: 10, sliceRows: 1 }).chunks()];
+    assert.equal(pieces.length, 2, 'a piece closed after each of the 2 rows (the header goes with the first)');
+    assert.equal(pieces.join(''), whole[0]);
+    // A column read on demand (as from the archived file) gives the same table, reading only the rows asked for.
+    const reads: [number, number][] = [];
+    const lazy = { ...big, streams: [{ ...stream, columns: stream.columns.map((c) => ({ ...c, array: {
+      dtype: c.array.dtype, shape: c.array.shape,
+      rows: (start: number, stop: number) => { reads.push([start, stop]); return readRows(c.array, start, stop); },
+    } })) }] };
+    assert.equal([...streamTable(lazy, lazy.streams[0]!, { sliceRows: 1 }).chunks()].join(''), whole[0]);
+    assert.ok(reads.length > 0 && reads.every(([a, b]) => b - a === 1), JSON.stringify(reads));
   });
 
   it('refuses a column whose bytes do not match its shape', () => {

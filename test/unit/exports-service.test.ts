@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { MemoryObjectStore, MemoryProvenanceStore } from '../../src/adapters/analysis-memory-stores.js';
 import { createLocalExportWorkspace } from '../../src/adapters/local-export-workspace.js';
+import { readRows } from '../../src/core/exports/column-source.js';
 import type { NdArray } from '../../src/core/analysis/ndarray.js';
 import { RunState, type RunCatalogue, type RunRecord, type StoredDocument } from '../../src/core/archive/ports.js';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
@@ -122,10 +123,16 @@ function world() {
     listDocuments: async (uid) => structuredClone(runs.get(uid)?.docs ?? []),
   };
   const reader: ArchivedChannelReader = {
-    async open(_bytes, context) {
+    async open(localPath, context) {
+      // The service streamed the run's scan file to local disk before opening it there.
+      assert.deepEqual(new Uint8Array(await readFile(localPath)), store.objects.get(runs.get(context.runUid)!.record.file!.key));
       const arrays = runs.get(context.runUid)!.arrays;
       return {
-        read: (path) => { const a = arrays[path]; if (!a) throw new Error(`no dataset ${path}`); return structuredClone(a); },
+        column: (path) => {
+          const a = arrays[path];
+          if (!a) throw new Error(`no dataset ${path}`);
+          return { dtype: a.dtype, shape: a.shape, rows: (start, stop) => structuredClone(readRows(a, start, stop)) };
+        },
         close: async () => undefined,
       };
     },

@@ -31,9 +31,9 @@ import { venvPython } from '../../local/services.js';
 import { H5wasmArchivedChannelReader } from '../../src/adapters/h5wasm-archived-channel-reader.js';
 import { writeHdf5Tree } from '../../src/adapters/h5wasm-tree-writer.js';
 import { RunState } from '../../src/core/archive/ports.js';
-import type { NdArray } from '../../src/core/analysis/ndarray.js';
 import { loadExportRun } from '../../src/core/exports/export-loader.js';
-import type { Hdf5Tree } from '../../src/core/exports/model.js';
+import type { ColumnData, Hdf5Tree } from '../../src/core/exports/model.js';
+import { materialize, materializeRun } from '../../src/core/exports/column-source.js';
 import { buildNexusExport } from '../../src/core/exports/nexus-export.js';
 import { buildRun, type FixtureRun } from './archive-fixtures.js';
 
@@ -325,8 +325,10 @@ describe('exporting a run whose point shapes change (archived with h5wasm, loade
       getRun: async () => ({ runUid: run.runUid, state: RunState.Archived, file: archived.file, channelPaths: archived.channelPaths }),
       listDocuments: async () => documents,
     };
-    const { run: exportRun } = await loadExportRun(run.runUid, { runs, store, reader: new H5wasmArchivedChannelReader() });
-    const columns = new Map(exportRun.streams.flatMap((s) => s.columns).map((c) => [c.dataKey, c]));
+    const loadDir = await mkdtemp(join(tmpdir(), 'export-varshape-load-'));
+    const loaded = await loadExportRun(run.runUid, { runs, store, reader: new H5wasmArchivedChannelReader() }, join(loadDir, 'scan.h5'));
+    const exportRun = loaded.run;
+    const columns = new Map(materializeRun(exportRun).streams.flatMap((s) => s.columns).map((c) => [c.dataKey, c]));
     const spectrum = expected(published.get(SPECTRUM.name)!, [8], '<u2');
     const column = columns.get(SPECTRUM.name)!;
     assert.deepEqual(column.array.shape, [15, 8]);
@@ -340,10 +342,11 @@ describe('exporting a run whose point shapes change (archived with h5wasm, loade
     const product = buildNexusExport([exportRun], { exportId: 'exp1', creator: 'beamline-archive test', now: new Date('2026-11-22T11:00:00Z') });
     const tree = (product.files[0] as { tree: Hdf5Tree }).tree;
     const dataset = (path: string) => tree.datasets.find((d) => d.path === path);
+    const bytesOf = (value: unknown) => materialize(value as ColumnData).bytes;
     const data = dataset('/entry1/primary/mca2_free_spectrum')!;
     assert.equal(data.attrs?.fill_value, 0);
     assert.equal(data.attrs?.point_shape, 'mca2_free_spectrum_point_shape');
-    assert.deepEqual(Buffer.from((dataset('/entry1/primary/mca2_free_spectrum_point_shape')!.value as NdArray).bytes), Buffer.from(spectrum.shapes));
+    assert.deepEqual(Buffer.from(bytesOf(dataset('/entry1/primary/mca2_free_spectrum_point_shape')!.value)), Buffer.from(spectrum.shapes));
     assert.equal(dataset('/entry1/primary/mca3_steady_point_shape'), undefined);
     assert.ok(product.notes.some((n) => n.includes('mca2:free_spectrum') && n.includes('padded')), product.notes.join('\n'));
     // Written by the export's h5wasm writer, read back by h5py.
@@ -356,7 +359,9 @@ describe('exporting a run whose point shapes change (archived with h5wasm, loade
       assert.equal(back['/entry1/primary/mca2_free_spectrum_point_shape']!.bytes, Buffer.from(spectrum.shapes).toString('base64'));
       assert.equal(back['/entry1/primary/cam_free_image']!.attrs.fill_value, 'nan');
     } finally {
+      await loaded.close();
       await rm(dir, { recursive: true, force: true });
+      await rm(loadDir, { recursive: true, force: true });
     }
   });
 });

@@ -5,11 +5,11 @@
  */
 import { buildCsvExport } from './csv-export.js';
 import { ExportRequestError } from './errors.js';
-import { ExportFormat, isExportFormat, type BuildExportOptions, type ExportProduct, type ExportRun } from './model.js';
+import { ExportFormat, isExportFormat, type BuildExportOptions, type ColumnData, type ExportProduct, type ExportRun } from './model.js';
 import { buildNexusExport } from './nexus-export.js';
 import { buildNxstxmExport } from './nxstxm-export.js';
 
-export type ExportBuilder = (runs: readonly ExportRun[], options: BuildExportOptions) => ExportProduct;
+export type ExportBuilder = (runs: readonly ExportRun<ColumnData>[], options: BuildExportOptions) => ExportProduct;
 
 export const EXPORT_BUILDERS = {
   [ExportFormat.Nxstxm]: buildNxstxmExport,
@@ -17,7 +17,7 @@ export const EXPORT_BUILDERS = {
   [ExportFormat.Csv]: buildCsvExport,
 } as const satisfies Record<ExportFormat, ExportBuilder>;
 
-export function buildExport(format: ExportFormat, runs: readonly ExportRun[], options: BuildExportOptions): ExportProduct {
+export function buildExport(format: ExportFormat, runs: readonly ExportRun<ColumnData>[], options: BuildExportOptions): ExportProduct {
   if (!isExportFormat(format)) {
     throw new ExportRequestError(`unknown export format ${JSON.stringify(format)}: use one of ${Object.values(ExportFormat).join(', ')}`, { format: String(format) });
   }

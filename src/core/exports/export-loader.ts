@@ -8,6 +8,7 @@
  * `bluesky_key`), and the column carries the original key.
  */
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { DetailType } from '../contract/detail-types.js';
 import type { ArchivedFile, DataKey, EventDescriptor, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { isLimaResource } from '../event-model/resources.js';
@@ -16,7 +17,7 @@ import { varyingPointShapes } from '../archive/point-shapes.js';
 import { datumsByChannelOf } from '../archive/run-documents.js';
 import { POINT_SHAPE_DATASET } from '../nexus/writers/variable-shape.js';
 import type { ObjectStore } from '../ports.js';
-import type { ExportColumn, ExportRun, ExportStream } from './model.js';
+import type { ArchivedExportRun, ColumnData, ExportColumn, ExportStream } from './model.js';
 import type { ArchivedChannelReader } from './ports.js';
 import { DTYPES } from '../analysis/ndarray.js';
 import { ArchivedFileMismatchError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError } from './service-errors.js';
@@ -27,12 +28,16 @@ export interface ExportLoaderDeps {
   reader: ArchivedChannelReader;
 }
 
-/** A run ready to export and the scan file it was read from (an input of the export's provenance). */
+/**
+ * A run ready to export and the scan file it was read from (an input of the export's provenance).
+ * Its columns are read from that file (on local disk) on demand: `close` it when the export is written.
+ */
 export interface LoadedRun {
-  run: ExportRun;
+  run: ArchivedExportRun;
   file: ArchivedFile;
   /** Data keys left out, with the reason (JSON channels have no numeric array; keys the bridge did not archive). */
   skipped: string[];
+  close(): Promise<void>;
 }
 
 /** numpy dtype of JSON channels: their points are JSON texts, not numbers. */
@@ -58,7 +63,12 @@ export async function checkExportable(runUid: string, runs: ExportLoaderDeps['ru
   return { file: record.file, channelPaths: record.channelPaths, gaps: record.gaps ?? {} };
 }
 
-export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Promise<LoadedRun> {
+/**
+ * Loads a run: its documents from the catalogue, its scan file streamed from the bucket to
+ * `localPath` (checked against the run record's size and sha256 as it streams), opened there; the
+ * columns are read from it slice by slice by whoever writes the export.
+ */
+export async function loadExportRun(runUid: string, deps: ExportLoaderDeps, localPath: string): Promise<LoadedRun> {
   const { file, channelPaths, gaps } = await checkExportable(runUid, deps.runs);
   const docs = await deps.runs.listDocuments(runUid);
   const start = docs.find((d) => d.detailType === DetailType.RunStart)?.body as Record<string, unknown> | undefined;
@@ -82,11 +92,17 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
       `s3://${file.bucket}/${file.key} (${head.bytes} bytes) is not the scan file run ${runUid} recorded (${file.bytes} bytes)`, { runUid, key: file.key },
     );
   }
-  const bytes = await deps.store.get(file.key);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (bytes.byteLength !== file.bytes || sha256 !== file.sha256) {
+  const downloaded = deps.store.downloadFile
+    ? await deps.store.downloadFile(file.key, localPath)
+    : await (async () => {
+      // A store that cannot stream (an in-memory one): the object passes through memory once.
+      const bytes = await deps.store.get(file.key);
+      await writeFile(localPath, bytes);
+      return { bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+    })();
+  if (downloaded.bytes !== file.bytes || downloaded.sha256 !== file.sha256) {
     throw new ArchivedFileMismatchError(
-      `s3://${file.bucket}/${file.key} (${bytes.byteLength} bytes, sha256 ${sha256}) is not the scan file run ${runUid} recorded (${file.bytes} bytes, sha256 ${file.sha256})`,
+      `s3://${file.bucket}/${file.key} (${downloaded.bytes} bytes, sha256 ${downloaded.sha256}) is not the scan file run ${runUid} recorded (${file.bytes} bytes, sha256 ${file.sha256})`,
       { runUid, key: file.key },
     );
   }
@@ -101,10 +117,10 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
   const datums = docs.filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as StreamDatum);
   const varying = new Set(varyingPointShapes(numeric, datumsByChannelOf(numeric, datums)).keys());
   const skipped: string[] = [];
-  const scanFile = await deps.reader.open(bytes, { runUid, key: file.key });
+  const scanFile = await deps.reader.open(localPath, { runUid, key: file.key });
   try {
-    const streams: ExportStream[] = descriptors.map((descriptor) => {
-      const columns: ExportColumn[] = [];
+    const streams: ExportStream<ColumnData>[] = descriptors.map((descriptor) => {
+      const columns: ExportColumn<ColumnData>[] = [];
       for (const [channel, dataKey] of Object.entries(descriptor.data_keys) as [string, DataKey | undefined][]) {
         if (!dataKey) continue;
         const key = typeof dataKey.bluesky_key === 'string' ? dataKey.bluesky_key : channel;
@@ -123,9 +139,9 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
             { runUid, stream: descriptor.name, key: channel },
           );
         }
-        const array = scanFile.read(path);
+        const array = scanFile.column(path);
         const padded = varying.has(channel) ? {
-          pointShapes: scanFile.read(`${path.slice(0, path.lastIndexOf('/'))}/${POINT_SHAPE_DATASET}`),
+          pointShapes: scanFile.column(`${path.slice(0, path.lastIndexOf('/'))}/${POINT_SHAPE_DATASET}`),
           fillValue: DTYPES[array.dtype].kind === 'f' ? Number.NaN : 0,
         } : {};
         columns.push({
@@ -142,8 +158,9 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps): Pro
       for (const n of notArchived) skipped.push(`run ${runUid}, stream ${descriptor.name}: ${String(n.channel)} was not archived (${String(n.reason)}), left out`);
       return { name: descriptor.name, descriptor: descriptor as Record<string, unknown>, columns };
     });
-    return { run: { uid: runUid, start, ...(stop ? { stop } : {}), streams }, file, skipped };
-  } finally {
+    return { run: { uid: runUid, start, ...(stop ? { stop } : {}), streams }, file, skipped, close: () => scanFile.close() };
+  } catch (error) {
     await scanFile.close();
+    throw error;
   }
 }

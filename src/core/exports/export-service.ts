@@ -269,13 +269,15 @@ export class ExportService {
     this.log('export build started', { ...context, attempt: record.attempts });
     const workspace = await this.deps.workspace(new Date(record.requestedAt));
     const planned: { file: ExportFile; key: string }[] = [];
+    const loaded: LoadedRun[] = [];
     try {
       try {
         if (!isExportFormat(record.format)) throw this.unknownFormat({ format: record.format, request_id: record.requestId });
-        const loaded: LoadedRun[] = [];
+        // Each run's scan file is streamed to local disk and opened there; its columns are read a
+        // slice at a time while the export's files are written (memory flat with the files' sizes).
         for (const [i, runUid] of record.runs.entries()) {
           await this.progress(exportId, 'loading', i, record.runs.length, `run ${runUid}`);
-          loaded.push(await loadExportRun(runUid, this.deps));
+          loaded.push(await loadExportRun(runUid, this.deps, workspace.inputPath(`run-${i + 1}.h5`)));
         }
         await this.progress(exportId, 'building', 0, 1, record.format);
         const product = buildExport(record.format, loaded.map((l) => l.run), {
@@ -307,6 +309,7 @@ export class ExportService {
         return await this.fail(record, error, planned, workspace);
       }
     } finally {
+      for (const run of loaded) await run.close();
       await workspace.dispose();
     }
   }
@@ -321,7 +324,7 @@ export class ExportService {
       await this.progress(exportId, 'writing', i, planned.length, file.name);
       const name = key.slice(key.lastIndexOf('/') + 1);
       try {
-        locals.push(file.kind === 'hdf5' ? await workspace.writeTree(name, file.tree) : await workspace.writeText(name, file.text));
+        locals.push(file.kind === 'hdf5' ? await workspace.writeTree(name, file.tree) : await workspace.writeText(name, file.chunks()));
       } catch (error) {
         if (error instanceof ExportWriteError) throw error;
         throw new ExportWriteError(`writing ${file.name} of export ${exportId} failed: ${(error as Error).message}`, { exportId, key }, { cause: error });

@@ -6,11 +6,14 @@
  * the first hinted field of the primary stream that is not a dimension, the axis the start
  * document's single dimension field (`hints.dimensions`); a BLISS run (no hints) plots its first
  * counter against its first positioner (`bliss_role`). NXdata links to the collection's datasets.
+ * Columns read from the archived file stay `ColumnSource`s in the tree: the HDF5 writer copies them
+ * a slice at a time, so the file can be of any size.
  */
 import { safeSegment } from '../object-keys.js';
 import { ExportRequestError } from './errors.js';
-import { float64Array, int64Array, TreeBuilder } from './hdf5-tree.js';
-import type { BuildExportOptions, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
+import { sequenceSource } from './column-source.js';
+import { float64Array, TreeBuilder } from './hdf5-tree.js';
+import type { BuildExportOptions, ColumnData, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
 import { checkColumn, isoTime, nexusName, runTitle } from './run-data.js';
 import { missingPointsText } from '../nexus/layout.js';
 
@@ -37,7 +40,7 @@ export function dimensionsOf(start: Record<string, unknown>): { fields: string[]
 }
 
 /** The `bliss_role` a BLISS descriptor gives a data key (positioner, counter, timer, spectrum, image), if any. */
-function blissRole(stream: ExportStream, key: string): unknown {
+function blissRole(stream: ExportStream<ColumnData>, key: string): unknown {
   const keys = stream.descriptor.data_keys as Record<string, { bliss_role?: unknown } | undefined> | undefined;
   return keys?.[key]?.bliss_role;
 }
@@ -47,7 +50,7 @@ function blissRole(stream: ExportStream, key: string): unknown {
  * when the run has them (Bluesky); else, for a BLISS run, the first counter (else spectrum, image)
  * against the first positioner; else the first key that is not a dimension.
  */
-export function plotOf(run: ExportRun): { stream: ExportStream; signal: string; axis?: string | undefined } | undefined {
+export function plotOf<A extends ColumnData>(run: ExportRun<A>): { stream: ExportStream<A>; signal: string; axis?: string | undefined } | undefined {
   const stream = run.streams.find((s) => s.name === 'primary') ?? run.streams[0];
   if (!stream) return undefined;
   const keys = new Set(stream.columns.map((c) => c.dataKey));
@@ -77,7 +80,7 @@ function uniqueNames(keys: readonly string[], reserved: readonly string[]): Map<
   return names;
 }
 
-export function buildNexusExport(runs: readonly ExportRun[], options: BuildExportOptions): ExportProduct {
+export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options: BuildExportOptions): ExportProduct {
   const fileName = `${safeSegment(options.exportId, 'export id')}.nxs`;
   const t = new TreeBuilder({ NX_class: 'NXroot', file_name: fileName, file_time: options.now.toISOString(), creator: options.creator, default: 'entry1' });
   const notes: string[] = [];
@@ -130,7 +133,8 @@ export function buildNexusExport(runs: readonly ExportRun[], options: BuildExpor
         }
       }
       const points = stream.columns.length > 0 ? Math.max(...stream.columns.map((c) => c.array.shape[0] ?? 0)) : stream.times?.length ?? 0;
-      t.dataset(`${group}/seq_num`, int64Array(Array.from({ length: points }, (_, n) => n + 1)));
+      // Computed a slice at a time while it is written: a stream of any length costs no memory here.
+      t.dataset(`${group}/seq_num`, sequenceSource(points));
       if (stream.times) t.dataset(`${group}/time`, float64Array([...stream.times]), { units: 's', long_name: 'event time (seconds since 1970-01-01T00:00:00Z)' });
       paths.set(stream.name, byKey);
     }

@@ -14,7 +14,8 @@ import { missingPointsText } from '../nexus/layout.js';
 import { safeSegment } from '../object-keys.js';
 import { ExportError, ExportRequestError } from './errors.js';
 import { float64Array, TreeBuilder } from './hdf5-tree.js';
-import type { BuildExportOptions, ExportColumn, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
+import { materializeRun } from './column-source.js';
+import type { BuildExportOptions, ColumnData, ExportColumn, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
 import { dimensionsOf } from './nexus-export.js';
 import { beamlineOf, checkColumn, findColumn, findStream, isoTime, nexusName, runTitle, startKey } from './run-data.js';
 import { planEntries, stxmGeometry, type PlannedEntry } from './stxm-plan.js';
@@ -335,7 +336,13 @@ function refuseLostPoints(run: ExportRun): void {
   }
 }
 
-export function buildNxstxmExport(runs: readonly ExportRun[], options: BuildExportOptions): ExportProduct {
+/**
+ * NXstxm reshapes whole columns onto its grid (and merges stacks recorded as one run per image), so
+ * it reads the runs' columns into memory first: its memory grows with the runs' data, which the
+ * export service's capacity check counts (src/core/exports/export-capacity.ts) before it builds here.
+ */
+export function buildNxstxmExport(archived: readonly ExportRun<ColumnData>[], options: BuildExportOptions): ExportProduct {
+  const runs = archived.map(materializeRun);
   if (runs.length === 0) throw new ExportRequestError('an NXstxm export needs at least one run', { format: 'nxstxm' });
   const seenUids = new Set<string>();
   for (const run of runs) {

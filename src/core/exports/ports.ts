@@ -5,8 +5,7 @@
  * (download links).
  */
 import type { ExportedFile, ExportError, ExportErrorFile } from '../contract/generated-types.js';
-import type { NdArray } from '../analysis/ndarray.js';
-import type { Hdf5Tree } from './model.js';
+import type { ColumnSource, Hdf5Tree } from './model.js';
 
 export const ExportState = {
   Requested: 'REQUESTED',
@@ -95,17 +94,20 @@ export interface ExportCatalogue {
   announced(exportId: string): Promise<void>;
 }
 
-/** One archived scan file opened for reading. */
+/** One archived scan file opened for reading (from local disk). */
 export interface ArchivedScanFile {
-  /** The dataset at `path` with its numpy dtype and shape `[points, ...point shape]`; throws naming the path when it cannot. */
-  read(path: string): NdArray;
-  /** Releases the file (and its local copy). */
+  /**
+   * The dataset at `path` as a column read on demand (its numpy dtype, shape `[points, ...point
+   * shape]`, rows by slices); throws naming the path when it is missing or not a numeric array.
+   */
+  column(path: string): ColumnSource;
+  /** Releases the file. */
   close(): Promise<void>;
 }
 
-/** Opens the bytes of an archived scan file (an h5wasm adapter). `context` goes into its errors. */
+/** Opens an archived scan file on local disk (an h5wasm adapter). `context` goes into its errors. */
 export interface ArchivedChannelReader {
-  open(bytes: Uint8Array, context: { runUid: string; key: string }): Promise<ArchivedScanFile>;
+  open(localPath: string, context: { runUid: string; key: string }): Promise<ArchivedScanFile>;
 }
 
 /** A file of an export on local disk. */
@@ -120,7 +122,10 @@ export interface ExportLocalFile {
  */
 export interface ExportWorkspace {
   writeTree(name: string, tree: Hdf5Tree): Promise<ExportLocalFile>;
-  writeText(name: string, text: string): Promise<ExportLocalFile>;
+  /** Writes text pieces as UTF-8, one after the other, as they are made (a table of any size). */
+  writeText(name: string, chunks: Iterable<string>): Promise<ExportLocalFile>;
+  /** A local path for an input of the build (a run's scan file, downloaded there); removed with the workspace. */
+  inputPath(name: string): string;
   /** What is on disk under `name` after a failed write (the partial file), if anything. */
   partial(name: string): Promise<ExportLocalFile | undefined>;
   dispose(): Promise<void>;

@@ -1,10 +1,14 @@
 /** Checks and look-ups on the export model shared by the builders. */
 import { checkArray } from '../analysis/ndarray.js';
 import { ExportRequestError } from './errors.js';
-import type { ExportColumn, ExportFormat, ExportRun, ExportStream } from './model.js';
+import { isColumnSource, type ColumnData, type ExportColumn, type ExportFormat, type ExportRun, type ExportStream } from './model.js';
 
-/** Bytes, dtype and shape of a column agree, or a request error naming run, stream and key. */
-export function checkColumn(run: ExportRun, stream: ExportStream, column: ExportColumn, format: ExportFormat): void {
+/**
+ * Bytes, dtype and shape of a column in memory agree, or a request error naming run, stream and key.
+ * A column read on demand is checked slice by slice as it is read (column-source.ts `readRows`).
+ */
+export function checkColumn<A extends ColumnData>(run: ExportRun<A>, stream: ExportStream<A>, column: ExportColumn<A>, format: ExportFormat): void {
+  if (isColumnSource(column.array)) return;
   try {
     checkArray(column.array, `key ${column.dataKey}`);
   } catch (error) {
@@ -13,11 +17,11 @@ export function checkColumn(run: ExportRun, stream: ExportStream, column: Export
   }
 }
 
-export function findStream(run: ExportRun, name: string): ExportStream | undefined {
+export function findStream<A extends ColumnData>(run: ExportRun<A>, name: string): ExportStream<A> | undefined {
   return run.streams.find((s) => s.name === name);
 }
 
-export function findColumn(stream: ExportStream | undefined, dataKey: string): ExportColumn | undefined {
+export function findColumn<A extends ColumnData>(stream: ExportStream<A> | undefined, dataKey: string): ExportColumn<A> | undefined {
   return stream?.columns.find((c) => c.dataKey === dataKey);
 }
 
@@ -35,12 +39,12 @@ function record(value: unknown): Record<string, unknown> | undefined {
  * its top level (and the whole original start document under `bluesky.start`), a BLISS scan's
  * scan_info under `bliss.scan_info`; look there in that order.
  */
-export function startKey(run: ExportRun, key: string): unknown {
+export function startKey(run: ExportRun<ColumnData>, key: string): unknown {
   return run.start[key] ?? record(record(run.start.bluesky)?.start)?.[key] ?? record(record(run.start.bliss)?.scan_info)?.[key];
 }
 
 /** The title of a run: its md `title`, the BLISS or Bluesky title the archive derived, `scan_title`, else plan name and scan id. */
-export function runTitle(run: ExportRun): string {
+export function runTitle(run: ExportRun<ColumnData>): string {
   const { start } = run;
   const candidates = [startKey(run, 'title'), record(start.bliss)?.title, record(start.bluesky)?.title, startKey(run, 'scan_title')];
   const found = candidates.find((c): c is string => typeof c === 'string' && c !== '');
@@ -50,7 +54,7 @@ export function runTitle(run: ExportRun): string {
 }
 
 /** The beamline of an archived run (its data policy), when it has one. */
-export function beamlineOf(run: ExportRun): string | undefined {
+export function beamlineOf(run: ExportRun<ColumnData>): string | undefined {
   const beamline = startKey(run, 'beamline_id') ?? record(run.start.data_policy)?.beamline;
   return typeof beamline === 'string' && beamline !== '' ? beamline : undefined;
 }
