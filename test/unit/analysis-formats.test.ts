@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analysisFormats, codecFor, handlerFor, writerFor } from '../../src/adapters/analysis-formats.js';
-import { MemoryObjectStore } from '../../src/adapters/analysis-memory-stores.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
 import { decodeCsv, encodeCsv } from '../../src/core/analysis/csv-format.js';
 import { AnalysisFormatError, UnknownSpecError } from '../../src/core/analysis/errors.js';
 import { concatRows, stackPoints, type Dtype, type NdArray } from '../../src/core/analysis/ndarray.js';

@@ -7,6 +7,7 @@
  *   scripts/ and tools/. Never by src/core/, bridge/, functions/ or cli/: those take clients and
  *   adapters from src/adapters/.
  * - src/core/ never reads `process.env` (configuration is read at the edges and passed in).
+ * - src/adapters/memory/ (the in-memory adapters) serves tests only: nothing outside test/ imports it.
  * - src/core/event-model/ (the source-neutral documents) imports nothing from bliss/, bluesky/,
  *   nexus/ or archive/: they stand on it, not the other way round.
  * - No import cycle anywhere (type-only imports count: a cycle of types is still two modules that
@@ -142,6 +143,15 @@ describe('architecture', () => {
     assert.ok(modules.includes('src/core/event-model/documents.ts'), modules.join(', '));
     const offenders = modules.flatMap((file) => imports.get(file)!.filter((s) => s.startsWith('.'))
       .map((s) => resolveRelative(file, s)).filter((to): to is string => to !== undefined && above.test(to)).map((to) => `${file} imports ${to}`));
+    assert.deepEqual(offenders, []);
+  });
+
+  it('keeps the in-memory adapters (src/adapters/memory/) for tests: nothing outside test/ imports them', () => {
+    const memory = files.filter((f) => f.startsWith('src/adapters/memory/'));
+    assert.ok(memory.includes('src/adapters/memory/object-store.ts'), memory.join(', '));
+    const offenders = files.filter((f) => !f.startsWith('test/') && !f.startsWith('src/adapters/memory/')).flatMap((file) => imports.get(file)!
+      .filter((s) => s.startsWith('.')).map((s) => resolveRelative(file, s))
+      .filter((to): to is string => to !== undefined && to.startsWith('src/adapters/memory/')).map((to) => `${file} imports ${to}`));
     assert.deepEqual(offenders, []);
   });
 

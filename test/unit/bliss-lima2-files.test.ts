@@ -9,7 +9,7 @@ import {
 } from '../../src/core/bliss/lima2-files.js';
 import { ChunkCoverageError } from '../../src/core/archive/errors.js';
 import { scanDetectorFolder } from '../../src/core/object-keys.js';
-import type { ObjectStore } from '../../src/core/ports.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
 import { limaImageWriter } from '../../src/core/nexus/writers/lima-image-writer.js';
 
 /** The stream info and encoding blissdata-lima2 2.0.2's Lima2Stream.make_definition writes (as BLISS's Lima2 channel fills it). */
@@ -118,15 +118,11 @@ describe('Lima2 streams: stream info, statuses, receiver files', () => {
     const master = { key: `${folder}${PREFIX}_master.h5`, bytes: 9000, sha256: 'a'.repeat(64) };
     const datum = limaDatumOf('RUN', 'bkt', saving.stream, { fileNumber: 0, start: 0, stop: 4 }, 0, saving.masterPath, master, { receiver_files: receivers });
     const resource = lima2ResourceOf('RUN', 'bkt', folder, saving);
-    const heads: string[] = [];
-    const refuse = () => { throw new Error('the scan writer must not read or write Lima2 files'); };
-    const store = (sizes: Record<string, number>): ObjectStore => ({
-      bucket: 'bkt', head: async (key) => { heads.push(key); return key in sizes ? { bytes: sizes[key]! } : undefined; },
-      get: refuse, put: refuse, uploadFile: refuse, copy: refuse, delete: refuse,
-    });
+    const store = (sizes: Record<string, number>) => MemoryObjectStore.headOnly('bkt', sizes, 'the scan writer must not read or write Lima2 files');
+    const complete = store({ [master.key]: 9000, [receivers[0]!.key]: 300, [receivers[1]!.key]: 301 });
     const run = { runUid: 'RUN', policy, scanNumber: 1 };
-    const files = await checkLimaFiles(run, [resource], new Map([[saving.stream, [datum]]]), store({ [master.key]: 9000, [receivers[0]!.key]: 300, [receivers[1]!.key]: 301 }));
-    assert.deepEqual(heads, [master.key, receivers[0]!.key, receivers[1]!.key]);
+    const files = await checkLimaFiles(run, [resource], new Map([[saving.stream, [datum]]]), complete);
+    assert.deepEqual(complete.keysOf('head'), [master.key, receivers[0]!.key, receivers[1]!.key]);
     const linked = files[saving.stream]!;
     assert.deepEqual(linked, [{
       file: `scan0001/${PREFIX}_master.h5`, start: 0, stop: 4, frameOffset: 0,

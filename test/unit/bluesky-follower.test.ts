@@ -1,48 +1,30 @@
 /**
- * BlueskyFollower on in-memory ports (a list of stream entries, a Map as the bucket, a recording
- * bus): what it sends and dead-letters for sequences of documents too costly to build with a real
+ * BlueskyFollower on the in-memory adapters (src/adapters/memory/: a stream of entries, the bucket,
+ * the bus): what it sends and dead-letters for sequences of documents too costly to build with a real
  * RunEngine. test/integration/bluesky-source.test.ts runs it against real Redis, moto and a RunEngine.
  */
 import { strict as assert } from 'node:assert';
-import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { BlueskyFollower, type BlueskyCheckpoint } from '../../bridge/bluesky-follower.js';
 import { MemoryBudget, newStats } from '../../bridge/bridge-stats.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
-import type { StreamEntry, StreamReader } from '../../src/core/bliss/scan-source.js';
-import type { EventPublisher, ObjectStore, OutgoingEvent, StoredObject } from '../../src/core/ports.js';
+import type { StreamEntry } from '../../src/core/bliss/scan-source.js';
+import type { OutgoingEvent } from '../../src/core/ports.js';
+import { MemoryEventBus } from '../../src/adapters/memory/event-bus.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
+import { MemoryStreamReader } from '../../src/adapters/memory/scan-source.js';
 
 const STREAM = 'bluesky:documents';
 
-class EntryList implements StreamReader {
-  readonly entries: StreamEntry[] = [];
+/** The Redis stream of Bluesky documents, one entry per document (ids `1-0`, `2-0`, …). */
+class EntryList extends MemoryStreamReader {
+  get entries(): StreamEntry[] { return this.streams.get(STREAM) ?? []; }
   add(name: string, doc: unknown): string {
     const id = `${this.entries.length + 1}-0`;
-    this.entries.push({ id, fields: new Map([['name', Buffer.from(name)], ['doc', Buffer.from(JSON.stringify(doc))]]) });
+    this.append(STREAM, { id, fields: new Map([['name', Buffer.from(name)], ['doc', Buffer.from(JSON.stringify(doc))]]) });
     return id;
   }
-  async read(cursors: ReadonlyMap<string, string>, count: number): Promise<Map<string, StreamEntry[]>> {
-    const after = Number((cursors.get(STREAM) ?? '0-0').split('-')[0]);
-    const found = this.entries.filter((e) => Number(e.id.split('-')[0]) > after).slice(0, count);
-    if (found.length === 0) await new Promise((r) => setTimeout(r, 2));
-    return new Map([[STREAM, found]]);
-  }
-  async close(): Promise<void> {}
-}
-
-function memoryStore(): ObjectStore & { objects: Map<string, Buffer> } {
-  const objects = new Map<string, Buffer>();
-  const unused = async (): Promise<never> => { throw new Error('not used by the follower'); };
-  return {
-    bucket: 'archive-data', objects,
-    async put(key: string, body: Uint8Array | string): Promise<StoredObject> {
-      const bytes = Buffer.from(body);
-      objects.set(key, bytes);
-      return { key, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-    },
-    get: unused, head: unused, uploadFile: unused, copy: unused, delete: unused,
-  };
 }
 
 interface FollowOptions {
@@ -57,15 +39,15 @@ interface FollowOptions {
 
 /** Runs a follower over `entries` until it is idle; returns what it sent and dead-lettered. */
 async function follow(entries: EntryList, options: FollowOptions = {}) {
-  const sent: OutgoingEvent[] = [];
+  const bus = new MemoryEventBus();
+  const sent = bus.events;
   const dead: { event: OutgoingEvent; reason: string }[] = [];
-  const publisher: EventPublisher = { async publish(events) { sent.push(...events); return { accepted: events.length, rejected: [] }; } };
   let cp: BlueskyCheckpoint | undefined = options.checkpoint;
   const save = () => { if (cp && options.onSave) options.onSave(structuredClone(cp), sent.length, dead.length); };
-  const store = memoryStore();
+  const store = new MemoryObjectStore('archive-data');
   const stats = newStats();
   const follower = new BlueskyFollower({
-    reader: entries, store, publisher, logger: createLogger('bluesky-follower-test', 'CRITICAL'),
+    reader: entries, store, publisher: bus, logger: createLogger('bluesky-follower-test', 'CRITICAL'),
     checkpoint: () => cp, setCheckpoint: (c) => { cp = c; save(); }, saveCheckpoint: save,
     deadLetter: async (event, reason) => { dead.push({ event, reason }); },
     stats, budget: new MemoryBudget(1 << 30),

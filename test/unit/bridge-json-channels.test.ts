@@ -15,7 +15,7 @@ import { ChunkCoverageError } from '../../src/core/archive/errors.js';
 import { InvalidInputError } from '../../src/core/errors.js';
 import { jsonWriter } from '../../src/core/nexus/writers/json-writer.js';
 import { stagingChunkKey } from '../../src/core/object-keys.js';
-import { MemoryObjectStore } from '../../src/adapters/analysis-memory-stores.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
 
 const RUN = '01M80KDGXSJDA8HERZJGME1B5Q';

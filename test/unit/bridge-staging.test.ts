@@ -12,7 +12,9 @@ import { Stopper } from '../../bridge/staging/stopper.js';
 import { MemoryBudget, newStats } from '../../bridge/bridge-stats.js';
 import { RefusedByBus } from '../../bridge/errors.js';
 import { createLogger } from '../../src/adapters/logger.js';
-import type { EventPublisher, ObjectStore, OutgoingEvent, PublishOutcome } from '../../src/core/ports.js';
+import { MemoryEventBus } from '../../src/adapters/memory/event-bus.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
+import type { EventPublisher, OutgoingEvent } from '../../src/core/ports.js';
 
 const points = (from: number, n: number, bytesPerPoint = 8) => Buffer.from(Array.from({ length: n * bytesPerPoint }, (_, i) => (from * bytesPerPoint + i) % 251));
 
@@ -72,28 +74,23 @@ describe('bridge staging: range commits', () => {
 describe('bridge staging: sink', () => {
   const event = (n: number): OutgoingEvent => ({ detailType: 'StreamDatum', source: 'test', detail: { uid: `u${n}` } });
   const deps = (publisher: EventPublisher, dead: string[]) => ({
-    store: { bucket: 'b' } as ObjectStore, publisher, logger: createLogger('test', 'ERROR'), stats: newStats(), budget: new MemoryBudget(1 << 20),
+    store: new MemoryObjectStore('b'), publisher, logger: createLogger('test', 'ERROR'), stats: newStats(), budget: new MemoryBudget(1 << 20),
     deadLetter: async (e: OutgoingEvent, reason: string) => { dead.push(`${(e.detail as { uid: string }).uid}: ${reason}`); }, stopper: new Stopper(),
   });
 
   it('resends entries refused as transient, in order, and dead-letters the permanent ones (their group fails with RefusedByBus)', async () => {
-    const accepted: string[] = [];
     let refusedOnce = false;
-    const publisher: EventPublisher = {
-      async publish(events): Promise<PublishOutcome> {
-        const rejected: PublishOutcome['rejected'] = [];
-        for (const e of events) {
-          const uid = (e.detail as { uid: string }).uid;
-          if (uid === 'u1' && !refusedOnce) {
-            refusedOnce = true;
-            rejected.push({ event: e, reason: 'gave up after 3 attempts: ThrottlingException', transient: true });
-          }
-          else if (uid === 'u2') rejected.push({ event: e, reason: 'ValidationException: bad', transient: false });
-          else accepted.push(uid);
+    const publisher = new MemoryEventBus({
+      refuse: (e) => {
+        const uid = (e.detail as { uid: string }).uid;
+        if (uid === 'u1' && !refusedOnce) {
+          refusedOnce = true;
+          return { reason: 'gave up after 3 attempts: ThrottlingException', transient: true };
         }
-        return { accepted: events.length - rejected.length, rejected };
+        if (uid === 'u2') return { reason: 'ValidationException: bad', transient: false };
+        return undefined;
       },
-    };
+    });
     const dead: string[] = [];
     const d = deps(publisher, dead);
     const sink = new StagingSink(d, { retryBaseMs: 1, retryMaxMs: 2 }, { runUid: 'r' });
@@ -101,23 +98,17 @@ describe('bridge staging: sink', () => {
     assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     assert.ok((results[2] as PromiseRejectedResult).reason instanceof RefusedByBus);
     assert.deepEqual(dead, ['u2: ValidationException: bad']);
-    assert.deepEqual(accepted, ['u0', 'u3', 'u1']);
+    assert.deepEqual(publisher.events.map((e) => (e.detail as { uid: string }).uid), ['u0', 'u3', 'u1']);
     assert.equal(d.stats.putEventsRetries, 1);
     assert.equal(d.stats.deadLetters, 1);
   });
 
   it('treats a publish call that throws as transient (the request failed, not the entries)', async () => {
-    let calls = 0;
-    const publisher: EventPublisher = {
-      async publish(events): Promise<PublishOutcome> {
-        if (++calls === 1) throw new Error('socket hang up');
-        return { accepted: events.length, rejected: [] };
-      },
-    };
+    const publisher = new MemoryEventBus({ fail: (call) => (call === 1 ? new Error('socket hang up') : undefined) });
     const dead: string[] = [];
     const sink = new StagingSink(deps(publisher, dead), { retryBaseMs: 1, retryMaxMs: 2 }, { runUid: 'r' });
     await sink.emit([event(0)]);
-    assert.equal(calls, 2);
+    assert.equal(publisher.calls, 2);
     assert.deepEqual(dead, []);
   });
 });

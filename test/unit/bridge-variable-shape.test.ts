@@ -1,6 +1,6 @@
 /**
  * The bridge's side of point shapes that change mid-stream: a ScanFollower reads a scripted scan
- * (an in-memory ScanSource serving blissdata's entries: msgpack `[shape, bytes]` payloads, batches,
+ * (the in-memory ScanSource of src/adapters/memory/ serving blissdata's entries: msgpack `[shape, bytes]` payloads, batches,
  * the seal) and stages its chunks into an in-memory store. A new shape cuts the chunk there (as a
  * gap does), every StreamDatum of the free-dimension stream carries its chunk's shape, no datum is
  * accepted before its resource, the checkpoint keeps the current shape, and a follower resumed from
@@ -9,17 +9,17 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryObjectStore } from '../../src/adapters/analysis-memory-stores.js';
+import { MemoryEventBus } from '../../src/adapters/memory/event-bus.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
+import { MemoryScanSource } from '../../src/adapters/memory/scan-source.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { GAVE_UP } from '../../src/adapters/eventbridge-publisher.js';
-import type { BlissScan } from '../../src/core/bliss/scan-model.js';
-import { parseScanJson } from '../../src/core/bliss/scan-model.js';
-import type { ScanSource, StreamEntry, StreamReader } from '../../src/core/bliss/scan-source.js';
+import type { StreamEntry } from '../../src/core/bliss/scan-source.js';
 import { SEAL_ENTRY_ID } from '../../src/core/bliss/stream-decoding.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
-import type { EventPublisher, OutgoingEvent, PublishOutcome } from '../../src/core/ports.js';
+import type { OutgoingEvent } from '../../src/core/ports.js';
 import { MemoryBudget, newStats } from '../../bridge/bridge-stats.js';
-import { compareStreamIds, type ScanCheckpoint } from '../../bridge/checkpoint/index.js';
+import type { ScanCheckpoint } from '../../bridge/checkpoint/index.js';
 import { ChunkPool } from '../../bridge/chunk-pool.js';
 import { ScanFollower } from '../../bridge/scan-follower.js';
 
@@ -74,65 +74,19 @@ const SCAN_JSON = {
   },
 };
 
-/** blissdata in Redis, as far as a follower reads it. */
-class MemorySource implements ScanSource {
-  constructor(private readonly streams: Map<string, StreamEntry[]>) {}
-  async resolveHistoryId(id: string): Promise<string> { return id; }
-  async readHistory(): Promise<never[]> { return []; }
-  async isGone(): Promise<boolean> { return false; }
-  async readScan(key: string): Promise<BlissScan> { return parseScanJson(key, SCAN_JSON); }
-  async lastState(): Promise<number> { return 4; }
-  async close(): Promise<void> {}
-  async cursorForIndex(streamKey: string, index: number): Promise<string> {
-    const entries = this.streams.get(streamKey) ?? [];
-    let cursor = '0-0';
-    for (let i = 0; i < entries.length; i++) {
-      const id = entries[i]!.id;
-      if (id === SEAL_ENTRY_ID || Number(id.split('-')[0]) > index) break;
-      cursor = i === 0 ? '0-0' : entries[i - 1]!.id;
-    }
-    return cursor;
-  }
-  openReader(): StreamReader {
-    return {
-      read: async (cursors, count, blockMs) => {
-        const out = new Map<string, StreamEntry[]>();
-        for (const [key, after] of cursors) {
-          const entries = (this.streams.get(key) ?? []).filter((e) => compareStreamIds(e.id, after) > 0).slice(0, count);
-          if (entries.length > 0) out.set(key, entries);
-        }
-        if (out.size === 0 && blockMs) await new Promise((r) => setTimeout(r, 2));
-        return out;
-      },
-      close: async () => undefined,
-    };
-  }
-}
-
 /** Accepts every event (in order), refusing `refuse` transiently for its first `times` attempts. */
-class RecordingPublisher implements EventPublisher {
-  readonly accepted: OutgoingEvent[] = [];
-  private refusals = 0;
-  constructor(private readonly refuse?: (e: OutgoingEvent) => boolean, private readonly times = 0) {}
-  async publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
-    const rejected: PublishOutcome['rejected'] = [];
-    for (const e of events) {
-      if (this.refuse?.(e) && this.refusals < this.times) {
-        this.refusals++;
-        rejected.push({ event: e, reason: `${GAVE_UP} 3 attempts: ThrottlingException`, transient: true });
-      } else {
-        this.accepted.push(e);
-      }
-    }
-    return { accepted: events.length - rejected.length, rejected };
+class RecordingPublisher extends MemoryEventBus {
+  constructor(refuse?: (e: OutgoingEvent) => boolean, times = 0) {
+    let refusals = 0;
+    super({
+      refuse: (e) => {
+        if (!refuse?.(e) || refusals >= times) return undefined;
+        refusals++;
+        return { reason: `${GAVE_UP} 3 attempts: ThrottlingException`, transient: true };
+      },
+    });
   }
-}
-
-/** Keeps a copy of what is put (Buffer#slice, which MemoryObjectStore uses, is a view; the bridge reuses its chunk buffers). */
-class CopyingStore extends MemoryObjectStore {
-  override put(key: string, body: Uint8Array | string) {
-    return super.put(key, typeof body === 'string' ? body : new Uint8Array(body));
-  }
+  get accepted(): OutgoingEvent[] { return this.events; }
 }
 
 interface Script {
@@ -144,9 +98,9 @@ interface Script {
 }
 
 async function follow(checkpoint: ScanCheckpoint, publisher = new RecordingPublisher(), script: Script = {}) {
-  const store = new CopyingStore();
+  const store = new MemoryObjectStore();
   const follower = new ScanFollower({ id: '1-0', scanKey: SCAN_KEY }, {
-    source: new MemorySource(scanStreams(script.batches)), store, publisher, logger: createLogger('test', 'SILENT'), checkpoint,
+    source: new MemoryScanSource({ scans: { [SCAN_KEY]: SCAN_JSON }, streams: scanStreams(script.batches) }), store, publisher, logger: createLogger('test', 'SILENT'), checkpoint,
     saveCheckpoint: () => undefined, ...(script.flush ? { flushCheckpoint: script.flush } : {}),
     deadLetter: async () => undefined, stats: newStats(), budget: new MemoryBudget(1 << 30),
     chunks: new ChunkPool(1 << 24),

@@ -10,85 +10,48 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { MemoryObjectStore, MemoryProvenanceStore } from '../../src/adapters/analysis-memory-stores.js';
+import { MemoryProvenanceStore } from '../../src/adapters/memory/analysis-stores.js';
+import { MemoryEventBus } from '../../src/adapters/memory/event-bus.js';
+import { MemoryExportCatalogue } from '../../src/adapters/memory/export-catalogue.js';
+import { MemoryObjectStore, type ObjectStoreOperation } from '../../src/adapters/memory/object-store.js';
+import { MemoryRunCatalogue } from '../../src/adapters/memory/run-catalogue.js';
 import { createLocalExportWorkspace } from '../../src/adapters/local-export-workspace.js';
 import { readRows } from '../../src/core/exports/column-source.js';
 import type { NdArray } from '../../src/core/analysis/ndarray.js';
-import { RunState, type RunCatalogue, type RunRecord, type StoredDocument } from '../../src/core/archive/ports.js';
+import { RunState, type RunRecord, type StoredDocument } from '../../src/core/archive/ports.js';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import type { ExportRequested } from '../../src/core/contract/generated-types.js';
 import { ArchiveError } from '../../src/core/errors.js';
 import { ExportService, exportIdOf } from '../../src/core/exports/export-service.js';
 import {
-  ExportState, type ArchivedChannelReader, type ExportCatalogue, type ExportFileRecord, type ExportProgress, type ExportRecord, type NewExportRecord,
+  ExportState, type ArchivedChannelReader,
 } from '../../src/core/exports/ports.js';
 import { ExportConflictError } from '../../src/core/exports/service-errors.js';
-import type { CopyOptions, EventPublisher, ObjectStore, ObjectVersion, OutgoingEvent, PublishOutcome, StoredObject } from '../../src/core/ports.js';
 
-class MemoryExportCatalogue implements ExportCatalogue {
-  readonly records = new Map<string, ExportRecord>();
-  async create(r: NewExportRecord) {
-    const existing = this.records.get(r.exportId);
-    if (existing) return { created: false, record: structuredClone(existing) };
-    const record: ExportRecord = { ...r, state: ExportState.Requested, updatedAt: r.requestedAt, attempts: 0 };
-    this.records.set(r.exportId, record);
-    return { created: true, record: structuredClone(record) };
-  }
-  async get(id: string) { const r = this.records.get(id); return r ? structuredClone(r) : undefined; }
-  async claim(id: string, now: string, leaseUntil: string) {
-    const r = this.records.get(id);
-    if (!r || !(r.state === ExportState.Requested || (r.state === ExportState.Building && (r.leaseUntil ?? '') < now))) return undefined;
-    Object.assign(r, { state: ExportState.Building, leaseUntil, attempts: r.attempts + 1, progress: undefined });
-    return structuredClone(r);
-  }
-  async progress(id: string, progress: ExportProgress) { const r = this.records.get(id); if (r?.state === ExportState.Building) r.progress = progress; }
-  async completed(id: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string }) {
-    Object.assign(this.records.get(id)!, { state: ExportState.Completed, ...result, progress: undefined, leaseUntil: undefined });
-  }
-  async failed(id: string, f: { reason: string; errors: ExportRecord['errors']; errorFiles: ExportRecord['errorFiles']; failedAt: string }) {
-    const r = this.records.get(id)!;
-    if (r.state === ExportState.Completed) return 'already-completed' as const;
-    Object.assign(r, { state: ExportState.Failed, ...f });
-    return 'failed' as const;
-  }
-  async announced(id: string) { this.records.get(id)!.announced = true; }
+/** The bucket: `failUploads` makes chosen keys fail once (an S3 outage). */
+function bucket(name: string) {
+  const failUploads = new Set<string>();
+  const fail = (operation: ObjectStoreOperation, key: string) =>
+    (operation === 'uploadFile' && failUploads.delete(key) ? new Error(`simulated S3 outage while uploading ${key}`) : undefined);
+  return Object.assign(new MemoryObjectStore(name, { fail }), { failUploads });
 }
 
-/** S3 as the service sees it: uploadFile reads the local file; `failUploads` makes chosen keys fail once. */
-class FileObjectStore implements ObjectStore {
-  private readonly memory: MemoryObjectStore;
-  readonly failUploads = new Set<string>();
-  constructor(readonly bucket: string) { this.memory = new MemoryObjectStore(bucket); }
-  get objects(): Map<string, Uint8Array> { return this.memory.objects; }
-  put(key: string, body: Uint8Array | string): Promise<StoredObject> { return this.memory.put(key, body); }
-  get(key: string): Promise<Uint8Array> { return this.memory.get(key); }
-  head(key: string): Promise<{ bytes: number } | undefined> { return this.memory.head(key); }
-  copy(source: string, target: string, options?: CopyOptions): Promise<ObjectVersion> { return this.memory.copy(source, target, options); }
-  delete(key: string): Promise<void> { return this.memory.delete(key); }
-  async uploadFile(key: string, path: string): Promise<StoredObject> {
-    if (this.failUploads.delete(key)) throw new Error(`simulated S3 outage while uploading ${key}`);
-    return this.memory.put(key, new Uint8Array(await readFile(path)));
-  }
-}
-
-class Bus implements EventPublisher {
-  readonly events: OutgoingEvent[] = [];
-  refuseNext = 0;
-  async publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
-    if (this.refuseNext > 0) {
-      this.refuseNext -= 1;
-      return { accepted: 0, rejected: events.map((event) => ({ event, reason: 'ThrottlingException', transient: true })) };
-    }
-    this.events.push(...events);
-    return { accepted: events.length, rejected: [] };
-  }
+/** The bus: `refuseNext` entries are refused as throttled (transient). */
+function bus(): MemoryEventBus & { refuseNext: number } {
+  const refuse = () => {
+    if (events.refuseNext <= 0) return undefined;
+    events.refuseNext -= 1;
+    return { reason: 'ThrottlingException', transient: true };
+  };
+  const events = Object.assign(new MemoryEventBus({ refuse }), { refuseNext: 0 });
+  return events;
 }
 
 const f8 = (values: number[]): NdArray => ({ dtype: '<f8', shape: [values.length], bytes: new Uint8Array(new Float64Array(values).buffer) });
 
 /** Two archived BLISS-like runs: channels `axis:sy` and `diode` (numbers) and `log` (a JSON channel). */
 function world() {
-  const store = new FileObjectStore('archive-bucket');
+  const store = bucket('archive-bucket');
   const runs = new Map<string, { record: RunRecord; docs: StoredDocument[]; arrays: Record<string, NdArray> }>();
   for (const [i, uid] of ['RUN_A', 'RUN_B'].entries()) {
     const key = `archive/p/b/s/c/c_d/c_d_000${i + 1}.h5`;
@@ -118,10 +81,11 @@ function world() {
       arrays: { [paths['axis:sy']]: f8([0, 0.5, 1]), [paths.diode]: f8([10 + i, 11, 12.25]) },
     });
   }
-  const runCatalogue: Pick<RunCatalogue, 'getRun' | 'listDocuments'> = {
-    getRun: async (uid) => structuredClone(runs.get(uid)?.record),
-    listDocuments: async (uid) => structuredClone(runs.get(uid)?.docs ?? []),
-  };
+  const runCatalogue = new MemoryRunCatalogue();
+  for (const [uid, run] of runs) {
+    runCatalogue.runs.set(uid, run.record);
+    runCatalogue.documents.set(uid, run.docs);
+  }
   const reader: ArchivedChannelReader = {
     async open(localPath, context) {
       // The service streamed the run's scan file to local disk before opening it there.
@@ -139,15 +103,15 @@ function world() {
   };
   let clock = new Date('2026-11-22T06:00:00.000Z');
   const exports = new MemoryExportCatalogue();
-  const bus = new Bus();
+  const events = bus();
   const provenance = new MemoryProvenanceStore((e) => e.kind === 'run' && runs.has(e.id));
   const service = new ExportService({
-    exports, runs: runCatalogue, store, reader, publisher: bus,
+    exports, runs: runCatalogue, store, reader, publisher: events,
     workspace: (fileTime) => createLocalExportWorkspace({ fileTimeMs: fileTime.getTime() }),
     provenance: { store: provenance, software: { name: 'beamline-archive', version: '0.1.0', repository: 'https://example.org/beamline-archive' } },
     creator: 'beamline-archive 0.1.0', now: () => clock, leaseMs: 15 * 60_000,
   });
-  return { service, store, exports, bus, runs, provenance, advance: (ms: number) => { clock = new Date(clock.getTime() + ms); } };
+  return { service, store, exports, bus: events, runs, provenance, advance: (ms: number) => { clock = new Date(clock.getTime() + ms); } };
 }
 
 const request = (requestId: string, runs: string[], format = 'csv'): ExportRequested => ({ request_id: requestId, runs: runs as ExportRequested['runs'], format });

@@ -11,7 +11,7 @@ import { parseLimaSaving } from '../../src/core/bliss/lima-files.js';
 import { ChunkCoverageError } from '../../src/core/archive/errors.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
 import { limaFileKey, scanDetectorFolder } from '../../src/core/object-keys.js';
-import type { ObjectStore } from '../../src/core/ports.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
 
 const RUN = '01M80KDGXSJDA8HERZJGME1B5Q';
 const policy = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
@@ -20,16 +20,8 @@ const saving = parseLimaSaving('pilatus:image', {
   lima_info: { protocol_version: 1, frame_per_acquisition: 25, file_path: '/data/p_%04d.h5', data_path: '/entry_0000/measurement/data', file_format: 'HDF5', file_offset: 0, frame_per_file: 10 },
 });
 
-/** HEAD answers from a map; any read or write fails the test. */
-function headOnlyStore(sizes: Record<string, number>): ObjectStore & { heads: string[] } {
-  const refuse = () => { throw new Error('the scan writer must not read or write Lima files'); };
-  const heads: string[] = [];
-  return {
-    bucket: 'bkt', heads,
-    head: async (key) => { heads.push(key); return key in sizes ? { bytes: sizes[key]! } : undefined; },
-    get: refuse, put: refuse, uploadFile: refuse, copy: refuse, delete: refuse,
-  };
-}
+/** HEAD answers from the objects of these sizes; any read or write fails the test. */
+const headOnlyStore = (sizes: Record<string, number>) => MemoryObjectStore.headOnly('bkt', sizes, 'the scan writer must not read or write Lima files');
 
 function documents(keys: string[]): { resource: ReturnType<typeof limaResourceOf>; datums: StreamDatum[] } {
   const resource = limaResourceOf(RUN, 'bkt', scanDetectorFolder(policy, 1), saving);
@@ -51,7 +43,7 @@ describe('scan writer: uploaded Lima files', () => {
       { file: 'scan0001/pilatus_0001.h5', start: 10, stop: 20, frameOffset: 0 },
       { file: 'scan0001/pilatus_0002.h5', start: 20, stop: 25, frameOffset: 0 },
     ]);
-    assert.deepEqual(store.heads, keys);
+    assert.deepEqual(store.keysOf('head'), keys);
   });
 
   it('a missing file, a wrong size and a key outside the detector folder are all reported with file and frames', async () => {
@@ -80,6 +72,6 @@ describe('scan writer: uploaded Lima files', () => {
     const store = headOnlyStore({});
     const chunks = { ...documents(keys).resource, mimetype: 'application/x-beamline-archive-chunks' as const };
     assert.deepEqual(await checkLimaFiles(run, [chunks], new Map(), store), {});
-    assert.deepEqual(store.heads, []);
+    assert.deepEqual(store.keysOf('head'), []);
   });
 });

@@ -12,12 +12,14 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryObjectStore } from '../../src/adapters/analysis-memory-stores.js';
+import { MemoryEventBus } from '../../src/adapters/memory/event-bus.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
+import { MemoryRunCatalogue } from '../../src/adapters/memory/run-catalogue.js';
 import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
 import { archiveRun } from '../../src/core/archive/archive-run.js';
 import { ChunkCoverageError } from '../../src/core/archive/errors.js';
 import { InvalidInputError } from '../../src/core/errors.js';
-import type { ArchivedRun, RunCatalogue, StoredDocument } from '../../src/core/archive/ports.js';
+import type { StoredDocument } from '../../src/core/archive/ports.js';
 import { checkCoverage, collectRunDocuments } from '../../src/core/archive/run-documents.js';
 import { paddedSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from '../../src/core/archive/point-shapes.js';
 import type { RunStop, StreamDatum, StreamResource } from '../../src/core/contract/generated-types.js';
@@ -26,7 +28,6 @@ import { buildScanLayout } from '../../src/core/nexus/scan-layouts.js';
 import { DEFAULT_STORAGE } from '../../src/core/nexus/writers/channel-writer.js';
 import { fillValueOf, largestShape, padPoints, pointShapeRows, variableShapeLayout } from '../../src/core/nexus/writers/variable-shape.js';
 import { stagingChunkKey } from '../../src/core/object-keys.js';
-import type { ObjectStore } from '../../src/core/ports.js';
 import { venvPython } from '../../local/services.js';
 import { H5wasmArchivedChannelReader } from '../../src/adapters/h5wasm-archived-channel-reader.js';
 import { writeHdf5Tree } from '../../src/adapters/h5wasm-tree-writer.js';
@@ -207,30 +208,6 @@ describe('the plan of a channel whose point shape changes', () => {
   });
 });
 
-/** A catalogue holding one run's documents; the scan writer's other calls are recorded. */
-class OneRunCatalogue implements RunCatalogue {
-  archived?: ArchivedRun;
-  constructor(private readonly documents: StoredDocument[]) {}
-  async putDocument(): Promise<'stored'> { return 'stored'; }
-  async runStarted(): Promise<void> {}
-  async runStopped(): Promise<void> {}
-  async runFailed(failure: unknown): Promise<'failed'> { throw new Error(`run failed: ${JSON.stringify(failure)}`); }
-  async runArchived(run: ArchivedRun): Promise<void> { this.archived = run; }
-  async getRun(): Promise<undefined> { return undefined; }
-  async listDocuments(): Promise<StoredDocument[]> { return this.documents; }
-  async claimFile(): Promise<void> {}
-}
-
-/** The in-memory store, uploading local files too (the scan file). */
-function fileStore(bucket: string): ObjectStore {
-  const memory = new MemoryObjectStore(bucket);
-  return {
-    bucket, put: (key, body) => memory.put(key, body), get: (key) => memory.get(key), head: (key) => memory.head(key),
-    copy: (from, to) => memory.copy(from, to), delete: (key) => memory.delete(key),
-    uploadFile: async (key, path) => memory.put(key, new Uint8Array(await readFile(path))),
-  };
-}
-
 /** Datasets as raw bytes (base64), dtypes, shapes and attributes, read by h5py. */
 function h5py(file: Uint8Array, paths: string[]): Record<string, { dtype: string; shape: number[]; bytes: string; attrs: Record<string, string> }> {
   const script = `
@@ -263,15 +240,15 @@ function expected(list: { shape: number[]; values: number[] }[], largest: number
 describe('archiving a run whose point shapes change (h5wasm, read back by h5py)', () => {
   it('writes [points, largest] with the fill value exactly where points are smaller, the published values bit for bit elsewhere, and each point\'s shape', async () => {
     const { run, published } = varyingRun([SPECTRUM, IMAGE, STEADY]);
-    const store = fileStore(run.bucket);
+    const store = new MemoryObjectStore(run.bucket);
     for (const c of [...run.chunks, ...(run.scanInfo ? [run.scanInfo] : [])]) await store.put(c.key, c.bytes);
-    const catalogue = new OneRunCatalogue(stored(run));
+    const catalogue = MemoryRunCatalogue.holding(run.runUid, stored(run));
     const outcome = await archiveRun(run.stop.detail as RunStop, {
-      catalogue, store, writer: await H5wasmScanFileWriter.create(), publisher: { publish: async () => ({ accepted: 1, rejected: [] }) },
+      catalogue, store, writer: await H5wasmScanFileWriter.create(), publisher: new MemoryEventBus(),
       creator: 'beamline-archive test', now: () => new Date('2026-11-22T10:00:03Z'),
     });
     assert.equal(outcome.status, 'archived', JSON.stringify(outcome.detail));
-    const file = await store.get(catalogue.archived!.file.key);
+    const file = await store.get(catalogue.archivals.at(-1)!.file.key);
     const read = h5py(file, [
       '/3.1/instrument/free_spectrum/data', '/3.1/instrument/free_spectrum/point_shape',
       '/3.1/instrument/free_image/data', '/3.1/instrument/free_image/point_shape',
@@ -299,23 +276,23 @@ describe('archiving a run whose point shapes change (h5wasm, read back by h5py)'
     assert.deepEqual(read['/3.1/instrument/steady/data']!.shape, [15, 4]);
     assert.deepEqual(read['/3.1/instrument/steady/data']!.attrs, { interpretation: 'spectrum' }, 'a free channel that never changed: no padding attributes');
     assert.equal(read['/3.1/instrument/steady/point_shape'], undefined, 'nor a point_shape dataset');
-    assert.deepEqual(Object.keys(catalogue.archived!.channelPaths ?? {}).sort(), ['c:diode', 'cam:free_image', 'mca2:free_spectrum', 'mca3:steady']);
+    assert.deepEqual(Object.keys(catalogue.archivals.at(-1)!.channelPaths ?? {}).sort(), ['c:diode', 'cam:free_image', 'mca2:free_spectrum', 'mca3:steady']);
   });
 });
 
 describe('exporting a run whose point shapes change (archived with h5wasm, loaded by the export loader)', () => {
   it('gives the NeXus export each padded key\'s point shapes and fill value, and leaves steady keys as they were', async () => {
     const { run, published } = varyingRun([SPECTRUM, IMAGE, STEADY]);
-    const store = fileStore(run.bucket);
+    const store = new MemoryObjectStore(run.bucket);
     for (const c of [...run.chunks, ...(run.scanInfo ? [run.scanInfo] : [])]) await store.put(c.key, c.bytes);
     const documents = stored(run);
-    const catalogue = new OneRunCatalogue(documents);
+    const catalogue = MemoryRunCatalogue.holding(run.runUid, documents);
     const outcome = await archiveRun(run.stop.detail as RunStop, {
-      catalogue, store, writer: await H5wasmScanFileWriter.create(), publisher: { publish: async () => ({ accepted: 1, rejected: [] }) },
+      catalogue, store, writer: await H5wasmScanFileWriter.create(), publisher: new MemoryEventBus(),
       creator: 'beamline-archive test', now: () => new Date('2026-11-22T10:00:03Z'),
     });
     assert.equal(outcome.status, 'archived', JSON.stringify(outcome.detail));
-    const archived = catalogue.archived!;
+    const archived = catalogue.archivals.at(-1)!;
     // The descriptor names the free keys as the bridge does (null for the free dimensions).
     const descriptor = documents.find((d) => d.detailType === 'EventDescriptor')!.body as { data_keys: Record<string, unknown> };
     for (const c of [SPECTRUM, IMAGE, STEADY]) {

@@ -1,7 +1,7 @@
 // Provenance rules (required pieces, parents that exist, no cycles), lineage both ways, PROV-JSON.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryProvenanceStore } from '../../src/adapters/analysis-memory-stores.js';
+import { MemoryProvenanceStore } from '../../src/adapters/memory/analysis-stores.js';
 import { ProvenanceConflictError, ProvenanceIncompleteError } from '../../src/core/provenance/errors.js';
 import { lineage } from '../../src/core/provenance/lineage.js';
 import { missingProvenance } from '../../src/core/provenance/validate-provenance.js';

@@ -3,8 +3,9 @@
 import { describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { MemoryProvenanceStore } from '../../src/adapters/analysis-memory-stores.js';
-import type { ArchivedRun, RunCatalogue, StoredDocument } from '../../src/core/archive/ports.js';
+import { MemoryProvenanceStore } from '../../src/adapters/memory/analysis-stores.js';
+import { MemoryRunCatalogue } from '../../src/adapters/memory/run-catalogue.js';
+import type { ArchivedRun, StoredDocument } from '../../src/core/archive/ports.js';
 import { lineage } from '../../src/core/provenance/lineage.js';
 import { archiveSoftware, withScanFileProvenance } from '../../src/core/provenance/scan-file-provenance.js';
 
@@ -16,19 +17,15 @@ const datum = (channel: string, start: number, stop: number, c: string): StoredD
 
 describe('scan file provenance', () => {
   it('is recorded when the run is archived, with chunks as inputs; a redelivery records nothing new', async () => {
-    const archived: ArchivedRun[] = [];
-    const catalogue = {
-      runArchived: async (run: ArchivedRun) => { archived.push(run); },
-      listDocuments: async () => [datum('diode', 10, 20, 'c'), datum('axis:sy', 0, 10, 'a'), datum('diode', 0, 10, 'b'), { detailType: 'RunStart', uid: 'RAW1', body: {} }],
-      getRun: async () => undefined,
-    } as unknown as RunCatalogue;
+    const catalogue = MemoryRunCatalogue.holding('RAW1', [datum('diode', 10, 20, 'c'), datum('axis:sy', 0, 10, 'a'), datum('diode', 0, 10, 'b'), { detailType: 'RunStart', uid: 'RAW1', body: {} }]);
+    const archived = catalogue.archivals;
     const store = new MemoryProvenanceStore((e) => e.ref === 'run:RAW1');
     const wrapped = withScanFileProvenance(catalogue, store, archiveSoftware('0.1.0', 'https://git.example.org/beamline-archive.git', 'deadbeef'), () => new Date('2026-11-22T10:00:10Z'));
     const run: ArchivedRun = { runUid: 'RAW1', file: { bucket: 'bkt', key: 'archive/p/b/s/c/c_d/c_d_0001.h5', bytes: 5000, sha256: sha('f') }, points: { 'axis:sy': 10, diode: 10 }, archivedAt: '2026-11-22T10:00:09Z' };
     await wrapped.runArchived(run);
     await wrapped.runArchived(run);
     assert.equal(archived.length, 2);
-    assert.equal(await wrapped.getRun('RAW1'), undefined, 'other methods are the wrapped catalogue\'s');
+    assert.deepEqual(await wrapped.getRun('RAW1'), await catalogue.getRun('RAW1'), 'other methods are the wrapped catalogue\'s');
     const record = await store.get('file:s3://bkt/archive/p/b/s/c/c_d/c_d_0001.h5');
     assert.ok(record);
     assert.deepEqual(record.parents, ['run:RAW1']);
@@ -50,12 +47,9 @@ describe('scan file provenance', () => {
   });
 
   it('a scan that ended before its first point has its documents as input, and is archived', async () => {
-    const archived: ArchivedRun[] = [];
     const stop = { uid: 'RAW2/stop', run_start: 'RAW2', exit_status: 'fail', bliss: { points: {} } };
-    const catalogue = {
-      runArchived: async (run: ArchivedRun) => { archived.push(run); },
-      listDocuments: async () => [{ detailType: 'RunStop', uid: 'RAW2/stop', body: stop }, { detailType: 'RunStart', uid: 'RAW2', body: { uid: 'RAW2' } }],
-    } as unknown as RunCatalogue;
+    const catalogue = MemoryRunCatalogue.holding('RAW2', [{ detailType: 'RunStop', uid: 'RAW2/stop', body: stop }, { detailType: 'RunStart', uid: 'RAW2', body: { uid: 'RAW2' } }]);
+    const archived = catalogue.archivals;
     const store = new MemoryProvenanceStore((e) => e.ref === 'run:RAW2');
     const wrapped = withScanFileProvenance(catalogue, store, archiveSoftware('0.1.0', 'https://git.example.org/beamline-archive.git'), () => new Date('2026-11-22T10:00:10Z'));
     await wrapped.runArchived({ runUid: 'RAW2', file: { bucket: 'bkt', key: 'archive/p/b/s/c/c_d/c_d_0002.h5', bytes: 3000, sha256: sha('e') }, points: {}, archivedAt: '2026-11-22T10:00:09Z' });

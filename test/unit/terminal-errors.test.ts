@@ -15,7 +15,7 @@ import { DatasetClosedError, DatasetNotFoundError } from '../../src/core/dataset
 import { getStagedObject } from '../../src/core/archive/staged-objects.js';
 import { runUidOfBody, sqsBatchHandler } from '../../functions/shared/sqs-batch.js';
 import type { ParkedMessage } from '../../src/adapters/sqs-dead-letter-queue.js';
-import type { ObjectStore } from '../../src/core/ports.js';
+import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
 
 function event(...bodies: string[]): SQSEvent {
   return {
@@ -44,11 +44,11 @@ describe('error classification', () => {
   });
 
   it('turns a staged object missing behind a RunStop into a MissingInputError naming the key', async () => {
-    const store = { bucket: 'b', get: (key: string) => Promise.reject(new ObjectNotFoundError(`s3://b/${key} does not exist`, { key })) } as unknown as ObjectStore;
+    const store = new MemoryObjectStore('b');
     await assert.rejects(getStagedObject(store, 'staging/run/diode/000-010.bin', 'points [0, 10) of diode', { runUid: 'run' }), (e: unknown) =>
       e instanceof MissingInputError && !e.transient && e.context.key === 'staging/run/diode/000-010.bin' && e.context.runUid === 'run'
       && e.message.includes('s3://b/staging/run/diode/000-010.bin') && e.message.includes('points [0, 10) of diode'));
-    const throttled = { bucket: 'b', get: () => Promise.reject(new Error('SlowDown')) } as unknown as ObjectStore;
+    const throttled = new MemoryObjectStore('b', { fail: (operation) => (operation === 'get' ? new Error('SlowDown') : undefined) });
     await assert.rejects(getStagedObject(throttled, 'k', 'x'), (e: unknown) => !(e instanceof MissingInputError) && (e as Error).message === 'SlowDown');
   });
 });

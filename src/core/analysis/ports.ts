@@ -1,4 +1,4 @@
-/** Ports of the analysis store. Adapter: src/adapters/analysis-dynamodb-catalogue.ts (in memory: analysis-memory-stores.ts). */
+/** Ports of the analysis store. Adapter: src/adapters/analysis-dynamodb-catalogue.ts (in memory: src/adapters/memory/analysis-stores.ts). */
 import type { StoredDocument } from '../archive/ports.js';
 
 /** The run record of a derived run (`pk RUN#<uid>, sk RUN`, kind `derived`). */
