@@ -95,7 +95,7 @@ try {
     console.log(readFileSync(join(exportDir, name), 'utf8').split('\n').slice(0, 4).map((l) => `      ${l.length > 110 ? `${l.slice(0, 110)}…` : l}`).join('\n'));
   }
   step('the portal (web/, served on loopback; the APIs behind the local gateway)');
-  const portal = await startPortalServer({ datasetApi: gateway.urlOf('dataset-api'), exportApi: gateway.urlOf('export-api'), analysisApi: gateway.urlOf('analysis-api'), tokenEndpoint: `${env.oidc.issuer}/token` });
+  const portal = await startPortalServer({ datasetApi: gateway.urlOf('dataset-api'), exportApi: gateway.urlOf('export-api'), analysisApi: gateway.urlOf('analysis-api'), issuer: env.oidc.issuer });
   // archive/<proposal>/<beamline>/<session>/<collection>/<collection>_<dataset>/…: the dataset API's id.
   const [, proposal, beamline, session, collection, folder] = file.key.split('/') as string[];
   const datasetId = [proposal, beamline, session, collection, folder!.slice(collection!.length + 1)].join('/');

@@ -7,6 +7,10 @@
  *
  *   POST /token  grant_type=password&username=alice   → {access_token, token_type: "Bearer", expires_in}
  *
+ * Browser apps (the portal) sign in with the authorization-code flow and PKCE S256 instead
+ * (local/oidc-authorization-code.ts: `GET|POST /authorize`, then `POST /token
+ * grant_type=authorization_code` → {access_token, id_token, token_type, expires_in}).
+ *
  * Tokens carry the claims src/core/access/caller.ts reads (docs/access.md).
  *
  *   npx tsx local/oidc-issuer.ts [--port 8700]      serves until interrupted, prints its issuer URL
@@ -16,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { AuthorizationCodeFlow, LOCAL_PORTAL_CLIENT_ID, type OidcClient } from './oidc-authorization-code.js';
 
 export interface LocalUser {
   /** preferred_username; `sub` is `user-<name>`. */
@@ -51,6 +56,8 @@ export interface LocalOidcIssuer {
   users: Record<string, LocalUser>;
   /** Signs an access token for a user (a name of `users`, or a user given in full). */
   token(user: string | LocalUser, options?: TokenOptions): Promise<string>;
+  /** Adds a client of the authorization-code flow (the default one, `beamline-archive-portal`, takes any loopback redirect URI). */
+  registerClient(client: OidcClient): void;
   stop(): Promise<void>;
 }
 
@@ -60,6 +67,8 @@ export interface LocalOidcIssuerOptions {
   audience?: string;
   /** Lifetime of the tokens the token endpoint issues. @default 3600 */
   tokenLifetimeSeconds?: number;
+  /** Clients of the authorization-code flow. @default [{clientId: 'beamline-archive-portal'}] (any loopback redirect URI) */
+  clients?: OidcClient[];
 }
 
 export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Promise<LocalOidcIssuer> {
@@ -69,6 +78,17 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
   const kid = randomUUID();
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
   let issuer = '';
+  const codeFlow = new AuthorizationCodeFlow(users, options.clients ?? [{ clientId: LOCAL_PORTAL_CLIENT_ID }]);
+
+  /** The ID token of the authorization-code flow: for the client (aud), with the request's nonce. */
+  const idToken = async (name: string, clientId: string, nonce: string | undefined, lifetime: number): Promise<string> => {
+    const issuedAt = Math.floor(Date.now() / 1000);
+    return new SignJWT({ preferred_username: name, ...(nonce ? { nonce } : {}) })
+      .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+      .setIssuer(issuer).setAudience(clientId).setSubject(`user-${name}`)
+      .setIssuedAt(issuedAt).setExpirationTime(issuedAt + lifetime)
+      .sign(privateKey);
+  };
 
   const sign = async (user: string | LocalUser, tokenOptions: TokenOptions = {}): Promise<string> => {
     const u = typeof user === 'string' ? users[user] : user;
@@ -95,12 +115,25 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
     const url = new URL(req.url ?? '/', issuer);
     if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {
       return reply(200, {
-        issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`,
-        grant_types_supported: ['password'], token_endpoint_auth_methods_supported: ['none'],
+        issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`, authorization_endpoint: `${issuer}/authorize`,
+        grant_types_supported: ['password', 'authorization_code'], token_endpoint_auth_methods_supported: ['none'],
+        response_types_supported: ['code'], code_challenge_methods_supported: ['S256'], scopes_supported: ['openid'], subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'], claims_supported: ['sub', 'preferred_username', 'proposals', 'beamlines', 'roles'],
       });
     }
     if (req.method === 'GET' && url.pathname === '/jwks') return reply(200, { keys: [jwk] });
+    if (url.pathname === '/authorize' && (req.method === 'GET' || req.method === 'POST')) {
+      const answer = (params: URLSearchParams) => {
+        const out = codeFlow.authorize(req.method!, params);
+        res.writeHead(out.status, out.headers);
+        res.end(out.body);
+      };
+      if (req.method === 'GET') return answer(url.searchParams);
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => { if (parts.length < 64) parts.push(c); });
+      req.on('end', () => answer(new URLSearchParams(Buffer.concat(parts).toString('utf8'))));
+      return undefined;
+    }
     if (req.method === 'OPTIONS' && url.pathname === '/token') {
       res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'content-type' });
       return res.end();
@@ -110,7 +143,17 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
       req.on('data', (c: Buffer) => { if (chunks.length < 64) chunks.push(c); });
       req.on('end', () => {
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-        if (form.get('grant_type') !== 'password') return reply(400, { error: 'unsupported_grant_type', error_description: 'grant_type=password expected' });
+        if (form.get('grant_type') === 'authorization_code') {
+          const redeemed = codeFlow.redeem(form);
+          if (!redeemed.ok) return reply(400, { error: redeemed.error, error_description: redeemed.description });
+          const lifetime = options.tokenLifetimeSeconds ?? 3600;
+          Promise.all([sign(redeemed.user, { expiresIn: lifetime }), idToken(redeemed.user, redeemed.clientId, redeemed.nonce, lifetime)]).then(
+            ([access, id]) => reply(200, { access_token: access, id_token: id, token_type: 'Bearer', expires_in: lifetime, scope: redeemed.scope }),
+            (error: Error) => reply(500, { error: 'server_error', error_description: error.message }),
+          );
+          return undefined;
+        }
+        if (form.get('grant_type') !== 'password') return reply(400, { error: 'unsupported_grant_type', error_description: 'grant_type=password or authorization_code expected' });
         const username = form.get('username') ?? '';
         if (!users[username]) return reply(400, { error: 'invalid_grant', error_description: `unknown user ${JSON.stringify(username)}` });
         const lifetime = options.tokenLifetimeSeconds ?? 3600;
@@ -127,7 +170,7 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
   const address = server.address();
   issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {
-    issuer, audience, users, token: sign,
+    issuer, audience, users, token: sign, registerClient: (client) => codeFlow.register(client),
     stop: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
   };
 }

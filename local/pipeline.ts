@@ -25,6 +25,9 @@ export interface PublishOptions {
   spectrum?: number;
   number?: number;
   sampleName?: string;
+  /** The data policy's proposal (default ihch123) and beamline (default id00). */
+  proposal?: string;
+  beamline?: string;
   collection?: string;
   dataset?: string;
   sleep?: number;
@@ -58,6 +61,7 @@ export async function publishScan(redisUrl: string, options: PublishOptions = {}
   flag('type', options.type); flag('points', options.points); flag('counters', options.counters);
   flag('batch', options.batch); flag('dtype', options.dtype); flag('spectrum', options.spectrum);
   flag('number', options.number); flag('sample-name', options.sampleName); flag('collection', options.collection);
+  flag('proposal', options.proposal); flag('beamline', options.beamline);
   flag('dataset', options.dataset); flag('sleep', options.sleep); flag('end-reason', options.endReason);
   flag('corrupt', options.corrupt); flag('dump-values', options.dumpValues);
   const { stdout, stderr, code } = await run(venvPython, args);

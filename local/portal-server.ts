@@ -1,21 +1,24 @@
 /**
  * Serves the built portal (web/dist, `npm run build:web`) on loopback for the local environment:
- * the static files, `config.json` (the API URLs of the local gateway) and `/auth/token`, which
- * forwards the sign-in form to the local OIDC issuer's token endpoint (the issuer answers no CORS).
- * In AWS the same files come from S3 behind CloudFront (infra/constructs/portal.ts).
+ * the static files and `config.json` (the API URLs of the local gateway, the OIDC issuer and the
+ * portal's client id there: the browser signs in with the authorization code + PKCE itself).
+ * In AWS the same files come from S3 behind CloudFront (infra/stacks/portal-stack.ts).
  */
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { projectRoot } from './services.js';
+import { LOCAL_PORTAL_CLIENT_ID } from './oidc-authorization-code.js';
 
 export interface PortalServerOptions {
   datasetApi: string;
   exportApi: string;
   analysisApi: string;
-  /** The local issuer's token endpoint (`<issuer>/token`); none: sign-in answers 503. */
-  tokenEndpoint?: string;
+  /** The OIDC issuer people sign in with (locally local/oidc-issuer.ts); none: the portal says sign-in is not configured. */
+  issuer?: string;
+  /** The portal's client id at the issuer. @default 'beamline-archive-portal' */
+  clientId?: string;
   port?: number;
   root?: string;
 }
@@ -35,7 +38,10 @@ export const PORTAL_DIST = join(projectRoot, 'web', 'dist');
 export async function startPortalServer(options: PortalServerOptions): Promise<PortalServer> {
   const root = options.root ?? PORTAL_DIST;
   if (!existsSync(join(root, 'index.html'))) throw new Error(`the portal is not built (${root}/index.html missing): run npm run build:web`);
-  const config = JSON.stringify({ datasetApi: options.datasetApi, exportApi: options.exportApi, analysisApi: options.analysisApi, tokenEndpoint: './auth/token' });
+  const config = JSON.stringify({
+    datasetApi: options.datasetApi, exportApi: options.exportApi, analysisApi: options.analysisApi,
+    issuer: options.issuer ?? '', clientId: options.clientId ?? LOCAL_PORTAL_CLIENT_ID,
+  });
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://portal');
@@ -43,19 +49,6 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
       if (url.pathname === '/config.json') {
         res.writeHead(200, { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(config);
-        return;
-      }
-      if (url.pathname === '/auth/token' && req.method === 'POST') {
-        if (!options.tokenEndpoint) {
-          res.writeHead(503, { ...headers, 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: 'unavailable', error_description: 'this environment has no OIDC issuer' }));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        for await (const c of req) chunks.push(c as Buffer);
-        const answer = await fetch(options.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.concat(chunks) });
-        res.writeHead(answer.status, { ...headers, 'content-type': answer.headers.get('content-type') ?? 'application/json', 'cache-control': 'no-store' });
-        res.end(Buffer.from(await answer.arrayBuffer()));
         return;
       }
       const relative = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname.slice(1));

@@ -115,7 +115,9 @@ export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {
     // The people URLs (bearer tokens, CORS; docs/adr/0008): what a browser may call.
     config: {
       datasetApi: compute.datasets.peopleUrl.url, exportApi: compute.exports.peopleUrl.url, analysisApi: compute.analysisStore.peopleUrl.url,
-      tokenEndpoint: contextString('oidcTokenEndpoint') ?? '',
+      // People sign in with the facility's issuer (authorization code + PKCE); register the portal's
+      // CloudFront URL as a redirect URI of this public client there (docs/portal.md).
+      issuer: contextString('oidcIssuer') ?? '', clientId: contextString('portalClientId') ?? 'beamline-archive-portal',
     },
   });
 

@@ -18,7 +18,7 @@ export interface PortalStackProps extends StackProps {
   /** The built portal (web/dist, `npm run build:web`). */
   distDir: string;
   /** What the browser calls: the people URLs of dataset-api, export-api and analysis-api, and where it gets a token. */
-  config: { datasetApi: string; exportApi: string; analysisApi: string; tokenEndpoint: string };
+  config: { datasetApi: string; exportApi: string; analysisApi: string; issuer: string; clientId: string };
 }
 
 export class PortalStack extends Stack {

@@ -6,11 +6,11 @@
 import '@h5web/app/styles.css';
 import './portal.css';
 import { App as H5Web, DataProvider } from '@h5web/app';
-import { StrictMode, useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { StrictMode, useCallback, useEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { createRoot } from 'react-dom/client';
 import { httpRangeSource, IndexedFile, parseFileIndex } from '../../src/client/indexed-file-reader.js';
 import {
-  ApiError, call, idPath, session, signIn,
+  ApiError, call, finishSignIn, idPath, session, signIn,
   type DatasetRecord, type DatasetScan, type ExportStatus, type ScanFileLinks,
 } from './api.js';
 import { IndexedProvider } from './indexed-provider.js';
@@ -74,33 +74,43 @@ function Layout({ children, crumbs }: { children: ReactNode; crumbs: [string, st
   );
 }
 
-function SignIn({ onDone }: { onDone: () => void }) {
-  const [name, setName] = useState('');
-  const [error, setError] = useState<string>();
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    signIn(name).then(onDone, (err: unknown) => setError((err as Error).message));
-  };
+/** Sign-in with the facility's OIDC issuer: the issuer's own page (authorization code + PKCE), then back here. */
+function SignIn({ error }: { error?: string | undefined }) {
+  const [failure, setFailure] = useState(error);
   return (
-    <form className="sign-in" onSubmit={submit} aria-label="sign in">
+    <section className="sign-in" aria-label="sign in">
       <h1>Sign in</h1>
-      <label>User name <input autoFocus name="username" value={name} onChange={(e) => setName(e.target.value)} /></label>
-      <button type="submit">Sign in</button>
-      {error && <Failure message={error} />}
-    </form>
+      <p>You sign in with your facility account; you come back to this page afterwards.</p>
+      <button type="button" autoFocus onClick={() => { signIn().catch((err: unknown) => setFailure((err as Error).message)); }}>Sign in</button>
+      {failure && <Failure message={failure} />}
+    </section>
   );
 }
 
+/** One of the person's proposals, with the number of its datasets the archive lists to them. */
+function ProposalItem({ proposal }: { proposal: string }) {
+  const listed = useLoad(() => call<{ datasets: DatasetRecord[] }>('datasetApi', `/datasets?proposal=${encodeURIComponent(proposal)}`, `proposal ${proposal}`), [proposal]);
+  const n = listed.data?.datasets.length;
+  return (
+    <li>
+      <a href={link('proposal', proposal)}>{proposal}</a>{' '}
+      <span className="muted">{listed.error ?? (n === undefined ? '…' : `${n} dataset${n === 1 ? '' : 's'}`)}</span>
+    </li>
+  );
+}
+
+/** The proposals the person's identity names (the OIDC `proposals` claim), each counted by the API. */
 function Proposals() {
   const claims = session.claims() ?? {};
   const [typed, setTyped] = useState('');
+  const proposals = [...new Set((claims.proposals ?? []).map((p) => p.toLowerCase()))].sort();
   return (
     <Layout crumbs={[]}>
       <h1>Your proposals</h1>
-      <ul className="list">
-        {(claims.proposals ?? []).map((p) => <li key={p}><a href={link('proposal', p)}>{p}</a></li>)}
+      <ul className="list" aria-label="proposals">
+        {proposals.map((p) => <ProposalItem key={p} proposal={p} />)}
       </ul>
-      {(claims.proposals ?? []).length === 0 && <p>Your identity lists no proposal.</p>}
+      {proposals.length === 0 && <p>Your identity lists no proposal{(claims.roles ?? []).includes('archive-admin') || (claims.beamlines ?? []).length ? ' (staff and administrators open a proposal by name)' : ''}.</p>}
       <form onSubmit={(e) => { e.preventDefault(); window.location.hash = link('proposal', typed.trim()); }}>
         <label>Open a proposal <input name="proposal" value={typed} onChange={(e) => setTyped(e.target.value)} /></label>
         <button type="submit">Open</button>
@@ -109,15 +119,7 @@ function Proposals() {
   );
 }
 
-/**
- * Whether the signed-in person's claims give them more than public access to a proposal: a member,
- * beamline staff (their beamline's datasets of any proposal) or an administrator. Display only: the
- * APIs decide; this only words an empty, filtered list as the refusal it is.
- */
-function mayBrowse(proposal: string): boolean {
-  const claims = session.claims() ?? {};
-  return (claims.proposals ?? []).includes(proposal) || (claims.beamlines ?? []).length > 0 || (claims.roles ?? []).includes('archive-admin');
-}
+interface ProposalAccess { proposal: string; access: string; reason: string }
 
 function Datasets({ proposal, query }: { proposal: string; query: URLSearchParams }) {
   const [filters, setFilters] = useState({ sample: query.get('sample') ?? '', from: query.get('from') ?? '', to: query.get('to') ?? '', technique: query.get('technique') ?? '', title: query.get('title') ?? '' });
@@ -125,6 +127,8 @@ function Datasets({ proposal, query }: { proposal: string; query: URLSearchParam
   if (filters.sample) params.set('sample', filters.sample);
   if (filters.from) params.set('from', filters.from);
   if (filters.to) params.set('to', filters.to);
+  // The API says whether (and how) the person may read the proposal: its refusal is the message shown.
+  const access = useLoad(() => call<ProposalAccess>('datasetApi', `/proposals/${encodeURIComponent(proposal)}`, `proposal ${proposal}`), [proposal]);
   const { data, error } = useLoad(() => call<{ datasets: DatasetRecord[] }>('datasetApi', `/datasets?${params}`, `proposal ${proposal}`), [proposal, filters.sample, filters.from, filters.to], 5000);
   const shown = (data?.datasets ?? []).filter((d) => (!filters.technique || d.techniques.some((t) => t.toLowerCase().includes(filters.technique.toLowerCase())))
     && (!filters.title || `${d.collection} ${d.dataset} ${Object.values(d.metadata).join(' ')}`.toLowerCase().includes(filters.title.toLowerCase())));
@@ -137,11 +141,11 @@ function Datasets({ proposal, query }: { proposal: string; query: URLSearchParam
       <form className="search" role="search" onSubmit={(e) => e.preventDefault()}>
         {field('sample', 'Sample')}{field('title', 'Title')}{field('technique', 'Technique')}{field('from', 'From', 'date')}{field('to', 'To', 'date')}
       </form>
+      {access.error && <Failure message={access.error} />}
+      {access.data && <p className="muted" role="note">Your access: {access.data.access} ({access.data.reason}).</p>}
       {error && <Failure message={error} />}
-      {!error && data && data.datasets.length === 0 && !mayBrowse(proposal) && (
-        <Failure message={`You have no access to proposal ${proposal}: your identity does not name you a member of it (the archive lists only what you may read).`} />
-      )}
-      <table>
+      {access.error && data && data.datasets.length > 0 && <p>Only its public datasets (embargo ended) are listed.</p>}
+      <table aria-label="datasets">
         <thead><tr><th>Dataset</th><th>Sample</th><th>Techniques</th><th>State</th><th>Started</th></tr></thead>
         <tbody>
           {shown.map((d) => (
@@ -178,14 +182,16 @@ function Dataset({ id }: { id: string }) {
       )}
       <h2>Scans</h2>
       {scans.error && <Failure message={scans.error} />}
-      <table>
-        <thead><tr><th>#</th><th>Title</th><th>Started</th><th>State</th><th>File</th></tr></thead>
+      <table aria-label="scans">
+        <thead><tr><th>#</th><th>Title</th><th>Type</th><th>Points</th><th>Started</th><th>Ended</th><th>State</th><th>Refused channels</th><th>File</th></tr></thead>
         <tbody>
           {(scans.data?.scans ?? []).map((s) => (
             <tr key={s.runUid}>
               <td>{s.scanNumber}</td>
               <td><a href={link('scan', id, s.runUid)}>{s.title ?? s.runUid}</a></td>
-              <td>{s.startTime ?? ''}</td><td>{s.fileKey ? 'ARCHIVED' : 'RECORDING'}</td>
+              <td>{s.type ?? ''}</td><td>{s.points ?? ''}</td>
+              <td>{s.startTime ?? ''}</td><td>{s.endTime ?? ''}</td><td>{stateOf(s)}</td>
+              <td>{refused(s)}</td>
               <td>{s.fileKey ? <a href={link('file', id, s.runUid)}>open in viewer</a> : '…'}</td>
             </tr>
           ))}
@@ -194,6 +200,10 @@ function Dataset({ id }: { id: string }) {
     </Layout>
   );
 }
+
+/** The run record's state; without one (an older API) what the dataset knows: a file, or not yet. */
+const stateOf = (s: DatasetScan) => s.state ?? (s.fileKey ? 'ARCHIVED' : 'RECORDING');
+const refused = (s: DatasetScan) => (s.refusedChannels?.length ? s.refusedChannels.map((c) => `${c.channel} (${c.reason})`).join('; ') : 'none');
 
 function FragmentRow({ name, value }: { name: string; value: string }) {
   return <><dt>{name}</dt><dd>{value}</dd></>;
@@ -208,8 +218,10 @@ function Scan({ id, run }: { id: string; run: string }) {
       {scans.error && <Failure message={scans.error} />}
       {scan && (
         <dl className="facts">
-          <dt>Run</dt><dd>{scan.runUid}</dd><dt>Started</dt><dd>{scan.startTime}</dd>
-          <dt>State</dt><dd>{scan.fileKey ? 'ARCHIVED' : 'RECORDING'}</dd><dt>File</dt><dd>{scan.fileKey ?? 'not yet'}</dd><dt>sha256</dt><dd>{scan.fileSha256 ?? ''}</dd>
+          <dt>Run</dt><dd>{scan.runUid}</dd><dt>Type</dt><dd>{scan.type ?? 'not recorded'}</dd><dt>Points</dt><dd>{scan.points ?? 'not recorded'}</dd>
+          <dt>Started</dt><dd>{scan.startTime}</dd><dt>Ended</dt><dd>{scan.endTime ? `${scan.endTime}${scan.endReason ? ` (${scan.endReason})` : ''}` : 'not yet'}</dd>
+          <dt>State</dt><dd>{stateOf(scan)}</dd><dt>Refused channels</dt><dd>{refused(scan)}</dd>
+          <dt>File</dt><dd>{scan.fileKey ?? 'not yet'}</dd><dt>sha256</dt><dd>{scan.fileSha256 ?? ''}</dd>
         </dl>
       )}
       {scan?.fileKey && <p><a href={link('file', id, run)}>Open the file in the viewer</a></p>}
@@ -292,6 +304,29 @@ function Export({ run }: { run: string }) {
 
 const humanBytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
+/**
+ * Keeps the URL's `?path=` on the entity selected in H5Web, so a reload (or a shared link) opens the
+ * same path. H5Web 17 reports no selection; its tree marks the selected item (`aria-selected`, `data-path`).
+ */
+function usePathInUrl(viewer: RefObject<HTMLDivElement | null>, active: boolean) {
+  useEffect(() => {
+    const root = viewer.current;
+    if (!active || !root) return undefined;
+    const follow = () => {
+      const selected = root.querySelector<HTMLElement>('[role="treeitem"][aria-selected="true"][data-path]')?.dataset.path;
+      if (!selected) return;
+      const [route = '', query = ''] = window.location.hash.split('?');
+      const params = new URLSearchParams(query);
+      if (params.get('path') === selected || (selected === '/' && !params.has('path'))) return;
+      params.set('path', selected);
+      window.history.replaceState(null, '', `${route}?${params}`);
+    };
+    const observer = new MutationObserver(follow);
+    observer.observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-selected'] });
+    return () => observer.disconnect();
+  }, [viewer, active]);
+}
+
 function FileView({ id, run, path }: { id: string; run: string; path: string | null }) {
   const opened = useLoad(async () => {
     const links = await call<ScanFileLinks>('datasetApi', `/datasets/${idPath(id)}/scans/${encodeURIComponent(run)}/file`, `dataset ${id}`);
@@ -301,6 +336,8 @@ function FileView({ id, run, path }: { id: string; run: string; path: string | n
     const file = new IndexedFile(parseFileIndex(await response.json()), httpRangeSource(links.url));
     return { provider: new IndexedProvider(links.file.key.split('/').pop() ?? links.file.key, file), file, links };
   }, [id, run]);
+  const viewer = useRef<HTMLDivElement>(null);
+  usePathInUrl(viewer, Boolean(opened.data));
   return (
     <Layout crumbs={[[`Proposal ${id.split('/')[0]}`, link('proposal', id.split('/')[0]!)], [id.split('/').slice(3).join('/'), link('dataset', id)], ['scan', link('scan', id, run)], ['file', link('file', id, run)]]}>
       {opened.error && <Failure message={opened.error} />}
@@ -310,7 +347,7 @@ function FileView({ id, run, path }: { id: string; run: string; path: string | n
             {opened.data.links.file.key} · {humanBytes(opened.data.file.index.file.bytes)} · read by range{' '}
             <a href={opened.data.links.url} download>download the whole file</a>
           </p>
-          <div className="viewer" data-testid="h5web">
+          <div className="viewer" data-testid="h5web" ref={viewer}>
             <DataProvider api={opened.data.provider}>
               <H5Web {...(path ? { initialPath: path } : {})} />
             </DataProvider>
@@ -324,7 +361,25 @@ function FileView({ id, run, path }: { id: string; run: string; path: string | n
 function Portal() {
   const route = useRoute();
   const [signedIn, setSignedIn] = useState(Boolean(session.token()));
-  if (!signedIn) return <Layout crumbs={[]}><SignIn onDone={() => setSignedIn(true)} /></Layout>;
+  const [returning, setReturning] = useState<{ pending: boolean; error?: string }>(() => {
+    const params = new URL(window.location.href).searchParams;
+    return { pending: params.has('code') || params.has('error') };
+  });
+  useEffect(() => {
+    // Back from the issuer: exchange the code, then show the view the person left.
+    if (!returning.pending) return;
+    finishSignIn().then(
+      (done) => {
+        setSignedIn(done || Boolean(session.token()));
+        setReturning({ pending: false });
+        // The view the person left before signing in is back in the URL (history.replaceState tells no one).
+        window.dispatchEvent(new HashChangeEvent('hashchange'));
+      },
+      (error: unknown) => setReturning({ pending: false, error: (error as Error).message }),
+    );
+  }, []);
+  if (returning.pending) return <Layout crumbs={[]}><p role="status">Signing in…</p></Layout>;
+  if (!signedIn) return <Layout crumbs={[]}><SignIn error={returning.error} /></Layout>;
   const [a = '', b = ''] = route.parts;
   switch (route.view) {
     case 'proposal': return <Datasets key={a} proposal={a} query={route.query} />;
