@@ -84,6 +84,7 @@ function countOutcome(metrics: Metrics | undefined, outcome: Awaited<ReturnType<
     const closed = stop.bliss.end_time !== undefined ? Date.parse(stop.bliss.end_time) : stop.time * 1000;
     const visible = Date.parse(outcome.detail.archived_at);
     if (Number.isFinite(closed) && Number.isFinite(visible)) metrics.addMetric(MetricName.CloseToVisibleSeconds, MetricUnit.Seconds, Math.max(0, (visible - closed) / 1000));
+    if (outcome.indexMissing) metrics.addMetric(MetricName.IndexesMissing, MetricUnit.Count, 1);
   } else if (outcome.status === 'failed') {
     metrics.addMetric(MetricName.ScansFailed, MetricUnit.Count, 1);
   } else {
@@ -150,6 +151,7 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
       } finally {
         await heartbeat?.stop();
       }
+      if (outcome.status === 'archived' && outcome.indexMissing) logger.error('run ARCHIVED without its index: the portal reads the file whole', { runUid, reason: outcome.indexMissing });
       if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
       if (outcome.status === 'handed-over') logger.info('run handed over to the task engine', { runUid, task: outcome.detail.engine.ref, already: outcome.detail.already, reason: outcome.detail.reason });
       countOutcome(deps.metrics, outcome, stop);

@@ -19,7 +19,7 @@ import type { ArchivedFile, RunFailed, RunStalled, RunStart, RunStop } from '../
 import { FileKeyConflictError } from '../core/archive/errors.js';
 import { runOriginOf, runSourceKeyOf, runTitleOf } from '../core/bluesky/run-origin.js';
 import {
-  RunState, type ArchivedRun, type HandOverStore, type RunCatalogue, type RunEngine, type RunRecord, type RunStateCatalogue, type RunSummary, type StoredDocument,
+  RunState, type ArchivedRun, type HandOver, type HandOverStore, type RunCatalogue, type RunEngine, type RunRecord, type RunStateCatalogue, type RunSummary, type StoredDocument,
 } from '../core/archive/ports.js';
 
 /** A hand-over claimed but never recorded (the function died before RunTask answered) may be taken again after this long. */
@@ -92,6 +92,29 @@ interface RunItem {
   object_version?: RunRecord['object'];
   rearchives?: RunRecord['rearchives'];
   retried_at?: string;
+  handover?: HandOverItem;
+  /** Hand-overs claimed so far (each one an attempt, with its own RunTask client token). */
+  handover_attempts?: number;
+  index_missing?: string;
+}
+
+/** The hand-over claim as stored on the run item. */
+interface HandOverItem {
+  claimed_at: string;
+  /** After this the claim is taken again, and the watchdog treats its task as gone. */
+  expires_at?: string;
+  ref?: string;
+  reason?: string;
+  rearchive?: boolean;
+}
+
+function handOverOf(item: HandOverItem, attempts: number | undefined): HandOver {
+  return {
+    claimedAt: item.claimed_at, attempt: attempts ?? 1,
+    // A claim from before expiries were recorded: stale after HANDOVER_CLAIM_STALE_MS like an unanswered one.
+    expiresAt: item.expires_at ?? new Date(Date.parse(item.claimed_at) + HANDOVER_CLAIM_STALE_MS).toISOString(),
+    ...(item.ref ? { ref: item.ref } : {}), ...(item.reason ? { reason: item.reason } : {}),
+  };
 }
 
 /** A copy without undefined fields (DynamoDB's marshaller refuses them). */
@@ -161,14 +184,21 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
     }
   }
 
-  async runArchived(run: ArchivedRun): Promise<void> {
+  /**
+   * ARCHIVED only from the state the writer expects: a first archive from any state but ARCHIVED
+   * (RECORDING, or FAILED/STALLED that a late delivery or task cured with a verified file); a
+   * re-archive only over the very version it replaced (`object_version.etag`). Anything else is
+   * 'conflict': another delivery got there first, the record is left as it is.
+   */
+  async runArchived(run: ArchivedRun): Promise<'archived' | 'conflict'> {
     const parts = setFields({
       state: RunState.Archived, gsi4pk: runStatePk(RunState.Archived), run_uid: run.runUid, file: run.file, points: run.points, archived_at: run.archivedAt,
       ...(run.gaps ? { gaps: run.gaps } : {}), ...(run.channelPaths ? { channel_paths: run.channelPaths } : {}),
       ...(run.refusedChannels?.length ? { refused_channels: run.refusedChannels } : {}),
       ...(run.engine ? { engine: run.engine } : {}),
       ...(run.object ? { object_version: stripUndefined(run.object) } : {}),
-    }, { gsi4sk: run.archivedAt }, ['failure', 'stalled']);
+      ...(run.indexMissing ? { index_missing: run.indexMissing } : {}),
+    }, { gsi4sk: run.archivedAt }, ['failure', 'stalled', ...(run.indexMissing ? [] : ['index_missing'])]);
     if (run.rearchive) {
       // Every re-archive is kept, oldest first: why, by whom, and the version it replaced.
       parts.UpdateExpression = parts.UpdateExpression.replace(/^SET /, 'SET #rearchives = list_append(if_not_exists(#rearchives, :none), :rearchive), ');
@@ -176,7 +206,19 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
       parts.ExpressionAttributeValues[':none'] = [];
       parts.ExpressionAttributeValues[':rearchive'] = [stripUndefined(run.rearchive)];
     }
-    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: { pk: runPk(run.runUid), sk: RUN_SK }, ...parts }));
+    const previousEtag = run.rearchive?.previous.etag;
+    const condition = run.rearchive
+      ? withCondition({ ...parts, ExpressionAttributeNames: { ...parts.ExpressionAttributeNames, '#ov': 'object_version', '#etag': 'etag' } },
+        previousEtag !== undefined ? '#state = :archived AND #ov.#etag = :previous' : '#state = :archived AND attribute_not_exists(#ov.#etag)',
+        { ':archived': RunState.Archived, ...(previousEtag !== undefined ? { ':previous': previousEtag } : {}) })
+      : withCondition(parts, 'attribute_not_exists(#state) OR #state <> :archived', { ':archived': RunState.Archived });
+    try {
+      await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: { pk: runPk(run.runUid), sk: RUN_SK }, ...condition }));
+      return 'archived';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'conflict';
+      throw error;
+    }
   }
 
   async getRun(runUid: string): Promise<RunRecord | undefined> {
@@ -189,6 +231,8 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
       dataPolicy: item.data_policy, startTime: item.start_time, endTime: item.end_time, endReason: item.end_reason, archivedAt: item.archived_at,
       sealedPoints: item.sealed_points, ...(item.engine ? { engine: item.engine } : {}),
       object: item.object_version, rearchives: item.rearchives,
+      ...(item.handover ? { handOver: handOverOf(item.handover, item.handover_attempts) } : {}),
+      ...(item.index_missing ? { indexMissing: item.index_missing } : {}),
     };
   }
 
@@ -212,6 +256,7 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
           runUid: item.run_uid, state, since: item.gsi4sk, scanId: item.scan_id, title: item.title, scanKey: item.scan_key,
           dataPolicy: item.data_policy, startTime: item.start_time, endTime: item.end_time, stopped: item.stopped === true || item.end_time !== undefined,
           reason: item.failure?.reason ?? item.stalled?.reason, retriedAt: item.retried_at,
+          ...(item.handover ? { handOver: handOverOf(item.handover, item.handover_attempts) } : {}),
         });
       }
       startKey = out.LastEvaluatedKey;
@@ -224,7 +269,9 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
       await this.db.send(new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: runPk(runUid), sk: RUN_SK },
-        ...withCondition(setFields({ state: RunState.Recording, gsi4pk: runStatePk(RunState.Recording), gsi4sk: at, retried_at: at }),
+        // The hand-over claim goes too: the task it named is gone (the watchdog saw it expire, or the run FAILED), and the
+        // retried RunStop must be able to hand the run over again, as a new attempt (handover_attempts counts on).
+        ...withCondition(setFields({ state: RunState.Recording, gsi4pk: runStatePk(RunState.Recording), gsi4sk: at, retried_at: at }, {}, ['handover']),
           '#state IN (:failed, :stalled)', { ':failed': RunState.Failed, ':stalled': RunState.Stalled }),
       }));
       return 'retried';
@@ -272,48 +319,56 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
   }
 
   /**
-   * The hand-over claim (`handover` on the run record): taken once per run until its task ends
-   * (endHandOver), never for an ARCHIVED run; a claim
-   * whose task was never recorded is stale after HANDOVER_CLAIM_STALE_MS (the function died between
-   * the claim and RunTask) and can be taken again.
+   * The hand-over claim (`handover` on the run record): taken once per attempt. It holds while its
+   * task may still run: until `expires_at` (the claim's `leaseMs` from now; an unanswered claim is
+   * stale after HANDOVER_CLAIM_STALE_MS until recordHandOver extends it), then it can be taken again
+   * and the watchdog treats its task as gone. Never for an ARCHIVED run unless `rearchive`.
+   * Each claim is a new attempt (`handover_attempts`, kept across retries): the RunTask client token
+   * is per attempt, so a new attempt never gets the dead task of the last one back.
    */
-  async claimHandOver(runUid: string, at: Date): Promise<'claimed' | 'taken'> {
+  async claimHandOver(runUid: string, at: Date, options: { rearchive?: boolean } = {}): Promise<{ attempt: number } | 'taken'> {
+    const stale = new Date(at.getTime() - HANDOVER_CLAIM_STALE_MS).toISOString();
     try {
-      await this.db.send(new UpdateCommand({
+      const out = await this.db.send(new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: runPk(runUid), sk: RUN_SK },
-        UpdateExpression: 'SET #h = :claim, #run = :uid',
-        ConditionExpression: '(attribute_not_exists(#state) OR #state <> :archived) AND (attribute_not_exists(#h) OR (attribute_not_exists(#h.#ref) AND #h.#at < :stale))',
-        ExpressionAttributeNames: { '#h': 'handover', '#state': 'state', '#ref': 'ref', '#at': 'claimed_at', '#run': 'run_uid' },
+        UpdateExpression: 'SET #h = :claim, #run = :uid ADD #attempts :one',
+        ConditionExpression: `${options.rearchive ? '#state = :archived' : '(attribute_not_exists(#state) OR #state <> :archived)'} AND (attribute_not_exists(#h) OR #h.#exp < :now OR (attribute_not_exists(#h.#exp) AND attribute_not_exists(#h.#ref) AND #h.#at < :stale))`,
+        ExpressionAttributeNames: { '#h': 'handover', '#state': 'state', '#ref': 'ref', '#at': 'claimed_at', '#exp': 'expires_at', '#run': 'run_uid', '#attempts': 'handover_attempts' },
         ExpressionAttributeValues: {
-          ':claim': { claimed_at: at.toISOString() }, ':uid': runUid, ':archived': RunState.Archived,
-          ':stale': new Date(at.getTime() - HANDOVER_CLAIM_STALE_MS).toISOString(),
+          ':claim': { claimed_at: at.toISOString(), expires_at: new Date(at.getTime() + HANDOVER_CLAIM_STALE_MS).toISOString(), ...(options.rearchive ? { rearchive: true } : {}) },
+          ':uid': runUid, ':archived': RunState.Archived, ':now': at.toISOString(), ':stale': stale, ':one': 1,
         },
+        ReturnValues: 'UPDATED_NEW',
       }));
-      return 'claimed';
+      const attempt = Number((out.Attributes as { handover_attempts?: number } | undefined)?.handover_attempts ?? 1);
+      return { attempt };
     } catch (error) {
       if (isConditionFailure(error)) return 'taken';
       throw error;
     }
   }
 
-  async recordHandOver(runUid: string, engine: RunEngine, reason: string): Promise<void> {
+  /** Where the task of this attempt runs; the claim now holds for `leaseMs` (the task's longest run and a margin). */
+  async recordHandOver(runUid: string, engine: RunEngine, reason: string, leaseMs: number = HANDOVER_CLAIM_STALE_MS): Promise<void> {
     await this.db.send(new UpdateCommand({
       TableName: this.tableName,
       Key: { pk: runPk(runUid), sk: RUN_SK },
-      UpdateExpression: 'SET #h.#ref = :ref, #h.#reason = :reason, #engine = :engine',
-      ExpressionAttributeNames: { '#h': 'handover', '#ref': 'ref', '#reason': 'reason', '#engine': 'engine' },
-      ExpressionAttributeValues: { ':ref': engine.ref, ':reason': reason, ':engine': engine },
+      UpdateExpression: 'SET #h.#ref = :ref, #h.#reason = :reason, #h.#exp = :exp, #engine = :engine',
+      ExpressionAttributeNames: { '#h': 'handover', '#ref': 'ref', '#reason': 'reason', '#exp': 'expires_at', '#engine': 'engine' },
+      ExpressionAttributeValues: { ':ref': engine.ref, ':reason': reason, ':engine': engine, ':exp': new Date(Date.now() + leaseMs).toISOString() },
     }));
   }
 
-  async endHandOver(runUid: string): Promise<void> {
+  /** The task `ref` ended: its claim goes (only its own: a later attempt's claim is left alone). */
+  async endHandOver(runUid: string, ref?: string): Promise<void> {
     await this.db.send(new UpdateCommand({
       TableName: this.tableName,
       Key: { pk: runPk(runUid), sk: RUN_SK },
       UpdateExpression: 'REMOVE #h',
-      ExpressionAttributeNames: { '#h': 'handover' },
-    }));
+      ...(ref !== undefined ? { ConditionExpression: '#h.#ref = :ref', ExpressionAttributeValues: { ':ref': ref } } : {}),
+      ExpressionAttributeNames: { '#h': 'handover', ...(ref !== undefined ? { '#ref': 'ref' } : {}) },
+    })).catch((error: unknown) => { if (!isConditionFailure(error)) throw error; });
   }
 
   async releaseHandOver(runUid: string): Promise<void> {

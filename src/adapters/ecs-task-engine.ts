@@ -26,6 +26,12 @@ export class TaskStartError extends ArchiveError {
   override name = 'TaskStartError';
 }
 
+/** RunTask's client token: the job with its attempt number (an archive-run job without one is attempt 1). */
+export function clientTokenOf(job: TaskJob): string {
+  const keyed = job.kind === 'archive-run' ? { ...job, attempt: job.attempt ?? 1 } : job;
+  return createHash('sha256').update(JSON.stringify(keyed)).digest('hex').slice(0, 64);
+}
+
 export class EcsTaskEngine implements TaskEngine {
   constructor(private readonly ecs: ECSClient, private readonly options: EcsTaskEngineOptions) {}
 
@@ -38,8 +44,9 @@ export class EcsTaskEngine implements TaskEngine {
       launchType: 'FARGATE',
       count: 1,
       startedBy: o.startedBy.slice(0, 36),
-      // Idempotent for ~1 hour per job: a retried RunTask of the same job does not start a second task.
-      clientToken: createHash('sha256').update(body).digest('hex').slice(0, 64),
+      // Idempotent for ~1 hour per job and attempt: a retried RunTask call does not start a second task, while
+      // a new attempt (its own number in the job: the last task died, the run was retried) is never handed the dead one.
+      clientToken: clientTokenOf(job),
       networkConfiguration: { awsvpcConfiguration: { subnets: o.subnets, securityGroups: o.securityGroups, assignPublicIp: o.assignPublicIp } },
       overrides: { containerOverrides: [{ name: o.containerName, environment: [{ name: TASK_JOB_ENV, value: body }] }] },
       propagateTags: 'TASK_DEFINITION',

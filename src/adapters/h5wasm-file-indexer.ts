@@ -75,7 +75,7 @@ function fileSource(handle: Awaited<ReturnType<typeof open>>): ByteSource {
 }
 
 /** Indexes a local HDF5 file. `file` (size, sha256) is what the index says it describes. */
-export async function indexHdf5File(path: string, file: { bytes: number; sha256: string }): Promise<FileIndex> {
+export async function indexHdf5File(path: string, file: { bytes: number; sha256: string; etag?: string | undefined }): Promise<FileIndex> {
   const handle = await open(path, 'r');
   let map;
   try {
@@ -124,7 +124,7 @@ export async function indexHdf5File(path: string, file: { bytes: number; sha256:
   } finally {
     h5?.close();
   }
-  return { format: FILE_INDEX_FORMAT, version: FILE_INDEX_VERSION, file: { bytes: file.bytes, sha256: file.sha256 }, hdf5: { superblockVersion: map.superblockVersion }, entries };
+  return { format: FILE_INDEX_FORMAT, version: FILE_INDEX_VERSION, file: { bytes: file.bytes, sha256: file.sha256, ...(file.etag ? { etag: file.etag } : {}) }, hdf5: { superblockVersion: map.superblockVersion }, entries };
 }
 
 /** The scan writer's indexer (port ScanFileIndexer): the index as the JSON bytes to store. */

@@ -50,24 +50,45 @@ export function h5Type(type: ElementType): { dtype: string; view: (buffer: Array
 /** Rows read back per call: bounded memory whatever the dataset's size. */
 const READ_BYTES = 16 * 1024 * 1024;
 
-export function verifyScanFile(path: string, plan: NexusPlan, digests: WrittenDigests, timeMs: number): void {
+export interface VerifyOptions {
+  /** Bytes read back per selection (default 16 MiB); tests set it small. */
+  readBytes?: number;
+}
+
+/**
+ * The read-back check, in steps: HDF5 is called synchronously, so each bounded selection is read in
+ * its own step and the event loop runs between steps. Timers keep firing during a verification of
+ * many GB — the SQS visibility heartbeat among them (src/adapters/sqs-visibility-heartbeat.ts) —
+ * where one synchronous pass would hold the loop for minutes and let the message reappear.
+ */
+export async function verifyScanFile(path: string, plan: NexusPlan, digests: WrittenDigests, timeMs: number, options: VerifyOptions = {}): Promise<void> {
   const fail = (message: string, dataset?: string): never => {
     throw new ScanFileVerificationError(`scan file ${path} read back ${dataset ? `at ${dataset} ` : ''}does not match its plan: ${message}`, { key: path, ...(dataset ? { dataset } : {}) });
   };
-  checkedHdf5({ file: path, what: 'read the file back', timeMs }, () => {
-    const file = openHdf5File(path, 'r');
-    try {
-      checkAttrs(file, plan.rootAttrs, '/', fail);
-      for (const node of plan.nodes) checkNode(file, node, digests, fail);
-    } finally {
-      file.close();
+  const readBytes = options.readBytes ?? READ_BYTES;
+  const step = <T>(fn: () => T): T => checkedHdf5({ file: path, what: 'read the file back', timeMs }, fn,
+    (message, cause) => new ScanFileVerificationError(message, { key: path }, { cause }), (error) => error instanceof ArchiveError);
+  const file = step(() => openHdf5File(path, 'r'));
+  try {
+    step(() => checkAttrs(file, plan.rootAttrs, '/', fail));
+    for (const node of plan.nodes) {
+      const steps = checkNode(file, node, digests, fail, readBytes);
+      while (!step(() => steps.next()).done) await yieldToEventLoop();
     }
-  }, (message, cause) => new ScanFileVerificationError(message, { key: path }, { cause }), (error) => error instanceof ArchiveError);
+  } finally {
+    file.close();
+  }
+}
+
+/** Lets timers and I/O callbacks run (setImmediate: after the poll phase, so due timers fire on the next turn). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 type Fail = (message: string, dataset?: string) => never;
 
-function checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail: Fail): void {
+/** Checks one node; yields after each selection of data read back (a step of verifyScanFile). */
+function* checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail: Fail, readBytes: number): Generator<void, void, void> {
   switch (node.kind) {
     case 'group': {
       const group = file.get(node.path) as Group | null;
@@ -104,8 +125,8 @@ function checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail: 
       const dataset = shaped(file, node.path, h5Type(node.type).dtype, node.shape, fail);
       checkAttrs(dataset, node.attrs, node.path, fail);
       const rowBytes = pointBytes(node.type, node.pointShape);
-      checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
-        const step = Math.max(1, Math.floor(READ_BYTES / Math.max(rowBytes, 1)));
+      yield* checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
+        const step = Math.max(1, Math.floor(readBytes / Math.max(rowBytes, 1)));
         for (const [start, stop] of ranges) {
           for (let a = start; a < stop; a += step) yield [[a, Math.min(a + step, stop)]];
         }
@@ -115,7 +136,7 @@ function checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail: 
     case 'grid-signal': {
       const dataset = shaped(file, node.path, h5Type(node.type).dtype, node.shape, fail);
       checkAttrs(dataset, node.attrs, node.path, fail);
-      checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
+      yield* checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
         for (const [start, stop] of ranges) {
           for (const seg of gridSegments(start, stop, node.shape[1])) yield [[seg.row, seg.row + 1], [seg.column, seg.column + seg.count]];
         }
@@ -127,7 +148,7 @@ function checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail: 
       const length = written?.ranges[0]?.[1] ?? 0;
       const dataset = shaped(file, node.path, '<d', [length], fail);
       checkAttrs(dataset, node.attrs, node.path, fail);
-      checkData(dataset, written, node.path, fail, function* (ranges) {
+      yield* checkData(dataset, written, node.path, fail, function* (ranges) {
         for (const [start, stop] of ranges) yield [[start, stop]];
       });
       return;
@@ -160,7 +181,7 @@ function checkAttrs(target: Group | Dataset, attrs: Attrs, path: string, fail: F
 type Selection = ([number, number] | [])[];
 
 /** Reads the written ranges back in bounded selections and compares their sha256 with what was written. */
-function checkData(dataset: Dataset, written: WrittenDigest | undefined, path: string, fail: Fail, selections: (ranges: [number, number][]) => Iterable<Selection>): void {
+function* checkData(dataset: Dataset, written: WrittenDigest | undefined, path: string, fail: Fail, selections: (ranges: [number, number][]) => Iterable<Selection>): Generator<void, void, void> {
   if (!written) fail('no record of what was written', path);
   const hash = createHash('sha256');
   for (const selection of selections(written!.ranges)) {
@@ -168,6 +189,7 @@ function checkData(dataset: Dataset, written: WrittenDigest | undefined, path: s
     if (!ArrayBuffer.isView(values)) fail('does not read back as a numeric array', path);
     const view = values as ArrayBufferView;
     hash.update(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    yield;
   }
   const sha256 = hash.digest('hex');
   if (sha256 !== written!.sha256) fail(`its data reads back with sha256 ${sha256}, the bytes written had ${written!.sha256}`, path);

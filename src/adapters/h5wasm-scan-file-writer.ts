@@ -41,6 +41,8 @@ export interface H5wasmScanFileWriterOptions {
    * meets a full disk for real: the fault the close status must catch).
    */
   beforeClose?: (path: string) => Promise<void> | void;
+  /** Bytes read back per step of the verification (h5wasm-scan-file-verifier.ts; default 16 MiB): the event loop runs between steps. */
+  verifyReadBytes?: number;
 }
 
 /** Accumulates the ranges and sha256 of what is written to one dataset. */
@@ -64,12 +66,14 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
   readonly hdf5Version: string;
   private readonly workDir: string;
   private readonly beforeClose: H5wasmScanFileWriterOptions['beforeClose'];
+  private readonly verifyReadBytes: number | undefined;
   private readonly module: { HEAPU8: Uint8Array };
 
   private constructor(options: H5wasmScanFileWriterOptions, module: { HEAPU8: Uint8Array }) {
     this.module = module;
     this.workDir = options.workDir ?? tmpdir();
     this.beforeClose = options.beforeClose;
+    this.verifyReadBytes = options.verifyReadBytes;
     this.hdf5Version = hdf5LibraryVersion();
   }
 
@@ -196,7 +200,8 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
       file = undefined;
       call('close the file', undefined, () => closeFile(opened));
       // The file as it is on disk, reopened read-only, against the plan it was written from.
-      verifyScanFile(path, plan, digests, time);
+      // In steps: the event loop (the SQS visibility heartbeat) runs between the selections read back.
+      await verifyScanFile(path, plan, digests, time, this.verifyReadBytes !== undefined ? { readBytes: this.verifyReadBytes } : {});
       const { size } = await stat(path);
       return { path, bytes: size, dispose };
     } catch (error) {

@@ -14,6 +14,8 @@ export const MetricName = {
   ArchivedBytes: 'ArchivedBytes',
   /** Seconds from the scan's end (RunStop) to its file being visible at its final key. */
   CloseToVisibleSeconds: 'CloseToVisibleSeconds',
+  /** Scan files archived without their `<file>.index.json` (the indexer failed; the run is ARCHIVED all the same). */
+  IndexesMissing: 'IndexesMissing',
   RunsStalled: 'RunsStalled',
   RecordingRuns: 'RecordingRuns',
   BridgeHeartbeats: 'BridgeHeartbeats',

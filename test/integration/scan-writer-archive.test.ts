@@ -143,7 +143,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     firstSha = sha(file.bytes);
     // The file's index is next to it, describes these bytes and locates the spectrum's chunks where h5py does (issue 16).
     const index = JSON.parse(Buffer.from(await store.get(fileIndexKeyOf(finalKey))).toString('utf8')) as FileIndex;
-    assert.deepEqual(index.file, { bytes: file.bytes.byteLength, sha256: firstSha });
+    assert.deepEqual(index.file, { bytes: file.bytes.byteLength, sha256: firstSha, etag: (await store.head(finalKey))?.etag }, 'the index names the object it describes (size, sha256, ETag)');
     const located = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-storage-map.py'), file.path], { encoding: 'utf8' });
     const spectrum = index.entries['/3.1/instrument/spectrum/data'];
     assert.ok(spectrum?.kind === 'dataset' && spectrum.storage.layout === 'chunked');

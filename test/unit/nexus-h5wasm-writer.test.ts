@@ -46,6 +46,23 @@ describe('h5wasm scan file writer', () => {
     }
   });
 
+  it('reads the file back in steps: timers (the SQS visibility heartbeat) fire while it is verified', async () => {
+    // 16 bytes per step: every channel of the 12-point scan is read back in many selections.
+    let closing = false;
+    const writer = await H5wasmScanFileWriter.create({ verifyReadBytes: 16, beforeClose: () => { closing = true; } });
+    let beats = 0;
+    const timer = setInterval(() => { if (closing) beats += 1; }, 0);
+    let written: Awaited<ReturnType<typeof writer.write>> | undefined;
+    try {
+      written = await writer.write(plan, slices);
+    } finally {
+      clearInterval(timer);
+      await written?.dispose();
+    }
+    // One synchronous read-back (before) lets the timer fire at most once, at the stat that follows it.
+    assert.ok(beats >= 5, `a timer fired ${beats} times while the file was closed and read back`);
+  });
+
   it('reports the HDF5 version it writes with', async () => {
     assert.match((await H5wasmScanFileWriter.create()).hdf5Version, /^\d+\.\d+\.\d+$/);
   });

@@ -62,7 +62,8 @@ export interface ArchiveRunDeps {
 }
 
 export type ArchiveOutcome =
-  | { status: 'archived'; detail: RunArchived }
+  /** `indexMissing`: why no `<file>.index.json` was written (the run is ARCHIVED all the same). */
+  | { status: 'archived'; detail: RunArchived; indexMissing?: string }
   | { status: 'failed'; detail: RunFailed }
   /** Too big for this function: a task writes it (`engine.ref`), or one already does (`already`). */
   | { status: 'handed-over'; detail: HandOver };
@@ -88,8 +89,7 @@ const DEFAULT_VERIFY_MAX = 64 * 1024 * 1024;
  */
 export async function archiveRun(stop: RunStop, deps: ArchiveRunDeps): Promise<ArchiveOutcome> {
   try {
-    const outcome = await writeAndPublish(stop, deps);
-    return 'status' in outcome ? outcome : { status: 'archived', detail: outcome };
+    return await writeAndPublish(stop, deps);
   } catch (error) {
     if (!isPermanentArchiveError(error)) throw error;
     if (deps.rearchive) {
@@ -124,13 +124,25 @@ export async function recordRunFailure(stop: RunStop, error: unknown, deps: Pick
   return { status: 'failed', detail };
 }
 
-async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<RunArchived | Extract<ArchiveOutcome, { status: 'handed-over' }>> {
+async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exclude<ArchiveOutcome, { status: 'failed' }>> {
   const { catalogue, store, writer } = deps;
   const runUid = stop.run_start;
   const run = collectRunDocuments(stop, await catalogue.listDocuments(runUid));
+  const finalKey = scanFileKey(run.start.data_policy, run.start.scan_id);
+
+  // A run already ARCHIVED is never written again by a replay or a duplicate delivery: when its
+  // record and the final object agree, the RunStop is acknowledged (and Run Archived announced
+  // again, in case the first announcement was lost: its consumers are idempotent). Checked before
+  // anything is read from staging: a replay after the staged objects expired is acknowledged too.
+  const record = await catalogue.getRun(runUid);
+  const replaced = record?.state === RunState.Archived ? record : undefined;
+  if (replaced && !deps.rearchive) return { status: 'archived', detail: await acknowledgeArchived(replaced, run.start, finalKey, deps) };
+  if (deps.rearchive && !replaced?.file) {
+    throw new InvalidInputError(`run ${runUid} cannot be re-archived: it is not ARCHIVED (state ${record?.state ?? 'unknown'})`, { runUid });
+  }
+
   const coverage = checkCoverage(run);
   const scanInfo = await loadScanInfo(stop, run.start.bliss?.scan_info, store, runUid);
-  const finalKey = scanFileKey(run.start.data_policy, run.start.scan_id);
   // Lima channels: uploaded files next to the scan file, checked by HEAD (never downloaded) and linked.
   const limaFiles = await checkLimaFiles({ runUid, policy: run.start.data_policy, scanNumber: run.start.scan_id }, run.resources, coverage.datumsByChannel, store);
   // JSON channels (bridge engineer): their points are texts, read before the layout that holds them.
@@ -144,15 +156,6 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
   }), varying, deps.storage ?? DEFAULT_STORAGE);
   const resourceByUid = new Map(run.resources.map((r) => [r.uid, r] as const));
 
-  // A run already ARCHIVED is never written again by a replay or a duplicate delivery: when its
-  // record and the final object agree, the RunStop is acknowledged (and Run Archived announced
-  // again, in case the first announcement was lost: its consumers are idempotent).
-  const record = await catalogue.getRun(runUid);
-  const replaced = record?.state === RunState.Archived ? record : undefined;
-  if (replaced && !deps.rearchive) return acknowledgeArchived(replaced, run.start, finalKey, deps);
-  if (deps.rearchive && !replaced?.file) {
-    throw new InvalidInputError(`run ${runUid} cannot be re-archived: it is not ARCHIVED (state ${record?.state ?? 'unknown'})`, { runUid });
-  }
   // A re-archive replaces exactly the version the record describes.
   const previous = replaced ? await checkedPreviousVersion(replaced, deps) : undefined;
 
@@ -189,45 +192,82 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Run
     });
     await catalogue.claimFile({ bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 }, runUid);
     const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 };
-    if (deps.indexer) await writeIndex(deps.indexer, local.path, file, store, deps.log);
+    // The file is published: from here on, indexing can only leave the index missing, never fail the run.
+    const indexMissing = deps.indexer ? await writeIndex(deps.indexer, local.path, { ...file, etag: published.etag }, store, deps.log) : undefined;
     const archivedAt = deps.now().toISOString();
     // Where each channel lives in the file: exports read the archived data by these paths (docs/exports.md).
     const channelPaths = Object.fromEntries(plan.channels.filter((c) => !pointShapeOf.has(c.path)).map((c) => [c.channel, c.path]));
-    await catalogue.runArchived({
+    const recorded = await catalogue.runArchived({
       runUid, file, points: coverage.points, archivedAt, channelPaths, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}),
       ...(deps.engine ? { engine: deps.engine } : {}),
       object: { etag: published.etag, versionId: published.versionId },
+      ...(indexMissing ? { indexMissing } : {}),
       ...(deps.rearchive && previous ? {
         rearchive: { ...deps.rearchive, at: archivedAt, creator: deps.creator, previous },
       } : {}),
     });
+    if (recorded === 'conflict') {
+      // Another delivery recorded the run first (it published this very file: the conditional write let only one
+      // content through). Its record stands; nothing is recorded twice.
+      const now = await catalogue.getRun(runUid);
+      if (deps.rearchive || now?.state !== RunState.Archived) {
+        throw new FinalObjectConflictError(`run ${runUid}: the record changed while the file was written (state ${now?.state ?? 'unknown'}, object ${now?.object?.etag ?? 'unknown'}); nothing was recorded`, { runUid, key: finalKey });
+      }
+      deps.log?.('run was recorded ARCHIVED by another delivery meanwhile: acknowledged, recorded once', { runUid, key: finalKey });
+      return { status: 'archived', detail: await acknowledgeArchived(now, run.start, finalKey, deps) };
+    }
     const detail = validateDetail(DetailType.RunArchived, {
       run_uid: runUid, scan_id: run.start.scan_id, data_policy: run.start.data_policy, file, points: coverage.points, archived_at: archivedAt,
     } satisfies RunArchived, EventSource.ScanWriter);
     await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
     deps.log?.('run archived', { runUid, key: finalKey, bytes: file.bytes });
     await tagStagedRun(deps.staging, runUid, RunState.Archived, deps.log);
-    return detail;
+    return { status: 'archived', detail, ...(indexMissing ? { indexMissing } : {}) };
   } finally {
     await local.dispose();
   }
 }
 
+/** Attempts at writing the index (a failed PUT is retried; a file the indexer cannot describe is not). */
+const INDEX_ATTEMPTS = 3;
+
 /**
- * The index of the published bytes, stored before the run is ARCHIVED. A file the index cannot
- * describe (an HDF5 structure it does not read) is still archived: the failure is logged and the
- * portal offers the whole file instead; a failed upload of the index is retried like any other.
+ * The index of the published bytes (`<file>.index.json`, with the final object's size, sha256 and
+ * ETag), stored before the run is ARCHIVED. The file is already published, so nothing here may fail
+ * the run: an indexer error of any kind (a structure it does not read, a RangeError or a bound met on
+ * a hostile file) or a PUT that keeps failing is logged and returned as the reason the index is
+ * missing (recorded on the run, counted by the handler); an index left by an earlier version of the
+ * file (a re-archive) is removed, so no reader pairs it with the new bytes. The portal reads the
+ * file whole instead.
  */
-async function writeIndex(indexer: ScanFileIndexer, path: string, file: ArchivedFile, store: ObjectStore, log: ArchiveRunDeps['log']): Promise<void> {
+async function writeIndex(indexer: ScanFileIndexer, path: string, file: ArchivedFile & { etag?: string | undefined }, store: ObjectStore, log: ArchiveRunDeps['log']): Promise<string | undefined> {
+  const key = fileIndexKeyOf(file.key);
   let index: Uint8Array;
   try {
     index = await indexer.index(path, file);
   } catch (error) {
-    if (!(error instanceof ArchiveError)) throw error;
-    log?.('the scan file has no index: its structure cannot be indexed', { key: file.key, error: error.name, reason: error.message });
-    return;
+    const reason = `the scan file could not be indexed (${(error as Error).name}: ${(error as Error).message})`.slice(0, 1000);
+    log?.('the scan file has no index: the portal reads it whole', { key: file.key, error: (error as Error).name, reason });
+    await removeStaleIndex(store, key, log);
+    return reason;
   }
-  await store.put(fileIndexKeyOf(file.key), index, 'application/json');
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await store.put(key, index, 'application/json');
+      return undefined;
+    } catch (error) {
+      if (attempt >= INDEX_ATTEMPTS) {
+        const reason = `the index could not be stored after ${INDEX_ATTEMPTS} attempts (${(error as Error).message})`.slice(0, 1000);
+        log?.('the scan file has no index: the portal reads it whole', { key: file.key, error: (error as Error).name, reason });
+        await removeStaleIndex(store, key, log);
+        return reason;
+      }
+    }
+  }
+}
+
+async function removeStaleIndex(store: ObjectStore, key: string, log: ArchiveRunDeps['log']): Promise<void> {
+  await store.delete(key).catch((error: unknown) => log?.('an earlier index could not be removed (readers refuse it: its ETag and sha256 are not the file\'s)', { key, error: String(error) }));
 }
 
 /**
@@ -242,22 +282,33 @@ async function handOver(runUid: string, reason: string, deps: ArchiveRunDeps): P
   if (!docs.some((d) => d.detailType === DetailType.RunStop)) {
     throw new NotReadyError(`run ${runUid} goes to the task engine, which reads its RunStop from the catalogue: not recorded yet`, { runUid });
   }
-  if (await handOvers.claimHandOver(runUid, deps.now()) === 'taken') {
+  const claim = await handOvers.claimHandOver(runUid, deps.now(), deps.rearchive ? { rearchive: true } : {});
+  if (claim === 'taken') {
     const record = await deps.catalogue.getRun(runUid);
-    deps.log?.('run already handed over to the task engine', { runUid, task: record?.engine?.ref });
+    deps.log?.('run already handed over to the task engine', { runUid, task: record?.engine?.ref, attempt: record?.handOver?.attempt, expiresAt: record?.handOver?.expiresAt });
     return { status: 'handed-over', detail: { engine: record?.engine ?? { kind: 'task', ref: 'pending' }, reason, already: true } };
   }
   let ref: string;
   try {
-    ({ ref } = await engine.start({ kind: 'archive-run', runUid }));
+    // The job carries its attempt (RunTask's client token is per attempt) and a re-archive's request.
+    ({ ref } = await engine.start({ kind: 'archive-run', runUid, attempt: claim.attempt, ...(deps.rearchive ? { rearchive: deps.rearchive } : {}) }));
   } catch (error) {
     await handOvers.releaseHandOver(runUid);
     throw error;
   }
   const taskEngine: RunEngine = { kind: 'task', ref };
-  await handOvers.recordHandOver(runUid, taskEngine, reason);
-  deps.log?.('run handed over to the task engine', { runUid, task: ref, reason });
+  // The claim holds while the task may run (its longest run and a margin); after that the watchdog treats it as gone.
+  await handOvers.recordHandOver(runUid, taskEngine, reason, handOverLeaseMs(deps.capacity?.config));
+  deps.log?.('run handed over to the task engine', { runUid, task: ref, attempt: claim.attempt, reason, rearchive: deps.rearchive !== undefined });
   return { status: 'handed-over', detail: { engine: taskEngine, reason, already: false } };
+}
+
+/** Slack on top of the task's longest run before its hand-over counts as expired (start-up, retries, the last upload). */
+export const HANDOVER_LEASE_SLACK_MS = 15 * 60 * 1000;
+
+/** How long a hand-over holds: the task's TASK_MAX_SECONDS and the slack (1 h when no limit is configured). */
+export function handOverLeaseMs(config: CapacityConfig | undefined): number {
+  return (config?.task?.maxSeconds ?? 3600) * 1000 + HANDOVER_LEASE_SLACK_MS;
 }
 
 /**

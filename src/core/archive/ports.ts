@@ -61,6 +61,22 @@ export interface RunRecord {
   object?: ObjectVersion | undefined;
   /** Explicit re-archives of the run, oldest first: why, when, by which writer, and the version each replaced. */
   rearchives?: Rearchive[] | undefined;
+  /** The run is (or was last) handed over to the task engine: the claim, its attempt and task, until when it holds. */
+  handOver?: HandOver | undefined;
+  /** Why the archived file has no `<file>.index.json` (the portal reads it whole); absent when indexed. */
+  indexMissing?: string | undefined;
+}
+
+/** A hand-over claim on the run record (docs/big-scans.md). */
+export interface HandOver {
+  claimedAt: string;
+  /** After this the claim may be taken again and the watchdog treats the task as gone. */
+  expiresAt: string;
+  /** 1 for the first hand-over of the run, counting on across retries and re-archives. */
+  attempt: number;
+  /** The task (ARN, local-task/<id>) once RunTask answered. */
+  ref?: string;
+  reason?: string;
 }
 
 /** One explicit re-archive: the request and the file it replaced (kept as an older version of the object). */
@@ -97,11 +113,19 @@ export interface ArchivedRun {
   object?: ObjectVersion;
   /** Set when this archive replaced an earlier one on purpose (appended to the record's re-archives). */
   rearchive?: Rearchive;
+  /** Why no index was written beside the file (it is archived all the same; the portal reads it whole). */
+  indexMissing?: string;
 }
 
 /** A job for the task engine: the same use cases the functions run, in a container with room to spare. */
 export type TaskJob =
-  | { kind: 'archive-run'; runUid: string }
+  | {
+    kind: 'archive-run'; runUid: string;
+    /** The hand-over attempt (RunTask's client token is per attempt: a retry never gets the dead task of the last one). */
+    attempt?: number;
+    /** An explicit re-archive (docs/adr/0012): the task writes the run again and replaces the final object with If-Match. */
+    rearchive?: { reason: string; requestedBy: string };
+  }
   | { kind: 'export'; exportId: string };
 
 /** Starts jobs on the task engine (ECS RunTask on Fargate; locally a child process running the same entry point). */
@@ -112,14 +136,17 @@ export interface TaskEngine {
 
 /** Hand-overs of runs to the task engine, kept on the run record so a redelivered RunStop never starts a second task. */
 export interface HandOverStore {
-  /** Claims the hand-over of a run; 'taken' when a task was already started (or is being started) for it. */
-  claimHandOver(runUid: string, at: Date): Promise<'claimed' | 'taken'>;
-  /** Records where the task runs (the run record's `engine`). */
-  recordHandOver(runUid: string, engine: RunEngine, reason: string): Promise<void>;
+  /**
+   * Claims the hand-over of a run (a new attempt); 'taken' when a task was already started (or is being
+   * started) for it and its claim has not expired. An ARCHIVED run is claimed only for a re-archive.
+   */
+  claimHandOver(runUid: string, at: Date, options?: { rearchive?: boolean }): Promise<{ attempt: number } | 'taken'>;
+  /** Records where the task runs (the run record's `engine`); the claim holds `leaseMs` from now (the task's longest run). */
+  recordHandOver(runUid: string, engine: RunEngine, reason: string, leaseMs?: number): Promise<void>;
   /** Gives a claim back when the task could not be started (the RunStop is retried). */
   releaseHandOver(runUid: string): Promise<void>;
-  /** The task ended (ARCHIVED or FAILED): a later RunStop (a replay, a re-archive) may hand the run over again. */
-  endHandOver(runUid: string): Promise<void>;
+  /** The task `ref` ended (ARCHIVED or FAILED): its claim goes, so a later RunStop (a replay, a re-archive) may hand the run over again. */
+  endHandOver(runUid: string, ref?: string): Promise<void>;
 }
 
 /** The run catalogue (one DynamoDB table). Every method is idempotent: at-least-once delivery is normal. */
@@ -132,7 +159,11 @@ export interface RunCatalogue {
   runStopped(stop: RunStop): Promise<void>;
   /** State FAILED with the errors, unless the run is ARCHIVED (never downgraded). */
   runFailed(failure: RunFailed): Promise<'failed' | 'already-archived'>;
-  runArchived(run: ArchivedRun): Promise<void>;
+  /**
+   * ARCHIVED from the expected state only: a first archive over any state but ARCHIVED, a re-archive
+   * over the version it replaced; 'conflict' (nothing changed) when another delivery got there first.
+   */
+  runArchived(run: ArchivedRun): Promise<'archived' | 'conflict'>;
   getRun(runUid: string): Promise<RunRecord | undefined>;
   listDocuments(runUid: string): Promise<StoredDocument[]>;
   /** Claims a final key for a run; throws FileKeyConflictError when another run holds it. */
@@ -156,6 +187,8 @@ export interface RunSummary {
   /** When an operator last asked for the run to be archived again (`beamline-archive runs retry`). */
   retriedAt?: string | undefined;
   reason?: string | undefined;
+  /** The run's hand-over to the task engine, when one is claimed. */
+  handOver?: HandOver | undefined;
 }
 
 /** The runs by state: what the watchdog and the operators' `runs` command need (DynamoDB index gsi4). */
@@ -198,5 +231,6 @@ export interface ScanFileWriter {
 
 /** Indexes a written scan file (src/core/file-index/model.ts): the JSON bytes stored next to it as `<file>.index.json`. */
 export interface ScanFileIndexer {
-  index(path: string, file: { bytes: number; sha256: string }): Promise<Uint8Array>;
+  /** `file` is what the index says it describes (size, sha256, the final object's ETag): readers check it against the object. */
+  index(path: string, file: { bytes: number; sha256: string; etag?: string | undefined }): Promise<Uint8Array>;
 }

@@ -8,6 +8,10 @@
  * recorded documents: which documents, which chunks (point ranges without a StreamDatum), or no
  * RunStop. The run is recorded STALLED (only over RECORDING: a run that ended meanwhile is left
  * alone), its staged objects are tagged, and Run Stalled is announced (notifications, alarm).
+ *
+ * A run handed over to the task engine (docs/big-scans.md) is left alone while its hand-over holds
+ * (the task may legitimately write for hours), and is STALLED as soon as the hand-over expired: the
+ * task died before recording anything (killed, out of memory, the container lost), the reason names it.
  */
 import { DetailType, EventSource } from '../contract/detail-types.js';
 import type { MissingPart, RunStalled, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
@@ -15,7 +19,7 @@ import { validateDetail } from '../contract/validators.js';
 import { ArchiveError } from '../errors.js';
 import type { EventPublisher } from '../ports.js';
 import { datumsByChannelOf } from './run-documents.js';
-import { RunState, type RunCatalogue, type RunStateCatalogue, type RunSummary, type StoredDocument } from './ports.js';
+import { RunState, type HandOver, type RunCatalogue, type RunStateCatalogue, type RunSummary, type StoredDocument } from './ports.js';
 import { tagStagedRun, type StagingTagger } from './staging-lifecycle.js';
 
 export interface WatchdogLimits {
@@ -47,16 +51,20 @@ export interface WatchdogReport {
 /** One pass of the watchdog: every RECORDING run older than the shorter limit is checked. */
 export async function watchRuns(deps: WatchdogDeps, limits: WatchdogLimits = DEFAULT_WATCHDOG_LIMITS): Promise<WatchdogReport> {
   const now = deps.now();
-  const shortest = Math.min(limits.stoppedAfterSeconds, limits.recordingAfterSeconds);
-  const candidates = await deps.runs.listRunsByState(RunState.Recording, { before: new Date(now.getTime() - shortest * 1000).toISOString() });
+  // Every RECORDING run: a hand-over can expire before the run is older than either limit.
+  const candidates = await deps.runs.listRunsByState(RunState.Recording);
   const report: WatchdogReport = { checked: candidates.length, stalled: [], endedMeanwhile: [] };
   for (const run of candidates) {
     const limit = run.stopped ? limits.stoppedAfterSeconds : limits.recordingAfterSeconds;
     // Counted from the RunStop's end time when there is one, and from an operator's retry when later.
     const since = [run.stopped ? run.endTime ?? run.since : run.since, run.retriedAt].filter((t): t is string => t !== undefined).sort().at(-1)!;
     const waited = Math.floor((now.getTime() - Date.parse(since)) / 1000);
-    if (!(waited >= limit)) continue;
-    const detail = validateDetail(DetailType.RunStalled, stallOf({ ...run, since }, await deps.catalogue.listDocuments(run.runUid), now, waited), EventSource.RunWatchdog);
+    const handOver = run.handOver;
+    // A task still within its hand-over is writing: not stalled, however long it takes.
+    if (handOver && Date.parse(handOver.expiresAt) > now.getTime()) continue;
+    if (!handOver && !(waited >= limit)) continue;
+    const stall = handOver ? taskGone({ ...run, since }, handOver, await deps.catalogue.listDocuments(run.runUid), now, waited) : stallOf({ ...run, since }, await deps.catalogue.listDocuments(run.runUid), now, waited);
+    const detail = validateDetail(DetailType.RunStalled, stall, EventSource.RunWatchdog);
     if (await deps.runs.runStalled(detail) === 'terminal') {
       report.endedMeanwhile.push(run.runUid);
       continue;
@@ -140,6 +148,22 @@ function stallOf(run: RunSummary, documents: readonly StoredDocument[], now: Dat
     ...(policy ? { data_policy: { ...policy } as Record<string, string> } : {}),
     reason: `${head}: ${missing.map((m) => m.message).join('; ')}`.slice(0, 2000),
     missing,
+  };
+}
+
+/** A run whose hand-over expired: its task ended without recording the run ARCHIVED or FAILED. */
+function taskGone(run: RunSummary, handOver: HandOver, documents: readonly StoredDocument[], now: Date, waited: number): RunStalled {
+  const { start, stop } = missingParts(documents);
+  const task = handOver.ref ? `the archive task ${handOver.ref}` : 'the archive task (RunTask never answered)';
+  const message = `${task}, attempt ${handOver.attempt}, handed over at ${handOver.claimedAt}, did not record the run ARCHIVED or FAILED by ${handOver.expiresAt}: `
+    + 'it died or outlived its time (see its logs under archive-task/); beamline-archive runs retry <uid> hands the run over again as a new attempt';
+  const policy = start?.data_policy ?? run.dataPolicy;
+  return {
+    run_uid: run.runUid, stalled_at: now.toISOString(), since: run.since, waited_seconds: Math.max(0, waited), run_stop: stop !== undefined,
+    ...(run.scanKey ? { scan_key: run.scanKey } : {}),
+    ...(policy ? { data_policy: { ...policy } as Record<string, string> } : {}),
+    reason: message.slice(0, 2000),
+    missing: [{ kind: 'scan-file', message }],
   };
 }
 

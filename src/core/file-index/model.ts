@@ -64,8 +64,11 @@ export type IndexEntry =
 export interface FileIndex {
   format: typeof FILE_INDEX_FORMAT;
   version: typeof FILE_INDEX_VERSION;
-  /** The file this index describes: a reader checks it against the object it reads. */
-  file: { bytes: number; sha256: string };
+  /**
+   * The file this index describes: a reader checks it against the object it reads (its size from
+   * Content-Range, its ETag, its sha256 metadata): an index left from another version is refused.
+   */
+  file: { bytes: number; sha256: string; etag?: string };
   hdf5: { superblockVersion: number };
   /** Absolute path → entry, parents before children. */
   entries: Record<string, IndexEntry>;

@@ -68,7 +68,7 @@ export function withScanFileProvenance(catalogue: RunCatalogue, provenance: Prov
     await recordProvenance(fileRef(run.file.bucket, run.file.key), scanFileProvenance(run, documents, software), {
       store: provenance, now, newUid: () => `scan-writer/${run.runUid}/${run.file.sha256}`,
     }, { activityUid: `scan-writer/${run.runUid}/${run.file.sha256}` });
-    await catalogue.runArchived(run);
+    return catalogue.runArchived(run);
   };
   return wrapped;
 }
