@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { clientTokenOf, EcsTaskEngine } from '../../src/adapters/ecs-task-engine.js';
+import { emulatorCredentials } from '../../local/aws-target.js';
 
 describe('ECS task engine: the client token is per job and attempt', () => {
   it('same job and attempt: same token; another attempt, a re-archive or another run: another token', () => {
@@ -21,7 +22,7 @@ describe('ECS task engine: the client token is per job and attempt', () => {
   });
 
   it('RunTask carries the job (attempt, re-archive) in TASK_JOB and the per-attempt token', async () => {
-    const ecs = new ECSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const ecs = new ECSClient({ region: 'eu-west-1', credentials: emulatorCredentials() });
     const sent: Record<string, unknown>[] = [];
     ecs.middlewareStack.add((_next, context) => async (args) => {
       sent.push({ command: context.commandName, input: args.input });
