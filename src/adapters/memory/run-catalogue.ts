@@ -14,7 +14,7 @@ export class MemoryRunCatalogue implements RunCatalogue {
   readonly runs = new Map<string, RunRecord>();
   /** Final key → the run that claimed it. */
   readonly files = new Map<string, string>();
-  /** Every runArchived call, in order (a redelivery archives again). */
+  /** Every runArchived call, in order (a redelivery calls again; it is recorded only from the expected state). */
   readonly archivals: ArchivedRun[] = [];
 
   /** A catalogue already holding these documents of a run (as the run-recorder stored them). */
@@ -63,9 +63,14 @@ export class MemoryRunCatalogue implements RunCatalogue {
     return 'failed';
   }
 
-  async runArchived(run: ArchivedRun): Promise<void> {
+  /** As DynamoDB's: never over ARCHIVED, a re-archive only over the version it replaced ('conflict', nothing changed). */
+  async runArchived(run: ArchivedRun): Promise<'archived' | 'conflict'> {
     this.archivals.push(structuredClone(run));
     const record = this.record(run.runUid);
+    const expected = run.rearchive
+      ? record.state === RunState.Archived && record.object?.etag === run.rearchive.previous.etag
+      : record.state !== RunState.Archived;
+    if (!expected) return 'conflict';
     Object.assign(record, {
       state: RunState.Archived, file: run.file, points: run.points, archivedAt: run.archivedAt,
       failure: undefined, stalled: undefined,
@@ -74,6 +79,9 @@ export class MemoryRunCatalogue implements RunCatalogue {
       ...(run.engine ? { engine: run.engine } : {}), ...(run.object ? { object: run.object } : {}),
     });
     if (run.rearchive) record.rearchives = [...(record.rearchives ?? []), run.rearchive];
+    if (run.indexMissing) record.indexMissing = run.indexMissing;
+    else delete record.indexMissing;
+    return 'archived';
   }
 
   async getRun(runUid: string): Promise<RunRecord | undefined> {
