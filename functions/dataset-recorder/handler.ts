@@ -8,16 +8,14 @@
  */
 import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { createLogger, type Logger } from '../../src/adapters/logger.js';
-import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
-import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
+import type { Logger } from '../../src/adapters/logger.js';
+import type { DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
 import type { DatasetService } from '../../src/core/datasets/dataset-service.js';
 import { DatasetClosedError } from '../../src/core/datasets/errors.js';
 import { ContractError, isPermanent } from '../../src/core/errors.js';
-import type { MasterFileWriter } from '../../src/core/datasets/ports.js';
-import { buildDatasetService } from '../dataset-api/compose.js';
+import { composeDatasetRecorder } from './compose.js';
 
 export interface DatasetRecorderDeps {
   service: DatasetService;
@@ -60,21 +58,10 @@ export function createHandler(deps: DatasetRecorderDeps): SqsBatchHandler {
   return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'dataset-recorder', runUidOf: runUidOfRecord });
 }
 
-let built: Promise<SqsBatchHandler> | undefined;
+let built: SqsBatchHandler | undefined;
 
-async function build(): Promise<SqsBatchHandler> {
-  const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'dataset-recorder');
-  const service = buildDatasetService('dataset-recorder', logger, NO_MASTER_FILES);
-  return createHandler({ service, logger, deadLetters: deadLetterQueueFromEnv(createAwsClients(awsConnectionFromEnv()).sqs) });
-}
-
-/** The recorder has no h5wasm layer: a close through it would be a bug, and says so. */
-const NO_MASTER_FILES: MasterFileWriter = {
-  write: () => Promise.reject(new Error('dataset-recorder does not write master files (closing happens in dataset-api)')),
-};
-
+/** The Lambda entry: clients and configuration are built once (compose.ts), on the first invocation. */
 export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-  built ??= build();
-  built.catch(() => { built = undefined; });
-  return (await built)(event, context);
+  built ??= createHandler(composeDatasetRecorder(process.env));
+  return built(event, context);
 };

@@ -7,16 +7,15 @@
  * BridgeLagSeconds) and logged, not sent to people.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
-import { createLogger, type Logger } from '../../src/adapters/logger.js';
-import { SnsNotifier } from '../../src/adapters/sns-notifier.js';
-import { createMetrics, MetricName, MetricUnit, type Metrics } from '../../src/adapters/metrics.js';
-import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
+import type { Logger } from '../../src/adapters/logger.js';
+import { MetricName, MetricUnit, type Metrics } from '../../src/adapters/metrics.js';
+import type { DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
 import { runFailedNotification, runStalledNotification, type Notifier } from '../../src/core/archive/notifications.js';
 import { DetailType } from '../../src/core/contract/detail-types.js';
 import { isEventOf, validateEvent } from '../../src/core/contract/validators.js';
 import { ContractError } from '../../src/core/errors.js';
 import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
+import { composeNotifier } from './compose.js';
 
 export interface NotifierDeps {
   notifier: Notifier;
@@ -50,17 +49,8 @@ export function createHandler(deps: NotifierDeps): SqsBatchHandler {
 
 let built: SqsBatchHandler | undefined;
 
+/** The Lambda entry: clients and configuration are built once (compose.ts), on the first invocation. */
 export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-  if (!built) {
-    const topicArn = process.env.ALARM_TOPIC_ARN;
-    if (!topicArn) throw new Error('notifier: environment variable ALARM_TOPIC_ARN is not set');
-    const connection = awsConnectionFromEnv();
-    built = createHandler({
-      notifier: new SnsNotifier(createAwsClients(connection).sns, topicArn),
-      logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'notifier'),
-      metrics: createMetrics(process.env.POWERTOOLS_SERVICE_NAME ?? 'notifier'),
-      deadLetters: deadLetterQueueFromEnv(createAwsClients(connection).sqs),
-    });
-  }
+  built ??= createHandler(composeNotifier(process.env));
   return built(event, context);
 };

@@ -12,11 +12,8 @@
  */
 import { parseRecordBody, runUidOfBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
-import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
-import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
-import { createLogger, type Logger } from '../../src/adapters/logger.js';
-import { deadLetterQueueFromEnv, type DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
+import type { Logger } from '../../src/adapters/logger.js';
+import type { DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
 import type { RunCatalogue } from '../../src/core/archive/ports.js';
 import { recordDocument } from '../../src/core/archive/record-document.js';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
@@ -24,6 +21,7 @@ import type { RunFailed } from '../../src/core/contract/generated-types.js';
 import { validateDetail, validateEvent } from '../../src/core/contract/validators.js';
 import { isPermanent } from '../../src/core/errors.js';
 import type { EventPublisher } from '../../src/core/ports.js';
+import { composeRunRecorder } from './compose.js';
 
 export interface RunRecorderDeps {
   catalogue: RunCatalogue;
@@ -83,27 +81,10 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
   return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'run-recorder', runUidOf: runUidOfRecord });
 }
 
-interface RunRecorderConfig { tableName: string; eventBusName: string | undefined }
-
-function configFromEnv(env: NodeJS.ProcessEnv): RunRecorderConfig {
-  const tableName = env.TABLE_NAME;
-  if (!tableName) throw new Error('run-recorder: environment variable TABLE_NAME is not set');
-  return { tableName, eventBusName: env.EVENT_BUS_NAME || undefined };
-}
-
 let built: SqsBatchHandler | undefined;
 
-/** The Lambda entry: clients and configuration are built once, on the first invocation. */
+/** The Lambda entry: clients and configuration are built once (compose.ts), on the first invocation. */
 export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-  if (!built) {
-    const config = configFromEnv(process.env);
-    const clients = createAwsClients(awsConnectionFromEnv());
-    built = createHandler({
-      catalogue: new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
-      logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'run-recorder'),
-      publisher: config.eventBusName ? new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }) : undefined,
-      deadLetters: deadLetterQueueFromEnv(clients.sqs),
-    });
-  }
+  built ??= createHandler(composeRunRecorder(process.env));
   return built(event, context);
 };

@@ -6,13 +6,10 @@
  * STALL_AFTER_STOP_SECONDS (default 7200) and STALL_AFTER_START_SECONDS (default 86400).
  */
 import type { Context } from 'aws-lambda';
-import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
-import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
-import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
-import { createLogger, type Logger } from '../../src/adapters/logger.js';
-import { createMetrics, MetricName, MetricUnit, type Metrics } from '../../src/adapters/metrics.js';
-import { S3StagingTagger } from '../../src/adapters/s3-staging-tagger.js';
+import type { Logger } from '../../src/adapters/logger.js';
+import { MetricName, MetricUnit, type Metrics } from '../../src/adapters/metrics.js';
 import { DEFAULT_WATCHDOG_LIMITS, watchRuns, type WatchdogDeps, type WatchdogLimits, type WatchdogReport } from '../../src/core/archive/run-watchdog.js';
+import { composeRunWatchdog } from './compose.js';
 
 export interface RunWatchdogDeps extends Omit<WatchdogDeps, 'log'> {
   logger: Logger;
@@ -39,35 +36,10 @@ export function createHandler(deps: RunWatchdogDeps): (event?: unknown, context?
   };
 }
 
-/** A whole number of seconds from the environment, or the default; a clear error otherwise. */
-export function secondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new Error(`run-watchdog: ${name} must be a whole number of seconds, got ${JSON.stringify(raw)}`);
-  return Number(raw.trim());
-}
-
 let built: ReturnType<typeof createHandler> | undefined;
 
+/** The Lambda entry: clients and configuration are built once (compose.ts), on the first invocation. */
 export const handler = async (event?: unknown, context?: Context): Promise<WatchdogResult> => {
-  if (!built) {
-    const env = process.env;
-    const missing = ['TABLE_NAME', 'BUCKET_NAME', 'EVENT_BUS_NAME'].filter((n) => !env[n]);
-    if (missing.length > 0) throw new Error(`run-watchdog: environment variable(s) ${missing.join(', ')} not set`);
-    const clients = createAwsClients(awsConnectionFromEnv());
-    const catalogue = new DynamoDbRunCatalogue(clients.dynamo, env.TABLE_NAME!);
-    built = createHandler({
-      runs: catalogue, catalogue,
-      publisher: new EventBridgePublisher(clients.events, { eventBusName: env.EVENT_BUS_NAME! }),
-      staging: new S3StagingTagger(clients.s3, env.BUCKET_NAME!),
-      now: () => new Date(),
-      logger: createLogger(env.POWERTOOLS_SERVICE_NAME ?? 'run-watchdog'),
-      metrics: createMetrics(env.POWERTOOLS_SERVICE_NAME ?? 'run-watchdog'),
-      limits: {
-        stoppedAfterSeconds: secondsFromEnv(env, 'STALL_AFTER_STOP_SECONDS', DEFAULT_WATCHDOG_LIMITS.stoppedAfterSeconds),
-        recordingAfterSeconds: secondsFromEnv(env, 'STALL_AFTER_START_SECONDS', DEFAULT_WATCHDOG_LIMITS.recordingAfterSeconds),
-      },
-    });
-  }
+  built ??= createHandler(composeRunWatchdog(process.env));
   return built(event, context);
 };
