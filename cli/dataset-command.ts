@@ -3,9 +3,8 @@
  * every request carrying the signed-in person's token (`beamline-archive login`) or SigV4-signed with
  * the caller's AWS credentials.
  */
-import { parseArgs } from 'node:util';
 import { apiRequest, type SignedResponse } from '../src/adapters/signed-http.js';
-import { apiAuthFromEnv, keyValuePairs, UsageError } from './cli-support.js';
+import { apiAuthFromEnv, keyValuePairs, parseCommandLine, UsageError } from './cli-support.js';
 
 export const HELP = `Usage: beamline-archive dataset <command> [arguments] [options]
 
@@ -87,30 +86,18 @@ function requestOf(command: string, args: string[], options: Record<string, stri
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        url: { type: 'string' }, technique: { type: 'string', multiple: true }, set: { type: 'string', multiple: true },
-        proposal: { type: 'string' }, beamline: { type: 'string' }, session: { type: 'string' }, sample: { type: 'string' },
-        from: { type: 'string' }, to: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`beamline-archive dataset: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const [command, ...args] = parsed.positionals;
-  if (parsed.values.help || command === undefined) {
-    process.stdout.write(HELP);
-    return parsed.values.help ? 0 : 2;
-  }
-  const base = parsed.values.url ?? env.DATASET_API_URL;
+  const cli = parseCommandLine('dataset', argv, {
+    url: { type: 'string' }, technique: { type: 'string', multiple: true }, set: { type: 'string', multiple: true },
+    proposal: { type: 'string' }, beamline: { type: 'string' }, session: { type: 'string' }, sample: { type: 'string' },
+    from: { type: 'string' }, to: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, HELP);
+  if ('exit' in cli) return cli.exit;
+  const { command, args, values } = cli;
+  const base = values.url ?? env.DATASET_API_URL;
   let request: Request;
   try {
     if (!base) throw new UsageError('--url (or DATASET_API_URL) is required: the dataset API function URL');
-    request = requestOf(command, args, parsed.values);
+    request = requestOf(command, args, values);
   } catch (error) {
     process.stderr.write(`beamline-archive dataset: ${(error as Error).message}\n\nRun \`beamline-archive dataset --help\` for usage.\n`);
     return 2;

@@ -2,9 +2,8 @@
  * `beamline-archive dlq …`: the dead-letter queues of every function (and of the bus rules): what
  * is waiting there, why, and sending it back once the cause is fixed (docs/operations.md).
  */
-import { parseArgs } from 'node:util';
 import { peekMessages, redriveMessages, type ShownMessage } from '../src/adapters/sqs-queue-operations.js';
-import { UsageError } from './cli-support.js';
+import { parseCommandLine, UsageError } from './cli-support.js';
 import { clientsFromEnv, deadLetterQueues, DEFAULT_QUEUE_PREFIX, listQueues, pickDeadLetterQueue, progress } from './operations-support.js';
 
 export const HELP = `Usage: beamline-archive dlq <command> [arguments] [options]
@@ -43,22 +42,12 @@ Examples:
 `;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { 'queue-prefix': { type: 'string' }, max: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    process.stderr.write(`beamline-archive dlq: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [command, target] = positionals;
-  if (values.help || command === undefined) {
-    process.stdout.write(HELP);
-    return values.help ? 0 : 2;
-  }
+  const cli = parseCommandLine('dlq', argv, {
+    'queue-prefix': { type: 'string' }, max: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, HELP);
+  if ('exit' in cli) return cli.exit;
+  const { command, values } = cli;
+  const [target] = cli.args;
   try {
     const { sqs } = clientsFromEnv(env);
     const prefix = values['queue-prefix'] ?? env.BEAMLINE_ARCHIVE_QUEUE_PREFIX ?? DEFAULT_QUEUE_PREFIX;

@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { parseArgs } from 'node:util';
 import { apiRequest, type SignedResponse } from '../src/adapters/signed-http.js';
-import { apiAuthFromEnv, keyValuePairs, UsageError } from './cli-support.js';
+import { apiAuthFromEnv, keyValuePairs, parseCommandLine, UsageError } from './cli-support.js';
 
 export const HELP = `Usage: beamline-archive export <command> [arguments] [options]
 
@@ -71,26 +70,13 @@ function seconds(value: string | undefined, what: string, fallback: number): num
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        url: { type: 'string' }, runs: { type: 'string' }, format: { type: 'string' }, 'request-id': { type: 'string' },
-        option: { type: 'string', multiple: true }, wait: { type: 'boolean' }, download: { type: 'string' }, timeout: { type: 'string' },
-        interval: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`beamline-archive export: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const [command, ...args] = parsed.positionals;
-  if (parsed.values.help || command === undefined) {
-    process.stdout.write(HELP);
-    return parsed.values.help ? 0 : 2;
-  }
-  const v = parsed.values;
+  const cli = parseCommandLine('export', argv, {
+    url: { type: 'string' }, runs: { type: 'string' }, format: { type: 'string' }, 'request-id': { type: 'string' },
+    option: { type: 'string', multiple: true }, wait: { type: 'boolean' }, download: { type: 'string' }, timeout: { type: 'string' },
+    interval: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  }, HELP);
+  if ('exit' in cli) return cli.exit;
+  const { command, args, values: v } = cli;
   const base = (v.url ?? env.EXPORT_API_URL)?.replace(/\/+$/, '');
   let run: () => Promise<number>;
   try {

@@ -2,14 +2,13 @@
  * `beamline-archive runs …`: the runs that need a person (FAILED, STALLED, still RECORDING), what
  * each holds and lacks, and asking for one to be archived again (docs/operations.md).
  */
-import { parseArgs } from 'node:util';
 import { DynamoDbRunCatalogue } from '../src/adapters/dynamodb-run-catalogue.js';
 import { sendToQueue } from '../src/adapters/sqs-queue-operations.js';
 import { RunState, type RunRecord, type RunSummary } from '../src/core/archive/ports.js';
 import { missingParts } from '../src/core/archive/run-watchdog.js';
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunStop, StreamDatum, StreamResource } from '../src/core/contract/generated-types.js';
-import { UsageError } from './cli-support.js';
+import { parseCommandLine, UsageError } from './cli-support.js';
 import { clientsFromEnv, DEFAULT_QUEUE_PREFIX, listQueues, tableName } from './operations-support.js';
 
 export const HELP = `Usage: beamline-archive runs <command> [arguments] [options]
@@ -44,25 +43,13 @@ Examples:
 const STATES: Record<string, RunState> = { failed: RunState.Failed, stalled: RunState.Stalled, recording: RunState.Recording, archived: RunState.Archived };
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        state: { type: 'string' }, limit: { type: 'string' }, table: { type: 'string' }, 'queue-prefix': { type: 'string' },
-        json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`beamline-archive runs: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [command, uid] = positionals;
-  if (values.help || command === undefined) {
-    process.stdout.write(HELP);
-    return values.help ? 0 : 2;
-  }
+  const cli = parseCommandLine('runs', argv, {
+    state: { type: 'string' }, limit: { type: 'string' }, table: { type: 'string' }, 'queue-prefix': { type: 'string' },
+    json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, HELP);
+  if ('exit' in cli) return cli.exit;
+  const { command, values } = cli;
+  const [uid] = cli.args;
   const print = (json: unknown, text: string) => process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
   try {
     const clients = clientsFromEnv(env);
