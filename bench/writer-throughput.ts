@@ -30,8 +30,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { H5wasmScanFileWriter, sha256File } from '../src/adapters/h5wasm-scan-file-writer.js';
-import { initBlissDataStore, PUBLISHER, run } from '../local/pipeline.js';
-import { startRedis } from '../local/services.js';
 import { syntheticScan, type SyntheticScanOptions } from './synthetic-scan.js';
 
 const { values } = parseArgs({
@@ -140,6 +138,10 @@ function runOursChild(c: Case, script: string): Result {
 
 /** blisswriter 2.0.0 on an ascan of `points` × `channels` float64 channels published by blissdata (see the header). */
 async function runBlisswriter(points: number, channels: number, dir: string): Promise<Record<string, unknown>> {
+  // Imported here, not at the top: bundled, local/pipeline.ts's imports reach local/oidc-issuer.ts, whose
+  // "run as a script" check sees the bundle as its own file and would start an issuer in every child.
+  const { initBlissDataStore, PUBLISHER, run } = await import('../local/pipeline.js');
+  const { startRedis } = await import('../local/services.js');
   const redis = await startRedis();
   try {
     await initBlissDataStore(redis.url);
