@@ -6,16 +6,20 @@
  *
  * | variable | meaning | default |
  * | --- | --- | --- |
- * | `NEXUS_GZIP_SPECTRA` | gzip level 1-9 of 1D channels (MCA spectra), 0 = uncompressed | 0 |
- * | `NEXUS_GZIP_IMAGES` | gzip level 1-9 of 2D channels (images), 0 = uncompressed | 0 |
+ * | `NEXUS_GZIP` | gzip level 1-9 of every channel dataset of at least `NEXUS_GZIP_MIN_BYTES`, 0 = uncompressed | 4 |
+ * | `NEXUS_GZIP_MIN_BYTES` | datasets smaller than this (uncompressed bytes) stay uncompressed | 1048576 |
+ * | `NEXUS_GZIP_SPECTRA` | gzip level of 1D channels (MCA spectra), overriding `NEXUS_GZIP`; 0 = uncompressed | `NEXUS_GZIP` |
+ * | `NEXUS_GZIP_IMAGES` | gzip level of 2D channels (images), overriding `NEXUS_GZIP`; 0 = uncompressed | `NEXUS_GZIP` |
  * | `NEXUS_MAX_CHUNK_BYTES` | upper bound of one HDF5 chunk (whole points per chunk, at least one) | 1048576 |
  *
- * Scalars and positioners are never compressed (readers slice them point by point, and they are
- * small next to spectra and images).
+ * Compressed by default like the ESRF writer (deflate level 4 over 1 MiB; shuffle is not available
+ * through h5wasm, docs/adr/0015); scalar datasets (motor snapshots) and small channels stay plain.
  */
 import { DEFAULT_STORAGE, type StorageOptions } from '../../src/core/nexus/writers/channel-writer.js';
 
 export const STORAGE_ENV = {
+  gzip: 'NEXUS_GZIP',
+  gzipMinBytes: 'NEXUS_GZIP_MIN_BYTES',
   gzipSpectra: 'NEXUS_GZIP_SPECTRA',
   gzipImages: 'NEXUS_GZIP_IMAGES',
   maxChunkBytes: 'NEXUS_MAX_CHUNK_BYTES',
@@ -36,6 +40,8 @@ export class StorageConfigError extends Error {
 
 /** The storage settings a deployment chooses (CDK context, environment). Absent: the default. */
 export interface StorageSettings {
+  gzip?: number | undefined;
+  gzipMinBytes?: number | undefined;
   gzipSpectra?: number | undefined;
   gzipImages?: number | undefined;
   maxChunkBytes?: number | undefined;
@@ -57,6 +63,8 @@ export function validateStorageSettings(settings: StorageSettings): StorageSetti
     return value === undefined ? undefined : integerIn(STORAGE_ENV[key], String(value), min, max, what);
   };
   return {
+    gzip: check('gzip', 0, 9, 'a gzip level, 0 for none'),
+    gzipMinBytes: check('gzipMinBytes', 0, Number.MAX_SAFE_INTEGER, 'a size in bytes'),
     gzipSpectra: check('gzipSpectra', 0, 9, 'a gzip level, 0 for none'),
     gzipImages: check('gzipImages', 0, 9, 'a gzip level, 0 for none'),
     maxChunkBytes: check('maxChunkBytes', CHUNK_BYTES_RANGE.min, CHUNK_BYTES_RANGE.max, 'a chunk size in bytes'),
@@ -66,6 +74,8 @@ export function validateStorageSettings(settings: StorageSettings): StorageSetti
 /** The typed options the layout gets; unset variables keep DEFAULT_STORAGE. */
 export function storageOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): StorageOptions {
   const settings = validateStorageSettings({
+    gzip: integerIn(STORAGE_ENV.gzip, env[STORAGE_ENV.gzip], 0, 9, 'a gzip level, 0 for none'),
+    gzipMinBytes: integerIn(STORAGE_ENV.gzipMinBytes, env[STORAGE_ENV.gzipMinBytes], 0, Number.MAX_SAFE_INTEGER, 'a size in bytes'),
     gzipSpectra: integerIn(STORAGE_ENV.gzipSpectra, env[STORAGE_ENV.gzipSpectra], 0, 9, 'a gzip level, 0 for none'),
     gzipImages: integerIn(STORAGE_ENV.gzipImages, env[STORAGE_ENV.gzipImages], 0, 9, 'a gzip level, 0 for none'),
     maxChunkBytes: integerIn(STORAGE_ENV.maxChunkBytes, env[STORAGE_ENV.maxChunkBytes], CHUNK_BYTES_RANGE.min, CHUNK_BYTES_RANGE.max, 'a chunk size in bytes'),
@@ -73,8 +83,10 @@ export function storageOptionsFromEnv(env: Readonly<Record<string, string | unde
   return {
     ...DEFAULT_STORAGE,
     ...(settings.maxChunkBytes !== undefined ? { maxChunkBytes: settings.maxChunkBytes } : {}),
-    ...(settings.gzipSpectra ? { gzipSpectra: settings.gzipSpectra } : {}),
-    ...(settings.gzipImages ? { gzipImages: settings.gzipImages } : {}),
+    ...(settings.gzip !== undefined ? { gzip: settings.gzip } : {}),
+    ...(settings.gzipMinBytes !== undefined ? { gzipMinBytes: settings.gzipMinBytes } : {}),
+    ...(settings.gzipSpectra !== undefined ? { gzipSpectra: settings.gzipSpectra } : {}),
+    ...(settings.gzipImages !== undefined ? { gzipImages: settings.gzipImages } : {}),
   };
 }
 

@@ -43,10 +43,11 @@ export interface ComputeStackProps extends StackProps {
   /** LOG_LEVEL of the functions. @default 'INFO' */
   readonly logLevel?: string;
   /**
-   * How the scan-writer stores channel datasets (gzip of spectra and images, chunk size): set per
-   * deployment, validated at synthesis, passed as NEXUS_* variables (functions/scan-writer/storage-config.ts).
-   * @default the context values `scanFileGzipSpectra`, `scanFileGzipImages`, `scanFileMaxChunkBytes`
-   * (`cdk deploy -c scanFileGzipImages=4`), else uncompressed with 1 MiB chunks (docs/nexus-layout.md)
+   * How the scan-writer stores channel datasets (gzip level and threshold, per-kind levels, chunk size):
+   * set per deployment, validated at synthesis, passed as NEXUS_* variables (functions/scan-writer/storage-config.ts).
+   * @default the context values `scanFileGzip`, `scanFileGzipMinBytes`, `scanFileGzipSpectra`, `scanFileGzipImages`,
+   * `scanFileMaxChunkBytes` (`cdk deploy -c scanFileGzip=0` for uncompressed files), else gzip level 4 on
+   * datasets of 1 MiB and more, 1 MiB chunks (docs/nexus-layout.md, docs/adr/0015)
    */
   readonly scanFileStorage?: StorageSettings;
   /**
@@ -66,7 +67,10 @@ export function scanFileStorageFromContext(scope: Construct): StorageSettings {
     if (!/^\d+$/.test(String(value).trim())) throw new Error(`context ${key} must be a non-negative integer, got ${JSON.stringify(value)}`);
     return Number(String(value).trim());
   };
-  return { gzipSpectra: read('scanFileGzipSpectra'), gzipImages: read('scanFileGzipImages'), maxChunkBytes: read('scanFileMaxChunkBytes') };
+  return {
+    gzip: read('scanFileGzip'), gzipMinBytes: read('scanFileGzipMinBytes'),
+    gzipSpectra: read('scanFileGzipSpectra'), gzipImages: read('scanFileGzipImages'), maxChunkBytes: read('scanFileMaxChunkBytes'),
+  };
 }
 
 /**

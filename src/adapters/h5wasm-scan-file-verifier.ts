@@ -3,7 +3,7 @@
  * read-only, exactly as a reader will find it, and compared with the plan it was written from.
  * Every node must be there (groups, text and number datasets with their values, soft and external
  * links with their targets, attributes by name); every channel, grid signal and grid axis must have
- * its dtype and shape, and the sha256 of the data read back over the ranges that were written must
+ * its dtype and shape (a channel also its filters), and the sha256 of the data read back over the ranges that were written must
  * be the sha256 of the bytes that were written (a disk that filled up leaves zeros or nothing, which
  * this finds even where the library reported no error). Data is read in bounded slices.
  */
@@ -124,6 +124,10 @@ function* checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail:
     case 'channel': {
       const dataset = shaped(file, node.path, h5Type(node.type).dtype, node.shape, fail);
       checkAttrs(dataset, node.attrs, node.path, fail);
+      // The filters the plan chose (gzip by default from 1 MiB, docs/adr/0015): deflate at its level, or none.
+      const filters = dataset.filters.map((f) => `${f.id}(${[...f.cd_values].join(',')})`).join(' ');
+      const planned = node.gzip ? `1(${node.gzip})` : '';
+      if (filters !== planned) fail(`has filters [${filters}], planned [${planned}] (1: deflate with its level)`, node.path);
       const rowBytes = pointBytes(node.type, node.pointShape);
       yield* checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
         const step = Math.max(1, Math.floor(readBytes / Math.max(rowBytes, 1)));

@@ -221,12 +221,12 @@ describe('compute stack', () => {
   });
 
   it('passes the scan file storage context to the scan-writer only, and refuses a bad value at synthesis', () => {
-    const context = { 'aws:cdk:bundling-stacks': [], scanFileGzipSpectra: '4', scanFileGzipImages: 2, scanFileMaxChunkBytes: '2097152' };
+    const context = { 'aws:cdk:bundling-stacks': [], scanFileGzip: '0', scanFileGzipMinBytes: 65536, scanFileGzipSpectra: '4', scanFileGzipImages: 2, scanFileMaxChunkBytes: '2097152' };
     const configured = Template.fromStack(buildApp({ context }).compute).toJSON().Resources as Record<string, Resource>;
     const envOf = (name: string) => Object.values(configured).find((r) => r.Type === 'AWS::Lambda::Function'
       && (r.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME === name)!.Properties!.Environment as { Variables: Record<string, unknown> };
     assert.deepEqual(Object.fromEntries(Object.entries(envOf('scan-writer').Variables).filter(([k]) => k.startsWith('NEXUS_'))),
-      { NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '2', NEXUS_MAX_CHUNK_BYTES: '2097152' });
+      { NEXUS_GZIP: '0', NEXUS_GZIP_MIN_BYTES: '65536', NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '2', NEXUS_MAX_CHUNK_BYTES: '2097152' });
     assert.deepEqual(Object.keys(envOf('run-recorder').Variables).filter((k) => k.startsWith('NEXUS_')), []);
     assert.throws(() => buildApp({ context: { 'aws:cdk:bundling-stacks': [], scanFileGzipImages: '11' } }), /NEXUS_GZIP_IMAGES must be a gzip level/);
     assert.throws(() => buildApp({ context: { 'aws:cdk:bundling-stacks': [], scanFileGzipSpectra: 'max' } }), /context scanFileGzipSpectra must be a non-negative integer, got "max"/);

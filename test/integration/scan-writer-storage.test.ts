@@ -1,9 +1,10 @@
 /**
  * The scan file storage setting, from the deployment to the file: the CDK app is synthesized with
- * the context `scanFileGzipSpectra=5` and `scanFileMaxChunkBytes=8192`, provisioned into the
+ * the context `scanFileGzipSpectra=5`, `scanFileGzipMinBytes=100000` and `scanFileMaxChunkBytes=8192`, provisioned into the
  * emulator, and the local runner gives the scan-writer the environment of its template function;
  * a scan with an MCA published by the real blissdata goes through the bridge and the pipeline, and
- * h5py reads the filter and chunks of the archived file (spectra gzip 5, scalars never compressed).
+ * h5py reads the filter and chunks of the archived file (the 154 kB spectra gzip 5, the 2.4 kB scalars
+ * under the threshold plain).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,7 @@ describe('scan file storage set per deployment reaches the archived file', () =>
   const work = mkdtempSync(join(tmpdir(), 'ba-storage-'));
 
   before(async () => {
-    env = await startLocalEnvironment({ context: { scanFileGzipSpectra: '5', scanFileMaxChunkBytes: '8192' } });
+    env = await startLocalEnvironment({ context: { scanFileGzipSpectra: '5', scanFileGzipMinBytes: '100000', scanFileMaxChunkBytes: '8192' } });
     await env.startRunner({ log: () => undefined, environment: { LOG_LEVEL: 'ERROR' } });
     if (env.started.redis) await initBlissDataStore(env.redisUrl!);
     bridge = await startBridge({ limaRoots: [tmpdir()],
@@ -44,7 +45,7 @@ describe('scan file storage set per deployment reaches the archived file', () =>
     }
   });
 
-  it('the template carries the setting to the scan-writer, and h5py sees gzip 5 and 8 KiB chunks on the spectra only', async () => {
+  it('the template carries the setting to the scan-writer, and h5py sees gzip 5 and 8 KiB chunks on the spectra, scalars under the threshold plain', async () => {
     const compute = env.templates.find((t) => JSON.stringify(t).includes('NEXUS_GZIP_SPECTRA'));
     assert.ok(compute, 'a synthesized template sets NEXUS_GZIP_SPECTRA');
 

@@ -32,7 +32,7 @@ describe('channel writer registry', () => {
 });
 
 describe('channel writer layouts', () => {
-  it('scalar: NXdetector group and <name>/data, uncompressed even when gzip is configured, units kept', () => {
+  it('scalar: NXdetector group and <name>/data, units kept, uncompressed under 1 MiB (8 kB here) even with spectra/image levels set', () => {
     const { nodes, dataset } = channelWriters.scalar.layout(input({ units: 'cts', storage: { ...DEFAULT_STORAGE, gzipSpectra: 4, gzipImages: 4 } }));
     assert.deepEqual(nodes[0], { kind: 'group', path: '/1.1/instrument/diode1', attrs: { NX_class: 'NXdetector' } });
     assert.equal(dataset.path, '/1.1/instrument/diode1/data');
@@ -48,14 +48,27 @@ describe('channel writer layouts', () => {
     assert.deepEqual(dataset.attrs, { units: 'mm' });
   });
 
-  it('spectrum: interpretation=spectrum, whole spectra per chunk, gzip only when configured', () => {
+  it('spectrum: interpretation=spectrum, whole spectra per chunk, gzip 4 by default (8 MB), gzipSpectra overrides, 0 turns it off', () => {
     const spectrum = input({ type: parseElementType('<u4'), pointShape: [4096], points: 500 });
     const plain = channelWriters.spectrum.layout(spectrum).dataset;
     assert.deepEqual(plain.shape, [500, 4096]);
     assert.equal(plain.attrs.interpretation, 'spectrum');
-    assert.equal(plain.gzip, undefined);
+    assert.equal(plain.gzip, 4);
     assert.equal(plain.chunkRows, Math.floor(DEFAULT_STORAGE.maxChunkBytes / (4096 * 4)));
-    assert.equal(channelWriters.spectrum.layout({ ...spectrum, storage: { ...DEFAULT_STORAGE, gzipSpectra: 4 } }).dataset.gzip, 4);
+    assert.equal(channelWriters.spectrum.layout({ ...spectrum, storage: { ...DEFAULT_STORAGE, gzipSpectra: 6 } }).dataset.gzip, 6);
+    assert.equal(channelWriters.spectrum.layout({ ...spectrum, storage: { ...DEFAULT_STORAGE, gzipSpectra: 0 } }).dataset.gzip, undefined);
+    assert.equal(channelWriters.spectrum.layout({ ...spectrum, storage: { ...DEFAULT_STORAGE, gzip: 0 } }).dataset.gzip, undefined);
+  });
+
+  it('compression by size (issue 17 item 5): every kind from gzipMinBytes up (1 MiB, as blisswriter), none below nor when empty', () => {
+    const f8 = parseElementType('<f8');
+    // 131072 float64 points = 1 MiB exactly: compressed; one point fewer: plain.
+    assert.equal(channelWriters.scalar.layout(input({ points: 131072 })).dataset.gzip, 4);
+    assert.equal(channelWriters.scalar.layout(input({ points: 131071 })).dataset.gzip, undefined);
+    assert.equal(channelWriters.positioner.layout(input({ type: f8, points: 1_000_000 })).dataset.gzip, 4);
+    assert.equal(channelWriters.scalar.layout(input({ points: 0 })).dataset.gzip, undefined);
+    assert.equal(channelWriters.scalar.layout(input({ points: 1000, storage: { ...DEFAULT_STORAGE, gzipMinBytes: 0, gzip: 1 } })).dataset.gzip, 1);
+    assert.equal(channelWriters.scalar.layout(input({ points: 1_000_000, storage: { ...DEFAULT_STORAGE, gzip: 0 } })).dataset.gzip, undefined);
   });
 
   it('image: interpretation=image, one whole frame per chunk when a frame exceeds the chunk bound, gzipImages', () => {

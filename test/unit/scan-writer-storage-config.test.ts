@@ -47,17 +47,20 @@ const channelAt = (plan: NexusPlan, suffix: string): PlanChannel => {
 };
 
 describe('scan-writer storage configuration (environment → StorageOptions)', () => {
-  it('keeps the documented default when nothing is set: uncompressed, 1 MiB chunks', () => {
+  it('keeps the documented default when nothing is set: gzip 4 from 1 MiB, 1 MiB chunks', () => {
     assert.deepEqual(storageOptionsFromEnv({}), DEFAULT_STORAGE);
-    assert.deepEqual(storageOptionsFromEnv({ [STORAGE_ENV.gzipSpectra]: '0', [STORAGE_ENV.gzipImages]: '' }), DEFAULT_STORAGE);
+    assert.deepEqual(DEFAULT_STORAGE, { maxChunkBytes: 1048576, maxSliceBytes: 8388608, gzip: 4, gzipMinBytes: 1048576 });
+    assert.deepEqual(storageOptionsFromEnv({ [STORAGE_ENV.gzipImages]: '' }), DEFAULT_STORAGE);
   });
 
-  it('reads gzip levels and the chunk size', () => {
+  it('reads gzip levels, the threshold and the chunk size; 0 turns compression off', () => {
     assert.deepEqual(storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: ' 1 ', NEXUS_MAX_CHUNK_BYTES: '65536' }),
       { ...DEFAULT_STORAGE, gzipSpectra: 4, gzipImages: 1, maxChunkBytes: 65536 });
+    assert.deepEqual(storageOptionsFromEnv({ NEXUS_GZIP: '0' }), { ...DEFAULT_STORAGE, gzip: 0 });
+    assert.deepEqual(storageOptionsFromEnv({ NEXUS_GZIP: '1', NEXUS_GZIP_MIN_BYTES: '0', NEXUS_GZIP_SPECTRA: '0' }), { ...DEFAULT_STORAGE, gzip: 1, gzipMinBytes: 0, gzipSpectra: 0 });
   });
 
-  for (const [variable, value] of [['NEXUS_GZIP_IMAGES', '12'], ['NEXUS_GZIP_SPECTRA', 'fast'], ['NEXUS_GZIP_SPECTRA', '-1'], ['NEXUS_MAX_CHUNK_BYTES', '100']] as const) {
+  for (const [variable, value] of [['NEXUS_GZIP_IMAGES', '12'], ['NEXUS_GZIP_SPECTRA', 'fast'], ['NEXUS_GZIP_SPECTRA', '-1'], ['NEXUS_GZIP', '10'], ['NEXUS_GZIP_MIN_BYTES', '1e6'], ['NEXUS_MAX_CHUNK_BYTES', '100']] as const) {
     it(`refuses ${variable}=${value} with the variable and what it accepts`, () => {
       assert.throws(() => storageOptionsFromEnv({ [variable]: value }), (error: unknown) => {
         assert.ok(error instanceof StorageConfigError);
@@ -72,18 +75,21 @@ describe('scan-writer storage configuration (environment → StorageOptions)', (
   it('gives the CDK app the same variables back, and refuses what the function would refuse', () => {
     const env = storageEnvironment({ gzipSpectra: 3, gzipImages: 0 });
     assert.deepEqual(env, { NEXUS_GZIP_SPECTRA: '3', NEXUS_GZIP_IMAGES: '0' });
-    assert.deepEqual(storageOptionsFromEnv(env), { ...DEFAULT_STORAGE, gzipSpectra: 3 });
+    assert.deepEqual(storageOptionsFromEnv(env), { ...DEFAULT_STORAGE, gzipSpectra: 3, gzipImages: 0 });
     assert.throws(() => storageEnvironment({ maxChunkBytes: 1 << 30 }), /NEXUS_MAX_CHUNK_BYTES must be a chunk size in bytes/);
   });
 });
 
 describe('the plan carries the storage options', () => {
-  it('compresses spectra and images at the configured levels, never scalars or positioners, and sizes chunks by maxChunkBytes', () => {
+  it('compresses spectra and images at the configured levels, small datasets never, and sizes chunks by maxChunkBytes', () => {
     const run = scanWithEveryKind();
     const plain = planOf(run);
-    for (const c of plain.channels) assert.equal(c.gzip, undefined, `${c.path} uncompressed by default`);
+    // Every dataset of this scan is under 1 MiB: the default leaves them all plain.
+    for (const c of plain.channels) assert.equal(c.gzip, undefined, `${c.path} uncompressed under gzipMinBytes`);
+    const all = planOf(run, storageOptionsFromEnv({ NEXUS_GZIP_MIN_BYTES: '0' }));
+    for (const c of all.channels) assert.equal(c.gzip, 4, `${c.path} gzip 4 from 0 bytes`);
 
-    const plan = planOf(run, storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '2', NEXUS_MAX_CHUNK_BYTES: '4096' }));
+    const plan = planOf(run, storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '2', NEXUS_GZIP_MIN_BYTES: '1000', NEXUS_MAX_CHUNK_BYTES: '4096' }));
     assert.equal(channelAt(plan, '/spectrum/data').gzip, 4);
     assert.equal(channelAt(plan, '/image/data').gzip, 2);
     assert.equal(channelAt(plan, '/diode1/data').gzip, undefined);
@@ -99,7 +105,7 @@ describe('the plan carries the storage options', () => {
 describe('h5py sees the configured filter and chunks in the written file', () => {
   it('gzip on spectra and images at their levels, whole points per chunk, scalars uncompressed, values bit for bit', async () => {
     const run = scanWithEveryKind();
-    const plan = planOf(run, storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '6', NEXUS_MAX_CHUNK_BYTES: '4096' }));
+    const plan = planOf(run, storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '6', NEXUS_GZIP_MIN_BYTES: '1000', NEXUS_MAX_CHUNK_BYTES: '4096' }));
     const chunks = new Map(run.chunks.map((c) => [c.key, c.bytes]));
     const datums = run.documents.filter((d) => d['detail-type'] === 'StreamDatum').map((d) => d.detail as StreamDatum);
     const file = await (await H5wasmScanFileWriter.create()).write(plan, async function* (channel: PlanChannel): AsyncGenerator<ChannelSlice> {

@@ -22,12 +22,23 @@ export interface StorageOptions {
   maxChunkBytes: number;
   /** Upper bound of one write (and of the memory a write holds). */
   maxSliceBytes: number;
-  /** gzip level (1-9) for spectra and images; 0 or absent: uncompressed. Scalars are never compressed. */
+  /**
+   * gzip (deflate) level 1-9 of every channel dataset of at least `gzipMinBytes` (scalars, positioners,
+   * spectra, images alike); 0 or absent: uncompressed. Default 4 over 1 MiB, as the ESRF writer
+   * (blisswriter) does; docs/adr/0015 says why deflate and not a plugin filter.
+   */
+  gzip?: number;
+  /** Datasets smaller than this (whole dataset, uncompressed bytes) stay uncompressed. */
+  gzipMinBytes?: number;
+  /** gzip level of 1D (spectra) and 2D (images) channels, overriding `gzip` for them; 0: uncompressed. */
   gzipSpectra?: number;
   gzipImages?: number;
 }
 
-export const DEFAULT_STORAGE: StorageOptions = { maxChunkBytes: 1024 * 1024, maxSliceBytes: 8 * 1024 * 1024 };
+/** blisswriter's USE_COMPRESSION_THRESHOLD: datasets of 1 MiB and more are compressed. */
+export const GZIP_MIN_BYTES = 1024 * 1024;
+
+export const DEFAULT_STORAGE: StorageOptions = { maxChunkBytes: 1024 * 1024, maxSliceBytes: 8 * 1024 * 1024, gzip: 4, gzipMinBytes: GZIP_MIN_BYTES };
 
 export interface ChannelLayoutInput {
   /** The channel's group, e.g. `/1.1/instrument/diode1`. */
@@ -60,10 +71,22 @@ export function chunkRows(type: ElementType, pointShape: readonly number[], poin
   return Math.max(1, Math.min(Math.max(points, 1), Math.floor(maxBytes / row)));
 }
 
-/** The dataset node shared by every numeric kind. */
-export function channelDataset(input: ChannelLayoutInput, leaf: string, attrs: Record<string, AttrValue>, gzip: number | undefined): PlanChannel {
+/**
+ * The gzip level of a channel dataset: the kind's own level when set (`kindLevel`, spectra and images),
+ * else the storage's; none below `gzipMinBytes` (small datasets gain nothing and cost a filter) nor
+ * for an empty dataset.
+ */
+export function gzipLevelOf(type: ElementType, pointShape: readonly number[], points: number, storage: StorageOptions, kindLevel?: number): number | undefined {
+  const level = kindLevel ?? storage.gzip ?? 0;
+  if (level <= 0 || points <= 0) return undefined;
+  return points * pointBytes(type, pointShape) >= (storage.gzipMinBytes ?? 0) ? level : undefined;
+}
+
+/** The dataset node shared by every numeric kind (`kindLevel`: the gzip level of this kind, overriding storage.gzip). */
+export function channelDataset(input: ChannelLayoutInput, leaf: string, attrs: Record<string, AttrValue>, kindLevel: number | undefined): PlanChannel {
   const { type, pointShape, points, storage } = input;
   const rows = chunkRows(type, pointShape, points, storage.maxChunkBytes);
+  const gzip = gzipLevelOf(type, pointShape, points, storage, kindLevel);
   return {
     kind: 'channel', path: `${input.group}/${leaf}`, channel: input.channel, resourceUid: input.resourceUid, type,
     shape: [points, ...pointShape], pointShape, chunkRows: rows,
