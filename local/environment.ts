@@ -18,6 +18,7 @@ import { startHttpGateway, type HttpGateway } from './http-gateway.js';
 import { startMoto, startRedis, type RunningService } from './services.js';
 import { startOidcIssuer, type LocalOidcIssuer } from './oidc-issuer.js';
 import { applyEmulatorDefaults, emulatorCredentials, externalEndpoint } from './aws-target.js';
+import { ADMIN_ROLE } from '../src/core/access/caller.js';
 
 export { applyEmulatorDefaults };
 
@@ -56,10 +57,16 @@ export interface LocalEnvironment {
   stop(options?: { keep?: boolean }): Promise<void>;
 }
 
+/**
+ * The browser origins of the local environment: the portal server (local/portal-server.ts) listens on
+ * a loopback port chosen at start, so any loopback origin (the bucket's CORS and the gateway match `*` in a pattern).
+ */
+export const LOCAL_BROWSER_ORIGINS = 'http://127.0.0.1:*,http://localhost:*';
+
 /** Synthesizes infra/bin/app.ts in-process (asset bundling skipped: only the templates are needed). */
 export async function synthesizeAppTemplates(context: Record<string, unknown> = {}): Promise<StackTemplate[]> {
   const { buildApp } = await import('../infra/bin/app.js');
-  const { app } = buildApp({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  const { app } = buildApp({ context: { 'aws:cdk:bundling-stacks': [], corsOrigins: LOCAL_BROWSER_ORIGINS, ...context } });
   return templatesFromAssembly(app.synth());
 }
 
@@ -118,7 +125,12 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       async startHttpGateway(gatewayOptions = {}) {
         const gateway = await startHttpGateway({
           resources, awsEndpoint, ...gatewayOptions,
-          environment: { OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: issuer.audience, ...gatewayOptions.environment },
+          environment: {
+            OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: issuer.audience,
+            // The emulator's credentials sign as the operators' CLI: an archive administrator (docs/access.md, IAM callers).
+            IAM_CALLERS: JSON.stringify([{ principal: `arn:aws:iam::${resources.accountId}:user/${emulatorCredentials().accessKeyId}`, roles: [ADMIN_ROLE] }]),
+            ...gatewayOptions.environment,
+          },
           credentials: emulatorCredentials(),
         });
         gateways.push(gateway);

@@ -95,6 +95,12 @@ async function verifySignature(
   return a.length === b.length && timingSafeEqual(a, b) ? undefined : 'signature does not match';
 }
 
+/** An allowed origin, exact or with `*` standing for any characters (as S3 and moto match CORS origins). */
+function originMatches(allowed: string, origin: string): boolean {
+  if (!allowed.includes('*')) return allowed === origin;
+  return new RegExp(`^${allowed.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`).test(origin);
+}
+
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
   const { resources } = options;
   const served = new Map(Object.values(resources.functions).filter((f) => f.functionUrl || f.aliasUrl).map((f) => [f.name, f]));
@@ -127,7 +133,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
         if (!target) return send(res, 403, { Message: 'Forbidden: this function has no URL for unsigned requests' });
         const cors = fn.aliasUrl && target === fn.aliasUrl ? fn.aliasUrl.cors : undefined;
         const origin = req.headers.origin;
-        const corsHeaders: Record<string, string> = cors && origin && (cors.allowOrigins.includes('*') || cors.allowOrigins.includes(origin))
+        const corsHeaders: Record<string, string> = cors && origin && (cors.allowOrigins.includes('*') || cors.allowOrigins.some((o) => originMatches(o, origin)))
           ? { 'access-control-allow-origin': cors.allowOrigins.includes('*') ? '*' : origin, vary: 'origin' } : {};
         if (cors && req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
           res.writeHead(204, {

@@ -47,6 +47,10 @@ export interface TokenOptions {
   /** @default now */
   issuedAt?: Date;
   audience?: string;
+  /** More claims (tests: an ID token's `nonce`). */
+  claims?: Record<string, unknown>;
+  /** The header `typ`. @default 'at+jwt' (an access token, RFC 9068) */
+  type?: string;
 }
 
 export interface LocalOidcIssuer {
@@ -69,6 +73,22 @@ export interface LocalOidcIssuerOptions {
   tokenLifetimeSeconds?: number;
   /** Clients of the authorization-code flow. @default [{clientId: 'beamline-archive-portal'}] (any loopback redirect URI) */
   clients?: OidcClient[];
+  /**
+   * Browser origins whose pages may call the issuer (CORS), exact or with `*` for any port/characters
+   * (`http://127.0.0.1:*`). @default loopback pages only (http://127.0.0.1:*, http://localhost:*): the
+   * local portal. A page of any other site gets no CORS answer and its token request is refused (403):
+   * the token endpoint has no password, so it must never answer `*`.
+   */
+  allowedOrigins?: string[];
+}
+
+export const LOOPBACK_ORIGINS = ['http://127.0.0.1:*', 'http://localhost:*', 'http://[::1]:*'];
+
+/** An allowed origin, exact or with `*` standing for any characters except `/`. */
+export function originAllowed(origin: string, allowed: readonly string[]): boolean {
+  return allowed.some((pattern) => pattern.includes('*')
+    ? new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`).test(origin)
+    : pattern === origin);
 }
 
 export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Promise<LocalOidcIssuer> {
@@ -95,9 +115,9 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
     if (!u) throw new Error(`unknown local user ${JSON.stringify(user)} (known: ${Object.keys(users).join(', ')})`);
     const issuedAt = Math.floor((tokenOptions.issuedAt ?? new Date()).getTime() / 1000);
     return new SignJWT({
-      preferred_username: u.name, proposals: u.proposals ?? [], beamlines: u.beamlines ?? [], roles: u.roles ?? [],
+      preferred_username: u.name, proposals: u.proposals ?? [], beamlines: u.beamlines ?? [], roles: u.roles ?? [], ...tokenOptions.claims,
     })
-      .setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' })
+      .setProtectedHeader({ alg: 'RS256', kid, typ: tokenOptions.type ?? 'at+jwt' })
       .setIssuer(issuer)
       .setAudience(tokenOptions.audience ?? audience)
       .setSubject(`user-${u.name}`)
@@ -107,12 +127,20 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
       .sign(privateKey);
   };
 
+  const allowedOrigins = options.allowedOrigins ?? LOOPBACK_ORIGINS;
   const server: Server = createServer((req, res) => {
+    // CORS for the pages allowed only (never `*`); a request from another page's script is refused outright.
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+    const corsAllowed = origin !== undefined && originAllowed(origin, allowedOrigins);
+    const cors: Record<string, string> = corsAllowed ? { 'access-control-allow-origin': origin, vary: 'origin' } : {};
     const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': '*' });
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...cors });
       res.end(JSON.stringify(body));
     };
     const url = new URL(req.url ?? '/', issuer);
+    if (origin !== undefined && !corsAllowed) {
+      return reply(403, { error: 'access_denied', error_description: `pages of ${origin} may not call this issuer` });
+    }
     if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {
       return reply(200, {
         issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`, authorization_endpoint: `${issuer}/authorize`,
@@ -135,7 +163,7 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
       return undefined;
     }
     if (req.method === 'OPTIONS' && url.pathname === '/token') {
-      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'content-type' });
+      res.writeHead(204, { ...cors, 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'content-type' });
       return res.end();
     }
     if (req.method === 'POST' && url.pathname === '/token') {

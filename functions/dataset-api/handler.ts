@@ -179,8 +179,9 @@ export function createHandler(deps: DatasetApiDeps): UrlHandler {
       }
       if (method === 'GET') {
         // Lists and searches show only what the caller may read.
-        const records = await service.list(queryOf(event.queryStringParameters ?? {}));
-        return json(200, { datasets: records.filter((r) => allows(caller, Action.Read, datasetScope(r, years), now)).map(present) });
+        // Filtered while the catalogue pages, before the limit: a caller's page is never short because of others' datasets.
+        const records = await service.list(queryOf(event.queryStringParameters ?? {}), (r) => allows(caller, Action.Read, datasetScope(r, years), now));
+        return json(200, { datasets: records.map(present) });
       }
     }
     const file = /^\/datasets\/([^/]+\/[^/]+\/[^/]+\/[^/]+\/[^/]+)\/scans\/([^/]+)\/file$/.exec(path);

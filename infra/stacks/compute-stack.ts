@@ -2,7 +2,8 @@ import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Validations, type Stac
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import { AccountRootPrincipal, Effect, PolicyStatement, Role, type IRole } from 'aws-cdk-lib/aws-iam';
+import { ADMIN_ROLE, parseIamCallerGrants } from '../../src/core/access/caller.js';
 import { Architecture, Code, LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -92,6 +93,8 @@ export class ComputeStack extends Stack {
   readonly exports: Exports;
   /** Alarm topic, notifier, run-watchdog and alarms (infra/constructs/monitoring.ts). */
   readonly monitoring: Monitoring;
+  /** The operators' role: invokes the APIs' IAM URLs, mapped as archive administrator (IAM_CALLERS). */
+  readonly operatorRole: Role;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, props);
@@ -265,8 +268,22 @@ export class ComputeStack extends Stack {
       targets: [target(this.scanWriter)],
     });
 
-    // The analysis store (derived data + provenance) behind an IAM-authorised function URL.
-    const access = props.access ?? accessSettingsFromContext(this);
+    // The operators' role (the CLI with BEAMLINE_ARCHIVE_AUTH=iam): the one IAM principal the APIs treat as
+    // an archive administrator (IAM_CALLERS, src/core/access/caller.ts); any other IAM caller has only
+    // the rights the iamCallers context names (none by default).
+    this.operatorRole = new Role(this, 'OperatorRole', {
+      assumedBy: new AccountRootPrincipal(),
+      description: 'beamline-archive operators (CLI over the IAM URLs): archive administrator in the APIs',
+      maxSessionDuration: Duration.hours(1),
+    });
+    const contextAccess = props.access ?? accessSettingsFromContext(this);
+    const access: AccessSettings = {
+      ...contextAccess,
+      iamCallers: Stack.of(this).toJsonString([
+        { principal: this.operatorRole.roleArn, roles: [ADMIN_ROLE] },
+        ...parseIamCallerGrants(contextAccess.iamCallers),
+      ]),
+    };
     this.analysisStore = new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer, access });
 
     this.datasets = new Datasets(this, 'Datasets', {
@@ -280,6 +297,9 @@ export class ComputeStack extends Stack {
       sourceRepository: props.sourceRepository, access,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
+
+    for (const fn of [this.datasets.api, this.exports.api, this.analysisStore.function]) fn.grantInvokeUrl(this.operatorRole);
+    new CfnOutput(this, 'OperatorRoleArn', { value: this.operatorRole.roleArn, description: 'Assume to call the IAM URLs as an archive administrator' });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       bucket, table, eventBus, projectRoot, ruleDeadLetterQueue: this.ruleDeadLetterQueue,

@@ -5,6 +5,7 @@ import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
+import { accessSettingsFromContext, allowedOrigins, type AccessSettings } from '../constructs/people-url.js';
 import { EventSource } from '../../src/core/contract/detail-types.js';
 import { Prefix as StoragePrefix } from '../../src/core/object-keys.js';
 import { RUN_STATE_TAG } from '../../src/core/archive/staging-lifecycle.js';
@@ -70,6 +71,8 @@ export interface StorageStackProps extends StackProps {
   readonly eventBusName?: string;
   /** How long the bus archive keeps events for replay. @default 365 days */
   readonly eventArchiveRetention?: Duration;
+  /** The browser origins of the bucket's CORS rule. @default from the context (corsOrigins, portalOrigin) */
+  readonly access?: AccessSettings;
 }
 
 /**
@@ -103,6 +106,7 @@ export class StorageStack extends Stack {
     });
 
     const staging = props.stagingLifecycle ?? stagingLifecycleFromContext(this);
+    const browserOrigins = allowedOrigins(props.access ?? accessSettingsFromContext(this));
     this.bucket = new Bucket(this, 'ArchiveBucket', {
       versioned: true,
       encryption: BucketEncryption.S3_MANAGED,
@@ -154,11 +158,14 @@ export class StorageStack extends Stack {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
       // The portal reads archived files by range with presigned GET URLs from the browser (docs/adr/0009).
-      // A presigned URL is the authorisation; CORS only lets a page's script read what it already holds.
-      cors: [{
-        allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedOrigins: ['*'], allowedHeaders: ['range'],
-        exposedHeaders: ['Content-Range', 'Content-Length', 'ETag'], maxAge: 3600,
-      }],
+      // A presigned URL is the authorisation; CORS lets only the portal's page (corsOrigins / portalOrigin,
+      // infra/constructs/people-url.ts) read what it holds; no origin set: no page at all.
+      ...(browserOrigins.length ? {
+        cors: [{
+          allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedOrigins: browserOrigins, allowedHeaders: ['range'],
+          exposedHeaders: ['Content-Range', 'Content-Length', 'ETag'], maxAge: 3600,
+        }],
+      } : {}),
     });
 
     this.table = new Table(this, 'Catalogue', {

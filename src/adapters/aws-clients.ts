@@ -15,6 +15,8 @@ export interface AwsConnection {
   region: string;
   endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Per-request timeouts of every client built from this connection (the functions': awsConnectionFromEnv). */
+  timeouts?: AwsTimeouts;
 }
 
 export function awsConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): AwsConnection {
@@ -22,7 +24,23 @@ export function awsConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): AwsC
   return {
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'eu-west-1',
     ...(endpoint ? { endpoint } : {}),
+    timeouts: awsTimeoutsFromEnv(env),
   };
+}
+
+/**
+ * How long one AWS request of a function may take (AWS_REQUEST_TIMEOUT_MS, AWS_CONNECT_TIMEOUT_MS;
+ * defaults FUNCTION_AWS_TIMEOUTS): a request to a service that accepts and never answers is
+ * abandoned and retried by the SDK, instead of holding the function until its own timeout.
+ */
+export function awsTimeoutsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsTimeouts {
+  const read = (name: string, fallback: number): number => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive number of milliseconds, got ${JSON.stringify(raw)}`);
+    return Number(raw);
+  };
+  return { requestMs: read('AWS_REQUEST_TIMEOUT_MS', FUNCTION_AWS_TIMEOUTS.requestMs), connectMs: read('AWS_CONNECT_TIMEOUT_MS', FUNCTION_AWS_TIMEOUTS.connectMs) };
 }
 
 function common(conn: AwsConnection) {
@@ -30,6 +48,8 @@ function common(conn: AwsConnection) {
     region: conn.region,
     ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
     ...(conn.credentials ? { credentials: conn.credentials } : {}),
+    // Without throwOnRequestTimeout the SDK only logs at the timeout and keeps waiting.
+    ...(conn.timeouts ? { requestHandler: { requestTimeout: conn.timeouts.requestMs, connectionTimeout: conn.timeouts.connectMs, throwOnRequestTimeout: true } } : {}),
   };
 }
 
@@ -69,15 +89,21 @@ export interface AwsTimeouts {
 export const DEFAULT_AWS_TIMEOUTS: AwsTimeouts = { requestMs: 30_000, connectMs: 5_000 };
 
 /**
+ * The functions' defaults: a minute per request (a multipart part or a DynamoDB page inside AWS takes
+ * well under a second; a minute leaves room for a loaded emulator), 5 s to connect.
+ */
+export const FUNCTION_AWS_TIMEOUTS: AwsTimeouts = { requestMs: 60_000, connectMs: 5_000 };
+
+/**
  * The bridge's S3 and EventBridge clients (the edge: a request may hang on a beamline network). A request that hangs (a connection that accepts and never
  * answers) is abandoned after `requestMs`: without `throwOnRequestTimeout` the SDK's handler only
  * logs a warning at the timeout and the request waits for ever (a chunk never staged, SIGTERM never
  * done; test/integration/bridge-aws-timeouts.test.ts).
  */
 export function createBridgeAwsClients(conn: AwsConnection, timeouts: AwsTimeouts = DEFAULT_AWS_TIMEOUTS): { s3: S3Client; events: EventBridgeClient } {
-  const http = { requestHandler: { requestTimeout: timeouts.requestMs, connectionTimeout: timeouts.connectMs, throwOnRequestTimeout: true } };
+  const timed = common({ ...conn, timeouts });
   return {
-    s3: new S3Client({ ...common(conn), forcePathStyle: conn.endpoint !== undefined, ...http }),
-    events: new EventBridgeClient({ ...common(conn), ...http }),
+    s3: new S3Client({ ...timed, forcePathStyle: conn.endpoint !== undefined }),
+    events: new EventBridgeClient(timed),
   };
 }

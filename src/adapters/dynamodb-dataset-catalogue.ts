@@ -106,9 +106,11 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
   }
 
   async update(ref: DatasetRef, change: { techniques?: string[]; metadata?: Record<string, string> }): Promise<DatasetRecord> {
-    const names: Record<string, string> = { '#state': 'state', '#metadata': 'metadata', '#version': 'version' };
+    // Only names the expression uses: DynamoDB refuses an unused one (adding a technique the dataset already has wrote no metadata: a 500).
+    const names: Record<string, string> = { '#state': 'state', '#version': 'version' };
     const values: Record<string, unknown> = { ':open': DatasetState.Open, ':one': 1 };
     const sets: string[] = [];
+    if (Object.keys(change.metadata ?? {}).length > 0) names['#metadata'] = 'metadata';
     Object.entries(change.metadata ?? {}).forEach(([field, value], i) => {
       names[`#f${i}`] = field;
       values[`:v${i}`] = value;
@@ -244,23 +246,28 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
     }));
   }
 
-  private async queryAll(input: Record<string, unknown>, limit = Infinity): Promise<Record<string, unknown>[]> {
+  /** Pages until `limit` items that `keep` accepts are found (or the query ends). */
+  private async queryAll(input: Record<string, unknown>, limit = Infinity, keep: (item: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.db.send(new QueryCommand({ TableName: this.tableName, ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
-      items.push(...(out.Items ?? []));
+      items.push(...(out.Items ?? []).filter(keep));
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < limit);
     return items.slice(0, limit);
   }
 
   /** Index items carry the whole dataset item (projection ALL); a GSI read is eventually consistent. */
-  async list(query: DatasetQuery): Promise<DatasetRecord[]> {
+  async list(query: DatasetQuery, accept: (record: DatasetRecord) => boolean = () => true): Promise<DatasetRecord[]> {
     const limit = query.limit ?? 1000;
     const from = query.from ?? '0000';
     const to = query.to ?? '\uffff';
     const inRange = (r: DatasetRecord) => r.startDate >= from && r.startDate <= to;
+    // Every condition is applied while paging, before the limit: a page is short only when the query is exhausted.
+    const wanted = (r: DatasetRecord) => inRange(r) && (query.sample === undefined || r.metadata.Sample_name === query.sample)
+      && (query.proposal === undefined || r.ref.proposal === query.proposal) && accept(r);
+    const keep = (item: Record<string, unknown>) => wanted(recordOf(item));
     let records: DatasetRecord[];
     if (query.open) {
       const markers = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': OPEN_MARKER_PK }, ConsistentRead: true });
@@ -268,18 +275,18 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
       records = (await Promise.all(ids.map(async (id) => {
         const [proposal, beamline, session, collection, dataset] = id.split('/') as [string, string, string, string, string];
         return this.get({ proposal, beamline, session, collection, dataset });
-      }))).filter((r): r is DatasetRecord => r !== undefined && r.state === DatasetState.Open);
+      }))).filter((r): r is DatasetRecord => r !== undefined && r.state === DatasetState.Open && wanted(r));
     } else if (query.proposal) {
       const prefix = query.beamline && query.session ? sessionSk({ beamline: query.beamline, session: query.session }) : 'DATASET#';
       records = (await this.queryAll({
         IndexName: DatasetIndex.ByProposal, KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
         ExpressionAttributeValues: { ':pk': `PROPOSAL#${query.proposal}`, ':prefix': prefix },
-      }, limit)).map(recordOf);
+      }, limit, keep)).map(recordOf);
     } else if (query.sample) {
       records = (await this.queryAll({
         IndexName: DatasetIndex.BySample, KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to',
         ExpressionAttributeValues: { ':pk': `SAMPLE#${query.sample}`, ':from': from, ':to': `${to}\uffff` },
-      }, limit)).map(recordOf);
+      }, limit, keep)).map(recordOf);
     } else if (query.from && query.to) {
       records = [];
       for (const month of monthsBetween(query.from, query.to)) {
@@ -287,14 +294,13 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
         records.push(...(await this.queryAll({
           IndexName: DatasetIndex.ByMonth, KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk BETWEEN :from AND :to',
           ExpressionAttributeValues: { ':pk': `DATASET_MONTH#${month}`, ':from': from, ':to': `${to}\uffff` },
-        }, limit - records.length)).map(recordOf));
+        }, limit - records.length, keep)).map(recordOf));
       }
     } else {
       throw new InvalidInputError('list datasets by proposal (and session), by sample, by time range (from and to) or the open ones');
     }
     return records
-      .filter((r) => inRange(r) && (query.sample === undefined || r.metadata.Sample_name === query.sample)
-        && (query.proposal === undefined || r.ref.proposal === query.proposal))
+      .filter(wanted)
       .sort((a, b) => a.startDate.localeCompare(b.startDate) || a.id.localeCompare(b.id))
       .slice(0, limit);
   }

@@ -129,6 +129,43 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
     assert.equal(((await pretend.json()) as { kind: string }).kind, 'anonymous');
   });
 
+  it('IAM callers have the rights IAM_CALLERS maps to them: the local operator credentials are admin, an unmapped principal is not', async () => {
+    const url = gateway.urlOf('caller-function');
+    const mapped = await signedRequest({ url }, { region: env.region, credentials });
+    assert.deepEqual((mapped.json as { admin: boolean }).admin, true);
+    const strict = await env.startHttpGateway({ environment: { IAM_CALLERS: '[]' } });
+    const unmapped = await signedRequest({ url: strict.urlOf('caller-function') }, { region: env.region, credentials });
+    assert.equal(unmapped.status, 200);
+    assert.deepEqual([(unmapped.json as { kind: string }).kind, (unmapped.json as { admin: boolean }).admin, (unmapped.json as { beamlines: string[] }).beamlines], ['service', false, []]);
+  });
+
+  it('an issuer that cannot be reached answers 503 with Retry-After, not 401 (review defect)', async () => {
+    const down = await startOidcIssuer();
+    const downIssuer = down.issuer;
+    await down.stop();
+    const gatewayDown = await env.startHttpGateway({ environment: { OIDC_ISSUER: downIssuer } });
+    const response = await bearerRequest({ url: gatewayDown.urlOf('caller-function') }, await env.oidc.token('alice'));
+    assert.equal(response.status, 503, response.body);
+    assert.equal(response.headers['retry-after'], '30');
+    assert.match(response.body, /sign-in service is unavailable/);
+  });
+
+  it('refuses an ID token (nonce) on the people URL although issuer, audience and key are right (review defect)', async () => {
+    // An ID token as an issuer makes one at sign-in: typ JWT, the sign-in's nonce; the functions trust this issuer's keys.
+    const idIssuer = await startOidcIssuer();
+    const id = await idIssuer.token('alice', { claims: { nonce: 'n-123' }, type: 'JWT' });
+    const gatewayId = await env.startHttpGateway({ environment: { OIDC_ISSUER: idIssuer.issuer } });
+    try {
+      const access = await bearerRequest({ url: gatewayId.urlOf('caller-function') }, await idIssuer.token('alice'));
+      assert.equal(access.status, 200, access.body);
+      const refused = await bearerRequest({ url: gatewayId.urlOf('caller-function') }, id);
+      assert.equal(refused.status, 401, refused.body);
+      assert.match(refused.body, /nonce: it is an ID token/);
+    } finally {
+      await idIssuer.stop();
+    }
+  });
+
   it('answers CORS preflights on the people URL', async () => {
     const preflight = await fetch(gateway.urlOf('caller-function'), {
       method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:5173', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },

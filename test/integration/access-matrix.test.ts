@@ -194,9 +194,28 @@ describe('access matrix: every endpoint × every caller, through the local gatew
       await matrix('file links p2', 'dataset-api', `/datasets/${P2}/scans/${RUN_P2}/file`, { alice: 403, bob: 404, staff: 403, admin: 404, service: 404, anonymous: 401 });
     });
 
-    it('malformed percent-encoding in a path is a 400, not a 500', async () => {
-      const response = await call('admin', 'dataset-api', '/datasets/p1%E0%A4%A/id21/s1/c/d1');
-      assert.equal(response.status, 400, response.body);
+    it('malformed percent-encoding in a path is a 400, not a 500, in each API', async () => {
+      for (const [fn, path] of [['dataset-api', '/datasets/p1%E0%A4%A/id21/s1/c/d1'], ['export-api', '/exports/exp-%E0%A4%A'], ['analysis-api', '/runs/%E0%A4%A']] as const) {
+        const response = await call('admin', fn, path);
+        assert.equal(response.status, 400, `${fn}: ${response.body}`);
+      }
+    });
+
+    it('lists are filtered before the limit: a page of one holds the dataset the caller may read (review defect)', async () => {
+      // The open datasets in start order begin with p1's: bob's page of one was empty before.
+      const bob = await call('bob', 'dataset-api', '/datasets?open=true&limit=1');
+      assert.equal(bob.status, 200, bob.body);
+      assert.deepEqual((bob.json as { datasets: { id: string }[] }).datasets.map((d) => d.id), [P2]);
+      const anonymous = await call('anonymous', 'dataset-api', '/datasets?from=2000-01-01&to=2100-01-01&limit=1');
+      assert.deepEqual((anonymous.json as { datasets: { id: string }[] }).datasets.map((d) => d.id), [P3]);
+    });
+
+    it('CORS: the people URLs answer loopback pages (the local portal) only, never another site (review defect: *)', async () => {
+      const preflight = (origin: string) => fetch(gateway.urlOf('dataset-api'), {
+        method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      });
+      assert.equal((await preflight('http://127.0.0.1:5173')).headers.get('access-control-allow-origin'), 'http://127.0.0.1:5173');
+      assert.equal((await preflight('https://evil.example')).headers.get('access-control-allow-origin'), null);
     });
   });
 

@@ -82,6 +82,11 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     const updates = publisher.ofType(DetailType.DatasetMetadataUpdated);
     assert.deepEqual((updates.at(-1)!.detail as { changed: Record<string, string> }).changed.FLUO_i0, '1.2e5');
     assert.deepEqual((updates[0]!.detail as { added_techniques: string[] }).added_techniques, ['SAXS']);
+    // Adding a technique the dataset already has changes nothing and succeeds (it was a DynamoDB
+    // ValidationException, unused attribute name #metadata: a 500 at the API).
+    const again = await service.addTechnique(ref('0001'), 'saxs');
+    assert.deepEqual(again.techniques, ['FLUO', 'SAXS']);
+    assert.equal(again.metadata.definition, 'FLUO SAXS');
   });
 
   it('rejects unknown fields (with a suggestion), non-string values, unknown techniques and hostile names; nothing is half-written', async () => {
@@ -217,6 +222,17 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     const second = all[1]!.startDate;
     assert.deepEqual(ids(ours(await service.list({ from: second, to: second }))), [all[1]!.id]);
     await assert.rejects(service.list({}), /list datasets by proposal/);
+  });
+
+  it('filters before the limit: a page holds `limit` datasets the caller may read whenever that many exist (review defect)', async () => {
+    const ids = (records: { id: string }[]) => records.map((r) => r.id);
+    // The first three datasets of the proposal (in index order) are not readable: before the fix, limit=1 gave an empty page.
+    const readable = (r: { ref: { dataset: string } }) => r.ref.dataset === '0004';
+    assert.deepEqual(ids(await service.list({ proposal: 'ihch123', limit: 1 }, readable)), ['ihch123/id00/20261123/sample1/0004']);
+    assert.deepEqual(ids(await service.list({ sample: 'quartz', limit: 1 }, readable)), ['ihch123/id00/20261123/sample1/0004']);
+    assert.deepEqual(ids(await service.list({ open: true, limit: 1 }, readable)), ['ihch123/id00/20261123/sample1/0004']);
+    assert.deepEqual(ids(await service.list({ from: '2026-10-01T00:00:00Z', to: '2026-12-31T00:00:00Z', limit: 1 }, readable)), ['ihch123/id00/20261123/sample1/0004']);
+    assert.deepEqual(await service.list({ proposal: 'ihch123', limit: 5 }, () => false), []);
   });
 
   it('resumes a close that was interrupted between CLOSING and CLOSED, once it is stale', async () => {

@@ -1,7 +1,7 @@
 // The authorisation policy (src/core/access/policy.ts), table-tested: every kind of caller × action × scope.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ANONYMOUS, callerFromClaims, callerFromIam, type Caller } from '../../src/core/access/caller.js';
+import { ANONYMOUS, callerFromClaims, callerFromIam, iamPrincipalKey, parseIamCallerGrants, type Caller } from '../../src/core/access/caller.js';
 import { Action, authorizeProposal, canReadExport, decide, decideProposal, embargoEnd, type AccessScope } from '../../src/core/access/policy.js';
 import { archiveKeyScope, datasetScope, runScope } from '../../src/core/access/scopes.js';
 
@@ -10,7 +10,14 @@ const alice = callerFromClaims({ sub: 'a', preferred_username: 'alice', proposal
 const bob = callerFromClaims({ sub: 'b', preferred_username: 'bob', proposals: ['p2'] }, ISS);
 const staff = callerFromClaims({ sub: 's', preferred_username: 'staff', beamlines: ['ID21'] }, ISS);
 const admin = callerFromClaims({ sub: 'r', preferred_username: 'admin', roles: ['archive-admin', 'other'] }, ISS);
-const service = callerFromIam('arn:aws:iam::123456789012:role/operators');
+// IAM callers get their rights from the IAM_CALLERS mapping (review defect: every IAM caller used to be an administrator).
+const GRANTS = parseIamCallerGrants(JSON.stringify([
+  { principal: 'arn:aws:iam::123456789012:role/ops/operators', roles: ['archive-admin'] },
+  { principal: 'arn:aws:iam::123456789012:role/bridge-id21', beamlines: ['ID21'] },
+]));
+const service = callerFromIam('arn:aws:sts::123456789012:assumed-role/operators/cli-session', GRANTS);
+const bridgeRole = callerFromIam('arn:aws:sts::123456789012:assumed-role/bridge-id21/host', GRANTS);
+const unmapped = callerFromIam('arn:aws:iam::123456789012:role/something-else', GRANTS);
 
 const NOW = new Date('2026-12-06T12:00:00Z');
 const p1 = { proposal: 'p1', beamline: 'id21' } satisfies AccessScope;            // open or unfinished: never public
@@ -35,7 +42,13 @@ const TABLE: Row[] = [
   ['admin reads anything', admin, Action.Read, p2Recent, true],
   ['admin manages anything', admin, Action.Manage, p2, true],
   ['admin administers', admin, Action.Administer, undefined, true],
-  ['service (IAM) acts as admin', service, Action.Manage, p2, true],
+  ['mapped admin service (IAM) manages anything', service, Action.Manage, p2, true],
+  ['bridge role (IAM, staff of id21) reads id21', bridgeRole, Action.Read, p1, true],
+  ['bridge role (IAM) cannot read another beamline', bridgeRole, Action.Read, p2, false],
+  ['bridge role (IAM) cannot administer', bridgeRole, Action.Administer, undefined, false],
+  ['unmapped IAM principal cannot manage', unmapped, Action.Manage, p2, false],
+  ['unmapped IAM principal cannot read embargoed data', unmapped, Action.Read, p1, false],
+  ['unmapped IAM principal reads public data', unmapped, Action.Read, p2Old, true],
   ['anonymous reads public', ANONYMOUS, Action.Read, p2Old, true],
   ['anonymous cannot read embargoed', ANONYMOUS, Action.Read, p2Recent, false],
   ['anonymous cannot read unpublished', ANONYMOUS, Action.Read, p1, false],
@@ -102,5 +115,24 @@ describe('access policy', () => {
     assert.equal(decideProposal(ANONYMOUS, 'p1').allowed, false);
     assert.throws(() => authorizeProposal(bob, 'p1'), { name: 'AccessDeniedError', message: /You have no access to proposal p1/ });
     assert.deepEqual(authorizeProposal(alice, 'p1'), { access: 'member', reason: 'alice is a member of proposal p1' });
+  });
+});
+
+describe('IAM callers: the IAM_CALLERS mapping', () => {
+  it('matches a role by account and name: its sessions and its path-qualified ARN alike', () => {
+    assert.equal(iamPrincipalKey('arn:aws:sts::123456789012:assumed-role/operators/alice@site'), 'aws:123456789012:role/operators');
+    assert.equal(iamPrincipalKey('arn:aws:iam::123456789012:role/ops/operators'), 'aws:123456789012:role/operators');
+    assert.equal(iamPrincipalKey('arn:aws:iam::123456789012:user/ci'), 'aws:123456789012:user/ci');
+    assert.equal(iamPrincipalKey('not-an-arn'), undefined);
+    assert.equal(callerFromIam('arn:aws:sts::999999999999:assumed-role/operators/x', GRANTS).admin, false, 'same role name, other account');
+    assert.deepEqual([service.kind, service.admin, service.id], ['service', true, 'iam:arn:aws:sts::123456789012:assumed-role/operators/cli-session']);
+    assert.deepEqual([unmapped.admin, unmapped.beamlines, unmapped.proposals], [false, [], []]);
+  });
+  it('refuses a malformed mapping with the entry named', () => {
+    assert.deepEqual(parseIamCallerGrants(undefined), []);
+    assert.throws(() => parseIamCallerGrants('{'), /IAM_CALLERS must be JSON/);
+    assert.throws(() => parseIamCallerGrants('{}'), /array/);
+    assert.throws(() => parseIamCallerGrants('[{"principal":"*"}]'), /IAM_CALLERS\[0\]: principal must be an IAM role or user ARN/);
+    assert.throws(() => parseIamCallerGrants('[{"principal":"arn:aws:iam::123456789012:role/x","roles":"archive-admin"}]'), /roles must be an array/);
   });
 });

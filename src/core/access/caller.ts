@@ -74,10 +74,69 @@ export function callerFromClaims(claims: Record<string, unknown>, issuer: string
 }
 
 /**
- * A machine authenticated by IAM. Whoever IAM lets invoke the AWS_IAM function URLs is a facility
- * service (operators' roles, beamline control software, the CI): it acts as an administrator.
- * The IAM policy granting `lambda:InvokeFunctionUrl` is that grant (docs/access.md).
+ * What an IAM principal may do in the archive: IAM proves who a machine is, this mapping (a
+ * deployment setting, `IAM_CALLERS`, docs/access.md) says what it is. A principal not in it is
+ * authenticated but has no rights beyond public data: holding `lambda:InvokeFunctionUrl` is no
+ * longer an administrator grant (an operator role and a bridge role differ).
  */
-export function callerFromIam(userArn: string): Caller {
-  return { kind: CallerKind.Service, id: `iam:${userArn}`, name: userArn, proposals: [], beamlines: [], admin: true };
+export interface IamCallerGrant {
+  /** A role or user ARN (`arn:aws:iam::<account>:role/<name>`); a role's sessions match it, paths are ignored. */
+  principal: string;
+  /** Proposals the machine reads (and exports), like a member. */
+  proposals?: string[];
+  /** Beamlines the machine is staff of (reads and manages their datasets). */
+  beamlines?: string[];
+  /** `archive-admin`: everything. */
+  roles?: string[];
+}
+
+/**
+ * The identity of an IAM principal, comparable across its forms: an assumed-role session
+ * (`arn:aws:sts::<acct>:assumed-role/<role>/<session>`) and its role (`arn:aws:iam::<acct>:role/<path>/<role>`)
+ * are both `<partition>:<acct>:role/<role>`; a user `<partition>:<acct>:user/<name>`. Undefined when not an IAM ARN.
+ */
+export function iamPrincipalKey(arn: string): string | undefined {
+  const assumed = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\/[^/]+$/.exec(arn);
+  if (assumed) return `${assumed[1]}:${assumed[2]}:role/${assumed[3]}`;
+  const iam = /^arn:([\w-]+):iam::(\d{12}):(role|user)\/(?:[\w+=,.@/-]*\/)?([\w+=,.@-]+)$/.exec(arn);
+  return iam ? `${iam[1]}:${iam[2]}:${iam[3]}/${iam[4]}` : undefined;
+}
+
+/** Reads and checks the mapping (JSON, from IAM_CALLERS): throws with the faulty entry named. */
+export function parseIamCallerGrants(json: string | undefined): IamCallerGrant[] {
+  if (json === undefined || json.trim() === '') return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new Error('IAM_CALLERS must be JSON: [{"principal": "<role or user ARN>", "roles"?: [...], "beamlines"?: [...], "proposals"?: [...]}]', { cause: error });
+  }
+  if (!Array.isArray(value)) throw new Error('IAM_CALLERS must be a JSON array of {principal, roles?, beamlines?, proposals?}');
+  return value.map((entry: unknown, i) => {
+    const e = entry as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || typeof e.principal !== 'string' || !iamPrincipalKey(e.principal)) {
+      throw new Error(`IAM_CALLERS[${i}]: principal must be an IAM role or user ARN, got ${JSON.stringify(e?.principal)}`);
+    }
+    const list = (name: string) => {
+      if (e[name] === undefined) return undefined;
+      if (!Array.isArray(e[name]) || (e[name] as unknown[]).some((v) => typeof v !== 'string')) throw new Error(`IAM_CALLERS[${i}].${name} must be an array of strings`);
+      return e[name] as string[];
+    };
+    const [proposals, beamlines, roles] = [list('proposals'), list('beamlines'), list('roles')];
+    return { principal: e.principal, ...(proposals ? { proposals } : {}), ...(beamlines ? { beamlines } : {}), ...(roles ? { roles } : {}) };
+  });
+}
+
+/**
+ * A machine authenticated by IAM (a SigV4-signed request to an AWS_IAM function URL), with the
+ * rights its entry of `grants` gives it; without an entry, none (public data only).
+ */
+export function callerFromIam(userArn: string, grants: readonly IamCallerGrant[] = []): Caller {
+  const key = iamPrincipalKey(userArn);
+  const grant = key === undefined ? undefined : grants.find((g) => iamPrincipalKey(g.principal) === key);
+  const norm = (list: string[] | undefined) => [...new Set((list ?? []).map((v) => v.trim().toLowerCase()).filter(Boolean))];
+  return {
+    kind: CallerKind.Service, id: `iam:${userArn}`, name: userArn,
+    proposals: norm(grant?.proposals), beamlines: norm(grant?.beamlines), admin: norm(grant?.roles).includes(ADMIN_ROLE),
+  };
 }

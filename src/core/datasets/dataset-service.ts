@@ -148,14 +148,15 @@ export class DatasetService {
     return record.missing ?? missingFields(record.metadata, record.techniques);
   }
 
-  async list(query: DatasetQuery): Promise<DatasetRecord[]> {
+  /** The datasets matching the query that `accept` lets through (the caller's read access), up to query.limit. */
+  async list(query: DatasetQuery, accept?: (record: DatasetRecord) => boolean): Promise<DatasetRecord[]> {
     // Names of the query through the same naming rule as the datasets' keys.
     const keyed: DatasetQuery = { ...query };
     for (const key of ['proposal', 'beamline', 'session'] as const) {
       const value = query[key];
       if (value !== undefined) keyed[key] = validateRef({ proposal: 'p', beamline: 'b', session: 's', collection: 'c', dataset: 'd', [key]: value })[key];
     }
-    return this.deps.catalogue.list(keyed);
+    return this.deps.catalogue.list(keyed, accept);
   }
 
   async listScans(refInput: unknown): Promise<DatasetScan[]> {

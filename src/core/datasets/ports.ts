@@ -42,7 +42,11 @@ export interface DatasetCatalogue {
   /** The scan's file once archived (allowed after close: the master file links by name). */
   setScanFile(ref: DatasetRef, runUid: string, scanNumber: number, fileKey: string, fileSha256?: string): Promise<void>;
   listScans(ref: DatasetRef): Promise<DatasetScan[]>;
-  list(query: DatasetQuery): Promise<DatasetRecord[]>;
+  /**
+   * Up to `query.limit` records matching the query and `accept` (the caller's read access): the
+   * predicate is applied before the limit, so a page is full whenever enough records match.
+   */
+  list(query: DatasetQuery, accept?: (record: DatasetRecord) => boolean): Promise<DatasetRecord[]>;
 }
 
 export interface MasterFileWriter {
