@@ -4,7 +4,7 @@
  * names an unknown key), the issuer, the audience, the expiry (with a small clock tolerance) and the
  * algorithm (asymmetric only: a token signed with `none` or an HMAC key never passes).
  *
- * Only **access tokens** pass (docs/adr/0015): a token typed `at+jwt` (RFC 9068) is one; a token of
+ * Only **access tokens** pass (docs/adr/0016): a token typed `at+jwt` (RFC 9068) is one; a token of
  * another declared type, or one carrying what only ID tokens carry (`nonce`, `at_hash`,
  * `c_hash`, `token_use: id`, Keycloak's `typ: ID`), is refused, so an ID token handed to a web page
  * for its own sign-in cannot be replayed against the APIs even where its `aud` matches.
