@@ -109,6 +109,8 @@ describe('access matrix: every endpoint × every caller, through the local gatew
       await runs.runArchived({
         runUid: uid, file: { bucket, key, bytes: 10, sha256: '0'.repeat(64) }, points: { 'axis:sy': 10 },
         archivedAt: new Date().toISOString(), channelPaths: { 'axis:sy': '/1.1/measurement/sy' },
+        // As the scan writer leaves a run one of whose channels could not be stored (shown in the dataset's scan list).
+        ...(uid === RUN_P1 ? { refusedChannels: [{ channel: 'mca:half', reason: 'dtype <f2 cannot be stored' }] } : {}),
       });
     }
   });
@@ -160,7 +162,7 @@ describe('access matrix: every endpoint × every caller, through the local gatew
       assert.equal(scan!.type, 'ascan', 'the RunStart\'s plan name (BLISS scan type)');
       assert.equal(scan!.points, 10);
       assert.equal(scan!.state, 'ARCHIVED');
-      assert.equal(scan!.refusedChannels, undefined, 'none refused');
+      assert.deepEqual(scan!.refusedChannels, [{ channel: 'mca:half', reason: 'dtype <f2 cannot be stored' }]);
     });
 
     it('GET /datasets/<p3>: public after the embargo, to anyone (a bad token is still a 401)', async () => {
