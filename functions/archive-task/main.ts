@@ -7,7 +7,8 @@
  * Input: TASK_JOB = {"kind":"archive-run","runUid":"…","attempt":n,"rearchive"?:{"reason","requestedBy"}}
  * (RunTask container override); the RunStop is read from the catalogue. A re-archive is carried
  * through (If-Match on the final object's ETag, the old version kept), and the task writes the
- * file's `<file>.index.json` like the function does. The same environment as the scan-writer (BUCKET_NAME, TABLE_NAME,
+ * file's `<file>.index.json` like the function does. Or {"kind":"export","exportId":"…"}: an export
+ * the export-worker handed over (export-job.ts). The same environment as the scan-writer (BUCKET_NAME, TABLE_NAME,
  * EVENT_BUS_NAME, BEAMLINE_ARCHIVE_REPOSITORY, NEXUS_*, CAPACITY_*, TASK_MAX_*).
  * Transient errors are retried a few times inside the task; what outlives them, and every
  * permanent error, ends the run FAILED with the reason. Exit code 0 when the run ended (ARCHIVED or
@@ -23,6 +24,7 @@ import type { RunStop } from '../../src/core/contract/generated-types.js';
 import { validateDetail } from '../../src/core/contract/validators.js';
 import { composeArchive, CREATOR, freeTempBytes } from '../scan-writer/compose.js';
 import { h5wasmFileIndexer } from '../../src/adapters/h5wasm-file-indexer.js';
+import { runExportTask } from './export-job.js';
 
 const ATTEMPTS = 3;
 
@@ -107,7 +109,11 @@ export async function runArchiveTask(runUid: string, env: NodeJS.ProcessEnv = pr
 
 async function main(): Promise<number> {
   const job = parseTaskJob(process.env.TASK_JOB);
-  if (job.kind !== 'archive-run') throw new Error(`this task image runs archive-run jobs; ${job.kind} jobs are not implemented yet`);
+  if (job.kind === 'export') {
+    // An export handed over by the export-worker (functions/archive-task/export-job.ts).
+    const record = await runExportTask(job.exportId, await taskRef(process.env));
+    return record.state === 'COMPLETED' || record.state === 'FAILED' ? 0 : 1;
+  }
   const outcome = await runArchiveTask(job.runUid, process.env, job);
   return outcome.status === 'archived' || outcome.status === 'failed' ? 0 : 1;
 }

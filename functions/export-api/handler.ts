@@ -74,6 +74,8 @@ export function present(record: ExportRecord) {
     ...(record.reason ? { reason: record.reason, errors: record.errors ?? [] } : {}),
     ...(record.errorFiles?.length ? { error_files: record.errorFiles } : {}),
     ...(record.failedAt ? { failed_at: record.failedAt } : {}),
+    ...(record.engine ? { engine: record.engine } : {}),
+    ...(record.handOver ? { hand_over: record.handOver } : {}),
   };
 }
 

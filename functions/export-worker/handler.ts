@@ -20,7 +20,7 @@ import { ContractError, isPermanent } from '../../src/core/errors.js';
 import type { ExportService } from '../../src/core/exports/export-service.js';
 import { ExportConflictError } from '../../src/core/exports/service-errors.js';
 import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
-import { buildExportService } from '../export-api/compose.js';
+import { buildExportWorkerService } from './compose.js';
 
 export interface ExportWorkerDeps {
   service: ExportService;
@@ -60,7 +60,9 @@ let built: Promise<SqsBatchHandler> | undefined;
 
 async function build(): Promise<SqsBatchHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'export-worker');
-  return createHandler({ service: buildExportService('export-worker', logger), logger, deadLetters: deadLetterQueueFromEnv(createAwsClients(awsConnectionFromEnv()).sqs) });
+  // The record names the function that built an export (or the task it was handed to: functions/archive-task).
+  const engine = { kind: 'lambda' as const, ref: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'export-worker' };
+  return createHandler({ service: buildExportWorkerService(logger, engine), logger, deadLetters: deadLetterQueueFromEnv(createAwsClients(awsConnectionFromEnv()).sqs) });
 }
 
 /** The Lambda entry: clients and configuration are built once, on the first invocation. */

@@ -13,6 +13,7 @@ import {
   ExportState, type ExportCatalogue, type ExportFileRecord, type ExportProgress, type ExportRecord, type NewExportRecord,
 } from '../core/exports/ports.js';
 import type { ExportError, ExportErrorFile } from '../core/contract/generated-types.js';
+import type { RunEngine } from '../core/archive/ports.js';
 import { isConditionFailure } from './dynamodb-conditions.js';
 
 export const exportPk = (exportId: string) => `EXPORT#${exportId}`;
@@ -24,6 +25,7 @@ interface ExportItem {
   origin: ExportRecord['origin']; fingerprint: string; state: ExportState; requested_at: string; updated_at: string; attempts: number;
   lease_until?: string; progress?: ExportProgress; files?: ExportFileRecord[]; provenance?: string; notes?: string[]; completed_at?: string;
   reason?: string; errors?: ExportError[]; error_files?: ExportErrorFile[]; failed_at?: string; announced?: boolean;
+  engine?: RunEngine; hand_over?: { reason: string; at: string };
 }
 
 function toRecord(item: ExportItem): ExportRecord {
@@ -33,6 +35,7 @@ function toRecord(item: ExportItem): ExportRecord {
     updatedAt: item.updated_at, attempts: item.attempts ?? 0, leaseUntil: item.lease_until, progress: item.progress, files: item.files,
     provenance: item.provenance, notes: item.notes, completedAt: item.completed_at, reason: item.reason, errors: item.errors,
     errorFiles: item.error_files, failedAt: item.failed_at, announced: item.announced,
+    ...(item.engine ? { engine: item.engine } : {}), ...(item.hand_over ? { handOver: item.hand_over } : {}),
   };
 }
 
@@ -103,13 +106,34 @@ export class DynamoDbExportCatalogue implements ExportCatalogue {
     }
   }
 
-  async completed(exportId: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string }): Promise<void> {
+  async handedOver(exportId: string, handOver: { engine: RunEngine; reason: string; at: string; leaseUntil: string }): Promise<boolean> {
+    try {
+      await this.db.send(new UpdateCommand({
+        TableName: this.tableName, Key: this.key(exportId),
+        UpdateExpression: 'SET engine = :engine, hand_over = :handOver, lease_until = :lease, updated_at = :at',
+        ConditionExpression: '#state = :building',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':engine': handOver.engine, ':handOver': { reason: handOver.reason, at: handOver.at }, ':lease': handOver.leaseUntil, ':at': handOver.at, ':building': ExportState.Building,
+        },
+      }));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async completed(exportId: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string; engine?: RunEngine | undefined }): Promise<void> {
     await this.db.send(new UpdateCommand({
       TableName: this.tableName, Key: this.key(exportId),
-      UpdateExpression: 'SET #state = :completed, files = :files, provenance = :prov, notes = :notes, completed_at = :at, updated_at = :at REMOVE progress, lease_until',
+      UpdateExpression: `SET #state = :completed, files = :files, provenance = :prov, notes = :notes, completed_at = :at, updated_at = :at${result.engine ? ', engine = :engine' : ''} REMOVE progress, lease_until`,
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: { ':completed': ExportState.Completed, ':files': result.files, ':prov': result.provenance, ':notes': result.notes, ':at': result.completedAt },
+      ExpressionAttributeValues: {
+        ':completed': ExportState.Completed, ':files': result.files, ':prov': result.provenance, ':notes': result.notes, ':at': result.completedAt,
+        ...(result.engine ? { ':engine': result.engine } : {}),
+      },
     }));
   }
 

@@ -18,11 +18,11 @@ import { MemoryRunCatalogue } from '../../src/adapters/memory/run-catalogue.js';
 import { createLocalExportWorkspace } from '../../src/adapters/local-export-workspace.js';
 import { readRows } from '../../src/core/exports/column-source.js';
 import type { NdArray } from '../../src/core/analysis/ndarray.js';
-import { RunState, type RunRecord, type StoredDocument } from '../../src/core/archive/ports.js';
+import { RunState, type RunRecord, type StoredDocument, type TaskJob } from '../../src/core/archive/ports.js';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import type { ExportRequested } from '../../src/core/contract/generated-types.js';
 import { ArchiveError } from '../../src/core/errors.js';
-import { ExportService, exportIdOf } from '../../src/core/exports/export-service.js';
+import { ExportService, exportIdOf, type ExportServiceDeps } from '../../src/core/exports/export-service.js';
 import {
   ExportState, type ArchivedChannelReader,
 } from '../../src/core/exports/ports.js';
@@ -50,7 +50,7 @@ function bus(): MemoryEventBus & { refuseNext: number } {
 const f8 = (values: number[]): NdArray => ({ dtype: '<f8', shape: [values.length], bytes: new Uint8Array(new Float64Array(values).buffer) });
 
 /** Two archived BLISS-like runs: channels `axis:sy` and `diode` (numbers) and `log` (a JSON channel). */
-function world() {
+function world(extra: Partial<ExportServiceDeps> = {}) {
   const store = bucket('archive-bucket');
   const runs = new Map<string, { record: RunRecord; docs: StoredDocument[]; arrays: Record<string, NdArray> }>();
   for (const [i, uid] of ['RUN_A', 'RUN_B'].entries()) {
@@ -105,18 +105,74 @@ function world() {
   const exports = new MemoryExportCatalogue();
   const events = bus();
   const provenance = new MemoryProvenanceStore((e) => e.kind === 'run' && runs.has(e.id));
-  const service = new ExportService({
+  const deps: ExportServiceDeps = {
     exports, runs: runCatalogue, store, reader, publisher: events,
     workspace: (fileTime) => createLocalExportWorkspace({ fileTimeMs: fileTime.getTime() }),
     provenance: { store: provenance, software: { name: 'beamline-archive', version: '0.1.0', repository: 'https://example.org/beamline-archive' } },
     creator: 'beamline-archive 0.1.0', now: () => clock, leaseMs: 15 * 60_000,
-  });
-  return { service, store, exports, bus: events, runs, provenance, advance: (ms: number) => { clock = new Date(clock.getTime() + ms); } };
+    ...extra,
+  };
+  const service = new ExportService(deps);
+  return { service, deps, store, exports, bus: events, runs, provenance, advance: (ms: number) => { clock = new Date(clock.getTime() + ms); } };
 }
 
 const request = (requestId: string, runs: string[], format = 'csv'): ExportRequested => ({ request_id: requestId, runs: runs as ExportRequested['runs'], format });
 
 describe('export service', () => {
+  /** Capacity as the worker (lambda) or the task sees it: the function may use 10 bytes of temp space (every export is "too big"). */
+  const capacity = (kind: 'lambda' | 'task', taskMaxBytes: number, jobs: TaskJob[]): NonNullable<ExportServiceDeps['capacity']> => ({
+    config: {
+      rates: { fetchBytesPerSecond: 1e8, writeBytesPerSecond: 1e8, uploadBytesPerSecond: 1e8 }, margin: 0.3, lambdaMaxBytes: 10,
+      task: { maxBytes: taskMaxBytes, maxSeconds: 3600, memoryBytes: 16 * 2 ** 30 },
+    },
+    here: async () => ({ kind, freeBytes: 2 ** 30, remainingMs: 900_000, memoryBytes: 3 * 2 ** 30 }),
+    taskEngine: { start: async (job) => { jobs.push(job); return { ref: `local-task/${jobs.length}` }; } },
+  });
+
+  it('hands an export that does not fit the function to the task engine; the task builds it and the record names the task', async () => {
+    const jobs: TaskJob[] = [];
+    const w = world({ capacity: capacity('lambda', 2 ** 30, jobs), engine: { kind: 'lambda', ref: 'export-worker' } });
+    const id = exportIdOf('too-big');
+    const handed = await w.service.handleRequested(request('too-big', ['RUN_A', 'RUN_B']), EventSource.ExportClient);
+    assert.equal(handed.state, ExportState.Building);
+    assert.deepEqual(jobs, [{ kind: 'export', exportId: id }]);
+    const stored = (await w.exports.get(id))!;
+    assert.deepEqual(stored.engine, { kind: 'task', ref: 'local-task/1' });
+    assert.match(stored.handOver!.reason, /the export needs ~\d+ B of temp space \(scan files 36 B \+ export 0 B\).*the function has 10 B of temp space/);
+    assert.ok(stored.leaseUntil! > new Date(Date.parse('2026-11-22T06:00:00Z') + 3599_000).toISOString(), 'leased for as long as the task may run');
+    assert.deepEqual([...w.store.objects.keys()].filter((k) => k.startsWith('exports/')), [], 'the function wrote nothing');
+    // A redelivery while the task runs is dropped: no second task.
+    await w.service.handleRequested(request('too-big', ['RUN_A', 'RUN_B']), EventSource.ExportClient);
+    assert.equal(jobs.length, 1);
+
+    // The task: the same service over the same stores, checked against the task's limits.
+    const task = new ExportService({ ...w.deps, engine: { kind: 'task', ref: 'local-task/1' }, capacity: capacity('task', 2 ** 30, jobs) });
+    const done = await task.buildHandedOver(id);
+    assert.equal(done.state, ExportState.Completed);
+    assert.deepEqual((await w.exports.get(id))!.engine, { kind: 'task', ref: 'local-task/1' });
+    assert.equal(Buffer.from(w.store.objects.get(`exports/${id}/RUN_B_primary.csv`)!).toString(), 'seq_num,axis:sy,diode\r\n1,0,11\r\n2,0.5,11\r\n3,1,12.25\r\n');
+    assert.deepEqual(w.bus.events.map((e) => e.detailType), [DetailType.ExportCompleted]);
+    // Started again (ECS retried the task): the export is done, nothing is rebuilt or re-announced.
+    assert.equal((await task.buildHandedOver(id)).state, ExportState.Completed);
+    assert.equal(w.bus.events.length, 1);
+    assert.equal(jobs.length, 1);
+  });
+
+  it('fails an export that fits no engine at once, with the sizes, before any scan file is read', async () => {
+    const jobs: TaskJob[] = [];
+    const w = world({ capacity: capacity('lambda', 20, jobs) });
+    const read: string[] = [];
+    const { get, downloadFile } = w.store;
+    w.store.get = async (key) => { read.push(key); return get.call(w.store, key); };
+    w.store.downloadFile = async (key, path) => { read.push(key); return downloadFile.call(w.store, key, path); };
+    const failed = await w.service.handleRequested(request('way-too-big', ['RUN_A', 'RUN_B']), EventSource.ExportClient);
+    assert.equal(failed.state, ExportState.Failed);
+    assert.match(failed.reason!, /cannot be built: the export needs ~36 B of temp space .*more than any engine takes \(the function has 10 B .*the task engine takes up to 20 B/);
+    assert.deepEqual(jobs, [], 'no task started');
+    assert.deepEqual(read, [], 'no scan file downloaded');
+    assert.deepEqual(w.bus.events.map((e) => e.detailType), [DetailType.ExportFailed]);
+  });
+
   it('publishes nothing when one upload fails, and the retry after the lease publishes every file', async () => {
     const w = world();
     const id = exportIdOf('two-files');

@@ -1,8 +1,9 @@
 /**
  * An ExportCatalogue in memory with the DynamoDB adapter's rules: one record per export id, a claim
- * only of a REQUESTED export or of a BUILDING one whose lease ran out, FAILED never overwrites
- * COMPLETED. For unit tests and nothing in production.
+ * only of a REQUESTED export or of a BUILDING one whose lease ran out, a hand-over only of a BUILDING
+ * one, FAILED never overwrites COMPLETED. For unit tests and nothing in production.
  */
+import type { RunEngine } from '../../core/archive/ports.js';
 import {
   ExportState, type ExportCatalogue, type ExportFileRecord, type ExportProgress, type ExportRecord, type NewExportRecord,
 } from '../../core/exports/ports.js';
@@ -24,7 +25,13 @@ export class MemoryExportCatalogue implements ExportCatalogue {
     return structuredClone(r);
   }
   async progress(id: string, progress: ExportProgress) { const r = this.records.get(id); if (r?.state === ExportState.Building) r.progress = progress; }
-  async completed(id: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string }) {
+  async handedOver(id: string, h: { engine: RunEngine; reason: string; at: string; leaseUntil: string }) {
+    const r = this.records.get(id);
+    if (r?.state !== ExportState.Building) return false;
+    Object.assign(r, { engine: h.engine, handOver: { reason: h.reason, at: h.at }, leaseUntil: h.leaseUntil });
+    return true;
+  }
+  async completed(id: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string; engine?: RunEngine | undefined }) {
     Object.assign(this.records.get(id)!, { state: ExportState.Completed, ...result, progress: undefined, leaseUntil: undefined });
   }
   async failed(id: string, f: { reason: string; errors: ExportRecord['errors']; errorFiles: ExportRecord['errorFiles']; failedAt: string }) {

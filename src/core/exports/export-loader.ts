@@ -19,7 +19,8 @@ import { POINT_SHAPE_DATASET } from '../nexus/writers/variable-shape.js';
 import type { ObjectStore } from '../ports.js';
 import type { ArchivedExportRun, ColumnData, ExportColumn, ExportStream } from './model.js';
 import type { ArchivedChannelReader } from './ports.js';
-import { DTYPES } from '../analysis/ndarray.js';
+import { DTYPES, isDtype, type Dtype } from '../analysis/ndarray.js';
+import type { ExportInputSize } from './export-capacity.js';
 import { ArchivedFileMismatchError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError } from './service-errors.js';
 
 export interface ExportLoaderDeps {
@@ -47,7 +48,7 @@ const JSON_DTYPE = '|O8';
  * Checks that a run can be exported (known, ARCHIVED, archived with channel paths) without reading
  * its file: what the API answers at once.
  */
-export async function checkExportable(runUid: string, runs: ExportLoaderDeps['runs']): Promise<{ file: ArchivedFile; channelPaths: Record<string, string>; gaps: Record<string, [number, number][]> }> {
+export async function checkExportable(runUid: string, runs: ExportLoaderDeps['runs']): Promise<{ file: ArchivedFile; channelPaths: Record<string, string>; gaps: Record<string, [number, number][]>; points: Record<string, number> }> {
   const record = await runs.getRun(runUid);
   if (!record) throw new ExportRunNotFoundError(`run ${runUid} is not in the catalogue`, { runUid });
   if (record.state !== RunState.Archived || !record.file) {
@@ -60,7 +61,33 @@ export async function checkExportable(runUid: string, runs: ExportLoaderDeps['ru
       { runUid, key: record.file.key },
     );
   }
-  return { file: record.file, channelPaths: record.channelPaths, gaps: record.gaps ?? {} };
+  return { file: record.file, channelPaths: record.channelPaths, gaps: record.gaps ?? {}, points: record.points ?? {} };
+}
+
+/**
+ * What a run brings to an export, without reading its file: the scan file's size, and the bytes of
+ * its channels (points recorded × the descriptor's point shape × item size). A channel whose point
+ * shape is not fixed (free dimensions) counts the whole file instead: never less than it may hold.
+ */
+export async function exportInputSize(runUid: string, runs: ExportLoaderDeps['runs']): Promise<ExportInputSize> {
+  const { file, channelPaths, points } = await checkExportable(runUid, runs);
+  const docs = await runs.listDocuments(runUid);
+  let dataBytes = 0;
+  let unknown = false;
+  for (const doc of docs) {
+    if (doc.detailType !== DetailType.EventDescriptor) continue;
+    for (const [channel, key] of Object.entries((doc.body as EventDescriptor).data_keys) as [string, DataKey | undefined][]) {
+      if (!key || channelPaths[channel] === undefined || key.dtype_numpy === JSON_DTYPE) continue;
+      const shape = Array.isArray(key.shape) ? key.shape : [];
+      const dtype = typeof key.dtype_numpy === 'string' && isDtype(key.dtype_numpy.replace('=', '<')) ? key.dtype_numpy.replace('=', '<') as Dtype : undefined;
+      if (!dtype || !shape.every((d): d is number => typeof d === 'number' && d >= 0)) {
+        unknown = true;
+        continue;
+      }
+      dataBytes += (points[channel] ?? 0) * shape.reduce((n, d) => n * d, 1) * DTYPES[dtype].size;
+    }
+  }
+  return { fileBytes: file.bytes, dataBytes: unknown ? Math.max(dataBytes, file.bytes) : dataBytes };
 }
 
 /**

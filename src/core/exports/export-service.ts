@@ -20,14 +20,15 @@ import { ArchiveError, ContractError, isPermanent } from '../errors.js';
 import { errKeyOf, exportFileKey, TMP_SUFFIX } from '../object-keys.js';
 import type { EventPublisher, ObjectStore, StoredObject } from '../ports.js';
 import { publishLocalFile } from '../archive/publish-file.js';
-import type { RunCatalogue, RunRecord } from '../archive/ports.js';
+import type { RunCatalogue, RunEngine, RunRecord, TaskEngine } from '../archive/ports.js';
+import { chooseExportEngine, estimateExport, ExportCapacityError, type ExportCapacityConfig, type ExportHere } from './export-capacity.js';
 import { EntityKind, fileRef, runRef, type SoftwareRef } from '../provenance/model.js';
 import { ProvenanceConflictError } from '../provenance/errors.js';
 import type { ProvenanceStore } from '../provenance/ports.js';
 import { recordProvenance } from '../provenance/record-provenance.js';
 import { buildExport } from './build-export.js';
 import { ExportError } from './errors.js';
-import { checkExportable, loadExportRun, type LoadedRun } from './export-loader.js';
+import { checkExportable, exportInputSize, loadExportRun, type LoadedRun } from './export-loader.js';
 import { ExportFormat, isExportFormat, type ExportFile } from './model.js';
 import {
   ExportOrigin, ExportState,
@@ -54,6 +55,17 @@ export interface ExportServiceDeps {
   /** Re-download a .tmp object and compare its sha256 when it is at most this big. @default 64 MiB */
   verifyDownloadMaxBytes?: number;
   log?: (message: string, context: Record<string, unknown>) => void;
+  /** Where this service builds (the export-worker function, or the task a build was handed to): recorded on the export. */
+  engine?: RunEngine | undefined;
+  /**
+   * Capacity before building (export-capacity.ts): what is free here, the limits, and the task engine
+   * a build that does not fit the function is handed to. Without it every build runs here.
+   */
+  capacity?: {
+    config: ExportCapacityConfig;
+    here: () => Promise<ExportHere>;
+    taskEngine?: TaskEngine | undefined;
+  } | undefined;
 }
 
 /** A request as it arrives (API body or Export Requested detail). */
@@ -263,6 +275,51 @@ export class ExportService {
     return this.build(claimed);
   }
 
+  /**
+   * The task engine's use case (functions/archive-task/main.ts, job kind `export`): builds an export
+   * the export-worker handed over. Only a BUILDING record is built (a finished one is re-announced
+   * if that was lost); the capacity check runs again here, against the task's own limits.
+   */
+  async buildHandedOver(exportId: string): Promise<ExportRecord> {
+    const record = await this.deps.exports.get(exportId);
+    if (!record) throw new ExportNotFoundError(`no export ${exportId}`, { exportId });
+    if (record.state !== ExportState.Building) {
+      if ((record.state === ExportState.Completed || record.state === ExportState.Failed) && !record.announced) await this.announce(record);
+      this.log('handed-over export is not BUILDING; nothing to build', { exportId, state: record.state });
+      return record;
+    }
+    return this.build(record);
+  }
+
+  /**
+   * Capacity before building: the runs' scan files and data against what is free here. Returns the
+   * record handed to the task engine when the build does not fit the function; throws
+   * ExportCapacityError (→ FAILED, nothing downloaded) when it fits no engine; undefined to build here.
+   */
+  private async placeBuild(record: ExportRecord): Promise<ExportRecord | undefined> {
+    const capacity = this.deps.capacity;
+    if (!capacity) return undefined;
+    const inputs = [];
+    for (const runUid of record.runs) inputs.push(await exportInputSize(runUid, this.deps.runs));
+    const estimate = estimateExport(record.format, inputs, capacity.config);
+    const here = await capacity.here();
+    const choice = chooseExportEngine(estimate, here, capacity.config);
+    this.log('export capacity', { exportId: record.exportId, engine: choice.engine, reason: choice.reason, estimate, here });
+    if (choice.engine === 'here') return undefined;
+    if (choice.engine === 'none' || !capacity.taskEngine || !capacity.config.task) {
+      throw new ExportCapacityError(`export ${record.exportId} cannot be built: ${choice.reason}`, { exportId: record.exportId, format: record.format });
+    }
+    const now = this.deps.now();
+    const { ref } = await capacity.taskEngine.start({ kind: 'export', exportId: record.exportId });
+    const engine: RunEngine = { kind: 'task', ref };
+    const handOver = { reason: choice.reason, at: now.toISOString() };
+    // The task may run this long: a redelivered request must not take the build over meanwhile.
+    const leaseUntil = new Date(now.getTime() + capacity.config.task.maxSeconds * 1000).toISOString();
+    const recorded = await this.deps.exports.handedOver(record.exportId, { engine, ...handOver, leaseUntil });
+    this.log('export handed over to the task engine', { exportId: record.exportId, task: ref, reason: choice.reason, recorded });
+    return recorded ? { ...record, engine, handOver, leaseUntil } : (await this.deps.exports.get(record.exportId)) ?? record;
+  }
+
   private async build(record: ExportRecord): Promise<ExportRecord> {
     const { exportId } = record;
     const context = { exportId, requestId: record.requestId, format: record.format };
@@ -273,6 +330,8 @@ export class ExportService {
     try {
       try {
         if (!isExportFormat(record.format)) throw this.unknownFormat({ format: record.format, request_id: record.requestId });
+        const handedOver = await this.placeBuild(record);
+        if (handedOver) return handedOver;
         // Each run's scan file is streamed to local disk and opened there; its columns are read a
         // slice at a time while the export's files are written (memory flat with the files' sizes).
         for (const [i, runUid] of record.runs.entries()) {
@@ -296,8 +355,9 @@ export class ExportService {
         });
         const notes = [...loaded.flatMap((l) => l.skipped), ...product.notes];
         const completedAt = this.deps.now().toISOString();
-        await this.deps.exports.completed(exportId, { files, provenance, notes, completedAt });
-        const done: ExportRecord = { ...record, state: ExportState.Completed, files, provenance, notes, completedAt, progress: undefined };
+        const engine = this.deps.engine;
+        await this.deps.exports.completed(exportId, { files, provenance, notes, completedAt, ...(engine ? { engine } : {}) });
+        const done: ExportRecord = { ...record, state: ExportState.Completed, files, provenance, notes, completedAt, progress: undefined, ...(engine ? { engine } : {}) };
         await this.announce(done);
         this.log('export completed', { ...context, files: files.map((f) => ({ key: f.key, bytes: f.bytes })) });
         return done;

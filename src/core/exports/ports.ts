@@ -5,6 +5,7 @@
  * (download links).
  */
 import type { ExportedFile, ExportError, ExportErrorFile } from '../contract/generated-types.js';
+import type { RunEngine } from '../archive/ports.js';
 import type { ColumnSource, Hdf5Tree } from './model.js';
 
 export const ExportState = {
@@ -71,6 +72,10 @@ export interface ExportRecord {
   failedAt?: string | undefined;
   /** Export Completed / Export Failed was put on the bus (a redelivery re-announces until it is). */
   announced?: boolean | undefined;
+  /** Which engine built (or is building) the export, and where: the function, or the task it was handed to. */
+  engine?: RunEngine | undefined;
+  /** Why the export-worker handed the build to the task engine (sizes against its limits), and when. */
+  handOver?: { reason: string; at: string } | undefined;
 }
 
 export type NewExportRecord = Pick<ExportRecord, 'exportId' | 'requestId' | 'format' | 'runs' | 'options' | 'requester' | 'origin' | 'fingerprint' | 'requestedAt'>;
@@ -86,8 +91,14 @@ export interface ExportCatalogue {
    */
   claim(exportId: string, now: string, leaseUntil: string): Promise<ExportRecord | undefined>;
   progress(exportId: string, progress: ExportProgress): Promise<void>;
-  /** BUILDING → COMPLETED with the files and the provenance reference. */
-  completed(exportId: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string }): Promise<void>;
+  /**
+   * A BUILDING record handed to the task engine: which task, why, and a lease as long as the task
+   * may run (a redelivered request leaves it alone). false when the record is no longer BUILDING
+   * (the task finished first).
+   */
+  handedOver(exportId: string, handOver: { engine: RunEngine; reason: string; at: string; leaseUntil: string }): Promise<boolean>;
+  /** BUILDING → COMPLETED with the files, the provenance reference and the engine that built it. */
+  completed(exportId: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string; engine?: RunEngine | undefined }): Promise<void>;
   /** → FAILED with the reason, unless COMPLETED (never downgraded). */
   failed(exportId: string, failure: { reason: string; errors: ExportError[]; errorFiles: ExportErrorFile[]; failedAt: string }): Promise<'failed' | 'already-completed'>;
   /** Export Completed / Failed is on the bus. */
