@@ -16,19 +16,13 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { CreateEventBusCommand } from '@aws-sdk/client-eventbridge';
-import type { SQSEvent } from 'aws-lambda';
-import { createAwsClients } from '../src/adapters/aws-clients.js';
 import { localTasks } from '../src/adapters/child-process-task-engine.js';
 import { DynamoDbRunCatalogue } from '../src/adapters/dynamodb-run-catalogue.js';
-import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
 import { DetailType } from '../src/core/contract/detail-types.js';
 import type { EventDescriptor, RunStart, RunStop, StreamDatum, StreamResource } from '../src/core/contract/generated-types.js';
 import { stagingChannelPrefix, stagingChunkKey } from '../src/core/object-keys.js';
 import { startMoto } from '../local/services.js';
-import { credentialsEnvironment, emulatorCredentials } from '../local/aws-target.js';
+import { REGION, sqsEvent, startArchiveStack } from '../test/support/archive-stack.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,37 +31,23 @@ const arg = (name: string, fallback: number) => {
 const GIB = 1024 ** 3;
 const gib = arg('gib', 5);
 const chunkBytes = arg('chunk-mib', 32) * 1024 * 1024;
-const REGION = 'eu-west-1';
 const RUN = '01M80JDTHSB2YF8F4WA7YZ6BEN';
 const MCA = 4096;
 const pointBytes = MCA * 4 + 8;
 const points = Math.floor((gib * GIB) / pointBytes);
 
-const moto = await startMoto();
 const work = mkdtempSync(join(tmpdir(), 'ba-big-scan-'));
 const taskTmp = mkdtempSync(join(tmpdir(), 'ba-big-scan-task-'));
-try {
-  const bucket = `bench-${Date.now()}`;
-  const table = `bench-${Date.now()}`;
-  const bus = `bench-${Date.now()}`;
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: moto.url, AWS_REGION: REGION, ...credentialsEnvironment(),
-    BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: bus, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git',
-    NOT_READY_WAIT_SECONDS: '0', LOG_LEVEL: 'ERROR', TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * 1024 * 1024),
+const stack = await startArchiveStack({
+  name: 'bench', start: startMoto,
+  functionEnv: {
+    LOG_LEVEL: 'ERROR', TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * 1024 * 1024),
     // The task writes its file here (the child inherits it): its size is the peak temp disk.
     TMPDIR: taskTmp,
-  });
-  const clients = createAwsClients({ region: REGION, endpoint: moto.url, credentials: emulatorCredentials() });
-  await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
-  await clients.dynamo.send(new CreateTableCommand({
-    TableName: table, BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((n) => ({ AttributeName: n, AttributeType: 'S' as const })),
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-    GlobalSecondaryIndexes: [{ IndexName: 'gsi1', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
-  }));
-  await waitUntilTableExists({ client: clients.dynamo, maxWaitTime: 30 }, { TableName: table });
-  await clients.events.send(new CreateEventBusCommand({ Name: bus }));
-  const store = new S3ObjectStore(clients.s3, bucket);
+  },
+});
+try {
+  const { bucket, table, store, clients } = stack;
   const catalogue = new DynamoDbRunCatalogue(clients.dynamo, table);
 
   // Documents and staged chunks, generated chunk by chunk (one buffer per chunk, never the scan).
@@ -135,13 +115,7 @@ try {
 
   // Archive: the scan-writer entry decides and hands over; the task writes and publishes.
   const { handler } = await import('../functions/scan-writer/handler.js');
-  const event = {
-    Records: [{
-      messageId: 'bench', receiptHandle: 'bench', body: JSON.stringify({ version: '0', id: 'bench', 'detail-type': 'RunStop', source: 'beamline-archive.bridge', account: '123456789012', time: new Date().toISOString(), region: REGION, resources: [], detail: stop }),
-      md5OfBody: '', attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'bench', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:bench`, awsRegion: REGION,
-    }],
-  } as SQSEvent;
+  const event = sqsEvent([{ version: '0', id: 'bench', 'detail-type': 'RunStop', source: 'beamline-archive.bridge', account: '123456789012', time: new Date().toISOString(), region: REGION, resources: [], detail: stop }]);
   const archiveStarted = Date.now();
   const response = await handler(event);
   if (response.batchItemFailures.length) throw new Error(`the scan-writer failed the RunStop: ${JSON.stringify(response)}`);
@@ -183,5 +157,5 @@ try {
 } finally {
   rmSync(work, { recursive: true, force: true });
   rmSync(taskTmp, { recursive: true, force: true });
-  await moto.stop();
+  await stack.stop();
 }

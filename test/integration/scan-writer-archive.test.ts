@@ -11,42 +11,23 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSEvent } from 'aws-lambda';
-import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
-import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import type { AwsClients } from '../../src/adapters/aws-clients.js';
+import type { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { projectRoot, venvBin, venvPython } from '../../local/services.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { fileIndexKeyOf, scanFileKey, tmpKeyOf } from '../../src/core/object-keys.js';
 import type { FileIndex } from '../../src/core/file-index/model.js';
 import type { RunStart, RunStop, StreamDatum } from '../../src/core/contract/generated-types.js';
 import { buildRun, sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
-import { type AwsEmulator, credentialsEnvironment, emulatorCredentials, startAwsEmulator } from '../../local/aws-target.js';
+import { queueOfSources, sqsEvent, stageRun, startArchiveStack, type ArchiveStack, type SqsHandler as Handler } from '../support/archive-stack.js';
 
-const REGION = 'eu-west-1';
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-function sqsEvent(events: readonly unknown[]): SQSEvent {
-  return {
-    Records: events.map((e) => {
-      const body = JSON.stringify(e);
-      return {
-        messageId: randomUUID(), receiptHandle: randomUUID(), body, md5OfBody: createHash('md5').update(body).digest('hex'),
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-        messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:q`, awsRegion: REGION,
-      };
-    }),
-  };
-}
-
-type Handler = (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-
 describe('scan-writer and run-recorder against the emulator', () => {
-  let aws: AwsEmulator | undefined;
+  let stack: ArchiveStack | undefined;
   let clients: AwsClients;
   let store: S3ObjectStore;
   let recorder: Handler;
@@ -56,50 +37,24 @@ describe('scan-writer and run-recorder against the emulator', () => {
   const bucket = `archive-${Date.now()}`;
   const table = `catalogue-${Date.now()}`;
   const work = mkdtempSync(join(tmpdir(), 'ba-scan-writer-'));
-  const saved = { ...process.env };
 
   before(async () => {
-    const endpoint = (aws = await startAwsEmulator()).url;
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: endpoint, AWS_REGION: REGION, ...credentialsEnvironment(),
-      BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: `bus-${Date.now()}`, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git', NOT_READY_WAIT_SECONDS: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
-    });
-    clients = createAwsClients({ region: REGION, endpoint, credentials: emulatorCredentials() });
-    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
-    const ddb = clients.dynamo;
-    await ddb.send(new CreateTableCommand({
-      TableName: table, BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((n) => ({ AttributeName: n, AttributeType: 'S' as const })),
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      GlobalSecondaryIndexes: [{ IndexName: 'gsi1', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
-    }));
-    await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName: table });
-    const bus = process.env.EVENT_BUS_NAME!;
-    await clients.events.send(new CreateEventBusCommand({ Name: bus }));
-    const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: `archived-${Date.now()}` }));
-    queueUrl = queue.QueueUrl!;
+    stack = await startArchiveStack({ name: 'archive', bucket, table, functionEnv: {} });
+    ({ clients, store } = stack);
     // The functions' own dead-letter queue: where they park what no retry can fix (DEAD_LETTER_QUEUE_URL).
     deadLetterUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: `dlq-${Date.now()}` }))).QueueUrl!;
     process.env.DEAD_LETTER_QUEUE_URL = deadLetterUrl;
-    const arn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    await clients.events.send(new PutRuleCommand({ Name: 'scan-writer-out', EventBusName: bus, EventPattern: JSON.stringify({ source: ['beamline-archive.scan-writer', 'beamline-archive.run-recorder'] }) }));
-    await clients.events.send(new PutTargetsCommand({ Rule: 'scan-writer-out', EventBusName: bus, Targets: [{ Id: 'q', Arn: arn }] }));
-    store = new S3ObjectStore(clients.s3, bucket);
+    queueUrl = await queueOfSources(stack, 'scan-writer-out', ['beamline-archive.scan-writer', 'beamline-archive.run-recorder']);
     recorder = (await import('../../functions/run-recorder/handler.js')).handler as Handler;
     writer = (await import('../../functions/scan-writer/handler.js')).handler as Handler;
   });
 
   after(async () => {
     rmSync(work, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await aws?.stop();
+    await stack?.stop();
   });
 
-  async function stage(run: FixtureRun): Promise<void> {
-    for (const c of run.chunks) await store.put(c.key, c.bytes);
-    if (run.scanInfo) await store.put(run.scanInfo.key, run.scanInfo.bytes, 'application/json');
-  }
+  const stage = (run: FixtureRun) => stageRun(store, run);
 
   /** Documents through the run-recorder, shuffled deterministically and in batches of 10. */
   async function record(documents: readonly BusEvent[]): Promise<void> {

@@ -20,39 +20,22 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
-import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { CreateEventBusCommand } from '@aws-sdk/client-eventbridge';
-import type { SQSEvent } from 'aws-lambda';
-import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
+import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import type { AwsClients } from '../../src/adapters/aws-clients.js';
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
 import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
 import { H5wasmScanFileWriter } from '../../src/adapters/h5wasm-scan-file-writer.js';
 import { createLogger } from '../../src/adapters/logger.js';
-import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import type { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { createHandler as createRecorder } from '../../functions/run-recorder/handler.js';
 import { createHandler as createScanWriter } from '../../functions/scan-writer/handler.js';
 import { venvPython } from '../../local/services.js';
-import { emulatorCredentials, startAwsEmulator, type AwsEmulator } from '../../local/aws-target.js';
 import { scanFileKey, tmpKeyOf } from '../../src/core/object-keys.js';
 import type { RunStart, StreamDatum } from '../../src/core/contract/generated-types.js';
 import { buildRun, type FixtureRun } from '../unit/archive-fixtures.js';
+import { REGION, sqsEvent, stageRun, startArchiveStack, type ArchiveStack, type SqsHandler as Handler } from '../support/archive-stack.js';
 
-const REGION = 'eu-west-1';
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-function sqsEvent(events: readonly unknown[]): SQSEvent {
-  return {
-    Records: events.map((e) => {
-      const body = JSON.stringify(e);
-      return {
-        messageId: randomUUID(), receiptHandle: randomUUID(), body, md5OfBody: createHash('md5').update(body).digest('hex'),
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-        messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:q`, awsRegion: REGION,
-      };
-    }),
-  };
-}
 
 /** `channels` float64 counters (plus the positioner) of `points` points: about points × channels × 8 bytes. */
 function scan(scanId: number, points: number, channels: number, runUid: string, bucket: string): FixtureRun {
@@ -89,40 +72,23 @@ function fill(dir: string): string {
   return path;
 }
 
-type Handler = (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-
 describe('scan files are published only when whole, and final objects are never replaced by accident', () => {
-  let emulator: AwsEmulator | undefined;
+  let stack: ArchiveStack | undefined;
   let clients: AwsClients;
   let store: S3ObjectStore;
+  let bucket: string;
   let catalogue: DynamoDbRunCatalogue;
   let publisher: EventBridgePublisher;
   let recorder: Handler;
-  const bucket = `integrity-${Date.now()}`;
-  const table = `catalogue-${Date.now()}`;
   const work = mkdtempSync(join(tmpdir(), 'ba-integrity-'));
   const mounts: string[] = [];
   const logger = createLogger('scan-writer', process.env.TEST_LOG_LEVEL ?? 'ERROR');
 
   before(async () => {
-    emulator = await startAwsEmulator();
-    const endpoint = emulator.url;
-    clients = createAwsClients({ region: REGION, endpoint, credentials: emulatorCredentials() });
-    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
-    // As the storage stack deploys it: versioned, so a re-archive keeps the old file.
-    await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-    await clients.dynamo.send(new CreateTableCommand({
-      TableName: table, BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((n) => ({ AttributeName: n, AttributeType: 'S' as const })),
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      GlobalSecondaryIndexes: [{ IndexName: 'gsi1', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
-    }));
-    await waitUntilTableExists({ client: clients.dynamo, maxWaitTime: 30 }, { TableName: table });
-    const bus = `bus-${Date.now()}`;
-    await clients.events.send(new CreateEventBusCommand({ Name: bus }));
-    store = new S3ObjectStore(clients.s3, bucket, { partSize: 5 * 1024 * 1024 });
-    catalogue = new DynamoDbRunCatalogue(clients.dynamo, table);
-    publisher = new EventBridgePublisher(clients.events, { eventBusName: bus });
+    stack = await startArchiveStack({ name: 'integrity', versioned: true, partSize: 5 * 1024 * 1024 });
+    ({ clients, store, bucket } = stack);
+    catalogue = new DynamoDbRunCatalogue(clients.dynamo, stack.table);
+    publisher = new EventBridgePublisher(clients.events, { eventBusName: stack.bus });
     recorder = createRecorder({ catalogue, logger }) as Handler;
   });
 
@@ -133,7 +99,7 @@ describe('scan files are published only when whole, and final objects are never 
       for (const dir of mounts) rmSync(dir, { recursive: true, force: true });
       rmSync(work, { recursive: true, force: true });
     } finally {
-      await emulator?.stop();
+      await stack?.stop();
     }
   });
 
@@ -144,8 +110,7 @@ describe('scan files are published only when whole, and final objects are never 
   }
 
   async function stageAndRecord(run: FixtureRun): Promise<string> {
-    for (const c of run.chunks) await store.put(c.key, c.bytes);
-    if (run.scanInfo) await store.put(run.scanInfo.key, run.scanInfo.bytes, 'application/json');
+    await stageRun(store, run);
     for (let i = 0; i < run.documents.length; i += 10) assert.deepEqual((await recorder(sqsEvent(run.documents.slice(i, i + 10)))).batchItemFailures, []);
     assert.deepEqual((await recorder(sqsEvent([run.stop]))).batchItemFailures, []);
     const start = run.documents[0]!.detail as RunStart;

@@ -23,99 +23,53 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, ListObjectsV2Command, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
-import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSEvent } from 'aws-lambda';
-import { createAwsClients, type AwsClients } from '../../src/adapters/aws-clients.js';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { AwsClients } from '../../src/adapters/aws-clients.js';
 import { localTasks } from '../../src/adapters/child-process-task-engine.js';
 import { createLogger } from '../../src/adapters/logger.js';
-import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
+import type { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import { projectRoot, venvPython } from '../../local/services.js';
-import { credentialsEnvironment, emulatorCredentials, startAwsEmulator, type AwsEmulator } from '../../local/aws-target.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
 import { fileIndexKeyOf, scanFileKey } from '../../src/core/object-keys.js';
 import type { FileIndex } from '../../src/core/file-index/model.js';
 import type { RunStart } from '../../src/core/contract/generated-types.js';
 import { sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
+import { queueOfSources, REGION, sqsEvent, stageRun, startArchiveStack, type ArchiveStack, type SqsHandler as Handler } from '../support/archive-stack.js';
 
-const REGION = 'eu-west-1';
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-function sqsEvent(events: readonly unknown[]): SQSEvent {
-  return {
-    Records: events.map((e) => {
-      const body = JSON.stringify(e);
-      return {
-        messageId: randomUUID(), receiptHandle: randomUUID(), body, md5OfBody: createHash('md5').update(body).digest('hex'),
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-        messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:q`, awsRegion: REGION,
-      };
-    }),
-  };
-}
-
-type Handler = (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-
 describe('scan-writer big path: the task engine', () => {
-  let aws: AwsEmulator | undefined;
+  let stack: ArchiveStack;
   let clients: AwsClients;
   let store: S3ObjectStore;
+  let bucket: string;
+  let table: string;
   let recorder: Handler;
   let writer: Handler;
   let queueUrl: string;
-  const bucket = `archive-${Date.now()}`;
-  const table = `catalogue-${Date.now()}`;
   const work = mkdtempSync(join(tmpdir(), 'ba-task-path-'));
-  const saved = { ...process.env };
 
   before(async () => {
-    const endpoint = (aws = await startAwsEmulator()).url;
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: endpoint, AWS_REGION: REGION, ...credentialsEnvironment(),
-      BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: `bus-${Date.now()}`, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git',
-      NOT_READY_WAIT_SECONDS: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
+    stack = await startArchiveStack({
+      name: 'archive', versioned: true,
       // The big-path threshold as configuration: any file over 64 KiB does not fit "the function".
-      TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * 1024), CAPACITY_OVERHEAD_BYTES: '0',
+      functionEnv: { TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * 1024), CAPACITY_OVERHEAD_BYTES: '0' },
     });
-    clients = createAwsClients({ region: REGION, endpoint, credentials: emulatorCredentials() });
-    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
-    // As the storage stack deploys it: versioned, so a re-archive keeps the old file.
-    await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-    await clients.dynamo.send(new CreateTableCommand({
-      TableName: table, BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi4pk', 'gsi4sk'].map((n) => ({ AttributeName: n, AttributeType: 'S' as const })),
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      GlobalSecondaryIndexes: [
-        { IndexName: 'gsi1', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
-        // Runs by state: what the watchdog lists.
-        { IndexName: 'gsi4', KeySchema: [{ AttributeName: 'gsi4pk', KeyType: 'HASH' }, { AttributeName: 'gsi4sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
-      ],
-    }));
-    await waitUntilTableExists({ client: clients.dynamo, maxWaitTime: 30 }, { TableName: table });
-    const bus = process.env.EVENT_BUS_NAME!;
-    await clients.events.send(new CreateEventBusCommand({ Name: bus }));
-    queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: `archived-${Date.now()}` }))).QueueUrl!;
-    const arn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    await clients.events.send(new PutRuleCommand({ Name: 'scan-writer-out', EventBusName: bus, EventPattern: JSON.stringify({ source: ['beamline-archive.scan-writer'] }) }));
-    await clients.events.send(new PutTargetsCommand({ Rule: 'scan-writer-out', EventBusName: bus, Targets: [{ Id: 'q', Arn: arn }] }));
-    store = new S3ObjectStore(clients.s3, bucket);
+    ({ clients, store, bucket, table } = stack);
+    queueUrl = await queueOfSources(stack, 'scan-writer-out', ['beamline-archive.scan-writer']);
     recorder = (await import('../../functions/run-recorder/handler.js')).handler as Handler;
     writer = (await import('../../functions/scan-writer/handler.js')).handler as Handler;
   });
 
   after(async () => {
     rmSync(work, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await aws?.stop();
+    await stack?.stop();
   });
 
   async function stageAndRecord(run: FixtureRun): Promise<void> {
-    for (const c of run.chunks) await store.put(c.key, c.bytes);
-    if (run.scanInfo) await store.put(run.scanInfo.key, run.scanInfo.bytes, 'application/json');
+    await stageRun(store, run);
     const documents = [...run.documents, run.stop];
     for (let i = 0; i < documents.length; i += 10) assert.deepEqual((await recorder(sqsEvent(documents.slice(i, i + 10)))).batchItemFailures, []);
   }
@@ -211,8 +165,7 @@ describe('scan-writer big path: the task engine', () => {
   it('hands a re-archive too big for the function to the task with its request: a new version, the old one kept, the index rewritten', async () => {
     // Staged again (the previous case expired it): a re-archive reads the run's data like the first archive.
     const run = archivedRun!;
-    for (const c of run.chunks) await store.put(c.key, c.bytes);
-    if (run.scanInfo) await store.put(run.scanInfo.key, run.scanInfo.bytes, 'application/json');
+    await stageRun(store, run);
     const finalKey = scanFileKey((run.documents[0]!.detail as RunStart).data_policy, 11);
     const first = await runItem(run.runUid);
     const before = new Set(localTasks().keys());
