@@ -7,7 +7,7 @@
  *   npx tsx bench/writer-throughput.ts [--points 10000000] [--small-points 1000000] [--channels 20]
  *                                      [--frames 64] [--small-frames 8] [--image 2048x2048] [--repeat 1]
  *                                      [--cases scalar-large,scalar-small,image-large,image-small]
- *                                      [--blisswriter-points 1000000]
+ *                                      [--blisswriter-points 1000000] [--gzip 4]
  *
  * For reference, the ESRF writer on the same scan: an ascan of `--blisswriter-points` points and
  * the same number of float64 channels (sy, elapsed_time, epoch and counters) published with the
@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { H5wasmScanFileWriter, sha256File } from '../src/adapters/h5wasm-scan-file-writer.js';
+import { DEFAULT_STORAGE } from '../src/core/nexus/writers/channel-writer.js';
 import { syntheticScan, type SyntheticScanOptions } from './synthetic-scan.js';
 
 const { values } = parseArgs({
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     'small-frames': { type: 'string', default: '8' },
     image: { type: 'string', default: '2048x2048' },
     'chunk-bytes': { type: 'string', default: String(1024 * 1024) },
+    // gzip level of the channel datasets (from 1 MiB, as the scan-writer's default); 0: uncompressed.
+    gzip: { type: 'string', default: String(DEFAULT_STORAGE.gzip ?? 0) },
     repeat: { type: 'string', default: '1' },
     cases: { type: 'string', default: 'scalar-large,scalar-small,image-large,image-small' },
     'blisswriter-points': { type: 'string' },
@@ -55,8 +58,9 @@ const [height, width] = values.image.split('x').map(Number) as [number, number];
 interface Case { name: string; points: number; channels: number; image?: [number, number] }
 interface Result { seconds: number; data_bytes: number; file_bytes: number; peak_rss_mb: number; [k: string]: unknown }
 
+const gzip = Number(values.gzip);
 function scanOptions(c: Case, hdf5Version: string): SyntheticScanOptions {
-  return { points: c.points, channels: c.channels, image: c.image, chunkBytes, hdf5Version };
+  return { points: c.points, channels: c.channels, image: c.image, chunkBytes, hdf5Version, storage: { ...DEFAULT_STORAGE, gzip } };
 }
 
 function dataBytes(c: Case): number {
@@ -129,7 +133,7 @@ async function bundleForNode(): Promise<string> {
 }
 
 function runOursChild(c: Case, script: string): Result {
-  const out = spawnSync(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), script, '--child', JSON.stringify(c), '--chunk-bytes', String(chunkBytes)], {
+  const out = spawnSync(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), script, '--child', JSON.stringify(c), '--chunk-bytes', String(chunkBytes), '--gzip', String(gzip)], {
     encoding: 'utf8', cwd: root, env: { ...process.env, NODE_OPTIONS: '' },
   });
   if (out.status !== 0) throw new Error(`our writer failed: ${out.stderr}`);
@@ -254,5 +258,5 @@ if (values.child) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(JSON.stringify({ bench: 'writer-throughput', chunk_bytes: chunkBytes, repeat: Number(values.repeat), node: process.version, cases: results }, null, 2));
+  console.log(JSON.stringify({ bench: 'writer-throughput', chunk_bytes: chunkBytes, gzip: gzip > 0 ? { level: gzip, min_bytes: DEFAULT_STORAGE.gzipMinBytes, in: 'ours and h5py alike' } : 'none', repeat: Number(values.repeat), node: process.version, cases: results }, null, 2));
 }

@@ -182,6 +182,30 @@ export function writeRows(dataset: Dataset, ranges: readonly (readonly [number, 
   }
 }
 
+/**
+ * Reads a selection of a dataset (`ranges` per dimension, as writeRows; a missing or empty range is
+ * the whole dimension) into the wasm heap and hands `use` a view of those bytes, with no copy out of
+ * the heap (the read-back check hashes it). The view is valid during `use` only. H5Dread's status
+ * is checked. (h5wasm's `slice` copies every read twice into fresh arrays: on a 1.6 GB read-back that
+ * was 1.6 GB of new ArrayBuffers to fault in and zero, the cold write's system time; issue 17 item 6.)
+ */
+export function withRows<T>(dataset: Dataset, ranges: readonly (readonly [number, number] | readonly [])[], use: (bytes: Uint8Array) => T): T {
+  const module = moduleOf();
+  const shape = dataset.shape;
+  if (!shape) throw new Hdf5StatusError(`${dataset.path} has no shape`);
+  const offset = shape.map((_, i) => BigInt(ranges[i]?.[0] ?? 0));
+  const count = shape.map((n, i) => BigInt((ranges[i]?.[1] ?? n) - (ranges[i]?.[0] ?? 0)));
+  const bytes = Number(count.reduce((a, b) => a * b, 1n)) * dataset.metadata.size;
+  const pointer = module._malloc(Math.max(bytes, 1));
+  if (pointer === 0) throw new Hdf5StatusError(`wasm heap: cannot allocate ${bytes} bytes`);
+  try {
+    checkStatus(module.get_dataset_data(dataset.file_id, dataset.path, count, offset, count.map(() => 1n), BigInt(pointer)), 'H5Dread');
+    return use(module.HEAPU8.subarray(pointer, pointer + bytes));
+  } finally {
+    module._free(pointer);
+  }
+}
+
 /** Sets a dataset's extent (H5Dset_extent), checking the status. */
 export function resizeTo(dataset: Dataset, shape: readonly number[]): void {
   checkStatus(dataset.resize([...shape]), 'H5Dset_extent');
