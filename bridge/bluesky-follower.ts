@@ -21,121 +21,37 @@
  * a restart, are counted, not archived: one dead-letter summary per run and range of entries
  * (run uid, first and last entry id, counts by document kind, why the run failed) instead of one
  * record per document. The counts not yet written are kept in the checkpoint with the cursor.
+ *
+ * This file is the runs' state machine (stream read, document dispatch, start, stop, failure,
+ * checkpoint); a run's channels and events are in bridge/bluesky/run-data.ts, the dead-letter
+ * records and failed-run summaries in bridge/bluesky/dead-letters.ts.
  */
 import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
 import type { RunError } from '../src/core/contract/generated-types.js';
 import { runFailedOf } from '../src/core/event-model/documents.js';
-import type { StreamEntry, StreamReader } from '../src/core/bliss/scan-source.js';
+import type { StreamEntry } from '../src/core/bliss/scan-source.js';
 import {
-  BlueskyDocumentName, blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamDatumOf, blueskyStreamResourceOf,
-  channelsOfDescriptor, MAX_INLINE_START, packJsonLines, packPoints, parseBlueskyEntry, requireString, startDocumentBytes,
-  type BlueskyChannel, type BlueskyDataPolicyDefaults, type BlueskyDoc, type BlueskyEntry, type NotArchived,
+  BlueskyDocumentName, blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamResourceOf, channelsOfDescriptor, MAX_INLINE_START,
+  parseBlueskyEntry, requireString, startDocumentBytes, type BlueskyEntry,
 } from '../src/core/bluesky/documents.js';
 import { BlueskyDocumentError } from '../src/core/bluesky/errors.js';
-import { ArchiveError } from '../src/core/errors.js';
-import { safeSegment, stagingChunkKey, Prefix } from '../src/core/object-keys.js';
-import type { EventPublisher, ObjectStore, OutgoingEvent } from '../src/core/ports.js';
-import type { Logger } from '../src/adapters/logger.js';
-import { backoffDelay, type BridgeStats, type MemoryBudget } from './bridge-stats.js';
-import {
-  compareStreamIds, predecessor, type BlueskyChannelCheckpoint, type BlueskyCheckpoint, type BlueskyFailedRun, type BlueskyRunCheckpoint,
-} from './checkpoint/index.js';
+import { safeSegment, Prefix } from '../src/core/object-keys.js';
+import type { OutgoingEvent } from '../src/core/ports.js';
+import { backoffDelay } from './bridge-stats.js';
+import { compareStreamIds, predecessor, type BlueskyCheckpoint, type BlueskyRunCheckpoint } from './checkpoint/index.js';
 import { Interrupted, runErrorOf } from './errors.js';
-import { Chunker, type Chunk } from './staging/chunker.js';
-import { RangeCommits } from './staging/commits.js';
-import { StagingSink, type DeadLetter } from './staging/sink.js';
+import { BlueskyDeadLetters, shorten } from './bluesky/dead-letters.js';
+import {
+  appendEvents, checkNoEventLost, committedPoints, descriptorChannels, eventAsPage, pageOf, RunDataError, throwIfFailed, type DescriptorState, type RunDataContext, type RunState,
+} from './bluesky/run-data.js';
+import type { BlueskyFollowerDeps, BlueskyFollowerOptions, BlueskyStatus } from './bluesky/follower-options.js';
+import { StagingSink } from './staging/sink.js';
 import { Stopper } from './staging/stopper.js';
 
 export type { BlueskyCheckpoint } from './checkpoint/index.js';
-import { isRecord } from '../src/core/guards.js';
+export type { BlueskyFollowerDeps, BlueskyFollowerOptions, BlueskyStatus } from './bluesky/follower-options.js';
 
 const FINISHED_KEPT = 1000;
-/** A failed run's reason as repeated in each summary of its documents (the whole reason is in Run Failed and the log). */
-const FAILED_REASON_CHARS = 400;
-
-export interface BlueskyFollowerOptions {
-  stream: string;
-  /** Where to start without a checkpoint: `0` (the whole stream) or an entry id to start after. */
-  from: string;
-  policy: BlueskyDataPolicyDefaults;
-  chunkPoints: number;
-  chunkBytes: number;
-  readCount: number;
-  blockMs: number;
-  maxInflightChunks: number;
-  retryBaseMs?: number;
-  retryMaxMs?: number;
-  /**
-   * Documents of a failed run go to one dead-letter summary per run, written at the run's stop
-   * document, after this many documents, once the summary is this old when a read ends (0: after
-   * every read), and when the follower stops. Defaults: 60 s, 10,000 documents.
-   */
-  summaryIntervalMs?: number;
-  summaryMaxDocuments?: number;
-}
-
-export interface BlueskyFollowerDeps {
-  reader: StreamReader;
-  store: ObjectStore;
-  publisher: EventPublisher;
-  logger: Logger;
-  /** The bridge checkpoint's `bluesky` part (created when absent) and how to get it written. */
-  checkpoint: () => BlueskyCheckpoint | undefined;
-  setCheckpoint: (cp: BlueskyCheckpoint) => void;
-  saveCheckpoint: () => void;
-  deadLetter: DeadLetter;
-  stats: BridgeStats;
-  budget: MemoryBudget;
-}
-
-export interface BlueskyStatus {
-  stream: string;
-  cursor: string;
-  caughtUp: boolean;
-  openRuns: string[];
-  runsStopped: number;
-  runsFailed: number;
-  resumed: number;
-  /** Dead-letter records written: rejected entries and summaries of failed runs' documents. */
-  deadLetters: number;
-  /** Documents of failed runs read (and summarised in the dead-letter file) since the bridge started. */
-  failedRunDocuments: number;
-}
-
-interface ChannelState {
-  ch: BlueskyChannel;
-  cp: BlueskyChannelCheckpoint;
-  descriptorUid: string;
-  /** Cuts the channel's points on its grid (bridge/staging/chunker.ts). */
-  chunker: Chunker;
-  /** Ranges staged beyond cp.committed. */
-  commits: RangeCommits<{ stop: number }>;
-}
-
-interface DescriptorState {
-  uid: string;
-  stream: string;
-  channels: ChannelState[];
-  /** Point index (seq_num - 1) expected next. */
-  next: number;
-}
-
-interface RunState {
-  uid: string;
-  cp: BlueskyRunCheckpoint;
-  descriptors: Map<string, DescriptorState>;
-  /** The run's staging sink: its chunks in flight and its ordered documents (bridge/staging/sink.ts). */
-  sink: StagingSink;
-  failure?: unknown;
-  notArchived: NotArchived[];
-  eventsReceived: Record<string, number>;
-  documents: { descriptor: number; stream_resource: number };
-}
-
-/** The run is to be failed (Run Failed); the entry that caused it goes to the dead-letter file too. */
-class RunDataError extends BlueskyDocumentError {
-  override name = 'RunDataError';
-}
 
 export class BlueskyFollower {
   private cp!: BlueskyCheckpoint;
@@ -144,9 +60,22 @@ export class BlueskyFollower {
   private readonly finished = new Set<string>();
   private readonly stopper = new Stopper();
   private caughtUp = false;
-  private counts = { stopped: 0, failed: 0, resumed: 0, deadLetters: 0, failedRunDocuments: 0 };
+  private readonly counts = { stopped: 0, failed: 0, resumed: 0, deadLetters: 0, failedRunDocuments: 0 };
 
-  constructor(private readonly deps: BlueskyFollowerDeps, private readonly options: BlueskyFollowerOptions) {}
+  /** Rejected entries and failed runs' documents (bridge/bluesky/dead-letters.ts). */
+  private readonly deadLetters: BlueskyDeadLetters;
+  /** What a run's channels need (bridge/bluesky/run-data.ts). */
+  private readonly runData: RunDataContext;
+
+  constructor(private readonly deps: BlueskyFollowerDeps, private readonly options: BlueskyFollowerOptions) {
+    this.deadLetters = new BlueskyDeadLetters({
+      stream: options.stream, deadLetter: deps.deadLetter, stats: deps.stats, saveCheckpoint: deps.saveCheckpoint, checkpoint: () => this.cp,
+      descriptorRun: this.descriptorRun, counts: this.counts, summaryIntervalMs: options.summaryIntervalMs, summaryMaxDocuments: options.summaryMaxDocuments,
+    });
+    const { chunkPoints, chunkBytes, maxInflightChunks } = options;
+    this.runData = { store: deps.store, saveCheckpoint: deps.saveCheckpoint, budget: deps.budget, stopper: this.stopper, chunkPoints, chunkBytes, maxInflightChunks };
+  }
+
 
   stop(): void {
     this.stopper.stop();
@@ -207,7 +136,7 @@ export class BlueskyFollower {
         const entries = read.get(this.options.stream) ?? [];
         if (entries.length === 0) {
           this.caughtUp = compareStreamIds(cursor, this.cp.cursor) >= 0;
-          await this.writeSummaries(false);
+          await this.deadLetters.writeSummaries(false);
           continue;
         }
         this.caughtUp = false;
@@ -221,14 +150,14 @@ export class BlueskyFollower {
             this.deps.saveCheckpoint();
           }
         }
-        await this.writeSummaries(false);
+        await this.deadLetters.writeSummaries(false);
       }
     } catch (error) {
       if (!(error instanceof Interrupted)) throw error;
     } finally {
       for (const run of this.runs.values()) await run.sink.settle().catch(() => undefined);
       // What is counted is in the checkpoint anyway; written now, a person sees it without waiting for the next start.
-      await this.writeSummaries(true).catch((error: unknown) => this.deps.logger.error('Bluesky failed-run summaries not written; they stay in the checkpoint', { error: String(error) }));
+      await this.deadLetters.writeSummaries(true).catch((error: unknown) => this.deps.logger.error('Bluesky failed-run summaries not written; they stay in the checkpoint', { error: String(error) }));
     }
   }
 
@@ -247,14 +176,14 @@ export class BlueskyFollower {
     try {
       doc = parseBlueskyEntry(entry.id, entry.fields);
     } catch (error) {
-      if (!replay) await this.rejectEntry(entry, error);
+      if (!replay) await this.deadLetters.rejectEntry(entry, error);
       return;
     }
     const runUid = this.runOf(doc);
     if (replay && (runUid === undefined || !this.cp.runs[runUid])) return; // handled before the restart
     if (runUid !== undefined && this.finished.has(runUid)) {
       const failed = this.cp.failed[runUid];
-      if (failed) await this.countDocumentOfFailedRun(runUid, failed, doc);
+      if (failed) await this.deadLetters.countDocumentOfFailedRun(runUid, failed, doc);
       else this.deps.logger.debug('document of a stopped run ignored', { stream: this.options.stream, entryId: entry.id, runUid, document: doc.name });
       return;
     }
@@ -264,7 +193,7 @@ export class BlueskyFollower {
       if (error instanceof Interrupted) throw error;
       if (replay && error instanceof BlueskyDocumentError && !(error instanceof RunDataError)) return; // rejected before the restart
       if (error instanceof RunDataError && runUid && this.runs.has(runUid)) {
-        await this.rejectEntry(entry, error);
+        await this.deadLetters.rejectEntry(entry, error);
         // A descriptor that failed the run (a second one for a stream) was never set up: its uid is kept all the
         // same, so that its events are counted in the run's summaries, not dead-lettered one by one as orphans.
         const refusedDescriptor = doc.name === BlueskyDocumentName.Descriptor && typeof doc.doc.uid === 'string' ? [doc.doc.uid] : [];
@@ -273,7 +202,7 @@ export class BlueskyFollower {
       }
       if (error instanceof BlueskyDocumentError || !(runUid && this.runs.has(runUid))) {
         // Not a run's data: the entry itself cannot be archived (a start the contract refuses …).
-        await this.rejectEntry(entry, error);
+        await this.deadLetters.rejectEntry(entry, error);
         if (doc.name === BlueskyDocumentName.Start && runUid && !this.runs.has(runUid) && !this.cp.runs[runUid] && !this.finished.has(runUid)) {
           // A refused start: the run's later documents are summarised like those of a failed run, not dead-lettered one by one as orphans.
           this.cp.failed[runUid] = { reason: shorten(`its start document was refused: ${error instanceof Error ? error.message : String(error)}`), entryId: entry.id, descriptors: [] };
@@ -309,11 +238,11 @@ export class BlueskyFollower {
       }
       throw new BlueskyDocumentError(`stream entry ${entry.id}: ${entry.name} document for run ${JSON.stringify(runUid ?? null)} whose start document was never seen`, { ...ctx, runUid: runUid ?? '' });
     }
-    this.throwIfFailed(run);
+    throwIfFailed(run);
     switch (entry.name) {
       case BlueskyDocumentName.Descriptor: return this.onDescriptor(run, entry);
-      case BlueskyDocumentName.Event: return this.onEvents(run, entry, eventAsPage(entry));
-      case BlueskyDocumentName.EventPage: return this.onEvents(run, entry, pageOf(entry));
+      case BlueskyDocumentName.Event: return appendEvents(this.runData, run, entry, eventAsPage(entry));
+      case BlueskyDocumentName.EventPage: return appendEvents(this.runData, run, entry, pageOf(entry));
       case BlueskyDocumentName.Stop: return this.onStop(run, entry);
       case BlueskyDocumentName.Resource:
       case BlueskyDocumentName.StreamResource: {
@@ -362,17 +291,7 @@ export class BlueskyFollower {
     }
     run.notArchived.push(...notArchived);
     const state: DescriptorState = { uid, stream, next: 0, channels: [] };
-    for (const ch of channels) {
-      // JSON points differ in size: their grid assumes 64 bytes a point (fixed once, in the checkpoint).
-      const pointBytes = ch.encoding === 'json' ? 64 : ch.dtype.itemsize * ch.shape.reduce((a, b) => a * b, 1);
-      const cp = (run.cp.channels[ch.name] ??= {
-        committed: 0, datums: 0,
-        chunkPoints: Math.max(1, Math.min(this.options.chunkPoints, pointBytes > 0 ? Math.floor(this.options.chunkBytes / pointBytes) : this.options.chunkPoints)),
-      });
-      const c: ChannelState = { ch, cp, descriptorUid: uid, commits: new RangeCommits(() => cp.committed), chunker: undefined! };
-      c.chunker = new Chunker({ grid: cp.chunkPoints, json: ch.encoding === 'json', onChunk: (chunk) => this.stage(run, c, chunk) }, cp.committed);
-      state.channels.push(c);
-    }
+    state.channels.push(...descriptorChannels(this.runData, run, uid, channels));
     run.descriptors.set(uid, state);
     this.descriptorRun.set(uid, run.uid);
     run.eventsReceived[stream] = 0;
@@ -389,98 +308,14 @@ export class BlueskyFollower {
     this.deps.saveCheckpoint();
   }
 
-  private async onEvents(run: RunState, entry: BlueskyEntry, page: EventColumns): Promise<void> {
-    const desc = run.descriptors.get(page.descriptor)!;
-    const n = page.seqNums.length;
-    if (n === 0) return;
-    const firstSeq = page.seqNums[0];
-    if (!Number.isSafeInteger(firstSeq) || (firstSeq as number) < 1) {
-      throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${JSON.stringify(firstSeq) ?? 'missing'} is not a positive integer (${desc.next + 1} was expected)`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: desc.next });
-    }
-    const first = (firstSeq as number) - 1;
-    page.seqNums.forEach((s, i) => {
-      if (!Number.isSafeInteger(s) || s - 1 !== first + i) {
-        throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${s} where ${first + i + 1} was expected`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: first + i });
-      }
-    });
-    if (first !== desc.next) {
-      // Replayed events after a restart start at 0 again; anything else is a hole or a repeat.
-      if (!(first < desc.next && first + n <= desc.next)) {
-        throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: events start at seq_num ${first + 1}, ${desc.next + 1} was expected`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: desc.next });
-      }
-      return;
-    }
-    desc.next = first + n;
-    run.eventsReceived[desc.stream] = desc.next;
-    for (const c of desc.channels) {
-      if (first + n <= c.cp.committed) continue; // staged before a restart
-      const column = page.data[c.ch.key];
-      if (!Array.isArray(column) || column.length !== n) {
-        throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, channel ${c.ch.name}: ${column === undefined ? 'no value' : 'a column of the wrong length'} in ${entry.name} (points ${first}..${first + n - 1})`, { entryId: entry.id, runUid: run.uid, stream: c.ch.name, index: first });
-      }
-      const skip = Math.max(0, c.cp.committed - first);
-      let bytes: Buffer[];
-      try {
-        bytes = c.ch.encoding === 'json' ? packJsonLines(column.slice(skip))
-          : [packPoints(c.ch, column.slice(skip), { runUid: run.uid, channel: c.ch.name, index: first + skip, entryId: entry.id })];
-      } catch (error) {
-        const context = error instanceof ArchiveError ? error.context : {};
-        throw new RunDataError((error as Error).message, { ...context, entryId: entry.id, runUid: run.uid, stream: c.ch.name }, { cause: error });
-      }
-      c.chunker.append(first + skip, n - skip, c.ch.encoding === 'json' ? bytes : bytes[0]!);
-    }
-    await run.sink.backpressure(this.options.maxInflightChunks);
-    await this.deps.budget.waitForRoom(this.stopper.signal);
-    this.throwIfFailed(run);
-  }
-
-  /** Stages a chunk of a channel and announces it (in flight); its range is committed once its datum is accepted. */
-  private stage(run: RunState, c: ChannelState, chunk: Chunk): void {
-    const { start, stop } = chunk;
-    run.sink.stage({
-      key: stagingChunkKey(run.uid, c.ch.name, start, stop), bytes: chunk.bytes, points: stop - start,
-      ...(c.ch.encoding === 'json' ? { contentType: 'application/x-ndjson' } : {}),
-      datum: (stored) => ({
-        detailType: DetailType.StreamDatum, source: EventSource.Bridge,
-        detail: blueskyStreamDatumOf(run.uid, this.deps.store.bucket, c.ch.name, c.descriptorUid, start, stop, stored),
-      }),
-      done: () => {
-        for (const next of c.commits.complete(start, { stop })) {
-          c.cp.committed = next.stop;
-          c.cp.datums++;
-        }
-        this.deps.saveCheckpoint();
-      },
-      fail: (error) => { run.failure ??= error; },
-    });
-  }
-
   private async onStop(run: RunState, entry: BlueskyEntry): Promise<void> {
-    // The RunEngine counted more events than reached the stream (an XADD lost): the run would be archived truncated.
-    const declared = isRecord(entry.doc.num_events) ? entry.doc.num_events : {};
-    for (const [stream, count] of Object.entries(declared)) {
-      const received = run.eventsReceived[stream] ?? 0;
-      if (Number.isSafeInteger(count) && (count as number) > received) {
-        throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}: the stop document counts ${count as number} events in stream ${stream}, the stream carried ${received}; events were lost before they reached ${this.options.stream}`,
-          { entryId: entry.id, runUid: run.uid, stream, index: received });
-      }
-    }
+    checkNoEventLost(run, entry, this.options.stream);
     for (const desc of run.descriptors.values()) {
       for (const c of desc.channels) c.chunker.cut();
     }
     await run.sink.settle();
-    this.throwIfFailed(run);
-    const points: Record<string, number> = {};
-    let datums = 0;
-    for (const desc of run.descriptors.values()) {
-      for (const c of desc.channels) {
-        if (c.cp.committed !== desc.next) {
-          throw new ArchiveError(`run ${run.uid}: channel ${c.ch.name} committed ${c.cp.committed} of ${desc.next} points at the stop`, { runUid: run.uid, stream: c.ch.name });
-        }
-        points[c.ch.name] = c.cp.committed;
-        datums += c.cp.datums;
-      }
-    }
+    throwIfFailed(run);
+    const { points, datums } = committedPoints(run);
     const stop = blueskyRunStopOf(run.uid, entry.doc, {
       points, documents: { ...run.documents, stream_datum: datums }, notArchived: run.notArchived, eventsReceived: run.eventsReceived,
     }, entry.id);
@@ -513,58 +348,12 @@ export class BlueskyFollower {
       const forgotten = new Set(this.cp.finished.splice(0, this.cp.finished.length - FINISHED_KEPT));
       for (const old of forgotten) {
         const failed = this.cp.failed[old];
-        if (failed) await this.writeSummary(old, failed);
+        if (failed) await this.deadLetters.writeSummary(old, failed);
         delete this.cp.failed[old];
         this.finished.delete(old);
       }
       for (const [d, r] of this.descriptorRun) if (forgotten.has(r)) this.descriptorRun.delete(d);
     }
-    this.deps.saveCheckpoint();
-  }
-
-  /** Counts a document of a failed run into its pending summary (written at its stop document or when too many). */
-  private async countDocumentOfFailedRun(uid: string, failed: BlueskyFailedRun, entry: BlueskyEntry): Promise<void> {
-    const p = (failed.pending ??= { firstEntry: entry.id, lastEntry: entry.id, documents: 0, byKind: {}, events: 0, since: Date.now() });
-    p.lastEntry = entry.id;
-    p.documents++;
-    p.byKind[entry.name] = (p.byKind[entry.name] ?? 0) + 1;
-    p.events += entry.name === BlueskyDocumentName.Event ? 1 : entry.name === BlueskyDocumentName.EventPage && Array.isArray(entry.doc.seq_num) ? entry.doc.seq_num.length : 0;
-    if (entry.name === BlueskyDocumentName.Descriptor && typeof entry.doc.uid === 'string' && !failed.descriptors.includes(entry.doc.uid)) {
-      failed.descriptors.push(entry.doc.uid);
-      this.descriptorRun.set(entry.doc.uid, uid);
-    }
-    this.counts.failedRunDocuments++;
-    // Counted and handled in one step: a checkpoint written now neither loses the entry nor counts it again after a restart.
-    if (compareStreamIds(entry.id, this.cp.cursor) > 0) this.cp.cursor = entry.id;
-    this.deps.saveCheckpoint();
-    if (entry.name === BlueskyDocumentName.Stop || p.documents >= (this.options.summaryMaxDocuments ?? 10_000)) await this.writeSummary(uid, failed);
-  }
-
-  /** Writes the pending summaries of failed runs: all of them, or those older than the summary interval. */
-  private async writeSummaries(all: boolean): Promise<void> {
-    const now = Date.now();
-    for (const [uid, failed] of Object.entries(this.cp.failed)) {
-      if (failed.pending && (all || now - failed.pending.since >= (this.options.summaryIntervalMs ?? 60_000))) await this.writeSummary(uid, failed);
-    }
-  }
-
-  /** One dead-letter record for the documents of a failed run counted since the last one: enough to find them again with XRANGE. */
-  private async writeSummary(uid: string, failed: BlueskyFailedRun): Promise<void> {
-    const p = failed.pending;
-    if (!p) return;
-    const kinds = Object.entries(p.byKind).map(([kind, n]) => `${n} ${kind}`).join(', ');
-    const reason = `${p.documents} documents of run ${uid} (stream entries ${p.firstEntry}..${p.lastEntry}) not archived (${kinds}; ${p.events} events): the run failed earlier, at entry ${failed.entryId}: ${failed.reason}`;
-    this.deps.stats.deadLetters++;
-    this.counts.deadLetters++;
-    await this.deps.deadLetter({
-      detailType: 'BlueskyFailedRunDocuments', source: EventSource.Bridge,
-      detail: {
-        stream: this.options.stream, runUid: uid, firstEntry: p.firstEntry, lastEntry: p.lastEntry, documents: p.documents, byKind: p.byKind, events: p.events,
-        runFailure: { reason: failed.reason, entryId: failed.entryId },
-      },
-    }, reason, { stream: this.options.stream, runUid: uid, firstEntry: p.firstEntry, lastEntry: p.lastEntry, documents: p.documents });
-    // After the record is written: a kill in between writes it twice rather than never.
-    delete failed.pending;
     this.deps.saveCheckpoint();
   }
 
@@ -588,48 +377,4 @@ export class BlueskyFollower {
     this.cp.failed[uid] = { reason: shorten(errors[0] ? `${reason}: ${errors[0].message}` : reason), entryId, descriptors: [...descriptors] };
     await this.close(uid, entryId);
   }
-
-  private async rejectEntry(entry: StreamEntry, error: unknown): Promise<void> {
-    const reason = error instanceof Error ? error.message : String(error);
-    const context = error instanceof ArchiveError ? error.context : {};
-    const raw = entry.fields.get('doc');
-    this.deps.stats.deadLetters++;
-    this.counts.deadLetters++;
-    await this.deps.deadLetter({
-      detailType: 'BlueskyStreamEntry', source: EventSource.Bridge,
-      detail: { stream: this.options.stream, entryId: entry.id, name: entry.fields.get('name')?.toString('utf8') ?? null, doc: raw ? raw.toString('utf8').slice(0, 64 * 1024) : null },
-    }, reason, { ...context, stream: this.options.stream, entryId: entry.id });
-  }
-
-  private throwIfFailed(run: RunState): void {
-    if (run.failure) throw run.failure;
-  }
-}
-
-interface EventColumns {
-  descriptor: string;
-  seqNums: number[];
-  data: Record<string, unknown[]>;
-}
-
-function eventAsPage(entry: BlueskyEntry): EventColumns {
-  const doc = entry.doc;
-  const data = (typeof doc.data === 'object' && doc.data !== null ? doc.data : {}) as Record<string, unknown>;
-  return {
-    descriptor: doc.descriptor as string,
-    seqNums: [doc.seq_num as number],
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, [v]])),
-  };
-}
-
-function pageOf(entry: BlueskyEntry): EventColumns {
-  const doc: BlueskyDoc = entry.doc;
-  if (!Array.isArray(doc.seq_num) || typeof doc.data !== 'object' || doc.data === null) {
-    throw new BlueskyDocumentError(`stream entry ${entry.id}: event_page has no seq_num list or no data`, { entryId: entry.id, document: entry.name });
-  }
-  return { descriptor: doc.descriptor as string, seqNums: doc.seq_num as number[], data: doc.data as Record<string, unknown[]> };
-}
-
-function shorten(text: string): string {
-  return text.length <= FAILED_REASON_CHARS ? text : `${text.slice(0, FAILED_REASON_CHARS - 1)}…`;
 }
