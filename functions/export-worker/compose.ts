@@ -1,7 +1,7 @@
 /**
  * Composition root of the export builds: the export-worker function and the task engine's `export`
  * jobs (functions/archive-task/main.ts) build with the same service, configured from the same
- * environment. On top of the export functions' configuration (functions/export-api/compose.ts):
+ * environment. On top of the export functions' configuration (functions/shared/export-config.ts):
  * capacity before building (src/core/exports/export-capacity.ts) with the scan writer's rates and
  * task engine settings (functions/scan-writer/capacity-config.ts: CAPACITY_*, TASK_*), and
  *
@@ -29,7 +29,7 @@ import type { ExportCapacityConfig } from '../../src/core/exports/export-capacit
 import { ExportService } from '../../src/core/exports/export-service.js';
 import { archiveSoftware } from '../../src/core/provenance/scan-file-provenance.js';
 import pkg from '../../package.json' with { type: 'json' };
-import { CREATOR, exportConfigFromEnv, type ExportConfig } from '../export-api/compose.js';
+import { CREATOR, exportConfigFromEnv, type ExportConfig } from '../shared/export-config.js';
 import { capacitySettingsFromEnv, CapacityConfigError, type CapacitySettings } from '../scan-writer/capacity-config.js';
 
 const MiB = 1024 * 1024;
