@@ -163,7 +163,7 @@ export class StorageStack extends Stack {
       ...(browserOrigins.length ? {
         cors: [{
           allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedOrigins: browserOrigins, allowedHeaders: ['range'],
-          exposedHeaders: ['Content-Range', 'Content-Length', 'ETag'], maxAge: 3600,
+          exposedHeaders: ['Content-Range', 'Content-Length', 'ETag', 'x-amz-meta-sha256'], maxAge: 3600,
         }],
       } : {}),
     });

@@ -25,11 +25,21 @@ export class FileShrankError extends ArchiveError {
 export interface S3ObjectStoreOptions {
   /** Part size of multipart uploads (S3 minimum 5 MiB). */
   partSize?: number;
+  /**
+   * Largest object copied in one request (CopyObject, or one UploadPartCopy for a conditional copy):
+   * S3's limit is 5 GB; tests set it small to drive the part-by-part copy with small objects.
+   */
+  singleCopyMaxBytes?: number;
+  /** Part size of a part-by-part copy (S3: 5 MiB to 5 GB); default 1 GiB. */
+  copyPartBytes?: number;
 }
 
 const DEFAULT_PART = 16 * 1024 * 1024;
-/** S3 refuses a single CopyObject above 5 GB; larger publishes go part by part. */
+/** S3 refuses a single CopyObject (and a single UploadPartCopy) above 5 GB; larger publishes go part by part. */
 const SINGLE_COPY_LIMIT = 5 * 1024 ** 3;
+const DEFAULT_COPY_PART = 1024 ** 3;
+/** Parts copied at once (server-side: no bytes pass through this process). */
+const COPY_CONCURRENCY = 4;
 
 function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -42,9 +52,13 @@ function tagsFor(key: string): string | undefined {
 
 export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
+  private readonly singleCopyMaxBytes: number;
+  private readonly copyPartBytes: number;
 
   constructor(private readonly s3: S3Client, readonly bucket: string, options: S3ObjectStoreOptions = {}) {
     this.partSize = Math.max(options.partSize ?? DEFAULT_PART, 5 * 1024 * 1024);
+    this.singleCopyMaxBytes = Math.min(options.singleCopyMaxBytes ?? SINGLE_COPY_LIMIT, SINGLE_COPY_LIMIT);
+    this.copyPartBytes = Math.min(Math.max(options.copyPartBytes ?? DEFAULT_COPY_PART, 5 * 1024 * 1024), SINGLE_COPY_LIMIT);
   }
 
   async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<StoredObject> {
@@ -195,7 +209,7 @@ export class S3ObjectStore implements ObjectStore {
       }
       throw error;
     };
-    if (!options.condition && source.bytes <= SINGLE_COPY_LIMIT) {
+    if (!options.condition && source.bytes <= this.singleCopyMaxBytes) {
       const metadata = options.metadata ? { MetadataDirective: 'REPLACE' as const, Metadata: options.metadata, ...(source.contentType ? { ContentType: source.contentType } : {}) } : {};
       const out = await this.s3.send(new CopyObjectCommand({
         Bucket: this.bucket, Key: targetKey, CopySource: copySource,
@@ -208,17 +222,23 @@ export class S3ObjectStore implements ObjectStore {
     }));
     const uploadId = created.UploadId!;
     try {
-      const parts: { ETag: string; PartNumber: number }[] = [];
-      // One part up to S3's 5 GB part limit (a part may be under 5 MiB only when it is the last), else 1 GiB parts.
-      const step = source.bytes <= SINGLE_COPY_LIMIT ? Math.max(source.bytes, 1) : 1024 ** 3;
-      for (let offset = 0, n = 1; offset < source.bytes || n === 1; offset += step, n += 1) {
-        const end = Math.min(offset + step, source.bytes) - 1;
-        const out = await this.s3.send(new UploadPartCopyCommand({
-          Bucket: this.bucket, Key: targetKey, UploadId: uploadId, PartNumber: n, CopySource: copySource,
-          ...(source.bytes > 0 ? { CopySourceRange: `bytes=${offset}-${end}` } : {}),
-        }));
-        parts.push({ ETag: out.CopyPartResult!.ETag!, PartNumber: n });
-      }
+      // One part up to the single-copy limit (a part may be under 5 MiB only when it is the last), else
+      // copyPartBytes parts (1 GiB: 10,000 parts reach 10 TiB), COPY_CONCURRENCY at a time.
+      const step = source.bytes <= this.singleCopyMaxBytes ? Math.max(source.bytes, 1) : this.copyPartBytes;
+      const ranges: { n: number; offset: number; end: number }[] = [];
+      for (let offset = 0, n = 1; offset < source.bytes || n === 1; offset += step, n += 1) ranges.push({ n, offset, end: Math.min(offset + step, source.bytes) - 1 });
+      const parts: { ETag: string; PartNumber: number }[] = new Array(ranges.length);
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(COPY_CONCURRENCY, ranges.length) }, async () => {
+        while (next < ranges.length) {
+          const { n, offset, end } = ranges[next++]!;
+          const out = await this.s3.send(new UploadPartCopyCommand({
+            Bucket: this.bucket, Key: targetKey, UploadId: uploadId, PartNumber: n, CopySource: copySource,
+            ...(source.bytes > 0 ? { CopySourceRange: `bytes=${offset}-${end}` } : {}),
+          }));
+          parts[n - 1] = { ETag: out.CopyPartResult!.ETag!, PartNumber: n };
+        }
+      }));
       const out = await this.s3.send(new CompleteMultipartUploadCommand({
         Bucket: this.bucket, Key: targetKey, UploadId: uploadId, MultipartUpload: { Parts: parts }, ...condition,
       })).catch(refused);

@@ -12,17 +12,46 @@ export class IndexedReadError extends Error {
   override name = 'IndexedReadError';
 }
 
+/** The index does not describe the object read (another version of the file). */
+export class IndexStaleError extends IndexedReadError {
+  override name = 'IndexStaleError';
+}
+
+/** What a response says about the object it came from (size, ETag, sha256 metadata), when it says it. */
+export interface ObjectIdentity {
+  bytes?: number;
+  etag?: string;
+  sha256?: string;
+}
+
 /** Random access to the file's bytes, counting what it transfers. */
 export interface RangeSource {
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
   readonly stats: { requests: number; bytes: number };
+  /** The object the last response came from (an HTTP source fills it from the response headers). */
+  readonly object?: ObjectIdentity;
+}
+
+/**
+ * The object a range response came from: its size (Content-Range's total, or the length of a whole
+ * body), its ETag, and the sha256 the archive stores as metadata (x-amz-meta-sha256) when exposed.
+ */
+export function objectIdentityOf(headers: Headers, status: number, bodyBytes: number): ObjectIdentity {
+  const total = /\/(\d+)\s*$/.exec(headers.get('content-range') ?? '')?.[1];
+  const etag = headers.get('etag') ?? undefined;
+  const sha256 = headers.get('x-amz-meta-sha256') ?? undefined;
+  return {
+    ...(total !== undefined ? { bytes: Number(total) } : status === 200 ? { bytes: bodyBytes } : {}),
+    ...(etag ? { etag } : {}), ...(sha256 ? { sha256 } : {}),
+  };
 }
 
 /** Range requests of one URL (a presigned GET); `url` is asked again for each request (presigned URLs expire). */
 export function httpRangeSource(url: string | (() => Promise<string>), fetchFn: typeof fetch = fetch): RangeSource {
   const stats = { requests: 0, bytes: 0 };
+  const object: ObjectIdentity = {};
   return {
-    stats,
+    stats, object,
     async read(offset, length, signal) {
       if (length === 0) return new Uint8Array(0);
       const target = typeof url === 'string' ? url : await url();
@@ -31,6 +60,8 @@ export function httpRangeSource(url: string | (() => Promise<string>), fetchFn: 
       const body = new Uint8Array(await response.arrayBuffer());
       stats.requests++;
       stats.bytes += body.byteLength;
+      for (const k of Object.keys(object) as (keyof ObjectIdentity)[]) delete object[k];
+      Object.assign(object, objectIdentityOf(response.headers, response.status, body.byteLength));
       if (response.status === 200) {
         // A server that ignores Range sends everything: take the piece, but say what it cost.
         return body.subarray(offset, offset + length);
@@ -124,9 +155,30 @@ function copyElements(src: Uint8Array, srcElement: number, dst: Uint8Array, dstE
   }
 }
 
-/** An archived file opened through its index. */
+/**
+ * An archived file opened through its index. Every range read is checked against the object it came
+ * from: an index left from another version of the file (a re-archive replaced the object, its index
+ * was not rewritten) would place reads at the wrong bytes, so a size, ETag or sha256 that is not the
+ * one the index records is an error (IndexStaleError), never wrong values.
+ */
 export class IndexedFile {
   constructor(readonly index: FileIndex, readonly source: RangeSource) {}
+
+  /** Reads bytes of the object and checks that the object is the one the index describes. */
+  private async bytesAt(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const bytes = await this.source.read(offset, length, signal);
+    const there = this.source.object;
+    const want = this.index.file;
+    if (there) {
+      const differs = [
+        there.bytes !== undefined && there.bytes !== want.bytes ? `${there.bytes} bytes, the index describes ${want.bytes}` : undefined,
+        there.etag !== undefined && want.etag !== undefined && there.etag !== want.etag ? `ETag ${there.etag}, the index describes ${want.etag}` : undefined,
+        there.sha256 !== undefined && there.sha256 !== want.sha256 ? `sha256 ${there.sha256}, the index describes ${want.sha256}` : undefined,
+      ].filter((d): d is string => d !== undefined);
+      if (differs.length > 0) throw new IndexStaleError(`the file is not the version its index describes (it has ${differs.join('; ')}): read the file whole`);
+    }
+    return bytes;
+  }
 
   /** The entry at a path, hard links followed. */
   entry(path: string): IndexEntry | undefined {
@@ -173,7 +225,7 @@ export class IndexedFile {
       const region = boundingBox(shape, axes);
       const first = elementOffset(shape, region.map((r) => r.start));
       const last = elementOffset(shape, region.map((r) => r.stop - 1));
-      const bytes = await this.source.read(storage.address + first * size, (last - first + 1) * size, signal);
+      const bytes = await this.bytesAt(storage.address + first * size, (last - first + 1) * size, signal);
       copySelection(bytes, shape.map(() => 0), shape, shape, axes, outShape, outBytes, size, swap, first);
     }
     return out;
@@ -197,7 +249,7 @@ export class IndexedFile {
     await Promise.all(groups.map(async (group) => {
       const start = group[0]![0];
       const end = group[group.length - 1]![0] + group[group.length - 1]![1];
-      const bytes = await this.source.read(start, end - start, signal);
+      const bytes = await this.bytesAt(start, end - start, signal);
       for (const [address, stored, mask, ...origin] of group) {
         const raw = await decodeChunk(bytes.subarray(address - start, address - start + stored), dataset, mask);
         const extent = chunkShape.map((c, i) => Math.min(c, shape[i]! - origin[i]!));

@@ -7,7 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { indexHdf5File } from '../../src/adapters/h5wasm-file-indexer.js';
-import { IndexedFile, IndexedReadError, parseFileIndex, type RangeSource } from '../../src/client/indexed-file-reader.js';
+import { httpRangeSource, IndexedFile, IndexedReadError, IndexStaleError, parseFileIndex, type RangeSource } from '../../src/client/indexed-file-reader.js';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { projectRoot, venvPython } from '../../local/services.js';
 
 function bufferSource(bytes: Uint8Array): RangeSource & { ranges: [number, number][] } {
@@ -67,5 +70,39 @@ describe('range reader of indexed files', () => {
     await assert.rejects(file.read('/entry/counts', '1000,:'), (e: Error) => e instanceof IndexedReadError && /1000 is not an index of dimension 0 \(size 1000\)/.test(e.message));
     await assert.rejects(file.read('/entry/counts', ':'), /has 1 items for 2 dimensions/);
     await assert.rejects(file.read('/entry/nothing'), /\/entry\/nothing is not a dataset of this file/);
+  });
+
+  it('refuses an index of another version of the file (a re-archive replaced it): size, ETag or sha256 differ → IndexStaleError, not wrong values', async () => {
+    // The object as S3 serves it over a presigned URL (loopback): Range, Content-Range, ETag, x-amz-meta-sha256.
+    let served = readFileSync(path);
+    let etag = '"v1"';
+    const server = createServer((req, res) => {
+      const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '') ?? [];
+      const start = Number(a); const end = Math.min(Number(b), served.length - 1);
+      res.writeHead(206, {
+        'content-range': `bytes ${start}-${end}/${served.length}`, etag, 'x-amz-meta-sha256': createHash('sha256').update(served).digest('hex'),
+      });
+      res.end(served.subarray(start, end + 1));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.h5`;
+      const sha256 = createHash('sha256').update(served).digest('hex');
+      const index = parseFileIndex(JSON.parse(JSON.stringify(await indexHdf5File(path, { bytes: served.length, sha256, etag }))));
+      const current = new IndexedFile(index, httpRangeSource(url));
+      const values = asNumbers(await current.read('/entry/counts', '5,:'));
+      assert.equal(values.length, 100, 'the index of this very object reads');
+      // Re-archived: another file of the same size at the key (another ETag and sha256), the old index left behind.
+      served = Buffer.from(served.map((x) => x ^ 0xff));
+      etag = '"v2"';
+      await assert.rejects(current.read('/entry/counts', '5,:'), (e: Error) => e instanceof IndexStaleError && /ETag "v2", the index describes "v1"/.test(e.message) && /sha256 /.test(e.message));
+      // A bigger file: its size alone is enough (an index without an ETag, e.g. written before indexes recorded one).
+      served = Buffer.concat([served, Buffer.alloc(10)]);
+      const { etag: _dropped, ...oldFile } = index.file;
+      const old = new IndexedFile({ ...index, file: oldFile }, httpRangeSource(url));
+      await assert.rejects(old.read('/entry/counts', '5,:'), (e: Error) => e instanceof IndexStaleError && new RegExp(`${served.length} bytes, the index describes ${served.length - 10}`).test(e.message));
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
