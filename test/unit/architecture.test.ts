@@ -7,6 +7,8 @@
  *   scripts/ and tools/. Never by src/core/, bridge/, functions/ or cli/: those take clients and
  *   adapters from src/adapters/.
  * - src/core/ never reads `process.env` (configuration is read at the edges and passed in).
+ * - the floor of the core (contract/, object-keys.ts, ports.ts, errors.ts, guards.ts) imports nothing
+ *   else of src/core/.
  * - src/adapters/memory/ (the in-memory adapters) serves tests only: nothing outside test/ imports it.
  * - src/core/event-model/ (the source-neutral documents) imports nothing from bliss/, bluesky/,
  *   nexus/ or archive/: they stand on it, not the other way round.
@@ -143,6 +145,14 @@ describe('architecture', () => {
     assert.ok(modules.includes('src/core/event-model/documents.ts'), modules.join(', '));
     const offenders = modules.flatMap((file) => imports.get(file)!.filter((s) => s.startsWith('.'))
       .map((s) => resolveRelative(file, s)).filter((to): to is string => to !== undefined && above.test(to)).map((to) => `${file} imports ${to}`));
+    assert.deepEqual(offenders, []);
+  });
+
+  it('keeps the floor of the core (contract/, object-keys, ports, errors, guards) free of the rest of the core', () => {
+    const floor = (f: string) => /^src\/core\/(contract\/|(object-keys|ports|errors|guards)\.ts$)/.test(f);
+    assert.ok(files.filter(floor).length >= 7 && floor('src/core/ports.ts') && floor('src/core/contract/validators.ts') && !floor('src/core/archive/ports.ts'));
+    const offenders = files.filter(floor).flatMap((file) => imports.get(file)!.filter((s) => s.startsWith('.'))
+      .map((s) => resolveRelative(file, s)).filter((to): to is string => to !== undefined && to.startsWith('src/core/') && !floor(to)).map((to) => `${file} imports ${to}`));
     assert.deepEqual(offenders, []);
   });
 
