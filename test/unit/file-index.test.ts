@@ -16,6 +16,8 @@ import { type PlanChannel } from '../../src/core/nexus/layout.js';
 import type { ChannelSlice } from '../../src/core/archive/ports.js';
 import type { EventDescriptor, RunStart, RunStop, StreamDatum, StreamResource } from '../../src/core/contract/generated-types.js';
 import { projectRoot, venvPython } from '../../local/services.js';
+import { IndexedFile, type RangeSource } from '../../src/client/indexed-file-reader.js';
+import { DEFAULT_STORAGE } from '../../src/core/nexus/writers/channel-writer.js';
 import { sampleScan } from './archive-fixtures.js';
 
 const JUDGE = join(projectRoot, 'test/support/h5py-storage-map.py');
@@ -124,6 +126,37 @@ describe('file index', () => {
       const fileBytes = readFileSync(written.path).subarray(address, address + bytes);
       const staged = Buffer.concat(datums.filter((d) => d.stream_resource.endsWith('spectrum')).map((d) => chunks.get(d.chunk.key)!));
       assert.deepEqual(Buffer.from(fileBytes), staged.subarray(0, bytes));
+    } finally {
+      await written.dispose();
+    }
+  });
+
+  it('indexes a compressed scan file (gzip, ADR 0015) with its filter, and the portal\'s range reader inflates it back to the staged bytes', async () => {
+    const run = sampleScan(40);
+    const of = <T>(type: string) => run.documents.filter((d) => d['detail-type'] === type).map((d) => d.detail as T);
+    const stop = run.stop.detail as RunStop;
+    const plan = buildScanLayout({
+      start: of<RunStart>('RunStart')[0]!, stop, descriptors: of<EventDescriptor>('EventDescriptor'), resources: of<StreamResource>('StreamResource'),
+      points: stop.bliss.points as Record<string, number>, fileName: 'f.h5', creator: 'beamline-archive test', hdf5Version: '2.0.0',
+      storage: { ...DEFAULT_STORAGE, gzipMinBytes: 0 },
+    });
+    const chunks = new Map(run.chunks.map((c) => [c.key, c.bytes]));
+    const datums = of<StreamDatum>('StreamDatum');
+    async function* slices(channel: PlanChannel): AsyncGenerator<ChannelSlice> {
+      for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid)) yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
+    }
+    const written = await (await H5wasmScanFileWriter.create()).write(plan, slices);
+    try {
+      const index = await indexHdf5File(written.path, { bytes: written.bytes, sha256: await sha256File(written.path) });
+      assert.ok(assertMatchesH5py(index, written.path) > 10);
+      const spectrum = index.entries['/3.1/instrument/spectrum/data'];
+      assert.ok(spectrum?.kind === 'dataset');
+      assert.deepEqual(spectrum.filters.map((f) => [f.id, f.cdValues]), [[1, [4]]]);
+      const bytes = readFileSync(written.path);
+      const source: RangeSource = { stats: { requests: 0, bytes: 0 }, read: async (offset, length) => new Uint8Array(bytes.subarray(offset, offset + length)) };
+      const values = await new IndexedFile(index, source).read('/3.1/instrument/spectrum/data') as ArrayBufferView;
+      const staged = Buffer.concat(datums.filter((d) => d.stream_resource.endsWith('spectrum')).map((d) => chunks.get(d.chunk.key)!));
+      assert.deepEqual(Buffer.from(values.buffer, values.byteOffset, values.byteLength), staged.subarray(0, 40 * 16 * 4));
     } finally {
       await written.dispose();
     }
