@@ -1,4 +1,7 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { runPk } from '../../src/adapters/dynamodb-run-catalogue.js';
+import { provPk } from '../../src/adapters/dynamodb-provenance-store.js';
+import { AUDIT_PREFIX } from '../../src/adapters/dynamodb-audit-log.js';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
@@ -31,6 +34,9 @@ export interface AnalysisStoreProps {
  * AWS_IAM. Its role reads and writes objects under `analysis/` only, and the catalogue table
  * (documents, derived run records, provenance records and edges; existence checks of parents).
  */
+/** Partition keys of the items analysis-api may write (dynamodb:LeadingKeys). */
+export const ANALYSIS_API_ITEM_KEYS = [`${runPk('')}*`, `${provPk('')}*`, `${AUDIT_PREFIX}*`];
+
 export class AnalysisStore extends Construct {
   readonly function: NodejsFunction;
   readonly role: Role;
@@ -64,10 +70,19 @@ export class AnalysisStore extends Construct {
       conditions: { StringLike: { 's3:prefix': [`${Prefix.Analysis}*`] } },
     }));
     this.role.addToPolicy(new PolicyStatement({
-      sid: 'CatalogueAnalysisAndProvenance',
+      sid: 'ReadCatalogue',
       effect: Effect.ALLOW,
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
       resources: [table.tableArn, `${table.tableArn}/index/gsi1`],
+    }));
+    this.role.addToPolicy(new PolicyStatement({
+      sid: 'WriteOwnItems',
+      effect: Effect.ALLOW,
+      // Only its own item types: derived run records (RUN#, written only if absent), provenance and the audit trail;
+      // never an export (EXPORT#), a file (FILE#) or a dataset record.
+      actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ANALYSIS_API_ITEM_KEYS } },
     }));
     const policy = this.role.node.tryFindChild('DefaultPolicy');
     if (policy) {

@@ -9,7 +9,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
-import { Prefix } from '../../src/core/object-keys.js';
+import { Prefix, TMP_SUFFIX } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
 import { createArchiveFunction } from './archive-function.js';
 import { accessEnvironment, addPeopleUrl, type AccessSettings } from './people-url.js';
@@ -97,8 +97,14 @@ export class Datasets extends Construct {
     }));
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'PublishMasterFiles', effect: Effect.ALLOW,
-      actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
       resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
+    }));
+    this.apiRole.addToPolicy(new PolicyStatement({
+      sid: 'RemoveMasterFileTmp', effect: Effect.ALLOW,
+      // Only the master file's own .tmp upload (and its version) can be deleted: never a published file.
+      actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+      resources: [bucket.arnForObjects(`${Prefix.Archive}*${TMP_SUFFIX}`)],
     }));
     this.apiRole.addToPolicy(new PolicyStatement({
       sid: 'ListArchivePrefix', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
@@ -112,6 +118,9 @@ export class Datasets extends Construct {
     if (apiPolicy) {
       acknowledgeObjectPrefixWildcard(apiPolicy, bucket, Prefix.Archive,
         'Master file keys derive from the dataset folder (archive/<proposal>/<beamline>/<session>/...); confined to archive/.');
+      acknowledgeObjectPrefixWildcard(apiPolicy, bucket, Prefix.Archive,
+        'dataset-api removes only its own master file upload (archive/<dataset folder>/<name>.h5.tmp) after publishing; no published object can be deleted.',
+        `${Prefix.Archive}*${TMP_SUFFIX}`);
     }
 
     const stack = Stack.of(this);

@@ -8,6 +8,8 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { exportPk } from '../../src/adapters/dynamodb-export-catalogue.js';
+import { provPk } from '../../src/adapters/dynamodb-provenance-store.js';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import { Prefix, TMP_SUFFIX } from '../../src/core/object-keys.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
@@ -48,6 +50,11 @@ export interface ExportsProps {
  * bus only as beamline-archive.exports; the API reads exports/ (for the links) and speaks only as
  * beamline-archive.export-api.
  */
+/** Partition keys of the items the export worker may write (dynamodb:LeadingKeys): export records, provenance. */
+export const EXPORT_WORKER_ITEM_KEYS = [`${exportPk('')}*`, `${provPk('')}*`];
+/** Maximum concurrency of the export worker (issue 15 item 6). */
+export const EXPORT_WORKER_MAX_CONCURRENCY = 5;
+
 export class Exports extends Construct {
   readonly worker: QueueFedFunction;
   readonly api: NodejsFunction;
@@ -67,6 +74,8 @@ export class Exports extends Construct {
     this.worker = new QueueFedFunction(this, 'ExportWorker', {
       name: 'export-worker', projectRoot: props.projectRoot, memorySize: 3008, timeout: EXPORT_WORKER_TIMEOUT,
       ephemeralStorageSize: Size.gibibytes(10), batchSize: 1, environment, layers: [props.h5wasmLayer],
+      // Heavy (3 GB, up to 15 min): a burst of requests queues instead of taking the account's concurrency.
+      maxConcurrency: EXPORT_WORKER_MAX_CONCURRENCY,
     });
     const worker = this.worker.role;
     worker.addToPolicy(new PolicyStatement({
@@ -88,10 +97,17 @@ export class Exports extends Construct {
       conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`, `${Prefix.Exports}*`] } },
     }));
     worker.addToPolicy(new PolicyStatement({
-      sid: 'CatalogueExports', effect: Effect.ALLOW,
+      sid: 'ReadCatalogue', effect: Effect.ALLOW,
       // Export records, run records and documents, provenance records (a transaction: Put + ConditionCheck).
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
       resources: [table.tableArn],
+    }));
+    worker.addToPolicy(new PolicyStatement({
+      sid: 'WriteOwnItems', effect: Effect.ALLOW,
+      // Writes only its own item types: export records and provenance records/edges, never a run, dataset or file.
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': EXPORT_WORKER_ITEM_KEYS } },
     }));
     worker.addToPolicy(new PolicyStatement({
       sid: 'AnnounceExports', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],

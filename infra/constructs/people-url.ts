@@ -104,7 +104,7 @@ export function addPeopleUrl(scope: Construct, fn: NodejsFunction, settings: Acc
   const alias = new Alias(scope, `${fn.node.id}PeopleAlias`, { aliasName: PEOPLE_ALIAS, version: fn.currentVersion });
   const origins = allowedOrigins(settings);
   if (origins.length === 0) {
-    Annotations.of(alias).addWarningV2('beamline-archive:no-cors-origins',
+    Annotations.of(alias).addInfo(
       'No browser origin may call this people URL: set -c portalOrigin=https://<the portal> (or -c corsOrigins=…) so the portal can.');
   }
   const url = alias.addFunctionUrl({

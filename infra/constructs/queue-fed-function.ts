@@ -29,6 +29,12 @@ export interface QueueFedFunctionProps {
   readonly environment: Record<string, string>;
   readonly layers?: ILayerVersion[];
   readonly logRetention?: RetentionDays;
+  /**
+   * At most this many concurrent invocations from the queue (the event source's maximum concurrency):
+   * a burst of heavy work cannot take every Lambda slot of the account, nor hammer the table and
+   * bucket; messages wait in the queue instead. @default unbounded
+   */
+  readonly maxConcurrency?: number;
 }
 
 /**
@@ -71,6 +77,7 @@ export class QueueFedFunction extends Construct {
     this.function.addEventSource(new SqsEventSource(this.queue, {
       batchSize: props.batchSize,
       reportBatchItemFailures: true,
+      ...(props.maxConcurrency !== undefined ? { maxConcurrency: props.maxConcurrency } : {}),
     }));
 
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {

@@ -23,6 +23,9 @@ import { TMP_SUFFIX } from '../../src/core/object-keys.js';
 import { DetailType, EventSource, runDocumentTypes } from '../../src/core/contract/detail-types.js';
 import { storageEnvironment, type StorageSettings } from '../../functions/scan-writer/storage-config.js';
 
+/** Maximum concurrency of the scan-writer (issue 15 item 6; the export worker's is in infra/constructs/exports.ts). */
+export const SCAN_WRITER_MAX_CONCURRENCY = 10;
+
 /** Source of every run document the edge bridge publishes. */
 export const BRIDGE_SOURCE = EventSource.Bridge;
 
@@ -132,6 +135,8 @@ export class ComputeStack extends Stack {
       timeout: Duration.minutes(15),
       ephemeralStorageSize: Size.gibibytes(10),
       batchSize: 1,
+      // Heavy (3 GB, up to 15 min each): a burst of RunStops queues instead of taking the account's concurrency.
+      maxConcurrency: SCAN_WRITER_MAX_CONCURRENCY,
       environment: scanWriterEnvironment,
       // Only the scan-writer writes HDF5; the run-recorder never loads h5wasm.
       layers: [this.h5wasmLayer],

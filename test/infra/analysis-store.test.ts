@@ -53,9 +53,12 @@ describe('analysis store', () => {
     const list = statements.find((s) => asArray(s.Action).includes('s3:ListBucket'));
     assert.deepEqual(list?.Condition, { StringLike: { 's3:prefix': ['analysis/*'] } });
     const dynamo = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
-    assert.equal(dynamo.length, 1);
+    // Reads of the table and gsi1; writes of its own items only, on the table (test/infra/least-privilege.test.ts).
+    assert.equal(dynamo.length, 2);
     const resources = asArray(dynamo[0]!.Resource).map((r) => JSON.stringify(r));
     assert.equal(resources.length, 2);
     assert.ok(resources.every((r) => r.includes('Catalogue')) && resources.some((r) => r.endsWith('/index/gsi1"]]}')), resources.join(' '));
+    const writes = asArray(dynamo[1]!.Resource).map((r) => JSON.stringify(r));
+    assert.ok(writes.length === 1 && writes[0]!.includes('Catalogue') && !writes[0]!.includes('index'), writes.join(' '));
   });
 });
