@@ -5,7 +5,7 @@
  */
 import { ArchiveError } from '../../src/core/errors.js';
 import { isRecord } from '../../src/core/guards.js';
-import { isStreamId } from './stream-ids.js';
+import { isStreamId } from '../../src/core/bliss/stream-ids.js';
 
 /** Progress of one channel of an open run. */
 export interface BlueskyChannelCheckpoint {

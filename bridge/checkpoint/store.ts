@@ -15,7 +15,7 @@ import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import type { BlueskyCheckpoint } from './bluesky.js';
-import { isStreamId } from './stream-ids.js';
+import { isStreamId } from '../../src/core/bliss/stream-ids.js';
 
 export interface GapRange {
   start: number;

@@ -7,16 +7,7 @@
 import { parseScanJson, type BlissScan } from '../../core/bliss/scan-model.js';
 import type { HistoryEntry, ScanSource, StreamEntry, StreamReader } from '../../core/bliss/scan-source.js';
 import { SEAL_ENTRY_ID } from '../../core/bliss/stream-decoding.js';
-
-/** Redis stream ids `<ms>-<seq>` in order (both parts are unsigned 64-bit numbers). */
-function compareIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  const ms = BigInt(am) - BigInt(bm);
-  if (ms !== 0n) return ms < 0n ? -1 : 1;
-  const seq = BigInt(as) - BigInt(bs);
-  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
-}
+import { compareStreamIds } from '../../core/bliss/stream-ids.js';
 
 const idle = () => new Promise((r) => setTimeout(r, 2));
 
@@ -34,7 +25,7 @@ export class MemoryStreamReader implements StreamReader {
   async read(cursors: ReadonlyMap<string, string>, count: number): Promise<Map<string, StreamEntry[]>> {
     const out = new Map<string, StreamEntry[]>();
     for (const [key, after] of cursors) {
-      const entries = (this.streams.get(key) ?? []).filter((e) => compareIds(e.id, after) > 0).slice(0, count);
+      const entries = (this.streams.get(key) ?? []).filter((e) => compareStreamIds(e.id, after) > 0).slice(0, count);
       if (entries.length > 0) out.set(key, entries);
     }
     if (out.size === 0) await idle();
@@ -67,7 +58,7 @@ export class MemoryScanSource implements ScanSource {
   }
 
   async readHistory(afterId: string, count: number): Promise<HistoryEntry[]> {
-    const found = this.history.filter((e) => compareIds(e.id, afterId) > 0).slice(0, count);
+    const found = this.history.filter((e) => compareStreamIds(e.id, afterId) > 0).slice(0, count);
     if (found.length === 0) await idle();
     return found;
   }

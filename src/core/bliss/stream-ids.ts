@@ -1,4 +1,4 @@
-/** Redis stream ids `<ms>-<seq>`, as the checkpoints keep them. */
+/** Redis stream ids `<ms>-<seq>` (blissdata's streams and history): checked, compared, stepped back; the bridge's checkpoints keep them. */
 
 export function isStreamId(value: unknown): value is string {
   return typeof value === 'string' && /^\d+-\d+$/.test(value);
