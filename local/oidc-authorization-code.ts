@@ -175,7 +175,8 @@ function page(status: number, title: string, content: string, formTarget?: strin
     headers: {
       'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff',
       'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'`,
-      'referrer-policy': 'no-referrer',
+      // Not no-referrer: with it the browser sends `Origin: null` on the form's POST, which the issuer refuses.
+      'referrer-policy': 'same-origin',
     },
     body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;color:#1d2733}li{list-style:none;margin:.4rem 0}button{font-size:1rem;padding:.2rem .8rem}button:focus{outline:3px solid #1a73e8}</style></head>

@@ -138,7 +138,8 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
       res.end(JSON.stringify(body));
     };
     const url = new URL(req.url ?? '/', issuer);
-    if (origin !== undefined && !corsAllowed) {
+    // The issuer's own sign-in page posts its form back to it (same origin, whatever the allowed pages).
+    if (origin !== undefined && !corsAllowed && !(origin === issuer && url.pathname === '/authorize')) {
       return reply(403, { error: 'access_denied', error_description: `pages of ${origin} may not call this issuer` });
     }
     if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {

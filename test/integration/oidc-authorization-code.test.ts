@@ -42,7 +42,8 @@ describe('local issuer: authorization code + PKCE S256', () => {
     // The page's form: its hidden fields + the chosen user's button.
     const form = new URLSearchParams([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m): [string, string] => [m[1]!, m[2]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)))]));
     form.set('username', user);
-    const posted = await fetch(as.authorization_endpoint!, { method: 'POST', body: form, redirect: 'manual' });
+    // As a browser posts the issuer's own form: with the issuer's origin.
+    const posted = await fetch(as.authorization_endpoint!, { method: 'POST', body: form, redirect: 'manual', headers: { origin: new URL(issuer.issuer).origin } });
     return { verifier, state, page: pageResponse, html, posted, location: posted.headers.get('location') };
   }
 
@@ -128,6 +129,24 @@ describe('local issuer: authorization code + PKCE S256', () => {
       assert.equal((await authorize('alice', { redirect_uri: 'http://127.0.0.1:9/only' })).page.status, 200);
     } finally {
       issuer.registerClient({ clientId: LOCAL_PORTAL_CLIENT_ID });
+    }
+  });
+
+  it('the sign-in page posts back to its issuer even when only another site\'s pages may call it', async () => {
+    const strict = await startOidcIssuer({ allowedOrigins: ['https://portal.example.org'] });
+    try {
+      const url = new URL(strict.issuer);
+      const params = new URLSearchParams({
+        response_type: 'code', client_id: LOCAL_PORTAL_CLIENT_ID, redirect_uri: REDIRECT, state: 's', username: 'alice',
+        code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()), code_challenge_method: 'S256',
+      });
+      const own = await fetch(`${strict.issuer}/authorize`, { method: 'POST', body: params, redirect: 'manual', headers: { origin: url.origin } });
+      assert.equal(own.status, 302);
+      assert.match(own.headers.get('location')!, /[?&]code=/);
+      const other = await fetch(`${strict.issuer}/authorize`, { method: 'POST', body: params, redirect: 'manual', headers: { origin: 'http://127.0.0.1:1' } });
+      assert.equal(other.status, 403, 'a page of another origin may not post it');
+    } finally {
+      await strict.stop();
     }
   });
 
