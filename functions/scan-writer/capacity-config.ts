@@ -7,8 +7,10 @@
  * | variable | meaning | default |
  * | --- | --- | --- |
  * | `CAPACITY_FETCH_MBPS` | staged chunks read from S3, MB/s (10^6 bytes) | 60 |
- * | `CAPACITY_WRITE_MBPS` | HDF5 writes to local disk, MB/s | 120 |
+ * | `CAPACITY_WRITE_MBPS` | HDF5 writes to local disk, MB/s | 11 |
  * | `CAPACITY_UPLOAD_MBPS` | upload + copy to the final key, MB/s | 60 |
+ * | `CAPACITY_READBACK_MBPS` | the read-back check of the file (reopened, every dataset hashed), MB/s | 44 |
+ * | `CAPACITY_INDEX_MBPS` | the file's index, MB/s | 300 |
  * | `CAPACITY_MARGIN` | safety factor on size and time (0.3: the estimate × 1.3 must fit) | 0.3 |
  * | `CAPACITY_OVERHEAD_BYTES` | bytes of a file beyond its channel data | 8388608 |
  * | `CAPACITY_LAMBDA_MAX_BYTES` | use at most this much of the function's /tmp (tests: small, to drive the big path) | (free space) |
@@ -22,8 +24,13 @@ import type { CapacityConfig } from '../../src/core/archive/capacity.js';
 export const GiB = 1024 ** 3;
 const MB = 1_000_000;
 
-/** Rates measured by bench/big-scan.ts on the development machine (docs/big-scans.md); re-measure per deployment. */
-export const MEASURED_RATES = { fetchMBps: 60, writeMBps: 120, uploadMBps: 60 } as const;
+/**
+ * Rates per MB of the estimate's (uncompressed) bytes. write, readBack and index: measured by
+ * bench/archive-passes.ts on the development machine (shared 2 cores, loaded; docs/big-scans.md);
+ * fetch and upload: assumptions for S3 from Lambda (moto on this machine says nothing about them).
+ * Re-measure per deployment.
+ */
+export const MEASURED_RATES = { fetchMBps: 60, writeMBps: 11, uploadMBps: 60, readBackMBps: 44, indexMBps: 300 } as const;
 
 export type TaskEngineKind = 'ecs' | 'process' | 'none';
 
@@ -71,6 +78,8 @@ export function capacitySettingsFromEnv(env: Readonly<Record<string, string | un
       fetchBytesPerSecond: positive(env, 'CAPACITY_FETCH_MBPS', MEASURED_RATES.fetchMBps) * MB,
       writeBytesPerSecond: positive(env, 'CAPACITY_WRITE_MBPS', MEASURED_RATES.writeMBps) * MB,
       uploadBytesPerSecond: positive(env, 'CAPACITY_UPLOAD_MBPS', MEASURED_RATES.uploadMBps) * MB,
+      readBackBytesPerSecond: positive(env, 'CAPACITY_READBACK_MBPS', MEASURED_RATES.readBackMBps) * MB,
+      indexBytesPerSecond: positive(env, 'CAPACITY_INDEX_MBPS', MEASURED_RATES.indexMBps) * MB,
     },
     margin: positive(env, 'CAPACITY_MARGIN', 0.3, { allowZero: true }),
     overheadBytes: positive(env, 'CAPACITY_OVERHEAD_BYTES', 8 * 1024 * 1024, { integer: true, allowZero: true }),

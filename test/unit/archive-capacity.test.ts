@@ -9,7 +9,7 @@ import type { PlanNode } from '../../src/core/nexus/plan.js';
 const GiB = 1024 ** 3;
 const MB = 1e6;
 const config: CapacityConfig = {
-  rates: { fetchBytesPerSecond: 100 * MB, writeBytesPerSecond: 200 * MB, uploadBytesPerSecond: 100 * MB },
+  rates: { fetchBytesPerSecond: 100 * MB, writeBytesPerSecond: 200 * MB, uploadBytesPerSecond: 100 * MB, readBackBytesPerSecond: 50 * MB, indexBytesPerSecond: 400 * MB },
   margin: 0.25, overheadBytes: 1_000_000, task: { maxBytes: 190 * GiB, maxSeconds: 12 * 3600 },
 };
 
@@ -25,8 +25,9 @@ describe('capacity before writing', () => {
     const estimate = estimateScanFile({ nodes: [channel(1_000_000, [4096], '<u4'), channel(1_000_000, [], '<f8')] }, config);
     assert.equal(estimate.dataBytes, 1_000_000 * 4096 * 4 + 8_000_000);
     assert.equal(estimate.fileBytes, estimate.dataBytes + 1_000_000);
-    const expected = estimate.dataBytes / (100 * MB) + estimate.fileBytes / (200 * MB) + estimate.fileBytes / (100 * MB);
-    assert.ok(Math.abs(estimate.seconds - expected) < 1e-9);
+    // Every pass: fetch the staged data; write, read back, upload and index the file.
+    const expected = estimate.dataBytes / (100 * MB) + estimate.fileBytes / (200 * MB) + estimate.fileBytes / (50 * MB) + estimate.fileBytes / (100 * MB) + estimate.fileBytes / (400 * MB);
+    assert.ok(Math.abs(estimate.seconds - expected) < 1e-9, `${estimate.seconds} s, expected ${expected} s (read-back and index included)`);
   });
 
   it('grid signals (maps) count as file bytes, not as staged bytes', () => {

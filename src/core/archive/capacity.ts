@@ -1,7 +1,7 @@
 /**
  * Capacity before writing (docs/big-scans.md): from the plan of a scan file (its datasets'
  * shapes and types, i.e. the staged bytes laid out) estimate the file's size and the time to
- * fetch, write and upload it, and choose where it can be written:
+ * fetch, write, read back, upload and index it, and choose where it can be written:
  *
  * - `lambda`: it fits the function's free temp space and remaining time with the margin;
  * - `task`: it does not, but fits the task engine's (Fargate, up to 200 GiB ephemeral storage);
@@ -22,6 +22,13 @@ export interface CapacityRates {
   writeBytesPerSecond: number;
   /** Upload of the file to S3 (multipart, hashed while it streams) and the copy to the final key. */
   uploadBytesPerSecond: number;
+  /**
+   * The read-back check: the file reopened read-only and every dataset hashed (h5wasm-scan-file-verifier.ts).
+   * Absent (estimates of other files, e.g. exports, which have no such pass): not counted.
+   */
+  readBackBytesPerSecond?: number | undefined;
+  /** The scan file's index (`<file>.index.json`, h5wasm-file-indexer.ts); absent: not counted. */
+  indexBytesPerSecond?: number | undefined;
 }
 
 export interface CapacityConfig {
@@ -49,7 +56,7 @@ export interface FileEstimate {
   dataBytes: number;
   /** Upper bound of the file's bytes (uncompressed data + overhead). */
   fileBytes: number;
-  /** Seconds to fetch, write and upload it at the configured rates. */
+  /** Seconds to fetch, write, read back, upload and index it at the configured rates. */
   seconds: number;
 }
 
@@ -83,8 +90,11 @@ export function estimateScanFile(plan: Pick<NexusPlan, 'nodes'>, config: Pick<Ca
     }
   }
   const fileBytes = datasetBytes + config.overheadBytes;
-  const { fetchBytesPerSecond, writeBytesPerSecond, uploadBytesPerSecond } = config.rates;
-  const seconds = dataBytes / fetchBytesPerSecond + fileBytes / writeBytesPerSecond + fileBytes / uploadBytesPerSecond;
+  const { fetchBytesPerSecond, writeBytesPerSecond, uploadBytesPerSecond, readBackBytesPerSecond, indexBytesPerSecond } = config.rates;
+  // Every pass the file costs, one after the other: fetch + write overlap only by the fetch window (64 MiB),
+  // the read-back, the upload (hashing as it streams) and the index each read the whole file again.
+  const seconds = dataBytes / fetchBytesPerSecond + fileBytes / writeBytesPerSecond + (readBackBytesPerSecond ? fileBytes / readBackBytesPerSecond : 0)
+    + fileBytes / uploadBytesPerSecond + (indexBytesPerSecond ? fileBytes / indexBytesPerSecond : 0);
   return { dataBytes, fileBytes, seconds };
 }
 
