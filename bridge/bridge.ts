@@ -16,6 +16,7 @@ import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcom
 import { DEFAULT_READ_BYTES, ScanFollower, type FollowerOptions, type FollowerResult, type FollowerStatus } from './scan-follower.js';
 import { BlueskyBridgeHook, type BlueskyBridgeOptions, type BlueskyStatus } from './bluesky-bridge.js';
 import { DEFAULT_LIMA_FILE_WAIT_MS } from './lima-follower.js';
+import { DEFAULT_HEARTBEAT_SECONDS, Heartbeat } from './heartbeat.js';
 
 export interface BridgeOptions extends FollowerOptions {
   /**
@@ -39,6 +40,8 @@ export interface BridgeOptions extends FollowerOptions {
    * Passed through the scan follower's options to its Lima streams (LimaOptions.limaRoots).
    */
   limaRoots: readonly string[];
+  /** A Bridge Heartbeat event every this many seconds (bridge/heartbeat.ts, sent by the bridge process: startBridge); 0: none. */
+  heartbeatSeconds: number;
 }
 
 export const defaultBridgeOptions = {
@@ -54,6 +57,7 @@ export const defaultBridgeOptions = {
   limaFileWaitMs: DEFAULT_LIMA_FILE_WAIT_MS,
   maxGapPoints: DEFAULT_LIMITS.maxGapPoints,
   maxStreamPoints: DEFAULT_LIMITS.maxStreamPoints,
+  heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS,
 } as const satisfies Omit<BridgeOptions, 'beamline' | 'limaRoots'>;
 
 /** Why a bridge without Lima roots does not start. */
@@ -347,6 +351,8 @@ export interface BridgeConfig extends Partial<Omit<BridgeOptions, 'beamline' | '
 
 export interface RunningBridge {
   bridge: Bridge;
+  /** Liveness and lag on the bus, every `heartbeatSeconds` (bridge/heartbeat.ts); none when 0. */
+  heartbeat?: Heartbeat;
   stop(): Promise<void>;
   idle(timeoutMs?: number): Promise<BridgeStatus>;
   status(): BridgeStatus;
@@ -359,6 +365,9 @@ export async function startBridge(config: BridgeConfig): Promise<RunningBridge> 
   const { redisUrl, bucket, eventBusName, aws: _aws, logLevel: _level, maxPublishAttempts, ...rest } = config;
   const options: BridgeOptions = { ...defaultBridgeOptions, ...stripUndefined(rest), beamline: config.beamline, limaRoots: config.limaRoots };
   let lastRedisLog = 0;
+  const publisher = new EventBridgePublisher({ send: (command) => events.send(command) }, {
+    eventBusName, ...(maxPublishAttempts ? { maxAttempts: maxPublishAttempts } : {}),
+  });
   const bridge = new Bridge({
     source: new RedisScanSource(redisUrl, {
       onError: (role, error) => {
@@ -368,15 +377,18 @@ export async function startBridge(config: BridgeConfig): Promise<RunningBridge> 
       },
     }),
     store: new S3ObjectStore(s3, bucket),
-    publisher: new EventBridgePublisher({ send: (command) => events.send(command) }, {
-      eventBusName, ...(maxPublishAttempts ? { maxAttempts: maxPublishAttempts } : {}),
-    }),
+    publisher,
     logger,
   }, options);
   bridge.start();
+  const heartbeat = options.heartbeatSeconds > 0
+    ? new Heartbeat(publisher, bridge, logger, { beamline: options.beamline, intervalSeconds: options.heartbeatSeconds }) : undefined;
+  heartbeat?.start();
   return {
     bridge,
+    ...(heartbeat ? { heartbeat } : {}),
     async stop() {
+      await heartbeat?.stop();
       await bridge.stop();
       s3.destroy();
       events.destroy();

@@ -42,6 +42,9 @@ Options (environment variable in brackets):
                          entry's index) (default ${defaultBridgeOptions.maxStreamPoints}) (BRIDGE_MAX_STREAM_POINTS)
   --lima-file-wait-ms N  how long a missing Lima file is waited for before the run fails naming it
                          (default ${defaultBridgeOptions.limaFileWaitMs}; 0 = not at all) (BRIDGE_LIMA_FILE_WAIT_MS)
+  --heartbeat-seconds N  send a Bridge Heartbeat event (beamline, bridge id, version, lag) every N seconds
+                         (default ${defaultBridgeOptions.heartbeatSeconds}; 0 = none); keep N well below the bridge alarm's
+                         heartbeatAlarmMinutes (default 5 min) (BRIDGE_HEARTBEAT_SECONDS)
   --bluesky-stream KEY   also archive the Bluesky runs published to this Redis stream, e.g.
                          bluesky:documents (BLUESKY_STREAM; docs/bluesky.md)
   --bluesky-from ID      without a checkpoint, start the Bluesky stream after this entry id; 0 = the
@@ -104,7 +107,7 @@ const OPTIONS = {
   'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   'bluesky-stream': { type: 'string' }, 'bluesky-from': { type: 'string' }, 'bluesky-defaults': { type: 'string' },
   'lima-root': { type: 'string', multiple: true }, 'lima-file-wait-ms': { type: 'string' },
-  'max-gap-points': { type: 'string' }, 'max-stream-points': { type: 'string' },
+  'max-gap-points': { type: 'string' }, 'max-stream-points': { type: 'string' }, 'heartbeat-seconds': { type: 'string' },
 } as const;
 
 type OptionName = Exclude<keyof typeof OPTIONS, 'help' | 'config'>;
@@ -157,7 +160,7 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
     'redis-url': env.REDIS_URL, bus: env.EVENT_BUS_NAME, bucket: env.BUCKET_NAME, beamline: env.BEAMLINE,
     checkpoint: env.BRIDGE_CHECKPOINT, 'dead-letter': env.BRIDGE_DEAD_LETTER, 'health-port': env.BRIDGE_HEALTH_PORT, 'log-level': env.LOG_LEVEL,
     'bluesky-stream': env.BLUESKY_STREAM, 'lima-root': env.BRIDGE_LIMA_ROOT, 'lima-file-wait-ms': env.BRIDGE_LIMA_FILE_WAIT_MS,
-    'max-gap-points': env.BRIDGE_MAX_GAP_POINTS, 'max-stream-points': env.BRIDGE_MAX_STREAM_POINTS,
+    'max-gap-points': env.BRIDGE_MAX_GAP_POINTS, 'max-stream-points': env.BRIDGE_MAX_STREAM_POINTS, 'heartbeat-seconds': env.BRIDGE_HEARTBEAT_SECONDS,
   };
   const values = (name: Exclude<OptionName, ListOptionName>): string | undefined => cli[name] ?? (fromEnv[name] || undefined) ?? file.values[name];
   /** A repeatable option: every command-line value, else the environment's list, else the file's. */
@@ -192,6 +195,10 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   if (limaWait !== undefined && (!/^\d+$/.test(limaWait) || !Number.isSafeInteger(Number(limaWait)))) {
     problems.push(`--lima-file-wait-ms must be a whole number of milliseconds (0 or more), got ${JSON.stringify(limaWait)}`);
   }
+  const heartbeat = values('heartbeat-seconds');
+  if (heartbeat !== undefined && (!/^\d+$/.test(heartbeat) || Number(heartbeat) > 86_400)) {
+    problems.push(`--heartbeat-seconds must be a whole number of seconds from 0 (none) to 86400, got ${JSON.stringify(heartbeat)}`);
+  }
   const limaRoots = limaRootsOf(lists('lima-root'), problems);
   const logLevel = values('log-level');
   if (logLevel && !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel.toUpperCase())) problems.push(`--log-level must be DEBUG, INFO, WARN or ERROR`);
@@ -207,6 +214,7 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
     ...(bluesky ? { bluesky } : {}),
     limaRoots: limaRoots ?? [],
     ...(limaWait !== undefined ? { limaFileWaitMs: Number(limaWait) } : {}),
+    ...(heartbeat !== undefined ? { heartbeatSeconds: Number(heartbeat) } : {}),
   };
 }
 

@@ -9,16 +9,22 @@
  * (stage run-recorder, the reason) and Run Failed is announced, since the run can never be
  * complete without that document; the event itself is parked in the DLQ with the reason, for
  * inspection and redrive — nothing invalid enters the catalogue.
+ *
+ * A run recorded FAILED by a Run Failed of the bridge or of the run-recorder itself gets its staged
+ * objects tagged `run-state=failed` (src/core/archive/staging-lifecycle.ts), as the scan-writer does
+ * for the runs it fails: staged data then follows the FAILED lifecycle (kept for a retry, then
+ * expired), not only the long safety expiry of untagged objects (docs/adr/0015).
  */
 import { parseRecordBody, runUidOfBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '../../src/adapters/logger.js';
 import type { DeadLetterSink } from '../../src/adapters/sqs-dead-letter-queue.js';
-import type { RunCatalogue } from '../../src/core/archive/ports.js';
+import { RunState, type RunCatalogue } from '../../src/core/archive/ports.js';
+import { tagStagedRun, type StagingTagger } from '../../src/core/archive/staging-lifecycle.js';
 import { recordDocument } from '../../src/core/archive/record-document.js';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import type { RunFailed } from '../../src/core/contract/generated-types.js';
-import { validateDetail, validateEvent } from '../../src/core/contract/validators.js';
+import { isEventOf, validateDetail, validateEvent } from '../../src/core/contract/validators.js';
 import { isPermanent } from '../../src/core/errors.js';
 import type { EventPublisher } from '../../src/core/ports.js';
 import { composeRunRecorder } from './compose.js';
@@ -30,6 +36,8 @@ export interface RunRecorderDeps {
   publisher?: EventPublisher | undefined;
   /** Where records no retry can fix are parked at once (the function's DLQ); without it SQS retries them into the DLQ. */
   deadLetters?: DeadLetterSink | undefined;
+  /** Tags the staged objects of runs failed by the bridge or the run-recorder (the scan-writer tags its own). */
+  staging?: StagingTagger | undefined;
 }
 
 export type { SqsBatchHandler };
@@ -45,6 +53,7 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
       const event = validateEvent(body);
       const recorded = await recordDocument(event, catalogue);
       logger.info('document recorded', { ...recorded, messageId: record.messageId });
+      if (isEventOf(event, DetailType.RunFailed) && event.detail.stage !== 'scan-writer') await tagFailedRun(event.detail.run_uid);
     } catch (error) {
       const detailType = String((body as { 'detail-type'?: unknown } | null)?.['detail-type']);
       const context = { runUid: runUidOfBody(body), detailType, messageId: record.messageId };
@@ -72,10 +81,19 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
       return;
     }
     logger.error('run recorded FAILED: one of its documents is invalid', { runUid, detailType, reason: detail.reason });
+    await tagFailedRun(runUid);
     if (!deps.publisher) return;
     const outcome = await deps.publisher.publish([{ detailType: DetailType.RunFailed, source: EventSource.RunRecorder, detail }]);
     // The catalogue says FAILED already; a refused announcement is retried with the record.
     if (outcome.rejected.length > 0) throw new Error(`the bus refused Run Failed for run ${runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`);
+  }
+
+  /** Staged objects of a run that is FAILED now (not of one ARCHIVED meanwhile) tagged for the FAILED lifecycle; never fails the record. */
+  async function tagFailedRun(runUid: string): Promise<void> {
+    if (!deps.staging) return;
+    const run = await catalogue.getRun(runUid);
+    if (run?.state !== RunState.Failed) return;
+    await tagStagedRun(deps.staging, runUid, RunState.Failed, (message, context) => logger.info(message, context));
   }
 
   return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'run-recorder', runUidOf: runUidOfRecord });

@@ -159,6 +159,20 @@ export class ComputeStack extends Stack {
       // Run Failed for a run whose document can never be recorded, and only as itself.
       conditions: { StringEquals: { 'events:source': EventSource.RunRecorder } },
     }));
+    // Runs failed by the bridge or the run-recorder: their staged objects tagged run-state=failed (lifecycle by
+    // state, docs/adr/0015); tagging only, confined to staging/ (the scan-writer tags the runs it fails itself).
+    this.runRecorder.role.addToPolicy(new PolicyStatement({
+      sid: 'TagStagedObjectsOfFailedRuns', effect: Effect.ALLOW, actions: ['s3:PutObjectTagging'], resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
+    }));
+    this.runRecorder.role.addToPolicy(new PolicyStatement({
+      sid: 'ListStagedObjectsOfFailedRuns', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${StoragePrefix.Staging}*`] } },
+    }));
+    const recorderPolicy = this.runRecorder.role.node.tryFindChild('DefaultPolicy');
+    if (recorderPolicy) {
+      acknowledgeObjectPrefixWildcard(recorderPolicy, bucket, StoragePrefix.Staging,
+        'The run-recorder tags the staged objects of the runs failed by the bridge or by itself (staging/<run>/...); tagging only, confined to staging/.');
+    }
 
     // The scan-writer function and the archive task run the same use case: the same data permissions.
     const grantArchiveWriter = (writerRole: IRole, who: string) => {

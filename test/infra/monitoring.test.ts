@@ -9,6 +9,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/bin/app.js';
+import type { SQSEvent } from 'aws-lambda';
+import { createHandler as createNotifier } from '../../functions/notifier/handler.js';
+import { createLogger } from '../../src/adapters/logger.js';
+import { createMetrics } from '../../src/adapters/metrics.js';
+import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
+import { Heartbeat } from '../../bridge/heartbeat.js';
+import type { EventPublisher, OutgoingEvent } from '../../src/core/ports.js';
 
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-monitoring-cdk-'));
 const { app, storage, compute } = buildApp({
@@ -55,6 +62,54 @@ describe('alarm topic and alarms', () => {
     assert.deepEqual([heartbeat?.Namespace, heartbeat?.Statistic, heartbeat?.ComparisonOperator, heartbeat?.Threshold, heartbeat?.TreatMissingData],
       ['BeamlineArchive', 'SampleCount', 'LessThanThreshold', 1, 'breaching'], 'a bridge that stops sending heartbeats raises the alarm');
     assert.ok(byMetric('Errors'), 'the watchdog failing raises an alarm');
+  });
+
+  it('watches, in the bridge alarm, the very metric the notifier emits for each heartbeat the bridge sends (namespace, name, dimensions)', async () => {
+    // The heartbeat as the bridge builds it (bridge/heartbeat.ts), as the notifier's queue delivers it.
+    const sent: OutgoingEvent[] = [];
+    const publisher: EventPublisher = { publish: async (events) => { sent.push(...events); return { accepted: events.length, rejected: [] }; } };
+    const source = {
+      status: () => ({ caughtUp: false, active: ['esrf:scan:x'], scans: [], bufferedBytes: 4096, redisReconnects: 0, uptimeSeconds: 5 }),
+      healthy: () => ({ ok: true }),
+    };
+    const beat = new Heartbeat(publisher, source, createLogger('bridge', 'ERROR'), { beamline: 'id00', intervalSeconds: 60 });
+    beat.start();
+    await beat.stop();
+    assert.equal(sent.length, 1, 'one heartbeat at start, none after stop');
+    assert.deepEqual([sent[0]!.source, sent[0]!.detailType], [EventSource.Bridge, DetailType.BridgeHeartbeat]);
+    const pattern = (ofType('AWS::Events::Rule').find(([, r]) => JSON.stringify(r.Properties.EventPattern).includes('Bridge Heartbeat'))?.[1].Properties.EventPattern ?? {}) as Record<string, string[]>;
+    assert.ok(pattern.source!.includes(sent[0]!.source) && pattern['detail-type']!.includes(sent[0]!.detailType), 'the notifier rule takes the bridge heartbeat');
+    // The notifier as deployed: its service name (the metric's dimension) and namespace from its environment in the template.
+    const notifier = ofType('AWS::Lambda::Function').find(([, f]) => JSON.stringify(f.Properties.Environment ?? {}).includes('ALARM_TOPIC_ARN'))?.[1];
+    const env = (notifier?.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      lines.push(String(chunk));
+      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    const saved = process.env.POWERTOOLS_METRICS_NAMESPACE;
+    try {
+      if (env.POWERTOOLS_METRICS_NAMESPACE) process.env.POWERTOOLS_METRICS_NAMESPACE = env.POWERTOOLS_METRICS_NAMESPACE;
+      else delete process.env.POWERTOOLS_METRICS_NAMESPACE;
+      const handler = createNotifier({ notifier: { notify: async () => undefined }, logger: createLogger(env.POWERTOOLS_SERVICE_NAME!, 'ERROR'), metrics: createMetrics(env.POWERTOOLS_SERVICE_NAME!) });
+      const body = JSON.stringify({ version: '0', id: 'x', 'detail-type': sent[0]!.detailType, source: sent[0]!.source, account: '123456789012', time: new Date().toISOString(), region: 'eu-west-1', resources: [], detail: sent[0]!.detail });
+      const out = await handler({ Records: [{ messageId: 'm', receiptHandle: 'r', body, md5OfBody: '', messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:q', awsRegion: 'eu-west-1', attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 't', ApproximateFirstReceiveTimestamp: '0' } }] } as SQSEvent);
+      assert.deepEqual(out.batchItemFailures, []);
+    } finally {
+      process.stdout.write = write;
+      if (saved === undefined) delete process.env.POWERTOOLS_METRICS_NAMESPACE;
+      else process.env.POWERTOOLS_METRICS_NAMESPACE = saved;
+    }
+    const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } });
+    const emitted = emf.find((e) => e._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === 'BridgeHeartbeats'));
+    assert.ok(emitted, `the notifier emitted BridgeHeartbeats: ${lines.join('')}`);
+    const alarm = ofType('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties.MetricName === 'BridgeHeartbeats')![1].Properties;
+    const cw = emitted._aws.CloudWatchMetrics[0]!;
+    assert.equal(alarm.Namespace, cw.Namespace, 'same namespace');
+    assert.deepEqual(cw.Dimensions, [['service']], 'one dimension set: service');
+    assert.deepEqual(alarm.Dimensions, [{ Name: 'service', Value: emitted.service }], 'the alarm reads the dimension value the notifier writes');
+    assert.equal(emitted.BridgeHeartbeats, 1);
   });
 
   it('routes Run Failed, Run Stalled and Bridge Heartbeat to the notifier, which may only publish to the topic', () => {

@@ -353,12 +353,17 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets run-recorder only read and write catalogue items and announce Run Failed as itself (no S3)', () => {
+  it('lets run-recorder only read and write catalogue items, tag staged objects of failed runs under staging/ (no read, no write) and announce Run Failed as itself', () => {
     const statements = statementsOfRole(roleIdOf('run-recorder'));
     const actions = statements.flatMap((s) => asArray(s.Action));
     assert.deepEqual(actions.filter((a) => a.startsWith('dynamodb:')).sort(),
       ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
-    assert.ok(!actions.some((a) => a.startsWith('s3:')), actions.join(' '));
+    assert.deepEqual(actions.filter((a) => a.startsWith('s3:')).sort(), ['s3:ListBucket', 's3:PutObjectTagging'], actions.join(' '));
+    const s3 = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:')));
+    const tagging = s3.find((s) => asArray(s.Action).includes('s3:PutObjectTagging'))!;
+    assert.ok(asArray(tagging.Resource).every((r) => resourceText(r).endsWith('/staging/*"]]}')), JSON.stringify(tagging.Resource));
+    const listing = s3.find((s) => asArray(s.Action).includes('s3:ListBucket'))!;
+    assert.deepEqual(listing.Condition, { StringLike: { 's3:prefix': ['staging/*'] } });
     const events = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('events:')));
     assert.equal(events.length, 1);
     assert.deepEqual(events[0]?.Condition, { StringEquals: { 'events:source': 'beamline-archive.run-recorder' } });
@@ -436,6 +441,7 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchiveCompute/Exports/ExportWorker/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*]',
       'BeamlineArchiveCompute/Monitoring/WatchdogRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
       'BeamlineArchiveCompute/RuleDeadLetterQueue AwsSolutions-SQS3',
+      'BeamlineArchiveCompute/RunRecorder/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*.tmp]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
       'BeamlineArchiveCompute/ScanWriter/Role/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',

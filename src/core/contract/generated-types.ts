@@ -22,6 +22,10 @@ export interface BridgeHeartbeat {
    * Host and process of the bridge (host:pid).
    */
   bridge_id: string;
+  /**
+   * Software version of the bridge (package.json).
+   */
+  version?: string;
   sent_at: string;
   interval_seconds: number;
   uptime_seconds: number;
@@ -46,11 +50,19 @@ export interface BridgeLag {
    */
   buffered_bytes: number;
   /**
+   * Points read from Redis and not yet acknowledged (staged, and their StreamDatum accepted by the bus), all scans.
+   */
+  unacknowledged_points?: number;
+  /**
+   * Age of the oldest point read and not yet acknowledged (0 when none).
+   */
+  oldest_unacknowledged_seconds?: number;
+  /**
    * Age of the oldest scan being followed.
    */
   oldest_scan_seconds?: number;
   /**
-   * Time since the bridge last caught up with the history (0 when caught up).
+   * Time since the bridge was last seen caught up with the history (at a heartbeat; 0 when caught up).
    */
   behind_seconds?: number;
   redis_reconnects?: number;
