@@ -3,8 +3,11 @@
  * Run Failed naming the stream, the index, the value and the limit, instead of passing through and
  * failing at the writer (or, worse, becoming a file of terabytes from one hostile count in Redis).
  *
- * - dtypes and byte orders: the writer's own definition (src/core/nexus/dtypes.ts parseElementType),
- *   checked when the stream is set up;
+ * - dtypes and byte orders are NOT refused here (issue 14 item 5, one bad channel never loses a
+ *   scan): a stream of a dtype the writer cannot hold (`<f2`, `>f8`, complex) is carried like any
+ *   other; the scan writer refuses that channel alone, lists it with the reason in the file
+ *   (`notes/refused_channels`) and the run record, and archives the others. `checkNumericStream`
+ *   says so (the bridge logs it) with the writer's own definition (parseElementType);
  * - a dimension of size 0 (declared, or in an entry's point shape): points of no data, whose counts
  *   no staged byte backs (`len` 10^8 of shape [0] made 101 staged objects from one entry);
  * - points claimed but never published (a seal beyond the points received, an entry id far ahead):
@@ -28,14 +31,19 @@ export const REFUSED = 'stream refused by the bridge: the scan file could never 
 
 const refuse = (stream: string, message: string, index?: number): RunFailure => new RunFailure(REFUSED, [{ stream, ...(index !== undefined ? { index } : {}), message }]);
 
-/** A numeric stream's dtype (as published) and declared shape, when the stream is set up. */
-export function checkNumericStream(stream: string, dtype: string, shape: readonly number[]): void {
+/**
+ * A numeric stream's dtype (as published) and declared shape, when the stream is set up. A size-0
+ * dimension fails the run; a dtype the scan file cannot hold does not: the reason the writer will
+ * refuse that channel (alone) is returned, for the bridge's log.
+ */
+export function checkNumericStream(stream: string, dtype: string, shape: readonly number[]): string | undefined {
+  if (shape.includes(0)) throw refuse(stream, `stream ${stream}: declared point shape [${shape.join(', ')}] has a dimension of size 0; points must hold at least one value`);
   try {
     parseElementType(dtype, { stream });
+    return undefined;
   } catch (error) {
-    throw refuse(stream, `stream ${stream}: ${(error as Error).message}; the scan file holds ${describeElementTypes()}`);
+    return `stream ${stream}: ${(error as Error).message}; the scan file holds ${describeElementTypes()}`;
   }
-  if (shape.includes(0)) throw refuse(stream, `stream ${stream}: declared point shape [${shape.join(', ')}] has a dimension of size 0; points must hold at least one value`);
 }
 
 /** An entry's point shape (free dimensions). */

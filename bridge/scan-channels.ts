@@ -107,8 +107,12 @@ export class ScanChannels {
     } catch (error) {
       throw new RunFailure('stream encoding is not supported', [{ stream: model.name, message: (error as Error).message }]);
     }
-    // What the scan file could never hold is refused here, at PREPARED (bridge/bounds.ts).
-    checkNumericStream(model.name, codec.dtype.str, codec.shape);
+    // What the scan file could never hold is refused here, at PREPARED (bridge/bounds.ts); a dtype it
+    // cannot hold is carried: the scan writer refuses that channel alone and archives the others.
+    const writerRefuses = checkNumericStream(model.name, codec.dtype.str, codec.shape);
+    if (writerRefuses && !this.ctx.checkpoint.opened) {
+      this.ctx.logger.warn('stream carried, but the scan writer will refuse this channel (the others are archived)', { runUid: this.ctx.runUid, stream: model.name, reason: writerRefuses });
+    }
     const cp = (streams[model.name] ??= { committed: 0, datums: 0, gaps: [] });
     const pointShape = hasFreeDimension(codec.shape) ? cp.pointShape : [...codec.shape];
     const cursor = await this.ctx.source.cursorForIndex(model.key, cp.committed);

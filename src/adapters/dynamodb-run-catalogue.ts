@@ -15,7 +15,8 @@
  */
 import { isConditionFailure } from './dynamodb-conditions.js';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ArchivedFile, RunFailed, RunStalled, RunStart, RunStop } from '../core/contract/generated-types.js';
+import type { ArchivedFile, DataPolicy, RunFailed, RunStalled, RunStart, RunStop } from '../core/contract/generated-types.js';
+import { datasetKeyOf } from '../core/object-keys.js';
 import { FileKeyConflictError } from '../core/archive/errors.js';
 import { runOriginOf, runSourceKeyOf, runTitleOf } from '../core/bluesky/run-origin.js';
 import {
@@ -45,6 +46,12 @@ interface UpdateParts {
  * `SET #f = :f` for every field (names always aliased: DynamoDB reserves words such as `file`,
  * `state`, `name`), `#f = if_not_exists(#f, :f)` for the fields set only once, then `REMOVE`.
  */
+/** `DATASET#<p>#<b>#<s>#<c>#<d>` of a run's data policy, each name a segment (the dataset record's pk). */
+function datasetGsiPkOf(policy: DataPolicy): string {
+  const k = datasetKeyOf(policy);
+  return `DATASET#${k.proposal}#${k.beamline}#${k.session}#${k.collection}#${k.dataset}`;
+}
+
 function setFields(fields: Record<string, unknown>, once: Record<string, unknown> = {}, remove: string[] = []): UpdateParts {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
@@ -149,7 +156,8 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
         run_uid: start.uid, scan_id: start.scan_id, title: runTitleOf(start), plan_name: start.plan_name, scan_key: runSourceKeyOf(start),
         origin: runOriginOf(start),
         data_policy: p, start_time: startIso,
-        gsi1pk: `DATASET#${p.proposal}#${p.beamline}#${p.session}#${p.collection}#${p.dataset}`, gsi1sk: `RUN#${startIso}`,
+        // The dataset's key is its names through the one naming rule (object-keys safeSegment), as the dataset catalogue keys it.
+        gsi1pk: datasetGsiPkOf(start.data_policy), gsi1sk: `RUN#${startIso}`,
       }, { state: RunState.Recording, gsi4pk: runStatePk(RunState.Recording), gsi4sk: startIso }),
     }));
   }
@@ -198,7 +206,7 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
       ...(run.engine ? { engine: run.engine } : {}),
       ...(run.object ? { object_version: stripUndefined(run.object) } : {}),
       ...(run.indexMissing ? { index_missing: run.indexMissing } : {}),
-    }, { gsi4sk: run.archivedAt }, ['failure', 'stalled', ...(run.indexMissing ? [] : ['index_missing'])]);
+    }, { gsi4sk: run.archivedAt }, ['failure', 'stalled', ...(run.indexMissing ? [] : ['index_missing']), ...(run.refusedChannels?.length ? [] : ['refused_channels'])]);
     if (run.rearchive) {
       // Every re-archive is kept, oldest first: why, by whom, and the version it replaced.
       parts.UpdateExpression = parts.UpdateExpression.replace(/^SET /, 'SET #rearchives = list_append(if_not_exists(#rearchives, :none), :rearchive), ');

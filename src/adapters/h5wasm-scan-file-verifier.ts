@@ -2,16 +2,18 @@
  * The read-back check of a scan file before it is uploaded (issue 17): the file is reopened
  * read-only, exactly as a reader will find it, and compared with the plan it was written from.
  * Every node must be there (groups, text and number datasets with their values, soft and external
- * links with their targets, attributes by name); every channel, grid signal and grid axis must have
- * its dtype and shape (a channel also its filters), and the sha256 of the data read back over the ranges that were written must
- * be the sha256 of the bytes that were written (a disk that filled up leaves zeros or nothing, which
+ * links with their targets, attributes by name, typed attributes such as `_FillValue` by dtype and
+ * value; small number arrays such as `missing_points` by value); every channel, grid signal, grid
+ * axis and plotted prefix copy must have its dtype and shape (a channel also its filters), and the
+ * sha256 of the data read back over the ranges that were written must be the sha256 of the bytes
+ * that were written (a disk that filled up leaves zeros or nothing, which
  * this finds even where the library reported no error). Data is read in bounded slices.
  */
 import { checkedHdf5, openHdf5File, withRows, type Dataset, type Group, type H5File, type NumericArray } from './h5wasm-runtime.js';
 import { createHash } from 'node:crypto';
 import { ArchiveError } from '../core/errors.js';
 import { ScanFileError } from '../core/archive/errors.js';
-import type { Attrs, NexusPlan, PlanNode } from '../core/nexus/layout.js';
+import type { AttrValue, Attrs, NexusPlan, PlanNode, TypedScalar } from '../core/nexus/layout.js';
 import { pointBytes } from '../core/nexus/dtypes.js';
 import { gridSegments } from '../core/nexus/grid.js';
 import type { ElementType } from '../core/nexus/dtypes.js';
@@ -111,6 +113,30 @@ function* checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail:
       checkAttrs(dataset, node.attrs, node.path, fail);
       return;
     }
+    case 'numbers': {
+      // Small arrays (missing point ranges [n, 2]): dtype, shape and every value.
+      const dataset = shaped(file, node.path, node.dtype === '<i8' ? '<q' : '<d', node.shape, fail);
+      const got = Array.from(dataset.value as ArrayLike<number | bigint>, (v) => Number(v));
+      const want = node.values.map((v) => (node.dtype === '<i8' ? Math.trunc(v) : v));
+      if (got.length !== want.length || got.some((v, i) => !Object.is(v, want[i]) && v !== want[i])) {
+        fail(`reads [${got.slice(0, 20).join(', ')}], written [${want.slice(0, 20).join(', ')}]`, node.path);
+      }
+      checkAttrs(dataset, node.attrs, node.path, fail);
+      return;
+    }
+    case 'prefix-copy': {
+      // The first points of a channel (default plot of streams that ended apart): checked like a channel.
+      const dataset = shaped(file, node.path, h5Type(node.type).dtype, node.shape, fail);
+      checkAttrs(dataset, node.attrs, node.path, fail);
+      const rowBytes = pointBytes(node.type, node.shape.slice(1));
+      checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
+        const step = Math.max(1, Math.floor(READ_BYTES / Math.max(rowBytes, 1)));
+        for (const [start, stop] of ranges) {
+          for (let a = start; a < stop; a += step) yield [[a, Math.min(a + step, stop)]];
+        }
+      });
+      return;
+    }
     case 'link': {
       const target = file.get_link(node.path);
       if (target !== node.target) fail(`links to ${String(target)}, planned ${node.target}`, node.path);
@@ -180,6 +206,23 @@ function checkAttrs(target: Group | Dataset, attrs: Attrs, path: string, fail: F
   const present = new Set(Object.keys(target.attrs));
   const missing = names.filter((n) => !present.has(n));
   if (missing.length > 0) fail(`attribute(s) ${missing.join(', ')} missing`, path);
+  // Typed attributes (`_FillValue` has its dataset's type): the type and the value as planned.
+  for (const [name, value] of Object.entries(attrs) as [string, AttrValue][]) {
+    if (!isTypedScalar(value)) continue;
+    const attr = target.attrs[name]!;
+    const dtype = h5Type(value.type).dtype;
+    if (attr.dtype !== dtype) fail(`attribute ${name} has dtype ${String(attr.dtype)}, planned ${dtype}`, path);
+    const got = attr.value as unknown;
+    const read = ArrayBuffer.isView(got) ? (got as unknown as ArrayLike<number | bigint>)[0] : got;
+    const same = typeof read === 'bigint' || typeof value.value === 'bigint'
+      ? typeof read !== 'undefined' && BigInt(read as bigint | number) === BigInt(value.value)
+      : Object.is(Number(read), Number(value.value));
+    if (!same) fail(`attribute ${name} reads ${String(read)}, planned ${String(value.value)}`, path);
+  }
+}
+
+function isTypedScalar(value: AttrValue): value is TypedScalar {
+  return typeof value === 'object' && 'type' in value;
 }
 
 type Selection = ([number, number] | [])[];

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { ArchiveError } from '../core/errors.js';
 import { ScanFileError } from '../core/archive/errors.js';
 import type { ChannelSlice, ScanFileWriter, WrittenScanFile } from '../core/archive/ports.js';
-import type { AttrValue, Attrs, NexusPlan, PlanChannel, PlanGridAxis, PlanGridSignal } from '../core/nexus/layout.js';
+import type { AttrValue, Attrs, NexusPlan, PlanChannel, PlanGridAxis, PlanGridSignal, PlanPrefixCopy, TypedScalar } from '../core/nexus/layout.js';
 import { pointBytes } from '../core/nexus/dtypes.js';
 import { GridAxisAccumulator, gridSegments } from '../core/nexus/grid.js';
 import { rowSlices } from '../core/nexus/writers/channel-writer.js';
@@ -110,6 +110,7 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
       const digests: WrittenDigests = new Map();
       const gridSignals = new Map<string, PlanGridSignal[]>();
       const gridAxes = new Map<string, { node: PlanGridAxis; acc: GridAxisAccumulator }[]>();
+      const prefixCopies = new Map<string, PlanPrefixCopy[]>();
       call('set the root attributes', '/', () => setAttrs(root, plan.rootAttrs));
       for (const node of plan.nodes) {
         const { parent, name } = split(node.path);
@@ -124,6 +125,10 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
           case 'number': call('write the dataset', node.path, () => {
             const data = node.dtype === '<i8' ? new BigInt64Array([BigInt(Math.trunc(node.value))]) : new Float64Array([node.value]);
             setAttrs(createDatasetAt(group(), { name, data, shape: [], dtype: node.dtype === '<i8' ? '<q' : '<d' }), node.attrs);
+          }); break;
+          case 'numbers': call('write the dataset', node.path, () => {
+            const data = node.dtype === '<i8' ? BigInt64Array.from(node.values, (v) => BigInt(Math.trunc(v))) : Float64Array.from(node.values);
+            setAttrs(createDatasetAt(group(), { name, data, shape: [...node.shape], dtype: node.dtype === '<i8' ? '<q' : '<d' }), node.attrs);
           }); break;
           case 'link': call(`link to ${node.target}`, node.path, () => softLink(group(), node.target, name)); break;
           case 'external-link': call(`link to ${node.file}:${node.target}`, node.path, () => externalLink(group(), node.file, node.target, name)); break; // Lima frames
@@ -146,6 +151,18 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
             setAttrs(dataset, node.attrs);
             gridSignals.set(node.channel, [...(gridSignals.get(node.channel) ?? []), node]);
           }); break;
+          case 'prefix-copy': call('create the dataset', node.path, () => {
+            // The first shape[0] points of a channel (the default plot of streams that ended apart), filled from its channel's slices.
+            const [rows, ...pointShape] = node.shape;
+            const { dtype, view } = h5Type(node.type);
+            const dataset = createDatasetAt(group(), {
+              name, data: view(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
+              maxshape: [rows === 0 ? null : rows!, ...pointShape], chunks: [Math.max(1, Math.min(rows!, 1024)), ...pointShape.map((d) => Math.max(d, 1))],
+            });
+            if (rows! > 0) resizeTo(dataset, node.shape);
+            setAttrs(dataset, node.attrs);
+            prefixCopies.set(node.channel, [...(prefixCopies.get(node.channel) ?? []), node]);
+          }); break;
           case 'grid-axis':
             gridAxes.set(node.channel, [...(gridAxes.get(node.channel) ?? []), { node, acc: new GridAxisAccumulator(node.type, node.dimension, node.grid) }]);
             break;
@@ -157,6 +174,7 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
         const written = new WrittenData();
         const signals = (gridSignals.get(channel.channel) ?? []).map((g) => ({ g, dataset: root.get(g.path) as Dataset, written: new WrittenData() }));
         const axes = gridAxes.get(channel.channel) ?? [];
+        const copies = (prefixCopies.get(channel.channel) ?? []).map((c) => ({ rows: c.shape[0]!, dataset: root.get(c.path) as Dataset, path: c.path, written: new WrittenData() }));
         const rowBytes = pointBytes(channel.type, channel.pointShape);
         for await (const slice of slices(channel)) {
           // Points are written once each, in order; missing ranges (trimmed in Redis) are skipped, never invented.
@@ -169,6 +187,17 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
             call(`write points [${part.start}, ${part.stop}) of ${channel.channel}`, channel.path, () => {
               writeRows(dataset, [[part.start, part.stop], ...channel.pointShape.map(() => [] as [])], data);
             });
+          }
+          for (const copy of copies) {
+            const stop = Math.min(slice.stop, copy.rows);
+            if (stop <= slice.start) continue;
+            copy.written.add(slice.start, stop, slice.bytes.subarray(0, (stop - slice.start) * rowBytes));
+            for (const part of rowSlices(channel, slice.start, stop)) {
+              const data = typedView(view, slice.bytes, part.offset, part.length, channel.type.size);
+              call(`copy points [${part.start}, ${part.stop}) of ${channel.channel}`, copy.path, () => {
+                writeRows(copy.dataset, [[part.start, part.stop], ...channel.pointShape.map(() => [] as [])], data);
+              });
+            }
           }
           for (const { g, dataset: target, written: grid } of signals) {
             const end = Math.min(slice.stop, g.shape[0] * g.shape[1]);
@@ -184,6 +213,7 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
         }
         digests.set(channel.path, written.done());
         for (const { g, written: grid } of signals) digests.set(g.path, grid.done());
+        for (const copy of copies) digests.set(copy.path, copy.written.done());
         for (const { node, acc } of axes) {
           const values = acc.values();
           const { parent, name } = split(node.path);
@@ -235,12 +265,22 @@ function typedView(view: (buffer: ArrayBuffer) => TypedArray, bytes: Uint8Array,
   return view(bytes.slice(offset, offset + length).buffer);
 }
 
-function setAttrs(target: { create_attribute(name: string, data: string | number | string[], shape?: number[] | null, dtype?: string | null): void }, attrs: Attrs): void {
+function setAttrs(target: { create_attribute(name: string, data: string | number | string[] | TypedArray, shape?: number[] | null, dtype?: string | null): void }, attrs: Attrs): void {
   for (const [name, value] of Object.entries(attrs) as [string, AttrValue][]) {
     if (typeof value === 'number') target.create_attribute(name, value, null, Number.isInteger(value) ? '<q' : '<d');
     else if (typeof value === 'string') target.create_attribute(name, value);
-    else target.create_attribute(name, [...value]);
+    else if (isTypedScalar(value)) {
+      // A scalar of the given element type (e.g. `_FillValue`, which has its dataset's type).
+      const { dtype, view } = h5Type(value.type);
+      const data = view(new ArrayBuffer(value.type.size));
+      data[0] = (typeof data[0] === 'bigint' ? BigInt(value.value) : Number(value.value)) as never;
+      target.create_attribute(name, data, [], dtype);
+    } else target.create_attribute(name, [...value]);
   }
+}
+
+function isTypedScalar(value: AttrValue): value is TypedScalar {
+  return typeof value === 'object' && 'type' in value;
 }
 
 function split(path: string): { parent: string; name: string } {

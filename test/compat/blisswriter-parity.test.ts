@@ -17,7 +17,7 @@ import { projectRoot, venvPython } from '../../local/services.js';
 interface Case { name: string; args: string[] }
 
 const CASES: Case[] = [
-  { name: 'ascan', args: ['--type', 'ascan', '--points', '12', '--counters', '2', '--note', 'aligned on the foil edge'] },
+  { name: 'ascan', args: ['--type', 'ascan', '--points', '12', '--counters', '2', '--note', 'aligned on the foil edge', '--sample-notes', 'mounted on kapton tape'] },
   { name: 'loopscan', args: ['--type', 'loopscan', '--points', '7', '--counters', '1'] },
   { name: 'timescan', args: ['--type', 'timescan', '--points', '5', '--counters', '1'] },
   { name: 'ct', args: ['--type', 'ct', '--counters', '2'] },

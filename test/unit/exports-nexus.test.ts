@@ -71,12 +71,15 @@ describe('NeXus export', () => {
     assert.deepEqual(t.groups.find((g) => g.path === '/entry1/data')?.attrs, { NX_class: 'NXdata', signal: 'c_diode1', axes: ['axis_sy'] });
   });
 
-  it('lists points lost before archiving in the dataset\'s missing_points attribute and the notes', () => {
+  it('lists points lost before archiving in the dataset\'s missing_points attribute, a missing_points dataset and the notes, with _FillValue', () => {
     const r = run('a');
     r.streams[0]!.columns[1] = { ...r.streams[0]!.columns[1]!, missing: [[1, 2]] };
     const product = buildExport('nexus', [r], OPTIONS);
-    assert.deepEqual(tree(product).datasets.find((d) => d.path === '/entry1/primary/sample_x_2')?.attrs, { data_key: 'sample_x', missing_points: '[1, 2)' });
-    assert.ok(product.notes.includes('entry1 (run a), primary/sample_x: points [1, 2) were lost before archiving (0 in the file, listed in its missing_points attribute)'), product.notes.join('\n'));
+    const datasets = tree(product).datasets;
+    assert.deepEqual(datasets.find((d) => d.path === '/entry1/primary/sample_x_2')?.attrs, { data_key: 'sample_x', missing_points: '[1, 2)', _FillValue: Number.NaN });
+    const ranges = datasets.find((d) => d.path === '/entry1/primary/sample_x_2_missing_points')?.value as { dtype: string; shape: number[]; bytes: Uint8Array };
+    assert.deepEqual([ranges.dtype, ranges.shape, [...new BigInt64Array(ranges.bytes.slice().buffer)]], ['<i8', [1, 2], [1n, 2n]]);
+    assert.ok(product.notes.includes('entry1 (run a), primary/sample_x: points [1, 2) were lost before archiving (NaN in the file, listed in its missing_points attribute and in sample_x_2_missing_points)'), product.notes.join('\n'));
   });
 
   it('refuses the same run twice', () => {

@@ -99,7 +99,8 @@ describe('NeXus layout plan of a scan', () => {
   it('refuses types the file cannot hold exactly', () => {
     assert.throws(() => parseElementType('>f4'), InvalidInputError);
     assert.throws(() => parseElementType('<f2'), InvalidInputError);
-    assert.throws(() => parseElementType('|b1'), InvalidInputError);
+    assert.throws(() => parseElementType('<c16'), InvalidInputError);
     assert.deepEqual(parseElementType('|u1'), { numpy: '|u1', kind: 'uint', size: 1 });
+    assert.deepEqual(parseElementType('|b1'), { numpy: '|b1', kind: 'uint', size: 1 }, 'numpy bool: one byte 0/1, stored as uint8 (numpy_dtype = bool)');
   });
 });

@@ -101,6 +101,15 @@ def parse_args(argv=None):
     p.add_argument("--trim-first", type=int, default=0,
                    help="before sealing, trim the first counter's stream (XTRIM MINID) so its entries starting before this index are gone")
     p.add_argument("--dump-values", help="save every channel's published values to this .npz")
+    # Channels the archive must handle apart (one bad channel never loses a scan, bool channels).
+    p.add_argument("--extra-channel", action="append", default=[], choices=["bool", "complex", "cube"],
+                   help="add a channel: bool (flags:shutter_open, numpy bool), complex (fft:amplitude, complex128),"
+                        " cube (cube1:volume, float32 points of shape (2, 3, 4)); repeatable")
+    p.add_argument("--ragged", action="store_true",
+                   help="with --stop-after: counter k (1-based) publishes k points fewer than the motors and the timer"
+                        " (a scan stopped with Ctrl-C between two streams' points)")
+    p.add_argument("--sample-notes", default=None, help="Sample_notes of the dataset's ICAT snapshot")
+    p.add_argument("--no-machine", action="store_true", help="publish no scan_meta_categories instrument/technique metadata")
     # Scans that end early (aborted by the user, or failed): fewer points than scan_info's npoints.
     p.add_argument("--stop-after", type=int, default=None,
                    help="publish only this many points, then seal the streams and close the scan with --end-reason"
@@ -157,6 +166,15 @@ def main(argv=None) -> int:
     if args.spectrum:
         values["mca1:spectrum_det0"] = rng.integers(0, 5000, (npoints, args.spectrum)).astype(np.uint32)
         display["mca1:spectrum_det0"] = "spectrum_det0"
+    if "bool" in args.extra_channel:
+        values["flags:shutter_open"] = rng.integers(0, 2, npoints).astype(bool)
+        display["flags:shutter_open"] = "shutter_open"
+    if "complex" in args.extra_channel:
+        values["fft:amplitude"] = (rng.standard_normal(npoints) + 1j * rng.standard_normal(npoints)).astype(np.complex128)
+        display["fft:amplitude"] = "amplitude"
+    if "cube" in args.extra_channel:
+        values["cube1:volume"] = rng.standard_normal((npoints, 2, 3, 4)).astype(np.float32)
+        display["cube1:volume"] = "volume"
     if args.free_spectrum:
         values["mca2:free_spectrum"] = rng.integers(0, 60000, (npoints, args.free_spectrum)).astype(np.uint16)
         display["mca2:free_spectrum"] = "free_spectrum"
@@ -203,7 +221,16 @@ def main(argv=None) -> int:
         "save": True,
         "data_writer": "nexus",
         "data_policy": "ESRF",
-        "scan_meta_categories": ["positioners", "nexuswriter"],
+        "scan_meta_categories": ["positioners", "nexuswriter"] + ([] if args.no_machine else ["instrument", "technique"]),
+        # What BLISS's machine info and a technique controller publish through scan_meta (ESRF files carry it).
+        **({} if args.no_machine else {
+            "instrument": {"@NX_class": "NXinstrument", "machine": {
+                "@NX_class": "NXsource", "name": "ESRF", "type": "Synchrotron X-ray Source", "probe": "x-ray",
+                "current": 198.7, "current@units": "mA", "filling_mode": "7/8 multibunch",
+                "refill_countdown": 3456.5, "refill_countdown@units": "s", "message": "You are in User Service Mode",
+            }},
+            "technique": {"@NX_class": "NXcollection", "energy": 12.4, "energy@units": "keV", "edge": "Au-L3"},
+        }),
         "writer_options": {"chunk_options": {}, "separate_scan_files": False},
         "acquisition_chain": {
             top: {
@@ -230,6 +257,7 @@ def main(argv=None) -> int:
             "Sample_description": "gold foil",
             "InstrumentSource_current": 198.7,
             "definition": "XRF",
+            **({"Sample_notes": args.sample_notes} if args.sample_notes is not None else {}),
         },
     }
     scan = ds.create_scan(identity, info=scan_info)
@@ -260,10 +288,17 @@ def main(argv=None) -> int:
     corrupt_index = args.corrupt_index if args.corrupt_index is not None else npoints // 2
     # An aborted or failed scan stops publishing early; the planned npoints stay in scan_info.
     published = npoints if args.stop_after is None else max(0, min(npoints, args.stop_after))
+    # Points each stream publishes: all of them, or (--ragged) k fewer for the k-th counter.
+    ends = {name: published for name in streams}
+    if args.ragged:
+        for k, name in enumerate(counters, 1):
+            ends[name] = max(0, published - k)
     for first in range(0, published, args.batch):
         last = min(first + args.batch, published)
         for name, stream in streams.items():
-            chunk = values[name][first:last]
+            if first >= ends[name]:
+                continue
+            chunk = values[name][first:min(last, ends[name])]
             if name == corrupt_name and args.corrupt == "truncated" and first <= corrupt_index < last:
                 # Write this batch by hand with its last byte missing, as a broken producer would.
                 # blissdata sends from a background sink: flush it first so ids stay increasing.
@@ -329,7 +364,7 @@ def main(argv=None) -> int:
         "type": args.type,
         "points": published,
         **({"planned_points": npoints} if published != npoints else {}),
-        "channels": {name: {"dtype": v.dtype.str, "shape": list(v.shape[1:])} for name, v in values.items()},
+        "channels": {name: {"dtype": v.dtype.str, "shape": list(v.shape[1:]), "points": ends.get(name, published)} for name, v in values.items()},
         "corrupt": {"stream": corrupt_name, "kind": args.corrupt,
                     "index": (corrupt_index // args.batch) * args.batch if args.corrupt == "truncated" else 0}
         if args.corrupt else None,
@@ -337,7 +372,7 @@ def main(argv=None) -> int:
     if trimmed:
         summary["trimmed"] = trimmed
     if args.dump_values:
-        np.savez(args.dump_values, **{name.replace(":", "__"): v[:published] for name, v in values.items()})
+        np.savez(args.dump_values, **{name.replace(":", "__"): v[:ends.get(name, published)] for name, v in values.items()})
         summary["dump"] = args.dump_values
     json.dump(summary, sys.stdout)
     sys.stdout.write("\n")

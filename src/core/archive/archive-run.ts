@@ -7,7 +7,7 @@ import { CapacityError, chooseEngine, estimateScanFile, type CapacityConfig, typ
 import { buildScanLayout } from '../nexus/scan-layouts.js';
 import { type PlanChannel } from '../nexus/layout.js';
 import { DEFAULT_STORAGE, type StorageOptions } from '../nexus/writers/channel-writer.js';
-import { pointBytes } from '../nexus/dtypes.js';
+import { fillBytes, pointBytes } from '../nexus/dtypes.js';
 import { fileIndexKeyOf, scanFileKey, stagingChannelPrefix } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { checkCoverage, collectRunDocuments } from './run-documents.js';
@@ -148,12 +148,15 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
   // JSON channels (bridge engineer): their points are texts, read before the layout that holds them.
   const jsonValues = await readJsonChannels(run.resources, coverage.datumsByChannel, coverage.points, store, runUid);
   // Free-dimension channels whose point shape changed between chunks: laid out at their largest shape, padded (point-shapes.ts).
-  const varying = varyingPointShapes(run.resources, coverage.datumsByChannel, runUid);
+  // A channel whose padding would be too large is refused on its own; the others are archived.
+  const { varying, refused: refusedEarly } = varyingPointShapesRefusing(run.resources, coverage.datumsByChannel, runUid);
   const { plan, pointShapeOf } = withPointShapeDatasets(buildScanLayout({
     start: run.start, stop, descriptors: run.descriptors, resources: resourcesAtLargestShape(run.resources, varying), scanInfo,
     points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1), limaFiles,
-    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage, jsonValues,
+    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage, jsonValues, refused: refusedEarly,
   }), varying, deps.storage ?? DEFAULT_STORAGE);
+  const refusedChannels = [...(plan.refused ?? [])];
+  if (refusedChannels.length > 0) deps.log?.('channels refused; the others are archived', { runUid, refusedChannels });
   const resourceByUid = new Map(run.resources.map((r) => [r.uid, r] as const));
 
   // A re-archive replaces exactly the version the record describes.
@@ -177,7 +180,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
     const shapesOf = pointShapeOf.get(channel.path);
     // A `point_shape` dataset: the shapes of its channel's chunks (the datums say them, nothing to download).
     if (shapesOf !== undefined && resource) return fromSync(pointShapeSlices(channel, coverage.datumsByChannel.get(shapesOf) ?? [], resource));
-    return readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], resource, store, runUid, {
+    return readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], resource, store, runUid, coverage.gaps[channel.channel] ?? [], {
       concurrency: deps.fetchConcurrency ?? DEFAULT_FETCH.concurrency, maxBytes: deps.fetchAheadBytes ?? DEFAULT_FETCH.maxBytes,
     });
   });
@@ -205,6 +208,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
       ...(deps.rearchive && previous ? {
         rearchive: { ...deps.rearchive, at: archivedAt, creator: deps.creator, previous },
       } : {}),
+      ...(refusedChannels.length > 0 ? { refusedChannels } : {}),
     });
     if (recorded === 'conflict') {
       // Another delivery recorded the run first (it published this very file: the conditional write let only one
@@ -218,6 +222,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
     }
     const detail = validateDetail(DetailType.RunArchived, {
       run_uid: runUid, scan_id: run.start.scan_id, data_policy: run.start.data_policy, file, points: coverage.points, archived_at: archivedAt,
+      ...(refusedChannels.length > 0 ? { refused_channels: refusedChannels.map((r) => ({ channel: r.channel, reason: r.reason.slice(0, 1000) })) } : {}),
     } satisfies RunArchived, EventSource.ScanWriter);
     await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
     deps.log?.('run archived', { runUid, key: finalKey, bytes: file.bytes });
@@ -374,7 +379,7 @@ async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: 
  */
 async function* readSlices(
   channel: PlanChannel, datums: readonly StreamDatum[], resource: StreamResource | undefined, store: ObjectStore, runUid: string,
-  fetch: { concurrency: number; maxBytes: number },
+  gaps: readonly (readonly [number, number])[], fetch: { concurrency: number; maxBytes: number },
 ): AsyncGenerator<ChannelSlice> {
   const folder = stagingChannelPrefix(runUid, channel.channel);
   for (const d of datums) {
@@ -391,7 +396,13 @@ async function* readSlices(
     }
   }
   const fetched = fetchInOrder(datums, async (d) => ({ d, bytes: await getStagedObject(store, d.chunk.key, `points [${d.indices.start}, ${d.indices.stop}) of ${channel.channel}`, { runUid, stream: channel.channel, indexRange: [d.indices.start, d.indices.stop], key: d.chunk.key }) }), { ...fetch, bytesOf: (d) => d.chunk.bytes });
+  // Points trimmed in Redis (gaps) are written in their place among the staged chunks: the writer takes points in order.
+  const ordered = [...gaps].sort((a, b) => a[0] - b[0]);
+  let nextGap = 0;
   for await (const { d, bytes } of fetched) {
+    for (; nextGap < ordered.length && ordered[nextGap]![0] < d.indices.start; nextGap += 1) {
+      yield* fillSlices(channel, [[ordered[nextGap]![0], Math.min(ordered[nextGap]![1], d.indices.start)]]);
+    }
     const shape = resource ? datumPointShape(d, resource) : channel.pointShape;
     const rowBytes = pointBytes(channel.type, shape);
     const { start, stop } = d.indices;
@@ -403,6 +414,24 @@ async function* readSlices(
       throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], { runUid, stream: channel.channel, indexRange: [start, stop], key: d.chunk.key });
     }
     yield* paddedSlices(channel, start, stop, bytes, shape);
+  }
+  yield* fillSlices(channel, ordered.slice(nextGap));
+}
+
+/**
+ * Points trimmed in Redis before the bridge read them: written as the fill value (NaN for floats,
+ * the dataset's `_FillValue` for integers) so that no reader takes them for readings of 0; at most
+ * `sliceRows` points per slice.
+ */
+export function* fillSlices(channel: Pick<PlanChannel, 'type' | 'pointShape' | 'shape' | 'sliceRows'>, gaps: readonly (readonly [number, number])[]): Generator<ChannelSlice> {
+  const points = channel.shape[0] ?? 0;
+  let block: Uint8Array | undefined;
+  for (const [gapStart, gapStop] of gaps) {
+    for (let start = Math.max(0, gapStart); start < Math.min(gapStop, points); start += channel.sliceRows) {
+      const stop = Math.min(gapStop, points, start + channel.sliceRows);
+      block ??= fillBytes(channel.type, channel.pointShape, channel.sliceRows);
+      yield { start, stop, bytes: block.subarray(0, (stop - start) * pointBytes(channel.type, channel.pointShape)) };
+    }
   }
 }
 
@@ -419,4 +448,21 @@ async function publishOrThrow(publisher: EventPublisher, detailType: string, det
 
 function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** varyingPointShapes channel by channel: a channel it refuses (padding beyond the bound) is set aside with the reason. */
+function varyingPointShapesRefusing(
+  resources: readonly StreamResource[], datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>, runUid: string,
+): { varying: Map<string, number[]>; refused: Record<string, string> } {
+  const varying = new Map<string, number[]>();
+  const refused: Record<string, string> = {};
+  for (const resource of resources) {
+    try {
+      for (const [channel, shape] of varyingPointShapes([resource], datumsByChannel, runUid)) varying.set(channel, shape);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      refused[resource.data_key] = error.message;
+    }
+  }
+  return { varying, refused };
 }

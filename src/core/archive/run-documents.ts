@@ -103,8 +103,9 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
     try {
       // JSON channels (NDJSON chunks) have points of any size: their lines are counted when read.
       if (!isJsonResource(resource)) type = parseElementType(resource.parameters.dtype_numpy, { runUid, stream: channel });
-    } catch (error) {
-      errors.push({ stream: channel, message: (error as Error).message });
+    } catch {
+      // A dtype the file cannot hold is no coverage problem: the layout refuses that channel alone, with
+      // the reason, and archives the others (docs/nexus-layout.md, "Refused channels"). Its indices are still checked.
     }
     // Lima channels: a datum's bytes are its uploaded file's (checked by HEAD in archive-run), not frames × frame size.
     if (isLimaResource(resource)) type = undefined;

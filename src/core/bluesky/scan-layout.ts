@@ -12,7 +12,7 @@
  *   measurement/<key>          links to every channel (other streams as <stream>_<key>)
  *   plotselect/                NXdata: signal from the descriptor hints, axes from hints.dimensions
  *                              (grid scans: the signal as an image on the [slow, fast] grid)
- *   sample/                    NXsample: Sample_<field> of the ICAT snapshot
+ *   sample/                    NXsample: Sample_* of the ICAT snapshot at their hdf5_cfg.xml places
  *   bluesky_start/             NXnote: the start document (application/json)
  *   writer/                    NXnote: status, date
  * ```
@@ -25,6 +25,7 @@ import type { EventDescriptor, StreamResource } from '../contract/generated-type
 import { InvalidInputError } from '../errors.js';
 import { parseElementType } from '../nexus/dtypes.js';
 import { hdf5Name, type NexusPlan, type ScanLayoutInput } from '../nexus/layout-input.js';
+import { sampleNodes } from '../nexus/sample-layout.js';
 import type { PlanChannel, PlanNode, PlanText } from '../nexus/plan.js';
 import { channelDataset, DEFAULT_STORAGE } from '../nexus/writers/channel-writer.js';
 import { JSON_CONTENT_TYPE } from '../nexus/writers/json-writer.js';
@@ -182,14 +183,8 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
     entryGroup.attrs = { ...entryGroup.attrs, default: 'plotselect' };
   }
 
-  const sample = Object.entries(start.icat)
-    .filter((kv): kv is [string, string] => kv[0].startsWith('Sample_') && kv[0].length > 'Sample_'.length && typeof kv[1] === 'string')
-    .map(([k, v]) => [hdf5Name(k.slice('Sample_'.length)), v] as const)
-    .sort(([a], [b]) => a.localeCompare(b));
-  if (sample.length > 0) {
-    nodes.push({ kind: 'group', path: `${e}/sample`, attrs: { NX_class: 'NXsample' } });
-    for (const [field, value] of sample) nodes.push(text(`${e}/sample/${field}`, value));
-  }
+  // Sample_* at their ICAT places (Sample_notes → the NXnote sample/notes), as for BLISS scans.
+  nodes.push(...sampleNodes(e, { icat: start.icat }));
 
   if (startDoc) {
     nodes.push({ kind: 'group', path: `${e}/bluesky_start`, attrs: { NX_class: 'NXnote' } });

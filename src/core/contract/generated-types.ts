@@ -428,6 +428,12 @@ export interface RunArchived {
     [k: string]: number | undefined;
   };
   archived_at: string;
+  /**
+   * Channels published for the run that the scan file does not hold, each with the reason (the file lists them in <entry>/notes/refused_channels); every other channel is in the file.
+   *
+   * @maxItems 1000
+   */
+  refused_channels?: RefusedChannel[];
 }
 /**
  * Where the run belongs in the facility data policy; every value is sanitised again before it is used in an object key.
@@ -444,6 +450,10 @@ export interface ArchivedFile {
   key: string;
   bytes: number;
   sha256: string;
+}
+export interface RefusedChannel {
+  channel: string;
+  reason: string;
 }
 
 // run-failed.schema.json

@@ -17,10 +17,11 @@ import { varyingPointShapes } from '../archive/point-shapes.js';
 import { datumsByChannelOf } from '../archive/run-documents.js';
 import { POINT_SHAPE_DATASET } from '../nexus/writers/variable-shape.js';
 import type { ObjectStore } from '../ports.js';
-import type { ArchivedExportRun, ColumnData, ExportColumn, ExportStream } from './model.js';
+import { isColumnSource, type ArchivedExportRun, type ColumnData, type ColumnSource, type ExportColumn, type ExportStream } from './model.js';
 import type { ArchivedChannelReader } from './ports.js';
-import { DTYPES, isDtype, type Dtype } from '../analysis/ndarray.js';
+import { DTYPES, isDtype, type Dtype, type NdArray } from '../analysis/ndarray.js';
 import type { ExportInputSize } from './export-capacity.js';
+import { fillBytes, pointBytes, type ElementType } from '../nexus/dtypes.js';
 import { ArchivedFileMismatchError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError } from './service-errors.js';
 
 export interface ExportLoaderDeps {
@@ -166,7 +167,7 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps, loca
             { runUid, stream: descriptor.name, key: channel },
           );
         }
-        const array = scanFile.column(path);
+        const array = withFillAt(scanFile.column(path), gaps[channel] ?? []);
         const padded = varying.has(channel) ? {
           pointShapes: scanFile.column(`${path.slice(0, path.lastIndexOf('/'))}/${POINT_SHAPE_DATASET}`),
           fillValue: DTYPES[array.dtype].kind === 'f' ? Number.NaN : 0,
@@ -190,4 +191,40 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps, loca
     await scanFile.close();
     throw error;
   }
+}
+
+/**
+ * Points lost before archiving hold the fill value in the export whatever the scan file holds
+ * (files archived before fill values were written have 0 there): NaN for floats, the type's
+ * minimum (signed) or maximum (unsigned) for integers, as the scan writer writes them (fillValueOf).
+ * A column read on demand gets the fill in each slice of rows it gives.
+ */
+export function withFillAt(array: NdArray, missing: readonly (readonly [number, number])[]): NdArray;
+export function withFillAt(array: ColumnSource, missing: readonly (readonly [number, number])[]): ColumnSource;
+export function withFillAt(array: NdArray | ColumnSource, missing: readonly (readonly [number, number])[]): NdArray | ColumnSource {
+  const kind = DTYPES[array.dtype].kind;
+  if (missing.length === 0 || kind === 'b') return array;
+  if (isColumnSource(array)) {
+    const source = array;
+    return { dtype: source.dtype, shape: source.shape, rows: (start, stop) => fillRows(source.rows(start, stop), start, missing) };
+  }
+  return fillRows(array, 0, missing);
+}
+
+/** `rows` (points [offset, offset + rows)) with the fill value at the missing points among them. */
+function fillRows(rows: NdArray, offset: number, missing: readonly (readonly [number, number])[]): NdArray {
+  const kind = DTYPES[rows.dtype].kind;
+  const type: ElementType = { numpy: rows.dtype, kind: kind === 'f' ? 'float' : kind === 'i' ? 'int' : 'uint', size: DTYPES[rows.dtype].size };
+  const pointShape = rows.shape.slice(1);
+  const rowBytes = pointBytes(type, pointShape);
+  const count = rows.shape[0] ?? 0;
+  let bytes: Uint8Array | undefined;
+  for (const [start, stop] of missing) {
+    const from = Math.max(0, start - offset);
+    const to = Math.min(stop - offset, count);
+    if (to <= from) continue;
+    bytes ??= new Uint8Array(rows.bytes);
+    bytes.set(fillBytes(type, pointShape, to - from), from * rowBytes);
+  }
+  return bytes ? { ...rows, bytes } : rows;
 }

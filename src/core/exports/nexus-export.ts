@@ -12,10 +12,12 @@
 import { safeSegment } from '../object-keys.js';
 import { ExportRequestError } from './errors.js';
 import { sequenceSource } from './column-source.js';
-import { float64Array, TreeBuilder } from './hdf5-tree.js';
+import { float64Array, int64Array, TreeBuilder } from './hdf5-tree.js';
 import type { BuildExportOptions, ColumnData, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
 import { checkColumn, isoTime, nexusName, runTitle } from './run-data.js';
 import { missingPointsText } from '../nexus/layout.js';
+import { fillValueOf } from '../nexus/dtypes.js';
+import { DTYPES, type NdArray } from '../analysis/ndarray.js';
 
 /** Fields the descriptor hints name, in order (`hints: {det: {fields: ['det']}}`). */
 export function hintedFields(descriptor: Record<string, unknown>): string[] {
@@ -114,10 +116,13 @@ export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options
         const attrs: Record<string, Hdf5AttrValue> = { data_key: column.dataKey };
         if (column.units) attrs.units = column.units;
         if (column.source) attrs.source = column.source;
-        // Like the scan file: lost points read as 0 and are listed, so a reader never takes them for readings.
+        // Like the scan file: lost points hold the fill value (export-loader withFillAt) and are listed, so a reader never takes them for readings.
         if (column.missing?.length) {
           attrs.missing_points = missingPointsText(column.missing);
-          notes.push(`entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: points ${attrs.missing_points} were lost before archiving (0 in the file, listed in its missing_points attribute)`);
+          const fill = missingFillAttr(column.array.dtype);
+          if (fill !== undefined) attrs._FillValue = fill;
+          notes.push(`entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: points ${attrs.missing_points} were lost before archiving `
+            + `(${fill === undefined || Number.isNaN(fill) ? 'NaN' : String(fill)} in the file, listed in its missing_points attribute and in ${names.get(column.dataKey)!}_missing_points)`);
         }
         if (column.pointShapes) {
           const shapesName = shapeNames.get(`${column.dataKey}_point_shape`)!;
@@ -128,6 +133,11 @@ export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options
           notes.push(`entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: its points changed shape; they are padded to [${largest.join(', ')}] with ${String(attrs.fill_value)}, each point's shape in ${shapesName}`);
         }
         byKey.set(column.dataKey, t.dataset(`${group}/${names.get(column.dataKey)!}`, column.array, attrs));
+        if (column.missing?.length) {
+          const ranges = [...column.missing].sort((a, b) => a[0] - b[0]);
+          t.dataset(`${group}/${names.get(column.dataKey)!}_missing_points`, int64Array(ranges.flatMap(([a, b]) => [a, b]), [ranges.length, 2]),
+            { long_name: `point ranges [start, stop) of ${names.get(column.dataKey)!} lost before archiving` });
+        }
         if (column.pointShapes) {
           t.dataset(`${group}/${shapeNames.get(`${column.dataKey}_point_shape`)!}`, column.pointShapes, { long_name: `shape of each point of ${names.get(column.dataKey)!} (without padding)` });
         }
@@ -161,4 +171,13 @@ export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options
   });
   if (runs.length === 0) throw new ExportRequestError('a NeXus export needs at least one run', { format: 'nexus' });
   return { format: 'nexus', files: [{ name: fileName, kind: 'hdf5', tree: t.tree }], notes };
+}
+
+/** `_FillValue` of a column with lost points, when a number holds it exactly (not for uint64, whose fill is 2^64 − 1). */
+function missingFillAttr(dtype: NdArray['dtype']): number | undefined {
+  const { kind, size } = DTYPES[dtype];
+  if (kind === 'f') return Number.NaN;
+  if (kind === 'b' || (kind === 'u' && size === 8)) return undefined;
+  const value = fillValueOf({ numpy: dtype, kind: kind === 'i' ? 'int' : 'uint', size });
+  return Number(value);
 }

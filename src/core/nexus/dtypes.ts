@@ -14,9 +14,12 @@ const KINDS = { f: 'float', i: 'int', u: 'uint' } as const;
 /**
  * Parses a numpy dtype string. Only little-endian (or byte-sized, `|`) integers and 32/64-bit
  * floats are accepted: the file keeps the published type bit for bit, never widens or converts.
- * Big-endian, float16, bool, complex and string channels are refused with the reason.
+ * Bool is one byte 0/1 (isBoolType). Big-endian, float16, complex and string channels are refused with the reason.
  */
 export function parseElementType(numpy: string, context: { stream?: string; runUid?: string } = {}): ElementType {
+  // numpy bool (blissdata accepts `?`): one byte 0/1, stored as uint8 with `numpy_dtype = bool`
+  // (isBoolType; h5wasm cannot write the HDF5 enum h5py uses for numpy bool, docs/nexus-layout.md).
+  if (BOOL_DTYPES.has(numpy)) return { numpy, kind: 'uint', size: 1 };
   const match = /^([<>|=]?)([fiu])(\d+)$/.exec(numpy);
   if (!match) throw new InvalidInputError(`dtype ${JSON.stringify(numpy)} is not a numeric numpy dtype the scan file can hold`, context);
   const [, order, letter, digits] = match as unknown as [string, string, 'f' | 'i' | 'u', string];
@@ -33,10 +36,52 @@ export function parseElementType(numpy: string, context: { stream?: string; runU
 
 /** What parseElementType accepts, in words (for the messages of whoever refuses a dtype on its behalf, e.g. the bridge). */
 export function describeElementTypes(): string {
-  return 'little-endian (or byte-sized) int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32 and float64';
+  return 'numpy bool (stored as uint8 0/1), little-endian (or byte-sized) int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32 and float64';
+}
+
+/** numpy's spellings of bool: `|b1` (dtype.str), `?` (dtype.char), `b1`. */
+const BOOL_DTYPES: ReadonlySet<string> = new Set(['|b1', '?', 'b1', '=b1', '<b1', '>b1']);
+
+/** Whether the channel was published as numpy bool (stored as uint8 0/1, attribute `numpy_dtype = bool`). */
+export function isBoolType(type: Pick<ElementType, 'numpy'>): boolean {
+  return BOOL_DTYPES.has(type.numpy);
 }
 
 /** Bytes of one point of a channel with this element type and point shape. */
 export function pointBytes(type: ElementType, pointShape: readonly number[]): number {
   return pointShape.reduce((n, d) => n * d, type.size);
+}
+
+/**
+ * The value written for points that were never published (trimmed in Redis before the bridge read
+ * them): NaN for floats; for integers, the type's minimum when signed (−128 for int8) and its maximum
+ * when unsigned (65535 for uint16), named by the dataset's `_FillValue` attribute.
+ */
+export function fillValueOf(type: ElementType): number | bigint {
+  if (type.kind === 'float') return Number.NaN;
+  const bits = BigInt(type.size * 8);
+  return type.kind === 'int' ? -(1n << (bits - 1n)) : (1n << bits) - 1n;
+}
+
+/** `rows` points of fill value, little-endian, as one staged chunk would hold them. */
+export function fillBytes(type: ElementType, pointShape: readonly number[], rows: number): Uint8Array {
+  const count = pointShape.reduce((n, d) => n * d, rows);
+  const bytes = new Uint8Array(count * type.size);
+  const view = new DataView(bytes.buffer);
+  const fill = fillValueOf(type);
+  for (let i = 0; i < count; i += 1) {
+    const at = i * type.size;
+    if (type.kind === 'float') {
+      if (type.size === 4) view.setFloat32(at, Number.NaN, true); else view.setFloat64(at, Number.NaN, true);
+      continue;
+    }
+    const value = BigInt(fill);
+    switch (type.size) {
+      case 1: view.setUint8(at, Number(BigInt.asUintN(8, value))); break;
+      case 2: view.setUint16(at, Number(BigInt.asUintN(16, value)), true); break;
+      case 4: view.setUint32(at, Number(BigInt.asUintN(32, value)), true); break;
+      default: view.setBigUint64(at, BigInt.asUintN(64, value), true);
+    }
+  }
+  return bytes;
 }

@@ -14,6 +14,11 @@ export interface NexusPlan {
   nodes: readonly PlanNode[];
   /** The channel datasets, in the order they appear in `nodes`. */
   channels: readonly PlanChannel[];
+  /**
+   * Channels the file cannot hold (a dtype or point shape no HDF5 writer module takes), each with the
+   * reason; listed in the file (`notes/refused_channels`) and in the run record. Every other channel is in the file.
+   */
+  refused?: readonly RefusedChannel[];
   /** Object times written into the HDF5 headers (ms since epoch): the run's stop, never the wall clock. */
   fileTimeMs: number;
 }
@@ -34,15 +39,20 @@ export interface ScanLayoutInput {
   storage?: StorageOptions | undefined;
   /**
    * Point ranges [start, stop) per channel that were trimmed in Redis before the bridge read them
-   * (RunStop.bliss.gaps). Their rows are never written (they read as HDF5's fill value, 0); the
-   * channel's dataset lists them in its `missing_points` attribute.
+   * (RunStop.bliss.gaps). Their rows hold the fill value (NaN for floats, `_FillValue`); the channel
+   * lists them in its `missing_points` attribute and dataset.
    */
   missing?: Readonly<Record<string, readonly (readonly [number, number])[]>> | undefined;
   /** Lima channels: their uploaded files, relative to the scan file's folder (linked, never copied). */
   limaFiles?: Readonly<Record<string, readonly LimaLinkedFile[]>> | undefined;
   /** JSON channels' points (one JSON text per point, '' where missing), read from their NDJSON chunks. */
   jsonValues?: Readonly<Record<string, readonly string[]>> | undefined;
+  /** Channels refused before the layout (padding beyond its bound): channel → reason. */
+  refused?: Readonly<Record<string, string>> | undefined;
 }
+
+/** A channel the scan file does not hold, and why (run record `refused_channels`, file `notes/refused_channels`). */
+export interface RefusedChannel { channel: string; reason: string }
 
 export interface ChannelInfo {
   channel: string;

@@ -20,22 +20,26 @@
  *   writer/               NXnote: status, date
  * ```
  */
-import type { RunStart } from '../contract/generated-types.js';
 import { InvalidInputError } from '../errors.js';
 import { runTitleOf } from '../bluesky/run-origin.js';
-import { parseElementType } from './dtypes.js';
+import { fillValueOf, parseElementType } from './dtypes.js';
 import type { PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
-import { hdf5Name, type ChannelInfo, type NexusPlan, type ScanLayoutInput } from './layout-input.js';
+import { hdf5Name, type ChannelInfo, type NexusPlan, type RefusedChannel, type ScanLayoutInput } from './layout-input.js';
+import { sampleNodes } from './sample-layout.js';
 import { planPlot } from './plot-layout.js';
+import { scanMetaNodes } from './scan-meta.js';
 import { channelUnit, positionerSnapshots, scanNotes, scanPositioners, type ScanInfo } from './scan-info.js';
 import { DEFAULT_STORAGE } from './writers/channel-writer.js';
 import { isJsonResource, isLimaResource } from '../event-model/resources.js';
 import { linkedFileWriters } from './writers/registry.js';
 import { channelKindOf, channelWriterFor, textChannelWriters } from './writers/registry.js';
 
-export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanText } from './plan.js';
-export type { ChannelInfo, NexusPlan, ScanLayoutInput } from './layout-input.js';
+export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanNumbers, PlanPrefixCopy, PlanText, TypedScalar } from './plan.js';
+export type { ChannelInfo, NexusPlan, RefusedChannel, ScanLayoutInput } from './layout-input.js';
 export { hdf5Name } from './layout-input.js';
+
+/** Where the refused channels are listed in the scan file, below the entry. */
+export const REFUSED_CHANNELS_NOTE = 'notes/refused_channels';
 
 /** `missing_points` attribute text: `[0, 40) [80, 100)`. */
 export function missingPointsText(ranges: readonly (readonly [number, number])[]): string {
@@ -53,7 +57,8 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
   const e = `/${entry}`;
   const info: ScanInfo = input.scanInfo ?? (start.bliss?.scan_info as ScanInfo | undefined) ?? {};
   const storage = input.storage ?? DEFAULT_STORAGE;
-  const channels = describeChannels(input, info);
+  const refused: RefusedChannel[] = Object.entries(input.refused ?? {}).map(([channel, reason]) => ({ channel, reason }));
+  const described = describeChannels(input, info).filter((c) => input.refused?.[c.channel] === undefined);
 
   const startTime = stringOf(info.start_time) ?? start.bliss?.start_time ?? isoOf(start.time);
   const endTime = stringOf(info.end_time) ?? stop.bliss.end_time ?? isoOf(stop.time);
@@ -68,8 +73,20 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
 
   nodes.push({ kind: 'group', path: `${e}/instrument`, attrs: { NX_class: 'NXinstrument' } });
   const datasetPath = new Map<string, string>();
-  for (const c of channels) {
+  const channels: ChannelInfo[] = [];
+  for (const c of described) {
     const context = { runUid, stream: c.channel };
+    // One bad channel never loses the scan: a channel no writer module can take is refused with its
+    // reason and every other channel is written.
+    const laidOut = refusing(c.channel, refused, () => layOutChannel(c, context));
+    if (!laidOut) continue;
+    channels.push(c);
+    nodes.push(...laidOut.nodes);
+    if (laidOut.dataset) planned.push(laidOut.dataset);
+    if (laidOut.target) datasetPath.set(c.channel, laidOut.target);
+  }
+
+  function layOutChannel(c: ChannelInfo, context: { runUid: string; stream: string }): { nodes: PlanNode[]; dataset?: PlanChannel; target?: string } {
     // --- Lima detectors (lima engineer): external links to the uploaded Lima files, writers/lima-image-writer.ts
     if (isLimaResource(c.resource)) {
       const files = input.limaFiles?.[c.channel];
@@ -80,9 +97,7 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
         group: `${e}/instrument/${c.name}`, dataPath, files, points: input.points[c.channel] ?? 0,
         ...(missing?.length ? { missingPoints: missingPointsText(missing) } : {}),
       });
-      nodes.push(...laid.nodes);
-      datasetPath.set(c.channel, laid.target);
-      continue;
+      return { nodes: laid.nodes, target: laid.target };
     }
     // --- end Lima detectors
     // --- JSON channels (bridge engineer): strings per point, writers/json-writer.ts
@@ -94,9 +109,7 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
         group: `${e}/instrument/${c.name}`, channel: c.channel, values, units: c.units, runUid,
         ...(missing?.length ? { missingPoints: missingPointsText(missing) } : {}),
       });
-      nodes.push(...laid.nodes);
-      if (laid.datasetPath) datasetPath.set(c.channel, laid.datasetPath);
-      continue;
+      return { nodes: laid.nodes, ...(laid.datasetPath ? { target: laid.datasetPath } : {}) };
     }
     // --- end JSON channels
     const type = parseElementType(c.resource.parameters.dtype_numpy, context);
@@ -107,9 +120,7 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
     const laid = writer.layout({
       group: `${e}/instrument/${c.name}`, channel: c.channel, resourceUid: c.resource.uid, type, pointShape, points, units: c.units, storage,
     });
-    nodes.push(...laid.nodes);
-    planned.push(laid.dataset);
-    datasetPath.set(c.channel, laid.dataset.path);
+    return { nodes: laid.nodes, dataset: laid.dataset, target: laid.dataset.path };
   }
   nodes.push(...snapshotNodes(`${e}/instrument`, info, channels, datasetPath));
 
@@ -120,7 +131,7 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
   }
 
   const notes = scanNotes(info);
-  if (notes.length > 0) {
+  if (notes.length > 0 || refused.length > 0) {
     // NXentry defines `notes` as an NXnote: blisswriter's NXcollection is an nxcheck error (docs/nexus-layout.md).
     nodes.push({ kind: 'group', path: `${e}/notes`, attrs: { NX_class: 'NXnote' } });
     notes.forEach((note, i) => {
@@ -129,6 +140,7 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
       nodes.push(text(`${path}/data`, note.message), text(`${path}/date`, note.date), text(`${path}/type`, 'text/plain'));
     });
   }
+  if (refused.length > 0) nodes.push(...refusedChannelsNote(`${e}/${REFUSED_CHANNELS_NOTE}`, refused));
 
   const plot = planPlot(`${e}/plotselect`, channels.filter((c) => !isLimaResource(c.resource) && !isJsonResource(c.resource)), planned, info); // Lima frames are linked, JSON channels are texts: neither is plotted
   if (plot.length > 0) {
@@ -136,17 +148,16 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
     entryGroup.attrs = { ...entryGroup.attrs, default: 'plotselect' };
   }
 
-  const sample = sampleFields(start);
-  if (sample.length > 0) {
-    nodes.push({ kind: 'group', path: `${e}/sample`, attrs: { NX_class: 'NXsample' } });
-    for (const [field, value] of sample) nodes.push(text(`${e}/sample/${field}`, value));
-  }
+  nodes.push(...sampleNodes(e, start));
 
   const countTime = typeof info.count_time === 'number' ? info.count_time : start.bliss?.count_time;
   if (typeof countTime === 'number' && countTime) {
     nodes.push({ kind: 'group', path: `${e}/scan_parameters`, attrs: { NX_class: 'NXparameters' } });
     nodes.push({ kind: 'number', path: `${e}/scan_parameters/count_time`, value: countTime, dtype: '<f8', attrs: { units: 's' } });
   }
+
+  // scan_meta_categories (instrument → machine: ring current, filling mode …) where the ESRF writer puts them.
+  nodes.push(...scanMetaNodes(e, info, new Set([...nodes.map((n) => n.path), `${e}/writer`])));
 
   nodes.push({ kind: 'group', path: `${e}/writer`, attrs: { NX_class: 'NXnote' } });
   nodes.push(text(`${e}/writer/date`, isoOf(stop.time)), text(`${e}/writer/status`, 'SUCCEEDED'));
@@ -164,10 +175,39 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
       ...(stringOf(info.publisher_version) ? { publisher_version: stringOf(info.publisher_version)! } : {}),
       default: entry,
     },
-    nodes: input.missing ? nodes.map((node) => withMissingPoints(node, input.missing!)) : nodes,
+    nodes: input.missing ? nodes.flatMap((node) => withMissingPoints(node, input.missing!)) : nodes,
     channels: planned,
+    ...(refused.length > 0 ? { refused } : {}),
     fileTimeMs: Math.round(stop.time * 1000),
   };
+}
+
+/** Runs `layOut` for one channel; an InvalidInputError refuses the channel (recorded with its reason) instead of the scan. */
+function refusing<T>(channel: string, refused: RefusedChannel[], layOut: () => T): T | undefined {
+  try {
+    return layOut();
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    refused.push({ channel, reason: error.message });
+    return undefined;
+  }
+}
+
+/**
+ * `notes/refused_channels` (NXnote): the channels published for this scan that the file does not
+ * hold, with the reason, as JSON (`data`, type application/json) and as two string datasets a
+ * program reads without parsing (`channel`, `reason`, one row per channel).
+ */
+function refusedChannelsNote(path: string, refused: readonly RefusedChannel[]): PlanNode[] {
+  const sorted = [...refused].sort((a, b) => a.channel.localeCompare(b.channel));
+  return [
+    { kind: 'group', path, attrs: { NX_class: 'NXnote' } },
+    text(`${path}/description`, `${sorted.length} channel(s) published for this scan are not in this file; each is listed with the reason`),
+    text(`${path}/type`, 'application/json'),
+    text(`${path}/data`, JSON.stringify(sorted)),
+    { kind: 'text', path: `${path}/channel`, value: sorted.map((r) => r.channel), attrs: {} },
+    { kind: 'text', path: `${path}/reason`, value: sorted.map((r) => r.reason), attrs: {} },
+  ];
 }
 
 /**
@@ -206,11 +246,28 @@ function snapshotNodes(instrument: string, info: ScanInfo, channels: readonly Ch
   return nodes;
 }
 
-function withMissingPoints(node: PlanNode, missing: NonNullable<ScanLayoutInput['missing']>): PlanNode {
-  if (node.kind !== 'channel') return node;
+/**
+ * A channel with points trimmed in Redis: those rows hold the fill value (NaN for floats, see
+ * fillValueOf) named by `_FillValue`, the ranges are listed in the `missing_points` attribute (text)
+ * and, for programs, in the dataset `missing_points` [ranges, 2] (int64 start, stop) beside the data.
+ */
+function withMissingPoints(node: PlanNode, missing: NonNullable<ScanLayoutInput['missing']>): PlanNode[] {
+  if (node.kind !== 'channel') return [node];
   const ranges = missing[node.channel];
-  return ranges?.length ? { ...node, attrs: { ...node.attrs, missing_points: missingPointsText(ranges) } } : node;
+  if (!ranges?.length) return [node];
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const group = node.path.slice(0, node.path.lastIndexOf('/'));
+  return [
+    { ...node, attrs: { ...node.attrs, missing_points: missingPointsText(sorted), _FillValue: { type: node.type, value: fillValueOf(node.type) } } },
+    {
+      kind: 'numbers', path: `${group}/${MISSING_POINTS_DATASET}`, values: sorted.flatMap(([a, b]) => [a, b]), shape: [sorted.length, 2], dtype: '<i8',
+      attrs: { long_name: `point ranges [start, stop) of ${node.path.slice(group.length + 1)} that were lost in Redis before the bridge read them (their rows hold _FillValue)`, target: node.path },
+    },
+  ];
 }
+
+/** Name of the dataset listing a channel's missing point ranges, beside its data. */
+export const MISSING_POINTS_DATASET = 'missing_points';
 
 function text(path: string, value: string): PlanText {
   return { kind: 'text', path, value, attrs: {} };
@@ -265,15 +322,4 @@ export function describeChannels(input: ScanLayoutInput, info: ScanInfo): Channe
     used.add(name);
     return { ...o, resource: byKey.get(o.channel)!, name };
   });
-}
-
-/** `Sample_<field>` of the ICAT snapshot → sample/<field> (sorted); RunStart.sample stands in for a missing name. */
-function sampleFields(start: RunStart): [string, string][] {
-  const fields = new Map<string, string>();
-  for (const [key, value] of Object.entries(start.icat)) {
-    if (!key.startsWith('Sample_') || typeof value !== 'string' || key.length <= 'Sample_'.length) continue;
-    fields.set(hdf5Name(key.slice('Sample_'.length)), value);
-  }
-  if (!fields.has('name') && start.sample) fields.set('name', start.sample);
-  return [...fields.entries()].sort(([a], [b]) => a.localeCompare(b));
 }

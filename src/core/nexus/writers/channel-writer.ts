@@ -5,7 +5,7 @@
  * here does I/O: the h5wasm adapter executes the plan and the slices.
  */
 import type { ElementType } from '../dtypes.js';
-import { pointBytes } from '../dtypes.js';
+import { isBoolType, pointBytes } from '../dtypes.js';
 import type { AttrValue, PlanChannel, PlanNode } from '../plan.js';
 
 export const ChannelKind = {
@@ -65,6 +65,10 @@ export interface ChannelWriter {
   layout(input: ChannelLayoutInput): ChannelLayout;
 }
 
+/** What the `bool_storage` attribute of a bool channel says. */
+export const BOOL_STORAGE_NOTE = 'published as numpy bool; stored as uint8 0/1 (false/true), byte for byte: '
+  + 'h5wasm cannot write the HDF5 enum {FALSE, TRUE} h5py uses for numpy bool; read with dataset[()].astype(bool)';
+
 /** Rows per chunk: as many whole points as fit in maxChunkBytes (at least one), never more than the points. */
 export function chunkRows(type: ElementType, pointShape: readonly number[], points: number, maxBytes: number): number {
   const row = Math.max(1, pointBytes(type, pointShape));
@@ -87,6 +91,8 @@ export function channelDataset(input: ChannelLayoutInput, leaf: string, attrs: R
   const { type, pointShape, points, storage } = input;
   const rows = chunkRows(type, pointShape, points, storage.maxChunkBytes);
   const gzip = gzipLevelOf(type, pointShape, points, storage, kindLevel);
+  // numpy bool: the bytes as published (0/1) in a uint8 dataset that says it holds bools.
+  if (isBoolType(type)) attrs = { ...attrs, numpy_dtype: 'bool', bool_storage: BOOL_STORAGE_NOTE };
   return {
     kind: 'channel', path: `${input.group}/${leaf}`, channel: input.channel, resourceUid: input.resourceUid, type,
     shape: [points, ...pointShape], pointShape, chunkRows: rows,
