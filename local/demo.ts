@@ -99,7 +99,7 @@ try {
   // archive/<proposal>/<beamline>/<session>/<collection>/<collection>_<dataset>/…: the dataset API's id.
   const [, proposal, beamline, session, collection, folder] = file.key.split('/') as string[];
   const datasetId = [proposal, beamline, session, collection, folder!.slice(collection!.length + 1)].join('/');
-  console.log(`    ${portal.url}#/file/${encodeURIComponent(datasetId)}/${encodeURIComponent(scan.run_uid)}   (sign in as admin; add --keep to keep it running)`);
+  console.log(`    ${portal.url}#/file/${encodeURIComponent(datasetId)}/${encodeURIComponent(scan.run_uid)}   (Sign in → the local issuer's page → admin; add --keep to keep it running)`);
   if (values.keep) {
     step('running; Ctrl-C to stop');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
