@@ -27,7 +27,8 @@ import { PUBLISHER, run, startLocalPipeline, type LocalPipeline } from '../../lo
 import { startBridge, type RunningBridge } from '../../bridge/bridge.js';
 import { connectionTo } from '../../local/aws-target.js';
 import { projectRoot, venvPython } from '../../local/services.js';
-import { DynamoDbDatasetCatalogue } from '../../src/adapters/dynamodb-dataset-catalogue.js';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbDatasetCatalogue, datasetPk } from '../../src/adapters/dynamodb-dataset-catalogue.js';
 import { validateRef } from '../../src/core/datasets/model.js';
 import { safeSegment, scanFileKey } from '../../src/core/object-keys.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
@@ -205,6 +206,11 @@ describe('fidelity: every channel it can, plots silx accepts, ESRF metadata, tri
         await new Promise((r) => setTimeout(r, 200));
       }
       assert.equal(joined?.fileKey, record.file!.key, `the scan joined dataset ${JSON.stringify(key)} with its file`);
+      // The run record's dataset index (gsi1pk) is the dataset record's key: the runs of the dataset include this run.
+      const runsOfDataset = await pipeline.env.clients.dynamo.send(new QueryCommand({
+        TableName: pipeline.env.resources.table.name, IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': datasetPk(key) },
+      }));
+      assert.ok((runsOfDataset.Items ?? []).some((item) => item.run_uid === scan.run_uid), `run ${scan.run_uid} among the runs of ${datasetPk(key)}`);
       const dataset = await datasets.get(key);
       assert.equal(dataset?.metadata.datasetName, names.dataset, 'ICAT datasetName keeps the name as published');
       assert.equal(dataset?.metadata.Sample_name, 'sample1');
