@@ -16,7 +16,7 @@
  * minute.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { LocalUser } from './oidc-issuer.js';
+import type { LocalUser } from './oidc-users.js';
 
 /** The portal's client id at the local issuer (and the default of the CDK app's portal config). */
 export const LOCAL_PORTAL_CLIENT_ID = 'beamline-archive-portal';

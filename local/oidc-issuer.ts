@@ -22,21 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { AuthorizationCodeFlow, LOCAL_PORTAL_CLIENT_ID, type OidcClient } from './oidc-authorization-code.js';
 
-export interface LocalUser {
-  /** preferred_username; `sub` is `user-<name>`. */
-  name: string;
-  proposals?: string[];
-  beamlines?: string[];
-  roles?: string[];
-}
-
-/** The test users: alice (member of p1), bob (member of p2), staff (staff of beamline id21), admin (archive administrator). */
-export const LOCAL_USERS: Record<string, LocalUser> = {
-  alice: { name: 'alice', proposals: ['p1'] },
-  bob: { name: 'bob', proposals: ['p2'] },
-  staff: { name: 'staff', beamlines: ['id21'] },
-  admin: { name: 'admin', roles: ['archive-admin'] },
-};
+export { LOCAL_USERS, type LocalUser } from './oidc-users.js';
+import { LOCAL_USERS, type LocalUser } from './oidc-users.js';
 
 /** The audience of the tokens this issuer makes unless told otherwise (and the functions' default). */
 export const LOCAL_AUDIENCE = 'beamline-archive';

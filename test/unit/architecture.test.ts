@@ -9,7 +9,7 @@
  * - src/core/ never reads `process.env` (configuration is read at the edges and passed in).
  * - the floor of the core (contract/, object-keys.ts, ports.ts, errors.ts, guards.ts) imports nothing
  *   else of src/core/.
- * - src/adapters/memory/ (the in-memory adapters) serves tests only: nothing outside test/ imports it.
+ * - src/adapters/memory/ (the in-memory adapters) serves tests and benchmarks only: nothing outside test/ and bench/ imports it.
  * - src/core/event-model/ (the source-neutral documents) imports nothing from bliss/, bluesky/,
  *   nexus/ or archive/: they stand on it, not the other way round.
  * - No import cycle anywhere (type-only imports count: a cycle of types is still two modules that
@@ -156,10 +156,10 @@ describe('architecture', () => {
     assert.deepEqual(offenders, []);
   });
 
-  it('keeps the in-memory adapters (src/adapters/memory/) for tests: nothing outside test/ imports them', () => {
+  it('keeps the in-memory adapters (src/adapters/memory/) for tests and benchmarks: nothing outside test/ and bench/ imports them', () => {
     const memory = files.filter((f) => f.startsWith('src/adapters/memory/'));
     assert.ok(memory.includes('src/adapters/memory/object-store.ts'), memory.join(', '));
-    const offenders = files.filter((f) => !f.startsWith('test/') && !f.startsWith('src/adapters/memory/')).flatMap((file) => imports.get(file)!
+    const offenders = files.filter((f) => !f.startsWith('test/') && !f.startsWith('bench/') && !f.startsWith('src/adapters/memory/')).flatMap((file) => imports.get(file)!
       .filter((s) => s.startsWith('.')).map((s) => resolveRelative(file, s))
       .filter((to): to is string => to !== undefined && to.startsWith('src/adapters/memory/')).map((to) => `${file} imports ${to}`));
     assert.deepEqual(offenders, []);
