@@ -9,7 +9,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/bin/app.js';
 
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-portal-cdk-'));
-const { app, portal, storage } = buildApp({ outdir, nag: true, context: { 'aws:cdk:bundling-stacks': [] } });
+const { app, portal, storage } = buildApp({ outdir, nag: true, context: { 'aws:cdk:bundling-stacks': [], portalOrigin: 'https://portal.example.org' } });
 app.synth();
 const template = Template.fromStack(portal);
 after(() => rmSync(outdir, { recursive: true, force: true }));
@@ -42,9 +42,9 @@ describe('portal stack', () => {
     assert.equal((deployment[0] as { Properties: { SourceMarkers?: unknown[] } }).Properties.SourceMarkers?.length, 2, 'web/dist and config.json');
   });
 
-  it('lets browsers read archived files by range with presigned GETs (archive bucket CORS: GET/HEAD, Range)', () => {
+  it('lets the portal\'s origin read archived files by range with presigned GETs (archive bucket CORS: that origin, GET/HEAD, Range)', () => {
     Template.fromStack(storage).hasResourceProperties('AWS::S3::Bucket', {
-      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedMethods: ['GET', 'HEAD'], AllowedHeaders: ['range'], ExposedHeaders: Match.arrayWith(['Content-Range']) })] },
+      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedOrigins: ['https://portal.example.org'], AllowedMethods: ['GET', 'HEAD'], AllowedHeaders: ['range'], ExposedHeaders: Match.arrayWith(['Content-Range']) })] },
     });
   });
 });
