@@ -18,7 +18,8 @@ describe('beamline-archive bridge CLI', () => {
     assert.notEqual(config, 'help');
     assert.deepEqual(config, {
       redisUrl: 'redis://127.0.0.1:6379', eventBusName: 'bus-a', bucket: 'bkt', beamline: 'id00', from: '0', chunkPoints: 500, readBytes: 4194304, limaRoots: [tmpdir()],
-      aws: { region: 'eu-west-3', endpoint: 'http://127.0.0.1:5000' },
+      // The SDK clients' default timeouts (src/adapters/aws-clients.ts: 5 s to connect, 60 s per request).
+      aws: { region: 'eu-west-3', endpoint: 'http://127.0.0.1:5000', timeouts: { connectMs: 5000, requestMs: 60000 } },
     });
   });
 
