@@ -60,7 +60,12 @@ function setFields(fields: Record<string, unknown>, once: Record<string, unknown
     names[`#${field}`] = field; values[`:${field}`] = value;
     sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
   }
-  for (const [field, value] of Object.entries(fields)) {
+  // `state` is set last. DynamoDB applies an update at once; the local emulator (moto) applies its
+  // actions one by one while other requests read the item, and a reader polling for ARCHIVED once
+  // saw the state before the `file` it goes with (CI, blisswriter-parity ct). State last: whoever
+  // sees a state sees everything written with it.
+  const ordered = Object.entries(fields).sort(([a], [b]) => Number(a === 'state') - Number(b === 'state'));
+  for (const [field, value] of ordered) {
     names[`#${field}`] = field; values[`:${field}`] = value;
     sets.push(`#${field} = :${field}`);
   }
