@@ -15,21 +15,13 @@ import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { awsConnectionFromEnv, createAwsClients, createEcsClient } from '../../src/adapters/aws-clients.js';
 import { ChildProcessTaskEngine } from '../../src/adapters/child-process-task-engine.js';
-import { DynamoDbExportCatalogue } from '../../src/adapters/dynamodb-export-catalogue.js';
-import { DynamoDbProvenanceStore } from '../../src/adapters/dynamodb-provenance-store.js';
-import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
 import { EcsTaskEngine } from '../../src/adapters/ecs-task-engine.js';
-import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
-import { H5wasmArchivedChannelReader } from '../../src/adapters/h5wasm-archived-channel-reader.js';
-import { createLocalExportWorkspace } from '../../src/adapters/local-export-workspace.js';
 import type { Logger } from '../../src/adapters/logger.js';
-import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
 import type { RunEngine, TaskEngine } from '../../src/core/archive/ports.js';
 import type { ExportCapacityConfig } from '../../src/core/exports/export-capacity.js';
 import { ExportService } from '../../src/core/exports/export-service.js';
-import { archiveSoftware } from '../../src/core/provenance/scan-file-provenance.js';
-import pkg from '../../package.json' with { type: 'json' };
-import { CREATOR, exportConfigFromEnv, type ExportConfig } from '../shared/export-config.js';
+import { sharedExportDeps } from '../shared/export-service-deps.js';
+import { exportConfigFromEnv, type ExportConfig } from '../shared/export-config.js';
 import { capacitySettingsFromEnv, CapacityConfigError, type CapacitySettings } from '../scan-writer/capacity-config.js';
 
 const MiB = 1024 * 1024;
@@ -85,20 +77,7 @@ export function buildExportWorkerService(logger: Logger, engine: RunEngine, env:
   const clients = createAwsClients(awsConnectionFromEnv(env));
   const remainingMs = engine.kind === 'task' ? config.capacity.taskMaxSeconds * 1000 : config.leaseSeconds * 1000;
   return new ExportService({
-    exports: new DynamoDbExportCatalogue(clients.dynamo, config.tableName),
-    runs: new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
-    store: new S3ObjectStore(clients.s3, config.bucketName),
-    reader: new H5wasmArchivedChannelReader(),
-    workspace: (fileTime) => createLocalExportWorkspace({ fileTimeMs: fileTime.getTime() }),
-    publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
-    provenance: {
-      store: new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName),
-      software: archiveSoftware(pkg.version, config.sourceRepository, env.BEAMLINE_ARCHIVE_COMMIT),
-    },
-    creator: CREATOR,
-    now: () => new Date(),
-    leaseMs: config.leaseSeconds * 1000,
-    log: (message, context) => logger.info(message, context),
+    ...sharedExportDeps(clients, config, logger, env),
     engine,
     capacity: {
       config: config.export,

@@ -27,22 +27,11 @@ import { exportIdOf } from '../../src/core/exports/export-service.js';
 import { projectRoot, venvPython } from '../../local/services.js';
 import { credentialsEnvironment, emulatorCredentials, startAwsEmulator, type AwsEmulator } from '../../local/aws-target.js';
 import { sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
+import { sqsEvent } from '../support/archive-stack.js';
 
 const REGION = 'eu-west-1';
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-function sqsEvent(events: readonly unknown[]): SQSEvent {
-  return {
-    Records: events.map((e) => {
-      const body = JSON.stringify(e);
-      return {
-        messageId: randomUUID(), receiptHandle: randomUUID(), body, md5OfBody: createHash('md5').update(body).digest('hex'),
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-        messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:q`, awsRegion: REGION,
-      };
-    }),
-  };
-}
 
 /** An Export Requested event as a client on the bus sends it. */
 const exportRequested = (requestId: string, runs: string[], format: string) => ({
