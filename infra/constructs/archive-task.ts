@@ -57,9 +57,10 @@ export class ArchiveTask extends Construct {
     });
     this.cluster = new Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ContainerInsights.ENABLED });
 
+    const memoryLimitMiB = props.memoryLimitMiB ?? 16384;
     this.taskDefinition = new FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 4096,
-      memoryLimitMiB: props.memoryLimitMiB ?? 16384,
+      memoryLimitMiB,
       ephemeralStorageGiB: props.ephemeralStorageGiB ?? 200,
       runtimePlatform: { cpuArchitecture: CpuArchitecture.X86_64, operatingSystemFamily: OperatingSystemFamily.LINUX },
     });
@@ -68,7 +69,8 @@ export class ArchiveTask extends Construct {
     this.container = this.taskDefinition.addContainer('archive-task', {
       // Staged into cdk.out at synth (no Docker needed); built and pushed by `cdk deploy`.
       image: ContainerImage.fromAsset(props.projectRoot, { file: 'infra/task/Dockerfile', exclude: TASK_IMAGE_CONTEXT_EXCLUDE, platform: Platform.LINUX_AMD64 }),
-      environment: { ...props.environment, POWERTOOLS_SERVICE_NAME: 'archive-task', TASK_ENGINE: 'none' },
+      // TASK_MEMORY_MB: what an export build handed over here may use (functions/export-worker/compose.ts).
+      environment: { ...props.environment, POWERTOOLS_SERVICE_NAME: 'archive-task', TASK_ENGINE: 'none', TASK_MEMORY_MB: String(memoryLimitMiB) },
       logging: LogDrivers.awsLogs({ streamPrefix: 'archive-task', logGroup: logs }),
       essential: true,
     });
@@ -82,6 +84,8 @@ export class ArchiveTask extends Construct {
       TASK_SECURITY_GROUPS: this.securityGroup.securityGroupId,
       TASK_ASSIGN_PUBLIC_IP: 'ENABLED',
       TASK_MAX_BYTES: String(((props.ephemeralStorageGiB ?? 200) - 10) * 1024 ** 3),
+      // The memory of the task: the export worker hands over builds that need more than its own.
+      TASK_MEMORY_MB: String(memoryLimitMiB),
     };
 
     Validations.of(this.taskDefinition).acknowledge({

@@ -2,7 +2,7 @@ import { CfnOutput, Duration, Size, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, type IRole, type Role } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -12,6 +12,7 @@ import { exportPk } from '../../src/adapters/dynamodb-export-catalogue.js';
 import { provPk } from '../../src/adapters/dynamodb-provenance-store.js';
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import { Prefix, TMP_SUFFIX } from '../../src/core/object-keys.js';
+import type { ArchiveTask } from './archive-task.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
 import { createArchiveFunction } from './archive-function.js';
 import { accessEnvironment, addPeopleUrl, type AccessSettings } from './people-url.js';
@@ -25,6 +26,10 @@ export const EXPORT_WORKER_PATTERN = {
 
 /** How long one build may run (the worker's timeout, and the lease a build holds on its record). */
 export const EXPORT_WORKER_TIMEOUT = Duration.minutes(15);
+/** Partition keys of the items the export worker may write (dynamodb:LeadingKeys): export records, provenance. */
+export const EXPORT_WORKER_ITEM_KEYS = [`${exportPk('')}*`, `${provPk('')}*`];
+/** Maximum concurrency of the export worker (issue 15 item 6). */
+export const EXPORT_WORKER_MAX_CONCURRENCY = 5;
 
 export interface ExportsProps {
   readonly bucket: IBucket;
@@ -40,6 +45,62 @@ export interface ExportsProps {
   readonly logLevel?: string;
   /** OIDC issuer and audience, CORS origins, embargo (infra/constructs/people-url.ts). */
   readonly access?: AccessSettings;
+  /** The task engine of the big scans: exports too big for the worker are built there (job kind `export`). */
+  readonly archiveTask?: ArchiveTask;
+}
+
+/**
+ * What building an export takes, for the export worker and for the archive task that builds the
+ * exports handed over to it (the same service, functions/export-worker/compose.ts): read archive/,
+ * write exports/ and delete only exports/…tmp, write only its own catalogue items (export records,
+ * provenance: dynamodb:LeadingKeys), speak on the bus only as beamline-archive.exports.
+ */
+export function grantExportBuilder(role: IRole, who: string, bucket: IBucket, table: ITable, eventBus: IEventBus): void {
+  role.addToPrincipalPolicy(new PolicyStatement({
+    sid: 'ReadArchivedScanFiles', effect: Effect.ALLOW, actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
+  }));
+  role.addToPrincipalPolicy(new PolicyStatement({
+    sid: 'PublishExports', effect: Effect.ALLOW,
+    // .tmp upload (tagged state=tmp, possibly multipart), read-back check, copy to the final key or to .err.
+    actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+    resources: [bucket.arnForObjects(`${Prefix.Exports}*`)],
+  }));
+  role.addToPrincipalPolicy(new PolicyStatement({
+    sid: 'RemoveExportTmpObjects', effect: Effect.ALLOW, actions: ['s3:DeleteObject'],
+    resources: [bucket.arnForObjects(`${Prefix.Exports}*${TMP_SUFFIX}`)],
+  }));
+  role.addToPrincipalPolicy(new PolicyStatement({
+    sid: 'ListExportPrefixes', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
+    // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
+    conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`, `${Prefix.Exports}*`] } },
+  }));
+  role.addToPrincipalPolicy(new PolicyStatement({
+    sid: 'ReadCatalogue', effect: Effect.ALLOW,
+    // Export records, run records and documents, provenance records (a transaction: Put + ConditionCheck).
+    actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+    resources: [table.tableArn],
+  }));
+  role.addToPrincipalPolicy(new PolicyStatement({
+    sid: 'WriteExportItems', effect: Effect.ALLOW,
+    // Writes only its own item types: export records and provenance records/edges, never a run, dataset or file.
+    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
+    resources: [table.tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': EXPORT_WORKER_ITEM_KEYS } },
+  }));
+  role.addToPrincipalPolicy(new PolicyStatement({
+    sid: 'AnnounceExports', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
+    conditions: { StringEquals: { 'events:source': EventSource.Exports } },
+  }));
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Archive,
+      `The ${who} reads the scan file of any run it exports (archive/<proposal>/<beamline>/...); read-only, confined to archive/.`);
+    acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Exports,
+      `Export keys are exports/<export id>/<file>, one folder per request; the ${who} writes exports only there.`);
+    acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Exports,
+      `The ${who} removes its own export .tmp objects (exports/<id>/<file>.tmp) after publishing; no other export object can be deleted.`,
+      `${Prefix.Exports}*${TMP_SUFFIX}`);
+  }
 }
 
 /**
@@ -50,10 +111,6 @@ export interface ExportsProps {
  * bus only as beamline-archive.exports; the API reads exports/ (for the links) and speaks only as
  * beamline-archive.export-api.
  */
-/** Partition keys of the items the export worker may write (dynamodb:LeadingKeys): export records, provenance. */
-export const EXPORT_WORKER_ITEM_KEYS = [`${exportPk('')}*`, `${provPk('')}*`];
-/** Maximum concurrency of the export worker (issue 15 item 6). */
-export const EXPORT_WORKER_MAX_CONCURRENCY = 5;
 
 export class Exports extends Construct {
   readonly worker: QueueFedFunction;
@@ -77,51 +134,15 @@ export class Exports extends Construct {
       // Heavy (3 GB, up to 15 min): a burst of requests queues instead of taking the account's concurrency.
       maxConcurrency: EXPORT_WORKER_MAX_CONCURRENCY,
     });
-    const worker = this.worker.role;
-    worker.addToPolicy(new PolicyStatement({
-      sid: 'ReadArchivedScanFiles', effect: Effect.ALLOW, actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
-    }));
-    worker.addToPolicy(new PolicyStatement({
-      sid: 'PublishExports', effect: Effect.ALLOW,
-      // .tmp upload (tagged state=tmp, possibly multipart), read-back check, copy to the final key or to .err.
-      actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
-      resources: [bucket.arnForObjects(`${Prefix.Exports}*`)],
-    }));
-    worker.addToPolicy(new PolicyStatement({
-      sid: 'RemoveExportTmpObjects', effect: Effect.ALLOW, actions: ['s3:DeleteObject'],
-      resources: [bucket.arnForObjects(`${Prefix.Exports}*${TMP_SUFFIX}`)],
-    }));
-    worker.addToPolicy(new PolicyStatement({
-      sid: 'ListOwnPrefixes', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
-      // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
-      conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`, `${Prefix.Exports}*`] } },
-    }));
-    worker.addToPolicy(new PolicyStatement({
-      sid: 'ReadCatalogue', effect: Effect.ALLOW,
-      // Export records, run records and documents, provenance records (a transaction: Put + ConditionCheck).
-      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
-      resources: [table.tableArn],
-    }));
-    worker.addToPolicy(new PolicyStatement({
-      sid: 'WriteOwnItems', effect: Effect.ALLOW,
-      // Writes only its own item types: export records and provenance records/edges, never a run, dataset or file.
-      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
-      resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': EXPORT_WORKER_ITEM_KEYS } },
-    }));
-    worker.addToPolicy(new PolicyStatement({
-      sid: 'AnnounceExports', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
-      conditions: { StringEquals: { 'events:source': EventSource.Exports } },
-    }));
-    const workerPolicy = worker.node.tryFindChild('DefaultPolicy');
-    if (workerPolicy) {
-      acknowledgeObjectPrefixWildcard(workerPolicy, bucket, Prefix.Archive,
-        'The export worker reads the scan file of any run it exports (archive/<proposal>/<beamline>/...); read-only, confined to archive/.');
-      acknowledgeObjectPrefixWildcard(workerPolicy, bucket, Prefix.Exports,
-        'Export keys are exports/<export id>/<file>, one folder per request; the worker writes only there.');
-      acknowledgeObjectPrefixWildcard(workerPolicy, bucket, Prefix.Exports,
-        'The export worker removes its own .tmp objects (exports/<id>/<file>.tmp) after publishing; no other object can be deleted.',
-        `${Prefix.Exports}*${TMP_SUFFIX}`);
+    grantExportBuilder(this.worker.role, 'export worker', bucket, table, eventBus);
+    // Exports that do not fit the function go to the big scans' task engine (docs/adr/0017): the
+    // worker may start that task (RunTask on its definition, PassRole of its two roles) and is told
+    // where it runs; the task's role gets the same export permissions as the worker.
+    if (props.archiveTask) {
+      const task = props.archiveTask;
+      task.grantRun(this.worker.role);
+      for (const [name, value] of Object.entries(task.engineEnvironment)) this.worker.function.addEnvironment(name, value);
+      grantExportBuilder(task.taskRole, 'archive task', bucket, table, eventBus);
     }
     new Rule(this, 'ExportWorkerRule', {
       eventBus,

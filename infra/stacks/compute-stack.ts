@@ -313,7 +313,7 @@ export class ComputeStack extends Stack {
 
     this.exports = new Exports(this, 'Exports', {
       bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
-      sourceRepository: props.sourceRepository, access,
+      sourceRepository: props.sourceRepository, access, archiveTask: this.archiveTask,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
 

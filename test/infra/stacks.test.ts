@@ -337,7 +337,8 @@ describe('least privilege', () => {
     // The export functions get the table alone, no index (test/infra/exports.test.ts), and so do the
     // writes of analysis-api's own items (dynamodb:LeadingKeys, test/infra/least-privilege.test.ts).
     const exportsOnly = all.filter((s) => asArray(s.Resource).map(resourceText).every((r) => !r.includes('index')) && s.Sid !== 'StallRuns');
-    assert.equal(exportsOnly.length, 5, JSON.stringify(exportsOnly.map((s) => s.Sid))); // export-api 2, export-worker 2, analysis-api 1
+    // export-api 2, export-worker 2, the archive task's export builds 2 (test/infra/exports.test.ts), analysis-api 1
+    assert.equal(exportsOnly.length, 7, JSON.stringify(exportsOnly.map((s) => s.Sid)));
     for (const statement of exportsOnly) assert.deepEqual(asArray(statement.Resource).map(resourceText).filter((r) => r.includes('index')), []);
     // The run-watchdog: the table and the runs-by-state index only (test/infra/monitoring.test.ts).
     const watchdog = all.filter((s) => s.Sid === 'StallRuns');
@@ -430,6 +431,8 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/ExecutionRole/DefaultPolicy AwsSolutions-IAM5[Resource::*]',
       'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/TaskRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*.tmp]',
       'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/TaskRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/archive/*]',
+      'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/TaskRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*.tmp]',
+      'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/TaskRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/exports/*]',
       'BeamlineArchiveCompute/ArchiveTask/TaskDefinition/TaskRole/DefaultPolicy AwsSolutions-IAM5[Resource::BeamlineArchiveStorage:EXPORT/staging/*]',
       'BeamlineArchiveCompute/ArchiveTask/Vpc/all CloudFormation-Validate::F3002',
       'BeamlineArchiveCompute/ArchiveTask/Vpc/all CloudFormation-Validate::F3003',
@@ -511,10 +514,12 @@ describe('task engine (infra/constructs/archive-task.ts)', () => {
     assert.deepEqual(env.TASK_DEFINITION_ARN, { Ref: taskDefId });
   });
 
-  it('gives the task the data permissions of the scan-writer and nothing to start tasks with', () => {
+  it('gives the task the data permissions of the scan-writer and of the export worker, and nothing to start tasks with', () => {
     const taskRoleId = (taskDef.Properties as { TaskRoleArn: { 'Fn::GetAtt': [string, string] } }).TaskRoleArn['Fn::GetAtt'][0];
     const sids = (id: string) => statementsOfRole(id).map((s) => s.Sid).filter((s) => s !== undefined).sort();
-    assert.deepEqual(sids(taskRoleId), ['AnnounceArchivedRuns', 'CatalogueRuns', 'ListOwnPrefixes', 'PublishScanFiles', 'ReadStagedChunks', 'RemoveTmpObjects']);
+    // The export builds handed over to the task (test/infra/exports.test.ts asserts each export statement).
+    const exportSids = ['AnnounceExports', 'ListExportPrefixes', 'PublishExports', 'ReadArchivedScanFiles', 'ReadCatalogue', 'RemoveExportTmpObjects', 'WriteExportItems'];
+    assert.deepEqual(sids(taskRoleId), ['AnnounceArchivedRuns', 'CatalogueRuns', 'ListOwnPrefixes', 'PublishScanFiles', 'ReadStagedChunks', 'RemoveTmpObjects', ...exportSids].sort());
     assert.ok(!statementsOfRole(taskRoleId).some((s) => asArray(s.Action).some((a) => a.startsWith('ecs:') || a === 'iam:PassRole')));
   });
 });
