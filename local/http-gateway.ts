@@ -18,7 +18,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../src/adapters/signed-http.js';
 import type { LocalFunction, ProvisionedResources } from './provision.js';
-import { buildLambdaContext, functionEnvironment } from './runner.js';
+import { buildLambdaContext, functionEnvironment } from './lambda-invocation.js';
 
 type UrlHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2> | APIGatewayProxyResultV2;
 

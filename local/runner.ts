@@ -7,81 +7,29 @@
  * does not do it itself.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import {
   ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand,
-  ReceiveMessageCommand, SendMessageCommand, type Message, type MessageAttributeValue, type SQSClient,
+  ReceiveMessageCommand, SendMessageCommand, type Message,
 } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import type { LocalFunction, ProvisionedEventSourceMapping, ProvisionedResources, ProvisionedSchedule } from './provision.js';
+import type { Context } from 'aws-lambda';
+import { loadHandlerModule, type SqsHandler } from './handler-module.js';
+import {
+  batchItemFailures, buildLambdaContext, buildSqsEvent, completeEventBridgeEnvelope, functionEnvironment, rateMilliseconds,
+} from './lambda-invocation.js';
+import type { LocalFunction, ProvisionedEventSourceMapping, ProvisionedSchedule } from './provision.js';
+import type { FunctionStats, LocalLambdaRunnerOptions, RunnerLogEntry } from './runner-options.js';
 
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | undefined> | SQSBatchResponse | void | undefined;
-
-export interface RunnerLogEntry {
-  level: 'INFO' | 'WARN' | 'ERROR';
-  message: string;
-  timestamp: string;
-  function: string;
-  [key: string]: unknown;
-}
-
-export interface LocalLambdaRunnerOptions {
-  resources: Pick<ProvisionedResources, 'functions' | 'eventSourceMappings' | 'queues' | 'region' | 'accountId'> & Partial<Pick<ProvisionedResources, 'schedules'>>;
-  sqs: SQSClient;
-  /** Endpoint the handlers' own AWS clients must use (set as AWS_ENDPOINT_URL for them). */
-  awsEndpoint?: string;
-  /** Short names of the functions to run; default every function with an enabled mapping. */
-  functions?: string[];
-  /** Replace a function's handler: a module path (exporting `handler`) or the function itself. */
-  handlers?: Record<string, string | SqsHandler>;
-  /** Concurrent pollers per mapping (each one invocation at a time). @default 1 */
-  pollersPerMapping?: number;
-  /** ReceiveMessage long-poll wait. @default 1 */
-  waitTimeSeconds?: number;
-  /**
-   * Visibility timeout (s) given to failed messages so they come back quickly; `'queue'` keeps the
-   * queue's own visibility timeout as real Lambda does. @default 1
-   */
-  retryVisibilityTimeoutSeconds?: number | 'queue';
-  /** Fail the batch when the handler runs past the function timeout. @default true */
-  enforceTimeout?: boolean;
-  /** Where the structured JSON lines go. @default one line on stdout each */
-  log?: (entry: RunnerLogEntry) => void;
-  /** Add `account` to EventBridge events delivered without it (moto). @default true */
-  completeEventBridgeEnvelopes?: boolean;
-  /** Extra variables for every function (after the template's environment). */
-  environment?: Record<string, string>;
-  /**
-   * Scheduled functions (EventBridge schedule rules targeting Lambda, e.g. the run-watchdog):
-   * `'rate'` invokes them on their `rate(...)` expression, `'on-demand'` only through
-   * invokeScheduled() (tests). @default 'rate'
-   */
-  schedules?: 'rate' | 'on-demand';
-}
-
-/** The milliseconds of an EventBridge `rate(N unit)` expression; undefined for cron() (not played locally). */
-export function rateMilliseconds(expression: string): number | undefined {
-  const m = /^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
-  if (!m) return undefined;
-  const unit = m[2]!.startsWith('minute') ? 60_000 : m[2]!.startsWith('hour') ? 3_600_000 : 86_400_000;
-  return Number(m[1]) * unit;
-}
+export { HandlerLoadError, type SqsHandler } from './handler-module.js';
+export {
+  batchItemFailures, buildLambdaContext, buildSqsEvent, completeEventBridgeEnvelope, functionEnvironment, rateMilliseconds,
+} from './lambda-invocation.js';
+export type { FunctionStats, LocalLambdaRunnerOptions, RunnerLogEntry } from './runner-options.js';
 
 interface ActiveSchedule {
   fn: LocalFunction;
   schedule: ProvisionedSchedule;
   handler?: (event: unknown, context: Context) => unknown;
   timer?: NodeJS.Timeout;
-}
-
-export interface FunctionStats {
-  invocations: number;
-  messages: number;
-  succeeded: number;
-  failed: number;
-  /** moved to the DLQ by the runner (the emulator did not redrive) */
-  redriven: number;
-  errors: number;
 }
 
 interface ActiveMapping {
@@ -92,128 +40,12 @@ interface ActiveMapping {
   handler?: SqsHandler;
 }
 
-export class HandlerLoadError extends Error {
-  override name = 'HandlerLoadError';
-  constructor(message: string, readonly functionName: string, options?: ErrorOptions) {
-    super(message, options);
-  }
-}
-
 function defaultLog(entry: RunnerLogEntry): void {
   process.stdout.write(`${JSON.stringify(entry)}\n`);
 }
 
 function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
-
-function toRecordAttributes(m: Message): SQSRecord['attributes'] {
-  const a = m.Attributes ?? {};
-  return {
-    ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
-    SentTimestamp: a.SentTimestamp ?? String(Date.now()),
-    SenderId: a.SenderId ?? 'local',
-    ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-    ...(a.SequenceNumber ? { SequenceNumber: a.SequenceNumber } : {}),
-    ...(a.MessageGroupId ? { MessageGroupId: a.MessageGroupId } : {}),
-    ...(a.MessageDeduplicationId ? { MessageDeduplicationId: a.MessageDeduplicationId } : {}),
-    ...(a.AWSTraceHeader ? { AWSTraceHeader: a.AWSTraceHeader } : {}),
-    ...(a.DeadLetterQueueSourceArn ? { DeadLetterQueueSourceArn: a.DeadLetterQueueSourceArn } : {}),
-  };
-}
-
-function toRecordMessageAttributes(attrs: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes {
-  const out: SQSMessageAttributes = {};
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    out[k] = {
-      dataType: v.DataType ?? 'String',
-      ...(v.StringValue !== undefined ? { stringValue: v.StringValue } : {}),
-      ...(v.BinaryValue !== undefined ? { binaryValue: Buffer.from(v.BinaryValue).toString('base64') } : {}),
-      stringListValues: v.StringListValues ?? [],
-      binaryListValues: (v.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
-    };
-  }
-  return out;
-}
-
-const ENVELOPE_ORDER = ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'];
-
-/**
- * moto's EventBridge → SQS delivery leaves `account` out of the event envelope (AWS always sends
- * it; docs/adr/0002-local-emulator.md). Returns the body with `account` added, in AWS's key order,
- * or undefined when the body is not an EventBridge event or already complete.
- */
-export function completeEventBridgeEnvelope(body: string, accountId: string): string | undefined {
-  if (!body.startsWith('{') || !body.includes('"detail-type"')) return undefined;
-  let event: Record<string, unknown>;
-  try {
-    event = JSON.parse(body) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  const isEnvelope = ['version', 'id', 'detail-type', 'source', 'time', 'region', 'detail'].every((k) => k in event);
-  if (!isEnvelope || 'account' in event) return undefined;
-  const completed: Record<string, unknown> = {};
-  for (const k of ENVELOPE_ORDER) if (k === 'account') completed.account = accountId; else if (k in event) completed[k] = event[k];
-  for (const [k, v] of Object.entries(event)) if (!(k in completed)) completed[k] = v;
-  return JSON.stringify(completed);
-}
-
-/** The SQSEvent Lambda would build for these messages. */
-export function buildSqsEvent(messages: Message[], queueArn: string, region: string): SQSEvent {
-  return {
-    Records: messages.map((m): SQSRecord => ({
-      messageId: m.MessageId ?? '',
-      receiptHandle: m.ReceiptHandle ?? '',
-      body: m.Body ?? '',
-      attributes: toRecordAttributes(m),
-      messageAttributes: toRecordMessageAttributes(m.MessageAttributes),
-      md5OfBody: m.MD5OfBody ?? '',
-      ...(m.MD5OfMessageAttributes ? { md5OfMessageAttributes: m.MD5OfMessageAttributes } : {}),
-      eventSource: 'aws:sqs',
-      eventSourceARN: queueArn,
-      awsRegion: region,
-    })),
-  };
-}
-
-/** A Lambda context for one invocation; getRemainingTimeInMillis counts down from the timeout. */
-export function buildLambdaContext(fn: LocalFunction, region: string, deadline: number): Context {
-  const requestId = randomUUID();
-  const unsupported = () => { throw new Error('callback-style context methods are not supported by the local runner'); };
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: fn.functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: fn.arn,
-    memoryLimitInMB: String(fn.memorySize),
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${fn.functionName}`,
-    logStreamName: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${requestId.replace(/-/g, '')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: unsupported,
-    fail: unsupported,
-    succeed: unsupported,
-  };
-}
-
-/** The variables a function sees in Lambda: the runtime's own, its template environment (the task engine played locally), then overrides. */
-export function functionEnvironment(
-  fn: LocalFunction, region: string, awsEndpoint?: string, overrides: Record<string, string> = {},
-): Record<string, string> {
-  return {
-    AWS_REGION: region,
-    AWS_DEFAULT_REGION: region,
-    ...(awsEndpoint ? { AWS_ENDPOINT_URL: awsEndpoint } : {}),
-    AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
-    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
-    ...fn.environment,
-    // The runner plays the task engine: a function configured for ECS starts the task's entry
-    // point as a child process of this host instead (src/adapters/child-process-task-engine.ts).
-    ...(fn.environment.TASK_ENGINE === 'ecs' ? { TASK_ENGINE: 'process' } : {}),
-    ...overrides,
-  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -319,27 +151,8 @@ export class LocalLambdaRunner {
     }
   }
 
-  private async loadHandler(fn: LocalFunction): Promise<SqsHandler> {
-    const m = { fn };
-    const override = this.options.handlers?.[m.fn.name];
-    if (typeof override === 'function') return override;
-    const path = override ?? m.fn.entryPath;
-    if (!path) throw new HandlerLoadError(`function ${m.fn.name} has no entry (Metadata BeamlineArchive:Entry) and no handler override`, m.fn.name);
-    this.applyEnvironment(m.fn);
-    const url = pathToFileURL(path).href;
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(url)) as Record<string, unknown>;
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw new HandlerLoadError(`cannot import ${path}: ${errorText(e)}`, m.fn.name, { cause: e });
-      // Not started with `--import tsx`: load the TypeScript module through tsx's API.
-      const { tsImport } = await import('tsx/esm/api');
-      mod = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-    }
-    const exportName = override ? 'handler' : m.fn.handlerExport;
-    const handler = mod[exportName];
-    if (typeof handler !== 'function') throw new HandlerLoadError(`${path} does not export a function ${exportName}`, m.fn.name);
-    return handler as SqsHandler;
+  private loadHandler(fn: LocalFunction): Promise<SqsHandler> {
+    return loadHandlerModule(fn, this.options.handlers?.[fn.name], () => this.applyEnvironment(fn));
   }
 
   /** Loads every handler module (one at a time, each under its own environment) and starts polling. */
@@ -464,7 +277,7 @@ export class LocalLambdaRunner {
         : await Promise.race([invocation, new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(Object.assign(new Error(`Task timed out after ${m.fn.timeoutSeconds}.00 seconds`), { name: 'TimeoutError' })), timeoutMs);
         })]);
-      failedIds = this.failuresOf(m, response, messages);
+      failedIds = batchItemFailures(m.mapping.reportBatchItemFailures, response, messages);
       outcome = failedIds.size === 0 ? 'success' : 'partial';
     } catch (e) {
       failedIds = new Set(messages.map((x) => x.MessageId ?? ''));
@@ -502,26 +315,6 @@ export class LocalLambdaRunner {
       ...(failed.length ? { failedMessageIds: failed.map((x) => x.MessageId), receiveCounts: failed.map((x) => Number(x.Attributes?.ApproximateReceiveCount ?? 1)) } : {}),
     });
   }
-
-  /**
-   * Lambda's reading of the response: without ReportBatchItemFailures any return value means
-   * success; with it, listed ids fail and an id that is empty or not in the batch fails the batch.
-   */
-  private failuresOf(m: ActiveMapping, response: unknown, messages: Message[]): Set<string> {
-    if (!m.mapping.reportBatchItemFailures || response === undefined || response === null) return new Set();
-    const items = (response as SQSBatchResponse).batchItemFailures;
-    if (items === undefined || items === null) return new Set();
-    const ids = new Set(messages.map((x) => x.MessageId ?? ''));
-    if (!Array.isArray(items)) throw new Error('batchItemFailures is not a list: the whole batch fails');
-    const failed = new Set<string>();
-    for (const item of items) {
-      const id = item?.itemIdentifier;
-      if (typeof id !== 'string' || !ids.has(id)) throw new Error(`batchItemFailures names ${JSON.stringify(id)}, which is not in the batch: the whole batch fails`);
-      failed.add(id);
-    }
-    return failed;
-  }
-
   /**
    * Resolves when nothing is left to do: no invocation running and every mapped queue empty
    * (visible, in flight and delayed), seen twice in a row. Rejects after `timeoutMs`.
