@@ -1,171 +1,26 @@
 /**
- * export-api: exports on demand, served by a Lambda function URL (AuthType AWS_IAM: every request is
- * SigV4-signed; IAM decides who may call it). Requests go on the bus as Export Requested, so API and
- * bus requests take one path (the export-worker builds them).
- *
- *   POST /exports                  {request_id, runs: [uid…], format: nxstxm|nexus|csv, options?} → 202 + the record
- *                                  (200 + the record when the request id was seen before with the same content)
- *   GET  /exports/<id>             the record: state REQUESTED | BUILDING | COMPLETED | FAILED, progress, files, reason
- *   GET  /exports/<id>/download    presigned URLs of the published files (COMPLETED exports only)
- *
- * Errors: 400 bad request (format, body), 404 unknown run or export, 409 run not archived (or to be
- * re-archived), request id reused with other content, export not COMPLETED; 500 without internals.
+ * export-api: exports on demand, served by two Lambda function URLs (IAM for machines, OIDC bearer
+ * for people: docs/adr/0008). The route table is routes.ts, the frame (auth middleware, error
+ * mapping) functions/shared/http-router.ts, the clients compose.ts.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { createLogger, type Logger } from '../../src/adapters/logger.js';
-import { ContractError, InvalidInputError, type ArchiveError } from '../../src/core/errors.js';
-import type { ExportService } from '../../src/core/exports/export-service.js';
-import type { ExportRecord } from '../../src/core/exports/ports.js';
-import {
-  ExportConflictError, ExportNotFoundError, ExportNotReadyError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError,
-} from '../../src/core/exports/service-errors.js';
-import { buildExportService, exportConfigFromEnv } from './compose.js';
-import { authenticatorFromEnv, type Authenticate } from '../shared/caller.js';
-import { accessFailure } from '../shared/access-errors.js';
-import { Action, authorize, canReadExport } from '../../src/core/access/policy.js';
-import { runScope } from '../../src/core/access/scopes.js';
-import { AuditAction, auditEntry, type AuditLog } from '../../src/core/access/audit.js';
-import { auditLogFromEnv } from '../shared/audit.js';
-import { AccessDeniedError } from '../../src/core/access/errors.js';
-import { decodePath, embargoYearsFromEnv } from '../shared/http-input.js';
-import type { Caller } from '../../src/core/access/caller.js';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { createApiRouter, serve, type UrlHandler } from '../shared/http-router.js';
+import { exportAnswers, exportRoutes, present, type ExportApiDeps } from './routes.js';
+import { composeExportApi } from './compose.js';
 
-
-export type UrlHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
-
-export interface ExportApiDeps {
-  service: ExportService;
-  logger: Logger;
-  /** Who is calling (functions/shared/caller.ts). */
-  authenticate: Authenticate;
-  /** Years after a run's end before anyone may read it. @default 3 */
-  embargoYears?: number;
-  now?: () => Date;
-  /** Every export request is recorded here (who, when, which runs). */
-  audit: AuditLog;
-  /** Lifetime of the download links. @default 900 */
-  downloadLinkSeconds?: number;
-}
-
-interface Response { statusCode: number; headers: Record<string, string>; body: string }
-const json = (statusCode: number, body: unknown): Response => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-function parseBody(event: APIGatewayProxyEventV2): unknown {
-  if (!event.body) throw new InvalidInputError('the request has no body: JSON {request_id, runs, format} expected');
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new InvalidInputError('the body is not JSON', {}, { cause: error });
-  }
-}
-
-/** The record as the API shows it (snake_case, like the events). */
-export function present(record: ExportRecord) {
-  return {
-    export_id: record.exportId, request_id: record.requestId, state: record.state, format: record.format, runs: record.runs,
-    options: record.options, origin: record.origin, requested_at: record.requestedAt, updated_at: record.updatedAt, attempts: record.attempts,
-    ...(record.requester ? { requester: record.requester } : {}),
-    ...(record.progress ? { progress: record.progress } : {}),
-    ...(record.files ? { files: record.files } : {}),
-    ...(record.provenance ? { provenance: record.provenance } : {}),
-    ...(record.notes?.length ? { notes: record.notes } : {}),
-    ...(record.completedAt ? { completed_at: record.completedAt } : {}),
-    ...(record.reason ? { reason: record.reason, errors: record.errors ?? [] } : {}),
-    ...(record.errorFiles?.length ? { error_files: record.errorFiles } : {}),
-    ...(record.failedAt ? { failed_at: record.failedAt } : {}),
-    ...(record.engine ? { engine: record.engine } : {}),
-    ...(record.handOver ? { hand_over: record.handOver } : {}),
-  };
-}
+export { present };
+export type { ExportApiDeps, UrlHandler };
 
 export function createHandler(deps: ExportApiDeps): UrlHandler {
-  const { service, logger } = deps;
-
-  const route = async (event: APIGatewayProxyEventV2, caller: Caller): Promise<Response> => {
-    // Exports are personal: requested, followed and downloaded by signed-in callers.
-    if (caller.kind === 'anonymous') throw new AccessDeniedError('exports need a signed-in caller');
-    const now = deps.now?.() ?? new Date();
-    const years = deps.embargoYears ?? 3;
-    const method = event.requestContext.http.method.toUpperCase();
-    const path = decodePath((event.rawPath || '/').replace(/\/+$/, '') || '/');
-    if (path === '/exports' && method === 'POST') {
-      const body = parseBody(event);
-      // Only runs the caller may read can be exported; a run not in the catalogue has no scope (admins only, then 404).
-      const runs = (body as { runs?: unknown })?.runs;
-      const scopes = new Map<string, { proposal: string; beamline: string }>();
-      if (Array.isArray(runs) && runs.every((r) => typeof r === 'string') && runs.length <= 1000) {
-        const records = await service.runRecords(runs as string[]);
-        for (const record of records) {
-          const scope = record ? runScope(record, years) : undefined;
-          authorize(caller, Action.Read, scope, now);
-          if (scope) scopes.set(`${scope.proposal}/${scope.beamline}`, scope);
-        }
-      }
-      // The requester is the authenticated caller, never a body field: it scopes the export id.
-      const { created, record } = await service.request(body, caller.id);
-      if (created) {
-        for (const scope of scopes.values()) {
-          await deps.audit.record(auditEntry(caller, AuditAction.ExportRequested, scope, record.exportId, now, { runs: record.runs, format: record.format }));
-        }
-      }
-      return json(created ? 202 : 200, present(record));
-    }
-    const match = /^\/exports\/([A-Za-z0-9-]+)(\/download)?$/.exec(path);
-    if (match && method === 'GET') {
-      const exportId = match[1]!;
-      const record = await service.get(exportId);
-      const scopes = (await service.runRecords(record.runs)).map((r) => (r ? runScope(r, years) : undefined));
-      if (!canReadExport(caller, { requester: record.requester, runs: scopes }, now)) {
-        throw new AccessDeniedError(`${caller.name} may not see export ${exportId}: not its requester, and not allowed to read every run it was made from`);
-      }
-      // Presigned links only for an export the caller may read.
-      if (match[2]) return json(200, { export_id: exportId, files: await service.downloadLinks(exportId, deps.downloadLinkSeconds ?? 900) });
-      return json(200, present(record));
-    }
-    return json(404, { error: `no route ${method} ${path} (POST /exports, GET /exports/<id>, GET /exports/<id>/download)` });
-  };
-
-  return async (event) => {
-    let caller: Caller | undefined;
-    try {
-      caller = await deps.authenticate(event);
-      return await route(event, caller);
-    } catch (error) {
-      const refused = accessFailure(error, caller);
-      if (refused) return refused;
-      const context = (error as ArchiveError).context ?? {};
-      const body = {
-        error: (error as Error).message,
-        ...(typeof context.runUid === 'string' ? { run_uid: context.runUid } : {}),
-        ...(typeof context.exportId === 'string' ? { export_id: context.exportId } : {}),
-        ...(typeof context.state === 'string' ? { state: context.state } : {}),
-      };
-      if (error instanceof ExportRunNotFoundError || error instanceof ExportNotFoundError) return json(404, body);
-      if (error instanceof RunNotArchivedError || error instanceof RunNeedsReArchiveError || error instanceof ExportConflictError || error instanceof ExportNotReadyError) {
-        return json(409, body);
-      }
-      if (error instanceof InvalidInputError || error instanceof ContractError) return json(400, body);
-      logger.error('export request failed', { path: event.rawPath, error: error as Error });
-      return json(500, { error: 'internal error; see the function log', requestId: event.requestContext.requestId });
-    }
-  };
+  const router = createApiRouter({ authenticate: deps.authenticate, logger: deps.logger, answers: exportAnswers, name: 'export' });
+  exportRoutes(router, deps);
+  return serve(router, exportAnswers, deps.logger);
 }
 
-let built: Promise<UrlHandler> | undefined;
+let built: UrlHandler | undefined;
 
-async function build(): Promise<UrlHandler> {
-  const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'export-api');
-  const config = exportConfigFromEnv(process.env);
-  return createHandler({
-    service: buildExportService('export-api', logger, config), logger, downloadLinkSeconds: config.downloadLinkSeconds, authenticate: authenticatorFromEnv(process.env),
-    embargoYears: embargoYearsFromEnv(process.env), audit: auditLogFromEnv(process.env),
-  });
-}
-
-/** The Lambda entry: clients and configuration are built once. */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> => {
-  built ??= build();
-  built.catch(() => { built = undefined; });
-  return (await built)(event);
+/** The Lambda entry: clients and configuration are built once, on the first invocation. */
+export const handler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2> => {
+  built ??= createHandler(composeExportApi(process.env));
+  return built(event, context);
 };

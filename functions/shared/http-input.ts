@@ -1,15 +1,8 @@
-/** What the function-URL APIs share when reading a request: path segments, configuration. */
-import { InvalidInputError } from '../../src/core/errors.js';
+/**
+ * What the function-URL APIs share when reading their configuration. (Path parameters are decoded
+ * by the router, malformed encoding answered 400 there: functions/shared/http-router.ts.)
+ */
 import { DEFAULT_EMBARGO_YEARS } from '../../src/core/access/policy.js';
-
-/** A percent-encoded path segment decoded; malformed encoding (`%E0%A4%A`) is a 400, not a 500. */
-export function decodePath(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch (error) {
-    throw new InvalidInputError(`the path has malformed percent-encoding: ${JSON.stringify(segment.slice(0, 200))}`, {}, { cause: error });
-  }
-}
 
 /** EMBARGO_YEARS (a non-negative integer), default 3. */
 export function embargoYearsFromEnv(env: NodeJS.ProcessEnv): number {
