@@ -1,22 +1,26 @@
 /**
  * bench/big-scan: a big scan staged in the AWS emulator and archived through the big path (the
  * scan-writer Lambda entry hands it to the task engine, played locally by a child process running
- * the container entry point), measured from outside: wall time, peak RSS of the task (sampled from
- * /proc), peak temp disk of the task (its TMPDIR), the projection to 100 GB, and the file checked
- * (size, sha256 of the record against the object). Prints JSON.
+ * the container entry point), then exported to NeXus and CSV through the export-worker Lambda entry
+ * (which hands both builds to the same task engine), each task measured from outside: wall time,
+ * its RSS and temp disk sampled over time (from /proc and its TMPDIR: the series' min/max, the
+ * kernel's high-water mark, and the series itself every few seconds), the projection to 100 GB
+ * (with its arithmetic), and the file checked (size, sha256 of the record against the object).
+ * Prints JSON; `--out <file>` writes it there too (bench/results/).
  *
- *   npx tsx bench/big-scan.ts [--gib 5] [--chunk-mib 32]
+ *   npx tsx bench/big-scan.ts [--gib 5] [--chunk-mib 32] [--out bench/results/big-scan-5gib.json] [--no-exports]
  *
- * The scan: one motor (float64) and one MCA (uint32 × 4096 per point, 16 KiB) — an XRF map's
- * detector element. Chunks of --chunk-mib (the bridge's --chunk-bytes; 32 MiB keeps moto's objects
- * on disk instead of in its memory). Numbers measured on a shared 2-core machine with moto as S3:
- * noisy, and S3 in AWS is faster than moto; see docs/big-scans.md.
+ * The scan: one motor (float64), four counters (float64, the CSV export's columns) and one MCA
+ * (uint32 × 4096 per point, 16 KiB) — an XRF map's detector element. Chunks of --chunk-mib (the
+ * bridge's --chunk-bytes; 32 MiB keeps moto's objects on disk instead of in its memory). Numbers
+ * measured on a shared 2-core machine with moto as S3: noisy, and S3 in AWS is faster than moto;
+ * see docs/big-scans.md.
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { localTasks } from '../src/adapters/child-process-task-engine.js';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { localTasks, type LocalTask } from '../src/adapters/child-process-task-engine.js';
 import { DynamoDbRunCatalogue } from '../src/adapters/dynamodb-run-catalogue.js';
 import { DetailType } from '../src/core/contract/detail-types.js';
 import type { EventDescriptor, RunStart, RunStop, StreamDatum, StreamResource } from '../src/core/contract/generated-types.js';
@@ -28,21 +32,81 @@ const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
+const outAt = process.argv.indexOf('--out');
+const out = outAt > 0 ? process.argv[outAt + 1] : undefined;
+const withExports = !process.argv.includes('--no-exports');
 const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
 const gib = arg('gib', 5);
-const chunkBytes = arg('chunk-mib', 32) * 1024 * 1024;
+const chunkBytes = arg('chunk-mib', 32) * MIB;
 const RUN = '01M80JDTHSB2YF8F4WA7YZ6BEN';
 const MCA = 4096;
-const pointBytes = MCA * 4 + 8;
+const COUNTERS = 4;
+const pointBytes = MCA * 4 + 8 + COUNTERS * 8;
 const points = Math.floor((gib * GIB) / pointBytes);
+const SAMPLE_MS = 250;
+const SERIES_EVERY_MS = 5000;
 
+/** Sizes of a folder's files, recursively (a file being written may vanish: counted as 0). */
+const diskOf = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((sum, d) => {
+  const p = join(dir, d.name);
+  try { return sum + (d.isDirectory() ? diskOf(p) : statSync(p).size); } catch { return sum; }
+}, 0);
+
+/**
+ * A task watched from outside until it exits: RSS (VmRSS) and its temp disk every 250 ms; the
+ * series' min/max over the whole task and over its steady part (after the first 10 % of its wall
+ * time: start-up loads the code), the kernel's high-water mark (VmHWM, last read before exit), and
+ * the series every 5 s. `diskFinalAtSeconds`: when the temp disk first reached its last size (the
+ * end of the HDF5 write; what follows is the read-back check, the upload and the index).
+ */
+async function watch(task: LocalTask, dir: string) {
+  const started = Date.now();
+  const samples: { t: number; rss: number; disk: number }[] = [];
+  let hwm = 0;
+  const sample = () => {
+    let rss: number;
+    try {
+      const status = readFileSync(`/proc/${task.pid}/status`, 'utf8');
+      rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+      hwm = Math.max(hwm, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
+    } catch { return; /* exited */ }
+    let disk = 0;
+    try { disk = diskOf(dir); } catch { /* cleaned */ }
+    if (rss > 0) samples.push({ t: (Date.now() - started) / 1000, rss, disk });
+  };
+  const timer = setInterval(sample, SAMPLE_MS);
+  const exitCode = await task.exited;
+  clearInterval(timer);
+  const wallSeconds = (Date.now() - started) / 1000;
+  const mib = (b: number) => +(b / MIB).toFixed(1);
+  const steady = samples.filter((x) => x.t >= wallSeconds * 0.1);
+  const peakDisk = Math.max(0, ...samples.map((x) => x.disk));
+  const series: { t: number; rssMiB: number; diskMiB: number }[] = [];
+  let next = 0;
+  for (const x of samples) if (x.t * 1000 >= next) { series.push({ t: +x.t.toFixed(1), rssMiB: mib(x.rss), diskMiB: mib(x.disk) }); next = x.t * 1000 + SERIES_EVERY_MS; }
+  const diskFinal = samples.length ? samples[samples.length - 1]!.disk : 0;
+  return {
+    exitCode, wallSeconds, samples: samples.length,
+    rssMiB: {
+      min: mib(Math.min(...samples.map((x) => x.rss))), max: mib(Math.max(...samples.map((x) => x.rss))),
+      steadyMin: mib(Math.min(...steady.map((x) => x.rss))), steadyMax: mib(Math.max(...steady.map((x) => x.rss))), kernelHighWater: mib(hwm),
+    },
+    peakTempDiskMiB: mib(peakDisk),
+    diskFinalAtSeconds: samples.find((x) => x.disk === diskFinal && diskFinal > 0)?.t,
+    series,
+  };
+}
+
+const load = () => loadavg().map((x) => +x.toFixed(2));
+const loadAtStart = load();
 const work = mkdtempSync(join(tmpdir(), 'ba-big-scan-'));
 const taskTmp = mkdtempSync(join(tmpdir(), 'ba-big-scan-task-'));
 const stack = await startArchiveStack({
   name: 'bench', start: startMoto,
   functionEnv: {
-    LOG_LEVEL: 'ERROR', TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * 1024 * 1024),
-    // The task writes its file here (the child inherits it): its size is the peak temp disk.
+    LOG_LEVEL: 'ERROR', TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * MIB),
+    // The tasks write their files here (the child inherits it): its size is their temp disk.
     TMPDIR: taskTmp,
   },
 });
@@ -62,12 +126,16 @@ try {
     },
     icat: { Sample_name: 'sample1' },
   } as unknown as RunStart;
-  const channels = [{ name: 'axis:sy', dtype: '<f8', shape: [] as number[], row: 8 }, { name: 'mca1:spectrum', dtype: '<u4', shape: [MCA], row: MCA * 4 }];
+  const channels = [
+    { name: 'axis:sy', dtype: '<f8', shape: [] as number[], row: 8 },
+    ...Array.from({ length: COUNTERS }, (_, k) => ({ name: `diode${k + 1}:value`, dtype: '<f8', shape: [] as number[], row: 8 })),
+    { name: 'mca1:spectrum', dtype: '<u4', shape: [MCA], row: MCA * 4 },
+  ];
   const descriptor: EventDescriptor = {
     uid: `${RUN}/descriptor/primary`, run_start: RUN, time: 1795315657.3, name: 'primary',
     data_keys: Object.fromEntries(channels.map((c) => [c.name, {
       dtype: c.shape.length ? 'array' : 'number', dtype_numpy: c.dtype, shape: c.shape, source: `bliss:esrf:stream:${c.name}`, external: 'STREAM:',
-      object_name: c.name.split(':').pop()!, bliss_role: c.name.startsWith('axis:') ? 'positioner' : 'counter',
+      object_name: c.name.split(':')[c.name.startsWith('axis:') ? 1 : 0]!, bliss_role: c.name.startsWith('axis:') ? 'positioner' : 'counter',
     }])),
     object_keys: {}, hints: {},
   } as EventDescriptor;
@@ -77,7 +145,7 @@ try {
   const stagingStarted = Date.now();
   let datums = 0;
   let stagedBytes = 0;
-  for (const c of channels) {
+  for (const [ci, c] of channels.entries()) {
     const resource: StreamResource = {
       uid: `${RUN}/resource/${c.name}`, run_start: RUN, data_key: c.name, mimetype: 'application/x-beamline-archive-chunks',
       uri: `s3://${bucket}/${stagingChannelPrefix(RUN, c.name)}`, parameters: { dtype_numpy: c.dtype, point_shape: c.shape },
@@ -88,7 +156,9 @@ try {
       const e = Math.min(points, s + chunkPoints);
       const bytes = new Uint8Array((e - s) * c.row);
       const view = new DataView(bytes.buffer);
-      if (c.shape.length === 0) for (let i = s; i < e; i += 1) view.setFloat64((i - s) * 8, i / points, true);
+      // Motor: a ramp; counters: a smooth signal with noise in its low bits; MCA: a ramp per chunk.
+      if (ci === 0) for (let i = s; i < e; i += 1) view.setFloat64((i - s) * 8, i / points, true);
+      else if (c.shape.length === 0) for (let i = s; i < e; i += 1) view.setFloat64((i - s) * 8, 1000 * ci * (1 + Math.sin(i * 1e-3)) + ((i * 2654435761) >>> 22) / 1024, true);
       else for (let off = 0; off < bytes.byteLength; off += 4) view.setUint32(off, (s * 2654435761 + off) >>> 0, true);
       const key = stagingChunkKey(RUN, c.name, s, e);
       await store.put(key, bytes);
@@ -116,44 +186,83 @@ try {
   // Archive: the scan-writer entry decides and hands over; the task writes and publishes.
   const { handler } = await import('../functions/scan-writer/handler.js');
   const event = sqsEvent([{ version: '0', id: 'bench', 'detail-type': 'RunStop', source: 'beamline-archive.bridge', account: '123456789012', time: new Date().toISOString(), region: REGION, resources: [], detail: stop }]);
+  const loadBeforeArchive = load();
   const archiveStarted = Date.now();
   const response = await handler(event);
   if (response.batchItemFailures.length) throw new Error(`the scan-writer failed the RunStop: ${JSON.stringify(response)}`);
   const task = [...localTasks().values()][0];
   if (!task?.pid) throw new Error('no task was started: the run was not handed over');
-  let peakRss = 0;
-  let peakDisk = 0;
-  const diskOf = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((sum, d) => {
-    const p = join(dir, d.name);
-    try { return sum + (d.isDirectory() ? diskOf(p) : statSync(p).size); } catch { return sum; }
-  }, 0);
-  const sampler = setInterval(() => {
-    try {
-      const status = readFileSync(`/proc/${task.pid}/status`, 'utf8');
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-      peakRss = Math.max(peakRss, rss);
-    } catch { /* exited */ }
-    try { peakDisk = Math.max(peakDisk, diskOf(taskTmp)); } catch { /* cleaned */ }
-  }, 250);
-  const exitCode = await task.exited;
-  clearInterval(sampler);
+  const archiveTask = await watch(task, taskTmp);
   const archiveSeconds = (Date.now() - archiveStarted) / 1000;
+  const loadAfterArchive = load();
   const record = await catalogue.getRun(RUN);
   const head = record?.file ? await store.head(record.file.key) : undefined;
   const fileBytes = record?.file?.bytes ?? 0;
-  process.stdout.write(`${JSON.stringify({
+  let objectSha256: string | undefined;
+  if (record?.file) {
+    // The published object downloaded and hashed: what a reader gets is what the record says.
+    const copy = join(work, 'published.h5');
+    objectSha256 = (await store.downloadFile(record.file.key, copy)).sha256;
+    rmSync(copy, { force: true });
+  }
+  const rate = stagedBytes / archiveSeconds;
+
+  // Exports: NeXus and CSV of the archived scan, requested on the export-worker entry as the bus
+  // delivers them; the worker's capacity check (temp space capped like the scan writer's) hands each
+  // build to the task engine, whose process is watched the same way.
+  const exportsMeasured: Record<string, unknown>[] = [];
+  if (withExports && record?.state === 'ARCHIVED') {
+    const worker = (await import('../functions/export-worker/handler.js')).handler;
+    const { exportIdOf } = await import('../src/core/exports/export-service.js');
+    for (const format of ['nexus', 'csv']) {
+      const requestId = `big-scan-${format}-${randomUUID()}`;
+      const before = new Set(localTasks().keys());
+      const loadBefore = load();
+      const t0 = Date.now();
+      const answer = await worker(sqsEvent([{
+        version: '0', id: randomUUID(), 'detail-type': 'Export Requested', source: 'beamline-archive.export-client', account: '123456789012',
+        time: new Date().toISOString(), region: REGION, resources: [], detail: { request_id: requestId, runs: [RUN], format },
+      }]));
+      if (answer.batchItemFailures.length) throw new Error(`the export-worker failed the ${format} request: ${JSON.stringify(answer)}`);
+      const started = [...localTasks().values()].filter((t) => !before.has(t.ref));
+      const watched = started[0] ? await watch(started[0], taskTmp) : undefined;
+      const seconds = (Date.now() - t0) / 1000;
+      const item = await clients.dynamo.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: table, Key: { pk: `EXPORT#${exportIdOf(requestId)}`, sk: 'EXPORT' }, ConsistentRead: true }));
+      const exported = item.Item as { state?: string; reason?: string; engine?: unknown; files?: { key: string; bytes: number }[] } | undefined;
+      exportsMeasured.push({
+        format, state: exported?.state, reason: exported?.reason, engine: exported?.engine, seconds, loadBefore, loadAfter: load(),
+        exportBytes: exported?.files?.reduce((n, f) => n + f.bytes, 0), files: exported?.files?.length,
+        task: watched ?? 'not handed over: built in the function (its RSS is this process\'s)',
+      });
+    }
+  }
+
+  const result = {
     benchmark: 'big-scan',
-    machine: 'shared 2-core VM, moto as S3 (noisy; AWS S3 is faster than moto)',
-    scan: { points, channels: ['axis:sy <f8', `mca1:spectrum <u4 [${MCA}]`], stagedBytes, stagedGiB: +(stagedBytes / GIB).toFixed(2), chunks: datums, chunkMiB: chunkBytes / 2 ** 20 },
+    date: new Date().toISOString(),
+    machine: 'shared 2-core VM (other engineers\' tests running), moto as S3: noisy; AWS S3 is faster than moto',
+    loadAverage: { atStart: loadAtStart, beforeArchive: loadBeforeArchive, afterArchive: loadAfterArchive, atEnd: load() },
+    scan: {
+      points, channels: ['axis:sy <f8', ...Array.from({ length: COUNTERS }, (_, k) => `diode${k + 1}:value <f8`), `mca1:spectrum <u4 [${MCA}]`],
+      stagedBytes, stagedGiB: +(stagedBytes / GIB).toFixed(2), chunks: datums, chunkMiB: chunkBytes / MIB,
+    },
     stagingSeconds,
     archive: {
-      engine: record?.engine, state: record?.state, exitCode, fileBytes, objectBytesMatch: head?.bytes === fileBytes,
-      wallSeconds: archiveSeconds, throughputMBps: +(stagedBytes / 1e6 / archiveSeconds).toFixed(1),
-      peakTaskRssMiB: +(peakRss / 2 ** 20).toFixed(1), peakTempDiskGiB: +(peakDisk / GIB).toFixed(2),
-      projected100GBSeconds: Math.round(archiveSeconds * (100e9 / stagedBytes)),
+      engine: record?.engine, state: record?.state, exitCode: archiveTask.exitCode, fileBytes,
+      compressedRatio: +(fileBytes / stagedBytes).toFixed(3),
+      objectBytesMatch: head?.bytes === fileBytes, objectSha256Match: objectSha256 !== undefined && objectSha256 === record?.file?.sha256,
+      wallSeconds: archiveSeconds, throughputMBps: +(rate / 1e6).toFixed(1),
+      projected100GB: {
+        seconds: Math.round(100e9 / rate), hours: +(100e9 / rate / 3600).toFixed(2),
+        arithmetic: `100e9 B / (${stagedBytes} B / ${archiveSeconds} s = ${(rate / 1e6).toFixed(2)} MB/s) = ${Math.round(100e9 / rate)} s`,
+      },
+      task: archiveTask,
     },
-    exports: 'not measured: streaming exports (issue 17 item 7) are not implemented yet',
-  }, null, 2)}\n`);
+    exports: withExports ? exportsMeasured : 'not measured (--no-exports)',
+  };
+  const text = `${JSON.stringify(result, null, 2)}\n`;
+  if (out) { mkdirSync(dirname(out), { recursive: true }); writeFileSync(out, text); }
+  process.stdout.write(text);
 } finally {
   rmSync(work, { recursive: true, force: true });
   rmSync(taskTmp, { recursive: true, force: true });
