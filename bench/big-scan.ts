@@ -241,6 +241,7 @@ try {
     benchmark: 'big-scan',
     date: new Date().toISOString(),
     machine: 'shared 2-core VM (other engineers\' tests running), moto as S3: noisy; AWS S3 is faster than moto',
+    node: process.version,
     loadAverage: { atStart: loadAtStart, beforeArchive: loadBeforeArchive, afterArchive: loadAfterArchive, atEnd: load() },
     scan: {
       points, channels: ['axis:sy <f8', ...Array.from({ length: COUNTERS }, (_, k) => `diode${k + 1}:value <f8`), `mca1:spectrum <u4 [${MCA}]`],

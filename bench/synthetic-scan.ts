@@ -19,7 +19,15 @@ export interface SyntheticScanOptions {
   chunkBytes: number;
   storage?: StorageOptions | undefined;
   hdf5Version: string;
+  /**
+   * Values published by a real scan (e.g. publish_scan.py --dump-values), channel by channel, instead
+   * of generated ones: the same scan another writer (blisswriter) wrote. `points` and `channels` are then ignored.
+   */
+  published?: readonly PublishedChannel[] | undefined;
 }
+
+/** One channel's published values: little-endian, C order, `shape` = [points, ...point shape]. */
+export interface PublishedChannel { name: string; dtype: string; shape: readonly number[]; bytes: Uint8Array }
 
 export interface SyntheticScan {
   plan: NexusPlan;
@@ -30,10 +38,19 @@ export interface SyntheticScan {
 
 const RUN = '01M80JDTHSB2YF8F4WA7YZ6EZT';
 
-export function syntheticScan(o: SyntheticScanOptions): SyntheticScan {
-  const keys: { name: string; dtype: string; shape: number[]; role: 'positioner' | 'counter' | 'image' }[] = [{ name: 'axis:sy', dtype: '<f8', shape: [], role: 'positioner' }];
-  if (o.image) keys.push({ name: 'lima_simulator:image', dtype: '<u4', shape: [...o.image], role: 'image' });
-  else for (let i = 1; i < o.channels; i += 1) keys.push({ name: `simulation_counter_controller:c${String(i).padStart(2, '0')}`, dtype: '<f8', shape: [], role: 'counter' });
+export function syntheticScan(options: SyntheticScanOptions): SyntheticScan {
+  const published = options.published ? new Map(options.published.map((c) => [c.name, c] as const)) : undefined;
+  const o = published ? { ...options, points: Math.min(...[...published.values()].map((c) => c.shape[0]!)) } : options;
+  const keys: { name: string; dtype: string; shape: number[]; role: 'positioner' | 'counter' | 'image' | 'spectrum' }[] = [];
+  if (published) {
+    for (const c of published.values()) {
+      keys.push({ name: c.name, dtype: c.dtype, shape: c.shape.slice(1), role: c.name.startsWith('axis:') ? 'positioner' : c.shape.length === 2 ? 'spectrum' : c.shape.length > 2 ? 'image' : 'counter' });
+    }
+  } else {
+    keys.push({ name: 'axis:sy', dtype: '<f8', shape: [], role: 'positioner' });
+    if (o.image) keys.push({ name: 'lima_simulator:image', dtype: '<u4', shape: [...o.image], role: 'image' });
+    else for (let i = 1; i < o.channels; i += 1) keys.push({ name: `simulation_counter_controller:c${String(i).padStart(2, '0')}`, dtype: '<f8', shape: [], role: 'counter' });
+  }
   const title = `ascan sy 0 1 ${o.points - 1} 0.1`;
   const start: RunStart = {
     uid: RUN, time: 1795315657.285, scan_id: 1, plan_name: 'ascan', sample: 'sample1',
@@ -79,6 +96,15 @@ export function syntheticScan(o: SyntheticScanOptions): SyntheticScan {
     chunkPoints,
     async *slices(channel) {
       const per = chunkPoints[channel.channel]!;
+      const values = published?.get(channel.channel);
+      if (values) {
+        const row = values.bytes.byteLength / values.shape[0]!;
+        for (let s = 0; s < o.points; s += per) {
+          const e = Math.min(o.points, s + per);
+          yield { start: s, stop: e, bytes: values.bytes.subarray(s * row, e * row) };
+        }
+        return;
+      }
       const buffer = chunkBuffer(channel, per);
       for (let s = 0; s < o.points; s += per) {
         const e = Math.min(o.points, s + per);
