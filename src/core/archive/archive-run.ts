@@ -6,7 +6,7 @@ import { ArchiveError, InvalidInputError, NotReadyError } from '../errors.js';
 import { CapacityError, chooseEngine, estimateScanFile, type CapacityConfig, type EngineHere } from './capacity.js';
 import { buildScanLayout } from '../nexus/scan-layouts.js';
 import { type PlanChannel } from '../nexus/layout.js';
-import { DEFAULT_STORAGE, type StorageOptions } from '../nexus/writers/channel-writer.js';
+import type { StorageOptions } from '../nexus/writers/channel-writer.js';
 import { fillBytes, pointBytes } from '../nexus/dtypes.js';
 import { fileIndexKeyOf, scanFileKey, stagingChannelPrefix } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
@@ -18,7 +18,8 @@ import { fetchInOrder } from './bounded-fetch.js';
 import { getStagedObject } from './staged-objects.js';
 import { tagStagedRun, type StagingTagger } from './staging-lifecycle.js';
 import { readJsonChannels } from './json-channels.js';
-import { datumPointShape, paddedSlices, pointShapeSlices, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from './point-shapes.js';
+import { paddedSlices, pointShapeSlices } from './point-shapes.js';
+import { datumPointShape } from '../nexus/point-shapes.js';
 import { RunState, type ChannelSlice, type HandOverStore, type Rearchive, type RunCatalogue, type RunEngine, type RunRecord, type ScanFileIndexer, type ScanFileWriter, type TaskEngine } from './ports.js';
 
 export interface ArchiveRunDeps {
@@ -147,14 +148,15 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
   const limaFiles = await checkLimaFiles({ runUid, policy: run.start.data_policy, scanNumber: run.start.scan_id }, run.resources, coverage.datumsByChannel, store);
   // JSON channels (bridge engineer): their points are texts, read before the layout that holds them.
   const jsonValues = await readJsonChannels(run.resources, coverage.datumsByChannel, coverage.points, store, runUid);
-  // Free-dimension channels whose point shape changed between chunks: laid out at their largest shape, padded (point-shapes.ts).
-  // A channel whose padding would be too large is refused on its own; the others are archived.
-  const { varying, refused: refusedEarly } = varyingPointShapesRefusing(run.resources, coverage.datumsByChannel, runUid);
-  const { plan, pointShapeOf } = withPointShapeDatasets(buildScanLayout({
-    start: run.start, stop, descriptors: run.descriptors, resources: resourcesAtLargestShape(run.resources, varying), scanInfo,
+  // The layout of the run's origin; given the datums, it lays out free-dimension channels whose point shape changed
+  // between chunks at their largest shape (nexus/point-shapes.ts), and the writer pads them (point-shapes.ts).
+  const plan = buildScanLayout({
+    start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
     points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1), limaFiles,
-    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage, jsonValues, refused: refusedEarly,
-  }), varying, deps.storage ?? DEFAULT_STORAGE);
+    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage, jsonValues,
+    datumsByChannel: coverage.datumsByChannel,
+  });
+  const pointShapeOf = plan.pointShapeOf ?? new Map<string, string>();
   const refusedChannels = [...(plan.refused ?? [])];
   if (refusedChannels.length > 0) deps.log?.('channels refused; the others are archived', { runUid, refusedChannels });
   const resourceByUid = new Map(run.resources.map((r) => [r.uid, r] as const));
@@ -448,21 +450,4 @@ async function publishOrThrow(publisher: EventPublisher, detailType: string, det
 
 function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/** varyingPointShapes channel by channel: a channel it refuses (padding beyond the bound) is set aside with the reason. */
-function varyingPointShapesRefusing(
-  resources: readonly StreamResource[], datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>, runUid: string,
-): { varying: Map<string, number[]>; refused: Record<string, string> } {
-  const varying = new Map<string, number[]>();
-  const refused: Record<string, string> = {};
-  for (const resource of resources) {
-    try {
-      for (const [channel, shape] of varyingPointShapes([resource], datumsByChannel, runUid)) varying.set(channel, shape);
-    } catch (error) {
-      if (!(error instanceof InvalidInputError)) throw error;
-      refused[resource.data_key] = error.message;
-    }
-  }
-  return { varying, refused };
 }

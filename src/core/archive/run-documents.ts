@@ -2,7 +2,7 @@ import { DetailType } from '../contract/detail-types.js';
 import type { EventDescriptor, RunError, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import { NotReadyError } from '../errors.js';
 import { parseElementType, pointBytes, type ElementType } from '../nexus/dtypes.js';
-import { datumPointShape } from './point-shapes.js';
+import { datumPointShape } from '../nexus/point-shapes.js';
 import { isJsonResource, isLimaResource } from '../event-model/resources.js';
 import { ChunkCoverageError } from './errors.js';
 import type { StoredDocument } from './ports.js';

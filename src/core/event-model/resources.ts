@@ -27,3 +27,11 @@ export function isJsonResource(resource: Pick<StreamResource, 'mimetype'>): bool
 export function isLimaResource(resource: Pick<StreamResource, 'mimetype'>): boolean {
   return resource.mimetype === LIMA_HDF5_MIMETYPE;
 }
+
+/** The kind of a StreamResource: numeric chunks, NDJSON chunks of a JSON channel, or uploaded Lima files. */
+export type ResourceKind = 'chunks' | 'json' | 'lima';
+
+/** The kind of a StreamResource, by its mimetype (any other mimetype is read as numeric chunks, as before kinds were named). */
+export function resourceKindOf(resource: Pick<StreamResource, 'mimetype'>): ResourceKind {
+  return isLimaResource(resource) ? 'lima' : isJsonResource(resource) ? 'json' : 'chunks';
+}

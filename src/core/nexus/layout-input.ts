@@ -2,7 +2,7 @@
  * What every scan layout takes and gives (the BLISS layout in nexus/layout.ts, the Bluesky one in
  * bluesky/scan-layout.ts: peers, chosen by nexus/scan-layouts.ts by the run's origin).
  */
-import type { EventDescriptor, RunStart, RunStop, StreamResource } from '../contract/generated-types.js';
+import type { EventDescriptor, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
 import type { Attrs, PlanChannel, PlanNode } from './plan.js';
 import type { StorageOptions } from './writers/channel-writer.js';
 import type { LimaLinkedFile } from './writers/lima-image-writer.js';
@@ -21,6 +21,11 @@ export interface NexusPlan {
   refused?: readonly RefusedChannel[];
   /** Object times written into the HDF5 headers (ms since epoch): the run's stop, never the wall clock. */
   fileTimeMs: number;
+  /**
+   * The `point_shape` datasets of channels whose point shape changed between chunks: dataset path →
+   * its channel (nexus/point-shapes.ts). Absent when no channel changed shape.
+   */
+  pointShapeOf?: ReadonlyMap<string, string>;
 }
 
 export interface ScanLayoutInput {
@@ -47,8 +52,14 @@ export interface ScanLayoutInput {
   limaFiles?: Readonly<Record<string, readonly LimaLinkedFile[]>> | undefined;
   /** JSON channels' points (one JSON text per point, '' where missing), read from their NDJSON chunks. */
   jsonValues?: Readonly<Record<string, readonly string[]>> | undefined;
-  /** Channels refused before the layout (padding beyond its bound): channel → reason. */
+  /** Channels refused before the layout: channel → reason. */
   refused?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The run's StreamDatums by channel. With them, buildScanLayout applies the point-shape fix-up
+   * (nexus/point-shapes.ts): a channel whose chunks have different point shapes is laid out at the
+   * largest, with its `point_shape` dataset (or refused when padding would be too large).
+   */
+  datumsByChannel?: ReadonlyMap<string, readonly StreamDatum[]> | undefined;
 }
 
 /** A channel the scan file does not hold, and why (run record `refused_channels`, file `notes/refused_channels`). */
@@ -66,4 +77,9 @@ export interface ChannelInfo {
 export function hdf5Name(name: string): string {
   const cleaned = name.replace(/\//g, '_');
   return cleaned === '' || /^\.+$/.test(cleaned) ? `_${cleaned}` : cleaned;
+}
+
+/** `missing_points` attribute text: `[0, 40) [80, 100)`. */
+export function missingPointsText(ranges: readonly (readonly [number, number])[]): string {
+  return [...ranges].sort((a, b) => a[0] - b[0]).map(([start, stop]) => `[${start}, ${stop})`).join(' ');
 }

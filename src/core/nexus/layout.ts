@@ -22,29 +22,22 @@
  */
 import { InvalidInputError } from '../errors.js';
 import { runTitleOf } from '../bluesky/run-origin.js';
-import { fillValueOf, parseElementType } from './dtypes.js';
+import { fillValueOf } from './dtypes.js';
 import type { PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
-import { hdf5Name, type ChannelInfo, type NexusPlan, type RefusedChannel, type ScanLayoutInput } from './layout-input.js';
+import { hdf5Name, missingPointsText, type ChannelInfo, type NexusPlan, type RefusedChannel, type ScanLayoutInput } from './layout-input.js';
 import { sampleNodes } from './sample-layout.js';
 import { planPlot } from './plot-layout.js';
 import { scanMetaNodes } from './scan-meta.js';
 import { channelUnit, positionerSnapshots, scanNotes, scanPositioners, type ScanInfo } from './scan-info.js';
 import { DEFAULT_STORAGE } from './writers/channel-writer.js';
-import { isJsonResource, isLimaResource } from '../event-model/resources.js';
-import { linkedFileWriters } from './writers/registry.js';
-import { channelKindOf, channelWriterFor, textChannelWriters } from './writers/registry.js';
+import { resourceWriterFor } from './writers/registry.js';
 
 export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanNumbers, PlanPrefixCopy, PlanText, TypedScalar } from './plan.js';
 export type { ChannelInfo, NexusPlan, RefusedChannel, ScanLayoutInput } from './layout-input.js';
-export { hdf5Name } from './layout-input.js';
+export { hdf5Name, missingPointsText } from './layout-input.js';
 
 /** Where the refused channels are listed in the scan file, below the entry. */
 export const REFUSED_CHANNELS_NOTE = 'notes/refused_channels';
-
-/** `missing_points` attribute text: `[0, 40) [80, 100)`. */
-export function missingPointsText(ranges: readonly (readonly [number, number])[]): string {
-  return [...ranges].sort((a, b) => a[0] - b[0]).map(([start, stop]) => `[${start}, ${stop})`).join(' ');
-}
 
 /** HDF5 chunks of at most this many bytes by default (DEFAULT_STORAGE.maxChunkBytes). */
 export const MAX_CHUNK_BYTES = DEFAULT_STORAGE.maxChunkBytes;
@@ -87,40 +80,8 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
   }
 
   function layOutChannel(c: ChannelInfo, context: { runUid: string; stream: string }): { nodes: PlanNode[]; dataset?: PlanChannel; target?: string } {
-    // --- Lima detectors (lima engineer): external links to the uploaded Lima files, writers/lima-image-writer.ts
-    if (isLimaResource(c.resource)) {
-      const files = input.limaFiles?.[c.channel];
-      const dataPath = c.resource.parameters.data_path;
-      if (!files || !dataPath) throw new InvalidInputError(`no Lima files or data_path for channel ${c.channel}`, context);
-      const missing = input.missing?.[c.channel];
-      const laid = linkedFileWriters.lima.layout({
-        group: `${e}/instrument/${c.name}`, dataPath, files, points: input.points[c.channel] ?? 0,
-        ...(missing?.length ? { missingPoints: missingPointsText(missing) } : {}),
-      });
-      return { nodes: laid.nodes, target: laid.target };
-    }
-    // --- end Lima detectors
-    // --- JSON channels (bridge engineer): strings per point, writers/json-writer.ts
-    if (isJsonResource(c.resource)) {
-      const values = input.jsonValues?.[c.channel];
-      if (!values) throw new InvalidInputError(`no values read for JSON channel ${c.channel}`, context);
-      const missing = input.missing?.[c.channel];
-      const laid = textChannelWriters.json.layout({
-        group: `${e}/instrument/${c.name}`, channel: c.channel, values, units: c.units, runUid,
-        ...(missing?.length ? { missingPoints: missingPointsText(missing) } : {}),
-      });
-      return { nodes: laid.nodes, ...(laid.datasetPath ? { target: laid.datasetPath } : {}) };
-    }
-    // --- end JSON channels
-    const type = parseElementType(c.resource.parameters.dtype_numpy, context);
-    const pointShape = c.resource.parameters.point_shape;
-    const points = input.points[c.channel];
-    if (points === undefined) throw new InvalidInputError(`no point count for channel ${c.channel}`, context);
-    const writer = channelWriterFor(channelKindOf(c.role, pointShape, context), context);
-    const laid = writer.layout({
-      group: `${e}/instrument/${c.name}`, channel: c.channel, resourceUid: c.resource.uid, type, pointShape, points, units: c.units, storage,
-    });
-    return { nodes: laid.nodes, dataset: laid.dataset, target: laid.dataset.path };
+    // One lookup in the writer registry, by the kind of the channel's StreamResource (writers/registry.ts).
+    return resourceWriterFor(c.resource).layOut({ channel: c, group: `${e}/instrument/${c.name}`, input, storage, context });
   }
   nodes.push(...snapshotNodes(`${e}/instrument`, info, channels, datasetPath));
 
@@ -142,7 +103,7 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
   }
   if (refused.length > 0) nodes.push(...refusedChannelsNote(`${e}/${REFUSED_CHANNELS_NOTE}`, refused));
 
-  const plot = planPlot(`${e}/plotselect`, channels.filter((c) => !isLimaResource(c.resource) && !isJsonResource(c.resource)), planned, info); // Lima frames are linked, JSON channels are texts: neither is plotted
+  const plot = planPlot(`${e}/plotselect`, channels.filter((c) => resourceWriterFor(c.resource).plotted), planned, info); // Lima frames are linked, JSON channels are texts: neither is plotted
   if (plot.length > 0) {
     nodes.push(...plot);
     entryGroup.attrs = { ...entryGroup.attrs, default: 'plotselect' };
