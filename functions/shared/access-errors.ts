@@ -16,7 +16,9 @@ export function accessFailure(error: unknown, caller: Caller | undefined): Acces
   });
   if (error instanceof IssuerUnavailableError) return answer(503, error.message, { 'retry-after': '30' });
   if (error instanceof UnauthenticatedError) {
-    return answer(401, error.message, { 'www-authenticate': `Bearer error="invalid_token", error_description="${error.message.replace(/"/g, "'")}"` });
+    // A header value is a quoted ASCII string (RFC 6750 §3): a claim value quoted in the message could hold anything else.
+    const description = error.message.replace(/"/g, "'").replace(/[^\x20-\x7e]/g, '?');
+    return answer(401, error.message, { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` });
   }
   if (error instanceof AccessDeniedError) {
     if (!caller || caller.kind === CallerKind.Anonymous) return answer(401, `${error.message}; sign in (beamline-archive login)`, { 'www-authenticate': 'Bearer' });

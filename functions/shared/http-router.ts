@@ -13,10 +13,11 @@
  * Where Powertools 2.35 and the APIs' contract differ, `serve` bridges the gap (docs/adr/0020):
  * a verb Powertools does not know (it would answer an empty 405 and log a stack) is a 404 like any
  * other unknown route; a GET/HEAD body is ignored (the WHATWG Request it builds refuses one and the
- * error would escape as a 502); an event it cannot turn into a Request (an unparseable Host) is a 400.
+ * error would escape as a 502); an event it cannot turn into a Request (an unparseable Host) is a 400;
+ * an answer it cannot turn into a Response (escaping as a 502) is a logged 500.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { isHttpMethod, NotFoundError, ParameterValidationError, Router } from '@aws-lambda-powertools/event-handler/http';
+import { isHttpMethod, NotFoundError, ParameterValidationError, proxyEventToWebRequest, Router } from '@aws-lambda-powertools/event-handler/http';
 import type { RequestContext } from '@aws-lambda-powertools/event-handler/types';
 import type { Logger } from '../../src/adapters/logger.js';
 import { CallerKind, type Caller } from '../../src/core/access/caller.js';
@@ -125,11 +126,18 @@ export function serve(router: ApiRouter, answers: ApiAnswers, logger: Logger): U
       readable = { ...rest, isBase64Encoded: false };
     }
     try {
-      return await router.resolve(readable, context);
+      // What the router does first, done here so that its failure is the client's 400, not a thrown 502.
+      proxyEventToWebRequest(readable);
     } catch (error) {
-      // Only what happens before routing escapes the router: an event it cannot read as an HTTP request.
       logger.warn('request refused: not readable as an HTTP request', { path: event.rawPath, error: error as Error });
       return json(400, { error: `the request could not be read: ${(error as Error).message}` });
+    }
+    try {
+      return await router.resolve(readable, context);
+    } catch (error) {
+      // Escapes the router only when an answer cannot be turned into a response (a header value Web Headers refuse).
+      logger.error('the answer could not be sent', { path: event.rawPath, error: error as Error });
+      return answers.internal(event.requestContext.requestId);
     }
   };
 }

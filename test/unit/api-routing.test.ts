@@ -23,7 +23,7 @@ import { DatasetService } from '../../src/core/datasets/dataset-service.js';
 import type { DatasetCatalogue } from '../../src/core/datasets/ports.js';
 import type { DatasetRecord } from '../../src/core/datasets/model.js';
 import { ExportService } from '../../src/core/exports/export-service.js';
-import { createAuthenticator } from '../../functions/shared/caller.js';
+import { createAuthenticator, UnauthenticatedError } from '../../functions/shared/caller.js';
 import { createHandler as analysisApi } from '../../functions/analysis-api/handler.js';
 import { createHandler as datasetApi } from '../../functions/dataset-api/handler.js';
 import { createHandler as exportApi } from '../../functions/export-api/handler.js';
@@ -91,6 +91,19 @@ async function assertFrame(api: UrlHandler, route: string, wrongMethod: string, 
   assert.equal((await send(api, 'GET', '/nothing/here', { who: 'badToken' })).status, 401);
   // An unreadable Host (the router builds a WHATWG Request from it) is a 400, not a thrown 502.
   assert.equal((await send(api, 'GET', route, { headers: { host: 'bad host' } })).status, 400);
+}
+
+/** The export service on in-memory adapters (no run is archived: no build happens here). */
+function exportService() {
+  const exports = new MemoryExportCatalogue();
+  const service = new ExportService({
+    exports, runs: new MemoryRunCatalogue(), store: new MemoryObjectStore(), publisher: new MemoryEventBus(),
+    reader: { open: async () => { throw new Error('not used by this test'); } },
+    workspace: (fileTime) => createLocalExportWorkspace({ fileTimeMs: fileTime.getTime() }),
+    provenance: { store: new MemoryProvenanceStore(), software: { name: 'beamline-archive', version: '0.1.0', repository: 'https://example.org/beamline-archive' } },
+    creator: 'beamline-archive 0.1.0', now, leaseMs: 60_000,
+  });
+  return { service, exports };
 }
 
 describe('API routing on Powertools\' router', () => {
@@ -166,14 +179,7 @@ describe('API routing on Powertools\' router', () => {
   });
 
   it('export-api: each route reaches its handler; anonymous callers are refused everywhere', async () => {
-    const exports = new MemoryExportCatalogue();
-    const service = new ExportService({
-      exports, runs: new MemoryRunCatalogue(), store: new MemoryObjectStore(), publisher: new MemoryEventBus(),
-      reader: { open: async () => { throw new Error('not used by this test'); } },
-      workspace: (fileTime) => createLocalExportWorkspace({ fileTimeMs: fileTime.getTime() }),
-      provenance: { store: new MemoryProvenanceStore(), software: { name: 'beamline-archive', version: '0.1.0', repository: 'https://example.org/beamline-archive' } },
-      creator: 'beamline-archive 0.1.0', now, leaseMs: 60_000,
-    });
+    const { service, exports } = exportService();
     exports.records.set('exp-1', {
       exportId: 'exp-1', requestId: 'r1', format: 'csv', runs: [], options: {}, requester: `iam:${ADMIN_ARN}`, origin: 'api', fingerprint: 'f',
       state: 'REQUESTED', requestedAt: now().toISOString(), updatedAt: now().toISOString(), attempts: 0,
@@ -193,5 +199,16 @@ describe('API routing on Powertools\' router', () => {
       assert.equal(refused.headers['www-authenticate'], 'Bearer');
     }
     await assertFrame(api, '/exports/exp-1', 'DELETE', '/exports/exp-%E0%A4%A');
+  });
+
+  it('a refusal whose reason quotes a non-ASCII claim is still a 401 with an ASCII WWW-Authenticate (the router builds Web Headers)', async () => {
+    const verifier = { verify: async () => { throw new UnauthenticatedError('the token\'s type is "jwt\u2713", not an access token (at+jwt)'); } };
+    const { service, exports } = exportService();
+    const api = exportApi({ service, logger, authenticate: createAuthenticator(verifier), audit: new ListAuditLog(), now });
+    const refused = await send(api, 'GET', '/exports/exp-1', { who: 'anonymous', headers: { authorization: 'Bearer abc.def.ghi' } });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers['www-authenticate'], 'Bearer error="invalid_token", error_description="the token\'s type is \'jwt?\', not an access token (at+jwt)"');
+    assert.equal(refused.body.error, 'the token\'s type is "jwt\u2713", not an access token (at+jwt)');
+    assert.equal(exports.records.size, 0);
   });
 });
