@@ -185,7 +185,7 @@ try {
 
   // Archive: the scan-writer entry decides and hands over; the task writes and publishes.
   const { handler } = await import('../functions/scan-writer/handler.js');
-  const event = sqsEvent([{ version: '0', id: 'bench', 'detail-type': 'RunStop', source: 'beamline-archive.bridge', account: '123456789012', time: new Date().toISOString(), region: REGION, resources: [], detail: stop }]);
+  const event = sqsEvent([{ version: '0', id: 'bench', 'detail-type': 'RunStop', source: 'beamline-archive.bridge.id00', account: '123456789012', time: new Date().toISOString(), region: REGION, resources: [], detail: stop }]);
   const loadBeforeArchive = load();
   const archiveStarted = Date.now();
   const response = await handler(event);

@@ -1,15 +1,16 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { EventPublisher, ObjectStore, OutgoingEvent, PublishOutcome } from '../src/core/ports.js';
+import type { EventPublisher, ObjectStore, OutgoingEvent } from '../src/core/ports.js';
 import type { HistoryEntry, ScanSource } from '../src/core/bliss/scan-source.js';
 import { ScanState } from '../src/core/bliss/scan-model.js';
 import { createBridgeAwsClients, type AwsConnection } from '../src/adapters/aws-clients.js';
-import { EventBridgePublisher, entrySize } from '../src/adapters/eventbridge-publisher.js';
+import { EventBridgePublisher } from '../src/adapters/eventbridge-publisher.js';
+import { CountingPublisher } from './counting-publisher.js';
 import { createLogger, type Logger } from '../src/adapters/logger.js';
 import { RedisScanSource } from '../src/adapters/redis-scan-source.js';
 import { S3ObjectStore } from '../src/adapters/s3-object-store.js';
 import { DEFAULT_LIMITS } from './bounds.js';
-import { BridgeError } from './errors.js';
+import { BridgeError, edgeSourceOf } from './errors.js';
 import { MemoryBudget, newStats, type BridgeStats } from './bridge-stats.js';
 import { ChunkPool } from './chunk-pool.js';
 import { CheckpointStore, compareStreamIds, type ScanCheckpoint, type ScanOutcome } from './checkpoint/index.js';
@@ -98,20 +99,6 @@ export interface BridgeStatus {
   bluesky?: BlueskyStatus;
 }
 
-/** Counts what goes to PutEvents (for the status view and the benchmark). */
-class CountingPublisher implements EventPublisher {
-  requests = 0;
-  entries = 0;
-  bytes = 0;
-  constructor(private readonly inner: EventPublisher) {}
-  publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
-    this.requests++;
-    this.entries += events.length;
-    for (const e of events) this.bytes += entrySize({ Source: e.source, DetailType: e.detailType, Detail: JSON.stringify(e.detail) });
-    return this.inner.publish(events);
-  }
-}
-
 /**
  * The edge bridge: follows blissdata's `_SCAN_HISTORY_`, and runs one ScanFollower per scan
  * (several at once) that stages chunks in S3 and puts the run documents on the bus. Progress is
@@ -138,6 +125,7 @@ export class Bridge {
 
   constructor(private readonly deps: BridgeDeps, private readonly options: BridgeOptions) {
     if (!options.limaRoots || options.limaRoots.length === 0) throw new BridgeError(LIMA_ROOT_REQUIRED);
+    const eventSource = edgeSourceOf(options.beamline);
     this.checkpoint = CheckpointStore.open(options.checkpointPath, (error) => {
       this.stats.errors++;
       deps.logger.error('checkpoint not written', { path: options.checkpointPath, error: String(error) });
@@ -148,7 +136,7 @@ export class Bridge {
     }
     this.budget = new MemoryBudget(options.maxBufferedBytes);
     this.chunks = new ChunkPool(Math.min(64 * 1024 * 1024, Math.floor(options.maxBufferedBytes / 4)));
-    this.publisher = new CountingPublisher(deps.publisher);
+    this.publisher = new CountingPublisher(deps.publisher, eventSource);
     // Bluesky document stream (bridge/bluesky-bridge.ts): same store, bus, checkpoint, dead letters and budget.
     if (options.bluesky) {
       this.bluesky = new BlueskyBridgeHook({

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { awsConnectionFromEnv } from '../src/adapters/aws-clients.js';
 import { defaultBridgeOptions, LIMA_ROOT_REQUIRED, startBridge, type BridgeConfig, type BridgeStatus, type RunningBridge } from './bridge.js';
 import { parseBlueskyOptions } from './bluesky-config.js';
+import { normaliseBeamline } from '../src/core/access/edge-source.js';
 
 export const HELP = `Usage: beamline-archive bridge [options]
 
@@ -21,7 +22,9 @@ Options (environment variable in brackets):
   --redis-url URL        Redis of BLISS, with RedisJSON (REDIS_URL)
   --bus NAME             EventBridge bus name or ARN (EVENT_BUS_NAME)
   --bucket NAME          S3 bucket for staged chunks (BUCKET_NAME)
-  --beamline NAME        beamline, used when a scan's path does not name it (BEAMLINE)
+  --beamline NAME        this bridge's beamline (BEAMLINE; id21: letters, digits, - and _): events go out as
+                         beamline-archive.bridge.<beamline>, which only that beamline's bridge role may send; also
+                         the data-policy beamline of a scan whose path does not name it (one that names another is refused)
   --from ID              _SCAN_HISTORY_ id to start after: $ = new scans only (default), 0 = all
   --chunk-points N       points per staged chunk at most (default ${defaultBridgeOptions.chunkPoints})
   --chunk-bytes N        bytes per staged chunk at most (default ${defaultBridgeOptions.chunkBytes})
@@ -175,6 +178,8 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   const eventBusName = required('bus', 'EVENT_BUS_NAME');
   const bucket = required('bucket', 'BUCKET_NAME');
   const beamline = required('beamline', 'BEAMLINE');
+  // The bus source and the IAM role are per beamline (docs/access.md, "The edge"): a name they can carry.
+  if (beamline) try { normaliseBeamline(beamline); } catch (error) { problems.push(`--beamline: ${(error as Error).message}`); }
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push(`--redis-url must be redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
   const from = values('from') ?? '$';
   if (!/^(\$|0|\d+-\d+|\d+)$/.test(from)) problems.push(`--from must be $, 0 or a stream id like 1700000000000-0, got ${JSON.stringify(from)}`);

@@ -9,6 +9,7 @@
  */
 import type { RunError } from '../src/core/contract/generated-types.js';
 import { ArchiveError, type ErrorContext } from '../src/core/errors.js';
+import { bridgeSourceOf } from '../src/core/access/edge-source.js';
 
 /** Base class of the errors the bridge raises on purpose. */
 export class BridgeError extends ArchiveError {
@@ -52,4 +53,16 @@ export function runErrorOf(error: unknown): RunError {
     ...(typeof context.stream === 'string' ? { stream: context.stream } : {}),
     ...(Number.isSafeInteger(context.index) && (context.index as number) >= 0 ? { index: context.index as number } : {}),
   };
+}
+
+/**
+ * The bus source of this bridge, `beamline-archive.bridge.<beamline>` (docs/access.md, "The edge"):
+ * the bridge does not start without a beamline name its IAM role can be conditioned on.
+ */
+export function edgeSourceOf(beamline: string | undefined): string {
+  try {
+    return bridgeSourceOf(beamline ?? '');
+  } catch (error) {
+    throw new BridgeError(`--beamline (BEAMLINE) is required and must be this bridge's beamline: ${(error as Error).message}`);
+  }
 }

@@ -13,7 +13,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
+import { DetailType } from '../src/core/contract/detail-types.js';
+import { edgeSourceOf } from './errors.js';
 import type { BridgeHeartbeat } from '../src/core/contract/generated-types.js';
 import type { EventPublisher } from '../src/core/ports.js';
 import type { Logger } from '../src/adapters/logger.js';
@@ -60,6 +61,8 @@ export class Heartbeat {
   private readonly now: () => number;
   private readonly bridgeId: string;
   private readonly version: string;
+  /** beamline-archive.bridge.<beamline>: what this beamline's bridge role may send. */
+  private readonly eventSource: string;
   /** Heartbeats accepted by the bus, and not sent (refused or failed). */
   sent = 0;
   failed = 0;
@@ -72,6 +75,7 @@ export class Heartbeat {
     this.lastCaughtUp = this.now();
     this.bridgeId = options.bridgeId ?? `${hostname()}:${process.pid}`.slice(0, 256);
     this.version = options.version ?? bridgeVersion();
+    this.eventSource = edgeSourceOf(options.beamline);
   }
 
   /** Sends the first heartbeat now, then one every interval until `stop`. */
@@ -123,7 +127,7 @@ export class Heartbeat {
   private async send(): Promise<void> {
     try {
       const detail = this.detail();
-      const outcome = await this.publisher.publish([{ detailType: DetailType.BridgeHeartbeat, source: EventSource.Bridge, detail }]);
+      const outcome = await this.publisher.publish([{ detailType: DetailType.BridgeHeartbeat, source: this.eventSource, detail }]);
       if (outcome.rejected.length > 0) throw new Error(outcome.rejected.map((r) => r.reason).join('; '));
       this.sent++;
       this.logger.debug('heartbeat sent', { lag: detail.lag, healthy: detail.healthy });

@@ -6,7 +6,8 @@ import { DynamoDbRunCatalogue } from '../src/adapters/dynamodb-run-catalogue.js'
 import { sendToQueue } from '../src/adapters/sqs-queue-operations.js';
 import { RunState, type RunRecord, type RunSummary } from '../src/core/archive/ports.js';
 import { missingParts } from '../src/core/archive/run-watchdog.js';
-import { DetailType, EventSource } from '../src/core/contract/detail-types.js';
+import { DetailType } from '../src/core/contract/detail-types.js';
+import { bridgeSourceOf } from '../src/core/access/edge-source.js';
 import type { RunStop, StreamDatum, StreamResource } from '../src/core/contract/generated-types.js';
 import { parseCommandLine, UsageError } from './cli-support.js';
 import { clientsFromEnv, DEFAULT_QUEUE_PREFIX, listQueues, tableName } from './operations-support.js';
@@ -87,9 +88,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         if (!writerQueue) throw new Error(`the scan-writer's queue is not among ${queues.map((q) => q.name).join(', ') || 'no queues'} (check --queue-prefix)`);
         const at = new Date().toISOString();
         if (await catalogue.runRetried(uid, at) === 'not-ended') throw new Error(`run ${uid} changed state meanwhile; look again with runs show`);
-        // The event as the bus rule delivers it (the scan-writer validates it like any other).
+        // The event as the bus rule delivers it (the scan-writer validates it like any other), from the
+        // source of the run's own beamline's bridge, the only one the scan-writer accepts for it.
+        if (!run.dataPolicy) throw new Error(`run ${uid} has no data policy recorded (no RunStart): the scan-writer cannot archive it`);
         const event = {
-          version: '0', id: `retry-${uid}-${Date.parse(at)}`, 'detail-type': DetailType.RunStop, source: EventSource.Bridge,
+          version: '0', id: `retry-${uid}-${Date.parse(at)}`, 'detail-type': DetailType.RunStop, source: bridgeSourceOf(run.dataPolicy.beamline),
           time: at.replace(/\.\d{3}Z$/, 'Z'), region: env.AWS_REGION ?? 'eu-west-1', resources: [], detail: stop,
         };
         await sendToQueue(clients.sqs, writerQueue.url, JSON.stringify(event));

@@ -19,7 +19,7 @@ import { createLogger } from '../../src/adapters/logger.js';
 import { createMetrics, MetricName, MetricUnit } from '../../src/adapters/metrics.js';
 import { archiveRun, recordRunFailure, type ArchiveOutcome } from '../../src/core/archive/archive-run.js';
 import type { RunEngine, TaskJob } from '../../src/core/archive/ports.js';
-import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
+import { DetailType } from '../../src/core/contract/detail-types.js';
 import type { RunStop } from '../../src/core/contract/generated-types.js';
 import { validateDetail } from '../../src/core/contract/validators.js';
 import { composeArchive, CREATOR, freeTempBytes } from '../scan-writer/compose.js';
@@ -71,7 +71,7 @@ export async function runArchiveTask(runUid: string, env: NodeJS.ProcessEnv = pr
   const log = (message: string, fields: Record<string, unknown>) => logger.info(message, { ...fields, task: engine.ref });
   const stopDoc = (await composed.catalogue.listDocuments(runUid)).find((d) => d.detailType === DetailType.RunStop);
   if (!stopDoc) throw new Error(`run ${runUid}: no RunStop in the catalogue; the scan-writer hands a run over only after it is recorded`);
-  const stop = validateDetail(DetailType.RunStop, stopDoc.body, EventSource.Bridge) as RunStop;
+  const stop = validateDetail(DetailType.RunStop, stopDoc.body) as RunStop;
   try {
     for (let attempt = 1; ; attempt += 1) {
       try {

@@ -4,6 +4,7 @@
  */
 import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-clients.js';
 import { createLogger } from '../../src/adapters/logger.js';
+import { createMetrics } from '../../src/adapters/metrics.js';
 import { deadLetterQueueFromEnv } from '../../src/adapters/sqs-dead-letter-queue.js';
 import type { MasterFileWriter } from '../../src/core/datasets/ports.js';
 import type { DatasetService } from '../../src/core/datasets/dataset-service.js';
@@ -19,5 +20,5 @@ export function composeDatasetRecorder(env: NodeJS.ProcessEnv = process.env) {
   const logger = createLogger(env.POWERTOOLS_SERVICE_NAME ?? 'dataset-recorder');
   const clients = createAwsClients(awsConnectionFromEnv(env));
   const service: DatasetService = buildDatasetService('dataset-recorder', logger, NO_MASTER_FILES, env, clients);
-  return { service, logger, deadLetters: deadLetterQueueFromEnv(clients.sqs, env) };
+  return { service, logger, deadLetters: deadLetterQueueFromEnv(clients.sqs, env), metrics: createMetrics(env.POWERTOOLS_SERVICE_NAME ?? 'dataset-recorder') };
 }

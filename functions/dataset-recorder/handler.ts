@@ -16,12 +16,16 @@ import type { DatasetService } from '../../src/core/datasets/dataset-service.js'
 import { DatasetClosedError } from '../../src/core/datasets/errors.js';
 import { ContractError, isPermanent } from '../../src/core/errors.js';
 import { composeDatasetRecorder } from './compose.js';
+import { checkEdgeSource } from '../shared/edge-source.js';
+import type { Metrics } from '../../src/adapters/metrics.js';
 
 export interface DatasetRecorderDeps {
   service: DatasetService;
   logger: Logger;
   /** Where records no retry can fix are parked at once (the function's DLQ); without it SQS retries them into the DLQ. */
   deadLetters?: DeadLetterSink | undefined;
+  /** Counts bridge events refused for their source (BridgeEventsRefused). */
+  metrics?: Metrics | undefined;
 }
 
 export type { SqsBatchHandler };
@@ -32,6 +36,8 @@ export function createHandler(deps: DatasetRecorderDeps): SqsBatchHandler {
   const recordHandler = async (record: SQSRecord): Promise<void> => {
     const body = parseRecordBody(record);
     try {
+      // A RunStart joins a dataset only when its bridge speaks for the beamline its data policy names (docs/access.md, "The edge").
+      await checkEdgeSource(body, { logger, metrics: deps.metrics });
       const event = validateEvent(body);
       if (isEventOf(event, DetailType.RunStart)) {
         try {

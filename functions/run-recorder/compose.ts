@@ -8,6 +8,7 @@ import { awsConnectionFromEnv, createAwsClients } from '../../src/adapters/aws-c
 import { DynamoDbRunCatalogue } from '../../src/adapters/dynamodb-run-catalogue.js';
 import { EventBridgePublisher } from '../../src/adapters/eventbridge-publisher.js';
 import { createLogger } from '../../src/adapters/logger.js';
+import { createMetrics } from '../../src/adapters/metrics.js';
 import { deadLetterQueueFromEnv } from '../../src/adapters/sqs-dead-letter-queue.js';
 import { S3StagingTagger } from '../../src/adapters/s3-staging-tagger.js';
 
@@ -29,5 +30,6 @@ export function composeRunRecorder(env: NodeJS.ProcessEnv = process.env) {
     publisher: config.eventBusName ? new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }) : undefined,
     deadLetters: deadLetterQueueFromEnv(clients.sqs, env),
     staging: config.bucketName ? new S3StagingTagger(clients.s3, config.bucketName) : undefined,
+    metrics: createMetrics(env.POWERTOOLS_SERVICE_NAME ?? 'run-recorder'),
   };
 }

@@ -28,6 +28,9 @@ import { isEventOf, validateDetail, validateEvent } from '../../src/core/contrac
 import { isPermanent } from '../../src/core/errors.js';
 import type { EventPublisher } from '../../src/core/ports.js';
 import { composeRunRecorder } from './compose.js';
+import { cachedRecordedBeamline, checkEdgeSource } from '../shared/edge-source.js';
+import { EventSourceRefusedError } from '../../src/core/access/edge-source.js';
+import type { Metrics } from '../../src/adapters/metrics.js';
 
 export interface RunRecorderDeps {
   catalogue: RunCatalogue;
@@ -38,6 +41,8 @@ export interface RunRecorderDeps {
   deadLetters?: DeadLetterSink | undefined;
   /** Tags the staged objects of runs failed by the bridge or the run-recorder (the scan-writer tags its own). */
   staging?: StagingTagger | undefined;
+  /** Counts bridge events refused for their source (BridgeEventsRefused). */
+  metrics?: Metrics | undefined;
 }
 
 export type { SqsBatchHandler };
@@ -46,10 +51,13 @@ const RUN_UID = /^[A-Za-z0-9._:-]{1,256}$/;
 
 export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
   const { catalogue, logger } = deps;
+  const edge = { logger, metrics: deps.metrics, recordedBeamline: cachedRecordedBeamline((runUid) => catalogue.getRun(runUid)) };
 
   const recordHandler = async (record: SQSRecord): Promise<void> => {
     const body = parseRecordBody(record);
     try {
+      // A bridge may speak only for its own beamline's runs (docs/access.md, "The edge"); first, so nothing below sees a forged event.
+      await checkEdgeSource(body, edge);
       const event = validateEvent(body);
       const recorded = await recordDocument(event, catalogue);
       logger.info('document recorded', { ...recorded, messageId: record.messageId });
@@ -57,6 +65,8 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
     } catch (error) {
       const detailType = String((body as { 'detail-type'?: unknown } | null)?.['detail-type']);
       const context = { runUid: runUidOfBody(body), detailType, messageId: record.messageId };
+      // Refused for its source: parked with the reason; the run it names is left exactly as it was.
+      if (error instanceof EventSourceRefusedError) throw error;
       if (!isPermanent(error)) {
         logger.warn('document not recorded yet, will be retried', { ...context, error: error as Error });
         throw error;

@@ -34,6 +34,8 @@ import type { EventPublisher, ObjectStore } from '../../src/core/ports.js';
 import type { StorageOptions } from '../../src/core/nexus/writers/channel-writer.js';
 import { SqsVisibilityHeartbeat } from '../../src/adapters/sqs-visibility-heartbeat.js';
 import { heartbeatConfigFromEnv } from '../shared/heartbeat-config.js';
+import { cachedRecordedBeamline, checkEdgeSource } from '../shared/edge-source.js';
+import { EventSourceRefusedError } from '../../src/core/access/edge-source.js';
 
 export interface ScanWriterDeps {
   catalogue: RunCatalogue;
@@ -95,11 +97,14 @@ function countOutcome(metrics: Metrics | undefined, outcome: Awaited<ReturnType<
 
 export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
   const { logger } = deps;
+  const edge = { logger, metrics: deps.metrics, recordedBeamline: cachedRecordedBeamline((runUid) => deps.catalogue.getRun(runUid)) };
 
   const recordHandler = async (record: SQSRecord, context?: Context): Promise<void> => {
     let runUid: string | undefined;
     try {
       const body = parseRecordBody(record);
+      // A RunStop of another beamline's bridge never archives (or fails) the run it names (docs/access.md, "The edge").
+      await checkEdgeSource(body, edge);
       const event = validateEvent(body);
       let stop: RunStop;
       let rearchive: { reason: string; requestedBy: string } | undefined;
@@ -165,6 +170,8 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
           return;
         }
         logger.info('run not complete yet; SQS will redeliver the RunStop', { runUid, reason: error.message });
+      } else if (error instanceof EventSourceRefusedError) {
+        // Logged and counted by checkEdgeSource; parked with the reason, the run untouched.
       } else if (isPermanent(error)) logger.error('invalid RunStop event, parked in the DLQ', { runUid, messageId: record.messageId, reason: (error as Error).message });
       else logger.error('scan file not archived, will be retried', { runUid, error: error as Error });
       throw error;

@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { Match, Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType, type FunctionUrl, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
@@ -17,7 +17,8 @@ import { QueueFedFunction } from './queue-fed-function.js';
 
 /** Events the dataset-recorder takes: scans starting (bridge) and scan files archived (scan-writer). */
 export const DATASET_RECORDER_PATTERN = {
-  source: [EventSource.Bridge, EventSource.ScanWriter],
+  // The bridges' RunStart (one source per beamline, infra/stacks/compute-stack.ts BRIDGE_SOURCES) and Run Archived.
+  source: Match.anyOf(Match.prefix(EventSource.Bridge), EventSource.ScanWriter),
   detailType: [DetailType.RunStart, DetailType.RunArchived],
 };
 

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Rule, Schedule, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { Match, Rule, Schedule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -21,7 +21,7 @@ import { QueueFedFunction } from './queue-fed-function.js';
 
 /** Events the notifier turns into messages for people (and the heartbeats it counts). */
 export const NOTIFIER_PATTERN = {
-  source: [EventSource.Bridge, EventSource.ScanWriter, EventSource.RunRecorder, EventSource.RunWatchdog],
+  source: Match.anyOf(Match.prefix(EventSource.Bridge), EventSource.ScanWriter, EventSource.RunRecorder, EventSource.RunWatchdog),
   detailType: [DetailType.RunFailed, DetailType.RunStalled, DetailType.BridgeHeartbeat],
 };
 

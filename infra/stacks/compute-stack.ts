@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { Match, Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { AccountRootPrincipal, Effect, PolicyStatement, Role, type IRole } from 'aws-cdk-lib/aws-iam';
 import { ADMIN_ROLE, parseIamCallerGrants } from '../../src/core/access/caller.js';
@@ -26,11 +26,16 @@ import { storageEnvironment, type StorageSettings } from '../../functions/scan-w
 /** Maximum concurrency of the scan-writer (issue 15 item 6; the export worker's is in infra/constructs/exports.ts). */
 export const SCAN_WRITER_MAX_CONCURRENCY = 10;
 
-/** Source of every run document the edge bridge publishes. */
-export const BRIDGE_SOURCE = EventSource.Bridge;
+/**
+ * Sources of the edge bridges' events: `beamline-archive.bridge.<beamline>`, one per beamline
+ * (src/core/access/edge-source.ts). Matched as the prefix `beamline-archive.bridge`, without the
+ * dot: a source of that family that names no beamline (an old bridge) reaches the functions and is
+ * refused there with a reason a person can act on, instead of vanishing unmatched on the bus.
+ */
+export const BRIDGE_SOURCES = Match.prefix(EventSource.Bridge);
 
-/** Sources whose events the run-recorder takes: the bridge's run documents and both stages' failures. */
-export const RUN_RECORDER_SOURCES = [EventSource.Bridge, EventSource.ScanWriter, EventSource.RunRecorder];
+/** Sources whose events the run-recorder takes: the bridges' run documents and both stages' failures. */
+export const RUN_RECORDER_SOURCES = Match.anyOf(BRIDGE_SOURCES, EventSource.ScanWriter, EventSource.RunRecorder);
 /** Detail-types routed to the run-recorder: every run document plus run failures. */
 export const RUN_RECORDER_DETAIL_TYPES = [...runDocumentTypes, DetailType.RunFailed];
 /** Detail-types routed to the scan-writer: a RunStop means every chunk of the run is staged. */
@@ -277,7 +282,7 @@ export class ComputeStack extends Stack {
     new Rule(this, 'ScanWriterRule', {
       eventBus,
       description: 'RunStop (all chunks staged) to the scan-writer queue',
-      eventPattern: { source: [BRIDGE_SOURCE], detailType: SCAN_WRITER_DETAIL_TYPES },
+      eventPattern: { source: BRIDGE_SOURCES, detailType: SCAN_WRITER_DETAIL_TYPES },
       targets: [target(this.scanWriter)],
     });
     new Rule(this, 'RearchiveRule', {

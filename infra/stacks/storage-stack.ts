@@ -1,12 +1,10 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
-import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { acknowledgeObjectPrefixWildcard } from '../constructs/nag.js';
+import { BridgeRoles, beamlinesFromContext } from '../constructs/bridge-roles.js';
 import { accessSettingsFromContext, allowedOrigins, type AccessSettings } from '../constructs/people-url.js';
-import { EventSource } from '../../src/core/contract/detail-types.js';
 import { Prefix as StoragePrefix } from '../../src/core/object-keys.js';
 import { RUN_STATE_TAG } from '../../src/core/archive/staging-lifecycle.js';
 
@@ -73,6 +71,8 @@ export interface StorageStackProps extends StackProps {
   readonly eventArchiveRetention?: Duration;
   /** The browser origins of the bucket's CORS rule. @default from the context (corsOrigins, portalOrigin) */
   readonly access?: AccessSettings;
+  /** The beamlines whose bridges may publish (one role each). @default the context `beamlines`, else none */
+  readonly beamlines?: readonly string[];
 }
 
 /**
@@ -85,8 +85,8 @@ export class StorageStack extends Stack {
   readonly accessLogsBucket: Bucket;
   readonly table: Table;
   readonly eventBus: EventBus;
-  /** For the edge bridge host: PutEvents on the bus, PutObject under staging/ only. */
-  readonly edgeBridgePolicy: ManagedPolicy;
+  /** One role per beamline's bridge host: PutEvents as that beamline's bridge, staging/ and its Lima folders only. */
+  readonly bridgeRoles: BridgeRoles;
 
   constructor(scope: Construct, id: string, props: StorageStackProps = {}) {
     super(scope, id, props);
@@ -198,41 +198,13 @@ export class StorageStack extends Stack {
       retention: props.eventArchiveRetention ?? Duration.days(365),
     });
 
-    this.edgeBridgePolicy = new ManagedPolicy(this, 'EdgeBridgePolicy', {
-      description: 'Edge bridge host: publish run documents on the bus and stage chunks under staging/',
-      statements: [
-        new PolicyStatement({
-          sid: 'PublishRunDocuments',
-          effect: Effect.ALLOW,
-          actions: ['events:PutEvents'],
-          resources: [this.eventBus.eventBusArn],
-          // The beamline host speaks as the bridge only, never as the scan-writer or the datasets service.
-          conditions: { StringEquals: { 'events:source': EventSource.Bridge } },
-        }),
-        new PolicyStatement({
-          sid: 'StageChunks',
-          effect: Effect.ALLOW,
-          actions: ['s3:PutObject'],
-          resources: [this.bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
-        }),
-        new PolicyStatement({
-          // Lima detector files go next to their scan file (<dataset folder>/scan<NNNN>/<detector>_<NNNN>.h5,
-          // docs/bridge.md) so its relative external links resolve in S3 and in a downloaded dataset folder.
-          sid: 'UploadLimaFiles',
-          effect: Effect.ALLOW,
-          actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-          resources: [this.bucket.arnForObjects(`${StoragePrefix.Archive}*/scan*/*`)],
-        }),
-      ],
+    // One credential per beamline's bridge (infra/constructs/bridge-roles.ts, docs/access.md "The edge").
+    this.bridgeRoles = new BridgeRoles(this, 'BridgeRoles', {
+      bucket: this.bucket, eventBus: this.eventBus, beamlines: props.beamlines ?? beamlinesFromContext(this),
     });
-    acknowledgeObjectPrefixWildcard(this.edgeBridgePolicy, this.bucket, StoragePrefix.Staging,
-      'Staged chunk keys are per run and channel (staging/<run>/<channel>/<start>-<stop>.bin); the wildcard is confined to the staging/ prefix.');
-    acknowledgeObjectPrefixWildcard(this.edgeBridgePolicy, this.bucket, StoragePrefix.Archive,
-      'Lima files are uploaded per scan and detector into <dataset folder>/scan<NNNN>/ under archive/; the wildcard cannot be narrower because the dataset folder is per proposal, session and dataset.', `${StoragePrefix.Archive}*/scan*/*`);
 
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
-    new CfnOutput(this, 'EdgeBridgePolicyArn', { value: this.edgeBridgePolicy.managedPolicyArn });
   }
 }

@@ -20,6 +20,8 @@ export const MetricName = {
   RecordingRuns: 'RecordingRuns',
   BridgeHeartbeats: 'BridgeHeartbeats',
   BridgeLagSeconds: 'BridgeLagSeconds',
+  /** Bridge events refused because their source may not speak for their run's beamline (functions/shared/edge-source.ts). */
+  BridgeEventsRefused: 'BridgeEventsRefused',
 } as const;
 
 export function createMetrics(serviceName: string): Metrics {

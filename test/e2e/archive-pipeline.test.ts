@@ -13,7 +13,8 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { run, startLocalPipeline, type LocalPipeline, type PublishOptions, type PublishedScan } from '../../local/pipeline.js';
 import { projectRoot, venvPython } from '../../local/services.js';
-import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
+import { DetailType } from '../../src/core/contract/detail-types.js';
+import { bridgeSourceOf } from '../../src/core/access/edge-source.js';
 
 const judgeScript = join(projectRoot, 'test', 'support', 'judge_scan_file.py');
 
@@ -76,7 +77,7 @@ describe('BLISS scan → bridge → bus → functions → NeXus file in S3', () 
     const [stop] = (await pipeline.catalogue.listDocuments(published.run_uid)).filter((d) => d.detailType === DetailType.RunStop);
     assert.ok(stop, 'the RunStop document is in the catalogue');
     await pipeline.env.clients.events.send(new PutEventsCommand({
-      Entries: [{ EventBusName: pipeline.env.resources.bus.name, Source: EventSource.Bridge, DetailType: DetailType.RunStop, Detail: JSON.stringify(stop.body) }],
+      Entries: [{ EventBusName: pipeline.env.resources.bus.name, Source: bridgeSourceOf(before!.dataPolicy!.beamline), DetailType: DetailType.RunStop, Detail: JSON.stringify(stop.body) }],
     }));
     await new Promise((r) => setTimeout(r, 1500));
     await pipeline.runner.waitForIdle({ timeoutMs: 60_000 });

@@ -46,7 +46,7 @@ describe('datasets construct', () => {
     assert.equal(recorder.Metadata?.['BeamlineArchive:Entry'], 'functions/dataset-recorder/handler.ts');
     assert.equal(recorder.Properties.Layers, undefined, 'the recorder never writes HDF5');
     computeTemplate.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
+      EventPattern: { source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
     });
   });
 

@@ -15,7 +15,8 @@ import { buildApp, sourceRepositoryOf, STACK_NAMES, withoutCredentials } from '.
 
 // Arrange once for the whole file: nag on, so synthesis itself fails on an unacknowledged finding.
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-cdk-'));
-const { app, storage, compute } = buildApp({ outdir, nag: true });
+// Two beamlines, so that each has its own bridge role (docs/access.md, "The edge").
+const { app, storage, compute } = buildApp({ outdir, nag: true, context: { beamlines: 'id21,id16b' } });
 const assembly = app.synth();
 const storageTemplate = Template.fromStack(storage);
 const computeTemplate = Template.fromStack(compute);
@@ -78,7 +79,9 @@ describe('storage stack', () => {
     storageTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
     storageTemplate.resourceCountIs('AWS::Events::EventBus', 1);
     storageTemplate.resourceCountIs('AWS::Events::Archive', 1);
-    storageTemplate.resourceCountIs('AWS::IAM::ManagedPolicy', 1);
+    // One bridge role and its policy per beamline, nothing else.
+    storageTemplate.resourceCountIs('AWS::IAM::ManagedPolicy', 2);
+    storageTemplate.resourceCountIs('AWS::IAM::Role', 2);
     storageTemplate.resourceCountIs('AWS::Lambda::Function', 0);
   });
 
@@ -150,25 +153,44 @@ describe('storage stack', () => {
     });
   });
 
-  it('gives the edge bridge PutEvents on the bus, PutObject under staging/ and Lima uploads into scan folders of archive/ only', () => {
+  it('gives each beamline\'s bridge a role that publishes only as that beamline, stages under staging/ and uploads Lima files into that beamline\'s scan folders', () => {
     const busId = logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' });
     const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
-    storageTemplate.hasResourceProperties('AWS::IAM::ManagedPolicy', {
-      PolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          { Sid: 'PublishRunDocuments', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] }, Condition: { StringEquals: { 'events:source': 'beamline-archive.bridge' } } },
-          { Sid: 'StageChunks', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/staging/*']] } },
-          { Sid: 'UploadLimaFiles', Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/archive/*/scan*/*']] } },
-        ],
-      },
-    });
+    const bridgeDetailTypes = ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed', 'Bridge Heartbeat'];
+    for (const beamline of ['id21', 'id16b']) {
+      const roleId = logicalIdOf(storageTemplate, 'AWS::IAM::Role', { Description: Match.stringLikeRegexp(`bridge of beamline ${beamline}:`) });
+      // Assumed by the account's principals allowed to (the bridge host's), at most 12 hours a session.
+      storageTemplate.hasResourceProperties('AWS::IAM::Role', {
+        Description: Match.stringLikeRegexp(`bridge of beamline ${beamline}:`), MaxSessionDuration: 43200,
+        AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: Match.anyValue() } })] },
+      });
+      storageTemplate.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+        Roles: [{ Ref: roleId }],
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'PublishAsThisBeamline', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] },
+              Condition: { StringEquals: { 'events:source': `beamline-archive.bridge.${beamline}`, 'events:detail-type': bridgeDetailTypes } },
+            },
+            { Sid: 'StageChunks', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/staging/*']] } },
+            { Sid: 'UploadLimaFiles', Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/archive/*/${beamline}/*/scan*/*`]] } },
+          ],
+        },
+      });
+    }
+    // No role of the storage stack may publish as the plain source, or as a service.
+    const statements = Object.values(storageTemplate.findResources('AWS::IAM::ManagedPolicy'))
+      .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+    for (const st of statements.filter((x) => asArray(x.Action).includes('events:PutEvents'))) {
+      assert.match(String((st.Condition as { StringEquals: Record<string, string> }).StringEquals['events:source']), /^beamline-archive\.bridge\.(id21|id16b)$/);
+    }
   });
 
   it('outputs the names the functions and the bridge need', () => {
     const outputs = storageTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
     assert.deepEqual(Object.keys(outputs).filter((k) => !k.startsWith('ExportsOutput')).sort(),
-      ['BucketName', 'EdgeBridgePolicyArn', 'EventBusName', 'TableName']);
+      ['BridgeRoleArnid16b', 'BridgeRoleArnid21', 'BucketName', 'EventBusName', 'TableName']);
     const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     assert.deepEqual(outputs.BucketName?.Value, { Ref: bucketId });
     assert.deepEqual(outputs.EventBusName?.Value, { Ref: logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' }) });
@@ -280,16 +302,17 @@ describe('compute stack', () => {
     const rules = Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[];
     const patterns = rules.map((r) => r.Properties?.EventPattern);
     assert.deepEqual(patterns, [
-      { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer', 'beamline-archive.run-recorder'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
-      { source: ['beamline-archive.bridge'], 'detail-type': ['RunStop'] },
+      // every beamline's bridge (beamline-archive.bridge.<beamline>), and the plain source too, refused by the functions with a reason
+      { source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer', 'beamline-archive.run-recorder'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
+      { source: [{ prefix: 'beamline-archive.bridge' }], 'detail-type': ['RunStop'] },
       // an explicit re-archive of an ARCHIVED run (docs/adr/0012-checked-writes-and-conditional-publish.md)
       { source: ['beamline-archive.operator'], 'detail-type': ['Rearchive Requested'] },
       // dataset-recorder: scans join their dataset (test/infra/datasets.test.ts)
-      { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
+      { source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
       // export-worker: exports asked for by the API or any client (test/infra/exports.test.ts)
       { source: ['beamline-archive.export-api', 'beamline-archive.export-client'], 'detail-type': ['Export Requested'] },
       // notifier: people are told; heartbeats counted (test/infra/monitoring.test.ts)
-      { source: ['beamline-archive.bridge', 'beamline-archive.scan-writer', 'beamline-archive.run-recorder', 'beamline-archive.run-watchdog'], 'detail-type': ['Run Failed', 'Run Stalled', 'Bridge Heartbeat'] },
+      { source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer', 'beamline-archive.run-recorder', 'beamline-archive.run-watchdog'], 'detail-type': ['Run Failed', 'Run Stalled', 'Bridge Heartbeat'] },
       // the run-watchdog's schedule (no pattern)
       undefined,
     ]);
@@ -463,8 +486,10 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchivePortal/Portal AwsSolutions-CFR4',
       'BeamlineArchivePortal/PortalLogs AwsSolutions-S1',
       'BeamlineArchiveStorage/AccessLogsBucket AwsSolutions-S1',
-      'BeamlineArchiveStorage/EdgeBridgePolicy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/archive/*/scan*/*]',
-      'BeamlineArchiveStorage/EdgeBridgePolicy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/*]',
+      'BeamlineArchiveStorage/BridgeRoles/Bridge-id16b-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/archive/*/id16b/*/scan*/*]',
+      'BeamlineArchiveStorage/BridgeRoles/Bridge-id16b-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/*]',
+      'BeamlineArchiveStorage/BridgeRoles/Bridge-id21-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/archive/*/id21/*/scan*/*]',
+      'BeamlineArchiveStorage/BridgeRoles/Bridge-id21-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/*]',
     ]);
     for (const reason of acknowledged.values()) assert.ok(reason.length > 40, `reason too thin: ${reason}`);
   });

@@ -10,13 +10,13 @@ import { run } from '../../local/pipeline.js';
 import type { AwsClients } from '../../src/adapters/aws-clients.js';
 import type { BusEvent } from '../../src/core/contract/validators.js';
 
-/** Creates the bucket and the bus, and a queue receiving every event of source beamline-archive.bridge; returns the queue's URL. */
+/** Creates the bucket and the bus, and a queue receiving every event of a bridge (source beamline-archive.bridge.<beamline>); returns the queue's URL. */
 export async function captureBridgeEvents(clients: AwsClients, names: { bucket: string; bus: string; queue: string }): Promise<string> {
   await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
   await clients.events.send(new CreateEventBusCommand({ Name: names.bus }));
   const queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: names.queue }))).QueueUrl!;
   const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-  await clients.events.send(new PutRuleCommand({ Name: 'capture', EventBusName: names.bus, EventPattern: JSON.stringify({ source: ['beamline-archive.bridge'] }) }));
+  await clients.events.send(new PutRuleCommand({ Name: 'capture', EventBusName: names.bus, EventPattern: JSON.stringify({ source: [{ prefix: 'beamline-archive.bridge' }] }) }));
   await clients.events.send(new PutTargetsCommand({ Rule: 'capture', EventBusName: names.bus, Targets: [{ Id: 'q', Arn: attrs.Attributes!.QueueArn! }] }));
   return queueUrl;
 }

@@ -29,6 +29,17 @@ describe('beamline-archive bridge CLI', () => {
         && /--chunk-points/.test(e.message) && /--read-bytes/.test(e.message) && /--lima-root is required/.test(e.message) && /--bus/.test(e.message) && /--bucket/.test(e.message) && /--beamline/.test(e.message));
   });
 
+  it('refuses a --beamline that cannot name its bus source and IAM role (docs/access.md, "The edge")', () => {
+    const base = ['--redis-url', 'redis://127.0.0.1:6379', '--bus', 'b', '--bucket', 'k', '--lima-root', tmpdir()];
+    for (const bad of ['id21/../x', 'id 21', '*', 'a'.repeat(33), '_id21']) {
+      assert.throws(() => parseBridgeConfig([...base, '--beamline', bad], {}), (e: unknown) => e instanceof ConfigError && /--beamline: beamline .* is not a beamline name/.test(e.message), bad);
+    }
+    assert.equal((parseBridgeConfig([...base, '--beamline', 'ID16B'], {}) as { beamline: string }).beamline, 'ID16B');
+    // Programmatic starts refuse too, before anything is opened.
+    assert.throws(() => new Bridge({} as BridgeDeps, { ...defaultBridgeOptions, beamline: 'id21.x', limaRoots: [tmpdir()] }),
+      (e: unknown) => e instanceof Error && /--beamline \(BEAMLINE\) is required and must be this bridge's beamline/.test(e.message));
+  });
+
   describe('Lima options', () => {
     const base = ['--redis-url', 'redis://127.0.0.1:6379', '--bus', 'b', '--bucket', 'k', '--beamline', 'id00'];
     const tmp = mkdtempSync(join(tmpdir(), 'bridge-cli-lima-'));

@@ -16,6 +16,7 @@ import { loadJson, samplePath } from '../../src/core/contract/schema-files.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
 import { safeSegment } from '../../src/core/object-keys.js';
 import { eventually, receiveAll } from '../support/sqs-helpers.js';
+import { bridgeSourceOf } from '../../src/core/access/edge-source.js';
 import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-target.js';
 
 const credentials = emulatorCredentials();
@@ -135,7 +136,7 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
     const policy: Record<string, string> = { ...sample.detail.data_policy, proposal: 'ihch999', dataset: '0002' };
     const detail = { ...sample.detail, data_policy: policy };
     await env.clients.events.send(new PutEventsCommand({
-      Entries: [{ EventBusName: env.resources.bus.name, Source: 'beamline-archive.bridge', DetailType: 'RunStart', Detail: JSON.stringify(detail) }],
+      Entries: [{ EventBusName: env.resources.bus.name, Source: bridgeSourceOf(detail.data_policy.beamline!), DetailType: 'RunStart', Detail: JSON.stringify(detail) }],
     }));
     const path = `/datasets/ihch999/${detail.data_policy.beamline}/${detail.data_policy.session}/${detail.data_policy.collection}/0002`;
     await eventually(async () => (await api(path)).status === 200, 20_000, 'dataset opened by the recorder');

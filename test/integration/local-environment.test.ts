@@ -213,7 +213,9 @@ describe('local environment provisioned from the CDK app', () => {
 
     const matches = (pattern: Record<string, unknown> | undefined, e: { source: string; 'detail-type': string }) => {
       assert.ok(pattern && Object.keys(pattern).every((k) => k === 'source' || k === 'detail-type'), 'patterns on source/detail-type only');
-      return (!pattern.source || (pattern.source as string[]).includes(e.source))
+      // A source is a value or a prefix ({ prefix }: the bridges' per-beamline sources).
+      const sourceMatches = (m: unknown) => (typeof m === 'string' ? m === e.source : e.source.startsWith((m as { prefix: string }).prefix));
+      return (!pattern.source || (pattern.source as unknown[]).some(sourceMatches))
         && (!pattern['detail-type'] || (pattern['detail-type'] as string[]).includes(e['detail-type']));
     };
     const queueUrls = [...new Set(Object.values(env.resources.rules).flatMap((r) => r.targets.map((t) => t.queueUrl ?? '')))];

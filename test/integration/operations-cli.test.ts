@@ -135,7 +135,7 @@ describe('operators\' commands: runs and dlq (local environment)', () => {
     const sent = await env.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: writerQueue, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     assert.equal(sent.Messages?.length, 1);
     const event = JSON.parse(sent.Messages![0]!.Body!) as { 'detail-type': string; source: string; detail: { run_start: string } };
-    assert.deepEqual([event['detail-type'], event.source, event.detail.run_start], ['RunStop', 'beamline-archive.bridge', run.runUid]);
+    assert.deepEqual([event['detail-type'], event.source, event.detail.run_start], ['RunStop', 'beamline-archive.bridge.id00', run.runUid]);
     const again = await cli(env, ['runs', 'retry', run.runUid]);
     assert.equal(again.code, 1, 'a RECORDING run is not retried');
     assert.match(again.stderr, /only FAILED and STALLED runs are retried/);

@@ -26,6 +26,9 @@ export interface FixtureOptions {
   stageScanInfo?: boolean;
   icat?: Record<string, string>;
   dataset?: string;
+  /** Data-policy beamline and proposal (default id00, ihch123); the events come from that beamline's bridge. */
+  beamline?: string;
+  proposal?: string;
 }
 
 export interface FixtureRun {
@@ -41,8 +44,8 @@ export interface FixtureRun {
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
-function envelope<T extends BusEvent['detail-type']>(detailType: T, detail: unknown): BusEvent<T> {
-  return { version: '0', id: `${detailType}-${sha(JSON.stringify(detail)).slice(0, 12)}`, source: 'beamline-archive.bridge', 'detail-type': detailType, account: '123456789012', time: '2026-11-22T09:00:00Z', region: 'eu-west-1', resources: [], detail } as BusEvent<T>;
+function envelope<T extends BusEvent['detail-type']>(detailType: T, detail: unknown, beamline = 'id00'): BusEvent<T> {
+  return { version: '0', id: `${detailType}-${sha(JSON.stringify(detail)).slice(0, 12)}`, source: `beamline-archive.bridge.${beamline}`, 'detail-type': detailType, account: '123456789012', time: '2026-11-22T09:00:00Z', region: 'eu-west-1', resources: [], detail } as BusEvent<T>;
 }
 
 export function buildRun(o: FixtureOptions): FixtureRun {
@@ -50,7 +53,7 @@ export function buildRun(o: FixtureOptions): FixtureRun {
   const bucket = o.bucket ?? 'beamline-archive-data';
   const scanId = o.scanId ?? 3;
   const chunkPoints = o.chunkPoints ?? Math.max(1, o.points);
-  const policy = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: o.dataset ?? '0001' };
+  const policy = { proposal: o.proposal ?? 'ihch123', beamline: o.beamline ?? 'id00', session: '20261122', collection: 'sample1', dataset: o.dataset ?? '0001' };
   const title = `ascan sy 0 1 ${o.points - 1} 0.1`;
   const start: RunStart = {
     uid: runUid, time: 1795315657.285, scan_id: scanId, plan_name: 'ascan', sample: 'sample1', data_policy: policy,
@@ -70,7 +73,7 @@ export function buildRun(o: FixtureOptions): FixtureRun {
     }])),
     object_keys: {}, hints: {},
   };
-  const documents: BusEvent[] = [envelope('RunStart', start), envelope('EventDescriptor', descriptor)];
+  const documents: BusEvent[] = [envelope('RunStart', start, policy.beamline), envelope('EventDescriptor', descriptor, policy.beamline)];
   const chunks: FixtureRun['chunks'] = [];
   const channelBytes: Record<string, Uint8Array> = {};
   let datumCount = 0;
@@ -83,7 +86,7 @@ export function buildRun(o: FixtureOptions): FixtureRun {
       uid: `${runUid}/resource/${c.name}`, run_start: runUid, data_key: c.name, mimetype: 'application/x-beamline-archive-chunks',
       uri: `s3://${bucket}/${stagingChannelPrefix(runUid, c.name)}`, parameters: { dtype_numpy: c.dtype, point_shape: pointShape },
     };
-    documents.push(envelope('StreamResource', resource));
+    documents.push(envelope('StreamResource', resource, policy.beamline));
     for (let s = 0; s < o.points; s += chunkPoints) {
       const e = Math.min(o.points, s + chunkPoints);
       const bytes = all.slice(s * rowBytes, e * rowBytes);
@@ -94,7 +97,7 @@ export function buildRun(o: FixtureOptions): FixtureRun {
         indices: { start: s, stop: e }, seq_nums: { start: s + 1, stop: e + 1 },
         chunk: { bucket, key, bytes: bytes.byteLength, sha256: sha(bytes) },
       };
-      documents.push(envelope('StreamDatum', datum));
+      documents.push(envelope('StreamDatum', datum, policy.beamline));
       datumCount += 1;
     }
   }
@@ -113,7 +116,7 @@ export function buildRun(o: FixtureOptions): FixtureRun {
     scanInfo = { key: stagingScanInfoKey(runUid), bytes };
     stopDetail.bliss.scan_info_ref = { bucket, key: scanInfo.key, bytes: bytes.byteLength, sha256: sha(bytes) };
   }
-  return { runUid, bucket, documents, stop: envelope('RunStop', stopDetail), chunks, scanInfo, channelBytes };
+  return { runUid, bucket, documents, stop: envelope('RunStop', stopDetail, policy.beamline), chunks, scanInfo, channelBytes };
 }
 
 /** A 1D ascan: one float64 motor, a float32 diode, an int16 counter and a 2D uint32 spectrum channel. */

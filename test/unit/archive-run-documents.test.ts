@@ -71,7 +71,7 @@ describe('run completeness and chunk coverage', () => {
     const run = sampleScan(4);
     const datum = run.documents.find((d) => d['detail-type'] === 'StreamDatum')!;
     assert.deepEqual(identify(datum), { runUid: run.runUid, docUid: `${run.runUid}/resource/axis:sy/0-2` });
-    const failed = { source: 'beamline-archive.bridge', 'detail-type': 'Run Failed' as const, detail: { run_uid: 'R1', stage: 'bridge' as const, reason: 'x', errors: [] } };
+    const failed = { source: 'beamline-archive.bridge.id00', 'detail-type': 'Run Failed' as const, detail: { run_uid: 'R1', stage: 'bridge' as const, reason: 'x', errors: [] } };
     assert.equal(identify(failed).docUid, identify(structuredClone(failed)).docUid);
     assert.equal(identify(failed).runUid, 'R1');
   });

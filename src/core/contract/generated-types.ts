@@ -8,7 +8,10 @@
 export interface BridgeHeartbeatEvent {
   version?: string;
   id?: string;
-  source: 'beamline-archive.bridge';
+  /**
+   * The sending bridge: beamline-archive.bridge.<beamline>, one source (and one IAM credential) per beamline (docs/access.md, "The edge").
+   */
+  source: string;
   'detail-type': 'Bridge Heartbeat';
   account?: string;
   time?: string;
@@ -194,7 +197,10 @@ export interface IcatMetadata {
 export interface EventDescriptorEvent {
   version?: string;
   id?: string;
-  source: 'beamline-archive.bridge';
+  /**
+   * The sending bridge: beamline-archive.bridge.<beamline>, one source (and one IAM credential) per beamline (docs/access.md, "The edge").
+   */
+  source: string;
   'detail-type': 'EventDescriptor';
   account?: string;
   time?: string;
@@ -463,7 +469,7 @@ export interface RefusedChannel {
 export interface RunFailedEvent {
   version?: string;
   id?: string;
-  source: 'beamline-archive.bridge' | 'beamline-archive.scan-writer' | 'beamline-archive.run-recorder';
+  source: ('beamline-archive.scan-writer' | 'beamline-archive.run-recorder') | string;
   'detail-type': 'Run Failed';
   account?: string;
   time?: string;
@@ -569,7 +575,10 @@ export type RunStart = (
 export interface RunStartEvent {
   version?: string;
   id?: string;
-  source: 'beamline-archive.bridge';
+  /**
+   * The sending bridge: beamline-archive.bridge.<beamline>, one source (and one IAM credential) per beamline (docs/access.md, "The edge").
+   */
+  source: string;
   'detail-type': 'RunStart';
   account?: string;
   time?: string;
@@ -654,7 +663,10 @@ export interface IcatSnapshot {
 export interface RunStopEvent {
   version?: string;
   id?: string;
-  source: 'beamline-archive.bridge';
+  /**
+   * The sending bridge: beamline-archive.bridge.<beamline>, one source (and one IAM credential) per beamline (docs/access.md, "The edge").
+   */
+  source: string;
   'detail-type': 'RunStop';
   account?: string;
   time?: string;
@@ -723,7 +735,10 @@ export interface BlissGap {
 export interface StreamDatumEvent {
   version?: string;
   id?: string;
-  source: 'beamline-archive.bridge';
+  /**
+   * The sending bridge: beamline-archive.bridge.<beamline>, one source (and one IAM credential) per beamline (docs/access.md, "The edge").
+   */
+  source: string;
   'detail-type': 'StreamDatum';
   account?: string;
   time?: string;
@@ -779,7 +794,10 @@ export interface LimaFileRef {
 export interface StreamResourceEvent {
   version?: string;
   id?: string;
-  source: 'beamline-archive.bridge';
+  /**
+   * The sending bridge: beamline-archive.bridge.<beamline>, one source (and one IAM credential) per beamline (docs/access.md, "The edge").
+   */
+  source: string;
   'detail-type': 'StreamResource';
   account?: string;
   time?: string;

@@ -84,8 +84,9 @@ export function validateEvent(event: unknown): BusEvent {
 
 /** Validates a detail payload for the given detail-type (the envelope is filled in for the check). */
 export function validateDetail<T extends DetailType>(detailType: T, detail: unknown, source?: string): DetailOf[T] {
-  const envelopeSource = source ?? (validators().get(detailType)!.schema as { properties: { source: { const?: string; enum?: string[] } } }).properties.source;
-  const resolvedSource = typeof envelopeSource === 'string' ? envelopeSource : (envelopeSource.const ?? envelopeSource.enum?.[0] ?? '');
+  // Without a source, the schema's own: its const, its first enum value, or its first example (a pattern, e.g. a beamline's bridge).
+  const envelopeSource = source ?? (validators().get(detailType)!.schema as { properties: { source: { const?: string; enum?: string[]; examples?: string[] } } }).properties.source;
+  const resolvedSource = typeof envelopeSource === 'string' ? envelopeSource : (envelopeSource.const ?? envelopeSource.enum?.[0] ?? envelopeSource.examples?.[0] ?? '');
   validateEvent({ source: resolvedSource, 'detail-type': detailType, detail });
   return detail as DetailOf[T];
 }

@@ -104,5 +104,5 @@ export function runFailedOf(runUid: string, scanKey: string, reason: string, err
   return validateDetail(DetailType.RunFailed, {
     run_uid: runUid, stage: 'bridge', reason, scan_key: scanKey,
     errors: errors.map((e) => ({ ...e, message: e.message || 'unknown error' })),
-  } satisfies RunFailed, 'beamline-archive.bridge');
+  } satisfies RunFailed);
 }
