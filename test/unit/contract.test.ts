@@ -53,7 +53,7 @@ describe('events/ contract', () => {
   it('takes bridge documents only from a beamline\'s bridge source (beamline-archive.bridge.<beamline>)', () => {
     for (const slug of ['run-start', 'event-descriptor', 'stream-resource', 'stream-datum', 'run-stop', 'run-failed', 'bridge-heartbeat']) {
       const sample = loadJson(samplePath(slug)) as { source: string };
-      assert.equal(sample.source, 'beamline-archive.bridge.id21');
+      assert.equal(sample.source, 'beamline-archive.bridge.id00');
       validateEvent(sample);
       for (const bad of ['beamline-archive.bridge', 'beamline-archive.bridge.', 'beamline-archive.bridge.ID21', 'beamline-archive.bridge.id21.x', 'beamline-archive.bridgeid21']) {
         assert.throws(() => validateEvent({ ...sample, source: bad }), ContractError, `${slug} from ${bad}`);
