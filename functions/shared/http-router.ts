@@ -64,10 +64,13 @@ export function requestOf(reqCtx: RequestContext<ApiEnv>): ApiRequest {
   return { event, caller, params: reqCtx.params, query: event.queryStringParameters ?? {}, method: event.requestContext.http.method.toUpperCase() };
 }
 
-/** The request's path as the 404 names it: trailing slashes off, decoded when it decodes. */
+/** The request's path as the 404 names it: as matched (encoded; Powertools matches the encoded path), trailing slashes off. */
 function shownPath(rawPath: string | undefined): string {
-  const path = (rawPath ?? '/').replace(/\/+$/, '') || '/';
-  try { return decodeURIComponent(path); } catch { return path; }
+  // A scan, not /\/+$/: linear on a path of many slashes (the request's, so anyone's).
+  const path = rawPath ?? '/';
+  let end = path.length;
+  while (end > 0 && path[end - 1] === '/') end--;
+  return path.slice(0, end) || '/';
 }
 
 function isCaller(value: unknown): value is Caller {

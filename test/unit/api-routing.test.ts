@@ -130,6 +130,10 @@ describe('API routing on Powertools\' router', () => {
     assert.equal((await send(api, 'GET', '/runs/%20')).status, 404);
     // A body on a GET is ignored (Powertools' Request would refuse it).
     assert.equal((await send(api, 'GET', '/runs/01ABC', { body: '{}' })).status, 404);
+    // What changed with the router (ADR 0020): dot segments are resolved before routing, static paths match encoded.
+    const dotted = await send(api, 'GET', '/runs/x/../../provenance', { query: { entity: 'file:s3://results/fit.json' } });
+    assert.deepEqual([dotted.status, dotted.body.message], [404, 'file:s3://results/fit.json has no provenance record']);
+    assert.match(String((await send(api, 'GET', '/pr%6Fvenance', { query: { entity: 'file:s3://results/fit.json' } })).body.message), /^no route GET \/pr%6Fvenance$/);
     // Anonymous callers read only: a write is a 401, on an unknown route too.
     assert.equal((await send(api, 'POST', '/runs', { who: 'anonymous', body: {} })).status, 401);
     assert.equal((await send(api, 'POST', '/nothing', { who: 'anonymous' })).status, 401);
