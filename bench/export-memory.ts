@@ -7,10 +7,13 @@
  * the kernel (`process.resourceUsage().maxRSS`); the process runs this script bundled by esbuild on
  * plain Node, as Lambda runs the worker. Prints JSON.
  *
- *   npx tsx bench/export-memory.ts [--mb 50] [--factor 10] [--formats nexus,csv]
+ *   npx tsx bench/export-memory.ts [--mb 50] [--factor 10] [--formats nexus,csv,nxstxm]
  *
  * The scans: for `nexus`, a motor (float64), two counters (float32) and an MCA (uint32 × 1024 per
- * point); for `csv` (a table holds scalars only), a motor and 15 counters (float64). The catalogue
+ * point); for `csv` (a table holds scalars only), a motor and 15 counters (float64); for `nxstxm`,
+ * a sample image stack of 500 × 500 points per energy (as many energies as the size asks), a
+ * counter (uint32) and the energy, sample_x and sample_y positioners read at every point (float64),
+ * with the run's `stxm` metadata in its RunStart (docs/exports.md). The catalogue
  * and bus are the in-memory adapters (src/adapters/memory/: tiny records, no effect on memory);
  * S3, h5wasm, the workspace and the writers are the real ones. Measured on a shared 2-core machine
  * with moto as S3: times are noisy, RSS is not.
@@ -29,22 +32,41 @@ import { startMoto, venvPython } from '../local/services.js';
 
 const REGION = 'eu-west-1';
 const MB = 1_000_000;
+/** The image of one energy of the NXstxm case. */
+const STXM_X = 500;
+const STXM_Y = 500;
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
 
 /** A scan layout: channels (name, dtype, point shape) and the bytes of one point. */
-interface Layout { channels: { name: string; dtype: '<f8' | '<f4' | '<u4'; shape: number[] }[] }
+interface Layout { channels: { name: string; dtype: '<f8' | '<f4' | '<u4'; shape: number[] }[]; pointsPerBlock?: number }
 const LAYOUTS: Record<string, Layout> = {
   nexus: { channels: [{ name: 'axis:sy', dtype: '<f8', shape: [] }, { name: 'c:diode1', dtype: '<f4', shape: [] }, { name: 'c:diode2', dtype: '<f4', shape: [] }, { name: 'mca1:spectrum', dtype: '<u4', shape: [1024] }] },
   csv: { channels: [{ name: 'axis:sy', dtype: '<f8', shape: [] }, ...Array.from({ length: 15 }, (_, i) => ({ name: `c:counter${i + 1}`, dtype: '<f8' as const, shape: [] }))] },
+  nxstxm: {
+    channels: [{ name: 'c:counter0', dtype: '<u4', shape: [] }, { name: 'axis:energy', dtype: '<f8', shape: [] }, { name: 'axis:sx', dtype: '<f8', shape: [] }, { name: 'axis:sy', dtype: '<f8', shape: [] }],
+    // One energy's image: the stack has as many of them as the size asks.
+    pointsPerBlock: STXM_X * STXM_Y,
+  },
 };
+
+/** The RunStart metadata of a scan (NXstxm: the `stxm` object, docs/exports.md). */
+function startMetadata(format: string, points: number): Record<string, unknown> {
+  if (format !== 'nxstxm') return {};
+  return {
+    stxm: {
+      scan_type: 'sample_image_stack', detector: 'c:counter0', energies: points / (STXM_X * STXM_Y), regions: [{ x_points: STXM_X, y_points: STXM_Y }],
+      positioners: { energy: 'axis:energy', sample_x: 'axis:sx', sample_y: 'axis:sy' }, source: { name: 'bench' },
+    },
+  };
+}
 const itemBytes = { '<f8': 8, '<f4': 4, '<u4': 4 } as const;
 const pointBytes = (l: Layout) => l.channels.reduce((n, c) => n + itemBytes[c.dtype] * c.shape.reduce((a, b) => a * b, 1), 0);
 const datasetPath = (name: string) => `/1.1/measurement/${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
 
-interface ChildJob { format: string; layout: Layout; points: number; key: string; bytes: number; sha256: string; bucket: string }
+interface ChildJob { format: string; layout: Layout; points: number; key: string; bytes: number; sha256: string; bucket: string; start: Record<string, unknown> }
 
 /** The child: one export built by the export service, as in the worker; prints its peak RSS. */
 async function child(job: ChildJob): Promise<void> {
@@ -67,7 +89,7 @@ async function child(job: ChildJob): Promise<void> {
     points: Object.fromEntries(job.layout.channels.map((c) => [c.name, job.points])),
   });
   runs.documents.set(runUid, [
-    { detailType: DetailType.RunStart, uid: runUid, body: { uid: runUid, time: 1_790_000_000, scan_id: 1, plan_name: 'ascan', title: 'bench' } },
+    { detailType: DetailType.RunStart, uid: runUid, body: { uid: runUid, time: 1_790_000_000, scan_id: 1, plan_name: 'ascan', title: 'bench', ...job.start } },
     {
       detailType: DetailType.EventDescriptor, uid: `${runUid}/primary`, body: {
         uid: `${runUid}/primary`, run_start: runUid, time: 1_790_000_000, name: 'primary',
@@ -115,7 +137,7 @@ async function bundleForNode(): Promise<string> {
 async function main(): Promise<void> {
   const baseMb = Number(arg('mb', '50'));
   const factor = Number(arg('factor', '10'));
-  const formats = arg('formats', 'nexus,csv').split(',');
+  const formats = arg('formats', 'nexus,csv,nxstxm').split(',');
   const moto = await startMoto();
   const work = mkdtempSync(join(tmpdir(), 'ba-export-memory-'));
   try {
@@ -128,8 +150,10 @@ async function main(): Promise<void> {
     const results: Record<string, unknown>[] = [];
     for (const format of formats) {
       const layout = LAYOUTS[format]!;
-      for (const mb of [baseMb, baseMb * factor]) {
-        const points = Math.floor((mb * MB) / pointBytes(layout));
+      // The big scan has exactly `factor` times the points of the small one (NXstxm: whole images of the stack).
+      const block = layout.pointsPerBlock ?? 1;
+      const basePoints = Math.max(1, Math.round((baseMb * MB) / pointBytes(layout) / block)) * block;
+      for (const [mb, points] of [[baseMb, basePoints], [baseMb * factor, basePoints * factor]] as const) {
         const path = join(work, `${format}-${mb}.h5`);
         // The scan file, written by h5py (chunked like the archive's, in blocks: bounded memory).
         const made = spawnSync(venvPython, ['-c', `
@@ -155,7 +179,7 @@ with h5py.File(path, 'w') as f:
         const key = `archive/bench/${format}-${mb}.h5`;
         await store.uploadFile(key, path, 'application/x-hdf5');
         rmSync(path);
-        const job: ChildJob = { format, layout, points, key, bytes, sha256: hash.digest('hex'), bucket };
+        const job: ChildJob = { format, layout, points, key, bytes, sha256: hash.digest('hex'), bucket, start: startMetadata(format, points) };
         const out = spawnSync(process.execPath, [script, '--child', JSON.stringify(job)], {
           encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 1 << 20,
         });
@@ -166,8 +190,8 @@ with h5py.File(path, 'w') as f:
       }
     }
     const flat = formats.map((format) => {
-      const [small, big] = results.filter((r) => r.format === format) as { peak_rss_mb: number; scan_file_mb: number }[];
-      return { format, input_ratio: Number((big!.scan_file_mb / small!.scan_file_mb).toFixed(1)), rss_ratio: Number((big!.peak_rss_mb / small!.peak_rss_mb).toFixed(2)), rss_growth_mb: big!.peak_rss_mb - small!.peak_rss_mb };
+      const [small, big] = results.filter((r) => r.format === format) as { peak_rss_mb: number; scan_file_mb: number; points: number }[];
+      return { format, points_ratio: Number((big!.points / small!.points).toFixed(1)), input_ratio: Number((big!.scan_file_mb / small!.scan_file_mb).toFixed(1)), rss_ratio: Number((big!.peak_rss_mb / small!.peak_rss_mb).toFixed(2)), rss_growth_mb: big!.peak_rss_mb - small!.peak_rss_mb };
     });
     process.stdout.write(`${JSON.stringify({
       bench: 'export-memory', machine: 'shared 2-core, moto as S3 (times noisy, RSS not)', slice_bytes: 4 * 1024 * 1024,

@@ -4,12 +4,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildExport } from '../../src/core/exports/build-export.js';
 import { ExportError, ExportRequestError } from '../../src/core/exports/errors.js';
-import type { ExportRun } from '../../src/core/exports/model.js';
+import { materialize } from '../../src/core/exports/column-source.js';
+import { isColumnSource, type ExportRun, type Hdf5DatasetValue } from '../../src/core/exports/model.js';
 import { gatherRows } from '../../src/core/exports/nxstxm-export.js';
 import { planEntries, stxmGeometry } from '../../src/core/exports/stxm-plan.js';
 import { mergeStackRuns } from '../../src/core/exports/stxm-stack-runs.js';
 import { classifyRun, NxStxmScanType, SCAN_TYPES, StxmScanType } from '../../src/core/exports/stxm-scan-types.js';
 
+/** A dataset's value with its rows read: the builder hands per-point datasets to the writer as sources, read slice by slice. */
+const read = <T extends Hdf5DatasetValue | undefined>(v: T): T => (v !== undefined && isColumnSource(v) ? materialize(v) as T : v);
 const OPTIONS = { exportId: 'exp-3', creator: 'beamline-archive test', now: new Date('2026-11-22T10:00:00Z') };
 const f64 = (v: number[]) => ({ dtype: '<f8' as const, shape: [v.length], bytes: new Uint8Array(new Float64Array(v).buffer) });
 
@@ -107,7 +110,7 @@ describe('NXstxm layout of a line spectrum', () => {
   it('has data [energy, line position], sample_x/sample_y along the line, control from the ring current at every point', () => {
     const product = buildExport('nxstxm', [line()], OPTIONS);
     const tree = product.files[0]!.kind === 'hdf5' ? product.files[0]!.tree : assert.fail('not hdf5');
-    const value = (path: string) => tree.datasets.find((d) => d.path === path)?.value;
+    const value = (path: string) => read(tree.datasets.find((d) => d.path === path)?.value);
     const numbers = (path: string) => { const v = value(path) as { bytes: Uint8Array; shape: number[] }; return { shape: v.shape, values: [...new Float64Array(v.bytes.slice().buffer)] }; };
     assert.equal(value('/entry1/definition'), 'NXstxm');
     assert.equal(value('/entry1/data/stxm_scan_type'), 'sample line spectrum');
@@ -173,12 +176,12 @@ describe('a detector whose points changed shape (padded in the scan file)', () =
     const product = buildExport('nxstxm', [run], OPTIONS);
     const tree = product.files[0]!.kind === 'hdf5' ? product.files[0]!.tree : assert.fail('not hdf5');
     const dataset = (path: string) => tree.datasets.find((d) => d.path === path);
-    const v = dataset('/entry1/data/data')!.value as { bytes: Uint8Array; shape: number[] };
+    const v = read(dataset('/entry1/data/data')!.value) as { bytes: Uint8Array; shape: number[] };
     assert.deepEqual({ shape: v.shape, values: [...new Float64Array(v.bytes.slice().buffer)] }, { shape: [2, 3], values: [3, 7, 11, 3, 6, 9] });
     const det = dataset('/entry1/instrument/mca/data')!;
     assert.ok(Number.isNaN(det.attrs?.fill_value as number));
     assert.match(String(det.attrs?.padding), /point_shape holds each point's own shape/);
-    const ps = dataset('/entry1/instrument/mca/point_shape')!.value as { bytes: Uint8Array; shape: number[] };
+    const ps = read(dataset('/entry1/instrument/mca/point_shape')!.value) as { bytes: Uint8Array; shape: number[] };
     assert.deepEqual({ shape: ps.shape, values: [...new BigInt64Array(ps.bytes.slice().buffer)] }, { shape: [6, 1], values: [2n, 2n, 2n, 3n, 3n, 3n] });
     assert.match(product.notes.join('\n'), /mca is padded to its largest point shape \(NaN\); mca\/point_shape gives each point's own shape/);
   });
@@ -229,7 +232,7 @@ describe('NXstxm of a run as the archive records it', () => {
     };
     const product = buildExport('nxstxm', [archived], OPTIONS);
     const tree = product.files[0]!.kind === 'hdf5' ? product.files[0]!.tree : assert.fail('not hdf5');
-    const value = (path: string) => tree.datasets.find((d) => d.path === path)?.value;
+    const value = (path: string) => read(tree.datasets.find((d) => d.path === path)?.value);
     assert.equal(value('/entry1/title'), 'point spectra over 2 points (region 1)');
     assert.equal(value('/entry2/title'), 'point spectra over 2 points (region 2)');
     assert.equal(value('/entry1/instrument/source/name'), 'id21');
@@ -272,7 +275,7 @@ describe('image stacks recorded as one run per image', () => {
     assert.deepEqual((merged.start.stxm as Record<string, unknown>).energies, 3);
     assert.equal(merged.start.time, 100);
     assert.deepEqual(merged.stop, { time: 301 });
-    const values = (stream: number, key: string) => [...new Float64Array(merged.streams[stream]!.columns.find((c) => c.dataKey === key)!.array.bytes.slice().buffer)];
+    const values = (stream: number, key: string) => [...new Float64Array(materialize(merged.streams[stream]!.columns.find((c) => c.dataKey === key)!.array).bytes.slice().buffer)];
     assert.deepEqual(values(0, 'apd'), [0, 1, 10, 11, 20, 21]);
     assert.deepEqual(values(1, 'ring'), [100, 300.5]);
     assert.deepEqual(notes, ['stack S: runs a, b, c merged into one stack']);
@@ -289,10 +292,10 @@ describe('image stacks recorded as one run per image', () => {
     const merged = mergeStackRuns(parts).runs[0]!;
     const mono = merged.streams[0]!.columns.find((c) => c.dataKey === 'mono');
     assert.ok(mono, 'the baseline-only energy is a per-point column of the merged stack');
-    assert.deepEqual({ shape: mono.array.shape, values: [...new Float64Array(mono.array.bytes.slice().buffer)] }, { shape: [6], values: [700, 700, 701, 701, 702, 702] });
+    assert.deepEqual({ shape: mono.array.shape, values: [...new Float64Array(materialize(mono.array).bytes.slice().buffer)] }, { shape: [6], values: [700, 700, 701, 701, 702, 702] });
     const product = buildExport('nxstxm', parts, OPTIONS);
     const tree = product.files[0]!.kind === 'hdf5' ? product.files[0]!.tree : assert.fail('not hdf5');
-    const energy = tree.datasets.find((d) => d.path === '/entry1/data/energy')!.value as { bytes: Uint8Array };
+    const energy = read(tree.datasets.find((d) => d.path === '/entry1/data/energy')!.value) as { bytes: Uint8Array };
     assert.deepEqual([...new Float64Array(energy.bytes.slice().buffer)], [700, 701, 702], 'one energy per image, not the first run\'s three times');
   });
 

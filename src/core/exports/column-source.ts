@@ -43,7 +43,7 @@ export function* sliceRanges(points: number, rows: number): Generator<[number, n
   for (let start = 0; start < points; start += rows) yield [start, Math.min(points, start + rows)];
 }
 
-/** The whole column in memory (for a builder that reshapes whole columns: NXstxm). */
+/** The whole column in memory (tests and small columns: every builder reads slices). */
 export function materialize(data: ColumnData): NdArray {
   if (!isColumnSource(data)) return data;
   const points = data.shape[0] ?? 0;
@@ -57,7 +57,7 @@ export function materialize(data: ColumnData): NdArray {
   return { dtype: data.dtype, shape: [...data.shape], bytes };
 }
 
-/** A run with every column in memory. */
+/** A run with every column in memory (tests). */
 export function materializeRun(run: ExportRun<ColumnData>): ExportRun {
   return {
     ...run,

@@ -8,8 +8,8 @@
  *   scans use, functions/archive-task/main.ts, job kind `export`);
  * - `none`: it fits nothing: FAILED at once with the sizes, before anything is downloaded.
  *
- * CSV and NeXus builds hold one slice at a time (column-source.ts), so their memory is a constant;
- * NXstxm reads the columns it reshapes into memory, so its memory grows with the runs' data. The
+ * Every build (CSV, NeXus, NXstxm) holds one slice at a time (column-source.ts, stxm-columns.ts), so
+ * its memory is a constant whatever the size of the runs (bench/export-memory.ts). The
  * rates and limits are configuration (the scan writer's CAPACITY_* and TASK_* variables plus
  * EXPORT_MEMORY_MB / TASK_MEMORY_MB): tests set small limits to drive the task path with small runs.
  */
@@ -59,14 +59,12 @@ export interface ExportEstimate {
 export const STREAMED_BUILD_BYTES = 512 * 1024 * 1024;
 /** Characters of text per byte of data a CSV table takes at most (a float64: 8 bytes, up to 24 characters and a comma). */
 const CSV_CHARS_PER_BYTE = 3.2;
-/** NXstxm holds the runs' columns and their reshaped copies (grid, sums, merged stacks). */
-const NXSTXM_MEMORY_PER_BYTE = 4;
 
 export function estimateExport(format: string, inputs: readonly ExportInputSize[], config: Pick<ExportCapacityConfig, 'rates'>): ExportEstimate {
   const inputBytes = inputs.reduce((n, r) => n + r.fileBytes, 0);
   const dataBytes = inputs.reduce((n, r) => n + r.dataBytes, 0);
   const outputBytes = format === ExportFormat.Csv ? Math.ceil(dataBytes * CSV_CHARS_PER_BYTE) : format === ExportFormat.Nxstxm ? 2 * dataBytes : dataBytes;
-  const memoryBytes = STREAMED_BUILD_BYTES + (format === ExportFormat.Nxstxm ? NXSTXM_MEMORY_PER_BYTE * dataBytes : 0);
+  const memoryBytes = STREAMED_BUILD_BYTES;
   const { fetchBytesPerSecond, writeBytesPerSecond, uploadBytesPerSecond } = config.rates;
   const seconds = inputBytes / fetchBytesPerSecond + outputBytes / writeBytesPerSecond + outputBytes / uploadBytesPerSecond;
   return { inputBytes, outputBytes, tempBytes: inputBytes + outputBytes, memoryBytes, seconds };

@@ -38,7 +38,7 @@ export function isColumnSource(data: ColumnData | Hdf5DatasetValue): data is Col
 
 /**
  * One data key of one stream: every point of it, as archived (dtype and bytes unchanged). `A` is
- * `NdArray` for a column in memory (unit tests, the NXstxm builder, which reshapes whole columns)
+ * `NdArray` for a column in memory (unit tests, small derived columns)
  * and `ColumnData` for what the loader gives: columns read from the archived file slice by slice.
  */
 export interface ExportColumn<A extends ColumnData = NdArray> {

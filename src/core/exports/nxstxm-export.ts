@@ -9,17 +9,17 @@
  * every point; the baseline readings (start and stop values) in an NXcollection. docs/exports.md
  * gives the metadata convention.
  */
-import { getElement, itemSize, elementCount, type NdArray } from '../analysis/ndarray.js';
+import { itemSize, elementCount, type NdArray } from '../analysis/ndarray.js';
 import { missingPointsText } from '../nexus/layout.js';
 import { safeSegment } from '../object-keys.js';
 import { ExportError, ExportRequestError } from './errors.js';
 import { float64Array, TreeBuilder } from './hdf5-tree.js';
-import { materializeRun } from './column-source.js';
-import type { BuildExportOptions, ColumnData, ExportColumn, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
+import type { BuildExportOptions, ColumnData, ColumnSource, ExportColumn, ExportProduct, ExportRun, ExportStream, Hdf5AttrValue } from './model.js';
 import { dimensionsOf } from './nexus-export.js';
 import { beamlineOf, checkColumn, findColumn, findStream, isoTime, nexusName, runTitle, startKey } from './run-data.js';
 import { planEntries, stxmGeometry, type PlannedEntry } from './stxm-plan.js';
 import { mergeStackRuns } from './stxm-stack-runs.js';
+import { asFloat, asFloatData, gatherPoints, pointsArray, repeatFirst, subRanges, sumPoints, takeRanges } from './stxm-columns.js';
 import { classifyRun, stxmMetadata, type ScanTypeInfo, type StxmScanType } from './stxm-scan-types.js';
 
 /** Rows `points` of a `[N, ...]` array, as an array of shape `[...shape, ...point shape]` (default `[points.length]`). */
@@ -33,70 +33,26 @@ export function gatherRows(array: NdArray, points: readonly number[], shape: rea
   return { dtype: array.dtype, shape: [...shape, ...array.shape.slice(1)], bytes };
 }
 
-/**
- * The sum of each point's values (NXstxm: "detectors that provide more than one value per scan
- * point should be summarised to a single value per scan point" in NXdata), as float64, in C order.
- */
-export function sumPerPoint(array: NdArray, shape: readonly number[], pointShapes?: NdArray): NdArray {
-  const points = elementCount(shape);
-  const per = points === 0 ? 0 : elementCount(array.shape) / points;
-  const sums = new Array<number>(points).fill(0);
-  const padded = array.shape.slice(shape.length);
-  for (let p = 0; p < points; p += 1) {
-    let sum = 0;
-    if (pointShapes) {
-      // A padded key (its points changed shape): only the values inside the point's own shape count,
-      // the padding (NaN for floats) is not a reading.
-      const real = padded.map((_, d) => Number(getElement(pointShapes, p * padded.length + d)));
-      for (const offset of offsetsWithin(real, padded)) sum += Number(getElement(array, p * per + offset));
-    } else {
-      for (let k = 0; k < per; k += 1) sum += Number(getElement(array, p * per + k));
-    }
-    sums[p] = sum;
-  }
-  return float64Array(sums, [...shape]);
-}
-
-/** C-order offsets, in an array of shape `outer`, of the elements of its leading sub-block of shape `inner`. */
-function* offsetsWithin(inner: readonly number[], outer: readonly number[]): Generator<number> {
-  if (inner.some((n) => n <= 0)) return;
-  const strides = outer.map((_, d) => outer.slice(d + 1).reduce((a, b) => a * b, 1));
-  const index = inner.map(() => 0);
-  for (;;) {
-    yield index.reduce((o, i, d) => o + i * strides[d]!, 0);
-    let d = inner.length - 1;
-    while (d >= 0 && ++index[d]! >= inner[d]!) index[d--] = 0;
-    if (d < 0) return;
-  }
-}
-
-/** Floating-point arrays as they are; integer or boolean ones converted to float64 (NX_FLOAT fields). */
-function asFloat(array: NdArray): NdArray {
-  if (array.dtype === '<f8' || array.dtype === '<f4') return array;
-  const n = elementCount(array.shape);
-  return float64Array(Array.from({ length: n }, (_, i) => Number(getElement(array, i))), [...array.shape]);
-}
-
 /** The logical positioner names `stxm.positioners` may map (docs/exports.md). */
 export const POSITIONER_NAMES = ['energy', 'sample_x', 'sample_y', 'sample_z', 'osa_x', 'osa_y', 'zoneplate_z', 'detector_x', 'detector_y',
   'goniometer_theta', 'polarization', 'ring_current'] as const;
 
 interface RunContext {
-  run: ExportRun;
+  run: ExportRun<ColumnData>;
   scanType: StxmScanType;
   info: ScanTypeInfo;
   md: Record<string, unknown>;
-  primary: ExportStream;
-  baseline: ExportStream | undefined;
-  detector: ExportColumn;
+  primary: ExportStream<ColumnData>;
+  baseline: ExportStream<ColumnData> | undefined;
+  detector: ExportColumn<ColumnData>;
   positioners: Record<string, string>;
 }
 
-function requestError(run: ExportRun, message: string, extra: Record<string, unknown> = {}): ExportRequestError {
+function requestError(run: ExportRun<ColumnData>, message: string, extra: Record<string, unknown> = {}): ExportRequestError {
   return new ExportRequestError(`run ${run.uid}: ${message}`, { runUid: run.uid, format: 'nxstxm', ...extra });
 }
 
-function contextOf(run: ExportRun): RunContext {
+function contextOf(run: ExportRun<ColumnData>): RunContext {
   const { scanType, info } = classifyRun(run);
   const md = stxmMetadata(run);
   const primary = findStream(run, 'primary');
@@ -130,14 +86,31 @@ function contextOf(run: ExportRun): RunContext {
   return { run, scanType, info, md, primary, baseline, detector, positioners };
 }
 
-/** Values of a positioner at the given primary points: read at each point, else its baseline start value at each. */
+/** Values of a positioner at a few primary points (an axis, a first value): read at each point, else its baseline start value at each. */
 function positionerAt(ctx: RunContext, logical: string, points: readonly number[], shape?: readonly number[]): NdArray | undefined {
   const key = ctx.positioners[logical];
   if (!key) return undefined;
   const inPrimary = findColumn(ctx.primary, key);
-  if (inPrimary) return asFloat(gatherRows(inPrimary.array, points, shape));
+  if (inPrimary) return asFloat(pointsArray(inPrimary.array, points, shape));
   const inBaseline = findColumn(ctx.baseline, key);
-  return inBaseline ? asFloat(gatherRows(inBaseline.array, points.map(() => 0), shape)) : undefined;
+  return inBaseline ? asFloat(pointsArray(inBaseline.array, points.map(() => 0), shape)) : undefined;
+}
+
+/** Values of a positioner at every point of an entry, read slice by slice while they are written. */
+function positionerSeries(ctx: RunContext, logical: string, entry: PlannedEntry): NdArray | ColumnSource | undefined {
+  const key = ctx.positioners[logical];
+  if (!key) return undefined;
+  const inPrimary = findColumn(ctx.primary, key);
+  if (inPrimary) return asFloatData(gatherPoints(inPrimary.array, entry.ranges));
+  const inBaseline = findColumn(ctx.baseline, key);
+  return inBaseline ? asFloatData(repeatFirst(inBaseline.array, [elementCount(entry.shape)])) : undefined;
+}
+
+/** The primary point at a position of an entry's points. */
+function pointAt(entry: PlannedEntry, position: number): number {
+  const [range] = subRanges(entry.ranges, position, position + 1);
+  if (!range) throw new ExportError(`position ${position} is outside the entry's ${elementCount(entry.shape)} points`, { index: position });
+  return range[0];
 }
 
 function unitsOf(ctx: RunContext, logical: string, fallback?: string): Record<string, Hdf5AttrValue> {
@@ -154,7 +127,7 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   const { run, info, md, detector } = ctx;
   const regionShape = entry.shape.slice(info.energyAxis ? 1 : 0);
   const regionSize = elementCount(regionShape);
-  const first = entry.points[0]!;
+  const first = pointAt(entry, 0);
   t.group(path, 'NXentry', { default: 'data' });
   const where = [multi ? `region ${entry.region + 1}` : '', ctx.md.polarizations !== undefined && Number(ctx.md.polarizations) > 1 ? `polarization ${entry.polarization + 1}` : '',
     info.perAngle ? `angle ${entry.angle + 1}` : ''].filter(Boolean).join(', ');
@@ -184,24 +157,24 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   t.dataset(`${source}/probe`, stringMd(sourceMd.probe) ?? 'x-ray');
   const ringKey = ctx.positioners.ring_current;
   const ringStart = ringKey ? findColumn(ctx.baseline, ringKey) ?? findColumn(ctx.primary, ringKey) : undefined;
-  if (ringStart && (ringStart.array.shape[0] ?? 0) > 0) t.dataset(`${source}/current`, asFloat(gatherRows(ringStart.array, [0], [])), unitsOf(ctx, 'ring_current', 'mA'));
+  if (ringStart && (ringStart.array.shape[0] ?? 0) > 0) t.dataset(`${source}/current`, asFloat(pointsArray(ringStart.array, [0], [])), unitsOf(ctx, 'ring_current', 'mA'));
 
   const mono = t.group(`${instrument}/monochromator`, 'NXmonochromator');
-  t.dataset(`${mono}/energy`, positionerAt(ctx, 'energy', entry.points)!, unitsOf(ctx, 'energy', 'eV'));
+  t.dataset(`${mono}/energy`, positionerSeries(ctx, 'energy', entry)!, unitsOf(ctx, 'energy', 'eV'));
   const detectorName = ['source', 'monochromator', 'epu_polarization', ...POSITIONER_NAMES].includes(nexusName(detector.dataKey)) ? 'detector' : nexusName(detector.dataKey);
   const det = t.group(`${instrument}/${detectorName}`, 'NXdetector');
   const padding: Record<string, Hdf5AttrValue> = detector.pointShapes
     ? { fill_value: detector.fillValue ?? 0, padding: `points of ${detector.dataKey} changed shape: each is padded with ${String(detector.fillValue ?? 0)} to the largest; point_shape holds each point's own shape` }
     : {};
-  t.dataset(`${det}/data`, gatherRows(detector.array, entry.points), { data_key: detector.dataKey, ...(detector.units ? { units: detector.units } : { units: 'counts' }), ...padding });
+  t.dataset(`${det}/data`, gatherPoints(detector.array, entry.ranges), { data_key: detector.dataKey, ...(detector.units ? { units: detector.units } : { units: 'counts' }), ...padding });
   if (detector.pointShapes) {
-    t.dataset(`${det}/point_shape`, gatherRows(detector.pointShapes, entry.points), { long_name: `shape of each point of ${detector.dataKey} (without padding)` });
+    t.dataset(`${det}/point_shape`, gatherPoints(detector.pointShapes, entry.ranges), { long_name: `shape of each point of ${detector.dataKey} (without padding)` });
     notes.push(`${path} (run ${run.uid}): ${detector.dataKey} is padded to its largest point shape (${String(detector.fillValue ?? 0)}); ${detectorName}/point_shape gives each point's own shape and data/data sums only the values inside it`);
   }
   for (const [logical, key] of Object.entries(ctx.positioners)) {
     if (logical === 'energy' || logical === 'ring_current' || logical === 'polarization' || !findColumn(ctx.primary, key)) continue;
     const g = t.group(`${instrument}/${nexusName(logical)}`, 'NXdetector');
-    t.dataset(`${g}/data`, positionerAt(ctx, logical, entry.points)!, { data_key: key, ...unitsOf(ctx, logical) });
+    t.dataset(`${g}/data`, positionerSeries(ctx, logical, entry)!, { data_key: key, ...unitsOf(ctx, logical) });
   }
   if (ctx.positioners.polarization) {
     const pol = t.group(`${instrument}/epu_polarization`, 'NXpositioner');
@@ -218,18 +191,20 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   // NXdata: the detector on the scan grid with its axes.
   const data = t.group(`${path}/data`, 'NXdata');
   t.dataset(`${data}/stxm_scan_type`, info.nxstxm);
-  const signal = detector.array.shape.length === 1 ? gatherRows(detector.array, entry.points, entry.shape)
-    : sumPerPoint(gatherRows(detector.array, entry.points, entry.shape), entry.shape, detector.pointShapes ? gatherRows(detector.pointShapes, entry.points, entry.shape) : undefined);
+  // Read a slice at a time while it is written: the readings on the grid, or each point's sum.
+  const signal = detector.array.shape.length === 1 ? gatherPoints(detector.array, entry.ranges, entry.shape)
+    : sumPoints(detector.array, entry.ranges, entry.shape, detector.pointShapes);
   t.dataset(`${data}/data`, signal, detector.array.shape.length === 1 ? { data_key: detector.dataKey }
     : { data_key: detector.dataKey, long_name: `sum of the ${elementCount(detector.array.shape.slice(1))} values of ${detector.dataKey} per point` });
   const axes: string[] = [];
   const indices: Record<string, Hdf5AttrValue> = {};
-  const axis = (name: string, values: NdArray, dim: number, attrs: Record<string, Hdf5AttrValue>) => {
+  const axis = (name: string, values: NdArray | ColumnSource, dim: number, attrs: Record<string, Hdf5AttrValue>) => {
     if (!t.has(`${data}/${name}`)) t.dataset(`${data}/${name}`, values, attrs);
     indices[`${name}_indices`] = dim;
   };
-  const regionPoints = entry.points.slice(0, regionSize);
-  const energyFirsts = Array.from({ length: entry.energyCount }, (_, e) => entry.points[e * regionSize]!);
+  // The first region block of an entry is one range of points: its k-th point is first + k.
+  const regionPoint = (k: number) => first + k;
+  const energyFirsts = Array.from({ length: entry.energyCount }, (_, e) => pointAt(entry, e * regionSize));
   let dim = 0;
   if (info.energyAxis) {
     axis('energy', positionerAt(ctx, 'energy', energyFirsts)!, dim, unitsOf(ctx, 'energy', 'eV'));
@@ -240,8 +215,8 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
     case 'image': {
       const [ny, nx] = regionShape as [number, number];
       const yName = info.y; const xName = info.x;
-      axis(yName, positionerAt(ctx, info.y, Array.from({ length: ny }, (_, i) => regionPoints[i * nx]!))!, dim, unitsOf(ctx, info.y));
-      axis(xName, positionerAt(ctx, info.x, regionPoints.slice(0, nx))!, dim + 1, unitsOf(ctx, info.x));
+      axis(yName, positionerAt(ctx, info.y, Array.from({ length: ny }, (_, i) => regionPoint(i * nx)))!, dim, unitsOf(ctx, info.y));
+      axis(xName, positionerAt(ctx, info.x, Array.from({ length: nx }, (_, i) => regionPoint(i)))!, dim + 1, unitsOf(ctx, info.x));
       axes.push(yName, xName);
       break;
     }
@@ -251,14 +226,15 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
       if (info.region === 'focus') {
         const zKey = ctx.positioners.zoneplate_z;
         if (!zKey) throw requestError(run, 'stxm.positioners.zoneplate_z is required for a focus scan');
-        axis('zoneplate_z', positionerAt(ctx, 'zoneplate_z', Array.from({ length: nz }, (_, k) => regionPoints[k * n]!))!, dim, unitsOf(ctx, 'zoneplate_z'));
+        axis('zoneplate_z', positionerAt(ctx, 'zoneplate_z', Array.from({ length: nz }, (_, k) => regionPoint(k * n)))!, dim, unitsOf(ctx, 'zoneplate_z'));
         axes.push('zoneplate_z');
         dim += 1;
       }
       axis('line_position', float64Array(Array.from({ length: n }, (_, i) => i)), dim, {});
       axes.push('line_position');
-      axis(info.y, positionerAt(ctx, info.y, regionPoints.slice(0, n))!, dim, unitsOf(ctx, info.y));
-      axis(info.x, positionerAt(ctx, info.x, regionPoints.slice(0, n))!, dim, unitsOf(ctx, info.x));
+      const line = Array.from({ length: n }, (_, i) => regionPoint(i));
+      axis(info.y, positionerAt(ctx, info.y, line)!, dim, unitsOf(ctx, info.y));
+      axis(info.x, positionerAt(ctx, info.x, line)!, dim, unitsOf(ctx, info.x));
       break;
     }
     case 'point':
@@ -269,7 +245,7 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
       if (!key || !column) throw requestError(run, 'a generic scan needs its scanned positioner: stxm.scanned (a primary data key) or hints.dimensions');
       const logical = Object.entries(ctx.positioners).find(([, k]) => k === key)?.[0];
       const name = logical === 'energy' || logical === 'sample_x' || logical === 'sample_y' ? logical : nexusName(key);
-      axis(name, asFloat(gatherRows(column.array, regionPoints)), dim, column.units ? { units: column.units } : {});
+      axis(name, asFloatData(gatherPoints(column.array, takeRanges(entry.ranges, regionSize))), dim, column.units ? { units: column.units } : {});
       axes.push(name);
       break;
     }
@@ -283,7 +259,7 @@ function writeEntry(t: TreeBuilder, path: string, ctx: RunContext, entry: Planne
   const ring = ringKey ? findColumn(ctx.primary, ringKey) : undefined;
   if (ring) {
     const control = t.group(`${path}/control`, 'NXmonitor');
-    t.dataset(`${control}/data`, asFloat(gatherRows(ring.array, entry.points, entry.shape)), { data_key: ring.dataKey, ...unitsOf(ctx, 'ring_current', 'mA') });
+    t.dataset(`${control}/data`, asFloatData(gatherPoints(ring.array, entry.ranges, entry.shape)), { data_key: ring.dataKey, ...unitsOf(ctx, 'ring_current', 'mA') });
   }
 
   if (ctx.baseline && ctx.baseline.columns.length > 0) {
@@ -322,7 +298,7 @@ function checkVaryingPositioners(ctx: RunContext, geometry: { energies: number; 
 }
 
 /** Points lost before archiving read as 0: an NXstxm grid of the detector or a positioner with such points would show readings never made. */
-function refuseLostPoints(run: ExportRun): void {
+function refuseLostPoints(run: ExportRun<ColumnData>): void {
   const md = startKey(run, 'stxm') as { detector?: unknown; positioners?: unknown } | undefined;
   const mapped = new Set([md?.detector, ...(md?.positioners && typeof md.positioners === 'object' ? Object.values(md.positioners) : [])]);
   for (const stream of run.streams) {
@@ -337,12 +313,11 @@ function refuseLostPoints(run: ExportRun): void {
 }
 
 /**
- * NXstxm reshapes whole columns onto its grid (and merges stacks recorded as one run per image), so
- * it reads the runs' columns into memory first: its memory grows with the runs' data, which the
- * export service's capacity check counts (src/core/exports/export-capacity.ts) before it builds here.
+ * Every per-point dataset of an entry is a source over the runs' columns (stxm-columns.ts), read a
+ * slice at a time while the tree writer fills it; stacks recorded as one run per image are joined
+ * the same way (stxm-stack-runs.ts). Memory is a slice, whatever the size of the runs.
  */
-export function buildNxstxmExport(archived: readonly ExportRun<ColumnData>[], options: BuildExportOptions): ExportProduct {
-  const runs = archived.map(materializeRun);
+export function buildNxstxmExport(runs: readonly ExportRun<ColumnData>[], options: BuildExportOptions): ExportProduct {
   if (runs.length === 0) throw new ExportRequestError('an NXstxm export needs at least one run', { format: 'nxstxm' });
   const seenUids = new Set<string>();
   for (const run of runs) {

@@ -8,7 +8,7 @@
  * polarization (and angle, tomography); an entry's data is `[energy,] ...region shape`.
  */
 import { ExportRequestError } from './errors.js';
-import type { ExportRun } from './model.js';
+import type { ColumnData, ExportRun } from './model.js';
 import { stxmMetadata, type RegionShape, type ScanTypeInfo } from './stxm-scan-types.js';
 
 export interface StxmGeometry {
@@ -29,11 +29,16 @@ export interface PlannedEntry {
   region: number;
   /** Shape of the entry's NXdata data: `[energies,] ...region shape`. */
   shape: number[];
-  /** Primary point indices (0-based) in C order of `shape`, which is also their chronological order. */
-  points: number[];
+  /**
+   * The entry's primary points as ranges [start, stop), in C order of `shape`, which is also their
+   * chronological order: one range per energy (joined when they touch), whatever the number of points.
+   */
+  ranges: [number, number][];
+  /** Primary point indices (0-based), listed from `ranges` (for small entries and tests; a build reads `ranges`). */
+  readonly points: number[];
 }
 
-function count(run: ExportRun, value: unknown, key: string, fallback: number): number {
+function count(run: ExportRun<ColumnData>, value: unknown, key: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw new ExportRequestError(`run ${run.uid}: ${key} must be a positive whole number, not ${JSON.stringify(value)}`, { runUid: run.uid, format: 'nxstxm' });
@@ -41,7 +46,7 @@ function count(run: ExportRun, value: unknown, key: string, fallback: number): n
   return value;
 }
 
-function regionShape(run: ExportRun, shape: RegionShape, region: Record<string, unknown>, i: number, md: Record<string, unknown>, primaryPoints: number, blocks: number): number[] {
+function regionShape(run: ExportRun<ColumnData>, shape: RegionShape, region: Record<string, unknown>, i: number, md: Record<string, unknown>, primaryPoints: number, blocks: number): number[] {
   const key = (name: string) => `stxm.regions[${i}].${name}`;
   switch (shape) {
     case 'image': {
@@ -70,7 +75,7 @@ function regionShape(run: ExportRun, shape: RegionShape, region: Record<string, 
   }
 }
 
-export function stxmGeometry(run: ExportRun, info: ScanTypeInfo, primaryPoints: number): StxmGeometry {
+export function stxmGeometry(run: ExportRun<ColumnData>, info: ScanTypeInfo, primaryPoints: number): StxmGeometry {
   const md = stxmMetadata(run);
   const angles = count(run, md.angles, 'stxm.angles', 1);
   const energies = count(run, md.energies, 'stxm.energies', 1);
@@ -101,12 +106,17 @@ export function planEntries(geometry: StxmGeometry, info: ScanTypeInfo): Planned
     for (let p = 0; p < polarizations; p += 1) {
       regions.forEach((shape, r) => {
         const size = shape.reduce((m, d) => m * d, 1);
-        const points: number[] = [];
+        const ranges: [number, number][] = [];
         for (let e = 0; e < energies; e += 1) {
           const base = ((a * energies + e) * polarizations + p) * blockPoints + offsets[r]!;
-          for (let k = 0; k < size; k += 1) points.push(base + k);
+          const last = ranges[ranges.length - 1];
+          if (last && last[1] === base) last[1] = base + size;
+          else ranges.push([base, base + size]);
         }
-        entries.push({ angle: a, energyCount: energies, polarization: p, region: r, shape: info.energyAxis ? [energies, ...shape] : [...shape], points });
+        entries.push({
+          angle: a, energyCount: energies, polarization: p, region: r, shape: info.energyAxis ? [energies, ...shape] : [...shape], ranges,
+          get points() { return ranges.flatMap(([start, stop]) => Array.from({ length: stop - start }, (_, k) => start + k)); },
+        });
       });
     }
   }

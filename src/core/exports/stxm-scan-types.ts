@@ -4,7 +4,7 @@
  * which axes its images have and how its points split into NXentry groups.
  */
 import { ExportRequestError } from './errors.js';
-import type { ExportRun } from './model.js';
+import type { ColumnData, ExportRun } from './model.js';
 import { startKey } from './run-data.js';
 
 export const StxmScanType = {
@@ -84,7 +84,7 @@ export function isStxmScanType(value: unknown): value is StxmScanType {
 }
 
 /** The `stxm` object of a run's start document, or a request error saying it is missing. */
-export function stxmMetadata(run: ExportRun): Record<string, unknown> {
+export function stxmMetadata(run: ExportRun<ColumnData>): Record<string, unknown> {
   const md = startKey(run, 'stxm');
   if (!md || typeof md !== 'object' || Array.isArray(md)) {
     throw new ExportRequestError(
@@ -95,7 +95,7 @@ export function stxmMetadata(run: ExportRun): Record<string, unknown> {
 }
 
 /** The scan type of a run: `stxm.scan_type` as a name (`sample_image_stack`) or suitcase-nxstxm's code (7). */
-export function classifyRun(run: ExportRun): { scanType: StxmScanType; info: ScanTypeInfo } {
+export function classifyRun(run: ExportRun<ColumnData>): { scanType: StxmScanType; info: ScanTypeInfo } {
   const raw = stxmMetadata(run).scan_type;
   const scanType = typeof raw === 'number' && Number.isInteger(raw) ? SUITCASE_CODES[raw] : raw;
   if (!isStxmScanType(scanType)) {

@@ -6,14 +6,20 @@
  * the last, times from the first start to the last stop. `stxm.stack` =
  * `{ id, energy, polarization?, angle? }` (0-based indices of this run's image in the stack).
  */
-import { concatRows, type NdArray } from '../analysis/ndarray.js';
+import type { NdArray } from '../analysis/ndarray.js';
+import { readRows } from './column-source.js';
 import { ExportRequestError } from './errors.js';
-import type { ExportColumn, ExportRun, ExportStream } from './model.js';
+import type { ColumnData, ExportColumn, ExportRun, ExportStream } from './model.js';
 import { findColumn, findStream, startKey } from './run-data.js';
+import { concatColumns as concatData, repeatFirst } from './stxm-columns.js';
 
-interface StackPart { run: ExportRun; id: string; angle: number; energy: number; polarization: number }
+type Run = ExportRun<ColumnData>;
+type Column = ExportColumn<ColumnData>;
+type Stream = ExportStream<ColumnData>;
 
-function stackOf(run: ExportRun): StackPart | undefined {
+interface StackPart { run: Run; id: string; angle: number; energy: number; polarization: number }
+
+function stackOf(run: Run): StackPart | undefined {
   const stxm = startKey(run, 'stxm') as Record<string, unknown> | undefined;
   const stack = stxm?.stack as Record<string, unknown> | undefined;
   if (!stack || typeof stack !== 'object') return undefined;
@@ -30,7 +36,8 @@ function stackOf(run: ExportRun): StackPart | undefined {
   return { run, id: stack.id, angle: index('angle', false), energy: index('energy', true), polarization: index('polarization', false) };
 }
 
-function concatColumns(parts: readonly StackPart[], stream: string, pick: (array: NdArray, part: number) => NdArray): ExportColumn[] {
+/** A stream's columns of every part, one after the other: sources that read each part's rows in turn, a slice at a time. */
+function concatColumns(parts: readonly StackPart[], stream: string, pick: (array: ColumnData, part: number) => ColumnData): Column[] {
   const streams = parts.map((p) => findStream(p.run, stream));
   const first = streams[0];
   if (!first) return [];
@@ -44,7 +51,7 @@ function concatColumns(parts: readonly StackPart[], stream: string, pick: (array
       return pick(found.array, i);
     });
     try {
-      return { ...column, array: concatRows(arrays) };
+      return { ...column, array: concatData(arrays) };
     } catch (error) {
       throw new ExportRequestError(`stack ${parts[0]!.id}: ${stream} key ${column.dataKey} differs in dtype or point shape between its runs`,
         { runUid: parts[0]!.run.uid, stream, key: column.dataKey, format: 'nxstxm' }, { cause: error });
@@ -52,19 +59,13 @@ function concatColumns(parts: readonly StackPart[], stream: string, pick: (array
   });
 }
 
-function row(array: NdArray, index: number): NdArray {
+/** Row `index` of a column (negative: from the end) as a one-row array; no row of an empty column. */
+function row(array: ColumnData, index: number): NdArray {
   const rows = array.shape[0] ?? 0;
+  if (rows === 0) return { dtype: array.dtype, shape: [0, ...array.shape.slice(1)], bytes: new Uint8Array(0) };
   const at = index < 0 ? rows + index : index;
-  const size = array.bytes.byteLength / Math.max(rows, 1);
-  return { dtype: array.dtype, shape: [rows === 0 ? 0 : 1, ...array.shape.slice(1)], bytes: rows === 0 ? new Uint8Array(0) : array.bytes.slice(at * size, (at + 1) * size) };
-}
-
-/** `n` copies of the first row of `array` (shape `[n, ...point shape]`). */
-function repeatFirstRow(array: NdArray, n: number): NdArray {
-  const one = row(array, 0).bytes;
-  const bytes = new Uint8Array(one.byteLength * n);
-  for (let i = 0; i < n; i += 1) bytes.set(one, i * one.byteLength);
-  return { dtype: array.dtype, shape: [n, ...array.shape.slice(1)], bytes };
+  const one = readRows(array, at, at + 1);
+  return { ...one, bytes: one.bytes.slice() };
 }
 
 /** The logical positioners whose value tells the images of a stack apart. */
@@ -77,7 +78,7 @@ const IMAGE_POSITIONERS = ['energy', 'polarization', 'goniometer_theta'] as cons
  * reading only, and every image of the stack would be labelled with the first energy, polarization
  * or angle. Readings equal in every run stay in the baseline (the start reading is right for all).
  */
-function baselineOnlyPositioners(ordered: readonly StackPart[], baseStxm: Record<string, unknown>): ExportColumn[] {
+function baselineOnlyPositioners(ordered: readonly StackPart[], baseStxm: Record<string, unknown>): Column[] {
   const base = ordered[0]!.run;
   const positioners = (baseStxm.positioners && typeof baseStxm.positioners === 'object' ? baseStxm.positioners : {}) as Record<string, unknown>;
   const primary = findStream(base, 'primary');
@@ -98,11 +99,11 @@ function baselineOnlyPositioners(ordered: readonly StackPart[], baseStxm: Record
       }
       const runPrimary = findStream(part.run, 'primary');
       const points = (findColumn(runPrimary, detector ?? '') ?? runPrimary?.columns[0])?.array.shape[0] ?? 0;
-      return repeatFirstRow(reading.array, points);
+      return repeatFirst(reading.array, [points]);
     });
     const first = findColumn(findStream(base, 'baseline'), key)!;
     try {
-      return { ...first, array: concatRows(arrays) };
+      return { ...first, array: concatData(arrays) };
     } catch (error) {
       throw new ExportRequestError(`stack ${ordered[0]!.id}: baseline key ${key} differs in dtype or point shape between its runs`,
         { runUid: base.uid, stream: 'baseline', key, format: 'nxstxm' }, { cause: error });
@@ -110,7 +111,7 @@ function baselineOnlyPositioners(ordered: readonly StackPart[], baseStxm: Record
   });
 }
 
-function mergeStack(parts: StackPart[]): ExportRun {
+function mergeStack(parts: StackPart[]): Run {
   const id = parts[0]!.id;
   const axes = (pick: (p: StackPart) => number) => Math.max(...parts.map(pick)) + 1;
   const [angles, energies, polarizations] = [axes((p) => p.angle), axes((p) => p.energy), axes((p) => p.polarization)];
@@ -150,13 +151,13 @@ function mergeStack(parts: StackPart[]): ExportRun {
     }
   }
   const primaryTimes = ordered.map((p) => findStream(p.run, 'primary')?.times);
-  const primary: ExportStream = {
+  const primary: Stream = {
     name: 'primary',
     descriptor: findStream(base, 'primary')?.descriptor ?? {},
     columns: [...concatColumns(ordered, 'primary', (array) => array), ...baselineOnlyPositioners(ordered, baseStxm)],
     ...(primaryTimes.every((t) => t !== undefined) ? { times: Float64Array.from(primaryTimes.flatMap((t) => [...t!])) } : {}),
   };
-  const streams: ExportStream[] = [primary];
+  const streams: Stream[] = [primary];
   // Chronologically first and last runs: the stack's start and stop (baseline readings, times).
   const byTime = [...ordered].sort((x, y) => Number(x.run.start.time) - Number(y.run.start.time));
   const earliest = byTime[0]!.run;
@@ -176,11 +177,11 @@ function mergeStack(parts: StackPart[]): ExportRun {
 }
 
 /** The runs with every stack's runs merged into one (at the place of its first run); other runs unchanged. */
-export function mergeStackRuns(runs: readonly ExportRun[]): { runs: ExportRun[]; notes: string[] } {
+export function mergeStackRuns(runs: readonly Run[]): { runs: Run[]; notes: string[] } {
   const parts = runs.map(stackOf);
   const groups = new Map<string, StackPart[]>();
   parts.forEach((p) => { if (p) groups.set(p.id, [...(groups.get(p.id) ?? []), p]); });
-  const out: ExportRun[] = [];
+  const out: Run[] = [];
   const notes: string[] = [];
   const done = new Set<string>();
   runs.forEach((run, i) => {
