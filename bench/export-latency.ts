@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { startLocalPipeline } from '../local/pipeline.js';
 import { DynamoDbExportCatalogue } from '../src/adapters/dynamodb-export-catalogue.js';
-import { exportIdOf } from '../src/core/exports/export-service.js';
+import { exportIdOf } from '../src/core/exports/export-request.js';
 
 const { values } = parseArgs({
   options: {

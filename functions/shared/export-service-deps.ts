@@ -12,7 +12,7 @@ import { H5wasmArchivedChannelReader } from '../../src/adapters/h5wasm-archived-
 import { createLocalExportWorkspace } from '../../src/adapters/local-export-workspace.js';
 import type { Logger } from '../../src/adapters/logger.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
-import type { ExportServiceDeps } from '../../src/core/exports/export-service.js';
+import type { ExportServiceDeps } from '../../src/core/exports/service-deps.js';
 import { archiveSoftware } from '../../src/core/provenance/scan-file-provenance.js';
 import pkg from '../../package.json' with { type: 'json' };
 import { CREATOR, type ExportConfig } from './export-config.js';

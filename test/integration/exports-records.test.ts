@@ -11,7 +11,7 @@ import { startLocalEnvironment, type LocalEnvironment } from '../../local/enviro
 import { venvPython } from '../../local/services.js';
 import { DynamoDbExportCatalogue } from '../../src/adapters/dynamodb-export-catalogue.js';
 import { S3DownloadLinks } from '../../src/adapters/s3-download-links.js';
-import { exportIdOf, requestFingerprint } from '../../src/core/exports/export-service.js';
+import { exportIdOf, requestFingerprint } from '../../src/core/exports/export-request.js';
 import type { NewExportRecord } from '../../src/core/exports/ports.js';
 
 const BOTO = `

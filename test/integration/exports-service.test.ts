@@ -24,7 +24,7 @@ import { runPk, RUN_SK } from '../../src/adapters/dynamodb-run-catalogue.js';
 import { signedRequest, type SignedResponse } from '../../src/adapters/signed-http.js';
 import { loadJson, samplePath } from '../../src/core/contract/schema-files.js';
 import { validateEvent, type BusEvent } from '../../src/core/contract/validators.js';
-import { exportIdOf } from '../../src/core/exports/export-service.js';
+import { exportIdOf } from '../../src/core/exports/export-request.js';
 import type { ExportRecord } from '../../src/core/exports/ports.js';
 import { eventually, receiveAll } from '../support/sqs-helpers.js';
 import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-target.js';

@@ -23,7 +23,7 @@ import { createAwsClients, type AwsClients } from '../../src/adapters/aws-client
 import { localTasks } from '../../src/adapters/child-process-task-engine.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';
-import { exportIdOf } from '../../src/core/exports/export-service.js';
+import { exportIdOf } from '../../src/core/exports/export-request.js';
 import { projectRoot, venvPython } from '../../local/services.js';
 import { credentialsEnvironment, emulatorCredentials, startAwsEmulator, type AwsEmulator } from '../../local/aws-target.js';
 import { sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';

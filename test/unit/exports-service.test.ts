@@ -22,7 +22,9 @@ import { RunState, type RunRecord, type StoredDocument, type TaskJob } from '../
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import type { ExportRequested } from '../../src/core/contract/generated-types.js';
 import { ArchiveError } from '../../src/core/errors.js';
-import { ExportService, exportIdOf, type ExportServiceDeps } from '../../src/core/exports/export-service.js';
+import { exportIdOf } from '../../src/core/exports/export-request.js';
+import { ExportService } from '../../src/core/exports/export-service.js';
+import type { ExportServiceDeps } from '../../src/core/exports/service-deps.js';
 import {
   ExportState, type ArchivedChannelReader,
 } from '../../src/core/exports/ports.js';
