@@ -7,13 +7,14 @@
  * the kernel (`process.resourceUsage().maxRSS`); the process runs this script bundled by esbuild on
  * plain Node, as Lambda runs the worker. Prints JSON.
  *
- *   npx tsx bench/export-memory.ts [--mb 50] [--factor 10] [--formats nexus,csv,nxstxm]
+ *   npx tsx bench/export-memory.ts [--mb 50] [--factor 10] [--formats nexus,csv,nxstxm] (also: nxstxm-mca)
  *
  * The scans: for `nexus`, a motor (float64), two counters (float32) and an MCA (uint32 × 1024 per
  * point); for `csv` (a table holds scalars only), a motor and 15 counters (float64); for `nxstxm`,
  * a sample image stack of 500 × 500 points per energy (as many energies as the size asks), a
  * counter (uint32) and the energy, sample_x and sample_y positioners read at every point (float64),
- * with the run's `stxm` metadata in its RunStart (docs/exports.md). The catalogue
+ * with the run's `stxm` metadata in its RunStart (docs/exports.md); `nxstxm-mca`, a stack
+ * of 100 × 100 images with an MCA of 256 uint32 channels as its detector (NXdata holds each point's sum). The catalogue
  * and bus are the in-memory adapters (src/adapters/memory/: tiny records, no effect on memory);
  * S3, h5wasm, the workspace and the writers are the real ones. Measured on a shared 2-core machine
  * with moto as S3: times are noisy, RSS is not.
@@ -41,23 +42,37 @@ const arg = (name: string, fallback: string) => {
 };
 
 /** A scan layout: channels (name, dtype, point shape) and the bytes of one point. */
-interface Layout { channels: { name: string; dtype: '<f8' | '<f4' | '<u4'; shape: number[] }[]; pointsPerBlock?: number }
+interface Layout {
+  channels: { name: string; dtype: '<f8' | '<f4' | '<u4'; shape: number[] }[];
+  pointsPerBlock?: number;
+  /** The export format, when the layout's name is not one (`nxstxm-mca`). */
+  format?: string;
+  /** NXstxm: the detector's data key and the image of one energy (x, y points). */
+  stxmDetector?: string;
+  stxmImage?: [number, number];
+}
 const LAYOUTS: Record<string, Layout> = {
   nexus: { channels: [{ name: 'axis:sy', dtype: '<f8', shape: [] }, { name: 'c:diode1', dtype: '<f4', shape: [] }, { name: 'c:diode2', dtype: '<f4', shape: [] }, { name: 'mca1:spectrum', dtype: '<u4', shape: [1024] }] },
   csv: { channels: [{ name: 'axis:sy', dtype: '<f8', shape: [] }, ...Array.from({ length: 15 }, (_, i) => ({ name: `c:counter${i + 1}`, dtype: '<f8' as const, shape: [] }))] },
   nxstxm: {
     channels: [{ name: 'c:counter0', dtype: '<u4', shape: [] }, { name: 'axis:energy', dtype: '<f8', shape: [] }, { name: 'axis:sx', dtype: '<f8', shape: [] }, { name: 'axis:sy', dtype: '<f8', shape: [] }],
     // One energy's image: the stack has as many of them as the size asks.
-    pointsPerBlock: STXM_X * STXM_Y,
+    pointsPerBlock: STXM_X * STXM_Y, stxmDetector: 'c:counter0', stxmImage: [STXM_X, STXM_Y],
+  },
+  // A stack of 100 × 100 images read by a fluorescence detector: an MCA of 256 channels (uint32) per point, summed per point into NXdata.
+  'nxstxm-mca': {
+    channels: [{ name: 'mca:spectrum', dtype: '<u4', shape: [256] }, { name: 'axis:energy', dtype: '<f8', shape: [] }, { name: 'axis:sx', dtype: '<f8', shape: [] }, { name: 'axis:sy', dtype: '<f8', shape: [] }],
+    pointsPerBlock: 100 * 100, stxmDetector: 'mca:spectrum', stxmImage: [100, 100], format: 'nxstxm',
   },
 };
 
 /** The RunStart metadata of a scan (NXstxm: the `stxm` object, docs/exports.md). */
-function startMetadata(format: string, points: number): Record<string, unknown> {
-  if (format !== 'nxstxm') return {};
+function startMetadata(layout: Layout, points: number): Record<string, unknown> {
+  if (!layout.stxmDetector || !layout.stxmImage) return {};
+  const [x, y] = layout.stxmImage;
   return {
     stxm: {
-      scan_type: 'sample_image_stack', detector: 'c:counter0', energies: points / (STXM_X * STXM_Y), regions: [{ x_points: STXM_X, y_points: STXM_Y }],
+      scan_type: 'sample_image_stack', detector: layout.stxmDetector, energies: points / (x * y), regions: [{ x_points: x, y_points: y }],
       positioners: { energy: 'axis:energy', sample_x: 'axis:sx', sample_y: 'axis:sy' }, source: { name: 'bench' },
     },
   };
@@ -179,7 +194,7 @@ with h5py.File(path, 'w') as f:
         const key = `archive/bench/${format}-${mb}.h5`;
         await store.uploadFile(key, path, 'application/x-hdf5');
         rmSync(path);
-        const job: ChildJob = { format, layout, points, key, bytes, sha256: hash.digest('hex'), bucket, start: startMetadata(format, points) };
+        const job: ChildJob = { format: layout.format ?? format, layout, points, key, bytes, sha256: hash.digest('hex'), bucket, start: startMetadata(layout, points) };
         const out = spawnSync(process.execPath, [script, '--child', JSON.stringify(job)], {
           encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 1 << 20,
         });

@@ -7,7 +7,7 @@
  * slice by slice, so an NXstxm build holds slices, never a column. One row of a source is one point,
  * or one outer index of the NXdata grid (one energy's image of a stack: `y × x` sums, 8 bytes each).
  */
-import { elementCount, getElement, itemSize, type NdArray } from '../analysis/ndarray.js';
+import { DTYPES, elementCount, getElement, itemSize, type NdArray } from '../analysis/ndarray.js';
 import { readRows, rowBytesOf, rowsPerSlice, sliceRanges } from './column-source.js';
 import { ExportError } from './errors.js';
 import { float64Array } from './hdf5-tree.js';
@@ -109,11 +109,31 @@ export function repeatFirst(column: ColumnData, shape: readonly number[]): NdArr
   return { dtype: column.dtype, shape: [...shape, ...pointShape], rows: (start, stop) => ({ dtype: column.dtype, shape: [stop - start, ...shape.slice(1), ...pointShape], bytes: fill((stop - start) * inner) }) };
 }
 
+const VIEWS = {
+  f8: Float64Array, f4: Float32Array, i4: Int32Array, i2: Int16Array, i1: Int8Array, u4: Uint32Array, u2: Uint16Array, u1: Uint8Array, b1: Uint8Array,
+} as const;
+
+/**
+ * The elements of an array as numbers, by index: a typed view over its bytes (copied once when they
+ * are not aligned), built once per slice instead of a DataView per element; 64-bit integers as
+ * `getElement` reads them.
+ */
+function numbersOf(array: NdArray): (index: number) => number {
+  const { kind, size } = DTYPES[array.dtype];
+  const View = VIEWS[`${kind}${size}` as keyof typeof VIEWS];
+  if (!View) return (index) => Number(getElement(array, index));
+  const { bytes } = array;
+  const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  const view = new View(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / size);
+  return kind === 'b' ? (index) => (view[index] !== 0 ? 1 : 0) : (index) => view[index]!;
+}
+
 /** Floating-point arrays as they are; integer or boolean ones converted to float64 (NX_FLOAT fields). */
 export function asFloat(array: NdArray): NdArray {
   if (array.dtype === '<f8' || array.dtype === '<f4') return array;
   const n = elementCount(array.shape);
-  return float64Array(Array.from({ length: n }, (_, i) => Number(getElement(array, i))), [...array.shape]);
+  const at = numbersOf(array);
+  return float64Array(Array.from({ length: n }, (_, i) => at(i)), [...array.shape]);
 }
 
 /** `asFloat` of an array, or of each slice of a source. */
@@ -145,15 +165,17 @@ export function sumPerPoint(array: NdArray, shape: readonly number[], pointShape
   const per = points === 0 ? 0 : elementCount(array.shape) / points;
   const sums = new Array<number>(points).fill(0);
   const padded = array.shape.slice(shape.length);
+  const at = numbersOf(array);
+  const shapeAt = pointShapes ? numbersOf(pointShapes) : undefined;
   for (let p = 0; p < points; p += 1) {
     let sum = 0;
-    if (pointShapes) {
+    if (shapeAt) {
       // A padded key (its points changed shape): only the values inside the point's own shape count,
       // the padding (NaN for floats) is not a reading.
-      const real = padded.map((_, d) => Number(getElement(pointShapes, p * padded.length + d)));
-      for (const offset of offsetsWithin(real, padded)) sum += Number(getElement(array, p * per + offset));
+      const real = padded.map((_, d) => shapeAt(p * padded.length + d));
+      for (const offset of offsetsWithin(real, padded)) sum += at(p * per + offset);
     } else {
-      for (let k = 0; k < per; k += 1) sum += Number(getElement(array, p * per + k));
+      for (let k = 0; k < per; k += 1) sum += at(p * per + k);
     }
     sums[p] = sum;
   }
