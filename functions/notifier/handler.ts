@@ -16,6 +16,7 @@ import { isEventOf, validateEvent } from '../../src/core/contract/validators.js'
 import { ContractError } from '../../src/core/errors.js';
 import { parseRecordBody, runUidOfRecord, sqsBatchHandler, type SqsBatchHandler } from '../shared/sqs-batch.js';
 import { composeNotifier } from './compose.js';
+import { beamlineOfSource } from '../../src/core/access/edge-source.js';
 
 export interface NotifierDeps {
   notifier: Notifier;
@@ -31,6 +32,13 @@ export function createHandler(deps: NotifierDeps): SqsBatchHandler {
     if (isEventOf(event, DetailType.BridgeHeartbeat)) {
       const beat = event.detail;
       deps.metrics?.addMetric(MetricName.BridgeHeartbeats, MetricUnit.Count, 1);
+      // Again per beamline, the beamline of the source (what IAM lets only that beamline's bridge send), for its own alarm.
+      const beamline = beamlineOfSource(event.source);
+      if (beamline && deps.metrics) {
+        const perBeamline = deps.metrics.singleMetric();
+        perBeamline.addDimension('beamline', beamline);
+        perBeamline.addMetric(MetricName.BridgeHeartbeats, MetricUnit.Count, 1);
+      }
       deps.metrics?.addMetric(MetricName.BridgeLagSeconds, MetricUnit.Seconds, beat.lag.behind_seconds ?? 0);
       deps.metrics?.publishStoredMetrics();
       const log = beat.healthy ? deps.logger.info.bind(deps.logger) : deps.logger.warn.bind(deps.logger);

@@ -18,6 +18,7 @@ import { METRICS_NAMESPACE, MetricName } from '../../src/adapters/metrics.js';
 import { createArchiveFunction } from './archive-function.js';
 import { acknowledgeObjectPrefixWildcard } from './nag.js';
 import { QueueFedFunction } from './queue-fed-function.js';
+import { beamlinesFromContext } from './bridge-roles.js';
 
 /** Events the notifier turns into messages for people (and the heartbeats it counts). */
 export const NOTIFIER_PATTERN = {
@@ -36,6 +37,8 @@ export interface MonitoringSettings {
   readonly stallAfterStartHours: number;
   /** No Bridge Heartbeat for this long raises the bridge alarm (context `heartbeatAlarmMinutes`). @default 5 */
   readonly heartbeatAlarmMinutes: number;
+  /** Beamlines with a bridge (context `beamlines`): one heartbeat alarm each, besides the one for any bridge. @default none */
+  readonly beamlines?: readonly string[];
 }
 
 export const DEFAULT_MONITORING: Omit<MonitoringSettings, 'alarmEmails'> = {
@@ -58,6 +61,7 @@ export function monitoringFromContext(scope: Construct): MonitoringSettings {
     stallAfterStopMinutes: number('stallAfterStopMinutes', DEFAULT_MONITORING.stallAfterStopMinutes),
     stallAfterStartHours: number('stallAfterStartHours', DEFAULT_MONITORING.stallAfterStartHours),
     heartbeatAlarmMinutes: number('heartbeatAlarmMinutes', DEFAULT_MONITORING.heartbeatAlarmMinutes),
+    beamlines: beamlinesFromContext(scope),
   };
 }
 
@@ -85,6 +89,8 @@ export class Monitoring extends Construct {
   readonly schedule: Rule;
   readonly stalledAlarm: Alarm;
   readonly heartbeatAlarm: Alarm;
+  /** No heartbeat from one beamline's bridge (its source, beamline-archive.bridge.<beamline>), by beamline. */
+  readonly beamlineHeartbeatAlarms: Record<string, Alarm> = {};
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -163,6 +169,14 @@ export class Monitoring extends Construct {
       // No heartbeat at all is the case this alarm exists for.
       treatMissingData: TreatMissingData.BREACHING,
     });
+    // Per beamline: the notifier counts each heartbeat again with the beamline of its source (IAM-bound to the bridge's role).
+    for (const beamline of settings.beamlines ?? []) {
+      this.beamlineHeartbeatAlarms[beamline] = new Alarm(this, `BridgeHeartbeatAlarm-${beamline}`, {
+        alarmDescription: `No Bridge Heartbeat from the ${beamline} bridge for ${settings.heartbeatAlarmMinutes} min: it is down, cannot reach AWS, or runs without its beamline's role (docs/operations.md, docs/access.md "The edge")`,
+        metric: new Metric({ namespace: METRICS_NAMESPACE, metricName: MetricName.BridgeHeartbeats, dimensionsMap: { service: 'notifier', beamline }, statistic: 'SampleCount', period: Duration.minutes(settings.heartbeatAlarmMinutes) }),
+        threshold: 1, comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD, evaluationPeriods: 1, treatMissingData: TreatMissingData.BREACHING,
+      });
+    }
     new Alarm(this, 'WatchdogErrorsAlarm', {
       alarmDescription: 'The run-watchdog itself fails: stalled runs are not being found',
       metric: this.watchdog.metricErrors({ period: Duration.minutes(settings.watchdogRateMinutes), statistic: 'Sum' }),

@@ -20,7 +20,7 @@ import type { EventPublisher, OutgoingEvent } from '../../src/core/ports.js';
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-monitoring-cdk-'));
 const { app, storage, compute } = buildApp({
   outdir, nag: true,
-  context: { 'aws:cdk:bundling-stacks': [], alarmEmail: 'beamline-ops@example.org,data-team@example.org', watchdogRateMinutes: '10', stagingFailedDays: '45' },
+  context: { 'aws:cdk:bundling-stacks': [], alarmEmail: 'beamline-ops@example.org,data-team@example.org', watchdogRateMinutes: '10', stagingFailedDays: '45', beamlines: 'id00,id21' },
 });
 app.synth();
 const storageTemplate = Template.fromStack(storage);
@@ -104,14 +104,27 @@ describe('alarm topic and alarms', () => {
       else process.env.POWERTOOLS_METRICS_NAMESPACE = saved;
     }
     const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } });
-    const emitted = emf.find((e) => e._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === 'BridgeHeartbeats'));
+    const heartbeats = emf.filter((e) => e._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === 'BridgeHeartbeats'));
+    const emitted = heartbeats.find((e) => e._aws.CloudWatchMetrics[0]!.Dimensions[0]!.length === 1);
     assert.ok(emitted, `the notifier emitted BridgeHeartbeats: ${lines.join('')}`);
-    const alarm = ofType('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties.MetricName === 'BridgeHeartbeats')![1].Properties;
+    const heartbeatAlarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties.MetricName === 'BridgeHeartbeats').map(([, a]) => a.Properties);
+    const alarm = heartbeatAlarms.find((a) => (a.Dimensions as unknown[]).length === 1)!;
     const cw = emitted._aws.CloudWatchMetrics[0]!;
     assert.equal(alarm.Namespace, cw.Namespace, 'same namespace');
     assert.deepEqual(cw.Dimensions, [['service']], 'one dimension set: service');
     assert.deepEqual(alarm.Dimensions, [{ Name: 'service', Value: emitted.service }], 'the alarm reads the dimension value the notifier writes');
     assert.equal(emitted.BridgeHeartbeats, 1);
+    // And per beamline: the id00 bridge's heartbeat counted with dimension beamline=id00 (from its source), which
+    // the id00 alarm reads; id21's alarm reads id21's, which this heartbeat does not feed.
+    const perBeamline = heartbeats.find((e) => e._aws.CloudWatchMetrics[0]!.Dimensions[0]!.includes('beamline'));
+    assert.ok(perBeamline, 'the notifier emitted BridgeHeartbeats per beamline');
+    assert.deepEqual([perBeamline._aws.CloudWatchMetrics[0]!.Dimensions, perBeamline.service, perBeamline.beamline, perBeamline.BridgeHeartbeats], [[['service', 'beamline']], emitted.service, 'id00', 1]);
+    assert.deepEqual(heartbeatAlarms.map((a) => JSON.stringify(a.Dimensions)).sort(), [
+      [{ Name: 'service', Value: 'notifier' }],
+      [{ Name: 'beamline', Value: 'id00' }, { Name: 'service', Value: 'notifier' }],
+      [{ Name: 'beamline', Value: 'id21' }, { Name: 'service', Value: 'notifier' }],
+    ].map((d) => JSON.stringify(d)).sort());
+    for (const a of heartbeatAlarms) assert.deepEqual([a.Statistic, a.ComparisonOperator, a.Threshold, a.TreatMissingData], ['SampleCount', 'LessThanThreshold', 1, 'breaching']);
   });
 
   it('routes Run Failed, Run Stalled and Bridge Heartbeat to the notifier, which may only publish to the topic', () => {

@@ -204,7 +204,7 @@ describe('compute stack', () => {
     computeTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 5); // + dataset-recorder, export-worker, notifier
     computeTemplate.resourceCountIs('AWS::SQS::Queue', 11); // 5 queues, 5 DLQs (with dataset-recorder's, export-worker's and notifier's), 1 rule-delivery DLQ
     computeTemplate.resourceCountIs('AWS::Events::Rule', 7); // + re-archive requests, dataset-recorder, export-worker, notifier, the watchdog's schedule
-    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 9); // + dataset-recorder's, export-worker's and notifier's DLQs, stalled runs, bridge heartbeat, watchdog errors
+    computeTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 11); // + dataset-recorder's, export-worker's and notifier's DLQs, stalled runs, bridge heartbeat (any bridge, and one per beamline: id21, id16b), watchdog errors
     computeTemplate.resourceCountIs('AWS::S3::Bucket', 0);
     computeTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
   });
