@@ -100,7 +100,10 @@ describe('Bluesky RunEngine → Redis stream → bridge → archive', () => {
     redis = new Redis(streamRedis.url);
     healthPort = await freePort();
     bridge = new BridgeProcess([
-      '--redis-url', streamRedis.url, '--bus', pipeline.env.resources.bus.name, '--bucket', pipeline.bucket, '--beamline', 'id00',
+      '--redis-url', streamRedis.url, '--bus', pipeline.env.resources.bus.name, '--bucket', pipeline.bucket,
+      // The RunEngine's md names beamline bs00 (test/support/bluesky-run-plans.py): the bridge must be bs00's, the
+      // functions refuse a run of another beamline than its bridge's (docs/access.md, "The edge").
+      '--beamline', 'bs00',
       '--checkpoint', checkpoint, '--dead-letter', deadLetter, '--chunk-points', '4', '--flush-ms', '200', '--log-level', 'WARN',
       '--health-port', String(healthPort), '--bluesky-stream', STREAM, '--bluesky-defaults', 'session=20261122', '--lima-root', dir,
     ], {
