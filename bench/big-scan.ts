@@ -8,7 +8,14 @@
  * (with its arithmetic), and the file checked (size, sha256 of the record against the object).
  * Prints JSON; `--out <file>` writes it there too (bench/results/).
  *
- *   npx tsx bench/big-scan.ts [--gib 5] [--chunk-mib 32] [--out bench/results/big-scan-5gib.json] [--no-exports]
+ *   scripts/node --import tsx bench/big-scan.ts [--gib 5] [--chunk-mib 32] [--out bench/results/big-scan-5gib.json]
+ *                                               [--exports nexus,csv | --no-exports]
+ *
+ * The JSON is written after the archive and after each export (a later failure keeps what was
+ * measured). Between the archive and the exports the staged chunks are deleted (as the bucket's
+ * lifecycle does in AWS): moto keeps objects in its memory, and a 5 GB scan's staging, file and a
+ * 5 GB NeXus export in moto exceed this machine's 23 GB (measured: moto OOM-killed at 21.6 GB RSS
+ * during the upload of a 5.4 GB NeXus export).
  *
  * The scan: one motor (float64), four counters (float64, the CSV export's columns) and one MCA
  * (uint32 × 4096 per point, 16 KiB) — an XRF map's detector element. Chunks of --chunk-mib (the
@@ -34,7 +41,8 @@ const arg = (name: string, fallback: number) => {
 };
 const outAt = process.argv.indexOf('--out');
 const out = outAt > 0 ? process.argv[outAt + 1] : undefined;
-const withExports = !process.argv.includes('--no-exports');
+const exportsAt = process.argv.indexOf('--exports');
+const exportFormats = process.argv.includes('--no-exports') ? [] : (exportsAt > 0 ? process.argv[exportsAt + 1]! : 'nexus,csv').split(',').filter(Boolean);
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 const gib = arg('gib', 5);
@@ -57,8 +65,8 @@ const diskOf = (dir: string): number => readdirSync(dir, { withFileTypes: true }
  * A task watched from outside until it exits: RSS (VmRSS) and its temp disk every 250 ms; the
  * series' min/max over the whole task and over its steady part (after the first 10 % of its wall
  * time: start-up loads the code), the kernel's high-water mark (VmHWM, last read before exit), and
- * the series every 5 s. `diskFinalAtSeconds`: when the temp disk first reached its last size (the
- * end of the HDF5 write; what follows is the read-back check, the upload and the index).
+ * the series every 5 s. `diskPeakAtSeconds`: when the temp disk first reached its peak (for the
+ * archive: the end of the HDF5 write; what follows is the read-back check, the upload and the index).
  */
 async function watch(task: LocalTask, dir: string) {
   const started = Date.now();
@@ -85,7 +93,6 @@ async function watch(task: LocalTask, dir: string) {
   const series: { t: number; rssMiB: number; diskMiB: number }[] = [];
   let next = 0;
   for (const x of samples) if (x.t * 1000 >= next) { series.push({ t: +x.t.toFixed(1), rssMiB: mib(x.rss), diskMiB: mib(x.disk) }); next = x.t * 1000 + SERIES_EVERY_MS; }
-  const diskFinal = samples.length ? samples[samples.length - 1]!.disk : 0;
   return {
     exitCode, wallSeconds, samples: samples.length,
     rssMiB: {
@@ -93,7 +100,7 @@ async function watch(task: LocalTask, dir: string) {
       steadyMin: mib(Math.min(...steady.map((x) => x.rss))), steadyMax: mib(Math.max(...steady.map((x) => x.rss))), kernelHighWater: mib(hwm),
     },
     peakTempDiskMiB: mib(peakDisk),
-    diskFinalAtSeconds: samples.find((x) => x.disk === diskFinal && diskFinal > 0)?.t,
+    diskPeakAtSeconds: samples.find((x) => x.disk === peakDisk && peakDisk > 0)?.t,
     series,
   };
 }
@@ -207,14 +214,49 @@ try {
   }
   const rate = stagedBytes / archiveSeconds;
 
-  // Exports: NeXus and CSV of the archived scan, requested on the export-worker entry as the bus
-  // delivers them; the worker's capacity check (temp space capped like the scan writer's) hands each
-  // build to the task engine, whose process is watched the same way.
   const exportsMeasured: Record<string, unknown>[] = [];
-  if (withExports && record?.state === 'ARCHIVED') {
+  const report = () => {
+    const result = {
+      benchmark: 'big-scan',
+      date: new Date().toISOString(),
+      machine: 'shared 2-core VM (other engineers\' tests running), moto as S3: noisy; AWS S3 is faster than moto',
+      node: process.version,
+      loadAverage: { atStart: loadAtStart, beforeArchive: loadBeforeArchive, afterArchive: loadAfterArchive, now: load() },
+      scan: {
+        points, channels: ['axis:sy <f8', ...Array.from({ length: COUNTERS }, (_, k) => `diode${k + 1}:value <f8`), `mca1:spectrum <u4 [${MCA}]`],
+        stagedBytes, stagedGiB: +(stagedBytes / GIB).toFixed(2), chunks: datums, chunkMiB: chunkBytes / MIB,
+      },
+      stagingSeconds,
+      archive: {
+        engine: record?.engine, state: record?.state, exitCode: archiveTask.exitCode, fileBytes,
+        compressedRatio: +(fileBytes / stagedBytes).toFixed(3),
+        objectBytesMatch: head?.bytes === fileBytes, objectSha256Match: objectSha256 !== undefined && objectSha256 === record?.file?.sha256,
+        wallSeconds: archiveSeconds, throughputMBps: +(rate / 1e6).toFixed(1),
+        projected100GB: {
+          seconds: Math.round(100e9 / rate), hours: +(100e9 / rate / 3600).toFixed(2),
+          arithmetic: `100e9 B / (${stagedBytes} B / ${archiveSeconds} s = ${(rate / 1e6).toFixed(2)} MB/s) = ${Math.round(100e9 / rate)} s`,
+        },
+        task: archiveTask,
+      },
+      exports: exportFormats.length ? exportsMeasured : 'not measured (--no-exports)',
+    };
+    const text = `${JSON.stringify(result, null, 2)}\n`;
+    if (out) { mkdirSync(dirname(out), { recursive: true }); writeFileSync(out, text); }
+    return text;
+  };
+  report();
+
+  // Exports of the archived scan, requested on the export-worker entry as the bus delivers them; the
+  // worker's capacity check (temp space capped like the scan writer's) hands each build to the task
+  // engine, whose process is watched the same way.
+  if (exportFormats.length && record?.state === 'ARCHIVED') {
+    // The staged chunks are no longer needed (in AWS the bucket's lifecycle expires them): out of moto's memory.
+    for (const c of channels) {
+      for (let s = 0; s < points; s += Math.max(1, Math.floor(chunkBytes / c.row))) await store.delete(stagingChunkKey(RUN, c.name, s, Math.min(points, s + Math.max(1, Math.floor(chunkBytes / c.row)))));
+    }
     const worker = (await import('../functions/export-worker/handler.js')).handler;
     const { exportIdOf } = await import('../src/core/exports/export-service.js');
-    for (const format of ['nexus', 'csv']) {
+    for (const format of exportFormats) {
       const requestId = `big-scan-${format}-${randomUUID()}`;
       const before = new Set(localTasks().keys());
       const loadBefore = load();
@@ -234,36 +276,13 @@ try {
         exportBytes: exported?.files?.reduce((n, f) => n + f.bytes, 0), files: exported?.files?.length,
         task: watched ?? 'not handed over: built in the function (its RSS is this process\'s)',
       });
+      report();
+      // Out of moto's memory before the next one.
+      for (const f of exported?.files ?? []) await store.delete(f.key);
     }
   }
 
-  const result = {
-    benchmark: 'big-scan',
-    date: new Date().toISOString(),
-    machine: 'shared 2-core VM (other engineers\' tests running), moto as S3: noisy; AWS S3 is faster than moto',
-    node: process.version,
-    loadAverage: { atStart: loadAtStart, beforeArchive: loadBeforeArchive, afterArchive: loadAfterArchive, atEnd: load() },
-    scan: {
-      points, channels: ['axis:sy <f8', ...Array.from({ length: COUNTERS }, (_, k) => `diode${k + 1}:value <f8`), `mca1:spectrum <u4 [${MCA}]`],
-      stagedBytes, stagedGiB: +(stagedBytes / GIB).toFixed(2), chunks: datums, chunkMiB: chunkBytes / MIB,
-    },
-    stagingSeconds,
-    archive: {
-      engine: record?.engine, state: record?.state, exitCode: archiveTask.exitCode, fileBytes,
-      compressedRatio: +(fileBytes / stagedBytes).toFixed(3),
-      objectBytesMatch: head?.bytes === fileBytes, objectSha256Match: objectSha256 !== undefined && objectSha256 === record?.file?.sha256,
-      wallSeconds: archiveSeconds, throughputMBps: +(rate / 1e6).toFixed(1),
-      projected100GB: {
-        seconds: Math.round(100e9 / rate), hours: +(100e9 / rate / 3600).toFixed(2),
-        arithmetic: `100e9 B / (${stagedBytes} B / ${archiveSeconds} s = ${(rate / 1e6).toFixed(2)} MB/s) = ${Math.round(100e9 / rate)} s`,
-      },
-      task: archiveTask,
-    },
-    exports: withExports ? exportsMeasured : 'not measured (--no-exports)',
-  };
-  const text = `${JSON.stringify(result, null, 2)}\n`;
-  if (out) { mkdirSync(dirname(out), { recursive: true }); writeFileSync(out, text); }
-  process.stdout.write(text);
+  process.stdout.write(report());
 } finally {
   rmSync(work, { recursive: true, force: true });
   rmSync(taskTmp, { recursive: true, force: true });

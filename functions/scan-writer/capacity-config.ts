@@ -7,10 +7,13 @@
  * | variable | meaning | default |
  * | --- | --- | --- |
  * | `CAPACITY_FETCH_MBPS` | staged chunks read from S3, MB/s (10^6 bytes) | 60 |
- * | `CAPACITY_WRITE_MBPS` | HDF5 writes to local disk, MB/s | 11 |
- * | `CAPACITY_UPLOAD_MBPS` | upload + copy to the final key, MB/s | 60 |
- * | `CAPACITY_READBACK_MBPS` | the read-back check of the file (reopened, every dataset hashed), MB/s | 44 |
- * | `CAPACITY_INDEX_MBPS` | the file's index, MB/s | 300 |
+ * | `CAPACITY_WRITE_MBPS` | HDF5 writes of uncompressed datasets to local disk, MB/s of data | MEASURED_RATES |
+ * | `CAPACITY_GZIP_WRITE_MBPS` | HDF5 writes of gzip-compressed datasets, MB/s of data before compression | MEASURED_RATES |
+ * | `CAPACITY_UPLOAD_MBPS` | upload + copy to the final key, MB/s of file | 60 |
+ * | `CAPACITY_READBACK_MBPS` | the read-back check of uncompressed datasets (reopened, every dataset hashed), MB/s of data | MEASURED_RATES |
+ * | `CAPACITY_GZIP_READBACK_MBPS` | the read-back check of compressed datasets (inflated, hashed), MB/s of data | MEASURED_RATES |
+ * | `CAPACITY_INDEX_MBPS` | the file's index, MB/s of data | 300 |
+ * | `CAPACITY_GZIP_RATIO` | file bytes per data byte of a compressed dataset (measure it on the beamline's data) | 1 (noise does not compress) |
  * | `CAPACITY_MARGIN` | safety factor on size and time (0.3: the estimate × 1.3 must fit) | 0.3 |
  * | `CAPACITY_OVERHEAD_BYTES` | bytes of a file beyond its channel data | 8388608 |
  * | `CAPACITY_LAMBDA_MAX_BYTES` | use at most this much of the function's /tmp (tests: small, to drive the big path) | (free space) |
@@ -25,12 +28,15 @@ export const GiB = 1024 ** 3;
 const MB = 1_000_000;
 
 /**
- * Rates per MB of the estimate's (uncompressed) bytes. write, readBack and index: measured by
- * bench/archive-passes.ts on the development machine (shared 2 cores, loaded; docs/big-scans.md);
- * fetch and upload: assumptions for S3 from Lambda (moto on this machine says nothing about them).
+ * Rates in MB/s of data before compression (upload: of file), measured 2026-12-07 on the development
+ * machine (shared 2 cores, load 5-9; docs/big-scans.md): plain write and read-back, gzip read-back by
+ * bench/archive-passes.ts (256 MiB, `--gzip 0` / `--gzip 4`: 217, 423 and 119 MB/s, rounded down);
+ * the gzip write by bench/big-scan.ts through the big path (5 GiB: the write phase, chunks fetched
+ * from moto while writing, 11.4 MB/s; archive-passes alone: 24); index kept at the lowest measured
+ * (300; 1500+ today). Fetch and upload: assumptions for S3 from Lambda (moto says nothing about them).
  * Re-measure per deployment.
  */
-export const MEASURED_RATES = { fetchMBps: 60, writeMBps: 11, uploadMBps: 60, readBackMBps: 44, indexMBps: 300 } as const;
+export const MEASURED_RATES = { fetchMBps: 60, writeMBps: 200, gzipWriteMBps: 11, uploadMBps: 60, readBackMBps: 400, gzipReadBackMBps: 110, indexMBps: 300 } as const;
 
 export type TaskEngineKind = 'ecs' | 'process' | 'none';
 
@@ -64,6 +70,13 @@ function positive(env: Readonly<Record<string, string | undefined>>, name: strin
   return value;
 }
 
+/** A compression ratio: file bytes per data byte, > 0 and at most 1.1 (deflate never grows a chunk by more). */
+function ratio(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
+  const value = positive(env, name, fallback);
+  if (value > 1.1) throw new CapacityConfigError(`${name} is file bytes per data byte of a compressed dataset (0 < ratio <= 1.1), got ${JSON.stringify(env[name])}`);
+  return value;
+}
+
 function list(env: Readonly<Record<string, string | undefined>>, name: string): string[] {
   return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
@@ -77,11 +90,14 @@ export function capacitySettingsFromEnv(env: Readonly<Record<string, string | un
     rates: {
       fetchBytesPerSecond: positive(env, 'CAPACITY_FETCH_MBPS', MEASURED_RATES.fetchMBps) * MB,
       writeBytesPerSecond: positive(env, 'CAPACITY_WRITE_MBPS', MEASURED_RATES.writeMBps) * MB,
+      compressedWriteBytesPerSecond: positive(env, 'CAPACITY_GZIP_WRITE_MBPS', MEASURED_RATES.gzipWriteMBps) * MB,
       uploadBytesPerSecond: positive(env, 'CAPACITY_UPLOAD_MBPS', MEASURED_RATES.uploadMBps) * MB,
       readBackBytesPerSecond: positive(env, 'CAPACITY_READBACK_MBPS', MEASURED_RATES.readBackMBps) * MB,
+      compressedReadBackBytesPerSecond: positive(env, 'CAPACITY_GZIP_READBACK_MBPS', MEASURED_RATES.gzipReadBackMBps) * MB,
       indexBytesPerSecond: positive(env, 'CAPACITY_INDEX_MBPS', MEASURED_RATES.indexMBps) * MB,
     },
     margin: positive(env, 'CAPACITY_MARGIN', 0.3, { allowZero: true }),
+    compressionRatio: ratio(env, 'CAPACITY_GZIP_RATIO', 1),
     overheadBytes: positive(env, 'CAPACITY_OVERHEAD_BYTES', 8 * 1024 * 1024, { integer: true, allowZero: true }),
     ...(lambdaMax !== undefined ? { lambdaMaxBytes: lambdaMax } : {}),
     ...(engine !== 'none' ? { task: { maxBytes: positive(env, 'TASK_MAX_BYTES', 190 * GiB, { integer: true }), maxSeconds: taskMaxSeconds } } : {}),
