@@ -155,7 +155,7 @@ try {
   for (const [ci, c] of channels.entries()) {
     const resource: StreamResource = {
       uid: `${RUN}/resource/${c.name}`, run_start: RUN, data_key: c.name, mimetype: 'application/x-beamline-archive-chunks',
-      uri: `s3://${bucket}/${stagingChannelPrefix(RUN, c.name)}`, parameters: { dtype_numpy: c.dtype, point_shape: c.shape },
+      uri: `s3://${bucket}/${stagingChannelPrefix(policy.beamline, RUN, c.name)}`, parameters: { dtype_numpy: c.dtype, point_shape: c.shape },
     } as StreamResource;
     await catalogue.putDocument(RUN, DetailType.StreamResource, resource.uid, resource);
     const chunkPoints = Math.max(1, Math.floor(chunkBytes / c.row));
@@ -167,7 +167,7 @@ try {
       if (ci === 0) for (let i = s; i < e; i += 1) view.setFloat64((i - s) * 8, i / points, true);
       else if (c.shape.length === 0) for (let i = s; i < e; i += 1) view.setFloat64((i - s) * 8, 1000 * ci * (1 + Math.sin(i * 1e-3)) + ((i * 2654435761) >>> 22) / 1024, true);
       else for (let off = 0; off < bytes.byteLength; off += 4) view.setUint32(off, (s * 2654435761 + off) >>> 0, true);
-      const key = stagingChunkKey(RUN, c.name, s, e);
+      const key = stagingChunkKey(policy.beamline, RUN, c.name, s, e);
       await store.put(key, bytes);
       const datum: StreamDatum = {
         uid: `${resource.uid}/${s}-${e}`, stream_resource: resource.uid, descriptor: descriptor.uid,
@@ -252,7 +252,7 @@ try {
   if (exportFormats.length && record?.state === 'ARCHIVED') {
     // The staged chunks are no longer needed (in AWS the bucket's lifecycle expires them): out of moto's memory.
     for (const c of channels) {
-      for (let s = 0; s < points; s += Math.max(1, Math.floor(chunkBytes / c.row))) await store.delete(stagingChunkKey(RUN, c.name, s, Math.min(points, s + Math.max(1, Math.floor(chunkBytes / c.row)))));
+      for (let s = 0; s < points; s += Math.max(1, Math.floor(chunkBytes / c.row))) await store.delete(stagingChunkKey(policy.beamline, RUN, c.name, s, Math.min(points, s + Math.max(1, Math.floor(chunkBytes / c.row)))));
     }
     const worker = (await import('../functions/export-worker/handler.js')).handler;
     const { exportIdOf } = await import('../src/core/exports/export-service.js');

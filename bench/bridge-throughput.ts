@@ -76,7 +76,7 @@ async function bareLoop(redisUrl: string, scanKey: string, upload?: ObjectStore)
     const body = Buffer.concat(p.parts, p.bytes);
     pending.set(key, { parts: [], bytes: 0, start: p.start + p.points, points: 0 });
     while (inflight.size >= INFLIGHT) await Promise.race(inflight);
-    const task = upload.put(stagingChunkKey('bench-bare', stream, p.start, p.start + p.points), body);
+    const task = upload.put(stagingChunkKey('id00', 'bench-bare', stream, p.start, p.start + p.points), body);
     inflight.add(task);
     void task.finally(() => inflight.delete(task));
   };

@@ -35,7 +35,7 @@ import {
   parseBlueskyEntry, requireString, startDocumentBytes, type BlueskyEntry,
 } from '../src/core/bluesky/documents.js';
 import { BlueskyDocumentError } from '../src/core/bluesky/errors.js';
-import { safeSegment, Prefix } from '../src/core/object-keys.js';
+import { stagingRunPrefix } from '../src/core/object-keys.js';
 import type { OutgoingEvent } from '../src/core/ports.js';
 import { backoffDelay } from './bridge-stats.js';
 import { compareStreamIds, predecessor, type BlueskyCheckpoint, type BlueskyRunCheckpoint } from './checkpoint/index.js';
@@ -73,7 +73,7 @@ export class BlueskyFollower {
       descriptorRun: this.descriptorRun, counts: this.counts, summaryIntervalMs: options.summaryIntervalMs, summaryMaxDocuments: options.summaryMaxDocuments,
     });
     const { chunkPoints, chunkBytes, maxInflightChunks } = options;
-    this.runData = { store: deps.store, saveCheckpoint: deps.saveCheckpoint, budget: deps.budget, stopper: this.stopper, chunkPoints, chunkBytes, maxInflightChunks };
+    this.runData = { store: deps.store, beamline: options.policy.beamline, saveCheckpoint: deps.saveCheckpoint, budget: deps.budget, stopper: this.stopper, chunkPoints, chunkBytes, maxInflightChunks };
   }
 
 
@@ -263,7 +263,7 @@ export class BlueskyFollower {
     const run: RunState = { uid, cp, descriptors: new Map(), sink: this.sinkFor(uid), notArchived: [], eventsReceived: {}, documents: { descriptor: 0, stream_resource: 0 } };
     let startRef: { bucket: string; key: string; bytes: number; sha256: string } | undefined;
     if (startDocumentBytes(entry.doc) > MAX_INLINE_START) {
-      const stored = await run.sink.put(`${Prefix.Staging}${safeSegment(uid, 'run uid')}/bluesky-start.json`, JSON.stringify(entry.doc), 'application/json');
+      const stored = await run.sink.put(`${stagingRunPrefix(this.options.policy.beamline, uid)}bluesky-start.json`, JSON.stringify(entry.doc), 'application/json');
       startRef = { bucket: this.deps.store.bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
     }
     const start = blueskyRunStartOf(entry.doc, { stream: this.options.stream, entryId: entry.id, policy: this.options.policy, ...(startRef ? { startRef } : {}) });
@@ -301,7 +301,7 @@ export class BlueskyFollower {
     if (run.cp.descriptors[uid]) return;
     const events: OutgoingEvent[] = [
       { detailType: DetailType.EventDescriptor, source: EventSource.Bridge, detail: blueskyDescriptorOf(run.uid, entry.doc, channels, notArchived) },
-      ...channels.map((ch) => ({ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail: blueskyStreamResourceOf(run.uid, this.deps.store.bucket, ch) })),
+      ...channels.map((ch) => ({ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail: blueskyStreamResourceOf(this.options.policy.beamline, run.uid, this.deps.store.bucket, ch) })),
     ];
     await run.sink.emit(events);
     run.cp.descriptors[uid] = true;

@@ -61,6 +61,8 @@ export interface Channel {
 
 export interface ScanChannelsContext {
   runUid: string;
+  /** The bridge's beamline (--beamline): chunks are staged under staging/<beamline>/<run>/, the only staging its role may write. */
+  beamline: string;
   source: ScanSource;
   store: ObjectStore;
   logger: Logger;
@@ -137,7 +139,7 @@ export class ScanChannels {
     const name = channel.model.name;
     return {
       detailType: DetailType.StreamResource, source: EventSource.Bridge,
-      detail: streamResourceOf(this.ctx.runUid, this.ctx.store.bucket, channel.codec ? { name, dtype: channel.codec.dtype, shape } : { name, encoding: 'json' }),
+      detail: streamResourceOf(this.ctx.beamline, this.ctx.runUid, this.ctx.store.bucket, channel.codec ? { name, dtype: channel.codec.dtype, shape } : { name, encoding: 'json' }),
     };
   }
 
@@ -229,7 +231,7 @@ export class ScanChannels {
     const { runUid } = this.ctx;
     const { start, stop, pointShape } = chunk;
     this.ctx.sink.stage({
-      key: stagingChunkKey(runUid, name, start, stop), bytes: chunk.bytes, points: stop - start,
+      key: stagingChunkKey(this.ctx.beamline, runUid, name, start, stop), bytes: chunk.bytes, points: stop - start,
       ...(channel.json ? { contentType: 'application/x-ndjson' } : {}),
       datum: (stored) => ({ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail: streamDatumOf(runUid, this.ctx.store.bucket, name, start, stop, stored, undefined, pointShape) }),
       // No datum accepted before its resource: while the resource is not accepted nothing is

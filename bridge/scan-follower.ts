@@ -113,7 +113,7 @@ export class ScanFollower {
     this.cp = deps.checkpoint;
     this.sink = new StagingSink({ ...deps, stopper: this.stopper }, options, { runUid: this.runUid, scanKey: entry.scanKey });
     this.data = new ScanChannels({
-      runUid: this.runUid, source: deps.source, store: deps.store, logger: deps.logger, stats: deps.stats, chunks: deps.chunks, checkpoint: this.cp,
+      runUid: this.runUid, beamline: options.beamline, source: deps.source, store: deps.store, logger: deps.logger, stats: deps.stats, chunks: deps.chunks, checkpoint: this.cp,
       saveCheckpoint: deps.saveCheckpoint, ...(deps.flushCheckpoint ? { flushCheckpoint: deps.flushCheckpoint } : {}), sink: this.sink, limits,
       chunkPoints: options.chunkPoints, chunkBytes: options.chunkBytes, fail: (error) => { this.failure ??= error; },
     });
@@ -346,7 +346,7 @@ export class ScanFollower {
         throw new RunFailure('bridge error while following the scan', [{ stream: channel.model.name, message: `committed ${channel.cp.committed} of ${channel.sealedTotal} points at the end` }]);
       }
     }
-    const infoRef = await this.sink.put(stagingScanInfoKey(this.runUid), JSON.stringify(scan.info), 'application/json');
+    const infoRef = await this.sink.put(stagingScanInfoKey(this.options.beamline, this.runUid), JSON.stringify(scan.info), 'application/json');
     const gaps = [...this.channels.values()].flatMap((c) => c.cp.gaps.map((g) => ({ stream: c.model.name, ...g }))).concat(lima.gaps);
     const stop = runStopOf(scan, {
       points: { ...this.pointsPerChannel(), ...lima.points },

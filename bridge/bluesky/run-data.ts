@@ -23,6 +23,8 @@ import type { Stopper } from '../staging/stopper.js';
 
 export interface RunDataContext {
   store: ObjectStore;
+  /** The bridge's beamline (--beamline): chunks are staged under staging/<beamline>/<run>/, the only staging its role may write. */
+  beamline: string;
   saveCheckpoint: () => void;
   budget: MemoryBudget;
   stopper: Stopper;
@@ -133,7 +135,7 @@ export async function appendEvents(ctx: RunDataContext, run: RunState, entry: Bl
 function stage(ctx: RunDataContext, run: RunState, c: ChannelState, chunk: Chunk): void {
   const { start, stop } = chunk;
   run.sink.stage({
-    key: stagingChunkKey(run.uid, c.ch.name, start, stop), bytes: chunk.bytes, points: stop - start,
+    key: stagingChunkKey(ctx.beamline, run.uid, c.ch.name, start, stop), bytes: chunk.bytes, points: stop - start,
     ...(c.ch.encoding === 'json' ? { contentType: 'application/x-ndjson' } : {}),
     datum: (stored) => ({
       detailType: DetailType.StreamDatum, source: EventSource.Bridge,

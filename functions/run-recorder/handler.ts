@@ -103,7 +103,7 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
     if (!deps.staging) return;
     const run = await catalogue.getRun(runUid);
     if (run?.state !== RunState.Failed) return;
-    await tagStagedRun(deps.staging, runUid, RunState.Failed, (message, context) => logger.info(message, context));
+    await tagStagedRun(deps.staging, { runUid, beamline: run.dataPolicy?.beamline }, RunState.Failed, (message, context) => logger.info(message, context));
   }
 
   return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'run-recorder', runUidOf: runUidOfRecord });

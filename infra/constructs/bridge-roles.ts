@@ -44,7 +44,7 @@ export interface BridgeRolesProps {
 /**
  * One IAM role per beamline: the credential of that beamline's bridge (docs/access.md, "The edge").
  * It may put on the bus only events whose source is `beamline-archive.bridge.<beamline>` and whose
- * detail-type is one a bridge sends, stage objects under staging/, and upload Lima files only into
+ * detail-type is one a bridge sends, stage objects under staging/<beamline>/ only, and upload Lima files only into
  * scan folders below a `/<beamline>/` segment of archive/ (the data policy's
  * archive/<proposal>/<beamline>/…). The functions check the rest: that a run's data-policy
  * beamline is the beamline of the source that sent it.
@@ -68,7 +68,7 @@ export class BridgeRoles extends Construct {
         maxSessionDuration: Duration.hours(12),
       });
       const policy = new ManagedPolicy(this, `Bridge-${beamline}-Policy`, {
-        description: `The ${beamline} bridge: PutEvents as ${source} only, staged chunks under staging/, Lima files into ${beamline}'s scan folders`,
+        description: `The ${beamline} bridge: PutEvents as ${source} only, staged chunks under staging/${beamline}/, Lima files into ${beamline}'s scan folders`,
         roles: [role],
         statements: [
           new PolicyStatement({
@@ -83,7 +83,9 @@ export class BridgeRoles extends Construct {
             sid: 'StageChunks',
             effect: Effect.ALLOW,
             actions: ['s3:PutObject'],
-            resources: [bucket.arnForObjects(`${Prefix.Staging}*`)],
+            // Its own beamline's staging only (staging/<beamline>/<run>/…, src/core/object-keys.ts): another
+            // beamline's bridge can neither overwrite nor plant this beamline's staged chunks.
+            resources: [bucket.arnForObjects(`${Prefix.Staging}${beamline}/*`)],
           }),
           new PolicyStatement({
             // Lima detector files go next to their scan file (<dataset folder>/scan<NNNN>/<detector>_<NNNN>.h5,
@@ -96,7 +98,8 @@ export class BridgeRoles extends Construct {
         ],
       });
       acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Staging,
-        'Staged chunk keys are per run and channel (staging/<run>/<channel>/<start>-<stop>.bin); confined to staging/. The run uid is not guessable and every chunk is checked against the sha256 of its StreamDatum.');
+        `Staged chunk keys are per run and channel (staging/${beamline}/<run>/<channel>/<start>-<stop>.bin); confined to this beamline's staging folder, and every chunk is checked against the sha256 of its StreamDatum.`,
+        `${Prefix.Staging}${beamline}/*`);
       acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Archive,
         `Lima files are uploaded per scan and detector into archive/<proposal>/${beamline}/<session>/<collection>/<dataset>/scan<NNNN>/; the proposal, session and dataset are per scan.`,
         `${Prefix.Archive}*/${beamline}/*/scan*/*`);

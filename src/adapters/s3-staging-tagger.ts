@@ -1,4 +1,4 @@
-/** Tags the staged objects of a run (ListObjectsV2 under staging/<run>/ + PutObjectTagging), a few at a time. */
+/** Tags the staged objects of a run (ListObjectsV2 under staging/<beamline>/<run>/ + PutObjectTagging), a few at a time. */
 import { ListObjectsV2Command, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import { RUN_STATE_TAG, type StagingTagger, type TerminalTagValue } from '../core/archive/staging-lifecycle.js';
 import { stagingRunPrefix } from '../core/object-keys.js';
@@ -6,8 +6,8 @@ import { stagingRunPrefix } from '../core/object-keys.js';
 export class S3StagingTagger implements StagingTagger {
   constructor(private readonly s3: S3Client, readonly bucket: string, private readonly concurrency = 8) {}
 
-  async tagRun(runUid: string, value: TerminalTagValue): Promise<number> {
-    const prefix = stagingRunPrefix(runUid);
+  async tagRun(run: { runUid: string; beamline: string }, value: TerminalTagValue): Promise<number> {
+    const prefix = stagingRunPrefix(run.beamline, run.runUid);
     let tagged = 0;
     let token: string | undefined;
     do {

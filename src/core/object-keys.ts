@@ -72,19 +72,45 @@ export function channelSegment(channel: string): string {
   return safeSegment(channel, 'channel name');
 }
 
-/** Staging prefix of one channel of one run: `staging/<run>/<channel>/` (trailing slash). */
-export function stagingChannelPrefix(runUid: string, channel: string): string {
-  return `${Prefix.Staging}${safeSegment(runUid, 'run uid')}/${channelSegment(channel)}/`;
+/**
+ * A beamline name that may appear in an event source, an IAM condition, a role name and a staging
+ * key: lower case letters, digits, `-` and `_`, starting with a letter or digit, at most 32
+ * characters (id21, id16b, bm05, id16a-ni). src/core/access/edge-source.ts applies it to sources.
+ */
+export const BEAMLINE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/**
+ * The beamline segment of staging keys: the beamline name as the edge uses it (lower case,
+ * `^[a-z0-9][a-z0-9_-]{0,31}$`, src/core/access/edge-source.ts), so each beamline's bridge role
+ * may put under `staging/<beamline>/*` only (infra/constructs/bridge-roles.ts, docs/adr/0021).
+ * Any other name is refused: it could not be a bridge's beamline.
+ */
+export function stagingBeamline(beamline: string): string {
+  const name = String(beamline).trim().toLowerCase();
+  if (!BEAMLINE_NAME.test(name)) {
+    throw new InvalidInputError(`staging: beamline ${JSON.stringify(String(beamline).slice(0, 100))} is not a beamline name: letters, digits, '-' and '_', starting with a letter or digit, at most 32 characters (e.g. id21)`, { name: String(beamline).slice(0, 100) });
+  }
+  return name;
+}
+
+/** Staging prefix of one run: `staging/<beamline>/<run>/` (its chunks and scan_info.json). */
+export function stagingRunPrefix(beamline: string, runUid: string): string {
+  return `${Prefix.Staging}${stagingBeamline(beamline)}/${safeSegment(runUid, 'run uid')}/`;
+}
+
+/** Staging prefix of one channel of one run: `staging/<beamline>/<run>/<channel>/` (trailing slash). */
+export function stagingChannelPrefix(beamline: string, runUid: string, channel: string): string {
+  return `${stagingRunPrefix(beamline, runUid)}${channelSegment(channel)}/`;
 }
 
 /** Deterministic key of the chunk holding points [start, stop) of a channel: a re-sent chunk overwrites itself. */
-export function stagingChunkKey(runUid: string, channel: string, start: number, stop: number): string {
-  return `${stagingChannelPrefix(runUid, channel)}${pad(start)}-${pad(stop)}.bin`;
+export function stagingChunkKey(beamline: string, runUid: string, channel: string, start: number, stop: number): string {
+  return `${stagingChannelPrefix(beamline, runUid, channel)}${pad(start)}-${pad(stop)}.bin`;
 }
 
-/** Where the bridge stages the final scan_info of a run. */
-export function stagingScanInfoKey(runUid: string): string {
-  return `${Prefix.Staging}${safeSegment(runUid, 'run uid')}/scan_info.json`;
+/** Where the bridge stages the final scan_info of a run: `staging/<beamline>/<run>/scan_info.json`. */
+export function stagingScanInfoKey(beamline: string, runUid: string): string {
+  return `${stagingRunPrefix(beamline, runUid)}scan_info.json`;
 }
 
 function pad(n: number): string {
@@ -178,9 +204,4 @@ export function dataPolicyOf(
     collection: identity.collection || 'unknown_collection',
     dataset: identity.dataset || 'unknown_dataset',
   };
-}
-
-/** Staging prefix of one run: `staging/<run>/` (its chunks and scan_info.json). */
-export function stagingRunPrefix(runUid: string): string {
-  return `${Prefix.Staging}${safeSegment(runUid, 'run uid')}/`;
 }

@@ -34,7 +34,7 @@ const documents: Record<string, unknown> = {
     { name: 'mca1:det0', streamPk: 'P3', dtype: parseDtype('<u4'), shape: [1024] },
     { name: 'var:det1', streamPk: 'P4', dtype: parseDtype('<c16'), shape: [null] },
   ], 1),
-  stream_resource: streamResourceOf(UID, 'bkt', { name: 'mca1:det0', dtype: parseDtype('<u4'), shape: [1024] }),
+  stream_resource: streamResourceOf('id00', UID, 'bkt', { name: 'mca1:det0', dtype: parseDtype('<u4'), shape: [1024] }),
   stream_datum: streamDatumOf(UID, 'bkt', 'mca1:det0', 0, 64, { key: 'k', bytes: 64 * 4096, sha256: 'c'.repeat(64) }),
   stop: runStopOf(scan, {
     points: { 'axis:sy': 10 }, documents: { descriptor: 1, stream_resource: 4, stream_datum: 4 },

@@ -153,7 +153,7 @@ describe('storage stack', () => {
     });
   });
 
-  it('gives each beamline\'s bridge a role that publishes only as that beamline, stages under staging/ and uploads Lima files into that beamline\'s scan folders', () => {
+  it('gives each beamline\'s bridge a role that publishes only as that beamline, stages under its own staging/<beamline>/ and uploads Lima files into that beamline\'s scan folders', () => {
     const busId = logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' });
     const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     const bridgeDetailTypes = ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed', 'Bridge Heartbeat'];
@@ -173,7 +173,7 @@ describe('storage stack', () => {
               Sid: 'PublishAsThisBeamline', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] },
               Condition: { StringEquals: { 'events:source': `beamline-archive.bridge.${beamline}`, 'events:detail-type': bridgeDetailTypes } },
             },
-            { Sid: 'StageChunks', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/staging/*']] } },
+            { Sid: 'StageChunks', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/staging/${beamline}/*`]] } },
             { Sid: 'UploadLimaFiles', Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/archive/*/${beamline}/*/scan*/*`]] } },
           ],
         },
@@ -487,9 +487,9 @@ describe('cdk-nag AwsSolutions', () => {
       'BeamlineArchivePortal/PortalLogs AwsSolutions-S1',
       'BeamlineArchiveStorage/AccessLogsBucket AwsSolutions-S1',
       'BeamlineArchiveStorage/BridgeRoles/Bridge-id16b-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/archive/*/id16b/*/scan*/*]',
-      'BeamlineArchiveStorage/BridgeRoles/Bridge-id16b-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/*]',
+      'BeamlineArchiveStorage/BridgeRoles/Bridge-id16b-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/id16b/*]',
       'BeamlineArchiveStorage/BridgeRoles/Bridge-id21-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/archive/*/id21/*/scan*/*]',
-      'BeamlineArchiveStorage/BridgeRoles/Bridge-id21-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/*]',
+      'BeamlineArchiveStorage/BridgeRoles/Bridge-id21-Policy AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/staging/id21/*]',
     ]);
     for (const reason of acknowledged.values()) assert.ok(reason.length > 40, `reason too thin: ${reason}`);
   });

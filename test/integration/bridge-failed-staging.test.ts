@@ -64,7 +64,7 @@ describe('staged data of runs the bridge fails: tagged run-state=failed when the
     const catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
     const failed = await catalogue.getRun(bad.run_uid);
     assert.equal(failed?.state, 'FAILED', JSON.stringify(failed));
-    const keysOf = async (runUid: string) => ((await env.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: stagingRunPrefix(runUid) }))).Contents ?? []).map((o) => o.Key!);
+    const keysOf = async (runUid: string) => ((await env.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: stagingRunPrefix('id00', runUid) }))).Contents ?? []).map((o) => o.Key!);
     const tagsOf = async (key: string) => (await env.clients.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }))).TagSet ?? [];
 
     const staged = await keysOf(bad.run_uid);

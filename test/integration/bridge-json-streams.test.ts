@@ -137,7 +137,7 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     assert.equal((attrs[data] as Record<string, string>).content_type, 'application/json');
     await assertNexusValid(local, '31.1');
     // Staged as NDJSON chunks on the same grid as numeric channels: 16-point chunks, deterministic keys.
-    const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/${json.run_uid}/` }));
+    const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/id00/${json.run_uid}/` }));
     const keys = (staged.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes('sample_env_events'));
     assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), [
       '000000000000-000000000016.bin', '000000000016-000000000032.bin', '000000000032-000000000040.bin',
@@ -186,7 +186,7 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     assert.deepEqual(image.point_shape, [...Array(6).fill([2, 3]), ...Array(6).fill([3, 2]), ...Array(3).fill([1, 1])]);
     await assertNexusValid(local, '50.1');
     // Chunks cut where the shape changes (points 6 and 12), on the 16-point grid otherwise.
-    const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/${reshape.run_uid}/` }));
+    const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/id00/${reshape.run_uid}/` }));
     for (const channel of ['mca2_free_spectrum', 'cam_free_image']) {
       const keys = (staged.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes(channel));
       assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), [

@@ -133,7 +133,7 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
         assert.equal(next, scan.points, `${channel}: every point staged`);
         assert.ok(Buffer.concat(parts).equals(expected.get(channel)!), `${channel}: staged bytes equal the published values`);
       }
-      const info = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `staging/${scan.run_uid}/scan_info.json` }));
+      const info = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `staging/id00/${scan.run_uid}/scan_info.json` }));
       const scanInfo = JSON.parse(await info.Body!.transformToString()) as { end_reason?: string };
       assert.equal(scanInfo.end_reason, 'SUCCESS');
     }

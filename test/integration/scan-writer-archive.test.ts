@@ -249,7 +249,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     assert.deepEqual((await writer(sqsEvent([forged.stop]))).batchItemFailures, []);
     const item = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${forged.runUid}`, sk: 'RUN' } }));
     assert.equal(item.Item?.state, 'FAILED');
-    assert.match(String(item.Item?.failure.reason), /outside staging\/01M80JDTHSB2YF8F4WA7YZ6EZZ\//);
+    assert.match(String(item.Item?.failure.reason), /outside staging\/id00\/01M80JDTHSB2YF8F4WA7YZ6EZZ\//);
     assert.equal(await store.head(scanFileKey((forged.documents[0]!.detail as RunStart).data_policy, 12)), undefined);
     await receiveAll();
   });

@@ -33,6 +33,8 @@ export interface FixtureOptions {
 
 export interface FixtureRun {
   runUid: string;
+  /** The data policy's beamline: the run's chunks are staged under staging/<beamline>/<run>/. */
+  beamline: string;
   bucket: string;
   documents: BusEvent[];
   stop: BusEvent<'RunStop'>;
@@ -84,13 +86,13 @@ export function buildRun(o: FixtureOptions): FixtureRun {
     const rowBytes = all.byteLength / o.points;
     const resource: StreamResource = {
       uid: `${runUid}/resource/${c.name}`, run_start: runUid, data_key: c.name, mimetype: 'application/x-beamline-archive-chunks',
-      uri: `s3://${bucket}/${stagingChannelPrefix(runUid, c.name)}`, parameters: { dtype_numpy: c.dtype, point_shape: pointShape },
+      uri: `s3://${bucket}/${stagingChannelPrefix(policy.beamline, runUid, c.name)}`, parameters: { dtype_numpy: c.dtype, point_shape: pointShape },
     };
     documents.push(envelope('StreamResource', resource, policy.beamline));
     for (let s = 0; s < o.points; s += chunkPoints) {
       const e = Math.min(o.points, s + chunkPoints);
       const bytes = all.slice(s * rowBytes, e * rowBytes);
-      const key = stagingChunkKey(runUid, c.name, s, e);
+      const key = stagingChunkKey(policy.beamline, runUid, c.name, s, e);
       chunks.push({ key, bytes });
       const datum: StreamDatum = {
         uid: `${resource.uid}/${s}-${e}`, stream_resource: resource.uid, descriptor: descriptor.uid,
@@ -113,10 +115,10 @@ export function buildRun(o: FixtureOptions): FixtureRun {
   if (o.stageScanInfo !== false) {
     const info = o.scanInfo ?? { ...start.bliss?.scan_info, end_reason: 'SUCCESS' };
     const bytes = new TextEncoder().encode(JSON.stringify(info));
-    scanInfo = { key: stagingScanInfoKey(runUid), bytes };
+    scanInfo = { key: stagingScanInfoKey(policy.beamline, runUid), bytes };
     stopDetail.bliss.scan_info_ref = { bucket, key: scanInfo.key, bytes: bytes.byteLength, sha256: sha(bytes) };
   }
-  return { runUid, bucket, documents, stop: envelope('RunStop', stopDetail, policy.beamline), chunks, scanInfo, channelBytes };
+  return { runUid, beamline: policy.beamline, bucket, documents, stop: envelope('RunStop', stopDetail, policy.beamline), chunks, scanInfo, channelBytes };
 }
 
 /** A 1D ascan: one float64 motor, a float32 diode, an int16 counter and a 2D uint32 spectrum channel. */

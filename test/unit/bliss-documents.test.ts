@@ -81,8 +81,8 @@ describe('BLISS scan → event-model documents (validated against events/)', () 
   });
 
   it('StreamResource, StreamDatum, RunStop and Run Failed validate', () => {
-    const r = streamResourceOf(UID, 'bkt', { name: 'axis:sy', dtype: parseDtype('<f8'), shape: [] });
-    assert.equal(r.uri, `s3://bkt/staging/${UID}/axis_sy~c645144e/`);
+    const r = streamResourceOf('id00', UID, 'bkt', { name: 'axis:sy', dtype: parseDtype('<f8'), shape: [] });
+    assert.equal(r.uri, `s3://bkt/staging/id00/${UID}/axis_sy~c645144e/`);
     const datum = streamDatumOf(UID, 'bkt', 'axis:sy', 64, 128, { key: 'k', bytes: 512, sha256: 'a'.repeat(64) });
     assert.deepEqual([datum.uid, datum.seq_nums], [`${UID}/resource/axis:sy/64-128`, { start: 65, stop: 129 }]);
     const stop = runStopOf(scan, {

@@ -66,7 +66,7 @@ describe('Bluesky descriptor → channels', () => {
       source: 'SIM:n', dtype: 'integer', dtype_numpy: '<f8', shape: [], limits: [0, 9], external: 'STREAM:', bluesky_key: 'n', archived_dtype_numpy: '<f8',
     }, 'the original dtype and fields are kept; an integer without dtype_numpy is stored as float64');
     assert.deepEqual(notArchived, [{ channel: 'primary:image', reason: 'external data (FILESTORE:) is not carried by the bridge' }]);
-    const resource = blueskyStreamResourceOf(RUN, 'bkt', channels[4]!);
+    const resource = blueskyStreamResourceOf('id00', RUN, 'bkt', channels[4]!);
     assert.deepEqual([resource.mimetype, resource.parameters], ['application/x-beamline-archive-ndjson', { dtype_numpy: '|O8', point_shape: [] }]);
     assert.deepEqual(packJsonLines(['gold', 'a "quoted"\nline', null]).map((b) => b.toString()), ['"gold"\n', '"a \\"quoted\\"\\nline"\n', 'null\n']);
   });
@@ -82,9 +82,9 @@ describe('Bluesky descriptor → channels', () => {
   });
 
   it('resources and datums point at the run staging folder of the channel, datum keyed by the grid range', () => {
-    const resource = blueskyStreamResourceOf(RUN, 'bkt', channels[0]!);
+    const resource = blueskyStreamResourceOf('id00', RUN, 'bkt', channels[0]!);
     assert.equal(resource.data_key, 'primary:det');
-    assert.match(resource.uri, new RegExp(`^s3://bkt/staging/${RUN}/primary_det~[0-9a-f]{8}/$`));
+    assert.match(resource.uri, new RegExp(`^s3://bkt/staging/id00/${RUN}/primary_det~[0-9a-f]{8}/$`));
     const datum = blueskyStreamDatumOf(RUN, 'bkt', 'primary:det', 'desc-primary', 4, 8, { key: 'k', bytes: 32, sha256: 'a'.repeat(64) });
     assert.equal(datum.uid, `${RUN}/resource/primary:det/4-8`);
     assert.equal(datum.descriptor, 'desc-primary');

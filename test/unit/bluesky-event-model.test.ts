@@ -15,8 +15,8 @@ const { channels, notArchived } = channelsOfDescriptor(primaryDescriptor, { entr
 const documents: Record<string, unknown> = {
   start: blueskyRunStartOf(startDoc, { stream: 'bluesky:documents', entryId: '1-0', policy: { beamline: 'id00' } }),
   descriptor: blueskyDescriptorOf(RUN, primaryDescriptor, channels, notArchived),
-  stream_resource: blueskyStreamResourceOf(RUN, 'bkt', channels[3]!),
-  json_resource: blueskyStreamResourceOf(RUN, 'bkt', channels[4]!),
+  stream_resource: blueskyStreamResourceOf('id00', RUN, 'bkt', channels[3]!),
+  json_resource: blueskyStreamResourceOf('id00', RUN, 'bkt', channels[4]!),
   stream_datum: blueskyStreamDatumOf(RUN, 'bkt', 'primary:spectrum', 'desc-primary', 0, 4, { key: 'k', bytes: 48, sha256: 'c'.repeat(64) }),
   stop: blueskyRunStopOf(RUN, { uid: 'stop-1', run_start: RUN, time: 2, exit_status: 'fail', reason: 'motor fault', num_events: { primary: 4 } }, {
     points: { 'primary:spectrum': 4 }, documents: { descriptor: 1, stream_resource: 4, stream_datum: 1 }, notArchived, eventsReceived: { primary: 4 },

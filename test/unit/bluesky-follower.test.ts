@@ -310,7 +310,7 @@ describe('BlueskyFollower', () => {
     assert.match(stop!.bluesky.not_archived[0]!.reason, /cannot be part of a document uid/);
     assert.match(stop!.bluesky.not_archived[1]!.reason, /at most 150 characters/);
     assert.equal(staged.length, 2);
-    for (const key of staged) assert.match(key, /^staging\/r-keys\/primary_[^/]+\/\d+-\d+\.bin$/, 'each chunk in its own channel folder of the run');
+    for (const key of staged) assert.match(key, /^staging\/id00\/r-keys\/primary_[^/]+\/\d+-\d+\.bin$/, 'each chunk in its own channel folder of the run');
   });
 
   it('archives an event page of 300000 string points (one JSON line each) on the chunk grid', async () => {

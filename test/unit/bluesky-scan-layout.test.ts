@@ -25,7 +25,7 @@ function layoutOf(start: Record<string, unknown>, points: number, primary: Recor
       points: counts, documents: { descriptor: 2, stream_resource: channels.length, stream_datum: channels.length }, notArchived: [], eventsReceived: {},
     }, '3-0'),
     descriptors: [blueskyDescriptorOf(RUN, primary, p.channels, p.notArchived), blueskyDescriptorOf(RUN, baselineDescriptor, b.channels, [])],
-    resources: channels.map((c) => blueskyStreamResourceOf(RUN, 'bkt', c)),
+    resources: channels.map((c) => blueskyStreamResourceOf('id00', RUN, 'bkt', c)),
     points: counts, fileName: 'f.h5', creator: 'test', hdf5Version: '1.14',
     jsonValues: { 'primary:label': Array.from({ length: points }, (_, i) => JSON.stringify(`sample ${i}`)) },
   });

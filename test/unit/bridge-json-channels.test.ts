@@ -19,6 +19,8 @@ import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
 import type { StreamDatum } from '../../src/core/contract/generated-types.js';
 
 const RUN = '01M80KDGXSJDA8HERZJGME1B5Q';
+/** The beamline of the run (its data policy's): its chunks are staged under staging/id21/<run>/. */
+const BL = 'id21';
 const fields = (payload: Buffer | string, extra: Record<string, string> = {}) =>
   new Map<string, Buffer>([['payload', Buffer.from(payload)], ...Object.entries(extra).map(([k, v]) => [k, Buffer.from(v)] as [string, Buffer])]);
 
@@ -68,7 +70,7 @@ describe('JSON channel documents', () => {
       dtype: 'string', dtype_numpy: '|O8', shape: [], source: 'bliss:esrf:stream:P9', external: 'STREAM:', object_name: 'events', bliss_role: 'other',
     });
     descriptorOf(RUN, [spec], 1); // validated against the contract
-    const resource = streamResourceOf(RUN, 'bkt', { name: 'env:events', encoding: 'json' });
+    const resource = streamResourceOf(BL, RUN, 'bkt', { name: 'env:events', encoding: 'json' });
     assert.equal(resource.mimetype, JSON_CHUNKS_MIMETYPE);
     assert.deepEqual(resource.parameters, { dtype_numpy: '|O8', point_shape: [] });
     assert.equal(isJsonResource(resource), true);
@@ -78,15 +80,15 @@ describe('JSON channel documents', () => {
 
 describe('reading staged NDJSON chunks', () => {
   async function stage(store: MemoryObjectStore, start: number, stop: number, text: string): Promise<StreamDatum> {
-    const stored = await store.put(stagingChunkKey(RUN, 'env:events', start, stop), text);
+    const stored = await store.put(stagingChunkKey(BL, RUN, 'env:events', start, stop), text);
     return streamDatumOf(RUN, store.bucket, 'env:events', start, stop, stored);
   }
-  const resource = streamResourceOf(RUN, 'memory-bucket', { name: 'env:events', encoding: 'json' });
+  const resource = streamResourceOf(BL, RUN, 'memory-bucket', { name: 'env:events', encoding: 'json' });
 
   it('gives one JSON text per point, in index order, empty strings in a declared gap', async () => {
     const store = new MemoryObjectStore();
     const datums = [await stage(store, 4, 6, '{"x": 4}\n[5]\n'), await stage(store, 2, 4, '"two"\nnull\n')];
-    const values = await readJsonChannels([resource], new Map([['env:events', datums]]), { 'env:events': 6 }, store, RUN);
+    const values = await readJsonChannels([resource], new Map([['env:events', datums]]), { 'env:events': 6 }, store, BL, RUN);
     assert.deepEqual(values, { 'env:events': ['', '', '"two"', 'null', '{"x": 4}', '[5]'] });
   });
 
@@ -99,18 +101,24 @@ describe('reading staged NDJSON chunks', () => {
       await s.put(d.chunk.key, '2\n');
       return d;
     }, /does not match the sha256/],
-    ['a size other than the StreamDatum says', async (s) => ({ ...(await stage(s, 0, 1, '1\n')), chunk: { bucket: 'memory-bucket', key: stagingChunkKey(RUN, 'env:events', 0, 1), bytes: 9, sha256: createHash('sha256').update('1\n').digest('hex') } }), /has 2 bytes, its StreamDatum says 9/],
+    ['a size other than the StreamDatum says', async (s) => ({ ...(await stage(s, 0, 1, '1\n')), chunk: { bucket: 'memory-bucket', key: stagingChunkKey(BL, RUN, 'env:events', 0, 1), bytes: 9, sha256: createHash('sha256').update('1\n').digest('hex') } }), /has 2 bytes, its StreamDatum says 9/],
     ['a key outside the channel folder', async (s) => {
       const d = await stage(s, 0, 1, '1\n');
       await s.put('archive/elsewhere.bin', '1\n');
       return { ...d, chunk: { ...d.chunk, key: 'archive/elsewhere.bin' } };
     }, /is outside staging\//],
+    ["a key under another beamline's staging folder for the same run (a hostile bridge's chunk)", async (s) => {
+      const d = await stage(s, 0, 1, '1\n');
+      const foreign = stagingChunkKey('id16b', RUN, 'env:events', 0, 1);
+      await s.put(foreign, '1\n');
+      return { ...d, chunk: { ...d.chunk, key: foreign } };
+    }, /staging\/id16b\/.* is outside staging\/id21\//],
   ];
   for (const [what, make, message] of broken) {
     it(`refuses ${what} with a ChunkCoverageError naming run, stream and range`, async () => {
       const store = new MemoryObjectStore();
       const datum = await make(store);
-      await assert.rejects(readJsonChannels([resource], new Map([['env:events', [datum]]]), { 'env:events': 3 }, store, RUN), (error: unknown) => {
+      await assert.rejects(readJsonChannels([resource], new Map([['env:events', [datum]]]), { 'env:events': 3 }, store, BL, RUN), (error: unknown) => {
         assert.ok(error instanceof ChunkCoverageError, String(error));
         assert.match(error.message, message);
         assert.equal(error.context.runUid, RUN);
@@ -123,7 +131,7 @@ describe('reading staged NDJSON chunks', () => {
   it('refuses JSON channels larger than the memory bound, naming run and channel (recorded FAILED, not an out-of-memory)', async () => {
     const store = new MemoryObjectStore();
     const datums = [await stage(store, 0, 2, '"aaaa"\n"bbbb"\n'), await stage(store, 2, 3, '"cccc"\n')];
-    await assert.rejects(readJsonChannels([resource], new Map([['env:events', datums]]), { 'env:events': 3 }, store, RUN, 20), (error: unknown) => {
+    await assert.rejects(readJsonChannels([resource], new Map([['env:events', datums]]), { 'env:events': 3 }, store, BL, RUN, 20), (error: unknown) => {
       assert.ok(error instanceof InvalidInputError, String(error));
       assert.match(error.message, /JSON channels hold more than 20 bytes \(at env:events points \[2, 3\)\)/);
       assert.deepEqual([error.context.runUid, error.context.stream, error.context.index], [RUN, 'env:events', 2]);
@@ -132,8 +140,8 @@ describe('reading staged NDJSON chunks', () => {
   });
 
   it('ignores numeric channels', async () => {
-    const numeric = streamResourceOf(RUN, 'memory-bucket', { name: 'c:diode', dtype: { str: '<f8', kind: 'f', itemsize: 8, byteorder: '<' }, shape: [] });
-    assert.deepEqual(await readJsonChannels([numeric], new Map(), { 'c:diode': 3 }, new MemoryObjectStore(), RUN), {});
+    const numeric = streamResourceOf(BL, RUN, 'memory-bucket', { name: 'c:diode', dtype: { str: '<f8', kind: 'f', itemsize: 8, byteorder: '<' }, shape: [] });
+    assert.deepEqual(await readJsonChannels([numeric], new Map(), { 'c:diode': 3 }, new MemoryObjectStore(), BL, RUN), {});
   });
 });
 

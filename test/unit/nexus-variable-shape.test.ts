@@ -130,7 +130,7 @@ function varyingRun(channels: Varying[]): { run: FixtureRun; published: Map<stri
       }
       const type = parseElementType(c.dtype);
       const bytes = bytesOf(type.kind === 'float' ? (type.size === 4 ? new Float32Array(values) : new Float64Array(values)) : type.size === 2 ? new Uint16Array(values) : new Int32Array(values));
-      const key = stagingChunkKey(run.runUid, c.name, start, stopAt);
+      const key = stagingChunkKey(run.beamline, run.runUid, c.name, start, stopAt);
       run.chunks.push({ key, bytes: bytes.slice() });
       const datum: StreamDatum = {
         uid: `${resource.uid}/${start}-${stopAt}`, stream_resource: resource.uid, descriptor: `${run.runUid}/descriptor/primary`,

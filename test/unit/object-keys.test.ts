@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  dataPolicyOf, datasetKeyOf, datasetPrefix, isSegment, MAX_SEGMENT, safeSegment, scanFileKey, stagingChannelPrefix, stagingChunkKey, stagingScanInfoKey, tmpKeyOf,
+  dataPolicyOf, datasetKeyOf, datasetPrefix, isSegment, MAX_SEGMENT, safeSegment, scanFileKey, stagingChannelPrefix, stagingChunkKey, stagingRunPrefix, stagingScanInfoKey, tmpKeyOf,
 } from '../../src/core/object-keys.js';
 import { InvalidInputError } from '../../src/core/errors.js';
 
@@ -15,10 +15,19 @@ describe('object keys', () => {
   });
 
   it('stages chunks under deterministic keys that sort by index', () => {
-    const key = stagingChunkKey('01M80JDTHSB2YF8F4WA7YZ6EZT', 'axis:sy', 0, 1000);
-    assert.equal(key, 'staging/01M80JDTHSB2YF8F4WA7YZ6EZT/axis_sy~c645144e/000000000000-000000001000.bin');
-    assert.equal(stagingChunkKey('01M80JDTHSB2YF8F4WA7YZ6EZT', 'axis:sy', 0, 1000), key);
-    assert.equal(stagingScanInfoKey('R1'), 'staging/R1/scan_info.json');
+    const key = stagingChunkKey('id21', '01M80JDTHSB2YF8F4WA7YZ6EZT', 'axis:sy', 0, 1000);
+    assert.equal(key, 'staging/id21/01M80JDTHSB2YF8F4WA7YZ6EZT/axis_sy~c645144e/000000000000-000000001000.bin');
+    assert.equal(stagingChunkKey('id21', '01M80JDTHSB2YF8F4WA7YZ6EZT', 'axis:sy', 0, 1000), key);
+    assert.equal(stagingScanInfoKey('id21', 'R1'), 'staging/id21/R1/scan_info.json');
+  });
+
+  it('stages each beamline under its own folder (its bridge role may put there only), by the beamline name the edge uses', () => {
+    assert.equal(stagingRunPrefix('id21', 'R1'), 'staging/id21/R1/');
+    assert.equal(stagingRunPrefix('ID21', 'R1'), 'staging/id21/R1/', 'lower case, as the bridge source and its role');
+    assert.notEqual(stagingChannelPrefix('id21', 'R1', 'c:x'), stagingChannelPrefix('id16b', 'R1', 'c:x'));
+    for (const bad of ['', '..', 'id21/../id16b', 'id 21', '-id21', 'a'.repeat(33), 'id21*']) {
+      assert.throws(() => stagingRunPrefix(bad, 'R1'), (error: unknown) => error instanceof InvalidInputError && /is not a beamline name/.test(error.message), JSON.stringify(bad));
+    }
   });
 
   for (const hostile of ['..', '.', '../../etc', '/abs/path', 'a/../../b']) {
@@ -70,7 +79,7 @@ describe('object keys', () => {
     const segments = names.map((n) => safeSegment(n));
     assert.equal(new Set(segments).size, names.length, segments.join(' '));
     assert.equal(safeSegment('a:b'), safeSegment('a:b'), 'deterministic: a re-sent chunk overwrites itself');
-    assert.notEqual(stagingChannelPrefix('R', 'det:roi'), stagingChannelPrefix('R', 'det_roi'));
+    assert.notEqual(stagingChannelPrefix('id21', 'R', 'det:roi'), stagingChannelPrefix('id21', 'R', 'det_roi'));
   });
 
   it('reads the ESRF data-policy path when there is one', () => {

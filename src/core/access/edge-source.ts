@@ -9,16 +9,13 @@
  */
 import { EventSource } from '../contract/detail-types.js';
 import { PermanentError, type ErrorContext } from '../errors.js';
+import { BEAMLINE_NAME } from '../object-keys.js';
 
 /** Every per-beamline bridge source starts with this (the bus rules match it as a prefix). */
 export const BRIDGE_SOURCE_PREFIX = `${EventSource.Bridge}.`;
 
-/**
- * A beamline name that may appear in an event source, an IAM condition and a role name: lower
- * case letters, digits, `-` and `_`, starting with a letter or digit, at most 32 characters (id21,
- * id16b, bm05, id16a-ni).
- */
-export const BEAMLINE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** The beamline name pattern (src/core/object-keys.ts: staging keys use it too). */
+export { BEAMLINE_NAME };
 
 /** A beamline name as the edge uses it (lower case), or an error saying what is wrong with it. */
 export function normaliseBeamline(beamline: string): string {

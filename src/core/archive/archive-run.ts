@@ -119,7 +119,9 @@ export async function recordRunFailure(stop: RunStop, error: unknown, deps: Pick
     return { status: 'failed', detail };
   }
   await publishOrThrow(deps.publisher, DetailType.RunFailed, detail, stop.run_start);
-  await tagStagedRun(deps.staging, stop.run_start, RunState.Failed, deps.log);
+  // The run's staging folder is under its data policy's beamline (the recorded RunStart, when there is one).
+  const beamline = deps.staging ? (await deps.catalogue.getRun(stop.run_start).catch(() => undefined))?.dataPolicy?.beamline : undefined;
+  await tagStagedRun(deps.staging, { runUid: stop.run_start, beamline }, RunState.Failed, deps.log);
   return { status: 'failed', detail };
 }
 
@@ -145,7 +147,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
   // Lima channels: uploaded files next to the scan file, checked by HEAD (never downloaded) and linked.
   const limaFiles = await checkLimaFiles({ runUid, policy: run.start.data_policy, scanNumber: run.start.scan_id }, run.resources, coverage.datumsByChannel, store);
   // JSON channels (bridge engineer): their points are texts, read before the layout that holds them.
-  const jsonValues = await readJsonChannels(run.resources, coverage.datumsByChannel, coverage.points, store, runUid);
+  const jsonValues = await readJsonChannels(run.resources, coverage.datumsByChannel, coverage.points, store, run.start.data_policy.beamline, runUid);
   // The layout of the run's origin; given the datums, it lays out free-dimension channels whose point shape changed
   // between chunks at their largest shape (nexus/point-shapes.ts), and the writer pads them (point-shapes.ts).
   const plan = buildScanLayout({
@@ -180,7 +182,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
     const shapesOf = pointShapeOf.get(channel.path);
     // A `point_shape` dataset: the shapes of its channel's chunks (the datums say them, nothing to download).
     if (shapesOf !== undefined && resource) return fromSync(pointShapeSlices(channel, coverage.datumsByChannel.get(shapesOf) ?? [], resource));
-    return readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], resource, store, runUid, coverage.gaps[channel.channel] ?? [], {
+    return readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], resource, store, run.start.data_policy.beamline, runUid, coverage.gaps[channel.channel] ?? [], {
       concurrency: deps.fetchConcurrency ?? DEFAULT_FETCH.concurrency, maxBytes: deps.fetchAheadBytes ?? DEFAULT_FETCH.maxBytes,
     });
   });
@@ -226,7 +228,7 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
     } satisfies RunArchived, EventSource.ScanWriter);
     await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
     deps.log?.('run archived', { runUid, key: finalKey, bytes: file.bytes });
-    await tagStagedRun(deps.staging, runUid, RunState.Archived, deps.log);
+    await tagStagedRun(deps.staging, { runUid, beamline: run.start.data_policy.beamline }, RunState.Archived, deps.log);
     return { status: 'archived', detail, ...(indexMissing ? { indexMissing } : {}) };
   } finally {
     await local.dispose();

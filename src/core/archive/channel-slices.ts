@@ -22,18 +22,18 @@ import { getStagedObject } from './staged-objects.js';
  * (free dimensions) are padded. Every chunk's key is checked before any GET is sent.
  */
 export async function* readSlices(
-  channel: PlanChannel, datums: readonly StreamDatum[], resource: StreamResource | undefined, store: ObjectStore, runUid: string,
+  channel: PlanChannel, datums: readonly StreamDatum[], resource: StreamResource | undefined, store: ObjectStore, beamline: string, runUid: string,
   gaps: readonly (readonly [number, number])[], fetch: { concurrency: number; maxBytes: number },
 ): AsyncGenerator<ChannelSlice> {
-  const folder = stagingChannelPrefix(runUid, channel.channel);
+  const folder = stagingChannelPrefix(beamline, runUid, channel.channel);
   for (const d of datums) {
     const { start, stop } = d.indices;
     const context = { runUid, stream: channel.channel, indexRange: [start, stop] as [number, number], key: d.chunk.key };
     if (d.chunk.bucket !== store.bucket) {
       throw new ChunkCoverageError(`chunk ${d.uid} is in bucket ${d.chunk.bucket}, not the archive bucket ${store.bucket}`, [{ stream: channel.channel, index: start, message: `chunk in foreign bucket ${d.chunk.bucket}` }], context);
     }
-    // A StreamDatum may only point into its own run's staging folder for this channel: never at a
-    // published file or another run's data, whatever the document says.
+    // A StreamDatum may only point into its own run's staging folder for this channel (under its
+    // run's beamline): never at a published file, another run's or another beamline's data.
     if (!d.chunk.key.startsWith(folder) || d.chunk.key.slice(folder.length).includes('/')) {
       const message = `chunk ${d.uid} points at ${d.chunk.key}, outside ${folder}`;
       throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], context);

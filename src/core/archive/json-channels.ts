@@ -25,7 +25,7 @@ export const MAX_JSON_CHANNEL_BYTES = 128 * 1024 * 1024;
 
 export async function readJsonChannels(
   resources: readonly StreamResource[], datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>,
-  points: Readonly<Record<string, number>>, store: ObjectStore, runUid: string, maxBytes = MAX_JSON_CHANNEL_BYTES,
+  points: Readonly<Record<string, number>>, store: ObjectStore, beamline: string, runUid: string, maxBytes = MAX_JSON_CHANNEL_BYTES,
 ): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   let held = 0;
@@ -48,7 +48,7 @@ export async function readJsonChannels(
         throw new ChunkCoverageError(message, [{ stream: channel, index: start, message }], context);
       };
       if (d.chunk.bucket !== store.bucket) fail(`is in bucket ${d.chunk.bucket}, not the archive bucket ${store.bucket}`);
-      const folder = stagingChannelPrefix(runUid, channel);
+      const folder = stagingChannelPrefix(beamline, runUid, channel);
       if (!d.chunk.key.startsWith(folder) || d.chunk.key.slice(folder.length).includes('/')) fail(`is outside ${folder}`);
       const bytes = await getStagedObject(store, d.chunk.key, `points [${start}, ${stop}) of ${channel}`, context);
       if (bytes.byteLength !== d.chunk.bytes) fail(`has ${bytes.byteLength} bytes, its StreamDatum says ${d.chunk.bytes}`);

@@ -63,14 +63,15 @@ export async function watchRuns(deps: WatchdogDeps, limits: WatchdogLimits = DEF
     // A task still within its hand-over is writing: not stalled, however long it takes.
     if (handOver && Date.parse(handOver.expiresAt) > now.getTime()) continue;
     if (!handOver && !(waited >= limit)) continue;
-    const stall = handOver ? taskGone({ ...run, since }, handOver, await deps.catalogue.listDocuments(run.runUid), now, waited) : stallOf({ ...run, since }, await deps.catalogue.listDocuments(run.runUid), now, waited);
+    const documents = await deps.catalogue.listDocuments(run.runUid);
+    const stall = handOver ? taskGone({ ...run, since }, handOver, documents, now, waited) : stallOf({ ...run, since }, documents, now, waited);
     const detail = validateDetail(DetailType.RunStalled, stall, EventSource.RunWatchdog);
     if (await deps.runs.runStalled(detail) === 'terminal') {
       report.endedMeanwhile.push(run.runUid);
       continue;
     }
     deps.log?.('run STALLED', { runUid: run.runUid, reason: detail.reason, waitedSeconds: waited });
-    await tagStagedRun(deps.staging, run.runUid, RunState.Stalled, deps.log);
+    await tagStagedRun(deps.staging, { runUid: run.runUid, beamline: recordedBeamline(documents) }, RunState.Stalled, deps.log);
     const outcome = await deps.publisher.publish([{ detailType: DetailType.RunStalled, source: EventSource.RunWatchdog, detail }]);
     if (outcome.rejected.length > 0) {
       throw new ArchiveError(`the bus refused Run Stalled for run ${run.runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, { runUid: run.runUid });
@@ -178,4 +179,11 @@ export function uncovered(intervals: readonly [number, number][], total: number)
   }
   if (at < total) out.push([at, total]);
   return out.filter(([a, b]) => b > a);
+}
+
+/** The beamline of a run's recorded RunStart (its staging folder's), undefined when none is recorded. */
+function recordedBeamline(documents: readonly StoredDocument[]): string | undefined {
+  const start = documents.find((d) => d.detailType === DetailType.RunStart)?.body as { data_policy?: { beamline?: unknown } } | undefined;
+  const beamline = start?.data_policy?.beamline;
+  return typeof beamline === 'string' ? beamline : undefined;
 }

@@ -19,10 +19,17 @@ export function terminalTagValue(state: RunState): TerminalTagValue | undefined 
   }
 }
 
+/** A run whose staged objects are tagged: its uid and its data policy's beamline (its staging folder, `staging/<beamline>/<run>/`). */
+export interface StagedRun {
+  runUid: string;
+  /** Undefined when the run has no recorded RunStart: its staging folder is then unknown and nothing is tagged. */
+  beamline: string | undefined;
+}
+
 /** Tags every staged object of a run (adapter: src/adapters/s3-staging-tagger.ts). */
 export interface StagingTagger {
-  /** Sets `run-state=<value>` on every object under `staging/<run>/`; returns how many. */
-  tagRun(runUid: string, value: TerminalTagValue): Promise<number>;
+  /** Sets `run-state=<value>` on every object under `staging/<beamline>/<run>/`; returns how many. */
+  tagRun(run: { runUid: string; beamline: string }, value: TerminalTagValue): Promise<number>;
 }
 
 /**
@@ -30,12 +37,17 @@ export interface StagingTagger {
  * safety expiry, which is the situation before this step. Returns the count, or undefined on failure.
  */
 export async function tagStagedRun(
-  tagger: StagingTagger | undefined, runUid: string, state: RunState, log?: (message: string, context: Record<string, unknown>) => void,
+  tagger: StagingTagger | undefined, run: StagedRun, state: RunState, log?: (message: string, context: Record<string, unknown>) => void,
 ): Promise<number | undefined> {
   const value = terminalTagValue(state);
+  const { runUid, beamline } = run;
   if (!tagger || !value) return undefined;
+  if (beamline === undefined) {
+    log?.('staged objects not tagged: the run has no recorded data policy, so its staging folder (staging/<beamline>/<run>/) is unknown; they expire after the safety time only', { runUid, tag: `${RUN_STATE_TAG}=${value}` });
+    return undefined;
+  }
   try {
-    const tagged = await tagger.tagRun(runUid, value);
+    const tagged = await tagger.tagRun({ runUid, beamline }, value);
     log?.('staged objects tagged', { runUid, tag: `${RUN_STATE_TAG}=${value}`, objects: tagged });
     return tagged;
   } catch (error) {

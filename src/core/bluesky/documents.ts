@@ -185,8 +185,8 @@ export function blueskyDescriptorOf(runUid: string, descriptor: BlueskyDoc, chan
 }
 
 /** The StreamResource of a channel: the same staged-chunk resource as a BLISS channel's. */
-export function blueskyStreamResourceOf(runUid: string, bucket: string, channel: BlueskyChannel): StreamResource {
-  return streamResourceOf(runUid, bucket, channel.encoding === 'json' ? { name: channel.name, encoding: 'json' } : { name: channel.name, dtype: channel.dtype, shape: channel.shape });
+export function blueskyStreamResourceOf(beamline: string, runUid: string, bucket: string, channel: BlueskyChannel): StreamResource {
+  return streamResourceOf(beamline, runUid, bucket, channel.encoding === 'json' ? { name: channel.name, encoding: 'json' } : { name: channel.name, dtype: channel.dtype, shape: channel.shape });
 }
 
 /** The StreamDatum of one staged chunk of a channel, under its stream's descriptor. */

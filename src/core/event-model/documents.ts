@@ -66,14 +66,14 @@ export function descriptorOf(runUid: string, channels: readonly ChannelSpec[], n
   } satisfies EventDescriptor);
 }
 
-export function streamResourceOf(runUid: string, bucket: string, channel: { name: string; dtype: NumericDtype; shape: number[] } | { name: string; encoding: 'json' }): StreamResource {
+export function streamResourceOf(beamline: string, runUid: string, bucket: string, channel: { name: string; dtype: NumericDtype; shape: number[] } | { name: string; encoding: 'json' }): StreamResource {
   const json = 'encoding' in channel;
   return validateDetail(DetailType.StreamResource, {
     uid: resourceUid(runUid, channel.name),
     run_start: runUid,
     data_key: channel.name,
     mimetype: json ? JSON_CHUNKS_MIMETYPE : CHUNKS_MIMETYPE,
-    uri: `s3://${bucket}/${stagingChannelPrefix(runUid, channel.name)}`,
+    uri: `s3://${bucket}/${stagingChannelPrefix(beamline, runUid, channel.name)}`,
     parameters: json ? { dtype_numpy: JSON_DTYPE_NUMPY, point_shape: [] } : { dtype_numpy: channel.dtype.str, point_shape: channel.shape },
   } satisfies StreamResource);
 }
