@@ -19,11 +19,12 @@ export interface RecordedDocument {
 export async function recordDocument(event: BusEvent, catalogue: RunCatalogue): Promise<RecordedDocument> {
   const detailType = event['detail-type'];
   const { runUid, docUid } = identify(event);
+  // The run record's fields from RunStart (its dataset key among them) are set before the document is
+  // stored: the scan-writer archives once it finds the RunStart document, so a run it archives already
+  // has them (on moto a reader saw ARCHIVED without the dataset key when the order was the other way).
+  if (detailType === DetailType.RunStart) await catalogue.runStarted((event as BusEvent<typeof DetailType.RunStart>).detail);
   const stored = await catalogue.putDocument(runUid, detailType, docUid, event.detail);
   switch (detailType) {
-    case DetailType.RunStart:
-      await catalogue.runStarted((event as BusEvent<typeof DetailType.RunStart>).detail);
-      break;
     case DetailType.RunStop:
       await catalogue.runStopped((event as BusEvent<typeof DetailType.RunStop>).detail);
       break;
