@@ -52,7 +52,14 @@ try {
         }
       }
     })();
-    const scan = await pipeline.publish({ type: 'ascan', number, points, counters: channels - 1, batch: Number(values.batch), dtype: 'float64' });
+    const scan = await pipeline.publish({
+      type: 'ascan',
+      number,
+      points,
+      counters: channels - 1,
+      batch: Number(values.batch),
+      dtype: 'float64',
+    });
     const { at: visibleAt, bytes } = await visible;
     const record = await pipeline.waitForRun(scan.run_uid);
     runs.push({
@@ -68,17 +75,23 @@ try {
   await pipeline.stop();
 }
 const sorted = runs.map((r) => r.close_to_visible_ms).sort((a, b) => a - b);
-console.log(JSON.stringify({
-  bench: 'archive-latency',
-  points,
-  channels,
-  values_per_scan: points * channels,
-  repeat,
-  close_to_visible_ms: { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted[sorted.length - 1] },
-  runs,
-  peak_rss_mb: Math.round(peak.rss / 1024 / 1024),
-  peak_heap_used_mb: Math.round(peak.heapUsed / 1024 / 1024),
-  peak_external_mb: Math.round(peak.external / 1024 / 1024),
-  peak_array_buffers_mb: Math.round(peak.arrayBuffers / 1024 / 1024),
-  node: process.version,
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      bench: 'archive-latency',
+      points,
+      channels,
+      values_per_scan: points * channels,
+      repeat,
+      close_to_visible_ms: { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted[sorted.length - 1] },
+      runs,
+      peak_rss_mb: Math.round(peak.rss / 1024 / 1024),
+      peak_heap_used_mb: Math.round(peak.heapUsed / 1024 / 1024),
+      peak_external_mb: Math.round(peak.external / 1024 / 1024),
+      peak_array_buffers_mb: Math.round(peak.arrayBuffers / 1024 / 1024),
+      node: process.version,
+    },
+    null,
+    2,
+  ),
+);

@@ -35,7 +35,8 @@ const gzip = arg('gzip', DEFAULT_STORAGE.gzip ?? 0);
 const mca = new Uint32Array(points * MCA);
 for (let i = 0; i < mca.length; i++) mca[i] = Math.floor(Math.abs(Math.sin(i * 0.013) * 50 + ((i * 2654435761) >>> 28)));
 const run = buildRun({
-  points, chunkPoints: Math.max(1, Math.floor((32 * MIB) / (MCA * 4))),
+  points,
+  chunkPoints: Math.max(1, Math.floor((32 * MIB) / (MCA * 4))),
   channels: [
     { name: 'axis:sy', dtype: '<f8', values: new Float64Array(points).map((_, i) => i * 1e-3) },
     { name: 'mca1:spectrum', dtype: '<u4', pointShape: [MCA], role: 'spectrum', values: mca },
@@ -44,18 +45,30 @@ const run = buildRun({
 const of = <T>(type: string) => run.documents.filter((d) => d['detail-type'] === type).map((d) => d.detail as T);
 const stop = run.stop.detail as RunStop;
 const plan = buildScanLayout({
-  start: of<RunStart>('RunStart')[0]!, stop, descriptors: of<EventDescriptor>('EventDescriptor'), resources: of<StreamResource>('StreamResource'),
-  points: stop.bliss.points as Record<string, number>, fileName: 'bench.h5', creator: 'beamline-archive bench', hdf5Version: '2.0.0', storage: { ...DEFAULT_STORAGE, gzip },
+  start: of<RunStart>('RunStart')[0]!,
+  stop,
+  descriptors: of<EventDescriptor>('EventDescriptor'),
+  resources: of<StreamResource>('StreamResource'),
+  points: stop.bliss.points as Record<string, number>,
+  fileName: 'bench.h5',
+  creator: 'beamline-archive bench',
+  hdf5Version: '2.0.0',
+  storage: { ...DEFAULT_STORAGE, gzip },
 });
 const chunks = new Map(run.chunks.map((c) => [c.key, c.bytes]));
 const datums = of<StreamDatum>('StreamDatum');
 async function* slices(channel: PlanChannel): AsyncGenerator<ChannelSlice> {
-  for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid)) yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
+  for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid))
+    yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
 }
 const dataBytes = run.chunks.reduce((n, c) => n + c.bytes.byteLength, 0);
 
 let closing = 0;
-const writer = await H5wasmScanFileWriter.create({ beforeClose: () => { closing = performance.now(); } });
+const writer = await H5wasmScanFileWriter.create({
+  beforeClose: () => {
+    closing = performance.now();
+  },
+});
 const t0 = performance.now();
 const file = await writer.write(plan, slices);
 const t1 = performance.now();
@@ -69,14 +82,29 @@ try {
   const indexEnd = performance.now();
   const rate = (bytes: number, ms: number) => Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10;
   const result = {
-    points, gzip, dataBytes, fileBytes: file.bytes, ratio: +(file.bytes / dataBytes).toFixed(3),
+    points,
+    gzip,
+    dataBytes,
+    fileBytes: file.bytes,
+    ratio: +(file.bytes / dataBytes).toFixed(3),
     seconds: {
-      write: (closing - t0) / 1000, closeAndReadBack: (t1 - closing) / 1000, sha256: (hashEnd - hashStart) / 1000, index: (indexEnd - hashEnd) / 1000,
+      write: (closing - t0) / 1000,
+      closeAndReadBack: (t1 - closing) / 1000,
+      sha256: (hashEnd - hashStart) / 1000,
+      index: (indexEnd - hashEnd) / 1000,
     },
     // MB/s of the staged data (the capacity estimate's units for write, read-back and index: CAPACITY_*_MBPS),
     // and of the file for the sha256 pass (the upload's hashing; the estimate's upload is per MB of file).
-    mbPerSecondOfData: { write: rate(dataBytes, closing - t0), readBack: rate(dataBytes, t1 - closing), index: rate(dataBytes, indexEnd - hashEnd) },
-    mbPerSecondOfFile: { readBack: rate(file.bytes, t1 - closing), sha256: rate(file.bytes, hashEnd - hashStart), index: rate(file.bytes, indexEnd - hashEnd) },
+    mbPerSecondOfData: {
+      write: rate(dataBytes, closing - t0),
+      readBack: rate(dataBytes, t1 - closing),
+      index: rate(dataBytes, indexEnd - hashEnd),
+    },
+    mbPerSecondOfFile: {
+      readBack: rate(file.bytes, t1 - closing),
+      sha256: rate(file.bytes, hashEnd - hashStart),
+      index: rate(file.bytes, indexEnd - hashEnd),
+    },
     machine: 'shared 2-core VM, other engineers running tests: noisy',
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

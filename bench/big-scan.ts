@@ -42,7 +42,9 @@ const arg = (name: string, fallback: number) => {
 const outAt = process.argv.indexOf('--out');
 const out = outAt > 0 ? process.argv[outAt + 1] : undefined;
 const exportsAt = process.argv.indexOf('--exports');
-const exportFormats = process.argv.includes('--no-exports') ? [] : (exportsAt > 0 ? process.argv[exportsAt + 1]! : 'nexus,csv').split(',').filter(Boolean);
+const exportFormats = process.argv.includes('--no-exports')
+  ? []
+  : (exportsAt > 0 ? process.argv[exportsAt + 1]! : 'nexus,csv').split(',').filter(Boolean);
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 const gib = arg('gib', 5);
@@ -56,10 +58,15 @@ const SAMPLE_MS = 250;
 const SERIES_EVERY_MS = 5000;
 
 /** Sizes of a folder's files, recursively (a file being written may vanish: counted as 0). */
-const diskOf = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((sum, d) => {
-  const p = join(dir, d.name);
-  try { return sum + (d.isDirectory() ? diskOf(p) : statSync(p).size); } catch { return sum; }
-}, 0);
+const diskOf = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true }).reduce((sum, d) => {
+    const p = join(dir, d.name);
+    try {
+      return sum + (d.isDirectory() ? diskOf(p) : statSync(p).size);
+    } catch {
+      return sum;
+    }
+  }, 0);
 
 /**
  * A task watched from outside until it exits: RSS (VmRSS) and its temp disk every 250 ms; the
@@ -78,9 +85,15 @@ async function watch(task: LocalTask, dir: string) {
       const status = readFileSync(`/proc/${task.pid}/status`, 'utf8');
       rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
       hwm = Math.max(hwm, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
-    } catch { return; /* exited */ }
+    } catch {
+      return; /* exited */
+    }
     let disk = 0;
-    try { disk = diskOf(dir); } catch { /* cleaned */ }
+    try {
+      disk = diskOf(dir);
+    } catch {
+      /* cleaned */
+    }
     if (rss > 0) samples.push({ t: (Date.now() - started) / 1000, rss, disk });
   };
   const timer = setInterval(sample, SAMPLE_MS);
@@ -92,12 +105,21 @@ async function watch(task: LocalTask, dir: string) {
   const peakDisk = Math.max(0, ...samples.map((x) => x.disk));
   const series: { t: number; rssMiB: number; diskMiB: number }[] = [];
   let next = 0;
-  for (const x of samples) if (x.t * 1000 >= next) { series.push({ t: +x.t.toFixed(1), rssMiB: mib(x.rss), diskMiB: mib(x.disk) }); next = x.t * 1000 + SERIES_EVERY_MS; }
+  for (const x of samples)
+    if (x.t * 1000 >= next) {
+      series.push({ t: +x.t.toFixed(1), rssMiB: mib(x.rss), diskMiB: mib(x.disk) });
+      next = x.t * 1000 + SERIES_EVERY_MS;
+    }
   return {
-    exitCode, wallSeconds, samples: samples.length,
+    exitCode,
+    wallSeconds,
+    samples: samples.length,
     rssMiB: {
-      min: mib(Math.min(...samples.map((x) => x.rss))), max: mib(Math.max(...samples.map((x) => x.rss))),
-      steadyMin: mib(Math.min(...steady.map((x) => x.rss))), steadyMax: mib(Math.max(...steady.map((x) => x.rss))), kernelHighWater: mib(hwm),
+      min: mib(Math.min(...samples.map((x) => x.rss))),
+      max: mib(Math.max(...samples.map((x) => x.rss))),
+      steadyMin: mib(Math.min(...steady.map((x) => x.rss))),
+      steadyMax: mib(Math.max(...steady.map((x) => x.rss))),
+      kernelHighWater: mib(hwm),
     },
     peakTempDiskMiB: mib(peakDisk),
     diskPeakAtSeconds: samples.find((x) => x.disk === peakDisk && peakDisk > 0)?.t,
@@ -110,9 +132,12 @@ const loadAtStart = load();
 const work = mkdtempSync(join(tmpdir(), 'ba-big-scan-'));
 const taskTmp = mkdtempSync(join(tmpdir(), 'ba-big-scan-task-'));
 const stack = await startArchiveStack({
-  name: 'bench', start: startMoto,
+  name: 'bench',
+  start: startMoto,
   functionEnv: {
-    LOG_LEVEL: 'ERROR', TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * MIB),
+    LOG_LEVEL: 'ERROR',
+    TASK_ENGINE: 'process',
+    CAPACITY_LAMBDA_MAX_BYTES: String(64 * MIB),
     // The tasks write their files here (the child inherits it): its size is their temp disk.
     TMPDIR: taskTmp,
   },
@@ -125,10 +150,20 @@ try {
   const policy = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
   const title = `ascan sy 0 1 ${points - 1} 0.1`;
   const start: RunStart = {
-    uid: RUN, time: 1795315657.285, scan_id: 1, plan_name: 'ascan', sample: 'sample1', data_policy: policy,
+    uid: RUN,
+    time: 1795315657.285,
+    scan_id: 1,
+    plan_name: 'ascan',
+    sample: 'sample1',
+    data_policy: policy,
     bliss: {
-      scan_key: `esrf:scan:${RUN}`, identity: { name: 'ascan', number: 1, session: 'demo_session', proposal: 'ihch123', collection: 'sample1', dataset: '0001' },
-      title, type: 'ascan', npoints: points, count_time: 0.1, start_time: '2026-11-22T10:00:00.000000+01:00',
+      scan_key: `esrf:scan:${RUN}`,
+      identity: { name: 'ascan', number: 1, session: 'demo_session', proposal: 'ihch123', collection: 'sample1', dataset: '0001' },
+      title,
+      type: 'ascan',
+      npoints: points,
+      count_time: 0.1,
+      start_time: '2026-11-22T10:00:00.000000+01:00',
       scan_info: { title, type: 'ascan', npoints: points, count_time: 0.1 },
     },
     icat: { Sample_name: 'sample1' },
@@ -139,12 +174,26 @@ try {
     { name: 'mca1:spectrum', dtype: '<u4', shape: [MCA], row: MCA * 4 },
   ];
   const descriptor: EventDescriptor = {
-    uid: `${RUN}/descriptor/primary`, run_start: RUN, time: 1795315657.3, name: 'primary',
-    data_keys: Object.fromEntries(channels.map((c) => [c.name, {
-      dtype: c.shape.length ? 'array' : 'number', dtype_numpy: c.dtype, shape: c.shape, source: `bliss:esrf:stream:${c.name}`, external: 'STREAM:',
-      object_name: c.name.split(':')[c.name.startsWith('axis:') ? 1 : 0]!, bliss_role: c.name.startsWith('axis:') ? 'positioner' : 'counter',
-    }])),
-    object_keys: {}, hints: {},
+    uid: `${RUN}/descriptor/primary`,
+    run_start: RUN,
+    time: 1795315657.3,
+    name: 'primary',
+    data_keys: Object.fromEntries(
+      channels.map((c) => [
+        c.name,
+        {
+          dtype: c.shape.length ? 'array' : 'number',
+          dtype_numpy: c.dtype,
+          shape: c.shape,
+          source: `bliss:esrf:stream:${c.name}`,
+          external: 'STREAM:',
+          object_name: c.name.split(':')[c.name.startsWith('axis:') ? 1 : 0]!,
+          bliss_role: c.name.startsWith('axis:') ? 'positioner' : 'counter',
+        },
+      ]),
+    ),
+    object_keys: {},
+    hints: {},
   } as EventDescriptor;
   await catalogue.runStarted(start);
   await catalogue.putDocument(RUN, DetailType.RunStart, RUN, start);
@@ -154,8 +203,12 @@ try {
   let stagedBytes = 0;
   for (const [ci, c] of channels.entries()) {
     const resource: StreamResource = {
-      uid: `${RUN}/resource/${c.name}`, run_start: RUN, data_key: c.name, mimetype: 'application/x-beamline-archive-chunks',
-      uri: `s3://${bucket}/${stagingChannelPrefix(policy.beamline, RUN, c.name)}`, parameters: { dtype_numpy: c.dtype, point_shape: c.shape },
+      uid: `${RUN}/resource/${c.name}`,
+      run_start: RUN,
+      data_key: c.name,
+      mimetype: 'application/x-beamline-archive-chunks',
+      uri: `s3://${bucket}/${stagingChannelPrefix(policy.beamline, RUN, c.name)}`,
+      parameters: { dtype_numpy: c.dtype, point_shape: c.shape },
     } as StreamResource;
     await catalogue.putDocument(RUN, DetailType.StreamResource, resource.uid, resource);
     const chunkPoints = Math.max(1, Math.floor(chunkBytes / c.row));
@@ -165,13 +218,18 @@ try {
       const view = new DataView(bytes.buffer);
       // Motor: a ramp; counters: a smooth signal with noise in its low bits; MCA: a ramp per chunk.
       if (ci === 0) for (let i = s; i < e; i += 1) view.setFloat64((i - s) * 8, i / points, true);
-      else if (c.shape.length === 0) for (let i = s; i < e; i += 1) view.setFloat64((i - s) * 8, 1000 * ci * (1 + Math.sin(i * 1e-3)) + ((i * 2654435761) >>> 22) / 1024, true);
+      else if (c.shape.length === 0)
+        for (let i = s; i < e; i += 1)
+          view.setFloat64((i - s) * 8, 1000 * ci * (1 + Math.sin(i * 1e-3)) + ((i * 2654435761) >>> 22) / 1024, true);
       else for (let off = 0; off < bytes.byteLength; off += 4) view.setUint32(off, (s * 2654435761 + off) >>> 0, true);
       const key = stagingChunkKey(policy.beamline, RUN, c.name, s, e);
       await store.put(key, bytes);
       const datum: StreamDatum = {
-        uid: `${resource.uid}/${s}-${e}`, stream_resource: resource.uid, descriptor: descriptor.uid,
-        indices: { start: s, stop: e }, seq_nums: { start: s + 1, stop: e + 1 },
+        uid: `${resource.uid}/${s}-${e}`,
+        stream_resource: resource.uid,
+        descriptor: descriptor.uid,
+        indices: { start: s, stop: e },
+        seq_nums: { start: s + 1, stop: e + 1 },
         chunk: { bucket, key, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') },
       } as StreamDatum;
       await catalogue.putDocument(RUN, DetailType.StreamDatum, datum.uid, datum);
@@ -180,10 +238,17 @@ try {
     }
   }
   const stop: RunStop = {
-    uid: `${RUN}/stop`, run_start: RUN, time: 1795315659.0, exit_status: 'success', reason: 'SUCCESS', num_events: { primary: points },
+    uid: `${RUN}/stop`,
+    run_start: RUN,
+    time: 1795315659.0,
+    exit_status: 'success',
+    reason: 'SUCCESS',
+    num_events: { primary: points },
     bliss: {
-      end_reason: 'SUCCESS', end_time: '2026-11-22T10:00:02.000000+01:00',
-      points: Object.fromEntries(channels.map((c) => [c.name, points])), documents: { descriptor: 1, stream_resource: channels.length, stream_datum: datums },
+      end_reason: 'SUCCESS',
+      end_time: '2026-11-22T10:00:02.000000+01:00',
+      points: Object.fromEntries(channels.map((c) => [c.name, points])),
+      documents: { descriptor: 1, stream_resource: channels.length, stream_datum: datums },
     },
   } as RunStop;
   await catalogue.putDocument(RUN, DetailType.RunStop, stop.uid, stop);
@@ -192,7 +257,19 @@ try {
 
   // Archive: the scan-writer entry decides and hands over; the task writes and publishes.
   const { handler } = await import('../functions/scan-writer/handler.js');
-  const event = sqsEvent([{ version: '0', id: 'bench', 'detail-type': 'RunStop', source: 'beamline-archive.bridge.id00', account: '123456789012', time: new Date().toISOString(), region: REGION, resources: [], detail: stop }]);
+  const event = sqsEvent([
+    {
+      version: '0',
+      id: 'bench',
+      'detail-type': 'RunStop',
+      source: 'beamline-archive.bridge.id00',
+      account: '123456789012',
+      time: new Date().toISOString(),
+      region: REGION,
+      resources: [],
+      detail: stop,
+    },
+  ]);
   const loadBeforeArchive = load();
   const archiveStarted = Date.now();
   const response = await handler(event);
@@ -219,21 +296,31 @@ try {
     const result = {
       benchmark: 'big-scan',
       date: new Date().toISOString(),
-      machine: 'shared 2-core VM (other engineers\' tests running), moto as S3: noisy; AWS S3 is faster than moto',
+      machine: "shared 2-core VM (other engineers' tests running), moto as S3: noisy; AWS S3 is faster than moto",
       node: process.version,
       loadAverage: { atStart: loadAtStart, beforeArchive: loadBeforeArchive, afterArchive: loadAfterArchive, now: load() },
       scan: {
-        points, channels: ['axis:sy <f8', ...Array.from({ length: COUNTERS }, (_, k) => `diode${k + 1}:value <f8`), `mca1:spectrum <u4 [${MCA}]`],
-        stagedBytes, stagedGiB: +(stagedBytes / GIB).toFixed(2), chunks: datums, chunkMiB: chunkBytes / MIB,
+        points,
+        channels: ['axis:sy <f8', ...Array.from({ length: COUNTERS }, (_, k) => `diode${k + 1}:value <f8`), `mca1:spectrum <u4 [${MCA}]`],
+        stagedBytes,
+        stagedGiB: +(stagedBytes / GIB).toFixed(2),
+        chunks: datums,
+        chunkMiB: chunkBytes / MIB,
       },
       stagingSeconds,
       archive: {
-        engine: record?.engine, state: record?.state, exitCode: archiveTask.exitCode, fileBytes,
+        engine: record?.engine,
+        state: record?.state,
+        exitCode: archiveTask.exitCode,
+        fileBytes,
         compressedRatio: +(fileBytes / stagedBytes).toFixed(3),
-        objectBytesMatch: head?.bytes === fileBytes, objectSha256Match: objectSha256 !== undefined && objectSha256 === record?.file?.sha256,
-        wallSeconds: archiveSeconds, throughputMBps: +(rate / 1e6).toFixed(1),
+        objectBytesMatch: head?.bytes === fileBytes,
+        objectSha256Match: objectSha256 !== undefined && objectSha256 === record?.file?.sha256,
+        wallSeconds: archiveSeconds,
+        throughputMBps: +(rate / 1e6).toFixed(1),
         projected100GB: {
-          seconds: Math.round(100e9 / rate), hours: +(100e9 / rate / 3600).toFixed(2),
+          seconds: Math.round(100e9 / rate),
+          hours: +(100e9 / rate / 3600).toFixed(2),
           arithmetic: `100e9 B / (${stagedBytes} B / ${archiveSeconds} s = ${(rate / 1e6).toFixed(2)} MB/s) = ${Math.round(100e9 / rate)} s`,
         },
         task: archiveTask,
@@ -241,7 +328,10 @@ try {
       exports: exportFormats.length ? exportsMeasured : 'not measured (--no-exports)',
     };
     const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) { mkdirSync(dirname(out), { recursive: true }); writeFileSync(out, text); }
+    if (out) {
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, text);
+    }
     return text;
   };
   report();
@@ -252,7 +342,10 @@ try {
   if (exportFormats.length && record?.state === 'ARCHIVED') {
     // The staged chunks are no longer needed (in AWS the bucket's lifecycle expires them): out of moto's memory.
     for (const c of channels) {
-      for (let s = 0; s < points; s += Math.max(1, Math.floor(chunkBytes / c.row))) await store.delete(stagingChunkKey(policy.beamline, RUN, c.name, s, Math.min(points, s + Math.max(1, Math.floor(chunkBytes / c.row)))));
+      for (let s = 0; s < points; s += Math.max(1, Math.floor(chunkBytes / c.row)))
+        await store.delete(
+          stagingChunkKey(policy.beamline, RUN, c.name, s, Math.min(points, s + Math.max(1, Math.floor(chunkBytes / c.row)))),
+        );
     }
     const worker = (await import('../functions/export-worker/handler.js')).handler;
     const { exportIdOf } = await import('../src/core/exports/export-service.js');
@@ -261,20 +354,45 @@ try {
       const before = new Set(localTasks().keys());
       const loadBefore = load();
       const t0 = Date.now();
-      const answer = await worker(sqsEvent([{
-        version: '0', id: randomUUID(), 'detail-type': 'Export Requested', source: 'beamline-archive.export-client', account: '123456789012',
-        time: new Date().toISOString(), region: REGION, resources: [], detail: { request_id: requestId, runs: [RUN], format },
-      }]));
+      const answer = await worker(
+        sqsEvent([
+          {
+            version: '0',
+            id: randomUUID(),
+            'detail-type': 'Export Requested',
+            source: 'beamline-archive.export-client',
+            account: '123456789012',
+            time: new Date().toISOString(),
+            region: REGION,
+            resources: [],
+            detail: { request_id: requestId, runs: [RUN], format },
+          },
+        ]),
+      );
       if (answer.batchItemFailures.length) throw new Error(`the export-worker failed the ${format} request: ${JSON.stringify(answer)}`);
       const started = [...localTasks().values()].filter((t) => !before.has(t.ref));
       const watched = started[0] ? await watch(started[0], taskTmp) : undefined;
       const seconds = (Date.now() - t0) / 1000;
-      const item = await clients.dynamo.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: table, Key: { pk: `EXPORT#${exportIdOf(requestId)}`, sk: 'EXPORT' }, ConsistentRead: true }));
-      const exported = item.Item as { state?: string; reason?: string; engine?: unknown; files?: { key: string; bytes: number }[] } | undefined;
+      const item = await clients.dynamo.send(
+        new (await import('@aws-sdk/lib-dynamodb')).GetCommand({
+          TableName: table,
+          Key: { pk: `EXPORT#${exportIdOf(requestId)}`, sk: 'EXPORT' },
+          ConsistentRead: true,
+        }),
+      );
+      const exported = item.Item as
+        { state?: string; reason?: string; engine?: unknown; files?: { key: string; bytes: number }[] } | undefined;
       exportsMeasured.push({
-        format, state: exported?.state, reason: exported?.reason, engine: exported?.engine, seconds, loadBefore, loadAfter: load(),
-        exportBytes: exported?.files?.reduce((n, f) => n + f.bytes, 0), files: exported?.files?.length,
-        task: watched ?? 'not handed over: built in the function (its RSS is this process\'s)',
+        format,
+        state: exported?.state,
+        reason: exported?.reason,
+        engine: exported?.engine,
+        seconds,
+        loadBefore,
+        loadAfter: load(),
+        exportBytes: exported?.files?.reduce((n, f) => n + f.bytes, 0),
+        files: exported?.files?.length,
+        task: watched ?? "not handed over: built in the function (its RSS is this process's)",
       });
       report();
       // Out of moto's memory before the next one.

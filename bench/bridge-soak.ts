@@ -30,7 +30,11 @@ import { emulatorCredentials } from '../local/aws-target.js';
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: 'string' }, scans: { type: 'string' }, points: { type: 'string' }, counters: { type: 'string' }, batch: { type: 'string' },
+    rounds: { type: 'string' },
+    scans: { type: 'string' },
+    points: { type: 'string' },
+    counters: { type: 'string' },
+    batch: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds ?? 6);
@@ -53,16 +57,44 @@ try {
     const list = (await admin.client('LIST')) as string;
     return list.split('\n').filter((l) => / name=beamline-archive-bridge-/.test(l)).length;
   };
-  const bridge = await startBridge({ limaRoots: [tmp],
-    redisUrl: redis.url, bucket: 'soak-data', eventBusName: 'soak-bus', beamline: 'id00', aws, from: '$', checkpointPath, logLevel: 'ERROR',
+  const bridge = await startBridge({
+    limaRoots: [tmp],
+    redisUrl: redis.url,
+    bucket: 'soak-data',
+    eventBusName: 'soak-bus',
+    beamline: 'id00',
+    aws,
+    from: '$',
+    checkpointPath,
+    logLevel: 'ERROR',
   });
   await new Promise((r) => setTimeout(r, 700));
   const rounds: Record<string, unknown>[] = [];
   let published = 0;
   const t0 = performance.now();
   for (let round = 1; round <= ROUNDS; round++) {
-    const out = await run(venvPython, [PUBLISH_MANY, '--redis', redis.url, '--scans', String(SCANS), '--first-number', String(published + 1), '--',
-      '--type', 'loopscan', '--points', values.points ?? '200', '--counters', values.counters ?? '6', '--batch', values.batch ?? '10'], 600_000);
+    const out = await run(
+      venvPython,
+      [
+        PUBLISH_MANY,
+        '--redis',
+        redis.url,
+        '--scans',
+        String(SCANS),
+        '--first-number',
+        String(published + 1),
+        '--',
+        '--type',
+        'loopscan',
+        '--points',
+        values.points ?? '200',
+        '--counters',
+        values.counters ?? '6',
+        '--batch',
+        values.batch ?? '10',
+      ],
+      600_000,
+    );
     if (out.code !== 0) throw new Error(`publish_many failed: ${out.stderr.slice(-2000)}`);
     published += SCANS;
     for (const deadline = Date.now() + 300_000; bridge.status().stopped + bridge.status().failed < published;) {
@@ -75,13 +107,22 @@ try {
     const memory = process.memoryUsage();
     const checkpoint = JSON.parse(readFileSync(checkpointPath, 'utf8')) as { scans?: Record<string, unknown> };
     rounds.push({
-      round, scans: published, seconds: Math.round((performance.now() - t0) / 100) / 10,
-      stopped: status.stopped, failed: status.failed, errors: status.stats.errors, deadLetters: status.stats.deadLetters,
-      rssMiB: Math.round(memory.rss / 2 ** 20), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), externalMiB: Math.round(memory.external / 2 ** 20),
+      round,
+      scans: published,
+      seconds: Math.round((performance.now() - t0) / 100) / 10,
+      stopped: status.stopped,
+      failed: status.failed,
+      errors: status.stats.errors,
+      deadLetters: status.stats.deadLetters,
+      rssMiB: Math.round(memory.rss / 2 ** 20),
+      heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20),
+      externalMiB: Math.round(memory.external / 2 ** 20),
       activeResources: process.getActiveResourcesInfo().length,
       redisConnections: await bridgeConnections(),
-      chunkBuffers: status.chunkBuffers, bufferedBytes: status.bufferedBytes,
-      checkpointBytes: statSync(checkpointPath).size, checkpointScans: Object.keys(checkpoint.scans ?? {}).length,
+      chunkBuffers: status.chunkBuffers,
+      bufferedBytes: status.bufferedBytes,
+      checkpointBytes: statSync(checkpointPath).size,
+      checkpointScans: Object.keys(checkpoint.scans ?? {}).length,
     });
     process.stderr.write(`round ${round}: ${JSON.stringify(rounds.at(-1))}\n`);
   }
@@ -89,9 +130,15 @@ try {
   admin.disconnect();
   const first = rounds[Math.min(1, rounds.length - 1)]!;
   const last = rounds.at(-1)!;
-  const growth = Object.fromEntries(['rssMiB', 'heapUsedMiB', 'externalMiB', 'activeResources', 'redisConnections', 'checkpointBytes']
-    .map((k) => [k, (last[k] as number) - (first[k] as number)]));
-  process.stdout.write(`${JSON.stringify({ bench: 'bridge-soak', node: process.version, scansPerRound: SCANS, rounds, growth, comparedRounds: [first.round, last.round] }, null, 2)}\n`);
+  const growth = Object.fromEntries(
+    ['rssMiB', 'heapUsedMiB', 'externalMiB', 'activeResources', 'redisConnections', 'checkpointBytes'].map((k) => [
+      k,
+      (last[k] as number) - (first[k] as number),
+    ]),
+  );
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'bridge-soak', node: process.version, scansPerRound: SCANS, rounds, growth, comparedRounds: [first.round, last.round] }, null, 2)}\n`,
+  );
 } finally {
   await Promise.all([redis.stop(), moto.stop()]);
   rmSync(tmp, { recursive: true, force: true });

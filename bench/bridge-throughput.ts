@@ -61,7 +61,11 @@ const INFLIGHT = 8;
  * Reads every data stream of a scan to its seal with XREAD COUNT 1000 and decodes each entry; with
  * `upload`, also cuts each stream into 1 MiB chunks and puts them (up to 8 at once) to the store.
  */
-async function bareLoop(redisUrl: string, scanKey: string, upload?: ObjectStore): Promise<{ points: number; seconds: number; cpuSeconds: number }> {
+async function bareLoop(
+  redisUrl: string,
+  scanKey: string,
+  upload?: ObjectStore,
+): Promise<{ points: number; seconds: number; cpuSeconds: number }> {
   const source = new RedisScanSource(redisUrl);
   const scan = (await source.readScan(scanKey))!;
   await source.close();
@@ -86,7 +90,8 @@ async function bareLoop(redisUrl: string, scanKey: string, upload?: ObjectStore)
   const cpu0 = process.cpuUsage();
   while (cursors.size > 0) {
     const keys = [...cursors.keys()];
-    const raw = (await redis.callBuffer('XREAD', 'COUNT', 1000, 'STREAMS', ...keys, ...keys.map((k) => cursors.get(k)!))) as [Buffer, [Buffer, Buffer[]][]][] | null;
+    const raw = (await redis.callBuffer('XREAD', 'COUNT', 1000, 'STREAMS', ...keys, ...keys.map((k) => cursors.get(k)!))) as
+      [Buffer, [Buffer, Buffer[]][]][] | null;
     for (const [keyBuf, entries] of raw ?? []) {
       const key = keyBuf.toString();
       const codec = codecs.get(key)!;
@@ -140,7 +145,11 @@ interface Cost {
 }
 
 /** Runs `work`, and what it cost in CPU: Redis, this process, the sink. */
-async function costed<T extends { seconds: number; cpuSeconds: number }>(redisUrl: string, sink: S3Sink | undefined, work: () => Promise<T>): Promise<T & Cost> {
+async function costed<T extends { seconds: number; cpuSeconds: number }>(
+  redisUrl: string,
+  sink: S3Sink | undefined,
+  work: () => Promise<T>,
+): Promise<T & Cost> {
   const [r0, s0] = [await redisCpuSeconds(redisUrl), (await sink?.read())?.cpuSeconds ?? 0];
   const out = await work();
   const [r1, s1] = [await redisCpuSeconds(redisUrl), (await sink?.read())?.cpuSeconds ?? 0];
@@ -159,7 +168,9 @@ async function measure(batch: number, npoints: number) {
   try {
     const aws = { region: 'eu-west-1', endpoint: moto.url, credentials: emulatorCredentials() };
     const clients = createAwsClients(aws);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: 'bench-data', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await clients.s3.send(
+      new CreateBucketCommand({ Bucket: 'bench-data', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }),
+    );
     await clients.events.send(new CreateEventBusCommand({ Name: 'bench-bus' }));
     await initBlissDataStore(redis.url);
     const t0 = performance.now();
@@ -170,7 +181,9 @@ async function measure(batch: number, npoints: number) {
     const cold = await costed(redis.url, undefined, () => bareLoop(redis.url, published.scan_key));
     const warm = await costed(redis.url, undefined, () => bareLoop(redis.url, published.scan_key));
     const bare = cold.seconds <= warm.seconds ? cold : warm;
-    const bareUpload = await costed(redis.url, undefined, () => bareLoop(redis.url, published.scan_key, new S3ObjectStore(clients.s3, 'bench-data')));
+    const bareUpload = await costed(redis.url, undefined, () =>
+      bareLoop(redis.url, published.scan_key, new S3ObjectStore(clients.s3, 'bench-data')),
+    );
 
     // One-time process warm-up, not throughput: the contract's JSON Schemas are compiled on the first
     // validation (≈0.5 s). The bridge is a daemon that pays it once at start; compile them here.
@@ -181,7 +194,9 @@ async function measure(batch: number, npoints: number) {
     let bareSink: Awaited<ReturnType<typeof bareLoop>> & Cost;
     try {
       const sinkClients = createAwsClients({ ...aws, endpoint: sink.url });
-      bareSink = await costed(redis.url, sink, () => bareLoop(redis.url, published.scan_key, new S3ObjectStore(sinkClients.s3, 'bench-data')));
+      bareSink = await costed(redis.url, sink, () =>
+        bareLoop(redis.url, published.scan_key, new S3ObjectStore(sinkClients.s3, 'bench-data')),
+      );
       sinkClients.s3.destroy();
       sinkClients.events.destroy();
       sinkRun = await costed(redis.url, sink, () => runBridge(redis.url, { ...aws, endpoint: sink.url }, total));
@@ -258,13 +273,26 @@ async function measure(batch: number, npoints: number) {
 }
 
 /** Starts a bridge on the published scan (from `0`, fresh state), waits until it is idle, and stops it. */
-async function runBridge(redisUrl: string, aws: { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } }, total: number) {
+async function runBridge(
+  redisUrl: string,
+  aws: { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } },
+  total: number,
+) {
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
   const samples: { staged: number; rssMiB: number }[] = [];
   let peak = rssBefore;
   // No Lima streams in this scan; the bridge requires a Lima root all the same.
-  const bridge = await startBridge({ redisUrl, bucket: 'bench-data', eventBusName: 'bench-bus', beamline: 'id00', limaRoots: [tmpdir()], aws, from: '0', logLevel: 'ERROR' });
+  const bridge = await startBridge({
+    redisUrl,
+    bucket: 'bench-data',
+    eventBusName: 'bench-bus',
+    beamline: 'id00',
+    limaRoots: [tmpdir()],
+    aws,
+    from: '0',
+    logLevel: 'ERROR',
+  });
   const b0 = performance.now();
   const cpu0 = process.cpuUsage();
   let stoppedAt: number | undefined;
@@ -293,7 +321,8 @@ async function runBridge(redisUrl: string, aws: { region: string; endpoint: stri
   const seconds = ((stoppedAt ?? performance.now()) - b0) / 1000;
   clearInterval(timer);
   await bridge.stop();
-  const steadyPointsPerSecond = at10 !== undefined && at90 !== undefined && at90 > at10 ? Math.round((0.8 * total) / ((at90 - at10) / 1000)) : null;
+  const steadyPointsPerSecond =
+    at10 !== undefined && at90 !== undefined && at90 > at10 ? Math.round((0.8 * total) / ((at90 - at10) / 1000)) : null;
   return { status, seconds, idleSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, samples, rssBefore, peak, steadyPointsPerSecond };
 }
 
@@ -301,8 +330,5 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-const results = [
-  await measure(10, Number(values.points10 ?? 100_000)),
-  await measure(1000, Number(values.points1000 ?? 1_000_000)),
-];
+const results = [await measure(10, Number(values.points10 ?? 100_000)), await measure(1000, Number(values.points1000 ?? 1_000_000))];
 process.stdout.write(`${JSON.stringify({ bench: 'bridge-throughput', node: process.version, results }, null, 2)}\n`);

@@ -43,20 +43,40 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 function h5wasmFilter(spec: string): { compression?: number; compression_opts?: number[] } | undefined {
   const [name, level] = spec.split(':');
   switch (name) {
-    case 'none': return {};
-    case 'gzip': return { compression: 1, compression_opts: [Number(level ?? 4)] };
-    case 'shuffle-gzip': return undefined; // two filters: h5wasm's create_dataset takes one
-    case 'bitshuffle-lz4': return { compression: 32008, compression_opts: [0, 2] };
-    case 'zstd': return { compression: 32015, compression_opts: [Number(level ?? 3)] };
-    case 'blosc-zstd': return { compression: 32001, compression_opts: [0, 0, 0, 0, Number(level ?? 5), 1, 5] };
-    default: throw new Error(`unknown filter ${spec}`);
+    case 'none':
+      return {};
+    case 'gzip':
+      return { compression: 1, compression_opts: [Number(level ?? 4)] };
+    case 'shuffle-gzip':
+      return undefined; // two filters: h5wasm's create_dataset takes one
+    case 'bitshuffle-lz4':
+      return { compression: 32008, compression_opts: [0, 2] };
+    case 'zstd':
+      return { compression: 32015, compression_opts: [Number(level ?? 3)] };
+    case 'blosc-zstd':
+      return { compression: 32001, compression_opts: [0, 0, 0, 0, Number(level ?? 5), 1, 5] };
+    default:
+      throw new Error(`unknown filter ${spec}`);
   }
 }
 
-interface Channel { name: string; file: string; dtype: string; shape: number[] }
-const ARRAYS: Record<string, (b: ArrayBuffer) => Float64Array | Float32Array | Uint32Array | Int32Array | Uint16Array | Int16Array | BigInt64Array> = {
-  '<f8': (b) => new Float64Array(b), '<f4': (b) => new Float32Array(b), '<u4': (b) => new Uint32Array(b),
-  '<i4': (b) => new Int32Array(b), '<u2': (b) => new Uint16Array(b), '<i2': (b) => new Int16Array(b), '<i8': (b) => new BigInt64Array(b),
+interface Channel {
+  name: string;
+  file: string;
+  dtype: string;
+  shape: number[];
+}
+const ARRAYS: Record<
+  string,
+  (b: ArrayBuffer) => Float64Array | Float32Array | Uint32Array | Int32Array | Uint16Array | Int16Array | BigInt64Array
+> = {
+  '<f8': (b) => new Float64Array(b),
+  '<f4': (b) => new Float32Array(b),
+  '<u4': (b) => new Uint32Array(b),
+  '<i4': (b) => new Int32Array(b),
+  '<u2': (b) => new Uint16Array(b),
+  '<i2': (b) => new Int16Array(b),
+  '<i8': (b) => new BigInt64Array(b),
 };
 
 /** numpy's dtype strings as h5wasm spells them (struct codes). */
@@ -65,7 +85,7 @@ const H5WASM_DTYPES: Record<string, string> = { '<f8': '<d', '<f4': '<f', '<u4':
 function python3(args: string[]): Record<string, unknown> {
   const out = runSync(python, [helper, ...args]);
   const last = out.trim().split('\n').pop();
-  return last ? JSON.parse(last) as Record<string, unknown> : {};
+  return last ? (JSON.parse(last) as Record<string, unknown>) : {};
 }
 
 function runSync(command: string, args: string[]): string {
@@ -86,12 +106,47 @@ try {
   if (values.plugins) module.insert_plugin_search_path(values.plugins, 0);
   await initBlissDataStore(redis.url);
   const npz = join(dir, 'values.npz');
-  const published = await run(python, [PUBLISHER, '--redis', redis.url, '--type', 'ascan', '--points', values.points, '--counters', values.counters,
-    '--spectrum', values.bins, '--batch', '1000', '--dump-values', npz], 1_800_000);
+  const published = await run(
+    python,
+    [
+      PUBLISHER,
+      '--redis',
+      redis.url,
+      '--type',
+      'ascan',
+      '--points',
+      values.points,
+      '--counters',
+      values.counters,
+      '--spectrum',
+      values.bins,
+      '--batch',
+      '1000',
+      '--dump-values',
+      npz,
+    ],
+    1_800_000,
+  );
   if (published.code !== 0) throw new Error(`publish_scan.py: ${published.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const scan = JSON.parse(published.stdout) as { scan_key: string };
   const bliss = join(dir, 'blisswriter.h5');
-  const written = await run(python, ['-W', 'ignore', join(root, 'test/support/blisswriter-write.py'), '--redis', redis.url, '--scan-key', scan.scan_key, '--out', bliss, '--timeout', '1800'], 1_900_000);
+  const written = await run(
+    python,
+    [
+      '-W',
+      'ignore',
+      join(root, 'test/support/blisswriter-write.py'),
+      '--redis',
+      redis.url,
+      '--scan-key',
+      scan.scan_key,
+      '--out',
+      bliss,
+      '--timeout',
+      '1800',
+    ],
+    1_900_000,
+  );
   if (written.code !== 0) throw new Error(`blisswriter: ${written.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   python3(['export', npz, dir]);
   const channels = JSON.parse(readFileSync(join(dir, 'channels.json'), 'utf8')) as Channel[];
@@ -114,16 +169,31 @@ try {
         const file = openHdf5File(path, 'w');
         for (const c of data) {
           const row = c.shape.slice(1).reduce((a, b) => a * b, 1) * c.array.BYTES_PER_ELEMENT;
-          const rows = Math.max(1, Math.min(c.shape[0]!, Math.floor(1024 * 1024 / row)));
-          createDatasetAt(file, { name: c.name.replace(':', '_'), data: c.array, shape: c.shape, dtype: H5WASM_DTYPES[c.dtype]!, chunks: [rows, ...c.shape.slice(1)], ...filter });
+          const rows = Math.max(1, Math.min(c.shape[0]!, Math.floor((1024 * 1024) / row)));
+          createDatasetAt(file, {
+            name: c.name.replace(':', '_'),
+            data: c.array,
+            shape: c.shape,
+            dtype: H5WASM_DTYPES[c.dtype]!,
+            chunks: [rows, ...c.shape.slice(1)],
+            ...filter,
+          });
         }
         closeFile(file);
         const seconds = (performance.now() - t0) / 1000;
-        const readers = Object.fromEntries(['h5py', 'h5py+hdf5plugin', 'silx'].map((reader) => {
-          const r = python3(['read', path, reader]);
-          return [reader, r.ok ? (r.sha256 === truth ? 'reads, values equal' : 'reads, VALUES DIFFER') : `fails: ${String(r.error)}`];
-        }));
-        entry.h5wasm = { file_bytes: statSync(path).size, ratio: round3(statSync(path).size / dataBytes), seconds: round3(seconds), mb_s: Math.round(dataBytes / 1e6 / seconds), readers };
+        const readers = Object.fromEntries(
+          ['h5py', 'h5py+hdf5plugin', 'silx'].map((reader) => {
+            const r = python3(['read', path, reader]);
+            return [reader, r.ok ? (r.sha256 === truth ? 'reads, values equal' : 'reads, VALUES DIFFER') : `fails: ${String(r.error)}`];
+          }),
+        );
+        entry.h5wasm = {
+          file_bytes: statSync(path).size,
+          ratio: round3(statSync(path).size / dataBytes),
+          seconds: round3(seconds),
+          mb_s: Math.round(dataBytes / 1e6 / seconds),
+          readers,
+        };
       } catch (error) {
         entry.h5wasm = { error: (error instanceof Error ? error.message : String(error)).split('\n').slice(0, 3).join(' | ') };
       }
@@ -132,16 +202,37 @@ try {
       entry.h5wasm = { error: 'h5wasm 0.10 create_dataset sets one filter (H5Pset_filter once); shuffle+gzip needs two' };
     }
     const hp = python3(['write', npz, join(dir, 'h5py.h5'), spec]) as { seconds: number; file_bytes: number };
-    entry.h5py = { file_bytes: hp.file_bytes, ratio: round3(hp.file_bytes / dataBytes), seconds: round3(hp.seconds), mb_s: Math.round(dataBytes / 1e6 / hp.seconds) };
-    entry.portal_range_reader = /^(none|gzip|shuffle-gzip)/.test(spec) ? 'decodes (deflate, shuffle)' : 'no decoder (deflate and shuffle only)';
+    entry.h5py = {
+      file_bytes: hp.file_bytes,
+      ratio: round3(hp.file_bytes / dataBytes),
+      seconds: round3(hp.seconds),
+      mb_s: Math.round(dataBytes / 1e6 / hp.seconds),
+    };
+    entry.portal_range_reader = /^(none|gzip|shuffle-gzip)/.test(spec)
+      ? 'decodes (deflate, shuffle)'
+      : 'no decoder (deflate and shuffle only)';
     results[spec] = entry;
   }
-  console.log(JSON.stringify({
-    bench: 'compression-filters', points: Number(values.points), counters: Number(values.counters), mca_bins: Number(values.bins),
-    channels: data.map((c) => `${c.name} ${c.dtype} ${JSON.stringify(c.shape)}`), data_bytes: dataBytes,
-    blisswriter: { file_bytes: statSync(bliss).size, ratio: round3(statSync(bliss).size / dataBytes), note: 'blisswriter 2.0.0: gzip+shuffle on datasets over 1 MB, plus its metadata' },
-    filters: results,
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'compression-filters',
+        points: Number(values.points),
+        counters: Number(values.counters),
+        mca_bins: Number(values.bins),
+        channels: data.map((c) => `${c.name} ${c.dtype} ${JSON.stringify(c.shape)}`),
+        data_bytes: dataBytes,
+        blisswriter: {
+          file_bytes: statSync(bliss).size,
+          ratio: round3(statSync(bliss).size / dataBytes),
+          note: 'blisswriter 2.0.0: gzip+shuffle on datasets over 1 MB, plus its metadata',
+        },
+        filters: results,
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await redis.stop();
   rmSync(dir, { recursive: true, force: true });

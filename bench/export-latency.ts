@@ -29,7 +29,9 @@ const pipeline = await startLocalPipeline({ logLevel: 'ERROR' });
 const exports = new DynamoDbExportCatalogue(pipeline.env.clients.dynamo, pipeline.env.resources.table.name);
 const results: Record<string, { request_to_completed_ms: number; bytes: number; files: number }[]> = { csv: [], nexus: [] };
 const peak = { rss: 0 };
-const sampler = setInterval(() => { peak.rss = Math.max(peak.rss, process.memoryUsage().rss); }, 50);
+const sampler = setInterval(() => {
+  peak.rss = Math.max(peak.rss, process.memoryUsage().rss);
+}, 50);
 let scanBytes: number | undefined;
 try {
   const scan = await pipeline.publish({ type: 'ascan', number: 1, points, counters: channels - 1, batch: 100, dtype: 'float64' });
@@ -40,15 +42,27 @@ try {
     for (const format of ['csv', 'nexus'] as const) {
       const requestId = `bench-${format}-${i}-${Date.now()}`;
       const t0 = Date.now();
-      await pipeline.env.clients.events.send(new PutEventsCommand({ Entries: [{
-        EventBusName: pipeline.env.resources.bus.name, Source: 'beamline-archive.export-client', DetailType: 'Export Requested',
-        Detail: JSON.stringify({ request_id: requestId, runs: [scan.run_uid], format }),
-      }] }));
+      await pipeline.env.clients.events.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: pipeline.env.resources.bus.name,
+              Source: 'beamline-archive.export-client',
+              DetailType: 'Export Requested',
+              Detail: JSON.stringify({ request_id: requestId, runs: [scan.run_uid], format }),
+            },
+          ],
+        }),
+      );
       for (;;) {
         const record = await exports.get(exportIdOf(requestId));
         if (record?.state === 'FAILED') throw new Error(`${format} export FAILED: ${record.reason}`);
         if (record?.state === 'COMPLETED') {
-          results[format]!.push({ request_to_completed_ms: Date.now() - t0, bytes: (record.files ?? []).reduce((s, f) => s + f.bytes, 0), files: record.files?.length ?? 0 });
+          results[format]!.push({
+            request_to_completed_ms: Date.now() - t0,
+            bytes: (record.files ?? []).reduce((s, f) => s + f.bytes, 0),
+            files: record.files?.length ?? 0,
+          });
           break;
         }
         if (Date.now() - t0 > 600_000) throw new Error(`${format} export not COMPLETED after 600 s`);
@@ -61,14 +75,20 @@ try {
   await pipeline.stop();
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-process.stdout.write(`${JSON.stringify({
-  bench: 'export-latency',
-  points,
-  channels,
-  scan_file_bytes: scanBytes,
-  repeat,
-  csv: { median_ms: median(results.csv!.map((r) => r.request_to_completed_ms)), runs: results.csv },
-  nexus: { median_ms: median(results.nexus!.map((r) => r.request_to_completed_ms)), runs: results.nexus },
-  peak_rss_mb: Math.round(peak.rss / 1024 / 1024),
-  node: process.version,
-}, null, 2)}\n`);
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      bench: 'export-latency',
+      points,
+      channels,
+      scan_file_bytes: scanBytes,
+      repeat,
+      csv: { median_ms: median(results.csv!.map((r) => r.request_to_completed_ms)), runs: results.csv },
+      nexus: { median_ms: median(results.nexus!.map((r) => r.request_to_completed_ms)), runs: results.nexus },
+      peak_rss_mb: Math.round(peak.rss / 1024 / 1024),
+      node: process.version,
+    },
+    null,
+    2,
+  )}\n`,
+);

@@ -52,17 +52,44 @@ interface Layout {
   stxmImage?: [number, number];
 }
 const LAYOUTS: Record<string, Layout> = {
-  nexus: { channels: [{ name: 'axis:sy', dtype: '<f8', shape: [] }, { name: 'c:diode1', dtype: '<f4', shape: [] }, { name: 'c:diode2', dtype: '<f4', shape: [] }, { name: 'mca1:spectrum', dtype: '<u4', shape: [1024] }] },
-  csv: { channels: [{ name: 'axis:sy', dtype: '<f8', shape: [] }, ...Array.from({ length: 15 }, (_, i) => ({ name: `c:counter${i + 1}`, dtype: '<f8' as const, shape: [] }))] },
+  nexus: {
+    channels: [
+      { name: 'axis:sy', dtype: '<f8', shape: [] },
+      { name: 'c:diode1', dtype: '<f4', shape: [] },
+      { name: 'c:diode2', dtype: '<f4', shape: [] },
+      { name: 'mca1:spectrum', dtype: '<u4', shape: [1024] },
+    ],
+  },
+  csv: {
+    channels: [
+      { name: 'axis:sy', dtype: '<f8', shape: [] },
+      ...Array.from({ length: 15 }, (_, i) => ({ name: `c:counter${i + 1}`, dtype: '<f8' as const, shape: [] })),
+    ],
+  },
   nxstxm: {
-    channels: [{ name: 'c:counter0', dtype: '<u4', shape: [] }, { name: 'axis:energy', dtype: '<f8', shape: [] }, { name: 'axis:sx', dtype: '<f8', shape: [] }, { name: 'axis:sy', dtype: '<f8', shape: [] }],
+    channels: [
+      { name: 'c:counter0', dtype: '<u4', shape: [] },
+      { name: 'axis:energy', dtype: '<f8', shape: [] },
+      { name: 'axis:sx', dtype: '<f8', shape: [] },
+      { name: 'axis:sy', dtype: '<f8', shape: [] },
+    ],
     // One energy's image: the stack has as many of them as the size asks.
-    pointsPerBlock: STXM_X * STXM_Y, stxmDetector: 'c:counter0', stxmImage: [STXM_X, STXM_Y],
+    pointsPerBlock: STXM_X * STXM_Y,
+    stxmDetector: 'c:counter0',
+    stxmImage: [STXM_X, STXM_Y],
   },
   // A stack of 100 × 100 images read by a fluorescence detector: an MCA of 256 channels (uint32) per point, summed per point into NXdata.
   'nxstxm-mca': {
-    channels: [{ name: 'mca:spectrum', dtype: '<u4', shape: [256] }, { name: 'axis:energy', dtype: '<f8', shape: [] }, { name: 'axis:sx', dtype: '<f8', shape: [] }, { name: 'axis:sy', dtype: '<f8', shape: [] }],
-    pointsPerBlock: 100 * 100, stxmDetector: 'mca:spectrum', stxmImage: [100, 100], format: 'nxstxm',
+    channels: [
+      { name: 'mca:spectrum', dtype: '<u4', shape: [256] },
+      { name: 'axis:energy', dtype: '<f8', shape: [] },
+      { name: 'axis:sx', dtype: '<f8', shape: [] },
+      { name: 'axis:sy', dtype: '<f8', shape: [] },
+    ],
+    pointsPerBlock: 100 * 100,
+    stxmDetector: 'mca:spectrum',
+    stxmImage: [100, 100],
+    format: 'nxstxm',
   },
 };
 
@@ -72,8 +99,12 @@ function startMetadata(layout: Layout, points: number): Record<string, unknown> 
   const [x, y] = layout.stxmImage;
   return {
     stxm: {
-      scan_type: 'sample_image_stack', detector: layout.stxmDetector, energies: points / (x * y), regions: [{ x_points: x, y_points: y }],
-      positioners: { energy: 'axis:energy', sample_x: 'axis:sx', sample_y: 'axis:sy' }, source: { name: 'bench' },
+      scan_type: 'sample_image_stack',
+      detector: layout.stxmDetector,
+      energies: points / (x * y),
+      regions: [{ x_points: x, y_points: y }],
+      positioners: { energy: 'axis:energy', sample_x: 'axis:sx', sample_y: 'axis:sy' },
+      source: { name: 'bench' },
     },
   };
 }
@@ -81,7 +112,16 @@ const itemBytes = { '<f8': 8, '<f4': 4, '<u4': 4 } as const;
 const pointBytes = (l: Layout) => l.channels.reduce((n, c) => n + itemBytes[c.dtype] * c.shape.reduce((a, b) => a * b, 1), 0);
 const datasetPath = (name: string) => `/1.1/measurement/${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
 
-interface ChildJob { format: string; layout: Layout; points: number; key: string; bytes: number; sha256: string; bucket: string; start: Record<string, unknown> }
+interface ChildJob {
+  format: string;
+  layout: Layout;
+  points: number;
+  key: string;
+  bytes: number;
+  sha256: string;
+  bucket: string;
+  start: Record<string, unknown>;
+}
 
 /** The child: one export built by the export service, as in the worker; prints its peak RSS. */
 async function child(job: ChildJob): Promise<void> {
@@ -99,38 +139,77 @@ async function child(job: ChildJob): Promise<void> {
   const runUid = '01M80JDTHSB2YF8F4WA7YZ6MEM';
   const runs = new MemoryRunCatalogue();
   runs.runs.set(runUid, {
-    runUid, state: RunState.Archived, file: { bucket: job.bucket, key: job.key, bytes: job.bytes, sha256: job.sha256 },
+    runUid,
+    state: RunState.Archived,
+    file: { bucket: job.bucket, key: job.key, bytes: job.bytes, sha256: job.sha256 },
     channelPaths: Object.fromEntries(job.layout.channels.map((c) => [c.name, datasetPath(c.name)])),
     points: Object.fromEntries(job.layout.channels.map((c) => [c.name, job.points])),
   });
   runs.documents.set(runUid, [
-    { detailType: DetailType.RunStart, uid: runUid, body: { uid: runUid, time: 1_790_000_000, scan_id: 1, plan_name: 'ascan', title: 'bench', ...job.start } },
     {
-      detailType: DetailType.EventDescriptor, uid: `${runUid}/primary`, body: {
-        uid: `${runUid}/primary`, run_start: runUid, time: 1_790_000_000, name: 'primary',
-        data_keys: Object.fromEntries(job.layout.channels.map((c) => [c.name, {
-          dtype: c.shape.length ? 'array' : 'number', dtype_numpy: c.dtype, shape: c.shape, source: c.name, external: 'STREAM:',
-          bliss_role: c.name.startsWith('axis:') ? 'positioner' : c.shape.length ? 'spectrum' : 'counter',
-        }])),
+      detailType: DetailType.RunStart,
+      uid: runUid,
+      body: { uid: runUid, time: 1_790_000_000, scan_id: 1, plan_name: 'ascan', title: 'bench', ...job.start },
+    },
+    {
+      detailType: DetailType.EventDescriptor,
+      uid: `${runUid}/primary`,
+      body: {
+        uid: `${runUid}/primary`,
+        run_start: runUid,
+        time: 1_790_000_000,
+        name: 'primary',
+        data_keys: Object.fromEntries(
+          job.layout.channels.map((c) => [
+            c.name,
+            {
+              dtype: c.shape.length ? 'array' : 'number',
+              dtype_numpy: c.dtype,
+              shape: c.shape,
+              source: c.name,
+              external: 'STREAM:',
+              bliss_role: c.name.startsWith('axis:') ? 'positioner' : c.shape.length ? 'spectrum' : 'counter',
+            },
+          ]),
+        ),
       },
     },
-    { detailType: DetailType.RunStop, uid: `${runUid}/stop`, body: { uid: `${runUid}/stop`, run_start: runUid, time: 1_790_000_100, exit_status: 'success' } },
+    {
+      detailType: DetailType.RunStop,
+      uid: `${runUid}/stop`,
+      body: { uid: `${runUid}/stop`, run_start: runUid, time: 1_790_000_100, exit_status: 'success' },
+    },
   ]);
   const service = new ExportService({
-    exports: new MemoryExportCatalogue(), runs, store, reader: new H5wasmArchivedChannelReader(),
+    exports: new MemoryExportCatalogue(),
+    runs,
+    store,
+    reader: new H5wasmArchivedChannelReader(),
     workspace: (fileTime) => createLocalExportWorkspace({ fileTimeMs: fileTime.getTime() }),
     publisher: new MemoryEventBus(),
-    provenance: { store: new MemoryProvenanceStore(() => true), software: { name: 'beamline-archive', version: 'bench', repository: 'https://example.org/beamline-archive' } },
-    creator: 'beamline-archive bench', now: () => new Date(), leaseMs: 3600_000,
+    provenance: {
+      store: new MemoryProvenanceStore(() => true),
+      software: { name: 'beamline-archive', version: 'bench', repository: 'https://example.org/beamline-archive' },
+    },
+    creator: 'beamline-archive bench',
+    now: () => new Date(),
+    leaseMs: 3600_000,
   });
   const started = performance.now();
-  const record = await service.handleRequested({ request_id: `bench-${job.format}-${job.points}`, runs: [runUid] as [string], format: job.format }, EventSource.ExportClient);
+  const record = await service.handleRequested(
+    { request_id: `bench-${job.format}-${job.points}`, runs: [runUid] as [string], format: job.format },
+    EventSource.ExportClient,
+  );
   const seconds = (performance.now() - started) / 1000;
   if (record.state !== 'COMPLETED') throw new Error(`export ${record.state}: ${record.reason}`);
-  process.stdout.write(`${JSON.stringify({
-    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), seconds: Number(seconds.toFixed(1)),
-    export_bytes: record.files!.reduce((n, f) => n + f.bytes, 0), files: record.files!.length,
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      seconds: Number(seconds.toFixed(1)),
+      export_bytes: record.files!.reduce((n, f) => n + f.bytes, 0),
+      files: record.files!.length,
+    })}\n`,
+  );
 }
 
 /**
@@ -142,8 +221,14 @@ async function bundleForNode(): Promise<string> {
   const { build } = await import('esbuild');
   const outfile = fileURLToPath(new URL('../node_modules/.cache/beamline-bench/export-memory.mjs', import.meta.url));
   await build({
-    entryPoints: [fileURLToPath(import.meta.url)], bundle: true, platform: 'node', format: 'esm', target: 'node24',
-    outfile, external: ['h5wasm', 'esbuild'], logLevel: 'error',
+    entryPoints: [fileURLToPath(import.meta.url)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    outfile,
+    external: ['h5wasm', 'esbuild'],
+    logLevel: 'error',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   return outfile;
@@ -168,10 +253,17 @@ async function main(): Promise<void> {
       // The big scan has exactly `factor` times the points of the small one (NXstxm: whole images of the stack).
       const block = layout.pointsPerBlock ?? 1;
       const basePoints = Math.max(1, Math.round((baseMb * MB) / pointBytes(layout) / block)) * block;
-      for (const [mb, points] of [[baseMb, basePoints], [baseMb * factor, basePoints * factor]] as const) {
+      for (const [mb, points] of [
+        [baseMb, basePoints],
+        [baseMb * factor, basePoints * factor],
+      ] as const) {
         const path = join(work, `${format}-${mb}.h5`);
         // The scan file, written by h5py (chunked like the archive's, in blocks: bounded memory).
-        const made = spawnSync(venvPython, ['-c', `
+        const made = spawnSync(
+          venvPython,
+          [
+            '-c',
+            `
 import sys, json, h5py, numpy as np
 path, points, channels = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 rng = np.random.default_rng(7)
@@ -186,7 +278,13 @@ with h5py.File(path, 'w') as f:
                 d[start:start + n] = rng.standard_normal((n, *c['shape'])).astype(c['dtype'])
             else:
                 d[start:start + n] = rng.integers(0, 2**20, (n, *c['shape'])).astype(c['dtype'])
-`, path, String(points), JSON.stringify(layout.channels.map((c) => ({ path: datasetPath(c.name), dtype: c.dtype, shape: c.shape })))], { encoding: 'utf8' });
+`,
+            path,
+            String(points),
+            JSON.stringify(layout.channels.map((c) => ({ path: datasetPath(c.name), dtype: c.dtype, shape: c.shape }))),
+          ],
+          { encoding: 'utf8' },
+        );
         if (made.status !== 0) throw new Error(`h5py: ${made.stderr}`);
         const bytes = statSync(path).size;
         const hash = createHash('sha256');
@@ -194,25 +292,56 @@ with h5py.File(path, 'w') as f:
         const key = `archive/bench/${format}-${mb}.h5`;
         await store.uploadFile(key, path, 'application/x-hdf5');
         rmSync(path);
-        const job: ChildJob = { format: layout.format ?? format, layout, points, key, bytes, sha256: hash.digest('hex'), bucket, start: startMetadata(layout, points) };
+        const job: ChildJob = {
+          format: layout.format ?? format,
+          layout,
+          points,
+          key,
+          bytes,
+          sha256: hash.digest('hex'),
+          bucket,
+          start: startMetadata(layout, points),
+        };
         const out = spawnSync(process.execPath, [script, '--child', JSON.stringify(job)], {
-          encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 1 << 20,
+          encoding: 'utf8',
+          env: { ...process.env, NODE_OPTIONS: '' },
+          maxBuffer: 1 << 20,
         });
         if (out.status !== 0) throw new Error(`child ${format} ${mb} MB: ${out.stderr}`);
-        const measured = JSON.parse(out.stdout.trim().split('\n').pop()!) as { peak_rss_mb: number; seconds: number; export_bytes: number; files: number };
+        const measured = JSON.parse(out.stdout.trim().split('\n').pop()!) as {
+          peak_rss_mb: number;
+          seconds: number;
+          export_bytes: number;
+          files: number;
+        };
         results.push({ format, scan_file_mb: Number((bytes / MB).toFixed(1)), points, ...measured });
         await store.delete(key);
       }
     }
     const flat = formats.map((format) => {
       const [small, big] = results.filter((r) => r.format === format) as { peak_rss_mb: number; scan_file_mb: number; points: number }[];
-      return { format, points_ratio: Number((big!.points / small!.points).toFixed(1)), input_ratio: Number((big!.scan_file_mb / small!.scan_file_mb).toFixed(1)), rss_ratio: Number((big!.peak_rss_mb / small!.peak_rss_mb).toFixed(2)), rss_growth_mb: big!.peak_rss_mb - small!.peak_rss_mb };
+      return {
+        format,
+        points_ratio: Number((big!.points / small!.points).toFixed(1)),
+        input_ratio: Number((big!.scan_file_mb / small!.scan_file_mb).toFixed(1)),
+        rss_ratio: Number((big!.peak_rss_mb / small!.peak_rss_mb).toFixed(2)),
+        rss_growth_mb: big!.peak_rss_mb - small!.peak_rss_mb,
+      };
     });
-    process.stdout.write(`${JSON.stringify({
-      bench: 'export-memory', machine: 'shared 2-core, moto as S3 (times noisy, RSS not)', slice_bytes: 4 * 1024 * 1024,
-      results, flat,
-      before: 'issue 17: about 1 GB of RSS for a 40 MB NXstxm (whole scan file, every channel and the table in memory)',
-    }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          bench: 'export-memory',
+          machine: 'shared 2-core, moto as S3 (times noisy, RSS not)',
+          slice_bytes: 4 * 1024 * 1024,
+          results,
+          flat,
+          before: 'issue 17: about 1 GB of RSS for a 40 MB NXstxm (whole scan file, every channel and the table in memory)',
+        },
+        null,
+        2,
+      )}\n`,
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
     await moto.stop();

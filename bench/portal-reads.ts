@@ -39,7 +39,9 @@ function defaultPlot(file: IndexedFile): { signal: string; axes: string[] } {
     const signal = entry.attributes.signal?.value;
     if (typeof signal === 'string') {
       const axes = entry.attributes.axes?.value;
-      const names = (Array.isArray(axes) ? axes : typeof axes === 'string' ? [axes] : []).filter((a): a is string => typeof a === 'string' && a !== '.');
+      const names = (Array.isArray(axes) ? axes : typeof axes === 'string' ? [axes] : []).filter(
+        (a): a is string => typeof a === 'string' && a !== '.',
+      );
       const under = (n: string) => `${path === '/' ? '' : path}/${n}`;
       return { signal: under(signal), axes: names.map(under) };
     }
@@ -110,11 +112,29 @@ try {
       const wholeMs = performance.now() - wholeStart;
 
       results.push({
-        case: `${mb} MB`, points, frame: FRAME, fileBytes: written.bytes, indexBytes, indexBuildMs: Math.round(indexMs),
+        case: `${mb} MB`,
+        points,
+        frame: FRAME,
+        fileBytes: written.bytes,
+        indexBytes,
+        indexBuildMs: Math.round(indexMs),
         byPieces: {
-          treeMs: Math.round(treeMs), firstPlotMs: Math.round(plotMs), bytes: plotBytes, requests: plotRequests,
-          percentOfFile: Number(((100 * plotBytes) / written.bytes).toFixed(4)), signal: plot.signal, selection: selection ?? 'all', axes: plot.axes,
-          frameSlice: frames ? { dataset: frames, bytes: file.source.stats.bytes - before.bytes, requests: file.source.stats.requests - before.requests, ms: Math.round(sliceMs) } : null,
+          treeMs: Math.round(treeMs),
+          firstPlotMs: Math.round(plotMs),
+          bytes: plotBytes,
+          requests: plotRequests,
+          percentOfFile: Number(((100 * plotBytes) / written.bytes).toFixed(4)),
+          signal: plot.signal,
+          selection: selection ?? 'all',
+          axes: plot.axes,
+          frameSlice: frames
+            ? {
+                dataset: frames,
+                bytes: file.source.stats.bytes - before.bytes,
+                requests: file.source.stats.requests - before.requests,
+                ms: Math.round(sliceMs),
+              }
+            : null,
         },
         wholeFile: { bytes: wholeBytes, downloadMs: Math.round(wholeMs) },
       });
@@ -124,7 +144,9 @@ try {
       await written.dispose();
     }
   }
-  process.stdout.write(`${JSON.stringify({ bench: 'portal-reads', node: process.version, store: 'moto on loopback (presigned URLs)', results }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'portal-reads', node: process.version, store: 'moto on loopback (presigned URLs)', results }, null, 2)}\n`,
+  );
 } finally {
   await moto.stop();
   rmSync(work, { recursive: true, force: true });

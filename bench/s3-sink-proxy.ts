@@ -46,10 +46,12 @@ export async function startS3Sink(emulatorUrl: string): Promise<S3Sink> {
       return;
     }
     if (req.headers['x-amz-target'] === undefined && req.method === 'PUT') {
-      req.on('data', (chunk: Buffer) => { stats.bytes += chunk.length; });
+      req.on('data', (chunk: Buffer) => {
+        stats.bytes += chunk.length;
+      });
       req.on('end', () => {
         stats.puts += 1;
-        res.writeHead(200, { ETag: `"${(stats.puts).toString(16).padStart(32, '0')}"`, 'Content-Length': '0' });
+        res.writeHead(200, { ETag: `"${stats.puts.toString(16).padStart(32, '0')}"`, 'Content-Length': '0' });
         res.end();
       });
       return;
@@ -60,17 +62,26 @@ export async function startS3Sink(emulatorUrl: string): Promise<S3Sink> {
       req.on('end', () => {
         const entries = (JSON.parse(Buffer.concat(parts).toString('utf8')) as { Entries?: unknown[] }).Entries ?? [];
         stats.putEventsEntries += entries.length;
-        const body = JSON.stringify({ FailedEntryCount: 0, Entries: entries.map((_, i) => ({ EventId: `sink-${stats.putEventsEntries}-${i}` })) });
+        const body = JSON.stringify({
+          FailedEntryCount: 0,
+          Entries: entries.map((_, i) => ({ EventId: `sink-${stats.putEventsEntries}-${i}` })),
+        });
         res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.1', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
       });
       return;
     }
-    const forwarded = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upstream) => {
-      res.writeHead(upstream.statusCode ?? 502, upstream.headers);
-      upstream.pipe(res);
+    const forwarded = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (upstream) => {
+        res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+        upstream.pipe(res);
+      },
+    );
+    forwarded.on('error', (error) => {
+      res.writeHead(502);
+      res.end(String(error));
     });
-    forwarded.on('error', (error) => { res.writeHead(502); res.end(String(error)); });
     req.pipe(forwarded);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -79,7 +90,11 @@ export async function startS3Sink(emulatorUrl: string): Promise<S3Sink> {
     url: `http://127.0.0.1:${port}`,
     stats,
     read: async () => Object.assign(stats, { cpuSeconds: cpu() }),
-    stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -88,7 +103,9 @@ export async function startS3Sink(emulatorUrl: string): Promise<S3Sink> {
  * nothing (as an S3 endpoint would); `stats` is fetched from it when `stop` is called.
  */
 export async function startS3SinkProcess(emulatorUrl: string): Promise<S3Sink> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), emulatorUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), emulatorUrl], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -99,7 +116,7 @@ export async function startS3SinkProcess(emulatorUrl: string): Promise<S3Sink> {
     child.once('exit', (code) => reject(new Error(`sink process exited (${code}) before listening`)));
   });
   const stats: SinkStats = { puts: 0, bytes: 0, putEventsEntries: 0, cpuSeconds: 0 };
-  const read = async () => Object.assign(stats, await (await fetch(`${url}${STATS_PATH}`)).json() as SinkStats);
+  const read = async () => Object.assign(stats, (await (await fetch(`${url}${STATS_PATH}`)).json()) as SinkStats);
   return {
     url,
     stats,

@@ -27,7 +27,12 @@ export interface SyntheticScanOptions {
 }
 
 /** One channel's published values: little-endian, C order, `shape` = [points, ...point shape]. */
-export interface PublishedChannel { name: string; dtype: string; shape: readonly number[]; bytes: Uint8Array }
+export interface PublishedChannel {
+  name: string;
+  dtype: string;
+  shape: readonly number[];
+  bytes: Uint8Array;
+}
 
 export interface SyntheticScan {
   plan: NexusPlan;
@@ -44,47 +49,94 @@ export function syntheticScan(options: SyntheticScanOptions): SyntheticScan {
   const keys: { name: string; dtype: string; shape: number[]; role: 'positioner' | 'counter' | 'image' | 'spectrum' }[] = [];
   if (published) {
     for (const c of published.values()) {
-      keys.push({ name: c.name, dtype: c.dtype, shape: c.shape.slice(1), role: c.name.startsWith('axis:') ? 'positioner' : c.shape.length === 2 ? 'spectrum' : c.shape.length > 2 ? 'image' : 'counter' });
+      keys.push({
+        name: c.name,
+        dtype: c.dtype,
+        shape: c.shape.slice(1),
+        role: c.name.startsWith('axis:') ? 'positioner' : c.shape.length === 2 ? 'spectrum' : c.shape.length > 2 ? 'image' : 'counter',
+      });
     }
   } else {
     keys.push({ name: 'axis:sy', dtype: '<f8', shape: [], role: 'positioner' });
     if (o.image) keys.push({ name: 'lima_simulator:image', dtype: '<u4', shape: [...o.image], role: 'image' });
-    else for (let i = 1; i < o.channels; i += 1) keys.push({ name: `simulation_counter_controller:c${String(i).padStart(2, '0')}`, dtype: '<f8', shape: [], role: 'counter' });
+    else
+      for (let i = 1; i < o.channels; i += 1)
+        keys.push({ name: `simulation_counter_controller:c${String(i).padStart(2, '0')}`, dtype: '<f8', shape: [], role: 'counter' });
   }
   const title = `ascan sy 0 1 ${o.points - 1} 0.1`;
   const start: RunStart = {
-    uid: RUN, time: 1795315657.285, scan_id: 1, plan_name: 'ascan', sample: 'sample1',
+    uid: RUN,
+    time: 1795315657.285,
+    scan_id: 1,
+    plan_name: 'ascan',
+    sample: 'sample1',
     data_policy: { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' },
     bliss: {
-      scan_key: `esrf:scan:${RUN}`, identity: { name: 'ascan', number: 1, session: 'demo_session', proposal: 'ihch123', collection: 'sample1', dataset: '0001' },
-      title, type: 'ascan', npoints: o.points, count_time: 0.1, start_time: '2026-11-22T10:00:00.000000+01:00',
+      scan_key: `esrf:scan:${RUN}`,
+      identity: { name: 'ascan', number: 1, session: 'demo_session', proposal: 'ihch123', collection: 'sample1', dataset: '0001' },
+      title,
+      type: 'ascan',
+      npoints: o.points,
+      count_time: 0.1,
+      start_time: '2026-11-22T10:00:00.000000+01:00',
       scan_info: { title, type: 'ascan', npoints: o.points, count_time: 0.1 },
     },
     icat: { Sample_name: 'sample1' },
   };
   const descriptor: EventDescriptor = {
-    uid: `${RUN}/descriptor/primary`, run_start: RUN, time: 1795315657.3, name: 'primary',
-    data_keys: Object.fromEntries(keys.map((k) => [k.name, {
-      dtype: k.shape.length ? 'array' : 'number', dtype_numpy: k.dtype, shape: k.shape, source: `bliss:esrf:stream:${k.name}`,
-      external: 'STREAM:', object_name: k.name.split(':').pop()!, bliss_role: k.role,
-    }])),
-    object_keys: {}, hints: {},
+    uid: `${RUN}/descriptor/primary`,
+    run_start: RUN,
+    time: 1795315657.3,
+    name: 'primary',
+    data_keys: Object.fromEntries(
+      keys.map((k) => [
+        k.name,
+        {
+          dtype: k.shape.length ? 'array' : 'number',
+          dtype_numpy: k.dtype,
+          shape: k.shape,
+          source: `bliss:esrf:stream:${k.name}`,
+          external: 'STREAM:',
+          object_name: k.name.split(':').pop()!,
+          bliss_role: k.role,
+        },
+      ]),
+    ),
+    object_keys: {},
+    hints: {},
   };
   const resources: StreamResource[] = keys.map((k) => ({
-    uid: `${RUN}/resource/${k.name}`, run_start: RUN, data_key: k.name, mimetype: 'application/x-beamline-archive-chunks',
-    uri: `s3://bench/staging/${RUN}/${k.name}/`, parameters: { dtype_numpy: k.dtype, point_shape: k.shape },
+    uid: `${RUN}/resource/${k.name}`,
+    run_start: RUN,
+    data_key: k.name,
+    mimetype: 'application/x-beamline-archive-chunks',
+    uri: `s3://bench/staging/${RUN}/${k.name}/`,
+    parameters: { dtype_numpy: k.dtype, point_shape: k.shape },
   }));
   const stop: RunStop = {
-    uid: `${RUN}/stop`, run_start: RUN, time: 1795315659.0, exit_status: 'success', reason: 'SUCCESS', num_events: { primary: o.points },
+    uid: `${RUN}/stop`,
+    run_start: RUN,
+    time: 1795315659.0,
+    exit_status: 'success',
+    reason: 'SUCCESS',
+    num_events: { primary: o.points },
     bliss: {
-      end_reason: 'SUCCESS', end_time: '2026-11-22T10:00:02.000000+01:00',
+      end_reason: 'SUCCESS',
+      end_time: '2026-11-22T10:00:02.000000+01:00',
       points: Object.fromEntries(keys.map((k) => [k.name, o.points])),
       documents: { descriptor: 1, stream_resource: keys.length, stream_datum: 0 },
     },
   };
   const plan = buildScanLayout({
-    start, stop, descriptors: [descriptor], resources, points: stop.bliss.points as Record<string, number>,
-    fileName: 'bench_0001.h5', creator: 'beamline-archive bench', hdf5Version: o.hdf5Version, storage: o.storage,
+    start,
+    stop,
+    descriptors: [descriptor],
+    resources,
+    points: stop.bliss.points as Record<string, number>,
+    fileName: 'bench_0001.h5',
+    creator: 'beamline-archive bench',
+    hdf5Version: o.hdf5Version,
+    storage: o.storage,
   });
   const chunkPoints: Record<string, number> = {};
   for (const k of keys) {

@@ -55,8 +55,19 @@ const python = join(root, '.venv/bin/python');
 const chunkBytes = Number(values['chunk-bytes']);
 const [height, width] = values.image.split('x').map(Number) as [number, number];
 
-interface Case { name: string; points: number; channels: number; image?: [number, number] }
-interface Result { seconds: number; data_bytes: number; file_bytes: number; peak_rss_mb: number; [k: string]: unknown }
+interface Case {
+  name: string;
+  points: number;
+  channels: number;
+  image?: [number, number];
+}
+interface Result {
+  seconds: number;
+  data_bytes: number;
+  file_bytes: number;
+  peak_rss_mb: number;
+  [k: string]: unknown;
+}
 
 const gzip = Number(values.gzip);
 function scanOptions(c: Case, hdf5Version: string): SyntheticScanOptions {
@@ -97,9 +108,13 @@ async function runOurs(c: Case): Promise<Result> {
   const hashSeconds = (performance.now() - h0) / 1000;
   await file.dispose();
   return {
-    seconds, seconds_sha256_pass: hashSeconds, data_bytes: dataBytes(c), file_bytes: file.bytes,
+    seconds,
+    seconds_sha256_pass: hashSeconds,
+    data_bytes: dataBytes(c),
+    file_bytes: file.bytes,
     // Where the time went: in this process (JS, wasm) or in the kernel (the writes to the page cache).
-    cpu_user_seconds: round3(cpu.user / 1e6), cpu_system_seconds: round3(cpu.system / 1e6),
+    cpu_user_seconds: round3(cpu.user / 1e6),
+    cpu_system_seconds: round3(cpu.system / 1e6),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     sampled_peak_mb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1024 / 1024)])),
     wasm_heap_mb: Math.round(writer.wasmHeapBytes() / 1024 / 1024),
@@ -112,7 +127,9 @@ function runReference(c: Case, dir: string): Result {
   const scan = syntheticScan(scanOptions(c, 'h5py'));
   const planPath = join(dir, `${c.name}.plan.json`);
   writeFileSync(planPath, JSON.stringify({ ...scan.plan, chunkPoints: scan.chunkPoints, points: c.points }));
-  const out = spawnSync(python, [join(root, 'bench/h5py_writer_reference.py'), planPath, join(dir, `${c.name}.h5py.h5`)], { encoding: 'utf8' });
+  const out = spawnSync(python, [join(root, 'bench/h5py_writer_reference.py'), planPath, join(dir, `${c.name}.h5py.h5`)], {
+    encoding: 'utf8',
+  });
   if (out.status !== 0) throw new Error(`h5py reference failed: ${out.stderr}`);
   return { ...(JSON.parse(out.stdout) as Result), data_bytes: dataBytes(c) };
 }
@@ -125,17 +142,38 @@ async function bundleForNode(): Promise<string> {
   const { build } = await import('esbuild');
   const outfile = join(root, 'node_modules/.cache/beamline-bench/writer-throughput.mjs');
   await build({
-    entryPoints: [fileURLToPath(import.meta.url)], bundle: true, platform: 'node', format: 'esm', target: 'node24',
-    outfile, external: ['h5wasm', 'esbuild'], logLevel: 'error',
+    entryPoints: [fileURLToPath(import.meta.url)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    outfile,
+    external: ['h5wasm', 'esbuild'],
+    logLevel: 'error',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   return outfile;
 }
 
 function runOursChild(c: Case, script: string): Result {
-  const out = spawnSync(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), script, '--child', JSON.stringify(c), '--chunk-bytes', String(chunkBytes), '--gzip', String(gzip)], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, NODE_OPTIONS: '' },
-  });
+  const out = spawnSync(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      script,
+      '--child',
+      JSON.stringify(c),
+      '--chunk-bytes',
+      String(chunkBytes),
+      '--gzip',
+      String(gzip),
+    ],
+    {
+      encoding: 'utf8',
+      cwd: root,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    },
+  );
   if (out.status !== 0) throw new Error(`our writer failed: ${out.stderr}`);
   return JSON.parse(out.stdout) as Result;
 }
@@ -153,20 +191,57 @@ async function runBlisswriter(points: number, channels: number, dir: string): Pr
     const p0 = performance.now();
     // sy, timer:elapsed_time and timer:epoch are channels too: the rest are counters.
     const npz = join(dir, 'published.npz');
-    const published = await run(python, [PUBLISHER, '--redis', redis.url, '--type', 'ascan', '--points', String(points),
-      '--counters', String(Math.max(1, channels - 3)), '--batch', String(batch), '--number', '1', '--dump-values', npz], 3_600_000);
+    const published = await run(
+      python,
+      [
+        PUBLISHER,
+        '--redis',
+        redis.url,
+        '--type',
+        'ascan',
+        '--points',
+        String(points),
+        '--counters',
+        String(Math.max(1, channels - 3)),
+        '--batch',
+        String(batch),
+        '--number',
+        '1',
+        '--dump-values',
+        npz,
+      ],
+      3_600_000,
+    );
     if (published.code !== 0) throw new Error(`publish_scan.py failed: ${published.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     const publishSeconds = (performance.now() - p0) / 1000;
     const scan = JSON.parse(published.stdout) as { scan_key: string; channels: Record<string, { dtype: string; shape: number[] }> };
     const out = join(dir, 'blisswriter.h5');
     const w0 = performance.now();
-    const written = await run(python, ['-W', 'ignore', join(root, 'test/support/blisswriter-write.py'), '--redis', redis.url,
-      '--scan-key', scan.scan_key, '--out', out, '--timeout', '3600'], 3_700_000);
+    const written = await run(
+      python,
+      [
+        '-W',
+        'ignore',
+        join(root, 'test/support/blisswriter-write.py'),
+        '--redis',
+        redis.url,
+        '--scan-key',
+        scan.scan_key,
+        '--out',
+        out,
+        '--timeout',
+        '3600',
+      ],
+      3_700_000,
+    );
     const processSeconds = (performance.now() - w0) / 1000;
     if (written.code !== 0) throw new Error(`blisswriter failed: ${written.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     const report = JSON.parse(written.stdout.trim().split('\n').pop()!) as { seconds: number; state: string };
     const names = Object.keys(scan.channels);
-    const bytes = names.reduce((sum, name) => sum + points * Number(scan.channels[name]!.dtype.slice(2)) * (scan.channels[name]!.shape.reduce((a, b) => a * b, 1)), 0);
+    const bytes = names.reduce(
+      (sum, name) => sum + points * Number(scan.channels[name]!.dtype.slice(2)) * scan.channels[name]!.shape.reduce((a, b) => a * b, 1),
+      0,
+    );
     const fileBytes = statSync(out).size;
     rmSync(out, { force: true });
     // The same values (dumped by the publisher) written by our scan writer with this run's storage: bytes like for like.
@@ -174,10 +249,17 @@ async function runBlisswriter(points: number, channels: number, dir: string): Pr
     rmSync(npz, { force: true });
     return {
       writer: 'blisswriter 2.0.0 NexusScanSubscriber (test/support/blisswriter-write.py)',
-      points, channels: names.length, data_mb: Math.round(bytes / 1e6), seconds: round3(report.seconds), state: report.state,
-      mb_s: Math.round(bytes / 1e6 / report.seconds), file_bytes: fileBytes,
-      process_seconds: round3(processSeconds), publish_seconds: round3(publishSeconds),
-      ours_on_the_same_values: same, bytes_ours_over_blisswriter: round3(same.file_bytes / fileBytes),
+      points,
+      channels: names.length,
+      data_mb: Math.round(bytes / 1e6),
+      seconds: round3(report.seconds),
+      state: report.state,
+      mb_s: Math.round(bytes / 1e6 / report.seconds),
+      file_bytes: fileBytes,
+      process_seconds: round3(processSeconds),
+      publish_seconds: round3(publishSeconds),
+      ours_on_the_same_values: same,
+      bytes_ours_over_blisswriter: round3(same.file_bytes / fileBytes),
       includes: 'reading the closed scan from Redis and writing the file (process_seconds adds python start and imports)',
     };
   } finally {
@@ -189,19 +271,44 @@ async function runBlisswriter(points: number, channels: number, dir: string): Pr
  * Our scan writer on the values a publisher dumped (npz → raw little-endian files through
  * bench/compression_filters_reference.py export): file bytes and seconds, the storage of this run.
  */
-async function oursOnPublished(npz: string, dir: string): Promise<{ file_bytes: number; data_bytes: number; seconds: number; channels: string[] }> {
+async function oursOnPublished(
+  npz: string,
+  dir: string,
+): Promise<{ file_bytes: number; data_bytes: number; seconds: number; channels: string[] }> {
   const out = join(dir, 'published');
   mkdirSync(out, { recursive: true });
   const exported = spawnSync(python, [join(root, 'bench/compression_filters_reference.py'), 'export', npz, out], { encoding: 'utf8' });
   if (exported.status !== 0) throw new Error(`export of the published values failed: ${exported.stderr}`);
-  const manifest = JSON.parse(readFileSync(join(out, 'channels.json'), 'utf8')) as { name: string; file: string; dtype: string; shape: number[] }[];
-  const published: PublishedChannel[] = manifest.map((c) => ({ name: c.name.replace('__', ':'), dtype: c.dtype, shape: c.shape, bytes: new Uint8Array(readFileSync(join(out, c.file))) }));
+  const manifest = JSON.parse(readFileSync(join(out, 'channels.json'), 'utf8')) as {
+    name: string;
+    file: string;
+    dtype: string;
+    shape: number[];
+  }[];
+  const published: PublishedChannel[] = manifest.map((c) => ({
+    name: c.name.replace('__', ':'),
+    dtype: c.dtype,
+    shape: c.shape,
+    bytes: new Uint8Array(readFileSync(join(out, c.file))),
+  }));
   const writer = await H5wasmScanFileWriter.create();
-  const scan = syntheticScan({ points: 0, channels: 0, chunkBytes, hdf5Version: writer.hdf5Version, storage: { ...DEFAULT_STORAGE, gzip }, published });
+  const scan = syntheticScan({
+    points: 0,
+    channels: 0,
+    chunkBytes,
+    hdf5Version: writer.hdf5Version,
+    storage: { ...DEFAULT_STORAGE, gzip },
+    published,
+  });
   const t0 = performance.now();
   const file = await writer.write(scan.plan, (channel) => scan.slices(channel));
   const seconds = (performance.now() - t0) / 1000;
-  const result = { file_bytes: file.bytes, data_bytes: published.reduce((n, c) => n + c.bytes.byteLength, 0), seconds: round3(seconds), channels: published.map((c) => `${c.name} ${c.dtype} ${JSON.stringify(c.shape)}`) };
+  const result = {
+    file_bytes: file.bytes,
+    data_bytes: published.reduce((n, c) => n + c.bytes.byteLength, 0),
+    seconds: round3(seconds),
+    channels: published.map((c) => `${c.name} ${c.dtype} ${JSON.stringify(c.shape)}`),
+  };
   await file.dispose();
   rmSync(out, { recursive: true, force: true });
   return result;
@@ -244,7 +351,7 @@ if (values.child) {
         // (0.2 to 3 s of system time on this machine, whichever writer it is), and alternates with
         // the unlink of the file before: runs go ours, h5py, h5py, ours, … so that neither writer
         // always gets the same slot, and each writer's best run is reported.
-        const order = i % 2 === 0 ? ['ours', 'reference'] as const : ['reference', 'ours'] as const;
+        const order = i % 2 === 0 ? (['ours', 'reference'] as const) : (['reference', 'ours'] as const);
         const run: Partial<{ ours: Result; reference: Result }> = {};
         for (const who of order) {
           settleDisk();
@@ -260,7 +367,9 @@ if (values.child) {
       const ours = best('ours');
       const reference = best('reference');
       results[c.name] = {
-        points: c.points, channels: c.channels, ...(c.image ? { image: c.image, dtype: '<u4' } : { dtype: '<f8' }),
+        points: c.points,
+        channels: c.channels,
+        ...(c.image ? { image: c.image, dtype: '<u4' } : { dtype: '<f8' }),
         data_mb: Math.round(dataBytes(c) / 1e6),
         ours: { mb_s: mbs(ours), ...ours },
         h5py: { mb_s: mbs(reference), ...reference },
@@ -272,21 +381,40 @@ if (values.child) {
         seconds_per_run: { ours: runs.map((r) => round3(r.ours.seconds)), h5py: runs.map((r) => round3(r.reference.seconds)) },
         // CPU seconds (user + system) of each writer's write, every run; the ratio takes each writer's least.
         cpu_seconds_per_run: { ours: runs.map((r) => cpuOf(r.ours)), h5py: runs.map((r) => cpuOf(r.reference)) },
-        cpu_ratio_ours_over_h5py: Math.round((Math.min(...runs.map((r) => cpuOf(r.reference))) / Math.min(...runs.map((r) => cpuOf(r.ours)))) * 100) / 100,
+        cpu_ratio_ours_over_h5py:
+          Math.round((Math.min(...runs.map((r) => cpuOf(r.reference))) / Math.min(...runs.map((r) => cpuOf(r.ours)))) * 100) / 100,
       };
     }
     const blissPoints = Number(values['blisswriter-points'] ?? values['small-points']);
     if (blissPoints > 0) {
       const reference = await runBlisswriter(blissPoints, channels, dir);
       const same = cases.find((c) => !c.image && c.points === blissPoints);
-      const sameCase = same ? results[same.name] as { ours: Result } : undefined;
+      const sameCase = same ? (results[same.name] as { ours: Result }) : undefined;
       results.blisswriter = {
         ...reference,
-        ...(same && sameCase ? { same_scan_as: same.name, ratio_ours_over_blisswriter: Math.round((reference.seconds as number) / sameCase.ours.seconds * 100) / 100 } : {}),
+        ...(same && sameCase
+          ? {
+              same_scan_as: same.name,
+              ratio_ours_over_blisswriter: Math.round(((reference.seconds as number) / sameCase.ours.seconds) * 100) / 100,
+            }
+          : {}),
       };
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(JSON.stringify({ bench: 'writer-throughput', chunk_bytes: chunkBytes, gzip: gzip > 0 ? { level: gzip, min_bytes: DEFAULT_STORAGE.gzipMinBytes, in: 'ours and h5py alike' } : 'none', repeat: Number(values.repeat), node: process.version, cases: results }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'writer-throughput',
+        chunk_bytes: chunkBytes,
+        gzip: gzip > 0 ? { level: gzip, min_bytes: DEFAULT_STORAGE.gzipMinBytes, in: 'ours and h5py alike' } : 'none',
+        repeat: Number(values.repeat),
+        node: process.version,
+        cases: results,
+      },
+      null,
+      2,
+    ),
+  );
 }

@@ -11,7 +11,6 @@ import { checkBlueskyCheckpoint, type CheckpointStore } from './checkpoint/index
 import type { FollowerOptions } from './scan-follower.js';
 import { BlueskyFollower, type BlueskyStatus } from './bluesky-follower.js';
 
-
 /**
  * Entries per XREAD of the Bluesky stream. An entry may carry up to 8 MiB of JSON (the publisher's
  * default max_entry_bytes) and Redis cannot bound a read by bytes: 16 entries keep one read under
@@ -50,29 +49,51 @@ export class BlueskyBridgeHook {
   private loop?: Promise<void>;
   error?: unknown;
 
-  constructor(private readonly deps: BlueskyHookDeps, options: FollowerOptions, bluesky: BlueskyBridgeOptions) {
+  constructor(
+    private readonly deps: BlueskyHookDeps,
+    options: FollowerOptions,
+    bluesky: BlueskyBridgeOptions,
+  ) {
     // Fail at start on a damaged checkpoint, with the file named.
     const existing = checkBlueskyCheckpoint(deps.checkpoint.data.bluesky, bluesky.stream, deps.checkpoint.path);
     if (existing) deps.checkpoint.data.bluesky = existing;
     else delete deps.checkpoint.data.bluesky;
     this.reader = deps.source.openReader();
-    this.follower = new BlueskyFollower({
-      reader: this.reader, store: deps.store, publisher: deps.publisher, logger: deps.logger, stats: deps.stats, budget: deps.budget,
-      deadLetter: deps.deadLetter,
-      checkpoint: () => deps.checkpoint.data.bluesky,
-      setCheckpoint: (cp) => { deps.checkpoint.data.bluesky = cp; deps.checkpoint.touch(); },
-      saveCheckpoint: () => deps.checkpoint.touch(),
-    }, {
-      stream: bluesky.stream,
-      from: bluesky.from ?? '0',
-      policy: {
-        beamline: options.beamline, proposal: bluesky.proposal, session: bluesky.session, collection: bluesky.collection, dataset: bluesky.dataset,
+    this.follower = new BlueskyFollower(
+      {
+        reader: this.reader,
+        store: deps.store,
+        publisher: deps.publisher,
+        logger: deps.logger,
+        stats: deps.stats,
+        budget: deps.budget,
+        deadLetter: deps.deadLetter,
+        checkpoint: () => deps.checkpoint.data.bluesky,
+        setCheckpoint: (cp) => {
+          deps.checkpoint.data.bluesky = cp;
+          deps.checkpoint.touch();
+        },
+        saveCheckpoint: () => deps.checkpoint.touch(),
       },
-      chunkPoints: options.chunkPoints, chunkBytes: options.chunkBytes, readCount: Math.min(options.readCount, BLUESKY_READ_COUNT), blockMs: options.flushIntervalMs,
-      maxInflightChunks: options.maxInflightChunks,
-      ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
-      ...(options.retryMaxMs !== undefined ? { retryMaxMs: options.retryMaxMs } : {}),
-    });
+      {
+        stream: bluesky.stream,
+        from: bluesky.from ?? '0',
+        policy: {
+          beamline: options.beamline,
+          proposal: bluesky.proposal,
+          session: bluesky.session,
+          collection: bluesky.collection,
+          dataset: bluesky.dataset,
+        },
+        chunkPoints: options.chunkPoints,
+        chunkBytes: options.chunkBytes,
+        readCount: Math.min(options.readCount, BLUESKY_READ_COUNT),
+        blockMs: options.flushIntervalMs,
+        maxInflightChunks: options.maxInflightChunks,
+        ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
+        ...(options.retryMaxMs !== undefined ? { retryMaxMs: options.retryMaxMs } : {}),
+      },
+    );
   }
 
   start(): void {

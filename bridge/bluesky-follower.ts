@@ -31,8 +31,17 @@ import type { RunError } from '../src/core/contract/generated-types.js';
 import { runFailedOf } from '../src/core/event-model/documents.js';
 import type { StreamEntry } from '../src/core/bliss/scan-source.js';
 import {
-  BlueskyDocumentName, blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamResourceOf, channelsOfDescriptor, MAX_INLINE_START,
-  parseBlueskyEntry, requireString, startDocumentBytes, type BlueskyEntry,
+  BlueskyDocumentName,
+  blueskyDescriptorOf,
+  blueskyRunStartOf,
+  blueskyRunStopOf,
+  blueskyStreamResourceOf,
+  channelsOfDescriptor,
+  MAX_INLINE_START,
+  parseBlueskyEntry,
+  requireString,
+  startDocumentBytes,
+  type BlueskyEntry,
 } from '../src/core/bluesky/documents.js';
 import { BlueskyDocumentError } from '../src/core/bluesky/errors.js';
 import { stagingRunPrefix } from '../src/core/object-keys.js';
@@ -42,7 +51,17 @@ import { compareStreamIds, predecessor, type BlueskyCheckpoint, type BlueskyRunC
 import { Interrupted, runErrorOf } from './errors.js';
 import { BlueskyDeadLetters, shorten } from './bluesky/dead-letters.js';
 import {
-  appendEvents, checkNoEventLost, committedPoints, descriptorChannels, eventAsPage, pageOf, RunDataError, throwIfFailed, type DescriptorState, type RunDataContext, type RunState,
+  appendEvents,
+  checkNoEventLost,
+  committedPoints,
+  descriptorChannels,
+  eventAsPage,
+  pageOf,
+  RunDataError,
+  throwIfFailed,
+  type DescriptorState,
+  type RunDataContext,
+  type RunState,
 } from './bluesky/run-data.js';
 import type { BlueskyFollowerDeps, BlueskyFollowerOptions, BlueskyStatus } from './bluesky/follower-options.js';
 import { StagingSink } from './staging/sink.js';
@@ -67,15 +86,33 @@ export class BlueskyFollower {
   /** What a run's channels need (bridge/bluesky/run-data.ts). */
   private readonly runData: RunDataContext;
 
-  constructor(private readonly deps: BlueskyFollowerDeps, private readonly options: BlueskyFollowerOptions) {
+  constructor(
+    private readonly deps: BlueskyFollowerDeps,
+    private readonly options: BlueskyFollowerOptions,
+  ) {
     this.deadLetters = new BlueskyDeadLetters({
-      stream: options.stream, deadLetter: deps.deadLetter, stats: deps.stats, saveCheckpoint: deps.saveCheckpoint, checkpoint: () => this.cp,
-      descriptorRun: this.descriptorRun, counts: this.counts, summaryIntervalMs: options.summaryIntervalMs, summaryMaxDocuments: options.summaryMaxDocuments,
+      stream: options.stream,
+      deadLetter: deps.deadLetter,
+      stats: deps.stats,
+      saveCheckpoint: deps.saveCheckpoint,
+      checkpoint: () => this.cp,
+      descriptorRun: this.descriptorRun,
+      counts: this.counts,
+      summaryIntervalMs: options.summaryIntervalMs,
+      summaryMaxDocuments: options.summaryMaxDocuments,
     });
     const { chunkPoints, chunkBytes, maxInflightChunks } = options;
-    this.runData = { store: deps.store, beamline: options.policy.beamline, saveCheckpoint: deps.saveCheckpoint, budget: deps.budget, stopper: this.stopper, chunkPoints, chunkBytes, maxInflightChunks };
+    this.runData = {
+      store: deps.store,
+      beamline: options.policy.beamline,
+      saveCheckpoint: deps.saveCheckpoint,
+      budget: deps.budget,
+      stopper: this.stopper,
+      chunkPoints,
+      chunkBytes,
+      maxInflightChunks,
+    };
   }
-
 
   stop(): void {
     this.stopper.stop();
@@ -92,8 +129,14 @@ export class BlueskyFollower {
 
   status(): BlueskyStatus {
     return {
-      stream: this.options.stream, cursor: this.cp?.cursor ?? '', caughtUp: this.caughtUp, openRuns: [...this.runs.keys()],
-      runsStopped: this.counts.stopped, runsFailed: this.counts.failed, resumed: this.counts.resumed, deadLetters: this.counts.deadLetters,
+      stream: this.options.stream,
+      cursor: this.cp?.cursor ?? '',
+      caughtUp: this.caughtUp,
+      openRuns: [...this.runs.keys()],
+      runsStopped: this.counts.stopped,
+      runsFailed: this.counts.failed,
+      resumed: this.counts.resumed,
+      deadLetters: this.counts.deadLetters,
       failedRunDocuments: this.counts.failedRunDocuments,
     };
   }
@@ -105,7 +148,13 @@ export class BlueskyFollower {
 
   async run(): Promise<void> {
     const existing = this.deps.checkpoint();
-    this.cp = existing ?? { stream: this.options.stream, cursor: this.options.from === '0' ? '0-0' : this.options.from, runs: {}, finished: [], failed: {} };
+    this.cp = existing ?? {
+      stream: this.options.stream,
+      cursor: this.options.from === '0' ? '0-0' : this.options.from,
+      runs: {},
+      finished: [],
+      failed: {},
+    };
     if (!existing) this.deps.setCheckpoint(this.cp);
     for (const uid of this.cp.finished) this.finished.add(uid);
     for (const [uid, failed] of Object.entries(this.cp.failed)) {
@@ -117,7 +166,11 @@ export class BlueskyFollower {
     if (open.length > 0) {
       cursor = predecessor(open[0]![1].startEntry);
       this.counts.resumed = open.length;
-      this.deps.logger.info('Bluesky runs resumed from the checkpoint', { stream: this.options.stream, runs: open.map(([uid]) => uid), from: cursor });
+      this.deps.logger.info('Bluesky runs resumed from the checkpoint', {
+        stream: this.options.stream,
+        runs: open.map(([uid]) => uid),
+        from: cursor,
+      });
     }
     this.deps.logger.info('following Bluesky documents', { stream: this.options.stream, cursor });
     try {
@@ -129,7 +182,13 @@ export class BlueskyFollower {
         } catch (error) {
           // Redis away (restart, network): keep the place and try again with backoff.
           failedReads++;
-          if (failedReads === 1 || failedReads % 10 === 0) this.deps.logger.warn('Bluesky stream read failed; retrying', { stream: this.options.stream, cursor, attempt: failedReads, error: String(error) });
+          if (failedReads === 1 || failedReads % 10 === 0)
+            this.deps.logger.warn('Bluesky stream read failed; retrying', {
+              stream: this.options.stream,
+              cursor,
+              attempt: failedReads,
+              error: String(error),
+            });
           await this.stopper.sleep(backoffDelay(failedReads, this.options.retryBaseMs ?? 200, this.options.retryMaxMs ?? 10_000));
           continue;
         }
@@ -157,7 +216,11 @@ export class BlueskyFollower {
     } finally {
       for (const run of this.runs.values()) await run.sink.settle().catch(() => undefined);
       // What is counted is in the checkpoint anyway; written now, a person sees it without waiting for the next start.
-      await this.deadLetters.writeSummaries(true).catch((error: unknown) => this.deps.logger.error('Bluesky failed-run summaries not written; they stay in the checkpoint', { error: String(error) }));
+      await this.deadLetters
+        .writeSummaries(true)
+        .catch((error: unknown) =>
+          this.deps.logger.error('Bluesky failed-run summaries not written; they stay in the checkpoint', { error: String(error) }),
+        );
     }
   }
 
@@ -165,8 +228,9 @@ export class BlueskyFollower {
   private async failTrimmedRuns(nextId: string): Promise<void> {
     for (const [uid, run] of Object.entries(this.cp.runs)) {
       if (this.runs.has(uid) || compareStreamIds(run.startEntry, nextId) >= 0) continue;
-      await this.failRun(uid, run.startEntry, 'the run cannot be resumed: its start document was trimmed from the stream',
-        [{ message: `start entry ${run.startEntry} of ${this.options.stream} is gone; raise the publisher's maxlen` }]);
+      await this.failRun(uid, run.startEntry, 'the run cannot be resumed: its start document was trimmed from the stream', [
+        { message: `start entry ${run.startEntry} of ${this.options.stream} is gone; raise the publisher's maxlen` },
+      ]);
     }
   }
 
@@ -184,7 +248,13 @@ export class BlueskyFollower {
     if (runUid !== undefined && this.finished.has(runUid)) {
       const failed = this.cp.failed[runUid];
       if (failed) await this.deadLetters.countDocumentOfFailedRun(runUid, failed, doc);
-      else this.deps.logger.debug('document of a stopped run ignored', { stream: this.options.stream, entryId: entry.id, runUid, document: doc.name });
+      else
+        this.deps.logger.debug('document of a stopped run ignored', {
+          stream: this.options.stream,
+          entryId: entry.id,
+          runUid,
+          document: doc.name,
+        });
       return;
     }
     try {
@@ -203,9 +273,19 @@ export class BlueskyFollower {
       if (error instanceof BlueskyDocumentError || !(runUid && this.runs.has(runUid))) {
         // Not a run's data: the entry itself cannot be archived (a start the contract refuses …).
         await this.deadLetters.rejectEntry(entry, error);
-        if (doc.name === BlueskyDocumentName.Start && runUid && !this.runs.has(runUid) && !this.cp.runs[runUid] && !this.finished.has(runUid)) {
+        if (
+          doc.name === BlueskyDocumentName.Start &&
+          runUid &&
+          !this.runs.has(runUid) &&
+          !this.cp.runs[runUid] &&
+          !this.finished.has(runUid)
+        ) {
           // A refused start: the run's later documents are summarised like those of a failed run, not dead-lettered one by one as orphans.
-          this.cp.failed[runUid] = { reason: shorten(`its start document was refused: ${error instanceof Error ? error.message : String(error)}`), entryId: entry.id, descriptors: [] };
+          this.cp.failed[runUid] = {
+            reason: shorten(`its start document was refused: ${error instanceof Error ? error.message : String(error)}`),
+            entryId: entry.id,
+            descriptors: [],
+          };
           await this.close(runUid, entry.id);
         }
         return;
@@ -218,55 +298,95 @@ export class BlueskyFollower {
   private runOf(entry: BlueskyEntry): string | undefined {
     const { doc, name } = entry;
     switch (name) {
-      case BlueskyDocumentName.Start: return typeof doc.uid === 'string' ? doc.uid : undefined;
+      case BlueskyDocumentName.Start:
+        return typeof doc.uid === 'string' ? doc.uid : undefined;
       case BlueskyDocumentName.Event:
-      case BlueskyDocumentName.EventPage: return typeof doc.descriptor === 'string' ? this.descriptorRun.get(doc.descriptor) : undefined;
-      default: return typeof doc.run_start === 'string' ? doc.run_start : undefined;
+      case BlueskyDocumentName.EventPage:
+        return typeof doc.descriptor === 'string' ? this.descriptorRun.get(doc.descriptor) : undefined;
+      default:
+        return typeof doc.run_start === 'string' ? doc.run_start : undefined;
     }
   }
 
   private async dispatch(entry: BlueskyEntry, runUid: string | undefined): Promise<void> {
     const ctx = { entryId: entry.id, document: entry.name };
     if (entry.name === BlueskyDocumentName.Start) return this.onStart(entry);
-    if (entry.name === BlueskyDocumentName.Datum || entry.name === BlueskyDocumentName.DatumPage || entry.name === BlueskyDocumentName.StreamDatum) {
+    if (
+      entry.name === BlueskyDocumentName.Datum ||
+      entry.name === BlueskyDocumentName.DatumPage ||
+      entry.name === BlueskyDocumentName.StreamDatum
+    ) {
       return; // their resource was listed as not archived
     }
     const run = runUid ? this.runs.get(runUid) : undefined;
     if (!run) {
       if (entry.name === BlueskyDocumentName.Event || entry.name === BlueskyDocumentName.EventPage) {
-        throw new BlueskyDocumentError(`stream entry ${entry.id}: ${entry.name} for unknown descriptor ${JSON.stringify(entry.doc.descriptor)} (no descriptor document before it)`, { ...ctx, descriptor: String(entry.doc.descriptor) });
+        throw new BlueskyDocumentError(
+          `stream entry ${entry.id}: ${entry.name} for unknown descriptor ${JSON.stringify(entry.doc.descriptor)} (no descriptor document before it)`,
+          { ...ctx, descriptor: String(entry.doc.descriptor) },
+        );
       }
-      throw new BlueskyDocumentError(`stream entry ${entry.id}: ${entry.name} document for run ${JSON.stringify(runUid ?? null)} whose start document was never seen`, { ...ctx, runUid: runUid ?? '' });
+      throw new BlueskyDocumentError(
+        `stream entry ${entry.id}: ${entry.name} document for run ${JSON.stringify(runUid ?? null)} whose start document was never seen`,
+        { ...ctx, runUid: runUid ?? '' },
+      );
     }
     throwIfFailed(run);
     switch (entry.name) {
-      case BlueskyDocumentName.Descriptor: return this.onDescriptor(run, entry);
-      case BlueskyDocumentName.Event: return appendEvents(this.runData, run, entry, eventAsPage(entry));
-      case BlueskyDocumentName.EventPage: return appendEvents(this.runData, run, entry, pageOf(entry));
-      case BlueskyDocumentName.Stop: return this.onStop(run, entry);
+      case BlueskyDocumentName.Descriptor:
+        return this.onDescriptor(run, entry);
+      case BlueskyDocumentName.Event:
+        return appendEvents(this.runData, run, entry, eventAsPage(entry));
+      case BlueskyDocumentName.EventPage:
+        return appendEvents(this.runData, run, entry, pageOf(entry));
+      case BlueskyDocumentName.Stop:
+        return this.onStop(run, entry);
       case BlueskyDocumentName.Resource:
       case BlueskyDocumentName.StreamResource: {
-        const key = typeof entry.doc.data_key === 'string' ? entry.doc.data_key : typeof entry.doc.spec === 'string' ? entry.doc.spec : entry.name;
-        run.notArchived.push({ channel: `${entry.name}:${key}`, reason: 'data in external files (resource documents) is not carried by the bridge' });
+        const key =
+          typeof entry.doc.data_key === 'string' ? entry.doc.data_key : typeof entry.doc.spec === 'string' ? entry.doc.spec : entry.name;
+        run.notArchived.push({
+          channel: `${entry.name}:${key}`,
+          reason: 'data in external files (resource documents) is not carried by the bridge',
+        });
         this.deps.logger.warn('Bluesky external resource not archived', { runUid: run.uid, entryId: entry.id, resource: key });
         return;
       }
-      default: return;
+      default:
+        return;
     }
   }
 
   private async onStart(entry: BlueskyEntry): Promise<void> {
     const uid = requireString(entry.doc, 'uid', { entryId: entry.id, document: 'start' });
-    if (this.runs.has(uid)) throw new BlueskyDocumentError(`stream entry ${entry.id}: second start document for run ${uid}`, { entryId: entry.id, runUid: uid });
+    if (this.runs.has(uid))
+      throw new BlueskyDocumentError(`stream entry ${entry.id}: second start document for run ${uid}`, { entryId: entry.id, runUid: uid });
     const known = this.cp.runs[uid];
     const cp: BlueskyRunCheckpoint = known ?? { startEntry: entry.id, opened: false, descriptors: {}, channels: {} };
-    const run: RunState = { uid, cp, descriptors: new Map(), sink: this.sinkFor(uid), notArchived: [], eventsReceived: {}, documents: { descriptor: 0, stream_resource: 0 } };
+    const run: RunState = {
+      uid,
+      cp,
+      descriptors: new Map(),
+      sink: this.sinkFor(uid),
+      notArchived: [],
+      eventsReceived: {},
+      documents: { descriptor: 0, stream_resource: 0 },
+    };
     let startRef: { bucket: string; key: string; bytes: number; sha256: string } | undefined;
     if (startDocumentBytes(entry.doc) > MAX_INLINE_START) {
-      const stored = await run.sink.put(`${stagingRunPrefix(this.options.policy.beamline, uid)}bluesky-start.json`, JSON.stringify(entry.doc), 'application/json');
+      const stored = await run.sink.put(
+        `${stagingRunPrefix(this.options.policy.beamline, uid)}bluesky-start.json`,
+        JSON.stringify(entry.doc),
+        'application/json',
+      );
       startRef = { bucket: this.deps.store.bucket, key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
     }
-    const start = blueskyRunStartOf(entry.doc, { stream: this.options.stream, entryId: entry.id, policy: this.options.policy, ...(startRef ? { startRef } : {}) });
+    const start = blueskyRunStartOf(entry.doc, {
+      stream: this.options.stream,
+      entryId: entry.id,
+      policy: this.options.policy,
+      ...(startRef ? { startRef } : {}),
+    });
     this.runs.set(uid, run);
     this.cp.runs[uid] = cp;
     if (!cp.opened) {
@@ -274,7 +394,13 @@ export class BlueskyFollower {
       await run.sink.emit([{ detailType: DetailType.RunStart, source: EventSource.Bridge, detail: start }]);
       cp.opened = true;
       this.deps.saveCheckpoint();
-      this.deps.logger.info('Bluesky run started', { runUid: uid, entryId: entry.id, plan: start.plan_name, scanId: start.scan_id, dataset: start.data_policy.dataset });
+      this.deps.logger.info('Bluesky run started', {
+        runUid: uid,
+        entryId: entry.id,
+        plan: start.plan_name,
+        scanId: start.scan_id,
+        dataset: start.data_policy.dataset,
+      });
     } else {
       this.deps.logger.info('Bluesky run resumed', { runUid: uid, entryId: entry.id });
     }
@@ -282,9 +408,18 @@ export class BlueskyFollower {
 
   private async onDescriptor(run: RunState, entry: BlueskyEntry): Promise<void> {
     const { stream, uid, channels, notArchived } = channelsOfDescriptor(entry.doc, { entryId: entry.id, runUid: run.uid });
-    if (run.descriptors.has(uid)) throw new BlueskyDocumentError(`stream entry ${entry.id}: descriptor ${uid} sent twice`, { entryId: entry.id, runUid: run.uid, descriptor: uid });
+    if (run.descriptors.has(uid))
+      throw new BlueskyDocumentError(`stream entry ${entry.id}: descriptor ${uid} sent twice`, {
+        entryId: entry.id,
+        runUid: run.uid,
+        descriptor: uid,
+      });
     for (const other of run.descriptors.values()) {
-      if (other.stream === stream) throw new RunDataError(`stream entry ${entry.id}: run ${run.uid} has two descriptors for stream ${stream}; the archive names channels <stream>/<key>`, { entryId: entry.id, runUid: run.uid, stream });
+      if (other.stream === stream)
+        throw new RunDataError(
+          `stream entry ${entry.id}: run ${run.uid} has two descriptors for stream ${stream}; the archive names channels <stream>/<key>`,
+          { entryId: entry.id, runUid: run.uid, stream },
+        );
     }
     for (const n of notArchived) {
       this.deps.logger.warn('Bluesky data key not archived', { runUid: run.uid, channel: n.channel, reason: n.reason });
@@ -300,8 +435,16 @@ export class BlueskyFollower {
     run.documents.stream_resource += channels.length;
     if (run.cp.descriptors[uid]) return;
     const events: OutgoingEvent[] = [
-      { detailType: DetailType.EventDescriptor, source: EventSource.Bridge, detail: blueskyDescriptorOf(run.uid, entry.doc, channels, notArchived) },
-      ...channels.map((ch) => ({ detailType: DetailType.StreamResource, source: EventSource.Bridge, detail: blueskyStreamResourceOf(this.options.policy.beamline, run.uid, this.deps.store.bucket, ch) })),
+      {
+        detailType: DetailType.EventDescriptor,
+        source: EventSource.Bridge,
+        detail: blueskyDescriptorOf(run.uid, entry.doc, channels, notArchived),
+      },
+      ...channels.map((ch) => ({
+        detailType: DetailType.StreamResource,
+        source: EventSource.Bridge,
+        detail: blueskyStreamResourceOf(this.options.policy.beamline, run.uid, this.deps.store.bucket, ch),
+      })),
     ];
     await run.sink.emit(events);
     run.cp.descriptors[uid] = true;
@@ -316,12 +459,25 @@ export class BlueskyFollower {
     await run.sink.settle();
     throwIfFailed(run);
     const { points, datums } = committedPoints(run);
-    const stop = blueskyRunStopOf(run.uid, entry.doc, {
-      points, documents: { ...run.documents, stream_datum: datums }, notArchived: run.notArchived, eventsReceived: run.eventsReceived,
-    }, entry.id);
+    const stop = blueskyRunStopOf(
+      run.uid,
+      entry.doc,
+      {
+        points,
+        documents: { ...run.documents, stream_datum: datums },
+        notArchived: run.notArchived,
+        eventsReceived: run.eventsReceived,
+      },
+      entry.id,
+    );
     for (const [stream, received] of Object.entries(run.eventsReceived)) {
       if (stop.num_events[stream] !== undefined && stop.num_events[stream] !== received) {
-        this.deps.logger.warn('stop document counts fewer events than the stream carried', { runUid: run.uid, stream, declared: stop.num_events[stream], received });
+        this.deps.logger.warn('stop document counts fewer events than the stream carried', {
+          runUid: run.uid,
+          stream,
+          declared: stop.num_events[stream],
+          received,
+        });
       }
     }
     await run.sink.emit([{ detailType: DetailType.RunStop, source: EventSource.Bridge, detail: stop }]);
@@ -357,7 +513,13 @@ export class BlueskyFollower {
     this.deps.saveCheckpoint();
   }
 
-  private async failRun(uid: string, entryId: string, reason: string, errors: RunError[], moreDescriptors: readonly string[] = []): Promise<void> {
+  private async failRun(
+    uid: string,
+    entryId: string,
+    reason: string,
+    errors: RunError[],
+    moreDescriptors: readonly string[] = [],
+  ): Promise<void> {
     const run = this.runs.get(uid);
     if (run) await run.sink.settle().catch(() => undefined);
     this.deps.stats.errors++;
@@ -372,9 +534,17 @@ export class BlueskyFollower {
       if (error instanceof Interrupted) throw error;
       this.deps.logger.error('Run Failed event could not be published', { runUid: uid, error: String(error) });
     }
-    const descriptors = new Set([...(run?.descriptors.keys() ?? []), ...Object.keys(this.cp.runs[uid]?.descriptors ?? {}), ...moreDescriptors]);
+    const descriptors = new Set([
+      ...(run?.descriptors.keys() ?? []),
+      ...Object.keys(this.cp.runs[uid]?.descriptors ?? {}),
+      ...moreDescriptors,
+    ]);
     for (const d of moreDescriptors) this.descriptorRun.set(d, uid);
-    this.cp.failed[uid] = { reason: shorten(errors[0] ? `${reason}: ${errors[0].message}` : reason), entryId, descriptors: [...descriptors] };
+    this.cp.failed[uid] = {
+      reason: shorten(errors[0] ? `${reason}: ${errors[0].message}` : reason),
+      entryId,
+      descriptors: [...descriptors],
+    };
     await this.close(uid, entryId);
   }
 }

@@ -29,7 +29,8 @@ export const DEFAULT_LIMITS: BridgeLimits = { maxGapPoints: 1_000_000, maxStream
 /** The reason of every refusal at the edge (Run Failed). */
 export const REFUSED = 'stream refused by the bridge: the scan file could never hold it';
 
-const refuse = (stream: string, message: string, index?: number): RunFailure => new RunFailure(REFUSED, [{ stream, ...(index !== undefined ? { index } : {}), message }]);
+const refuse = (stream: string, message: string, index?: number): RunFailure =>
+  new RunFailure(REFUSED, [{ stream, ...(index !== undefined ? { index } : {}), message }]);
 
 /**
  * A numeric stream's dtype (as published) and declared shape, when the stream is set up. A size-0
@@ -37,7 +38,11 @@ const refuse = (stream: string, message: string, index?: number): RunFailure => 
  * refuse that channel (alone) is returned, for the bridge's log.
  */
 export function checkNumericStream(stream: string, dtype: string, shape: readonly number[]): string | undefined {
-  if (shape.includes(0)) throw refuse(stream, `stream ${stream}: declared point shape [${shape.join(', ')}] has a dimension of size 0; points must hold at least one value`);
+  if (shape.includes(0))
+    throw refuse(
+      stream,
+      `stream ${stream}: declared point shape [${shape.join(', ')}] has a dimension of size 0; points must hold at least one value`,
+    );
   try {
     parseElementType(dtype, { stream });
     return undefined;
@@ -48,20 +53,33 @@ export function checkNumericStream(stream: string, dtype: string, shape: readonl
 
 /** An entry's point shape (free dimensions). */
 export function checkPointShape(stream: string, index: number, shape: readonly number[]): void {
-  if (shape.includes(0)) throw refuse(stream, `stream ${stream}: the entry at index ${index} has point shape [${shape.join(', ')}], a dimension of size 0; points must hold at least one value`, index);
+  if (shape.includes(0))
+    throw refuse(
+      stream,
+      `stream ${stream}: the entry at index ${index} has point shape [${shape.join(', ')}], a dimension of size 0; points must hold at least one value`,
+      index,
+    );
 }
 
 /** Points [expected, upTo) are missing: refused above the gap limit. `what` says where the count comes from. */
 export function checkGap(stream: string, expected: number, upTo: number, what: string, limits: BridgeLimits): void {
   const gap = upTo - expected;
   if (gap > limits.maxGapPoints) {
-    throw refuse(stream, `stream ${stream}: ${what} leaves points [${expected}, ${upTo}) missing, a gap of ${gap} points, above the limit of ${limits.maxGapPoints} (--max-gap-points)`, expected);
+    throw refuse(
+      stream,
+      `stream ${stream}: ${what} leaves points [${expected}, ${upTo}) missing, a gap of ${gap} points, above the limit of ${limits.maxGapPoints} (--max-gap-points)`,
+      expected,
+    );
   }
 }
 
 /** A stream's point count (a seal, or an entry's last index + 1): refused above the stream limit. */
 export function checkStreamPoints(stream: string, points: number, what: string, limits: BridgeLimits, index: number): void {
   if (points > limits.maxStreamPoints) {
-    throw refuse(stream, `stream ${stream}: ${what} claims ${points} points, above the limit of ${limits.maxStreamPoints} (--max-stream-points)`, index);
+    throw refuse(
+      stream,
+      `stream ${stream}: ${what} claims ${points} points, above the limit of ${limits.maxStreamPoints} (--max-stream-points)`,
+      index,
+    );
   }
 }

@@ -26,8 +26,19 @@ export interface BridgeStats {
 
 export function newStats(): BridgeStats {
   return {
-    scansStarted: 0, pointsStaged: 0, chunksStaged: 0, bytesStaged: 0, eventsSent: 0,
-    putEventsRetries: 0, s3Retries: 0, errors: 0, deadLetters: 0, gaps: 0, reads: 0, readsAhead: 0, largestReadBytes: 0,
+    scansStarted: 0,
+    pointsStaged: 0,
+    chunksStaged: 0,
+    bytesStaged: 0,
+    eventsSent: 0,
+    putEventsRetries: 0,
+    s3Retries: 0,
+    errors: 0,
+    deadLetters: 0,
+    gaps: 0,
+    reads: 0,
+    readsAhead: 0,
+    largestReadBytes: 0,
   };
 }
 

@@ -62,8 +62,9 @@ export const defaultBridgeOptions = {
 } as const satisfies Omit<BridgeOptions, 'beamline' | 'limaRoots'>;
 
 /** Why a bridge without Lima roots does not start. */
-export const LIMA_ROOT_REQUIRED = '--lima-root is required (BRIDGE_LIMA_ROOT): the folders Lima detectors save to, e.g. /data. '
-  + 'Lima file paths come from Redis: the bridge reads a Lima file only below one of these folders (and below the scan\'s own data-policy folder)';
+export const LIMA_ROOT_REQUIRED =
+  '--lima-root is required (BRIDGE_LIMA_ROOT): the folders Lima detectors save to, e.g. /data. ' +
+  "Lima file paths come from Redis: the bridge reads a Lima file only below one of these folders (and below the scan's own data-policy folder)";
 
 export interface BridgeDeps {
   source: ScanSource;
@@ -123,7 +124,10 @@ export class Bridge {
   private readonly startedAt = Date.now();
   private readonly bluesky?: BlueskyBridgeHook;
 
-  constructor(private readonly deps: BridgeDeps, private readonly options: BridgeOptions) {
+  constructor(
+    private readonly deps: BridgeDeps,
+    private readonly options: BridgeOptions,
+  ) {
     if (!options.limaRoots || options.limaRoots.length === 0) throw new BridgeError(LIMA_ROOT_REQUIRED);
     const eventSource = edgeSourceOf(options.beamline);
     this.checkpoint = CheckpointStore.open(options.checkpointPath, (error) => {
@@ -132,17 +136,28 @@ export class Bridge {
     });
     // Never start over silently: a configured checkpoint that is not there is said out loud (bridge engineer).
     if (this.checkpoint.origin === 'missing') {
-      deps.logger.warn('no checkpoint file yet (first start, or it was removed): following the history from --from', { path: options.checkpointPath, from: options.from });
+      deps.logger.warn('no checkpoint file yet (first start, or it was removed): following the history from --from', {
+        path: options.checkpointPath,
+        from: options.from,
+      });
     }
     this.budget = new MemoryBudget(options.maxBufferedBytes);
     this.chunks = new ChunkPool(Math.min(64 * 1024 * 1024, Math.floor(options.maxBufferedBytes / 4)));
     this.publisher = new CountingPublisher(deps.publisher, eventSource);
     // Bluesky document stream (bridge/bluesky-bridge.ts): same store, bus, checkpoint, dead letters and budget.
     if (options.bluesky) {
-      this.bluesky = new BlueskyBridgeHook({
-        ...deps, publisher: this.publisher, checkpoint: this.checkpoint, stats: this.stats, budget: this.budget,
-        deadLetter: (event, reason, context) => this.deadLetter(event, reason, context),
-      }, options, options.bluesky);
+      this.bluesky = new BlueskyBridgeHook(
+        {
+          ...deps,
+          publisher: this.publisher,
+          checkpoint: this.checkpoint,
+          stats: this.stats,
+          budget: this.budget,
+          deadLetter: (event, reason, context) => this.deadLetter(event, reason, context),
+        },
+        options,
+        options.bluesky,
+      );
     }
   }
 
@@ -158,15 +173,24 @@ export class Bridge {
   status(): BridgeStatus {
     const source = this.deps.source as { reconnects?: number };
     return {
-      historyId: this.historyId, caughtUp: this.caughtUp, active: [...this.followers.keys()],
-      ...this.counts, resumed: this.resumed,
+      historyId: this.historyId,
+      caughtUp: this.caughtUp,
+      active: [...this.followers.keys()],
+      ...this.counts,
+      resumed: this.resumed,
       ...(this.checkpoint.data.history ? { checkpoint: this.checkpoint.data.history } : {}),
       checkpointWrites: this.checkpoint.writes,
       scans: [...this.followers.values()].map((f) => f.status()),
       stats: { ...this.stats },
       putEvents: { requests: this.publisher.requests, entries: this.publisher.entries, bytes: this.publisher.bytes },
-      bufferedBytes: this.budget.used, peakBufferedBytes: this.budget.peak,
-      chunkBuffers: { allocated: this.chunks.allocations, reused: this.chunks.reuses, outstanding: this.chunks.outstanding, idleBytes: this.chunks.idle },
+      bufferedBytes: this.budget.used,
+      peakBufferedBytes: this.budget.peak,
+      chunkBuffers: {
+        allocated: this.chunks.allocations,
+        reused: this.chunks.reuses,
+        outstanding: this.chunks.outstanding,
+        idleBytes: this.chunks.idle,
+      },
       redisReconnects: source.reconnects ?? 0,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       ...(this.bluesky ? { bluesky: this.bluesky.status() } : {}),
@@ -256,7 +280,10 @@ export class Bridge {
       const model = await this.deps.source.readScan(entry.scanKey).catch(() => undefined);
       const state = model ? await this.deps.source.lastState(model.stateStreamKey) : undefined;
       if (state === undefined || state >= ScanState.Closed) {
-        this.deps.logger.info('scan closed before the bridge started (no checkpoint, --from $); not archived', { scanKey: entry.scanKey, historyId: entry.id });
+        this.deps.logger.info('scan closed before the bridge started (no checkpoint, --from $); not archived', {
+          scanKey: entry.scanKey,
+          historyId: entry.id,
+        });
         this.finished(scan, 'skipped');
         return;
       }
@@ -268,19 +295,24 @@ export class Bridge {
   private follow(entry: HistoryEntry, scan: ScanCheckpoint): void {
     if (this.followers.has(entry.scanKey)) return;
     this.stats.scansStarted++;
-    const follower = new ScanFollower(entry, {
-      ...this.deps,
-      publisher: this.publisher,
-      checkpoint: scan,
-      saveCheckpoint: () => this.checkpoint.touch(),
-      flushCheckpoint: () => this.checkpoint.flush(),
-      deadLetter: (event, reason, context) => this.deadLetter(event, reason, context),
-      stats: this.stats,
-      budget: this.budget,
-      chunks: this.chunks,
-    }, this.options);
+    const follower = new ScanFollower(
+      entry,
+      {
+        ...this.deps,
+        publisher: this.publisher,
+        checkpoint: scan,
+        saveCheckpoint: () => this.checkpoint.touch(),
+        flushCheckpoint: () => this.checkpoint.flush(),
+        deadLetter: (event, reason, context) => this.deadLetter(event, reason, context),
+        stats: this.stats,
+        budget: this.budget,
+        chunks: this.chunks,
+      },
+      this.options,
+    );
     this.followers.set(entry.scanKey, follower);
-    void follower.run()
+    void follower
+      .run()
       .catch((error: unknown) => {
         this.stats.errors++;
         this.deps.logger.error('scan follower crashed', { scanKey: entry.scanKey, error: String(error) });
@@ -309,10 +341,20 @@ export class Bridge {
 
   private async deadLetter(event: OutgoingEvent, reason: string, context: Record<string, unknown>): Promise<void> {
     this.deps.logger.error('event refused by the bus for good; written to the dead-letter file', {
-      ...context, detailType: event.detailType, reason, deadLetterPath: this.options.deadLetterPath,
+      ...context,
+      detailType: event.detailType,
+      reason,
+      deadLetterPath: this.options.deadLetterPath,
     });
     if (!this.options.deadLetterPath) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), reason, ...context, detailType: event.detailType, source: event.source, detail: event.detail });
+    const line = JSON.stringify({
+      time: new Date().toISOString(),
+      reason,
+      ...context,
+      detailType: event.detailType,
+      source: event.source,
+      detail: event.detail,
+    });
     try {
       await mkdir(dirname(this.options.deadLetterPath), { recursive: true });
       await appendFile(this.options.deadLetterPath, `${line}\n`);
@@ -351,26 +393,40 @@ export async function startBridge(config: BridgeConfig): Promise<RunningBridge> 
   const { s3, events } = createBridgeAwsClients(config.aws);
   const logger = createLogger('bridge', config.logLevel);
   const { redisUrl, bucket, eventBusName, aws: _aws, logLevel: _level, maxPublishAttempts, ...rest } = config;
-  const options: BridgeOptions = { ...defaultBridgeOptions, ...stripUndefined(rest), beamline: config.beamline, limaRoots: config.limaRoots };
+  const options: BridgeOptions = {
+    ...defaultBridgeOptions,
+    ...stripUndefined(rest),
+    beamline: config.beamline,
+    limaRoots: config.limaRoots,
+  };
   let lastRedisLog = 0;
-  const publisher = new EventBridgePublisher({ send: (command) => events.send(command) }, {
-    eventBusName, ...(maxPublishAttempts ? { maxAttempts: maxPublishAttempts } : {}),
-  });
-  const bridge = new Bridge({
-    source: new RedisScanSource(redisUrl, {
-      onError: (role, error) => {
-        if (Date.now() - lastRedisLog < 5_000) return;
-        lastRedisLog = Date.now();
-        logger.warn('Redis connection error; reconnecting with backoff', { role, error: error.message });
-      },
-    }),
-    store: new S3ObjectStore(s3, bucket),
-    publisher,
-    logger,
-  }, options);
+  const publisher = new EventBridgePublisher(
+    { send: (command) => events.send(command) },
+    {
+      eventBusName,
+      ...(maxPublishAttempts ? { maxAttempts: maxPublishAttempts } : {}),
+    },
+  );
+  const bridge = new Bridge(
+    {
+      source: new RedisScanSource(redisUrl, {
+        onError: (role, error) => {
+          if (Date.now() - lastRedisLog < 5_000) return;
+          lastRedisLog = Date.now();
+          logger.warn('Redis connection error; reconnecting with backoff', { role, error: error.message });
+        },
+      }),
+      store: new S3ObjectStore(s3, bucket),
+      publisher,
+      logger,
+    },
+    options,
+  );
   bridge.start();
-  const heartbeat = options.heartbeatSeconds > 0
-    ? new Heartbeat(publisher, bridge, logger, { beamline: options.beamline, intervalSeconds: options.heartbeatSeconds }) : undefined;
+  const heartbeat =
+    options.heartbeatSeconds > 0
+      ? new Heartbeat(publisher, bridge, logger, { beamline: options.beamline, intervalSeconds: options.heartbeatSeconds })
+      : undefined;
   heartbeat?.start();
   return {
     bridge,

@@ -9,7 +9,14 @@ import { isAbsolute } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { awsConnectionFromEnv } from '../src/adapters/aws-clients.js';
-import { defaultBridgeOptions, LIMA_ROOT_REQUIRED, startBridge, type BridgeConfig, type BridgeStatus, type RunningBridge } from './bridge.js';
+import {
+  defaultBridgeOptions,
+  LIMA_ROOT_REQUIRED,
+  startBridge,
+  type BridgeConfig,
+  type BridgeStatus,
+  type RunningBridge,
+} from './bridge.js';
 import { parseBlueskyOptions } from './bluesky-config.js';
 import { normaliseBeamline } from '../src/core/access/edge-source.js';
 
@@ -72,7 +79,8 @@ export class ConfigError extends Error {
 
 function positiveInt(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new ConfigError(`${option} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new ConfigError(`${option} must be a positive integer, got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -82,7 +90,10 @@ function limaRootsOf(lists: readonly string[] | undefined, problems: string[]): 
     problems.push(LIMA_ROOT_REQUIRED);
     return undefined;
   }
-  const roots = lists.flatMap((list) => list.split(/[,:]/)).map((r) => r.trim()).filter((r) => r.length > 0);
+  const roots = lists
+    .flatMap((list) => list.split(/[,:]/))
+    .map((r) => r.trim())
+    .filter((r) => r.length > 0);
   if (roots.length === 0) {
     problems.push('--lima-root names no folder');
     return undefined;
@@ -96,21 +107,39 @@ function limaRootsOf(lists: readonly string[] | undefined, problems: string[]): 
       if (!statSync(root).isDirectory()) problems.push(`--lima-root ${root} is not a directory`);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      problems.push(code === 'ENOENT' ? `--lima-root ${root} does not exist` : `--lima-root ${root} cannot be checked (${(error as Error).message})`);
+      problems.push(
+        code === 'ENOENT' ? `--lima-root ${root} does not exist` : `--lima-root ${root} cannot be checked (${(error as Error).message})`,
+      );
     }
   }
   return roots;
 }
 
 const OPTIONS = {
-  'redis-url': { type: 'string' }, bus: { type: 'string' }, bucket: { type: 'string' }, beamline: { type: 'string' },
-  from: { type: 'string' }, 'chunk-points': { type: 'string' }, 'chunk-bytes': { type: 'string' }, 'read-bytes': { type: 'string' },
-  'flush-ms': { type: 'string' }, checkpoint: { type: 'string' }, 'dead-letter': { type: 'string' },
-  'health-port': { type: 'string' }, 'max-buffered-bytes': { type: 'string' }, config: { type: 'string' },
-  'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  'bluesky-stream': { type: 'string' }, 'bluesky-from': { type: 'string' }, 'bluesky-defaults': { type: 'string' },
-  'lima-root': { type: 'string', multiple: true }, 'lima-file-wait-ms': { type: 'string' },
-  'max-gap-points': { type: 'string' }, 'max-stream-points': { type: 'string' }, 'heartbeat-seconds': { type: 'string' },
+  'redis-url': { type: 'string' },
+  bus: { type: 'string' },
+  bucket: { type: 'string' },
+  beamline: { type: 'string' },
+  from: { type: 'string' },
+  'chunk-points': { type: 'string' },
+  'chunk-bytes': { type: 'string' },
+  'read-bytes': { type: 'string' },
+  'flush-ms': { type: 'string' },
+  checkpoint: { type: 'string' },
+  'dead-letter': { type: 'string' },
+  'health-port': { type: 'string' },
+  'max-buffered-bytes': { type: 'string' },
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  'bluesky-stream': { type: 'string' },
+  'bluesky-from': { type: 'string' },
+  'bluesky-defaults': { type: 'string' },
+  'lima-root': { type: 'string', multiple: true },
+  'lima-file-wait-ms': { type: 'string' },
+  'max-gap-points': { type: 'string' },
+  'max-stream-points': { type: 'string' },
+  'heartbeat-seconds': { type: 'string' },
 } as const;
 
 type OptionName = Exclude<keyof typeof OPTIONS, 'help' | 'config'>;
@@ -136,14 +165,18 @@ function readConfigFile(path: string): ConfigFileValues {
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) as OptionName;
-    if (!(name in OPTIONS) || name === ('help' as string) || name === ('config' as string)) { unknown.push(key); continue; }
+    if (!(name in OPTIONS) || name === ('help' as string) || name === ('config' as string)) {
+      unknown.push(key);
+      continue;
+    }
     if (isListOption(name)) {
       if (typeof value === 'string') out.lists[name] = [value];
       else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out.lists[name] = value;
       else throw new ConfigError(`--config ${path}: ${key} must be a string or a list of strings`);
       continue;
     }
-    if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`--config ${path}: ${key} must be a string or a number`);
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new ConfigError(`--config ${path}: ${key} must be a string or a number`);
     out.values[name] = String(value);
   }
   if (unknown.length > 0) throw new ConfigError(`--config ${path}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
@@ -160,14 +193,26 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   if (cli.help) return 'help';
   const file = cli.config ? readConfigFile(cli.config) : { values: {}, lists: {} };
   const fromEnv: Partial<Record<OptionName, string | undefined>> = {
-    'redis-url': env.REDIS_URL, bus: env.EVENT_BUS_NAME, bucket: env.BUCKET_NAME, beamline: env.BEAMLINE,
-    checkpoint: env.BRIDGE_CHECKPOINT, 'dead-letter': env.BRIDGE_DEAD_LETTER, 'health-port': env.BRIDGE_HEALTH_PORT, 'log-level': env.LOG_LEVEL,
-    'bluesky-stream': env.BLUESKY_STREAM, 'lima-root': env.BRIDGE_LIMA_ROOT, 'lima-file-wait-ms': env.BRIDGE_LIMA_FILE_WAIT_MS,
-    'max-gap-points': env.BRIDGE_MAX_GAP_POINTS, 'max-stream-points': env.BRIDGE_MAX_STREAM_POINTS, 'heartbeat-seconds': env.BRIDGE_HEARTBEAT_SECONDS,
+    'redis-url': env.REDIS_URL,
+    bus: env.EVENT_BUS_NAME,
+    bucket: env.BUCKET_NAME,
+    beamline: env.BEAMLINE,
+    checkpoint: env.BRIDGE_CHECKPOINT,
+    'dead-letter': env.BRIDGE_DEAD_LETTER,
+    'health-port': env.BRIDGE_HEALTH_PORT,
+    'log-level': env.LOG_LEVEL,
+    'bluesky-stream': env.BLUESKY_STREAM,
+    'lima-root': env.BRIDGE_LIMA_ROOT,
+    'lima-file-wait-ms': env.BRIDGE_LIMA_FILE_WAIT_MS,
+    'max-gap-points': env.BRIDGE_MAX_GAP_POINTS,
+    'max-stream-points': env.BRIDGE_MAX_STREAM_POINTS,
+    'heartbeat-seconds': env.BRIDGE_HEARTBEAT_SECONDS,
   };
-  const values = (name: Exclude<OptionName, ListOptionName>): string | undefined => cli[name] ?? (fromEnv[name] || undefined) ?? file.values[name];
+  const values = (name: Exclude<OptionName, ListOptionName>): string | undefined =>
+    cli[name] ?? (fromEnv[name] || undefined) ?? file.values[name];
   /** A repeatable option: every command-line value, else the environment's list, else the file's. */
-  const lists = (name: ListOptionName): string[] | undefined => cli[name] ?? (fromEnv[name] ? [fromEnv[name]] : undefined) ?? file.lists[name];
+  const lists = (name: ListOptionName): string[] | undefined =>
+    cli[name] ?? (fromEnv[name] ? [fromEnv[name]] : undefined) ?? file.lists[name];
   const problems: string[] = [];
   const required = (name: Exclude<OptionName, ListOptionName>, variable: string): string => {
     const value = values(name);
@@ -179,14 +224,27 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   const bucket = required('bucket', 'BUCKET_NAME');
   const beamline = required('beamline', 'BEAMLINE');
   // The bus source and the IAM role are per beamline (docs/access.md, "The edge"): a name they can carry.
-  if (beamline) try { normaliseBeamline(beamline); } catch (error) { problems.push(`--beamline: ${(error as Error).message}`); }
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push(`--redis-url must be redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
+  if (beamline)
+    try {
+      normaliseBeamline(beamline);
+    } catch (error) {
+      problems.push(`--beamline: ${(error as Error).message}`);
+    }
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
+    problems.push(`--redis-url must be redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
   const from = values('from') ?? '$';
-  if (!/^(\$|0|\d+-\d+|\d+)$/.test(from)) problems.push(`--from must be $, 0 or a stream id like 1700000000000-0, got ${JSON.stringify(from)}`);
+  if (!/^(\$|0|\d+-\d+|\d+)$/.test(from))
+    problems.push(`--from must be $, 0 or a stream id like 1700000000000-0, got ${JSON.stringify(from)}`);
   const numbers: Partial<BridgeCliConfig> = {};
   for (const [option, key] of [
-    ['chunk-points', 'chunkPoints'], ['chunk-bytes', 'chunkBytes'], ['read-bytes', 'readBytes'], ['flush-ms', 'flushIntervalMs'],
-    ['max-buffered-bytes', 'maxBufferedBytes'], ['health-port', 'healthPort'], ['max-gap-points', 'maxGapPoints'], ['max-stream-points', 'maxStreamPoints'],
+    ['chunk-points', 'chunkPoints'],
+    ['chunk-bytes', 'chunkBytes'],
+    ['read-bytes', 'readBytes'],
+    ['flush-ms', 'flushIntervalMs'],
+    ['max-buffered-bytes', 'maxBufferedBytes'],
+    ['health-port', 'healthPort'],
+    ['max-gap-points', 'maxGapPoints'],
+    ['max-stream-points', 'maxStreamPoints'],
   ] as const) {
     try {
       const n = positiveInt(values(option), `--${option}`);
@@ -206,13 +264,20 @@ export function parseBridgeConfig(argv: string[], env: NodeJS.ProcessEnv): Bridg
   }
   const limaRoots = limaRootsOf(lists('lima-root'), problems);
   const logLevel = values('log-level');
-  if (logLevel && !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel.toUpperCase())) problems.push(`--log-level must be DEBUG, INFO, WARN or ERROR`);
+  if (logLevel && !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel.toUpperCase()))
+    problems.push(`--log-level must be DEBUG, INFO, WARN or ERROR`);
   const checkpoint = values('checkpoint');
   const deadLetter = values('dead-letter');
   const bluesky = parseBlueskyOptions(values('bluesky-stream'), values('bluesky-from'), values('bluesky-defaults'), problems);
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   return {
-    redisUrl, eventBusName, bucket, beamline, from, aws: awsConnectionFromEnv(env), ...numbers,
+    redisUrl,
+    eventBusName,
+    bucket,
+    beamline,
+    from,
+    aws: awsConnectionFromEnv(env),
+    ...numbers,
     ...(checkpoint ? { checkpointPath: checkpoint } : {}),
     ...(deadLetter ? { deadLetterPath: deadLetter } : {}),
     ...(logLevel ? { logLevel: logLevel.toUpperCase() } : {}),
@@ -272,8 +337,15 @@ async function printStatus(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     `retries: PutEvents ${s.putEventsRetries}, S3 ${s.s3Retries}; Redis reconnects ${status.redisReconnects}; errors ${s.errors}; dead letters ${s.deadLetters}; gaps ${s.gaps}`,
     `Redis reads ${s.reads} (${s.readsAhead} asked for ahead), largest ${(s.largestReadBytes / 2 ** 20).toFixed(1)} MiB; chunk buffers ${status.chunkBuffers.allocated} allocated, ${status.chunkBuffers.reused} reused, buffered ${(status.bufferedBytes / 2 ** 20).toFixed(1)} MiB`,
     ...(s.lastError ? [`last error: ${s.lastError}`] : []),
-    ...(status.bluesky ? [`bluesky ${status.bluesky.stream}: at ${status.bluesky.cursor || '-'}${status.bluesky.caughtUp ? ' (caught up)' : ''}, ${status.bluesky.openRuns.length} runs open, ${status.bluesky.runsStopped} stopped, ${status.bluesky.runsFailed} failed, ${status.bluesky.resumed} resumed, ${status.bluesky.deadLetters} dead letters (${status.bluesky.failedRunDocuments} documents of failed runs summarised)`] : []),
-    ...status.scans.map((f) => `  ${f.runUid} state ${f.state}: read ${f.pointsRead}, committed ${f.pointsCommitted}, lag ${f.lagPoints} points / ${f.lagSeconds} s, ${f.inflightChunks} chunks in flight`),
+    ...(status.bluesky
+      ? [
+          `bluesky ${status.bluesky.stream}: at ${status.bluesky.cursor || '-'}${status.bluesky.caughtUp ? ' (caught up)' : ''}, ${status.bluesky.openRuns.length} runs open, ${status.bluesky.runsStopped} stopped, ${status.bluesky.runsFailed} failed, ${status.bluesky.resumed} resumed, ${status.bluesky.deadLetters} dead letters (${status.bluesky.failedRunDocuments} documents of failed runs summarised)`,
+        ]
+      : []),
+    ...status.scans.map(
+      (f) =>
+        `  ${f.runUid} state ${f.state}: read ${f.pointsRead}, committed ${f.pointsCommitted}, lag ${f.lagPoints} points / ${f.lagSeconds} s, ${f.inflightChunks} chunks in flight`,
+    ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
@@ -307,8 +379,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  main().then((code) => process.exit(code), (error: unknown) => {
-    process.stderr.write(`beamline-archive bridge: ${String(error)}\n`);
-    process.exit(1);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`beamline-archive bridge: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

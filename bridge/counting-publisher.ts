@@ -6,7 +6,10 @@ export class CountingPublisher implements EventPublisher {
   requests = 0;
   entries = 0;
   bytes = 0;
-  constructor(private readonly inner: EventPublisher, private readonly source: string) {}
+  constructor(
+    private readonly inner: EventPublisher,
+    private readonly source: string,
+  ) {}
   publish(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
     const sent = events.map((e) => ({ ...e, source: this.source }));
     this.requests++;

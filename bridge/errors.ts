@@ -19,8 +19,17 @@ export class BridgeError extends ArchiveError {
 /** A failure that ends the run with a `Run Failed` event (`reason`, `errors`). */
 export class RunFailure extends BridgeError {
   override name = 'RunFailure';
-  constructor(readonly reason: string, readonly errors: RunError[], options?: ErrorOptions, context?: ErrorContext) {
-    super(`${reason}: ${errors.map((e) => e.message).join('; ')}`, context ?? (errors[0]?.stream ? { stream: errors[0].stream } : {}), options);
+  constructor(
+    readonly reason: string,
+    readonly errors: RunError[],
+    options?: ErrorOptions,
+    context?: ErrorContext,
+  ) {
+    super(
+      `${reason}: ${errors.map((e) => e.message).join('; ')}`,
+      context ?? (errors[0]?.stream ? { stream: errors[0].stream } : {}),
+      options,
+    );
   }
 }
 

@@ -26,7 +26,12 @@ export const DEFAULT_HEARTBEAT_SECONDS = 60;
 /** What the heartbeat reads from the bridge at each beat. */
 export interface HeartbeatSource {
   status(): {
-    caughtUp: boolean; active: string[]; scans: FollowerStatus[]; bufferedBytes: number; redisReconnects: number; uptimeSeconds: number;
+    caughtUp: boolean;
+    active: string[];
+    scans: FollowerStatus[];
+    bufferedBytes: number;
+    redisReconnects: number;
+    uptimeSeconds: number;
     bluesky?: { caughtUp: boolean; openRuns: string[] };
   };
   healthy(): { ok: boolean; reason?: string };
@@ -68,7 +73,9 @@ export class Heartbeat {
   failed = 0;
 
   constructor(
-    private readonly publisher: EventPublisher, private readonly source: HeartbeatSource, private readonly logger: Logger,
+    private readonly publisher: EventPublisher,
+    private readonly source: HeartbeatSource,
+    private readonly logger: Logger,
     private readonly options: HeartbeatOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -108,20 +115,31 @@ export class Heartbeat {
       oldest = Math.max(oldest, scan.lagSeconds);
     }
     return {
-      beamline: this.options.beamline, bridge_id: this.bridgeId, version: this.version,
-      sent_at: new Date(now).toISOString(), interval_seconds: this.options.intervalSeconds, uptime_seconds: status.uptimeSeconds,
-      healthy: health.ok, ...(health.reason ? { reason: health.reason.slice(0, 1000) } : {}),
+      beamline: this.options.beamline,
+      bridge_id: this.bridgeId,
+      version: this.version,
+      sent_at: new Date(now).toISOString(),
+      interval_seconds: this.options.intervalSeconds,
+      uptime_seconds: status.uptimeSeconds,
+      healthy: health.ok,
+      ...(health.reason ? { reason: health.reason.slice(0, 1000) } : {}),
       lag: {
-        active_scans: status.active.length + (status.bluesky?.openRuns.length ?? 0), caught_up: caughtUp, buffered_bytes: status.bufferedBytes,
-        unacknowledged_points: unacknowledged, oldest_unacknowledged_seconds: oldest,
-        behind_seconds: caughtUp ? 0 : Math.round((now - this.lastCaughtUp) / 100) / 10, redis_reconnects: status.redisReconnects,
+        active_scans: status.active.length + (status.bluesky?.openRuns.length ?? 0),
+        caught_up: caughtUp,
+        buffered_bytes: status.bufferedBytes,
+        unacknowledged_points: unacknowledged,
+        oldest_unacknowledged_seconds: oldest,
+        behind_seconds: caughtUp ? 0 : Math.round((now - this.lastCaughtUp) / 100) / 10,
+        redis_reconnects: status.redisReconnects,
       },
     };
   }
 
   private beat(): void {
     if (this.stopped || this.sending) return;
-    this.sending = this.send().finally(() => { this.sending = undefined; });
+    this.sending = this.send().finally(() => {
+      this.sending = undefined;
+    });
   }
 
   private async send(): Promise<void> {

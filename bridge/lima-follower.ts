@@ -35,8 +35,19 @@ import type { ChannelSpec } from '../src/core/event-model/channels.js';
 import { lima2ResourceOf, limaDatumOf, limaResourceOf } from '../src/core/bliss/lima-documents.js';
 import { parseLima2Saving, parseLima2Status, type Lima2Saving } from '../src/core/bliss/lima2-files.js';
 import {
-  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus, pathOutsideDataPolicyFolder, pathOutsideFolder, scanSaveFolder,
-  type LimaFileRange, type LimaSaving,
+  completeFrames,
+  filesOf,
+  formatFileNumber,
+  frameLocation,
+  isLima2Stream,
+  isLimaStream,
+  parseLimaSaving,
+  parseLimaStatus,
+  pathOutsideDataPolicyFolder,
+  pathOutsideFolder,
+  scanSaveFolder,
+  type LimaFileRange,
+  type LimaSaving,
 } from '../src/core/bliss/lima-files.js';
 import type { BlissScan, StreamModel } from '../src/core/bliss/scan-model.js';
 import { SEAL_ENTRY_ID } from '../src/core/bliss/stream-decoding.js';
@@ -66,12 +77,20 @@ export class LimaStreams {
   /** Lima2 receiver and master files (bridge/lima/lima2-transfer.ts). */
   private readonly lima2: Lima2Transfer;
 
-  constructor(private readonly hooks: LimaHooks, private readonly options: LimaOptions) {
+  constructor(
+    private readonly hooks: LimaHooks,
+    private readonly options: LimaOptions,
+  ) {
     const ended = () => this.ended();
     this.files = new LimaFileReader(hooks, options, ended);
     this.lima2 = new Lima2Transfer({
-      hooks, files: this.files, ended, folderKey: () => scanDetectorFolder(this.policy(), this.scan!.identity.number),
-      deliver: (...a) => this.deliver(...a), recordMissing: (...a) => this.recordMissing(...a), recordGap: (...a) => this.recordGap(...a),
+      hooks,
+      files: this.files,
+      ended,
+      folderKey: () => scanDetectorFolder(this.policy(), this.scan!.identity.number),
+      deliver: (...a) => this.deliver(...a),
+      recordMissing: (...a) => this.recordMissing(...a),
+      recordGap: (...a) => this.recordGap(...a),
     });
   }
 
@@ -94,39 +113,55 @@ export class LimaStreams {
       if (lima2) saving2 = parseLima2Saving(model.name, model.info, model.encoding);
       else saving = parseLimaSaving(model.name, model.info);
     } catch (error) {
-      throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: (error as Error).message }], { cause: error });
+      throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: (error as Error).message }], {
+        cause: error,
+      });
     }
     // Paths come from Redis: the bridge reads nothing outside the scan's save folder (no /etc/passwd uploaded as a Lima file).
     const saveFolder = scanSaveFolder(scan.info);
     const outside = pathOutsideFolder(saving ? saving.filePath : saving2!.masterPath, saveFolder);
     if (outside || saveFolder === undefined) {
-      throw new LimaRunError('Lima stream cannot be archived', [{
-        stream: model.name,
-        message: `Lima stream ${model.name}: ${saving ? 'file_path' : 'master_file'} ${outside ?? ''}; the bridge reads Lima files only below the scan file's folder`,
-      }]);
+      throw new LimaRunError('Lima stream cannot be archived', [
+        {
+          stream: model.name,
+          message: `Lima stream ${model.name}: ${saving ? 'file_path' : 'master_file'} ${outside ?? ''}; the bridge reads Lima files only below the scan file's folder`,
+        },
+      ]);
     }
     // … and nothing outside the folder of the dataset the scan is archived in (its data policy): no other dataset's or proposal's files.
-    const outsidePolicy = pathOutsideDataPolicyFolder(saving ? saving.filePath : saving2!.masterPath, dataPolicyOf(scan.identity, this.hooks.beamline));
+    const outsidePolicy = pathOutsideDataPolicyFolder(
+      saving ? saving.filePath : saving2!.masterPath,
+      dataPolicyOf(scan.identity, this.hooks.beamline),
+    );
     if (outsidePolicy) {
-      throw new LimaRunError('Lima stream cannot be archived', [{
-        stream: model.name,
-        message: `Lima stream ${model.name}: ${saving ? 'file_path' : 'master_file'} ${outsidePolicy}; the bridge reads Lima files only below the scan's own data-policy folder`,
-      }]);
+      throw new LimaRunError('Lima stream cannot be archived', [
+        {
+          stream: model.name,
+          message: `Lima stream ${model.name}: ${saving ? 'file_path' : 'master_file'} ${outsidePolicy}; the bridge reads Lima files only below the scan's own data-policy folder`,
+        },
+      ]);
     }
     const detector = model.name.split(':')[0] || model.name;
     for (const other of this.streams.values()) {
       // Files keep their names in the scan's detector folder: two streams must not write the same ones.
-      const clash = saving && other.saving && other.detector === detector
-        ? `${detector}_NNNN.h5`
-        : saving2 && other.saving2 && other.saving2.prefix === saving2.prefix ? `${saving2.prefix}_master.h5 and ${saving2.prefix}_<receiver>_NNNNN.h5` : undefined;
+      const clash =
+        saving && other.saving && other.detector === detector
+          ? `${detector}_NNNN.h5`
+          : saving2 && other.saving2 && other.saving2.prefix === saving2.prefix
+            ? `${saving2.prefix}_master.h5 and ${saving2.prefix}_<receiver>_NNNNN.h5`
+            : undefined;
       if (clash) {
-        throw new LimaRunError('Lima stream cannot be archived', [{ stream: model.name, message: `Lima streams ${other.model.name} and ${model.name} would share the file names ${clash}` }]);
+        throw new LimaRunError('Lima stream cannot be archived', [
+          { stream: model.name, message: `Lima streams ${other.model.name} and ${model.name} would share the file names ${clash}` },
+        ]);
       }
     }
     const cp = (this.hooks.checkpoint.streams[model.name] ??= { committed: 0, datums: 0, gaps: [] }) as LimaStreamCheckpoint;
     const damaged = damagedLimaCheckpoint(cp);
     if (damaged) {
-      throw new LimaRunError('the bridge checkpoint of this scan is damaged', [{ stream: model.name, message: `Lima stream ${model.name}: ${damaged}; fix or remove this scan's entry in the checkpoint file` }]);
+      throw new LimaRunError('the bridge checkpoint of this scan is damaged', [
+        { stream: model.name, message: `Lima stream ${model.name}: ${damaged}; fix or remove this scan's entry in the checkpoint file` },
+      ]);
     }
     this.streams.set(model.name, { model, saving, saving2, detector, saveFolder, cp, acquired: 0, saved: 0, sealed: false });
     const frames = (saving ?? saving2)!;
@@ -239,7 +274,12 @@ export class LimaStreams {
         if (ending) {
           if (s.acquired > s.saved && s.cp.committed === s.saved && !s.cp.gaps.some((g) => g.stop === s.acquired)) {
             // Frames the detector acquired but never saved: recorded as missing, never invented.
-            this.hooks.logger.warn('Lima frames acquired but not saved; recorded as missing', { runUid, stream: name, start: s.saved, stop: s.acquired });
+            this.hooks.logger.warn('Lima frames acquired but not saved; recorded as missing', {
+              runUid,
+              stream: name,
+              start: s.saved,
+              stop: s.acquired,
+            });
             this.hooks.stats.gaps++;
             s.cp.gaps.push({ start: s.saved, stop: s.acquired });
             s.cp.committed = s.acquired;
@@ -267,9 +307,7 @@ export class LimaStreams {
    * was) and announces it with the StreamDatums `pieces` (one, except for a Lima2 master file with
    * many receiver files), all emitted before the frames are committed.
    */
-  private async deliver(
-    s: LimaStream, file: LimaFileRange, path: string, key: string, pieces: LimaDatumPiece[],
-  ): Promise<void> {
+  private async deliver(s: LimaStream, file: LimaFileRange, path: string, key: string, pieces: LimaDatumPiece[]): Promise<void> {
     const { runUid, store } = this.hooks;
     const name = s.model.name;
     const uploaded = (s.cp.uploaded ??= {});
@@ -287,12 +325,24 @@ export class LimaStreams {
         return;
       }
       this.hooks.saveCheckpoint();
-      this.hooks.logger.info('Lima file uploaded', { runUid, stream: name, path, key, start: file.start, stop: file.stop, bytes: stored.bytes, sha256: stored.sha256 });
+      this.hooks.logger.info('Lima file uploaded', {
+        runUid,
+        stream: name,
+        path,
+        key,
+        start: file.start,
+        stop: file.stop,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
+      });
     }
-    await this.hooks.sink.emit(pieces.map((p) => ({
-      detailType: DetailType.StreamDatum, source: EventSource.Bridge,
-      detail: limaDatumOf(runUid, store.bucket, name, p.range, p.frameOffset, path, stored!, p.lima2),
-    })));
+    await this.hooks.sink.emit(
+      pieces.map((p) => ({
+        detailType: DetailType.StreamDatum,
+        source: EventSource.Bridge,
+        detail: limaDatumOf(runUid, store.bucket, name, p.range, p.frameOffset, path, stored!, p.lima2),
+      })),
+    );
     delete uploaded[file.fileNumber];
     s.cp.committed = file.stop;
     s.cp.datums += pieces.length;
@@ -311,7 +361,14 @@ export class LimaStreams {
     const message = `Lima file ${path} (frames [${file.start}, ${file.stop}) of ${name}) ${problem}`;
     this.hooks.stats.errors++;
     this.hooks.stats.lastError = message;
-    this.hooks.logger.error('Lima file missing or unreadable; its frames are not archived', { runUid: this.hooks.runUid, stream: name, path, start: file.start, stop: file.stop, problem });
+    this.hooks.logger.error('Lima file missing or unreadable; its frames are not archived', {
+      runUid: this.hooks.runUid,
+      stream: name,
+      path,
+      start: file.start,
+      stop: file.stop,
+      problem,
+    });
     (s.cp.missing ??= []).push({ start: file.start, stop: file.stop, path, message });
     if (gap) {
       s.cp.gaps.push({ start: file.start, stop: file.stop });

@@ -101,7 +101,9 @@ export class ScanChannels {
       return { name: model.name, streamPk: model.pk, encoding: 'json', ...(units ? { units } : {}) };
     }
     if (!isNumericEncoding(model.encoding)) {
-      throw new RunFailure('stream encoding is not supported', [{ stream: model.name, message: `unknown encoding type ${JSON.stringify(model.encoding.type)}` }]);
+      throw new RunFailure('stream encoding is not supported', [
+        { stream: model.name, message: `unknown encoding type ${JSON.stringify(model.encoding.type)}` },
+      ]);
     }
     let codec: ChannelCodec;
     try {
@@ -113,19 +115,34 @@ export class ScanChannels {
     // cannot hold is carried: the scan writer refuses that channel alone and archives the others.
     const writerRefuses = checkNumericStream(model.name, codec.dtype.str, codec.shape);
     if (writerRefuses && !this.ctx.checkpoint.opened) {
-      this.ctx.logger.warn('stream carried, but the scan writer will refuse this channel (the others are archived)', { runUid: this.ctx.runUid, stream: model.name, reason: writerRefuses });
+      this.ctx.logger.warn('stream carried, but the scan writer will refuse this channel (the others are archived)', {
+        runUid: this.ctx.runUid,
+        stream: model.name,
+        reason: writerRefuses,
+      });
     }
     const cp = (streams[model.name] ??= { committed: 0, datums: 0, gaps: [] });
     const pointShape = hasFreeDimension(codec.shape) ? cp.pointShape : [...codec.shape];
     const cursor = await this.ctx.source.cursorForIndex(model.key, cp.committed);
     const channel: Channel = {
-      model, codec, json: false, free: hasFreeDimension(codec.shape), cp, cursor, expected: cp.committed, ...(pointShape ? { pointShape } : {}), commits: commitsOf(cp),
+      model,
+      codec,
+      json: false,
+      free: hasFreeDimension(codec.shape),
+      cp,
+      cursor,
+      expected: cp.committed,
+      ...(pointShape ? { pointShape } : {}),
+      commits: commitsOf(cp),
     };
     this.all.set(model.name, channel);
     const units = unitsOf(scan, model.name, model.info);
     return {
-      name: model.name, streamPk: model.pk, dtype: codec.dtype,
-      shape: codec.shape.map((d) => (d === -1 ? null : d)), ...(units ? { units } : {}),
+      name: model.name,
+      streamPk: model.pk,
+      dtype: codec.dtype,
+      shape: codec.shape.map((d) => (d === -1 ? null : d)),
+      ...(units ? { units } : {}),
     };
   }
 
@@ -138,8 +155,14 @@ export class ScanChannels {
   resourceEvent(channel: Channel, shape: number[]): OutgoingEvent {
     const name = channel.model.name;
     return {
-      detailType: DetailType.StreamResource, source: EventSource.Bridge,
-      detail: streamResourceOf(this.ctx.beamline, this.ctx.runUid, this.ctx.store.bucket, channel.codec ? { name, dtype: channel.codec.dtype, shape } : { name, encoding: 'json' }),
+      detailType: DetailType.StreamResource,
+      source: EventSource.Bridge,
+      detail: streamResourceOf(
+        this.ctx.beamline,
+        this.ctx.runUid,
+        this.ctx.store.bucket,
+        channel.codec ? { name, dtype: channel.codec.dtype, shape } : { name, encoding: 'json' },
+      ),
     };
   }
 
@@ -152,10 +175,10 @@ export class ScanChannels {
       const decoded = channel.codec ? decodeEntry(channel.codec, entry.id, entry.fields) : decodeJsonEntry(name, entry.id, entry.fields);
       if (decoded.kind === 'seal') {
         if (decoded.total < channel.expected) {
-          throw new InvalidInputError(
-            `stream ${name}: sealed with ${decoded.total} points, ${channel.expected} received`,
-            { stream: name, index: decoded.total },
-          );
+          throw new InvalidInputError(`stream ${name}: sealed with ${decoded.total} points, ${channel.expected} received`, {
+            stream: name,
+            index: decoded.total,
+          });
         }
         checkStreamPoints(name, decoded.total, 'its seal', limits, channel.expected);
         if (decoded.total > channel.expected) this.recordGap(channel, decoded.total, `its seal (${decoded.total} points)`);
@@ -179,7 +202,9 @@ export class ScanChannels {
         channel.pointShape = decoded.pointShape;
         channel.cp.pointShape = decoded.pointShape;
         const sent = this.emitResources([channel]);
-        sent.catch((error: unknown) => { this.ctx.fail(error); });
+        sent.catch((error: unknown) => {
+          this.ctx.fail(error);
+        });
         channel.resourceSent = sent;
       } else if (channel.free) {
         // A free dimension changed size (blisswriter 3 pads, and so does the scan writer): the chunker
@@ -189,7 +214,10 @@ export class ScanChannels {
       channel.chunker?.shape(decoded.pointShape);
       if (start > channel.expected) this.recordGap(channel, start, `the entry at index ${start}`);
       if (channel.cp.chunkPoints === undefined) {
-        channel.cp.chunkPoints = Math.max(1, Math.min(this.ctx.chunkPoints, pointBytes > 0 ? Math.floor(this.ctx.chunkBytes / pointBytes) : Infinity));
+        channel.cp.chunkPoints = Math.max(
+          1,
+          Math.min(this.ctx.chunkPoints, pointBytes > 0 ? Math.floor(this.ctx.chunkBytes / pointBytes) : Infinity),
+        );
         channel.cp.chunkBytes = this.ctx.chunkBytes;
         // On disk before the stream's first datum is accepted: a restart with other --chunk-points /
         // --chunk-bytes must cut the chunks this bridge announced, not new ones overlapping them.
@@ -204,11 +232,16 @@ export class ScanChannels {
 
   /** The stream's chunker, on the grid of its checkpoint (free dimensions: also the bytes checkpointed with the grid, whatever --chunk-bytes says now). */
   private chunkerOf(channel: Channel, start: number): Chunker {
-    const chunker = new Chunker({
-      grid: channel.cp.chunkPoints!, json: channel.json, allocator: this.ctx.chunks,
-      ...(channel.free ? { byteCap: channel.cp.chunkBytes ?? this.ctx.chunkBytes } : {}),
-      onChunk: (chunk) => this.stage(channel, chunk),
-    }, start);
+    const chunker = new Chunker(
+      {
+        grid: channel.cp.chunkPoints!,
+        json: channel.json,
+        allocator: this.ctx.chunks,
+        ...(channel.free ? { byteCap: channel.cp.chunkBytes ?? this.ctx.chunkBytes } : {}),
+        onChunk: (chunk) => this.stage(channel, chunk),
+      },
+      start,
+    );
     if (channel.free && channel.pointShape) chunker.shape(channel.pointShape);
     return chunker;
   }
@@ -219,7 +252,11 @@ export class ScanChannels {
     const gap = { start: channel.expected, stop: upTo };
     channel.chunker?.cut();
     this.ctx.stats.gaps++;
-    this.ctx.logger.warn('points missing from Redis (trimmed); archiving what exists', { runUid: this.ctx.runUid, stream: channel.model.name, ...gap });
+    this.ctx.logger.warn('points missing from Redis (trimmed); archiving what exists', {
+      runUid: this.ctx.runUid,
+      stream: channel.model.name,
+      ...gap,
+    });
     channel.expected = upTo;
     channel.chunker?.skipTo(upTo);
     this.complete(channel, gap.start, { stop: gap.stop, datums: 0, gap });
@@ -231,16 +268,29 @@ export class ScanChannels {
     const { runUid } = this.ctx;
     const { start, stop, pointShape } = chunk;
     this.ctx.sink.stage({
-      key: stagingChunkKey(this.ctx.beamline, runUid, name, start, stop), bytes: chunk.bytes, points: stop - start,
+      key: stagingChunkKey(this.ctx.beamline, runUid, name, start, stop),
+      bytes: chunk.bytes,
+      points: stop - start,
       ...(channel.json ? { contentType: 'application/x-ndjson' } : {}),
-      datum: (stored) => ({ detailType: DetailType.StreamDatum, source: EventSource.Bridge, detail: streamDatumOf(runUid, this.ctx.store.bucket, name, start, stop, stored, undefined, pointShape) }),
+      datum: (stored) => ({
+        detailType: DetailType.StreamDatum,
+        source: EventSource.Bridge,
+        detail: streamDatumOf(runUid, this.ctx.store.bucket, name, start, stop, stored, undefined, pointShape),
+      }),
       // No datum accepted before its resource: while the resource is not accepted nothing is
       // committed, so the checkpoint's shape is still the first one when a restart re-sends it.
       gates: () => [channel.resourceSent, channel.gridOnDisk],
       done: () => this.complete(channel, start, { stop, datums: 1, ...(pointShape ? { pointShape } : {}) }),
       fail: (error) => {
-        this.ctx.fail(error instanceof RunFailure ? error
-          : new RunFailure('chunk could not be staged or announced', [{ stream: name, index: start, message: error instanceof Error ? error.message : String(error) }], { cause: error }));
+        this.ctx.fail(
+          error instanceof RunFailure
+            ? error
+            : new RunFailure(
+                'chunk could not be staged or announced',
+                [{ stream: name, index: start, message: error instanceof Error ? error.message : String(error) }],
+                { cause: error },
+              ),
+        );
       },
       ...(chunk.release ? { release: chunk.release } : {}),
     });

@@ -106,24 +106,59 @@ export class ScanFollower {
   /** Lima image streams (bridge/lima-follower.ts). */
   private readonly lima: LimaStreams;
 
-  constructor(private readonly entry: HistoryEntry, private readonly deps: FollowerDeps, private readonly options: FollowerOptions) {
+  constructor(
+    private readonly entry: HistoryEntry,
+    private readonly deps: FollowerDeps,
+    private readonly options: FollowerOptions,
+  ) {
     this.runUid = entry.scanKey.split(':').pop() ?? entry.scanKey;
     this.now = deps.now ?? (() => Date.now() / 1000);
-    const limits: BridgeLimits = { maxGapPoints: options.maxGapPoints ?? DEFAULT_LIMITS.maxGapPoints, maxStreamPoints: options.maxStreamPoints ?? DEFAULT_LIMITS.maxStreamPoints };
+    const limits: BridgeLimits = {
+      maxGapPoints: options.maxGapPoints ?? DEFAULT_LIMITS.maxGapPoints,
+      maxStreamPoints: options.maxStreamPoints ?? DEFAULT_LIMITS.maxStreamPoints,
+    };
     this.cp = deps.checkpoint;
     this.sink = new StagingSink({ ...deps, stopper: this.stopper }, options, { runUid: this.runUid, scanKey: entry.scanKey });
     this.data = new ScanChannels({
-      runUid: this.runUid, beamline: options.beamline, source: deps.source, store: deps.store, logger: deps.logger, stats: deps.stats, chunks: deps.chunks, checkpoint: this.cp,
-      saveCheckpoint: deps.saveCheckpoint, ...(deps.flushCheckpoint ? { flushCheckpoint: deps.flushCheckpoint } : {}), sink: this.sink, limits,
-      chunkPoints: options.chunkPoints, chunkBytes: options.chunkBytes, fail: (error) => { this.failure ??= error; },
+      runUid: this.runUid,
+      beamline: options.beamline,
+      source: deps.source,
+      store: deps.store,
+      logger: deps.logger,
+      stats: deps.stats,
+      chunks: deps.chunks,
+      checkpoint: this.cp,
+      saveCheckpoint: deps.saveCheckpoint,
+      ...(deps.flushCheckpoint ? { flushCheckpoint: deps.flushCheckpoint } : {}),
+      sink: this.sink,
+      limits,
+      chunkPoints: options.chunkPoints,
+      chunkBytes: options.chunkBytes,
+      fail: (error) => {
+        this.failure ??= error;
+      },
     });
     this.channels = this.data.all;
     // lima: Lima streams are followed apart (files, not payloads), sharing this follower's sink and checkpoint.
-    this.lima = new LimaStreams({
-      runUid: this.runUid, scanKey: entry.scanKey, beamline: options.beamline, source: deps.source, store: deps.store, logger: deps.logger,
-      stats: deps.stats, checkpoint: this.cp, saveCheckpoint: deps.saveCheckpoint, sink: this.sink, stopper: this.stopper,
-      fail: (error) => { this.failure ??= error; },
-    }, options);
+    this.lima = new LimaStreams(
+      {
+        runUid: this.runUid,
+        scanKey: entry.scanKey,
+        beamline: options.beamline,
+        source: deps.source,
+        store: deps.store,
+        logger: deps.logger,
+        stats: deps.stats,
+        checkpoint: this.cp,
+        saveCheckpoint: deps.saveCheckpoint,
+        sink: this.sink,
+        stopper: this.stopper,
+        fail: (error) => {
+          this.failure ??= error;
+        },
+      },
+      options,
+    );
   }
 
   get scanKey(): string {
@@ -154,9 +189,15 @@ export class ScanFollower {
     read += lima.read;
     committed += lima.committed;
     return {
-      scanKey: this.entry.scanKey, runUid: this.runUid, state: this.state, pointsRead: read, pointsCommitted: committed,
-      lagPoints: read - committed, lagSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 100) / 10 : 0,
-      inflightChunks: this.sink.inflightChunks, gaps,
+      scanKey: this.entry.scanKey,
+      runUid: this.runUid,
+      state: this.state,
+      pointsRead: read,
+      pointsCommitted: committed,
+      lagPoints: read - committed,
+      lagSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 100) / 10 : 0,
+      inflightChunks: this.sink.inflightChunks,
+      gaps,
     };
   }
 
@@ -166,7 +207,8 @@ export class ScanFollower {
     this.reads = new ScanReads(reader, this.deps.stats, this.deps.budget, this.options, () => this.stopping);
     try {
       const result = await this.follow();
-      if (result === 'stopped') this.deps.logger.info('run stopped', { ...log, points: this.pointsPerChannel(), datums: this.datumCount() });
+      if (result === 'stopped')
+        this.deps.logger.info('run stopped', { ...log, points: this.pointsPerChannel(), datums: this.datumCount() });
       return result;
     } catch (error) {
       if (error instanceof Interrupted || (this.stopping && !(error instanceof RunFailure))) {
@@ -204,7 +246,9 @@ export class ScanFollower {
     const first = await this.deps.source.readScan(scanKey);
     if (!first) {
       if (this.cp.opened) {
-        throw new RunFailure('scan was deleted from Redis before it was archived', [{ message: `${scanKey} no longer exists; ${this.committedSummary()}` }]);
+        throw new RunFailure('scan was deleted from Redis before it was archived', [
+          { message: `${scanKey} no longer exists; ${this.committedSummary()}` },
+        ]);
       }
       this.deps.logger.warn('scan vanished before it could be followed', { runUid: this.runUid, scanKey });
       return 'skipped';
@@ -220,7 +264,11 @@ export class ScanFollower {
       const open = [...this.channels.values()].filter((c) => c.sealedTotal === undefined);
       if (this.closedSeen && (open.length === 0 || quietAfterClose >= 2)) {
         for (const channel of open) {
-          this.deps.logger.warn('stream not sealed at CLOSED; taking the points received', { runUid: this.runUid, scanKey, stream: channel.model.name });
+          this.deps.logger.warn('stream not sealed at CLOSED; taking the points received', {
+            runUid: this.runUid,
+            scanKey,
+            stream: channel.model.name,
+          });
           channel.sealedTotal = channel.expected;
           channel.chunker?.cut();
         }
@@ -261,7 +309,9 @@ export class ScanFollower {
       return 'skipped';
     }
     await this.sink.settle();
-    throw new RunFailure('scan was deleted from Redis while it was running', [{ message: `${this.entry.scanKey} deleted at state ${this.state}; ${this.committedSummary()}` }]);
+    throw new RunFailure('scan was deleted from Redis while it was running', [
+      { message: `${this.entry.scanKey} deleted at state ${this.state}; ${this.committedSummary()}` },
+    ]);
   }
 
   private committedSummary(): string {
@@ -276,7 +326,10 @@ export class ScanFollower {
     this.state = state;
     if (state >= ScanState.Prepared) {
       const scan = await this.deps.source.readScan(this.entry.scanKey);
-      if (!scan) throw new RunFailure('scan was deleted from Redis while it was running', [{ message: `${this.entry.scanKey} no longer exists; ${this.committedSummary()}` }]);
+      if (!scan)
+        throw new RunFailure('scan was deleted from Redis while it was running', [
+          { message: `${this.entry.scanKey} no longer exists; ${this.committedSummary()}` },
+        ]);
       this.scan = scan;
       if (!this.started) await this.startRun(scan);
     }
@@ -305,13 +358,20 @@ export class ScanFollower {
       return;
     }
     const now = this.now();
-    const opening: OutgoingEvent[] = [{ detailType: DetailType.RunStart, source: EventSource.Bridge, detail: runStartOf(scan, this.options.beamline, now) }];
+    const opening: OutgoingEvent[] = [
+      { detailType: DetailType.RunStart, source: EventSource.Bridge, detail: runStartOf(scan, this.options.beamline, now) },
+    ];
     if (specs.length > 0) {
       opening.push({ detailType: DetailType.EventDescriptor, source: EventSource.Bridge, detail: descriptorOf(this.runUid, specs, now) });
     }
     const withShape = [...this.channels.values()].filter((c) => c.pointShape);
     opening.push(...withShape.map((c) => this.data.resourceEvent(c, c.pointShape!)));
-    this.deps.logger.info('run started', { runUid: this.runUid, scanKey: scan.key, channels: specs.length, dataset: scan.identity.dataset });
+    this.deps.logger.info('run started', {
+      runUid: this.runUid,
+      scanKey: scan.key,
+      channels: specs.length,
+      dataset: scan.identity.dataset,
+    });
     await this.sink.emit(opening);
     this.cp.opened = true;
     this.lima.start(); // lima
@@ -343,21 +403,31 @@ export class ScanFollower {
     if (!this.started) await this.startRun(scan);
     for (const channel of this.channels.values()) {
       if (channel.cp.committed !== channel.sealedTotal) {
-        throw new RunFailure('bridge error while following the scan', [{ stream: channel.model.name, message: `committed ${channel.cp.committed} of ${channel.sealedTotal} points at the end` }]);
+        throw new RunFailure('bridge error while following the scan', [
+          { stream: channel.model.name, message: `committed ${channel.cp.committed} of ${channel.sealedTotal} points at the end` },
+        ]);
       }
     }
-    const infoRef = await this.sink.put(stagingScanInfoKey(this.options.beamline, this.runUid), JSON.stringify(scan.info), 'application/json');
+    const infoRef = await this.sink.put(
+      stagingScanInfoKey(this.options.beamline, this.runUid),
+      JSON.stringify(scan.info),
+      'application/json',
+    );
     const gaps = [...this.channels.values()].flatMap((c) => c.cp.gaps.map((g) => ({ stream: c.model.name, ...g }))).concat(lima.gaps);
-    const stop = runStopOf(scan, {
-      points: { ...this.pointsPerChannel(), ...lima.points },
-      documents: {
-        descriptor: this.channels.size + this.lima.size > 0 ? 1 : 0,
-        stream_resource: [...this.channels.values()].filter((c) => c.cp.resource).length + lima.resources,
-        stream_datum: this.datumCount() + lima.datums,
+    const stop = runStopOf(
+      scan,
+      {
+        points: { ...this.pointsPerChannel(), ...lima.points },
+        documents: {
+          descriptor: this.channels.size + this.lima.size > 0 ? 1 : 0,
+          stream_resource: [...this.channels.values()].filter((c) => c.cp.resource).length + lima.resources,
+          stream_datum: this.datumCount() + lima.datums,
+        },
+        scanInfoRef: { bucket: this.deps.store.bucket, key: infoRef.key, bytes: infoRef.bytes, sha256: infoRef.sha256 },
+        ...(gaps.length > 0 ? { gaps } : {}),
       },
-      scanInfoRef: { bucket: this.deps.store.bucket, key: infoRef.key, bytes: infoRef.bytes, sha256: infoRef.sha256 },
-      ...(gaps.length > 0 ? { gaps } : {}),
-    }, this.now());
+      this.now(),
+    );
     await this.sink.emit([{ detailType: DetailType.RunStop, source: EventSource.Bridge, detail: stop }]);
     return 'stopped';
   }

@@ -28,8 +28,11 @@ export class ScanReads {
   private entryBytes = 0;
 
   constructor(
-    private readonly reader: StreamReader, private readonly stats: BridgeStats, private readonly budget: MemoryBudget,
-    private readonly options: ReadPacing, private readonly isStopping: () => boolean,
+    private readonly reader: StreamReader,
+    private readonly stats: BridgeStats,
+    private readonly budget: MemoryBudget,
+    private readonly options: ReadPacing,
+    private readonly isStopping: () => boolean,
   ) {}
 
   /** The reply for these cursors: the read issued ahead if it asked for exactly them, else a blocking read now. `stateKey`: not a data stream. */

@@ -37,17 +37,23 @@ async function readJson(path: string, what: string): Promise<unknown> {
   }
 }
 
-
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
       args: argv,
       options: {
-        url: { type: 'string' }, request: { type: 'string' }, provenance: { type: 'string' }, writer: { type: 'string', multiple: true },
-        data: { type: 'boolean' }, descendants: { type: 'boolean' }, direction: { type: 'string' }, depth: { type: 'string' },
+        url: { type: 'string' },
+        request: { type: 'string' },
+        provenance: { type: 'string' },
+        writer: { type: 'string', multiple: true },
+        data: { type: 'boolean' },
+        descendants: { type: 'boolean' },
+        direction: { type: 'string' },
+        depth: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
-      strict: true, allowPositionals: true,
+      strict: true,
+      allowPositionals: true,
     });
     if (values.help || positionals.length === 0) {
       process.stdout.write(HELP);
@@ -67,7 +73,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     switch (sub) {
       case 'save': {
         if (!values.request) throw new UsageError('save needs --request FILE');
-        const request = await readJson(values.request, '--request') as Record<string, unknown>;
+        const request = (await readJson(values.request, '--request')) as Record<string, unknown>;
         if (values.provenance) request.provenance = await readJson(values.provenance, '--provenance');
         for (const pair of values.writer ?? []) {
           const [key, spec] = pair.split('=');
@@ -77,27 +83,37 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         result = await client.save(request as unknown as Parameters<AnalysisClient['save']>[0]);
         break;
       }
-      case 'get': result = await client.get(needTarget('a run uid'), { data: values.data ?? false }); break;
+      case 'get':
+        result = await client.get(needTarget('a run uid'), { data: values.data ?? false });
+        break;
       case 'record': {
         if (!values.provenance) throw new UsageError('record needs --provenance FILE');
-        result = await client.recordProvenance(needTarget('an entity'), await readJson(values.provenance, '--provenance') as never);
+        result = await client.recordProvenance(needTarget('an entity'), (await readJson(values.provenance, '--provenance')) as never);
         break;
       }
-      case 'provenance': result = await client.provenance(needTarget('an entity')); break;
-      case 'lineage': result = await client.lineage(needTarget('an entity'), values.descendants ? 'descendants' : 'ancestors', depth); break;
+      case 'provenance':
+        result = await client.provenance(needTarget('an entity'));
+        break;
+      case 'lineage':
+        result = await client.lineage(needTarget('an entity'), values.descendants ? 'descendants' : 'ancestors', depth);
+        break;
       case 'prov': {
         const direction = values.direction ?? 'both';
-        if (!['ancestors', 'descendants', 'both'].includes(direction)) throw new UsageError('--direction must be ancestors, descendants or both');
+        if (!['ancestors', 'descendants', 'both'].includes(direction))
+          throw new UsageError('--direction must be ancestors, descendants or both');
         result = await client.prov(needTarget('an entity'), direction as 'both', depth);
         break;
       }
-      default: throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`);
+      default:
+        throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`);
     }
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (error) {
     if (error instanceof AnalysisApiError) {
-      process.stderr.write(`beamline-archive analysis: ${error.message}\n${[...error.missing, ...error.problems].map((m) => `  - ${m}\n`).join('')}`);
+      process.stderr.write(
+        `beamline-archive analysis: ${error.message}\n${[...error.missing, ...error.problems].map((m) => `  - ${m}\n`).join('')}`,
+      );
       return 1;
     }
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -9,7 +9,9 @@ export class UsageError extends Error {
 }
 
 type CommandOptions = NonNullable<ParseArgsConfig['options']> & { help: { type: 'boolean'; short: 'h' } };
-type ParsedCommandLine<T extends CommandOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
+type ParsedCommandLine<T extends CommandOptions> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
+>;
 
 /**
  * The command line of `beamline-archive <name>` (node:util parseArgs: strict, positionals allowed):
@@ -17,8 +19,12 @@ type ParsedCommandLine<T extends CommandOptions> = ReturnType<typeof parseArgs<{
  * there is nothing to run, the exit code: 2 after a bad option (the message and the help on
  * stderr) or without a command word (the help on stdout), 0 after -h/--help (the help on stdout).
  */
-export function parseCommandLine<T extends CommandOptions>(name: string, argv: string[], options: T, help: string):
-  { exit: number } | { command: string; args: string[]; values: ParsedCommandLine<T>['values'] } {
+export function parseCommandLine<T extends CommandOptions>(
+  name: string,
+  argv: string[],
+  options: T,
+  help: string,
+): { exit: number } | { command: string; args: string[]; values: ParsedCommandLine<T>['values'] } {
   let parsed: ParsedCommandLine<T>;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });

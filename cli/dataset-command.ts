@@ -31,14 +31,19 @@ credentials (AWS_REGION, AWS_ACCESS_KEY_ID … or a profile; machines). See docs
 Output is JSON on stdout; errors go to stderr with exit code 1 (2 for usage errors).
 `;
 
-
 function idToPath(id: string | undefined): string {
   if (!id) throw new UsageError('a dataset id <proposal>/<beamline>/<session>/<collection>/<dataset> is required');
-  if (id.split('/').length !== 5) throw new UsageError(`dataset id ${JSON.stringify(id)} is not <proposal>/<beamline>/<session>/<collection>/<dataset>`);
+  if (id.split('/').length !== 5)
+    throw new UsageError(`dataset id ${JSON.stringify(id)} is not <proposal>/<beamline>/<session>/<collection>/<dataset>`);
   return id.split('/').map(encodeURIComponent).join('/');
 }
 
-interface Request { method: string; path: string; body?: unknown; pick?: (json: unknown) => unknown }
+interface Request {
+  method: string;
+  path: string;
+  body?: unknown;
+  pick?: (json: unknown) => unknown;
+}
 
 function requestOf(command: string, args: string[], options: Record<string, string | boolean | string[] | undefined>): Request {
   const [id, ...rest] = args;
@@ -46,8 +51,13 @@ function requestOf(command: string, args: string[], options: Record<string, stri
     case 'open': {
       const [proposal, beamline, session, collection, dataset] = idToPath(id).split('/').map(decodeURIComponent);
       return {
-        method: 'POST', path: '/datasets',
-        body: { dataset: { proposal, beamline, session, collection, dataset }, techniques: options.technique ?? [], metadata: keyValuePairs((options.set as string[] | undefined) ?? [], 'NAME') },
+        method: 'POST',
+        path: '/datasets',
+        body: {
+          dataset: { proposal, beamline, session, collection, dataset },
+          techniques: options.technique ?? [],
+          metadata: keyValuePairs((options.set as string[] | undefined) ?? [], 'NAME'),
+        },
       };
     }
     case 'add-technique':
@@ -55,19 +65,34 @@ function requestOf(command: string, args: string[], options: Record<string, stri
       return { method: 'POST', path: `/datasets/${idToPath(id)}/techniques`, body: { technique: rest[0] } };
     case 'set':
       if (rest.length === 0) throw new UsageError('set needs at least one NAME=VALUE');
-      return { method: 'PATCH', path: `/datasets/${idToPath(id)}/metadata`, body: { fields: keyValuePairs(rest, 'NAME') }, pick: (j) => (j as { metadata: unknown }).metadata };
+      return {
+        method: 'PATCH',
+        path: `/datasets/${idToPath(id)}/metadata`,
+        body: { fields: keyValuePairs(rest, 'NAME') },
+        pick: (j) => (j as { metadata: unknown }).metadata,
+      };
     case 'get':
       return {
-        method: 'GET', path: `/datasets/${idToPath(id)}/metadata`,
-        pick: (j) => (rest[0] ? (j as { metadata: Record<string, string> }).metadata[rest[0]] ?? null : (j as { metadata: unknown }).metadata),
+        method: 'GET',
+        path: `/datasets/${idToPath(id)}/metadata`,
+        pick: (j) =>
+          rest[0] ? ((j as { metadata: Record<string, string> }).metadata[rest[0]] ?? null) : (j as { metadata: unknown }).metadata,
       };
-    case 'missing': return { method: 'GET', path: `/datasets/${idToPath(id)}/missing` };
-    case 'close': return { method: 'POST', path: `/datasets/${idToPath(id)}/close` };
-    case 'show': return { method: 'GET', path: `/datasets/${idToPath(id)}` };
-    case 'scans': return { method: 'GET', path: `/datasets/${idToPath(id)}/scans`, pick: (j) => (j as { scans: unknown }).scans };
+    case 'missing':
+      return { method: 'GET', path: `/datasets/${idToPath(id)}/missing` };
+    case 'close':
+      return { method: 'POST', path: `/datasets/${idToPath(id)}/close` };
+    case 'show':
+      return { method: 'GET', path: `/datasets/${idToPath(id)}` };
+    case 'scans':
+      return { method: 'GET', path: `/datasets/${idToPath(id)}/scans`, pick: (j) => (j as { scans: unknown }).scans };
     case 'audit': {
       if (typeof options.proposal !== 'string') throw new UsageError('audit needs --proposal');
-      return { method: 'GET', path: `/audit?proposal=${encodeURIComponent(options.proposal)}`, pick: (j) => (j as { entries: unknown }).entries };
+      return {
+        method: 'GET',
+        path: `/audit?proposal=${encodeURIComponent(options.proposal)}`,
+        pick: (j) => (j as { entries: unknown }).entries,
+      };
     }
     case 'list': {
       if (id !== undefined) throw new UsageError('list takes options, not arguments');
@@ -86,11 +111,24 @@ function requestOf(command: string, args: string[], options: Record<string, stri
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const cli = parseCommandLine('dataset', argv, {
-    url: { type: 'string' }, technique: { type: 'string', multiple: true }, set: { type: 'string', multiple: true },
-    proposal: { type: 'string' }, beamline: { type: 'string' }, session: { type: 'string' }, sample: { type: 'string' },
-    from: { type: 'string' }, to: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  }, HELP);
+  const cli = parseCommandLine(
+    'dataset',
+    argv,
+    {
+      url: { type: 'string' },
+      technique: { type: 'string', multiple: true },
+      set: { type: 'string', multiple: true },
+      proposal: { type: 'string' },
+      beamline: { type: 'string' },
+      session: { type: 'string' },
+      sample: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      open: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP,
+  );
   if ('exit' in cli) return cli.exit;
   const { command, args, values } = cli;
   const base = values.url ?? env.DATASET_API_URL;
@@ -105,7 +143,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let response: SignedResponse;
   try {
     response = await apiRequest(
-      { url: `${base.replace(/\/+$/, '')}${request.path}`, method: request.method, ...(request.body !== undefined ? { body: request.body } : {}) },
+      {
+        url: `${base.replace(/\/+$/, '')}${request.path}`,
+        method: request.method,
+        ...(request.body !== undefined ? { body: request.body } : {}),
+      },
       await apiAuthFromEnv(env),
     );
   } catch (error) {
@@ -114,7 +156,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   if (response.status >= 400) {
     const json = response.json as { error?: string; Message?: string; suggestions?: string[] } | undefined;
-    process.stderr.write(`beamline-archive dataset ${command}: ${json?.error ?? json?.Message ?? response.body} (HTTP ${response.status})\n`);
+    process.stderr.write(
+      `beamline-archive dataset ${command}: ${json?.error ?? json?.Message ?? response.body} (HTTP ${response.status})\n`,
+    );
     return 1;
   }
   const out = request.pick ? request.pick(response.json) : response.json;

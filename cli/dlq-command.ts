@@ -42,9 +42,18 @@ Examples:
 `;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const cli = parseCommandLine('dlq', argv, {
-    'queue-prefix': { type: 'string' }, max: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  }, HELP);
+  const cli = parseCommandLine(
+    'dlq',
+    argv,
+    {
+      'queue-prefix': { type: 'string' },
+      max: { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP,
+  );
   if ('exit' in cli) return cli.exit;
   const { command, values } = cli;
   const [target] = cli.args;
@@ -54,12 +63,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const queues = await listQueues(sqs, prefix);
     const dlqs = deadLetterQueues(queues);
     const max = values.max === undefined ? undefined : Number(values.max);
-    if (max !== undefined && !(Number.isInteger(max) && max > 0)) throw new UsageError(`--max must be a positive whole number, got ${JSON.stringify(values.max)}`);
+    if (max !== undefined && !(Number.isInteger(max) && max > 0))
+      throw new UsageError(`--max must be a positive whole number, got ${JSON.stringify(values.max)}`);
     const print = (json: unknown, text: string) => process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
     switch (command) {
       case 'list': {
-        const rows = dlqs.map((q) => ({ name: q.name, url: q.url, messages: q.visible + q.inFlight, serves: q.source?.name ?? 'event bus rules (undeliverable events)' }));
-        print(rows, rows.length === 0 ? `no dead-letter queue under the prefix ${prefix}` : rows.map((r) => `${String(r.messages).padStart(6)}  ${r.name}  ← ${r.serves}`).join('\n'));
+        const rows = dlqs.map((q) => ({
+          name: q.name,
+          url: q.url,
+          messages: q.visible + q.inFlight,
+          serves: q.source?.name ?? 'event bus rules (undeliverable events)',
+        }));
+        print(
+          rows,
+          rows.length === 0
+            ? `no dead-letter queue under the prefix ${prefix}`
+            : rows.map((r) => `${String(r.messages).padStart(6)}  ${r.name}  ← ${r.serves}`).join('\n'),
+        );
         return 0;
       }
       case 'show': {
@@ -73,7 +93,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         if (!target) throw new UsageError('dlq redrive needs a queue');
         const dlq = pickDeadLetterQueue(dlqs, target);
         const moved = await redriveMessages(sqs, dlq, queues, max, progress(values.quiet === true || values.json === true));
-        print({ queue: dlq.name, ...moved }, `${moved.moved} message(s) sent back from ${dlq.name}${moved.skipped ? `, ${moved.skipped} left (no destination: ${moved.reasons.join('; ')})` : ''}`);
+        print(
+          { queue: dlq.name, ...moved },
+          `${moved.moved} message(s) sent back from ${dlq.name}${moved.skipped ? `, ${moved.skipped} left (no destination: ${moved.reasons.join('; ')})` : ''}`,
+        );
         return moved.skipped > 0 ? 1 : 0;
       }
       default:
@@ -90,8 +113,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
 }
 
 function describe(m: ShownMessage): string {
-  const why = m.parked ? `parked by ${m.parked.function ?? '?'} at ${m.parked.parkedAt ?? '?'}: ${m.parked.error ?? ''}: ${m.parked.reason ?? ''}${m.parked.runUid ? ` (run ${m.parked.runUid})` : ''}`
-    : m.attributes?.ERROR_MESSAGE ? `not delivered by the bus: ${m.attributes.ERROR_MESSAGE}` : 'failed after the queue\'s maxReceiveCount deliveries (see the function\'s log)';
+  const why = m.parked
+    ? `parked by ${m.parked.function ?? '?'} at ${m.parked.parkedAt ?? '?'}: ${m.parked.error ?? ''}: ${m.parked.reason ?? ''}${m.parked.runUid ? ` (run ${m.parked.runUid})` : ''}`
+    : m.attributes?.ERROR_MESSAGE
+      ? `not delivered by the bus: ${m.attributes.ERROR_MESSAGE}`
+      : "failed after the queue's maxReceiveCount deliveries (see the function's log)";
   return `${m.messageId}  ${m.detailType ?? '(not an event)'}  sent ${m.sentAt ?? '?'}\n  ${why}\n  ${m.body.length > 400 ? `${m.body.slice(0, 400)}…` : m.body}`;
 }
-

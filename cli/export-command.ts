@@ -44,7 +44,6 @@ Examples:
   beamline-archive export status exp-3f9a0c2e41d7b5a6c8e9f012
 `;
 
-
 class CommandError extends Error {
   override name = 'CommandError';
 }
@@ -58,7 +57,13 @@ interface ExportView {
   files?: { name: string; key: string; bytes: number; sha256: string }[];
 }
 
-interface Link { name: string; key: string; bytes: number; sha256: string; url: string }
+interface Link {
+  name: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+  url: string;
+}
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED']);
 
@@ -70,11 +75,23 @@ function seconds(value: string | undefined, what: string, fallback: number): num
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const cli = parseCommandLine('export', argv, {
-    url: { type: 'string' }, runs: { type: 'string' }, format: { type: 'string' }, 'request-id': { type: 'string' },
-    option: { type: 'string', multiple: true }, wait: { type: 'boolean' }, download: { type: 'string' }, timeout: { type: 'string' },
-    interval: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  }, HELP);
+  const cli = parseCommandLine(
+    'export',
+    argv,
+    {
+      url: { type: 'string' },
+      runs: { type: 'string' },
+      format: { type: 'string' },
+      'request-id': { type: 'string' },
+      option: { type: 'string', multiple: true },
+      wait: { type: 'boolean' },
+      download: { type: 'string' },
+      timeout: { type: 'string' },
+      interval: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP,
+  );
   if ('exit' in cli) return cli.exit;
   const { command, args, values: v } = cli;
   const base = (v.url ?? env.EXPORT_API_URL)?.replace(/\/+$/, '');
@@ -102,9 +119,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         if (args.length > 0) throw new UsageError(`request takes options, not arguments (${args.join(' ')})`);
         if (!v.runs) throw new UsageError('request needs --runs UID[,UID...]');
         if (!v.format) throw new UsageError('request needs --format nxstxm|nexus|csv');
-        const runs = v.runs.split(',').map((r) => r.trim()).filter(Boolean);
+        const runs = v.runs
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean);
         const body = {
-          request_id: v['request-id'] ?? `cli-${randomUUID()}`, runs, format: v.format,
+          request_id: v['request-id'] ?? `cli-${randomUUID()}`,
+          runs,
+          format: v.format,
           ...(v.option?.length ? { options: keyValuePairs(v.option) } : {}),
         };
         const timeoutMs = seconds(v.timeout, '--timeout', 900) * 1000;
@@ -181,7 +203,9 @@ async function waitFor(exportId: string, api: Api, expect: Expect, intervalS: nu
     }
     if (record.state === 'COMPLETED') return record;
     if (Date.now() - started > timeoutMs) {
-      throw new CommandError(`export ${exportId} is still ${record.state} after ${Math.round(timeoutMs / 1000)} s; check later with \`beamline-archive export status ${exportId}\``);
+      throw new CommandError(
+        `export ${exportId} is still ${record.state} after ${Math.round(timeoutMs / 1000)} s; check later with \`beamline-archive export status ${exportId}\``,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalS * 1000));
   }
@@ -191,7 +215,9 @@ async function waitFor(exportId: string, api: Api, expect: Expect, intervalS: nu
 function localNameOf(key: string): string {
   const name = key.slice(key.lastIndexOf('/') + 1);
   if (!/^[A-Za-z0-9._~-]+$/.test(name) || /^\.+$/.test(name)) {
-    throw new CommandError(`the export names a file ${JSON.stringify(key)} whose name ${JSON.stringify(name)} is not a plain file name; nothing written for it`);
+    throw new CommandError(
+      `the export names a file ${JSON.stringify(key)} whose name ${JSON.stringify(name)} is not a plain file name; nothing written for it`,
+    );
   }
   return name;
 }
@@ -212,7 +238,13 @@ async function download(exportId: string, dir: string, api: Api, expect: Expect)
     const part = `${target}.part`;
     const hash = createHash('sha256');
     let bytes = 0;
-    const count = new Transform({ transform(chunk: Buffer, _encoding, done) { hash.update(chunk); bytes += chunk.byteLength; done(null, chunk); } });
+    const count = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        bytes += chunk.byteLength;
+        done(null, chunk);
+      },
+    });
     try {
       await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), count, createWriteStream(part));
     } catch (error) {
@@ -222,7 +254,9 @@ async function download(exportId: string, dir: string, api: Api, expect: Expect)
     const sha256 = hash.digest('hex');
     if (bytes !== file.bytes || sha256 !== file.sha256) {
       await rm(part, { force: true });
-      throw new CommandError(`${file.key}: downloaded ${bytes} bytes with sha256 ${sha256}, the export record says ${file.bytes} bytes, ${file.sha256}`);
+      throw new CommandError(
+        `${file.key}: downloaded ${bytes} bytes with sha256 ${sha256}, the export record says ${file.bytes} bytes, ${file.sha256}`,
+      );
     }
     await rename(part, target);
     process.stderr.write(`downloaded ${target} (${bytes} bytes, sha256 ${sha256.slice(0, 12)}…)\n`);

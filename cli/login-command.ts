@@ -33,8 +33,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let clientId: string;
   try {
     const { values } = parseArgs({
-      args: argv, strict: true,
-      options: { user: { type: 'string' }, issuer: { type: 'string' }, 'client-id': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      args: argv,
+      strict: true,
+      options: {
+        user: { type: 'string' },
+        issuer: { type: 'string' },
+        'client-id': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
     if (values.help) {
       process.stdout.write(HELP);
@@ -58,14 +64,25 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const form = new URLSearchParams({ grant_type: 'password', username: user, client_id: clientId, scope: 'openid' });
     if (env.BEAMLINE_ARCHIVE_PASSWORD) form.set('password', env.BEAMLINE_ARCHIVE_PASSWORD);
     const response = await fetch(tokenEndpoint, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form, signal: AbortSignal.timeout(10_000),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+      signal: AbortSignal.timeout(10_000),
     });
-    const answer = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
+    const answer = (await response.json().catch(() => ({}))) as {
+      access_token?: string;
+      expires_in?: number;
+      error?: string;
+      error_description?: string;
+    };
     if (!response.ok || typeof answer.access_token !== 'string') {
       throw new Error(`the issuer refused: ${answer.error_description ?? answer.error ?? `HTTP ${response.status}`}`);
     }
     const expiresAt = new Date(Date.now() + (answer.expires_in ?? 300) * 1000).toISOString();
-    const path = await saveToken({ access_token: answer.access_token, token_type: 'Bearer', issuer: named ?? issuer, user, expires_at: expiresAt }, env);
+    const path = await saveToken(
+      { access_token: answer.access_token, token_type: 'Bearer', issuer: named ?? issuer, user, expires_at: expiresAt },
+      env,
+    );
     process.stdout.write(`${JSON.stringify({ user, issuer: named ?? issuer, expires_at: expiresAt, token_file: path })}\n`);
     return 0;
   } catch (error) {

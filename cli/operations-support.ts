@@ -19,7 +19,10 @@ export function clientsFromEnv(env: NodeJS.ProcessEnv): AwsClients {
 
 export function tableName(option: string | undefined, env: NodeJS.ProcessEnv): string {
   const name = option ?? env.BEAMLINE_ARCHIVE_TABLE ?? env.TABLE_NAME;
-  if (!name) throw new UsageError('the catalogue table is not known: pass --table NAME or set BEAMLINE_ARCHIVE_TABLE (the TableName output of the storage stack)');
+  if (!name)
+    throw new UsageError(
+      'the catalogue table is not known: pass --table NAME or set BEAMLINE_ARCHIVE_TABLE (the TableName output of the storage stack)',
+    );
   return name;
 }
 
@@ -41,7 +44,11 @@ export function pickDeadLetterQueue(dlqs: readonly DeadLetterQueue[], wanted: st
   const matches = dlqs.filter((q) => squash(q.name).includes(key) || (q.source && squash(q.source.name).includes(key)));
   if (matches.length === 1) return matches[0]!;
   const names = dlqs.map((q) => q.name).join(', ') || 'none';
-  throw new UsageError(matches.length === 0 ? `no dead-letter queue matches ${JSON.stringify(wanted)} (have: ${names})` : `${JSON.stringify(wanted)} matches ${matches.length} dead-letter queues: ${matches.map((q) => q.name).join(', ')}`);
+  throw new UsageError(
+    matches.length === 0
+      ? `no dead-letter queue matches ${JSON.stringify(wanted)} (have: ${names})`
+      : `${JSON.stringify(wanted)} matches ${matches.length} dead-letter queues: ${matches.map((q) => q.name).join(', ')}`,
+  );
 }
 
 /** Progress of long work on stderr: one line per step, `[  1.2s] done/total what`. */

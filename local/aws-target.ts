@@ -91,7 +91,9 @@ export async function startAwsEmulator(env: NodeJS.ProcessEnv = process.env): Pr
 }
 
 /** AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for a child process that signs its own requests. */
-export function credentialsEnvironment(env: NodeJS.ProcessEnv = process.env): Record<'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY', string> {
+export function credentialsEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+): Record<'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY', string> {
   const credentials = emulatorCredentials(env);
   return { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
 }

@@ -48,11 +48,13 @@ export interface CloudAssemblyLike {
 export function templatesFromAssembly(assembly: CloudAssemblyLike): StackTemplate[] {
   const byArtifactId = new Map<string, string>();
   for (const stack of assembly.stacks) byArtifactId.set(stack.id, stack.stackName);
-  return orderStacks(assembly.stacks.map((stack) => ({
-    stackName: stack.stackName,
-    template: stack.template as CloudFormationTemplate,
-    dependencies: stack.dependencies.map((d) => byArtifactId.get(d.id)).filter((d): d is string => d !== undefined),
-  })));
+  return orderStacks(
+    assembly.stacks.map((stack) => ({
+      stackName: stack.stackName,
+      template: stack.template as CloudFormationTemplate,
+      dependencies: stack.dependencies.map((d) => byArtifactId.get(d.id)).filter((d): d is string => d !== undefined),
+    })),
+  );
 }
 
 interface ManifestArtifact {
@@ -66,15 +68,17 @@ export function templatesFromCloudAssemblyDir(dir: string): StackTemplate[] {
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { artifacts?: Record<string, ManifestArtifact> };
   const artifacts = Object.entries(manifest.artifacts ?? {}).filter(([, a]) => a.type === 'aws:cloudformation:stack');
   const names = new Map(artifacts.map(([id, a]) => [id, a.properties?.stackName ?? id]));
-  return orderStacks(artifacts.map(([id, a]) => {
-    const templateFile = a.properties?.templateFile;
-    if (!templateFile) throw new Error(`stack artifact ${id} in ${dir} has no templateFile`);
-    return {
-      stackName: names.get(id) ?? id,
-      template: JSON.parse(readFileSync(join(dir, templateFile), 'utf8')) as CloudFormationTemplate,
-      dependencies: (a.dependencies ?? []).map((d) => names.get(d)).filter((d): d is string => d !== undefined),
-    };
-  }));
+  return orderStacks(
+    artifacts.map(([id, a]) => {
+      const templateFile = a.properties?.templateFile;
+      if (!templateFile) throw new Error(`stack artifact ${id} in ${dir} has no templateFile`);
+      return {
+        stackName: names.get(id) ?? id,
+        template: JSON.parse(readFileSync(join(dir, templateFile), 'utf8')) as CloudFormationTemplate,
+        dependencies: (a.dependencies ?? []).map((d) => names.get(d)).filter((d): d is string => d !== undefined),
+      };
+    }),
+  );
 }
 
 /**

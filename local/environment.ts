@@ -96,11 +96,12 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     const awsEndpoint = externalAws ?? moto?.url ?? '';
     const t1 = Date.now();
 
-    const templates = options.templates ?? await synthesizeAppTemplates(options.context);
+    const templates = options.templates ?? (await synthesizeAppTemplates(options.context));
     const t2 = Date.now();
 
     const clients = createAwsClients({
-      region, endpoint: awsEndpoint,
+      region,
+      endpoint: awsEndpoint,
       credentials: emulatorCredentials(),
     });
     const prefix = options.prefix ?? `t${randomBytes(3).toString('hex')}`;
@@ -124,11 +125,16 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       },
       async startHttpGateway(gatewayOptions = {}) {
         const gateway = await startHttpGateway({
-          resources, awsEndpoint, ...gatewayOptions,
+          resources,
+          awsEndpoint,
+          ...gatewayOptions,
           environment: {
-            OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: issuer.audience,
+            OIDC_ISSUER: issuer.issuer,
+            OIDC_AUDIENCE: issuer.audience,
             // The emulator's credentials sign as the operators' CLI: an archive administrator (docs/access.md, IAM callers).
-            IAM_CALLERS: JSON.stringify([{ principal: `arn:aws:iam::${resources.accountId}:user/${emulatorCredentials().accessKeyId}`, roles: [ADMIN_ROLE] }]),
+            IAM_CALLERS: JSON.stringify([
+              { principal: `arn:aws:iam::${resources.accountId}:user/${emulatorCredentials().accessKeyId}`, roles: [ADMIN_ROLE] },
+            ]),
             ...gatewayOptions.environment,
           },
           credentials: emulatorCredentials(),

@@ -52,11 +52,16 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-const AUTH = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
+const AUTH =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
 
 /** Recomputes the request's SigV4 signature with the known credentials; returns why it is refused, or undefined. */
 async function verifySignature(
-  req: IncomingMessage, body: Buffer, url: URL, region: string, credentials: HttpGatewayOptions['credentials'],
+  req: IncomingMessage,
+  body: Buffer,
+  url: URL,
+  region: string,
+  credentials: HttpGatewayOptions['credentials'],
 ): Promise<string | undefined> {
   const authorization = req.headers.authorization;
   const match = authorization ? AUTH.exec(authorization) : null;
@@ -66,7 +71,9 @@ async function verifySignature(
   if (signedRegion !== region || service !== 'lambda') return `signed for ${service}/${signedRegion}, expected lambda/${region}`;
   const amzDate = req.headers['x-amz-date'];
   if (typeof amzDate !== 'string' || !/^\d{8}T\d{6}Z$/.test(amzDate)) return 'missing or malformed x-amz-date';
-  const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+  const signingDate = new Date(
+    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+  );
   if (Number.isNaN(signingDate.getTime())) return 'malformed x-amz-date';
   if (Math.abs(Date.now() - signingDate.getTime()) > 5 * 60_000) return 'signature expired (x-amz-date more than 5 minutes away)';
   const signed = signedHeaders!.split(';');
@@ -84,12 +91,22 @@ async function verifySignature(
     headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
   const query: Record<string, string> = {};
-  url.searchParams.forEach((v, k) => { query[k] = v; });
+  url.searchParams.forEach((v, k) => {
+    query[k] = v;
+  });
   const signer = new SignatureV4({ credentials, region, service: 'lambda', sha256: NodeSha256 });
-  const expected = await signer.sign(new HttpRequest({
-    protocol: 'http:', hostname: url.hostname, method: req.method ?? 'GET', path: url.pathname, query, headers,
-    ...(body.length ? { body: body.toString('utf8') } : {}),
-  }), { signingDate });
+  const expected = await signer.sign(
+    new HttpRequest({
+      protocol: 'http:',
+      hostname: url.hostname,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query,
+      headers,
+      ...(body.length ? { body: body.toString('utf8') } : {}),
+    }),
+    { signingDate },
+  );
   const a = Buffer.from(expected.headers.authorization ?? '');
   const b = Buffer.from(authorization!);
   return a.length === b.length && timingSafeEqual(a, b) ? undefined : 'signature does not match';
@@ -98,12 +115,21 @@ async function verifySignature(
 /** An allowed origin, exact or with `*` standing for any characters (as S3 and moto match CORS origins). */
 function originMatches(allowed: string, origin: string): boolean {
   if (!allowed.includes('*')) return allowed === origin;
-  return new RegExp(`^${allowed.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`).test(origin);
+  return new RegExp(
+    `^${allowed
+      .split('*')
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}$`,
+  ).test(origin);
 }
 
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
   const { resources } = options;
-  const served = new Map(Object.values(resources.functions).filter((f) => f.functionUrl || f.aliasUrl).map((f) => [f.name, f]));
+  const served = new Map(
+    Object.values(resources.functions)
+      .filter((f) => f.functionUrl || f.aliasUrl)
+      .map((f) => [f.name, f]),
+  );
   const handlers = new Map<string, Promise<UrlHandler>>();
   const load = (fn: LocalFunction) => {
     let handler = handlers.get(fn.name);
@@ -133,11 +159,15 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
         if (!target) return send(res, 403, { Message: 'Forbidden: this function has no URL for unsigned requests' });
         const cors = fn.aliasUrl && target === fn.aliasUrl ? fn.aliasUrl.cors : undefined;
         const origin = req.headers.origin;
-        const corsHeaders: Record<string, string> = cors && origin && (cors.allowOrigins.includes('*') || cors.allowOrigins.some((o) => originMatches(o, origin)))
-          ? { 'access-control-allow-origin': cors.allowOrigins.includes('*') ? '*' : origin, vary: 'origin' } : {};
+        const corsHeaders: Record<string, string> =
+          cors && origin && (cors.allowOrigins.includes('*') || cors.allowOrigins.some((o) => originMatches(o, origin)))
+            ? { 'access-control-allow-origin': cors.allowOrigins.includes('*') ? '*' : origin, vary: 'origin' }
+            : {};
         if (cors && req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
           res.writeHead(204, {
-            ...corsHeaders, 'access-control-allow-methods': cors.allowMethods.join(','), 'access-control-allow-headers': cors.allowHeaders.join(','),
+            ...corsHeaders,
+            'access-control-allow-methods': cors.allowMethods.join(','),
+            'access-control-allow-headers': cors.allowHeaders.join(','),
             ...(cors.maxAge !== undefined ? { 'access-control-max-age': String(cors.maxAge) } : {}),
           });
           return res.end();
@@ -147,23 +177,47 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
           const refused = await verifySignature(req, body, url, resources.region, options.credentials);
           if (refused) return send(res, 403, { Message: `Forbidden: ${refused}` });
           const accessKey = AUTH.exec(req.headers.authorization ?? '')![1]!;
-          authorizer = { iam: {
-            accessKey, accountId: resources.accountId, callerId: accessKey, principalOrgId: '',
-            userArn: `arn:aws:iam::${resources.accountId}:user/${accessKey}`, userId: accessKey,
-          } };
+          authorizer = {
+            iam: {
+              accessKey,
+              accountId: resources.accountId,
+              callerId: accessKey,
+              principalOrgId: '',
+              userArn: `arn:aws:iam::${resources.accountId}:user/${accessKey}`,
+              userId: accessKey,
+            },
+          };
         }
-        for (const [k, v] of Object.entries(functionEnvironment(fn, resources.region, options.awsEndpoint, options.environment))) process.env[k] = v;
+        for (const [k, v] of Object.entries(functionEnvironment(fn, resources.region, options.awsEndpoint, options.environment)))
+          process.env[k] = v;
         const rawPath = match[2] ?? '/';
         const now = new Date();
-        const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v ?? '']));
+        const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
         const textual = /json|text|xml|csv|x-www-form-urlencoded/.test(headers['content-type'] ?? 'application/json');
         const event: APIGatewayProxyEventV2 = {
-          version: '2.0', routeKey: '$default', rawPath, rawQueryString: url.search.slice(1), headers,
+          version: '2.0',
+          routeKey: '$default',
+          rawPath,
+          rawQueryString: url.search.slice(1),
+          headers,
           ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams.entries()) } : {}),
           requestContext: {
-            accountId: resources.accountId, apiId: fn.functionName, domainName: url.host, domainPrefix: fn.functionName,
-            http: { method: req.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
-            requestId: randomUUID(), routeKey: '$default', stage: '$default', time: now.toUTCString(), timeEpoch: now.getTime(),
+            accountId: resources.accountId,
+            apiId: fn.functionName,
+            domainName: url.host,
+            domainPrefix: fn.functionName,
+            http: {
+              method: req.method ?? 'GET',
+              path: rawPath,
+              protocol: 'HTTP/1.1',
+              sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+              userAgent: headers['user-agent'] ?? '',
+            },
+            requestId: randomUUID(),
+            routeKey: '$default',
+            stage: '$default',
+            time: now.toUTCString(),
+            timeEpoch: now.getTime(),
             ...(authorizer ? { authorizer } : {}),
           } as APIGatewayProxyEventV2['requestContext'],
           ...(body.length ? { body: textual ? body.toString('utf8') : body.toString('base64') } : {}),
@@ -180,7 +234,9 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
           res.end(result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
         } catch (error) {
           // As Lambda does: an unhandled error is a 502 without the error's details.
-          process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: 'function URL handler failed', function: fn.name, error: String(error) })}\n`);
+          process.stderr.write(
+            `${JSON.stringify({ level: 'ERROR', message: 'function URL handler failed', function: fn.name, error: String(error) })}\n`,
+          );
           send(res, 502, { Message: 'Internal Server Error' });
         }
       } catch (error) {
@@ -196,7 +252,8 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
   return {
     baseUrl,
     urlOf(name) {
-      if (!served.has(name)) throw new Error(`function ${name} has no function URL in the template (have: ${[...served.keys()].join(', ') || 'none'})`);
+      if (!served.has(name))
+        throw new Error(`function ${name} has no function URL in the template (have: ${[...served.keys()].join(', ') || 'none'})`);
       return `${baseUrl}/fn/${name}/`;
     },
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),

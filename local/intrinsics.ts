@@ -19,7 +19,11 @@ export interface IntrinsicScope {
 
 export class TemplateResolutionError extends Error {
   override name = 'TemplateResolutionError';
-  constructor(message: string, readonly stackName: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly stackName: string,
+    options?: ErrorOptions,
+  ) {
     super(`${stackName}: ${message}`, options);
   }
 }
@@ -50,12 +54,14 @@ async function evalCondition(expr: unknown, scope: IntrinsicScope): Promise<bool
     const [fn, arg] = Object.entries(expr)[0] ?? [];
     const args = Array.isArray(arg) ? arg : [];
     switch (fn) {
-      case 'Condition': return scope.condition(asString(arg, 'Condition', scope));
+      case 'Condition':
+        return scope.condition(asString(arg, 'Condition', scope));
       case 'Fn::Equals': {
         const [a, b] = await Promise.all(args.map((x) => resolveValue(x, scope)));
         return JSON.stringify(a) === JSON.stringify(b);
       }
-      case 'Fn::Not': return !(await evalCondition(args[0], scope));
+      case 'Fn::Not':
+        return !(await evalCondition(args[0], scope));
       case 'Fn::And': {
         for (const a of args) if (!(await evalCondition(a, scope))) return false;
         return true;
@@ -64,7 +70,8 @@ async function evalCondition(expr: unknown, scope: IntrinsicScope): Promise<bool
         for (const a of args) if (await evalCondition(a, scope)) return true;
         return false;
       }
-      default: break;
+      default:
+        break;
     }
   }
   const v = await resolveValue(expr, scope);
@@ -86,7 +93,10 @@ async function resolveSub(arg: unknown, scope: IntrinsicScope): Promise<string> 
     out += template.slice(last, m.index);
     last = m.index + m[0].length;
     const name = m[1] ?? '';
-    if (name.startsWith('!')) { out += `\${${name.slice(1)}}`; continue; }
+    if (name.startsWith('!')) {
+      out += `\${${name.slice(1)}}`;
+      continue;
+    }
     let value: unknown;
     if (name in values) value = values[name];
     else if (name.includes('.') && !name.startsWith('AWS::')) {
@@ -116,9 +126,13 @@ export async function resolveValue(value: unknown, scope: IntrinsicScope): Promi
         return pseudo ? pseudo(scope) : scope.ref(name);
       }
       case 'Fn::GetAtt': {
-        const [id, attr] = typeof arg === 'string'
-          ? [arg.slice(0, arg.indexOf('.')), arg.slice(arg.indexOf('.') + 1)]
-          : [asString((arg as unknown[])[0], 'Fn::GetAtt resource', scope), asString(await resolveValue((arg as unknown[])[1], scope), 'Fn::GetAtt attribute', scope)];
+        const [id, attr] =
+          typeof arg === 'string'
+            ? [arg.slice(0, arg.indexOf('.')), arg.slice(arg.indexOf('.') + 1)]
+            : [
+                asString((arg as unknown[])[0], 'Fn::GetAtt resource', scope),
+                asString(await resolveValue((arg as unknown[])[1], scope), 'Fn::GetAtt attribute', scope),
+              ];
         return scope.getAtt(id, attr);
       }
       case 'Fn::Join': {
@@ -127,26 +141,37 @@ export async function resolveValue(value: unknown, scope: IntrinsicScope): Promi
         if (!Array.isArray(items)) throw new TemplateResolutionError('Fn::Join needs a list', scope.stackName);
         return items.map((i) => asString(i, 'Fn::Join item', scope)).join(asString(delimiter, 'Fn::Join delimiter', scope));
       }
-      case 'Fn::Sub': return resolveSub(arg, scope);
+      case 'Fn::Sub':
+        return resolveSub(arg, scope);
       case 'Fn::Select': {
         const [index, list] = arg as [unknown, unknown];
         const items = await resolveValue(list, scope);
         const i = Number(await resolveValue(index, scope));
-        if (!Array.isArray(items) || !(i in items)) throw new TemplateResolutionError(`Fn::Select index ${i} out of range`, scope.stackName);
+        if (!Array.isArray(items) || !(i in items))
+          throw new TemplateResolutionError(`Fn::Select index ${i} out of range`, scope.stackName);
         return items[i];
       }
       case 'Fn::Split': {
         const [delimiter, source] = arg as [unknown, unknown];
-        return asString(await resolveValue(source, scope), 'Fn::Split source', scope).split(asString(delimiter, 'Fn::Split delimiter', scope));
+        return asString(await resolveValue(source, scope), 'Fn::Split source', scope).split(
+          asString(delimiter, 'Fn::Split delimiter', scope),
+        );
       }
-      case 'Fn::ImportValue': return scope.importValue(asString(await resolveValue(arg, scope), 'Fn::ImportValue', scope));
+      case 'Fn::ImportValue':
+        return scope.importValue(asString(await resolveValue(arg, scope), 'Fn::ImportValue', scope));
       case 'Fn::If': {
         const [cond, whenTrue, whenFalse] = arg as [unknown, unknown, unknown];
         return resolveValue((await scope.condition(asString(cond, 'Fn::If condition', scope))) ? whenTrue : whenFalse, scope);
       }
-      case 'Fn::Base64': return Buffer.from(asString(await resolveValue(arg, scope), 'Fn::Base64', scope)).toString('base64');
-      case 'Fn::GetAZs': return ['a', 'b', 'c'].map((z) => `${scope.region}${z}`);
-      case 'Fn::Equals': case 'Fn::Not': case 'Fn::And': case 'Fn::Or': case 'Condition':
+      case 'Fn::Base64':
+        return Buffer.from(asString(await resolveValue(arg, scope), 'Fn::Base64', scope)).toString('base64');
+      case 'Fn::GetAZs':
+        return ['a', 'b', 'c'].map((z) => `${scope.region}${z}`);
+      case 'Fn::Equals':
+      case 'Fn::Not':
+      case 'Fn::And':
+      case 'Fn::Or':
+      case 'Condition':
         return evalCondition(value, scope);
       default:
         if (fn.startsWith('Fn::')) throw new TemplateResolutionError(`unsupported intrinsic ${fn}`, scope.stackName);

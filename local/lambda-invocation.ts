@@ -64,7 +64,9 @@ export function completeEventBridgeEnvelope(body: string, accountId: string): st
   const isEnvelope = ['version', 'id', 'detail-type', 'source', 'time', 'region', 'detail'].every((k) => k in event);
   if (!isEnvelope || 'account' in event) return undefined;
   const completed: Record<string, unknown> = {};
-  for (const k of ENVELOPE_ORDER) if (k === 'account') completed.account = accountId; else if (k in event) completed[k] = event[k];
+  for (const k of ENVELOPE_ORDER)
+    if (k === 'account') completed.account = accountId;
+    else if (k in event) completed[k] = event[k];
   for (const [k, v] of Object.entries(event)) if (!(k in completed)) completed[k] = v;
   return JSON.stringify(completed);
 }
@@ -90,7 +92,9 @@ export function buildSqsEvent(messages: Message[], queueArn: string, region: str
 /** A Lambda context for one invocation; getRemainingTimeInMillis counts down from the timeout. */
 export function buildLambdaContext(fn: LocalFunction, region: string, deadline: number): Context {
   const requestId = randomUUID();
-  const unsupported = () => { throw new Error('callback-style context methods are not supported by the local runner'); };
+  const unsupported = () => {
+    throw new Error('callback-style context methods are not supported by the local runner');
+  };
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: fn.functionName,
@@ -109,7 +113,10 @@ export function buildLambdaContext(fn: LocalFunction, region: string, deadline: 
 
 /** The variables a function sees in Lambda: the runtime's own, its template environment (the task engine played locally), then overrides. */
 export function functionEnvironment(
-  fn: LocalFunction, region: string, awsEndpoint?: string, overrides: Record<string, string> = {},
+  fn: LocalFunction,
+  region: string,
+  awsEndpoint?: string,
+  overrides: Record<string, string> = {},
 ): Record<string, string> {
   return {
     AWS_REGION: region,
@@ -139,9 +146,9 @@ export function batchItemFailures(reportBatchItemFailures: boolean, response: un
   const failed = new Set<string>();
   for (const item of items) {
     const id = item?.itemIdentifier;
-    if (typeof id !== 'string' || !ids.has(id)) throw new Error(`batchItemFailures names ${JSON.stringify(id)}, which is not in the batch: the whole batch fails`);
+    if (typeof id !== 'string' || !ids.has(id))
+      throw new Error(`batchItemFailures names ${JSON.stringify(id)}, which is not in the batch: the whole batch fails`);
     failed.add(id);
   }
   return failed;
 }
-

@@ -20,7 +20,11 @@ const localStack = await startLocalStack({
   ...(values.log ? { logFile: values.log } : {}),
 });
 process.stdout.write(`LocalStack ready at ${localStack.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s (Ctrl-C stops it)\n`);
-process.stdout.write(`export ${Object.entries(awsEnvironment(localStack.url)).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+process.stdout.write(
+  `export ${Object.entries(awsEnvironment(localStack.url))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}\n`,
+);
 let stopping = false;
 const stop = (): void => {
   if (stopping) return;

@@ -92,7 +92,13 @@ export class AuthorizationCodeFlow {
     } catch {
       return false;
     }
-    return (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK.has(url.hostname) && url.hash === '' && url.username === '' && url.password === '';
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      LOOPBACK.has(url.hostname) &&
+      url.hash === '' &&
+      url.username === '' &&
+      url.password === ''
+    );
   }
 
   /** GET /authorize (the sign-in page) and POST /authorize (the page's answer). */
@@ -103,7 +109,11 @@ export class AuthorizationCodeFlow {
     // RFC 6749 §4.1.2.1: a bad client or redirect URI is shown, never redirected to.
     if (!client) return page(400, 'Sign-in refused', `<p>Unknown client ${escapeHtml(JSON.stringify(clientId))}.</p>`);
     if (!this.redirectAllowed(client, redirectUri)) {
-      return page(400, 'Sign-in refused', `<p>The redirect URI ${escapeHtml(JSON.stringify(redirectUri))} is not one of client ${escapeHtml(clientId)}'s.</p>`);
+      return page(
+        400,
+        'Sign-in refused',
+        `<p>The redirect URI ${escapeHtml(JSON.stringify(redirectUri))} is not one of client ${escapeHtml(clientId)}'s.</p>`,
+      );
     }
     const state = params.get('state');
     const back = (query: Record<string, string>): Answer => {
@@ -112,23 +122,39 @@ export class AuthorizationCodeFlow {
       if (state !== null) target.searchParams.set('state', state);
       return { status: 302, headers: { location: target.toString(), 'cache-control': 'no-store' }, body: '' };
     };
-    if (params.get('response_type') !== 'code') return back({ error: 'unsupported_response_type', error_description: 'response_type=code only' });
-    if (params.get('code_challenge_method') !== 'S256') return back({ error: 'invalid_request', error_description: 'PKCE with code_challenge_method=S256 is required' });
+    if (params.get('response_type') !== 'code')
+      return back({ error: 'unsupported_response_type', error_description: 'response_type=code only' });
+    if (params.get('code_challenge_method') !== 'S256')
+      return back({ error: 'invalid_request', error_description: 'PKCE with code_challenge_method=S256 is required' });
     const challenge = params.get('code_challenge') ?? '';
-    if (!CHALLENGE.test(challenge)) return back({ error: 'invalid_request', error_description: 'code_challenge must be the base64url SHA-256 of the code verifier (43 characters)' });
+    if (!CHALLENGE.test(challenge))
+      return back({
+        error: 'invalid_request',
+        error_description: 'code_challenge must be the base64url SHA-256 of the code verifier (43 characters)',
+      });
     const scope = params.get('scope') ?? 'openid';
     const nonce = params.get('nonce') ?? undefined;
 
     if (method === 'GET') {
       const hidden = ['response_type', 'client_id', 'redirect_uri', 'code_challenge', 'code_challenge_method', 'state', 'scope', 'nonce']
         .filter((k) => params.get(k) !== null)
-        .map((k) => `<input type="hidden" name="${k}" value="${escapeHtml(params.get(k)!)}">`).join('');
+        .map((k) => `<input type="hidden" name="${k}" value="${escapeHtml(params.get(k)!)}">`)
+        .join('');
       const buttons = Object.values(this.users)
-        .map((u) => `<li><button type="submit" name="username" value="${escapeHtml(u.name)}">${escapeHtml(u.name)}</button> <span>${escapeHtml(describeUser(u))}</span></li>`).join('');
-      return page(200, 'Sign in', `
+        .map(
+          (u) =>
+            `<li><button type="submit" name="username" value="${escapeHtml(u.name)}">${escapeHtml(u.name)}</button> <span>${escapeHtml(describeUser(u))}</span></li>`,
+        )
+        .join('');
+      return page(
+        200,
+        'Sign in',
+        `
 <p>Local OIDC issuer of beamline-archive (loopback only, for tests and demos): choose who you are to sign in to <b>${escapeHtml(clientId)}</b>.</p>
 <form method="post" action="authorize" aria-label="choose a user">${hidden}<ul>${buttons}</ul>
-<button type="submit" name="cancel" value="1">Cancel</button></form>`, new URL(redirectUri).origin);
+<button type="submit" name="cancel" value="1">Cancel</button></form>`,
+        new URL(redirectUri).origin,
+      );
     }
     if (method !== 'POST') return page(405, 'Sign-in refused', '<p>GET or POST only.</p>');
     if (params.get('cancel')) return back({ error: 'access_denied', error_description: 'the person cancelled the sign-in' });
@@ -145,14 +171,17 @@ export class AuthorizationCodeFlow {
     const code = form.get('code') ?? '';
     const verifier = form.get('code_verifier') ?? '';
     if (!code) return { ok: false, error: 'invalid_request', description: 'code is required' };
-    if (!VERIFIER.test(verifier)) return { ok: false, error: 'invalid_request', description: 'code_verifier (43-128 unreserved characters) is required' };
+    if (!VERIFIER.test(verifier))
+      return { ok: false, error: 'invalid_request', description: 'code_verifier (43-128 unreserved characters) is required' };
     const pending = this.codes.get(code);
     // Single use: a second exchange of the same code is refused (RFC 6749 §4.1.2).
     this.codes.delete(code);
     if (!pending) return { ok: false, error: 'invalid_grant', description: 'unknown, used or expired code' };
     if (pending.expiresAt <= this.now()) return { ok: false, error: 'invalid_grant', description: 'the code expired' };
-    if (form.get('client_id') !== pending.clientId) return { ok: false, error: 'invalid_grant', description: 'the code was issued to another client' };
-    if (form.get('redirect_uri') !== pending.redirectUri) return { ok: false, error: 'invalid_grant', description: 'redirect_uri differs from the authorization request\'s' };
+    if (form.get('client_id') !== pending.clientId)
+      return { ok: false, error: 'invalid_grant', description: 'the code was issued to another client' };
+    if (form.get('redirect_uri') !== pending.redirectUri)
+      return { ok: false, error: 'invalid_grant', description: "redirect_uri differs from the authorization request's" };
     const computed = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
     const expected = Buffer.from(pending.challenge);
     if (computed.length !== expected.length || !timingSafeEqual(computed, expected)) {
@@ -173,7 +202,10 @@ function page(status: number, title: string, content: string, formTarget?: strin
   return {
     status,
     headers: {
-      'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff',
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-frame-options': 'DENY',
+      'x-content-type-options': 'nosniff',
       'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'`,
       // Not no-referrer: with it the browser sends `Origin: null` on the form's POST, which the issuer refuses.
       'referrer-policy': 'same-origin',

@@ -73,9 +73,16 @@ export const LOOPBACK_ORIGINS = ['http://127.0.0.1:*', 'http://localhost:*', 'ht
 
 /** An allowed origin, exact or with `*` standing for any characters except `/`. */
 export function originAllowed(origin: string, allowed: readonly string[]): boolean {
-  return allowed.some((pattern) => pattern.includes('*')
-    ? new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`).test(origin)
-    : pattern === origin);
+  return allowed.some((pattern) =>
+    pattern.includes('*')
+      ? new RegExp(
+          `^${pattern
+            .split('*')
+            .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+            .join('[^/]*')}$`,
+        ).test(origin)
+      : pattern === origin,
+  );
 }
 
 export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Promise<LocalOidcIssuer> {
@@ -92,8 +99,11 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
     const issuedAt = Math.floor(Date.now() / 1000);
     return new SignJWT({ preferred_username: name, ...(nonce ? { nonce } : {}) })
       .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
-      .setIssuer(issuer).setAudience(clientId).setSubject(`user-${name}`)
-      .setIssuedAt(issuedAt).setExpirationTime(issuedAt + lifetime)
+      .setIssuer(issuer)
+      .setAudience(clientId)
+      .setSubject(`user-${name}`)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + lifetime)
       .sign(privateKey);
   };
 
@@ -102,7 +112,11 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
     if (!u) throw new Error(`unknown local user ${JSON.stringify(user)} (known: ${Object.keys(users).join(', ')})`);
     const issuedAt = Math.floor((tokenOptions.issuedAt ?? new Date()).getTime() / 1000);
     return new SignJWT({
-      preferred_username: u.name, proposals: u.proposals ?? [], beamlines: u.beamlines ?? [], roles: u.roles ?? [], ...tokenOptions.claims,
+      preferred_username: u.name,
+      proposals: u.proposals ?? [],
+      beamlines: u.beamlines ?? [],
+      roles: u.roles ?? [],
+      ...tokenOptions.claims,
     })
       .setProtectedHeader({ alg: 'RS256', kid, typ: tokenOptions.type ?? 'at+jwt' })
       .setIssuer(issuer)
@@ -131,10 +145,18 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
     }
     if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {
       return reply(200, {
-        issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`, authorization_endpoint: `${issuer}/authorize`,
-        grant_types_supported: ['password', 'authorization_code'], token_endpoint_auth_methods_supported: ['none'],
-        response_types_supported: ['code'], code_challenge_methods_supported: ['S256'], scopes_supported: ['openid'], subject_types_supported: ['public'],
-        id_token_signing_alg_values_supported: ['RS256'], claims_supported: ['sub', 'preferred_username', 'proposals', 'beamlines', 'roles'],
+        issuer,
+        jwks_uri: `${issuer}/jwks`,
+        token_endpoint: `${issuer}/token`,
+        authorization_endpoint: `${issuer}/authorize`,
+        grant_types_supported: ['password', 'authorization_code'],
+        token_endpoint_auth_methods_supported: ['none'],
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+        scopes_supported: ['openid'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        claims_supported: ['sub', 'preferred_username', 'proposals', 'beamlines', 'roles'],
       });
     }
     if (req.method === 'GET' && url.pathname === '/jwks') return reply(200, { keys: [jwk] });
@@ -146,7 +168,9 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
       };
       if (req.method === 'GET') return answer(url.searchParams);
       const parts: Buffer[] = [];
-      req.on('data', (c: Buffer) => { if (parts.length < 64) parts.push(c); });
+      req.on('data', (c: Buffer) => {
+        if (parts.length < 64) parts.push(c);
+      });
       req.on('end', () => answer(new URLSearchParams(Buffer.concat(parts).toString('utf8'))));
       return undefined;
     }
@@ -156,20 +180,27 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
     }
     if (req.method === 'POST' && url.pathname === '/token') {
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => { if (chunks.length < 64) chunks.push(c); });
+      req.on('data', (c: Buffer) => {
+        if (chunks.length < 64) chunks.push(c);
+      });
       req.on('end', () => {
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
         if (form.get('grant_type') === 'authorization_code') {
           const redeemed = codeFlow.redeem(form);
           if (!redeemed.ok) return reply(400, { error: redeemed.error, error_description: redeemed.description });
           const lifetime = options.tokenLifetimeSeconds ?? 3600;
-          Promise.all([sign(redeemed.user, { expiresIn: lifetime }), idToken(redeemed.user, redeemed.clientId, redeemed.nonce, lifetime)]).then(
-            ([access, id]) => reply(200, { access_token: access, id_token: id, token_type: 'Bearer', expires_in: lifetime, scope: redeemed.scope }),
+          Promise.all([
+            sign(redeemed.user, { expiresIn: lifetime }),
+            idToken(redeemed.user, redeemed.clientId, redeemed.nonce, lifetime),
+          ]).then(
+            ([access, id]) =>
+              reply(200, { access_token: access, id_token: id, token_type: 'Bearer', expires_in: lifetime, scope: redeemed.scope }),
             (error: Error) => reply(500, { error: 'server_error', error_description: error.message }),
           );
           return undefined;
         }
-        if (form.get('grant_type') !== 'password') return reply(400, { error: 'unsupported_grant_type', error_description: 'grant_type=password or authorization_code expected' });
+        if (form.get('grant_type') !== 'password')
+          return reply(400, { error: 'unsupported_grant_type', error_description: 'grant_type=password or authorization_code expected' });
         const username = form.get('username') ?? '';
         if (!users[username]) return reply(400, { error: 'invalid_grant', error_description: `unknown user ${JSON.stringify(username)}` });
         const lifetime = options.tokenLifetimeSeconds ?? 3600;
@@ -186,8 +217,16 @@ export async function startOidcIssuer(options: LocalOidcIssuerOptions = {}): Pro
   const address = server.address();
   issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {
-    issuer, audience, users, token: sign, registerClient: (client) => codeFlow.register(client),
-    stop: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
+    issuer,
+    audience,
+    users,
+    token: sign,
+    registerClient: (client) => codeFlow.register(client),
+    stop: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
   };
 }
 
@@ -196,6 +235,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const port = portFlag > 0 ? Number(process.argv[portFlag + 1]) : 0;
   const issuer = await startOidcIssuer({ port });
   process.stdout.write(`${JSON.stringify({ issuer: issuer.issuer, audience: issuer.audience, users: Object.keys(issuer.users) })}\n`);
-  process.on('SIGINT', () => { void issuer.stop().then(() => process.exit(0)); });
-  process.on('SIGTERM', () => { void issuer.stop().then(() => process.exit(0)); });
+  process.on('SIGINT', () => {
+    void issuer.stop().then(() => process.exit(0));
+  });
+  process.on('SIGTERM', () => {
+    void issuer.stop().then(() => process.exit(0));
+  });
 }

@@ -57,13 +57,25 @@ export const PUBLISHER = join(projectRoot, 'tools', 'blissdata-publisher', 'publ
 /** Publishes one scan with the real blissdata package (in .venv). */
 export async function publishScan(redisUrl: string, options: PublishOptions = {}): Promise<PublishedScan> {
   const args = [PUBLISHER, '--redis', redisUrl];
-  const flag = (name: string, value: string | number | undefined) => { if (value !== undefined) args.push(`--${name}`, String(value)); };
-  flag('type', options.type); flag('points', options.points); flag('counters', options.counters);
-  flag('batch', options.batch); flag('dtype', options.dtype); flag('spectrum', options.spectrum);
-  flag('number', options.number); flag('sample-name', options.sampleName); flag('collection', options.collection);
-  flag('proposal', options.proposal); flag('beamline', options.beamline);
-  flag('dataset', options.dataset); flag('sleep', options.sleep); flag('end-reason', options.endReason);
-  flag('corrupt', options.corrupt); flag('dump-values', options.dumpValues);
+  const flag = (name: string, value: string | number | undefined) => {
+    if (value !== undefined) args.push(`--${name}`, String(value));
+  };
+  flag('type', options.type);
+  flag('points', options.points);
+  flag('counters', options.counters);
+  flag('batch', options.batch);
+  flag('dtype', options.dtype);
+  flag('spectrum', options.spectrum);
+  flag('number', options.number);
+  flag('sample-name', options.sampleName);
+  flag('collection', options.collection);
+  flag('proposal', options.proposal);
+  flag('beamline', options.beamline);
+  flag('dataset', options.dataset);
+  flag('sleep', options.sleep);
+  flag('end-reason', options.endReason);
+  flag('corrupt', options.corrupt);
+  flag('dump-values', options.dumpValues);
   const { stdout, stderr, code } = await run(venvPython, args);
   if (code !== 0) throw new Error(`publish_scan.py failed (exit ${code}): ${stderr.trim().split('\n').slice(-5).join('\n')}`);
   const summary = JSON.parse(stdout) as Omit<PublishedScan, 'closedAtMs'>;
@@ -82,7 +94,12 @@ export async function initBlissDataStore(redisUrl: string): Promise<void> {
 
 /** Runs a command to completion; killed (and reported as failed) after `timeoutMs`. */
 /** Runs a command to its end (killed after `timeoutMs`); `env` is added to this process's environment. */
-export function run(command: string, args: string[], timeoutMs = 300_000, env?: Record<string, string>): Promise<{ stdout: string; stderr: string; code: number }> {
+export function run(
+  command: string,
+  args: string[],
+  timeoutMs = 300_000,
+  env?: Record<string, string>,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     let stdout = '';
@@ -91,10 +108,20 @@ export function run(command: string, args: string[], timeoutMs = 300_000, env?: 
       stderr += `\n${command} killed after ${timeoutMs} ms`;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.once('error', (error) => { clearTimeout(timer); reject(error); });
-    child.once('close', (code) => { clearTimeout(timer); resolve({ stdout, stderr, code: code ?? 1 }); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code: code ?? 1 });
+    });
   });
 }
 
@@ -146,7 +173,12 @@ export async function startLocalPipeline(options: PipelineOptions = {}): Promise
     });
     const catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
     return {
-      env, runner, bridge, redisUrl, bucket, catalogue,
+      env,
+      runner,
+      bridge,
+      redisUrl,
+      bucket,
+      catalogue,
       publish: (publishOptions) => publishScan(redisUrl, publishOptions),
       async waitForRun(runUid, { timeoutMs = 120_000, states = ['ARCHIVED', 'FAILED'] } = {}) {
         const deadline = Date.now() + timeoutMs;

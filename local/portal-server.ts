@@ -29,8 +29,14 @@ export interface PortalServer {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json', '.svg': 'image/svg+xml', '.woff2': 'font/woff2', '.woff': 'font/woff', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.woff2': 'font/woff2',
+  '.woff': 'font/woff',
+  '.map': 'application/json',
 };
 
 export const PORTAL_DIST = join(projectRoot, 'web', 'dist');
@@ -39,8 +45,11 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
   const root = options.root ?? PORTAL_DIST;
   if (!existsSync(join(root, 'index.html'))) throw new Error(`the portal is not built (${root}/index.html missing): run npm run build:web`);
   const config = JSON.stringify({
-    datasetApi: options.datasetApi, exportApi: options.exportApi, analysisApi: options.analysisApi,
-    issuer: options.issuer ?? '', clientId: options.clientId ?? LOCAL_PORTAL_CLIENT_ID,
+    datasetApi: options.datasetApi,
+    exportApi: options.exportApi,
+    analysisApi: options.analysisApi,
+    issuer: options.issuer ?? '',
+    clientId: options.clientId ?? LOCAL_PORTAL_CLIENT_ID,
   });
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -70,6 +79,10 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     url: `http://127.0.0.1:${port}/`,
-    stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -12,9 +12,7 @@
  * the creators live by service in local/provisioning/: storage.ts (S3, DynamoDB), messaging.ts
  * (EventBridge, SQS, SNS), functions.ts (Lambda records for the runner), resources.ts (the types).
  */
-import {
-  DeleteBucketCommand, DeleteObjectsCommand, ListObjectVersionsCommand,
-} from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteEventBusCommand, DeleteRuleCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
@@ -25,13 +23,21 @@ import { NameAllocator, readableLogicalId, type NameKind } from './physical-name
 import { recordEventSourceMappings, recordFunction, recordFunctionUrl } from './provisioning/functions.js';
 import { createEventBus, createQueue, createRule, createSubscription, createTopic } from './provisioning/messaging.js';
 import {
-  errorText, str, type Created, type LocalFunction, type PendingEventSourceMapping, type ProvisionClients,
-  type ProvisionContext, type ProvisionedQueue, type ProvisionedResources, type ProvisionOptions, type ProvisionResult,
+  errorText,
+  str,
+  type Created,
+  type LocalFunction,
+  type PendingEventSourceMapping,
+  type ProvisionClients,
+  type ProvisionContext,
+  type ProvisionedQueue,
+  type ProvisionedResources,
+  type ProvisionOptions,
+  type ProvisionResult,
 } from './provisioning/resources.js';
 import { createBucket, createTable } from './provisioning/storage.js';
 
 export type * from './provisioning/resources.js';
-
 
 /** Resource types the provisioner knows it does not emulate, with why. */
 const SKIP_REASONS: Array<[RegExp, string]> = [
@@ -53,20 +59,29 @@ function skipReason(type: string): string {
   return SKIP_REASONS.find(([re]) => re.test(type))?.[1] ?? 'resource type not emulated by local/provision.ts';
 }
 
-
 /**
  * The app's bucket / table / bus: the one its functions are told about (BUCKET_NAME, TABLE_NAME,
  * EVENT_BUS_NAME), else the only one declared; a clear error otherwise.
  */
-function primary<T extends { name: string }>(record: Record<string, T>, what: string, functions: Record<string, LocalFunction>, variable: string): T {
+function primary<T extends { name: string }>(
+  record: Record<string, T>,
+  what: string,
+  functions: Record<string, LocalFunction>,
+  variable: string,
+): T {
   const values = Object.values(record);
-  const named = new Set(Object.values(functions).map((f) => f.environment[variable]).filter((v): v is string => v !== undefined));
+  const named = new Set(
+    Object.values(functions)
+      .map((f) => f.environment[variable])
+      .filter((v): v is string => v !== undefined),
+  );
   const referenced = values.filter((v) => named.has(v.name));
   if (referenced.length === 1) return referenced[0] as T;
   if (values.length === 1) return values[0] as T;
-  throw new Error(`the templates declare ${values.length} ${what}s (${Object.keys(record).join(', ') || 'none'}) and the functions' ${variable} does not single one out; pick one from the ${what}s record`);
+  throw new Error(
+    `the templates declare ${values.length} ${what}s (${Object.keys(record).join(', ') || 'none'}) and the functions' ${variable} does not single one out; pick one from the ${what}s record`,
+  );
 }
-
 
 class Provisioner implements ProvisionContext {
   private readonly names: NameAllocator;
@@ -78,14 +93,29 @@ class Provisioner implements ProvisionContext {
   readonly result: ProvisionResult;
   private readonly pendingEsm: PendingEventSourceMapping[] = [];
 
-  constructor(private readonly templates: StackTemplate[], readonly opts: ProvisionOptions) {
+  constructor(
+    private readonly templates: StackTemplate[],
+    readonly opts: ProvisionOptions,
+  ) {
     this.names = new NameAllocator(opts.prefix);
     for (const t of templates) this.stacks.set(t.stackName, t);
     this.accountId = opts.accountId;
     this.result = {
-      prefix: opts.prefix, region: opts.region, accountId: opts.accountId ?? '',
-      buckets: {}, tables: {}, eventBuses: {}, queues: {}, rules: {}, topics: {}, schedules: [], functions: {},
-      eventSourceMappings: [], outputs: {}, exports: {}, skipped: [],
+      prefix: opts.prefix,
+      region: opts.region,
+      accountId: opts.accountId ?? '',
+      buckets: {},
+      tables: {},
+      eventBuses: {},
+      queues: {},
+      rules: {},
+      topics: {},
+      schedules: [],
+      functions: {},
+      eventSourceMappings: [],
+      outputs: {},
+      exports: {},
+      skipped: [],
     };
   }
 
@@ -117,7 +147,10 @@ class Provisioner implements ProvisionContext {
       getAtt: async (id, attr) => {
         const created = await this.ensure(stackName, id);
         if (!(attr in created.attrs)) {
-          throw new TemplateResolutionError(`Fn::GetAtt ${id}.${attr}: attribute not available locally (have ${Object.keys(created.attrs).join(', ')})`, stackName);
+          throw new TemplateResolutionError(
+            `Fn::GetAtt ${id}.${attr}: attribute not available locally (have ${Object.keys(created.attrs).join(', ')})`,
+            stackName,
+          );
         }
         return created.attrs[attr];
       },
@@ -174,14 +207,21 @@ class Provisioner implements ProvisionContext {
     }
     const props = await this.resolve<Record<string, unknown>>(stackName, resource.Properties ?? {});
     switch (resource.Type) {
-      case 'AWS::S3::Bucket': return createBucket(this, stackName, logicalId, props);
+      case 'AWS::S3::Bucket':
+        return createBucket(this, stackName, logicalId, props);
       case 'AWS::DynamoDB::Table':
-      case 'AWS::DynamoDB::GlobalTable': return createTable(this, stackName, logicalId, resource.Type, props);
-      case 'AWS::Events::EventBus': return createEventBus(this, stackName, logicalId, props);
-      case 'AWS::Events::Rule': return createRule(this, stackName, logicalId, props);
-      case 'AWS::SQS::Queue': return createQueue(this, stackName, logicalId, props);
-      case 'AWS::Lambda::Function': return recordFunction(this, stackName, logicalId, resource, props);
-      case 'AWS::Lambda::Url': return recordFunctionUrl(this, stackName, logicalId, props);
+      case 'AWS::DynamoDB::GlobalTable':
+        return createTable(this, stackName, logicalId, resource.Type, props);
+      case 'AWS::Events::EventBus':
+        return createEventBus(this, stackName, logicalId, props);
+      case 'AWS::Events::Rule':
+        return createRule(this, stackName, logicalId, props);
+      case 'AWS::SQS::Queue':
+        return createQueue(this, stackName, logicalId, props);
+      case 'AWS::Lambda::Function':
+        return recordFunction(this, stackName, logicalId, resource, props);
+      case 'AWS::Lambda::Url':
+        return recordFunctionUrl(this, stackName, logicalId, props);
       case 'AWS::SNS::Topic':
         if (this.opts.clients.sns) return createTopic(this, stackName, logicalId, props);
         break;
@@ -215,7 +255,6 @@ class Provisioner implements ProvisionContext {
     return { ref: name, attrs: { Arn: `arn:aws:${service}:${this.opts.region}:${this.account()}:${name}`, Name: name } };
   }
 
-
   queueByArn(arn: string): ProvisionedQueue | undefined {
     return Object.values(this.result.queues).find((q) => q.arn === arn);
   }
@@ -231,8 +270,21 @@ class Provisioner implements ProvisionContext {
       }
     }
     // Stateful resources first (a queue's DLQ resolves through its GetAtt anyway), functions last.
-    const order = ['AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::DynamoDB::GlobalTable', 'AWS::Events::EventBus', 'AWS::SQS::Queue', 'AWS::Events::Rule', 'AWS::Lambda::Function', 'AWS::Lambda::Url', 'AWS::Lambda::EventSourceMapping'];
-    const rank = (type: string) => { const i = order.indexOf(type); return i < 0 ? order.length : i; };
+    const order = [
+      'AWS::S3::Bucket',
+      'AWS::DynamoDB::Table',
+      'AWS::DynamoDB::GlobalTable',
+      'AWS::Events::EventBus',
+      'AWS::SQS::Queue',
+      'AWS::Events::Rule',
+      'AWS::Lambda::Function',
+      'AWS::Lambda::Url',
+      'AWS::Lambda::EventSourceMapping',
+    ];
+    const rank = (type: string) => {
+      const i = order.indexOf(type);
+      return i < 0 ? order.length : i;
+    };
     for (const stack of this.templates) {
       const entries = Object.entries(stack.template.Resources ?? {}).sort(([, a], [, b]) => rank(a.Type) - rank(b.Type));
       for (const [logicalId] of entries) await this.ensure(stack.stackName, logicalId);
@@ -285,16 +337,31 @@ export async function provisionFromTemplates(templates: StackTemplate[], options
 export async function deprovision(resources: ProvisionedResources, clients: ProvisionClients): Promise<string[]> {
   const errors: string[] = [];
   const attempt = async (what: string, fn: () => Promise<unknown>) => {
-    try { await fn(); } catch (e) { errors.push(`${what}: ${errorText(e)}`); }
+    try {
+      await fn();
+    } catch (e) {
+      errors.push(`${what}: ${errorText(e)}`);
+    }
   };
   for (const rule of Object.values(resources.rules)) {
-    if (rule.targets.length) await attempt(`targets of ${rule.name}`, () => clients.events.send(new RemoveTargetsCommand({ Rule: rule.name, EventBusName: rule.eventBusName, Ids: rule.targets.map((t) => t.id) })));
-    await attempt(`rule ${rule.name}`, () => clients.events.send(new DeleteRuleCommand({ Name: rule.name, EventBusName: rule.eventBusName })));
+    if (rule.targets.length)
+      await attempt(`targets of ${rule.name}`, () =>
+        clients.events.send(
+          new RemoveTargetsCommand({ Rule: rule.name, EventBusName: rule.eventBusName, Ids: rule.targets.map((t) => t.id) }),
+        ),
+      );
+    await attempt(`rule ${rule.name}`, () =>
+      clients.events.send(new DeleteRuleCommand({ Name: rule.name, EventBusName: rule.eventBusName })),
+    );
   }
-  for (const bus of Object.values(resources.eventBuses)) await attempt(`bus ${bus.name}`, () => clients.events.send(new DeleteEventBusCommand({ Name: bus.name })));
-  for (const q of Object.values(resources.queues)) await attempt(`queue ${q.name}`, () => clients.sqs.send(new DeleteQueueCommand({ QueueUrl: q.url })));
-  for (const t of Object.values(resources.topics ?? {})) if (clients.sns) await attempt(`topic ${t.name}`, () => clients.sns!.send(new DeleteTopicCommand({ TopicArn: t.arn })));
-  for (const t of Object.values(resources.tables)) await attempt(`table ${t.name}`, () => clients.dynamo.send(new DeleteTableCommand({ TableName: t.name })));
+  for (const bus of Object.values(resources.eventBuses))
+    await attempt(`bus ${bus.name}`, () => clients.events.send(new DeleteEventBusCommand({ Name: bus.name })));
+  for (const q of Object.values(resources.queues))
+    await attempt(`queue ${q.name}`, () => clients.sqs.send(new DeleteQueueCommand({ QueueUrl: q.url })));
+  for (const t of Object.values(resources.topics ?? {}))
+    if (clients.sns) await attempt(`topic ${t.name}`, () => clients.sns!.send(new DeleteTopicCommand({ TopicArn: t.arn })));
+  for (const t of Object.values(resources.tables))
+    await attempt(`table ${t.name}`, () => clients.dynamo.send(new DeleteTableCommand({ TableName: t.name })));
   for (const b of Object.values(resources.buckets)) {
     await attempt(`bucket ${b.name}`, async () => {
       for (let more = true; more;) {

@@ -12,7 +12,8 @@ export interface RunnerLogEntry {
 }
 
 export interface LocalLambdaRunnerOptions {
-  resources: Pick<ProvisionedResources, 'functions' | 'eventSourceMappings' | 'queues' | 'region' | 'accountId'> & Partial<Pick<ProvisionedResources, 'schedules'>>;
+  resources: Pick<ProvisionedResources, 'functions' | 'eventSourceMappings' | 'queues' | 'region' | 'accountId'> &
+    Partial<Pick<ProvisionedResources, 'schedules'>>;
   sqs: SQSClient;
   /** Endpoint the handlers' own AWS clients must use (set as AWS_ENDPOINT_URL for them). */
   awsEndpoint?: string;

@@ -8,20 +8,34 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand,
-  ReceiveMessageCommand, SendMessageCommand, type Message,
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
 } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { loadHandlerModule, type SqsHandler } from './handler-module.js';
 import {
-  batchItemFailures, buildLambdaContext, buildSqsEvent, completeEventBridgeEnvelope, functionEnvironment, rateMilliseconds,
+  batchItemFailures,
+  buildLambdaContext,
+  buildSqsEvent,
+  completeEventBridgeEnvelope,
+  functionEnvironment,
+  rateMilliseconds,
 } from './lambda-invocation.js';
 import type { LocalFunction, ProvisionedEventSourceMapping, ProvisionedSchedule } from './provision.js';
 import type { FunctionStats, LocalLambdaRunnerOptions, RunnerLogEntry } from './runner-options.js';
 
 export { HandlerLoadError, type SqsHandler } from './handler-module.js';
 export {
-  batchItemFailures, buildLambdaContext, buildSqsEvent, completeEventBridgeEnvelope, functionEnvironment, rateMilliseconds,
+  batchItemFailures,
+  buildLambdaContext,
+  buildSqsEvent,
+  completeEventBridgeEnvelope,
+  functionEnvironment,
+  rateMilliseconds,
 } from './lambda-invocation.js';
 export type { FunctionStats, LocalLambdaRunnerOptions, RunnerLogEntry } from './runner-options.js';
 
@@ -70,11 +84,14 @@ export class LocalLambdaRunner {
       if (!fn || !mapping.enabled || (wanted && !wanted.has(fn.name))) return [];
       const queue = resources.queues[mapping.queueLogicalId];
       const dl = queue?.deadLetter;
-      return [{
-        fn, mapping,
-        deadLetter: dl?.url ? { url: dl.url, maxReceiveCount: dl.maxReceiveCount } : undefined,
-        visibilityTimeoutSeconds: queue?.visibilityTimeoutSeconds ?? 30,
-      }];
+      return [
+        {
+          fn,
+          mapping,
+          deadLetter: dl?.url ? { url: dl.url, maxReceiveCount: dl.maxReceiveCount } : undefined,
+          visibilityTimeoutSeconds: queue?.visibilityTimeoutSeconds ?? 30,
+        },
+      ];
     });
     const fnByArn = new Map(Object.values(resources.functions).map((f) => [f.arn, f]));
     this.schedules = (resources.schedules ?? []).flatMap((schedule): ActiveSchedule[] => {
@@ -107,23 +124,46 @@ export class LocalLambdaRunner {
   async invokeScheduled(name: string): Promise<unknown> {
     const x = this.schedules.find((s) => s.fn.name === name);
     if (!x) throw new Error(`no schedule targets function ${name}`);
-    x.handler ??= await this.loadHandler(x.fn) as unknown as ActiveSchedule['handler'];
+    x.handler ??= (await this.loadHandler(x.fn)) as unknown as ActiveSchedule['handler'];
     const { region, accountId } = this.options.resources;
     const started = Date.now();
     const context = buildLambdaContext(x.fn, region, started + x.fn.timeoutSeconds * 1000);
     const event = {
-      version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: accountId,
-      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), region,
-      resources: [`arn:aws:events:${region}:${accountId}:rule/${x.schedule.ruleName}`], detail: {},
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: accountId,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region,
+      resources: [`arn:aws:events:${region}:${accountId}:rule/${x.schedule.ruleName}`],
+      detail: {},
     };
     this.applyEnvironment(x.fn);
     this.inFlight++;
     try {
       const result = await x.handler!(event, context);
-      this.log({ level: 'INFO', message: 'scheduled invocation', function: x.fn.name, functionName: x.fn.functionName, requestId: context.awsRequestId, outcome: 'success', durationMs: Date.now() - started });
+      this.log({
+        level: 'INFO',
+        message: 'scheduled invocation',
+        function: x.fn.name,
+        functionName: x.fn.functionName,
+        requestId: context.awsRequestId,
+        outcome: 'success',
+        durationMs: Date.now() - started,
+      });
       return result;
     } catch (e) {
-      this.log({ level: 'ERROR', message: 'scheduled invocation', function: x.fn.name, functionName: x.fn.functionName, requestId: context.awsRequestId, outcome: 'error', error: errorText(e), durationMs: Date.now() - started });
+      this.log({
+        level: 'ERROR',
+        message: 'scheduled invocation',
+        function: x.fn.name,
+        functionName: x.fn.functionName,
+        requestId: context.awsRequestId,
+        outcome: 'error',
+        error: errorText(e),
+        durationMs: Date.now() - started,
+      });
       throw e;
     } finally {
       this.inFlight--;
@@ -168,10 +208,17 @@ export class LocalLambdaRunner {
       for (const x of this.schedules) {
         const every = rateMilliseconds(x.schedule.scheduleExpression);
         if (every === undefined) {
-          this.log({ level: 'WARN', message: 'schedule not played locally (only rate() is): invoke it on demand', function: x.fn.name, scheduleExpression: x.schedule.scheduleExpression });
+          this.log({
+            level: 'WARN',
+            message: 'schedule not played locally (only rate() is): invoke it on demand',
+            function: x.fn.name,
+            scheduleExpression: x.schedule.scheduleExpression,
+          });
           continue;
         }
-        x.timer = setInterval(() => { this.invokeScheduled(x.fn.name).catch(() => undefined); }, every);
+        x.timer = setInterval(() => {
+          this.invokeScheduled(x.fn.name).catch(() => undefined);
+        }, every);
         x.timer.unref();
       }
     }
@@ -183,14 +230,17 @@ export class LocalLambdaRunner {
     while (!this.stopped) {
       let messages: Message[];
       try {
-        const out = await sqs.send(new ReceiveMessageCommand({
-          QueueUrl: m.mapping.queueUrl,
-          MaxNumberOfMessages: Math.min(10, Math.max(1, m.mapping.batchSize)),
-          WaitTimeSeconds: this.options.waitTimeSeconds ?? 1,
-          AttributeNames: ['All'],
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }), { abortSignal: this.abort.signal });
+        const out = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: m.mapping.queueUrl,
+            MaxNumberOfMessages: Math.min(10, Math.max(1, m.mapping.batchSize)),
+            WaitTimeSeconds: this.options.waitTimeSeconds ?? 1,
+            AttributeNames: ['All'],
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: this.abort.signal },
+        );
         messages = out.Messages ?? [];
       } catch (e) {
         if (this.stopped) return;
@@ -216,10 +266,12 @@ export class LocalLambdaRunner {
   }
 
   private async release(m: ActiveMapping, messages: Message[], visibilityTimeout = 0): Promise<void> {
-    await this.options.sqs.send(new ChangeMessageVisibilityBatchCommand({
-      QueueUrl: m.mapping.queueUrl,
-      Entries: messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle, VisibilityTimeout: visibilityTimeout })),
-    }));
+    await this.options.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: m.mapping.queueUrl,
+        Entries: messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle, VisibilityTimeout: visibilityTimeout })),
+      }),
+    );
   }
 
   /** Moves messages received more than maxReceiveCount times to the DLQ; returns the others. */
@@ -229,15 +281,30 @@ export class LocalLambdaRunner {
     const keep: Message[] = [];
     for (const msg of messages) {
       const count = Number(msg.Attributes?.ApproximateReceiveCount ?? '1');
-      if (count <= maxReceiveCount) { keep.push(msg); continue; }
-      await this.options.sqs.send(new SendMessageCommand({
-        QueueUrl: url, MessageBody: msg.Body ?? '',
-        ...(msg.MessageAttributes && Object.keys(msg.MessageAttributes).length ? { MessageAttributes: msg.MessageAttributes } : {}),
-      }));
-      await this.options.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: m.mapping.queueUrl, Entries: [{ Id: '0', ReceiptHandle: msg.ReceiptHandle }] }));
+      if (count <= maxReceiveCount) {
+        keep.push(msg);
+        continue;
+      }
+      await this.options.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: msg.Body ?? '',
+          ...(msg.MessageAttributes && Object.keys(msg.MessageAttributes).length ? { MessageAttributes: msg.MessageAttributes } : {}),
+        }),
+      );
+      await this.options.sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: m.mapping.queueUrl, Entries: [{ Id: '0', ReceiptHandle: msg.ReceiptHandle }] }),
+      );
       const stats = this.stats[m.fn.name];
       if (stats) stats.redriven++;
-      this.log({ level: 'WARN', message: 'moved to dead-letter queue by the runner', function: m.fn.name, messageId: msg.MessageId, receiveCount: count, maxReceiveCount });
+      this.log({
+        level: 'WARN',
+        message: 'moved to dead-letter queue by the runner',
+        function: m.fn.name,
+        messageId: msg.MessageId,
+        receiveCount: count,
+        maxReceiveCount,
+      });
     }
     return keep;
   }
@@ -272,11 +339,19 @@ export class LocalLambdaRunner {
       const handler = m.handler;
       if (!handler) throw new Error('handler not loaded');
       const invocation = Promise.resolve(handler(event, context));
-      const response = this.options.enforceTimeout === false
-        ? await invocation
-        : await Promise.race([invocation, new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(Object.assign(new Error(`Task timed out after ${m.fn.timeoutSeconds}.00 seconds`), { name: 'TimeoutError' })), timeoutMs);
-        })]);
+      const response =
+        this.options.enforceTimeout === false
+          ? await invocation
+          : await Promise.race([
+              invocation,
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(
+                  () =>
+                    reject(Object.assign(new Error(`Task timed out after ${m.fn.timeoutSeconds}.00 seconds`), { name: 'TimeoutError' })),
+                  timeoutMs,
+                );
+              }),
+            ]);
       failedIds = batchItemFailures(m.mapping.reportBatchItemFailures, response, messages);
       outcome = failedIds.size === 0 ? 'success' : 'partial';
     } catch (e) {
@@ -293,10 +368,12 @@ export class LocalLambdaRunner {
     stats.succeeded += succeeded.length;
     stats.failed += failed.length;
     if (succeeded.length) {
-      const out = await this.options.sqs.send(new DeleteMessageBatchCommand({
-        QueueUrl: m.mapping.queueUrl,
-        Entries: succeeded.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle })),
-      }));
+      const out = await this.options.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: m.mapping.queueUrl,
+          Entries: succeeded.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle })),
+        }),
+      );
       if (out.Failed?.length) this.log({ level: 'ERROR', message: 'delete failed', function: m.fn.name, failed: out.Failed });
     }
     const retry = this.options.retryVisibilityTimeoutSeconds ?? 1;
@@ -312,7 +389,12 @@ export class LocalLambdaRunner {
       outcome,
       durationMs: Date.now() - started,
       ...(error ? { error } : {}),
-      ...(failed.length ? { failedMessageIds: failed.map((x) => x.MessageId), receiveCounts: failed.map((x) => Number(x.Attributes?.ApproximateReceiveCount ?? 1)) } : {}),
+      ...(failed.length
+        ? {
+            failedMessageIds: failed.map((x) => x.MessageId),
+            receiveCounts: failed.map((x) => Number(x.Attributes?.ApproximateReceiveCount ?? 1)),
+          }
+        : {}),
     });
   }
   /**
@@ -325,7 +407,8 @@ export class LocalLambdaRunner {
     const queueUrls = [...new Set(this.mappings.map((m) => m.mapping.queueUrl))];
     let quiet = 0;
     while (quiet < 2) {
-      if (Date.now() > deadline) throw new Error(`runner not idle after ${options.timeoutMs ?? 30_000} ms: ${JSON.stringify(await this.queueDepths())}`);
+      if (Date.now() > deadline)
+        throw new Error(`runner not idle after ${options.timeoutMs ?? 30_000} ms: ${JSON.stringify(await this.queueDepths())}`);
       const depths = this.inFlight > 0 ? undefined : await this.queueDepths(queueUrls);
       const empty = depths !== undefined && this.inFlight === 0 && Object.values(depths).every((d) => d === 0);
       quiet = empty ? quiet + 1 : 0;
@@ -342,11 +425,23 @@ export class LocalLambdaRunner {
   async queueDepths(queueUrls = [...new Set(this.mappings.map((m) => m.mapping.queueUrl))]): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const url of queueUrls) {
-      const a = (await this.options.sqs.send(new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-      }))).Attributes ?? {};
-      out[url] = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+      const a =
+        (
+          await this.options.sqs.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: url,
+              AttributeNames: [
+                'ApproximateNumberOfMessages',
+                'ApproximateNumberOfMessagesNotVisible',
+                'ApproximateNumberOfMessagesDelayed',
+              ],
+            }),
+          )
+        ).Attributes ?? {};
+      out[url] =
+        Number(a.ApproximateNumberOfMessages ?? 0) +
+        Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+        Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
     }
     return out;
   }

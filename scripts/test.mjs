@@ -28,7 +28,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // The project's Node is >= 24: started by an older one (`node scripts/test.mjs` on a machine whose
 // Node is 20), hand over to scripts/node, which runs .local/node (installed by scripts/setup.sh).
 if (Number(process.versions.node.split('.')[0]) < 24) {
-  const handedOver = spawnSync(join(root, 'scripts', 'node'), [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const handedOver = spawnSync(join(root, 'scripts', 'node'), [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
   process.exit(handedOver.status ?? 1);
 }
 const suites = ['unit', 'infra', 'integration', 'compat', 'e2e', 'faults'];
@@ -43,7 +45,9 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 
 if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(`usage: npm test [-- [--target moto|localstack] <suite|file> ...]\n  suites: ${suites.join(', ')} (default: all)\n  target: moto (default), localstack (or TEST_TARGET)\n`);
+  process.stdout.write(
+    `usage: npm test [-- [--target moto|localstack] <suite|file> ...]\n  suites: ${suites.join(', ')} (default: all)\n  target: moto (default), localstack (or TEST_TARGET)\n`,
+  );
   process.exit(0);
 }
 if (target !== undefined && !targets.includes(target)) {
@@ -85,17 +89,17 @@ const against = env.AWS_ENDPOINT_URL ? `${target ?? 'external'} at ${env.AWS_END
 process.stdout.write(`running ${files.length} test files against ${against}: ${files.map((f) => relative(root, f)).join(' ')}\n`);
 
 const started = Date.now();
-const child = spawn(process.execPath, [
-  '--import', 'tsx',
-  '--test',
-  `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '2'}`,
-  '--test-timeout=600000',
-  ...files,
-], { stdio: 'inherit', cwd: root, env });
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '2'}`, '--test-timeout=600000', ...files],
+  { stdio: 'inherit', cwd: root, env },
+);
 const forward = (signal) => child.kill(signal);
 process.on('SIGINT', forward);
 process.on('SIGTERM', forward);
 const status = await new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
-process.stdout.write(`[test] ${files.length} files against ${target ?? (env.AWS_ENDPOINT_URL ? 'external' : 'moto')}: ${Math.round((Date.now() - started) / 1000)} s, exit ${status}\n`);
+process.stdout.write(
+  `[test] ${files.length} files against ${target ?? (env.AWS_ENDPOINT_URL ? 'external' : 'moto')}: ${Math.round((Date.now() - started) / 1000)} s, exit ${status}\n`,
+);
 await localStack?.stop();
 process.exit(status);

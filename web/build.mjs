@@ -10,8 +10,16 @@ const out = join(here, 'dist');
 mkdirSync(out, { recursive: true });
 await build({
   entryPoints: [join(here, 'src/main.tsx')],
-  bundle: true, format: 'esm', target: 'es2022', minify: true, sourcemap: false,
-  outdir: out, entryNames: 'portal', jsx: 'automatic', loader: { '.woff2': 'file', '.woff': 'file', '.svg': 'file' },
-  define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'warning',
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  minify: true,
+  sourcemap: false,
+  outdir: out,
+  entryNames: 'portal',
+  jsx: 'automatic',
+  loader: { '.woff2': 'file', '.woff': 'file', '.svg': 'file' },
+  define: { 'process.env.NODE_ENV': '"production"' },
+  logLevel: 'warning',
 });
 copyFileSync(join(here, 'index.html'), join(out, 'index.html'));

@@ -39,7 +39,12 @@ export class BlueskyDeadLetters {
     p.lastEntry = entry.id;
     p.documents++;
     p.byKind[entry.name] = (p.byKind[entry.name] ?? 0) + 1;
-    p.events += entry.name === BlueskyDocumentName.Event ? 1 : entry.name === BlueskyDocumentName.EventPage && Array.isArray(entry.doc.seq_num) ? entry.doc.seq_num.length : 0;
+    p.events +=
+      entry.name === BlueskyDocumentName.Event
+        ? 1
+        : entry.name === BlueskyDocumentName.EventPage && Array.isArray(entry.doc.seq_num)
+          ? entry.doc.seq_num.length
+          : 0;
     if (entry.name === BlueskyDocumentName.Descriptor && typeof entry.doc.uid === 'string' && !failed.descriptors.includes(entry.doc.uid)) {
       failed.descriptors.push(entry.doc.uid);
       this.ctx.descriptorRun.set(entry.doc.uid, uid);
@@ -48,14 +53,16 @@ export class BlueskyDeadLetters {
     // Counted and handled in one step: a checkpoint written now neither loses the entry nor counts it again after a restart.
     if (compareStreamIds(entry.id, this.ctx.checkpoint().cursor) > 0) this.ctx.checkpoint().cursor = entry.id;
     this.ctx.saveCheckpoint();
-    if (entry.name === BlueskyDocumentName.Stop || p.documents >= (this.ctx.summaryMaxDocuments ?? 10_000)) await this.writeSummary(uid, failed);
+    if (entry.name === BlueskyDocumentName.Stop || p.documents >= (this.ctx.summaryMaxDocuments ?? 10_000))
+      await this.writeSummary(uid, failed);
   }
 
   /** Writes the pending summaries of failed runs: all of them, or those older than the summary interval. */
   async writeSummaries(all: boolean): Promise<void> {
     const now = Date.now();
     for (const [uid, failed] of Object.entries(this.ctx.checkpoint().failed)) {
-      if (failed.pending && (all || now - failed.pending.since >= (this.ctx.summaryIntervalMs ?? 60_000))) await this.writeSummary(uid, failed);
+      if (failed.pending && (all || now - failed.pending.since >= (this.ctx.summaryIntervalMs ?? 60_000)))
+        await this.writeSummary(uid, failed);
     }
   }
 
@@ -63,17 +70,30 @@ export class BlueskyDeadLetters {
   async writeSummary(uid: string, failed: BlueskyFailedRun): Promise<void> {
     const p = failed.pending;
     if (!p) return;
-    const kinds = Object.entries(p.byKind).map(([kind, n]) => `${n} ${kind}`).join(', ');
+    const kinds = Object.entries(p.byKind)
+      .map(([kind, n]) => `${n} ${kind}`)
+      .join(', ');
     const reason = `${p.documents} documents of run ${uid} (stream entries ${p.firstEntry}..${p.lastEntry}) not archived (${kinds}; ${p.events} events): the run failed earlier, at entry ${failed.entryId}: ${failed.reason}`;
     this.ctx.stats.deadLetters++;
     this.ctx.counts.deadLetters++;
-    await this.ctx.deadLetter({
-      detailType: 'BlueskyFailedRunDocuments', source: EventSource.Bridge,
-      detail: {
-        stream: this.ctx.stream, runUid: uid, firstEntry: p.firstEntry, lastEntry: p.lastEntry, documents: p.documents, byKind: p.byKind, events: p.events,
-        runFailure: { reason: failed.reason, entryId: failed.entryId },
+    await this.ctx.deadLetter(
+      {
+        detailType: 'BlueskyFailedRunDocuments',
+        source: EventSource.Bridge,
+        detail: {
+          stream: this.ctx.stream,
+          runUid: uid,
+          firstEntry: p.firstEntry,
+          lastEntry: p.lastEntry,
+          documents: p.documents,
+          byKind: p.byKind,
+          events: p.events,
+          runFailure: { reason: failed.reason, entryId: failed.entryId },
+        },
       },
-    }, reason, { stream: this.ctx.stream, runUid: uid, firstEntry: p.firstEntry, lastEntry: p.lastEntry, documents: p.documents });
+      reason,
+      { stream: this.ctx.stream, runUid: uid, firstEntry: p.firstEntry, lastEntry: p.lastEntry, documents: p.documents },
+    );
     // After the record is written: a kill in between writes it twice rather than never.
     delete failed.pending;
     this.ctx.saveCheckpoint();
@@ -85,10 +105,20 @@ export class BlueskyDeadLetters {
     const raw = entry.fields.get('doc');
     this.ctx.stats.deadLetters++;
     this.ctx.counts.deadLetters++;
-    await this.ctx.deadLetter({
-      detailType: 'BlueskyStreamEntry', source: EventSource.Bridge,
-      detail: { stream: this.ctx.stream, entryId: entry.id, name: entry.fields.get('name')?.toString('utf8') ?? null, doc: raw ? raw.toString('utf8').slice(0, 64 * 1024) : null },
-    }, reason, { ...context, stream: this.ctx.stream, entryId: entry.id });
+    await this.ctx.deadLetter(
+      {
+        detailType: 'BlueskyStreamEntry',
+        source: EventSource.Bridge,
+        detail: {
+          stream: this.ctx.stream,
+          entryId: entry.id,
+          name: entry.fields.get('name')?.toString('utf8') ?? null,
+          doc: raw ? raw.toString('utf8').slice(0, 64 * 1024) : null,
+        },
+      },
+      reason,
+      { ...context, stream: this.ctx.stream, entryId: entry.id },
+    );
   }
 }
 

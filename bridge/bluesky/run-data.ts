@@ -7,7 +7,13 @@
  */
 import { DetailType, EventSource } from '../../src/core/contract/detail-types.js';
 import {
-  blueskyStreamDatumOf, packJsonLines, packPoints, type BlueskyChannel, type BlueskyDoc, type BlueskyEntry, type NotArchived,
+  blueskyStreamDatumOf,
+  packJsonLines,
+  packPoints,
+  type BlueskyChannel,
+  type BlueskyDoc,
+  type BlueskyEntry,
+  type NotArchived,
 } from '../../src/core/bluesky/documents.js';
 import { BlueskyDocumentError } from '../../src/core/bluesky/errors.js';
 import { ArchiveError } from '../../src/core/errors.js';
@@ -76,11 +82,15 @@ export function descriptorChannels(ctx: RunDataContext, run: RunState, uid: stri
     // JSON points differ in size: their grid assumes 64 bytes a point (fixed once, in the checkpoint).
     const pointBytes = ch.encoding === 'json' ? 64 : ch.dtype.itemsize * ch.shape.reduce((a, b) => a * b, 1);
     const cp = (run.cp.channels[ch.name] ??= {
-      committed: 0, datums: 0,
+      committed: 0,
+      datums: 0,
       chunkPoints: Math.max(1, Math.min(ctx.chunkPoints, pointBytes > 0 ? Math.floor(ctx.chunkBytes / pointBytes) : ctx.chunkPoints)),
     });
     const c: ChannelState = { ch, cp, descriptorUid: uid, commits: new RangeCommits(() => cp.committed), chunker: undefined! };
-    c.chunker = new Chunker({ grid: cp.chunkPoints, json: ch.encoding === 'json', onChunk: (chunk) => stage(ctx, run, c, chunk) }, cp.committed);
+    c.chunker = new Chunker(
+      { grid: cp.chunkPoints, json: ch.encoding === 'json', onChunk: (chunk) => stage(ctx, run, c, chunk) },
+      cp.committed,
+    );
     return c;
   });
 }
@@ -92,18 +102,27 @@ export async function appendEvents(ctx: RunDataContext, run: RunState, entry: Bl
   if (n === 0) return;
   const firstSeq = page.seqNums[0];
   if (!Number.isSafeInteger(firstSeq) || (firstSeq as number) < 1) {
-    throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${JSON.stringify(firstSeq) ?? 'missing'} is not a positive integer (${desc.next + 1} was expected)`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: desc.next });
+    throw new RunDataError(
+      `stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${JSON.stringify(firstSeq) ?? 'missing'} is not a positive integer (${desc.next + 1} was expected)`,
+      { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: desc.next },
+    );
   }
   const first = (firstSeq as number) - 1;
   page.seqNums.forEach((s, i) => {
     if (!Number.isSafeInteger(s) || s - 1 !== first + i) {
-      throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${s} where ${first + i + 1} was expected`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: first + i });
+      throw new RunDataError(
+        `stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: seq_num ${s} where ${first + i + 1} was expected`,
+        { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: first + i },
+      );
     }
   });
   if (first !== desc.next) {
     // Replayed events after a restart start at 0 again; anything else is a hole or a repeat.
     if (!(first < desc.next && first + n <= desc.next)) {
-      throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: events start at seq_num ${first + 1}, ${desc.next + 1} was expected`, { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: desc.next });
+      throw new RunDataError(
+        `stream entry ${entry.id}: run ${run.uid}, stream ${desc.stream}: events start at seq_num ${first + 1}, ${desc.next + 1} was expected`,
+        { entryId: entry.id, runUid: run.uid, stream: desc.stream, index: desc.next },
+      );
     }
     return;
   }
@@ -113,16 +132,25 @@ export async function appendEvents(ctx: RunDataContext, run: RunState, entry: Bl
     if (first + n <= c.cp.committed) continue; // staged before a restart
     const column = page.data[c.ch.key];
     if (!Array.isArray(column) || column.length !== n) {
-      throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}, channel ${c.ch.name}: ${column === undefined ? 'no value' : 'a column of the wrong length'} in ${entry.name} (points ${first}..${first + n - 1})`, { entryId: entry.id, runUid: run.uid, stream: c.ch.name, index: first });
+      throw new RunDataError(
+        `stream entry ${entry.id}: run ${run.uid}, channel ${c.ch.name}: ${column === undefined ? 'no value' : 'a column of the wrong length'} in ${entry.name} (points ${first}..${first + n - 1})`,
+        { entryId: entry.id, runUid: run.uid, stream: c.ch.name, index: first },
+      );
     }
     const skip = Math.max(0, c.cp.committed - first);
     let bytes: Buffer[];
     try {
-      bytes = c.ch.encoding === 'json' ? packJsonLines(column.slice(skip))
-        : [packPoints(c.ch, column.slice(skip), { runUid: run.uid, channel: c.ch.name, index: first + skip, entryId: entry.id })];
+      bytes =
+        c.ch.encoding === 'json'
+          ? packJsonLines(column.slice(skip))
+          : [packPoints(c.ch, column.slice(skip), { runUid: run.uid, channel: c.ch.name, index: first + skip, entryId: entry.id })];
     } catch (error) {
       const context = error instanceof ArchiveError ? error.context : {};
-      throw new RunDataError((error as Error).message, { ...context, entryId: entry.id, runUid: run.uid, stream: c.ch.name }, { cause: error });
+      throw new RunDataError(
+        (error as Error).message,
+        { ...context, entryId: entry.id, runUid: run.uid, stream: c.ch.name },
+        { cause: error },
+      );
     }
     c.chunker.append(first + skip, n - skip, c.ch.encoding === 'json' ? bytes : bytes[0]!);
   }
@@ -135,10 +163,13 @@ export async function appendEvents(ctx: RunDataContext, run: RunState, entry: Bl
 function stage(ctx: RunDataContext, run: RunState, c: ChannelState, chunk: Chunk): void {
   const { start, stop } = chunk;
   run.sink.stage({
-    key: stagingChunkKey(ctx.beamline, run.uid, c.ch.name, start, stop), bytes: chunk.bytes, points: stop - start,
+    key: stagingChunkKey(ctx.beamline, run.uid, c.ch.name, start, stop),
+    bytes: chunk.bytes,
+    points: stop - start,
     ...(c.ch.encoding === 'json' ? { contentType: 'application/x-ndjson' } : {}),
     datum: (stored) => ({
-      detailType: DetailType.StreamDatum, source: EventSource.Bridge,
+      detailType: DetailType.StreamDatum,
+      source: EventSource.Bridge,
       detail: blueskyStreamDatumOf(run.uid, ctx.store.bucket, c.ch.name, c.descriptorUid, start, stop, stored),
     }),
     done: () => {
@@ -148,7 +179,9 @@ function stage(ctx: RunDataContext, run: RunState, c: ChannelState, chunk: Chunk
       }
       ctx.saveCheckpoint();
     },
-    fail: (error) => { run.failure ??= error; },
+    fail: (error) => {
+      run.failure ??= error;
+    },
   });
 }
 
@@ -158,8 +191,10 @@ export function checkNoEventLost(run: RunState, entry: BlueskyEntry, streamName:
   for (const [stream, count] of Object.entries(declared)) {
     const received = run.eventsReceived[stream] ?? 0;
     if (Number.isSafeInteger(count) && (count as number) > received) {
-      throw new RunDataError(`stream entry ${entry.id}: run ${run.uid}: the stop document counts ${count as number} events in stream ${stream}, the stream carried ${received}; events were lost before they reached ${streamName}`,
-        { entryId: entry.id, runUid: run.uid, stream, index: received });
+      throw new RunDataError(
+        `stream entry ${entry.id}: run ${run.uid}: the stop document counts ${count as number} events in stream ${stream}, the stream carried ${received}; events were lost before they reached ${streamName}`,
+        { entryId: entry.id, runUid: run.uid, stream, index: received },
+      );
     }
   }
 }
@@ -171,7 +206,10 @@ export function committedPoints(run: RunState): { points: Record<string, number>
   for (const desc of run.descriptors.values()) {
     for (const c of desc.channels) {
       if (c.cp.committed !== desc.next) {
-        throw new ArchiveError(`run ${run.uid}: channel ${c.ch.name} committed ${c.cp.committed} of ${desc.next} points at the stop`, { runUid: run.uid, stream: c.ch.name });
+        throw new ArchiveError(`run ${run.uid}: channel ${c.ch.name} committed ${c.cp.committed} of ${desc.next} points at the stop`, {
+          runUid: run.uid,
+          stream: c.ch.name,
+        });
       }
       points[c.ch.name] = c.cp.committed;
       datums += c.cp.datums;
@@ -203,7 +241,10 @@ export function eventAsPage(entry: BlueskyEntry): EventColumns {
 export function pageOf(entry: BlueskyEntry): EventColumns {
   const doc: BlueskyDoc = entry.doc;
   if (!Array.isArray(doc.seq_num) || typeof doc.data !== 'object' || doc.data === null) {
-    throw new BlueskyDocumentError(`stream entry ${entry.id}: event_page has no seq_num list or no data`, { entryId: entry.id, document: entry.name });
+    throw new BlueskyDocumentError(`stream entry ${entry.id}: event_page has no seq_num list or no data`, {
+      entryId: entry.id,
+      document: entry.name,
+    });
   }
   return { descriptor: doc.descriptor as string, seqNums: doc.seq_num as number[], data: doc.data as Record<string, unknown[]> };
 }

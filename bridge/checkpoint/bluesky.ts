@@ -67,7 +67,9 @@ export interface BlueskyCheckpoint {
 export function checkBlueskyCheckpoint(value: unknown, stream: string, path = 'checkpoint'): BlueskyCheckpoint | undefined {
   if (value === undefined) return undefined;
   const bad = (what: string): never => {
-    throw new ArchiveError(`${path}: bluesky ${what}; fix or remove the "bluesky" entry to start the stream from --bluesky-from`, { key: path });
+    throw new ArchiveError(`${path}: bluesky ${what}; fix or remove the "bluesky" entry to start the stream from --bluesky-from`, {
+      key: path,
+    });
   };
   if (typeof value !== 'object' || value === null) return bad('is not an object');
   const cp = value as Partial<BlueskyCheckpoint>;
@@ -76,10 +78,22 @@ export function checkBlueskyCheckpoint(value: unknown, stream: string, path = 'c
   if (typeof cp.runs !== 'object' || cp.runs === null || Array.isArray(cp.runs)) return bad('runs is not an object');
   for (const [uid, run] of Object.entries(cp.runs)) {
     const r = run as Partial<BlueskyRunCheckpoint> | null;
-    if (!r || typeof r.startEntry !== 'string' || typeof r.opened !== 'boolean' || typeof r.descriptors !== 'object' || typeof r.channels !== 'object') bad(`run ${uid} is incomplete`);
+    if (
+      !r ||
+      typeof r.startEntry !== 'string' ||
+      typeof r.opened !== 'boolean' ||
+      typeof r.descriptors !== 'object' ||
+      typeof r.channels !== 'object'
+    )
+      bad(`run ${uid} is incomplete`);
     if (!/^\d+-\d+$/.test(r!.startEntry!)) bad(`run ${uid} start entry ${JSON.stringify(r!.startEntry)} is not a stream id`);
     for (const [name, c] of Object.entries(r!.channels ?? {})) {
-      const ok = Number.isSafeInteger(c?.committed) && c.committed >= 0 && Number.isSafeInteger(c.datums) && Number.isSafeInteger(c.chunkPoints) && c.chunkPoints > 0;
+      const ok =
+        Number.isSafeInteger(c?.committed) &&
+        c.committed >= 0 &&
+        Number.isSafeInteger(c.datums) &&
+        Number.isSafeInteger(c.chunkPoints) &&
+        c.chunkPoints > 0;
       if (!ok) bad(`run ${uid} channel ${name} is not a valid progress record`);
     }
   }
@@ -87,16 +101,35 @@ export function checkBlueskyCheckpoint(value: unknown, stream: string, path = 'c
   if (typeof failed !== 'object' || failed === null || Array.isArray(failed)) return bad('failed is not an object');
   for (const [uid, run] of Object.entries(failed)) {
     const f = run as Partial<BlueskyFailedRun> | null;
-    if (!f || typeof f.reason !== 'string' || !isStreamId(f.entryId) || !Array.isArray(f.descriptors) || !f.descriptors.every((d) => typeof d === 'string')) bad(`failed run ${uid} is incomplete`);
+    if (
+      !f ||
+      typeof f.reason !== 'string' ||
+      !isStreamId(f.entryId) ||
+      !Array.isArray(f.descriptors) ||
+      !f.descriptors.every((d) => typeof d === 'string')
+    )
+      bad(`failed run ${uid} is incomplete`);
     const p = f!.pending as Partial<BlueskySkippedDocuments> | undefined;
     const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
-    if (p !== undefined && !(isStreamId(p?.firstEntry) && isStreamId(p.lastEntry) && count(p.documents) && count(p.events) && count(p.since)
-      && isRecord(p.byKind) && Object.values(p.byKind).every(count))) {
+    if (
+      p !== undefined &&
+      !(
+        isStreamId(p?.firstEntry) &&
+        isStreamId(p.lastEntry) &&
+        count(p.documents) &&
+        count(p.events) &&
+        count(p.since) &&
+        isRecord(p.byKind) &&
+        Object.values(p.byKind).every(count)
+      )
+    ) {
       bad(`failed run ${uid} has a damaged summary of documents not yet dead-lettered`);
     }
   }
   return {
-    stream, cursor: cp.cursor!, runs: cp.runs as Record<string, BlueskyRunCheckpoint>,
+    stream,
+    cursor: cp.cursor!,
+    runs: cp.runs as Record<string, BlueskyRunCheckpoint>,
     finished: Array.isArray(cp.finished) ? cp.finished.filter((u): u is string => typeof u === 'string') : [],
     failed: failed as Record<string, BlueskyFailedRun>,
   };

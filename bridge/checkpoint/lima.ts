@@ -27,7 +27,8 @@ export function damagedLimaCheckpoint(cp: LimaStreamCheckpoint): string | undefi
   for (const [file, stored] of Object.entries(cp.receivers ?? {})) {
     // The names are Lima2's own (`<prefix>_<receiver>_<file:05d>.h5`, any prefix the conductor was given): one path segment.
     // eslint-disable-next-line no-control-regex
-    if (!/^[^/\u0000-\u001f]+\.h5$/.test(file) || !isStored(stored)) return `uploaded Lima2 receiver file ${JSON.stringify(file)} is not {key, bytes, sha256}`;
+    if (!/^[^/\u0000-\u001f]+\.h5$/.test(file) || !isStored(stored))
+      return `uploaded Lima2 receiver file ${JSON.stringify(file)} is not {key, bytes, sha256}`;
   }
   for (const m of cp.missing ?? []) {
     if (!isCount(m?.start) || !isCount(m.stop) || m.start >= m.stop || typeof m.path !== 'string' || typeof m.message !== 'string') {

@@ -83,14 +83,30 @@ export function loadCheckpoint(path: string): BridgeCheckpoint {
     throw new CheckpointError(`checkpoint ${path} is not valid JSON; move it away to start from --from`, { cause: error });
   }
   const cp = parsed as Partial<BridgeCheckpoint>;
-  if (typeof cp !== 'object' || cp === null || cp.version !== 1 || typeof cp.scans !== 'object' || cp.scans === null || Array.isArray(cp.scans)) {
-    throw new CheckpointError(`checkpoint ${path} has an unknown layout (version ${String(cp?.version)}); move it away to start from --from`);
+  if (
+    typeof cp !== 'object' ||
+    cp === null ||
+    cp.version !== 1 ||
+    typeof cp.scans !== 'object' ||
+    cp.scans === null ||
+    Array.isArray(cp.scans)
+  ) {
+    throw new CheckpointError(
+      `checkpoint ${path} has an unknown layout (version ${String(cp?.version)}); move it away to start from --from`,
+    );
   }
   if (cp.history !== undefined && !isStreamId(cp.history)) {
-    throw new CheckpointError(`checkpoint ${path}: history ${JSON.stringify(cp.history)} is not a stream id; move it away to start from --from`);
+    throw new CheckpointError(
+      `checkpoint ${path}: history ${JSON.stringify(cp.history)} is not a stream id; move it away to start from --from`,
+    );
   }
   for (const [historyId, scan] of Object.entries(cp.scans)) checkScan(path, historyId, scan);
-  return { version: 1, ...(cp.history ? { history: cp.history } : {}), scans: cp.scans, ...(cp.bluesky !== undefined ? { bluesky: cp.bluesky } : {}) };
+  return {
+    version: 1,
+    ...(cp.history ? { history: cp.history } : {}),
+    scans: cp.scans,
+    ...(cp.bluesky !== undefined ? { bluesky: cp.bluesky } : {}),
+  };
 }
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -98,7 +114,9 @@ const isCount = (value: unknown): value is number => Number.isSafeInteger(value)
 /** One scan's progress must be usable as it stands: a damaged entry is named, never resumed from a guess. */
 function checkScan(path: string, historyId: string, scan: unknown): void {
   const bad = (what: string): never => {
-    throw new CheckpointError(`checkpoint ${path}: scan ${historyId} ${what}; fix or remove that entry, or move the file away to start from --from`);
+    throw new CheckpointError(
+      `checkpoint ${path}: scan ${historyId} ${what}; fix or remove that entry, or move the file away to start from --from`,
+    );
   };
   if (!isStreamId(historyId)) bad('is not keyed by a history id');
   if (typeof scan !== 'object' || scan === null) return bad('is not an object');
@@ -114,10 +132,16 @@ function checkScan(path: string, historyId: string, scan: unknown): void {
     if (typeof st !== 'object' || st === null) return bad(`${where} is not an object`);
     if (!isCount(st.committed)) bad(`${where}: committed ${JSON.stringify(st.committed)} is not a point index`);
     if (!isCount(st.datums)) bad(`${where}: datums ${JSON.stringify(st.datums)} is not a count`);
-    if (st.chunkPoints !== undefined && !(isCount(st.chunkPoints) && st.chunkPoints > 0)) bad(`${where}: chunkPoints ${JSON.stringify(st.chunkPoints)} is not a positive count`);
-    if (st.chunkBytes !== undefined && !(isCount(st.chunkBytes) && st.chunkBytes > 0)) bad(`${where}: chunkBytes ${JSON.stringify(st.chunkBytes)} is not a positive count`);
-    if (st.pointShape !== undefined && !(Array.isArray(st.pointShape) && st.pointShape.every(isCount))) bad(`${where}: pointShape is not a list of sizes`);
-    if (!Array.isArray(st.gaps) || !st.gaps.every((g: GapRange) => isCount(g?.start) && isCount(g?.stop) && g.start < g.stop && g.stop <= st.committed!)) {
+    if (st.chunkPoints !== undefined && !(isCount(st.chunkPoints) && st.chunkPoints > 0))
+      bad(`${where}: chunkPoints ${JSON.stringify(st.chunkPoints)} is not a positive count`);
+    if (st.chunkBytes !== undefined && !(isCount(st.chunkBytes) && st.chunkBytes > 0))
+      bad(`${where}: chunkBytes ${JSON.stringify(st.chunkBytes)} is not a positive count`);
+    if (st.pointShape !== undefined && !(Array.isArray(st.pointShape) && st.pointShape.every(isCount)))
+      bad(`${where}: pointShape is not a list of sizes`);
+    if (
+      !Array.isArray(st.gaps) ||
+      !st.gaps.every((g: GapRange) => isCount(g?.start) && isCount(g?.stop) && g.start < g.stop && g.stop <= st.committed!)
+    ) {
       bad(`${where}: gaps are not ranges below committed`);
     }
   }
@@ -134,7 +158,11 @@ export class CheckpointStore {
   writes = 0;
   lastError?: string;
 
-  constructor(readonly path: string | undefined, readonly data: BridgeCheckpoint, private readonly onError: (error: unknown) => void = () => undefined) {
+  constructor(
+    readonly path: string | undefined,
+    readonly data: BridgeCheckpoint,
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
     if (path) mkdirSync(dirname(path), { recursive: true });
   }
 
@@ -153,7 +181,9 @@ export class CheckpointStore {
   /** Marks the checkpoint changed; it is written soon. */
   touch(): void {
     this.dirty = true;
-    this.writing ??= this.writeLoop().finally(() => { this.writing = undefined; });
+    this.writing ??= this.writeLoop().finally(() => {
+      this.writing = undefined;
+    });
   }
 
   async flush(): Promise<void> {

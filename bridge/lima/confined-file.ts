@@ -41,7 +41,12 @@ export async function openConfinedFile(path: string, saveFolder: string, roots: 
       // The path itself is a symbolic link: never opened. Where it points is looked up only to say so.
       const target = await realpath(path).catch(() => undefined);
       const outside = target === undefined ? undefined : await outsideOf(target, saveFolder, roots);
-      return { problem: outside ?? `is a symbolic link${target ? ` to ${target}` : ''}: not read (Lima files are opened without following a symbolic link)`, wait: false };
+      return {
+        problem:
+          outside ??
+          `is a symbolic link${target ? ` to ${target}` : ''}: not read (Lima files are opened without following a symbolic link)`,
+        wait: false,
+      };
     }
     return { problem: openProblemOf(error), wait: true };
   }
@@ -62,7 +67,11 @@ export async function openConfinedFile(path: string, saveFolder: string, roots: 
 /** What a failed open (or real path) of a Lima file says, in the words of the run's errors. */
 function openProblemOf(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the bridge' : `cannot be read (${(error as Error).message})`;
+  return code === 'ENOENT'
+    ? 'does not exist'
+    : code === 'EACCES'
+      ? 'is not readable by the bridge'
+      : `cannot be read (${(error as Error).message})`;
 }
 
 async function closeWith(handle: FileHandle, result: ConfinedFile): Promise<ConfinedFile> {

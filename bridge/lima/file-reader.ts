@@ -11,18 +11,30 @@ import { DEFAULT_LIMA_FILE_WAIT_MS, LimaRunError, type LimaHooks, type LimaOptio
 
 export class LimaFileReader {
   /** `ended`: the run ended or the bridge stops (waits end, uploads are abandoned). */
-  constructor(private readonly hooks: LimaHooks, private readonly options: LimaOptions, private readonly ended: () => boolean) {}
+  constructor(
+    private readonly hooks: LimaHooks,
+    private readonly options: LimaOptions,
+    private readonly ended: () => boolean,
+  ) {}
 
   /**
    * Opens the file confined to the scan's save folder and the Lima roots (openConfinedFile); while it does not exist or
    * cannot be read, tries again until limaFileWaitMs has passed when `wait`. Gives the open handle or what is wrong.
    */
   private async openWhenThere(s: LimaStream, path: string, file: LimaFileRange, wait: boolean): Promise<ConfinedFile> {
-    const deadline = Date.now() + (wait ? this.options.limaFileWaitMs ?? DEFAULT_LIMA_FILE_WAIT_MS : 0);
+    const deadline = Date.now() + (wait ? (this.options.limaFileWaitMs ?? DEFAULT_LIMA_FILE_WAIT_MS) : 0);
     for (let attempt = 1; ; attempt++) {
       const opened = await openConfinedFile(path, s.saveFolder, this.options.limaRoots);
       if ('handle' in opened || !opened.wait || Date.now() >= deadline || this.ended()) return opened;
-      if (attempt === 1) this.hooks.logger.warn('Lima file not there yet; waiting', { runUid: this.hooks.runUid, stream: s.model.name, path, start: file.start, stop: file.stop, problem: opened.problem });
+      if (attempt === 1)
+        this.hooks.logger.warn('Lima file not there yet; waiting', {
+          runUid: this.hooks.runUid,
+          stream: s.model.name,
+          path,
+          start: file.start,
+          stop: file.stop,
+          problem: opened.problem,
+        });
       await this.hooks.stopper.sleep(Math.min(1_000, Math.max(50, deadline - Date.now())));
     }
   }
@@ -44,7 +56,9 @@ export class LimaFileReader {
     const stream = s.model.name;
     const store = this.hooks.store;
     if (!store.uploadFileHandle) {
-      throw new LimaRunError('Lima files cannot be uploaded', [{ stream, index: file.start, message: `the object store cannot upload an open file (uploadFileHandle): ${path} not read` }]);
+      throw new LimaRunError('Lima files cannot be uploaded', [
+        { stream, index: file.start, message: `the object store cannot upload an open file (uploadFileHandle): ${path} not read` },
+      ]);
     }
     const opened = await this.openWhenThere(s, path, file, wait);
     if ('problem' in opened) return opened.problem;
@@ -57,13 +71,26 @@ export class LimaFileReader {
           return await store.uploadFileHandle(key, opened.handle, 'application/x-hdf5');
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EIO') return `could not be read while uploading (${code}: ${(error as Error).message})`;
+          if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EIO')
+            return `could not be read while uploading (${code}: ${(error as Error).message})`;
           this.hooks.stats.s3Retries++;
           this.hooks.stats.lastError = `S3 upload ${key} from ${path}: ${String(error)}`;
           if (attempt === 1 || attempt % 10 === 0) {
-            this.hooks.logger.warn('Lima file upload failed; retrying', { runUid: this.hooks.runUid, stream, path, key, start: file.start, stop: file.stop, attempt, error: String(error) });
+            this.hooks.logger.warn('Lima file upload failed; retrying', {
+              runUid: this.hooks.runUid,
+              stream,
+              path,
+              key,
+              start: file.start,
+              stop: file.stop,
+              attempt,
+              error: String(error),
+            });
           }
-          if (this.ended()) throw new LimaRunError('Lima file upload abandoned: the run ended', [{ stream, index: file.start, message: `upload of ${path} abandoned` }]);
+          if (this.ended())
+            throw new LimaRunError('Lima file upload abandoned: the run ended', [
+              { stream, index: file.start, message: `upload of ${path} abandoned` },
+            ]);
           await this.hooks.sink.backoff(attempt);
         }
       }

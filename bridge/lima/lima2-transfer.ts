@@ -4,7 +4,13 @@
  * announced for every frame with the receiver files it reads recorded in its StreamDatum(s).
  */
 import { readdir } from 'node:fs/promises';
-import { completeLima2Files, lima2DatumParts, lima2FileHoles, type Lima2ReceiverFile, type Lima2Saving } from '../../src/core/bliss/lima2-files.js';
+import {
+  completeLima2Files,
+  lima2DatumParts,
+  lima2FileHoles,
+  type Lima2ReceiverFile,
+  type Lima2Saving,
+} from '../../src/core/bliss/lima2-files.js';
 import type { LimaFileRange } from '../../src/core/bliss/lima-files.js';
 import type { LimaFileReader } from './file-reader.js';
 import type { LimaDatumPiece, LimaHooks, LimaStream } from './stream.js';
@@ -51,34 +57,60 @@ export class Lima2Transfer {
     let unreadable = 0;
     for (const file of files) {
       if (this.steps.ended()) return;
-      if (!await this.uploadReceiver(s, saving, file, folderKey)) unreadable++;
+      if (!(await this.uploadReceiver(s, saving, file, folderKey))) unreadable++;
     }
     if (!ending) return;
     if (masterProblem) {
-      this.steps.recordMissing(s, frames, saving.masterPath, `${masterProblem}: the Lima2 master file (written by the conductor at the end) maps the frames to the receiver files`);
+      this.steps.recordMissing(
+        s,
+        frames,
+        saving.masterPath,
+        `${masterProblem}: the Lima2 master file (written by the conductor at the end) maps the frames to the receiver files`,
+      );
       return;
     }
     const holes = lima2FileHoles(saving.prefix, files);
     if (files.length === 0 || holes.length > 0) {
-      this.steps.recordMissing(s, frames, saving.folder, holes.length > 0 ? `lacks Lima2 receiver files: ${holes.join('; ')}` : `holds no Lima2 receiver file ${saving.prefix}_<receiver>_NNNNN.h5`);
+      this.steps.recordMissing(
+        s,
+        frames,
+        saving.folder,
+        holes.length > 0
+          ? `lacks Lima2 receiver files: ${holes.join('; ')}`
+          : `holds no Lima2 receiver file ${saving.prefix}_<receiver>_NNNNN.h5`,
+      );
       return;
     }
     if (unreadable > 0) {
       // The master reads every receiver file: without one its frames cannot be announced. It is uploaded (not announced) beside
       // the receiver files for whoever repairs the run; the frames are a gap, the run fails listing the unreadable files.
-      const kept = await this.steps.files.uploadWithRetry(s, `${folderKey}${saving.masterPath.slice(saving.folder.length)}`, saving.masterPath, frames);
+      const kept = await this.steps.files.uploadWithRetry(
+        s,
+        `${folderKey}${saving.masterPath.slice(saving.folder.length)}`,
+        saving.masterPath,
+        frames,
+      );
       if (typeof kept === 'string') this.steps.recordMissing(s, frames, saving.masterPath, kept);
       else this.steps.recordGap(s, s.cp.committed, s.saved);
       return;
     }
     const receiverFiles = files.map((f) => {
       const stored = s.cp.receivers![f.name]!;
-      return { receiver: f.receiver, file_index: f.fileIndex, key: stored.key, bytes: stored.bytes, sha256: stored.sha256, source_path: `${saving.folder}${f.name}` };
+      return {
+        receiver: f.receiver,
+        file_index: f.fileIndex,
+        key: stored.key,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
+        source_path: `${saving.folder}${f.name}`,
+      };
     });
     const master = saving.masterPath.slice(saving.folder.length);
     // One datum for every frame, or a few over contiguous frame ranges when the receiver records would not fit in one event.
     const pieces = lima2DatumParts(s.saved, receiverFiles).map((p) => ({
-      range: { fileNumber: 0, start: p.start, stop: p.stop }, frameOffset: p.start, lima2: { receiver_files: p.records },
+      range: { fileNumber: 0, start: p.start, stop: p.stop },
+      frameOffset: p.start,
+      lima2: { receiver_files: p.records },
     }));
     await this.steps.deliver(s, { fileNumber: 0, start: 0, stop: s.saved }, saving.masterPath, `${folderKey}${master}`, pieces);
   }
@@ -99,7 +131,16 @@ export class Lima2Transfer {
     receivers[file.name] = upload;
     this.steps.hooks.stats.bytesStaged += upload.bytes;
     this.steps.hooks.saveCheckpoint();
-    this.steps.hooks.logger.info('Lima2 receiver file uploaded', { runUid: this.steps.hooks.runUid, stream: s.model.name, path, key: upload.key, receiver: file.receiver, file: file.fileIndex, bytes: upload.bytes, sha256: upload.sha256 });
+    this.steps.hooks.logger.info('Lima2 receiver file uploaded', {
+      runUid: this.steps.hooks.runUid,
+      stream: s.model.name,
+      path,
+      key: upload.key,
+      receiver: file.receiver,
+      file: file.fileIndex,
+      bytes: upload.bytes,
+      sha256: upload.sha256,
+    });
     return true;
   }
 }

@@ -63,7 +63,10 @@ export class Chunker {
   private pointShape?: number[];
   private readonly allocator: ChunkAllocator;
 
-  constructor(private readonly options: ChunkerOptions, start: number) {
+  constructor(
+    private readonly options: ChunkerOptions,
+    start: number,
+  ) {
     this.bufferStart = start;
     this.allocator = options.allocator ?? PLAIN_ALLOCATOR;
   }
@@ -121,7 +124,8 @@ export class Chunker {
 
   private fill(bytes: Buffer, count: number, pointBytes: number): void {
     const grid = this.options.grid;
-    const cap = this.options.byteCap !== undefined && pointBytes > 0 ? Math.max(1, Math.floor(this.options.byteCap / pointBytes)) : Infinity;
+    const cap =
+      this.options.byteCap !== undefined && pointBytes > 0 ? Math.max(1, Math.floor(this.options.byteCap / pointBytes)) : Infinity;
     let offset = 0;
     for (let remaining = count; remaining > 0;) {
       const boundary = Math.min((Math.floor(this.bufferStart / grid) + 1) * grid, this.bufferStart + cap);
@@ -131,7 +135,9 @@ export class Chunker {
       const needed = this.bufferedBytes + length;
       if (!this.chunk || this.chunk.length < needed) {
         // Grown by doubling up to the chunk's final size: a short scan of many channels never holds 1 MiB per channel.
-        const grown = this.allocator.acquire(Math.min(size * pointBytes, Math.max(needed, INITIAL_CHUNK_BYTES, (this.chunk?.length ?? 0) * 2)));
+        const grown = this.allocator.acquire(
+          Math.min(size * pointBytes, Math.max(needed, INITIAL_CHUNK_BYTES, (this.chunk?.length ?? 0) * 2)),
+        );
         if (this.chunk) {
           this.chunk.copy(grown, 0, 0, this.bufferedBytes);
           this.allocator.release(this.chunk);
@@ -168,7 +174,11 @@ export class Chunker {
     this.bufferedPoints -= points;
     this.bufferStart = stop;
     this.options.onChunk({
-      start, stop, bytes, ...(this.options.byteCap !== undefined && this.pointShape ? { pointShape: this.pointShape } : {}), ...(release ? { release } : {}),
+      start,
+      stop,
+      bytes,
+      ...(this.options.byteCap !== undefined && this.pointShape ? { pointShape: this.pointShape } : {}),
+      ...(release ? { release } : {}),
     });
   }
 }

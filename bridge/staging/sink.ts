@@ -67,7 +67,11 @@ export class StagingSink {
   private readonly inflight = new Set<Promise<void>>();
 
   /** `context` names the run in log lines and dead-letter records ({ runUid, scanKey? }). */
-  constructor(private readonly deps: SinkDeps, private readonly options: SinkOptions, private readonly context: Record<string, unknown>) {}
+  constructor(
+    private readonly deps: SinkDeps,
+    private readonly options: SinkOptions,
+    private readonly context: Record<string, unknown>,
+  ) {}
 
   get bucket(): string {
     return this.deps.store.bucket;
@@ -88,7 +92,8 @@ export class StagingSink {
       } catch (error) {
         stats.s3Retries++;
         stats.lastError = `S3 put ${key}: ${String(error)}`;
-        if (attempt === 1 || attempt % 10 === 0) logger.warn('S3 put failed; retrying', { ...this.context, key, attempt, error: String(error) });
+        if (attempt === 1 || attempt % 10 === 0)
+          logger.warn('S3 put failed; retrying', { ...this.context, key, attempt, error: String(error) });
         await this.backoff(attempt);
       }
     }
@@ -179,9 +184,14 @@ export class StagingSink {
             stats.deadLetters++;
             await deadLetter(e, refusals.get(e)!.reason, this.context);
           }
-          group.reject(new RefusedByBus('documents were refused by the bus', permanent.map((e) => ({
-            message: `${e.detailType} ${(e.detail as { uid?: string }).uid ?? ''}: ${refusals.get(e)!.reason}`,
-          }))));
+          group.reject(
+            new RefusedByBus(
+              'documents were refused by the bus',
+              permanent.map((e) => ({
+                message: `${e.detailType} ${(e.detail as { uid?: string }).uid ?? ''}: ${refusals.get(e)!.reason}`,
+              })),
+            ),
+          );
           continue;
         }
         stats.eventsSent += group.events.length - refused.length;
@@ -195,7 +205,11 @@ export class StagingSink {
       }
       round++;
       if (round === 1 || round % 10 === 0) {
-        logger.warn('PutEvents entries still refused; retrying', { ...this.context, entries: retry.reduce((n, g) => n + g.events.length, 0), round });
+        logger.warn('PutEvents entries still refused; retrying', {
+          ...this.context,
+          entries: retry.reduce((n, g) => n + g.events.length, 0),
+          round,
+        });
       }
       try {
         await this.backoff(round);

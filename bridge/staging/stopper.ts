@@ -8,7 +8,9 @@ export class Stopper {
   stopping = false;
   private wake!: () => void;
   /** Resolves when the follower is asked to stop. */
-  readonly signal = new Promise<void>((resolve) => { this.wake = resolve; });
+  readonly signal = new Promise<void>((resolve) => {
+    this.wake = resolve;
+  });
 
   stop(): void {
     this.stopping = true;
@@ -18,7 +20,12 @@ export class Stopper {
   /** Sleeps `ms`, or less when stopped; throws Interrupted once stopping. */
   async sleep(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise((r) => { timer = setTimeout(r, ms); }), this.signal]);
+    await Promise.race([
+      new Promise((r) => {
+        timer = setTimeout(r, ms);
+      }),
+      this.signal,
+    ]);
     clearTimeout(timer);
     if (this.stopping) throw new Interrupted();
   }

@@ -16,7 +16,10 @@ import { embargoYearsFromEnv } from '../shared/http-input.js';
 import { auditLogFromEnv } from '../shared/audit.js';
 import type { AnalysisApiDeps } from './routes.js';
 
-interface AnalysisApiConfig { bucketName: string; tableName: string }
+interface AnalysisApiConfig {
+  bucketName: string;
+  tableName: string;
+}
 
 export function configFromEnv(env: NodeJS.ProcessEnv): AnalysisApiConfig {
   const missing = ['BUCKET_NAME', 'TABLE_NAME'].filter((name) => !env[name]);

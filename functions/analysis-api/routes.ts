@@ -56,7 +56,8 @@ function parseBody(event: APIGatewayProxyEventV2): unknown {
 
 function directionOf(value: string | undefined, allowBoth: boolean): LineageDirection | 'both' {
   const direction = value ?? (allowBoth ? 'both' : LineageDirection.Ancestors);
-  if (direction === LineageDirection.Ancestors || direction === LineageDirection.Descendants || (allowBoth && direction === 'both')) return direction;
+  if (direction === LineageDirection.Ancestors || direction === LineageDirection.Descendants || (allowBoth && direction === 'both'))
+    return direction;
   throw new InvalidInputError(`direction must be ancestors, descendants${allowBoth ? ' or both' : ''}`);
 }
 
@@ -87,13 +88,15 @@ export const analysisAnswers: ApiAnswers = {
   answer(error) {
     if (error instanceof ProvenanceIncompleteError) return json(400, { error: error.name, message: error.message, missing: error.missing });
     if (error instanceof AnalysisInputError) return json(400, { error: error.name, message: error.message, problems: error.problems });
-    if (error instanceof InvalidInputError || error instanceof ContractError) return json(400, { error: error.name, message: error.message });
+    if (error instanceof InvalidInputError || error instanceof ContractError)
+      return json(400, { error: error.name, message: error.message });
     if (error instanceof AnalysisNotFoundError) return json(404, { error: error.name, message: error.message });
     if (error instanceof ProvenanceConflictError) return json(409, { error: error.name, message: error.message });
     return undefined;
   },
   noRoute: (method, path) => json(404, { error: 'NotFound', message: `no route ${method} ${path}` }),
-  internal: (requestId) => json(500, { error: 'InternalError', message: 'the request could not be completed; see the function log', requestId }),
+  internal: (requestId) =>
+    json(500, { error: 'InternalError', message: 'the request could not be completed; see the function log', requestId }),
 };
 
 /** The routes of analysis-api on `router` (which authenticates and maps errors). */
@@ -124,7 +127,11 @@ export function analysisRoutes(router: ApiRouter, deps: AnalysisApiDeps): void {
     // Derived data may be made only from what the caller may read.
     const mustReadParents = async (body: unknown) => {
       for (const parent of parentsOf(body)) {
-        try { parseEntityRef(parent); } catch { continue; } // malformed: the provenance check names it
+        try {
+          parseEntityRef(parent);
+        } catch {
+          continue;
+        } // malformed: the provenance check names it
         await mustRead(parent, `the parent ${parent}`);
       }
     };
@@ -134,7 +141,8 @@ export function analysisRoutes(router: ApiRouter, deps: AnalysisApiDeps): void {
   // Saving and recording need a signed-in caller, whatever the route (an unknown one included, as before).
   router.use(async ({ reqCtx, next }) => {
     const { caller, method } = requestOf(reqCtx);
-    if (caller.kind === 'anonymous' && method !== 'GET') throw new AccessDeniedError('saving derived data and recording provenance need a signed-in caller');
+    if (caller.kind === 'anonymous' && method !== 'GET')
+      throw new AccessDeniedError('saving derived data and recording provenance need a signed-in caller');
     await next();
   });
 
@@ -164,18 +172,26 @@ export function analysisRoutes(router: ApiRouter, deps: AnalysisApiDeps): void {
     if (typeof body?.entity !== 'string') throw new InvalidInputError('entity (<kind>:<id>) is required');
     const target = parseEntityRef(body.entity);
     if (isArchiveOwned(target.ref)) {
-      throw new InvalidInputError(`${target.ref} is the archive's own (archive/, exports/, export:): its provenance is recorded by the archive when it writes it`);
+      throw new InvalidInputError(
+        `${target.ref} is the archive's own (archive/, exports/, export:): its provenance is recorded by the archive when it writes it`,
+      );
     }
-    if (target.kind === 'run') throw new InvalidInputError('runs get their provenance when they are saved (POST /runs) or archived; record it for files and datasets only');
+    if (target.kind === 'run')
+      throw new InvalidInputError(
+        'runs get their provenance when they are saved (POST /runs) or archived; record it for files and datasets only',
+      );
     for (const output of Array.isArray(body.outputs) ? body.outputs : []) {
       if (typeof output?.uri === 'string' && isArchiveOwnedUri(output.uri)) {
-        throw new InvalidInputError(`output ${output.uri} is the archive's own (archive/, exports/): the analysis store cannot claim to have generated it`);
+        throw new InvalidInputError(
+          `output ${output.uri} is the archive's own (archive/, exports/): the analysis store cannot claim to have generated it`,
+        );
       }
     }
     if (target.kind === 'dataset') await mustRead(target.ref);
     await mustReadParents(body);
     const { record, status } = await recordProvenance(body.entity, body.provenance, provenanceDeps, {
-      ...(Array.isArray(body.outputs) ? { outputs: body.outputs } : {}), ...(caller ? { caller } : {}),
+      ...(Array.isArray(body.outputs) ? { outputs: body.outputs } : {}),
+      ...(caller ? { caller } : {}),
     });
     if (status === 'stored') await audit(AuditAction.ProvenanceRecorded, record.entity, record.parents);
     logger.info('provenance recorded', { entity: record.entity, status });
@@ -202,9 +218,15 @@ export function analysisRoutes(router: ApiRouter, deps: AnalysisApiDeps): void {
     await mustRead(entity);
     if (!(await deps.provenance.exists(parseEntityRef(entity)))) throw new AnalysisNotFoundError(`${entity} is not in the catalogue`);
     // What the caller may not read is redacted: no other proposal's ids, requesters or parameters.
-    const result = await redactLineage(direction === 'both'
-      ? merge(await lineage(entity, 'ancestors', deps.provenance, options), await lineage(entity, 'descendants', deps.provenance, options))
-      : await lineage(entity, direction, deps.provenance, options), canRead);
+    const result = await redactLineage(
+      direction === 'both'
+        ? merge(
+            await lineage(entity, 'ancestors', deps.provenance, options),
+            await lineage(entity, 'descendants', deps.provenance, options),
+          )
+        : await lineage(entity, direction, deps.provenance, options),
+      canRead,
+    );
     return json(200, prov ? toProvJson(result) : result);
   };
   router.get('/lineage', lineageRoute(false));

@@ -38,13 +38,26 @@ export function parseTaskJob(raw: string | undefined): TaskJob {
   const j = job as Partial<Record<string, unknown>>;
   if (j?.kind === 'archive-run' && typeof j.runUid === 'string' && j.runUid) {
     const attempt = j.attempt;
-    if (attempt !== undefined && !(Number.isInteger(attempt) && (attempt as number) >= 1)) throw new Error(`TASK_JOB attempt must be a whole number >= 1: ${JSON.stringify(raw)}`);
+    if (attempt !== undefined && !(Number.isInteger(attempt) && (attempt as number) >= 1))
+      throw new Error(`TASK_JOB attempt must be a whole number >= 1: ${JSON.stringify(raw)}`);
     const r = j.rearchive as Partial<Record<string, unknown>> | undefined;
-    if (r !== undefined && !(typeof r === 'object' && r !== null && typeof r.reason === 'string' && r.reason && typeof r.requestedBy === 'string' && r.requestedBy)) {
+    if (
+      r !== undefined &&
+      !(
+        typeof r === 'object' &&
+        r !== null &&
+        typeof r.reason === 'string' &&
+        r.reason &&
+        typeof r.requestedBy === 'string' &&
+        r.requestedBy
+      )
+    ) {
       throw new Error(`TASK_JOB rearchive must say reason and requestedBy: ${JSON.stringify(raw)}`);
     }
     return {
-      kind: 'archive-run', runUid: j.runUid, ...(attempt !== undefined ? { attempt: attempt as number } : {}),
+      kind: 'archive-run',
+      runUid: j.runUid,
+      ...(attempt !== undefined ? { attempt: attempt as number } : {}),
       ...(r ? { rearchive: { reason: r.reason as string, requestedBy: r.requestedBy as string } } : {}),
     };
   }
@@ -57,13 +70,17 @@ async function taskRef(env: NodeJS.ProcessEnv): Promise<string> {
   const metadata = env.ECS_CONTAINER_METADATA_URI_V4;
   if (metadata) {
     const response = await fetch(`${metadata}/task`);
-    const body = await response.json() as { TaskARN?: string };
+    const body = (await response.json()) as { TaskARN?: string };
     if (body.TaskARN) return body.TaskARN;
   }
   return env.BEAMLINE_ARCHIVE_TASK_REF ?? 'task';
 }
 
-export async function runArchiveTask(runUid: string, env: NodeJS.ProcessEnv = process.env, job: { rearchive?: { reason: string; requestedBy: string } | undefined } = {}): Promise<ArchiveOutcome> {
+export async function runArchiveTask(
+  runUid: string,
+  env: NodeJS.ProcessEnv = process.env,
+  job: { rearchive?: { reason: string; requestedBy: string } | undefined } = {},
+): Promise<ArchiveOutcome> {
   const logger = createLogger(env.POWERTOOLS_SERVICE_NAME ?? 'archive-task');
   const composed = await composeArchive(env);
   const { config } = composed;
@@ -76,8 +93,16 @@ export async function runArchiveTask(runUid: string, env: NodeJS.ProcessEnv = pr
     for (let attempt = 1; ; attempt += 1) {
       try {
         const outcome = await archiveRun(stop, {
-          catalogue: composed.catalogue, store: composed.store, writer: composed.writer, publisher: composed.publisher,
-          creator: CREATOR, now: () => new Date(), storage: config.storage, engine, log, indexer: h5wasmFileIndexer,
+          catalogue: composed.catalogue,
+          store: composed.store,
+          writer: composed.writer,
+          publisher: composed.publisher,
+          creator: CREATOR,
+          now: () => new Date(),
+          storage: config.storage,
+          engine,
+          log,
+          indexer: h5wasmFileIndexer,
           ...(job.rearchive ? { rearchive: job.rearchive } : {}),
           capacity: {
             config: config.capacity.capacity,
@@ -86,7 +111,11 @@ export async function runArchiveTask(runUid: string, env: NodeJS.ProcessEnv = pr
         });
         log(`run ${outcome.status}`, { runUid });
         if (outcome.status === 'archived' && outcome.indexMissing) {
-          logger.error('run ARCHIVED without its index: the portal reads the file whole', { runUid, reason: outcome.indexMissing, task: engine.ref });
+          logger.error('run ARCHIVED without its index: the portal reads the file whole', {
+            runUid,
+            reason: outcome.indexMissing,
+            task: engine.ref,
+          });
           const metrics = createMetrics(env.POWERTOOLS_SERVICE_NAME ?? 'archive-task');
           metrics.addMetric(MetricName.IndexesMissing, MetricUnit.Count, 1);
           metrics.publishStoredMetrics();
@@ -95,7 +124,11 @@ export async function runArchiveTask(runUid: string, env: NodeJS.ProcessEnv = pr
       } catch (error) {
         if (attempt >= ATTEMPTS) {
           log('giving up after retries; the run is recorded FAILED', { runUid, attempt, error: String(error) });
-          return await recordRunFailure(stop, new Error(`the archive task ${engine.ref} gave up after ${ATTEMPTS} attempts: ${(error as Error).message}`, { cause: error }), { ...composed, log });
+          return await recordRunFailure(
+            stop,
+            new Error(`the archive task ${engine.ref} gave up after ${ATTEMPTS} attempts: ${(error as Error).message}`, { cause: error }),
+            { ...composed, log },
+          );
         }
         log('archive attempt failed; retrying', { runUid, attempt, error: String(error) });
         await sleep(2000 * attempt);
@@ -118,7 +151,14 @@ async function main(): Promise<number> {
   return outcome.status === 'archived' || outcome.status === 'failed' ? 0 : 1;
 }
 
-main().then((code) => { process.exitCode = code; }, (error: unknown) => {
-  process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: 'archive task failed', error: String(error), stack: (error as Error).stack })}\n`);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `${JSON.stringify({ level: 'ERROR', message: 'archive task failed', error: String(error), stack: (error as Error).stack })}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -21,9 +21,12 @@ export async function composeDatasetApi(env: NodeJS.ProcessEnv = process.env): P
   const clients = createAwsClients(awsConnectionFromEnv(env));
   const config = configFromEnv(env);
   return {
-    service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create(), env, clients), logger,
+    service: buildDatasetService('dataset-api', logger, await H5wasmMasterFileWriter.create(), env, clients),
+    logger,
     links: new S3DownloadLinks(clients.s3, config.bucketName),
     runs: new DynamoDbRunCatalogue(clients.dynamo, config.tableName),
-    authenticate: authenticatorFromEnv(env), embargoYears: embargoYearsFromEnv(env), audit: auditLogFromEnv(env),
+    authenticate: authenticatorFromEnv(env),
+    embargoYears: embargoYearsFromEnv(env),
+    audit: auditLogFromEnv(env),
   };
 }

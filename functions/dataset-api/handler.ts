@@ -22,6 +22,8 @@ let built: Promise<UrlHandler> | undefined;
 /** The Lambda entry: clients, the wasm module and configuration are built once. */
 export const handler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2> => {
   built ??= composeDatasetApi(process.env).then(createHandler);
-  built.catch(() => { built = undefined; });
+  built.catch(() => {
+    built = undefined;
+  });
   return (await built)(event, context);
 };

@@ -69,9 +69,16 @@ function parseBody(event: APIGatewayProxyEventV2): Record<string, unknown> {
 /** The record as the API shows it. */
 export function present(record: DatasetRecord) {
   return {
-    id: record.id, ...record.ref, state: record.state, origin: record.origin, techniques: record.techniques, metadata: record.metadata,
-    start_date: record.startDate, version: record.version,
-    ...(record.endDate ? { end_date: record.endDate } : {}), ...(record.missing ? { missing: record.missing } : {}),
+    id: record.id,
+    ...record.ref,
+    state: record.state,
+    origin: record.origin,
+    techniques: record.techniques,
+    metadata: record.metadata,
+    start_date: record.startDate,
+    version: record.version,
+    ...(record.endDate ? { end_date: record.endDate } : {}),
+    ...(record.missing ? { missing: record.missing } : {}),
     ...(record.masterFile ? { master_file: record.masterFile } : {}),
   };
 }
@@ -96,9 +103,11 @@ async function withRun(scan: DatasetScan, runs: Pick<RunCatalogue, 'getRun'> | u
 async function mapLimited<T, R>(items: readonly T[], width: number, f: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i]!);
+    }),
+  );
   return out;
 }
 
@@ -153,7 +162,8 @@ export function datasetRoutes(router: ApiRouter, deps: DatasetApiDeps): void {
         authorize(caller, Action.Read, datasetScope(record, years), now);
         return record;
       },
-      manage: (ref: { proposal: string; beamline: string }) => authorize(caller, Action.Manage, { proposal: ref.proposal, beamline: ref.beamline }, now),
+      manage: (ref: { proposal: string; beamline: string }) =>
+        authorize(caller, Action.Manage, { proposal: ref.proposal, beamline: ref.beamline }, now),
       audited: async (action: AuditAction, record: DatasetRecord, details?: Record<string, unknown>) => {
         await deps.audit.record(auditEntry(caller, action, record.ref, record.id, now, details));
         return record;
@@ -216,7 +226,9 @@ export function datasetRoutes(router: ApiRouter, deps: DatasetApiDeps): void {
       const seconds = deps.linkSeconds ?? 900;
       return json(200, {
         file: { key: scan.fileKey, ...(scan.fileSha256 ? { sha256: scan.fileSha256 } : {}) },
-        url: await links.linkTo(scan.fileKey, seconds), index_url: await links.linkTo(fileIndexKeyOf(scan.fileKey), seconds), expires_in: seconds,
+        url: await links.linkTo(scan.fileKey, seconds),
+        index_url: await links.linkTo(fileIndexKeyOf(scan.fileKey), seconds),
+        expires_in: seconds,
       });
     });
   }
@@ -247,13 +259,21 @@ export function datasetRoutes(router: ApiRouter, deps: DatasetApiDeps): void {
     const technique = parseBody(event).technique;
     return json(200, present(await audited(AuditAction.TechniqueAdded, await service.addTechnique(ref, technique), { technique })));
   });
-  router.route(async (reqCtx) => {
-    const { ref, event, manage, audited } = datasetRequest(reqCtx);
-    manage(ref);
-    const fields = parseBody(event).fields;
-    const record = await service.setMetadata(ref, fields);
-    return json(200, present(await audited(AuditAction.MetadataWritten, record, { fields: typeof fields === 'object' && fields ? Object.keys(fields) : [] })));
-  }, { method: ['PATCH', 'POST'], path: datasetPath('/metadata') });
+  router.route(
+    async (reqCtx) => {
+      const { ref, event, manage, audited } = datasetRequest(reqCtx);
+      manage(ref);
+      const fields = parseBody(event).fields;
+      const record = await service.setMetadata(ref, fields);
+      return json(
+        200,
+        present(
+          await audited(AuditAction.MetadataWritten, record, { fields: typeof fields === 'object' && fields ? Object.keys(fields) : [] }),
+        ),
+      );
+    },
+    { method: ['PATCH', 'POST'], path: datasetPath('/metadata') },
+  );
   router.post(datasetPath('/close'), async (reqCtx) => {
     const { ref, manage, audited } = datasetRequest(reqCtx);
     manage(ref);

@@ -20,5 +20,10 @@ export function composeDatasetRecorder(env: NodeJS.ProcessEnv = process.env) {
   const logger = createLogger(env.POWERTOOLS_SERVICE_NAME ?? 'dataset-recorder');
   const clients = createAwsClients(awsConnectionFromEnv(env));
   const service: DatasetService = buildDatasetService('dataset-recorder', logger, NO_MASTER_FILES, env, clients);
-  return { service, logger, deadLetters: deadLetterQueueFromEnv(clients.sqs, env), metrics: createMetrics(env.POWERTOOLS_SERVICE_NAME ?? 'dataset-recorder') };
+  return {
+    service,
+    logger,
+    deadLetters: deadLetterQueueFromEnv(clients.sqs, env),
+    metrics: createMetrics(env.POWERTOOLS_SERVICE_NAME ?? 'dataset-recorder'),
+  };
 }

@@ -45,13 +45,19 @@ export function createHandler(deps: DatasetRecorderDeps): SqsBatchHandler {
           logger.info('scan joined its dataset', { runUid: event.detail.uid, ...joined });
         } catch (error) {
           if (!(error instanceof DatasetClosedError)) throw error;
-          logger.error('scan refused: its dataset is closed', { runUid: event.detail.uid, dataset: error.context.dataset, reason: error.message });
+          logger.error('scan refused: its dataset is closed', {
+            runUid: event.detail.uid,
+            dataset: error.context.dataset,
+            reason: error.message,
+          });
         }
       } else if (isEventOf(event, DetailType.RunArchived)) {
         await service.scanArchived(event.detail);
         logger.info('scan file recorded in its dataset', { runUid: event.detail.run_uid, key: event.detail.file.key });
       } else {
-        throw new ContractError(`dataset-recorder takes RunStart and Run Archived, not ${event['detail-type']}`, { detailType: event['detail-type'] });
+        throw new ContractError(`dataset-recorder takes RunStart and Run Archived, not ${event['detail-type']}`, {
+          detailType: event['detail-type'],
+        });
       }
     } catch (error) {
       const context = { messageId: record.messageId, detailType: String((body as { 'detail-type'?: unknown } | null)?.['detail-type']) };

@@ -29,7 +29,11 @@ export function composeExportApi(env: NodeJS.ProcessEnv = process.env): ExportAp
   const logger = createLogger(env.POWERTOOLS_SERVICE_NAME ?? 'export-api');
   const config = exportConfigFromEnv(env);
   return {
-    service: buildExportService('export-api', logger, config), logger, downloadLinkSeconds: config.downloadLinkSeconds,
-    authenticate: authenticatorFromEnv(env), embargoYears: embargoYearsFromEnv(env), audit: auditLogFromEnv(env),
+    service: buildExportService('export-api', logger, config),
+    logger,
+    downloadLinkSeconds: config.downloadLinkSeconds,
+    authenticate: authenticatorFromEnv(env),
+    embargoYears: embargoYearsFromEnv(env),
+    audit: auditLogFromEnv(env),
   };
 }

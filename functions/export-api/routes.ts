@@ -18,7 +18,12 @@ import { ContractError, InvalidInputError, type ArchiveError } from '../../src/c
 import type { ExportService } from '../../src/core/exports/export-service.js';
 import type { ExportRecord } from '../../src/core/exports/ports.js';
 import {
-  ExportConflictError, ExportNotFoundError, ExportNotReadyError, ExportRunNotFoundError, RunNeedsReArchiveError, RunNotArchivedError,
+  ExportConflictError,
+  ExportNotFoundError,
+  ExportNotReadyError,
+  ExportRunNotFoundError,
+  RunNeedsReArchiveError,
+  RunNotArchivedError,
 } from '../../src/core/exports/service-errors.js';
 import type { Authenticate } from '../shared/caller.js';
 import { Action, authorize, canReadExport } from '../../src/core/access/policy.js';
@@ -57,8 +62,16 @@ function parseBody(event: APIGatewayProxyEventV2): unknown {
 /** The record as the API shows it (snake_case, like the events). */
 export function present(record: ExportRecord) {
   return {
-    export_id: record.exportId, request_id: record.requestId, state: record.state, format: record.format, runs: record.runs,
-    options: record.options, origin: record.origin, requested_at: record.requestedAt, updated_at: record.updatedAt, attempts: record.attempts,
+    export_id: record.exportId,
+    request_id: record.requestId,
+    state: record.state,
+    format: record.format,
+    runs: record.runs,
+    options: record.options,
+    origin: record.origin,
+    requested_at: record.requestedAt,
+    updated_at: record.updatedAt,
+    attempts: record.attempts,
     ...(record.requester ? { requester: record.requester } : {}),
     ...(record.progress ? { progress: record.progress } : {}),
     ...(record.files ? { files: record.files } : {}),
@@ -83,13 +96,19 @@ export const exportAnswers: ApiAnswers = {
       ...(typeof context.state === 'string' ? { state: context.state } : {}),
     };
     if (error instanceof ExportRunNotFoundError || error instanceof ExportNotFoundError) return json(404, body);
-    if (error instanceof RunNotArchivedError || error instanceof RunNeedsReArchiveError || error instanceof ExportConflictError || error instanceof ExportNotReadyError) {
+    if (
+      error instanceof RunNotArchivedError ||
+      error instanceof RunNeedsReArchiveError ||
+      error instanceof ExportConflictError ||
+      error instanceof ExportNotReadyError
+    ) {
       return json(409, body);
     }
     if (error instanceof InvalidInputError || error instanceof ContractError) return json(400, body);
     return undefined;
   },
-  noRoute: (method, path) => json(404, { error: `no route ${method} ${path} (POST /exports, GET /exports/<id>, GET /exports/<id>/download)` }),
+  noRoute: (method, path) =>
+    json(404, { error: `no route ${method} ${path} (POST /exports, GET /exports/<id>, GET /exports/<id>/download)` }),
   internal: (requestId) => json(500, { error: 'internal error; see the function log', requestId }),
 };
 
@@ -123,7 +142,9 @@ export function exportRoutes(router: ApiRouter, deps: ExportApiDeps): void {
     const { created, record } = await service.request(body, caller.id);
     if (created) {
       for (const scope of scopes.values()) {
-        await deps.audit.record(auditEntry(caller, AuditAction.ExportRequested, scope, record.exportId, now, { runs: record.runs, format: record.format }));
+        await deps.audit.record(
+          auditEntry(caller, AuditAction.ExportRequested, scope, record.exportId, now, { runs: record.runs, format: record.format }),
+        );
       }
     }
     return json(created ? 202 : 200, present(record));
@@ -138,7 +159,9 @@ export function exportRoutes(router: ApiRouter, deps: ExportApiDeps): void {
     const record = await service.get(exportId);
     const scopes = (await service.runRecords(record.runs)).map((r) => (r ? runScope(r, years) : undefined));
     if (!canReadExport(caller, { requester: record.requester, runs: scopes }, now)) {
-      throw new AccessDeniedError(`${caller.name} may not see export ${exportId}: not its requester, and not allowed to read every run it was made from`);
+      throw new AccessDeniedError(
+        `${caller.name} may not see export ${exportId}: not its requester, and not allowed to read every run it was made from`,
+      );
     }
     // Presigned links only for an export the caller may read.
     if (download) return json(200, { export_id: exportId, files: await service.downloadLinks(exportId, deps.downloadLinkSeconds ?? 900) });

@@ -37,7 +37,8 @@ function megabytes(env: NodeJS.ProcessEnv, name: string, fallback: number): numb
   const raw = env[name]?.trim();
   if (!raw) return fallback * MiB;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new CapacityConfigError(`${name} must be a whole number of MB > 0, got ${JSON.stringify(env[name])}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new CapacityConfigError(`${name} must be a whole number of MB > 0, got ${JSON.stringify(env[name])}`);
   return value * MiB;
 }
 
@@ -48,15 +49,24 @@ export function exportBuildConfigFromEnv(env: NodeJS.ProcessEnv, where: 'lambda'
   const lambdaMemory = megabytes(env, 'EXPORT_MEMORY_MB', Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || 3008);
   const { rates, margin, lambdaMaxBytes, task } = capacity.capacity;
   return {
-    ...base, capacity,
-    export: { rates, margin, ...(lambdaMaxBytes !== undefined ? { lambdaMaxBytes } : {}), ...(task ? { task: { ...task, memoryBytes: taskMemory } } : {}) },
+    ...base,
+    capacity,
+    export: {
+      rates,
+      margin,
+      ...(lambdaMaxBytes !== undefined ? { lambdaMaxBytes } : {}),
+      ...(task ? { task: { ...task, memoryBytes: taskMemory } } : {}),
+    },
     memoryBytes: where === 'task' ? taskMemory : lambdaMemory,
   };
 }
 
 function taskEngineOf(settings: CapacitySettings, env: NodeJS.ProcessEnv): TaskEngine | undefined {
   if (settings.taskEngine === 'ecs' && settings.ecs) {
-    return new EcsTaskEngine(createEcsClient(awsConnectionFromEnv(env)), { ...settings.ecs, startedBy: env.AWS_LAMBDA_FUNCTION_NAME ?? 'export-worker' });
+    return new EcsTaskEngine(createEcsClient(awsConnectionFromEnv(env)), {
+      ...settings.ecs,
+      startedBy: env.AWS_LAMBDA_FUNCTION_NAME ?? 'export-worker',
+    });
   }
   if (settings.taskEngine === 'process') return new ChildProcessTaskEngine();
   return undefined;

@@ -37,15 +37,22 @@ export function createHandler(deps: ExportWorkerDeps): SqsBatchHandler {
     try {
       const event = validateEvent(parseRecordBody(record));
       if (!isEventOf(event, DetailType.ExportRequested)) {
-        throw new ContractError(`export-worker takes Export Requested events, not ${event['detail-type']}`, { detailType: event['detail-type'] });
+        throw new ContractError(`export-worker takes Export Requested events, not ${event['detail-type']}`, {
+          detailType: event['detail-type'],
+        });
       }
       requestId = event.detail.request_id;
       const outcome = await service.handleRequested(event.detail, event.source);
-      if (outcome.state === 'FAILED') logger.error('export recorded FAILED', { exportId: outcome.exportId, requestId, reason: outcome.reason });
+      if (outcome.state === 'FAILED')
+        logger.error('export recorded FAILED', { exportId: outcome.exportId, requestId, reason: outcome.reason });
       else logger.info('export handled', { exportId: outcome.exportId, requestId, state: outcome.state });
     } catch (error) {
       if (isPermanent(error) || error instanceof ExportConflictError) {
-        logger.error('invalid Export Requested event, parked in the DLQ', { requestId, messageId: record.messageId, reason: (error as Error).message });
+        logger.error('invalid Export Requested event, parked in the DLQ', {
+          requestId,
+          messageId: record.messageId,
+          reason: (error as Error).message,
+        });
       } else {
         logger.error('export not built, will be retried', { requestId, error: error as Error });
       }
@@ -62,12 +69,18 @@ async function build(): Promise<SqsBatchHandler> {
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'export-worker');
   // The record names the function that built an export (or the task it was handed to: functions/archive-task).
   const engine = { kind: 'lambda' as const, ref: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'export-worker' };
-  return createHandler({ service: buildExportWorkerService(logger, engine), logger, deadLetters: deadLetterQueueFromEnv(createAwsClients(awsConnectionFromEnv()).sqs) });
+  return createHandler({
+    service: buildExportWorkerService(logger, engine),
+    logger,
+    deadLetters: deadLetterQueueFromEnv(createAwsClients(awsConnectionFromEnv()).sqs),
+  });
 }
 
 /** The Lambda entry: clients and configuration are built once, on the first invocation. */
 export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
   built ??= build();
-  built.catch(() => { built = undefined; });
+  built.catch(() => {
+    built = undefined;
+  });
   return (await built)(event, context);
 };

@@ -42,13 +42,22 @@ export function createHandler(deps: NotifierDeps): SqsBatchHandler {
       deps.metrics?.addMetric(MetricName.BridgeLagSeconds, MetricUnit.Seconds, beat.lag.behind_seconds ?? 0);
       deps.metrics?.publishStoredMetrics();
       const log = beat.healthy ? deps.logger.info.bind(deps.logger) : deps.logger.warn.bind(deps.logger);
-      log('bridge heartbeat', { beamline: beat.beamline, bridgeId: beat.bridge_id, healthy: beat.healthy, reason: beat.reason, lag: beat.lag });
+      log('bridge heartbeat', {
+        beamline: beat.beamline,
+        bridgeId: beat.bridge_id,
+        healthy: beat.healthy,
+        reason: beat.reason,
+        lag: beat.lag,
+      });
       return;
     }
     let notification;
     if (isEventOf(event, DetailType.RunFailed)) notification = runFailedNotification(event.detail);
     else if (isEventOf(event, DetailType.RunStalled)) notification = runStalledNotification(event.detail);
-    else throw new ContractError(`notifier takes Run Failed and Run Stalled, not ${event['detail-type']}`, { detailType: event['detail-type'] });
+    else
+      throw new ContractError(`notifier takes Run Failed and Run Stalled, not ${event['detail-type']}`, {
+        detailType: event['detail-type'],
+      });
     await deps.notifier.notify(notification);
     deps.logger.info('notified', { subject: notification.subject, detailType: event['detail-type'] });
   };

@@ -12,7 +12,11 @@ import { createMetrics } from '../../src/adapters/metrics.js';
 import { deadLetterQueueFromEnv } from '../../src/adapters/sqs-dead-letter-queue.js';
 import { S3StagingTagger } from '../../src/adapters/s3-staging-tagger.js';
 
-export interface RunRecorderConfig { tableName: string; eventBusName: string | undefined; bucketName: string | undefined }
+export interface RunRecorderConfig {
+  tableName: string;
+  eventBusName: string | undefined;
+  bucketName: string | undefined;
+}
 
 export function runRecorderConfigFromEnv(env: NodeJS.ProcessEnv): RunRecorderConfig {
   const tableName = env.TABLE_NAME;

@@ -81,12 +81,17 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
 
   /** The run can never be complete without this document: FAILED at once, announced, never over ARCHIVED. */
   async function failRun(runUid: string, detailType: string, error: Error): Promise<void> {
-    const detail = validateDetail(DetailType.RunFailed, {
-      run_uid: runUid, stage: 'run-recorder',
-      reason: `a ${detailType.slice(0, 100)} document of the run cannot be recorded: ${error.message}`.slice(0, 1000),
-      errors: [{ message: error.message.slice(0, 1000) || error.name }],
-    } satisfies RunFailed, EventSource.RunRecorder);
-    if (await catalogue.runFailed(detail) === 'already-archived') {
+    const detail = validateDetail(
+      DetailType.RunFailed,
+      {
+        run_uid: runUid,
+        stage: 'run-recorder',
+        reason: `a ${detailType.slice(0, 100)} document of the run cannot be recorded: ${error.message}`.slice(0, 1000),
+        errors: [{ message: error.message.slice(0, 1000) || error.name }],
+      } satisfies RunFailed,
+      EventSource.RunRecorder,
+    );
+    if ((await catalogue.runFailed(detail)) === 'already-archived') {
       logger.warn('run is ARCHIVED: the invalid document is parked, the run left alone', { runUid, detailType });
       return;
     }
@@ -95,7 +100,8 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
     if (!deps.publisher) return;
     const outcome = await deps.publisher.publish([{ detailType: DetailType.RunFailed, source: EventSource.RunRecorder, detail }]);
     // The catalogue says FAILED already; a refused announcement is retried with the record.
-    if (outcome.rejected.length > 0) throw new Error(`the bus refused Run Failed for run ${runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`);
+    if (outcome.rejected.length > 0)
+      throw new Error(`the bus refused Run Failed for run ${runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`);
   }
 
   /** Staged objects of a run that is FAILED now (not of one ARCHIVED meanwhile) tagged for the FAILED lifecycle; never fails the record. */
@@ -103,7 +109,9 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
     if (!deps.staging) return;
     const run = await catalogue.getRun(runUid);
     if (run?.state !== RunState.Failed) return;
-    await tagStagedRun(deps.staging, { runUid, beamline: run.dataPolicy?.beamline }, RunState.Failed, (message, context) => logger.info(message, context));
+    await tagStagedRun(deps.staging, { runUid, beamline: run.dataPolicy?.beamline }, RunState.Failed, (message, context) =>
+      logger.info(message, context),
+    );
   }
 
   return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'run-recorder', runUidOf: runUidOfRecord });

@@ -31,7 +31,9 @@ export function runWatchdogConfigFromEnv(env: NodeJS.ProcessEnv): RunWatchdogCon
   const missing = ['TABLE_NAME', 'BUCKET_NAME', 'EVENT_BUS_NAME'].filter((n) => !env[n]);
   if (missing.length > 0) throw new Error(`run-watchdog: environment variable(s) ${missing.join(', ')} not set`);
   return {
-    tableName: env.TABLE_NAME!, bucketName: env.BUCKET_NAME!, eventBusName: env.EVENT_BUS_NAME!,
+    tableName: env.TABLE_NAME!,
+    bucketName: env.BUCKET_NAME!,
+    eventBusName: env.EVENT_BUS_NAME!,
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'run-watchdog',
     limits: {
       stoppedAfterSeconds: secondsFromEnv(env, 'STALL_AFTER_STOP_SECONDS', DEFAULT_WATCHDOG_LIMITS.stoppedAfterSeconds),
@@ -46,7 +48,8 @@ export function composeRunWatchdog(env: NodeJS.ProcessEnv = process.env) {
   const clients = createAwsClients(awsConnectionFromEnv(env));
   const catalogue = new DynamoDbRunCatalogue(clients.dynamo, config.tableName);
   return {
-    runs: catalogue, catalogue,
+    runs: catalogue,
+    catalogue,
     publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
     staging: new S3StagingTagger(clients.s3, config.bucketName),
     now: () => new Date(),

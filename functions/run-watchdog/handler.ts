@@ -8,7 +8,13 @@
 import type { Context } from 'aws-lambda';
 import type { Logger } from '../../src/adapters/logger.js';
 import { MetricName, MetricUnit, type Metrics } from '../../src/adapters/metrics.js';
-import { DEFAULT_WATCHDOG_LIMITS, watchRuns, type WatchdogDeps, type WatchdogLimits, type WatchdogReport } from '../../src/core/archive/run-watchdog.js';
+import {
+  DEFAULT_WATCHDOG_LIMITS,
+  watchRuns,
+  type WatchdogDeps,
+  type WatchdogLimits,
+  type WatchdogReport,
+} from '../../src/core/archive/run-watchdog.js';
 import { composeRunWatchdog } from './compose.js';
 
 export interface RunWatchdogDeps extends Omit<WatchdogDeps, 'log'> {
@@ -26,7 +32,10 @@ export interface WatchdogResult {
 export function createHandler(deps: RunWatchdogDeps): (event?: unknown, context?: Context) => Promise<WatchdogResult> {
   return async () => {
     const { logger, metrics } = deps;
-    const report: WatchdogReport = await watchRuns({ ...deps, log: (message, context) => logger.info(message, context) }, deps.limits ?? DEFAULT_WATCHDOG_LIMITS);
+    const report: WatchdogReport = await watchRuns(
+      { ...deps, log: (message, context) => logger.info(message, context) },
+      deps.limits ?? DEFAULT_WATCHDOG_LIMITS,
+    );
     metrics?.addMetric(MetricName.RunsStalled, MetricUnit.Count, report.stalled.length);
     metrics?.addMetric(MetricName.RecordingRuns, MetricUnit.Count, report.checked);
     metrics?.publishStoredMetrics();

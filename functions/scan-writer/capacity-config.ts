@@ -36,7 +36,15 @@ const MB = 1_000_000;
  * (300; 1500+ today). Fetch and upload: assumptions for S3 from Lambda (moto says nothing about them).
  * Re-measure per deployment.
  */
-export const MEASURED_RATES = { fetchMBps: 60, writeMBps: 200, gzipWriteMBps: 11, uploadMBps: 60, readBackMBps: 400, gzipReadBackMBps: 110, indexMBps: 300 } as const;
+export const MEASURED_RATES = {
+  fetchMBps: 60,
+  writeMBps: 200,
+  gzipWriteMBps: 11,
+  uploadMBps: 60,
+  readBackMBps: 400,
+  gzipReadBackMBps: 110,
+  indexMBps: 300,
+} as const;
 
 export type TaskEngineKind = 'ecs' | 'process' | 'none';
 
@@ -61,31 +69,48 @@ export class CapacityConfigError extends Error {
   override name = 'CapacityConfigError';
 }
 
-function positive(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number, options: { integer?: boolean; allowZero?: boolean } = {}): number {
+function positive(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+  options: { integer?: boolean; allowZero?: boolean } = {},
+): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw.trim());
   const ok = Number.isFinite(value) && (options.allowZero ? value >= 0 : value > 0) && (!options.integer || Number.isInteger(value));
-  if (!ok) throw new CapacityConfigError(`${name} must be a ${options.integer ? 'whole ' : ''}number ${options.allowZero ? '>= 0' : '> 0'}, got ${JSON.stringify(raw)}`);
+  if (!ok)
+    throw new CapacityConfigError(
+      `${name} must be a ${options.integer ? 'whole ' : ''}number ${options.allowZero ? '>= 0' : '> 0'}, got ${JSON.stringify(raw)}`,
+    );
   return value;
 }
 
 /** A compression ratio: file bytes per data byte, > 0 and at most 1.1 (deflate never grows a chunk by more). */
 function ratio(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
   const value = positive(env, name, fallback);
-  if (value > 1.1) throw new CapacityConfigError(`${name} is file bytes per data byte of a compressed dataset (0 < ratio <= 1.1), got ${JSON.stringify(env[name])}`);
+  if (value > 1.1)
+    throw new CapacityConfigError(
+      `${name} is file bytes per data byte of a compressed dataset (0 < ratio <= 1.1), got ${JSON.stringify(env[name])}`,
+    );
   return value;
 }
 
 function list(env: Readonly<Record<string, string | undefined>>, name: string): string[] {
-  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function capacitySettingsFromEnv(env: Readonly<Record<string, string | undefined>>): CapacitySettings {
   const engine = (env.TASK_ENGINE ?? 'none').trim() || 'none';
-  if (engine !== 'ecs' && engine !== 'process' && engine !== 'none') throw new CapacityConfigError(`TASK_ENGINE must be ecs, process or none, got ${JSON.stringify(env.TASK_ENGINE)}`);
+  if (engine !== 'ecs' && engine !== 'process' && engine !== 'none')
+    throw new CapacityConfigError(`TASK_ENGINE must be ecs, process or none, got ${JSON.stringify(env.TASK_ENGINE)}`);
   const taskMaxSeconds = positive(env, 'TASK_MAX_SECONDS', 43_200, { integer: true });
-  const lambdaMax = env.CAPACITY_LAMBDA_MAX_BYTES?.trim() ? positive(env, 'CAPACITY_LAMBDA_MAX_BYTES', 0, { integer: true, allowZero: true }) : undefined;
+  const lambdaMax = env.CAPACITY_LAMBDA_MAX_BYTES?.trim()
+    ? positive(env, 'CAPACITY_LAMBDA_MAX_BYTES', 0, { integer: true, allowZero: true })
+    : undefined;
   const capacity: CapacityConfig = {
     rates: {
       fetchBytesPerSecond: positive(env, 'CAPACITY_FETCH_MBPS', MEASURED_RATES.fetchMBps) * MB,
@@ -100,17 +125,24 @@ export function capacitySettingsFromEnv(env: Readonly<Record<string, string | un
     compressionRatio: ratio(env, 'CAPACITY_GZIP_RATIO', 1),
     overheadBytes: positive(env, 'CAPACITY_OVERHEAD_BYTES', 8 * 1024 * 1024, { integer: true, allowZero: true }),
     ...(lambdaMax !== undefined ? { lambdaMaxBytes: lambdaMax } : {}),
-    ...(engine !== 'none' ? { task: { maxBytes: positive(env, 'TASK_MAX_BYTES', 190 * GiB, { integer: true }), maxSeconds: taskMaxSeconds } } : {}),
+    ...(engine !== 'none'
+      ? { task: { maxBytes: positive(env, 'TASK_MAX_BYTES', 190 * GiB, { integer: true }), maxSeconds: taskMaxSeconds } }
+      : {}),
   };
   let ecs: EcsTaskSettings | undefined;
   if (engine === 'ecs') {
     const missing = ['TASK_CLUSTER_ARN', 'TASK_DEFINITION_ARN', 'TASK_CONTAINER_NAME', 'TASK_SUBNETS'].filter((n) => !env[n]?.trim());
     if (missing.length) throw new CapacityConfigError(`TASK_ENGINE=ecs needs ${missing.join(', ')}`);
     const publicIp = (env.TASK_ASSIGN_PUBLIC_IP ?? 'DISABLED').trim();
-    if (publicIp !== 'ENABLED' && publicIp !== 'DISABLED') throw new CapacityConfigError(`TASK_ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, got ${JSON.stringify(publicIp)}`);
+    if (publicIp !== 'ENABLED' && publicIp !== 'DISABLED')
+      throw new CapacityConfigError(`TASK_ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, got ${JSON.stringify(publicIp)}`);
     ecs = {
-      clusterArn: env.TASK_CLUSTER_ARN!.trim(), taskDefinitionArn: env.TASK_DEFINITION_ARN!.trim(), containerName: env.TASK_CONTAINER_NAME!.trim(),
-      subnets: list(env, 'TASK_SUBNETS'), securityGroups: list(env, 'TASK_SECURITY_GROUPS'), assignPublicIp: publicIp,
+      clusterArn: env.TASK_CLUSTER_ARN!.trim(),
+      taskDefinitionArn: env.TASK_DEFINITION_ARN!.trim(),
+      containerName: env.TASK_CONTAINER_NAME!.trim(),
+      subnets: list(env, 'TASK_SUBNETS'),
+      securityGroups: list(env, 'TASK_SECURITY_GROUPS'),
+      assignPublicIp: publicIp,
     };
   }
   return { capacity, taskEngine: engine, taskMaxSeconds, ...(ecs ? { ecs } : {}) };

@@ -25,15 +25,22 @@ import { storageOptionsFromEnv } from './storage-config.js';
 export const CREATOR = `beamline-archive ${pkg.version}`;
 
 export interface ArchiveConfig {
-  bucketName: string; tableName: string; eventBusName: string; sourceRepository: string; notReadyWaitMs: number;
-  storage: StorageOptions; capacity: CapacitySettings;
+  bucketName: string;
+  tableName: string;
+  eventBusName: string;
+  sourceRepository: string;
+  notReadyWaitMs: number;
+  storage: StorageOptions;
+  capacity: CapacitySettings;
 }
 
 export function archiveConfigFromEnv(env: NodeJS.ProcessEnv): ArchiveConfig {
   const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'BEAMLINE_ARCHIVE_REPOSITORY'].filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`scan-writer: environment variable(s) ${missing.join(', ')} not set`);
   return {
-    bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME!,
+    bucketName: env.BUCKET_NAME!,
+    tableName: env.TABLE_NAME!,
+    eventBusName: env.EVENT_BUS_NAME!,
     sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
     notReadyWaitMs: 1000 * Number(env.NOT_READY_WAIT_SECONDS ?? 30),
     storage: storageOptionsFromEnv(env),
@@ -60,10 +67,15 @@ export async function composeArchive(env: NodeJS.ProcessEnv = process.env): Prom
   const clients = createAwsClients(awsConnectionFromEnv(env));
   const runs = new DynamoDbRunCatalogue(clients.dynamo, config.tableName);
   return {
-    config, clients, runs,
+    config,
+    clients,
+    runs,
     // The archive's own products get provenance too: runArchived also records the scan file's (docs/analysis-store.md).
-    catalogue: withScanFileProvenance(runs, new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName),
-      archiveSoftware(pkg.version, config.sourceRepository, env.BEAMLINE_ARCHIVE_COMMIT)),
+    catalogue: withScanFileProvenance(
+      runs,
+      new DynamoDbProvenanceStore(clients.dynamo, config.tableName, config.bucketName),
+      archiveSoftware(pkg.version, config.sourceRepository, env.BEAMLINE_ARCHIVE_COMMIT),
+    ),
     store: new S3ObjectStore(clients.s3, config.bucketName),
     writer: await H5wasmScanFileWriter.create(),
     publisher: new EventBridgePublisher(clients.events, { eventBusName: config.eventBusName }),
@@ -75,7 +87,8 @@ function taskEngineOf(settings: CapacitySettings, env: NodeJS.ProcessEnv): TaskE
   if (settings.taskEngine === 'ecs' && settings.ecs) {
     const connection = awsConnectionFromEnv(env);
     return new EcsTaskEngine(createEcsClient(connection), {
-      ...settings.ecs, startedBy: env.AWS_LAMBDA_FUNCTION_NAME ?? 'scan-writer',
+      ...settings.ecs,
+      startedBy: env.AWS_LAMBDA_FUNCTION_NAME ?? 'scan-writer',
     });
   }
   if (settings.taskEngine === 'process') return new ChildProcessTaskEngine();

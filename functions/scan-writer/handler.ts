@@ -85,7 +85,8 @@ function countOutcome(metrics: Metrics | undefined, outcome: Awaited<ReturnType<
     metrics.addMetric(MetricName.ArchivedBytes, MetricUnit.Bytes, outcome.detail.file.bytes);
     const closed = stop.bliss.end_time !== undefined ? Date.parse(stop.bliss.end_time) : stop.time * 1000;
     const visible = Date.parse(outcome.detail.archived_at);
-    if (Number.isFinite(closed) && Number.isFinite(visible)) metrics.addMetric(MetricName.CloseToVisibleSeconds, MetricUnit.Seconds, Math.max(0, (visible - closed) / 1000));
+    if (Number.isFinite(closed) && Number.isFinite(visible))
+      metrics.addMetric(MetricName.CloseToVisibleSeconds, MetricUnit.Seconds, Math.max(0, (visible - closed) / 1000));
     if (outcome.indexMissing) metrics.addMetric(MetricName.IndexesMissing, MetricUnit.Count, 1);
   } else if (outcome.status === 'failed') {
     metrics.addMetric(MetricName.ScansFailed, MetricUnit.Count, 1);
@@ -114,32 +115,49 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         // An explicit re-archive: the run's own RunStop, as the catalogue recorded it, written again.
         runUid = event.detail.run_uid;
         const recorded = (await deps.catalogue.listDocuments(runUid)).find((d) => d.detailType === DetailType.RunStop);
-        if (!recorded) throw new ContractError(`run ${runUid} has no recorded RunStop: only an archived run can be re-archived`, { runUid, detailType: event['detail-type'] });
+        if (!recorded)
+          throw new ContractError(`run ${runUid} has no recorded RunStop: only an archived run can be re-archived`, {
+            runUid,
+            detailType: event['detail-type'],
+          });
         stop = validateDetail(DetailType.RunStop, recorded.body);
         rearchive = { reason: event.detail.reason, requestedBy: event.detail.requested_by };
         logger.info('re-archive requested', { runUid, reason: rearchive.reason, requestedBy: rearchive.requestedBy });
       } else {
-        throw new ContractError(`scan-writer takes RunStop and Rearchive Requested events, not ${event['detail-type']}`, { detailType: event['detail-type'] });
+        throw new ContractError(`scan-writer takes RunStop and Rearchive Requested events, not ${event['detail-type']}`, {
+          detailType: event['detail-type'],
+        });
       }
       runUid = stop.run_start;
-      const archive = () => archiveRun(stop, {
-        catalogue: deps.catalogue, store: deps.store, writer: deps.writer, publisher: deps.publisher,
-        creator: CREATOR, now: deps.now ?? (() => new Date()),
-        ...(deps.verifyDownloadMaxBytes !== undefined ? { verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes } : {}),
-        ...(deps.storage ? { storage: deps.storage } : {}),
-        ...(deps.indexer ? { indexer: deps.indexer } : {}),
-        ...(deps.capacity ? {
-          capacity: {
-            config: deps.capacity,
-            here: async () => ({ kind: 'lambda' as const, freeBytes: await (deps.freeBytes ?? freeTempBytes)(), remainingMs: context?.getRemainingTimeInMillis() ?? 15 * 60_000 }),
-          },
-        } : {}),
-        ...(deps.taskEngine ? { taskEngine: deps.taskEngine } : {}),
-        engine: { kind: 'lambda', ref: context ? `${context.functionName}/${context.awsRequestId}` : 'scan-writer' },
-        ...(rearchive ? { rearchive } : {}),
-        ...(deps.staging ? { staging: deps.staging } : {}),
-        log: (message, fields) => logger.info(message, fields),
-      });
+      const archive = () =>
+        archiveRun(stop, {
+          catalogue: deps.catalogue,
+          store: deps.store,
+          writer: deps.writer,
+          publisher: deps.publisher,
+          creator: CREATOR,
+          now: deps.now ?? (() => new Date()),
+          ...(deps.verifyDownloadMaxBytes !== undefined ? { verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes } : {}),
+          ...(deps.storage ? { storage: deps.storage } : {}),
+          ...(deps.indexer ? { indexer: deps.indexer } : {}),
+          ...(deps.capacity
+            ? {
+                capacity: {
+                  config: deps.capacity,
+                  here: async () => ({
+                    kind: 'lambda' as const,
+                    freeBytes: await (deps.freeBytes ?? freeTempBytes)(),
+                    remainingMs: context?.getRemainingTimeInMillis() ?? 15 * 60_000,
+                  }),
+                },
+              }
+            : {}),
+          ...(deps.taskEngine ? { taskEngine: deps.taskEngine } : {}),
+          engine: { kind: 'lambda', ref: context ? `${context.functionName}/${context.awsRequestId}` : 'scan-writer' },
+          ...(rearchive ? { rearchive } : {}),
+          ...(deps.staging ? { staging: deps.staging } : {}),
+          log: (message, fields) => logger.info(message, fields),
+        });
       const waitUntil = Date.now() + (deps.notReadyWaitMs ?? 30_000);
       let outcome: Awaited<ReturnType<typeof archiveRun>>;
       const heartbeat = deps.heartbeat?.start(record);
@@ -156,9 +174,17 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
       } finally {
         await heartbeat?.stop();
       }
-      if (outcome.status === 'archived' && outcome.indexMissing) logger.error('run ARCHIVED without its index: the portal reads the file whole', { runUid, reason: outcome.indexMissing });
-      if (outcome.status === 'failed') logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
-      if (outcome.status === 'handed-over') logger.info('run handed over to the task engine', { runUid, task: outcome.detail.engine.ref, already: outcome.detail.already, reason: outcome.detail.reason });
+      if (outcome.status === 'archived' && outcome.indexMissing)
+        logger.error('run ARCHIVED without its index: the portal reads the file whole', { runUid, reason: outcome.indexMissing });
+      if (outcome.status === 'failed')
+        logger.error('run recorded FAILED', { runUid, reason: outcome.detail.reason, errors: outcome.detail.errors });
+      if (outcome.status === 'handed-over')
+        logger.info('run handed over to the task engine', {
+          runUid,
+          task: outcome.detail.engine.ref,
+          already: outcome.detail.already,
+          reason: outcome.detail.reason,
+        });
       countOutcome(deps.metrics, outcome, stop);
     } catch (error) {
       if (error instanceof NotReadyError && runUid !== undefined) {
@@ -166,13 +192,17 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
         // run-recorder, STALLED by the watchdog), redelivering the RunStop cannot help.
         const state = (await deps.catalogue.getRun(runUid))?.state;
         if (state === RunState.Failed || state === RunState.Stalled) {
-          logger.warn(`run is ${state}: its documents are incomplete, the RunStop is dropped (beamline-archive runs retry sends it again)`, { runUid, reason: error.message });
+          logger.warn(
+            `run is ${state}: its documents are incomplete, the RunStop is dropped (beamline-archive runs retry sends it again)`,
+            { runUid, reason: error.message },
+          );
           return;
         }
         logger.info('run not complete yet; SQS will redeliver the RunStop', { runUid, reason: error.message });
       } else if (error instanceof EventSourceRefusedError) {
         // Logged and counted by checkEdgeSource; parked with the reason, the run untouched.
-      } else if (isPermanent(error)) logger.error('invalid RunStop event, parked in the DLQ', { runUid, messageId: record.messageId, reason: (error as Error).message });
+      } else if (isPermanent(error))
+        logger.error('invalid RunStop event, parked in the DLQ', { runUid, messageId: record.messageId, reason: (error as Error).message });
       else logger.error('scan file not archived, will be retried', { runUid, error: error as Error });
       throw error;
     }
@@ -181,7 +211,6 @@ export function createHandler(deps: ScanWriterDeps): SqsBatchHandler {
   return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'scan-writer', runUidOf: runUidOfRecord });
 }
 
-
 let built: Promise<SqsBatchHandler> | undefined;
 
 async function build(): Promise<SqsBatchHandler> {
@@ -189,13 +218,19 @@ async function build(): Promise<SqsBatchHandler> {
   const { config } = composed;
   const logger = createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'scan-writer');
   return createHandler({
-    catalogue: composed.catalogue, store: composed.store, writer: composed.writer, publisher: composed.publisher,
+    catalogue: composed.catalogue,
+    store: composed.store,
+    writer: composed.writer,
+    publisher: composed.publisher,
     indexer: h5wasmFileIndexer,
     notReadyWaitMs: config.notReadyWaitMs,
     storage: config.storage,
     capacity: config.capacity.capacity,
     ...(composed.taskEngine ? { taskEngine: { engine: composed.taskEngine, handOvers: composed.runs } } : {}),
-    heartbeat: new SqsVisibilityHeartbeat(composed.clients.sqs, { ...heartbeatConfigFromEnv(process.env), onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }) }),
+    heartbeat: new SqsVisibilityHeartbeat(composed.clients.sqs, {
+      ...heartbeatConfigFromEnv(process.env),
+      onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }),
+    }),
     logger,
     deadLetters: deadLetterQueueFromEnv(composed.clients.sqs),
     staging: new S3StagingTagger(composed.clients.s3, config.bucketName),
@@ -206,6 +241,8 @@ async function build(): Promise<SqsBatchHandler> {
 /** The Lambda entry: clients, the wasm module and configuration are built once, on the first invocation. */
 export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
   built ??= build();
-  built.catch(() => { built = undefined; });
+  built.catch(() => {
+    built = undefined;
+  });
   return (await built)(event, context);
 };

@@ -78,7 +78,13 @@ export function storageOptionsFromEnv(env: Readonly<Record<string, string | unde
     gzipMinBytes: integerIn(STORAGE_ENV.gzipMinBytes, env[STORAGE_ENV.gzipMinBytes], 0, Number.MAX_SAFE_INTEGER, 'a size in bytes'),
     gzipSpectra: integerIn(STORAGE_ENV.gzipSpectra, env[STORAGE_ENV.gzipSpectra], 0, 9, 'a gzip level, 0 for none'),
     gzipImages: integerIn(STORAGE_ENV.gzipImages, env[STORAGE_ENV.gzipImages], 0, 9, 'a gzip level, 0 for none'),
-    maxChunkBytes: integerIn(STORAGE_ENV.maxChunkBytes, env[STORAGE_ENV.maxChunkBytes], CHUNK_BYTES_RANGE.min, CHUNK_BYTES_RANGE.max, 'a chunk size in bytes'),
+    maxChunkBytes: integerIn(
+      STORAGE_ENV.maxChunkBytes,
+      env[STORAGE_ENV.maxChunkBytes],
+      CHUNK_BYTES_RANGE.min,
+      CHUNK_BYTES_RANGE.max,
+      'a chunk size in bytes',
+    ),
   });
   return {
     ...DEFAULT_STORAGE,

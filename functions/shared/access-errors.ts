@@ -8,11 +8,17 @@ import { CallerKind, type Caller } from '../../src/core/access/caller.js';
 import { AccessDeniedError } from '../../src/core/access/errors.js';
 import { IssuerUnavailableError, UnauthenticatedError } from '../../src/adapters/oidc-verifier.js';
 
-export interface AccessFailure { statusCode: 401 | 403 | 503; headers: Record<string, string>; body: string }
+export interface AccessFailure {
+  statusCode: 401 | 403 | 503;
+  headers: Record<string, string>;
+  body: string;
+}
 
 export function accessFailure(error: unknown, caller: Caller | undefined): AccessFailure | undefined {
   const answer = (statusCode: 401 | 403 | 503, message: string, extra: Record<string, string> = {}): AccessFailure => ({
-    statusCode, headers: { 'content-type': 'application/json', ...extra }, body: JSON.stringify({ error: message }),
+    statusCode,
+    headers: { 'content-type': 'application/json', ...extra },
+    body: JSON.stringify({ error: message }),
   });
   if (error instanceof IssuerUnavailableError) return answer(503, error.message, { 'retry-after': '30' });
   if (error instanceof UnauthenticatedError) {
@@ -21,7 +27,8 @@ export function accessFailure(error: unknown, caller: Caller | undefined): Acces
     return answer(401, error.message, { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` });
   }
   if (error instanceof AccessDeniedError) {
-    if (!caller || caller.kind === CallerKind.Anonymous) return answer(401, `${error.message}; sign in (beamline-archive login)`, { 'www-authenticate': 'Bearer' });
+    if (!caller || caller.kind === CallerKind.Anonymous)
+      return answer(401, `${error.message}; sign in (beamline-archive login)`, { 'www-authenticate': 'Bearer' });
     return answer(403, error.message);
   }
   return undefined;

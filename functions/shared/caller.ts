@@ -30,7 +30,8 @@ export function createAuthenticator(verifier: TokenVerifier | undefined, iamGran
     if (header === undefined || header === '') return ANONYMOUS;
     const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header);
     if (!match) throw new UnauthenticatedError('Authorization must be "Bearer <access token>"');
-    if (!verifier) throw new UnauthenticatedError('this deployment has no OIDC issuer configured (OIDC_ISSUER): bearer tokens are not accepted');
+    if (!verifier)
+      throw new UnauthenticatedError('this deployment has no OIDC issuer configured (OIDC_ISSUER): bearer tokens are not accepted');
     return verifier.verify(match[1]!);
   };
 }

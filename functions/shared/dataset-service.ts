@@ -16,15 +16,29 @@ import { archiveSoftware } from '../../src/core/provenance/scan-file-provenance.
 import type { MasterFileWriter } from '../../src/core/datasets/ports.js';
 import pkg from '../../package.json' with { type: 'json' };
 
-export function configFromEnv(env: NodeJS.ProcessEnv): { bucketName: string; tableName: string; eventBusName: string; sourceRepository: string } {
+export function configFromEnv(env: NodeJS.ProcessEnv): {
+  bucketName: string;
+  tableName: string;
+  eventBusName: string;
+  sourceRepository: string;
+} {
   const missing = ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'BEAMLINE_ARCHIVE_REPOSITORY'].filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`dataset functions: environment variable(s) ${missing.join(', ')} not set`);
-  return { bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME!, sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY! };
+  return {
+    bucketName: env.BUCKET_NAME!,
+    tableName: env.TABLE_NAME!,
+    eventBusName: env.EVENT_BUS_NAME!,
+    sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
+  };
 }
 
 /** The service, on the clients given (default: built from the environment). */
 export function buildDatasetService(
-  name: string, logger: Logger, writer: MasterFileWriter, env: NodeJS.ProcessEnv = process.env, clients: AwsClients = createAwsClients(awsConnectionFromEnv(env)),
+  name: string,
+  logger: Logger,
+  writer: MasterFileWriter,
+  env: NodeJS.ProcessEnv = process.env,
+  clients: AwsClients = createAwsClients(awsConnectionFromEnv(env)),
 ): DatasetService {
   const config = configFromEnv(env);
   return new DatasetService({
@@ -41,4 +55,3 @@ export function buildDatasetService(
     },
   });
 }
-

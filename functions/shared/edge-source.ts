@@ -43,7 +43,12 @@ export async function checkEdgeSource(body: unknown, check: EdgeCheck): Promise<
   const final = recorded === undefined ? decision : decideBridgeSource(source, { runUid, claimed, recorded });
   if (final.allowed) return;
   check.logger.error('bridge event refused: its source may not speak for this run', {
-    source: source.slice(0, 300), detailType, runUid, claimed, recorded, reason: final.reason,
+    source: source.slice(0, 300),
+    detailType,
+    runUid,
+    claimed,
+    recorded,
+    reason: final.reason,
   });
   if (check.metrics) {
     check.metrics.addMetric(MetricName.BridgeEventsRefused, MetricUnit.Count, 1);
@@ -56,7 +61,10 @@ export async function checkEdgeSource(body: unknown, check: EdgeCheck): Promise<
  * The recorded beamline of runs, remembered per container: a run's data policy never changes once
  * its RunStart is recorded, and a run's documents come by the hundred.
  */
-export function cachedRecordedBeamline(getRun: (runUid: string) => Promise<{ dataPolicy?: { beamline: string } | undefined } | undefined>, max = 10_000) {
+export function cachedRecordedBeamline(
+  getRun: (runUid: string) => Promise<{ dataPolicy?: { beamline: string } | undefined } | undefined>,
+  max = 10_000,
+) {
   const known = new Map<string, string>();
   return async (runUid: string): Promise<string | undefined> => {
     const hit = known.get(runUid);

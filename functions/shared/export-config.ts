@@ -22,12 +22,17 @@ export function exportConfigFromEnv(env: NodeJS.ProcessEnv): ExportConfig {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`export functions: ${name} must be a positive whole number of seconds, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`export functions: ${name} must be a positive whole number of seconds, got ${JSON.stringify(raw)}`);
     return value;
   };
   return {
-    bucketName: env.BUCKET_NAME!, tableName: env.TABLE_NAME!, eventBusName: env.EVENT_BUS_NAME!, sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
-    leaseSeconds: seconds('EXPORT_LEASE_SECONDS', 900), downloadLinkSeconds: seconds('DOWNLOAD_LINK_SECONDS', 900),
+    bucketName: env.BUCKET_NAME!,
+    tableName: env.TABLE_NAME!,
+    eventBusName: env.EVENT_BUS_NAME!,
+    sourceRepository: env.BEAMLINE_ARCHIVE_REPOSITORY!,
+    leaseSeconds: seconds('EXPORT_LEASE_SECONDS', 900),
+    downloadLinkSeconds: seconds('DOWNLOAD_LINK_SECONDS', 900),
   };
 }
 

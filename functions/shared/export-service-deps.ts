@@ -17,8 +17,10 @@ import { archiveSoftware } from '../../src/core/provenance/scan-file-provenance.
 import pkg from '../../package.json' with { type: 'json' };
 import { CREATOR, type ExportConfig } from './export-config.js';
 
-export type SharedExportDeps = Pick<ExportServiceDeps,
-  'exports' | 'runs' | 'store' | 'reader' | 'workspace' | 'publisher' | 'provenance' | 'creator' | 'now' | 'leaseMs' | 'log'>;
+export type SharedExportDeps = Pick<
+  ExportServiceDeps,
+  'exports' | 'runs' | 'store' | 'reader' | 'workspace' | 'publisher' | 'provenance' | 'creator' | 'now' | 'leaseMs' | 'log'
+>;
 
 export function sharedExportDeps(clients: AwsClients, config: ExportConfig, logger: Logger, env: NodeJS.ProcessEnv): SharedExportDeps {
   return {

@@ -16,13 +16,16 @@ export function heartbeatConfigFromEnv(env: Readonly<Record<string, string | und
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`${name} must be a whole number of seconds from 1 to ${max}, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(value) || value < 1 || value > max)
+      throw new Error(`${name} must be a whole number of seconds from 1 to ${max}, got ${JSON.stringify(raw)}`);
     return value;
   };
   const everySeconds = read('VISIBILITY_HEARTBEAT_SECONDS', 60, 43_199);
   const timeoutSeconds = read('VISIBILITY_TIMEOUT_SECONDS', 300, 43_200);
   if (everySeconds >= timeoutSeconds) {
-    throw new Error(`VISIBILITY_HEARTBEAT_SECONDS (${everySeconds}) must be below VISIBILITY_TIMEOUT_SECONDS (${timeoutSeconds}): the message would reappear between beats`);
+    throw new Error(
+      `VISIBILITY_HEARTBEAT_SECONDS (${everySeconds}) must be below VISIBILITY_TIMEOUT_SECONDS (${timeoutSeconds}): the message would reappear between beats`,
+    );
   }
   return { everySeconds, timeoutSeconds };
 }

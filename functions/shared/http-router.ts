@@ -17,7 +17,13 @@
  * an answer it cannot turn into a Response (escaping as a 502) is a logged 500.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { isHttpMethod, NotFoundError, ParameterValidationError, proxyEventToWebRequest, Router } from '@aws-lambda-powertools/event-handler/http';
+import {
+  isHttpMethod,
+  NotFoundError,
+  ParameterValidationError,
+  proxyEventToWebRequest,
+  Router,
+} from '@aws-lambda-powertools/event-handler/http';
 import type { RequestContext } from '@aws-lambda-powertools/event-handler/types';
 import type { Logger } from '../../src/adapters/logger.js';
 import { CallerKind, type Caller } from '../../src/core/access/caller.js';
@@ -26,10 +32,16 @@ import type { Authenticate } from './caller.js';
 import { accessFailure } from './access-errors.js';
 
 /** What a route answers: a function-URL result with a JSON (or empty) body. */
-export interface ApiResponse { statusCode: number; headers: Record<string, string>; body: string }
+export interface ApiResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
 
 export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
-  statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+  statusCode,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
 });
 
 /** The request store of the APIs' routers: the caller the auth middleware resolved. */
@@ -58,10 +70,17 @@ export interface ApiRequest {
 
 export function requestOf(reqCtx: RequestContext<ApiEnv>): ApiRequest {
   const caller = reqCtx.get('caller');
-  if (reqCtx.responseType !== 'ApiGatewayV2') throw new Error(`the APIs serve function-URL (payload 2.0) events only, not ${reqCtx.responseType}`);
+  if (reqCtx.responseType !== 'ApiGatewayV2')
+    throw new Error(`the APIs serve function-URL (payload 2.0) events only, not ${reqCtx.responseType}`);
   if (!caller) throw new Error('no caller in the request store: the auth middleware did not run');
   const { event } = reqCtx;
-  return { event, caller, params: reqCtx.params, query: event.queryStringParameters ?? {}, method: event.requestContext.http.method.toUpperCase() };
+  return {
+    event,
+    caller,
+    params: reqCtx.params,
+    query: event.queryStringParameters ?? {},
+    method: event.requestContext.http.method.toUpperCase(),
+  };
 }
 
 /** The request's path as the 404 names it: as matched (encoded; Powertools matches the encoded path), trailing slashes off. */
@@ -74,7 +93,9 @@ function shownPath(rawPath: string | undefined): string {
 }
 
 function isCaller(value: unknown): value is Caller {
-  return typeof value === 'object' && value !== null && Object.values(CallerKind).includes((value as { kind?: unknown }).kind as Caller['kind']);
+  return (
+    typeof value === 'object' && value !== null && Object.values(CallerKind).includes((value as { kind?: unknown }).kind as Caller['kind'])
+  );
 }
 
 export interface ApiRouterOptions {
@@ -89,7 +110,8 @@ export interface ApiRouterOptions {
 export function createApiRouter({ authenticate, logger, answers, name }: ApiRouterOptions): ApiRouter {
   const router = new Router<ApiEnv>({ logger });
   router.use(async ({ reqCtx, next }) => {
-    if (reqCtx.responseType !== 'ApiGatewayV2') throw new Error(`the APIs serve function-URL (payload 2.0) events only, not ${reqCtx.responseType}`);
+    if (reqCtx.responseType !== 'ApiGatewayV2')
+      throw new Error(`the APIs serve function-URL (payload 2.0) events only, not ${reqCtx.responseType}`);
     reqCtx.set('caller', await authenticate(reqCtx.event));
     await next();
   });
@@ -101,11 +123,19 @@ export function createApiRouter({ authenticate, logger, answers, name }: ApiRout
     if (refused) return refused;
     // Powertools decodes path parameters with decodeURIComponent while it matches the route.
     if (error instanceof URIError) {
-      return answers.answer(new InvalidInputError(`the path has malformed percent-encoding: ${JSON.stringify((event?.rawPath ?? '').slice(0, 200))}`, {}, { cause: error }))
-        ?? json(400, { error: 'the path has malformed percent-encoding' });
+      return (
+        answers.answer(
+          new InvalidInputError(
+            `the path has malformed percent-encoding: ${JSON.stringify((event?.rawPath ?? '').slice(0, 200))}`,
+            {},
+            { cause: error },
+          ),
+        ) ?? json(400, { error: 'the path has malformed percent-encoding' })
+      );
     }
     // A blank path parameter (`/runs/%20`) matches no route, as before.
-    if (error instanceof NotFoundError || error instanceof ParameterValidationError) return answers.noRoute(method, shownPath(event?.rawPath));
+    if (error instanceof NotFoundError || error instanceof ParameterValidationError)
+      return answers.noRoute(method, shownPath(event?.rawPath));
     const own = answers.answer(error);
     if (own) return own;
     const requestId = event?.requestContext.requestId ?? '';

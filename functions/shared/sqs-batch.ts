@@ -33,7 +33,10 @@ export interface SqsBatchOptions {
 }
 
 /** Runs `recordHandler` on every record; the records it throws on come back as batchItemFailures, except permanent failures, which are parked. */
-export function sqsBatchHandler(recordHandler: (record: SQSRecord, context?: Context) => Promise<void>, options?: SqsBatchOptions): SqsBatchHandler {
+export function sqsBatchHandler(
+  recordHandler: (record: SQSRecord, context?: Context) => Promise<void>,
+  options?: SqsBatchOptions,
+): SqsBatchHandler {
   const handle = async (record: SQSRecord, context?: Context): Promise<void> => {
     try {
       await recordHandler(record, context);
@@ -49,10 +52,11 @@ export function sqsBatchHandler(recordHandler: (record: SQSRecord, context?: Con
       });
     }
   };
-  return async (event, context) => processPartialResponse(event, handle, new BatchProcessor(EventType.SQS), {
-    ...(context ? { context } : {}),
-    throwOnFullBatchFailure: false,
-  });
+  return async (event, context) =>
+    processPartialResponse(event, handle, new BatchProcessor(EventType.SQS), {
+      ...(context ? { context } : {}),
+      throwOnFullBatchFailure: false,
+    });
 }
 
 /** Best-effort run uid of an event body that may be invalid (for logs and parked messages). */

@@ -55,7 +55,10 @@ export interface BeamlineArchiveApp {
  */
 export function sourceRepositoryOf(root: string): string {
   try {
-    const origin = execFileSync('git', ['-C', root, 'remote', 'get-url', 'origin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const origin = execFileSync('git', ['-C', root, 'remote', 'get-url', 'origin'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (/^(https?|git|ssh|file):\/\//.test(origin) || /^[\w.-]+@[\w.-]+:/.test(origin)) return withoutCredentials(origin);
     // A clone of a local path: its origin is a folder, named as a file URL.
     if (isAbsolute(origin)) return pathToFileURL(origin).href;
@@ -114,10 +117,13 @@ export function buildApp(options: BuildAppOptions = {}): BeamlineArchiveApp {
     distDir: join(PROJECT_ROOT, 'web', 'dist'),
     // The people URLs (bearer tokens, CORS; docs/adr/0008): what a browser may call.
     config: {
-      datasetApi: compute.datasets.peopleUrl.url, exportApi: compute.exports.peopleUrl.url, analysisApi: compute.analysisStore.peopleUrl.url,
+      datasetApi: compute.datasets.peopleUrl.url,
+      exportApi: compute.exports.peopleUrl.url,
+      analysisApi: compute.analysisStore.peopleUrl.url,
       // People sign in with the facility's issuer (authorization code + PKCE); register the portal's
       // CloudFront URL as a redirect URI of this public client there (docs/portal.md).
-      issuer: contextString('oidcIssuer') ?? '', clientId: contextString('portalClientId') ?? 'beamline-archive-portal',
+      issuer: contextString('oidcIssuer') ?? '',
+      clientId: contextString('portalClientId') ?? 'beamline-archive-portal',
     },
   });
 

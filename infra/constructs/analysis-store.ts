@@ -49,48 +49,67 @@ export class AnalysisStore extends Construct {
     super(scope, id);
     const { bucket, table } = props;
     ({ function: this.function, role: this.role } = createArchiveFunction(this, {
-      name: ANALYSIS_API_NAME, projectRoot: props.projectRoot, memorySize: 1024, timeout: Duration.minutes(5),
-      environment: { ...props.environment, ...accessEnvironment(props.access ?? {}) }, layers: [props.h5wasmLayer],
+      name: ANALYSIS_API_NAME,
+      projectRoot: props.projectRoot,
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+      environment: { ...props.environment, ...accessEnvironment(props.access ?? {}) },
+      layers: [props.h5wasmLayer],
     }));
 
     this.url = this.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
     this.peopleUrl = addPeopleUrl(this, this.function, props.access ?? {}, 'AnalysisApiPeopleUrl');
 
-    this.role.addToPolicy(new PolicyStatement({
-      sid: 'AnalysisObjects',
-      effect: Effect.ALLOW,
-      actions: ['s3:PutObject', 's3:GetObject'],
-      resources: [bucket.arnForObjects(`${Prefix.Analysis}*`)],
-    }));
-    this.role.addToPolicy(new PolicyStatement({
-      sid: 'ListAnalysisPrefix',
-      effect: Effect.ALLOW,
-      actions: ['s3:ListBucket'],
-      resources: [bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${Prefix.Analysis}*`] } },
-    }));
-    this.role.addToPolicy(new PolicyStatement({
-      sid: 'ReadCatalogue',
-      effect: Effect.ALLOW,
-      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
-      resources: [table.tableArn, `${table.tableArn}/index/gsi1`],
-    }));
-    this.role.addToPolicy(new PolicyStatement({
-      sid: 'WriteOwnItems',
-      effect: Effect.ALLOW,
-      // Only its own item types: derived run records (RUN#, written only if absent), provenance and the audit trail;
-      // never an export (EXPORT#), a file (FILE#) or a dataset record.
-      actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
-      resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ANALYSIS_API_ITEM_KEYS } },
-    }));
+    this.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'AnalysisObjects',
+        effect: Effect.ALLOW,
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: [bucket.arnForObjects(`${Prefix.Analysis}*`)],
+      }),
+    );
+    this.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'ListAnalysisPrefix',
+        effect: Effect.ALLOW,
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${Prefix.Analysis}*`] } },
+      }),
+    );
+    this.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'ReadCatalogue',
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+        resources: [table.tableArn, `${table.tableArn}/index/gsi1`],
+      }),
+    );
+    this.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'WriteOwnItems',
+        effect: Effect.ALLOW,
+        // Only its own item types: derived run records (RUN#, written only if absent), provenance and the audit trail;
+        // never an export (EXPORT#), a file (FILE#) or a dataset record.
+        actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ANALYSIS_API_ITEM_KEYS } },
+      }),
+    );
     const policy = this.role.node.tryFindChild('DefaultPolicy');
     if (policy) {
-      acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Analysis,
-        'Derived data keys are analysis/<run uid>/<stream>/<key>/<range>.<ext> for runs created at request time; confined to analysis/.');
+      acknowledgeObjectPrefixWildcard(
+        policy,
+        bucket,
+        Prefix.Analysis,
+        'Derived data keys are analysis/<run uid>/<stream>/<key>/<range>.<ext> for runs created at request time; confined to analysis/.',
+      );
     }
 
-    new CfnOutput(this, 'AnalysisApiUrl', { value: this.url.url, description: 'Function URL of the analysis store API (SigV4, service lambda)' });
+    new CfnOutput(this, 'AnalysisApiUrl', {
+      value: this.url.url,
+      description: 'Function URL of the analysis store API (SigV4, service lambda)',
+    });
     new CfnOutput(this, 'AnalysisApiFunctionName', { value: this.function.functionName });
   }
 }

@@ -1,15 +1,37 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { FlowLogDestination, FlowLogTrafficType, GatewayVpcEndpointAwsService, SecurityGroup, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
-import { Cluster, ContainerImage, ContainerInsights, CpuArchitecture, FargateTaskDefinition, LogDrivers, OperatingSystemFamily, type ContainerDefinition } from 'aws-cdk-lib/aws-ecs';
+import {
+  Cluster,
+  ContainerImage,
+  ContainerInsights,
+  CpuArchitecture,
+  FargateTaskDefinition,
+  LogDrivers,
+  OperatingSystemFamily,
+  type ContainerDefinition,
+} from 'aws-cdk-lib/aws-ecs';
 import { Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 /** What the Docker build context may hold: the asset copies only these (synth stays fast and offline; the image is built at deploy). */
 export const TASK_IMAGE_CONTEXT_EXCLUDE = [
-  '*', '!package.json', '!package-lock.json', '!tsconfig.json', '!events', '!src', '!functions', '!infra',
-  'infra/*', '!infra/task', 'src/**/node_modules', '**/.venv', '**/.local', '**/node_modules', '**/cdk.out',
+  '*',
+  '!package.json',
+  '!package-lock.json',
+  '!tsconfig.json',
+  '!events',
+  '!src',
+  '!functions',
+  '!infra',
+  'infra/*',
+  '!infra/task',
+  'src/**/node_modules',
+  '**/.venv',
+  '**/.local',
+  '**/node_modules',
+  '**/cdk.out',
 ];
 
 export interface ArchiveTaskProps {
@@ -53,7 +75,9 @@ export class ArchiveTask extends Construct {
       flowLogs: { all: { destination: FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: FlowLogTrafficType.ALL } },
     });
     this.securityGroup = new SecurityGroup(this, 'TaskSecurityGroup', {
-      vpc: this.vpc, allowAllOutbound: true, description: 'Archive tasks: no inbound traffic; outbound to AWS APIs only needs HTTPS',
+      vpc: this.vpc,
+      allowAllOutbound: true,
+      description: 'Archive tasks: no inbound traffic; outbound to AWS APIs only needs HTTPS',
     });
     this.cluster = new Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ContainerInsights.ENABLED });
 
@@ -68,9 +92,18 @@ export class ArchiveTask extends Construct {
     const logs = new LogGroup(this, 'TaskLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     this.container = this.taskDefinition.addContainer('archive-task', {
       // Staged into cdk.out at synth (no Docker needed); built and pushed by `cdk deploy`.
-      image: ContainerImage.fromAsset(props.projectRoot, { file: 'infra/task/Dockerfile', exclude: TASK_IMAGE_CONTEXT_EXCLUDE, platform: Platform.LINUX_AMD64 }),
+      image: ContainerImage.fromAsset(props.projectRoot, {
+        file: 'infra/task/Dockerfile',
+        exclude: TASK_IMAGE_CONTEXT_EXCLUDE,
+        platform: Platform.LINUX_AMD64,
+      }),
       // TASK_MEMORY_MB: what an export build handed over here may use (functions/export-worker/compose.ts).
-      environment: { ...props.environment, POWERTOOLS_SERVICE_NAME: 'archive-task', TASK_ENGINE: 'none', TASK_MEMORY_MB: String(memoryLimitMiB) },
+      environment: {
+        ...props.environment,
+        POWERTOOLS_SERVICE_NAME: 'archive-task',
+        TASK_ENGINE: 'none',
+        TASK_MEMORY_MB: String(memoryLimitMiB),
+      },
       logging: LogDrivers.awsLogs({ streamPrefix: 'archive-task', logGroup: logs }),
       essential: true,
     });
@@ -90,32 +123,41 @@ export class ArchiveTask extends Construct {
 
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason: 'The variables are configuration (bucket, table and bus names, storage and capacity settings), no secrets; the task reads them like the scan-writer function does.',
+      reason:
+        'The variables are configuration (bucket, table and bus names, storage and capacity settings), no secrets; the task reads them like the scan-writer function does.',
     });
     const executionPolicy = this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy');
     if (executionPolicy) {
       Validations.of(executionPolicy).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'ecr:GetAuthorizationToken has no resource-level permission (AWS requires "*"); the pull itself is limited to the asset repository.',
+        reason:
+          'ecr:GetAuthorizationToken has no resource-level permission (AWS requires "*"); the pull itself is limited to the asset repository.',
       });
     }
   }
 
   /** Lets `role` start this task (RunTask on this task definition in this cluster) and pass its two roles to ECS, nothing more. */
   grantRun(role: IRole): void {
-    role.addToPrincipalPolicy(new PolicyStatement({
-      sid: 'RunArchiveTask',
-      effect: Effect.ALLOW,
-      actions: ['ecs:RunTask'],
-      resources: [this.taskDefinition.taskDefinitionArn],
-      conditions: { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } },
-    }));
-    role.addToPrincipalPolicy(new PolicyStatement({
-      sid: 'PassArchiveTaskRoles',
-      effect: Effect.ALLOW,
-      actions: ['iam:PassRole'],
-      resources: [this.taskDefinition.taskRole.roleArn, ...(this.taskDefinition.executionRole ? [this.taskDefinition.executionRole.roleArn] : [])],
-      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-    }));
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'RunArchiveTask',
+        effect: Effect.ALLOW,
+        actions: ['ecs:RunTask'],
+        resources: [this.taskDefinition.taskDefinitionArn],
+        conditions: { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'PassArchiveTaskRoles',
+        effect: Effect.ALLOW,
+        actions: ['iam:PassRole'],
+        resources: [
+          this.taskDefinition.taskRole.roleArn,
+          ...(this.taskDefinition.executionRole ? [this.taskDefinition.executionRole.roleArn] : []),
+        ],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
   }
 }

@@ -10,8 +10,13 @@ import { acknowledgeObjectPrefixWildcard } from './nag.js';
 
 /** Every detail-type a bridge puts on the bus (bridge/: run documents, its own Run Failed, its heartbeat). */
 export const BRIDGE_DETAIL_TYPES = [
-  DetailType.RunStart, DetailType.EventDescriptor, DetailType.StreamResource, DetailType.StreamDatum, DetailType.RunStop,
-  DetailType.RunFailed, DetailType.BridgeHeartbeat,
+  DetailType.RunStart,
+  DetailType.EventDescriptor,
+  DetailType.StreamResource,
+  DetailType.StreamDatum,
+  DetailType.RunStop,
+  DetailType.RunFailed,
+  DetailType.BridgeHeartbeat,
 ] as const;
 
 /**
@@ -23,15 +28,19 @@ export function beamlinesFromContext(scope: Construct): string[] {
   const value: unknown = scope.node.tryGetContext('beamlines');
   if (value === undefined || value === null || value === '') return [];
   let list: unknown = value;
-  if (typeof value === 'string') list = value.trim().startsWith('[') ? JSON.parse(value) as unknown : value.split(',');
-  if (!Array.isArray(list)) throw new Error(`context beamlines must be a list of beamline names (id21,id16b), got ${JSON.stringify(value)}`);
-  const names = list.map((b) => String(b)).filter((b) => b.trim() !== '').map((b) => {
-    try {
-      return normaliseBeamline(b);
-    } catch (error) {
-      throw new Error(`context beamlines: ${(error as Error).message}`, { cause: error });
-    }
-  });
+  if (typeof value === 'string') list = value.trim().startsWith('[') ? (JSON.parse(value) as unknown) : value.split(',');
+  if (!Array.isArray(list))
+    throw new Error(`context beamlines must be a list of beamline names (id21,id16b), got ${JSON.stringify(value)}`);
+  const names = list
+    .map((b) => String(b))
+    .filter((b) => b.trim() !== '')
+    .map((b) => {
+      try {
+        return normaliseBeamline(b);
+      } catch (error) {
+        throw new Error(`context beamlines: ${(error as Error).message}`, { cause: error });
+      }
+    });
   return [...new Set(names)];
 }
 
@@ -57,8 +66,10 @@ export class BridgeRoles extends Construct {
     super(scope, id);
     const { bucket, eventBus } = props;
     if (props.beamlines.length === 0) {
-      Annotations.of(this).addWarningV2('beamline-archive:no-beamlines',
-        'No bridge role: no beamline is configured (-c beamlines=id21,id16b), so no bridge can publish scans (docs/access.md, "The edge")');
+      Annotations.of(this).addWarningV2(
+        'beamline-archive:no-beamlines',
+        'No bridge role: no beamline is configured (-c beamlines=id21,id16b), so no bridge can publish scans (docs/access.md, "The edge")',
+      );
     }
     for (const beamline of props.beamlines.map(normaliseBeamline)) {
       const source = bridgeSourceOf(beamline);
@@ -97,15 +108,24 @@ export class BridgeRoles extends Construct {
           }),
         ],
       });
-      acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Staging,
+      acknowledgeObjectPrefixWildcard(
+        policy,
+        bucket,
+        Prefix.Staging,
         `Staged chunk keys are per run and channel (staging/${beamline}/<run>/<channel>/<start>-<stop>.bin); confined to this beamline's staging folder, and every chunk is checked against the sha256 of its StreamDatum.`,
-        `${Prefix.Staging}${beamline}/*`);
-      acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Archive,
+        `${Prefix.Staging}${beamline}/*`,
+      );
+      acknowledgeObjectPrefixWildcard(
+        policy,
+        bucket,
+        Prefix.Archive,
         `Lima files are uploaded per scan and detector into archive/<proposal>/${beamline}/<session>/<collection>/<dataset>/scan<NNNN>/; the proposal, session and dataset are per scan.`,
-        `${Prefix.Archive}*/${beamline}/*/scan*/*`);
+        `${Prefix.Archive}*/${beamline}/*/scan*/*`,
+      );
       this.roles[beamline] = role;
       new CfnOutput(scope, `BridgeRoleArn${beamline.replace(/[^A-Za-z0-9]/g, '')}`, {
-        value: role.roleArn, description: `Assume on the ${beamline} bridge host: its only credential (publishes as ${source})`,
+        value: role.roleArn,
+        description: `Assume on the ${beamline} bridge host: its only credential (publishes as ${source})`,
       });
     }
   }

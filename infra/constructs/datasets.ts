@@ -59,69 +59,130 @@ export class Datasets extends Construct {
     super(scope, id);
     const { bucket, table, eventBus } = props;
     const environment = {
-      BUCKET_NAME: bucket.bucketName, TABLE_NAME: table.tableName, EVENT_BUS_NAME: eventBus.eventBusName, LOG_LEVEL: props.logLevel ?? 'INFO',
+      BUCKET_NAME: bucket.bucketName,
+      TABLE_NAME: table.tableName,
+      EVENT_BUS_NAME: eventBus.eventBusName,
+      LOG_LEVEL: props.logLevel ?? 'INFO',
       BEAMLINE_ARCHIVE_REPOSITORY: props.sourceRepository,
     };
     const tableResources = [table.tableArn, ...DATASET_INDEXES.map((index) => `${table.tableArn}/index/${index}`)];
 
     this.recorder = new QueueFedFunction(this, 'DatasetRecorder', {
-      name: 'dataset-recorder', projectRoot: props.projectRoot, memorySize: 512, timeout: Duration.seconds(60), batchSize: 10, environment,
+      name: 'dataset-recorder',
+      projectRoot: props.projectRoot,
+      memorySize: 512,
+      timeout: Duration.seconds(60),
+      batchSize: 10,
+      environment,
     });
-    this.recorder.role.addToPolicy(new PolicyStatement({
-      sid: 'CatalogueDatasets', effect: Effect.ALLOW,
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
-      resources: tableResources,
-    }));
-    this.recorder.role.addToPolicy(new PolicyStatement({
-      sid: 'AnnounceDatasets', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
-      conditions: { StringEquals: { 'events:source': EventSource.Datasets } },
-    }));
+    this.recorder.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'CatalogueDatasets',
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+        resources: tableResources,
+      }),
+    );
+    this.recorder.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'AnnounceDatasets',
+        effect: Effect.ALLOW,
+        actions: ['events:PutEvents'],
+        resources: [eventBus.eventBusArn],
+        conditions: { StringEquals: { 'events:source': EventSource.Datasets } },
+      }),
+    );
     new Rule(this, 'DatasetRecorderRule', {
       eventBus,
       description: 'RunStart and Run Archived to the dataset-recorder queue (scans join their dataset)',
       eventPattern: DATASET_RECORDER_PATTERN,
-      targets: [new SqsQueue(this.recorder.queue, { deadLetterQueue: props.ruleDeadLetterQueue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
+      targets: [
+        new SqsQueue(this.recorder.queue, {
+          deadLetterQueue: props.ruleDeadLetterQueue,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
     });
 
     ({ function: this.api, role: this.apiRole } = createArchiveFunction(this, {
-      name: 'dataset-api', idPrefix: 'Api', projectRoot: props.projectRoot, memorySize: 1024, timeout: Duration.seconds(60),
-      environment: { ...environment, ...accessEnvironment(props.access ?? {}) }, layers: [props.h5wasmLayer],
+      name: 'dataset-api',
+      idPrefix: 'Api',
+      projectRoot: props.projectRoot,
+      memorySize: 1024,
+      timeout: Duration.seconds(60),
+      environment: { ...environment, ...accessEnvironment(props.access ?? {}) },
+      layers: [props.h5wasmLayer],
     }));
     this.apiUrl = this.api.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
     this.peopleUrl = addPeopleUrl(this, this.api, props.access ?? {}, 'DatasetApiPeopleUrl');
 
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'CatalogueDatasets', effect: Effect.ALLOW,
-      // Transactions need the item actions they contain: Put/Update/Delete/ConditionCheck.
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
-      resources: tableResources,
-    }));
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'PublishMasterFiles', effect: Effect.ALLOW,
-      actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
-      resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
-    }));
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'RemoveMasterFileTmp', effect: Effect.ALLOW,
-      // Only the master file's own .tmp upload (and its version) can be deleted: never a published file.
-      actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
-      resources: [bucket.arnForObjects(`${Prefix.Archive}*${TMP_SUFFIX}`)],
-    }));
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'ListArchivePrefix', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`] } },
-    }));
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'AnnounceDatasets', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
-      conditions: { StringEquals: { 'events:source': EventSource.Datasets } },
-    }));
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'CatalogueDatasets',
+        effect: Effect.ALLOW,
+        // Transactions need the item actions they contain: Put/Update/Delete/ConditionCheck.
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:Query',
+          'dynamodb:ConditionCheckItem',
+        ],
+        resources: tableResources,
+      }),
+    );
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'PublishMasterFiles',
+        effect: Effect.ALLOW,
+        actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+        resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
+      }),
+    );
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'RemoveMasterFileTmp',
+        effect: Effect.ALLOW,
+        // Only the master file's own .tmp upload (and its version) can be deleted: never a published file.
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+        resources: [bucket.arnForObjects(`${Prefix.Archive}*${TMP_SUFFIX}`)],
+      }),
+    );
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'ListArchivePrefix',
+        effect: Effect.ALLOW,
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`] } },
+      }),
+    );
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'AnnounceDatasets',
+        effect: Effect.ALLOW,
+        actions: ['events:PutEvents'],
+        resources: [eventBus.eventBusArn],
+        conditions: { StringEquals: { 'events:source': EventSource.Datasets } },
+      }),
+    );
     const apiPolicy = this.apiRole.node.tryFindChild('DefaultPolicy');
     if (apiPolicy) {
-      acknowledgeObjectPrefixWildcard(apiPolicy, bucket, Prefix.Archive,
-        'Master file keys derive from the dataset folder (archive/<proposal>/<beamline>/<session>/...); confined to archive/.');
-      acknowledgeObjectPrefixWildcard(apiPolicy, bucket, Prefix.Archive,
+      acknowledgeObjectPrefixWildcard(
+        apiPolicy,
+        bucket,
+        Prefix.Archive,
+        'Master file keys derive from the dataset folder (archive/<proposal>/<beamline>/<session>/...); confined to archive/.',
+      );
+      acknowledgeObjectPrefixWildcard(
+        apiPolicy,
+        bucket,
+        Prefix.Archive,
         'dataset-api removes only its own master file upload (archive/<dataset folder>/<name>.h5.tmp) after publishing; no published object can be deleted.',
-        `${Prefix.Archive}*${TMP_SUFFIX}`);
+        `${Prefix.Archive}*${TMP_SUFFIX}`,
+      );
     }
 
     const stack = Stack.of(this);

@@ -56,50 +56,90 @@ export interface ExportsProps {
  * provenance: dynamodb:LeadingKeys), speak on the bus only as beamline-archive.exports.
  */
 export function grantExportBuilder(role: IRole, who: string, bucket: IBucket, table: ITable, eventBus: IEventBus): void {
-  role.addToPrincipalPolicy(new PolicyStatement({
-    sid: 'ReadArchivedScanFiles', effect: Effect.ALLOW, actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
-  }));
-  role.addToPrincipalPolicy(new PolicyStatement({
-    sid: 'PublishExports', effect: Effect.ALLOW,
-    // .tmp upload (tagged state=tmp, possibly multipart), read-back check, copy to the final key or to .err.
-    actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
-    resources: [bucket.arnForObjects(`${Prefix.Exports}*`)],
-  }));
-  role.addToPrincipalPolicy(new PolicyStatement({
-    sid: 'RemoveExportTmpObjects', effect: Effect.ALLOW, actions: ['s3:DeleteObject'],
-    resources: [bucket.arnForObjects(`${Prefix.Exports}*${TMP_SUFFIX}`)],
-  }));
-  role.addToPrincipalPolicy(new PolicyStatement({
-    sid: 'ListExportPrefixes', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
-    // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
-    conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`, `${Prefix.Exports}*`] } },
-  }));
-  role.addToPrincipalPolicy(new PolicyStatement({
-    sid: 'ReadCatalogue', effect: Effect.ALLOW,
-    // Export records, run records and documents, provenance records (a transaction: Put + ConditionCheck).
-    actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
-    resources: [table.tableArn],
-  }));
-  role.addToPrincipalPolicy(new PolicyStatement({
-    sid: 'WriteExportItems', effect: Effect.ALLOW,
-    // Writes only its own item types: export records and provenance records/edges, never a run, dataset or file.
-    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
-    resources: [table.tableArn],
-    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': EXPORT_WORKER_ITEM_KEYS } },
-  }));
-  role.addToPrincipalPolicy(new PolicyStatement({
-    sid: 'AnnounceExports', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
-    conditions: { StringEquals: { 'events:source': EventSource.Exports } },
-  }));
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ReadArchivedScanFiles',
+      effect: Effect.ALLOW,
+      actions: ['s3:GetObject'],
+      resources: [bucket.arnForObjects(`${Prefix.Archive}*`)],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'PublishExports',
+      effect: Effect.ALLOW,
+      // .tmp upload (tagged state=tmp, possibly multipart), read-back check, copy to the final key or to .err.
+      actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      resources: [bucket.arnForObjects(`${Prefix.Exports}*`)],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'RemoveExportTmpObjects',
+      effect: Effect.ALLOW,
+      actions: ['s3:DeleteObject'],
+      resources: [bucket.arnForObjects(`${Prefix.Exports}*${TMP_SUFFIX}`)],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ListExportPrefixes',
+      effect: Effect.ALLOW,
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
+      conditions: { StringLike: { 's3:prefix': [`${Prefix.Archive}*`, `${Prefix.Exports}*`] } },
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ReadCatalogue',
+      effect: Effect.ALLOW,
+      // Export records, run records and documents, provenance records (a transaction: Put + ConditionCheck).
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+      resources: [table.tableArn],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'WriteExportItems',
+      effect: Effect.ALLOW,
+      // Writes only its own item types: export records and provenance records/edges, never a run, dataset or file.
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': EXPORT_WORKER_ITEM_KEYS } },
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'AnnounceExports',
+      effect: Effect.ALLOW,
+      actions: ['events:PutEvents'],
+      resources: [eventBus.eventBusArn],
+      conditions: { StringEquals: { 'events:source': EventSource.Exports } },
+    }),
+  );
   const policy = role.node.tryFindChild('DefaultPolicy');
   if (policy) {
-    acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Archive,
-      `The ${who} reads the scan file of any run it exports (archive/<proposal>/<beamline>/...); read-only, confined to archive/.`);
-    acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Exports,
-      `Export keys are exports/<export id>/<file>, one folder per request; the ${who} writes exports only there.`);
-    acknowledgeObjectPrefixWildcard(policy, bucket, Prefix.Exports,
+    acknowledgeObjectPrefixWildcard(
+      policy,
+      bucket,
+      Prefix.Archive,
+      `The ${who} reads the scan file of any run it exports (archive/<proposal>/<beamline>/...); read-only, confined to archive/.`,
+    );
+    acknowledgeObjectPrefixWildcard(
+      policy,
+      bucket,
+      Prefix.Exports,
+      `Export keys are exports/<export id>/<file>, one folder per request; the ${who} writes exports only there.`,
+    );
+    acknowledgeObjectPrefixWildcard(
+      policy,
+      bucket,
+      Prefix.Exports,
       `The ${who} removes its own export .tmp objects (exports/<id>/<file>.tmp) after publishing; no other export object can be deleted.`,
-      `${Prefix.Exports}*${TMP_SUFFIX}`);
+      `${Prefix.Exports}*${TMP_SUFFIX}`,
+    );
   }
 }
 
@@ -124,13 +164,23 @@ export class Exports extends Construct {
     super(scope, id);
     const { bucket, table, eventBus } = props;
     const environment = {
-      BUCKET_NAME: bucket.bucketName, TABLE_NAME: table.tableName, EVENT_BUS_NAME: eventBus.eventBusName, LOG_LEVEL: props.logLevel ?? 'INFO',
-      BEAMLINE_ARCHIVE_REPOSITORY: props.sourceRepository, EXPORT_LEASE_SECONDS: String(EXPORT_WORKER_TIMEOUT.toSeconds()),
+      BUCKET_NAME: bucket.bucketName,
+      TABLE_NAME: table.tableName,
+      EVENT_BUS_NAME: eventBus.eventBusName,
+      LOG_LEVEL: props.logLevel ?? 'INFO',
+      BEAMLINE_ARCHIVE_REPOSITORY: props.sourceRepository,
+      EXPORT_LEASE_SECONDS: String(EXPORT_WORKER_TIMEOUT.toSeconds()),
     };
 
     this.worker = new QueueFedFunction(this, 'ExportWorker', {
-      name: 'export-worker', projectRoot: props.projectRoot, memorySize: 3008, timeout: EXPORT_WORKER_TIMEOUT,
-      ephemeralStorageSize: Size.gibibytes(10), batchSize: 1, environment, layers: [props.h5wasmLayer],
+      name: 'export-worker',
+      projectRoot: props.projectRoot,
+      memorySize: 3008,
+      timeout: EXPORT_WORKER_TIMEOUT,
+      ephemeralStorageSize: Size.gibibytes(10),
+      batchSize: 1,
+      environment,
+      layers: [props.h5wasmLayer],
       // Heavy (3 GB, up to 15 min): a burst of requests queues instead of taking the account's concurrency.
       maxConcurrency: EXPORT_WORKER_MAX_CONCURRENCY,
     });
@@ -148,40 +198,71 @@ export class Exports extends Construct {
       eventBus,
       description: 'Export Requested (export API or any client) to the export-worker queue',
       eventPattern: EXPORT_WORKER_PATTERN,
-      targets: [new SqsQueue(this.worker.queue, { deadLetterQueue: props.ruleDeadLetterQueue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
+      targets: [
+        new SqsQueue(this.worker.queue, {
+          deadLetterQueue: props.ruleDeadLetterQueue,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
     });
 
     ({ function: this.api, role: this.apiRole } = createArchiveFunction(this, {
-      name: 'export-api', idPrefix: 'Api', projectRoot: props.projectRoot, memorySize: 512, timeout: Duration.seconds(30),
+      name: 'export-api',
+      idPrefix: 'Api',
+      projectRoot: props.projectRoot,
+      memorySize: 512,
+      timeout: Duration.seconds(30),
       environment: { ...environment, ...accessEnvironment(props.access ?? {}) },
     }));
     this.apiUrl = this.api.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
     this.peopleUrl = addPeopleUrl(this, this.api, props.access ?? {}, 'ExportApiPeopleUrl');
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'CatalogueExports', effect: Effect.ALLOW,
-      // Run records (is the run ARCHIVED?) and export records (read).
-      actions: ['dynamodb:GetItem'], resources: [table.tableArn],
-    }));
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'CreateExportRecords', effect: Effect.ALLOW,
-      // Export records and audit entries only (create once; pk EXPORT#<id>, AUDIT#<proposal>):
-      // the API can never write a run, dataset or provenance item.
-      actions: ['dynamodb:PutItem'], resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXPORT#*', 'AUDIT#*'] } },
-    }));
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'SignExportDownloads', effect: Effect.ALLOW,
-      // The download links are presigned with this role: they can reach published exports only.
-      actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${Prefix.Exports}*`)],
-    }));
-    this.apiRole.addToPolicy(new PolicyStatement({
-      sid: 'RequestExports', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
-      conditions: { StringEquals: { 'events:source': EventSource.ExportApi } },
-    }));
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'CatalogueExports',
+        effect: Effect.ALLOW,
+        // Run records (is the run ARCHIVED?) and export records (read).
+        actions: ['dynamodb:GetItem'],
+        resources: [table.tableArn],
+      }),
+    );
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'CreateExportRecords',
+        effect: Effect.ALLOW,
+        // Export records and audit entries only (create once; pk EXPORT#<id>, AUDIT#<proposal>):
+        // the API can never write a run, dataset or provenance item.
+        actions: ['dynamodb:PutItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXPORT#*', 'AUDIT#*'] } },
+      }),
+    );
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'SignExportDownloads',
+        effect: Effect.ALLOW,
+        // The download links are presigned with this role: they can reach published exports only.
+        actions: ['s3:GetObject'],
+        resources: [bucket.arnForObjects(`${Prefix.Exports}*`)],
+      }),
+    );
+    this.apiRole.addToPolicy(
+      new PolicyStatement({
+        sid: 'RequestExports',
+        effect: Effect.ALLOW,
+        actions: ['events:PutEvents'],
+        resources: [eventBus.eventBusArn],
+        conditions: { StringEquals: { 'events:source': EventSource.ExportApi } },
+      }),
+    );
     const apiPolicy = this.apiRole.node.tryFindChild('DefaultPolicy');
     if (apiPolicy) {
-      acknowledgeObjectPrefixWildcard(apiPolicy, bucket, Prefix.Exports,
-        'Download links of any export the caller may see (exports/<export id>/<file>); read-only, confined to exports/.');
+      acknowledgeObjectPrefixWildcard(
+        apiPolicy,
+        bucket,
+        Prefix.Exports,
+        'Download links of any export the caller may see (exports/<export id>/<file>); read-only, confined to exports/.',
+      );
     }
 
     const stack = Stack.of(this);

@@ -42,7 +42,10 @@ export interface MonitoringSettings {
 }
 
 export const DEFAULT_MONITORING: Omit<MonitoringSettings, 'alarmEmails'> = {
-  watchdogRateMinutes: 15, stallAfterStopMinutes: 120, stallAfterStartHours: 24, heartbeatAlarmMinutes: 5,
+  watchdogRateMinutes: 15,
+  stallAfterStopMinutes: 120,
+  stallAfterStartHours: 24,
+  heartbeatAlarmMinutes: 5,
 };
 
 /** Monitoring settings from the CDK context (`cdk deploy -c alarmEmail=ops@example.org -c watchdogRateMinutes=5`). */
@@ -50,11 +53,16 @@ export function monitoringFromContext(scope: Construct): MonitoringSettings {
   const number = (key: string, fallback: number): number => {
     const value: unknown = scope.node.tryGetContext(key);
     if (value === undefined || value === null || value === '') return fallback;
-    if (!/^\d+$/.test(String(value).trim()) || Number(value) < 1) throw new Error(`context ${key} must be a positive integer, got ${JSON.stringify(value)}`);
+    if (!/^\d+$/.test(String(value).trim()) || Number(value) < 1)
+      throw new Error(`context ${key} must be a positive integer, got ${JSON.stringify(value)}`);
     return Number(String(value).trim());
   };
-  const emails = String(scope.node.tryGetContext('alarmEmail') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
-  for (const e of emails) if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) throw new Error(`context alarmEmail: ${JSON.stringify(e)} is not an e-mail address`);
+  const emails = String(scope.node.tryGetContext('alarmEmail') ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const e of emails)
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) throw new Error(`context alarmEmail: ${JSON.stringify(e)} is not an e-mail address`);
   return {
     alarmEmails: emails,
     watchdogRateMinutes: number('watchdogRateMinutes', DEFAULT_MONITORING.watchdogRateMinutes),
@@ -108,48 +116,96 @@ export class Monitoring extends Construct {
     for (const email of settings.alarmEmails) this.topic.addSubscription(new EmailSubscription(email));
 
     this.notifier = new QueueFedFunction(this, 'Notifier', {
-      name: 'notifier', projectRoot: props.projectRoot, memorySize: 256, timeout: Duration.seconds(30), batchSize: 10,
+      name: 'notifier',
+      projectRoot: props.projectRoot,
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      batchSize: 10,
       environment: { ALARM_TOPIC_ARN: this.topic.topicArn, LOG_LEVEL: logLevel },
     });
     // Publish on the topic, through its key: named actions (grantPublish would add kms:GenerateDataKey*).
-    this.notifier.role.addToPolicy(new PolicyStatement({ sid: 'NotifyPeople', effect: Effect.ALLOW, actions: ['sns:Publish'], resources: [this.topic.topicArn] }));
-    this.notifier.role.addToPolicy(new PolicyStatement({ sid: 'EncryptNotifications', effect: Effect.ALLOW, actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }));
+    this.notifier.role.addToPolicy(
+      new PolicyStatement({ sid: 'NotifyPeople', effect: Effect.ALLOW, actions: ['sns:Publish'], resources: [this.topic.topicArn] }),
+    );
+    this.notifier.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'EncryptNotifications',
+        effect: Effect.ALLOW,
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [key.keyArn],
+      }),
+    );
     new Rule(this, 'NotifierRule', {
       eventBus,
       description: 'Run Failed, Run Stalled (to people) and Bridge Heartbeat (metrics) to the notifier queue',
       eventPattern: NOTIFIER_PATTERN,
-      targets: [new SqsQueue(this.notifier.queue, { deadLetterQueue: props.ruleDeadLetterQueue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
+      targets: [
+        new SqsQueue(this.notifier.queue, {
+          deadLetterQueue: props.ruleDeadLetterQueue,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
     });
 
     ({ function: this.watchdog } = createArchiveFunction(this, {
-      name: 'run-watchdog', idPrefix: 'Watchdog', projectRoot: props.projectRoot, memorySize: 512, timeout: Duration.minutes(5),
+      name: 'run-watchdog',
+      idPrefix: 'Watchdog',
+      projectRoot: props.projectRoot,
+      memorySize: 512,
+      timeout: Duration.minutes(5),
       environment: {
-        TABLE_NAME: table.tableName, BUCKET_NAME: bucket.bucketName, EVENT_BUS_NAME: eventBus.eventBusName, LOG_LEVEL: logLevel,
+        TABLE_NAME: table.tableName,
+        BUCKET_NAME: bucket.bucketName,
+        EVENT_BUS_NAME: eventBus.eventBusName,
+        LOG_LEVEL: logLevel,
         STALL_AFTER_STOP_SECONDS: String(settings.stallAfterStopMinutes * 60),
         STALL_AFTER_START_SECONDS: String(settings.stallAfterStartHours * 3600),
       },
     }));
     const watchdogRole = this.watchdog.role!;
-    watchdogRole.addToPrincipalPolicy(new PolicyStatement({
-      sid: 'StallRuns', effect: Effect.ALLOW,
-      actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      resources: [table.tableArn, `${table.tableArn}/index/gsi4`],
-    }));
-    watchdogRole.addToPrincipalPolicy(new PolicyStatement({
-      sid: 'AnnounceStalledRuns', effect: Effect.ALLOW, actions: ['events:PutEvents'], resources: [eventBus.eventBusArn],
-      conditions: { StringEquals: { 'events:source': EventSource.RunWatchdog } },
-    }));
-    watchdogRole.addToPrincipalPolicy(new PolicyStatement({
-      sid: 'TagStagedObjects', effect: Effect.ALLOW, actions: ['s3:PutObjectTagging'], resources: [bucket.arnForObjects(`${Prefix.Staging}*`)],
-    }));
-    watchdogRole.addToPrincipalPolicy(new PolicyStatement({
-      sid: 'ListStagedObjects', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${Prefix.Staging}*`] } },
-    }));
+    watchdogRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'StallRuns',
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [table.tableArn, `${table.tableArn}/index/gsi4`],
+      }),
+    );
+    watchdogRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'AnnounceStalledRuns',
+        effect: Effect.ALLOW,
+        actions: ['events:PutEvents'],
+        resources: [eventBus.eventBusArn],
+        conditions: { StringEquals: { 'events:source': EventSource.RunWatchdog } },
+      }),
+    );
+    watchdogRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'TagStagedObjects',
+        effect: Effect.ALLOW,
+        actions: ['s3:PutObjectTagging'],
+        resources: [bucket.arnForObjects(`${Prefix.Staging}*`)],
+      }),
+    );
+    watchdogRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ListStagedObjects',
+        effect: Effect.ALLOW,
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${Prefix.Staging}*`] } },
+      }),
+    );
     const watchdogPolicy = watchdogRole.node.tryFindChild('DefaultPolicy');
     if (watchdogPolicy) {
-      acknowledgeObjectPrefixWildcard(watchdogPolicy, bucket, Prefix.Staging,
-        'The watchdog tags the staged objects of the runs it marks STALLED (staging/<run>/...); tagging only, confined to staging/.');
+      acknowledgeObjectPrefixWildcard(
+        watchdogPolicy,
+        bucket,
+        Prefix.Staging,
+        'The watchdog tags the staged objects of the runs it marks STALLED (staging/<run>/...); tagging only, confined to staging/.',
+      );
     }
     this.schedule = new Rule(this, 'WatchdogSchedule', {
       description: 'Runs the run-watchdog',
@@ -159,13 +215,30 @@ export class Monitoring extends Construct {
 
     this.stalledAlarm = new Alarm(this, 'RunsStalledAlarm', {
       alarmDescription: 'The run-watchdog marked runs STALLED (beamline-archive runs list --state stalled; docs/operations.md)',
-      metric: new Metric({ namespace: METRICS_NAMESPACE, metricName: MetricName.RunsStalled, dimensionsMap: { service: 'run-watchdog' }, statistic: 'Sum', period: Duration.minutes(settings.watchdogRateMinutes) }),
-      threshold: 0, comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD, evaluationPeriods: 1, treatMissingData: TreatMissingData.NOT_BREACHING,
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: MetricName.RunsStalled,
+        dimensionsMap: { service: 'run-watchdog' },
+        statistic: 'Sum',
+        period: Duration.minutes(settings.watchdogRateMinutes),
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     this.heartbeatAlarm = new Alarm(this, 'BridgeHeartbeatAlarm', {
       alarmDescription: `No Bridge Heartbeat for ${settings.heartbeatAlarmMinutes} min: the edge bridge is down or cannot reach AWS (docs/operations.md)`,
-      metric: new Metric({ namespace: METRICS_NAMESPACE, metricName: MetricName.BridgeHeartbeats, dimensionsMap: { service: 'notifier' }, statistic: 'SampleCount', period: Duration.minutes(settings.heartbeatAlarmMinutes) }),
-      threshold: 1, comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD, evaluationPeriods: 1,
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: MetricName.BridgeHeartbeats,
+        dimensionsMap: { service: 'notifier' },
+        statistic: 'SampleCount',
+        period: Duration.minutes(settings.heartbeatAlarmMinutes),
+      }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
       // No heartbeat at all is the case this alarm exists for.
       treatMissingData: TreatMissingData.BREACHING,
     });
@@ -173,14 +246,26 @@ export class Monitoring extends Construct {
     for (const beamline of settings.beamlines ?? []) {
       this.beamlineHeartbeatAlarms[beamline] = new Alarm(this, `BridgeHeartbeatAlarm-${beamline}`, {
         alarmDescription: `No Bridge Heartbeat from the ${beamline} bridge for ${settings.heartbeatAlarmMinutes} min: it is down, cannot reach AWS, or runs without its beamline's role (docs/operations.md, docs/access.md "The edge")`,
-        metric: new Metric({ namespace: METRICS_NAMESPACE, metricName: MetricName.BridgeHeartbeats, dimensionsMap: { service: 'notifier', beamline }, statistic: 'SampleCount', period: Duration.minutes(settings.heartbeatAlarmMinutes) }),
-        threshold: 1, comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD, evaluationPeriods: 1, treatMissingData: TreatMissingData.BREACHING,
+        metric: new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: MetricName.BridgeHeartbeats,
+          dimensionsMap: { service: 'notifier', beamline },
+          statistic: 'SampleCount',
+          period: Duration.minutes(settings.heartbeatAlarmMinutes),
+        }),
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.BREACHING,
       });
     }
     new Alarm(this, 'WatchdogErrorsAlarm', {
       alarmDescription: 'The run-watchdog itself fails: stalled runs are not being found',
       metric: this.watchdog.metricErrors({ period: Duration.minutes(settings.watchdogRateMinutes), statistic: 'Sum' }),
-      threshold: 0, comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD, evaluationPeriods: 1, treatMissingData: TreatMissingData.NOT_BREACHING,
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 
@@ -192,7 +277,9 @@ export class Monitoring extends Construct {
    */
   notifyOnAlarms(): number {
     const action = new SnsAction(this.topic);
-    const alarms = Stack.of(this).node.findAll().filter((c): c is Alarm => c instanceof Alarm);
+    const alarms = Stack.of(this)
+      .node.findAll()
+      .filter((c): c is Alarm => c instanceof Alarm);
     for (const alarm of alarms) {
       if (this.notified.has(alarm)) continue;
       alarm.addAlarmAction(action);

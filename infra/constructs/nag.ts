@@ -13,7 +13,13 @@ import type { IConstruct } from 'constructs';
  * (a validation hook, which runs after reference resolution and before the cdk-nag plugin), with
  * the same flattening cdk-nag applies.
  */
-export function acknowledgeObjectPrefixWildcard(policy: IConstruct, bucket: IBucket, prefix: string, reason: string, pattern = `${prefix}*`): void {
+export function acknowledgeObjectPrefixWildcard(
+  policy: IConstruct,
+  bucket: IBucket,
+  prefix: string,
+  reason: string,
+  pattern = `${prefix}*`,
+): void {
   const objects = bucket.arnForObjects(pattern);
   policy.node.addValidation({
     validate: () => {

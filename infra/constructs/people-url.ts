@@ -48,20 +48,26 @@ export function accessSettingsFromContext(scope: Construct): AccessSettings {
     return value === undefined || value === null || String(value).trim() === '' ? undefined : String(value).trim();
   };
   const issuer = read('oidcIssuer');
-  if (issuer && !/^https?:\/\/[^\s]+$/.test(issuer)) throw new Error(`context oidcIssuer must be an http(s) URL, got ${JSON.stringify(issuer)}`);
+  if (issuer && !/^https?:\/\/[^\s]+$/.test(issuer))
+    throw new Error(`context oidcIssuer must be an http(s) URL, got ${JSON.stringify(issuer)}`);
   // Tokens fetched over plain http can be read and replayed: https, except on loopback (local issuer).
   if (issuer) secureUrl('oidcIssuer', issuer);
   const portal = read('portalOrigin');
-  if (portal !== undefined && !/^https?:\/\/[^/\s]+$/.test(portal)) throw new Error(`context portalOrigin must be an origin (https://host[:port], no path), got ${JSON.stringify(portal)}`);
+  if (portal !== undefined && !/^https?:\/\/[^/\s]+$/.test(portal))
+    throw new Error(`context portalOrigin must be an origin (https://host[:port], no path), got ${JSON.stringify(portal)}`);
   const iamCallers = read('iamCallers');
   if (iamCallers !== undefined) parseIamCallerGrants(iamCallers);
   const embargo = read('embargoYears');
-  if (embargo !== undefined && !/^\d+$/.test(embargo)) throw new Error(`context embargoYears must be a non-negative integer, got ${JSON.stringify(embargo)}`);
+  if (embargo !== undefined && !/^\d+$/.test(embargo))
+    throw new Error(`context embargoYears must be a non-negative integer, got ${JSON.stringify(embargo)}`);
   const origins = read('corsOrigins');
   const audience = read('oidcAudience');
   const jwks = read('oidcJwksUri');
   if (jwks) secureUrl('oidcJwksUri', jwks);
-  const corsOrigins = origins?.split(',').map((o) => o.trim()).filter(Boolean);
+  const corsOrigins = origins
+    ?.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   if (corsOrigins?.includes('*')) throw new Error('context corsOrigins must name origins (https://portal.example.org), not *');
   return {
     ...(issuer ? { oidcIssuer: issuer } : {}),
@@ -105,18 +111,21 @@ export function addPeopleUrl(scope: Construct, fn: NodejsFunction, settings: Acc
   const origins = allowedOrigins(settings);
   if (origins.length === 0) {
     Annotations.of(alias).addInfo(
-      'No browser origin may call this people URL: set -c portalOrigin=https://<the portal> (or -c corsOrigins=…) so the portal can.');
+      'No browser origin may call this people URL: set -c portalOrigin=https://<the portal> (or -c corsOrigins=…) so the portal can.',
+    );
   }
   const url = alias.addFunctionUrl({
     authType: FunctionUrlAuthType.NONE,
-    ...(origins.length ? {
-      cors: {
-        allowedOrigins: origins,
-        allowedHeaders: ['authorization', 'content-type'],
-        allowedMethods: [HttpMethod.GET, HttpMethod.POST, HttpMethod.PATCH, HttpMethod.DELETE],
-        maxAge: Duration.hours(1),
-      },
-    } : {}),
+    ...(origins.length
+      ? {
+          cors: {
+            allowedOrigins: origins,
+            allowedHeaders: ['authorization', 'content-type'],
+            allowedMethods: [HttpMethod.GET, HttpMethod.POST, HttpMethod.PATCH, HttpMethod.DELETE],
+            maxAge: Duration.hours(1),
+          },
+        }
+      : {}),
   });
   new CfnOutput(Stack.of(scope), outputName, { value: url.url, description: 'People URL (OIDC bearer tokens, checked by the function)' });
   return url;

@@ -74,11 +74,13 @@ export class QueueFedFunction extends Construct {
     this.function.addEnvironment('DEAD_LETTER_QUEUE_URL', this.deadLetterQueue.queueUrl);
     this.deadLetterQueue.grantSendMessages(this.role);
 
-    this.function.addEventSource(new SqsEventSource(this.queue, {
-      batchSize: props.batchSize,
-      reportBatchItemFailures: true,
-      ...(props.maxConcurrency !== undefined ? { maxConcurrency: props.maxConcurrency } : {}),
-    }));
+    this.function.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: props.batchSize,
+        reportBatchItemFailures: true,
+        ...(props.maxConcurrency !== undefined ? { maxConcurrency: props.maxConcurrency } : {}),
+      }),
+    );
 
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
       alarmDescription: `Messages the ${props.name} function failed ${MAX_RECEIVE_COUNT} times are waiting in its DLQ`,

@@ -77,8 +77,11 @@ export function scanFileStorageFromContext(scope: Construct): StorageSettings {
     return Number(String(value).trim());
   };
   return {
-    gzip: read('scanFileGzip'), gzipMinBytes: read('scanFileGzipMinBytes'),
-    gzipSpectra: read('scanFileGzipSpectra'), gzipImages: read('scanFileGzipImages'), maxChunkBytes: read('scanFileMaxChunkBytes'),
+    gzip: read('scanFileGzip'),
+    gzipMinBytes: read('scanFileGzipMinBytes'),
+    gzipSpectra: read('scanFileGzipSpectra'),
+    gzipImages: read('scanFileGzipImages'),
+    maxChunkBytes: read('scanFileMaxChunkBytes'),
   };
 }
 
@@ -150,93 +153,132 @@ export class ComputeStack extends Stack {
     // The table's ARN and its one index by name: no wildcard on DynamoDB.
     const tableResources = [table.tableArn, `${table.tableArn}/index/gsi1`];
 
-    this.runRecorder.role.addToPolicy(new PolicyStatement({
-      sid: 'RecordRunDocuments',
-      effect: Effect.ALLOW,
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-      resources: tableResources,
-    }));
-    this.runRecorder.role.addToPolicy(new PolicyStatement({
-      sid: 'AnnounceUnrecordableRuns',
-      effect: Effect.ALLOW,
-      actions: ['events:PutEvents'],
-      resources: [eventBus.eventBusArn],
-      // Run Failed for a run whose document can never be recorded, and only as itself.
-      conditions: { StringEquals: { 'events:source': EventSource.RunRecorder } },
-    }));
+    this.runRecorder.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'RecordRunDocuments',
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+        resources: tableResources,
+      }),
+    );
+    this.runRecorder.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'AnnounceUnrecordableRuns',
+        effect: Effect.ALLOW,
+        actions: ['events:PutEvents'],
+        resources: [eventBus.eventBusArn],
+        // Run Failed for a run whose document can never be recorded, and only as itself.
+        conditions: { StringEquals: { 'events:source': EventSource.RunRecorder } },
+      }),
+    );
     // Runs failed by the bridge or the run-recorder: their staged objects tagged run-state=failed (lifecycle by
     // state, docs/adr/0015); tagging only, confined to staging/ (the scan-writer tags the runs it fails itself).
-    this.runRecorder.role.addToPolicy(new PolicyStatement({
-      sid: 'TagStagedObjectsOfFailedRuns', effect: Effect.ALLOW, actions: ['s3:PutObjectTagging'], resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
-    }));
-    this.runRecorder.role.addToPolicy(new PolicyStatement({
-      sid: 'ListStagedObjectsOfFailedRuns', effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${StoragePrefix.Staging}*`] } },
-    }));
+    this.runRecorder.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'TagStagedObjectsOfFailedRuns',
+        effect: Effect.ALLOW,
+        actions: ['s3:PutObjectTagging'],
+        resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
+      }),
+    );
+    this.runRecorder.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'ListStagedObjectsOfFailedRuns',
+        effect: Effect.ALLOW,
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${StoragePrefix.Staging}*`] } },
+      }),
+    );
     const recorderPolicy = this.runRecorder.role.node.tryFindChild('DefaultPolicy');
     if (recorderPolicy) {
-      acknowledgeObjectPrefixWildcard(recorderPolicy, bucket, StoragePrefix.Staging,
-        'The run-recorder tags the staged objects of the runs failed by the bridge or by itself (staging/<run>/...); tagging only, confined to staging/.');
+      acknowledgeObjectPrefixWildcard(
+        recorderPolicy,
+        bucket,
+        StoragePrefix.Staging,
+        'The run-recorder tags the staged objects of the runs failed by the bridge or by itself (staging/<run>/...); tagging only, confined to staging/.',
+      );
     }
 
     // The scan-writer function and the archive task run the same use case: the same data permissions.
     const grantArchiveWriter = (writerRole: IRole, who: string) => {
-      writerRole.addToPrincipalPolicy(new PolicyStatement({
-        sid: 'ReadStagedChunks',
-        effect: Effect.ALLOW,
-        // Reads the chunks; tags them run-state=archived|failed once the run has ended (staging lifecycle).
-        actions: ['s3:GetObject', 's3:PutObjectTagging'],
-        resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
-      }));
-      writerRole.addToPrincipalPolicy(new PolicyStatement({
-        sid: 'PublishScanFiles',
-        effect: Effect.ALLOW,
-        // .tmp upload (tagged state=tmp, possibly multipart), verification, copy to the final key.
-        actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
-        resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*`)],
-      }));
-      writerRole.addToPrincipalPolicy(new PolicyStatement({
-        sid: 'RemoveTmpObjects',
-        effect: Effect.ALLOW,
-        // Only objects under construction can be deleted: a published file never. The version
-        // uploaded is removed for good (a versioned bucket would otherwise keep the .tmp bytes).
-        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
-        resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*${TMP_SUFFIX}`)],
-      }));
-      writerRole.addToPrincipalPolicy(new PolicyStatement({
-        sid: 'ListOwnPrefixes',
-        effect: Effect.ALLOW,
-        // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
-        actions: ['s3:ListBucket'],
-        resources: [bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${StoragePrefix.Staging}*`, `${StoragePrefix.Archive}*`] } },
-      }));
-      writerRole.addToPrincipalPolicy(new PolicyStatement({
-        sid: 'CatalogueRuns',
-        effect: Effect.ALLOW,
-        actions: [
-          'dynamodb:GetItem', 'dynamodb:Query',
-          'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem',
-        ],
-        resources: tableResources,
-      }));
-      writerRole.addToPrincipalPolicy(new PolicyStatement({
-        sid: 'AnnounceArchivedRuns',
-        effect: Effect.ALLOW,
-        actions: ['events:PutEvents'],
-        resources: [eventBus.eventBusArn],
-        // Only as itself: the scan-writer cannot speak for the bridge or the datasets service.
-        conditions: { StringEquals: { 'events:source': EventSource.ScanWriter } },
-      }));
+      writerRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'ReadStagedChunks',
+          effect: Effect.ALLOW,
+          // Reads the chunks; tags them run-state=archived|failed once the run has ended (staging lifecycle).
+          actions: ['s3:GetObject', 's3:PutObjectTagging'],
+          resources: [bucket.arnForObjects(`${StoragePrefix.Staging}*`)],
+        }),
+      );
+      writerRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'PublishScanFiles',
+          effect: Effect.ALLOW,
+          // .tmp upload (tagged state=tmp, possibly multipart), verification, copy to the final key.
+          actions: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+          resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*`)],
+        }),
+      );
+      writerRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'RemoveTmpObjects',
+          effect: Effect.ALLOW,
+          // Only objects under construction can be deleted: a published file never. The version
+          // uploaded is removed for good (a versioned bucket would otherwise keep the .tmp bytes).
+          actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+          resources: [bucket.arnForObjects(`${StoragePrefix.Archive}*${TMP_SUFFIX}`)],
+        }),
+      );
+      writerRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'ListOwnPrefixes',
+          effect: Effect.ALLOW,
+          // Lets HeadObject answer 404 (not 403) for a missing key, within the two prefixes only.
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${StoragePrefix.Staging}*`, `${StoragePrefix.Archive}*`] } },
+        }),
+      );
+      writerRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'CatalogueRuns',
+          effect: Effect.ALLOW,
+          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+          resources: tableResources,
+        }),
+      );
+      writerRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'AnnounceArchivedRuns',
+          effect: Effect.ALLOW,
+          actions: ['events:PutEvents'],
+          resources: [eventBus.eventBusArn],
+          // Only as itself: the scan-writer cannot speak for the bridge or the datasets service.
+          conditions: { StringEquals: { 'events:source': EventSource.ScanWriter } },
+        }),
+      );
       const writerPolicy = writerRole.node.tryFindChild('DefaultPolicy');
       if (writerPolicy) {
-        acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Staging,
-          `The ${who} reads the chunks of any run it writes (staging/<run>/<channel>/...); read-only and confined to staging/.`);
-        acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
-          `Scan file keys derive from the data policy of each run (archive/<proposal>/<beamline>/...); confined to archive/.`);
-        acknowledgeObjectPrefixWildcard(writerPolicy, bucket, StoragePrefix.Archive,
+        acknowledgeObjectPrefixWildcard(
+          writerPolicy,
+          bucket,
+          StoragePrefix.Staging,
+          `The ${who} reads the chunks of any run it writes (staging/<run>/<channel>/...); read-only and confined to staging/.`,
+        );
+        acknowledgeObjectPrefixWildcard(
+          writerPolicy,
+          bucket,
+          StoragePrefix.Archive,
+          `Scan file keys derive from the data policy of each run (archive/<proposal>/<beamline>/...); confined to archive/.`,
+        );
+        acknowledgeObjectPrefixWildcard(
+          writerPolicy,
+          bucket,
+          StoragePrefix.Archive,
           `The ${who} removes its own .tmp objects (archive/...<key>.tmp) after publishing; no other object can be deleted.`,
-          `${StoragePrefix.Archive}*${TMP_SUFFIX}`);
+          `${StoragePrefix.Archive}*${TMP_SUFFIX}`,
+        );
       }
     };
     grantArchiveWriter(this.scanWriter.role, 'scan-writer');
@@ -267,11 +309,12 @@ export class ComputeStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    const target = (fn: QueueFedFunction) => new SqsQueue(fn.queue, {
-      deadLetterQueue: this.ruleDeadLetterQueue,
-      retryAttempts: 185,
-      maxEventAge: Duration.hours(24),
-    });
+    const target = (fn: QueueFedFunction) =>
+      new SqsQueue(fn.queue, {
+        deadLetterQueue: this.ruleDeadLetterQueue,
+        retryAttempts: 185,
+        maxEventAge: Duration.hours(24),
+      });
 
     new Rule(this, 'RunRecorderRule', {
       eventBus,
@@ -287,7 +330,7 @@ export class ComputeStack extends Stack {
     });
     new Rule(this, 'RearchiveRule', {
       eventBus,
-      description: 'An operator\'s explicit re-archive of an ARCHIVED run to the scan-writer queue',
+      description: "An operator's explicit re-archive of an ARCHIVED run to the scan-writer queue",
       eventPattern: { source: [EventSource.Operator], detailType: [DetailType.RearchiveRequested] },
       targets: [target(this.scanWriter)],
     });
@@ -308,25 +351,52 @@ export class ComputeStack extends Stack {
         ...parseIamCallerGrants(contextAccess.iamCallers),
       ]),
     };
-    this.analysisStore = new AnalysisStore(this, 'AnalysisStore', { bucket, table, projectRoot, environment, h5wasmLayer: this.h5wasmLayer, access });
+    this.analysisStore = new AnalysisStore(this, 'AnalysisStore', {
+      bucket,
+      table,
+      projectRoot,
+      environment,
+      h5wasmLayer: this.h5wasmLayer,
+      access,
+    });
 
     this.datasets = new Datasets(this, 'Datasets', {
-      bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
-      sourceRepository: props.sourceRepository, access,
+      bucket,
+      table,
+      eventBus,
+      projectRoot,
+      h5wasmLayer: this.h5wasmLayer,
+      ruleDeadLetterQueue: this.ruleDeadLetterQueue,
+      sourceRepository: props.sourceRepository,
+      access,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
 
     this.exports = new Exports(this, 'Exports', {
-      bucket, table, eventBus, projectRoot, h5wasmLayer: this.h5wasmLayer, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
-      sourceRepository: props.sourceRepository, access, archiveTask: this.archiveTask,
+      bucket,
+      table,
+      eventBus,
+      projectRoot,
+      h5wasmLayer: this.h5wasmLayer,
+      ruleDeadLetterQueue: this.ruleDeadLetterQueue,
+      sourceRepository: props.sourceRepository,
+      access,
+      archiveTask: this.archiveTask,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
 
     for (const fn of [this.datasets.api, this.exports.api, this.analysisStore.function]) fn.grantInvokeUrl(this.operatorRole);
-    new CfnOutput(this, 'OperatorRoleArn', { value: this.operatorRole.roleArn, description: 'Assume to call the IAM URLs as an archive administrator' });
+    new CfnOutput(this, 'OperatorRoleArn', {
+      value: this.operatorRole.roleArn,
+      description: 'Assume to call the IAM URLs as an archive administrator',
+    });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
-      bucket, table, eventBus, projectRoot, ruleDeadLetterQueue: this.ruleDeadLetterQueue,
+      bucket,
+      table,
+      eventBus,
+      projectRoot,
+      ruleDeadLetterQueue: this.ruleDeadLetterQueue,
       settings: props.monitoring ?? monitoringFromContext(this),
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });

@@ -28,22 +28,31 @@ export class PortalStack extends Stack {
   constructor(scope: Construct, id: string, props: PortalStackProps) {
     super(scope, id, props);
     const logs = new Bucket(this, 'PortalLogs', {
-      encryption: BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       // CloudFront standard logs are delivered with ACLs.
       objectOwnership: ObjectOwnership.OBJECT_WRITER,
       lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(90) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.siteBucket = new Bucket(this, 'PortalSite', {
-      encryption: BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED, serverAccessLogsBucket: logs, serverAccessLogsPrefix: 'site-bucket/',
-      removalPolicy: RemovalPolicy.DESTROY, autoDeleteObjects: false,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: logs,
+      serverAccessLogsPrefix: 'site-bucket/',
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: false,
     });
     this.distribution = new Distribution(this, 'Portal', {
       comment: 'beamline-archive portal',
       defaultRootObject: 'index.html',
       httpVersion: HttpVersion.HTTP2_AND_3,
-      enableLogging: true, logBucket: logs, logFilePrefix: 'cloudfront/',
+      enableLogging: true,
+      logBucket: logs,
+      logFilePrefix: 'cloudfront/',
       defaultBehavior: {
         origin: S3BucketOrigin.withOriginAccessControl(this.siteBucket),
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
@@ -59,22 +68,56 @@ export class PortalStack extends Stack {
     });
     new CfnOutput(this, 'PortalUrl', { value: `https://${this.distribution.distributionDomainName}/` });
 
-    Validations.of(logs).acknowledge({ id: 'AwsSolutions-S1', reason: 'This bucket is the log destination of the portal (site bucket access logs, CloudFront logs); logging it into itself would loop.' });
+    Validations.of(logs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'This bucket is the log destination of the portal (site bucket access logs, CloudFront logs); logging it into itself would loop.',
+    });
     const cdn = Validations.of(this.distribution);
-    cdn.acknowledge({ id: 'AwsSolutions-CFR1', reason: 'Facility users sign in from anywhere (remote experiments, collaborators abroad); access is decided per proposal by the APIs, not by country.' });
-    cdn.acknowledge({ id: 'AwsSolutions-CFR2', reason: 'The distribution serves static files only; every data request goes to the APIs (OIDC tokens, access policy) or to presigned S3 URLs. A WAF web ACL can be attached by the facility.' });
-    cdn.acknowledge({ id: 'AwsSolutions-CFR4', reason: 'Served on the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; a facility domain with an ACM certificate sets TLSv1.2_2021.' });
+    cdn.acknowledge({
+      id: 'AwsSolutions-CFR1',
+      reason:
+        'Facility users sign in from anywhere (remote experiments, collaborators abroad); access is decided per proposal by the APIs, not by country.',
+    });
+    cdn.acknowledge({
+      id: 'AwsSolutions-CFR2',
+      reason:
+        'The distribution serves static files only; every data request goes to the APIs (OIDC tokens, access policy) or to presigned S3 URLs. A WAF web ACL can be attached by the facility.',
+    });
+    cdn.acknowledge({
+      id: 'AwsSolutions-CFR4',
+      reason:
+        'Served on the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; a facility domain with an ACM certificate sets TLSv1.2_2021.',
+    });
     // The deployment's copy function is aws-cdk-lib's own singleton (aws-s3-deployment): role, managed policy and runtime are CDK's.
     const copier = this.node.children.find((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'));
     if (copier) {
       const v = Validations.of(copier);
-      v.acknowledge({ id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'CDK BucketDeployment singleton function: the basic execution role for its logs.' });
-      const copies = 'CDK BucketDeployment singleton function: the grants aws-cdk-lib generates to read the asset objects and write them into the site bucket';
-      for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*']) v.acknowledge({ id: `AwsSolutions-IAM5[Action::${action}]`, reason: copies });
-      v.acknowledge({ id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.siteBucket.node.defaultChild as CfnBucket)}.Arn>/*]`, reason: `${copies}: every object of the site bucket (it holds the portal only).` });
-      v.acknowledge({ id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]', reason: `${copies}: the CDK bootstrap asset bucket.` });
-      v.acknowledge({ id: 'AwsSolutions-L1', reason: 'CDK BucketDeployment singleton function: its runtime is chosen by aws-cdk-lib, not by this app.' });
-      v.acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'CDK BucketDeployment singleton function: cloudfront:CreateInvalidation/GetInvalidation, which take no resource-level permissions.' });
+      v.acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'CDK BucketDeployment singleton function: the basic execution role for its logs.',
+      });
+      const copies =
+        'CDK BucketDeployment singleton function: the grants aws-cdk-lib generates to read the asset objects and write them into the site bucket';
+      for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*'])
+        v.acknowledge({ id: `AwsSolutions-IAM5[Action::${action}]`, reason: copies });
+      v.acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.siteBucket.node.defaultChild as CfnBucket)}.Arn>/*]`,
+        reason: `${copies}: every object of the site bucket (it holds the portal only).`,
+      });
+      v.acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+        reason: `${copies}: the CDK bootstrap asset bucket.`,
+      });
+      v.acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: 'CDK BucketDeployment singleton function: its runtime is chosen by aws-cdk-lib, not by this app.',
+      });
+      v.acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'CDK BucketDeployment singleton function: cloudfront:CreateInvalidation/GetInvalidation, which take no resource-level permissions.',
+      });
     }
   }
 }

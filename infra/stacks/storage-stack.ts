@@ -44,7 +44,8 @@ export function stagingLifecycleFromContext(scope: Construct): StagingLifecycle 
   const read = (key: string, fallback: number): number => {
     const value: unknown = scope.node.tryGetContext(key);
     if (value === undefined || value === null || value === '') return fallback;
-    if (!/^\d+$/.test(String(value).trim()) || Number(value) < 1) throw new Error(`context ${key} must be a positive whole number of days, got ${JSON.stringify(value)}`);
+    if (!/^\d+$/.test(String(value).trim()) || Number(value) < 1)
+      throw new Error(`context ${key} must be a positive whole number of days, got ${JSON.stringify(value)}`);
     return Number(String(value).trim());
   };
   const lifecycle = {
@@ -53,9 +54,12 @@ export function stagingLifecycleFromContext(scope: Construct): StagingLifecycle 
     safetyDays: read('stagingSafetyDays', LifecycleDays.stagingSafety),
   };
   if (lifecycle.failedDays <= DLQ_RETENTION_DAYS) {
-    throw new Error(`context stagingFailedDays (${lifecycle.failedDays}) must exceed the DLQ retention (${DLQ_RETENTION_DAYS} days): a redriven message must find its staged data`);
+    throw new Error(
+      `context stagingFailedDays (${lifecycle.failedDays}) must exceed the DLQ retention (${DLQ_RETENTION_DAYS} days): a redriven message must find its staged data`,
+    );
   }
-  if (lifecycle.safetyDays < lifecycle.failedDays) throw new Error(`context stagingSafetyDays (${lifecycle.safetyDays}) must be at least stagingFailedDays (${lifecycle.failedDays})`);
+  if (lifecycle.safetyDays < lifecycle.failedDays)
+    throw new Error(`context stagingSafetyDays (${lifecycle.safetyDays}) must be at least stagingFailedDays (${lifecycle.failedDays})`);
   return lifecycle;
 }
 
@@ -160,12 +164,19 @@ export class StorageStack extends Stack {
       // The portal reads archived files by range with presigned GET URLs from the browser (docs/adr/0009).
       // A presigned URL is the authorisation; CORS lets only the portal's page (corsOrigins / portalOrigin,
       // infra/constructs/people-url.ts) read what it holds; no origin set: no page at all.
-      ...(browserOrigins.length ? {
-        cors: [{
-          allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedOrigins: browserOrigins, allowedHeaders: ['range'],
-          exposedHeaders: ['Content-Range', 'Content-Length', 'ETag', 'x-amz-meta-sha256'], maxAge: 3600,
-        }],
-      } : {}),
+      ...(browserOrigins.length
+        ? {
+            cors: [
+              {
+                allowedMethods: [HttpMethods.GET, HttpMethods.HEAD],
+                allowedOrigins: browserOrigins,
+                allowedHeaders: ['range'],
+                exposedHeaders: ['Content-Range', 'Content-Length', 'ETag', 'x-amz-meta-sha256'],
+                maxAge: 3600,
+              },
+            ],
+          }
+        : {}),
     });
 
     this.table = new Table(this, 'Catalogue', {
@@ -200,7 +211,9 @@ export class StorageStack extends Stack {
 
     // One credential per beamline's bridge (infra/constructs/bridge-roles.ts, docs/access.md "The edge").
     this.bridgeRoles = new BridgeRoles(this, 'BridgeRoles', {
-      bucket: this.bucket, eventBus: this.eventBus, beamlines: props.beamlines ?? beamlinesFromContext(this),
+      bucket: this.bucket,
+      eventBus: this.eventBus,
+      beamlines: props.beamlines ?? beamlinesFromContext(this),
     });
 
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });

@@ -19,7 +19,9 @@ export async function buildArchiveTask(outdir) {
     outfile,
     sourcemap: true,
     external: ['h5wasm'],
-    banner: { js: "import { createRequire as __beamlineCreateRequire } from 'node:module'; const require = __beamlineCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __beamlineCreateRequire } from 'node:module'; const require = __beamlineCreateRequire(import.meta.url);",
+    },
     logLevel: 'warning',
   });
   return outfile;

@@ -24,8 +24,10 @@ export function buildH5wasmLayer() {
   const buildDir = join(layerDir, 'build');
   const target = join(buildDir, 'nodejs', 'node_modules', 'h5wasm');
   const version = (dir) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
-  const upToDate = existsSync(join(target, 'package.json')) && version(target) === version(source)
-    && INCLUDED.every((entry) => existsSync(join(target, entry)));
+  const upToDate =
+    existsSync(join(target, 'package.json')) &&
+    version(target) === version(source) &&
+    INCLUDED.every((entry) => existsSync(join(target, entry)));
   if (!upToDate) {
     // Several synthesizing processes (parallel test files) may get here at once: each copies into
     // its own folder and renames it into place, so no process ever sees a half-copied layer.

@@ -19,30 +19,64 @@ export interface ProvisionOptions {
   rootDir?: string;
 }
 
-export interface Located { stackName: string; logicalId: string }
-
-export interface ProvisionedBucket extends Located { name: string; arn: string; versioning?: string; lifecycleRules: number; notes: string[] }
-export interface ProvisionedTable extends Located {
-  name: string; arn: string; billingMode: string;
-  keySchema: KeySchemaElement[]; globalSecondaryIndexes: string[]; notes: string[];
+export interface Located {
+  stackName: string;
+  logicalId: string;
 }
-export interface ProvisionedEventBus extends Located { name: string; arn: string }
+
+export interface ProvisionedBucket extends Located {
+  name: string;
+  arn: string;
+  versioning?: string;
+  lifecycleRules: number;
+  notes: string[];
+}
+export interface ProvisionedTable extends Located {
+  name: string;
+  arn: string;
+  billingMode: string;
+  keySchema: KeySchemaElement[];
+  globalSecondaryIndexes: string[];
+  notes: string[];
+}
+export interface ProvisionedEventBus extends Located {
+  name: string;
+  arn: string;
+}
 export interface ProvisionedQueue extends Located {
-  name: string; url: string; arn: string; visibilityTimeoutSeconds: number;
+  name: string;
+  url: string;
+  arn: string;
+  visibilityTimeoutSeconds: number;
   /** Present when the queue has a RedrivePolicy. */
   deadLetter?: { arn: string; url: string; logicalId: string; maxReceiveCount: number };
 }
-export interface ProvisionedRuleTarget { id: string; arn: string; queueLogicalId?: string; queueUrl?: string }
+export interface ProvisionedRuleTarget {
+  id: string;
+  arn: string;
+  queueLogicalId?: string;
+  queueUrl?: string;
+}
 export interface ProvisionedRule extends Located {
-  name: string; arn: string; eventBusName: string;
-  eventPattern?: Record<string, unknown>; scheduleExpression?: string; state: string;
+  name: string;
+  arn: string;
+  eventBusName: string;
+  eventPattern?: Record<string, unknown>;
+  scheduleExpression?: string;
+  state: string;
   targets: ProvisionedRuleTarget[];
 }
 export interface ProvisionedEventSourceMapping extends Located {
-  functionLogicalId: string; functionName: string;
-  queueLogicalId: string; queueArn: string; queueUrl: string;
-  batchSize: number; maximumBatchingWindowInSeconds: number;
-  reportBatchItemFailures: boolean; enabled: boolean; maximumConcurrency?: number;
+  functionLogicalId: string;
+  functionName: string;
+  queueLogicalId: string;
+  queueArn: string;
+  queueUrl: string;
+  batchSize: number;
+  maximumBatchingWindowInSeconds: number;
+  reportBatchItemFailures: boolean;
+  enabled: boolean;
+  maximumConcurrency?: number;
 }
 export interface LocalFunction extends Located {
   /** Short name: `<name>` of `functions/<name>/handler.ts`, else the readable logical id. */
@@ -60,20 +94,41 @@ export interface LocalFunction extends Located {
   memorySize: number;
   environment: Record<string, string>;
   /** From its (first) SQS event source mapping. */
-  queueUrl?: string; queueArn?: string; dlqUrl?: string; dlqArn?: string; maxReceiveCount?: number;
-  batchSize?: number; reportBatchItemFailures?: boolean;
+  queueUrl?: string;
+  queueArn?: string;
+  dlqUrl?: string;
+  dlqArn?: string;
+  maxReceiveCount?: number;
+  batchSize?: number;
+  reportBatchItemFailures?: boolean;
   /** Its AWS::Lambda::Url, when it has one (served locally by local/http-gateway.ts). */
   functionUrl?: { authType: string };
   /**
    * The URL on an alias (AWS::Lambda::Url with a Qualifier), e.g. the people URL (AuthType NONE,
    * bearer tokens checked by the handler, docs/adr/0008); served at the same local path.
    */
-  aliasUrl?: { authType: string; qualifier: string; cors?: { allowOrigins: string[]; allowHeaders: string[]; allowMethods: string[]; maxAge?: number } };
+  aliasUrl?: {
+    authType: string;
+    qualifier: string;
+    cors?: { allowOrigins: string[]; allowHeaders: string[]; allowMethods: string[]; maxAge?: number };
+  };
 }
-export interface SkippedResource extends Located { type: string; reason: string }
-export interface ProvisionedTopic extends Located { name: string; arn: string; subscriptions: { protocol: string; endpoint: string }[] }
+export interface SkippedResource extends Located {
+  type: string;
+  reason: string;
+}
+export interface ProvisionedTopic extends Located {
+  name: string;
+  arn: string;
+  subscriptions: { protocol: string; endpoint: string }[];
+}
 /** A scheduled rule's Lambda target: not registered in the emulator (it runs no schedules); the local runner plays it. */
-export interface ProvisionedSchedule extends Located { ruleName: string; scheduleExpression: string; functionArn: string; state: string }
+export interface ProvisionedSchedule extends Located {
+  ruleName: string;
+  scheduleExpression: string;
+  functionArn: string;
+  state: string;
+}
 
 export interface ProvisionedResources {
   prefix: string;
@@ -107,13 +162,20 @@ export interface ProvisionedResources {
 }
 
 /** What a created resource answers to Ref and Fn::GetAtt. */
-export interface Created { ref: unknown; attrs: Record<string, unknown> }
+export interface Created {
+  ref: unknown;
+  attrs: Record<string, unknown>;
+}
 
 /** The resources recorded so far (the primary bucket/table/bus and the timings are added at the end). */
 export type ProvisionResult = Omit<ProvisionedResources, 'bucket' | 'table' | 'bus' | 'timings'>;
 
 /** An AWS::Lambda::EventSourceMapping, recorded once every queue and function is known. */
-export interface PendingEventSourceMapping { stackName: string; logicalId: string; props: Record<string, unknown> }
+export interface PendingEventSourceMapping {
+  stackName: string;
+  logicalId: string;
+  props: Record<string, unknown>;
+}
 
 /** What the per-service creators need of the provisioner. */
 export interface ProvisionContext {

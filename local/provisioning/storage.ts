@@ -1,13 +1,26 @@
 /** S3 buckets and DynamoDB tables of the templates, created in the emulator (local/provision.ts). */
 import {
-  CreateBucketCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand,
-  PutBucketVersioningCommand, PutBucketCorsCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint,
-  type LifecycleRule, type ServerSideEncryptionRule, type Tag,
+  CreateBucketCommand,
+  PutBucketEncryptionCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
+  PutBucketCorsCommand,
+  PutPublicAccessBlockCommand,
+  type BucketLocationConstraint,
+  type LifecycleRule,
+  type ServerSideEncryptionRule,
+  type Tag,
 } from '@aws-sdk/client-s3';
 import {
-  CreateTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand,
-  type AttributeDefinition, type CreateTableCommandInput, type GlobalSecondaryIndex,
-  type KeySchemaElement, type LocalSecondaryIndex, type Projection,
+  CreateTableCommand,
+  DescribeTableCommand,
+  UpdateTimeToLiveCommand,
+  type AttributeDefinition,
+  type CreateTableCommandInput,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
+  type LocalSecondaryIndex,
+  type Projection,
 } from '@aws-sdk/client-dynamodb';
 import { errorText, num, str, type Created, type ProvisionContext } from './resources.js';
 
@@ -19,55 +32,111 @@ function lifecycleRule(rule: Record<string, unknown>, index: number): LifecycleR
   const sizeLt = num(rule.ObjectSizeLessThan);
   const conditions = (prefix !== undefined ? 1 : 0) + tagFilters.length + (sizeGt !== undefined ? 1 : 0) + (sizeLt !== undefined ? 1 : 0);
   const tags: Tag[] = tagFilters.map((t) => ({ Key: t.Key, Value: t.Value }));
-  const filter = conditions > 1
-    ? { And: { ...(prefix !== undefined ? { Prefix: prefix } : {}), ...(tags.length ? { Tags: tags } : {}), ...(sizeGt !== undefined ? { ObjectSizeGreaterThan: sizeGt } : {}), ...(sizeLt !== undefined ? { ObjectSizeLessThan: sizeLt } : {}) } }
-    : tags[0] ? { Tag: tags[0] } : sizeGt !== undefined ? { ObjectSizeGreaterThan: sizeGt } : sizeLt !== undefined ? { ObjectSizeLessThan: sizeLt } : { Prefix: prefix ?? '' };
+  const filter =
+    conditions > 1
+      ? {
+          And: {
+            ...(prefix !== undefined ? { Prefix: prefix } : {}),
+            ...(tags.length ? { Tags: tags } : {}),
+            ...(sizeGt !== undefined ? { ObjectSizeGreaterThan: sizeGt } : {}),
+            ...(sizeLt !== undefined ? { ObjectSizeLessThan: sizeLt } : {}),
+          },
+        }
+      : tags[0]
+        ? { Tag: tags[0] }
+        : sizeGt !== undefined
+          ? { ObjectSizeGreaterThan: sizeGt }
+          : sizeLt !== undefined
+            ? { ObjectSizeLessThan: sizeLt }
+            : { Prefix: prefix ?? '' };
   const expirationDays = num(rule.ExpirationInDays);
   const nve = rule.NoncurrentVersionExpiration as { NoncurrentDays?: unknown; NewerNoncurrentVersions?: unknown } | undefined;
   const nveDays = num(rule.NoncurrentVersionExpirationInDays) ?? num(nve?.NoncurrentDays);
   const abort = rule.AbortIncompleteMultipartUpload as { DaysAfterInitiation?: unknown } | undefined;
   const transitions = Array.isArray(rule.Transitions) ? (rule.Transitions as Array<Record<string, unknown>>) : [];
-  const ncTransitions = Array.isArray(rule.NoncurrentVersionTransitions) ? (rule.NoncurrentVersionTransitions as Array<Record<string, unknown>>) : [];
+  const ncTransitions = Array.isArray(rule.NoncurrentVersionTransitions)
+    ? (rule.NoncurrentVersionTransitions as Array<Record<string, unknown>>)
+    : [];
   return {
     ID: str(rule.Id) ?? `rule-${index}`,
     Status: (str(rule.Status) ?? 'Enabled') as LifecycleRule['Status'],
     Filter: filter,
     ...(expirationDays !== undefined || rule.ExpiredObjectDeleteMarker !== undefined
-      ? { Expiration: { ...(expirationDays !== undefined ? { Days: expirationDays } : {}), ...(rule.ExpiredObjectDeleteMarker !== undefined ? { ExpiredObjectDeleteMarker: Boolean(rule.ExpiredObjectDeleteMarker) } : {}) } }
+      ? {
+          Expiration: {
+            ...(expirationDays !== undefined ? { Days: expirationDays } : {}),
+            ...(rule.ExpiredObjectDeleteMarker !== undefined ? { ExpiredObjectDeleteMarker: Boolean(rule.ExpiredObjectDeleteMarker) } : {}),
+          },
+        }
       : {}),
-    ...(nveDays !== undefined ? { NoncurrentVersionExpiration: { NoncurrentDays: nveDays, ...(num(nve?.NewerNoncurrentVersions) !== undefined ? { NewerNoncurrentVersions: num(nve?.NewerNoncurrentVersions) } : {}) } } : {}),
+    ...(nveDays !== undefined
+      ? {
+          NoncurrentVersionExpiration: {
+            NoncurrentDays: nveDays,
+            ...(num(nve?.NewerNoncurrentVersions) !== undefined ? { NewerNoncurrentVersions: num(nve?.NewerNoncurrentVersions) } : {}),
+          },
+        }
+      : {}),
     ...(abort ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: num(abort.DaysAfterInitiation) } } : {}),
-    ...(transitions.length ? { Transitions: transitions.map((t) => ({ Days: num(t.TransitionInDays), StorageClass: str(t.StorageClass) as never })) } : {}),
-    ...(ncTransitions.length ? { NoncurrentVersionTransitions: ncTransitions.map((t) => ({ NoncurrentDays: num(t.TransitionInDays), StorageClass: str(t.StorageClass) as never })) } : {}),
+    ...(transitions.length
+      ? { Transitions: transitions.map((t) => ({ Days: num(t.TransitionInDays), StorageClass: str(t.StorageClass) as never })) }
+      : {}),
+    ...(ncTransitions.length
+      ? {
+          NoncurrentVersionTransitions: ncTransitions.map((t) => ({
+            NoncurrentDays: num(t.TransitionInDays),
+            StorageClass: str(t.StorageClass) as never,
+          })),
+        }
+      : {}),
   };
 }
 
-export async function createBucket(ctx: ProvisionContext, stackName: string, logicalId: string, props: Record<string, unknown>): Promise<Created> {
+export async function createBucket(
+  ctx: ProvisionContext,
+  stackName: string,
+  logicalId: string,
+  props: Record<string, unknown>,
+): Promise<Created> {
   const { s3 } = ctx.opts.clients;
   const name = ctx.physicalName('bucket', stackName, logicalId, props.BucketName);
   const notes: string[] = [];
-  await s3.send(new CreateBucketCommand({
-    Bucket: name,
-    ...(ctx.opts.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: ctx.opts.region as BucketLocationConstraint } }),
-  }));
+  await s3.send(
+    new CreateBucketCommand({
+      Bucket: name,
+      ...(ctx.opts.region === 'us-east-1'
+        ? {}
+        : { CreateBucketConfiguration: { LocationConstraint: ctx.opts.region as BucketLocationConstraint } }),
+    }),
+  );
   const versioning = str((props.VersioningConfiguration as { Status?: unknown } | undefined)?.Status);
   if (versioning) {
-    await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: versioning as 'Enabled' | 'Suspended' } }));
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: versioning as 'Enabled' | 'Suspended' } }),
+    );
   }
   const rules = ((props.LifecycleConfiguration as { Rules?: unknown[] } | undefined)?.Rules ?? []) as Array<Record<string, unknown>>;
   if (rules.length) {
     try {
-      await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: name, LifecycleConfiguration: { Rules: rules.map(lifecycleRule) } }));
+      await s3.send(
+        new PutBucketLifecycleConfigurationCommand({ Bucket: name, LifecycleConfiguration: { Rules: rules.map(lifecycleRule) } }),
+      );
     } catch (e) {
       notes.push(`lifecycle rules not accepted by the emulator: ${errorText(e)}`);
     }
   }
-  const encryption = (props.BucketEncryption as { ServerSideEncryptionConfiguration?: unknown[] } | undefined)?.ServerSideEncryptionConfiguration;
+  const encryption = (props.BucketEncryption as { ServerSideEncryptionConfiguration?: unknown[] } | undefined)
+    ?.ServerSideEncryptionConfiguration;
   if (encryption?.length) {
     try {
       // CloudFormation says ServerSideEncryptionByDefault where the S3 API says ApplyServerSideEncryptionByDefault.
       const rules = (encryption as Array<Record<string, unknown>>).map((r): ServerSideEncryptionRule => ({
-        ...(r.ServerSideEncryptionByDefault ? { ApplyServerSideEncryptionByDefault: r.ServerSideEncryptionByDefault as ServerSideEncryptionRule['ApplyServerSideEncryptionByDefault'] } : {}),
+        ...(r.ServerSideEncryptionByDefault
+          ? {
+              ApplyServerSideEncryptionByDefault:
+                r.ServerSideEncryptionByDefault as ServerSideEncryptionRule['ApplyServerSideEncryptionByDefault'],
+            }
+          : {}),
         ...(r.BucketKeyEnabled !== undefined ? { BucketKeyEnabled: Boolean(r.BucketKeyEnabled) } : {}),
       }));
       await s3.send(new PutBucketEncryptionCommand({ Bucket: name, ServerSideEncryptionConfiguration: { Rules: rules } }));
@@ -83,31 +152,83 @@ export async function createBucket(ctx: ProvisionContext, stackName: string, log
       notes.push(`public access block not accepted by the emulator: ${errorText(e)}`);
     }
   }
-  const cors = props.CorsConfiguration as { CorsRules?: { AllowedHeaders?: string[]; AllowedMethods: string[]; AllowedOrigins: string[]; ExposedHeaders?: string[]; MaxAge?: number }[] } | undefined;
+  const cors = props.CorsConfiguration as
+    | {
+        CorsRules?: {
+          AllowedHeaders?: string[];
+          AllowedMethods: string[];
+          AllowedOrigins: string[];
+          ExposedHeaders?: string[];
+          MaxAge?: number;
+        }[];
+      }
+    | undefined;
   if (cors?.CorsRules) {
     // The portal's range reads from the browser need it (docs/adr/0009).
-    await s3.send(new PutBucketCorsCommand({
-      Bucket: name,
-      CORSConfiguration: { CORSRules: cors.CorsRules.map((r) => ({ AllowedHeaders: r.AllowedHeaders, AllowedMethods: r.AllowedMethods, AllowedOrigins: r.AllowedOrigins, ExposeHeaders: r.ExposedHeaders, MaxAgeSeconds: r.MaxAge })) },
-    }));
+    await s3.send(
+      new PutBucketCorsCommand({
+        Bucket: name,
+        CORSConfiguration: {
+          CORSRules: cors.CorsRules.map((r) => ({
+            AllowedHeaders: r.AllowedHeaders,
+            AllowedMethods: r.AllowedMethods,
+            AllowedOrigins: r.AllowedOrigins,
+            ExposeHeaders: r.ExposedHeaders,
+            MaxAgeSeconds: r.MaxAge,
+          })),
+        },
+      }),
+    );
   }
-  for (const key of ['NotificationConfiguration', 'LoggingConfiguration', 'ReplicationConfiguration', 'ObjectLockConfiguration', 'IntelligentTieringConfigurations', 'InventoryConfigurations', 'MetricsConfigurations', 'WebsiteConfiguration']) {
+  for (const key of [
+    'NotificationConfiguration',
+    'LoggingConfiguration',
+    'ReplicationConfiguration',
+    'ObjectLockConfiguration',
+    'IntelligentTieringConfigurations',
+    'InventoryConfigurations',
+    'MetricsConfigurations',
+    'WebsiteConfiguration',
+  ]) {
     if (props[key] !== undefined) notes.push(`${key} not applied locally`);
   }
   const arn = `arn:aws:s3:::${name}`;
-  ctx.result.buckets[logicalId] = { stackName, logicalId, name, arn, ...(versioning ? { versioning } : {}), lifecycleRules: rules.length, notes };
+  ctx.result.buckets[logicalId] = {
+    stackName,
+    logicalId,
+    name,
+    arn,
+    ...(versioning ? { versioning } : {}),
+    lifecycleRules: rules.length,
+    notes,
+  };
   return {
     ref: name,
     attrs: {
-      Arn: arn, DomainName: `${name}.s3.amazonaws.com`, RegionalDomainName: `${name}.s3.${ctx.opts.region}.amazonaws.com`,
-      DualStackDomainName: `${name}.s3.dualstack.${ctx.opts.region}.amazonaws.com`, WebsiteURL: `http://${name}.s3-website.${ctx.opts.region}.amazonaws.com`,
+      Arn: arn,
+      DomainName: `${name}.s3.amazonaws.com`,
+      RegionalDomainName: `${name}.s3.${ctx.opts.region}.amazonaws.com`,
+      DualStackDomainName: `${name}.s3.dualstack.${ctx.opts.region}.amazonaws.com`,
+      WebsiteURL: `http://${name}.s3-website.${ctx.opts.region}.amazonaws.com`,
     },
   };
 }
 
-export async function createTable(ctx: ProvisionContext, stackName: string, logicalId: string, type: string, props: Record<string, unknown>): Promise<Created> {
+export async function createTable(
+  ctx: ProvisionContext,
+  stackName: string,
+  logicalId: string,
+  type: string,
+  props: Record<string, unknown>,
+): Promise<Created> {
   const name = ctx.physicalName('table', stackName, logicalId, props.TableName);
-  const billingMode = str(props.BillingMode) ?? (props.ProvisionedThroughput || props.WriteProvisionedThroughputSettings ? 'PROVISIONED' : type === 'AWS::DynamoDB::GlobalTable' ? 'PAY_PER_REQUEST' : 'PROVISIONED');
+  const billingMode =
+    str(props.BillingMode) ??
+    (props.ProvisionedThroughput || props.WriteProvisionedThroughputSettings
+      ? 'PROVISIONED'
+      : type === 'AWS::DynamoDB::GlobalTable'
+        ? 'PAY_PER_REQUEST'
+        : 'PROVISIONED');
   const provisioned = billingMode === 'PROVISIONED';
   const throughput = (p: unknown) => {
     const t = p as { ReadCapacityUnits?: unknown; WriteCapacityUnits?: unknown } | undefined;
@@ -120,7 +241,9 @@ export async function createTable(ctx: ProvisionContext, stackName: string, logi
     ...(provisioned ? { ProvisionedThroughput: throughput(g.ProvisionedThroughput) } : {}),
   }));
   const lsis = ((props.LocalSecondaryIndexes ?? []) as Array<Record<string, unknown>>).map((l): LocalSecondaryIndex => ({
-    IndexName: str(l.IndexName), KeySchema: l.KeySchema as KeySchemaElement[], Projection: l.Projection as Projection,
+    IndexName: str(l.IndexName),
+    KeySchema: l.KeySchema as KeySchemaElement[],
+    Projection: l.Projection as Projection,
   }));
   const stream = props.StreamSpecification as { StreamViewType?: string } | undefined;
   const input: CreateTableCommandInput = {
@@ -131,7 +254,9 @@ export async function createTable(ctx: ProvisionContext, stackName: string, logi
     ...(provisioned ? { ProvisionedThroughput: throughput(props.ProvisionedThroughput) } : {}),
     ...(gsis.length ? { GlobalSecondaryIndexes: gsis } : {}),
     ...(lsis.length ? { LocalSecondaryIndexes: lsis } : {}),
-    ...(stream?.StreamViewType ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType as 'NEW_AND_OLD_IMAGES' } } : {}),
+    ...(stream?.StreamViewType
+      ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType as 'NEW_AND_OLD_IMAGES' } }
+      : {}),
     ...(props.DeletionProtectionEnabled !== undefined ? { DeletionProtectionEnabled: false } : {}),
   };
   const notes: string[] = [];
@@ -145,7 +270,12 @@ export async function createTable(ctx: ProvisionContext, stackName: string, logi
   const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
   if (ttl?.AttributeName) {
     try {
-      await ctx.opts.clients.dynamo.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: ttl.Enabled ?? true } }));
+      await ctx.opts.clients.dynamo.send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: ttl.Enabled ?? true },
+        }),
+      );
     } catch (e) {
       notes.push(`TTL not accepted by the emulator: ${errorText(e)}`);
     }
@@ -154,8 +284,17 @@ export async function createTable(ctx: ProvisionContext, stackName: string, logi
   const arn = description?.TableArn ?? `arn:aws:dynamodb:${ctx.opts.region}:${ctx.account()}:table/${name}`;
   ctx.learnAccount(arn);
   ctx.result.tables[logicalId] = {
-    stackName, logicalId, name, arn, billingMode, keySchema: input.KeySchema ?? [],
-    globalSecondaryIndexes: gsis.map((g) => g.IndexName ?? ''), notes,
+    stackName,
+    logicalId,
+    name,
+    arn,
+    billingMode,
+    keySchema: input.KeySchema ?? [],
+    globalSecondaryIndexes: gsis.map((g) => g.IndexName ?? ''),
+    notes,
   };
-  return { ref: name, attrs: { Arn: arn, StreamArn: description?.LatestStreamArn ?? `${arn}/stream/local`, TableId: description?.TableId ?? name } };
+  return {
+    ref: name,
+    attrs: { Arn: arn, StreamArn: description?.LatestStreamArn ?? `${arn}/stream/local`, TableId: description?.TableId ?? name },
+  };
 }

@@ -44,9 +44,12 @@ export async function loadAccessToken(env: NodeJS.ProcessEnv = process.env, now 
     throw error;
   }
   const stored = JSON.parse(text) as Partial<StoredToken>;
-  if (typeof stored.access_token !== 'string') throw new Error(`${tokenFilePath(env)} holds no access_token: run beamline-archive login again`);
+  if (typeof stored.access_token !== 'string')
+    throw new Error(`${tokenFilePath(env)} holds no access_token: run beamline-archive login again`);
   if (stored.expires_at && Date.parse(stored.expires_at) <= now.getTime()) {
-    throw new Error(`the access token of ${stored.user ?? 'the signed-in user'} expired at ${stored.expires_at}: run beamline-archive login again`);
+    throw new Error(
+      `the access token of ${stored.user ?? 'the signed-in user'} expired at ${stored.expires_at}: run beamline-archive login again`,
+    );
   }
   return stored.access_token;
 }

@@ -14,7 +14,10 @@ import { DynamoDbRunCatalogue, runPk, RUN_SK } from './dynamodb-run-catalogue.js
 export class DynamoDbAnalysisCatalogue implements AnalysisCatalogue {
   private readonly runs: DynamoDbRunCatalogue;
 
-  constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string) {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {
     this.runs = new DynamoDbRunCatalogue(db, tableName);
   }
 
@@ -28,14 +31,24 @@ export class DynamoDbAnalysisCatalogue implements AnalysisCatalogue {
 
   async putDerivedRun(record: DerivedRunRecord): Promise<void> {
     try {
-      await this.db.send(new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          pk: runPk(record.runUid), sk: RUN_SK, run_uid: record.runUid, kind: 'derived', state: RunState.Archived,
-          plan_name: record.planName, start_time: record.startTime, archived_at: record.savedAt, points: record.points, parents: record.parents,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }));
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: runPk(record.runUid),
+            sk: RUN_SK,
+            run_uid: record.runUid,
+            kind: 'derived',
+            state: RunState.Archived,
+            plan_name: record.planName,
+            start_time: record.startTime,
+            archived_at: record.savedAt,
+            points: record.points,
+            parents: record.parents,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
     } catch (error) {
       if (isConditionFailure(error)) {
         throw new AnalysisError(`run ${record.runUid} already exists`, { runUid: record.runUid }, { cause: error });
@@ -45,7 +58,14 @@ export class DynamoDbAnalysisCatalogue implements AnalysisCatalogue {
   }
 
   async runKind(runUid: string): Promise<'raw' | 'derived' | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runUid), sk: RUN_SK }, ProjectionExpression: 'kind', ConsistentRead: true }));
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runUid), sk: RUN_SK },
+        ProjectionExpression: 'kind',
+        ConsistentRead: true,
+      }),
+    );
     if (!out.Item) return undefined;
     return out.Item.kind === 'derived' ? 'derived' : 'raw';
   }

@@ -5,7 +5,13 @@
 import { csvCodec, npyCodec } from '../core/analysis/codecs.js';
 import { UnknownSpecError } from '../core/analysis/errors.js';
 import {
-  createDatumHandler, createDatumWriter, Spec, type ArrayCodec, type DatumHandler, type DatumWriter, type ResourceKwargs,
+  createDatumHandler,
+  createDatumWriter,
+  Spec,
+  type ArrayCodec,
+  type DatumHandler,
+  type DatumWriter,
+  type ResourceKwargs,
 } from '../core/analysis/writer-handler.js';
 import type { ObjectStore } from '../core/ports.js';
 import { hdf5ArrayCodec } from './analysis-hdf5-array.js';
@@ -18,7 +24,9 @@ export const analysisFormats = {
 
 export function codecFor(spec: string): ArrayCodec {
   if (!Object.hasOwn(analysisFormats, spec)) {
-    throw new UnknownSpecError(`no writer/handler pair for spec ${JSON.stringify(spec)} (known: ${Object.keys(analysisFormats).join(', ')})`);
+    throw new UnknownSpecError(
+      `no writer/handler pair for spec ${JSON.stringify(spec)} (known: ${Object.keys(analysisFormats).join(', ')})`,
+    );
   }
   return analysisFormats[spec as Spec];
 }

@@ -13,21 +13,41 @@ import { AnalysisFormatError } from '../core/analysis/errors.js';
 import { DTYPES, type Dtype, type NdArray } from '../core/analysis/ndarray.js';
 import { Spec, type ArrayCodec } from '../core/analysis/writer-handler.js';
 
-type TypedArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 function h5Type(dtype: Dtype): { dtype: string; view: (b: ArrayBuffer) => TypedArray } {
   const { kind, size } = DTYPES[dtype];
   switch (`${kind}${size}`) {
-    case 'f8': return { dtype: '<d', view: (b) => new Float64Array(b) };
-    case 'f4': return { dtype: '<f', view: (b) => new Float32Array(b) };
-    case 'i8': return { dtype: '<q', view: (b) => new BigInt64Array(b) };
-    case 'i4': return { dtype: '<i', view: (b) => new Int32Array(b) };
-    case 'i2': return { dtype: '<h', view: (b) => new Int16Array(b) };
-    case 'i1': return { dtype: '<b', view: (b) => new Int8Array(b) };
-    case 'u8': return { dtype: '<Q', view: (b) => new BigUint64Array(b) };
-    case 'u4': return { dtype: '<I', view: (b) => new Uint32Array(b) };
-    case 'u2': return { dtype: '<H', view: (b) => new Uint16Array(b) };
-    default: return { dtype: '<B', view: (b) => new Uint8Array(b) }; // u1 and b1
+    case 'f8':
+      return { dtype: '<d', view: (b) => new Float64Array(b) };
+    case 'f4':
+      return { dtype: '<f', view: (b) => new Float32Array(b) };
+    case 'i8':
+      return { dtype: '<q', view: (b) => new BigInt64Array(b) };
+    case 'i4':
+      return { dtype: '<i', view: (b) => new Int32Array(b) };
+    case 'i2':
+      return { dtype: '<h', view: (b) => new Int16Array(b) };
+    case 'i1':
+      return { dtype: '<b', view: (b) => new Int8Array(b) };
+    case 'u8':
+      return { dtype: '<Q', view: (b) => new BigUint64Array(b) };
+    case 'u4':
+      return { dtype: '<I', view: (b) => new Uint32Array(b) };
+    case 'u2':
+      return { dtype: '<H', view: (b) => new Uint16Array(b) };
+    default:
+      return { dtype: '<B', view: (b) => new Uint8Array(b) }; // u1 and b1
   }
 }
 
@@ -55,19 +75,30 @@ export const hdf5ArrayCodec: ArrayCodec = {
     const { dtype, view } = h5Type(array.dtype);
     return withTempFile(async (path) => {
       // Every HDF5 error and status checked (h5wasm-runtime.ts): a datum file is whole or not stored at all.
-      checkedHdf5({ file: path, object: datasetPath, what: 'write the dataset', timeMs: 0 }, () => {
-        const file = openHdf5File(path, 'w');
-        let open = true;
-        try {
-          const dataset = createDatasetAt(file, { name: datasetPath, data: view(array.bytes.slice().buffer), shape: array.shape, dtype });
-          dataset.create_attribute('dtype_numpy', array.dtype);
-          dataset.create_attribute('data_key', kwargs.data_key);
-          open = false;
-          closeFile(file);
-        } finally {
-          if (open) { try { file.close(); } catch { /* the first error is the one to report */ } }
-        }
-      }, (message, cause) => new AnalysisFormatError(message, { key: path, dataset: datasetPath }, { cause }), (error) => error instanceof AnalysisFormatError);
+      checkedHdf5(
+        { file: path, object: datasetPath, what: 'write the dataset', timeMs: 0 },
+        () => {
+          const file = openHdf5File(path, 'w');
+          let open = true;
+          try {
+            const dataset = createDatasetAt(file, { name: datasetPath, data: view(array.bytes.slice().buffer), shape: array.shape, dtype });
+            dataset.create_attribute('dtype_numpy', array.dtype);
+            dataset.create_attribute('data_key', kwargs.data_key);
+            open = false;
+            closeFile(file);
+          } finally {
+            if (open) {
+              try {
+                file.close();
+              } catch {
+                /* the first error is the one to report */
+              }
+            }
+          }
+        },
+        (message, cause) => new AnalysisFormatError(message, { key: path, dataset: datasetPath }, { cause }),
+        (error) => error instanceof AnalysisFormatError,
+      );
       return new Uint8Array(await readFile(path));
     });
   },
@@ -85,7 +116,9 @@ export const hdf5ArrayCodec: ArrayCodec = {
           if (!ArrayBuffer.isView(value)) throw new AnalysisFormatError(`${what}: ${datasetPath} is not a numeric array`);
           const expected = h5Type(kwargs.dtype_numpy);
           if (dataset.metadata.size !== DTYPES[kwargs.dtype_numpy].size || !String(dataset.dtype).endsWith(expected.dtype.slice(1))) {
-            throw new AnalysisFormatError(`${what}: ${datasetPath} has HDF5 type ${String(dataset.dtype)}, its resource says ${kwargs.dtype_numpy}`);
+            throw new AnalysisFormatError(
+              `${what}: ${datasetPath} has HDF5 type ${String(dataset.dtype)}, its resource says ${kwargs.dtype_numpy}`,
+            );
           }
           const raw = new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice();
           return { dtype: kwargs.dtype_numpy, shape: [...(dataset.shape ?? [])], bytes: raw };

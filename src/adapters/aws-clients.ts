@@ -37,10 +37,14 @@ export function awsTimeoutsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsTim
   const read = (name: string, fallback: number): number => {
     const raw = env[name]?.trim();
     if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive number of milliseconds, got ${JSON.stringify(raw)}`);
+    if (!/^\d+$/.test(raw) || Number(raw) < 1)
+      throw new Error(`${name} must be a positive number of milliseconds, got ${JSON.stringify(raw)}`);
     return Number(raw);
   };
-  return { requestMs: read('AWS_REQUEST_TIMEOUT_MS', FUNCTION_AWS_TIMEOUTS.requestMs), connectMs: read('AWS_CONNECT_TIMEOUT_MS', FUNCTION_AWS_TIMEOUTS.connectMs) };
+  return {
+    requestMs: read('AWS_REQUEST_TIMEOUT_MS', FUNCTION_AWS_TIMEOUTS.requestMs),
+    connectMs: read('AWS_CONNECT_TIMEOUT_MS', FUNCTION_AWS_TIMEOUTS.connectMs),
+  };
 }
 
 function common(conn: AwsConnection) {
@@ -49,7 +53,15 @@ function common(conn: AwsConnection) {
     ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
     ...(conn.credentials ? { credentials: conn.credentials } : {}),
     // Without throwOnRequestTimeout the SDK only logs at the timeout and keeps waiting.
-    ...(conn.timeouts ? { requestHandler: { requestTimeout: conn.timeouts.requestMs, connectionTimeout: conn.timeouts.connectMs, throwOnRequestTimeout: true } } : {}),
+    ...(conn.timeouts
+      ? {
+          requestHandler: {
+            requestTimeout: conn.timeouts.requestMs,
+            connectionTimeout: conn.timeouts.connectMs,
+            throwOnRequestTimeout: true,
+          },
+        }
+      : {}),
   };
 }
 
@@ -100,7 +112,10 @@ export const FUNCTION_AWS_TIMEOUTS: AwsTimeouts = { requestMs: 60_000, connectMs
  * logs a warning at the timeout and the request waits for ever (a chunk never staged, SIGTERM never
  * done; test/integration/bridge-aws-timeouts.test.ts).
  */
-export function createBridgeAwsClients(conn: AwsConnection, timeouts: AwsTimeouts = DEFAULT_AWS_TIMEOUTS): { s3: S3Client; events: EventBridgeClient } {
+export function createBridgeAwsClients(
+  conn: AwsConnection,
+  timeouts: AwsTimeouts = DEFAULT_AWS_TIMEOUTS,
+): { s3: S3Client; events: EventBridgeClient } {
   const timed = common({ ...conn, timeouts });
   return {
     s3: new S3Client({ ...timed, forcePathStyle: conn.endpoint !== undefined }),

@@ -12,16 +12,21 @@ export const auditPk = (proposal: string) => `${AUDIT_PREFIX}${proposal.trim().t
 
 export class DynamoDbAuditLog implements AuditLog {
   private readonly db: DynamoDBDocumentClient;
-  constructor(client: DynamoDBClient, private readonly tableName: string) {
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
     this.db = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
   async record(entry: AuditEntry): Promise<void> {
-    await this.db.send(new PutCommand({
-      TableName: this.tableName,
-      Item: { pk: auditPk(entry.proposal), sk: `${entry.at}#${randomBytes(6).toString('hex')}`, entry: JSON.stringify(entry) },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }));
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: auditPk(entry.proposal), sk: `${entry.at}#${randomBytes(6).toString('hex')}`, entry: JSON.stringify(entry) },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
   }
 
   async list(proposal: string, options: { limit?: number } = {}): Promise<AuditEntry[]> {
@@ -29,10 +34,17 @@ export class DynamoDbAuditLog implements AuditLog {
     let startKey: Record<string, unknown> | undefined;
     const limit = options.limit ?? 1000;
     do {
-      const out = await this.db.send(new QueryCommand({
-        TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': auditPk(proposal) },
-        ScanIndexForward: false, Limit: limit - entries.length, ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }));
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': auditPk(proposal) },
+          ScanIndexForward: false,
+          Limit: limit - entries.length,
+          ConsistentRead: true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
       for (const item of out.Items ?? []) entries.push(JSON.parse(String(item.entry)) as AuditEntry);
       startKey = out.LastEvaluatedKey;
     } while (startKey && entries.length < limit);

@@ -7,7 +7,9 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 
 /** A single-item write refused by its ConditionExpression. */
 export function isConditionFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
+  return (
+    error instanceof ConditionalCheckFailedException || (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException'
+  );
 }
 
 /** A TransactWriteItems call cancelled as a whole (one of its conditions failed, or a conflict). */

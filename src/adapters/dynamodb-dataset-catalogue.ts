@@ -15,7 +15,13 @@ import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type Dyn
 import { InvalidInputError } from '../core/errors.js';
 import { DatasetCloseConflictError, DatasetClosedError, DatasetNotFoundError } from '../core/datasets/errors.js';
 import {
-  DatasetState, datasetIdOf, type DatasetRecord, type DatasetRef, type DatasetScan, type MasterFile, type MissingFields,
+  DatasetState,
+  datasetIdOf,
+  type DatasetRecord,
+  type DatasetRef,
+  type DatasetScan,
+  type MasterFile,
+  type MissingFields,
 } from '../core/datasets/model.js';
 import type { DatasetCatalogue, DatasetQuery, NewDataset } from '../core/datasets/ports.js';
 
@@ -30,30 +36,53 @@ const sessionSk = (ref: Pick<DatasetRef, 'beamline' | 'session'>) => `DATASET#${
 function indexKeys(ref: DatasetRef, startDate: string, sample: string): Record<string, string> {
   const id = datasetIdOf(ref);
   return {
-    gsi1pk: `PROPOSAL#${ref.proposal}`, gsi1sk: `${sessionSk(ref)}${startDate}#${id}`,
-    gsi2pk: `SAMPLE#${sample}`, gsi2sk: `${startDate}#${id}`,
-    gsi3pk: `DATASET_MONTH#${startDate.slice(0, 7)}`, gsi3sk: `${startDate}#${id}`,
+    gsi1pk: `PROPOSAL#${ref.proposal}`,
+    gsi1sk: `${sessionSk(ref)}${startDate}#${id}`,
+    gsi2pk: `SAMPLE#${sample}`,
+    gsi2sk: `${startDate}#${id}`,
+    gsi3pk: `DATASET_MONTH#${startDate.slice(0, 7)}`,
+    gsi3sk: `${startDate}#${id}`,
   };
 }
 
 interface DatasetItem {
-  ref: DatasetRef; id: string; state: DatasetState; origin: DatasetRecord['origin']; techniques?: string[];
-  metadata: Record<string, string>; start_date: string; end_date?: string; version: number; missing?: MissingFields;
-  master_file?: MasterFile; closed_at?: string;
+  ref: DatasetRef;
+  id: string;
+  state: DatasetState;
+  origin: DatasetRecord['origin'];
+  techniques?: string[];
+  metadata: Record<string, string>;
+  start_date: string;
+  end_date?: string;
+  version: number;
+  missing?: MissingFields;
+  master_file?: MasterFile;
+  closed_at?: string;
 }
 
 function recordOf(item: Record<string, unknown>): DatasetRecord {
   const i = item as unknown as DatasetItem;
   return {
-    ref: i.ref, id: i.id, state: i.state, origin: i.origin, techniques: [...(i.techniques ?? [])].sort(), metadata: i.metadata ?? {},
-    startDate: i.start_date, version: i.version,
-    ...(i.end_date ? { endDate: i.end_date } : {}), ...(i.missing ? { missing: i.missing } : {}),
-    ...(i.master_file ? { masterFile: i.master_file } : {}), ...(i.closed_at ? { closedAt: i.closed_at } : {}),
+    ref: i.ref,
+    id: i.id,
+    state: i.state,
+    origin: i.origin,
+    techniques: [...(i.techniques ?? [])].sort(),
+    metadata: i.metadata ?? {},
+    startDate: i.start_date,
+    version: i.version,
+    ...(i.end_date ? { endDate: i.end_date } : {}),
+    ...(i.missing ? { missing: i.missing } : {}),
+    ...(i.master_file ? { masterFile: i.master_file } : {}),
+    ...(i.closed_at ? { closedAt: i.closed_at } : {}),
   };
 }
 
 export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
-  constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string) {}
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {}
 
   private key(ref: DatasetRef) {
     return { pk: datasetPk(ref), sk: DATASET_SK };
@@ -86,17 +115,26 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
     const existing = await this.get(ref);
     if (existing) return { created: false, record: existing };
     const item = {
-      ...this.key(ref), ref, id, state: DatasetState.Open, origin: dataset.origin, metadata: dataset.metadata,
-      start_date: startDate, version: 1, ...(dataset.techniques.length ? { techniques: new Set(dataset.techniques) } : {}),
+      ...this.key(ref),
+      ref,
+      id,
+      state: DatasetState.Open,
+      origin: dataset.origin,
+      metadata: dataset.metadata,
+      start_date: startDate,
+      version: 1,
+      ...(dataset.techniques.length ? { techniques: new Set(dataset.techniques) } : {}),
       ...indexKeys(ref, startDate, dataset.metadata.Sample_name ?? ref.collection),
     };
     try {
-      await this.db.send(new TransactWriteCommand({
-        TransactItems: [
-          { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
-          { Put: { TableName: this.tableName, Item: { pk: OPEN_MARKER_PK, sk: id, start_date: startDate } } },
-        ],
-      }));
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName: this.tableName, Item: { pk: OPEN_MARKER_PK, sk: id, start_date: startDate } } },
+          ],
+        }),
+      );
       return { created: true, record: recordOf(item) };
     } catch (error) {
       const reasons = transactionReasons(error);
@@ -129,12 +167,17 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
       adds.push('#techniques :techniques');
     }
     try {
-      const out = await this.db.send(new UpdateCommand({
-        TableName: this.tableName, Key: this.key(ref),
-        UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}ADD ${adds.join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk) AND #state = :open',
-        ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValues: 'ALL_NEW',
-      }));
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(ref),
+          UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}ADD ${adds.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk) AND #state = :open',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
       return recordOf(out.Attributes!);
     } catch (error) {
       if (isConditionFailure(error)) throw await this.closedError(ref, 'new techniques or metadata');
@@ -142,49 +185,81 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
     }
   }
 
-  async beginClose(ref: DatasetRef, close: { endDate: string; closedAt: string; missing: MissingFields; expectedVersion: number }): Promise<DatasetRecord> {
+  async beginClose(
+    ref: DatasetRef,
+    close: { endDate: string; closedAt: string; missing: MissingFields; expectedVersion: number },
+  ): Promise<DatasetRecord> {
     try {
-      const out = await this.db.send(new UpdateCommand({
-        TableName: this.tableName, Key: this.key(ref),
-        UpdateExpression: 'SET #state = :closing, #end = :end, #closed = :closed, #missing = :missing, #metadata.#endDate = :end ADD #version :one',
-        ConditionExpression: 'attribute_exists(pk) AND #state = :open AND #version = :expected',
-        ExpressionAttributeNames: {
-          '#state': 'state', '#end': 'end_date', '#closed': 'closed_at', '#missing': 'missing', '#metadata': 'metadata', '#endDate': 'endDate', '#version': 'version',
-        },
-        ExpressionAttributeValues: {
-          ':closing': DatasetState.Closing, ':open': DatasetState.Open, ':end': close.endDate, ':closed': close.closedAt,
-          ':missing': close.missing, ':one': 1, ':expected': close.expectedVersion,
-        },
-        ReturnValues: 'ALL_NEW',
-      }));
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(ref),
+          UpdateExpression:
+            'SET #state = :closing, #end = :end, #closed = :closed, #missing = :missing, #metadata.#endDate = :end ADD #version :one',
+          ConditionExpression: 'attribute_exists(pk) AND #state = :open AND #version = :expected',
+          ExpressionAttributeNames: {
+            '#state': 'state',
+            '#end': 'end_date',
+            '#closed': 'closed_at',
+            '#missing': 'missing',
+            '#metadata': 'metadata',
+            '#endDate': 'endDate',
+            '#version': 'version',
+          },
+          ExpressionAttributeValues: {
+            ':closing': DatasetState.Closing,
+            ':open': DatasetState.Open,
+            ':end': close.endDate,
+            ':closed': close.closedAt,
+            ':missing': close.missing,
+            ':one': 1,
+            ':expected': close.expectedVersion,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
       return recordOf(out.Attributes!);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const now = await this.mustGet(ref);
       if (now.state === DatasetState.Open) {
-        throw new DatasetCloseConflictError(`dataset ${now.id} changed while it was being closed (version ${close.expectedVersion} → ${now.version}); close it again`, { dataset: now.id });
+        throw new DatasetCloseConflictError(
+          `dataset ${now.id} changed while it was being closed (version ${close.expectedVersion} → ${now.version}); close it again`,
+          { dataset: now.id },
+        );
       }
-      throw new DatasetCloseConflictError(`dataset ${now.id} is already ${now.state === DatasetState.Closing ? 'being closed' : 'closed'} by another request`, { dataset: now.id, state: now.state });
+      throw new DatasetCloseConflictError(
+        `dataset ${now.id} is already ${now.state === DatasetState.Closing ? 'being closed' : 'closed'} by another request`,
+        { dataset: now.id, state: now.state },
+      );
     }
   }
 
   async finishClose(ref: DatasetRef, masterFile: MasterFile): Promise<DatasetRecord> {
     const id = datasetIdOf(ref);
     try {
-      await this.db.send(new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tableName, Key: this.key(ref),
-              UpdateExpression: 'SET #state = :closed, #master = :master ADD #version :one',
-              ConditionExpression: '#state = :closing',
-              ExpressionAttributeNames: { '#state': 'state', '#master': 'master_file', '#version': 'version' },
-              ExpressionAttributeValues: { ':closed': DatasetState.Closed, ':closing': DatasetState.Closing, ':master': masterFile, ':one': 1 },
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: this.key(ref),
+                UpdateExpression: 'SET #state = :closed, #master = :master ADD #version :one',
+                ConditionExpression: '#state = :closing',
+                ExpressionAttributeNames: { '#state': 'state', '#master': 'master_file', '#version': 'version' },
+                ExpressionAttributeValues: {
+                  ':closed': DatasetState.Closed,
+                  ':closing': DatasetState.Closing,
+                  ':master': masterFile,
+                  ':one': 1,
+                },
+              },
             },
-          },
-          { Delete: { TableName: this.tableName, Key: { pk: OPEN_MARKER_PK, sk: id } } },
-        ],
-      }));
+            { Delete: { TableName: this.tableName, Key: { pk: OPEN_MARKER_PK, sk: id } } },
+          ],
+        }),
+      );
     } catch (error) {
       if (transactionReasons(error)?.[0] === 'ConditionalCheckFailed') {
         throw new DatasetCloseConflictError(`dataset ${id} is no longer CLOSING: another request finished its close`, { dataset: id });
@@ -199,59 +274,102 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
     const existing = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
     if (existing.Item?.joined) return 'duplicate';
     try {
-      await this.db.send(new TransactWriteCommand({
-        TransactItems: [
-          {
-            ConditionCheck: {
-              TableName: this.tableName, Key: this.key(ref), ConditionExpression: '#state = :open',
-              ExpressionAttributeNames: { '#state': 'state' }, ExpressionAttributeValues: { ':open': DatasetState.Open },
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: this.key(ref),
+                ConditionExpression: '#state = :open',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: { ':open': DatasetState.Open },
+              },
             },
-          },
-          {
-            Update: {
-              TableName: this.tableName, Key: key,
-              UpdateExpression: 'SET #run = :run, #number = :number, #title = :title, #start = :start, #joined = :true',
-              ExpressionAttributeNames: { '#run': 'run_uid', '#number': 'scan_number', '#title': 'title', '#start': 'start_time', '#joined': 'joined' },
-              ExpressionAttributeValues: { ':run': scan.runUid, ':number': scan.scanNumber, ':title': scan.title ?? '', ':start': scan.startTime ?? '', ':true': true },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: key,
+                UpdateExpression: 'SET #run = :run, #number = :number, #title = :title, #start = :start, #joined = :true',
+                ExpressionAttributeNames: {
+                  '#run': 'run_uid',
+                  '#number': 'scan_number',
+                  '#title': 'title',
+                  '#start': 'start_time',
+                  '#joined': 'joined',
+                },
+                ExpressionAttributeValues: {
+                  ':run': scan.runUid,
+                  ':number': scan.scanNumber,
+                  ':title': scan.title ?? '',
+                  ':start': scan.startTime ?? '',
+                  ':true': true,
+                },
+              },
             },
-          },
-        ],
-      }));
+          ],
+        }),
+      );
       return 'added';
     } catch (error) {
-      if (transactionReasons(error)?.[0] === 'ConditionalCheckFailed') throw await this.closedError(ref, `new scans (scan ${scan.scanNumber}, run ${scan.runUid})`);
+      if (transactionReasons(error)?.[0] === 'ConditionalCheckFailed')
+        throw await this.closedError(ref, `new scans (scan ${scan.scanNumber}, run ${scan.runUid})`);
       throw error;
     }
   }
 
   async setScanFile(ref: DatasetRef, runUid: string, scanNumber: number, fileKey: string, fileSha256?: string): Promise<void> {
-    await this.db.send(new UpdateCommand({
-      TableName: this.tableName, Key: { pk: datasetPk(ref), sk: scanSk(scanNumber, runUid) },
-      UpdateExpression: `SET #run = :run, #number = :number, #file = :file${fileSha256 ? ', #sha = :sha' : ''}`,
-      ExpressionAttributeNames: { '#run': 'run_uid', '#number': 'scan_number', '#file': 'file_key', ...(fileSha256 ? { '#sha': 'file_sha256' } : {}) },
-      ExpressionAttributeValues: { ':run': runUid, ':number': scanNumber, ':file': fileKey, ...(fileSha256 ? { ':sha': fileSha256 } : {}) },
-    }));
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: datasetPk(ref), sk: scanSk(scanNumber, runUid) },
+        UpdateExpression: `SET #run = :run, #number = :number, #file = :file${fileSha256 ? ', #sha = :sha' : ''}`,
+        ExpressionAttributeNames: {
+          '#run': 'run_uid',
+          '#number': 'scan_number',
+          '#file': 'file_key',
+          ...(fileSha256 ? { '#sha': 'file_sha256' } : {}),
+        },
+        ExpressionAttributeValues: {
+          ':run': runUid,
+          ':number': scanNumber,
+          ':file': fileKey,
+          ...(fileSha256 ? { ':sha': fileSha256 } : {}),
+        },
+      }),
+    );
   }
 
   async listScans(ref: DatasetRef): Promise<DatasetScan[]> {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :scan)',
-      ExpressionAttributeValues: { ':pk': datasetPk(ref), ':scan': 'SCAN#' }, ConsistentRead: true,
+      ExpressionAttributeValues: { ':pk': datasetPk(ref), ':scan': 'SCAN#' },
+      ConsistentRead: true,
     });
-    return items.filter((i) => i.joined).map((i) => ({
-      runUid: String(i.run_uid), scanNumber: Number(i.scan_number),
-      ...(i.title ? { title: String(i.title) } : {}), ...(i.start_time ? { startTime: String(i.start_time) } : {}),
-      ...(i.file_key ? { fileKey: String(i.file_key) } : {}),
-      ...(i.file_sha256 ? { fileSha256: String(i.file_sha256) } : {}),
-    }));
+    return items
+      .filter((i) => i.joined)
+      .map((i) => ({
+        runUid: String(i.run_uid),
+        scanNumber: Number(i.scan_number),
+        ...(i.title ? { title: String(i.title) } : {}),
+        ...(i.start_time ? { startTime: String(i.start_time) } : {}),
+        ...(i.file_key ? { fileKey: String(i.file_key) } : {}),
+        ...(i.file_sha256 ? { fileSha256: String(i.file_sha256) } : {}),
+      }));
   }
 
   /** Pages until `limit` items that `keep` accepts are found (or the query ends). */
-  private async queryAll(input: Record<string, unknown>, limit = Infinity, keep: (item: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>[]> {
+  private async queryAll(
+    input: Record<string, unknown>,
+    limit = Infinity,
+    keep: (item: Record<string, unknown>) => boolean = () => true,
+  ): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const out = await this.db.send(new QueryCommand({ TableName: this.tableName, ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+      const out = await this.db.send(
+        new QueryCommand({ TableName: this.tableName, ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+      );
       items.push(...(out.Items ?? []).filter(keep));
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < limit);
@@ -265,36 +383,70 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
     const to = query.to ?? '\uffff';
     const inRange = (r: DatasetRecord) => r.startDate >= from && r.startDate <= to;
     // Every condition is applied while paging, before the limit: a page is short only when the query is exhausted.
-    const wanted = (r: DatasetRecord) => inRange(r) && (query.sample === undefined || r.metadata.Sample_name === query.sample)
-      && (query.proposal === undefined || r.ref.proposal === query.proposal) && accept(r);
+    const wanted = (r: DatasetRecord) =>
+      inRange(r) &&
+      (query.sample === undefined || r.metadata.Sample_name === query.sample) &&
+      (query.proposal === undefined || r.ref.proposal === query.proposal) &&
+      accept(r);
     const keep = (item: Record<string, unknown>) => wanted(recordOf(item));
     let records: DatasetRecord[];
     if (query.open) {
-      const markers = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': OPEN_MARKER_PK }, ConsistentRead: true });
+      const markers = await this.queryAll({
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': OPEN_MARKER_PK },
+        ConsistentRead: true,
+      });
       const ids = markers.map((m) => String(m.sk));
-      records = (await Promise.all(ids.map(async (id) => {
-        const [proposal, beamline, session, collection, dataset] = id.split('/') as [string, string, string, string, string];
-        return this.get({ proposal, beamline, session, collection, dataset });
-      }))).filter((r): r is DatasetRecord => r !== undefined && r.state === DatasetState.Open && wanted(r));
+      records = (
+        await Promise.all(
+          ids.map(async (id) => {
+            const [proposal, beamline, session, collection, dataset] = id.split('/') as [string, string, string, string, string];
+            return this.get({ proposal, beamline, session, collection, dataset });
+          }),
+        )
+      ).filter((r): r is DatasetRecord => r !== undefined && r.state === DatasetState.Open && wanted(r));
     } else if (query.proposal) {
       const prefix = query.beamline && query.session ? sessionSk({ beamline: query.beamline, session: query.session }) : 'DATASET#';
-      records = (await this.queryAll({
-        IndexName: DatasetIndex.ByProposal, KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': `PROPOSAL#${query.proposal}`, ':prefix': prefix },
-      }, limit, keep)).map(recordOf);
+      records = (
+        await this.queryAll(
+          {
+            IndexName: DatasetIndex.ByProposal,
+            KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': `PROPOSAL#${query.proposal}`, ':prefix': prefix },
+          },
+          limit,
+          keep,
+        )
+      ).map(recordOf);
     } else if (query.sample) {
-      records = (await this.queryAll({
-        IndexName: DatasetIndex.BySample, KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': `SAMPLE#${query.sample}`, ':from': from, ':to': `${to}\uffff` },
-      }, limit, keep)).map(recordOf);
+      records = (
+        await this.queryAll(
+          {
+            IndexName: DatasetIndex.BySample,
+            KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: { ':pk': `SAMPLE#${query.sample}`, ':from': from, ':to': `${to}\uffff` },
+          },
+          limit,
+          keep,
+        )
+      ).map(recordOf);
     } else if (query.from && query.to) {
       records = [];
       for (const month of monthsBetween(query.from, query.to)) {
         if (records.length >= limit) break;
-        records.push(...(await this.queryAll({
-          IndexName: DatasetIndex.ByMonth, KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': `DATASET_MONTH#${month}`, ':from': from, ':to': `${to}\uffff` },
-        }, limit - records.length, keep)).map(recordOf));
+        records.push(
+          ...(
+            await this.queryAll(
+              {
+                IndexName: DatasetIndex.ByMonth,
+                KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk BETWEEN :from AND :to',
+                ExpressionAttributeValues: { ':pk': `DATASET_MONTH#${month}`, ':from': from, ':to': `${to}\uffff` },
+              },
+              limit - records.length,
+              keep,
+            )
+          ).map(recordOf),
+        );
       }
     } else {
       throw new InvalidInputError('list datasets by proposal (and session), by sample, by time range (from and to) or the open ones');
@@ -317,7 +469,10 @@ export function monthsBetween(from: string, to: string): string[] {
     if (m > end) break;
     months.push(m);
     month += 1;
-    if (month > 12) { month = 1; year += 1; }
+    if (month > 12) {
+      month = 1;
+      year += 1;
+    }
   }
   return months;
 }

@@ -46,7 +46,11 @@ function outputEdgesOf(record: ProvenanceRecord): Record<string, unknown>[] {
 }
 
 export class DynamoDbProvenanceStore implements ProvenanceStore {
-  constructor(private readonly db: DynamoDBDocumentClient, readonly tableName: string, private readonly bucket: string) {}
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string,
+    private readonly bucket: string,
+  ) {}
 
   async exists(entity: EntityRef): Promise<boolean> {
     // Only real records count (issue 15): a provenance record of the entity, or the entity named as
@@ -55,7 +59,8 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
     if (await this.hasItem(provPk(entity.ref), PROV_SK)) return true;
     if (!isArchiveOwned(entity.ref) && (await this.linked(entity.ref, PARENT_PREFIX, 1)).length > 0) return true;
     switch (entity.kind) {
-      case 'run': return this.hasItem(runPk(entity.id), RUN_SK);
+      case 'run':
+        return this.hasItem(runPk(entity.id), RUN_SK);
       case 'file': {
         const prefix = `s3://${this.bucket}/`;
         return entity.id.startsWith(prefix) && this.hasItem(filePk(entity.id.slice(prefix.length)), FILE_SK);
@@ -63,24 +68,34 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
       case 'dataset': {
         // The dataset record (src/adapters/dynamodb-dataset-catalogue.ts), else any run of the dataset.
         if (await this.hasItem(datasetGsiPk(entity.id), 'DATASET')) return true;
-        const out = await this.db.send(new QueryCommand({
-          TableName: this.tableName, IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :pk',
-          ExpressionAttributeValues: { ':pk': datasetGsiPk(entity.id) }, Limit: 1,
-        }));
+        const out = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'gsi1',
+            KeyConditionExpression: 'gsi1pk = :pk',
+            ExpressionAttributeValues: { ':pk': datasetGsiPk(entity.id) },
+            Limit: 1,
+          }),
+        );
         return (out.Items ?? []).length > 0;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
 
   private async hasItem(pk: string, sk: string): Promise<boolean> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ProjectionExpression: 'pk', ConsistentRead: true }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ProjectionExpression: 'pk', ConsistentRead: true }),
+    );
     return out.Item !== undefined;
   }
 
   async get(entity: string): Promise<ProvenanceRecord | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: provPk(entity), sk: PROV_SK }, ConsistentRead: true }));
-    return out.Item ? JSON.parse(String(out.Item.body)) as ProvenanceRecord : undefined;
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: provPk(entity), sk: PROV_SK }, ConsistentRead: true }),
+    );
+    return out.Item ? (JSON.parse(String(out.Item.body)) as ProvenanceRecord) : undefined;
   }
 
   async hasChildren(entity: string): Promise<boolean> {
@@ -95,23 +110,36 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
     const inTransaction = outputEdges.slice(0, room - (room % 2));
     const afterwards = outputEdges.slice(inTransaction.length);
     try {
-      await this.db.send(new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: { pk: provPk(record.entity), sk: PROV_SK, entity: record.entity, activity_uid: record.activity_uid, recorded_at: record.recorded_at, body: JSON.stringify(record) },
-              ConditionExpression: 'attribute_not_exists(pk)',
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  pk: provPk(record.entity),
+                  sk: PROV_SK,
+                  entity: record.entity,
+                  activity_uid: record.activity_uid,
+                  recorded_at: record.recorded_at,
+                  body: JSON.stringify(record),
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
             },
-          },
-          ...[...parentEdges, ...inTransaction].map((Item) => ({ Put: { TableName: this.tableName, Item } })),
-        ],
-      }));
+            ...[...parentEdges, ...inTransaction].map((Item) => ({ Put: { TableName: this.tableName, Item } })),
+          ],
+        }),
+      );
     } catch (error) {
       if (!isTransactionCancelled(error)) throw error;
       const existing = await this.get(record.entity);
       if (existing?.activity_uid !== record.activity_uid) {
-        throw new ProvenanceConflictError(`${record.entity} already has a provenance record${existing ? ` (activity ${existing.activity_uid})` : ''}`, { entity: record.entity }, { cause: error });
+        throw new ProvenanceConflictError(
+          `${record.entity} already has a provenance record${existing ? ` (activity ${existing.activity_uid})` : ''}`,
+          { entity: record.entity },
+          { cause: error },
+        );
       }
       // The same record again (a redelivery): its output edges may not all have been written.
       await this.batchPut(record.entity, outputEdges);
@@ -146,13 +174,17 @@ export class DynamoDbProvenanceStore implements ProvenanceStore {
     const found: string[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const out = await this.db.send(new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': provPk(entity), ':prefix': prefix },
-        ProjectionExpression: 'sk', ConsistentRead: true,
-        ...(limit ? { Limit: limit } : {}), ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }));
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': provPk(entity), ':prefix': prefix },
+          ProjectionExpression: 'sk',
+          ConsistentRead: true,
+          ...(limit ? { Limit: limit } : {}),
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
       for (const item of out.Items ?? []) found.push(String(item.sk).slice(prefix.length));
       startKey = limit && found.length >= limit ? undefined : out.LastEvaluatedKey;
     } while (startKey);

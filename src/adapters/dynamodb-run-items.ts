@@ -40,7 +40,8 @@ export function setFields(fields: Record<string, unknown>, once: Record<string, 
   const values: Record<string, unknown> = {};
   const sets: string[] = [];
   for (const [field, value] of Object.entries(once)) {
-    names[`#${field}`] = field; values[`:${field}`] = value;
+    names[`#${field}`] = field;
+    values[`:${field}`] = value;
     sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
   }
   // `state` is set last. DynamoDB applies an update at once; the local emulator (moto) applies its
@@ -49,7 +50,8 @@ export function setFields(fields: Record<string, unknown>, once: Record<string, 
   // sees a state sees everything written with it.
   const ordered = Object.entries(fields).sort(([a], [b]) => Number(a === 'state') - Number(b === 'state'));
   for (const [field, value] of ordered) {
-    names[`#${field}`] = field; values[`:${field}`] = value;
+    names[`#${field}`] = field;
+    values[`:${field}`] = value;
     sets.push(`#${field} = :${field}`);
   }
   for (const field of remove) names[`#${field}`] = field;
@@ -57,7 +59,11 @@ export function setFields(fields: Record<string, unknown>, once: Record<string, 
   return { UpdateExpression: `SET ${sets.join(', ')}${removal}`, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
 }
 
-export function withCondition(parts: UpdateParts, condition: string, values: Record<string, unknown>): UpdateParts & { ConditionExpression: string } {
+export function withCondition(
+  parts: UpdateParts,
+  condition: string,
+  values: Record<string, unknown>,
+): UpdateParts & { ConditionExpression: string } {
   return { ...parts, ConditionExpression: condition, ExpressionAttributeValues: { ...parts.ExpressionAttributeValues, ...values } };
 }
 
@@ -105,10 +111,12 @@ export interface HandOverItem {
 
 export function handOverOf(item: HandOverItem, attempts: number | undefined): HandOver {
   return {
-    claimedAt: item.claimed_at, attempt: attempts ?? 1,
+    claimedAt: item.claimed_at,
+    attempt: attempts ?? 1,
     // A claim from before expiries were recorded: stale after HANDOVER_CLAIM_STALE_MS like an unanswered one.
     expiresAt: item.expires_at ?? new Date(Date.parse(item.claimed_at) + HANDOVER_CLAIM_STALE_MS).toISOString(),
-    ...(item.ref ? { ref: item.ref } : {}), ...(item.reason ? { reason: item.reason } : {}),
+    ...(item.ref ? { ref: item.ref } : {}),
+    ...(item.reason ? { reason: item.reason } : {}),
   };
 }
 

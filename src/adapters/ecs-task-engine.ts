@@ -33,27 +33,36 @@ export function clientTokenOf(job: TaskJob): string {
 }
 
 export class EcsTaskEngine implements TaskEngine {
-  constructor(private readonly ecs: ECSClient, private readonly options: EcsTaskEngineOptions) {}
+  constructor(
+    private readonly ecs: ECSClient,
+    private readonly options: EcsTaskEngineOptions,
+  ) {}
 
   async start(job: TaskJob): Promise<{ ref: string }> {
     const o = this.options;
     const body = JSON.stringify(job);
-    const out = await this.ecs.send(new RunTaskCommand({
-      cluster: o.clusterArn,
-      taskDefinition: o.taskDefinitionArn,
-      launchType: 'FARGATE',
-      count: 1,
-      startedBy: o.startedBy.slice(0, 36),
-      // Idempotent for ~1 hour per job and attempt: a retried RunTask call does not start a second task, while
-      // a new attempt (its own number in the job: the last task died, the run was retried) is never handed the dead one.
-      clientToken: clientTokenOf(job),
-      networkConfiguration: { awsvpcConfiguration: { subnets: o.subnets, securityGroups: o.securityGroups, assignPublicIp: o.assignPublicIp } },
-      overrides: { containerOverrides: [{ name: o.containerName, environment: [{ name: TASK_JOB_ENV, value: body }] }] },
-      propagateTags: 'TASK_DEFINITION',
-    }));
+    const out = await this.ecs.send(
+      new RunTaskCommand({
+        cluster: o.clusterArn,
+        taskDefinition: o.taskDefinitionArn,
+        launchType: 'FARGATE',
+        count: 1,
+        startedBy: o.startedBy.slice(0, 36),
+        // Idempotent for ~1 hour per job and attempt: a retried RunTask call does not start a second task, while
+        // a new attempt (its own number in the job: the last task died, the run was retried) is never handed the dead one.
+        clientToken: clientTokenOf(job),
+        networkConfiguration: {
+          awsvpcConfiguration: { subnets: o.subnets, securityGroups: o.securityGroups, assignPublicIp: o.assignPublicIp },
+        },
+        overrides: { containerOverrides: [{ name: o.containerName, environment: [{ name: TASK_JOB_ENV, value: body }] }] },
+        propagateTags: 'TASK_DEFINITION',
+      }),
+    );
     const arn = out.tasks?.[0]?.taskArn;
     if (!arn) {
-      const why = (out.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'no task and no failure returned';
+      const why =
+        (out.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') ||
+        'no task and no failure returned';
       throw new TaskStartError(`ECS RunTask did not start the ${job.kind} task: ${why}`, { job: body });
     }
     return { ref: arn };

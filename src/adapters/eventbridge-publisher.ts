@@ -24,8 +24,14 @@ export const MAX_PUT_BYTES = 256 * 1024;
 
 /** Error codes worth retrying; anything else (MalformedDetail, ValidationException …) fails the same way again. */
 const TRANSIENT_CODES = new Set([
-  'ThrottlingException', 'InternalException', 'InternalFailure', 'ServiceUnavailable', 'ServiceUnavailableException',
-  'TooManyRequestsException', 'RequestTimeout', 'RequestTimeoutException',
+  'ThrottlingException',
+  'InternalException',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'TooManyRequestsException',
+  'RequestTimeout',
+  'RequestTimeoutException',
 ]);
 
 /** Prefix of the reason given for an entry refused only because its attempts ran out (such rejections say `transient: true`). */
@@ -76,7 +82,10 @@ export class EventBridgePublisher implements EventPublisher {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
-  constructor(private readonly client: PutEventsClient, private readonly options: EventBridgePublisherOptions) {
+  constructor(
+    private readonly client: PutEventsClient,
+    private readonly options: EventBridgePublisherOptions,
+  ) {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 6);
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 5_000;
@@ -110,7 +119,11 @@ export class EventBridgePublisher implements EventPublisher {
       pending = [];
       for (const item of retry) {
         if (item.attempts >= this.maxAttempts) {
-          outcome.rejected.push({ event: item.event, reason: `${GAVE_UP} ${item.attempts} attempts: ${item.lastError ?? 'unknown error'}`, transient: true });
+          outcome.rejected.push({
+            event: item.event,
+            reason: `${GAVE_UP} ${item.attempts} attempts: ${item.lastError ?? 'unknown error'}`,
+            transient: true,
+          });
         } else {
           pending.push(item);
         }

@@ -28,7 +28,11 @@ export class H5wasmArchivedChannelReader implements ArchivedChannelReader {
     try {
       file = openHdf5File(localPath, 'r');
     } catch (error) {
-      throw new ArchivedChannelReadError(`the scan file s3://…/${context.key} of run ${context.runUid} cannot be opened: ${hdf5Diagnostic(error)}`, context, { cause: error });
+      throw new ArchivedChannelReadError(
+        `the scan file s3://…/${context.key} of run ${context.runUid} cannot be opened: ${hdf5Diagnostic(error)}`,
+        context,
+        { cause: error },
+      );
     }
     let closed = false;
     return {
@@ -38,7 +42,11 @@ export class H5wasmArchivedChannelReader implements ArchivedChannelReader {
         try {
           dataset = file.get(datasetPath) as Dataset | null;
         } catch (error) {
-          throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} cannot be read from ${context.key}: ${hdf5Diagnostic(error)}`, where, { cause: error });
+          throw new ArchivedChannelReadError(
+            `run ${context.runUid}: ${datasetPath} cannot be read from ${context.key}: ${hdf5Diagnostic(error)}`,
+            where,
+            { cause: error },
+          );
         }
         if (!dataset || dataset.type !== 'Dataset') {
           throw new ArchivedChannelReadError(`run ${context.runUid}: ${context.key} has no dataset ${datasetPath}`, where);
@@ -48,10 +56,14 @@ export class H5wasmArchivedChannelReader implements ArchivedChannelReader {
           throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} is not numeric (HDF5 type class ${meta.type})`, where);
         }
         if (!meta.littleEndian && meta.size > 1) {
-          throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} is big-endian; exports read little-endian channels only`, where);
+          throw new ArchivedChannelReadError(
+            `run ${context.runUid}: ${datasetPath} is big-endian; exports read little-endian channels only`,
+            where,
+          );
         }
         const shape = [...(dataset.shape ?? [])];
-        if (shape.length === 0) throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} is a scalar, not a column of points`, where);
+        if (shape.length === 0)
+          throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} is a scalar, not a column of points`, where);
         const kind = meta.type === H5T_FLOAT ? 'f' : meta.signed ? 'i' : 'u';
         const dtype = parseDtype(`${meta.size === 1 ? '|' : '<'}${kind}${meta.size}`, `${datasetPath} dtype`);
         const found = dataset;
@@ -59,10 +71,13 @@ export class H5wasmArchivedChannelReader implements ArchivedChannelReader {
           dtype,
           shape,
           rows(start: number, stop: number): NdArray {
-            if (closed) throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} is read after its file was closed`, where);
-            const bytes = checkedHdf5({ file: context.key, object: datasetPath, what: `read points [${start}, ${stop})`, timeMs: 0 },
+            if (closed)
+              throw new ArchivedChannelReadError(`run ${context.runUid}: ${datasetPath} is read after its file was closed`, where);
+            const bytes = checkedHdf5(
+              { file: context.key, object: datasetPath, what: `read points [${start}, ${stop})`, timeMs: 0 },
               () => readRows(found, start, stop, itemSize(dtype)),
-              (message, cause) => new ArchivedChannelReadError(`run ${context.runUid}: ${message}`, where, { cause }));
+              (message, cause) => new ArchivedChannelReadError(`run ${context.runUid}: ${message}`, where, { cause }),
+            );
             return { dtype, shape: [stop - start, ...shape.slice(1)], bytes };
           },
         };

@@ -8,8 +8,14 @@ import { open } from 'node:fs/promises';
 import { ArchiveError } from '../core/errors.js';
 import { readStorageMap, type ByteSource, type StorageEntry } from '../core/file-index/hdf5-storage-map.js';
 import {
-  FILE_INDEX_FORMAT, FILE_INDEX_VERSION, INLINE_VALUE_BYTES,
-  type FileIndex, type IndexAttribute, type IndexDtype, type IndexEntry, type IndexStorage,
+  FILE_INDEX_FORMAT,
+  FILE_INDEX_VERSION,
+  INLINE_VALUE_BYTES,
+  type FileIndex,
+  type IndexAttribute,
+  type IndexDtype,
+  type IndexEntry,
+  type IndexStorage,
 } from '../core/file-index/model.js';
 import type { ScanFileIndexer } from '../core/archive/ports.js';
 import { hdf5Diagnostic, loadH5wasm, openHdf5File, type Dataset, type Group, type H5File } from './h5wasm-runtime.js';
@@ -19,8 +25,14 @@ export class FileIndexError extends ArchiveError {
 }
 
 interface H5Metadata {
-  type: number; size: number; littleEndian: boolean; signed: boolean; vlen: boolean; cset?: number;
-  shape: number[] | null; maxshape: number[] | null;
+  type: number;
+  size: number;
+  littleEndian: boolean;
+  signed: boolean;
+  vlen: boolean;
+  cset?: number;
+  shape: number[] | null;
+  maxshape: number[] | null;
 }
 
 const CLASSES = ['integer', 'float', 'time', 'string', 'bitfield', 'opaque', 'compound', 'reference', 'enum', 'vlen', 'array'];
@@ -28,12 +40,21 @@ const CLASSES = ['integer', 'float', 'time', 'string', 'bitfield', 'opaque', 'co
 function dtypeOf(m: H5Metadata): IndexDtype {
   const cls = CLASSES[m.type] ?? `class-${m.type}`;
   const order = m.littleEndian ? '<' : '>';
-  const code = cls === 'float' ? `${order}f${m.size}`
-    : cls === 'integer' ? `${order}${m.signed ? 'i' : 'u'}${m.size}`
-      : cls === 'string' ? (m.vlen ? 'O' : `|S${m.size}`)
-        : `|V${m.size}`;
+  const code =
+    cls === 'float'
+      ? `${order}f${m.size}`
+      : cls === 'integer'
+        ? `${order}${m.signed ? 'i' : 'u'}${m.size}`
+        : cls === 'string'
+          ? m.vlen
+            ? 'O'
+            : `|S${m.size}`
+          : `|V${m.size}`;
   return {
-    class: cls, code, size: m.size, littleEndian: m.littleEndian,
+    class: cls,
+    code,
+    size: m.size,
+    littleEndian: m.littleEndian,
     ...(cls === 'integer' ? { signed: m.signed } : {}),
     ...(m.vlen ? { vlen: true } : {}),
     ...(cls === 'string' ? { charset: m.cset === 1 ? 'utf-8' : 'ascii' } : {}),
@@ -95,16 +116,21 @@ export async function indexHdf5File(path: string, file: { bytes: number; sha256:
       }
       const object = name === '/' ? h5 : h5.get(name);
       if (located.kind === 'group') {
-        if (!object || !('keys' in object)) throw new FileIndexError(`${name} is a group in the file's structures but not for h5wasm`, { key: name });
+        if (!object || !('keys' in object))
+          throw new FileIndexError(`${name} is a group in the file's structures but not for h5wasm`, { key: name });
         // The links read from the file's structures are the ones HDF5 itself lists: nothing missed, nothing invented.
         const listed = [...(object as Group).keys()].sort();
         if (listed.join('\0') !== [...located.children].sort().join('\0')) {
-          throw new FileIndexError(`group ${name}: the file's structures list ${located.children.length} links, HDF5 lists ${listed.length}`, { key: name });
+          throw new FileIndexError(
+            `group ${name}: the file's structures list ${located.children.length} links, HDF5 lists ${listed.length}`,
+            { key: name },
+          );
         }
         entries[name] = { kind: 'group', children: located.children, attributes: attributesOf(object as Group) };
         continue;
       }
-      if (!object || !('shape' in object)) throw new FileIndexError(`${name} is a dataset in the file's structures but not for h5wasm`, { key: name });
+      if (!object || !('shape' in object))
+        throw new FileIndexError(`${name} is a dataset in the file's structures but not for h5wasm`, { key: name });
       const dataset = object as Dataset;
       const metadata = dataset.metadata as unknown as H5Metadata;
       const storage = storageOf(located, name);
@@ -112,9 +138,13 @@ export async function indexHdf5File(path: string, file: { bytes: number; sha256:
       const storedBytes = storage.layout === 'chunked' ? storage.chunks.reduce((n, c) => n + c[1], 0) : storage.bytes;
       const inline = dtype.class === 'string' || storedBytes <= INLINE_VALUE_BYTES;
       entries[name] = {
-        kind: 'dataset', dtype, shape: metadata.shape, maxshape: metadata.maxshape,
+        kind: 'dataset',
+        dtype,
+        shape: metadata.shape,
+        maxshape: metadata.maxshape,
         filters: dataset.filters.map((f) => ({ id: f.id, name: f.name, cdValues: [...f.cd_values] })),
-        storage, attributes: attributesOf(dataset),
+        storage,
+        attributes: attributesOf(dataset),
         ...(inline ? { value: jsonSafe(dataset.json_value) } : {}),
       };
     }
@@ -124,7 +154,13 @@ export async function indexHdf5File(path: string, file: { bytes: number; sha256:
   } finally {
     h5?.close();
   }
-  return { format: FILE_INDEX_FORMAT, version: FILE_INDEX_VERSION, file: { bytes: file.bytes, sha256: file.sha256, ...(file.etag ? { etag: file.etag } : {}) }, hdf5: { superblockVersion: map.superblockVersion }, entries };
+  return {
+    format: FILE_INDEX_FORMAT,
+    version: FILE_INDEX_VERSION,
+    file: { bytes: file.bytes, sha256: file.sha256, ...(file.etag ? { etag: file.etag } : {}) },
+    hdf5: { superblockVersion: map.superblockVersion },
+    entries,
+  };
 }
 
 /** The scan writer's indexer (port ScanFileIndexer): the index as the JSON bytes to store. */

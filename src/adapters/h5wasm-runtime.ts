@@ -50,7 +50,12 @@ export function openHdf5File(path: string, mode: 'r' | 'a' | 'w'): H5File {
 /** The first three lines of an HDF5 (or any) error message, on one line. */
 export function hdf5Diagnostic(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' | ');
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, 3)
+    .join(' | ');
 }
 
 /**
@@ -156,7 +161,17 @@ function checkStatus(status: unknown, call: string): void {
 }
 
 /** Numeric typed arrays the writers hand to HDF5. */
-export type NumericArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+export type NumericArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 /**
  * Writes `data` (elements already in the dataset's type, little-endian) to the hyperslab `ranges` of
@@ -170,13 +185,24 @@ export function writeRows(dataset: Dataset, ranges: readonly (readonly [number, 
   const offset = shape.map((_, i) => BigInt(ranges[i]?.[0] ?? 0));
   const count = shape.map((n, i) => BigInt((ranges[i]?.[1] ?? n) - (ranges[i]?.[0] ?? 0)));
   const elements = count.reduce((a, b) => a * b, 1n);
-  if (BigInt(data.length) !== elements) throw new Hdf5StatusError(`${dataset.path}: ${data.length} elements for a selection of ${elements}`);
+  if (BigInt(data.length) !== elements)
+    throw new Hdf5StatusError(`${dataset.path}: ${data.length} elements for a selection of ${elements}`);
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const pointer = module._malloc(Math.max(bytes.byteLength, 1));
   if (pointer === 0) throw new Hdf5StatusError(`wasm heap: cannot allocate ${bytes.byteLength} bytes`);
   try {
     module.HEAPU8.set(bytes, pointer);
-    checkStatus(module.set_dataset_data(dataset.file_id, dataset.path, count, offset, count.map(() => 1n), BigInt(pointer)), 'H5Dwrite');
+    checkStatus(
+      module.set_dataset_data(
+        dataset.file_id,
+        dataset.path,
+        count,
+        offset,
+        count.map(() => 1n),
+        BigInt(pointer),
+      ),
+      'H5Dwrite',
+    );
   } finally {
     module._free(pointer);
   }
@@ -189,7 +215,11 @@ export function writeRows(dataset: Dataset, ranges: readonly (readonly [number, 
  * is checked. (h5wasm's `slice` copies every read twice into fresh arrays: on a 1.6 GB read-back that
  * was 1.6 GB of new ArrayBuffers to fault in and zero, the cold write's system time; issue 17 item 6.)
  */
-export function withRows<T>(dataset: Dataset, ranges: readonly (readonly [number, number] | readonly [])[], use: (bytes: Uint8Array) => T): T {
+export function withRows<T>(
+  dataset: Dataset,
+  ranges: readonly (readonly [number, number] | readonly [])[],
+  use: (bytes: Uint8Array) => T,
+): T {
   const module = moduleOf();
   const shape = dataset.shape;
   if (!shape) throw new Hdf5StatusError(`${dataset.path} has no shape`);
@@ -199,7 +229,17 @@ export function withRows<T>(dataset: Dataset, ranges: readonly (readonly [number
   const pointer = module._malloc(Math.max(bytes, 1));
   if (pointer === 0) throw new Hdf5StatusError(`wasm heap: cannot allocate ${bytes} bytes`);
   try {
-    checkStatus(module.get_dataset_data(dataset.file_id, dataset.path, count, offset, count.map(() => 1n), BigInt(pointer)), 'H5Dread');
+    checkStatus(
+      module.get_dataset_data(
+        dataset.file_id,
+        dataset.path,
+        count,
+        offset,
+        count.map(() => 1n),
+        BigInt(pointer),
+      ),
+      'H5Dread',
+    );
     return use(module.HEAPU8.subarray(pointer, pointer + bytes));
   } finally {
     module._free(pointer);
@@ -260,7 +300,17 @@ export function readRows(dataset: Dataset, start: number, stop: number, elementB
   const pointer = module._malloc(Math.max(bytes, 1));
   if (pointer === 0) throw new Hdf5StatusError(`wasm heap: cannot allocate ${bytes} bytes`);
   try {
-    checkStatus(module.get_dataset_data(dataset.file_id, dataset.path, count, offset, count.map(() => 1n), BigInt(pointer)), 'H5Dread');
+    checkStatus(
+      module.get_dataset_data(
+        dataset.file_id,
+        dataset.path,
+        count,
+        offset,
+        count.map(() => 1n),
+        BigInt(pointer),
+      ),
+      'H5Dread',
+    );
     return module.HEAPU8.slice(pointer, pointer + bytes);
   } finally {
     module._free(pointer);

@@ -35,17 +35,28 @@ export type WrittenDigests = Map<string, WrittenDigest>;
 /** h5wasm dtype string (struct-style) and typed array of an element type. */
 export function h5Type(type: ElementType): { dtype: string; view: (buffer: ArrayBuffer) => NumericArray } {
   switch (`${type.kind}${type.size}`) {
-    case 'float4': return { dtype: '<f', view: (b) => new Float32Array(b) };
-    case 'float8': return { dtype: '<d', view: (b) => new Float64Array(b) };
-    case 'int1': return { dtype: '<b', view: (b) => new Int8Array(b) };
-    case 'int2': return { dtype: '<h', view: (b) => new Int16Array(b) };
-    case 'int4': return { dtype: '<i', view: (b) => new Int32Array(b) };
-    case 'int8': return { dtype: '<q', view: (b) => new BigInt64Array(b) };
-    case 'uint1': return { dtype: '<B', view: (b) => new Uint8Array(b) };
-    case 'uint2': return { dtype: '<H', view: (b) => new Uint16Array(b) };
-    case 'uint4': return { dtype: '<I', view: (b) => new Uint32Array(b) };
-    case 'uint8': return { dtype: '<Q', view: (b) => new BigUint64Array(b) };
-    default: throw new ScanFileError(`no HDF5 type for ${type.numpy}`);
+    case 'float4':
+      return { dtype: '<f', view: (b) => new Float32Array(b) };
+    case 'float8':
+      return { dtype: '<d', view: (b) => new Float64Array(b) };
+    case 'int1':
+      return { dtype: '<b', view: (b) => new Int8Array(b) };
+    case 'int2':
+      return { dtype: '<h', view: (b) => new Int16Array(b) };
+    case 'int4':
+      return { dtype: '<i', view: (b) => new Int32Array(b) };
+    case 'int8':
+      return { dtype: '<q', view: (b) => new BigInt64Array(b) };
+    case 'uint1':
+      return { dtype: '<B', view: (b) => new Uint8Array(b) };
+    case 'uint2':
+      return { dtype: '<H', view: (b) => new Uint16Array(b) };
+    case 'uint4':
+      return { dtype: '<I', view: (b) => new Uint32Array(b) };
+    case 'uint8':
+      return { dtype: '<Q', view: (b) => new BigUint64Array(b) };
+    default:
+      throw new ScanFileError(`no HDF5 type for ${type.numpy}`);
   }
 }
 
@@ -63,13 +74,27 @@ export interface VerifyOptions {
  * many GB — the SQS visibility heartbeat among them (src/adapters/sqs-visibility-heartbeat.ts) —
  * where one synchronous pass would hold the loop for minutes and let the message reappear.
  */
-export async function verifyScanFile(path: string, plan: NexusPlan, digests: WrittenDigests, timeMs: number, options: VerifyOptions = {}): Promise<void> {
+export async function verifyScanFile(
+  path: string,
+  plan: NexusPlan,
+  digests: WrittenDigests,
+  timeMs: number,
+  options: VerifyOptions = {},
+): Promise<void> {
   const fail = (message: string, dataset?: string): never => {
-    throw new ScanFileVerificationError(`scan file ${path} read back ${dataset ? `at ${dataset} ` : ''}does not match its plan: ${message}`, { key: path, ...(dataset ? { dataset } : {}) });
+    throw new ScanFileVerificationError(
+      `scan file ${path} read back ${dataset ? `at ${dataset} ` : ''}does not match its plan: ${message}`,
+      { key: path, ...(dataset ? { dataset } : {}) },
+    );
   };
   const readBytes = options.readBytes ?? READ_BYTES;
-  const step = <T>(fn: () => T): T => checkedHdf5({ file: path, what: 'read the file back', timeMs }, fn,
-    (message, cause) => new ScanFileVerificationError(message, { key: path }, { cause }), (error) => error instanceof ArchiveError);
+  const step = <T>(fn: () => T): T =>
+    checkedHdf5(
+      { file: path, what: 'read the file back', timeMs },
+      fn,
+      (message, cause) => new ScanFileVerificationError(message, { key: path }, { cause }),
+      (error) => error instanceof ArchiveError,
+    );
   const file = step(() => openHdf5File(path, 'r'));
   try {
     step(() => checkAttrs(file, plan.rootAttrs, '/', fail));
@@ -101,7 +126,8 @@ function* checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail:
     case 'text': {
       const dataset = datasetAt(file, node.path, fail);
       const value = dataset.value as unknown;
-      if (JSON.stringify(value) !== JSON.stringify(node.value)) fail(`reads ${JSON.stringify(value)?.slice(0, 200)}, written ${JSON.stringify(node.value).slice(0, 200)}`, node.path);
+      if (JSON.stringify(value) !== JSON.stringify(node.value))
+        fail(`reads ${JSON.stringify(value)?.slice(0, 200)}, written ${JSON.stringify(node.value).slice(0, 200)}`, node.path);
       checkAttrs(dataset, node.attrs, node.path, fail);
       return;
     }
@@ -144,7 +170,8 @@ function* checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail:
     }
     case 'external-link': {
       const link = file.get_external_link(node.path);
-      if (link?.filename !== node.file || link.obj_path !== node.target) fail(`links to ${link?.filename}:${link?.obj_path}, planned ${node.file}:${node.target}`, node.path);
+      if (link?.filename !== node.file || link.obj_path !== node.target)
+        fail(`links to ${link?.filename}:${link?.obj_path}, planned ${node.file}:${node.target}`, node.path);
       return;
     }
     case 'channel': {
@@ -168,7 +195,11 @@ function* checkNode(file: H5File, node: PlanNode, digests: WrittenDigests, fail:
       checkAttrs(dataset, node.attrs, node.path, fail);
       yield* checkData(dataset, digests.get(node.path), node.path, fail, function* (ranges) {
         for (const [start, stop] of ranges) {
-          for (const seg of gridSegments(start, stop, node.shape[1])) yield [[seg.row, seg.row + 1], [seg.column, seg.column + seg.count]];
+          for (const seg of gridSegments(start, stop, node.shape[1]))
+            yield [
+              [seg.row, seg.row + 1],
+              [seg.column, seg.column + seg.count],
+            ];
         }
       });
       return;
@@ -196,7 +227,8 @@ function shaped(file: H5File, path: string, dtype: string, shape: readonly numbe
   const dataset = datasetAt(file, path, fail);
   if (dataset.dtype !== dtype) fail(`has dtype ${String(dataset.dtype)}, planned ${dtype}`, path);
   const got = dataset.shape ?? [];
-  if (got.length !== shape.length || got.some((n, i) => n !== shape[i])) fail(`has shape [${got.join(', ')}], planned [${shape.join(', ')}]`, path);
+  if (got.length !== shape.length || got.some((n, i) => n !== shape[i]))
+    fail(`has shape [${got.join(', ')}], planned [${shape.join(', ')}]`, path);
   return dataset;
 }
 
@@ -214,9 +246,10 @@ function checkAttrs(target: Group | Dataset, attrs: Attrs, path: string, fail: F
     if (attr.dtype !== dtype) fail(`attribute ${name} has dtype ${String(attr.dtype)}, planned ${dtype}`, path);
     const got = attr.value as unknown;
     const read = ArrayBuffer.isView(got) ? (got as unknown as ArrayLike<number | bigint>)[0] : got;
-    const same = typeof read === 'bigint' || typeof value.value === 'bigint'
-      ? typeof read !== 'undefined' && BigInt(read as bigint | number) === BigInt(value.value)
-      : Object.is(Number(read), Number(value.value));
+    const same =
+      typeof read === 'bigint' || typeof value.value === 'bigint'
+        ? typeof read !== 'undefined' && BigInt(read as bigint | number) === BigInt(value.value)
+        : Object.is(Number(read), Number(value.value));
     if (!same) fail(`attribute ${name} reads ${String(read)}, planned ${String(value.value)}`, path);
   }
 }
@@ -228,7 +261,13 @@ function isTypedScalar(value: AttrValue): value is TypedScalar {
 type Selection = ([number, number] | [])[];
 
 /** Reads the written ranges back in bounded selections and compares their sha256 with what was written. */
-function* checkData(dataset: Dataset, written: WrittenDigest | undefined, path: string, fail: Fail, selections: (ranges: [number, number][]) => Iterable<Selection>): Generator<void, void, void> {
+function* checkData(
+  dataset: Dataset,
+  written: WrittenDigest | undefined,
+  path: string,
+  fail: Fail,
+  selections: (ranges: [number, number][]) => Iterable<Selection>,
+): Generator<void, void, void> {
   if (!written) fail('no record of what was written', path);
   const hash = createHash('sha256');
   for (const selection of selections(written!.ranges)) {

@@ -10,8 +10,22 @@
  * pinned clock: nothing else runs during a synchronous call.
  */
 import {
-  checkedHdf5, closeFile, createDatasetAt, createGroupAt, externalLink, hdf5LibraryVersion, loadH5wasm, openHdf5File, resizeTo, softLink, writeRows,
-  type Dataset, type Group, type H5File, type Hdf5CallContext, type NumericArray,
+  checkedHdf5,
+  closeFile,
+  createDatasetAt,
+  createGroupAt,
+  externalLink,
+  hdf5LibraryVersion,
+  loadH5wasm,
+  openHdf5File,
+  resizeTo,
+  softLink,
+  writeRows,
+  type Dataset,
+  type Group,
+  type H5File,
+  type Hdf5CallContext,
+  type NumericArray,
 } from './h5wasm-runtime.js';
 import { createHash, type Hash } from 'node:crypto';
 import { mkdtemp, open, rm, stat, truncate } from 'node:fs/promises';
@@ -20,7 +34,16 @@ import { join } from 'node:path';
 import { ArchiveError } from '../core/errors.js';
 import { ScanFileError } from '../core/archive/errors.js';
 import type { ChannelSlice, ScanFileWriter, WrittenScanFile } from '../core/archive/ports.js';
-import type { AttrValue, Attrs, NexusPlan, PlanChannel, PlanGridAxis, PlanGridSignal, PlanPrefixCopy, TypedScalar } from '../core/nexus/layout.js';
+import type {
+  AttrValue,
+  Attrs,
+  NexusPlan,
+  PlanChannel,
+  PlanGridAxis,
+  PlanGridSignal,
+  PlanPrefixCopy,
+  TypedScalar,
+} from '../core/nexus/layout.js';
 import { pointBytes } from '../core/nexus/dtypes.js';
 import { GridAxisAccumulator, gridSegments } from '../core/nexus/grid.js';
 import { rowSlices } from '../core/nexus/writers/channel-writer.js';
@@ -102,7 +125,8 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
       await rm(dir, { recursive: true, force: true });
     };
     const time = plan.fileTimeMs;
-    const call = <T>(what: string, object: string | undefined, fn: () => T): T => checkedCall({ file: path, what, timeMs: time, ...(object ? { object } : {}) }, fn);
+    const call = <T>(what: string, object: string | undefined, fn: () => T): T =>
+      checkedCall({ file: path, what, timeMs: time, ...(object ? { object } : {}) }, fn);
     let file: H5File | undefined;
     try {
       file = call('create the file', undefined, () => openHdf5File(path, 'w'));
@@ -116,55 +140,99 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
         const { parent, name } = split(node.path);
         const group = () => {
           const g = root.get(parent) as Group | null;
-          if (!g || g.type !== 'Group') throw new ScanFileWriteError(`parent group ${parent} of ${node.path} does not exist in ${path}`, { key: path, dataset: node.path });
+          if (!g || g.type !== 'Group')
+            throw new ScanFileWriteError(`parent group ${parent} of ${node.path} does not exist in ${path}`, {
+              key: path,
+              dataset: node.path,
+            });
           return g;
         };
         switch (node.kind) {
-          case 'group': call('create the group', node.path, () => setAttrs(createGroupAt(group(), name), node.attrs)); break;
-          case 'text': call('write the dataset', node.path, () => setAttrs(createDatasetAt(group(), { name, data: node.value }), node.attrs)); break;
-          case 'number': call('write the dataset', node.path, () => {
-            const data = node.dtype === '<i8' ? new BigInt64Array([BigInt(Math.trunc(node.value))]) : new Float64Array([node.value]);
-            setAttrs(createDatasetAt(group(), { name, data, shape: [], dtype: node.dtype === '<i8' ? '<q' : '<d' }), node.attrs);
-          }); break;
-          case 'numbers': call('write the dataset', node.path, () => {
-            const data = node.dtype === '<i8' ? BigInt64Array.from(node.values, (v) => BigInt(Math.trunc(v))) : Float64Array.from(node.values);
-            setAttrs(createDatasetAt(group(), { name, data, shape: [...node.shape], dtype: node.dtype === '<i8' ? '<q' : '<d' }), node.attrs);
-          }); break;
-          case 'link': call(`link to ${node.target}`, node.path, () => softLink(group(), node.target, name)); break;
-          case 'external-link': call(`link to ${node.file}:${node.target}`, node.path, () => externalLink(group(), node.file, node.target, name)); break; // Lima frames
-          case 'channel': call('create the dataset', node.path, () => {
-            // Created empty and extended to the final shape: chunked, never holding the whole channel in memory.
-            const [points, ...pointShape] = node.shape;
-            const { dtype, view } = h5Type(node.type);
-            const dataset = createDatasetAt(group(), {
-              name, data: view(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
-              maxshape: [points === 0 ? null : points!, ...pointShape], chunks: [node.chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
-              ...(node.gzip ? { compression: 'gzip', compression_opts: node.gzip } : {}),
+          case 'group':
+            call('create the group', node.path, () => setAttrs(createGroupAt(group(), name), node.attrs));
+            break;
+          case 'text':
+            call('write the dataset', node.path, () => setAttrs(createDatasetAt(group(), { name, data: node.value }), node.attrs));
+            break;
+          case 'number':
+            call('write the dataset', node.path, () => {
+              const data = node.dtype === '<i8' ? new BigInt64Array([BigInt(Math.trunc(node.value))]) : new Float64Array([node.value]);
+              setAttrs(createDatasetAt(group(), { name, data, shape: [], dtype: node.dtype === '<i8' ? '<q' : '<d' }), node.attrs);
             });
-            if (points! > 0) resizeTo(dataset, node.shape);
-            setAttrs(dataset, node.attrs);
-          }); break;
-          case 'grid-signal': call('create the dataset', node.path, () => {
-            const { dtype, view } = h5Type(node.type);
-            const dataset = createDatasetAt(group(), { name, data: view(new ArrayBuffer(0)), shape: [0, node.shape[1]], dtype, maxshape: [node.shape[0], node.shape[1]], chunks: [1, node.shape[1]] });
-            resizeTo(dataset, node.shape);
-            setAttrs(dataset, node.attrs);
-            gridSignals.set(node.channel, [...(gridSignals.get(node.channel) ?? []), node]);
-          }); break;
-          case 'prefix-copy': call('create the dataset', node.path, () => {
-            // The first shape[0] points of a channel (the default plot of streams that ended apart), filled from its channel's slices.
-            const [rows, ...pointShape] = node.shape;
-            const { dtype, view } = h5Type(node.type);
-            const dataset = createDatasetAt(group(), {
-              name, data: view(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
-              maxshape: [rows === 0 ? null : rows!, ...pointShape], chunks: [Math.max(1, Math.min(rows!, 1024)), ...pointShape.map((d) => Math.max(d, 1))],
+            break;
+          case 'numbers':
+            call('write the dataset', node.path, () => {
+              const data =
+                node.dtype === '<i8' ? BigInt64Array.from(node.values, (v) => BigInt(Math.trunc(v))) : Float64Array.from(node.values);
+              setAttrs(
+                createDatasetAt(group(), { name, data, shape: [...node.shape], dtype: node.dtype === '<i8' ? '<q' : '<d' }),
+                node.attrs,
+              );
             });
-            if (rows! > 0) resizeTo(dataset, node.shape);
-            setAttrs(dataset, node.attrs);
-            prefixCopies.set(node.channel, [...(prefixCopies.get(node.channel) ?? []), node]);
-          }); break;
+            break;
+          case 'link':
+            call(`link to ${node.target}`, node.path, () => softLink(group(), node.target, name));
+            break;
+          case 'external-link':
+            call(`link to ${node.file}:${node.target}`, node.path, () => externalLink(group(), node.file, node.target, name));
+            break; // Lima frames
+          case 'channel':
+            call('create the dataset', node.path, () => {
+              // Created empty and extended to the final shape: chunked, never holding the whole channel in memory.
+              const [points, ...pointShape] = node.shape;
+              const { dtype, view } = h5Type(node.type);
+              const dataset = createDatasetAt(group(), {
+                name,
+                data: view(new ArrayBuffer(0)),
+                shape: [0, ...pointShape],
+                dtype,
+                maxshape: [points === 0 ? null : points!, ...pointShape],
+                chunks: [node.chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
+                ...(node.gzip ? { compression: 'gzip', compression_opts: node.gzip } : {}),
+              });
+              if (points! > 0) resizeTo(dataset, node.shape);
+              setAttrs(dataset, node.attrs);
+            });
+            break;
+          case 'grid-signal':
+            call('create the dataset', node.path, () => {
+              const { dtype, view } = h5Type(node.type);
+              const dataset = createDatasetAt(group(), {
+                name,
+                data: view(new ArrayBuffer(0)),
+                shape: [0, node.shape[1]],
+                dtype,
+                maxshape: [node.shape[0], node.shape[1]],
+                chunks: [1, node.shape[1]],
+              });
+              resizeTo(dataset, node.shape);
+              setAttrs(dataset, node.attrs);
+              gridSignals.set(node.channel, [...(gridSignals.get(node.channel) ?? []), node]);
+            });
+            break;
+          case 'prefix-copy':
+            call('create the dataset', node.path, () => {
+              // The first shape[0] points of a channel (the default plot of streams that ended apart), filled from its channel's slices.
+              const [rows, ...pointShape] = node.shape;
+              const { dtype, view } = h5Type(node.type);
+              const dataset = createDatasetAt(group(), {
+                name,
+                data: view(new ArrayBuffer(0)),
+                shape: [0, ...pointShape],
+                dtype,
+                maxshape: [rows === 0 ? null : rows!, ...pointShape],
+                chunks: [Math.max(1, Math.min(rows!, 1024)), ...pointShape.map((d) => Math.max(d, 1))],
+              });
+              if (rows! > 0) resizeTo(dataset, node.shape);
+              setAttrs(dataset, node.attrs);
+              prefixCopies.set(node.channel, [...(prefixCopies.get(node.channel) ?? []), node]);
+            });
+            break;
           case 'grid-axis':
-            gridAxes.set(node.channel, [...(gridAxes.get(node.channel) ?? []), { node, acc: new GridAxisAccumulator(node.type, node.dimension, node.grid) }]);
+            gridAxes.set(node.channel, [
+              ...(gridAxes.get(node.channel) ?? []),
+              { node, acc: new GridAxisAccumulator(node.type, node.dimension, node.grid) },
+            ]);
             break;
         }
       }
@@ -172,14 +240,26 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
         const { view } = h5Type(channel.type);
         const dataset = root.get(channel.path) as Dataset;
         const written = new WrittenData();
-        const signals = (gridSignals.get(channel.channel) ?? []).map((g) => ({ g, dataset: root.get(g.path) as Dataset, written: new WrittenData() }));
+        const signals = (gridSignals.get(channel.channel) ?? []).map((g) => ({
+          g,
+          dataset: root.get(g.path) as Dataset,
+          written: new WrittenData(),
+        }));
         const axes = gridAxes.get(channel.channel) ?? [];
-        const copies = (prefixCopies.get(channel.channel) ?? []).map((c) => ({ rows: c.shape[0]!, dataset: root.get(c.path) as Dataset, path: c.path, written: new WrittenData() }));
+        const copies = (prefixCopies.get(channel.channel) ?? []).map((c) => ({
+          rows: c.shape[0]!,
+          dataset: root.get(c.path) as Dataset,
+          path: c.path,
+          written: new WrittenData(),
+        }));
         const rowBytes = pointBytes(channel.type, channel.pointShape);
         for await (const slice of slices(channel)) {
           // Points are written once each, in order; missing ranges (trimmed in Redis) are skipped, never invented.
           if (slice.start < written.next || slice.stop > (channel.shape[0] ?? 0)) {
-            throw new ScanFileWriteError(`points [${slice.start}, ${slice.stop}) of ${channel.channel} overlap what is written (up to ${written.next}) or pass its ${channel.shape[0]} points`, { key: path, dataset: channel.path });
+            throw new ScanFileWriteError(
+              `points [${slice.start}, ${slice.stop}) of ${channel.channel} overlap what is written (up to ${written.next}) or pass its ${channel.shape[0]} points`,
+              { key: path, dataset: channel.path },
+            );
           }
           written.add(slice.start, slice.stop, slice.bytes);
           for (const part of rowSlices(channel, slice.start, slice.stop)) {
@@ -205,7 +285,14 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
             for (const seg of gridSegments(slice.start, end, g.shape[1])) {
               const data = typedView(view, slice.bytes, seg.offset * rowBytes, seg.count * rowBytes, channel.type.size);
               call(`write the grid row ${seg.row} of ${channel.channel}`, g.path, () => {
-                writeRows(target, [[seg.row, seg.row + 1], [seg.column, seg.column + seg.count]], data);
+                writeRows(
+                  target,
+                  [
+                    [seg.row, seg.row + 1],
+                    [seg.column, seg.column + seg.count],
+                  ],
+                  data,
+                );
               });
             }
           }
@@ -237,7 +324,11 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
     } catch (error) {
       if (file) {
         const f = file;
-        try { call('close the file after an error', undefined, () => f.close()); } catch { /* the first error is the one to report */ }
+        try {
+          call('close the file after an error', undefined, () => f.close());
+        } catch {
+          /* the first error is the one to report */
+        }
       }
       await dispose();
       throw error;
@@ -246,9 +337,13 @@ export class H5wasmScanFileWriter implements ScanFileWriter {
 }
 
 function checkedCall<T>(context: Hdf5CallContext, fn: () => T): T {
-  return checkedHdf5(context, fn,
-    (message, cause) => new ScanFileWriteError(message, { key: context.file, ...(context.object ? { dataset: context.object } : {}) }, { cause }),
-    (error) => error instanceof ArchiveError);
+  return checkedHdf5(
+    context,
+    fn,
+    (message, cause) =>
+      new ScanFileWriteError(message, { key: context.file, ...(context.object ? { dataset: context.object } : {}) }, { cause }),
+    (error) => error instanceof ArchiveError,
+  );
 }
 
 /**
@@ -265,7 +360,12 @@ function typedView(view: (buffer: ArrayBuffer) => TypedArray, bytes: Uint8Array,
   return view(bytes.slice(offset, offset + length).buffer);
 }
 
-function setAttrs(target: { create_attribute(name: string, data: string | number | string[] | TypedArray, shape?: number[] | null, dtype?: string | null): void }, attrs: Attrs): void {
+function setAttrs(
+  target: {
+    create_attribute(name: string, data: string | number | string[] | TypedArray, shape?: number[] | null, dtype?: string | null): void;
+  },
+  attrs: Attrs,
+): void {
   for (const [name, value] of Object.entries(attrs) as [string, AttrValue][]) {
     if (typeof value === 'number') target.create_attribute(name, value, null, Number.isInteger(value) ? '<q' : '<d');
     else if (typeof value === 'string') target.create_attribute(name, value);

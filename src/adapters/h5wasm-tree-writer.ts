@@ -12,7 +12,20 @@
  * `fileTimeMs` (HDF5 stamps object headers with the clock), so the same tree and time give the
  * same bytes. On any failure the file is removed: a caller never finds a partial file at `path`.
  */
-import { checkedHdf5, closeFile, createDatasetAt, createGroupAt, loadH5wasm, openHdf5File, resizeTo, softLink, writeRows, type Dataset, type Group, type H5File } from './h5wasm-runtime.js';
+import {
+  checkedHdf5,
+  closeFile,
+  createDatasetAt,
+  createGroupAt,
+  loadH5wasm,
+  openHdf5File,
+  resizeTo,
+  softLink,
+  writeRows,
+  type Dataset,
+  type Group,
+  type H5File,
+} from './h5wasm-runtime.js';
 import { rm, stat } from 'node:fs/promises';
 import { DTYPES, type NdArray } from '../core/analysis/ndarray.js';
 import { readRows, rowBytesOf, rowsPerSlice, sliceRanges } from '../core/exports/column-source.js';
@@ -24,11 +37,30 @@ export class ExportFileWriteError extends ExportError {
   override name = 'ExportFileWriteError';
 }
 
-type TypedArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 const VIEWS = {
-  f8: [Float64Array, '<d'], f4: [Float32Array, '<f'], i8: [BigInt64Array, '<q'], i4: [Int32Array, '<i'], i2: [Int16Array, '<h'], i1: [Int8Array, '<b'],
-  u8: [BigUint64Array, '<Q'], u4: [Uint32Array, '<I'], u2: [Uint16Array, '<H'], u1: [Uint8Array, '<B'], b1: [Uint8Array, '<B'],
+  f8: [Float64Array, '<d'],
+  f4: [Float32Array, '<f'],
+  i8: [BigInt64Array, '<q'],
+  i4: [Int32Array, '<i'],
+  i2: [Int16Array, '<h'],
+  i1: [Int8Array, '<b'],
+  u8: [BigUint64Array, '<Q'],
+  u4: [Uint32Array, '<I'],
+  u2: [Uint16Array, '<H'],
+  u1: [Uint8Array, '<B'],
+  b1: [Uint8Array, '<B'],
 } as const;
 
 /** A typed array over the array's bytes (no copy when they are aligned for the element type) and its h5wasm dtype. */
@@ -37,12 +69,14 @@ function typed(array: NdArray): { data: TypedArray; dtype: string } {
   const [View, dtype] = VIEWS[`${kind}${size}` as keyof typeof VIEWS];
   const { bytes } = array;
   const aligned = bytes.byteOffset % size === 0 && bytes.buffer instanceof ArrayBuffer;
-  const buffer = aligned ? bytes.buffer as ArrayBuffer : bytes.slice().buffer;
+  const buffer = aligned ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
   const offset = aligned ? bytes.byteOffset : 0;
   return { data: new View(buffer, offset, bytes.byteLength / size), dtype };
 }
 
-type AttrTarget = { create_attribute(name: string, data: string | number | string[] | Float64Array, shape?: number[] | null, dtype?: string | null): void };
+type AttrTarget = {
+  create_attribute(name: string, data: string | number | string[] | Float64Array, shape?: number[] | null, dtype?: string | null): void;
+};
 
 function setAttrs(target: AttrTarget, attrs: Record<string, Hdf5AttrValue> | undefined): void {
   for (const [name, value] of Object.entries(attrs ?? {})) {
@@ -64,8 +98,12 @@ function createSourceDataset(parent: Group, name: string, source: ColumnSource):
   if (points === 0) return createDatasetAt(parent, { name, data: new View(new ArrayBuffer(0)), shape: [...source.shape], dtype });
   const chunkRows = Math.min(points, rowsPerSlice(source, CHUNK_BYTES));
   const dataset = createDatasetAt(parent, {
-    name, data: new View(new ArrayBuffer(0)), shape: [0, ...pointShape], dtype,
-    maxshape: [points, ...pointShape], chunks: [chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
+    name,
+    data: new View(new ArrayBuffer(0)),
+    shape: [0, ...pointShape],
+    dtype,
+    maxshape: [points, ...pointShape],
+    chunks: [chunkRows, ...pointShape.map((d) => Math.max(d, 1))],
   });
   resizeTo(dataset, [...source.shape]);
   return dataset;
@@ -106,9 +144,13 @@ export interface WrittenTreeFile {
 export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fileTimeMs: number }): Promise<WrittenTreeFile> {
   await loadH5wasm();
   // Every call's HDF5 errors and statuses are checked (h5wasm-runtime.ts); the error names the file and the object.
-  const at = <T>(what: string, fn: () => T, object?: string): T => checkedHdf5({ file: path, timeMs: options.fileTimeMs, what, ...(object ? { object } : {}) }, fn,
-    (message, cause) => new ExportFileWriteError(message, { key: path, ...(object ? { dataset: object } : {}) }, { cause }),
-    (error) => error instanceof ExportError);
+  const at = <T>(what: string, fn: () => T, object?: string): T =>
+    checkedHdf5(
+      { file: path, timeMs: options.fileTimeMs, what, ...(object ? { object } : {}) },
+      fn,
+      (message, cause) => new ExportFileWriteError(message, { key: path, ...(object ? { dataset: object } : {}) }, { cause }),
+      (error) => error instanceof ExportError,
+    );
   let file: H5File | undefined;
   try {
     file = at('create the file', () => openHdf5File(path, 'w'));
@@ -120,26 +162,38 @@ export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fil
     };
     at('write the root attributes', () => setAttrs(root, tree.attrs));
     for (const group of tree.groups) {
-      at('create the group', () => {
-        const { parent, name } = split(group.path);
-        setAttrs(createGroupAt(groupAt(parent), name), group.attrs);
-      }, group.path);
+      at(
+        'create the group',
+        () => {
+          const { parent, name } = split(group.path);
+          setAttrs(createGroupAt(groupAt(parent), name), group.attrs);
+        },
+        group.path,
+      );
     }
     for (const dataset of tree.datasets) {
-      const created = at('write the dataset', () => {
-        const { parent, name } = split(dataset.path);
-        const made = createDataset(groupAt(parent), name, dataset.value);
-        setAttrs(made, dataset.attrs);
-        return made;
-      }, dataset.path);
+      const created = at(
+        'write the dataset',
+        () => {
+          const { parent, name } = split(dataset.path);
+          const made = createDataset(groupAt(parent), name, dataset.value);
+          setAttrs(made, dataset.attrs);
+          return made;
+        },
+        dataset.path,
+      );
       const { value } = dataset;
       if (isColumnSource(value)) writeSource(created, value, (what, fn) => at(what, fn, dataset.path));
     }
     for (const link of tree.softLinks) {
-      at(`link to ${link.target}`, () => {
-        const { parent, name } = split(link.path);
-        softLink(groupAt(parent), link.target, name);
-      }, link.path);
+      at(
+        `link to ${link.target}`,
+        () => {
+          const { parent, name } = split(link.path);
+          softLink(groupAt(parent), link.target, name);
+        },
+        link.path,
+      );
     }
     const opened = file;
     file = undefined;
@@ -150,15 +204,21 @@ export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fil
       try {
         const problems = [
           ...tree.groups.filter((g) => (reread.get(g.path) as Group | null)?.type !== 'Group').map((g) => `${g.path} (group missing)`),
-          ...tree.datasets.filter((d) => {
-            const found = reread.get(d.path) as Dataset | null;
-            const value = d.value;
-            const shape = typeof value === 'object' && !Array.isArray(value) ? (value as NdArray | ColumnSource).shape : undefined;
-            return found?.type !== 'Dataset' || (shape !== undefined && JSON.stringify(found.shape) !== JSON.stringify([...shape]));
-          }).map((d) => `${d.path} (dataset missing or of another shape)`),
+          ...tree.datasets
+            .filter((d) => {
+              const found = reread.get(d.path) as Dataset | null;
+              const value = d.value;
+              const shape = typeof value === 'object' && !Array.isArray(value) ? (value as NdArray | ColumnSource).shape : undefined;
+              return found?.type !== 'Dataset' || (shape !== undefined && JSON.stringify(found.shape) !== JSON.stringify([...shape]));
+            })
+            .map((d) => `${d.path} (dataset missing or of another shape)`),
           ...tree.softLinks.filter((l) => reread.get_link(l.path) !== l.target).map((l) => `${l.path} (link missing)`),
         ];
-        if (problems.length > 0) throw new ExportFileWriteError(`export file ${path} read back lacks ${problems.slice(0, 5).join(', ')}${problems.length > 5 ? ` and ${problems.length - 5} more` : ''}`, { key: path });
+        if (problems.length > 0)
+          throw new ExportFileWriteError(
+            `export file ${path} read back lacks ${problems.slice(0, 5).join(', ')}${problems.length > 5 ? ` and ${problems.length - 5} more` : ''}`,
+            { key: path },
+          );
       } finally {
         reread.close();
       }
@@ -167,7 +227,11 @@ export async function writeHdf5Tree(tree: Hdf5Tree, path: string, options: { fil
   } catch (error) {
     if (file) {
       const f = file;
-      try { at('close the file after an error', () => f.close()); } catch { /* the first error is the one to report */ }
+      try {
+        at('close the file after an error', () => f.close());
+      } catch {
+        /* the first error is the one to report */
+      }
     }
     await rm(path, { force: true });
     throw error;

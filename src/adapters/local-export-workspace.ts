@@ -16,7 +16,8 @@ import { writeHdf5Tree } from './h5wasm-tree-writer.js';
 
 /** A workspace file name is one path segment (the service passes sanitised key segments). */
 function checkName(name: string): string {
-  if (!/^[A-Za-z0-9._~-]+$/.test(name) || /^\.+$/.test(name)) throw new InvalidInputError(`${JSON.stringify(name)} is not a safe local file name`, { name });
+  if (!/^[A-Za-z0-9._~-]+$/.test(name) || /^\.+$/.test(name))
+    throw new InvalidInputError(`${JSON.stringify(name)} is not a safe local file name`, { name });
   return name;
 }
 

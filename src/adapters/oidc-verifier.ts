@@ -48,14 +48,19 @@ const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt', 'jwt']);
 /** Why this verified token is not an access token (an ID token, a logout token …); undefined when it is one. */
 export function notAnAccessToken(header: { typ?: unknown }, payload: Record<string, unknown>): string | undefined {
   const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined;
-  if (typ !== undefined && !ACCESS_TOKEN_TYPES.has(typ)) return `the token's type is ${JSON.stringify(header.typ)}, not an access token (at+jwt)`;
+  if (typ !== undefined && !ACCESS_TOKEN_TYPES.has(typ))
+    return `the token's type is ${JSON.stringify(header.typ)}, not an access token (at+jwt)`;
   if (typ === 'at+jwt' || typ === 'application/at+jwt') return undefined;
   // Keycloak types its tokens in the payload: `Bearer` (access, which may carry the nonce of the sign-in) or `ID`.
-  if (typeof payload.typ === 'string') return payload.typ.toLowerCase() === 'bearer' ? undefined : `the token's typ claim is ${JSON.stringify(payload.typ)}: not an access token`;
+  if (typeof payload.typ === 'string')
+    return payload.typ.toLowerCase() === 'bearer'
+      ? undefined
+      : `the token's typ claim is ${JSON.stringify(payload.typ)}: not an access token`;
   for (const claim of ['nonce', 'at_hash', 'c_hash']) {
     if (payload[claim] !== undefined) return `the token carries ${claim}: it is an ID token, not an access token`;
   }
-  if (payload.token_use !== undefined && payload.token_use !== 'access') return `the token's token_use is ${JSON.stringify(payload.token_use)}, not access`;
+  if (payload.token_use !== undefined && payload.token_use !== 'access')
+    return `the token's token_use is ${JSON.stringify(payload.token_use)}, not access`;
   return undefined;
 }
 
@@ -80,7 +85,11 @@ export function oidcSettingsFromEnv(env: NodeJS.ProcessEnv): OidcSettings | unde
   if (!issuer) return undefined;
   assertSecureIssuerUrl('OIDC_ISSUER', issuer);
   if (env.OIDC_JWKS_URI?.trim()) assertSecureIssuerUrl('OIDC_JWKS_URI', env.OIDC_JWKS_URI.trim());
-  return { issuer, audience: env.OIDC_AUDIENCE?.trim() || 'beamline-archive', ...(env.OIDC_JWKS_URI ? { jwksUri: env.OIDC_JWKS_URI.trim() } : {}) };
+  return {
+    issuer,
+    audience: env.OIDC_AUDIENCE?.trim() || 'beamline-archive',
+    ...(env.OIDC_JWKS_URI ? { jwksUri: env.OIDC_JWKS_URI.trim() } : {}),
+  };
 }
 
 export interface TokenVerifier {
@@ -96,9 +105,14 @@ async function discoverJwksUri(settings: OidcSettings): Promise<string> {
     if (!response.ok) throw new Error(`answered ${response.status}`);
     document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
   } catch (error) {
-    throw new IssuerUnavailableError(`the sign-in service is unavailable: OIDC discovery ${url} failed (${(error as Error).message}); try again shortly`, {}, { cause: error });
+    throw new IssuerUnavailableError(
+      `the sign-in service is unavailable: OIDC discovery ${url} failed (${(error as Error).message}); try again shortly`,
+      {},
+      { cause: error },
+    );
   }
-  if (document.issuer !== settings.issuer) throw new IssuerUnavailableError(`OIDC discovery ${url} names issuer ${JSON.stringify(document.issuer)}, expected ${settings.issuer}`);
+  if (document.issuer !== settings.issuer)
+    throw new IssuerUnavailableError(`OIDC discovery ${url} names issuer ${JSON.stringify(document.issuer)}, expected ${settings.issuer}`);
   if (typeof document.jwks_uri !== 'string') throw new IssuerUnavailableError(`OIDC discovery ${url} has no jwks_uri`);
   assertSecureIssuerUrl('the discovered jwks_uri', document.jwks_uri);
   return document.jwks_uri;
@@ -109,21 +123,26 @@ export function createTokenVerifier(settings: OidcSettings): TokenVerifier {
   if (settings.jwksUri) assertSecureIssuerUrl('the OIDC JWKS URL', settings.jwksUri);
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
-    keys ??= (settings.jwksUri ? Promise.resolve(settings.jwksUri) : discoverJwksUri(settings))
-      .then((uri) => {
-        const remote = createRemoteJWKSet(new URL(uri), { timeoutDuration: settings.timeoutMs ?? 5000, cooldownDuration: 30_000 });
-        // A key the JWKS does not have is the token's fault (401); a JWKS that cannot be fetched is not (503).
-        const getKey: JWTVerifyGetKey = async (header, token) => {
-          try {
-            return await remote(header, token);
-          } catch (error) {
-            if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
-            throw new IssuerUnavailableError(`the sign-in service is unavailable: its keys (${uri}) could not be fetched (${(error as Error).message}); try again shortly`, {}, { cause: error });
-          }
-        };
-        return getKey;
-      });
-    keys.catch(() => { keys = undefined; });
+    keys ??= (settings.jwksUri ? Promise.resolve(settings.jwksUri) : discoverJwksUri(settings)).then((uri) => {
+      const remote = createRemoteJWKSet(new URL(uri), { timeoutDuration: settings.timeoutMs ?? 5000, cooldownDuration: 30_000 });
+      // A key the JWKS does not have is the token's fault (401); a JWKS that cannot be fetched is not (503).
+      const getKey: JWTVerifyGetKey = async (header, token) => {
+        try {
+          return await remote(header, token);
+        } catch (error) {
+          if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+          throw new IssuerUnavailableError(
+            `the sign-in service is unavailable: its keys (${uri}) could not be fetched (${(error as Error).message}); try again shortly`,
+            {},
+            { cause: error },
+          );
+        }
+      };
+      return getKey;
+    });
+    keys.catch(() => {
+      keys = undefined;
+    });
     return keys;
   };
   return {
@@ -140,11 +159,16 @@ export function createTokenVerifier(settings: OidcSettings): TokenVerifier {
         }));
       } catch (error) {
         if (error instanceof joseErrors.JOSEError) {
-          const reason = error instanceof joseErrors.JWTExpired ? 'the token has expired'
-            : error instanceof joseErrors.JWTClaimValidationFailed ? `the token's ${error.claim} claim is not accepted (${error.reason})`
-            : error instanceof joseErrors.JWKSNoMatchingKey ? 'the token is not signed by a key of the issuer'
-            : error instanceof joseErrors.JWSSignatureVerificationFailed ? 'the token signature does not verify'
-            : 'the token is not a valid access token of the issuer';
+          const reason =
+            error instanceof joseErrors.JWTExpired
+              ? 'the token has expired'
+              : error instanceof joseErrors.JWTClaimValidationFailed
+                ? `the token's ${error.claim} claim is not accepted (${error.reason})`
+                : error instanceof joseErrors.JWKSNoMatchingKey
+                  ? 'the token is not signed by a key of the issuer'
+                  : error instanceof joseErrors.JWSSignatureVerificationFailed
+                    ? 'the token signature does not verify'
+                    : 'the token is not a valid access token of the issuer';
           throw new UnauthenticatedError(reason, {}, { cause: error });
         }
         throw error;

@@ -18,7 +18,12 @@ function fieldsOf(flat: Buffer[]): Map<string, Buffer> {
 }
 
 /** XREAD on the binary-safe path (payloads stay Buffers). */
-async function xread(redis: Redis, cursors: ReadonlyMap<string, string>, count: number, blockMs: number | undefined): Promise<Map<string, StreamEntry[]>> {
+async function xread(
+  redis: Redis,
+  cursors: ReadonlyMap<string, string>,
+  count: number,
+  blockMs: number | undefined,
+): Promise<Map<string, StreamEntry[]>> {
   const keys = [...cursors.keys()];
   const args: (string | number)[] = ['COUNT', count];
   if (blockMs !== undefined) args.push('BLOCK', Math.max(1, Math.round(blockMs)));
@@ -26,7 +31,10 @@ async function xread(redis: Redis, cursors: ReadonlyMap<string, string>, count: 
   const raw = (await redis.callBuffer('XREAD', ...args)) as RawXread;
   const out = new Map<string, StreamEntry[]>();
   for (const [key, entries] of raw ?? []) {
-    out.set(key.toString('utf8'), entries.map(([id, flat]) => ({ id: id.toString('latin1'), fields: fieldsOf(flat ?? []) })));
+    out.set(
+      key.toString('utf8'),
+      entries.map(([id, flat]) => ({ id: id.toString('latin1'), fields: fieldsOf(flat ?? []) })),
+    );
   }
   return out;
 }
@@ -62,7 +70,10 @@ export class RedisScanSource implements ScanSource {
   /** Reconnection attempts so far, every connection counted. */
   reconnects = 0;
 
-  constructor(private readonly url: string, private readonly events: RedisSourceEvents = {}) {
+  constructor(
+    private readonly url: string,
+    private readonly events: RedisSourceEvents = {},
+  ) {
     this.commands = this.connect('commands');
     this.history = this.connect('history');
   }
@@ -72,11 +83,16 @@ export class RedisScanSource implements ScanSource {
     // disconnected (no retry limit) and are resent after the reconnection, which backs off
     // exponentially from 100 ms to 5 s.
     const redis = new Redis(this.url, {
-      connectionName: `beamline-archive-bridge-${role}`, maxRetriesPerRequest: null, protocol: 2,
+      connectionName: `beamline-archive-bridge-${role}`,
+      maxRetriesPerRequest: null,
+      protocol: 2,
       retryStrategy: (times) => Math.min(5_000, 100 * 2 ** Math.min(times - 1, 6)),
     });
     redis.on('error', (error: Error) => this.events.onError?.(role, error));
-    redis.on('reconnecting', () => { this.reconnects++; this.events.onReconnecting?.(role); });
+    redis.on('reconnecting', () => {
+      this.reconnects++;
+      this.events.onReconnecting?.(role);
+    });
     return redis;
   }
 
@@ -121,7 +137,9 @@ export class RedisScanSource implements ScanSource {
     const raw = (await this.commands.callBuffer('XREVRANGE', stateStreamKey, '+', '-', 'COUNT', 1)) as RawEntry[];
     const entry = raw[0];
     if (!entry) return undefined;
-    const state = fieldsOf(entry[1] ?? []).get('state')?.toString('latin1');
+    const state = fieldsOf(entry[1] ?? [])
+      .get('state')
+      ?.toString('latin1');
     return state === undefined ? undefined : Number(state);
   }
 

@@ -4,9 +4,19 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client,
-  UploadPartCommand, UploadPartCopyCommand,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import type { CopyOptions, ObjectHead, ObjectStore, ObjectVersion, StoredObject, WriteCondition } from '../core/ports.js';
 import { ArchiveError, ObjectNotFoundError, WriteConditionFailedError } from '../core/errors.js';
@@ -18,7 +28,10 @@ export { ObjectNotFoundError };
 export class FileShrankError extends ArchiveError {
   override name = 'FileShrankError';
   constructor(key: string, sizeAtStart: number, sizeRead: number) {
-    super(`file for s3 object ${key} became shorter while it was uploaded: ${sizeAtStart} bytes when the upload began, ${sizeRead} readable; nothing stored`, { key, sizeAtStart, sizeRead });
+    super(
+      `file for s3 object ${key} became shorter while it was uploaded: ${sizeAtStart} bytes when the upload began, ${sizeRead} readable; nothing stored`,
+      { key, sizeAtStart, sizeRead },
+    );
   }
 }
 
@@ -55,7 +68,11 @@ export class S3ObjectStore implements ObjectStore {
   private readonly singleCopyMaxBytes: number;
   private readonly copyPartBytes: number;
 
-  constructor(private readonly s3: S3Client, readonly bucket: string, options: S3ObjectStoreOptions = {}) {
+  constructor(
+    private readonly s3: S3Client,
+    readonly bucket: string,
+    options: S3ObjectStoreOptions = {},
+  ) {
     this.partSize = Math.max(options.partSize ?? DEFAULT_PART, 5 * 1024 * 1024);
     this.singleCopyMaxBytes = Math.min(options.singleCopyMaxBytes ?? SINGLE_COPY_LIMIT, SINGLE_COPY_LIMIT);
     this.copyPartBytes = Math.min(Math.max(options.copyPartBytes ?? DEFAULT_COPY_PART, 5 * 1024 * 1024), SINGLE_COPY_LIMIT);
@@ -71,15 +88,22 @@ export class S3ObjectStore implements ObjectStore {
     // computes no CRC32 of its own), and the SigV4 signature uses the same digest as its payload
     // hash instead of hashing the body a second time (bench/bridge-throughput.ts).
     const command = new PutObjectCommand({
-      Bucket: this.bucket, Key: key, Body: body, ContentType: contentType,
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentType: contentType,
       ChecksumSHA256: Buffer.from(sha256, 'hex').toString('base64'),
-      Metadata: { sha256 }, ...(tagging ? { Tagging: tagging } : {}),
+      Metadata: { sha256 },
+      ...(tagging ? { Tagging: tagging } : {}),
     });
-    command.middlewareStack.add((next) => (args) => {
-      const request = args.request as { headers?: Record<string, string> };
-      if (request.headers) request.headers['x-amz-content-sha256'] = sha256;
-      return next(args);
-    }, { step: 'build', name: 'signedPayloadSha256' });
+    command.middlewareStack.add(
+      (next) => (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers['x-amz-content-sha256'] = sha256;
+        return next(args);
+      },
+      { step: 'build', name: 'signedPayloadSha256' },
+    );
     const out = await this.s3.send(command);
     return { key, bytes: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, sha256, ...versionOf(out.VersionId) };
   }
@@ -125,10 +149,20 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<(ObjectHead & { contentType?: string | undefined }) | undefined> {
     try {
       const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { bytes: out.ContentLength ?? 0, etag: out.ETag, versionId: out.VersionId, sha256: out.Metadata?.sha256, contentType: out.ContentType };
+      return {
+        bytes: out.ContentLength ?? 0,
+        etag: out.ETag,
+        versionId: out.VersionId,
+        sha256: out.Metadata?.sha256,
+        contentType: out.ContentType,
+      };
     } catch (error) {
-      if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound'
-        || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+      if (
+        error instanceof NotFound ||
+        (error as { name?: string }).name === 'NotFound' ||
+        (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+      )
+        return undefined;
       throw error;
     }
   }
@@ -160,9 +194,14 @@ export class S3ObjectStore implements ObjectStore {
       return this.put(key, body, contentType);
     }
     const tagging = tagsFor(key);
-    const created = await this.s3.send(new CreateMultipartUploadCommand({
-      Bucket: this.bucket, Key: key, ContentType: contentType, ...(tagging ? { Tagging: tagging } : {}),
-    }));
+    const created = await this.s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ContentType: contentType,
+        ...(tagging ? { Tagging: tagging } : {}),
+      }),
+    );
     const uploadId = created.UploadId!;
     const hash = createHash('sha256');
     let bytes = 0;
@@ -173,15 +212,26 @@ export class S3ObjectStore implements ObjectStore {
         const part = await readAt(file, bytes, wanted);
         if (part.length < wanted) throw new FileShrankError(key, size, bytes + part.length);
         hash.update(part);
-        const out = await this.s3.send(new UploadPartCommand({
-          Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: part,
-        }));
+        const out = await this.s3.send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: part,
+          }),
+        );
         parts.push({ ETag: out.ETag!, PartNumber: partNumber });
         bytes += part.length;
       }
-      const out = await this.s3.send(new CompleteMultipartUploadCommand({
-        Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
-      }));
+      const out = await this.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
       return { key, bytes, sha256: hash.digest('hex'), ...versionOf(out.VersionId) };
     } catch (error) {
       await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
@@ -205,46 +255,86 @@ export class S3ObjectStore implements ObjectStore {
     const condition = conditionHeaders(options.condition);
     const refused = (error: unknown): never => {
       if (isPreconditionFailed(error)) {
-        throw new WriteConditionFailedError(`s3://${this.bucket}/${targetKey}: the conditional write (${describe(options.condition)}) was refused, nothing written`, { key: targetKey }, { cause: error });
+        throw new WriteConditionFailedError(
+          `s3://${this.bucket}/${targetKey}: the conditional write (${describe(options.condition)}) was refused, nothing written`,
+          { key: targetKey },
+          { cause: error },
+        );
       }
       throw error;
     };
     if (!options.condition && source.bytes <= this.singleCopyMaxBytes) {
-      const metadata = options.metadata ? { MetadataDirective: 'REPLACE' as const, Metadata: options.metadata, ...(source.contentType ? { ContentType: source.contentType } : {}) } : {};
-      const out = await this.s3.send(new CopyObjectCommand({
-        Bucket: this.bucket, Key: targetKey, CopySource: copySource,
-        TaggingDirective: 'REPLACE', Tagging: tagging ?? '', ...metadata,
-      }));
+      const metadata = options.metadata
+        ? {
+            MetadataDirective: 'REPLACE' as const,
+            Metadata: options.metadata,
+            ...(source.contentType ? { ContentType: source.contentType } : {}),
+          }
+        : {};
+      const out = await this.s3.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: targetKey,
+          CopySource: copySource,
+          TaggingDirective: 'REPLACE',
+          Tagging: tagging ?? '',
+          ...metadata,
+        }),
+      );
       return { etag: out.CopyObjectResult?.ETag, versionId: out.VersionId };
     }
-    const created = await this.s3.send(new CreateMultipartUploadCommand({
-      Bucket: this.bucket, Key: targetKey, ...(options.metadata ? { Metadata: options.metadata } : {}), ...(source.contentType ? { ContentType: source.contentType } : {}),
-    }));
+    const created = await this.s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: targetKey,
+        ...(options.metadata ? { Metadata: options.metadata } : {}),
+        ...(source.contentType ? { ContentType: source.contentType } : {}),
+      }),
+    );
     const uploadId = created.UploadId!;
     try {
       // One part up to the single-copy limit (a part may be under 5 MiB only when it is the last), else
       // copyPartBytes parts (1 GiB: 10,000 parts reach 10 TiB), COPY_CONCURRENCY at a time.
       const step = source.bytes <= this.singleCopyMaxBytes ? Math.max(source.bytes, 1) : this.copyPartBytes;
       const ranges: { n: number; offset: number; end: number }[] = [];
-      for (let offset = 0, n = 1; offset < source.bytes || n === 1; offset += step, n += 1) ranges.push({ n, offset, end: Math.min(offset + step, source.bytes) - 1 });
+      for (let offset = 0, n = 1; offset < source.bytes || n === 1; offset += step, n += 1)
+        ranges.push({ n, offset, end: Math.min(offset + step, source.bytes) - 1 });
       const parts: { ETag: string; PartNumber: number }[] = new Array(ranges.length);
       let next = 0;
-      await Promise.all(Array.from({ length: Math.min(COPY_CONCURRENCY, ranges.length) }, async () => {
-        while (next < ranges.length) {
-          const { n, offset, end } = ranges[next++]!;
-          const out = await this.s3.send(new UploadPartCopyCommand({
-            Bucket: this.bucket, Key: targetKey, UploadId: uploadId, PartNumber: n, CopySource: copySource,
-            ...(source.bytes > 0 ? { CopySourceRange: `bytes=${offset}-${end}` } : {}),
-          }));
-          parts[n - 1] = { ETag: out.CopyPartResult!.ETag!, PartNumber: n };
-        }
-      }));
-      const out = await this.s3.send(new CompleteMultipartUploadCommand({
-        Bucket: this.bucket, Key: targetKey, UploadId: uploadId, MultipartUpload: { Parts: parts }, ...condition,
-      })).catch(refused);
+      await Promise.all(
+        Array.from({ length: Math.min(COPY_CONCURRENCY, ranges.length) }, async () => {
+          while (next < ranges.length) {
+            const { n, offset, end } = ranges[next++]!;
+            const out = await this.s3.send(
+              new UploadPartCopyCommand({
+                Bucket: this.bucket,
+                Key: targetKey,
+                UploadId: uploadId,
+                PartNumber: n,
+                CopySource: copySource,
+                ...(source.bytes > 0 ? { CopySourceRange: `bytes=${offset}-${end}` } : {}),
+              }),
+            );
+            parts[n - 1] = { ETag: out.CopyPartResult!.ETag!, PartNumber: n };
+          }
+        }),
+      );
+      const out = await this.s3
+        .send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: targetKey,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+            ...condition,
+          }),
+        )
+        .catch(refused);
       return { etag: out.ETag, versionId: out.VersionId };
     } catch (error) {
-      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId: uploadId })).catch(() => undefined);
+      await this.s3
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId: uploadId }))
+        .catch(() => undefined);
       throw error;
     }
   }

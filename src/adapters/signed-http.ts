@@ -53,8 +53,7 @@ export interface SigningOptions {
  */
 export async function signedRequest(request: SignedRequest, options: SigningOptions): Promise<SignedResponse> {
   const url = new URL(request.url);
-  const body = request.body === undefined ? undefined
-    : typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+  const body = request.body === undefined ? undefined : typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
   const headers: Record<string, string> = {
     host: url.host,
     ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
@@ -67,12 +66,21 @@ export async function signedRequest(request: SignedRequest, options: SigningOpti
     sha256: NodeSha256,
   });
   const query: Record<string, string> = {};
-  url.searchParams.forEach((value, key) => { query[key] = value; });
-  const signed = await signer.sign(new HttpRequest({
-    protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}),
-    method: request.method ?? (body === undefined ? 'GET' : 'POST'),
-    path: url.pathname, query, headers, ...(body !== undefined ? { body } : {}),
-  }));
+  url.searchParams.forEach((value, key) => {
+    query[key] = value;
+  });
+  const signed = await signer.sign(
+    new HttpRequest({
+      protocol: url.protocol,
+      hostname: url.hostname,
+      ...(url.port ? { port: Number(url.port) } : {}),
+      method: request.method ?? (body === undefined ? 'GET' : 'POST'),
+      path: url.pathname,
+      query,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+    }),
+  );
   const response = await fetch(url, {
     method: signed.method,
     headers: Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k !== 'host')),
@@ -80,22 +88,33 @@ export async function signedRequest(request: SignedRequest, options: SigningOpti
   });
   const text = await response.text();
   let json: unknown;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
   return { status: response.status, headers: Object.fromEntries(response.headers.entries()), body: text, json };
 }
 
 /** Calls an API with `Authorization: Bearer <token>` (a person's OIDC access token; the people URL). */
 export async function bearerRequest(request: SignedRequest, token: string): Promise<SignedResponse> {
-  const body = request.body === undefined ? undefined
-    : typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+  const body = request.body === undefined ? undefined : typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
   const response = await fetch(request.url, {
     method: request.method ?? (body === undefined ? 'GET' : 'POST'),
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...request.headers, authorization: `Bearer ${token}` },
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...request.headers,
+      authorization: `Bearer ${token}`,
+    },
     ...(body !== undefined ? { body } : {}),
   });
   const text = await response.text();
   let json: unknown;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
   return { status: response.status, headers: Object.fromEntries(response.headers.entries()), body: text, json };
 }
 

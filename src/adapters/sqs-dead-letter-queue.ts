@@ -30,21 +30,27 @@ export interface DeadLetterSink {
 }
 
 export class SqsDeadLetterQueue implements DeadLetterSink {
-  constructor(private readonly sqs: SQSClient, readonly queueUrl: string, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly sqs: SQSClient,
+    readonly queueUrl: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   async park(message: ParkedMessage): Promise<void> {
     const text = (value: string) => ({ DataType: 'String', StringValue: value.slice(0, 1000) || '-' });
-    await this.sqs.send(new SendMessageCommand({
-      QueueUrl: this.queueUrl,
-      MessageBody: message.body,
-      MessageAttributes: {
-        [ParkedAttribute.Error]: text(message.error),
-        [ParkedAttribute.Reason]: text(message.reason),
-        [ParkedAttribute.Function]: text(message.functionName),
-        [ParkedAttribute.ParkedAt]: text(this.now().toISOString()),
-        ...(message.runUid ? { [ParkedAttribute.RunUid]: text(message.runUid) } : {}),
-      },
-    }));
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: message.body,
+        MessageAttributes: {
+          [ParkedAttribute.Error]: text(message.error),
+          [ParkedAttribute.Reason]: text(message.reason),
+          [ParkedAttribute.Function]: text(message.functionName),
+          [ParkedAttribute.ParkedAt]: text(this.now().toISOString()),
+          ...(message.runUid ? { [ParkedAttribute.RunUid]: text(message.runUid) } : {}),
+        },
+      }),
+    );
   }
 }
 

@@ -35,9 +35,14 @@ export function queueUrlOfArn(arn: string): string {
 
 /** A message's visibility, extended by heartbeats; one instance per composition root. */
 export class SqsVisibilityHeartbeat {
-  constructor(private readonly sqs: SQSClient, private readonly options: VisibilityHeartbeatOptions) {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly options: VisibilityHeartbeatOptions,
+  ) {
     if (!(options.everySeconds > 0 && options.everySeconds < options.timeoutSeconds && options.timeoutSeconds <= 43_200)) {
-      throw new Error(`visibility heartbeat: need 0 < everySeconds (${options.everySeconds}) < timeoutSeconds (${options.timeoutSeconds}) <= 43200`);
+      throw new Error(
+        `visibility heartbeat: need 0 < everySeconds (${options.everySeconds}) < timeoutSeconds (${options.timeoutSeconds}) <= 43200`,
+      );
     }
   }
 
@@ -47,15 +52,28 @@ export class SqsVisibilityHeartbeat {
     let beats = 0;
     let inFlight: Promise<void> = Promise.resolve();
     const beat = () => {
-      inFlight = this.sqs.send(new ChangeMessageVisibilityCommand({
-        QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: this.options.timeoutSeconds,
-      })).then(() => { beats += 1; }, (error: unknown) => this.options.onError?.(error));
+      inFlight = this.sqs
+        .send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queueUrl,
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: this.options.timeoutSeconds,
+          }),
+        )
+        .then(
+          () => {
+            beats += 1;
+          },
+          (error: unknown) => this.options.onError?.(error),
+        );
     };
     beat();
     const timer = setInterval(beat, this.options.everySeconds * 1000);
     timer.unref();
     return {
-      get beats() { return beats; },
+      get beats() {
+        return beats;
+      },
       stop: async () => {
         clearInterval(timer);
         await inFlight;

@@ -32,11 +32,19 @@ export class AnalysisApiError extends Error {
 export class AnalysisClient {
   private readonly baseUrl: string;
 
-  constructor(baseUrl: string, private readonly auth: ApiAuth) {
+  constructor(
+    baseUrl: string,
+    private readonly auth: ApiAuth,
+  ) {
     this.baseUrl = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, query: Record<string, string | number | undefined> = {}, body?: unknown): Promise<T> {
+  private async call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    query: Record<string, string | number | undefined> = {},
+    body?: unknown,
+  ): Promise<T> {
     const url = new URL(path, this.baseUrl);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const response = await apiRequest({ url: url.toString(), method, ...(body !== undefined ? { body } : {}) }, this.auth);
@@ -44,7 +52,10 @@ export class AnalysisClient {
     const err = (response.json ?? {}) as { error?: string; message?: string; Message?: string; missing?: string[]; problems?: string[] };
     throw new AnalysisApiError(
       `${method} ${url.pathname} answered ${response.status}: ${err.message ?? err.Message ?? response.body.slice(0, 300)}`,
-      response.status, err.error, err.missing ?? [], err.problems ?? [],
+      response.status,
+      err.error,
+      err.missing ?? [],
+      err.problems ?? [],
     );
   }
 

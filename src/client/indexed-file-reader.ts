@@ -42,7 +42,8 @@ export function objectIdentityOf(headers: Headers, status: number, bodyBytes: nu
   const sha256 = headers.get('x-amz-meta-sha256') ?? undefined;
   return {
     ...(total !== undefined ? { bytes: Number(total) } : status === 200 ? { bytes: bodyBytes } : {}),
-    ...(etag ? { etag } : {}), ...(sha256 ? { sha256 } : {}),
+    ...(etag ? { etag } : {}),
+    ...(sha256 ? { sha256 } : {}),
   };
 }
 
@@ -51,12 +52,17 @@ export function httpRangeSource(url: string | (() => Promise<string>), fetchFn: 
   const stats = { requests: 0, bytes: 0 };
   const object: ObjectIdentity = {};
   return {
-    stats, object,
+    stats,
+    object,
     async read(offset, length, signal) {
       if (length === 0) return new Uint8Array(0);
       const target = typeof url === 'string' ? url : await url();
-      const response = await fetchFn(target, { headers: { range: `bytes=${offset}-${offset + length - 1}` }, ...(signal ? { signal } : {}) });
-      if (response.status !== 206 && response.status !== 200) throw new IndexedReadError(`range read of bytes ${offset}-${offset + length - 1} answered HTTP ${response.status}`);
+      const response = await fetchFn(target, {
+        headers: { range: `bytes=${offset}-${offset + length - 1}` },
+        ...(signal ? { signal } : {}),
+      });
+      if (response.status !== 206 && response.status !== 200)
+        throw new IndexedReadError(`range read of bytes ${offset}-${offset + length - 1} answered HTTP ${response.status}`);
       const body = new Uint8Array(await response.arrayBuffer());
       stats.requests++;
       stats.bytes += body.byteLength;
@@ -82,7 +88,17 @@ export function parseFileIndex(json: unknown): FileIndex {
 }
 
 export type DatasetEntry = Extract<IndexEntry, { kind: 'dataset' }>;
-export type NumericArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array;
+export type NumericArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 /** One axis of a selection: a fixed index, or the whole axis. */
 type Axis = { index: number } | 'all';
@@ -94,10 +110,12 @@ type Axis = { index: number } | 'all';
 export function parseSelection(selection: string | undefined, shape: readonly number[]): Axis[] {
   if (!selection) return shape.map(() => 'all');
   const parts = selection.split(',').map((p) => p.trim());
-  if (parts.length !== shape.length) throw new IndexedReadError(`selection "${selection}" has ${parts.length} items for ${shape.length} dimensions`);
+  if (parts.length !== shape.length)
+    throw new IndexedReadError(`selection "${selection}" has ${parts.length} items for ${shape.length} dimensions`);
   return parts.map((p, i) => {
     if (p === ':') return 'all';
-    if (!/^\d+$/.test(p) || Number(p) >= shape[i]!) throw new IndexedReadError(`selection "${selection}": ${p} is not an index of dimension ${i} (size ${shape[i]})`);
+    if (!/^\d+$/.test(p) || Number(p) >= shape[i]!)
+      throw new IndexedReadError(`selection "${selection}": ${p} is not an index of dimension ${i} (size ${shape[i]})`);
     return { index: Number(p) };
   });
 }
@@ -105,13 +123,20 @@ export function parseSelection(selection: string | undefined, shape: readonly nu
 function arrayFor(dtype: IndexDtype, length: number): NumericArray {
   const key = `${dtype.class}${dtype.size}`;
   switch (key) {
-    case 'float4': return new Float32Array(length);
-    case 'float8': return new Float64Array(length);
-    case 'integer1': return dtype.signed ? new Int8Array(length) : new Uint8Array(length);
-    case 'integer2': return dtype.signed ? new Int16Array(length) : new Uint16Array(length);
-    case 'integer4': return dtype.signed ? new Int32Array(length) : new Uint32Array(length);
-    case 'integer8': return dtype.signed ? new BigInt64Array(length) : new BigUint64Array(length);
-    default: throw new IndexedReadError(`values of type ${dtype.code} (${dtype.class}) are not read by range (no inline value in the index)`);
+    case 'float4':
+      return new Float32Array(length);
+    case 'float8':
+      return new Float64Array(length);
+    case 'integer1':
+      return dtype.signed ? new Int8Array(length) : new Uint8Array(length);
+    case 'integer2':
+      return dtype.signed ? new Int16Array(length) : new Uint16Array(length);
+    case 'integer4':
+      return dtype.signed ? new Int32Array(length) : new Uint32Array(length);
+    case 'integer8':
+      return dtype.signed ? new BigInt64Array(length) : new BigUint64Array(length);
+    default:
+      throw new IndexedReadError(`values of type ${dtype.code} (${dtype.class}) are not read by range (no inline value in the index)`);
   }
 }
 
@@ -144,7 +169,15 @@ export async function decodeChunk(bytes: Uint8Array, dataset: DatasetEntry, filt
 }
 
 /** Little-endian (or swapped big-endian) element bytes → the typed array's element at `to`. */
-function copyElements(src: Uint8Array, srcElement: number, dst: Uint8Array, dstElement: number, count: number, size: number, swap: boolean): void {
+function copyElements(
+  src: Uint8Array,
+  srcElement: number,
+  dst: Uint8Array,
+  dstElement: number,
+  count: number,
+  size: number,
+  swap: boolean,
+): void {
   const from = srcElement * size;
   if (!swap) {
     dst.set(src.subarray(from, from + count * size), dstElement * size);
@@ -162,7 +195,10 @@ function copyElements(src: Uint8Array, srcElement: number, dst: Uint8Array, dstE
  * one the index records is an error (IndexStaleError), never wrong values.
  */
 export class IndexedFile {
-  constructor(readonly index: FileIndex, readonly source: RangeSource) {}
+  constructor(
+    readonly index: FileIndex,
+    readonly source: RangeSource,
+  ) {}
 
   /** Reads bytes of the object and checks that the object is the one the index describes. */
   private async bytesAt(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
@@ -172,10 +208,15 @@ export class IndexedFile {
     if (there) {
       const differs = [
         there.bytes !== undefined && there.bytes !== want.bytes ? `${there.bytes} bytes, the index describes ${want.bytes}` : undefined,
-        there.etag !== undefined && want.etag !== undefined && there.etag !== want.etag ? `ETag ${there.etag}, the index describes ${want.etag}` : undefined,
-        there.sha256 !== undefined && there.sha256 !== want.sha256 ? `sha256 ${there.sha256}, the index describes ${want.sha256}` : undefined,
+        there.etag !== undefined && want.etag !== undefined && there.etag !== want.etag
+          ? `ETag ${there.etag}, the index describes ${want.etag}`
+          : undefined,
+        there.sha256 !== undefined && there.sha256 !== want.sha256
+          ? `sha256 ${there.sha256}, the index describes ${want.sha256}`
+          : undefined,
       ].filter((d): d is string => d !== undefined);
-      if (differs.length > 0) throw new IndexStaleError(`the file is not the version its index describes (it has ${differs.join('; ')}): read the file whole`);
+      if (differs.length > 0)
+        throw new IndexStaleError(`the file is not the version its index describes (it has ${differs.join('; ')}): read the file whole`);
     }
     return bytes;
   }
@@ -207,7 +248,9 @@ export class IndexedFile {
       // Numbers come back typed, as from a range read (the index spells NaN and infinities as strings).
       const values = Array.isArray(selected) ? selected : [selected];
       const typed = arrayFor(dataset.dtype, values.length);
-      values.forEach((v, i) => { typed[i] = (typed instanceof BigInt64Array || typed instanceof BigUint64Array ? BigInt(v as number) : Number(v)) as never; });
+      values.forEach((v, i) => {
+        typed[i] = (typed instanceof BigInt64Array || typed instanceof BigUint64Array ? BigInt(v as number) : Number(v)) as never;
+      });
       return Array.isArray(selected) ? typed : typed[0];
     }
     const outShape = shape.filter((_, i) => axes[i] === 'all');
@@ -223,17 +266,41 @@ export class IndexedFile {
     } else if (storage.address !== null) {
       // Contiguous/compact: one range per run of consecutive selected elements, adjacent runs merged.
       const region = boundingBox(shape, axes);
-      const first = elementOffset(shape, region.map((r) => r.start));
-      const last = elementOffset(shape, region.map((r) => r.stop - 1));
+      const first = elementOffset(
+        shape,
+        region.map((r) => r.start),
+      );
+      const last = elementOffset(
+        shape,
+        region.map((r) => r.stop - 1),
+      );
       const bytes = await this.bytesAt(storage.address + first * size, (last - first + 1) * size, signal);
-      copySelection(bytes, shape.map(() => 0), shape, shape, axes, outShape, outBytes, size, swap, first);
+      copySelection(
+        bytes,
+        shape.map(() => 0),
+        shape,
+        shape,
+        axes,
+        outShape,
+        outBytes,
+        size,
+        swap,
+        first,
+      );
     }
     return out;
   }
 
   private async readChunks(
-    dataset: DatasetEntry, chunkShape: number[], chunks: IndexChunk[], shape: number[], axes: Axis[], outShape: number[],
-    out: Uint8Array, swap: boolean, signal?: AbortSignal,
+    dataset: DatasetEntry,
+    chunkShape: number[],
+    chunks: IndexChunk[],
+    shape: number[],
+    axes: Axis[],
+    outShape: number[],
+    out: Uint8Array,
+    swap: boolean,
+    signal?: AbortSignal,
   ): Promise<void> {
     const region = boundingBox(shape, axes);
     const wanted = chunks.filter((c) => c.slice(3).every((o, i) => o < region[i]!.stop && o + chunkShape[i]! > region[i]!.start));
@@ -246,17 +313,19 @@ export class IndexedFile {
       if (last && chunk[0] === end && end - last[0]![0] < 16 * 1024 * 1024) last.push(chunk);
       else groups.push([chunk]);
     }
-    await Promise.all(groups.map(async (group) => {
-      const start = group[0]![0];
-      const end = group[group.length - 1]![0] + group[group.length - 1]![1];
-      const bytes = await this.bytesAt(start, end - start, signal);
-      for (const [address, stored, mask, ...origin] of group) {
-        const raw = await decodeChunk(bytes.subarray(address - start, address - start + stored), dataset, mask);
-        const extent = chunkShape.map((c, i) => Math.min(c, shape[i]! - origin[i]!));
-        // Chunks are stored at full chunk shape even at the dataset's edge.
-        copySelection(raw, origin, extent, chunkShape, axes, outShape, out, dataset.dtype.size, swap, 0);
-      }
-    }));
+    await Promise.all(
+      groups.map(async (group) => {
+        const start = group[0]![0];
+        const end = group[group.length - 1]![0] + group[group.length - 1]![1];
+        const bytes = await this.bytesAt(start, end - start, signal);
+        for (const [address, stored, mask, ...origin] of group) {
+          const raw = await decodeChunk(bytes.subarray(address - start, address - start + stored), dataset, mask);
+          const extent = chunkShape.map((c, i) => Math.min(c, shape[i]! - origin[i]!));
+          // Chunks are stored at full chunk shape even at the dataset's edge.
+          copySelection(raw, origin, extent, chunkShape, axes, outShape, out, dataset.dtype.size, swap, 0);
+        }
+      }),
+    );
   }
 }
 
@@ -278,25 +347,44 @@ function elementOffset(shape: readonly number[], coords: readonly number[]): num
  * element at flat position `base` of that layout) into the output (C order over the `all` axes).
  */
 function copySelection(
-  block: Uint8Array, origin: readonly number[], extent: readonly number[], layout: readonly number[], axes: readonly Axis[],
-  outShape: readonly number[], out: Uint8Array, size: number, swap: boolean, base: number,
+  block: Uint8Array,
+  origin: readonly number[],
+  extent: readonly number[],
+  layout: readonly number[],
+  axes: readonly Axis[],
+  outShape: readonly number[],
+  out: Uint8Array,
+  size: number,
+  swap: boolean,
+  base: number,
 ): void {
   const rank = layout.length;
   // Range of block coordinates to visit per dimension (relative to origin).
-  const lo: number[] = []; const hi: number[] = [];
+  const lo: number[] = [];
+  const hi: number[] = [];
   for (let i = 0; i < rank; i++) {
     const a = axes[i]!;
-    if (a === 'all') { lo.push(0); hi.push(extent[i]!); } else { lo.push(a.index - origin[i]!); hi.push(a.index - origin[i]! + 1); }
+    if (a === 'all') {
+      lo.push(0);
+      hi.push(extent[i]!);
+    } else {
+      lo.push(a.index - origin[i]!);
+      hi.push(a.index - origin[i]! + 1);
+    }
   }
   const outDimOf: number[] = []; // for each block dim: index in outShape, or -1
   let k = 0;
   for (let i = 0; i < rank; i++) outDimOf.push(axes[i] === 'all' ? k++ : -1);
   const coords = lo.slice();
   const lastLen = rank === 0 ? 1 : hi[rank - 1]! - lo[rank - 1]!;
-  if (rank === 0) { copyElements(block, 0, out, 0, 1, size, swap); return; }
+  if (rank === 0) {
+    copyElements(block, 0, out, 0, 1, size, swap);
+    return;
+  }
   for (;;) {
     // Flat position in the block's layout, and in the output.
-    let src = 0; let dst = 0;
+    let src = 0;
+    let dst = 0;
     for (let i = 0; i < rank; i++) {
       src = src * layout[i]! + coords[i]!;
       const o = outDimOf[i]!;
@@ -316,11 +404,14 @@ function copySelection(
 
 function selectInline(value: unknown, shape: readonly number[], axes: readonly Axis[]): unknown {
   if (shape.length === 0) return value;
-  const flat = (Array.isArray(value) ? (value as unknown[]).flat(Infinity) : [value]);
+  const flat = Array.isArray(value) ? (value as unknown[]).flat(Infinity) : [value];
   if (axes.every((a) => a === 'all')) return flat;
   const out: unknown[] = [];
   const visit = (dim: number, offset: number): void => {
-    if (dim === shape.length) { out.push(flat[offset]); return; }
+    if (dim === shape.length) {
+      out.push(flat[offset]);
+      return;
+    }
     const a = axes[dim]!;
     const stride = shape.slice(dim + 1).reduce((x, y) => x * y, 1);
     if (a === 'all') for (let i = 0; i < shape[dim]!; i++) visit(dim + 1, offset + i * stride);

@@ -46,7 +46,10 @@ export function safeSegment(name: string, what = 'name'): string {
     throw new InvalidInputError(`${what} is empty: it cannot name a folder`, { name: String(name) });
   }
   if (PLAIN.test(name) || HASHED.test(name)) return name;
-  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.-]/, '_').slice(0, MAX_SEGMENT - HASH_CHARS - 1);
+  const cleaned = name
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^[.-]/, '_')
+    .slice(0, MAX_SEGMENT - HASH_CHARS - 1);
   return `${cleaned}~${createHash('sha256').update(name).digest('hex').slice(0, HASH_CHARS)}`;
 }
 
@@ -61,8 +64,10 @@ export function isSegment(name: string): boolean {
  */
 export function datasetKeyOf(policy: DataPolicy): DataPolicy {
   return {
-    proposal: safeSegment(policy.proposal, 'proposal'), beamline: safeSegment(policy.beamline, 'beamline'),
-    session: safeSegment(policy.session, 'session'), collection: safeSegment(policy.collection, 'collection'),
+    proposal: safeSegment(policy.proposal, 'proposal'),
+    beamline: safeSegment(policy.beamline, 'beamline'),
+    session: safeSegment(policy.session, 'session'),
+    collection: safeSegment(policy.collection, 'collection'),
     dataset: safeSegment(policy.dataset, 'dataset'),
   };
 }
@@ -88,7 +93,10 @@ export const BEAMLINE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 export function stagingBeamline(beamline: string): string {
   const name = String(beamline).trim().toLowerCase();
   if (!BEAMLINE_NAME.test(name)) {
-    throw new InvalidInputError(`staging: beamline ${JSON.stringify(String(beamline).slice(0, 100))} is not a beamline name: letters, digits, '-' and '_', starting with a letter or digit, at most 32 characters (e.g. id21)`, { name: String(beamline).slice(0, 100) });
+    throw new InvalidInputError(
+      `staging: beamline ${JSON.stringify(String(beamline).slice(0, 100))} is not a beamline name: letters, digits, '-' and '_', starting with a letter or digit, at most 32 characters (e.g. id21)`,
+      { name: String(beamline).slice(0, 100) },
+    );
   }
   return name;
 }

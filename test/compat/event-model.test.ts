@@ -14,11 +14,24 @@ import { parseDtype } from '../../src/core/event-model/dtype.js';
 const UID = '01M80KDGXSJDA8HERZJGME1B5Q';
 const scan = parseScanJson(`esrf:scan:${UID}`, {
   pk: UID,
-  id: { name: 'ascan', number: 3, data_policy: 'ESRF', session: 'demo', proposal: 'ihch123', collection: 'sample1', dataset: '0001',
-    path: '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/sample1_0001.h5' },
+  id: {
+    name: 'ascan',
+    number: 3,
+    data_policy: 'ESRF',
+    session: 'demo',
+    proposal: 'ihch123',
+    collection: 'sample1',
+    dataset: '0001',
+    path: '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/sample1_0001.h5',
+  },
   info: {
-    title: 'ascan sy 0 1 9 0.1', type: 'ascan', npoints: 10, count_time: 0.1, start_time: '2026-11-22T10:00:00+01:00',
-    end_time: '2026-11-22T10:00:02+01:00', end_reason: 'USER_ABORT',
+    title: 'ascan sy 0 1 9 0.1',
+    type: 'ascan',
+    npoints: 10,
+    count_time: 0.1,
+    start_time: '2026-11-22T10:00:00+01:00',
+    end_time: '2026-11-22T10:00:02+01:00',
+    end_reason: 'USER_ABORT',
     plots: [{ kind: 'curve-plot', items: [{ kind: 'curve', x: 'axis:sy', y: 'c:diode1' }] }],
     dataset_metadata_snapshot: { Sample_name: 'gold' },
   },
@@ -28,18 +41,27 @@ const scan = parseScanJson(`esrf:scan:${UID}`, {
 
 const documents: Record<string, unknown> = {
   start: runStartOf(scan, 'id00', 1),
-  descriptor: descriptorOf(UID, [
-    { name: 'axis:sy', streamPk: 'P1', dtype: parseDtype('<f8'), shape: [], units: 'mm' },
-    { name: 'c:diode1', streamPk: 'P2', dtype: parseDtype('|b1'), shape: [] },
-    { name: 'mca1:det0', streamPk: 'P3', dtype: parseDtype('<u4'), shape: [1024] },
-    { name: 'var:det1', streamPk: 'P4', dtype: parseDtype('<c16'), shape: [null] },
-  ], 1),
+  descriptor: descriptorOf(
+    UID,
+    [
+      { name: 'axis:sy', streamPk: 'P1', dtype: parseDtype('<f8'), shape: [], units: 'mm' },
+      { name: 'c:diode1', streamPk: 'P2', dtype: parseDtype('|b1'), shape: [] },
+      { name: 'mca1:det0', streamPk: 'P3', dtype: parseDtype('<u4'), shape: [1024] },
+      { name: 'var:det1', streamPk: 'P4', dtype: parseDtype('<c16'), shape: [null] },
+    ],
+    1,
+  ),
   stream_resource: streamResourceOf('id00', UID, 'bkt', { name: 'mca1:det0', dtype: parseDtype('<u4'), shape: [1024] }),
   stream_datum: streamDatumOf(UID, 'bkt', 'mca1:det0', 0, 64, { key: 'k', bytes: 64 * 4096, sha256: 'c'.repeat(64) }),
-  stop: runStopOf(scan, {
-    points: { 'axis:sy': 10 }, documents: { descriptor: 1, stream_resource: 4, stream_datum: 4 },
-    scanInfoRef: { bucket: 'bkt', key: `staging/${UID}/scan_info.json`, bytes: 1, sha256: 'd'.repeat(64) },
-  }, 2),
+  stop: runStopOf(
+    scan,
+    {
+      points: { 'axis:sy': 10 },
+      documents: { descriptor: 1, stream_resource: 4, stream_datum: 4 },
+      scanInfoRef: { bucket: 'bkt', key: `staging/${UID}/scan_info.json`, bytes: 1, sha256: 'd'.repeat(64) },
+    },
+    2,
+  ),
 };
 
 const CHECK = `
@@ -62,7 +84,7 @@ describe('bridge documents against event-model 1.24', () => {
     assert.deepEqual(JSON.parse(out.stdout) as Record<string, string>, {});
   });
 
-  it('a StreamDatum of a free-dimension channel (with its chunk\'s point_shape) is a valid event-model document', () => {
+  it("a StreamDatum of a free-dimension channel (with its chunk's point_shape) is a valid event-model document", () => {
     const datum = streamDatumOf(UID, 'bkt', 'var:det1', 6, 12, { key: 'k', bytes: 6 * 8 * 16, sha256: 'c'.repeat(64) }, undefined, [8]);
     assert.deepEqual(datum.point_shape, [8]);
     const out = spawnSync(venvPython, ['-c', CHECK], { input: JSON.stringify({ stream_datum: datum }), encoding: 'utf8' });

@@ -129,7 +129,14 @@ describe('CSV and NeXus exports read back by standard readers', () => {
       const index = runs.findIndex((r) => file.name.startsWith(`${r.uid}_`));
       return { csv: path, jsonl: join(work, `${RUNS[index]!}.jsonl`), stream: file.name.slice(runs[index]!.uid.length + 1, -4) };
     });
-    const report = python(CSV_CHECK, (() => { const p = join(work, 'csv-manifest.json'); writeFileSync(p, JSON.stringify(manifest)); return p; })());
+    const report = python(
+      CSV_CHECK,
+      (() => {
+        const p = join(work, 'csv-manifest.json');
+        writeFileSync(p, JSON.stringify(manifest));
+        return p;
+      })(),
+    );
     assert.deepEqual(report.problems, []);
     assert.ok(report.values! > 500, `${report.values} values compared`);
   });
@@ -148,15 +155,21 @@ describe('CSV and NeXus exports read back by standard readers', () => {
       i8: { dtype: '<i8', shape: [400], bytes: new Uint8Array(i8.buffer) },
       u8: { dtype: '<u8', shape: [400], bytes: new Uint8Array(u8.buffer) },
     };
-    const run: ExportRun = { uid: 'awkward', start: { uid: 'awkward', time: 0 }, streams: [{ name: 'primary', descriptor: {}, columns: Object.entries(arrays).map(([dataKey, array]) => ({ dataKey, array })) }] };
+    const run: ExportRun = {
+      uid: 'awkward',
+      start: { uid: 'awkward', time: 0 },
+      streams: [{ name: 'primary', descriptor: {}, columns: Object.entries(arrays).map(([dataKey, array]) => ({ dataKey, array })) }],
+    };
     const file = buildExport('csv', [run], OPTIONS).files[0]!;
     const csv = join(work, 'awkward.csv');
     writeFileSync(csv, file.kind === 'text' ? textOf(file) : '');
-    const columns = Object.fromEntries(Object.entries(arrays).map(([key, array]) => {
-      const path = join(work, `${key}.bin`);
-      writeFileSync(path, array.bytes);
-      return [key, [array.dtype, path]];
-    }));
+    const columns = Object.fromEntries(
+      Object.entries(arrays).map(([key, array]) => {
+        const path = join(work, `${key}.bin`);
+        writeFileSync(path, array.bytes);
+        return [key, [array.dtype, path]];
+      }),
+    );
     const spec = join(work, 'awkward.json');
     writeFileSync(spec, JSON.stringify({ csv, columns }));
     const report = python(AWKWARD_CHECK, spec);
@@ -174,16 +187,34 @@ describe('CSV and NeXus exports read back by standard readers', () => {
       b1: { dtype: '|b1', shape: [3], bytes: new Uint8Array([1, 0, 1]) },
       u2_odd_offset: { dtype: '<u2', shape: [3, 2], bytes: backing.subarray(1) },
     };
-    const run: ExportRun = { uid: 'dtypes', start: { uid: 'dtypes', time: 0 }, streams: [{ name: 'primary', descriptor: {}, columns: Object.entries(arrays).map(([dataKey, array]) => ({ dataKey, array })) }] };
+    const run: ExportRun = {
+      uid: 'dtypes',
+      start: { uid: 'dtypes', time: 0 },
+      streams: [{ name: 'primary', descriptor: {}, columns: Object.entries(arrays).map(([dataKey, array]) => ({ dataKey, array })) }],
+    };
     const file = buildExport('nexus', [run], OPTIONS).files[0]!;
     const path = join(work, 'dtypes.nxs');
     await writeHdf5Tree(file.kind === 'hdf5' ? file.tree : assert.fail('not hdf5'), path, { fileTimeMs: 0 });
-    const expected = Object.fromEntries(Object.entries(arrays).map(([key, a]) => [key, { dtype: a.dtype === '|b1' ? '|u1' : a.dtype, shape: a.shape, hex: Buffer.from(a.bytes).toString('hex') }]));
-    const out = spawnSync(venvPython, ['-c', `
+    const expected = Object.fromEntries(
+      Object.entries(arrays).map(([key, a]) => [
+        key,
+        { dtype: a.dtype === '|b1' ? '|u1' : a.dtype, shape: a.shape, hex: Buffer.from(a.bytes).toString('hex') },
+      ]),
+    );
+    const out = spawnSync(
+      venvPython,
+      [
+        '-c',
+        `
 import json, sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], 'r')
 print(json.dumps({k: {'dtype': f['entry1/primary'][k].dtype.str, 'shape': list(f['entry1/primary'][k].shape), 'hex': f['entry1/primary'][k][()].tobytes().hex()} for k in json.loads(sys.argv[2])}))
-`, path, JSON.stringify(Object.keys(arrays))], { encoding: 'utf8' });
+`,
+        path,
+        JSON.stringify(Object.keys(arrays)),
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(out.status, 0, out.stderr);
     assert.deepEqual(JSON.parse(out.stdout), expected);
   });

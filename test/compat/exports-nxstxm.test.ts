@@ -20,8 +20,22 @@ import type { ExportProduct, ExportRun, Hdf5Tree } from '../../src/core/exports/
 import { exportRunOf, readDocuments } from '../support/export-runs.js';
 
 const SCRIPT = join(projectRoot, 'test/support/stxm-runs.py');
-const RUNS = ['sample_image', 'sample_image_mca', 'sample_image_stack', 'tomography', 'sample_point_spectra', 'sample_line_spectrum', 'sample_focus',
-  'osa_focus', 'osa_image', 'detector_image', 'coarse_image', 'coarse_goni', 'pattern_gen', 'generic_scan'] as const;
+const RUNS = [
+  'sample_image',
+  'sample_image_mca',
+  'sample_image_stack',
+  'tomography',
+  'sample_point_spectra',
+  'sample_line_spectrum',
+  'sample_focus',
+  'osa_focus',
+  'osa_image',
+  'detector_image',
+  'coarse_image',
+  'coarse_goni',
+  'pattern_gen',
+  'generic_scan',
+] as const;
 const OPTIONS = { exportId: 'stxm-export', creator: 'beamline-archive test', now: new Date('2026-11-22T10:00:00Z') };
 
 let work: string;
@@ -36,7 +50,15 @@ function treeOf(product: ExportProduct): Hdf5Tree {
 
 /** Entry names of a file, read by h5py (not from the tree the exporter made). */
 function entriesOf(path: string): string[] {
-  const listed = spawnSync(venvPython, ['-c', 'import h5py, sys; f = h5py.File(sys.argv[1], "r"); print(" ".join(k for k in f if f[k].attrs.get("NX_class") == "NXentry"))', path], { encoding: 'utf8' });
+  const listed = spawnSync(
+    venvPython,
+    [
+      '-c',
+      'import h5py, sys; f = h5py.File(sys.argv[1], "r"); print(" ".join(k for k in f if f[k].attrs.get("NX_class") == "NXentry"))',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(listed.status, 0, listed.stderr);
   return listed.stdout.trim().split(/\s+/).filter(Boolean);
 }
@@ -87,8 +109,20 @@ describe('NXstxm exports of RunEngine runs', () => {
     }
     // One entry per region (sample image: 2; the 4-value detector summed in NXdata), per polarization (stack: 2), per angle (tomography: 3), per point (spectra: 3).
     assert.deepEqual(entryCounts, {
-      sample_image: 2, sample_image_mca: 2, sample_image_stack: 2, tomography: 3, sample_point_spectra: 3, sample_line_spectrum: 1, sample_focus: 1,
-      osa_focus: 1, osa_image: 1, detector_image: 1, coarse_image: 1, coarse_goni: 1, pattern_gen: 1, generic_scan: 1,
+      sample_image: 2,
+      sample_image_mca: 2,
+      sample_image_stack: 2,
+      tomography: 3,
+      sample_point_spectra: 3,
+      sample_line_spectrum: 1,
+      sample_focus: 1,
+      osa_focus: 1,
+      osa_image: 1,
+      detector_image: 1,
+      coarse_image: 1,
+      coarse_goni: 1,
+      pattern_gen: 1,
+      generic_scan: 1,
     });
   });
 
@@ -114,13 +148,18 @@ describe('NXstxm exports of RunEngine runs', () => {
     assert.equal(judged.status, 0, judged.stdout + judged.stderr);
 
     const incomplete = parts.filter((name) => name !== 'stack_part_e1_p1').map(runOf);
-    assert.throws(() => buildExport('nxstxm', incomplete, OPTIONS), (e: unknown) => e instanceof ExportRequestError
-      && e.message === 'stack stack-A is incomplete: no run for image (angle 0, energy 1, polarization 1); request every run of the stack');
+    assert.throws(
+      () => buildExport('nxstxm', incomplete, OPTIONS),
+      (e: unknown) =>
+        e instanceof ExportRequestError &&
+        e.message === 'stack stack-A is incomplete: no run for image (angle 0, energy 1, polarization 1); request every run of the stack',
+    );
   });
 
   it('building and writing the same export twice gives the same bytes (a rebuild can replace a lost file)', async () => {
     const paths = [join(work, 'again-1.hdf5'), join(work, 'again-2.hdf5')];
-    for (const path of paths) await writeHdf5Tree(treeOf(buildExport('nxstxm', [runOf('tomography')], OPTIONS)), path, { fileTimeMs: OPTIONS.now.getTime() });
+    for (const path of paths)
+      await writeHdf5Tree(treeOf(buildExport('nxstxm', [runOf('tomography')], OPTIONS)), path, { fileTimeMs: OPTIONS.now.getTime() });
     const [first, second] = paths.map((p) => createHash('sha256').update(readFileSync(p)).digest('hex'));
     assert.equal(first, second);
   });
@@ -137,35 +176,59 @@ describe('NXstxm exports of RunEngine runs', () => {
   it('refuses runs of different scan types in one file, naming each run and its type', () => {
     const stack = runOf('sample_image_stack');
     const points = runOf('sample_point_spectra');
-    assert.throws(() => buildExport('nxstxm', [stack, points], OPTIONS), (e: unknown) => e instanceof ExportRequestError
-      && e.message.startsWith('these runs cannot share one NXstxm file: their stxm_scan_type differs')
-      && e.message.includes(`${points.uid} (sample_point_spectrum → sample point spectrum)`)
-      && e.context.runUid === points.uid && e.context.format === 'nxstxm');
+    assert.throws(
+      () => buildExport('nxstxm', [stack, points], OPTIONS),
+      (e: unknown) =>
+        e instanceof ExportRequestError &&
+        e.message.startsWith('these runs cannot share one NXstxm file: their stxm_scan_type differs') &&
+        e.message.includes(`${points.uid} (sample_point_spectrum → sample point spectrum)`) &&
+        e.context.runUid === points.uid &&
+        e.context.format === 'nxstxm',
+    );
   });
 
   it('refuses a run without the stxm metadata, or whose primary stream does not fill the grid', () => {
     const bare = runOf('sample_image');
     delete bare.start.stxm;
-    assert.throws(() => buildExport('nxstxm', [bare], OPTIONS), (e: unknown) => e instanceof ExportRequestError
-      && e.message === `run ${bare.uid} has no "stxm" metadata in its start document: an NXstxm export needs at least stxm.scan_type, stxm.detector and stxm.positioners (docs/exports.md, NXstxm mapping)`);
+    assert.throws(
+      () => buildExport('nxstxm', [bare], OPTIONS),
+      (e: unknown) =>
+        e instanceof ExportRequestError &&
+        e.message ===
+          `run ${bare.uid} has no "stxm" metadata in its start document: an NXstxm export needs at least stxm.scan_type, stxm.detector and stxm.positioners (docs/exports.md, NXstxm mapping)`,
+    );
 
     const noDetector = runOf('tomography');
     (noDetector.start.stxm as Record<string, unknown>).detector = 'apd';
-    assert.throws(() => buildExport('nxstxm', [noDetector], OPTIONS), (e: unknown) => e instanceof ExportRequestError
-      && /stxm.detector names "apd", which is not a key of the primary stream \(keys: .*counter0/.test(e.message) && e.context.key === 'apd');
+    assert.throws(
+      () => buildExport('nxstxm', [noDetector], OPTIONS),
+      (e: unknown) =>
+        e instanceof ExportRequestError &&
+        /stxm.detector names "apd", which is not a key of the primary stream \(keys: .*counter0/.test(e.message) &&
+        e.context.key === 'apd',
+    );
 
     const aborted = runOf('sample_image_stack');
     for (const stream of aborted.streams.filter((s) => s.name === 'primary')) {
       stream.columns = stream.columns.map((c) => ({ ...c, array: { ...c.array, shape: [30], bytes: c.array.bytes.slice(0, 30 * 8) } }));
     }
-    assert.throws(() => buildExport('nxstxm', [aborted], OPTIONS), (e: unknown) => e instanceof ExportRequestError
-      && e.message.includes('the primary stream has 30 points, the stxm metadata describes 72 (1 angle(s) × 3 energies × 2 polarization(s) × 12 points in the regions)'));
+    assert.throws(
+      () => buildExport('nxstxm', [aborted], OPTIONS),
+      (e: unknown) =>
+        e instanceof ExportRequestError &&
+        e.message.includes(
+          'the primary stream has 30 points, the stxm metadata describes 72 (1 angle(s) × 3 energies × 2 polarization(s) × 12 points in the regions)',
+        ),
+    );
   });
 
   it('the writer leaves no file behind when HDF5 refuses the tree', async () => {
     const path = join(work, 'never.hdf5');
     const tree: Hdf5Tree = { attrs: {}, groups: [], datasets: [{ path: '/missing/parent/x', value: 1 }], softLinks: [] };
-    await assert.rejects(writeHdf5Tree(tree, path, { fileTimeMs: 0 }), (e: unknown) => e instanceof ExportFileWriteError && /\/missing\/parent is not a group/.test((e as Error).message));
+    await assert.rejects(
+      writeHdf5Tree(tree, path, { fileTimeMs: 0 }),
+      (e: unknown) => e instanceof ExportFileWriteError && /\/missing\/parent is not a group/.test((e as Error).message),
+    );
     assert.equal(existsSync(path), false);
   });
 });

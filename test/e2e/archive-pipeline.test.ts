@@ -29,9 +29,11 @@ describe('BLISS scan → bridge → bus → functions → NeXus file in S3', () 
 
   before(async () => {
     pipeline = await startLocalPipeline({ chunkPoints: 64, logLevel: 'ERROR' });
-    await Promise.all(scans.map(async (scan, i) => {
-      scan.published = await pipeline.publish({ ...scan.options, dumpValues: join(dir, `scan${i}.npz`) });
-    }));
+    await Promise.all(
+      scans.map(async (scan, i) => {
+        scan.published = await pipeline.publish({ ...scan.options, dumpValues: join(dir, `scan${i}.npz`) });
+      }),
+    );
   });
 
   after(async () => {
@@ -45,10 +47,22 @@ describe('BLISS scan → bridge → bus → functions → NeXus file in S3', () 
       const record = await pipeline.waitForRun(published.run_uid);
       assert.equal(record.state, 'ARCHIVED', `run ${published.run_uid}: ${JSON.stringify(record)}`);
       const file = record.file!;
-      assert.match(file.key, new RegExp(`^archive/ihch123/id00/20261122/sample1/sample1_0001/sample1_0001_000${scan.options.number}\\.h5$`));
+      assert.match(
+        file.key,
+        new RegExp(`^archive/ihch123/id00/20261122/sample1/sample1_0001/sample1_0001_000${scan.options.number}\\.h5$`),
+      );
       const local = join(dir, `scan${i}.h5`);
       await pipeline.download(file.key, local);
-      const args = [judgeScript, local, '--values', join(dir, `scan${i}.npz`), '--scan-number', String(scan.options.number), '--end-reason', 'SUCCESS'];
+      const args = [
+        judgeScript,
+        local,
+        '--values',
+        join(dir, `scan${i}.npz`),
+        '--scan-number',
+        String(scan.options.number),
+        '--end-reason',
+        'SUCCESS',
+      ];
       if (scan.options.sampleName) args.push('--sample-name', scan.options.sampleName);
       const { stdout, stderr } = await run(venvPython, args);
       const verdict = JSON.parse(stdout || '{}') as { ok: boolean; problems: string[]; channels: Record<string, { identical: boolean }> };
@@ -76,9 +90,18 @@ describe('BLISS scan → bridge → bus → functions → NeXus file in S3', () 
     const bytesBefore = await objectBefore.Body!.transformToByteArray();
     const [stop] = (await pipeline.catalogue.listDocuments(published.run_uid)).filter((d) => d.detailType === DetailType.RunStop);
     assert.ok(stop, 'the RunStop document is in the catalogue');
-    await pipeline.env.clients.events.send(new PutEventsCommand({
-      Entries: [{ EventBusName: pipeline.env.resources.bus.name, Source: bridgeSourceOf(before!.dataPolicy!.beamline), DetailType: DetailType.RunStop, Detail: JSON.stringify(stop.body) }],
-    }));
+    await pipeline.env.clients.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: pipeline.env.resources.bus.name,
+            Source: bridgeSourceOf(before!.dataPolicy!.beamline),
+            DetailType: DetailType.RunStop,
+            Detail: JSON.stringify(stop.body),
+          },
+        ],
+      }),
+    );
     await new Promise((r) => setTimeout(r, 1500));
     await pipeline.runner.waitForIdle({ timeoutMs: 60_000 });
     const after = await pipeline.catalogue.getRun(published.run_uid);
@@ -86,11 +109,13 @@ describe('BLISS scan → bridge → bus → functions → NeXus file in S3', () 
     assert.deepEqual(after?.file, before?.file);
     const objectAfter = await pipeline.env.clients.s3.send(new GetObjectCommand({ Bucket: pipeline.bucket, Key: before!.file!.key }));
     assert.deepEqual(Buffer.from(await objectAfter.Body!.transformToByteArray()), Buffer.from(bytesBefore));
-    const runItems = await pipeline.env.clients.dynamo.send(new QueryCommand({
-      TableName: pipeline.env.resources.table.name,
-      KeyConditionExpression: 'pk = :pk AND sk = :sk',
-      ExpressionAttributeValues: { ':pk': `RUN#${published.run_uid}`, ':sk': 'RUN' },
-    }));
+    const runItems = await pipeline.env.clients.dynamo.send(
+      new QueryCommand({
+        TableName: pipeline.env.resources.table.name,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        ExpressionAttributeValues: { ':pk': `RUN#${published.run_uid}`, ':sk': 'RUN' },
+      }),
+    );
     assert.equal(runItems.Items?.length, 1);
   });
 
@@ -106,12 +131,21 @@ describe('BLISS scan → bridge → bus → functions → NeXus file in S3', () 
     assert.ok(text.includes(String(broken.corrupt!.index)), `the failure names the index: ${text}`);
     const archived = await pipeline.waitForRun(good.run_uid);
     assert.equal(archived.state, 'ARCHIVED');
-    const head = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: 'archive/ihch123/id00/20261122/sample1/sample1_0001/sample1_0001_0010' }));
+    const head = await pipeline.env.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: 'archive/ihch123/id00/20261122/sample1/sample1_0001/sample1_0001_0010' }),
+    );
     assert.equal(head.KeyCount ?? 0, 0, 'no file for the broken scan');
   });
 
   it('keeps hostile collection and dataset names inside the archive folder', async () => {
-    const hostile = await pipeline.publish({ type: 'ct', number: 20, points: 1, counters: 1, collection: '../../etc', dataset: 'x\u0007y' });
+    const hostile = await pipeline.publish({
+      type: 'ct',
+      number: 20,
+      points: 1,
+      counters: 1,
+      collection: '../../etc',
+      dataset: 'x\u0007y',
+    });
     const record = await pipeline.waitForRun(hostile.run_uid);
     if (record.state === 'ARCHIVED') {
       const key = record.file!.key;

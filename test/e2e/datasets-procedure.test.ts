@@ -27,10 +27,11 @@ describe('custom procedure: own dataset, FLUO, fields around blissdata scans, cl
   const dir = mkdtempSync(join(tmpdir(), 'ba-datasets-e2e-'));
   const ref = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'fluo_sample', dataset: 'map01' };
   const id = Object.values(ref).join('/');
-  const api = (path: string, method = 'GET', body?: unknown) => signedRequest(
-    { url: `${url}${path}`, method, ...(body !== undefined ? { body } : {}) },
-    { region: pipeline.env.region, credentials: emulatorCredentials() },
-  );
+  const api = (path: string, method = 'GET', body?: unknown) =>
+    signedRequest(
+      { url: `${url}${path}`, method, ...(body !== undefined ? { body } : {}) },
+      { region: pipeline.env.region, credentials: emulatorCredentials() },
+    );
 
   before(async () => {
     pipeline = await startLocalPipeline({ logLevel: 'ERROR' });
@@ -43,36 +44,60 @@ describe('custom procedure: own dataset, FLUO, fields around blissdata scans, cl
 
   it('runs the procedure and closes the dataset with its master file', async () => {
     // Before the scans: open, add FLUO, describe the sample and the map.
-    const opened = await api('/datasets', 'POST', { dataset: ref, metadata: { Sample_name: 'fluo_sample', Sample_description: 'NIST SRM 1832' } });
+    const opened = await api('/datasets', 'POST', {
+      dataset: ref,
+      metadata: { Sample_name: 'fluo_sample', Sample_description: 'NIST SRM 1832' },
+    });
     assert.equal(opened.status, 201, opened.body);
     assert.equal((await api(`/datasets/${id}/techniques`, 'POST', { technique: 'FLUO' })).status, 200);
-    const before = await api(`/datasets/${id}/metadata`, 'PATCH', { fields: { FLUO_scanDim1: '5', FLUO_scanDim2: '4', FLUO_scanAxis1: 'sy', scanNumber: '1' } });
+    const before = await api(`/datasets/${id}/metadata`, 'PATCH', {
+      fields: { FLUO_scanDim1: '5', FLUO_scanDim2: '4', FLUO_scanAxis1: 'sy', scanNumber: '1' },
+    });
     assert.equal(before.status, 200, before.body);
 
     // The scans, published with blissdata into this dataset's folder.
     const scans = [];
     for (const number of [1, 2]) {
-      const scan = await pipeline.publish({ type: 'ascan', number, points: 20, counters: 2, collection: ref.collection, dataset: ref.dataset, sampleName: 'fluo_sample' });
+      const scan = await pipeline.publish({
+        type: 'ascan',
+        number,
+        points: 20,
+        counters: 2,
+        collection: ref.collection,
+        dataset: ref.dataset,
+        sampleName: 'fluo_sample',
+      });
       scans.push(scan);
     }
     for (const scan of scans) assert.equal((await pipeline.waitForRun(scan.run_uid)).state, 'ARCHIVED');
 
     // After the scans: the measured values.
-    const afterScans = await api(`/datasets/${id}/metadata`, 'PATCH', { fields: { FLUO_i0: '1.25e5', FLUO_it: '9.8e4', FLUO_dwellTime: '0.1', FLUO_pixelSize: '2.5' } });
+    const afterScans = await api(`/datasets/${id}/metadata`, 'PATCH', {
+      fields: { FLUO_i0: '1.25e5', FLUO_it: '9.8e4', FLUO_dwellTime: '0.1', FLUO_pixelSize: '2.5' },
+    });
     assert.equal(afterScans.status, 200, afterScans.body);
     const missing = (await api(`/datasets/${id}/missing`)).json as { mandatory: string[]; techniques: { FLUO: string[] } };
     assert.deepEqual(missing.mandatory, ['endDate']);
     assert.ok(!missing.techniques.FLUO.includes('FLUO_i0'));
 
     // Both scans joined the dataset and their files are known (dataset-recorder, from the bus).
-    await eventually(async () => {
-      const listed = (await api(`/datasets/${id}/scans`)).json as { scans: { fileKey?: string }[] };
-      return listed.scans.length === 2 && listed.scans.every((s) => s.fileKey);
-    }, 60_000, 'scans joined with their files');
+    await eventually(
+      async () => {
+        const listed = (await api(`/datasets/${id}/scans`)).json as { scans: { fileKey?: string }[] };
+        return listed.scans.length === 2 && listed.scans.every((s) => s.fileKey);
+      },
+      60_000,
+      'scans joined with their files',
+    );
 
     const closed = await api(`/datasets/${id}/close`, 'POST');
     assert.equal(closed.status, 200, closed.body);
-    const record = closed.json as { state: string; end_date: string; missing: { mandatory: string[]; techniques: { FLUO: string[] } }; master_file: { key: string } };
+    const record = closed.json as {
+      state: string;
+      end_date: string;
+      missing: { mandatory: string[]; techniques: { FLUO: string[] } };
+      master_file: { key: string };
+    };
     assert.equal(record.state, 'CLOSED');
     assert.deepEqual(record.missing.mandatory, []);
     assert.ok(record.missing.techniques.FLUO.includes('FLUO_scanRange1'), 'unset technique fields are recorded');
@@ -80,14 +105,21 @@ describe('custom procedure: own dataset, FLUO, fields around blissdata scans, cl
 
     // The catalogue: by proposal, open datasets no longer list it, a late edit is refused.
     const listed = (await api('/datasets?proposal=ihch123')).json as { datasets: { id: string; state: string }[] };
-    assert.deepEqual(listed.datasets.filter((d) => d.id === id).map((d) => d.state), ['CLOSED']);
+    assert.deepEqual(
+      listed.datasets.filter((d) => d.id === id).map((d) => d.state),
+      ['CLOSED'],
+    );
     const open = (await api('/datasets?open=true')).json as { datasets: { id: string }[] };
     assert.ok(!open.datasets.some((d) => d.id === id));
     assert.equal((await api(`/datasets/${id}/metadata`, 'PATCH', { fields: { FLUO_i0: '1' } })).status, 409);
     const late = await pipeline.publish({ type: 'ct', number: 3, collection: ref.collection, dataset: ref.dataset });
     await pipeline.waitForRun(late.run_uid);
     await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(((await api(`/datasets/${id}/scans`)).json as { scans: unknown[] }).scans.length, 2, 'a scan after the close does not join');
+    assert.equal(
+      ((await api(`/datasets/${id}/scans`)).json as { scans: unknown[] }).scans.length,
+      2,
+      'a scan after the close does not join',
+    );
 
     // Download the dataset folder as a whole; h5py reads the master file and follows its links.
     const prefix = datasetPrefix(ref);
@@ -120,15 +152,29 @@ describe('custom procedure: own dataset, FLUO, fields around blissdata scans, cl
     // read by range requests equals h5py's read of the whole downloaded file.
     const listedScans = (await api(`/datasets/${id}/scans`)).json as { scans: { runUid: string; fileKey: string }[] };
     const first = listedScans.scans.find((s) => s.fileKey.endsWith('_0001.h5'))!;
-    const links = (await api(`/datasets/${id}/scans/${first.runUid}/file`)).json as { url: string; index_url: string; file: { key: string } };
+    const links = (await api(`/datasets/${id}/scans/${first.runUid}/file`)).json as {
+      url: string;
+      index_url: string;
+      file: { key: string };
+    };
     assert.equal(links.file.key, first.fileKey);
     const file = new IndexedFile(parseFileIndex(await (await fetch(links.index_url)).json()), httpRangeSource(links.url));
-    const channels = Object.keys(file.index.entries).filter((p) => /^\/1\.1\/instrument\/[^/]+\/data$/.test(p) && file.index.entries[p]?.kind === 'dataset');
+    const channels = Object.keys(file.index.entries).filter(
+      (p) => /^\/1\.1\/instrument\/[^/]+\/data$/.test(p) && file.index.entries[p]?.kind === 'dataset',
+    );
     assert.ok(channels.length >= 2, `channels: ${channels.join(', ')}`);
-    const judged = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-select.py'), join(dir, 'fluo_sample_map01_0001.h5'), ...channels], { encoding: 'utf8' });
+    const judged = spawnSync(
+      venvPython,
+      [join(projectRoot, 'test/support/h5py-select.py'), join(dir, 'fluo_sample_map01_0001.h5'), ...channels],
+      { encoding: 'utf8' },
+    );
     assert.equal(judged.status, 0, judged.stderr);
     for (const channel of channels) {
-      assert.deepEqual(Array.from(await file.read(channel) as ArrayLike<number>, Number), (JSON.parse(judged.stdout) as Record<string, number[]>)[channel], channel);
+      assert.deepEqual(
+        Array.from((await file.read(channel)) as ArrayLike<number>, Number),
+        (JSON.parse(judged.stdout) as Record<string, number[]>)[channel],
+        channel,
+      );
     }
     assert.ok(file.source.stats.bytes < file.index.file.bytes, `read ${file.source.stats.bytes} of ${file.index.file.bytes} bytes`);
     assert.equal((await api(`/datasets/${id}/scans/01NOTASCAN/file`)).status, 404);

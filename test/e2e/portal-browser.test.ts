@@ -43,8 +43,25 @@ describe('the portal in headless Chromium', () => {
     mkdirSync(SHOTS, { recursive: true });
     pipeline = await startLocalPipeline({ logLevel: 'ERROR' });
     // alice's proposal p1 (the scan she browses) and bob's p2 (which alice must not see).
-    scan = await pipeline.publish({ type: 'ascan', points: POINTS, counters: 2, spectrum: 64, number: 1, batch: 10, sleep: 0.001, proposal: 'p1', sampleName: 'gold foil' });
-    const other = await pipeline.publish({ type: 'loopscan', points: 5, counters: 1, number: 1, proposal: 'p2', collection: 'bobs_sample' });
+    scan = await pipeline.publish({
+      type: 'ascan',
+      points: POINTS,
+      counters: 2,
+      spectrum: 64,
+      number: 1,
+      batch: 10,
+      sleep: 0.001,
+      proposal: 'p1',
+      sampleName: 'gold foil',
+    });
+    const other = await pipeline.publish({
+      type: 'loopscan',
+      points: 5,
+      counters: 1,
+      number: 1,
+      proposal: 'p2',
+      collection: 'bobs_sample',
+    });
     const record = await pipeline.waitForRun(scan.run_uid);
     assert.equal(record.state, 'ARCHIVED');
     assert.equal((await pipeline.waitForRun(other.run_uid)).state, 'ARCHIVED');
@@ -52,9 +69,17 @@ describe('the portal in headless Chromium', () => {
     datasetId = datasetOf(record.file!.key);
     assert.equal(datasetId.split('/')[0], 'p1');
     const gateway = await pipeline.env.startHttpGateway();
-    portal = await startPortalServer({ datasetApi: gateway.urlOf('dataset-api'), exportApi: gateway.urlOf('export-api'), analysisApi: gateway.urlOf('analysis-api'), issuer: pipeline.env.oidc.issuer });
+    portal = await startPortalServer({
+      datasetApi: gateway.urlOf('dataset-api'),
+      exportApi: gateway.urlOf('export-api'),
+      analysisApi: gateway.urlOf('analysis-api'),
+      issuer: pipeline.env.oidc.issuer,
+    });
     // WebGL (H5Web's plots) in software: SwiftShader, as on a machine without a GPU.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'],
+    });
   });
 
   after(async () => {
@@ -101,7 +126,9 @@ describe('the portal in headless Chromium', () => {
   it('signs alice (member of p1) in through the issuer: only her proposal, its scan in H5Web by keyboard, units, deep path, MCA slice, CSV export', async () => {
     const page = await signedIn('alice');
     const consoleErrors: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text());
+    });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
     // Only her proposal: the API lists her p1 datasets and none of p2's.
@@ -115,7 +142,10 @@ describe('the portal in headless Chromium', () => {
     await tabTo(page, proposals.getByRole('link', { name: 'p1' }), 'the proposal p1');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Datasets of proposal p1' }).waitFor();
-    await page.getByRole('note').getByText(/Your access: member \(alice is a member of proposal p1\)/).waitFor();
+    await page
+      .getByRole('note')
+      .getByText(/Your access: member \(alice is a member of proposal p1\)/)
+      .waitFor();
     const datasetLink = page.getByRole('link', { name: datasetId.split('/').slice(3).join('/') });
     await datasetLink.waitFor();
     assert.equal(await page.getByRole('table', { name: 'datasets' }).locator('tbody tr').count(), 1, 'one dataset of p1');
@@ -138,7 +168,10 @@ describe('the portal in headless Chromium', () => {
     await page.keyboard.press('Enter');
     await page.getByText(scan.run_uid).waitFor();
     // Lineage: the archived scan file descends from the run; its PROV-JSON downloads.
-    await page.getByRole('region', { name: 'lineage' }).getByText(/^file:s3:\/\/.*_0001\.h5$/).waitFor({ timeout: 30_000 });
+    await page
+      .getByRole('region', { name: 'lineage' })
+      .getByText(/^file:s3:\/\/.*_0001\.h5$/)
+      .waitFor({ timeout: 30_000 });
     const [prov] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download PROV-JSON' }).click()]);
     const provJson = JSON.parse(readFileSync(await prov.path(), 'utf8')) as { entity?: Record<string, unknown> };
     assert.ok(Object.keys(provJson.entity ?? {}).length >= 2, `PROV-JSON entities: ${JSON.stringify(provJson).slice(0, 300)}`);
@@ -157,18 +190,28 @@ describe('the portal in headless Chromium', () => {
     const canvas = page.locator('[data-testid="h5web"] canvas').first();
     await canvas.waitFor({ timeout: 60_000 }).catch(async (error: unknown) => {
       await shot(page, '5-file-FAILED');
-      throw new Error(`no plot canvas; page says: ${(await page.locator('body').innerText()).slice(0, 800)}; console: ${consoleErrors.join(' | ').slice(0, 1500)}`, { cause: error });
+      throw new Error(
+        `no plot canvas; page says: ${(await page.locator('body').innerText()).slice(0, 800)}; console: ${consoleErrors.join(' | ').slice(0, 1500)}`,
+        { cause: error },
+      );
     });
     await page.waitForTimeout(1500);
     const pixels = decodePng(await (await plotCanvas(page)).screenshot());
     // A blank canvas is one colour; the plotted line (40 points) inks a few thousand pixels.
-    assert.ok(distinctColours(pixels) > 2 && inkPixels(pixels) > 500, `the default plot's canvas is blank: ${distinctColours(pixels)} colours, ${inkPixels(pixels)} inked pixels`);
+    assert.ok(
+      distinctColours(pixels) > 2 && inkPixels(pixels) > 500,
+      `the default plot's canvas is blank: ${distinctColours(pixels)} colours, ${inkPixels(pixels)} inked pixels`,
+    );
     // Units on the axes: the motor axis is in mm (BLISS's axis unit, written as the dataset's units).
     const viewer = page.getByTestId('h5web');
-    await viewer.getByText(/\(mm\)/).first().waitFor({ timeout: 10_000 }).catch(async (error: unknown) => {
-      await shot(page, '5-file-NO-UNITS');
-      throw new Error(`no unit on the plot's axes; viewer text: ${(await viewer.innerText()).slice(0, 600)}`, { cause: error });
-    });
+    await viewer
+      .getByText(/\(mm\)/)
+      .first()
+      .waitFor({ timeout: 10_000 })
+      .catch(async (error: unknown) => {
+        await shot(page, '5-file-NO-UNITS');
+        throw new Error(`no unit on the plot's axes; viewer text: ${(await viewer.innerText()).slice(0, 600)}`, { cause: error });
+      });
     await shot(page, '5-file-default-plot');
 
     // The path chosen in H5Web's tree goes into the URL; a reload opens it again.
@@ -189,7 +232,9 @@ describe('the portal in headless Chromium', () => {
 
     // The MCA spectrum (2D: points × channels) as a line: one point's spectrum, then the next one.
     const mcaPath = '/1.1/instrument/spectrum_det0/data';
-    await page.goto(`${portal.url}#/file/${encodeURIComponent(datasetId)}/${encodeURIComponent(scan.run_uid)}?path=${encodeURIComponent(mcaPath)}`);
+    await page.goto(
+      `${portal.url}#/file/${encodeURIComponent(datasetId)}/${encodeURIComponent(scan.run_uid)}?path=${encodeURIComponent(mcaPath)}`,
+    );
     await page.reload();
     await page.getByRole('tab', { name: 'Line' }).click({ timeout: 60_000 });
     // The dimension slider of D0 (the point), moved with the keyboard: H5Web asks the provider for the slice "1,:".
@@ -208,10 +253,16 @@ describe('the portal in headless Chromium', () => {
       await page.waitForTimeout(500);
       spectrum = decodePng(await plotCanvas(page).then((c) => c.screenshot()));
     }
-    assert.ok(distinctColours(spectrum) > 2 && inkPixels(spectrum) > 500, `the sliced spectrum is drawn: ${inkPixels(spectrum)} inked pixels`);
+    assert.ok(
+      distinctColours(spectrum) > 2 && inkPixels(spectrum) > 500,
+      `the sliced spectrum is drawn: ${inkPixels(spectrum)} inked pixels`,
+    );
     await shot(page, '7-mca-spectrum-slice');
     const transferred = ranges.reduce((a, b) => a + b, 0);
-    assert.ok(ranges.length > 0 && transferred < fileBytes, `read by range: ${transferred} of ${fileBytes} bytes in ${ranges.length} responses`);
+    assert.ok(
+      ranges.length > 0 && transferred < fileBytes,
+      `read by range: ${transferred} of ${fileBytes} bytes in ${ranges.length} responses`,
+    );
 
     // Export as CSV, wait for it, download it.
     await page.goto(`${portal.url}#/scan/${encodeURIComponent(datasetId)}/${encodeURIComponent(scan.run_uid)}`);
@@ -220,24 +271,36 @@ describe('the portal in headless Chromium', () => {
     await download.waitFor({ timeout: 120_000 });
     await shot(page, '8-export');
     const [file] = await Promise.all([page.waitForEvent('download'), download.click()]);
-    const csv = readFileSync(await file.path(), 'utf8').trim().split('\n');
+    const csv = readFileSync(await file.path(), 'utf8')
+      .trim()
+      .split('\n');
     assert.match(csv[0]!, /^seq_num,/);
     assert.equal(csv.length, POINTS + 1, 'a header and one line per point');
 
     // Another proposal, asked for by name: the API's refusal is the message.
     await page.goto(`${portal.url}#/proposal/p2`);
-    await page.getByRole('alert').getByText(/^You have no access to proposal p2: alice is not a member of it/).waitFor();
+    await page
+      .getByRole('alert')
+      .getByText(/^You have no access to proposal p2: alice is not a member of it/)
+      .waitFor();
     await page.context().close();
   });
 
-  it('tells bob (not a member of p1) that he has no access to it, in the API\'s words', async () => {
+  it("tells bob (not a member of p1) that he has no access to it, in the API's words", async () => {
     const page = await signedIn('bob', '#/proposal/p1');
     // The view he asked for before signing in is where he comes back.
     await page.getByRole('heading', { name: 'Datasets of proposal p1' }).waitFor();
     const alert = page.getByRole('alert');
     await alert.waitFor();
-    assert.match(await alert.innerText(), /^You have no access to proposal p1: bob is not a member of it, nor beamline staff, nor an administrator/);
-    await eventually(async () => (await page.getByRole('table', { name: 'datasets' }).locator('tbody tr').count()) === 0, 5_000, 'no dataset row');
+    assert.match(
+      await alert.innerText(),
+      /^You have no access to proposal p1: bob is not a member of it, nor beamline staff, nor an administrator/,
+    );
+    await eventually(
+      async () => (await page.getByRole('table', { name: 'datasets' }).locator('tbody tr').count()) === 0,
+      5_000,
+      'no dataset row',
+    );
     await shot(page, '9-no-access');
     await page.goto(portal.url);
     const proposals = page.getByRole('list', { name: 'proposals' });

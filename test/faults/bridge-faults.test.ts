@@ -41,12 +41,39 @@ const BUS = 'faults-bus';
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 1e6));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Datum { uid: string; stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; bytes: number; sha256: string }; point_shape?: number[] }
-interface Resource { uid: string; parameters: { point_shape?: number[] } }
-interface Stop { exit_status: string; bliss: { points: Record<string, number>; documents: { descriptor: number; stream_resource: number; stream_datum: number }; gaps?: unknown[] } }
-interface ReshapeScan { scan_key: string; run_uid: string; points: number; changes: Record<string, number[]>; stream: string; image_stream: string }
+interface Datum {
+  uid: string;
+  stream_resource: string;
+  indices: { start: number; stop: number };
+  chunk: { key: string; bytes: number; sha256: string };
+  point_shape?: number[];
+}
+interface Resource {
+  uid: string;
+  parameters: { point_shape?: number[] };
+}
+interface Stop {
+  exit_status: string;
+  bliss: {
+    points: Record<string, number>;
+    documents: { descriptor: number; stream_resource: number; stream_datum: number };
+    gaps?: unknown[];
+  };
+}
+interface ReshapeScan {
+  scan_key: string;
+  run_uid: string;
+  points: number;
+  changes: Record<string, number[]>;
+  stream: string;
+  image_stream: string;
+}
 /** A variable-shape stream as published: every point's values flattened and concatenated, and each point's shape. */
-interface PublishedShapes { values: Buffer; shapes: number[][]; itemsize: number }
+interface PublishedShapes {
+  values: Buffer;
+  shapes: number[][];
+  itemsize: number;
+}
 
 /** The bridge CLI as a child process, killed and restarted at will. */
 class BridgeProcess {
@@ -54,14 +81,21 @@ class BridgeProcess {
   kills = 0;
   starts = 0;
   stderr = '';
-  constructor(private readonly args: string[], private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly args: string[],
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
 
   start(): void {
     this.starts++;
     const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'), ...this.args], {
-      cwd: projectRoot, env: this.env, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: projectRoot,
+      env: this.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-20_000); });
+    child.stderr!.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-20_000);
+    });
     this.child = child;
   }
 
@@ -81,14 +115,17 @@ class BridgeProcess {
 
 /** The reshape scan's dump (publish_special_scans.py --dump-values): per stream, the values' bytes and the points' shapes. */
 async function dumpedShapes(npz: string): Promise<Map<string, PublishedShapes>> {
-  const script = 'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\nout={}\n'
-    + 'for k in d.files:\n  name, part = k.rsplit(".", 1)\n  e = out.setdefault(name.replace("__", ":"), {})\n'
-    + '  if part == "values": e.update(values=base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode(), itemsize=d[k].dtype.itemsize)\n'
-    + '  else: e["shapes"] = d[k].tolist()\nprint(json.dumps(out))';
+  const script =
+    'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\nout={}\n' +
+    'for k in d.files:\n  name, part = k.rsplit(".", 1)\n  e = out.setdefault(name.replace("__", ":"), {})\n' +
+    '  if part == "values": e.update(values=base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode(), itemsize=d[k].dtype.itemsize)\n' +
+    '  else: e["shapes"] = d[k].tolist()\nprint(json.dumps(out))';
   const out = await run(venvPython, ['-c', script, npz]);
   if (out.code !== 0) throw new Error(out.stderr);
   const parsed = JSON.parse(out.stdout) as Record<string, { values: string; shapes: number[][]; itemsize: number }>;
-  return new Map(Object.entries(parsed).map(([k, v]) => [k, { values: Buffer.from(v.values, 'base64'), shapes: v.shapes, itemsize: v.itemsize }]));
+  return new Map(
+    Object.entries(parsed).map(([k, v]) => [k, { values: Buffer.from(v.values, 'base64'), shapes: v.shapes, itemsize: v.itemsize }]),
+  );
 }
 
 /**
@@ -132,7 +169,11 @@ async function stagedChunks(clients: AwsClients, label: string, chunks: Datum[],
   assert.equal(next, points, `${label}: every point staged`);
   const prefix = chunks[0]!.chunk.key.slice(0, chunks[0]!.chunk.key.lastIndexOf('/') + 1);
   const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-  assert.deepEqual((listed.Contents ?? []).map((o) => o.Key).sort(), chunks.map((c) => c.chunk.key).sort(), `${label}: no staged chunk outside the announced ones`);
+  assert.deepEqual(
+    (listed.Contents ?? []).map((o) => o.Key).sort(),
+    chunks.map((c) => c.chunk.key).sort(),
+    `${label}: no staged chunk outside the announced ones`,
+  );
   return bodies;
 }
 
@@ -157,18 +198,49 @@ describe(`bridge under faults (seed ${SEED})`, () => {
     queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: 'faults-capture' });
     await initBlissDataStore(redis.url);
     proxy = await startFaultProxy({
-      target: moto.url, seed: SEED,
+      target: moto.url,
+      seed: SEED,
       rates: { putEventsEntryFail: 0.15, putEventsRequestFail: 0.03, s3Fail: 0.15, s3Delay: 0.03, s3DelayMs: 300 },
     });
     const healthPort = await freePort();
-    bridge = new BridgeProcess([
-      '--redis-url', redis.url, '--bus', BUS, '--bucket', BUCKET, '--beamline', 'id00', '--from', '0',
-      '--checkpoint', join(tmp, 'checkpoint.json'), '--dead-letter', deadLetter, '--chunk-points', String(CHUNK_POINTS), '--chunk-bytes', String(CHUNK_BYTES),
-      '--flush-ms', '200', '--log-level', 'WARN', '--health-port', String(healthPort), '--lima-root', tmp,
-    ], {
-      PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: proxy.url, AWS_REGION: 'eu-west-1',
-      ...credentialsEnvironment(), AWS_MAX_ATTEMPTS: '2',
-    });
+    bridge = new BridgeProcess(
+      [
+        '--redis-url',
+        redis.url,
+        '--bus',
+        BUS,
+        '--bucket',
+        BUCKET,
+        '--beamline',
+        'id00',
+        '--from',
+        '0',
+        '--checkpoint',
+        join(tmp, 'checkpoint.json'),
+        '--dead-letter',
+        deadLetter,
+        '--chunk-points',
+        String(CHUNK_POINTS),
+        '--chunk-bytes',
+        String(CHUNK_BYTES),
+        '--flush-ms',
+        '200',
+        '--log-level',
+        'WARN',
+        '--health-port',
+        String(healthPort),
+        '--lima-root',
+        tmp,
+      ],
+      {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AWS_ENDPOINT_URL: proxy.url,
+        AWS_REGION: 'eu-west-1',
+        ...credentialsEnvironment(),
+        AWS_MAX_ATTEMPTS: '2',
+      },
+    );
     process.stdout.write(`# fault seed ${SEED} (FAULT_SEED=${SEED} replays the injected AWS faults)\n`);
   });
 
@@ -193,8 +265,24 @@ describe(`bridge under faults (seed ${SEED})`, () => {
     const publishReshape = async () => {
       const npz = join(tmp, 'reshape.npz');
       const killsBefore = bridge.kills;
-      const out = await run(venvPython, [SPECIAL, '--redis', redis.url, '--number', '6', '--shape-seed', String(SEED), '--points', '300',
-        '--max-batch', '4', '--sleep', '0.035', '--dump-values', npz, 'reshape']);
+      const out = await run(venvPython, [
+        SPECIAL,
+        '--redis',
+        redis.url,
+        '--number',
+        '6',
+        '--shape-seed',
+        String(SEED),
+        '--points',
+        '300',
+        '--max-batch',
+        '4',
+        '--sleep',
+        '0.035',
+        '--dump-values',
+        npz,
+        'reshape',
+      ]);
       if (out.code !== 0) throw new Error(`publish_special_scans.py reshape: ${out.stderr.slice(-2000)}`);
       reshape = { scan: JSON.parse(out.stdout) as ReshapeScan, npz, kills: bridge.kills - killsBefore };
     };
@@ -208,7 +296,9 @@ describe(`bridge under faults (seed ${SEED})`, () => {
         await drainEvents(clients, queueUrl, events);
         await sleep(300);
       }
-    })().catch((error: unknown) => { collectorError = error; });
+    })().catch((error: unknown) => {
+      collectorError = error;
+    });
 
     // Phase 1: four scans published at once, over several seconds; the bridge is killed at random
     // moments (including during its own start) and restarted at once.
@@ -219,7 +309,9 @@ describe(`bridge under faults (seed ${SEED})`, () => {
       publish('b', { type: 'loopscan', points: 900, counters: 2, batch: 1, sleep: 0.005, dtype: 'int16', number: 2 }),
       publish('c', { type: 'ascan', points: 700, counters: 2, batch: 20, sleep: 0.1, dtype: 'float32', number: 3 }),
       publishReshape(),
-    ]).finally(() => { publishing = false; });
+    ]).finally(() => {
+      publishing = false;
+    });
     while (publishing) {
       await sleep(700 + Math.random() * 2000);
       await bridge.kill();
@@ -254,12 +346,16 @@ describe(`bridge under faults (seed ${SEED})`, () => {
 
     // Wait for a RunStop of every scan.
     const deadline = Date.now() + 150_000;
-    const stopped = () => new Set(events.filter((e) => e['detail-type'] === 'RunStop').map((e) => (e.detail as { run_start: string }).run_start));
+    const stopped = () =>
+      new Set(events.filter((e) => e['detail-type'] === 'RunStop').map((e) => (e.detail as { run_start: string }).run_start));
     const runUids = [...scans.map((s) => s.published.run_uid), reshape!.scan.run_uid];
     for (;;) {
       if (collectorError) throw collectorError;
       if (runUids.every((uid) => stopped().has(uid))) break;
-      assert.ok(Date.now() < deadline, `not every scan stopped within the time: ${JSON.stringify([...stopped()])}\n${bridge.stderr.slice(-3000)}`);
+      assert.ok(
+        Date.now() < deadline,
+        `not every scan stopped within the time: ${JSON.stringify([...stopped()])}\n${bridge.stderr.slice(-3000)}`,
+      );
       await sleep(500);
     }
     await sleep(1000);
@@ -270,9 +366,14 @@ describe(`bridge under faults (seed ${SEED})`, () => {
     await drainEvents(clients, queueUrl, events);
 
     // The faults really happened.
-    process.stdout.write(`# kills ${bridge.kills}, starts ${bridge.starts}, proxy ${JSON.stringify(proxy.stats)}, events ${events.length}\n`);
+    process.stdout.write(
+      `# kills ${bridge.kills}, starts ${bridge.starts}, proxy ${JSON.stringify(proxy.stats)}, events ${events.length}\n`,
+    );
     assert.ok(bridge.kills >= 6, `bridge killed ${bridge.kills} times`);
-    assert.ok(proxy.stats.putEventsEntriesFailed > 0 && proxy.stats.s3Failed > 0 && proxy.stats.s3FailedAfterWrite > 0, JSON.stringify(proxy.stats));
+    assert.ok(
+      proxy.stats.putEventsEntriesFailed > 0 && proxy.stats.s3Failed > 0 && proxy.stats.s3FailedAfterWrite > 0,
+      JSON.stringify(proxy.stats),
+    );
     assert.ok(!existsSync(deadLetter) || readFileSync(deadLetter, 'utf8') === '', 'no event was dead-lettered (none was malformed)');
 
     for (const event of events) validateEvent(event);
@@ -302,7 +403,8 @@ describe(`bridge under faults (seed ${SEED})`, () => {
         assert.equal(stop.bliss.gaps, undefined);
         for (const channel of channels) assert.equal(stop.bliss.points[channel], points, `${uid} ${channel}: points`);
       }
-      const chunksOf = (channel: string) => datums.filter((d) => d.stream_resource === `${uid}/resource/${channel}`).sort((x, y) => x.indices.start - y.indices.start);
+      const chunksOf = (channel: string) =>
+        datums.filter((d) => d.stream_resource === `${uid}/resource/${channel}`).sort((x, y) => x.indices.start - y.indices.start);
       const resourceOf = (channel: string) => resources.find((r) => r.uid === `${uid}/resource/${channel}`)!;
       return { chunksOf, resourceOf };
     };
@@ -320,7 +422,9 @@ describe(`bridge under faults (seed ${SEED})`, () => {
 
     // The scan whose point shapes change, killed several times while it was published.
     const { scan, npz, kills } = reshape!;
-    process.stdout.write(`# reshape scan: ${scan.points} points, changes ${JSON.stringify(Object.fromEntries(Object.entries(scan.changes).map(([k, v]) => [k, v.length])))}, ${kills} kills while published\n`);
+    process.stdout.write(
+      `# reshape scan: ${scan.points} points, changes ${JSON.stringify(Object.fromEntries(Object.entries(scan.changes).map(([k, v]) => [k, v.length])))}, ${kills} kills while published\n`,
+    );
     assert.ok(kills >= 3, `bridge killed ${kills} times while the reshape scan was published`);
     const uid = scan.run_uid;
     const channels = [scan.stream, scan.image_stream];
@@ -339,15 +443,24 @@ describe(`bridge under faults (seed ${SEED})`, () => {
       for (const chunk of chunks) {
         const { start, stop } = chunk.indices;
         const range = `${label} [${start}, ${stop})`;
-        for (let i = start; i < stop; i++) assert.deepEqual(chunk.point_shape, shapes[i], `${range}: point_shape is point ${i}'s shape (no chunk mixes shapes)`);
+        for (let i = start; i < stop; i++)
+          assert.deepEqual(chunk.point_shape, shapes[i], `${range}: point_shape is point ${i}'s shape (no chunk mixes shapes)`);
         const pointBytes = itemsize * shapes[start]!.reduce((a, b) => a * b, 1);
         assert.equal(chunk.chunk.bytes, (stop - start) * pointBytes, `${range}: bytes`);
-        assert.ok(chunk.chunk.bytes <= CHUNK_BYTES || stop - start === 1, `${range}: ${chunk.chunk.bytes} bytes over --chunk-bytes ${CHUNK_BYTES} with more than one point`);
+        assert.ok(
+          chunk.chunk.bytes <= CHUNK_BYTES || stop - start === 1,
+          `${range}: ${chunk.chunk.bytes} bytes over --chunk-bytes ${CHUNK_BYTES} with more than one point`,
+        );
       }
       const starts = new Set(chunks.map((c) => c.indices.start));
-      for (const change of scan.changes[channel]!) assert.ok(starts.has(change), `${label}: a chunk starts at the shape change at ${change}`);
+      for (const change of scan.changes[channel]!)
+        assert.ok(starts.has(change), `${label}: a chunk starts at the shape change at ${change}`);
       // Restarts cut exactly the chunks an uninterrupted bridge cuts (same keys, same datum uids).
-      assert.deepEqual(chunks.map((c) => [c.indices.start, c.indices.stop]), expectedCuts(shapes, itemsize, CHUNK_POINTS, CHUNK_BYTES), `${label}: the cuts of an uninterrupted bridge`);
+      assert.deepEqual(
+        chunks.map((c) => [c.indices.start, c.indices.stop]),
+        expectedCuts(shapes, itemsize, CHUNK_POINTS, CHUNK_BYTES),
+        `${label}: the cuts of an uninterrupted bridge`,
+      );
     }
   });
 });

@@ -16,34 +16,55 @@ after(() => rmSync(outdir, { recursive: true, force: true }));
 type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
 const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 const functionId = (): string => {
-  const ids = Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'analysis-api' }) } } }));
+  const ids = Object.keys(
+    template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'analysis-api' }) } },
+    }),
+  );
   assert.equal(ids.length, 1);
   return ids[0]!;
 };
 
 describe('analysis store', () => {
   it('is the analysis-api function with the h5wasm layer, its entry metadata and the common environment', () => {
-    const fn = template.toJSON().Resources[functionId()] as { Metadata: Record<string, unknown>; Properties: { Layers: unknown[]; Environment: { Variables: Record<string, unknown> }; Runtime: string } };
+    const fn = template.toJSON().Resources[functionId()] as {
+      Metadata: Record<string, unknown>;
+      Properties: { Layers: unknown[]; Environment: { Variables: Record<string, unknown> }; Runtime: string };
+    };
     assert.equal(fn.Metadata['BeamlineArchive:Entry'], 'functions/analysis-api/handler.ts');
     assert.equal(fn.Properties.Layers.length, 1);
     assert.equal(fn.Properties.Runtime, 'nodejs24.x');
-    for (const key of ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'LOG_LEVEL']) assert.ok(key in fn.Properties.Environment.Variables, key);
+    for (const key of ['BUCKET_NAME', 'TABLE_NAME', 'EVENT_BUS_NAME', 'LOG_LEVEL'])
+      assert.ok(key in fn.Properties.Environment.Variables, key);
   });
 
   it('is reachable through a function URL with AuthType AWS_IAM and the people URL (NONE, on the people alias; tokens checked by the function), and nothing else', () => {
-    const urls = Object.values(template.findResources('AWS::Lambda::Url', { Properties: { TargetFunctionArn: { 'Fn::GetAtt': [functionId(), 'Arn'] } } }))
-      .map((u) => (u as { Properties: { AuthType: string; Qualifier?: string } }).Properties);
-    assert.deepEqual(urls.map((u) => [u.AuthType, u.Qualifier ?? '']).sort(), [['AWS_IAM', ''], ['NONE', 'people']]);
-    assert.equal(Object.keys(template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: functionId() } } })).length, 0);
+    const urls = Object.values(
+      template.findResources('AWS::Lambda::Url', { Properties: { TargetFunctionArn: { 'Fn::GetAtt': [functionId(), 'Arn'] } } }),
+    ).map((u) => (u as { Properties: { AuthType: string; Qualifier?: string } }).Properties);
+    assert.deepEqual(urls.map((u) => [u.AuthType, u.Qualifier ?? '']).sort(), [
+      ['AWS_IAM', ''],
+      ['NONE', 'people'],
+    ]);
+    assert.equal(
+      Object.keys(template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: functionId() } } }))
+        .length,
+      0,
+    );
     const outputs = Object.keys(template.toJSON().Outputs as object);
-    assert.ok(outputs.some((o) => o.includes('AnalysisApiUrl')), outputs.join(' '));
+    assert.ok(
+      outputs.some((o) => o.includes('AnalysisApiUrl')),
+      outputs.join(' '),
+    );
   });
 
   it('lets its role write and read objects under analysis/ only, list that prefix only, and use the table and gsi1 only', () => {
     const fn = template.toJSON().Resources[functionId()] as { Properties: { Role: { 'Fn::GetAtt': [string, string] } } };
     const roleId = fn.Properties.Role['Fn::GetAtt'][0];
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
-    const statements = Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+    const statements = Object.values(policies).flatMap(
+      (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+    );
     const actions = statements.flatMap((s) => asArray(s.Action));
     assert.ok(!actions.some((a) => a.includes('*') || a.startsWith('events:') || a === 's3:DeleteObject'), actions.join(' '));
     const objects = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:ListBucket'));

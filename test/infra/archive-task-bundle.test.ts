@@ -21,10 +21,18 @@ describe('archive task bundle', () => {
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(join(root, 'node_modules', 'h5wasm'), join(dir, 'node_modules', 'h5wasm'));
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
-    const run = spawnSync(process.execPath, [bundle], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', TASK_JOB: '{"kind":"archive-run","runUid":"01M80JDTHSB2YF8F4WA7YZ6EZT"}' } });
+    const run = spawnSync(process.execPath, [bundle], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', TASK_JOB: '{"kind":"archive-run","runUid":"01M80JDTHSB2YF8F4WA7YZ6EZT"}' },
+    });
     assert.equal(run.status, 1, run.stdout + run.stderr);
     assert.match(run.stderr, /environment variable\(s\) BUCKET_NAME, TABLE_NAME, EVENT_BUS_NAME, BEAMLINE_ARCHIVE_REPOSITORY not set/);
-    const bad = spawnSync(process.execPath, [bundle], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', TASK_JOB: 'nonsense' } });
+    const bad = spawnSync(process.execPath, [bundle], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', TASK_JOB: 'nonsense' },
+    });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /TASK_JOB must be the JSON of a job/);
   });

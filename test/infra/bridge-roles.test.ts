@@ -10,7 +10,11 @@ import { BridgeRoles, beamlinesFromContext } from '../../infra/constructs/bridge
 const stackWith = (context: Record<string, unknown>) => {
   const app = new App({ context });
   const stack = new Stack(app, 'S');
-  const roles = new BridgeRoles(stack, 'BridgeRoles', { bucket: new Bucket(stack, 'B'), eventBus: new EventBus(stack, 'E'), beamlines: beamlinesFromContext(stack) });
+  const roles = new BridgeRoles(stack, 'BridgeRoles', {
+    bucket: new Bucket(stack, 'B'),
+    eventBus: new EventBus(stack, 'E'),
+    beamlines: beamlinesFromContext(stack),
+  });
   return { stack, roles };
 };
 
@@ -44,16 +48,25 @@ function resourceText(resource: unknown): string {
 }
 
 /** Whether an IAM resource pattern (`*` any characters) covers an object ARN. */
-const covers = (pattern: string, arn: string) => new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(arn);
+const covers = (pattern: string, arn: string) =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  ).test(arn);
 
 describe('bridge roles: staging per beamline', () => {
-  it('lets each beamline\'s bridge put staged objects under staging/<its beamline>/ only: id16b\'s role cannot put under staging/id21/', () => {
+  it("lets each beamline's bridge put staged objects under staging/<its beamline>/ only: id16b's role cannot put under staging/id21/", () => {
     const { stack } = stackWith({ beamlines: 'id21,id16b' });
     const policies = Template.fromStack(stack).findResources('AWS::IAM::ManagedPolicy');
     const putResourcesOf = (beamline: string): string[] => {
-      const policy = Object.values(policies).find((p) => String((p as { Properties: { Description?: string } }).Properties.Description).startsWith(`The ${beamline} bridge:`));
+      const policy = Object.values(policies).find((p) =>
+        String((p as { Properties: { Description?: string } }).Properties.Description).startsWith(`The ${beamline} bridge:`),
+      );
       assert.ok(policy, `a managed policy for ${beamline}`);
-      const statements = (policy as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement;
+      const statements = (policy as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } })
+        .Properties.PolicyDocument.Statement;
       return statements.filter((s) => [s.Action].flat().includes('s3:PutObject')).flatMap((s) => [s.Resource].flat().map(resourceText));
     };
     const id16b = putResourcesOf('id16b');
@@ -62,9 +75,20 @@ describe('bridge roles: staging per beamline', () => {
     assert.ok(id21.includes('<bucket>/staging/id21/*'), id21.join(', '));
     const id21Chunk = '<bucket>/staging/id21/01M80JDTHSB2YF8F4WA7YZ6EZT/axis_sy~c645144e/000000000000-000000001000.bin';
     const id16bChunk = '<bucket>/staging/id16b/01M80JDTHSB2YF8F4WA7YZ6EZT/axis_sy~c645144e/000000000000-000000001000.bin';
-    assert.deepEqual(id16b.filter((r) => covers(r, id21Chunk)), [], 'no PutObject resource of id16b covers an id21 staged chunk');
-    assert.deepEqual(id16b.filter((r) => covers(r, '<bucket>/staging/id21/R/scan_info.json')), [], 'nor its scan_info');
-    assert.ok(id16b.some((r) => covers(r, id16bChunk)), 'its own chunks it can put');
+    assert.deepEqual(
+      id16b.filter((r) => covers(r, id21Chunk)),
+      [],
+      'no PutObject resource of id16b covers an id21 staged chunk',
+    );
+    assert.deepEqual(
+      id16b.filter((r) => covers(r, '<bucket>/staging/id21/R/scan_info.json')),
+      [],
+      'nor its scan_info',
+    );
+    assert.ok(
+      id16b.some((r) => covers(r, id16bChunk)),
+      'its own chunks it can put',
+    );
     assert.ok(id21.some((r) => covers(r, id21Chunk)) && !id21.some((r) => covers(r, id16bChunk)), 'and the other way round');
     assert.ok(![...id16b, ...id21].includes('<bucket>/staging/*'), 'no bridge puts anywhere under staging/');
   });

@@ -11,7 +11,11 @@ import { after, describe, it } from 'node:test';
 import { buildApp, STACK_NAMES } from '../../infra/bin/app.js';
 import { venvBin } from '../../local/services.js';
 
-interface Finding { Rule: { Id: string }; Message: string; Filename: string }
+interface Finding {
+  Rule: { Id: string };
+  Message: string;
+  Filename: string;
+}
 
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-cfn-lint-'));
 after(() => rmSync(outdir, { recursive: true, force: true }));
@@ -36,13 +40,21 @@ const RUNTIME_RULES = /^[EW]253[0-9]$/;
 describe('cfn-lint on the synthesized templates', () => {
   const findings = cfnLint(templates);
 
-  it('finds no deprecated or unknown Lambda runtime, and nothing but CDK\'s own DependsOn notes', () => {
-    assert.deepEqual(findings.filter((f) => RUNTIME_RULES.test(f.Rule.Id)).map((f) => f.Message), []);
-    assert.deepEqual(findings.filter((f) => f.Rule.Id !== 'W3005').map((f) => `${f.Rule.Id} ${f.Message}`), []);
+  it("finds no deprecated or unknown Lambda runtime, and nothing but CDK's own DependsOn notes", () => {
+    assert.deepEqual(
+      findings.filter((f) => RUNTIME_RULES.test(f.Rule.Id)).map((f) => f.Message),
+      [],
+    );
+    assert.deepEqual(
+      findings.filter((f) => f.Rule.Id !== 'W3005').map((f) => `${f.Rule.Id} ${f.Message}`),
+      [],
+    );
   });
 
   it('runs every function and the h5wasm layer on nodejs24.x', () => {
-    const compute = JSON.parse(readFileSync(computeTemplate, 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const compute = JSON.parse(readFileSync(computeTemplate, 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
     const resources = Object.values(compute.Resources);
     const runtimes = resources.filter((r) => r.Type === 'AWS::Lambda::Function').map((r) => r.Properties.Runtime);
     assert.ok(runtimes.length >= 7, `expected the 7 functions, got ${runtimes.length}`);
@@ -52,7 +64,9 @@ describe('cfn-lint on the synthesized templates', () => {
   });
 
   it('would flag the former nodejs20.x runtime (the rule is live, not silently skipped)', () => {
-    const compute = JSON.parse(readFileSync(computeTemplate, 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const compute = JSON.parse(readFileSync(computeTemplate, 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
     for (const r of Object.values(compute.Resources)) if (r.Type === 'AWS::Lambda::Function') r.Properties.Runtime = 'nodejs20.x';
     const old = join(outdir, 'nodejs20.template.json');
     writeFileSync(old, JSON.stringify(compute));

@@ -16,18 +16,26 @@ const computeTemplate = Template.fromStack(compute);
 after(() => rmSync(outdir, { recursive: true, force: true }));
 
 type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-const resources = () => computeTemplate.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }>;
+const resources = () =>
+  computeTemplate.toJSON().Resources as Record<
+    string,
+    { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }
+  >;
 const functionIdOf = (service: string): string => {
-  const ids = Object.keys(computeTemplate.findResources('AWS::Lambda::Function', {
-    Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) } },
-  }));
+  const ids = Object.keys(
+    computeTemplate.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) } },
+    }),
+  );
   assert.equal(ids.length, 1, service);
   return ids[0]!;
 };
 const statementsOf = (service: string): Statement[] => {
   const roleId = (resources()[functionIdOf(service)]!.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
   const policies = computeTemplate.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
-  return Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+  return Object.values(policies).flatMap(
+    (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+  );
 };
 const text = (value: unknown) => JSON.stringify(value);
 
@@ -46,7 +54,10 @@ describe('datasets construct', () => {
     assert.equal(recorder.Metadata?.['BeamlineArchive:Entry'], 'functions/dataset-recorder/handler.ts');
     assert.equal(recorder.Properties.Layers, undefined, 'the recorder never writes HDF5');
     computeTemplate.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer'], 'detail-type': ['RunStart', 'Run Archived'] },
+      EventPattern: {
+        source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer'],
+        'detail-type': ['RunStart', 'Run Archived'],
+      },
     });
   });
 
@@ -66,8 +77,20 @@ describe('datasets construct', () => {
   it('the storage table has the dataset indexes gsi2 (by sample) and gsi3 (by month)', () => {
     storageTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: Match.arrayWith([
-        Match.objectLike({ IndexName: 'gsi2', KeySchema: [{ AttributeName: 'gsi2pk', KeyType: 'HASH' }, { AttributeName: 'gsi2sk', KeyType: 'RANGE' }] }),
-        Match.objectLike({ IndexName: 'gsi3', KeySchema: [{ AttributeName: 'gsi3pk', KeyType: 'HASH' }, { AttributeName: 'gsi3sk', KeyType: 'RANGE' }] }),
+        Match.objectLike({
+          IndexName: 'gsi2',
+          KeySchema: [
+            { AttributeName: 'gsi2pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi2sk', KeyType: 'RANGE' },
+          ],
+        }),
+        Match.objectLike({
+          IndexName: 'gsi3',
+          KeySchema: [
+            { AttributeName: 'gsi3pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi3sk', KeyType: 'RANGE' },
+          ],
+        }),
       ]),
     });
   });

@@ -22,16 +22,20 @@ type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; C
 type Resource = { Type: string; Properties: Record<string, unknown> };
 const resources = () => template.toJSON().Resources as Record<string, Resource>;
 const functionIdOf = (service: string): string => {
-  const ids = Object.keys(template.findResources('AWS::Lambda::Function', {
-    Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) } },
-  }));
+  const ids = Object.keys(
+    template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) } },
+    }),
+  );
   assert.equal(ids.length, 1, service);
   return ids[0]!;
 };
 const statementsOf = (service: string): Statement[] => {
   const roleId = (resources()[functionIdOf(service)]!.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
   const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
-  return Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+  return Object.values(policies).flatMap(
+    (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+  );
 };
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const text = (value: unknown) => JSON.stringify(value);
@@ -45,7 +49,10 @@ describe('least privilege (issue 15 item 6)', () => {
     assert.match(text(deletes[0]!.Resource), /\/archive\/\*\.tmp"\]\]\}$/);
   });
 
-  for (const [service, keys] of [['analysis-api', ['RUN#*', 'PROV#*', 'AUDIT#*']], ['export-worker', ['EXPORT#*', 'PROV#*']]] as const) {
+  for (const [service, keys] of [
+    ['analysis-api', ['RUN#*', 'PROV#*', 'AUDIT#*']],
+    ['export-worker', ['EXPORT#*', 'PROV#*']],
+  ] as const) {
     it(`${service} writes only its own item types: every write action under a dynamodb:LeadingKeys condition (${keys.join(', ')})`, () => {
       const writes = statementsOf(service).filter((s) => actions(s).some((a) => WRITES.includes(a)));
       assert.ok(writes.length >= 1);
@@ -58,8 +65,13 @@ describe('least privilege (issue 15 item 6)', () => {
   }
 
   it('the heavy functions have a maximum concurrency on their queue (scan-writer, export-worker)', () => {
-    for (const [service, maximum] of [['scan-writer', SCAN_WRITER_MAX_CONCURRENCY], ['export-worker', EXPORT_WORKER_MAX_CONCURRENCY]] as const) {
-      const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: functionIdOf(service) } } }));
+    for (const [service, maximum] of [
+      ['scan-writer', SCAN_WRITER_MAX_CONCURRENCY],
+      ['export-worker', EXPORT_WORKER_MAX_CONCURRENCY],
+    ] as const) {
+      const mappings = Object.values(
+        template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: functionIdOf(service) } } }),
+      );
       assert.equal(mappings.length, 1, service);
       assert.deepEqual((mappings[0] as Resource).Properties.ScalingConfig, { MaximumConcurrency: maximum }, service);
     }

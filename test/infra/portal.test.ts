@@ -9,7 +9,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/bin/app.js';
 
 const outdir = mkdtempSync(join(tmpdir(), 'beamline-archive-portal-cdk-'));
-const { app, portal, storage } = buildApp({ outdir, nag: true, context: { 'aws:cdk:bundling-stacks': [], portalOrigin: 'https://portal.example.org' } });
+const { app, portal, storage } = buildApp({
+  outdir,
+  nag: true,
+  context: { 'aws:cdk:bundling-stacks': [], portalOrigin: 'https://portal.example.org' },
+});
 app.synth();
 const template = Template.fromStack(portal);
 after(() => rmSync(outdir, { recursive: true, force: true }));
@@ -26,12 +30,20 @@ describe('portal stack', () => {
       }),
     });
     template.hasResourceProperties('AWS::S3::Bucket', {
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'site-bucket/' }),
     });
     // The bucket policy lets the CloudFront service read, for this distribution only.
     const policies = Object.values(template.findResources('AWS::S3::BucketPolicy')).map((p) => JSON.stringify(p));
-    assert.ok(policies.some((p) => p.includes('cloudfront.amazonaws.com') && p.includes('AWS:SourceArn') && p.includes('s3:GetObject')), policies.join('\n'));
+    assert.ok(
+      policies.some((p) => p.includes('cloudfront.amazonaws.com') && p.includes('AWS:SourceArn') && p.includes('s3:GetObject')),
+      policies.join('\n'),
+    );
   });
 
   it('deploys web/dist with a config.json naming the APIs', () => {
@@ -39,12 +51,25 @@ describe('portal stack', () => {
     assert.equal(deployment.length, 1);
     const text = JSON.stringify(deployment[0]);
     assert.match(text, /DistributionPaths.*\/\*/);
-    assert.equal((deployment[0] as { Properties: { SourceMarkers?: unknown[] } }).Properties.SourceMarkers?.length, 2, 'web/dist and config.json');
+    assert.equal(
+      (deployment[0] as { Properties: { SourceMarkers?: unknown[] } }).Properties.SourceMarkers?.length,
+      2,
+      'web/dist and config.json',
+    );
   });
 
-  it('lets the portal\'s origin read archived files by range with presigned GETs (archive bucket CORS: that origin, GET/HEAD, Range)', () => {
+  it("lets the portal's origin read archived files by range with presigned GETs (archive bucket CORS: that origin, GET/HEAD, Range)", () => {
     Template.fromStack(storage).hasResourceProperties('AWS::S3::Bucket', {
-      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedOrigins: ['https://portal.example.org'], AllowedMethods: ['GET', 'HEAD'], AllowedHeaders: ['range'], ExposedHeaders: Match.arrayWith(['Content-Range']) })] },
+      CorsConfiguration: {
+        CorsRules: [
+          Match.objectLike({
+            AllowedOrigins: ['https://portal.example.org'],
+            AllowedMethods: ['GET', 'HEAD'],
+            AllowedHeaders: ['range'],
+            ExposedHeaders: Match.arrayWith(['Content-Range']),
+          }),
+        ],
+      },
     });
   });
 });

@@ -31,14 +31,18 @@ const logicalIdOf = (template: Template, type: string, props: Record<string, unk
   return ids[0]!;
 };
 const functionId = (name: string): string =>
-  logicalIdOf(computeTemplate, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: name }) } });
+  logicalIdOf(computeTemplate, 'AWS::Lambda::Function', {
+    Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: name }) },
+  });
 const roleIdOf = (name: string): string => {
   const fn = computeTemplate.toJSON().Resources[functionId(name)] as Resource;
   return (fn.Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 };
 const statementsOfRole = (roleId: string): Statement[] => {
   const policies = computeTemplate.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
-  return Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+  return Object.values(policies).flatMap(
+    (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+  );
 };
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 /** A resource rendered as text: `{"Fn::Join":["",[X,"/staging/*"]]}` ends with `/staging/*"]]}`. */
@@ -46,9 +50,15 @@ const resourceText = (resource: unknown): string => (typeof resource === 'string
 
 describe('source repository of provenance records', () => {
   it('never carries credentials of a git remote', () => {
-    assert.equal(withoutCredentials('https://user:s3cret@git.example.org/beamline-archive.git'), 'https://git.example.org/beamline-archive.git');
+    assert.equal(
+      withoutCredentials('https://user:s3cret@git.example.org/beamline-archive.git'),
+      'https://git.example.org/beamline-archive.git',
+    );
     assert.equal(withoutCredentials('https://git.example.org/beamline-archive.git'), 'https://git.example.org/beamline-archive.git');
-    assert.equal(withoutCredentials('git@git.example.org:facility/beamline-archive.git'), 'git@git.example.org:facility/beamline-archive.git');
+    assert.equal(
+      withoutCredentials('git@git.example.org:facility/beamline-archive.git'),
+      'git@git.example.org:facility/beamline-archive.git',
+    );
   });
 
   it('names a clone of a local folder, or a checkout without origin, by a file URL', () => {
@@ -69,7 +79,10 @@ describe('source repository of provenance records', () => {
 describe('app', () => {
   it('synthesizes the three stacks under their fixed names', () => {
     assert.deepEqual(assembly.stacks.map((s) => s.stackName).sort(), [STACK_NAMES.compute, STACK_NAMES.portal, STACK_NAMES.storage].sort());
-    assert.deepEqual(compute.dependencies.map((s) => s.stackName), [STACK_NAMES.storage]);
+    assert.deepEqual(
+      compute.dependencies.map((s) => s.stackName),
+      [STACK_NAMES.storage],
+    );
   });
 });
 
@@ -93,24 +106,50 @@ describe('storage stack', () => {
         VersioningConfiguration: { Status: 'Enabled' },
         BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
         PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
         },
         LoggingConfiguration: { DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'archive-bucket/' },
       }),
     });
   });
 
-  it('expires staged objects by their run\'s end state (test/infra/monitoring.test.ts), tmp-tagged objects after 2, multipart leftovers after 1', () => {
+  it("expires staged objects by their run's end state (test/infra/monitoring.test.ts), tmp-tagged objects after 2, multipart leftovers after 1", () => {
     const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     const rules = (storageTemplate.toJSON().Resources[bucketId] as Resource).Properties?.LifecycleConfiguration as { Rules: unknown[] };
     assert.deepEqual(rules.Rules, [
-      { Id: 'expire-staging-archived', Prefix: 'staging/', TagFilters: [{ Key: 'run-state', Value: 'archived' }], ExpirationInDays: 7, Status: 'Enabled' },
-      { Id: 'expire-staging-failed', Prefix: 'staging/', TagFilters: [{ Key: 'run-state', Value: 'failed' }], ExpirationInDays: 60, Status: 'Enabled' },
-      { Id: 'expire-staging-stalled', Prefix: 'staging/', TagFilters: [{ Key: 'run-state', Value: 'stalled' }], ExpirationInDays: 60, Status: 'Enabled' },
+      {
+        Id: 'expire-staging-archived',
+        Prefix: 'staging/',
+        TagFilters: [{ Key: 'run-state', Value: 'archived' }],
+        ExpirationInDays: 7,
+        Status: 'Enabled',
+      },
+      {
+        Id: 'expire-staging-failed',
+        Prefix: 'staging/',
+        TagFilters: [{ Key: 'run-state', Value: 'failed' }],
+        ExpirationInDays: 60,
+        Status: 'Enabled',
+      },
+      {
+        Id: 'expire-staging-stalled',
+        Prefix: 'staging/',
+        TagFilters: [{ Key: 'run-state', Value: 'stalled' }],
+        ExpirationInDays: 60,
+        Status: 'Enabled',
+      },
       { Id: 'expire-staging-safety', Prefix: 'staging/', ExpirationInDays: 365, Status: 'Enabled' },
       { Id: 'expire-abandoned-tmp', TagFilters: [{ Key: 'state', Value: 'tmp' }], ExpirationInDays: 2, Status: 'Enabled' },
       { Id: 'abort-incomplete-multipart-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
-      { Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 30 }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' },
+      {
+        Id: 'expire-noncurrent-versions',
+        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+        ExpiredObjectDeleteMarker: true,
+        Status: 'Enabled',
+      },
     ]);
   });
 
@@ -128,18 +167,29 @@ describe('storage stack', () => {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
       Properties: {
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
         AttributeDefinitions: Match.arrayWith([
-          { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' },
-          { AttributeName: 'gsi1pk', AttributeType: 'S' }, { AttributeName: 'gsi1sk', AttributeType: 'S' },
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+          { AttributeName: 'gsi1pk', AttributeType: 'S' },
+          { AttributeName: 'gsi1sk', AttributeType: 'S' },
         ]),
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        GlobalSecondaryIndexes: Match.arrayWith([{ // + gsi2, gsi3 for datasets (test/infra/datasets.test.ts)
-          IndexName: 'gsi1',
-          KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
-          Projection: { ProjectionType: 'ALL' },
-        }]),
+        GlobalSecondaryIndexes: Match.arrayWith([
+          {
+            // + gsi2, gsi3 for datasets (test/infra/datasets.test.ts)
+            IndexName: 'gsi1',
+            KeySchema: [
+              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ]),
       },
     });
   });
@@ -153,16 +203,21 @@ describe('storage stack', () => {
     });
   });
 
-  it('gives each beamline\'s bridge a role that publishes only as that beamline, stages under its own staging/<beamline>/ and uploads Lima files into that beamline\'s scan folders', () => {
+  it("gives each beamline's bridge a role that publishes only as that beamline, stages under its own staging/<beamline>/ and uploads Lima files into that beamline's scan folders", () => {
     const busId = logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' });
     const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     const bridgeDetailTypes = ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed', 'Bridge Heartbeat'];
     for (const beamline of ['id21', 'id16b']) {
-      const roleId = logicalIdOf(storageTemplate, 'AWS::IAM::Role', { Description: Match.stringLikeRegexp(`bridge of beamline ${beamline}:`) });
+      const roleId = logicalIdOf(storageTemplate, 'AWS::IAM::Role', {
+        Description: Match.stringLikeRegexp(`bridge of beamline ${beamline}:`),
+      });
       // Assumed by the account's principals allowed to (the bridge host's), at most 12 hours a session.
       storageTemplate.hasResourceProperties('AWS::IAM::Role', {
-        Description: Match.stringLikeRegexp(`bridge of beamline ${beamline}:`), MaxSessionDuration: 43200,
-        AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: Match.anyValue() } })] },
+        Description: Match.stringLikeRegexp(`bridge of beamline ${beamline}:`),
+        MaxSessionDuration: 43200,
+        AssumeRolePolicyDocument: {
+          Statement: [Match.objectLike({ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: Match.anyValue() } })],
+        },
       });
       storageTemplate.hasResourceProperties('AWS::IAM::ManagedPolicy', {
         Roles: [{ Ref: roleId }],
@@ -170,30 +225,55 @@ describe('storage stack', () => {
           Version: '2012-10-17',
           Statement: [
             {
-              Sid: 'PublishAsThisBeamline', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] },
-              Condition: { StringEquals: { 'events:source': `beamline-archive.bridge.${beamline}`, 'events:detail-type': bridgeDetailTypes } },
+              Sid: 'PublishAsThisBeamline',
+              Effect: 'Allow',
+              Action: 'events:PutEvents',
+              Resource: { 'Fn::GetAtt': [busId, 'Arn'] },
+              Condition: {
+                StringEquals: { 'events:source': `beamline-archive.bridge.${beamline}`, 'events:detail-type': bridgeDetailTypes },
+              },
             },
-            { Sid: 'StageChunks', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/staging/${beamline}/*`]] } },
-            { Sid: 'UploadLimaFiles', Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/archive/*/${beamline}/*/scan*/*`]] } },
+            {
+              Sid: 'StageChunks',
+              Effect: 'Allow',
+              Action: 's3:PutObject',
+              Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/staging/${beamline}/*`]] },
+            },
+            {
+              Sid: 'UploadLimaFiles',
+              Effect: 'Allow',
+              Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
+              Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/archive/*/${beamline}/*/scan*/*`]] },
+            },
           ],
         },
       });
     }
     // No role of the storage stack may publish as the plain source, or as a service.
-    const statements = Object.values(storageTemplate.findResources('AWS::IAM::ManagedPolicy'))
-      .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+    const statements = Object.values(storageTemplate.findResources('AWS::IAM::ManagedPolicy')).flatMap(
+      (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+    );
     for (const st of statements.filter((x) => asArray(x.Action).includes('events:PutEvents'))) {
-      assert.match(String((st.Condition as { StringEquals: Record<string, string> }).StringEquals['events:source']), /^beamline-archive\.bridge\.(id21|id16b)$/);
+      assert.match(
+        String((st.Condition as { StringEquals: Record<string, string> }).StringEquals['events:source']),
+        /^beamline-archive\.bridge\.(id21|id16b)$/,
+      );
     }
   });
 
   it('outputs the names the functions and the bridge need', () => {
     const outputs = storageTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
-    assert.deepEqual(Object.keys(outputs).filter((k) => !k.startsWith('ExportsOutput')).sort(),
-      ['BridgeRoleArnid16b', 'BridgeRoleArnid21', 'BucketName', 'EventBusName', 'TableName']);
+    assert.deepEqual(
+      Object.keys(outputs)
+        .filter((k) => !k.startsWith('ExportsOutput'))
+        .sort(),
+      ['BridgeRoleArnid16b', 'BridgeRoleArnid21', 'BucketName', 'EventBusName', 'TableName'],
+    );
     const bucketId = logicalIdOf(storageTemplate, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     assert.deepEqual(outputs.BucketName?.Value, { Ref: bucketId });
-    assert.deepEqual(outputs.EventBusName?.Value, { Ref: logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' }) });
+    assert.deepEqual(outputs.EventBusName?.Value, {
+      Ref: logicalIdOf(storageTemplate, 'AWS::Events::EventBus', { Name: 'beamline-archive' }),
+    });
   });
 });
 
@@ -238,20 +318,50 @@ describe('compute stack', () => {
 
   // --- scan file storage (nexus engineer): compression and chunk size per deployment ---
   it('sets no NEXUS_* variable by default: the scan-writer keeps the documented defaults', () => {
-    const variables = (computeTemplate.toJSON().Resources[functionId('scan-writer')] as Resource).Properties?.Environment as { Variables: Record<string, unknown> };
-    assert.deepEqual(Object.keys(variables.Variables).filter((k) => k.startsWith('NEXUS_')), []);
+    const variables = (computeTemplate.toJSON().Resources[functionId('scan-writer')] as Resource).Properties?.Environment as {
+      Variables: Record<string, unknown>;
+    };
+    assert.deepEqual(
+      Object.keys(variables.Variables).filter((k) => k.startsWith('NEXUS_')),
+      [],
+    );
   });
 
   it('passes the scan file storage context to the scan-writer only, and refuses a bad value at synthesis', () => {
-    const context = { 'aws:cdk:bundling-stacks': [], scanFileGzip: '0', scanFileGzipMinBytes: 65536, scanFileGzipSpectra: '4', scanFileGzipImages: 2, scanFileMaxChunkBytes: '2097152' };
+    const context = {
+      'aws:cdk:bundling-stacks': [],
+      scanFileGzip: '0',
+      scanFileGzipMinBytes: 65536,
+      scanFileGzipSpectra: '4',
+      scanFileGzipImages: 2,
+      scanFileMaxChunkBytes: '2097152',
+    };
     const configured = Template.fromStack(buildApp({ context }).compute).toJSON().Resources as Record<string, Resource>;
-    const envOf = (name: string) => Object.values(configured).find((r) => r.Type === 'AWS::Lambda::Function'
-      && (r.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME === name)!.Properties!.Environment as { Variables: Record<string, unknown> };
-    assert.deepEqual(Object.fromEntries(Object.entries(envOf('scan-writer').Variables).filter(([k]) => k.startsWith('NEXUS_'))),
-      { NEXUS_GZIP: '0', NEXUS_GZIP_MIN_BYTES: '65536', NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '2', NEXUS_MAX_CHUNK_BYTES: '2097152' });
-    assert.deepEqual(Object.keys(envOf('run-recorder').Variables).filter((k) => k.startsWith('NEXUS_')), []);
-    assert.throws(() => buildApp({ context: { 'aws:cdk:bundling-stacks': [], scanFileGzipImages: '11' } }), /NEXUS_GZIP_IMAGES must be a gzip level/);
-    assert.throws(() => buildApp({ context: { 'aws:cdk:bundling-stacks': [], scanFileGzipSpectra: 'max' } }), /context scanFileGzipSpectra must be a non-negative integer, got "max"/);
+    const envOf = (name: string) =>
+      Object.values(configured).find(
+        (r) =>
+          r.Type === 'AWS::Lambda::Function' &&
+          (r.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME === name,
+      )!.Properties!.Environment as { Variables: Record<string, unknown> };
+    assert.deepEqual(Object.fromEntries(Object.entries(envOf('scan-writer').Variables).filter(([k]) => k.startsWith('NEXUS_'))), {
+      NEXUS_GZIP: '0',
+      NEXUS_GZIP_MIN_BYTES: '65536',
+      NEXUS_GZIP_SPECTRA: '4',
+      NEXUS_GZIP_IMAGES: '2',
+      NEXUS_MAX_CHUNK_BYTES: '2097152',
+    });
+    assert.deepEqual(
+      Object.keys(envOf('run-recorder').Variables).filter((k) => k.startsWith('NEXUS_')),
+      [],
+    );
+    assert.throws(
+      () => buildApp({ context: { 'aws:cdk:bundling-stacks': [], scanFileGzipImages: '11' } }),
+      /NEXUS_GZIP_IMAGES must be a gzip level/,
+    );
+    assert.throws(
+      () => buildApp({ context: { 'aws:cdk:bundling-stacks': [], scanFileGzipSpectra: 'max' } }),
+      /context scanFileGzipSpectra must be a non-negative integer, got "max"/,
+    );
   });
   // --- end scan file storage ---
 
@@ -264,11 +374,16 @@ describe('compute stack', () => {
     assert.equal((JSON.parse(readFileSync(pkg, 'utf8')) as { name: string }).name, 'h5wasm');
   });
 
-  for (const [name, timeout, batchSize] of [['run-recorder', 60, 10], ['scan-writer', 900, 1]] as const) {
+  for (const [name, timeout, batchSize] of [
+    ['run-recorder', 60, 10],
+    ['scan-writer', 900, 1],
+  ] as const) {
     it(`feeds ${name} from an encrypted queue with a DLQ, partial batch failures and an alarm`, () => {
-      const mapping = Object.values(computeTemplate.findResources('AWS::Lambda::EventSourceMapping', {
-        Properties: { FunctionName: { Ref: functionId(name) } },
-      }))[0] as Resource | undefined;
+      const mapping = Object.values(
+        computeTemplate.findResources('AWS::Lambda::EventSourceMapping', {
+          Properties: { FunctionName: { Ref: functionId(name) } },
+        }),
+      )[0] as Resource | undefined;
       assert.ok(mapping, `no event source mapping for ${name}`);
       assert.equal(mapping.Properties?.BatchSize, batchSize);
       assert.deepEqual(mapping.Properties?.FunctionResponseTypes, ['ReportBatchItemFailures']);
@@ -277,7 +392,10 @@ describe('compute stack', () => {
       const queue = computeTemplate.toJSON().Resources[queueId] as Resource;
       assert.equal(queue.Properties?.VisibilityTimeout, timeout * 6);
       assert.equal(queue.Properties?.SqsManagedSseEnabled, true);
-      const redrive = queue.Properties?.RedrivePolicy as { maxReceiveCount: number; deadLetterTargetArn: { 'Fn::GetAtt': [string, string] } };
+      const redrive = queue.Properties?.RedrivePolicy as {
+        maxReceiveCount: number;
+        deadLetterTargetArn: { 'Fn::GetAtt': [string, string] };
+      };
       assert.equal(redrive.maxReceiveCount, 5);
       const dlqId = redrive.deadLetterTargetArn['Fn::GetAtt'][0];
       assert.equal((computeTemplate.toJSON().Resources[dlqId] as Resource).Properties?.SqsManagedSseEnabled, true);
@@ -285,7 +403,9 @@ describe('compute stack', () => {
       for (const id of [queueId, dlqId]) {
         computeTemplate.hasResourceProperties('AWS::SQS::QueuePolicy', {
           Queues: [{ Ref: id }],
-          PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+          PolicyDocument: {
+            Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+          },
         });
       }
       computeTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -298,12 +418,15 @@ describe('compute stack', () => {
     });
   }
 
-  it('routes run documents and failures to run-recorder, RunStop and operators\' re-archive requests to scan-writer, exactly', () => {
+  it("routes run documents and failures to run-recorder, RunStop and operators' re-archive requests to scan-writer, exactly", () => {
     const rules = Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[];
     const patterns = rules.map((r) => r.Properties?.EventPattern);
     assert.deepEqual(patterns, [
       // every beamline's bridge (beamline-archive.bridge.<beamline>), and the plain source too, refused by the functions with a reason
-      { source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer', 'beamline-archive.run-recorder'], 'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'] },
+      {
+        source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer', 'beamline-archive.run-recorder'],
+        'detail-type': ['RunStart', 'EventDescriptor', 'StreamResource', 'StreamDatum', 'RunStop', 'Run Failed'],
+      },
       { source: [{ prefix: 'beamline-archive.bridge' }], 'detail-type': ['RunStop'] },
       // an explicit re-archive of an ARCHIVED run (docs/adr/0012-checked-writes-and-conditional-publish.md)
       { source: ['beamline-archive.operator'], 'detail-type': ['Rearchive Requested'] },
@@ -312,18 +435,32 @@ describe('compute stack', () => {
       // export-worker: exports asked for by the API or any client (test/infra/exports.test.ts)
       { source: ['beamline-archive.export-api', 'beamline-archive.export-client'], 'detail-type': ['Export Requested'] },
       // notifier: people are told; heartbeats counted (test/infra/monitoring.test.ts)
-      { source: [{ prefix: 'beamline-archive.bridge' }, 'beamline-archive.scan-writer', 'beamline-archive.run-recorder', 'beamline-archive.run-watchdog'], 'detail-type': ['Run Failed', 'Run Stalled', 'Bridge Heartbeat'] },
+      {
+        source: [
+          { prefix: 'beamline-archive.bridge' },
+          'beamline-archive.scan-writer',
+          'beamline-archive.run-recorder',
+          'beamline-archive.run-watchdog',
+        ],
+        'detail-type': ['Run Failed', 'Run Stalled', 'Bridge Heartbeat'],
+      },
       // the run-watchdog's schedule (no pattern)
       undefined,
     ]);
-    for (const [rule, name] of [[rules[0], 'run-recorder'], [rules[1], 'scan-writer'], [rules[2], 'scan-writer']] as const) {
+    for (const [rule, name] of [
+      [rules[0], 'run-recorder'],
+      [rules[1], 'scan-writer'],
+      [rules[2], 'scan-writer'],
+    ] as const) {
       // On the storage stack's bus, imported.
       assert.match(JSON.stringify(rule?.Properties?.EventBusName), /Fn::ImportValue.*EventBus/);
       const targets = rule?.Properties?.Targets as { Arn: { 'Fn::GetAtt': [string, string] }; DeadLetterConfig?: unknown }[];
       assert.equal(targets.length, 1);
-      const mapping = Object.values(computeTemplate.findResources('AWS::Lambda::EventSourceMapping', {
-        Properties: { FunctionName: { Ref: functionId(name) } },
-      }))[0] as Resource;
+      const mapping = Object.values(
+        computeTemplate.findResources('AWS::Lambda::EventSourceMapping', {
+          Properties: { FunctionName: { Ref: functionId(name) } },
+        }),
+      )[0] as Resource;
       assert.deepEqual(targets[0]?.Arn, mapping.Properties?.EventSourceArn);
       assert.ok(targets[0]?.DeadLetterConfig, `${name} rule target has no DLQ`);
     }
@@ -331,8 +468,12 @@ describe('compute stack', () => {
 
   it('routes undeliverable events to an alarmed rule DLQ', () => {
     // Rules fed by the bus (the watchdog's schedule rule invokes its function directly).
-    const rules = (Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[]).filter((r) => r.Properties?.EventPattern);
-    const dlqArns = rules.map((r) => JSON.stringify((r.Properties?.Targets as { DeadLetterConfig: { Arn: unknown } }[])[0]?.DeadLetterConfig.Arn));
+    const rules = (Object.values(computeTemplate.findResources('AWS::Events::Rule')) as Resource[]).filter(
+      (r) => r.Properties?.EventPattern,
+    );
+    const dlqArns = rules.map((r) =>
+      JSON.stringify((r.Properties?.Targets as { DeadLetterConfig: { Arn: unknown } }[])[0]?.DeadLetterConfig.Arn),
+    );
     assert.equal(new Set(dlqArns).size, 1);
     const ruleDlqId = (JSON.parse(dlqArns[0]!) as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     computeTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -343,8 +484,10 @@ describe('compute stack', () => {
 });
 
 describe('least privilege', () => {
-  const allStatements = (): Statement[] => Object.values(computeTemplate.findResources('AWS::IAM::Policy'))
-    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+  const allStatements = (): Statement[] =>
+    Object.values(computeTemplate.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+    );
 
   it('uses no wildcard action and no AWS managed policy', () => {
     for (const statement of allStatements()) {
@@ -359,33 +502,63 @@ describe('least privilege', () => {
     const all = allStatements().filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
     // The export functions get the table alone, no index (test/infra/exports.test.ts), and so do the
     // writes of analysis-api's own items (dynamodb:LeadingKeys, test/infra/least-privilege.test.ts).
-    const exportsOnly = all.filter((s) => asArray(s.Resource).map(resourceText).every((r) => !r.includes('index')) && s.Sid !== 'StallRuns');
+    const exportsOnly = all.filter(
+      (s) =>
+        asArray(s.Resource)
+          .map(resourceText)
+          .every((r) => !r.includes('index')) && s.Sid !== 'StallRuns',
+    );
     // export-api 2, export-worker 2, the archive task's export builds 2 (test/infra/exports.test.ts), analysis-api 1
     assert.equal(exportsOnly.length, 7, JSON.stringify(exportsOnly.map((s) => s.Sid)));
-    for (const statement of exportsOnly) assert.deepEqual(asArray(statement.Resource).map(resourceText).filter((r) => r.includes('index')), []);
+    for (const statement of exportsOnly)
+      assert.deepEqual(
+        asArray(statement.Resource)
+          .map(resourceText)
+          .filter((r) => r.includes('index')),
+        [],
+      );
     // The run-watchdog: the table and the runs-by-state index only (test/infra/monitoring.test.ts).
     const watchdog = all.filter((s) => s.Sid === 'StallRuns');
     assert.equal(watchdog.length, 1);
-    assert.deepEqual(asArray(watchdog[0]!.Resource).map(resourceText).filter((r) => r.includes('index')).map((r) => r.includes('/index/gsi4')), [true]);
+    assert.deepEqual(
+      asArray(watchdog[0]!.Resource)
+        .map(resourceText)
+        .filter((r) => r.includes('index'))
+        .map((r) => r.includes('/index/gsi4')),
+      [true],
+    );
     const dynamo = all.filter((s) => !exportsOnly.includes(s) && !watchdog.includes(s));
     assert.equal(dynamo.length, 6); // run-recorder, scan-writer, archive task, analysis-api, dataset-recorder, dataset-api
     for (const statement of dynamo) {
       const resources = asArray(statement.Resource).map(resourceText);
       assert.ok(resources.length === 2 || resources.length === 4); // datasets: + index/gsi2, index/gsi3
-      assert.ok(resources.every((r) => r !== '*' && r.includes('Catalogue')), resources.join(' '));
-      assert.ok(resources.some((r) => r.endsWith('/index/gsi1"]]}')), resources.join(' '));
+      assert.ok(
+        resources.every((r) => r !== '*' && r.includes('Catalogue')),
+        resources.join(' '),
+      );
+      assert.ok(
+        resources.some((r) => r.endsWith('/index/gsi1"]]}')),
+        resources.join(' '),
+      );
     }
   });
 
   it('lets run-recorder only read and write catalogue items, tag staged objects of failed runs under staging/ (no read, no write) and announce Run Failed as itself', () => {
     const statements = statementsOfRole(roleIdOf('run-recorder'));
     const actions = statements.flatMap((s) => asArray(s.Action));
-    assert.deepEqual(actions.filter((a) => a.startsWith('dynamodb:')).sort(),
-      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    assert.deepEqual(actions.filter((a) => a.startsWith('dynamodb:')).sort(), [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
     assert.deepEqual(actions.filter((a) => a.startsWith('s3:')).sort(), ['s3:ListBucket', 's3:PutObjectTagging'], actions.join(' '));
     const s3 = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:')));
     const tagging = s3.find((s) => asArray(s.Action).includes('s3:PutObjectTagging'))!;
-    assert.ok(asArray(tagging.Resource).every((r) => resourceText(r).endsWith('/staging/*"]]}')), JSON.stringify(tagging.Resource));
+    assert.ok(
+      asArray(tagging.Resource).every((r) => resourceText(r).endsWith('/staging/*"]]}')),
+      JSON.stringify(tagging.Resource),
+    );
     const listing = s3.find((s) => asArray(s.Action).includes('s3:ListBucket'))!;
     assert.deepEqual(listing.Condition, { StringLike: { 's3:prefix': ['staging/*'] } });
     const events = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('events:')));
@@ -396,13 +569,18 @@ describe('least privilege', () => {
   it('lets scan-writer read staging/, publish under archive/, put events on the bus only', () => {
     const statements = statementsOfRole(roleIdOf('scan-writer'));
     const objectStatements = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:ListBucket'));
-    const byPrefix = (suffix: string) => objectStatements
-      .filter((s) => asArray(s.Resource).every((r) => resourceText(r).endsWith(`${suffix}"]]}`)))
-      .flatMap((s) => asArray(s.Action)).sort();
+    const byPrefix = (suffix: string) =>
+      objectStatements
+        .filter((s) => asArray(s.Resource).every((r) => resourceText(r).endsWith(`${suffix}"]]}`)))
+        .flatMap((s) => asArray(s.Action))
+        .sort();
     assert.deepEqual(byPrefix('/staging/*'), ['s3:GetObject', 's3:PutObjectTagging'], 'reads chunks, tags them when the run ends');
-    assert.deepEqual(byPrefix('/archive/*'),
-      ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
-    assert.deepEqual(byPrefix('/archive/*.tmp'), ['s3:DeleteObject', 's3:DeleteObjectVersion'], 'only objects under construction can be deleted (the version uploaded, for good)');
+    assert.deepEqual(byPrefix('/archive/*'), ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
+    assert.deepEqual(
+      byPrefix('/archive/*.tmp'),
+      ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+      'only objects under construction can be deleted (the version uploaded, for good)',
+    );
     assert.equal(objectStatements.length, 3, 'every object statement is scoped to staging/ or archive/');
 
     const list = statements.find((s) => asArray(s.Action).includes('s3:ListBucket'));
@@ -412,7 +590,11 @@ describe('least privilege', () => {
     assert.equal(events.length, 1);
     assert.deepEqual(events[0]?.Action, 'events:PutEvents');
     assert.match(resourceText(events[0]?.Resource), /Fn::ImportValue.*EventBus/);
-    assert.deepEqual(events[0]?.Condition, { StringEquals: { 'events:source': 'beamline-archive.scan-writer' } }, 'it speaks only as itself');
+    assert.deepEqual(
+      events[0]?.Condition,
+      { StringEquals: { 'events:source': 'beamline-archive.scan-writer' } },
+      'it speaks only as itself',
+    );
   });
 });
 
@@ -445,7 +627,9 @@ describe('cdk-nag AwsSolutions', () => {
       node.node.children.forEach(visit);
     };
     visit(app);
-    const ids = [...acknowledged.keys()].map((k) => k.replace(/ExportsOutput\w+/, 'EXPORT').replace(/ArchiveBucket[0-9A-F]{8}/, 'ArchiveBucket')).sort();
+    const ids = [...acknowledged.keys()]
+      .map((k) => k.replace(/ExportsOutput\w+/, 'EXPORT').replace(/ArchiveBucket[0-9A-F]{8}/, 'ArchiveBucket'))
+      .sort();
     assert.deepEqual(ids, [
       // Acknowledged by CDK's own Vpc/FlowLog constructs (the task engine's network).
       'BeamlineArchiveCompute CloudFormation-Validate::W3010',
@@ -495,7 +679,6 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
-
 describe('task engine (infra/constructs/archive-task.ts)', () => {
   const resources = computeTemplate.toJSON().Resources as Record<string, Resource>;
   const [taskDefId, taskDef] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition')!;
@@ -514,13 +697,20 @@ describe('task engine (infra/constructs/archive-task.ts)', () => {
   });
 
   it('stages the image context at synth without building it, and without node_modules, .venv or .local', () => {
-    const manifest = JSON.parse(readFileSync(join(assembly.directory, `${STACK_NAMES.compute}.assets.json`), 'utf8')) as { dockerImages: Record<string, { source: { directory: string; dockerFile?: string } }> };
+    const manifest = JSON.parse(readFileSync(join(assembly.directory, `${STACK_NAMES.compute}.assets.json`), 'utf8')) as {
+      dockerImages: Record<string, { source: { directory: string; dockerFile?: string } }>;
+    };
     const images = Object.values(manifest.dockerImages);
     assert.equal(images.length, 1);
     const context = join(assembly.directory, images[0]!.source.directory);
     assert.equal(images[0]!.source.dockerFile, 'infra/task/Dockerfile');
-    assert.ok(existsSync(join(context, 'infra/task/Dockerfile')) && existsSync(join(context, 'functions/archive-task/main.ts')) && existsSync(join(context, 'package-lock.json')));
-    for (const absent of ['node_modules', '.venv', '.local', '.git', 'test', 'cdk.out', 'web']) assert.equal(existsSync(join(context, absent)), false, `${absent} is not in the image context`);
+    assert.ok(
+      existsSync(join(context, 'infra/task/Dockerfile')) &&
+        existsSync(join(context, 'functions/archive-task/main.ts')) &&
+        existsSync(join(context, 'package-lock.json')),
+    );
+    for (const absent of ['node_modules', '.venv', '.local', '.git', 'test', 'cdk.out', 'web'])
+      assert.equal(existsSync(join(context, absent)), false, `${absent} is not in the image context`);
   });
 
   it('lets the scan-writer start that task only (RunTask on its definition in its cluster, PassRole of its two roles to ECS)', () => {
@@ -532,19 +722,46 @@ describe('task engine (infra/constructs/archive-task.ts)', () => {
     const pass = statements.filter((s) => asArray(s.Action).includes('iam:PassRole'));
     assert.equal(pass.length, 1);
     const props = taskDef.Properties as { TaskRoleArn: unknown; ExecutionRoleArn: unknown };
-    assert.deepEqual(asArray(pass[0]?.Resource).map(resourceText).sort(), [props.TaskRoleArn, props.ExecutionRoleArn].map(resourceText).sort());
+    assert.deepEqual(
+      asArray(pass[0]?.Resource).map(resourceText).sort(),
+      [props.TaskRoleArn, props.ExecutionRoleArn].map(resourceText).sort(),
+    );
     assert.deepEqual(pass[0]?.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
-    const env = (resources[functionId('scan-writer')]!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    const env = (resources[functionId('scan-writer')]!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment
+      .Variables;
     assert.equal(env.TASK_ENGINE, 'ecs');
     assert.deepEqual(env.TASK_DEFINITION_ARN, { Ref: taskDefId });
   });
 
   it('gives the task the data permissions of the scan-writer and of the export worker, and nothing to start tasks with', () => {
     const taskRoleId = (taskDef.Properties as { TaskRoleArn: { 'Fn::GetAtt': [string, string] } }).TaskRoleArn['Fn::GetAtt'][0];
-    const sids = (id: string) => statementsOfRole(id).map((s) => s.Sid).filter((s) => s !== undefined).sort();
+    const sids = (id: string) =>
+      statementsOfRole(id)
+        .map((s) => s.Sid)
+        .filter((s) => s !== undefined)
+        .sort();
     // The export builds handed over to the task (test/infra/exports.test.ts asserts each export statement).
-    const exportSids = ['AnnounceExports', 'ListExportPrefixes', 'PublishExports', 'ReadArchivedScanFiles', 'ReadCatalogue', 'RemoveExportTmpObjects', 'WriteExportItems'];
-    assert.deepEqual(sids(taskRoleId), ['AnnounceArchivedRuns', 'CatalogueRuns', 'ListOwnPrefixes', 'PublishScanFiles', 'ReadStagedChunks', 'RemoveTmpObjects', ...exportSids].sort());
+    const exportSids = [
+      'AnnounceExports',
+      'ListExportPrefixes',
+      'PublishExports',
+      'ReadArchivedScanFiles',
+      'ReadCatalogue',
+      'RemoveExportTmpObjects',
+      'WriteExportItems',
+    ];
+    assert.deepEqual(
+      sids(taskRoleId),
+      [
+        'AnnounceArchivedRuns',
+        'CatalogueRuns',
+        'ListOwnPrefixes',
+        'PublishScanFiles',
+        'ReadStagedChunks',
+        'RemoveTmpObjects',
+        ...exportSids,
+      ].sort(),
+    );
     assert.ok(!statementsOfRole(taskRoleId).some((s) => asArray(s.Action).some((a) => a.startsWith('ecs:') || a === 'iam:PassRole')));
   });
 });

@@ -22,27 +22,34 @@ import { projectRoot } from '../../local/services.js';
 import { emulatorCredentials } from '../../local/aws-target.js';
 
 /** One function with an IAM URL and a people URL (AuthType NONE on an alias), as infra/constructs/people-url.ts makes them. */
-const templates: StackTemplate[] = [{
-  stackName: 'IdentityTest',
-  dependencies: [],
-  template: {
-    Resources: {
-      CallerFunction: {
-        Type: 'AWS::Lambda::Function',
-        Metadata: { 'BeamlineArchive:Entry': 'test/support/handlers/caller-url-handler.ts' },
-        Properties: { Handler: 'index.handler', Runtime: 'nodejs20.x' },
-      },
-      CallerIamUrl: { Type: 'AWS::Lambda::Url', Properties: { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': ['CallerFunction', 'Arn'] } } },
-      CallerPeopleUrl: {
-        Type: 'AWS::Lambda::Url',
-        Properties: {
-          AuthType: 'NONE', Qualifier: 'people', TargetFunctionArn: { 'Fn::GetAtt': ['CallerFunction', 'Arn'] },
-          Cors: { AllowOrigins: ['*'], AllowHeaders: ['authorization', 'content-type'], AllowMethods: ['GET', 'POST'], MaxAge: 3600 },
+const templates: StackTemplate[] = [
+  {
+    stackName: 'IdentityTest',
+    dependencies: [],
+    template: {
+      Resources: {
+        CallerFunction: {
+          Type: 'AWS::Lambda::Function',
+          Metadata: { 'BeamlineArchive:Entry': 'test/support/handlers/caller-url-handler.ts' },
+          Properties: { Handler: 'index.handler', Runtime: 'nodejs20.x' },
+        },
+        CallerIamUrl: {
+          Type: 'AWS::Lambda::Url',
+          Properties: { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': ['CallerFunction', 'Arn'] } },
+        },
+        CallerPeopleUrl: {
+          Type: 'AWS::Lambda::Url',
+          Properties: {
+            AuthType: 'NONE',
+            Qualifier: 'people',
+            TargetFunctionArn: { 'Fn::GetAtt': ['CallerFunction', 'Arn'] },
+            Cors: { AllowOrigins: ['*'], AllowHeaders: ['authorization', 'content-type'], AllowMethods: ['GET', 'POST'], MaxAge: 3600 },
+          },
         },
       },
     },
   },
-}];
+];
 
 describe('identity: OIDC tokens for people, IAM for machines', () => {
   let env: LocalEnvironment;
@@ -64,10 +71,10 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
   });
 
   it('the issuer publishes discovery and JWKS on loopback', async () => {
-    const discovery = await (await fetch(`${env.oidc.issuer}/.well-known/openid-configuration`)).json() as Record<string, string>;
+    const discovery = (await (await fetch(`${env.oidc.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
     assert.equal(discovery.issuer, env.oidc.issuer);
     assert.match(env.oidc.issuer, /^http:\/\/127\.0\.0\.1:\d+$/);
-    const jwks = await (await fetch(discovery.jwks_uri!)).json() as { keys: { kty: string; kid: string; d?: string }[] };
+    const jwks = (await (await fetch(discovery.jwks_uri!)).json()) as { keys: { kty: string; kid: string; d?: string }[] };
     assert.equal(jwks.keys.length, 1);
     assert.equal(jwks.keys[0]!.kty, 'RSA');
     assert.equal(jwks.keys[0]!.d, undefined, 'the private part never leaves the issuer');
@@ -76,7 +83,14 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
   it('verifies a token and reads the claims: proposals, beamlines, admin role', async () => {
     const verifier = createTokenVerifier({ issuer: env.oidc.issuer, audience: env.oidc.audience });
     const alice = await verifier.verify(await env.oidc.token('alice'));
-    assert.deepEqual(alice, { kind: 'person', id: `oidc:user-alice@${env.oidc.issuer}`, name: 'alice', proposals: ['p1'], beamlines: [], admin: false });
+    assert.deepEqual(alice, {
+      kind: 'person',
+      id: `oidc:user-alice@${env.oidc.issuer}`,
+      name: 'alice',
+      proposals: ['p1'],
+      beamlines: [],
+      admin: false,
+    });
     const staff = await verifier.verify(await env.oidc.token('staff'));
     assert.deepEqual([staff.beamlines, staff.admin], [['id21'], false]);
     assert.equal((await verifier.verify(await env.oidc.token('admin'))).admin, true);
@@ -90,15 +104,28 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
     await refused(await env.oidc.token('alice', { issuedAt: new Date(Date.now() - 7200_000), expiresIn: 3600 }), /expired/);
     await refused(await other.token('alice'), /iss|not signed by a key/);
     await refused(await env.oidc.token('alice', { audience: 'someone-else' }), /aud/);
-    const unsecured = new UnsecuredJWT({ sub: 'user-alice', proposals: ['p1'] }).setIssuer(env.oidc.issuer).setAudience(env.oidc.audience).setExpirationTime('1h').encode();
+    const unsecured = new UnsecuredJWT({ sub: 'user-alice', proposals: ['p1'] })
+      .setIssuer(env.oidc.issuer)
+      .setAudience(env.oidc.audience)
+      .setExpirationTime('1h')
+      .encode();
     await refused(unsecured, /not a valid access token/);
-    const hmac = await new SignJWT({ sub: 'user-alice', roles: ['archive-admin'] }).setProtectedHeader({ alg: 'HS256' })
-      .setIssuer(env.oidc.issuer).setAudience(env.oidc.audience).setExpirationTime('1h').sign(new TextEncoder().encode('guessable-secret-guessable-secret'));
+    const hmac = await new SignJWT({ sub: 'user-alice', roles: ['archive-admin'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(env.oidc.issuer)
+      .setAudience(env.oidc.audience)
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('guessable-secret-guessable-secret'));
     await refused(hmac, /not a valid access token/);
     // A token signed by a key of its own, with the right issuer name: the JWKS decides.
     const { privateKey } = await generateKeyPair('RS256');
-    const forged = await new SignJWT({ roles: ['archive-admin'] }).setProtectedHeader({ alg: 'RS256', kid: 'forged' }).setSubject('mallory')
-      .setIssuer(env.oidc.issuer).setAudience(env.oidc.audience).setExpirationTime('1h').sign(privateKey);
+    const forged = await new SignJWT({ roles: ['archive-admin'] })
+      .setProtectedHeader({ alg: 'RS256', kid: 'forged' })
+      .setSubject('mallory')
+      .setIssuer(env.oidc.issuer)
+      .setAudience(env.oidc.audience)
+      .setExpirationTime('1h')
+      .sign(privateKey);
     await refused(forged, /not signed by a key/);
   });
 
@@ -117,7 +144,11 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
     assert.equal(anonymous.status, 200);
     assert.equal(((await anonymous.json()) as { kind: string }).kind, 'anonymous');
 
-    for (const token of [await other.token('admin'), await env.oidc.token('alice', { issuedAt: new Date(Date.now() - 7200_000) }), 'not-a-jwt']) {
+    for (const token of [
+      await other.token('admin'),
+      await env.oidc.token('alice', { issuedAt: new Date(Date.now() - 7200_000) }),
+      'not-a-jwt',
+    ]) {
       const refused = await bearerRequest({ url }, token);
       assert.equal(refused.status, 401, refused.body);
       assert.match(refused.headers['www-authenticate'] ?? '', /^Bearer error="invalid_token"/);
@@ -136,7 +167,14 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
     const strict = await env.startHttpGateway({ environment: { IAM_CALLERS: '[]' } });
     const unmapped = await signedRequest({ url: strict.urlOf('caller-function') }, { region: env.region, credentials });
     assert.equal(unmapped.status, 200);
-    assert.deepEqual([(unmapped.json as { kind: string }).kind, (unmapped.json as { admin: boolean }).admin, (unmapped.json as { beamlines: string[] }).beamlines], ['service', false, []]);
+    assert.deepEqual(
+      [
+        (unmapped.json as { kind: string }).kind,
+        (unmapped.json as { admin: boolean }).admin,
+        (unmapped.json as { beamlines: string[] }).beamlines,
+      ],
+      ['service', false, []],
+    );
   });
 
   it('an issuer that cannot be reached answers 503 with Retry-After, not 401 (review defect)', async () => {
@@ -168,7 +206,12 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
 
   it('answers CORS preflights on the people URL', async () => {
     const preflight = await fetch(gateway.urlOf('caller-function'), {
-      method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:5173', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://127.0.0.1:5173',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization',
+      },
     });
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
@@ -180,9 +223,14 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
     const cliEnv = { ...process.env, BEAMLINE_ARCHIVE_TOKEN_FILE: tokenFile, OIDC_ISSUER: env.oidc.issuer };
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [join(projectRoot, 'bin', 'beamline-archive.mjs'), 'login', '--user', 'bob'], { env: cliEnv });
-      let stdout = ''; let stderr = '';
-      child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-      child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
     assert.equal(result.code, 0, result.stderr);
@@ -195,7 +243,10 @@ describe('identity: OIDC tokens for people, IAM for machines', () => {
     assert.deepEqual((bob.json as { proposals: string[] }).proposals, ['p2']);
 
     const unknown = await new Promise<number | null>((resolve) => {
-      spawn(process.execPath, [join(projectRoot, 'bin', 'beamline-archive.mjs'), 'login', '--user', 'mallory'], { env: cliEnv, stdio: 'ignore' }).on('close', resolve);
+      spawn(process.execPath, [join(projectRoot, 'bin', 'beamline-archive.mjs'), 'login', '--user', 'mallory'], {
+        env: cliEnv,
+        stdio: 'ignore',
+      }).on('close', resolve);
     });
     assert.equal(unknown, 1);
   });

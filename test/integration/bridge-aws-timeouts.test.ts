@@ -23,7 +23,9 @@ describe('bridge AWS clients: a request that is never answered', () => {
   before(async () => {
     server = createServer((socket) => {
       sockets.add(socket);
-      socket.on('data', (d) => { if (/^(PUT|POST) /.test(d.toString('latin1'))) requests++; });
+      socket.on('data', (d) => {
+        if (/^(PUT|POST) /.test(d.toString('latin1'))) requests++;
+      });
       socket.on('close', () => sockets.delete(socket));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -39,19 +41,34 @@ describe('bridge AWS clients: a request that is never answered', () => {
   it("the functions' clients (S3, DynamoDB, EventBridge, SQS) are abandoned after their request timeout too", async () => {
     assert.deepEqual(awsConnectionFromEnv({}).timeouts, FUNCTION_AWS_TIMEOUTS);
     assert.throws(() => awsConnectionFromEnv({ AWS_REQUEST_TIMEOUT_MS: 'soon' }), /AWS_REQUEST_TIMEOUT_MS must be a positive number/);
-    const conn = { ...awsConnectionFromEnv({ AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'eu-west-1', AWS_REQUEST_TIMEOUT_MS: '300', AWS_CONNECT_TIMEOUT_MS: '1000' }), credentials: emulatorCredentials() };
+    const conn = {
+      ...awsConnectionFromEnv({
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_REGION: 'eu-west-1',
+        AWS_REQUEST_TIMEOUT_MS: '300',
+        AWS_CONNECT_TIMEOUT_MS: '1000',
+      }),
+      credentials: emulatorCredentials(),
+    };
     assert.deepEqual(conn.timeouts, { requestMs: 300, connectMs: 1000 });
     const clients = createAwsClients(conn);
     try {
       for (const [name, send] of [
         ['s3', () => clients.s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'archive/x.tmp', Body: Buffer.alloc(10) }))],
         ['dynamodb', () => clients.dynamo.send(new GetCommand({ TableName: 't', Key: { pk: 'a', sk: 'b' } }))],
-        ['events', () => clients.events.send(new PutEventsCommand({ Entries: [{ Source: 's', DetailType: 'd', Detail: '{}', EventBusName: 'bus' }] }))],
+        [
+          'events',
+          () =>
+            clients.events.send(new PutEventsCommand({ Entries: [{ Source: 's', DetailType: 'd', Detail: '{}', EventBusName: 'bus' }] })),
+        ],
         ['sqs', () => clients.sqs.send(new SendMessageCommand({ QueueUrl: `${endpoint}/123456789012/q`, MessageBody: 'x' }))],
       ] as const) {
         const t0 = Date.now();
         const outcome = await Promise.race([
-          send().then(() => 'answered', (error: unknown) => error as Error),
+          send().then(
+            () => 'answered',
+            (error: unknown) => error as Error,
+          ),
           new Promise<string>((r) => setTimeout(() => r('still waiting after 15 s'), 15_000)),
         ]);
         assert.ok(outcome instanceof Error, `${name}: expected a timeout error, got ${String(outcome)}`);
@@ -75,7 +92,10 @@ describe('bridge AWS clients: a request that is never answered', () => {
         const t0 = Date.now();
         // Without throwOnRequestTimeout the SDK only warns at the timeout and the promise never settles.
         const outcome = await Promise.race([
-          send().then(() => 'answered', (error: unknown) => error as Error),
+          send().then(
+            () => 'answered',
+            (error: unknown) => error as Error,
+          ),
           new Promise<string>((r) => setTimeout(() => r('still waiting after 10 s'), 10_000)),
         ]);
         assert.ok(outcome instanceof Error, `expected a timeout error, got ${String(outcome)}`);

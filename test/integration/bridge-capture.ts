@@ -16,8 +16,16 @@ export async function captureBridgeEvents(clients: AwsClients, names: { bucket: 
   await clients.events.send(new CreateEventBusCommand({ Name: names.bus }));
   const queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: names.queue }))).QueueUrl!;
   const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-  await clients.events.send(new PutRuleCommand({ Name: 'capture', EventBusName: names.bus, EventPattern: JSON.stringify({ source: [{ prefix: 'beamline-archive.bridge' }] }) }));
-  await clients.events.send(new PutTargetsCommand({ Rule: 'capture', EventBusName: names.bus, Targets: [{ Id: 'q', Arn: attrs.Attributes!.QueueArn! }] }));
+  await clients.events.send(
+    new PutRuleCommand({
+      Name: 'capture',
+      EventBusName: names.bus,
+      EventPattern: JSON.stringify({ source: [{ prefix: 'beamline-archive.bridge' }] }),
+    }),
+  );
+  await clients.events.send(
+    new PutTargetsCommand({ Rule: 'capture', EventBusName: names.bus, Targets: [{ Id: 'q', Arn: attrs.Attributes!.QueueArn! }] }),
+  );
   return queueUrl;
 }
 
@@ -36,16 +44,20 @@ export async function drainEvents(clients: AwsClients, queueUrl: string, into: B
     }
     empty = 0;
     for (const m of messages) into.push(JSON.parse(m.Body!) as BusEvent);
-    await clients.sqs.send(new DeleteMessageBatchCommand({
-      QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-    }));
+    await clients.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
   }
 }
 
 /** Every channel's published values as raw bytes, read from the publisher's npz by numpy (keys with `__` for `:`). */
 export async function dumpedBytes(npz: string): Promise<Map<string, Buffer>> {
-  const script = 'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\n'
-    + 'print(json.dumps({k.replace("__",":"): base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode() for k in d.files}))';
+  const script =
+    'import sys,json,base64,numpy as np\nd=np.load(sys.argv[1])\n' +
+    'print(json.dumps({k.replace("__",":"): base64.b64encode(np.ascontiguousarray(d[k]).tobytes()).decode() for k in d.files}))';
   const out = await run(venvPython, ['-c', script, npz]);
   if (out.code !== 0) throw new Error(`reading ${npz}: ${out.stderr.slice(-2000)}`);
   return new Map(Object.entries(JSON.parse(out.stdout) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')]));

@@ -35,7 +35,12 @@ describe('staged data of runs the bridge fails: tagged run-state=failed when the
 
   before(async () => {
     env = await startLocalEnvironment({ redis: true });
-    runner = await env.startRunner({ functions: ['run-recorder'], log: () => undefined, retryVisibilityTimeoutSeconds: 0, environment: { LOG_LEVEL: 'ERROR' } });
+    runner = await env.startRunner({
+      functions: ['run-recorder'],
+      log: () => undefined,
+      retryVisibilityTimeoutSeconds: 0,
+      environment: { LOG_LEVEL: 'ERROR' },
+    });
     await initBlissDataStore(env.redisUrl!);
   });
 
@@ -48,11 +53,35 @@ describe('staged data of runs the bridge fails: tagged run-state=failed when the
   it('tags every staged chunk of the failed run, and none of the good one', async () => {
     const bucket = env.resources.bucket.name;
     bridge = await startBridge({
-      limaRoots: [tmp], redisUrl: env.redisUrl!, bucket, eventBusName: env.resources.bus.name, beamline: 'id00', aws: connectionTo(env.awsEndpoint),
-      from: '0', chunkPoints: 8, flushIntervalMs: 200, logLevel: 'ERROR', heartbeatSeconds: 0,
+      limaRoots: [tmp],
+      redisUrl: env.redisUrl!,
+      bucket,
+      eventBusName: env.resources.bus.name,
+      beamline: 'id00',
+      aws: connectionTo(env.awsEndpoint),
+      from: '0',
+      chunkPoints: 8,
+      flushIntervalMs: 200,
+      logLevel: 'ERROR',
+      heartbeatSeconds: 0,
     });
     const [bad, good] = await Promise.all([
-      publish(env.redisUrl!, ['--type', 'ascan', '--points', '100', '--counters', '2', '--batch', '10', '--number', '3', '--corrupt', 'truncated', '--corrupt-index', '40']),
+      publish(env.redisUrl!, [
+        '--type',
+        'ascan',
+        '--points',
+        '100',
+        '--counters',
+        '2',
+        '--batch',
+        '10',
+        '--number',
+        '3',
+        '--corrupt',
+        'truncated',
+        '--corrupt-index',
+        '40',
+      ]),
       publish(env.redisUrl!, ['--type', 'ascan', '--points', '60', '--counters', '2', '--batch', '10', '--number', '4']),
     ]);
     const status = await bridge.idle(120_000);
@@ -64,13 +93,18 @@ describe('staged data of runs the bridge fails: tagged run-state=failed when the
     const catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
     const failed = await catalogue.getRun(bad.run_uid);
     assert.equal(failed?.state, 'FAILED', JSON.stringify(failed));
-    const keysOf = async (runUid: string) => ((await env.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: stagingRunPrefix('id00', runUid) }))).Contents ?? []).map((o) => o.Key!);
-    const tagsOf = async (key: string) => (await env.clients.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }))).TagSet ?? [];
+    const keysOf = async (runUid: string) =>
+      (
+        (await env.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: stagingRunPrefix('id00', runUid) }))).Contents ?? []
+      ).map((o) => o.Key!);
+    const tagsOf = async (key: string) =>
+      (await env.clients.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }))).TagSet ?? [];
 
     const staged = await keysOf(bad.run_uid);
     // The points before the corrupt entry (40, in chunks of 8) were staged before the bridge failed the run.
     assert.ok(staged.length >= 5, `chunks staged before the failure: ${staged.join(', ')}`);
-    for (const key of staged) assert.deepEqual(await tagsOf(key), [{ Key: 'run-state', Value: 'failed' }], `${key} follows the FAILED lifecycle`);
+    for (const key of staged)
+      assert.deepEqual(await tagsOf(key), [{ Key: 'run-state', Value: 'failed' }], `${key} follows the FAILED lifecycle`);
 
     const goodKeys = await keysOf(good.run_uid);
     assert.ok(goodKeys.length > 0);

@@ -18,12 +18,16 @@ import { startBridge } from '../../bridge/bridge.js';
 import { captureBridgeEvents, drainEvents } from './bridge-capture.js';
 import { connectionTo, startAwsEmulator, type AwsEmulator, uniqueName } from '../../local/aws-target.js';
 
-
 const SPECIAL = join(projectRoot, 'tools', 'blissdata-publisher', 'publish_special_scans.py');
 const BUCKET = uniqueName('json-restart');
 const BUS = uniqueName('json-restart-bus');
 
-interface Datum { uid: string; stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; bytes: number } }
+interface Datum {
+  uid: string;
+  stream_resource: string;
+  indices: { start: number; stop: number };
+  chunk: { key: string; bytes: number };
+}
 
 describe('bridge: a JSON stream across restarts', () => {
   let redis: RunningService;
@@ -49,15 +53,24 @@ describe('bridge: a JSON stream across restarts', () => {
   it('stages every value once, in order, through three stops and restarts', async () => {
     const options = {
       limaRoots: [tmp],
-      redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0', chunkPoints: 8,
-      flushIntervalMs: 100, logLevel: 'ERROR', checkpointPath: join(tmp, 'checkpoint.json'),
+      redisUrl: redis.url,
+      bucket: BUCKET,
+      eventBusName: BUS,
+      beamline: 'id00',
+      aws: conn,
+      from: '0',
+      chunkPoints: 8,
+      flushIntervalMs: 100,
+      logLevel: 'ERROR',
+      checkpointPath: join(tmp, 'checkpoint.json'),
     };
     const publishing = run(venvPython, [SPECIAL, '--redis', redis.url, '--number', '7', '--points', '90', '--sleep', '0.03', 'json']);
     let resumed = 0;
     for (let restart = 0; restart < 3; restart++) {
       const bridge = await startBridge(options);
       // Stop only once the scan is being followed (on a loaded machine the publisher can be slow to start).
-      for (const deadline = Date.now() + 20_000; bridge.status().active.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+      for (const deadline = Date.now() + 20_000; bridge.status().active.length === 0 && Date.now() < deadline;)
+        await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 300 + 150 * restart));
       resumed += bridge.status().resumed;
       await bridge.stop();
@@ -83,7 +96,10 @@ describe('bridge: a JSON stream across restarts', () => {
     const lines: string[] = [];
     for (const c of chunks) {
       assert.equal(c.indices.start, next, 'contiguous, no overlap');
-      assert.ok(c.indices.stop - c.indices.start <= 8 && (c.indices.stop % 8 === 0 || c.indices.stop === published.points), `on the grid: ${c.uid}`);
+      assert.ok(
+        c.indices.stop - c.indices.start <= 8 && (c.indices.stop % 8 === 0 || c.indices.stop === published.points),
+        `on the grid: ${c.uid}`,
+      );
       next = c.indices.stop;
       const body = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: c.chunk.key }));
       const text = await body.Body!.transformToString('utf8');
@@ -91,8 +107,14 @@ describe('bridge: a JSON stream across restarts', () => {
       lines.push(...text.slice(0, -1).split('\n'));
     }
     assert.equal(next, published.points);
-    assert.deepEqual(lines.map((l) => JSON.parse(l) as unknown), published.values, 'every published value once, in order');
-    const stops = events.filter((e) => e['detail-type'] === 'RunStop' && (e.detail as { run_start: string }).run_start === published.run_uid);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l) as unknown),
+      published.values,
+      'every published value once, in order',
+    );
+    const stops = events.filter(
+      (e) => e['detail-type'] === 'RunStop' && (e.detail as { run_start: string }).run_start === published.run_uid,
+    );
     assert.ok(stops.length >= 1);
     const stop = stops[0]!.detail as { bliss: { points: Record<string, number>; documents: { stream_datum: number } } };
     assert.equal(stop.bliss.points[published.json_channel], published.points);

@@ -31,14 +31,20 @@ async function publishSpecial<T>(redisUrl: string, kind: string, args: string[])
   return JSON.parse(out.stdout) as T;
 }
 
-interface Finding { path?: string; message: string; nxdl_valid_item_name?: boolean }
+interface Finding {
+  path?: string;
+  message: string;
+  nxdl_valid_item_name?: boolean;
+}
 
 /** nxcheck (NeXus base classes) and a full h5py read-back (test/support/nxcheck-report.py): no error but BLISS's entry name. */
 async function assertNexusValid(file: string, entry: string): Promise<void> {
   const checked = await run(venvPython, [join(projectRoot, 'test/support/nxcheck-report.py'), file]);
   assert.equal(checked.code, 0, checked.stderr);
   const report = JSON.parse(checked.stdout) as { nxcheck: { errors: Finding[] }; h5py: { problems: unknown[] } };
-  const errors = report.nxcheck.errors.filter((e) => !(e.path === `/${entry}` && e.message === `"${entry}" is an invalid name` && e.nxdl_valid_item_name === true));
+  const errors = report.nxcheck.errors.filter(
+    (e) => !(e.path === `/${entry}` && e.message === `"${entry}" is an invalid name` && e.nxdl_valid_item_name === true),
+  );
   assert.deepEqual(errors, [], `nxcheck errors in ${file}`);
   assert.deepEqual(report.h5py.problems, [], `h5py read-back of ${file}`);
 }
@@ -69,9 +75,27 @@ print(json.dumps(out))
   return JSON.parse(res.stdout) as Record<string, unknown>;
 }
 
-interface JsonScan { run_uid: string; points: number; json_channel: string; values: unknown[] }
-interface SequenceScan { run_uid: string; scan_key: string; number: number; children: { scan_key: string; run_uid: string; number: number; points: number }[] }
-interface ReshapeScan { run_uid: string; points: number; change_at: number[]; stream: string; image_stream: string; spectra: number[][]; images: number[][][] }
+interface JsonScan {
+  run_uid: string;
+  points: number;
+  json_channel: string;
+  values: unknown[];
+}
+interface SequenceScan {
+  run_uid: string;
+  scan_key: string;
+  number: number;
+  children: { scan_key: string; run_uid: string; number: number; points: number }[];
+}
+interface ReshapeScan {
+  run_uid: string;
+  points: number;
+  change_at: number[];
+  stream: string;
+  image_stream: string;
+  spectra: number[][];
+  images: number[][][];
+}
 
 /**
  * The published points of the reshape scan against the file (h5py, numpy): each dataset equals the
@@ -126,21 +150,31 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     await pipeline.download(record.file!.key, local);
     const data = '/31.1/instrument/events/data';
     const read = await h5read(local, {
-      [data]: 'json', '/31.1/measurement/events': 'json', '/31.1/instrument/events': 'attrs',
+      [data]: 'json',
+      '/31.1/measurement/events': 'json',
+      '/31.1/instrument/events': 'attrs',
       '/31.1/instrument/diode1/data': 'number',
     });
     assert.deepEqual(read[data], json.values, 'values equal what blissdata published (JSON round trip)');
     assert.deepEqual(read['/31.1/measurement/events'], json.values, 'measurement links the JSON dataset');
     assert.deepEqual(read['/31.1/instrument/events'], { NX_class: 'NXcollection' });
-    assert.deepEqual(read['/31.1/instrument/diode1/data'], Array.from({ length: 40 }, (_, i) => i * 0.5), 'the numeric channel next to it is intact');
+    assert.deepEqual(
+      read['/31.1/instrument/diode1/data'],
+      Array.from({ length: 40 }, (_, i) => i * 0.5),
+      'the numeric channel next to it is intact',
+    );
     const attrs = await h5read(local, { [data]: 'attrs' });
     assert.equal((attrs[data] as Record<string, string>).content_type, 'application/json');
     await assertNexusValid(local, '31.1');
     // Staged as NDJSON chunks on the same grid as numeric channels: 16-point chunks, deterministic keys.
-    const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/id00/${json.run_uid}/` }));
+    const staged = await pipeline.env.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/id00/${json.run_uid}/` }),
+    );
     const keys = (staged.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes('sample_env_events'));
     assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), [
-      '000000000000-000000000016.bin', '000000000016-000000000032.bin', '000000000032-000000000040.bin',
+      '000000000000-000000000016.bin',
+      '000000000016-000000000032.bin',
+      '000000000032-000000000040.bin',
     ]);
   });
 
@@ -156,13 +190,20 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     assert.match(record.file!.key, /sample1_0001_0040\.h5$/);
     const local = join(dir, 'sequence.h5');
     await pipeline.download(record.file!.key, local);
-    const read = await h5read(local, { '/40.1/instrument/SUBSCANS/data': 'json', '/40.1/measurement/SUBSCANS': 'exists', '/40.1/title': 'exists' });
-    assert.deepEqual(read['/40.1/instrument/SUBSCANS/data'], sequence.children.map((c) => ({ key: c.scan_key })));
+    const read = await h5read(local, {
+      '/40.1/instrument/SUBSCANS/data': 'json',
+      '/40.1/measurement/SUBSCANS': 'exists',
+      '/40.1/title': 'exists',
+    });
+    assert.deepEqual(
+      read['/40.1/instrument/SUBSCANS/data'],
+      sequence.children.map((c) => ({ key: c.scan_key })),
+    );
     assert.equal(read['/40.1/measurement/SUBSCANS'], true);
     await assertNexusValid(local, '40.1');
   });
 
-  it('archives point shapes that change mid-stream: padded to the largest shape with the fill value, each point\'s shape kept', async () => {
+  it("archives point shapes that change mid-stream: padded to the largest shape with the fill value, each point's shape kept", async () => {
     const record = await pipeline.waitForRun(reshape.run_uid);
     assert.equal(record.state, 'ARCHIVED', JSON.stringify(record));
     assert.equal(record.points?.[reshape.stream], 15);
@@ -172,7 +213,19 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     writeFileSync(join(dir, 'reshape.json'), JSON.stringify(reshape));
     const checked = await run(venvPython, ['-c', CHECK_PADDED, local, join(dir, 'reshape.json')]);
     assert.equal(checked.code, 0, checked.stderr);
-    const found = JSON.parse(checked.stdout) as Record<string, { shape: number[]; dtype: string; bit_for_bit: boolean; point_shape: number[][]; published_shapes: number[][]; point_shape_dtype: string; fill_value: string; measurement: boolean }>;
+    const found = JSON.parse(checked.stdout) as Record<
+      string,
+      {
+        shape: number[];
+        dtype: string;
+        bit_for_bit: boolean;
+        point_shape: number[][];
+        published_shapes: number[][];
+        point_shape_dtype: string;
+        fill_value: string;
+        measurement: boolean;
+      }
+    >;
     const spectrum = found.free_spectrum!;
     assert.deepEqual([spectrum.shape, spectrum.dtype, spectrum.fill_value], [[15, 8], '<u2', '0']);
     assert.ok(spectrum.bit_for_bit, 'the spectra: published values bit for bit, 0 where a point is shorter');
@@ -186,12 +239,16 @@ describe('bridge: JSON streams, scan sequences and changing point shapes, end to
     assert.deepEqual(image.point_shape, [...Array(6).fill([2, 3]), ...Array(6).fill([3, 2]), ...Array(3).fill([1, 1])]);
     await assertNexusValid(local, '50.1');
     // Chunks cut where the shape changes (points 6 and 12), on the 16-point grid otherwise.
-    const staged = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/id00/${reshape.run_uid}/` }));
+    const staged = await pipeline.env.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `staging/id00/${reshape.run_uid}/` }),
+    );
     for (const channel of ['mca2_free_spectrum', 'cam_free_image']) {
       const keys = (staged.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes(channel));
-      assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), [
-        '000000000000-000000000006.bin', '000000000006-000000000012.bin', '000000000012-000000000015.bin',
-      ], channel);
+      assert.deepEqual(
+        keys.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(),
+        ['000000000000-000000000006.bin', '000000000006-000000000012.bin', '000000000012-000000000015.bin'],
+        channel,
+      );
     }
     assert.deepEqual(reshape.change_at, [6, 12]);
   });

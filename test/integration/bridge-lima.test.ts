@@ -28,7 +28,18 @@ const CHECK = join(projectRoot, 'test', 'support', 'lima-check.py');
 const POLICY = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
 const STREAM = 'pilatus:image';
 
-interface Published { published_streams: string[]; scan_key: string; run_uid: string; frames: number; files: number; file_pattern: string; shape: [number, number]; dtype: string; files_written: string[]; references: [string, number][] }
+interface Published {
+  published_streams: string[];
+  scan_key: string;
+  run_uid: string;
+  frames: number;
+  files: number;
+  file_pattern: string;
+  shape: [number, number];
+  dtype: string;
+  files_written: string[];
+  references: [string, number][];
+}
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,17 +76,19 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
   const getObject = (key: string): Promise<Uint8Array> => h.getObject(key);
   const listKeys = (prefix: string): Promise<string[]> => h.listKeys(prefix);
 
-
   async function limaDatums(runUid: string): Promise<StreamDatum[]> {
     const docs = await catalogue.listDocuments(runUid);
-    return docs.filter((d) => d.detailType === 'StreamDatum').map((d) => d.body as StreamDatum)
-      .filter((d) => d.stream_resource === `${runUid}/resource/${STREAM}`).sort((a, b) => a.indices.start - b.indices.start);
+    return docs
+      .filter((d) => d.detailType === 'StreamDatum')
+      .map((d) => d.body as StreamDatum)
+      .filter((d) => d.stream_resource === `${runUid}/resource/${STREAM}`)
+      .sort((a, b) => a.indices.start - b.indices.start);
   }
 
   /** Downloads the scan file and every object of its detector folder into `folder`, keeping their paths relative to the dataset folder. */
   async function downloadDataset(record: RunRecord, scanNumber: number, folder: string): Promise<string> {
     const prefix = datasetPrefix(POLICY);
-    const keys = [record.file!.key, ...await listKeys(scanDetectorFolder(POLICY, scanNumber))];
+    const keys = [record.file!.key, ...(await listKeys(scanDetectorFolder(POLICY, scanNumber)))];
     for (const key of keys) {
       assert.ok(key.startsWith(prefix), `${key} is in the dataset folder`);
       const local = join(folder, key.slice(prefix.length));
@@ -86,13 +99,37 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
   }
 
   /** h5py, started from another working directory, reads every frame through the scan file's links. */
-  async function checkFrames(scanFile: string, scan: Published): Promise<{ ok: boolean; checked: number; files: string[]; missing_points?: string; error?: string }> {
+  async function checkFrames(
+    scanFile: string,
+    scan: Published,
+  ): Promise<{ ok: boolean; checked: number; files: string[]; missing_points?: string; error?: string }> {
     const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(venvPython, [CHECK, scanFile, '--entry', `${scanNumberOf(scan)}.1`, '--name', 'image', '--frames', String(scan.frames), '--shape', ...scan.shape.map(String), '--dtype', scan.dtype], { cwd: '/' });
+      const child = spawn(
+        venvPython,
+        [
+          CHECK,
+          scanFile,
+          '--entry',
+          `${scanNumberOf(scan)}.1`,
+          '--name',
+          'image',
+          '--frames',
+          String(scan.frames),
+          '--shape',
+          ...scan.shape.map(String),
+          '--dtype',
+          scan.dtype,
+        ],
+        { cwd: '/' },
+      );
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
       child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     });
     assert.ok(out.stdout.trim(), `lima-check.py printed nothing: ${out.stderr.slice(-2000)}`);
@@ -123,7 +160,14 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     assert.equal(record.points?.[STREAM], 25);
 
     const datums = await limaDatums(scan.run_uid);
-    assert.deepEqual(datums.map((d) => [d.indices.start, d.indices.stop]), [[0, 10], [10, 20], [20, 25]]);
+    assert.deepEqual(
+      datums.map((d) => [d.indices.start, d.indices.stop]),
+      [
+        [0, 10],
+        [10, 20],
+        [20, 25],
+      ],
+    );
     assertBlissdataReferences(datums, scan);
     for (const [k, d] of datums.entries()) {
       const source = readFileSync(pattern(scan.file_pattern, k));
@@ -146,16 +190,28 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
       const child = spawn(venvPython, [join(projectRoot, 'test', 'support', 'nxcheck-report.py'), scanFile], { cwd: '/' });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
       child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     });
     assert.equal(judged.code, 0, judged.stderr.slice(-2000));
-    const report = JSON.parse(judged.stdout) as { nxcheck: { errors: { path?: string; message: string }[]; warnings: { path?: string; message: string }[] }; h5py: { problems: unknown[]; links: number } };
+    const report = JSON.parse(judged.stdout) as {
+      nxcheck: { errors: { path?: string; message: string }[]; warnings: { path?: string; message: string }[] };
+      h5py: { problems: unknown[]; links: number };
+    };
     // The BLISS entry name `1.1` is the one error nxcheck reports for every BLISS scan file (docs/nexus-layout.md).
-    assert.deepEqual(report.nxcheck.errors.filter((e) => e.path !== '/1.1'), [], JSON.stringify(report.nxcheck));
+    assert.deepEqual(
+      report.nxcheck.errors.filter((e) => e.path !== '/1.1'),
+      [],
+      JSON.stringify(report.nxcheck),
+    );
     assert.deepEqual(report.h5py.problems, []);
-    for (const w of report.nxcheck.warnings.filter((x) => x.path?.includes('image'))) process.stdout.write(`# nxcheck warning ${w.path}: ${w.message}\n`);
+    for (const w of report.nxcheck.warnings.filter((x) => x.path?.includes('image')))
+      process.stdout.write(`# nxcheck warning ${w.path}: ${w.message}\n`);
 
     // Through a dataset master file beside the scan files (docs/datasets.md: relative external links to
     // `<scan file>:/<n>.1`), the frames resolve too: the second link is resolved from the scan file's folder.
@@ -167,18 +223,39 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     ].join('\n');
     const viaMaster = await run(venvPython, ['-c', script, scanFile]);
     assert.equal(viaMaster.code, 0, viaMaster.stderr.slice(-1500));
-    const expectedSum = await run(venvPython, ['-c', `import importlib.util,sys; s=importlib.util.spec_from_file_location("p", ${JSON.stringify(PUBLISH)}); p=importlib.util.module_from_spec(s); s.loader.exec_module(p); import numpy as np; print(int(p.frame_value(13, (6, 8), np.dtype("<u2")).sum()))`]);
+    const expectedSum = await run(venvPython, [
+      '-c',
+      `import importlib.util,sys; s=importlib.util.spec_from_file_location("p", ${JSON.stringify(PUBLISH)}); p=importlib.util.module_from_spec(s); s.loader.exec_module(p); import numpy as np; print(int(p.frame_value(13, (6, 8), np.dtype("<u2")).sum()))`,
+    ]);
     assert.equal(viaMaster.stdout.trim(), `(5, 6, 8) ${expectedSum.stdout.trim()}`);
   });
 
   it('links a single file as data, never downloads the frames (only HEAD); the other channels archived beside it', async () => {
     const dir = join(tmp, 'lima-b');
-    const scan = await publish(env.redisUrl!, dir, ['--number', '2', '--frames', '6', '--frames-per-file', '10', '--batch', '6', '--shape', '4', '5', '--dtype', 'int32']);
+    const scan = await publish(env.redisUrl!, dir, [
+      '--number',
+      '2',
+      '--frames',
+      '6',
+      '--frames-per-file',
+      '10',
+      '--batch',
+      '6',
+      '--shape',
+      '4',
+      '5',
+      '--dtype',
+      'int32',
+    ]);
     numbers.set(scan.run_uid, 2);
     const record = await waitForRun(scan.run_uid);
     assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
     assert.deepEqual(scan.published_streams, [STREAM, 'simulation_diode_sampling_controller:diode1', 'timer:elapsed_time']);
-    assert.deepEqual(Object.keys(record.points ?? {}).sort(), [STREAM, 'simulation_diode_sampling_controller:diode1', 'timer:elapsed_time']);
+    assert.deepEqual(Object.keys(record.points ?? {}).sort(), [
+      STREAM,
+      'simulation_diode_sampling_controller:diode1',
+      'timer:elapsed_time',
+    ]);
     const docs = await catalogue.listDocuments(scan.run_uid);
     assert.equal(docs.filter((d) => d.detailType === 'StreamResource').length, 3);
     const scanFile = await downloadDataset(record, 2, join(tmp, 'download-b'));
@@ -193,19 +270,48 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
 
   it('several acquisitions (7 frames each, 3 per file): files and frame indices as blissdata resolves them', async () => {
     const dir = join(tmp, 'lima-e');
-    const scan = await publish(env.redisUrl!, dir, ['--number', '5', '--frames', '14', '--frames-per-file', '3', '--frames-per-acquisition', '7', '--file-offset', '2', '--batch', '2']);
+    const scan = await publish(env.redisUrl!, dir, [
+      '--number',
+      '5',
+      '--frames',
+      '14',
+      '--frames-per-file',
+      '3',
+      '--frames-per-acquisition',
+      '7',
+      '--file-offset',
+      '2',
+      '--batch',
+      '2',
+    ]);
     numbers.set(scan.run_uid, 5);
     const record = await waitForRun(scan.run_uid);
     assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
     const datums = await limaDatums(scan.run_uid);
-    assert.deepEqual(datums.map((d) => [d.indices.start, d.indices.stop, d.lima?.file_number]), [[0, 3, 2], [3, 6, 3], [6, 7, 4], [7, 10, 5], [10, 13, 6], [13, 14, 7]]);
-    assert.deepEqual(datums.map((d) => d.lima?.source_path), scan.files_written);
+    assert.deepEqual(
+      datums.map((d) => [d.indices.start, d.indices.stop, d.lima?.file_number]),
+      [
+        [0, 3, 2],
+        [3, 6, 3],
+        [6, 7, 4],
+        [7, 10, 5],
+        [10, 13, 6],
+        [13, 14, 7],
+      ],
+    );
+    assert.deepEqual(
+      datums.map((d) => d.lima?.source_path),
+      scan.files_written,
+    );
     assertBlissdataReferences(datums, scan);
     const scanFile = await downloadDataset(record, 5, join(tmp, 'download-e'));
     const check = await checkFrames(scanFile, scan);
     assert.equal(check.ok, true, check.error);
     assert.equal(check.checked, 14);
-    assert.deepEqual(check.files, [2, 3, 4, 5, 6, 7].map((n) => `scan0005/pilatus_000${n}.h5`));
+    assert.deepEqual(
+      check.files,
+      [2, 3, 4, 5, 6, 7].map((n) => `scan0005/pilatus_000${n}.h5`),
+    );
   });
 
   it('a Lima file that never appears fails the run with its path and frames; the other files are uploaded', async () => {
@@ -218,11 +324,17 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     const error = record.failure!.errors.find((e) => e.stream === STREAM);
     assert.ok(error, JSON.stringify(record.failure));
     assert.equal(error.index, 10);
-    assert.match(error.message, new RegExp(`Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[10, 20\\) of ${STREAM}\\) does not exist`));
+    assert.match(
+      error.message,
+      new RegExp(`Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[10, 20\\) of ${STREAM}\\) does not exist`),
+    );
     assert.match(record.failure!.reason, /Lima image files are missing or unreadable/);
     // Nothing else lost: the files that exist are in S3 with the checksums of the files on disk.
     const keys = await listKeys(scanDetectorFolder(POLICY, 3));
-    assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0002.h5']);
+    assert.deepEqual(
+      keys.map((k) => k.slice(k.lastIndexOf('/') + 1)),
+      ['pilatus_0000.h5', 'pilatus_0002.h5'],
+    );
     for (const k of [0, 2]) {
       const key = `${scanDetectorFolder(POLICY, 3)}pilatus_${String(k).padStart(4, '0')}.h5`;
       assert.equal(sha256(await getObject(key)), sha256(readFileSync(pattern(scan.file_pattern, k))));
@@ -232,22 +344,46 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
   it('a run failing for another reason stops following its Lima stream: nothing is uploaded or announced after Run Failed', async () => {
     const dir = join(tmp, 'lima-f');
     // 3 files; the diode's first entry is truncated, so the run fails at once while Lima files keep coming for ~3 s.
-    const scan = await publish(env.redisUrl!, dir, ['--number', '6', '--frames', '30', '--frames-per-file', '10', '--batch', '2', '--sleep', '0.2', '--corrupt-diode']);
+    const scan = await publish(env.redisUrl!, dir, [
+      '--number',
+      '6',
+      '--frames',
+      '30',
+      '--frames-per-file',
+      '10',
+      '--batch',
+      '2',
+      '--sleep',
+      '0.2',
+      '--corrupt-diode',
+    ]);
     numbers.set(scan.run_uid, 6);
     const record = await waitForRun(scan.run_uid);
     assert.equal(record.state, 'FAILED');
-    assert.ok(record.failure!.errors.some((e) => e.stream === 'simulation_diode_sampling_controller:diode1' && e.index === 0), JSON.stringify(record.failure));
+    assert.ok(
+      record.failure!.errors.some((e) => e.stream === 'simulation_diode_sampling_controller:diode1' && e.index === 0),
+      JSON.stringify(record.failure),
+    );
     await sleep(1_500);
     // The first Lima file is complete only once frame 10 is saved (≈1 s after the failure): the aborted loop never gets to it.
     assert.deepEqual(await limaDatums(scan.run_uid), []);
     assert.deepEqual(await listKeys(scanDetectorFolder(POLICY, 6)), []);
   });
 
-  it('a Lima file_path outside the scan file\'s folder is never read: the run fails naming it, nothing is uploaded', async () => {
+  it("a Lima file_path outside the scan file's folder is never read: the run fails naming it, nothing is uploaded", async () => {
     // The scan file is declared in another folder than the one Lima writes to (as a hostile or wrong stream info would say).
     const dir = join(tmp, 'lima-g');
     const elsewhere = join(tmp, 'lima-g-scan-folder');
-    const scan = await publish(env.redisUrl!, dir, ['--number', '7', '--frames', '12', '--frames-per-file', '5', '--scan-folder', elsewhere]);
+    const scan = await publish(env.redisUrl!, dir, [
+      '--number',
+      '7',
+      '--frames',
+      '12',
+      '--frames-per-file',
+      '5',
+      '--scan-folder',
+      elsewhere,
+    ]);
     numbers.set(scan.run_uid, 7);
     const record = await waitForRun(scan.run_uid);
     assert.equal(record.state, 'FAILED');
@@ -259,19 +395,30 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     assert.deepEqual(await limaDatums(scan.run_uid), []);
   });
 
-  it('a Lima folder outside the scan\'s own data-policy folder is never read (another proposal\'s folder, or no data-policy folder at all): the run fails at once naming it', async () => {
+  it("a Lima folder outside the scan's own data-policy folder is never read (another proposal's folder, or no data-policy folder at all): the run fails at once naming it", async () => {
     // The scan says proposal ihch123 (its identity) while its scan file and Lima files are in proposal ihch999's dataset folder.
-    const foreign = await publish(env.redisUrl!, datasetFolderOf(join(tmp, 'lima-p'), 'ihch999'), ['--number', '12', '--frames', '10', '--frames-per-file', '5'], true);
+    const foreign = await publish(
+      env.redisUrl!,
+      datasetFolderOf(join(tmp, 'lima-p'), 'ihch999'),
+      ['--number', '12', '--frames', '10', '--frames-per-file', '5'],
+      true,
+    );
     // … or in a folder that is no dataset folder at all (below the Lima root all the same).
     const loose = await publish(env.redisUrl!, join(tmp, 'lima-q'), ['--number', '13', '--frames', '10', '--frames-per-file', '5'], true);
-    for (const [scan, n] of [[foreign, 12], [loose, 13]] as const) {
+    for (const [scan, n] of [
+      [foreign, 12],
+      [loose, 13],
+    ] as const) {
       numbers.set(scan.run_uid, n);
       const record = await waitForRun(scan.run_uid);
       assert.equal(record.state, 'FAILED');
       assert.equal(record.failure?.stage, 'bridge');
       const error = record.failure!.errors.find((e) => e.stream === STREAM);
       assert.ok(error, JSON.stringify(record.failure));
-      assert.equal(error.message, `Lima stream ${STREAM}: file_path ${JSON.stringify(scan.file_pattern)} is not below the scan's data-policy folder …/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/; the bridge reads Lima files only below the scan's own data-policy folder`);
+      assert.equal(
+        error.message,
+        `Lima stream ${STREAM}: file_path ${JSON.stringify(scan.file_pattern)} is not below the scan's data-policy folder …/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/; the bridge reads Lima files only below the scan's own data-policy folder`,
+      );
       assert.deepEqual(await listKeys(scanDetectorFolder(POLICY, n)), []);
       assert.deepEqual(await limaDatums(scan.run_uid), []);
     }
@@ -286,25 +433,52 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     const error = record.failure!.errors.find((e) => e.stream === STREAM);
     assert.ok(error, JSON.stringify(record.failure));
     assert.equal(error.index, 5);
-    assert.match(error.message, new RegExp(`Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[5, 10\\) of ${STREAM}\\) is not an HDF5 file \\(no HDF5 signature at byte 0, 512, 1024 … of its \\d+ bytes\\): not uploaded`));
+    assert.match(
+      error.message,
+      new RegExp(
+        `Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[5, 10\\) of ${STREAM}\\) is not an HDF5 file \\(no HDF5 signature at byte 0, 512, 1024 … of its \\d+ bytes\\): not uploaded`,
+      ),
+    );
     const keys = await listKeys(scanDetectorFolder(POLICY, 14));
-    assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0002.h5']);
+    assert.deepEqual(
+      keys.map((k) => k.slice(k.lastIndexOf('/') + 1)),
+      ['pilatus_0000.h5', 'pilatus_0002.h5'],
+    );
   });
 
-  it('a Lima file that is a symbolic link to a file outside the scan\'s folder is not uploaded: the run fails naming it, the other files flow', async () => {
+  it("a Lima file that is a symbolic link to a file outside the scan's folder is not uploaded: the run fails naming it, the other files flow", async () => {
     const dir = join(tmp, 'lima-h');
     const secret = join(tmp, 'secret.txt');
     writeFileSync(secret, 'not a Lima file: must never reach S3\n');
-    const scan = await publish(env.redisUrl!, dir, ['--number', '8', '--frames', '15', '--frames-per-file', '5', '--symlink-file', '1', '--symlink-target', secret]);
+    const scan = await publish(env.redisUrl!, dir, [
+      '--number',
+      '8',
+      '--frames',
+      '15',
+      '--frames-per-file',
+      '5',
+      '--symlink-file',
+      '1',
+      '--symlink-target',
+      secret,
+    ]);
     numbers.set(scan.run_uid, 8);
     const record = await waitForRun(scan.run_uid);
     assert.equal(record.state, 'FAILED');
     const error = record.failure!.errors.find((e) => e.stream === STREAM);
     assert.ok(error, JSON.stringify(record.failure));
     assert.equal(error.index, 5);
-    assert.match(error.message, new RegExp(`Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[5, 10\\) of ${STREAM}\\) resolves to .*secret\\.txt, outside the scan's save folder`));
+    assert.match(
+      error.message,
+      new RegExp(
+        `Lima file ${pattern(scan.file_pattern, 1).replace(/[.]/g, '\\.')} \\(frames \\[5, 10\\) of ${STREAM}\\) resolves to .*secret\\.txt, outside the scan's save folder`,
+      ),
+    );
     const keys = await listKeys(scanDetectorFolder(POLICY, 8));
-    assert.deepEqual(keys.map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0002.h5']);
+    assert.deepEqual(
+      keys.map((k) => k.slice(k.lastIndexOf('/') + 1)),
+      ['pilatus_0000.h5', 'pilatus_0002.h5'],
+    );
   });
 
   it('--lima-root: Lima files whose real path is below no root are never read (the run fails naming each path and the roots); a scan below a root is archived', async () => {
@@ -318,7 +492,10 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     numbers.set(inside.run_uid, 9);
     const archived = await waitForRun(inside.run_uid);
     assert.equal(archived.state, 'ARCHIVED', JSON.stringify(archived.failure));
-    assert.deepEqual((await listKeys(scanDetectorFolder(POLICY, 9))).map((k) => k.slice(k.lastIndexOf('/') + 1)), ['pilatus_0000.h5', 'pilatus_0001.h5', 'pilatus_0002.h5']);
+    assert.deepEqual(
+      (await listKeys(scanDetectorFolder(POLICY, 9))).map((k) => k.slice(k.lastIndexOf('/') + 1)),
+      ['pilatus_0000.h5', 'pilatus_0001.h5', 'pilatus_0002.h5'],
+    );
 
     // The scan's own folder is fine (Lima writes below the scan file's folder), but it is below no Lima root.
     const outside = await publish(env.redisUrl!, join(tmp, 'lima-j'), ['--number', '10', '--frames', '12', '--frames-per-file', '5']);
@@ -328,10 +505,17 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     assert.equal(record.failure?.stage, 'bridge');
     assert.match(record.failure!.reason, /Lima image files are missing or unreadable/);
     const errors = record.failure!.errors.filter((e) => e.stream === STREAM);
-    assert.deepEqual(errors.map((e) => e.index), [0, 5, 10], JSON.stringify(record.failure));
+    assert.deepEqual(
+      errors.map((e) => e.index),
+      [0, 5, 10],
+      JSON.stringify(record.failure),
+    );
     for (const [k, e] of errors.entries()) {
       const path = pattern(outside.file_pattern, k);
-      assert.equal(e.message, `Lima file ${path} (frames [${5 * k}, ${Math.min(12, 5 * k + 5)}) of ${STREAM}) resolves to ${path}, outside the Lima roots ${otherRoot}, ${root} (--lima-root): not read`);
+      assert.equal(
+        e.message,
+        `Lima file ${path} (frames [${5 * k}, ${Math.min(12, 5 * k + 5)}) of ${STREAM}) resolves to ${path}, outside the Lima roots ${otherRoot}, ${root} (--lima-root): not read`,
+      );
     }
     assert.deepEqual(await listKeys(scanDetectorFolder(POLICY, 10)), []);
     assert.deepEqual(await limaDatums(outside.run_uid), []);
@@ -358,8 +542,14 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
       head: (key) => store.head(key),
       copy: (from, to) => store.copy(from, to),
       delete: (key) => store.delete(key),
-      uploadFile: (key, path, type) => { swap(key); return store.uploadFile(key, path, type); },
-      uploadFileHandle: (key, file, type) => { swap(key); return store.uploadFileHandle!(key, file, type); },
+      uploadFile: (key, path, type) => {
+        swap(key);
+        return store.uploadFile(key, path, type);
+      },
+      uploadFileHandle: (key, file, type) => {
+        swap(key);
+        return store.uploadFileHandle!(key, file, type);
+      },
     }));
     const scan = await publish(env.redisUrl!, dir, ['--number', '11', '--frames', '15', '--frames-per-file', '5']);
     numbers.set(scan.run_uid, 11);
@@ -382,26 +572,65 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
     const logs: string[] = [];
     const stderr: string[] = [];
     const start = (): ChildProcess => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
-        '--redis-url', env.redisUrl!, '--bus', env.resources.bus.name, '--bucket', bucket, '--beamline', 'id00', '--from', '$',
-        '--checkpoint', checkpoint, '--flush-ms', '200', '--log-level', 'INFO', '--health-port', String(healthPort), '--lima-root', tmp], {
-        cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'],
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: env.awsEndpoint, AWS_REGION: env.region, ...credentialsEnvironment() },
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(projectRoot, 'bridge', 'cli.ts'),
+          '--redis-url',
+          env.redisUrl!,
+          '--bus',
+          env.resources.bus.name,
+          '--bucket',
+          bucket,
+          '--beamline',
+          'id00',
+          '--from',
+          '$',
+          '--checkpoint',
+          checkpoint,
+          '--flush-ms',
+          '200',
+          '--log-level',
+          'INFO',
+          '--health-port',
+          String(healthPort),
+          '--lima-root',
+          tmp,
+        ],
+        {
+          cwd: projectRoot,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            PATH: process.env.PATH,
+            HOME: process.env.HOME,
+            AWS_ENDPOINT_URL: env.awsEndpoint,
+            AWS_REGION: env.region,
+            ...credentialsEnvironment(),
+          },
+        },
+      );
       let partial = '';
       child.stdout!.on('data', (d: Buffer) => {
         const lines = (partial + d.toString()).split('\n');
         partial = lines.pop()!;
         logs.push(...lines);
       });
-      child.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); });
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr.push(d.toString());
+      });
       return child;
     };
-    const killed = (child: ChildProcess, signal: NodeJS.Signals) => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    });
+    const killed = (child: ChildProcess, signal: NodeJS.Signals) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      });
     let child = start();
     try {
       // The bridge is up (it has written its checkpoint) before the scan starts: --from $ then follows it.
@@ -409,11 +638,26 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
       assert.ok(existsSync(checkpoint), 'bridge wrote its checkpoint');
       const dir = join(tmp, 'lima-d');
       const flag = join(tmp, 'resume-d');
-      const publishing = publish(env.redisUrl!, dir, ['--number', '4', '--frames', '35', '--frames-per-file', '10', '--batch', '5', '--pause-after-files', '2', '--resume-flag', flag]);
+      const publishing = publish(env.redisUrl!, dir, [
+        '--number',
+        '4',
+        '--frames',
+        '35',
+        '--frames-per-file',
+        '10',
+        '--batch',
+        '5',
+        '--pause-after-files',
+        '2',
+        '--resume-flag',
+        flag,
+      ]);
       // Wait until the checkpoint says files 0 and 1 (frames [0, 20)) are uploaded and announced, then kill.
       const committed = () => {
         try {
-          const cp = JSON.parse(readFileSync(checkpoint, 'utf8')) as { scans: Record<string, { streams: Record<string, { committed: number }> }> };
+          const cp = JSON.parse(readFileSync(checkpoint, 'utf8')) as {
+            scans: Record<string, { streams: Record<string, { committed: number }> }>;
+          };
           return Math.max(0, ...Object.values(cp.scans).map((s) => s.streams[STREAM]?.committed ?? 0));
         } catch {
           return 0;
@@ -422,7 +666,9 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
       for (let i = 0; committed() < 20 && i < 600; i++) await sleep(100);
       assert.equal(committed(), 20, 'two files committed before the kill');
       // The status view counts Lima frames: saved by Lima (read) and uploaded + announced (committed).
-      const status = await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json() as { scans: { pointsRead: number; pointsCommitted: number; lagPoints: number }[] };
+      const status = (await (await fetch(`http://127.0.0.1:${healthPort}/status`)).json()) as {
+        scans: { pointsRead: number; pointsCommitted: number; lagPoints: number }[];
+      };
       assert.equal(status.scans.length, 1, JSON.stringify(status.scans));
       assert.ok(status.scans[0]!.pointsCommitted >= 20 && status.scans[0]!.lagPoints >= 0, JSON.stringify(status.scans[0]));
       await killed(child, 'SIGKILL');
@@ -433,14 +679,24 @@ describe('bridge + scan writer: Lima detector files → S3 → external links in
       const record = await waitForRun(scan.run_uid);
       assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
 
-      const uploads = logs.filter((l) => l.includes('"Lima file uploaded"')).map((l) => JSON.parse(l) as { key: string; sha256: string; runUid: string })
+      const uploads = logs
+        .filter((l) => l.includes('"Lima file uploaded"'))
+        .map((l) => JSON.parse(l) as { key: string; sha256: string; runUid: string })
         .filter((l) => l.runUid === scan.run_uid);
       const perKey = new Map<string, number>();
       for (const u of uploads) perKey.set(u.key, (perKey.get(u.key) ?? 0) + 1);
       assert.deepEqual([...perKey.values()], [1, 1, 1, 1], `each of the 4 files uploaded once: ${JSON.stringify([...perKey])}`);
 
       const datums = await limaDatums(scan.run_uid);
-      assert.deepEqual(datums.map((d) => [d.indices.start, d.indices.stop]), [[0, 10], [10, 20], [20, 30], [30, 35]]);
+      assert.deepEqual(
+        datums.map((d) => [d.indices.start, d.indices.stop]),
+        [
+          [0, 10],
+          [10, 20],
+          [20, 30],
+          [30, 35],
+        ],
+      );
       for (const [k, d] of datums.entries()) {
         const source = sha256(readFileSync(pattern(scan.file_pattern, k)));
         assert.equal(d.chunk.sha256, source, `file ${k}: datum checksum`);

@@ -23,7 +23,6 @@ import { createLogger } from '../../src/adapters/logger.js';
 import type { OutgoingEvent } from '../../src/core/ports.js';
 import { connectionTo, startAwsEmulator, type AwsEmulator, uniqueName } from '../../local/aws-target.js';
 
-
 const BUCKET = uniqueName('bridge-test-data');
 const BUS = uniqueName('bridge-test-bus');
 
@@ -57,9 +56,17 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     queueUrl = await captureBridgeEvents(clients, { bucket: BUCKET, bus: BUS, queue: uniqueName('bridge-test-capture') });
     // blissdata creates its indexes on the first (empty) database.
     await initBlissDataStore(redis.url);
-    bridge = await startBridge({ limaRoots: [tmp],
-      redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '0',
-      chunkPoints: 64, flushIntervalMs: 300, logLevel: 'WARN',
+    bridge = await startBridge({
+      limaRoots: [tmp],
+      redisUrl: redis.url,
+      bucket: BUCKET,
+      eventBusName: BUS,
+      beamline: 'id00',
+      aws: conn,
+      from: '0',
+      chunkPoints: 64,
+      flushIntervalMs: 300,
+      logLevel: 'WARN',
     });
   });
 
@@ -72,9 +79,56 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
   it('archives two concurrent scans bit for bit and fails only the corrupt one', async () => {
     const t0 = Date.now();
     const [a, b, bad] = await Promise.all([
-      publish(redis.url, ['--type', 'ascan', '--points', '300', '--counters', '4', '--batch', '7', '--number', '1', '--spectrum', '16', '--dump-values', join(tmp, 'a.npz')]),
-      publish(redis.url, ['--type', 'loopscan', '--points', '250', '--counters', '3', '--batch', '25', '--dtype', 'int16', '--number', '2', '--sleep', '0.002', '--dump-values', join(tmp, 'b.npz')]),
-      publish(redis.url, ['--type', 'ascan', '--points', '100', '--counters', '2', '--batch', '10', '--number', '3', '--corrupt', 'truncated', '--corrupt-index', '40']),
+      publish(redis.url, [
+        '--type',
+        'ascan',
+        '--points',
+        '300',
+        '--counters',
+        '4',
+        '--batch',
+        '7',
+        '--number',
+        '1',
+        '--spectrum',
+        '16',
+        '--dump-values',
+        join(tmp, 'a.npz'),
+      ]),
+      publish(redis.url, [
+        '--type',
+        'loopscan',
+        '--points',
+        '250',
+        '--counters',
+        '3',
+        '--batch',
+        '25',
+        '--dtype',
+        'int16',
+        '--number',
+        '2',
+        '--sleep',
+        '0.002',
+        '--dump-values',
+        join(tmp, 'b.npz'),
+      ]),
+      publish(redis.url, [
+        '--type',
+        'ascan',
+        '--points',
+        '100',
+        '--counters',
+        '2',
+        '--batch',
+        '10',
+        '--number',
+        '3',
+        '--corrupt',
+        'truncated',
+        '--corrupt-index',
+        '40',
+      ]),
     ]);
     const status = await bridge.idle(60_000);
     const elapsed = (Date.now() - t0) / 1000;
@@ -84,7 +138,9 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     const admin = new Redis(redis.url, { protocol: 2 });
     let scanConnections = -1;
     for (const deadline = Date.now() + 5_000; scanConnections !== 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      scanConnections = ((await admin.client('LIST')) as string).split('\n').filter((l) => / name=beamline-archive-bridge-scan /.test(l)).length;
+      scanConnections = ((await admin.client('LIST')) as string)
+        .split('\n')
+        .filter((l) => / name=beamline-archive-bridge-scan /.test(l)).length;
     }
     admin.disconnect();
     assert.equal(scanConnections, 0, 'no scan connection left open');
@@ -92,12 +148,16 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
 
     const events = await drainEvents(clients, queueUrl, [], 2);
     for (const event of events) validateEvent(event);
-    const byRun = (uid: string) => events.filter((e) => {
-      const d = e.detail as { uid?: string; run_start?: string; run_uid?: string; stream_resource?: string };
-      return d.uid === uid || d.run_start === uid || d.run_uid === uid || d.stream_resource?.startsWith(`${uid}/`);
-    });
+    const byRun = (uid: string) =>
+      events.filter((e) => {
+        const d = e.detail as { uid?: string; run_start?: string; run_uid?: string; stream_resource?: string };
+        return d.uid === uid || d.run_start === uid || d.run_uid === uid || d.stream_resource?.startsWith(`${uid}/`);
+      });
 
-    for (const [scan, npz] of [[a, 'a.npz'], [b, 'b.npz']] as const) {
+    for (const [scan, npz] of [
+      [a, 'a.npz'],
+      [b, 'b.npz'],
+    ] as const) {
       const docs = byRun(scan.run_uid);
       const kinds = (t: string) => docs.filter((e) => e['detail-type'] === t);
       assert.equal(kinds('RunStart').length, 1);
@@ -106,10 +166,15 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
       assert.equal(kinds('Run Failed').length, 0);
       const channels = Object.keys(scan.channels);
       assert.equal(kinds('StreamResource').length, channels.length);
-      const stop = kinds('RunStop')[0]!.detail as { exit_status: string; bliss: { points: Record<string, number>; documents: { stream_datum: number; stream_resource: number } } };
+      const stop = kinds('RunStop')[0]!.detail as {
+        exit_status: string;
+        bliss: { points: Record<string, number>; documents: { stream_datum: number; stream_resource: number } };
+      };
       assert.equal(stop.exit_status, 'success');
       for (const channel of channels) assert.equal(stop.bliss.points[channel], scan.points, channel);
-      const datums = kinds('StreamDatum').map((e) => e.detail as { stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; bytes: number } });
+      const datums = kinds('StreamDatum').map(
+        (e) => e.detail as { stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string; bytes: number } },
+      );
       assert.equal(stop.bliss.documents.stream_datum, datums.length);
       assert.equal(stop.bliss.documents.stream_resource, channels.length);
       // RunStop was put on the bus after every datum: it is the last document of the run received.
@@ -118,7 +183,8 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
 
       const expected = await dumpedBytes(join(tmp, npz));
       for (const channel of channels) {
-        const chunks = datums.filter((d) => d.stream_resource === `${scan.run_uid}/resource/${channel}`)
+        const chunks = datums
+          .filter((d) => d.stream_resource === `${scan.run_uid}/resource/${channel}`)
           .sort((x, y) => x.indices.start - y.indices.start);
         let next = 0;
         const parts: Buffer[] = [];
@@ -147,23 +213,33 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     assert.equal(failure.errors[0]!.stream, bad.corrupt!.stream);
     assert.equal(failure.errors[0]!.index, bad.corrupt!.index);
 
-    const points = (300 * 9) + (250 * 5);
-    process.stdout.write(`# bridge throughput: ${events.length} events, ${points} channel points of 2 good scans in ${elapsed.toFixed(2)} s\n`);
+    const points = 300 * 9 + 250 * 5;
+    process.stdout.write(
+      `# bridge throughput: ${events.length} events, ${points} channel points of 2 good scans in ${elapsed.toFixed(2)} s\n`,
+    );
   });
 
   it('puts RunStop on the bus only after every datum was accepted; throughput of a large scan', async () => {
     await bridge.stop();
     const accepted: OutgoingEvent[] = [];
     const real = new EventBridgePublisher({ send: (c) => clients.events.send(c) }, { eventBusName: BUS });
-    const recording = { async publish(events: readonly OutgoingEvent[]) {
-      const out = await real.publish(events);
-      const refused = new Set(out.rejected.map((r) => r.event));
-      accepted.push(...events.filter((e) => !refused.has(e)));
-      return out;
-    } };
-    const ordered = new Bridge({
-      source: new RedisScanSource(redis.url), store: new S3ObjectStore(clients.s3, BUCKET), publisher: recording, logger: createLogger('bridge', 'WARN'),
-    }, { ...defaultBridgeOptions, beamline: 'id00', limaRoots: [tmp], from: '$', checkpointPath: join(tmp, 'checkpoint') });
+    const recording = {
+      async publish(events: readonly OutgoingEvent[]) {
+        const out = await real.publish(events);
+        const refused = new Set(out.rejected.map((r) => r.event));
+        accepted.push(...events.filter((e) => !refused.has(e)));
+        return out;
+      },
+    };
+    const ordered = new Bridge(
+      {
+        source: new RedisScanSource(redis.url),
+        store: new S3ObjectStore(clients.s3, BUCKET),
+        publisher: recording,
+        logger: createLogger('bridge', 'WARN'),
+      },
+      { ...defaultBridgeOptions, beamline: 'id00', limaRoots: [tmp], from: '$', checkpointPath: join(tmp, 'checkpoint') },
+    );
     ordered.start();
     await new Promise((r) => setTimeout(r, 700));
     const t0 = Date.now();
@@ -182,20 +258,44 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
     const channelPoints = big.points * Object.keys(big.channels).length;
     const rate = Math.round(channelPoints / seconds);
     assert.ok(status.checkpoint, 'a checkpoint was recorded');
-    process.stdout.write(`# bridge throughput (publish + bridge, wall clock): ${channelPoints} channel points in ${seconds.toFixed(2)} s = ${rate} points/s\n`);
+    process.stdout.write(
+      `# bridge throughput (publish + bridge, wall clock): ${channelPoints} channel points in ${seconds.toFixed(2)} s = ${rate} points/s\n`,
+    );
   });
 
   it('reads Redis in replies of about readBytes, the next one asked for ahead, into reused chunk buffers; bit for bit', async () => {
     // 8 channels of 1000-point entries (8 KB each): at the default count one read would bring the whole scan.
     const readBytes = 512 * 1024;
     const chunkBytes = 48 * 1024;
-    const bounded = await startBridge({ limaRoots: [tmp],
-      redisUrl: redis.url, bucket: BUCKET, eventBusName: BUS, beamline: 'id00', aws: conn, from: '$',
-      readBytes, chunkBytes, flushIntervalMs: 300, logLevel: 'WARN',
+    const bounded = await startBridge({
+      limaRoots: [tmp],
+      redisUrl: redis.url,
+      bucket: BUCKET,
+      eventBusName: BUS,
+      beamline: 'id00',
+      aws: conn,
+      from: '$',
+      readBytes,
+      chunkBytes,
+      flushIntervalMs: 300,
+      logLevel: 'WARN',
     });
     try {
       await new Promise((r) => setTimeout(r, 700));
-      const scan = await publish(redis.url, ['--type', 'loopscan', '--points', '30000', '--counters', '6', '--batch', '1000', '--number', '5', '--dump-values', join(tmp, 'big.npz')]);
+      const scan = await publish(redis.url, [
+        '--type',
+        'loopscan',
+        '--points',
+        '30000',
+        '--counters',
+        '6',
+        '--batch',
+        '1000',
+        '--number',
+        '5',
+        '--dump-values',
+        join(tmp, 'big.npz'),
+      ]);
       const status = await bounded.idle(120_000);
       assert.equal(status.stopped, 1, JSON.stringify(status));
       const channels = Object.keys(scan.channels);
@@ -204,8 +304,10 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
       // the first (4 entries per stream, sizes unknown yet) is 256 KiB here.
       const entryBytes = 1000 * 8 + 64;
       assert.ok(status.stats.largestReadBytes > 0);
-      assert.ok(status.stats.largestReadBytes <= readBytes + channels.length * entryBytes,
-        `largest read ${status.stats.largestReadBytes} bytes, readBytes ${readBytes}`);
+      assert.ok(
+        status.stats.largestReadBytes <= readBytes + channels.length * entryBytes,
+        `largest read ${status.stats.largestReadBytes} bytes, readBytes ${readBytes}`,
+      );
       assert.ok(status.stats.readsAhead > 0, `reads issued ahead were used: ${JSON.stringify(status.stats)}`);
       // 30,000 points × 8 B in 6,144-point chunks: 5 chunks per channel, 40 in all, from a few buffers.
       assert.equal(status.stats.chunksStaged, 40);
@@ -213,13 +315,16 @@ describe('bridge: blissdata scans → S3 chunks + run documents on the bus', () 
       assert.equal(status.chunkBuffers.outstanding, 0);
 
       const events = await drainEvents(clients, queueUrl, [], 2);
-      const datums = events.filter((e) => e['detail-type'] === 'StreamDatum')
+      const datums = events
+        .filter((e) => e['detail-type'] === 'StreamDatum')
         .map((e) => e.detail as { stream_resource: string; indices: { start: number; stop: number }; chunk: { key: string } })
         .filter((d) => d.stream_resource.startsWith(`${scan.run_uid}/`));
       assert.equal(datums.length, 40);
       const expected = await dumpedBytes(join(tmp, 'big.npz'));
       for (const channel of channels) {
-        const chunks = datums.filter((d) => d.stream_resource === `${scan.run_uid}/resource/${channel}`).sort((x, y) => x.indices.start - y.indices.start);
+        const chunks = datums
+          .filter((d) => d.stream_resource === `${scan.run_uid}/resource/${channel}`)
+          .sort((x, y) => x.indices.start - y.indices.start);
         const parts: Buffer[] = [];
         for (const chunk of chunks) {
           const out = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: chunk.chunk.key }));

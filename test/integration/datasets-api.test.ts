@@ -24,12 +24,17 @@ const credentials = emulatorCredentials();
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/beamline-archive.mjs', 'dataset', ...args], {
-      cwd: projectRoot, env: { PATH: process.env.PATH ?? '', ...credentialsEnvironment(), AWS_REGION: 'eu-west-1', ...env },
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH ?? '', ...credentialsEnvironment(), AWS_REGION: 'eu-west-1', ...env },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
@@ -50,11 +55,22 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
     // A rule of the test: every dataset event on the bus lands in a queue we read.
     const queue = await env.clients.sqs.send(new CreateQueueCommand({ QueueName: `${env.resources.bus.name}-watch` }));
     watchQueue = queue.QueueUrl!;
-    const arn = (await env.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: watchQueue, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    await env.clients.events.send(new PutRuleCommand({ Name: 'watch-datasets', EventBusName: env.resources.bus.name, EventPattern: JSON.stringify({ source: ['beamline-archive.datasets'] }) }));
-    await env.clients.events.send(new PutTargetsCommand({ Rule: 'watch-datasets', EventBusName: env.resources.bus.name, Targets: [{ Id: 'q', Arn: arn }] }));
+    const arn = (await env.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: watchQueue, AttributeNames: ['QueueArn'] })))
+      .Attributes!.QueueArn!;
+    await env.clients.events.send(
+      new PutRuleCommand({
+        Name: 'watch-datasets',
+        EventBusName: env.resources.bus.name,
+        EventPattern: JSON.stringify({ source: ['beamline-archive.datasets'] }),
+      }),
+    );
+    await env.clients.events.send(
+      new PutTargetsCommand({ Rule: 'watch-datasets', EventBusName: env.resources.bus.name, Targets: [{ Id: 'q', Arn: arn }] }),
+    );
   });
-  after(async () => { await env?.stop(); });
+  after(async () => {
+    await env?.stop();
+  });
 
   const api = (path: string, method = 'GET', body?: unknown) =>
     signedRequest({ url: `${url}${path}`, method, ...(body !== undefined ? { body } : {}) }, { region: env.region, credentials });
@@ -69,7 +85,10 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
     assert.equal(set.code, 0, set.stderr);
     assert.equal(JSON.parse(set.stdout).FLUO_i0, '1.5e5');
     assert.equal(JSON.parse((await cli(['get', id, 'Sample_description'], cliEnv)).stdout), 'gold foil');
-    const missing = JSON.parse((await cli(['missing', id], cliEnv)).stdout) as { mandatory: string[]; techniques: Record<string, string[]> };
+    const missing = JSON.parse((await cli(['missing', id], cliEnv)).stdout) as {
+      mandatory: string[];
+      techniques: Record<string, string[]>;
+    };
     assert.deepEqual(missing.mandatory, ['endDate']);
     assert.ok(missing.techniques.FLUO!.includes('FLUO_it'));
 
@@ -103,14 +122,20 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
     assert.equal(again.code, 1);
     assert.match(again.stderr, /is closed since .*: it takes no new techniques or metadata \(HTTP 409\)/);
     const listed = JSON.parse((await cli(['list', '--proposal', 'ihch999'], cliEnv)).stdout) as { id: string }[];
-    assert.deepEqual(listed.map((d) => d.id), [id]);
+    assert.deepEqual(
+      listed.map((d) => d.id),
+      [id],
+    );
   });
 
   it('API: refuses unsigned requests (401: anonymous, sign in), maps errors to 400/404/409 without internals', async () => {
     assert.equal((await fetch(`${url}/datasets/${id}`)).status, 401);
     // An unsigned list is anonymous: public datasets only (none here).
     assert.deepEqual(await (await fetch(`${url}/datasets?open=true`)).json(), { datasets: [] });
-    const nonString = await api('/datasets', 'POST', { dataset: { proposal: 'ihch999', beamline: 'id00', session: 's1', collection: 'c', dataset: 'd' }, metadata: { Sample_name: 42 } });
+    const nonString = await api('/datasets', 'POST', {
+      dataset: { proposal: 'ihch999', beamline: 'id00', session: 's1', collection: 'c', dataset: 'd' },
+      metadata: { Sample_name: 42 },
+    });
     assert.equal(nonString.status, 400);
     assert.match((nonString.json as { error: string }).error, /Sample_name: ICAT values are strings, got number/);
     const unknown = await api(`/datasets/${id}/techniques`, 'POST', { technique: 'FLOU' });
@@ -135,14 +160,26 @@ describe('datasets through the bus, the API (function URL) and the CLI', () => {
     const sample = loadJson(samplePath('run-start')) as { detail: { data_policy: Record<string, string>; uid: string } };
     const policy: Record<string, string> = { ...sample.detail.data_policy, proposal: 'ihch999', dataset: '0002' };
     const detail = { ...sample.detail, data_policy: policy };
-    await env.clients.events.send(new PutEventsCommand({
-      Entries: [{ EventBusName: env.resources.bus.name, Source: bridgeSourceOf(detail.data_policy.beamline!), DetailType: 'RunStart', Detail: JSON.stringify(detail) }],
-    }));
+    await env.clients.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: env.resources.bus.name,
+            Source: bridgeSourceOf(detail.data_policy.beamline!),
+            DetailType: 'RunStart',
+            Detail: JSON.stringify(detail),
+          },
+        ],
+      }),
+    );
     const path = `/datasets/ihch999/${detail.data_policy.beamline}/${detail.data_policy.session}/${detail.data_policy.collection}/0002`;
     await eventually(async () => (await api(path)).status === 200, 20_000, 'dataset opened by the recorder');
     const record = (await api(path)).json as { origin: string; state: string };
     assert.equal(record.origin, 'bridge');
     const scans = (await api(`${path}/scans`)).json as { scans: { runUid: string }[] };
-    assert.deepEqual(scans.scans.map((s) => s.runUid), [detail.uid]);
+    assert.deepEqual(
+      scans.scans.map((s) => s.runUid),
+      [detail.uid],
+    );
   });
 });

@@ -20,7 +20,11 @@ import type { RunStart } from '../../src/core/contract/generated-types.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
 import { DatasetService, STALE_CLOSE_MS } from '../../src/core/datasets/dataset-service.js';
 import {
-  DatasetCloseConflictError, DatasetClosedError, DatasetNotFoundError, InvalidDatasetNameError, InvalidMetadataValueError,
+  DatasetCloseConflictError,
+  DatasetClosedError,
+  DatasetNotFoundError,
+  InvalidDatasetNameError,
+  InvalidMetadataValueError,
 } from '../../src/core/datasets/errors.js';
 import { DatasetState, masterFileKey, type DatasetRef } from '../../src/core/datasets/model.js';
 import { safeSegment } from '../../src/core/object-keys.js';
@@ -35,7 +39,12 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
   let publisher: RecordingPublisher;
   let clock = Date.parse('2026-11-22T09:00:00Z');
   const ref = (dataset: string, extra: Partial<DatasetRef> = {}): DatasetRef => ({
-    proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset, ...extra,
+    proposal: 'ihch123',
+    beamline: 'id00',
+    session: '20261122',
+    collection: 'sample1',
+    dataset,
+    ...extra,
   });
 
   before(async () => {
@@ -43,15 +52,25 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     catalogue = new DynamoDbDatasetCatalogue(env.clients.dynamo, env.resources.table.name);
     publisher = new RecordingPublisher();
     serviceDeps = {
-      catalogue, publisher, store: new S3ObjectStore(env.clients.s3, env.resources.bucket.name),
-      writer: await H5wasmMasterFileWriter.create(), now: () => new Date((clock += 1000)), creator: 'beamline-archive test',
+      catalogue,
+      publisher,
+      store: new S3ObjectStore(env.clients.s3, env.resources.bucket.name),
+      writer: await H5wasmMasterFileWriter.create(),
+      now: () => new Date((clock += 1000)),
+      creator: 'beamline-archive test',
     };
     service = new DatasetService(serviceDeps);
   });
-  after(async () => { await env?.stop(); });
+  after(async () => {
+    await env?.stop();
+  });
 
   it('opens a dataset with the initial ICAT fields and announces it', async () => {
-    const { created, record } = await service.open({ ref: ref('0001'), techniques: ['fluo'], metadata: { Sample_description: 'gold foil' } });
+    const { created, record } = await service.open({
+      ref: ref('0001'),
+      techniques: ['fluo'],
+      metadata: { Sample_description: 'gold foil' },
+    });
     assert.equal(created, true);
     assert.equal(record.state, DatasetState.Open);
     assert.deepEqual(record.techniques, ['FLUO']);
@@ -60,7 +79,10 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     assert.equal(record.metadata.definition, 'FLUO');
     assert.equal(record.metadata.location, '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001');
     const [opened] = publisher.ofType(DetailType.DatasetOpened);
-    assert.equal(validateEvent({ source: opened!.source, 'detail-type': opened!.detailType, detail: opened!.detail })['detail-type'], 'Dataset Opened');
+    assert.equal(
+      validateEvent({ source: opened!.source, 'detail-type': opened!.detailType, detail: opened!.detail })['detail-type'],
+      'Dataset Opened',
+    );
     const again = await service.open({ ref: ref('0001') });
     assert.equal(again.created, false);
     assert.equal(publisher.ofType(DetailType.DatasetOpened).length, 1);
@@ -68,7 +90,12 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
 
   it('adds techniques, writes and reads fields, lists the missing technique fields', async () => {
     await service.addTechnique(ref('0001'), 'SAXS');
-    const record = await service.setMetadata(ref('0001'), { FLUO_i0: '1.2e5', FLUO_dwellTime: '0.1', Sample_name: 'gold', InstrumentSource_current: '198.7' });
+    const record = await service.setMetadata(ref('0001'), {
+      FLUO_i0: '1.2e5',
+      FLUO_dwellTime: '0.1',
+      Sample_name: 'gold',
+      InstrumentSource_current: '198.7',
+    });
     assert.deepEqual(record.techniques, ['FLUO', 'SAXS']);
     assert.equal(record.metadata.definition, 'FLUO SAXS');
     const metadata = await service.getMetadata(ref('0001'));
@@ -91,12 +118,19 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
 
   it('rejects unknown fields (with a suggestion), non-string values, unknown techniques and hostile names; nothing is half-written', async () => {
     const before = await service.get(ref('0001'));
-    await assert.rejects(service.setMetadata(ref('0001'), { FLUO_dwellTime: '0.2', FLUO_io: '1' }), (e: unknown) =>
-      e instanceof UnknownIcatFieldError && /FLUO_io.*did you mean FLUO_i0/.test(e.message));
-    await assert.rejects(service.setMetadata(ref('0001'), { FLUO_dwellTime: 0.2 }), (e: unknown) =>
-      e instanceof InvalidMetadataValueError && /ICAT values are strings, got number/.test(e.message));
+    await assert.rejects(
+      service.setMetadata(ref('0001'), { FLUO_dwellTime: '0.2', FLUO_io: '1' }),
+      (e: unknown) => e instanceof UnknownIcatFieldError && /FLUO_io.*did you mean FLUO_i0/.test(e.message),
+    );
+    await assert.rejects(
+      service.setMetadata(ref('0001'), { FLUO_dwellTime: 0.2 }),
+      (e: unknown) => e instanceof InvalidMetadataValueError && /ICAT values are strings, got number/.test(e.message),
+    );
     await assert.rejects(service.setMetadata(ref('0001'), { proposal: 'other' }), /maintained by the archive/);
-    await assert.rejects(service.addTechnique(ref('0001'), 'FLOU'), (e: unknown) => e instanceof UnknownTechniqueError && /did you mean FLUO/.test(e.message));
+    await assert.rejects(
+      service.addTechnique(ref('0001'), 'FLOU'),
+      (e: unknown) => e instanceof UnknownTechniqueError && /did you mean FLUO/.test(e.message),
+    );
     // Names: only missing, empty or overlong ones are refused; hostile ones are keyed by the one naming
     // rule (object-keys safeSegment), the folder the scan writer uses (another proposal: later tests list ihch123).
     for (const bad of ['', 'x'.repeat(201)]) {
@@ -107,7 +141,11 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
       assert.equal(opened.record.ref.dataset, safeSegment(hostile), hostile);
       assert.equal(opened.record.id, `hostile1/id00/20261122/sample1/${safeSegment(hostile)}`);
       assert.equal(opened.record.metadata.datasetName, safeSegment(hostile), 'opened by the API with these names: the dataset id part');
-      assert.equal((await service.get({ ...ref(hostile), proposal: 'hostile1' })).id, opened.record.id, 'the names reach the same dataset again');
+      assert.equal(
+        (await service.get({ ...ref(hostile), proposal: 'hostile1' })).id,
+        opened.record.id,
+        'the names reach the same dataset again',
+      );
     }
     const after = await service.get(ref('0001'));
     assert.deepEqual(after, before);
@@ -116,21 +154,51 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
 
   it('lets scans join their dataset from RunStart (opening it from the bridge snapshot) and records their files', async () => {
     const start = (scanId: number, uid: string, dataset = '0002'): RunStart => ({
-      uid, time: clock / 1000, scan_id: scanId, plan_name: 'ascan', data_policy: ref(dataset),
+      uid,
+      time: clock / 1000,
+      scan_id: scanId,
+      plan_name: 'ascan',
+      data_policy: ref(dataset),
       bliss: { scan_key: `esrf:scan:${uid}`, identity: { name: 'ascan', number: scanId }, title: 'ascan sy 0 1 9 0.1' },
-      icat: { Sample_name: 'sample1', Sample_description: 'gold foil', InstrumentSource_current: '198.7', not_an_icat_field: 'x', definition: 'XRF' },
+      icat: {
+        Sample_name: 'sample1',
+        Sample_description: 'gold foil',
+        InstrumentSource_current: '198.7',
+        not_an_icat_field: 'x',
+        definition: 'XRF',
+      },
     });
     const first = await service.scanStarted(start(1, '01JDATASETSCAN000000000001'));
-    assert.deepEqual(first, { dataset: 'ihch123/id00/20261122/sample1/0002', opened: true, scan: 'added', ignoredFields: ['definition', 'not_an_icat_field'] });
+    assert.deepEqual(first, {
+      dataset: 'ihch123/id00/20261122/sample1/0002',
+      opened: true,
+      scan: 'added',
+      ignoredFields: ['definition', 'not_an_icat_field'],
+    });
     const second = await service.scanStarted(start(2, '01JDATASETSCAN000000000002'));
     assert.equal(second.opened, false);
     assert.equal((await service.scanStarted(start(2, '01JDATASETSCAN000000000002'))).scan, 'duplicate');
     await service.scanArchived({
-      run_uid: '01JDATASETSCAN000000000001', scan_id: 1, data_policy: ref('0002'), points: {}, archived_at: new Date(clock).toISOString(),
-      file: { bucket: 'b', key: 'archive/ihch123/id00/20261122/sample1/sample1_0002/sample1_0002_0001.h5', bytes: 1, sha256: 'a'.repeat(64) },
+      run_uid: '01JDATASETSCAN000000000001',
+      scan_id: 1,
+      data_policy: ref('0002'),
+      points: {},
+      archived_at: new Date(clock).toISOString(),
+      file: {
+        bucket: 'b',
+        key: 'archive/ihch123/id00/20261122/sample1/sample1_0002/sample1_0002_0001.h5',
+        bytes: 1,
+        sha256: 'a'.repeat(64),
+      },
     });
     const scans = await service.listScans(ref('0002'));
-    assert.deepEqual(scans.map((s) => [s.scanNumber, s.fileKey]), [[1, 'archive/ihch123/id00/20261122/sample1/sample1_0002/sample1_0002_0001.h5'], [2, undefined]]);
+    assert.deepEqual(
+      scans.map((s) => [s.scanNumber, s.fileKey]),
+      [
+        [1, 'archive/ihch123/id00/20261122/sample1/sample1_0002/sample1_0002_0001.h5'],
+        [2, undefined],
+      ],
+    );
     const record = await service.get(ref('0002'));
     assert.equal(record.origin, 'bridge');
     assert.equal(record.metadata.InstrumentSource_current, '198.7');
@@ -165,14 +233,23 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
   });
 
   it('a closed dataset refuses new scans, techniques, fields and a second close, with a clear error', async () => {
-    await assert.rejects(service.setMetadata(ref('0002'), { FLUO_i0: '1' }), (e: unknown) =>
-      e instanceof DatasetClosedError && /dataset ihch123\/id00\/20261122\/sample1\/0002 is closed since .*: it takes no new techniques or metadata/.test(e.message));
+    await assert.rejects(
+      service.setMetadata(ref('0002'), { FLUO_i0: '1' }),
+      (e: unknown) =>
+        e instanceof DatasetClosedError &&
+        /dataset ihch123\/id00\/20261122\/sample1\/0002 is closed since .*: it takes no new techniques or metadata/.test(e.message),
+    );
     await assert.rejects(service.addTechnique(ref('0002'), 'MX'), DatasetClosedError);
     await assert.rejects(service.open({ ref: ref('0002'), metadata: { Sample_name: 'x' } }), DatasetClosedError);
     await assert.rejects(service.close(ref('0002')), DatasetClosedError);
     const late: RunStart = {
-      uid: '01JDATASETSCAN000000000003', time: clock / 1000, scan_id: 3, plan_name: 'ct', data_policy: ref('0002'),
-      bliss: { scan_key: 'esrf:scan:x', identity: { name: 'ct', number: 3 }, title: 'ct 0.1' }, icat: {},
+      uid: '01JDATASETSCAN000000000003',
+      time: clock / 1000,
+      scan_id: 3,
+      plan_name: 'ct',
+      data_policy: ref('0002'),
+      bliss: { scan_key: 'esrf:scan:x', identity: { name: 'ct', number: 3 }, title: 'ct 0.1' },
+      icat: {},
     };
     await assert.rejects(service.scanStarted(late), /takes no new scans \(scan 3/);
     assert.equal((await service.listScans(ref('0002'))).length, 2);
@@ -200,7 +277,10 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(won.length, 1);
     assert.equal(lost.length, 1);
-    assert.ok(lost[0]!.reason instanceof DatasetCloseConflictError || lost[0]!.reason instanceof DatasetClosedError, String(lost[0]!.reason));
+    assert.ok(
+      lost[0]!.reason instanceof DatasetCloseConflictError || lost[0]!.reason instanceof DatasetClosedError,
+      String(lost[0]!.reason),
+    );
     assert.match(String(lost[0]!.reason.message), /already (being )?closed|is being closed|is closed/);
     assert.equal((await service.get(ref('0003'))).state, DatasetState.Closed);
   });
@@ -209,13 +289,21 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     await service.open({ ref: ref('0004', { session: '20261123' }), metadata: { Sample_name: 'quartz' } });
     const ids = (records: { id: string }[]) => records.map((r) => r.id);
     assert.deepEqual(ids(await service.list({ proposal: 'ihch123' })), [
-      'ihch123/id00/20261122/sample1/0001', 'ihch123/id00/20261122/sample1/0002', 'ihch123/id00/20261122/sample1/0003', 'ihch123/id00/20261123/sample1/0004',
+      'ihch123/id00/20261122/sample1/0001',
+      'ihch123/id00/20261122/sample1/0002',
+      'ihch123/id00/20261122/sample1/0003',
+      'ihch123/id00/20261123/sample1/0004',
     ]);
-    assert.deepEqual(ids(await service.list({ proposal: 'ihch123', beamline: 'id00', session: '20261123' })), ['ihch123/id00/20261123/sample1/0004']);
+    assert.deepEqual(ids(await service.list({ proposal: 'ihch123', beamline: 'id00', session: '20261123' })), [
+      'ihch123/id00/20261123/sample1/0004',
+    ]);
     assert.deepEqual(ids(await service.list({ sample: 'quartz' })), ['ihch123/id00/20261123/sample1/0004']);
     assert.deepEqual(ids(await service.list({ sample: 'gold' })), ['ihch123/id00/20261122/sample1/0001']);
     // (the hostile-names test left datasets of proposal hostile1 open)
-    assert.deepEqual(ids(await service.list({ open: true })).filter((id) => id.startsWith('ihch123/')), ['ihch123/id00/20261122/sample1/0001', 'ihch123/id00/20261123/sample1/0004']);
+    assert.deepEqual(
+      ids(await service.list({ open: true })).filter((id) => id.startsWith('ihch123/')),
+      ['ihch123/id00/20261122/sample1/0001', 'ihch123/id00/20261123/sample1/0004'],
+    );
     const ours = <T extends { id: string }>(records: T[]) => records.filter((r) => r.id.startsWith('ihch123/'));
     const all = ours(await service.list({ from: '2026-10-01T00:00:00Z', to: '2026-12-31T00:00:00Z' }));
     assert.equal(all.length, 4);
@@ -231,7 +319,9 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     assert.deepEqual(ids(await service.list({ proposal: 'ihch123', limit: 1 }, readable)), ['ihch123/id00/20261123/sample1/0004']);
     assert.deepEqual(ids(await service.list({ sample: 'quartz', limit: 1 }, readable)), ['ihch123/id00/20261123/sample1/0004']);
     assert.deepEqual(ids(await service.list({ open: true, limit: 1 }, readable)), ['ihch123/id00/20261123/sample1/0004']);
-    assert.deepEqual(ids(await service.list({ from: '2026-10-01T00:00:00Z', to: '2026-12-31T00:00:00Z', limit: 1 }, readable)), ['ihch123/id00/20261123/sample1/0004']);
+    assert.deepEqual(ids(await service.list({ from: '2026-10-01T00:00:00Z', to: '2026-12-31T00:00:00Z', limit: 1 }, readable)), [
+      'ihch123/id00/20261123/sample1/0004',
+    ]);
     assert.deepEqual(await service.list({ proposal: 'ihch123', limit: 5 }, () => false), []);
   });
 
@@ -239,10 +329,15 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     await service.open({ ref: ref('0004', { proposal: 'ihch777' }) });
     const current = await service.get(ref('0004', { proposal: 'ihch777' }));
     const interruptedAt = new Date(clock - STALE_CLOSE_MS - 60_000).toISOString();
-    await catalogue.beginClose(ref('0004', { proposal: 'ihch777' }), { endDate: interruptedAt, closedAt: interruptedAt, missing: { mandatory: [], techniques: {} }, expectedVersion: current.version });
+    await catalogue.beginClose(ref('0004', { proposal: 'ihch777' }), {
+      endDate: interruptedAt,
+      closedAt: interruptedAt,
+      missing: { mandatory: [], techniques: {} },
+      expectedVersion: current.version,
+    });
     const closed = await service.close(ref('0004', { proposal: 'ihch777' }));
     assert.equal(closed.state, DatasetState.Closed);
-    assert.equal(closed.endDate, interruptedAt, 'the interrupted close\'s end date is kept');
+    assert.equal(closed.endDate, interruptedAt, "the interrupted close's end date is kept");
     assert.ok(closed.masterFile?.key.endsWith('.h5'));
     assert.ok(await env.clients.s3.send(new HeadObjectCommand({ Bucket: env.resources.bucket.name, Key: closed.masterFile!.key })));
   });
@@ -251,33 +346,58 @@ describe('datasets: catalogue, lifecycle and master file (moto)', () => {
     await service.open({ ref: ref('0005', { proposal: 'ihch777' }) });
     const current = await service.get(ref('0005', { proposal: 'ihch777' }));
     const justNow = new Date(clock).toISOString();
-    await catalogue.beginClose(ref('0005', { proposal: 'ihch777' }), { endDate: justNow, closedAt: justNow, missing: { mandatory: [], techniques: {} }, expectedVersion: current.version });
+    await catalogue.beginClose(ref('0005', { proposal: 'ihch777' }), {
+      endDate: justNow,
+      closedAt: justNow,
+      missing: { mandatory: [], techniques: {} },
+      expectedVersion: current.version,
+    });
     await assert.rejects(service.close(ref('0005', { proposal: 'ihch777' })), /being closed|is closed|closed/);
   });
 
-  it('records the master file\'s provenance: derived from the archived scan runs, the linked scan files as inputs', async () => {
+  it("records the master file's provenance: derived from the archived scan runs, the linked scan files as inputs", async () => {
     const provenanceStore = new DynamoDbProvenanceStore(env.clients.dynamo, env.resources.table.name, env.resources.bucket.name);
     const withLineage = new DatasetService({
-      catalogue, publisher, store: new S3ObjectStore(env.clients.s3, env.resources.bucket.name),
-      writer: await H5wasmMasterFileWriter.create(), now: () => new Date((clock += 1000)), creator: 'beamline-archive test',
+      catalogue,
+      publisher,
+      store: new S3ObjectStore(env.clients.s3, env.resources.bucket.name),
+      writer: await H5wasmMasterFileWriter.create(),
+      now: () => new Date((clock += 1000)),
+      creator: 'beamline-archive test',
       provenance: { store: provenanceStore, software: archiveSoftware('0.1.0', 'https://git.example.org/beamline-archive.git') },
     });
     const dataset = ref('0006', { proposal: 'ihch778' });
     const uid = '01JDATASETSCAN000000000006';
     await withLineage.scanStarted({
-      uid, time: clock / 1000, scan_id: 1, plan_name: 'ascan', data_policy: dataset,
-      bliss: { scan_key: `esrf:scan:${uid}`, identity: { name: 'ascan', number: 1 }, title: 'ascan' }, icat: { Sample_name: 's' },
+      uid,
+      time: clock / 1000,
+      scan_id: 1,
+      plan_name: 'ascan',
+      data_policy: dataset,
+      bliss: { scan_key: `esrf:scan:${uid}`, identity: { name: 'ascan', number: 1 }, title: 'ascan' },
+      icat: { Sample_name: 's' },
     });
     // The scan-writer's run record: the provenance parent must exist in the catalogue.
-    await env.clients.dynamo.send(new PutCommand({ TableName: env.resources.table.name, Item: { pk: `RUN#${uid}`, sk: 'RUN', state: 'ARCHIVED' } }));
+    await env.clients.dynamo.send(
+      new PutCommand({ TableName: env.resources.table.name, Item: { pk: `RUN#${uid}`, sk: 'RUN', state: 'ARCHIVED' } }),
+    );
     const scanKey = 'archive/ihch778/id00/20261122/sample1/sample1_0006/sample1_0006_0001.h5';
-    await withLineage.scanArchived({ run_uid: uid, scan_id: 1, data_policy: dataset, points: {}, archived_at: new Date(clock).toISOString(),
-      file: { bucket: env.resources.bucket.name, key: scanKey, bytes: 10, sha256: 'c'.repeat(64) } });
+    await withLineage.scanArchived({
+      run_uid: uid,
+      scan_id: 1,
+      data_policy: dataset,
+      points: {},
+      archived_at: new Date(clock).toISOString(),
+      file: { bucket: env.resources.bucket.name, key: scanKey, bytes: 10, sha256: 'c'.repeat(64) },
+    });
     const closed = await withLineage.close(dataset);
     const record = await provenanceStore.get(`file:s3://${env.resources.bucket.name}/${closed.masterFile!.key}`);
     assert.ok(record, 'the master file has a provenance record');
     assert.deepEqual(record.parents, [`run:${uid}`]);
-    assert.deepEqual(record.inputs.map((i) => [i.uri, i.sha256]), [[`s3://${env.resources.bucket.name}/${scanKey}`, 'c'.repeat(64)]]);
+    assert.deepEqual(
+      record.inputs.map((i) => [i.uri, i.sha256]),
+      [[`s3://${env.resources.bucket.name}/${scanKey}`, 'c'.repeat(64)]],
+    );
     assert.equal(record.software.name, 'beamline-archive');
   });
 });

@@ -35,14 +35,25 @@ describe('forged bridge events (the edge, function side)', () => {
   let datasets: DynamoDbDatasetCatalogue;
   const put = async (events: BusEvent[], source?: string) => {
     for (let i = 0; i < events.length; i += 10) {
-      const out = await env.clients.events.send(new PutEventsCommand({
-        Entries: events.slice(i, i + 10).map((e) => ({ EventBusName: env.resources.bus.name, Source: source ?? e.source, DetailType: e['detail-type'], Detail: JSON.stringify(e.detail) })),
-      }));
+      const out = await env.clients.events.send(
+        new PutEventsCommand({
+          Entries: events.slice(i, i + 10).map((e) => ({
+            EventBusName: env.resources.bus.name,
+            Source: source ?? e.source,
+            DetailType: e['detail-type'],
+            Detail: JSON.stringify(e.detail),
+          })),
+        }),
+      );
       assert.equal(out.FailedEntryCount ?? 0, 0);
     }
   };
-  const parked = async (fn: string) => (await receiveAll(env.clients.sqs, env.resources.functions[fn]!.dlqUrl!, { consume: true }))
-    .map((m) => ({ body: JSON.parse(m.Body!) as BusEvent, error: m.MessageAttributes?.[ParkedAttribute.Error]?.StringValue, reason: m.MessageAttributes?.[ParkedAttribute.Reason]?.StringValue ?? '' }));
+  const parked = async (fn: string) =>
+    (await receiveAll(env.clients.sqs, env.resources.functions[fn]!.dlqUrl!, { consume: true })).map((m) => ({
+      body: JSON.parse(m.Body!) as BusEvent,
+      error: m.MessageAttributes?.[ParkedAttribute.Error]?.StringValue,
+      reason: m.MessageAttributes?.[ParkedAttribute.Reason]?.StringValue ?? '',
+    }));
 
   // The victim: proposal p1 at id21, dataset 0001.
   const bucketOf = () => env.resources.bucket.name;
@@ -63,8 +74,10 @@ describe('forged bridge events (the edge, function side)', () => {
       await env.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: o.bytes }));
     }
     runner = await env.startRunner({
-      functions: ['run-recorder', 'scan-writer', 'dataset-recorder'], retryVisibilityTimeoutSeconds: 0,
-      log: () => undefined, environment: { LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
+      functions: ['run-recorder', 'scan-writer', 'dataset-recorder'],
+      retryVisibilityTimeoutSeconds: 0,
+      log: () => undefined,
+      environment: { LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
     });
   });
 
@@ -73,7 +86,7 @@ describe('forged bridge events (the edge, function side)', () => {
     await env?.stop();
   });
 
-  it('refuses forged RunStart, RunStop and Run Failed from another beamline\'s source and from the plain source, with the reason', async () => {
+  it("refuses forged RunStart, RunStop and Run Failed from another beamline's source and from the plain source, with the reason", async () => {
     assert.equal(genuine.documents[0]!.source, ID21);
     // The genuine scan starts: every document but its RunStop.
     await put(genuine.documents);
@@ -85,7 +98,16 @@ describe('forged bridge events (the edge, function side)', () => {
     await put([forged.documents[0]!], ID16B);
     await put([legacy.documents[0]!], PLAIN);
     await put([genuine.stop], ID16B);
-    await put([{ ...genuine.stop, 'detail-type': 'Run Failed', detail: { run_uid: genuine.runUid, stage: 'bridge', reason: 'forged', errors: [] } } as unknown as BusEvent], ID16B);
+    await put(
+      [
+        {
+          ...genuine.stop,
+          'detail-type': 'Run Failed',
+          detail: { run_uid: genuine.runUid, stage: 'bridge', reason: 'forged', errors: [] },
+        } as unknown as BusEvent,
+      ],
+      ID16B,
+    );
     await runner.waitForIdle({ timeoutMs: 60_000 });
 
     // Neither forged run exists; the genuine run is as it was: RECORDING, not stopped, not failed.
@@ -99,21 +121,46 @@ describe('forged bridge events (the edge, function side)', () => {
 
     // Each refusal parked with a reason a person can act on, in the function that refused it.
     const recorder = await parked('run-recorder');
-    const byRun = (list: typeof recorder, runUid: string, type: string) => list.find((p) => JSON.stringify(p.body.detail).includes(runUid) && p.body['detail-type'] === type);
-    assert.match(byRun(recorder, forged.runUid, 'RunStart')?.reason ?? '', /source beamline-archive\.bridge\.id16b speaks for beamline id16b, but run 01M80JDTHSB2YF8F4WA7YZ6F16 belongs to beamline "id21" \(its data policy names the run\)/);
+    const byRun = (list: typeof recorder, runUid: string, type: string) =>
+      list.find((p) => JSON.stringify(p.body.detail).includes(runUid) && p.body['detail-type'] === type);
+    assert.match(
+      byRun(recorder, forged.runUid, 'RunStart')?.reason ?? '',
+      /source beamline-archive\.bridge\.id16b speaks for beamline id16b, but run 01M80JDTHSB2YF8F4WA7YZ6F16 belongs to beamline "id21" \(its data policy names the run\)/,
+    );
     assert.match(byRun(recorder, legacy.runUid, 'RunStart')?.reason ?? '', /source beamline-archive\.bridge names no beamline/);
-    assert.match(byRun(recorder, genuine.runUid, 'RunStop')?.reason ?? '', /belongs to beamline "id21" \(the catalogue records it for the run\)/);
-    assert.match(byRun(recorder, genuine.runUid, 'Run Failed')?.reason ?? '', /speaks for beamline id16b, but run 01M80JDTHSB2YF8F4WA7YZ6G21 belongs to beamline "id21"/);
-    assert.ok(recorder.every((p) => p.error === 'EventSourceRefusedError'), JSON.stringify(recorder.map((p) => p.error)));
+    assert.match(
+      byRun(recorder, genuine.runUid, 'RunStop')?.reason ?? '',
+      /belongs to beamline "id21" \(the catalogue records it for the run\)/,
+    );
+    assert.match(
+      byRun(recorder, genuine.runUid, 'Run Failed')?.reason ?? '',
+      /speaks for beamline id16b, but run 01M80JDTHSB2YF8F4WA7YZ6G21 belongs to beamline "id21"/,
+    );
+    assert.ok(
+      recorder.every((p) => p.error === 'EventSourceRefusedError'),
+      JSON.stringify(recorder.map((p) => p.error)),
+    );
     assert.equal(recorder.length, 4);
     const writer = await parked('scan-writer');
-    assert.deepEqual(writer.map((p) => [p.body['detail-type'], p.body.source, p.error]), [['RunStop', ID16B, 'EventSourceRefusedError']]);
+    assert.deepEqual(
+      writer.map((p) => [p.body['detail-type'], p.body.source, p.error]),
+      [['RunStop', ID16B, 'EventSourceRefusedError']],
+    );
     assert.match(writer[0]!.reason, /run 01M80JDTHSB2YF8F4WA7YZ6G21 belongs to beamline "id21"/);
     const joiner = await parked('dataset-recorder');
-    assert.deepEqual(joiner.map((p) => [p.body.source, (p.body.detail as { uid: string }).uid]).sort(), [[PLAIN, legacy.runUid], [ID16B, forged.runUid]].sort());
+    assert.deepEqual(
+      joiner.map((p) => [p.body.source, (p.body.detail as { uid: string }).uid]).sort(),
+      [
+        [PLAIN, legacy.runUid],
+        [ID16B, forged.runUid],
+      ].sort(),
+    );
 
     // The victim dataset was opened by the genuine scan alone.
-    assert.deepEqual((await datasets.listScans(policy)).map((s) => s.runUid), [genuine.runUid]);
+    assert.deepEqual(
+      (await datasets.listScans(policy)).map((s) => s.runUid),
+      [genuine.runUid],
+    );
   });
 
   it('archives the genuine scan, and the victim dataset holds it alone', async () => {
@@ -123,7 +170,11 @@ describe('forged bridge events (the edge, function side)', () => {
     assert.equal(run?.state, 'ARCHIVED', JSON.stringify(run?.failure));
     assert.match(run!.file!.key, /^archive\/p1\/id21\/20261122\//);
     const scans = await datasets.listScans(policy);
-    assert.deepEqual(scans.map((s) => [s.runUid, s.fileKey]), [[genuine.runUid, run!.file!.key]]);
-    for (const fn of ['run-recorder', 'scan-writer', 'dataset-recorder']) assert.deepEqual(await parked(fn), [], `${fn} parked nothing of the genuine scan`);
+    assert.deepEqual(
+      scans.map((s) => [s.runUid, s.fileKey]),
+      [[genuine.runUid, run!.file!.key]],
+    );
+    for (const fn of ['run-recorder', 'scan-writer', 'dataset-recorder'])
+      assert.deepEqual(await parked(fn), [], `${fn} parked nothing of the genuine scan`);
   });
 });

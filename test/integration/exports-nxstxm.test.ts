@@ -65,15 +65,50 @@ describe('NXstxm exports of archived Bluesky STXM runs', () => {
     gateway = await pipeline.env.startHttpGateway();
     url = gateway.urlOf('export-api').replace(/\/$/, '');
     exports = new DynamoDbExportCatalogue(pipeline.env.clients.dynamo, pipeline.env.resources.table.name);
-    bridge = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bridge', 'cli.ts'),
-      '--redis-url', pipeline.redisUrl, '--bus', pipeline.env.resources.bus.name, '--bucket', pipeline.bucket, '--beamline', 'sm00',
-      '--checkpoint', join(work, 'checkpoint.json'), '--dead-letter', join(work, 'dead-letter.jsonl'), '--flush-ms', '200', '--log-level', 'WARN',
-      '--bluesky-stream', STREAM, '--bluesky-defaults', 'proposal=stxm123,session=20261122,collection=stxm,dataset=0001', '--lima-root', work,
-    ], {
-      cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL: pipeline.env.awsEndpoint, AWS_REGION: pipeline.env.region, ...credentialsEnvironment() },
+    bridge = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(projectRoot, 'bridge', 'cli.ts'),
+        '--redis-url',
+        pipeline.redisUrl,
+        '--bus',
+        pipeline.env.resources.bus.name,
+        '--bucket',
+        pipeline.bucket,
+        '--beamline',
+        'sm00',
+        '--checkpoint',
+        join(work, 'checkpoint.json'),
+        '--dead-letter',
+        join(work, 'dead-letter.jsonl'),
+        '--flush-ms',
+        '200',
+        '--log-level',
+        'WARN',
+        '--bluesky-stream',
+        STREAM,
+        '--bluesky-defaults',
+        'proposal=stxm123,session=20261122,collection=stxm,dataset=0001',
+        '--lima-root',
+        work,
+      ],
+      {
+        cwd: projectRoot,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          AWS_ENDPOINT_URL: pipeline.env.awsEndpoint,
+          AWS_REGION: pipeline.env.region,
+          ...credentialsEnvironment(),
+        },
+      },
+    );
+    bridge.stderr!.on('data', (d: Buffer) => {
+      bridgeStderr = (bridgeStderr + d.toString()).slice(-20_000);
     });
-    bridge.stderr!.on('data', (d: Buffer) => { bridgeStderr = (bridgeStderr + d.toString()).slice(-20_000); });
 
     const generated = await run(venvPython, [STXM, 'generate', work]);
     assert.equal(generated.code, 0, generated.stderr);
@@ -81,7 +116,14 @@ describe('NXstxm exports of archived Bluesky STXM runs', () => {
     for (const [i, name] of RUNS.entries()) {
       uids[name] = (JSON.parse(readFileSync(files[i]!, 'utf8').split('\n')[0]!) as { doc: { uid: string } }).doc.uid;
     }
-    const published = await run(venvPython, ['-c', PUBLISH, join(projectRoot, 'tools', 'bluesky-publisher'), pipeline.redisUrl, STREAM, ...files]);
+    const published = await run(venvPython, [
+      '-c',
+      PUBLISH,
+      join(projectRoot, 'tools', 'bluesky-publisher'),
+      pipeline.redisUrl,
+      STREAM,
+      ...files,
+    ]);
     assert.equal(published.code, 0, published.stderr);
     for (const name of RUNS) {
       const record = await pipeline.waitForRun(uids[name]!, { timeoutMs: 180_000 });
@@ -104,10 +146,14 @@ describe('NXstxm exports of archived Bluesky STXM runs', () => {
 
   async function finished(exportId: string): Promise<ExportRecord> {
     let record: ExportRecord | undefined;
-    await eventually(async () => {
-      record = await exports.get(exportId);
-      return record?.state === 'COMPLETED' || record?.state === 'FAILED';
-    }, 120_000, `export ${exportId} finished`);
+    await eventually(
+      async () => {
+        record = await exports.get(exportId);
+        return record?.state === 'COMPLETED' || record?.state === 'FAILED';
+      },
+      120_000,
+      `export ${exportId} finished`,
+    );
     return record!;
   }
 
@@ -119,7 +165,15 @@ describe('NXstxm exports of archived Bluesky STXM runs', () => {
     assert.equal(record.files?.length, 1);
     const local = join(work, 'stack.h5');
     await pipeline.download(record.files![0]!.key, local);
-    const listed = spawnSync(venvPython, ['-c', 'import h5py, sys; f = h5py.File(sys.argv[1], "r"); print(" ".join(k for k in f if f[k].attrs.get("NX_class") == "NXentry"))', local], { encoding: 'utf8' });
+    const listed = spawnSync(
+      venvPython,
+      [
+        '-c',
+        'import h5py, sys; f = h5py.File(sys.argv[1], "r"); print(" ".join(k for k in f if f[k].attrs.get("NX_class") == "NXentry"))',
+        local,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(listed.status, 0, listed.stderr);
     const entries = listed.stdout.trim().split(/\s+/).filter(Boolean);
     assert.ok(entries.length > 1, `a stack has an entry per region and polarization: ${entries.join(' ')}`);
@@ -137,13 +191,19 @@ describe('NXstxm exports of archived Bluesky STXM runs', () => {
   });
 
   it('refuses runs of two scan types in one NXstxm file: FAILED with the reason, nothing under exports/', async () => {
-    const requested = await api('/exports', 'POST', { request_id: 'stxm-mixed-1', runs: [uids.sample_image, uids.sample_point_spectra], format: 'nxstxm' });
+    const requested = await api('/exports', 'POST', {
+      request_id: 'stxm-mixed-1',
+      runs: [uids.sample_image, uids.sample_point_spectra],
+      format: 'nxstxm',
+    });
     assert.equal(requested.status, 202, requested.body);
     const exportId = (requested.json as { export_id: string }).export_id;
     const record = await finished(exportId);
     assert.equal(record.state, 'FAILED');
     assert.match(record.reason!, /these runs cannot share one NXstxm file: their stxm_scan_type differs/);
-    const listed = await pipeline.env.clients.s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `exports/${exportId}/` }));
+    const listed = await pipeline.env.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `exports/${exportId}/` }),
+    );
     assert.deepEqual(listed.Contents ?? [], []);
     const shown = (await api(`/exports/${exportId}`)).json as { state: string; reason: string };
     assert.equal(shown.state, 'FAILED');

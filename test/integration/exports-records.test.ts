@@ -39,19 +39,29 @@ describe('export records (DynamoDB) and download links (SigV4 query signing)', (
     env = await startLocalEnvironment({ redis: false });
     catalogue = new DynamoDbExportCatalogue(env.clients.dynamo, env.resources.table.name, () => new Date('2026-11-22T06:00:00.000Z'));
   });
-  after(async () => { await env?.stop(); });
+  after(async () => {
+    await env?.stop();
+  });
 
   const request = (requestId: string): NewExportRecord => ({
-    exportId: exportIdOf(requestId), requestId, format: 'csv', runs: ['R1'], options: {}, origin: 'api',
-    fingerprint: requestFingerprint({ runs: ['R1'], format: 'csv', options: {} }), requestedAt: '2026-11-22T06:00:00.000Z',
+    exportId: exportIdOf(requestId),
+    requestId,
+    format: 'csv',
+    runs: ['R1'],
+    options: {},
+    origin: 'api',
+    fingerprint: requestFingerprint({ runs: ['R1'], format: 'csv', options: {} }),
+    requestedAt: '2026-11-22T06:00:00.000Z',
   });
 
   it('derives the export id and the fingerprint from the request alone (key order of options does not matter)', () => {
     assert.match(exportIdOf('a'), /^exp-[0-9a-f]{24}$/);
     assert.equal(exportIdOf('a'), exportIdOf('a'));
     assert.notEqual(exportIdOf('a'), exportIdOf('b'));
-    assert.equal(requestFingerprint({ runs: ['x'], format: 'csv', options: { a: 1, b: { c: 2, d: 3 } } }),
-      requestFingerprint({ runs: ['x'], format: 'csv', options: { b: { d: 3, c: 2 }, a: 1 } }));
+    assert.equal(
+      requestFingerprint({ runs: ['x'], format: 'csv', options: { a: 1, b: { c: 2, d: 3 } } }),
+      requestFingerprint({ runs: ['x'], format: 'csv', options: { b: { d: 3, c: 2 }, a: 1 } }),
+    );
     assert.notEqual(requestFingerprint({ runs: ['x', 'y'], format: 'csv' }), requestFingerprint({ runs: ['y', 'x'], format: 'csv' }));
   });
 
@@ -73,7 +83,11 @@ describe('export records (DynamoDB) and download links (SigV4 query signing)', (
     const takenOver = await catalogue.claim(id, '2026-11-22T06:16:00.000Z', '2026-11-22T06:31:00.000Z');
     assert.equal(takenOver?.attempts, 2);
     assert.equal(takenOver?.leaseUntil, '2026-11-22T06:31:00.000Z');
-    assert.equal(await catalogue.claim('exp-000000000000000000000000', '2026-11-22T06:00:00.000Z', '2026-11-22T06:15:00.000Z'), undefined, 'no record, no claim');
+    assert.equal(
+      await catalogue.claim('exp-000000000000000000000000', '2026-11-22T06:00:00.000Z', '2026-11-22T06:15:00.000Z'),
+      undefined,
+      'no record, no claim',
+    );
   });
 
   it('records progress while BUILDING only, COMPLETED with files, and never FAILED over COMPLETED', async () => {
@@ -82,7 +96,13 @@ describe('export records (DynamoDB) and download links (SigV4 query signing)', (
     assert.equal((await catalogue.get(id))?.progress, undefined, 'not BUILDING: progress ignored');
     await catalogue.claim(id, '2026-11-22T06:00:00.000Z', '2026-11-22T06:15:00.000Z');
     await catalogue.progress(id, { step: 'writing', done: 1, total: 2, detail: 'a.csv', at: '2026-11-22T06:00:02.000Z' });
-    assert.deepEqual((await catalogue.get(id))?.progress, { step: 'writing', done: 1, total: 2, detail: 'a.csv', at: '2026-11-22T06:00:02.000Z' });
+    assert.deepEqual((await catalogue.get(id))?.progress, {
+      step: 'writing',
+      done: 1,
+      total: 2,
+      detail: 'a.csv',
+      at: '2026-11-22T06:00:02.000Z',
+    });
     const files = [{ name: 'a.csv', bucket: 'b', key: `exports/${id}/a.csv`, bytes: 3, sha256: 'a'.repeat(64), contentType: 'text/csv' }];
     await catalogue.completed(id, { files, provenance: `export:${id}`, notes: ['n'], completedAt: '2026-11-22T06:00:03.000Z' });
     const done = await catalogue.get(id);
@@ -90,7 +110,10 @@ describe('export records (DynamoDB) and download links (SigV4 query signing)', (
     assert.deepEqual(done?.files, files);
     assert.equal(done?.progress, undefined);
     assert.equal(done?.leaseUntil, undefined);
-    assert.equal(await catalogue.failed(id, { reason: 'late', errors: [{ message: 'late' }], errorFiles: [], failedAt: '2026-11-22T06:00:04.000Z' }), 'already-completed');
+    assert.equal(
+      await catalogue.failed(id, { reason: 'late', errors: [{ message: 'late' }], errorFiles: [], failedAt: '2026-11-22T06:00:04.000Z' }),
+      'already-completed',
+    );
     assert.equal((await catalogue.get(id))?.state, 'COMPLETED');
     assert.equal(done?.announced, undefined);
     await catalogue.announced(id);
@@ -100,25 +123,45 @@ describe('export records (DynamoDB) and download links (SigV4 query signing)', (
   it('records FAILED with the reason, errors and error files', async () => {
     const id = (await catalogue.create(request('rec-4'))).record.exportId;
     await catalogue.claim(id, '2026-11-22T06:00:00.000Z', '2026-11-22T06:15:00.000Z');
-    const failure = { reason: 'no', errors: [{ message: 'no', run_uid: 'R1', stream: 'primary' }], errorFiles: [{ bucket: 'b', key: `exports/${id}/x.nxs.err`, bytes: 10 }], failedAt: '2026-11-22T06:00:05.000Z' };
+    const failure = {
+      reason: 'no',
+      errors: [{ message: 'no', run_uid: 'R1', stream: 'primary' }],
+      errorFiles: [{ bucket: 'b', key: `exports/${id}/x.nxs.err`, bytes: 10 }],
+      failedAt: '2026-11-22T06:00:05.000Z',
+    };
     assert.equal(await catalogue.failed(id, failure), 'failed');
     const record = await catalogue.get(id);
     assert.equal(record?.state, 'FAILED');
-    assert.deepEqual([record?.reason, record?.errors, record?.errorFiles, record?.failedAt], [failure.reason, failure.errors, failure.errorFiles, failure.failedAt]);
-    assert.equal(await catalogue.claim(id, '2030-01-01T00:00:00.000Z', '2030-01-01T00:15:00.000Z'), undefined, 'a FAILED export is never rebuilt');
+    assert.deepEqual(
+      [record?.reason, record?.errors, record?.errorFiles, record?.failedAt],
+      [failure.reason, failure.errors, failure.errorFiles, failure.failedAt],
+    );
+    assert.equal(
+      await catalogue.claim(id, '2030-01-01T00:00:00.000Z', '2030-01-01T00:15:00.000Z'),
+      undefined,
+      'a FAILED export is never rebuilt',
+    );
   });
 
   it('signs download links exactly as botocore does, for AWS (virtual-hosted) and an emulator (path-style)', async () => {
     const time = '2026-11-22T06:00:00';
     const keys = { key: 'AKIDEXAMPLE', secret: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
     const object = 'exports/exp-1/01M80_primary run~1.csv';
-    for (const [endpoint, style] of [['https://s3.eu-west-1.amazonaws.com', 'virtual'], ['http://127.0.0.1:5000', 'path']] as const) {
+    for (const [endpoint, style] of [
+      ['https://s3.eu-west-1.amazonaws.com', 'virtual'],
+      ['http://127.0.0.1:5000', 'path'],
+    ] as const) {
       const s3 = new S3Client({
-        region: 'eu-west-1', credentials: { accessKeyId: keys.key, secretAccessKey: keys.secret },
+        region: 'eu-west-1',
+        credentials: { accessKeyId: keys.key, secretAccessKey: keys.secret },
         ...(style === 'path' ? { endpoint, forcePathStyle: true } : {}),
       });
       const ours = await new S3DownloadLinks(s3, 'my-bucket', () => new Date(`${time}Z`)).linkTo(object, 900);
-      assert.equal(ours, botoLink({ ...keys, time, region: 'eu-west-1', endpoint, style, bucket: 'my-bucket', object, expires: 900 }), style);
+      assert.equal(
+        ours,
+        botoLink({ ...keys, time, region: 'eu-west-1', endpoint, style, bucket: 'my-bucket', object, expires: 900 }),
+        style,
+      );
     }
   });
 

@@ -32,20 +32,33 @@ import { credentialsEnvironment, emulatorCredentials } from '../../local/aws-tar
 const credentials = emulatorCredentials();
 
 interface ApiRecord {
-  export_id: string; request_id: string; state: string; format: string; runs: string[]; attempts: number; provenance?: string;
+  export_id: string;
+  request_id: string;
+  state: string;
+  format: string;
+  runs: string[];
+  attempts: number;
+  provenance?: string;
   files?: { name: string; bucket: string; key: string; bytes: number; sha256: string }[];
-  reason?: string; errors?: { message: string }[]; error_files?: { key: string; bytes: number }[];
+  reason?: string;
+  errors?: { message: string }[];
+  error_files?: { key: string; bytes: number }[];
 }
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/beamline-archive.mjs', 'export', ...args], {
-      cwd: projectRoot, env: { PATH: process.env.PATH ?? '', ...credentialsEnvironment(), AWS_REGION: 'eu-west-1', ...env },
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH ?? '', ...credentialsEnvironment(), AWS_REGION: 'eu-west-1', ...env },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
@@ -117,10 +130,22 @@ describe('exports through the API, the bus and the CLI', () => {
     // A rule of the test: every event of the export worker lands in a queue we read.
     const queue = await env.clients.sqs.send(new CreateQueueCommand({ QueueName: `${env.resources.bus.name}-exports-watch` }));
     watchQueue = queue.QueueUrl!;
-    const arn = (await env.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: watchQueue, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    await env.clients.events.send(new PutRuleCommand({ Name: 'watch-exports', EventBusName: env.resources.bus.name, EventPattern: JSON.stringify({ source: ['beamline-archive.exports'] }) }));
-    await env.clients.events.send(new PutTargetsCommand({ Rule: 'watch-exports', EventBusName: env.resources.bus.name, Targets: [{ Id: 'q', Arn: arn }] }));
-    for (const [i, options] of [{ points: 30, counters: 2 }, { points: 25, counters: 3 }].entries()) {
+    const arn = (await env.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: watchQueue, AttributeNames: ['QueueArn'] })))
+      .Attributes!.QueueArn!;
+    await env.clients.events.send(
+      new PutRuleCommand({
+        Name: 'watch-exports',
+        EventBusName: env.resources.bus.name,
+        EventPattern: JSON.stringify({ source: ['beamline-archive.exports'] }),
+      }),
+    );
+    await env.clients.events.send(
+      new PutTargetsCommand({ Rule: 'watch-exports', EventBusName: env.resources.bus.name, Targets: [{ Id: 'q', Arn: arn }] }),
+    );
+    for (const [i, options] of [
+      { points: 30, counters: 2 },
+      { points: 25, counters: 3 },
+    ].entries()) {
       const npz = join(dir, `scan${i}.npz`);
       const published = await pipeline.publish({ type: 'ascan', number: i + 1, batch: 5, ...options, dumpValues: npz });
       scans.push({ published, npz });
@@ -137,10 +162,14 @@ describe('exports through the API, the bus and the CLI', () => {
 
   async function finished(exportId: string, timeoutMs = 90_000): Promise<ExportRecord> {
     let record: ExportRecord | undefined;
-    await eventually(async () => {
-      record = await exports.get(exportId);
-      return record?.state === 'COMPLETED' || record?.state === 'FAILED';
-    }, timeoutMs, `export ${exportId} COMPLETED or FAILED`);
+    await eventually(
+      async () => {
+        record = await exports.get(exportId);
+        return record?.state === 'COMPLETED' || record?.state === 'FAILED';
+      },
+      timeoutMs,
+      `export ${exportId} COMPLETED or FAILED`,
+    );
     return record!;
   }
 
@@ -155,11 +184,15 @@ describe('exports through the API, the bus and the CLI', () => {
   }
 
   async function eventsFor(exportId: string, count: number): Promise<BusEvent[]> {
-    await eventually(async () => {
-      const messages = await receiveAll(pipeline.env.clients.sqs, watchQueue, { consume: true });
-      seen.push(...messages.map((m) => validateEvent(JSON.parse(m.Body!))));
-      return seen.filter((e) => (e.detail as { export_id: string }).export_id === exportId).length >= count;
-    }, 30_000, `${count} event(s) of export ${exportId}`);
+    await eventually(
+      async () => {
+        const messages = await receiveAll(pipeline.env.clients.sqs, watchQueue, { consume: true });
+        seen.push(...messages.map((m) => validateEvent(JSON.parse(m.Body!))));
+        return seen.filter((e) => (e.detail as { export_id: string }).export_id === exportId).length >= count;
+      },
+      30_000,
+      `${count} event(s) of export ${exportId}`,
+    );
     return seen.filter((e) => (e.detail as { export_id: string }).export_id === exportId);
   }
 
@@ -195,7 +228,9 @@ describe('exports through the API, the bus and the CLI', () => {
     assert.ok(prov, 'provenance record');
     assert.deepEqual(prov.parents, [`run:${run}`]);
     const archived = await pipeline.catalogue.getRun(run);
-    assert.deepEqual(prov.inputs, [{ uri: `s3://${pipeline.bucket}/${archived!.file!.key}`, sha256: archived!.file!.sha256, bytes: archived!.file!.bytes }]);
+    assert.deepEqual(prov.inputs, [
+      { uri: `s3://${pipeline.bucket}/${archived!.file!.key}`, sha256: archived!.file!.sha256, bytes: archived!.file!.bytes },
+    ]);
     assert.deepEqual(prov.outputs, [{ uri: `s3://${pipeline.bucket}/${file.key}`, sha256: file.sha256, bytes: file.bytes }]);
     assert.equal(prov.software.name, 'beamline-archive');
     assert.ok(prov.software.repository.length > 0);
@@ -203,7 +238,9 @@ describe('exports through the API, the bus and the CLI', () => {
 
     const [completed] = await eventsFor(exportId, 1);
     assert.equal(completed!['detail-type'], 'Export Completed');
-    assert.deepEqual((completed!.detail as { files: unknown[] }).files, [{ bucket: pipeline.bucket, key: file.key, bytes: file.bytes, sha256: file.sha256 }]);
+    assert.deepEqual((completed!.detail as { files: unknown[] }).files, [
+      { bucket: pipeline.bucket, key: file.key, bytes: file.bytes, sha256: file.sha256 },
+    ]);
 
     const links = await api(`/exports/${exportId}/download`);
     assert.equal(links.status, 200);
@@ -221,10 +258,18 @@ describe('exports through the API, the bus and the CLI', () => {
     assert.equal(record.state, 'COMPLETED');
     assert.equal(record.attempts, 1, 'built once');
     // The same request id on the bus (another client) names another export: this one is left alone, built once, one key.
-    await pipeline.env.clients.events.send(new PutEventsCommand({ Entries: [{
-      EventBusName: pipeline.env.resources.bus.name, Source: 'beamline-archive.export-client', DetailType: 'Export Requested',
-      Detail: JSON.stringify({ request_id: 'csv-api-1', runs: [run], format: 'csv' }),
-    }] }));
+    await pipeline.env.clients.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: pipeline.env.resources.bus.name,
+            Source: 'beamline-archive.export-client',
+            DetailType: 'Export Requested',
+            Detail: JSON.stringify({ request_id: 'csv-api-1', runs: [run], format: 'csv' }),
+          },
+        ],
+      }),
+    );
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal((await exports.get(record.export_id))!.attempts, 1);
     assert.deepEqual(await keysUnder(`exports/${record.export_id}/`), [record.files![0]!.key]);
@@ -236,10 +281,18 @@ describe('exports through the API, the bus and the CLI', () => {
 
   it('bus: an Export Requested from a client builds a NeXus file with one entry per run, equal to the published data', async () => {
     const runs = scans.map((s) => s.published.run_uid);
-    await pipeline.env.clients.events.send(new PutEventsCommand({ Entries: [{
-      EventBusName: pipeline.env.resources.bus.name, Source: 'beamline-archive.export-client', DetailType: 'Export Requested',
-      Detail: JSON.stringify({ request_id: 'nexus-bus-1', runs, format: 'nexus', requester: 'workflow-42' }),
-    }] }));
+    await pipeline.env.clients.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: pipeline.env.resources.bus.name,
+            Source: 'beamline-archive.export-client',
+            DetailType: 'Export Requested',
+            Detail: JSON.stringify({ request_id: 'nexus-bus-1', runs, format: 'nexus', requester: 'workflow-42' }),
+          },
+        ],
+      }),
+    );
     const exportId = exportIdOf('nexus-bus-1');
     const record = await finished(exportId);
     assert.equal(record.state, 'COMPLETED', record.reason);
@@ -257,7 +310,10 @@ describe('exports through the API, the bus and the CLI', () => {
     const expected = scans.flatMap((s, i) => Object.keys(s.published.channels).map((c) => `entry${i + 1}/${c}`));
     assert.deepEqual(verdict.compared.sort(), expected.sort(), 'every channel of both runs');
     const prov = await provenance.get(`export:${exportId}`);
-    assert.deepEqual(prov!.parents, runs.map((r) => `run:${r}`));
+    assert.deepEqual(
+      prov!.parents,
+      runs.map((r) => `run:${r}`),
+    );
     assert.equal(prov!.agent.name, 'bus:workflow-42', 'a bus client names a requester; it is kept as a label, never as an identity');
     const [completed] = await eventsFor(exportId, 1);
     assert.equal(completed!['detail-type'], 'Export Completed');
@@ -268,31 +324,56 @@ describe('exports through the API, the bus and the CLI', () => {
     const before = (await exports.get(exportId))!;
     assert.equal(before.state, 'COMPLETED');
     // What a worker killed between the final copy and its COMPLETED update leaves behind.
-    await pipeline.env.clients.dynamo.send(new UpdateCommand({
-      TableName: pipeline.env.resources.table.name, Key: { pk: `EXPORT#${exportId}`, sk: 'EXPORT' },
-      UpdateExpression: 'SET #state = :building, lease_until = :expired REMOVE files, completed_at, announced',
-      ExpressionAttributeNames: { '#state': 'state' }, ExpressionAttributeValues: { ':building': 'BUILDING', ':expired': '2000-01-01T00:00:00.000Z' },
-    }));
-    await pipeline.env.clients.events.send(new PutEventsCommand({ Entries: [{
-      EventBusName: pipeline.env.resources.bus.name, Source: 'beamline-archive.export-client', DetailType: 'Export Requested',
-      Detail: JSON.stringify({ request_id: 'nexus-bus-1', runs: before.runs, format: 'nexus', requester: 'workflow-42' }),
-    }] }));
+    await pipeline.env.clients.dynamo.send(
+      new UpdateCommand({
+        TableName: pipeline.env.resources.table.name,
+        Key: { pk: `EXPORT#${exportId}`, sk: 'EXPORT' },
+        UpdateExpression: 'SET #state = :building, lease_until = :expired REMOVE files, completed_at, announced',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':building': 'BUILDING', ':expired': '2000-01-01T00:00:00.000Z' },
+      }),
+    );
+    await pipeline.env.clients.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: pipeline.env.resources.bus.name,
+            Source: 'beamline-archive.export-client',
+            DetailType: 'Export Requested',
+            Detail: JSON.stringify({ request_id: 'nexus-bus-1', runs: before.runs, format: 'nexus', requester: 'workflow-42' }),
+          },
+        ],
+      }),
+    );
     let after: ExportRecord | undefined;
-    await eventually(async () => {
-      after = await exports.get(exportId);
-      return after?.state === 'COMPLETED' && after.attempts === 2;
-    }, 60_000, 'the export rebuilt by a second attempt');
+    await eventually(
+      async () => {
+        after = await exports.get(exportId);
+        return after?.state === 'COMPLETED' && after.attempts === 2;
+      },
+      60_000,
+      'the export rebuilt by a second attempt',
+    );
     assert.deepEqual(after!.files, before.files, 'same keys, sizes and sha256: the build is deterministic');
-    assert.deepEqual((await keysUnder(`exports/${exportId}/`)), before.files!.map((f) => f.key));
+    assert.deepEqual(
+      await keysUnder(`exports/${exportId}/`),
+      before.files!.map((f) => f.key),
+    );
     const events = await eventsFor(exportId, 2);
-    assert.deepEqual(events.map((e) => e['detail-type']), ['Export Completed', 'Export Completed']);
+    assert.deepEqual(
+      events.map((e) => e['detail-type']),
+      ['Export Completed', 'Export Completed'],
+    );
   });
 
   it('CLI: export request --wait --download prints progress, downloads the checked file; status and errors', async () => {
     const cliEnv = { EXPORT_API_URL: url };
     const run = scans[1]!.published.run_uid;
     const out = join(dir, 'cli-out');
-    const requested = await cli(['request', '--runs', run, '--format', 'csv', '--request-id', 'csv-cli-1', '--download', out, '--interval', '0.2'], cliEnv);
+    const requested = await cli(
+      ['request', '--runs', run, '--format', 'csv', '--request-id', 'csv-cli-1', '--download', out, '--interval', '0.2'],
+      cliEnv,
+    );
     assert.equal(requested.code, 0, requested.stderr);
     const exportId = exportIdOf('csv-cli-1', SERVICE_CALLER());
     assert.match(requested.stderr, new RegExp(`export ${exportId} \\(request csv-cli-1\\): REQUESTED`));
@@ -339,9 +420,18 @@ describe('exports through the API, the bus and the CLI', () => {
     // A run that is still recording: its RunStart is on the bus, no RunStop.
     const sample = loadJson(samplePath('run-start')) as { source: string; detail: Record<string, unknown> };
     const recording = '01RECORDINGRUN00000000000X';
-    await pipeline.env.clients.events.send(new PutEventsCommand({ Entries: [{
-      EventBusName: pipeline.env.resources.bus.name, Source: sample.source, DetailType: 'RunStart', Detail: JSON.stringify({ ...sample.detail, uid: recording }),
-    }] }));
+    await pipeline.env.clients.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: pipeline.env.resources.bus.name,
+            Source: sample.source,
+            DetailType: 'RunStart',
+            Detail: JSON.stringify({ ...sample.detail, uid: recording }),
+          },
+        ],
+      }),
+    );
     await eventually(async () => (await pipeline.catalogue.getRun(recording))?.state === 'RECORDING', 20_000, 'run RECORDING');
     const notArchived = await api('/exports', 'POST', { request_id: 'bad-recording', runs: [recording], format: 'csv' });
     assert.equal(notArchived.status, 409);
@@ -349,25 +439,42 @@ describe('exports through the API, the bus and the CLI', () => {
 
     // A run archived before channel paths were recorded.
     const old = scans[1]!.published.run_uid;
-    await pipeline.env.clients.dynamo.send(new UpdateCommand({
-      TableName: pipeline.env.resources.table.name, Key: { pk: runPk(old), sk: RUN_SK }, UpdateExpression: 'REMOVE channel_paths',
-    }));
+    await pipeline.env.clients.dynamo.send(
+      new UpdateCommand({
+        TableName: pipeline.env.resources.table.name,
+        Key: { pk: runPk(old), sk: RUN_SK },
+        UpdateExpression: 'REMOVE channel_paths',
+      }),
+    );
     const reArchive = await api('/exports', 'POST', { request_id: 'bad-old', runs: [old], format: 'csv' });
     assert.equal(reArchive.status, 409);
     assert.match((reArchive.json as { error: string }).error, /archived before the archive recorded .* re-archive it/);
 
     assert.equal((await api('/exports/exp-000000000000000000000000')).status, 404);
-    assert.equal((await fetch(`${url}/exports/exp-000000000000000000000000`)).status, 401, 'unsigned requests are refused (anonymous: sign in)');
+    assert.equal(
+      (await fetch(`${url}/exports/exp-000000000000000000000000`)).status,
+      401,
+      'unsigned requests are refused (anonymous: sign in)',
+    );
     assert.deepEqual(await keysUnder('exports/'), before);
   });
 
   it('bus: an unknown format and runs NXstxm cannot take are recorded FAILED with the reason and announced; no final object', async () => {
     const run = scans[0]!.published.run_uid;
-    await pipeline.env.clients.events.send(new PutEventsCommand({ Entries: ['bus-pdf', 'bus-stxm'].map((id) => ({
-      EventBusName: pipeline.env.resources.bus.name, Source: 'beamline-archive.export-client', DetailType: 'Export Requested',
-      Detail: JSON.stringify({ request_id: id, runs: [run], format: id === 'bus-pdf' ? 'pdf' : 'nxstxm' }),
-    })) }));
-    for (const [id, reason] of [['bus-pdf', /unknown export format "pdf"/], ['bus-stxm', /has no "stxm" metadata in its start document/]] as const) {
+    await pipeline.env.clients.events.send(
+      new PutEventsCommand({
+        Entries: ['bus-pdf', 'bus-stxm'].map((id) => ({
+          EventBusName: pipeline.env.resources.bus.name,
+          Source: 'beamline-archive.export-client',
+          DetailType: 'Export Requested',
+          Detail: JSON.stringify({ request_id: id, runs: [run], format: id === 'bus-pdf' ? 'pdf' : 'nxstxm' }),
+        })),
+      }),
+    );
+    for (const [id, reason] of [
+      ['bus-pdf', /unknown export format "pdf"/],
+      ['bus-stxm', /has no "stxm" metadata in its start document/],
+    ] as const) {
       const exportId = exportIdOf(id);
       const record = await finished(exportId);
       assert.equal(record.state, 'FAILED');
@@ -375,7 +482,10 @@ describe('exports through the API, the bus and the CLI', () => {
       const [failed] = await eventsFor(exportId, 1);
       assert.equal(failed!['detail-type'], 'Export Failed');
       assert.equal((failed!.detail as { reason: string }).reason, record.reason);
-      assert.deepEqual((await keysUnder(`exports/${exportId}/`)).filter((k) => !k.endsWith('.err')), []);
+      assert.deepEqual(
+        (await keysUnder(`exports/${exportId}/`)).filter((k) => !k.endsWith('.err')),
+        [],
+      );
       const download = await api(`/exports/${exportId}/download`);
       assert.equal(download.status, 409);
       assert.match((download.json as { error: string }).error, /has no files to download: it is FAILED/);
@@ -388,9 +498,17 @@ describe('exports through the API, the bus and the CLI', () => {
     // Someone already recorded a provenance for this export: the worker finds out only after its
     // .tmp upload (provenance is recorded just before the final keys are written).
     await provenance.put({
-      entity: `export:${exportId}`, activity_uid: 'another-activity', parents: [], inputs: [], outputs: [],
-      software: { name: 'elsewhere', repository: 'https://example.org/elsewhere' }, parameters: {}, agent: { name: 'test' },
-      started_at: '2026-01-01T00:00:00.000Z', ended_at: '2026-01-01T00:00:00.000Z', recorded_at: '2026-01-01T00:00:00.000Z',
+      entity: `export:${exportId}`,
+      activity_uid: 'another-activity',
+      parents: [],
+      inputs: [],
+      outputs: [],
+      software: { name: 'elsewhere', repository: 'https://example.org/elsewhere' },
+      parameters: {},
+      agent: { name: 'test' },
+      started_at: '2026-01-01T00:00:00.000Z',
+      ended_at: '2026-01-01T00:00:00.000Z',
+      recorded_at: '2026-01-01T00:00:00.000Z',
     });
     const requested = await api('/exports', 'POST', { request_id: 'nexus-conflict-1', runs: [run], format: 'nexus' });
     assert.equal(requested.status, 202);
@@ -400,9 +518,15 @@ describe('exports through the API, the bus and the CLI', () => {
     const keys = await keysUnder(`exports/${exportId}/`);
     assert.equal(keys.length, 1);
     assert.equal(keys[0], `exports/${exportId}/${exportId}.nxs.err`);
-    assert.deepEqual(record.errorFiles?.map((f) => f.key), keys);
+    assert.deepEqual(
+      record.errorFiles?.map((f) => f.key),
+      keys,
+    );
     const [failed] = await eventsFor(exportId, 1);
     assert.equal(failed!['detail-type'], 'Export Failed');
-    assert.deepEqual((failed!.detail as { error_files: { key: string }[] }).error_files.map((f) => f.key), keys);
+    assert.deepEqual(
+      (failed!.detail as { error_files: { key: string }[] }).error_files.map((f) => f.key),
+      keys,
+    );
   });
 });

@@ -56,22 +56,48 @@ export async function startLimaHarness(tmpPrefix: string): Promise<LimaHarness> 
   const catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
   const tmp = mkdtempSync(join(tmpdir(), tmpPrefix));
   const harness: LimaHarness = {
-    env, catalogue, bucket, tmp,
-    bridge: await startBridge({ limaRoots: [tmp],
-      redisUrl: env.redisUrl!, bucket, eventBusName: env.resources.bus.name, beamline: 'id00',
+    env,
+    catalogue,
+    bucket,
+    tmp,
+    bridge: await startBridge({
+      limaRoots: [tmp],
+      redisUrl: env.redisUrl!,
+      bucket,
+      eventBusName: env.resources.bus.name,
+      beamline: 'id00',
       aws: { region: env.region, endpoint: env.awsEndpoint, credentials: emulatorCredentials() },
-      from: '0', chunkPoints: 64, flushIntervalMs: 200, logLevel: 'ERROR', limaFileWaitMs: 1_500,
+      from: '0',
+      chunkPoints: 64,
+      flushIntervalMs: 200,
+      logLevel: 'ERROR',
+      limaFileWaitMs: 1_500,
     }),
     async restartBridge(options = {}, wrapStore = (store) => store) {
       await harness.bridge?.stop();
       harness.bridge = undefined;
       // startBridge's composition, with the environment's clients and the store wrapped.
-      const bridge = new Bridge({
-        source: new RedisScanSource(env.redisUrl!),
-        store: wrapStore(new S3ObjectStore(env.clients.s3, bucket)),
-        publisher: new EventBridgePublisher({ send: (command) => env.clients.events.send(command) }, { eventBusName: env.resources.bus.name }),
-        logger: createLogger('bridge', 'ERROR'),
-      }, { ...defaultBridgeOptions, chunkPoints: 64, flushIntervalMs: 200, limaFileWaitMs: 1_500, beamline: 'id00', limaRoots: [tmp], ...options, from: '$' });
+      const bridge = new Bridge(
+        {
+          source: new RedisScanSource(env.redisUrl!),
+          store: wrapStore(new S3ObjectStore(env.clients.s3, bucket)),
+          publisher: new EventBridgePublisher(
+            { send: (command) => env.clients.events.send(command) },
+            { eventBusName: env.resources.bus.name },
+          ),
+          logger: createLogger('bridge', 'ERROR'),
+        },
+        {
+          ...defaultBridgeOptions,
+          chunkPoints: 64,
+          flushIntervalMs: 200,
+          limaFileWaitMs: 1_500,
+          beamline: 'id00',
+          limaRoots: [tmp],
+          ...options,
+          from: '$',
+        },
+      );
       bridge.start();
       harness.bridge = { bridge, stop: () => bridge.stop(), idle: (timeoutMs) => bridge.idle(timeoutMs), status: () => bridge.status() };
       // The history's end is resolved before anything is published: every later scan is followed.
@@ -82,7 +108,8 @@ export async function startLimaHarness(tmpPrefix: string): Promise<LimaHarness> 
       for (;;) {
         const record = await catalogue.getRun(runUid);
         if (record?.state === 'ARCHIVED' || record?.state === 'FAILED') return record;
-        if (Date.now() > deadline) throw new Error(`run ${runUid} not ARCHIVED/FAILED after ${timeoutMs} ms (state ${record?.state ?? 'none'})`);
+        if (Date.now() > deadline)
+          throw new Error(`run ${runUid} not ARCHIVED/FAILED after ${timeoutMs} ms (state ${record?.state ?? 'none'})`);
         await new Promise((r) => setTimeout(r, 200));
       }
     },

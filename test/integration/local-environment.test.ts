@@ -65,15 +65,25 @@ describe('local environment provisioned from the CDK app', () => {
   it('accounts for every resource of the templates: created, recorded or listed as skipped', () => {
     const r = env.resources;
     const handled = new Set([
-      ...Object.keys(r.buckets), ...Object.keys(r.tables), ...Object.keys(r.eventBuses), ...Object.keys(r.queues), ...Object.keys(r.topics),
-      ...Object.keys(r.rules), ...Object.values(r.functions).map((f) => f.logicalId),
-      ...r.eventSourceMappings.map((m) => m.logicalId), ...r.skipped.map((s) => s.logicalId),
+      ...Object.keys(r.buckets),
+      ...Object.keys(r.tables),
+      ...Object.keys(r.eventBuses),
+      ...Object.keys(r.queues),
+      ...Object.keys(r.topics),
+      ...Object.keys(r.rules),
+      ...Object.values(r.functions).map((f) => f.logicalId),
+      ...r.eventSourceMappings.map((m) => m.logicalId),
+      ...r.skipped.map((s) => s.logicalId),
       // Function URLs are recorded on their function (functionUrl), served by local/http-gateway.ts.
-      ...resourcesOf('AWS::Lambda::Url').filter(([, u]) => Object.values(r.functions).some((f) => f.functionUrl
-        && f.logicalId === logicalOf((u.Properties as Props).TargetFunctionArn))).map(([id]) => id),
+      ...resourcesOf('AWS::Lambda::Url')
+        .filter(([, u]) =>
+          Object.values(r.functions).some((f) => f.functionUrl && f.logicalId === logicalOf((u.Properties as Props).TargetFunctionArn)),
+        )
+        .map(([id]) => id),
     ]);
     for (const t of env.templates) {
-      for (const id of Object.keys(t.template.Resources ?? {})) assert.ok(handled.has(id), `${t.stackName}/${id} is neither provisioned nor skipped`);
+      for (const id of Object.keys(t.template.Resources ?? {}))
+        assert.ok(handled.has(id), `${t.stackName}/${id} is neither provisioned nor skipped`);
     }
     const skippedTypes = new Set(r.skipped.map((s) => s.type));
     for (const type of ['AWS::IAM::Role', 'AWS::Events::Archive', 'AWS::CloudWatch::Alarm', 'AWS::Logs::LogGroup']) {
@@ -96,7 +106,7 @@ describe('local environment provisioned from the CDK app', () => {
       const status = (props.VersioningConfiguration as { Status?: string } | undefined)?.Status;
       const versioning = await s3.send(new GetBucketVersioningCommand({ Bucket: bucket.name }));
       assert.equal(versioning.Status, status, `versioning of ${id}`);
-      const rules = ((props.LifecycleConfiguration as { Rules?: Array<{ Id?: string }> } | undefined)?.Rules ?? []);
+      const rules = (props.LifecycleConfiguration as { Rules?: Array<{ Id?: string }> } | undefined)?.Rules ?? [];
       if (rules.length && !bucket.notes.some((n) => n.startsWith('lifecycle'))) {
         const lifecycle = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket.name }));
         assert.deepEqual((lifecycle.Rules ?? []).map((x) => x.ID).sort(), rules.map((x) => x.Id).sort());
@@ -112,17 +122,29 @@ describe('local environment provisioned from the CDK app', () => {
       assert.ok(table);
       const { Table: d } = await env.clients.dynamo.send(new DescribeTableCommand({ TableName: table.name }));
       assert.deepEqual(d?.KeySchema, props.KeySchema);
-      const byName = (a: Array<{ AttributeName?: string }>) => [...a].sort((x, y) => String(x.AttributeName).localeCompare(String(y.AttributeName)));
+      const byName = (a: Array<{ AttributeName?: string }>) =>
+        [...a].sort((x, y) => String(x.AttributeName).localeCompare(String(y.AttributeName)));
       assert.deepEqual(byName(d?.AttributeDefinitions ?? []), byName(props.AttributeDefinitions as Array<{ AttributeName?: string }>));
       if (props.BillingMode === 'PAY_PER_REQUEST') assert.equal(d?.BillingModeSummary?.BillingMode, 'PAY_PER_REQUEST');
-      const declaredGsis = (props.GlobalSecondaryIndexes ?? []) as Array<{ IndexName: string; KeySchema: unknown; Projection: { ProjectionType: string } }>;
+      const declaredGsis = (props.GlobalSecondaryIndexes ?? []) as Array<{
+        IndexName: string;
+        KeySchema: unknown;
+        Projection: { ProjectionType: string };
+      }>;
       assert.deepEqual(
-        (d?.GlobalSecondaryIndexes ?? []).map((g) => ({ name: g.IndexName, keys: g.KeySchema, projection: g.Projection?.ProjectionType })).sort((a, b) => String(a.name).localeCompare(String(b.name))),
-        declaredGsis.map((g) => ({ name: g.IndexName, keys: g.KeySchema, projection: g.Projection.ProjectionType })).sort((a, b) => a.name.localeCompare(b.name)),
+        (d?.GlobalSecondaryIndexes ?? [])
+          .map((g) => ({ name: g.IndexName, keys: g.KeySchema, projection: g.Projection?.ProjectionType }))
+          .sort((a, b) => String(a.name).localeCompare(String(b.name))),
+        declaredGsis
+          .map((g) => ({ name: g.IndexName, keys: g.KeySchema, projection: g.Projection.ProjectionType }))
+          .sort((a, b) => a.name.localeCompare(b.name)),
       );
     }
     const catalogue = env.resources.table;
-    assert.deepEqual(catalogue.keySchema.map((k) => k.AttributeName), ['pk', 'sk']);
+    assert.deepEqual(
+      catalogue.keySchema.map((k) => k.AttributeName),
+      ['pk', 'sk'],
+    );
     assert.deepEqual(catalogue.globalSecondaryIndexes, ['gsi1', 'gsi2', 'gsi3', 'gsi4']); // gsi2, gsi3: datasets (docs/datasets.md); gsi4: runs by state
   });
 
@@ -148,12 +170,21 @@ describe('local environment provisioned from the CDK app', () => {
       assert.equal(d.State, props.State ?? 'ENABLED');
       // A scheduled rule's Lambda target is played by the local runner (the emulator runs no schedules).
       if (props.ScheduleExpression) {
-        assert.ok(env.resources.schedules.some((sc) => sc.logicalId === id), `schedule of ${id} recorded for the runner`);
+        assert.ok(
+          env.resources.schedules.some((sc) => sc.logicalId === id),
+          `schedule of ${id} recorded for the runner`,
+        );
         continue;
       }
       const targets = await events.send(new ListTargetsByRuleCommand({ Rule: rule.name, EventBusName: rule.eventBusName }));
-      const declared = (props.Targets as Array<{ Id: string; Arn: unknown }>).map((t) => ({ id: t.Id, arn: env.resources.queues[logicalOf(t.Arn)]?.arn }));
-      assert.deepEqual((targets.Targets ?? []).map((t) => ({ id: t.Id, arn: t.Arn })), declared);
+      const declared = (props.Targets as Array<{ Id: string; Arn: unknown }>).map((t) => ({
+        id: t.Id,
+        arn: env.resources.queues[logicalOf(t.Arn)]?.arn,
+      }));
+      assert.deepEqual(
+        (targets.Targets ?? []).map((t) => ({ id: t.Id, arn: t.Arn })),
+        declared,
+      );
     }
     for (const [id, resource] of resourcesOf('AWS::SQS::Queue')) {
       const props = resource.Properties as Props;
@@ -183,9 +214,11 @@ describe('local environment provisioned from the CDK app', () => {
       assert.ok(fn, `function ${id} recorded`);
       assert.equal(fn.entry, resource.Metadata?.['BeamlineArchive:Entry']);
       // Each resource a function is configured with resolves to the provisioned one (the notifier has no bucket).
-      const variables = ((resource.Properties as Props).Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+      const variables =
+        ((resource.Properties as Props).Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
       const expected = { BUCKET_NAME: r.bucket.name, TABLE_NAME: r.table.name, EVENT_BUS_NAME: r.bus.name };
-      for (const [name, value] of Object.entries(expected)) if (name in variables) assert.equal(fn.environment[name], value, `${id} ${name}`);
+      for (const [name, value] of Object.entries(expected))
+        if (name in variables) assert.equal(fn.environment[name], value, `${id} ${name}`);
       assert.equal(fn.environment.POWERTOOLS_SERVICE_NAME, fn.name);
       if (fn.functionUrl) continue; // served by its function URL (dataset-api, analysis-api), not fed by a queue
       if (r.schedules.some((sc) => sc.functionArn === fn.arn)) continue; // run on its schedule by the local runner (run-watchdog)
@@ -204,29 +237,47 @@ describe('local environment provisioned from the CDK app', () => {
 
   it('routes an event on the bus to the queues whose rule matches it, and only those', async () => {
     const { events, sqs } = env.clients;
-    const sample = (slug: string) => JSON.parse(readFileSync(join(samples, `${slug}.json`), 'utf8')) as { source: string; 'detail-type': string; detail: unknown };
+    const sample = (slug: string) =>
+      JSON.parse(readFileSync(join(samples, `${slug}.json`), 'utf8')) as { source: string; 'detail-type': string; detail: unknown };
     const sent = [sample('run-start'), sample('run-stop'), { ...sample('run-stop'), source: 'somebody.else' }];
-    const put = await events.send(new PutEventsCommand({
-      Entries: sent.map((e) => ({ EventBusName: env.resources.bus.name, Source: e.source, DetailType: e['detail-type'], Detail: JSON.stringify(e.detail) })),
-    }));
+    const put = await events.send(
+      new PutEventsCommand({
+        Entries: sent.map((e) => ({
+          EventBusName: env.resources.bus.name,
+          Source: e.source,
+          DetailType: e['detail-type'],
+          Detail: JSON.stringify(e.detail),
+        })),
+      }),
+    );
     assert.equal(put.FailedEntryCount ?? 0, 0);
 
     const matches = (pattern: Record<string, unknown> | undefined, e: { source: string; 'detail-type': string }) => {
       assert.ok(pattern && Object.keys(pattern).every((k) => k === 'source' || k === 'detail-type'), 'patterns on source/detail-type only');
       // A source is a value or a prefix ({ prefix }: the bridges' per-beamline sources).
-      const sourceMatches = (m: unknown) => (typeof m === 'string' ? m === e.source : e.source.startsWith((m as { prefix: string }).prefix));
-      return (!pattern.source || (pattern.source as unknown[]).some(sourceMatches))
-        && (!pattern['detail-type'] || (pattern['detail-type'] as string[]).includes(e['detail-type']));
+      const sourceMatches = (m: unknown) =>
+        typeof m === 'string' ? m === e.source : e.source.startsWith((m as { prefix: string }).prefix);
+      return (
+        (!pattern.source || (pattern.source as unknown[]).some(sourceMatches)) &&
+        (!pattern['detail-type'] || (pattern['detail-type'] as string[]).includes(e['detail-type']))
+      );
     };
     const queueUrls = [...new Set(Object.values(env.resources.rules).flatMap((r) => r.targets.map((t) => t.queueUrl ?? '')))];
     assert.ok(queueUrls.length >= 2);
     for (const url of queueUrls) {
-      const expected = sent.filter((e) => Object.values(env.resources.rules).some((r) => r.targets.some((t) => t.queueUrl === url) && matches(r.eventPattern, e)));
+      const expected = sent.filter((e) =>
+        Object.values(env.resources.rules).some((r) => r.targets.some((t) => t.queueUrl === url) && matches(r.eventPattern, e)),
+      );
       const got = (await receiveAll(sqs, url, { consume: true })).map((m) => JSON.parse(m.Body ?? '{}') as Record<string, unknown>);
-      assert.deepEqual(got.map((b) => `${String(b.source)}/${String(b['detail-type'])}`).sort(), expected.map((e) => `${e.source}/${e['detail-type']}`).sort(), url);
+      assert.deepEqual(
+        got.map((b) => `${String(b.source)}/${String(b['detail-type'])}`).sort(),
+        expected.map((e) => `${e.source}/${e['detail-type']}`).sort(),
+        url,
+      );
       for (const body of got) {
         // The SQS body is the whole EventBridge event, as AWS delivers it.
-        for (const key of ['version', 'id', 'detail-type', 'source', 'time', 'region', 'resources', 'detail']) assert.ok(key in body, `${key} in the delivered event`);
+        for (const key of ['version', 'id', 'detail-type', 'source', 'time', 'region', 'resources', 'detail'])
+          assert.ok(key in body, `${key} in the delivered event`);
         assert.equal(body.region, env.region);
         const original = expected.find((e) => e['detail-type'] === body['detail-type']);
         assert.deepEqual(body.detail, original?.detail);
@@ -246,24 +297,36 @@ describe('local environment provisioned from the CDK app', () => {
       resetCalls();
       logs.length = 0;
       return env.startRunner({
-        functions: ['run-recorder'], handlers: { 'run-recorder': scriptedHandler },
-        retryVisibilityTimeoutSeconds: 0, waitTimeSeconds: 1, log: (e) => logs.push(e),
+        functions: ['run-recorder'],
+        handlers: { 'run-recorder': scriptedHandler },
+        retryVisibilityTimeoutSeconds: 0,
+        waitTimeSeconds: 1,
+        log: (e) => logs.push(e),
       });
     };
     const sendBatch = async (scripts: string[]) => {
-      await env.clients.sqs.send(new SendMessageBatchCommand({
-        QueueUrl: fn().queueUrl,
-        Entries: scripts.map((script, i) => ({ Id: String(i), MessageBody: JSON.stringify({ script, n: i }) })),
-      }));
+      await env.clients.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: fn().queueUrl,
+          Entries: scripts.map((script, i) => ({ Id: String(i), MessageBody: JSON.stringify({ script, n: i }) })),
+        }),
+      );
     };
     const invocations = () => logs.filter((l) => l.message === 'lambda invocation');
 
     it('invokes the handler with a real SQSEvent, context and environment, and deletes what succeeded', async () => {
       const f = fn();
       const before = { ...process.env };
-      await env.clients.events.send(new PutEventsCommand({
-        Entries: [1, 2, 3].map((n) => ({ EventBusName: env.resources.bus.name, Source: 'beamline-archive.bridge', DetailType: 'RunStart', Detail: JSON.stringify({ script: 'ok', n }) })),
-      }));
+      await env.clients.events.send(
+        new PutEventsCommand({
+          Entries: [1, 2, 3].map((n) => ({
+            EventBusName: env.resources.bus.name,
+            Source: 'beamline-archive.bridge',
+            DetailType: 'RunStart',
+            Detail: JSON.stringify({ script: 'ok', n }),
+          })),
+        }),
+      );
       const runner = await run();
       await runner.waitForIdle({ timeoutMs: 15_000 });
       await runner.stop();
@@ -280,13 +343,20 @@ describe('local environment provisioned from the CDK app', () => {
         assert.ok(c.remainingMs > 0 && c.remainingMs <= f.timeoutSeconds * 1000);
         const body = JSON.parse(c.body) as Record<string, unknown>;
         assert.equal(body['detail-type'], 'RunStart');
-        assert.deepEqual(Object.keys(body), ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'], 'the envelope AWS delivers');
+        assert.deepEqual(
+          Object.keys(body),
+          ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'],
+          'the envelope AWS delivers',
+        );
         assert.equal(body.account, env.resources.accountId);
       }
       assert.equal(await queueDepth(env.clients.sqs, f.queueUrl), 0);
       assert.equal(await queueDepth(env.clients.sqs, f.dlqUrl), 0);
       assert.ok(invocations().every((l) => l.outcome === 'success' && l.failures === 0 && typeof l.durationMs === 'number'));
-      assert.equal(invocations().reduce((n, l) => n + Number(l.batchSize), 0), 3);
+      assert.equal(
+        invocations().reduce((n, l) => n + Number(l.batchSize), 0),
+        3,
+      );
       assert.equal(process.env.TABLE_NAME, before.TABLE_NAME, 'stop() restores process.env');
     });
 
@@ -299,7 +369,10 @@ describe('local environment provisioned from the CDK app', () => {
 
       const byScript = (s: string) => calls.filter((c) => c.script === s);
       assert.equal(byScript('ok').length, 2, 'each ok message handled once');
-      assert.deepEqual(byScript('fail-once').map((c) => c.receiveCount), [1, 2]);
+      assert.deepEqual(
+        byScript('fail-once').map((c) => c.receiveCount),
+        [1, 2],
+      );
       assert.equal(calls[0]?.batchSize, 3, 'the three messages came in one batch');
       const partial = invocations().filter((l) => l.outcome === 'partial');
       assert.equal(partial.length, 1);
@@ -326,7 +399,10 @@ describe('local environment provisioned from the CDK app', () => {
       await runner.stop();
 
       const failing = calls.filter((c) => c.script === 'fail-always');
-      assert.deepEqual(failing.map((c) => c.receiveCount), Array.from({ length: f.maxReceiveCount }, (_, i) => i + 1));
+      assert.deepEqual(
+        failing.map((c) => c.receiveCount),
+        Array.from({ length: f.maxReceiveCount }, (_, i) => i + 1),
+      );
       assert.equal(calls.filter((c) => c.script === 'ok').length, 1);
       assert.equal(await queueDepth(env.clients.sqs, f.queueUrl), 0);
       const dead = await receiveAll(env.clients.sqs, f.dlqUrl, { consume: true });
@@ -337,16 +413,34 @@ describe('local environment provisioned from the CDK app', () => {
 
     it("runs the app's own handler from the template's entry, configured by the template's environment", async () => {
       const f = fn();
-      const sample = JSON.parse(readFileSync(join(samples, 'run-start.json'), 'utf8')) as { source: string; 'detail-type': string; detail: { uid: string } };
-      await env.clients.events.send(new PutEventsCommand({
-        Entries: [{ EventBusName: env.resources.bus.name, Source: sample.source, DetailType: sample['detail-type'], Detail: JSON.stringify(sample.detail) }],
-      }));
+      const sample = JSON.parse(readFileSync(join(samples, 'run-start.json'), 'utf8')) as {
+        source: string;
+        'detail-type': string;
+        detail: { uid: string };
+      };
+      await env.clients.events.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: env.resources.bus.name,
+              Source: sample.source,
+              DetailType: sample['detail-type'],
+              Detail: JSON.stringify(sample.detail),
+            },
+          ],
+        }),
+      );
       logs.length = 0;
       const runner = await env.startRunner({ functions: ['run-recorder'], retryVisibilityTimeoutSeconds: 0, log: (e) => logs.push(e) });
       await runner.waitForIdle({ timeoutMs: 20_000 });
       await runner.stop();
-      assert.deepEqual(invocations().map((l) => [l.function, l.outcome, l.batchSize]), [['run-recorder', 'success', 1]]);
-      const { Item: run } = await env.clients.dynamo.send(new GetCommand({ TableName: env.resources.table.name, Key: { pk: `RUN#${sample.detail.uid}`, sk: 'RUN' } }));
+      assert.deepEqual(
+        invocations().map((l) => [l.function, l.outcome, l.batchSize]),
+        [['run-recorder', 'success', 1]],
+      );
+      const { Item: run } = await env.clients.dynamo.send(
+        new GetCommand({ TableName: env.resources.table.name, Key: { pk: `RUN#${sample.detail.uid}`, sk: 'RUN' } }),
+      );
       assert.equal(run?.state, 'RECORDING');
       assert.equal(await queueDepth(env.clients.sqs, f.queueUrl), 0);
     });
@@ -356,20 +450,55 @@ describe('local environment provisioned from the CDK app', () => {
       const p = env.resources.prefix;
       const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${p}-plain-dlq` }))).QueueUrl ?? '';
       const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${p}-plain` }))).QueueUrl ?? '';
-      const attrs = async (url: string) => (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
+      const attrs = async (url: string) =>
+        (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
       const [queueArn, dlqArn] = [await attrs(queueUrl), await attrs(dlqUrl)];
       const f = fn();
       const local = { ...f, name: 'plain', functionName: `${p}-plain` };
       let seen = 0;
       const runnerLogs: RunnerLogEntry[] = [];
       const runner = new LocalLambdaRunner({
-        sqs, awsEndpoint: env.awsEndpoint, retryVisibilityTimeoutSeconds: 0, log: (e) => runnerLogs.push(e),
+        sqs,
+        awsEndpoint: env.awsEndpoint,
+        retryVisibilityTimeoutSeconds: 0,
+        log: (e) => runnerLogs.push(e),
         resources: {
-          region: env.region, accountId: env.resources.accountId, functions: { plain: local },
-          queues: { Plain: { stackName: 'test', logicalId: 'Plain', name: `${p}-plain`, url: queueUrl, arn: queueArn, visibilityTimeoutSeconds: 30, deadLetter: { arn: dlqArn, url: dlqUrl, logicalId: 'PlainDlq', maxReceiveCount: 2 } } },
-          eventSourceMappings: [{ stackName: 'test', logicalId: 'Esm', functionLogicalId: local.logicalId, functionName: local.functionName, queueLogicalId: 'Plain', queueArn, queueUrl, batchSize: 10, maximumBatchingWindowInSeconds: 0, reportBatchItemFailures: true, enabled: true }],
+          region: env.region,
+          accountId: env.resources.accountId,
+          functions: { plain: local },
+          queues: {
+            Plain: {
+              stackName: 'test',
+              logicalId: 'Plain',
+              name: `${p}-plain`,
+              url: queueUrl,
+              arn: queueArn,
+              visibilityTimeoutSeconds: 30,
+              deadLetter: { arn: dlqArn, url: dlqUrl, logicalId: 'PlainDlq', maxReceiveCount: 2 },
+            },
+          },
+          eventSourceMappings: [
+            {
+              stackName: 'test',
+              logicalId: 'Esm',
+              functionLogicalId: local.logicalId,
+              functionName: local.functionName,
+              queueLogicalId: 'Plain',
+              queueArn,
+              queueUrl,
+              batchSize: 10,
+              maximumBatchingWindowInSeconds: 0,
+              reportBatchItemFailures: true,
+              enabled: true,
+            },
+          ],
         },
-        handlers: { plain: async (event) => { seen += event.Records.length; return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) }; } },
+        handlers: {
+          plain: async (event) => {
+            seen += event.Records.length;
+            return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };
+          },
+        },
       });
       await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'always failing' }));
       await runner.start();
@@ -378,7 +507,10 @@ describe('local environment provisioned from the CDK app', () => {
       assert.equal(seen, 2);
       assert.equal(runner.stats.plain?.redriven, 1);
       const dead = await receiveAll(sqs, dlqUrl, { consume: true });
-      assert.deepEqual(dead.map((m) => m.Body), ['always failing']);
+      assert.deepEqual(
+        dead.map((m) => m.Body),
+        ['always failing'],
+      );
       assert.ok(runnerLogs.some((l) => l.message === 'moved to dead-letter queue by the runner'));
     });
   });

@@ -10,20 +10,25 @@ import { NodeSha256, signedRequest } from '../../src/adapters/signed-http.js';
 import { emulatorCredentials } from '../../local/aws-target.js';
 
 /** One function with an IAM-authorised URL, one without a URL. */
-const templates: StackTemplate[] = [{
-  stackName: 'GatewayTest',
-  dependencies: [],
-  template: {
-    Resources: {
-      EchoFunction: {
-        Type: 'AWS::Lambda::Function',
-        Metadata: { 'BeamlineArchive:Entry': 'test/support/handlers/echo-url-handler.ts' },
-        Properties: { Handler: 'index.handler', Runtime: 'nodejs24.x', Environment: { Variables: { GREETING: 'hello' } } },
+const templates: StackTemplate[] = [
+  {
+    stackName: 'GatewayTest',
+    dependencies: [],
+    template: {
+      Resources: {
+        EchoFunction: {
+          Type: 'AWS::Lambda::Function',
+          Metadata: { 'BeamlineArchive:Entry': 'test/support/handlers/echo-url-handler.ts' },
+          Properties: { Handler: 'index.handler', Runtime: 'nodejs24.x', Environment: { Variables: { GREETING: 'hello' } } },
+        },
+        EchoUrl: {
+          Type: 'AWS::Lambda::Url',
+          Properties: { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': ['EchoFunction', 'Arn'] } },
+        },
       },
-      EchoUrl: { Type: 'AWS::Lambda::Url', Properties: { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': ['EchoFunction', 'Arn'] } } },
     },
   },
-}];
+];
 
 describe('local HTTP gateway for function URLs', () => {
   let env: LocalEnvironment;
@@ -34,7 +39,9 @@ describe('local HTTP gateway for function URLs', () => {
     env = await startLocalEnvironment({ templates, redis: false });
     gateway = await env.startHttpGateway();
   });
-  after(async () => { await env?.stop(); });
+  after(async () => {
+    await env?.stop();
+  });
 
   it('records the URL on its function and serves it under /fn/<name>/', () => {
     assert.deepEqual(env.resources.functions['echo-function']?.functionUrl, { authType: 'AWS_IAM' });
@@ -44,7 +51,10 @@ describe('local HTTP gateway for function URLs', () => {
   const url = (path = '') => `${gateway.urlOf('echo-function')}${path}`;
 
   it('invokes the handler with a payload-2.0 event for a SigV4-signed request', async () => {
-    const response = await signedRequest({ url: url('created?x=1'), method: 'POST', body: { a: [1, 2] } }, { region: env.region, credentials });
+    const response = await signedRequest(
+      { url: url('created?x=1'), method: 'POST', body: { a: [1, 2] } },
+      { region: env.region, credentials },
+    );
     assert.equal(response.status, 201);
     assert.equal(response.headers['x-echo'], 'yes');
     assert.deepEqual(response.json, { method: 'POST', rawPath: '/created', query: { x: '1' }, body: { a: [1, 2] }, greeting: 'hello' });
@@ -53,10 +63,16 @@ describe('local HTTP gateway for function URLs', () => {
   it('refuses unsigned requests, wrong secrets, unknown keys and other regions with 403', async () => {
     const unsigned = await fetch(url('x'));
     assert.equal(unsigned.status, 403);
-    const wrongSecret = await signedRequest({ url: url('x') }, { region: env.region, credentials: { ...credentials, secretAccessKey: 'nope' } });
+    const wrongSecret = await signedRequest(
+      { url: url('x') },
+      { region: env.region, credentials: { ...credentials, secretAccessKey: 'nope' } },
+    );
     assert.equal(wrongSecret.status, 403);
     assert.match(wrongSecret.body, /signature does not match/);
-    const wrongKey = await signedRequest({ url: url('x') }, { region: env.region, credentials: { ...credentials, accessKeyId: 'AKIAOTHER' } });
+    const wrongKey = await signedRequest(
+      { url: url('x') },
+      { region: env.region, credentials: { ...credentials, accessKeyId: 'AKIAOTHER' } },
+    );
     assert.equal(wrongKey.status, 403);
     const otherRegion = await signedRequest({ url: url('x') }, { region: 'us-east-1', credentials });
     assert.equal(otherRegion.status, 403);
@@ -66,9 +82,23 @@ describe('local HTTP gateway for function URLs', () => {
   async function signHeaders(path: string, body: string, headerNames?: string[]): Promise<Record<string, string>> {
     const target = new URL(url(path));
     const signer = new SignatureV4({ credentials, region: env.region, service: 'lambda', sha256: NodeSha256 });
-    const all: Record<string, string> = { host: target.host, 'content-type': 'application/json', 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') };
+    const all: Record<string, string> = {
+      host: target.host,
+      'content-type': 'application/json',
+      'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
+    };
     const headers = headerNames ? Object.fromEntries(Object.entries(all).filter(([k]) => headerNames.includes(k))) : all;
-    const signed = await signer.sign(new HttpRequest({ protocol: 'http:', hostname: target.hostname, port: Number(target.port), method: 'POST', path: target.pathname, headers, body }));
+    const signed = await signer.sign(
+      new HttpRequest({
+        protocol: 'http:',
+        hostname: target.hostname,
+        port: Number(target.port),
+        method: 'POST',
+        path: target.pathname,
+        headers,
+        body,
+      }),
+    );
     return Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k !== 'host'));
   }
 

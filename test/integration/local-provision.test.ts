@@ -42,34 +42,60 @@ describe('provisioning from templates', () => {
   it('reads the same templates from cdk.out as from the in-process assembly, dependencies first', () => {
     const fromDir = templatesFromCloudAssemblyDir(outdir);
     assert.deepEqual(fromDir, appTemplates);
-    assert.deepEqual(fromDir.map((t) => t.stackName), ['BeamlineArchiveStorage', 'BeamlineArchiveCompute']);
+    assert.deepEqual(
+      fromDir.map((t) => t.stackName),
+      ['BeamlineArchiveStorage', 'BeamlineArchiveCompute'],
+    );
     assert.deepEqual(fromDir[1]?.dependencies, ['BeamlineArchiveStorage']);
   });
 
   it('keeps copies of the app under different prefixes apart in one emulator, and removes one', async () => {
     const a = await provisionFromTemplates(appTemplates, { clients, prefix: `pa${run}`, region });
     const b = await provisionFromTemplates(appTemplates, { clients, prefix: `pb${run}`, region });
-    const names = (r: ProvisionedResources) => [
-      ...Object.values(r.buckets), ...Object.values(r.tables), ...Object.values(r.eventBuses), ...Object.values(r.queues), ...Object.values(r.rules),
-    ].map((x) => x.name);
+    const names = (r: ProvisionedResources) =>
+      [
+        ...Object.values(r.buckets),
+        ...Object.values(r.tables),
+        ...Object.values(r.eventBuses),
+        ...Object.values(r.queues),
+        ...Object.values(r.rules),
+      ].map((x) => x.name);
     const [na, nb] = [names(a), names(b)];
     assert.ok(na.every((n) => n.startsWith(`pa${run}-`)) && nb.every((n) => n.startsWith(`pb${run}-`)));
     assert.equal(new Set([...na, ...nb]).size, na.length + nb.length);
     assert.ok(a.bucket.name.length <= 63 && /^[a-z0-9-]+$/.test(a.bucket.name));
 
-    await clients.events.send(new PutEventsCommand({ Entries: [{ EventBusName: a.bus.name, Source: 'beamline-archive.bridge', DetailType: 'RunStop', Detail: '{}' }] }));
+    await clients.events.send(
+      new PutEventsCommand({
+        Entries: [{ EventBusName: a.bus.name, Source: 'beamline-archive.bridge', DetailType: 'RunStop', Detail: '{}' }],
+      }),
+    );
     // The two functions RunStop is routed to (dataset-recorder takes RunStart/Run Archived; the APIs have no queue).
-    const takeRunStop = (r: ProvisionedResources) => Object.values(r.functions).filter((f) => ['run-recorder', 'scan-writer'].includes(f.name)).map((f) => f.queueUrl ?? '');
+    const takeRunStop = (r: ProvisionedResources) =>
+      Object.values(r.functions)
+        .filter((f) => ['run-recorder', 'scan-writer'].includes(f.name))
+        .map((f) => f.queueUrl ?? '');
     const aQueues = takeRunStop(a);
     const bQueues = takeRunStop(b);
     // Delivery from the bus to the queues is asynchronous on AWS and LocalStack (moto delivers inside PutEvents): poll.
-    await eventually(async () => (await Promise.all(aQueues.map((u) => queueDepth(clients.sqs, u)))).every((d) => d === 1), 15_000, 'both of a\'s functions take RunStop');
-    assert.ok((await Promise.all(bQueues.map((u) => queueDepth(clients.sqs, u)))).every((d) => d === 0), 'b sees nothing of a\'s bus');
+    await eventually(
+      async () => (await Promise.all(aQueues.map((u) => queueDepth(clients.sqs, u)))).every((d) => d === 1),
+      15_000,
+      "both of a's functions take RunStop",
+    );
+    assert.ok(
+      (await Promise.all(bQueues.map((u) => queueDepth(clients.sqs, u)))).every((d) => d === 0),
+      "b sees nothing of a's bus",
+    );
     for (const u of aQueues) await receiveAll(clients.sqs, u, { consume: true });
 
     assert.deepEqual(await deprovision(b, clients), []);
     for (const q of Object.values(b.queues)) {
-      await assert.rejects(clients.sqs.send(new GetQueueUrlCommand({ QueueName: q.name })), /does not exist|NonExistentQueue/, `${q.name} deleted`);
+      await assert.rejects(
+        clients.sqs.send(new GetQueueUrlCommand({ QueueName: q.name })),
+        /does not exist|NonExistentQueue/,
+        `${q.name} deleted`,
+      );
     }
     assert.equal(await queueDepth(clients.sqs, aQueues[0] ?? ''), 0, 'a untouched');
     assert.deepEqual(await deprovision(a, clients), []);
@@ -77,9 +103,13 @@ describe('provisioning from templates', () => {
 
   it('resolves Ref, GetAtt, Join, Sub, Select, Split, conditions and cross-stack exports', async () => {
     const shared: StackTemplate = {
-      stackName: 'Shared', dependencies: [],
+      stackName: 'Shared',
+      dependencies: [],
       template: {
-        Conditions: { InEu: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, region] }, InMars: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'mars-1'] } },
+        Conditions: {
+          InEu: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, region] },
+          InMars: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'mars-1'] },
+        },
         Resources: {
           Bus1A2B3C4D: { Type: 'AWS::Events::EventBus', Properties: { Name: 'custom' } },
           DeadLetters9F8E7D6C: { Type: 'AWS::SQS::Queue', Properties: { MessageRetentionPeriod: 1209600 } },
@@ -96,29 +126,50 @@ describe('provisioning from templates', () => {
     };
     const busName = { 'Fn::Select': [1, { 'Fn::Split': ['/', { 'Fn::ImportValue': 'Shared:BusArn' }] }] };
     const work: StackTemplate = {
-      stackName: 'Work', dependencies: ['Shared'],
+      stackName: 'Work',
+      dependencies: ['Shared'],
       template: {
         Resources: {
-          WorkQueue: { Type: 'AWS::SQS::Queue', Properties: { VisibilityTimeout: 42, RedrivePolicy: { deadLetterTargetArn: { 'Fn::ImportValue': 'Shared:DlqArn' }, maxReceiveCount: 3 } } },
-          Rule: { Type: 'AWS::Events::Rule', Properties: { EventBusName: busName, EventPattern: { source: ['x'] }, Targets: [{ Id: 'q', Arn: { 'Fn::GetAtt': ['WorkQueue', 'Arn'] } }] } },
+          WorkQueue: {
+            Type: 'AWS::SQS::Queue',
+            Properties: {
+              VisibilityTimeout: 42,
+              RedrivePolicy: { deadLetterTargetArn: { 'Fn::ImportValue': 'Shared:DlqArn' }, maxReceiveCount: 3 },
+            },
+          },
+          Rule: {
+            Type: 'AWS::Events::Rule',
+            Properties: {
+              EventBusName: busName,
+              EventPattern: { source: ['x'] },
+              Targets: [{ Id: 'q', Arn: { 'Fn::GetAtt': ['WorkQueue', 'Arn'] } }],
+            },
+          },
           Fn: {
             Type: 'AWS::Lambda::Function',
             Metadata: { 'BeamlineArchive:Entry': 'functions/worker/handler.ts' },
             Properties: {
-              Handler: 'index.handler', Timeout: 7, Role: { 'Fn::GetAtt': ['Role', 'Arn'] },
+              Handler: 'index.handler',
+              Timeout: 7,
+              Role: { 'Fn::GetAtt': ['Role', 'Arn'] },
               Environment: {
                 Variables: {
                   QUEUE: { Ref: 'WorkQueue' },
                   QUEUE_NAME: { 'Fn::GetAtt': ['WorkQueue', 'QueueName'] },
                   BUS: busName,
-                  SUB: { 'Fn::Sub': ['${AWS::Region}/${WorkQueue.QueueName}/${Extra}/${!Literal}', { Extra: { 'Fn::Join': ['-', ['a', 'b']] } }] },
+                  SUB: {
+                    'Fn::Sub': ['${AWS::Region}/${WorkQueue.QueueName}/${Extra}/${!Literal}', { Extra: { 'Fn::Join': ['-', ['a', 'b']] } }],
+                  },
                   NOTHING: { Ref: 'AWS::NoValue' },
                 },
               },
             },
           },
           Role: { Type: 'AWS::IAM::Role', Properties: {} },
-          Esm: { Type: 'AWS::Lambda::EventSourceMapping', Properties: { EventSourceArn: { 'Fn::GetAtt': ['WorkQueue', 'Arn'] }, FunctionName: { Ref: 'Fn' }, BatchSize: 4 } },
+          Esm: {
+            Type: 'AWS::Lambda::EventSourceMapping',
+            Properties: { EventSourceArn: { 'Fn::GetAtt': ['WorkQueue', 'Arn'] }, FunctionName: { Ref: 'Fn' }, BatchSize: 4 },
+          },
         },
       },
     };
@@ -137,7 +188,10 @@ describe('provisioning from templates', () => {
     const fn = r.functions.worker;
     assert.ok(fn);
     assert.deepEqual(fn.environment, { QUEUE: q?.url, QUEUE_NAME: q?.name, BUS: r.bus.name, SUB: `${region}/${q?.name}/a-b/\${Literal}` });
-    assert.deepEqual([fn.batchSize, fn.reportBatchItemFailures, fn.maxReceiveCount, fn.dlqUrl, fn.timeoutSeconds], [4, false, 3, dlq?.url, 7]);
+    assert.deepEqual(
+      [fn.batchSize, fn.reportBatchItemFailures, fn.maxReceiveCount, fn.dlqUrl, fn.timeoutSeconds],
+      [4, false, 3, dlq?.url, 7],
+    );
     assert.deepEqual(r.outputs.Shared, { BusArn: r.bus.arn, DlqArn: dlq?.arn, Where: 'eu' });
     assert.deepEqual(r.exports, { 'Shared:BusArn': r.bus.arn, 'Shared:DlqArn': dlq?.arn });
     assert.deepEqual(r.skipped.map((s) => `${s.logicalId}:${s.type}`).sort(), ['MarsOnly:AWS::SQS::Queue', 'Role:AWS::IAM::Role']);

@@ -32,10 +32,16 @@ describe('run watchdog (local environment)', () => {
     const topic = Object.values(env.resources.topics).find((t) => t.logicalId.startsWith('MonitoringAlarmTopic'));
     assert.ok(topic, `alarm topic provisioned: ${Object.keys(env.resources.topics).join(', ')}`);
     inbox = (await env.clients.sqs.send(new CreateQueueCommand({ QueueName: `${env.resources.prefix}-inbox` }))).QueueUrl!;
-    const inboxArn = (await env.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: inbox, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    await env.clients.sns.send(new SubscribeCommand({ TopicArn: topic.arn, Protocol: 'sqs', Endpoint: inboxArn, Attributes: { RawMessageDelivery: 'false' } }));
+    const inboxArn = (await env.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: inbox, AttributeNames: ['QueueArn'] })))
+      .Attributes!.QueueArn!;
+    await env.clients.sns.send(
+      new SubscribeCommand({ TopicArn: topic.arn, Protocol: 'sqs', Endpoint: inboxArn, Attributes: { RawMessageDelivery: 'false' } }),
+    );
     runner = await env.startRunner({
-      functions: ['run-recorder', 'notifier', 'run-watchdog'], schedules: 'on-demand', log: () => undefined, retryVisibilityTimeoutSeconds: 0,
+      functions: ['run-recorder', 'notifier', 'run-watchdog'],
+      schedules: 'on-demand',
+      log: () => undefined,
+      retryVisibilityTimeoutSeconds: 0,
       // Stalled as soon as the watchdog looks (the template says 2 h after RunStop, 24 h after the start).
       environment: { STALL_AFTER_STOP_SECONDS: '0', STALL_AFTER_START_SECONDS: '0', LOG_LEVEL: 'ERROR' },
     });
@@ -56,35 +62,50 @@ describe('run watchdog (local environment)', () => {
     const store = new S3ObjectStore(env.clients.s3, bucket);
     // Run A: RunStop recorded, but one StreamDatum never arrived (lost on the way).
     const a = sampleScan(9, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6W0A', scanId: 31 });
-    const lost = a.documents.find((d) => d['detail-type'] === 'StreamDatum' && (d.detail as StreamDatum).stream_resource.endsWith('diode1'))!;
+    const lost = a.documents.find(
+      (d) => d['detail-type'] === 'StreamDatum' && (d.detail as StreamDatum).stream_resource.endsWith('diode1'),
+    )!;
     // Run B: the bridge never finished it (no RunStop).
     const b = sampleScan(6, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6W0B', scanId: 32 });
     for (const c of [...a.chunks, ...b.chunks]) await store.put(c.key, c.bytes);
     const events = [...a.documents.filter((d) => d !== lost), a.stop, ...b.documents];
     for (let i = 0; i < events.length; i += 10) {
-      const out = await env.clients.events.send(new PutEventsCommand({
-        Entries: events.slice(i, i + 10).map((e) => ({ EventBusName: env.resources.bus.name, Source: e.source, DetailType: e['detail-type'], Detail: JSON.stringify(e.detail) })),
-      }));
+      const out = await env.clients.events.send(
+        new PutEventsCommand({
+          Entries: events.slice(i, i + 10).map((e) => ({
+            EventBusName: env.resources.bus.name,
+            Source: e.source,
+            DetailType: e['detail-type'],
+            Detail: JSON.stringify(e.detail),
+          })),
+        }),
+      );
       assert.equal(out.FailedEntryCount ?? 0, 0);
     }
     await runner.waitForIdle({ timeoutMs: 30_000 });
     assert.equal((await catalogue.getRun(a.runUid))?.state, 'RECORDING');
     assert.equal((await catalogue.getRun(b.runUid))?.state, 'RECORDING');
 
-    const report = await runner.invokeScheduled('run-watchdog') as WatchdogResult;
+    const report = (await runner.invokeScheduled('run-watchdog')) as WatchdogResult;
     assert.deepEqual([...report.stalled].sort(), [a.runUid, b.runUid]);
 
     const ra = await catalogue.getRun(a.runUid);
     assert.equal(ra?.state, 'STALLED');
     const { indices } = lost.detail as StreamDatum;
-    assert.deepEqual(ra?.stalled?.missing.map((m) => [m.kind, m.stream, m.ranges]), [
-      ['StreamDatum', undefined, undefined],
-      ['chunks', 'simulation_diode_sampling_controller:diode1', [[indices.start, indices.stop]]],
-    ]);
+    assert.deepEqual(
+      ra?.stalled?.missing.map((m) => [m.kind, m.stream, m.ranges]),
+      [
+        ['StreamDatum', undefined, undefined],
+        ['chunks', 'simulation_diode_sampling_controller:diode1', [[indices.start, indices.stop]]],
+      ],
+    );
     assert.match(ra?.stalled?.reason ?? '', /stream datums \d+\/\d+ recorded/);
     const rb = await catalogue.getRun(b.runUid);
     assert.equal(rb?.state, 'STALLED');
-    assert.deepEqual(rb?.stalled?.missing.map((m) => m.kind), ['RunStop']);
+    assert.deepEqual(
+      rb?.stalled?.missing.map((m) => m.kind),
+      ['RunStop'],
+    );
     assert.deepEqual((await catalogue.listRunsByState('STALLED')).map((r) => r.runUid).sort(), [a.runUid, b.runUid]);
 
     for (const c of [a.chunks[0]!, b.chunks[0]!]) {
@@ -102,12 +123,15 @@ describe('run watchdog (local environment)', () => {
     const bySubject = new Map(messages.map((m) => [m.Subject, m.Message]));
     const toA = bySubject.get(`[beamline-archive] run ${a.runUid} STALLED`);
     assert.ok(toA, `a message about run A: ${[...bySubject.keys()].join(' | ')}`);
-    assert.match(toA, new RegExp(`points \\[${indices.start}, ${indices.stop}\\) of simulation_diode_sampling_controller:diode1 have no StreamDatum`));
+    assert.match(
+      toA,
+      new RegExp(`points \\[${indices.start}, ${indices.stop}\\) of simulation_diode_sampling_controller:diode1 have no StreamDatum`),
+    );
     assert.match(toA, new RegExp(`beamline-archive runs show ${a.runUid}`));
     assert.match(bySubject.get(`[beamline-archive] run ${b.runUid} STALLED`) ?? '', /no RunStop: the bridge never finished the run/);
 
     // A second pass finds nothing new: STALLED runs are not RECORDING any more.
-    const again = await runner.invokeScheduled('run-watchdog') as WatchdogResult;
+    const again = (await runner.invokeScheduled('run-watchdog')) as WatchdogResult;
     assert.deepEqual(again.stalled, []);
   });
 });

@@ -8,8 +8,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand,
-  PutObjectCommand, S3ServiceException, UploadPartCommand, type BucketLocationConstraint, type S3Client,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3ServiceException,
+  UploadPartCommand,
+  type BucketLocationConstraint,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { connectionTo, startAwsEmulator, uniqueName, type AwsEmulator } from '../../local/aws-target.js';
 import { createAwsClients } from '../../src/adapters/aws-clients.js';
@@ -25,23 +32,33 @@ describe('S3 conditional writes (If-None-Match / If-Match)', () => {
     aws = await startAwsEmulator();
     motoSemantics = aws.started || process.env.TEST_TARGET === 'moto';
     s3 = createAwsClients(connectionTo(aws.url)).s3;
-    await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: connectionTo(aws.url).region as BucketLocationConstraint } }));
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        CreateBucketConfiguration: { LocationConstraint: connectionTo(aws.url).region as BucketLocationConstraint },
+      }),
+    );
   });
   after(async () => {
     s3?.destroy();
     await aws?.stop();
   });
 
-  const body = async (key: string): Promise<string> => (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
+  const body = async (key: string): Promise<string> =>
+    (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
 
   /** Asserts `write` is refused with HTTP 412 PreconditionFailed. */
   async function refused(write: Promise<unknown>, what: string): Promise<void> {
-    await assert.rejects(write, (e: unknown) => {
-      assert.ok(e instanceof S3ServiceException, `${what}: ${String(e)}`);
-      assert.equal(e.$metadata.httpStatusCode, 412, `${what}: HTTP ${e.$metadata.httpStatusCode} ${e.name}`);
-      assert.equal(e.name, 'PreconditionFailed', what);
-      return true;
-    }, what);
+    await assert.rejects(
+      write,
+      (e: unknown) => {
+        assert.ok(e instanceof S3ServiceException, `${what}: ${String(e)}`);
+        assert.equal(e.$metadata.httpStatusCode, 412, `${what}: HTTP ${e.$metadata.httpStatusCode} ${e.name}`);
+        assert.equal(e.name, 'PreconditionFailed', what);
+        return true;
+      },
+      what,
+    );
   }
 
   /** A two-part multipart upload of `parts` (the first part at least 5 MiB), completed with `condition`. */
@@ -51,17 +68,25 @@ describe('S3 conditional writes (If-None-Match / If-Match)', () => {
     for (const [i, part] of parts.entries()) {
       etags.push((await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: part }))).ETag!);
     }
-    return s3.send(new CompleteMultipartUploadCommand({
-      Bucket: bucket, Key: key, UploadId, ...condition,
-      MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-    }));
+    return s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        ...condition,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
   }
 
   it('PutObject with If-None-Match * creates a key once and refuses the second put (412), keeping the first', async () => {
     const key = 'archive/once.h5';
     const first = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'first', IfNoneMatch: '*' }));
     assert.ok(first.ETag);
-    await refused(s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'second', IfNoneMatch: '*' })), 'second put with If-None-Match *');
+    await refused(
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'second', IfNoneMatch: '*' })),
+      'second put with If-None-Match *',
+    );
     assert.equal(await body(key), 'first');
   });
 
@@ -72,7 +97,10 @@ describe('S3 conditional writes (If-None-Match / If-Match)', () => {
     assert.notEqual(v2.ETag, v1.ETag);
     assert.equal(await body(key), 'v2');
     await refused(s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'v3', IfMatch: v1.ETag })), 'put over a stale ETag');
-    await refused(s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'v3', IfMatch: '"0123456789abcdef0123456789abcdef"' })), 'put over a made-up ETag');
+    await refused(
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'v3', IfMatch: '"0123456789abcdef0123456789abcdef"' })),
+      'put over a made-up ETag',
+    );
     assert.equal(await body(key), 'v2');
   });
 
@@ -81,7 +109,10 @@ describe('S3 conditional writes (If-None-Match / If-Match)', () => {
     const parts = [Buffer.alloc(5 * 1024 * 1024, 1), Buffer.from('tail')];
     const done = await multipart(key, parts, { IfNoneMatch: '*' });
     assert.ok(done.ETag?.endsWith('-2"'), `multipart ETag ${done.ETag}`);
-    await refused(multipart(key, [Buffer.alloc(5 * 1024 * 1024, 2), Buffer.from('other')], { IfNoneMatch: '*' }), 'second multipart publish with If-None-Match *');
+    await refused(
+      multipart(key, [Buffer.alloc(5 * 1024 * 1024, 2), Buffer.from('other')], { IfNoneMatch: '*' }),
+      'second multipart publish with If-None-Match *',
+    );
     const kept = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
     assert.equal(kept.length, parts[0]!.length + 4);
     assert.equal(kept[0], 1);

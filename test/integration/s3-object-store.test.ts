@@ -30,7 +30,10 @@ describe('S3ObjectStore against the emulator', () => {
     const server = createServer((req, res) => {
       seen.push(req.headers);
       req.resume();
-      req.on('end', () => { res.writeHead(200, { ETag: '"0"' }); res.end(); });
+      req.on('end', () => {
+        res.writeHead(200, { ETag: '"0"' });
+        res.end();
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
@@ -51,7 +54,10 @@ describe('S3ObjectStore against the emulator', () => {
   });
 
   it('reports a missing object as ObjectNotFoundError naming the key, and head as undefined', async () => {
-    await assert.rejects(fx.store.get('staging/none'), (e: unknown) => e instanceof ObjectNotFoundError && /staging\/none does not exist/.test(e.message));
+    await assert.rejects(
+      fx.store.get('staging/none'),
+      (e: unknown) => e instanceof ObjectNotFoundError && /staging\/none does not exist/.test(e.message),
+    );
     assert.equal(await fx.store.head('staging/none'), undefined);
   });
 
@@ -77,22 +83,49 @@ describe('S3ObjectStore against the emulator', () => {
     assert.equal(await fx.store.head('archive/p/f.h5.tmp'), undefined);
   });
 
-  it('publishes an object above the single-copy limit part by part (as one over S3\'s 5 GB), conditionally: If-None-Match holds, bytes and metadata intact', async () => {
+  it("publishes an object above the single-copy limit part by part (as one over S3's 5 GB), conditionally: If-None-Match holds, bytes and metadata intact", async () => {
     // The limit as configuration: 6 MiB here stands for 5 GB, 5 MiB parts for 1 GiB ones.
     const sent: string[] = [];
-    const s3 = createAwsClients({ region: 'eu-west-1', endpoint: await fx.clients.s3.config.endpoint!().then((e) => `${e.protocol}//${e.hostname}:${e.port}`), credentials: emulatorCredentials() }).s3;
-    s3.middlewareStack.add((next, context) => async (args) => { sent.push(context.commandName ?? '?'); return next(args); }, { step: 'initialize' });
-    const store = new S3ObjectStore(s3, fx.bucket, { partSize: 5 * 1024 * 1024, singleCopyMaxBytes: 6 * 1024 * 1024, copyPartBytes: 5 * 1024 * 1024 });
+    const s3 = createAwsClients({
+      region: 'eu-west-1',
+      endpoint: await fx.clients.s3.config.endpoint!().then((e) => `${e.protocol}//${e.hostname}:${e.port}`),
+      credentials: emulatorCredentials(),
+    }).s3;
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(context.commandName ?? '?');
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const store = new S3ObjectStore(s3, fx.bucket, {
+      partSize: 5 * 1024 * 1024,
+      singleCopyMaxBytes: 6 * 1024 * 1024,
+      copyPartBytes: 5 * 1024 * 1024,
+    });
     const content = randomBytes(12 * 1024 * 1024 + 3);
     await store.put('archive/p/huge.h5.tmp', content);
     sent.length = 0;
     await store.copy('archive/p/huge.h5.tmp', 'archive/p/huge.h5', { metadata: { sha256: 'abc' }, condition: { ifNoneMatch: '*' } });
-    assert.deepEqual(sent.filter((c) => c !== 'HeadObjectCommand'), ['CreateMultipartUploadCommand', 'UploadPartCopyCommand', 'UploadPartCopyCommand', 'UploadPartCopyCommand', 'CompleteMultipartUploadCommand'], 'three part copies (5 + 5 + 2 MiB), no CopyObject');
+    assert.deepEqual(
+      sent.filter((c) => c !== 'HeadObjectCommand'),
+      [
+        'CreateMultipartUploadCommand',
+        'UploadPartCopyCommand',
+        'UploadPartCopyCommand',
+        'UploadPartCopyCommand',
+        'CompleteMultipartUploadCommand',
+      ],
+      'three part copies (5 + 5 + 2 MiB), no CopyObject',
+    );
     assert.deepEqual(Buffer.from(await store.get('archive/p/huge.h5')), content);
     assert.equal((await store.head('archive/p/huge.h5'))?.sha256, 'abc');
     // The condition still holds part by part: a second publish over it is refused, the object unchanged.
     await store.put('archive/p/other.h5.tmp', randomBytes(12 * 1024 * 1024));
-    await assert.rejects(store.copy('archive/p/other.h5.tmp', 'archive/p/huge.h5', { condition: { ifNoneMatch: '*' } }), (e: Error) => e.name === 'WriteConditionFailedError');
+    await assert.rejects(
+      store.copy('archive/p/other.h5.tmp', 'archive/p/huge.h5', { condition: { ifNoneMatch: '*' } }),
+      (e: Error) => e.name === 'WriteConditionFailedError',
+    );
     assert.deepEqual(Buffer.from(await store.get('archive/p/huge.h5')), content);
     // Unconditional copies above the limit go part by part too.
     sent.length = 0;

@@ -27,7 +27,9 @@ export function useS3Store(name: string): S3StoreFixture {
     const endpoint = (aws = await startAwsEmulator()).url;
     fixture.clients = createAwsClients({ region: 'eu-west-1', endpoint, credentials: emulatorCredentials() });
     fixture.bucket = `${name}-${Date.now()}`;
-    await fixture.clients.s3.send(new CreateBucketCommand({ Bucket: fixture.bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await fixture.clients.s3.send(
+      new CreateBucketCommand({ Bucket: fixture.bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }),
+    );
     fixture.store = new S3ObjectStore(fixture.clients.s3, fixture.bucket, { partSize: 5 * 1024 * 1024 });
   });
   after(async () => {

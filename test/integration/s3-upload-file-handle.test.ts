@@ -18,7 +18,11 @@ describe('S3ObjectStore.uploadFileHandle against the emulator', () => {
   const fx = useS3Store('s3-handle');
 
   it('uploads a small file in one PUT and a file of several parts as a multipart upload, twice from the same handle', async () => {
-    for (const [name, size] of [['small.h5', 4096], ['big.h5', 11 * 1024 * 1024 + 123], ['exact.h5', 10 * 1024 * 1024]] as const) {
+    for (const [name, size] of [
+      ['small.h5', 4096],
+      ['big.h5', 11 * 1024 * 1024 + 123],
+      ['exact.h5', 10 * 1024 * 1024],
+    ] as const) {
       const content = randomBytes(size);
       const path = join(fx.dir, name);
       writeFileSync(path, content);

@@ -33,16 +33,55 @@ import { validateRef } from '../../src/core/datasets/model.js';
 import { safeSegment, scanFileKey } from '../../src/core/object-keys.js';
 import type { RunRecord } from '../../src/core/archive/ports.js';
 
-interface GroupFacts { NX_class: string; datasets: Record<string, { dtype: string; value: unknown; attrs: Record<string, unknown> }>; groups?: Record<string, GroupFacts> }
-interface Published { number: number; values: string; scan: { run_uid: string; channels: Record<string, { points: number }> } }
+interface GroupFacts {
+  NX_class: string;
+  datasets: Record<string, { dtype: string; value: unknown; attrs: Record<string, unknown> }>;
+  groups?: Record<string, GroupFacts>;
+}
+interface Published {
+  number: number;
+  values: string;
+  scan: { run_uid: string; channels: Record<string, { points: number }> };
+}
 interface Judged {
-  channels: Record<string, { present: boolean; same_bytes?: boolean; as_bool_equal?: boolean; attrs?: Record<string, unknown>; dtype?: string; shape?: number[]; identical?: boolean; identical_outside_fill?: boolean; published_points?: number }>;
+  channels: Record<
+    string,
+    {
+      present: boolean;
+      same_bytes?: boolean;
+      as_bool_equal?: boolean;
+      attrs?: Record<string, unknown>;
+      dtype?: string;
+      shape?: number[];
+      identical?: boolean;
+      identical_outside_fill?: boolean;
+      published_points?: number;
+    }
+  >;
   refused?: { NX_class: string; channel: string[]; reason: string[]; data: { channel: string; reason: string }[]; type: string };
-  plot?: { name: string; silx_valid: boolean; attrs: Record<string, unknown>; signal_shape?: number[]; axes_shapes?: (number[] | null)[]; is_curve?: boolean; silx_issues?: string[] };
+  plot?: {
+    name: string;
+    silx_valid: boolean;
+    attrs: Record<string, unknown>;
+    signal_shape?: number[];
+    axes_shapes?: (number[] | null)[];
+    is_curve?: boolean;
+    silx_issues?: string[];
+  };
   sample?: GroupFacts;
   machine?: GroupFacts;
   technique?: GroupFacts;
-  trimmed: Record<string, { fill_value: number | null; fill_dtype: string; fill_rows: number[]; missing_points_attr: string; missing_points: number[][] | null; missing_points_dtype: string | null }>;
+  trimmed: Record<
+    string,
+    {
+      fill_value: number | null;
+      fill_dtype: string;
+      fill_rows: number[];
+      missing_points_attr: string;
+      missing_points: number[][] | null;
+      missing_points_dtype: string | null;
+    }
+  >;
   instrument: string[];
 }
 
@@ -61,11 +100,20 @@ describe('fidelity: every channel it can, plots silx accepts, ESRF metadata, tri
     // by a fresh one from the start of the history (as bridge-stream-kinds does).
     await pipeline.bridge.stop();
     for (const dtype of ['float64', 'int32']) {
-      trimmedScans.set(dtype, await publish(['--type', 'ascan', '--points', '12', '--counters', '2', '--batch', '2', '--trim-first', '4', '--dtype', dtype]));
+      trimmedScans.set(
+        dtype,
+        await publish(['--type', 'ascan', '--points', '12', '--counters', '2', '--batch', '2', '--trim-first', '4', '--dtype', dtype]),
+      );
     }
     const env = pipeline.env;
     bridge = await startBridge({
-      redisUrl: pipeline.redisUrl, bucket: pipeline.bucket, eventBusName: env.resources.bus.name, beamline: 'id00', from: '0', logLevel: 'ERROR', limaRoots: [tmpdir()],
+      redisUrl: pipeline.redisUrl,
+      bucket: pipeline.bucket,
+      eventBusName: env.resources.bus.name,
+      beamline: 'id00',
+      from: '0',
+      logLevel: 'ERROR',
+      limaRoots: [tmpdir()],
       aws: connectionTo(env.awsEndpoint),
     });
   });
@@ -73,7 +121,10 @@ describe('fidelity: every channel it can, plots silx accepts, ESRF metadata, tri
   after(async () => {
     rmSync(work, { recursive: true, force: true });
     await bridge?.stop();
-    const stopped = await Promise.race([pipeline?.env.stop().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref())]);
+    const stopped = await Promise.race([
+      pipeline?.env.stop().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref()),
+    ]);
     if (!stopped) {
       await pipeline.env.stop();
       setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
@@ -84,7 +135,16 @@ describe('fidelity: every channel it can, plots silx accepts, ESRF metadata, tri
   async function publish(args: string[]): Promise<Published> {
     number += 1;
     const values = join(work, `${number}.npz`);
-    const published = await run(venvPython, [PUBLISHER, '--redis', pipeline.redisUrl, '--number', String(number), '--dump-values', values, ...args]);
+    const published = await run(venvPython, [
+      PUBLISHER,
+      '--redis',
+      pipeline.redisUrl,
+      '--number',
+      String(number),
+      '--dump-values',
+      values,
+      ...args,
+    ]);
     assert.equal(published.code, 0, published.stderr);
     return { number, values, scan: JSON.parse(published.stdout) as Published['scan'] };
   }
@@ -95,44 +155,103 @@ describe('fidelity: every channel it can, plots silx accepts, ESRF metadata, tri
   }
 
   /** Waits for the run of a published scan, downloads its file and judges it. */
-  async function judge({ number, values, scan }: Published): Promise<{ record: RunRecord; judged: Judged; scan: Published['scan']; entry: string }> {
+  async function judge({
+    number,
+    values,
+    scan,
+  }: Published): Promise<{ record: RunRecord; judged: Judged; scan: Published['scan']; entry: string }> {
     const record = await pipeline.waitForRun(scan.run_uid, { timeoutMs: 90_000 });
     assert.equal(record.state, 'ARCHIVED', JSON.stringify(record.failure));
     const file = join(work, `${number}.h5`);
     await pipeline.download(record.file!.key, file);
-    const judged = await run(venvPython, [join(projectRoot, 'test/support/judge_fidelity.py'), file, '--entry', `${number}.1`, '--values', values]);
+    const judged = await run(venvPython, [
+      join(projectRoot, 'test/support/judge_fidelity.py'),
+      file,
+      '--entry',
+      `${number}.1`,
+      '--values',
+      values,
+    ]);
     assert.equal(judged.code, 0, judged.stderr);
     return { record, judged: JSON.parse(judged.stdout) as Judged, scan, entry: `${number}.1` };
   }
 
   it('one bad channel never loses a scan: refused channels listed in the file and the record, the others bit for bit', async () => {
-    const { record, judged } = await archive(['--type', 'ascan', '--points', '10', '--counters', '2', '--batch', '3', '--extra-channel', 'complex', '--extra-channel', 'cube', '--extra-channel', 'bool']);
+    const { record, judged } = await archive([
+      '--type',
+      'ascan',
+      '--points',
+      '10',
+      '--counters',
+      '2',
+      '--batch',
+      '3',
+      '--extra-channel',
+      'complex',
+      '--extra-channel',
+      'cube',
+      '--extra-channel',
+      'bool',
+    ]);
     const refused = record.refusedChannels ?? [];
     assert.deepEqual(refused.map((r) => r.channel).sort(), ['cube1:volume', 'fft:amplitude'], JSON.stringify(refused));
     assert.match(refused.find((r) => r.channel === 'fft:amplitude')!.reason, /dtype "<c16" is not a numeric numpy dtype/);
     assert.match(refused.find((r) => r.channel === 'cube1:volume')!.reason, /3-d|rank|dimension/i);
     assert.deepEqual(judged.refused?.NX_class, 'NXnote');
     assert.deepEqual(judged.refused?.channel, ['cube1:volume', 'fft:amplitude']);
-    assert.deepEqual(judged.refused?.data, [...refused].sort((a, b) => a.channel.localeCompare(b.channel)));
-    assert.deepEqual(judged.refused?.reason, judged.refused?.data.map((r) => r.reason));
-    for (const channel of ['axis:sy', 'timer:elapsed_time', 'timer:epoch', 'simulation_diode_sampling_controller:diode1', 'simulation_diode_sampling_controller:diode2']) {
+    assert.deepEqual(
+      judged.refused?.data,
+      [...refused].sort((a, b) => a.channel.localeCompare(b.channel)),
+    );
+    assert.deepEqual(
+      judged.refused?.reason,
+      judged.refused?.data.map((r) => r.reason),
+    );
+    for (const channel of [
+      'axis:sy',
+      'timer:elapsed_time',
+      'timer:epoch',
+      'simulation_diode_sampling_controller:diode1',
+      'simulation_diode_sampling_controller:diode2',
+    ]) {
       assert.equal(judged.channels[channel]?.identical, true, `${channel} bit for bit: ${JSON.stringify(judged.channels[channel])}`);
     }
     // numpy bool: archived byte for byte (0/1) as uint8 with numpy_dtype = bool (h5wasm cannot write h5py's bool enum).
     const flags = judged.channels['flags:shutter_open']!;
-    assert.deepEqual([flags.present, flags.dtype, flags.same_bytes, flags.as_bool_equal, flags.attrs?.numpy_dtype], [true, 'uint8', true, true, 'bool'], JSON.stringify(flags));
+    assert.deepEqual(
+      [flags.present, flags.dtype, flags.same_bytes, flags.as_bool_equal, flags.attrs?.numpy_dtype],
+      [true, 'uint8', true, true, 'bool'],
+      JSON.stringify(flags),
+    );
     assert.equal(judged.channels['fft:amplitude']?.present, false);
     assert.equal(judged.channels['cube1:volume']?.present, false);
     assert.equal(judged.plot?.silx_valid, true);
   });
 
   it('a scan stopped with Ctrl-C (streams at 37/36/35 points): the default plot uses the common length, says so, and silx accepts it', async () => {
-    const { record, judged } = await archive(['--type', 'ascan', '--points', '60', '--counters', '2', '--batch', '4', '--stop-after', '37', '--ragged', '--end-reason', 'USER_ABORT']);
+    const { record, judged } = await archive([
+      '--type',
+      'ascan',
+      '--points',
+      '60',
+      '--counters',
+      '2',
+      '--batch',
+      '4',
+      '--stop-after',
+      '37',
+      '--ragged',
+      '--end-reason',
+      'USER_ABORT',
+    ]);
     assert.equal(record.state, 'ARCHIVED');
     const lengths = Object.fromEntries(Object.entries(judged.channels).map(([channel, facts]) => [channel, facts.shape?.[0]]));
     assert.deepEqual(lengths, {
-      'axis:sy': 37, 'timer:elapsed_time': 37, 'timer:epoch': 37,
-      'simulation_diode_sampling_controller:diode1': 36, 'simulation_diode_sampling_controller:diode2': 35,
+      'axis:sy': 37,
+      'timer:elapsed_time': 37,
+      'timer:epoch': 37,
+      'simulation_diode_sampling_controller:diode1': 36,
+      'simulation_diode_sampling_controller:diode2': 35,
     });
     const plot = judged.plot!;
     assert.equal(plot.silx_valid, true, JSON.stringify(plot));
@@ -153,7 +272,10 @@ describe('fidelity: every channel it can, plots silx accepts, ESRF metadata, tri
     assert.equal(machine.NX_class, 'NXsource');
     assert.deepEqual(machine.datasets.current, { dtype: 'float64', value: 198.7, attrs: { units: 'mA' } });
     assert.equal(machine.datasets.filling_mode?.value, '7/8 multibunch');
-    assert.deepEqual([machine.datasets.name?.value, machine.datasets.type?.value, machine.datasets.probe?.value], ['ESRF', 'Synchrotron X-ray Source', 'x-ray']);
+    assert.deepEqual(
+      [machine.datasets.name?.value, machine.datasets.type?.value, machine.datasets.probe?.value],
+      ['ESRF', 'Synchrotron X-ray Source', 'x-ray'],
+    );
     assert.deepEqual(machine.datasets.refill_countdown?.attrs, { units: 's' });
     assert.equal(judged.technique?.NX_class, 'NXcollection');
     assert.deepEqual(judged.technique?.datasets.energy, { dtype: 'float64', value: 12.4, attrs: { units: 'keV' } });
@@ -190,13 +312,27 @@ describe('fidelity: every channel it can, plots silx accepts, ESRF metadata, tri
       { collection: 'échantillon #2', dataset: 'x'.repeat(200) },
     ];
     for (const names of cases) {
-      const published = await publish(['--type', 'ascan', '--points', '4', '--counters', '1', '--collection', names.collection, '--dataset', names.dataset]);
+      const published = await publish([
+        '--type',
+        'ascan',
+        '--points',
+        '4',
+        '--counters',
+        '1',
+        '--collection',
+        names.collection,
+        '--dataset',
+        names.dataset,
+      ]);
       const { record, scan } = await judge(published);
       // The ESRF path names the session when it can be read (`a/../b` breaks it: the BLISS session is used).
       const session = names.collection.includes('/') ? 'demo_session' : '20261122';
       const policy = { proposal: 'ihch123', beamline: 'id00', session, ...names };
       assert.equal(record.file?.key, scanFileKey(policy, published.number));
-      assert.ok(record.file!.key.includes(`/${safeSegment(names.collection)}/${safeSegment(names.collection)}_${safeSegment(names.dataset)}/`), record.file!.key);
+      assert.ok(
+        record.file!.key.includes(`/${safeSegment(names.collection)}/${safeSegment(names.collection)}_${safeSegment(names.dataset)}/`),
+        record.file!.key,
+      );
       const key = validateRef(policy);
       const deadline = Date.now() + 30_000;
       let joined: { fileKey?: string | undefined; runUid: string } | undefined;
@@ -207,20 +343,40 @@ describe('fidelity: every channel it can, plots silx accepts, ESRF metadata, tri
       }
       assert.equal(joined?.fileKey, record.file!.key, `the scan joined dataset ${JSON.stringify(key)} with its file`);
       // The run record's dataset index (gsi1pk) is the dataset record's key: the runs of the dataset include this run.
-      const runsOfDataset = await pipeline.env.clients.dynamo.send(new QueryCommand({
-        TableName: pipeline.env.resources.table.name, IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': datasetPk(key) },
-      }));
-      assert.ok((runsOfDataset.Items ?? []).some((item) => item.run_uid === scan.run_uid), `run ${scan.run_uid} among the runs of ${datasetPk(key)}`);
+      const runsOfDataset = await pipeline.env.clients.dynamo.send(
+        new QueryCommand({
+          TableName: pipeline.env.resources.table.name,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': datasetPk(key) },
+        }),
+      );
+      assert.ok(
+        (runsOfDataset.Items ?? []).some((item) => item.run_uid === scan.run_uid),
+        `run ${scan.run_uid} among the runs of ${datasetPk(key)}`,
+      );
       const dataset = await datasets.get(key);
       assert.equal(dataset?.metadata.datasetName, names.dataset, 'ICAT datasetName keeps the name as published');
       assert.equal(dataset?.metadata.Sample_name, 'sample1');
     }
     // Nothing went to a dead-letter queue (the dataset-recorder used to refuse these names there).
     const deadLetters = Object.entries(pipeline.env.resources.queues).filter(([, q]) => q.deadLetter);
-    assert.ok(deadLetters.some(([name]) => /dataset/i.test(name)), deadLetters.map(([name]) => name).join(', '));
+    assert.ok(
+      deadLetters.some(([name]) => /dataset/i.test(name)),
+      deadLetters.map(([name]) => name).join(', '),
+    );
     for (const [name, queue] of deadLetters) {
-      const attrs = await pipeline.env.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.deadLetter!.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-      assert.deepEqual([attrs.Attributes?.ApproximateNumberOfMessages, attrs.Attributes?.ApproximateNumberOfMessagesNotVisible], ['0', '0'], `the DLQ of ${name} holds no message`);
+      const attrs = await pipeline.env.clients.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queue.deadLetter!.url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      assert.deepEqual(
+        [attrs.Attributes?.ApproximateNumberOfMessages, attrs.Attributes?.ApproximateNumberOfMessagesNotVisible],
+        ['0', '0'],
+        `the DLQ of ${name} holds no message`,
+      );
     }
   });
 });

@@ -22,7 +22,14 @@ import { fileIndexKeyOf, scanFileKey, tmpKeyOf } from '../../src/core/object-key
 import type { FileIndex } from '../../src/core/file-index/model.js';
 import type { RunStart, RunStop, StreamDatum } from '../../src/core/contract/generated-types.js';
 import { buildRun, sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
-import { queueOfSources, sqsEvent, stageRun, startArchiveStack, type ArchiveStack, type SqsHandler as Handler } from '../support/archive-stack.js';
+import {
+  queueOfSources,
+  sqsEvent,
+  stageRun,
+  startArchiveStack,
+  type ArchiveStack,
+  type SqsHandler as Handler,
+} from '../support/archive-stack.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -58,7 +65,10 @@ describe('scan-writer and run-recorder against the emulator', () => {
 
   /** Documents through the run-recorder, shuffled deterministically and in batches of 10. */
   async function record(documents: readonly BusEvent[]): Promise<void> {
-    const shuffled = [...documents].map((d, i) => [(i * 7919) % 104729, d] as const).sort((a, b) => a[0] - b[0]).map(([, d]) => d);
+    const shuffled = [...documents]
+      .map((d, i) => [(i * 7919) % 104729, d] as const)
+      .sort((a, b) => a[0] - b[0])
+      .map(([, d]) => d);
     for (let i = 0; i < shuffled.length; i += 10) {
       const out = await recorder(sqsEvent(shuffled.slice(i, i + 10)));
       assert.deepEqual(out.batchItemFailures, []);
@@ -98,16 +108,25 @@ describe('scan-writer and run-recorder against the emulator', () => {
     firstSha = sha(file.bytes);
     // The file's index is next to it, describes these bytes and locates the spectrum's chunks where h5py does (issue 16).
     const index = JSON.parse(Buffer.from(await store.get(fileIndexKeyOf(finalKey))).toString('utf8')) as FileIndex;
-    assert.deepEqual(index.file, { bytes: file.bytes.byteLength, sha256: firstSha, etag: (await store.head(finalKey))?.etag }, 'the index names the object it describes (size, sha256, ETag)');
+    assert.deepEqual(
+      index.file,
+      { bytes: file.bytes.byteLength, sha256: firstSha, etag: (await store.head(finalKey))?.etag },
+      'the index names the object it describes (size, sha256, ETag)',
+    );
     const located = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-storage-map.py'), file.path], { encoding: 'utf8' });
     const spectrum = index.entries['/3.1/instrument/spectrum/data'];
     assert.ok(spectrum?.kind === 'dataset' && spectrum.storage.layout === 'chunked');
-    assert.deepEqual(spectrum.storage.chunks, (JSON.parse(located.stdout) as Record<string, { chunks: number[][] }>)['/3.1/instrument/spectrum/data']!.chunks);
+    assert.deepEqual(
+      spectrum.storage.chunks,
+      (JSON.parse(located.stdout) as Record<string, { chunks: number[][] }>)['/3.1/instrument/spectrum/data']!.chunks,
+    );
 
     const dumped = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-dump-scan.py'), file.path], { encoding: 'utf8' });
     assert.equal(dumped.status, 0, dumped.stderr);
     const dump = JSON.parse(dumped.stdout) as {
-      attrs: Record<string, Record<string, unknown>>; links: Record<string, string>; is_str: Record<string, boolean>;
+      attrs: Record<string, Record<string, unknown>>;
+      links: Record<string, string>;
+      is_str: Record<string, boolean>;
       datasets: Record<string, { dtype: string; shape: number[]; sha256?: string; value?: string }>;
     };
     const expected = {
@@ -117,7 +136,11 @@ describe('scan-writer and run-recorder against the emulator', () => {
       '/3.1/instrument/spectrum/data': ['mca1:spectrum', '<u4', [25, 16]],
     } as const;
     for (const [path, [channel, dtype, shape]] of Object.entries(expected)) {
-      assert.deepEqual(dump.datasets[path], { dtype, shape, sha256: sha(run.channelBytes[channel]!) }, `${path} holds the staged bytes of ${channel}`);
+      assert.deepEqual(
+        dump.datasets[path],
+        { dtype, shape, sha256: sha(run.channelBytes[channel]!) },
+        `${path} holds the staged bytes of ${channel}`,
+      );
       assert.equal(dump.links[`/3.1/measurement/${path.split('/')[3]}`], path);
     }
     assert.equal(dump.attrs['/']!.NX_class, 'NXroot');
@@ -146,10 +169,30 @@ describe('scan-writer and run-recorder against the emulator', () => {
       manifest[channel] = { file: f, dtype, shape: [...shape] };
     }
     writeFileSync(join(work, 'manifest.json'), JSON.stringify(manifest));
-    const npz = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-values-npz.py'), join(work, 'manifest.json'), join(work, 'values.npz')], { encoding: 'utf8' });
+    const npz = spawnSync(
+      venvPython,
+      [join(projectRoot, 'test/support/h5py-values-npz.py'), join(work, 'manifest.json'), join(work, 'values.npz')],
+      { encoding: 'utf8' },
+    );
     assert.equal(npz.status, 0, npz.stderr);
-    const judged = spawnSync(venvPython, [join(projectRoot, 'test/support/judge_scan_file.py'), file.path, '--values', join(work, 'values.npz'),
-      '--scan-number', '3', '--title', 'ascan sy 0 1 24 0.1', '--sample-name', 'sample1', '--end-reason', 'SUCCESS'], { encoding: 'utf8' });
+    const judged = spawnSync(
+      venvPython,
+      [
+        join(projectRoot, 'test/support/judge_scan_file.py'),
+        file.path,
+        '--values',
+        join(work, 'values.npz'),
+        '--scan-number',
+        '3',
+        '--title',
+        'ascan sy 0 1 24 0.1',
+        '--sample-name',
+        'sample1',
+        '--end-reason',
+        'SUCCESS',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(judged.status, 0, judged.stdout + judged.stderr);
 
     // nxcheck's only error is the entry name: NeXus's naming rule wants names that start with a
@@ -157,7 +200,10 @@ describe('scan-writer and run-recorder against the emulator', () => {
     const nxcheck = spawnSync(join(venvBin, 'nxcheck'), ['-e', file.path], { encoding: 'utf8' });
     // eslint-disable-next-line no-control-regex -- strips nxcheck's ANSI colours
     const report = (nxcheck.stdout + nxcheck.stderr).replace(/\u001b\[[0-9;]*m/g, '');
-    const errorLines = report.split('\n').map((l) => l.trim()).filter((l) => /invalid|error|not |missing/i.test(l) && !/^Total number of errors/.test(l));
+    const errorLines = report
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /invalid|error|not |missing/i.test(l) && !/^Total number of errors/.test(l));
     assert.deepEqual(errorLines, ['"3.1" is an invalid name'], report);
     assert.match(report, /Total number of errors: 1\b/, report);
 
@@ -169,7 +215,12 @@ describe('scan-writer and run-recorder against the emulator', () => {
 
     const announced = (await receiveAll()).filter((e) => e['detail-type'] === 'Run Archived');
     assert.equal(announced.length, 1);
-    assert.deepEqual((announced[0]!.detail as { file: unknown }).file, { bucket, key: finalKey, bytes: file.bytes.byteLength, sha256: firstSha });
+    assert.deepEqual((announced[0]!.detail as { file: unknown }).file, {
+      bucket,
+      key: finalKey,
+      bytes: file.bytes.byteLength,
+      sha256: firstSha,
+    });
   });
 
   it('writes the same bytes when the RunStop is delivered again: one object, one run record, one file record', async () => {
@@ -178,8 +229,17 @@ describe('scan-writer and run-recorder against the emulator', () => {
     const file = await download(finalKey);
     assert.equal(sha(file.bytes), firstSha, 'byte-for-byte identical file');
     const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'archive/' }));
-    assert.deepEqual(listed.Contents?.map((o) => o.Key), [finalKey, fileIndexKeyOf(finalKey)]);
-    const runItems = await clients.dynamo.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk AND sk = :sk', ExpressionAttributeValues: { ':pk': `RUN#${run.runUid}`, ':sk': 'RUN' } }));
+    assert.deepEqual(
+      listed.Contents?.map((o) => o.Key),
+      [finalKey, fileIndexKeyOf(finalKey)],
+    );
+    const runItems = await clients.dynamo.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        ExpressionAttributeValues: { ':pk': `RUN#${run.runUid}`, ':sk': 'RUN' },
+      }),
+    );
     assert.equal(runItems.Count, 1);
     const fileItem = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `FILE#${finalKey}`, sk: 'FILE' } }));
     assert.equal(fileItem.Item?.run_uid, run.runUid);
@@ -223,12 +283,20 @@ describe('scan-writer and run-recorder against the emulator', () => {
     assert.equal(runItem.Item?.state, 'ARCHIVED');
     assert.deepEqual(runItem.Item?.gaps, { 'simulation_diode_sampling_controller:diode1': [[indices.start, indices.stop]] });
     const file = await download(scanFileKey((trimmed.documents[0]!.detail as RunStart).data_policy, 11));
-    const read = spawnSync(venvPython, ['-c', [
-      'import sys, h5py, json',
-      'f = h5py.File(sys.argv[1], "r")',
-      'd = f["11.1/measurement/diode1"]',
-      'print(json.dumps({"missing": d.attrs.get("missing_points"), "n": d.shape[0], "tail": d[3:].tolist()}))',
-    ].join('\n'), file.path], { encoding: 'utf8' });
+    const read = spawnSync(
+      venvPython,
+      [
+        '-c',
+        [
+          'import sys, h5py, json',
+          'f = h5py.File(sys.argv[1], "r")',
+          'd = f["11.1/measurement/diode1"]',
+          'print(json.dumps({"missing": d.attrs.get("missing_points"), "n": d.shape[0], "tail": d[3:].tolist()}))',
+        ].join('\n'),
+        file.path,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(read.status, 0, read.stderr);
     const seen = JSON.parse(read.stdout) as { missing: string; n: number; tail: number[] };
     assert.equal(seen.missing, `[${indices.start}, ${indices.stop})`);
@@ -240,7 +308,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     await receiveAll();
   });
 
-  it('refuses a StreamDatum that points outside its run\'s staging folder (e.g. at a published file)', async () => {
+  it("refuses a StreamDatum that points outside its run's staging folder (e.g. at a published file)", async () => {
     const forged = sampleScan(6, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZZ', scanId: 12 });
     const datum = forged.documents.find((d) => d['detail-type'] === 'StreamDatum')!;
     (datum.detail as StreamDatum).chunk.key = finalKey;
@@ -259,7 +327,7 @@ describe('scan-writer and run-recorder against the emulator', () => {
     await stage(intruder);
     await record([...intruder.documents, intruder.stop]);
     assert.deepEqual((await writer(sqsEvent([intruder.stop]))).batchItemFailures, []);
-    assert.equal(sha(await store.get(finalKey)), firstSha, 'the first run\'s file is untouched');
+    assert.equal(sha(await store.get(finalKey)), firstSha, "the first run's file is untouched");
     assert.equal(await store.head(tmpKeyOf(finalKey)), undefined);
     const record2 = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${intruder.runUid}`, sk: 'RUN' } }));
     assert.equal(record2.Item?.state, 'FAILED');
@@ -282,11 +350,15 @@ describe('scan-writer and run-recorder against the emulator', () => {
     assert.equal(item.Item?.failure.stage, 'scan-writer');
     assert.ok(String(item.Item?.failure.reason).includes(`s3://${bucket}/${deleted}`), String(item.Item?.failure.reason));
     assert.equal(item.Item?.gsi4pk, 'RUNSTATE#FAILED', 'listed with the failed runs');
-    const failed = (await receiveAll()).filter((e) => e['detail-type'] === 'Run Failed' && (e.detail as { run_uid: string }).run_uid === lost.runUid);
+    const failed = (await receiveAll()).filter(
+      (e) => e['detail-type'] === 'Run Failed' && (e.detail as { run_uid: string }).run_uid === lost.runUid,
+    );
     assert.equal(failed.length, 1, 'Run Failed announced once');
     assert.ok((failed[0]!.detail as { errors: { message: string }[] }).errors[0]!.message.includes(deleted));
     assert.equal(await store.head(scanFileKey((lost.documents[0]!.detail as RunStart).data_policy, 21)), undefined, 'nothing published');
-    const parked = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    const parked = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    );
     assert.equal(parked.Attributes?.ApproximateNumberOfMessages, '0', 'a run that ended FAILED leaves nothing in the DLQ');
   });
 
@@ -300,9 +372,17 @@ describe('scan-writer and run-recorder against the emulator', () => {
     assert.equal(r.Item?.state, 'FAILED', 'the run can never be complete without that document');
     assert.equal(r.Item?.failure.stage, 'run-recorder');
     assert.match(String(r.Item?.failure.reason), /EventDescriptor document of the run cannot be recorded: .*data_keys/);
-    const docs = await clients.dynamo.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :d)', ExpressionAttributeValues: { ':pk': `RUN#${other.runUid}`, ':d': 'DOC#EventDescriptor' } }));
+    const docs = await clients.dynamo.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :d)',
+        ExpressionAttributeValues: { ':pk': `RUN#${other.runUid}`, ':d': 'DOC#EventDescriptor' },
+      }),
+    );
     assert.equal(docs.Count, 0, 'nothing invalid enters the catalogue');
-    const parked = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: deadLetterUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+    const parked = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: deadLetterUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }),
+    );
     assert.equal(parked.Messages?.length, 1);
     const message = parked.Messages![0]!;
     assert.equal(message.Body, event.Records[1]!.body, 'the original event is kept for inspection and redrive');
@@ -316,11 +396,13 @@ describe('scan-writer and run-recorder against the emulator', () => {
 
   it('writes a 10,000 points × 20 channels scan', async (t) => {
     const points = 10_000;
-    const channels = Array.from({ length: 20 }, (_, i) => i === 0
-      ? { name: 'axis:sy', dtype: '<f8', values: new Float64Array(points).map((_, j) => j * 1e-3) }
-      : i % 2 === 0
-        ? { name: `ctrl:c${i}`, dtype: '<f8', values: new Float64Array(points).map((_, j) => Math.sin(i + j)) }
-        : { name: `ctrl:c${i}`, dtype: '<f4', values: new Float32Array(points).map((_, j) => Math.cos(i * j)) });
+    const channels = Array.from({ length: 20 }, (_, i) =>
+      i === 0
+        ? { name: 'axis:sy', dtype: '<f8', values: new Float64Array(points).map((_, j) => j * 1e-3) }
+        : i % 2 === 0
+          ? { name: `ctrl:c${i}`, dtype: '<f8', values: new Float64Array(points).map((_, j) => Math.sin(i + j)) }
+          : { name: `ctrl:c${i}`, dtype: '<f4', values: new Float32Array(points).map((_, j) => Math.cos(i * j)) },
+    );
     const big = buildRun({ bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6EZX', scanId: 10, points, chunkPoints: 1000, channels });
     await stage(big);
     await record([...big.documents, big.stop]);
@@ -330,7 +412,9 @@ describe('scan-writer and run-recorder against the emulator', () => {
     const key = scanFileKey((big.documents[0]!.detail as RunStart).data_policy, 10);
     const size = (await store.head(key))!.bytes;
     t.diagnostic(JSON.stringify({ points, channels: 20, chunks: big.chunks.length, writerMs: Math.round(ms), fileBytes: size }));
-    const dumped = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-dump-scan.py'), (await download(key)).path], { encoding: 'utf8' });
+    const dumped = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-dump-scan.py'), (await download(key)).path], {
+      encoding: 'utf8',
+    });
     const dump = JSON.parse(dumped.stdout) as { datasets: Record<string, { sha256?: string }> };
     assert.equal(dump.datasets['/10.1/instrument/c19/data']!.sha256, sha(big.channelBytes['ctrl:c19']!));
   });

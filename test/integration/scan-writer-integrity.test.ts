@@ -40,10 +40,18 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** `channels` float64 counters (plus the positioner) of `points` points: about points × channels × 8 bytes. */
 function scan(scanId: number, points: number, channels: number, runUid: string, bucket: string): FixtureRun {
   return buildRun({
-    bucket, runUid, scanId, points, chunkPoints: 5000,
+    bucket,
+    runUid,
+    scanId,
+    points,
+    chunkPoints: 5000,
     channels: [
       { name: 'axis:sy', dtype: '<f8', values: new Float64Array(points).map((_, j) => j * 1e-3) },
-      ...Array.from({ length: channels }, (_, i) => ({ name: `ctrl:c${i}`, dtype: '<f8', values: new Float64Array(points).map((_, j) => Math.sin(i * 31 + j)) })),
+      ...Array.from({ length: channels }, (_, i) => ({
+        name: `ctrl:c${i}`,
+        dtype: '<f8',
+        values: new Float64Array(points).map((_, j) => Math.sin(i * 31 + j)),
+      })),
     ],
   });
 }
@@ -63,7 +71,11 @@ function fill(dir: string): string {
   try {
     for (let size = block.length; size >= 1; size = Math.floor(size / 2)) {
       for (;;) {
-        try { writeSync(fd, block, 0, size); } catch { break; }
+        try {
+          writeSync(fd, block, 0, size);
+        } catch {
+          break;
+        }
       }
     }
   } finally {
@@ -105,13 +117,19 @@ describe('scan files are published only when whole, and final objects are never 
 
   async function scanWriter(options: { workDir?: string; beforeClose?: (path: string) => void } = {}): Promise<Handler> {
     return createScanWriter({
-      catalogue, store, publisher, logger, notReadyWaitMs: 0, writer: await H5wasmScanFileWriter.create(options),
+      catalogue,
+      store,
+      publisher,
+      logger,
+      notReadyWaitMs: 0,
+      writer: await H5wasmScanFileWriter.create(options),
     }) as Handler;
   }
 
   async function stageAndRecord(run: FixtureRun): Promise<string> {
     await stageRun(store, run);
-    for (let i = 0; i < run.documents.length; i += 10) assert.deepEqual((await recorder(sqsEvent(run.documents.slice(i, i + 10)))).batchItemFailures, []);
+    for (let i = 0; i < run.documents.length; i += 10)
+      assert.deepEqual((await recorder(sqsEvent(run.documents.slice(i, i + 10)))).batchItemFailures, []);
     assert.deepEqual((await recorder(sqsEvent([run.stop]))).batchItemFailures, []);
     const start = run.documents[0]!.detail as RunStart;
     return scanFileKey(start.data_policy, start.scan_id);
@@ -152,7 +170,11 @@ describe('scan files are published only when whole, and final objects are never 
     const key = await stageAndRecord(run);
     const writer = await scanWriter({ workDir: tmpfs });
     assert.deepEqual((await writer(sqsEvent([run.stop]))).batchItemFailures, [], 'FAILED is recorded, the message is not retried');
-    await assertFailedCleanly(run.runUid, key, /HDF5 could not write points \[\d+, \d+\) of ctrl:c\d+ \(\/21\.1\/instrument\/c\d+\/data\) in .*scan\.h5: .*No space left on device/);
+    await assertFailedCleanly(
+      run.runUid,
+      key,
+      /HDF5 could not write points \[\d+, \d+\) of ctrl:c\d+ \(\/21\.1\/instrument\/c\d+\/data\) in .*scan\.h5: .*No space left on device/,
+    );
     assert.equal(await store.head(key), undefined, 'nothing at the final key');
     assert.deepEqual(readdirSync(tmpfs), [], 'the temp folder is empty again');
   });
@@ -163,7 +185,12 @@ describe('scan files are published only when whole, and final objects are never 
     const run = scan(22, 20_000, 8, '01M80JDTHSB2YF8F4WA7YZ7A02', bucket);
     const key = await stageAndRecord(run);
     let filler: string | undefined;
-    const writer = await scanWriter({ workDir: tmpfs, beforeClose: () => { filler = fill(tmpfs); } });
+    const writer = await scanWriter({
+      workDir: tmpfs,
+      beforeClose: () => {
+        filler = fill(tmpfs);
+      },
+    });
     assert.deepEqual((await writer(sqsEvent([run.stop]))).batchItemFailures, []);
     assert.ok(filler, 'the fault was injected');
     await assertFailedCleanly(run.runUid, key, /HDF5 could not close the file in .*scan\.h5: .*No space left on device/);
@@ -187,7 +214,7 @@ describe('scan files are published only when whole, and final objects are never 
   it('a final key already holding other content: FAILED, the object there untouched (If-None-Match: *)', async () => {
     const run = scan(24, 1000, 2, '01M80JDTHSB2YF8F4WA7YZ7A04', bucket);
     const key = await stageAndRecord(run);
-    const squatter = new TextEncoder().encode('not this run\'s scan file');
+    const squatter = new TextEncoder().encode("not this run's scan file");
     await store.put(key, squatter);
     const before = await versions(key);
     assert.deepEqual((await (await scanWriter())(sqsEvent([run.stop]))).batchItemFailures, []);
@@ -196,7 +223,7 @@ describe('scan files are published only when whole, and final objects are never 
     assert.deepEqual(await versions(key), before, 'no new version of the final object');
   });
 
-  it('a replayed RunStop of an archived run: acknowledged, the final object\'s bytes and version unchanged; an explicit re-archive makes a new version and keeps the old', async () => {
+  it("a replayed RunStop of an archived run: acknowledged, the final object's bytes and version unchanged; an explicit re-archive makes a new version and keeps the old", async () => {
     const run = scan(25, 3000, 4, '01M80JDTHSB2YF8F4WA7YZ7A05', bucket);
     const key = await stageAndRecord(run);
     const writer = await scanWriter();
@@ -217,13 +244,23 @@ describe('scan files are published only when whole, and final objects are never 
 
     // On purpose: an operator's Rearchive Requested (e.g. after a writer upgrade) writes a new version over the known ETag.
     const request = {
-      version: '0', id: randomUUID(), source: 'beamline-archive.operator', 'detail-type': 'Rearchive Requested', account: '123456789012',
-      time: '2026-11-23T08:00:00Z', region: REGION, resources: [], detail: { run_uid: run.runUid, reason: 'writer upgrade', requested_by: 'operator@example.org' },
+      version: '0',
+      id: randomUUID(),
+      source: 'beamline-archive.operator',
+      'detail-type': 'Rearchive Requested',
+      account: '123456789012',
+      time: '2026-11-23T08:00:00Z',
+      region: REGION,
+      resources: [],
+      detail: { run_uid: run.runUid, reason: 'writer upgrade', requested_by: 'operator@example.org' },
     };
     assert.deepEqual((await writer(sqsEvent([request]))).batchItemFailures, []);
     const after = await versions(key);
     assert.equal(after.length, 2, 'a new version of the final object');
-    assert.ok(after.some((v) => v.versionId === first[0]!.versionId), 'the old version is kept');
+    assert.ok(
+      after.some((v) => v.versionId === first[0]!.versionId),
+      'the old version is kept',
+    );
     const rearchived = await catalogue.getRun(run.runUid);
     assert.equal(rearchived?.state, 'ARCHIVED');
     assert.notEqual(rearchived.object?.versionId, first[0]!.versionId);
@@ -238,7 +275,10 @@ describe('scan files are published only when whole, and final objects are never 
     // A re-archive of a run that is not ARCHIVED is refused and changes nothing.
     const other = scan(26, 100, 1, '01M80JDTHSB2YF8F4WA7YZ7A06', bucket);
     const otherKey = await stageAndRecord(other);
-    assert.deepEqual((await writer(sqsEvent([{ ...request, id: randomUUID(), detail: { ...request.detail, run_uid: other.runUid } }]))).batchItemFailures, []);
+    assert.deepEqual(
+      (await writer(sqsEvent([{ ...request, id: randomUUID(), detail: { ...request.detail, run_uid: other.runUid } }]))).batchItemFailures,
+      [],
+    );
     assert.equal((await catalogue.getRun(other.runUid))?.state, 'RECORDING');
     assert.equal(await store.head(otherKey), undefined);
   });

@@ -27,12 +27,20 @@ describe('scan file storage set per deployment reaches the archived file', () =>
   const work = mkdtempSync(join(tmpdir(), 'ba-storage-'));
 
   before(async () => {
-    env = await startLocalEnvironment({ context: { scanFileGzipSpectra: '5', scanFileGzipMinBytes: '100000', scanFileMaxChunkBytes: '8192' } });
+    env = await startLocalEnvironment({
+      context: { scanFileGzipSpectra: '5', scanFileGzipMinBytes: '100000', scanFileMaxChunkBytes: '8192' },
+    });
     await env.startRunner({ log: () => undefined, environment: { LOG_LEVEL: 'ERROR' } });
     if (env.started.redis) await initBlissDataStore(env.redisUrl!);
-    bridge = await startBridge({ limaRoots: [tmpdir()],
-      redisUrl: env.redisUrl!, bucket: env.resources.bucket.name, eventBusName: env.resources.bus.name, beamline: 'id00', from: '0',
-      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: emulatorCredentials() }, logLevel: 'ERROR',
+    bridge = await startBridge({
+      limaRoots: [tmpdir()],
+      redisUrl: env.redisUrl!,
+      bucket: env.resources.bucket.name,
+      eventBusName: env.resources.bus.name,
+      beamline: 'id00',
+      from: '0',
+      aws: { region: env.region, endpoint: env.awsEndpoint, credentials: emulatorCredentials() },
+      logLevel: 'ERROR',
     });
   });
 
@@ -50,7 +58,15 @@ describe('scan file storage set per deployment reaches the archived file', () =>
     assert.ok(compute, 'a synthesized template sets NEXUS_GZIP_SPECTRA');
 
     const values = join(work, 'values.npz');
-    const scan = await publishScan(env.redisUrl!, { type: 'ascan', points: 300, counters: 2, spectrum: 128, batch: 25, number: 7, dumpValues: values });
+    const scan = await publishScan(env.redisUrl!, {
+      type: 'ascan',
+      points: 300,
+      counters: 2,
+      spectrum: 128,
+      batch: 25,
+      number: 7,
+      dumpValues: values,
+    });
     const catalogue = new DynamoDbRunCatalogue(env.clients.dynamo, env.resources.table.name);
     let record: RunRecord | undefined;
     for (const deadline = Date.now() + 90_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
@@ -74,7 +90,10 @@ describe('scan file storage set per deployment reaches the archived file', () =>
     ].join('\n');
     const read = spawnSync(venvPython, ['-c', script, file, values], { encoding: 'utf8' });
     assert.equal(read.status, 0, read.stderr);
-    const got = JSON.parse(read.stdout) as Record<string, { compression: string | null; opts: number | null; chunks: number[]; identical: boolean }>;
+    const got = JSON.parse(read.stdout) as Record<
+      string,
+      { compression: string | null; opts: number | null; chunks: number[]; identical: boolean }
+    >;
     // 8192-byte chunks: 16 spectra of 128 uint32 (512 bytes), 1024 float64 scalars (more than the 300 points).
     assert.deepEqual(got['mca1:spectrum_det0'], { compression: 'gzip', opts: 5, chunks: [16, 128], identical: true });
     assert.deepEqual(got['simulation_diode_sampling_controller:diode1'], { compression: null, opts: null, chunks: [300], identical: true });

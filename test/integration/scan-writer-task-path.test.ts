@@ -36,7 +36,15 @@ import { fileIndexKeyOf, scanFileKey } from '../../src/core/object-keys.js';
 import type { FileIndex } from '../../src/core/file-index/model.js';
 import type { RunStart } from '../../src/core/contract/generated-types.js';
 import { sampleScan, type FixtureRun } from '../unit/archive-fixtures.js';
-import { queueOfSources, REGION, sqsEvent, stageRun, startArchiveStack, type ArchiveStack, type SqsHandler as Handler } from '../support/archive-stack.js';
+import {
+  queueOfSources,
+  REGION,
+  sqsEvent,
+  stageRun,
+  startArchiveStack,
+  type ArchiveStack,
+  type SqsHandler as Handler,
+} from '../support/archive-stack.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -53,7 +61,8 @@ describe('scan-writer big path: the task engine', () => {
 
   before(async () => {
     stack = await startArchiveStack({
-      name: 'archive', versioned: true,
+      name: 'archive',
+      versioned: true,
       // The big-path threshold as configuration: any file over 64 KiB does not fit "the function".
       functionEnv: { TASK_ENGINE: 'process', CAPACITY_LAMBDA_MAX_BYTES: String(64 * 1024), CAPACITY_OVERHEAD_BYTES: '0' },
     });
@@ -71,10 +80,12 @@ describe('scan-writer big path: the task engine', () => {
   async function stageAndRecord(run: FixtureRun): Promise<void> {
     await stageRun(store, run);
     const documents = [...run.documents, run.stop];
-    for (let i = 0; i < documents.length; i += 10) assert.deepEqual((await recorder(sqsEvent(documents.slice(i, i + 10)))).batchItemFailures, []);
+    for (let i = 0; i < documents.length; i += 10)
+      assert.deepEqual((await recorder(sqsEvent(documents.slice(i, i + 10)))).batchItemFailures, []);
   }
 
-  const runItem = async (runUid: string) => (await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${runUid}`, sk: 'RUN' }, ConsistentRead: true }))).Item;
+  const runItem = async (runUid: string) =>
+    (await clients.dynamo.send(new GetCommand({ TableName: table, Key: { pk: `RUN#${runUid}`, sk: 'RUN' }, ConsistentRead: true }))).Item;
 
   it('hands a run over the threshold to the task, which archives it: values bit for bit, engine=task on the record', async () => {
     const run = sampleScan(2000, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6TSK', scanId: 11 });
@@ -114,14 +125,21 @@ describe('scan-writer big path: the task engine', () => {
       '/11.1/instrument/spectrum/data': ['mca1:spectrum', '<u4', [2000, 16]],
     } as const;
     for (const [p, [channel, dtype, shape]] of Object.entries(expected)) {
-      assert.deepEqual(dump.datasets[p], { dtype, shape, sha256: sha(run.channelBytes[channel]!) }, `${p} holds the staged bytes of ${channel}, read by h5py`);
+      assert.deepEqual(
+        dump.datasets[p],
+        { dtype, shape, sha256: sha(run.channelBytes[channel]!) },
+        `${p} holds the staged bytes of ${channel}, read by h5py`,
+      );
     }
     const events: BusEvent[] = [];
     for (let i = 0; i < 3 && events.length === 0; i += 1) {
       const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
       for (const m of out.Messages ?? []) events.push(validateEvent(JSON.parse(m.Body!)));
     }
-    assert.deepEqual(events.map((e) => [e['detail-type'], (e.detail as { run_uid: string }).run_uid]), [['Run Archived', run.runUid]]);
+    assert.deepEqual(
+      events.map((e) => [e['detail-type'], (e.detail as { run_uid: string }).run_uid]),
+      [['Run Archived', run.runUid]],
+    );
 
     // The task wrote the file's index too (before: only the function did), naming the very object it describes.
     const index = JSON.parse(Buffer.from(await store.get(fileIndexKeyOf(finalKey))).toString('utf8')) as FileIndex;
@@ -159,7 +177,11 @@ describe('scan-writer big path: the task engine', () => {
     assert.equal(record?.failure, undefined);
     // Before: the scan_info read from staging failed first; the replay was logged as a failure and never re-announced.
     const events = await drainEvents();
-    assert.deepEqual(events.map((e) => e['detail-type']), ['Run Archived'], 'acknowledged: Run Archived announced again');
+    assert.deepEqual(
+      events.map((e) => e['detail-type']),
+      ['Run Archived'],
+      'acknowledged: Run Archived announced again',
+    );
   });
 
   it('hands a re-archive too big for the function to the task with its request: a new version, the old one kept, the index rewritten', async () => {
@@ -170,15 +192,26 @@ describe('scan-writer big path: the task engine', () => {
     const first = await runItem(run.runUid);
     const before = new Set(localTasks().keys());
     const request = {
-      version: '0', id: randomUUID(), source: 'beamline-archive.operator', 'detail-type': 'Rearchive Requested', account: '123456789012',
-      time: new Date().toISOString(), region: REGION, resources: [],
+      version: '0',
+      id: randomUUID(),
+      source: 'beamline-archive.operator',
+      'detail-type': 'Rearchive Requested',
+      account: '123456789012',
+      time: new Date().toISOString(),
+      region: REGION,
+      resources: [],
       detail: { run_uid: run.runUid, reason: 'writer upgrade', requested_by: 'operator@example.org' },
     };
     assert.deepEqual((await writer(sqsEvent([request]))).batchItemFailures, []);
     const started = [...localTasks().values()].filter((t) => !before.has(t.ref));
     // Before: the claim refused an ARCHIVED run and the request was acknowledged as "already handed over": dropped.
     assert.equal(started.length, 1, 'the re-archive went to a task');
-    assert.deepEqual(started[0]!.job, { kind: 'archive-run', runUid: run.runUid, attempt: 2, rearchive: { reason: 'writer upgrade', requestedBy: 'operator@example.org' } });
+    assert.deepEqual(started[0]!.job, {
+      kind: 'archive-run',
+      runUid: run.runUid,
+      attempt: 2,
+      rearchive: { reason: 'writer upgrade', requestedBy: 'operator@example.org' },
+    });
     assert.equal(await started[0]!.exited, 0);
     const record = await runItem(run.runUid);
     assert.equal(record?.state, 'ARCHIVED');
@@ -214,7 +247,10 @@ describe('scan-writer big path: the task engine', () => {
     const watch = (at: number) => watchRuns({ runs: catalogue, catalogue, publisher, now: () => new Date(at) });
     // Three hours on: past the 2 h limit after RunStop, but the hand-over (TASK_MAX_SECONDS 12 h + 15 min) holds: a long task is not stalled.
     const end = Date.parse(held!.endTime!);
-    assert.deepEqual((await watch(Math.max(Date.now(), end) + 3 * 3600_000)).stalled.map((s) => s.run_uid).filter((u) => u === run.runUid), []);
+    assert.deepEqual(
+      (await watch(Math.max(Date.now(), end) + 3 * 3600_000)).stalled.map((s) => s.run_uid).filter((u) => u === run.runUid),
+      [],
+    );
     // Past the hand-over's expiry: STALLED, and the reason names the task. (Before: the claim never expired nor was seen.)
     const report = await watch(Date.parse(held!.handOver!.expiresAt) + 1000);
     const stalled = report.stalled.find((s) => s.run_uid === run.runUid);
@@ -242,9 +278,17 @@ describe('scan-writer big path: the task engine', () => {
     const { composeArchive } = await import('../../functions/scan-writer/compose.js');
     const composed = await composeArchive(process.env);
     const hostile = createHandler({
-      catalogue: composed.catalogue, store: composed.store, writer: composed.writer, publisher: composed.publisher,
-      indexer: { index: () => { throw new RangeError('Invalid typed array length: 4294967296'); } },
-      logger: createLogger('scan-writer', 'ERROR'), notReadyWaitMs: 0,
+      catalogue: composed.catalogue,
+      store: composed.store,
+      writer: composed.writer,
+      publisher: composed.publisher,
+      indexer: {
+        index: () => {
+          throw new RangeError('Invalid typed array length: 4294967296');
+        },
+      },
+      logger: createLogger('scan-writer', 'ERROR'),
+      notReadyWaitMs: 0,
     });
     const run = sampleScan(50, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ1DX0', scanId: 14 });
     await stageAndRecord(run);
@@ -269,17 +313,40 @@ describe('scan-writer big path: the task engine', () => {
     assert.equal(now?.state, 'ARCHIVED');
     const file = now!.file!;
     // A second delivery that wrote the file meanwhile: its record is refused, the first stands.
-    assert.equal(await catalogue.runArchived({ runUid, file, points: {}, archivedAt: '2030-01-01T00:00:00Z', object: { etag: '"other"' } }), 'conflict');
+    assert.equal(
+      await catalogue.runArchived({ runUid, file, points: {}, archivedAt: '2030-01-01T00:00:00Z', object: { etag: '"other"' } }),
+      'conflict',
+    );
     assert.equal((await catalogue.getRun(runUid))?.archivedAt, now!.archivedAt);
     const previous = { ...file, etag: '"not-the-recorded-one"' };
-    assert.equal(await catalogue.runArchived({
-      runUid, file, points: {}, archivedAt: '2030-01-01T00:00:00Z', object: { etag: '"new"' },
-      rearchive: { reason: 'r', requestedBy: 'x', at: '2030-01-01T00:00:00Z', creator: 'c', previous },
-    }), 'conflict');
-    assert.equal(await catalogue.runArchived({
-      runUid, file, points: now!.points ?? {}, archivedAt: '2030-01-01T00:00:00Z', object: { etag: '"new"' },
-      rearchive: { reason: 'r', requestedBy: 'x', at: '2030-01-01T00:00:00Z', creator: 'c', previous: { ...file, etag: now!.object!.etag } },
-    }), 'archived');
+    assert.equal(
+      await catalogue.runArchived({
+        runUid,
+        file,
+        points: {},
+        archivedAt: '2030-01-01T00:00:00Z',
+        object: { etag: '"new"' },
+        rearchive: { reason: 'r', requestedBy: 'x', at: '2030-01-01T00:00:00Z', creator: 'c', previous },
+      }),
+      'conflict',
+    );
+    assert.equal(
+      await catalogue.runArchived({
+        runUid,
+        file,
+        points: now!.points ?? {},
+        archivedAt: '2030-01-01T00:00:00Z',
+        object: { etag: '"new"' },
+        rearchive: {
+          reason: 'r',
+          requestedBy: 'x',
+          at: '2030-01-01T00:00:00Z',
+          creator: 'c',
+          previous: { ...file, etag: now!.object!.etag },
+        },
+      }),
+      'archived',
+    );
   });
 
   it('fails a scan too big for every engine at once, with the sizes, before anything is written', async () => {
@@ -288,9 +355,14 @@ describe('scan-writer big path: the task engine', () => {
     // The task engine takes at most 32 KiB here: a 2000-point scan fits neither it nor "the function".
     const composed = await composeArchive({ ...process.env, TASK_MAX_BYTES: String(32 * 1024) });
     const strict = createHandler({
-      catalogue: composed.catalogue, store: composed.store, writer: composed.writer, publisher: composed.publisher,
-      capacity: composed.config.capacity.capacity, taskEngine: { engine: composed.taskEngine!, handOvers: composed.runs },
-      logger: createLogger('scan-writer', 'ERROR'), notReadyWaitMs: 0,
+      catalogue: composed.catalogue,
+      store: composed.store,
+      writer: composed.writer,
+      publisher: composed.publisher,
+      capacity: composed.config.capacity.capacity,
+      taskEngine: { engine: composed.taskEngine!, handOvers: composed.runs },
+      logger: createLogger('scan-writer', 'ERROR'),
+      notReadyWaitMs: 0,
     });
     const run = sampleScan(2000, { bucket, runUid: '01M80JDTHSB2YF8F4WA7YZ6BIG', scanId: 12 });
     await stageAndRecord(run);
@@ -299,7 +371,10 @@ describe('scan-writer big path: the task engine', () => {
     assert.equal(localTasks().size, before, 'no task started');
     const record = await runItem(run.runUid);
     assert.equal(record?.state, 'FAILED');
-    assert.match(String(record?.failure?.reason), /cannot be archived: the file needs ~\d+(\.\d)? KiB .*more than any engine takes .*task engine up to 32\.0 KiB/);
+    assert.match(
+      String(record?.failure?.reason),
+      /cannot be archived: the file needs ~\d+(\.\d)? KiB .*more than any engine takes .*task engine up to 32\.0 KiB/,
+    );
     const key = scanFileKey((run.documents[0]!.detail as RunStart).data_policy, 12);
     const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
     assert.deepEqual(listed.Contents ?? [], [], 'nothing at the final key, no .tmp');

@@ -27,26 +27,58 @@ describe('visibility heartbeat of long writes', () => {
     endpoint = (aws = await startAwsEmulator()).url;
     sqs = createAwsClients({ region: REGION, endpoint, credentials: emulatorCredentials() }).sqs;
   });
-  after(async () => { await aws?.stop(); });
+  after(async () => {
+    await aws?.stop();
+  });
 
   /** Runs one message through a runner with two pollers on a queue with a 2 s visibility timeout; the handler works 6 s. */
   async function invocationsOfSlowHandler(withHeartbeat: boolean): Promise<{ invocations: number; beats: number }> {
     const name = `slow-${withHeartbeat ? 'beating' : 'silent'}-${Date.now()}`;
     const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '2' } }))).QueueUrl!;
-    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!
+      .QueueArn!;
     const heartbeat = new SqsVisibilityHeartbeat(sqs, { timeoutSeconds: 2, everySeconds: 0.5 });
     let invocations = 0;
     let beats = 0;
     const fn: LocalFunction = {
-      stackName: 'test', logicalId: 'Slow', name: 'slow', functionName: name, arn: `arn:aws:lambda:${REGION}:123456789012:function:${name}`,
-      entry: undefined, entryPath: undefined, handlerExport: 'handler', timeoutSeconds: 60, memorySize: 128, environment: {},
+      stackName: 'test',
+      logicalId: 'Slow',
+      name: 'slow',
+      functionName: name,
+      arn: `arn:aws:lambda:${REGION}:123456789012:function:${name}`,
+      entry: undefined,
+      entryPath: undefined,
+      handlerExport: 'handler',
+      timeoutSeconds: 60,
+      memorySize: 128,
+      environment: {},
     };
     const runner = new LocalLambdaRunner({
-      sqs, awsEndpoint: endpoint, pollersPerMapping: 2, retryVisibilityTimeoutSeconds: 0, log: () => undefined,
+      sqs,
+      awsEndpoint: endpoint,
+      pollersPerMapping: 2,
+      retryVisibilityTimeoutSeconds: 0,
+      log: () => undefined,
       resources: {
-        region: REGION, accountId: '123456789012', functions: { slow: fn },
+        region: REGION,
+        accountId: '123456789012',
+        functions: { slow: fn },
         queues: { Slow: { stackName: 'test', logicalId: 'Slow', name, url: queueUrl, arn: queueArn, visibilityTimeoutSeconds: 2 } },
-        eventSourceMappings: [{ stackName: 'test', logicalId: 'Esm', functionLogicalId: 'Slow', functionName: name, queueLogicalId: 'Slow', queueArn, queueUrl, batchSize: 1, maximumBatchingWindowInSeconds: 0, reportBatchItemFailures: true, enabled: true }],
+        eventSourceMappings: [
+          {
+            stackName: 'test',
+            logicalId: 'Esm',
+            functionLogicalId: 'Slow',
+            functionName: name,
+            queueLogicalId: 'Slow',
+            queueArn,
+            queueUrl,
+            batchSize: 1,
+            maximumBatchingWindowInSeconds: 0,
+            reportBatchItemFailures: true,
+            enabled: true,
+          },
+        ],
       },
       handlers: {
         slow: async (event: SQSEvent) => {
@@ -78,7 +110,10 @@ describe('visibility heartbeat of long writes', () => {
   });
 
   it('derives the queue URL from the record ARN', () => {
-    assert.equal(queueUrlOfArn('arn:aws:sqs:eu-west-1:123456789012:scan-writer'), 'https://sqs.eu-west-1.amazonaws.com/123456789012/scan-writer');
+    assert.equal(
+      queueUrlOfArn('arn:aws:sqs:eu-west-1:123456789012:scan-writer'),
+      'https://sqs.eu-west-1.amazonaws.com/123456789012/scan-writer',
+    );
     assert.throws(() => queueUrlOfArn('arn:aws:sns:eu-west-1:123456789012:topic'), /not an SQS queue ARN/);
   });
 });

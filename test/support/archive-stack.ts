@@ -71,24 +71,54 @@ export async function startArchiveStack(options: ArchiveStackOptions): Promise<A
     const clients = createAwsClients({ region: REGION, endpoint: emulator.url, credentials: emulatorCredentials() });
     if (options.functionEnv) {
       Object.assign(process.env, {
-        AWS_ENDPOINT_URL: emulator.url, AWS_REGION: REGION, ...credentialsEnvironment(),
-        BUCKET_NAME: bucket, TABLE_NAME: table, EVENT_BUS_NAME: bus, BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git',
-        NOT_READY_WAIT_SECONDS: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
+        AWS_ENDPOINT_URL: emulator.url,
+        AWS_REGION: REGION,
+        ...credentialsEnvironment(),
+        BUCKET_NAME: bucket,
+        TABLE_NAME: table,
+        EVENT_BUS_NAME: bus,
+        BEAMLINE_ARCHIVE_REPOSITORY: 'https://example.org/beamline-archive.git',
+        NOT_READY_WAIT_SECONDS: '0',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'ERROR',
         ...options.functionEnv,
       });
     }
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
-    if (options.versioned) await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-    await clients.dynamo.send(new CreateTableCommand({
-      TableName: table, BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi4pk', 'gsi4sk'].map((n) => ({ AttributeName: n, AttributeType: 'S' as const })),
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      GlobalSecondaryIndexes: [
-        // Runs of a dataset, and runs by state (what the watchdog lists).
-        { IndexName: 'gsi1', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
-        { IndexName: 'gsi4', KeySchema: [{ AttributeName: 'gsi4pk', KeyType: 'HASH' }, { AttributeName: 'gsi4sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
-      ],
-    }));
+    if (options.versioned)
+      await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await clients.dynamo.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi4pk', 'gsi4sk'].map((n) => ({
+          AttributeName: n,
+          AttributeType: 'S' as const,
+        })),
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          // Runs of a dataset, and runs by state (what the watchdog lists).
+          {
+            IndexName: 'gsi1',
+            KeySchema: [
+              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: 'gsi4',
+            KeySchema: [
+              { AttributeName: 'gsi4pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi4sk', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
     await waitUntilTableExists({ client: clients.dynamo, maxWaitTime: 30 }, { TableName: table });
     await clients.events.send(new CreateEventBusCommand({ Name: bus }));
     const store = new S3ObjectStore(clients.s3, bucket, options.partSize !== undefined ? { partSize: options.partSize } : undefined);
@@ -115,9 +145,15 @@ export function sqsEvent(events: readonly unknown[]): SQSEvent {
     Records: events.map((e) => {
       const body = JSON.stringify(e);
       return {
-        messageId: randomUUID(), receiptHandle: randomUUID(), body, md5OfBody: createHash('md5').update(body).digest('hex'),
+        messageId: randomUUID(),
+        receiptHandle: randomUUID(),
+        body,
+        md5OfBody: createHash('md5').update(body).digest('hex'),
         attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-        messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:q`, awsRegion: REGION,
+        messageAttributes: {},
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:q`,
+        awsRegion: REGION,
       };
     }),
   };

@@ -8,21 +8,37 @@ import { readFileSync } from 'node:fs';
 import { parseDtype, stackPoints, type Dtype, type PointValue } from '../../src/core/analysis/ndarray.js';
 import type { ExportRun, ExportStream } from '../../src/core/exports/model.js';
 
-export interface RunDocument { name: string; doc: Record<string, unknown> }
-
-export function readDocuments(path: string): RunDocument[] {
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as RunDocument);
+export interface RunDocument {
+  name: string;
+  doc: Record<string, unknown>;
 }
 
-interface DataKey { dtype?: string; dtype_numpy?: string; shape?: number[]; units?: string; source?: string }
+export function readDocuments(path: string): RunDocument[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as RunDocument);
+}
+
+interface DataKey {
+  dtype?: string;
+  dtype_numpy?: string;
+  shape?: number[];
+  units?: string;
+  source?: string;
+}
 
 function dtypeOf(key: DataKey): Dtype | undefined {
   if (key.dtype_numpy) return parseDtype(key.dtype_numpy);
   switch (key.dtype) {
-    case 'number': return '<f8';
-    case 'integer': return '<i8';
-    case 'boolean': return '|b1';
-    default: return undefined;
+    case 'number':
+      return '<f8';
+    case 'integer':
+      return '<i8';
+    case 'boolean':
+      return '|b1';
+    default:
+      return undefined;
   }
 }
 
@@ -31,16 +47,24 @@ export function exportRunOf(documents: readonly RunDocument[]): ExportRun {
   if (!start) throw new Error('no start document');
   const stop = documents.find((d) => d.name === 'stop')?.doc;
   const descriptors = documents.filter((d) => d.name === 'descriptor').map((d) => d.doc);
-  const rows = new Map<string, { seq: number; time: number; data: Record<string, unknown> }[]>(descriptors.map((d) => [d.uid as string, []]));
+  const rows = new Map<string, { seq: number; time: number; data: Record<string, unknown> }[]>(
+    descriptors.map((d) => [d.uid as string, []]),
+  );
   for (const { name, doc } of documents) {
     if (name === 'event') {
-      rows.get(doc.descriptor as string)!.push({ seq: doc.seq_num as number, time: doc.time as number, data: doc.data as Record<string, unknown> });
+      rows
+        .get(doc.descriptor as string)!
+        .push({ seq: doc.seq_num as number, time: doc.time as number, data: doc.data as Record<string, unknown> });
     } else if (name === 'event_page') {
       const seq = doc.seq_num as number[];
       const data = doc.data as Record<string, unknown[]>;
-      seq.forEach((s, i) => rows.get(doc.descriptor as string)!.push({
-        seq: s, time: (doc.time as number[])[i]!, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v[i]])),
-      }));
+      seq.forEach((s, i) =>
+        rows.get(doc.descriptor as string)!.push({
+          seq: s,
+          time: (doc.time as number[])[i]!,
+          data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v[i]])),
+        }),
+      );
     }
   }
   const streams: ExportStream[] = descriptors.map((descriptor) => {
@@ -54,7 +78,10 @@ export function exportRunOf(documents: readonly RunDocument[]): ExportRun {
         const dtype = dtypeOf(key);
         return {
           dataKey,
-          array: stackPoints(events.map((e) => e.data[dataKey] as PointValue), { ...(dtype ? { dtype } : {}), what: dataKey }),
+          array: stackPoints(
+            events.map((e) => e.data[dataKey] as PointValue),
+            { ...(dtype ? { dtype } : {}), what: dataKey },
+          ),
           units: key.units,
           source: key.source,
         };

@@ -4,12 +4,19 @@
  */
 import { inflateSync } from 'node:zlib';
 
-export interface Pixels { width: number; height: number; channels: number; data: Uint8Array }
+export interface Pixels {
+  width: number;
+  height: number;
+  channels: number;
+  data: Uint8Array;
+}
 
 export function decodePng(png: Uint8Array): Pixels {
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   let pos = 8;
-  let width = 0; let height = 0; let channels = 0;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
   const idat: Uint8Array[] = [];
   while (pos < png.byteLength) {
     const length = view.getUint32(pos);
@@ -17,9 +24,11 @@ export function decodePng(png: Uint8Array): Pixels {
     const body = png.subarray(pos + 8, pos + 8 + length);
     if (type === 'IHDR') {
       const b = new DataView(body.buffer, body.byteOffset, body.byteLength);
-      width = b.getUint32(0); height = b.getUint32(4);
+      width = b.getUint32(0);
+      height = b.getUint32(4);
       const [depth, color, , , interlace] = [body[8], body[9], body[10], body[11], body[12]];
-      if (depth !== 8 || (color !== 2 && color !== 6) || interlace !== 0) throw new Error(`PNG depth ${depth} color ${color} interlace ${interlace} not decoded`);
+      if (depth !== 8 || (color !== 2 && color !== 6) || interlace !== 0)
+        throw new Error(`PNG depth ${depth} color ${color} interlace ${interlace} not decoded`);
       channels = color === 6 ? 4 : 3;
     } else if (type === 'IDAT') {
       idat.push(body);
@@ -37,7 +46,9 @@ export function decodePng(png: Uint8Array): Pixels {
       const b = y > 0 ? data[(y - 1) * stride + x]! : 0;
       const c = x >= channels && y > 0 ? data[(y - 1) * stride + x - channels]! : 0;
       const p = a + b - c;
-      const pa = Math.abs(p - a); const pb = Math.abs(p - b); const pc = Math.abs(p - c);
+      const pa = Math.abs(p - a);
+      const pb = Math.abs(p - b);
+      const pc = Math.abs(p - c);
       const predictor = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][filter]!;
       data[y * stride + x] = (line[x]! + predictor) & 0xff;
     }
@@ -48,7 +59,8 @@ export function decodePng(png: Uint8Array): Pixels {
 /** How many distinct colours the image has (a blank canvas has one or two). */
 export function distinctColours(pixels: Pixels): number {
   const seen = new Set<number>();
-  for (let i = 0; i < pixels.data.length; i += pixels.channels) seen.add((pixels.data[i]! << 16) | (pixels.data[i + 1]! << 8) | pixels.data[i + 2]!);
+  for (let i = 0; i < pixels.data.length; i += pixels.channels)
+    seen.add((pixels.data[i]! << 16) | (pixels.data[i + 1]! << 8) | pixels.data[i + 2]!);
   return seen.size;
 }
 

@@ -1,8 +1,23 @@
 // The authorisation policy (src/core/access/policy.ts), table-tested: every kind of caller × action × scope.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ANONYMOUS, callerFromClaims, callerFromIam, iamPrincipalKey, parseIamCallerGrants, type Caller } from '../../src/core/access/caller.js';
-import { Action, authorizeProposal, canReadExport, decide, decideProposal, embargoEnd, type AccessScope } from '../../src/core/access/policy.js';
+import {
+  ANONYMOUS,
+  callerFromClaims,
+  callerFromIam,
+  iamPrincipalKey,
+  parseIamCallerGrants,
+  type Caller,
+} from '../../src/core/access/caller.js';
+import {
+  Action,
+  authorizeProposal,
+  canReadExport,
+  decide,
+  decideProposal,
+  embargoEnd,
+  type AccessScope,
+} from '../../src/core/access/policy.js';
 import { archiveKeyScope, datasetScope, runScope } from '../../src/core/access/scopes.js';
 
 const ISS = 'http://issuer';
@@ -11,19 +26,21 @@ const bob = callerFromClaims({ sub: 'b', preferred_username: 'bob', proposals: [
 const staff = callerFromClaims({ sub: 's', preferred_username: 'staff', beamlines: ['ID21'] }, ISS);
 const admin = callerFromClaims({ sub: 'r', preferred_username: 'admin', roles: ['archive-admin', 'other'] }, ISS);
 // IAM callers get their rights from the IAM_CALLERS mapping (review defect: every IAM caller used to be an administrator).
-const GRANTS = parseIamCallerGrants(JSON.stringify([
-  { principal: 'arn:aws:iam::123456789012:role/ops/operators', roles: ['archive-admin'] },
-  { principal: 'arn:aws:iam::123456789012:role/bridge-id21', beamlines: ['ID21'] },
-]));
+const GRANTS = parseIamCallerGrants(
+  JSON.stringify([
+    { principal: 'arn:aws:iam::123456789012:role/ops/operators', roles: ['archive-admin'] },
+    { principal: 'arn:aws:iam::123456789012:role/bridge-id21', beamlines: ['ID21'] },
+  ]),
+);
 const service = callerFromIam('arn:aws:sts::123456789012:assumed-role/operators/cli-session', GRANTS);
 const bridgeRole = callerFromIam('arn:aws:sts::123456789012:assumed-role/bridge-id21/host', GRANTS);
 const unmapped = callerFromIam('arn:aws:iam::123456789012:role/something-else', GRANTS);
 
 const NOW = new Date('2026-12-06T12:00:00Z');
-const p1 = { proposal: 'p1', beamline: 'id21' } satisfies AccessScope;            // open or unfinished: never public
+const p1 = { proposal: 'p1', beamline: 'id21' } satisfies AccessScope; // open or unfinished: never public
 const p2 = { proposal: 'p2', beamline: 'id00' } satisfies AccessScope;
-const p2Old: AccessScope = { ...p2, publicFrom: '2025-01-01T00:00:00.000Z' };      // embargo over
-const p2Recent: AccessScope = { ...p2, publicFrom: '2027-01-01T00:00:00.000Z' };   // still embargoed
+const p2Old: AccessScope = { ...p2, publicFrom: '2025-01-01T00:00:00.000Z' }; // embargo over
+const p2Recent: AccessScope = { ...p2, publicFrom: '2027-01-01T00:00:00.000Z' }; // still embargoed
 
 type Row = [string, Caller, Action, AccessScope | undefined, boolean];
 const TABLE: Row[] = [
@@ -80,13 +97,24 @@ describe('access policy', () => {
     assert.equal(embargoEnd(undefined), undefined);
     const closed = datasetScope({ ref: { proposal: 'p2', beamline: 'id00' }, endDate: '2023-01-01T00:00:00.000Z' }, 3);
     assert.equal(decide(ANONYMOUS, Action.Read, closed, NOW).allowed, true);
-    assert.equal(decide(ANONYMOUS, Action.Read, datasetScope({ ref: { proposal: 'p2', beamline: 'id00' }, endDate: '2023-01-01T00:00:00.000Z' }, 4), NOW).allowed, false);
+    assert.equal(
+      decide(
+        ANONYMOUS,
+        Action.Read,
+        datasetScope({ ref: { proposal: 'p2', beamline: 'id00' }, endDate: '2023-01-01T00:00:00.000Z' }, 4),
+        NOW,
+      ).allowed,
+      false,
+    );
     assert.equal(decide(ANONYMOUS, Action.Read, datasetScope({ ref: { proposal: 'p2', beamline: 'id00' } }, 0), NOW).allowed, false);
   });
 
   it('scopes of runs and archive keys', () => {
-    assert.deepEqual(runScope({ dataPolicy: { proposal: 'p1', beamline: 'id21' }, startTime: '2020-01-01T00:00:00.000Z' }, 3),
-      { proposal: 'p1', beamline: 'id21', publicFrom: '2023-01-01T00:00:00.000Z' });
+    assert.deepEqual(runScope({ dataPolicy: { proposal: 'p1', beamline: 'id21' }, startTime: '2020-01-01T00:00:00.000Z' }, 3), {
+      proposal: 'p1',
+      beamline: 'id21',
+      publicFrom: '2023-01-01T00:00:00.000Z',
+    });
     assert.equal(runScope({}, 3), undefined);
     assert.deepEqual(archiveKeyScope('archive/p1/id21/20261122/s/s_0001/s_0001.h5'), { proposal: 'p1', beamline: 'id21' });
     assert.equal(archiveKeyScope('exports/exp-1/a.csv'), undefined);
@@ -125,7 +153,10 @@ describe('IAM callers: the IAM_CALLERS mapping', () => {
     assert.equal(iamPrincipalKey('arn:aws:iam::123456789012:user/ci'), 'aws:123456789012:user/ci');
     assert.equal(iamPrincipalKey('not-an-arn'), undefined);
     assert.equal(callerFromIam('arn:aws:sts::999999999999:assumed-role/operators/x', GRANTS).admin, false, 'same role name, other account');
-    assert.deepEqual([service.kind, service.admin, service.id], ['service', true, 'iam:arn:aws:sts::123456789012:assumed-role/operators/cli-session']);
+    assert.deepEqual(
+      [service.kind, service.admin, service.id],
+      ['service', true, 'iam:arn:aws:sts::123456789012:assumed-role/operators/cli-session'],
+    );
     assert.deepEqual([unmapped.admin, unmapped.beamlines, unmapped.proposals], [false, [], []]);
   });
   it('refuses a malformed mapping with the entry named', () => {
@@ -133,6 +164,9 @@ describe('IAM callers: the IAM_CALLERS mapping', () => {
     assert.throws(() => parseIamCallerGrants('{'), /IAM_CALLERS must be JSON/);
     assert.throws(() => parseIamCallerGrants('{}'), /array/);
     assert.throws(() => parseIamCallerGrants('[{"principal":"*"}]'), /IAM_CALLERS\[0\]: principal must be an IAM role or user ARN/);
-    assert.throws(() => parseIamCallerGrants('[{"principal":"arn:aws:iam::123456789012:role/x","roles":"archive-admin"}]'), /roles must be an array/);
+    assert.throws(
+      () => parseIamCallerGrants('[{"principal":"arn:aws:iam::123456789012:role/x","roles":"archive-admin"}]'),
+      /roles must be an array/,
+    );
   });
 });

@@ -37,13 +37,22 @@ function samples(): NdArray[] {
   ];
 }
 
-const kwargsOf = (array: NdArray, key = 'q'): ResourceKwargs => ({ run_uid: '01DERIVEDRUN', stream: 'primary', data_key: key, dtype_numpy: array.dtype, point_shape: array.shape.slice(1) });
+const kwargsOf = (array: NdArray, key = 'q'): ResourceKwargs => ({
+  run_uid: '01DERIVEDRUN',
+  stream: 'primary',
+  data_key: key,
+  dtype_numpy: array.dtype,
+  point_shape: array.shape.slice(1),
+});
 
 describe('analysis writer/handler registry', () => {
   it('has a codec for every spec, keyed by spec, and refuses unknown specs', () => {
     assert.deepEqual(Object.keys(analysisFormats).sort(), Object.values(Spec).sort());
     for (const [spec, codec] of Object.entries(analysisFormats)) assert.equal(codec.spec, spec);
-    assert.throws(() => codecFor('AD_TIFF'), (e: unknown) => e instanceof UnknownSpecError && /AD_TIFF.*known: BA_HDF5_ARRAY, BA_NPY, BA_CSV/.test((e as Error).message));
+    assert.throws(
+      () => codecFor('AD_TIFF'),
+      (e: unknown) => e instanceof UnknownSpecError && /AD_TIFF.*known: BA_HDF5_ARRAY, BA_NPY, BA_CSV/.test((e as Error).message),
+    );
   });
 
   for (const spec of Object.values(Spec)) {
@@ -55,12 +64,19 @@ describe('analysis writer/handler registry', () => {
         const split = Math.floor((array.shape[0] ?? 0) / 2);
         const rowBytes = array.bytes.byteLength / array.shape[0]!;
         const first = { dtype: array.dtype, shape: [split, ...array.shape.slice(1)], bytes: array.bytes.slice(0, split * rowBytes) };
-        const second = { dtype: array.dtype, shape: [array.shape[0]! - split, ...array.shape.slice(1)], bytes: array.bytes.slice(split * rowBytes) };
+        const second = {
+          dtype: array.dtype,
+          shape: [array.shape[0]! - split, ...array.shape.slice(1)],
+          bytes: array.bytes.slice(split * rowBytes),
+        };
         const d1 = await writer.write(first);
         const d2 = await writer.write(second);
         assert.deepEqual(d1.indices, { start: 0, stop: split });
         assert.deepEqual(d2.indices, { start: split, stop: array.shape[0] });
-        assert.match(d2.chunk.key, new RegExp(`^analysis/01DERIVEDRUN/primary/${kwargs.data_key}/0+${split}-0+${array.shape[0]}\\.${codecFor(spec).extension}$`));
+        assert.match(
+          d2.chunk.key,
+          new RegExp(`^analysis/01DERIVEDRUN/primary/${kwargs.data_key}/0+${split}-0+${array.shape[0]}\\.${codecFor(spec).extension}$`),
+        );
         assert.equal(d1.chunk.bucket, 'bucket-a');
         // The handler is created from the resource kwargs the writer reports (as a StreamResource carries them).
         const handler = handlerFor(spec, store, writer.resourceKwargs);
@@ -81,7 +97,10 @@ describe('analysis writer/handler registry', () => {
       bytes[bytes.length - 2] = (bytes[bytes.length - 2] ?? 0) ^ 1;
       await store.put(datum.chunk.key, bytes);
       await assert.rejects(handler.read(datum), (e: unknown) => e instanceof AnalysisFormatError && /sha256/.test((e as Error).message));
-      await assert.rejects(handler.read({ ...datum, chunk: { ...datum.chunk, key: 'archive/x.h5' } }), /not under analysis\/01DERIVEDRUN\/primary\/q\//);
+      await assert.rejects(
+        handler.read({ ...datum, chunk: { ...datum.chunk, key: 'archive/x.h5' } }),
+        /not under analysis\/01DERIVEDRUN\/primary\/q\//,
+      );
     });
   }
 
@@ -89,7 +108,10 @@ describe('analysis writer/handler registry', () => {
     const store = new MemoryObjectStore();
     const writer = writerFor(Spec.Npy, store, { run_uid: 'R', stream: 'primary', data_key: 'x', dtype_numpy: '<f8', point_shape: [2] });
     await assert.rejects(writer.write(stackPoints([1, 2], { dtype: '<f8' })), /given to a writer of <f8 \[2\]/);
-    assert.throws(() => writerFor(Spec.Npy, store, { run_uid: 'R', stream: '../x', data_key: 'x', dtype_numpy: '<f8', point_shape: [] }), /stream/);
+    assert.throws(
+      () => writerFor(Spec.Npy, store, { run_uid: 'R', stream: '../x', data_key: 'x', dtype_numpy: '<f8', point_shape: [] }),
+      /stream/,
+    );
   });
 });
 
@@ -110,7 +132,13 @@ describe('NPY format (written without numpy)', () => {
 
 describe('CSV format', () => {
   it('writes one row per point, named columns, exact numbers', () => {
-    const array = stackPoints([[1.5, -0], [0.1, 2]], { dtype: '<f8' });
+    const array = stackPoints(
+      [
+        [1.5, -0],
+        [0.1, 2],
+      ],
+      { dtype: '<f8' },
+    );
     const text = Buffer.from(encodeCsv(array, 'q')).toString();
     assert.equal(text, 'q[0],q[1]\n1.5,-0\n0.1,2\n');
     assert.throws(() => decodeCsv(Buffer.from('q\n1\n'), 'q', '<f8', [2]), /header/);

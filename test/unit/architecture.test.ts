@@ -95,7 +95,13 @@ const imports = new Map(files.map((f) => [f, specifiersOf(f)]));
 function importCycles(): string[][] {
   const graph = new Map<string, string[]>();
   for (const [file, specs] of imports) {
-    graph.set(file, specs.filter((s) => s.startsWith('.')).map((s) => resolveRelative(file, s)).filter((f): f is string => f !== undefined && imports.has(f)));
+    graph.set(
+      file,
+      specs
+        .filter((s) => s.startsWith('.'))
+        .map((s) => resolveRelative(file, s))
+        .filter((f): f is string => f !== undefined && imports.has(f)),
+    );
   }
   // Tarjan, iterative (the graph has a few hundred files; recursion would do, a loop is safer).
   let index = 0;
@@ -149,16 +155,24 @@ describe('architecture', () => {
     assert.ok(files.includes('src/core/guards.ts') && files.includes('bridge/staging/sink.ts'), `${files.length} files`);
     assert.equal(resolveRelative('bridge/scan-follower.ts', './staging/sink.js'), 'bridge/staging/sink.ts');
     assert.equal(resolveRelative('bridge/scan-follower.ts', './checkpoint/index.js'), 'bridge/checkpoint/index.ts');
-    assert.ok(imports.get('src/adapters/s3-object-store.ts')!.some((s) => s.startsWith('@aws-sdk/')), 'an adapter importing the SDK is seen');
+    assert.ok(
+      imports.get('src/adapters/s3-object-store.ts')!.some((s) => s.startsWith('@aws-sdk/')),
+      'an adapter importing the SDK is seen',
+    );
   });
 
   it('imports the AWS SDK, ioredis and h5wasm only in src/adapters/ (and local/, test/, infra/, bench/, scripts/, tools/)', () => {
-    const offenders = [...imports].flatMap(([file, specs]) => (IO_ALLOWED.some((dir) => file.startsWith(dir)) ? [] : specs.filter((s) => IO_PACKAGES.test(s)).map((s) => `${file} imports ${s}`)));
+    const offenders = [...imports].flatMap(([file, specs]) =>
+      IO_ALLOWED.some((dir) => file.startsWith(dir)) ? [] : specs.filter((s) => IO_PACKAGES.test(s)).map((s) => `${file} imports ${s}`),
+    );
     assert.deepEqual(offenders, []);
   });
 
   it('never reads process.env in src/core/', () => {
-    const offenders = files.filter((f) => f.startsWith('src/core/') && /\bprocess\s*\.\s*env\b|\bprocess\s*\[\s*['"]env['"]\s*\]/.test(readFileSync(join(ROOT, f), 'utf8')));
+    const offenders = files.filter(
+      (f) =>
+        f.startsWith('src/core/') && /\bprocess\s*\.\s*env\b|\bprocess\s*\[\s*['"]env['"]\s*\]/.test(readFileSync(join(ROOT, f), 'utf8')),
+    );
     assert.deepEqual(offenders, []);
   });
 
@@ -166,32 +180,63 @@ describe('architecture', () => {
     const above = /^src\/core\/(bliss|bluesky|nexus|archive)\//;
     const modules = files.filter((f) => f.startsWith('src/core/event-model/'));
     assert.ok(modules.includes('src/core/event-model/documents.ts'), modules.join(', '));
-    const offenders = modules.flatMap((file) => imports.get(file)!.filter((s) => s.startsWith('.'))
-      .map((s) => resolveRelative(file, s)).filter((to): to is string => to !== undefined && above.test(to)).map((to) => `${file} imports ${to}`));
+    const offenders = modules.flatMap((file) =>
+      imports
+        .get(file)!
+        .filter((s) => s.startsWith('.'))
+        .map((s) => resolveRelative(file, s))
+        .filter((to): to is string => to !== undefined && above.test(to))
+        .map((to) => `${file} imports ${to}`),
+    );
     assert.deepEqual(offenders, []);
   });
 
   it('keeps the floor of the core (contract/, object-keys, ports, errors, guards) free of the rest of the core', () => {
     const floor = (f: string) => /^src\/core\/(contract\/|(object-keys|ports|errors|guards)\.ts$)/.test(f);
-    assert.ok(files.filter(floor).length >= 7 && floor('src/core/ports.ts') && floor('src/core/contract/validators.ts') && !floor('src/core/archive/ports.ts'));
-    const offenders = files.filter(floor).flatMap((file) => imports.get(file)!.filter((s) => s.startsWith('.'))
-      .map((s) => resolveRelative(file, s)).filter((to): to is string => to !== undefined && to.startsWith('src/core/') && !floor(to)).map((to) => `${file} imports ${to}`));
+    assert.ok(
+      files.filter(floor).length >= 7 &&
+        floor('src/core/ports.ts') &&
+        floor('src/core/contract/validators.ts') &&
+        !floor('src/core/archive/ports.ts'),
+    );
+    const offenders = files.filter(floor).flatMap((file) =>
+      imports
+        .get(file)!
+        .filter((s) => s.startsWith('.'))
+        .map((s) => resolveRelative(file, s))
+        .filter((to): to is string => to !== undefined && to.startsWith('src/core/') && !floor(to))
+        .map((to) => `${file} imports ${to}`),
+    );
     assert.deepEqual(offenders, []);
   });
 
   it('keeps the in-memory adapters (src/adapters/memory/) for tests and benchmarks: nothing outside test/ and bench/ imports them', () => {
     const memory = files.filter((f) => f.startsWith('src/adapters/memory/'));
     assert.ok(memory.includes('src/adapters/memory/object-store.ts'), memory.join(', '));
-    const offenders = files.filter((f) => !f.startsWith('test/') && !f.startsWith('bench/') && !f.startsWith('src/adapters/memory/')).flatMap((file) => imports.get(file)!
-      .filter((s) => s.startsWith('.')).map((s) => resolveRelative(file, s))
-      .filter((to): to is string => to !== undefined && to.startsWith('src/adapters/memory/')).map((to) => `${file} imports ${to}`));
+    const offenders = files
+      .filter((f) => !f.startsWith('test/') && !f.startsWith('bench/') && !f.startsWith('src/adapters/memory/'))
+      .flatMap((file) =>
+        imports
+          .get(file)!
+          .filter((s) => s.startsWith('.'))
+          .map((s) => resolveRelative(file, s))
+          .filter((to): to is string => to !== undefined && to.startsWith('src/adapters/memory/'))
+          .map((to) => `${file} imports ${to}`),
+      );
     assert.deepEqual(offenders, []);
   });
 
   it(`keeps every source file of src/, bridge/, functions/, local/ and cli/ under ${MAX_LINES} lines (but the allowed ones, each with its reason)`, () => {
     const limited = files.filter((f) => LINE_LIMITED.some((dir) => f.startsWith(dir)));
-    assert.ok(limited.includes('src/core/archive/archive-run.ts') && limited.includes('bridge/bridge.ts') && limited.includes('local/provision.ts'), `${limited.length} files`);
-    const offenders = limited.filter((f) => !(f in MAX_LINES_ALLOWED)).map((f) => [f, lineCount(f)] as const).filter(([, n]) => n > MAX_LINES).map(([f, n]) => `${f}: ${n} lines`);
+    assert.ok(
+      limited.includes('src/core/archive/archive-run.ts') && limited.includes('bridge/bridge.ts') && limited.includes('local/provision.ts'),
+      `${limited.length} files`,
+    );
+    const offenders = limited
+      .filter((f) => !(f in MAX_LINES_ALLOWED))
+      .map((f) => [f, lineCount(f)] as const)
+      .filter(([, n]) => n > MAX_LINES)
+      .map(([f, n]) => `${f}: ${n} lines`);
     assert.deepEqual(offenders, []);
     const stale = Object.keys(MAX_LINES_ALLOWED).filter((f) => !limited.includes(f) || lineCount(f) <= MAX_LINES);
     assert.deepEqual(stale, [], 'allowed to be longer, but no longer is (or is gone): remove it from MAX_LINES_ALLOWED');

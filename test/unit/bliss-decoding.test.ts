@@ -1,9 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidInputError } from '../../src/core/errors.js';
-import {
-  checkContiguous, codecOf, decodeEntry, SEAL_ENTRY_ID,
-} from '../../src/core/bliss/stream-decoding.js';
+import { checkContiguous, codecOf, decodeEntry, SEAL_ENTRY_ID } from '../../src/core/bliss/stream-decoding.js';
 import { parseDtype } from '../../src/core/event-model/dtype.js';
 import { parseScanJson } from '../../src/core/bliss/scan-model.js';
 
@@ -18,7 +16,18 @@ function packShapeAndBytes(shape: number[], bytes: Buffer): Buffer {
 
 describe('numeric stream decoding', () => {
   const cases: [string, number][] = [
-    ['<f8', 8], ['<f4', 4], ['<f2', 2], ['<i2', 2], ['<i8', 8], ['<u4', 4], ['|u1', 1], ['|i1', 1], ['|b1', 1], ['<c16', 16], ['<c8', 8], ['>f8', 8],
+    ['<f8', 8],
+    ['<f4', 4],
+    ['<f2', 2],
+    ['<i2', 2],
+    ['<i8', 8],
+    ['<u4', 4],
+    ['|u1', 1],
+    ['|i1', 1],
+    ['|b1', 1],
+    ['<c16', 16],
+    ['<c8', 8],
+    ['>f8', 8],
   ];
   for (const [dtype, itemsize] of cases) {
     it(`decodes ${dtype} batches and rejects a payload one byte short`, () => {
@@ -27,8 +36,10 @@ describe('numeric stream decoding', () => {
       const payload = Buffer.alloc(5 * itemsize, 7);
       const out = decodeEntry(codec, '10-1', fields({ payload, len: '5' }));
       assert.deepEqual(out.kind === 'points' && [out.start, out.count, out.bytes.length], [10, 5, 5 * itemsize]);
-      assert.throws(() => decodeEntry(codec, '10-1', fields({ payload: payload.subarray(1), len: '5' })),
-        (e: unknown) => e instanceof InvalidInputError && e.context.stream === 'ctr' && e.context.index === 10);
+      assert.throws(
+        () => decodeEntry(codec, '10-1', fields({ payload: payload.subarray(1), len: '5' })),
+        (e: unknown) => e instanceof InvalidInputError && e.context.stream === 'ctr' && e.context.index === 10,
+      );
     });
   }
 
@@ -52,7 +63,10 @@ describe('numeric stream decoding', () => {
     const out = decodeEntry(codec, '0-1', fields({ payload: packShapeAndBytes([20], data), len: '3' }));
     assert.ok(out.kind === 'points' && out.bytes.equals(data));
     assert.deepEqual(out.kind === 'points' && out.pointShape, [20]);
-    assert.throws(() => decodeEntry(codec, '0-1', fields({ payload: packShapeAndBytes([20], data).subarray(0, 30), len: '3' })), /truncated/);
+    assert.throws(
+      () => decodeEntry(codec, '0-1', fields({ payload: packShapeAndBytes([20], data).subarray(0, 30), len: '3' })),
+      /truncated/,
+    );
   });
 
   it('reads the seal entry', () => {
@@ -70,7 +84,10 @@ describe('numeric stream decoding', () => {
 
   it('detects gaps and overlaps', () => {
     assert.doesNotThrow(() => checkContiguous('s', 10, 10));
-    assert.throws(() => checkContiguous('s', 10, 20), (e: unknown) => e instanceof InvalidInputError && /\[10, 20\) are missing/.test(e.message) && e.context.index === 10);
+    assert.throws(
+      () => checkContiguous('s', 10, 20),
+      (e: unknown) => e instanceof InvalidInputError && /\[10, 20\) are missing/.test(e.message) && e.context.index === 10,
+    );
     assert.throws(() => checkContiguous('s', 10, 5), /already received/);
   });
 });
@@ -102,7 +119,11 @@ describe('scan JSON', () => {
       [{ ...good, data_streams: { a: { pk: 'P', encoding: { type: 'numeric', dtype_str: '<f8', shape: 'x' } } } }, 'shape'],
       ['nope', 'not an object'],
     ] as const) {
-      assert.throws(() => parseScanJson(key, broken), (e: unknown) => e instanceof InvalidInputError && e.message.includes(key) && e.message.includes(field), field);
+      assert.throws(
+        () => parseScanJson(key, broken),
+        (e: unknown) => e instanceof InvalidInputError && e.message.includes(key) && e.message.includes(field),
+        field,
+      );
     }
   });
 });

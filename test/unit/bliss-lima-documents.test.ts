@@ -14,16 +14,26 @@ import { DetailType } from '../../src/core/contract/detail-types.js';
 
 const UID = '01M80KDGXSJDA8HERZJGME1B5Q';
 const saving = parseLimaSaving('pilatus:image', {
-  plugin: 'lima', dtype: 'uint16', shape: [6, 8],
+  plugin: 'lima',
+  dtype: 'uint16',
+  shape: [6, 8],
   lima_info: {
-    protocol_version: 1, frame_per_acquisition: 25, file_path: '/data/scan0001/pilatus_%04d.h5', data_path: '/entry_0000/measurement/data',
-    file_format: 'HDF5', file_offset: 0, frame_per_file: 10,
+    protocol_version: 1,
+    frame_per_acquisition: 25,
+    file_path: '/data/scan0001/pilatus_%04d.h5',
+    data_path: '/entry_0000/measurement/data',
+    file_format: 'HDF5',
+    file_offset: 0,
+    frame_per_file: 10,
   },
 });
 const folder = 'archive/ihch123/id00/20261122/sample1/sample1_0001/scan0001/';
 const resource = limaResourceOf(UID, 'bkt', folder, saving);
-const datum = limaDatumOf(UID, 'bkt', 'pilatus:image', { fileNumber: 2, start: 20, stop: 25 }, 0, '/data/scan0001/pilatus_0002.h5',
-  { key: `${folder}pilatus_0002.h5`, bytes: 4096, sha256: 'a'.repeat(64) });
+const datum = limaDatumOf(UID, 'bkt', 'pilatus:image', { fileNumber: 2, start: 20, stop: 25 }, 0, '/data/scan0001/pilatus_0002.h5', {
+  key: `${folder}pilatus_0002.h5`,
+  bytes: 4096,
+  sha256: 'a'.repeat(64),
+});
 
 const CHECK = `
 import json, sys
@@ -50,8 +60,13 @@ describe('Lima documents', () => {
     assert.equal(resource.mimetype, 'application/x-hdf5-lima');
     assert.ok(isLimaResource(resource));
     assert.deepEqual(resource.parameters, {
-      dtype_numpy: '<u2', point_shape: [6, 8], data_path: '/entry_0000/measurement/data', frames_per_file: 10, frames_per_acquisition: 25,
-      file_format: 'HDF5', source_file_path: '/data/scan0001/pilatus_%04d.h5',
+      dtype_numpy: '<u2',
+      point_shape: [6, 8],
+      data_path: '/entry_0000/measurement/data',
+      frames_per_file: 10,
+      frames_per_acquisition: 25,
+      file_format: 'HDF5',
+      source_file_path: '/data/scan0001/pilatus_%04d.h5',
     });
     assert.equal(datum.uid, `${UID}/resource/pilatus:image/20-25`);
     assert.deepEqual(datum.indices, { start: 20, stop: 25 });

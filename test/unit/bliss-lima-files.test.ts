@@ -1,7 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  completeFrames, filesOf, formatFileNumber, frameLocation, isLima2Stream, isLimaStream, parseLimaSaving, parseLimaStatus, pathOutsideFolder, scanSaveFolder,
+  completeFrames,
+  filesOf,
+  formatFileNumber,
+  frameLocation,
+  isLima2Stream,
+  isLimaStream,
+  parseLimaSaving,
+  parseLimaStatus,
+  pathOutsideFolder,
+  scanSaveFolder,
   type LimaSaving,
 } from '../../src/core/bliss/lima-files.js';
 import { limaFileKey, scanDetectorFolder, scanFileKey } from '../../src/core/object-keys.js';
@@ -10,10 +19,21 @@ import { limaImageWriter } from '../../src/core/nexus/writers/lima-image-writer.
 /** The stream info blissdata 2.4.5's LimaStream.make_definition writes (saving enabled). */
 function limaInfo(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    format: 'lima_v1', plugin: 'lima', dtype: 'uint16', shape: [6, 8],
+    format: 'lima_v1',
+    plugin: 'lima',
+    dtype: 'uint16',
+    shape: [6, 8],
     lima_info: {
-      protocol_version: 1, server_url: 'id00/limaccds/pilatus', buffer_max_number: 16, frame_per_acquisition: 7, acquisition_offset: 0,
-      file_path: '/data/scan0001/pilatus_%04d.h5', data_path: '/entry_0000/measurement/data', file_format: 'HDF5', file_offset: 0, frame_per_file: 3,
+      protocol_version: 1,
+      server_url: 'id00/limaccds/pilatus',
+      buffer_max_number: 16,
+      frame_per_acquisition: 7,
+      acquisition_offset: 0,
+      file_path: '/data/scan0001/pilatus_%04d.h5',
+      data_path: '/entry_0000/measurement/data',
+      file_format: 'HDF5',
+      file_offset: 0,
+      frame_per_file: 3,
       ...overrides,
     },
   };
@@ -61,7 +81,16 @@ describe('Lima streams: frame → file arithmetic (blissdata LimaClient)', () =>
   it('decomposes frames as blissdata does: 7 frames per acquisition, 3 per file → 3 files per acquisition', () => {
     const s = saving();
     // frame_id 0 1 2 | 3 4 5 | 6 | 7 8 9 | 10 11 12 | 13 (docstring of LimaClient._decompose_frame_id)
-    const table = [[0, 0, 0], [2, 0, 2], [3, 1, 0], [6, 2, 0], [7, 3, 0], [9, 3, 2], [10, 4, 0], [13, 5, 0]];
+    const table = [
+      [0, 0, 0],
+      [2, 0, 2],
+      [3, 1, 0],
+      [6, 2, 0],
+      [7, 3, 0],
+      [9, 3, 2],
+      [10, 4, 0],
+      [13, 5, 0],
+    ];
     for (const [frame, file, index] of table) {
       const at = frameLocation(s, frame!);
       assert.deepEqual([at.fileNumber, at.indexInFile], [file, index], `frame ${frame}`);
@@ -72,14 +101,24 @@ describe('Lima streams: frame → file arithmetic (blissdata LimaClient)', () =>
 
   it('cuts frame ranges at file and acquisition boundaries', () => {
     assert.deepEqual(filesOf(saving(), 0, 14), [
-      { fileNumber: 0, start: 0, stop: 3 }, { fileNumber: 1, start: 3, stop: 6 }, { fileNumber: 2, start: 6, stop: 7 },
-      { fileNumber: 3, start: 7, stop: 10 }, { fileNumber: 4, start: 10, stop: 13 }, { fileNumber: 5, start: 13, stop: 14 },
+      { fileNumber: 0, start: 0, stop: 3 },
+      { fileNumber: 1, start: 3, stop: 6 },
+      { fileNumber: 2, start: 6, stop: 7 },
+      { fileNumber: 3, start: 7, stop: 10 },
+      { fileNumber: 4, start: 10, stop: 13 },
+      { fileNumber: 5, start: 13, stop: 14 },
     ]);
     const one = saving({ frame_per_acquisition: 25, frame_per_file: 10 });
-    assert.deepEqual(filesOf(one, 10, 25), [{ fileNumber: 1, start: 10, stop: 20 }, { fileNumber: 2, start: 20, stop: 25 }]);
+    assert.deepEqual(filesOf(one, 10, 25), [
+      { fileNumber: 1, start: 10, stop: 20 },
+      { fileNumber: 2, start: 20, stop: 25 },
+    ]);
     assert.deepEqual(filesOf(one, 5, 5), []);
     // A status no detector can have (2^52 frames saved) is refused before one entry per file is built.
-    assert.throws(() => filesOf(one, 0, 2 ** 52, 'pilatus'), /Lima stream pilatus: frames \[0, 4503599627370496\) saved at once span more than 100000 files/);
+    assert.throws(
+      () => filesOf(one, 0, 2 ** 52, 'pilatus'),
+      /Lima stream pilatus: frames \[0, 4503599627370496\) saved at once span more than 100000 files/,
+    );
   });
 
   it('a file is complete once a frame of a later file is saved, or when the stream is sealed', () => {
@@ -115,15 +154,39 @@ describe('Lima files: keys next to the scan file and the links of the scan file'
   });
 
   it('links one file as data, several files as data_files/data_NNNN with their frame ranges', () => {
-    const one = limaImageWriter.layout({ group: '/1.1/instrument/image', dataPath: '/entry_0000/measurement/data', points: 5, files: [{ file: 'scan0001/pilatus_0000.h5', start: 0, stop: 5, frameOffset: 0 }] });
+    const one = limaImageWriter.layout({
+      group: '/1.1/instrument/image',
+      dataPath: '/entry_0000/measurement/data',
+      points: 5,
+      files: [{ file: 'scan0001/pilatus_0000.h5', start: 0, stop: 5, frameOffset: 0 }],
+    });
     assert.equal(one.target, '/1.1/instrument/image/data');
-    assert.deepEqual(one.nodes[1], { kind: 'external-link', path: '/1.1/instrument/image/data', file: 'scan0001/pilatus_0000.h5', target: '/entry_0000/measurement/data' });
+    assert.deepEqual(one.nodes[1], {
+      kind: 'external-link',
+      path: '/1.1/instrument/image/data',
+      file: 'scan0001/pilatus_0000.h5',
+      target: '/entry_0000/measurement/data',
+    });
     const many = limaImageWriter.layout({
-      group: '/1.1/instrument/image', dataPath: '/d', points: 25, missingPoints: '[20, 25)',
-      files: [{ file: 'scan0001/p_0001.h5', start: 10, stop: 20, frameOffset: 0 }, { file: 'scan0001/p_0000.h5', start: 0, stop: 10, frameOffset: 0 }],
+      group: '/1.1/instrument/image',
+      dataPath: '/d',
+      points: 25,
+      missingPoints: '[20, 25)',
+      files: [
+        { file: 'scan0001/p_0001.h5', start: 10, stop: 20, frameOffset: 0 },
+        { file: 'scan0001/p_0000.h5', start: 0, stop: 10, frameOffset: 0 },
+      ],
     });
     assert.equal(many.target, '/1.1/instrument/image/data_files');
-    assert.deepEqual(many.nodes.map((n) => n.path), ['/1.1/instrument/image', '/1.1/instrument/image/data_files', '/1.1/instrument/image/data_files/data_0000', '/1.1/instrument/image/data_files/data_0001']);
+    assert.deepEqual(
+      many.nodes.map((n) => n.path),
+      [
+        '/1.1/instrument/image',
+        '/1.1/instrument/image/data_files',
+        '/1.1/instrument/image/data_files/data_0000',
+        '/1.1/instrument/image/data_files/data_0001',
+      ],
+    );
     assert.deepEqual((many.nodes[1] as { attrs: Record<string, unknown> }).attrs.frame_ranges, ['[0, 10)', '[10, 20)']);
     assert.equal((many.nodes[0] as { attrs: Record<string, unknown> }).attrs.missing_points, '[20, 25)');
     assert.equal((many.nodes[2] as { file: string }).file, 'scan0001/p_0000.h5');
@@ -133,20 +196,38 @@ describe('Lima files: keys next to the scan file and the links of the scan file'
 describe('Lima checkpoint entries', () => {
   it('a damaged uploaded/missing record is named, never resumed from', async () => {
     const { damagedLimaCheckpoint } = await import('../../bridge/checkpoint/index.js');
-    const ok = { committed: 20, datums: 2, gaps: [], uploaded: { 2: { key: 'k', bytes: 10, sha256: 'a'.repeat(64) } }, missing: [{ start: 0, stop: 10, path: '/p', message: 'm' }] };
+    const ok = {
+      committed: 20,
+      datums: 2,
+      gaps: [],
+      uploaded: { 2: { key: 'k', bytes: 10, sha256: 'a'.repeat(64) } },
+      missing: [{ start: 0, stop: 10, path: '/p', message: 'm' }],
+    };
     assert.equal(damagedLimaCheckpoint(ok), undefined);
-    assert.match(damagedLimaCheckpoint({ ...ok, uploaded: { 2: { key: 'k', bytes: -1, sha256: 'x' } } }) ?? '', /uploaded file "2" is not \{key, bytes, sha256\}/);
-    assert.match(damagedLimaCheckpoint({ ...ok, missing: [{ start: 5, stop: 5, path: '/p', message: 'm' }] }) ?? '', /missing file .* is not \{start, stop, path, message\}/);
+    assert.match(
+      damagedLimaCheckpoint({ ...ok, uploaded: { 2: { key: 'k', bytes: -1, sha256: 'x' } } }) ?? '',
+      /uploaded file "2" is not \{key, bytes, sha256\}/,
+    );
+    assert.match(
+      damagedLimaCheckpoint({ ...ok, missing: [{ start: 5, stop: 5, path: '/p', message: 'm' }] }) ?? '',
+      /missing file .* is not \{start, stop, path, message\}/,
+    );
     // Lima2 receiver files keep the conductor's prefix, whatever characters it has (a restart must not call them damaged) …
     const stored = { key: 'k', bytes: 10, sha256: 'a'.repeat(64) };
     assert.equal(damagedLimaCheckpoint({ ...ok, receivers: { 'sample+1 det_frame_0_00000.h5': stored } }), undefined);
     // … but a name that is not one file name is damage.
-    assert.match(damagedLimaCheckpoint({ ...ok, receivers: { '../x_0_00000.h5': stored } }) ?? '', /receiver file "\.\.\/x_0_00000\.h5" is not/);
-    assert.match(damagedLimaCheckpoint({ ...ok, receivers: { 'x_0_00000.h5': { ...stored, bytes: -1 } } }) ?? '', /receiver file "x_0_00000\.h5" is not/);
+    assert.match(
+      damagedLimaCheckpoint({ ...ok, receivers: { '../x_0_00000.h5': stored } }) ?? '',
+      /receiver file "\.\.\/x_0_00000\.h5" is not/,
+    );
+    assert.match(
+      damagedLimaCheckpoint({ ...ok, receivers: { 'x_0_00000.h5': { ...stored, bytes: -1 } } }) ?? '',
+      /receiver file "x_0_00000\.h5" is not/,
+    );
   });
 });
 
-describe('Lima file paths from Redis: only below the scan file\'s folder', () => {
+describe("Lima file paths from Redis: only below the scan file's folder", () => {
   it('the save folder is the folder of scan_info.filename, only for an absolute path without . or ..', () => {
     assert.equal(scanSaveFolder({ filename: '/data/visitor/p/id00/s/RAW_DATA/c/c_d/c_d.h5' }), '/data/visitor/p/id00/s/RAW_DATA/c/c_d');
     assert.equal(scanSaveFolder({}), undefined);
@@ -159,7 +240,10 @@ describe('Lima file paths from Redis: only below the scan file\'s folder', () =>
     const folder = '/data/c/c_d';
     assert.equal(pathOutsideFolder('/data/c/c_d/scan0001/pilatus_%04d.h5', folder), undefined);
     assert.equal(pathOutsideFolder('/data/c/c_d/scan0001/pilatus_%04d.h5', `${folder}/`), undefined);
-    assert.match(pathOutsideFolder('/etc/ssh/ssh_host_ed%d_key', folder) ?? '', /"\/etc\/ssh\/ssh_host_ed%d_key" is outside the scan's save folder \/data\/c\/c_d/);
+    assert.match(
+      pathOutsideFolder('/etc/ssh/ssh_host_ed%d_key', folder) ?? '',
+      /"\/etc\/ssh\/ssh_host_ed%d_key" is outside the scan's save folder \/data\/c\/c_d/,
+    );
     assert.match(pathOutsideFolder('/data/c/c_d/../../../etc/passwd%d', folder) ?? '', /not an absolute path without \. or \.\. segments/);
     assert.match(pathOutsideFolder('/data/c/c_d/./x_%d.h5', folder) ?? '', /without \. or \.\. segments/);
     assert.match(pathOutsideFolder('scan0001/pilatus_%04d.h5', folder) ?? '', /not an absolute path/);

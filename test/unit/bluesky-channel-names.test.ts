@@ -29,7 +29,8 @@ describe('Bluesky channel names', () => {
 
   it('rewrites object_keys', () => {
     assert.deepEqual(blueskyObjectKeys('primary', { motor: ['motor', 'motor_setpoint'], det: ['det'] }), {
-      motor: ['primary:motor', 'primary:motor_setpoint'], det: ['primary:det'],
+      motor: ['primary:motor', 'primary:motor_setpoint'],
+      det: ['primary:det'],
     });
   });
 });

@@ -16,7 +16,10 @@ describe('bridge Bluesky options', () => {
   });
 
   it('come from flags, the environment or the config file', () => {
-    const config = parseBridgeConfig([...base, '--bluesky-stream', 'bluesky:documents', '--bluesky-from', '0', '--bluesky-defaults', 'proposal=p1, session=s1'], {});
+    const config = parseBridgeConfig(
+      [...base, '--bluesky-stream', 'bluesky:documents', '--bluesky-from', '0', '--bluesky-defaults', 'proposal=p1, session=s1'],
+      {},
+    );
     assert.deepEqual((config as { bluesky?: unknown }).bluesky, { stream: 'bluesky:documents', from: '0', proposal: 'p1', session: 's1' });
     const fromEnv = parseBridgeConfig(base, { BLUESKY_STREAM: 'bs:docs' });
     assert.deepEqual((fromEnv as { bluesky?: unknown }).bluesky, { stream: 'bs:docs' });

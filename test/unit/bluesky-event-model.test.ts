@@ -7,7 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { venvPython } from '../../local/services.js';
 import {
-  blueskyDescriptorOf, blueskyRunStartOf, blueskyRunStopOf, blueskyStreamDatumOf, blueskyStreamResourceOf, channelsOfDescriptor,
+  blueskyDescriptorOf,
+  blueskyRunStartOf,
+  blueskyRunStopOf,
+  blueskyStreamDatumOf,
+  blueskyStreamResourceOf,
+  channelsOfDescriptor,
 } from '../../src/core/bluesky/documents.js';
 import { primaryDescriptor, RUN, startDoc } from './bluesky-fixtures.js';
 
@@ -18,9 +23,17 @@ const documents: Record<string, unknown> = {
   stream_resource: blueskyStreamResourceOf('id00', RUN, 'bkt', channels[3]!),
   json_resource: blueskyStreamResourceOf('id00', RUN, 'bkt', channels[4]!),
   stream_datum: blueskyStreamDatumOf(RUN, 'bkt', 'primary:spectrum', 'desc-primary', 0, 4, { key: 'k', bytes: 48, sha256: 'c'.repeat(64) }),
-  stop: blueskyRunStopOf(RUN, { uid: 'stop-1', run_start: RUN, time: 2, exit_status: 'fail', reason: 'motor fault', num_events: { primary: 4 } }, {
-    points: { 'primary:spectrum': 4 }, documents: { descriptor: 1, stream_resource: 4, stream_datum: 1 }, notArchived, eventsReceived: { primary: 4 },
-  }, '9-0'),
+  stop: blueskyRunStopOf(
+    RUN,
+    { uid: 'stop-1', run_start: RUN, time: 2, exit_status: 'fail', reason: 'motor fault', num_events: { primary: 4 } },
+    {
+      points: { 'primary:spectrum': 4 },
+      documents: { descriptor: 1, stream_resource: 4, stream_datum: 1 },
+      notArchived,
+      eventsReceived: { primary: 4 },
+    },
+    '9-0',
+  ),
 };
 
 const CHECK = `

@@ -41,7 +41,10 @@ except TypeError as e:
 print(json.dumps({"calls": client.calls, "errors": errors}))
 `;
 
-interface Out { calls: [string, { name: string; doc: string }, Record<string, unknown>][]; errors: string[] }
+interface Out {
+  calls: [string, { name: string; doc: string }, Record<string, unknown>][];
+  errors: string[];
+}
 
 describe('RedisDocumentPublisher (Python)', () => {
   const out = spawnSync(venvPython, ['-c', SCRIPT], { encoding: 'utf8' });
@@ -57,9 +60,19 @@ describe('RedisDocumentPublisher (Python)', () => {
 
   it('float64 values parse back bit for bit; NaN and infinities are tagged; numpy scalars are plain', () => {
     const [, fields] = result.calls[0]!;
-    const entry = parseBlueskyEntry('1-0', new Map([['name', fields.name], ['doc', fields.doc]]));
+    const entry = parseBlueskyEntry(
+      '1-0',
+      new Map([
+        ['name', fields.name],
+        ['doc', fields.doc],
+      ]),
+    );
     const data = entry.doc.data as { x: number[]; n: number; b: boolean; t: number[] };
-    const hex = (v: number) => { const b = Buffer.alloc(8); b.writeDoubleBE(v); return b.toString('hex'); };
+    const hex = (v: number) => {
+      const b = Buffer.alloc(8);
+      b.writeDoubleBE(v);
+      return b.toString('hex');
+    };
     const expected = [0.1, 1 / 3, 5e-324, -0, Number.NaN, Infinity, -Infinity, 1.7976931348623157e308];
     data.x.forEach((v, i) => {
       if (Number.isNaN(expected[i]!)) assert.ok(Number.isNaN(v));
@@ -72,16 +85,30 @@ describe('RedisDocumentPublisher (Python)', () => {
   });
 
   it('splits an event page larger than the entry limit into consecutive pages', () => {
-    const pages = result.calls.filter(([, f]) => f.name === 'event_page').map(([, f]) => JSON.parse(f.doc) as { seq_num: number[]; data: { x: number[] }; uid: string[] });
+    const pages = result.calls
+      .filter(([, f]) => f.name === 'event_page')
+      .map(([, f]) => JSON.parse(f.doc) as { seq_num: number[]; data: { x: number[] }; uid: string[] });
     assert.ok(pages.length > 1, `${pages.length} pages`);
     assert.ok(result.calls.every(([, f]) => Buffer.byteLength(f.doc) <= 2000));
-    assert.deepEqual(pages.flatMap((p) => p.seq_num), Array.from({ length: 200 }, (_, i) => i + 1));
-    assert.deepEqual(pages.flatMap((p) => p.data.x), Array.from({ length: 200 }, (_, i) => i / 7));
-    assert.deepEqual(pages.flatMap((p) => p.uid), Array.from({ length: 200 }, (_, i) => `u${i}`));
+    assert.deepEqual(
+      pages.flatMap((p) => p.seq_num),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      pages.flatMap((p) => p.data.x),
+      Array.from({ length: 200 }, (_, i) => i / 7),
+    );
+    assert.deepEqual(
+      pages.flatMap((p) => p.uid),
+      Array.from({ length: 200 }, (_, i) => `u${i}`),
+    );
   });
 
   it('refuses an oversized single document and non-JSON values, naming them', () => {
-    assert.match(result.errors[0]!, /event document \(uid 'big', descriptor 'd1', seq_num 2\) is \d+ bytes of JSON, more than max_entry_bytes=2000/);
+    assert.match(
+      result.errors[0]!,
+      /event document \(uid 'big', descriptor 'd1', seq_num 2\) is \d+ bytes of JSON, more than max_entry_bytes=2000/,
+    );
     assert.match(result.errors[1]!, /object value .* is not JSON data/);
     assert.equal(result.calls.filter(([, f]) => f.doc.includes('"big"')).length, 0, 'nothing of the refused document was written');
   });

@@ -20,14 +20,23 @@ describe('fetchInOrder', () => {
     let inFlight = 0;
     let peak = 0;
     const items = Array.from({ length: 20 }, (_, i) => i);
-    const results = await collect(fetchInOrder(items, async (i) => {
-      inFlight += 1;
-      peak = Math.max(peak, inFlight);
-      await tick((20 - i) % 5); // later items often finish first
-      inFlight -= 1;
-      return i * 10;
-    }, { concurrency: 4 }));
-    assert.deepEqual(results, items.map((i) => i * 10));
+    const results = await collect(
+      fetchInOrder(
+        items,
+        async (i) => {
+          inFlight += 1;
+          peak = Math.max(peak, inFlight);
+          await tick((20 - i) % 5); // later items often finish first
+          inFlight -= 1;
+          return i * 10;
+        },
+        { concurrency: 4 },
+      ),
+    );
+    assert.deepEqual(
+      results,
+      items.map((i) => i * 10),
+    );
     assert.equal(peak, 4);
   });
 
@@ -36,13 +45,20 @@ describe('fetchInOrder', () => {
     let taken = 0;
     let peakAhead = 0;
     const items = Array.from({ length: 10 }, (_, i) => i);
-    const gen = fetchInOrder(items, async (i) => {
-      started += 1;
-      peakAhead = Math.max(peakAhead, started - taken);
-      await tick(1);
-      return i;
-    }, { concurrency: 8, maxBytes: 3 * 100, bytesOf: () => 100 });
-    for await (const _ of gen) { taken += 1; await tick(5); }
+    const gen = fetchInOrder(
+      items,
+      async (i) => {
+        started += 1;
+        peakAhead = Math.max(peakAhead, started - taken);
+        await tick(1);
+        return i;
+      },
+      { concurrency: 8, maxBytes: 3 * 100, bytesOf: () => 100 },
+    );
+    for await (const _ of gen) {
+      taken += 1;
+      await tick(5);
+    }
     assert.equal(taken, 10);
     assert.ok(peakAhead <= 4, `${peakAhead} items were fetched ahead (3 allowed, +1 being consumed)`);
     const huge = await collect(fetchInOrder([1, 2], async (i) => i, { concurrency: 4, maxBytes: 10, bytesOf: () => 1000 }));
@@ -51,12 +67,16 @@ describe('fetchInOrder', () => {
 
   it('reports the first failing item in order and lets the requests in flight settle', async () => {
     let settled = 0;
-    const gen = fetchInOrder([0, 1, 2, 3], async (i) => {
-      await tick(i === 1 ? 5 : 1);
-      settled += 1;
-      if (i === 1 || i === 3) throw new Error(`item ${i} failed`);
-      return i;
-    }, { concurrency: 4 });
+    const gen = fetchInOrder(
+      [0, 1, 2, 3],
+      async (i) => {
+        await tick(i === 1 ? 5 : 1);
+        settled += 1;
+        if (i === 1 || i === 3) throw new Error(`item ${i} failed`);
+        return i;
+      },
+      { concurrency: 4 },
+    );
     await assert.rejects(collect(gen), /item 1 failed/);
     assert.equal(settled, 4);
   });

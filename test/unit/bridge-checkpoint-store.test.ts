@@ -9,7 +9,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CheckpointError, CheckpointStore, compareStreamIds, emptyCheckpoint, loadCheckpoint, type BridgeCheckpoint, type ScanCheckpoint,
+  CheckpointError,
+  CheckpointStore,
+  compareStreamIds,
+  emptyCheckpoint,
+  loadCheckpoint,
+  type BridgeCheckpoint,
+  type ScanCheckpoint,
 } from '../../bridge/checkpoint/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'bridge-cp-'));
@@ -75,11 +81,31 @@ describe('checkpoint store: loading', () => {
     ['an unknown version', JSON.stringify({ ...sample(), version: 2 }), /unknown layout \(version 2\)/],
     ['a JSON array', '[]', /unknown layout/],
     ['a history that is not a stream id', JSON.stringify({ ...sample(), history: 'yesterday' }), /history "yesterday" is not a stream id/],
-    ['a scan filed under another history id', JSON.stringify({ version: 1, scans: { '5-0': scan('6-0') } }), /scan 5-0 says historyId "6-0"/],
-    ['a negative committed index', JSON.stringify({ version: 1, scans: { '5-0': scan('5-0', { c: { committed: -1, datums: 0, gaps: [] } }) } }), /scan 5-0 stream "c": committed -1 is not a point index/],
-    ['a committed index that is text', JSON.stringify({ version: 1, scans: { '5-0': scan('5-0', { c: { committed: '12', datums: 0, gaps: [] } as never }) } }), /committed "12"/],
-    ['a zero chunk grid', JSON.stringify({ version: 1, scans: { '5-0': scan('5-0', { c: { committed: 0, datums: 0, chunkPoints: 0, gaps: [] } }) } }), /chunkPoints 0/],
-    ['a gap beyond committed', JSON.stringify({ version: 1, scans: { '5-0': scan('5-0', { c: { committed: 10, datums: 0, gaps: [{ start: 5, stop: 20 }] } }) } }), /gaps are not ranges below committed/],
+    [
+      'a scan filed under another history id',
+      JSON.stringify({ version: 1, scans: { '5-0': scan('6-0') } }),
+      /scan 5-0 says historyId "6-0"/,
+    ],
+    [
+      'a negative committed index',
+      JSON.stringify({ version: 1, scans: { '5-0': scan('5-0', { c: { committed: -1, datums: 0, gaps: [] } }) } }),
+      /scan 5-0 stream "c": committed -1 is not a point index/,
+    ],
+    [
+      'a committed index that is text',
+      JSON.stringify({ version: 1, scans: { '5-0': scan('5-0', { c: { committed: '12', datums: 0, gaps: [] } as never }) } }),
+      /committed "12"/,
+    ],
+    [
+      'a zero chunk grid',
+      JSON.stringify({ version: 1, scans: { '5-0': scan('5-0', { c: { committed: 0, datums: 0, chunkPoints: 0, gaps: [] } }) } }),
+      /chunkPoints 0/,
+    ],
+    [
+      'a gap beyond committed',
+      JSON.stringify({ version: 1, scans: { '5-0': scan('5-0', { c: { committed: 10, datums: 0, gaps: [{ start: 5, stop: 20 }] } }) } }),
+      /gaps are not ranges below committed/,
+    ],
     ['an unknown outcome', JSON.stringify({ version: 1, scans: { '5-0': { ...scan('5-0'), outcome: 'maybe' } } }), /outcome "maybe"/],
   ];
   for (const [what, text, message] of damaged) {
@@ -87,13 +113,16 @@ describe('checkpoint store: loading', () => {
       const path = freshPath();
       mkdirSync(join(path, '..'), { recursive: true });
       writeFileSync(path, text);
-      assert.throws(() => loadCheckpoint(path), (error: unknown) => {
-        assert.ok(error instanceof CheckpointError, String(error));
-        assert.equal(error.name, 'CheckpointError');
-        assert.match(error.message, message);
-        assert.ok(error.message.includes(path), error.message);
-        return true;
-      });
+      assert.throws(
+        () => loadCheckpoint(path),
+        (error: unknown) => {
+          assert.ok(error instanceof CheckpointError, String(error));
+          assert.equal(error.name, 'CheckpointError');
+          assert.match(error.message, message);
+          assert.ok(error.message.includes(path), error.message);
+          return true;
+        },
+      );
       assert.throws(() => CheckpointStore.open(path), CheckpointError);
       assert.equal(readFileSync(path, 'utf8'), text, 'the damaged file is left as it was for a person to look at');
     });
@@ -102,7 +131,10 @@ describe('checkpoint store: loading', () => {
   it('a read error other than a missing file is raised, not taken as an empty checkpoint', () => {
     const path = freshPath();
     mkdirSync(path, { recursive: true }); // a directory where the file should be: EISDIR
-    assert.throws(() => loadCheckpoint(path), (error: unknown) => (error as NodeJS.ErrnoException).code === 'EISDIR');
+    assert.throws(
+      () => loadCheckpoint(path),
+      (error: unknown) => (error as NodeJS.ErrnoException).code === 'EISDIR',
+    );
   });
 });
 

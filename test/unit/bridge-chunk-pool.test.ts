@@ -24,7 +24,10 @@ describe('bridge chunk pool', () => {
     const d = pool.acquire(70_000);
     assert.notEqual(d.buffer, b.buffer);
     assert.notEqual(d.buffer, c.buffer);
-    assert.deepEqual({ allocations: pool.allocations, reuses: pool.reuses, outstanding: pool.outstanding }, { allocations: 3, reuses: 1, outstanding: 3 });
+    assert.deepEqual(
+      { allocations: pool.allocations, reuses: pool.reuses, outstanding: pool.outstanding },
+      { allocations: 3, reuses: 1, outstanding: 3 },
+    );
   });
 
   it('keeps at most maxIdleBytes idle; a size class only serves its own size', () => {

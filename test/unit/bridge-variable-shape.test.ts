@@ -40,7 +40,13 @@ const u16 = (values: number[]) => Buffer.from(new Uint16Array(values).buffer);
 const spectrum = (i: number, n: number) => Array.from({ length: n }, (_, k) => i + k);
 
 /** Entries of the free stream: batches [start, count, shape]. 6 points of [5], 6 of [8], 3 of [2]. */
-const BATCHES: [number, number, number][] = [[0, 3, 5], [3, 3, 5], [6, 4, 8], [10, 2, 8], [12, 3, 2]];
+const BATCHES: [number, number, number][] = [
+  [0, 3, 5],
+  [3, 3, 5],
+  [6, 4, 8],
+  [10, 2, 8],
+  [12, 3, 2],
+];
 const POINTS = 15;
 
 function entry(id: string, fields: Record<string, Buffer | string>): StreamEntry {
@@ -64,9 +70,24 @@ function scanStreams(batches = BATCHES): Map<string, StreamEntry[]> {
 
 const SCAN_JSON = {
   pk: UID,
-  id: { name: 'ascan', number: 5, data_policy: 'ESRF', session: 'demo', proposal: 'ihch123', collection: 'sample1', dataset: '0001',
-    path: '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/sample1_0001.h5' },
-  info: { title: 'ascan', type: 'ascan', npoints: POINTS, start_time: '2026-11-22T10:00:00+01:00', end_time: '2026-11-22T10:00:02+01:00', end_reason: 'SUCCESS' },
+  id: {
+    name: 'ascan',
+    number: 5,
+    data_policy: 'ESRF',
+    session: 'demo',
+    proposal: 'ihch123',
+    collection: 'sample1',
+    dataset: '0001',
+    path: '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/sample1_0001.h5',
+  },
+  info: {
+    title: 'ascan',
+    type: 'ascan',
+    npoints: POINTS,
+    start_time: '2026-11-22T10:00:00+01:00',
+    end_time: '2026-11-22T10:00:02+01:00',
+    end_reason: 'SUCCESS',
+  },
   state_stream: { pk: 'S1' },
   data_streams: {
     [FREE]: { pk: 'P1', encoding: { type: 'numeric', dtype_str: '<u2', shape: [-1] } },
@@ -86,7 +107,9 @@ class RecordingPublisher extends MemoryEventBus {
       },
     });
   }
-  get accepted(): OutgoingEvent[] { return this.events; }
+  get accepted(): OutgoingEvent[] {
+    return this.events;
+  }
 }
 
 interface Script {
@@ -99,40 +122,80 @@ interface Script {
 
 async function follow(checkpoint: ScanCheckpoint, publisher = new RecordingPublisher(), script: Script = {}) {
   const store = new MemoryObjectStore();
-  const follower = new ScanFollower({ id: '1-0', scanKey: SCAN_KEY }, {
-    source: new MemoryScanSource({ scans: { [SCAN_KEY]: SCAN_JSON }, streams: scanStreams(script.batches) }), store, publisher, logger: createLogger('test', 'SILENT'), checkpoint,
-    saveCheckpoint: () => undefined, ...(script.flush ? { flushCheckpoint: script.flush } : {}),
-    deadLetter: async () => undefined, stats: newStats(), budget: new MemoryBudget(1 << 30),
-    chunks: new ChunkPool(1 << 24),
-  }, {
-    beamline: 'id00', chunkPoints: script.chunkPoints ?? 4, chunkBytes: script.chunkBytes ?? 1 << 20, flushIntervalMs: 5, readCount: 2, maxInflightChunks: 8,
-    goneCheckMs: 60_000, retryBaseMs: 1, retryMaxMs: 5,
-  });
+  const follower = new ScanFollower(
+    { id: '1-0', scanKey: SCAN_KEY },
+    {
+      source: new MemoryScanSource({ scans: { [SCAN_KEY]: SCAN_JSON }, streams: scanStreams(script.batches) }),
+      store,
+      publisher,
+      logger: createLogger('test', 'SILENT'),
+      checkpoint,
+      saveCheckpoint: () => undefined,
+      ...(script.flush ? { flushCheckpoint: script.flush } : {}),
+      deadLetter: async () => undefined,
+      stats: newStats(),
+      budget: new MemoryBudget(1 << 30),
+      chunks: new ChunkPool(1 << 24),
+    },
+    {
+      beamline: 'id00',
+      chunkPoints: script.chunkPoints ?? 4,
+      chunkBytes: script.chunkBytes ?? 1 << 20,
+      flushIntervalMs: 5,
+      readCount: 2,
+      maxInflightChunks: 8,
+      goneCheckMs: 60_000,
+      retryBaseMs: 1,
+      retryMaxMs: 5,
+    },
+  );
   const result = await follower.run();
   const datums = publisher.accepted.filter((e) => e.detailType === 'StreamDatum').map((e) => e.detail as StreamDatum);
-  return { result, store, publisher, datums, of: (channel: string) => datums.filter((d) => d.stream_resource.endsWith(`/${channel}`)).sort((a, b) => a.indices.start - b.indices.start) };
+  return {
+    result,
+    store,
+    publisher,
+    datums,
+    of: (channel: string) =>
+      datums.filter((d) => d.stream_resource.endsWith(`/${channel}`)).sort((a, b) => a.indices.start - b.indices.start),
+  };
 }
 
 const fresh = (): ScanCheckpoint => ({ historyId: '1-0', scanKey: SCAN_KEY, opened: false, streams: {} });
 
 describe('bridge: a free-dimension stream whose point shape changes', () => {
-  it('cuts the chunk where the shape changes, on the grid otherwise; every datum carries its chunk\'s shape', async () => {
+  it("cuts the chunk where the shape changes, on the grid otherwise; every datum carries its chunk's shape", async () => {
     const checkpoint = fresh();
     const { result, store, publisher, of } = await follow(checkpoint);
     assert.equal(result, 'stopped');
     const free = of(FREE);
-    assert.deepEqual(free.map((d) => [d.indices.start, d.indices.stop, d.point_shape]), [
-      [0, 4, [5]], [4, 6, [5]], [6, 8, [8]], [8, 12, [8]], [12, 15, [2]],
-    ]);
+    assert.deepEqual(
+      free.map((d) => [d.indices.start, d.indices.stop, d.point_shape]),
+      [
+        [0, 4, [5]],
+        [4, 6, [5]],
+        [6, 8, [8]],
+        [8, 12, [8]],
+        [12, 15, [2]],
+      ],
+    );
     for (const d of free) {
       const shape = d.point_shape!;
       const expected = Array.from({ length: d.indices.stop - d.indices.start }, (_, p) => spectrum(d.indices.start + p, shape[0]!)).flat();
       assert.deepEqual(Buffer.from(await store.get(d.chunk.key)), u16(expected), `chunk ${d.uid}: the published values`);
     }
     assert.ok(of(DIODE).length > 0 && of(DIODE).every((d) => d.point_shape === undefined), 'a fixed-shape stream: datums as before');
-    const resource = publisher.accepted.find((e) => e.detailType === 'StreamResource' && (e.detail as { data_key: string }).data_key === FREE);
-    assert.deepEqual((resource?.detail as { parameters: unknown }).parameters, { dtype_numpy: '<u2', point_shape: [5] }, 'the resource announces the first shape');
-    const stop = publisher.accepted.find((e) => e.detailType === 'RunStop')?.detail as { bliss: { points: Record<string, number>; documents: { stream_datum: number } } };
+    const resource = publisher.accepted.find(
+      (e) => e.detailType === 'StreamResource' && (e.detail as { data_key: string }).data_key === FREE,
+    );
+    assert.deepEqual(
+      (resource?.detail as { parameters: unknown }).parameters,
+      { dtype_numpy: '<u2', point_shape: [5] },
+      'the resource announces the first shape',
+    );
+    const stop = publisher.accepted.find((e) => e.detailType === 'RunStop')?.detail as {
+      bliss: { points: Record<string, number>; documents: { stream_datum: number } };
+    };
     assert.deepEqual(stop.bliss.points, { [FREE]: POINTS, [DIODE]: POINTS });
     assert.equal(stop.bliss.documents.stream_datum, free.length + of(DIODE).length);
     assert.deepEqual(checkpoint.streams[FREE]?.pointShape, [2], 'the checkpoint holds the shape of the last committed chunk');
@@ -145,7 +208,9 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
     const { result, datums } = await follow(fresh(), publisher);
     assert.equal(result, 'stopped');
     const resourceAt = publisher.accepted.findIndex(isFreeResource);
-    const firstDatumAt = publisher.accepted.findIndex((e) => e.detailType === 'StreamDatum' && (e.detail as StreamDatum).stream_resource.endsWith(`/${FREE}`));
+    const firstDatumAt = publisher.accepted.findIndex(
+      (e) => e.detailType === 'StreamDatum' && (e.detail as StreamDatum).stream_resource.endsWith(`/${FREE}`),
+    );
     assert.ok(resourceAt >= 0 && resourceAt < firstDatumAt, `resource accepted at ${resourceAt}, first datum at ${firstDatumAt}`);
     assert.equal(datums.filter((d) => d.stream_resource.endsWith(`/${FREE}`)).length, 5);
   });
@@ -156,7 +221,8 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
     // A slow disk: what the checkpoint holds when the write ends is what is on disk.
     const flush = async () => {
       await new Promise((r) => setTimeout(r, 30));
-      for (const [name, st] of Object.entries(checkpoint.streams)) if (st.chunkPoints !== undefined && st.chunkBytes !== undefined) onDisk.add(name);
+      for (const [name, st] of Object.entries(checkpoint.streams))
+        if (st.chunkPoints !== undefined && st.chunkBytes !== undefined) onDisk.add(name);
     };
     const early: string[] = [];
     const publisher = new (class extends RecordingPublisher {
@@ -171,26 +237,50 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
     const { result, datums } = await follow(checkpoint, publisher, { flush });
     assert.equal(result, 'stopped');
     assert.ok(datums.length > 0);
-    assert.deepEqual(early, [], 'datums accepted before their stream\'s grid was on disk');
+    assert.deepEqual(early, [], "datums accepted before their stream's grid was on disk");
   });
 
   it('keeps a chunk within --chunk-bytes after the points grow (the grid was fixed by the small first points), the same cuts after a restart', async () => {
     // 4 points of [2] (4 bytes) fix the grid at 256 / 4 = 64 points; then 20 points of [32] (64 bytes): 64 × 64 bytes per chunk
     // unless the bytes cap the chunk too (256 / 64 = 4 points).
-    const script: Script = { batches: [[0, 4, 2], [4, 10, 32], [14, 10, 32]], chunkPoints: 1000, chunkBytes: 256 };
+    const script: Script = {
+      batches: [
+        [0, 4, 2],
+        [4, 10, 32],
+        [14, 10, 32],
+      ],
+      chunkPoints: 1000,
+      chunkBytes: 256,
+    };
     const whole = await follow(fresh(), new RecordingPublisher(), script);
     assert.equal(whole.result, 'stopped');
     const free = whole.of(FREE);
-    assert.deepEqual(free.map((d) => [d.indices.start, d.indices.stop, d.chunk.bytes, d.point_shape]), [
-      [0, 4, 16, [2]], [4, 8, 256, [32]], [8, 12, 256, [32]], [12, 16, 256, [32]], [16, 20, 256, [32]], [20, 24, 256, [32]],
-    ]);
+    assert.deepEqual(
+      free.map((d) => [d.indices.start, d.indices.stop, d.chunk.bytes, d.point_shape]),
+      [
+        [0, 4, 16, [2]],
+        [4, 8, 256, [32]],
+        [8, 12, 256, [32]],
+        [12, 16, 256, [32]],
+        [16, 20, 256, [32]],
+        [20, 24, 256, [32]],
+      ],
+    );
     for (const d of free) {
-      const expected = Array.from({ length: d.indices.stop - d.indices.start }, (_, p) => spectrum(d.indices.start + p, d.point_shape![0]!)).flat();
+      const expected = Array.from({ length: d.indices.stop - d.indices.start }, (_, p) =>
+        spectrum(d.indices.start + p, d.point_shape![0]!),
+      ).flat();
       assert.deepEqual(Buffer.from(await whole.store.get(d.chunk.key)), u16(expected), `chunk ${d.uid}: the published values`);
     }
-    for (const [committed, datums] of [[4, 1], [8, 2], [16, 4]] as const) {
+    for (const [committed, datums] of [
+      [4, 1],
+      [8, 2],
+      [16, 4],
+    ] as const) {
       const checkpoint: ScanCheckpoint = {
-        historyId: '1-0', scanKey: SCAN_KEY, opened: true,
+        historyId: '1-0',
+        scanKey: SCAN_KEY,
+        opened: true,
         streams: {
           [FREE]: { committed, datums, chunkPoints: 64, pointShape: committed === 4 ? [2] : [32], resource: true, gaps: [] },
           [DIODE]: { committed: 0, datums: 0, chunkPoints: 32, resource: true, gaps: [] },
@@ -201,9 +291,17 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
       withBytes.streams[FREE]!.chunkBytes = 256;
       const resumed = await follow(checkpoint, new RecordingPublisher(), script);
       assert.equal(resumed.result, 'stopped', `resumed at ${committed}`);
-      assert.deepEqual(resumed.of(FREE), free.filter((d) => d.indices.start >= committed), `resumed at ${committed}: the same datums`);
+      assert.deepEqual(
+        resumed.of(FREE),
+        free.filter((d) => d.indices.start >= committed),
+        `resumed at ${committed}: the same datums`,
+      );
       const changed = await follow(withBytes, new RecordingPublisher(), { ...script, chunkBytes: 1 << 20 });
-      assert.deepEqual(changed.of(FREE), free.filter((d) => d.indices.start >= committed), `resumed at ${committed} with --chunk-bytes changed: the same datums`);
+      assert.deepEqual(
+        changed.of(FREE),
+        free.filter((d) => d.indices.start >= committed),
+        `resumed at ${committed} with --chunk-bytes changed: the same datums`,
+      );
     }
     const recorded = fresh();
     await follow(recorded, new RecordingPublisher(), script);
@@ -214,10 +312,17 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
     const whole = await follow(fresh());
     const all = whole.of(FREE);
     const diode = whole.of(DIODE);
-    for (const [committed, datums, shape] of [[4, 1, [5]], [6, 2, [5]], [8, 3, [8]], [12, 4, [8]]] as const) {
+    for (const [committed, datums, shape] of [
+      [4, 1, [5]],
+      [6, 2, [5]],
+      [8, 3, [8]],
+      [12, 4, [8]],
+    ] as const) {
       // What a SIGKILL after these commits leaves: RunStart, descriptor and resources accepted, the grid and the current shape.
       const checkpoint: ScanCheckpoint = {
-        historyId: '1-0', scanKey: SCAN_KEY, opened: true,
+        historyId: '1-0',
+        scanKey: SCAN_KEY,
+        opened: true,
         streams: {
           [FREE]: { committed, datums, chunkPoints: 4, pointShape: [...shape], resource: true, gaps: [] },
           [DIODE]: { committed: 0, datums: 0, chunkPoints: 4, resource: true, gaps: [] },
@@ -225,12 +330,22 @@ describe('bridge: a free-dimension stream whose point shape changes', () => {
       };
       const resumed = await follow(checkpoint);
       assert.equal(resumed.result, 'stopped', `resumed at ${committed}`);
-      assert.deepEqual(resumed.of(FREE), all.filter((d) => d.indices.start >= committed), `resumed at ${committed}: the same datums (uids, keys, sha256, shapes)`);
+      assert.deepEqual(
+        resumed.of(FREE),
+        all.filter((d) => d.indices.start >= committed),
+        `resumed at ${committed}: the same datums (uids, keys, sha256, shapes)`,
+      );
       assert.deepEqual(resumed.of(DIODE), diode);
       assert.equal(resumed.publisher.accepted.filter((e) => e.detailType === 'StreamResource').length, 0, 'resources are not sent again');
       assert.deepEqual(checkpoint.streams[FREE]?.pointShape, [2]);
-      const stop = resumed.publisher.accepted.find((e) => e.detailType === 'RunStop')?.detail as { bliss: { documents: { stream_datum: number } } };
-      assert.equal(stop.bliss.documents.stream_datum, all.length + diode.length, 'RunStop counts every datum, before and after the restart');
+      const stop = resumed.publisher.accepted.find((e) => e.detailType === 'RunStop')?.detail as {
+        bliss: { documents: { stream_datum: number } };
+      };
+      assert.equal(
+        stop.bliss.documents.stream_datum,
+        all.length + diode.length,
+        'RunStop counts every datum, before and after the restart',
+      );
     }
   });
 });

@@ -18,7 +18,12 @@ describe('capacity settings from the environment', () => {
   });
 
   it('a deployment sets its own rates and the ratio measured on its data', () => {
-    const { capacity } = capacitySettingsFromEnv({ CAPACITY_GZIP_WRITE_MBPS: '35', CAPACITY_GZIP_READBACK_MBPS: '90', CAPACITY_GZIP_RATIO: '0.45', CAPACITY_WRITE_MBPS: '250' });
+    const { capacity } = capacitySettingsFromEnv({
+      CAPACITY_GZIP_WRITE_MBPS: '35',
+      CAPACITY_GZIP_READBACK_MBPS: '90',
+      CAPACITY_GZIP_RATIO: '0.45',
+      CAPACITY_WRITE_MBPS: '250',
+    });
     assert.equal(capacity.rates.compressedWriteBytesPerSecond, 35 * MB);
     assert.equal(capacity.rates.compressedReadBackBytesPerSecond, 90 * MB);
     assert.equal(capacity.rates.writeBytesPerSecond, 250 * MB);
@@ -26,8 +31,17 @@ describe('capacity settings from the environment', () => {
   });
 
   it('refuses a ratio that is not file bytes per data byte, and rates that are not positive', () => {
-    assert.throws(() => capacitySettingsFromEnv({ CAPACITY_GZIP_RATIO: '0' }), (e: Error) => e instanceof CapacityConfigError && /CAPACITY_GZIP_RATIO must be a number > 0, got "0"/.test(e.message));
-    assert.throws(() => capacitySettingsFromEnv({ CAPACITY_GZIP_RATIO: '2.5' }), /CAPACITY_GZIP_RATIO is file bytes per data byte of a compressed dataset \(0 < ratio <= 1\.1\), got "2\.5"/);
-    assert.throws(() => capacitySettingsFromEnv({ CAPACITY_GZIP_WRITE_MBPS: 'fast' }), /CAPACITY_GZIP_WRITE_MBPS must be a number > 0, got "fast"/);
+    assert.throws(
+      () => capacitySettingsFromEnv({ CAPACITY_GZIP_RATIO: '0' }),
+      (e: Error) => e instanceof CapacityConfigError && /CAPACITY_GZIP_RATIO must be a number > 0, got "0"/.test(e.message),
+    );
+    assert.throws(
+      () => capacitySettingsFromEnv({ CAPACITY_GZIP_RATIO: '2.5' }),
+      /CAPACITY_GZIP_RATIO is file bytes per data byte of a compressed dataset \(0 < ratio <= 1\.1\), got "2\.5"/,
+    );
+    assert.throws(
+      () => capacitySettingsFromEnv({ CAPACITY_GZIP_WRITE_MBPS: 'fast' }),
+      /CAPACITY_GZIP_WRITE_MBPS must be a number > 0, got "fast"/,
+    );
   });
 });

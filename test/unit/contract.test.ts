@@ -13,8 +13,12 @@ const generatedFile = fileURLToPath(new URL('../../src/core/contract/generated-t
 
 describe('events/ contract', () => {
   it('has exactly one schema and one sample per detail-type', () => {
-    const schemas = readdirSync(join(eventsDir, 'schemas')).map((f) => f.replace('.schema.json', '')).sort();
-    const samples = readdirSync(join(eventsDir, 'samples')).map((f) => f.replace('.json', '')).sort();
+    const schemas = readdirSync(join(eventsDir, 'schemas'))
+      .map((f) => f.replace('.schema.json', ''))
+      .sort();
+    const samples = readdirSync(join(eventsDir, 'samples'))
+      .map((f) => f.replace('.json', ''))
+      .sort();
     const expected = Object.values(schemaSlugs).sort();
     assert.deepEqual(schemas, expected);
     assert.deepEqual(samples, expected);
@@ -33,15 +37,19 @@ describe('events/ contract', () => {
   }
 
   it('rejects an unknown detail-type with a readable error', () => {
-    assert.throws(() => validateEvent({ source: 'x', 'detail-type': 'Nope', detail: {} }), (e: unknown) =>
-      e instanceof ContractError && /unknown detail-type "Nope"/.test(e.message));
+    assert.throws(
+      () => validateEvent({ source: 'x', 'detail-type': 'Nope', detail: {} }),
+      (e: unknown) => e instanceof ContractError && /unknown detail-type "Nope"/.test(e.message),
+    );
   });
 
   it('rejects a RunStop missing its completeness counts and names the field', () => {
     const sample = loadJson(samplePath('run-stop')) as { detail: { bliss: Record<string, unknown> } };
     delete sample.detail.bliss.documents;
-    assert.throws(() => validateEvent(sample), (e: unknown) =>
-      e instanceof ContractError && /\/detail\/bliss must have required property 'documents'/.test(e.message));
+    assert.throws(
+      () => validateEvent(sample),
+      (e: unknown) => e instanceof ContractError && /\/detail\/bliss must have required property 'documents'/.test(e.message),
+    );
   });
 
   it('rejects an event whose source is not allowed for its detail-type', () => {
@@ -50,12 +58,18 @@ describe('events/ contract', () => {
     assert.throws(() => validateEvent(sample), ContractError);
   });
 
-  it('takes bridge documents only from a beamline\'s bridge source (beamline-archive.bridge.<beamline>)', () => {
+  it("takes bridge documents only from a beamline's bridge source (beamline-archive.bridge.<beamline>)", () => {
     for (const slug of ['run-start', 'event-descriptor', 'stream-resource', 'stream-datum', 'run-stop', 'run-failed', 'bridge-heartbeat']) {
       const sample = loadJson(samplePath(slug)) as { source: string };
       assert.equal(sample.source, 'beamline-archive.bridge.id00');
       validateEvent(sample);
-      for (const bad of ['beamline-archive.bridge', 'beamline-archive.bridge.', 'beamline-archive.bridge.ID21', 'beamline-archive.bridge.id21.x', 'beamline-archive.bridgeid21']) {
+      for (const bad of [
+        'beamline-archive.bridge',
+        'beamline-archive.bridge.',
+        'beamline-archive.bridge.ID21',
+        'beamline-archive.bridge.id21.x',
+        'beamline-archive.bridgeid21',
+      ]) {
         assert.throws(() => validateEvent({ ...sample, source: bad }), ContractError, `${slug} from ${bad}`);
       }
     }

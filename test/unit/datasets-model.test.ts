@@ -2,7 +2,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidDatasetNameError, InvalidMetadataValueError } from '../../src/core/datasets/errors.js';
 import {
-  DatasetState, datasetIdOf, masterFileKey, masterFilePlan, missingFields, parseDatasetId, splitSnapshot, validateMetadata, validateRef, type DatasetRecord,
+  DatasetState,
+  datasetIdOf,
+  masterFileKey,
+  masterFilePlan,
+  missingFields,
+  parseDatasetId,
+  splitSnapshot,
+  validateMetadata,
+  validateRef,
+  type DatasetRecord,
 } from '../../src/core/datasets/model.js';
 import { datasetPrefix, safeSegment, scanFileKey } from '../../src/core/object-keys.js';
 import { UnknownIcatFieldError } from '../../src/core/icat/definitions.js';
@@ -37,7 +46,10 @@ describe('dataset model', () => {
   });
 
   it('keeps the known snapshot fields and reports the others', () => {
-    assert.deepEqual(splitSnapshot({ Sample_name: 's', nope: 'x', definition: 'XRF' }), { known: { Sample_name: 's' }, ignored: ['definition', 'nope'] });
+    assert.deepEqual(splitSnapshot({ Sample_name: 's', nope: 'x', definition: 'XRF' }), {
+      known: { Sample_name: 's' },
+      ignored: ['definition', 'nope'],
+    });
   });
 
   it('lists missing mandatory and technique fields', () => {
@@ -48,21 +60,45 @@ describe('dataset model', () => {
 
   it('plans the master file: relative external links per scan, ICAT fields at their paths with units', () => {
     const record: DatasetRecord = {
-      ref, id: 'x', state: DatasetState.Closing, origin: 'api', techniques: ['FLUO'], version: 3, startDate: '2026-11-22T09:00:00.000Z',
-      closedAt: '2026-11-22T10:00:00.000Z', metadata: { FLUO_dwellTime: '0.1', Source_current_start: '200', Sample_name: 'gold', FLUO_scanAxis1: 'sy' },
+      ref,
+      id: 'x',
+      state: DatasetState.Closing,
+      origin: 'api',
+      techniques: ['FLUO'],
+      version: 3,
+      startDate: '2026-11-22T09:00:00.000Z',
+      closedAt: '2026-11-22T10:00:00.000Z',
+      metadata: { FLUO_dwellTime: '0.1', Source_current_start: '200', Sample_name: 'gold', FLUO_scanAxis1: 'sy' },
     };
-    const plan = masterFilePlan(record, [{ runUid: 'b', scanNumber: 2 }, { runUid: 'a', scanNumber: 1 }], 'test');
+    const plan = masterFilePlan(
+      record,
+      [
+        { runUid: 'b', scanNumber: 2 },
+        { runUid: 'a', scanNumber: 1 },
+      ],
+      'test',
+    );
     assert.equal(masterFileKey(ref), 'archive/ihch123/id00/20261122/sample1/sample1_0001/sample1_0001.h5');
     assert.deepEqual(plan.links, [
-      { name: '1.1', file: 'sample1_0001_0001.h5', path: '/1.1' }, { name: '2.1', file: 'sample1_0001_0002.h5', path: '/2.1' },
+      { name: '1.1', file: 'sample1_0001_0001.h5', path: '/1.1' },
+      { name: '2.1', file: 'sample1_0001_0002.h5', path: '/2.1' },
     ]);
     assert.equal(plan.fileTime, Date.parse('2026-11-22T10:00:00.000Z') / 1000);
     const at = (path: string) => plan.fields.find((f) => f.path === path);
-    assert.deepEqual(at('FLUO/dwellTime'), { path: 'FLUO/dwellTime', value: 0.1, icatName: 'FLUO_dwellTime', nexusType: 'NX_NUMBER', units: 's' });
+    assert.deepEqual(at('FLUO/dwellTime'), {
+      path: 'FLUO/dwellTime',
+      value: 0.1,
+      icatName: 'FLUO_dwellTime',
+      nexusType: 'NX_NUMBER',
+      units: 's',
+    });
     assert.equal(at('FLUO/scanAxis_1')?.value, 'sy');
     assert.equal(at('instrument/source/current_start')?.value, 200);
     assert.equal(at('FLUO/measurement/current_start')?.units, 'mA');
-    assert.deepEqual(plan.groups.slice(0, 3).map((g) => g.path), ['FLUO', 'instrument', 'sample']);
+    assert.deepEqual(
+      plan.groups.slice(0, 3).map((g) => g.path),
+      ['FLUO', 'instrument', 'sample'],
+    );
     assert.equal(plan.groups.find((g) => g.path === 'instrument/source')?.nxClass, 'NXsource');
   });
 });

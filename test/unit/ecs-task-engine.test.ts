@@ -24,16 +24,28 @@ describe('ECS task engine: the client token is per job and attempt', () => {
   it('RunTask carries the job (attempt, re-archive) in TASK_JOB and the per-attempt token', async () => {
     const ecs = new ECSClient({ region: 'eu-west-1', credentials: emulatorCredentials() });
     const sent: Record<string, unknown>[] = [];
-    ecs.middlewareStack.add((_next, context) => async (args) => {
-      sent.push({ command: context.commandName, input: args.input });
-      return { output: { tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:1:task/c/t1' }], $metadata: {} }, response: {} } as never;
-    }, { step: 'initialize' });
+    ecs.middlewareStack.add(
+      (_next, context) => async (args) => {
+        sent.push({ command: context.commandName, input: args.input });
+        return { output: { tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:1:task/c/t1' }], $metadata: {} }, response: {} } as never;
+      },
+      { step: 'initialize' },
+    );
     const engine = new EcsTaskEngine(ecs, {
-      clusterArn: 'c', taskDefinitionArn: 'td', containerName: 'archive', subnets: ['s'], securityGroups: ['g'], assignPublicIp: 'ENABLED', startedBy: 'scan-writer',
+      clusterArn: 'c',
+      taskDefinitionArn: 'td',
+      containerName: 'archive',
+      subnets: ['s'],
+      securityGroups: ['g'],
+      assignPublicIp: 'ENABLED',
+      startedBy: 'scan-writer',
     });
     const job = { kind: 'archive-run', runUid: 'R1', attempt: 3, rearchive: { reason: 'upgrade', requestedBy: 'op' } } as const;
     assert.deepEqual(await engine.start(job), { ref: 'arn:aws:ecs:eu-west-1:1:task/c/t1' });
-    const input = sent[0]!.input as { clientToken: string; overrides: { containerOverrides: { environment: { name: string; value: string }[] }[] } };
+    const input = sent[0]!.input as {
+      clientToken: string;
+      overrides: { containerOverrides: { environment: { name: string; value: string }[] }[] };
+    };
     assert.equal(sent[0]!.command, 'RunTaskCommand');
     assert.equal(input.clientToken, clientTokenOf(job));
     assert.deepEqual(JSON.parse(input.overrides.containerOverrides[0]!.environment.find((e) => e.name === 'TASK_JOB')!.value), job);

@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  BRIDGE_SOURCE_PREFIX, beamlineOfSource, bridgeSourceOf, decideBridgeSource, isBridgeFamilySource, normaliseBeamline, type RunBeamlines,
+  BRIDGE_SOURCE_PREFIX,
+  beamlineOfSource,
+  bridgeSourceOf,
+  decideBridgeSource,
+  isBridgeFamilySource,
+  normaliseBeamline,
+  type RunBeamlines,
 } from '../../src/core/access/edge-source.js';
 import { EventSource } from '../../src/core/contract/detail-types.js';
 
@@ -23,7 +29,14 @@ describe('bridge sources', () => {
 
   it('reads the beamline back from a source, nothing from other sources', () => {
     assert.equal(beamlineOfSource(ID21), 'id21');
-    for (const other of [EventSource.Bridge, EventSource.ScanWriter, 'beamline-archive.bridge.', 'beamline-archive.bridge.ID21', 'beamline-archive.bridgeid21', 'beamline-archive.bridge.id21.x']) {
+    for (const other of [
+      EventSource.Bridge,
+      EventSource.ScanWriter,
+      'beamline-archive.bridge.',
+      'beamline-archive.bridge.ID21',
+      'beamline-archive.bridgeid21',
+      'beamline-archive.bridge.id21.x',
+    ]) {
       assert.equal(beamlineOfSource(other), undefined, other);
     }
     assert.equal(isBridgeFamilySource(EventSource.Bridge), true);
@@ -38,17 +51,49 @@ describe('decideBridgeSource', () => {
     { name: 'RunStart of its own beamline', source: ID21, run: { runUid: 'R1', claimed: 'id21' }, allowed: true },
     { name: 'RunStart whose data policy spells the beamline in capitals', source: ID21, run: { claimed: 'ID21' }, allowed: true },
     { name: 'a document of a run recorded for its beamline', source: ID21, run: { runUid: 'R1', recorded: 'id21' }, allowed: true },
-    { name: 'a document of a run the catalogue does not know yet (racing its RunStart)', source: ID21, run: { runUid: 'R1' }, allowed: true },
-    { name: 'RunStart claiming another beamline (forged)', source: ID16B, run: { runUid: 'R1', claimed: 'id21' }, allowed: false,
-      reason: /source beamline-archive\.bridge\.id16b speaks for beamline id16b, but run R1 belongs to beamline "id21" \(its data policy names the run\).*id16b bridge credential/ },
-    { name: 'RunStop of another beamline\'s run (forged)', source: ID16B, run: { runUid: 'R1', recorded: 'id21' }, allowed: false,
-      reason: /run R1 belongs to beamline "id21" \(the catalogue records it for the run\)/ },
-    { name: 'RunStart re-claiming a run recorded for another beamline', source: ID16B, run: { runUid: 'R1', claimed: 'id16b', recorded: 'id21' }, allowed: false,
-      reason: /belongs to beamline "id21"/ },
-    { name: 'the legacy source without a beamline', source: EventSource.Bridge, run: { claimed: 'id21' }, allowed: false,
-      reason: /names no beamline: bridges publish as beamline-archive\.bridge\.<beamline>.*--beamline/ },
-    { name: 'a malformed bridge source', source: 'beamline-archive.bridge.ID21/../x', run: { claimed: 'id21' }, allowed: false, reason: /is not a bridge source/ },
-    { name: 'another service\'s source', source: EventSource.ScanWriter, run: {}, allowed: false, reason: /is not a bridge source/ },
+    {
+      name: 'a document of a run the catalogue does not know yet (racing its RunStart)',
+      source: ID21,
+      run: { runUid: 'R1' },
+      allowed: true,
+    },
+    {
+      name: 'RunStart claiming another beamline (forged)',
+      source: ID16B,
+      run: { runUid: 'R1', claimed: 'id21' },
+      allowed: false,
+      reason:
+        /source beamline-archive\.bridge\.id16b speaks for beamline id16b, but run R1 belongs to beamline "id21" \(its data policy names the run\).*id16b bridge credential/,
+    },
+    {
+      name: "RunStop of another beamline's run (forged)",
+      source: ID16B,
+      run: { runUid: 'R1', recorded: 'id21' },
+      allowed: false,
+      reason: /run R1 belongs to beamline "id21" \(the catalogue records it for the run\)/,
+    },
+    {
+      name: 'RunStart re-claiming a run recorded for another beamline',
+      source: ID16B,
+      run: { runUid: 'R1', claimed: 'id16b', recorded: 'id21' },
+      allowed: false,
+      reason: /belongs to beamline "id21"/,
+    },
+    {
+      name: 'the legacy source without a beamline',
+      source: EventSource.Bridge,
+      run: { claimed: 'id21' },
+      allowed: false,
+      reason: /names no beamline: bridges publish as beamline-archive\.bridge\.<beamline>.*--beamline/,
+    },
+    {
+      name: 'a malformed bridge source',
+      source: 'beamline-archive.bridge.ID21/../x',
+      run: { claimed: 'id21' },
+      allowed: false,
+      reason: /is not a bridge source/,
+    },
+    { name: "another service's source", source: EventSource.ScanWriter, run: {}, allowed: false, reason: /is not a bridge source/ },
   ];
   for (const c of cases) {
     it(c.name, () => {

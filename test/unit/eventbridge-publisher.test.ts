@@ -25,7 +25,11 @@ class FakeEventBridge implements PutEventsClient {
   }
 }
 
-const event = (n: number, size = 10): OutgoingEvent => ({ detailType: 'StreamDatum', source: 'beamline-archive.bridge', detail: { n, pad: 'x'.repeat(size) } });
+const event = (n: number, size = 10): OutgoingEvent => ({
+  detailType: 'StreamDatum',
+  source: 'beamline-archive.bridge',
+  detail: { n, pad: 'x'.repeat(size) },
+});
 const noSleep = async () => undefined;
 
 describe('EventBridgePublisher', () => {
@@ -34,9 +38,15 @@ describe('EventBridgePublisher', () => {
     const publisher = new EventBridgePublisher(fake, { eventBusName: 'my-bus', sleep: noSleep });
     const out = await publisher.publish(Array.from({ length: 25 }, (_, i) => event(i)));
     assert.deepEqual(out, { accepted: 25, rejected: [] });
-    assert.deepEqual(fake.requests.map((r) => r.length), [10, 10, 5]);
+    assert.deepEqual(
+      fake.requests.map((r) => r.length),
+      [10, 10, 5],
+    );
     assert.ok(fake.requests.flat().every((e) => e.EventBusName === 'my-bus'));
-    assert.deepEqual(fake.accepted.map((e) => (JSON.parse(e.Detail!) as { n: number }).n), Array.from({ length: 25 }, (_, i) => i));
+    assert.deepEqual(
+      fake.accepted.map((e) => (JSON.parse(e.Detail!) as { n: number }).n),
+      Array.from({ length: 25 }, (_, i) => i),
+    );
   });
 
   it('keeps each request within 256 KiB as AWS counts it', async () => {
@@ -44,7 +54,10 @@ describe('EventBridgePublisher', () => {
     const publisher = new EventBridgePublisher(fake, { eventBusName: 'b', sleep: noSleep });
     await publisher.publish(Array.from({ length: 6 }, (_, i) => event(i, 100 * 1024)));
     for (const request of fake.requests) assert.ok(request.reduce((s, e) => s + entrySize(e), 0) <= MAX_PUT_BYTES);
-    assert.deepEqual(fake.requests.map((r) => r.length), [2, 2, 2]);
+    assert.deepEqual(
+      fake.requests.map((r) => r.length),
+      [2, 2, 2],
+    );
     assert.equal(entrySize({ Source: 'ab', DetailType: 'cd', Detail: 'é', Resources: ['r'] }), 2 + 2 + 2 + 1);
   });
 
@@ -61,17 +74,33 @@ describe('EventBridgePublisher', () => {
   it('resends only the failed entries, with growing jittered delays', async () => {
     const delays: number[] = [];
     // Entries 3 and 7 are throttled on the first two calls' attempts.
-    const failures = new Map([[3, 2], [7, 1]]);
+    const failures = new Map([
+      [3, 2],
+      [7, 1],
+    ]);
     const fake = new FakeEventBridge((entry) => {
       const n = (JSON.parse(entry.Detail!) as { n: number }).n;
       const left = failures.get(n) ?? 0;
-      if (left > 0) { failures.set(n, left - 1); return 'ThrottlingException'; }
+      if (left > 0) {
+        failures.set(n, left - 1);
+        return 'ThrottlingException';
+      }
       return undefined;
     });
-    const publisher = new EventBridgePublisher(fake, { eventBusName: 'b', baseDelayMs: 100, random: () => 1, sleep: async (ms) => { delays.push(ms); } });
+    const publisher = new EventBridgePublisher(fake, {
+      eventBusName: 'b',
+      baseDelayMs: 100,
+      random: () => 1,
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    });
     const out = await publisher.publish(Array.from({ length: 10 }, (_, i) => event(i)));
     assert.deepEqual(out, { accepted: 10, rejected: [] });
-    assert.deepEqual(fake.requests.map((r) => r.map((e) => (JSON.parse(e.Detail!) as { n: number }).n)), [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [3, 7], [3]]);
+    assert.deepEqual(
+      fake.requests.map((r) => r.map((e) => (JSON.parse(e.Detail!) as { n: number }).n)),
+      [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [3, 7], [3]],
+    );
     assert.deepEqual(delays, [100, 200]);
   });
 
@@ -94,9 +123,22 @@ describe('EventBridgePublisher', () => {
     let calls = 0;
     const throttled = Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
     const invalid = Object.assign(new Error('bad bus'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
-    const flaky: PutEventsClient = { send: async () => { calls++; if (calls === 1) throw throttled; return { Entries: [{ EventId: 'x' }] }; } };
-    assert.deepEqual(await new EventBridgePublisher(flaky, { eventBusName: 'b', sleep: noSleep }).publish([event(0)]), { accepted: 1, rejected: [] });
-    const broken: PutEventsClient = { send: async () => { throw invalid; } };
+    const flaky: PutEventsClient = {
+      send: async () => {
+        calls++;
+        if (calls === 1) throw throttled;
+        return { Entries: [{ EventId: 'x' }] };
+      },
+    };
+    assert.deepEqual(await new EventBridgePublisher(flaky, { eventBusName: 'b', sleep: noSleep }).publish([event(0)]), {
+      accepted: 1,
+      rejected: [],
+    });
+    const broken: PutEventsClient = {
+      send: async () => {
+        throw invalid;
+      },
+    };
     const out = await new EventBridgePublisher(broken, { eventBusName: 'b', sleep: noSleep }).publish([event(0)]);
     assert.match(out.rejected[0]!.reason, /ValidationException/);
   });

@@ -30,14 +30,20 @@ before(async () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ export_id: download[1], files }));
       return;
     }
-    if (req.url === '/object') { res.writeHead(200).end(BODY); return; }
+    if (req.url === '/object') {
+      res.writeHead(200).end(BODY);
+      return;
+    }
     res.writeHead(404).end('{}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   base = mkdtempSync(join(tmpdir(), 'export-cli-'));
 });
-after(() => { server.close(); rmSync(base, { recursive: true, force: true }); });
+after(() => {
+  server.close();
+  rmSync(base, { recursive: true, force: true });
+});
 
 const run = (exportId: string, dir: string) => main(['download', exportId, dir, '--url', url], {});
 
@@ -58,7 +64,11 @@ describe('export CLI download', () => {
   });
 
   it('refuses file names that are not plain names and writes nothing, neither in DIR nor beside it', async () => {
-    for (const [id, key] of [['exp-dots', 'exports/exp-dots/..'], ['exp-empty', 'exports/exp-empty/'], ['exp-ctl', 'exports/exp-ctl/a\nb.csv']] as const) {
+    for (const [id, key] of [
+      ['exp-dots', 'exports/exp-dots/..'],
+      ['exp-empty', 'exports/exp-empty/'],
+      ['exp-ctl', 'exports/exp-ctl/a\nb.csv'],
+    ] as const) {
       listings.set(id, [{ name: 'x', key, bytes: BODY.byteLength, sha256: sha256(BODY) }]);
       const parent = join(base, `hostile-${id}`);
       const dir = join(parent, 'out');

@@ -17,17 +17,22 @@ const i8 = (v: bigint[]) => ({ dtype: '<i8' as const, shape: [v.length], bytes: 
 
 function run(): ExportRun {
   return {
-    uid: 'run-a', start: { uid: 'run-a', time: 1_790_000_000 },
-    streams: [{
-      name: 'primary', descriptor: {}, times: new Float64Array([1_790_000_000.25, 1_790_000_001.5]),
-      columns: [
-        { dataKey: 'motor', array: f64([0.1, -0]) },
-        { dataKey: 'det,a', array: f32([0.1, NaN]) },
-        { dataKey: 'count', array: i8([2n ** 53n + 1n, -5n]) },
-        { dataKey: 'flag', array: { dtype: '|b1', shape: [2], bytes: new Uint8Array([1, 0]) } },
-        { dataKey: 'spectrum', array: { dtype: '<u2', shape: [2, 4], bytes: new Uint8Array(16) } },
-      ],
-    }],
+    uid: 'run-a',
+    start: { uid: 'run-a', time: 1_790_000_000 },
+    streams: [
+      {
+        name: 'primary',
+        descriptor: {},
+        times: new Float64Array([1_790_000_000.25, 1_790_000_001.5]),
+        columns: [
+          { dataKey: 'motor', array: f64([0.1, -0]) },
+          { dataKey: 'det,a', array: f32([0.1, NaN]) },
+          { dataKey: 'count', array: i8([2n ** 53n + 1n, -5n]) },
+          { dataKey: 'flag', array: { dtype: '|b1', shape: [2], bytes: new Uint8Array([1, 0]) } },
+          { dataKey: 'spectrum', array: { dtype: '<u2', shape: [2, 4], bytes: new Uint8Array(16) } },
+        ],
+      },
+    ],
   };
 }
 
@@ -83,14 +88,21 @@ describe('CSV export', () => {
     short.streams[0]!.columns.push({ dataKey: 'short', array: f64([1.5]) });
     const { chunks, short: noted } = streamTable(short, short.streams[0]!);
     const text = [...chunks()].join('');
-    assert.deepEqual(text.split('\r\n').map((l) => l.split(',').at(-1)), ['short', '1.5', '', '']);
+    assert.deepEqual(
+      text.split('\r\n').map((l) => l.split(',').at(-1)),
+      ['short', '1.5', '', ''],
+    );
     assert.deepEqual(noted, ['short (1 of 2 points)']);
     assert.match(buildExport('csv', [short], OPTIONS).notes.join('\n'), /empty cells after their last point: short \(1 of 2 points\)/);
   });
 
   it('keeps every header unique when data keys are called seq_num or time (the built-in columns step aside)', () => {
     const clash = run();
-    clash.streams[0]!.columns.push({ dataKey: 'seq_num', array: f64([7, 8]) }, { dataKey: 'time', array: f64([9, 10]) }, { dataKey: '_time', array: f64([11, 12]) });
+    clash.streams[0]!.columns.push(
+      { dataKey: 'seq_num', array: f64([7, 8]) },
+      { dataKey: 'time', array: f64([9, 10]) },
+      { dataKey: '_time', array: f64([11, 12]) },
+    );
     const text = [...streamTable(clash, clash.streams[0]!).chunks()].join('');
     const [header, first] = text.split('\r\n').map((l) => l.split(','));
     assert.equal(new Set(header).size, header!.length, header!.join(','));
@@ -110,10 +122,25 @@ describe('CSV export', () => {
     assert.equal(pieces.join(''), whole[0]);
     // A column read on demand (as from the archived file) gives the same table, reading only the rows asked for.
     const reads: [number, number][] = [];
-    const lazy = { ...big, streams: [{ ...stream, columns: stream.columns.map((c) => ({ ...c, array: {
-      dtype: c.array.dtype, shape: c.array.shape,
-      rows: (start: number, stop: number) => { reads.push([start, stop]); return readRows(c.array, start, stop); },
-    } })) }] };
+    const lazy = {
+      ...big,
+      streams: [
+        {
+          ...stream,
+          columns: stream.columns.map((c) => ({
+            ...c,
+            array: {
+              dtype: c.array.dtype,
+              shape: c.array.shape,
+              rows: (start: number, stop: number) => {
+                reads.push([start, stop]);
+                return readRows(c.array, start, stop);
+              },
+            },
+          })),
+        },
+      ],
+    };
     assert.equal([...streamTable(lazy, lazy.streams[0]!, { sliceRows: 1 }).chunks()].join(''), whole[0]);
     assert.ok(reads.length > 0 && reads.every(([a, b]) => b - a === 1), JSON.stringify(reads));
   });
@@ -121,7 +148,10 @@ describe('CSV export', () => {
   it('refuses a column whose bytes do not match its shape', () => {
     const bad = run();
     bad.streams[0]!.columns[0] = { dataKey: 'motor', array: { dtype: '<f8', shape: [2], bytes: new Uint8Array(12) } };
-    assert.throws(() => buildExport('csv', [bad], OPTIONS), (e: unknown) => e instanceof ExportRequestError && /run run-a, stream primary: key motor has 12 bytes/.test(e.message));
+    assert.throws(
+      () => buildExport('csv', [bad], OPTIONS),
+      (e: unknown) => e instanceof ExportRequestError && /run run-a, stream primary: key motor has 12 bytes/.test(e.message),
+    );
   });
 });
 
@@ -137,8 +167,12 @@ describe('CSV table names', () => {
   });
 
   it('refuses two tables that would share a file name', () => {
-    assert.throws(() => buildExport('csv', [run(), run()], OPTIONS), (e: unknown) => e instanceof ExportRequestError
-      && e.message.startsWith('two tables would both be named run-a_primary.csv (run run-a requested twice'));
+    assert.throws(
+      () => buildExport('csv', [run(), run()], OPTIONS),
+      (e: unknown) =>
+        e instanceof ExportRequestError &&
+        e.message.startsWith('two tables would both be named run-a_primary.csv (run run-a requested twice'),
+    );
   });
 });
 
@@ -148,8 +182,16 @@ describe('export registry', () => {
   });
 
   it('refuses an unknown format and an empty run list with what to do', () => {
-    assert.throws(() => buildExport('xlsx' as ExportFormat, [run()], OPTIONS), (e: unknown) => e instanceof ExportRequestError
-      && e.message === 'unknown export format "xlsx": use one of nxstxm, nexus, csv' && e.context.format === 'xlsx');
-    assert.throws(() => buildExport('nexus', [], OPTIONS), (e: unknown) => e instanceof ExportRequestError && /at least one run uid/.test(e.message));
+    assert.throws(
+      () => buildExport('xlsx' as ExportFormat, [run()], OPTIONS),
+      (e: unknown) =>
+        e instanceof ExportRequestError &&
+        e.message === 'unknown export format "xlsx": use one of nxstxm, nexus, csv' &&
+        e.context.format === 'xlsx',
+    );
+    assert.throws(
+      () => buildExport('nexus', [], OPTIONS),
+      (e: unknown) => e instanceof ExportRequestError && /at least one run uid/.test(e.message),
+    );
   });
 });

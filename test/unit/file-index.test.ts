@@ -22,7 +22,13 @@ import { sampleScan } from './archive-fixtures.js';
 
 const JUDGE = join(projectRoot, 'test/support/h5py-storage-map.py');
 
-interface H5pyStorage { layout: string; storage_size: number; offset?: number | null; chunks?: number[][]; chunk_shape?: number[] }
+interface H5pyStorage {
+  layout: string;
+  storage_size: number;
+  offset?: number | null;
+  chunks?: number[][];
+  chunk_shape?: number[];
+}
 
 function h5py(...args: string[]): string {
   const run = spawnSync(venvPython, [JUDGE, ...args], { encoding: 'utf8' });
@@ -48,7 +54,11 @@ function assertMatchesH5py(index: FileIndex, path: string): number {
     if (storage.layout === 'chunked') {
       assert.deepEqual(storage.chunks, expected.chunks, `${name}: chunks`);
       assert.deepEqual(storage.chunkShape, expected.chunk_shape, `${name}: chunk shape`);
-      assert.equal(storage.chunks.reduce((n, c) => n + c[1], 0), expected.storage_size, `${name}: stored bytes`);
+      assert.equal(
+        storage.chunks.reduce((n, c) => n + c[1], 0),
+        expected.storage_size,
+        `${name}: stored bytes`,
+      );
     } else if (storage.layout === 'contiguous') {
       assert.equal(storage.address, expected.offset ?? null, `${name}: offset`);
       if (storage.address !== null) assert.equal(storage.bytes, expected.storage_size, `${name}: size`);
@@ -63,7 +73,9 @@ function assertMatchesH5py(index: FileIndex, path: string): number {
 
 describe('file index', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'file-index-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'file-index-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('locates every chunk, contiguous and compact dataset of an h5py file as h5py does, with links and attributes', async () => {
@@ -75,18 +87,32 @@ describe('file index', () => {
     // The compact dataset's bytes are where the index says: the values 0..9 as <i2.
     const compact = index.entries['/entry/compact'];
     assert.ok(compact?.kind === 'dataset' && compact.storage.layout === 'compact');
-    assert.deepEqual([...new Int16Array(file.buffer.slice(file.byteOffset + compact.storage.address, file.byteOffset + compact.storage.address + 20))], [...Array(10).keys()]);
+    assert.deepEqual(
+      [...new Int16Array(file.buffer.slice(file.byteOffset + compact.storage.address, file.byteOffset + compact.storage.address + 20))],
+      [...Array(10).keys()],
+    );
     // A gzip+shuffle chunk: its filters and its stored (compressed) size.
     const gz = index.entries['/entry/gz'];
     assert.ok(gz?.kind === 'dataset');
-    assert.deepEqual(gz.filters.map((f) => f.name.toLowerCase().includes('shuffle') ? 'shuffle' : f.id), ['shuffle', 1]);
+    assert.deepEqual(
+      gz.filters.map((f) => (f.name.toLowerCase().includes('shuffle') ? 'shuffle' : f.id)),
+      ['shuffle', 1],
+    );
     // Chunks never written (sparse, unwritten) are absent, not invented.
     const sparse = index.entries['/entry/sparse'];
     assert.ok(sparse?.kind === 'dataset' && sparse.storage.layout === 'chunked');
     assert.equal(sparse.storage.chunks.length, 6); // rows 50-69 × columns 5-24 touch 2 × 3 chunks of 10 × 10
-    assert.deepEqual(index.entries['/entry/unwritten'] && (index.entries['/entry/unwritten'] as { storage: unknown }).storage, { layout: 'contiguous', address: null, bytes: 40 });
+    assert.deepEqual(index.entries['/entry/unwritten'] && (index.entries['/entry/unwritten'] as { storage: unknown }).storage, {
+      layout: 'contiguous',
+      address: null,
+      bytes: 40,
+    });
     assert.deepEqual(index.entries['/entry/link_to_counts'], { kind: 'soft-link', target: '/entry/counts' });
-    assert.deepEqual(index.entries['/entry/lima'], { kind: 'external-link', file: 'scan0001/lima_0000.h5', target: '/entry_0000/measurement/data' });
+    assert.deepEqual(index.entries['/entry/lima'], {
+      kind: 'external-link',
+      file: 'scan0001/lima_0000.h5',
+      target: '/entry_0000/measurement/data',
+    });
     assert.ok(['/entry/hard_counts', '/entry/counts'].some((p) => index.entries[p]?.kind === 'hard-link'));
     const entry = index.entries['/entry'];
     assert.ok(entry?.kind === 'group');
@@ -103,13 +129,20 @@ describe('file index', () => {
     const of = <T>(type: string) => run.documents.filter((d) => d['detail-type'] === type).map((d) => d.detail as T);
     const stop = run.stop.detail as RunStop;
     const plan = buildScanLayout({
-      start: of<RunStart>('RunStart')[0]!, stop, descriptors: of<EventDescriptor>('EventDescriptor'), resources: of<StreamResource>('StreamResource'),
-      points: stop.bliss.points as Record<string, number>, fileName: 'f.h5', creator: 'beamline-archive test', hdf5Version: '2.0.0',
+      start: of<RunStart>('RunStart')[0]!,
+      stop,
+      descriptors: of<EventDescriptor>('EventDescriptor'),
+      resources: of<StreamResource>('StreamResource'),
+      points: stop.bliss.points as Record<string, number>,
+      fileName: 'f.h5',
+      creator: 'beamline-archive test',
+      hdf5Version: '2.0.0',
     });
     const chunks = new Map(run.chunks.map((c) => [c.key, c.bytes]));
     const datums = of<StreamDatum>('StreamDatum');
     async function* slices(channel: PlanChannel): AsyncGenerator<ChannelSlice> {
-      for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid)) yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
+      for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid))
+        yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
     }
     const written = await (await H5wasmScanFileWriter.create()).write(plan, slices);
     try {
@@ -131,19 +164,26 @@ describe('file index', () => {
     }
   });
 
-  it('indexes a compressed scan file (gzip, ADR 0015) with its filter, and the portal\'s range reader inflates it back to the staged bytes', async () => {
+  it("indexes a compressed scan file (gzip, ADR 0015) with its filter, and the portal's range reader inflates it back to the staged bytes", async () => {
     const run = sampleScan(40);
     const of = <T>(type: string) => run.documents.filter((d) => d['detail-type'] === type).map((d) => d.detail as T);
     const stop = run.stop.detail as RunStop;
     const plan = buildScanLayout({
-      start: of<RunStart>('RunStart')[0]!, stop, descriptors: of<EventDescriptor>('EventDescriptor'), resources: of<StreamResource>('StreamResource'),
-      points: stop.bliss.points as Record<string, number>, fileName: 'f.h5', creator: 'beamline-archive test', hdf5Version: '2.0.0',
+      start: of<RunStart>('RunStart')[0]!,
+      stop,
+      descriptors: of<EventDescriptor>('EventDescriptor'),
+      resources: of<StreamResource>('StreamResource'),
+      points: stop.bliss.points as Record<string, number>,
+      fileName: 'f.h5',
+      creator: 'beamline-archive test',
+      hdf5Version: '2.0.0',
       storage: { ...DEFAULT_STORAGE, gzipMinBytes: 0 },
     });
     const chunks = new Map(run.chunks.map((c) => [c.key, c.bytes]));
     const datums = of<StreamDatum>('StreamDatum');
     async function* slices(channel: PlanChannel): AsyncGenerator<ChannelSlice> {
-      for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid)) yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
+      for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid))
+        yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
     }
     const written = await (await H5wasmScanFileWriter.create()).write(plan, slices);
     try {
@@ -151,10 +191,16 @@ describe('file index', () => {
       assert.ok(assertMatchesH5py(index, written.path) > 10);
       const spectrum = index.entries['/3.1/instrument/spectrum/data'];
       assert.ok(spectrum?.kind === 'dataset');
-      assert.deepEqual(spectrum.filters.map((f) => [f.id, f.cdValues]), [[1, [4]]]);
+      assert.deepEqual(
+        spectrum.filters.map((f) => [f.id, f.cdValues]),
+        [[1, [4]]],
+      );
       const bytes = readFileSync(written.path);
-      const source: RangeSource = { stats: { requests: 0, bytes: 0 }, read: async (offset, length) => new Uint8Array(bytes.subarray(offset, offset + length)) };
-      const values = await new IndexedFile(index, source).read('/3.1/instrument/spectrum/data') as ArrayBufferView;
+      const source: RangeSource = {
+        stats: { requests: 0, bytes: 0 },
+        read: async (offset, length) => new Uint8Array(bytes.subarray(offset, offset + length)),
+      };
+      const values = (await new IndexedFile(index, source).read('/3.1/instrument/spectrum/data')) as ArrayBufferView;
       const staged = Buffer.concat(datums.filter((d) => d.stream_resource.endsWith('spectrum')).map((d) => chunks.get(d.chunk.key)!));
       assert.deepEqual(Buffer.from(values.buffer, values.byteOffset, values.byteLength), staged.subarray(0, 40 * 16 * 4));
     } finally {
@@ -164,7 +210,15 @@ describe('file index', () => {
 
   it('refuses a chunk index it does not read (latest file format) with the dataset named', async () => {
     const path = join(dir, 'latest.h5');
-    const made = spawnSync(venvPython, ['-c', 'import h5py,sys; f=h5py.File(sys.argv[1],"w",libver="latest"); f.create_dataset("g/grow", shape=(5,), maxshape=(None,), chunks=(2,)); f["g/grow"][:]=1', path], { encoding: 'utf8' });
+    const made = spawnSync(
+      venvPython,
+      [
+        '-c',
+        'import h5py,sys; f=h5py.File(sys.argv[1],"w",libver="latest"); f.create_dataset("g/grow", shape=(5,), maxshape=(None,), chunks=(2,)); f["g/grow"][:]=1',
+        path,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(made.status, 0, made.stderr);
     await assert.rejects(indexHdf5File(path, { bytes: 1, sha256: 'x' }), (error: Error) => {
       assert.ok(error instanceof UnsupportedHdf5StructureError);

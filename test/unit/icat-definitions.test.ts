@@ -4,8 +4,20 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  IcatCategory, MANDATORY_FIELDS, UnknownIcatFieldError, UnknownTechniqueError, allFields, categories, fieldsOfCategory,
-  findField, icatGroups, icatSource, requireField, requireTechnique, techniqueFields, techniqueNames,
+  IcatCategory,
+  MANDATORY_FIELDS,
+  UnknownIcatFieldError,
+  UnknownTechniqueError,
+  allFields,
+  categories,
+  fieldsOfCategory,
+  findField,
+  icatGroups,
+  icatSource,
+  requireField,
+  requireTechnique,
+  techniqueFields,
+  techniqueNames,
 } from '../../src/core/icat/definitions.js';
 import { venvPython } from '../../local/services.js';
 
@@ -13,14 +25,19 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const committed = readFileSync(`${root}src/core/icat/generated-definitions.json`, 'utf8');
 
 function xmlText(): string {
-  const out = spawnSync(venvPython, ['-c', 'import icat_esrf_definitions as d; print(open(d.DEFINITIONS_FILE, encoding="utf-8").read())'], { encoding: 'utf8' });
+  const out = spawnSync(venvPython, ['-c', 'import icat_esrf_definitions as d; print(open(d.DEFINITIONS_FILE, encoding="utf-8").read())'], {
+    encoding: 'utf8',
+  });
   assert.equal(out.status, 0, out.stderr);
   return out.stdout;
 }
 
 describe('ICAT definitions table', () => {
   it('is what scripts/generate-icat-definitions.py makes of the installed hdf5_cfg.xml (regenerate after an upgrade)', () => {
-    const out = spawnSync(venvPython, [`${root}scripts/generate-icat-definitions.py`, '--stdout'], { encoding: 'utf8', maxBuffer: 32 * 1024 * 1024 });
+    const out = spawnSync(venvPython, [`${root}scripts/generate-icat-definitions.py`, '--stdout'], {
+      encoding: 'utf8',
+      maxBuffer: 32 * 1024 * 1024,
+    });
     assert.equal(out.status, 0, out.stderr);
     assert.equal(out.stdout, committed);
   });
@@ -30,7 +47,10 @@ describe('ICAT definitions table', () => {
     assert.equal(icatSource.package, 'icat-esrf-definitions');
     assert.match(icatSource.version, /^\d+\.\d+\.\d+$/);
     const occurrences = [...xml.matchAll(/>\$\{([^}<]+)\}</g)].map((m) => m[1]!);
-    assert.equal(allFields().reduce((n, f) => n + f.paths.length, 0), occurrences.length);
+    assert.equal(
+      allFields().reduce((n, f) => n + f.paths.length, 0),
+      occurrences.length,
+    );
     assert.deepEqual(new Set(allFields().map((f) => f.name)), new Set(occurrences));
     const groups = [...xml.matchAll(/<group groupName="([^"]+)"/g)].length - 1; // minus ${entry}
     assert.equal(Object.keys(icatGroups).length, groups);
@@ -78,12 +98,19 @@ describe('ICAT definitions table', () => {
   });
 
   it('rejects unknown fields and techniques, suggesting close names', () => {
-    assert.throws(() => requireField('Sample_nmae'), (e: unknown) =>
-      e instanceof UnknownIcatFieldError && /unknown ICAT field "Sample_nmae".*did you mean Sample_name\?/.test(e.message));
+    assert.throws(
+      () => requireField('Sample_nmae'),
+      (e: unknown) => e instanceof UnknownIcatFieldError && /unknown ICAT field "Sample_nmae".*did you mean Sample_name\?/.test(e.message),
+    );
     assert.throws(() => requireField('scanName'), /did you mean datasetName/);
-    assert.throws(() => requireField('completely_unrelated_thing_xyz'), (e: unknown) =>
-      e instanceof UnknownIcatFieldError && !/did you mean/.test(e.message));
+    assert.throws(
+      () => requireField('completely_unrelated_thing_xyz'),
+      (e: unknown) => e instanceof UnknownIcatFieldError && !/did you mean/.test(e.message),
+    );
     assert.equal(requireTechnique('fluo').name, 'FLUO');
-    assert.throws(() => requireTechnique('FLOU'), (e: unknown) => e instanceof UnknownTechniqueError && /did you mean FLUO/.test(e.message));
+    assert.throws(
+      () => requireTechnique('FLOU'),
+      (e: unknown) => e instanceof UnknownTechniqueError && /did you mean FLUO/.test(e.message),
+    );
   });
 });

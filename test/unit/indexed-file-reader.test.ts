@@ -7,7 +7,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { indexHdf5File } from '../../src/adapters/h5wasm-file-indexer.js';
-import { httpRangeSource, IndexedFile, IndexedReadError, IndexStaleError, parseFileIndex, type RangeSource } from '../../src/client/indexed-file-reader.js';
+import {
+  httpRangeSource,
+  IndexedFile,
+  IndexedReadError,
+  IndexStaleError,
+  parseFileIndex,
+  type RangeSource,
+} from '../../src/client/indexed-file-reader.js';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,9 +24,12 @@ function bufferSource(bytes: Uint8Array): RangeSource & { ranges: [number, numbe
   const stats = { requests: 0, bytes: 0 };
   const ranges: [number, number][] = [];
   return {
-    stats, ranges,
+    stats,
+    ranges,
     async read(offset, length) {
-      stats.requests++; stats.bytes += length; ranges.push([offset, length]);
+      stats.requests++;
+      stats.bytes += length;
+      ranges.push([offset, length]);
       return bytes.slice(offset, offset + length);
     },
   };
@@ -45,11 +55,27 @@ describe('range reader of indexed files', () => {
 
   it('reads whole datasets and slices as h5py does: chunked, gzip+shuffle, resized, sparse, contiguous, compact', async () => {
     const specs = [
-      '/entry/counts', '/entry/counts@5,:', '/entry/counts@:,7', '/entry/counts@999,:', '/entry/gz', '/entry/gz@49999', '/entry/growing',
-      '/entry/growing@34,:', '/entry/contig', '/entry/contig@250', '/entry/compact', '/entry/sparse@55,:', '/entry/sparse', '/entry/unwritten',
-      '/entry/many/d042', '/entry/link_to_counts@3,:',
+      '/entry/counts',
+      '/entry/counts@5,:',
+      '/entry/counts@:,7',
+      '/entry/counts@999,:',
+      '/entry/gz',
+      '/entry/gz@49999',
+      '/entry/growing',
+      '/entry/growing@34,:',
+      '/entry/contig',
+      '/entry/contig@250',
+      '/entry/compact',
+      '/entry/sparse@55,:',
+      '/entry/sparse',
+      '/entry/unwritten',
+      '/entry/many/d042',
+      '/entry/link_to_counts@3,:',
     ];
-    const judged = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-select.py'), path, ...specs], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const judged = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-select.py'), path, ...specs], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
     assert.equal(judged.status, 0, judged.stderr);
     const expected = JSON.parse(judged.stdout) as Record<string, number[]>;
     for (const spec of specs) {
@@ -67,7 +93,10 @@ describe('range reader of indexed files', () => {
   });
 
   it('says which selection is wrong', async () => {
-    await assert.rejects(file.read('/entry/counts', '1000,:'), (e: Error) => e instanceof IndexedReadError && /1000 is not an index of dimension 0 \(size 1000\)/.test(e.message));
+    await assert.rejects(
+      file.read('/entry/counts', '1000,:'),
+      (e: Error) => e instanceof IndexedReadError && /1000 is not an index of dimension 0 \(size 1000\)/.test(e.message),
+    );
     await assert.rejects(file.read('/entry/counts', ':'), /has 1 items for 2 dimensions/);
     await assert.rejects(file.read('/entry/nothing'), /\/entry\/nothing is not a dataset of this file/);
   });
@@ -78,9 +107,12 @@ describe('range reader of indexed files', () => {
     let etag = '"v1"';
     const server = createServer((req, res) => {
       const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '') ?? [];
-      const start = Number(a); const end = Math.min(Number(b), served.length - 1);
+      const start = Number(a);
+      const end = Math.min(Number(b), served.length - 1);
       res.writeHead(206, {
-        'content-range': `bytes ${start}-${end}/${served.length}`, etag, 'x-amz-meta-sha256': createHash('sha256').update(served).digest('hex'),
+        'content-range': `bytes ${start}-${end}/${served.length}`,
+        etag,
+        'x-amz-meta-sha256': createHash('sha256').update(served).digest('hex'),
       });
       res.end(served.subarray(start, end + 1));
     });
@@ -95,12 +127,19 @@ describe('range reader of indexed files', () => {
       // Re-archived: another file of the same size at the key (another ETag and sha256), the old index left behind.
       served = Buffer.from(served.map((x) => x ^ 0xff));
       etag = '"v2"';
-      await assert.rejects(current.read('/entry/counts', '5,:'), (e: Error) => e instanceof IndexStaleError && /ETag "v2", the index describes "v1"/.test(e.message) && /sha256 /.test(e.message));
+      await assert.rejects(
+        current.read('/entry/counts', '5,:'),
+        (e: Error) => e instanceof IndexStaleError && /ETag "v2", the index describes "v1"/.test(e.message) && /sha256 /.test(e.message),
+      );
       // A bigger file: its size alone is enough (an index without an ETag, e.g. written before indexes recorded one).
       served = Buffer.concat([served, Buffer.alloc(10)]);
       const { etag: _dropped, ...oldFile } = index.file;
       const old = new IndexedFile({ ...index, file: oldFile }, httpRangeSource(url));
-      await assert.rejects(old.read('/entry/counts', '5,:'), (e: Error) => e instanceof IndexStaleError && new RegExp(`${served.length} bytes, the index describes ${served.length - 10}`).test(e.message));
+      await assert.rejects(
+        old.read('/entry/counts', '5,:'),
+        (e: Error) =>
+          e instanceof IndexStaleError && new RegExp(`${served.length} bytes, the index describes ${served.length - 10}`).test(e.message),
+      );
     } finally {
       await new Promise((r) => server.close(r));
     }

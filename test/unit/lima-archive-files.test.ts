@@ -16,17 +16,34 @@ import { MemoryObjectStore } from '../../src/adapters/memory/object-store.js';
 const RUN = '01M80KDGXSJDA8HERZJGME1B5Q';
 const policy = { proposal: 'ihch123', beamline: 'id00', session: '20261122', collection: 'sample1', dataset: '0001' };
 const saving = parseLimaSaving('pilatus:image', {
-  plugin: 'lima', dtype: 'uint16', shape: [6, 8],
-  lima_info: { protocol_version: 1, frame_per_acquisition: 25, file_path: '/data/p_%04d.h5', data_path: '/entry_0000/measurement/data', file_format: 'HDF5', file_offset: 0, frame_per_file: 10 },
+  plugin: 'lima',
+  dtype: 'uint16',
+  shape: [6, 8],
+  lima_info: {
+    protocol_version: 1,
+    frame_per_acquisition: 25,
+    file_path: '/data/p_%04d.h5',
+    data_path: '/entry_0000/measurement/data',
+    file_format: 'HDF5',
+    file_offset: 0,
+    frame_per_file: 10,
+  },
 });
 
 /** HEAD answers from the objects of these sizes; any read or write fails the test. */
-const headOnlyStore = (sizes: Record<string, number>) => MemoryObjectStore.headOnly('bkt', sizes, 'the scan writer must not read or write Lima files');
+const headOnlyStore = (sizes: Record<string, number>) =>
+  MemoryObjectStore.headOnly('bkt', sizes, 'the scan writer must not read or write Lima files');
 
 function documents(keys: string[]): { resource: ReturnType<typeof limaResourceOf>; datums: StreamDatum[] } {
   const resource = limaResourceOf(RUN, 'bkt', scanDetectorFolder(policy, 1), saving);
-  const ranges = [{ fileNumber: 0, start: 0, stop: 10 }, { fileNumber: 1, start: 10, stop: 20 }, { fileNumber: 2, start: 20, stop: 25 }];
-  const datums = ranges.map((r, i) => limaDatumOf(RUN, 'bkt', 'pilatus:image', r, 0, `/data/p_000${i}.h5`, { key: keys[i]!, bytes: 1000 + i, sha256: 'a'.repeat(64) }));
+  const ranges = [
+    { fileNumber: 0, start: 0, stop: 10 },
+    { fileNumber: 1, start: 10, stop: 20 },
+    { fileNumber: 2, start: 20, stop: 25 },
+  ];
+  const datums = ranges.map((r, i) =>
+    limaDatumOf(RUN, 'bkt', 'pilatus:image', r, 0, `/data/p_000${i}.h5`, { key: keys[i]!, bytes: 1000 + i, sha256: 'a'.repeat(64) }),
+  );
   return { resource, datums };
 }
 
@@ -54,7 +71,10 @@ describe('scan writer: uploaded Lima files', () => {
       assert.ok(error instanceof ChunkCoverageError);
       const messages = error.errors.map((e) => `${e.stream}@${e.index}: ${e.message}`);
       assert.equal(messages.length, 3, messages.join('\n'));
-      assert.match(messages[0]!, /pilatus:image@0: Lima file s3:\/\/bkt\/.*pilatus_0000\.h5 \(frames \[0, 10\) of pilatus:image, from \/data\/p_0000\.h5\) does not exist/);
+      assert.match(
+        messages[0]!,
+        /pilatus:image@0: Lima file s3:\/\/bkt\/.*pilatus_0000\.h5 \(frames \[0, 10\) of pilatus:image, from \/data\/p_0000\.h5\) does not exist/,
+      );
       assert.match(messages[1]!, /pilatus:image@10: .*pilatus_0001\.h5 .* has 7 bytes, its StreamDatum says 1001/);
       assert.match(messages[2]!, /pilatus:image@20: .*sample1_0002.* is outside the scan's detector folder/);
       return true;
@@ -65,7 +85,10 @@ describe('scan writer: uploaded Lima files', () => {
     const { resource, datums } = documents(keys);
     const moved = { ...resource, uri: 's3://bkt/archive/elsewhere/' };
     const store = headOnlyStore(Object.fromEntries(keys.map((k, i) => [k, 1000 + i])));
-    await assert.rejects(checkLimaFiles(run, [moved], new Map([['pilatus:image', datums]]), store), /points at s3:\/\/bkt\/archive\/elsewhere\//);
+    await assert.rejects(
+      checkLimaFiles(run, [moved], new Map([['pilatus:image', datums]]), store),
+      /points at s3:\/\/bkt\/archive\/elsewhere\//,
+    );
   });
 
   it('channels that are not Lima are left alone', async () => {

@@ -69,9 +69,12 @@ describe('openConfinedFile: Lima files are read only below the scan folder and t
     // Between the check and the read, the path now names a file outside the scan folder.
     unlinkSync(path);
     symlinkSync(secret, path);
-    assert.equal(await readAll(opened), LIMA_BYTES, 'the bytes read are the checked file\'s, never the link target\'s');
+    assert.equal(await readAll(opened), LIMA_BYTES, "the bytes read are the checked file's, never the link target's");
     // Opened again now, the link is refused.
-    assert.match(problemOf(await openConfinedFile(path, scanFolder)).problem, new RegExp(`resolves to ${secret}, outside the scan's save folder ${scanFolder}: not read`));
+    assert.match(
+      problemOf(await openConfinedFile(path, scanFolder)).problem,
+      new RegExp(`resolves to ${secret}, outside the scan's save folder ${scanFolder}: not read`),
+    );
   });
 
   it('never opens a path that is itself a symbolic link, even to a file inside the folder', async () => {
@@ -82,7 +85,7 @@ describe('openConfinedFile: Lima files are read only below the scan folder and t
     assert.equal(result.wait, false);
   });
 
-  it('refuses a file reached through a symbolic link to a folder outside (the kernel\'s path of the open file is checked)', async () => {
+  it("refuses a file reached through a symbolic link to a folder outside (the kernel's path of the open file is checked)", async () => {
     symlinkSync(outside, join(scanFolder, 'scan0002'));
     const result = problemOf(await openConfinedFile(join(scanFolder, 'scan0002', 'secret.h5'), scanFolder));
     assert.equal(result.problem, `resolves to ${secret}, outside the scan's save folder ${scanFolder}: not read`);
@@ -93,7 +96,10 @@ describe('openConfinedFile: Lima files are read only below the scan folder and t
     const fifo = join(scanFolder, 'scan0001', 'pilatus_0003.h5');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     assert.deepEqual(problemOf(await openConfinedFile(fifo, scanFolder)), { problem: 'is not a regular file: not read', wait: false });
-    assert.deepEqual(problemOf(await openConfinedFile(join(scanFolder, 'scan0001', 'pilatus_0009.h5'), scanFolder)), { problem: 'does not exist', wait: true });
+    assert.deepEqual(problemOf(await openConfinedFile(join(scanFolder, 'scan0001', 'pilatus_0009.h5'), scanFolder)), {
+      problem: 'does not exist',
+      wait: true,
+    });
   });
 
   it('with Lima roots, reads only below one of them (roots given through a symbolic link count by their real path)', async () => {
@@ -118,7 +124,9 @@ describe('openConfinedFile: Lima files are read only below the scan folder and t
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     const writer = spawn('sh', ['-c', 'exec 3>"$0"; echo opened', fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
     let output = '';
-    writer.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    writer.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
     try {
       await new Promise((r) => setTimeout(r, 200));

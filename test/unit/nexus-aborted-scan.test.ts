@@ -18,7 +18,8 @@ for (const endReason of ['USER_ABORT', 'FAILURE'] as const) {
   describe(`a scan ended ${endReason} after 7 of 10 points`, () => {
     it('holds the 7 published points bit for bit and end_reason', async () => {
       const run = buildRun({
-        points: 7, chunkPoints: 3,
+        points: 7,
+        chunkPoints: 3,
         channels: [
           { name: 'axis:sy', dtype: '<f8', units: 'mm', values: new Float64Array([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) },
           { name: 'ctrl:diode1', dtype: '<f4', values: new Float32Array([1, 2, Number.NaN, 4, 5, 6, 7]) },
@@ -29,22 +30,41 @@ for (const endReason of ['USER_ABORT', 'FAILURE'] as const) {
       const stop = { ...(run.stop.detail as RunStop) };
       stop.bliss = { ...stop.bliss, end_reason: endReason };
       const plan = buildScanLayout({
-        start: of<RunStart>('RunStart')[0]!, stop, descriptors: of<EventDescriptor>('EventDescriptor'), resources: of<StreamResource>('StreamResource'),
+        start: of<RunStart>('RunStart')[0]!,
+        stop,
+        descriptors: of<EventDescriptor>('EventDescriptor'),
+        resources: of<StreamResource>('StreamResource'),
         scanInfo: JSON.parse(Buffer.from(run.scanInfo!.bytes).toString('utf8')) as Record<string, unknown>,
-        points: stop.bliss.points as Record<string, number>, fileName: 'f.h5', creator: 'beamline-archive test', hdf5Version: '2.0.0',
+        points: stop.bliss.points as Record<string, number>,
+        fileName: 'f.h5',
+        creator: 'beamline-archive test',
+        hdf5Version: '2.0.0',
       });
       const chunks = new Map(run.chunks.map((c) => [c.key, c.bytes]));
       const datums = of<StreamDatum>('StreamDatum');
-      const file = await (await H5wasmScanFileWriter.create()).write(plan, async function* (channel: PlanChannel): AsyncGenerator<ChannelSlice> {
-        for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid)) yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
+      const file = await (
+        await H5wasmScanFileWriter.create()
+      ).write(plan, async function* (channel: PlanChannel): AsyncGenerator<ChannelSlice> {
+        for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid))
+          yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
       });
       try {
         const dumped = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-dump-scan.py'), file.path], { encoding: 'utf8' });
         assert.equal(dumped.status, 0, dumped.stderr);
-        const dump = JSON.parse(dumped.stdout) as { datasets: Record<string, { dtype: string; shape: number[]; sha256?: string; value?: unknown }> };
+        const dump = JSON.parse(dumped.stdout) as {
+          datasets: Record<string, { dtype: string; shape: number[]; sha256?: string; value?: unknown }>;
+        };
         assert.equal(dump.datasets['/3.1/end_reason']?.value, endReason);
-        assert.deepEqual(dump.datasets['/3.1/instrument/sy/value'], { dtype: '<f8', shape: [7], sha256: sha(run.channelBytes['axis:sy']!) });
-        assert.deepEqual(dump.datasets['/3.1/instrument/diode1/data'], { dtype: '<f4', shape: [7], sha256: sha(run.channelBytes['ctrl:diode1']!) });
+        assert.deepEqual(dump.datasets['/3.1/instrument/sy/value'], {
+          dtype: '<f8',
+          shape: [7],
+          sha256: sha(run.channelBytes['axis:sy']!),
+        });
+        assert.deepEqual(dump.datasets['/3.1/instrument/diode1/data'], {
+          dtype: '<f4',
+          shape: [7],
+          sha256: sha(run.channelBytes['ctrl:diode1']!),
+        });
       } finally {
         await file.dispose();
       }

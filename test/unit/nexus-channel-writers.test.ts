@@ -2,13 +2,25 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseElementType, pointBytes } from '../../src/core/nexus/dtypes.js';
-import { ChannelKind, chunkRows, DEFAULT_STORAGE, rowSlices, type ChannelLayoutInput } from '../../src/core/nexus/writers/channel-writer.js';
+import {
+  ChannelKind,
+  chunkRows,
+  DEFAULT_STORAGE,
+  rowSlices,
+  type ChannelLayoutInput,
+} from '../../src/core/nexus/writers/channel-writer.js';
 import { channelKindOf, channelWriterFor, channelWriters } from '../../src/core/nexus/writers/registry.js';
 import { InvalidInputError } from '../../src/core/errors.js';
 
 const input = (over: Partial<ChannelLayoutInput> = {}): ChannelLayoutInput => ({
-  group: '/1.1/instrument/diode1', channel: 'ctrl:diode1', resourceUid: 'R/resource/ctrl:diode1',
-  type: parseElementType('<f8'), pointShape: [], points: 1000, storage: DEFAULT_STORAGE, ...over,
+  group: '/1.1/instrument/diode1',
+  channel: 'ctrl:diode1',
+  resourceUid: 'R/resource/ctrl:diode1',
+  type: parseElementType('<f8'),
+  pointShape: [],
+  points: 1000,
+  storage: DEFAULT_STORAGE,
+  ...over,
 });
 
 describe('channel writer registry', () => {
@@ -18,7 +30,10 @@ describe('channel writer registry', () => {
   });
 
   it('throws an InvalidInputError with context for an unknown kind', () => {
-    assert.throws(() => channelWriterFor('json', { runUid: 'R', stream: 'ctrl:x' }), (e: unknown) => e instanceof InvalidInputError && /json/.test((e as Error).message));
+    assert.throws(
+      () => channelWriterFor('json', { runUid: 'R', stream: 'ctrl:x' }),
+      (e: unknown) => e instanceof InvalidInputError && /json/.test((e as Error).message),
+    );
   });
 
   it('chooses the kind from the role and the rank of one point', () => {
@@ -33,7 +48,9 @@ describe('channel writer registry', () => {
 
 describe('channel writer layouts', () => {
   it('scalar: NXdetector group and <name>/data, units kept, uncompressed under 1 MiB (8 kB here) even with spectra/image levels set', () => {
-    const { nodes, dataset } = channelWriters.scalar.layout(input({ units: 'cts', storage: { ...DEFAULT_STORAGE, gzipSpectra: 4, gzipImages: 4 } }));
+    const { nodes, dataset } = channelWriters.scalar.layout(
+      input({ units: 'cts', storage: { ...DEFAULT_STORAGE, gzipSpectra: 4, gzipImages: 4 } }),
+    );
     assert.deepEqual(nodes[0], { kind: 'group', path: '/1.1/instrument/diode1', attrs: { NX_class: 'NXdetector' } });
     assert.equal(dataset.path, '/1.1/instrument/diode1/data');
     assert.deepEqual(dataset.shape, [1000]);
@@ -67,12 +84,23 @@ describe('channel writer layouts', () => {
     assert.equal(channelWriters.scalar.layout(input({ points: 131071 })).dataset.gzip, undefined);
     assert.equal(channelWriters.positioner.layout(input({ type: f8, points: 1_000_000 })).dataset.gzip, 4);
     assert.equal(channelWriters.scalar.layout(input({ points: 0 })).dataset.gzip, undefined);
-    assert.equal(channelWriters.scalar.layout(input({ points: 1000, storage: { ...DEFAULT_STORAGE, gzipMinBytes: 0, gzip: 1 } })).dataset.gzip, 1);
-    assert.equal(channelWriters.scalar.layout(input({ points: 1_000_000, storage: { ...DEFAULT_STORAGE, gzip: 0 } })).dataset.gzip, undefined);
+    assert.equal(
+      channelWriters.scalar.layout(input({ points: 1000, storage: { ...DEFAULT_STORAGE, gzipMinBytes: 0, gzip: 1 } })).dataset.gzip,
+      1,
+    );
+    assert.equal(
+      channelWriters.scalar.layout(input({ points: 1_000_000, storage: { ...DEFAULT_STORAGE, gzip: 0 } })).dataset.gzip,
+      undefined,
+    );
   });
 
   it('image: interpretation=image, one whole frame per chunk when a frame exceeds the chunk bound, gzipImages', () => {
-    const image = input({ type: parseElementType('<u4'), pointShape: [2048, 2048], points: 10, storage: { ...DEFAULT_STORAGE, gzipImages: 1 } });
+    const image = input({
+      type: parseElementType('<u4'),
+      pointShape: [2048, 2048],
+      points: 10,
+      storage: { ...DEFAULT_STORAGE, gzipImages: 1 },
+    });
     const { dataset } = channelWriters.image.layout(image);
     assert.deepEqual(dataset.shape, [10, 2048, 2048]);
     assert.equal(dataset.attrs.interpretation, 'image');
@@ -102,9 +130,23 @@ describe('chunk and slice sizes', () => {
   it('rowSlices covers a staged slice exactly, cut on slice boundaries, with byte offsets into the staged bytes', () => {
     const dataset = { ...channelWriters.scalar.layout(input({ points: 100 })).dataset, chunkRows: 10, sliceRows: 20 };
     const parts = [...rowSlices(dataset, 15, 62)];
-    assert.deepEqual(parts.map((p) => [p.start, p.stop]), [[15, 20], [20, 40], [40, 60], [60, 62]]);
-    assert.deepEqual(parts.map((p) => p.offset), [0, 40, 200, 360]);
-    assert.equal(parts.reduce((n, p) => n + p.length, 0), (62 - 15) * pointBytes(f8, []));
+    assert.deepEqual(
+      parts.map((p) => [p.start, p.stop]),
+      [
+        [15, 20],
+        [20, 40],
+        [40, 60],
+        [60, 62],
+      ],
+    );
+    assert.deepEqual(
+      parts.map((p) => p.offset),
+      [0, 40, 200, 360],
+    );
+    assert.equal(
+      parts.reduce((n, p) => n + p.length, 0),
+      (62 - 15) * pointBytes(f8, []),
+    );
     assert.deepEqual([...rowSlices(dataset, 5, 5)], []);
   });
 });

@@ -9,11 +9,14 @@ const bytes = (a: Float64Array | Int16Array | Uint32Array) => new Uint8Array(a.b
 
 describe('grid helpers', () => {
   it('gridSegments cuts flat points into row segments', () => {
-    assert.deepEqual([...gridSegments(3, 11, 4)], [
-      { row: 0, column: 3, count: 1, offset: 0 },
-      { row: 1, column: 0, count: 4, offset: 1 },
-      { row: 2, column: 0, count: 3, offset: 5 },
-    ]);
+    assert.deepEqual(
+      [...gridSegments(3, 11, 4)],
+      [
+        { row: 0, column: 3, count: 1, offset: 0 },
+        { row: 1, column: 0, count: 4, offset: 1 },
+        { row: 2, column: 0, count: 3, offset: 5 },
+      ],
+    );
     assert.deepEqual([...gridSegments(4, 4, 4)], []);
   });
 
@@ -31,7 +34,10 @@ describe('grid helpers', () => {
     const f = new GridAxisAccumulator(parseElementType('<f8'), 'fast', grid);
     f.add(0, bytes(fast.subarray(0, 4)), 4);
     f.add(4, bytes(fast.subarray(4)), 2);
-    assert.deepEqual([...f.values()].map((v) => Math.round(v * 1e9) / 1e9), [0, 1, 2]);
+    assert.deepEqual(
+      [...f.values()].map((v) => Math.round(v * 1e9) / 1e9),
+      [0, 1, 2],
+    );
     const s = new GridAxisAccumulator(parseElementType('<f8'), 'slow', grid);
     s.add(0, bytes(slow), 6);
     assert.deepEqual([...s.values()], [10, 20]);
@@ -51,7 +57,9 @@ describe('scan_info readers', () => {
     const snap = positionerSnapshots({
       positioners: {
         positioners_start: { sy: 1.5, sz: null, robz: 'nan', bad: 'x' },
-        positioners_end: { sy: 2 }, positioners_dial_start: { sy: -1.5 }, positioners_units: { sy: 'mm', sz: '' },
+        positioners_end: { sy: 2 },
+        positioners_dial_start: { sy: -1.5 },
+        positioners_units: { sy: 'mm', sz: '' },
       },
     });
     assert.deepEqual([...snap.start.keys()], ['sy', 'sz', 'robz']);
@@ -87,7 +95,9 @@ describe('scan_info readers', () => {
   });
 
   it('scanNotes and channelUnit', () => {
-    assert.deepEqual(scanNotes({ comments: [{ message: 'beam lost', date: '2026-11-22T10:00:00' }, { date: 'no message' }, 'x'] }), [{ message: 'beam lost', date: '2026-11-22T10:00:00' }]);
+    assert.deepEqual(scanNotes({ comments: [{ message: 'beam lost', date: '2026-11-22T10:00:00' }, { date: 'no message' }, 'x'] }), [
+      { message: 'beam lost', date: '2026-11-22T10:00:00' },
+    ]);
     assert.equal(channelUnit({ channels: { 'axis:sy': { unit: 'mm' } } }, 'axis:sy'), 'mm');
     assert.equal(channelUnit({ channels: { 'axis:sy': { unit: '' } } }, 'axis:sy'), undefined);
   });

@@ -16,8 +16,14 @@ describe('h5wasm scan file writer', () => {
   const of = <T>(type: string) => run.documents.filter((d) => d['detail-type'] === type).map((d) => d.detail as T);
   const stop = run.stop.detail as RunStop;
   const plan = buildScanLayout({
-    start: of<RunStart>('RunStart')[0]!, stop, descriptors: of<EventDescriptor>('EventDescriptor'), resources: of<StreamResource>('StreamResource'),
-    points: stop.bliss.points as Record<string, number>, fileName: 'f.h5', creator: 'beamline-archive test', hdf5Version: '2.0.0',
+    start: of<RunStart>('RunStart')[0]!,
+    stop,
+    descriptors: of<EventDescriptor>('EventDescriptor'),
+    resources: of<StreamResource>('StreamResource'),
+    points: stop.bliss.points as Record<string, number>,
+    fileName: 'f.h5',
+    creator: 'beamline-archive test',
+    hdf5Version: '2.0.0',
   });
   const chunks = new Map(run.chunks.map((c) => [c.key, c.bytes]));
   const datums = of<StreamDatum>('StreamDatum');
@@ -35,11 +41,19 @@ describe('h5wasm scan file writer', () => {
     try {
       assert.equal(await sha256File(second.path), await sha256File(first.path));
       assert.equal(second.bytes, first.bytes);
-      const times = spawnSync(venvPython, ['-c', 'import h5py,sys; f=h5py.File(sys.argv[1]); print(h5py.h5o.get_info(f["3.1/instrument/sy/value"].id).ctime)', first.path], { encoding: 'utf8' });
+      const times = spawnSync(
+        venvPython,
+        ['-c', 'import h5py,sys; f=h5py.File(sys.argv[1]); print(h5py.h5o.get_info(f["3.1/instrument/sy/value"].id).ctime)', first.path],
+        { encoding: 'utf8' },
+      );
       assert.equal(times.stdout.trim(), String(Math.floor(stop.time)), times.stderr);
       const dumped = spawnSync(venvPython, [join(projectRoot, 'test/support/h5py-dump-scan.py'), first.path], { encoding: 'utf8' });
       const dump = JSON.parse(dumped.stdout) as { datasets: Record<string, { dtype: string; shape: number[] }> };
-      assert.deepEqual(dump.datasets['/3.1/instrument/spectrum/data'], { ...dump.datasets['/3.1/instrument/spectrum/data'], dtype: '<u4', shape: [12, 16] });
+      assert.deepEqual(dump.datasets['/3.1/instrument/spectrum/data'], {
+        ...dump.datasets['/3.1/instrument/spectrum/data'],
+        dtype: '<u4',
+        shape: [12, 16],
+      });
     } finally {
       await first.dispose();
       await second.dispose();
@@ -49,9 +63,16 @@ describe('h5wasm scan file writer', () => {
   it('reads the file back in steps: timers (the SQS visibility heartbeat) fire while it is verified', async () => {
     // 16 bytes per step: every channel of the 12-point scan is read back in many selections.
     let closing = false;
-    const writer = await H5wasmScanFileWriter.create({ verifyReadBytes: 16, beforeClose: () => { closing = true; } });
+    const writer = await H5wasmScanFileWriter.create({
+      verifyReadBytes: 16,
+      beforeClose: () => {
+        closing = true;
+      },
+    });
     let beats = 0;
-    const timer = setInterval(() => { if (closing) beats += 1; }, 0);
+    const timer = setInterval(() => {
+      if (closing) beats += 1;
+    }, 0);
     let written: Awaited<ReturnType<typeof writer.write>> | undefined;
     try {
       written = await writer.write(plan, slices);

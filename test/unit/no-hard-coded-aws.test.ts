@@ -17,11 +17,17 @@ const SELF = 'test/unit/no-hard-coded-aws.test.ts';
 
 const RULES: { name: string; pattern: RegExp }[] = [
   { name: 'literal SDK credential', pattern: /\b(accessKeyId|secretAccessKey|sessionToken)\s*:\s*['"`]/ },
-  { name: 'literal credential variable', pattern: /\b(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)\s*(:\s*['"`]|=['"]?[A-Za-z0-9/+])/ },
+  {
+    name: 'literal credential variable',
+    pattern: /\b(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)\s*(:\s*['"`]|=['"]?[A-Za-z0-9/+])/,
+  },
   { name: 'literal boto3 credential', pattern: /\baws_(access_key_id|secret_access_key|session_token)\s*=\s*['"]/ },
   { name: 'AWS access key id', pattern: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/ },
   // An endpoint setting given a literal URL (a template literal with a port of its own, `${port}`, is an in-test server).
-  { name: 'literal endpoint setting', pattern: /\b(endpoint|endpointUrl|endpoint_url|awsEndpoint|AWS_ENDPOINT_URL)\s*[:=]\s*['"`]?https?:\/\/(?![^'"`\s]*\$\{)/ },
+  {
+    name: 'literal endpoint setting',
+    pattern: /\b(endpoint|endpointUrl|endpoint_url|awsEndpoint|AWS_ENDPOINT_URL)\s*[:=]\s*['"`]?https?:\/\/(?![^'"`\s]*\$\{)/,
+  },
   { name: 'emulator endpoint', pattern: /\b(127\.0\.0\.1|localhost|0\.0\.0\.0):(4566|5000)\b|localhost\.localstack\.cloud/ },
 ];
 
@@ -30,12 +36,36 @@ const RULES: { name: string; pattern: RegExp }[] = [
  * hard-coded connection. Anything else fails.
  */
 const ALLOWED: { file: string; fragment: string; reason: string }[] = [
-  { file: 'test/integration/local-http-gateway.test.ts', fragment: "secretAccessKey: 'nope'", reason: 'a wrong secret the gateway must refuse' },
-  { file: 'test/integration/local-http-gateway.test.ts', fragment: "accessKeyId: 'AKIAOTHER'", reason: 'a wrong key the gateway must refuse' },
-  { file: 'test/unit/exports-cli.test.ts', fragment: "AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE'", reason: 'SigV4 signing of a request to an in-test server; no AWS reached' },
-  { file: 'test/integration/exports-records.test.ts', fragment: "['http://127.0.0.1:5000', 'path']", reason: 'download links signed offline and compared with botocore; never connected to' },
-  { file: 'tools/fault-proxy/fault-proxy.ts', fragment: '--target http://127.0.0.1:5000 --port 5001', reason: 'a usage line in the doc comment' },
-  { file: 'test/integration/bridge-cli.test.ts', fragment: "'http://127.0.0.1:5000'", reason: 'configuration parsing: the value is compared, never connected to' },
+  {
+    file: 'test/integration/local-http-gateway.test.ts',
+    fragment: "secretAccessKey: 'nope'",
+    reason: 'a wrong secret the gateway must refuse',
+  },
+  {
+    file: 'test/integration/local-http-gateway.test.ts',
+    fragment: "accessKeyId: 'AKIAOTHER'",
+    reason: 'a wrong key the gateway must refuse',
+  },
+  {
+    file: 'test/unit/exports-cli.test.ts',
+    fragment: "AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE'",
+    reason: 'SigV4 signing of a request to an in-test server; no AWS reached',
+  },
+  {
+    file: 'test/integration/exports-records.test.ts',
+    fragment: "['http://127.0.0.1:5000', 'path']",
+    reason: 'download links signed offline and compared with botocore; never connected to',
+  },
+  {
+    file: 'tools/fault-proxy/fault-proxy.ts',
+    fragment: '--target http://127.0.0.1:5000 --port 5001',
+    reason: 'a usage line in the doc comment',
+  },
+  {
+    file: 'test/integration/bridge-cli.test.ts',
+    fragment: "'http://127.0.0.1:5000'",
+    reason: 'configuration parsing: the value is compared, never connected to',
+  },
 ];
 
 function listFiles(dir: string): string[] {
@@ -52,7 +82,12 @@ function listFiles(dir: string): string[] {
   });
 }
 
-export interface Finding { file: string; line: number; rule: string; text: string }
+export interface Finding {
+  file: string;
+  line: number;
+  rule: string;
+  text: string;
+}
 
 /** Every line of `text` that matches a rule and is not in ALLOWED for `file`. */
 export function findHardCodedAws(file: string, text: string): Finding[] {
@@ -74,14 +109,23 @@ describe('no hard-coded AWS credentials or endpoints', () => {
 
   it('scans the whole tree (tests, local environment, scripts, bridge, functions, CI)', () => {
     assert.ok(files.length > 200, `only ${files.length} files scanned`);
-    for (const expected of ['local/pipeline.ts', 'local/environment.ts', 'scripts/test.mjs', '.ci/run', 'test/integration/s3-store-fixture.ts']) {
+    for (const expected of [
+      'local/pipeline.ts',
+      'local/environment.ts',
+      'scripts/test.mjs',
+      '.ci/run',
+      'test/integration/s3-store-fixture.ts',
+    ]) {
       assert.ok(files.includes(expected), `${expected} not scanned`);
     }
   });
 
   it('finds no literal key, secret or emulator endpoint outside local/aws-target.ts', () => {
     const findings = files.flatMap((file) => findHardCodedAws(file, readFileSync(join(projectRoot, file), 'utf8')));
-    assert.deepEqual(findings.map((f) => `${f.file}:${f.line} ${f.rule}: ${f.text}`), []);
+    assert.deepEqual(
+      findings.map((f) => `${f.file}:${f.line} ${f.rule}: ${f.text}`),
+      [],
+    );
   });
 
   it('recognises the forms it forbids (and lets the allowed ones through only where listed)', () => {
@@ -93,8 +137,17 @@ describe('no hard-coded AWS credentials or endpoints', () => {
       "const endpoint = 'http://127.0.0.1:4566';",
     ];
     for (const sample of samples) assert.notDeepEqual(findHardCodedAws('test/integration/x.test.ts', sample), [], sample);
-    assert.deepEqual(findHardCodedAws('test/integration/x.test.ts', 'const endpoint = `http://127.0.0.1:${port}`; connectionTo(aws.url)'), []);
-    assert.deepEqual(findHardCodedAws('test/integration/x.test.ts', "headers: { origin: 'http://127.0.0.1:5173' } // the issuer, e.g. http://127.0.0.1:34567"), []);
+    assert.deepEqual(
+      findHardCodedAws('test/integration/x.test.ts', 'const endpoint = `http://127.0.0.1:${port}`; connectionTo(aws.url)'),
+      [],
+    );
+    assert.deepEqual(
+      findHardCodedAws(
+        'test/integration/x.test.ts',
+        "headers: { origin: 'http://127.0.0.1:5173' } // the issuer, e.g. http://127.0.0.1:34567",
+      ),
+      [],
+    );
     assert.notDeepEqual(findHardCodedAws('test/integration/x.test.ts', "aws: { region, endpoint: 'http://127.0.0.1:34567' }"), []);
     assert.notDeepEqual(findHardCodedAws('test/integration/other.test.ts', "credentials: { ...credentials, secretAccessKey: 'nope' }"), []);
   });

@@ -11,8 +11,14 @@ import { samplePath } from '../../src/core/contract/schema-files.js';
 
 const event = (...slugs: string[]): SQSEvent => ({
   Records: slugs.map((slug, i) => ({
-    messageId: `m${i}`, receiptHandle: `r${i}`, body: readFileSync(samplePath(slug), 'utf8'), md5OfBody: '', messageAttributes: {}, eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:q', awsRegion: 'eu-west-1',
+    messageId: `m${i}`,
+    receiptHandle: `r${i}`,
+    body: readFileSync(samplePath(slug), 'utf8'),
+    md5OfBody: '',
+    messageAttributes: {},
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:q',
+    awsRegion: 'eu-west-1',
     attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
   })),
 });
@@ -22,15 +28,26 @@ describe('notifier', () => {
     const sent: Notification[] = [];
     const metrics = createMetrics('notifier');
     const added: string[] = [];
-    metrics.addMetric = ((name: string) => { added.push(name); return metrics; }) as unknown as typeof metrics.addMetric;
+    metrics.addMetric = ((name: string) => {
+      added.push(name);
+      return metrics;
+    }) as unknown as typeof metrics.addMetric;
     metrics.publishStoredMetrics = (() => undefined) as unknown as typeof metrics.publishStoredMetrics;
-    const handler = createHandler({ notifier: { notify: async (n) => { sent.push(n); } }, logger: createLogger('notifier', 'ERROR'), metrics });
+    const handler = createHandler({
+      notifier: {
+        notify: async (n) => {
+          sent.push(n);
+        },
+      },
+      logger: createLogger('notifier', 'ERROR'),
+      metrics,
+    });
     const out = await handler(event('run-failed', 'run-stalled', 'bridge-heartbeat'));
     assert.deepEqual(out.batchItemFailures, []);
-    assert.deepEqual(sent.map((n) => n.subject), [
-      '[beamline-archive] run 01M80JDTHSB2YF8F4WA7YZ6EZT FAILED (bridge)',
-      '[beamline-archive] run 01M80JDTHSB2YF8F4WA7YZ6EZT STALLED',
-    ]);
+    assert.deepEqual(
+      sent.map((n) => n.subject),
+      ['[beamline-archive] run 01M80JDTHSB2YF8F4WA7YZ6EZT FAILED (bridge)', '[beamline-archive] run 01M80JDTHSB2YF8F4WA7YZ6EZT STALLED'],
+    );
     assert.match(sent[0]!.message, /Reason: stream payload could not be decoded/);
     assert.match(sent[0]!.message, /simulation_diode_sampling_controller:diode1\[4\]: payload of 3 bytes/);
     assert.match(sent[0]!.message, /What to do: beamline-archive runs show 01M80JDTHSB2YF8F4WA7YZ6EZT/);

@@ -1,7 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  dataPolicyOf, datasetKeyOf, datasetPrefix, isSegment, MAX_SEGMENT, safeSegment, scanFileKey, stagingChannelPrefix, stagingChunkKey, stagingRunPrefix, stagingScanInfoKey, tmpKeyOf,
+  dataPolicyOf,
+  datasetKeyOf,
+  datasetPrefix,
+  isSegment,
+  MAX_SEGMENT,
+  safeSegment,
+  scanFileKey,
+  stagingChannelPrefix,
+  stagingChunkKey,
+  stagingRunPrefix,
+  stagingScanInfoKey,
+  tmpKeyOf,
 } from '../../src/core/object-keys.js';
 import { InvalidInputError } from '../../src/core/errors.js';
 
@@ -26,7 +37,11 @@ describe('object keys', () => {
     assert.equal(stagingRunPrefix('ID21', 'R1'), 'staging/id21/R1/', 'lower case, as the bridge source and its role');
     assert.notEqual(stagingChannelPrefix('id21', 'R1', 'c:x'), stagingChannelPrefix('id16b', 'R1', 'c:x'));
     for (const bad of ['', '..', 'id21/../id16b', 'id 21', '-id21', 'a'.repeat(33), 'id21*']) {
-      assert.throws(() => stagingRunPrefix(bad, 'R1'), (error: unknown) => error instanceof InvalidInputError && /is not a beamline name/.test(error.message), JSON.stringify(bad));
+      assert.throws(
+        () => stagingRunPrefix(bad, 'R1'),
+        (error: unknown) => error instanceof InvalidInputError && /is not a beamline name/.test(error.message),
+        JSON.stringify(bad),
+      );
     }
   });
 
@@ -67,10 +82,21 @@ describe('object keys', () => {
       assert.ok(!segment.includes('/') && !segment.includes('#') && segment.length <= MAX_SEGMENT, segment);
     }
     assert.equal(safeSegment('run1.5'), 'run1.5');
-    assert.deepEqual(datasetKeyOf({ ...policy, collection: 'a/../b', dataset: 'run 1.5' }), { ...policy, collection: safeSegment('a/../b'), dataset: safeSegment('run 1.5') });
+    assert.deepEqual(datasetKeyOf({ ...policy, collection: 'a/../b', dataset: 'run 1.5' }), {
+      ...policy,
+      collection: safeSegment('a/../b'),
+      dataset: safeSegment('run 1.5'),
+    });
     const key = scanFileKey({ ...policy, collection: 'a/../b', dataset: 'run 1.5' }, 7);
-    assert.equal(key, scanFileKey(datasetKeyOf({ ...policy, collection: 'a/../b', dataset: 'run 1.5' }), 7), 'names and their key give one folder');
-    assert.equal(key, `archive/ihch123/id00/20261122/${safeSegment('a/../b')}/${safeSegment('a/../b')}_${safeSegment('run 1.5')}/${safeSegment('a/../b')}_${safeSegment('run 1.5')}_0007.h5`);
+    assert.equal(
+      key,
+      scanFileKey(datasetKeyOf({ ...policy, collection: 'a/../b', dataset: 'run 1.5' }), 7),
+      'names and their key give one folder',
+    );
+    assert.equal(
+      key,
+      `archive/ihch123/id00/20261122/${safeSegment('a/../b')}/${safeSegment('a/../b')}_${safeSegment('run 1.5')}/${safeSegment('a/../b')}_${safeSegment('run 1.5')}_0007.h5`,
+    );
   });
 
   it('maps different names to different segments, and keeps clean names as they are', () => {
@@ -83,10 +109,16 @@ describe('object keys', () => {
   });
 
   it('reads the ESRF data-policy path when there is one', () => {
-    const fromPath = dataPolicyOf({
-      proposal: 'ignored', session: 'demo_session', collection: 'c', dataset: 'd',
-      path: '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/sample1_0001.h5',
-    }, 'configured_bl');
+    const fromPath = dataPolicyOf(
+      {
+        proposal: 'ignored',
+        session: 'demo_session',
+        collection: 'c',
+        dataset: 'd',
+        path: '/data/visitor/ihch123/id00/20261122/RAW_DATA/sample1/sample1_0001/sample1_0001.h5',
+      },
+      'configured_bl',
+    );
     assert.deepEqual(fromPath, policy);
     const fromIdentity = dataPolicyOf({ proposal: 'p1', session: 's1', collection: 'c1', dataset: 'd1' }, 'bm99');
     assert.deepEqual(fromIdentity, { proposal: 'p1', beamline: 'bm99', session: 's1', collection: 'c1', dataset: 'd1' });

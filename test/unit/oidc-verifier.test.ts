@@ -12,7 +12,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import {
-  createTokenVerifier, IssuerUnavailableError, oidcSettingsFromEnv, UnauthenticatedError,
+  createTokenVerifier,
+  IssuerUnavailableError,
+  oidcSettingsFromEnv,
+  UnauthenticatedError,
 } from '../../src/adapters/oidc-verifier.js';
 import { accessFailure } from '../../functions/shared/access-errors.js';
 import { startOidcIssuer, type LocalOidcIssuer } from '../../local/oidc-issuer.js';
@@ -47,13 +50,22 @@ describe('OIDC token verification (review defects)', () => {
   after(async () => {
     server.closeAllConnections();
     await new Promise((done) => server.close(done));
-    for (const s of hanging) { s.closeAllConnections(); await new Promise((done) => s.close(done)); }
+    for (const s of hanging) {
+      s.closeAllConnections();
+      await new Promise((done) => s.close(done));
+    }
     await local.stop();
   });
 
-  const token = (claims: Record<string, unknown>, typ?: string) => new SignJWT(claims)
-    .setProtectedHeader({ alg: 'RS256', kid: 'k1', ...(typ ? { typ } : {}) })
-    .setIssuer(issuer).setAudience(AUDIENCE).setSubject('user-alice').setIssuedAt().setExpirationTime('1h').sign(privateKey);
+  const token = (claims: Record<string, unknown>, typ?: string) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1', ...(typ ? { typ } : {}) })
+      .setIssuer(issuer)
+      .setAudience(AUDIENCE)
+      .setSubject('user-alice')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
 
   it('accepts access tokens: typ at+jwt (RFC 9068), Keycloak typ Bearer, a plain JWT without ID-token claims', async () => {
     const verifier = createTokenVerifier({ issuer, audience: AUDIENCE });
@@ -83,9 +95,15 @@ describe('OIDC token verification (review defects)', () => {
 
   it('refuses an http:// issuer or JWKS URL outside loopback (https required), allows loopback http', () => {
     assert.throws(() => createTokenVerifier({ issuer: 'http://sso.example.org/realms/facility', audience: AUDIENCE }), /https/);
-    assert.throws(() => createTokenVerifier({ issuer: 'https://sso.example.org', audience: AUDIENCE, jwksUri: 'http://sso.example.org/jwks' }), /https/);
+    assert.throws(
+      () => createTokenVerifier({ issuer: 'https://sso.example.org', audience: AUDIENCE, jwksUri: 'http://sso.example.org/jwks' }),
+      /https/,
+    );
     assert.throws(() => oidcSettingsFromEnv({ OIDC_ISSUER: 'http://10.0.0.5:8080/realms/x' }), /OIDC_ISSUER must be an https URL/);
-    assert.throws(() => oidcSettingsFromEnv({ OIDC_ISSUER: 'https://sso.example.org', OIDC_JWKS_URI: 'http://sso.example.org/certs' }), /OIDC_JWKS_URI/);
+    assert.throws(
+      () => oidcSettingsFromEnv({ OIDC_ISSUER: 'https://sso.example.org', OIDC_JWKS_URI: 'http://sso.example.org/certs' }),
+      /OIDC_JWKS_URI/,
+    );
     assert.equal(oidcSettingsFromEnv({ OIDC_ISSUER: 'https://sso.example.org' })?.issuer, 'https://sso.example.org');
     assert.equal(oidcSettingsFromEnv({ OIDC_ISSUER: 'http://127.0.0.1:8700' })?.issuer, 'http://127.0.0.1:8700');
     assert.equal(oidcSettingsFromEnv({ OIDC_ISSUER: 'http://localhost:8700' })?.issuer, 'http://localhost:8700');
@@ -96,10 +114,15 @@ describe('OIDC token verification (review defects)', () => {
     const closed = createServer();
     const closedUrl = await listen(closed);
     await new Promise((done) => closed.close(done));
-    const hang = createServer(() => { /* never answers */ });
+    const hang = createServer(() => {
+      /* never answers */
+    });
     hanging.push(hang);
     const hangUrl = await listen(hang);
-    const broken = createServer((_req, res) => { res.writeHead(500); res.end('down'); });
+    const broken = createServer((_req, res) => {
+      res.writeHead(500);
+      res.end('down');
+    });
     hanging.push(broken);
     const brokenUrl = await listen(broken);
     const t = await token({ proposals: ['p1'] }, 'at+jwt');
@@ -110,7 +133,12 @@ describe('OIDC token verification (review defects)', () => {
       { issuer: brokenUrl, audience: AUDIENCE },
       { issuer: closedUrl, audience: AUDIENCE },
     ]) {
-      const error = await createTokenVerifier(settings).verify(t).then(() => undefined, (e: unknown) => e);
+      const error = await createTokenVerifier(settings)
+        .verify(t)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       assert.ok(error instanceof IssuerUnavailableError, `${JSON.stringify(settings)}: ${String(error)}`);
       const answer = accessFailure(error, undefined);
       assert.equal(answer?.statusCode, 503);
@@ -119,8 +147,13 @@ describe('OIDC token verification (review defects)', () => {
     }
     // A key the JWKS does not have stays the token's fault.
     const other = await generateKeyPair('RS256');
-    const unknownKey = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'other' }).setIssuer(issuer).setAudience(AUDIENCE)
-      .setSubject('mallory').setExpirationTime('1h').sign(other.privateKey);
+    const unknownKey = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'other' })
+      .setIssuer(issuer)
+      .setAudience(AUDIENCE)
+      .setSubject('mallory')
+      .setExpirationTime('1h')
+      .sign(other.privateKey);
     await assert.rejects(createTokenVerifier({ issuer, audience: AUDIENCE }).verify(unknownKey), UnauthenticatedError);
   });
 
@@ -131,12 +164,19 @@ describe('OIDC token verification (review defects)', () => {
     assert.equal(evil.status, 403);
     assert.equal(evil.headers.get('access-control-allow-origin'), null);
     assert.equal(((await evil.json()) as { access_token?: string }).access_token, undefined);
-    const preflight = await fetch(`${local.issuer}/token`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const preflight = await fetch(`${local.issuer}/token`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     assert.equal(preflight.headers.get('access-control-allow-origin'), null);
     const portal = await fetch(`${local.issuer}/token`, { method: 'POST', headers: headers('http://127.0.0.1:5173'), body });
     assert.equal(portal.status, 200);
     assert.equal(portal.headers.get('access-control-allow-origin'), 'http://127.0.0.1:5173');
-    const cli = await fetch(`${local.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const cli = await fetch(`${local.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
     assert.equal(cli.status, 200, 'a client that is not a page (no Origin) keeps working');
   });
 });

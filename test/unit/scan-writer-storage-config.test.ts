@@ -19,11 +19,18 @@ const POINTS = 100;
 /** An ascan with a motor, a float32 counter, a 16-bin uint32 spectrum and 8×6 uint16 frames. */
 function scanWithEveryKind(): FixtureRun {
   return buildRun({
-    points: POINTS, chunkPoints: 7,
+    points: POINTS,
+    chunkPoints: 7,
     channels: [
       { name: 'axis:sy', dtype: '<f8', units: 'mm', values: new Float64Array(POINTS).map((_, i) => i / 10) },
       { name: 'ctrl:diode1', dtype: '<f4', values: new Float32Array(POINTS).map((_, i) => Math.fround(Math.cos(i))) },
-      { name: 'mca1:spectrum', dtype: '<u4', pointShape: [16], role: 'spectrum', values: new Uint32Array(POINTS * 16).map((_, i) => (i % 50) * 3) },
+      {
+        name: 'mca1:spectrum',
+        dtype: '<u4',
+        pointShape: [16],
+        role: 'spectrum',
+        values: new Uint32Array(POINTS * 16).map((_, i) => (i % 50) * 3),
+      },
       { name: 'cam:image', dtype: '<u2', pointShape: [8, 6], values: new Uint16Array(POINTS * 48).map((_, i) => i % 7) },
     ],
     scanInfo: { title: 'ascan sy 0 9.9 99 0.1', type: 'ascan', npoints: POINTS, count_time: 0.1 },
@@ -34,9 +41,16 @@ function planOf(run: FixtureRun, storage?: StorageOptions): NexusPlan {
   const of = <T>(type: string) => run.documents.filter((d) => d['detail-type'] === type).map((d) => d.detail as T);
   const stop = run.stop.detail as RunStop;
   return buildScanLayout({
-    start: of<RunStart>('RunStart')[0]!, stop, descriptors: of<EventDescriptor>('EventDescriptor'), resources: of<StreamResource>('StreamResource'),
+    start: of<RunStart>('RunStart')[0]!,
+    stop,
+    descriptors: of<EventDescriptor>('EventDescriptor'),
+    resources: of<StreamResource>('StreamResource'),
     scanInfo: JSON.parse(Buffer.from(run.scanInfo!.bytes).toString('utf8')) as Record<string, unknown>,
-    points: stop.bliss.points as Record<string, number>, fileName: 'f.h5', creator: 'beamline-archive test', hdf5Version: '2.0.0', storage,
+    points: stop.bliss.points as Record<string, number>,
+    fileName: 'f.h5',
+    creator: 'beamline-archive test',
+    hdf5Version: '2.0.0',
+    storage,
   });
 }
 
@@ -54,21 +68,40 @@ describe('scan-writer storage configuration (environment → StorageOptions)', (
   });
 
   it('reads gzip levels, the threshold and the chunk size; 0 turns compression off', () => {
-    assert.deepEqual(storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: ' 1 ', NEXUS_MAX_CHUNK_BYTES: '65536' }),
-      { ...DEFAULT_STORAGE, gzipSpectra: 4, gzipImages: 1, maxChunkBytes: 65536 });
+    assert.deepEqual(storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: ' 1 ', NEXUS_MAX_CHUNK_BYTES: '65536' }), {
+      ...DEFAULT_STORAGE,
+      gzipSpectra: 4,
+      gzipImages: 1,
+      maxChunkBytes: 65536,
+    });
     assert.deepEqual(storageOptionsFromEnv({ NEXUS_GZIP: '0' }), { ...DEFAULT_STORAGE, gzip: 0 });
-    assert.deepEqual(storageOptionsFromEnv({ NEXUS_GZIP: '1', NEXUS_GZIP_MIN_BYTES: '0', NEXUS_GZIP_SPECTRA: '0' }), { ...DEFAULT_STORAGE, gzip: 1, gzipMinBytes: 0, gzipSpectra: 0 });
+    assert.deepEqual(storageOptionsFromEnv({ NEXUS_GZIP: '1', NEXUS_GZIP_MIN_BYTES: '0', NEXUS_GZIP_SPECTRA: '0' }), {
+      ...DEFAULT_STORAGE,
+      gzip: 1,
+      gzipMinBytes: 0,
+      gzipSpectra: 0,
+    });
   });
 
-  for (const [variable, value] of [['NEXUS_GZIP_IMAGES', '12'], ['NEXUS_GZIP_SPECTRA', 'fast'], ['NEXUS_GZIP_SPECTRA', '-1'], ['NEXUS_GZIP', '10'], ['NEXUS_GZIP_MIN_BYTES', '1e6'], ['NEXUS_MAX_CHUNK_BYTES', '100']] as const) {
+  for (const [variable, value] of [
+    ['NEXUS_GZIP_IMAGES', '12'],
+    ['NEXUS_GZIP_SPECTRA', 'fast'],
+    ['NEXUS_GZIP_SPECTRA', '-1'],
+    ['NEXUS_GZIP', '10'],
+    ['NEXUS_GZIP_MIN_BYTES', '1e6'],
+    ['NEXUS_MAX_CHUNK_BYTES', '100'],
+  ] as const) {
     it(`refuses ${variable}=${value} with the variable and what it accepts`, () => {
-      assert.throws(() => storageOptionsFromEnv({ [variable]: value }), (error: unknown) => {
-        assert.ok(error instanceof StorageConfigError);
-        assert.equal(error.name, 'StorageConfigError');
-        assert.equal(error.variable, variable);
-        assert.match(error.message, new RegExp(`^scan-writer: ${variable} must be .*integer from \\d+ to \\d+.*got "${value}"$`));
-        return true;
-      });
+      assert.throws(
+        () => storageOptionsFromEnv({ [variable]: value }),
+        (error: unknown) => {
+          assert.ok(error instanceof StorageConfigError);
+          assert.equal(error.name, 'StorageConfigError');
+          assert.equal(error.variable, variable);
+          assert.match(error.message, new RegExp(`^scan-writer: ${variable} must be .*integer from \\d+ to \\d+.*got "${value}"$`));
+          return true;
+        },
+      );
     });
   }
 
@@ -89,7 +122,15 @@ describe('the plan carries the storage options', () => {
     const all = planOf(run, storageOptionsFromEnv({ NEXUS_GZIP_MIN_BYTES: '0' }));
     for (const c of all.channels) assert.equal(c.gzip, 4, `${c.path} gzip 4 from 0 bytes`);
 
-    const plan = planOf(run, storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '2', NEXUS_GZIP_MIN_BYTES: '1000', NEXUS_MAX_CHUNK_BYTES: '4096' }));
+    const plan = planOf(
+      run,
+      storageOptionsFromEnv({
+        NEXUS_GZIP_SPECTRA: '4',
+        NEXUS_GZIP_IMAGES: '2',
+        NEXUS_GZIP_MIN_BYTES: '1000',
+        NEXUS_MAX_CHUNK_BYTES: '4096',
+      }),
+    );
     assert.equal(channelAt(plan, '/spectrum/data').gzip, 4);
     assert.equal(channelAt(plan, '/image/data').gzip, 2);
     assert.equal(channelAt(plan, '/diode1/data').gzip, undefined);
@@ -105,11 +146,22 @@ describe('the plan carries the storage options', () => {
 describe('h5py sees the configured filter and chunks in the written file', () => {
   it('gzip on spectra and images at their levels, whole points per chunk, scalars uncompressed, values bit for bit', async () => {
     const run = scanWithEveryKind();
-    const plan = planOf(run, storageOptionsFromEnv({ NEXUS_GZIP_SPECTRA: '4', NEXUS_GZIP_IMAGES: '6', NEXUS_GZIP_MIN_BYTES: '1000', NEXUS_MAX_CHUNK_BYTES: '4096' }));
+    const plan = planOf(
+      run,
+      storageOptionsFromEnv({
+        NEXUS_GZIP_SPECTRA: '4',
+        NEXUS_GZIP_IMAGES: '6',
+        NEXUS_GZIP_MIN_BYTES: '1000',
+        NEXUS_MAX_CHUNK_BYTES: '4096',
+      }),
+    );
     const chunks = new Map(run.chunks.map((c) => [c.key, c.bytes]));
     const datums = run.documents.filter((d) => d['detail-type'] === 'StreamDatum').map((d) => d.detail as StreamDatum);
-    const file = await (await H5wasmScanFileWriter.create()).write(plan, async function* (channel: PlanChannel): AsyncGenerator<ChannelSlice> {
-      for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid)) yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
+    const file = await (
+      await H5wasmScanFileWriter.create()
+    ).write(plan, async function* (channel: PlanChannel): AsyncGenerator<ChannelSlice> {
+      for (const d of datums.filter((x) => x.stream_resource === channel.resourceUid))
+        yield { start: d.indices.start, stop: d.indices.stop, bytes: chunks.get(d.chunk.key)! };
     });
     try {
       const script = [
@@ -124,12 +176,39 @@ describe('h5py sees the configured filter and chunks in the written file', () =>
       ].join('\n');
       const read = spawnSync(venvPython, ['-c', script, file.path], { encoding: 'utf8', cwd: projectRoot });
       assert.equal(read.status, 0, read.stderr);
-      const got = JSON.parse(read.stdout) as Record<string, { compression: string | null; opts: number | null; chunks: number[] | null; shape: number[]; sha256: string }>;
+      const got = JSON.parse(read.stdout) as Record<
+        string,
+        { compression: string | null; opts: number | null; chunks: number[] | null; shape: number[]; sha256: string }
+      >;
       const sha = (name: string) => createHash('sha256').update(run.channelBytes[name]!).digest('hex');
-      assert.deepEqual(got['/3.1/instrument/spectrum/data'], { compression: 'gzip', opts: 4, chunks: [64, 16], shape: [POINTS, 16], sha256: sha('mca1:spectrum') });
-      assert.deepEqual(got['/3.1/instrument/image/data'], { compression: 'gzip', opts: 6, chunks: [42, 8, 6], shape: [POINTS, 8, 6], sha256: sha('cam:image') });
-      assert.deepEqual(got['/3.1/instrument/diode1/data'], { compression: null, opts: null, chunks: [POINTS], shape: [POINTS], sha256: sha('ctrl:diode1') });
-      assert.deepEqual(got['/3.1/instrument/sy/value'], { compression: null, opts: null, chunks: [POINTS], shape: [POINTS], sha256: sha('axis:sy') });
+      assert.deepEqual(got['/3.1/instrument/spectrum/data'], {
+        compression: 'gzip',
+        opts: 4,
+        chunks: [64, 16],
+        shape: [POINTS, 16],
+        sha256: sha('mca1:spectrum'),
+      });
+      assert.deepEqual(got['/3.1/instrument/image/data'], {
+        compression: 'gzip',
+        opts: 6,
+        chunks: [42, 8, 6],
+        shape: [POINTS, 8, 6],
+        sha256: sha('cam:image'),
+      });
+      assert.deepEqual(got['/3.1/instrument/diode1/data'], {
+        compression: null,
+        opts: null,
+        chunks: [POINTS],
+        shape: [POINTS],
+        sha256: sha('ctrl:diode1'),
+      });
+      assert.deepEqual(got['/3.1/instrument/sy/value'], {
+        compression: null,
+        opts: null,
+        chunks: [POINTS],
+        shape: [POINTS],
+        sha256: sha('axis:sy'),
+      });
     } finally {
       await file.dispose();
     }

@@ -19,11 +19,14 @@ import type { RunStop, StreamDatum } from '../../src/core/contract/generated-typ
 import { stagingChunkKey, stagingRunPrefix } from '../../src/core/object-keys.js';
 import { buildRun, type FixtureRun } from './archive-fixtures.js';
 
-const stored = (run: FixtureRun): StoredDocument[] => run.documents.map((d) => ({ detailType: d['detail-type'], uid: (d.detail as { uid?: string }).uid ?? '', body: d.detail }));
+const stored = (run: FixtureRun): StoredDocument[] =>
+  run.documents.map((d) => ({ detailType: d['detail-type'], uid: (d.detail as { uid?: string }).uid ?? '', body: d.detail }));
 
 function id21Run(): FixtureRun {
   return buildRun({
-    beamline: 'id21', points: 6, chunkPoints: 3,
+    beamline: 'id21',
+    points: 6,
+    chunkPoints: 3,
     channels: [{ name: 'axis:sy', dtype: '<f8', values: new Float64Array([0, 0.1, 0.2, 0.3, 0.4, 0.5]) }],
   });
 }
@@ -31,8 +34,12 @@ function id21Run(): FixtureRun {
 async function archive(run: FixtureRun, store: MemoryObjectStore) {
   const catalogue = MemoryRunCatalogue.holding(run.runUid, stored(run));
   const outcome = await archiveRun(run.stop.detail as RunStop, {
-    catalogue, store, writer: await H5wasmScanFileWriter.create(), publisher: new MemoryEventBus(),
-    creator: 'beamline-archive test', now: () => new Date('2026-11-22T10:00:03Z'),
+    catalogue,
+    store,
+    writer: await H5wasmScanFileWriter.create(),
+    publisher: new MemoryEventBus(),
+    creator: 'beamline-archive test',
+    now: () => new Date('2026-11-22T10:00:03Z'),
   });
   return { outcome, catalogue };
 }
@@ -40,14 +47,17 @@ async function archive(run: FixtureRun, store: MemoryObjectStore) {
 describe('staging per beamline', () => {
   it('stages an id21 run under staging/id21/<run>/ and archives it from there', async () => {
     const run = id21Run();
-    assert.ok(run.chunks.length > 0 && run.chunks.every((c) => c.key.startsWith(`staging/id21/${run.runUid}/`)), run.chunks.map((c) => c.key).join(', '));
+    assert.ok(
+      run.chunks.length > 0 && run.chunks.every((c) => c.key.startsWith(`staging/id21/${run.runUid}/`)),
+      run.chunks.map((c) => c.key).join(', '),
+    );
     const store = new MemoryObjectStore(run.bucket);
     for (const c of [...run.chunks, ...(run.scanInfo ? [run.scanInfo] : [])]) await store.put(c.key, c.bytes);
     const { outcome } = await archive(run, store);
     assert.equal(outcome.status, 'archived', JSON.stringify(outcome.detail));
   });
 
-  it('refuses a datum pointing under another beamline\'s staging folder, even with matching bytes, and reads nothing from there', async () => {
+  it("refuses a datum pointing under another beamline's staging folder, even with matching bytes, and reads nothing from there", async () => {
     const run = id21Run();
     const store = new MemoryObjectStore(run.bucket);
     for (const c of [...run.chunks, ...(run.scanInfo ? [run.scanInfo] : [])]) await store.put(c.key, c.bytes);
@@ -66,16 +76,31 @@ describe('staging per beamline', () => {
 
     const { outcome, catalogue } = await archive(run, store);
     assert.equal(outcome.status, 'failed');
-    assert.match(outcome.detail.reason, new RegExp(`points at ${foreign.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, outside staging/id21/${run.runUid}/`));
-    assert.deepEqual(outcome.detail.errors?.map((e) => [e.stream, e.index]), [['axis:sy', 3]]);
+    assert.match(
+      outcome.detail.reason,
+      new RegExp(`points at ${foreign.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, outside staging/id21/${run.runUid}/`),
+    );
+    assert.deepEqual(
+      outcome.detail.errors?.map((e) => [e.stream, e.index]),
+      [['axis:sy', 3]],
+    );
     assert.equal((await catalogue.getRun(run.runUid))?.state, RunState.Failed);
-    assert.deepEqual(gets.filter((k) => k.startsWith('staging/id16b/')), [], 'nothing read from the other beamline\'s staging');
+    assert.deepEqual(
+      gets.filter((k) => k.startsWith('staging/id16b/')),
+      [],
+      "nothing read from the other beamline's staging",
+    );
     assert.equal(catalogue.archivals.length, 0, 'no file published');
   });
 
-  it('tags the staged objects of a run under its beamline\'s folder, and tags nothing when the run has no recorded beamline', async () => {
+  it("tags the staged objects of a run under its beamline's folder, and tags nothing when the run has no recorded beamline", async () => {
     const calls: { runUid: string; beamline: string }[] = [];
-    const tagger: StagingTagger = { tagRun: async (run) => { calls.push(run); return 2; } };
+    const tagger: StagingTagger = {
+      tagRun: async (run) => {
+        calls.push(run);
+        return 2;
+      },
+    };
     const logs: string[] = [];
     assert.equal(await tagStagedRun(tagger, { runUid: 'R1', beamline: 'id21' }, RunState.Failed, (m) => logs.push(m)), 2);
     assert.deepEqual(calls, [{ runUid: 'R1', beamline: 'id21' }]);

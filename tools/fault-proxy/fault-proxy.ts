@@ -78,14 +78,21 @@ function forward(target: URL, req: IncomingMessage, body: Buffer): Promise<Forwa
     const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
     delete headers['transfer-encoding'];
     delete headers.expect;
-    const out = httpRequest({
-      host: target.hostname, port: target.port, method: req.method, path: req.url, headers,
-    }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.once('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(parts) }));
-      res.once('error', reject);
-    });
+    const out = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers,
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.once('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(parts) }));
+        res.once('error', reject);
+      },
+    );
     out.once('error', reject);
     out.end(body);
   });
@@ -104,11 +111,23 @@ function reply(res: ServerResponse, status: number, headers: Record<string, stri
 
 const S3_500 = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by fault-proxy</Message></Error>';
 
-export async function startFaultProxy(options: { target: string; seed: number; rates?: Partial<FaultRates>; port?: number }): Promise<FaultProxy> {
+export async function startFaultProxy(options: {
+  target: string;
+  seed: number;
+  rates?: Partial<FaultRates>;
+  port?: number;
+}): Promise<FaultProxy> {
   const target = new URL(options.target);
   const random = seededRandom(options.seed);
   const rates: FaultRates = { ...noFaults, ...options.rates };
-  const stats: FaultStats = { requests: 0, putEventsEntriesFailed: 0, putEventsRequestsFailed: 0, s3Failed: 0, s3FailedAfterWrite: 0, s3Delayed: 0 };
+  const stats: FaultStats = {
+    requests: 0,
+    putEventsEntriesFailed: 0,
+    putEventsRequestsFailed: 0,
+    s3Failed: 0,
+    s3FailedAfterWrite: 0,
+    s3Delayed: 0,
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     stats.requests++;
@@ -179,29 +198,42 @@ export async function startFaultProxy(options: { target: string; seed: number; r
     });
   });
   return {
-    url: `http://127.0.0.1:${port}`, port, stats, rates,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stats,
+    rates,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const { values } = parseArgs({
     options: {
-      target: { type: 'string' }, port: { type: 'string' }, seed: { type: 'string' },
-      's3-fail': { type: 'string' }, 'events-fail': { type: 'string' }, 'events-request-fail': { type: 'string' },
+      target: { type: 'string' },
+      port: { type: 'string' },
+      seed: { type: 'string' },
+      's3-fail': { type: 'string' },
+      'events-fail': { type: 'string' },
+      'events-request-fail': { type: 'string' },
     },
   });
   if (!values.target) {
-    process.stderr.write('usage: fault-proxy.ts --target URL [--port N] [--seed N] [--s3-fail 0.1] [--events-fail 0.1] [--events-request-fail 0.02]\n');
+    process.stderr.write(
+      'usage: fault-proxy.ts --target URL [--port N] [--seed N] [--s3-fail 0.1] [--events-fail 0.1] [--events-request-fail 0.02]\n',
+    );
     process.exit(2);
   }
   const proxy = await startFaultProxy({
-    target: values.target, seed: Number(values.seed ?? 1), ...(values.port ? { port: Number(values.port) } : {}),
+    target: values.target,
+    seed: Number(values.seed ?? 1),
+    ...(values.port ? { port: Number(values.port) } : {}),
     rates: {
-      s3Fail: Number(values['s3-fail'] ?? 0.1), putEventsEntryFail: Number(values['events-fail'] ?? 0.1),
+      s3Fail: Number(values['s3-fail'] ?? 0.1),
+      putEventsEntryFail: Number(values['events-fail'] ?? 0.1),
       putEventsRequestFail: Number(values['events-request-fail'] ?? 0.02),
     },
   });

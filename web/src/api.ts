@@ -19,7 +19,10 @@ type ApiName = 'datasetApi' | 'exportApi' | 'analysisApi';
 
 export class ApiError extends Error {
   override name = 'ApiError';
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -55,7 +58,11 @@ function requestOptions(issuer: URL) {
   return loopback ? { [oauth.allowInsecureRequests]: true } : {};
 }
 
-async function authorizationServer(): Promise<{ as: oauth.AuthorizationServer; client: oauth.Client; options: ReturnType<typeof requestOptions> }> {
+async function authorizationServer(): Promise<{
+  as: oauth.AuthorizationServer;
+  client: oauth.Client;
+  options: ReturnType<typeof requestOptions>;
+}> {
   const { issuer, clientId } = await loadConfig();
   if (!issuer) throw new ApiError('This portal has no sign-in configured (no OIDC issuer in its config.json).', 503);
   const url = new URL(issuer);
@@ -76,8 +83,13 @@ export async function signIn(): Promise<never> {
   sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state, view: window.location.hash }));
   const url = new URL(as.authorization_endpoint);
   url.search = new URLSearchParams({
-    client_id: client.client_id, redirect_uri: redirectUri(), response_type: 'code', scope: 'openid', state,
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    client_id: client.client_id,
+    redirect_uri: redirectUri(),
+    response_type: 'code',
+    scope: 'openid',
+    state,
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
   }).toString();
   window.location.assign(url.toString());
   return new Promise<never>(() => undefined);
@@ -98,7 +110,15 @@ export async function finishSignIn(): Promise<boolean> {
     if (!pending) throw new ApiError('sign-in refused: this browser did not start it (no sign-in in progress); sign in again', 400);
     const { as, client, options } = await authorizationServer();
     const callback = oauth.validateAuthResponse(as, client, here, pending.state);
-    const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), callback, redirectUri(), pending.verifier, options);
+    const response = await oauth.authorizationCodeGrantRequest(
+      as,
+      client,
+      oauth.None(),
+      callback,
+      redirectUri(),
+      pending.verifier,
+      options,
+    );
     const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, { requireIdToken: true });
     session.set(tokens.access_token);
     clean();
@@ -122,7 +142,12 @@ export async function call<T>(api: ApiName, path: string, what: string, init: Re
   const base = (await loadConfig())[api];
   const token = session.token();
   const response = await fetch(`${base.replace(/\/$/, '')}${path}`, {
-    ...init, headers: { ...(init.body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
+    ...init,
+    headers: {
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...init.headers,
+    },
   });
   const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
   if (!response.ok) throw new ApiError(refusal(response.status, body.error ?? body.message, what), response.status);
@@ -130,17 +155,47 @@ export async function call<T>(api: ApiName, path: string, what: string, init: Re
 }
 
 export interface DatasetRecord {
-  id: string; proposal: string; beamline: string; session: string; collection: string; dataset: string;
-  state: string; techniques: string[]; metadata: Record<string, string>; start_date: string; end_date?: string;
-  missing?: { mandatory: string[]; techniques: Record<string, string[]> } | string[]; master_file?: { key: string } | string;
+  id: string;
+  proposal: string;
+  beamline: string;
+  session: string;
+  collection: string;
+  dataset: string;
+  state: string;
+  techniques: string[];
+  metadata: Record<string, string>;
+  start_date: string;
+  end_date?: string;
+  missing?: { mandatory: string[]; techniques: Record<string, string[]> } | string[];
+  master_file?: { key: string } | string;
 }
 export interface DatasetScan {
-  runUid: string; scanNumber: number; title?: string; startTime?: string; fileKey?: string; fileSha256?: string;
+  runUid: string;
+  scanNumber: number;
+  title?: string;
+  startTime?: string;
+  fileKey?: string;
+  fileSha256?: string;
   /** From the run record (dataset-api): scan type, points archived, state, end. */
-  type?: string; points?: number; state?: string; endTime?: string; endReason?: string;
+  type?: string;
+  points?: number;
+  state?: string;
+  endTime?: string;
+  endReason?: string;
   refusedChannels?: { channel: string; reason: string }[];
 }
-export interface ScanFileLinks { file: { key: string; bytes?: number; sha256?: string }; url: string; index_url: string | null; expires_in: number }
-export interface ExportStatus { export_id: string; state: string; progress?: { done: number; total: number } | number; files?: { name: string; url?: string; bytes?: number }[]; reason?: string }
+export interface ScanFileLinks {
+  file: { key: string; bytes?: number; sha256?: string };
+  url: string;
+  index_url: string | null;
+  expires_in: number;
+}
+export interface ExportStatus {
+  export_id: string;
+  state: string;
+  progress?: { done: number; total: number } | number;
+  files?: { name: string; url?: string; bytes?: number }[];
+  reason?: string;
+}
 
 export const idPath = (id: string) => id.split('/').map(encodeURIComponent).join('/');

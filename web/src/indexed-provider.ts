@@ -4,8 +4,19 @@
  * byte ranges of the chunks a view needs (docs/adr/0009).
  */
 import {
-  DataProviderApi, DTypeClass, EntityKind, ShapeClass,
-  type Attribute, type AttributeValues, type ChildEntity, type Dataset, type DType, type Entity, type ProvidedEntity, type Shape, type ValuesStoreParams,
+  DataProviderApi,
+  DTypeClass,
+  EntityKind,
+  ShapeClass,
+  type Attribute,
+  type AttributeValues,
+  type ChildEntity,
+  type Dataset,
+  type DType,
+  type Entity,
+  type ProvidedEntity,
+  type Shape,
+  type ValuesStoreParams,
 } from '@h5web/app';
 import { IndexedFile } from '../../src/client/indexed-file-reader.js';
 import type { IndexDtype, IndexEntry } from '../../src/core/file-index/model.js';
@@ -15,7 +26,12 @@ function dtypeOf(d: IndexDtype): DType {
   if (d.class === 'float') return { class: DTypeClass.Float, size: d.size * 8, endianness };
   if (d.class === 'integer') return { class: DTypeClass.Integer, signed: d.signed ?? true, size: d.size * 8, endianness };
   if (d.class === 'string') {
-    return { class: DTypeClass.String, charSet: d.charset === 'utf-8' ? 'UTF-8' : 'ASCII', strPad: undefined, ...(d.vlen ? {} : { length: d.size }) };
+    return {
+      class: DTypeClass.String,
+      charSet: d.charset === 'utf-8' ? 'UTF-8' : 'ASCII',
+      strPad: undefined,
+      ...(d.vlen ? {} : { length: d.size }),
+    };
   }
   return { class: DTypeClass.Unknown };
 }
@@ -29,7 +45,10 @@ function shapeOf(dims: number[] | null): Shape {
 const nameOf = (path: string) => (path === '/' ? '' : path.slice(path.lastIndexOf('/') + 1));
 
 export class IndexedProvider extends DataProviderApi {
-  constructor(filepath: string, private readonly file: IndexedFile) {
+  constructor(
+    filepath: string,
+    private readonly file: IndexedFile,
+  ) {
     super(filepath);
   }
 
@@ -47,7 +66,8 @@ export class IndexedProvider extends DataProviderApi {
       const target = this.describe(raw.target, depth + 1);
       return { ...target, name, path, link: { class: 'Soft', path: raw.target } };
     }
-    if (raw.kind === 'external-link') return { name, path, kind: EntityKind.Unresolved, attributes: [], link: { class: 'External', file: raw.file, path: raw.target } };
+    if (raw.kind === 'external-link')
+      return { name, path, kind: EntityKind.Unresolved, attributes: [], link: { class: 'External', file: raw.file, path: raw.target } };
     const entry = this.file.entry(path);
     if (!entry || entry.kind === 'soft-link' || entry.kind === 'external-link' || entry.kind === 'hard-link') {
       return { name, path, kind: EntityKind.Unresolved, attributes: [] };
@@ -55,7 +75,12 @@ export class IndexedProvider extends DataProviderApi {
     if (entry.kind === 'datatype') return { name, path, kind: EntityKind.Datatype, attributes: [] };
     if (entry.kind === 'group') return { name, path, kind: EntityKind.Group, attributes: this.attributesOf(entry) };
     const dataset: Dataset = {
-      name, path, kind: EntityKind.Dataset, attributes: this.attributesOf(entry), shape: shapeOf(entry.shape), type: dtypeOf(entry.dtype),
+      name,
+      path,
+      kind: EntityKind.Dataset,
+      attributes: this.attributesOf(entry),
+      shape: shapeOf(entry.shape),
+      type: dtypeOf(entry.dtype),
       rawType: entry.dtype,
       ...(entry.storage.layout === 'chunked' ? { chunks: entry.storage.chunkShape } : {}),
       filters: entry.filters.map((f) => ({ id: f.id, name: f.name })),
@@ -68,7 +93,12 @@ export class IndexedProvider extends DataProviderApi {
     if (described.kind !== EntityKind.Group) return described as ProvidedEntity;
     // Soft links to groups show the target's children.
     let target = path;
-    for (let raw = this.file.index.entries[target], hops = 0; raw?.kind === 'soft-link' && hops < 16; raw = this.file.index.entries[target], hops++) target = raw.target;
+    for (
+      let raw = this.file.index.entries[target], hops = 0;
+      raw?.kind === 'soft-link' && hops < 16;
+      raw = this.file.index.entries[target], hops++
+    )
+      target = raw.target;
     const entry = this.file.entry(target);
     const children = entry?.kind === 'group' ? entry.children.map((c) => this.describe(`${path === '/' ? '' : path}/${c}`)) : [];
     return { ...described, children };

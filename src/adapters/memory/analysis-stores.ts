@@ -19,14 +19,20 @@ export class MemoryAnalysisCatalogue implements AnalysisCatalogue {
     this.documents.set(runUid, docs);
     return 'stored';
   }
-  async listDocuments(runUid: string): Promise<StoredDocument[]> { return [...(this.documents.get(runUid) ?? [])]; }
+  async listDocuments(runUid: string): Promise<StoredDocument[]> {
+    return [...(this.documents.get(runUid) ?? [])];
+  }
   async putDerivedRun(record: DerivedRunRecord): Promise<void> {
     if (this.runs.has(record.runUid)) throw new AnalysisError(`run ${record.runUid} already exists`);
     this.runs.set(record.runUid, { kind: 'derived', record });
   }
-  async runKind(runUid: string): Promise<'raw' | 'derived' | undefined> { return this.runs.get(runUid)?.kind; }
+  async runKind(runUid: string): Promise<'raw' | 'derived' | undefined> {
+    return this.runs.get(runUid)?.kind;
+  }
   /** A raw run as the run-recorder would record it. */
-  addRawRun(runUid: string): void { this.runs.set(runUid, { kind: 'raw' }); }
+  addRawRun(runUid: string): void {
+    this.runs.set(runUid, { kind: 'raw' });
+  }
 }
 
 export class MemoryProvenanceStore implements ProvenanceStore {
@@ -38,8 +44,12 @@ export class MemoryProvenanceStore implements ProvenanceStore {
   async exists(entity: EntityRef): Promise<boolean> {
     return this.records.has(entity.ref) || this.parents.has(entity.ref) || this.children.has(entity.ref) || this.known(entity);
   }
-  async get(entity: string): Promise<ProvenanceRecord | undefined> { return this.records.get(entity); }
-  async hasChildren(entity: string): Promise<boolean> { return (this.children.get(entity)?.size ?? 0) > 0; }
+  async get(entity: string): Promise<ProvenanceRecord | undefined> {
+    return this.records.get(entity);
+  }
+  async hasChildren(entity: string): Promise<boolean> {
+    return (this.children.get(entity)?.size ?? 0) > 0;
+  }
   async put(record: ProvenanceRecord): Promise<'stored' | 'duplicate'> {
     const existing = this.records.get(record.entity);
     if (existing) {
@@ -57,6 +67,10 @@ export class MemoryProvenanceStore implements ProvenanceStore {
     for (const output of record.outputs) if (output.uri.startsWith('s3://')) link(`file:${output.uri}`, record.entity);
     return 'stored';
   }
-  async parentsOf(entity: string): Promise<string[]> { return [...(this.parents.get(entity) ?? [])]; }
-  async childrenOf(entity: string): Promise<string[]> { return [...(this.children.get(entity) ?? [])]; }
+  async parentsOf(entity: string): Promise<string[]> {
+    return [...(this.parents.get(entity) ?? [])];
+  }
+  async childrenOf(entity: string): Promise<string[]> {
+    return [...(this.children.get(entity) ?? [])];
+  }
 }

@@ -29,7 +29,10 @@ export class MemoryObjectStore implements ObjectStore {
   readonly calls: { operation: ObjectStoreOperation; key: string }[] = [];
   private readonly metadata = new Map<string, Record<string, string>>();
 
-  constructor(readonly bucket = 'memory-bucket', private readonly options: MemoryObjectStoreOptions = {}) {}
+  constructor(
+    readonly bucket = 'memory-bucket',
+    private readonly options: MemoryObjectStoreOptions = {},
+  ) {}
 
   /** The keys asked for by one kind of operation, in order. */
   keysOf(operation: ObjectStoreOperation): string[] {
@@ -117,7 +120,10 @@ export class MemoryObjectStore implements ObjectStore {
     const existing = this.headOf(target);
     const condition = options.condition;
     if (condition && ('ifNoneMatch' in condition ? existing !== undefined : existing?.etag !== condition.ifMatch)) {
-      throw new WriteConditionFailedError(`memory://${this.bucket}/${target}: the write condition ${JSON.stringify(condition)} does not hold`, { key: target });
+      throw new WriteConditionFailedError(
+        `memory://${this.bucket}/${target}: the write condition ${JSON.stringify(condition)} does not hold`,
+        { key: target },
+      );
     }
     this.objects.set(target, bytes.slice());
     if (options.metadata) this.metadata.set(target, options.metadata);

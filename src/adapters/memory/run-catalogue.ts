@@ -20,13 +20,16 @@ export class MemoryRunCatalogue implements RunCatalogue {
   /** A catalogue already holding these documents of a run (as the run-recorder stored them). */
   static holding(runUid: string, documents: readonly StoredDocument[]): MemoryRunCatalogue {
     const catalogue = new MemoryRunCatalogue();
-    catalogue.documents.set(runUid, documents.map((d) => structuredClone(d)));
+    catalogue.documents.set(
+      runUid,
+      documents.map((d) => structuredClone(d)),
+    );
     return catalogue;
   }
 
   private record(runUid: string): RunRecord {
     let record = this.runs.get(runUid);
-    if (!record) this.runs.set(runUid, record = { runUid });
+    if (!record) this.runs.set(runUid, (record = { runUid }));
     return record;
   }
 
@@ -41,8 +44,12 @@ export class MemoryRunCatalogue implements RunCatalogue {
   async runStarted(start: RunStart): Promise<void> {
     const record = this.record(start.uid);
     Object.assign(record, {
-      scanId: start.scan_id, title: runTitleOf(start), planName: start.plan_name, scanKey: runSourceKeyOf(start),
-      dataPolicy: start.data_policy, startTime: new Date(Math.round(start.time * 1000)).toISOString(),
+      scanId: start.scan_id,
+      title: runTitleOf(start),
+      planName: start.plan_name,
+      scanKey: runSourceKeyOf(start),
+      dataPolicy: start.data_policy,
+      startTime: new Date(Math.round(start.time * 1000)).toISOString(),
     });
     record.state ??= RunState.Recording;
   }
@@ -72,11 +79,17 @@ export class MemoryRunCatalogue implements RunCatalogue {
       : record.state !== RunState.Archived;
     if (!expected) return 'conflict';
     Object.assign(record, {
-      state: RunState.Archived, file: run.file, points: run.points, archivedAt: run.archivedAt,
-      failure: undefined, stalled: undefined,
-      ...(run.gaps ? { gaps: run.gaps } : {}), ...(run.channelPaths ? { channelPaths: run.channelPaths } : {}),
+      state: RunState.Archived,
+      file: run.file,
+      points: run.points,
+      archivedAt: run.archivedAt,
+      failure: undefined,
+      stalled: undefined,
+      ...(run.gaps ? { gaps: run.gaps } : {}),
+      ...(run.channelPaths ? { channelPaths: run.channelPaths } : {}),
       ...(run.refusedChannels?.length ? { refusedChannels: run.refusedChannels } : {}),
-      ...(run.engine ? { engine: run.engine } : {}), ...(run.object ? { object: run.object } : {}),
+      ...(run.engine ? { engine: run.engine } : {}),
+      ...(run.object ? { object: run.object } : {}),
     });
     if (run.rearchive) record.rearchives = [...(record.rearchives ?? []), run.rearchive];
     if (run.indexMissing) record.indexMissing = run.indexMissing;

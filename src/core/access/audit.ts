@@ -43,10 +43,21 @@ export interface AuditLog {
 }
 
 export function auditEntry(
-  caller: Caller, action: AuditAction, scope: { proposal: string; beamline?: string | undefined }, target: string, now: Date, details?: Record<string, unknown>,
+  caller: Caller,
+  action: AuditAction,
+  scope: { proposal: string; beamline?: string | undefined },
+  target: string,
+  now: Date,
+  details?: Record<string, unknown>,
 ): AuditEntry {
   return {
-    proposal: scope.proposal.trim().toLowerCase(), ...(scope.beamline ? { beamline: scope.beamline.trim().toLowerCase() } : {}),
-    at: now.toISOString(), who: caller.id, name: caller.name, action, target, ...(details ? { details } : {}),
+    proposal: scope.proposal.trim().toLowerCase(),
+    ...(scope.beamline ? { beamline: scope.beamline.trim().toLowerCase() } : {}),
+    at: now.toISOString(),
+    who: caller.id,
+    name: caller.name,
+    action,
+    target,
+    ...(details ? { details } : {}),
   };
 }

@@ -47,7 +47,14 @@ export interface Caller {
   admin: boolean;
 }
 
-export const ANONYMOUS: Caller = Object.freeze({ kind: CallerKind.Anonymous, id: 'anonymous', name: 'anonymous', proposals: [], beamlines: [], admin: false });
+export const ANONYMOUS: Caller = Object.freeze({
+  kind: CallerKind.Anonymous,
+  id: 'anonymous',
+  name: 'anonymous',
+  proposals: [],
+  beamlines: [],
+  admin: false,
+});
 
 function stringList(claims: Record<string, unknown>, name: string): string[] {
   const value = claims[name];
@@ -109,7 +116,10 @@ export function parseIamCallerGrants(json: string | undefined): IamCallerGrant[]
   try {
     value = JSON.parse(json);
   } catch (error) {
-    throw new Error('IAM_CALLERS must be JSON: [{"principal": "<role or user ARN>", "roles"?: [...], "beamlines"?: [...], "proposals"?: [...]}]', { cause: error });
+    throw new Error(
+      'IAM_CALLERS must be JSON: [{"principal": "<role or user ARN>", "roles"?: [...], "beamlines"?: [...], "proposals"?: [...]}]',
+      { cause: error },
+    );
   }
   if (!Array.isArray(value)) throw new Error('IAM_CALLERS must be a JSON array of {principal, roles?, beamlines?, proposals?}');
   return value.map((entry: unknown, i) => {
@@ -119,11 +129,17 @@ export function parseIamCallerGrants(json: string | undefined): IamCallerGrant[]
     }
     const list = (name: string) => {
       if (e[name] === undefined) return undefined;
-      if (!Array.isArray(e[name]) || (e[name] as unknown[]).some((v) => typeof v !== 'string')) throw new Error(`IAM_CALLERS[${i}].${name} must be an array of strings`);
+      if (!Array.isArray(e[name]) || (e[name] as unknown[]).some((v) => typeof v !== 'string'))
+        throw new Error(`IAM_CALLERS[${i}].${name} must be an array of strings`);
       return e[name] as string[];
     };
     const [proposals, beamlines, roles] = [list('proposals'), list('beamlines'), list('roles')];
-    return { principal: e.principal, ...(proposals ? { proposals } : {}), ...(beamlines ? { beamlines } : {}), ...(roles ? { roles } : {}) };
+    return {
+      principal: e.principal,
+      ...(proposals ? { proposals } : {}),
+      ...(beamlines ? { beamlines } : {}),
+      ...(roles ? { roles } : {}),
+    };
   });
 }
 
@@ -136,7 +152,11 @@ export function callerFromIam(userArn: string, grants: readonly IamCallerGrant[]
   const grant = key === undefined ? undefined : grants.find((g) => iamPrincipalKey(g.principal) === key);
   const norm = (list: string[] | undefined) => [...new Set((list ?? []).map((v) => v.trim().toLowerCase()).filter(Boolean))];
   return {
-    kind: CallerKind.Service, id: `iam:${userArn}`, name: userArn,
-    proposals: norm(grant?.proposals), beamlines: norm(grant?.beamlines), admin: norm(grant?.roles).includes(ADMIN_ROLE),
+    kind: CallerKind.Service,
+    id: `iam:${userArn}`,
+    name: userArn,
+    proposals: norm(grant?.proposals),
+    beamlines: norm(grant?.beamlines),
+    admin: norm(grant?.roles).includes(ADMIN_ROLE),
   };
 }

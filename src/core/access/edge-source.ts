@@ -21,7 +21,9 @@ export { BEAMLINE_NAME };
 export function normaliseBeamline(beamline: string): string {
   const name = beamline.trim().toLowerCase();
   if (!BEAMLINE_NAME.test(name)) {
-    throw new RangeError(`beamline ${JSON.stringify(beamline)} is not a beamline name: letters, digits, '-' and '_', starting with a letter or digit, at most 32 characters (e.g. id21)`);
+    throw new RangeError(
+      `beamline ${JSON.stringify(beamline)} is not a beamline name: letters, digits, '-' and '_', starting with a letter or digit, at most 32 characters (e.g. id21)`,
+    );
   }
   return name;
 }
@@ -53,9 +55,7 @@ export interface RunBeamlines {
   recorded?: string | undefined;
 }
 
-export type SourceDecision =
-  | { allowed: true; beamline: string }
-  | { allowed: false; reason: string; beamline?: string | undefined };
+export type SourceDecision = { allowed: true; beamline: string } | { allowed: false; reason: string; beamline?: string | undefined };
 
 /**
  * Accepts a bridge event only when its source names a beamline and every beamline known for its
@@ -68,8 +68,9 @@ export function decideBridgeSource(source: string, run: RunBeamlines = {}): Sour
   if (source === EventSource.Bridge) {
     return {
       allowed: false,
-      reason: `source ${source} names no beamline: bridges publish as ${BRIDGE_SOURCE_PREFIX}<beamline> with their beamline's credential `
-        + '(docs/access.md, "The edge"); upgrade this bridge and give it its beamline (--beamline) and that beamline\'s bridge role',
+      reason:
+        `source ${source} names no beamline: bridges publish as ${BRIDGE_SOURCE_PREFIX}<beamline> with their beamline's credential ` +
+        '(docs/access.md, "The edge"); upgrade this bridge and give it its beamline (--beamline) and that beamline\'s bridge role',
     };
   }
   const beamline = beamlineOfSource(source);
@@ -79,13 +80,18 @@ export function decideBridgeSource(source: string, run: RunBeamlines = {}): Sour
       reason: `source ${JSON.stringify(source.slice(0, 300))} is not a bridge source: expected ${BRIDGE_SOURCE_PREFIX}<beamline> with a beamline name like id21 (${BEAMLINE_NAME.source})`,
     };
   }
-  for (const [known, origin] of [[run.claimed, 'its data policy names'], [run.recorded, 'the catalogue records it for']] as const) {
+  for (const [known, origin] of [
+    [run.claimed, 'its data policy names'],
+    [run.recorded, 'the catalogue records it for'],
+  ] as const) {
     if (known === undefined) continue;
     if (known.trim().toLowerCase() !== beamline) {
       return {
-        allowed: false, beamline,
-        reason: `source ${source} speaks for beamline ${beamline}, but ${what} belongs to beamline ${JSON.stringify(known.slice(0, 100))} (${origin} the run): `
-          + `a bridge publishes only its own beamline's runs. Refused as forged or misrouted; find which host holds the ${beamline} bridge credential and why it sent this (docs/access.md, "The edge")`,
+        allowed: false,
+        beamline,
+        reason:
+          `source ${source} speaks for beamline ${beamline}, but ${what} belongs to beamline ${JSON.stringify(known.slice(0, 100))} (${origin} the run): ` +
+          `a bridge publishes only its own beamline's runs. Refused as forged or misrouted; find which host holds the ${beamline} bridge credential and why it sent this (docs/access.md, "The edge")`,
       };
     }
   }

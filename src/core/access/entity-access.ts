@@ -13,7 +13,12 @@ import { Action, allows, canReadExport, type AccessScope } from './policy.js';
 import { archiveKeyScope, runScope } from './scopes.js';
 
 export interface EntityAccessDeps {
-  run(uid: string): Promise<{ dataPolicy?: { proposal: string; beamline: string } | undefined; startTime?: string | undefined; endTime?: string | undefined } | undefined>;
+  run(
+    uid: string,
+  ): Promise<
+    | { dataPolicy?: { proposal: string; beamline: string } | undefined; startTime?: string | undefined; endTime?: string | undefined }
+    | undefined
+  >;
   exportRecord(id: string): Promise<{ requester?: string | undefined; runs: string[] } | undefined>;
   provenance(entity: string): Promise<ProvenanceRecord | undefined>;
   embargoYears: number;
@@ -63,7 +68,8 @@ export function entityReader(caller: Caller, deps: EntityAccessDeps): (entity: s
         if (exported) return read(`export:${exported[1]}`, depth);
         return derived(ref.ref, depth);
       }
-      default: return false;
+      default:
+        return false;
     }
   };
   const read = (entity: string, depth = 0): Promise<boolean> => {
@@ -82,7 +88,10 @@ export function entityReader(caller: Caller, deps: EntityAccessDeps): (entity: s
  * kept, record and name dropped), edges rewritten to match: the shape of the graph stays, nothing
  * about other proposals (ids, requesters, parameters) is shown.
  */
-export async function redactLineage(graph: Lineage, canRead: (entity: string) => Promise<boolean>): Promise<Lineage & { redacted: number }> {
+export async function redactLineage(
+  graph: Lineage,
+  canRead: (entity: string) => Promise<boolean>,
+): Promise<Lineage & { redacted: number }> {
   const readable = await Promise.all(graph.nodes.map((n) => canRead(n.entity)));
   const names = new Map<string, string>();
   let hidden = 0;

@@ -67,7 +67,8 @@ export function decide(caller: Caller, action: Action, scope: AccessScope | unde
   if (action === Action.Administer || scope === undefined) return { allowed: false, reason: 'only archive administrators may do this' };
   const what = `proposal ${scope.proposal} at beamline ${scope.beamline}`;
   if (isStaff(caller, scope.beamline)) return { allowed: true, reason: `${caller.name} is staff of beamline ${scope.beamline}` };
-  if (action === Action.Manage) return { allowed: false, reason: `only staff of beamline ${scope.beamline} and administrators may change ${what}` };
+  if (action === Action.Manage)
+    return { allowed: false, reason: `only staff of beamline ${scope.beamline} and administrators may change ${what}` };
   if (isMember(caller, scope.proposal)) return { allowed: true, reason: `${caller.name} is a member of proposal ${scope.proposal}` };
   if (isPublic(scope, now)) return { allowed: true, reason: `the embargo of ${what} ended ${scope.publicFrom}` };
   return {
@@ -111,7 +112,11 @@ export function decideProposal(caller: Caller, proposal: string): Decision & { a
   if (caller.admin) return { allowed: true, access: 'administrator', reason: `${caller.name} is an archive administrator` };
   if (isMember(caller, proposal)) return { allowed: true, access: 'member', reason: `${caller.name} is a member of proposal ${proposal}` };
   if (caller.beamlines.length > 0) {
-    return { allowed: true, access: 'staff', reason: `${caller.name} is staff of beamline ${caller.beamlines.join(', ')}: the datasets of proposal ${proposal} at that beamline` };
+    return {
+      allowed: true,
+      access: 'staff',
+      reason: `${caller.name} is staff of beamline ${caller.beamlines.join(', ')}: the datasets of proposal ${proposal} at that beamline`,
+    };
   }
   return {
     allowed: false,

@@ -12,7 +12,8 @@ export const npyCodec: ArrayCodec = {
   encode: async (array) => encodeNpy(array),
   decode: async (bytes, kwargs, what) => {
     const array = decodeNpy(bytes, what);
-    if (array.dtype !== kwargs.dtype_numpy) throw new AnalysisFormatError(`${what} holds ${array.dtype}, its resource says ${kwargs.dtype_numpy}`);
+    if (array.dtype !== kwargs.dtype_numpy)
+      throw new AnalysisFormatError(`${what} holds ${array.dtype}, its resource says ${kwargs.dtype_numpy}`);
     return array;
   },
 };

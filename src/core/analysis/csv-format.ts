@@ -57,7 +57,8 @@ function parseCell(text: string, dtype: Dtype, view: DataView, offset: number, w
   if (kind === 'f') {
     const value = text === 'nan' ? NaN : text === 'inf' ? Infinity : text === '-inf' ? -Infinity : Number(text);
     if (text === '' || (Number.isNaN(value) && text !== 'nan')) throw fail();
-    if (size === 8) view.setFloat64(offset, value, true); else view.setFloat32(offset, value, true);
+    if (size === 8) view.setFloat64(offset, value, true);
+    else view.setFloat32(offset, value, true);
     return;
   }
   if (kind === 'b') {
@@ -71,14 +72,30 @@ function parseCell(text: string, dtype: Dtype, view: DataView, offset: number, w
   const [min, max] = kind === 'i' ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n] : [0n, (1n << bits) - 1n];
   if (big < min || big > max) throw fail();
   switch (`${kind}${size}`) {
-    case 'i1': view.setInt8(offset, Number(big)); break;
-    case 'i2': view.setInt16(offset, Number(big), true); break;
-    case 'i4': view.setInt32(offset, Number(big), true); break;
-    case 'i8': view.setBigInt64(offset, big, true); break;
-    case 'u1': view.setUint8(offset, Number(big)); break;
-    case 'u2': view.setUint16(offset, Number(big), true); break;
-    case 'u4': view.setUint32(offset, Number(big), true); break;
-    default: view.setBigUint64(offset, big, true); break;
+    case 'i1':
+      view.setInt8(offset, Number(big));
+      break;
+    case 'i2':
+      view.setInt16(offset, Number(big), true);
+      break;
+    case 'i4':
+      view.setInt32(offset, Number(big), true);
+      break;
+    case 'i8':
+      view.setBigInt64(offset, big, true);
+      break;
+    case 'u1':
+      view.setUint8(offset, Number(big));
+      break;
+    case 'u2':
+      view.setUint16(offset, Number(big), true);
+      break;
+    case 'u4':
+      view.setUint32(offset, Number(big), true);
+      break;
+    default:
+      view.setBigUint64(offset, big, true);
+      break;
   }
 }
 
@@ -89,7 +106,8 @@ export function decodeCsv(bytes: Uint8Array, key: string, dtype: Dtype, pointSha
   if (lines.at(-1) === '') lines.pop();
   const [header, ...rows] = lines;
   const expectedHeader = columnNames(key, pointShape).map(quote).join(',');
-  if (header !== expectedHeader) throw new AnalysisFormatError(`${what}: header ${JSON.stringify(header)} is not ${JSON.stringify(expectedHeader)}`);
+  if (header !== expectedHeader)
+    throw new AnalysisFormatError(`${what}: header ${JSON.stringify(header)} is not ${JSON.stringify(expectedHeader)}`);
   const perRow = elementCount(pointShape);
   const size = itemSize(dtype);
   const out = new Uint8Array(rows.length * perRow * size);

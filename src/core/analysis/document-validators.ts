@@ -14,14 +14,19 @@ function validators(): Map<Def, ValidateFunction> {
   if (compiled) return compiled;
   const ajv = new Ajv2020({ allErrors: true, strict: true });
   ajv.addSchema(loadJson(join(eventsDir, 'analysis-documents.schema.json')) as object);
-  compiled = new Map(DEFS.map((d) => [d, ajv.getSchema(`https://beamline-archive.dev/events/analysis-documents.schema.json#/$defs/${d}`)!]));
+  compiled = new Map(
+    DEFS.map((d) => [d, ajv.getSchema(`https://beamline-archive.dev/events/analysis-documents.schema.json#/$defs/${d}`)!]),
+  );
   return compiled;
 }
 
 function check(def: Def, doc: unknown): void {
   const validate = validators().get(def)!;
   if (!validate(doc)) {
-    const reasons = (validate.errors ?? []).slice(0, 5).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`).join('; ');
+    const reasons = (validate.errors ?? [])
+      .slice(0, 5)
+      .map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`)
+      .join('; ');
     throw new ContractError(`derived run ${def} does not match events/analysis-documents.schema.json: ${reasons}`, { detailType: def });
   }
 }
@@ -29,11 +34,22 @@ function check(def: Def, doc: unknown): void {
 /** Validates one document of a derived run by its detail-type (throws ContractError). */
 export function validateAnalysisDocument(detailType: string, doc: unknown): void {
   switch (detailType) {
-    case DetailType.RunStart: check('RunStart', doc); break;
-    case DetailType.StreamResource: check('StreamResource', doc); break;
-    case DetailType.RunStop: check('RunStop', doc); break;
-    case DetailType.EventDescriptor: validateDetail(DetailType.EventDescriptor, doc); break;
-    case DetailType.StreamDatum: validateDetail(DetailType.StreamDatum, doc); break;
-    default: throw new ContractError(`a derived run has no ${detailType} documents`, { detailType });
+    case DetailType.RunStart:
+      check('RunStart', doc);
+      break;
+    case DetailType.StreamResource:
+      check('StreamResource', doc);
+      break;
+    case DetailType.RunStop:
+      check('RunStop', doc);
+      break;
+    case DetailType.EventDescriptor:
+      validateDetail(DetailType.EventDescriptor, doc);
+      break;
+    case DetailType.StreamDatum:
+      validateDetail(DetailType.StreamDatum, doc);
+      break;
+    default:
+      throw new ContractError(`a derived run has no ${detailType} documents`, { detailType });
   }
 }

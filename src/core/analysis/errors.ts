@@ -10,7 +10,12 @@ export class AnalysisInputError extends InvalidInputError {
   override name = 'AnalysisInputError';
   /** Every problem found, one line each. */
   readonly problems: string[];
-  constructor(message: string, problems: string[] = [message], context: ConstructorParameters<typeof ArchiveError>[1] = {}, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    problems: string[] = [message],
+    context: ConstructorParameters<typeof ArchiveError>[1] = {},
+    options?: ErrorOptions,
+  ) {
     super(message, context, options);
     this.problems = problems;
   }

@@ -39,8 +39,17 @@ export function isDtype(value: unknown): value is Dtype {
 /** Normalises numpy spellings (`f8`, `=f8`, `<i1`, `bool`, `float64` …) to the canonical one, or throws. */
 export function parseDtype(value: string, what = 'dtype'): Dtype {
   const aliases: Record<string, Dtype> = {
-    float64: '<f8', float32: '<f4', int64: '<i8', int32: '<i4', int16: '<i2', int8: '|i1',
-    uint64: '<u8', uint32: '<u4', uint16: '<u2', uint8: '|u1', bool: '|b1',
+    float64: '<f8',
+    float32: '<f4',
+    int64: '<i8',
+    int32: '<i4',
+    int16: '<i2',
+    int8: '|i1',
+    uint64: '<u8',
+    uint32: '<u4',
+    uint16: '<u2',
+    uint8: '|u1',
+    bool: '|b1',
   };
   const alias = aliases[value];
   if (alias) return alias;
@@ -64,10 +73,13 @@ export function elementCount(shape: readonly number[]): number {
 /** Checks that bytes, dtype and shape agree. */
 export function checkArray(array: NdArray, what = 'array'): NdArray {
   if (!isDtype(array.dtype)) throw new AnalysisInputError(`${what} has unsupported dtype ${JSON.stringify(array.dtype)}`);
-  if (!array.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new AnalysisInputError(`${what} has an invalid shape ${JSON.stringify(array.shape)}`);
+  if (!array.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    throw new AnalysisInputError(`${what} has an invalid shape ${JSON.stringify(array.shape)}`);
   const expected = elementCount(array.shape) * itemSize(array.dtype);
   if (array.bytes.byteLength !== expected) {
-    throw new AnalysisInputError(`${what} has ${array.bytes.byteLength} bytes, ${array.dtype} ${JSON.stringify(array.shape)} needs ${expected}`);
+    throw new AnalysisInputError(
+      `${what} has ${array.bytes.byteLength} bytes, ${array.dtype} ${JSON.stringify(array.shape)} needs ${expected}`,
+    );
   }
   return array;
 }
@@ -101,8 +113,14 @@ export function inferDtype(elements: readonly unknown[]): Dtype {
 }
 
 const INT_RANGE: Record<string, [number, number]> = {
-  '|i1': [-128, 127], '<i2': [-32768, 32767], '<i4': [-(2 ** 31), 2 ** 31 - 1], '<i8': [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-  '|u1': [0, 255], '<u2': [0, 65535], '<u4': [0, 2 ** 32 - 1], '<u8': [0, Number.MAX_SAFE_INTEGER],
+  '|i1': [-128, 127],
+  '<i2': [-32768, 32767],
+  '<i4': [-(2 ** 31), 2 ** 31 - 1],
+  '<i8': [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  '|u1': [0, 255],
+  '<u2': [0, 65535],
+  '<u4': [0, 2 ** 32 - 1],
+  '<u8': [0, Number.MAX_SAFE_INTEGER],
 };
 
 /** Writes one element; returns a problem text when the value does not fit the dtype. */
@@ -115,20 +133,37 @@ function setElement(view: DataView, offset: number, dtype: Dtype, value: unknown
   }
   if (typeof value !== 'number') return `${JSON.stringify(value)} is not a number`;
   if (kind === 'f') {
-    if (size === 8) view.setFloat64(offset, value, true); else view.setFloat32(offset, value, true);
+    if (size === 8) view.setFloat64(offset, value, true);
+    else view.setFloat32(offset, value, true);
     return undefined;
   }
   const [min, max] = INT_RANGE[dtype]!;
   if (!Number.isInteger(value) || value < min || value > max) return `${value} does not fit ${dtype}`;
   switch (`${kind}${size}`) {
-    case 'i1': view.setInt8(offset, value); break;
-    case 'i2': view.setInt16(offset, value, true); break;
-    case 'i4': view.setInt32(offset, value, true); break;
-    case 'i8': view.setBigInt64(offset, BigInt(value), true); break;
-    case 'u1': view.setUint8(offset, value); break;
-    case 'u2': view.setUint16(offset, value, true); break;
-    case 'u4': view.setUint32(offset, value, true); break;
-    default: view.setBigUint64(offset, BigInt(value), true); break;
+    case 'i1':
+      view.setInt8(offset, value);
+      break;
+    case 'i2':
+      view.setInt16(offset, value, true);
+      break;
+    case 'i4':
+      view.setInt32(offset, value, true);
+      break;
+    case 'i8':
+      view.setBigInt64(offset, BigInt(value), true);
+      break;
+    case 'u1':
+      view.setUint8(offset, value);
+      break;
+    case 'u2':
+      view.setUint16(offset, value, true);
+      break;
+    case 'u4':
+      view.setUint32(offset, value, true);
+      break;
+    default:
+      view.setBigUint64(offset, BigInt(value), true);
+      break;
   }
   return undefined;
 }
@@ -139,15 +174,24 @@ export function getElement(array: NdArray, index: number): number | boolean | st
   const view = new DataView(array.bytes.buffer, array.bytes.byteOffset, array.bytes.byteLength);
   const offset = index * size;
   switch (`${kind}${size}`) {
-    case 'b1': return view.getUint8(offset) !== 0;
-    case 'f8': return view.getFloat64(offset, true);
-    case 'f4': return view.getFloat32(offset, true);
-    case 'i1': return view.getInt8(offset);
-    case 'i2': return view.getInt16(offset, true);
-    case 'i4': return view.getInt32(offset, true);
-    case 'u1': return view.getUint8(offset);
-    case 'u2': return view.getUint16(offset, true);
-    case 'u4': return view.getUint32(offset, true);
+    case 'b1':
+      return view.getUint8(offset) !== 0;
+    case 'f8':
+      return view.getFloat64(offset, true);
+    case 'f4':
+      return view.getFloat32(offset, true);
+    case 'i1':
+      return view.getInt8(offset);
+    case 'i2':
+      return view.getInt16(offset, true);
+    case 'i4':
+      return view.getInt32(offset, true);
+    case 'u1':
+      return view.getUint8(offset);
+    case 'u2':
+      return view.getUint16(offset, true);
+    case 'u4':
+      return view.getUint32(offset, true);
     default: {
       const big = kind === 'i' ? view.getBigInt64(offset, true) : view.getBigUint64(offset, true);
       return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big.toString();
@@ -166,7 +210,8 @@ export function stackPoints(values: readonly PointValue[], options: { dtype?: Dt
   const elements: unknown[] = [];
   const problems: string[] = [];
   values.forEach((value, i) => {
-    if (!flatten(value, pointShape, 0, elements)) problems.push(`${what}: point ${i} does not have the shape ${JSON.stringify(pointShape)} of point 0`);
+    if (!flatten(value, pointShape, 0, elements))
+      problems.push(`${what}: point ${i} does not have the shape ${JSON.stringify(pointShape)} of point 0`);
   });
   if (problems.length > 0) throw new AnalysisInputError(problems[0]!, problems);
   const dtype = options.dtype ?? inferDtype(elements);
@@ -194,7 +239,11 @@ export function toNested(array: NdArray): unknown {
 /** Rows [start, stop) of the first axis. */
 export function sliceRows(array: NdArray, start: number, stop: number): NdArray {
   const rowBytes = elementCount(array.shape.slice(1)) * itemSize(array.dtype);
-  return { dtype: array.dtype, shape: [stop - start, ...array.shape.slice(1)], bytes: array.bytes.slice(start * rowBytes, stop * rowBytes) };
+  return {
+    dtype: array.dtype,
+    shape: [stop - start, ...array.shape.slice(1)],
+    bytes: array.bytes.slice(start * rowBytes, stop * rowBytes),
+  };
 }
 
 /** Concatenates arrays of one dtype and point shape along the first axis. */
@@ -204,11 +253,16 @@ export function concatRows(arrays: readonly NdArray[]): NdArray {
   const inner = JSON.stringify(first.shape.slice(1));
   for (const a of arrays) {
     if (a.dtype !== first.dtype || JSON.stringify(a.shape.slice(1)) !== inner) {
-      throw new AnalysisInputError(`cannot concatenate ${a.dtype} ${JSON.stringify(a.shape)} to ${first.dtype} ${JSON.stringify(first.shape)}`);
+      throw new AnalysisInputError(
+        `cannot concatenate ${a.dtype} ${JSON.stringify(a.shape)} to ${first.dtype} ${JSON.stringify(first.shape)}`,
+      );
     }
   }
   const bytes = new Uint8Array(arrays.reduce((n, a) => n + a.bytes.byteLength, 0));
   let offset = 0;
-  for (const a of arrays) { bytes.set(a.bytes, offset); offset += a.bytes.byteLength; }
+  for (const a of arrays) {
+    bytes.set(a.bytes, offset);
+    offset += a.bytes.byteLength;
+  }
   return { dtype: first.dtype, shape: [arrays.reduce((n, a) => n + (a.shape[0] ?? 0), 0), ...first.shape.slice(1)], bytes };
 }

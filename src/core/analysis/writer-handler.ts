@@ -96,8 +96,11 @@ function sha256Hex(bytes: Uint8Array): string {
 function normalise(kwargs: ResourceKwargs): ResourceKwargs {
   return {
     ...kwargs,
-    run_uid: checkName(kwargs.run_uid, 'run uid'), stream: checkName(kwargs.stream, 'stream'), data_key: checkName(kwargs.data_key, 'data key'),
-    dtype_numpy: parseDtype(kwargs.dtype_numpy), point_shape: [...kwargs.point_shape],
+    run_uid: checkName(kwargs.run_uid, 'run uid'),
+    stream: checkName(kwargs.stream, 'stream'),
+    data_key: checkName(kwargs.data_key, 'data key'),
+    dtype_numpy: parseDtype(kwargs.dtype_numpy),
+    point_shape: [...kwargs.point_shape],
   };
 }
 
@@ -112,7 +115,9 @@ export function createDatumWriter(codec: ArrayCodec, store: ObjectStore, resourc
     async write(array) {
       checkArray(array, `${kwargs.stream}/${kwargs.data_key}`);
       if (array.dtype !== kwargs.dtype_numpy || JSON.stringify(array.shape.slice(1)) !== JSON.stringify(kwargs.point_shape)) {
-        throw new AnalysisInputError(`${kwargs.stream}/${kwargs.data_key}: ${array.dtype} points of shape ${JSON.stringify(array.shape.slice(1))} given to a writer of ${kwargs.dtype_numpy} ${JSON.stringify(kwargs.point_shape)}`);
+        throw new AnalysisInputError(
+          `${kwargs.stream}/${kwargs.data_key}: ${array.dtype} points of shape ${JSON.stringify(array.shape.slice(1))} given to a writer of ${kwargs.dtype_numpy} ${JSON.stringify(kwargs.point_shape)}`,
+        );
       }
       const start = next;
       const stop = start + (array.shape[0] ?? 0);
@@ -130,7 +135,8 @@ export function createDatumHandler(codec: ArrayCodec, store: ObjectStore, resour
     async read(datum) {
       const { key } = datum.chunk;
       const what = `s3://${datum.chunk.bucket}/${key}`;
-      if (datum.chunk.bucket !== store.bucket) throw new AnalysisFormatError(`${what} is not in the archive bucket ${store.bucket}`, { key });
+      if (datum.chunk.bucket !== store.bucket)
+        throw new AnalysisFormatError(`${what} is not in the archive bucket ${store.bucket}`, { key });
       if (!key.startsWith(resourcePrefix(kwargs))) throw new AnalysisFormatError(`${what} is not under ${resourcePrefix(kwargs)}`, { key });
       const bytes = await store.get(key);
       if (bytes.byteLength !== datum.chunk.bytes || sha256Hex(bytes) !== datum.chunk.sha256) {
@@ -139,7 +145,10 @@ export function createDatumHandler(codec: ArrayCodec, store: ObjectStore, resour
       const array = await codec.decode(bytes, kwargs, what);
       const points = datum.indices.stop - datum.indices.start;
       if (array.dtype !== kwargs.dtype_numpy || JSON.stringify(array.shape) !== JSON.stringify([points, ...kwargs.point_shape])) {
-        throw new AnalysisFormatError(`${what} holds ${array.dtype} ${JSON.stringify(array.shape)}, its resource says ${kwargs.dtype_numpy} ${JSON.stringify([points, ...kwargs.point_shape])}`, { key });
+        throw new AnalysisFormatError(
+          `${what} holds ${array.dtype} ${JSON.stringify(array.shape)}, its resource says ${kwargs.dtype_numpy} ${JSON.stringify([points, ...kwargs.point_shape])}`,
+          { key },
+        );
       }
       return array;
     },

@@ -16,7 +16,17 @@ import { tagStagedRun, type StagingTagger } from './staging-lifecycle.js';
 import { readJsonChannels } from './json-channels.js';
 import { pointShapeSlices } from './point-shapes.js';
 import { fromSync, readSlices, sha256Hex } from './channel-slices.js';
-import { RunState, type HandOverStore, type Rearchive, type RunCatalogue, type RunEngine, type RunRecord, type ScanFileIndexer, type ScanFileWriter, type TaskEngine } from './ports.js';
+import {
+  RunState,
+  type HandOverStore,
+  type Rearchive,
+  type RunCatalogue,
+  type RunEngine,
+  type RunRecord,
+  type ScanFileIndexer,
+  type ScanFileWriter,
+  type TaskEngine,
+} from './ports.js';
 
 export { fillSlices } from './channel-slices.js';
 
@@ -68,7 +78,11 @@ export type ArchiveOutcome =
   | { status: 'handed-over'; detail: HandOver };
 
 /** A run handed to the task engine: where it runs, why, and whether an earlier delivery already started it. */
-export interface HandOver { engine: RunEngine; reason: string; already: boolean }
+export interface HandOver {
+  engine: RunEngine;
+  reason: string;
+  already: boolean;
+}
 
 /**
  * Staged chunks in flight per channel, and the bytes fetched ahead of the writer at most: 8 GETs
@@ -94,8 +108,19 @@ export async function archiveRun(stop: RunStop, deps: ArchiveRunDeps): Promise<A
     if (deps.rearchive) {
       // A refused re-archive leaves the run as it was (ARCHIVED, its file untouched): the request fails, not the run.
       const reason = (error as Error).message.slice(0, 1000);
-      deps.log?.('re-archive refused; the run and its file are unchanged', { runUid: stop.run_start, reason, error: (error as Error).name });
-      return { status: 'failed', detail: validateDetail(DetailType.RunFailed, { run_uid: stop.run_start, stage: 'scan-writer', reason, errors: runErrorsOf(error) } satisfies RunFailed, EventSource.ScanWriter) };
+      deps.log?.('re-archive refused; the run and its file are unchanged', {
+        runUid: stop.run_start,
+        reason,
+        error: (error as Error).name,
+      });
+      return {
+        status: 'failed',
+        detail: validateDetail(
+          DetailType.RunFailed,
+          { run_uid: stop.run_start, stage: 'scan-writer', reason, errors: runErrorsOf(error) } satisfies RunFailed,
+          EventSource.ScanWriter,
+        ),
+      };
     }
     return recordRunFailure(stop, error, deps);
   }
@@ -105,15 +130,23 @@ export async function archiveRun(stop: RunStop, deps: ArchiveRunDeps): Promise<A
  * Records a run FAILED for `error` (its message is the reason) and emits Run Failed, unless the run is
  * already ARCHIVED. The task entry point uses it too, for errors that outlived its retries.
  */
-export async function recordRunFailure(stop: RunStop, error: unknown, deps: Pick<ArchiveRunDeps, 'catalogue' | 'publisher' | 'log' | 'staging'>): Promise<Extract<ArchiveOutcome, { status: 'failed' }>> {
-  const detail = validateDetail(DetailType.RunFailed, {
-    run_uid: stop.run_start,
-    stage: 'scan-writer',
-    reason: (error as Error).message.slice(0, 1000),
-    errors: runErrorsOf(error),
-  } satisfies RunFailed, EventSource.ScanWriter);
+export async function recordRunFailure(
+  stop: RunStop,
+  error: unknown,
+  deps: Pick<ArchiveRunDeps, 'catalogue' | 'publisher' | 'log' | 'staging'>,
+): Promise<Extract<ArchiveOutcome, { status: 'failed' }>> {
+  const detail = validateDetail(
+    DetailType.RunFailed,
+    {
+      run_uid: stop.run_start,
+      stage: 'scan-writer',
+      reason: (error as Error).message.slice(0, 1000),
+      errors: runErrorsOf(error),
+    } satisfies RunFailed,
+    EventSource.ScanWriter,
+  );
   deps.log?.('run cannot be archived; recorded as FAILED', { runUid: stop.run_start, reason: detail.reason, error: (error as Error).name });
-  if (await deps.catalogue.runFailed(detail) === 'already-archived') {
+  if ((await deps.catalogue.runFailed(detail)) === 'already-archived') {
     // The file is published and the run ARCHIVED (an earlier delivery got that far): never announce it as failed.
     deps.log?.('run is already ARCHIVED; the failure is logged, not announced', { runUid: stop.run_start, reason: detail.reason });
     return { status: 'failed', detail };
@@ -139,21 +172,45 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
   const replaced = record?.state === RunState.Archived ? record : undefined;
   if (replaced && !deps.rearchive) return { status: 'archived', detail: await acknowledgeArchived(replaced, run.start, finalKey, deps) };
   if (deps.rearchive && !replaced?.file) {
-    throw new InvalidInputError(`run ${runUid} cannot be re-archived: it is not ARCHIVED (state ${record?.state ?? 'unknown'})`, { runUid });
+    throw new InvalidInputError(`run ${runUid} cannot be re-archived: it is not ARCHIVED (state ${record?.state ?? 'unknown'})`, {
+      runUid,
+    });
   }
 
   const coverage = checkCoverage(run);
   const scanInfo = await loadScanInfo(stop, run.start.bliss?.scan_info, store, runUid);
   // Lima channels: uploaded files next to the scan file, checked by HEAD (never downloaded) and linked.
-  const limaFiles = await checkLimaFiles({ runUid, policy: run.start.data_policy, scanNumber: run.start.scan_id }, run.resources, coverage.datumsByChannel, store);
+  const limaFiles = await checkLimaFiles(
+    { runUid, policy: run.start.data_policy, scanNumber: run.start.scan_id },
+    run.resources,
+    coverage.datumsByChannel,
+    store,
+  );
   // JSON channels (bridge engineer): their points are texts, read before the layout that holds them.
-  const jsonValues = await readJsonChannels(run.resources, coverage.datumsByChannel, coverage.points, store, run.start.data_policy.beamline, runUid);
+  const jsonValues = await readJsonChannels(
+    run.resources,
+    coverage.datumsByChannel,
+    coverage.points,
+    store,
+    run.start.data_policy.beamline,
+    runUid,
+  );
   // The layout of the run's origin; given the datums, it lays out free-dimension channels whose point shape changed
   // between chunks at their largest shape (nexus/point-shapes.ts), and the writer pads them (point-shapes.ts).
   const plan = buildScanLayout({
-    start: run.start, stop, descriptors: run.descriptors, resources: run.resources, scanInfo,
-    points: coverage.points, fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1), limaFiles,
-    creator: deps.creator, hdf5Version: writer.hdf5Version, missing: coverage.gaps, storage: deps.storage, jsonValues,
+    start: run.start,
+    stop,
+    descriptors: run.descriptors,
+    resources: run.resources,
+    scanInfo,
+    points: coverage.points,
+    fileName: finalKey.slice(finalKey.lastIndexOf('/') + 1),
+    limaFiles,
+    creator: deps.creator,
+    hdf5Version: writer.hdf5Version,
+    missing: coverage.gaps,
+    storage: deps.storage,
+    jsonValues,
     datumsByChannel: coverage.datumsByChannel,
   });
   const pointShapeOf = plan.pointShapeOf ?? new Map<string, string>();
@@ -169,7 +226,14 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
   if (deps.capacity) {
     const here = await deps.capacity.here();
     const choice = chooseEngine(estimateScanFile(plan, deps.capacity.config), here, deps.capacity.config);
-    deps.log?.('capacity estimate', { runUid, engine: choice.engine, here: here.kind, fileBytes: choice.estimate.fileBytes, seconds: Math.ceil(choice.estimate.seconds), reason: choice.reason });
+    deps.log?.('capacity estimate', {
+      runUid,
+      engine: choice.engine,
+      here: here.kind,
+      fileBytes: choice.estimate.fileBytes,
+      seconds: Math.ceil(choice.estimate.seconds),
+      reason: choice.reason,
+    });
     if (choice.engine === 'none') throw new CapacityError(`run ${runUid} cannot be archived: ${choice.reason}`, { runUid, key: finalKey });
     if (choice.engine === 'task' && here.kind === 'lambda') return handOver(runUid, choice.reason, deps);
   }
@@ -181,10 +245,21 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
     const resource = resourceByUid.get(channel.resourceUid);
     const shapesOf = pointShapeOf.get(channel.path);
     // A `point_shape` dataset: the shapes of its channel's chunks (the datums say them, nothing to download).
-    if (shapesOf !== undefined && resource) return fromSync(pointShapeSlices(channel, coverage.datumsByChannel.get(shapesOf) ?? [], resource));
-    return readSlices(channel, coverage.datumsByChannel.get(channel.channel) ?? [], resource, store, run.start.data_policy.beamline, runUid, coverage.gaps[channel.channel] ?? [], {
-      concurrency: deps.fetchConcurrency ?? DEFAULT_FETCH.concurrency, maxBytes: deps.fetchAheadBytes ?? DEFAULT_FETCH.maxBytes,
-    });
+    if (shapesOf !== undefined && resource)
+      return fromSync(pointShapeSlices(channel, coverage.datumsByChannel.get(shapesOf) ?? [], resource));
+    return readSlices(
+      channel,
+      coverage.datumsByChannel.get(channel.channel) ?? [],
+      resource,
+      store,
+      run.start.data_policy.beamline,
+      runUid,
+      coverage.gaps[channel.channel] ?? [],
+      {
+        concurrency: deps.fetchConcurrency ?? DEFAULT_FETCH.concurrency,
+        maxBytes: deps.fetchAheadBytes ?? DEFAULT_FETCH.maxBytes,
+      },
+    );
   });
   try {
     deps.log?.('scan file written', { runUid, bytes: local.bytes });
@@ -192,24 +267,35 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
     // The final key is written conditionally: a new object only where there is none (If-None-Match),
     // a re-archive only over the version the record knows (If-Match).
     const published = await publishLocalFile(store, local.path, local.bytes, finalKey, {
-      contentType: 'application/x-hdf5', verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX, context: { runUid },
+      contentType: 'application/x-hdf5',
+      verifyDownloadMaxBytes: deps.verifyDownloadMaxBytes ?? DEFAULT_VERIFY_MAX,
+      context: { runUid },
       condition: previous?.etag ? { ifMatch: previous.etag } : { ifNoneMatch: '*' },
     });
     await catalogue.claimFile({ bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 }, runUid);
     const file: ArchivedFile = { bucket: store.bucket, key: finalKey, bytes: published.bytes, sha256: published.sha256 };
     // The file is published: from here on, indexing can only leave the index missing, never fail the run.
-    const indexMissing = deps.indexer ? await writeIndex(deps.indexer, local.path, { ...file, etag: published.etag }, store, deps.log) : undefined;
+    const indexMissing = deps.indexer
+      ? await writeIndex(deps.indexer, local.path, { ...file, etag: published.etag }, store, deps.log)
+      : undefined;
     const archivedAt = deps.now().toISOString();
     // Where each channel lives in the file: exports read the archived data by these paths (docs/exports.md).
     const channelPaths = Object.fromEntries(plan.channels.filter((c) => !pointShapeOf.has(c.path)).map((c) => [c.channel, c.path]));
     const recorded = await catalogue.runArchived({
-      runUid, file, points: coverage.points, archivedAt, channelPaths, ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}),
+      runUid,
+      file,
+      points: coverage.points,
+      archivedAt,
+      channelPaths,
+      ...(Object.keys(coverage.gaps).length ? { gaps: coverage.gaps } : {}),
       ...(deps.engine ? { engine: deps.engine } : {}),
       object: { etag: published.etag, versionId: published.versionId },
       ...(indexMissing ? { indexMissing } : {}),
-      ...(deps.rearchive && previous ? {
-        rearchive: { ...deps.rearchive, at: archivedAt, creator: deps.creator, previous },
-      } : {}),
+      ...(deps.rearchive && previous
+        ? {
+            rearchive: { ...deps.rearchive, at: archivedAt, creator: deps.creator, previous },
+          }
+        : {}),
       ...(refusedChannels.length > 0 ? { refusedChannels } : {}),
     });
     if (recorded === 'conflict') {
@@ -217,15 +303,29 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
       // content through). Its record stands; nothing is recorded twice.
       const now = await catalogue.getRun(runUid);
       if (deps.rearchive || now?.state !== RunState.Archived) {
-        throw new FinalObjectConflictError(`run ${runUid}: the record changed while the file was written (state ${now?.state ?? 'unknown'}, object ${now?.object?.etag ?? 'unknown'}); nothing was recorded`, { runUid, key: finalKey });
+        throw new FinalObjectConflictError(
+          `run ${runUid}: the record changed while the file was written (state ${now?.state ?? 'unknown'}, object ${now?.object?.etag ?? 'unknown'}); nothing was recorded`,
+          { runUid, key: finalKey },
+        );
       }
       deps.log?.('run was recorded ARCHIVED by another delivery meanwhile: acknowledged, recorded once', { runUid, key: finalKey });
       return { status: 'archived', detail: await acknowledgeArchived(now, run.start, finalKey, deps) };
     }
-    const detail = validateDetail(DetailType.RunArchived, {
-      run_uid: runUid, scan_id: run.start.scan_id, data_policy: run.start.data_policy, file, points: coverage.points, archived_at: archivedAt,
-      ...(refusedChannels.length > 0 ? { refused_channels: refusedChannels.map((r) => ({ channel: r.channel, reason: r.reason.slice(0, 1000) })) } : {}),
-    } satisfies RunArchived, EventSource.ScanWriter);
+    const detail = validateDetail(
+      DetailType.RunArchived,
+      {
+        run_uid: runUid,
+        scan_id: run.start.scan_id,
+        data_policy: run.start.data_policy,
+        file,
+        points: coverage.points,
+        archived_at: archivedAt,
+        ...(refusedChannels.length > 0
+          ? { refused_channels: refusedChannels.map((r) => ({ channel: r.channel, reason: r.reason.slice(0, 1000) })) }
+          : {}),
+      } satisfies RunArchived,
+      EventSource.ScanWriter,
+    );
     await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
     deps.log?.('run archived', { runUid, key: finalKey, bytes: file.bytes });
     await tagStagedRun(deps.staging, { runUid, beamline: run.start.data_policy.beamline }, RunState.Archived, deps.log);
@@ -247,7 +347,13 @@ const INDEX_ATTEMPTS = 3;
  * file (a re-archive) is removed, so no reader pairs it with the new bytes. The portal reads the
  * file whole instead.
  */
-async function writeIndex(indexer: ScanFileIndexer, path: string, file: ArchivedFile & { etag?: string | undefined }, store: ObjectStore, log: ArchiveRunDeps['log']): Promise<string | undefined> {
+async function writeIndex(
+  indexer: ScanFileIndexer,
+  path: string,
+  file: ArchivedFile & { etag?: string | undefined },
+  store: ObjectStore,
+  log: ArchiveRunDeps['log'],
+): Promise<string | undefined> {
   const key = fileIndexKeyOf(file.key);
   let index: Uint8Array;
   try {
@@ -274,7 +380,12 @@ async function writeIndex(indexer: ScanFileIndexer, path: string, file: Archived
 }
 
 async function removeStaleIndex(store: ObjectStore, key: string, log: ArchiveRunDeps['log']): Promise<void> {
-  await store.delete(key).catch((error: unknown) => log?.('an earlier index could not be removed (readers refuse it: its ETag and sha256 are not the file\'s)', { key, error: String(error) }));
+  await store.delete(key).catch((error: unknown) =>
+    log?.("an earlier index could not be removed (readers refuse it: its ETag and sha256 are not the file's)", {
+      key,
+      error: String(error),
+    }),
+  );
 }
 
 /**
@@ -283,22 +394,35 @@ async function removeStaleIndex(store: ObjectStore, key: string, log: ArchiveRun
  * the RunStop from the catalogue, so it must be recorded there first.
  */
 async function handOver(runUid: string, reason: string, deps: ArchiveRunDeps): Promise<Extract<ArchiveOutcome, { status: 'handed-over' }>> {
-  if (!deps.taskEngine) throw new CapacityError(`run ${runUid} cannot be archived here and no task engine is configured: ${reason}`, { runUid });
+  if (!deps.taskEngine)
+    throw new CapacityError(`run ${runUid} cannot be archived here and no task engine is configured: ${reason}`, { runUid });
   const { engine, handOvers } = deps.taskEngine;
   const docs = await deps.catalogue.listDocuments(runUid);
   if (!docs.some((d) => d.detailType === DetailType.RunStop)) {
-    throw new NotReadyError(`run ${runUid} goes to the task engine, which reads its RunStop from the catalogue: not recorded yet`, { runUid });
+    throw new NotReadyError(`run ${runUid} goes to the task engine, which reads its RunStop from the catalogue: not recorded yet`, {
+      runUid,
+    });
   }
   const claim = await handOvers.claimHandOver(runUid, deps.now(), deps.rearchive ? { rearchive: true } : {});
   if (claim === 'taken') {
     const record = await deps.catalogue.getRun(runUid);
-    deps.log?.('run already handed over to the task engine', { runUid, task: record?.engine?.ref, attempt: record?.handOver?.attempt, expiresAt: record?.handOver?.expiresAt });
+    deps.log?.('run already handed over to the task engine', {
+      runUid,
+      task: record?.engine?.ref,
+      attempt: record?.handOver?.attempt,
+      expiresAt: record?.handOver?.expiresAt,
+    });
     return { status: 'handed-over', detail: { engine: record?.engine ?? { kind: 'task', ref: 'pending' }, reason, already: true } };
   }
   let ref: string;
   try {
     // The job carries its attempt (RunTask's client token is per attempt) and a re-archive's request.
-    ({ ref } = await engine.start({ kind: 'archive-run', runUid, attempt: claim.attempt, ...(deps.rearchive ? { rearchive: deps.rearchive } : {}) }));
+    ({ ref } = await engine.start({
+      kind: 'archive-run',
+      runUid,
+      attempt: claim.attempt,
+      ...(deps.rearchive ? { rearchive: deps.rearchive } : {}),
+    }));
   } catch (error) {
     await handOvers.releaseHandOver(runUid);
     throw error;
@@ -306,7 +430,13 @@ async function handOver(runUid: string, reason: string, deps: ArchiveRunDeps): P
   const taskEngine: RunEngine = { kind: 'task', ref };
   // The claim holds while the task may run (its longest run and a margin); after that the watchdog treats it as gone.
   await handOvers.recordHandOver(runUid, taskEngine, reason, handOverLeaseMs(deps.capacity?.config));
-  deps.log?.('run handed over to the task engine', { runUid, task: ref, attempt: claim.attempt, reason, rearchive: deps.rearchive !== undefined });
+  deps.log?.('run handed over to the task engine', {
+    runUid,
+    task: ref,
+    attempt: claim.attempt,
+    reason,
+    rearchive: deps.rearchive !== undefined,
+  });
   return { status: 'handed-over', detail: { engine: taskEngine, reason, already: false } };
 }
 
@@ -328,18 +458,38 @@ async function acknowledgeArchived(record: RunRecord, start: RunStart, finalKey:
   const runUid = record.runUid;
   const file = record.file;
   const there = file ? await deps.store.head(file.key) : undefined;
-  const agrees = file !== undefined && there !== undefined && file.key === finalKey && there.bytes === file.bytes
-    && (there.sha256 === undefined || there.sha256 === file.sha256) && (record.object?.etag === undefined || record.object.etag === there.etag);
+  const agrees =
+    file !== undefined &&
+    there !== undefined &&
+    file.key === finalKey &&
+    there.bytes === file.bytes &&
+    (there.sha256 === undefined || there.sha256 === file.sha256) &&
+    (record.object?.etag === undefined || record.object.etag === there.etag);
   if (!agrees) {
     throw new FinalObjectConflictError(
-      `run ${runUid} is ARCHIVED as s3://${file?.bucket}/${file?.key} (${file?.bytes} bytes, sha256 ${file?.sha256}) but the object there `
-      + `${there ? `has ${there.bytes} bytes, sha256 ${there.sha256 ?? 'not recorded'}, ETag ${there.etag}` : 'is missing'}; nothing was written (an explicit re-archive can replace it)`,
-      { runUid, key: file?.key ?? finalKey });
+      `run ${runUid} is ARCHIVED as s3://${file?.bucket}/${file?.key} (${file?.bytes} bytes, sha256 ${file?.sha256}) but the object there ` +
+        `${there ? `has ${there.bytes} bytes, sha256 ${there.sha256 ?? 'not recorded'}, ETag ${there.etag}` : 'is missing'}; nothing was written (an explicit re-archive can replace it)`,
+      { runUid, key: file?.key ?? finalKey },
+    );
   }
-  deps.log?.('run already ARCHIVED and its final object agrees with the record: acknowledged, nothing written', { runUid, key: file.key, etag: there.etag, versionId: there.versionId });
-  const detail = validateDetail(DetailType.RunArchived, {
-    run_uid: runUid, scan_id: start.scan_id, data_policy: start.data_policy, file, points: record.points ?? {}, archived_at: record.archivedAt ?? deps.now().toISOString(),
-  } satisfies RunArchived, EventSource.ScanWriter);
+  deps.log?.('run already ARCHIVED and its final object agrees with the record: acknowledged, nothing written', {
+    runUid,
+    key: file.key,
+    etag: there.etag,
+    versionId: there.versionId,
+  });
+  const detail = validateDetail(
+    DetailType.RunArchived,
+    {
+      run_uid: runUid,
+      scan_id: start.scan_id,
+      data_policy: start.data_policy,
+      file,
+      points: record.points ?? {},
+      archived_at: record.archivedAt ?? deps.now().toISOString(),
+    } satisfies RunArchived,
+    EventSource.ScanWriter,
+  );
   await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
   return detail;
 }
@@ -348,18 +498,34 @@ async function acknowledgeArchived(record: RunRecord, start: RunStart, finalKey:
 async function checkedPreviousVersion(record: RunRecord, deps: ArchiveRunDeps): Promise<Rearchive['previous']> {
   const file = record.file!;
   const there = await deps.store.head(file.key);
-  if (!there || there.bytes !== file.bytes || (there.sha256 !== undefined && there.sha256 !== file.sha256) || (record.object?.etag !== undefined && record.object.etag !== there.etag)) {
-    throw new FinalObjectConflictError(`run ${record.runUid} cannot be re-archived: s3://${file.bucket}/${file.key} is not the file its record describes (${there ? `${there.bytes} bytes, ETag ${there.etag}` : 'missing'})`, { runUid: record.runUid, key: file.key });
+  if (
+    !there ||
+    there.bytes !== file.bytes ||
+    (there.sha256 !== undefined && there.sha256 !== file.sha256) ||
+    (record.object?.etag !== undefined && record.object.etag !== there.etag)
+  ) {
+    throw new FinalObjectConflictError(
+      `run ${record.runUid} cannot be re-archived: s3://${file.bucket}/${file.key} is not the file its record describes (${there ? `${there.bytes} bytes, ETag ${there.etag}` : 'missing'})`,
+      { runUid: record.runUid, key: file.key },
+    );
   }
   return { ...file, etag: there.etag, versionId: there.versionId, ...(record.archivedAt ? { archivedAt: record.archivedAt } : {}) };
 }
 
 /** The final scan_info (claim check in RunStop) when staged, else the PREPARED one from RunStart. */
-async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: ObjectStore, runUid: string): Promise<Record<string, unknown> | undefined> {
+async function loadScanInfo(
+  stop: RunStop,
+  prepared: object | undefined,
+  store: ObjectStore,
+  runUid: string,
+): Promise<Record<string, unknown> | undefined> {
   const ref = stop.bliss.scan_info_ref;
   if (!ref) return prepared as Record<string, unknown> | undefined;
   if (ref.bucket !== store.bucket) {
-    throw new InvalidInputError(`scan_info_ref points at bucket ${ref.bucket}, the archive bucket is ${store.bucket}`, { runUid, key: ref.key });
+    throw new InvalidInputError(`scan_info_ref points at bucket ${ref.bucket}, the archive bucket is ${store.bucket}`, {
+      runUid,
+      key: ref.key,
+    });
   }
   const bytes = await getStagedObject(store, ref.key, 'the final scan_info of RunStop', { runUid });
   if (ref.sha256 !== undefined && sha256Hex(bytes) !== ref.sha256) {
@@ -374,10 +540,12 @@ async function loadScanInfo(stop: RunStop, prepared: object | undefined, store: 
   }
 }
 
-
 async function publishOrThrow(publisher: EventPublisher, detailType: string, detail: unknown, runUid: string): Promise<void> {
   const outcome = await publisher.publish([{ detailType, source: EventSource.ScanWriter, detail }]);
   if (outcome.rejected.length > 0) {
-    throw new ArchiveError(`the bus refused ${detailType} for run ${runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, { runUid, detailType });
+    throw new ArchiveError(`the bus refused ${detailType} for run ${runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, {
+      runUid,
+      detailType,
+    });
   }
 }

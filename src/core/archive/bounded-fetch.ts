@@ -14,7 +14,11 @@ export interface BoundedFetchOptions<T> {
   bytesOf?: (item: T) => number;
 }
 
-export async function* fetchInOrder<T, R>(items: readonly T[], fetch: (item: T) => Promise<R>, options: BoundedFetchOptions<T>): AsyncGenerator<R> {
+export async function* fetchInOrder<T, R>(
+  items: readonly T[],
+  fetch: (item: T) => Promise<R>,
+  options: BoundedFetchOptions<T>,
+): AsyncGenerator<R> {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   const bytesOf = options.bytesOf ?? (() => 0);

@@ -83,15 +83,17 @@ export interface FileEstimate {
 }
 
 export type EngineChoice =
-  | { engine: 'lambda' | 'task'; estimate: FileEstimate; reason: string }
-  | { engine: 'none'; estimate: FileEstimate; reason: string };
+  { engine: 'lambda' | 'task'; estimate: FileEstimate; reason: string } | { engine: 'none'; estimate: FileEstimate; reason: string };
 
 /** Sizes in the units a person reads. */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
   return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
 }
 
@@ -101,7 +103,10 @@ export function formatBytes(bytes: number): string {
  * uncompressed upper bound), plus the fixed overhead; the time of each pass at its rate, compressed
  * datasets at the compressed rates.
  */
-export function estimateScanFile(plan: Pick<NexusPlan, 'nodes'>, config: Pick<CapacityConfig, 'rates' | 'overheadBytes' | 'compressionRatio'>): FileEstimate {
+export function estimateScanFile(
+  plan: Pick<NexusPlan, 'nodes'>,
+  config: Pick<CapacityConfig, 'rates' | 'overheadBytes' | 'compressionRatio'>,
+): FileEstimate {
   let dataBytes = 0;
   let plainBytes = 0;
   let compressedBytes = 0;
@@ -140,7 +145,8 @@ export function chooseEngine(estimate: FileEstimate, here: EngineHere, config: C
   const needSeconds = estimate.seconds * factor;
   const compressed = estimate.compressedDataBytes > 0 ? ` (${formatBytes(estimate.compressedDataBytes)} of its data compressed)` : '';
   const sizes = `the file needs ~${formatBytes(estimate.fileBytes)}${compressed} and ~${Math.ceil(estimate.seconds)} s (× ${factor} margin: ${formatBytes(needBytes)}, ${Math.ceil(needSeconds)} s)`;
-  const hereBytes = here.kind === 'lambda' && config.lambdaMaxBytes !== undefined ? Math.min(here.freeBytes, config.lambdaMaxBytes) : here.freeBytes;
+  const hereBytes =
+    here.kind === 'lambda' && config.lambdaMaxBytes !== undefined ? Math.min(here.freeBytes, config.lambdaMaxBytes) : here.freeBytes;
   const hereSeconds = here.remainingMs / 1000;
   const fitsHere = needBytes <= hereBytes && needSeconds <= hereSeconds;
   const hereText = `${here.kind === 'lambda' ? 'the function' : 'the task'} has ${formatBytes(hereBytes)} of temp space and ${Math.floor(hereSeconds)} s`;
@@ -148,9 +154,17 @@ export function chooseEngine(estimate: FileEstimate, here: EngineHere, config: C
   if (here.kind === 'lambda' && config.task) {
     const { maxBytes, maxSeconds } = config.task;
     if (needBytes <= maxBytes && needSeconds <= maxSeconds) {
-      return { engine: 'task', estimate, reason: `${sizes}; ${hereText}; the task engine takes up to ${formatBytes(maxBytes)} and ${maxSeconds} s` };
+      return {
+        engine: 'task',
+        estimate,
+        reason: `${sizes}; ${hereText}; the task engine takes up to ${formatBytes(maxBytes)} and ${maxSeconds} s`,
+      };
     }
-    return { engine: 'none', estimate, reason: `${sizes}: more than any engine takes (${hereText}; the task engine up to ${formatBytes(maxBytes)} and ${maxSeconds} s)` };
+    return {
+      engine: 'none',
+      estimate,
+      reason: `${sizes}: more than any engine takes (${hereText}; the task engine up to ${formatBytes(maxBytes)} and ${maxSeconds} s)`,
+    };
   }
   const noTask = here.kind === 'lambda' ? '; no task engine is configured' : '';
   return { engine: 'none', estimate, reason: `${sizes}: more than ${hereText}${noTask}` };

@@ -22,15 +22,25 @@ import { getStagedObject } from './staged-objects.js';
  * (free dimensions) are padded. Every chunk's key is checked before any GET is sent.
  */
 export async function* readSlices(
-  channel: PlanChannel, datums: readonly StreamDatum[], resource: StreamResource | undefined, store: ObjectStore, beamline: string, runUid: string,
-  gaps: readonly (readonly [number, number])[], fetch: { concurrency: number; maxBytes: number },
+  channel: PlanChannel,
+  datums: readonly StreamDatum[],
+  resource: StreamResource | undefined,
+  store: ObjectStore,
+  beamline: string,
+  runUid: string,
+  gaps: readonly (readonly [number, number])[],
+  fetch: { concurrency: number; maxBytes: number },
 ): AsyncGenerator<ChannelSlice> {
   const folder = stagingChannelPrefix(beamline, runUid, channel.channel);
   for (const d of datums) {
     const { start, stop } = d.indices;
     const context = { runUid, stream: channel.channel, indexRange: [start, stop] as [number, number], key: d.chunk.key };
     if (d.chunk.bucket !== store.bucket) {
-      throw new ChunkCoverageError(`chunk ${d.uid} is in bucket ${d.chunk.bucket}, not the archive bucket ${store.bucket}`, [{ stream: channel.channel, index: start, message: `chunk in foreign bucket ${d.chunk.bucket}` }], context);
+      throw new ChunkCoverageError(
+        `chunk ${d.uid} is in bucket ${d.chunk.bucket}, not the archive bucket ${store.bucket}`,
+        [{ stream: channel.channel, index: start, message: `chunk in foreign bucket ${d.chunk.bucket}` }],
+        context,
+      );
     }
     // A StreamDatum may only point into its own run's staging folder for this channel (under its
     // run's beamline): never at a published file, another run's or another beamline's data.
@@ -39,7 +49,19 @@ export async function* readSlices(
       throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], context);
     }
   }
-  const fetched = fetchInOrder(datums, async (d) => ({ d, bytes: await getStagedObject(store, d.chunk.key, `points [${d.indices.start}, ${d.indices.stop}) of ${channel.channel}`, { runUid, stream: channel.channel, indexRange: [d.indices.start, d.indices.stop], key: d.chunk.key }) }), { ...fetch, bytesOf: (d) => d.chunk.bytes });
+  const fetched = fetchInOrder(
+    datums,
+    async (d) => ({
+      d,
+      bytes: await getStagedObject(store, d.chunk.key, `points [${d.indices.start}, ${d.indices.stop}) of ${channel.channel}`, {
+        runUid,
+        stream: channel.channel,
+        indexRange: [d.indices.start, d.indices.stop],
+        key: d.chunk.key,
+      }),
+    }),
+    { ...fetch, bytesOf: (d) => d.chunk.bytes },
+  );
   // Points trimmed in Redis (gaps) are written in their place among the staged chunks: the writer takes points in order.
   const ordered = [...gaps].sort((a, b) => a[0] - b[0]);
   let nextGap = 0;
@@ -50,12 +72,20 @@ export async function* readSlices(
     const shape = resource ? datumPointShape(d, resource) : channel.pointShape;
     const rowBytes = pointBytes(channel.type, shape);
     const { start, stop } = d.indices;
-    const problem = bytes.byteLength !== d.chunk.bytes || bytes.byteLength !== (stop - start) * rowBytes
-      ? `has ${bytes.byteLength} bytes, its StreamDatum says ${d.chunk.bytes} and ${stop - start} points need ${(stop - start) * rowBytes}`
-      : sha256Hex(bytes) !== d.chunk.sha256 ? `does not match the sha256 of its StreamDatum (${d.chunk.sha256})` : undefined;
+    const problem =
+      bytes.byteLength !== d.chunk.bytes || bytes.byteLength !== (stop - start) * rowBytes
+        ? `has ${bytes.byteLength} bytes, its StreamDatum says ${d.chunk.bytes} and ${stop - start} points need ${(stop - start) * rowBytes}`
+        : sha256Hex(bytes) !== d.chunk.sha256
+          ? `does not match the sha256 of its StreamDatum (${d.chunk.sha256})`
+          : undefined;
     if (problem) {
       const message = `staged chunk s3://${store.bucket}/${d.chunk.key} (points [${start}, ${stop}) of ${channel.channel}) ${problem}`;
-      throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], { runUid, stream: channel.channel, indexRange: [start, stop], key: d.chunk.key });
+      throw new ChunkCoverageError(message, [{ stream: channel.channel, index: start, message }], {
+        runUid,
+        stream: channel.channel,
+        indexRange: [start, stop],
+        key: d.chunk.key,
+      });
     }
     yield* paddedSlices(channel, start, stop, bytes, shape);
   }
@@ -67,7 +97,10 @@ export async function* readSlices(
  * the dataset's `_FillValue` for integers) so that no reader takes them for readings of 0; at most
  * `sliceRows` points per slice.
  */
-export function* fillSlices(channel: Pick<PlanChannel, 'type' | 'pointShape' | 'shape' | 'sliceRows'>, gaps: readonly (readonly [number, number])[]): Generator<ChannelSlice> {
+export function* fillSlices(
+  channel: Pick<PlanChannel, 'type' | 'pointShape' | 'shape' | 'sliceRows'>,
+  gaps: readonly (readonly [number, number])[],
+): Generator<ChannelSlice> {
   const points = channel.shape[0] ?? 0;
   let block: Uint8Array | undefined;
   for (const [gapStart, gapStop] of gaps) {

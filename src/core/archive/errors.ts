@@ -48,9 +48,15 @@ export function runErrorsOf(error: unknown): RunError[] {
   if (error instanceof ChunkCoverageError) return error.errors.slice(0, 100);
   const message = error instanceof Error ? error.message : String(error);
   const context = error instanceof ArchiveError ? error.context : {};
-  return [{
-    message,
-    ...(typeof context.stream === 'string' ? { stream: context.stream } : {}),
-    ...(typeof context.index === 'number' ? { index: context.index } : Array.isArray(context.indexRange) ? { index: context.indexRange[0] } : {}),
-  }];
+  return [
+    {
+      message,
+      ...(typeof context.stream === 'string' ? { stream: context.stream } : {}),
+      ...(typeof context.index === 'number'
+        ? { index: context.index }
+        : Array.isArray(context.indexRange)
+          ? { index: context.indexRange[0] }
+          : {}),
+    },
+  ];
 }

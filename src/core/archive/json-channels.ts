@@ -24,8 +24,13 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 export const MAX_JSON_CHANNEL_BYTES = 128 * 1024 * 1024;
 
 export async function readJsonChannels(
-  resources: readonly StreamResource[], datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>,
-  points: Readonly<Record<string, number>>, store: ObjectStore, beamline: string, runUid: string, maxBytes = MAX_JSON_CHANNEL_BYTES,
+  resources: readonly StreamResource[],
+  datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>,
+  points: Readonly<Record<string, number>>,
+  store: ObjectStore,
+  beamline: string,
+  runUid: string,
+  maxBytes = MAX_JSON_CHANNEL_BYTES,
 ): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   let held = 0;
@@ -52,7 +57,8 @@ export async function readJsonChannels(
       if (!d.chunk.key.startsWith(folder) || d.chunk.key.slice(folder.length).includes('/')) fail(`is outside ${folder}`);
       const bytes = await getStagedObject(store, d.chunk.key, `points [${start}, ${stop}) of ${channel}`, context);
       if (bytes.byteLength !== d.chunk.bytes) fail(`has ${bytes.byteLength} bytes, its StreamDatum says ${d.chunk.bytes}`);
-      if (createHash('sha256').update(bytes).digest('hex') !== d.chunk.sha256) fail(`does not match the sha256 of its StreamDatum (${d.chunk.sha256})`);
+      if (createHash('sha256').update(bytes).digest('hex') !== d.chunk.sha256)
+        fail(`does not match the sha256 of its StreamDatum (${d.chunk.sha256})`);
       let text = '';
       try {
         text = UTF8.decode(bytes);

@@ -22,7 +22,14 @@ export function runFailedNotification(detail: RunFailed): Notification {
     `Run ${detail.run_uid} ended FAILED (stage ${detail.stage}).`,
     ...(detail.scan_key ? [`BLISS scan: ${detail.scan_key}`] : []),
     `Reason: ${detail.reason}`,
-    ...(detail.errors.length ? ['Errors:', ...detail.errors.slice(0, 20).map((e) => `  - ${e.stream ? `${e.stream}${e.index !== undefined ? `[${e.index}]` : ''}: ` : ''}${e.message}`)] : []),
+    ...(detail.errors.length
+      ? [
+          'Errors:',
+          ...detail.errors
+            .slice(0, 20)
+            .map((e) => `  - ${e.stream ? `${e.stream}${e.index !== undefined ? `[${e.index}]` : ''}: ` : ''}${e.message}`),
+        ]
+      : []),
     ...(detail.errors.length > 20 ? [`  … and ${detail.errors.length - 20} more (beamline-archive runs show)`] : []),
     '',
     `What to do: beamline-archive runs show ${detail.run_uid}`,

@@ -11,14 +11,26 @@ import { padPoints, pointShapeRows, sameShape } from '../nexus/writers/variable-
 import type { ChannelSlice } from './ports.js';
 
 // The layout half moved to the scan layout; re-exported for the readers of staged chunks that import it from here.
-export { datumPointShape, MAX_PADDING_BYTES, resourcesAtLargestShape, varyingPointShapes, withPointShapeDatasets } from '../nexus/point-shapes.js';
+export {
+  datumPointShape,
+  MAX_PADDING_BYTES,
+  resourcesAtLargestShape,
+  varyingPointShapes,
+  withPointShapeDatasets,
+} from '../nexus/point-shapes.js';
 
 /**
  * One staged chunk of points [start, stop) of shape `shape`, as write slices of the dataset:
  * unchanged when the chunk has the dataset's point shape, else padded in pieces of at most
  * `sliceRows` points (memory: the chunk and one padded piece).
  */
-export function* paddedSlices(dataset: PlanChannel, start: number, stop: number, bytes: Uint8Array, shape: readonly number[]): Generator<ChannelSlice> {
+export function* paddedSlices(
+  dataset: PlanChannel,
+  start: number,
+  stop: number,
+  bytes: Uint8Array,
+  shape: readonly number[],
+): Generator<ChannelSlice> {
   if (sameShape(shape, dataset.pointShape)) {
     yield { start, stop, bytes };
     return;
@@ -26,13 +38,21 @@ export function* paddedSlices(dataset: PlanChannel, start: number, stop: number,
   const pointBytes = shape.reduce((n, d) => n * d, dataset.type.size);
   for (let s = start; s < stop;) {
     const e = Math.min(stop, s + dataset.sliceRows);
-    yield { start: s, stop: e, bytes: padPoints(bytes.subarray((s - start) * pointBytes, (e - start) * pointBytes), e - s, shape, dataset.pointShape, dataset.type) };
+    yield {
+      start: s,
+      stop: e,
+      bytes: padPoints(bytes.subarray((s - start) * pointBytes, (e - start) * pointBytes), e - s, shape, dataset.pointShape, dataset.type),
+    };
     s = e;
   }
 }
 
 /** The `point_shape` rows of a channel's chunks, one datum at a time, in pieces of at most `sliceRows` points. */
-export function* pointShapeSlices(dataset: PlanChannel, datums: readonly StreamDatum[], resource: Pick<StreamResource, 'parameters'>): Generator<ChannelSlice> {
+export function* pointShapeSlices(
+  dataset: PlanChannel,
+  datums: readonly StreamDatum[],
+  resource: Pick<StreamResource, 'parameters'>,
+): Generator<ChannelSlice> {
   for (const d of datums) {
     const shape = datumPointShape(d, resource);
     for (let s = d.indices.start; s < d.indices.stop;) {

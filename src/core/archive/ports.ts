@@ -120,12 +120,13 @@ export interface ArchivedRun {
 /** A job for the task engine: the same use cases the functions run, in a container with room to spare. */
 export type TaskJob =
   | {
-    kind: 'archive-run'; runUid: string;
-    /** The hand-over attempt (RunTask's client token is per attempt: a retry never gets the dead task of the last one). */
-    attempt?: number;
-    /** An explicit re-archive (docs/adr/0012): the task writes the run again and replaces the final object with If-Match. */
-    rearchive?: { reason: string; requestedBy: string };
-  }
+      kind: 'archive-run';
+      runUid: string;
+      /** The hand-over attempt (RunTask's client token is per attempt: a retry never gets the dead task of the last one). */
+      attempt?: number;
+      /** An explicit re-archive (docs/adr/0012): the task writes the run again and replaces the final object with If-Match. */
+      rearchive?: { reason: string; requestedBy: string };
+    }
   | { kind: 'export'; exportId: string };
 
 /** Starts jobs on the task engine (ECS RunTask on Fargate; locally a child process running the same entry point). */

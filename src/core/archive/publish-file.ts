@@ -31,7 +31,13 @@ export type PublishedFile = StoredObject & ObjectVersion;
  * its sha256 as metadata), check the copy's size, remove the `.tmp` — on failure too. A reader never
  * sees a partial object at the final key.
  */
-export async function publishLocalFile(store: ObjectStore, localPath: string, localBytes: number, finalKey: string, options: PublishOptions): Promise<PublishedFile> {
+export async function publishLocalFile(
+  store: ObjectStore,
+  localPath: string,
+  localBytes: number,
+  finalKey: string,
+  options: PublishOptions,
+): Promise<PublishedFile> {
   const tmpKey = tmpKeyOf(finalKey);
   const context = { ...options.context, key: tmpKey };
   let uploadedTmp: StoredObject | undefined;
@@ -43,23 +49,34 @@ export async function publishLocalFile(store: ObjectStore, localPath: string, lo
       throw new VerificationError(`s3://${store.bucket}/${tmpKey} has ${head?.bytes ?? 'no'} bytes, the local file ${localBytes}`, context);
     }
     if (localBytes <= options.verifyDownloadMaxBytes) {
-      const sha = createHash('sha256').update(await store.get(tmpKey)).digest('hex');
+      const sha = createHash('sha256')
+        .update(await store.get(tmpKey))
+        .digest('hex');
       if (sha !== uploaded.sha256) {
-        throw new VerificationError(`s3://${store.bucket}/${tmpKey} reads back with sha256 ${sha}, the upload hashed ${uploaded.sha256}`, context);
+        throw new VerificationError(
+          `s3://${store.bucket}/${tmpKey} reads back with sha256 ${sha}, the upload hashed ${uploaded.sha256}`,
+          context,
+        );
       }
     }
     const file: StoredObject = { key: finalKey, bytes: localBytes, sha256: uploaded.sha256 };
     await options.beforePublish?.(file);
     let version: ObjectVersion | void;
     try {
-      version = await store.copy(tmpKey, finalKey, { metadata: { sha256: file.sha256 }, ...(options.condition ? { condition: options.condition } : {}) });
+      version = await store.copy(tmpKey, finalKey, {
+        metadata: { sha256: file.sha256 },
+        ...(options.condition ? { condition: options.condition } : {}),
+      });
     } catch (error) {
       if (!(error instanceof WriteConditionFailedError)) throw error;
       version = await alreadyPublished(store, file, options, error);
     }
     const published = await store.head(finalKey);
     if (published?.bytes !== localBytes) {
-      throw new VerificationError(`s3://${store.bucket}/${finalKey} has ${published?.bytes ?? 'no'} bytes after the copy, expected ${localBytes}`, { ...options.context, key: finalKey });
+      throw new VerificationError(
+        `s3://${store.bucket}/${finalKey} has ${published?.bytes ?? 'no'} bytes after the copy, expected ${localBytes}`,
+        { ...options.context, key: finalKey },
+      );
     }
     return { ...file, etag: version?.etag ?? published.etag, versionId: version?.versionId ?? published.versionId };
   } finally {
@@ -69,15 +86,21 @@ export async function publishLocalFile(store: ObjectStore, localPath: string, lo
 }
 
 /** After a refused If-None-Match: the object there is this very file (an earlier attempt's copy), or a conflict. */
-async function alreadyPublished(store: ObjectStore, file: StoredObject, options: PublishOptions, refusal: WriteConditionFailedError): Promise<ObjectVersion> {
+async function alreadyPublished(
+  store: ObjectStore,
+  file: StoredObject,
+  options: PublishOptions,
+  refusal: WriteConditionFailedError,
+): Promise<ObjectVersion> {
   const there = await store.head(file.key);
   const where = `s3://${store.bucket}/${file.key}`;
   if (options.condition && 'ifNoneMatch' in options.condition && there?.sha256 === file.sha256 && there.bytes === file.bytes) {
     return { etag: there.etag, versionId: there.versionId };
   }
   const holds = there ? `${there.bytes} bytes with sha256 ${there.sha256 ?? 'not recorded'}` : 'another version';
-  const why = options.condition && 'ifMatch' in options.condition
-    ? `changed since the re-archive was asked for (expected ETag ${options.condition.ifMatch}, it now holds ${holds})`
-    : `already holds other content (${holds}), not this file (${file.bytes} bytes, sha256 ${file.sha256})`;
+  const why =
+    options.condition && 'ifMatch' in options.condition
+      ? `changed since the re-archive was asked for (expected ETag ${options.condition.ifMatch}, it now holds ${holds})`
+      : `already holds other content (${holds}), not this file (${file.bytes} bytes, sha256 ${file.sha256})`;
   throw new FinalObjectConflictError(`${where} ${why}; nothing was replaced`, { ...options.context, key: file.key }, { cause: refusal });
 }

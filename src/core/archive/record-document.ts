@@ -57,7 +57,9 @@ export function identify(event: BusEvent): { runUid: string; docUid: string } {
       const d = (event as BusEvent<typeof DetailType.StreamDatum>).detail;
       const runUid = prefixBefore(d.descriptor, '/descriptor/') ?? prefixBefore(d.stream_resource, '/resource/');
       if (!runUid) {
-        throw new ContractError(`StreamDatum ${d.uid}: descriptor ${d.descriptor} does not name its run (<run>/descriptor/<name>)`, { detailType });
+        throw new ContractError(`StreamDatum ${d.uid}: descriptor ${d.descriptor} does not name its run (<run>/descriptor/<name>)`, {
+          detailType,
+        });
       }
       return { runUid, docUid: d.uid };
     }

@@ -29,11 +29,20 @@ export function collectRunDocuments(stop: RunStop, stored: readonly StoredDocume
   const datums: StreamDatum[] = [];
   for (const doc of stored) {
     switch (doc.detailType) {
-      case DetailType.RunStart: start = doc.body as RunStart; break;
-      case DetailType.EventDescriptor: descriptors.push(doc.body as EventDescriptor); break;
-      case DetailType.StreamResource: resources.push(doc.body as StreamResource); break;
-      case DetailType.StreamDatum: datums.push(doc.body as StreamDatum); break;
-      default: break;
+      case DetailType.RunStart:
+        start = doc.body as RunStart;
+        break;
+      case DetailType.EventDescriptor:
+        descriptors.push(doc.body as EventDescriptor);
+        break;
+      case DetailType.StreamResource:
+        resources.push(doc.body as StreamResource);
+        break;
+      case DetailType.StreamDatum:
+        datums.push(doc.body as StreamDatum);
+        break;
+      default:
+        break;
     }
   }
   const expected = stop.bliss.documents;
@@ -75,7 +84,9 @@ function declaredMissing(gaps: readonly [number, number][], start: number, stop:
  */
 /** The datums of each resource's channel (every channel present, in arrival order); `unknown` gets those of no resource. */
 export function datumsByChannelOf(
-  resources: readonly StreamResource[], datums: readonly StreamDatum[], unknown: (datum: StreamDatum) => void = () => undefined,
+  resources: readonly StreamResource[],
+  datums: readonly StreamDatum[],
+  unknown: (datum: StreamDatum) => void = () => undefined,
 ): Map<string, StreamDatum[]> {
   const byResource = new Map(resources.map((r) => [r.uid, r] as const));
   const byChannel = new Map<string, StreamDatum[]>(resources.map((r) => [r.data_key, []]));
@@ -117,28 +128,54 @@ export function checkCoverage(run: RunDocuments): ChannelCoverage {
         continue;
       }
       if (start > covered && !declaredMissing(gaps[channel] ?? [], covered, start)) {
-        errors.push({ stream: channel, index: covered, message: `points [${covered}, ${start}) of ${channel} were never staged (gap before chunk ${d.uid})` });
+        errors.push({
+          stream: channel,
+          index: covered,
+          message: `points [${covered}, ${start}) of ${channel} were never staged (gap before chunk ${d.uid})`,
+        });
       }
-      if (start < covered) errors.push({ stream: channel, index: start, message: `chunk ${d.uid} overlaps points [${start}, ${Math.min(stop, covered)}) already staged` });
+      if (start < covered)
+        errors.push({
+          stream: channel,
+          index: start,
+          message: `chunk ${d.uid} overlaps points [${start}, ${Math.min(stop, covered)}) already staged`,
+        });
       // Free dimensions: a datum carries its chunk's point shape, of the resource's rank (docs/bridge.md).
       const shape = datumPointShape(d, resource);
       if (d.point_shape && (type === undefined || shape.length !== resource.parameters.point_shape.length)) {
-        errors.push({ stream: channel, index: start, message: `chunk ${d.uid} has point shape [${shape.join(', ')}], its resource [${resource.parameters.point_shape.join(', ')}] (${type ? 'another rank' : 'not numeric chunks'})` });
+        errors.push({
+          stream: channel,
+          index: start,
+          message: `chunk ${d.uid} has point shape [${shape.join(', ')}], its resource [${resource.parameters.point_shape.join(', ')}] (${type ? 'another rank' : 'not numeric chunks'})`,
+        });
       } else if (type !== undefined && d.chunk.bytes !== (stop - start) * pointBytes(type, shape)) {
-        errors.push({ stream: channel, index: start, message: `chunk ${d.uid} has ${d.chunk.bytes} bytes, ${stop - start} points of ${resource.parameters.dtype_numpy} × [${shape.join(', ')}] need ${(stop - start) * pointBytes(type, shape)}` });
+        errors.push({
+          stream: channel,
+          index: start,
+          message: `chunk ${d.uid} has ${d.chunk.bytes} bytes, ${stop - start} points of ${resource.parameters.dtype_numpy} × [${shape.join(', ')}] need ${(stop - start) * pointBytes(type, shape)}`,
+        });
       }
       covered = Math.max(covered, stop);
     }
     const sealed = run.stop.bliss.points[channel];
     const total = sealed ?? covered;
     if (covered < total && !declaredMissing(gaps[channel] ?? [], covered, total)) {
-      errors.push({ stream: channel, index: covered, message: `points [${covered}, ${total}) of ${channel} were never staged (${total} sealed)` });
+      errors.push({
+        stream: channel,
+        index: covered,
+        message: `points [${covered}, ${total}) of ${channel} were never staged (${total} sealed)`,
+      });
     }
-    if (covered > total) errors.push({ stream: channel, index: total, message: `chunks of ${channel} reach point ${covered} but only ${total} were sealed` });
+    if (covered > total)
+      errors.push({ stream: channel, index: total, message: `chunks of ${channel} reach point ${covered} but only ${total} were sealed` });
     points[channel] = total;
   }
   if (errors.length > 0) {
-    throw new ChunkCoverageError(`run ${runUid}: staged chunks do not cover the sealed points (${errors.length} problem${errors.length > 1 ? 's' : ''}): ${errors[0]!.message}`, errors, { runUid });
+    throw new ChunkCoverageError(
+      `run ${runUid}: staged chunks do not cover the sealed points (${errors.length} problem${errors.length > 1 ? 's' : ''}): ${errors[0]!.message}`,
+      errors,
+      { runUid },
+    );
   }
   return { points, datumsByChannel, gaps };
 }

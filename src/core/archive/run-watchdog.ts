@@ -57,16 +57,21 @@ export async function watchRuns(deps: WatchdogDeps, limits: WatchdogLimits = DEF
   for (const run of candidates) {
     const limit = run.stopped ? limits.stoppedAfterSeconds : limits.recordingAfterSeconds;
     // Counted from the RunStop's end time when there is one, and from an operator's retry when later.
-    const since = [run.stopped ? run.endTime ?? run.since : run.since, run.retriedAt].filter((t): t is string => t !== undefined).sort().at(-1)!;
+    const since = [run.stopped ? (run.endTime ?? run.since) : run.since, run.retriedAt]
+      .filter((t): t is string => t !== undefined)
+      .sort()
+      .at(-1)!;
     const waited = Math.floor((now.getTime() - Date.parse(since)) / 1000);
     const handOver = run.handOver;
     // A task still within its hand-over is writing: not stalled, however long it takes.
     if (handOver && Date.parse(handOver.expiresAt) > now.getTime()) continue;
     if (!handOver && !(waited >= limit)) continue;
     const documents = await deps.catalogue.listDocuments(run.runUid);
-    const stall = handOver ? taskGone({ ...run, since }, handOver, documents, now, waited) : stallOf({ ...run, since }, documents, now, waited);
+    const stall = handOver
+      ? taskGone({ ...run, since }, handOver, documents, now, waited)
+      : stallOf({ ...run, since }, documents, now, waited);
     const detail = validateDetail(DetailType.RunStalled, stall, EventSource.RunWatchdog);
-    if (await deps.runs.runStalled(detail) === 'terminal') {
+    if ((await deps.runs.runStalled(detail)) === 'terminal') {
       report.endedMeanwhile.push(run.runUid);
       continue;
     }
@@ -74,7 +79,9 @@ export async function watchRuns(deps: WatchdogDeps, limits: WatchdogLimits = DEF
     await tagStagedRun(deps.staging, { runUid: run.runUid, beamline: recordedBeamline(documents) }, RunState.Stalled, deps.log);
     const outcome = await deps.publisher.publish([{ detailType: DetailType.RunStalled, source: EventSource.RunWatchdog, detail }]);
     if (outcome.rejected.length > 0) {
-      throw new ArchiveError(`the bus refused Run Stalled for run ${run.runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, { runUid: run.runUid });
+      throw new ArchiveError(`the bus refused Run Stalled for run ${run.runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, {
+        runUid: run.runUid,
+      });
     }
     report.stalled.push(detail);
   }
@@ -90,12 +97,25 @@ export function missingParts(documents: readonly StoredDocument[]): { missing: M
   const datums: StreamDatum[] = [];
   for (const doc of documents) {
     switch (doc.detailType) {
-      case DetailType.RunStart: start = doc.body as RunStart; break;
-      case DetailType.RunStop: stop = doc.body as RunStop; break;
-      case DetailType.EventDescriptor: counts.descriptor++; break;
-      case DetailType.StreamResource: counts.stream_resource++; resources.push(doc.body as StreamResource); break;
-      case DetailType.StreamDatum: counts.stream_datum++; datums.push(doc.body as StreamDatum); break;
-      default: break;
+      case DetailType.RunStart:
+        start = doc.body as RunStart;
+        break;
+      case DetailType.RunStop:
+        stop = doc.body as RunStop;
+        break;
+      case DetailType.EventDescriptor:
+        counts.descriptor++;
+        break;
+      case DetailType.StreamResource:
+        counts.stream_resource++;
+        resources.push(doc.body as StreamResource);
+        break;
+      case DetailType.StreamDatum:
+        counts.stream_datum++;
+        datums.push(doc.body as StreamDatum);
+        break;
+      default:
+        break;
     }
   }
   const missing: MissingPart[] = [];
@@ -108,10 +128,19 @@ export function missingParts(documents: readonly StoredDocument[]): { missing: M
     return { missing, ...(start ? { start } : {}) };
   }
   const expected = stop.bliss.documents;
-  const kinds = [['EventDescriptor', 'descriptor', 'descriptors'], ['StreamResource', 'stream_resource', 'stream resources'], ['StreamDatum', 'stream_datum', 'stream datums']] as const;
+  const kinds = [
+    ['EventDescriptor', 'descriptor', 'descriptors'],
+    ['StreamResource', 'stream_resource', 'stream resources'],
+    ['StreamDatum', 'stream_datum', 'stream datums'],
+  ] as const;
   for (const [kind, field, words] of kinds) {
     if (counts[field] < expected[field]) {
-      missing.push({ kind, message: `${words} ${counts[field]}/${expected[field]} recorded`, expected: expected[field], recorded: counts[field] });
+      missing.push({
+        kind,
+        message: `${words} ${counts[field]}/${expected[field]} recorded`,
+        expected: expected[field],
+        recorded: counts[field],
+      });
     }
   }
   // Chunks: the point ranges of each channel (sealed in RunStop) that no recorded StreamDatum covers, declared gaps aside.
@@ -122,18 +151,38 @@ export function missingParts(documents: readonly StoredDocument[]): { missing: M
   for (const channel of [...channels].sort()) {
     const sealed = stop.bliss.points[channel];
     if (!byChannel.has(channel)) {
-      if (sealed !== undefined && sealed > 0) missing.push({ kind: 'StreamResource', stream: channel, message: `${channel}: no StreamResource recorded (${sealed} points sealed)` });
+      if (sealed !== undefined && sealed > 0)
+        missing.push({
+          kind: 'StreamResource',
+          stream: channel,
+          message: `${channel}: no StreamResource recorded (${sealed} points sealed)`,
+        });
       continue;
     }
-    const covered = [...(byChannel.get(channel) ?? []).map((d) => [d.indices.start, d.indices.stop] as [number, number]), ...(gaps.get(channel) ?? [])];
+    const covered = [
+      ...(byChannel.get(channel) ?? []).map((d) => [d.indices.start, d.indices.stop] as [number, number]),
+      ...(gaps.get(channel) ?? []),
+    ];
     const ranges = uncovered(covered, sealed ?? 0);
     if (ranges.length > 0) {
-      const text = ranges.slice(0, 5).map(([a, b]) => `[${a}, ${b})`).join(', ') + (ranges.length > 5 ? ` and ${ranges.length - 5} more` : '');
-      missing.push({ kind: 'chunks', stream: channel, message: `points ${text} of ${channel} have no StreamDatum`, ranges: ranges.slice(0, 50) });
+      const text =
+        ranges
+          .slice(0, 5)
+          .map(([a, b]) => `[${a}, ${b})`)
+          .join(', ') + (ranges.length > 5 ? ` and ${ranges.length - 5} more` : '');
+      missing.push({
+        kind: 'chunks',
+        stream: channel,
+        message: `points ${text} of ${channel} have no StreamDatum`,
+        ranges: ranges.slice(0, 50),
+      });
     }
   }
   if (missing.length === 0) {
-    missing.push({ kind: 'scan-file', message: 'every document is recorded but no scan file was published: see the scan-writer (beamline-archive dlq list, its logs)' });
+    missing.push({
+      kind: 'scan-file',
+      message: 'every document is recorded but no scan file was published: see the scan-writer (beamline-archive dlq list, its logs)',
+    });
   }
   return { missing: missing.slice(0, 100), ...(start ? { start } : {}), stop };
 }
@@ -144,7 +193,11 @@ function stallOf(run: RunSummary, documents: readonly StoredDocument[], now: Dat
   const head = stop ? `RunStop recorded ${hours} ago, the run is not archived` : `started ${hours} ago, no RunStop`;
   const policy = start?.data_policy ?? run.dataPolicy;
   return {
-    run_uid: run.runUid, stalled_at: now.toISOString(), since: run.since, waited_seconds: waited, run_stop: stop !== undefined,
+    run_uid: run.runUid,
+    stalled_at: now.toISOString(),
+    since: run.since,
+    waited_seconds: waited,
+    run_stop: stop !== undefined,
     ...(run.scanKey ? { scan_key: run.scanKey } : {}),
     ...(policy ? { data_policy: { ...policy } as Record<string, string> } : {}),
     reason: `${head}: ${missing.map((m) => m.message).join('; ')}`.slice(0, 2000),
@@ -156,11 +209,16 @@ function stallOf(run: RunSummary, documents: readonly StoredDocument[], now: Dat
 function taskGone(run: RunSummary, handOver: HandOver, documents: readonly StoredDocument[], now: Date, waited: number): RunStalled {
   const { start, stop } = missingParts(documents);
   const task = handOver.ref ? `the archive task ${handOver.ref}` : 'the archive task (RunTask never answered)';
-  const message = `${task}, attempt ${handOver.attempt}, handed over at ${handOver.claimedAt}, did not record the run ARCHIVED or FAILED by ${handOver.expiresAt}: `
-    + 'it died or outlived its time (see its logs under archive-task/); beamline-archive runs retry <uid> hands the run over again as a new attempt';
+  const message =
+    `${task}, attempt ${handOver.attempt}, handed over at ${handOver.claimedAt}, did not record the run ARCHIVED or FAILED by ${handOver.expiresAt}: ` +
+    'it died or outlived its time (see its logs under archive-task/); beamline-archive runs retry <uid> hands the run over again as a new attempt';
   const policy = start?.data_policy ?? run.dataPolicy;
   return {
-    run_uid: run.runUid, stalled_at: now.toISOString(), since: run.since, waited_seconds: Math.max(0, waited), run_stop: stop !== undefined,
+    run_uid: run.runUid,
+    stalled_at: now.toISOString(),
+    since: run.since,
+    waited_seconds: Math.max(0, waited),
+    run_stop: stop !== undefined,
     ...(run.scanKey ? { scan_key: run.scanKey } : {}),
     ...(policy ? { data_policy: { ...policy } as Record<string, string> } : {}),
     reason: message.slice(0, 2000),

@@ -14,7 +14,8 @@ export async function getStagedObject(store: ObjectStore, key: string, what: str
     if (!(error instanceof ObjectNotFoundError)) throw error;
     throw new MissingInputError(
       `staged object s3://${store.bucket}/${key} (${what}) is missing: it was deleted before the scan-writer read it; the run cannot be archived from staging`,
-      { ...context, key }, { cause: error },
+      { ...context, key },
+      { cause: error },
     );
   }
 }

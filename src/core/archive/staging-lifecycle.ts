@@ -12,10 +12,14 @@ export type TerminalTagValue = 'archived' | 'failed' | 'stalled';
 
 export function terminalTagValue(state: RunState): TerminalTagValue | undefined {
   switch (state) {
-    case 'ARCHIVED': return 'archived';
-    case 'FAILED': return 'failed';
-    case 'STALLED': return 'stalled';
-    default: return undefined;
+    case 'ARCHIVED':
+      return 'archived';
+    case 'FAILED':
+      return 'failed';
+    case 'STALLED':
+      return 'stalled';
+    default:
+      return undefined;
   }
 }
 
@@ -37,13 +41,19 @@ export interface StagingTagger {
  * safety expiry, which is the situation before this step. Returns the count, or undefined on failure.
  */
 export async function tagStagedRun(
-  tagger: StagingTagger | undefined, run: StagedRun, state: RunState, log?: (message: string, context: Record<string, unknown>) => void,
+  tagger: StagingTagger | undefined,
+  run: StagedRun,
+  state: RunState,
+  log?: (message: string, context: Record<string, unknown>) => void,
 ): Promise<number | undefined> {
   const value = terminalTagValue(state);
   const { runUid, beamline } = run;
   if (!tagger || !value) return undefined;
   if (beamline === undefined) {
-    log?.('staged objects not tagged: the run has no recorded data policy, so its staging folder (staging/<beamline>/<run>/) is unknown; they expire after the safety time only', { runUid, tag: `${RUN_STATE_TAG}=${value}` });
+    log?.(
+      'staged objects not tagged: the run has no recorded data policy, so its staging folder (staging/<beamline>/<run>/) is unknown; they expire after the safety time only',
+      { runUid, tag: `${RUN_STATE_TAG}=${value}` },
+    );
     return undefined;
   }
   try {
@@ -51,7 +61,11 @@ export async function tagStagedRun(
     log?.('staged objects tagged', { runUid, tag: `${RUN_STATE_TAG}=${value}`, objects: tagged });
     return tagged;
   } catch (error) {
-    log?.('staged objects not tagged: they expire after the safety time only', { runUid, tag: `${RUN_STATE_TAG}=${value}`, error: String(error) });
+    log?.('staged objects not tagged: they expire after the safety time only', {
+      runUid,
+      tag: `${RUN_STATE_TAG}=${value}`,
+      error: String(error),
+    });
     return undefined;
   }
 }

@@ -34,14 +34,18 @@ export async function checkLimaFiles(
     const channel = resource.data_key;
     const files: LimaLinkedFile[] = (out[channel] = []);
     if (resource.uri !== `s3://${store.bucket}/${folder}`) {
-      errors.push({ stream: channel, message: `Lima resource ${resource.uid} points at ${resource.uri}, not s3://${store.bucket}/${folder}` });
+      errors.push({
+        stream: channel,
+        message: `Lima resource ${resource.uid} points at ${resource.uri}, not s3://${store.bucket}/${folder}`,
+      });
     }
     for (const d of datumsByChannel.get(channel) ?? []) {
       const { start, stop } = d.indices;
       const where = `Lima file s3://${d.chunk.bucket}/${d.chunk.key} (frames [${start}, ${stop}) of ${channel}${d.lima ? `, from ${d.lima.source_path}` : ''})`;
       /** Undefined once the object is in the detector folder with the recorded size; else what is wrong. */
       const check = async (bucket: string, key: string, bytes: number): Promise<string | undefined> => {
-        if (bucket !== store.bucket || !key.startsWith(folder) || key.slice(folder.length).includes('/')) return `is outside the scan's detector folder ${folder}`;
+        if (bucket !== store.bucket || !key.startsWith(folder) || key.slice(folder.length).includes('/'))
+          return `is outside the scan's detector folder ${folder}`;
         const head = await store.head(key);
         if (!head) return 'does not exist';
         return head.bytes !== bytes ? `has ${head.bytes} bytes, its StreamDatum says ${bytes}` : undefined;
@@ -57,14 +61,29 @@ export async function checkLimaFiles(
       const receivers: LimaReceiverLink[] = [];
       for (const r of typeof lima2 === 'object' ? lima2.receiver_files : []) {
         const wrong = await check(store.bucket, r.key, r.bytes);
-        if (wrong) errors.push({ stream: channel, index: start, message: `Lima2 receiver file s3://${store.bucket}/${r.key} (receiver ${r.receiver}, file ${r.file_index}, from ${r.source_path}; read through ${where}) ${wrong}` });
+        if (wrong)
+          errors.push({
+            stream: channel,
+            index: start,
+            message: `Lima2 receiver file s3://${store.bucket}/${r.key} (receiver ${r.receiver}, file ${r.file_index}, from ${r.source_path}; read through ${where}) ${wrong}`,
+          });
         else receivers.push({ file: r.key.slice(scanFolder.length), receiver: r.receiver, fileIndex: r.file_index });
       }
-      files.push({ file: d.chunk.key.slice(scanFolder.length), start, stop, frameOffset: d.lima?.frame_offset ?? 0, ...(receivers.length > 0 ? { receivers } : {}) });
+      files.push({
+        file: d.chunk.key.slice(scanFolder.length),
+        start,
+        stop,
+        frameOffset: d.lima?.frame_offset ?? 0,
+        ...(receivers.length > 0 ? { receivers } : {}),
+      });
     }
   }
   if (errors.length > 0) {
-    throw new ChunkCoverageError(`run ${run.runUid}: uploaded Lima files are not usable (${errors.length} problem${errors.length > 1 ? 's' : ''}): ${errors[0]!.message}`, errors, { runUid: run.runUid });
+    throw new ChunkCoverageError(
+      `run ${run.runUid}: uploaded Lima files are not usable (${errors.length} problem${errors.length > 1 ? 's' : ''}): ${errors[0]!.message}`,
+      errors,
+      { runUid: run.runUid },
+    );
   }
   return out;
 }

@@ -12,7 +12,13 @@ import { descriptorUid, resourceUid } from '../event-model/uids.js';
 import type { LimaFileRange, LimaSaving } from './lima-files.js';
 import { LIMA2_FILE_FORMAT, type Lima2DatumFiles, type Lima2Saving } from './lima2-files.js';
 
-function resourceOf(runUid: string, bucket: string, folderKey: string, stream: string, parameters: StreamResource['parameters']): StreamResource {
+function resourceOf(
+  runUid: string,
+  bucket: string,
+  folderKey: string,
+  stream: string,
+  parameters: StreamResource['parameters'],
+): StreamResource {
   return validateDetail(DetailType.StreamResource, {
     uid: resourceUid(runUid, stream),
     run_start: runUid,
@@ -55,7 +61,13 @@ export function lima2ResourceOf(runUid: string, bucket: string, folderKey: strin
  * for a Lima2 master file, `lima2` records the receiver files its virtual dataset reads.
  */
 export function limaDatumOf(
-  runUid: string, bucket: string, stream: string, range: LimaFileRange, frameOffset: number, sourcePath: string, stored: StoredObject,
+  runUid: string,
+  bucket: string,
+  stream: string,
+  range: LimaFileRange,
+  frameOffset: number,
+  sourcePath: string,
+  stored: StoredObject,
   lima2?: Lima2DatumFiles,
 ): StreamDatum {
   const resource = resourceUid(runUid, stream);

@@ -50,8 +50,18 @@ export interface LimaStatus {
 }
 
 const NUMPY_NAMES: Record<string, string> = {
-  bool: '|b1', int8: '|i1', uint8: '|u1', int16: '<i2', uint16: '<u2', int32: '<i4', uint32: '<u4',
-  int64: '<i8', uint64: '<u8', float16: '<f2', float32: '<f4', float64: '<f8',
+  bool: '|b1',
+  int8: '|i1',
+  uint8: '|u1',
+  int16: '<i2',
+  uint16: '<u2',
+  int32: '<i4',
+  uint32: '<u4',
+  int64: '<i8',
+  uint64: '<u8',
+  float16: '<f2',
+  float32: '<f4',
+  float64: '<f8',
 };
 
 /** Whether a data stream is a Lima (version 1 protocol) image stream. */
@@ -83,7 +93,9 @@ export function parseLimaSaving(stream: string, info: Record<string, unknown>): 
   if (!isRecord(lima)) return fail('info.lima_info is missing');
   if (lima.protocol_version !== 1) fail(`lima_info.protocol_version is ${JSON.stringify(lima.protocol_version)}, only 1 is known`);
   if (typeof lima.file_path !== 'string' || lima.file_path.length === 0) {
-    return fail('the detector saves no file (lima_info has no file_path): its images exist only in the detector memory and cannot be archived');
+    return fail(
+      'the detector saves no file (lima_info has no file_path): its images exist only in the detector memory and cannot be archived',
+    );
   }
   const dtype = limaDtypeOf(info.dtype, stream);
   const shape = info.shape;
@@ -92,16 +104,27 @@ export function parseLimaSaving(stream: string, info: Record<string, unknown>): 
   }
   const count = (name: string, min: number): number => {
     const value = lima[name];
-    if (!Number.isSafeInteger(value) || (value as number) < min) fail(`lima_info.${name} is ${JSON.stringify(value)}, not an integer ≥ ${min}`);
+    if (!Number.isSafeInteger(value) || (value as number) < min)
+      fail(`lima_info.${name} is ${JSON.stringify(value)}, not an integer ≥ ${min}`);
     return value as number;
   };
   const fileFormat = typeof lima.file_format === 'string' ? lima.file_format : fail('lima_info.file_format is missing');
-  if (!/^hdf5/i.test(fileFormat)) fail(`file_format ${JSON.stringify(fileFormat)} is not HDF5: its frames cannot be linked from a NeXus file`);
-  const dataPath = typeof lima.data_path === 'string' && lima.data_path.startsWith('/') ? lima.data_path : fail(`lima_info.data_path ${JSON.stringify(lima.data_path)} is not an absolute HDF5 path`);
+  if (!/^hdf5/i.test(fileFormat))
+    fail(`file_format ${JSON.stringify(fileFormat)} is not HDF5: its frames cannot be linked from a NeXus file`);
+  const dataPath =
+    typeof lima.data_path === 'string' && lima.data_path.startsWith('/')
+      ? lima.data_path
+      : fail(`lima_info.data_path ${JSON.stringify(lima.data_path)} is not an absolute HDF5 path`);
   formatFileNumber(lima.file_path, 0, stream);
   return {
-    stream, dtype, frameShape: shape as number[], filePath: lima.file_path, dataPath, fileFormat,
-    fileOffset: count('file_offset', 0), framesPerFile: count('frame_per_file', 1),
+    stream,
+    dtype,
+    frameShape: shape as number[],
+    filePath: lima.file_path,
+    dataPath,
+    fileFormat,
+    fileOffset: count('file_offset', 0),
+    framesPerFile: count('frame_per_file', 1),
     framesPerAcquisition: lima.frame_per_acquisition === undefined ? 0 : count('frame_per_acquisition', 0),
   };
 }
@@ -116,7 +139,9 @@ export function formatFileNumber(pattern: string, n: number, stream = ''): strin
     return width ? digits.padStart(Number(width), zero ? '0' : ' ') : digits;
   });
   if (conversions !== 1 || /%(?!%)/.test(pattern.replace(/%(%|0?\d*d)/g, ''))) {
-    throw new InvalidInputError(`Lima stream ${stream}: file_path ${JSON.stringify(pattern)} is not a pattern with one %d conversion`, { stream });
+    throw new InvalidInputError(`Lima stream ${stream}: file_path ${JSON.stringify(pattern)} is not a pattern with one %d conversion`, {
+      stream,
+    });
   }
   return out;
 }
@@ -187,7 +212,10 @@ export function parseLimaStatus(stream: string, index: number, payload: Buffer |
     const v = isRecord(parsed) ? parsed[name] : undefined;
     if (v === undefined) return -1;
     if (!Number.isSafeInteger(v) || (v as number) < -1) {
-      throw new InvalidInputError(`Lima stream ${stream}: status entry ${index} has ${name} ${JSON.stringify(v)}, not a frame index`, { stream, index });
+      throw new InvalidInputError(`Lima stream ${stream}: status entry ${index} has ${name} ${JSON.stringify(v)}, not a frame index`, {
+        stream,
+        index,
+      });
     }
     return v as number;
   };
@@ -244,7 +272,8 @@ export function pathOutsideFolder(path: string, folder: string | undefined): str
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f]/.test(path)) return `${JSON.stringify(path)} contains control characters`;
   const segments = path.split('/');
-  if (!path.startsWith('/') || segments.some((s) => s === '..' || s === '.')) return `${JSON.stringify(path)} is not an absolute path without . or .. segments`;
+  if (!path.startsWith('/') || segments.some((s) => s === '..' || s === '.'))
+    return `${JSON.stringify(path)} is not an absolute path without . or .. segments`;
   const base = folder.endsWith('/') ? folder : `${folder}/`;
   if (!path.startsWith(base) || path.length === base.length) return `${JSON.stringify(path)} is outside the scan's save folder ${folder}`;
   return undefined;

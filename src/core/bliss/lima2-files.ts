@@ -56,7 +56,11 @@ export interface Lima2ReceiverFile {
  * that is not saved) has its frames only in the receivers' memory and cannot be archived: the error
  * says so, with the stream name.
  */
-export function parseLima2Saving(stream: string, info: Record<string, unknown>, encoding: { type: string; dtype_str?: unknown }): Lima2Saving {
+export function parseLima2Saving(
+  stream: string,
+  info: Record<string, unknown>,
+  encoding: { type: string; dtype_str?: unknown },
+): Lima2Saving {
   const fail = (what: string): never => {
     throw new InvalidInputError(`Lima2 stream ${stream}: ${what}`, { stream });
   };
@@ -82,7 +86,8 @@ export function parseLima2Saving(stream: string, info: Record<string, unknown>, 
   const match = /^(\/(?:.*\/)?)([^/]+)_master\.h5$/.exec(masterPath);
   if (!match) fail(`master_file ${JSON.stringify(masterPath)} is not an absolute <folder>/<prefix>_master.h5 path`);
   const dataPath = `/${rawDataPath.replace(/^\/+/, '')}`;
-  if (dataPath === '/' || dataPath.split('/').includes('..')) fail(`master_file data path ${JSON.stringify(rawDataPath)} is not an HDF5 dataset path`);
+  if (dataPath === '/' || dataPath.split('/').includes('..'))
+    fail(`master_file data path ${JSON.stringify(rawDataPath)} is not an HDF5 dataset path`);
   return { stream, dtype, frameShape: shape as number[], masterPath, folder: match![1]!, prefix: match![2]!, dataPath };
 }
 
@@ -126,7 +131,8 @@ export function lima2FileHoles(prefix: string, files: readonly Lima2ReceiverFile
   for (const [receiver, indices] of [...byReceiver].sort((a, b) => a[0] - b[0])) {
     const present = new Set(indices);
     const last = Math.max(...indices);
-    for (let k = 0; k < last; k++) if (!present.has(k)) holes.push(`${lima2ReceiverFileName(prefix, receiver, k)} is missing (receiver ${receiver} has file ${last})`);
+    for (let k = 0; k < last; k++)
+      if (!present.has(k)) holes.push(`${lima2ReceiverFileName(prefix, receiver, k)} is missing (receiver ${receiver} has file ${last})`);
   }
   return holes;
 }
@@ -137,7 +143,10 @@ export function lima2FileHoles(prefix: string, files: readonly Lima2ReceiverFile
  */
 export function parseLima2Status(stream: string, index: number, payload: Buffer | undefined): number {
   if (!payload || payload.length === 0 || payload.length % 4 !== 0) {
-    throw new InvalidInputError(`Lima2 stream ${stream}: status entry ${index} has ${payload?.length ?? 0} bytes, not a batch of uint32 frame counts`, { stream, index });
+    throw new InvalidInputError(
+      `Lima2 stream ${stream}: status entry ${index} has ${payload?.length ?? 0} bytes, not a batch of uint32 frame counts`,
+      { stream, index },
+    );
   }
   return payload.readUInt32LE(payload.length - 4);
 }
@@ -172,7 +181,11 @@ export const LIMA2_RECORDS_PER_DATUM = 300;
  * when they fit, else the frames [0, frames) cut into as many contiguous ranges as needed, each
  * carrying its share of the records (the scan writer joins them again: same file, contiguous).
  */
-export function lima2DatumParts(frames: number, records: readonly Lima2ReceiverRecord[], perDatum = LIMA2_RECORDS_PER_DATUM): { start: number; stop: number; records: Lima2ReceiverRecord[] }[] {
+export function lima2DatumParts(
+  frames: number,
+  records: readonly Lima2ReceiverRecord[],
+  perDatum = LIMA2_RECORDS_PER_DATUM,
+): { start: number; stop: number; records: Lima2ReceiverRecord[] }[] {
   const parts = Math.max(1, Math.min(frames, Math.ceil(records.length / perDatum)));
   const share = Math.ceil(records.length / parts);
   return Array.from({ length: parts }, (_, j) => ({
@@ -190,8 +203,15 @@ export function parseLima2DatumFiles(value: unknown): Lima2DatumFiles | string |
   for (const [i, f] of files.entries()) {
     const r = f as Partial<Lima2ReceiverRecord> | null;
     const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-    if (!count(r?.receiver) || !count(r?.file_index) || typeof r?.key !== 'string' || !count(r.bytes)
-      || typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256) || typeof r.source_path !== 'string') {
+    if (
+      !count(r?.receiver) ||
+      !count(r?.file_index) ||
+      typeof r?.key !== 'string' ||
+      !count(r.bytes) ||
+      typeof r.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(r.sha256) ||
+      typeof r.source_path !== 'string'
+    ) {
       return `lima2.receiver_files[${i}] is not {receiver, file_index, key, bytes, sha256, source_path}`;
     }
   }

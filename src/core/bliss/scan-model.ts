@@ -95,7 +95,9 @@ export function parseScanJson(scanKey: string, raw: unknown): BlissScan {
       name,
       pk: model.pk,
       key: streamKeyOf(model.pk),
-      encoding: (encoding.type === 'numeric' ? { ...encoding, shape: (encoding.shape ?? []) as number[] } : encoding) as StreamModel['encoding'],
+      encoding: (encoding.type === 'numeric'
+        ? { ...encoding, shape: (encoding.shape ?? []) as number[] }
+        : encoding) as StreamModel['encoding'],
       info: isRecord(model.info) ? model.info : {},
     });
   }

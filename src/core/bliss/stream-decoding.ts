@@ -25,14 +25,17 @@ export function hasFreeDimension(shape: readonly number[]): boolean {
 export type EntryFields = ReadonlyMap<string, Buffer>;
 
 export type DecodedEntry =
-  | { kind: 'points'; start: number; count: number; pointShape: number[]; bytes: Buffer }
-  | { kind: 'seal'; total: number };
+  { kind: 'points'; start: number; count: number; pointShape: number[]; bytes: Buffer } | { kind: 'seal'; total: number };
 
 function fieldInt(fields: EntryFields, name: string, stream: string, index: number): number | undefined {
   const raw = fields.get(name);
   if (raw === undefined) return undefined;
   const text = raw.toString('latin1');
-  if (!/^\d+$/.test(text)) throw new InvalidInputError(`stream ${stream}: field ${name} of entry ${index} is ${JSON.stringify(text)}, not a count`, { stream, index });
+  if (!/^\d+$/.test(text))
+    throw new InvalidInputError(`stream ${stream}: field ${name} of entry ${index} is ${JSON.stringify(text)}, not a count`, {
+      stream,
+      index,
+    });
   return Number(text);
 }
 
@@ -45,7 +48,11 @@ function fieldInt(fields: EntryFields, name: string, stream: string, index: numb
  * What every data entry shares, whatever its encoding: the seal (`total` points), or the index of
  * its first point (from its id `<index>-<seq>`) and its point count (`len`, default 1).
  */
-function entryHead(stream: string, entryId: string, fields: EntryFields): { kind: 'seal'; total: number } | { kind: 'points'; start: number; count: number } {
+function entryHead(
+  stream: string,
+  entryId: string,
+  fields: EntryFields,
+): { kind: 'seal'; total: number } | { kind: 'points'; start: number; count: number } {
   if (entryId === SEAL_ENTRY_ID) {
     const total = fieldInt(fields, 'id', stream, -1);
     if (total === undefined) throw new InvalidInputError(`stream ${stream}: seal entry has no id field`, { stream });
@@ -69,9 +76,11 @@ export function decodeEntry(codec: ChannelCodec, entryId: string, fields: EntryF
   let pointShape = [...codec.shape];
   if (hasFreeDimension(codec.shape)) {
     const unpacked = unpackShapeAndBytes(payload, stream, start);
-    if (unpacked.shape.length !== codec.shape.length
-      || unpacked.shape.some((d, i) => codec.shape[i] !== -1 && codec.shape[i] !== d)) {
-      throw new InvalidInputError(`stream ${stream}: entry ${start} has point shape [${unpacked.shape.join(', ')}], declared [${codec.shape.join(', ')}]`, { stream, index: start });
+    if (unpacked.shape.length !== codec.shape.length || unpacked.shape.some((d, i) => codec.shape[i] !== -1 && codec.shape[i] !== d)) {
+      throw new InvalidInputError(
+        `stream ${stream}: entry ${start} has point shape [${unpacked.shape.join(', ')}], declared [${codec.shape.join(', ')}]`,
+        { stream, index: start },
+      );
     }
     pointShape = unpacked.shape;
     payload = unpacked.bytes;
@@ -97,7 +106,11 @@ export function decodeJsonEntry(stream: string, entryId: string, fields: EntryFi
   const head = entryHead(stream, entryId, fields);
   if (head.kind === 'seal') return head;
   const { start, count } = head;
-  if (count !== 1) throw new InvalidInputError(`stream ${stream}: JSON entry ${start} has len ${count}; blissdata publishes one value per entry`, { stream, index: start });
+  if (count !== 1)
+    throw new InvalidInputError(`stream ${stream}: JSON entry ${start} has len ${count}; blissdata publishes one value per entry`, {
+      stream,
+      index: start,
+    });
   const payload = fields.get('payload');
   if (payload === undefined) throw new InvalidInputError(`stream ${stream}: entry ${start} has no payload`, { stream, index: start });
   let text: string;
@@ -105,7 +118,11 @@ export function decodeJsonEntry(stream: string, entryId: string, fields: EntryFi
     text = UTF8.decode(payload);
     JSON.parse(text);
   } catch (error) {
-    throw new InvalidInputError(`stream ${stream}: payload of JSON entry ${start} is not UTF-8 JSON (${(error as Error).message})`, { stream, index: start }, { cause: error });
+    throw new InvalidInputError(
+      `stream ${stream}: payload of JSON entry ${start} is not UTF-8 JSON (${(error as Error).message})`,
+      { stream, index: start },
+      { cause: error },
+    );
   }
   const line = Buffer.allocUnsafe(payload.length + 1);
   payload.copy(line);
@@ -137,22 +154,47 @@ function unpackShapeAndBytes(buf: Buffer, stream: string, index: number): { shap
   const bad = (why: string): never => {
     throw new InvalidInputError(`stream ${stream}: msgpack payload of entry ${index} ${why}`, { stream, index });
   };
-  const need = (n: number) => { if (pos + n > buf.length) bad('is truncated'); };
+  const need = (n: number) => {
+    if (pos + n > buf.length) bad('is truncated');
+  };
   const arrayHeader = (): number => {
     need(1);
     const b = buf[pos++]!;
     if ((b & 0xf0) === 0x90) return b & 0x0f;
-    if (b === 0xdc) { need(2); const n = buf.readUInt16BE(pos); pos += 2; return n; }
-    if (b === 0xdd) { need(4); const n = buf.readUInt32BE(pos); pos += 4; return n; }
+    if (b === 0xdc) {
+      need(2);
+      const n = buf.readUInt16BE(pos);
+      pos += 2;
+      return n;
+    }
+    if (b === 0xdd) {
+      need(4);
+      const n = buf.readUInt32BE(pos);
+      pos += 4;
+      return n;
+    }
     return bad('is not [shape, bytes]');
   };
   const uint = (): number => {
     need(1);
     const b = buf[pos++]!;
     if (b <= 0x7f) return b;
-    if (b === 0xcc) { need(1); return buf[pos++]!; }
-    if (b === 0xcd) { need(2); const n = buf.readUInt16BE(pos); pos += 2; return n; }
-    if (b === 0xce) { need(4); const n = buf.readUInt32BE(pos); pos += 4; return n; }
+    if (b === 0xcc) {
+      need(1);
+      return buf[pos++]!;
+    }
+    if (b === 0xcd) {
+      need(2);
+      const n = buf.readUInt16BE(pos);
+      pos += 2;
+      return n;
+    }
+    if (b === 0xce) {
+      need(4);
+      const n = buf.readUInt32BE(pos);
+      pos += 4;
+      return n;
+    }
     return bad('has a shape that is not a list of sizes');
   };
   if (arrayHeader() !== 2) bad('is not [shape, bytes]');
@@ -162,10 +204,18 @@ function unpackShapeAndBytes(buf: Buffer, stream: string, index: number): { shap
   need(1);
   const tag = buf[pos++]!;
   let length: number;
-  if (tag === 0xc4) { need(1); length = buf[pos++]!; }
-  else if (tag === 0xc5) { need(2); length = buf.readUInt16BE(pos); pos += 2; }
-  else if (tag === 0xc6) { need(4); length = buf.readUInt32BE(pos); pos += 4; }
-  else return bad('has no bin of data');
+  if (tag === 0xc4) {
+    need(1);
+    length = buf[pos++]!;
+  } else if (tag === 0xc5) {
+    need(2);
+    length = buf.readUInt16BE(pos);
+    pos += 2;
+  } else if (tag === 0xc6) {
+    need(4);
+    length = buf.readUInt32BE(pos);
+    pos += 4;
+  } else return bad('has no bin of data');
   need(length);
   if (pos + length !== buf.length) bad('has trailing bytes');
   return { shape, bytes: buf.subarray(pos, pos + length) };

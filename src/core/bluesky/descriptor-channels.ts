@@ -74,12 +74,16 @@ function elementDtype(key: Record<string, unknown>): NumericDtype | string {
  * The channels of one descriptor: every numeric data key with a fixed shape, named
  * `<stream>/<key>`; the others (strings, external data, variable shapes) listed with a reason.
  */
-export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId: string; runUid: string }): { stream: string; uid: string; channels: BlueskyChannel[]; notArchived: NotArchived[] } {
+export function channelsOfDescriptor(
+  descriptor: BlueskyDoc,
+  context: { entryId: string; runUid: string },
+): { stream: string; uid: string; channels: BlueskyChannel[]; notArchived: NotArchived[] } {
   const ctx = { ...context, document: 'descriptor' };
   const uid = requireString(descriptor, 'uid', ctx);
   const stream = requireString(descriptor, 'name', ctx);
   const dataKeys = descriptor.data_keys;
-  if (!isRecord(dataKeys)) throw new BlueskyDocumentError(`stream entry ${context.entryId}: descriptor ${uid} has no data_keys`, { ...ctx, descriptor: uid });
+  if (!isRecord(dataKeys))
+    throw new BlueskyDocumentError(`stream entry ${context.entryId}: descriptor ${uid} has no data_keys`, { ...ctx, descriptor: uid });
   const objectOf = new Map<string, string>();
   if (isRecord(descriptor.object_keys)) {
     for (const [object, keys] of Object.entries(descriptor.object_keys)) {
@@ -93,12 +97,19 @@ export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId:
     try {
       name = blueskyChannelName(stream, key);
     } catch (error) {
-      throw new BlueskyDocumentError(`stream entry ${context.entryId}: descriptor ${uid}: ${(error as Error).message}`, { ...ctx, descriptor: uid }, { cause: error });
+      throw new BlueskyDocumentError(
+        `stream entry ${context.entryId}: descriptor ${uid}: ${(error as Error).message}`,
+        { ...ctx, descriptor: uid },
+        { cause: error },
+      );
     }
     // Any name makes a folder of staged chunks (the one naming rule, object-keys safeSegment), but the
     // channel is also part of its StreamResource and StreamDatum uids, which the contract restricts.
     if (!DOCUMENT_UID_NAME.test(name) || name.length > MAX_CHANNEL_NAME) {
-      notArchived.push({ channel: name, reason: `channel name ${JSON.stringify(name.slice(0, 60))}${name.length > 60 ? '…' : ''} cannot be part of a document uid (letters, digits, . _ : / -, at most ${MAX_CHANNEL_NAME} characters)` });
+      notArchived.push({
+        channel: name,
+        reason: `channel name ${JSON.stringify(name.slice(0, 60))}${name.length > 60 ? '…' : ''} cannot be part of a document uid (letters, digits, . _ : / -, at most ${MAX_CHANNEL_NAME} characters)`,
+      });
       continue;
     }
     if (!isRecord(raw)) {
@@ -115,9 +126,22 @@ export function channelsOfDescriptor(descriptor: BlueskyDoc, context: { entryId:
       continue;
     }
     const object = str(raw.object_name) ?? objectOf.get(key);
-    const forward = (stored: string, derived: DataKey['dtype']) => forwardedDataKey(raw, { key, stream, object, stored, derived, shape: shape as number[] });
-    if (raw.dtype === 'string' && shape.length === 0 && !(typeof raw.dtype_numpy === 'string' && /^[|<>]?[biufc]\d+$/.test(raw.dtype_numpy))) {
-      channels.push({ name, stream, key, encoding: 'json', dtype: parseDtype('|u1'), shape: [], dataKey: forward(JSON_DTYPE_NUMPY, 'string') });
+    const forward = (stored: string, derived: DataKey['dtype']) =>
+      forwardedDataKey(raw, { key, stream, object, stored, derived, shape: shape as number[] });
+    if (
+      raw.dtype === 'string' &&
+      shape.length === 0 &&
+      !(typeof raw.dtype_numpy === 'string' && /^[|<>]?[biufc]\d+$/.test(raw.dtype_numpy))
+    ) {
+      channels.push({
+        name,
+        stream,
+        key,
+        encoding: 'json',
+        dtype: parseDtype('|u1'),
+        shape: [],
+        dataKey: forward(JSON_DTYPE_NUMPY, 'string'),
+      });
       continue;
     }
     const dtype = elementDtype(raw);
@@ -140,10 +164,13 @@ const CONTRACT_DTYPE_NUMPY = /^([|<>][biufc][0-9]+|\|O8)$/;
  * `external: "STREAM:"` (the data is in staged chunks) and `archived_dtype_numpy` (the element type
  * stored). A missing or invalid `dtype`/`dtype_numpy`/`source` is filled in from what is stored.
  */
-function forwardedDataKey(raw: Record<string, unknown>, c: { key: string; stream: string; object: string | undefined; stored: string; derived: DataKey['dtype']; shape: number[] }): DataKey {
+function forwardedDataKey(
+  raw: Record<string, unknown>,
+  c: { key: string; stream: string; object: string | undefined; stored: string; derived: DataKey['dtype']; shape: number[] },
+): DataKey {
   return {
     ...raw,
-    dtype: typeof raw.dtype === 'string' && DATA_KEY_DTYPES.has(raw.dtype) ? raw.dtype as DataKey['dtype'] : c.derived,
+    dtype: typeof raw.dtype === 'string' && DATA_KEY_DTYPES.has(raw.dtype) ? (raw.dtype as DataKey['dtype']) : c.derived,
     dtype_numpy: typeof raw.dtype_numpy === 'string' && CONTRACT_DTYPE_NUMPY.test(raw.dtype_numpy) ? raw.dtype_numpy : c.stored,
     shape: c.shape,
     source: str(raw.source) ?? `bluesky:${c.stream}/${c.key}`,

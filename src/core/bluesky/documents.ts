@@ -7,7 +7,16 @@
  * points packed in point-packing.ts (re-exported here); this file builds the contract documents.
  */
 import { DetailType } from '../contract/detail-types.js';
-import type { DataKey, DataPolicy, EventDescriptor, IcatSnapshot, RunStart, RunStop, StreamDatum, StreamResource } from '../contract/generated-types.js';
+import type {
+  DataKey,
+  DataPolicy,
+  EventDescriptor,
+  IcatSnapshot,
+  RunStart,
+  RunStop,
+  StreamDatum,
+  StreamResource,
+} from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
 import { icatSnapshotOf, streamDatumOf, streamResourceOf } from '../event-model/documents.js';
 import { resourceUid } from '../event-model/uids.js';
@@ -29,7 +38,19 @@ export const MAX_INLINE_START = 64 * 1024;
 export const blueskyResourceUid = resourceUid;
 
 /** Contract keys of RunStart that the start document's own keys never overwrite. */
-const RUN_START_KEYS = new Set(['uid', 'time', 'scan_id', 'plan_name', 'sample', 'project', 'data_session', 'data_policy', 'bliss', 'bluesky', 'icat']);
+const RUN_START_KEYS = new Set([
+  'uid',
+  'time',
+  'scan_id',
+  'plan_name',
+  'sample',
+  'project',
+  'data_session',
+  'data_policy',
+  'bliss',
+  'bluesky',
+  'icat',
+]);
 
 /** The title of a Bluesky run: md `title`, else plan name, motors and number of points (`scan motor 10`). */
 export function blueskyTitleOf(start: BlueskyDoc): string {
@@ -63,15 +84,20 @@ export interface BlueskyDataPolicyDefaults {
 export function blueskyDataPolicyOf(start: BlueskyDoc, defaults: BlueskyDataPolicyDefaults): DataPolicy {
   const pick = (key: string) => str(start[key]);
   const sample = sampleNameOf(start);
-  const policy = dataPolicyOf({
-    ...optional('proposal', pick('proposal') ?? defaults.proposal),
-    ...optional('session', pick('session') ?? defaults.session),
-    ...optional('collection', pick('collection') ?? sample ?? defaults.collection),
-    ...optional('dataset', pick('dataset') ?? defaults.dataset),
-  }, pick('beamline') ?? defaults.beamline);
+  const policy = dataPolicyOf(
+    {
+      ...optional('proposal', pick('proposal') ?? defaults.proposal),
+      ...optional('session', pick('session') ?? defaults.session),
+      ...optional('collection', pick('collection') ?? sample ?? defaults.collection),
+      ...optional('dataset', pick('dataset') ?? defaults.dataset),
+    },
+    pick('beamline') ?? defaults.beamline,
+  );
   return {
-    proposal: folderName(policy.proposal, 'unknown_proposal'), beamline: folderName(policy.beamline, 'unknown_beamline'),
-    session: folderName(policy.session, 'unknown_session'), collection: folderName(policy.collection, 'unknown_collection'),
+    proposal: folderName(policy.proposal, 'unknown_proposal'),
+    beamline: folderName(policy.beamline, 'unknown_beamline'),
+    session: folderName(policy.session, 'unknown_session'),
+    collection: folderName(policy.collection, 'unknown_collection'),
     dataset: folderName(policy.dataset, 'unknown_dataset'),
   };
 }
@@ -110,7 +136,8 @@ export interface BlueskyStartContext {
 export function blueskyRunStartOf(start: BlueskyDoc, ctx: BlueskyStartContext): RunStart {
   const docCtx = { entryId: ctx.entryId, document: 'start' };
   const uid = requireString(start, 'uid', docCtx);
-  if (typeof start.time !== 'number' || !Number.isFinite(start.time)) throw new BlueskyDocumentError(`stream entry ${ctx.entryId}: start document ${uid} has no time`, { ...docCtx, runUid: uid });
+  if (typeof start.time !== 'number' || !Number.isFinite(start.time))
+    throw new BlueskyDocumentError(`stream entry ${ctx.entryId}: start document ${uid} has no time`, { ...docCtx, runUid: uid });
   const sample = sampleNameOf(start);
   const icat: IcatSnapshot = { ...icatSnapshotOf(start.icat), ...(sample ? { Sample_name: sample } : {}) };
   // md keys at the top level while they fit in MAX_INLINE_START together (a larger one is only in the staged start document).
@@ -128,7 +155,7 @@ export function blueskyRunStartOf(start: BlueskyDoc, ctx: BlueskyStartContext): 
     ...extras,
     uid,
     time: start.time,
-    scan_id: Number.isSafeInteger(start.scan_id) && (start.scan_id as number) >= 0 ? start.scan_id as number : 0,
+    scan_id: Number.isSafeInteger(start.scan_id) && (start.scan_id as number) >= 0 ? (start.scan_id as number) : 0,
     plan_name: str(start.plan_name) ?? 'bluesky',
     ...(sample ? { sample } : {}),
     ...(str(start.project) ? { project: str(start.project)! } : {}),
@@ -159,18 +186,33 @@ export const MAX_INLINE_CONFIGURATION = 64 * 1024;
  * The forwarded descriptor: the original uid and stream name, data_keys and object_keys renamed
  * to channels (`primary:det`), hints and configuration kept, the keys not archived listed.
  */
-export function blueskyDescriptorOf(runUid: string, descriptor: BlueskyDoc, channels: readonly BlueskyChannel[], notArchived: readonly NotArchived[]): EventDescriptor {
+export function blueskyDescriptorOf(
+  runUid: string,
+  descriptor: BlueskyDoc,
+  channels: readonly BlueskyChannel[],
+  notArchived: readonly NotArchived[],
+): EventDescriptor {
   const stream = descriptor.name as string;
   const dataKeys: Record<string, DataKey> = {};
   for (const c of channels) dataKeys[c.name] = c.dataKey;
   const archived = new Set(channels.map((c) => c.key));
   const objectKeys = isRecord(descriptor.object_keys)
-    ? blueskyObjectKeys(stream, Object.fromEntries(Object.entries(descriptor.object_keys)
-      .map(([o, keys]) => [o, Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string' && archived.has(k)) : []] as const)
-      .filter(([, keys]) => keys.length > 0)))
+    ? blueskyObjectKeys(
+        stream,
+        Object.fromEntries(
+          Object.entries(descriptor.object_keys)
+            .map(
+              ([o, keys]) =>
+                [o, Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string' && archived.has(k)) : []] as const,
+            )
+            .filter(([, keys]) => keys.length > 0),
+        ),
+      )
     : {};
-  const configuration = isRecord(descriptor.configuration) && Buffer.byteLength(JSON.stringify(descriptor.configuration)) <= MAX_INLINE_CONFIGURATION
-    ? descriptor.configuration : undefined;
+  const configuration =
+    isRecord(descriptor.configuration) && Buffer.byteLength(JSON.stringify(descriptor.configuration)) <= MAX_INLINE_CONFIGURATION
+      ? descriptor.configuration
+      : undefined;
   return validateDetail(DetailType.EventDescriptor, {
     uid: descriptor.uid as string,
     run_start: runUid,
@@ -186,11 +228,26 @@ export function blueskyDescriptorOf(runUid: string, descriptor: BlueskyDoc, chan
 
 /** The StreamResource of a channel: the same staged-chunk resource as a BLISS channel's. */
 export function blueskyStreamResourceOf(beamline: string, runUid: string, bucket: string, channel: BlueskyChannel): StreamResource {
-  return streamResourceOf(beamline, runUid, bucket, channel.encoding === 'json' ? { name: channel.name, encoding: 'json' } : { name: channel.name, dtype: channel.dtype, shape: channel.shape });
+  return streamResourceOf(
+    beamline,
+    runUid,
+    bucket,
+    channel.encoding === 'json'
+      ? { name: channel.name, encoding: 'json' }
+      : { name: channel.name, dtype: channel.dtype, shape: channel.shape },
+  );
 }
 
 /** The StreamDatum of one staged chunk of a channel, under its stream's descriptor. */
-export function blueskyStreamDatumOf(runUid: string, bucket: string, channel: string, descriptorUid: string, start: number, stop: number, stored: StoredObject): StreamDatum {
+export function blueskyStreamDatumOf(
+  runUid: string,
+  bucket: string,
+  channel: string,
+  descriptorUid: string,
+  start: number,
+  stop: number,
+  stored: StoredObject,
+): StreamDatum {
   return streamDatumOf(runUid, bucket, channel, start, stop, stored, descriptorUid);
 }
 
@@ -213,10 +270,12 @@ const EXIT_STATUSES = new Set(['success', 'abort', 'fail']);
 export function blueskyRunStopOf(runUid: string, stop: BlueskyDoc, end: BlueskyRunEnd, entryId: string): RunStop {
   const ctx = { entryId, document: 'stop', runUid };
   const uid = requireString(stop, 'uid', ctx);
-  const exit = typeof stop.exit_status === 'string' && EXIT_STATUSES.has(stop.exit_status) ? stop.exit_status as RunStop['exit_status'] : 'fail';
+  const exit =
+    typeof stop.exit_status === 'string' && EXIT_STATUSES.has(stop.exit_status) ? (stop.exit_status as RunStop['exit_status']) : 'fail';
   const reason = str(stop.reason);
   const numEvents: Record<string, number> = {};
-  if (isRecord(stop.num_events)) for (const [k, v] of Object.entries(stop.num_events)) if (Number.isSafeInteger(v) && (v as number) >= 0) numEvents[k] = v as number;
+  if (isRecord(stop.num_events))
+    for (const [k, v] of Object.entries(stop.num_events)) if (Number.isSafeInteger(v) && (v as number) >= 0) numEvents[k] = v as number;
   return validateDetail(DetailType.RunStop, {
     uid,
     run_start: runUid,

@@ -31,7 +31,8 @@ export interface BlueskyEntry {
 }
 
 /** A non-empty string (a finite number as its text), else undefined. */
-export const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined);
+export const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
 
 /** `{"$float": "nan"|"inf"|"-inf"}` (the publisher's encoding of non-finite floats) → the number. */
 export function restoreNonFinite(value: unknown): unknown {
@@ -56,18 +57,29 @@ export function parseBlueskyEntry(id: string, fields: ReadonlyMap<string, Buffer
   const name = text('name');
   const raw = text('doc');
   if (name === undefined || raw === undefined) {
-    throw new BlueskyDocumentError(`stream entry ${id} has no ${name === undefined ? '"name"' : '"doc"'} field`, { entryId: id, fields: [...fields.keys()] });
+    throw new BlueskyDocumentError(`stream entry ${id} has no ${name === undefined ? '"name"' : '"doc"'} field`, {
+      entryId: id,
+      fields: [...fields.keys()],
+    });
   }
   if (!KNOWN_NAMES.has(name)) {
-    throw new BlueskyDocumentError(`stream entry ${id}: unknown document name ${JSON.stringify(name.slice(0, 100))}`, { entryId: id, document: name });
+    throw new BlueskyDocumentError(`stream entry ${id}: unknown document name ${JSON.stringify(name.slice(0, 100))}`, {
+      entryId: id,
+      document: name,
+    });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (error) {
-    throw new BlueskyDocumentError(`stream entry ${id}: ${name} document is not JSON (${(error as Error).message})`, { entryId: id, document: name }, { cause: error });
+    throw new BlueskyDocumentError(
+      `stream entry ${id}: ${name} document is not JSON (${(error as Error).message})`,
+      { entryId: id, document: name },
+      { cause: error },
+    );
   }
-  if (!isRecord(parsed)) throw new BlueskyDocumentError(`stream entry ${id}: ${name} document is not a JSON object`, { entryId: id, document: name });
+  if (!isRecord(parsed))
+    throw new BlueskyDocumentError(`stream entry ${id}: ${name} document is not a JSON object`, { entryId: id, document: name });
   return { id, name: name as BlueskyDocumentName, doc: restoreNonFinite(parsed) as BlueskyDoc };
 }
 

@@ -2,7 +2,10 @@
 import type { BlueskyChannel } from './descriptor-channels.js';
 import { BlueskyDocumentError } from './errors.js';
 
-const WRITERS: Record<string, { size: number; write: (view: DataView, offset: number, value: number) => void; integer?: [bigint, bigint] }> = {
+const WRITERS: Record<
+  string,
+  { size: number; write: (view: DataView, offset: number, value: number) => void; integer?: [bigint, bigint] }
+> = {
   '|b1': { size: 1, write: (v, o, x) => v.setUint8(o, x) },
   '|i1': { size: 1, write: (v, o, x) => v.setInt8(o, x), integer: [-(2n ** 7n), 2n ** 7n - 1n] },
   '<i2': { size: 2, write: (v, o, x) => v.setInt16(o, x, true), integer: [-(2n ** 15n), 2n ** 15n - 1n] },
@@ -25,21 +28,35 @@ export interface ValueContext {
 }
 
 /** Packs points (JSON values of one data key) into little-endian C-order bytes; a value that does not fit is an error naming the point. */
-export function packPoints(channel: Pick<BlueskyChannel, 'dtype' | 'shape' | 'name'>, values: readonly unknown[], context: ValueContext): Buffer {
+export function packPoints(
+  channel: Pick<BlueskyChannel, 'dtype' | 'shape' | 'name'>,
+  values: readonly unknown[],
+  context: ValueContext,
+): Buffer {
   const writer = WRITERS[channel.dtype.str];
-  if (!writer) throw new BlueskyDocumentError(`channel ${channel.name}: dtype ${channel.dtype.str} cannot be packed`, { ...context, stream: channel.name });
+  if (!writer)
+    throw new BlueskyDocumentError(`channel ${channel.name}: dtype ${channel.dtype.str} cannot be packed`, {
+      ...context,
+      stream: channel.name,
+    });
   const perPoint = channel.shape.reduce((a, b) => a * b, 1);
   const failAt = (p: number, why: string): never => {
-    throw new BlueskyDocumentError(`run ${context.runUid}, channel ${channel.name}, point ${context.index + p} (stream entry ${context.entryId}): ${why}`,
-      { ...context, stream: channel.name, index: context.index + p });
+    throw new BlueskyDocumentError(
+      `run ${context.runUid}, channel ${channel.name}, point ${context.index + p} (stream entry ${context.entryId}): ${why}`,
+      { ...context, stream: channel.name, index: context.index + p },
+    );
   };
   // Every point's shape is checked before the output is allocated: a data key declaring a huge shape
   // costs what its values really hold, not what the descriptor claims.
   const flats = values.map((value, p) => {
     const flat: unknown[] = [];
     const walk = (v: unknown, depth: number) => {
-      if (depth === channel.shape.length) { flat.push(v); return; }
-      if (!Array.isArray(v) || v.length !== channel.shape[depth]) failAt(p, `value does not have the shape [${channel.shape.join(', ')}] of its data key`);
+      if (depth === channel.shape.length) {
+        flat.push(v);
+        return;
+      }
+      if (!Array.isArray(v) || v.length !== channel.shape[depth])
+        failAt(p, `value does not have the shape [${channel.shape.join(', ')}] of its data key`);
       for (const x of v as unknown[]) walk(x, depth + 1);
     };
     walk(value, 0);
@@ -67,11 +84,13 @@ export function packPoints(channel: Pick<BlueskyChannel, 'dtype' | 'shape' | 'na
       if (writer.integer) {
         if (!Number.isInteger(x)) fail(`${x} is not an integer (dtype ${channel.dtype.str})`);
         // JSON.parse has already rounded an integer beyond 2^53 to a neighbour: refuse it rather than store another number.
-        if (!Number.isSafeInteger(x)) fail(`${x} is beyond 2^53 - 1 in magnitude: JSON cannot carry it exactly (dtype ${channel.dtype.str})`);
+        if (!Number.isSafeInteger(x))
+          fail(`${x} is beyond 2^53 - 1 in magnitude: JSON cannot carry it exactly (dtype ${channel.dtype.str})`);
         const big = BigInt(x);
         if (big < writer.integer[0] || big > writer.integer[1]) fail(`${x} is out of range for ${channel.dtype.str}`);
       }
-      if (channel.dtype.str === '<f4' && Number.isFinite(x) && !Number.isFinite(Math.fround(x))) fail(`${x} is out of range for <f4 (it would be stored as an infinity)`);
+      if (channel.dtype.str === '<f4' && Number.isFinite(x) && !Number.isFinite(Math.fround(x)))
+        fail(`${x} is out of range for <f4 (it would be stored as an infinity)`);
       writer.write(view, offset, x);
       offset += writer.size;
     }

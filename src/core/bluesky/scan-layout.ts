@@ -57,8 +57,13 @@ export function blueskyDimensions(hints: unknown): string[][] {
     if (!Array.isArray(dim) || !Array.isArray(dim[0])) continue;
     const stream = typeof dim[1] === 'string' ? dim[1] : PRIMARY;
     // Hints are advisory: a field that names no channel (empty, stream name with ':') is skipped, never a failed file.
-    out.push((dim[0] as unknown[]).filter((f): f is string => typeof f === 'string' && f.length > 0 && stream.length > 0 && !stream.includes(BLUESKY_CHANNEL_SEPARATOR))
-      .map((f) => blueskyChannelName(stream, f)));
+    out.push(
+      (dim[0] as unknown[])
+        .filter(
+          (f): f is string => typeof f === 'string' && f.length > 0 && stream.length > 0 && !stream.includes(BLUESKY_CHANNEL_SEPARATOR),
+        )
+        .map((f) => blueskyChannelName(stream, f)),
+    );
   }
   return out;
 }
@@ -85,11 +90,20 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
   const channels: LaidChannel[] = [];
   for (const resource of [...input.resources].sort((a, b) => a.data_key.localeCompare(b.data_key))) {
     const parts = parseBlueskyChannelName(resource.data_key);
-    if (!parts) throw new InvalidInputError(`channel ${resource.data_key} of a Bluesky run is not named <stream>/<key>`, { runUid, stream: resource.data_key });
+    if (!parts)
+      throw new InvalidInputError(`channel ${resource.data_key} of a Bluesky run is not named <stream>/<key>`, {
+        runUid,
+        stream: resource.data_key,
+      });
     const key = keyOf.get(resource.data_key);
     channels.push({
-      channel: resource.data_key, stream: parts.stream, key: typeof key?.bluesky_key === 'string' ? key.bluesky_key : parts.key,
-      object: key?.object_name ?? parts.key, resource, units: key?.units ?? undefined, json: isJsonResource(resource),
+      channel: resource.data_key,
+      stream: parts.stream,
+      key: typeof key?.bluesky_key === 'string' ? key.bluesky_key : parts.key,
+      object: key?.object_name ?? parts.key,
+      resource,
+      units: key?.units ?? undefined,
+      json: isJsonResource(resource),
     });
   }
   // Primary first (in descriptor order), then the other streams by name.
@@ -97,14 +111,25 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
     const keys = Object.keys(descriptorOfStream.get(c.stream)?.data_keys ?? {});
     return keys.indexOf(c.channel);
   };
-  channels.sort((a, b) => (a.stream === PRIMARY ? 0 : 1) - (b.stream === PRIMARY ? 0 : 1) || a.stream.localeCompare(b.stream) || order(a) - order(b));
+  channels.sort(
+    (a, b) => (a.stream === PRIMARY ? 0 : 1) - (b.stream === PRIMARY ? 0 : 1) || a.stream.localeCompare(b.stream) || order(a) - order(b),
+  );
 
   const nodes: PlanNode[] = [];
   const planned: PlanChannel[] = [];
-  const entryGroup: { kind: 'group'; path: string; attrs: Record<string, string> } = { kind: 'group', path: e, attrs: { NX_class: 'NXentry' } };
+  const entryGroup: { kind: 'group'; path: string; attrs: Record<string, string> } = {
+    kind: 'group',
+    path: e,
+    attrs: { NX_class: 'NXentry' },
+  };
   nodes.push(entryGroup);
   const endReason = stop.bliss.end_reason ?? stop.reason ?? stop.exit_status.toUpperCase();
-  nodes.push(text(`${e}/title`, bluesky.title), text(`${e}/start_time`, isoOf(start.time)), text(`${e}/end_time`, isoOf(stop.time)), text(`${e}/end_reason`, endReason));
+  nodes.push(
+    text(`${e}/title`, bluesky.title),
+    text(`${e}/start_time`, isoOf(start.time)),
+    text(`${e}/end_time`, isoOf(stop.time)),
+    text(`${e}/end_reason`, endReason),
+  );
   nodes.push({ kind: 'group', path: `${e}/instrument`, attrs: { NX_class: 'NXinstrument' } });
 
   const usedGroups = new Set<string>();
@@ -124,17 +149,35 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
       if (!values) throw new InvalidInputError(`no values read for JSON channel ${c.channel}`, context);
       if (values.length === 0) return []; // h5wasm cannot type an empty string list
       c.path = `${group}/${hdf5Name(c.key)}`;
-      return [{
-        kind: 'text', path: c.path, value: [...values],
-        attrs: { content_type: JSON_CONTENT_TYPE, ...(c.units ? { units: c.units } : {}), bluesky_stream: c.stream, bluesky_key: c.key },
-      }];
+      return [
+        {
+          kind: 'text',
+          path: c.path,
+          value: [...values],
+          attrs: { content_type: JSON_CONTENT_TYPE, ...(c.units ? { units: c.units } : {}), bluesky_stream: c.stream, bluesky_key: c.key },
+        },
+      ];
     }
     const type = parseElementType(c.resource.parameters.dtype_numpy, context);
-    const dataset = channelDataset({
-      group, channel: c.channel, resourceUid: c.resource.uid, type, pointShape: c.resource.parameters.point_shape, points, units: c.units, storage,
-    }, hdf5Name(c.key), {
-      ...(c.units ? { units: c.units } : {}), bluesky_stream: c.stream, bluesky_key: c.key,
-    }, undefined);
+    const dataset = channelDataset(
+      {
+        group,
+        channel: c.channel,
+        resourceUid: c.resource.uid,
+        type,
+        pointShape: c.resource.parameters.point_shape,
+        points,
+        units: c.units,
+        storage,
+      },
+      hdf5Name(c.key),
+      {
+        ...(c.units ? { units: c.units } : {}),
+        bluesky_stream: c.stream,
+        bluesky_key: c.key,
+      },
+      undefined,
+    );
     c.dataset = dataset;
     c.path = dataset.path;
     planned.push(dataset);
@@ -198,8 +241,13 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
   return {
     entry,
     rootAttrs: {
-      NX_class: 'NXroot', file_name: input.fileName, file_time: isoOf(stop.time), creator: input.creator, HDF5_Version: input.hdf5Version,
-      publisher: 'bluesky', ...(typeof versions.bluesky === 'string' ? { publisher_version: versions.bluesky } : {}),
+      NX_class: 'NXroot',
+      file_name: input.fileName,
+      file_time: isoOf(stop.time),
+      creator: input.creator,
+      HDF5_Version: input.hdf5Version,
+      publisher: 'bluesky',
+      ...(typeof versions.bluesky === 'string' ? { publisher_version: versions.bluesky } : {}),
       default: entry,
     },
     nodes,
@@ -214,20 +262,30 @@ export function buildBlueskyScanLayout(input: ScanLayoutInput): NexusPlan {
  * first field of each hints.dimensions entry. A grid scan (start `shape` [slow, fast], two
  * dimensions, no snaking, all points there) gets the signal as an image with both motors as axes.
  */
-function planBlueskyPlot(path: string, primary: readonly LaidChannel[], dims: string[][], descriptor: EventDescriptor | undefined, startDoc: Record<string, unknown> | undefined): PlanNode[] {
+function planBlueskyPlot(
+  path: string,
+  primary: readonly LaidChannel[],
+  dims: string[][],
+  descriptor: EventDescriptor | undefined,
+  startDoc: Record<string, unknown> | undefined,
+): PlanNode[] {
   const byChannel = new Map(primary.map((c) => [c.channel, c] as const));
-  const axes = dims.map((fields) => fields.map((f) => byChannel.get(f)).find((c) => c !== undefined)).filter((c): c is LaidChannel => c !== undefined);
+  const axes = dims
+    .map((fields) => fields.map((f) => byChannel.get(f)).find((c) => c !== undefined))
+    .filter((c): c is LaidChannel => c !== undefined);
   const axisSet = new Set(axes.map((a) => a.channel));
   const hinted: string[] = [];
   if (descriptor && isRecord(descriptor.hints)) {
     for (const hint of Object.values(descriptor.hints)) {
-      if (isRecord(hint) && Array.isArray(hint.fields)) for (const f of hint.fields) if (typeof f === 'string' && f.length > 0) hinted.push(blueskyChannelName(PRIMARY, f));
+      if (isRecord(hint) && Array.isArray(hint.fields))
+        for (const f of hint.fields) if (typeof f === 'string' && f.length > 0) hinted.push(blueskyChannelName(PRIMARY, f));
     }
   }
   const rank = (c: LaidChannel) => c.dataset?.pointShape.length ?? 0;
-  const signal = hinted.map((h) => byChannel.get(h)).find((c) => c !== undefined && !axisSet.has(c.channel) && rank(c) === 0)
-    ?? primary.find((c) => !axisSet.has(c.channel) && rank(c) === 0)
-    ?? primary.find((c) => !axisSet.has(c.channel));
+  const signal =
+    hinted.map((h) => byChannel.get(h)).find((c) => c !== undefined && !axisSet.has(c.channel) && rank(c) === 0) ??
+    primary.find((c) => !axisSet.has(c.channel) && rank(c) === 0) ??
+    primary.find((c) => !axisSet.has(c.channel));
   if (!signal?.dataset) return [];
   const name = (c: LaidChannel) => hdf5Name(c.key);
 
@@ -239,15 +297,46 @@ function planBlueskyPlot(path: string, primary: readonly LaidChannel[], dims: st
     if (grid.slow > 0 && grid.fast > 0 && grid.slow * grid.fast === signal.dataset.shape[0]) {
       return [
         { kind: 'group', path, attrs: { NX_class: 'NXdata', signal: name(signal), axes: [name(slow), name(fast)] } },
-        { kind: 'grid-signal', path: `${path}/${name(signal)}`, channel: signal.channel, type: signal.dataset.type, shape: [grid.slow, grid.fast], attrs: { interpretation: 'image' } },
-        { kind: 'grid-axis', path: `${path}/${name(slow)}`, channel: slow.channel, type: slow.dataset!.type, dimension: 'slow', grid, attrs: {} },
-        { kind: 'grid-axis', path: `${path}/${name(fast)}`, channel: fast.channel, type: fast.dataset!.type, dimension: 'fast', grid, attrs: {} },
+        {
+          kind: 'grid-signal',
+          path: `${path}/${name(signal)}`,
+          channel: signal.channel,
+          type: signal.dataset.type,
+          shape: [grid.slow, grid.fast],
+          attrs: { interpretation: 'image' },
+        },
+        {
+          kind: 'grid-axis',
+          path: `${path}/${name(slow)}`,
+          channel: slow.channel,
+          type: slow.dataset!.type,
+          dimension: 'slow',
+          grid,
+          attrs: {},
+        },
+        {
+          kind: 'grid-axis',
+          path: `${path}/${name(fast)}`,
+          channel: fast.channel,
+          type: fast.dataset!.type,
+          dimension: 'fast',
+          grid,
+          attrs: {},
+        },
       ];
     }
   }
   const axis = axes[0];
   const nodes: PlanNode[] = [
-    { kind: 'group', path, attrs: { NX_class: 'NXdata', signal: name(signal), ...(axis ? { axes: [name(axis), ...Array<string>(rank(signal)).fill('.')] } : {}) } },
+    {
+      kind: 'group',
+      path,
+      attrs: {
+        NX_class: 'NXdata',
+        signal: name(signal),
+        ...(axis ? { axes: [name(axis), ...Array<string>(rank(signal)).fill('.')] } : {}),
+      },
+    },
     { kind: 'link', path: `${path}/${name(signal)}`, target: signal.dataset.path },
   ];
   if (axis?.dataset && name(axis) !== name(signal)) nodes.push({ kind: 'link', path: `${path}/${name(axis)}`, target: axis.dataset.path });

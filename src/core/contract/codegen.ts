@@ -5,11 +5,7 @@ import { schemaPath } from './schema-files.js';
 
 /** Renders the TypeScript types of every event schema, in a stable order. */
 export async function renderContractTypes(): Promise<string> {
-  const parts = [
-    '/* eslint-disable */',
-    '// Generated from events/schemas by scripts/generate-contract.ts. Do not edit by hand.',
-    '',
-  ];
+  const parts = ['/* eslint-disable */', '// Generated from events/schemas by scripts/generate-contract.ts. Do not edit by hand.', ''];
   for (const slug of Object.values(schemaSlugs).sort()) {
     const schema = JSON.parse(await readFile(schemaPath(slug), 'utf8')) as JSONSchema;
     const { $id: _id, ...rest } = schema;

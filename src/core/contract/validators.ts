@@ -3,8 +3,22 @@ import addFormatsModule from 'ajv-formats';
 import { DetailType, schemaSlugs } from './detail-types.js';
 import { loadJson, schemaPath } from './schema-files.js';
 import type {
-  DatasetClosed, DatasetMetadataUpdated, DatasetOpened,
-  BridgeHeartbeat, EventDescriptor, ExportCompleted, ExportFailed, ExportRequested, RearchiveRequested, RunArchived, RunFailed, RunStalled, RunStart, RunStop, StreamDatum, StreamResource,
+  DatasetClosed,
+  DatasetMetadataUpdated,
+  DatasetOpened,
+  BridgeHeartbeat,
+  EventDescriptor,
+  ExportCompleted,
+  ExportFailed,
+  ExportRequested,
+  RearchiveRequested,
+  RunArchived,
+  RunFailed,
+  RunStalled,
+  RunStart,
+  RunStop,
+  StreamDatum,
+  StreamResource,
 } from './generated-types.js';
 import { ContractError } from '../errors.js';
 
@@ -63,7 +77,10 @@ export function isDetailType(value: unknown): value is DetailType {
 function describe(errors: ErrorObject[] | null | undefined): string {
   return (errors ?? [])
     .slice(0, 5)
-    .map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`)
+    .map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    )
     .join('; ');
 }
 
@@ -75,9 +92,12 @@ export function validateEvent(event: unknown): BusEvent {
   }
   const validate = validators().get(detailType)!;
   if (!validate(event)) {
-    throw new ContractError(`${detailType} event does not match events/schemas/${schemaSlugs[detailType]}.schema.json: ${describe(validate.errors)}`, {
-      detailType,
-    });
+    throw new ContractError(
+      `${detailType} event does not match events/schemas/${schemaSlugs[detailType]}.schema.json: ${describe(validate.errors)}`,
+      {
+        detailType,
+      },
+    );
   }
   return event as BusEvent;
 }
@@ -85,8 +105,14 @@ export function validateEvent(event: unknown): BusEvent {
 /** Validates a detail payload for the given detail-type (the envelope is filled in for the check). */
 export function validateDetail<T extends DetailType>(detailType: T, detail: unknown, source?: string): DetailOf[T] {
   // Without a source, the schema's own: its const, its first enum value, or its first example (a pattern, e.g. a beamline's bridge).
-  const envelopeSource = source ?? (validators().get(detailType)!.schema as { properties: { source: { const?: string; enum?: string[]; examples?: string[] } } }).properties.source;
-  const resolvedSource = typeof envelopeSource === 'string' ? envelopeSource : (envelopeSource.const ?? envelopeSource.enum?.[0] ?? envelopeSource.examples?.[0] ?? '');
+  const envelopeSource =
+    source ??
+    (validators().get(detailType)!.schema as { properties: { source: { const?: string; enum?: string[]; examples?: string[] } } })
+      .properties.source;
+  const resolvedSource =
+    typeof envelopeSource === 'string'
+      ? envelopeSource
+      : (envelopeSource.const ?? envelopeSource.enum?.[0] ?? envelopeSource.examples?.[0] ?? '');
   validateEvent({ source: resolvedSource, 'detail-type': detailType, detail });
   return detail as DetailOf[T];
 }

@@ -17,9 +17,22 @@ import { validateDetail } from '../contract/validators.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { DatasetClosedError, DatasetNotFoundError, InvalidMetadataValueError } from './errors.js';
 import {
-  DatasetOrigin, DatasetState, canonicalTechnique, datasetIdOf, definitionOf, initialMetadata, masterFileKey, masterFilePlan,
-  missingFields, splitSnapshot, validateMetadata, validateRef,
-  type DatasetRecord, type DatasetRef, type DatasetScan, type MissingFields,
+  DatasetOrigin,
+  DatasetState,
+  canonicalTechnique,
+  datasetIdOf,
+  definitionOf,
+  initialMetadata,
+  masterFileKey,
+  masterFilePlan,
+  missingFields,
+  splitSnapshot,
+  validateMetadata,
+  validateRef,
+  type DatasetRecord,
+  type DatasetRef,
+  type DatasetScan,
+  type MissingFields,
 } from './model.js';
 import type { DatasetCatalogue, DatasetQuery, MasterFileWriter } from './ports.js';
 import { runTitleOf } from '../bluesky/run-origin.js';
@@ -59,7 +72,10 @@ export const STALE_CLOSE_MS = 5 * 60_000;
 export class DatasetService {
   constructor(private readonly deps: DatasetServiceDeps) {}
 
-  private async publish(detailType: typeof DetailType.DatasetOpened | typeof DetailType.DatasetMetadataUpdated | typeof DetailType.DatasetClosed, detail: unknown): Promise<void> {
+  private async publish(
+    detailType: typeof DetailType.DatasetOpened | typeof DetailType.DatasetMetadataUpdated | typeof DetailType.DatasetClosed,
+    detail: unknown,
+  ): Promise<void> {
     const valid = validateDetail(detailType, detail, EventSource.Datasets);
     const outcome = await this.deps.publisher.publish([{ detailType, source: EventSource.Datasets, detail: valid }]);
     if (outcome.rejected.length) {
@@ -88,7 +104,9 @@ export class DatasetService {
     const metadata = request.metadata === undefined ? {} : validateMetadata(request.metadata);
     const startDate = this.deps.now().toISOString();
     const opened = await this.deps.catalogue.open({
-      ref, origin: DatasetOrigin.Api, techniques,
+      ref,
+      origin: DatasetOrigin.Api,
+      techniques,
       metadata: { ...initialMetadata(ref, startDate), ...metadata, ...(techniques.length ? { definition: definitionOf(techniques) } : {}) },
       startDate,
     });
@@ -105,8 +123,13 @@ export class DatasetService {
 
   private async announceOpened(record: DatasetRecord, runUid?: string): Promise<void> {
     await this.publish(DetailType.DatasetOpened, {
-      dataset: refDetail(record.ref), origin: record.origin, ...(runUid ? { run_uid: runUid } : {}),
-      techniques: record.techniques, metadata: record.metadata, start_date: record.startDate, version: record.version,
+      dataset: refDetail(record.ref),
+      origin: record.origin,
+      ...(runUid ? { run_uid: runUid } : {}),
+      techniques: record.techniques,
+      metadata: record.metadata,
+      start_date: record.startDate,
+      version: record.version,
     });
   }
 
@@ -119,8 +142,12 @@ export class DatasetService {
     if (added.length) metadata.definition = definitionOf([...before.techniques, ...added]);
     const after = await this.deps.catalogue.update(ref, { techniques: added, metadata });
     await this.publish(DetailType.DatasetMetadataUpdated, {
-      dataset: refDetail(ref), techniques: after.techniques, added_techniques: added, changed: metadata,
-      updated_at: this.deps.now().toISOString(), version: after.version,
+      dataset: refDetail(ref),
+      techniques: after.techniques,
+      added_techniques: added,
+      changed: metadata,
+      updated_at: this.deps.now().toISOString(),
+      version: after.version,
     });
     return after;
   }
@@ -154,7 +181,8 @@ export class DatasetService {
     const keyed: DatasetQuery = { ...query };
     for (const key of ['proposal', 'beamline', 'session'] as const) {
       const value = query[key];
-      if (value !== undefined) keyed[key] = validateRef({ proposal: 'p', beamline: 'b', session: 's', collection: 'c', dataset: 'd', [key]: value })[key];
+      if (value !== undefined)
+        keyed[key] = validateRef({ proposal: 'p', beamline: 'b', session: 's', collection: 'c', dataset: 'd', [key]: value })[key];
     }
     return this.deps.catalogue.list(keyed, accept);
   }
@@ -177,24 +205,36 @@ export class DatasetService {
     // A close that stopped between CLOSING and CLOSED (the function died, S3 failed) is resumed once it
     // is clearly not in progress any more: the stored end date and missing fields are kept, and the
     // master file is deterministic, so finishing it again gives the same file.
-    const stale = current.state === DatasetState.Closing && current.closedAt !== undefined
-      && nowDate.getTime() - Date.parse(current.closedAt) > STALE_CLOSE_MS;
+    const stale =
+      current.state === DatasetState.Closing &&
+      current.closedAt !== undefined &&
+      nowDate.getTime() - Date.parse(current.closedAt) > STALE_CLOSE_MS;
     if (current.state !== DatasetState.Open && !stale) throw describeClosed(current, 'second close');
     const now = nowDate.toISOString();
     const metadata = { ...current.metadata, endDate: now };
-    const closing = stale ? current : await this.deps.catalogue.beginClose(ref, {
-      endDate: now, closedAt: now, missing: missingFields(metadata, current.techniques), expectedVersion: current.version,
-    });
+    const closing = stale
+      ? current
+      : await this.deps.catalogue.beginClose(ref, {
+          endDate: now,
+          closedAt: now,
+          missing: missingFields(metadata, current.techniques),
+          expectedVersion: current.version,
+        });
     if (stale) this.deps.log?.('resuming an interrupted close', { dataset: current.id, closingSince: current.closedAt });
     const scans = await this.deps.catalogue.listScans(ref);
     const finalKey = masterFileKey(ref);
     const local = await this.deps.writer.write(masterFilePlan(closing, scans, this.deps.creator));
     try {
       const published = await publishLocalFile(this.deps.store, local.path, local.bytes, finalKey, {
-        contentType: 'application/x-hdf5', verifyDownloadMaxBytes: 64 * 1024 * 1024, context: { dataset: closing.id },
+        contentType: 'application/x-hdf5',
+        verifyDownloadMaxBytes: 64 * 1024 * 1024,
+        context: { dataset: closing.id },
       });
       if (published.sha256 !== local.sha256) {
-        throw new VerificationError(`s3://${this.deps.store.bucket}/${finalKey}: checksum ${published.sha256} differs from the file written (${local.sha256})`, { dataset: closing.id, key: finalKey });
+        throw new VerificationError(
+          `s3://${this.deps.store.bucket}/${finalKey}: checksum ${published.sha256} differs from the file written (${local.sha256})`,
+          { dataset: closing.id, key: finalKey },
+        );
       }
     } finally {
       await local.dispose();
@@ -204,8 +244,14 @@ export class DatasetService {
     await this.recordMasterFileProvenance({ ...closing, masterFile }, scans);
     const closed = await this.deps.catalogue.finishClose(ref, masterFile);
     await this.publish(DetailType.DatasetClosed, {
-      dataset: refDetail(ref), techniques: closed.techniques, start_date: closed.startDate, end_date: closed.endDate!,
-      missing: closed.missing!, master_file: closed.masterFile!, scans: scans.length, version: closed.version,
+      dataset: refDetail(ref),
+      techniques: closed.techniques,
+      start_date: closed.startDate,
+      end_date: closed.endDate!,
+      missing: closed.missing!,
+      master_file: closed.masterFile!,
+      scans: scans.length,
+      version: closed.version,
     });
     this.deps.log?.('dataset closed', { dataset: closed.id, scans: scans.length, missingMandatory: closed.missing?.mandatory });
     return closed;
@@ -220,14 +266,21 @@ export class DatasetService {
     const { known, ignored } = splitSnapshot(start.icat ?? {});
     const startDate = new Date(Math.round(start.time * 1000)).toISOString();
     const opened = await this.deps.catalogue.open({
-      ref, origin: DatasetOrigin.Bridge, techniques: [], metadata: { ...initialMetadata(ref, startDate, start.data_policy), ...known }, startDate,
+      ref,
+      origin: DatasetOrigin.Bridge,
+      techniques: [],
+      metadata: { ...initialMetadata(ref, startDate, start.data_policy), ...known },
+      startDate,
     });
     if (opened.created) await this.announceOpened(opened.record, start.uid);
     if (opened.record.state !== DatasetState.Open) {
       throw describeClosed(opened.record, `new scans (scan ${start.scan_id}, run ${start.uid})`);
     }
     const scan = await this.deps.catalogue.addScan(ref, {
-      runUid: start.uid, scanNumber: start.scan_id, title: runTitleOf(start), startTime: startDate,
+      runUid: start.uid,
+      scanNumber: start.scan_id,
+      title: runTitleOf(start),
+      startTime: startDate,
     });
     return { dataset: datasetIdOf(ref), opened: opened.created, scan, ignoredFields: ignored };
   }
@@ -244,16 +297,21 @@ export class DatasetService {
     if (!provenance || !master || archived.length === 0) return;
     const bucket = this.deps.store.bucket;
     const activityUid = `dataset-close/${closed.id}/${master.sha256}`;
-    await recordProvenance(fileRef(bucket, master.key), {
-      parents: archived.map((s) => runRef(s.runUid)),
-      inputs: archived.map((s) => ({ uri: `s3://${bucket}/${s.fileKey!}`, sha256: s.fileSha256! })),
-      software: provenance.software,
-      parameters: { dataset: closed.id, techniques: closed.techniques, missing: closed.missing ?? {} },
-      agent: { name: 'beamline-archive dataset-api' },
-      started_at: closed.closedAt ?? closed.endDate ?? this.deps.now().toISOString(),
-      ended_at: this.deps.now().toISOString(),
-      activity: 'dataset-master-file',
-    }, { store: provenance.store, now: this.deps.now, newUid: () => activityUid }, { activityUid });
+    await recordProvenance(
+      fileRef(bucket, master.key),
+      {
+        parents: archived.map((s) => runRef(s.runUid)),
+        inputs: archived.map((s) => ({ uri: `s3://${bucket}/${s.fileKey!}`, sha256: s.fileSha256! })),
+        software: provenance.software,
+        parameters: { dataset: closed.id, techniques: closed.techniques, missing: closed.missing ?? {} },
+        agent: { name: 'beamline-archive dataset-api' },
+        started_at: closed.closedAt ?? closed.endDate ?? this.deps.now().toISOString(),
+        ended_at: this.deps.now().toISOString(),
+        activity: 'dataset-master-file',
+      },
+      { store: provenance.store, now: this.deps.now, newUid: () => activityUid },
+      { activityUid },
+    );
   }
 
   /** Scan writer side: the scan's file is at its final key. */

@@ -6,7 +6,14 @@
 import type { DataPolicy } from '../contract/generated-types.js';
 import { datasetKeyOf, datasetPrefix, scanFileKey } from '../object-keys.js';
 import {
-  MANDATORY_FIELDS, findField, icatGroups, icatSource, requireField, requireTechnique, techniqueFields, typedValue,
+  MANDATORY_FIELDS,
+  findField,
+  icatGroups,
+  icatSource,
+  requireField,
+  requireTechnique,
+  techniqueFields,
+  typedValue,
 } from '../icat/definitions.js';
 import { InvalidDatasetNameError, InvalidMetadataValueError } from './errors.js';
 
@@ -80,7 +87,8 @@ const MAX_NAME = 200;
  * overlong name is refused.
  */
 export function validateRef(input: unknown): DatasetRef {
-  if (typeof input !== 'object' || input === null) throw new InvalidDatasetNameError('a dataset is named by proposal, beamline, session, collection and dataset');
+  if (typeof input !== 'object' || input === null)
+    throw new InvalidDatasetNameError('a dataset is named by proposal, beamline, session, collection and dataset');
   const ref = {} as Record<(typeof REF_KEYS)[number], string>;
   const problems: string[] = [];
   for (const key of REF_KEYS) {
@@ -103,7 +111,8 @@ export function datasetIdOf(ref: DatasetRef): string {
  */
 export function parseDatasetId(id: string): DatasetRef {
   const parts = String(id).split('/');
-  if (parts.length !== 5) throw new InvalidDatasetNameError(`dataset id ${JSON.stringify(id)} is not <proposal>/<beamline>/<session>/<collection>/<dataset>`);
+  if (parts.length !== 5)
+    throw new InvalidDatasetNameError(`dataset id ${JSON.stringify(id)} is not <proposal>/<beamline>/<session>/<collection>/<dataset>`);
   const [proposal, beamline, session, collection, dataset] = parts as [string, string, string, string, string];
   return validateRef({ proposal, beamline, session, collection, dataset });
 }
@@ -150,7 +159,10 @@ export function validateMetadata(fields: unknown, options: { allowManaged?: bool
   for (const [name, value] of Object.entries(fields)) {
     requireField(name);
     if (!options.allowManaged && MANAGED_FIELDS.has(name)) {
-      throw new InvalidMetadataValueError(`${name} is maintained by the archive (set at open, close or with add-technique); it cannot be written`, { field: name });
+      throw new InvalidMetadataValueError(
+        `${name} is maintained by the archive (set at open, close or with add-technique); it cannot be written`,
+        { field: name },
+      );
     }
     if (typeof value !== 'string') {
       throw new InvalidMetadataValueError(
@@ -158,7 +170,10 @@ export function validateMetadata(fields: unknown, options: { allowManaged?: bool
         { field: name },
       );
     }
-    if (value.length > MAX_VALUE_LENGTH) throw new InvalidMetadataValueError(`${name}: value is ${value.length} characters long (at most ${MAX_VALUE_LENGTH})`, { field: name });
+    if (value.length > MAX_VALUE_LENGTH)
+      throw new InvalidMetadataValueError(`${name}: value is ${value.length} characters long (at most ${MAX_VALUE_LENGTH})`, {
+        field: name,
+      });
     out[name] = value;
   }
   return out;
@@ -193,7 +208,9 @@ export function missingFields(metadata: Record<string, string>, techniques: read
   const has = (name: string) => typeof metadata[name] === 'string' && metadata[name] !== '';
   const byTechnique: Record<string, string[]> = {};
   for (const t of [...techniques].sort()) {
-    byTechnique[t] = techniqueFields(t).filter((f) => !f.deprecated && !has(f.name)).map((f) => f.name);
+    byTechnique[t] = techniqueFields(t)
+      .filter((f) => !f.deprecated && !has(f.name))
+      .map((f) => f.name);
   }
   return { mandatory: MANDATORY_FIELDS.filter((name) => !has(name)), techniques: byTechnique };
 }
@@ -214,7 +231,6 @@ export interface MasterFilePlan {
 
 export const METADATA_ENTRY = 'dataset';
 
-
 export function masterFilePlan(record: DatasetRecord, scans: readonly DatasetScan[], creator: string): MasterFilePlan {
   const closedAt = record.closedAt ?? record.endDate ?? record.startDate;
   const links = [...scans]
@@ -233,18 +249,26 @@ export function masterFilePlan(record: DatasetRecord, scans: readonly DatasetSca
       const segments = path.split('/');
       for (let i = 1; i < segments.length; i++) groupPaths.add(segments.slice(0, i).join('/'));
       fields.push({
-        path, value: typedValue(record.metadata[name]!, field.type), icatName: name, nexusType: field.type,
+        path,
+        value: typedValue(record.metadata[name]!, field.type),
+        icatName: name,
+        nexusType: field.type,
         ...(field.units ? { units: field.units } : {}),
       });
     }
   }
-  const groups = [...groupPaths].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))
+  const groups = [...groupPaths]
+    .sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))
     .map((path) => ({ path, nxClass: icatGroups[path]?.nx_class ?? 'NXcollection' }));
   return {
     fileTime: Date.parse(closedAt) / 1000,
     rootAttrs: {
-      NX_class: 'NXroot', creator, file_name: masterFileKey(record.ref).split('/').pop()!, file_time: closedAt,
-      default: links[0]?.name ?? METADATA_ENTRY, icat_definitions: `${icatSource.package} ${icatSource.version}`,
+      NX_class: 'NXroot',
+      creator,
+      file_name: masterFileKey(record.ref).split('/').pop()!,
+      file_time: closedAt,
+      default: links[0]?.name ?? METADATA_ENTRY,
+      icat_definitions: `${icatSource.package} ${icatSource.version}`,
     },
     links,
     metadataEntry: METADATA_ENTRY,

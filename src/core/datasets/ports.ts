@@ -34,7 +34,10 @@ export interface DatasetCatalogue {
   /** Adds techniques and sets fields in one conditional write (state OPEN). */
   update(ref: DatasetRef, change: { techniques?: string[]; metadata?: Record<string, string> }): Promise<DatasetRecord>;
   /** OPEN → CLOSING with the end date and what is missing; DatasetCloseConflictError / DatasetClosedError otherwise. */
-  beginClose(ref: DatasetRef, close: { endDate: string; closedAt: string; missing: MissingFields; expectedVersion: number }): Promise<DatasetRecord>;
+  beginClose(
+    ref: DatasetRef,
+    close: { endDate: string; closedAt: string; missing: MissingFields; expectedVersion: number },
+  ): Promise<DatasetRecord>;
   /** CLOSING → CLOSED with the master file (transaction: the open-datasets marker goes too). */
   finishClose(ref: DatasetRef, masterFile: MasterFile): Promise<DatasetRecord>;
   /** Records a scan in an OPEN dataset (transaction with the dataset's state); idempotent. */

@@ -41,11 +41,14 @@ export function channelRole(name: string, pointShape: readonly number[]): Channe
 export function jsonDtypeOf(dtype: NumericDtype, pointShape: readonly number[]): DataKey['dtype'] {
   if (pointShape.length > 0) return 'array';
   switch (dtype.kind) {
-    case 'b': return 'boolean';
+    case 'b':
+      return 'boolean';
     case 'i':
-    case 'u': return 'integer';
+    case 'u':
+      return 'integer';
     case 'f':
-    case 'c': return 'number';
+    case 'c':
+      return 'number';
   }
 }
 

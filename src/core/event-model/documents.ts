@@ -7,7 +7,13 @@
 import { validateDetail } from '../contract/validators.js';
 import { DetailType } from '../contract/detail-types.js';
 import type {
-  DataKey, EventDescriptor, IcatSnapshot, RunFailed, RunError, StreamDatum, StreamResource,
+  DataKey,
+  EventDescriptor,
+  IcatSnapshot,
+  RunFailed,
+  RunError,
+  StreamDatum,
+  StreamResource,
 } from '../contract/generated-types.js';
 import { stagingChannelPrefix } from '../object-keys.js';
 import type { StoredObject } from '../ports.js';
@@ -26,8 +32,11 @@ export function icatSnapshotOf(snapshot: unknown): IcatSnapshot {
       return;
     }
     if (!prefix) return;
-    out[prefix] = Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' ')
-      : typeof value === 'string' ? value : JSON.stringify(value);
+    out[prefix] = Array.isArray(value)
+      ? value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' ')
+      : typeof value === 'string'
+        ? value
+        : JSON.stringify(value);
   };
   walk(snapshot, '');
   return out;
@@ -36,8 +45,14 @@ export function icatSnapshotOf(snapshot: unknown): IcatSnapshot {
 export function dataKeyOf(channel: ChannelSpec): DataKey {
   if (channel.encoding === 'json') {
     return {
-      dtype: 'string', dtype_numpy: JSON_DTYPE_NUMPY, shape: [], source: `bliss:esrf:stream:${channel.streamPk}`, external: 'STREAM:',
-      ...(channel.units ? { units: channel.units } : {}), object_name: objectNameOf(channel.name), bliss_role: 'other',
+      dtype: 'string',
+      dtype_numpy: JSON_DTYPE_NUMPY,
+      shape: [],
+      source: `bliss:esrf:stream:${channel.streamPk}`,
+      external: 'STREAM:',
+      ...(channel.units ? { units: channel.units } : {}),
+      object_name: objectNameOf(channel.name),
+      bliss_role: 'other',
     };
   }
   const concrete = channel.shape.map((d) => d ?? -1);
@@ -61,12 +76,22 @@ export function descriptorOf(runUid: string, channels: readonly ChannelSpec[], n
     (objectKeys[objectNameOf(channel.name)] ??= []).push(channel.name);
   }
   return validateDetail(DetailType.EventDescriptor, {
-    uid: descriptorUid(runUid), run_start: runUid, time: now, name: PRIMARY,
-    data_keys: dataKeys, object_keys: objectKeys, hints: {},
+    uid: descriptorUid(runUid),
+    run_start: runUid,
+    time: now,
+    name: PRIMARY,
+    data_keys: dataKeys,
+    object_keys: objectKeys,
+    hints: {},
   } satisfies EventDescriptor);
 }
 
-export function streamResourceOf(beamline: string, runUid: string, bucket: string, channel: { name: string; dtype: NumericDtype; shape: number[] } | { name: string; encoding: 'json' }): StreamResource {
+export function streamResourceOf(
+  beamline: string,
+  runUid: string,
+  bucket: string,
+  channel: { name: string; dtype: NumericDtype; shape: number[] } | { name: string; encoding: 'json' },
+): StreamResource {
   const json = 'encoding' in channel;
   return validateDetail(DetailType.StreamResource, {
     uid: resourceUid(runUid, channel.name),
@@ -85,8 +110,14 @@ export function streamResourceOf(beamline: string, runUid: string, bucket: strin
  * (the points have the resource's point_shape).
  */
 export function streamDatumOf(
-  runUid: string, bucket: string, channel: string, start: number, stop: number, stored: StoredObject,
-  descriptor = descriptorUid(runUid), pointShape?: readonly number[],
+  runUid: string,
+  bucket: string,
+  channel: string,
+  start: number,
+  stop: number,
+  stored: StoredObject,
+  descriptor = descriptorUid(runUid),
+  pointShape?: readonly number[],
 ): StreamDatum {
   const resource = resourceUid(runUid, channel);
   return validateDetail(DetailType.StreamDatum, {
@@ -102,7 +133,10 @@ export function streamDatumOf(
 
 export function runFailedOf(runUid: string, scanKey: string, reason: string, errors: RunError[]): RunFailed {
   return validateDetail(DetailType.RunFailed, {
-    run_uid: runUid, stage: 'bridge', reason, scan_key: scanKey,
+    run_uid: runUid,
+    stage: 'bridge',
+    reason,
+    scan_key: scanKey,
     errors: errors.map((e) => ({ ...e, message: e.message || 'unknown error' })),
   } satisfies RunFailed);
 }

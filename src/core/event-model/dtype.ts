@@ -24,7 +24,9 @@ export function parseDtype(dtypeStr: string, stream?: string): NumericDtype {
   const kind = match?.[2] as NumericDtype['kind'] | undefined;
   const itemsize = Number(match?.[3]);
   if (!match || !kind || !ITEMSIZES[kind].includes(itemsize)) {
-    throw new InvalidInputError(`unsupported dtype ${JSON.stringify(dtypeStr)}${stream ? ` for stream ${stream}` : ''}`, { ...(stream ? { stream } : {}) });
+    throw new InvalidInputError(`unsupported dtype ${JSON.stringify(dtypeStr)}${stream ? ` for stream ${stream}` : ''}`, {
+      ...(stream ? { stream } : {}),
+    });
   }
   let byteorder = match[1] as NumericDtype['byteorder'] | '=';
   if (byteorder === '=') byteorder = '<';

@@ -19,7 +19,9 @@ export const EXPORT_BUILDERS = {
 
 export function buildExport(format: ExportFormat, runs: readonly ExportRun<ColumnData>[], options: BuildExportOptions): ExportProduct {
   if (!isExportFormat(format)) {
-    throw new ExportRequestError(`unknown export format ${JSON.stringify(format)}: use one of ${Object.values(ExportFormat).join(', ')}`, { format: String(format) });
+    throw new ExportRequestError(`unknown export format ${JSON.stringify(format)}: use one of ${Object.values(ExportFormat).join(', ')}`, {
+      format: String(format),
+    });
   }
   if (runs.length === 0) throw new ExportRequestError(`a ${format} export needs at least one run uid`, { format });
   return EXPORT_BUILDERS[format](runs, options);

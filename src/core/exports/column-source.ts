@@ -25,17 +25,25 @@ export function rowsPerSlice(data: Pick<ColumnData, 'dtype' | 'shape'>, sliceByt
 /** Rows [start, stop) of a column, as an array (a view of the bytes when the column is in memory). */
 export function readRows(data: ColumnData, start: number, stop: number): NdArray {
   const points = data.shape[0] ?? 0;
-  if (start < 0 || stop < start || stop > points) throw new ExportError(`rows [${start}, ${stop}) are outside a column of ${points} points`, {});
+  if (start < 0 || stop < start || stop > points)
+    throw new ExportError(`rows [${start}, ${stop}) are outside a column of ${points} points`, {});
   if (isColumnSource(data)) {
     const slice = data.rows(start, stop);
     const expected = (stop - start) * rowBytesOf(data);
     if (slice.bytes.byteLength !== expected) {
-      throw new ExportError(`rows [${start}, ${stop}) read as ${slice.bytes.byteLength} bytes, ${data.dtype} ${JSON.stringify([stop - start, ...data.shape.slice(1)])} needs ${expected}`, {});
+      throw new ExportError(
+        `rows [${start}, ${stop}) read as ${slice.bytes.byteLength} bytes, ${data.dtype} ${JSON.stringify([stop - start, ...data.shape.slice(1)])} needs ${expected}`,
+        {},
+      );
     }
     return slice;
   }
   const rowBytes = rowBytesOf(data);
-  return { dtype: data.dtype, shape: [stop - start, ...data.shape.slice(1)], bytes: data.bytes.subarray(start * rowBytes, stop * rowBytes) };
+  return {
+    dtype: data.dtype,
+    shape: [stop - start, ...data.shape.slice(1)],
+    bytes: data.bytes.subarray(start * rowBytes, stop * rowBytes),
+  };
 }
 
 /** Every [start, stop) slice of a column of `points` rows, `rows` at a time. */

@@ -33,9 +33,15 @@ export const CHUNK_CHARS = 1024 * 1024;
  * The CSV table of one stream of one run, as pieces of text written in order (`chunks`, each call a
  * fresh pass over the columns, read a slice of rows at a time), and the keys left out of it.
  */
-export function streamTable(run: ExportRun<ColumnData>, stream: ExportStream<ColumnData>, options: { chunkChars?: number; sliceRows?: number } = {}): { chunks: () => Iterable<string>; leftOut: string[]; short: string[]; lost: string[]; timesNote?: string | undefined } {
+export function streamTable(
+  run: ExportRun<ColumnData>,
+  stream: ExportStream<ColumnData>,
+  options: { chunkChars?: number; sliceRows?: number } = {},
+): { chunks: () => Iterable<string>; leftOut: string[]; short: string[]; lost: string[]; timesNote?: string | undefined } {
   const scalar = stream.columns.filter((c) => c.array.shape.length === 1);
-  const leftOut = stream.columns.filter((c) => c.array.shape.length !== 1).map((c) => `${c.dataKey} ${JSON.stringify(c.array.shape.slice(1))}`);
+  const leftOut = stream.columns
+    .filter((c) => c.array.shape.length !== 1)
+    .map((c) => `${c.dataKey} ${JSON.stringify(c.array.shape.slice(1))}`);
   const points = stream.columns.length > 0 ? Math.max(...stream.columns.map(pointsOf)) : (stream.times?.length ?? 0);
   for (const column of stream.columns) checkColumn(run, stream, column, 'csv');
   const short = scalar.filter((c) => pointsOf(c) < points).map((c) => `${c.dataKey} (${pointsOf(c)} of ${points} points)`);
@@ -44,10 +50,16 @@ export function streamTable(run: ExportRun<ColumnData>, stream: ExportStream<Col
   // A data key may itself be called seq_num or time: the built-in column then takes a leading
   // underscore (as many as needed), so every header is unique and DictReader loses no column.
   const keys = new Set(scalar.map((c) => c.dataKey));
-  const builtin = (name: string) => { let n = name; while (keys.has(n)) n = `_${n}`; return n; };
+  const builtin = (name: string) => {
+    let n = name;
+    while (keys.has(n)) n = `_${n}`;
+    return n;
+  };
   const header = [builtin('seq_num'), ...(times ? [builtin('time')] : []), ...scalar.map((c) => c.dataKey)];
   // Points lost before archiving read as 0 in the scan file: their cells stay empty, never a made-up 0.
-  const lostAt = scalar.map((c) => (c.missing?.length ? (row: number) => c.missing!.some(([start, stop]) => row >= start && row < stop) : undefined));
+  const lostAt = scalar.map((c) =>
+    c.missing?.length ? (row: number) => c.missing!.some(([start, stop]) => row >= start && row < stop) : undefined,
+  );
   const lost = scalar.filter((c) => c.missing?.length).map((c) => `${c.dataKey} ${missingPointsText(c.missing!)}`);
   const chunkChars = options.chunkChars ?? CHUNK_CHARS;
   // Rows per slice: every scalar column's slice together stays about SLICE_BYTES.
@@ -66,7 +78,9 @@ export function streamTable(run: ExportRun<ColumnData>, stream: ExportStream<Col
         const cells = [String(row + 1)];
         if (times) cells.push(formatFloat64(times[row]!));
         // A key with fewer points (an interrupted scan) has empty cells after its last point: nothing is invented.
-        scalar.forEach((c, i) => cells.push(row < pointsOf(c) && !lostAt[i]?.(row) ? formatAt(slices[i]!, c.array.dtype, row - first) : ''));
+        scalar.forEach((c, i) =>
+          cells.push(row < pointsOf(c) && !lostAt[i]?.(row) ? formatAt(slices[i]!, c.array.dtype, row - first) : ''),
+        );
         text += `${cells.join(',')}\r\n`;
         if (text.length >= chunkChars) {
           yield text;
@@ -90,14 +104,17 @@ export function buildCsvExport(runs: readonly ExportRun<ColumnData>[], _options:
       // extension) is a `-`: the published key and the downloaded file keep `.csv`.
       const name = `${safeSegment(run.uid, 'run uid')}_${safeSegment(stream.name, 'stream name')}`.replace(/~/g, '-') + '.csv';
       if (names.has(name)) {
-        throw new ExportRequestError(`two tables would both be named ${name} (run ${run.uid} requested twice, two streams named ${stream.name}, or run and stream names that join alike): request the runs separately`,
-          { runUid: run.uid, stream: stream.name, format: 'csv' });
+        throw new ExportRequestError(
+          `two tables would both be named ${name} (run ${run.uid} requested twice, two streams named ${stream.name}, or run and stream names that join alike): request the runs separately`,
+          { runUid: run.uid, stream: stream.name, format: 'csv' },
+        );
       }
       names.add(name);
       const { chunks, leftOut, short, lost, timesNote } = streamTable(run, stream);
       if (timesNote) notes.push(`${name}: ${timesNote}`);
       files.push({ name, kind: 'text', contentType: 'text/csv; charset=utf-8', chunks });
-      if (short.length > 0) notes.push(`${name}: keys with fewer points than the table have empty cells after their last point: ${short.join(', ')}`);
+      if (short.length > 0)
+        notes.push(`${name}: keys with fewer points than the table have empty cells after their last point: ${short.join(', ')}`);
       if (lost.length > 0) notes.push(`${name}: points lost before archiving (trimmed in Redis) are empty cells: ${lost.join(', ')}`);
       if (leftOut.length > 0) notes.push(`${name}: array-valued keys left out (one value per cell only): ${leftOut.join(', ')}`);
     }

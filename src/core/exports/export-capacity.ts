@@ -60,10 +60,15 @@ export const STREAMED_BUILD_BYTES = 512 * 1024 * 1024;
 /** Characters of text per byte of data a CSV table takes at most (a float64: 8 bytes, up to 24 characters and a comma). */
 const CSV_CHARS_PER_BYTE = 3.2;
 
-export function estimateExport(format: string, inputs: readonly ExportInputSize[], config: Pick<ExportCapacityConfig, 'rates'>): ExportEstimate {
+export function estimateExport(
+  format: string,
+  inputs: readonly ExportInputSize[],
+  config: Pick<ExportCapacityConfig, 'rates'>,
+): ExportEstimate {
   const inputBytes = inputs.reduce((n, r) => n + r.fileBytes, 0);
   const dataBytes = inputs.reduce((n, r) => n + r.dataBytes, 0);
-  const outputBytes = format === ExportFormat.Csv ? Math.ceil(dataBytes * CSV_CHARS_PER_BYTE) : format === ExportFormat.Nxstxm ? 2 * dataBytes : dataBytes;
+  const outputBytes =
+    format === ExportFormat.Csv ? Math.ceil(dataBytes * CSV_CHARS_PER_BYTE) : format === ExportFormat.Nxstxm ? 2 * dataBytes : dataBytes;
   const memoryBytes = STREAMED_BUILD_BYTES;
   const { fetchBytesPerSecond, writeBytesPerSecond, uploadBytesPerSecond } = config.rates;
   const seconds = inputBytes / fetchBytesPerSecond + outputBytes / writeBytesPerSecond + outputBytes / uploadBytesPerSecond;
@@ -77,16 +82,22 @@ export function chooseExportEngine(estimate: ExportEstimate, here: ExportHere, c
   const factor = 1 + config.margin;
   const need = { bytes: estimate.tempBytes * factor, memory: estimate.memoryBytes * factor, seconds: estimate.seconds * factor };
   const sizes = `the export needs ~${formatBytes(estimate.tempBytes)} of temp space (scan files ${formatBytes(estimate.inputBytes)} + export ${formatBytes(estimate.outputBytes)}), ~${formatBytes(estimate.memoryBytes)} of memory and ~${Math.ceil(estimate.seconds)} s (× ${factor} margin)`;
-  const hereBytes = here.kind === 'lambda' && config.lambdaMaxBytes !== undefined ? Math.min(here.freeBytes, config.lambdaMaxBytes) : here.freeBytes;
+  const hereBytes =
+    here.kind === 'lambda' && config.lambdaMaxBytes !== undefined ? Math.min(here.freeBytes, config.lambdaMaxBytes) : here.freeBytes;
   const hereText = `${here.kind === 'lambda' ? 'the function' : 'the task'} has ${formatBytes(hereBytes)} of temp space, ${formatBytes(here.memoryBytes)} of memory and ${Math.floor(here.remainingMs / 1000)} s`;
-  if (need.bytes <= hereBytes && need.memory <= here.memoryBytes && need.seconds <= here.remainingMs / 1000) return { engine: 'here', reason: `${sizes}; ${hereText}` };
+  if (need.bytes <= hereBytes && need.memory <= here.memoryBytes && need.seconds <= here.remainingMs / 1000)
+    return { engine: 'here', reason: `${sizes}; ${hereText}` };
   if (here.kind === 'lambda' && config.task) {
     const { maxBytes, maxSeconds, memoryBytes } = config.task;
     const taskText = `the task engine takes up to ${formatBytes(maxBytes)}, ${formatBytes(memoryBytes)} of memory and ${maxSeconds} s`;
-    if (need.bytes <= maxBytes && need.memory <= memoryBytes && need.seconds <= maxSeconds) return { engine: 'task', reason: `${sizes}; ${hereText}; ${taskText}` };
+    if (need.bytes <= maxBytes && need.memory <= memoryBytes && need.seconds <= maxSeconds)
+      return { engine: 'task', reason: `${sizes}; ${hereText}; ${taskText}` };
     return { engine: 'none', reason: `${sizes}: more than any engine takes (${hereText}; ${taskText}); request fewer runs per export` };
   }
-  return { engine: 'none', reason: `${sizes}: more than ${hereText}${here.kind === 'lambda' ? '; no task engine is configured' : ''}; request fewer runs per export` };
+  return {
+    engine: 'none',
+    reason: `${sizes}: more than ${hereText}${here.kind === 'lambda' ? '; no task engine is configured' : ''}; request fewer runs per export`,
+  };
 }
 
 /** An export that fits no engine: FAILED before anything is downloaded, with the sizes. */

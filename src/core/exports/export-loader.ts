@@ -17,7 +17,14 @@ import { varyingPointShapes } from '../archive/point-shapes.js';
 import { datumsByChannelOf } from '../archive/run-documents.js';
 import { POINT_SHAPE_DATASET } from '../nexus/writers/variable-shape.js';
 import type { ObjectStore } from '../ports.js';
-import { isColumnSource, type ArchivedExportRun, type ColumnData, type ColumnSource, type ExportColumn, type ExportStream } from './model.js';
+import {
+  isColumnSource,
+  type ArchivedExportRun,
+  type ColumnData,
+  type ColumnSource,
+  type ExportColumn,
+  type ExportStream,
+} from './model.js';
 import type { ArchivedChannelReader } from './ports.js';
 import { DTYPES, isDtype, type Dtype, type NdArray } from '../analysis/ndarray.js';
 import type { ExportInputSize } from './export-capacity.js';
@@ -49,12 +56,24 @@ const JSON_DTYPE = '|O8';
  * Checks that a run can be exported (known, ARCHIVED, archived with channel paths) without reading
  * its file: what the API answers at once.
  */
-export async function checkExportable(runUid: string, runs: ExportLoaderDeps['runs']): Promise<{ file: ArchivedFile; channelPaths: Record<string, string>; gaps: Record<string, [number, number][]>; points: Record<string, number> }> {
+export async function checkExportable(
+  runUid: string,
+  runs: ExportLoaderDeps['runs'],
+): Promise<{
+  file: ArchivedFile;
+  channelPaths: Record<string, string>;
+  gaps: Record<string, [number, number][]>;
+  points: Record<string, number>;
+}> {
   const record = await runs.getRun(runUid);
   if (!record) throw new ExportRunNotFoundError(`run ${runUid} is not in the catalogue`, { runUid });
   if (record.state !== RunState.Archived || !record.file) {
-    const why = record.state === RunState.Failed ? `FAILED (${record.failure?.reason ?? 'no reason recorded'})` : (record.state ?? 'without a state');
-    throw new RunNotArchivedError(`run ${runUid} is not archived yet: it is ${why}; only ARCHIVED runs can be exported`, { runUid, state: record.state });
+    const why =
+      record.state === RunState.Failed ? `FAILED (${record.failure?.reason ?? 'no reason recorded'})` : (record.state ?? 'without a state');
+    throw new RunNotArchivedError(`run ${runUid} is not archived yet: it is ${why}; only ARCHIVED runs can be exported`, {
+      runUid,
+      state: record.state,
+    });
   }
   if (!record.channelPaths) {
     throw new RunNeedsReArchiveError(
@@ -80,7 +99,10 @@ export async function exportInputSize(runUid: string, runs: ExportLoaderDeps['ru
     for (const [channel, key] of Object.entries((doc.body as EventDescriptor).data_keys) as [string, DataKey | undefined][]) {
       if (!key || channelPaths[channel] === undefined || key.dtype_numpy === JSON_DTYPE) continue;
       const shape = Array.isArray(key.shape) ? key.shape : [];
-      const dtype = typeof key.dtype_numpy === 'string' && isDtype(key.dtype_numpy.replace('=', '<')) ? key.dtype_numpy.replace('=', '<') as Dtype : undefined;
+      const dtype =
+        typeof key.dtype_numpy === 'string' && isDtype(key.dtype_numpy.replace('=', '<'))
+          ? (key.dtype_numpy.replace('=', '<') as Dtype)
+          : undefined;
       if (!dtype || !shape.every((d): d is number => typeof d === 'number' && d >= 0)) {
         unknown = true;
         continue;
@@ -101,33 +123,43 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps, loca
   const docs = await deps.runs.listDocuments(runUid);
   const start = docs.find((d) => d.detailType === DetailType.RunStart)?.body as Record<string, unknown> | undefined;
   const stop = docs.find((d) => d.detailType === DetailType.RunStop)?.body as Record<string, unknown> | undefined;
-  const descriptors = docs.filter((d) => d.detailType === DetailType.EventDescriptor).map((d) => d.body as EventDescriptor)
+  const descriptors = docs
+    .filter((d) => d.detailType === DetailType.EventDescriptor)
+    .map((d) => d.body as EventDescriptor)
     .sort((a, b) => a.time - b.time || a.name.localeCompare(b.name));
   if (!start) throw new RunNeedsReArchiveError(`run ${runUid} is ARCHIVED but its RunStart document is not in the catalogue`, { runUid });
-  if (descriptors.length === 0) throw new RunNeedsReArchiveError(`run ${runUid} is ARCHIVED but has no EventDescriptor in the catalogue`, { runUid });
+  if (descriptors.length === 0)
+    throw new RunNeedsReArchiveError(`run ${runUid} is ARCHIVED but has no EventDescriptor in the catalogue`, { runUid });
 
   if (file.bucket !== deps.store.bucket) {
-    throw new ArchivedFileMismatchError(`the scan file of run ${runUid} is in bucket ${file.bucket}, not the archive bucket ${deps.store.bucket}`, { runUid, key: file.key });
+    throw new ArchivedFileMismatchError(
+      `the scan file of run ${runUid} is in bucket ${file.bucket}, not the archive bucket ${deps.store.bucket}`,
+      { runUid, key: file.key },
+    );
   }
   // An ARCHIVED run's file is published before its record: a missing object was deleted, and no
   // retry brings it back (the export must fail with the reason, not wait in the queue until the DLQ).
   const head = await deps.store.head(file.key);
   if (!head) {
-    throw new ArchivedFileMismatchError(`the scan file s3://${file.bucket}/${file.key} of run ${runUid} is missing from the archive bucket; re-archive the run to export it`, { runUid, key: file.key });
+    throw new ArchivedFileMismatchError(
+      `the scan file s3://${file.bucket}/${file.key} of run ${runUid} is missing from the archive bucket; re-archive the run to export it`,
+      { runUid, key: file.key },
+    );
   }
   if (head.bytes !== file.bytes) {
     throw new ArchivedFileMismatchError(
-      `s3://${file.bucket}/${file.key} (${head.bytes} bytes) is not the scan file run ${runUid} recorded (${file.bytes} bytes)`, { runUid, key: file.key },
+      `s3://${file.bucket}/${file.key} (${head.bytes} bytes) is not the scan file run ${runUid} recorded (${file.bytes} bytes)`,
+      { runUid, key: file.key },
     );
   }
   const downloaded = deps.store.downloadFile
     ? await deps.store.downloadFile(file.key, localPath)
     : await (async () => {
-      // A store that cannot stream (an in-memory one): the object passes through memory once.
-      const bytes = await deps.store.get(file.key);
-      await writeFile(localPath, bytes);
-      return { bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
-    })();
+        // A store that cannot stream (an in-memory one): the object passes through memory once.
+        const bytes = await deps.store.get(file.key);
+        await writeFile(localPath, bytes);
+        return { bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+      })();
   if (downloaded.bytes !== file.bytes || downloaded.sha256 !== file.sha256) {
     throw new ArchivedFileMismatchError(
       `s3://${file.bucket}/${file.key} (${downloaded.bytes} bytes, sha256 ${downloaded.sha256}) is not the scan file run ${runUid} recorded (${file.bytes} bytes, sha256 ${file.sha256})`,
@@ -157,7 +189,9 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps, loca
           continue;
         }
         if (limaChannels.has(channel)) {
-          skipped.push(`run ${runUid}, stream ${descriptor.name}: ${key} is a Lima detector (frames in its own files, linked from the scan file), left out`);
+          skipped.push(
+            `run ${runUid}, stream ${descriptor.name}: ${key} is a Lima detector (frames in its own files, linked from the scan file), left out`,
+          );
           continue;
         }
         const path = channelPaths[channel];
@@ -168,10 +202,12 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps, loca
           );
         }
         const array = withFillAt(scanFile.column(path), gaps[channel] ?? []);
-        const padded = varying.has(channel) ? {
-          pointShapes: scanFile.column(`${path.slice(0, path.lastIndexOf('/'))}/${POINT_SHAPE_DATASET}`),
-          fillValue: DTYPES[array.dtype].kind === 'f' ? Number.NaN : 0,
-        } : {};
+        const padded = varying.has(channel)
+          ? {
+              pointShapes: scanFile.column(`${path.slice(0, path.lastIndexOf('/'))}/${POINT_SHAPE_DATASET}`),
+              fillValue: DTYPES[array.dtype].kind === 'f' ? Number.NaN : 0,
+            }
+          : {};
         columns.push({
           dataKey: key,
           array,
@@ -182,8 +218,11 @@ export async function loadExportRun(runUid: string, deps: ExportLoaderDeps, loca
         });
       }
       // Keys the bridge could not carry (Bluesky: external data, strings …) are named, not silently missing.
-      const notArchived = Array.isArray(descriptor.not_archived) ? descriptor.not_archived as { channel?: unknown; reason?: unknown }[] : [];
-      for (const n of notArchived) skipped.push(`run ${runUid}, stream ${descriptor.name}: ${String(n.channel)} was not archived (${String(n.reason)}), left out`);
+      const notArchived = Array.isArray(descriptor.not_archived)
+        ? (descriptor.not_archived as { channel?: unknown; reason?: unknown }[])
+        : [];
+      for (const n of notArchived)
+        skipped.push(`run ${runUid}, stream ${descriptor.name}: ${String(n.channel)} was not archived (${String(n.reason)}), left out`);
       return { name: descriptor.name, descriptor: descriptor as Record<string, unknown>, columns };
     });
     return { run: { uid: runUid, start, ...(stop ? { stop } : {}), streams }, file, skipped, close: () => scanFile.close() };
@@ -214,7 +253,11 @@ export function withFillAt(array: NdArray | ColumnSource, missing: readonly (rea
 /** `rows` (points [offset, offset + rows)) with the fill value at the missing points among them. */
 function fillRows(rows: NdArray, offset: number, missing: readonly (readonly [number, number])[]): NdArray {
   const kind = DTYPES[rows.dtype].kind;
-  const type: ElementType = { numpy: rows.dtype, kind: kind === 'f' ? 'float' : kind === 'i' ? 'int' : 'uint', size: DTYPES[rows.dtype].size };
+  const type: ElementType = {
+    numpy: rows.dtype,
+    kind: kind === 'f' ? 'float' : kind === 'i' ? 'int' : 'uint',
+    size: DTYPES[rows.dtype].size,
+  };
   const pointShape = rows.shape.slice(1);
   const rowBytes = pointBytes(type, pointShape);
   const count = rows.shape[0] ?? 0;

@@ -42,21 +42,28 @@ export const BUS_REQUESTER_PREFIX = 'bus:';
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
 /** sha256 of what the request asks for (runs in order, format, options); the requester is not part of it. */
 export function requestFingerprint(request: Pick<ExportRequestInput, 'runs' | 'format' | 'options'>): string {
-  return createHash('sha256').update(canonicalJson({ runs: request.runs, format: request.format, options: request.options ?? {} })).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson({ runs: request.runs, format: request.format, options: request.options ?? {} }))
+    .digest('hex');
 }
 
 /** An API request body or Export Requested detail checked against the contract and the options bound. */
 export function parseExportRequest(input: unknown, source: string): ExportRequested {
   const detail = validateDetail(DetailType.ExportRequested, input, source);
   if (new Set(detail.runs).size !== detail.runs.length) {
-    throw new ContractError(`runs lists a run twice: ${detail.runs.filter((r, i) => detail.runs.indexOf(r) !== i).join(', ')}`, { requestId: detail.request_id });
+    throw new ContractError(`runs lists a run twice: ${detail.runs.filter((r, i) => detail.runs.indexOf(r) !== i).join(', ')}`, {
+      requestId: detail.request_id,
+    });
   }
   if (detail.options && Buffer.byteLength(JSON.stringify(detail.options)) > MAX_OPTIONS_BYTES) {
     throw new ContractError(`options take at most ${MAX_OPTIONS_BYTES} bytes of JSON`, { requestId: detail.request_id });

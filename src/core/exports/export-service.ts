@@ -59,7 +59,7 @@ export class ExportService {
    */
   async request(input: unknown, requester?: string): Promise<{ created: boolean; record: ExportRecord }> {
     // The requester is who signed the request (IAM principal), never what the body claims.
-    const body = (input && typeof input === 'object' && !Array.isArray(input)) ? { ...(input as Record<string, unknown>) } : input;
+    const body = input && typeof input === 'object' && !Array.isArray(input) ? { ...(input as Record<string, unknown>) } : input;
     if (body && typeof body === 'object') {
       delete (body as Record<string, unknown>).requester;
       if (requester) (body as Record<string, unknown>).requester = requester;
@@ -72,12 +72,21 @@ export class ExportService {
     // BUILDING one whose lease ran out has lost its build (the worker died and its message went to
     // the DLQ): send the event again. The worker claims the build once, whatever the number of events.
     if (created || record.state === ExportState.Requested || this.leaseRanOut(record)) {
-      const outcome = await this.deps.publisher.publish([{ detailType: DetailType.ExportRequested, source: EventSource.ExportApi, detail: request }]);
+      const outcome = await this.deps.publisher.publish([
+        { detailType: DetailType.ExportRequested, source: EventSource.ExportApi, detail: request },
+      ]);
       if (outcome.rejected.length > 0) {
-        throw new ArchiveError(`the bus refused Export Requested ${request.request_id}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, { exportId: record.exportId });
+        throw new ArchiveError(
+          `the bus refused Export Requested ${request.request_id}: ${outcome.rejected.map((r) => r.reason).join('; ')}`,
+          { exportId: record.exportId },
+        );
       }
     }
-    this.log(created ? 'export requested' : 'export request repeated', { exportId: record.exportId, requestId: request.request_id, state: record.state });
+    this.log(created ? 'export requested' : 'export request repeated', {
+      exportId: record.exportId,
+      requestId: request.request_id,
+      state: record.state,
+    });
     return { created, record };
   }
 
@@ -91,8 +100,15 @@ export class ExportService {
     const exportId = origin === ExportOrigin.Api ? exportIdOf(request.request_id, request.requester) : exportIdOf(request.request_id);
     const fingerprint = requestFingerprint(request);
     const result = await this.deps.exports.create({
-      exportId, requestId: request.request_id, format: request.format, runs: request.runs, options: request.options ?? {},
-      requester: request.requester, origin, fingerprint, requestedAt: this.deps.now().toISOString(),
+      exportId,
+      requestId: request.request_id,
+      format: request.format,
+      runs: request.runs,
+      options: request.options ?? {},
+      requester: request.requester,
+      origin,
+      fingerprint,
+      requestedAt: this.deps.now().toISOString(),
     });
     if (!result.created && result.record.fingerprint !== fingerprint) {
       const r = result.record;
@@ -119,14 +135,24 @@ export class ExportService {
   async downloadLinks(exportId: string, expiresInSeconds = 900): Promise<DownloadLink[]> {
     const record = await this.get(exportId);
     if (record.state !== ExportState.Completed || !record.files) {
-      const why = record.state === ExportState.Failed ? `FAILED: ${record.reason ?? 'no reason recorded'}` : `${record.state}; try again when it is COMPLETED`;
+      const why =
+        record.state === ExportState.Failed
+          ? `FAILED: ${record.reason ?? 'no reason recorded'}`
+          : `${record.state}; try again when it is COMPLETED`;
       throw new ExportNotReadyError(`export ${exportId} has no files to download: it is ${why}`, { exportId, state: record.state });
     }
     if (!this.deps.links) throw new ArchiveError('this service was built without download links', { exportId });
     const expiresAt = new Date(this.deps.now().getTime() + expiresInSeconds * 1000).toISOString();
-    return Promise.all(record.files.map(async (f) => ({
-      name: f.name, key: f.key, bytes: f.bytes, sha256: f.sha256, url: await this.deps.links!.linkTo(f.key, expiresInSeconds), expires_at: expiresAt,
-    })));
+    return Promise.all(
+      record.files.map(async (f) => ({
+        name: f.name,
+        key: f.key,
+        bytes: f.bytes,
+        sha256: f.sha256,
+        url: await this.deps.links!.linkTo(f.key, expiresInSeconds),
+        expires_at: expiresAt,
+      })),
+    );
   }
 
   /**
@@ -139,8 +165,12 @@ export class ExportService {
     // Only the export API (IAM: the one role allowed to speak as its source) names an authenticated
     // requester; what another client writes there is a label, kept as `bus:<label>`.
     const named = detail.requester;
-    const request = parseExportRequest(origin === ExportOrigin.Api || named === undefined || named.startsWith(BUS_REQUESTER_PREFIX)
-      ? detail : { ...detail, requester: `${BUS_REQUESTER_PREFIX}${named}` }, source);
+    const request = parseExportRequest(
+      origin === ExportOrigin.Api || named === undefined || named.startsWith(BUS_REQUESTER_PREFIX)
+        ? detail
+        : { ...detail, requester: `${BUS_REQUESTER_PREFIX}${named}` },
+      source,
+    );
     const { record } = await this.create(request, origin);
     const exportId = record.exportId;
     if (record.state === ExportState.Completed || record.state === ExportState.Failed) {
@@ -166,7 +196,8 @@ export class ExportService {
     const record = await this.deps.exports.get(exportId);
     if (!record) throw new ExportNotFoundError(`no export ${exportId}`, { exportId });
     if (record.state !== ExportState.Building) {
-      if ((record.state === ExportState.Completed || record.state === ExportState.Failed) && !record.announced) await announceExport(this.deps, record);
+      if ((record.state === ExportState.Completed || record.state === ExportState.Failed) && !record.announced)
+        await announceExport(this.deps, record);
       this.log('handed-over export is not BUILDING; nothing to build', { exportId, state: record.state });
       return record;
     }
@@ -189,7 +220,10 @@ export class ExportService {
     this.log('export capacity', { exportId: record.exportId, engine: choice.engine, reason: choice.reason, estimate, here });
     if (choice.engine === 'here') return undefined;
     if (choice.engine === 'none' || !capacity.taskEngine || !capacity.config.task) {
-      throw new ExportCapacityError(`export ${record.exportId} cannot be built: ${choice.reason}`, { exportId: record.exportId, format: record.format });
+      throw new ExportCapacityError(`export ${record.exportId} cannot be built: ${choice.reason}`, {
+        exportId: record.exportId,
+        format: record.format,
+      });
     }
     const now = this.deps.now();
     const { ref } = await capacity.taskEngine.start({ kind: 'export', exportId: record.exportId });
@@ -199,7 +233,7 @@ export class ExportService {
     const leaseUntil = new Date(now.getTime() + capacity.config.task.maxSeconds * 1000).toISOString();
     const recorded = await this.deps.exports.handedOver(record.exportId, { engine, ...handOver, leaseUntil });
     this.log('export handed over to the task engine', { exportId: record.exportId, task: ref, reason: choice.reason, recorded });
-    return recorded ? { ...record, engine, handOver, leaseUntil } : (await this.deps.exports.get(record.exportId)) ?? record;
+    return recorded ? { ...record, engine, handOver, leaseUntil } : ((await this.deps.exports.get(record.exportId)) ?? record);
   }
 
   private async build(record: ExportRecord): Promise<ExportRecord> {
@@ -221,13 +255,20 @@ export class ExportService {
           loaded.push(await loadExportRun(runUid, this.deps, workspace.inputPath(`run-${i + 1}.h5`)));
         }
         await this.progress(exportId, 'building', 0, 1, record.format);
-        const product = buildExport(record.format, loaded.map((l) => l.run), {
-          exportId, creator: this.deps.creator, now: new Date(record.requestedAt),
-        });
+        const product = buildExport(
+          record.format,
+          loaded.map((l) => l.run),
+          {
+            exportId,
+            creator: this.deps.creator,
+            now: new Date(record.requestedAt),
+          },
+        );
         if (product.files.length === 0) throw new ExportError(`the ${record.format} builder produced no file`, context);
         for (const file of product.files) planned.push({ file, key: exportFileKey(exportId, file.name) });
         const keys = planned.map((p) => p.key);
-        if (new Set(keys).size !== keys.length) throw new ExportError(`the ${record.format} builder named two files alike: ${keys.join(', ')}`, context);
+        if (new Set(keys).size !== keys.length)
+          throw new ExportError(`the ${record.format} builder named two files alike: ${keys.join(', ')}`, context);
         const locals = await writeExportFiles(exportId, planned, workspace, this.progress);
         let provenance = '';
         // Provenance is recorded once every .tmp object is uploaded and checked, before any final
@@ -239,7 +280,16 @@ export class ExportService {
         const completedAt = this.deps.now().toISOString();
         const engine = this.deps.engine;
         await this.deps.exports.completed(exportId, { files, provenance, notes, completedAt, ...(engine ? { engine } : {}) });
-        const done: ExportRecord = { ...record, state: ExportState.Completed, files, provenance, notes, completedAt, progress: undefined, ...(engine ? { engine } : {}) };
+        const done: ExportRecord = {
+          ...record,
+          state: ExportState.Completed,
+          files,
+          provenance,
+          notes,
+          completedAt,
+          progress: undefined,
+          ...(engine ? { engine } : {}),
+        };
         await announceExport(this.deps, done);
         this.log('export completed', { ...context, files: files.map((f) => ({ key: f.key, bytes: f.bytes })) });
         return done;

@@ -42,7 +42,8 @@ export class TreeBuilder {
   }
 
   link(path: string, target: string): string {
-    if (!this.paths.has(target)) throw new ExportError(`HDF5 tree: soft link ${path} points at ${target}, which does not exist`, { key: path });
+    if (!this.paths.has(target))
+      throw new ExportError(`HDF5 tree: soft link ${path} points at ${target}, which does not exist`, { key: path });
     this.claim(path);
     this.tree.softLinks.push({ path, target });
     return path;

@@ -112,8 +112,7 @@ export interface Hdf5Tree {
  * is streamed to disk, never held as one string.
  */
 export type ExportFile =
-  | { name: string; kind: 'hdf5'; tree: Hdf5Tree }
-  | { name: string; kind: 'text'; contentType: string; chunks: () => Iterable<string> };
+  { name: string; kind: 'hdf5'; tree: Hdf5Tree } | { name: string; kind: 'text'; contentType: string; chunks: () => Iterable<string> };
 
 /** The whole text of a text file (tests and small files; a build streams `chunks` to disk instead). */
 export function textOf(file: Extract<ExportFile, { kind: 'text' }>): string {

@@ -52,20 +52,29 @@ function blissRole(stream: ExportStream<ColumnData>, key: string): unknown {
  * when the run has them (Bluesky); else, for a BLISS run, the first counter (else spectrum, image)
  * against the first positioner; else the first key that is not a dimension.
  */
-export function plotOf<A extends ColumnData>(run: ExportRun<A>): { stream: ExportStream<A>; signal: string; axis?: string | undefined } | undefined {
+export function plotOf<A extends ColumnData>(
+  run: ExportRun<A>,
+): { stream: ExportStream<A>; signal: string; axis?: string | undefined } | undefined {
   const stream = run.streams.find((s) => s.name === 'primary') ?? run.streams[0];
   if (!stream) return undefined;
   const keys = new Set(stream.columns.map((c) => c.dataKey));
   const dims = dimensionsOf(run.start).filter((d) => d.stream === stream.name);
   const dimFields = new Set(dims.flatMap((d) => d.fields));
   const byRole = (role: string) => stream.columns.find((c) => blissRole(stream, c.dataKey) === role)?.dataKey;
-  const signal = hintedFields(stream.descriptor).find((f) => keys.has(f) && !dimFields.has(f))
-    ?? byRole('counter') ?? byRole('spectrum') ?? byRole('image')
-    ?? stream.columns.find((c) => !dimFields.has(c.dataKey) && blissRole(stream, c.dataKey) !== 'positioner')?.dataKey
-    ?? stream.columns.find((c) => !dimFields.has(c.dataKey))?.dataKey;
+  const signal =
+    hintedFields(stream.descriptor).find((f) => keys.has(f) && !dimFields.has(f)) ??
+    byRole('counter') ??
+    byRole('spectrum') ??
+    byRole('image') ??
+    stream.columns.find((c) => !dimFields.has(c.dataKey) && blissRole(stream, c.dataKey) !== 'positioner')?.dataKey ??
+    stream.columns.find((c) => !dimFields.has(c.dataKey))?.dataKey;
   if (!signal) return undefined;
-  const axis = dims.length === 1 && dims[0]!.fields.length === 1 && keys.has(dims[0]!.fields[0]!) ? dims[0]!.fields[0]
-    : dims.length === 0 ? byRole('positioner') : undefined;
+  const axis =
+    dims.length === 1 && dims[0]!.fields.length === 1 && keys.has(dims[0]!.fields[0]!)
+      ? dims[0]!.fields[0]
+      : dims.length === 0
+        ? byRole('positioner')
+        : undefined;
   return { stream, signal, axis };
 }
 
@@ -84,11 +93,18 @@ function uniqueNames(keys: readonly string[], reserved: readonly string[]): Map<
 
 export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options: BuildExportOptions): ExportProduct {
   const fileName = `${safeSegment(options.exportId, 'export id')}.nxs`;
-  const t = new TreeBuilder({ NX_class: 'NXroot', file_name: fileName, file_time: options.now.toISOString(), creator: options.creator, default: 'entry1' });
+  const t = new TreeBuilder({
+    NX_class: 'NXroot',
+    file_name: fileName,
+    file_time: options.now.toISOString(),
+    creator: options.creator,
+    default: 'entry1',
+  });
   const notes: string[] = [];
   const seen = new Set<string>();
   runs.forEach((run, i) => {
-    if (seen.has(run.uid)) throw new ExportRequestError(`run ${run.uid} is requested twice: one entry per run`, { runUid: run.uid, format: 'nexus' });
+    if (seen.has(run.uid))
+      throw new ExportRequestError(`run ${run.uid} is requested twice: one entry per run`, { runUid: run.uid, format: 'nexus' });
     seen.add(run.uid);
     const entry = t.group(`/entry${i + 1}`, 'NXentry');
     t.dataset(`${entry}/title`, runTitle(run));
@@ -99,17 +115,29 @@ export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options
     if (end) t.dataset(`${entry}/end_time`, end);
     if (typeof run.stop?.exit_status === 'string') {
       const note = t.group(`${entry}/notes`, 'NXnote');
-      t.dataset(`${note}/description`, `exit_status: ${run.stop.exit_status}${typeof run.stop.reason === 'string' && run.stop.reason ? ` (${run.stop.reason})` : ''}`);
+      t.dataset(
+        `${note}/description`,
+        `exit_status: ${run.stop.exit_status}${typeof run.stop.reason === 'string' && run.stop.reason ? ` (${run.stop.reason})` : ''}`,
+      );
     }
     t.dataset(`${entry}/program_name`, options.creator);
 
-    const streamNames = uniqueNames(run.streams.map((s) => s.name), ['title', 'entry_identifier', 'start_time', 'end_time', 'notes', 'program_name', 'data']);
+    const streamNames = uniqueNames(
+      run.streams.map((s) => s.name),
+      ['title', 'entry_identifier', 'start_time', 'end_time', 'notes', 'program_name', 'data'],
+    );
     const paths = new Map<string, Map<string, string>>();
     for (const stream of run.streams) {
       const group = t.group(`${entry}/${streamNames.get(stream.name)!}`, 'NXcollection', { stream: stream.name });
-      const names = uniqueNames(stream.columns.map((c) => c.dataKey), ['seq_num', 'time']);
+      const names = uniqueNames(
+        stream.columns.map((c) => c.dataKey),
+        ['seq_num', 'time'],
+      );
       // Keys padded to their largest point shape (free dimensions): each point's real shape beside them.
-      const shapeNames = uniqueNames(stream.columns.filter((c) => c.pointShapes).map((c) => `${c.dataKey}_point_shape`), ['seq_num', 'time', ...names.values()]);
+      const shapeNames = uniqueNames(
+        stream.columns.filter((c) => c.pointShapes).map((c) => `${c.dataKey}_point_shape`),
+        ['seq_num', 'time', ...names.values()],
+      );
       const byKey = new Map<string, string>();
       for (const column of stream.columns) {
         checkColumn(run, stream, column, 'nexus');
@@ -121,8 +149,10 @@ export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options
           attrs.missing_points = missingPointsText(column.missing);
           const fill = missingFillAttr(column.array.dtype);
           if (fill !== undefined) attrs._FillValue = fill;
-          notes.push(`entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: points ${attrs.missing_points} were lost before archiving `
-            + `(${fill === undefined || Number.isNaN(fill) ? 'NaN' : String(fill)} in the file, listed in its missing_points attribute and in ${names.get(column.dataKey)!}_missing_points)`);
+          notes.push(
+            `entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: points ${attrs.missing_points} were lost before archiving ` +
+              `(${fill === undefined || Number.isNaN(fill) ? 'NaN' : String(fill)} in the file, listed in its missing_points attribute and in ${names.get(column.dataKey)!}_missing_points)`,
+          );
         }
         if (column.pointShapes) {
           const shapesName = shapeNames.get(`${column.dataKey}_point_shape`)!;
@@ -130,22 +160,37 @@ export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options
           attrs.fill_value = column.fillValue ?? 0;
           attrs.point_shape = shapesName;
           attrs.padding = `points smaller than [${largest.join(', ')}] are padded at the end of each dimension with fill_value; ${shapesName} holds the shape of each point`;
-          notes.push(`entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: its points changed shape; they are padded to [${largest.join(', ')}] with ${String(attrs.fill_value)}, each point's shape in ${shapesName}`);
+          notes.push(
+            `entry${i + 1} (run ${run.uid}), ${stream.name}/${column.dataKey}: its points changed shape; they are padded to [${largest.join(', ')}] with ${String(attrs.fill_value)}, each point's shape in ${shapesName}`,
+          );
         }
         byKey.set(column.dataKey, t.dataset(`${group}/${names.get(column.dataKey)!}`, column.array, attrs));
         if (column.missing?.length) {
           const ranges = [...column.missing].sort((a, b) => a[0] - b[0]);
-          t.dataset(`${group}/${names.get(column.dataKey)!}_missing_points`, int64Array(ranges.flatMap(([a, b]) => [a, b]), [ranges.length, 2]),
-            { long_name: `point ranges [start, stop) of ${names.get(column.dataKey)!} lost before archiving` });
+          t.dataset(
+            `${group}/${names.get(column.dataKey)!}_missing_points`,
+            int64Array(
+              ranges.flatMap(([a, b]) => [a, b]),
+              [ranges.length, 2],
+            ),
+            { long_name: `point ranges [start, stop) of ${names.get(column.dataKey)!} lost before archiving` },
+          );
         }
         if (column.pointShapes) {
-          t.dataset(`${group}/${shapeNames.get(`${column.dataKey}_point_shape`)!}`, column.pointShapes, { long_name: `shape of each point of ${names.get(column.dataKey)!} (without padding)` });
+          t.dataset(`${group}/${shapeNames.get(`${column.dataKey}_point_shape`)!}`, column.pointShapes, {
+            long_name: `shape of each point of ${names.get(column.dataKey)!} (without padding)`,
+          });
         }
       }
-      const points = stream.columns.length > 0 ? Math.max(...stream.columns.map((c) => c.array.shape[0] ?? 0)) : stream.times?.length ?? 0;
+      const points =
+        stream.columns.length > 0 ? Math.max(...stream.columns.map((c) => c.array.shape[0] ?? 0)) : (stream.times?.length ?? 0);
       // Computed a slice at a time while it is written: a stream of any length costs no memory here.
       t.dataset(`${group}/seq_num`, sequenceSource(points));
-      if (stream.times) t.dataset(`${group}/time`, float64Array([...stream.times]), { units: 's', long_name: 'event time (seconds since 1970-01-01T00:00:00Z)' });
+      if (stream.times)
+        t.dataset(`${group}/time`, float64Array([...stream.times]), {
+          units: 's',
+          long_name: 'event time (seconds since 1970-01-01T00:00:00Z)',
+        });
       paths.set(stream.name, byKey);
     }
 
@@ -163,7 +208,10 @@ export function buildNexusExport(runs: readonly ExportRun<ColumnData>[], options
     const rank = signalColumn.array.shape.length;
     if (plot.axis && axisName !== signalName) attrs.axes = [axisName!, ...Array<string>(rank - 1).fill('.')];
     else attrs.axes = Array<string>(rank).fill('.');
-    if (!plot.axis && dimensionsOf(run.start).length > 1) notes.push(`entry${i + 1} (run ${run.uid}): a scan over ${dimensionsOf(run.start).length} dimensions is plotted against the point number`);
+    if (!plot.axis && dimensionsOf(run.start).length > 1)
+      notes.push(
+        `entry${i + 1} (run ${run.uid}): a scan over ${dimensionsOf(run.start).length} dimensions is plotted against the point number`,
+      );
     const data = t.group(`${entry}/data`, 'NXdata', attrs);
     t.link(`${data}/${signalName}`, byKey.get(plot.signal)!);
     if (plot.axis && axisName !== signalName) t.link(`${data}/${axisName!}`, byKey.get(plot.axis)!);

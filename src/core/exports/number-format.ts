@@ -33,7 +33,11 @@ export function formatFloat32(value: number): string {
 }
 
 /** Text of element `index` of an array, by its dtype (64-bit integers exactly, through BigInt). */
-export function formatElement(array: NdArray, index: number, view = new DataView(array.bytes.buffer, array.bytes.byteOffset, array.bytes.byteLength)): string {
+export function formatElement(
+  array: NdArray,
+  index: number,
+  view = new DataView(array.bytes.buffer, array.bytes.byteOffset, array.bytes.byteLength),
+): string {
   return formatAt(view, array.dtype, index);
 }
 
@@ -41,16 +45,27 @@ export function formatAt(view: DataView, dtype: Dtype, index: number): string {
   const { kind, size } = DTYPES[dtype];
   const offset = index * size;
   switch (`${kind}${size}`) {
-    case 'f8': return formatFloat64(view.getFloat64(offset, true));
-    case 'f4': return formatFloat32(view.getFloat32(offset, true));
-    case 'b1': return view.getUint8(offset) !== 0 ? '1' : '0';
-    case 'i1': return String(view.getInt8(offset));
-    case 'i2': return String(view.getInt16(offset, true));
-    case 'i4': return String(view.getInt32(offset, true));
-    case 'i8': return view.getBigInt64(offset, true).toString();
-    case 'u1': return String(view.getUint8(offset));
-    case 'u2': return String(view.getUint16(offset, true));
-    case 'u4': return String(view.getUint32(offset, true));
-    default: return view.getBigUint64(offset, true).toString();
+    case 'f8':
+      return formatFloat64(view.getFloat64(offset, true));
+    case 'f4':
+      return formatFloat32(view.getFloat32(offset, true));
+    case 'b1':
+      return view.getUint8(offset) !== 0 ? '1' : '0';
+    case 'i1':
+      return String(view.getInt8(offset));
+    case 'i2':
+      return String(view.getInt16(offset, true));
+    case 'i4':
+      return String(view.getInt32(offset, true));
+    case 'i8':
+      return view.getBigInt64(offset, true).toString();
+    case 'u1':
+      return String(view.getUint8(offset));
+    case 'u2':
+      return String(view.getUint16(offset, true));
+    case 'u4':
+      return String(view.getUint32(offset, true));
+    default:
+      return view.getBigUint64(offset, true).toString();
   }
 }

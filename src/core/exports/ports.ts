@@ -78,7 +78,10 @@ export interface ExportRecord {
   handOver?: { reason: string; at: string } | undefined;
 }
 
-export type NewExportRecord = Pick<ExportRecord, 'exportId' | 'requestId' | 'format' | 'runs' | 'options' | 'requester' | 'origin' | 'fingerprint' | 'requestedAt'>;
+export type NewExportRecord = Pick<
+  ExportRecord,
+  'exportId' | 'requestId' | 'format' | 'runs' | 'options' | 'requester' | 'origin' | 'fingerprint' | 'requestedAt'
+>;
 
 /** The export records. Every method is idempotent or conditional: at-least-once delivery is normal. */
 export interface ExportCatalogue {
@@ -98,9 +101,15 @@ export interface ExportCatalogue {
    */
   handedOver(exportId: string, handOver: { engine: RunEngine; reason: string; at: string; leaseUntil: string }): Promise<boolean>;
   /** BUILDING → COMPLETED with the files, the provenance reference and the engine that built it. */
-  completed(exportId: string, result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string; engine?: RunEngine | undefined }): Promise<void>;
+  completed(
+    exportId: string,
+    result: { files: ExportFileRecord[]; provenance: string; notes: string[]; completedAt: string; engine?: RunEngine | undefined },
+  ): Promise<void>;
   /** → FAILED with the reason, unless COMPLETED (never downgraded). */
-  failed(exportId: string, failure: { reason: string; errors: ExportError[]; errorFiles: ExportErrorFile[]; failedAt: string }): Promise<'failed' | 'already-completed'>;
+  failed(
+    exportId: string,
+    failure: { reason: string; errors: ExportError[]; errorFiles: ExportErrorFile[]; failedAt: string },
+  ): Promise<'failed' | 'already-completed'>;
   /** Export Completed / Failed is on the bus. */
   announced(exportId: string): Promise<void>;
 }

@@ -7,13 +7,21 @@ import { isColumnSource, type ColumnData, type ExportColumn, type ExportFormat, 
  * Bytes, dtype and shape of a column in memory agree, or a request error naming run, stream and key.
  * A column read on demand is checked slice by slice as it is read (column-source.ts `readRows`).
  */
-export function checkColumn<A extends ColumnData>(run: ExportRun<A>, stream: ExportStream<A>, column: ExportColumn<A>, format: ExportFormat): void {
+export function checkColumn<A extends ColumnData>(
+  run: ExportRun<A>,
+  stream: ExportStream<A>,
+  column: ExportColumn<A>,
+  format: ExportFormat,
+): void {
   if (isColumnSource(column.array)) return;
   try {
     checkArray(column.array, `key ${column.dataKey}`);
   } catch (error) {
-    throw new ExportRequestError(`run ${run.uid}, stream ${stream.name}: ${(error as Error).message}`,
-      { runUid: run.uid, stream: stream.name, key: column.dataKey, format }, { cause: error });
+    throw new ExportRequestError(
+      `run ${run.uid}, stream ${stream.name}: ${(error as Error).message}`,
+      { runUid: run.uid, stream: stream.name, key: column.dataKey, format },
+      { cause: error },
+    );
   }
 }
 
@@ -31,7 +39,7 @@ export function isoTime(seconds: unknown): string | undefined {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 /**

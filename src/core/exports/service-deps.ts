@@ -34,9 +34,11 @@ export interface ExportServiceDeps {
    * Capacity before building (export-capacity.ts): what is free here, the limits, and the task engine
    * a build that does not fit the function is handed to. Without it every build runs here.
    */
-  capacity?: {
-    config: ExportCapacityConfig;
-    here: () => Promise<ExportHere>;
-    taskEngine?: TaskEngine | undefined;
-  } | undefined;
+  capacity?:
+    | {
+        config: ExportCapacityConfig;
+        here: () => Promise<ExportHere>;
+        taskEngine?: TaskEngine | undefined;
+      }
+    | undefined;
 }

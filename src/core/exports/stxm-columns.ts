@@ -55,7 +55,10 @@ function* slicesOf(column: ColumnData, ranges: Iterable<readonly [number, number
   const per = rowsPerSlice(column);
   const points = column.shape[0] ?? 0;
   for (const [start, stop] of ranges) {
-    if (start < 0 || stop > points) throw new ExportError(`point ${stop > points ? stop - 1 : start} is outside an array of ${points} points`, { index: stop > points ? stop - 1 : start });
+    if (start < 0 || stop > points)
+      throw new ExportError(`point ${stop > points ? stop - 1 : start} is outside an array of ${points} points`, {
+        index: stop > points ? stop - 1 : start,
+      });
     for (const [a, b] of sliceRanges(stop - start, per)) yield { start: start + a, slice: readRows(column, start + a, start + b) };
   }
 }
@@ -75,7 +78,11 @@ function readPositions(column: ColumnData, ranges: PointRanges, from: number, to
  * The points of `column` that the ranges list, on the grid `shape` (C order; `[count]` for one
  * value per point): a source read slice by slice, or, for a single point (`shape` `[]`), the array.
  */
-export function gatherPoints(column: ColumnData, ranges: PointRanges, shape: readonly number[] = [rangesCount(ranges)]): NdArray | ColumnSource {
+export function gatherPoints(
+  column: ColumnData,
+  ranges: PointRanges,
+  shape: readonly number[] = [rangesCount(ranges)],
+): NdArray | ColumnSource {
   const count = rangesCount(ranges);
   if (elementCount(shape) !== count) throw new ExportError(`${count} points cannot fill a grid of shape ${JSON.stringify(shape)}`, {});
   const pointShape = column.shape.slice(1);
@@ -84,14 +91,19 @@ export function gatherPoints(column: ColumnData, ranges: PointRanges, shape: rea
   return {
     dtype: column.dtype,
     shape: [...shape, ...pointShape],
-    rows: (start, stop) => ({ dtype: column.dtype, shape: [stop - start, ...shape.slice(1), ...pointShape], bytes: readPositions(column, ranges, start * inner, stop * inner) }),
+    rows: (start, stop) => ({
+      dtype: column.dtype,
+      shape: [stop - start, ...shape.slice(1), ...pointShape],
+      bytes: readPositions(column, ranges, start * inner, stop * inner),
+    }),
   };
 }
 
 /** Small point lists (an axis, a first value) read into memory: `[...shape, ...point shape]`. */
 export function pointsArray(column: ColumnData, points: readonly number[], shape: readonly number[] = [points.length]): NdArray {
   const pointShape = column.shape.slice(1);
-  if (elementCount(shape) !== points.length) throw new ExportError(`${points.length} points cannot fill a grid of shape ${JSON.stringify(shape)}`, {});
+  if (elementCount(shape) !== points.length)
+    throw new ExportError(`${points.length} points cannot fill a grid of shape ${JSON.stringify(shape)}`, {});
   return { dtype: column.dtype, shape: [...shape, ...pointShape], bytes: readPositions(column, rangesOfPoints(points), 0, points.length) };
 }
 
@@ -106,11 +118,27 @@ export function repeatFirst(column: ColumnData, shape: readonly number[]): NdArr
   };
   if (shape.length === 0) return { dtype: column.dtype, shape: [...pointShape], bytes: one };
   const inner = elementCount(shape.slice(1));
-  return { dtype: column.dtype, shape: [...shape, ...pointShape], rows: (start, stop) => ({ dtype: column.dtype, shape: [stop - start, ...shape.slice(1), ...pointShape], bytes: fill((stop - start) * inner) }) };
+  return {
+    dtype: column.dtype,
+    shape: [...shape, ...pointShape],
+    rows: (start, stop) => ({
+      dtype: column.dtype,
+      shape: [stop - start, ...shape.slice(1), ...pointShape],
+      bytes: fill((stop - start) * inner),
+    }),
+  };
 }
 
 const VIEWS = {
-  f8: Float64Array, f4: Float32Array, i4: Int32Array, i2: Int16Array, i1: Int8Array, u4: Uint32Array, u2: Uint16Array, u1: Uint8Array, b1: Uint8Array,
+  f8: Float64Array,
+  f4: Float32Array,
+  i4: Int32Array,
+  i2: Int16Array,
+  i1: Int8Array,
+  u4: Uint32Array,
+  u2: Uint16Array,
+  u1: Uint8Array,
+  b1: Uint8Array,
 } as const;
 
 /**
@@ -133,7 +161,10 @@ export function asFloat(array: NdArray): NdArray {
   if (array.dtype === '<f8' || array.dtype === '<f4') return array;
   const n = elementCount(array.shape);
   const at = numbersOf(array);
-  return float64Array(Array.from({ length: n }, (_, i) => at(i)), [...array.shape]);
+  return float64Array(
+    Array.from({ length: n }, (_, i) => at(i)),
+    [...array.shape],
+  );
 }
 
 /** `asFloat` of an array, or of each slice of a source. */
@@ -187,7 +218,12 @@ export function sumPerPoint(array: NdArray, shape: readonly number[], pointShape
  * the array for a single point): the detector's values are read a bounded slice at a time whatever
  * the size of one point (an MCA spectrum, an image).
  */
-export function sumPoints(column: ColumnData, ranges: PointRanges, shape: readonly number[], pointShapes?: ColumnData): NdArray | ColumnSource {
+export function sumPoints(
+  column: ColumnData,
+  ranges: PointRanges,
+  shape: readonly number[],
+  pointShapes?: ColumnData,
+): NdArray | ColumnSource {
   const count = rangesCount(ranges);
   if (elementCount(shape) !== count) throw new ExportError(`${count} points cannot fill a grid of shape ${JSON.stringify(shape)}`, {});
   const sums = (from: number, to: number): Float64Array => {
@@ -206,7 +242,11 @@ export function sumPoints(column: ColumnData, ranges: PointRanges, shape: readon
   return {
     dtype: '<f8',
     shape: [...shape],
-    rows: (start, stop) => ({ dtype: '<f8', shape: [stop - start, ...shape.slice(1)], bytes: new Uint8Array(sums(start * inner, stop * inner).buffer) }),
+    rows: (start, stop) => ({
+      dtype: '<f8',
+      shape: [stop - start, ...shape.slice(1)],
+      bytes: new Uint8Array(sums(start * inner, stop * inner).buffer),
+    }),
   };
 }
 
@@ -217,11 +257,17 @@ export function concatColumns(parts: readonly ColumnData[]): ColumnSource {
   const pointShape = first.shape.slice(1);
   for (const part of parts) {
     if (part.dtype !== first.dtype || JSON.stringify(part.shape.slice(1)) !== JSON.stringify(pointShape)) {
-      throw new ExportError(`cannot concatenate ${part.dtype} ${JSON.stringify(part.shape)} to ${first.dtype} ${JSON.stringify(first.shape)}`, {});
+      throw new ExportError(
+        `cannot concatenate ${part.dtype} ${JSON.stringify(part.shape)} to ${first.dtype} ${JSON.stringify(first.shape)}`,
+        {},
+      );
     }
   }
   const offsets: number[] = [];
-  const total = parts.reduce((n, part) => { offsets.push(n); return n + (part.shape[0] ?? 0); }, 0);
+  const total = parts.reduce((n, part) => {
+    offsets.push(n);
+    return n + (part.shape[0] ?? 0);
+  }, 0);
   const rowBytes = elementCount(pointShape) * itemSize(first.dtype);
   return {
     dtype: first.dtype,

@@ -41,37 +41,60 @@ export interface PlannedEntry {
 function count(run: ExportRun<ColumnData>, value: unknown, key: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new ExportRequestError(`run ${run.uid}: ${key} must be a positive whole number, not ${JSON.stringify(value)}`, { runUid: run.uid, format: 'nxstxm' });
+    throw new ExportRequestError(`run ${run.uid}: ${key} must be a positive whole number, not ${JSON.stringify(value)}`, {
+      runUid: run.uid,
+      format: 'nxstxm',
+    });
   }
   return value;
 }
 
-function regionShape(run: ExportRun<ColumnData>, shape: RegionShape, region: Record<string, unknown>, i: number, md: Record<string, unknown>, primaryPoints: number, blocks: number): number[] {
+function regionShape(
+  run: ExportRun<ColumnData>,
+  shape: RegionShape,
+  region: Record<string, unknown>,
+  i: number,
+  md: Record<string, unknown>,
+  primaryPoints: number,
+  blocks: number,
+): number[] {
   const key = (name: string) => `stxm.regions[${i}].${name}`;
   switch (shape) {
     case 'image': {
       const x = count(run, region.x_points, key('x_points'), NaN);
       const y = count(run, region.y_points, key('y_points'), NaN);
       if (Number.isNaN(x) || Number.isNaN(y)) {
-        throw new ExportRequestError(`run ${run.uid}: ${key('x_points')} and ${key('y_points')} are required for an image region`, { runUid: run.uid, format: 'nxstxm' });
+        throw new ExportRequestError(`run ${run.uid}: ${key('x_points')} and ${key('y_points')} are required for an image region`, {
+          runUid: run.uid,
+          format: 'nxstxm',
+        });
       }
       return [y, x];
     }
     case 'line': {
       const n = count(run, region.points, key('points'), NaN);
-      if (Number.isNaN(n)) throw new ExportRequestError(`run ${run.uid}: ${key('points')} (points along the line) is required`, { runUid: run.uid, format: 'nxstxm' });
+      if (Number.isNaN(n))
+        throw new ExportRequestError(`run ${run.uid}: ${key('points')} (points along the line) is required`, {
+          runUid: run.uid,
+          format: 'nxstxm',
+        });
       return [n];
     }
     case 'focus': {
       const n = count(run, region.points, key('points'), NaN);
       const z = count(run, region.focus_points ?? md.focus_points, 'stxm.focus_points', NaN);
       if (Number.isNaN(n) || Number.isNaN(z)) {
-        throw new ExportRequestError(`run ${run.uid}: a focus scan needs ${key('points')} (points along the line) and stxm.focus_points (zone plate positions)`, { runUid: run.uid, format: 'nxstxm' });
+        throw new ExportRequestError(
+          `run ${run.uid}: a focus scan needs ${key('points')} (points along the line) and stxm.focus_points (zone plate positions)`,
+          { runUid: run.uid, format: 'nxstxm' },
+        );
       }
       return [z, n];
     }
-    case 'point': return [];
-    case 'generic': return [count(run, region.points, key('points'), Math.floor(primaryPoints / blocks))];
+    case 'point':
+      return [];
+    case 'generic':
+      return [count(run, region.points, key('points'), Math.floor(primaryPoints / blocks))];
   }
 }
 
@@ -81,14 +104,23 @@ export function stxmGeometry(run: ExportRun<ColumnData>, info: ScanTypeInfo, pri
   const energies = count(run, md.energies, 'stxm.energies', 1);
   const polarizations = count(run, md.polarizations, 'stxm.polarizations', 1);
   if (angles > 1 && !info.perAngle) {
-    throw new ExportRequestError(`run ${run.uid}: stxm.angles is ${angles} but a ${info.nxstxm} scan has no goniometer axis; use scan_type "tomography" for images at several angles`, { runUid: run.uid, format: 'nxstxm' });
+    throw new ExportRequestError(
+      `run ${run.uid}: stxm.angles is ${angles} but a ${info.nxstxm} scan has no goniometer axis; use scan_type "tomography" for images at several angles`,
+      { runUid: run.uid, format: 'nxstxm' },
+    );
   }
   if (energies > 1 && !info.energyAxis) {
-    throw new ExportRequestError(`run ${run.uid}: stxm.energies is ${energies} but a ${info.nxstxm} has one energy; use scan_type "sample_image_stack" (images) or a spectrum type`, { runUid: run.uid, format: 'nxstxm' });
+    throw new ExportRequestError(
+      `run ${run.uid}: stxm.energies is ${energies} but a ${info.nxstxm} has one energy; use scan_type "sample_image_stack" (images) or a spectrum type`,
+      { runUid: run.uid, format: 'nxstxm' },
+    );
   }
   const rawRegions = md.regions === undefined ? [{}] : md.regions;
   if (!Array.isArray(rawRegions) || rawRegions.length === 0 || !rawRegions.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {
-    throw new ExportRequestError(`run ${run.uid}: stxm.regions must be a non-empty list of objects (one per spatial region)`, { runUid: run.uid, format: 'nxstxm' });
+    throw new ExportRequestError(`run ${run.uid}: stxm.regions must be a non-empty list of objects (one per spatial region)`, {
+      runUid: run.uid,
+      format: 'nxstxm',
+    });
   }
   const blocks = angles * energies * polarizations;
   const regions = (rawRegions as Record<string, unknown>[]).map((r, i) => regionShape(run, info.region, r, i, md, primaryPoints, blocks));
@@ -100,7 +132,10 @@ export function stxmGeometry(run: ExportRun<ColumnData>, info: ScanTypeInfo, pri
 export function planEntries(geometry: StxmGeometry, info: ScanTypeInfo): PlannedEntry[] {
   const { angles, energies, polarizations, regions, blockPoints } = geometry;
   const offsets: number[] = [];
-  regions.reduce((offset, shape) => { offsets.push(offset); return offset + shape.reduce((m, d) => m * d, 1); }, 0);
+  regions.reduce((offset, shape) => {
+    offsets.push(offset);
+    return offset + shape.reduce((m, d) => m * d, 1);
+  }, 0);
   const entries: PlannedEntry[] = [];
   for (let a = 0; a < angles; a += 1) {
     for (let p = 0; p < polarizations; p += 1) {
@@ -114,8 +149,15 @@ export function planEntries(geometry: StxmGeometry, info: ScanTypeInfo): Planned
           else ranges.push([base, base + size]);
         }
         entries.push({
-          angle: a, energyCount: energies, polarization: p, region: r, shape: info.energyAxis ? [energies, ...shape] : [...shape], ranges,
-          get points() { return ranges.flatMap(([start, stop]) => Array.from({ length: stop - start }, (_, k) => start + k)); },
+          angle: a,
+          energyCount: energies,
+          polarization: p,
+          region: r,
+          shape: info.energyAxis ? [energies, ...shape] : [...shape],
+          ranges,
+          get points() {
+            return ranges.flatMap(([start, stop]) => Array.from({ length: stop - start }, (_, k) => start + k));
+          },
         });
       });
     }

@@ -26,8 +26,19 @@ export type StxmScanType = (typeof StxmScanType)[keyof typeof StxmScanType];
 
 /** suitcase-nxstxm's integer codes (`scan_types` enum), accepted in `stxm.scan_type` too. */
 const SUITCASE_CODES: readonly StxmScanType[] = [
-  'detector_image', 'osa_image', 'osa_focus', 'sample_focus', 'sample_point_spectrum', 'sample_line_spectrum',
-  'sample_image', 'sample_image_stack', 'generic_scan', 'coarse_image', 'coarse_goni', 'tomography', 'pattern_gen',
+  'detector_image',
+  'osa_image',
+  'osa_focus',
+  'sample_focus',
+  'sample_point_spectrum',
+  'sample_line_spectrum',
+  'sample_image',
+  'sample_image_stack',
+  'generic_scan',
+  'coarse_image',
+  'coarse_goni',
+  'tomography',
+  'pattern_gen',
 ];
 
 /** The `stxm_scan_type` values of NXstxm. */
@@ -68,7 +79,14 @@ export const SCAN_TYPES = {
   osa_image: { nxstxm: 'osa image', region: 'image', x: 'osa_x', y: 'osa_y', energyAxis: false, perAngle: false },
   osa_focus: { nxstxm: 'osa focus', region: 'focus', x: 'osa_x', y: 'osa_y', energyAxis: false, perAngle: false },
   sample_focus: { nxstxm: 'sample focus', region: 'focus', x: 'sample_x', y: 'sample_y', energyAxis: false, perAngle: false },
-  sample_point_spectrum: { nxstxm: 'sample point spectrum', region: 'point', x: 'sample_x', y: 'sample_y', energyAxis: true, perAngle: false },
+  sample_point_spectrum: {
+    nxstxm: 'sample point spectrum',
+    region: 'point',
+    x: 'sample_x',
+    y: 'sample_y',
+    energyAxis: true,
+    perAngle: false,
+  },
   sample_line_spectrum: { nxstxm: 'sample line spectrum', region: 'line', x: 'sample_x', y: 'sample_y', energyAxis: true, perAngle: false },
   sample_image: { nxstxm: 'sample image', region: 'image', x: 'sample_x', y: 'sample_y', energyAxis: false, perAngle: false },
   sample_image_stack: { nxstxm: 'sample image stack', region: 'image', x: 'sample_x', y: 'sample_y', energyAxis: true, perAngle: false },
@@ -89,7 +107,8 @@ export function stxmMetadata(run: ExportRun<ColumnData>): Record<string, unknown
   if (!md || typeof md !== 'object' || Array.isArray(md)) {
     throw new ExportRequestError(
       `run ${run.uid} has no "stxm" metadata in its start document: an NXstxm export needs at least stxm.scan_type, stxm.detector and stxm.positioners (docs/exports.md, NXstxm mapping)`,
-      { runUid: run.uid, format: 'nxstxm' });
+      { runUid: run.uid, format: 'nxstxm' },
+    );
   }
   return md as Record<string, unknown>;
 }
@@ -101,7 +120,8 @@ export function classifyRun(run: ExportRun<ColumnData>): { scanType: StxmScanTyp
   if (!isStxmScanType(scanType)) {
     throw new ExportRequestError(
       `run ${run.uid}: stxm.scan_type ${JSON.stringify(raw)} is not a STXM scan type; use one of ${Object.keys(SCAN_TYPES).join(', ')} (or suitcase-nxstxm's code 0–12)`,
-      { runUid: run.uid, format: 'nxstxm' });
+      { runUid: run.uid, format: 'nxstxm' },
+    );
   }
   return { scanType, info: SCAN_TYPES[scanType] };
 }

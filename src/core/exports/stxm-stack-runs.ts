@@ -17,7 +17,13 @@ type Run = ExportRun<ColumnData>;
 type Column = ExportColumn<ColumnData>;
 type Stream = ExportStream<ColumnData>;
 
-interface StackPart { run: Run; id: string; angle: number; energy: number; polarization: number }
+interface StackPart {
+  run: Run;
+  id: string;
+  angle: number;
+  energy: number;
+  polarization: number;
+}
 
 function stackOf(run: Run): StackPart | undefined {
   const stxm = startKey(run, 'stxm') as Record<string, unknown> | undefined;
@@ -26,12 +32,18 @@ function stackOf(run: Run): StackPart | undefined {
   const index = (name: string, required: boolean): number => {
     const value = stack[name] ?? (required ? undefined : 0);
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new ExportRequestError(`run ${run.uid}: stxm.stack.${name} must be a whole number ≥ 0 (this run's image index in the stack), not ${JSON.stringify(value)}`, { runUid: run.uid, format: 'nxstxm' });
+      throw new ExportRequestError(
+        `run ${run.uid}: stxm.stack.${name} must be a whole number ≥ 0 (this run's image index in the stack), not ${JSON.stringify(value)}`,
+        { runUid: run.uid, format: 'nxstxm' },
+      );
     }
     return value;
   };
   if (typeof stack.id !== 'string' || stack.id === '') {
-    throw new ExportRequestError(`run ${run.uid}: stxm.stack.id (the stack this run's image belongs to) must be a non-empty string`, { runUid: run.uid, format: 'nxstxm' });
+    throw new ExportRequestError(`run ${run.uid}: stxm.stack.id (the stack this run's image belongs to) must be a non-empty string`, {
+      runUid: run.uid,
+      format: 'nxstxm',
+    });
   }
   return { run, id: stack.id, angle: index('angle', false), energy: index('energy', true), polarization: index('polarization', false) };
 }
@@ -45,16 +57,21 @@ function concatColumns(parts: readonly StackPart[], stream: string, pick: (array
     const arrays = parts.map((p, i) => {
       const found = findColumn(streams[i], column.dataKey);
       if (!found) {
-        throw new ExportRequestError(`run ${p.run.uid} of stack ${p.id} has no ${stream} key ${column.dataKey}, which run ${parts[0]!.run.uid} has: the runs of one stack must record the same keys`,
-          { runUid: p.run.uid, stream, key: column.dataKey, format: 'nxstxm' });
+        throw new ExportRequestError(
+          `run ${p.run.uid} of stack ${p.id} has no ${stream} key ${column.dataKey}, which run ${parts[0]!.run.uid} has: the runs of one stack must record the same keys`,
+          { runUid: p.run.uid, stream, key: column.dataKey, format: 'nxstxm' },
+        );
       }
       return pick(found.array, i);
     });
     try {
       return { ...column, array: concatData(arrays) };
     } catch (error) {
-      throw new ExportRequestError(`stack ${parts[0]!.id}: ${stream} key ${column.dataKey} differs in dtype or point shape between its runs`,
-        { runUid: parts[0]!.run.uid, stream, key: column.dataKey, format: 'nxstxm' }, { cause: error });
+      throw new ExportRequestError(
+        `stack ${parts[0]!.id}: ${stream} key ${column.dataKey} differs in dtype or point shape between its runs`,
+        { runUid: parts[0]!.run.uid, stream, key: column.dataKey, format: 'nxstxm' },
+        { cause: error },
+      );
     }
   });
 }
@@ -80,7 +97,10 @@ const IMAGE_POSITIONERS = ['energy', 'polarization', 'goniometer_theta'] as cons
  */
 function baselineOnlyPositioners(ordered: readonly StackPart[], baseStxm: Record<string, unknown>): Column[] {
   const base = ordered[0]!.run;
-  const positioners = (baseStxm.positioners && typeof baseStxm.positioners === 'object' ? baseStxm.positioners : {}) as Record<string, unknown>;
+  const positioners = (baseStxm.positioners && typeof baseStxm.positioners === 'object' ? baseStxm.positioners : {}) as Record<
+    string,
+    unknown
+  >;
   const primary = findStream(base, 'primary');
   const startBytes = (part: StackPart, key: string) => {
     const reading = findColumn(findStream(part.run, 'baseline'), key);
@@ -94,8 +114,10 @@ function baselineOnlyPositioners(ordered: readonly StackPart[], baseStxm: Record
     const arrays = ordered.map((part) => {
       const reading = findColumn(findStream(part.run, 'baseline'), key);
       if (!reading || (reading.array.shape[0] ?? 0) === 0) {
-        throw new ExportRequestError(`run ${part.run.uid} of stack ${part.id} has no baseline reading of positioner ${key}, which run ${base.uid} reads in its baseline: the runs of one stack must record the same keys`,
-          { runUid: part.run.uid, stream: 'baseline', key, format: 'nxstxm' });
+        throw new ExportRequestError(
+          `run ${part.run.uid} of stack ${part.id} has no baseline reading of positioner ${key}, which run ${base.uid} reads in its baseline: the runs of one stack must record the same keys`,
+          { runUid: part.run.uid, stream: 'baseline', key, format: 'nxstxm' },
+        );
       }
       const runPrimary = findStream(part.run, 'primary');
       const points = (findColumn(runPrimary, detector ?? '') ?? runPrimary?.columns[0])?.array.shape[0] ?? 0;
@@ -105,8 +127,11 @@ function baselineOnlyPositioners(ordered: readonly StackPart[], baseStxm: Record
     try {
       return { ...first, array: concatData(arrays) };
     } catch (error) {
-      throw new ExportRequestError(`stack ${ordered[0]!.id}: baseline key ${key} differs in dtype or point shape between its runs`,
-        { runUid: base.uid, stream: 'baseline', key, format: 'nxstxm' }, { cause: error });
+      throw new ExportRequestError(
+        `stack ${ordered[0]!.id}: baseline key ${key} differs in dtype or point shape between its runs`,
+        { runUid: base.uid, stream: 'baseline', key, format: 'nxstxm' },
+        { cause: error },
+      );
     }
   });
 }
@@ -120,8 +145,10 @@ function mergeStack(parts: StackPart[]): Run {
     const key = `${part.angle}/${part.energy}/${part.polarization}`;
     const other = byIndex.get(key);
     if (other) {
-      throw new ExportRequestError(`runs ${other.run.uid} and ${part.run.uid} both claim image (angle ${part.angle}, energy ${part.energy}, polarization ${part.polarization}) of stack ${id}`,
-        { runUid: part.run.uid, format: 'nxstxm' });
+      throw new ExportRequestError(
+        `runs ${other.run.uid} and ${part.run.uid} both claim image (angle ${part.angle}, energy ${part.energy}, polarization ${part.polarization}) of stack ${id}`,
+        { runUid: part.run.uid, format: 'nxstxm' },
+      );
     }
     byIndex.set(key, part);
   }
@@ -131,13 +158,16 @@ function mergeStack(parts: StackPart[]): Run {
     for (let e = 0; e < energies; e += 1) {
       for (let p = 0; p < polarizations; p += 1) {
         const part = byIndex.get(`${a}/${e}/${p}`);
-        if (part) ordered.push(part); else missing.push(`(angle ${a}, energy ${e}, polarization ${p})`);
+        if (part) ordered.push(part);
+        else missing.push(`(angle ${a}, energy ${e}, polarization ${p})`);
       }
     }
   }
   if (missing.length > 0) {
-    throw new ExportRequestError(`stack ${id} is incomplete: no run for image ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}; request every run of the stack`,
-      { runUid: parts[0]!.run.uid, format: 'nxstxm' });
+    throw new ExportRequestError(
+      `stack ${id} is incomplete: no run for image ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}; request every run of the stack`,
+      { runUid: parts[0]!.run.uid, format: 'nxstxm' },
+    );
   }
   const base = ordered[0]!.run;
   const baseStxm = startKey(base, 'stxm') as Record<string, unknown>;
@@ -145,8 +175,10 @@ function mergeStack(parts: StackPart[]): Run {
     const stxm = startKey(part.run, 'stxm') as Record<string, unknown>;
     for (const key of ['scan_type', 'detector', 'regions', 'positioners'] as const) {
       if (JSON.stringify(stxm[key]) !== JSON.stringify(baseStxm[key])) {
-        throw new ExportRequestError(`run ${part.run.uid} of stack ${id} has a different stxm.${key} than run ${base.uid}: the runs of one stack must share it`,
-          { runUid: part.run.uid, format: 'nxstxm' });
+        throw new ExportRequestError(
+          `run ${part.run.uid} of stack ${id} has a different stxm.${key} than run ${base.uid}: the runs of one stack must share it`,
+          { runUid: part.run.uid, format: 'nxstxm' },
+        );
       }
     }
   }
@@ -170,7 +202,12 @@ function mergeStack(parts: StackPart[]): Run {
   const { stack: _stack, ...stxm } = baseStxm;
   return {
     uid: base.uid,
-    start: { ...base.start, time: earliest.start.time, stxm: { ...stxm, energies, polarizations, angles }, stack_runs: ordered.map((p) => p.run.uid) },
+    start: {
+      ...base.start,
+      time: earliest.start.time,
+      stxm: { ...stxm, energies, polarizations, angles },
+      stack_runs: ordered.map((p) => p.run.uid),
+    },
     stop: latest.stop,
     streams,
   };
@@ -180,13 +217,18 @@ function mergeStack(parts: StackPart[]): Run {
 export function mergeStackRuns(runs: readonly Run[]): { runs: Run[]; notes: string[] } {
   const parts = runs.map(stackOf);
   const groups = new Map<string, StackPart[]>();
-  parts.forEach((p) => { if (p) groups.set(p.id, [...(groups.get(p.id) ?? []), p]); });
+  parts.forEach((p) => {
+    if (p) groups.set(p.id, [...(groups.get(p.id) ?? []), p]);
+  });
   const out: Run[] = [];
   const notes: string[] = [];
   const done = new Set<string>();
   runs.forEach((run, i) => {
     const part = parts[i];
-    if (!part) { out.push(run); return; }
+    if (!part) {
+      out.push(run);
+      return;
+    }
     if (done.has(part.id)) return;
     done.add(part.id);
     const merged = mergeStack(groups.get(part.id)!);

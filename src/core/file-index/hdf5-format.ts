@@ -52,15 +52,33 @@ export const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 export class Cursor {
   pos = 0;
   private readonly view: DataView;
-  constructor(readonly bytes: Uint8Array, readonly sizes: { offset: number; length: number }, readonly base = 0) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly sizes: { offset: number; length: number },
+    readonly base = 0,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   need(n: number): void {
-    if (this.pos + n > this.bytes.byteLength) throw new Hdf5FormatError(`truncated structure at file offset ${this.base + this.pos} (need ${n} bytes)`);
+    if (this.pos + n > this.bytes.byteLength)
+      throw new Hdf5FormatError(`truncated structure at file offset ${this.base + this.pos} (need ${n} bytes)`);
   }
-  u8(): number { this.need(1); return this.view.getUint8(this.pos++); }
-  u16(): number { this.need(2); const v = this.view.getUint16(this.pos, true); this.pos += 2; return v; }
-  u32(): number { this.need(4); const v = this.view.getUint32(this.pos, true); this.pos += 4; return v; }
+  u8(): number {
+    this.need(1);
+    return this.view.getUint8(this.pos++);
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.view.getUint16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
   uint(n: number): number {
     this.need(n);
     let v = 0;
@@ -76,9 +94,19 @@ export class Cursor {
     const v = this.uint(n);
     return allOnes ? UNDEFINED : v;
   }
-  len(): number { return this.uint(this.sizes.length); }
-  tag(n: number): string { this.need(n); const s = String.fromCharCode(...this.bytes.subarray(this.pos, this.pos + n)); this.pos += n; return s; }
-  skip(n: number): void { this.need(n); this.pos += n; }
+  len(): number {
+    return this.uint(this.sizes.length);
+  }
+  tag(n: number): string {
+    this.need(n);
+    const s = String.fromCharCode(...this.bytes.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
   cstring(): string {
     const end = this.bytes.indexOf(0, this.pos);
     if (end < 0) throw new Hdf5FormatError(`unterminated string at file offset ${this.base + this.pos}`);
@@ -86,9 +114,18 @@ export class Cursor {
     this.pos = end + 1;
     return s;
   }
-  text(n: number): string { this.need(n); const s = new TextDecoder().decode(this.bytes.subarray(this.pos, this.pos + n)); this.pos += n; return s; }
+  text(n: number): string {
+    this.need(n);
+    const s = new TextDecoder().decode(this.bytes.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
 }
 
-export interface Message { type: number; data: Uint8Array; address: number }
+export interface Message {
+  type: number;
+  data: Uint8Array;
+  address: number;
+}
 
 export const MSG = { LinkInfo: 0x02, Layout: 0x08, Link: 0x06, Continuation: 0x10, SymbolTable: 0x11, Datatype: 0x03 } as const;

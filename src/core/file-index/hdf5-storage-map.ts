@@ -13,12 +13,28 @@
  * Pure: it reads through `ByteSource` (a local file in the scan writer, a buffer in tests).
  */
 import {
-  Cursor, Hdf5FormatError, MSG, SIGNATURE, UNDEFINED, UnsupportedHdf5StructureError,
-  type ByteSource, type DataStorage, type Message, type StorageEntry, type StorageMap, type StoredChunk,
+  Cursor,
+  Hdf5FormatError,
+  MSG,
+  SIGNATURE,
+  UNDEFINED,
+  UnsupportedHdf5StructureError,
+  type ByteSource,
+  type DataStorage,
+  type Message,
+  type StorageEntry,
+  type StorageMap,
+  type StoredChunk,
 } from './hdf5-format.js';
 
 export {
-  Hdf5FormatError, UnsupportedHdf5StructureError, type ByteSource, type DataStorage, type StorageEntry, type StorageMap, type StoredChunk,
+  Hdf5FormatError,
+  UnsupportedHdf5StructureError,
+  type ByteSource,
+  type DataStorage,
+  type StorageEntry,
+  type StorageMap,
+  type StoredChunk,
 } from './hdf5-format.js';
 
 export async function readStorageMap(source: ByteSource): Promise<StorageMap> {
@@ -61,7 +77,9 @@ class StructureReader {
         if (version === 1) c.skip(4); // indexed storage internal node K + reserved
         const sb = new Cursor(c.bytes.subarray(c.pos), this.sizes, at + c.pos);
         this.base = sb.addr();
-        sb.addr(); sb.addr(); sb.addr(); // free space, end of file, driver information
+        sb.addr();
+        sb.addr();
+        sb.addr(); // free space, end of file, driver information
         sb.addr(); // root entry: link name offset
         return { version, root: sb.addr() };
       }
@@ -70,7 +88,8 @@ class StructureReader {
         c.skip(1); // flags
         const sb = new Cursor(c.bytes.subarray(c.pos), this.sizes, at + c.pos);
         this.base = sb.addr();
-        sb.addr(); sb.addr(); // superblock extension, end of file
+        sb.addr();
+        sb.addr(); // superblock extension, end of file
         return { version, root: sb.addr() };
       }
       throw new UnsupportedHdf5StructureError(`superblock version ${version} is not supported`);
@@ -94,7 +113,7 @@ class StructureReader {
     const symbolTable = messages.find((m) => m.type === MSG.SymbolTable);
     const links: { name: string; entry: { hard: number } | StorageEntry }[] = [];
     if (symbolTable) {
-      links.push(...await this.symbolTableLinks(symbolTable, path));
+      links.push(...(await this.symbolTableLinks(symbolTable, path)));
     } else {
       const info = messages.find((m) => m.type === MSG.LinkInfo);
       const heap = info ? this.denseLinkHeap(info) : UNDEFINED;
@@ -139,7 +158,9 @@ class StructureReader {
       const c = await this.at(address, 16);
       const version = c.u8();
       if (version !== 1) throw new UnsupportedHdf5StructureError(`object header of ${path} has version ${version}`);
-      c.skip(1); c.u16(); c.u32();
+      c.skip(1);
+      c.u16();
+      c.u32();
       const size = c.u32();
       blocks.push({ address: address + 16, length: size });
     }
@@ -154,12 +175,18 @@ class StructureReader {
       }
       const headerBytes = v2 ? 4 + (creationOrder ? 2 : 0) : 8;
       while (c.pos + headerBytes <= end) {
-        let type: number; let size: number;
+        let type: number;
+        let size: number;
         if (v2) {
-          type = c.u8(); size = c.u16(); c.u8();
+          type = c.u8();
+          size = c.u16();
+          c.u8();
           if (creationOrder) c.u16();
         } else {
-          type = c.u16(); size = c.u16(); c.u8(); c.skip(3);
+          type = c.u16();
+          size = c.u16();
+          c.u8();
+          c.skip(3);
         }
         const at = c.pos;
         if (at + size > end) throw new Hdf5FormatError(`message ${type} of ${path} runs past its header block`);
@@ -179,7 +206,8 @@ class StructureReader {
   private async layout(message: Message, path: string): Promise<DataStorage> {
     const c = new Cursor(message.data, this.sizes, message.address);
     const version = c.u8();
-    if (version !== 3 && version !== 4) throw new UnsupportedHdf5StructureError(`data layout message version ${version} of ${path} is not supported`);
+    if (version !== 3 && version !== 4)
+      throw new UnsupportedHdf5StructureError(`data layout message version ${version} of ${path} is not supported`);
     const layoutClass = c.u8();
     if (layoutClass === 0) {
       const bytes = c.u16();
@@ -190,7 +218,8 @@ class StructureReader {
       const bytes = c.len();
       return { layout: 'contiguous', address: address === UNDEFINED ? null : address, bytes };
     }
-    if (layoutClass !== 2) throw new UnsupportedHdf5StructureError(`${path} has data layout class ${layoutClass} (virtual datasets are not indexed)`);
+    if (layoutClass !== 2)
+      throw new UnsupportedHdf5StructureError(`${path} has data layout class ${layoutClass} (virtual datasets are not indexed)`);
     if (version === 3) {
       const dimensionality = c.u8();
       const btree = c.addr();
@@ -212,10 +241,16 @@ class StructureReader {
       const bytes = filtered ? c.len() : chunkShape.reduce((a, b) => a * b, 1) * (dims[dims.length - 1] ?? 1);
       const filterMask = filtered ? c.u32() : 0;
       const address = c.addr();
-      return { layout: 'chunked', chunkShape, chunks: address === UNDEFINED ? [] : [{ offset: chunkShape.map(() => 0), address, bytes, filterMask }] };
+      return {
+        layout: 'chunked',
+        chunkShape,
+        chunks: address === UNDEFINED ? [] : [{ offset: chunkShape.map(() => 0), address, bytes, filterMask }],
+      };
     }
     const names: Record<number, string> = { 2: 'implicit', 3: 'fixed array', 4: 'extensible array', 5: 'B-tree v2' };
-    throw new UnsupportedHdf5StructureError(`${path} uses a ${names[indexType] ?? `type ${indexType}`} chunk index, which the file index does not read (files written with the default, earliest file format use B-tree v1)`);
+    throw new UnsupportedHdf5StructureError(
+      `${path} uses a ${names[indexType] ?? `type ${indexType}`} chunk index, which the file index does not read (files written with the default, earliest file format use B-tree v1)`,
+    );
   }
 
   private async chunkBtree(address: number, dimensionality: number, out: StoredChunk[], path: string): Promise<void> {
@@ -313,7 +348,8 @@ class StructureReader {
    * unused space is zero; the count is checked against the heap header's number of managed objects.
    */
   private async fractalHeapObjects(address: number, path: string): Promise<Message[]> {
-    const o = this.sizes.offset; const l = this.sizes.length;
+    const o = this.sizes.offset;
+    const l = this.sizes.length;
     const h = await this.at(address, 4 + 1 + 2 + 2 + 1 + 4 + 12 * l + 3 * o + 2 + 2 + 2 + 2 + o + 2 + 64);
     if (h.tag(4) !== 'FRHP') throw new Hdf5FormatError(`fractal heap of ${path} at ${address} has no FRHP signature`);
     h.u8();
@@ -321,9 +357,18 @@ class StructureReader {
     const filtersLength = h.u16();
     const flags = h.u8();
     h.u32(); // max managed object size
-    h.len(); h.addr(); h.len(); h.addr(); h.len(); h.len(); h.len();
+    h.len();
+    h.addr();
+    h.len();
+    h.addr();
+    h.len();
+    h.len();
+    h.len();
     const objects = h.len();
-    h.len(); const huge = h.len(); h.len(); const tiny = h.len();
+    h.len();
+    const huge = h.len();
+    h.len();
+    const tiny = h.len();
     const width = h.u16();
     const startBlock = h.len();
     const maxDirectBlock = h.len();
@@ -331,7 +376,10 @@ class StructureReader {
     h.u16(); // starting rows
     const root = h.addr();
     const rows = h.u16();
-    if (filtersLength > 0 || huge > 0 || tiny > 0) throw new UnsupportedHdf5StructureError(`group ${path} keeps links in a fractal heap with filters, huge or tiny objects, which the file index does not read`);
+    if (filtersLength > 0 || huge > 0 || tiny > 0)
+      throw new UnsupportedHdf5StructureError(
+        `group ${path} keeps links in a fractal heap with filters, huge or tiny objects, which the file index does not read`,
+      );
     const offsetBytes = Math.ceil(maxHeapBits / 8);
     const directHeader = 5 + o + offsetBytes + (flags & 0x02 ? 4 : 0);
     const blocks: { address: number; size: number }[] = [];
@@ -340,7 +388,8 @@ class StructureReader {
       blocks.push({ address: root, size: startBlock });
     } else {
       const maxDirectRows = Math.log2(maxDirectBlock) - Math.log2(startBlock) + 2;
-      if (rows > maxDirectRows) throw new UnsupportedHdf5StructureError(`group ${path} has more links than one level of fractal heap blocks holds`);
+      if (rows > maxDirectRows)
+        throw new UnsupportedHdf5StructureError(`group ${path} has more links than one level of fractal heap blocks holds`);
       const ib = await this.at(root, 5 + o + offsetBytes + rows * width * o);
       if (ib.tag(4) !== 'FHIB') throw new Hdf5FormatError(`fractal heap indirect block of ${path} at ${root} has no FHIB signature`);
       ib.skip(1 + o + offsetBytes);
@@ -363,7 +412,8 @@ class StructureReader {
         out.push({ type: MSG.Link, data: c.bytes.subarray(start, c.pos), address: block.address + start });
       }
     }
-    if (out.length !== objects) throw new Hdf5FormatError(`group ${path}: read ${out.length} links from its fractal heap, its header says ${objects}`);
+    if (out.length !== objects)
+      throw new Hdf5FormatError(`group ${path}: read ${out.length} links from its fractal heap, its header says ${objects}`);
     return out;
   }
 

@@ -45,17 +45,17 @@ export type IndexStorage =
 export type IndexEntry =
   | { kind: 'group'; children: string[]; attributes: Record<string, IndexAttribute> }
   | {
-    kind: 'dataset';
-    dtype: IndexDtype;
-    /** [] a scalar, null HDF5's null dataspace (no value). */
-    shape: number[] | null;
-    maxshape: number[] | null;
-    filters: IndexFilter[];
-    storage: IndexStorage;
-    attributes: Record<string, IndexAttribute>;
-    /** Strings and small datasets (≤ INLINE_VALUE_BYTES): the value itself, so a viewer needs no read (variable-length strings live in the global heap). */
-    value?: unknown;
-  }
+      kind: 'dataset';
+      dtype: IndexDtype;
+      /** [] a scalar, null HDF5's null dataspace (no value). */
+      shape: number[] | null;
+      maxshape: number[] | null;
+      filters: IndexFilter[];
+      storage: IndexStorage;
+      attributes: Record<string, IndexAttribute>;
+      /** Strings and small datasets (≤ INLINE_VALUE_BYTES): the value itself, so a viewer needs no read (variable-length strings live in the global heap). */
+      value?: unknown;
+    }
   | { kind: 'datatype' }
   | { kind: 'soft-link'; target: string }
   | { kind: 'external-link'; file: string; target: string }

@@ -69,10 +69,9 @@ export const icatGroups: Readonly<Record<string, IcatGroup>> = table.groups as R
  * requires as well. (Older hdf5_cfg.xml versions named the title field `scanName`; 3.x calls it
  * `datasetName`.)
  */
-export const MANDATORY_FIELDS: readonly string[] = [
-  ...fieldList.filter((f) => f.mandatory).map((f) => f.name),
-  'scanNumber',
-].filter((name, i, all) => all.indexOf(name) === i).sort();
+export const MANDATORY_FIELDS: readonly string[] = [...fieldList.filter((f) => f.mandatory).map((f) => f.name), 'scanNumber']
+  .filter((name, i, all) => all.indexOf(name) === i)
+  .sort();
 
 /** Former names that users still type, with the name the current XML uses. */
 export const RENAMED_FIELDS: Readonly<Record<string, string>> = { scanName: 'datasetName' };
@@ -181,7 +180,10 @@ export function requireTechnique(name: string): IcatTechnique {
 /** Numbers for numeric NeXus types when the whole string is numbers (space or comma separated); else the string. */
 export function typedValue(value: string, nexusType: string): string | number | number[] {
   if (!['NX_NUMBER', 'NX_FLOAT', 'NX_INT'].includes(nexusType)) return value;
-  const parts = value.trim().split(/[\s,]+/).filter(Boolean);
+  const parts = value
+    .trim()
+    .split(/[\s,]+/)
+    .filter(Boolean);
   if (parts.length === 0 || !parts.every((p) => /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(p))) return value;
   const numbers = parts.map(Number);
   return numbers.length === 1 ? numbers[0]! : numbers;

@@ -27,7 +27,8 @@ export function parseElementType(numpy: string, context: { stream?: string; runU
   if (size !== 1 && size !== 2 && size !== 4 && size !== 8) {
     throw new InvalidInputError(`dtype ${numpy} has an element size of ${size} bytes`, context);
   }
-  if (order === '>' && size > 1) throw new InvalidInputError(`dtype ${numpy} is big-endian: the chunks would have to be swapped (not supported)`, context);
+  if (order === '>' && size > 1)
+    throw new InvalidInputError(`dtype ${numpy} is big-endian: the chunks would have to be swapped (not supported)`, context);
   if (order === '|' && size > 1) throw new InvalidInputError(`dtype ${numpy} claims no byte order for a multi-byte type`, context);
   const kind = KINDS[letter];
   if (kind === 'float' && size < 4) throw new InvalidInputError(`dtype ${numpy} (half precision) is not supported`, context);
@@ -72,15 +73,23 @@ export function fillBytes(type: ElementType, pointShape: readonly number[], rows
   for (let i = 0; i < count; i += 1) {
     const at = i * type.size;
     if (type.kind === 'float') {
-      if (type.size === 4) view.setFloat32(at, Number.NaN, true); else view.setFloat64(at, Number.NaN, true);
+      if (type.size === 4) view.setFloat32(at, Number.NaN, true);
+      else view.setFloat64(at, Number.NaN, true);
       continue;
     }
     const value = BigInt(fill);
     switch (type.size) {
-      case 1: view.setUint8(at, Number(BigInt.asUintN(8, value))); break;
-      case 2: view.setUint16(at, Number(BigInt.asUintN(16, value)), true); break;
-      case 4: view.setUint32(at, Number(BigInt.asUintN(32, value)), true); break;
-      default: view.setBigUint64(at, BigInt.asUintN(64, value), true);
+      case 1:
+        view.setUint8(at, Number(BigInt.asUintN(8, value)));
+        break;
+      case 2:
+        view.setUint16(at, Number(BigInt.asUintN(16, value)), true);
+        break;
+      case 4:
+        view.setUint32(at, Number(BigInt.asUintN(32, value)), true);
+        break;
+      default:
+        view.setBigUint64(at, BigInt.asUintN(64, value), true);
     }
   }
   return bytes;

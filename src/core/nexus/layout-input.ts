@@ -63,7 +63,10 @@ export interface ScanLayoutInput {
 }
 
 /** A channel the scan file does not hold, and why (run record `refused_channels`, file `notes/refused_channels`). */
-export interface RefusedChannel { channel: string; reason: string }
+export interface RefusedChannel {
+  channel: string;
+  reason: string;
+}
 
 export interface ChannelInfo {
   channel: string;
@@ -81,5 +84,8 @@ export function hdf5Name(name: string): string {
 
 /** `missing_points` attribute text: `[0, 40) [80, 100)`. */
 export function missingPointsText(ranges: readonly (readonly [number, number])[]): string {
-  return [...ranges].sort((a, b) => a[0] - b[0]).map(([start, stop]) => `[${start}, ${stop})`).join(' ');
+  return [...ranges]
+    .sort((a, b) => a[0] - b[0])
+    .map(([start, stop]) => `[${start}, ${stop})`)
+    .join(' ');
 }

@@ -24,7 +24,14 @@ import { InvalidInputError } from '../errors.js';
 import { runTitleOf } from '../bluesky/run-origin.js';
 import { fillValueOf } from './dtypes.js';
 import type { PlanChannel, PlanGroup, PlanNode, PlanText } from './plan.js';
-import { hdf5Name, missingPointsText, type ChannelInfo, type NexusPlan, type RefusedChannel, type ScanLayoutInput } from './layout-input.js';
+import {
+  hdf5Name,
+  missingPointsText,
+  type ChannelInfo,
+  type NexusPlan,
+  type RefusedChannel,
+  type ScanLayoutInput,
+} from './layout-input.js';
 import { sampleNodes } from './sample-layout.js';
 import { planPlot } from './plot-layout.js';
 import { scanMetaNodes } from './scan-meta.js';
@@ -32,7 +39,21 @@ import { channelUnit, positionerSnapshots, scanNotes, scanPositioners, type Scan
 import { DEFAULT_STORAGE } from './writers/channel-writer.js';
 import { resourceWriterFor } from './writers/registry.js';
 
-export type { AttrValue, Attrs, PlanChannel, PlanGridAxis, PlanGridSignal, PlanGroup, PlanLink, PlanNode, PlanNumber, PlanNumbers, PlanPrefixCopy, PlanText, TypedScalar } from './plan.js';
+export type {
+  AttrValue,
+  Attrs,
+  PlanChannel,
+  PlanGridAxis,
+  PlanGridSignal,
+  PlanGroup,
+  PlanLink,
+  PlanNode,
+  PlanNumber,
+  PlanNumbers,
+  PlanPrefixCopy,
+  PlanText,
+  TypedScalar,
+} from './plan.js';
 export type { ChannelInfo, NexusPlan, RefusedChannel, ScanLayoutInput } from './layout-input.js';
 export { hdf5Name, missingPointsText } from './layout-input.js';
 
@@ -62,7 +83,12 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
   const planned: PlanChannel[] = [];
   const entryGroup: PlanGroup = { kind: 'group', path: e, attrs: { NX_class: 'NXentry' } };
   nodes.push(entryGroup);
-  nodes.push(text(`${e}/title`, title), text(`${e}/start_time`, startTime), text(`${e}/end_time`, endTime), text(`${e}/end_reason`, endReason));
+  nodes.push(
+    text(`${e}/title`, title),
+    text(`${e}/start_time`, startTime),
+    text(`${e}/end_time`, endTime),
+    text(`${e}/end_reason`, endReason),
+  );
 
   nodes.push({ kind: 'group', path: `${e}/instrument`, attrs: { NX_class: 'NXinstrument' } });
   const datasetPath = new Map<string, string>();
@@ -79,7 +105,10 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
     if (laidOut.target) datasetPath.set(c.channel, laidOut.target);
   }
 
-  function layOutChannel(c: ChannelInfo, context: { runUid: string; stream: string }): { nodes: PlanNode[]; dataset?: PlanChannel; target?: string } {
+  function layOutChannel(
+    c: ChannelInfo,
+    context: { runUid: string; stream: string },
+  ): { nodes: PlanNode[]; dataset?: PlanChannel; target?: string } {
     // One lookup in the writer registry, by the kind of the channel's StreamResource (writers/registry.ts).
     return resourceWriterFor(c.resource).layOut({ channel: c, group: `${e}/instrument/${c.name}`, input, storage, context });
   }
@@ -103,7 +132,12 @@ export function buildBlissScanLayout(input: ScanLayoutInput): NexusPlan {
   }
   if (refused.length > 0) nodes.push(...refusedChannelsNote(`${e}/${REFUSED_CHANNELS_NOTE}`, refused));
 
-  const plot = planPlot(`${e}/plotselect`, channels.filter((c) => resourceWriterFor(c.resource).plotted), planned, info); // Lima frames are linked, JSON channels are texts: neither is plotted
+  const plot = planPlot(
+    `${e}/plotselect`,
+    channels.filter((c) => resourceWriterFor(c.resource).plotted),
+    planned,
+    info,
+  ); // Lima frames are linked, JSON channels are texts: neither is plotted
   if (plot.length > 0) {
     nodes.push(...plot);
     entryGroup.attrs = { ...entryGroup.attrs, default: 'plotselect' };
@@ -196,8 +230,10 @@ function snapshotNodes(instrument: string, info: ScanInfo, channels: readonly Ch
     }
   }
   const groups: [string, Map<string, number>][] = [
-    ['positioners_start', snapshots.start], ['positioners_end', snapshots.end],
-    ['positioners_dial_start', snapshots.dialStart], ['positioners_dial_end', snapshots.dialEnd],
+    ['positioners_start', snapshots.start],
+    ['positioners_end', snapshots.end],
+    ['positioners_dial_start', snapshots.dialStart],
+    ['positioners_dial_end', snapshots.dialEnd],
   ];
   for (const [group, values] of groups) {
     if (values.size === 0) continue;
@@ -219,10 +255,20 @@ function withMissingPoints(node: PlanNode, missing: NonNullable<ScanLayoutInput[
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
   const group = node.path.slice(0, node.path.lastIndexOf('/'));
   return [
-    { ...node, attrs: { ...node.attrs, missing_points: missingPointsText(sorted), _FillValue: { type: node.type, value: fillValueOf(node.type) } } },
     {
-      kind: 'numbers', path: `${group}/${MISSING_POINTS_DATASET}`, values: sorted.flatMap(([a, b]) => [a, b]), shape: [sorted.length, 2], dtype: '<i8',
-      attrs: { long_name: `point ranges [start, stop) of ${node.path.slice(group.length + 1)} that were lost in Redis before the bridge read them (their rows hold _FillValue)`, target: node.path },
+      ...node,
+      attrs: { ...node.attrs, missing_points: missingPointsText(sorted), _FillValue: { type: node.type, value: fillValueOf(node.type) } },
+    },
+    {
+      kind: 'numbers',
+      path: `${group}/${MISSING_POINTS_DATASET}`,
+      values: sorted.flatMap(([a, b]) => [a, b]),
+      shape: [sorted.length, 2],
+      dtype: '<i8',
+      attrs: {
+        long_name: `point ranges [start, stop) of ${node.path.slice(group.length + 1)} that were lost in Redis before the bridge read them (their rows hold _FillValue)`,
+        target: node.path,
+      },
     },
   ];
 }
@@ -257,7 +303,7 @@ export function describeChannels(input: ScanLayoutInput, info: ScanInfo): Channe
   // The BLISS writer's positioners (first triggering device of the chain) when scan_info says; else the bridge's role.
   const positioners = scanPositioners(info);
   const roleOf = (channel: string, bridgeRole: ChannelInfo['role']): ChannelInfo['role'] =>
-    (positioners ? (positioners.includes(channel) ? 'positioner' : 'detector') : bridgeRole);
+    positioners ? (positioners.includes(channel) ? 'positioner' : 'detector') : bridgeRole;
   const byKey = new Map(input.resources.map((r) => [r.data_key, r] as const));
   const ordered: { channel: string; units?: string | undefined; role: ChannelInfo['role'] }[] = [];
   const seen = new Set<string>();
@@ -265,13 +311,21 @@ export function describeChannels(input: ScanLayoutInput, info: ScanInfo): Channe
     for (const [channel, key] of Object.entries(d.data_keys)) {
       if (!key || seen.has(channel) || !byKey.has(channel)) continue;
       seen.add(channel);
-      ordered.push({ channel, units: key.units ?? channelUnit(info, channel), role: roleOf(channel, key.bliss_role === 'positioner' ? 'positioner' : 'detector') });
+      ordered.push({
+        channel,
+        units: key.units ?? channelUnit(info, channel),
+        role: roleOf(channel, key.bliss_role === 'positioner' ? 'positioner' : 'detector'),
+      });
     }
   }
   for (const r of [...input.resources].sort((a, b) => a.data_key.localeCompare(b.data_key))) {
     if (seen.has(r.data_key)) continue;
     seen.add(r.data_key);
-    ordered.push({ channel: r.data_key, units: channelUnit(info, r.data_key), role: roleOf(r.data_key, r.data_key.startsWith('axis:') ? 'positioner' : 'detector') });
+    ordered.push({
+      channel: r.data_key,
+      units: channelUnit(info, r.data_key),
+      role: roleOf(r.data_key, r.data_key.startsWith('axis:') ? 'positioner' : 'detector'),
+    });
   }
   const counts = new Map<string, number>();
   for (const o of ordered) counts.set(shortName(o.channel), (counts.get(shortName(o.channel)) ?? 0) + 1);

@@ -13,14 +13,15 @@ import type { ChannelInfo } from './layout-input.js';
 
 export function planPlot(path: string, channels: readonly ChannelInfo[], planned: readonly PlanChannel[], info: ScanInfo): PlanNode[] {
   const dataset = new Map(planned.map((p) => [p.channel, p] as const));
-  const find = (name: string | undefined) => (name === undefined ? undefined
-    : channels.find((c) => c.channel === name) ?? channels.find((c) => c.name === name));
+  const find = (name: string | undefined) =>
+    name === undefined ? undefined : (channels.find((c) => c.channel === name) ?? channels.find((c) => c.name === name));
   const candidates = plotCandidates(info);
   const rank = (c: ChannelInfo) => dataset.get(c.channel)?.pointShape.length ?? 0;
-  const signal = candidates.signals.map(find).find((c) => c !== undefined)
-    ?? channels.find((c) => c.role === 'detector' && rank(c) === 0 && !c.channel.startsWith('timer:'))
-    ?? channels.find((c) => c.role === 'detector' && rank(c) === 0)
-    ?? channels.find((c) => c.role === 'detector');
+  const signal =
+    candidates.signals.map(find).find((c) => c !== undefined) ??
+    channels.find((c) => c.role === 'detector' && rank(c) === 0 && !c.channel.startsWith('timer:')) ??
+    channels.find((c) => c.role === 'detector' && rank(c) === 0) ??
+    channels.find((c) => c.role === 'detector');
   if (!signal) return [];
   const signalSet = dataset.get(signal.channel)!;
   const positioners = channels.filter((c) => c.role === 'positioner');
@@ -29,11 +30,24 @@ export function planPlot(path: string, channels: readonly ChannelInfo[], planned
   const [fast, slow] = positioners;
   if (grid && fast && slow && rank(signal) === 0 && grid.fast * grid.slow === signalSet.shape[0]) {
     const axisOf = (c: ChannelInfo, dimension: 'fast' | 'slow'): PlanNode => ({
-      kind: 'grid-axis', path: `${path}/${c.name}`, channel: c.channel, type: dataset.get(c.channel)!.type, dimension, grid, attrs: {},
+      kind: 'grid-axis',
+      path: `${path}/${c.name}`,
+      channel: c.channel,
+      type: dataset.get(c.channel)!.type,
+      dimension,
+      grid,
+      attrs: {},
     });
     return [
       { kind: 'group', path, attrs: { NX_class: 'NXdata', signal: signal.name, axes: [slow.name, fast.name] } },
-      { kind: 'grid-signal', path: `${path}/${signal.name}`, channel: signal.channel, type: signalSet.type, shape: [grid.slow, grid.fast], attrs: { interpretation: 'image' } },
+      {
+        kind: 'grid-signal',
+        path: `${path}/${signal.name}`,
+        channel: signal.channel,
+        type: signalSet.type,
+        shape: [grid.slow, grid.fast],
+        attrs: { interpretation: 'image' },
+      },
       axisOf(slow, 'slow'),
       axisOf(fast, 'fast'),
     ];
@@ -49,11 +63,19 @@ export function planPlot(path: string, channels: readonly ChannelInfo[], planned
     // `common` points of each, copied, so signal and axes have one length (NeXus NXdata, silx).
     const lengths = plotted.map((p) => `${p.c.name}: ${p.set.shape[0]}`).join(', ');
     attrs.common_length = common;
-    attrs.common_length_note = `signal and axes are the first ${common} points, the length every plotted channel has (${lengths}); `
-      + 'the complete channels are in measurement/';
+    attrs.common_length_note =
+      `signal and axes are the first ${common} points, the length every plotted channel has (${lengths}); ` +
+      'the complete channels are in measurement/';
     return [
       { kind: 'group', path, attrs },
-      ...plotted.map(({ c, set }): PlanNode => ({ kind: 'prefix-copy', path: `${path}/${c.name}`, channel: c.channel, type: set.type, shape: [common, ...set.pointShape], attrs: copiedAttrs(set) })),
+      ...plotted.map(({ c, set }): PlanNode => ({
+        kind: 'prefix-copy',
+        path: `${path}/${c.name}`,
+        channel: c.channel,
+        type: set.type,
+        shape: [common, ...set.pointShape],
+        attrs: copiedAttrs(set),
+      })),
     ];
   }
   const nodes: PlanNode[] = [

@@ -27,7 +27,9 @@ export function datumPointShape(datum: Pick<StreamDatum, 'point_shape'>, resourc
  * changed) are absent: their files stay as they were.
  */
 export function varyingPointShapes(
-  resources: readonly StreamResource[], datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>, runUid?: string,
+  resources: readonly StreamResource[],
+  datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>,
+  runUid?: string,
 ): Map<string, number[]> {
   const varying = new Map<string, number[]>();
   for (const resource of resources) {
@@ -48,7 +50,10 @@ export function varyingPointShapes(
  * on an allocation nobody can act on.
  */
 function refuseHugePadding(
-  resource: Pick<StreamResource, 'parameters'>, datums: readonly StreamDatum[], shapes: readonly (readonly number[])[], largest: readonly number[],
+  resource: Pick<StreamResource, 'parameters'>,
+  datums: readonly StreamDatum[],
+  shapes: readonly (readonly number[])[],
+  largest: readonly number[],
   context: { runUid?: string; stream: string },
 ): void {
   const itemsize = Number(/(\d+)$/.exec(resource.parameters.dtype_numpy)?.[1] ?? 1);
@@ -63,9 +68,9 @@ function refuseHugePadding(
   if (padded - published <= MAX_PADDING_BYTES) return;
   const distinct = [...new Set(shapes.map((s) => `[${s.join(', ')}]`))];
   throw new InvalidInputError(
-    `stream ${context.stream}: its points have shapes ${distinct.slice(0, 4).join(', ')}${distinct.length > 4 ? ', …' : ''}; padded to their largest `
-    + `[${largest.join(', ')}] they would take ${gb(padded)} for ${gb(published)} published (more than ${gb(MAX_PADDING_BYTES)} of padding): `
-    + 'not written. The staged chunks are kept; such a stream needs a layout of its own (one dataset per shape)',
+    `stream ${context.stream}: its points have shapes ${distinct.slice(0, 4).join(', ')}${distinct.length > 4 ? ', …' : ''}; padded to their largest ` +
+      `[${largest.join(', ')}] they would take ${gb(padded)} for ${gb(published)} published (more than ${gb(MAX_PADDING_BYTES)} of padding): ` +
+      'not written. The staged chunks are kept; such a stream needs a layout of its own (one dataset per shape)',
     context,
   );
 }
@@ -86,7 +91,11 @@ export function resourcesAtLargestShape(resources: readonly StreamResource[], va
  * The plan with every varying channel's dataset marked as padded and its `point_shape` dataset
  * right after it (in `nodes` and `channels`); `pointShapeOf` maps those datasets' paths to their channel.
  */
-export function withPointShapeDatasets(plan: NexusPlan, varying: ReadonlyMap<string, number[]>, storage: StorageOptions): { plan: NexusPlan; pointShapeOf: Map<string, string> } {
+export function withPointShapeDatasets(
+  plan: NexusPlan,
+  varying: ReadonlyMap<string, number[]>,
+  storage: StorageOptions,
+): { plan: NexusPlan; pointShapeOf: Map<string, string> } {
   const pointShapeOf = new Map<string, string>();
   if (varying.size === 0) return { plan, pointShapeOf };
   const replaced = new Map<PlanChannel, { dataset: PlanChannel; pointShapes: PlanChannel }>();
@@ -111,7 +120,9 @@ export function withPointShapeDatasets(plan: NexusPlan, varying: ReadonlyMap<str
 
 /** varyingPointShapes channel by channel: a channel it refuses (padding beyond the bound) is set aside with the reason. */
 export function varyingPointShapesRefusing(
-  resources: readonly StreamResource[], datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>, runUid: string,
+  resources: readonly StreamResource[],
+  datumsByChannel: ReadonlyMap<string, readonly StreamDatum[]>,
+  runUid: string,
 ): { varying: Map<string, number[]>; refused: Record<string, string> } {
   const varying = new Map<string, number[]>();
   const refused: Record<string, string> = {};

@@ -31,9 +31,14 @@ export function sampleNodes(entry: string, start: Pick<RunStart, 'icat' | 'sampl
       const path = `${entry}/${place}`;
       const attrs: Attrs = field?.units ? { units: field.units } : {};
       const typed = field ? typedValue(value, field.type) : value;
-      leaves.set(place, typeof typed === 'string' ? { kind: 'text', path, value: typed, attrs }
-        : typeof typed === 'number' ? { kind: 'number', path, value: typed, dtype: field?.type === 'NX_INT' && Number.isSafeInteger(typed) ? '<i8' : '<f8', attrs }
-          : { kind: 'numbers', path, values: typed, shape: [typed.length], dtype: '<f8', attrs });
+      leaves.set(
+        place,
+        typeof typed === 'string'
+          ? { kind: 'text', path, value: typed, attrs }
+          : typeof typed === 'number'
+            ? { kind: 'number', path, value: typed, dtype: field?.type === 'NX_INT' && Number.isSafeInteger(typed) ? '<i8' : '<f8', attrs }
+            : { kind: 'numbers', path, values: typed, shape: [typed.length], dtype: '<f8', attrs },
+      );
     }
   }
   const ordered = [...groups.entries()].sort(([a], [b]) => a.split('/').length - b.split('/').length || a.localeCompare(b));

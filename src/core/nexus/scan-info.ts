@@ -35,8 +35,11 @@ export function positionerSnapshots(info: ScanInfo): PositionerSnapshots {
     for (const [name, unit] of Object.entries(p.positioners_units)) if (typeof unit === 'string' && unit) units.set(name, unit);
   }
   return {
-    start: numbers(p.positioners_start), end: numbers(p.positioners_end),
-    dialStart: numbers(p.positioners_dial_start), dialEnd: numbers(p.positioners_dial_end), units,
+    start: numbers(p.positioners_start),
+    end: numbers(p.positioners_end),
+    dialStart: numbers(p.positioners_dial_start),
+    dialEnd: numbers(p.positioners_dial_end),
+    units,
   };
 }
 
@@ -89,12 +92,17 @@ export function plotCandidates(info: ScanInfo): { signals: string[]; x?: string 
   return { signals: [] };
 }
 
-export interface ScanNote { date: string; message: string }
+export interface ScanNote {
+  date: string;
+  message: string;
+}
 
 /** scan_info.comments: the notes the user added to the scan. */
 export function scanNotes(info: ScanInfo): ScanNote[] {
   const comments = Array.isArray(info.comments) ? info.comments : [];
-  return comments.filter(isRecord).filter((c) => typeof c.message === 'string')
+  return comments
+    .filter(isRecord)
+    .filter((c) => typeof c.message === 'string')
     .map((c) => ({ message: c.message as string, date: typeof c.date === 'string' ? c.date : '' }));
 }
 

@@ -23,7 +23,11 @@ export function buildScanLayout(input: ScanLayoutInput): NexusPlan {
   // Free-dimension channels whose point shape changed between chunks: laid out at their largest shape, with their
   // real shapes beside them. A channel whose padding would be too large is refused on its own; the others are laid out.
   const { varying, refused } = varyingPointShapesRefusing(input.resources, input.datumsByChannel, input.stop.run_start);
-  const plan = layout({ ...input, resources: resourcesAtLargestShape(input.resources, varying), refused: { ...input.refused, ...refused } });
+  const plan = layout({
+    ...input,
+    resources: resourcesAtLargestShape(input.resources, varying),
+    refused: { ...input.refused, ...refused },
+  });
   const fixed = withPointShapeDatasets(plan, varying, input.storage ?? DEFAULT_STORAGE);
   return fixed.pointShapeOf.size > 0 ? { ...fixed.plan, pointShapeOf: fixed.pointShapeOf } : fixed.plan;
 }

@@ -27,7 +27,9 @@ function isTree(value: unknown): value is Tree {
  * `existing`: paths the plan already holds (groups are merged into, datasets are kept).
  */
 export function scanMetaNodes(entry: string, info: Readonly<Record<string, unknown>>, existing: ReadonlySet<string>): PlanNode[] {
-  const categories = Array.isArray(info.scan_meta_categories) ? info.scan_meta_categories.filter((c): c is string => typeof c === 'string') : [];
+  const categories = Array.isArray(info.scan_meta_categories)
+    ? info.scan_meta_categories.filter((c): c is string => typeof c === 'string')
+    : [];
   const nodes: PlanNode[] = [];
   const taken = new Set(existing);
   for (const category of [...new Set(categories)].sort()) {
@@ -57,7 +59,8 @@ function pushTree(nodes: PlanNode[], taken: Set<string>, path: string, tree: Tre
   const keys = Object.keys(tree).filter((k) => !k.startsWith('@') && k !== 'NX_class' && !k.includes('@'));
   if (keys.length === 0) return; // an empty group (only its class), as the ESRF writer skips it
   if (!taken.has(path)) {
-    const nxClass = typeof tree['@NX_class'] === 'string' ? tree['@NX_class'] : typeof tree.NX_class === 'string' ? tree.NX_class : 'NXcollection';
+    const nxClass =
+      typeof tree['@NX_class'] === 'string' ? tree['@NX_class'] : typeof tree.NX_class === 'string' ? tree.NX_class : 'NXcollection';
     const attrs: Record<string, AttrValue> = { NX_class: nxClass };
     for (const [key, value] of Object.entries(tree)) {
       if (!key.startsWith('@') || key === '@NX_class') continue;
@@ -103,11 +106,20 @@ function pushValue(nodes: PlanNode[], taken: Set<string>, path: string, value: u
   if (taken.has(path) || value === undefined) return;
   taken.add(path);
   if (typeof value === 'string') nodes.push({ kind: 'text', path, value, attrs });
-  else if (typeof value === 'number') nodes.push({ kind: 'number', path, value, dtype: Number.isSafeInteger(value) ? '<i8' : '<f8', attrs });
+  else if (typeof value === 'number')
+    nodes.push({ kind: 'number', path, value, dtype: Number.isSafeInteger(value) ? '<i8' : '<f8', attrs });
   else if (typeof value === 'boolean') nodes.push({ kind: 'text', path, value: value ? 'True' : 'False', attrs });
-  else if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) nodes.push({ kind: 'text', path, value: value as string[], attrs });
+  else if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string'))
+    nodes.push({ kind: 'text', path, value: value as string[], attrs });
   else if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number')) {
     const numbers = value as number[];
-    nodes.push({ kind: 'numbers', path, values: numbers, shape: [numbers.length], dtype: numbers.every(Number.isSafeInteger) ? '<i8' : '<f8', attrs });
+    nodes.push({
+      kind: 'numbers',
+      path,
+      values: numbers,
+      shape: [numbers.length],
+      dtype: numbers.every(Number.isSafeInteger) ? '<i8' : '<f8',
+      attrs,
+    });
   } else nodes.push({ kind: 'text', path, value: JSON.stringify(value), attrs: { ...attrs, content_type: 'application/json' } });
 }

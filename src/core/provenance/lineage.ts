@@ -35,7 +35,12 @@ export interface LineageOptions {
  * The graph is acyclic by construction (see recordProvenance); the visited set keeps the walk
  * finite and each node listed once even if a store were to hold a cycle.
  */
-export async function lineage(root: string, direction: LineageDirection, store: ProvenanceStore, options: LineageOptions = {}): Promise<Lineage> {
+export async function lineage(
+  root: string,
+  direction: LineageDirection,
+  store: ProvenanceStore,
+  options: LineageOptions = {},
+): Promise<Lineage> {
   const start = parseEntityRef(root);
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
   const maxNodes = options.maxNodes ?? 5000;
@@ -46,12 +51,17 @@ export async function lineage(root: string, direction: LineageDirection, store: 
   nodes.set(start.ref, { entity: start.ref, kind: start.kind, depth: 0 });
   for (let depth = 1; frontier.length > 0 && depth <= maxDepth; depth += 1) {
     const next: string[] = [];
-    const neighbours = await Promise.all(frontier.map(async (e) => [e, direction === 'ancestors' ? await store.parentsOf(e) : await store.childrenOf(e)] as const));
+    const neighbours = await Promise.all(
+      frontier.map(async (e) => [e, direction === 'ancestors' ? await store.parentsOf(e) : await store.childrenOf(e)] as const),
+    );
     for (const [entity, linked] of neighbours) {
       for (const other of linked.sort()) {
         edges.push(direction === 'ancestors' ? { child: entity, parent: other } : { child: other, parent: entity });
         if (nodes.has(other)) continue;
-        if (nodes.size >= maxNodes) { truncated = true; continue; }
+        if (nodes.size >= maxNodes) {
+          truncated = true;
+          continue;
+        }
         nodes.set(other, { entity: other, kind: parseEntityRef(other).kind, depth });
         next.push(other);
       }
@@ -60,6 +70,9 @@ export async function lineage(root: string, direction: LineageDirection, store: 
   }
   const list = [...nodes.values()];
   const records = await Promise.all(list.map((n) => store.get(n.entity)));
-  list.forEach((n, i) => { const r = records[i]; if (r) n.record = r; });
+  list.forEach((n, i) => {
+    const r = records[i];
+    if (r) n.record = r;
+  });
   return { root: start.ref, direction, nodes: list, edges, truncated };
 }

@@ -29,7 +29,11 @@ export function provId(entity: string): string {
 }
 
 function encodeLocal(text: string): string {
-  return text.replace(/[^A-Za-z0-9._~/:-]/g, (c) => Array.from(Buffer.from(c, 'utf8')).map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+  return text.replace(/[^A-Za-z0-9._~/:-]/g, (c) =>
+    Array.from(Buffer.from(c, 'utf8'))
+      .map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join(''),
+  );
 }
 
 const typed = (type: string, value: string) => ({ $: value, type });
@@ -46,34 +50,57 @@ function inputId(uri: string, sha256: string): string {
 export function toProvJson(lineage: Lineage): ProvDocument {
   const doc: ProvDocument = {
     prefix: { ba: PROV_NAMESPACE, xsd: 'http://www.w3.org/2001/XMLSchema#' },
-    entity: {}, activity: {}, agent: {}, used: {}, wasGeneratedBy: {}, wasDerivedFrom: {}, wasAssociatedWith: {}, actedOnBehalfOf: {},
+    entity: {},
+    activity: {},
+    agent: {},
+    used: {},
+    wasGeneratedBy: {},
+    wasDerivedFrom: {},
+    wasAssociatedWith: {},
+    actedOnBehalfOf: {},
   };
   const counters = { u: 0, g: 0, d: 0, a: 0, b: 0 };
   const rel = (kind: keyof typeof counters) => `_:${kind}${(counters[kind] += 1)}`;
   const addEntity = (entity: string, attrs: Attributes = {}) => {
     const id = provId(entity);
     const { kind, id: local } = parseEntityRef(entity);
-    doc.entity[id] = { ...doc.entity[id], 'prov:label': local, 'ba:kind': kind, ...(kind === 'file' ? { 'prov:location': local } : {}), ...attrs };
+    doc.entity[id] = {
+      ...doc.entity[id],
+      'prov:label': local,
+      'ba:kind': kind,
+      ...(kind === 'file' ? { 'prov:location': local } : {}),
+      ...attrs,
+    };
     return id;
   };
 
-  for (const node of lineage.nodes) addEntity(node.entity, node.record ? {} : { 'prov:type': node.kind === 'run' ? 'ba:RawRun' : `ba:${node.kind}` });
+  for (const node of lineage.nodes)
+    addEntity(node.entity, node.record ? {} : { 'prov:type': node.kind === 'run' ? 'ba:RawRun' : `ba:${node.kind}` });
   for (const node of lineage.nodes) {
     const r = node.record;
     if (!r) continue;
     const entity = addEntity(r.entity, { 'prov:type': `ba:${r.activity ?? 'derived'}` });
     const activity = `ba:activity/${encodeLocal(r.activity_uid)}`;
     doc.activity[activity] = {
-      'prov:startTime': typed('xsd:dateTime', r.started_at), 'prov:endTime': typed('xsd:dateTime', r.ended_at),
-      'prov:label': r.activity ?? 'analysis', 'ba:parameters': JSON.stringify(r.parameters),
+      'prov:startTime': typed('xsd:dateTime', r.started_at),
+      'prov:endTime': typed('xsd:dateTime', r.ended_at),
+      'prov:label': r.activity ?? 'analysis',
+      'ba:parameters': JSON.stringify(r.parameters),
     };
     const software = softwareId(r);
     doc.agent[software] = {
-      'prov:type': 'prov:SoftwareAgent', 'prov:label': r.software.name, 'ba:repository': typed('xsd:anyURI', r.software.repository),
-      ...(r.software.version ? { 'ba:version': r.software.version } : {}), ...(r.software.commit ? { 'ba:commit': r.software.commit } : {}),
+      'prov:type': 'prov:SoftwareAgent',
+      'prov:label': r.software.name,
+      'ba:repository': typed('xsd:anyURI', r.software.repository),
+      ...(r.software.version ? { 'ba:version': r.software.version } : {}),
+      ...(r.software.commit ? { 'ba:commit': r.software.commit } : {}),
     };
     const person = `ba:agent/${encodeLocal(r.agent.name)}`;
-    doc.agent[person] = { 'prov:type': 'prov:Person', 'prov:label': r.agent.name, ...(r.agent.identifier ? { 'ba:identifier': r.agent.identifier } : {}) };
+    doc.agent[person] = {
+      'prov:type': 'prov:Person',
+      'prov:label': r.agent.name,
+      ...(r.agent.identifier ? { 'ba:identifier': r.agent.identifier } : {}),
+    };
     doc.wasGeneratedBy[rel('g')] = { 'prov:entity': entity, 'prov:activity': activity, 'prov:time': r.ended_at };
     doc.wasAssociatedWith[rel('a')] = { 'prov:activity': activity, 'prov:agent': software };
     doc.wasAssociatedWith[rel('a')] = { 'prov:activity': activity, 'prov:agent': person };
@@ -85,12 +112,22 @@ export function toProvJson(lineage: Lineage): ProvDocument {
     }
     for (const input of r.inputs) {
       const id = inputId(input.uri, input.sha256);
-      doc.entity[id] = { ...doc.entity[id], 'prov:location': input.uri, 'ba:sha256': input.sha256, ...(input.bytes !== undefined ? { 'ba:bytes': input.bytes } : {}) };
+      doc.entity[id] = {
+        ...doc.entity[id],
+        'prov:location': input.uri,
+        'ba:sha256': input.sha256,
+        ...(input.bytes !== undefined ? { 'ba:bytes': input.bytes } : {}),
+      };
       doc.used[rel('u')] = { 'prov:activity': activity, 'prov:entity': id };
     }
     for (const output of r.outputs) {
       const id = inputId(output.uri, output.sha256);
-      doc.entity[id] = { ...doc.entity[id], 'prov:location': output.uri, 'ba:sha256': output.sha256, ...(output.bytes !== undefined ? { 'ba:bytes': output.bytes } : {}) };
+      doc.entity[id] = {
+        ...doc.entity[id],
+        'prov:location': output.uri,
+        'ba:sha256': output.sha256,
+        ...(output.bytes !== undefined ? { 'ba:bytes': output.bytes } : {}),
+      };
       doc.wasGeneratedBy[rel('g')] = { 'prov:entity': id, 'prov:activity': activity };
     }
   }

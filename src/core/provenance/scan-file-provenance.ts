@@ -31,7 +31,9 @@ export function archiveSoftware(version: string, repository: string, commit?: st
  */
 export function scanFileProvenance(run: ArchivedRun, documents: readonly StoredDocument[], software: SoftwareRef): ProvenanceInput {
   const datums = documents.filter((d) => d.detailType === DetailType.StreamDatum).map((d) => d.body as StreamDatum);
-  const others = documents.filter((d) => d.detailType !== DetailType.StreamDatum).sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+  const others = documents
+    .filter((d) => d.detailType !== DetailType.StreamDatum)
+    .sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
   const documentsDigest = createHash('sha256');
   for (const d of others) documentsDigest.update(`${d.detailType}\n${d.uid}\n${JSON.stringify(d.body)}\n`);
   const byFolder = new Map<string, StreamDatum[]>();
@@ -39,14 +41,18 @@ export function scanFileProvenance(run: ArchivedRun, documents: readonly StoredD
     const folder = `s3://${d.chunk.bucket}/${d.chunk.key.slice(0, d.chunk.key.lastIndexOf('/') + 1)}`;
     byFolder.set(folder, [...(byFolder.get(folder) ?? []), d]);
   }
-  const inputs = [...byFolder.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([uri, chunks]) => {
-    const ordered = [...chunks].sort((a, b) => a.indices.start - b.indices.start);
-    return {
-      uri,
-      sha256: createHash('sha256').update(ordered.map((d) => d.chunk.sha256).join('\n')).digest('hex'),
-      bytes: ordered.reduce((sum, d) => sum + d.chunk.bytes, 0),
-    };
-  });
+  const inputs = [...byFolder.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([uri, chunks]) => {
+      const ordered = [...chunks].sort((a, b) => a.indices.start - b.indices.start);
+      return {
+        uri,
+        sha256: createHash('sha256')
+          .update(ordered.map((d) => d.chunk.sha256).join('\n'))
+          .digest('hex'),
+        bytes: ordered.reduce((sum, d) => sum + d.chunk.bytes, 0),
+      };
+    });
   return {
     parents: [runRef(run.runUid)],
     inputs: [{ uri: `catalogue:run/${run.runUid}/documents`, sha256: documentsDigest.digest('hex') }, ...inputs],
@@ -60,14 +66,26 @@ export function scanFileProvenance(run: ArchivedRun, documents: readonly StoredD
 }
 
 /** Wraps the scan writer's catalogue: runArchived also records the file's provenance. */
-export function withScanFileProvenance(catalogue: RunCatalogue, provenance: ProvenanceStore, software: SoftwareRef, now: () => Date = () => new Date()): RunCatalogue {
+export function withScanFileProvenance(
+  catalogue: RunCatalogue,
+  provenance: ProvenanceStore,
+  software: SoftwareRef,
+  now: () => Date = () => new Date(),
+): RunCatalogue {
   const wrapped: RunCatalogue = Object.create(catalogue) as RunCatalogue;
   wrapped.runArchived = async (run: ArchivedRun) => {
     // Provenance first: a run is ARCHIVED only once its file's lineage is recorded.
     const documents = await catalogue.listDocuments(run.runUid);
-    await recordProvenance(fileRef(run.file.bucket, run.file.key), scanFileProvenance(run, documents, software), {
-      store: provenance, now, newUid: () => `scan-writer/${run.runUid}/${run.file.sha256}`,
-    }, { activityUid: `scan-writer/${run.runUid}/${run.file.sha256}` });
+    await recordProvenance(
+      fileRef(run.file.bucket, run.file.key),
+      scanFileProvenance(run, documents, software),
+      {
+        store: provenance,
+        now,
+        newUid: () => `scan-writer/${run.runUid}/${run.file.sha256}`,
+      },
+      { activityUid: `scan-writer/${run.runUid}/${run.file.sha256}` },
+    );
     return catalogue.runArchived(run);
   };
   return wrapped;

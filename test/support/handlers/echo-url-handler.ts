@@ -7,8 +7,11 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<APIGateway
     statusCode: event.rawPath === '/created' ? 201 : 200,
     headers: { 'x-echo': 'yes' },
     body: JSON.stringify({
-      method: event.requestContext.http.method, rawPath: event.rawPath, query: event.queryStringParameters ?? {},
-      body: event.body === undefined ? null : JSON.parse(event.body) as unknown, greeting: process.env.GREETING,
+      method: event.requestContext.http.method,
+      rawPath: event.rawPath,
+      query: event.queryStringParameters ?? {},
+      body: event.body === undefined ? null : (JSON.parse(event.body) as unknown),
+      greeting: process.env.GREETING,
     }),
   };
 }

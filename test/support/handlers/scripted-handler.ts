@@ -49,11 +49,18 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     const script = scriptOf(record);
     const receiveCount = Number(record.attributes.ApproximateReceiveCount);
     calls.push({
-      messageId: record.messageId, body: record.body, script, receiveCount,
-      eventSourceARN: record.eventSourceARN, awsRegion: record.awsRegion,
-      functionName: context.functionName, requestId: context.awsRequestId,
+      messageId: record.messageId,
+      body: record.body,
+      script,
+      receiveCount,
+      eventSourceARN: record.eventSourceARN,
+      awsRegion: record.awsRegion,
+      functionName: context.functionName,
+      requestId: context.awsRequestId,
       remainingMs: context.getRemainingTimeInMillis(),
-      tableName: process.env.TABLE_NAME, bucketName: process.env.BUCKET_NAME, endpoint: process.env.AWS_ENDPOINT_URL,
+      tableName: process.env.TABLE_NAME,
+      bucketName: process.env.BUCKET_NAME,
+      endpoint: process.env.AWS_ENDPOINT_URL,
       batchSize: event.Records.length,
     });
     if (script === 'fail-always' || (script === 'fail-once' && receiveCount === 1)) failures.push({ itemIdentifier: record.messageId });

@@ -38,7 +38,12 @@ export interface StorageOptions {
 /** blisswriter's USE_COMPRESSION_THRESHOLD: datasets of 1 MiB and more are compressed. */
 export const GZIP_MIN_BYTES = 1024 * 1024;
 
-export const DEFAULT_STORAGE: StorageOptions = { maxChunkBytes: 1024 * 1024, maxSliceBytes: 8 * 1024 * 1024, gzip: 4, gzipMinBytes: GZIP_MIN_BYTES };
+export const DEFAULT_STORAGE: StorageOptions = {
+  maxChunkBytes: 1024 * 1024,
+  maxSliceBytes: 8 * 1024 * 1024,
+  gzip: 4,
+  gzipMinBytes: GZIP_MIN_BYTES,
+};
 
 export interface ChannelLayoutInput {
   /** The channel's group, e.g. `/1.1/instrument/diode1`. */
@@ -58,7 +63,12 @@ export interface ChannelLayout {
 }
 
 /** One bounded write: points [start, stop) taken from `bytes` of the staged slice at byte offset `offset`. */
-export interface RowSlice { start: number; stop: number; offset: number; length: number }
+export interface RowSlice {
+  start: number;
+  stop: number;
+  offset: number;
+  length: number;
+}
 
 export interface ChannelWriter {
   readonly kind: ChannelKind;
@@ -66,8 +76,9 @@ export interface ChannelWriter {
 }
 
 /** What the `bool_storage` attribute of a bool channel says. */
-export const BOOL_STORAGE_NOTE = 'published as numpy bool; stored as uint8 0/1 (false/true), byte for byte: '
-  + 'h5wasm cannot write the HDF5 enum {FALSE, TRUE} h5py uses for numpy bool; read with dataset[()].astype(bool)';
+export const BOOL_STORAGE_NOTE =
+  'published as numpy bool; stored as uint8 0/1 (false/true), byte for byte: ' +
+  'h5wasm cannot write the HDF5 enum {FALSE, TRUE} h5py uses for numpy bool; read with dataset[()].astype(bool)';
 
 /** Rows per chunk: as many whole points as fit in maxChunkBytes (at least one), never more than the points. */
 export function chunkRows(type: ElementType, pointShape: readonly number[], points: number, maxBytes: number): number {
@@ -80,22 +91,39 @@ export function chunkRows(type: ElementType, pointShape: readonly number[], poin
  * else the storage's; none below `gzipMinBytes` (small datasets gain nothing and cost a filter) nor
  * for an empty dataset.
  */
-export function gzipLevelOf(type: ElementType, pointShape: readonly number[], points: number, storage: StorageOptions, kindLevel?: number): number | undefined {
+export function gzipLevelOf(
+  type: ElementType,
+  pointShape: readonly number[],
+  points: number,
+  storage: StorageOptions,
+  kindLevel?: number,
+): number | undefined {
   const level = kindLevel ?? storage.gzip ?? 0;
   if (level <= 0 || points <= 0) return undefined;
   return points * pointBytes(type, pointShape) >= (storage.gzipMinBytes ?? 0) ? level : undefined;
 }
 
 /** The dataset node shared by every numeric kind (`kindLevel`: the gzip level of this kind, overriding storage.gzip). */
-export function channelDataset(input: ChannelLayoutInput, leaf: string, attrs: Record<string, AttrValue>, kindLevel: number | undefined): PlanChannel {
+export function channelDataset(
+  input: ChannelLayoutInput,
+  leaf: string,
+  attrs: Record<string, AttrValue>,
+  kindLevel: number | undefined,
+): PlanChannel {
   const { type, pointShape, points, storage } = input;
   const rows = chunkRows(type, pointShape, points, storage.maxChunkBytes);
   const gzip = gzipLevelOf(type, pointShape, points, storage, kindLevel);
   // numpy bool: the bytes as published (0/1) in a uint8 dataset that says it holds bools.
   if (isBoolType(type)) attrs = { ...attrs, numpy_dtype: 'bool', bool_storage: BOOL_STORAGE_NOTE };
   return {
-    kind: 'channel', path: `${input.group}/${leaf}`, channel: input.channel, resourceUid: input.resourceUid, type,
-    shape: [points, ...pointShape], pointShape, chunkRows: rows,
+    kind: 'channel',
+    path: `${input.group}/${leaf}`,
+    channel: input.channel,
+    resourceUid: input.resourceUid,
+    type,
+    shape: [points, ...pointShape],
+    pointShape,
+    chunkRows: rows,
     sliceRows: Math.max(rows, Math.floor(storage.maxSliceBytes / Math.max(1, pointBytes(type, pointShape)) / rows) * rows),
     ...(gzip ? { gzip } : {}),
     attrs,

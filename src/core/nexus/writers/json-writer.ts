@@ -48,13 +48,18 @@ export const jsonWriter: JsonChannelWriter = {
       try {
         JSON.parse(text);
       } catch (error) {
-        throw new InvalidInputError(`JSON channel ${input.channel}: point ${index} is not JSON (${(error as Error).message})`,
-          { stream: input.channel, index, ...(input.runUid ? { runUid: input.runUid } : {}) }, { cause: error });
+        throw new InvalidInputError(
+          `JSON channel ${input.channel}: point ${index} is not JSON (${(error as Error).message})`,
+          { stream: input.channel, index, ...(input.runUid ? { runUid: input.runUid } : {}) },
+          { cause: error },
+        );
       }
     });
     const path = `${input.group}/data`;
     nodes.push({
-      kind: 'text', path, value: [...input.values],
+      kind: 'text',
+      path,
+      value: [...input.values],
       attrs: {
         content_type: JSON_CONTENT_TYPE,
         ...(input.units ? { units: input.units } : {}),

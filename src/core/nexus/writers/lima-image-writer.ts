@@ -69,7 +69,7 @@ export const limaImageWriter = {
     for (const f of [...input.files].sort((a, b) => a.start - b.start)) {
       const last = files.at(-1);
       if (last && last.file === f.file && last.stop === f.start && f.frameOffset === last.frameOffset + (last.stop - last.start)) {
-        files[files.length - 1] = { ...last, stop: f.stop, receivers: [...last.receivers ?? [], ...f.receivers ?? []] };
+        files[files.length - 1] = { ...last, stop: f.stop, receivers: [...(last.receivers ?? []), ...(f.receivers ?? [])] };
       } else {
         files.push(f);
       }
@@ -83,11 +83,12 @@ export const limaImageWriter = {
     if (single) {
       const only = files[0]!;
       nodes.push({ kind: 'external-link', path: `${input.group}/data`, file: only.file, target: input.dataPath });
-      const receivers = [...only.receivers ?? []].sort((a, b) => a.receiver - b.receiver || a.fileIndex - b.fileIndex);
+      const receivers = [...(only.receivers ?? [])].sort((a, b) => a.receiver - b.receiver || a.fileIndex - b.fileIndex);
       if (receivers.length > 0) {
         const folder = `${input.group}/receiver_files`;
         nodes.push({
-          kind: 'group', path: folder,
+          kind: 'group',
+          path: folder,
           attrs: {
             NX_class: 'NXcollection',
             receiver: receivers.map((r) => String(r.receiver)),
@@ -104,7 +105,8 @@ export const limaImageWriter = {
     }
     const folder = `${input.group}/data_files`;
     nodes.push({
-      kind: 'group', path: folder,
+      kind: 'group',
+      path: folder,
       attrs: {
         NX_class: 'NXcollection',
         frame_ranges: files.map((f) => `[${f.start}, ${f.stop})`),

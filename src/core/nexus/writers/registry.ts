@@ -36,7 +36,11 @@ export function channelWriterFor(kind: string, context: { runUid?: string; strea
 }
 
 /** The kind of a channel: positioners by role, then by the rank of one point (0 scalar, 1 spectrum, 2 image). */
-export function channelKindOf(role: 'positioner' | 'detector', pointShape: readonly number[], context: { runUid?: string; stream?: string } = {}): ChannelKind {
+export function channelKindOf(
+  role: 'positioner' | 'detector',
+  pointShape: readonly number[],
+  context: { runUid?: string; stream?: string } = {},
+): ChannelKind {
   if (pointShape.length === 0) return role === 'positioner' ? ChannelKind.Positioner : ChannelKind.Scalar;
   if (pointShape.length === 1) return ChannelKind.Spectrum;
   if (pointShape.length === 2) return ChannelKind.Image;
@@ -84,7 +88,16 @@ export const resourceWriters = {
       const points = input.points[c.channel];
       if (points === undefined) throw new InvalidInputError(`no point count for channel ${c.channel}`, context);
       const writer = channelWriterFor(channelKindOf(c.role, pointShape, context), context);
-      const laid = writer.layout({ group, channel: c.channel, resourceUid: c.resource.uid, type, pointShape, points, units: c.units, storage });
+      const laid = writer.layout({
+        group,
+        channel: c.channel,
+        resourceUid: c.resource.uid,
+        type,
+        pointShape,
+        points,
+        units: c.units,
+        storage,
+      });
       return { nodes: laid.nodes, dataset: laid.dataset, target: laid.dataset.path };
     },
   },
@@ -96,7 +109,14 @@ export const resourceWriters = {
       const { channel: c, group, input, context } = request;
       const values = input.jsonValues?.[c.channel];
       if (!values) throw new InvalidInputError(`no values read for JSON channel ${c.channel}`, context);
-      const laid = jsonWriter.layout({ group, channel: c.channel, values, units: c.units, runUid: context.runUid, ...missingPointsOf(request) });
+      const laid = jsonWriter.layout({
+        group,
+        channel: c.channel,
+        values,
+        units: c.units,
+        runUid: context.runUid,
+        ...missingPointsOf(request),
+      });
       return { nodes: laid.nodes, ...(laid.datasetPath ? { target: laid.datasetPath } : {}) };
     },
   },

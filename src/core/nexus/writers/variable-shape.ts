@@ -116,10 +116,20 @@ export function variableShapeLayout(dataset: PlanChannel, storage: StorageOption
   const leaf = dataset.path.slice(dataset.path.lastIndexOf('/') + 1);
   const points = dataset.shape[0] ?? 0;
   const rank = dataset.pointShape.length;
-  const pointShapes = channelDataset({
-    group, channel: `${dataset.channel}#${POINT_SHAPE_DATASET}`, resourceUid: dataset.resourceUid, type: POINT_SHAPE_TYPE,
-    pointShape: [rank], points, storage,
-  }, POINT_SHAPE_DATASET, { long_name: `shape of each point of ${leaf} (without padding)` }, undefined);
+  const pointShapes = channelDataset(
+    {
+      group,
+      channel: `${dataset.channel}#${POINT_SHAPE_DATASET}`,
+      resourceUid: dataset.resourceUid,
+      type: POINT_SHAPE_TYPE,
+      pointShape: [rank],
+      points,
+      storage,
+    },
+    POINT_SHAPE_DATASET,
+    { long_name: `shape of each point of ${leaf} (without padding)` },
+    undefined,
+  );
   return {
     dataset: {
       ...dataset,
