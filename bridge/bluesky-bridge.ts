@@ -8,7 +8,7 @@ import type { ScanSource, StreamReader } from '../src/core/bliss/scan-source.js'
 import type { Logger } from '../src/adapters/logger.js';
 import type { BridgeStats, MemoryBudget } from './bridge-stats.js';
 import { checkBlueskyCheckpoint, type CheckpointStore } from './checkpoint/index.js';
-import type { FollowerOptions } from './scan-follower.js';
+import type { FollowerOptions } from './scan-follower-types.js';
 import { BlueskyFollower, type BlueskyStatus } from './bluesky-follower.js';
 
 /**

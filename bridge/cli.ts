@@ -9,14 +9,8 @@ import { isAbsolute } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { awsConnectionFromEnv } from '../src/adapters/aws-clients.js';
-import {
-  defaultBridgeOptions,
-  LIMA_ROOT_REQUIRED,
-  startBridge,
-  type BridgeConfig,
-  type BridgeStatus,
-  type RunningBridge,
-} from './bridge.js';
+import { startBridge, type BridgeStatus, type RunningBridge } from './bridge.js';
+import { defaultBridgeOptions, LIMA_ROOT_REQUIRED, type BridgeConfig } from './bridge-options.js';
 import { parseBlueskyOptions } from './bluesky-config.js';
 import { normaliseBeamline } from '../src/core/access/edge-source.js';
 

@@ -18,7 +18,7 @@ import { edgeSourceOf } from './errors.js';
 import type { BridgeHeartbeat } from '../src/core/contract/generated-types.js';
 import type { EventPublisher } from '../src/core/ports.js';
 import type { Logger } from '../src/adapters/logger.js';
-import type { FollowerStatus } from './scan-follower.js';
+import type { FollowerStatus } from './scan-follower-types.js';
 
 /** Default heartbeat period (s): well inside the alarm's default 5 minutes. */
 export const DEFAULT_HEARTBEAT_SECONDS = 60;

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../local/services.js';
 import { ConfigError, HELP, parseBridgeConfig } from '../../bridge/cli.js';
-import { Bridge, defaultBridgeOptions, LIMA_ROOT_REQUIRED, type BridgeDeps } from '../../bridge/bridge.js';
+import { Bridge, type BridgeDeps } from '../../bridge/bridge.js';
+import { defaultBridgeOptions, LIMA_ROOT_REQUIRED } from '../../bridge/bridge-options.js';
 
 const cli = join(projectRoot, 'bridge', 'cli.ts');
 

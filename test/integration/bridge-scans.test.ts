@@ -14,7 +14,8 @@ import { startRedis, venvPython, type RunningService } from '../../local/service
 import { initBlissDataStore, PUBLISHER, run } from '../../local/pipeline.js';
 import { createAwsClients, type AwsClients, type AwsConnection } from '../../src/adapters/aws-clients.js';
 import { validateEvent } from '../../src/core/contract/validators.js';
-import { Bridge, defaultBridgeOptions, startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { Bridge, startBridge, type RunningBridge } from '../../bridge/bridge.js';
+import { defaultBridgeOptions } from '../../bridge/bridge-options.js';
 import { captureBridgeEvents, drainEvents, dumpedBytes } from './bridge-capture.js';
 import { RedisScanSource } from '../../src/adapters/redis-scan-source.js';
 import { S3ObjectStore } from '../../src/adapters/s3-object-store.js';

@@ -56,8 +56,6 @@ const MAX_LINES_ALLOWED: Readonly<Record<string, string>> = {
   'src/adapters/dynamodb-dataset-catalogue.ts': '478 formatted (323 before): split metadata and techniques from the lifecycle',
   'local/runner.ts': '472 formatted (376 before): split the scheduled runner from the queue poller',
   'src/core/file-index/hdf5-storage-map.ts': '447 formatted (397 before): split the B-tree walk from the chunk index',
-  'bridge/bridge.ts': '447 formatted (391 before): move option checks out of the lifecycle',
-  'bridge/scan-follower.ts': '434 formatted (364 before): one scan state machine; move scan_info handling out',
   'src/client/indexed-file-reader.ts': '422 formatted (331 before): split index loading from range reads',
   'src/adapters/h5wasm-scan-file-writer.ts': '408 formatted (308 before): split the verifier from the writer',
 };
