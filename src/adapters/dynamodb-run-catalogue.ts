@@ -12,9 +12,13 @@
  *
  * Runs by state: index gsi4, `gsi4pk = RUNSTATE#<state>` (kept with `state` in every transition),
  * `gsi4sk = <since>`: the run's start time, or its end time when RunStop came first.
+ *
+ * This file: the writes (documents, state transitions, file claims). The reads are in
+ * dynamodb-run-queries.ts, the hand-over claim in dynamodb-run-handover.ts, the keys, stored items
+ * and update expressions (state always the last field an update sets) in dynamodb-run-items.ts.
  */
 import { isConditionFailure } from './dynamodb-conditions.js';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ArchivedFile, RunFailed, RunStalled, RunStart, RunStop } from '../core/contract/generated-types.js';
 import { FileKeyConflictError } from '../core/archive/errors.js';
 import { runOriginOf, runSourceKeyOf, runTitleOf } from '../core/bluesky/run-origin.js';
@@ -32,20 +36,18 @@ import {
 import {
   datasetGsiPkOf,
   docSk,
-  DOC_PREFIX,
   filePk,
   FILE_SK,
-  handOverOf,
   HANDOVER_CLAIM_STALE_MS,
   runPk,
   runStatePk,
   RUN_SK,
-  RUN_STATE_INDEX,
   setFields,
   stripUndefined,
   withCondition,
-  type RunItem,
 } from './dynamodb-run-items.js';
+import { getRun, listDocuments, listRunsByState } from './dynamodb-run-queries.js';
+import { claimHandOver, endHandOver, recordHandOver, releaseHandOver } from './dynamodb-run-handover.js';
 
 export {
   docSk,
@@ -219,77 +221,12 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
     }
   }
 
-  async getRun(runUid: string): Promise<RunRecord | undefined> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runUid), sk: RUN_SK }, ConsistentRead: true }),
-    );
-    if (!out.Item) return undefined;
-    const item = out.Item as RunItem;
-    return {
-      runUid,
-      state: item.state,
-      file: item.file,
-      points: item.points,
-      gaps: item.gaps,
-      failure: item.failure,
-      channelPaths: item.channel_paths,
-      refusedChannels: item.refused_channels,
-      stalled: item.stalled,
-      scanId: item.scan_id,
-      title: item.title,
-      planName: item.plan_name,
-      scanKey: item.scan_key,
-      dataPolicy: item.data_policy,
-      startTime: item.start_time,
-      endTime: item.end_time,
-      endReason: item.end_reason,
-      archivedAt: item.archived_at,
-      sealedPoints: item.sealed_points,
-      ...(item.engine ? { engine: item.engine } : {}),
-      object: item.object_version,
-      rearchives: item.rearchives,
-      ...(item.handover ? { handOver: handOverOf(item.handover, item.handover_attempts) } : {}),
-      ...(item.index_missing ? { indexMissing: item.index_missing } : {}),
-    };
+  getRun(runUid: string): Promise<RunRecord | undefined> {
+    return getRun(this.db, this.tableName, runUid);
   }
 
-  async listRunsByState(state: RunState, options: { before?: string; limit?: number } = {}): Promise<RunSummary[]> {
-    const runs: RunSummary[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: RUN_STATE_INDEX,
-          KeyConditionExpression: options.before !== undefined ? 'gsi4pk = :pk AND gsi4sk < :before' : 'gsi4pk = :pk',
-          ExpressionAttributeValues: { ':pk': runStatePk(state), ...(options.before !== undefined ? { ':before': options.before } : {}) },
-          ...(options.limit !== undefined ? { Limit: options.limit - runs.length } : {}),
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const raw of out.Items ?? []) {
-        const item = raw as RunItem & { gsi4sk: string };
-        // The index is eventually consistent: an item may still show the state it just left.
-        if (item.state !== state) continue;
-        runs.push({
-          runUid: item.run_uid,
-          state,
-          since: item.gsi4sk,
-          scanId: item.scan_id,
-          title: item.title,
-          scanKey: item.scan_key,
-          dataPolicy: item.data_policy,
-          startTime: item.start_time,
-          endTime: item.end_time,
-          stopped: item.stopped === true || item.end_time !== undefined,
-          reason: item.failure?.reason ?? item.stalled?.reason,
-          retriedAt: item.retried_at,
-          ...(item.handover ? { handOver: handOverOf(item.handover, item.handover_attempts) } : {}),
-        });
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey && (options.limit === undefined || runs.length < options.limit));
-    return runs;
+  listRunsByState(state: RunState, options: { before?: string; limit?: number } = {}): Promise<RunSummary[]> {
+    return listRunsByState(this.db, this.tableName, state, options);
   }
 
   async runRetried(runUid: string, at: string): Promise<'retried' | 'not-ended'> {
@@ -346,126 +283,25 @@ export class DynamoDbRunCatalogue implements RunCatalogue, RunStateCatalogue, Ha
     }
   }
 
-  async listDocuments(runUid: string): Promise<StoredDocument[]> {
-    const docs: StoredDocument[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :doc)',
-          ExpressionAttributeValues: { ':pk': runPk(runUid), ':doc': DOC_PREFIX },
-          ProjectionExpression: 'detail_type, doc_uid, body',
-          ConsistentRead: true,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        docs.push({ detailType: String(item.detail_type), uid: String(item.doc_uid), body: JSON.parse(String(item.body)) as unknown });
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return docs;
+  listDocuments(runUid: string): Promise<StoredDocument[]> {
+    return listDocuments(this.db, this.tableName, runUid);
   }
 
-  /**
-   * The hand-over claim (`handover` on the run record): taken once per attempt. It holds while its
-   * task may still run: until `expires_at` (the claim's `leaseMs` from now; an unanswered claim is
-   * stale after HANDOVER_CLAIM_STALE_MS until recordHandOver extends it), then it can be taken again
-   * and the watchdog treats its task as gone. Never for an ARCHIVED run unless `rearchive`.
-   * Each claim is a new attempt (`handover_attempts`, kept across retries): the RunTask client token
-   * is per attempt, so a new attempt never gets the dead task of the last one back.
-   */
-  async claimHandOver(runUid: string, at: Date, options: { rearchive?: boolean } = {}): Promise<{ attempt: number } | 'taken'> {
-    const stale = new Date(at.getTime() - HANDOVER_CLAIM_STALE_MS).toISOString();
-    try {
-      const out = await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runUid), sk: RUN_SK },
-          UpdateExpression: 'SET #h = :claim, #run = :uid ADD #attempts :one',
-          ConditionExpression: `${options.rearchive ? '#state = :archived' : '(attribute_not_exists(#state) OR #state <> :archived)'} AND (attribute_not_exists(#h) OR #h.#exp < :now OR (attribute_not_exists(#h.#exp) AND attribute_not_exists(#h.#ref) AND #h.#at < :stale))`,
-          ExpressionAttributeNames: {
-            '#h': 'handover',
-            '#state': 'state',
-            '#ref': 'ref',
-            '#at': 'claimed_at',
-            '#exp': 'expires_at',
-            '#run': 'run_uid',
-            '#attempts': 'handover_attempts',
-          },
-          ExpressionAttributeValues: {
-            ':claim': {
-              claimed_at: at.toISOString(),
-              expires_at: new Date(at.getTime() + HANDOVER_CLAIM_STALE_MS).toISOString(),
-              ...(options.rearchive ? { rearchive: true } : {}),
-            },
-            ':uid': runUid,
-            ':archived': RunState.Archived,
-            ':now': at.toISOString(),
-            ':stale': stale,
-            ':one': 1,
-          },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      );
-      const attempt = Number((out.Attributes as { handover_attempts?: number } | undefined)?.handover_attempts ?? 1);
-      return { attempt };
-    } catch (error) {
-      if (isConditionFailure(error)) return 'taken';
-      throw error;
-    }
+  /** The hand-over claim: dynamodb-run-handover.ts. */
+  claimHandOver(runUid: string, at: Date, options: { rearchive?: boolean } = {}): Promise<{ attempt: number } | 'taken'> {
+    return claimHandOver(this.db, this.tableName, runUid, at, options);
   }
 
-  /** Where the task of this attempt runs; the claim now holds for `leaseMs` (the task's longest run and a margin). */
-  async recordHandOver(runUid: string, engine: RunEngine, reason: string, leaseMs: number = HANDOVER_CLAIM_STALE_MS): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: runPk(runUid), sk: RUN_SK },
-        UpdateExpression: 'SET #h.#ref = :ref, #h.#reason = :reason, #h.#exp = :exp, #engine = :engine',
-        ExpressionAttributeNames: { '#h': 'handover', '#ref': 'ref', '#reason': 'reason', '#exp': 'expires_at', '#engine': 'engine' },
-        ExpressionAttributeValues: {
-          ':ref': engine.ref,
-          ':reason': reason,
-          ':engine': engine,
-          ':exp': new Date(Date.now() + leaseMs).toISOString(),
-        },
-      }),
-    );
+  recordHandOver(runUid: string, engine: RunEngine, reason: string, leaseMs: number = HANDOVER_CLAIM_STALE_MS): Promise<void> {
+    return recordHandOver(this.db, this.tableName, runUid, engine, reason, leaseMs);
   }
 
-  /** The task `ref` ended: its claim goes (only its own: a later attempt's claim is left alone). */
-  async endHandOver(runUid: string, ref?: string): Promise<void> {
-    await this.db
-      .send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runUid), sk: RUN_SK },
-          UpdateExpression: 'REMOVE #h',
-          ...(ref !== undefined ? { ConditionExpression: '#h.#ref = :ref', ExpressionAttributeValues: { ':ref': ref } } : {}),
-          ExpressionAttributeNames: { '#h': 'handover', ...(ref !== undefined ? { '#ref': 'ref' } : {}) },
-        }),
-      )
-      .catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+  endHandOver(runUid: string, ref?: string): Promise<void> {
+    return endHandOver(this.db, this.tableName, runUid, ref);
   }
 
-  async releaseHandOver(runUid: string): Promise<void> {
-    await this.db
-      .send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runUid), sk: RUN_SK },
-          UpdateExpression: 'REMOVE #h',
-          ConditionExpression: 'attribute_exists(#h) AND attribute_not_exists(#h.#ref)',
-          ExpressionAttributeNames: { '#h': 'handover', '#ref': 'ref' },
-        }),
-      )
-      .catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+  releaseHandOver(runUid: string): Promise<void> {
+    return releaseHandOver(this.db, this.tableName, runUid);
   }
 
   /** Claims a final key for a run (before anything is uploaded), and records its size and checksum once known. */
