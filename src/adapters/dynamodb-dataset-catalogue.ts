@@ -9,10 +9,12 @@
  * The dataset pk equals the gsi1pk of the run records (dynamodb-run-catalogue.ts), so gsi1 also
  * answers "the runs of a dataset". Dataset items carry gsi1 (by proposal / session, in time order),
  * gsi2 (by sample) and gsi3 (by month of the start date, for time ranges).
+ *
+ * This file: the lifecycle (open, techniques and metadata, close, scans joining). The keys and
+ * stored item are in dynamodb-dataset-items.ts, the reads and listings in dynamodb-dataset-queries.ts.
  */
 import { isConditionFailure, transactionReasons } from './dynamodb-conditions.js';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { InvalidInputError } from '../core/errors.js';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DatasetCloseConflictError, DatasetClosedError, DatasetNotFoundError } from '../core/datasets/errors.js';
 import {
   DatasetState,
@@ -24,59 +26,11 @@ import {
   type MissingFields,
 } from '../core/datasets/model.js';
 import type { DatasetCatalogue, DatasetQuery, NewDataset } from '../core/datasets/ports.js';
+import { datasetPk, DATASET_SK, indexKeys, OPEN_MARKER_PK, recordOf, scanSk } from './dynamodb-dataset-items.js';
+import { getDataset, listDatasets, listScans } from './dynamodb-dataset-queries.js';
 
-export const datasetPk = (ref: DatasetRef) => `DATASET#${ref.proposal}#${ref.beamline}#${ref.session}#${ref.collection}#${ref.dataset}`;
-export const DATASET_SK = 'DATASET';
-export const OPEN_MARKER_PK = 'DATASETS#OPEN';
-export const scanSk = (scanNumber: number, runUid: string) => `SCAN#${String(scanNumber).padStart(6, '0')}#${runUid}`;
-export const DatasetIndex = { ByProposal: 'gsi1', BySample: 'gsi2', ByMonth: 'gsi3' } as const;
-
-const sessionSk = (ref: Pick<DatasetRef, 'beamline' | 'session'>) => `DATASET#${ref.beamline}#${ref.session}#`;
-
-function indexKeys(ref: DatasetRef, startDate: string, sample: string): Record<string, string> {
-  const id = datasetIdOf(ref);
-  return {
-    gsi1pk: `PROPOSAL#${ref.proposal}`,
-    gsi1sk: `${sessionSk(ref)}${startDate}#${id}`,
-    gsi2pk: `SAMPLE#${sample}`,
-    gsi2sk: `${startDate}#${id}`,
-    gsi3pk: `DATASET_MONTH#${startDate.slice(0, 7)}`,
-    gsi3sk: `${startDate}#${id}`,
-  };
-}
-
-interface DatasetItem {
-  ref: DatasetRef;
-  id: string;
-  state: DatasetState;
-  origin: DatasetRecord['origin'];
-  techniques?: string[];
-  metadata: Record<string, string>;
-  start_date: string;
-  end_date?: string;
-  version: number;
-  missing?: MissingFields;
-  master_file?: MasterFile;
-  closed_at?: string;
-}
-
-function recordOf(item: Record<string, unknown>): DatasetRecord {
-  const i = item as unknown as DatasetItem;
-  return {
-    ref: i.ref,
-    id: i.id,
-    state: i.state,
-    origin: i.origin,
-    techniques: [...(i.techniques ?? [])].sort(),
-    metadata: i.metadata ?? {},
-    startDate: i.start_date,
-    version: i.version,
-    ...(i.end_date ? { endDate: i.end_date } : {}),
-    ...(i.missing ? { missing: i.missing } : {}),
-    ...(i.master_file ? { masterFile: i.master_file } : {}),
-    ...(i.closed_at ? { closedAt: i.closed_at } : {}),
-  };
-}
+export { DatasetIndex, datasetPk, DATASET_SK, OPEN_MARKER_PK, scanSk } from './dynamodb-dataset-items.js';
+export { monthsBetween } from './dynamodb-dataset-queries.js';
 
 export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
   constructor(
@@ -88,9 +42,8 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
     return { pk: datasetPk(ref), sk: DATASET_SK };
   }
 
-  async get(ref: DatasetRef): Promise<DatasetRecord | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: this.key(ref), ConsistentRead: true }));
-    return out.Item ? recordOf(out.Item) : undefined;
+  get(ref: DatasetRef): Promise<DatasetRecord | undefined> {
+    return getDataset(this.db, this.tableName, ref);
   }
 
   private async mustGet(ref: DatasetRef): Promise<DatasetRecord> {
@@ -340,139 +293,12 @@ export class DynamoDbDatasetCatalogue implements DatasetCatalogue {
     );
   }
 
-  async listScans(ref: DatasetRef): Promise<DatasetScan[]> {
-    const items = await this.queryAll({
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :scan)',
-      ExpressionAttributeValues: { ':pk': datasetPk(ref), ':scan': 'SCAN#' },
-      ConsistentRead: true,
-    });
-    return items
-      .filter((i) => i.joined)
-      .map((i) => ({
-        runUid: String(i.run_uid),
-        scanNumber: Number(i.scan_number),
-        ...(i.title ? { title: String(i.title) } : {}),
-        ...(i.start_time ? { startTime: String(i.start_time) } : {}),
-        ...(i.file_key ? { fileKey: String(i.file_key) } : {}),
-        ...(i.file_sha256 ? { fileSha256: String(i.file_sha256) } : {}),
-      }));
-  }
-
-  /** Pages until `limit` items that `keep` accepts are found (or the query ends). */
-  private async queryAll(
-    input: Record<string, unknown>,
-    limit = Infinity,
-    keep: (item: Record<string, unknown>) => boolean = () => true,
-  ): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.db.send(
-        new QueryCommand({ TableName: this.tableName, ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
-      );
-      items.push(...(out.Items ?? []).filter(keep));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey && items.length < limit);
-    return items.slice(0, limit);
+  listScans(ref: DatasetRef): Promise<DatasetScan[]> {
+    return listScans(this.db, this.tableName, ref);
   }
 
   /** Index items carry the whole dataset item (projection ALL); a GSI read is eventually consistent. */
-  async list(query: DatasetQuery, accept: (record: DatasetRecord) => boolean = () => true): Promise<DatasetRecord[]> {
-    const limit = query.limit ?? 1000;
-    const from = query.from ?? '0000';
-    const to = query.to ?? '\uffff';
-    const inRange = (r: DatasetRecord) => r.startDate >= from && r.startDate <= to;
-    // Every condition is applied while paging, before the limit: a page is short only when the query is exhausted.
-    const wanted = (r: DatasetRecord) =>
-      inRange(r) &&
-      (query.sample === undefined || r.metadata.Sample_name === query.sample) &&
-      (query.proposal === undefined || r.ref.proposal === query.proposal) &&
-      accept(r);
-    const keep = (item: Record<string, unknown>) => wanted(recordOf(item));
-    let records: DatasetRecord[];
-    if (query.open) {
-      const markers = await this.queryAll({
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': OPEN_MARKER_PK },
-        ConsistentRead: true,
-      });
-      const ids = markers.map((m) => String(m.sk));
-      records = (
-        await Promise.all(
-          ids.map(async (id) => {
-            const [proposal, beamline, session, collection, dataset] = id.split('/') as [string, string, string, string, string];
-            return this.get({ proposal, beamline, session, collection, dataset });
-          }),
-        )
-      ).filter((r): r is DatasetRecord => r !== undefined && r.state === DatasetState.Open && wanted(r));
-    } else if (query.proposal) {
-      const prefix = query.beamline && query.session ? sessionSk({ beamline: query.beamline, session: query.session }) : 'DATASET#';
-      records = (
-        await this.queryAll(
-          {
-            IndexName: DatasetIndex.ByProposal,
-            KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-            ExpressionAttributeValues: { ':pk': `PROPOSAL#${query.proposal}`, ':prefix': prefix },
-          },
-          limit,
-          keep,
-        )
-      ).map(recordOf);
-    } else if (query.sample) {
-      records = (
-        await this.queryAll(
-          {
-            IndexName: DatasetIndex.BySample,
-            KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: { ':pk': `SAMPLE#${query.sample}`, ':from': from, ':to': `${to}\uffff` },
-          },
-          limit,
-          keep,
-        )
-      ).map(recordOf);
-    } else if (query.from && query.to) {
-      records = [];
-      for (const month of monthsBetween(query.from, query.to)) {
-        if (records.length >= limit) break;
-        records.push(
-          ...(
-            await this.queryAll(
-              {
-                IndexName: DatasetIndex.ByMonth,
-                KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk BETWEEN :from AND :to',
-                ExpressionAttributeValues: { ':pk': `DATASET_MONTH#${month}`, ':from': from, ':to': `${to}\uffff` },
-              },
-              limit - records.length,
-              keep,
-            )
-          ).map(recordOf),
-        );
-      }
-    } else {
-      throw new InvalidInputError('list datasets by proposal (and session), by sample, by time range (from and to) or the open ones');
-    }
-    return records
-      .filter(wanted)
-      .sort((a, b) => a.startDate.localeCompare(b.startDate) || a.id.localeCompare(b.id))
-      .slice(0, limit);
+  list(query: DatasetQuery, accept: (record: DatasetRecord) => boolean = () => true): Promise<DatasetRecord[]> {
+    return listDatasets(this.db, this.tableName, query, accept);
   }
-}
-
-/** `yyyy-mm` of every month from `from` to `to` (ISO times). */
-export function monthsBetween(from: string, to: string): string[] {
-  const months: string[] = [];
-  let year = Number(from.slice(0, 4));
-  let month = Number(from.slice(5, 7));
-  const end = to.slice(0, 7);
-  for (let guard = 0; guard < 1200; guard++) {
-    const m = `${year}-${String(month).padStart(2, '0')}`;
-    if (m > end) break;
-    months.push(m);
-    month += 1;
-    if (month > 12) {
-      month = 1;
-      year += 1;
-    }
-  }
-  return months;
 }
