@@ -152,3 +152,18 @@ export function batchItemFailures(reportBatchItemFailures: boolean, response: un
   }
   return failed;
 }
+
+/** The Scheduled Event EventBridge sends a rule's target. */
+export function scheduledEvent(region: string, accountId: string, ruleName: string): Record<string, unknown> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: accountId,
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region,
+    resources: [`arn:aws:events:${region}:${accountId}:rule/${ruleName}`],
+    detail: {},
+  };
+}

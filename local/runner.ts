@@ -6,15 +6,8 @@
  * and moves a message to the DLQ once its receive count passes maxReceiveCount if the emulator
  * does not do it itself.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import { createHash } from 'node:crypto';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { loadHandlerModule, type SqsHandler } from './handler-module.js';
 import {
@@ -24,9 +17,11 @@ import {
   completeEventBridgeEnvelope,
   functionEnvironment,
   rateMilliseconds,
+  scheduledEvent,
 } from './lambda-invocation.js';
-import type { LocalFunction, ProvisionedEventSourceMapping, ProvisionedSchedule } from './provision.js';
+import type { LocalFunction, ProvisionedSchedule } from './provision.js';
 import type { FunctionStats, LocalLambdaRunnerOptions, RunnerLogEntry } from './runner-options.js';
+import { queueDepthsOf, redriveExhausted, releaseMessages, type ActiveMapping } from './sqs-queue-ops.js';
 
 export { HandlerLoadError, type SqsHandler } from './handler-module.js';
 export {
@@ -44,14 +39,6 @@ interface ActiveSchedule {
   schedule: ProvisionedSchedule;
   handler?: (event: unknown, context: Context) => unknown;
   timer?: NodeJS.Timeout;
-}
-
-interface ActiveMapping {
-  fn: LocalFunction;
-  mapping: ProvisionedEventSourceMapping;
-  deadLetter: { url: string; maxReceiveCount: number } | undefined;
-  visibilityTimeoutSeconds: number;
-  handler?: SqsHandler;
 }
 
 function defaultLog(entry: RunnerLogEntry): void {
@@ -128,17 +115,7 @@ export class LocalLambdaRunner {
     const { region, accountId } = this.options.resources;
     const started = Date.now();
     const context = buildLambdaContext(x.fn, region, started + x.fn.timeoutSeconds * 1000);
-    const event = {
-      version: '0',
-      id: randomUUID(),
-      'detail-type': 'Scheduled Event',
-      source: 'aws.events',
-      account: accountId,
-      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      region,
-      resources: [`arn:aws:events:${region}:${accountId}:rule/${x.schedule.ruleName}`],
-      detail: {},
-    };
+    const event = scheduledEvent(region, accountId, x.schedule.ruleName);
     this.applyEnvironment(x.fn);
     this.inFlight++;
     try {
@@ -265,48 +242,12 @@ export class LocalLambdaRunner {
     }
   }
 
-  private async release(m: ActiveMapping, messages: Message[], visibilityTimeout = 0): Promise<void> {
-    await this.options.sqs.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: m.mapping.queueUrl,
-        Entries: messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle, VisibilityTimeout: visibilityTimeout })),
-      }),
-    );
+  private release(m: ActiveMapping, messages: Message[], visibilityTimeout = 0): Promise<void> {
+    return releaseMessages(this.options.sqs, m, messages, visibilityTimeout);
   }
 
-  /** Moves messages received more than maxReceiveCount times to the DLQ; returns the others. */
-  private async redriveExhausted(m: ActiveMapping, messages: Message[]): Promise<Message[]> {
-    if (!m.deadLetter) return messages;
-    const { url, maxReceiveCount } = m.deadLetter;
-    const keep: Message[] = [];
-    for (const msg of messages) {
-      const count = Number(msg.Attributes?.ApproximateReceiveCount ?? '1');
-      if (count <= maxReceiveCount) {
-        keep.push(msg);
-        continue;
-      }
-      await this.options.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: url,
-          MessageBody: msg.Body ?? '',
-          ...(msg.MessageAttributes && Object.keys(msg.MessageAttributes).length ? { MessageAttributes: msg.MessageAttributes } : {}),
-        }),
-      );
-      await this.options.sqs.send(
-        new DeleteMessageBatchCommand({ QueueUrl: m.mapping.queueUrl, Entries: [{ Id: '0', ReceiptHandle: msg.ReceiptHandle }] }),
-      );
-      const stats = this.stats[m.fn.name];
-      if (stats) stats.redriven++;
-      this.log({
-        level: 'WARN',
-        message: 'moved to dead-letter queue by the runner',
-        function: m.fn.name,
-        messageId: msg.MessageId,
-        receiveCount: count,
-        maxReceiveCount,
-      });
-    }
-    return keep;
+  private redriveExhausted(m: ActiveMapping, messages: Message[]): Promise<Message[]> {
+    return redriveExhausted(this.options.sqs, m, messages, this.stats[m.fn.name], (entry) => this.log(entry));
   }
 
   private async handleBatch(m: ActiveMapping, received: Message[]): Promise<void> {
@@ -423,27 +364,7 @@ export class LocalLambdaRunner {
 
   /** Messages per mapped queue (visible + in flight + delayed). */
   async queueDepths(queueUrls = [...new Set(this.mappings.map((m) => m.mapping.queueUrl))]): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const url of queueUrls) {
-      const a =
-        (
-          await this.options.sqs.send(
-            new GetQueueAttributesCommand({
-              QueueUrl: url,
-              AttributeNames: [
-                'ApproximateNumberOfMessages',
-                'ApproximateNumberOfMessagesNotVisible',
-                'ApproximateNumberOfMessagesDelayed',
-              ],
-            }),
-          )
-        ).Attributes ?? {};
-      out[url] =
-        Number(a.ApproximateNumberOfMessages ?? 0) +
-        Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-        Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
-    }
-    return out;
+    return queueDepthsOf(this.options.sqs, queueUrls);
   }
 
   /**
