@@ -114,7 +114,14 @@ export function createHandler(deps: RunRecorderDeps): SqsBatchHandler {
     );
   }
 
-  return sqsBatchHandler(recordHandler, { deadLetters: deps.deadLetters, functionName: 'run-recorder', runUidOf: runUidOfRecord });
+  // In order: a batch holding a RunStart and a later document of the same run updates the run record in that
+  // order (moto applies concurrent UpdateItems on one item non-atomically; CI saw RECORDING over FAILED once).
+  return sqsBatchHandler(recordHandler, {
+    deadLetters: deps.deadLetters,
+    functionName: 'run-recorder',
+    runUidOf: runUidOfRecord,
+    inOrder: true,
+  });
 }
 
 let built: SqsBatchHandler | undefined;

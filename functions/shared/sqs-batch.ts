@@ -30,6 +30,12 @@ export interface SqsBatchOptions {
   functionName: string;
   /** Best-effort run uid of a record (for the parked message). */
   runUidOf?: (record: SQSRecord) => string | undefined;
+  /**
+   * Records one after the other, in the batch's order, instead of all at once (Powertools' default).
+   * The run-recorder uses it: a run's documents arrive in order in one batch, and each record's
+   * catalogue updates then finish before the next record's start.
+   */
+  inOrder?: boolean;
 }
 
 /** Runs `recordHandler` on every record; the records it throws on come back as batchItemFailures, except permanent failures, which are parked. */
@@ -56,6 +62,7 @@ export function sqsBatchHandler(
     processPartialResponse(event, handle, new BatchProcessor(EventType.SQS), {
       ...(context ? { context } : {}),
       throwOnFullBatchFailure: false,
+      processInParallel: options?.inOrder !== true,
     });
 }
 

@@ -121,6 +121,20 @@ describe('SQS batches', () => {
     assert.equal(parked[0]!.reason, 'Array buffer allocation failed');
   });
 
+  it('runs the records of a batch one after the other, in order, when asked (the run-recorder), and all at once otherwise', async () => {
+    const trace = (log: string[]) => async (record: { body: string }) => {
+      log.push(`start ${record.body}`);
+      await new Promise((resolve) => setTimeout(resolve, record.body === 'a' ? 30 : 1));
+      log.push(`end ${record.body}`);
+    };
+    const inOrder: string[] = [];
+    await sqsBatchHandler(trace(inOrder), { functionName: 'run-recorder', inOrder: true })(event('a', 'b', 'c'));
+    assert.deepEqual(inOrder, ['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+    const together: string[] = [];
+    await sqsBatchHandler(trace(together), { functionName: 'scan-writer' })(event('a', 'b', 'c'));
+    assert.deepEqual(together.slice(0, 3), ['start a', 'start b', 'start c']);
+  });
+
   it('retries a permanent failure when the sink cannot take it (nothing is dropped), and without a sink', async () => {
     const failing = sqsBatchHandler(
       async () => {
