@@ -25,36 +25,25 @@ import {
   type Group,
   type H5File,
   type Hdf5CallContext,
-  type NumericArray,
 } from './h5wasm-runtime.js';
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, open, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArchiveError } from '../core/errors.js';
 import { ScanFileError } from '../core/archive/errors.js';
 import type { ChannelSlice, ScanFileWriter, WrittenScanFile } from '../core/archive/ports.js';
-import type {
-  AttrValue,
-  Attrs,
-  NexusPlan,
-  PlanChannel,
-  PlanGridAxis,
-  PlanGridSignal,
-  PlanPrefixCopy,
-  TypedScalar,
-} from '../core/nexus/layout.js';
+import type { NexusPlan, PlanChannel, PlanGridAxis, PlanGridSignal, PlanPrefixCopy } from '../core/nexus/layout.js';
 import { pointBytes } from '../core/nexus/dtypes.js';
 import { GridAxisAccumulator, gridSegments } from '../core/nexus/grid.js';
 import { rowSlices } from '../core/nexus/writers/channel-writer.js';
-import { h5Type, verifyScanFile, type WrittenDigest, type WrittenDigests } from './h5wasm-scan-file-verifier.js';
+import { h5Type, verifyScanFile, type WrittenDigests } from './h5wasm-scan-file-verifier.js';
+import { setAttrs, split, typedView, WrittenData } from './h5wasm-scan-file-values.js';
 
 /** HDF5 trouble while writing a scan file (names the file, the dataset and HDF5's message; the library's error is `cause`). */
 export class ScanFileWriteError extends ScanFileError {
   override name = 'ScanFileWriteError';
 }
-
-type TypedArray = NumericArray;
 
 export interface H5wasmScanFileWriterOptions {
   /** Where files are written (a fresh folder below it per file); default os.tmpdir(). */
@@ -66,23 +55,6 @@ export interface H5wasmScanFileWriterOptions {
   beforeClose?: (path: string) => Promise<void> | void;
   /** Bytes read back per step of the verification (h5wasm-scan-file-verifier.ts; default 16 MiB): the event loop runs between steps. */
   verifyReadBytes?: number;
-}
-
-/** Accumulates the ranges and sha256 of what is written to one dataset. */
-class WrittenData {
-  private readonly hash: Hash = createHash('sha256');
-  private readonly ranges: [number, number][] = [];
-  next = 0;
-  add(start: number, stop: number, bytes: Uint8Array): void {
-    const last = this.ranges[this.ranges.length - 1];
-    if (last && last[1] === start) last[1] = stop;
-    else this.ranges.push([start, stop]);
-    this.hash.update(bytes);
-    this.next = stop;
-  }
-  done(): WrittenDigest {
-    return { ranges: this.ranges, sha256: this.hash.digest('hex') };
-  }
 }
 
 export class H5wasmScanFileWriter implements ScanFileWriter {
@@ -344,48 +316,6 @@ function checkedCall<T>(context: Hdf5CallContext, fn: () => T): T {
       new ScanFileWriteError(message, { key: context.file, ...(context.object ? { dataset: context.object } : {}) }, { cause }),
     (error) => error instanceof ArchiveError,
   );
-}
-
-/**
- * The typed array over `length` bytes of `bytes` at `offset`: the published bytes reinterpreted, no
- * copy when they are aligned for the element type (a copy otherwise).
- */
-function typedView(view: (buffer: ArrayBuffer) => TypedArray, bytes: Uint8Array, offset: number, length: number, size: number): TypedArray {
-  const start = bytes.byteOffset + offset;
-  if (start % size === 0 && bytes.buffer instanceof ArrayBuffer) {
-    const full = view(bytes.buffer.slice(0, 0));
-    const Ctor = full.constructor as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
-    return new Ctor(bytes.buffer, start, length / size);
-  }
-  return view(bytes.slice(offset, offset + length).buffer);
-}
-
-function setAttrs(
-  target: {
-    create_attribute(name: string, data: string | number | string[] | TypedArray, shape?: number[] | null, dtype?: string | null): void;
-  },
-  attrs: Attrs,
-): void {
-  for (const [name, value] of Object.entries(attrs) as [string, AttrValue][]) {
-    if (typeof value === 'number') target.create_attribute(name, value, null, Number.isInteger(value) ? '<q' : '<d');
-    else if (typeof value === 'string') target.create_attribute(name, value);
-    else if (isTypedScalar(value)) {
-      // A scalar of the given element type (e.g. `_FillValue`, which has its dataset's type).
-      const { dtype, view } = h5Type(value.type);
-      const data = view(new ArrayBuffer(value.type.size));
-      data[0] = (typeof data[0] === 'bigint' ? BigInt(value.value) : Number(value.value)) as never;
-      target.create_attribute(name, data, [], dtype);
-    } else target.create_attribute(name, [...value]);
-  }
-}
-
-function isTypedScalar(value: AttrValue): value is TypedScalar {
-  return typeof value === 'object' && 'type' in value;
-}
-
-function split(path: string): { parent: string; name: string } {
-  const i = path.lastIndexOf('/');
-  return { parent: i <= 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
 }
 
 /** sha256 of a local file, read with one reused 8 MiB buffer (tests and benchmarks; the pipeline hashes while uploading). */

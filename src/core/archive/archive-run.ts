@@ -1,11 +1,15 @@
 import { DetailType, EventSource } from '../contract/detail-types.js';
-import type { ArchivedFile, RunArchived, RunFailed, RunStart, RunStop } from '../contract/generated-types.js';
+import type { ArchivedFile, RunArchived, RunFailed, RunStop } from '../contract/generated-types.js';
 import { validateDetail } from '../contract/validators.js';
-import { ArchiveError, InvalidInputError, NotReadyError } from '../errors.js';
+import { InvalidInputError } from '../errors.js';
 import { CapacityError, chooseEngine, estimateScanFile, type CapacityConfig, type EngineHere } from './capacity.js';
+import { acknowledgeArchived, checkedPreviousVersion } from './archived-run.js';
+import { publishOrThrow } from './publish-event.js';
+import { handOver, type HandOver } from './run-hand-over.js';
+import { writeIndex } from './write-file-index.js';
 import { buildScanLayout } from '../nexus/scan-layouts.js';
 import type { StorageOptions } from '../nexus/writers/channel-writer.js';
-import { fileIndexKeyOf, scanFileKey } from '../object-keys.js';
+import { scanFileKey } from '../object-keys.js';
 import type { EventPublisher, ObjectStore } from '../ports.js';
 import { checkCoverage, collectRunDocuments } from './run-documents.js';
 import { checkLimaFiles } from '../bliss/lima-archive.js';
@@ -19,10 +23,8 @@ import { fromSync, readSlices, sha256Hex } from './channel-slices.js';
 import {
   RunState,
   type HandOverStore,
-  type Rearchive,
   type RunCatalogue,
   type RunEngine,
-  type RunRecord,
   type ScanFileIndexer,
   type ScanFileWriter,
   type TaskEngine,
@@ -76,13 +78,6 @@ export type ArchiveOutcome =
   | { status: 'failed'; detail: RunFailed }
   /** Too big for this function: a task writes it (`engine.ref`), or one already does (`already`). */
   | { status: 'handed-over'; detail: HandOver };
-
-/** A run handed to the task engine: where it runs, why, and whether an earlier delivery already started it. */
-export interface HandOver {
-  engine: RunEngine;
-  reason: string;
-  already: boolean;
-}
 
 /**
  * Staged chunks in flight per channel, and the bytes fetched ahead of the writer at most: 8 GETs
@@ -335,183 +330,6 @@ async function writeAndPublish(stop: RunStop, deps: ArchiveRunDeps): Promise<Exc
   }
 }
 
-/** Attempts at writing the index (a failed PUT is retried; a file the indexer cannot describe is not). */
-const INDEX_ATTEMPTS = 3;
-
-/**
- * The index of the published bytes (`<file>.index.json`, with the final object's size, sha256 and
- * ETag), stored before the run is ARCHIVED. The file is already published, so nothing here may fail
- * the run: an indexer error of any kind (a structure it does not read, a RangeError or a bound met on
- * a hostile file) or a PUT that keeps failing is logged and returned as the reason the index is
- * missing (recorded on the run, counted by the handler); an index left by an earlier version of the
- * file (a re-archive) is removed, so no reader pairs it with the new bytes. The portal reads the
- * file whole instead.
- */
-async function writeIndex(
-  indexer: ScanFileIndexer,
-  path: string,
-  file: ArchivedFile & { etag?: string | undefined },
-  store: ObjectStore,
-  log: ArchiveRunDeps['log'],
-): Promise<string | undefined> {
-  const key = fileIndexKeyOf(file.key);
-  let index: Uint8Array;
-  try {
-    index = await indexer.index(path, file);
-  } catch (error) {
-    const reason = `the scan file could not be indexed (${(error as Error).name}: ${(error as Error).message})`.slice(0, 1000);
-    log?.('the scan file has no index: the portal reads it whole', { key: file.key, error: (error as Error).name, reason });
-    await removeStaleIndex(store, key, log);
-    return reason;
-  }
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await store.put(key, index, 'application/json');
-      return undefined;
-    } catch (error) {
-      if (attempt >= INDEX_ATTEMPTS) {
-        const reason = `the index could not be stored after ${INDEX_ATTEMPTS} attempts (${(error as Error).message})`.slice(0, 1000);
-        log?.('the scan file has no index: the portal reads it whole', { key: file.key, error: (error as Error).name, reason });
-        await removeStaleIndex(store, key, log);
-        return reason;
-      }
-    }
-  }
-}
-
-async function removeStaleIndex(store: ObjectStore, key: string, log: ArchiveRunDeps['log']): Promise<void> {
-  await store.delete(key).catch((error: unknown) =>
-    log?.("an earlier index could not be removed (readers refuse it: its ETag and sha256 are not the file's)", {
-      key,
-      error: String(error),
-    }),
-  );
-}
-
-/**
- * Starts the task that writes a run too big for this function, once per run: the claim on the run
- * record makes a redelivered RunStop acknowledge instead of starting a second task. The task loads
- * the RunStop from the catalogue, so it must be recorded there first.
- */
-async function handOver(runUid: string, reason: string, deps: ArchiveRunDeps): Promise<Extract<ArchiveOutcome, { status: 'handed-over' }>> {
-  if (!deps.taskEngine)
-    throw new CapacityError(`run ${runUid} cannot be archived here and no task engine is configured: ${reason}`, { runUid });
-  const { engine, handOvers } = deps.taskEngine;
-  const docs = await deps.catalogue.listDocuments(runUid);
-  if (!docs.some((d) => d.detailType === DetailType.RunStop)) {
-    throw new NotReadyError(`run ${runUid} goes to the task engine, which reads its RunStop from the catalogue: not recorded yet`, {
-      runUid,
-    });
-  }
-  const claim = await handOvers.claimHandOver(runUid, deps.now(), deps.rearchive ? { rearchive: true } : {});
-  if (claim === 'taken') {
-    const record = await deps.catalogue.getRun(runUid);
-    deps.log?.('run already handed over to the task engine', {
-      runUid,
-      task: record?.engine?.ref,
-      attempt: record?.handOver?.attempt,
-      expiresAt: record?.handOver?.expiresAt,
-    });
-    return { status: 'handed-over', detail: { engine: record?.engine ?? { kind: 'task', ref: 'pending' }, reason, already: true } };
-  }
-  let ref: string;
-  try {
-    // The job carries its attempt (RunTask's client token is per attempt) and a re-archive's request.
-    ({ ref } = await engine.start({
-      kind: 'archive-run',
-      runUid,
-      attempt: claim.attempt,
-      ...(deps.rearchive ? { rearchive: deps.rearchive } : {}),
-    }));
-  } catch (error) {
-    await handOvers.releaseHandOver(runUid);
-    throw error;
-  }
-  const taskEngine: RunEngine = { kind: 'task', ref };
-  // The claim holds while the task may run (its longest run and a margin); after that the watchdog treats it as gone.
-  await handOvers.recordHandOver(runUid, taskEngine, reason, handOverLeaseMs(deps.capacity?.config));
-  deps.log?.('run handed over to the task engine', {
-    runUid,
-    task: ref,
-    attempt: claim.attempt,
-    reason,
-    rearchive: deps.rearchive !== undefined,
-  });
-  return { status: 'handed-over', detail: { engine: taskEngine, reason, already: false } };
-}
-
-/** Slack on top of the task's longest run before its hand-over counts as expired (start-up, retries, the last upload). */
-export const HANDOVER_LEASE_SLACK_MS = 15 * 60 * 1000;
-
-/** How long a hand-over holds: the task's TASK_MAX_SECONDS and the slack (1 h when no limit is configured). */
-export function handOverLeaseMs(config: CapacityConfig | undefined): number {
-  return (config?.task?.maxSeconds ?? 3600) * 1000 + HANDOVER_LEASE_SLACK_MS;
-}
-
-/**
- * A replayed or duplicate RunStop of an ARCHIVED run: the final object must still be the one the
- * record describes (size, sha256 recorded with it, ETag when known). Then nothing is written; the
- * announcement is repeated. Otherwise the archive would be saying something false: a clear error
- * (the record stays ARCHIVED, the failure is logged, an operator decides).
- */
-async function acknowledgeArchived(record: RunRecord, start: RunStart, finalKey: string, deps: ArchiveRunDeps): Promise<RunArchived> {
-  const runUid = record.runUid;
-  const file = record.file;
-  const there = file ? await deps.store.head(file.key) : undefined;
-  const agrees =
-    file !== undefined &&
-    there !== undefined &&
-    file.key === finalKey &&
-    there.bytes === file.bytes &&
-    (there.sha256 === undefined || there.sha256 === file.sha256) &&
-    (record.object?.etag === undefined || record.object.etag === there.etag);
-  if (!agrees) {
-    throw new FinalObjectConflictError(
-      `run ${runUid} is ARCHIVED as s3://${file?.bucket}/${file?.key} (${file?.bytes} bytes, sha256 ${file?.sha256}) but the object there ` +
-        `${there ? `has ${there.bytes} bytes, sha256 ${there.sha256 ?? 'not recorded'}, ETag ${there.etag}` : 'is missing'}; nothing was written (an explicit re-archive can replace it)`,
-      { runUid, key: file?.key ?? finalKey },
-    );
-  }
-  deps.log?.('run already ARCHIVED and its final object agrees with the record: acknowledged, nothing written', {
-    runUid,
-    key: file.key,
-    etag: there.etag,
-    versionId: there.versionId,
-  });
-  const detail = validateDetail(
-    DetailType.RunArchived,
-    {
-      run_uid: runUid,
-      scan_id: start.scan_id,
-      data_policy: start.data_policy,
-      file,
-      points: record.points ?? {},
-      archived_at: record.archivedAt ?? deps.now().toISOString(),
-    } satisfies RunArchived,
-    EventSource.ScanWriter,
-  );
-  await publishOrThrow(deps.publisher, DetailType.RunArchived, detail, runUid);
-  return detail;
-}
-
-/** The version a re-archive replaces: the final object must still be what the record says. */
-async function checkedPreviousVersion(record: RunRecord, deps: ArchiveRunDeps): Promise<Rearchive['previous']> {
-  const file = record.file!;
-  const there = await deps.store.head(file.key);
-  if (
-    !there ||
-    there.bytes !== file.bytes ||
-    (there.sha256 !== undefined && there.sha256 !== file.sha256) ||
-    (record.object?.etag !== undefined && record.object.etag !== there.etag)
-  ) {
-    throw new FinalObjectConflictError(
-      `run ${record.runUid} cannot be re-archived: s3://${file.bucket}/${file.key} is not the file its record describes (${there ? `${there.bytes} bytes, ETag ${there.etag}` : 'missing'})`,
-      { runUid: record.runUid, key: file.key },
-    );
-  }
-  return { ...file, etag: there.etag, versionId: there.versionId, ...(record.archivedAt ? { archivedAt: record.archivedAt } : {}) };
-}
-
 /** The final scan_info (claim check in RunStop) when staged, else the PREPARED one from RunStart. */
 async function loadScanInfo(
   stop: RunStop,
@@ -537,15 +355,5 @@ async function loadScanInfo(
     return parsed as Record<string, unknown>;
   } catch (error) {
     throw new InvalidInputError(`scan_info s3://${ref.bucket}/${ref.key} is not a JSON object`, { runUid, key: ref.key }, { cause: error });
-  }
-}
-
-async function publishOrThrow(publisher: EventPublisher, detailType: string, detail: unknown, runUid: string): Promise<void> {
-  const outcome = await publisher.publish([{ detailType, source: EventSource.ScanWriter, detail }]);
-  if (outcome.rejected.length > 0) {
-    throw new ArchiveError(`the bus refused ${detailType} for run ${runUid}: ${outcome.rejected.map((r) => r.reason).join('; ')}`, {
-      runUid,
-      detailType,
-    });
   }
 }

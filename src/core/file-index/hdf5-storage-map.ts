@@ -9,6 +9,7 @@
  * (v3; v4 with a single-chunk index) and chunk B-trees v1 (type 1). Anything else — dense link
  * storage (fractal heap), fixed/extensible array or B-tree v2 chunk indexes, virtual datasets — is
  * reported with `UnsupportedHdf5StructureError` naming the object, never guessed.
+ * The data layout message and the chunk index it points to are read by hdf5-data-layout.ts.
  *
  * Pure: it reads through `ByteSource` (a local file in the scan writer, a buffer in tests).
  */
@@ -20,12 +21,11 @@ import {
   UNDEFINED,
   UnsupportedHdf5StructureError,
   type ByteSource,
-  type DataStorage,
   type Message,
   type StorageEntry,
   type StorageMap,
-  type StoredChunk,
 } from './hdf5-format.js';
+import { readDataLayout, type StructureAt } from './hdf5-data-layout.js';
 
 export {
   Hdf5FormatError,
@@ -52,6 +52,11 @@ class StructureReader {
 
   private async at(address: number, length: number): Promise<Cursor> {
     return new Cursor(await this.source.read(this.base + address, length), this.sizes, this.base + address);
+  }
+
+  /** What the data layout reader (hdf5-data-layout.ts) reads through: the file's sizes, once the superblock has set them. */
+  private structureAt(): StructureAt {
+    return { sizes: this.sizes, at: (address, length) => this.at(address, length) };
   }
 
   async read(): Promise<StorageMap> {
@@ -107,7 +112,7 @@ class StructureReader {
     const messages = await this.objectHeader(address, path);
     const layout = messages.find((m) => m.type === MSG.Layout);
     if (layout) {
-      this.entries.set(path, { kind: 'dataset', storage: await this.layout(layout, path) });
+      this.entries.set(path, { kind: 'dataset', storage: await readDataLayout(this.structureAt(), layout, path) });
       return;
     }
     const symbolTable = messages.find((m) => m.type === MSG.SymbolTable);
@@ -201,75 +206,6 @@ class StructureReader {
       }
     }
     return messages;
-  }
-
-  private async layout(message: Message, path: string): Promise<DataStorage> {
-    const c = new Cursor(message.data, this.sizes, message.address);
-    const version = c.u8();
-    if (version !== 3 && version !== 4)
-      throw new UnsupportedHdf5StructureError(`data layout message version ${version} of ${path} is not supported`);
-    const layoutClass = c.u8();
-    if (layoutClass === 0) {
-      const bytes = c.u16();
-      return { layout: 'compact', address: message.address + c.pos, bytes };
-    }
-    if (layoutClass === 1) {
-      const address = c.addr();
-      const bytes = c.len();
-      return { layout: 'contiguous', address: address === UNDEFINED ? null : address, bytes };
-    }
-    if (layoutClass !== 2)
-      throw new UnsupportedHdf5StructureError(`${path} has data layout class ${layoutClass} (virtual datasets are not indexed)`);
-    if (version === 3) {
-      const dimensionality = c.u8();
-      const btree = c.addr();
-      const dims = Array.from({ length: dimensionality }, () => c.u32());
-      const chunkShape = dims.slice(0, -1);
-      const chunks: StoredChunk[] = [];
-      if (btree !== UNDEFINED) await this.chunkBtree(btree, dimensionality, chunks, path);
-      chunks.sort((a, b) => compareCoordinates(a.offset, b.offset));
-      return { layout: 'chunked', chunkShape, chunks };
-    }
-    const flags = c.u8();
-    const dimensionality = c.u8();
-    const encoded = c.u8();
-    const dims = Array.from({ length: dimensionality }, () => c.uint(encoded));
-    const indexType = c.u8();
-    const chunkShape = dims.slice(0, -1);
-    if (indexType === 1) {
-      const filtered = (flags & 0x02) !== 0;
-      const bytes = filtered ? c.len() : chunkShape.reduce((a, b) => a * b, 1) * (dims[dims.length - 1] ?? 1);
-      const filterMask = filtered ? c.u32() : 0;
-      const address = c.addr();
-      return {
-        layout: 'chunked',
-        chunkShape,
-        chunks: address === UNDEFINED ? [] : [{ offset: chunkShape.map(() => 0), address, bytes, filterMask }],
-      };
-    }
-    const names: Record<number, string> = { 2: 'implicit', 3: 'fixed array', 4: 'extensible array', 5: 'B-tree v2' };
-    throw new UnsupportedHdf5StructureError(
-      `${path} uses a ${names[indexType] ?? `type ${indexType}`} chunk index, which the file index does not read (files written with the default, earliest file format use B-tree v1)`,
-    );
-  }
-
-  private async chunkBtree(address: number, dimensionality: number, out: StoredChunk[], path: string): Promise<void> {
-    const head = await this.at(address, 8 + 2 * this.sizes.offset);
-    if (head.tag(4) !== 'TREE') throw new Hdf5FormatError(`chunk B-tree node of ${path} at ${address} has no TREE signature`);
-    const type = head.u8();
-    if (type !== 1) throw new Hdf5FormatError(`chunk B-tree node of ${path} at ${address} has type ${type}`);
-    const level = head.u8();
-    const used = head.u16();
-    const keyBytes = 8 + 8 * dimensionality;
-    const c = await this.at(address + head.pos + 2 * this.sizes.offset, (used + 1) * keyBytes + used * this.sizes.offset);
-    for (let i = 0; i < used; i++) {
-      const bytes = c.u32();
-      const filterMask = c.u32();
-      const offset = Array.from({ length: dimensionality }, () => c.uint(8)).slice(0, -1);
-      const child = c.addr();
-      if (level === 0) out.push({ offset, address: child, bytes, filterMask });
-      else await this.chunkBtree(child, dimensionality, out, path);
-    }
   }
 
   private async symbolTableLinks(message: Message, path: string): Promise<{ name: string; entry: { hard: number } | StorageEntry }[]> {
@@ -439,9 +375,4 @@ class StructureReader {
     }
     throw new UnsupportedHdf5StructureError(`link ${name} of ${path} has link type ${type}`);
   }
-}
-
-function compareCoordinates(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return 0;
 }
