@@ -5,7 +5,16 @@
  * Object times are pinned to 0 (h5wasm reads the clock through Date.now() and has no
  * track_times switch), so the same array always gives the same bytes.
  */
-import { atFixedTime, checkedHdf5, closeFile, createDatasetAt, loadH5wasm, openHdf5File, type Dataset } from './h5wasm-runtime.js';
+import {
+  atFixedTime,
+  checkedHdf5,
+  closeFile,
+  createDatasetAt,
+  loadH5wasm,
+  openHdf5File,
+  type Dataset,
+  type NumericArray,
+} from './h5wasm-runtime.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,17 +22,7 @@ import { AnalysisFormatError } from '../core/analysis/errors.js';
 import { DTYPES, type Dtype, type NdArray } from '../core/analysis/ndarray.js';
 import { Spec, type ArrayCodec } from '../core/analysis/writer-handler.js';
 
-type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigUint64Array;
+type TypedArray = NumericArray;
 
 function h5Type(dtype: Dtype): { dtype: string; view: (b: ArrayBuffer) => TypedArray } {
   const { kind, size } = DTYPES[dtype];

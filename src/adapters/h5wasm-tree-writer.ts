@@ -25,6 +25,7 @@ import {
   type Dataset,
   type Group,
   type H5File,
+  type NumericArray,
 } from './h5wasm-runtime.js';
 import { rm, stat } from 'node:fs/promises';
 import { DTYPES, type NdArray } from '../core/analysis/ndarray.js';
@@ -37,17 +38,7 @@ export class ExportFileWriteError extends ExportError {
   override name = 'ExportFileWriteError';
 }
 
-type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigUint64Array;
+type TypedArray = NumericArray;
 
 const VIEWS = {
   f8: [Float64Array, '<d'],
